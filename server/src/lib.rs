@@ -1,0 +1,1 @@
+//! The deskhand server.

@@ -1,0 +1,1 @@
+//! deskhand's wire protocol. No I/O.
