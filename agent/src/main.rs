@@ -1,1 +1,207 @@
-fn main(){}
+//! `deskhand-agent`: enrolls this machine with a deskhand server and runs
+//! as its service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use deskhand_agent::config::AgentConfigFile;
+use deskhand_agent::link::{self, EnrollOptions, RunOptions, StopReason};
+use deskhand_agent::state::{AgentState, default_state_dir};
+
+/// The deskhand agent: reports this machine to a deskhand server and runs
+/// the jobs it sends.
+#[derive(Debug, Parser)]
+#[command(name = "deskhand-agent", version, about, long_about = None)]
+struct Cli {
+    /// TOML file with settings (keys: state_dir, server, log).
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_CONFIG",
+        value_name = "FILE"
+    )]
+    config: Option<PathBuf>,
+    /// Where the agent keeps its identity [default: /var/lib/deskhand-agent].
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_STATE_DIR",
+        value_name = "DIR"
+    )]
+    state_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `debug`.
+    #[arg(long, global = true, env = "DESKHAND_AGENT_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enroll this machine with a server, using a token from `deskhand tokens create`.
+    Enroll {
+        /// The server's agent endpoint, HOST:PORT.
+        #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
+        server: String,
+        /// The enrollment token.
+        #[arg(long, env = "DESKHAND_ENROLL_TOKEN")]
+        token: String,
+        /// The server CA's SHA-256 fingerprint, as `deskhand tokens create` prints it.
+        #[arg(long, value_name = "SHA256")]
+        ca_fingerprint: String,
+        /// A publisher public key whose signed packages and scripts this agent runs (repeatable).
+        #[arg(long, value_name = "KEY")]
+        trust_publisher: Vec<String>,
+        /// Replace an existing enrollment.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the agent: stay connected to the server (the service's entry point).
+    Run {
+        /// Override the server address stored at enrollment.
+        #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
+        server: Option<String>,
+    },
+    /// Show this agent's identity and enrollment.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<StopReason>().is_some() {
+                // EX_CONFIG: a service manager should not restart it.
+                ExitCode::from(78)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    let file = AgentConfigFile::load(cli.config.as_deref())?;
+    let log = cli.log.or(file.log).unwrap_or_else(|| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&log)
+                .with_context(|| format!("invalid log filter `{log}`"))?,
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let state_dir = cli
+        .state_dir
+        .or(file.state_dir)
+        .unwrap_or_else(default_state_dir);
+    match cli.command {
+        Command::Enroll {
+            server,
+            token,
+            ca_fingerprint,
+            trust_publisher,
+            force,
+        } => {
+            let ca_fingerprint = deskhand_shared::fingerprint::parse_fingerprint(&ca_fingerprint)
+                .map_err(anyhow::Error::msg)?;
+            if !force && let Some(existing) = AgentState::load(&state_dir)? {
+                bail!(
+                    "this machine is already enrolled as {} with {}; pass --force to enroll again",
+                    existing.identity.agent_id,
+                    existing.identity.server
+                );
+            }
+            let opts = EnrollOptions {
+                server,
+                token,
+                ca_fingerprint,
+                trusted_publishers: trust_publisher,
+            };
+            let state = runtime()?.block_on(link::enroll(&state_dir, opts))?;
+            println!(
+                "enrolled as {} with {}; state in {}",
+                state.identity.agent_id,
+                state.identity.server,
+                state_dir.display()
+            );
+            Ok(())
+        }
+        Command::Run { server } => {
+            let state = load_enrolled(&state_dir)?;
+            let options = RunOptions {
+                server: server.or(file.server),
+                ..RunOptions::default()
+            };
+            runtime()?.block_on(link::run(&state, options, shutdown_signal()))
+        }
+        Command::Status { json } => {
+            let state = load_enrolled(&state_dir)?;
+            let id = &state.identity;
+            if json {
+                let v = serde_json::json!({
+                    "agent_id": id.agent_id,
+                    "server": id.server,
+                    "ca_fingerprint": id.ca_fingerprint,
+                    "trusted_publishers": id.trusted_publishers,
+                    "state_dir": state_dir,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("agent id:        {}", id.agent_id);
+                println!("server:          {}", id.server);
+                println!("CA fingerprint:  {}", id.ca_fingerprint);
+                println!("publishers:      {}", id.trusted_publishers.len());
+                println!("state dir:       {}", state_dir.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn load_enrolled(dir: &std::path::Path) -> Result<AgentState> {
+    AgentState::load(dir)?.with_context(|| {
+        format!(
+            "this machine is not enrolled (no identity in {}): run `deskhand-agent enroll` first",
+            dir.display()
+        )
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,38 @@
-//! The deskhand server.
+//! The deskhand server and the operator CLI, one binary (`deskhand`).
+//!
+//! `deskhand server` runs [`serve::run`]: it loads the CA ([`pki`]), opens
+//! the database ([`store`]), listens for agents over QUIC ([`link`],
+//! tracking live sessions in [`presence`]) and for operators over HTTP
+//! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
+//!
+//! - [`config`]: server settings from flags, environment and TOML.
+//! - [`secrets`]: enrollment and operator tokens, stored hashed.
+//!
+//! Architecture invariants: all SQL lives in [`store`]; only [`api`]
+//! knows JSON; nothing on the per-heartbeat path touches the disk.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod link;
+pub mod pki;
+pub mod presence;
+pub mod secrets;
+pub mod serve;
+pub mod store;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Now, in unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A unix time as RFC 3339, UTC, to the second.
+pub fn rfc3339(unix: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}

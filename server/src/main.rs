@@ -1,1 +1,243 @@
-fn main(){}
+//! `deskhand`: the server (`deskhand server`) and the operator CLI.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use deskhand_server::cli::{self, Client, OutputFormat};
+use deskhand_server::config::{ServerConfigFile, ServerFlags, ServerSettings};
+
+/// deskhand: IT asset inventory, remote jobs and help-desk tickets.
+///
+/// `deskhand server` runs the server; every other command talks to its API.
+#[derive(Debug, Parser)]
+#[command(name = "deskhand", version, about, long_about = None)]
+struct Cli {
+    /// The server's API URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    server: String,
+    /// Your operator API token.
+    #[arg(long, global = true, env = "DESKHAND_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// How to print results.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    output: OutputFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Server(ServerArgs),
+    /// Show which server and operator the CLI talks to.
+    Status,
+    /// Enrollment tokens for new agents.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// People who use deskhand, and their API tokens.
+    #[command(subcommand)]
+    Operators(OperatorsCmd),
+    /// Enrolled agents.
+    #[command(subcommand)]
+    Agents(AgentsCmd),
+    /// The audit log of operator actions.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServerArgs {
+    /// TOML file with settings (keys: data_dir, agents_listen, api_listen,
+    /// advertise, heartbeat_secs, max_connections, flush_secs, log).
+    #[arg(long, env = "DESKHAND_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the database, CA and keys live [default: /var/lib/deskhand, or ./deskhand-dev with --dev].
+    #[arg(long, env = "DESKHAND_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// UDP address agents connect to [default: 0.0.0.0:4433, or 127.0.0.1:4433 with --dev].
+    #[arg(long, env = "DESKHAND_AGENTS_LISTEN", value_name = "ADDR")]
+    agents_listen: Option<SocketAddr>,
+    /// TCP address of the operator API [default: 127.0.0.1:8080].
+    #[arg(long, env = "DESKHAND_API_LISTEN", value_name = "ADDR")]
+    api_listen: Option<SocketAddr>,
+    /// HOST:PORT agents should dial, printed in enrollment commands.
+    #[arg(long, env = "DESKHAND_ADVERTISE", value_name = "HOST:PORT")]
+    advertise: Option<String>,
+    /// Heartbeat interval told to agents, in seconds [default: 30].
+    #[arg(long, env = "DESKHAND_HEARTBEAT_SECS", value_name = "SECS")]
+    heartbeat_secs: Option<u32>,
+    /// Most agent connections at once [default: 20000].
+    #[arg(long, env = "DESKHAND_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Log filter, e.g. `info` or `deskhand_server=debug`.
+    #[arg(long, env = "DESKHAND_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    /// Try deskhand: a server in ./deskhand-dev with a local agent enrolled.
+    #[arg(long)]
+    dev: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCmd {
+    /// Create an enrollment token; prints it with the CA fingerprint and the enroll command.
+    Create {
+        /// How many agents may enroll with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it is valid, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        expires: std::time::Duration,
+        /// A note, e.g. the site or batch.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List enrollment tokens (never the tokens themselves).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorsCmd {
+    /// Add an operator; prints their API token once.
+    Add {
+        /// Name, e.g. alice.
+        name: String,
+        /// admin, technician or viewer.
+        #[arg(long, default_value = "technician")]
+        role: String,
+    },
+    /// List operators.
+    List,
+    /// Remove an operator; their token stops working at once.
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCmd {
+    /// List agents with their state and last-seen time.
+    List,
+    /// Show one agent, by id, id prefix or host name.
+    Show {
+        /// Id, id prefix or host name.
+        agent: String,
+    },
+    /// Revoke an agent: close its connection and refuse it from now on.
+    Revoke {
+        /// Id, id prefix or host name.
+        agent: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCmd {
+    /// The newest entries of the audit log.
+    List {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    let rt = runtime()?;
+    if let Command::Server(args) = cli.command {
+        let file = ServerConfigFile::load(args.config.as_deref())?;
+        let log = args
+            .log
+            .clone()
+            .or(file.log.clone())
+            .unwrap_or_else(|| "info".into());
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_new(&log)
+                    .with_context(|| format!("invalid log filter `{log}`"))?,
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+        let flags = ServerFlags {
+            data_dir: args.data_dir,
+            agents_listen: args.agents_listen,
+            api_listen: args.api_listen,
+            advertise: args.advertise,
+            heartbeat_secs: args.heartbeat_secs,
+            max_connections: args.max_connections,
+            dev: args.dev,
+        };
+        let settings = ServerSettings::resolve(flags, file)?;
+        return rt.block_on(deskhand_server::serve::run(settings, shutdown_signal()));
+    }
+    let client = Client::new(&cli.server, cli.token)?;
+    let f = cli.output;
+    rt.block_on(async {
+        match cli.command {
+            Command::Server(_) => unreachable!("handled above"),
+            Command::Status => cli::status(&client, f).await,
+            Command::Tokens(TokensCmd::Create {
+                uses,
+                expires,
+                label,
+            }) => cli::tokens_create(&client, f, uses, expires, label).await,
+            Command::Tokens(TokensCmd::List) => cli::tokens_list(&client, f).await,
+            Command::Operators(OperatorsCmd::Add { name, role }) => {
+                cli::operators_add(&client, f, name, role).await
+            }
+            Command::Operators(OperatorsCmd::List) => cli::operators_list(&client, f).await,
+            Command::Operators(OperatorsCmd::Remove { name }) => {
+                cli::operators_remove(&client, &name).await
+            }
+            Command::Agents(AgentsCmd::List) => cli::agents_list(&client, f).await,
+            Command::Agents(AgentsCmd::Show { agent }) => {
+                cli::agents_show(&client, f, &agent).await
+            }
+            Command::Agents(AgentsCmd::Revoke { agent }) => {
+                cli::agents_revoke(&client, f, &agent).await
+            }
+            Command::Audit(AuditCmd::List { limit }) => cli::audit_list(&client, f, limit).await,
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

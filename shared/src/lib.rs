@@ -1,1 +1,22 @@
-//! deskhand's wire protocol. No I/O.
+//! deskhand's wire protocol, shared by the agent and the server. No I/O.
+//!
+//! - [`proto`] holds the versioned messages: [`proto::AgentMessage`] (agent to
+//!   server) and [`proto::ServerMessage`] (server to agent), the
+//!   [`proto::PROTOCOL_VERSION`] both sides announce in their hello, and the
+//!   ALPN both sides require.
+//! - [`frame`] turns messages into length-prefixed postcard frames and back.
+//!   [`frame::FrameDecoder`] is a sans-I/O buffer: the caller feeds it bytes
+//!   read from a stream and takes whole, checked messages out of it.
+//!
+//! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
+//!   to pin the server's CA.
+//!
+//! Architecture invariant: this crate does no I/O and knows no clock; the
+//! agent and the server own their sockets and files.
+
+pub mod fingerprint;
+pub mod frame;
+pub mod proto;
+
+pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};
+pub use proto::{ALPN, AgentMessage, PROTOCOL_VERSION, ServerMessage};

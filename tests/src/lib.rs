@@ -1,1 +1,308 @@
-//! End-to-end test support.
+//! End-to-end test support: start the real `deskhand` server and real
+//! `deskhand-agent` processes on loopback, talk to them as users do, and
+//! stop every process a test started when its handle drops.
+//!
+//! The binaries are the ones `cargo test --workspace` builds next to the
+//! test executables (the server and agent crates each have an integration
+//! test, which makes cargo build their binaries first).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Path of a workspace binary built by `cargo test --workspace`.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, for at most `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit(Duration::from_secs(15))
+    }
+
+    /// Waits up to `limit` for the process to exit on its own.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `deskhand server`.
+pub struct Server {
+    proc: Proc,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// API base URL.
+    pub api: String,
+    /// Agent endpoint.
+    pub agents: SocketAddr,
+    /// The admin's API token.
+    pub admin_token: String,
+    /// The CA fingerprint agents pin.
+    pub ca_fingerprint: String,
+}
+
+impl Server {
+    /// Starts a server on free loopback ports.
+    pub fn start(data_dir: &Path) -> Result<Self> {
+        Self::start_on(data_dir, "127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)
+    }
+
+    /// Starts a server on the given addresses (to restart on the same ports).
+    pub fn start_on(data_dir: &Path, agents: SocketAddr, api: SocketAddr) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))?;
+        let mut child = Command::new(bin("deskhand"))
+            .arg("server")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--agents-listen", &agents.to_string()])
+            .args(["--api-listen", &api.to_string()])
+            .args(["--heartbeat-secs", "1", "--log", "info"])
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting deskhand server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let proc = Proc { child };
+        let mut fields = std::collections::HashMap::new();
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some((k, v)) = line.trim().split_once(": ") {
+                fields.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            if fields.contains_key("admin token") {
+                break;
+            }
+        }
+        // Keep draining stdout so the server never writes to a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let get = |k: &str| {
+            fields.get(k).cloned().with_context(|| {
+                let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
+                format!("the server did not print `{k}`; its log:\n{log}")
+            })
+        };
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            api: get("API")?,
+            agents: get("agents (QUIC)")?.parse()?,
+            admin_token: get("admin token")?,
+            ca_fingerprint: get("CA fingerprint")?,
+            proc,
+        })
+    }
+
+    /// Stops the server with SIGTERM, as a service manager would.
+    pub fn stop(mut self) -> Option<std::process::ExitStatus> {
+        self.proc.stop()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs `deskhand ARGS` as the admin.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.admin_token, args)
+    }
+
+    /// Runs `deskhand ARGS` with the given operator token.
+    pub fn cli_as(&self, token: &str, args: &[&str]) -> Output {
+        Command::new(bin("deskhand"))
+            .args(args)
+            .env("DESKHAND_SERVER", &self.api)
+            .env("DESKHAND_TOKEN", token)
+            .output()
+            .expect("running deskhand")
+    }
+
+    /// Runs `deskhand ARGS --output json` as the admin and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let out = self.cli(&all);
+        assert!(
+            out.status.success(),
+            "deskhand {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON output")
+    }
+
+    /// Creates an enrollment token; returns it.
+    pub fn token(&self, uses: u32, expires: &str) -> String {
+        let v = self.json(&[
+            "tokens",
+            "create",
+            "--uses",
+            &uses.to_string(),
+            "--expires",
+            expires,
+        ]);
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    /// The agents as `deskhand agents list` reports them.
+    pub fn agents(&self) -> Vec<Value> {
+        match self.json(&["agents", "list"]) {
+            Value::Array(a) => a,
+            other => panic!("agents list is not an array: {other}"),
+        }
+    }
+
+    /// Whether the agent with this id is listed online.
+    pub fn is_online(&self, id: &str) -> bool {
+        self.agents()
+            .iter()
+            .any(|a| a["id"] == id && a["online"] == true)
+    }
+}
+
+/// An agent's state directory, and the processes run on it.
+pub struct Agent {
+    /// The state directory.
+    pub state_dir: PathBuf,
+}
+
+impl Agent {
+    /// An agent with its state in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            state_dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Runs `deskhand-agent enroll`.
+    pub fn enroll(&self, server: SocketAddr, token: &str, fingerprint: &str) -> Output {
+        Command::new(bin("deskhand-agent"))
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(["enroll", "--server", &server.to_string(), "--token", token])
+            .args(["--ca-fingerprint", fingerprint])
+            .output()
+            .expect("running deskhand-agent enroll")
+    }
+
+    /// Enrolls, asserting success; returns the agent id.
+    pub fn enroll_ok(&self, server: &Server, token: &str) -> String {
+        let out = self.enroll(server.agents, token, &server.ca_fingerprint);
+        assert!(
+            out.status.success(),
+            "enroll failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.id().expect("agent id after enrollment")
+    }
+
+    /// The agent id from its state, if enrolled.
+    pub fn id(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.state_dir.join("agent.toml")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("agent_id = "))
+            .map(|v| v.trim_matches('"').to_string())
+    }
+
+    /// Starts `deskhand-agent run`, logging to `agent.log` in its state dir.
+    pub fn run(&self) -> Result<Proc> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let child = Command::new(bin("deskhand-agent"))
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(["run", "--log", "debug"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        Ok(Proc { child })
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.state_dir.with_extension("log")
+    }
+
+    /// The agent's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+/// Runs an async block on a fresh runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Fails with the text of a command's stderr if it succeeded unexpectedly.
+pub fn expect_failure(out: &Output, what: &str) -> Result<String> {
+    if out.status.success() {
+        bail!(
+            "{what} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}

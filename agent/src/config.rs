@@ -1,0 +1,60 @@
+//! Agent settings from flags, environment and an optional TOML file.
+//!
+//! Precedence: a flag or its environment variable, then the file given by
+//! `--config`, then the built-in default. An unknown key in the file is an
+//! error that names it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The keys `deskhand-agent --config FILE` accepts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfigFile {
+    /// Where the agent keeps its identity.
+    pub state_dir: Option<PathBuf>,
+    /// Overrides the server address stored at enrollment, `HOST:PORT`.
+    pub server: Option<String>,
+    /// Log filter, e.g. `info` or `deskhand_agent=debug`.
+    pub log: Option<String>,
+}
+
+impl AgentConfigFile {
+    /// Reads a config file; `None` gives the empty config.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("agent.toml");
+        std::fs::write(&p, "state-dir = \"/x\"\n").expect("write");
+        let err = format!(
+            "{:#}",
+            AgentConfigFile::load(Some(&p)).expect_err("unknown key")
+        );
+        assert!(err.contains("state-dir"), "{err}");
+        std::fs::write(&p, "server = 5\n").expect("write");
+        let err = format!(
+            "{:#}",
+            AgentConfigFile::load(Some(&p)).expect_err("bad value")
+        );
+        assert!(err.contains("server"), "{err}");
+        std::fs::write(&p, "state_dir = \"/x\"\nserver = \"h:1\"\n").expect("write");
+        let ok = AgentConfigFile::load(Some(&p)).expect("valid");
+        assert_eq!(ok.server.as_deref(), Some("h:1"));
+    }
+}

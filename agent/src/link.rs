@@ -1,0 +1,336 @@
+//! The agent's QUIC link to the server: enrollment, sessions, reconnects.
+//!
+//! A session is one QUIC connection with one bidirectional control stream
+//! the agent opens. The agent sends [`AgentMessage::Hello`], the server
+//! answers [`ServerMessage::Welcome`] or [`ServerMessage::Refused`], then
+//! the agent sends heartbeats until the connection ends. When it ends for
+//! any reason but revocation or shutdown, the agent reconnects after a
+//! [`Backoff`] delay.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::proto::{
+    AgentMessage, EnrollRequest, PROTOCOL_VERSION, Refusal, RefusalReason, ServerMessage,
+};
+use quinn::{Connection, Endpoint, RecvStream, SendStream};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tracing::{info, warn};
+
+use crate::backoff::Backoff;
+use crate::facts;
+use crate::state::{AgentState, Identity};
+use crate::tls::{ClientIdentity, client_config, server_name};
+
+/// QUIC application close codes shared with the server.
+pub mod close_code {
+    /// Normal end of a session.
+    pub const NORMAL: u32 = 0;
+    /// The peer broke the protocol (bad frame, unexpected message).
+    pub const PROTOCOL: u32 = 1;
+    /// The agent was revoked.
+    pub const REVOKED: u32 = 2;
+    /// The request was refused (see the refusal message).
+    pub const REFUSED: u32 = 3;
+    /// A newer connection of the same agent replaced this one.
+    pub const SUPERSEDED: u32 = 4;
+    /// The server is shutting down.
+    pub const SHUTDOWN: u32 = 5;
+}
+
+/// How long to wait for the server's answer to a hello or an enrollment.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why the agent stopped running.
+#[derive(Debug, thiserror::Error)]
+pub enum StopReason {
+    /// The server says this agent is revoked or unknown; it must enroll again.
+    #[error("the server refused this agent ({0}); enroll it again")]
+    Refused(String),
+}
+
+/// What an enrollment needs.
+#[derive(Debug, Clone)]
+pub struct EnrollOptions {
+    /// The server's agent endpoint, `HOST:PORT`.
+    pub server: String,
+    /// The enrollment token.
+    pub token: String,
+    /// The CA fingerprint to pin, canonical lower-case hex.
+    pub ca_fingerprint: String,
+    /// Publisher keys to trust.
+    pub trusted_publishers: Vec<String>,
+}
+
+/// Sends one message as a frame on a stream.
+pub async fn send<T: serde::Serialize>(stream: &mut SendStream, msg: &T) -> Result<()> {
+    let frame = encode_frame(msg)?;
+    stream
+        .write_all(&frame)
+        .await
+        .context("sending to the server")?;
+    Ok(())
+}
+
+/// Reads the next message from a stream; `Ok(None)` when the peer finished it.
+pub async fn recv<T: serde::de::DeserializeOwned>(
+    stream: &mut RecvStream,
+    decoder: &mut FrameDecoder,
+) -> Result<Option<T>> {
+    loop {
+        if let Some(msg) = decoder.next_message()? {
+            return Ok(Some(msg));
+        }
+        let want = decoder.wanted().clamp(1, 64 * 1024);
+        match stream.read_chunk(want, true).await? {
+            Some(chunk) => decoder.push(&chunk.bytes)?,
+            None if decoder.buffered() == 0 => return Ok(None),
+            None => bail!("the stream ended inside a frame"),
+        }
+    }
+}
+
+async fn resolve(server: &str) -> Result<SocketAddr> {
+    tokio::net::lookup_host(server)
+        .await
+        .with_context(|| format!("resolving {server}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{server} resolves to no address"))
+}
+
+async fn dial(server: &str, config: quinn::ClientConfig) -> Result<(Endpoint, Connection)> {
+    let addr = resolve(server).await?;
+    let bind: SocketAddr = if addr.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    let mut endpoint = Endpoint::client(bind).context("opening a UDP socket")?;
+    endpoint.set_default_client_config(config);
+    let conn = endpoint
+        .connect(addr, server_name())?
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    Ok((endpoint, conn))
+}
+
+fn refusal_error(r: &Refusal) -> anyhow::Error {
+    anyhow!("the server refused: {}", r.message)
+}
+
+/// Enrolls this machine: generates a key, sends the token and a CSR, and
+/// stores the certificate the server returns in `state_dir`.
+pub async fn enroll(state_dir: &std::path::Path, opts: EnrollOptions) -> Result<AgentState> {
+    let key = rcgen::KeyPair::generate().context("generating the agent key")?;
+    let hostname = facts::hostname();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname.clone());
+    let csr = params
+        .serialize_request(&key)
+        .context("creating the certificate signing request")?
+        .pem()
+        .context("encoding the certificate signing request")?;
+
+    let config = client_config(&opts.ca_fingerprint, None)?;
+    let (endpoint, conn) = dial(&opts.server, config).await?;
+    let (mut tx, mut rx) = conn
+        .open_bi()
+        .await
+        .context("opening the enrollment stream")?;
+    send(
+        &mut tx,
+        &AgentMessage::Enroll(EnrollRequest {
+            protocol_version: PROTOCOL_VERSION,
+            token: opts.token.clone(),
+            csr_pem: csr,
+            hostname,
+        }),
+    )
+    .await?;
+    let answer = tokio::time::timeout(
+        ANSWER_TIMEOUT,
+        recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()),
+    )
+    .await
+    .context("the server did not answer the enrollment in time")??;
+    conn.close(close_code::NORMAL.into(), b"enrolled");
+    endpoint.wait_idle().await;
+    let enrolled = match answer {
+        Some(ServerMessage::Enrolled(e)) => e,
+        Some(ServerMessage::Refused(r)) => return Err(refusal_error(&r)),
+        Some(other) => bail!("the server answered the enrollment with {other:?}"),
+        None => bail!("the server closed the enrollment stream without an answer"),
+    };
+    let ca_der = CertificateDer::from_pem_slice(enrolled.ca_pem.as_bytes())
+        .context("the server sent an unreadable CA certificate")?;
+    if deskhand_shared::fingerprint::sha256_hex(&ca_der) != opts.ca_fingerprint {
+        bail!("the server sent a CA that does not match the pinned fingerprint");
+    }
+    let state = AgentState {
+        dir: state_dir.to_path_buf(),
+        identity: Identity {
+            agent_id: enrolled.agent_id,
+            server: opts.server,
+            ca_fingerprint: opts.ca_fingerprint,
+            trusted_publishers: opts.trusted_publishers,
+        },
+        key_pem: key.serialize_pem(),
+        cert_pem: enrolled.cert_pem,
+        ca_pem: enrolled.ca_pem,
+    };
+    state.save()?;
+    Ok(state)
+}
+
+fn client_identity(state: &AgentState) -> Result<ClientIdentity> {
+    let cert = CertificateDer::from_pem_slice(state.cert_pem.as_bytes())
+        .context("reading the agent certificate")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(state.key_pem.as_bytes()).context("reading the agent key")?;
+    Ok((vec![cert], key))
+}
+
+/// Tunables of the run loop.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The server address, overriding the one stored at enrollment.
+    pub server: Option<String>,
+    /// First reconnect delay.
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_cap: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            server: None,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How one session ended.
+enum SessionEnd {
+    /// Reconnect after a delay.
+    Lost(anyhow::Error),
+    /// The server refused this agent for good.
+    Refused(String),
+    /// The caller asked to stop.
+    Shutdown,
+}
+
+/// Runs the agent until `shutdown` resolves or the server refuses it for good.
+pub async fn run(
+    state: &AgentState,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let server = options
+        .server
+        .clone()
+        .unwrap_or_else(|| state.identity.server.clone());
+    let config = client_config(
+        &state.identity.ca_fingerprint,
+        Some(client_identity(state)?),
+    )?;
+    let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
+    tokio::pin!(shutdown);
+    loop {
+        let end = tokio::select! {
+            end = session(&server, config.clone(), &mut backoff) => end,
+            () = &mut shutdown => SessionEnd::Shutdown,
+        };
+        match end {
+            SessionEnd::Shutdown => return Ok(()),
+            SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
+            SessionEnd::Lost(err) => {
+                let delay = backoff.next_delay(random_u64());
+                warn!(error = %format!("{err:#}"), retry_in = ?delay, "connection to the server lost");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = &mut shutdown => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+async fn session(server: &str, config: quinn::ClientConfig, backoff: &mut Backoff) -> SessionEnd {
+    let (endpoint, conn) = match dial(server, config).await {
+        Ok(c) => c,
+        Err(e) => return SessionEnd::Lost(e),
+    };
+    let end = converse(&conn, backoff).await;
+    if matches!(end, SessionEnd::Shutdown) {
+        conn.close(close_code::NORMAL.into(), b"agent stopping");
+    }
+    drop(conn);
+    // Let the close reach the server, but never hang on it.
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    end
+}
+
+async fn converse(conn: &Connection, backoff: &mut Backoff) -> SessionEnd {
+    let result: Result<SessionEnd> = async {
+        let (mut tx, mut rx) = conn.open_bi().await?;
+        send(&mut tx, &AgentMessage::Hello(facts::hello())).await?;
+        let mut decoder = FrameDecoder::default();
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, recv::<ServerMessage>(&mut rx, &mut decoder))
+            .await
+            .context("the server did not answer the hello in time")??;
+        let welcome = match answer {
+            Some(ServerMessage::Welcome(w)) => w,
+            Some(ServerMessage::Refused(r)) => {
+                return Ok(match r.reason {
+                    RefusalReason::Revoked | RefusalReason::NotEnrolled => {
+                        SessionEnd::Refused(r.message)
+                    }
+                    _ => SessionEnd::Lost(refusal_error(&r)),
+                });
+            }
+            other => bail!("unexpected answer to the hello: {other:?}"),
+        };
+        info!(agent_id = %welcome.agent_id, server_version = %welcome.server_version, "connected to the server");
+        backoff.reset();
+        let mut beat = tokio::time::interval(Duration::from_secs(welcome.heartbeat_secs.max(1).into()));
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                _ = beat.tick() => send(&mut tx, &AgentMessage::Heartbeat).await?,
+                msg = recv::<ServerMessage>(&mut rx, &mut decoder) => match msg? {
+                    Some(other) => warn!(message = ?other, "ignoring an unexpected message from the server"),
+                    None => bail!("the server ended the session"),
+                },
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(end) => end,
+        Err(e) => match conn.close_reason() {
+            Some(quinn::ConnectionError::ApplicationClosed(close))
+                if close.error_code == close_code::REVOKED.into() =>
+            {
+                SessionEnd::Refused(String::from_utf8_lossy(&close.reason).into_owned())
+            }
+            _ => SessionEnd::Lost(e),
+        },
+    }
+}
+
+fn random_u64() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    // A failed RNG only loses jitter, not correctness.
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    u64::from_le_bytes(b)
+}

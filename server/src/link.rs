@@ -1,0 +1,387 @@
+//! The QUIC endpoint agents connect to.
+//!
+//! Connection lifecycle: the TLS handshake checks an agent's client
+//! certificate against the server CA when one is presented (a connection
+//! without one may only enroll). The agent opens one control stream; its
+//! first frame is read with the protocol version peeked before the body is
+//! decoded, so an incompatible peer gets a refusal with a reason. An
+//! [`AgentMessage::Enroll`] gets a certificate or a refusal and the
+//! connection ends; an [`AgentMessage::Hello`] from a known, unrevoked
+//! certificate starts a session that lives until the connection ends.
+//! A bad frame closes the connection with [`close_code::PROTOCOL`] and the
+//! reason; other connections are untouched.
+//!
+//! One task per connection, and a cap on how many run at once: past it,
+//! new connections are refused before their handshake.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use deskhand_agent::link::{close_code, recv, send};
+use deskhand_shared::fingerprint::sha256_hex;
+use deskhand_shared::frame::{FrameDecoder, decode_body};
+use deskhand_shared::proto::{
+    ALPN, AgentMessage, EnrollRequest, Enrolled, Hello, PROTOCOL_VERSION, Refusal, RefusalReason,
+    ServerMessage, Welcome, check_version, peek_protocol_version,
+};
+use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream};
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+use crate::pki::CertificateAuthority;
+use crate::presence::{Presence, Registration};
+use crate::store::{NewAgent, Store, StoreError};
+use crate::{secrets, unix_now};
+
+/// How long a new connection has to open its stream and send its first frame.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest enrollment request accepted; a CSR is about a kilobyte.
+const MAX_ENROLL_FRAME: usize = 16 * 1024;
+/// Server-side idle timeout.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the agent endpoint needs from the rest of the server.
+pub struct LinkContext {
+    /// The database.
+    pub store: Store,
+    /// The CA that signs agent certificates.
+    pub ca: Arc<CertificateAuthority>,
+    /// Live sessions.
+    pub presence: Arc<Presence>,
+    /// Heartbeat interval told to agents.
+    pub heartbeat_secs: u32,
+}
+
+/// Builds the QUIC server configuration: TLS 1.3 only, ALPN
+/// `deskhand/1`, no 0-RTT, client certificates optional but verified
+/// against the CA when presented.
+pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
+    let provider = deskhand_agent::tls::provider();
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.ca_der().clone())?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .context("building the client certificate verifier")?;
+    let (chain, key) = ca.issue_server_cert()?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .context("configuring TLS 1.3")?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .context("loading the server certificate")?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| anyhow!("building the QUIC TLS configuration: {e}"))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
+    transport.max_concurrent_bidi_streams(4u32.into());
+    transport.max_concurrent_uni_streams(0u32.into());
+    config.transport_config(Arc::new(transport));
+    Ok(config)
+}
+
+/// Opens the agent endpoint on `addr`.
+pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
+    Endpoint::server(server_config(ca)?, addr)
+        .with_context(|| format!("listening for agents on {addr} (UDP)"))
+}
+
+/// Accepts agent connections until the endpoint is closed.
+pub async fn accept_loop(endpoint: Endpoint, ctx: Arc<LinkContext>, max_connections: usize) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    while let Some(incoming) = endpoint.accept().await {
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let remote = incoming.remote_address();
+                    if let Err(e) = handle(incoming, &ctx).await {
+                        debug!(%remote, error = %format!("{e:#}"), "agent connection ended");
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                warn!(remote = %incoming.remote_address(), max_connections, "connection limit reached, refusing");
+                incoming.refuse();
+            }
+        }
+    }
+}
+
+/// Closes a connection for a protocol violation, logging why.
+fn protocol_error(conn: &Connection, why: &str) -> anyhow::Error {
+    warn!(remote = %conn.remote_address(), reason = why, "closing agent connection");
+    conn.close(close_code::PROTOCOL.into(), why.as_bytes());
+    anyhow!("protocol error: {why}")
+}
+
+/// Sends a refusal, lets it reach the agent, and closes the connection.
+async fn refuse(conn: &Connection, tx: &mut SendStream, refusal: Refusal) -> Result<()> {
+    info!(remote = %conn.remote_address(), reason = ?refusal.reason, message = %refusal.message, "refusing agent");
+    let code = if refusal.reason == RefusalReason::Revoked {
+        close_code::REVOKED
+    } else {
+        close_code::REFUSED
+    };
+    send(tx, &ServerMessage::Refused(refusal.clone())).await?;
+    let _ = tx.finish();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tx.stopped()).await;
+    conn.close(code.into(), refusal.message.as_bytes());
+    Ok(())
+}
+
+fn refusal(reason: RefusalReason, message: impl Into<String>) -> Refusal {
+    Refusal {
+        reason,
+        message: message.into(),
+    }
+}
+
+fn peer_fingerprint(conn: &Connection) -> Option<String> {
+    let identity = conn.peer_identity()?;
+    let certs = identity
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    certs.first().map(|c| sha256_hex(c))
+}
+
+async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
+    let conn = incoming.await.context("handshake")?;
+    let (mut tx, mut rx) = tokio::time::timeout(FIRST_FRAME_TIMEOUT, conn.accept_bi())
+        .await
+        .map_err(|_| protocol_error(&conn, "no control stream opened in time"))??;
+    let mut decoder = FrameDecoder::new(if peer_fingerprint(&conn).is_some() {
+        deskhand_shared::MAX_FRAME_LEN
+    } else {
+        MAX_ENROLL_FRAME
+    });
+    let body =
+        match tokio::time::timeout(FIRST_FRAME_TIMEOUT, next_body(&mut rx, &mut decoder)).await {
+            Err(_) => return Err(protocol_error(&conn, "no hello received in time")),
+            Ok(Err(e)) => return Err(protocol_error(&conn, &format!("{e:#}"))),
+            Ok(Ok(None)) => return Err(protocol_error(&conn, "the stream ended before a hello")),
+            Ok(Ok(Some(body))) => body,
+        };
+    let Some(version) = peek_protocol_version(&body) else {
+        return Err(protocol_error(
+            &conn,
+            "the first message must be a hello or an enrollment request",
+        ));
+    };
+    if let Err(r) = check_version(version) {
+        return refuse(&conn, &mut tx, r).await;
+    }
+    let msg: AgentMessage =
+        decode_body(&body).map_err(|e| protocol_error(&conn, &e.to_string()))?;
+    match msg {
+        AgentMessage::Enroll(req) => enroll(&conn, &mut tx, req, ctx).await,
+        AgentMessage::Hello(hello) => session(&conn, tx, rx, decoder, hello, ctx).await,
+        AgentMessage::Heartbeat => Err(protocol_error(
+            &conn,
+            "the first message must be a hello or an enrollment request",
+        )),
+    }
+}
+
+async fn next_body(rx: &mut RecvStream, decoder: &mut FrameDecoder) -> Result<Option<Vec<u8>>> {
+    loop {
+        if let Some(body) = decoder.next_body()? {
+            return Ok(Some(body));
+        }
+        let want = decoder.wanted().clamp(1, 64 * 1024);
+        match rx.read_chunk(want, true).await? {
+            Some(chunk) => decoder.push(&chunk.bytes)?,
+            None => return Ok(None),
+        }
+    }
+}
+
+async fn enroll(
+    conn: &Connection,
+    tx: &mut SendStream,
+    req: EnrollRequest,
+    ctx: &LinkContext,
+) -> Result<()> {
+    let agent_id = uuid::Uuid::new_v4().to_string();
+    let cert = match ctx.ca.issue_agent_cert(&req.csr_pem, &agent_id) {
+        Ok(c) => c,
+        Err(e) => return refuse(conn, tx, refusal(RefusalReason::BadCsr, e.to_string())).await,
+    };
+    let hostname: String = req.hostname.chars().take(255).collect();
+    let new = NewAgent {
+        id: agent_id.clone(),
+        hostname: hostname.clone(),
+        cert_sha256: cert.fingerprint.clone(),
+        cert_not_after: cert.not_after,
+    };
+    match ctx
+        .store
+        .enroll_agent(secrets::hash_token(&req.token), new, unix_now())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Refused(msg)) => {
+            return refuse(conn, tx, refusal(RefusalReason::BadToken, msg)).await;
+        }
+        Err(e) => {
+            warn!(error = %e, "enrollment failed");
+            return refuse(
+                conn,
+                tx,
+                refusal(
+                    RefusalReason::ServerError,
+                    "the server could not store the enrollment; try again",
+                ),
+            )
+            .await;
+        }
+    }
+    info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent enrolled");
+    send(
+        tx,
+        &ServerMessage::Enrolled(Enrolled {
+            agent_id,
+            cert_pem: cert.pem,
+            ca_pem: ctx.ca.ca_pem().to_string(),
+        }),
+    )
+    .await?;
+    let _ = tx.finish();
+    // The agent closes the connection once it has the certificate.
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
+    Ok(())
+}
+
+async fn session(
+    conn: &Connection,
+    mut tx: SendStream,
+    mut rx: RecvStream,
+    mut decoder: FrameDecoder,
+    hello: Hello,
+    ctx: &LinkContext,
+) -> Result<()> {
+    let Some(fp) = peer_fingerprint(conn) else {
+        return refuse(
+            conn,
+            &mut tx,
+            refusal(
+                RefusalReason::NotEnrolled,
+                "this connection has no client certificate: enroll the agent first",
+            ),
+        )
+        .await;
+    };
+    let agent = match ctx.store.agent_by_cert(fp).await? {
+        Some(a) => a,
+        None => {
+            return refuse(
+                conn,
+                &mut tx,
+                refusal(
+                    RefusalReason::NotEnrolled,
+                    "this server does not know the agent's certificate: enroll it again",
+                ),
+            )
+            .await;
+        }
+    };
+    if agent.revoked_at.is_some() {
+        return refuse(
+            conn,
+            &mut tx,
+            refusal(
+                RefusalReason::Revoked,
+                "this agent was revoked by an operator",
+            ),
+        )
+        .await;
+    }
+    let session_id = match ctx.presence.register(&agent.id, conn.clone(), unix_now()) {
+        Registration::Live(id) => id,
+        Registration::Revoked => {
+            return refuse(
+                conn,
+                &mut tx,
+                refusal(
+                    RefusalReason::Revoked,
+                    "this agent was revoked by an operator",
+                ),
+            )
+            .await;
+        }
+    };
+    let result = run_session(
+        conn,
+        &mut tx,
+        &mut rx,
+        &mut decoder,
+        hello,
+        &agent.id,
+        session_id,
+        ctx,
+    )
+    .await;
+    ctx.presence.unregister(&agent.id, session_id);
+    info!(agent_id = %agent.id, "agent disconnected");
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_session(
+    conn: &Connection,
+    tx: &mut SendStream,
+    rx: &mut RecvStream,
+    decoder: &mut FrameDecoder,
+    hello: Hello,
+    agent_id: &str,
+    session_id: u64,
+    ctx: &LinkContext,
+) -> Result<()> {
+    let hostname = hello.hostname.clone();
+    ctx.store
+        .update_agent_facts(agent_id.to_string(), hello)
+        .await?;
+    send(
+        tx,
+        &ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            agent_id: agent_id.to_string(),
+            heartbeat_secs: ctx.heartbeat_secs,
+        }),
+    )
+    .await?;
+    info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
+    loop {
+        let msg = match recv::<AgentMessage>(rx, decoder).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                conn.close(close_code::NORMAL.into(), b"session ended");
+                return Ok(());
+            }
+            Err(e) => {
+                if let Some(reason) = conn.close_reason() {
+                    return Err(anyhow!(reason));
+                }
+                return Err(protocol_error(conn, &format!("{e:#}")));
+            }
+        };
+        match msg {
+            AgentMessage::Heartbeat => ctx.presence.touch(agent_id, session_id, unix_now()),
+            AgentMessage::Hello(_) | AgentMessage::Enroll(_) => {
+                return Err(protocol_error(
+                    conn,
+                    "unexpected hello or enrollment inside a session",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Which agents are online, and when each was last heard from.
+//!
+//! Lives in memory: a heartbeat touches one map entry and marks it dirty,
+//! and a flusher writes the dirty entries to the store in one batch every
+//! few seconds. Nothing on the per-heartbeat path touches the disk.
+//!
+//! It also owns the live connections, so revoking an agent can close its
+//! connection at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::store::Seen;
+
+/// One live session.
+struct Session {
+    conn: quinn::Connection,
+    session_id: u64,
+    last_seen: i64,
+    addr: String,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, Session>,
+    dirty: HashSet<String>,
+    ended: Vec<Seen>,
+    revoked: HashSet<String>,
+    next_session: u64,
+}
+
+/// Live agent sessions and their liveness.
+#[derive(Default)]
+pub struct Presence {
+    inner: Mutex<Inner>,
+}
+
+/// What [`Presence::register`] decided.
+pub enum Registration {
+    /// The session is live under this id.
+    Live(u64),
+    /// The agent was revoked meanwhile.
+    Revoked,
+}
+
+impl Presence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a session, closing an older one of the same agent.
+    pub fn register(&self, agent_id: &str, conn: quinn::Connection, now: i64) -> Registration {
+        let mut inner = self.lock();
+        if inner.revoked.contains(agent_id) {
+            return Registration::Revoked;
+        }
+        inner.next_session += 1;
+        let session_id = inner.next_session;
+        let addr = conn.remote_address().to_string();
+        let old = inner.sessions.insert(
+            agent_id.to_string(),
+            Session {
+                conn,
+                session_id,
+                last_seen: now,
+                addr,
+            },
+        );
+        inner.dirty.insert(agent_id.to_string());
+        drop(inner);
+        if let Some(old) = old {
+            old.conn.close(
+                deskhand_agent::link::close_code::SUPERSEDED.into(),
+                b"a newer connection of this agent replaced this one",
+            );
+        }
+        Registration::Live(session_id)
+    }
+
+    /// Notes that an agent was heard from.
+    pub fn touch(&self, agent_id: &str, session_id: u64, now: i64) {
+        let mut inner = self.lock();
+        let Inner {
+            sessions, dirty, ..
+        } = &mut *inner;
+        if let Some(s) = sessions.get_mut(agent_id)
+            && s.session_id == session_id
+        {
+            s.last_seen = now;
+            if !dirty.contains(agent_id) {
+                dirty.insert(agent_id.to_string());
+            }
+        }
+    }
+
+    /// Ends a session, unless a newer one replaced it.
+    pub fn unregister(&self, agent_id: &str, session_id: u64) {
+        let mut inner = self.lock();
+        if inner
+            .sessions
+            .get(agent_id)
+            .is_some_and(|s| s.session_id == session_id)
+            && let Some(s) = inner.sessions.remove(agent_id)
+        {
+            // Keep its last-seen time for the next flush.
+            inner.ended.push(Seen {
+                agent_id: agent_id.to_string(),
+                at: s.last_seen,
+                addr: s.addr,
+            });
+        }
+    }
+
+    /// Refuses the agent from now on and closes its connection.
+    pub fn revoke(&self, agent_id: &str) {
+        let mut inner = self.lock();
+        inner.revoked.insert(agent_id.to_string());
+        let s = inner.sessions.remove(agent_id);
+        drop(inner);
+        if let Some(s) = s {
+            s.conn.close(
+                deskhand_agent::link::close_code::REVOKED.into(),
+                b"this agent was revoked by an operator",
+            );
+        }
+    }
+
+    /// For a live session: when the agent was last heard from, and from where.
+    pub fn status(&self, agent_id: &str) -> Option<(i64, String)> {
+        self.lock()
+            .sessions
+            .get(agent_id)
+            .map(|s| (s.last_seen, s.addr.clone()))
+    }
+
+    /// How many sessions are live.
+    pub fn online_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Takes the liveness updates not yet written.
+    pub fn take_dirty(&self) -> Vec<Seen> {
+        let mut inner = self.lock();
+        let dirty = std::mem::take(&mut inner.dirty);
+        let mut out = std::mem::take(&mut inner.ended);
+        out.extend(dirty.into_iter().filter_map(|id| {
+            let s = inner.sessions.get(&id)?;
+            Some(Seen {
+                at: s.last_seen,
+                addr: s.addr.clone(),
+                agent_id: id,
+            })
+        }));
+        out
+    }
+
+    /// Closes every session, e.g. at shutdown.
+    pub fn close_all(&self, code: u32, reason: &[u8]) {
+        let inner = self.lock();
+        for s in inner.sessions.values() {
+            s.conn.close(code.into(), reason);
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `deskhand server`: start everything, stop everything.
+//!
+//! Start-up order: data directory, CA, database, first admin, agent
+//! endpoint, API listener, then (in `--dev`) the local agent. Shutdown
+//! reverses it: the local agent stops, agent connections are closed with
+//! [`close_code::SHUTDOWN`], the API drains, and liveness is flushed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use deskhand_agent::link::{EnrollOptions, RunOptions, close_code};
+use deskhand_agent::state::{AgentState, write_secret_file};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::ServerSettings;
+use crate::link::{self, LinkContext};
+use crate::pki::CertificateAuthority;
+use crate::presence::Presence;
+use crate::store::Store;
+use crate::{secrets, unix_now};
+
+const ADMIN_TOKEN_FILE: &str = "admin.token";
+const DATABASE_FILE: &str = "deskhand.db";
+
+/// Runs the server until `shutdown` resolves.
+pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let dir = &settings.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    let ca = Arc::new(CertificateAuthority::load_or_create(dir)?);
+    let store = Store::open(&dir.join(DATABASE_FILE))
+        .with_context(|| format!("opening the database in {}", dir.display()))?;
+    let admin_token = ensure_admin(&store, dir, settings.dev).await?;
+
+    let presence = Arc::new(Presence::default());
+    let endpoint = link::bind(settings.agents_listen, &ca)?;
+    let agents_addr = endpoint.local_addr()?;
+    let api_listener = tokio::net::TcpListener::bind(settings.api_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "listening for the API on {} (TCP); is another server running?",
+                settings.api_listen
+            )
+        })?;
+    let api_addr = api_listener.local_addr()?;
+    let advertise = settings
+        .advertise
+        .clone()
+        .unwrap_or_else(|| advertised(agents_addr));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = Arc::new(LinkContext {
+        store: store.clone(),
+        ca: ca.clone(),
+        presence: presence.clone(),
+        heartbeat_secs: settings.heartbeat_secs,
+    });
+    let accept = tokio::spawn(link::accept_loop(
+        endpoint.clone(),
+        ctx,
+        settings.max_connections,
+    ));
+    let flusher = tokio::spawn(flush_loop(
+        store.clone(),
+        presence.clone(),
+        Duration::from_secs(settings.flush_secs),
+        stop_rx.clone(),
+    ));
+    let app = api::router(Arc::new(ApiState {
+        store: store.clone(),
+        presence: presence.clone(),
+        ca_fingerprint: ca.fingerprint().to_string(),
+        agents_endpoint: advertise.clone(),
+    }));
+    let mut api_stop = stop_rx.clone();
+    let api = tokio::spawn(async move {
+        axum::serve(api_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    let api_url = format!("http://{api_addr}");
+    println!("deskhand {} is serving", env!("CARGO_PKG_VERSION"));
+    println!("  data dir:        {}", dir.display());
+    println!("  agents (QUIC):   {agents_addr}");
+    println!("  API:             {api_url}");
+    println!("  CA fingerprint:  {}", ca.fingerprint());
+    match &admin_token {
+        Some(t) => println!("  admin token:     {t}"),
+        None => println!(
+            "  admin token:     see {}",
+            dir.join(ADMIN_TOKEN_FILE).display()
+        ),
+    }
+    if let Some(t) = &admin_token {
+        println!();
+        println!("  In another terminal:");
+        println!("    export DESKHAND_SERVER={api_url} DESKHAND_TOKEN={t}");
+        println!("    deskhand agents list");
+    }
+
+    let local_agent = if settings.dev {
+        let agent_dir = dir.join("agent");
+        let agent_server = format!("127.0.0.1:{}", agents_addr.port());
+        match dev_agent(&store, &ca, &agent_dir, &agent_server).await {
+            Ok(state) => {
+                println!(
+                    "  local agent:     {} ({})",
+                    state.identity.agent_id,
+                    deskhand_agent::facts::hostname()
+                );
+                let mut agent_stop = stop_rx.clone();
+                let options = RunOptions {
+                    server: Some(agent_server),
+                    ..RunOptions::default()
+                };
+                Some(tokio::spawn(async move {
+                    let stop = async move {
+                        let _ = agent_stop.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = deskhand_agent::link::run(&state, options, stop).await {
+                        error!(error = %format!("{e:#}"), "the local agent stopped");
+                    }
+                }))
+            }
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "could not start the local agent");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    shutdown.await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    if let Some(agent) = local_agent {
+        let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+    }
+    presence.close_all(close_code::SHUTDOWN, b"the server is shutting down");
+    endpoint.close(close_code::SHUTDOWN.into(), b"the server is shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(3), endpoint.wait_idle()).await;
+    accept.abort();
+    match tokio::time::timeout(Duration::from_secs(10), api).await {
+        Ok(Ok(Err(e))) => warn!(error = %e, "the API stopped with an error"),
+        Err(_) => warn!("the API did not drain in time"),
+        _ => {}
+    }
+    let _ = flusher.await;
+    info!("stopped");
+    Ok(())
+}
+
+/// The address to print in enrollment commands when none is configured.
+fn advertised(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("{}:{}", deskhand_agent::facts::hostname(), addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Makes sure an operator exists; returns the admin token to print if
+/// the server holds one in its data directory.
+async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<String>> {
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    let saved = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| t.trim().to_string());
+    let token = match &saved {
+        Some(t) => t.clone(),
+        None => secrets::new_token(secrets::OPERATOR_PREFIX)?,
+    };
+    let created = store
+        .bootstrap_admin(secrets::hash_token(&token), unix_now())
+        .await?;
+    if created {
+        write_secret_file(&path, token.as_bytes())?;
+        info!(path = %path.display(), "created the first operator, `admin`");
+        return Ok(Some(token));
+    }
+    match saved {
+        Some(t) => Ok(Some(t)),
+        None if dev => {
+            store
+                .reset_operator_token("admin".into(), secrets::hash_token(&token), unix_now())
+                .await?;
+            write_secret_file(&path, token.as_bytes())?;
+            Ok(Some(token))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Enrolls the `--dev` local agent on first start; reuses it afterwards.
+async fn dev_agent(
+    store: &Store,
+    ca: &CertificateAuthority,
+    agent_dir: &Path,
+    server: &str,
+) -> Result<AgentState> {
+    if let Some(state) = AgentState::load(agent_dir)? {
+        return Ok(state);
+    }
+    let token = secrets::new_token(secrets::ENROLLMENT_PREFIX)?;
+    let now = unix_now();
+    store
+        .create_enrollment_token(
+            secrets::hash_token(&token),
+            "server --dev local agent".into(),
+            1,
+            now + 600,
+            "server".into(),
+            now,
+        )
+        .await?;
+    let opts = EnrollOptions {
+        server: server.to_string(),
+        token,
+        ca_fingerprint: ca.fingerprint().to_string(),
+        trusted_publishers: Vec::new(),
+    };
+    deskhand_agent::link::enroll(agent_dir, opts).await
+}
+
+/// Writes liveness to the database every `every`, and once more at stop.
+async fn flush_loop(
+    store: Store,
+    presence: Arc<Presence>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        let batch = presence.take_dirty();
+        if let Err(e) = store.record_seen(batch).await {
+            warn!(error = %e, "could not record agent liveness");
+        }
+        if stopping {
+            // Sessions closed during shutdown leave their last-seen behind.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = store.record_seen(presence.take_dirty()).await;
+            return;
+        }
+    }
+}

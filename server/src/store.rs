@@ -1,0 +1,953 @@
+//! All of deskhand's SQL, behind a narrow typed interface.
+//!
+//! One writer thread owns the only writable connection. Callers send it
+//! closures; it runs everything that is queued in one transaction, each
+//! closure inside its own savepoint, so one failing request rolls back
+//! only itself, and it answers each caller only after the commit. Readers
+//! use a small pool of read-only connections and never wait for the
+//! writer (SQLite in WAL mode).
+//!
+//! Architecture invariant: no SQL outside this module. Time is always an
+//! argument (`now`, unix seconds), never read here.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most closures the writer runs in one transaction.
+const MAX_BATCH: usize = 512;
+/// Read connections kept open between requests.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Schema migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// The writer thread is gone (the server is stopping).
+    #[error("the database writer has stopped")]
+    WriterGone,
+    /// A request that the data refuses, with a message for the user.
+    #[error("{0}")]
+    Refused(String),
+    /// Nothing matched.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+type Reply = Box<dyn FnOnce(Result<()>) + Send>;
+type WriteOp = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+        CREATE TABLE enrollment_tokens (
+            id          INTEGER PRIMARY KEY,
+            token_hash  TEXT NOT NULL UNIQUE,
+            label       TEXT NOT NULL DEFAULT '',
+            uses_total  INTEGER NOT NULL,
+            uses_left   INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL,
+            created_at  INTEGER NOT NULL,
+            created_by  TEXT NOT NULL
+        );
+        CREATE TABLE agents (
+            id              TEXT PRIMARY KEY,
+            hostname        TEXT NOT NULL,
+            os_name         TEXT NOT NULL DEFAULT '',
+            os_version      TEXT NOT NULL DEFAULT '',
+            kernel_version  TEXT NOT NULL DEFAULT '',
+            arch            TEXT NOT NULL DEFAULT '',
+            agent_version   TEXT NOT NULL DEFAULT '',
+            cert_sha256     TEXT NOT NULL UNIQUE,
+            cert_not_after  INTEGER NOT NULL,
+            enrolled_at     INTEGER NOT NULL,
+            token_id        INTEGER REFERENCES enrollment_tokens(id),
+            last_seen       INTEGER,
+            last_addr       TEXT,
+            revoked_at      INTEGER,
+            revoked_by      TEXT
+        );
+        CREATE INDEX agents_hostname ON agents(hostname);
+        CREATE TABLE operators (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            role        TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'viewer')),
+            token_hash  TEXT NOT NULL UNIQUE,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id        INTEGER PRIMARY KEY,
+            at        INTEGER NOT NULL,
+            operator  TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            target    TEXT NOT NULL DEFAULT '',
+            detail    TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        "#,
+    )])
+}
+
+/// An operator's role, in increasing power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Works tickets and runs jobs.
+    Technician,
+    /// Everything, including operators and enrollment.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Technician => "technician",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "technician" => Some(Role::Technician),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A person who uses deskhand through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// Unique name, e.g. `alice`.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// Unix time of creation.
+    pub created_at: i64,
+}
+
+/// An enrolled agent as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// Server-assigned id.
+    pub id: String,
+    /// Host name from the last hello.
+    pub hostname: String,
+    /// OS name from the last hello.
+    pub os_name: String,
+    /// OS version from the last hello.
+    pub os_version: String,
+    /// Kernel version from the last hello.
+    pub kernel_version: String,
+    /// CPU architecture from the last hello.
+    pub arch: String,
+    /// Agent release from the last hello.
+    pub agent_version: String,
+    /// SHA-256 of the agent's certificate.
+    pub cert_sha256: String,
+    /// Certificate expiry, unix time.
+    pub cert_not_after: i64,
+    /// Enrollment time, unix time.
+    pub enrolled_at: i64,
+    /// Last time the server heard from the agent, as last flushed.
+    pub last_seen: Option<i64>,
+    /// Last remote address.
+    pub last_addr: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A new agent to insert at enrollment.
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    /// Server-assigned id.
+    pub id: String,
+    /// Host name the agent gave.
+    pub hostname: String,
+    /// SHA-256 of the certificate issued to it.
+    pub cert_sha256: String,
+    /// Certificate expiry.
+    pub cert_not_after: i64,
+}
+
+/// An enrollment token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentToken {
+    /// Row id.
+    pub id: i64,
+    /// Free text.
+    pub label: String,
+    /// Uses granted.
+    pub uses_total: i64,
+    /// Uses left.
+    pub uses_left: i64,
+    /// Expiry, unix time.
+    pub expires_at: i64,
+    /// Creation, unix time.
+    pub created_at: i64,
+    /// Operator who created it.
+    pub created_by: String,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Unix time.
+    pub at: i64,
+    /// Who did it.
+    pub operator: String,
+    /// What, e.g. `agent.revoke`.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// Details.
+    pub detail: String,
+}
+
+/// One liveness update, flushed in batches.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Agent id.
+    pub agent_id: String,
+    /// Unix time last heard from.
+    pub at: i64,
+    /// Remote address.
+    pub addr: String,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: mpsc::UnboundedSender<WriteOp>,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path` and starts
+    /// its writer thread.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        configure(&conn)?;
+        migrations().to_latest(&mut conn)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("deskhand-db-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(ReadPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `f` on the writer, in its own savepoint of the current batch.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let op: WriteOp = Box::new(move |txn| {
+            let result = in_savepoint(txn, f);
+            Box::new(move |committed: Result<()>| {
+                let _ = tx.send(committed.and(result));
+            })
+        });
+        self.writer.send(op).map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on a read-only connection, off the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Refused(format!("database reader failed: {e}")))?
+    }
+
+    // ---- enrollment tokens -------------------------------------------------
+
+    /// Stores a new enrollment token (by hash) and audits it.
+    pub async fn create_enrollment_token(
+        &self,
+        token_hash: String,
+        label: String,
+        uses: i64,
+        expires_at: i64,
+        operator: String,
+        now: i64,
+    ) -> Result<EnrollmentToken> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO enrollment_tokens (token_hash, label, uses_total, uses_left, expires_at, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                params![token_hash, label, uses, expires_at, now, operator],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit(tx, now, &operator, "token.create", &id.to_string(), &format!("uses={uses} expires_at={expires_at} label={label}"))?;
+            Ok(EnrollmentToken { id, label, uses_total: uses, uses_left: uses, expires_at, created_at: now, created_by: operator })
+        })
+        .await
+    }
+
+    /// Lists enrollment tokens, newest first.
+    pub async fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentToken>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, label, uses_total, uses_left, expires_at, created_at, created_by
+                 FROM enrollment_tokens ORDER BY id DESC",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(EnrollmentToken {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    uses_total: r.get(2)?,
+                    uses_left: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    created_at: r.get(5)?,
+                    created_by: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Consumes one use of an enrollment token and inserts the agent, in
+    /// one step: a token is never used more often than it allows.
+    pub async fn enroll_agent(&self, token_hash: String, agent: NewAgent, now: i64) -> Result<()> {
+        self.write(move |tx| {
+            let row: Option<(i64, i64, i64, String)> = tx
+                .query_row(
+                    "SELECT id, uses_left, expires_at, created_by FROM enrollment_tokens WHERE token_hash = ?1",
+                    [&token_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((token_id, uses_left, expires_at, created_by)) = row else {
+                return Err(StoreError::Refused("unknown enrollment token: check it, or create one with `deskhand tokens create`".into()));
+            };
+            if expires_at <= now {
+                return Err(StoreError::Refused("the enrollment token has expired: create a new one with `deskhand tokens create`".into()));
+            }
+            if uses_left <= 0 {
+                return Err(StoreError::Refused("the enrollment token is used up: create a new one with `deskhand tokens create --uses N`".into()));
+            }
+            tx.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1", [token_id])?;
+            tx.execute(
+                "INSERT INTO agents (id, hostname, cert_sha256, cert_not_after, enrolled_at, token_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![agent.id, agent.hostname, agent.cert_sha256, agent.cert_not_after, now, token_id],
+            )?;
+            audit(tx, now, &created_by, "agent.enroll", &agent.id, &format!("hostname={} token={token_id}", agent.hostname))
+        })
+        .await
+    }
+
+    // ---- agents ------------------------------------------------------------
+
+    /// The agent holding the certificate with this fingerprint.
+    pub async fn agent_by_cert(&self, cert_sha256: String) -> Result<Option<AgentRecord>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                &format!("{AGENT_SELECT} WHERE cert_sha256 = ?1"),
+                [cert_sha256],
+                agent_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Every agent, by host name.
+    pub async fn list_agents(&self) -> Result<Vec<AgentRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!("{AGENT_SELECT} ORDER BY hostname, id"))?;
+            let rows = st.query_map([], agent_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Finds one agent by id, unique id prefix, or host name. Several
+    /// matches are an error listing them.
+    pub async fn find_agent(&self, key: String) -> Result<AgentRecord> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "{AGENT_SELECT} WHERE id = ?1 OR hostname = ?1 COLLATE NOCASE OR (length(?1) >= 4 AND id LIKE ?1 || '%') ORDER BY id"
+            ))?;
+            let found: Vec<AgentRecord> = st.query_map([&key], agent_row)?.collect::<Result<_, _>>()?;
+            if let Some(exact) = found.iter().find(|a| a.id == key) {
+                return Ok(exact.clone());
+            }
+            match found.len() {
+                0 => Err(StoreError::NotFound(format!("no agent matches `{key}`"))),
+                1 => Ok(found.into_iter().next().expect("one element")),
+                _ => Err(StoreError::Refused(format!(
+                    "`{key}` matches {} agents, use the id: {}",
+                    found.len(),
+                    found.iter().map(|a| format!("{} ({})", a.id, a.hostname)).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// Records what an agent said in its hello.
+    pub async fn update_agent_facts(
+        &self,
+        id: String,
+        hello: deskhand_shared::proto::Hello,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE agents SET hostname = ?2, os_name = ?3, os_version = ?4, kernel_version = ?5, arch = ?6, agent_version = ?7 WHERE id = ?1",
+                params![id, hello.hostname, hello.os_name, hello.os_version, hello.kernel_version, hello.arch, hello.agent_version],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes a batch of liveness updates in one transaction.
+    pub async fn record_seen(&self, batch: Vec<Seen>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE agents SET last_seen = max(coalesce(last_seen, 0), ?2), last_addr = ?3 WHERE id = ?1",
+            )?;
+            for s in &batch {
+                st.execute(params![s.agent_id, s.at, s.addr])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Marks an agent revoked. Returns false if it already was.
+    pub async fn revoke_agent(&self, id: String, operator: String, now: i64) -> Result<bool> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE agents SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now, operator],
+            )?;
+            if n > 0 {
+                audit(tx, now, &operator, "agent.revoke", &id, "")?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    // ---- operators ---------------------------------------------------------
+
+    /// Adds an operator with the hash of their API token.
+    pub async fn add_operator(
+        &self,
+        name: String,
+        role: Role,
+        token_hash: String,
+        by: String,
+        now: i64,
+    ) -> Result<Operator> {
+        self.write(move |tx| {
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM operators WHERE name = ?1)", [&name], |r| r.get(0))?;
+            if exists {
+                return Err(StoreError::Refused(format!("an operator named `{name}` already exists")));
+            }
+            tx.execute(
+                "INSERT INTO operators (name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, role.as_str(), token_hash, now],
+            )?;
+            audit(tx, now, &by, "operator.add", &name, role.as_str())?;
+            Ok(Operator { name, role, created_at: now })
+        })
+        .await
+    }
+
+    /// Removes an operator; their token stops working at once.
+    pub async fn remove_operator(&self, name: String, by: String, now: i64) -> Result<()> {
+        self.write(move |tx| {
+            if name == by {
+                return Err(StoreError::Refused(
+                    "you cannot remove yourself; ask another admin".into(),
+                ));
+            }
+            let n = tx.execute("DELETE FROM operators WHERE name = ?1", [&name])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("no operator named `{name}`")));
+            }
+            audit(tx, now, &by, "operator.remove", &name, "")
+        })
+        .await
+    }
+
+    /// Every operator, by name.
+    pub async fn list_operators(&self) -> Result<Vec<Operator>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT name, role, created_at FROM operators ORDER BY name")?;
+            let rows = st.query_map([], operator_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The operator whose API token has this hash.
+    pub async fn operator_by_token(&self, token_hash: String) -> Result<Option<Operator>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT name, role, created_at FROM operators WHERE token_hash = ?1",
+                [token_hash],
+                operator_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Creates the `admin` operator if there is no operator at all.
+    /// Returns whether it did.
+    pub async fn bootstrap_admin(&self, token_hash: String, now: i64) -> Result<bool> {
+        self.write(move |tx| {
+            let n: i64 = tx.query_row("SELECT count(*) FROM operators", [], |r| r.get(0))?;
+            if n > 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO operators (name, role, token_hash, created_at) VALUES ('admin', 'admin', ?1, ?2)",
+                params![token_hash, now],
+            )?;
+            audit(tx, now, "server", "operator.add", "admin", "admin (first start)")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Replaces an operator's token hash (used by `--dev` when its saved
+    /// token file was lost).
+    pub async fn reset_operator_token(
+        &self,
+        name: String,
+        token_hash: String,
+        now: i64,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE operators SET token_hash = ?2 WHERE name = ?1",
+                params![name, token_hash],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("no operator named `{name}`")));
+            }
+            audit(tx, now, "server", "operator.reset-token", &name, "")
+        })
+        .await
+    }
+
+    // ---- audit -------------------------------------------------------------
+
+    /// The newest `limit` audit entries, newest first.
+    pub async fn list_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT at, operator, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    operator: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
+
+const AGENT_SELECT: &str =
+    "SELECT id, hostname, os_name, os_version, kernel_version, arch, agent_version,
+    cert_sha256, cert_not_after, enrolled_at, last_seen, last_addr, revoked_at FROM agents";
+
+fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentRecord> {
+    Ok(AgentRecord {
+        id: r.get(0)?,
+        hostname: r.get(1)?,
+        os_name: r.get(2)?,
+        os_version: r.get(3)?,
+        kernel_version: r.get(4)?,
+        arch: r.get(5)?,
+        agent_version: r.get(6)?,
+        cert_sha256: r.get(7)?,
+        cert_not_after: r.get(8)?,
+        enrolled_at: r.get(9)?,
+        last_seen: r.get(10)?,
+        last_addr: r.get(11)?,
+        revoked_at: r.get(12)?,
+    })
+}
+
+fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
+    let role: String = r.get(1)?;
+    Ok(Operator {
+        name: r.get(0)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        created_at: r.get(2)?,
+    })
+}
+
+fn audit(
+    tx: &Transaction<'_>,
+    at: i64,
+    operator: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO audit_log (at, operator, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, operator, action, target, detail],
+    )?;
+    Ok(())
+}
+
+fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    tx.execute_batch("SAVEPOINT op")?;
+    match f(tx) {
+        Ok(v) => {
+            tx.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let replies = run_batch(&mut conn, batch);
+        match replies {
+            Ok((replies, commit)) => {
+                let commit = commit.map_err(|e| e.to_string());
+                for reply in replies {
+                    reply(commit.clone().map_err(StoreError::Refused));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "database batch could not start"),
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> Result<(Vec<Reply>, Result<()>)> {
+    let tx = conn.transaction()?;
+    let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx)).collect();
+    let commit = tx.commit().map_err(StoreError::from);
+    if let Err(e) = &commit {
+        tracing::error!(error = %e, "database commit failed");
+    }
+    Ok((replies, commit))
+}
+
+impl ReadPool {
+    fn take(&self) -> Result<Connection> {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&c)?;
+        Ok(c)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
+        (dir, s)
+    }
+
+    fn agent(id: &str, host: &str) -> NewAgent {
+        NewAgent {
+            id: id.into(),
+            hostname: host.into(),
+            cert_sha256: format!("fp-{id}"),
+            cert_not_after: 10_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_counted_and_expire() {
+        let (_d, s) = store().await;
+        s.create_enrollment_token("h".into(), "".into(), 2, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        s.enroll_agent("h".into(), agent("a1", "pc1"), 10)
+            .await
+            .expect("first use");
+        s.enroll_agent("h".into(), agent("a2", "pc2"), 10)
+            .await
+            .expect("second use");
+        let err = s
+            .enroll_agent("h".into(), agent("a3", "pc3"), 10)
+            .await
+            .expect_err("used up");
+        assert!(err.to_string().contains("used up"), "{err}");
+        let err = s
+            .enroll_agent("nope".into(), agent("a3", "pc3"), 10)
+            .await
+            .expect_err("unknown");
+        assert!(err.to_string().contains("unknown"), "{err}");
+        s.create_enrollment_token("old".into(), "".into(), 5, 50, "admin".into(), 0)
+            .await
+            .expect("token");
+        let err = s
+            .enroll_agent("old".into(), agent("a3", "pc3"), 60)
+            .await
+            .expect_err("expired");
+        assert!(err.to_string().contains("expired"), "{err}");
+        let agents = s.list_agents().await.expect("list");
+        assert_eq!(
+            agents.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["a1", "a2"]
+        );
+        let tokens = s.list_enrollment_tokens().await.expect("tokens");
+        assert_eq!(
+            tokens
+                .iter()
+                .find(|t| t.uses_total == 2)
+                .map(|t| t.uses_left),
+            Some(0)
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_enrollments_never_overuse_a_token() {
+        let (_d, s) = store().await;
+        s.create_enrollment_token("h".into(), "".into(), 5, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.enroll_agent("h".into(), agent(&format!("a{i}"), "pc"), 1)
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.expect("join").is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 5);
+        assert_eq!(s.list_agents().await.expect("list").len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_rolls_back_only_itself() {
+        let (_d, s) = store().await;
+        s.create_enrollment_token("h".into(), "".into(), 10, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        s.enroll_agent("h".into(), agent("a1", "pc1"), 1)
+            .await
+            .expect("enroll");
+        // Same id again: the insert fails after the token use was counted;
+        // the savepoint must undo that use.
+        let dup = s.enroll_agent("h".into(), agent("a1", "pc1"), 1).await;
+        assert!(dup.is_err());
+        let t = &s.list_enrollment_tokens().await.expect("tokens")[0];
+        assert_eq!(t.uses_left, 9);
+    }
+
+    #[tokio::test]
+    async fn agents_are_found_by_id_prefix_or_hostname_and_ambiguity_is_listed() {
+        let (_d, s) = store().await;
+        s.create_enrollment_token("h".into(), "".into(), 10, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        s.enroll_agent("h".into(), agent("abcd-1111", "pc1"), 1)
+            .await
+            .expect("enroll");
+        s.enroll_agent("h".into(), agent("abcd-2222", "pc2"), 1)
+            .await
+            .expect("enroll");
+        assert_eq!(
+            s.find_agent("PC2".into()).await.expect("by host").id,
+            "abcd-2222"
+        );
+        assert_eq!(
+            s.find_agent("abcd-1".into()).await.expect("by prefix").id,
+            "abcd-1111"
+        );
+        let err = s.find_agent("abcd".into()).await.expect_err("ambiguous");
+        assert!(
+            err.to_string().contains("abcd-1111") && err.to_string().contains("abcd-2222"),
+            "{err}"
+        );
+        assert!(matches!(
+            s.find_agent("zzzz".into()).await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn revocation_and_operators_are_audited() {
+        let (_d, s) = store().await;
+        assert!(s.bootstrap_admin("adm".into(), 1).await.expect("bootstrap"));
+        assert!(
+            !s.bootstrap_admin("adm2".into(), 1)
+                .await
+                .expect("second bootstrap")
+        );
+        s.add_operator(
+            "bob".into(),
+            Role::Technician,
+            "bobh".into(),
+            "admin".into(),
+            2,
+        )
+        .await
+        .expect("add");
+        assert!(
+            s.add_operator("bob".into(), Role::Viewer, "x".into(), "admin".into(), 2)
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            s.operator_by_token("bobh".into())
+                .await
+                .expect("lookup")
+                .map(|o| o.role),
+            Some(Role::Technician)
+        );
+        s.create_enrollment_token("h".into(), "".into(), 1, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        s.enroll_agent("h".into(), agent("a1", "pc1"), 1)
+            .await
+            .expect("enroll");
+        assert!(
+            s.revoke_agent("a1".into(), "bob".into(), 3)
+                .await
+                .expect("revoke")
+        );
+        assert!(
+            !s.revoke_agent("a1".into(), "bob".into(), 4)
+                .await
+                .expect("again")
+        );
+        s.remove_operator("bob".into(), "admin".into(), 5)
+            .await
+            .expect("remove");
+        assert!(
+            s.operator_by_token("bobh".into())
+                .await
+                .expect("lookup")
+                .is_none()
+        );
+        let log = s.list_audit(100).await.expect("audit");
+        let actions: Vec<_> = log
+            .iter()
+            .map(|e| (e.operator.as_str(), e.action.as_str()))
+            .collect();
+        assert!(actions.contains(&("bob", "agent.revoke")), "{actions:?}");
+        assert!(
+            actions.contains(&("admin", "operator.remove")),
+            "{actions:?}"
+        );
+        assert!(actions.contains(&("admin", "agent.enroll")), "{actions:?}");
+    }
+
+    #[tokio::test]
+    async fn liveness_batches_keep_the_latest_time() {
+        let (_d, s) = store().await;
+        s.create_enrollment_token("h".into(), "".into(), 1, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        s.enroll_agent("h".into(), agent("a1", "pc1"), 1)
+            .await
+            .expect("enroll");
+        let seen = |at| Seen {
+            agent_id: "a1".into(),
+            at,
+            addr: "127.0.0.1:1".into(),
+        };
+        s.record_seen(vec![seen(50), seen(40)]).await.expect("seen");
+        assert_eq!(
+            s.find_agent("a1".into()).await.expect("a1").last_seen,
+            Some(50)
+        );
+    }
+}

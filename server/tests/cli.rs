@@ -1,0 +1,68 @@
+//! The `deskhand` binary's command line: help, bad arguments, no server.
+
+use std::process::Command;
+
+fn deskhand(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_deskhand"))
+        .args(args)
+        .env_remove("DESKHAND_SERVER")
+        .env_remove("DESKHAND_TOKEN")
+        .output()
+        .expect("running deskhand")
+}
+
+#[test]
+fn help_lists_the_nouns() {
+    let out = deskhand(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for noun in ["server", "tokens", "operators", "agents"] {
+        assert!(
+            text.contains(noun),
+            "--help does not mention {noun}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_listen_address_is_named() {
+    let out = deskhand(&["server", "--agents-listen", "not-an-address"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--agents-listen"), "{err}");
+}
+
+#[test]
+fn an_unknown_config_key_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("server.toml");
+    std::fs::write(&cfg, "agent_listen = \"127.0.0.1:1\"\n").expect("write");
+    let out = deskhand(&["server", "--config", cfg.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("agent_listen"), "{err}");
+}
+
+#[test]
+fn operator_commands_without_a_token_say_how_to_get_one() {
+    let out = deskhand(&["agents", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DESKHAND_TOKEN"), "{err}");
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error() {
+    // Port 9 on loopback: nothing listens there.
+    let out = deskhand(&[
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        "x",
+        "agents",
+        "list",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach"), "{err}");
+}

@@ -1,0 +1,279 @@
+//! Versioned messages between agent and server.
+//!
+//! Compatibility rules, so old and new binaries can talk or refuse clearly:
+//! - [`AgentMessage::Hello`] and [`AgentMessage::Enroll`] stay the first
+//!   variants, and the first field of both is the sender's protocol
+//!   version, so [`peek_protocol_version`] can read it from any later
+//!   release's frame and the peer can refuse with a reason instead of a
+//!   decoding error.
+//! - New messages are appended as new enum variants; fields of an existing
+//!   message never change meaning. A change that breaks the wire bumps
+//!   [`PROTOCOL_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The oldest peer protocol version this build still accepts.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+
+/// The TLS ALPN both sides require on the QUIC connection.
+pub const ALPN: &[u8] = b"deskhand/1";
+
+/// The DNS name in the server's certificate, and the name agents verify.
+///
+/// Agents reach the server by whatever address they were given; what they
+/// check is that the certificate chains to the CA they pinned and names
+/// this fixed server identity.
+pub const SERVER_NAME: &str = "deskhand-server";
+
+/// A message from an agent to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentMessage {
+    /// The first message of an enrolled agent's session.
+    Hello(Hello),
+    /// Asks for a client certificate, on a connection without one.
+    Enroll(EnrollRequest),
+    /// Tells the server the agent is alive.
+    Heartbeat,
+}
+
+/// An enrolled agent introduces itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The agent's [`PROTOCOL_VERSION`]. Must stay the first field.
+    pub protocol_version: u16,
+    /// The agent's release, e.g. `0.1.0`.
+    pub agent_version: String,
+    /// Host name of the machine.
+    pub hostname: String,
+    /// Operating system name, e.g. `Debian GNU/Linux`.
+    pub os_name: String,
+    /// Operating system version, e.g. `12`.
+    pub os_version: String,
+    /// Kernel version.
+    pub kernel_version: String,
+    /// CPU architecture, e.g. `x86_64`.
+    pub arch: String,
+}
+
+/// A new agent asks to be enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The agent's [`PROTOCOL_VERSION`]. Must stay the first field.
+    pub protocol_version: u16,
+    /// The enrollment token an operator created.
+    pub token: String,
+    /// A PKCS#10 certificate signing request, PEM.
+    pub csr_pem: String,
+    /// Host name of the machine, for the operator's eyes.
+    pub hostname: String,
+}
+
+/// A message from the server to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// The session is accepted.
+    Welcome(Welcome),
+    /// The request is refused; the connection closes after this.
+    Refused(Refusal),
+    /// Enrollment succeeded.
+    Enrolled(Enrolled),
+}
+
+/// The server accepts an agent's session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The server's [`PROTOCOL_VERSION`].
+    pub protocol_version: u16,
+    /// The server's release.
+    pub server_version: String,
+    /// The agent id, as the server knows this agent.
+    pub agent_id: String,
+    /// How often the agent should send a heartbeat, in seconds.
+    pub heartbeat_secs: u32,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The machine-readable reason.
+    pub reason: RefusalReason,
+    /// A sentence for the person reading the agent's log.
+    pub message: String,
+}
+
+/// Machine-readable refusal reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefusalReason {
+    /// The peers speak incompatible protocol versions.
+    IncompatibleVersion,
+    /// The enrollment token is unknown, expired or used up.
+    BadToken,
+    /// The CSR could not be parsed or its signature is wrong.
+    BadCsr,
+    /// The agent presented no client certificate, or one the server does
+    /// not know.
+    NotEnrolled,
+    /// The agent was revoked by an operator.
+    Revoked,
+    /// The message was not expected at this point.
+    UnexpectedMessage,
+    /// The server could not handle the request; try again later.
+    ServerError,
+}
+
+/// The certificate the server issued to a newly enrolled agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolled {
+    /// The id the server assigned; also the certificate's subject.
+    pub agent_id: String,
+    /// The agent's client certificate, PEM.
+    pub cert_pem: String,
+    /// The server's CA certificate, PEM.
+    pub ca_pem: String,
+}
+
+/// Reads the protocol version from the body of an agent's first frame.
+///
+/// Works for any release's [`AgentMessage::Hello`] or
+/// [`AgentMessage::Enroll`], even one this build cannot fully decode.
+pub fn peek_protocol_version(body: &[u8]) -> Option<u16> {
+    let (variant, rest) = postcard::take_from_bytes::<u32>(body).ok()?;
+    if variant > 1 {
+        return None;
+    }
+    postcard::take_from_bytes::<u16>(rest).ok().map(|(v, _)| v)
+}
+
+/// Checks a peer's protocol version, returning the refusal to send if it
+/// is incompatible.
+pub fn check_version(peer: u16) -> Result<(), Refusal> {
+    if (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&peer) {
+        return Ok(());
+    }
+    let advice = if peer > PROTOCOL_VERSION {
+        "upgrade the server"
+    } else {
+        "upgrade the agent"
+    };
+    Err(Refusal {
+        reason: RefusalReason::IncompatibleVersion,
+        message: format!(
+            "peer speaks protocol {peer}, this side speaks {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}: {advice}"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{FrameDecoder, encode_frame};
+    use proptest::prelude::*;
+
+    fn arb_hello() -> impl Strategy<Value = Hello> {
+        (any::<u16>(), ".*", ".*", ".*", ".*", ".*", ".*").prop_map(|(v, a, h, n, o, k, r)| Hello {
+            protocol_version: v,
+            agent_version: a,
+            hostname: h,
+            os_name: n,
+            os_version: o,
+            kernel_version: k,
+            arch: r,
+        })
+    }
+
+    fn arb_agent_message() -> impl Strategy<Value = AgentMessage> {
+        prop_oneof![
+            arb_hello().prop_map(AgentMessage::Hello),
+            (any::<u16>(), ".*", ".*", ".*").prop_map(|(v, t, c, h)| {
+                AgentMessage::Enroll(EnrollRequest {
+                    protocol_version: v,
+                    token: t,
+                    csr_pem: c,
+                    hostname: h,
+                })
+            }),
+            Just(AgentMessage::Heartbeat),
+        ]
+    }
+
+    fn arb_server_message() -> impl Strategy<Value = ServerMessage> {
+        prop_oneof![
+            (any::<u16>(), ".*", ".*", any::<u32>()).prop_map(|(v, s, a, h)| {
+                ServerMessage::Welcome(Welcome {
+                    protocol_version: v,
+                    server_version: s,
+                    agent_id: a,
+                    heartbeat_secs: h,
+                })
+            }),
+            ".*".prop_map(|m| ServerMessage::Refused(Refusal {
+                reason: RefusalReason::Revoked,
+                message: m,
+            })),
+            (".*", ".*", ".*").prop_map(|(a, c, k)| ServerMessage::Enrolled(Enrolled {
+                agent_id: a,
+                cert_pem: c,
+                ca_pem: k,
+            })),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn agent_messages_round_trip(msgs in proptest::collection::vec(arb_agent_message(), 1..8)) {
+            let mut dec = FrameDecoder::default();
+            for m in &msgs {
+                dec.push(&encode_frame(m).expect("encode")).expect("push");
+            }
+            for m in &msgs {
+                let got = dec.next_message::<AgentMessage>().expect("decode");
+                prop_assert_eq!(got.as_ref(), Some(m));
+            }
+            prop_assert_eq!(dec.buffered(), 0);
+        }
+
+        #[test]
+        fn server_messages_round_trip(m in arb_server_message()) {
+            let mut dec = FrameDecoder::default();
+            dec.push(&encode_frame(&m).expect("encode")).expect("push");
+            prop_assert_eq!(dec.next_message::<ServerMessage>().expect("decode"), Some(m));
+        }
+
+        #[test]
+        fn version_is_readable_from_any_hello(h in arb_hello()) {
+            let v = h.protocol_version;
+            let body = postcard::to_stdvec(&AgentMessage::Hello(h)).expect("encode");
+            prop_assert_eq!(peek_protocol_version(&body), Some(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut dec = FrameDecoder::new(128);
+            if dec.push(&bytes).is_ok() {
+                while let Ok(Some(_)) = dec.next_message::<AgentMessage>() {}
+            }
+            let _ = peek_protocol_version(&bytes);
+        }
+    }
+
+    #[test]
+    fn incompatible_versions_are_refused_with_advice() {
+        assert!(check_version(PROTOCOL_VERSION).is_ok());
+        let newer = check_version(PROTOCOL_VERSION + 1).expect_err("newer refused");
+        assert_eq!(newer.reason, RefusalReason::IncompatibleVersion);
+        assert!(
+            newer.message.contains("upgrade the server"),
+            "{}",
+            newer.message
+        );
+        let older = check_version(0).expect_err("older refused");
+        assert!(
+            older.message.contains("upgrade the agent"),
+            "{}",
+            older.message
+        );
+    }
+}
