@@ -1,0 +1,182 @@
+//! Simulates a fleet of agents against a running server, for `bench/fleet.sh`.
+//!
+//! Enrolls N agents over real QUIC (keys and CSRs made before the clock
+//! starts, as real agents make them on their own machines), then opens N
+//! concurrent sessions with their certificates and holds them, printing
+//! timings as `key=value` lines.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use deskhand_agent::link::{recv, send};
+use deskhand_agent::tls::client_config;
+use deskhand_shared::frame::FrameDecoder;
+use deskhand_shared::proto::{
+    AgentMessage, EnrollRequest, Hello, PROTOCOL_VERSION, SERVER_NAME, ServerMessage,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::sync::Semaphore;
+
+struct Args {
+    agents_addr: SocketAddr,
+    token: String,
+    fingerprint: String,
+    count: usize,
+    hold: Duration,
+    in_flight: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut it = std::env::args().skip(1);
+    let mut next = |name: &str| it.next().with_context(|| format!("missing {name}"));
+    let usage = "usage: deskhand-fleet-sim AGENTS_ADDR ENROLL_TOKEN CA_FINGERPRINT COUNT HOLD_SECS [IN_FLIGHT]";
+    let agents_addr = next(usage)?.parse()?;
+    let token = next(usage)?;
+    let fingerprint = next(usage)?;
+    let count = next(usage)?.parse()?;
+    let hold = Duration::from_secs(next(usage)?.parse()?);
+    let in_flight = next("in flight").ok().and_then(|s| s.parse().ok()).unwrap_or(128);
+    Ok(Args {
+        agents_addr,
+        token,
+        fingerprint,
+        count,
+        hold,
+        in_flight,
+    })
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn p99(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v.get(v.len() * 99 / 100).copied().unwrap_or_default()
+}
+
+fn hello(i: usize) -> AgentMessage {
+    AgentMessage::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        agent_version: "sim".into(),
+        hostname: format!("sim-{i:05}"),
+        os_name: "Simulated".into(),
+        os_version: "1".into(),
+        kernel_version: "1".into(),
+        arch: "x86_64".into(),
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    // Keys and CSRs: each real agent makes its own, off the clock.
+    let mut keys = Vec::with_capacity(args.count);
+    for i in 0..args.count {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("sim-{i}"));
+        let csr = params.serialize_request(&key)?.pem()?;
+        keys.push((key.serialize_pem(), csr));
+    }
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    endpoint.set_default_client_config(client_config(&args.fingerprint, None)?);
+    let endpoint = Arc::new(endpoint);
+    let slots = Arc::new(Semaphore::new(args.in_flight));
+
+    // Enrollment.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, (key_pem, csr)) in keys.into_iter().enumerate() {
+        let (endpoint, slots, token, addr) = (endpoint.clone(), slots.clone(), args.token.clone(), args.agents_addr);
+        tasks.push(tokio::spawn(async move {
+            let _permit = slots.acquire_owned().await?;
+            let t = Instant::now();
+            let conn = endpoint.connect(addr, SERVER_NAME)?.await?;
+            let (mut tx, mut rx) = conn.open_bi().await?;
+            let req = AgentMessage::Enroll(EnrollRequest {
+                protocol_version: PROTOCOL_VERSION,
+                token,
+                csr_pem: csr,
+                hostname: format!("sim-{i:05}"),
+            });
+            send(&mut tx, &req).await?;
+            let answer = recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()).await?;
+            conn.close(0u32.into(), b"enrolled");
+            match answer {
+                Some(ServerMessage::Enrolled(e)) => Ok::<_, anyhow::Error>((t.elapsed(), key_pem, e.cert_pem)),
+                other => bail!("enrollment {i} failed: {other:?}"),
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut identities = Vec::new();
+    for t in tasks {
+        let (lat, key, cert) = t.await??;
+        latencies.push(lat);
+        identities.push((key, cert));
+    }
+    let enroll_total = start.elapsed();
+    println!("enroll_total_ms={}", enroll_total.as_millis());
+    println!("enroll_median_ms={:.2}", median(&mut latencies).as_secs_f64() * 1e3);
+    println!("enroll_p99_ms={:.2}", p99(&mut latencies).as_secs_f64() * 1e3);
+
+    // Sessions, all held at once.
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, (key_pem, cert_pem)) in identities.into_iter().enumerate() {
+        let (endpoint, slots, addr, fp) = (endpoint.clone(), slots.clone(), args.agents_addr, args.fingerprint.clone());
+        tasks.push(tokio::spawn(async move {
+            let permit = slots.acquire_owned().await?;
+            let t = Instant::now();
+            let identity = (
+                vec![CertificateDer::from_pem_slice(cert_pem.as_bytes())?],
+                PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?,
+            );
+            let config = client_config(&fp, Some(identity))?;
+            let conn = endpoint.connect_with(config, addr, SERVER_NAME)?.await?;
+            let (mut tx, mut rx) = conn.open_bi().await?;
+            send(&mut tx, &hello(i)).await?;
+            let mut dec = FrameDecoder::default();
+            match recv::<ServerMessage>(&mut rx, &mut dec).await? {
+                Some(ServerMessage::Welcome(_)) => {}
+                other => bail!("session {i} refused: {other:?}"),
+            }
+            drop(permit);
+            Ok::<_, anyhow::Error>((t.elapsed(), conn, tx, rx))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut held = Vec::new();
+    for t in tasks {
+        let (lat, conn, tx, rx) = t.await??;
+        latencies.push(lat);
+        held.push((conn, tx, rx));
+    }
+    println!("connect_total_ms={}", start.elapsed().as_millis());
+    println!("connect_median_ms={:.2}", median(&mut latencies).as_secs_f64() * 1e3);
+    println!("connected={}", held.len());
+    // Signal the script that every session is up, then hold them.
+    println!("all_connected");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let until = Instant::now() + args.hold;
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for (_, tx, _) in held.iter_mut() {
+            let _ = send(tx, &AgentMessage::Heartbeat).await;
+        }
+    }
+    let still = held.iter().filter(|(c, _, _)| c.close_reason().is_none()).count();
+    println!("still_connected={still}");
+    for (c, _, _) in &held {
+        c.close(0u32.into(), b"done");
+    }
+    endpoint.wait_idle().await;
+    Ok(())
+}
