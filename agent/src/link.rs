@@ -245,11 +245,7 @@ pub async fn run(
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
     tokio::pin!(shutdown);
     loop {
-        let end = tokio::select! {
-            end = session(&server, config.clone(), &mut backoff) => end,
-            () = &mut shutdown => SessionEnd::Shutdown,
-        };
-        match end {
+        match session(&server, config.clone(), &mut backoff, shutdown.as_mut()).await {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
             SessionEnd::Lost(err) => {
@@ -264,13 +260,26 @@ pub async fn run(
     }
 }
 
-async fn session(server: &str, config: quinn::ClientConfig, backoff: &mut Backoff) -> SessionEnd {
-    let (endpoint, conn) = match dial(server, config).await {
-        Ok(c) => c,
-        Err(e) => return SessionEnd::Lost(e),
+async fn session(
+    server: &str,
+    config: quinn::ClientConfig,
+    backoff: &mut Backoff,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> SessionEnd {
+    let (endpoint, conn) = tokio::select! {
+        dialed = dial(server, config) => match dialed {
+            Ok(c) => c,
+            Err(e) => return SessionEnd::Lost(e),
+        },
+        () = &mut shutdown => return SessionEnd::Shutdown,
     };
-    let end = converse(&conn, backoff).await;
+    let end = tokio::select! {
+        end = converse(&conn, backoff) => end,
+        () = &mut shutdown => SessionEnd::Shutdown,
+    };
     if matches!(end, SessionEnd::Shutdown) {
+        // Tell the server at once, so it shows this agent offline now
+        // rather than after the idle timeout.
         conn.close(close_code::NORMAL.into(), b"agent stopping");
     }
     drop(conn);
@@ -310,6 +319,10 @@ async fn converse(conn: &Connection, backoff: &mut Backoff) -> SessionEnd {
                     Some(other) => warn!(message = ?other, "ignoring an unexpected message from the server"),
                     None => bail!("the server ended the session"),
                 },
+                stream = conn.accept_bi() => {
+                    let (stx, srx) = stream?;
+                    tokio::spawn(serve_request(stx, srx));
+                }
             }
         }
     }
@@ -325,6 +338,48 @@ async fn converse(conn: &Connection, backoff: &mut Backoff) -> SessionEnd {
             _ => SessionEnd::Lost(e),
         },
     }
+}
+
+/// Largest request the server may send on a request stream.
+const MAX_REQUEST_FRAME: usize = 64 * 1024;
+
+/// Serves one request stream the server opened: runs the diagnostic and
+/// streams its events back; stops when the server closes the stream.
+async fn serve_request(mut tx: SendStream, mut rx: RecvStream) {
+    let mut decoder = FrameDecoder::new(MAX_REQUEST_FRAME);
+    let req =
+        match tokio::time::timeout(ANSWER_TIMEOUT, recv::<ServerMessage>(&mut rx, &mut decoder))
+            .await
+        {
+            Ok(Ok(Some(ServerMessage::Diag(req)))) => req,
+            other => {
+                warn!(?other, "ignoring a request stream without a diagnostic");
+                let _ = tx.reset(close_code::PROTOCOL.into());
+                return;
+            }
+        };
+    info!(check = %req.check, "running a diagnostic for the server");
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(64);
+    let runner = tokio::spawn(crate::diag::run(req, events_tx));
+    loop {
+        let event = tokio::select! {
+            event = events_rx.recv() => event,
+            // The server stopped reading: it cancelled.
+            _ = tx.stopped() => None,
+        };
+        let Some(event) = event else { break };
+        let done = matches!(event, deskhand_shared::diag::DiagEvent::Done(_));
+        if send(&mut tx, &AgentMessage::Diag(event)).await.is_err() {
+            // The server cancelled: dropping the receiver stops the check.
+            break;
+        }
+        if done {
+            let _ = tx.finish();
+            break;
+        }
+    }
+    drop(events_rx);
+    let _ = runner.await;
 }
 
 fn random_u64() -> u64 {

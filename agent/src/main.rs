@@ -64,6 +64,22 @@ enum Command {
         #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
         server: Option<String>,
     },
+    /// Run a diagnostic on this machine and print it (no server needed).
+    ///
+    /// Example: `deskhand-agent diag tcp-connect --host mail.example.com --port 443`.
+    /// `deskhand-agent diag list` lists the checks and their arguments.
+    Diag {
+        /// The check, or `list`.
+        check: String,
+        #[command(flatten)]
+        args: deskhand_agent::diag::DiagFlags,
+        /// Keep printing new output (logs) until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show this agent's identity and enrollment.
     Status {
         /// Print JSON instead of text.
@@ -143,6 +159,12 @@ fn real_main(cli: Cli) -> Result<()> {
             };
             runtime()?.block_on(link::run(&state, options, shutdown_signal()))
         }
+        Command::Diag {
+            check,
+            args,
+            follow,
+            json,
+        } => run_diag(check, args, follow, json),
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -164,6 +186,69 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+fn run_diag(
+    check: String,
+    args: deskhand_agent::diag::DiagFlags,
+    follow: bool,
+    json: bool,
+) -> Result<()> {
+    use deskhand_agent::diag;
+    use deskhand_shared::diag::{DiagEvent, DiagRequest, DiagResult};
+    if check == "list" {
+        for c in diag::catalog() {
+            let args: Vec<String> = c
+                .args
+                .iter()
+                .map(|a| match a.default {
+                    Some(d) => format!("[--{} {}]", a.name, d),
+                    None => format!("--{} <{}>", a.name, a.name.to_uppercase()),
+                })
+                .collect();
+            println!(
+                "{:<26} {}{}",
+                c.name,
+                c.summary,
+                if c.follows { " (--follow)" } else { "" }
+            );
+            if !args.is_empty() {
+                println!("{:<26} {}", "", args.join(" "));
+            }
+        }
+        return Ok(());
+    }
+    let req = DiagRequest {
+        check,
+        args: args.pairs(),
+        follow,
+    };
+    diag::validate(&req).map_err(anyhow::Error::msg)?;
+    let result = runtime()?.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(diag::run(req, tx));
+        let mut result = DiagResult::default();
+        while let Some(event) = rx.recv().await {
+            if !json {
+                match &event {
+                    DiagEvent::Table(t) => println!("{}", diag::render_table(t)),
+                    DiagEvent::Text(t) => print!("{t}"),
+                    DiagEvent::Done(_) => {}
+                }
+            }
+            if result.absorb(event) {
+                break;
+            }
+        }
+        result
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    match result.error {
+        Some(e) => bail!("{e}"),
+        None => Ok(()),
     }
 }
 

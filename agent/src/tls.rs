@@ -150,6 +150,10 @@ pub fn client_config(
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(KEEP_ALIVE));
+    // Each server request (a diagnostic) is one stream: this caps how
+    // many run at once on this machine.
+    transport.max_concurrent_bidi_streams(8u32.into());
+    transport.max_concurrent_uni_streams(0u32.into());
     transport.max_idle_timeout(Some(IDLE_TIMEOUT.try_into().context("idle timeout")?));
     config.transport_config(Arc::new(transport));
     Ok(config)

@@ -19,6 +19,9 @@ use crate::presence::Presence;
 use crate::store::{AgentRecord, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+/// How often a followed diagnostic's stream carries a keep-alive line.
+const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Largest enrollment token use count.
 const MAX_TOKEN_USES: u32 = 1_000_000;
 /// Longest enrollment token lifetime: one year.
@@ -52,6 +55,9 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/operators", get(list_operators).post(add_operator))
         .route("/api/v1/operators/{name}", delete(remove_operator))
         .route("/api/v1/audit", get(list_audit))
+        .route("/api/v1/diag/checks", get(diag_checks))
+        .route("/api/v1/diag/runs/{id}", get(diag_run))
+        .route("/api/v1/agents/{key}/diag", post(run_diag))
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }
@@ -547,4 +553,245 @@ async fn list_audit(
             })
             .collect(),
     ))
+}
+
+// ---- diagnostics --------------------------------------------------------------
+
+/// One argument of a check in the catalog.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckArgView {
+    /// Name, `--name`.
+    pub name: String,
+    /// Meaning.
+    pub help: String,
+    /// Default, if it has one; otherwise it is required.
+    pub default: Option<String>,
+}
+
+/// One check of the diagnostic catalog.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckView {
+    /// Name.
+    pub name: String,
+    /// What it shows.
+    pub summary: String,
+    /// Arguments.
+    pub args: Vec<CheckArgView>,
+    /// Whether it supports `follow`.
+    pub follows: bool,
+}
+
+async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
+    Ok(Json(
+        deskhand_agent::diag::catalog()
+            .iter()
+            .map(|c| CheckView {
+                name: c.name.into(),
+                summary: c.summary.into(),
+                args: c
+                    .args
+                    .iter()
+                    .map(|a| CheckArgView {
+                        name: a.name.into(),
+                        help: a.help.into(),
+                        default: a.default.map(Into::into),
+                    })
+                    .collect(),
+                follows: c.follows,
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/agents/{key}/diag`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunDiag {
+    /// Check name.
+    pub check: String,
+    /// Arguments as name/value pairs.
+    #[serde(default)]
+    pub args: Vec<(String, String)>,
+    /// Stream output as NDJSON until the client disconnects.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+/// A table of a diagnostic result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DiagTableView {
+    /// What the rows are.
+    pub title: String,
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A diagnostic result.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DiagRunView {
+    /// Stored run id.
+    pub id: i64,
+    /// Agent it ran on.
+    pub agent_id: String,
+    /// Check name.
+    pub check: String,
+    /// Arguments.
+    pub args: String,
+    /// Who ran it.
+    pub operator: String,
+    /// Start time, RFC 3339.
+    pub started_at: String,
+    /// Whether the check ran to completion.
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// How long it ran on the agent, milliseconds.
+    pub duration_ms: f64,
+    /// Tables.
+    pub tables: Vec<DiagTableView>,
+    /// Text output.
+    pub text: String,
+}
+
+/// One line of a followed diagnostic's NDJSON stream.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagEventView {
+    /// Rows.
+    Table(DiagTableView),
+    /// Text.
+    Text(String),
+    /// The end.
+    Done {
+        /// Whether it ran to completion.
+        ok: bool,
+        /// Why not.
+        error: Option<String>,
+    },
+}
+
+fn table_view(t: deskhand_shared::diag::DiagTable) -> DiagTableView {
+    DiagTableView {
+        title: t.title,
+        columns: t.columns,
+        rows: t.rows,
+    }
+}
+
+fn diag_run_view(r: crate::store::DiagRun) -> DiagRunView {
+    DiagRunView {
+        id: r.id,
+        agent_id: r.agent_id,
+        check: r.check,
+        args: r.args,
+        operator: r.operator,
+        started_at: rfc3339(r.started_at),
+        ok: r.result.ok,
+        error: r.result.error,
+        duration_ms: r.result.micros as f64 / 1000.0,
+        tables: r.result.tables.into_iter().map(table_view).collect(),
+        text: r.result.text,
+    }
+}
+
+async fn diag_run(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<DiagRunView> {
+    Ok(Json(diag_run_view(s.store.get_diag_run(id).await?)))
+}
+
+async fn run_diag(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+    Json(req): Json<RunDiag>,
+) -> Result<Response, ApiError> {
+    use deskhand_shared::diag::{DiagEvent, DiagRequest, DiagResult};
+    op.require(Role::Technician)?;
+    let agent = s.store.find_agent(key).await?;
+    let request = DiagRequest {
+        check: req.check.clone(),
+        args: req.args.clone(),
+        follow: req.follow,
+    };
+    deskhand_agent::diag::validate(&request).map_err(ApiError::bad_request)?;
+    let conn = s.presence.connection(&agent.id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "agent {} ({}) is offline; live diagnostics need it connected",
+                agent.id, agent.hostname
+            ),
+        )
+    })?;
+    let started_at = unix_now();
+    let mut events = crate::diag::start(&conn, request)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    if req.follow {
+        // An empty line every few seconds lets the server notice a client
+        // that went away (and cancel on the agent) even when the check is
+        // silent, as a followed log often is.
+        let stream = futures_util::stream::unfold(events, |mut rx| async move {
+            let event = match tokio::time::timeout(FOLLOW_KEEPALIVE, rx.recv()).await {
+                Err(_) => return Some((Ok(b"\n".to_vec()), rx)),
+                Ok(event) => event?,
+            };
+            let view = match event {
+                DiagEvent::Table(t) => DiagEventView::Table(table_view(t)),
+                DiagEvent::Text(t) => DiagEventView::Text(t),
+                DiagEvent::Done(d) => DiagEventView::Done {
+                    ok: d.ok,
+                    error: d.error,
+                },
+            };
+            let mut line = serde_json::to_vec(&view).unwrap_or_default();
+            line.push(b'\n');
+            Some((Ok::<_, std::convert::Infallible>(line), rx))
+        });
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response());
+    }
+    let mut result = DiagResult::default();
+    let collect = async {
+        while let Some(event) = events.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(crate::diag::RUN_TIMEOUT, collect)
+        .await
+        .is_err()
+    {
+        result.ok = false;
+        result.error = Some(format!(
+            "the agent did not finish within {} s",
+            crate::diag::RUN_TIMEOUT.as_secs()
+        ));
+    }
+    let args = req
+        .args
+        .iter()
+        .map(|(k, v)| format!("--{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let run = crate::store::DiagRun {
+        id: 0,
+        agent_id: agent.id,
+        check: req.check,
+        args,
+        operator: op.0.name,
+        started_at,
+        result,
+    };
+    let id = s.store.record_diag_run(run.clone()).await?;
+    Ok(Json(diag_run_view(crate::store::DiagRun { id, ..run })).into_response())
 }

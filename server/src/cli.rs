@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AddOperator, AgentView, AuditView, CreateToken, ErrorBody, OperatorCreated, OperatorView,
-    ServerInfo, TokenCreated, TokenView,
+    AddOperator, AgentView, AuditView, CheckView, CreateToken, DiagEventView, DiagRunView,
+    DiagTableView, ErrorBody, OperatorCreated, OperatorView, RunDiag, ServerInfo, TokenCreated,
+    TokenView,
 };
 
 /// How results are printed.
@@ -75,6 +76,33 @@ impl Client {
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         self.call(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
+    }
+
+    /// POST a JSON body and return the response for streaming.
+    async fn post_streaming<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<reqwest::Response> {
+        let http = reqwest::Client::builder()
+            .build()
+            .context("building the HTTP client")?;
+        let resp = http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the deskhand server at {}", self.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            bail!("{msg} (HTTP {})", status.as_u16());
+        }
+        Ok(resp)
     }
 
     /// DELETE a resource.
@@ -379,6 +407,116 @@ pub async fn status(c: &Client, format: OutputFormat) -> Result<()> {
         t.row(vec!["CA fingerprint".into(), s.ca_fingerprint.clone()]);
         t
     })
+}
+
+/// `deskhand diag list`.
+pub async fn diag_list(c: &Client, format: OutputFormat) -> Result<()> {
+    let checks: Vec<CheckView> = c.get("/api/v1/diag/checks").await?;
+    print(format, &checks, || {
+        let mut t = Table::new(vec!["CHECK", "ARGUMENTS", "SUMMARY"]);
+        for k in &checks {
+            let args: Vec<String> = k
+                .args
+                .iter()
+                .map(|a| match &a.default {
+                    Some(d) => format!("[--{} {d}]", a.name),
+                    None => format!("--{} <{}>", a.name, a.name.to_uppercase()),
+                })
+                .chain(k.follows.then(|| "[--follow]".to_string()))
+                .collect();
+            t.row(vec![k.name.clone(), args.join(" "), k.summary.clone()]);
+        }
+        t
+    })
+}
+
+fn diag_table(t: &DiagTableView) -> deskhand_shared::diag::DiagTable {
+    deskhand_shared::diag::DiagTable {
+        title: t.title.clone(),
+        columns: t.columns.clone(),
+        rows: t.rows.clone(),
+    }
+}
+
+/// `deskhand diag run AGENT CHECK [--name value]... [--follow]`.
+pub async fn diag_run(
+    c: &Client,
+    format: OutputFormat,
+    agent: &str,
+    check: String,
+    args: Vec<(String, String)>,
+    follow: bool,
+) -> Result<()> {
+    let body = RunDiag {
+        check,
+        args,
+        follow,
+    };
+    let path = format!("/api/v1/agents/{}/diag", path_segment(agent));
+    if follow {
+        return diag_follow(c, format, &path, &body).await;
+    }
+    let run: DiagRunView = c.post(&path, &body).await?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+        OutputFormat::Table => {
+            for t in &run.tables {
+                println!("{}", deskhand_agent::diag::render_table(&diag_table(t)));
+            }
+            print!("{}", run.text);
+            eprintln!(
+                "({} on {} in {:.0} ms, run {})",
+                run.check, run.agent_id, run.duration_ms, run.id
+            );
+        }
+        OutputFormat::Csv => {
+            for t in &run.tables {
+                let mut w = csv::Writer::from_writer(std::io::stdout());
+                w.write_record(&t.columns)?;
+                for r in &t.rows {
+                    w.write_record(r)?;
+                }
+                w.flush()?;
+            }
+        }
+    }
+    match run.error {
+        Some(e) => bail!("{e}"),
+        None => Ok(()),
+    }
+}
+
+async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDiag) -> Result<()> {
+    let mut resp = c.post_streaming(path, body).await?;
+    let mut pending = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .context("reading the diagnostic stream")?
+    {
+        pending.extend_from_slice(&chunk);
+        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue; // keep-alive
+            }
+            let event: DiagEventView =
+                serde_json::from_slice(&line).context("the server sent an unreadable event")?;
+            if format == OutputFormat::Json {
+                println!("{}", serde_json::to_string(&event)?);
+                continue;
+            }
+            match event {
+                DiagEventView::Table(t) => {
+                    println!("{}", deskhand_agent::diag::render_table(&diag_table(&t)))
+                }
+                DiagEventView::Text(t) => print!("{t}"),
+                DiagEventView::Done { error: Some(e), .. } => bail!("{e}"),
+                DiagEventView::Done { .. } => return Ok(()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Escapes a user-given key for use as one URL path segment.

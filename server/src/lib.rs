@@ -5,6 +5,7 @@
 //! tracking live sessions in [`presence`]) and for operators over HTTP
 //! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
 //!
+//! - [`diag`]: diagnostics sent to live agents over QUIC streams.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //!
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod diag;
 pub mod link;
 pub mod pki;
 pub mod presence;

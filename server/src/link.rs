@@ -184,7 +184,7 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
     match msg {
         AgentMessage::Enroll(req) => enroll(&conn, &mut tx, req, ctx).await,
         AgentMessage::Hello(hello) => session(&conn, tx, rx, decoder, hello, ctx).await,
-        AgentMessage::Heartbeat => Err(protocol_error(
+        AgentMessage::Heartbeat | AgentMessage::Diag(_) => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",
         )),
@@ -376,10 +376,10 @@ async fn run_session(
         };
         match msg {
             AgentMessage::Heartbeat => ctx.presence.touch(agent_id, session_id, unix_now()),
-            AgentMessage::Hello(_) | AgentMessage::Enroll(_) => {
+            AgentMessage::Hello(_) | AgentMessage::Enroll(_) | AgentMessage::Diag(_) => {
                 return Err(protocol_error(
                     conn,
-                    "unexpected hello or enrollment inside a session",
+                    "unexpected message on the control stream",
                 ));
             }
         }

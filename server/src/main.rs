@@ -52,6 +52,29 @@ enum Command {
     /// The audit log of operator actions.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Live diagnostics on an agent's machine.
+    #[command(subcommand)]
+    Diag(DiagCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DiagCmd {
+    /// The catalog of checks, with their arguments.
+    List,
+    /// Run a check on an agent and print the result.
+    ///
+    /// Example: `deskhand diag run PC-0042 tcp-connect --host mail.example.com --port 443`.
+    Run {
+        /// Agent id, id prefix or host name.
+        agent: String,
+        /// The check, e.g. top-processes (see `deskhand diag list`).
+        check: String,
+        #[command(flatten)]
+        args: Box<deskhand_agent::diag::DiagFlags>,
+        /// Keep printing new output (logs) until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -223,6 +246,13 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::agents_revoke(&client, f, &agent).await
             }
             Command::Audit(AuditCmd::List { limit }) => cli::audit_list(&client, f, limit).await,
+            Command::Diag(DiagCmd::List) => cli::diag_list(&client, f).await,
+            Command::Diag(DiagCmd::Run {
+                agent,
+                check,
+                args,
+                follow,
+            }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow).await,
         }
     })
 }

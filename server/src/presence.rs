@@ -134,6 +134,11 @@ impl Presence {
             .map(|s| (s.last_seen, s.addr.clone()))
     }
 
+    /// The live connection of an agent, to open request streams on.
+    pub fn connection(&self, agent_id: &str) -> Option<quinn::Connection> {
+        self.lock().sessions.get(agent_id).map(|s| s.conn.clone())
+    }
+
     /// How many sessions are live.
     pub fn online_count(&self) -> usize {
         self.lock().sessions.len()

@@ -8,12 +8,14 @@
 //!   [`frame::FrameDecoder`] is a sans-I/O buffer: the caller feeds it bytes
 //!   read from a stream and takes whole, checked messages out of it.
 //!
+//! - [`diag`] holds the live-diagnostic request and its streamed events.
 //! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
 //!   to pin the server's CA.
 //!
 //! Architecture invariant: this crate does no I/O and knows no clock; the
 //! agent and the server own their sockets and files.
 
+pub mod diag;
 pub mod fingerprint;
 pub mod frame;
 pub mod proto;

@@ -37,6 +37,8 @@ pub enum AgentMessage {
     Enroll(EnrollRequest),
     /// Tells the server the agent is alive.
     Heartbeat,
+    /// Output of a diagnostic, on the stream the server opened for it.
+    Diag(crate::diag::DiagEvent),
 }
 
 /// An enrolled agent introduces itself.
@@ -80,6 +82,8 @@ pub enum ServerMessage {
     Refused(Refusal),
     /// Enrollment succeeded.
     Enrolled(Enrolled),
+    /// Run a diagnostic; sent first on a stream the server opens.
+    Diag(crate::diag::DiagRequest),
 }
 
 /// The server accepts an agent's session.

@@ -38,7 +38,10 @@ fn parse_args() -> Result<Args> {
     let fingerprint = next(usage)?;
     let count = next(usage)?.parse()?;
     let hold = Duration::from_secs(next(usage)?.parse()?);
-    let in_flight = next("in flight").ok().and_then(|s| s.parse().ok()).unwrap_or(128);
+    let in_flight = next("in flight")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(128);
     Ok(Args {
         agents_addr,
         token,
@@ -80,7 +83,9 @@ async fn main() -> Result<()> {
         let key = rcgen::KeyPair::generate()?;
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(rcgen::DnType::CommonName, format!("sim-{i}"));
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, format!("sim-{i}"));
         let csr = params.serialize_request(&key)?.pem()?;
         keys.push((key.serialize_pem(), csr));
     }
@@ -93,7 +98,12 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (i, (key_pem, csr)) in keys.into_iter().enumerate() {
-        let (endpoint, slots, token, addr) = (endpoint.clone(), slots.clone(), args.token.clone(), args.agents_addr);
+        let (endpoint, slots, token, addr) = (
+            endpoint.clone(),
+            slots.clone(),
+            args.token.clone(),
+            args.agents_addr,
+        );
         tasks.push(tokio::spawn(async move {
             let _permit = slots.acquire_owned().await?;
             let t = Instant::now();
@@ -109,7 +119,9 @@ async fn main() -> Result<()> {
             let answer = recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()).await?;
             conn.close(0u32.into(), b"enrolled");
             match answer {
-                Some(ServerMessage::Enrolled(e)) => Ok::<_, anyhow::Error>((t.elapsed(), key_pem, e.cert_pem)),
+                Some(ServerMessage::Enrolled(e)) => {
+                    Ok::<_, anyhow::Error>((t.elapsed(), key_pem, e.cert_pem))
+                }
                 other => bail!("enrollment {i} failed: {other:?}"),
             }
         }));
@@ -123,14 +135,25 @@ async fn main() -> Result<()> {
     }
     let enroll_total = start.elapsed();
     println!("enroll_total_ms={}", enroll_total.as_millis());
-    println!("enroll_median_ms={:.2}", median(&mut latencies).as_secs_f64() * 1e3);
-    println!("enroll_p99_ms={:.2}", p99(&mut latencies).as_secs_f64() * 1e3);
+    println!(
+        "enroll_median_ms={:.2}",
+        median(&mut latencies).as_secs_f64() * 1e3
+    );
+    println!(
+        "enroll_p99_ms={:.2}",
+        p99(&mut latencies).as_secs_f64() * 1e3
+    );
 
     // Sessions, all held at once.
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (i, (key_pem, cert_pem)) in identities.into_iter().enumerate() {
-        let (endpoint, slots, addr, fp) = (endpoint.clone(), slots.clone(), args.agents_addr, args.fingerprint.clone());
+        let (endpoint, slots, addr, fp) = (
+            endpoint.clone(),
+            slots.clone(),
+            args.agents_addr,
+            args.fingerprint.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let permit = slots.acquire_owned().await?;
             let t = Instant::now();
@@ -159,7 +182,10 @@ async fn main() -> Result<()> {
         held.push((conn, tx, rx));
     }
     println!("connect_total_ms={}", start.elapsed().as_millis());
-    println!("connect_median_ms={:.2}", median(&mut latencies).as_secs_f64() * 1e3);
+    println!(
+        "connect_median_ms={:.2}",
+        median(&mut latencies).as_secs_f64() * 1e3
+    );
     println!("connected={}", held.len());
     // Signal the script that every session is up, then hold them.
     println!("all_connected");
@@ -172,7 +198,10 @@ async fn main() -> Result<()> {
             let _ = send(tx, &AgentMessage::Heartbeat).await;
         }
     }
-    let still = held.iter().filter(|(c, _, _)| c.close_reason().is_none()).count();
+    let still = held
+        .iter()
+        .filter(|(c, _, _)| c.close_reason().is_none())
+        .count();
     println!("still_connected={still}");
     for (c, _, _) in &held {
         c.close(0u32.into(), b"done");
