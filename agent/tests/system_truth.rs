@@ -19,7 +19,10 @@ fn inventory() -> &'static Inventory {
 fn run(tool: &str, args: &[&str]) -> Option<String> {
     match Command::new(tool).args(args).output() {
         Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
-        Ok(o) => panic!("{tool} {args:?} failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => panic!(
+            "{tool} {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
         Err(e) => {
             println!("note: skipping, {tool} is not available here: {e}");
             None
@@ -31,7 +34,11 @@ fn run(tool: &str, args: &[&str]) -> Option<String> {
 fn same_packages_and_versions_as_dpkg_query() {
     let Some(out) = run(
         "dpkg-query",
-        &["-W", "-f", "${db:Status-Status}\t${Package}\t${Architecture}\t${Version}\n"],
+        &[
+            "-W",
+            "-f",
+            "${db:Status-Status}\t${Package}\t${Architecture}\t${Version}\n",
+        ],
     ) else {
         return;
     };
@@ -39,7 +46,9 @@ fn same_packages_and_versions_as_dpkg_query() {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let [status, name, arch, version] = f[..] else { return None };
+            let [status, name, arch, version] = f[..] else {
+                return None;
+            };
             (!matches!(status, "config-files" | "not-installed"))
                 .then(|| (name.to_string(), arch.to_string(), version.to_string()))
         })
@@ -48,12 +57,21 @@ fn same_packages_and_versions_as_dpkg_query() {
         .software
         .iter()
         .filter(|p| p.source == PackageSource::Dpkg)
-        .map(|p| (p.name.clone(), p.arch.clone().unwrap_or_default(), p.version.clone()))
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.arch.clone().unwrap_or_default(),
+                p.version.clone(),
+            )
+        })
         .collect();
     assert!(!expected.is_empty());
     let missing: Vec<_> = expected.difference(&ours).collect();
     let extra: Vec<_> = ours.difference(&expected).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:?}, extra {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
 }
 
 #[test]
@@ -70,7 +88,9 @@ fn memory_total_matches_proc_meminfo() {
 
 #[test]
 fn same_macs_and_addresses_as_ip_addr() {
-    let Some(out) = run("ip", &["-j", "addr"]) else { return };
+    let Some(out) = run("ip", &["-j", "addr"]) else {
+        return;
+    };
     let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
     let links = json.as_array().cloned().unwrap_or_default();
     assert!(!links.is_empty(), "ip -j addr printed no interface");
@@ -80,7 +100,9 @@ fn same_macs_and_addresses_as_ip_addr() {
         let Some(ours) = ours else {
             panic!("interface {name} from ip addr is missing from the inventory");
         };
-        let mac = link["address"].as_str().filter(|m| *m != "00:00:00:00:00:00");
+        let mac = link["address"]
+            .as_str()
+            .filter(|m| *m != "00:00:00:00:00:00");
         if link["link_type"].as_str() == Some("ether") {
             assert_eq!(ours.mac.as_deref(), mac, "mac of {name}");
         }
@@ -110,10 +132,15 @@ fn same_disks_as_lsblk() {
         .filter_map(|d| {
             let name = d["name"].as_str()?.to_string();
             // Compressed RAM and loop devices are not disks of the machine.
-            if ["zram", "loop", "ram", "nbd"].iter().any(|p| name.starts_with(p)) {
+            if ["zram", "loop", "ram", "nbd"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
                 return None;
             }
-            let size = d["size"].as_u64().or_else(|| d["size"].as_str()?.parse().ok())?;
+            let size = d["size"]
+                .as_u64()
+                .or_else(|| d["size"].as_str()?.parse().ok())?;
             Some((name, size))
         })
         .collect();

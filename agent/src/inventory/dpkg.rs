@@ -39,7 +39,10 @@ pub(crate) fn parse_status(text: &str, warnings: &mut Vec<String>) -> Vec<Packag
                 .map(|(_, v)| v.as_str())
         };
         let Some(name) = get("Package").filter(|n| !n.is_empty()) else {
-            warnings.push(format!("dpkg status: stanza {} has no Package field", index + 1));
+            warnings.push(format!(
+                "dpkg status: stanza {} has no Package field",
+                index + 1
+            ));
             continue;
         };
         let Some(status) = get("Status") else {
@@ -85,7 +88,10 @@ pub(crate) fn parse_status(text: &str, warnings: &mut Vec<String>) -> Vec<Packag
 /// packages, `name.list` otherwise; the caller tries both.
 pub(crate) fn info_list_names(p: &Package) -> [String; 2] {
     let arch = p.arch.as_deref().unwrap_or("");
-    [format!("{}:{}.list", p.name, arch), format!("{}.list", p.name)]
+    [
+        format!("{}:{}.list", p.name, arch),
+        format!("{}.list", p.name),
+    ]
 }
 
 #[cfg(test)]

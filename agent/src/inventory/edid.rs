@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(d.map(|d| d.product_code), Some(0xA0F4));
         assert_eq!(d.and_then(|d| d.width_cm.zip(d.height_cm)), Some((88, 37)));
         assert_eq!(d.and_then(|d| d.year.zip(d.week)), Some((2019, 3)));
-        assert_eq!(d.and_then(|d| d.native_resolution.as_deref()), Some("3840x1600"));
+        assert_eq!(
+            d.and_then(|d| d.native_resolution.as_deref()),
+            Some("3840x1600")
+        );
     }
 
     #[test]
@@ -133,7 +136,10 @@ mod tests {
         assert_eq!(d.map(|d| d.vendor.as_str()), Some("AOC"));
         assert_eq!(d.and_then(|d| d.model.as_deref()), Some("1670W"));
         assert_eq!(d.and_then(|d| d.serial.as_deref()), Some("363"));
-        assert_eq!(d.and_then(|d| d.native_resolution.as_deref()), Some("1366x768"));
+        assert_eq!(
+            d.and_then(|d| d.native_resolution.as_deref()),
+            Some("1366x768")
+        );
         assert_eq!(d.and_then(|d| d.year), Some(2018));
     }
 

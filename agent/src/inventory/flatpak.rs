@@ -51,6 +51,9 @@ mod tests {
         let (version, developer) = parse_metainfo(&xml);
         assert_eq!(version.as_deref(), Some("2.10.38"));
         assert_eq!(developer.as_deref(), Some("The GIMP team"));
-        assert_eq!(parse_metainfo("<component><release version=\"1"), (None, None));
+        assert_eq!(
+            parse_metainfo("<component><release version=\"1"),
+            (None, None)
+        );
     }
 }

@@ -26,7 +26,7 @@ mod flatpak;
 mod pciids;
 // mod pkgutil;
 // mod plist_apps;
-// mod regexport;
+mod regexport;
 mod render;
 mod repos;
 mod rpm;
@@ -34,7 +34,7 @@ mod smbios;
 mod snap;
 // mod system_profiler;
 mod text;
-// mod uninstall;
+mod uninstall;
 
 #[cfg(target_os = "linux")]
 mod linux;

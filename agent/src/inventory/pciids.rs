@@ -51,7 +51,9 @@ pub(crate) fn lookup(text: &str, wanted: &BTreeSet<(String, String)>) -> Names {
         if let Some((id, name)) = line.split_once("  ") {
             let id = id.trim();
             if let Some(v) = vendors.get(id.to_ascii_lowercase().as_str()) {
-                names.vendors.insert((*v).to_string(), name.trim().to_string());
+                names
+                    .vendors
+                    .insert((*v).to_string(), name.trim().to_string());
                 current = Some(v);
             }
         }
@@ -71,13 +73,20 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         let n = lookup(text, &wanted);
-        assert_eq!(n.vendors.get("8086").map(String::as_str), Some("Intel Corporation"));
         assert_eq!(
-            n.devices.get(&("1af4".into(), "1041".into())).map(String::as_str),
+            n.vendors.get("8086").map(String::as_str),
+            Some("Intel Corporation")
+        );
+        assert_eq!(
+            n.devices
+                .get(&("1af4".into(), "1041".into()))
+                .map(String::as_str),
             Some("Virtio 1.0 network device")
         );
         assert_eq!(
-            n.devices.get(&("8086".into(), "7000".into())).map(String::as_str),
+            n.devices
+                .get(&("8086".into(), "7000".into()))
+                .map(String::as_str),
             Some("82371SB PIIX3 ISA")
         );
         assert!(!n.vendors.contains_key("dead"));

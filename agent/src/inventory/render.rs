@@ -55,7 +55,12 @@ fn source_name(s: &PackageSource) -> String {
 pub fn render_text(inv: &Inventory) -> String {
     let mut o = String::new();
     let id = &inv.identity;
-    let _ = writeln!(o, "Inventory of {} (content hash {})", id.hostname, inv.content_hash());
+    let _ = writeln!(
+        o,
+        "Inventory of {} (content hash {})",
+        id.hostname,
+        inv.content_hash()
+    );
 
     section(&mut o, "Identity");
     field(&mut o, "hostname", &id.hostname);
@@ -76,12 +81,18 @@ pub fn render_text(inv: &Inventory) -> String {
     field(&mut o, "version", or_dash(&fw.version));
     field(&mut o, "release date", or_dash(&fw.release_date));
     field(&mut o, "mode", or_dash(&fw.mode));
-    let sb = fw.secure_boot.map_or("unknown", |b| if b { "on" } else { "off" });
+    let sb = fw
+        .secure_boot
+        .map_or("unknown", |b| if b { "on" } else { "off" });
     field(&mut o, "secure boot", sb);
 
     section(&mut o, "Operating system");
     let os = &inv.os;
-    field(&mut o, "name", &format!("{} {}", or_dash(&os.name), or_dash(&os.version)));
+    field(
+        &mut o,
+        "name",
+        &format!("{} {}", or_dash(&os.name), or_dash(&os.version)),
+    );
     field(&mut o, "build", or_dash(&os.build));
     field(&mut o, "kernel", or_dash(&os.kernel));
     field(&mut o, "arch", &os.arch);
@@ -179,7 +190,12 @@ pub fn render_text(inv: &Inventory) -> String {
             or_dash(&i.kind),
             or_dash(&i.state),
             or_dash(&i.mac),
-            i.ipv4.iter().chain(&i.ipv6).cloned().collect::<Vec<_>>().join(" "),
+            i.ipv4
+                .iter()
+                .chain(&i.ipv6)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
             i.speed_mbps.map_or(String::new(), |s| format!(" {s} Mb/s"))
         );
     }
@@ -226,7 +242,10 @@ pub fn render_text(inv: &Inventory) -> String {
         );
     }
 
-    section(&mut o, &format!("Software ({} packages)", inv.software.len()));
+    section(
+        &mut o,
+        &format!("Software ({} packages)", inv.software.len()),
+    );
     for p in &inv.software {
         let _ = writeln!(
             o,
@@ -235,24 +254,53 @@ pub fn render_text(inv: &Inventory) -> String {
             p.version,
             or_dash(&p.arch),
             source_name(&p.source),
-            p.state.as_ref().map_or(String::new(), |s| format!(" [{s}]"))
+            p.state
+                .as_ref()
+                .map_or(String::new(), |s| format!(" [{s}]"))
         );
     }
     if !inv.updates.is_empty() {
         section(&mut o, &format!("Updates ({})", inv.updates.len()));
         for u in &inv.updates {
-            let _ = writeln!(o, "  {:<12} {} {}", u.id, date(u.installed_on), or_dash(&u.description));
+            let _ = writeln!(
+                o,
+                "  {:<12} {} {}",
+                u.id,
+                date(u.installed_on),
+                or_dash(&u.description)
+            );
         }
     }
 
     section(&mut o, &format!("Services ({})", inv.services.len()));
     for s in &inv.services {
-        let _ = writeln!(o, "  {:<44} {:<8} {:<9} {}", s.name, s.state, s.start_mode, or_dash(&s.description));
+        let _ = writeln!(
+            o,
+            "  {:<44} {:<8} {:<9} {}",
+            s.name,
+            s.state,
+            s.start_mode,
+            or_dash(&s.description)
+        );
     }
 
-    section(&mut o, &format!("Users ({}) and groups ({})", inv.users.len(), inv.groups.len()));
+    section(
+        &mut o,
+        &format!(
+            "Users ({}) and groups ({})",
+            inv.users.len(),
+            inv.groups.len()
+        ),
+    );
     for u in inv.users.iter().filter(|u| !u.system) {
-        let _ = writeln!(o, "  user {:<16} uid {:<6} {} {}", u.name, or_dash(&u.uid), or_dash(&u.full_name), or_dash(&u.home));
+        let _ = writeln!(
+            o,
+            "  user {:<16} uid {:<6} {} {}",
+            u.name,
+            or_dash(&u.uid),
+            or_dash(&u.full_name),
+            or_dash(&u.home)
+        );
     }
     let system = inv.users.iter().filter(|u| u.system).count();
     let _ = writeln!(o, "  ({system} system accounts not shown)");
@@ -275,11 +323,17 @@ pub fn render_text(inv: &Inventory) -> String {
 
     section(&mut o, "Security and repositories");
     for f in &inv.firewalls {
-        let state = f.enabled.map_or("unknown", |e| if e { "enabled" } else { "disabled" });
+        let state = f
+            .enabled
+            .map_or("unknown", |e| if e { "enabled" } else { "disabled" });
         let _ = writeln!(o, "  firewall {:<20} {state}", f.name);
     }
     for a in &inv.antivirus {
-        let _ = writeln!(o, "  antivirus {} enabled {:?} up to date {:?}", a.name, a.enabled, a.up_to_date);
+        let _ = writeln!(
+            o,
+            "  antivirus {} enabled {:?} up to date {:?}",
+            a.name, a.enabled, a.up_to_date
+        );
     }
     for r in &inv.repositories {
         let _ = writeln!(
@@ -301,7 +355,11 @@ pub fn render_text(inv: &Inventory) -> String {
             let _ = writeln!(o, "    warning: {w}");
         }
     }
-    let _ = writeln!(o, "  total          {:>8.1} ms", inv.meta.total_micros as f64 / 1000.0);
+    let _ = writeln!(
+        o,
+        "  total          {:>8.1} ms",
+        inv.meta.total_micros as f64 / 1000.0
+    );
     o
 }
 

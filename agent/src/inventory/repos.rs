@@ -56,7 +56,8 @@ pub(crate) fn parse_apt_sources(text: &str, file: &str) -> Vec<Repository> {
                 .map(|(_, v)| v.as_str())
         };
         let enabled = get("Enabled").is_none_or(|v| !v.eq_ignore_ascii_case("no"));
-        let components = get("Components").map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "));
+        let components =
+            get("Components").map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "));
         for kind in get("Types").unwrap_or("deb").split_whitespace() {
             let kind = if kind == "deb-src" { "apt-src" } else { "apt" };
             for url in get("URIs").unwrap_or("").split_whitespace() {
@@ -128,9 +129,9 @@ pub(crate) fn parse_apk_repositories(text: &str, file: &str) -> Vec<Repository> 
                 Some(rest) => (false, rest.trim()),
                 None => (true, line),
             };
-            let url = url.strip_prefix('@').map_or(url, |tagged| {
-                tagged.split_whitespace().nth(1).unwrap_or("")
-            });
+            let url = url
+                .strip_prefix('@')
+                .map_or(url, |tagged| tagged.split_whitespace().nth(1).unwrap_or(""));
             (url.contains("://") || url.starts_with('/')).then(|| Repository {
                 kind: "apk".into(),
                 url: url.into(),
@@ -157,8 +158,15 @@ mod tests {
         assert_eq!(repos.len(), 4, "{repos:?}");
         assert_eq!(repos[0].url, "http://deb.debian.org/debian");
         assert_eq!(repos[0].suite.as_deref(), Some("bookworm"));
-        assert_eq!(repos[0].components.as_deref(), Some("main contrib non-free-firmware"));
-        assert!(repos.iter().any(|r| r.url == "https://dl.google.com/linux/chrome/deb/"));
+        assert_eq!(
+            repos[0].components.as_deref(),
+            Some("main contrib non-free-firmware")
+        );
+        assert!(
+            repos
+                .iter()
+                .any(|r| r.url == "https://dl.google.com/linux/chrome/deb/")
+        );
         assert!(repos.iter().any(|r| !r.enabled && r.kind == "apt-src"));
     }
 
@@ -169,7 +177,11 @@ mod tests {
         assert_eq!(repos.len(), 4, "{repos:?}");
         assert!(repos.iter().all(|r| r.kind == "apt"));
         assert_eq!(repos.iter().filter(|r| !r.enabled).count(), 1);
-        assert!(repos.iter().any(|r| r.suite.as_deref() == Some("bookworm-security")));
+        assert!(
+            repos
+                .iter()
+                .any(|r| r.suite.as_deref() == Some("bookworm-security"))
+        );
     }
 
     #[test]
@@ -177,10 +189,17 @@ mod tests {
         let repos = parse_yum_repo(&fixture("fedora.repo"), "fedora.repo");
         assert_eq!(repos.len(), 3, "{repos:?}");
         assert_eq!(repos[0].name.as_deref(), Some("fedora"));
-        assert!(repos[0].url.starts_with("https://mirrors.fedoraproject.org/metalink"));
+        assert!(
+            repos[0]
+                .url
+                .starts_with("https://mirrors.fedoraproject.org/metalink")
+        );
         assert!(repos[0].enabled);
         assert!(!repos[1].enabled);
-        assert_eq!(repos[2].url, "https://packages.microsoft.com/yumrepos/vscode");
+        assert_eq!(
+            repos[2].url,
+            "https://packages.microsoft.com/yumrepos/vscode"
+        );
     }
 
     #[test]
@@ -189,6 +208,9 @@ mod tests {
         let repos = parse_apk_repositories(text, "repositories");
         assert_eq!(repos.len(), 3);
         assert!(!repos[1].enabled);
-        assert_eq!(repos[2].url, "https://dl-cdn.alpinelinux.org/alpine/edge/main");
+        assert_eq!(
+            repos[2].url,
+            "https://dl-cdn.alpinelinux.org/alpine/edge/main"
+        );
     }
 }

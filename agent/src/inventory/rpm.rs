@@ -4,8 +4,7 @@
 use deskhand_shared::inventory::{Package, PackageSource};
 
 /// Query format passed to `rpm -qa`; [`parse_query`] reads its output.
-pub(crate) const QUERY_FORMAT: &str =
-    "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{VENDOR}\\t%{INSTALLTIME}\\t%{SIZE}\\n";
+pub(crate) const QUERY_FORMAT: &str = "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{VENDOR}\\t%{INSTALLTIME}\\t%{SIZE}\\n";
 
 /// Directories that hold an rpm database; rpm is only run when one exists.
 pub(crate) const DB_DIRS: &[&str] = &["/var/lib/rpm", "/usr/lib/sysimage/rpm"];
@@ -84,9 +83,11 @@ mod tests {
         let shadow = pkgs.iter().find(|p| p.name == "shadow-utils");
         assert_eq!(shadow.map(|p| p.version.as_str()), Some("2:4.15.1-2.fc40"));
         let bash = pkgs.iter().find(|p| p.name == "bash");
-        assert!(bash.is_some_and(|b| b.vendor.as_deref() == Some("Fedora Project")
-            && b.install_date == Some(1_714_000_000)
-            && b.arch.as_deref() == Some("x86_64")));
+        assert!(
+            bash.is_some_and(|b| b.vendor.as_deref() == Some("Fedora Project")
+                && b.install_date == Some(1_714_000_000)
+                && b.arch.as_deref() == Some("x86_64"))
+        );
         let chrome = pkgs.iter().find(|p| p.name == "google-chrome-stable");
         assert!(chrome.is_some_and(|c| c.vendor.as_deref() == Some("Google LLC")));
         let noarch = pkgs.iter().find(|p| p.name == "fedora-release-common");

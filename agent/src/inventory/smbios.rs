@@ -332,9 +332,7 @@ pub(crate) fn parse(table: &[u8], version: (u8, u8), warnings: &mut Vec<String>)
             17 => {
                 let size_bytes = match s.word(0x0C) {
                     None | Some(0) | Some(0xFFFF) => continue,
-                    Some(0x7FFF) => {
-                        u64::from(s.dword(0x1C).unwrap_or(0) & 0x7FFF_FFFF) << 20
-                    }
+                    Some(0x7FFF) => u64::from(s.dword(0x1C).unwrap_or(0) & 0x7FFF_FFFF) << 20,
                     Some(v) if v & 0x8000 != 0 => u64::from(v & 0x7FFF) << 10,
                     Some(v) => u64::from(v) << 20,
                 };
@@ -349,14 +347,8 @@ pub(crate) fn parse(table: &[u8], version: (u8, u8), warnings: &mut Vec<String>)
                     slot: s.string(0x10).unwrap_or_else(|| "unknown".into()),
                     bank: s.string(0x11),
                     size_bytes,
-                    kind: s
-                        .byte(0x12)
-                        .and_then(memory_type_name)
-                        .map(str::to_string),
-                    form_factor: s
-                        .byte(0x0E)
-                        .and_then(form_factor_name)
-                        .map(str::to_string),
+                    kind: s.byte(0x12).and_then(memory_type_name).map(str::to_string),
+                    form_factor: s.byte(0x0E).and_then(form_factor_name).map(str::to_string),
                     speed_mts,
                     manufacturer: s.string(0x17),
                     serial: s.string(0x18),
@@ -383,16 +375,25 @@ mod tests {
         let mut w = Vec::new();
         let info = parse(&fixture("asus-v241icr.bin"), (3, 0), &mut w);
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(info.firmware.vendor.as_deref(), Some("American Megatrends Inc."));
+        assert_eq!(
+            info.firmware.vendor.as_deref(),
+            Some("American Megatrends Inc.")
+        );
         assert_eq!(info.firmware.version.as_deref(), Some("0404"));
         assert_eq!(info.firmware.release_date.as_deref(), Some("03/26/2018"));
-        assert_eq!(info.identity.manufacturer.as_deref(), Some("ASUSTeK COMPUTER INC."));
+        assert_eq!(
+            info.identity.manufacturer.as_deref(),
+            Some("ASUSTeK COMPUTER INC.")
+        );
         assert_eq!(info.identity.model.as_deref(), Some("V241IC-R"));
         assert_eq!(info.identity.serial, None, "'--' is a placeholder");
         assert_eq!(info.identity.chassis_type.as_deref(), Some("All in One"));
         assert_eq!(info.processors.len(), 1);
         let cpu = &info.processors[0];
-        assert_eq!(cpu.version.as_deref(), Some("Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz"));
+        assert_eq!(
+            cpu.version.as_deref(),
+            Some("Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz")
+        );
         assert_eq!((cpu.cores, cpu.threads), (Some(4), Some(8)));
         assert_eq!(cpu.max_mhz, Some(8300));
         assert_eq!(info.modules.len(), 2);
@@ -443,7 +444,10 @@ mod tests {
 
     #[test]
     fn entry_point_versions() {
-        assert_eq!(entry_point_version(b"_SM3_\x00\x18\x03\x02\x00"), Some((3, 2)));
+        assert_eq!(
+            entry_point_version(b"_SM3_\x00\x18\x03\x02\x00"),
+            Some((3, 2))
+        );
         assert_eq!(entry_point_version(b"_SM_\x00\x1f\x02\x08"), Some((2, 8)));
         assert_eq!(entry_point_version(b"junk"), None);
         assert_eq!(entry_point_version(b"_SM3_"), None);

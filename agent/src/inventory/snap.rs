@@ -32,7 +32,10 @@ pub(crate) fn parse_snap_yaml(text: &str) -> Option<Package> {
             "version" => version = Some(v.to_string()),
             "architectures" => {
                 if let Some(list) = v.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                    arch = list.split(',').next().map(|a| unquote(a.trim()).to_string());
+                    arch = list
+                        .split(',')
+                        .next()
+                        .map(|a| unquote(a.trim()).to_string());
                 } else {
                     in_arches = true;
                 }
@@ -62,12 +65,18 @@ mod tests {
 
     #[test]
     fn parses_snap_yaml() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/snap/firefox.snap.yaml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/snap/firefox.snap.yaml"
+        );
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let p = parse_snap_yaml(&text);
         assert_eq!(p.as_ref().map(|p| p.name.as_str()), Some("firefox"));
         assert_eq!(p.as_ref().map(|p| p.version.as_str()), Some("127.0.2-1"));
         assert_eq!(p.and_then(|p| p.arch), Some("amd64".to_string()));
-        assert!(parse_snap_yaml("version: 1\n").is_none(), "no name, no package");
+        assert!(
+            parse_snap_yaml("version: 1\n").is_none(),
+            "no name, no package"
+        );
     }
 }

@@ -141,12 +141,8 @@ pub(crate) fn parse_cpuinfo(text: &str) -> CpuInfo {
             let (k, v) = (k.trim(), v.trim());
             match k {
                 "processor" => is_proc = v.parse::<u32>().is_ok(),
-                "model name" | "Processor" if info.model.is_none() => {
-                    info.model = clean(v)
-                }
-                "vendor_id" | "CPU implementer" if info.vendor.is_none() => {
-                    info.vendor = clean(v)
-                }
+                "model name" | "Processor" if info.model.is_none() => info.model = clean(v),
+                "vendor_id" | "CPU implementer" if info.vendor.is_none() => info.vendor = clean(v),
                 "physical id" => {
                     physical = Some(v.to_string());
                     sockets.insert(v.to_string());
@@ -226,9 +222,11 @@ pub(super) fn collect_memory(w: &mut Vec<String>) -> Apply {
 
 /// Block devices that are not physical disks.
 fn is_virtual_block(name: &str) -> bool {
-    ["loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd", "mtdblock"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "loop", "ram", "zram", "dm-", "md", "nbd", "sr", "fd", "mtdblock",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 fn udev_property(dev: &str, key: &str) -> Option<String> {
@@ -278,9 +276,9 @@ pub(super) fn collect_storage(w: &mut Vec<String>) -> Apply {
         } else if removable || bus == Some("usb") {
             DiskKind::Removable
         } else if bus == Some("virtio")
-            || model
-                .as_deref()
-                .is_some_and(|m| m.contains("QEMU") || m.contains("VMware") || m.contains("Virtual"))
+            || model.as_deref().is_some_and(|m| {
+                m.contains("QEMU") || m.contains("VMware") || m.contains("Virtual")
+            })
         {
             DiskKind::Virtual
         } else if rotational {
@@ -475,7 +473,9 @@ pub(super) fn collect_devices(_w: &mut Vec<String>) -> Apply {
         if wanted.is_empty() {
             continue;
         }
-        let Some(text) = ids_file(files) else { continue };
+        let Some(text) = ids_file(files) else {
+            continue;
+        };
         let names = pciids::lookup(&text, &wanted);
         for d in devices.iter_mut().filter(|d| d.bus == bus) {
             let (Some(v), Some(p)) = (d.vendor_id.clone(), d.product_id.clone()) else {
@@ -523,7 +523,10 @@ mod tests {
     #[test]
     fn cpuinfo_two_sockets_with_hyperthreads() {
         let info = parse_cpuinfo(&fixture("cpuinfo-2socket"));
-        assert_eq!(info.model.as_deref(), Some("Intel(R) Xeon(R) CPU E5-2620 v3 @ 2.40GHz"));
+        assert_eq!(
+            info.model.as_deref(),
+            Some("Intel(R) Xeon(R) CPU E5-2620 v3 @ 2.40GHz")
+        );
         assert_eq!(info.vendor.as_deref(), Some("GenuineIntel"));
         assert_eq!(info.sockets, Some(2));
         assert_eq!(info.cores, Some(4));

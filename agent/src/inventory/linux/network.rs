@@ -88,7 +88,9 @@ pub(super) fn collect(w: &mut Vec<String>) -> Apply {
     };
     let mut addrs: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for (name, data) in networks.iter().flat_map(|n| n.iter()) {
-        let entry = addrs.entry(name.to_string_lossy().into_owned()).or_default();
+        let entry = addrs
+            .entry(name.to_string_lossy().into_owned())
+            .or_default();
         for net in data.ip_networks() {
             let s = format!("{}/{}", net.addr, net.prefix);
             if net.addr.is_ipv4() {

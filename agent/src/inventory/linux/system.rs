@@ -31,7 +31,10 @@ pub(crate) fn fqdn_from_hosts(hosts: &str, host: &str) -> Option<String> {
     hosts.lines().find_map(|line| {
         let line = line.split('#').next().unwrap_or("");
         let names: Vec<&str> = line.split_whitespace().skip(1).collect();
-        if !names.iter().any(|n| *n == host || n.split('.').next() == Some(host)) {
+        if !names
+            .iter()
+            .any(|n| *n == host || n.split('.').next() == Some(host))
+        {
             return None;
         }
         names
@@ -49,7 +52,11 @@ fn virtualization() -> Option<String> {
         return Some("podman".into());
     }
     let cgroup = read("/proc/1/cgroup").unwrap_or_default();
-    for (needle, name) in [("kubepods", "kubernetes"), ("docker", "docker"), ("lxc", "lxc")] {
+    for (needle, name) in [
+        ("kubepods", "kubernetes"),
+        ("docker", "docker"),
+        ("lxc", "lxc"),
+    ] {
         if cgroup.contains(needle) {
             return Some(name.into());
         }
@@ -114,7 +121,8 @@ pub(super) fn collect_host(w: &mut Vec<String>) -> Apply {
         let os = &mut inv.os;
         os.name = shell_var(&release, "NAME");
         os.version = shell_var(&release, "VERSION_ID").or_else(|| shell_var(&release, "VERSION"));
-        os.build = shell_var(&release, "BUILD_ID").or_else(|| shell_var(&release, "VERSION_CODENAME"));
+        os.build =
+            shell_var(&release, "BUILD_ID").or_else(|| shell_var(&release, "VERSION_CODENAME"));
         os.kernel = kernel;
         os.install_date = install_date;
         os.last_boot = last_boot;
@@ -213,7 +221,9 @@ fn last_user_in_wtmp() -> Option<String> {
     f.seek(SeekFrom::Start((records - tail) * UTMP_RECORD as u64))
         .ok()?;
     let mut buf = Vec::new();
-    f.take(tail * UTMP_RECORD as u64).read_to_end(&mut buf).ok()?;
+    f.take(tail * UTMP_RECORD as u64)
+        .read_to_end(&mut buf)
+        .ok()?;
     parse_utmp(&buf).pop().map(|l| l.user)
 }
 
@@ -233,7 +243,9 @@ pub(super) fn collect_users(w: &mut Vec<String>) -> Apply {
             Vec::new()
         }
     };
-    let groups = read("/etc/group").map(|t| parse_group(&t)).unwrap_or_default();
+    let groups = read("/etc/group")
+        .map(|t| parse_group(&t))
+        .unwrap_or_default();
     let mut logged_in: Vec<String> = fs::read("/run/utmp")
         .or_else(|_| fs::read("/var/run/utmp"))
         .map(|b| parse_utmp(&b))
@@ -386,7 +398,12 @@ mod tests {
             && a.uid.as_deref() == Some("1000")));
         let root = users.iter().find(|u| u.name == "root");
         assert!(root.is_some_and(|r| r.system));
-        assert!(users.iter().find(|u| u.name == "nobody").is_some_and(|n| n.system));
+        assert!(
+            users
+                .iter()
+                .find(|u| u.name == "nobody")
+                .is_some_and(|n| n.system)
+        );
         assert!(!users.iter().any(|u| u.name.is_empty()));
         let groups = parse_group("sudo:x:27:bob,alice\nbroken\nusers:x:100:\n");
         assert_eq!(groups.len(), 2);
@@ -401,18 +418,29 @@ mod tests {
         assert_eq!(users, ["alice", "bob", "alice"]);
         assert_eq!(logins[1].time, 1_718_000_000);
         let bytes = fixture("wtmp");
-        assert_eq!(parse_utmp(&bytes[..bytes.len() - 10]).len(), logins.len() - 1);
+        assert_eq!(
+            parse_utmp(&bytes[..bytes.len() - 10]).len(),
+            logins.len() - 1
+        );
     }
 
     #[test]
     fn unit_files_and_hosts() {
-        let (d, install) = parse_unit("[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n[Install]\nWantedBy=multi-user.target\n");
+        let (d, install) = parse_unit(
+            "[Unit]\nDescription=OpenBSD Secure Shell server\n[Service]\nExecStart=/usr/sbin/sshd -D\n[Install]\nWantedBy=multi-user.target\n",
+        );
         assert_eq!(d.as_deref(), Some("OpenBSD Secure Shell server"));
         assert!(install);
         assert_eq!(parse_unit("[Unit]\nDescription=x\n").1, false);
         let hosts = "127.0.0.1 localhost\n127.0.1.1 pc-42.corp.example pc-42\n";
-        assert_eq!(fqdn_from_hosts(hosts, "pc-42").as_deref(), Some("pc-42.corp.example"));
+        assert_eq!(
+            fqdn_from_hosts(hosts, "pc-42").as_deref(),
+            Some("pc-42.corp.example")
+        );
         assert_eq!(fqdn_from_hosts(hosts, "other"), None);
-        assert_eq!(parse_btime("cpu 1 2\nbtime 1700000000\n"), Some(1_700_000_000));
+        assert_eq!(
+            parse_btime("cpu 1 2\nbtime 1700000000\n"),
+            Some(1_700_000_000)
+        );
     }
 }

@@ -1,0 +1,1 @@
+//! macOS collectors (placeholder, filled in the next commit).

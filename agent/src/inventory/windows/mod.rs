@@ -1,0 +1,1 @@
+//! Windows collectors (placeholder, filled in the next commit).
