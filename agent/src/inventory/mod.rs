@@ -24,15 +24,15 @@ mod dpkg;
 mod edid;
 mod flatpak;
 mod pciids;
-// mod pkgutil;
-// mod plist_apps;
+
+mod plist_apps;
 mod regexport;
 mod render;
 mod repos;
 mod rpm;
 mod smbios;
 mod snap;
-// mod system_profiler;
+mod system_profiler;
 mod text;
 mod uninstall;
 
