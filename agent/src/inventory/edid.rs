@@ -1,4 +1,5 @@
 //! EDID parser: a display's vendor, model, serial, size and native resolution.
+#![cfg_attr(target_os = "macos", allow(dead_code))]
 
 use deskhand_shared::inventory::Display;
 

@@ -72,6 +72,9 @@ impl Collector {
     }
 }
 
+/// A collector's outcome: its part (none if it panicked) and its report.
+type Outcome = (Option<Apply>, CollectorReport);
+
 /// Number of worker threads for the collectors.
 const WORKERS: usize = 3;
 
@@ -123,7 +126,7 @@ fn micros(since: Instant) -> u64 {
 }
 
 /// Run one collector, timing it and turning a panic into a warning.
-fn run_one(c: Collector) -> (Option<Apply>, CollectorReport) {
+fn run_one(c: Collector) -> Outcome {
     let started = Instant::now();
     let mut warnings = Vec::new();
     let job = c.job;
@@ -154,8 +157,7 @@ fn run_collectors(collectors: Vec<Collector>) -> (Vec<Apply>, Vec<CollectorRepor
     let n = collectors.len();
     let queue: Mutex<VecDeque<(usize, Collector)>> =
         Mutex::new(collectors.into_iter().enumerate().collect());
-    let results: Mutex<Vec<Option<(Option<Apply>, CollectorReport)>>> =
-        Mutex::new((0..n).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..n).map(|_| None).collect());
     let work = || {
         loop {
             let next = match queue.lock() {

@@ -3,6 +3,7 @@
 //! Input is the raw structure table, as in `/sys/firmware/dmi/tables/DMI` on
 //! Linux or `MSSMBios_RawSMBiosTables.SMBiosData` on Windows. Truncated or
 //! malformed structures end the walk with a warning; what was read is kept.
+#![cfg_attr(target_os = "macos", allow(dead_code))]
 
 use deskhand_shared::inventory::{Firmware, Identity, MemoryModule};
 
@@ -40,6 +41,7 @@ pub(crate) struct Processor {
     pub(crate) threads: Option<u32>,
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 /// SMBIOS version from the entry point (`_SM_` 2.x or `_SM3_` 3.x).
 pub(crate) fn entry_point_version(ep: &[u8]) -> Option<(u8, u8)> {
     if ep.starts_with(b"_SM3_") {
@@ -281,10 +283,11 @@ pub(crate) fn parse(table: &[u8], version: (u8, u8), warnings: &mut Vec<String>)
                 id.system_uuid = s.data.get(0x08..0x18).and_then(|b| uuid(b, version));
                 id.sku = s.string(0x19);
                 // The product version is often the friendly model name (Lenovo).
-                if let (Some(model), Some(v)) = (&id.model, s.string(0x06)) {
-                    if !v.eq_ignore_ascii_case(model) && v.chars().any(char::is_alphabetic) {
-                        id.model = Some(format!("{model} ({v})"));
-                    }
+                if let (Some(model), Some(v)) = (&id.model, s.string(0x06))
+                    && !v.eq_ignore_ascii_case(model)
+                    && v.chars().any(char::is_alphabetic)
+                {
+                    id.model = Some(format!("{model} ({v})"));
                 }
             }
             2 => {

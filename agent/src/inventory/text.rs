@@ -38,12 +38,14 @@ pub(crate) fn clean(s: &str) -> Option<String> {
     }
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 /// Trimmed value, or `None` when empty (placeholders kept).
 pub(crate) fn non_empty(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 /// Value of `key` in `KEY=value` lines (shell-style files like os-release), quotes removed.
 pub(crate) fn shell_var(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|line| {

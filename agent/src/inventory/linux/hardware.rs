@@ -150,10 +150,8 @@ pub(crate) fn parse_cpuinfo(text: &str) -> CpuInfo {
                 "core id" => {
                     cores.insert((physical.clone(), v.to_string()));
                 }
-                "flags" | "Features" => {
-                    if v.split_whitespace().any(|f| f == "hypervisor") {
-                        info.hypervisor = true;
-                    }
+                "flags" | "Features" if v.split_whitespace().any(|f| f == "hypervisor") => {
+                    info.hypervisor = true;
                 }
                 _ => {}
             }
@@ -426,7 +424,7 @@ fn hex_id(s: Option<String>) -> Option<String> {
 }
 
 fn ids_file(candidates: &[&str]) -> Option<String> {
-    candidates.iter().find_map(|p| read(p))
+    candidates.iter().find_map(read)
 }
 
 pub(super) fn collect_devices(_w: &mut Vec<String>) -> Apply {

@@ -431,7 +431,7 @@ mod tests {
         );
         assert_eq!(d.as_deref(), Some("OpenBSD Secure Shell server"));
         assert!(install);
-        assert_eq!(parse_unit("[Unit]\nDescription=x\n").1, false);
+        assert!(!parse_unit("[Unit]\nDescription=x\n").1);
         let hosts = "127.0.0.1 localhost\n127.0.1.1 pc-42.corp.example pc-42\n";
         assert_eq!(
             fqdn_from_hosts(hosts, "pc-42").as_deref(),
