@@ -450,21 +450,19 @@ fn collect_storage(w: &mut Vec<String>) -> Apply {
     // BitLocker state needs administrator rights; without them it stays unknown.
     if let Ok(conn) =
         WMIConnection::with_namespace_path("ROOT\\CIMV2\\Security\\MicrosoftVolumeEncryption")
-    {
-        if let Ok(rows) = conn
+        && let Ok(rows) = conn
             .raw_query::<Row>("SELECT DriveLetter, ProtectionStatus FROM Win32_EncryptableVolume")
-        {
-            for row in rows {
-                let Some(letter) = vs(&row, "DriveLetter") else {
-                    continue;
-                };
-                let state = match vu(&row, "ProtectionStatus") {
-                    Some(1) => Encryption::Encrypted("bitlocker".into()),
-                    Some(0) => Encryption::None,
-                    _ => Encryption::Unknown,
-                };
-                bitlocker.insert(letter.to_ascii_uppercase(), state);
-            }
+    {
+        for row in rows {
+            let Some(letter) = vs(&row, "DriveLetter") else {
+                continue;
+            };
+            let state = match vu(&row, "ProtectionStatus") {
+                Some(1) => Encryption::Encrypted("bitlocker".into()),
+                Some(0) => Encryption::None,
+                _ => Encryption::Unknown,
+            };
+            bitlocker.insert(letter.to_ascii_uppercase(), state);
         }
     }
     let mut volumes = Vec::new();
