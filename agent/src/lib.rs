@@ -7,14 +7,19 @@
 //! - [`backoff`]: reconnect delays, pure logic.
 //! - [`config`]: settings from the optional TOML file.
 //! - [`diag`]: the read-only diagnostic catalog and its runner.
+//! - [`inventory`]: collectors for this machine's hardware and software
+//!   inventory ([`inventory::collect`]) and its text rendering.
 //! - [`facts`]: what the agent says about its machine in its hello.
 //!
-//! Architecture invariant: only [`link`] talks to the network.
+//! Architecture invariants: only [`link`] talks to the network; collectors
+//! never touch the network; a collector's failure is a warning, never the
+//! loss of the rest of the inventory.
 
 pub mod backoff;
 pub mod config;
 pub mod diag;
 pub mod facts;
+pub mod inventory;
 pub mod link;
 pub mod state;
 pub mod tls;

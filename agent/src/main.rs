@@ -64,6 +64,12 @@ enum Command {
         #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
         server: Option<String>,
     },
+    /// Collect and print this machine's inventory (no server needed).
+    Inventory {
+        /// Print the full document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a diagnostic on this machine and print it (no server needed).
     ///
     /// Example: `deskhand-agent diag tcp-connect --host mail.example.com --port 443`.
@@ -158,6 +164,18 @@ fn real_main(cli: Cli) -> Result<()> {
                 ..RunOptions::default()
             };
             runtime()?.block_on(link::run(&state, options, shutdown_signal()))
+        }
+        Command::Inventory { json } => {
+            use std::io::Write;
+            let inv = deskhand_agent::inventory::collect();
+            let out = if json {
+                serde_json::to_string_pretty(&inv).context("encoding the inventory as JSON")? + "\n"
+            } else {
+                deskhand_agent::inventory::render_text(&inv)
+            };
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = std::io::stdout().lock().write_all(out.as_bytes());
+            Ok(())
         }
         Command::Diag {
             check,

@@ -9,6 +9,7 @@
 //!   read from a stream and takes whole, checked messages out of it.
 //!
 //! - [`diag`] holds the live-diagnostic request and its streamed events.
+//! - [`inventory`]: the inventory document, its content hash and its diff.
 //! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
 //!   to pin the server's CA.
 //!
@@ -18,6 +19,7 @@
 pub mod diag;
 pub mod fingerprint;
 pub mod frame;
+pub mod inventory;
 pub mod proto;
 
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};
