@@ -19,6 +19,8 @@ pub struct AgentConfigFile {
     pub server: Option<String>,
     /// Log filter, e.g. `info` or `deskhand_agent=debug`.
     pub log: Option<String>,
+    /// How often to report the inventory, e.g. `1h`.
+    pub inventory_interval: Option<String>,
 }
 
 impl AgentConfigFile {

@@ -4,6 +4,8 @@
 //! - [`state`]: the enrolled identity on disk (key, certificate, pinned CA).
 //! - [`tls`]: CA pinning and the QUIC client configuration.
 //! - [`link`]: enrollment, the session with the server, reconnects.
+//! - [`report`]: full inventory first, then deltas against what the
+//!   server acknowledged; pure logic.
 //! - [`backoff`]: reconnect delays, pure logic.
 //! - [`config`]: settings from the optional TOML file.
 //! - [`diag`]: the read-only diagnostic catalog and its runner.
@@ -21,5 +23,6 @@ pub mod diag;
 pub mod facts;
 pub mod inventory;
 pub mod link;
+pub mod report;
 pub mod state;
 pub mod tls;

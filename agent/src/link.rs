@@ -206,6 +206,8 @@ pub struct RunOptions {
     pub backoff_base: Duration,
     /// Longest reconnect delay.
     pub backoff_cap: Duration,
+    /// How often the agent reports its inventory (a delta when it can).
+    pub inventory_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -214,6 +216,7 @@ impl Default for RunOptions {
             server: None,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(60),
+            inventory_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -245,7 +248,15 @@ pub async fn run(
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
     tokio::pin!(shutdown);
     loop {
-        match session(&server, config.clone(), &mut backoff, shutdown.as_mut()).await {
+        match session(
+            &server,
+            config.clone(),
+            &mut backoff,
+            options.inventory_interval,
+            shutdown.as_mut(),
+        )
+        .await
+        {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
             SessionEnd::Lost(err) => {
@@ -264,6 +275,7 @@ async fn session(
     server: &str,
     config: quinn::ClientConfig,
     backoff: &mut Backoff,
+    inventory_interval: Duration,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> SessionEnd {
     let (endpoint, conn) = tokio::select! {
@@ -274,7 +286,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = converse(&conn, backoff) => end,
+        end = converse(&conn, backoff, inventory_interval) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     if matches!(end, SessionEnd::Shutdown) {
@@ -288,7 +300,18 @@ async fn session(
     end
 }
 
-async fn converse(conn: &Connection, backoff: &mut Backoff) -> SessionEnd {
+/// Collects the inventory off the async threads.
+async fn collect_inventory() -> Result<deskhand_shared::inventory::Inventory> {
+    tokio::task::spawn_blocking(crate::inventory::collect)
+        .await
+        .context("the inventory collection failed")
+}
+
+async fn converse(
+    conn: &Connection,
+    backoff: &mut Backoff,
+    inventory_interval: Duration,
+) -> SessionEnd {
     let result: Result<SessionEnd> = async {
         let (mut tx, mut rx) = conn.open_bi().await?;
         send(&mut tx, &AgentMessage::Hello(facts::hello())).await?;
@@ -312,10 +335,25 @@ async fn converse(conn: &Connection, backoff: &mut Backoff) -> SessionEnd {
         backoff.reset();
         let mut beat = tokio::time::interval(Duration::from_secs(welcome.heartbeat_secs.max(1).into()));
         beat.tick().await;
+        let mut reporter = crate::report::InventoryReporter::new();
+        let report = reporter.report(collect_inventory().await?, true);
+        send(&mut tx, &AgentMessage::Inventory(report)).await?;
+        let mut schedule = tokio::time::interval(inventory_interval.max(Duration::from_secs(1)));
+        schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        schedule.tick().await;
         loop {
             tokio::select! {
                 _ = beat.tick() => send(&mut tx, &AgentMessage::Heartbeat).await?,
+                _ = schedule.tick() => {
+                    let report = reporter.report(collect_inventory().await?, false);
+                    send(&mut tx, &AgentMessage::Inventory(report)).await?;
+                }
                 msg = recv::<ServerMessage>(&mut rx, &mut decoder) => match msg? {
+                    Some(ServerMessage::InventoryAck(hash)) => reporter.acknowledged(hash),
+                    Some(ServerMessage::InventoryRequest { full }) => {
+                        let report = reporter.report(collect_inventory().await?, full);
+                        send(&mut tx, &AgentMessage::Inventory(report)).await?;
+                    }
                     Some(other) => warn!(message = ?other, "ignoring an unexpected message from the server"),
                     None => bail!("the server ended the session"),
                 },

@@ -15,7 +15,7 @@ use deskhand_agent::state::{AgentState, default_state_dir};
 #[derive(Debug, Parser)]
 #[command(name = "deskhand-agent", version, about, long_about = None)]
 struct Cli {
-    /// TOML file with settings (keys: state_dir, server, log).
+    /// TOML file with settings (keys: state_dir, server, log, inventory_interval).
     #[arg(
         long,
         global = true,
@@ -63,6 +63,9 @@ enum Command {
         /// Override the server address stored at enrollment.
         #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
         server: Option<String>,
+        /// How often to report the inventory, e.g. 1h or 15m [default: 1h].
+        #[arg(long, env = "DESKHAND_AGENT_INVENTORY_INTERVAL", value_parser = humantime::parse_duration)]
+        inventory_interval: Option<std::time::Duration>,
     },
     /// Collect and print this machine's inventory (no server needed).
     Inventory {
@@ -157,11 +160,24 @@ fn real_main(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Run { server } => {
+        Command::Run {
+            server,
+            inventory_interval,
+        } => {
             let state = load_enrolled(&state_dir)?;
+            let defaults = RunOptions::default();
+            let file_interval = file
+                .inventory_interval
+                .as_deref()
+                .map(humantime::parse_duration)
+                .transpose()
+                .context("in the config file: inventory_interval must be a duration such as 1h")?;
             let options = RunOptions {
                 server: server.or(file.server),
-                ..RunOptions::default()
+                inventory_interval: inventory_interval
+                    .or(file_interval)
+                    .unwrap_or(defaults.inventory_interval),
+                ..defaults
             };
             runtime()?.block_on(link::run(&state, options, shutdown_signal()))
         }

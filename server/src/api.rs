@@ -58,6 +58,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/diag/checks", get(diag_checks))
         .route("/api/v1/diag/runs/{id}", get(diag_run))
         .route("/api/v1/agents/{key}/diag", post(run_diag))
+        .route("/api/v1/assets", get(list_assets))
+        .route("/api/v1/assets/{key}", get(show_asset))
+        .route("/api/v1/assets/{key}/history", get(asset_history))
+        .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
+        .route("/api/v1/software", get(list_software))
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }
@@ -794,4 +799,528 @@ async fn run_diag(
     };
     let id = s.store.record_diag_run(run.clone()).await?;
     Ok(Json(diag_run_view(crate::store::DiagRun { id, ..run })).into_response())
+}
+
+// ---- assets and software ------------------------------------------------------
+
+/// Query of `GET /api/v1/assets`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetQuery {
+    /// Substring of host name, serial, model, user, IP, MAC or id.
+    pub search: Option<String>,
+    /// `NAME` or `NAME@CONSTRAINT`, e.g. `openssl@>=3.0,<3.0.13`.
+    pub software: Option<String>,
+    /// Substring of OS name and version.
+    pub os: Option<String>,
+    /// Substring of manufacturer and model.
+    pub model: Option<String>,
+    /// Seen within this long, e.g. `7d`.
+    pub seen_within: Option<String>,
+    /// Not seen for this long, e.g. `30d`.
+    pub not_seen_for: Option<String>,
+}
+
+/// An asset in a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssetView {
+    /// Asset id.
+    pub id: String,
+    /// Host name.
+    pub hostname: String,
+    /// OS name and version.
+    pub os: String,
+    /// Manufacturer and model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Logged-in or last user.
+    pub user: String,
+    /// IPv4 addresses.
+    pub ipv4: String,
+    /// RAM, bytes.
+    pub memory_bytes: i64,
+    /// Installed packages.
+    pub software_count: i64,
+    /// Connected now.
+    pub online: bool,
+    /// Last heard from, RFC 3339.
+    pub last_seen: Option<String>,
+    /// Latest inventory, RFC 3339.
+    pub last_inventory_at: String,
+}
+
+/// One installed package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SoftwareView {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Vendor or publisher.
+    pub vendor: String,
+    /// Source database.
+    pub source: String,
+    /// Architecture.
+    pub arch: String,
+    /// Install time, RFC 3339.
+    pub install_date: Option<String>,
+}
+
+/// A network interface of an asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InterfaceView {
+    /// Name.
+    pub name: String,
+    /// MAC address.
+    pub mac: Option<String>,
+    /// Addresses with prefix.
+    pub addresses: Vec<String>,
+    /// State.
+    pub state: Option<String>,
+}
+
+/// A disk or volume of an asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageView {
+    /// Device name or mount point.
+    pub name: String,
+    /// Model or filesystem type.
+    pub kind: String,
+    /// Size, bytes.
+    pub size_bytes: u64,
+    /// Free space, bytes (volumes).
+    pub free_bytes: Option<u64>,
+}
+
+/// One asset in full.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssetDetail {
+    /// The list fields.
+    pub asset: AssetView,
+    /// Fully qualified name.
+    pub fqdn: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Architecture.
+    pub arch: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// CPU cores.
+    pub cpu_cores: i64,
+    /// SMBIOS UUID.
+    pub system_uuid: String,
+    /// MAC addresses.
+    pub macs: String,
+    /// First inventory, RFC 3339.
+    pub first_inventory_at: String,
+    /// Content hash of the latest inventory.
+    pub inventory_hash: String,
+    /// Size of the latest report on the wire, bytes.
+    pub last_report_bytes: i64,
+    /// Network interfaces.
+    pub interfaces: Vec<InterfaceView>,
+    /// Physical disks.
+    pub disks: Vec<StorageView>,
+    /// Mounted volumes.
+    pub volumes: Vec<StorageView>,
+    /// Installed software.
+    pub software: Vec<SoftwareView>,
+}
+
+/// One history event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HistoryView {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Category.
+    pub category: String,
+    /// Item.
+    pub item: String,
+    /// Kind of change.
+    pub change: String,
+    /// Value before.
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+}
+
+/// A package and how many assets have it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SoftwareCountView {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Source.
+    pub source: String,
+    /// Architecture.
+    pub arch: String,
+    /// Assets that have it.
+    pub assets: i64,
+}
+
+fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
+    text.as_deref()
+        .map(|t| {
+            humantime::parse_duration(t)
+                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                .map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "{what}: `{t}` is not a duration such as 7d or 12h ({e})"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
+    let live = presence.status(&a.id);
+    AssetView {
+        id: a.id.clone(),
+        hostname: a.hostname.clone(),
+        os: format!("{} {}", a.os_name, a.os_version).trim().to_string(),
+        model: format!("{} {}", a.manufacturer, a.model).trim().to_string(),
+        serial: a.serial.clone(),
+        user: a.user.clone(),
+        ipv4: a.ipv4.clone(),
+        memory_bytes: a.memory_bytes,
+        software_count: a.software_count,
+        online: live.is_some(),
+        last_seen: live.map(|l| l.0).max(a.last_seen).map(rfc3339),
+        last_inventory_at: rfc3339(a.last_inventory_at),
+    }
+}
+
+async fn list_assets(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<AssetQuery>,
+) -> ApiResult<Vec<AssetView>> {
+    let mut filter = crate::store::AssetFilter {
+        search: q.search.filter(|t| !t.is_empty()),
+        os: q.os.filter(|t| !t.is_empty()),
+        model: q.model.filter(|t| !t.is_empty()),
+        seen_within: duration_secs("seen_within", &q.seen_within)?,
+        not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
+        software_ids: None,
+    };
+    if let Some(spec) = q.software.filter(|t| !t.is_empty()) {
+        filter.software_ids = Some(software_ids(&s.store, &spec).await?);
+    }
+    let rows = s.store.list_assets(filter, unix_now()).await?;
+    Ok(Json(
+        rows.iter().map(|a| asset_view(a, &s.presence)).collect(),
+    ))
+}
+
+/// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
+/// way its own package system orders versions.
+pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
+    let (name, constraint) = match spec.split_once('@') {
+        Some((n, c)) => (
+            n.trim().to_string(),
+            Some(crate::version::Constraint::parse(c).map_err(ApiError::bad_request)?),
+        ),
+        None => (spec.trim().to_string(), None),
+    };
+    let versions = store.software_versions(name).await?;
+    Ok(versions
+        .into_iter()
+        .filter(|(_, v, src)| {
+            constraint
+                .as_ref()
+                .is_none_or(|c| c.matches(crate::version::Scheme::for_source(src), v))
+        })
+        .map(|(id, _, _)| id)
+        .collect())
+}
+
+fn software_view(r: crate::inventory::SoftwareRow) -> SoftwareView {
+    SoftwareView {
+        install_date: r.install_date.map(rfc3339),
+        name: r.name,
+        version: r.version,
+        vendor: r.vendor,
+        source: r.source,
+        arch: r.arch,
+    }
+}
+
+async fn show_asset(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(key): Path<String>,
+) -> ApiResult<AssetDetail> {
+    let a = s.store.find_asset(key).await?;
+    let software = s.store.asset_software(a.id.clone()).await?;
+    let inv = s
+        .store
+        .inventory_base(a.id.clone())
+        .await?
+        .and_then(|b| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
+        .unwrap_or_default();
+    Ok(Json(AssetDetail {
+        asset: asset_view(&a, &s.presence),
+        fqdn: a.fqdn,
+        kernel: a.kernel,
+        arch: a.arch,
+        cpu_model: a.cpu_model,
+        cpu_cores: a.cpu_cores,
+        system_uuid: a.system_uuid,
+        macs: a.macs,
+        first_inventory_at: rfc3339(a.first_inventory_at),
+        inventory_hash: a.inventory_hash,
+        last_report_bytes: a.last_report_bytes,
+        interfaces: inv
+            .interfaces
+            .iter()
+            .map(|i| InterfaceView {
+                name: i.name.clone(),
+                mac: i.mac.clone(),
+                addresses: i.ipv4.iter().chain(&i.ipv6).cloned().collect(),
+                state: i.state.clone(),
+            })
+            .collect(),
+        disks: inv
+            .disks
+            .iter()
+            .map(|d| StorageView {
+                name: d.name.clone(),
+                kind: d.model.clone().unwrap_or_default(),
+                size_bytes: d.size_bytes,
+                free_bytes: None,
+            })
+            .collect(),
+        volumes: inv
+            .volumes
+            .iter()
+            .map(|v| StorageView {
+                name: v.mount_point.clone(),
+                kind: v.fs_type.clone().unwrap_or_default(),
+                size_bytes: v.size_bytes,
+                free_bytes: Some(v.free_bytes),
+            })
+            .collect(),
+        software: software.into_iter().map(software_view).collect(),
+    }))
+}
+
+/// Query of `GET /api/v1/assets/{key}/history`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// How far back, e.g. `7d`; everything if absent.
+    pub since: Option<String>,
+    /// Only this category, e.g. `software`.
+    pub category: Option<String>,
+}
+
+async fn asset_history(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(key): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Vec<HistoryView>> {
+    let a = s.store.find_asset(key).await?;
+    let since = duration_secs("since", &q.since)?.map_or(0, |d| unix_now().saturating_sub(d));
+    let rows = s
+        .store
+        .asset_history(a.id, since, q.category.filter(|c| !c.is_empty()))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(at, e)| HistoryView {
+                at: rfc3339(at),
+                category: e.category,
+                item: e.item,
+                change: e.change,
+                old_value: e.old_value,
+                new_value: e.new_value,
+            })
+            .collect(),
+    ))
+}
+
+async fn refresh_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    let a = s.store.find_asset(key).await?;
+    if s.presence.send_control(
+        &a.id,
+        deskhand_shared::proto::ServerMessage::InventoryRequest { full: false },
+    ) {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "asset {} ({}) is offline; it reports when it reconnects",
+                a.id, a.hostname
+            ),
+        ))
+    }
+}
+
+/// Query of `GET /api/v1/software`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareQuery {
+    /// Substring of the name.
+    pub name: Option<String>,
+}
+
+async fn list_software(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<SoftwareQuery>,
+) -> ApiResult<Vec<SoftwareCountView>> {
+    let rows = s
+        .store
+        .software_counts(q.name.filter(|n| !n.is_empty()))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(r, n)| SoftwareCountView {
+                name: r.name,
+                version: r.version,
+                vendor: r.vendor,
+                source: r.source,
+                arch: r.arch,
+                assets: n,
+            })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::plan_ingest;
+    use crate::store::{AssetFilter, NewAgent};
+    use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+    use deskhand_shared::proto::InventoryReport;
+
+    fn pkg(name: &str, version: &str, source: PackageSource) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            source,
+            ..Package::default()
+        }
+    }
+
+    /// A fleet whose openssl versions straddle the constraint's edges.
+    async fn seeded() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        store
+            .create_enrollment_token("t".into(), String::new(), 100, i64::MAX, "admin".into(), 0)
+            .await
+            .expect("token");
+        let fleet = [
+            ("deb11", "openssl", "1.1.1w-0+deb11u1", PackageSource::Dpkg),
+            (
+                "deb12-old",
+                "openssl",
+                "3.0.11-1~deb12u2",
+                PackageSource::Dpkg,
+            ),
+            (
+                "deb12-edge",
+                "openssl",
+                "3.0.13-1~deb12u1",
+                PackageSource::Dpkg,
+            ),
+            (
+                "deb12-new",
+                "openssl",
+                "3.0.19-1~deb12u2",
+                PackageSource::Dpkg,
+            ),
+            ("rhel", "openssl", "1:3.0.7-27.el9", PackageSource::Rpm),
+            ("win", "OpenSSL", "3.0.9", PackageSource::WindowsMachine),
+            ("none", "curl", "7.88.1-10", PackageSource::Dpkg),
+        ];
+        for (host, name, version, source) in fleet {
+            store
+                .enroll_agent(
+                    "t".into(),
+                    NewAgent {
+                        id: host.into(),
+                        hostname: host.into(),
+                        cert_sha256: host.into(),
+                        cert_not_after: 0,
+                    },
+                    1,
+                )
+                .await
+                .expect("agent");
+            let mut inv = Inventory::new();
+            inv.identity.hostname = host.into();
+            inv.software = vec![
+                pkg(name, version, source),
+                pkg("bash", "5.2", PackageSource::Dpkg),
+            ];
+            let plan = plan_ingest(None, InventoryReport::Full(Box::new(inv))).expect("plan");
+            let blob = plan.inventory.to_wire();
+            store
+                .ingest_inventory(host.into(), plan, blob, 1, 1)
+                .await
+                .expect("ingest");
+        }
+        (dir, store)
+    }
+
+    async fn hosts(store: &Store, spec: &str) -> Vec<String> {
+        let ids = software_ids(store, spec).await.expect("spec");
+        let filter = AssetFilter {
+            software_ids: Some(ids),
+            ..AssetFilter::default()
+        };
+        let mut h: Vec<String> = store
+            .list_assets(filter, 10)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|a| a.hostname)
+            .collect();
+        h.sort();
+        h
+    }
+
+    #[tokio::test]
+    async fn version_constraints_select_exactly_the_right_assets() {
+        let (_d, store) = seeded().await;
+        assert_eq!(
+            hosts(&store, "openssl@>=3.0,<3.0.13").await,
+            ["deb12-old", "rhel", "win"]
+        );
+        assert_eq!(
+            hosts(&store, "openssl@<3.0.13").await,
+            ["deb11", "deb12-old", "rhel", "win"]
+        );
+        assert_eq!(
+            hosts(&store, "openssl@>=3.0.13").await,
+            ["deb12-edge", "deb12-new"]
+        );
+        assert_eq!(hosts(&store, "openssl").await.len(), 6);
+        assert_eq!(
+            hosts(&store, "openssl@=3.0.19-1~deb12u2").await,
+            ["deb12-new"]
+        );
+        assert!(hosts(&store, "nosuch").await.is_empty());
+        assert!(software_ids(&store, "openssl@>=").await.is_err());
+        let counts = store
+            .software_counts(Some("bash".into()))
+            .await
+            .expect("counts");
+        assert_eq!(counts.len(), 1, "one catalog row shared by every asset");
+        assert_eq!(counts[0].1, 7);
+    }
 }

@@ -2,13 +2,34 @@
 //! client of the HTTP API, printing a table, JSON or CSV.
 
 use anyhow::{Context, Result, bail};
+
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly
+/// instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
+macro_rules! out {
+    ($($t:tt)*) => { emit(&format!($($t)*)) };
+}
+
+macro_rules! outln {
+    () => { emit("\n") };
+    ($($t:tt)*) => { emit(&(format!($($t)*) + "\n")) };
+}
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AddOperator, AgentView, AuditView, CheckView, CreateToken, DiagEventView, DiagRunView,
-    DiagTableView, ErrorBody, OperatorCreated, OperatorView, RunDiag, ServerInfo, TokenCreated,
-    TokenView,
+    AddOperator, AgentView, AssetDetail, AssetQuery, AssetView, AuditView, CheckView, CreateToken,
+    DiagEventView, DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView,
+    OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView, SoftwareQuery,
+    TokenCreated, TokenView,
 };
 
 /// How results are printed.
@@ -69,6 +90,16 @@ impl Client {
     /// GET a JSON resource.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// GET a JSON resource with a query string.
+    pub async fn get_query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T> {
+        self.call(self.http.get(format!("{}{path}", self.base)).query(query))
             .await
     }
 
@@ -179,9 +210,9 @@ pub fn print<T: Serialize>(
     table: impl FnOnce() -> Table,
 ) -> Result<()> {
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        OutputFormat::Table => print!("{}", table().to_text()),
-        OutputFormat::Csv => print!("{}", table().to_csv()?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(value)?),
+        OutputFormat::Table => out!("{}", table().to_text()),
+        OutputFormat::Csv => out!("{}", table().to_csv()?),
     }
     Ok(())
 }
@@ -264,9 +295,10 @@ pub async fn agents_revoke(c: &Client, format: OutputFormat, key: &str) -> Resul
         )
         .await?;
     if format == OutputFormat::Table {
-        println!(
+        outln!(
             "revoked {} ({}); its connection is closed and it cannot reconnect",
-            a.id, a.hostname
+            a.id,
+            a.hostname
         );
         return Ok(());
     }
@@ -292,13 +324,13 @@ pub async fn tokens_create(
         )
         .await?;
     if format == OutputFormat::Table {
-        println!("token:           {}", t.token);
-        println!("uses:            {}", t.uses);
-        println!("expires:         {}", t.expires_at);
-        println!("CA fingerprint:  {}", t.ca_fingerprint);
-        println!();
-        println!("Enroll a machine with:");
-        println!("  {}", t.enroll_command);
+        outln!("token:           {}", t.token);
+        outln!("uses:            {}", t.uses);
+        outln!("expires:         {}", t.expires_at);
+        outln!("CA fingerprint:  {}", t.ca_fingerprint);
+        outln!();
+        outln!("Enroll a machine with:");
+        outln!("  {}", t.enroll_command);
         return Ok(());
     }
     print(format, &t, || {
@@ -346,8 +378,8 @@ pub async fn operators_add(
         .post("/api/v1/operators", &AddOperator { name, role })
         .await?;
     if format == OutputFormat::Table {
-        println!("added operator {} ({})", o.name, o.role);
-        println!("API token (shown once): {}", o.token);
+        outln!("added operator {} ({})", o.name, o.role);
+        outln!("API token (shown once): {}", o.token);
         return Ok(());
     }
     print(format, &o, || {
@@ -373,7 +405,7 @@ pub async fn operators_list(c: &Client, format: OutputFormat) -> Result<()> {
 pub async fn operators_remove(c: &Client, name: &str) -> Result<()> {
     c.delete(&format!("/api/v1/operators/{}", path_segment(name)))
         .await?;
-    println!("removed operator {name}; their token no longer works");
+    outln!("removed operator {name}; their token no longer works");
     Ok(())
 }
 
@@ -458,12 +490,12 @@ pub async fn diag_run(
     }
     let run: DiagRunView = c.post(&path, &body).await?;
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&run)?),
         OutputFormat::Table => {
             for t in &run.tables {
-                println!("{}", deskhand_agent::diag::render_table(&diag_table(t)));
+                outln!("{}", deskhand_agent::diag::render_table(&diag_table(t)));
             }
-            print!("{}", run.text);
+            out!("{}", run.text);
             eprintln!(
                 "({} on {} in {:.0} ms, run {})",
                 run.check, run.agent_id, run.duration_ms, run.id
@@ -503,20 +535,196 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
             let event: DiagEventView =
                 serde_json::from_slice(&line).context("the server sent an unreadable event")?;
             if format == OutputFormat::Json {
-                println!("{}", serde_json::to_string(&event)?);
+                outln!("{}", serde_json::to_string(&event)?);
                 continue;
             }
             match event {
                 DiagEventView::Table(t) => {
-                    println!("{}", deskhand_agent::diag::render_table(&diag_table(&t)))
+                    outln!("{}", deskhand_agent::diag::render_table(&diag_table(&t)))
                 }
-                DiagEventView::Text(t) => print!("{t}"),
+                DiagEventView::Text(t) => out!("{t}"),
                 DiagEventView::Done { error: Some(e), .. } => bail!("{e}"),
                 DiagEventView::Done { .. } => return Ok(()),
             }
         }
     }
     Ok(())
+}
+
+fn gib(bytes: i64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+fn asset_table(assets: &[AssetView]) -> Table {
+    let mut t = Table::new(vec![
+        "ID",
+        "HOSTNAME",
+        "OS",
+        "MODEL",
+        "SERIAL",
+        "USER",
+        "RAM",
+        "PKGS",
+        "STATE",
+        "LAST SEEN",
+    ]);
+    for a in assets {
+        t.row(vec![
+            a.id.clone(),
+            a.hostname.clone(),
+            a.os.clone(),
+            a.model.clone(),
+            a.serial.clone(),
+            a.user.clone(),
+            gib(a.memory_bytes),
+            a.software_count.to_string(),
+            if a.online { "online" } else { "offline" }.into(),
+            opt(&a.last_seen),
+        ]);
+    }
+    t
+}
+
+/// `deskhand assets list [filters]` and `assets export`.
+pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
+    let assets: Vec<AssetView> = c.get_query("/api/v1/assets", query).await?;
+    print(format, &assets, || asset_table(&assets))
+}
+
+/// `deskhand assets show ASSET`.
+pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<()> {
+    let d: AssetDetail = c
+        .get(&format!("/api/v1/assets/{}", path_segment(key)))
+        .await?;
+    if format != OutputFormat::Table {
+        return print(format, &d, || asset_table(std::slice::from_ref(&d.asset)));
+    }
+    let a = &d.asset;
+    let mut t = Table::new(vec!["FIELD", "VALUE"]);
+    for (k, v) in [
+        ("id", a.id.clone()),
+        ("hostname", a.hostname.clone()),
+        ("fqdn", d.fqdn.clone()),
+        (
+            "state",
+            if a.online { "online" } else { "offline" }.to_string(),
+        ),
+        ("last seen", opt(&a.last_seen)),
+        ("user", a.user.clone()),
+        ("os", a.os.clone()),
+        ("kernel", d.kernel.clone()),
+        ("model", a.model.clone()),
+        ("serial", a.serial.clone()),
+        ("system uuid", d.system_uuid.clone()),
+        (
+            "cpu",
+            format!("{} ({} cores, {})", d.cpu_model, d.cpu_cores, d.arch),
+        ),
+        ("memory", gib(a.memory_bytes)),
+        ("ipv4", a.ipv4.clone()),
+        ("mac", d.macs.clone()),
+        ("first inventory", d.first_inventory_at.clone()),
+        ("last inventory", a.last_inventory_at.clone()),
+        ("last report", format!("{} bytes", d.last_report_bytes)),
+    ] {
+        t.row(vec![k.into(), v]);
+    }
+    out!("{}", t.to_text());
+    outln!("\nnetwork interfaces:");
+    let mut t = Table::new(vec!["NAME", "MAC", "STATE", "ADDRESSES"]);
+    for i in &d.interfaces {
+        t.row(vec![
+            i.name.clone(),
+            opt(&i.mac),
+            opt(&i.state),
+            i.addresses.join(" "),
+        ]);
+    }
+    out!("{}", t.to_text());
+    outln!("\nstorage:");
+    let mut t = Table::new(vec!["NAME", "KIND", "SIZE", "FREE"]);
+    for v in d.disks.iter().chain(&d.volumes) {
+        t.row(vec![
+            v.name.clone(),
+            v.kind.clone(),
+            gib(i64::try_from(v.size_bytes).unwrap_or(i64::MAX)),
+            v.free_bytes
+                .map(|f| gib(i64::try_from(f).unwrap_or(i64::MAX)))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    out!("{}", t.to_text());
+    outln!("\nsoftware ({} packages):", d.software.len());
+    let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "VENDOR"]);
+    for p in &d.software {
+        t.row(vec![
+            p.name.clone(),
+            p.version.clone(),
+            p.arch.clone(),
+            p.source.clone(),
+            p.vendor.clone(),
+        ]);
+    }
+    out!("{}", t.to_text());
+    Ok(())
+}
+
+/// `deskhand assets history ASSET [--since] [--category]`.
+pub async fn assets_history(
+    c: &Client,
+    format: OutputFormat,
+    key: &str,
+    query: &HistoryQuery,
+) -> Result<()> {
+    let rows: Vec<HistoryView> = c
+        .get_query(
+            &format!("/api/v1/assets/{}/history", path_segment(key)),
+            query,
+        )
+        .await?;
+    print(format, &rows, || {
+        let mut t = Table::new(vec!["AT", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO"]);
+        for e in &rows {
+            t.row(vec![
+                e.at.clone(),
+                e.category.clone(),
+                e.item.clone(),
+                e.change.clone(),
+                opt(&e.old_value),
+                opt(&e.new_value),
+            ]);
+        }
+        t
+    })
+}
+
+/// `deskhand assets refresh ASSET`: ask the agent for an inventory now.
+pub async fn assets_refresh(c: &Client, key: &str) -> Result<()> {
+    c.post::<_, serde_json::Value>(
+        &format!("/api/v1/assets/{}/refresh", path_segment(key)),
+        &serde_json::json!({}),
+    )
+    .await?;
+    outln!("asked {key} for a fresh inventory; it reports within seconds");
+    Ok(())
+}
+
+/// `deskhand software list [--name]`.
+pub async fn software_list(c: &Client, format: OutputFormat, query: &SoftwareQuery) -> Result<()> {
+    let rows: Vec<SoftwareCountView> = c.get_query("/api/v1/software", query).await?;
+    print(format, &rows, || {
+        let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "ASSETS"]);
+        for r in &rows {
+            t.row(vec![
+                r.name.clone(),
+                r.version.clone(),
+                r.arch.clone(),
+                r.source.clone(),
+                r.assets.to_string(),
+            ]);
+        }
+        t
+    })
 }
 
 /// Escapes a user-given key for use as one URL path segment.

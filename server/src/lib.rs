@@ -16,12 +16,14 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod inventory;
 pub mod link;
 pub mod pki;
 pub mod presence;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod version;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -19,12 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use deskhand_agent::link::{close_code, recv, send};
+use deskhand_agent::link::{close_code, send};
 use deskhand_shared::fingerprint::sha256_hex;
 use deskhand_shared::frame::{FrameDecoder, decode_body};
+use deskhand_shared::inventory::Inventory;
 use deskhand_shared::proto::{
-    ALPN, AgentMessage, EnrollRequest, Enrolled, Hello, PROTOCOL_VERSION, Refusal, RefusalReason,
-    ServerMessage, Welcome, check_version, peek_protocol_version,
+    ALPN, AgentMessage, EnrollRequest, Enrolled, Hello, InventoryReport, PROTOCOL_VERSION, Refusal,
+    RefusalReason, ServerMessage, Welcome, check_version, peek_protocol_version,
 };
 use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream};
 use rustls::RootCertStore;
@@ -32,6 +33,7 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use crate::inventory::{IngestError, plan_ingest};
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
 use crate::store::{NewAgent, Store, StoreError};
@@ -184,10 +186,12 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
     match msg {
         AgentMessage::Enroll(req) => enroll(&conn, &mut tx, req, ctx).await,
         AgentMessage::Hello(hello) => session(&conn, tx, rx, decoder, hello, ctx).await,
-        AgentMessage::Heartbeat | AgentMessage::Diag(_) => Err(protocol_error(
-            &conn,
-            "the first message must be a hello or an enrollment request",
-        )),
+        AgentMessage::Heartbeat | AgentMessage::Diag(_) | AgentMessage::Inventory(_) => {
+            Err(protocol_error(
+                &conn,
+                "the first message must be a hello or an enrollment request",
+            ))
+        }
     }
 }
 
@@ -304,7 +308,11 @@ async fn session(
         )
         .await;
     }
-    let session_id = match ctx.presence.register(&agent.id, conn.clone(), unix_now()) {
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(8);
+    let session_id = match ctx
+        .presence
+        .register(&agent.id, conn.clone(), control_tx, unix_now())
+    {
         Registration::Live(id) => id,
         Registration::Revoked => {
             return refuse(
@@ -320,9 +328,12 @@ async fn session(
     };
     let result = run_session(
         conn,
-        &mut tx,
-        &mut rx,
-        &mut decoder,
+        Control {
+            tx: &mut tx,
+            rx: &mut rx,
+            decoder: &mut decoder,
+            outbox: control_rx,
+        },
         hello,
         &agent.id,
         session_id,
@@ -334,12 +345,17 @@ async fn session(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The control stream of a session, and the queue of messages for it.
+struct Control<'a> {
+    tx: &'a mut SendStream,
+    rx: &'a mut RecvStream,
+    decoder: &'a mut FrameDecoder,
+    outbox: tokio::sync::mpsc::Receiver<ServerMessage>,
+}
+
 async fn run_session(
     conn: &Connection,
-    tx: &mut SendStream,
-    rx: &mut RecvStream,
-    decoder: &mut FrameDecoder,
+    mut control: Control<'_>,
     hello: Hello,
     agent_id: &str,
     session_id: u64,
@@ -350,7 +366,7 @@ async fn run_session(
         .update_agent_facts(agent_id.to_string(), hello)
         .await?;
     send(
-        tx,
+        control.tx,
         &ServerMessage::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
             server_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -361,8 +377,15 @@ async fn run_session(
     .await?;
     info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
     loop {
-        let msg = match recv::<AgentMessage>(rx, decoder).await {
-            Ok(Some(m)) => m,
+        let body = tokio::select! {
+            body = next_body(control.rx, control.decoder) => body,
+            Some(msg) = control.outbox.recv() => {
+                send(control.tx, &msg).await?;
+                continue;
+            }
+        };
+        let body = match body {
+            Ok(Some(b)) => b,
             Ok(None) => {
                 conn.close(close_code::NORMAL.into(), b"session ended");
                 return Ok(());
@@ -374,14 +397,79 @@ async fn run_session(
                 return Err(protocol_error(conn, &format!("{e:#}")));
             }
         };
+        let msg: AgentMessage =
+            decode_body(&body).map_err(|e| protocol_error(conn, &e.to_string()))?;
+        ctx.presence.touch(agent_id, session_id, unix_now());
         match msg {
-            AgentMessage::Heartbeat => ctx.presence.touch(agent_id, session_id, unix_now()),
+            AgentMessage::Heartbeat => {}
+            AgentMessage::Inventory(report) => {
+                let reply = ingest(ctx, agent_id, report, body.len()).await;
+                send(control.tx, &reply).await?;
+            }
             AgentMessage::Hello(_) | AgentMessage::Enroll(_) | AgentMessage::Diag(_) => {
                 return Err(protocol_error(
                     conn,
                     "unexpected message on the control stream",
                 ));
             }
+        }
+    }
+}
+
+/// Stores an inventory report; returns the acknowledgement, or a request
+/// for the whole inventory when the report cannot be used.
+async fn ingest(
+    ctx: &LinkContext,
+    agent_id: &str,
+    report: InventoryReport,
+    bytes: usize,
+) -> ServerMessage {
+    let full_please = ServerMessage::InventoryRequest { full: true };
+    let base = match ctx.store.inventory_base(agent_id.to_string()).await {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(%agent_id, error = %e, "cannot read the stored inventory");
+            return full_please;
+        }
+    };
+    let planned = tokio::task::spawn_blocking(move || {
+        let base = base.and_then(|b| Inventory::from_wire(&b).ok());
+        plan_ingest(base.as_ref(), report).map(|plan| {
+            let blob = plan.inventory.to_wire();
+            (plan, blob)
+        })
+    })
+    .await;
+    let (plan, blob) = match planned {
+        Ok(Ok(p)) => p,
+        Ok(Err(IngestError::UnknownBase)) => {
+            debug!(%agent_id, "delta against an unknown base; asking for a full inventory");
+            return full_please;
+        }
+        Ok(Err(e)) => {
+            warn!(%agent_id, error = %e, "refusing an inventory report; nothing of it is stored");
+            return full_please;
+        }
+        Err(e) => {
+            warn!(%agent_id, error = %e, "inventory ingest failed");
+            return full_please;
+        }
+    };
+    let hash = plan.inventory.content_hash();
+    let changes = plan.events.len();
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    match ctx
+        .store
+        .ingest_inventory(agent_id.to_string(), plan, blob, bytes, unix_now())
+        .await
+    {
+        Ok(()) => {
+            debug!(%agent_id, bytes, changes, "inventory stored");
+            ServerMessage::InventoryAck(hash)
+        }
+        Err(e) => {
+            warn!(%agent_id, error = %e, "cannot store the inventory; nothing of it is stored");
+            full_please
         }
     }
 }

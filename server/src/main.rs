@@ -55,6 +55,93 @@ enum Command {
     /// Live diagnostics on an agent's machine.
     #[command(subcommand)]
     Diag(DiagCmd),
+    /// The inventory: machines, their hardware, software and history.
+    #[command(subcommand)]
+    Assets(AssetsCmd),
+    /// Installed software across all assets.
+    #[command(subcommand)]
+    Software(SoftwareCmd),
+}
+
+/// Filters shared by `assets list` and `assets export`.
+#[derive(Debug, Clone, clap::Args)]
+struct AssetFilters {
+    /// Substring of host name, serial, model, user, IP or MAC.
+    #[arg(long)]
+    search: Option<String>,
+    /// Assets with this package, optionally version-constrained: firefox, firefox@<120, openssl@>=3.0,<3.0.13.
+    #[arg(long, value_name = "NAME[@CONSTRAINT]")]
+    software: Option<String>,
+    /// Substring of OS name and version.
+    #[arg(long)]
+    os: Option<String>,
+    /// Substring of manufacturer and model.
+    #[arg(long)]
+    model: Option<String>,
+    /// Seen within this long, e.g. 7d.
+    #[arg(long, value_name = "DURATION")]
+    seen_within: Option<String>,
+    /// Not seen for this long, e.g. 30d.
+    #[arg(long, value_name = "DURATION")]
+    not_seen_for: Option<String>,
+}
+
+impl AssetFilters {
+    fn query(self) -> deskhand_server::api::AssetQuery {
+        deskhand_server::api::AssetQuery {
+            search: self.search,
+            software: self.software,
+            os: self.os,
+            model: self.model,
+            seen_within: self.seen_within,
+            not_seen_for: self.not_seen_for,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum AssetsCmd {
+    /// List assets, filtered.
+    List(AssetFilters),
+    /// Everything about one asset: by id, host name or serial number.
+    Show {
+        /// Id, host name or serial number.
+        asset: String,
+    },
+    /// What changed on an asset: software installed, removed, upgraded; hardware; OS.
+    History {
+        /// Id, host name or serial number.
+        asset: String,
+        /// How far back, e.g. 7d.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Only one category, e.g. software, os, memory, disks, interfaces.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Export assets for a spreadsheet or a script.
+    Export {
+        /// csv or json.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
+        format: OutputFormat,
+        #[command(flatten)]
+        filters: AssetFilters,
+    },
+    /// Ask an online asset's agent to report its inventory now.
+    Refresh {
+        /// Id, host name or serial number.
+        asset: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SoftwareCmd {
+    /// Each package name and version with how many assets have it.
+    List {
+        /// Substring of the name.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +334,29 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Audit(AuditCmd::List { limit }) => cli::audit_list(&client, f, limit).await,
             Command::Diag(DiagCmd::List) => cli::diag_list(&client, f).await,
+            Command::Assets(AssetsCmd::List(filters)) => {
+                cli::assets_list(&client, f, &filters.query()).await
+            }
+            Command::Assets(AssetsCmd::Export { format, filters }) => {
+                cli::assets_list(&client, format, &filters.query()).await
+            }
+            Command::Assets(AssetsCmd::Show { asset }) => {
+                cli::assets_show(&client, f, &asset).await
+            }
+            Command::Assets(AssetsCmd::History {
+                asset,
+                since,
+                category,
+            }) => {
+                let q = deskhand_server::api::HistoryQuery { since, category };
+                cli::assets_history(&client, f, &asset, &q).await
+            }
+            Command::Assets(AssetsCmd::Refresh { asset }) => {
+                cli::assets_refresh(&client, &asset).await
+            }
+            Command::Software(SoftwareCmd::List { name }) => {
+                cli::software_list(&client, f, &deskhand_server::api::SoftwareQuery { name }).await
+            }
             Command::Diag(DiagCmd::Run {
                 agent,
                 check,

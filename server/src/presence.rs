@@ -15,6 +15,7 @@ use crate::store::Seen;
 /// One live session.
 struct Session {
     conn: quinn::Connection,
+    control: tokio::sync::mpsc::Sender<deskhand_shared::proto::ServerMessage>,
     session_id: u64,
     last_seen: i64,
     addr: String,
@@ -50,7 +51,13 @@ impl Presence {
     }
 
     /// Registers a session, closing an older one of the same agent.
-    pub fn register(&self, agent_id: &str, conn: quinn::Connection, now: i64) -> Registration {
+    pub fn register(
+        &self,
+        agent_id: &str,
+        conn: quinn::Connection,
+        control: tokio::sync::mpsc::Sender<deskhand_shared::proto::ServerMessage>,
+        now: i64,
+    ) -> Registration {
         let mut inner = self.lock();
         if inner.revoked.contains(agent_id) {
             return Registration::Revoked;
@@ -62,6 +69,7 @@ impl Presence {
             agent_id.to_string(),
             Session {
                 conn,
+                control,
                 session_id,
                 last_seen: now,
                 addr,
@@ -137,6 +145,16 @@ impl Presence {
     /// The live connection of an agent, to open request streams on.
     pub fn connection(&self, agent_id: &str) -> Option<quinn::Connection> {
         self.lock().sessions.get(agent_id).map(|s| s.conn.clone())
+    }
+
+    /// Queues a message for an agent's control stream; false if it is offline.
+    pub fn send_control(&self, agent_id: &str, msg: deskhand_shared::proto::ServerMessage) -> bool {
+        let control = self
+            .lock()
+            .sessions
+            .get(agent_id)
+            .map(|s| s.control.clone());
+        control.is_some_and(|c| c.try_send(msg).is_ok())
     }
 
     /// How many sessions are live.

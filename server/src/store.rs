@@ -17,6 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::inventory::{AssetEvent, IngestPlan, SoftwareRow};
+
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
 /// Read connections kept open between requests.
@@ -111,6 +113,66 @@ fn migrations() -> Migrations<'static> {
             result      BLOB NOT NULL
         );
         CREATE INDEX diag_runs_agent ON diag_runs(agent_id, started_at);
+        "#,
+        ),
+        M::up(
+            r#"
+        CREATE TABLE assets (
+            id                  TEXT PRIMARY KEY REFERENCES agents(id),
+            hostname            TEXT NOT NULL,
+            fqdn                TEXT NOT NULL DEFAULT '',
+            os_name             TEXT NOT NULL DEFAULT '',
+            os_version          TEXT NOT NULL DEFAULT '',
+            kernel              TEXT NOT NULL DEFAULT '',
+            arch                TEXT NOT NULL DEFAULT '',
+            manufacturer        TEXT NOT NULL DEFAULT '',
+            model               TEXT NOT NULL DEFAULT '',
+            serial              TEXT NOT NULL DEFAULT '',
+            system_uuid         TEXT NOT NULL DEFAULT '',
+            machine_id          TEXT NOT NULL DEFAULT '',
+            cpu_model           TEXT NOT NULL DEFAULT '',
+            cpu_cores           INTEGER NOT NULL DEFAULT 0,
+            memory_bytes        INTEGER NOT NULL DEFAULT 0,
+            ipv4                TEXT NOT NULL DEFAULT '',
+            macs                TEXT NOT NULL DEFAULT '',
+            user                TEXT NOT NULL DEFAULT '',
+            inventory_hash      TEXT NOT NULL,
+            inventory           BLOB NOT NULL,
+            first_inventory_at  INTEGER NOT NULL,
+            last_inventory_at   INTEGER NOT NULL,
+            last_report_bytes   INTEGER NOT NULL
+        );
+        CREATE INDEX assets_hostname ON assets(hostname COLLATE NOCASE);
+        CREATE INDEX assets_serial ON assets(serial);
+        CREATE TABLE software (
+            id       INTEGER PRIMARY KEY,
+            name     TEXT NOT NULL,
+            version  TEXT NOT NULL,
+            vendor   TEXT NOT NULL,
+            source   TEXT NOT NULL,
+            arch     TEXT NOT NULL,
+            UNIQUE (name, version, vendor, source, arch)
+        );
+        CREATE INDEX software_name ON software(name COLLATE NOCASE);
+        CREATE TABLE asset_software (
+            asset_id      TEXT NOT NULL REFERENCES assets(id),
+            software_id   INTEGER NOT NULL REFERENCES software(id),
+            install_date  INTEGER,
+            size_bytes    INTEGER,
+            PRIMARY KEY (asset_id, software_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX asset_software_by_software ON asset_software(software_id, asset_id);
+        CREATE TABLE asset_events (
+            id         INTEGER PRIMARY KEY,
+            asset_id   TEXT NOT NULL REFERENCES assets(id),
+            at         INTEGER NOT NULL,
+            category   TEXT NOT NULL,
+            item       TEXT NOT NULL,
+            change     TEXT NOT NULL,
+            old_value  TEXT,
+            new_value  TEXT
+        );
+        CREATE INDEX asset_events_by_asset ON asset_events(asset_id, at);
         "#,
         ),
     ])
@@ -254,6 +316,74 @@ pub struct DiagRun {
     pub started_at: i64,
     /// The result.
     pub result: deskhand_shared::diag::DiagResult,
+}
+
+/// Filters of `assets list`; all given ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AssetFilter {
+    /// Substring of host name, serial, model, user, IP, MAC or id.
+    pub search: Option<String>,
+    /// Substring of OS name and version.
+    pub os: Option<String>,
+    /// Substring of manufacturer and model.
+    pub model: Option<String>,
+    /// Assets having one of these catalog rows.
+    pub software_ids: Option<Vec<i64>>,
+    /// Heard from within this many seconds.
+    pub seen_within: Option<i64>,
+    /// Not heard from for this many seconds.
+    pub not_seen_for: Option<i64>,
+}
+
+/// An asset as listed and shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetRow {
+    /// Asset id (the agent id for agent-reported assets).
+    pub id: String,
+    /// Host name.
+    pub hostname: String,
+    /// Fully qualified name.
+    pub fqdn: String,
+    /// OS name.
+    pub os_name: String,
+    /// OS version.
+    pub os_version: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Architecture.
+    pub arch: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// SMBIOS UUID.
+    pub system_uuid: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// CPU cores.
+    pub cpu_cores: i64,
+    /// RAM, bytes.
+    pub memory_bytes: i64,
+    /// IPv4 addresses.
+    pub ipv4: String,
+    /// MAC addresses.
+    pub macs: String,
+    /// Logged-in or last user.
+    pub user: String,
+    /// Content hash of the stored inventory.
+    pub inventory_hash: String,
+    /// First inventory, unix time.
+    pub first_inventory_at: i64,
+    /// Latest inventory, unix time.
+    pub last_inventory_at: i64,
+    /// Size of the latest report on the wire, bytes.
+    pub last_report_bytes: i64,
+    /// Last heard from (flushed liveness), unix time.
+    pub last_seen: Option<i64>,
+    /// Installed packages.
+    pub software_count: i64,
 }
 
 /// One liveness update, flushed in batches.
@@ -681,6 +811,248 @@ impl Store {
         .await
     }
 
+    // ---- inventory ---------------------------------------------------------
+
+    /// The stored inventory of an asset, in its wire form.
+    pub async fn inventory_base(&self, asset_id: String) -> Result<Option<Vec<u8>>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT inventory FROM assets WHERE id = ?1",
+                [asset_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Applies an ingest plan in one step: asset fields, stored inventory,
+    /// software links (catalog rows shared by all assets) and history.
+    pub async fn ingest_inventory(
+        &self,
+        asset_id: String,
+        plan: IngestPlan,
+        blob: Vec<u8>,
+        report_bytes: i64,
+        now: i64,
+    ) -> Result<()> {
+        self.write(move |tx| {
+            let s = &plan.summary;
+            tx.execute(
+                "INSERT INTO assets (id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
+                    system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
+                    inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?22)
+                 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
+                    os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
+                    arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
+                    serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
+                    cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
+                    ipv4 = excluded.ipv4, macs = excluded.macs, user = excluded.user,
+                    inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
+                    last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
+                params![
+                    asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
+                    s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
+                    s.ipv4, s.macs, s.user, plan.hash, blob, now, report_bytes
+                ],
+            )?;
+            {
+                let mut find = tx.prepare_cached(
+                    "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
+                )?;
+                let mut unlink = tx.prepare_cached("DELETE FROM asset_software WHERE asset_id = ?1 AND software_id = ?2")?;
+                for r in &plan.software_removed {
+                    if let Some(id) = find
+                        .query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get::<_, i64>(0))
+                        .optional()?
+                    {
+                        unlink.execute(params![asset_id, id])?;
+                    }
+                }
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT DO NOTHING",
+                )?;
+                let mut link = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO asset_software (asset_id, software_id, install_date, size_bytes) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for r in &plan.software_added {
+                    upsert.execute(params![r.name, r.version, r.vendor, r.source, r.arch])?;
+                    let id: i64 = find.query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get(0))?;
+                    link.execute(params![asset_id, id, r.install_date, r.size_bytes])?;
+                }
+                let mut ev = tx.prepare_cached(
+                    "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for e in &plan.events {
+                    ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Assets matching a filter, by host name.
+    pub async fn list_assets(&self, filter: AssetFilter, now: i64) -> Result<Vec<AssetRow>> {
+        self.read(move |c| {
+            let mut sql = format!("{ASSET_SELECT} WHERE 1 = 1");
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            let mut like = |sql: &mut String, cols: &[&str], text: &str| {
+                args.push(Box::new(format!("%{text}%")));
+                let n = args.len();
+                let ors: Vec<String> = cols.iter().map(|c| format!("{c} LIKE ?{n}")).collect();
+                sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
+            };
+            if let Some(t) = &filter.search {
+                like(&mut sql, &["a.hostname", "a.serial", "a.model", "a.user", "a.ipv4", "a.macs", "a.id"], t);
+            }
+            if let Some(t) = &filter.os {
+                like(&mut sql, &["a.os_name || ' ' || a.os_version"], t);
+            }
+            if let Some(t) = &filter.model {
+                like(&mut sql, &["a.manufacturer || ' ' || a.model"], t);
+            }
+            if let Some(ids) = &filter.software_ids {
+                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                sql.push_str(&format!(
+                    " AND a.id IN (SELECT asset_id FROM asset_software WHERE software_id IN ({list}))"
+                ));
+            }
+            if let Some(secs) = filter.seen_within {
+                sql.push_str(&format!(" AND coalesce(g.last_seen, 0) >= {}", now.saturating_sub(secs)));
+            }
+            if let Some(secs) = filter.not_seen_for {
+                sql.push_str(&format!(" AND coalesce(g.last_seen, 0) < {}", now.saturating_sub(secs)));
+            }
+            sql.push_str(" ORDER BY a.hostname, a.id");
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), asset_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Finds one asset by id, id prefix, host name or serial number.
+    pub async fn find_asset(&self, key: String) -> Result<AssetRow> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "{ASSET_SELECT} WHERE a.id = ?1 OR a.hostname = ?1 COLLATE NOCASE OR (a.serial = ?1 AND a.serial != '')
+                 OR (length(?1) >= 4 AND a.id LIKE ?1 || '%') ORDER BY a.id"
+            ))?;
+            let found: Vec<AssetRow> = st.query_map([&key], asset_row)?.collect::<Result<_, _>>()?;
+            if let Some(exact) = found.iter().find(|a| a.id == key) {
+                return Ok(exact.clone());
+            }
+            match found.len() {
+                0 => Err(StoreError::NotFound(format!("no asset matches `{key}` (id, host name or serial)"))),
+                1 => Ok(found.into_iter().next().expect("one element")),
+                _ => Err(StoreError::Refused(format!(
+                    "`{key}` matches {} assets, use the id: {}",
+                    found.len(),
+                    found.iter().map(|a| format!("{} ({})", a.id, a.hostname)).collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        })
+        .await
+    }
+
+    /// The software installed on an asset, by name.
+    pub async fn asset_software(&self, asset_id: String) -> Result<Vec<SoftwareRow>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes
+                 FROM asset_software l JOIN software s ON s.id = l.software_id
+                 WHERE l.asset_id = ?1 ORDER BY s.name, s.version",
+            )?;
+            let rows = st.query_map([asset_id], |r| {
+                Ok(SoftwareRow {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    vendor: r.get(2)?,
+                    source: r.get(3)?,
+                    arch: r.get(4)?,
+                    install_date: r.get(5)?,
+                    size_bytes: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// An asset's history, newest first.
+    pub async fn asset_history(
+        &self,
+        asset_id: String,
+        since: i64,
+        category: Option<String>,
+    ) -> Result<Vec<(i64, AssetEvent)>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT at, category, item, change, old_value, new_value FROM asset_events
+                 WHERE asset_id = ?1 AND at >= ?2 AND (?3 IS NULL OR category = ?3)
+                 ORDER BY at DESC, id DESC",
+            )?;
+            let rows = st.query_map(params![asset_id, since, category], |r| {
+                Ok((
+                    r.get(0)?,
+                    AssetEvent {
+                        category: r.get(1)?,
+                        item: r.get(2)?,
+                        change: r.get(3)?,
+                        old_value: r.get(4)?,
+                        new_value: r.get(5)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Catalog rows named `name` (any case): id, version, source.
+    pub async fn software_versions(&self, name: String) -> Result<Vec<(i64, String, String)>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT id, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
+            )?;
+            let rows = st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Each distinct package (name, version, vendor, source, arch) with the
+    /// number of assets that have it; `name` filters by substring.
+    pub async fn software_counts(&self, name: Option<String>) -> Result<Vec<(SoftwareRow, i64)>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_id)
+                 FROM software s JOIN asset_software l ON l.software_id = s.id
+                 WHERE (?1 IS NULL OR s.name LIKE '%' || ?1 || '%')
+                 GROUP BY s.id ORDER BY s.name, s.version",
+            )?;
+            let rows = st.query_map([name], |r| {
+                Ok((
+                    SoftwareRow {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        vendor: r.get(2)?,
+                        source: r.get(3)?,
+                        arch: r.get(4)?,
+                        install_date: None,
+                        size_bytes: None,
+                    },
+                    r.get(5)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     // ---- audit -------------------------------------------------------------
 
     /// The newest `limit` audit entries, newest first.
@@ -702,6 +1074,40 @@ impl Store {
         })
         .await
     }
+}
+
+const ASSET_SELECT: &str = "SELECT a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
+    a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
+    a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
+    (SELECT count(*) FROM asset_software l WHERE l.asset_id = a.id)
+    FROM assets a LEFT JOIN agents g ON g.id = a.id";
+
+fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
+    Ok(AssetRow {
+        id: r.get(0)?,
+        hostname: r.get(1)?,
+        fqdn: r.get(2)?,
+        os_name: r.get(3)?,
+        os_version: r.get(4)?,
+        kernel: r.get(5)?,
+        arch: r.get(6)?,
+        manufacturer: r.get(7)?,
+        model: r.get(8)?,
+        serial: r.get(9)?,
+        system_uuid: r.get(10)?,
+        cpu_model: r.get(11)?,
+        cpu_cores: r.get(12)?,
+        memory_bytes: r.get(13)?,
+        ipv4: r.get(14)?,
+        macs: r.get(15)?,
+        user: r.get(16)?,
+        inventory_hash: r.get(17)?,
+        first_inventory_at: r.get(18)?,
+        last_inventory_at: r.get(19)?,
+        last_report_bytes: r.get(20)?,
+        last_seen: r.get(21)?,
+        software_count: r.get(22)?,
+    })
 }
 
 const AGENT_SELECT: &str =

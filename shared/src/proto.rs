@@ -39,6 +39,18 @@ pub enum AgentMessage {
     Heartbeat,
     /// Output of a diagnostic, on the stream the server opened for it.
     Diag(crate::diag::DiagEvent),
+    /// The machine's inventory, whole or as a delta, on the control stream.
+    Inventory(InventoryReport),
+}
+
+/// An inventory report: the whole document, or the changes since the last
+/// one the server acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InventoryReport {
+    /// The whole inventory.
+    Full(Box<crate::inventory::Inventory>),
+    /// The changes against the inventory with hash `delta.base`.
+    Delta(Box<crate::inventory::InventoryDelta>),
 }
 
 /// An enrolled agent introduces itself.
@@ -84,6 +96,14 @@ pub enum ServerMessage {
     Enrolled(Enrolled),
     /// Run a diagnostic; sent first on a stream the server opens.
     Diag(crate::diag::DiagRequest),
+    /// The server stored the inventory with this content hash; later
+    /// deltas may use it as their base.
+    InventoryAck(crate::inventory::ContentHash),
+    /// Send an inventory now; `full` when the server has no usable base.
+    InventoryRequest {
+        /// Send the whole document rather than a delta.
+        full: bool,
+    },
 }
 
 /// The server accepts an agent's session.

@@ -1,0 +1,231 @@
+//! Inventory on the server, end to end: a real agent reports this machine;
+//! a real `.deb` built here with `dpkg-deb` is installed, upgraded and
+//! removed between reports, and each step shows up in `software list`,
+//! `assets show` and `assets history`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use deskhand_tests::{Agent, Server, wait_for};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+const PKG: &str = "deskhand-e2e-hello";
+
+/// Builds a tiny package with dpkg-deb.
+fn build_deb(dir: &Path, version: &str) -> std::path::PathBuf {
+    let root = dir.join(format!("pkg-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::create_dir_all(root.join("usr/share/doc").join(PKG)).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {PKG}\nVersion: {version}\nArchitecture: all\nMaintainer: deskhand tests <tests@deskhand.invalid>\nDescription: a package the deskhand end-to-end tests install\n"
+        ),
+    )
+    .expect("control");
+    std::fs::write(
+        root.join("usr/share/doc").join(PKG).join("README"),
+        "hello\n",
+    )
+    .expect("readme");
+    let out = dir.join(format!("{PKG}_{version}_all.deb"));
+    let status = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&root)
+        .arg(&out)
+        .output()
+        .expect("dpkg-deb runs");
+    assert!(
+        status.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+fn dpkg(args: &[&str]) {
+    let out = Command::new("dpkg").args(args).output().expect("dpkg runs");
+    assert!(
+        out.status.success(),
+        "dpkg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes the test package however the test ends.
+struct Uninstall;
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", PKG]).output();
+    }
+}
+
+fn show(server: &Server, id: &str) -> Value {
+    server.json(&["assets", "show", id])
+}
+
+/// Asks for a report and waits until the server has stored a newer one.
+fn refresh(server: &Server, id: &str) -> Value {
+    let before = show(server, id)["asset"]["last_inventory_at"].clone();
+    let hash_before = show(server, id)["inventory_hash"].clone();
+    // Inventory times have one-second resolution: make the next one differ.
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = server.cli(&["assets", "refresh", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(WAIT, "a fresh inventory", || {
+        let d = show(server, id);
+        (d["asset"]["last_inventory_at"] != before || d["inventory_hash"] != hash_before)
+            .then_some(d)
+    })
+}
+
+fn history(server: &Server, id: &str) -> Vec<Value> {
+    match server.json(&["assets", "history", id, "--category", "software"]) {
+        Value::Array(v) => v,
+        other => panic!("history is not a list: {other}"),
+    }
+}
+
+fn has_event(events: &[Value], change: &str, from: Option<&str>, to: Option<&str>) -> bool {
+    events.iter().any(|e| {
+        e["item"] == PKG
+            && e["change"] == change
+            && e["old_value"].as_str() == from
+            && e["new_value"].as_str() == to
+    })
+}
+
+#[test]
+fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
+    if Command::new("dpkg-deb").arg("--version").output().is_err() {
+        panic!("dpkg-deb is required (Debian); .ci/run installs it");
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let _ = Command::new("dpkg").args(["--purge", PKG]).output();
+    let _cleanup = Uninstall;
+    let v1 = build_deb(tmp.path(), "1.0-1");
+    let v2 = build_deb(tmp.path(), "1.1-1");
+
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&tmp.path().join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let _run = agent.run().expect("run");
+    let first = wait_for(WAIT, "the first inventory", || {
+        let list = server.json(&["assets", "list"]);
+        list.as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == id.as_str()).cloned())
+    });
+    assert!(
+        first["software_count"].as_i64().unwrap_or(0) > 10,
+        "{first}"
+    );
+    let full_bytes = show(&server, &id)["last_report_bytes"]
+        .as_i64()
+        .expect("bytes");
+
+    // Nothing changed: the report is a few bytes, not the whole inventory.
+    let unchanged = refresh(&server, &id);
+    let delta_bytes = unchanged["last_report_bytes"].as_i64().expect("bytes");
+    assert!(
+        delta_bytes < 4096,
+        "an unchanged machine sent {delta_bytes} bytes (full: {full_bytes})"
+    );
+    assert!(
+        full_bytes > 10 * delta_bytes,
+        "full {full_bytes} vs delta {delta_bytes}"
+    );
+
+    dpkg(&["-i", v1.to_str().expect("path")]);
+    let d = refresh(&server, &id);
+    let sw = d["software"].as_array().expect("software");
+    assert!(
+        sw.iter()
+            .any(|p| p["name"] == PKG && p["version"] == "1.0-1"),
+        "not in assets show"
+    );
+    let listed = server.json(&["software", "list", "--name", PKG]);
+    assert_eq!(listed[0]["version"], "1.0-1", "{listed}");
+    assert_eq!(listed[0]["assets"], 1, "{listed}");
+    assert!(has_event(
+        &history(&server, &id),
+        "installed",
+        None,
+        Some("1.0-1")
+    ));
+    let found = server.json(&["assets", "list", "--software", &format!("{PKG}@<1.1")]);
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+
+    dpkg(&["-i", v2.to_str().expect("path")]);
+    refresh(&server, &id);
+    assert!(has_event(
+        &history(&server, &id),
+        "upgraded",
+        Some("1.0-1"),
+        Some("1.1-1")
+    ));
+    let found = server.json(&["assets", "list", "--software", &format!("{PKG}@<1.1")]);
+    assert_eq!(found.as_array().map(Vec::len), Some(0), "{found}");
+
+    dpkg(&["--purge", PKG]);
+    let d = refresh(&server, &id);
+    assert!(
+        !d["software"]
+            .as_array()
+            .expect("software")
+            .iter()
+            .any(|p| p["name"] == PKG)
+    );
+    assert!(has_event(
+        &history(&server, &id),
+        "removed",
+        Some("1.1-1"),
+        None
+    ));
+    let listed = server.json(&["software", "list", "--name", PKG]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+}
+
+#[test]
+fn a_restarted_agent_reports_again_and_history_survives() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&tmp.path().join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let mut run = agent.run().expect("run");
+    wait_for(WAIT, "the first inventory", || {
+        server
+            .cli(&["assets", "show", &id])
+            .status
+            .success()
+            .then_some(())
+    });
+    run.stop();
+    let _run = agent.run().expect("run again");
+    wait_for(WAIT, "the agent back online", || {
+        server.is_online(&id).then_some(())
+    });
+    // The full report after reconnecting is diffed against the stored
+    // inventory: no second first-inventory event, and the history stays.
+    refresh(&server, &id);
+    let all = server.json(&["assets", "history", &id]);
+    let changes: Vec<&str> = all
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    assert_eq!(
+        changes.iter().filter(|c| **c == "inventoried").count(),
+        1,
+        "{changes:?}"
+    );
+}
