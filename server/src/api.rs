@@ -1058,9 +1058,9 @@ async fn show_asset(
     let software = s.store.asset_software(a.id.clone()).await?;
     let inv = s
         .store
-        .inventory_base(a.id.clone())
+        .stored_inventory(a.id.clone())
         .await?
-        .and_then(|b| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
+        .and_then(|(b, _)| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
         .unwrap_or_default();
     Ok(Json(AssetDetail {
         asset: asset_view(&a, &s.presence),
@@ -1101,7 +1101,8 @@ async fn show_asset(
                 name: v.mount_point.clone(),
                 kind: v.fs_type.clone().unwrap_or_default(),
                 size_bytes: v.size_bytes,
-                free_bytes: Some(v.free_bytes),
+                // Free space is volatile: the disk-usage diagnostic has it live.
+                free_bytes: None,
             })
             .collect(),
         software: software.into_iter().map(software_view).collect(),
@@ -1201,10 +1202,9 @@ async fn list_software(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::plan_ingest;
+    use crate::inventory::plan_full;
     use crate::store::{AssetFilter, NewAgent};
     use deskhand_shared::inventory::{Inventory, Package, PackageSource};
-    use deskhand_shared::proto::InventoryReport;
 
     fn pkg(name: &str, version: &str, source: PackageSource) -> Package {
         Package {
@@ -1267,10 +1267,9 @@ mod tests {
                 pkg(name, version, source),
                 pkg("bash", "5.2", PackageSource::Dpkg),
             ];
-            let plan = plan_ingest(None, InventoryReport::Full(Box::new(inv))).expect("plan");
-            let blob = plan.inventory.to_wire();
+            let plan = plan_full(None, &inv);
             store
-                .ingest_inventory(host.into(), plan, blob, 1, 1)
+                .ingest_inventory(host.into(), None, plan, 1, 1)
                 .await
                 .expect("ingest");
         }

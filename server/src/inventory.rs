@@ -1,14 +1,20 @@
 //! Inventory ingest logic, without I/O: what a report changes, as history
 //! events, asset summary fields and software link changes.
 //!
-//! [`plan_ingest`] takes the stored base (if any) and a report and returns
-//! an [`IngestPlan`] or the reason to ask the agent for a full inventory.
-//! The store then applies the plan in one transaction.
+//! The server stores an asset's inventory in two parts: its packages as
+//! links into the shared software catalog, and the rest in the
+//! [`stored_form`] (software and volatile fields removed), which is small.
+//! A full report is diffed against the reconstructed base
+//! ([`plan_full`]). A delta is applied without the base ([`plan_delta`]):
+//! its software changes become link changes, and only when other,
+//! non-volatile sections changed is the stored form read and rewritten.
+//! The server checks a delta's base hash against the stored one and trusts
+//! an authenticated agent's target hash; the full report every agent sends
+//! when it connects re-anchors it.
 
 use deskhand_shared::inventory::{
-    Inventory, InventoryDelta, ItemChange, Package, PackageSource, apply, diff,
+    ContentHash, Inventory, InventoryDelta, ItemChange, Package, PackageSource, apply, diff,
 };
-use deskhand_shared::proto::InventoryReport;
 
 use crate::version::Scheme;
 
@@ -44,6 +50,10 @@ pub struct SoftwareRow {
     pub install_date: Option<i64>,
     /// Installed size, bytes.
     pub size_bytes: Option<i64>,
+    /// State when not simply installed, empty otherwise.
+    pub state: String,
+    /// Source-specific id (registry key, bundle id), empty if none.
+    pub pkg_id: String,
 }
 
 /// The searchable fields of an asset, from its latest inventory.
@@ -88,12 +98,13 @@ pub struct AssetSummary {
 /// Everything one report changes.
 #[derive(Debug, Clone)]
 pub struct IngestPlan {
-    /// The new inventory, canonical.
-    pub inventory: Inventory,
-    /// Its content hash, hex.
-    pub hash: String,
-    /// Its searchable fields.
-    pub summary: AssetSummary,
+    /// The new inventory's content hash.
+    pub hash: ContentHash,
+    /// The new stored form (wire encoding) and its searchable fields, when
+    /// they changed (always for a full report).
+    pub rest: Option<(Vec<u8>, AssetSummary)>,
+    /// The logged-in or last user, when the report says.
+    pub user: Option<String>,
     /// Packages to link (all of them on a first inventory).
     pub software_added: Vec<SoftwareRow>,
     /// Packages to unlink.
@@ -127,10 +138,32 @@ pub fn software_row(p: &Package) -> SoftwareRow {
         arch: opt(&p.arch),
         install_date: p.install_date.and_then(|d| i64::try_from(d).ok()),
         size_bytes: p.size_bytes.and_then(|d| i64::try_from(d).ok()),
+        state: opt(&p.state),
+        pkg_id: opt(&p.id),
     }
 }
 
-/// The stored name of a package source.
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The package a stored row describes (inverse of [`software_row`]).
+pub fn package_of(r: &SoftwareRow) -> Package {
+    Package {
+        name: r.name.clone(),
+        version: r.version.clone(),
+        arch: non_empty(&r.arch),
+        source: parse_source(&r.source),
+        vendor: non_empty(&r.vendor),
+        install_date: r.install_date.and_then(|d| u64::try_from(d).ok()),
+        size_bytes: r.size_bytes.and_then(|d| u64::try_from(d).ok()),
+        state: non_empty(&r.state),
+        id: non_empty(&r.pkg_id),
+    }
+}
+
+/// The stored name of a package source; a user's Windows packages keep
+/// the user's SID (`windows-user:S-1-5-...`).
 pub fn source_name(s: &PackageSource) -> String {
     match s {
         PackageSource::Unknown => "unknown".into(),
@@ -140,11 +173,61 @@ pub fn source_name(s: &PackageSource) -> String {
         PackageSource::Flatpak => "flatpak".into(),
         PackageSource::Snap => "snap".into(),
         PackageSource::WindowsMachine => "windows".into(),
-        PackageSource::WindowsUser(_) => "windows-user".into(),
+        PackageSource::WindowsUser(sid) => format!("windows-user:{sid}"),
         PackageSource::MacApp => "macos-app".into(),
         PackageSource::MacPkg => "macos-pkg".into(),
         PackageSource::Other(o) => o.clone(),
     }
+}
+
+/// Parses a stored source name (inverse of [`source_name`]).
+pub fn parse_source(s: &str) -> PackageSource {
+    match s {
+        "unknown" => PackageSource::Unknown,
+        "dpkg" => PackageSource::Dpkg,
+        "rpm" => PackageSource::Rpm,
+        "apk" => PackageSource::Apk,
+        "flatpak" => PackageSource::Flatpak,
+        "snap" => PackageSource::Snap,
+        "windows" => PackageSource::WindowsMachine,
+        "macos-app" => PackageSource::MacApp,
+        "macos-pkg" => PackageSource::MacPkg,
+        other => match other.strip_prefix("windows-user:") {
+            Some(sid) => PackageSource::WindowsUser(sid.to_string()),
+            None => PackageSource::Other(other.to_string()),
+        },
+    }
+}
+
+/// The stored form of an inventory: without its packages (they live in
+/// the software catalog) and without volatile fields (collection
+/// metadata, sessions, boot time, free space).
+pub fn stored_form(inv: &Inventory) -> Inventory {
+    let mut s = inv.canonical();
+    s.software.clear();
+    s.meta = Default::default();
+    s.sessions = Default::default();
+    s.os.last_boot = None;
+    for v in &mut s.volumes {
+        v.free_bytes = 0;
+    }
+    s
+}
+
+/// Rebuilds an inventory from its stored form and its package rows.
+pub fn reconstruct(mut rest: Inventory, software: &[SoftwareRow]) -> Inventory {
+    rest.software = software.iter().map(package_of).collect();
+    rest.canonicalize();
+    rest
+}
+
+/// The user to show for an asset: logged in now, else the last one.
+pub fn user_of(s: &deskhand_shared::inventory::Sessions) -> String {
+    s.logged_in
+        .first()
+        .cloned()
+        .or_else(|| s.last_logged_in.clone())
+        .unwrap_or_default()
 }
 
 /// The searchable fields of an inventory.
@@ -182,66 +265,101 @@ pub fn summarize(inv: &Inventory) -> AssetSummary {
         memory_bytes: i64::try_from(inv.memory.total_bytes).unwrap_or(i64::MAX),
         ipv4: ipv4.join(" "),
         macs: macs.join(" "),
-        user: inv
-            .sessions
-            .logged_in
-            .first()
-            .cloned()
-            .or_else(|| inv.sessions.last_logged_in.clone())
-            .unwrap_or_default(),
+        user: user_of(&inv.sessions),
     }
 }
 
-/// Plans the ingest of `report` against the stored `base` inventory.
-pub fn plan_ingest(
-    base: Option<&Inventory>,
-    report: InventoryReport,
-) -> Result<IngestPlan, IngestError> {
-    let (new, delta) = match (report, base) {
-        (InventoryReport::Full(inv), None) => (inv.canonical(), None),
-        (InventoryReport::Full(inv), Some(base)) => {
-            let d = diff(base, &inv);
-            (inv.canonical(), Some(d))
-        }
-        (InventoryReport::Delta(_), None) => return Err(IngestError::UnknownBase),
-        (InventoryReport::Delta(d), Some(base)) => {
-            if d.base != base.content_hash() {
-                return Err(IngestError::UnknownBase);
-            }
-            let new = apply(base, &d).map_err(|e| IngestError::Invalid(e.to_string()))?;
-            if new.content_hash() != d.target {
-                return Err(IngestError::Invalid(
-                    "applying the delta does not give the announced inventory".into(),
-                ));
-            }
-            (new, Some(*d))
-        }
-    };
-    let (software_added, software_removed, events) = match &delta {
+/// Plans a full report against the reconstructed base, if there is one.
+pub fn plan_full(base: Option<&Inventory>, new: &Inventory) -> IngestPlan {
+    let new = new.canonical();
+    let rest = stored_form(&new);
+    let summary = summarize(&rest);
+    let (software_added, software_removed, events) = match base {
         None => (
             new.software.iter().map(software_row).collect(),
             Vec::new(),
-            vec![AssetEvent {
-                category: "asset".into(),
-                item: String::new(),
-                change: "inventoried".into(),
-                old_value: None,
-                new_value: Some(format!("{} packages", new.software.len())),
-            }],
+            vec![event(
+                "asset",
+                "",
+                "inventoried",
+                None,
+                Some(format!("{} packages", new.software.len())),
+            )],
         ),
-        Some(d) => {
-            let (added, removed) = software_links(d);
-            (added, removed, events_of(d))
+        Some(base) => {
+            let d = diff(base, &new);
+            let (added, removed) = software_links(&d);
+            (added, removed, events_of(&d))
         }
     };
-    Ok(IngestPlan {
-        hash: new.content_hash().to_hex(),
-        summary: summarize(&new),
-        inventory: new,
+    IngestPlan {
+        hash: new.content_hash(),
+        rest: Some((rest.to_wire(), summary)),
+        user: Some(user_of(&new.sessions)),
         software_added,
         software_removed,
         events,
+    }
+}
+
+/// The part of a delta that changes the stored form: no software, no
+/// volatile fields. Empty for most deltas.
+pub fn storage_delta(d: &InventoryDelta) -> InventoryDelta {
+    let mut s = d.clone();
+    s.software.clear();
+    s.meta = None;
+    s.sessions = None;
+    s.os = d.os.as_ref().and_then(|r| {
+        let (mut before, mut after) = (r.before.clone(), r.after.clone());
+        before.last_boot = None;
+        after.last_boot = None;
+        (before != after).then_some(deskhand_shared::inventory::Replace { before, after })
+    });
+    let no_free = |v: &deskhand_shared::inventory::Volume| {
+        let mut v = v.clone();
+        v.free_bytes = 0;
+        v
+    };
+    s.volumes = d
+        .volumes
+        .iter()
+        .filter_map(|c| match c {
+            ItemChange::Added(v) => Some(ItemChange::Added(no_free(v))),
+            ItemChange::Removed(v) => Some(ItemChange::Removed(no_free(v))),
+            ItemChange::Changed { before, after } => {
+                let (before, after) = (no_free(before), no_free(after));
+                (before != after).then_some(ItemChange::Changed { before, after })
+            }
+        })
+        .collect();
+    s
+}
+
+/// Plans a delta. `rest` is the stored form; it is needed only when
+/// [`storage_delta`] is not empty.
+pub fn plan_delta(rest: Option<&Inventory>, d: &InventoryDelta) -> Result<IngestPlan, IngestError> {
+    let sd = storage_delta(d);
+    let rest = if sd.is_empty() {
+        None
+    } else {
+        let base = rest.ok_or(IngestError::UnknownBase)?;
+        let new = apply(base, &sd).map_err(|e| IngestError::Invalid(e.to_string()))?;
+        Some((new.to_wire(), summarize(&new)))
+    };
+    let (software_added, software_removed) = software_links(d);
+    Ok(IngestPlan {
+        hash: d.target,
+        rest,
+        user: d.sessions.as_ref().map(|r| user_of(&r.after)),
+        software_added,
+        software_removed,
+        events: events_of(d),
     })
+}
+
+/// Whether planning this delta needs the stored form.
+pub fn needs_stored_form(d: &InventoryDelta) -> bool {
+    !storage_delta(d).is_empty()
 }
 
 fn software_links(d: &InventoryDelta) -> (Vec<SoftwareRow>, Vec<SoftwareRow>) {
@@ -511,19 +629,35 @@ mod tests {
 
     #[test]
     fn a_first_inventory_links_everything() {
-        let plan = plan_ingest(
-            None,
-            InventoryReport::Full(Box::new(inv(vec![pkg("curl", "1"), pkg("vim", "2")]))),
-        )
-        .expect("plan");
+        let plan = plan_full(None, &inv(vec![pkg("curl", "1"), pkg("vim", "2")]));
         assert_eq!(plan.software_added.len(), 2);
         assert_eq!(plan.events.len(), 1);
         assert_eq!(plan.events[0].change, "inventoried");
-        assert_eq!(plan.summary.hostname, "pc-1");
+        let (_, summary) = plan.rest.expect("stored form");
+        assert_eq!(summary.hostname, "pc-1");
     }
 
     #[test]
-    fn deltas_become_software_events_with_versions() {
+    fn stored_form_and_rows_reconstruct_the_inventory() {
+        let mut original = inv(vec![
+            pkg("curl", "1"),
+            Package {
+                source: PackageSource::WindowsUser("S-1-5-21-1".into()),
+                vendor: Some("Mozilla".into()),
+                state: Some("half-installed".into()),
+                id: Some("{GUID}".into()),
+                install_date: Some(1_700_000_000),
+                ..pkg("Firefox", "120.0")
+            },
+        ]);
+        original.sessions.logged_in = vec!["alice".into()];
+        let rows: Vec<SoftwareRow> = original.software.iter().map(software_row).collect();
+        let back = reconstruct(stored_form(&original), &rows);
+        assert_eq!(back.content_hash(), original.content_hash());
+    }
+
+    #[test]
+    fn software_only_deltas_need_no_stored_form() {
         let base = inv(vec![
             pkg("curl", "7.88.1-10"),
             pkg("vim", "2:9.0-1"),
@@ -534,10 +668,14 @@ mod tests {
             pkg("vim", "2:8.2-1"),
             pkg("hello", "2.10-3"),
         ]);
-        new.memory.total_bytes = 16 << 30;
+        new.sessions.logged_in = vec!["bob".into()];
+        new.meta.total_micros = 5;
         let d = diff(&base, &new);
-        let plan = plan_ingest(Some(&base.canonical()), InventoryReport::Delta(Box::new(d)))
-            .expect("plan");
+        assert!(!needs_stored_form(&d));
+        let plan = plan_delta(None, &d).expect("plan");
+        assert!(plan.rest.is_none());
+        assert_eq!(plan.user.as_deref(), Some("bob"));
+        assert_eq!(plan.hash, new.content_hash());
         let ev: Vec<(&str, &str, &str)> = plan
             .events
             .iter()
@@ -547,47 +685,51 @@ mod tests {
         assert!(ev.contains(&("software", "vim", "downgraded")), "{ev:?}");
         assert!(ev.contains(&("software", "hello", "installed")), "{ev:?}");
         assert!(ev.contains(&("software", "gone", "removed")), "{ev:?}");
-        assert!(ev.contains(&("memory", "total", "changed")), "{ev:?}");
         assert_eq!(plan.software_added.len(), 3);
         assert_eq!(plan.software_removed.len(), 3);
-        assert_eq!(plan.hash, new.content_hash().to_hex());
     }
 
     #[test]
-    fn a_delta_against_another_base_asks_for_a_full_inventory() {
-        let a = inv(vec![pkg("a", "1")]);
-        let b = inv(vec![pkg("b", "1")]);
-        let d = diff(&a, &b);
+    fn hardware_deltas_rewrite_the_stored_form() {
+        let base = inv(vec![pkg("a", "1")]);
+        let mut new = base.clone();
+        new.memory.total_bytes = 16 << 30;
+        let d = diff(&base, &new);
+        assert!(needs_stored_form(&d));
+        assert_eq!(plan_delta(None, &d).err(), Some(IngestError::UnknownBase));
+        let plan = plan_delta(Some(&stored_form(&base)), &d).expect("plan");
+        let (blob, summary) = plan.rest.expect("rewritten");
+        assert_eq!(summary.memory_bytes, 16 << 30);
         assert_eq!(
-            plan_ingest(None, InventoryReport::Delta(Box::new(d.clone()))).err(),
-            Some(IngestError::UnknownBase)
+            Inventory::from_wire(&blob)
+                .expect("decodes")
+                .memory
+                .total_bytes,
+            16 << 30
         );
-        let other = inv(vec![pkg("c", "1")]);
-        assert_eq!(
-            plan_ingest(Some(&other), InventoryReport::Delta(Box::new(d))).err(),
-            Some(IngestError::UnknownBase)
-        );
+        assert!(plan.events.iter().any(|e| e.category == "memory"));
     }
 
     #[test]
-    fn a_lying_delta_is_refused() {
-        let a = inv(vec![pkg("a", "1")]);
-        let b = inv(vec![pkg("a", "2")]);
-        let mut d = diff(&a, &b);
-        d.target = inv(vec![pkg("zzz", "9")]).content_hash();
-        assert!(matches!(
-            plan_ingest(Some(&a.canonical()), InventoryReport::Delta(Box::new(d))),
-            Err(IngestError::Invalid(_))
-        ));
+    fn a_full_report_is_diffed_against_the_reconstructed_base() {
+        let base = inv(vec![pkg("a", "1"), pkg("b", "1")]);
+        let new = inv(vec![pkg("a", "2"), pkg("c", "1")]);
+        let rows: Vec<SoftwareRow> = base.software.iter().map(software_row).collect();
+        let plan = plan_full(Some(&reconstruct(stored_form(&base), &rows)), &new);
+        let changes: Vec<&str> = plan.events.iter().map(|e| e.change.as_str()).collect();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert_eq!(plan.hash, new.content_hash());
     }
 
     #[test]
-    fn volatile_changes_are_not_history() {
+    fn volatile_changes_are_not_history_nor_storage() {
         let a = inv(vec![pkg("a", "1")]);
         let mut b = a.clone();
         b.meta.total_micros = 999;
         b.sessions.logged_in = vec!["alice".into()];
+        b.os.last_boot = Some(5);
         let d = diff(&a, &b);
         assert!(events_of(&d).is_empty());
+        assert!(!needs_stored_form(&d));
     }
 }

@@ -33,7 +33,9 @@ use rustls::server::WebPkiClientVerifier;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-use crate::inventory::{IngestError, plan_ingest};
+use crate::inventory::{
+    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full, reconstruct,
+};
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
 use crate::store::{NewAgent, Store, StoreError};
@@ -417,59 +419,108 @@ async fn run_session(
 }
 
 /// Stores an inventory report; returns the acknowledgement, or a request
-/// for the whole inventory when the report cannot be used.
+/// for the whole inventory when the report cannot be used (nothing of it
+/// is stored then).
 async fn ingest(
     ctx: &LinkContext,
     agent_id: &str,
     report: InventoryReport,
     bytes: usize,
 ) -> ServerMessage {
-    let full_please = ServerMessage::InventoryRequest { full: true };
-    let base = match ctx.store.inventory_base(agent_id.to_string()).await {
-        Ok(b) => b,
-        Err(e) => {
-            warn!(%agent_id, error = %e, "cannot read the stored inventory");
-            return full_please;
-        }
-    };
-    let planned = tokio::task::spawn_blocking(move || {
-        let base = base.and_then(|b| Inventory::from_wire(&b).ok());
-        plan_ingest(base.as_ref(), report).map(|plan| {
-            let blob = plan.inventory.to_wire();
-            (plan, blob)
-        })
-    })
-    .await;
-    let (plan, blob) = match planned {
-        Ok(Ok(p)) => p,
-        Ok(Err(IngestError::UnknownBase)) => {
-            debug!(%agent_id, "delta against an unknown base; asking for a full inventory");
-            return full_please;
-        }
-        Ok(Err(e)) => {
-            warn!(%agent_id, error = %e, "refusing an inventory report; nothing of it is stored");
-            return full_please;
+    match plan_report(ctx, agent_id, report).await {
+        Ok((expected, plan)) => {
+            let hash = plan.hash;
+            let changes = plan.events.len();
+            let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+            match ctx
+                .store
+                .ingest_inventory(agent_id.to_string(), expected, plan, bytes, unix_now())
+                .await
+            {
+                Ok(()) => {
+                    debug!(%agent_id, bytes, changes, "inventory stored");
+                    ServerMessage::InventoryAck(hash)
+                }
+                Err(e) => {
+                    debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+                    ServerMessage::InventoryRequest { full: true }
+                }
+            }
         }
         Err(e) => {
-            warn!(%agent_id, error = %e, "inventory ingest failed");
-            return full_please;
-        }
-    };
-    let hash = plan.inventory.content_hash();
-    let changes = plan.events.len();
-    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-    match ctx
-        .store
-        .ingest_inventory(agent_id.to_string(), plan, blob, bytes, unix_now())
-        .await
-    {
-        Ok(()) => {
-            debug!(%agent_id, bytes, changes, "inventory stored");
-            ServerMessage::InventoryAck(hash)
-        }
-        Err(e) => {
-            warn!(%agent_id, error = %e, "cannot store the inventory; nothing of it is stored");
-            full_please
+            match &e {
+                IngestError::UnknownBase => {
+                    debug!(%agent_id, "delta against an unknown base; asking for a full inventory")
+                }
+                IngestError::Invalid(why) => {
+                    warn!(%agent_id, %why, "refusing an inventory report; nothing of it is stored")
+                }
+            }
+            ServerMessage::InventoryRequest { full: true }
         }
     }
+}
+
+/// Plans a report: a full one against the reconstructed base, a delta
+/// against the stored hash (and the stored form only if it needs it).
+async fn plan_report(
+    ctx: &LinkContext,
+    agent_id: &str,
+    report: InventoryReport,
+) -> Result<(Option<String>, IngestPlan), IngestError> {
+    let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
+    match report {
+        InventoryReport::Full(new) => {
+            let stored = ctx
+                .store
+                .stored_inventory(agent_id.to_string())
+                .await
+                .map_err(store_err)?;
+            let rows = match &stored {
+                Some(_) => ctx
+                    .store
+                    .asset_software(agent_id.to_string())
+                    .await
+                    .map_err(store_err)?,
+                None => Vec::new(),
+            };
+            blocking(move || {
+                let base = stored
+                    .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
+                    .map(|rest| reconstruct(rest, &rows));
+                Ok((None, plan_full(base.as_ref(), &new)))
+            })
+            .await
+        }
+        InventoryReport::Delta(d) => {
+            let stored_hash = ctx
+                .store
+                .inventory_hash(agent_id.to_string())
+                .await
+                .map_err(store_err)?;
+            if stored_hash.as_deref() != Some(d.base.to_hex().as_str()) {
+                return Err(IngestError::UnknownBase);
+            }
+            let rest = if needs_stored_form(&d) {
+                ctx.store
+                    .stored_inventory(agent_id.to_string())
+                    .await
+                    .map_err(store_err)?
+                    .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
+            } else {
+                None
+            };
+            let expected = d.base.to_hex();
+            blocking(move || plan_delta(rest.as_ref(), &d).map(|p| (Some(expected), p))).await
+        }
+    }
+}
+
+/// Runs CPU work (decoding, diffing) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, IngestError> + Send + 'static,
+) -> Result<T, IngestError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| IngestError::Invalid(format!("ingest task failed: {e}")))?
 }

@@ -136,6 +136,7 @@ fn migrations() -> Migrations<'static> {
             ipv4                TEXT NOT NULL DEFAULT '',
             macs                TEXT NOT NULL DEFAULT '',
             user                TEXT NOT NULL DEFAULT '',
+            software_count      INTEGER NOT NULL DEFAULT 0,
             inventory_hash      TEXT NOT NULL,
             inventory           BLOB NOT NULL,
             first_inventory_at  INTEGER NOT NULL,
@@ -159,6 +160,8 @@ fn migrations() -> Migrations<'static> {
             software_id   INTEGER NOT NULL REFERENCES software(id),
             install_date  INTEGER,
             size_bytes    INTEGER,
+            state         TEXT NOT NULL DEFAULT '',
+            pkg_id        TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (asset_id, software_id)
         ) WITHOUT ROWID;
         CREATE INDEX asset_software_by_software ON asset_software(software_id, asset_id);
@@ -813,11 +816,24 @@ impl Store {
 
     // ---- inventory ---------------------------------------------------------
 
-    /// The stored inventory of an asset, in its wire form.
-    pub async fn inventory_base(&self, asset_id: String) -> Result<Option<Vec<u8>>> {
+    /// An asset's stored form (wire encoding) and content hash.
+    pub async fn stored_inventory(&self, asset_id: String) -> Result<Option<(Vec<u8>, String)>> {
         self.read(move |c| {
             Ok(c.query_row(
-                "SELECT inventory FROM assets WHERE id = ?1",
+                "SELECT inventory, inventory_hash FROM assets WHERE id = ?1",
+                [asset_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// An asset's content hash, if it has an inventory.
+    pub async fn inventory_hash(&self, asset_id: String) -> Result<Option<String>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT inventory_hash FROM assets WHERE id = ?1",
                 [asset_id],
                 |r| r.get(0),
             )
@@ -826,37 +842,59 @@ impl Store {
         .await
     }
 
-    /// Applies an ingest plan in one step: asset fields, stored inventory,
+    /// Applies an ingest plan in one step: asset fields, stored form,
     /// software links (catalog rows shared by all assets) and history.
+    /// With `expected_hash`, refuses if the stored inventory moved on.
     pub async fn ingest_inventory(
         &self,
         asset_id: String,
+        expected_hash: Option<String>,
         plan: IngestPlan,
-        blob: Vec<u8>,
         report_bytes: i64,
         now: i64,
     ) -> Result<()> {
         self.write(move |tx| {
-            let s = &plan.summary;
-            tx.execute(
-                "INSERT INTO assets (id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
-                    system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
-                    inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21, ?22)
-                 ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
-                    os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
-                    arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
-                    serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
-                    cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
-                    ipv4 = excluded.ipv4, macs = excluded.macs, user = excluded.user,
-                    inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
-                    last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
-                params![
-                    asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
-                    s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
-                    s.ipv4, s.macs, s.user, plan.hash, blob, now, report_bytes
-                ],
-            )?;
+            if let Some(expected) = &expected_hash {
+                let stored: Option<String> = tx
+                    .query_row("SELECT inventory_hash FROM assets WHERE id = ?1", [&asset_id], |r| r.get(0))
+                    .optional()?;
+                if stored.as_ref() != Some(expected) {
+                    return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
+                }
+            }
+            match &plan.rest {
+                Some((blob, s)) => {
+                    tx.execute(
+                        "INSERT INTO assets (id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
+                            system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
+                            inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
+                         ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
+                            os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
+                            arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
+                            serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
+                            cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
+                            ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
+                            inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
+                            last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
+                        params![
+                            asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
+                            s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
+                            s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
+                        ],
+                    )?;
+                }
+                None => {
+                    let n = tx.execute(
+                        "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
+                            user = coalesce(?5, user) WHERE id = ?1",
+                        params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user],
+                    )?;
+                    if n == 0 {
+                        return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
+                    }
+                }
+            }
             {
                 let mut find = tx.prepare_cached(
                     "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
@@ -870,17 +908,24 @@ impl Store {
                         unlink.execute(params![asset_id, id])?;
                     }
                 }
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT DO NOTHING",
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 let mut link = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO asset_software (asset_id, software_id, install_date, size_bytes) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO asset_software (asset_id, software_id, install_date, size_bytes, state, pkg_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?;
                 for r in &plan.software_added {
-                    upsert.execute(params![r.name, r.version, r.vendor, r.source, r.arch])?;
-                    let id: i64 = find.query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get(0))?;
-                    link.execute(params![asset_id, id, r.install_date, r.size_bytes])?;
+                    // Most packages are already in the catalog: one index probe.
+                    let key = params![r.name, r.version, r.vendor, r.source, r.arch];
+                    let id = match find.query_row(key, |row| row.get::<_, i64>(0)).optional()? {
+                        Some(id) => id,
+                        None => {
+                            insert.execute(key)?;
+                            tx.last_insert_rowid()
+                        }
+                    };
+                    link.execute(params![asset_id, id, r.install_date, r.size_bytes, r.state, r.pkg_id])?;
                 }
                 let mut ev = tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -888,6 +933,12 @@ impl Store {
                 for e in &plan.events {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
+            }
+            if !plan.software_added.is_empty() || !plan.software_removed.is_empty() {
+                tx.execute(
+                    "UPDATE assets SET software_count = (SELECT count(*) FROM asset_software WHERE asset_id = ?1) WHERE id = ?1",
+                    [&asset_id],
+                )?;
             }
             Ok(())
         })
@@ -962,7 +1013,7 @@ impl Store {
     pub async fn asset_software(&self, asset_id: String) -> Result<Vec<SoftwareRow>> {
         self.read(move |c| {
             let mut st = c.prepare(
-                "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes
+                "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes, l.state, l.pkg_id
                  FROM asset_software l JOIN software s ON s.id = l.software_id
                  WHERE l.asset_id = ?1 ORDER BY s.name, s.version",
             )?;
@@ -975,6 +1026,8 @@ impl Store {
                     arch: r.get(4)?,
                     install_date: r.get(5)?,
                     size_bytes: r.get(6)?,
+                    state: r.get(7)?,
+                    pkg_id: r.get(8)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1044,6 +1097,8 @@ impl Store {
                         arch: r.get(4)?,
                         install_date: None,
                         size_bytes: None,
+                        state: String::new(),
+                        pkg_id: String::new(),
                     },
                     r.get(5)?,
                 ))
@@ -1079,7 +1134,7 @@ impl Store {
 const ASSET_SELECT: &str = "SELECT a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
     a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
     a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
-    (SELECT count(*) FROM asset_software l WHERE l.asset_id = a.id)
+    a.software_count
     FROM assets a LEFT JOIN agents g ON g.id = a.id";
 
 fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {

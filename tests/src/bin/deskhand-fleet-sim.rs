@@ -13,8 +13,10 @@ use anyhow::{Context, Result, bail};
 use deskhand_agent::link::{recv, send};
 use deskhand_agent::tls::client_config;
 use deskhand_shared::frame::FrameDecoder;
+use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 use deskhand_shared::proto::{
-    AgentMessage, EnrollRequest, Hello, PROTOCOL_VERSION, SERVER_NAME, ServerMessage,
+    AgentMessage, EnrollRequest, Hello, InventoryReport, PROTOCOL_VERSION, SERVER_NAME,
+    ServerMessage,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -27,12 +29,14 @@ struct Args {
     count: usize,
     hold: Duration,
     in_flight: usize,
+    /// Packages per synthetic inventory; 0 skips the inventory phase.
+    packages: usize,
 }
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     let mut next = |name: &str| it.next().with_context(|| format!("missing {name}"));
-    let usage = "usage: deskhand-fleet-sim AGENTS_ADDR ENROLL_TOKEN CA_FINGERPRINT COUNT HOLD_SECS [IN_FLIGHT]";
+    let usage = "usage: deskhand-fleet-sim AGENTS_ADDR ENROLL_TOKEN CA_FINGERPRINT COUNT HOLD_SECS [IN_FLIGHT] [PACKAGES]";
     let agents_addr = next(usage)?.parse()?;
     let token = next(usage)?;
     let fingerprint = next(usage)?;
@@ -42,6 +46,10 @@ fn parse_args() -> Result<Args> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(128);
+    let packages = next("packages")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     Ok(Args {
         agents_addr,
         token,
@@ -49,6 +57,7 @@ fn parse_args() -> Result<Args> {
         count,
         hold,
         in_flight,
+        packages,
     })
 }
 
@@ -72,6 +81,115 @@ fn hello(i: usize) -> AgentMessage {
         kernel_version: "1".into(),
         arch: "x86_64".into(),
     })
+}
+
+type Held = (quinn::Connection, quinn::SendStream, quinn::RecvStream);
+
+/// A synthetic inventory: `n` packages, most from a pool shared by the
+/// fleet, 20 unique to this machine.
+fn synthetic_inventory(agent: usize, n: usize) -> Inventory {
+    const POOL: usize = 3000;
+    let mut inv = Inventory::new();
+    inv.identity.hostname = format!("sim-{agent:05}");
+    inv.os.name = Some("Debian GNU/Linux".into());
+    inv.os.version = Some("12".into());
+    inv.memory.total_bytes = 16 << 30;
+    let shared = n.saturating_sub(20);
+    let offset = agent * 7 % POOL;
+    inv.software = (0..shared)
+        .map(|k| {
+            let p = (offset + k) % POOL;
+            Package {
+                name: format!("pool-package-{p:04}"),
+                version: format!("{}.{}.{}-1", p % 7, p % 13, agent % 3),
+                arch: Some("amd64".into()),
+                source: PackageSource::Dpkg,
+                vendor: Some("Debian Maintainers <debian@example.org>".into()),
+                install_date: Some(1_700_000_000 + p as u64),
+                size_bytes: Some(100_000 + p as u64),
+                ..Package::default()
+            }
+        })
+        .chain((0..n - shared).map(|k| Package {
+            name: format!("unique-{agent}-{k}"),
+            version: "1.0".into(),
+            source: PackageSource::Dpkg,
+            ..Package::default()
+        }))
+        .collect();
+    inv
+}
+
+async fn report_and_wait(held: &mut Held, report: InventoryReport) -> Result<()> {
+    let (_, tx, rx) = held;
+    send(tx, &AgentMessage::Inventory(report)).await?;
+    let mut dec = FrameDecoder::default();
+    match recv::<ServerMessage>(rx, &mut dec).await? {
+        Some(ServerMessage::InventoryAck(_)) => Ok(()),
+        other => bail!("inventory not acknowledged: {other:?}"),
+    }
+}
+
+/// Every agent sends a full inventory, then a delta (three upgrades).
+async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> Result<Vec<Held>> {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    let mut tasks = Vec::new();
+    for (i, mut h) in held.into_iter().enumerate() {
+        let slots = slots.clone();
+        let inv = synthetic_inventory(i, packages);
+        let report = InventoryReport::Full(Box::new(inv.clone()));
+        bytes += postcard::to_stdvec(&report).map(|b| b.len()).unwrap_or(0);
+        tasks.push(tokio::spawn(async move {
+            let _p = slots.acquire_owned().await?;
+            report_and_wait(&mut h, report).await?;
+            Ok::<_, anyhow::Error>((h, inv))
+        }));
+    }
+    let mut next = Vec::new();
+    for t in tasks {
+        next.push(t.await??);
+    }
+    let took = start.elapsed();
+    println!("full_ingests={}", next.len());
+    println!("full_ingest_ms={}", took.as_millis());
+    println!(
+        "full_ingests_per_s={:.0}",
+        next.len() as f64 / took.as_secs_f64()
+    );
+    println!(
+        "full_report_kb={:.1}",
+        bytes as f64 / next.len().max(1) as f64 / 1024.0
+    );
+
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (mut h, base) in next {
+        let slots = slots.clone();
+        let mut new = base.clone();
+        for p in new.software.iter_mut().take(3) {
+            p.version.push_str("+security1");
+        }
+        let report =
+            InventoryReport::Delta(Box::new(deskhand_shared::inventory::diff(&base, &new)));
+        tasks.push(tokio::spawn(async move {
+            let _p = slots.acquire_owned().await?;
+            report_and_wait(&mut h, report).await?;
+            Ok::<_, anyhow::Error>(h)
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await??);
+    }
+    let took = start.elapsed();
+    println!("delta_ingest_ms={}", took.as_millis());
+    println!(
+        "delta_ingests_per_s={:.0}",
+        out.len() as f64 / took.as_secs_f64()
+    );
+    Ok(out)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -187,6 +305,9 @@ async fn main() -> Result<()> {
         median(&mut latencies).as_secs_f64() * 1e3
     );
     println!("connected={}", held.len());
+    if args.packages > 0 {
+        held = inventory_phase(held, args.packages, args.in_flight).await?;
+    }
     // Signal the script that every session is up, then hold them.
     println!("all_connected");
     use std::io::Write;
