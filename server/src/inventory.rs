@@ -302,6 +302,19 @@ pub fn plan_full(base: Option<&Inventory>, new: &Inventory) -> IngestPlan {
     }
 }
 
+/// The plan for a full report whose content hash is the stored one:
+/// nothing but the report time and the user changes.
+pub fn unchanged_plan(hash: ContentHash, new: &Inventory) -> IngestPlan {
+    IngestPlan {
+        hash,
+        rest: None,
+        user: Some(user_of(&new.sessions)),
+        software_added: Vec::new(),
+        software_removed: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
 /// The part of a delta that changes the stored form: no software, no
 /// volatile fields. Empty for most deltas.
 pub fn storage_delta(d: &InventoryDelta) -> InventoryDelta {

@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::inventory::{
-    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full, reconstruct,
+    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full, reconstruct, unchanged_plan,
 };
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
@@ -471,6 +471,23 @@ async fn plan_report(
     let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
     match report {
         InventoryReport::Full(new) => {
+            // An agent that reconnects (say, after a server restart) sends
+            // the inventory the server already has: a hash comparison
+            // settles it without touching the catalog.
+            let stored_hash = ctx
+                .store
+                .inventory_hash(agent_id.to_string())
+                .await
+                .map_err(store_err)?;
+            let (new, unchanged) = blocking(move || {
+                let hash = new.content_hash();
+                let unchanged = stored_hash.as_deref() == Some(hash.to_hex().as_str());
+                Ok((new, unchanged.then_some(hash)))
+            })
+            .await?;
+            if let Some(hash) = unchanged {
+                return Ok((Some(hash.to_hex()), unchanged_plan(hash, &new)));
+            }
             let stored = ctx
                 .store
                 .stored_inventory(agent_id.to_string())

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use deskhand_agent::link::{recv, send};
 use deskhand_agent::tls::client_config;
-use deskhand_shared::frame::FrameDecoder;
+use deskhand_shared::frame::{FrameDecoder, encode_frame};
 use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, InventoryReport, PROTOCOL_VERSION, SERVER_NAME,
@@ -120,9 +120,9 @@ fn synthetic_inventory(agent: usize, n: usize) -> Inventory {
     inv
 }
 
-async fn report_and_wait(held: &mut Held, report: InventoryReport) -> Result<()> {
+async fn report_and_wait(held: &mut Held, frame: &[u8]) -> Result<()> {
     let (_, tx, rx) = held;
-    send(tx, &AgentMessage::Inventory(report)).await?;
+    tx.write_all(frame).await?;
     let mut dec = FrameDecoder::default();
     match recv::<ServerMessage>(rx, &mut dec).await? {
         Some(ServerMessage::InventoryAck(_)) => Ok(()),
@@ -130,52 +130,21 @@ async fn report_and_wait(held: &mut Held, report: InventoryReport) -> Result<()>
     }
 }
 
-/// Every agent sends a full inventory, then a delta (three upgrades).
-async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> Result<Vec<Held>> {
+/// Sends one pre-encoded frame per agent, at most `in_flight` at a time,
+/// each waiting for its acknowledgement; returns the wall time.
+async fn ingest_round(
+    held: Vec<Held>,
+    frames: Vec<Vec<u8>>,
+    in_flight: usize,
+) -> Result<(Vec<Held>, Duration)> {
     let slots = Arc::new(Semaphore::new(in_flight));
     let start = Instant::now();
-    let mut bytes = 0usize;
     let mut tasks = Vec::new();
-    for (i, mut h) in held.into_iter().enumerate() {
+    for (mut h, frame) in held.into_iter().zip(frames) {
         let slots = slots.clone();
-        let inv = synthetic_inventory(i, packages);
-        let report = InventoryReport::Full(Box::new(inv.clone()));
-        bytes += postcard::to_stdvec(&report).map(|b| b.len()).unwrap_or(0);
         tasks.push(tokio::spawn(async move {
             let _p = slots.acquire_owned().await?;
-            report_and_wait(&mut h, report).await?;
-            Ok::<_, anyhow::Error>((h, inv))
-        }));
-    }
-    let mut next = Vec::new();
-    for t in tasks {
-        next.push(t.await??);
-    }
-    let took = start.elapsed();
-    println!("full_ingests={}", next.len());
-    println!("full_ingest_ms={}", took.as_millis());
-    println!(
-        "full_ingests_per_s={:.0}",
-        next.len() as f64 / took.as_secs_f64()
-    );
-    println!(
-        "full_report_kb={:.1}",
-        bytes as f64 / next.len().max(1) as f64 / 1024.0
-    );
-
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (mut h, base) in next {
-        let slots = slots.clone();
-        let mut new = base.clone();
-        for p in new.software.iter_mut().take(3) {
-            p.version.push_str("+security1");
-        }
-        let report =
-            InventoryReport::Delta(Box::new(deskhand_shared::inventory::diff(&base, &new)));
-        tasks.push(tokio::spawn(async move {
-            let _p = slots.acquire_owned().await?;
-            report_and_wait(&mut h, report).await?;
+            report_and_wait(&mut h, &frame).await?;
             Ok::<_, anyhow::Error>(h)
         }));
     }
@@ -183,13 +152,50 @@ async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> 
     for t in tasks {
         out.push(t.await??);
     }
-    let took = start.elapsed();
+    Ok((out, start.elapsed()))
+}
+
+/// Every agent sends a full inventory, then a delta (three upgrades).
+/// Reports are built and encoded before the clock starts, as each real
+/// agent builds its own on its own machine.
+async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> Result<Vec<Held>> {
+    let mut fulls = Vec::new();
+    let mut deltas = Vec::new();
+    let mut again = Vec::new();
+    for i in 0..held.len() {
+        let base = synthetic_inventory(i, packages);
+        let mut new = base.clone();
+        for p in new.software.iter_mut().take(3) {
+            p.version.push_str("+security1");
+        }
+        let delta = deskhand_shared::inventory::diff(&base, &new);
+        fulls.push(encode_frame(&AgentMessage::Inventory(
+            InventoryReport::Full(Box::new(base)),
+        ))?);
+        again.push(encode_frame(&AgentMessage::Inventory(
+            InventoryReport::Full(Box::new(new)),
+        ))?);
+        deltas.push(encode_frame(&AgentMessage::Inventory(
+            InventoryReport::Delta(Box::new(delta)),
+        ))?);
+    }
+    let full_kb =
+        fulls.iter().map(Vec::len).sum::<usize>() as f64 / fulls.len().max(1) as f64 / 1024.0;
+    let delta_b = deltas.iter().map(Vec::len).sum::<usize>() as f64 / deltas.len().max(1) as f64;
+    let n = held.len() as f64;
+    let (held, took) = ingest_round(held, fulls, in_flight).await?;
+    println!("full_ingests={}", held.len());
+    println!("full_ingest_ms={}", took.as_millis());
+    println!("full_ingests_per_s={:.0}", n / took.as_secs_f64());
+    println!("full_report_kb={full_kb:.1}");
+    let (held, took) = ingest_round(held, deltas, in_flight).await?;
     println!("delta_ingest_ms={}", took.as_millis());
-    println!(
-        "delta_ingests_per_s={:.0}",
-        out.len() as f64 / took.as_secs_f64()
-    );
-    Ok(out)
+    println!("delta_ingests_per_s={:.0}", n / took.as_secs_f64());
+    println!("delta_report_bytes={delta_b:.0}");
+    // Everyone reconnects and sends its unchanged inventory in full.
+    let (held, took) = ingest_round(held, again, in_flight).await?;
+    println!("unchanged_full_ingests_per_s={:.0}", n / took.as_secs_f64());
+    Ok(held)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
