@@ -26,13 +26,19 @@ pub struct AgentConfigFile {
 impl AgentConfigFile {
     /// Reads a config file; `None` gives the empty config.
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+        load_toml(path)
     }
+}
+
+/// Reads a TOML config file into `T`; `None` gives `T::default()`. The
+/// error names the file and, through serde, the unknown key or bad value.
+pub fn load_toml<T: serde::de::DeserializeOwned + Default>(path: Option<&Path>) -> Result<T> {
+    let Some(path) = path else {
+        return Ok(T::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Deserialize;
 
 /// The keys `deskhand server --config FILE` accepts.
@@ -35,12 +35,7 @@ pub struct ServerConfigFile {
 impl ServerConfigFile {
     /// Reads a config file; `None` gives the empty config.
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
+        deskhand_agent::config::load_toml(path)
     }
 }
 

@@ -587,18 +587,7 @@ impl Store {
                 "{AGENT_SELECT} WHERE id = ?1 OR hostname = ?1 COLLATE NOCASE OR (length(?1) >= 4 AND id LIKE ?1 || '%') ORDER BY id"
             ))?;
             let found: Vec<AgentRecord> = st.query_map([&key], agent_row)?.collect::<Result<_, _>>()?;
-            if let Some(exact) = found.iter().find(|a| a.id == key) {
-                return Ok(exact.clone());
-            }
-            match found.len() {
-                0 => Err(StoreError::NotFound(format!("no agent matches `{key}`"))),
-                1 => Ok(found.into_iter().next().expect("one element")),
-                _ => Err(StoreError::Refused(format!(
-                    "`{key}` matches {} agents, use the id: {}",
-                    found.len(),
-                    found.iter().map(|a| format!("{} ({})", a.id, a.hostname)).collect::<Vec<_>>().join(", ")
-                ))),
-            }
+            one_match(&key, found, "agent", |a| (&a.id, &a.hostname))
         })
         .await
     }
@@ -993,18 +982,7 @@ impl Store {
                  OR (length(?1) >= 4 AND a.id LIKE ?1 || '%') ORDER BY a.id"
             ))?;
             let found: Vec<AssetRow> = st.query_map([&key], asset_row)?.collect::<Result<_, _>>()?;
-            if let Some(exact) = found.iter().find(|a| a.id == key) {
-                return Ok(exact.clone());
-            }
-            match found.len() {
-                0 => Err(StoreError::NotFound(format!("no asset matches `{key}` (id, host name or serial)"))),
-                1 => Ok(found.into_iter().next().expect("one element")),
-                _ => Err(StoreError::Refused(format!(
-                    "`{key}` matches {} assets, use the id: {}",
-                    found.len(),
-                    found.iter().map(|a| format!("{} ({})", a.id, a.hostname)).collect::<Vec<_>>().join(", ")
-                ))),
-            }
+            one_match(&key, found, "asset", |a| (&a.id, &a.hostname))
         })
         .await
     }
@@ -1184,6 +1162,40 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentRecord> {
         last_seen: r.get(10)?,
         last_addr: r.get(11)?,
         revoked_at: r.get(12)?,
+    })
+}
+
+/// Picks the one row a user's key means: an exact id wins; several
+/// matches are an error that lists them, so the user can pick.
+fn one_match<T>(
+    key: &str,
+    found: Vec<T>,
+    what: &str,
+    id_host: impl Fn(&T) -> (&str, &str),
+) -> Result<T> {
+    if let Some(i) = found.iter().position(|x| id_host(x).0 == key) {
+        return Ok(found.into_iter().nth(i).expect("position is in range"));
+    }
+    if found.len() > 1 {
+        let list: Vec<String> = found
+            .iter()
+            .map(|x| {
+                let (id, host) = id_host(x);
+                format!("{id} ({host})")
+            })
+            .collect();
+        return Err(StoreError::Refused(format!(
+            "`{key}` matches {} {what}s, use the id: {}",
+            found.len(),
+            list.join(", ")
+        )));
+    }
+    found.into_iter().next().ok_or_else(|| {
+        StoreError::NotFound(if what == "asset" {
+            format!("no asset matches `{key}` (id, host name or serial)")
+        } else {
+            format!("no {what} matches `{key}`")
+        })
     })
 }
 
