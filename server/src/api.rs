@@ -63,6 +63,10 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}/history", get(asset_history))
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
         .route("/api/v1/software", get(list_software))
+        .route("/api/v1/labels", get(list_labels).post(create_label))
+        .route("/api/v1/labels/{name}", delete(delete_label))
+        .route("/api/v1/assets/{key}/labels", post(label_asset))
+        .route("/api/v1/assets/{key}/labels/{label}", delete(unlabel_asset))
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }
@@ -819,6 +823,41 @@ pub struct AssetQuery {
     pub seen_within: Option<String>,
     /// Not seen for this long, e.g. `30d`.
     pub not_seen_for: Option<String>,
+    /// Carrying this label (static or dynamic).
+    pub label: Option<String>,
+}
+
+impl AssetQuery {
+    /// Parses a dynamic label's filter: `key=value` words, keys as in
+    /// `assets list` (`software=openssl@<3.0.13 os=Debian seen-within=7d`).
+    pub fn parse_filter(text: &str) -> Result<Self, String> {
+        let mut q = Self::default();
+        for word in text.split_whitespace() {
+            let (k, v) = word.split_once('=').ok_or_else(|| {
+                format!("`{word}` is not key=value (e.g. software=firefox@<120 os=Windows)")
+            })?;
+            let slot = match k.replace('-', "_").as_str() {
+                "search" => &mut q.search,
+                "software" => &mut q.software,
+                "os" => &mut q.os,
+                "model" => &mut q.model,
+                "seen_within" => &mut q.seen_within,
+                "not_seen_for" => &mut q.not_seen_for,
+                _ => {
+                    return Err(format!(
+                        "unknown filter key `{k}`: use search, software, os, model, seen-within or not-seen-for"
+                    ));
+                }
+            };
+            *slot = Some(v.to_string());
+        }
+        if text.split_whitespace().next().is_none() {
+            return Err(
+                "a dynamic label needs a filter, e.g. --where \"software=firefox@<120\"".into(),
+            );
+        }
+        Ok(q)
+    }
 }
 
 /// An asset in a list.
@@ -924,6 +963,8 @@ pub struct AssetDetail {
     pub disks: Vec<StorageView>,
     /// Mounted volumes.
     pub volumes: Vec<StorageView>,
+    /// Labels, static and dynamic.
+    pub labels: Vec<String>,
     /// Installed software.
     pub software: Vec<SoftwareView>,
 }
@@ -994,23 +1035,66 @@ fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
     }
 }
 
+/// The store filter for a query, without its label.
+async fn store_filter(
+    store: &Store,
+    q: &AssetQuery,
+) -> Result<crate::store::AssetFilter, ApiError> {
+    let mut filter = crate::store::AssetFilter {
+        static_label: None,
+        search: q.search.clone().filter(|t| !t.is_empty()),
+        os: q.os.clone().filter(|t| !t.is_empty()),
+        model: q.model.clone().filter(|t| !t.is_empty()),
+        seen_within: duration_secs("seen_within", &q.seen_within)?,
+        not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
+        software_ids: None,
+    };
+    if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
+        filter.software_ids = Some(software_ids(store, spec).await?);
+    }
+    Ok(filter)
+}
+
+/// The assets a query selects; a dynamic label's filter is evaluated
+/// now, against the latest inventories.
+pub async fn asset_rows(
+    store: &Store,
+    q: &AssetQuery,
+) -> Result<Vec<crate::store::AssetRow>, ApiError> {
+    let now = unix_now();
+    let mut filter = store_filter(store, q).await?;
+    let Some(name) = q.label.as_deref().filter(|l| !l.is_empty()) else {
+        return Ok(store.list_assets(filter, now).await?);
+    };
+    let label = store.get_label(name.to_string()).await?;
+    match &label.filter {
+        None => {
+            filter.static_label = Some(label.name);
+            Ok(store.list_assets(filter, now).await?)
+        }
+        Some(text) => {
+            let dynamic = AssetQuery::parse_filter(text).map_err(ApiError::bad_request)?;
+            let members: std::collections::HashSet<String> = store
+                .list_assets(store_filter(store, &dynamic).await?, now)
+                .await?
+                .into_iter()
+                .map(|a| a.id)
+                .collect();
+            let rows = store.list_assets(filter, now).await?;
+            Ok(rows
+                .into_iter()
+                .filter(|a| members.contains(&a.id))
+                .collect())
+        }
+    }
+}
+
 async fn list_assets(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<AssetQuery>,
 ) -> ApiResult<Vec<AssetView>> {
-    let mut filter = crate::store::AssetFilter {
-        search: q.search.filter(|t| !t.is_empty()),
-        os: q.os.filter(|t| !t.is_empty()),
-        model: q.model.filter(|t| !t.is_empty()),
-        seen_within: duration_secs("seen_within", &q.seen_within)?,
-        not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
-        software_ids: None,
-    };
-    if let Some(spec) = q.software.filter(|t| !t.is_empty()) {
-        filter.software_ids = Some(software_ids(&s.store, &spec).await?);
-    }
-    let rows = s.store.list_assets(filter, unix_now()).await?;
+    let rows = asset_rows(&s.store, &q).await?;
     Ok(Json(
         rows.iter().map(|a| asset_view(a, &s.presence)).collect(),
     ))
@@ -1105,8 +1189,30 @@ async fn show_asset(
                 free_bytes: None,
             })
             .collect(),
+        labels: labels_of(&s.store, &a.id).await?,
         software: software.into_iter().map(software_view).collect(),
     }))
+}
+
+/// An asset's static labels and the dynamic labels whose filter it matches.
+async fn labels_of(store: &Store, asset_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut names = store.static_labels_of(asset_id.to_string()).await?;
+    for label in store.list_labels().await? {
+        if let Some(text) = &label.filter {
+            let q = AssetQuery::parse_filter(text).map_err(ApiError::bad_request)?;
+            let filter = store_filter(store, &q).await?;
+            if store
+                .list_assets(filter, unix_now())
+                .await?
+                .iter()
+                .any(|a| a.id == asset_id)
+            {
+                names.push(label.name);
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Query of `GET /api/v1/assets/{key}/history`.
@@ -1197,6 +1303,128 @@ async fn list_software(
             })
             .collect(),
     ))
+}
+
+// ---- labels -------------------------------------------------------------------
+
+/// `POST /api/v1/labels`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLabel {
+    /// Name.
+    pub name: String,
+    /// A filter (`key=value` words) for a dynamic label; none for a static one.
+    pub filter: Option<String>,
+}
+
+/// A label as listed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LabelView {
+    /// Name.
+    pub name: String,
+    /// `static` or `dynamic`.
+    pub kind: String,
+    /// The filter of a dynamic label.
+    pub filter: Option<String>,
+    /// How many assets carry it now.
+    pub assets: usize,
+    /// Creator.
+    pub created_by: String,
+}
+
+/// `POST /api/v1/assets/{key}/labels`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelAsset {
+    /// The static label to put on the asset.
+    pub label: String,
+}
+
+async fn create_label(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<CreateLabel>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    if req.name.is_empty()
+        || req.name.len() > 64
+        || req.name.contains(char::is_whitespace)
+        || req.name.contains(':')
+    {
+        return Err(ApiError::bad_request(
+            "a label name is 1 to 64 characters without spaces or `:`",
+        ));
+    }
+    if let Some(f) = &req.filter {
+        // Check the filter now, so a typo fails here and not at use.
+        let q = AssetQuery::parse_filter(f).map_err(ApiError::bad_request)?;
+        store_filter(&s.store, &q).await?;
+    }
+    s.store
+        .create_label(req.name, req.filter, op.0.name, unix_now())
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn delete_label(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    s.store.delete_label(name, op.0.name, unix_now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_labels(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<LabelView>> {
+    let mut out = Vec::new();
+    for l in s.store.list_labels().await? {
+        let q = AssetQuery {
+            label: Some(l.name.clone()),
+            ..AssetQuery::default()
+        };
+        let assets = asset_rows(&s.store, &q).await?.len();
+        out.push(LabelView {
+            kind: if l.filter.is_some() {
+                "dynamic"
+            } else {
+                "static"
+            }
+            .into(),
+            name: l.name,
+            filter: l.filter,
+            assets,
+            created_by: l.created_by,
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn label_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+    Json(req): Json<LabelAsset>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    let a = s.store.find_asset(key).await?;
+    s.store
+        .set_label(a.id, req.label, true, op.0.name, unix_now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unlabel_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path((key, label)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    let a = s.store.find_asset(key).await?;
+    s.store
+        .set_label(a.id, label, false, op.0.name, unix_now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]
@@ -1321,5 +1549,90 @@ mod tests {
             .expect("counts");
         assert_eq!(counts.len(), 1, "one catalog row shared by every asset");
         assert_eq!(counts[0].1, 7);
+    }
+
+    async fn labelled(store: &Store, label: &str, os: Option<&str>) -> Vec<String> {
+        let q = AssetQuery {
+            label: Some(label.into()),
+            os: os.map(Into::into),
+            ..AssetQuery::default()
+        };
+        let mut h: Vec<String> = asset_rows(store, &q)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|a| a.hostname)
+            .collect();
+        h.sort();
+        h
+    }
+
+    #[tokio::test]
+    async fn static_and_dynamic_labels_select_their_assets() {
+        let (_d, store) = seeded().await;
+        store
+            .create_label("lab".into(), None, "admin".into(), 1)
+            .await
+            .expect("static");
+        store
+            .create_label(
+                "old-openssl".into(),
+                Some("software=openssl@<3.0.13".into()),
+                "admin".into(),
+                1,
+            )
+            .await
+            .expect("dynamic");
+        for host in ["deb11", "rhel"] {
+            store
+                .set_label(host.into(), "lab".into(), true, "admin".into(), 2)
+                .await
+                .expect("label");
+        }
+        assert_eq!(labelled(&store, "lab", None).await, ["deb11", "rhel"]);
+        assert_eq!(
+            labelled(&store, "old-openssl", None).await,
+            ["deb11", "deb12-old", "rhel", "win"]
+        );
+        // Labels combine with the other filters.
+        store
+            .set_label("rhel".into(), "lab".into(), false, "admin".into(), 3)
+            .await
+            .expect("unlabel");
+        assert_eq!(labelled(&store, "lab", None).await, ["deb11"]);
+        let err = store
+            .set_label("win".into(), "old-openssl".into(), true, "admin".into(), 3)
+            .await;
+        assert!(err.is_err(), "a dynamic label cannot be set by hand");
+        assert!(
+            asset_rows(
+                &store,
+                &AssetQuery {
+                    label: Some("nope".into()),
+                    ..AssetQuery::default()
+                }
+            )
+            .await
+            .is_err()
+        );
+        assert_eq!(
+            labels_of(&store, "deb11").await.expect("labels"),
+            ["lab", "old-openssl"]
+        );
+    }
+
+    #[test]
+    fn label_filters_parse_or_say_what_is_wrong() {
+        let q = AssetQuery::parse_filter("software=openssl@<3.0.13 os=Debian seen-within=7d")
+            .expect("parse");
+        assert_eq!(q.software.as_deref(), Some("openssl@<3.0.13"));
+        assert_eq!(q.seen_within.as_deref(), Some("7d"));
+        assert!(
+            AssetQuery::parse_filter("colour=blue")
+                .expect_err("unknown key")
+                .contains("colour")
+        );
+        assert!(AssetQuery::parse_filter("software").is_err());
+        assert!(AssetQuery::parse_filter("  ").is_err());
     }
 }

@@ -26,10 +26,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AddOperator, AgentView, AssetDetail, AssetQuery, AssetView, AuditView, CheckView, CreateToken,
-    DiagEventView, DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView,
-    OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView, SoftwareQuery,
-    TokenCreated, TokenView,
+    AddOperator, AgentView, AssetDetail, AssetQuery, AssetView, AuditView, CheckView, CreateLabel,
+    CreateToken, DiagEventView, DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView,
+    LabelAsset, LabelView, OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView,
+    SoftwareQuery, TokenCreated, TokenView,
 };
 
 /// How results are printed.
@@ -626,6 +626,7 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("first inventory", d.first_inventory_at.clone()),
         ("last inventory", a.last_inventory_at.clone()),
         ("last report", format!("{} bytes", d.last_report_bytes)),
+        ("labels", d.labels.join(", ")),
     ] {
         t.row(vec![k.into(), v]);
     }
@@ -706,6 +707,70 @@ pub async fn assets_refresh(c: &Client, key: &str) -> Result<()> {
     )
     .await?;
     outln!("asked {key} for a fresh inventory; it reports within seconds");
+    Ok(())
+}
+
+/// `deskhand assets label|unlabel ASSET LABEL`.
+pub async fn assets_label(c: &Client, asset: &str, label: &str, on: bool) -> Result<()> {
+    let path = format!("/api/v1/assets/{}/labels", path_segment(asset));
+    if on {
+        c.post::<_, serde_json::Value>(
+            &path,
+            &LabelAsset {
+                label: label.to_string(),
+            },
+        )
+        .await?;
+        outln!("labelled {asset} {label}");
+    } else {
+        c.delete(&format!("{path}/{}", path_segment(label))).await?;
+        outln!("took {label} off {asset}");
+    }
+    Ok(())
+}
+
+/// `deskhand labels create NAME [--where FILTER]`.
+pub async fn labels_create(c: &Client, name: String, filter: Option<String>) -> Result<()> {
+    let kind = if filter.is_some() {
+        "dynamic"
+    } else {
+        "static"
+    };
+    c.post::<_, serde_json::Value>(
+        "/api/v1/labels",
+        &CreateLabel {
+            name: name.clone(),
+            filter,
+        },
+    )
+    .await?;
+    outln!("created {kind} label {name}");
+    Ok(())
+}
+
+/// `deskhand labels list`.
+pub async fn labels_list(c: &Client, format: OutputFormat) -> Result<()> {
+    let rows: Vec<LabelView> = c.get("/api/v1/labels").await?;
+    print(format, &rows, || {
+        let mut t = Table::new(vec!["NAME", "KIND", "ASSETS", "FILTER", "CREATED BY"]);
+        for l in &rows {
+            t.row(vec![
+                l.name.clone(),
+                l.kind.clone(),
+                l.assets.to_string(),
+                opt(&l.filter),
+                l.created_by.clone(),
+            ]);
+        }
+        t
+    })
+}
+
+/// `deskhand labels delete NAME`.
+pub async fn labels_delete(c: &Client, name: &str) -> Result<()> {
+    c.delete(&format!("/api/v1/labels/{}", path_segment(name)))
+        .await?;
+    outln!("deleted label {name}");
     Ok(())
 }
 

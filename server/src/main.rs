@@ -61,6 +61,9 @@ enum Command {
     /// Installed software across all assets.
     #[command(subcommand)]
     Software(SoftwareCmd),
+    /// Labels that group assets, by hand or by a filter; jobs will target them.
+    #[command(subcommand)]
+    Labels(LabelsCmd),
 }
 
 /// Filters shared by `assets list` and `assets export`.
@@ -84,6 +87,9 @@ struct AssetFilters {
     /// Not seen for this long, e.g. 30d.
     #[arg(long, value_name = "DURATION")]
     not_seen_for: Option<String>,
+    /// Carrying this label (static or dynamic).
+    #[arg(long)]
+    label: Option<String>,
 }
 
 impl AssetFilters {
@@ -95,6 +101,7 @@ impl AssetFilters {
             model: self.model,
             seen_within: self.seen_within,
             not_seen_for: self.not_seen_for,
+            label: self.label,
         }
     }
 }
@@ -131,6 +138,40 @@ enum AssetsCmd {
     Refresh {
         /// Id, host name or serial number.
         asset: String,
+    },
+    /// Put a static label on an asset.
+    Label {
+        /// Id, host name or serial number.
+        asset: String,
+        /// The label (see `deskhand labels list`).
+        label: String,
+    },
+    /// Take a static label off an asset.
+    Unlabel {
+        /// Id, host name or serial number.
+        asset: String,
+        /// The label.
+        label: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LabelsCmd {
+    /// Create a label: static, or dynamic with --where.
+    Create {
+        /// Name, e.g. floor4 or old-openssl.
+        name: String,
+        /// Filter of a dynamic label, as key=value words with the keys of
+        /// `assets list`: "software=openssl@<3.0.13 os=Debian".
+        #[arg(long = "where", value_name = "FILTER")]
+        filter: Option<String>,
+    },
+    /// List labels with how many assets carry each now.
+    List,
+    /// Delete a label.
+    Delete {
+        /// Name.
+        name: String,
     },
 }
 
@@ -354,6 +395,17 @@ fn real_main(cli: Cli) -> Result<()> {
             Command::Assets(AssetsCmd::Refresh { asset }) => {
                 cli::assets_refresh(&client, &asset).await
             }
+            Command::Assets(AssetsCmd::Label { asset, label }) => {
+                cli::assets_label(&client, &asset, &label, true).await
+            }
+            Command::Assets(AssetsCmd::Unlabel { asset, label }) => {
+                cli::assets_label(&client, &asset, &label, false).await
+            }
+            Command::Labels(LabelsCmd::Create { name, filter }) => {
+                cli::labels_create(&client, name, filter).await
+            }
+            Command::Labels(LabelsCmd::List) => cli::labels_list(&client, f).await,
+            Command::Labels(LabelsCmd::Delete { name }) => cli::labels_delete(&client, &name).await,
             Command::Software(SoftwareCmd::List { name }) => {
                 cli::software_list(&client, f, &deskhand_server::api::SoftwareQuery { name }).await
             }

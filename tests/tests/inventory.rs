@@ -229,3 +229,60 @@ fn a_restarted_agent_reports_again_and_history_survives() {
         "{changes:?}"
     );
 }
+
+#[test]
+fn labels_group_assets_by_hand_and_by_filter() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&tmp.path().join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let _run = agent.run().expect("run");
+    wait_for(WAIT, "the first inventory", || {
+        server
+            .cli(&["assets", "show", &id])
+            .status
+            .success()
+            .then_some(())
+    });
+    let ok = |args: &[&str]| {
+        let out = server.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&["labels", "create", "floor4"]);
+    ok(&["labels", "create", "has-dpkg", "--where", "software=dpkg"]);
+    ok(&[
+        "labels",
+        "create",
+        "ancient-dpkg",
+        "--where",
+        "software=dpkg@<1.0",
+    ]);
+    ok(&["assets", "label", &id, "floor4"]);
+    let count = |label: &str| {
+        server
+            .json(&["assets", "list", "--label", label])
+            .as_array()
+            .map(Vec::len)
+    };
+    assert_eq!(count("floor4"), Some(1));
+    assert_eq!(count("has-dpkg"), Some(1));
+    assert_eq!(count("ancient-dpkg"), Some(0));
+    let labels = show(&server, &id)["labels"].clone();
+    assert_eq!(labels, serde_json::json!(["floor4", "has-dpkg"]));
+    // A dynamic label is not set by hand, and a bad filter is refused at once.
+    assert!(
+        !server
+            .cli(&["assets", "label", &id, "has-dpkg"])
+            .status
+            .success()
+    );
+    let out = server.cli(&["labels", "create", "bad", "--where", "colour=blue"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown filter key"));
+    ok(&["assets", "unlabel", &id, "floor4"]);
+    assert_eq!(count("floor4"), Some(0));
+}
