@@ -111,6 +111,9 @@ pub struct IngestPlan {
     pub software_removed: Vec<SoftwareRow>,
     /// History events.
     pub events: Vec<AssetEvent>,
+    /// The asset of an earlier enrollment of the same machine, whose
+    /// history and labels this asset takes over.
+    pub adopt_from: Option<String>,
 }
 
 /// Why a report could not be ingested as it is.
@@ -299,7 +302,32 @@ pub fn plan_full(base: Option<&Inventory>, new: &Inventory) -> IngestPlan {
         software_added,
         software_removed,
         events,
+        adopt_from: None,
     }
+}
+
+/// Plans the first report of a re-enrolled machine against the inventory
+/// of its earlier enrollment: the changes since then become history, with
+/// a `re-enrolled` event, and the new asset takes over the old one's.
+pub fn plan_reenrollment(
+    old_id: &str,
+    new_id: &str,
+    old: &Inventory,
+    new: &Inventory,
+) -> IngestPlan {
+    let mut plan = plan_full(Some(old), new);
+    plan.events.insert(
+        0,
+        event(
+            "asset",
+            "agent",
+            "re-enrolled",
+            Some(old_id.to_string()),
+            Some(new_id.to_string()),
+        ),
+    );
+    plan.adopt_from = Some(old_id.to_string());
+    plan
 }
 
 /// The plan for a full report whose content hash is the stored one:
@@ -312,6 +340,7 @@ pub fn unchanged_plan(hash: ContentHash, new: &Inventory) -> IngestPlan {
         software_added: Vec::new(),
         software_removed: Vec::new(),
         events: Vec::new(),
+        adopt_from: None,
     }
 }
 
@@ -367,6 +396,7 @@ pub fn plan_delta(rest: Option<&Inventory>, d: &InventoryDelta) -> Result<Ingest
         software_added,
         software_removed,
         events: events_of(d),
+        adopt_from: None,
     })
 }
 

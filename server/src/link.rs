@@ -479,6 +479,7 @@ async fn plan_report(
                 .inventory_hash(agent_id.to_string())
                 .await
                 .map_err(store_err)?;
+            let first_report = stored_hash.is_none();
             let (new, unchanged) = blocking(move || {
                 let hash = new.content_hash();
                 let unchanged = stored_hash.as_deref() == Some(hash.to_hex().as_str());
@@ -487,6 +488,9 @@ async fn plan_report(
             .await?;
             if let Some(hash) = unchanged {
                 return Ok((Some(hash.to_hex()), unchanged_plan(hash, &new)));
+            }
+            if first_report && let Some(plan) = reenrollment(ctx, agent_id, &new).await? {
+                return Ok((None, plan));
             }
             let stored = ctx
                 .store
@@ -531,6 +535,64 @@ async fn plan_report(
             blocking(move || plan_delta(rest.as_ref(), &d).map(|p| (Some(expected), p))).await
         }
     }
+}
+
+/// The first inventory of a new agent may come from a machine that was
+/// enrolled before (re-imaged, say): if an offline agent's asset has the
+/// same hardware identity, plan to take it over with its history.
+async fn reenrollment(
+    ctx: &LinkContext,
+    agent_id: &str,
+    new: &Inventory,
+) -> Result<Option<IngestPlan>, IngestError> {
+    let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
+    let summary = crate::inventory::summarize(new);
+    let macs: Vec<String> = summary
+        .macs
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let Some(old) = ctx
+        .store
+        .asset_with_hardware(
+            agent_id.to_string(),
+            summary.system_uuid,
+            summary.serial,
+            macs,
+        )
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(None);
+    };
+    if ctx.presence.status(&old).is_some() {
+        // Both are live: two installs on one machine, not a re-enrollment.
+        return Ok(None);
+    }
+    let Some((blob, _)) = ctx
+        .store
+        .stored_inventory(old.clone())
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(None);
+    };
+    let rows = ctx
+        .store
+        .asset_software(old.clone())
+        .await
+        .map_err(store_err)?;
+    let (new, new_id) = (new.clone(), agent_id.to_string());
+    info!(agent_id = %new_id, old_asset = %old, "re-enrolled machine: taking over its asset");
+    blocking(move || {
+        let base = Inventory::from_wire(&blob)
+            .map(|rest| reconstruct(rest, &rows))
+            .map_err(|e| IngestError::Invalid(e.to_string()))?;
+        Ok(Some(crate::inventory::plan_reenrollment(
+            &old, &new_id, &base, &new,
+        )))
+    })
+    .await
 }
 
 /// Runs CPU work (decoding, diffing) off the async threads.

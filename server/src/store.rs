@@ -886,6 +886,12 @@ impl Store {
                     return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
                 }
             }
+            let adopted_first: Option<i64> = match &plan.adopt_from {
+                Some(old) => tx
+                    .query_row("SELECT first_inventory_at FROM assets WHERE id = ?1", [old], |r| r.get(0))
+                    .optional()?,
+                None => None,
+            };
             match &plan.rest {
                 Some((blob, s)) => {
                     tx.execute(
@@ -958,7 +964,25 @@ impl Store {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
             }
-            if !plan.software_added.is_empty() || !plan.software_removed.is_empty() {
+            if let (Some(old), Some(first)) = (&plan.adopt_from, adopted_first) {
+                // The same machine, enrolled again: the new asset carries on
+                // the old one's history and labels; the old identity is dead.
+                tx.execute("UPDATE asset_events SET asset_id = ?2 WHERE asset_id = ?1", params![old, asset_id])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO asset_labels (asset_id, label_id) SELECT ?2, label_id FROM asset_labels WHERE asset_id = ?1",
+                    params![old, asset_id],
+                )?;
+                tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
+                tx.execute("DELETE FROM asset_software WHERE asset_id = ?1", [old])?;
+                tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
+                tx.execute("UPDATE assets SET first_inventory_at = ?2 WHERE id = ?1", params![asset_id, first])?;
+                tx.execute(
+                    "UPDATE agents SET revoked_at = ?2, revoked_by = 'server (re-enrolled)' WHERE id = ?1 AND revoked_at IS NULL",
+                    params![old, now],
+                )?;
+                audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
+            }
+            if !plan.software_added.is_empty() || !plan.software_removed.is_empty() || plan.adopt_from.is_some() {
                 tx.execute(
                     "UPDATE assets SET software_count = (SELECT count(*) FROM asset_software WHERE asset_id = ?1) WHERE id = ?1",
                     [&asset_id],
@@ -1124,6 +1148,48 @@ impl Store {
                 ))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// An asset of another agent with the same hardware identity: same
+    /// SMBIOS UUID and serial (or UUID alone when there is no serial), else
+    /// a shared MAC address. Returns its id.
+    pub async fn asset_with_hardware(
+        &self,
+        exclude: String,
+        system_uuid: String,
+        serial: String,
+        macs: Vec<String>,
+    ) -> Result<Option<String>> {
+        self.read(move |c| {
+            if !system_uuid.is_empty() {
+                let hit: Option<String> = c
+                    .query_row(
+                        "SELECT id FROM assets WHERE id != ?1 AND system_uuid = ?2 AND (?3 = '' OR serial = ?3)
+                         ORDER BY last_inventory_at DESC LIMIT 1",
+                        params![exclude, system_uuid, serial],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if hit.is_some() {
+                    return Ok(hit);
+                }
+            }
+            for mac in macs.iter().filter(|m| !m.is_empty()) {
+                let hit: Option<String> = c
+                    .query_row(
+                        "SELECT id FROM assets WHERE id != ?1 AND (' ' || macs || ' ') LIKE '% ' || ?2 || ' %'
+                         ORDER BY last_inventory_at DESC LIMIT 1",
+                        params![exclude, mac],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if hit.is_some() {
+                    return Ok(hit);
+                }
+            }
+            Ok(None)
         })
         .await
     }

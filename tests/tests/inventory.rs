@@ -286,3 +286,70 @@ fn labels_group_assets_by_hand_and_by_filter() {
     ok(&["assets", "unlabel", &id, "floor4"]);
     assert_eq!(count("floor4"), Some(0));
 }
+
+#[test]
+fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(2, "1h");
+    let first = Agent::new(&tmp.path().join("before-reimage"));
+    let old_id = first.enroll_ok(&server, &token);
+    let mut run = first.run().expect("run");
+    wait_for(WAIT, "the first inventory", || {
+        server
+            .cli(&["assets", "show", &old_id])
+            .status
+            .success()
+            .then_some(())
+    });
+    assert!(server.cli(&["labels", "create", "floor4"]).status.success());
+    assert!(
+        server
+            .cli(&["assets", "label", &old_id, "floor4"])
+            .status
+            .success()
+    );
+    run.stop();
+    wait_for(WAIT, "the old agent offline", || {
+        (!server.is_online(&old_id)).then_some(())
+    });
+
+    // The same machine, re-imaged: a new state dir, a new enrollment.
+    let second = Agent::new(&tmp.path().join("after-reimage"));
+    let new_id = second.enroll_ok(&server, &token);
+    let _run = second.run().expect("run");
+    let d = wait_for(WAIT, "the new agent's inventory", || {
+        let out = server.cli(&["assets", "show", &new_id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
+    });
+    assert_eq!(
+        d["labels"],
+        serde_json::json!(["floor4"]),
+        "labels carried over"
+    );
+    let assets = server.json(&["assets", "list"]);
+    assert_eq!(
+        assets.as_array().map(Vec::len),
+        Some(1),
+        "one machine, one asset: {assets}"
+    );
+    let history = server.json(&["assets", "history", &new_id]);
+    let events = history.as_array().expect("list");
+    assert!(
+        events.iter().any(|e| e["change"] == "re-enrolled"
+            && e["old_value"] == old_id.as_str()
+            && e["new_value"] == new_id.as_str()),
+        "{history}"
+    );
+    assert!(
+        events.iter().any(|e| e["change"] == "inventoried"),
+        "the old history stays: {history}"
+    );
+    let old = server.json(&["agents", "show", &old_id]);
+    assert!(
+        old["revoked_at"].is_string(),
+        "the old identity is retired: {old}"
+    );
+}
