@@ -58,7 +58,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/diag/checks", get(diag_checks))
         .route("/api/v1/diag/runs/{id}", get(diag_run))
         .route("/api/v1/agents/{key}/diag", post(run_diag))
-        .route("/api/v1/assets", get(list_assets))
+        .route("/api/v1/assets", get(list_assets).post(add_asset))
+        .route("/api/v1/assets/import", post(import_assets))
         .route("/api/v1/assets/{key}", get(show_asset))
         .route("/api/v1/assets/{key}/history", get(asset_history))
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
@@ -865,6 +866,10 @@ impl AssetQuery {
 pub struct AssetView {
     /// Asset id.
     pub id: String,
+    /// `computer` for agent-reported assets, else what was entered.
+    pub kind: String,
+    /// Where it is.
+    pub location: String,
     /// Host name.
     pub hostname: String,
     /// OS name and version.
@@ -1021,6 +1026,8 @@ fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
     let live = presence.status(&a.id);
     AssetView {
         id: a.id.clone(),
+        kind: a.kind.clone(),
+        location: a.location.clone(),
         hostname: a.hostname.clone(),
         os: format!("{} {}", a.os_name, a.os_version).trim().to_string(),
         model: format!("{} {}", a.manufacturer, a.model).trim().to_string(),
@@ -1427,6 +1434,243 @@ async fn unlabel_asset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+// ---- manual assets --------------------------------------------------------------
+
+/// `POST /api/v1/assets`: an asset without an agent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddAsset {
+    /// Name, e.g. `HP LaserJet 4th floor`.
+    pub name: String,
+    /// What it is: printer, monitor, phone, ...
+    pub kind: String,
+    /// Serial number.
+    #[serde(default)]
+    pub serial: String,
+    /// Manufacturer.
+    #[serde(default)]
+    pub manufacturer: String,
+    /// Model.
+    #[serde(default)]
+    pub model: String,
+    /// Where it is.
+    #[serde(default)]
+    pub location: String,
+    /// Who uses it.
+    #[serde(default)]
+    pub user: String,
+    /// Free text.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A created asset.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AssetCreated {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// One row of a CSV import that was refused.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportError {
+    /// Line number in the file (the header is line 1).
+    pub line: usize,
+    /// Why.
+    pub error: String,
+}
+
+/// What a CSV import did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Rows stored.
+    pub created: Vec<AssetCreated>,
+    /// Rows refused; none of their fields is stored.
+    pub failed: Vec<ImportError>,
+}
+
+/// Checks and converts one manual asset; the message names the field.
+fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, String> {
+    let trim = |s: String| s.trim().to_string();
+    let m = crate::store::ManualAsset {
+        name: trim(a.name),
+        kind: trim(a.kind).to_lowercase(),
+        serial: trim(a.serial),
+        manufacturer: trim(a.manufacturer),
+        model: trim(a.model),
+        location: trim(a.location),
+        user: trim(a.user),
+        notes: trim(a.notes),
+    };
+    if m.name.is_empty() {
+        return Err("name is empty".into());
+    }
+    if m.kind.is_empty() {
+        return Err("kind is empty (printer, monitor, phone, ...)".into());
+    }
+    if m.kind == "computer" {
+        return Err(
+            "kind `computer` is for machines with an agent; enroll the agent instead".into(),
+        );
+    }
+    for (field, value, max) in [
+        ("name", &m.name, 200),
+        ("kind", &m.kind, 40),
+        ("serial", &m.serial, 100),
+        ("manufacturer", &m.manufacturer, 100),
+        ("model", &m.model, 100),
+        ("location", &m.location, 200),
+        ("user", &m.user, 200),
+        ("notes", &m.notes, 2000),
+    ] {
+        if value.chars().count() > max {
+            return Err(format!("{field} is longer than {max} characters"));
+        }
+    }
+    Ok(m)
+}
+
+async fn add_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<AddAsset>,
+) -> Result<(StatusCode, Json<AssetCreated>), ApiError> {
+    op.require(Role::Technician)?;
+    let m = manual_asset(req).map_err(ApiError::bad_request)?;
+    let name = m.name.clone();
+    let id = s.store.add_manual_asset(m, op.0.name, unix_now()).await?;
+    Ok((StatusCode::CREATED, Json(AssetCreated { id, name })))
+}
+
+/// The columns a CSV import understands.
+const IMPORT_COLUMNS: [&str; 8] = [
+    "name",
+    "kind",
+    "serial",
+    "manufacturer",
+    "model",
+    "location",
+    "user",
+    "notes",
+];
+
+/// One data row of an import: its line and the asset, or why not.
+pub type ImportRow = (usize, Result<crate::store::ManualAsset, String>);
+
+/// Parses an import file: the header names the columns (any order);
+/// each data row becomes an asset or an error for its line.
+pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(csv_text);
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the file has no readable header row: {e}"))?
+        .iter()
+        .map(|h| h.to_lowercase())
+        .collect();
+    for h in &headers {
+        if !IMPORT_COLUMNS.contains(&h.as_str()) {
+            return Err(format!(
+                "unknown column `{h}`; the columns are {}",
+                IMPORT_COLUMNS.join(", ")
+            ));
+        }
+    }
+    for required in ["name", "kind"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(format!("the header has no `{required}` column"));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                out.push((line, Err(format!("unreadable row: {e}"))));
+                continue;
+            }
+        };
+        if record.len() != headers.len() {
+            out.push((
+                line,
+                Err(format!(
+                    "{} fields, the header has {}",
+                    record.len(),
+                    headers.len()
+                )),
+            ));
+            continue;
+        }
+        let mut a = AddAsset::default();
+        for (h, v) in headers.iter().zip(record.iter()) {
+            let slot = match h.as_str() {
+                "name" => &mut a.name,
+                "kind" => &mut a.kind,
+                "serial" => &mut a.serial,
+                "manufacturer" => &mut a.manufacturer,
+                "model" => &mut a.model,
+                "location" => &mut a.location,
+                "user" => &mut a.user,
+                _ => &mut a.notes,
+            };
+            *slot = v.to_string();
+        }
+        out.push((line, manual_asset(a)));
+    }
+    Ok(out)
+}
+
+/// Largest CSV import accepted.
+const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
+
+async fn import_assets(
+    State(s): State<Shared>,
+    op: Authed,
+    body: axum::body::Bytes,
+) -> ApiResult<ImportReport> {
+    op.require(Role::Technician)?;
+    if body.len() > MAX_IMPORT_BYTES {
+        return Err(ApiError::bad_request(
+            "the file is larger than 8 MiB; split it",
+        ));
+    }
+    let rows = parse_import(&body).map_err(ApiError::bad_request)?;
+    let mut failed = Vec::new();
+    let mut good = Vec::new();
+    for (line, row) in rows {
+        match row {
+            Ok(m) => good.push((line, m)),
+            Err(error) => failed.push(ImportError { line, error }),
+        }
+    }
+    let names: std::collections::HashMap<usize, String> =
+        good.iter().map(|(l, m)| (*l, m.name.clone())).collect();
+    let stored = s
+        .store
+        .import_manual_assets(good, op.0.name, unix_now())
+        .await?;
+    let mut created = Vec::new();
+    for (line, result) in stored {
+        match result {
+            Ok(id) => created.push(AssetCreated {
+                id,
+                name: names.get(&line).cloned().unwrap_or_default(),
+            }),
+            Err(e) => failed.push(ImportError {
+                line,
+                error: e.to_string(),
+            }),
+        }
+    }
+    failed.sort_by_key(|e| e.line);
+    Ok(Json(ImportReport { created, failed }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1634,5 +1878,67 @@ mod tests {
         );
         assert!(AssetQuery::parse_filter("software").is_err());
         assert!(AssetQuery::parse_filter("  ").is_err());
+    }
+
+    #[test]
+    fn import_files_are_checked_row_by_row() {
+        let csv = "Name,Kind,Serial,Location\nHP LaserJet,printer,CN123,4th floor\n,monitor,X1,desk\nPhone,,P1,\n\"Dell, 27in\",monitor,D27,\"desk 4, left\"\nshort,phone\n";
+        let rows = parse_import(csv.as_bytes()).expect("header ok");
+        let lines: Vec<(usize, bool)> = rows.iter().map(|(l, r)| (*l, r.is_ok())).collect();
+        assert_eq!(
+            lines,
+            vec![(2, true), (3, false), (4, false), (5, true), (6, false)]
+        );
+        let dell = rows[3].1.as_ref().expect("row 5");
+        assert_eq!(dell.name, "Dell, 27in");
+        assert_eq!(dell.location, "desk 4, left");
+        assert!(rows[1].1.as_ref().err().is_some_and(|e| e.contains("name")));
+        assert!(
+            parse_import(b"name,kind,colour\n")
+                .expect_err("unknown column")
+                .contains("colour")
+        );
+        assert!(
+            parse_import(b"name,serial\n")
+                .expect_err("no kind")
+                .contains("kind")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_serial_refuses_only_its_row() {
+        let (_d, store) = seeded().await;
+        let rows = parse_import(b"name,kind,serial\nA,printer,S1\nB,printer,S1\nC,phone,S2\n")
+            .expect("parse");
+        let good: Vec<_> = rows
+            .into_iter()
+            .map(|(l, r)| (l, r.expect("valid")))
+            .collect();
+        let stored = store
+            .import_manual_assets(good, "admin".into(), 5)
+            .await
+            .expect("import");
+        let ok: Vec<(usize, bool)> = stored.iter().map(|(l, r)| (*l, r.is_ok())).collect();
+        assert_eq!(ok, vec![(2, true), (3, false), (4, true)]);
+        let err = stored[1]
+            .1
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            err.contains("S1") && err.contains("already belongs to A"),
+            "{err}"
+        );
+        let all = store
+            .list_assets(AssetFilter::default(), 10)
+            .await
+            .expect("list");
+        let manual: Vec<&str> = all
+            .iter()
+            .filter(|a| a.kind != "computer")
+            .map(|a| a.hostname.as_str())
+            .collect();
+        assert_eq!(manual, ["A", "C"]);
     }
 }

@@ -26,10 +26,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    AddOperator, AgentView, AssetDetail, AssetQuery, AssetView, AuditView, CheckView, CreateLabel,
-    CreateToken, DiagEventView, DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView,
-    LabelAsset, LabelView, OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView,
-    SoftwareQuery, TokenCreated, TokenView,
+    AddAsset, AddOperator, AgentView, AssetCreated, AssetDetail, AssetQuery, AssetView, AuditView,
+    CheckView, CreateLabel, CreateToken, DiagEventView, DiagRunView, DiagTableView, ErrorBody,
+    HistoryQuery, HistoryView, ImportReport, LabelAsset, LabelView, OperatorCreated, OperatorView,
+    RunDiag, ServerInfo, SoftwareCountView, SoftwareQuery, TokenCreated, TokenView,
 };
 
 /// How results are printed.
@@ -107,6 +107,22 @@ impl Client {
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         self.call(self.http.post(format!("{}{path}", self.base)).json(body))
             .await
+    }
+
+    /// POST raw bytes (e.g. a CSV file).
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
+        self.call(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
     }
 
     /// POST a JSON body and return the response for streaming.
@@ -578,7 +594,14 @@ fn asset_table(assets: &[AssetView]) -> Table {
             a.user.clone(),
             gib(a.memory_bytes),
             a.software_count.to_string(),
-            if a.online { "online" } else { "offline" }.into(),
+            if a.kind != "computer" {
+                "no agent"
+            } else if a.online {
+                "online"
+            } else {
+                "offline"
+            }
+            .into(),
             opt(&a.last_seen),
         ]);
     }
@@ -603,7 +626,9 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
     let mut t = Table::new(vec!["FIELD", "VALUE"]);
     for (k, v) in [
         ("id", a.id.clone()),
-        ("hostname", a.hostname.clone()),
+        ("name", a.hostname.clone()),
+        ("kind", a.kind.clone()),
+        ("location", a.location.clone()),
         ("fqdn", d.fqdn.clone()),
         (
             "state",
@@ -708,6 +733,56 @@ pub async fn assets_refresh(c: &Client, key: &str) -> Result<()> {
     .await?;
     outln!("asked {key} for a fresh inventory; it reports within seconds");
     Ok(())
+}
+
+/// `deskhand assets add`: an asset without an agent.
+pub async fn assets_add(c: &Client, format: OutputFormat, asset: AddAsset) -> Result<()> {
+    let created: AssetCreated = c.post("/api/v1/assets", &asset).await?;
+    if format == OutputFormat::Table {
+        outln!("added {} as {}", created.name, created.id);
+        return Ok(());
+    }
+    print(format, &created, || {
+        let mut t = Table::new(vec!["ID", "NAME"]);
+        t.row(vec![created.id.clone(), created.name.clone()]);
+        t
+    })
+}
+
+/// `deskhand assets import FILE.csv`: stores the good rows, reports the bad.
+pub async fn assets_import(c: &Client, format: OutputFormat, file: &std::path::Path) -> Result<()> {
+    let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let report: ImportReport = c
+        .post_bytes("/api/v1/assets/import", "text/csv", body)
+        .await?;
+    match format {
+        OutputFormat::Table => {
+            outln!(
+                "{} assets added, {} rows refused",
+                report.created.len(),
+                report.failed.len()
+            );
+            for e in &report.failed {
+                outln!("  line {}: {}", e.line, e.error);
+            }
+        }
+        _ => print(format, &report, || {
+            let mut t = Table::new(vec!["LINE", "ERROR"]);
+            for e in &report.failed {
+                t.row(vec![e.line.to_string(), e.error.clone()]);
+            }
+            t
+        })?,
+    }
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} of {} rows were refused and nothing of them was stored; fix them and import those rows again",
+            report.failed.len(),
+            report.failed.len() + report.created.len()
+        )
+    }
 }
 
 /// `deskhand assets label|unlabel ASSET LABEL`.

@@ -139,6 +139,41 @@ enum AssetsCmd {
         /// Id, host name or serial number.
         asset: String,
     },
+    /// Add an asset without an agent: a printer, a monitor, a phone.
+    Add {
+        /// Its name, e.g. "HP LaserJet 4th floor".
+        #[arg(long)]
+        name: String,
+        /// What it is: printer, monitor, phone, ...
+        #[arg(long)]
+        kind: String,
+        /// Serial number.
+        #[arg(long, default_value = "")]
+        serial: String,
+        /// Manufacturer.
+        #[arg(long, default_value = "")]
+        manufacturer: String,
+        /// Model.
+        #[arg(long, default_value = "")]
+        model: String,
+        /// Where it is.
+        #[arg(long, default_value = "")]
+        location: String,
+        /// Who uses it.
+        #[arg(long, default_value = "")]
+        user: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// Add many assets without agents from a CSV file with a header row
+    /// (columns: name, kind, serial, manufacturer, model, location, user,
+    /// notes; name and kind required). Bad rows are reported by line and
+    /// stored not at all; the good ones are stored.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
     /// Put a static label on an asset.
     Label {
         /// Id, host name or serial number.
@@ -394,6 +429,31 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Assets(AssetsCmd::Refresh { asset }) => {
                 cli::assets_refresh(&client, &asset).await
+            }
+            Command::Assets(AssetsCmd::Add {
+                name,
+                kind,
+                serial,
+                manufacturer,
+                model,
+                location,
+                user,
+                notes,
+            }) => {
+                let asset = deskhand_server::api::AddAsset {
+                    name,
+                    kind,
+                    serial,
+                    manufacturer,
+                    model,
+                    location,
+                    user,
+                    notes,
+                };
+                cli::assets_add(&client, f, asset).await
+            }
+            Command::Assets(AssetsCmd::Import { file }) => {
+                cli::assets_import(&client, f, &file).await
             }
             Command::Assets(AssetsCmd::Label { asset, label }) => {
                 cli::assets_label(&client, &asset, &label, true).await

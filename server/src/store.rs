@@ -118,7 +118,11 @@ fn migrations() -> Migrations<'static> {
         M::up(
             r#"
         CREATE TABLE assets (
-            id                  TEXT PRIMARY KEY REFERENCES agents(id),
+            id                  TEXT PRIMARY KEY,
+            kind                TEXT NOT NULL DEFAULT 'computer',
+            agent_id            TEXT REFERENCES agents(id),
+            location            TEXT NOT NULL DEFAULT '',
+            notes               TEXT NOT NULL DEFAULT '',
             hostname            TEXT NOT NULL,
             fqdn                TEXT NOT NULL DEFAULT '',
             os_name             TEXT NOT NULL DEFAULT '',
@@ -137,11 +141,11 @@ fn migrations() -> Migrations<'static> {
             macs                TEXT NOT NULL DEFAULT '',
             user                TEXT NOT NULL DEFAULT '',
             software_count      INTEGER NOT NULL DEFAULT 0,
-            inventory_hash      TEXT NOT NULL,
-            inventory           BLOB NOT NULL,
+            inventory_hash      TEXT NOT NULL DEFAULT '',
+            inventory           BLOB NOT NULL DEFAULT x'',
             first_inventory_at  INTEGER NOT NULL,
             last_inventory_at   INTEGER NOT NULL,
-            last_report_bytes   INTEGER NOT NULL
+            last_report_bytes   INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX assets_hostname ON assets(hostname COLLATE NOCASE);
         CREATE INDEX assets_serial ON assets(serial);
@@ -376,6 +380,13 @@ pub struct AssetFilter {
 /// An asset as listed and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetRow {
+    /// `computer` for agent-reported assets; what the operator entered
+    /// (printer, monitor, phone, ...) for manual ones.
+    pub kind: String,
+    /// Where it is.
+    pub location: String,
+    /// Free text.
+    pub notes: String,
     /// Asset id (the agent id for agent-reported assets).
     pub id: String,
     /// Host name.
@@ -422,6 +433,27 @@ pub struct AssetRow {
     pub last_seen: Option<i64>,
     /// Installed packages.
     pub software_count: i64,
+}
+
+/// An asset entered by hand: a printer, a monitor, a phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManualAsset {
+    /// Its name, e.g. `HP LaserJet 4th floor`.
+    pub name: String,
+    /// What it is: printer, monitor, phone, ...
+    pub kind: String,
+    /// Serial number.
+    pub serial: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Where it is.
+    pub location: String,
+    /// Who uses it.
+    pub user: String,
+    /// Free text.
+    pub notes: String,
 }
 
 /// One liveness update, flushed in batches.
@@ -895,10 +927,10 @@ impl Store {
             match &plan.rest {
                 Some((blob, s)) => {
                     tx.execute(
-                        "INSERT INTO assets (id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
+                        "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
                             system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
                             inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
+                         VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
                          ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
                             os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
                             arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
@@ -1012,7 +1044,11 @@ impl Store {
                 sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
             };
             if let Some(t) = &filter.search {
-                like(&mut sql, &["a.hostname", "a.serial", "a.model", "a.user", "a.ipv4", "a.macs", "a.id"], t);
+                like(
+                    &mut sql,
+                    &["a.hostname", "a.serial", "a.model", "a.user", "a.ipv4", "a.macs", "a.id", "a.location"],
+                    t,
+                );
             }
             if let Some(t) = &filter.os {
                 like(&mut sql, &["a.os_name || ' ' || a.os_version"], t);
@@ -1148,6 +1184,40 @@ impl Store {
                 ))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Adds an asset without an agent. A serial number already on another
+    /// asset is refused, naming that asset.
+    pub async fn add_manual_asset(
+        &self,
+        asset: ManualAsset,
+        by: String,
+        now: i64,
+    ) -> Result<String> {
+        self.write(move |tx| insert_manual(tx, &asset, &by, now))
+            .await
+    }
+
+    /// Adds many manual assets, each in its own savepoint: a bad row is
+    /// reported and stored not at all, the good ones are stored.
+    pub async fn import_manual_assets(
+        &self,
+        rows: Vec<(usize, ManualAsset)>,
+        by: String,
+        now: i64,
+    ) -> Result<Vec<(usize, Result<String>)>> {
+        self.write(move |tx| {
+            Ok(rows
+                .iter()
+                .map(|(line, asset)| {
+                    (
+                        *line,
+                        in_savepoint(tx, |tx| insert_manual(tx, asset, &by, now)),
+                    )
+                })
+                .collect())
         })
         .await
     }
@@ -1344,7 +1414,7 @@ impl Store {
     }
 }
 
-const ASSET_SELECT: &str = "SELECT a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
+const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
     a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
     a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
     a.software_count
@@ -1352,29 +1422,32 @@ const ASSET_SELECT: &str = "SELECT a.id, a.hostname, a.fqdn, a.os_name, a.os_ver
 
 fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
     Ok(AssetRow {
-        id: r.get(0)?,
-        hostname: r.get(1)?,
-        fqdn: r.get(2)?,
-        os_name: r.get(3)?,
-        os_version: r.get(4)?,
-        kernel: r.get(5)?,
-        arch: r.get(6)?,
-        manufacturer: r.get(7)?,
-        model: r.get(8)?,
-        serial: r.get(9)?,
-        system_uuid: r.get(10)?,
-        cpu_model: r.get(11)?,
-        cpu_cores: r.get(12)?,
-        memory_bytes: r.get(13)?,
-        ipv4: r.get(14)?,
-        macs: r.get(15)?,
-        user: r.get(16)?,
-        inventory_hash: r.get(17)?,
-        first_inventory_at: r.get(18)?,
-        last_inventory_at: r.get(19)?,
-        last_report_bytes: r.get(20)?,
-        last_seen: r.get(21)?,
-        software_count: r.get(22)?,
+        kind: r.get(0)?,
+        location: r.get(1)?,
+        notes: r.get(2)?,
+        id: r.get(3)?,
+        hostname: r.get(4)?,
+        fqdn: r.get(5)?,
+        os_name: r.get(6)?,
+        os_version: r.get(7)?,
+        kernel: r.get(8)?,
+        arch: r.get(9)?,
+        manufacturer: r.get(10)?,
+        model: r.get(11)?,
+        serial: r.get(12)?,
+        system_uuid: r.get(13)?,
+        cpu_model: r.get(14)?,
+        cpu_cores: r.get(15)?,
+        memory_bytes: r.get(16)?,
+        ipv4: r.get(17)?,
+        macs: r.get(18)?,
+        user: r.get(19)?,
+        inventory_hash: r.get(20)?,
+        first_inventory_at: r.get(21)?,
+        last_inventory_at: r.get(22)?,
+        last_report_bytes: r.get(23)?,
+        last_seen: r.get(24)?,
+        software_count: r.get(25)?,
     })
 }
 
@@ -1441,6 +1514,40 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
         role: Role::parse(&role).unwrap_or(Role::Viewer),
         created_at: r.get(2)?,
     })
+}
+
+fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
+    if !a.serial.is_empty() {
+        let taken: Option<(String, String)> = tx
+            .query_row(
+                "SELECT id, hostname FROM assets WHERE serial = ?1",
+                [&a.serial],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, name)) = taken {
+            return Err(StoreError::Refused(format!(
+                "serial {} already belongs to {name} ({id})",
+                a.serial
+            )));
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    tx.execute(
+        "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, user, notes,
+            first_inventory_at, last_inventory_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, now],
+    )?;
+    audit(
+        tx,
+        now,
+        by,
+        "asset.add",
+        &id,
+        &format!("{} {}", a.kind, a.name),
+    )?;
+    Ok(id)
 }
 
 fn audit(

@@ -353,3 +353,61 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
         "the old identity is retired: {old}"
     );
 }
+
+#[test]
+fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let added = server.json(&[
+        "assets",
+        "add",
+        "--name",
+        "HP LaserJet 4th floor",
+        "--kind",
+        "printer",
+        "--serial",
+        "CNB1234",
+        "--location",
+        "4th floor",
+    ]);
+    let printer = added["id"].as_str().expect("id").to_string();
+    let shown = server.json(&["assets", "show", "CNB1234"]);
+    assert_eq!(shown["asset"]["id"], printer.as_str(), "found by serial");
+    assert_eq!(shown["asset"]["kind"], "printer");
+
+    let csv = tmp.path().join("assets.csv");
+    std::fs::write(
+        &csv,
+        "name,kind,serial,model,location\n\
+         Dell P2723,monitor,MON-1,P2723,desk 12\n\
+         ,monitor,MON-2,P2723,desk 13\n\
+         Reception phone,phone,CNB1234,,front\n\
+         Pixel 8,phone,PH-8,Pixel 8,field\n",
+    )
+    .expect("write csv");
+    let out = server.cli(&["assets", "import", csv.to_str().expect("path")]);
+    assert!(!out.status.success(), "a file with bad rows exits non-zero");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 assets added, 2 rows refused"), "{text}");
+    assert!(text.contains("line 3: name is empty"), "{text}");
+    assert!(
+        text.contains("line 4: serial CNB1234 already belongs to HP LaserJet 4th floor"),
+        "{text}"
+    );
+    let list = server.json(&["assets", "list"]);
+    let mut names: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["hostname"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Dell P2723", "HP LaserJet 4th floor", "Pixel 8"]);
+    // The export carries them too.
+    let out = server.cli(&["assets", "export", "--format", "csv", "--search", "desk 12"]);
+    let exported = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        exported.lines().count() == 2 && exported.contains("Dell P2723"),
+        "{exported}"
+    );
+}
