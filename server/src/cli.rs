@@ -299,6 +299,12 @@ pub async fn tokens_create(
         println!();
         println!("Enroll a machine with:");
         println!("  {}", t.enroll_command);
+        if !t.install_command.is_empty() {
+            println!();
+            println!("Or install, enroll and start the agent in one line, next to its package:");
+            println!("  Linux:    {}", t.install_command);
+            println!("  Windows:  {}", t.install_command_windows);
+        }
         return Ok(());
     }
     print(format, &t, || {
