@@ -10,6 +10,7 @@
 //! - [`inventory`]: collectors for this machine's hardware and software
 //!   inventory ([`inventory::collect`]) and its text rendering.
 //! - [`facts`]: what the agent says about its machine in its hello.
+//! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
 //! - [`notify`]: systemd readiness and watchdog pings (`sd_notify`).
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
 //!
@@ -28,3 +29,4 @@ pub mod notify;
 pub mod service;
 pub mod state;
 pub mod tls;
+pub mod udp_fallback;
