@@ -30,11 +30,11 @@ fn the_units_command_line_and_shipped_config_are_accepted() {
     let mut args: Vec<String> = Vec::new();
     let mut it = words[1..words.len() - 1].iter();
     while let Some(w) = it.next() {
-        let value = it.next().expect("every unit flag takes a value");
+        let installed = it.next().expect("every unit flag takes a value");
         let value = match w.as_str() {
             "--config" => packaging("deb/agent.toml").display().to_string(),
             "--state-dir" => dir.path().display().to_string(),
-            other => panic!("unexpected flag {other} in the unit"),
+            other => panic!("unexpected flag {other} {installed} in the unit"),
         };
         args.extend([w.clone(), value]);
     }
