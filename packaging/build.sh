@@ -27,7 +27,6 @@ deb() {
     for p in deskhand-agent deskhand-server; do
         cargo deb --no-build --quiet -p "$p" --output "$out/"
     done
-    ls "$out"/deskhand-*.deb
 }
 
 rpm() {

@@ -189,7 +189,10 @@ fn real_main(cli: Cli) -> Result<()> {
                 ServiceCommand::Stop => service::stop(),
                 ServiceCommand::Uninstall => service::uninstall(),
                 ServiceCommand::Run => {
-                    let state = load_enrolled(&state_dir)?;
+                    // The service has no console: put the reason in agent.log.
+                    let state = load_enrolled(&state_dir).inspect_err(|err| {
+                        tracing::error!(error = %format!("{err:#}"), "the service cannot start");
+                    })?;
                     let options = RunOptions {
                         server: file.server,
                         ..RunOptions::default()

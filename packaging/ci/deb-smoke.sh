@@ -54,16 +54,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ -n "$under_systemd" ]; then
+    # Before the package starts the unit: loopback ports only.
+    api_port=18480 agents_port=18443
+    mkdir -p /run/systemd/system/deskhand-server.service.d
+    printf '[Service]\nEnvironment=DESKHAND_AGENTS_LISTEN=127.0.0.1:%s DESKHAND_API_LISTEN=127.0.0.1:%s\n' \
+        "$agents_port" "$api_port" >/run/systemd/system/deskhand-server.service.d/ci.conf
+fi
 echo "deb-smoke: installing $(basename "$server_deb")"
 dpkg -i "$server_deb"
 [ -x /usr/bin/deskhand ] && [ -f "$units/deskhand-server.service" ] && [ -f /etc/deskhand/server.toml ]
 getent passwd deskhand >/dev/null
 
 if [ -n "$under_systemd" ]; then
-    api_port=18480 agents_port=18443
-    mkdir -p /run/systemd/system/deskhand-server.service.d
-    printf '[Service]\nEnvironment=DESKHAND_AGENTS_LISTEN=127.0.0.1:%s DESKHAND_API_LISTEN=127.0.0.1:%s\n' \
-        "$agents_port" "$api_port" >/run/systemd/system/deskhand-server.service.d/ci.conf
     systemctl daemon-reload
     systemctl restart deskhand-server
     api=http://127.0.0.1:$api_port
