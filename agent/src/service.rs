@@ -30,6 +30,7 @@ use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 /// The service's name in the SCM (`sc query deskhand-agent`).
 pub const SERVICE_NAME: &str = "deskhand-agent";
 const DISPLAY_NAME: &str = "deskhand agent";
+const ERROR_SERVICE_ALREADY_RUNNING: i32 = 1056;
 const DESCRIPTION: &str = "Reports this PC's inventory to the deskhand server and runs its jobs.";
 
 /// `deskhand-agent service ...`.
@@ -115,10 +116,18 @@ pub fn start() -> Result<()> {
     let service = scm
         .open_service(SERVICE_NAME, ServiceAccess::START)
         .context("opening the service: install it with `deskhand-agent service install`")?;
-    service
-        .start::<&str>(&[])
-        .context("starting the service; see agent.log in the state directory")?;
-    println!("started the service {SERVICE_NAME}");
+    match service.start::<&str>(&[]) {
+        Ok(()) => println!("started the service {SERVICE_NAME}"),
+        // Windows (and Wine) start automatic services at boot by themselves.
+        Err(windows_service::Error::Winapi(e))
+            if e.raw_os_error() == Some(ERROR_SERVICE_ALREADY_RUNNING) =>
+        {
+            println!("the service {SERVICE_NAME} is already running");
+        }
+        Err(e) => {
+            return Err(e).context("starting the service; see agent.log in the state directory");
+        }
+    }
     Ok(())
 }
 

@@ -6,9 +6,10 @@
 #    the 64-bit Uninstall key, one in the 32-bit view (WOW6432Node), one
 #    in the user's hive, and asserts that `deskhand-agent.exe inventory
 #    --json` lists all three with their versions and publishers.
-# 3. Starts a Linux `deskhand server` on loopback, enrolls the exe with a
-#    token and runs it, and asserts it shows online with a Windows OS in
-#    `deskhand agents list`.
+# 3. Starts a Linux `deskhand server` on loopback; installs the Windows
+#    service, enrolls and starts it as install-agent.ps1 does, asserts it
+#    shows online with a Windows OS in `deskhand agents list`, stops it
+#    (offline at once) and uninstalls it.
 # Every process it starts (server, agent, wineserver) is stopped at the end.
 #
 # Debian's Wine 8.0 lacks bcryptprimitives.dll, which Rust's standard
@@ -23,7 +24,7 @@ deskhand=$root/target/release/deskhand
 
 work=$(mktemp -d)
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-server_pid= agent_pid=
+server_pid=
 stop_pid() {
     [ -n "$1" ] || return 0
     kill -TERM "$1" 2>/dev/null || return 0
@@ -36,7 +37,6 @@ stop_pid() {
 }
 cleanup() {
     set +e
-    stop_pid "$agent_pid"
     stop_pid "$server_pid"
     if [ -d "$WINEPREFIX" ]; then
         wineserver -k 2>/dev/null
@@ -97,30 +97,43 @@ export DESKHAND_SERVER DESKHAND_TOKEN
 DESKHAND_SERVER=$(sed -n 's/^  API: *//p' "$work/server.out")
 DESKHAND_TOKEN=$(cat "$work/server/admin.token")
 token_json=$("$deskhand" tokens create --uses 1 --expires 10m --output json)
-state='C:\deskhand-test'
-timeout 120 wine "$exe" --state-dir "$state" enroll \
+wait_online() { # true|false
+    for _ in $(seq 1 150); do
+        list=$("$deskhand" agents list --output json)
+        if jq -e --argjson want "$1" 'length == 1 and .[0].online == $want' <<<"$list" >/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+agent_log=$WINEPREFIX/drive_c/ProgramData/deskhand/agent.log
+# Enroll, register the service, start it. (install-agent.ps1 installs
+# first so the ACL is in place before the key is written; Wine's SCM only
+# sees a new service after the prefix restarts, and then starts automatic
+# services itself, so here the agent is enrolled before that restart.)
+timeout 120 wine "$exe" enroll \
     --server "$(jq -r .server <<<"$token_json")" \
     --token "$(jq -r .token <<<"$token_json")" \
     --ca-fingerprint "$(jq -r .ca_fingerprint <<<"$token_json")"
-wine "$exe" --state-dir "$state" run 2>"$work/agent.err" &
-agent_pid=$!
-found=
-for _ in $(seq 1 150); do
-    list=$("$deskhand" agents list --output json)
-    if jq -e 'length == 1 and .[0].online == true' <<<"$list" >/dev/null; then
-        found=yes
-        break
-    fi
-    sleep 0.2
-done
-if [ -z "$found" ]; then
-    echo "wine-smoke: the Windows agent did not come online; its log:" >&2
-    tail -20 "$work/agent.err" >&2
+timeout 60 wine "$exe" service install
+timeout 60 wineserver -w
+timeout 60 wine "$exe" service start
+wait_online true || {
+    echo "wine-smoke: the Windows service did not come online; its log:" >&2
+    tail -20 "$agent_log" >&2
     exit 1
-fi
+}
 echo "wine-smoke: agents list: $(jq -c '.[0] | {id, online, hostname, os}' <<<"$list")"
 jq -e '.[0].os | test("windows"; "i")' <<<"$list" >/dev/null || {
     echo "wine-smoke: the agent's OS is not Windows" >&2
     exit 1
 }
-echo "wine-smoke: ok (inventory lists the registry programs; the exe enrolled and shows online)"
+# A service stop closes the connection at once: the server shows it offline.
+timeout 60 wine "$exe" service stop
+wait_online false || {
+    echo "wine-smoke: the agent still shows online after the service stopped" >&2
+    exit 1
+}
+timeout 60 wine "$exe" service uninstall
+echo "wine-smoke: ok (inventory lists the registry programs; the service enrolled, showed online, stopped, was removed)"
