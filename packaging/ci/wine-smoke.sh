@@ -6,10 +6,11 @@
 #    the 64-bit Uninstall key, one in the 32-bit view (WOW6432Node), one
 #    in the user's hive, and asserts that `deskhand-agent.exe inventory
 #    --json` lists all three with their versions and publishers.
-# 3. Starts a Linux `deskhand server` on loopback; installs the Windows
-#    service, enrolls and starts it as install-agent.ps1 does, asserts it
+# 3. Starts a Linux `deskhand server` on loopback; enrolls the exe,
+#    installs the Windows service and lets Wine's SCM start it, asserts it
 #    shows online with a Windows OS in `deskhand agents list`, stops it
-#    (offline at once) and uninstalls it.
+#    (offline at once) and uninstalls it. (install-agent.ps1 itself needs
+#    PowerShell, which Wine lacks; it runs the same subcommands.)
 # Every process it starts (server, agent, wineserver) is stopped at the end.
 #
 # Debian's Wine 8.0 lacks bcryptprimitives.dll, which Rust's standard
