@@ -12,6 +12,9 @@
 //! - [`inventory`]: collectors for this machine's hardware and software
 //!   inventory ([`inventory::collect`]) and its text rendering.
 //! - [`facts`]: what the agent says about its machine in its hello.
+//! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
+//! - [`notify`]: systemd readiness and watchdog pings (`sd_notify`).
+//! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
 //!
 //! Architecture invariants: only [`link`] talks to the network; collectors
 //! never touch the network; a collector's failure is a warning, never the
@@ -23,6 +26,10 @@ pub mod diag;
 pub mod facts;
 pub mod inventory;
 pub mod link;
+pub mod notify;
 pub mod report;
+#[cfg(windows)]
+pub mod service;
 pub mod state;
 pub mod tls;
+pub mod udp_fallback;

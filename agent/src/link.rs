@@ -109,7 +109,16 @@ async fn dial(server: &str, config: quinn::ClientConfig) -> Result<(Endpoint, Co
     } else {
         "0.0.0.0:0".parse()?
     };
-    let mut endpoint = Endpoint::client(bind).context("opening a UDP socket")?;
+    let mut endpoint = match Endpoint::client(bind) {
+        Ok(endpoint) => endpoint,
+        // Some Winsock stacks (Wine's among them) refuse the socket options
+        // quinn sets: fall back to a plain socket (no ECN).
+        Err(e) if cfg!(windows) => {
+            warn!(error = %e, "quinn's UDP socket is not supported here; using a plain UDP socket");
+            crate::udp_fallback::client_endpoint(bind).context("opening a UDP socket")?
+        }
+        Err(e) => return Err(e).context("opening a UDP socket"),
+    };
     endpoint.set_default_client_config(config);
     let conn = endpoint
         .connect(addr, server_name())?

@@ -95,6 +95,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the Windows service: install, start, stop, uninstall.
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        command: deskhand_agent::service::ServiceCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,18 +122,19 @@ fn main() -> ExitCode {
 fn real_main(cli: Cli) -> Result<()> {
     let file = AgentConfigFile::load(cli.config.as_deref())?;
     let log = cli.log.or(file.log).unwrap_or_else(|| "info".into());
+    let state_dir = cli
+        .state_dir
+        .or(file.state_dir)
+        .unwrap_or_else(default_state_dir);
+    let (writer, ansi) = log_writer(&cli.command, &state_dir)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&log)
                 .with_context(|| format!("invalid log filter `{log}`"))?,
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer)
+        .with_ansi(ansi)
         .init();
-    let state_dir = cli
-        .state_dir
-        .or(file.state_dir)
-        .unwrap_or_else(default_state_dir);
     match cli.command {
         Command::Enroll {
             server,
@@ -179,7 +186,53 @@ fn real_main(cli: Cli) -> Result<()> {
                     .unwrap_or(defaults.inventory_interval),
                 ..defaults
             };
-            runtime()?.block_on(link::run(&state, options, shutdown_signal()))
+            runtime()?.block_on(async {
+                // systemd (Type=notify): ready once the run loop starts, since
+                // it reconnects by itself; the watchdog proves the runtime lives.
+                deskhand_agent::notify::ready();
+                let _watchdog = deskhand_agent::notify::spawn_watchdog();
+                let result = link::run(&state, options, shutdown_signal()).await;
+                deskhand_agent::notify::stopping();
+                result
+            })
+        }
+        #[cfg(windows)]
+        Command::Service { command } => {
+            use deskhand_agent::service::{self, ServiceCommand};
+            match command {
+                ServiceCommand::Install => service::install(&state_dir, cli.config.as_deref()),
+                ServiceCommand::Start => service::start(),
+                ServiceCommand::Stop => service::stop(),
+                ServiceCommand::Uninstall => service::uninstall(),
+                ServiceCommand::Run => {
+                    // The service has no console: put the reason in agent.log.
+                    let state = load_enrolled(&state_dir).inspect_err(|err| {
+                        tracing::error!(error = %format!("{err:#}"), "the service cannot start");
+                    })?;
+                    let options = RunOptions {
+                        server: file.server,
+                        ..RunOptions::default()
+                    };
+                    service::run(move |stop| {
+                        let result = runtime().and_then(|rt| {
+                            rt.block_on(link::run(&state, options, async move {
+                                let _ = stop.await;
+                            }))
+                        });
+                        match result {
+                            Ok(()) => 0,
+                            Err(err) => {
+                                tracing::error!(error = %format!("{err:#}"), "the agent stopped");
+                                if err.downcast_ref::<StopReason>().is_some() {
+                                    78
+                                } else {
+                                    1
+                                }
+                            }
+                        }
+                    })
+                }
+            }
         }
         Command::Inventory { json } => {
             use std::io::Write;
@@ -284,6 +337,35 @@ fn run_diag(
         Some(e) => bail!("{e}"),
         None => Ok(()),
     }
+}
+
+/// Where logs go: stderr, except for the Windows service, which has no
+/// console and logs to `agent.log` in its state directory.
+fn log_writer(
+    command: &Command,
+    state_dir: &std::path::Path,
+) -> Result<(tracing_subscriber::fmt::writer::BoxMakeWriter, bool)> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    #[cfg(windows)]
+    if let Command::Service {
+        command: deskhand_agent::service::ServiceCommand::Run,
+    } = command
+    {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let path = state_dir.join("agent.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening the log file {}", path.display()))?;
+        return Ok((BoxMakeWriter::new(std::sync::Mutex::new(file)), false));
+    }
+    let _ = (command, state_dir);
+    Ok((
+        BoxMakeWriter::new(std::io::stderr),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    ))
 }
 
 fn load_enrolled(dir: &std::path::Path) -> Result<AgentState> {

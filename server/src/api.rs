@@ -334,6 +334,13 @@ pub struct TokenCreated {
     pub server: String,
     /// The enrollment command, ready to paste on a PC.
     pub enroll_command: String,
+    /// One line that installs, enrolls and starts the agent on Linux, run
+    /// next to `packaging/install-agent.sh` and the agent's package.
+    #[serde(default)]
+    pub install_command: String,
+    /// The same for Windows, run next to the agent's zip contents.
+    #[serde(default)]
+    pub install_command_windows: String,
 }
 
 /// An enrollment token as listed.
@@ -389,6 +396,14 @@ async fn create_token(
     Ok(Json(TokenCreated {
         enroll_command: format!(
             "deskhand-agent enroll --server {} --token {} --ca-fingerprint {}",
+            s.agents_endpoint, token, s.ca_fingerprint
+        ),
+        install_command: format!(
+            "sudo sh install-agent.sh --server {} --token {} --ca-fingerprint {}",
+            s.agents_endpoint, token, s.ca_fingerprint
+        ),
+        install_command_windows: format!(
+            "powershell -ExecutionPolicy Bypass -File install-agent.ps1 -Server {} -Token {} -CaFingerprint {}",
             s.agents_endpoint, token, s.ca_fingerprint
         ),
         token,

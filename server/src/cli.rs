@@ -347,6 +347,12 @@ pub async fn tokens_create(
         outln!();
         outln!("Enroll a machine with:");
         outln!("  {}", t.enroll_command);
+        if !t.install_command.is_empty() {
+            outln!();
+            outln!("Or install, enroll and start the agent in one line, next to its package:");
+            outln!("  Linux:    {}", t.install_command);
+            outln!("  Windows:  {}", t.install_command_windows);
+        }
         return Ok(());
     }
     print(format, &t, || {

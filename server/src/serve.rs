@@ -148,9 +148,14 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     };
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // systemd (Type=notify): both listeners are bound and serving.
+    deskhand_agent::notify::ready();
+    let watchdog = deskhand_agent::notify::spawn_watchdog();
 
     shutdown.await;
     info!("shutting down");
+    deskhand_agent::notify::stopping();
+    drop(watchdog);
     let _ = stop_tx.send(true);
     if let Some(agent) = local_agent {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# CI: install the .deb files from `packaging/build.sh deb`, start the server
+# and the agent as their systemd units do, enroll the agent with the line
+# `deskhand tokens create` prints (install-agent.sh), check that it shows
+# online with this host's name and OS, then stop everything and purge.
+#
+# Under systemd (PID 1) the units run, with a runtime drop-in that moves
+# the server to loopback ports. Without it, the units' ExecStart= lines run
+# directly, as their User=, with the installed config. Network: loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+pkgs=$PWD/target/packages
+agent_deb=$(ls "$pkgs"/deskhand-agent_*.deb)
+server_deb=$(ls "$pkgs"/deskhand-server_*.deb)
+units=/usr/lib/systemd/system
+
+for p in deskhand-server deskhand-agent; do
+    if dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q installed; then
+        echo "deb-smoke: $p is installed already; this test installs and purges it, so remove it first" >&2
+        exit 1
+    fi
+done
+if [ -e /var/lib/deskhand ] || [ -e /var/lib/deskhand-agent ]; then
+    echo "deb-smoke: /var/lib/deskhand or /var/lib/deskhand-agent exists; move it away first" >&2
+    exit 1
+fi
+
+work=$(mktemp -d)
+under_systemd=
+[ -d /run/systemd/system ] && under_systemd=yes
+pids=()
+# Stops a child with SIGTERM (as systemd does), SIGKILL after 15 s, and reaps it.
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 75); do
+        case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | Z*) break ;; esac
+        sleep 0.2
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    set +e
+    if [ -n "$under_systemd" ]; then
+        systemctl stop deskhand-agent deskhand-server 2>/dev/null
+        rm -rf /run/systemd/system/deskhand-server.service.d
+        systemctl daemon-reload
+    fi
+    # The agent first, so the server sees it leave.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
+    dpkg --purge deskhand-agent deskhand-server >/dev/null 2>&1
+    # The server package keeps its CA and database on purge, by design.
+    rm -rf /var/lib/deskhand "$work"
+}
+trap cleanup EXIT
+
+if [ -n "$under_systemd" ]; then
+    # Before the package starts the unit: loopback ports only.
+    api_port=18480 agents_port=18443
+    mkdir -p /run/systemd/system/deskhand-server.service.d
+    printf '[Service]\nEnvironment=DESKHAND_AGENTS_LISTEN=127.0.0.1:%s DESKHAND_API_LISTEN=127.0.0.1:%s\n' \
+        "$agents_port" "$api_port" >/run/systemd/system/deskhand-server.service.d/ci.conf
+fi
+echo "deb-smoke: installing $(basename "$server_deb")"
+dpkg -i "$server_deb"
+[ -x /usr/bin/deskhand ] && [ -f "$units/deskhand-server.service" ] && [ -f /etc/deskhand/server.toml ]
+getent passwd deskhand >/dev/null
+
+if [ -n "$under_systemd" ]; then
+    systemctl daemon-reload
+    systemctl restart deskhand-server
+    api=http://127.0.0.1:$api_port
+    timeout 30 sh -c "until [ -s /var/lib/deskhand/admin.token ]; do sleep 0.2; done"
+else
+    # As the unit would: its ExecStart=, as its User=, with the installed config.
+    user=$(sed -n 's/^User=//p' "$units/deskhand-server.service")
+    read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$units/deskhand-server.service")"
+    setpriv --reuid="$user" --regid="$user" --init-groups -- \
+        "${exec_start[@]}" --agents-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        >"$work/server.out" 2>"$work/server.err" &
+    pids+=($!)
+    timeout 30 sh -c "until grep -q '^  API:' '$work/server.out'; do sleep 0.2; done" || {
+        cat "$work/server.err" >&2
+        exit 1
+    }
+    api=$(sed -n 's/^  API: *//p' "$work/server.out")
+fi
+export DESKHAND_SERVER=$api
+DESKHAND_TOKEN=$(cat /var/lib/deskhand/admin.token)
+export DESKHAND_TOKEN
+echo "deb-smoke: server up at $api"
+
+# The one line an operator pastes, run next to the agent's package.
+line=$(deskhand tokens create --uses 1 --expires 10m --output json | jq -r .install_command)
+echo "deb-smoke: install line: $line"
+case "$line" in "sudo sh install-agent.sh --server "*) ;; *) echo "deb-smoke: unexpected install line" >&2; exit 1 ;; esac
+cp packaging/install-agent.sh "$agent_deb" "$work/"
+read -r -a args <<<"${line#sudo }"
+(cd "$work" && "${args[@]}" --no-start)
+[ -f /var/lib/deskhand-agent/agent.toml ]
+
+if [ -n "$under_systemd" ]; then
+    systemctl start deskhand-agent
+else
+    read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$units/deskhand-agent.service")"
+    "${exec_start[@]}" 2>"$work/agent.err" &
+    pids+=($!)
+fi
+
+host=$(deskhand-agent inventory --json | jq -r '.identity.hostname // empty')
+found=
+for _ in $(seq 1 100); do
+    list=$(deskhand agents list --output json)
+    if jq -e 'length == 1 and .[0].online == true' <<<"$list" >/dev/null; then
+        found=yes
+        break
+    fi
+    sleep 0.2
+done
+if [ -z "$found" ]; then
+    echo "deb-smoke: the agent did not come online; its log:" >&2
+    cat "$work/agent.err" >&2 2>/dev/null || journalctl -u deskhand-agent --no-pager | tail -20 >&2
+    exit 1
+fi
+echo "deb-smoke: agents list: $(jq -c '.[0] | {id, online, hostname, os}' <<<"$list")"
+jq -e '.[0].os | length > 0' <<<"$list" >/dev/null
+if [ -n "$host" ]; then
+    jq -e --arg h "$host" '.[0].hostname == $h' <<<"$list" >/dev/null || {
+        echo "deb-smoke: hostname differs from the agent's inventory ($host)" >&2
+        exit 1
+    }
+fi
+
+# Stop as systemd would (SIGTERM), then purge and check nothing is left.
+cleanup
+trap - EXIT
+for f in /usr/bin/deskhand /usr/bin/deskhand-agent /var/lib/deskhand-agent /etc/deskhand/server.toml; do
+    if [ -e "$f" ]; then
+        echo "deb-smoke: $f is still there after dpkg --purge" >&2
+        exit 1
+    fi
+done
+for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "deb-smoke: process $pid still runs" >&2
+        exit 1
+    fi
+done
+echo "deb-smoke: ok (installed, enrolled, online, stopped, purged)"

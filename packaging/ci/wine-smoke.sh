@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# CI: the Windows agent from `packaging/build.sh windows`, under Wine.
+#
+# 1. Unpacks the zip into a throwaway directory and WINEPREFIX.
+# 2. Writes three programs into Wine's registry (`wine reg add`): one in
+#    the 64-bit Uninstall key, one in the 32-bit view (WOW6432Node), one
+#    in the user's hive, and asserts that `deskhand-agent.exe inventory
+#    --json` lists all three with their versions and publishers.
+# 3. Starts a Linux `deskhand server` on loopback; enrolls the exe,
+#    installs the Windows service and lets Wine's SCM start it, asserts it
+#    shows online with a Windows OS in `deskhand agents list`, stops it
+#    (offline at once) and uninstalls it. (install-agent.ps1 itself needs
+#    PowerShell, which Wine lacks; it runs the same subcommands.)
+# Every process it starts (server, agent, wineserver) is stopped at the end.
+#
+# Debian's Wine 8.0 lacks bcryptprimitives.dll, which Rust's standard
+# library imports (ProcessPrng); a test-only shim built from
+# bcryptprimitives.c sits next to the exe. Real Windows needs no shim.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+zip=$(ls "$root"/target/packages/deskhand-agent-*-windows-x86_64.zip)
+deskhand=$root/target/release/deskhand
+[ -x "$deskhand" ] || { echo "wine-smoke: build the server first (packaging/build.sh deb)" >&2; exit 1; }
+
+work=$(mktemp -d)
+export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+server_pid=
+stop_pid() {
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | Z*) break ;; esac
+        sleep 0.2
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    set +e
+    stop_pid "$server_pid"
+    if [ -d "$WINEPREFIX" ]; then
+        wineserver -k 2>/dev/null
+        timeout 20 wineserver -w 2>/dev/null
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir "$work/agent"
+(cd "$work/agent" && unzip -q "$zip")
+[ -f "$work/agent/install-agent.ps1" ]
+x86_64-w64-mingw32-gcc -shared -O2 -o "$work/agent/bcryptprimitives.dll" \
+    packaging/ci/bcryptprimitives.c -ladvapi32
+exe=$work/agent/deskhand-agent.exe
+
+echo "wine-smoke: creating a Wine prefix"
+timeout 300 wineboot -i >/dev/null 2>&1
+
+uninstall='Software\Microsoft\Windows\CurrentVersion\Uninstall'
+reg_app() { # KEY NAME VERSION PUBLISHER
+    timeout 60 wine reg add "$1" /v DisplayName /t REG_SZ /d "$2" /f >/dev/null
+    timeout 60 wine reg add "$1" /v DisplayVersion /t REG_SZ /d "$3" /f >/dev/null
+    timeout 60 wine reg add "$1" /v Publisher /t REG_SZ /d "$4" /f >/dev/null
+}
+reg_app "HKLM\\$uninstall\\DeskhandWine64" "Deskhand Wine Test 64" "6.4.1" "Deskhand CI"
+reg_app "HKLM\\Software\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\DeskhandWine32" \
+    "Deskhand Wine Test 32" "3.2.1" "Deskhand CI"
+reg_app "HKCU\\$uninstall\\DeskhandWineUser" "Deskhand Wine Test User" "1.0.7" "Deskhand CI"
+
+echo "wine-smoke: deskhand-agent.exe inventory --json"
+timeout 180 wine "$exe" inventory --json >"$work/inventory.json" 2>"$work/inventory.err" || {
+    echo "wine-smoke: inventory failed (exit $?)" >&2
+    cat "$work/inventory.err" >&2
+    exit 1
+}
+jq -c '.software[] | select(.name | startswith("Deskhand Wine Test")) | {name, version, publisher: .vendor, source, id}' \
+    "$work/inventory.json"
+for want in "Deskhand Wine Test 64=6.4.1" "Deskhand Wine Test 32=3.2.1" "Deskhand Wine Test User=1.0.7"; do
+    jq -e --arg n "${want%=*}" --arg v "${want#*=}" \
+        'any(.software[]; .name == $n and .version == $v and .vendor == "Deskhand CI")' \
+        "$work/inventory.json" >/dev/null || {
+        echo "wine-smoke: ${want%=*} ${want#*=} is missing from the inventory" >&2
+        exit 1
+    }
+done
+jq -e '.os.family == "windows"' "$work/inventory.json" >/dev/null
+
+echo "wine-smoke: enrolling the exe with a server on loopback"
+"$deskhand" server --data-dir "$work/server" --agents-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+    >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+timeout 30 sh -c "until grep -q '^  admin token:' '$work/server.out'; do sleep 0.2; done" || {
+    cat "$work/server.err" >&2
+    exit 1
+}
+export DESKHAND_SERVER DESKHAND_TOKEN
+DESKHAND_SERVER=$(sed -n 's/^  API: *//p' "$work/server.out")
+DESKHAND_TOKEN=$(cat "$work/server/admin.token")
+token_json=$("$deskhand" tokens create --uses 1 --expires 10m --output json)
+wait_online() { # true|false
+    for _ in $(seq 1 150); do
+        list=$("$deskhand" agents list --output json)
+        if jq -e --argjson want "$1" 'length == 1 and .[0].online == $want' <<<"$list" >/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+agent_log=$WINEPREFIX/drive_c/ProgramData/deskhand/agent.log
+# Enroll, register the service, start it. (install-agent.ps1 installs
+# first so the ACL is in place before the key is written; Wine's SCM only
+# sees a new service after the prefix restarts, and then starts automatic
+# services itself, so here the agent is enrolled before that restart.)
+timeout 120 wine "$exe" enroll \
+    --server "$(jq -r .server <<<"$token_json")" \
+    --token "$(jq -r .token <<<"$token_json")" \
+    --ca-fingerprint "$(jq -r .ca_fingerprint <<<"$token_json")"
+timeout 60 wine "$exe" service install
+timeout 60 wineserver -w
+timeout 60 wine "$exe" service start
+wait_online true || {
+    echo "wine-smoke: the Windows service did not come online; its log:" >&2
+    tail -20 "$agent_log" >&2
+    exit 1
+}
+echo "wine-smoke: agents list: $(jq -c '.[0] | {id, online, hostname, os}' <<<"$list")"
+jq -e '.[0].os | test("windows"; "i")' <<<"$list" >/dev/null || {
+    echo "wine-smoke: the agent's OS is not Windows" >&2
+    exit 1
+}
+# A service stop closes the connection at once: the server shows it offline.
+timeout 60 wine "$exe" service stop
+wait_online false || {
+    echo "wine-smoke: the agent still shows online after the service stopped" >&2
+    exit 1
+}
+timeout 60 wine "$exe" service uninstall
+echo "wine-smoke: ok (inventory lists the registry programs; the service enrolled, showed online, stopped, was removed)"
