@@ -191,7 +191,8 @@ fn real_main(cli: Cli) -> Result<()> {
                 // it reconnects by itself; the watchdog proves the runtime lives.
                 deskhand_agent::notify::ready();
                 let _watchdog = deskhand_agent::notify::spawn_watchdog();
-                let result = link::run(&state, options, shutdown_signal()).await;
+                let result =
+                    link::run(&state, options, deskhand_agent::notify::stop_requested()).await;
                 deskhand_agent::notify::stopping();
                 result
             })
@@ -383,26 +384,4 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -5,7 +5,8 @@
 //! sets `WatchdogSec=`, the interval in `WATCHDOG_USEC`. Outside systemd
 //! (or on other systems) every function here does nothing. A failure to
 //! notify is logged, never fatal: the service keeps running and systemd
-//! reports the missing notification itself.
+//! reports the missing notification itself. [`stop_requested`] is the other
+//! half: the stop request (SIGTERM or Ctrl-C) both binaries wait for.
 
 use std::time::Duration;
 
@@ -84,6 +85,23 @@ fn send_to(path: &std::ffi::OsStr, message: &str) {
 
 #[cfg(not(target_os = "linux"))]
 fn send(_message: &str) {}
+
+/// Waits until the service manager or the user asks the process to stop:
+/// SIGTERM or Ctrl-C.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
 
 #[cfg(test)]
 mod tests {

@@ -380,7 +380,10 @@ fn real_main(cli: Cli) -> Result<()> {
             dev: args.dev,
         };
         let settings = ServerSettings::resolve(flags, file)?;
-        return rt.block_on(deskhand_server::serve::run(settings, shutdown_signal()));
+        return rt.block_on(deskhand_server::serve::run(
+            settings,
+            deskhand_agent::notify::stop_requested(),
+        ));
     }
     let client = Client::new(&cli.server, cli.token)?;
     let f = cli.output;
@@ -477,19 +480,4 @@ fn real_main(cli: Cli) -> Result<()> {
             }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow).await,
         }
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
