@@ -2,7 +2,8 @@
 # CI: install the .deb files from `packaging/build.sh deb`, start the server
 # and the agent as their systemd units do, enroll the agent with the line
 # `deskhand tokens create` prints (install-agent.sh), check that it shows
-# online with this host's name and OS, then stop everything and purge.
+# online with this host's name and OS, and that its inventory on the server
+# lists the package just installed; then stop everything and purge.
 #
 # Under systemd (PID 1) the units run, with a runtime drop-in that moves
 # the server to loopback ports. Without it, the units' ExecStart= lines run
@@ -131,6 +132,23 @@ if [ -n "$host" ]; then
     }
 fi
 
+# Its inventory reached the server, and lists the package just installed.
+id=$(jq -r '.[0].id' <<<"$list")
+inv=
+for _ in $(seq 1 100); do
+    if inv=$(deskhand assets show "$id" --output json 2>/dev/null) &&
+        jq -e '[.software[] | select(.name == "deskhand-agent")] | length == 1' <<<"$inv" >/dev/null; then
+        break
+    fi
+    inv=
+    sleep 0.2
+done
+if [ -z "$inv" ]; then
+    echo "deb-smoke: the server's inventory of the agent never listed the deskhand-agent package" >&2
+    exit 1
+fi
+echo "deb-smoke: inventory: $(jq -c '{packages: (.software | length), agent: ([.software[] | select(.name == "deskhand-agent") | .version][0])}' <<<"$inv")"
+
 # Stop as systemd would (SIGTERM), then purge and check nothing is left.
 cleanup
 trap - EXIT
@@ -146,4 +164,4 @@ for pid in "${pids[@]}"; do
         exit 1
     fi
 done
-echo "deb-smoke: ok (installed, enrolled, online, stopped, purged)"
+echo "deb-smoke: ok (installed, enrolled, online, inventoried, stopped, purged)"
