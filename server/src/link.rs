@@ -378,6 +378,7 @@ async fn run_session(
     )
     .await?;
     info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
+    let mut pacer = IngestPacer::default();
     loop {
         let body = tokio::select! {
             body = next_body(control.rx, control.decoder) => body,
@@ -405,6 +406,14 @@ async fn run_session(
         match msg {
             AgentMessage::Heartbeat => {}
             AgentMessage::Inventory(report) => {
+                // An agent that reports too often waits (and QUIC flow
+                // control holds its stream); the others are not slowed.
+                let full = matches!(report, InventoryReport::Full(_));
+                let wait = pacer.delay(tokio::time::Instant::now().into_std(), full);
+                if !wait.is_zero() {
+                    debug!(%agent_id, ?wait, "pacing an agent that reports too often");
+                    tokio::time::sleep(wait).await;
+                }
                 let reply = ingest(ctx, agent_id, report, body.len()).await;
                 send(control.tx, &reply).await?;
             }
@@ -415,6 +424,35 @@ async fn run_session(
                 ));
             }
         }
+    }
+}
+
+/// Shortest interval between two full inventory reports of one session.
+const MIN_FULL_INTERVAL: Duration = Duration::from_secs(5);
+/// Shortest interval between two delta reports of one session.
+const MIN_DELTA_INTERVAL: Duration = Duration::from_millis(50);
+
+/// How long an agent's next report must wait so that one agent cannot
+/// keep the database writer busy: at most one full inventory per
+/// [`MIN_FULL_INTERVAL`] and one delta per [`MIN_DELTA_INTERVAL`]. Pure:
+/// time is an argument.
+#[derive(Debug, Default)]
+pub(crate) struct IngestPacer {
+    next_full: Option<std::time::Instant>,
+    next_delta: Option<std::time::Instant>,
+}
+
+impl IngestPacer {
+    /// The wait before a report received at `now`; books the next slot.
+    pub(crate) fn delay(&mut self, now: std::time::Instant, full: bool) -> Duration {
+        let (slot, interval) = if full {
+            (&mut self.next_full, MIN_FULL_INTERVAL)
+        } else {
+            (&mut self.next_delta, MIN_DELTA_INTERVAL)
+        };
+        let start = slot.map_or(now, |t| t.max(now));
+        *slot = Some(start + interval);
+        start - now
     }
 }
 
@@ -602,4 +640,44 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| IngestError::Invalid(format!("ingest task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn reports_are_paced_per_kind() {
+        let mut p = IngestPacer::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            p.delay(t0, true),
+            Duration::ZERO,
+            "the first full report goes at once"
+        );
+        assert_eq!(
+            p.delay(t0, false),
+            Duration::ZERO,
+            "deltas have their own pace"
+        );
+        assert_eq!(
+            p.delay(t0 + Duration::from_secs(1), true),
+            Duration::from_secs(4)
+        );
+        // A third one in the same second waits for the slot after that.
+        assert_eq!(
+            p.delay(t0 + Duration::from_secs(1), true),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            p.delay(t0 + Duration::from_millis(10), false),
+            Duration::from_millis(40)
+        );
+        assert_eq!(
+            p.delay(t0 + Duration::from_secs(60), true),
+            Duration::ZERO,
+            "a quiet agent is not held back"
+        );
+    }
 }
