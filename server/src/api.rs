@@ -1280,6 +1280,15 @@ async fn refresh_asset(
 ) -> Result<StatusCode, ApiError> {
     op.require(Role::Technician)?;
     let a = s.store.find_asset(key).await?;
+    if a.kind != "computer" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{} ({}) was entered by hand and has no agent to ask",
+                a.hostname, a.kind
+            ),
+        ));
+    }
     if s.presence.send_control(
         &a.id,
         deskhand_shared::proto::ServerMessage::InventoryRequest { full: false },

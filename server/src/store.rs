@@ -1539,6 +1539,11 @@ fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> R
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, now],
     )?;
+    tx.execute(
+        "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+         VALUES (?1, ?2, 'asset', '', 'added by hand', NULL, ?3)",
+        params![id, now, by],
+    )?;
     audit(
         tx,
         now,

@@ -374,6 +374,11 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     let shown = server.json(&["assets", "show", "CNB1234"]);
     assert_eq!(shown["asset"]["id"], printer.as_str(), "found by serial");
     assert_eq!(shown["asset"]["kind"], "printer");
+    let history = server.json(&["assets", "history", &printer]);
+    assert_eq!(history[0]["change"], "added by hand", "{history}");
+    let err =
+        String::from_utf8_lossy(&server.cli(&["assets", "refresh", &printer]).stderr).into_owned();
+    assert!(err.contains("no agent"), "{err}");
 
     let csv = tmp.path().join("assets.csv");
     std::fs::write(
