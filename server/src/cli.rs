@@ -182,28 +182,14 @@ impl Table {
 
     /// Renders as aligned text.
     pub fn to_text(&self) -> String {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let mut s = String::new();
-            for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-                if i + 1 == cells.len() {
-                    s.push_str(cell);
-                } else {
-                    s.push_str(&format!("{cell:<w$}  ", w = *w));
-                }
-            }
-            s.trim_end().to_string() + "\n"
-        };
-        let mut out = line(self.headers.clone());
-        for row in &self.rows {
-            out.push_str(&line(row.iter().map(String::as_str).collect()));
-        }
-        out
+        deskhand_agent::diag::align_columns(
+            &self.headers,
+            &self
+                .rows
+                .iter()
+                .map(|r| r.iter().map(String::as_str).collect())
+                .collect::<Vec<Vec<&str>>>(),
+        )
     }
 
     /// Renders as CSV with a header row.

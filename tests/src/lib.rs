@@ -287,6 +287,20 @@ impl Agent {
     }
 }
 
+/// A server in `dir` with one enrolled agent running, once it is online:
+/// the server, the agent, its id and its process.
+pub fn server_with_agent(dir: &Path) -> (Server, Agent, String, Proc) {
+    let server = Server::start(&dir.join("server")).expect("server starts");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&dir.join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let run = agent.run().expect("agent runs");
+    wait_for(Duration::from_secs(30), "the agent online", || {
+        server.is_online(&id).then_some(())
+    });
+    (server, agent, id, run)
+}
+
 /// Runs an async block on a fresh runtime.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

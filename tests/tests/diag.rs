@@ -3,26 +3,14 @@
 
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Server, expect_failure, wait_for};
+use deskhand_tests::{expect_failure, server_with_agent, wait_for};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn online_agent(tmp: &std::path::Path) -> (Server, Agent, String, deskhand_tests::Proc) {
-    let server = Server::start(&tmp.join("server")).expect("server");
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&tmp.join("agent"));
-    let id = agent.enroll_ok(&server, &token);
-    let run = agent.run().expect("run");
-    wait_for(WAIT, "the agent online", || {
-        server.is_online(&id).then_some(())
-    });
-    (server, agent, id, run)
-}
 
 #[test]
 fn diagnostics_return_rows_from_the_real_agent() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (server, _agent, id, _run) = online_agent(tmp.path());
+    let (server, _agent, id, _run) = server_with_agent(tmp.path());
     let api_port = server.api.rsplit(':').next().expect("port").to_string();
 
     let r = server.json(&[
@@ -72,7 +60,7 @@ fn diagnostics_return_rows_from_the_real_agent() {
 #[test]
 fn bad_diagnostic_requests_are_refused_before_reaching_the_agent() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (server, agent, id, mut run) = online_agent(tmp.path());
+    let (server, agent, id, mut run) = server_with_agent(tmp.path());
 
     let err = expect_failure(
         &server.cli(&["diag", "run", &id, "disk-usage", "--host", "x"]),

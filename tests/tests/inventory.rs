@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Server, wait_for};
+use deskhand_tests::{Agent, Server, server_with_agent, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -113,11 +113,7 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let v1 = build_deb(tmp.path(), "1.0-1");
     let v2 = build_deb(tmp.path(), "1.1-1");
 
-    let server = Server::start(&tmp.path().join("server")).expect("server");
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&tmp.path().join("agent"));
-    let id = agent.enroll_ok(&server, &token);
-    let _run = agent.run().expect("run");
+    let (server, _agent, id, _run) = server_with_agent(tmp.path());
     let first = wait_for(WAIT, "the first inventory", || {
         let list = server.json(&["assets", "list"]);
         list.as_array()
@@ -196,11 +192,7 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
 #[test]
 fn a_restarted_agent_reports_again_and_history_survives() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&tmp.path().join("server")).expect("server");
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&tmp.path().join("agent"));
-    let id = agent.enroll_ok(&server, &token);
-    let mut run = agent.run().expect("run");
+    let (server, agent, id, mut run) = server_with_agent(tmp.path());
     wait_for(WAIT, "the first inventory", || {
         server
             .cli(&["assets", "show", &id])
@@ -233,11 +225,7 @@ fn a_restarted_agent_reports_again_and_history_survives() {
 #[test]
 fn labels_group_assets_by_hand_and_by_filter() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&tmp.path().join("server")).expect("server");
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&tmp.path().join("agent"));
-    let id = agent.enroll_ok(&server, &token);
-    let _run = agent.run().expect("run");
+    let (server, _agent, id, _run) = server_with_agent(tmp.path());
     wait_for(WAIT, "the first inventory", || {
         server
             .cli(&["assets", "show", &id])

@@ -333,15 +333,21 @@ pub fn render_text(result: &DiagResult) -> String {
 
 /// Renders one table with a title line and aligned columns.
 pub fn render_table(t: &DiagTable) -> String {
-    let mut widths: Vec<usize> = t.columns.iter().map(|c| c.chars().count()).collect();
-    for row in &t.rows {
+    format!("== {} ==\n{}", t.title, align_columns(&t.columns, &t.rows))
+}
+
+/// Aligns a header and rows into columns two spaces apart, for terminals.
+pub fn align_columns<S: AsRef<str>>(header: &[S], rows: &[Vec<S>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|c| c.as_ref().chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(cell.as_ref().chars().count());
         }
     }
-    let line = |cells: &[String]| {
+    let line = |cells: &[S]| {
         let mut s = String::new();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let cell = cell.as_ref();
             if i + 1 == cells.len() {
                 s.push_str(cell);
             } else {
@@ -350,9 +356,8 @@ pub fn render_table(t: &DiagTable) -> String {
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = format!("== {} ==\n", t.title);
-    out.push_str(&line(&t.columns));
-    for row in &t.rows {
+    let mut out = line(header);
+    for row in rows {
         out.push_str(&line(row));
     }
     out
