@@ -566,7 +566,8 @@ fn gib(bytes: i64) -> String {
 fn asset_table(assets: &[AssetView]) -> Table {
     let mut t = Table::new(vec![
         "ID",
-        "HOSTNAME",
+        "NAME",
+        "KIND",
         "OS",
         "MODEL",
         "SERIAL",
@@ -580,6 +581,7 @@ fn asset_table(assets: &[AssetView]) -> Table {
         t.row(vec![
             a.id.clone(),
             a.hostname.clone(),
+            a.kind.clone(),
             a.os.clone(),
             a.model.clone(),
             a.serial.clone(),
