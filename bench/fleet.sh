@@ -13,6 +13,7 @@ n="${1:-10000}"
 runs="${2:-3}"
 cargo build --release --quiet -p deskhand-server -p deskhand-tests --bins
 bin=target/release
+. bench/lib.sh
 ulimit -n 65536 2>/dev/null || true
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -20,18 +21,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 declare -a enroll_total enroll_med enroll_p99 conn_total rss_mb hwm_mb cpu_pct
 for run in $(seq 1 "$runs"); do
   dir=$(mktemp -d)
-  "$bin/deskhand" server --data-dir "$dir/data" --agents-listen 127.0.0.1:0 \
-    --api-listen 127.0.0.1:0 --max-connections $((n + 100)) --log warn \
-    > "$dir/server.out" 2> "$dir/server.err" &
-  pid=$!
+  start_server "$dir" $((n + 100))
   trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-  for _ in $(seq 1 100); do grep -q "admin token" "$dir/server.out" 2>/dev/null && break; sleep 0.1; done
-  api=$(awk '/API:/ {print $2}' "$dir/server.out")
-  agents=$(awk '/agents \(QUIC\):/ {print $3}' "$dir/server.out")
-  admin=$(awk '/admin token:/ {print $3}' "$dir/server.out")
-  fp=$(awk '/CA fingerprint:/ {print $3}' "$dir/server.out")
-  token=$(DESKHAND_SERVER=$api DESKHAND_TOKEN=$admin "$bin/deskhand" tokens create --uses "$n" --expires 1h -o json \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  token=$(enroll_token "$n")
   cpu0=$(awk '{print $14+$15}' /proc/$pid/stat)
   "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 10 > "$dir/sim.out" &
   sim=$!

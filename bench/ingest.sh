@@ -14,20 +14,12 @@ n="${1:-10000}"
 pkgs="${2:-1500}"
 cargo build --release --quiet -p deskhand-server -p deskhand-tests --bins
 bin=target/release
+. bench/lib.sh
 ulimit -n 65536 2>/dev/null || true
 dir=$(mktemp -d)
-"$bin/deskhand" server --data-dir "$dir/data" --agents-listen 127.0.0.1:0 \
-  --api-listen 127.0.0.1:0 --max-connections $((n + 100)) --log warn \
-  > "$dir/server.out" 2> "$dir/server.err" &
-pid=$!
+start_server "$dir" $((n + 100))
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do grep -q "admin token" "$dir/server.out" 2>/dev/null && break; sleep 0.1; done
-api=$(awk '/API:/ {print $2}' "$dir/server.out")
-agents=$(awk '/agents \(QUIC\):/ {print $3}' "$dir/server.out")
-admin=$(awk '/admin token:/ {print $3}' "$dir/server.out")
-fp=$(awk '/CA fingerprint:/ {print $3}' "$dir/server.out")
-token=$(DESKHAND_SERVER=$api DESKHAND_TOKEN=$admin "$bin/deskhand" tokens create --uses "$n" --expires 1h -o json \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+token=$(enroll_token "$n")
 "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 60 64 "$pkgs" > "$dir/sim.out" &
 sim=$!
 for _ in $(seq 1 7200); do grep -q all_connected "$dir/sim.out" 2>/dev/null && break; sleep 0.5; done

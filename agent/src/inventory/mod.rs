@@ -40,6 +40,8 @@ mod uninstall;
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg(any(windows, target_os = "macos"))]
+mod sysinfo_basics;
 #[cfg(windows)]
 mod windows;
 

@@ -313,24 +313,16 @@ fn reg_u64(path: &str, name: &str) -> Option<u64> {
 }
 
 fn collect_system(w: &mut Vec<String>) -> Apply {
-    let (mut total, mut swap, mut threads, mut brand, mut vendor) = (0, 0, None, None, None);
-    match sysinfo::System::new() {
-        Ok(mut sys) => {
-            sys.refresh_memory();
-            sys.refresh_cpu_all();
-            total = sys.total_memory();
-            swap = sys.total_swap();
-            threads = u32::try_from(sys.cpus().len()).ok();
-            brand = sys.cpus().first().map(|c| c.brand().trim().to_string());
-            vendor = sys.cpus().first().map(|c| c.vendor_id().to_string());
-        }
-        Err(e) => w.push(format!("cannot read memory and cpu: {e}")),
-    }
-    let cores = sysinfo::System::physical_core_count()
-        .ok()
-        .and_then(|c| u32::try_from(c).ok());
-    let hostname = sysinfo::System::host_name().unwrap_or_default();
-    let boot = sysinfo::System::boot_time().ok();
+    let super::sysinfo_basics::SysinfoBasics {
+        total,
+        swap,
+        threads,
+        brand,
+        vendor,
+        cores,
+        hostname,
+        boot,
+    } = super::sysinfo_basics::read(w);
     let kernel = sysinfo::System::kernel_version().ok();
     let cv = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
     let product = reg_string(cv, "ProductName");
