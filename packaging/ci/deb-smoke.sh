@@ -30,16 +30,7 @@ work=$(mktemp -d)
 under_systemd=
 [ -d /run/systemd/system ] && under_systemd=yes
 pids=()
-# Stops a child with SIGTERM (as systemd does), SIGKILL after 15 s, and reaps it.
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 75); do
-        case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | Z*) break ;; esac
-        sleep 0.2
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
+. packaging/ci/lib.sh
 cleanup() {
     set +e
     if [ -n "$under_systemd" ]; then

@@ -26,16 +26,7 @@ deskhand=$root/target/release/deskhand
 work=$(mktemp -d)
 export WINEPREFIX=$work/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 server_pid=
-stop_pid() {
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        case "$(ps -o stat= -p "$1" 2>/dev/null)" in "" | Z*) break ;; esac
-        sleep 0.2
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
+. packaging/ci/lib.sh
 cleanup() {
     set +e
     stop_pid "$server_pid"

@@ -299,16 +299,14 @@ async fn session(
             .await;
         }
     };
-    if agent.revoked_at.is_some() {
-        return refuse(
-            conn,
-            &mut tx,
-            refusal(
-                RefusalReason::Revoked,
-                "this agent was revoked by an operator",
-            ),
+    let revoked = || {
+        refusal(
+            RefusalReason::Revoked,
+            "this agent was revoked by an operator",
         )
-        .await;
+    };
+    if agent.revoked_at.is_some() {
+        return refuse(conn, &mut tx, revoked()).await;
     }
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(8);
     let session_id = match ctx
@@ -316,17 +314,7 @@ async fn session(
         .register(&agent.id, conn.clone(), control_tx, unix_now())
     {
         Registration::Live(id) => id,
-        Registration::Revoked => {
-            return refuse(
-                conn,
-                &mut tx,
-                refusal(
-                    RefusalReason::Revoked,
-                    "this agent was revoked by an operator",
-                ),
-            )
-            .await;
-        }
+        Registration::Revoked => return refuse(conn, &mut tx, revoked()).await,
     };
     let result = run_session(
         conn,

@@ -22,6 +22,33 @@ pub(crate) struct SmbiosInfo {
     pub(crate) modules: Vec<MemoryModule>,
 }
 
+impl SmbiosInfo {
+    /// Copies the identity, firmware and memory modules into `inv`,
+    /// leaving the processors to the caller; returns them.
+    pub(crate) fn apply_hardware(
+        self,
+        inv: &mut deskhand_shared::inventory::Inventory,
+    ) -> Vec<Processor> {
+        let id = &mut inv.identity;
+        let s = self.identity;
+        id.system_uuid = s.system_uuid;
+        id.manufacturer = s.manufacturer;
+        id.model = s.model;
+        id.serial = s.serial;
+        id.sku = s.sku;
+        id.chassis_type = s.chassis_type;
+        id.asset_tag = s.asset_tag;
+        id.board_manufacturer = s.board_manufacturer;
+        id.board_product = s.board_product;
+        id.board_serial = s.board_serial;
+        inv.firmware.vendor = self.firmware.vendor;
+        inv.firmware.version = self.firmware.version;
+        inv.firmware.release_date = self.firmware.release_date;
+        inv.memory_modules = self.modules;
+        self.processors
+    }
+}
+
 /// One populated processor socket (type 4).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Processor {

@@ -25,26 +25,10 @@ pub(super) fn collect_smbios(w: &mut Vec<String>) -> Apply {
                 .unwrap_or((3, 0));
             let info = smbios::parse(&table, version, w);
             Box::new(move |inv: &mut Inventory| {
-                let id = &mut inv.identity;
-                let s = info.identity;
-                id.system_uuid = s.system_uuid;
-                id.manufacturer = s.manufacturer;
-                id.model = s.model;
-                id.serial = s.serial;
-                id.sku = s.sku;
-                id.chassis_type = s.chassis_type;
-                id.asset_tag = s.asset_tag;
-                id.board_manufacturer = s.board_manufacturer;
-                id.board_product = s.board_product;
-                id.board_serial = s.board_serial;
-                let fw = &mut inv.firmware;
-                fw.vendor = info.firmware.vendor;
-                fw.version = info.firmware.version;
-                fw.release_date = info.firmware.release_date;
-                inv.memory_modules = info.modules;
-                if !info.processors.is_empty() {
-                    inv.cpu.sockets = u32::try_from(info.processors.len()).ok();
-                    let p = &info.processors[0];
+                let processors = info.apply_hardware(inv);
+                if !processors.is_empty() {
+                    inv.cpu.sockets = u32::try_from(processors.len()).ok();
+                    let p = &processors[0];
                     inv.cpu.max_mhz = inv.cpu.max_mhz.or(p.max_mhz);
                     inv.cpu.base_mhz = inv.cpu.base_mhz.or(p.current_mhz);
                 }

@@ -274,24 +274,9 @@ fn collect_smbios(w: &mut Vec<String>) -> Apply {
     );
     let info = smbios::parse(&table, version, w);
     Box::new(move |inv: &mut Inventory| {
-        let id = &mut inv.identity;
-        let s = info.identity;
-        id.system_uuid = s.system_uuid;
-        id.manufacturer = s.manufacturer;
-        id.model = s.model;
-        id.serial = s.serial;
-        id.sku = s.sku;
-        id.chassis_type = s.chassis_type;
-        id.asset_tag = s.asset_tag;
-        id.board_manufacturer = s.board_manufacturer;
-        id.board_product = s.board_product;
-        id.board_serial = s.board_serial;
-        inv.firmware.vendor = info.firmware.vendor;
-        inv.firmware.version = info.firmware.version;
-        inv.firmware.release_date = info.firmware.release_date;
-        inv.memory_modules = info.modules;
-        inv.cpu.sockets = u32::try_from(info.processors.len()).ok().filter(|&n| n > 0);
-        if let Some(p) = info.processors.first() {
+        let processors = info.apply_hardware(inv);
+        inv.cpu.sockets = u32::try_from(processors.len()).ok().filter(|&n| n > 0);
+        if let Some(p) = processors.first() {
             inv.cpu.max_mhz = p.max_mhz;
             inv.cpu.base_mhz = p.current_mhz;
         }
