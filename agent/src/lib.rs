@@ -25,6 +25,7 @@ pub mod config;
 pub mod diag;
 pub mod facts;
 pub mod inventory;
+pub mod jobs;
 pub mod link;
 pub mod notify;
 pub mod report;
@@ -33,3 +34,10 @@ pub mod service;
 pub mod state;
 pub mod tls;
 pub mod udp_fallback;
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

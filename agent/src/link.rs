@@ -255,6 +255,8 @@ pub async fn run(
         Some(client_identity(state)?),
     )?;
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
+    let (jobs, mut job_events) =
+        crate::jobs::Jobs::open(&state.dir, state.identity.trusted_publishers.clone())?;
     tokio::pin!(shutdown);
     loop {
         match session(
@@ -262,6 +264,7 @@ pub async fn run(
             config.clone(),
             &mut backoff,
             options.inventory_interval,
+            (&jobs, &mut job_events),
             shutdown.as_mut(),
         )
         .await
@@ -285,6 +288,7 @@ async fn session(
     config: quinn::ClientConfig,
     backoff: &mut Backoff,
     inventory_interval: Duration,
+    jobs: JobsLink<'_>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> SessionEnd {
     let (endpoint, conn) = tokio::select! {
@@ -295,9 +299,10 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = converse(&conn, backoff, inventory_interval) => end,
+        end = converse(&conn, backoff, inventory_interval, jobs.0, jobs.1) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
+    jobs.0.set_connection(None);
     if matches!(end, SessionEnd::Shutdown) {
         // Tell the server at once, so it shows this agent offline now
         // rather than after the idle timeout.
@@ -316,10 +321,18 @@ async fn collect_inventory() -> Result<deskhand_shared::inventory::Inventory> {
         .context("the inventory collection failed")
 }
 
+/// The jobs and the events they emit, lent to a session.
+type JobsLink<'a> = (
+    &'a crate::jobs::Jobs,
+    &'a mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
+);
+
 async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
     inventory_interval: Duration,
+    jobs: &crate::jobs::Jobs,
+    job_events: &mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
 ) -> SessionEnd {
     let result: Result<SessionEnd> = async {
         let (mut tx, mut rx) = conn.open_bi().await?;
@@ -344,6 +357,11 @@ async fn converse(
         backoff.reset();
         let mut beat = tokio::time::interval(Duration::from_secs(welcome.heartbeat_secs.max(1).into()));
         beat.tick().await;
+        jobs.set_connection(Some(conn.clone()));
+        // Results kept while the server was unreachable go first.
+        for update in jobs.outbox() {
+            send(&mut tx, &AgentMessage::JobUpdate(update)).await?;
+        }
         let mut reporter = crate::report::InventoryReporter::new();
         let report = reporter.report(collect_inventory().await?, true);
         send(&mut tx, &AgentMessage::Inventory(report)).await?;
@@ -363,8 +381,20 @@ async fn converse(
                         let report = reporter.report(collect_inventory().await?, full);
                         send(&mut tx, &AgentMessage::Inventory(report)).await?;
                     }
+                    Some(ServerMessage::Job(order)) => jobs.order(*order),
+                    Some(ServerMessage::JobCancel { job_id }) => jobs.cancel(&job_id),
+                    Some(ServerMessage::JobAck { job_id }) => jobs.ack(&job_id),
                     Some(other) => warn!(message = ?other, "ignoring an unexpected message from the server"),
                     None => bail!("the server ended the session"),
+                },
+                Some(event) = job_events.recv() => match event {
+                    crate::jobs::JobEvent::Update(update) => {
+                        send(&mut tx, &AgentMessage::JobUpdate(update)).await?;
+                    }
+                    crate::jobs::JobEvent::RefreshInventory => {
+                        let report = reporter.report(collect_inventory().await?, false);
+                        send(&mut tx, &AgentMessage::Inventory(report)).await?;
+                    }
                 },
                 stream = conn.accept_bi() => {
                     let (stx, srx) = stream?;

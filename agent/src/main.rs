@@ -51,7 +51,9 @@ enum Command {
         /// The server CA's SHA-256 fingerprint, as `deskhand tokens create` prints it.
         #[arg(long, value_name = "SHA256")]
         ca_fingerprint: String,
-        /// A publisher public key whose signed packages and scripts this agent runs (repeatable).
+        /// A publisher public key (`ed25519:HEX`, from `deskhand keys generate`) whose signed
+        /// packages and scripts this agent runs (repeatable). Without one, the agent runs
+        /// diagnostics and inventory jobs but refuses every install and script.
         #[arg(long, value_name = "KEY")]
         trust_publisher: Vec<String>,
         /// Replace an existing enrollment.
@@ -145,6 +147,10 @@ fn real_main(cli: Cli) -> Result<()> {
         } => {
             let ca_fingerprint = deskhand_shared::fingerprint::parse_fingerprint(&ca_fingerprint)
                 .map_err(anyhow::Error::msg)?;
+            for key in &trust_publisher {
+                deskhand_shared::jobs::parse_public_key(key)
+                    .map_err(|e| anyhow::anyhow!("--trust-publisher {key}: {e}"))?;
+            }
             if !force && let Some(existing) = AgentState::load(&state_dir)? {
                 bail!(
                     "this machine is already enrolled as {} with {}; pass --force to enroll again",

@@ -28,6 +28,8 @@ pub struct ServerConfigFile {
     pub max_connections: Option<usize>,
     /// How often liveness is written to the database, seconds.
     pub flush_secs: Option<u64>,
+    /// Most jobs one agent runs at a time; the rest wait queued.
+    pub max_jobs_per_agent: Option<usize>,
     /// Log filter.
     pub log: Option<String>,
 }
@@ -56,6 +58,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// How often liveness is written to the database, seconds.
     pub flush_secs: u64,
+    /// Most jobs one agent runs at a time.
+    pub max_jobs_per_agent: usize,
     /// Run a local agent and print everything needed to try deskhand.
     pub dev: bool,
 }
@@ -111,6 +115,7 @@ impl ServerSettings {
                 .or(file.max_connections)
                 .unwrap_or(20_000),
             flush_secs: file.flush_secs.unwrap_or(5),
+            max_jobs_per_agent: file.max_jobs_per_agent.unwrap_or(4),
             dev,
         };
         anyhow::ensure!(
@@ -119,6 +124,11 @@ impl ServerSettings {
             s.heartbeat_secs
         );
         anyhow::ensure!(s.max_connections > 0, "max_connections must be at least 1");
+        anyhow::ensure!(
+            (1..=64).contains(&s.max_jobs_per_agent),
+            "max_jobs_per_agent must be between 1 and 64, not {}",
+            s.max_jobs_per_agent
+        );
         anyhow::ensure!(
             (1..=600).contains(&s.flush_secs),
             "flush_secs must be between 1 and 600, not {}",

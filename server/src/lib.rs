@@ -15,8 +15,10 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod diag;
 pub mod inventory;
+pub mod jobs;
 pub mod link;
 pub mod pki;
 pub mod presence;

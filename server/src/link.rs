@@ -38,8 +38,11 @@ use crate::inventory::{
 };
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
+use crate::store::Applied;
 use crate::store::{NewAgent, Store, StoreError};
 use crate::{secrets, unix_now};
+use deskhand_shared::jobs::JobProgress;
+use std::collections::HashSet;
 
 /// How long a new connection has to open its stream and send its first frame.
 const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +61,10 @@ pub struct LinkContext {
     pub presence: Arc<Presence>,
     /// Heartbeat interval told to agents.
     pub heartbeat_secs: u32,
+    /// Published artifacts agents fetch.
+    pub content: Arc<crate::content::ContentStore>,
+    /// Most jobs one agent runs at a time.
+    pub max_jobs_per_agent: usize,
 }
 
 /// Builds the QUIC server configuration: TLS 1.3 only, ALPN
@@ -188,12 +195,14 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
     match msg {
         AgentMessage::Enroll(req) => enroll(&conn, &mut tx, req, ctx).await,
         AgentMessage::Hello(hello) => session(&conn, tx, rx, decoder, hello, ctx).await,
-        AgentMessage::Heartbeat | AgentMessage::Diag(_) | AgentMessage::Inventory(_) => {
-            Err(protocol_error(
-                &conn,
-                "the first message must be a hello or an enrollment request",
-            ))
-        }
+        AgentMessage::Heartbeat
+        | AgentMessage::Diag(_)
+        | AgentMessage::Inventory(_)
+        | AgentMessage::JobUpdate(_)
+        | AgentMessage::Fetch(_) => Err(protocol_error(
+            &conn,
+            "the first message must be a hello or an enrollment request",
+        )),
     }
 }
 
@@ -309,10 +318,14 @@ async fn session(
         return refuse(conn, &mut tx, revoked()).await;
     }
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(8);
-    let session_id = match ctx
-        .presence
-        .register(&agent.id, conn.clone(), control_tx, unix_now())
-    {
+    let jobs_changed = Arc::new(tokio::sync::Notify::new());
+    let session_id = match ctx.presence.register(
+        &agent.id,
+        conn.clone(),
+        control_tx,
+        jobs_changed.clone(),
+        unix_now(),
+    ) {
         Registration::Live(id) => id,
         Registration::Revoked => return refuse(conn, &mut tx, revoked()).await,
     };
@@ -323,6 +336,7 @@ async fn session(
             rx: &mut rx,
             decoder: &mut decoder,
             outbox: control_rx,
+            jobs_changed,
         },
         hello,
         &agent.id,
@@ -341,7 +355,13 @@ struct Control<'a> {
     rx: &'a mut RecvStream,
     decoder: &'a mut FrameDecoder,
     outbox: tokio::sync::mpsc::Receiver<ServerMessage>,
+    jobs_changed: Arc<tokio::sync::Notify>,
 }
+
+/// How often a session looks for jobs it was not told about.
+const JOB_POLL: Duration = Duration::from_secs(15);
+/// Largest request on a stream the agent opens (a fetch request).
+const MAX_AGENT_REQUEST: usize = 4 * 1024;
 
 async fn run_session(
     conn: &Connection,
@@ -367,11 +387,30 @@ async fn run_session(
     .await?;
     info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
     let mut pacer = IngestPacer::default();
+    let mut sent_jobs = HashSet::new();
+    let mut job_poll = tokio::time::interval(JOB_POLL);
+    job_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let body = tokio::select! {
             body = next_body(control.rx, control.decoder) => body,
             Some(msg) = control.outbox.recv() => {
                 send(control.tx, &msg).await?;
+                continue;
+            }
+            // The first tick is immediate: jobs that waited for this agent go now.
+            _ = job_poll.tick() => {
+                dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                continue;
+            }
+            () = control.jobs_changed.notified() => {
+                dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                continue;
+            }
+            stream = conn.accept_bi() => {
+                let (tx, rx) = stream?;
+                let content = ctx.content.clone();
+                let store = ctx.store.clone();
+                tokio::spawn(serve_fetch(store, content, tx, rx));
                 continue;
             }
         };
@@ -405,13 +444,115 @@ async fn run_session(
                 let reply = ingest(ctx, agent_id, report, body.len()).await;
                 send(control.tx, &reply).await?;
             }
-            AgentMessage::Hello(_) | AgentMessage::Enroll(_) | AgentMessage::Diag(_) => {
+            AgentMessage::JobUpdate(update) => {
+                let finished = matches!(update.progress, JobProgress::Finished(_));
+                let job_id = update.job_id.clone();
+                let applied = ctx
+                    .store
+                    .apply_job_update(
+                        agent_id.to_string(),
+                        update.job_id,
+                        update.progress,
+                        unix_now(),
+                    )
+                    .await?;
+                if finished {
+                    // Committed: the agent may drop it from its outbox.
+                    send(control.tx, &ServerMessage::JobAck { job_id }).await?;
+                }
+                if matches!(applied, Applied::Changed(s) if s.is_terminal()) {
+                    // A slot is free.
+                    dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                }
+            }
+            AgentMessage::Hello(_)
+            | AgentMessage::Enroll(_)
+            | AgentMessage::Diag(_)
+            | AgentMessage::Fetch(_) => {
                 return Err(protocol_error(
                     conn,
                     "unexpected message on the control stream",
                 ));
             }
         }
+    }
+}
+
+/// Sends an agent the orders and cancels its unfinished jobs call for.
+async fn dispatch_jobs(
+    ctx: &LinkContext,
+    agent_id: &str,
+    tx: &mut SendStream,
+    sent: &mut HashSet<crate::jobs::Send>,
+) -> Result<()> {
+    let pending = ctx.store.agent_pending_jobs(agent_id.to_string()).await?;
+    for step in crate::jobs::plan_sends(&pending, sent, ctx.max_jobs_per_agent) {
+        let msg = match &step {
+            crate::jobs::Send::Cancel(job_id) => ServerMessage::JobCancel {
+                job_id: job_id.clone(),
+            },
+            crate::jobs::Send::Order(job_id) => {
+                let parts = ctx.store.order_parts(job_id.clone()).await?;
+                match crate::jobs::build_order(&parts) {
+                    Ok(order) => ServerMessage::Job(Box::new(order)),
+                    Err(why) => {
+                        warn!(%agent_id, %job_id, %why, "cannot build a job's order");
+                        continue;
+                    }
+                }
+            }
+        };
+        send(tx, &msg).await?;
+        sent.insert(step);
+    }
+    Ok(())
+}
+
+/// Serves a stream an agent opened: a content transfer.
+async fn serve_fetch(
+    store: Store,
+    content: Arc<crate::content::ContentStore>,
+    mut tx: SendStream,
+    mut rx: RecvStream,
+) {
+    let mut decoder = FrameDecoder::new(MAX_AGENT_REQUEST);
+    let req =
+        match tokio::time::timeout(FIRST_FRAME_TIMEOUT, next_body(&mut rx, &mut decoder)).await {
+            Ok(Ok(Some(body))) => match decode_body::<AgentMessage>(&body) {
+                Ok(AgentMessage::Fetch(req)) => req,
+                _ => {
+                    let _ = tx.reset(close_code::PROTOCOL.into());
+                    return;
+                }
+            },
+            _ => {
+                let _ = tx.reset(close_code::PROTOCOL.into());
+                return;
+            }
+        };
+    let result = async {
+        // Agents get only what a published manifest names.
+        if !crate::content::is_sha256(&req.sha256)
+            || !store.content_is_published(req.sha256.clone()).await?
+        {
+            send(
+                &mut tx,
+                &ServerMessage::Fetch(deskhand_shared::jobs::FetchReply::Missing(format!(
+                    "no published content {}",
+                    req.sha256
+                ))),
+            )
+            .await?;
+            return Ok(());
+        }
+        content.serve(&req.sha256, req.offset, &mut tx).await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let _ = tx.finish();
+        }
+        Err(e) => debug!(error = %format!("{e:#}"), "content transfer ended early"),
     }
 }
 

@@ -61,9 +61,21 @@ enum Command {
     /// Installed software across all assets.
     #[command(subcommand)]
     Software(SoftwareCmd),
-    /// Labels that group assets, by hand or by a filter; jobs will target them.
+    /// Labels that group assets, by hand or by a filter; jobs target them.
     #[command(subcommand)]
     Labels(LabelsCmd),
+    /// Publisher signing keys (kept by operators, never by the server).
+    #[command(subcommand)]
+    Keys(cli::jobs::KeysCmd),
+    /// Signed packages agents install.
+    #[command(subcommand)]
+    Packages(cli::jobs::PackagesCmd),
+    /// Signed scripts agents run.
+    #[command(subcommand)]
+    Scripts(cli::jobs::ScriptsCmd),
+    /// Installs, uninstalls, scripts and inventory refreshes on assets.
+    #[command(subcommand)]
+    Jobs(cli::jobs::JobsCmd),
 }
 
 /// Filters shared by `assets list` and `assets export`.
@@ -390,11 +402,52 @@ fn real_main(cli: Cli) -> Result<()> {
             deskhand_agent::notify::stop_requested(),
         ));
     }
+    if let Command::Keys(cmd) = cli.command {
+        return cli::jobs::keys(cmd);
+    }
     let client = Client::new(&cli.server, cli.token)?;
     let f = cli.output;
     rt.block_on(async {
         match cli.command {
-            Command::Server(_) => unreachable!("handled above"),
+            Command::Server(_) | Command::Keys(_) => unreachable!("handled above"),
+            Command::Packages(cmd) => match cmd {
+                cli::jobs::PackagesCmd::Publish(p) => {
+                    cli::jobs::packages_publish(&client, f, p).await
+                }
+                cli::jobs::PackagesCmd::List => {
+                    cli::jobs::items_list(&client, f, deskhand_shared::jobs::ItemKind::Package)
+                        .await
+                }
+            },
+            Command::Scripts(cmd) => match cmd {
+                cli::jobs::ScriptsCmd::Publish {
+                    file,
+                    interpreter,
+                    name,
+                    version,
+                    sign_with,
+                } => {
+                    cli::jobs::scripts_publish(
+                        &client,
+                        f,
+                        &file,
+                        &interpreter,
+                        name,
+                        version,
+                        &sign_with,
+                    )
+                    .await
+                }
+                cli::jobs::ScriptsCmd::List => {
+                    cli::jobs::items_list(&client, f, deskhand_shared::jobs::ItemKind::Script).await
+                }
+            },
+            Command::Jobs(cmd) => match cmd {
+                cli::jobs::JobsCmd::Run(a) => cli::jobs::jobs_run(&client, f, a).await,
+                cli::jobs::JobsCmd::List { limit } => cli::jobs::jobs_list(&client, f, limit).await,
+                cli::jobs::JobsCmd::Show { job } => cli::jobs::jobs_show(&client, f, &job).await,
+                cli::jobs::JobsCmd::Cancel { job } => cli::jobs::jobs_cancel(&client, &job).await,
+            },
             Command::Status => cli::status(&client, f).await,
             Command::Tokens(TokensCmd::Create {
                 uses,

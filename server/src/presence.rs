@@ -16,6 +16,7 @@ use crate::store::Seen;
 struct Session {
     conn: quinn::Connection,
     control: tokio::sync::mpsc::Sender<deskhand_shared::proto::ServerMessage>,
+    jobs: std::sync::Arc<tokio::sync::Notify>,
     session_id: u64,
     last_seen: i64,
     addr: String,
@@ -56,6 +57,7 @@ impl Presence {
         agent_id: &str,
         conn: quinn::Connection,
         control: tokio::sync::mpsc::Sender<deskhand_shared::proto::ServerMessage>,
+        jobs: std::sync::Arc<tokio::sync::Notify>,
         now: i64,
     ) -> Registration {
         let mut inner = self.lock();
@@ -70,6 +72,7 @@ impl Presence {
             Session {
                 conn,
                 control,
+                jobs,
                 session_id,
                 last_seen: now,
                 addr,
@@ -155,6 +158,13 @@ impl Presence {
             .get(agent_id)
             .map(|s| s.control.clone());
         control.is_some_and(|c| c.try_send(msg).is_ok())
+    }
+
+    /// Tells an agent's session that its jobs changed (created, cancelled);
+    /// false if the agent is offline (it gets them when it connects).
+    pub fn poke_jobs(&self, agent_id: &str) -> bool {
+        let jobs = self.lock().sessions.get(agent_id).map(|s| s.jobs.clone());
+        jobs.map(|n| n.notify_one()).is_some()
     }
 
     /// How many sessions are live.

@@ -45,6 +45,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let admin_token = ensure_admin(&store, dir, settings.dev).await?;
 
     let presence = Arc::new(Presence::default());
+    let content = Arc::new(crate::content::ContentStore::open(dir)?);
     let endpoint = link::bind(settings.agents_listen, &ca)?;
     let agents_addr = endpoint.local_addr()?;
     let api_listener = tokio::net::TcpListener::bind(settings.api_listen)
@@ -67,7 +68,10 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         ca: ca.clone(),
         presence: presence.clone(),
         heartbeat_secs: settings.heartbeat_secs,
+        content: content.clone(),
+        max_jobs_per_agent: settings.max_jobs_per_agent,
     });
+    let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
         endpoint.clone(),
         ctx,
@@ -84,6 +88,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
         agents_endpoint: advertise.clone(),
+        content,
     }));
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(async move {
@@ -170,6 +175,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         _ => {}
     }
     let _ = flusher.await;
+    let _ = sweeper.await;
     info!("stopped");
     Ok(())
 }
@@ -247,6 +253,28 @@ async fn dev_agent(
 }
 
 /// Writes liveness to the database every `every`, and once more at stop.
+/// How often queued job targets are checked against their deadlines.
+const EXPIRE_EVERY: Duration = Duration::from_secs(5);
+
+/// Expires queued job targets whose deadline passed.
+async fn expire_loop(store: Store, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EXPIRE_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match store.expire_jobs(unix_now()).await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                targets = n,
+                "job targets expired: their deadline passed while queued"
+            ),
+            Err(e) => warn!(error = %e, "could not expire job targets"),
+        }
+    }
+}
+
 async fn flush_loop(
     store: Store,
     presence: Arc<Presence>,

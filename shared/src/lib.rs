@@ -10,6 +10,8 @@
 //!
 //! - [`diag`] holds the live-diagnostic request and its streamed events.
 //! - [`inventory`]: the inventory document, its content hash and its diff.
+//! - [`jobs`]: signed manifests, job orders, progress, results and content
+//!   transfer.
 //! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
 //!   to pin the server's CA.
 //!
@@ -20,6 +22,7 @@ pub mod diag;
 pub mod fingerprint;
 pub mod frame;
 pub mod inventory;
+pub mod jobs;
 pub mod proto;
 
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};

@@ -41,6 +41,10 @@ pub enum AgentMessage {
     Diag(crate::diag::DiagEvent),
     /// The machine's inventory, whole or as a delta, on the control stream.
     Inventory(InventoryReport),
+    /// Progress or the result of a job, on the control stream.
+    JobUpdate(crate::jobs::JobUpdate),
+    /// Asks for content, first on a stream the agent opens.
+    Fetch(crate::jobs::FetchRequest),
 }
 
 /// An inventory report: the whole document, or the changes since the last
@@ -104,6 +108,20 @@ pub enum ServerMessage {
         /// Send the whole document rather than a delta.
         full: bool,
     },
+    /// Run a job (sent at least once; the agent runs each id at most once).
+    Job(Box<crate::jobs::JobOrder>),
+    /// Cancel a job: drop it if it has not started, kill it if it runs.
+    JobCancel {
+        /// The job id.
+        job_id: String,
+    },
+    /// The server committed the job's result; the agent may forget it.
+    JobAck {
+        /// The job id.
+        job_id: String,
+    },
+    /// Content, on the stream the agent opened with a fetch request.
+    Fetch(crate::jobs::FetchReply),
 }
 
 /// The server accepts an agent's session.

@@ -16,6 +16,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::presence::Presence;
+
+pub mod jobs;
 use crate::store::{AgentRecord, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
@@ -37,6 +39,8 @@ pub struct ApiState {
     pub ca_fingerprint: String,
     /// The agent endpoint address agents should dial, `HOST:PORT`.
     pub agents_endpoint: String,
+    /// Published artifacts.
+    pub content: Arc<crate::content::ContentStore>,
 }
 
 type Shared = Arc<ApiState>;
@@ -68,6 +72,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/labels/{name}", delete(delete_label))
         .route("/api/v1/assets/{key}/labels", post(label_asset))
         .route("/api/v1/assets/{key}/labels/{label}", delete(unlabel_asset))
+        .merge(jobs::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }

@@ -43,6 +43,8 @@ pub enum OutputFormat {
     Csv,
 }
 
+pub mod jobs;
+
 /// An API client for one server and operator token.
 pub struct Client {
     base: String,

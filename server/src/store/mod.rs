@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::inventory::{AssetEvent, IngestPlan, SoftwareRow};
 
+mod jobs;
+pub use jobs::{Applied, ContentItem, JobRow, NewJob, OrderParts, TargetRow};
+
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
 /// Read connections kept open between requests.
@@ -199,6 +202,7 @@ fn migrations() -> Migrations<'static> {
         CREATE INDEX asset_labels_by_label ON asset_labels(label_id, asset_id);
         "#,
         ),
+        M::up(jobs::MIGRATION),
     ])
 }
 

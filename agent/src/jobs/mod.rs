@@ -1,0 +1,242 @@
+//! Jobs on the agent: the ledger on disk, the running jobs, and the events
+//! the session forwards to the server.
+//!
+//! [`Jobs`] outlives sessions: a job keeps running while the agent
+//! reconnects, and its result waits in the ledger's outbox until the
+//! server acknowledges it. The session ([`crate::link`]) hands orders,
+//! cancels and acknowledgements in, tells it the current connection (for
+//! content transfers), and forwards the [`JobEvent`]s it emits.
+
+pub mod exec;
+pub mod ledger;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use deskhand_shared::jobs::{JobOrder, JobProgress, JobResult, JobUpdate};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use ledger::{Decision, Ledger};
+
+/// What the session should do for the jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEvent {
+    /// Send this update to the server.
+    Update(JobUpdate),
+    /// Collect and send the inventory now (after an install, or asked).
+    RefreshInventory,
+}
+
+pub(crate) struct Shared {
+    dir: PathBuf,
+    trusted: Vec<String>,
+    ledger: Mutex<Ledger>,
+    active: Mutex<HashMap<String, watch::Sender<bool>>>,
+    events: mpsc::UnboundedSender<JobEvent>,
+    conn: watch::Sender<Option<quinn::Connection>>,
+}
+
+impl Shared {
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<bool>>> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ledger_path(&self) -> PathBuf {
+        self.dir.join("ledger.json")
+    }
+
+    /// Saves the ledger; a failure is logged (the job still reports).
+    fn save(&self, ledger: &Ledger) -> bool {
+        match ledger.save(&self.ledger_path()) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "could not save the job ledger");
+                false
+            }
+        }
+    }
+
+    pub(crate) fn emit(&self, event: JobEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn progress(&self, job_id: &str, progress: JobProgress) {
+        self.emit(JobEvent::Update(JobUpdate {
+            job_id: job_id.to_string(),
+            progress,
+        }));
+    }
+
+    /// Records a result in the outbox and sends it.
+    fn finish(&self, job_id: &str, result: JobResult) {
+        {
+            let mut ledger = self.ledger();
+            ledger.finish(job_id, result.clone());
+            self.save(&ledger);
+        }
+        info!(%job_id, outcome = result.outcome.as_str(), message = %result.message, "job ended");
+        self.progress(job_id, JobProgress::Finished(result));
+    }
+
+    pub(crate) fn cache_dir(&self) -> PathBuf {
+        self.dir.join("cache")
+    }
+
+    pub(crate) fn trusted(&self) -> &[String] {
+        &self.trusted
+    }
+
+    pub(crate) fn connection(&self) -> watch::Receiver<Option<quinn::Connection>> {
+        self.conn.subscribe()
+    }
+}
+
+/// The agent's jobs: cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    shared: Arc<Shared>,
+}
+
+impl Jobs {
+    /// Opens the ledger under `state_dir/jobs`; returns the jobs and the
+    /// events the session must forward.
+    pub fn open(
+        state_dir: &Path,
+        trusted: Vec<String>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<JobEvent>)> {
+        let dir = state_dir.join("jobs");
+        std::fs::create_dir_all(dir.join("cache"))
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("ledger.json");
+        let mut ledger = match Ledger::load(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                // Keep the evidence; jobs already run would be answered
+                // "unknown" and could run again, so say so loudly.
+                let aside = path.with_extension("corrupt");
+                let _ = std::fs::rename(&path, &aside);
+                warn!(error = %format!("{e:#}"), moved_to = %aside.display(),
+                    "the job ledger was unreadable; starting a new one");
+                Ledger::default()
+            }
+        };
+        ledger.prune(crate::unix_now());
+        let (events, rx) = mpsc::unbounded_channel();
+        let (conn, _) = watch::channel(None);
+        Ok((
+            Self {
+                shared: Arc::new(Shared {
+                    dir,
+                    trusted,
+                    ledger: Mutex::new(ledger),
+                    active: Mutex::default(),
+                    events,
+                    conn,
+                }),
+            },
+            rx,
+        ))
+    }
+
+    /// The session's connection, or `None` while disconnected.
+    pub fn set_connection(&self, conn: Option<quinn::Connection>) {
+        self.shared.conn.send_replace(conn);
+    }
+
+    /// Results not yet acknowledged, to send after (re)connecting.
+    pub fn outbox(&self) -> Vec<JobUpdate> {
+        self.shared
+            .ledger()
+            .outbox()
+            .into_iter()
+            .map(|(job_id, result)| JobUpdate {
+                job_id,
+                progress: JobProgress::Finished(result),
+            })
+            .collect()
+    }
+
+    /// Handles an order from the server: runs it once, or reports.
+    pub fn order(&self, order: JobOrder) {
+        let shared = &self.shared;
+        let active = shared.active().contains_key(&order.job_id);
+        let decision = {
+            let mut ledger = shared.ledger();
+            let decision = ledger.on_order(&order, active, crate::unix_now());
+            // Started must be on disk before anything runs.
+            if decision != Decision::AlreadyRunning && !shared.save(&ledger) {
+                if decision == Decision::Run {
+                    drop(ledger);
+                    shared.finish(
+                        &order.job_id,
+                        failed("the agent cannot write its job ledger, so it cannot promise to run this job once; it was not run"),
+                    );
+                    return;
+                }
+            }
+            decision
+        };
+        match decision {
+            Decision::AlreadyRunning => {}
+            Decision::Report(result) => {
+                shared.progress(&order.job_id, JobProgress::Finished(result));
+            }
+            Decision::Run => {
+                shared.progress(&order.job_id, JobProgress::Received);
+                let (cancel_tx, cancel_rx) = watch::channel(false);
+                shared.active().insert(order.job_id.clone(), cancel_tx);
+                let shared = shared.clone();
+                info!(job_id = %order.job_id, action = order.action.name(), "job received");
+                tokio::spawn(async move {
+                    let job_id = order.job_id.clone();
+                    let result = exec::execute(&shared, order, cancel_rx).await;
+                    shared.finish(&job_id, result);
+                    shared.active().remove(&job_id);
+                });
+            }
+        }
+    }
+
+    /// Cancels a job: kills it if it runs, keeps it from running if not.
+    pub fn cancel(&self, job_id: &str) {
+        if let Some(tx) = self.shared.active().get(job_id) {
+            info!(%job_id, "cancelling a running job");
+            let _ = tx.send(true);
+            return;
+        }
+        let result = {
+            let mut ledger = self.shared.ledger();
+            let r = ledger.on_cancel(job_id, crate::unix_now());
+            self.shared.save(&ledger);
+            r
+        };
+        self.shared.progress(job_id, JobProgress::Finished(result));
+    }
+
+    /// The server committed a result.
+    pub fn ack(&self, job_id: &str) {
+        let mut ledger = self.shared.ledger();
+        ledger.ack(job_id);
+        self.shared.save(&ledger);
+    }
+}
+
+fn failed(message: &str) -> JobResult {
+    JobResult {
+        outcome: deskhand_shared::jobs::Outcome::Failed,
+        message: message.to_string(),
+        exit_code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        installed_version: None,
+        started_at: None,
+        finished_at: crate::unix_now(),
+    }
+}

@@ -1,0 +1,537 @@
+//! Packages, scripts, content and jobs over the API.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use deskhand_shared::jobs::{ItemKind, SignedManifest};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiResult, AssetQuery, Authed, Shared, asset_rows, duration_secs};
+use crate::store::{ContentItem, JobRow, NewJob, Role, TargetRow};
+use crate::{rfc3339, unix_now};
+
+/// Largest artifact accepted.
+pub const MAX_ARTIFACT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// A job's deadline when none is given.
+pub const DEFAULT_DEADLINE: &str = "7d";
+/// A target's timeout when none is given.
+pub const DEFAULT_TIMEOUT: &str = "30m";
+
+/// The job routes.
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/api/v1/content/{sha256}",
+            put(upload_content)
+                .get(content_info)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/packages", get(list_packages).post(publish_package))
+        .route("/api/v1/scripts", get(list_scripts).post(publish_script))
+        .route("/api/v1/jobs", get(list_jobs).post(run_job))
+        .route("/api/v1/jobs/{id}", get(show_job))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+}
+
+/// Stored content.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContentInfo {
+    /// SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+async fn upload_content(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(sha256): Path<String>,
+    body: Body,
+) -> ApiResult<ContentInfo> {
+    op.require(Role::Admin)?;
+    let size = s
+        .content
+        .put(&sha256, MAX_ARTIFACT_BYTES, body.into_data_stream())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    Ok(Json(ContentInfo { sha256, size }))
+}
+
+async fn content_info(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(sha256): Path<String>,
+) -> ApiResult<ContentInfo> {
+    let size = s
+        .content
+        .size(&sha256)
+        .await
+        .ok_or_else(|| ApiError::not_found(format!("no content {sha256}")))?;
+    Ok(Json(ContentInfo { sha256, size }))
+}
+
+/// A package or script to publish: the manifest exactly as signed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishItem {
+    /// The signed manifest.
+    pub manifest: SignedManifest,
+    /// The publisher's public key, so the server can refuse a bad
+    /// signature early (agents check against their own pinned keys).
+    pub public_key: Option<String>,
+}
+
+/// A published package or script.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ItemView {
+    /// `package` or `script`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Artifact format (deb, rpm, msi, sh, ...), if it has an artifact.
+    pub format: Option<String>,
+    /// SHA-256 of the artifact.
+    pub sha256: Option<String>,
+    /// Size of the artifact.
+    pub size: Option<i64>,
+    /// Install (or run) command.
+    pub install: Vec<String>,
+    /// Uninstall command.
+    pub uninstall: Vec<String>,
+    /// Publisher key id.
+    pub publisher: String,
+    /// When.
+    pub published_at: String,
+    /// By whom.
+    pub published_by: String,
+}
+
+fn item_view(i: ContentItem) -> ItemView {
+    let m = i.manifest.parse_unverified().ok();
+    ItemView {
+        format: m
+            .as_ref()
+            .and_then(|m| m.artifact.as_ref().map(|a| a.format.clone())),
+        install: m.as_ref().map(|m| m.install.clone()).unwrap_or_default(),
+        uninstall: m.map(|m| m.uninstall).unwrap_or_default(),
+        kind: i.kind,
+        name: i.name,
+        version: i.version,
+        sha256: i.sha256,
+        size: i.size,
+        publisher: i.publisher,
+        published_at: rfc3339(i.published_at),
+        published_by: i.published_by,
+    }
+}
+
+async fn publish(s: &Shared, op: Authed, req: PublishItem, kind: ItemKind) -> ApiResult<ItemView> {
+    op.require(Role::Admin)?;
+    let manifest = req
+        .manifest
+        .parse_unverified()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if manifest.kind != kind {
+        return Err(ApiError::bad_request(format!(
+            "this manifest describes a {}; publish it with `{}s publish`",
+            manifest.kind.as_str(),
+            manifest.kind.as_str()
+        )));
+    }
+    if let Some(key) = &req.public_key {
+        req.manifest
+            .verify(std::slice::from_ref(key))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    if let Some(a) = &manifest.artifact {
+        match s.content.size(&a.sha256).await {
+            Some(size) if size == a.size => {}
+            Some(size) => {
+                return Err(ApiError::bad_request(format!(
+                    "the stored content {} is {size} bytes, but the manifest says {}",
+                    a.sha256, a.size
+                )));
+            }
+            None => {
+                return Err(ApiError::bad_request(format!(
+                    "upload the content {} first (PUT /api/v1/content/{})",
+                    a.sha256, a.sha256
+                )));
+            }
+        }
+    }
+    let item = s
+        .store
+        .publish_item(req.manifest, op.0.name.clone(), unix_now())
+        .await?;
+    Ok(Json(item_view(item)))
+}
+
+async fn publish_package(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<PublishItem>,
+) -> ApiResult<ItemView> {
+    publish(&s, op, req, ItemKind::Package).await
+}
+
+async fn publish_script(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<PublishItem>,
+) -> ApiResult<ItemView> {
+    publish(&s, op, req, ItemKind::Script).await
+}
+
+async fn list_items(s: &Shared, kind: ItemKind) -> ApiResult<Vec<ItemView>> {
+    let items = s.store.list_items(kind.as_str().to_string()).await?;
+    Ok(Json(items.into_iter().map(item_view).collect()))
+}
+
+async fn list_packages(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemView>> {
+    list_items(&s, ItemKind::Package).await
+}
+
+async fn list_scripts(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemView>> {
+    list_items(&s, ItemKind::Script).await
+}
+
+/// A job to run.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunJob {
+    /// `install`, `uninstall`, `script` or `inventory`.
+    pub action: String,
+    /// The package or script, `NAME` or `NAME@VERSION` (the newest if no version).
+    pub item: Option<String>,
+    /// Script arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Script environment, `NAME=VALUE`.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Script working directory.
+    pub cwd: Option<String>,
+    /// How long each target may run, e.g. `30m`.
+    pub timeout: Option<String>,
+    /// How long the job may wait for offline agents, e.g. `48h`.
+    pub deadline: Option<String>,
+    /// Asset ids, host names or serials, `label:NAME`, or `all`.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// A filter as for dynamic labels, e.g. `software=firefox@<120 os=Windows`.
+    pub filter: Option<String>,
+}
+
+/// What a new job reached.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobCreated {
+    /// The job id.
+    pub id: String,
+    /// Targets with an agent, queued.
+    pub targets: usize,
+    /// How many of them are online now.
+    pub online: usize,
+    /// Matching assets left out because they have no (unrevoked) agent.
+    pub skipped: Vec<String>,
+}
+
+async fn run_job(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<RunJob>,
+) -> ApiResult<JobCreated> {
+    op.require(Role::Technician)?;
+    let needs_item = match req.action.as_str() {
+        "install" | "uninstall" => Some(ItemKind::Package),
+        "script" => Some(ItemKind::Script),
+        "inventory" => None,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown job action `{other}`: use install, uninstall, script or inventory"
+            )));
+        }
+    };
+    let item_id = match (needs_item, &req.item) {
+        (Some(kind), Some(spec)) => {
+            let (name, version) = match spec.split_once('@') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (spec.clone(), None),
+            };
+            Some(
+                s.store
+                    .find_item(kind.as_str().to_string(), name, version)
+                    .await?
+                    .id,
+            )
+        }
+        (Some(kind), None) => {
+            return Err(ApiError::bad_request(format!(
+                "a {} job needs the {} to run",
+                req.action,
+                kind.as_str()
+            )));
+        }
+        (None, _) => None,
+    };
+    let env = req
+        .env
+        .iter()
+        .map(|e| {
+            e.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| ApiError::bad_request(format!("`{e}` is not NAME=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let secs = |what: &str, text: &Option<String>, default: &str| {
+        duration_secs(what, &Some(text.clone().unwrap_or_else(|| default.into())))
+            .map(|d| d.unwrap_or(0))
+    };
+    let timeout_secs = secs("timeout", &req.timeout, DEFAULT_TIMEOUT)?;
+    let deadline_secs = secs("deadline", &req.deadline, DEFAULT_DEADLINE)?;
+    if timeout_secs < 1 {
+        return Err(ApiError::bad_request("the timeout must be at least 1s"));
+    }
+    let (targets, skipped) = resolve_targets(&s, &req.targets, req.filter.as_deref()).await?;
+    let online = targets
+        .iter()
+        .filter(|(_, agent, _)| s.presence.status(agent).is_some())
+        .count();
+    let agents: Vec<String> = targets.iter().map(|(_, a, _)| a.clone()).collect();
+    let mut spec: Vec<String> = req.targets.clone();
+    spec.extend(req.filter.iter().map(|f| format!("where {f}")));
+    let now = unix_now();
+    let id = s
+        .store
+        .create_job(
+            NewJob {
+                action: req.action.clone(),
+                item_id,
+                args: req.args,
+                env,
+                cwd: req.cwd,
+                timeout_secs,
+                deadline: now.saturating_add(deadline_secs),
+                targets_spec: spec.join(", "),
+                targets,
+            },
+            op.0.name.clone(),
+            now,
+        )
+        .await?;
+    for agent in &agents {
+        s.presence.poke_jobs(agent);
+    }
+    Ok(Json(JobCreated {
+        id,
+        targets: agents.len(),
+        online,
+        skipped,
+    }))
+}
+
+type Targets = Vec<(String, String, String)>;
+
+/// Resolves target words and a filter to (asset, agent, host name), in
+/// order, without duplicates; assets without an agent are returned apart.
+async fn resolve_targets(
+    s: &Shared,
+    words: &[String],
+    filter: Option<&str>,
+) -> Result<(Targets, Vec<String>), ApiError> {
+    if words.is_empty() && filter.is_none() {
+        return Err(ApiError::bad_request(
+            "name the targets: --target ASSET, --target label:NAME, --target all, or --where FILTER",
+        ));
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for word in words {
+        if let Some(label) = word.strip_prefix("label:") {
+            let q = AssetQuery {
+                label: Some(label.to_string()),
+                ..AssetQuery::default()
+            };
+            ids.extend(asset_rows(&s.store, &q).await?.into_iter().map(|a| a.id));
+        } else if word == "all" {
+            let rows = asset_rows(&s.store, &AssetQuery::default()).await?;
+            ids.extend(rows.into_iter().map(|a| a.id));
+        } else {
+            ids.push(s.store.find_asset(word.clone()).await?.id);
+        }
+    }
+    if let Some(f) = filter {
+        let q = AssetQuery::parse_filter(f).map_err(ApiError::bad_request)?;
+        ids.extend(asset_rows(&s.store, &q).await?.into_iter().map(|a| a.id));
+    }
+    let mut seen = BTreeSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for (asset, agent, host) in s.store.asset_agents(ids).await? {
+        match agent {
+            Some(agent) => targets.push((asset, agent, host)),
+            None => skipped.push(if host.is_empty() { asset } else { host }),
+        }
+    }
+    if targets.is_empty() {
+        return Err(ApiError::bad_request(if skipped.is_empty() {
+            "no asset matches the targets".to_string()
+        } else {
+            format!(
+                "none of the matching assets has an agent to run the job ({})",
+                skipped.join(", ")
+            )
+        }));
+    }
+    Ok((targets, skipped))
+}
+
+/// A job as listed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobView {
+    /// The job id.
+    pub id: String,
+    /// What it does.
+    pub action: String,
+    /// `name version` of its package or script.
+    pub item: String,
+    /// How its targets were named.
+    pub targets: String,
+    /// When it was created.
+    pub created_at: String,
+    /// By whom.
+    pub created_by: String,
+    /// Until when it may start.
+    pub deadline: String,
+    /// Per-target timeout, seconds.
+    pub timeout_secs: i64,
+    /// Script arguments.
+    pub args: Vec<String>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<String>,
+    /// Targets per state, e.g. `[["succeeded", 3], ["queued", 1]]`.
+    pub states: Vec<(String, i64)>,
+}
+
+fn job_view(j: JobRow) -> JobView {
+    JobView {
+        id: j.id,
+        action: j.action,
+        item: j.item,
+        targets: j.targets_spec,
+        created_at: rfc3339(j.created_at),
+        created_by: j.created_by,
+        deadline: rfc3339(j.deadline),
+        timeout_secs: j.timeout_secs,
+        args: j.args,
+        cancelled_at: j.cancelled_at.map(rfc3339),
+        states: j.counts,
+    }
+}
+
+/// One target of a job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TargetView {
+    /// Asset id.
+    pub asset_id: String,
+    /// Host name.
+    pub hostname: String,
+    /// State: queued, delivered, running, succeeded, failed, cancelled, expired.
+    pub state: String,
+    /// A cancel was asked for and not yet confirmed.
+    pub cancel_requested: bool,
+    /// Start on the agent.
+    pub started_at: Option<String>,
+    /// End.
+    pub finished_at: Option<String>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Why it ended as it did.
+    pub message: String,
+    /// For installs: the version the inventory shows afterwards.
+    pub installed_version: Option<String>,
+    /// Output (capped).
+    pub stdout: String,
+    /// Error output (capped).
+    pub stderr: String,
+}
+
+fn target_view(t: TargetRow) -> TargetView {
+    TargetView {
+        asset_id: t.asset_id,
+        hostname: t.hostname,
+        state: t.state,
+        cancel_requested: t.cancel_requested,
+        started_at: t.started_at.map(rfc3339),
+        finished_at: t.finished_at.map(rfc3339),
+        exit_code: t.exit_code,
+        message: t.message,
+        installed_version: t.installed_version,
+        stdout: t.stdout,
+        stderr: t.stderr,
+    }
+}
+
+/// A job with its targets.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobDetail {
+    /// The job.
+    pub job: JobView,
+    /// Its targets.
+    pub targets: Vec<TargetView>,
+}
+
+/// `?limit=`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Most jobs to list.
+    pub limit: Option<i64>,
+}
+
+async fn list_jobs(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Vec<JobView>> {
+    let jobs = s
+        .store
+        .list_jobs(q.limit.unwrap_or(50).clamp(1, 10_000))
+        .await?;
+    Ok(Json(jobs.into_iter().map(job_view).collect()))
+}
+
+async fn show_job(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(id): Path<String>,
+) -> ApiResult<JobDetail> {
+    if id.is_empty() {
+        return Err(ApiError::bad_request("give a job id"));
+    }
+    let (job, targets) = s.store.get_job(id).await?;
+    Ok(Json(JobDetail {
+        job: job_view(job),
+        targets: targets.into_iter().map(target_view).collect(),
+    }))
+}
+
+async fn cancel_job(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    let (job, _) = s.store.get_job(id).await?;
+    let agents = s.store.cancel_job(job.id, op.0.name, unix_now()).await?;
+    for agent in agents {
+        s.presence.poke_jobs(&agent);
+    }
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,664 @@
+//! Published packages and scripts, jobs and their per-asset targets.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Result, Store, StoreError, audit};
+use crate::jobs::{Pending, TargetState, on_cancel, on_progress};
+use deskhand_shared::jobs::{JobProgress, SignedManifest};
+
+/// The schema of this module (one migration).
+pub(super) const MIGRATION: &str = r#"
+CREATE TABLE content_items (
+    id            INTEGER PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    sha256        TEXT,
+    size          INTEGER,
+    manifest      TEXT NOT NULL,
+    signature     TEXT NOT NULL,
+    publisher     TEXT NOT NULL,
+    published_at  INTEGER NOT NULL,
+    published_by  TEXT NOT NULL,
+    UNIQUE (kind, name, version)
+);
+CREATE INDEX content_items_sha ON content_items(sha256);
+CREATE TABLE jobs (
+    id            TEXT PRIMARY KEY,
+    action        TEXT NOT NULL,
+    item_id       INTEGER REFERENCES content_items(id),
+    args          TEXT NOT NULL DEFAULT '[]',
+    env           TEXT NOT NULL DEFAULT '[]',
+    cwd           TEXT,
+    timeout_secs  INTEGER NOT NULL,
+    deadline      INTEGER NOT NULL,
+    targets_spec  TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    created_by    TEXT NOT NULL,
+    cancelled_at  INTEGER,
+    cancelled_by  TEXT
+);
+CREATE INDEX jobs_created ON jobs(created_at);
+CREATE TABLE job_targets (
+    job_id             TEXT NOT NULL REFERENCES jobs(id),
+    asset_id           TEXT NOT NULL REFERENCES assets(id),
+    agent_id           TEXT NOT NULL REFERENCES agents(id),
+    hostname           TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    cancel_requested   INTEGER NOT NULL DEFAULT 0,
+    updated_at         INTEGER NOT NULL,
+    started_at         INTEGER,
+    finished_at        INTEGER,
+    exit_code          INTEGER,
+    message            TEXT NOT NULL DEFAULT '',
+    stdout             TEXT NOT NULL DEFAULT '',
+    stderr             TEXT NOT NULL DEFAULT '',
+    installed_version  TEXT,
+    PRIMARY KEY (job_id, asset_id)
+) WITHOUT ROWID;
+CREATE INDEX job_targets_unfinished ON job_targets(agent_id, state);
+"#;
+
+/// Output kept per target and stream while a job runs (the agent's final
+/// result replaces it).
+const LIVE_OUTPUT_CAP: i64 = 64 * 1024;
+
+/// A published package or script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentItem {
+    /// Row id.
+    pub id: i64,
+    /// `package` or `script`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the artifact, if it has one.
+    pub sha256: Option<String>,
+    /// Size of the artifact.
+    pub size: Option<i64>,
+    /// The signed manifest, exactly as published.
+    pub manifest: SignedManifest,
+    /// The publisher key id the manifest names.
+    pub publisher: String,
+    /// When it was published.
+    pub published_at: i64,
+    /// Who published it.
+    pub published_by: String,
+}
+
+fn item_from_row(r: &Row<'_>) -> rusqlite::Result<ContentItem> {
+    Ok(ContentItem {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        name: r.get(2)?,
+        version: r.get(3)?,
+        sha256: r.get(4)?,
+        size: r.get(5)?,
+        manifest: SignedManifest {
+            json: r.get(6)?,
+            signature: r.get(7)?,
+        },
+        publisher: r.get(8)?,
+        published_at: r.get(9)?,
+        published_by: r.get(10)?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by";
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// `install`, `uninstall`, `script` or `inventory`.
+    pub action: String,
+    /// The package or script, if any.
+    pub item_id: Option<i64>,
+    /// Script arguments.
+    pub args: Vec<String>,
+    /// Script environment.
+    pub env: Vec<(String, String)>,
+    /// Script working directory.
+    pub cwd: Option<String>,
+    /// Per-target timeout.
+    pub timeout_secs: i64,
+    /// Unix time after which a target must not start.
+    pub deadline: i64,
+    /// How the operator named the targets, for the record.
+    pub targets_spec: String,
+    /// Resolved targets: (asset id, agent id, hostname).
+    pub targets: Vec<(String, String, String)>,
+}
+
+/// A job as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// The job id.
+    pub id: String,
+    /// What it does.
+    pub action: String,
+    /// `name version` of its package or script.
+    pub item: String,
+    /// How its targets were named.
+    pub targets_spec: String,
+    /// When and by whom.
+    pub created_at: i64,
+    /// Operator.
+    pub created_by: String,
+    /// Deadline.
+    pub deadline: i64,
+    /// Timeout per target, seconds.
+    pub timeout_secs: i64,
+    /// Script arguments.
+    pub args: Vec<String>,
+    /// When it was cancelled, if it was.
+    pub cancelled_at: Option<i64>,
+    /// Targets per state name.
+    pub counts: Vec<(String, i64)>,
+}
+
+/// One (job, asset) pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRow {
+    /// Asset id.
+    pub asset_id: String,
+    /// Agent id.
+    pub agent_id: String,
+    /// Host name when the job was created.
+    pub hostname: String,
+    /// State.
+    pub state: String,
+    /// Cancel asked for, not yet confirmed by the agent.
+    pub cancel_requested: bool,
+    /// Last change.
+    pub updated_at: i64,
+    /// Start on the agent.
+    pub started_at: Option<i64>,
+    /// End.
+    pub finished_at: Option<i64>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Why it ended as it did.
+    pub message: String,
+    /// Output.
+    pub stdout: String,
+    /// Error output.
+    pub stderr: String,
+    /// Version in the inventory after an install.
+    pub installed_version: Option<String>,
+}
+
+/// What a session needs to build an agent's order.
+#[derive(Debug, Clone)]
+pub struct OrderParts {
+    /// The job.
+    pub job: JobRow,
+    /// Script working directory.
+    pub cwd: Option<String>,
+    /// Script environment.
+    pub env: Vec<(String, String)>,
+    /// The signed manifest of its item, as stored.
+    pub manifest: Option<SignedManifest>,
+}
+
+/// What happened to a job update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The target's state changed to this.
+    Changed(TargetState),
+    /// Nothing changed (a duplicate, output, an unknown job).
+    Unchanged,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+const JOB_COLUMNS: &str = "j.id, j.action, COALESCE(c.name || ' ' || c.version, ''), j.targets_spec, j.created_at, j.created_by, j.deadline, j.timeout_secs, j.args, j.cancelled_at";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        action: r.get(1)?,
+        item: r.get(2)?,
+        targets_spec: r.get(3)?,
+        created_at: r.get(4)?,
+        created_by: r.get(5)?,
+        deadline: r.get(6)?,
+        timeout_secs: r.get(7)?,
+        args: from_json(&r.get::<_, String>(8)?),
+        cancelled_at: r.get(9)?,
+        counts: Vec::new(),
+    })
+}
+
+fn state_counts(conn: &rusqlite::Connection, job_id: &str) -> Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*) FROM job_targets WHERE job_id = ?1 GROUP BY state",
+    )?;
+    let mut counts: Vec<(String, i64)> = stmt
+        .query_map([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let rank = |s: &str| TargetState::parse(s).map(|t| t as usize);
+    counts.sort_by_key(|(s, _)| rank(s));
+    Ok(counts)
+}
+
+impl Store {
+    /// Stores a published package or script; its content must be in the
+    /// content store already (the caller checks).
+    pub async fn publish_item(
+        &self,
+        manifest: SignedManifest,
+        operator: String,
+        now: i64,
+    ) -> Result<ContentItem> {
+        let parsed = manifest
+            .parse_unverified()
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
+        self.write(move |tx| {
+            let kind = parsed.kind.as_str();
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM content_items WHERE kind = ?1 AND name = ?2 AND version = ?3",
+                    params![kind, parsed.name, parsed.version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                return Err(StoreError::Refused(format!(
+                    "{kind} {} {} is already published; publish a new version",
+                    parsed.name, parsed.version
+                )));
+            }
+            let (sha, size) = match &parsed.artifact {
+                Some(a) => (Some(a.sha256.clone()), i64::try_from(a.size).ok()),
+                None => (None, None),
+            };
+            tx.execute(
+                "INSERT INTO content_items (kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![kind, parsed.name, parsed.version, sha, size, manifest.json, manifest.signature, parsed.publisher, now, operator],
+            )?;
+            let id = tx.last_insert_rowid();
+            audit(tx, now, &operator, &format!("{kind}.publish"), &format!("{} {}", parsed.name, parsed.version), &parsed.publisher)?;
+            Ok(ContentItem {
+                id,
+                kind: kind.to_string(),
+                name: parsed.name,
+                version: parsed.version,
+                sha256: sha,
+                size,
+                manifest,
+                publisher: parsed.publisher,
+                published_at: now,
+                published_by: operator,
+            })
+        })
+        .await
+    }
+
+    /// Published items of a kind, newest first.
+    pub async fn list_items(&self, kind: String) -> Result<Vec<ContentItem>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 ORDER BY name, published_at DESC, id DESC"
+            ))?;
+            let rows = stmt
+                .query_map([kind], item_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// A published item by kind, name and version (the newest if no version).
+    pub async fn find_item(
+        &self,
+        kind: String,
+        name: String,
+        version: Option<String>,
+    ) -> Result<ContentItem> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 AND name = ?2 AND (?3 IS NULL OR version = ?3)
+                 ORDER BY published_at DESC, id DESC LIMIT 1"
+            );
+            conn.query_row(&sql, params![kind, name, version], item_from_row)
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::NotFound(match &version {
+                        Some(v) => format!("no {kind} {name} version {v} is published"),
+                        None => format!("no {kind} named {name} is published"),
+                    })
+                })
+        })
+        .await
+    }
+
+    /// Whether a published item names this content (agents may fetch only those).
+    pub async fn content_is_published(&self, sha256: String) -> Result<bool> {
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM content_items WHERE sha256 = ?1 LIMIT 1",
+                    [sha256],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+        .await
+    }
+
+    /// Creates a job with its resolved targets, all queued.
+    pub async fn create_job(&self, job: NewJob, operator: String, now: i64) -> Result<String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO jobs (id, action, item_id, args, env, cwd, timeout_secs, deadline, targets_spec, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![id, job.action, job.item_id, json(&job.args), json(&job.env), job.cwd, job.timeout_secs, job.deadline, job.targets_spec, now, operator],
+            )?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+            )?;
+            for (asset, agent, host) in &job.targets {
+                stmt.execute(params![id, asset, agent, host, now])?;
+            }
+            audit(tx, now, &operator, "job.create", &id, &format!("{} on {} target(s): {}", job.action, job.targets.len(), job.targets_spec))?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// An agent's unfinished targets, oldest job first.
+    pub async fn agent_pending_jobs(&self, agent_id: String) -> Result<Vec<Pending>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT t.job_id, t.state, t.cancel_requested FROM job_targets t JOIN jobs j ON j.id = t.job_id
+                 WHERE t.agent_id = ?1 AND t.state IN ('queued', 'delivered', 'running')
+                 ORDER BY j.created_at, j.id",
+            )?;
+            let rows = stmt
+                .query_map([agent_id], |r| {
+                    let state: String = r.get(1)?;
+                    Ok(Pending {
+                        job_id: r.get(0)?,
+                        state: TargetState::parse(&state).unwrap_or(TargetState::Queued),
+                        cancel_requested: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// The parts of a job's order.
+    pub async fn order_parts(&self, job_id: String) -> Result<OrderParts> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS}, j.cwd, j.env, c.manifest, c.signature
+                 FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1"
+            );
+            conn.query_row(&sql, [&job_id], |r| {
+                let manifest = match (
+                    r.get::<_, Option<String>>(12)?,
+                    r.get::<_, Option<String>>(13)?,
+                ) {
+                    (Some(json), Some(signature)) => Some(SignedManifest { json, signature }),
+                    _ => None,
+                };
+                Ok(OrderParts {
+                    job: job_from_row(r)?,
+                    cwd: r.get(10)?,
+                    env: from_json(&r.get::<_, String>(11)?),
+                    manifest,
+                })
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no job {job_id}")))
+        })
+        .await
+    }
+
+    /// Applies an agent's report on one of its jobs.
+    pub async fn apply_job_update(
+        &self,
+        agent_id: String,
+        job_id: String,
+        progress: JobProgress,
+        now: i64,
+    ) -> Result<Applied> {
+        self.write(move |tx| {
+            let found: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT asset_id, state FROM job_targets WHERE job_id = ?1 AND agent_id = ?2",
+                    params![job_id, agent_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((asset_id, state)) = found else {
+                return Ok(Applied::Unchanged);
+            };
+            let state = TargetState::parse(&state).unwrap_or(TargetState::Queued);
+            if let JobProgress::Output { stderr, text } = &progress {
+                if state.is_terminal() {
+                    return Ok(Applied::Unchanged);
+                }
+                let column = if *stderr { "stderr" } else { "stdout" };
+                tx.execute(
+                    &format!(
+                        "UPDATE job_targets SET {column} = {column} || substr(?3, 1, max(0, ?4 - length({column})))
+                         WHERE job_id = ?1 AND asset_id = ?2"
+                    ),
+                    params![job_id, asset_id, text, LIVE_OUTPUT_CAP],
+                )?;
+                return Ok(Applied::Unchanged);
+            }
+            let Some(next) = on_progress(state, &progress) else {
+                return Ok(Applied::Unchanged);
+            };
+            match &progress {
+                JobProgress::Running { at } => {
+                    tx.execute(
+                        "UPDATE job_targets SET state = ?3, started_at = ?4, updated_at = ?5 WHERE job_id = ?1 AND asset_id = ?2",
+                        params![job_id, asset_id, next.as_str(), at, now],
+                    )?;
+                }
+                JobProgress::Finished(r) => {
+                    tx.execute(
+                        "UPDATE job_targets SET state = ?3, started_at = COALESCE(?4, started_at), finished_at = ?5, exit_code = ?6,
+                             message = ?7, stdout = ?8, stderr = ?9, installed_version = ?10, updated_at = ?11, cancel_requested = 0
+                         WHERE job_id = ?1 AND asset_id = ?2",
+                        params![job_id, asset_id, next.as_str(), r.started_at, r.finished_at, r.exit_code, r.message, r.stdout, r.stderr, r.installed_version, now],
+                    )?;
+                }
+                _ => {
+                    tx.execute(
+                        "UPDATE job_targets SET state = ?3, updated_at = ?4 WHERE job_id = ?1 AND asset_id = ?2",
+                        params![job_id, asset_id, next.as_str(), now],
+                    )?;
+                }
+            }
+            Ok(Applied::Changed(next))
+        })
+        .await
+    }
+
+    /// Cancels a job: queued targets at once, the others through their
+    /// agents. Returns the agents to tell.
+    pub async fn cancel_job(
+        &self,
+        job_id: String,
+        operator: String,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        self.write(move |tx| {
+            let exists: Option<Option<i64>> = tx
+                .query_row("SELECT cancelled_at FROM jobs WHERE id = ?1", [&job_id], |r| r.get(0))
+                .optional()?;
+            match exists {
+                None => return Err(StoreError::NotFound(format!("no job {job_id}"))),
+                Some(Some(_)) => return Err(StoreError::Refused(format!("job {job_id} is already cancelled"))),
+                Some(None) => {}
+            }
+            let targets: Vec<(String, String, String)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT asset_id, agent_id, state FROM job_targets WHERE job_id = ?1",
+                )?;
+                stmt.query_map([&job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let mut agents = Vec::new();
+            for (asset, agent, state) in targets {
+                let state = TargetState::parse(&state).unwrap_or(TargetState::Queued);
+                if state.is_terminal() {
+                    continue;
+                }
+                match on_cancel(state) {
+                    Some(next) => {
+                        tx.execute(
+                            "UPDATE job_targets SET state = ?3, message = 'cancelled before it reached the agent', finished_at = ?4, updated_at = ?4
+                             WHERE job_id = ?1 AND asset_id = ?2",
+                            params![job_id, asset, next.as_str(), now],
+                        )?;
+                    }
+                    None => {
+                        tx.execute(
+                            "UPDATE job_targets SET cancel_requested = 1, updated_at = ?3 WHERE job_id = ?1 AND asset_id = ?2",
+                            params![job_id, asset, now],
+                        )?;
+                        agents.push(agent);
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE jobs SET cancelled_at = ?2, cancelled_by = ?3 WHERE id = ?1",
+                params![job_id, now, operator],
+            )?;
+            audit(tx, now, &operator, "job.cancel", &job_id, "")?;
+            Ok(agents)
+        })
+        .await
+    }
+
+    /// Expires queued targets whose deadline passed; returns how many.
+    pub async fn expire_jobs(&self, now: i64) -> Result<usize> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE job_targets SET state = 'expired', finished_at = ?1, updated_at = ?1,
+                     message = 'the deadline passed before the agent could start it'
+                 WHERE state = 'queued' AND job_id IN (SELECT id FROM jobs WHERE deadline < ?1)",
+                [now],
+            )?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// The newest jobs with their target counts.
+    pub async fn list_jobs(&self, limit: i64) -> Result<Vec<JobRow>> {
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id
+                 ORDER BY j.created_at DESC, j.id LIMIT ?1"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut jobs: Vec<JobRow> = stmt
+                .query_map([limit], job_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            for job in &mut jobs {
+                job.counts = state_counts(conn, &job.id)?;
+            }
+            Ok(jobs)
+        })
+        .await
+    }
+
+    /// A job by id or unique id prefix, with its targets.
+    pub async fn get_job(&self, key: String) -> Result<(JobRow, Vec<TargetRow>)> {
+        self.read(move |conn| {
+            let ids: Vec<String> = {
+                let mut stmt = conn.prepare(
+                    "SELECT id FROM jobs WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 6",
+                )?;
+                stmt.query_map([key.to_ascii_lowercase()], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            let id = match ids.as_slice() {
+                [] => return Err(StoreError::NotFound(format!("no job {key}"))),
+                [one] => one.clone(),
+                many => {
+                    return Err(StoreError::Refused(format!(
+                        "{key} matches several jobs ({}); give more of the id",
+                        many.join(", ")
+                    )));
+                }
+            };
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1"
+            );
+            let mut job = conn.query_row(&sql, [&id], job_from_row)?;
+            job.counts = state_counts(conn, &id)?;
+            let mut stmt = conn.prepare(
+                "SELECT asset_id, agent_id, hostname, state, cancel_requested, updated_at, started_at, finished_at,
+                        exit_code, message, stdout, stderr, installed_version
+                 FROM job_targets WHERE job_id = ?1 ORDER BY hostname, asset_id",
+            )?;
+            let targets = stmt
+                .query_map([&id], |r| {
+                    Ok(TargetRow {
+                        asset_id: r.get(0)?,
+                        agent_id: r.get(1)?,
+                        hostname: r.get(2)?,
+                        state: r.get(3)?,
+                        cancel_requested: r.get(4)?,
+                        updated_at: r.get(5)?,
+                        started_at: r.get(6)?,
+                        finished_at: r.get(7)?,
+                        exit_code: r.get(8)?,
+                        message: r.get(9)?,
+                        stdout: r.get(10)?,
+                        stderr: r.get(11)?,
+                        installed_version: r.get(12)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok((job, targets))
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// For each asset id: its agent (if it has a live enrollment) and host name.
+    pub async fn asset_agents(
+        &self,
+        asset_ids: Vec<String>,
+    ) -> Result<Vec<(String, Option<String>, String)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT a.id, CASE WHEN g.revoked_at IS NULL THEN a.agent_id END, a.hostname
+                 FROM assets a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1",
+            )?;
+            let mut out = Vec::with_capacity(asset_ids.len());
+            for id in asset_ids {
+                if let Some(row) = stmt
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?
+                {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

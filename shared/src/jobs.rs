@@ -1,0 +1,483 @@
+//! Jobs on the wire: signed manifests, job orders, progress and results.
+//!
+//! Trust: a package or script is described by a [`Manifest`], serialized
+//! once to JSON by the operator's CLI and signed there with an Ed25519
+//! publisher key the server never holds. The server stores and forwards
+//! the exact signed bytes ([`SignedManifest`]); the agent verifies the
+//! signature against the keys pinned at its enrollment
+//! ([`SignedManifest::verify`]) and the content against the manifest's
+//! SHA-256 before anything runs. A server that rewrites a manifest cannot
+//! make an agent run it.
+//!
+//! Delivery: the server sends a [`JobOrder`] on the control stream, as
+//! often as it likes (at least once); the agent's ledger makes sure each
+//! job id runs at most once, and answers with [`JobUpdate`]s. A
+//! [`JobProgress::Finished`] is kept in the agent's outbox until the server
+//! acknowledges it with [`crate::ServerMessage::JobAck`], which it sends
+//! only after the result is committed.
+
+use ring::signature::{ED25519, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+
+/// Version of the manifest format.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// The textual prefix of a publisher public key.
+pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
+
+/// Placeholder in a command for the path of the verified artifact.
+pub const FILE_PLACEHOLDER: &str = "{file}";
+
+/// What a manifest describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// Something installed and uninstalled.
+    Package,
+    /// A script that runs with arguments.
+    Script,
+}
+
+impl ItemKind {
+    /// The kind's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Package => "package",
+            ItemKind::Script => "script",
+        }
+    }
+}
+
+/// The content a manifest points to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// File type: `deb`, `rpm`, `msi`, `exe`, `pkg`, `sh`, `bash`, `ps1`.
+    pub format: String,
+    /// Lower-case hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// What to look for in the inventory after an install or uninstall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceCheck {
+    /// The package name as the inventory reports it.
+    pub package: String,
+    /// The version expected after an install.
+    pub version: String,
+}
+
+/// The signed description of a package or script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: u32,
+    /// Package or script.
+    pub kind: ItemKind,
+    /// Name, e.g. `firefox` or `clear-print-queue`.
+    pub name: String,
+    /// Version, e.g. `128.0`.
+    pub version: String,
+    /// The content, if any (an install through a package manager has none).
+    pub artifact: Option<Artifact>,
+    /// The command that installs (packages) or runs (scripts), argv form;
+    /// [`FILE_PLACEHOLDER`] stands for the verified artifact's path.
+    pub install: Vec<String>,
+    /// The command that uninstalls a package; empty for scripts.
+    pub uninstall: Vec<String>,
+    /// What the inventory should show after the install, for packages.
+    pub check: Option<PresenceCheck>,
+    /// Key id of the publisher key that signs this manifest.
+    pub publisher: String,
+}
+
+impl Manifest {
+    /// Checks the fields an agent relies on; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != MANIFEST_FORMAT {
+            return Err(format!(
+                "manifest format {} is not supported (this build reads {MANIFEST_FORMAT})",
+                self.format
+            ));
+        }
+        if self.name.trim().is_empty() || self.version.trim().is_empty() {
+            return Err("the manifest has no name or no version".into());
+        }
+        if self.install.is_empty() {
+            return Err("the manifest has no install command".into());
+        }
+        if let Some(a) = &self.artifact
+            && (a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err("the manifest's sha256 is not 64 hex digits".into());
+        }
+        let uses_file = self
+            .install
+            .iter()
+            .chain(&self.uninstall)
+            .any(|a| a.contains(FILE_PLACEHOLDER));
+        if uses_file && self.artifact.is_none() {
+            return Err(format!(
+                "the manifest's commands use {FILE_PLACEHOLDER} but it has no artifact"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A manifest as signed: the exact JSON bytes and the signature over them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedManifest {
+    /// The manifest, JSON, exactly as signed.
+    pub json: String,
+    /// The Ed25519 signature over `json`, lower-case hex; empty if unsigned.
+    pub signature: String,
+}
+
+/// Why an agent refuses a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    /// No signature at all.
+    #[error("the manifest is not signed; this agent runs only signed packages and scripts")]
+    Unsigned,
+    /// The manifest cannot be read.
+    #[error("the manifest is malformed: {0}")]
+    Malformed(String),
+    /// Signed by a key this agent does not pin.
+    #[error(
+        "the manifest is signed by publisher key {0}, which this agent does not trust (enroll it with --trust-publisher)"
+    )]
+    UntrustedKey(String),
+    /// The signature does not match the bytes.
+    #[error("the manifest's signature does not verify against publisher key {0}: it was altered")]
+    BadSignature(String),
+}
+
+impl SignedManifest {
+    /// Reads the manifest without checking the signature (for the server
+    /// and for display; never for deciding to run something).
+    pub fn parse_unverified(&self) -> Result<Manifest, TrustError> {
+        let m: Manifest =
+            serde_json::from_str(&self.json).map_err(|e| TrustError::Malformed(e.to_string()))?;
+        m.validate().map_err(TrustError::Malformed)?;
+        Ok(m)
+    }
+
+    /// Verifies the signature against `trusted` public keys (text form,
+    /// `ed25519:HEX`) and returns the manifest.
+    pub fn verify(&self, trusted: &[String]) -> Result<Manifest, TrustError> {
+        if self.signature.trim().is_empty() {
+            return Err(TrustError::Unsigned);
+        }
+        let manifest = self.parse_unverified()?;
+        let key = trusted
+            .iter()
+            .filter_map(|k| parse_public_key(k).ok())
+            .find(|k| key_id(k) == manifest.publisher)
+            .ok_or_else(|| TrustError::UntrustedKey(manifest.publisher.clone()))?;
+        let sig = hex::decode(self.signature.trim())
+            .map_err(|_| TrustError::BadSignature(manifest.publisher.clone()))?;
+        UnparsedPublicKey::new(&ED25519, key)
+            .verify(self.json.as_bytes(), &sig)
+            .map_err(|_| TrustError::BadSignature(manifest.publisher.clone()))?;
+        Ok(manifest)
+    }
+}
+
+/// Parses a public key in text form, `ed25519:` and 64 hex digits.
+pub fn parse_public_key(text: &str) -> Result<[u8; 32], String> {
+    let hex_part = text
+        .trim()
+        .strip_prefix(PUBLIC_KEY_PREFIX)
+        .ok_or_else(|| format!("a publisher key starts with {PUBLIC_KEY_PREFIX}"))?;
+    let bytes = hex::decode(hex_part).map_err(|_| "the publisher key is not hex".to_string())?;
+    bytes
+        .try_into()
+        .map_err(|_| "a publisher key is 32 bytes (64 hex digits)".to_string())
+}
+
+/// The text form of a public key.
+pub fn format_public_key(key: &[u8]) -> String {
+    format!("{PUBLIC_KEY_PREFIX}{}", hex::encode(key))
+}
+
+/// The short id of a public key: the first 8 bytes of its SHA-256, hex.
+pub fn key_id(key: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key);
+    hex::encode(&digest.as_ref()[..8])
+}
+
+/// Signs `json` with an Ed25519 key in PKCS#8 form; returns the signed
+/// manifest and the key's public text form.
+pub fn sign(json: String, pkcs8: &[u8]) -> Result<SignedManifest, String> {
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+        .map_err(|e| format!("not an Ed25519 private key: {e}"))?;
+    let signature = hex::encode(pair.sign(json.as_bytes()).as_ref());
+    Ok(SignedManifest { json, signature })
+}
+
+/// What a job does on the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobAction {
+    /// Install the package the manifest describes.
+    Install(SignedManifest),
+    /// Uninstall it.
+    Uninstall(SignedManifest),
+    /// Run the script with arguments.
+    Script {
+        /// The script's signed manifest.
+        manifest: SignedManifest,
+        /// Arguments after the script.
+        args: Vec<String>,
+        /// Extra environment, name/value pairs.
+        env: Vec<(String, String)>,
+        /// Working directory; the agent's job directory if empty.
+        cwd: Option<String>,
+    },
+    /// Collect and report the inventory now.
+    InventoryRefresh,
+}
+
+impl JobAction {
+    /// The action's name as shown.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobAction::Install(_) => "install",
+            JobAction::Uninstall(_) => "uninstall",
+            JobAction::Script { .. } => "script",
+            JobAction::InventoryRefresh => "inventory",
+        }
+    }
+}
+
+/// A job for one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOrder {
+    /// The job id; the agent runs each id at most once.
+    pub job_id: String,
+    /// What to do.
+    pub action: JobAction,
+    /// Unix time after which the job must not start.
+    pub deadline: i64,
+    /// How long the job may run before its process tree is killed, seconds.
+    pub timeout_secs: u64,
+}
+
+/// How a job ended on an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It ran and did what it should.
+    Succeeded,
+    /// It ran (or tried to) and failed, or was refused.
+    Failed,
+    /// An operator cancelled it.
+    Cancelled,
+    /// Its deadline passed before it started.
+    Expired,
+}
+
+impl Outcome {
+    /// The outcome's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Expired => "expired",
+        }
+    }
+}
+
+/// The result of a job on an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// A sentence saying why, for the operator.
+    pub message: String,
+    /// The command's exit code, if a command ran to its end.
+    pub exit_code: Option<i32>,
+    /// Standard output, capped (the cap is noted at the end if reached).
+    pub stdout: String,
+    /// Standard error, capped.
+    pub stderr: String,
+    /// For installs and uninstalls: the version the inventory shows now
+    /// (`None` when the package is absent).
+    pub installed_version: Option<String>,
+    /// Unix time the job started on the agent, if it did.
+    pub started_at: Option<i64>,
+    /// Unix time it ended.
+    pub finished_at: i64,
+}
+
+/// Progress of a job, agent to server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobProgress {
+    /// The agent recorded the order in its ledger.
+    Received,
+    /// The job started.
+    Running {
+        /// Unix time it started.
+        at: i64,
+    },
+    /// Output as it is produced (not kept by the agent; the result holds
+    /// the capped whole).
+    Output {
+        /// True for standard error.
+        stderr: bool,
+        /// The text.
+        text: String,
+    },
+    /// The job ended; kept in the agent's outbox until acknowledged.
+    Finished(JobResult),
+}
+
+/// A progress report for one job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobUpdate {
+    /// The job id.
+    pub job_id: String,
+    /// What happened.
+    pub progress: JobProgress,
+}
+
+/// Opens a content transfer; the agent sends it first on a stream it opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    /// The content's SHA-256, lower-case hex.
+    pub sha256: String,
+    /// Resume from this byte.
+    pub offset: u64,
+}
+
+/// The server's answer on a content stream, followed by chunks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FetchReply {
+    /// The content exists; `size` is its total size; chunks follow.
+    Start {
+        /// Total size in bytes.
+        size: u64,
+    },
+    /// The next bytes.
+    Chunk(Vec<u8>),
+    /// The server has no such content, or the offset is past its end.
+    Missing(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keypair() -> (Vec<u8>, String) {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+            .expect("key generation")
+            .as_ref()
+            .to_vec();
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).expect("key");
+        use ring::signature::KeyPair;
+        (pkcs8, format_public_key(pair.public_key().as_ref()))
+    }
+
+    fn manifest(publisher: &str) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            kind: ItemKind::Package,
+            name: "hello".into(),
+            version: "1.0".into(),
+            artifact: Some(Artifact {
+                format: "deb".into(),
+                sha256: "ab".repeat(32),
+                size: 10,
+            }),
+            install: vec!["dpkg".into(), "-i".into(), FILE_PLACEHOLDER.into()],
+            uninstall: vec!["dpkg".into(), "-r".into(), "hello".into()],
+            check: None,
+            publisher: publisher.into(),
+        }
+    }
+
+    fn signed(pkcs8: &[u8], public: &str) -> SignedManifest {
+        let id = key_id(&parse_public_key(public).expect("key"));
+        let json = serde_json::to_string(&manifest(&id)).expect("json");
+        sign(json, pkcs8).expect("sign")
+    }
+
+    #[test]
+    fn a_signed_manifest_verifies_against_its_pinned_key() {
+        let (pkcs8, public) = keypair();
+        let m = signed(&pkcs8, &public)
+            .verify(std::slice::from_ref(&public))
+            .expect("verifies");
+        assert_eq!(m.name, "hello");
+    }
+
+    #[test]
+    fn unsigned_unpinned_and_altered_manifests_are_refused() {
+        let (pkcs8, public) = keypair();
+        let (_, other) = keypair();
+        let good = signed(&pkcs8, &public);
+
+        let unsigned = SignedManifest {
+            signature: String::new(),
+            ..good.clone()
+        };
+        assert_eq!(
+            unsigned.verify(&[public.clone()]),
+            Err(TrustError::Unsigned)
+        );
+
+        assert!(matches!(
+            good.verify(std::slice::from_ref(&other)),
+            Err(TrustError::UntrustedKey(_))
+        ));
+
+        let altered = SignedManifest {
+            json: good.json.replace("dpkg\",\"-i", "rm\",\"-rf"),
+            ..good.clone()
+        };
+        assert_ne!(altered.json, good.json);
+        assert!(matches!(
+            altered.verify(std::slice::from_ref(&public)),
+            Err(TrustError::BadSignature(_))
+        ));
+
+        let garbage = SignedManifest {
+            json: "{not json".into(),
+            signature: good.signature.clone(),
+        };
+        assert!(matches!(
+            garbage.verify(&[public]),
+            Err(TrustError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn public_keys_parse_only_in_their_text_form() {
+        let (_, public) = keypair();
+        assert!(parse_public_key(&public).is_ok());
+        assert!(parse_public_key("ed25519:abcd").is_err());
+        assert!(parse_public_key(&public.replace("ed25519:", "rsa:")).is_err());
+        assert!(parse_public_key("ed25519:zz").is_err());
+    }
+
+    #[test]
+    fn manifests_that_use_a_file_need_an_artifact() {
+        let mut m = manifest("k");
+        m.artifact = None;
+        assert!(m.validate().is_err());
+        m.install = vec![
+            "apt-get".into(),
+            "install".into(),
+            "-y".into(),
+            "hello".into(),
+        ];
+        m.uninstall = vec![];
+        assert!(m.validate().is_ok());
+        m.install.clear();
+        assert!(m.validate().is_err());
+    }
+}
