@@ -426,7 +426,7 @@ mod tests {
             ..good.clone()
         };
         assert_eq!(
-            unsigned.verify(&[public.clone()]),
+            unsigned.verify(std::slice::from_ref(&public)),
             Err(TrustError::Unsigned)
         );
 

@@ -60,6 +60,12 @@ impl Proc {
         self.wait_exit(Duration::from_secs(15))
     }
 
+    /// Kills the process with SIGKILL, as a crash or `kill -9` would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits up to `limit` for the process to exit on its own.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();
@@ -155,6 +161,11 @@ impl Server {
         self.proc.stop()
     }
 
+    /// Kills the server with SIGKILL: no graceful shutdown.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
@@ -233,11 +244,23 @@ impl Agent {
 
     /// Runs `deskhand-agent enroll`.
     pub fn enroll(&self, server: SocketAddr, token: &str, fingerprint: &str) -> Output {
+        self.enroll_with(server, token, fingerprint, &[])
+    }
+
+    /// Runs `deskhand-agent enroll` with extra arguments.
+    pub fn enroll_with(
+        &self,
+        server: SocketAddr,
+        token: &str,
+        fingerprint: &str,
+        extra: &[&str],
+    ) -> Output {
         Command::new(bin("deskhand-agent"))
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(["enroll", "--server", &server.to_string(), "--token", token])
             .args(["--ca-fingerprint", fingerprint])
+            .args(extra)
             .output()
             .expect("running deskhand-agent enroll")
     }

@@ -171,15 +171,14 @@ impl Jobs {
             let mut ledger = shared.ledger();
             let decision = ledger.on_order(&order, active, crate::unix_now());
             // Started must be on disk before anything runs.
-            if decision != Decision::AlreadyRunning && !shared.save(&ledger) {
-                if decision == Decision::Run {
-                    drop(ledger);
-                    shared.finish(
-                        &order.job_id,
-                        failed("the agent cannot write its job ledger, so it cannot promise to run this job once; it was not run"),
-                    );
-                    return;
-                }
+            let saved = decision == Decision::AlreadyRunning || shared.save(&ledger);
+            if decision == Decision::Run && !saved {
+                drop(ledger);
+                shared.finish(
+                    &order.job_id,
+                    failed("the agent cannot write its job ledger, so it cannot promise to run this job once; it was not run"),
+                );
+                return;
             }
             decision
         };

@@ -43,7 +43,7 @@ pub enum KeysCmd {
 #[derive(Debug, Subcommand)]
 pub enum PackagesCmd {
     /// Sign and publish a package: an artifact (deb, rpm, msi, exe, pkg) or a package-manager install.
-    Publish(PublishPackage),
+    Publish(Box<PublishPackage>),
     /// Published packages.
     List,
 }
@@ -110,7 +110,7 @@ pub enum ScriptsCmd {
 #[derive(Debug, Subcommand)]
 pub enum JobsCmd {
     /// Run a job on assets: an install, an uninstall, a script or an inventory refresh.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Recent jobs and how their targets stand.
     List {
         /// Most jobs to list.
@@ -400,7 +400,11 @@ async fn publish(
 }
 
 /// `deskhand packages publish`.
-pub async fn packages_publish(c: &Client, format: OutputFormat, p: PublishPackage) -> Result<()> {
+pub async fn packages_publish(
+    c: &Client,
+    format: OutputFormat,
+    p: Box<PublishPackage>,
+) -> Result<()> {
     let (artifact, (mut install, mut uninstall)) = match (&p.file, &p.manager) {
         (Some(file), None) => {
             let fmt = match &p.format {
@@ -556,7 +560,8 @@ pub async fn items_list(c: &Client, format: OutputFormat, kind: ItemKind) -> Res
 // ---- jobs ------------------------------------------------------------------------
 
 /// `deskhand jobs run`.
-pub async fn jobs_run(c: &Client, format: OutputFormat, a: RunArgs) -> Result<()> {
+pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Result<()> {
+    let a = *a;
     let (action, item) = if let Some(i) = a.install {
         ("install", Some(i))
     } else if let Some(i) = a.uninstall {

@@ -1,0 +1,559 @@
+//! Jobs end to end: a real server, real agents over QUIC on loopback, a
+//! real SQLite file, a real `.deb` built here with `dpkg-deb` and
+//! installed by the agent with dpkg (the tests run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use deskhand_tests::{Agent, Proc, Server, wait_for};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+const PKG: &str = "deskhand-e2e-job";
+
+struct Fleet {
+    dir: tempfile::TempDir,
+    server: Server,
+    agent: Agent,
+    id: String,
+    run: Option<Proc>,
+    key: PathBuf,
+}
+
+/// Generates a publisher key; returns its file and public key.
+fn generate_key(server: &Server, path: &Path) -> String {
+    let out = server.cli(&["keys", "generate", "--out", path.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let public = text.lines().next().expect("public key line").to_string();
+    assert!(public.starts_with("ed25519:"), "{text}");
+    public
+}
+
+/// A server and one agent that pins a fresh publisher key.
+fn fleet() -> Fleet {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("server")).expect("server starts");
+    let key = dir.path().join("publisher.key");
+    let public = generate_key(&server, &key);
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&dir.path().join("agent"));
+    let out = agent.enroll_with(
+        server.agents,
+        &token,
+        &server.ca_fingerprint,
+        &["--trust-publisher", &public],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = agent.id().expect("enrolled");
+    let mut f = Fleet {
+        dir,
+        server,
+        agent,
+        id,
+        run: None,
+        key,
+    };
+    f.start_agent();
+    f
+}
+
+impl Fleet {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn start_agent(&mut self) {
+        self.run = Some(self.agent.run().expect("agent runs"));
+        let (server, id) = (&self.server, &self.id);
+        wait_for(WAIT, "the agent online", || {
+            server.is_online(id).then_some(())
+        });
+        // Jobs target assets; the asset exists once the first inventory is in.
+        wait_for(WAIT, "the agent's asset", || {
+            server
+                .cli(&["assets", "show", id])
+                .status
+                .success()
+                .then_some(())
+        });
+    }
+
+    /// Publishes a script; returns its name.
+    fn script(&self, name: &str, body: &str, key: &Path) -> String {
+        let file = self.path(&format!("{name}.sh"));
+        std::fs::write(&file, body).expect("script");
+        let out = self.server.cli(&[
+            "scripts",
+            "publish",
+            file.to_str().expect("utf-8"),
+            "--interpreter",
+            "sh",
+            "--sign-with",
+            key.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "publish: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        name.to_string()
+    }
+
+    /// Runs `deskhand jobs run ARGS --target AGENT`; returns the job id.
+    fn job(&self, args: &[&str]) -> String {
+        // `--output` goes first: everything after `--` is the script's.
+        let mut all = vec!["--output", "json", "jobs", "run", "--target", &self.id];
+        all.extend(args);
+        let out = self.server.cli(&all);
+        assert!(
+            out.status.success(),
+            "jobs run {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["id"].as_str().expect("job id").to_string()
+    }
+
+    fn show(&self, job: &str) -> Value {
+        self.server.json(&["jobs", "show", job])
+    }
+
+    fn state(&self, job: &str) -> String {
+        self.show(job)["targets"][0]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until the job's target is in a final state; returns the target.
+    fn finished(&self, job: &str) -> Value {
+        wait_for(WAIT, &format!("job {job} to finish"), || {
+            let t = self.show(job)["targets"][0].clone();
+            matches!(
+                t["state"].as_str(),
+                Some("succeeded" | "failed" | "cancelled" | "expired")
+            )
+            .then_some(t)
+        })
+    }
+}
+
+/// Builds a tiny package with dpkg-deb.
+fn build_deb(dir: &Path, version: &str) -> PathBuf {
+    let root = dir.join(format!("job-pkg-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::create_dir_all(root.join("usr/share/doc").join(PKG)).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {PKG}\nVersion: {version}\nArchitecture: all\nMaintainer: deskhand tests <tests@deskhand.invalid>\nDescription: a package deskhand's job tests install\n"
+        ),
+    )
+    .expect("control");
+    std::fs::write(root.join("usr/share/doc").join(PKG).join("README"), "hi\n").expect("readme");
+    let out = dir.join(format!("{PKG}_{version}_all.deb"));
+    let built = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&root)
+        .arg(&out)
+        .output()
+        .expect("dpkg-deb runs");
+    assert!(
+        built.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}
+
+fn dpkg_installed(name: &str) -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Status} ${Version}", name])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("install ok installed ")
+        .map(str::to_string)
+}
+
+/// Removes the test package however the test ends.
+struct Purge;
+
+impl Drop for Purge {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", PKG]).output();
+    }
+}
+
+#[test]
+fn a_signed_deb_is_installed_verified_in_the_inventory_and_uninstalled() {
+    let _purge = Purge;
+    let f = fleet();
+    let deb = build_deb(f.dir.path(), "1.2.3");
+    let out = f.server.cli(&[
+        "packages",
+        "publish",
+        deb.to_str().expect("utf-8"),
+        "--name",
+        PKG,
+        "--version",
+        "1.2.3",
+        "--sign-with",
+        f.key.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = f.server.json(&["packages", "list"]);
+    assert_eq!(listed[0]["name"], PKG);
+    assert_eq!(listed[0]["format"], "deb");
+
+    // `--wait` follows the job and exits 0 only if every target succeeded.
+    let out = f.server.cli(&[
+        "jobs",
+        "run",
+        "--install",
+        &format!("{PKG}@1.2.3"),
+        "--target",
+        &f.id,
+        "--wait",
+        "--output",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "install job: {}\n{}\nagent log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+        f.agent.log()
+    );
+    let detail: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let t = &detail["targets"][0];
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(t["exit_code"], 0);
+    assert_eq!(t["installed_version"], "1.2.3", "{t}");
+    assert_eq!(dpkg_installed(PKG).as_deref(), Some("1.2.3"));
+
+    // The agent re-reported its inventory: the server shows the package.
+    wait_for(WAIT, "the package in the asset's inventory", || {
+        let asset = f.server.json(&["assets", "show", &f.id]);
+        asset["software"]
+            .as_array()?
+            .iter()
+            .any(|p| p["name"] == PKG && p["version"] == "1.2.3")
+            .then_some(())
+    });
+
+    let job = f.job(&["--uninstall", PKG]);
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(t["installed_version"], Value::Null);
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no longer installed"),
+        "{t}"
+    );
+    assert_eq!(dpkg_installed(PKG), None);
+}
+
+#[test]
+fn only_content_signed_by_a_pinned_key_and_matching_its_hash_runs() {
+    let f = fleet();
+    let marker = |n: &str| f.path(&format!("ran-{n}"));
+    let body = |n: &str| {
+        format!(
+            "#!/bin/sh\necho \"args=$* env=$GREETING\"\ntouch {}\nexit 3\n",
+            marker(n).display()
+        )
+    };
+
+    // The control: a properly signed script runs, with arguments and environment.
+    let good = f.script("good", &body("good"), &f.key);
+    let job = f.job(&[
+        "--script",
+        &good,
+        "--env",
+        "GREETING=hi",
+        "--",
+        "one",
+        "two",
+    ]);
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "failed", "exit 3 is a failure: {t}");
+    assert_eq!(t["exit_code"], 3);
+    assert_eq!(t["stdout"], "args=one two env=hi\n");
+    assert!(marker("good").exists());
+
+    // Signed by a key this agent does not pin.
+    let other_key = f.path("other.key");
+    generate_key(&f.server, &other_key);
+    let unpinned = f.script("unpinned", &body("unpinned"), &other_key);
+
+    // The server rewrites a manifest in its own database.
+    let rewritten = f.script("rewritten", &body("rewritten"), &f.key);
+    // Stripped of its signature.
+    let unsigned = f.script("unsigned", &body("unsigned"), &f.key);
+    // Its content altered on the server's disk (same size).
+    let tampered = f.script("tampered", &body("tampered"), &f.key);
+    {
+        let db = rusqlite::Connection::open(f.server.data_dir.join("deskhand.db")).expect("db");
+        let evil = format!("\"-c\", \"touch {}\"", marker("rewritten-evil").display());
+        let n = db
+            .execute(
+                "UPDATE content_items SET manifest = replace(manifest, '\"{file}\"', ?1) WHERE name = 'rewritten'",
+                [&evil],
+            )
+            .expect("rewrite");
+        assert_eq!(n, 1);
+        db.execute(
+            "UPDATE content_items SET signature = '' WHERE name = 'unsigned'",
+            [],
+        )
+        .expect("unsign");
+        let sha: String = db
+            .query_row(
+                "SELECT sha256 FROM content_items WHERE name = 'tampered'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("sha");
+        let path = f.server.data_dir.join("content").join(&sha[..2]).join(&sha);
+        let mut bytes = std::fs::read(&path).expect("content");
+        let at = bytes
+            .iter()
+            .position(|b| *b == b'3')
+            .expect("exit code digit");
+        bytes[at] = b'0';
+        std::fs::write(&path, bytes).expect("tamper");
+    }
+    let cases = [
+        (unpinned, "does not trust"),
+        (rewritten, "altered"),
+        (unsigned, "not signed"),
+        (tampered, "SHA-256"),
+    ];
+    for (name, why) in cases {
+        let job = f.job(&["--script", &name]);
+        let t = f.finished(&job);
+        assert_eq!(t["state"], "failed", "{name}: {t}");
+        let msg = t["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(why) && msg.contains("nothing was run"),
+            "{name}: {msg}"
+        );
+        assert_eq!(t["exit_code"], Value::Null, "{name}: nothing ran");
+        assert!(!marker(&name).exists(), "{name} ran");
+    }
+    assert!(
+        !marker("rewritten-evil").exists(),
+        "the server's own command ran"
+    );
+
+    // Bad requests are refused with a reason and create nothing.
+    for (args, why) in [
+        (
+            vec!["jobs", "run", "--script", "nope", "--target", &f.id],
+            "no script named nope",
+        ),
+        (vec!["jobs", "run", "--inventory"], "name the targets"),
+        (
+            vec!["jobs", "run", "--inventory", "--target", "no-such-host"],
+            "no-such-host",
+        ),
+        (
+            vec![
+                "jobs",
+                "run",
+                "--inventory",
+                "--target",
+                &f.id,
+                "--deadline",
+                "soon",
+            ],
+            "deadline",
+        ),
+    ] {
+        let out = f.server.cli(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    let jobs = f.server.json(&["jobs", "list"]);
+    assert_eq!(
+        jobs.as_array().map(Vec::len),
+        Some(5),
+        "only the five real jobs exist"
+    );
+}
+
+#[test]
+fn a_job_waits_for_a_stopped_agent_and_expires_at_its_deadline() {
+    let mut f = fleet();
+    let script = format!("#!/bin/sh\necho \"$RUN\" >> {}\n", f.path("runs").display());
+    let name = f.script("record", &script, &f.key);
+    f.run.take().map(|mut p| p.stop());
+    wait_for(WAIT, "the agent offline", || {
+        (!f.server.is_online(&f.id)).then_some(())
+    });
+
+    let later = f.job(&["--script", &name, "--env", "RUN=later", "--deadline", "1h"]);
+    let expiring = f.job(&[
+        "--script",
+        &name,
+        "--env",
+        "RUN=expiring",
+        "--deadline",
+        "2s",
+    ]);
+    assert_eq!(f.state(&later), "queued");
+    let t = f.finished(&expiring);
+    assert_eq!(t["state"], "expired", "{t}");
+
+    f.start_agent();
+    let t = f.finished(&later);
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(f.state(&expiring), "expired");
+    let runs = std::fs::read_to_string(f.path("runs")).expect("runs");
+    assert_eq!(runs, "later\n", "the expired job must not run");
+}
+
+fn kill_group(pid_file: &Path) {
+    if let Ok(pid) = std::fs::read_to_string(pid_file) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", pid.trim())])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn alive(pid_file: &Path) -> bool {
+    std::fs::read_to_string(pid_file).is_ok_and(|pid| {
+        Command::new("kill")
+            .args(["-0", pid.trim()])
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+#[test]
+fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
+    let mut f = fleet();
+    let (pid, log) = (f.path("pid"), f.path("log"));
+    let script = format!(
+        "#!/bin/sh\necho $$ > {pid}\necho start >> {log}\nsleep 20\necho end >> {log}\n",
+        pid = pid.display(),
+        log = log.display()
+    );
+    let name = f.script("long", &script, &f.key);
+    let job = f.job(&["--script", &name]);
+    wait_for(WAIT, "the script running", || {
+        (f.state(&job) == "running" && pid.exists()).then_some(())
+    });
+    f.run.as_mut().expect("running").kill();
+    // The script's group outlives a crashed agent; stop it ourselves.
+    kill_group(&pid);
+    f.start_agent();
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "failed", "{t}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not run again"),
+        "{t}"
+    );
+    // The server re-sent the order after the reconnect; the ledger refused it.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\n");
+}
+
+#[test]
+fn cancel_kills_a_running_script_and_its_children() {
+    let f = fleet();
+    let (pid, log) = (f.path("pid"), f.path("log"));
+    let script = format!(
+        "#!/bin/sh\necho $$ > {pid}\n(sleep 30; echo child >> {log}) &\nsleep 30\necho end >> {log}\n",
+        pid = pid.display(),
+        log = log.display()
+    );
+    let name = f.script("cancel-me", &script, &f.key);
+    let job = f.job(&["--script", &name]);
+    wait_for(WAIT, "the script running", || {
+        (f.state(&job) == "running" && pid.exists()).then_some(())
+    });
+    let out = f.server.cli(&["jobs", "cancel", &job[..8]]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "cancelled", "{t}");
+    wait_for(WAIT, "the script's process gone", || {
+        (!alive(&pid)).then_some(())
+    });
+    kill_group(&pid);
+    assert!(!log.exists(), "neither the script nor its child went on");
+    let again = f.server.cli(&["jobs", "cancel", &job]);
+    assert!(!again.status.success(), "a second cancel is refused");
+}
+
+#[test]
+fn results_survive_a_server_killed_while_they_arrive() {
+    let mut f = fleet();
+    let log = f.path("runs");
+    let script = format!("#!/bin/sh\nsleep 0.3\necho \"$RUN\" >> {}\n", log.display());
+    let name = f.script("quick", &script, &f.key);
+    let jobs: Vec<String> = (0..12)
+        .map(|i| f.job(&["--script", &name, "--env", &format!("RUN={i}")]))
+        .collect();
+    wait_for(WAIT, "some results stored", || {
+        jobs.iter().any(|j| f.state(j) == "succeeded").then_some(())
+    });
+    let (agents, api) = (
+        f.server.agents,
+        f.server
+            .api
+            .trim_start_matches("http://")
+            .parse()
+            .expect("addr"),
+    );
+    let data = f.server.data_dir.clone();
+    // kill -9: no graceful shutdown, no final flush.
+    f.server.kill();
+    f.server = Server::start_on(&data, agents, api).expect("server restarts");
+    for job in &jobs {
+        let t = f.finished(job);
+        assert_eq!(t["state"], "succeeded", "{job}: {t}");
+    }
+    let mut runs: Vec<u32> = std::fs::read_to_string(&log)
+        .expect("runs")
+        .lines()
+        .map(|l| l.parse().expect("number"))
+        .collect();
+    runs.sort_unstable();
+    assert_eq!(
+        runs,
+        (0..12).collect::<Vec<_>>(),
+        "each job ran exactly once"
+    );
+    // Every result was acknowledged: the agent's outbox is empty.
+    let ledger =
+        std::fs::read_to_string(f.agent.state_dir.join("jobs/ledger.json")).expect("ledger");
+    assert!(!ledger.contains("\"acked\":false"), "{ledger}");
+    f.run.take().map(|mut p| p.stop());
+}
