@@ -190,6 +190,7 @@ pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String>
             cwd: parts.cwd.clone(),
         },
         "inventory" => JobAction::InventoryRefresh,
+        "diag" => JobAction::Diag(diag_request(&job.item, &job.args)?),
         other => return Err(format!("unknown job action {other}")),
     };
     Ok(JobOrder {
@@ -198,6 +199,29 @@ pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String>
         deadline: job.deadline,
         timeout_secs: u64::try_from(job.timeout_secs).unwrap_or(1),
     })
+}
+
+/// A diagnostic request from a check name and `NAME=VALUE` arguments,
+/// checked against the agent's catalog.
+pub fn diag_request(
+    check: &str,
+    args: &[String],
+) -> Result<deskhand_shared::diag::DiagRequest, String> {
+    let args = args
+        .iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("diagnostic argument `{a}` is not NAME=VALUE"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let req = deskhand_shared::diag::DiagRequest {
+        check: check.to_string(),
+        args,
+        follow: false,
+    };
+    deskhand_agent::diag::validate(&req)?;
+    Ok(req)
 }
 
 #[cfg(test)]

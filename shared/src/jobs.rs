@@ -238,6 +238,8 @@ pub enum JobAction {
     },
     /// Collect and report the inventory now.
     InventoryRefresh,
+    /// Run a read-only diagnostic (no signature needed) and keep its text.
+    Diag(crate::diag::DiagRequest),
 }
 
 impl JobAction {
@@ -248,6 +250,7 @@ impl JobAction {
             JobAction::Uninstall(_) => "uninstall",
             JobAction::Script { .. } => "script",
             JobAction::InventoryRefresh => "inventory",
+            JobAction::Diag(_) => "diag",
         }
     }
 }

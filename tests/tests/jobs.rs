@@ -557,3 +557,47 @@ fn results_survive_a_server_killed_while_they_arrive() {
     assert!(!ledger.contains("\"acked\":false"), "{ledger}");
     f.run.take().map(|mut p| p.stop());
 }
+
+#[test]
+fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
+    let f = fleet();
+    let ok = |args: &[&str]| {
+        let out = f.server.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&["labels", "create", "floor4"]);
+    ok(&["assets", "label", &f.id, "floor4"]);
+    let out = f.server.cli(&[
+        "--output",
+        "json",
+        "jobs",
+        "run",
+        "--diag",
+        "disk-usage",
+        "--target",
+        "label:floor4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(created["targets"], 1);
+    let job = created["id"].as_str().expect("id").to_string();
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "succeeded", "{t}");
+    let text = t["stdout"].as_str().unwrap_or_default();
+    assert!(text.contains("MOUNT") || text.contains("mount"), "{text}");
+    assert!(text.lines().count() > 2, "rows, not only a title: {text}");
+
+    let bad = f
+        .server
+        .cli(&["jobs", "run", "--diag", "no-such-check", "--target", &f.id]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown check"));
+}

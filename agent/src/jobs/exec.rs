@@ -89,6 +89,7 @@ async fn run_action(
             shared.emit(JobEvent::RefreshInventory);
             return Ok(outcome(Outcome::Succeeded, "inventory collected and sent"));
         }
+        JobAction::Diag(req) => return run_diag(req.clone(), timeout, cancel).await,
         JobAction::Install(m) | JobAction::Uninstall(m) => {
             let manifest = verify(shared, m, ItemKind::Package)?;
             let install = matches!(order.action, JobAction::Install(_));
@@ -193,6 +194,57 @@ async fn run_action(
         result.message = "the command exited with code 0".into();
     }
     Ok(result)
+}
+
+/// Runs a diagnostic as a job; its rendered tables are the job's output.
+async fn run_diag(
+    mut req: deskhand_shared::diag::DiagRequest,
+    timeout: Duration,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<JobResult> {
+    req.follow = false;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let runner = tokio::spawn(crate::diag::run(req, tx));
+    let mut result = deskhand_shared::diag::DiagResult::default();
+    let collect = async {
+        while let Some(event) = rx.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(timeout, collect) => {
+            r.map_err(|_| anyhow!("the diagnostic did not finish within the job's timeout"))?;
+        }
+        _ = cancel.wait_for(|c| *c) => {
+            runner.abort();
+            return Ok(outcome(Outcome::Cancelled, "cancelled by an operator"));
+        }
+    }
+    let _ = runner.await;
+    let mut text = crate::diag::render_text(&result);
+    if text.len() > OUTPUT_CAP {
+        let mut cut = OUTPUT_CAP;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n[output truncated]\n");
+    }
+    let mut r = outcome(
+        if result.ok {
+            Outcome::Succeeded
+        } else {
+            Outcome::Failed
+        },
+        &match &result.error {
+            Some(e) => format!("the diagnostic failed: {e}"),
+            None => format!("the diagnostic ran in {} ms", result.micros / 1000),
+        },
+    );
+    r.stdout = text;
+    Ok(r)
 }
 
 /// Whether the inventory agrees with what the job meant to do.

@@ -206,11 +206,12 @@ async fn list_scripts(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemV
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunJob {
-    /// `install`, `uninstall`, `script` or `inventory`.
+    /// `install`, `uninstall`, `script`, `inventory` or `diag`.
     pub action: String,
-    /// The package or script, `NAME` or `NAME@VERSION` (the newest if no version).
+    /// The package or script, `NAME` or `NAME@VERSION` (the newest if no
+    /// version); the check of a `diag` job.
     pub item: Option<String>,
-    /// Script arguments.
+    /// Script arguments; `NAME=VALUE` check arguments of a `diag` job.
     #[serde(default)]
     pub args: Vec<String>,
     /// Script environment, `NAME=VALUE`.
@@ -251,12 +252,22 @@ async fn run_job(
     let needs_item = match req.action.as_str() {
         "install" | "uninstall" => Some(ItemKind::Package),
         "script" => Some(ItemKind::Script),
-        "inventory" => None,
+        "inventory" | "diag" => None,
         other => {
             return Err(ApiError::bad_request(format!(
-                "unknown job action `{other}`: use install, uninstall, script or inventory"
+                "unknown job action `{other}`: use install, uninstall, script, inventory or diag"
             )));
         }
+    };
+    let diag_check = if req.action == "diag" {
+        let check = req
+            .item
+            .clone()
+            .ok_or_else(|| ApiError::bad_request("a diag job needs the check to run"))?;
+        crate::jobs::diag_request(&check, &req.args).map_err(ApiError::bad_request)?;
+        Some(check)
+    } else {
+        None
     };
     let item_id = match (needs_item, &req.item) {
         (Some(kind), Some(spec)) => {
@@ -314,6 +325,7 @@ async fn run_job(
             NewJob {
                 action: req.action.clone(),
                 item_id,
+                diag_check,
                 args: req.args,
                 env,
                 cwd: req.cwd,

@@ -131,7 +131,7 @@ pub enum JobsCmd {
 
 /// `deskhand jobs run`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["install", "uninstall", "script", "inventory"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["install", "uninstall", "script", "inventory", "diag"])))]
 pub struct RunArgs {
     /// Install a published package: NAME or NAME@VERSION (the newest if no version).
     #[arg(long, value_name = "NAME[@VERSION]")]
@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// Collect and report the inventory now.
     #[arg(long)]
     inventory: bool,
+    /// Run a diagnostic (see `deskhand diag list`) on every target; its arguments
+    /// go after `--` as NAME=VALUE.
+    #[arg(long, value_name = "CHECK")]
+    diag: Option<String>,
     /// Target: an asset (id, host name, serial), label:NAME, or all (repeatable).
     #[arg(long, short = 't', value_name = "TARGET")]
     target: Vec<String>,
@@ -568,6 +572,8 @@ pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Resu
         ("uninstall", Some(i))
     } else if let Some(i) = a.script {
         ("script", Some(i))
+    } else if let Some(check) = a.diag {
+        ("diag", Some(check))
     } else {
         ("inventory", None)
     };

@@ -27,6 +27,7 @@ CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,
     action        TEXT NOT NULL,
     item_id       INTEGER REFERENCES content_items(id),
+    diag_check    TEXT,
     args          TEXT NOT NULL DEFAULT '[]',
     env           TEXT NOT NULL DEFAULT '[]',
     cwd           TEXT,
@@ -115,7 +116,9 @@ pub struct NewJob {
     pub action: String,
     /// The package or script, if any.
     pub item_id: Option<i64>,
-    /// Script arguments.
+    /// The diagnostic check of a `diag` job.
+    pub diag_check: Option<String>,
+    /// Script arguments (`NAME=VALUE` check arguments for a diagnostic).
     pub args: Vec<String>,
     /// Script environment.
     pub env: Vec<(String, String)>,
@@ -219,7 +222,7 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-const JOB_COLUMNS: &str = "j.id, j.action, COALESCE(c.name || ' ' || c.version, ''), j.targets_spec, j.created_at, j.created_by, j.deadline, j.timeout_secs, j.args, j.cancelled_at";
+const JOB_COLUMNS: &str = "j.id, j.action, COALESCE(c.name || ' ' || c.version, j.diag_check, ''), j.targets_spec, j.created_at, j.created_by, j.deadline, j.timeout_secs, j.args, j.cancelled_at";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
     Ok(JobRow {
@@ -361,9 +364,9 @@ impl Store {
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO jobs (id, action, item_id, args, env, cwd, timeout_secs, deadline, targets_spec, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![id, job.action, job.item_id, json(&job.args), json(&job.env), job.cwd, job.timeout_secs, job.deadline, job.targets_spec, now, operator],
+                "INSERT INTO jobs (id, action, item_id, args, env, cwd, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![id, job.action, job.item_id, json(&job.args), json(&job.env), job.cwd, job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
             )?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
