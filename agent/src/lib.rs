@@ -15,8 +15,11 @@
 //! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
 //! - [`notify`]: systemd readiness and watchdog pings (`sd_notify`).
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
+//! - [`jobs`]: the job ledger and outbox (pure), and the executor that
+//!   verifies, fetches, runs and checks a job.
 //!
-//! Architecture invariants: only [`link`] talks to the network; collectors
+//! Architecture invariants: only [`link`] and the job executor's content
+//! transfer (over the session's connection) talk to the network; collectors
 //! never touch the network; a collector's failure is a warning, never the
 //! loss of the rest of the inventory.
 
