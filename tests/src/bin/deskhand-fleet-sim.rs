@@ -3,7 +3,9 @@
 //! Enrolls N agents over real QUIC (keys and CSRs made before the clock
 //! starts, as real agents make them on their own machines), then opens N
 //! concurrent sessions with their certificates and holds them, printing
-//! timings as `key=value` lines.
+//! timings as `key=value` lines. While it holds them, every job order an
+//! agent receives is answered at once with a small succeeded result, for
+//! `bench/fanout-sim.sh`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -198,6 +200,63 @@ async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> 
     Ok(held)
 }
 
+/// Holds a session until `until`: a heartbeat a second, and every job
+/// order answered at once with a small succeeded result (what a fast
+/// diagnostic sends back). Returns the connection and the jobs answered.
+async fn hold(
+    conn: quinn::Connection,
+    mut tx: quinn::SendStream,
+    mut rx: quinn::RecvStream,
+    until: tokio::time::Instant,
+) -> (quinn::Connection, usize) {
+    use deskhand_shared::jobs::{JobProgress, JobResult, JobUpdate, Outcome};
+    let mut dec = FrameDecoder::default();
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    let mut answered = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => break,
+            _ = beat.tick() => {
+                if send(&mut tx, &AgentMessage::Heartbeat).await.is_err() {
+                    break;
+                }
+            }
+            msg = recv::<ServerMessage>(&mut rx, &mut dec) => match msg {
+                Ok(Some(ServerMessage::Job(order))) => {
+                    let now = i64::try_from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0),
+                    )
+                    .unwrap_or(0);
+                    let result = JobResult {
+                        outcome: Outcome::Succeeded,
+                        message: "simulated".into(),
+                        exit_code: None,
+                        stdout: "uptime 3 days, load 0.10 0.20 0.30, 4 users\n".repeat(8),
+                        stderr: String::new(),
+                        installed_version: None,
+                        started_at: Some(now),
+                        finished_at: now,
+                    };
+                    let update = AgentMessage::JobUpdate(JobUpdate {
+                        job_id: order.job_id,
+                        progress: JobProgress::Finished(result),
+                    });
+                    if send(&mut tx, &update).await.is_err() {
+                        break;
+                    }
+                    answered += 1;
+                }
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+    }
+    (conn, answered)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = parse_args()?;
@@ -318,21 +377,20 @@ async fn main() -> Result<()> {
     println!("all_connected");
     use std::io::Write;
     std::io::stdout().flush()?;
-    let until = Instant::now() + args.hold;
-    while Instant::now() < until {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        for (_, tx, _) in held.iter_mut() {
-            let _ = send(tx, &AgentMessage::Heartbeat).await;
-        }
+    let until = tokio::time::Instant::now() + args.hold;
+    let mut tasks = Vec::new();
+    for (conn, tx, rx) in held {
+        tasks.push(tokio::spawn(hold(conn, tx, rx, until)));
     }
-    let still = held
-        .iter()
-        .filter(|(c, _, _)| c.close_reason().is_none())
-        .count();
+    let (mut still, mut jobs) = (0, 0);
+    for t in tasks {
+        let (conn, answered) = t.await?;
+        still += usize::from(conn.close_reason().is_none());
+        jobs += answered;
+        conn.close(0u32.into(), b"done");
+    }
     println!("still_connected={still}");
-    for (c, _, _) in &held {
-        c.close(0u32.into(), b"done");
-    }
+    println!("jobs_answered={jobs}");
     endpoint.wait_idle().await;
     Ok(())
 }
