@@ -65,6 +65,38 @@ pub struct LinkContext {
     pub content: Arc<crate::content::ContentStore>,
     /// Most jobs one agent runs at a time.
     pub max_jobs_per_agent: usize,
+    /// Orders built for recent jobs: a job's order is the same for every
+    /// target, so a fan-out to many agents reads the job once.
+    pub orders: OrderCache,
+}
+
+/// Job orders by job id, bounded.
+#[derive(Default)]
+pub struct OrderCache(
+    std::sync::Mutex<std::collections::HashMap<String, Arc<deskhand_shared::jobs::JobOrder>>>,
+);
+
+/// Orders kept before the cache starts over.
+const MAX_CACHED_ORDERS: usize = 1024;
+
+impl OrderCache {
+    fn get(&self, job_id: &str) -> Option<Arc<deskhand_shared::jobs::JobOrder>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(job_id)
+            .cloned()
+    }
+
+    fn put(&self, order: deskhand_shared::jobs::JobOrder) -> Arc<deskhand_shared::jobs::JobOrder> {
+        let order = Arc::new(order);
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_CACHED_ORDERS {
+            map.clear();
+        }
+        map.insert(order.job_id.clone(), order.clone());
+        order
+    }
 }
 
 /// Builds the QUIC server configuration: TLS 1.3 only, ALPN
@@ -492,14 +524,20 @@ async fn dispatch_jobs(
                 job_id: job_id.clone(),
             },
             crate::jobs::Send::Order(job_id) => {
-                let parts = ctx.store.order_parts(job_id.clone()).await?;
-                match crate::jobs::build_order(&parts) {
-                    Ok(order) => ServerMessage::Job(Box::new(order)),
-                    Err(why) => {
-                        warn!(%agent_id, %job_id, %why, "cannot build a job's order");
-                        continue;
+                let order = match ctx.orders.get(job_id) {
+                    Some(order) => order,
+                    None => {
+                        let parts = ctx.store.order_parts(job_id.clone()).await?;
+                        match crate::jobs::build_order(&parts) {
+                            Ok(order) => ctx.orders.put(order),
+                            Err(why) => {
+                                warn!(%agent_id, %job_id, %why, "cannot build a job's order");
+                                continue;
+                            }
+                        }
                     }
-                }
+                };
+                ServerMessage::Job(Box::new((*order).clone()))
             }
         };
         send(tx, &msg).await?;

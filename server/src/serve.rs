@@ -27,6 +27,8 @@ use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 const DATABASE_FILE: &str = "deskhand.db";
+/// In `--dev`, the publisher key the local agent trusts.
+const DEV_PUBLISHER_KEY: &str = "publisher.key";
 
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -70,6 +72,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         heartbeat_secs: settings.heartbeat_secs,
         content: content.clone(),
         max_jobs_per_agent: settings.max_jobs_per_agent,
+        orders: Default::default(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
@@ -129,6 +132,12 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
                     state.identity.agent_id,
                     deskhand_agent::facts::hostname()
                 );
+                if !state.identity.trusted_publishers.is_empty() {
+                    println!(
+                        "  publisher key:   {} (the local agent runs what it signs)",
+                        dir.join(DEV_PUBLISHER_KEY).display()
+                    );
+                }
                 let mut agent_stop = stop_rx.clone();
                 let options = RunOptions {
                     server: Some(agent_server),
@@ -243,16 +252,21 @@ async fn dev_agent(
             now,
         )
         .await?;
+    // A publisher key for trying jobs: the local agent trusts it.
+    let key = agent_dir
+        .parent()
+        .unwrap_or(agent_dir)
+        .join(DEV_PUBLISHER_KEY);
+    let public = crate::cli::jobs::ensure_key_file(&key)?;
     let opts = EnrollOptions {
         server: server.to_string(),
         token,
         ca_fingerprint: ca.fingerprint().to_string(),
-        trusted_publishers: Vec::new(),
+        trusted_publishers: vec![public],
     };
     deskhand_agent::link::enroll(agent_dir, opts).await
 }
 
-/// Writes liveness to the database every `every`, and once more at stop.
 /// How often queued job targets are checked against their deadlines.
 const EXPIRE_EVERY: Duration = Duration::from_secs(5);
 
@@ -275,6 +289,7 @@ async fn expire_loop(store: Store, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Writes liveness to the database every `every`, and once more at stop.
 async fn flush_loop(
     store: Store,
     presence: Arc<Presence>,

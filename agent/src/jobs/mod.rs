@@ -114,6 +114,9 @@ impl Jobs {
         let dir = state_dir.join("jobs");
         std::fs::create_dir_all(dir.join("cache"))
             .with_context(|| format!("creating {}", dir.display()))?;
+        // Commands run in the cache directory and get absolute paths.
+        let dir =
+            std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
         let path = dir.join("ledger.json");
         let mut ledger = match Ledger::load(&path) {
             Ok(l) => l,

@@ -190,19 +190,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     out.display()
                 );
             }
-            let rng = ring::rand::SystemRandom::new();
-            let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
-                .map_err(|_| anyhow::anyhow!("generating the key failed"))?;
-            let public = public_key(pkcs8.as_ref())?;
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            let text = format!(
-                "{KEY_HEADER}\n# public: {public}\n{}\n",
-                hex::encode(pkcs8.as_ref())
-            );
-            write_private(&out, &text)?;
+            let public = write_new_key(&out)?;
             super::emit(&format!(
                 "{public}\n\nPrivate key written to {}. Enroll agents with --trust-publisher {public}\n",
                 out.display()
@@ -214,6 +202,33 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             super::emit(&format!("{}\n", public_key(&pkcs8)?));
             Ok(())
         }
+    }
+}
+
+/// Generates a key into `path` (mode 0600); returns its public key.
+fn write_new_key(path: &Path) -> Result<String> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("generating the key failed"))?;
+    let public = public_key(pkcs8.as_ref())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = format!(
+        "{KEY_HEADER}\n# public: {public}\n{}\n",
+        hex::encode(pkcs8.as_ref())
+    );
+    write_private(path, &text)?;
+    Ok(public)
+}
+
+/// The public key of the key file at `path`, generating the file if it
+/// does not exist (`server --dev` uses it for its local agent).
+pub fn ensure_key_file(path: &Path) -> Result<String> {
+    if path.exists() {
+        public_key(&read_key(path)?)
+    } else {
+        write_new_key(path)
     }
 }
 
