@@ -262,6 +262,10 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
+            let ledger = deskhand_agent::jobs::ledger::Ledger::load(
+                &state_dir.join("jobs").join("ledger.json"),
+            )?;
+            let (jobs_known, results_waiting) = (ledger.len(), ledger.outbox().len());
             if json {
                 let v = serde_json::json!({
                     "agent_id": id.agent_id,
@@ -269,13 +273,23 @@ fn real_main(cli: Cli) -> Result<()> {
                     "ca_fingerprint": id.ca_fingerprint,
                     "trusted_publishers": id.trusted_publishers,
                     "state_dir": state_dir,
+                    "jobs_known": jobs_known,
+                    "results_waiting": results_waiting,
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("agent id:        {}", id.agent_id);
                 println!("server:          {}", id.server);
                 println!("CA fingerprint:  {}", id.ca_fingerprint);
-                println!("publishers:      {}", id.trusted_publishers.len());
+                for key in &id.trusted_publishers {
+                    println!("publisher:       {key}");
+                }
+                if id.trusted_publishers.is_empty() {
+                    println!("publishers:      none (installs and scripts are refused)");
+                }
+                println!(
+                    "jobs:            {jobs_known} in the ledger, {results_waiting} result(s) waiting for the server"
+                );
                 println!("state dir:       {}", state_dir.display());
             }
             Ok(())

@@ -171,6 +171,16 @@ impl Ledger {
         });
     }
 
+    /// How many job ids the ledger remembers.
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether it remembers none.
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
     /// What the ledger holds for a job.
     pub fn get(&self, job_id: &str) -> Option<&Entry> {
         self.jobs.get(job_id)
