@@ -131,9 +131,33 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
 }
 
 /// Opens the agent endpoint on `addr`.
+///
+/// The stateless-reset key is derived from the CA key, so it survives a
+/// restart: packets of a connection the previous process held are answered
+/// with a reset, and agents reconnect at once rather than after the idle
+/// timeout.
 pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
-    Endpoint::server(server_config(ca)?, addr)
-        .with_context(|| format!("listening for agents on {addr} (UDP)"))
+    let socket = std::net::UdpSocket::bind(addr)
+        .with_context(|| format!("listening for agents on {addr} (UDP)"))?;
+    let secret = ca.reset_secret();
+    let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let mut config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    // Connection ids are checked against a keyed hash before a reset is
+    // sent; the key must outlive the process too.
+    let cid_key = u64::from_le_bytes(secret[..8].try_into().unwrap_or_default());
+    // After a restart every agent's next packet earns a reset; the default
+    // pacing (one per 20 ms) would leave most of a large fleet to time out.
+    config.min_reset_interval(Duration::from_millis(1));
+    config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    Endpoint::new(
+        config,
+        Some(server_config(ca)?),
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .with_context(|| format!("listening for agents on {addr} (UDP)"))
 }
 
 /// Accepts agent connections until the endpoint is closed.

@@ -40,6 +40,7 @@ pub struct CertificateAuthority {
     ca_der: CertificateDer<'static>,
     ca_pem: String,
     fingerprint: String,
+    reset_secret: [u8; 32],
 }
 
 /// A certificate issued to an agent.
@@ -114,14 +115,24 @@ impl CertificateAuthority {
             .with_context(|| format!("{} is not a valid key", key_path.display()))?;
         let ca_der = pem_to_der(&ca_pem)
             .with_context(|| format!("{} is not a certificate", cert_path.display()))?;
+        let reset_secret = derive_secret(&key.serialize_der(), b"deskhand QUIC stateless reset 1");
         let issuer = Issuer::from_ca_cert_der(&ca_der, key)
             .with_context(|| format!("{} is not a usable CA", cert_path.display()))?;
         Ok(Self {
             issuer,
+            reset_secret,
             fingerprint: sha256_hex(&ca_der),
             ca_der,
             ca_pem,
         })
+    }
+
+    /// A secret that stays the same across restarts (it is derived from the
+    /// CA key), for QUIC stateless resets: a restarted server can then tell
+    /// agents at once that their old connections are gone, instead of
+    /// leaving them to notice after the idle timeout.
+    pub fn reset_secret(&self) -> &[u8; 32] {
+        &self.reset_secret
     }
 
     /// The CA certificate, PEM.
@@ -210,6 +221,14 @@ fn random_serial() -> Result<SerialNumber> {
     bytes[0] &= 0x7f;
     bytes[0] |= 0x01;
     Ok(SerialNumber::from_slice(&bytes))
+}
+
+/// A 32-byte secret for `label`, derived from `key` (HMAC-SHA256).
+fn derive_secret(key: &[u8], label: &[u8]) -> [u8; 32] {
+    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), label);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&mac.as_ref()[..32]);
+    out
 }
 
 /// Decodes the first certificate of a PEM document.

@@ -601,3 +601,71 @@ fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown check"));
 }
+
+#[test]
+fn a_content_transfer_resumes_after_the_server_dies_mid_way() {
+    let mut f = fleet();
+    // A script whose padding (never read by sh) makes the transfer long.
+    let file = f.path("big.sh");
+    let mut body = b"#!/bin/sh\necho big done\nexit 0\n".to_vec();
+    body.resize(body.len() + 40 * 1024 * 1024, b'#');
+    std::fs::write(&file, &body).expect("script");
+    let out = f.server.cli(&[
+        "scripts",
+        "publish",
+        file.to_str().expect("utf-8"),
+        "--interpreter",
+        "sh",
+        "--sign-with",
+        f.key.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = f.job(&["--script", "big"]);
+    let cache = f.agent.state_dir.join("jobs/cache");
+    let total = body.len() as u64;
+    wait_for(WAIT, "a partial transfer", || {
+        std::fs::read_dir(&cache).ok()?.flatten().find_map(|e| {
+            let len = e.metadata().ok()?.len();
+            (e.file_name().to_string_lossy().ends_with(".part") && len > 0 && len < total)
+                .then_some(())
+        })
+    });
+    let (agents, api) = (
+        f.server.agents,
+        f.server
+            .api
+            .trim_start_matches("http://")
+            .parse()
+            .expect("addr"),
+    );
+    let data = f.server.data_dir.clone();
+    f.server.kill();
+    f.server = Server::start_on(&data, agents, api).expect("server restarts");
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", f.agent.log());
+    assert_eq!(t["stdout"], "big done\n");
+    // The second request started where the first one stopped.
+    let log = f.agent.log();
+    let offsets: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("fetching content"))
+        .filter_map(|l| {
+            l.split("offset=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(offsets.len() >= 2, "{offsets:?}");
+    assert_eq!(offsets[0], 0);
+    assert!(
+        offsets[1..].iter().any(|o| *o > 0),
+        "resumed from a later offset: {offsets:?}"
+    );
+}

@@ -339,8 +339,10 @@ async fn fetch(shared: &Shared, artifact: &Artifact) -> Result<PathBuf> {
         if have == artifact.size {
             break;
         }
+        // A live connection: the one that failed stays published until its
+        // session notices, so skip closed ones.
         let conn = conn_rx
-            .wait_for(Option::is_some)
+            .wait_for(|c| c.as_ref().is_some_and(|c| c.close_reason().is_none()))
             .await
             .map_err(|_| anyhow!("the agent is stopping"))?
             .clone();
@@ -390,6 +392,7 @@ async fn fetch_from(
     offset: u64,
 ) -> Result<()> {
     use crate::link::{recv, send};
+    info!(sha256 = %artifact.sha256, offset, size = artifact.size, "fetching content");
     let (mut tx, mut rx) = conn.open_bi().await.context("opening a content stream")?;
     send(
         &mut tx,
