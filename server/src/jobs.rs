@@ -170,6 +170,47 @@ pub fn plan_sends(pending: &[Pending], sent: &HashSet<Send>, cap: usize) -> Vec<
     out
 }
 
+/// Most output kept per job and stream between two flushes.
+const OUTPUT_BUFFER_CAP: usize = 64 * 1024;
+
+/// Output a session has received but not yet stored: a chatty script's
+/// many small chunks become one write per flush, so an agent's output
+/// cannot keep the database writer busy.
+#[derive(Debug, Default)]
+pub struct OutputBuffer {
+    pending: std::collections::BTreeMap<(String, bool), String>,
+}
+
+impl OutputBuffer {
+    /// Adds output of a job; beyond the cap it is dropped (the agent's
+    /// final result carries the capped whole anyway).
+    pub fn push(&mut self, job_id: &str, stderr: bool, text: &str) {
+        let buf = self
+            .pending
+            .entry((job_id.to_string(), stderr))
+            .or_default();
+        let room = OUTPUT_BUFFER_CAP.saturating_sub(buf.len());
+        let mut cut = text.len().min(room);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        buf.push_str(&text[..cut]);
+    }
+
+    /// Drops what is pending for a job (its result has arrived).
+    pub fn forget(&mut self, job_id: &str) {
+        self.pending.retain(|(id, _), _| id != job_id);
+    }
+
+    /// Takes everything pending: (job id, stderr, text).
+    pub fn take(&mut self) -> Vec<(String, bool, String)> {
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|((id, stderr), text)| (id, stderr, text))
+            .collect()
+    }
+}
+
 /// The order an agent receives for a stored job. The manifest goes out
 /// exactly as stored: the agent, not the server, decides whether to trust it.
 pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String> {
@@ -321,6 +362,28 @@ mod tests {
             plan_sends(&pending, &sent, 2),
             vec![Send::Order("c".into())]
         );
+    }
+
+    #[test]
+    fn output_is_coalesced_capped_and_dropped_once_the_result_is_in() {
+        let mut b = OutputBuffer::default();
+        b.push("a", false, "one ");
+        b.push("a", false, "two");
+        b.push("a", true, "oops");
+        b.push("b", false, &"x".repeat(OUTPUT_BUFFER_CAP + 10));
+        b.push("c", false, "gone");
+        b.forget("c");
+        let taken = b.take();
+        assert_eq!(
+            taken[..2],
+            [
+                ("a".to_string(), false, "one two".to_string()),
+                ("a".to_string(), true, "oops".to_string())
+            ]
+        );
+        assert_eq!(taken[2].2.len(), OUTPUT_BUFFER_CAP);
+        assert_eq!(taken.len(), 3);
+        assert!(b.take().is_empty());
     }
 
     #[test]

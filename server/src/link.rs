@@ -414,6 +414,8 @@ struct Control<'a> {
     jobs_changed: Arc<tokio::sync::Notify>,
 }
 
+/// How often a session stores the job output it has received.
+const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
 /// How often a session looks for jobs it was not told about.
 const JOB_POLL: Duration = Duration::from_secs(15);
 /// Largest request on a stream the agent opens (a fetch request).
@@ -446,6 +448,9 @@ async fn run_session(
     let mut sent_jobs = HashSet::new();
     let mut job_poll = tokio::time::interval(JOB_POLL);
     job_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut output = crate::jobs::OutputBuffer::default();
+    let mut output_flush = tokio::time::interval(OUTPUT_FLUSH);
+    output_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let body = tokio::select! {
             body = next_body(control.rx, control.decoder) => body,
@@ -460,6 +465,15 @@ async fn run_session(
             }
             () = control.jobs_changed.notified() => {
                 dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                continue;
+            }
+            _ = output_flush.tick() => {
+                for (job_id, stderr, text) in output.take() {
+                    let progress = JobProgress::Output { stderr, text };
+                    ctx.store
+                        .apply_job_update(agent_id.to_string(), job_id, progress, unix_now())
+                        .await?;
+                }
                 continue;
             }
             stream = conn.accept_bi() => {
@@ -501,7 +515,14 @@ async fn run_session(
                 send(control.tx, &reply).await?;
             }
             AgentMessage::JobUpdate(update) => {
+                if let JobProgress::Output { stderr, text } = &update.progress {
+                    output.push(&update.job_id, *stderr, text);
+                    continue;
+                }
                 let finished = matches!(update.progress, JobProgress::Finished(_));
+                if finished {
+                    output.forget(&update.job_id);
+                }
                 let job_id = update.job_id.clone();
                 let applied = ctx
                     .store

@@ -486,7 +486,7 @@ fn cancel_kills_a_running_script_and_its_children() {
     let f = fleet();
     let (pid, log) = (f.path("pid"), f.path("log"));
     let script = format!(
-        "#!/bin/sh\necho $$ > {pid}\n(sleep 30; echo child >> {log}) &\nsleep 30\necho end >> {log}\n",
+        "#!/bin/sh\necho $$ > {pid}\necho started\n(sleep 30; echo child >> {log}) &\nsleep 30\necho end >> {log}\n",
         pid = pid.display(),
         log = log.display()
     );
@@ -494,6 +494,10 @@ fn cancel_kills_a_running_script_and_its_children() {
     let job = f.job(&["--script", &name]);
     wait_for(WAIT, "the script running", || {
         (f.state(&job) == "running" && pid.exists()).then_some(())
+    });
+    // Output streams to the server while the script runs.
+    wait_for(WAIT, "the running script's output", || {
+        (f.show(&job)["targets"][0]["stdout"] == "started\n").then_some(())
     });
     let out = f.server.cli(&["jobs", "cancel", &job[..8]]);
     assert!(
