@@ -8,6 +8,8 @@
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
+//! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
+//!   clocks, escalation decisions, report arithmetic).
 //!
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
@@ -23,6 +25,7 @@ pub mod presence;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod tickets;
 pub mod version;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
