@@ -30,6 +30,8 @@ pub struct ServerConfigFile {
     pub flush_secs: Option<u64>,
     /// Log filter.
     pub log: Option<String>,
+    /// `[tickets]`: SLA targets, the warning window, escalation.
+    pub tickets: Option<crate::tickets::TicketConfigFile>,
 }
 
 impl ServerConfigFile {
@@ -58,6 +60,8 @@ pub struct ServerSettings {
     pub flush_secs: u64,
     /// Run a local agent and print everything needed to try deskhand.
     pub dev: bool,
+    /// Ticket SLA targets and escalation.
+    pub tickets: crate::tickets::TicketSettings,
 }
 
 /// Settings given on the command line or in the environment.
@@ -112,6 +116,10 @@ impl ServerSettings {
                 .unwrap_or(20_000),
             flush_secs: file.flush_secs.unwrap_or(5),
             dev,
+            tickets: crate::tickets::TicketSettings::resolve(file.tickets, |k| {
+                std::env::var(k).ok()
+            })
+            .map_err(|e| anyhow::anyhow!("ticket settings: {e}"))?,
         };
         anyhow::ensure!(
             (1..=3600).contains(&s.heartbeat_secs),

@@ -84,6 +84,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
         agents_endpoint: advertise.clone(),
+        tickets: settings.tickets.clone(),
     }));
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(async move {

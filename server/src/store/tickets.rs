@@ -136,6 +136,8 @@ pub struct TicketRecord {
     pub assets: Vec<String>,
     /// Status changes, oldest first.
     pub changes: Vec<StatusChange>,
+    /// Who resolved it last.
+    pub resolved_by: Option<String>,
 }
 
 /// One timeline entry.
@@ -282,6 +284,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRecord> {
         rated_at: r.get(22)?,
         assets: Vec::new(),
         changes: Vec::new(),
+        resolved_by: None,
     })
 }
 
@@ -294,15 +297,19 @@ fn complete(c: &Connection, mut t: TicketRecord) -> Result<TicketRecord> {
         .query_map([t.number], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut st = c.prepare_cached(
-        "SELECT at, new_value FROM ticket_events WHERE ticket_id = ?1 AND kind = 'status' ORDER BY id",
+        "SELECT at, new_value, author FROM ticket_events WHERE ticket_id = ?1 AND kind = 'status' ORDER BY id",
     )?;
-    let rows: Vec<(i64, String)> = st
-        .query_map([t.number], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let rows: Vec<(i64, String, String)> = st
+        .query_map([t.number], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    t.changes = rows
-        .into_iter()
-        .filter_map(|(at, s)| Status::parse(&s).ok().map(|to| StatusChange { at, to }))
-        .collect();
+    for (at, s, author) in rows {
+        if let Ok(to) = Status::parse(&s) {
+            if to == Status::Resolved {
+                t.resolved_by = Some(author);
+            }
+            t.changes.push(StatusChange { at, to });
+        }
+    }
     Ok(t)
 }
 
