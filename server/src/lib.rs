@@ -6,6 +6,7 @@
 //! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
 //!
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
+//! - [`help`]: end users' help requests, relayed by agents, become tickets.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
@@ -18,6 +19,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod help;
 pub mod inventory;
 pub mod link;
 pub mod pki;

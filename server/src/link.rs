@@ -58,6 +58,8 @@ pub struct LinkContext {
     pub presence: Arc<Presence>,
     /// Heartbeat interval told to agents.
     pub heartbeat_secs: u32,
+    /// SLA targets for tickets opened by end users' help requests.
+    pub tickets: crate::tickets::TicketSettings,
 }
 
 /// Builds the QUIC server configuration: TLS 1.3 only, ALPN
@@ -188,12 +190,13 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
     match msg {
         AgentMessage::Enroll(req) => enroll(&conn, &mut tx, req, ctx).await,
         AgentMessage::Hello(hello) => session(&conn, tx, rx, decoder, hello, ctx).await,
-        AgentMessage::Heartbeat | AgentMessage::Diag(_) | AgentMessage::Inventory(_) => {
-            Err(protocol_error(
-                &conn,
-                "the first message must be a hello or an enrollment request",
-            ))
-        }
+        AgentMessage::Heartbeat
+        | AgentMessage::Diag(_)
+        | AgentMessage::Inventory(_)
+        | AgentMessage::HelpRequest(_) => Err(protocol_error(
+            &conn,
+            "the first message must be a hello or an enrollment request",
+        )),
     }
 }
 
@@ -404,6 +407,11 @@ async fn run_session(
                 }
                 let reply = ingest(ctx, agent_id, report, body.len()).await;
                 send(control.tx, &reply).await?;
+            }
+            AgentMessage::HelpRequest(req) => {
+                let answer =
+                    crate::help::open_ticket(&ctx.store, &ctx.tickets, agent_id, req).await;
+                send(control.tx, &ServerMessage::HelpAnswer(answer)).await?;
             }
             AgentMessage::Hello(_) | AgentMessage::Enroll(_) | AgentMessage::Diag(_) => {
                 return Err(protocol_error(

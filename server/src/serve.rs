@@ -67,6 +67,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         ca: ca.clone(),
         presence: presence.clone(),
         heartbeat_secs: settings.heartbeat_secs,
+        tickets: settings.tickets.clone(),
     });
     let accept = tokio::spawn(link::accept_loop(
         endpoint.clone(),
