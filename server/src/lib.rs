@@ -7,6 +7,7 @@
 //!
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
 //! - [`help`]: end users' help requests, relayed by agents, become tickets.
+//! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
@@ -19,6 +20,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod escalator;
 pub mod help;
 pub mod inventory;
 pub mod link;

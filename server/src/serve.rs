@@ -80,6 +80,11 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         Duration::from_secs(settings.flush_secs),
         stop_rx.clone(),
     ));
+    let escalator = tokio::spawn(crate::escalator::run(
+        store.clone(),
+        settings.tickets.clone(),
+        stop_rx.clone(),
+    ));
     let app = api::router(Arc::new(ApiState {
         store: store.clone(),
         presence: presence.clone(),
@@ -172,6 +177,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         _ => {}
     }
     let _ = flusher.await;
+    let _ = escalator.await;
     info!("stopped");
     Ok(())
 }

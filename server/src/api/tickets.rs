@@ -18,7 +18,7 @@ use super::{
 };
 use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
 use crate::tickets::report::{self, Period, TicketFacts};
-use crate::tickets::sla::{self, Clock, ClockState};
+use crate::tickets::sla::{Clock, ClockState};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
 
@@ -190,20 +190,8 @@ fn clock_view(c: &Clock, now: i64) -> SlaClockView {
     }
 }
 
-/// Evaluates a ticket's SLA clocks at `now`.
-pub fn sla_of(t: &TicketRecord, warning: i64, now: i64) -> sla::SlaStatus {
-    sla::evaluate(
-        t.created_at,
-        t.targets,
-        t.first_response_at,
-        &t.changes,
-        warning,
-        now,
-    )
-}
-
 fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
-    let s = sla_of(t, warning, now);
+    let s = t.sla(warning, now);
     TicketView {
         number: t.number,
         title: t.title.clone(),
@@ -921,7 +909,7 @@ pub fn facts(
     names: &std::collections::HashMap<String, String>,
     now: i64,
 ) -> TicketFacts {
-    let s = sla_of(t, 0, now);
+    let s = t.sla(0, now);
     let resolved = matches!(t.status, Status::Resolved | Status::Closed);
     TicketFacts {
         number: t.number,

@@ -140,6 +140,20 @@ pub struct TicketRecord {
     pub resolved_by: Option<String>,
 }
 
+impl TicketRecord {
+    /// Its SLA clocks at `now`, with the given warning window.
+    pub fn sla(&self, warning: i64, now: i64) -> crate::tickets::sla::SlaStatus {
+        crate::tickets::sla::evaluate(
+            self.created_at,
+            self.targets,
+            self.first_response_at,
+            &self.changes,
+            warning,
+            now,
+        )
+    }
+}
+
 /// One timeline entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketEvent {
