@@ -32,8 +32,6 @@ pub const DEFAULT_SOCKET: &str = if cfg!(target_os = "macos") {
 
 /// Longest message accepted.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
-/// Largest frame on the help socket.
-const MAX_FRAME: usize = 32 * 1024;
 /// How long a user waits between two requests.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 /// How long `help` waits for the ticket number.
@@ -216,9 +214,11 @@ mod unix {
     use tracing::{info, warn};
 
     use super::{
-        ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, HelpThrottle, MAX_FRAME, check_message,
-        user_name,
+        ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, HelpThrottle, check_message, user_name,
     };
+
+    /// Largest frame on the help socket.
+    const MAX_FRAME: usize = 32 * 1024;
 
     async fn write_frame<T: serde::Serialize>(s: &mut UnixStream, msg: &T) -> Result<()> {
         s.write_all(&encode_frame(msg)?).await?;

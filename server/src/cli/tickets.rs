@@ -525,21 +525,13 @@ fn indent(text: &str) -> String {
 }
 
 fn diag_text(d: &DiagRunView) -> String {
-    let mut out = String::new();
-    for t in &d.tables {
-        let table = deskhand_shared::diag::DiagTable {
-            title: t.title.clone(),
-            columns: t.columns.clone(),
-            rows: t.rows.clone(),
-        };
-        out.push_str(&deskhand_agent::diag::render_table(&table));
-        out.push('\n');
-    }
-    out.push_str(&d.text);
-    if let Some(e) = &d.error {
-        out.push_str(&format!("error: {e}\n"));
-    }
-    out
+    deskhand_agent::diag::render_text(&deskhand_shared::diag::DiagResult {
+        tables: d.tables.iter().map(super::diag_table).collect(),
+        text: d.text.clone(),
+        ok: d.ok,
+        error: d.error.clone(),
+        micros: 0,
+    })
 }
 
 async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
@@ -600,23 +592,7 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
     for a in &d.linked_assets {
         let x = &a.asset;
         outln!("\nlinked asset {} ({}):", x.hostname, x.id);
-        let mut t = Table::new(vec!["FIELD", "VALUE"]);
-        for (k, v) in [
-            ("kind", x.kind.clone()),
-            ("os", x.os.clone()),
-            ("model", x.model.clone()),
-            ("serial", x.serial.clone()),
-            ("user", x.user.clone()),
-            ("ipv4", x.ipv4.clone()),
-            ("packages", x.software_count.to_string()),
-            (
-                "state",
-                if x.online { "online" } else { "offline" }.to_string(),
-            ),
-            ("last inventory", x.last_inventory_at.clone()),
-        ] {
-            t.row(vec![k.into(), v]);
-        }
+        let t = super::asset_table(std::slice::from_ref(x));
         emit(&indent(&t.to_text()));
         if a.software_installed_since_opened.is_empty() {
             outln!("  software installed since the ticket opened: none");
@@ -667,8 +643,23 @@ fn pct(v: Option<f64>) -> String {
     v.map_or(String::new(), |p| format!("{p:.1}"))
 }
 
-fn times(t: &TimesView, csv: bool) -> [String; 2] {
-    [dur(t.median_secs, csv), dur(t.p90_secs, csv)]
+/// Median and p90 of both clocks, SLA compliance and satisfaction: the
+/// cells the period and technician tables share.
+fn stats_cells(
+    first_response: &TimesView,
+    resolution: &TimesView,
+    sla: Option<f64>,
+    satisfaction: Option<f64>,
+    csv: bool,
+) -> Vec<String> {
+    vec![
+        dur(first_response.median_secs, csv),
+        dur(first_response.p90_secs, csv),
+        dur(resolution.median_secs, csv),
+        dur(resolution.p90_secs, csv),
+        pct(sla),
+        satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
+    ]
 }
 
 /// `deskhand reports tickets`.
@@ -713,21 +704,21 @@ pub async fn report(
             .map(|p| (p.start.clone(), p))
             .chain(std::iter::once(("total".to_string(), &r.total)))
         {
-            let [fm, fp] = times(&p.first_response, csv);
-            let [rm, rp] = times(&p.resolution, csv);
-            t.row(vec![
+            let mut row = vec![
                 label,
                 p.opened.to_string(),
                 p.resolved.to_string(),
                 p.backlog.to_string(),
-                fm,
-                fp,
-                rm,
-                rp,
-                pct(p.sla_compliance_percent),
-                p.satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
-                p.ratings.to_string(),
-            ]);
+            ];
+            row.extend(stats_cells(
+                &p.first_response,
+                &p.resolution,
+                p.sla_compliance_percent,
+                p.satisfaction,
+                csv,
+            ));
+            row.push(p.ratings.to_string());
+            t.row(row);
         }
         t
     };
@@ -744,19 +735,19 @@ pub async fn report(
             "SATISFACTION",
         ]);
         for x in &r.technicians {
-            let [fm, fp] = times(&x.first_response, csv);
-            let [rm, rp] = times(&x.resolution, csv);
-            t.row(vec![
+            let mut row = vec![
                 x.technician.clone(),
                 x.open_now.to_string(),
                 x.resolved.to_string(),
-                fm,
-                fp,
-                rm,
-                rp,
-                pct(x.sla_compliance_percent),
-                x.satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
-            ]);
+            ];
+            row.extend(stats_cells(
+                &x.first_response,
+                &x.resolution,
+                x.sla_compliance_percent,
+                x.satisfaction,
+                csv,
+            ));
+            t.row(row);
         }
         t
     };
