@@ -962,11 +962,14 @@ async fn ticket_report(
     if from >= to {
         return Err(ApiError::bad_request("--from must be before --to"));
     }
-    if report::periods(period, from, to).len() >= 1000 {
+    let spans = report::periods(period, from, to);
+    if spans.len() >= 1000 {
         return Err(ApiError::bad_request(
             "that is more than 1,000 periods; use a longer period or a shorter span",
         ));
     }
+    // The report covers whole periods: up to the end of the last one.
+    let end = spans.last().map_or(to, |p| p.1);
     let names: std::collections::HashMap<String, String> = s
         .store
         .list_assets(crate::store::AssetFilter::default(), now)
@@ -974,7 +977,7 @@ async fn ticket_report(
         .into_iter()
         .map(|a| (a.id, a.hostname))
         .collect();
-    let rows = s.store.tickets_for_report(to).await?;
+    let rows = s.store.tickets_for_report(end).await?;
     let all: Vec<TicketFacts> = rows.iter().map(|t| facts(t, &names, now)).collect();
     let r = report::build(&all, period, from, to, now);
     let top = |v: &[report::TopRow]| {
