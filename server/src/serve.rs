@@ -131,6 +131,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
                     state.identity.agent_id,
                     deskhand_agent::facts::hostname()
                 );
+                let help = dev_help(&dir.join("help.sock")).await;
                 let mut agent_stop = stop_rx.clone();
                 let options = RunOptions {
                     server: Some(agent_server),
@@ -140,7 +141,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
                     let stop = async move {
                         let _ = agent_stop.wait_for(|s| *s).await;
                     };
-                    if let Err(e) = deskhand_agent::link::run(&state, options, stop).await {
+                    if let Err(e) =
+                        deskhand_agent::link::run_with_help(&state, options, help, stop).await
+                    {
                         error!(error = %format!("{e:#}"), "the local agent stopped");
                     }
                 }))
@@ -166,6 +169,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = stop_tx.send(true);
     if let Some(agent) = local_agent {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+        let _ = std::fs::remove_file(dir.join("help.sock"));
     }
     presence.close_all(close_code::SHUTDOWN, b"the server is shutting down");
     endpoint.close(close_code::SHUTDOWN.into(), b"the server is shutting down");
@@ -220,6 +224,33 @@ async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<Str
             Ok(Some(token))
         }
         None => Ok(None),
+    }
+}
+
+/// The `--dev` local agent's help socket, so `deskhand-agent help` can be
+/// tried too; printed with the command that reaches it.
+async fn dev_help(path: &Path) -> Option<deskhand_agent::help::HelpInbox> {
+    #[cfg(unix)]
+    {
+        let (desk, inbox) = deskhand_agent::help::channel();
+        match deskhand_agent::help::serve(path.to_path_buf(), desk).await {
+            Ok(()) => {
+                println!(
+                    "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
+                    path.display()
+                );
+                Some(inbox)
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "help requests to the local agent are off");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
