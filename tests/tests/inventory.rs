@@ -246,6 +246,17 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
             .status
             .success()
     );
+    let ticket = server.json(&[
+        "tickets",
+        "create",
+        "--title",
+        "slow since Monday",
+        "--requester",
+        "alice",
+        "--asset",
+        &old_id,
+    ])["number"]
+        .clone();
     run.stop();
     wait_for(WAIT, "the old agent offline", || {
         (!server.is_online(&old_id)).then_some(())
@@ -283,6 +294,10 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
     assert!(
         events.iter().any(|e| e["change"] == "inventoried"),
         "the old history stays: {history}"
+    );
+    assert_eq!(
+        d["tickets"][0]["number"], ticket,
+        "its tickets follow the machine: {d}"
     );
     let old = server.json(&["agents", "show", &old_id]);
     assert!(
