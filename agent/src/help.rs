@@ -117,14 +117,19 @@ impl Drop for OnlineGuard {
     }
 }
 
+/// What a user hears when the agent cannot reach the server.
+const NOT_CONNECTED: &str = "the agent is not connected to the deskhand server right now (it keeps retrying); try again in a few minutes, or call your help desk";
+
 impl HelpDesk {
+    /// Whether the session with the server is up.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
     /// Forwards a request and waits for the ticket number.
     pub async fn submit(&self, message: String, requester: String) -> Result<i64, String> {
-        if !self.connected.load(Ordering::SeqCst) {
-            return Err(
-                "the agent is not connected to the deskhand server right now (it keeps retrying); try again in a few minutes, or call your help desk"
-                    .into(),
-            );
+        if !self.connected() {
+            return Err(NOT_CONNECTED.into());
         }
         let (tx, rx) = oneshot::channel();
         self.jobs
@@ -317,17 +322,25 @@ mod unix {
             tokio::time::timeout(std::time::Duration::from_secs(10), read_frame(&mut stream))
                 .await
                 .map_err(|_| anyhow!("the caller sent nothing"))??;
-        let allowed = throttle
-            .lock()
-            .map_err(|_| anyhow!("throttle poisoned"))?
-            .allow(uid, Instant::now());
-        let answer = match (allowed, check_message(&ask.message)) {
-            (Err(wait), _) => Err(format!(
-                "you asked a moment ago; wait {} s before asking again",
-                wait.as_secs().max(1)
-            )),
-            (_, Err(e)) => Err(e),
-            (Ok(()), Ok(message)) => {
+        // Only a request that can go out counts against the user's pace.
+        let checked = check_message(&ask.message).and_then(|m| {
+            if !desk.connected() {
+                return Err(super::NOT_CONNECTED.to_string());
+            }
+            let allowed = throttle
+                .lock()
+                .map_err(|_| "the agent's request pacing failed".to_string())?
+                .allow(uid, Instant::now());
+            allowed.map(|()| m).map_err(|wait| {
+                format!(
+                    "you asked a moment ago; wait {} s before asking again",
+                    wait.as_secs().max(1)
+                )
+            })
+        });
+        let answer = match checked {
+            Err(e) => Err(e),
+            Ok(message) => {
                 let requester = tokio::task::spawn_blocking(move || account(uid))
                     .await
                     .unwrap_or_else(|_| format!("uid {uid}"));

@@ -156,6 +156,19 @@ fn an_end_users_help_request_opens_a_ticket_for_the_machine() {
     let asset = server.json(&["assets", "show", &id]);
     assert!(numbers(&asset["tickets"]).contains(&number), "{asset}");
 
+    // With the server gone, `help` says so at once.
+    let stopped = server.stop();
+    assert!(
+        stopped.is_some_and(|s| s.success()),
+        "server exit: {stopped:?}"
+    );
+    let err = wait_for(WAIT, "help to notice the server is gone", || {
+        let out = agent.help(&[], "is anyone there?");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (!out.status.success() && err.contains("not connected")).then_some(err)
+    });
+    assert!(err.contains("call your help desk"), "{err}");
+
     // With the agent stopped, `help` says so instead of hanging.
     run.stop();
     let err = expect_failure(&agent.help(&[], "anyone there?"), "agent stopped").expect("refused");
