@@ -384,6 +384,32 @@ fn tickets_move_through_their_statuses_for_the_right_technicians() {
     );
     assert!(err.contains("title is empty"), "{err}");
 
+    // A new priority brings its SLA targets.
+    ok(
+        &server,
+        &admin,
+        &[
+            "tickets",
+            "update",
+            &f,
+            "--priority",
+            "urgent",
+            "--category",
+            "hardware",
+        ],
+    );
+    let t = json_as(&server, &admin, &["tickets", "show", &f]);
+    assert_eq!(t["ticket"]["priority"], "urgent");
+    assert_eq!(t["ticket"]["category"], "hardware");
+    assert_eq!(t["ticket"]["first_response"]["target_secs"], 1800, "{t}");
+    assert!(timeline_kinds(&t).contains(&"priority".to_string()), "{t}");
+    let err = refused(
+        &server,
+        &admin,
+        &["tickets", "update", &f, "--priority", "urgent"],
+    );
+    assert!(err.contains("nothing changed"), "{err}");
+
     // Work the ticket: pending pauses, resolve needs a note, ratings are 1-5.
     let bt = b.to_string();
     ok(

@@ -33,7 +33,10 @@ const MAX_CHANGES_SHOWN: usize = 100;
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/tickets", get(list_tickets).post(create_ticket))
-        .route("/api/v1/tickets/{number}", get(show_ticket))
+        .route(
+            "/api/v1/tickets/{number}",
+            get(show_ticket).patch(update_ticket),
+        )
         .route("/api/v1/tickets/{number}/comments", post(comment))
         .route("/api/v1/tickets/{number}/status", post(set_status))
         .route("/api/v1/tickets/{number}/assign", post(assign))
@@ -656,6 +659,55 @@ async fn unlink_asset(
         },
     )
     .await
+}
+
+/// `PATCH /api/v1/tickets/{number}`: the fields to change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    /// One line.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Free category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The software it is about.
+    #[serde(default)]
+    pub software: Option<String>,
+    /// urgent, high, normal or low; brings that priority's SLA targets.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+async fn update_ticket(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<UpdateTicket>,
+) -> Result<StatusCode, ApiError> {
+    let opt_field = |name: &str, v: &Option<String>, max: usize, required: bool, one_line: bool| {
+        v.as_deref()
+            .map(|v| field(name, v, max, required, one_line))
+            .transpose()
+    };
+    let priority = match &req.priority {
+        Some(p) => {
+            let p = Priority::parse(p).map_err(ApiError::bad_request)?;
+            Some((p, s.tickets.sla.targets(p)))
+        }
+        None => None,
+    };
+    let update = TicketChange::Update {
+        title: opt_field("title", &req.title, 200, true, true)?,
+        description: opt_field("description", &req.description, 20_000, false, false)?,
+        category: opt_field("category", &req.category, 60, false, true)?,
+        software: opt_field("software", &req.software, 200, false, true)?,
+        priority,
+    };
+    change(&s, &op, &n, update).await
 }
 
 /// `POST /api/v1/tickets/{number}/rating`.

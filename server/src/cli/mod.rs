@@ -154,6 +154,16 @@ impl Client {
         Ok(resp)
     }
 
+    /// PATCH a JSON body.
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.call(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
     /// DELETE a resource.
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.call::<serde_json::Value>(self.http.delete(format!("{}{path}", self.base)))

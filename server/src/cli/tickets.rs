@@ -6,7 +6,7 @@ use super::{Client, OutputFormat, Table, emit, opt, path_segment, print};
 use crate::api::tickets::{
     AssignRequest, CommentRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest,
     SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery, TicketReport,
-    TicketReportQuery, TicketView, TimesView,
+    TicketReportQuery, TicketView, TimesView, UpdateTicket,
 };
 use crate::api::{DiagRunView, HistoryView};
 use crate::tickets::parse_number;
@@ -87,6 +87,27 @@ pub enum TicketsCmd {
         /// An internal note, not for the requester.
         #[arg(long)]
         internal: bool,
+    },
+    /// Change a ticket's title, description, category, software or priority
+    /// (a new priority brings its SLA targets; the clocks keep their time).
+    Update {
+        /// Ticket number.
+        ticket: String,
+        /// New title.
+        #[arg(long)]
+        title: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New category.
+        #[arg(long)]
+        category: Option<String>,
+        /// New software.
+        #[arg(long)]
+        software: Option<String>,
+        /// New priority: urgent, high, normal or low.
+        #[arg(long)]
+        priority: Option<String>,
     },
     /// Assign to a technician (an operator).
     Assign {
@@ -274,6 +295,25 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             };
             let what = if internal { "internal note" } else { "comment" };
             act(c, f, &ticket, "comments", &body, what).await
+        }
+        TicketsCmd::Update {
+            ticket,
+            title,
+            description,
+            category,
+            software,
+            priority,
+        } => {
+            let body = UpdateTicket {
+                title,
+                description,
+                category,
+                software,
+                priority,
+            };
+            c.patch::<_, serde_json::Value>(&ticket_path(&ticket)?, &body)
+                .await?;
+            done(c, f, &ticket, "updated").await
         }
         TicketsCmd::Assign { ticket, technician } => {
             let body = AssignRequest {
@@ -495,6 +535,8 @@ fn event_text(e: &crate::api::tickets::TimelineEntryView) -> String {
         "linked" => format!("linked asset {} ({new})", e.body),
         "unlinked" => format!("unlinked asset {} ({old})", e.body),
         "rated" => with_note(format!("rated {new}/5")),
+        "priority" => format!("priority {old} -> {new}"),
+        "updated" => format!("updated {}", e.body),
         "inventory" => format!("inventory: {}", e.body),
         "job_result" => format!(
             "attached {} (run {})",

@@ -243,6 +243,20 @@ pub enum TicketChange {
         /// Its name, for the timeline.
         name: String,
     },
+    /// Changes fields; a new priority brings its SLA targets (the clocks
+    /// keep their running time).
+    Update {
+        /// New title.
+        title: Option<String>,
+        /// New description.
+        description: Option<String>,
+        /// New category.
+        category: Option<String>,
+        /// New software.
+        software: Option<String>,
+        /// New priority and its targets.
+        priority: Option<(Priority, SlaTargets)>,
+    },
     /// The requester's satisfaction.
     Rate {
         /// 1 to 5.
@@ -876,6 +890,67 @@ fn apply_change(
                 Entry::new("unlinked", &name).values(Some(&asset_id), None),
             )?;
             audit(tx, now, by, "ticket.unlink", &target, &asset_id)
+        }
+        TicketChange::Update {
+            title,
+            description,
+            category,
+            software,
+            priority,
+        } => {
+            if t.status == Status::Closed {
+                return Err(closed());
+            }
+            let mut changed = Vec::new();
+            for (name, column, old, new) in [
+                ("title", "title", &t.title, &title),
+                ("description", "description", &t.description, &description),
+                ("category", "category", &t.category, &category),
+                ("software", "software", &t.software, &software),
+            ] {
+                if let Some(new) = new.as_ref().filter(|n| *n != old) {
+                    tx.execute(
+                        &format!("UPDATE tickets SET {column} = ?2 WHERE id = ?1"),
+                        params![number, new],
+                    )?;
+                    let shown = if name == "description" {
+                        "(changed)"
+                    } else {
+                        new
+                    };
+                    changed.push(format!("{name}: {shown}"));
+                }
+            }
+            let mut audited = changed.clone();
+            if let Some((p, targets)) = priority.filter(|(p, _)| *p != t.priority) {
+                tx.execute(
+                    "UPDATE tickets SET priority = ?2, response_target = ?3, resolution_target = ?4 WHERE id = ?1",
+                    params![number, p.as_str(), targets.first_response, targets.resolution],
+                )?;
+                append(
+                    tx,
+                    number,
+                    now,
+                    by,
+                    Entry::new("priority", "").values(Some(t.priority.as_str()), Some(p.as_str())),
+                )?;
+                audited.push(format!("priority: {}", p.as_str()));
+            }
+            if audited.is_empty() {
+                return Err(StoreError::Refused(format!(
+                    "ticket {number} already has those values; nothing changed"
+                )));
+            }
+            if !changed.is_empty() {
+                append(
+                    tx,
+                    number,
+                    now,
+                    by,
+                    Entry::new("updated", &changed.join("; ")),
+                )?;
+            }
+            audit(tx, now, by, "ticket.update", &target, &audited.join("; "))
         }
         TicketChange::Rate { score, comment } => {
             if !matches!(t.status, Status::Resolved | Status::Closed) {
