@@ -611,6 +611,7 @@ async fn escalate(
             tier,
             technician,
             note,
+            max_tier: s.tickets.max_tier,
         },
     )
     .await

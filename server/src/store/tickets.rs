@@ -217,10 +217,13 @@ pub enum TicketChange {
     Escalate {
         /// Tier to go to.
         tier: Option<i64>,
-        /// Technician to hand over to (tier goes up by one).
+        /// Technician to hand over to (tier goes up by one, at most to
+        /// `max_tier`).
         technician: Option<String>,
         /// Why.
         note: String,
+        /// The highest tier.
+        max_tier: i64,
     },
     /// The escalation task's escalation for a clock that ran out.
     AutoEscalate {
@@ -782,6 +785,7 @@ fn apply_change(
             tier,
             technician: tech,
             note,
+            max_tier,
         } => {
             if !t.status.is_active() {
                 return Err(StoreError::Refused(format!(
@@ -789,8 +793,19 @@ fn apply_change(
                     t.status.as_str()
                 )));
             }
-            let new_tier = tier.unwrap_or(t.tier + 1);
-            if new_tier <= t.tier {
+            // Handing over to a named technician at the top tier keeps it.
+            let new_tier = match (tier, &tech) {
+                (Some(n), _) => n,
+                (None, Some(_)) => (t.tier + 1).min(max_tier.max(t.tier)),
+                (None, None) => t.tier + 1,
+            };
+            if new_tier > max_tier.max(t.tier) {
+                return Err(StoreError::Refused(format!(
+                    "ticket {number} is at tier {}, the highest (tickets.max_tier); hand it to a named technician with --to NAME",
+                    t.tier
+                )));
+            }
+            if new_tier <= t.tier && (tier.is_some() || tech.is_none()) {
                 return Err(StoreError::Refused(format!(
                     "ticket {number} is already at tier {}; escalation goes up (to tier {} or higher)",
                     t.tier,
@@ -1237,6 +1252,7 @@ mod tests {
             tier,
             technician,
             note: String::new(),
+            max_tier: 3,
         };
         s.change_ticket(n, esc(None, None), "bob".into(), 2)
             .await
@@ -1252,6 +1268,16 @@ mod tests {
             .expect("to bob");
         let t = s.get_ticket(n).await.expect("get");
         assert_eq!((t.tier, t.assignee.as_deref()), (3, Some("bob")));
+        let err = s
+            .change_ticket(n, esc(None, None), "bob".into(), 4)
+            .await
+            .expect_err("above the top tier");
+        assert!(err.to_string().contains("the highest"), "{err}");
+        // At the top tier a named technician still takes it over.
+        s.change_ticket(n, esc(None, Some("bob".into())), "admin".into(), 4)
+            .await
+            .expect("handover at the top");
+        assert_eq!(s.get_ticket(n).await.expect("get").tier, 3);
         for (to, at) in [(Status::Resolved, 5), (Status::Closed, 6)] {
             s.change_ticket(
                 n,
