@@ -685,6 +685,19 @@ fn pct(v: Option<f64>) -> String {
     v.map_or(String::new(), |p| format!("{p:.1}"))
 }
 
+/// The headers of [`stats_cells`], between `first` and `last`.
+fn stats_headers(first: &[&'static str], last: &[&'static str]) -> Vec<&'static str> {
+    let stats = [
+        "FIRST RESPONSE MEDIAN",
+        "FIRST RESPONSE P90",
+        "RESOLUTION MEDIAN",
+        "RESOLUTION P90",
+        "SLA MET %",
+        "SATISFACTION",
+    ];
+    first.iter().chain(&stats).chain(last).copied().collect()
+}
+
 /// Median and p90 of both clocks, SLA compliance and satisfaction: the
 /// cells the period and technician tables share.
 fn stats_cells(
@@ -727,19 +740,10 @@ pub async fn report(
     let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
     let csv = f == OutputFormat::Csv;
     let by_period = || {
-        let mut t = Table::new(vec![
-            "PERIOD START",
-            "OPENED",
-            "RESOLVED",
-            "BACKLOG",
-            "FIRST RESPONSE MEDIAN",
-            "FIRST RESPONSE P90",
-            "RESOLUTION MEDIAN",
-            "RESOLUTION P90",
-            "SLA MET %",
-            "SATISFACTION",
-            "RATINGS",
-        ]);
+        let mut t = Table::new(stats_headers(
+            &["PERIOD START", "OPENED", "RESOLVED", "BACKLOG"],
+            &["RATINGS"],
+        ));
         for (label, p) in r
             .periods
             .iter()
@@ -765,17 +769,7 @@ pub async fn report(
         t
     };
     let by_technician = || {
-        let mut t = Table::new(vec![
-            "TECHNICIAN",
-            "OPEN NOW",
-            "RESOLVED",
-            "FIRST RESPONSE MEDIAN",
-            "FIRST RESPONSE P90",
-            "RESOLUTION MEDIAN",
-            "RESOLUTION P90",
-            "SLA MET %",
-            "SATISFACTION",
-        ]);
+        let mut t = Table::new(stats_headers(&["TECHNICIAN", "OPEN NOW", "RESOLVED"], &[]));
         for x in &r.technicians {
             let mut row = vec![
                 x.technician.clone(),
