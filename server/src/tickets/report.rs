@@ -111,27 +111,32 @@ pub fn period_start(period: Period, unix: i64) -> i64 {
     let d = date_of(unix);
     let start = match period {
         Period::Daily => d,
-        Period::Weekly => d - Duration::days(i64::from(d.weekday().number_days_from_monday())),
+        Period::Weekly => d
+            .checked_sub(Duration::days(i64::from(
+                d.weekday().number_days_from_monday(),
+            )))
+            .unwrap_or(d),
         Period::Monthly => d.replace_day(1).unwrap_or(d),
     };
     unix_of(start)
 }
 
+/// The start of the next period; `i64::MAX` past the calendar's end.
 fn next_start(period: Period, start: i64) -> i64 {
     let d = date_of(start);
     let next = match period {
-        Period::Daily => d + Duration::days(1),
-        Period::Weekly => d + Duration::days(7),
+        Period::Daily => d.checked_add(Duration::days(1)),
+        Period::Weekly => d.checked_add(Duration::days(7)),
         Period::Monthly => {
             let (y, m) = if d.month() == Month::December {
                 (d.year() + 1, Month::January)
             } else {
                 (d.year(), d.month().next())
             };
-            Date::from_calendar_date(y, m, 1).unwrap_or(d + Duration::days(31))
+            Date::from_calendar_date(y, m, 1).ok()
         }
     };
-    unix_of(next)
+    next.map_or(i64::MAX, unix_of)
 }
 
 /// The periods covering `[from, to)`: the first starts at the start of
@@ -174,7 +179,10 @@ pub fn median(values: &[i64]) -> Option<i64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]).div_euclid(2)),
+        _ => {
+            let sum = i128::from(v[n / 2 - 1]) + i128::from(v[n / 2]);
+            i64::try_from(sum.div_euclid(2)).ok()
+        }
     }
 }
 
@@ -538,6 +546,11 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(Period::parse("Weekly"), Ok(Period::Weekly));
+        // The calendar's edges end the periods instead of overflowing.
+        let last = parse_day("9999-12-01").expect("date");
+        for p in [Period::Daily, Period::Weekly, Period::Monthly] {
+            assert!(!periods(p, last, i64::MAX).is_empty());
+        }
         assert!(Period::parse("hourly").is_err());
     }
 
