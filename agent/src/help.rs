@@ -203,6 +203,28 @@ impl HelpThrottle {
     }
 }
 
+/// Starts listening for help requests on `path` and returns the session's
+/// side. Without the socket the agent still runs: the reason is logged
+/// and this returns `None` (always on Windows, which has no socket yet).
+pub async fn listen(path: &std::path::Path) -> Option<HelpInbox> {
+    #[cfg(unix)]
+    {
+        let (desk, inbox) = channel();
+        match serve(path.to_path_buf(), desk).await {
+            Ok(()) => Some(inbox),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "help requests are off");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 #[cfg(unix)]
 pub use unix::{ask, serve};
 

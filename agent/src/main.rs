@@ -218,7 +218,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 // it reconnects by itself; the watchdog proves the runtime lives.
                 deskhand_agent::notify::ready();
                 let _watchdog = deskhand_agent::notify::spawn_watchdog();
-                let help = help_inbox(&help_socket).await;
+                let help = deskhand_agent::help::listen(&help_socket).await;
                 let result = link::run_with_help(
                     &state,
                     options,
@@ -310,26 +310,6 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// Starts the help socket; without it the agent still runs, and says why.
-async fn help_inbox(path: &std::path::Path) -> Option<deskhand_agent::help::HelpInbox> {
-    #[cfg(unix)]
-    {
-        let (desk, inbox) = deskhand_agent::help::channel();
-        match deskhand_agent::help::serve(path.to_path_buf(), desk).await {
-            Ok(()) => Some(inbox),
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "help requests are off");
-                None
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
     }
 }
 

@@ -230,28 +230,12 @@ async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<Str
 /// The `--dev` local agent's help socket, so `deskhand-agent help` can be
 /// tried too; printed with the command that reaches it.
 async fn dev_help(path: &Path) -> Option<deskhand_agent::help::HelpInbox> {
-    #[cfg(unix)]
-    {
-        let (desk, inbox) = deskhand_agent::help::channel();
-        match deskhand_agent::help::serve(path.to_path_buf(), desk).await {
-            Ok(()) => {
-                println!(
-                    "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
-                    path.display()
-                );
-                Some(inbox)
-            }
-            Err(e) => {
-                warn!(error = %format!("{e:#}"), "help requests to the local agent are off");
-                None
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
-    }
+    let inbox = deskhand_agent::help::listen(path).await?;
+    println!(
+        "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
+        path.display()
+    );
+    Some(inbox)
 }
 
 /// Enrolls the `--dev` local agent on first start; reuses it afterwards.
