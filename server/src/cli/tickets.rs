@@ -460,10 +460,10 @@ fn clock_text(c: &SlaClockView) -> String {
 }
 
 fn sla_word(t: &TicketView) -> &'static str {
-    if t.first_response.state == "running" && t.first_response.breached
-        || t.resolution.state == "running" && t.resolution.breached
-        || t.at_risk && (t.first_response.breached || t.resolution.breached)
-    {
+    // A clock that is not done yet and ran out; a done one that ran out
+    // was missed.
+    let breaching = |c: &SlaClockView| c.breached && (c.state == "running" || c.state == "paused");
+    if breaching(&t.first_response) || breaching(&t.resolution) {
         "BREACHED"
     } else if t.at_risk {
         "at risk"
