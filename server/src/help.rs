@@ -20,6 +20,49 @@ const MAX_TITLE_CHARS: usize = 120;
 /// The category of tickets that end users open from their machine.
 pub const HELP_CATEGORY: &str = "help request";
 
+/// Most help requests one agent session may make per [`HELP_WINDOW`].
+const MAX_HELP_PER_WINDOW: usize = 5;
+/// The window of [`MAX_HELP_PER_WINDOW`].
+const HELP_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Paces one session's help requests, so one machine cannot flood the
+/// queue: at most 5 a minute (the agent also lets each user ask once per
+/// 10 s). Pure: time is an argument.
+#[derive(Debug, Default)]
+pub struct HelpPacer {
+    recent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl HelpPacer {
+    /// Whether a request at `now` may open a ticket (and books it).
+    pub fn allow(&mut self, now: std::time::Instant) -> bool {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= HELP_WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= MAX_HELP_PER_WINDOW {
+            return false;
+        }
+        self.recent.push_back(now);
+        true
+    }
+}
+
+/// The answer to a request the pacer refused.
+pub fn too_many(request_id: u64) -> HelpAnswer {
+    HelpAnswer {
+        request_id,
+        ticket: None,
+        error: Some(
+            "this machine sent many help requests in the last minute; wait a minute, or call your help desk"
+                .into(),
+        ),
+    }
+}
+
 /// The title of a help ticket: the message's first line, shortened.
 pub fn title_of(message: &str) -> String {
     let first = message
@@ -165,6 +208,21 @@ mod tests {
         let t = title_of(&long);
         assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
         assert!(t.ends_with('…'));
+    }
+
+    #[test]
+    fn a_session_opens_at_most_five_tickets_a_minute() {
+        let mut p = HelpPacer::default();
+        let t0 = std::time::Instant::now();
+        for i in 0..5 {
+            assert!(
+                p.allow(t0 + std::time::Duration::from_secs(i)),
+                "request {i}"
+            );
+        }
+        assert!(!p.allow(t0 + std::time::Duration::from_secs(30)));
+        assert!(p.allow(t0 + HELP_WINDOW), "the first one left the window");
+        assert!(!p.allow(t0 + HELP_WINDOW));
     }
 
     #[test]

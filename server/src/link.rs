@@ -370,6 +370,7 @@ async fn run_session(
     .await?;
     info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
     let mut pacer = IngestPacer::default();
+    let mut help_pacer = crate::help::HelpPacer::default();
     loop {
         let body = tokio::select! {
             body = next_body(control.rx, control.decoder) => body,
@@ -409,8 +410,12 @@ async fn run_session(
                 send(control.tx, &reply).await?;
             }
             AgentMessage::HelpRequest(req) => {
-                let answer =
-                    crate::help::open_ticket(&ctx.store, &ctx.tickets, agent_id, req).await;
+                let answer = if help_pacer.allow(std::time::Instant::now()) {
+                    crate::help::open_ticket(&ctx.store, &ctx.tickets, agent_id, req).await
+                } else {
+                    warn!(%agent_id, "refusing a help request: too many from this session");
+                    crate::help::too_many(req.request_id)
+                };
                 send(control.tx, &ServerMessage::HelpAnswer(answer)).await?;
             }
             AgentMessage::Hello(_) | AgentMessage::Enroll(_) | AgentMessage::Diag(_) => {
