@@ -21,6 +21,8 @@ pub struct AgentConfigFile {
     pub log: Option<String>,
     /// How often to report the inventory, e.g. `1h`.
     pub inventory_interval: Option<String>,
+    /// The local socket `deskhand-agent help` reaches the running agent on.
+    pub help_socket: Option<PathBuf>,
 }
 
 impl AgentConfigFile {

@@ -12,6 +12,8 @@
 //! - [`inventory`]: collectors for this machine's hardware and software
 //!   inventory ([`inventory::collect`]) and its text rendering.
 //! - [`facts`]: what the agent says about its machine in its hello.
+//! - [`help`]: end users' help requests over a local socket, relayed to
+//!   the server as tickets.
 //! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
 //! - [`notify`]: systemd readiness and watchdog pings (`sd_notify`).
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
@@ -27,6 +29,7 @@ pub mod backoff;
 pub mod config;
 pub mod diag;
 pub mod facts;
+pub mod help;
 pub mod inventory;
 pub mod jobs;
 pub mod link;

@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use deskhand_shared::frame::{FrameDecoder, encode_frame};
 use deskhand_shared::proto::{
-    AgentMessage, EnrollRequest, PROTOCOL_VERSION, Refusal, RefusalReason, ServerMessage,
+    AgentMessage, EnrollRequest, HelpRequest, PROTOCOL_VERSION, Refusal, RefusalReason,
+    ServerMessage,
 };
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 use rustls::pki_types::pem::PemObject;
@@ -23,8 +24,10 @@ use tracing::{info, warn};
 
 use crate::backoff::Backoff;
 use crate::facts;
+use crate::help::{HelpInbox, HelpJob};
 use crate::state::{AgentState, Identity};
 use crate::tls::{ClientIdentity, client_config, server_name};
+use std::collections::HashMap;
 
 /// QUIC application close codes shared with the server.
 pub mod close_code {
@@ -246,6 +249,17 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    run_with_help(state, options, None, shutdown).await
+}
+
+/// [`run`], also forwarding end users' help requests from `help` to the
+/// server while connected.
+pub async fn run_with_help(
+    state: &AgentState,
+    options: RunOptions,
+    mut help: Option<HelpInbox>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let server = options
         .server
         .clone()
@@ -265,6 +279,7 @@ pub async fn run(
             &mut backoff,
             options.inventory_interval,
             (&jobs, &mut job_events),
+            &mut help,
             shutdown.as_mut(),
         )
         .await
@@ -289,6 +304,7 @@ async fn session(
     backoff: &mut Backoff,
     inventory_interval: Duration,
     jobs: JobsLink<'_>,
+    help: &mut Option<HelpInbox>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> SessionEnd {
     let (endpoint, conn) = tokio::select! {
@@ -299,7 +315,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = converse(&conn, backoff, inventory_interval, jobs.0, jobs.1) => end,
+        end = converse(&conn, backoff, inventory_interval, jobs.0, jobs.1, help) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     jobs.0.set_connection(None);
@@ -326,6 +342,44 @@ type JobsLink<'a> = (
     &'a crate::jobs::Jobs,
     &'a mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
 );
+/// The next help request, or never without a help inbox.
+async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
+    match help {
+        Some(inbox) => inbox.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The diagnostic attached to every help request.
+const HELP_CHECK: &str = "system-summary";
+
+/// Runs a diagnostic locally and folds its events.
+async fn run_check(check: &str) -> deskhand_shared::diag::DiagResult {
+    use deskhand_shared::diag::{DiagRequest, DiagResult};
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let req = DiagRequest {
+        check: check.into(),
+        args: Vec::new(),
+        follow: false,
+    };
+    tokio::spawn(crate::diag::run(req, tx));
+    let mut result = DiagResult::default();
+    let fold = async {
+        while let Some(event) = rx.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(20), fold)
+        .await
+        .is_err()
+    {
+        result.ok = false;
+        result.error = Some("the check did not finish within 20 s".into());
+    }
+    result
+}
 
 async fn converse(
     conn: &Connection,
@@ -333,6 +387,7 @@ async fn converse(
     inventory_interval: Duration,
     jobs: &crate::jobs::Jobs,
     job_events: &mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
+    help: &mut Option<HelpInbox>,
 ) -> SessionEnd {
     let result: Result<SessionEnd> = async {
         let (mut tx, mut rx) = conn.open_bi().await?;
@@ -368,8 +423,32 @@ async fn converse(
         let mut schedule = tokio::time::interval(inventory_interval.max(Duration::from_secs(1)));
         schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         schedule.tick().await;
+        let _online = help.as_ref().map(HelpInbox::online);
+        let mut waiting: HashMap<u64, tokio::sync::oneshot::Sender<Result<i64, String>>> =
+            HashMap::new();
+        let mut next_request = 0u64;
         loop {
             tokio::select! {
+                Some(job) = next_help(help) => {
+                    // A fresh inventory first: the server stores it before
+                    // it reads the request on the same stream.
+                    let inv = collect_inventory().await?;
+                    let hash = inv.content_hash();
+                    let report = reporter.report(inv, false);
+                    send(&mut tx, &AgentMessage::Inventory(report)).await?;
+                    let diagnostic = run_check(HELP_CHECK).await;
+                    next_request += 1;
+                    info!(request_id = next_request, requester = %job.requester, "forwarding a help request");
+                    send(&mut tx, &AgentMessage::HelpRequest(HelpRequest {
+                        request_id: next_request,
+                        message: job.message,
+                        requester: job.requester,
+                        inventory_hash: Some(hash),
+                        diagnostic_check: HELP_CHECK.into(),
+                        diagnostic: Some(diagnostic),
+                    })).await?;
+                    waiting.insert(next_request, job.reply);
+                }
                 _ = beat.tick() => send(&mut tx, &AgentMessage::Heartbeat).await?,
                 _ = schedule.tick() => {
                     let report = reporter.report(collect_inventory().await?, false);
@@ -377,6 +456,15 @@ async fn converse(
                 }
                 msg = recv::<ServerMessage>(&mut rx, &mut decoder) => match msg? {
                     Some(ServerMessage::InventoryAck(hash)) => reporter.acknowledged(hash),
+                    Some(ServerMessage::HelpAnswer(a)) => {
+                        let answer = match (a.ticket, a.error) {
+                            (Some(n), _) => Ok(n),
+                            (None, e) => Err(e.unwrap_or_else(|| "the server opened no ticket".into())),
+                        };
+                        if let Some(reply) = waiting.remove(&a.request_id) {
+                            let _ = reply.send(answer);
+                        }
+                    }
                     Some(ServerMessage::InventoryRequest { full }) => {
                         let report = reporter.report(collect_inventory().await?, full);
                         send(&mut tx, &AgentMessage::Inventory(report)).await?;

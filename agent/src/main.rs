@@ -13,9 +13,15 @@ use deskhand_agent::state::{AgentState, default_state_dir};
 /// The deskhand agent: reports this machine to a deskhand server and runs
 /// the jobs it sends.
 #[derive(Debug, Parser)]
-#[command(name = "deskhand-agent", version, about, long_about = None)]
+#[command(
+    name = "deskhand-agent",
+    version,
+    about,
+    long_about = None,
+    disable_help_subcommand = true
+)]
 struct Cli {
-    /// TOML file with settings (keys: state_dir, server, log, inventory_interval).
+    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket).
     #[arg(
         long,
         global = true,
@@ -34,6 +40,14 @@ struct Cli {
     /// Log filter, e.g. `info` or `debug`.
     #[arg(long, global = true, env = "DESKHAND_AGENT_LOG", value_name = "FILTER")]
     log: Option<String>,
+    /// The local socket `help` reaches the running agent on [default: /run/deskhand-agent/help.sock].
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_HELP_SOCKET",
+        value_name = "PATH"
+    )]
+    help_socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,6 +105,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask IT for help: opens a ticket for this machine, with a fresh
+    /// inventory and a system summary attached, and prints its number.
+    ///
+    /// Example: `deskhand-agent help "Outlook crashes when I open the calendar"`.
+    /// Any local user may run it; the running agent service forwards it.
+    Help {
+        /// What is wrong, in your words.
+        message: String,
+    },
     /// Show this agent's identity and enrollment.
     Status {
         /// Print JSON instead of text.
@@ -128,6 +151,10 @@ fn real_main(cli: Cli) -> Result<()> {
         .state_dir
         .or(file.state_dir)
         .unwrap_or_else(default_state_dir);
+    let help_socket = cli
+        .help_socket
+        .or(file.help_socket)
+        .unwrap_or_else(|| PathBuf::from(deskhand_agent::help::DEFAULT_SOCKET));
     let (writer, ansi) = log_writer(&cli.command, &state_dir)?;
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -197,9 +224,17 @@ fn real_main(cli: Cli) -> Result<()> {
                 // it reconnects by itself; the watchdog proves the runtime lives.
                 deskhand_agent::notify::ready();
                 let _watchdog = deskhand_agent::notify::spawn_watchdog();
-                let result =
-                    link::run(&state, options, deskhand_agent::notify::stop_requested()).await;
+                let help = deskhand_agent::help::listen(&help_socket).await;
+                let result = link::run_with_help(
+                    &state,
+                    options,
+                    help,
+                    deskhand_agent::notify::stop_requested(),
+                )
+                .await;
                 deskhand_agent::notify::stopping();
+                #[cfg(unix)]
+                let _ = std::fs::remove_file(&help_socket);
                 result
             })
         }
@@ -259,6 +294,7 @@ fn real_main(cli: Cli) -> Result<()> {
             follow,
             json,
         } => run_diag(check, args, follow, json),
+        Command::Help { message } => help(&help_socket, &message),
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -294,6 +330,25 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `deskhand-agent help MESSAGE`.
+fn help(socket: &std::path::Path, message: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let n = runtime()?.block_on(deskhand_agent::help::ask(socket, message))?;
+        println!(
+            "ticket {n} is open: IT has your message, this machine's inventory and a system summary"
+        );
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (socket, message);
+        bail!(
+            "help requests reach the agent over a local socket, which this build supports on Linux and macOS only; please call your help desk"
+        )
     }
 }
 

@@ -32,6 +32,8 @@ pub struct ServerConfigFile {
     pub max_jobs_per_agent: Option<usize>,
     /// Log filter.
     pub log: Option<String>,
+    /// `[tickets]`: SLA targets, the warning window, escalation.
+    pub tickets: Option<crate::tickets::TicketConfigFile>,
 }
 
 impl ServerConfigFile {
@@ -62,6 +64,8 @@ pub struct ServerSettings {
     pub max_jobs_per_agent: usize,
     /// Run a local agent and print everything needed to try deskhand.
     pub dev: bool,
+    /// Ticket SLA targets and escalation.
+    pub tickets: crate::tickets::TicketSettings,
 }
 
 /// Settings given on the command line or in the environment.
@@ -117,6 +121,10 @@ impl ServerSettings {
             flush_secs: file.flush_secs.unwrap_or(5),
             max_jobs_per_agent: file.max_jobs_per_agent.unwrap_or(4),
             dev,
+            tickets: crate::tickets::TicketSettings::resolve(file.tickets, |k| {
+                std::env::var(k).ok()
+            })
+            .map_err(|e| anyhow::anyhow!("ticket settings: {e}"))?,
         };
         anyhow::ensure!(
             (1..=3600).contains(&s.heartbeat_secs),

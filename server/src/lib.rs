@@ -6,8 +6,12 @@
 //! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
 //!
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
+//! - [`help`]: end users' help requests, relayed by agents, become tickets.
+//! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
+//! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
+//!   clocks, escalation decisions, report arithmetic).
 //!
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
@@ -17,6 +21,8 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod diag;
+pub mod escalator;
+pub mod help;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
@@ -25,6 +31,7 @@ pub mod presence;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod tickets;
 pub mod version;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

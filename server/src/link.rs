@@ -68,6 +68,8 @@ pub struct LinkContext {
     /// Orders built for recent jobs: a job's order is the same for every
     /// target, so a fan-out to many agents reads the job once.
     pub orders: OrderCache,
+    /// SLA targets for tickets opened by end users' help requests.
+    pub tickets: crate::tickets::TicketSettings,
 }
 
 /// Job orders by job id, bounded.
@@ -255,7 +257,8 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
         | AgentMessage::Diag(_)
         | AgentMessage::Inventory(_)
         | AgentMessage::JobUpdate(_)
-        | AgentMessage::Fetch(_) => Err(protocol_error(
+        | AgentMessage::Fetch(_)
+        | AgentMessage::HelpRequest(_) => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",
         )),
@@ -451,6 +454,7 @@ async fn run_session(
     let mut output = crate::jobs::OutputBuffer::default();
     let mut output_flush = tokio::time::interval(OUTPUT_FLUSH);
     output_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut help_pacer = crate::help::HelpPacer::default();
     loop {
         let body = tokio::select! {
             body = next_body(control.rx, control.decoder) => body,
@@ -541,6 +545,15 @@ async fn run_session(
                     // A slot is free.
                     dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 }
+            }
+            AgentMessage::HelpRequest(req) => {
+                let answer = if help_pacer.allow(std::time::Instant::now()) {
+                    crate::help::open_ticket(&ctx.store, &ctx.tickets, agent_id, req).await
+                } else {
+                    warn!(%agent_id, "refusing a help request: too many from this session");
+                    crate::help::too_many(req.request_id)
+                };
+                send(control.tx, &ServerMessage::HelpAnswer(answer)).await?;
             }
             AgentMessage::Hello(_)
             | AgentMessage::Enroll(_)

@@ -76,6 +76,12 @@ enum Command {
     /// Installs, uninstalls, scripts and inventory refreshes on assets.
     #[command(subcommand)]
     Jobs(cli::jobs::JobsCmd),
+    /// Help-desk tickets linked to assets, with SLA clocks and escalation.
+    #[command(subcommand)]
+    Tickets(cli::tickets::TicketsCmd),
+    /// Reports for supervisors.
+    #[command(subcommand)]
+    Reports(cli::tickets::ReportsCmd),
 }
 
 /// Filters shared by `assets list` and `assets export`.
@@ -249,13 +255,17 @@ enum DiagCmd {
         /// Keep printing new output (logs) until interrupted.
         #[arg(long)]
         follow: bool,
+        /// Attach the result to this ticket's timeline, e.g. 42.
+        #[arg(long, value_name = "TICKET", value_parser = deskhand_server::tickets::parse_number)]
+        ticket: Option<i64>,
     },
 }
 
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
     /// TOML file with settings (keys: data_dir, agents_listen, api_listen,
-    /// advertise, heartbeat_secs, max_connections, flush_secs, log).
+    /// advertise, heartbeat_secs, max_connections, flush_secs, log, and a
+    /// [tickets] section with SLA targets and escalation; see the README).
     #[arg(long, env = "DESKHAND_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where the database, CA and keys live [default: /var/lib/deskhand, or ./deskhand-dev with --dev].
@@ -535,7 +545,15 @@ fn real_main(cli: Cli) -> Result<()> {
                 check,
                 args,
                 follow,
-            }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow).await,
+                ticket,
+            }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow, ticket).await,
+            Command::Tickets(cmd) => cli::tickets::run(&client, f, cmd).await,
+            Command::Reports(cli::tickets::ReportsCmd::Tickets {
+                period,
+                from,
+                to,
+                by,
+            }) => cli::tickets::report(&client, f, period, from, to, by).await,
         }
     })
 }

@@ -73,6 +73,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         content: content.clone(),
         max_jobs_per_agent: settings.max_jobs_per_agent,
         orders: Default::default(),
+        tickets: settings.tickets.clone(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
@@ -86,12 +87,18 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         Duration::from_secs(settings.flush_secs),
         stop_rx.clone(),
     ));
+    let escalator = tokio::spawn(crate::escalator::run(
+        store.clone(),
+        settings.tickets.clone(),
+        stop_rx.clone(),
+    ));
     let app = api::router(Arc::new(ApiState {
         store: store.clone(),
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
         agents_endpoint: advertise.clone(),
         content,
+        tickets: settings.tickets.clone(),
     }));
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(async move {
@@ -138,6 +145,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
                         dir.join(DEV_PUBLISHER_KEY).display()
                     );
                 }
+                let help = dev_help(&dir.join("help.sock")).await;
                 let mut agent_stop = stop_rx.clone();
                 let options = RunOptions {
                     server: Some(agent_server),
@@ -147,7 +155,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
                     let stop = async move {
                         let _ = agent_stop.wait_for(|s| *s).await;
                     };
-                    if let Err(e) = deskhand_agent::link::run(&state, options, stop).await {
+                    if let Err(e) =
+                        deskhand_agent::link::run_with_help(&state, options, help, stop).await
+                    {
                         error!(error = %format!("{e:#}"), "the local agent stopped");
                     }
                 }))
@@ -173,6 +183,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = stop_tx.send(true);
     if let Some(agent) = local_agent {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent).await;
+        let _ = std::fs::remove_file(dir.join("help.sock"));
     }
     presence.close_all(close_code::SHUTDOWN, b"the server is shutting down");
     endpoint.close(close_code::SHUTDOWN.into(), b"the server is shutting down");
@@ -185,6 +196,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     }
     let _ = flusher.await;
     let _ = sweeper.await;
+    let _ = escalator.await;
     info!("stopped");
     Ok(())
 }
@@ -228,6 +240,17 @@ async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<Str
         }
         None => Ok(None),
     }
+}
+
+/// The `--dev` local agent's help socket, so `deskhand-agent help` can be
+/// tried too; printed with the command that reaches it.
+async fn dev_help(path: &Path) -> Option<deskhand_agent::help::HelpInbox> {
+    let inbox = deskhand_agent::help::listen(path).await?;
+    println!(
+        "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
+        path.display()
+    );
+    Some(inbox)
 }
 
 /// Enrolls the `--dev` local agent on first start; reuses it afterwards.

@@ -45,6 +45,39 @@ pub enum AgentMessage {
     JobUpdate(crate::jobs::JobUpdate),
     /// Asks for content, first on a stream the agent opens.
     Fetch(crate::jobs::FetchRequest),
+    /// An end user on this machine asks for help; on the control stream,
+    /// after a fresh inventory report. Answered by
+    /// [`ServerMessage::HelpAnswer`].
+    HelpRequest(HelpRequest),
+}
+
+/// An end user's help request, relayed by the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpRequest {
+    /// Chosen by the agent; the answer carries it back.
+    pub request_id: u64,
+    /// The user's words.
+    pub message: String,
+    /// The local account that asked, as the agent identified it from the
+    /// local socket's peer credentials (never a name the user typed).
+    pub requester: String,
+    /// Content hash of the inventory the agent reported just before.
+    pub inventory_hash: Option<crate::inventory::ContentHash>,
+    /// The diagnostic the agent ran for it (`system-summary`).
+    pub diagnostic_check: String,
+    /// Its result.
+    pub diagnostic: Option<crate::diag::DiagResult>,
+}
+
+/// The server's answer to a [`HelpRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpAnswer {
+    /// The request's id.
+    pub request_id: u64,
+    /// The new ticket's number.
+    pub ticket: Option<i64>,
+    /// Why there is none.
+    pub error: Option<String>,
 }
 
 /// An inventory report: the whole document, or the changes since the last
@@ -122,6 +155,8 @@ pub enum ServerMessage {
     },
     /// Content, on the stream the agent opened with a fetch request.
     Fetch(crate::jobs::FetchReply),
+    /// The ticket opened for a [`HelpRequest`], or why not.
+    HelpAnswer(HelpAnswer),
 }
 
 /// The server accepts an agent's session.

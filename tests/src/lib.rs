@@ -109,6 +109,26 @@ impl Server {
 
     /// Starts a server on the given addresses (to restart on the same ports).
     pub fn start_on(data_dir: &Path, agents: SocketAddr, api: SocketAddr) -> Result<Self> {
+        Self::start_with(data_dir, agents, api, &[])
+    }
+
+    /// Starts a server on free loopback ports with extra environment
+    /// variables (e.g. `DESKHAND_SLA_URGENT`).
+    pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with(
+            data_dir,
+            "127.0.0.1:0".parse()?,
+            "127.0.0.1:0".parse()?,
+            env,
+        )
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        agents: SocketAddr,
+        api: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         std::fs::create_dir_all(data_dir)?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -121,6 +141,7 @@ impl Server {
             .args(["--agents-listen", &agents.to_string()])
             .args(["--api-listen", &api.to_string()])
             .args(["--heartbeat-secs", "1", "--log", "info"])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -294,10 +315,36 @@ impl Agent {
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(["run", "--log", "debug"])
+            .arg("--help-socket")
+            .arg(self.help_socket())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?;
         Ok(Proc { child })
+    }
+
+    /// The local socket `deskhand-agent help` reaches this agent on.
+    pub fn help_socket(&self) -> PathBuf {
+        self.state_dir.with_extension("sock")
+    }
+
+    /// Runs `deskhand-agent help MESSAGE` against this agent, prefixed by
+    /// `wrapper` (e.g. `setpriv --reuid=65534 ...`) when given.
+    pub fn help(&self, wrapper: &[&str], message: &str) -> Output {
+        let agent = bin("deskhand-agent");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&agent);
+                c
+            }
+            None => Command::new(&agent),
+        };
+        cmd.arg("--help-socket")
+            .arg(self.help_socket())
+            .args(["help", message])
+            .output()
+            .expect("running deskhand-agent help")
     }
 
     fn log_path(&self) -> PathBuf {
@@ -322,6 +369,57 @@ pub fn server_with_agent(dir: &Path) -> (Server, Agent, String, Proc) {
         server.is_online(&id).then_some(())
     });
     (server, agent, id, run)
+}
+
+/// Builds a tiny Debian package `name` at `version` with dpkg-deb in `dir`.
+pub fn build_deb(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let root = dir.join(format!("pkg-{name}-{version}"));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
+    std::fs::create_dir_all(root.join("usr/share/doc").join(name)).expect("mkdir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: deskhand tests <tests@deskhand.invalid>\nDescription: a package the deskhand end-to-end tests install\n"
+        ),
+    )
+    .expect("control");
+    std::fs::write(
+        root.join("usr/share/doc").join(name).join("README"),
+        "hello\n",
+    )
+    .expect("readme");
+    let out = dir.join(format!("{name}_{version}_all.deb"));
+    let status = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&root)
+        .arg(&out)
+        .output()
+        .expect("dpkg-deb runs");
+    assert!(
+        status.status.success(),
+        "dpkg-deb: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+/// Runs dpkg, asserting success.
+pub fn dpkg(args: &[&str]) {
+    let out = Command::new("dpkg").args(args).output().expect("dpkg runs");
+    assert!(
+        out.status.success(),
+        "dpkg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Purges a test package however the test ends.
+pub struct PurgeOnDrop(pub &'static str);
+
+impl Drop for PurgeOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", self.0]).output();
+    }
 }
 
 /// Runs an async block on a fresh runtime.

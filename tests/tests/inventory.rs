@@ -3,65 +3,14 @@
 //! removed between reports, and each step shows up in `software list`,
 //! `assets show` and `assets history`.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Server, server_with_agent, wait_for};
+use deskhand_tests::{Agent, PurgeOnDrop, Server, dpkg, server_with_agent, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 const PKG: &str = "deskhand-e2e-hello";
-
-/// Builds a tiny package with dpkg-deb.
-fn build_deb(dir: &Path, version: &str) -> std::path::PathBuf {
-    let root = dir.join(format!("pkg-{version}"));
-    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    std::fs::create_dir_all(root.join("usr/share/doc").join(PKG)).expect("mkdir");
-    std::fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {PKG}\nVersion: {version}\nArchitecture: all\nMaintainer: deskhand tests <tests@deskhand.invalid>\nDescription: a package the deskhand end-to-end tests install\n"
-        ),
-    )
-    .expect("control");
-    std::fs::write(
-        root.join("usr/share/doc").join(PKG).join("README"),
-        "hello\n",
-    )
-    .expect("readme");
-    let out = dir.join(format!("{PKG}_{version}_all.deb"));
-    let status = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "--build"])
-        .arg(&root)
-        .arg(&out)
-        .output()
-        .expect("dpkg-deb runs");
-    assert!(
-        status.status.success(),
-        "dpkg-deb: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    out
-}
-
-fn dpkg(args: &[&str]) {
-    let out = Command::new("dpkg").args(args).output().expect("dpkg runs");
-    assert!(
-        out.status.success(),
-        "dpkg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Removes the test package however the test ends.
-struct Uninstall;
-
-impl Drop for Uninstall {
-    fn drop(&mut self) {
-        let _ = Command::new("dpkg").args(["--purge", PKG]).output();
-    }
-}
 
 fn show(server: &Server, id: &str) -> Value {
     server.json(&["assets", "show", id])
@@ -109,9 +58,9 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let _ = Command::new("dpkg").args(["--purge", PKG]).output();
-    let _cleanup = Uninstall;
-    let v1 = build_deb(tmp.path(), "1.0-1");
-    let v2 = build_deb(tmp.path(), "1.1-1");
+    let _cleanup = PurgeOnDrop(PKG);
+    let v1 = deskhand_tests::build_deb(tmp.path(), PKG, "1.0-1");
+    let v2 = deskhand_tests::build_deb(tmp.path(), PKG, "1.1-1");
 
     let (server, _agent, id, _run) = server_with_agent(tmp.path());
     let first = wait_for(WAIT, "the first inventory", || {
@@ -297,6 +246,17 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
             .status
             .success()
     );
+    let ticket = server.json(&[
+        "tickets",
+        "create",
+        "--title",
+        "slow since Monday",
+        "--requester",
+        "alice",
+        "--asset",
+        &old_id,
+    ])["number"]
+        .clone();
     run.stop();
     wait_for(WAIT, "the old agent offline", || {
         (!server.is_online(&old_id)).then_some(())
@@ -334,6 +294,10 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
     assert!(
         events.iter().any(|e| e["change"] == "inventoried"),
         "the old history stays: {history}"
+    );
+    assert_eq!(
+        d["tickets"][0]["number"], ticket,
+        "its tickets follow the machine: {d}"
     );
     let old = server.json(&["agents", "show", &old_id]);
     assert!(

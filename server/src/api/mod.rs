@@ -21,6 +21,8 @@ pub mod jobs;
 use crate::store::{AgentRecord, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+pub mod tickets;
+
 /// How often a followed diagnostic's stream carries a keep-alive line.
 const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -41,6 +43,8 @@ pub struct ApiState {
     pub agents_endpoint: String,
     /// Published artifacts.
     pub content: Arc<crate::content::ContentStore>,
+    /// Ticket SLA targets and escalation.
+    pub tickets: crate::tickets::TicketSettings,
 }
 
 type Shared = Arc<ApiState>;
@@ -73,6 +77,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}/labels", post(label_asset))
         .route("/api/v1/assets/{key}/labels/{label}", delete(unlabel_asset))
         .merge(jobs::routes())
+        .merge(tickets::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }
@@ -645,6 +650,9 @@ pub struct RunDiag {
     /// Stream output as NDJSON until the client disconnects.
     #[serde(default)]
     pub follow: bool,
+    /// Attach the result to this ticket's timeline.
+    #[serde(default)]
+    pub ticket: Option<i64>,
 }
 
 /// A table of a diagnostic result.
@@ -749,6 +757,14 @@ async fn run_diag(
         follow: req.follow,
     };
     deskhand_agent::diag::validate(&request).map_err(ApiError::bad_request)?;
+    if let Some(ticket) = req.ticket {
+        if req.follow {
+            return Err(ApiError::bad_request(
+                "--ticket attaches a finished result; drop --follow",
+            ));
+        }
+        tickets::check_attachable(&s, ticket).await?;
+    }
     let conn = s.presence.connection(&agent.id).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -823,7 +839,11 @@ async fn run_diag(
         result,
     };
     let id = s.store.record_diag_run(run.clone()).await?;
-    Ok(Json(diag_run_view(crate::store::DiagRun { id, ..run })).into_response())
+    let run = crate::store::DiagRun { id, ..run };
+    if let Some(ticket) = req.ticket {
+        tickets::attach_diag(&s, ticket, &run, run.operator.clone()).await?;
+    }
+    Ok(Json(diag_run_view(run)).into_response())
 }
 
 // ---- assets and software ------------------------------------------------------
@@ -992,6 +1012,9 @@ pub struct AssetDetail {
     pub labels: Vec<String>,
     /// Installed software.
     pub software: Vec<SoftwareView>,
+    /// Its open tickets and those changed in the last 30 days.
+    #[serde(default)]
+    pub tickets: Vec<tickets::TicketView>,
 }
 
 /// One history event.
@@ -1217,6 +1240,7 @@ async fn show_asset(
             })
             .collect(),
         labels: labels_of(&s.store, &a.id).await?,
+        tickets: tickets::asset_tickets(&s, &a.id).await?,
         software: software.into_iter().map(software_view).collect(),
     }))
 }
@@ -1264,18 +1288,18 @@ async fn asset_history(
         .store
         .asset_history(a.id, since, q.category.filter(|c| !c.is_empty()))
         .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(at, e)| HistoryView {
-                at: rfc3339(at),
-                category: e.category,
-                item: e.item,
-                change: e.change,
-                old_value: e.old_value,
-                new_value: e.new_value,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(history_view).collect()))
+}
+
+fn history_view((at, e): (i64, crate::inventory::AssetEvent)) -> HistoryView {
+    HistoryView {
+        at: rfc3339(at),
+        category: e.category,
+        item: e.item,
+        change: e.change,
+        old_value: e.old_value,
+        new_value: e.new_value,
+    }
 }
 
 async fn refresh_asset(

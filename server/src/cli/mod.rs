@@ -32,6 +32,8 @@ use crate::api::{
     RunDiag, ServerInfo, SoftwareCountView, SoftwareQuery, TokenCreated, TokenView,
 };
 
+pub mod tickets;
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -152,6 +154,16 @@ impl Client {
             bail!("{msg} (HTTP {})", status.as_u16());
         }
         Ok(resp)
+    }
+
+    /// PATCH a JSON body.
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.call(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     /// DELETE a resource.
@@ -488,11 +500,13 @@ pub async fn diag_run(
     check: String,
     args: Vec<(String, String)>,
     follow: bool,
+    ticket: Option<i64>,
 ) -> Result<()> {
     let body = RunDiag {
         check,
         args,
         follow,
+        ticket,
     };
     let path = format!("/api/v1/agents/{}/diag", path_segment(agent));
     if follow {
@@ -510,6 +524,9 @@ pub async fn diag_run(
                 "({} on {} in {:.0} ms, run {})",
                 run.check, run.agent_id, run.duration_ms, run.id
             );
+            if let Some(t) = ticket {
+                eprintln!("(attached to ticket {t})");
+            }
         }
         OutputFormat::Csv => {
             for t in &run.tables {
@@ -676,6 +693,7 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ]);
     }
     out!("{}", t.to_text());
+    out!("{}", tickets::asset_tickets_text(&d.tickets));
     outln!("\nsoftware ({} packages):", d.software.len());
     let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "VENDOR"]);
     for p in &d.software {

@@ -21,6 +21,10 @@ use crate::inventory::{AssetEvent, IngestPlan, SoftwareRow};
 
 mod jobs;
 pub use jobs::{Applied, ContentItem, JobRow, NewJob, OrderParts, TargetRow};
+mod tickets;
+pub use tickets::{
+    HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
+};
 
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
@@ -203,6 +207,7 @@ fn migrations() -> Migrations<'static> {
         "#,
         ),
         M::up(jobs::MIGRATION),
+        M::up(tickets::MIGRATION),
     ])
 }
 
@@ -820,27 +825,7 @@ impl Store {
 
     /// Stores a finished diagnostic; returns its id.
     pub async fn record_diag_run(&self, run: DiagRun) -> Result<i64> {
-        let blob = postcard::to_stdvec(&run.result)
-            .map_err(|e| StoreError::Refused(format!("cannot encode the result: {e}")))?;
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO diag_runs (agent_id, check_name, args, operator, started_at, micros, ok, error, result)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    run.agent_id,
-                    run.check,
-                    run.args,
-                    run.operator,
-                    run.started_at,
-                    i64::try_from(run.result.micros).unwrap_or(i64::MAX),
-                    run.result.ok,
-                    run.result.error,
-                    blob
-                ],
-            )?;
-            Ok(tx.last_insert_rowid())
-        })
-        .await
+        self.write(move |tx| insert_diag_run(tx, &run)).await
     }
 
     /// One stored diagnostic.
@@ -1009,6 +994,7 @@ impl Store {
                     params![old, asset_id],
                 )?;
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
+                tickets::move_asset_links(tx, old, &asset_id)?;
                 tx.execute("DELETE FROM asset_software WHERE asset_id = ?1", [old])?;
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
                 tx.execute("UPDATE assets SET first_inventory_at = ?2 WHERE id = ?1", params![asset_id, first])?;
@@ -1557,6 +1543,27 @@ fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> R
         &format!("{} {}", a.kind, a.name),
     )?;
     Ok(id)
+}
+
+fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
+    let blob = postcard::to_stdvec(&run.result)
+        .map_err(|e| StoreError::Refused(format!("cannot encode the result: {e}")))?;
+    tx.execute(
+        "INSERT INTO diag_runs (agent_id, check_name, args, operator, started_at, micros, ok, error, result)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            run.agent_id,
+            run.check,
+            run.args,
+            run.operator,
+            run.started_at,
+            i64::try_from(run.result.micros).unwrap_or(i64::MAX),
+            run.result.ok,
+            run.result.error,
+            blob
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
 }
 
 fn audit(

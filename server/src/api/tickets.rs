@@ -1,0 +1,1078 @@
+//! The tickets API: `/api/v1/tickets` and `/api/v1/reports/tickets`.
+//!
+//! Reading needs any role; every change needs a technician, is checked
+//! against the status machine in the store's transaction, and is audited.
+//! SLA clocks are evaluated at the time of the request with the targets
+//! the ticket got at creation and the warning window of the server's
+//! [`TicketSettings`](crate::tickets::TicketSettings).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ApiError, ApiResult, ApiState, AssetView, Authed, DiagRunView, HistoryView, Shared, asset_view,
+    diag_run_view,
+};
+use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
+use crate::tickets::report::{self, Period, TicketFacts};
+use crate::tickets::sla::{Clock, ClockState};
+use crate::tickets::{Priority, Status, parse_number, parse_tier};
+use crate::{rfc3339, unix_now};
+
+/// How long a resolved ticket stays on its assets' pages.
+const RECENT_ON_ASSET_SECS: i64 = 30 * 86400;
+/// How far back `tickets show` lists each linked asset's changes.
+const CHANGES_WINDOW_SECS: i64 = 7 * 86400;
+/// Most changes listed per linked asset.
+const MAX_CHANGES_SHOWN: usize = 100;
+
+/// The routes, merged into the API router.
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/tickets", get(list_tickets).post(create_ticket))
+        .route(
+            "/api/v1/tickets/{number}",
+            get(show_ticket).patch(update_ticket),
+        )
+        .route("/api/v1/tickets/{number}/comments", post(comment))
+        .route("/api/v1/tickets/{number}/status", post(set_status))
+        .route("/api/v1/tickets/{number}/assign", post(assign))
+        .route("/api/v1/tickets/{number}/escalate", post(escalate))
+        .route("/api/v1/tickets/{number}/assets", post(link_asset))
+        .route(
+            "/api/v1/tickets/{number}/assets/{asset}",
+            delete(unlink_asset),
+        )
+        .route("/api/v1/tickets/{number}/rating", post(rate))
+        .route("/api/v1/reports/tickets", get(ticket_report))
+}
+
+// ---- views ------------------------------------------------------------------
+
+/// One SLA clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlaClockView {
+    /// Target, seconds.
+    pub target_secs: i64,
+    /// Running time so far, seconds (pauses excluded).
+    pub elapsed_secs: i64,
+    /// Target minus elapsed; negative once breached.
+    pub remaining_secs: i64,
+    /// `running`, `paused` (pending on the requester), `met` or `missed`.
+    pub state: String,
+    /// When it runs out, RFC 3339, while it runs.
+    pub due_at: Option<String>,
+    /// Its running time exceeded the target.
+    pub breached: bool,
+}
+
+/// A ticket as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketView {
+    /// Ticket number.
+    pub number: i64,
+    /// One line.
+    pub title: String,
+    /// Who asked.
+    pub requester: String,
+    /// Free category.
+    pub category: String,
+    /// The software it is about.
+    pub software: String,
+    /// urgent, high, normal or low.
+    pub priority: String,
+    /// new, open, pending, resolved or closed.
+    pub status: String,
+    /// Technician working on it.
+    pub assignee: Option<String>,
+    /// Escalation tier, from 1.
+    pub tier: i64,
+    /// Creation, RFC 3339.
+    pub created_at: String,
+    /// Creator: an operator, or `agent:ID` for an end user's help request.
+    pub created_by: String,
+    /// Last change, RFC 3339.
+    pub updated_at: String,
+    /// First response, RFC 3339.
+    pub first_response_at: Option<String>,
+    /// Latest resolution, RFC 3339.
+    pub resolved_at: Option<String>,
+    /// Linked asset ids.
+    pub assets: Vec<String>,
+    /// The first-response clock.
+    pub first_response: SlaClockView,
+    /// The resolution clock.
+    pub resolution: SlaClockView,
+    /// About to breach: a clock not done has run out, or runs with at most
+    /// the warning window left.
+    pub at_risk: bool,
+    /// Some clock ran past its target.
+    pub breached: bool,
+    /// The requester's satisfaction, 1 to 5.
+    pub rating: Option<i64>,
+    /// Their words.
+    pub rating_comment: Option<String>,
+}
+
+/// A stored job result a timeline entry refers to.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JobRefView {
+    /// `diag` (install and script jobs later).
+    pub kind: String,
+    /// The run's id.
+    pub id: i64,
+    /// The diagnostic's result, when `kind` is `diag`.
+    pub diag: Option<DiagRunView>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimelineEntryView {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Who.
+    pub author: String,
+    /// `created`, `comment`, `status`, `assigned`, `escalated`, `linked`,
+    /// `unlinked`, `rated`, `inventory` or `job_result`.
+    pub kind: String,
+    /// Internal note, not for the requester.
+    pub internal: bool,
+    /// Text.
+    pub body: String,
+    /// Before.
+    pub old_value: Option<String>,
+    /// After.
+    pub new_value: Option<String>,
+    /// The attached job result.
+    pub job: Option<JobRefView>,
+}
+
+/// A linked asset with its current inventory summary and recent changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkedAssetView {
+    /// The asset as listed now.
+    pub asset: AssetView,
+    /// Its changes in the last 7 days, newest first (at most 100).
+    pub changed_last_7_days: Vec<HistoryView>,
+    /// How many changes the last 7 days had.
+    pub changes_last_7_days_total: usize,
+    /// Software installed or upgraded on it since the ticket was opened.
+    pub software_installed_since_opened: Vec<HistoryView>,
+}
+
+/// One ticket in full.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TicketDetail {
+    /// The list fields.
+    pub ticket: TicketView,
+    /// Free text.
+    pub description: String,
+    /// Everything that happened, oldest first.
+    pub timeline: Vec<TimelineEntryView>,
+    /// Linked assets.
+    pub linked_assets: Vec<LinkedAssetView>,
+}
+
+fn clock_view(c: &Clock, now: i64) -> SlaClockView {
+    SlaClockView {
+        target_secs: c.target,
+        elapsed_secs: c.elapsed,
+        remaining_secs: c.remaining,
+        state: match (c.state, c.breached) {
+            (ClockState::Running, _) => "running",
+            (ClockState::Paused, _) => "paused",
+            (ClockState::Stopped, false) => "met",
+            (ClockState::Stopped, true) => "missed",
+        }
+        .into(),
+        due_at: c.due_at(now).map(rfc3339),
+        breached: c.breached,
+    }
+}
+
+fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
+    let s = t.sla(warning, now);
+    TicketView {
+        number: t.number,
+        title: t.title.clone(),
+        requester: t.requester.clone(),
+        category: t.category.clone(),
+        software: t.software.clone(),
+        priority: t.priority.as_str().into(),
+        status: t.status.as_str().into(),
+        assignee: t.assignee.clone(),
+        tier: t.tier,
+        created_at: rfc3339(t.created_at),
+        created_by: t.created_by.clone(),
+        updated_at: rfc3339(t.updated_at),
+        first_response_at: t.first_response_at.map(rfc3339),
+        resolved_at: t.resolved_at.filter(|_| !t.status.is_active()).map(rfc3339),
+        assets: t.assets.clone(),
+        first_response: clock_view(&s.first_response, now),
+        resolution: clock_view(&s.resolution, now),
+        at_risk: s.at_risk,
+        breached: s.first_response.breached || s.resolution.breached,
+        rating: t.rating,
+        rating_comment: t.rating_comment.clone(),
+    }
+}
+
+// ---- input checks -------------------------------------------------------------
+
+/// Trims a text field and checks its length; one-line fields refuse
+/// line breaks.
+fn field(
+    name: &str,
+    value: &str,
+    max: usize,
+    required: bool,
+    one_line: bool,
+) -> Result<String, ApiError> {
+    let v = value.trim().to_string();
+    if required && v.is_empty() {
+        return Err(ApiError::bad_request(format!("{name} is empty")));
+    }
+    if v.chars().count() > max {
+        return Err(ApiError::bad_request(format!(
+            "{name} is longer than {max} characters"
+        )));
+    }
+    if one_line && v.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "{name} must be one line without control characters"
+        )));
+    }
+    Ok(v)
+}
+
+fn number(text: &str) -> Result<i64, ApiError> {
+    parse_number(text).map_err(ApiError::bad_request)
+}
+
+fn list<T>(
+    text: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, ApiError> {
+    text.iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| parse(t).map_err(ApiError::bad_request))
+        .collect()
+}
+
+// ---- handlers -----------------------------------------------------------------
+
+/// `POST /api/v1/tickets`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    /// One line.
+    pub title: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Who asked: an e-mail address or a user name.
+    pub requester: String,
+    /// Free category, e.g. `software`, `hardware`, `network`.
+    #[serde(default)]
+    pub category: String,
+    /// The software it is about, e.g. `Outlook` (counted in reports).
+    #[serde(default)]
+    pub software: String,
+    /// urgent, high, normal (the default) or low.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Assets to link: ids, host names or serial numbers.
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// Technician to assign.
+    #[serde(default)]
+    pub assignee: Option<String>,
+}
+
+/// A created ticket.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TicketCreated {
+    /// Its number.
+    pub number: i64,
+    /// Its title.
+    pub title: String,
+}
+
+async fn create_ticket(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<CreateTicket>,
+) -> Result<(StatusCode, Json<TicketCreated>), ApiError> {
+    op.require(Role::Technician)?;
+    let priority = match &req.priority {
+        Some(p) => Priority::parse(p).map_err(ApiError::bad_request)?,
+        None => Priority::Normal,
+    };
+    let mut assets = Vec::new();
+    for key in &req.assets {
+        assets.push(s.store.find_asset(key.clone()).await?.id);
+    }
+    let t = NewTicket {
+        title: field("title", &req.title, 200, true, true)?,
+        description: field("description", &req.description, 20_000, false, false)?,
+        requester: field("requester", &req.requester, 200, true, true)?,
+        category: field("category", &req.category, 60, false, true)?,
+        software: field("software", &req.software, 200, false, true)?,
+        priority,
+        targets: s.tickets.sla.targets(priority),
+        assets,
+    };
+    let title = t.title.clone();
+    let now = unix_now();
+    let number = s.store.create_ticket(t, op.0.name.clone(), now).await?;
+    if let Some(name) = req.assignee.filter(|a| !a.trim().is_empty()) {
+        // The ticket exists either way; a bad assignee is reported after.
+        s.store
+            .change_ticket(
+                number,
+                TicketChange::Assign {
+                    to: Some(name.trim().to_string()),
+                },
+                op.0.name,
+                now,
+            )
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("ticket {number} was created but not assigned: {e}"),
+                )
+            })?;
+    }
+    Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
+}
+
+/// Query of `GET /api/v1/tickets`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    /// Comma-separated statuses, or `all`; new, open and pending if absent.
+    pub status: Option<String>,
+    /// Comma-separated priorities.
+    pub priority: Option<String>,
+    /// Only the caller's tickets.
+    pub mine: Option<bool>,
+    /// Only this technician's tickets.
+    pub assignee: Option<String>,
+    /// Only tickets about to breach their SLA, or breaching it.
+    pub breaching: Option<bool>,
+    /// Only tickets linked to this asset (id, host name or serial).
+    pub asset: Option<String>,
+}
+
+async fn list_tickets(
+    State(s): State<Shared>,
+    Authed(op): Authed,
+    Query(q): Query<TicketQuery>,
+) -> ApiResult<Vec<TicketView>> {
+    let statuses = if q.status.as_deref().map(str::trim) == Some("all") {
+        Status::ALL.to_vec()
+    } else {
+        list(&q.status, Status::parse)?
+    };
+    let assignee = match (q.mine.unwrap_or(false), &q.assignee) {
+        (true, Some(_)) => {
+            return Err(ApiError::bad_request("give --mine or --assignee, not both"));
+        }
+        (true, None) => Some(op.name.clone()),
+        (false, a) => a.clone().filter(|a| !a.is_empty()),
+    };
+    let asset = match q.asset.as_deref().filter(|a| !a.is_empty()) {
+        Some(key) => Some(s.store.find_asset(key.to_string()).await?.id),
+        None => None,
+    };
+    let filter = TicketFilter {
+        statuses,
+        priorities: list(&q.priority, Priority::parse)?,
+        assignee,
+        asset,
+    };
+    let now = unix_now();
+    let warning = s.tickets.sla.warning;
+    let rows = s.store.list_tickets(filter).await?;
+    Ok(Json(
+        rows.iter()
+            .map(|t| ticket_view(t, warning, now))
+            .filter(|v| !q.breaching.unwrap_or(false) || v.at_risk)
+            .collect(),
+    ))
+}
+
+async fn show_ticket(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(n): Path<String>,
+) -> ApiResult<TicketDetail> {
+    let t = s.store.get_ticket(number(&n)?).await?;
+    let now = unix_now();
+    let mut timeline = Vec::new();
+    for e in s.store.ticket_events(t.number).await? {
+        let job = match (e.ref_kind.as_deref(), e.ref_id) {
+            (Some(kind), Some(id)) => Some(JobRefView {
+                kind: kind.to_string(),
+                id,
+                diag: match kind {
+                    "diag" => s.store.get_diag_run(id).await.ok().map(diag_run_view),
+                    _ => None,
+                },
+            }),
+            _ => None,
+        };
+        timeline.push(TimelineEntryView {
+            at: rfc3339(e.at),
+            author: e.author,
+            kind: e.kind,
+            internal: e.internal,
+            body: e.body,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            job,
+        });
+    }
+    let mut linked_assets = Vec::new();
+    for id in &t.assets {
+        let Ok(a) = s.store.find_asset(id.clone()).await else {
+            continue;
+        };
+        let history = |since: i64, category: Option<String>| {
+            s.store.asset_history(a.id.clone(), since, category)
+        };
+        let recent = history(now - CHANGES_WINDOW_SECS, None).await?;
+        let installed: Vec<HistoryView> = history(t.created_at, Some("software".into()))
+            .await?
+            .into_iter()
+            .filter(|(_, e)| matches!(e.change.as_str(), "installed" | "upgraded"))
+            .map(super::history_view)
+            .collect();
+        linked_assets.push(LinkedAssetView {
+            asset: asset_view(&a, &s.presence),
+            changes_last_7_days_total: recent.len(),
+            changed_last_7_days: recent
+                .into_iter()
+                .take(MAX_CHANGES_SHOWN)
+                .map(super::history_view)
+                .collect(),
+            software_installed_since_opened: installed,
+        });
+    }
+    Ok(Json(TicketDetail {
+        ticket: ticket_view(&t, s.tickets.sla.warning, now),
+        description: t.description,
+        timeline,
+        linked_assets,
+    }))
+}
+
+/// `POST /api/v1/tickets/{number}/comments`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRequest {
+    /// Text.
+    pub body: String,
+    /// An internal note, not for the requester (and not a response).
+    #[serde(default)]
+    pub internal: bool,
+}
+
+async fn change(
+    s: &ApiState,
+    op: &Authed,
+    n: &str,
+    c: TicketChange,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
+    s.store
+        .change_ticket(number(n)?, c, op.0.name.clone(), unix_now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn comment(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<CommentRequest>,
+) -> Result<StatusCode, ApiError> {
+    let body = field("the comment", &req.body, 20_000, true, false)?;
+    change(
+        &s,
+        &op,
+        &n,
+        TicketChange::Comment {
+            body,
+            internal: req.internal,
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/tickets/{number}/status`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// open, pending, resolved or closed.
+    pub status: String,
+    /// Why; required to resolve.
+    #[serde(default)]
+    pub note: String,
+}
+
+async fn set_status(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<StatusRequest>,
+) -> Result<StatusCode, ApiError> {
+    let to = Status::parse(&req.status).map_err(ApiError::bad_request)?;
+    let note = field("the note", &req.note, 20_000, to == Status::Resolved, false).map_err(
+        |e| match to {
+            Status::Resolved if req.note.trim().is_empty() => ApiError::bad_request(
+                "resolving needs a note that says what fixed it (--note \"...\")",
+            ),
+            _ => e,
+        },
+    )?;
+    change(&s, &op, &n, TicketChange::Status { to, note }).await
+}
+
+/// `POST /api/v1/tickets/{number}/assign`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// Operator name; none unassigns.
+    pub assignee: Option<String>,
+}
+
+async fn assign(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<AssignRequest>,
+) -> Result<StatusCode, ApiError> {
+    let to = req
+        .assignee
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty());
+    change(&s, &op, &n, TicketChange::Assign { to }).await
+}
+
+/// `POST /api/v1/tickets/{number}/escalate`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// `tier2` (or `2`) or a technician's name; the next tier if absent.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
+}
+
+async fn escalate(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<EscalateRequest>,
+) -> Result<StatusCode, ApiError> {
+    let note = field("the note", &req.note, 20_000, false, false)?;
+    let (tier, technician) = match req.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => (None, None),
+        Some(to) => match parse_tier(to) {
+            Some(tier) if tier > s.tickets.max_tier => {
+                return Err(ApiError::bad_request(format!(
+                    "there is no tier {tier}: the highest is {} (tickets.max_tier)",
+                    s.tickets.max_tier
+                )));
+            }
+            Some(tier) => (Some(tier), None),
+            None if to.to_ascii_lowercase().starts_with("tier") => {
+                return Err(ApiError::bad_request(format!(
+                    "`{to}` is not a tier; write tier2 or 2"
+                )));
+            }
+            None => (None, Some(to.to_string())),
+        },
+    };
+    change(
+        &s,
+        &op,
+        &n,
+        TicketChange::Escalate {
+            tier,
+            technician,
+            note,
+            max_tier: s.tickets.max_tier,
+        },
+    )
+    .await
+}
+
+/// `POST /api/v1/tickets/{number}/assets`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// Id, host name or serial number.
+    pub asset: String,
+}
+
+async fn link_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<LinkRequest>,
+) -> Result<StatusCode, ApiError> {
+    let a = s.store.find_asset(req.asset).await?;
+    change(
+        &s,
+        &op,
+        &n,
+        TicketChange::Link {
+            asset_id: a.id,
+            name: a.hostname,
+        },
+    )
+    .await
+}
+
+async fn unlink_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path((n, asset)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let a = s.store.find_asset(asset).await?;
+    change(
+        &s,
+        &op,
+        &n,
+        TicketChange::Unlink {
+            asset_id: a.id,
+            name: a.hostname,
+        },
+    )
+    .await
+}
+
+/// `PATCH /api/v1/tickets/{number}`: the fields to change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    /// One line.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Free category.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The software it is about.
+    #[serde(default)]
+    pub software: Option<String>,
+    /// urgent, high, normal or low; brings that priority's SLA targets.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+async fn update_ticket(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<UpdateTicket>,
+) -> Result<StatusCode, ApiError> {
+    let opt_field = |name: &str, v: &Option<String>, max: usize, required: bool, one_line: bool| {
+        v.as_deref()
+            .map(|v| field(name, v, max, required, one_line))
+            .transpose()
+    };
+    let priority = match &req.priority {
+        Some(p) => {
+            let p = Priority::parse(p).map_err(ApiError::bad_request)?;
+            Some((p, s.tickets.sla.targets(p)))
+        }
+        None => None,
+    };
+    let update = TicketChange::Update {
+        title: opt_field("title", &req.title, 200, true, true)?,
+        description: opt_field("description", &req.description, 20_000, false, false)?,
+        category: opt_field("category", &req.category, 60, false, true)?,
+        software: opt_field("software", &req.software, 200, false, true)?,
+        priority,
+    };
+    change(&s, &op, &n, update).await
+}
+
+/// `POST /api/v1/tickets/{number}/rating`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateRequest {
+    /// 1 (very unhappy) to 5 (very happy).
+    pub score: i64,
+    /// The requester's words.
+    #[serde(default)]
+    pub comment: String,
+}
+
+async fn rate(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(n): Path<String>,
+    Json(req): Json<RateRequest>,
+) -> Result<StatusCode, ApiError> {
+    if !(1..=5).contains(&req.score) {
+        return Err(ApiError::bad_request(format!(
+            "a rating is 1 (very unhappy) to 5 (very happy), not {}",
+            req.score
+        )));
+    }
+    let comment = field("the comment", &req.comment, 2000, false, false)?;
+    change(
+        &s,
+        &op,
+        &n,
+        TicketChange::Rate {
+            score: req.score,
+            comment,
+        },
+    )
+    .await
+}
+
+/// Checks that a diagnostic may be attached to a ticket, before it runs.
+pub(super) async fn check_attachable(s: &ApiState, ticket: i64) -> Result<(), ApiError> {
+    let t = s.store.get_ticket(ticket).await?;
+    if t.status == Status::Closed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("ticket {ticket} is closed; nothing more is attached to it"),
+        ));
+    }
+    Ok(())
+}
+
+/// Attaches a stored diagnostic run to a ticket's timeline.
+pub(super) async fn attach_diag(
+    s: &ApiState,
+    ticket: i64,
+    run: &crate::store::DiagRun,
+    by: String,
+) -> Result<(), ApiError> {
+    let summary = format!(
+        "diagnostic {}{} on {}",
+        run.check,
+        if run.args.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", run.args)
+        },
+        run.agent_id
+    );
+    s.store
+        .change_ticket(
+            ticket,
+            TicketChange::AttachJob {
+                kind: "diag".into(),
+                id: run.id,
+                summary,
+            },
+            by,
+            unix_now(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// An asset's open tickets and those changed in the last 30 days.
+pub(super) async fn asset_tickets(
+    s: &ApiState,
+    asset_id: &str,
+) -> Result<Vec<TicketView>, ApiError> {
+    let now = unix_now();
+    let rows = s
+        .store
+        .tickets_of_asset(asset_id.to_string(), now - RECENT_ON_ASSET_SECS, 50)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|t| ticket_view(t, s.tickets.sla.warning, now))
+        .collect())
+}
+
+// ---- reports ------------------------------------------------------------------
+
+/// Query of `GET /api/v1/reports/tickets`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketReportQuery {
+    /// daily, weekly (the default) or monthly.
+    pub period: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC) or RFC 3339; a span back from `to` if absent.
+    pub from: Option<String>,
+    /// Last day, included; today if absent.
+    pub to: Option<String>,
+}
+
+/// Median and 90th percentile of some times, seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimesView {
+    /// How many tickets.
+    pub count: usize,
+    /// Median, seconds.
+    pub median_secs: Option<i64>,
+    /// 90th percentile (nearest rank), seconds.
+    pub p90_secs: Option<i64>,
+}
+
+/// One period of the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeriodReportView {
+    /// Start, RFC 3339.
+    pub start: String,
+    /// End (exclusive), RFC 3339.
+    pub end: String,
+    /// Tickets opened.
+    pub opened: usize,
+    /// Tickets resolved.
+    pub resolved: usize,
+    /// Unresolved at the period's end.
+    pub backlog: usize,
+    /// First-response times.
+    pub first_response: TimesView,
+    /// Resolution times.
+    pub resolution: TimesView,
+    /// Of the tickets resolved, percent that met both targets.
+    pub sla_compliance_percent: Option<f64>,
+    /// Mean satisfaction of the ratings given.
+    pub satisfaction: Option<f64>,
+    /// How many ratings.
+    pub ratings: usize,
+}
+
+/// One technician over the report's span.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TechnicianReportView {
+    /// Operator name, or `(unassigned)`.
+    pub technician: String,
+    /// Their active tickets now.
+    pub open_now: usize,
+    /// Resolved in the span.
+    pub resolved: usize,
+    /// First-response times.
+    pub first_response: TimesView,
+    /// Resolution times.
+    pub resolution: TimesView,
+    /// Percent of their resolved tickets that met both targets.
+    pub sla_compliance_percent: Option<f64>,
+    /// Mean satisfaction.
+    pub satisfaction: Option<f64>,
+}
+
+/// The age of the backlog now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BacklogAgeView {
+    /// Active tickets.
+    pub count: usize,
+    /// Median age, seconds.
+    pub median_secs: Option<i64>,
+    /// 90th percentile age, seconds.
+    pub p90_secs: Option<i64>,
+    /// Oldest, seconds.
+    pub oldest_secs: Option<i64>,
+    /// Younger than a day.
+    pub under_1d: usize,
+    /// One to three days.
+    pub from_1d_to_3d: usize,
+    /// Three to seven days.
+    pub from_3d_to_7d: usize,
+    /// Older than a week.
+    pub over_7d: usize,
+}
+
+/// An asset or software and its ticket count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopView {
+    /// Asset id, or the software name in lower case.
+    pub key: String,
+    /// Name.
+    pub name: String,
+    /// Tickets opened in the span.
+    pub tickets: usize,
+}
+
+/// `GET /api/v1/reports/tickets`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketReport {
+    /// daily, weekly or monthly.
+    pub period: String,
+    /// Start of the first period, RFC 3339.
+    pub from: String,
+    /// End of the last period, RFC 3339.
+    pub to: String,
+    /// When it was computed.
+    pub generated_at: String,
+    /// One row per period.
+    pub periods: Vec<PeriodReportView>,
+    /// The whole span.
+    pub total: PeriodReportView,
+    /// One row per technician.
+    pub technicians: Vec<TechnicianReportView>,
+    /// The backlog now.
+    pub backlog_age: BacklogAgeView,
+    /// Assets with the most tickets opened in the span.
+    pub top_assets: Vec<TopView>,
+    /// Software with the most tickets opened in the span.
+    pub top_software: Vec<TopView>,
+}
+
+fn times_view(t: &report::Times) -> TimesView {
+    TimesView {
+        count: t.count,
+        median_secs: t.median,
+        p90_secs: t.p90,
+    }
+}
+
+fn period_view(r: &report::PeriodRow) -> PeriodReportView {
+    PeriodReportView {
+        start: rfc3339(r.start),
+        end: rfc3339(r.end),
+        opened: r.opened,
+        resolved: r.resolved,
+        backlog: r.backlog,
+        first_response: times_view(&r.first_response),
+        resolution: times_view(&r.resolution),
+        sla_compliance_percent: r.sla_compliance,
+        satisfaction: r.satisfaction,
+        ratings: r.ratings,
+    }
+}
+
+/// What the report needs of a ticket, with its clocks evaluated at `now`.
+pub fn facts(
+    t: &TicketRecord,
+    names: &std::collections::HashMap<String, String>,
+    now: i64,
+) -> TicketFacts {
+    let s = t.sla(0, now);
+    let resolved = matches!(t.status, Status::Resolved | Status::Closed);
+    TicketFacts {
+        number: t.number,
+        created_at: t.created_at,
+        first_response_at: t.first_response_at,
+        response_secs: t.first_response_at.map(|_| s.first_response.elapsed),
+        resolved_at: t.resolved_at.filter(|_| resolved),
+        resolution_secs: resolved.then_some(s.resolution.elapsed),
+        response_met: !s.first_response.breached,
+        resolution_met: !s.resolution.breached,
+        // The technician is the assignee, else whoever resolved it.
+        assignee: t
+            .assignee
+            .clone()
+            .or_else(|| t.resolved_by.clone().filter(|_| resolved)),
+        rating: t.rating,
+        rated_at: t.rated_at,
+        assets: t
+            .assets
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    names.get(id).cloned().unwrap_or_else(|| id.clone()),
+                )
+            })
+            .collect(),
+        software: t.software.clone(),
+        active: t.status.is_active(),
+    }
+}
+
+async fn ticket_report(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<TicketReportQuery>,
+) -> ApiResult<TicketReport> {
+    let period =
+        Period::parse(q.period.as_deref().unwrap_or("weekly")).map_err(ApiError::bad_request)?;
+    let now = unix_now();
+    let day = |t: &Option<String>| {
+        t.as_deref()
+            .map(report::parse_day)
+            .transpose()
+            .map_err(ApiError::bad_request)
+    };
+    // `--to` names the last day included.
+    let to = day(&q.to)?.map_or(now, |d| d + 86400);
+    let from = day(&q.from)?.unwrap_or(to - period.default_span());
+    if from >= to {
+        return Err(ApiError::bad_request("--from must be before --to"));
+    }
+    let spans = report::periods(period, from, to);
+    if spans.len() >= 1000 {
+        return Err(ApiError::bad_request(
+            "that is more than 1,000 periods; use a longer period or a shorter span",
+        ));
+    }
+    // The report covers whole periods: up to the end of the last one.
+    let end = spans.last().map_or(to, |p| p.1);
+    let names: std::collections::HashMap<String, String> = s
+        .store
+        .list_assets(crate::store::AssetFilter::default(), now)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.hostname))
+        .collect();
+    let rows = s.store.tickets_for_report(end).await?;
+    let all: Vec<TicketFacts> = rows.iter().map(|t| facts(t, &names, now)).collect();
+    let r = report::build(&all, period, from, to, now);
+    let top = |v: &[report::TopRow]| {
+        v.iter()
+            .map(|t| TopView {
+                key: t.key.clone(),
+                name: t.name.clone(),
+                tickets: t.tickets,
+            })
+            .collect()
+    };
+    Ok(Json(TicketReport {
+        period: period.as_str().into(),
+        from: rfc3339(r.from),
+        to: rfc3339(r.to),
+        generated_at: rfc3339(now),
+        periods: r.periods.iter().map(period_view).collect(),
+        total: period_view(&r.total),
+        technicians: r
+            .technicians
+            .iter()
+            .map(|t| TechnicianReportView {
+                technician: t.technician.clone(),
+                open_now: t.open_now,
+                resolved: t.resolved,
+                first_response: times_view(&t.first_response),
+                resolution: times_view(&t.resolution),
+                sla_compliance_percent: t.sla_compliance,
+                satisfaction: t.satisfaction,
+            })
+            .collect(),
+        backlog_age: BacklogAgeView {
+            count: r.backlog_age.count,
+            median_secs: r.backlog_age.median,
+            p90_secs: r.backlog_age.p90,
+            oldest_secs: r.backlog_age.oldest,
+            under_1d: r.backlog_age.buckets[0],
+            from_1d_to_3d: r.backlog_age.buckets[1],
+            from_3d_to_7d: r.backlog_age.buckets[2],
+            over_7d: r.backlog_age.buckets[3],
+        },
+        top_assets: top(&r.top_assets),
+        top_software: top(&r.top_software),
+    }))
+}

@@ -1,0 +1,834 @@
+//! `deskhand tickets ...` and `deskhand reports tickets`.
+
+use anyhow::{Result, bail};
+
+use super::{Client, OutputFormat, Table, emit, opt, path_segment, print};
+use crate::api::tickets::{
+    AssignRequest, CommentRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest,
+    SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery, TicketReport,
+    TicketReportQuery, TicketView, TimesView, UpdateTicket,
+};
+use crate::api::{DiagRunView, HistoryView};
+use crate::tickets::parse_number;
+use crate::tickets::report::human;
+
+macro_rules! outln {
+    () => { emit("\n") };
+    ($($t:tt)*) => { emit(&(format!($($t)*) + "\n")) };
+}
+
+/// `deskhand tickets`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TicketsCmd {
+    /// Open a ticket.
+    ///
+    /// Example: `deskhand tickets create --title "Outlook crashes" --requester alice@example.com --asset PC-0042 --priority high --category software`.
+    Create {
+        /// One line on the problem.
+        #[arg(long)]
+        title: String,
+        /// Who asked: e-mail address or user name.
+        #[arg(long)]
+        requester: String,
+        /// An asset it is about: id, host name or serial (repeatable).
+        #[arg(long = "asset", value_name = "ASSET")]
+        assets: Vec<String>,
+        /// urgent, high, normal or low; sets the SLA targets.
+        #[arg(long, default_value = "normal")]
+        priority: String,
+        /// Free category, e.g. software, hardware, network.
+        #[arg(long, default_value = "")]
+        category: String,
+        /// The software it is about, e.g. Outlook (reports count it).
+        #[arg(long, default_value = "")]
+        software: String,
+        /// More detail.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Assign to this technician at once.
+        #[arg(long, value_name = "OPERATOR")]
+        assign: Option<String>,
+    },
+    /// List tickets: active ones (new, open, pending) unless --status says otherwise.
+    List {
+        /// Only tickets assigned to you.
+        #[arg(long)]
+        mine: bool,
+        /// Only tickets assigned to this technician.
+        #[arg(long, value_name = "OPERATOR")]
+        assignee: Option<String>,
+        /// Statuses, comma-separated (new, open, pending, resolved, closed), or all.
+        #[arg(long)]
+        status: Option<String>,
+        /// Priorities, comma-separated, e.g. urgent,high.
+        #[arg(long)]
+        priority: Option<String>,
+        /// Only tickets about to breach their SLA (a running clock with at
+        /// most the warning window left, 1h by default) or breaching it.
+        #[arg(long)]
+        breaching: bool,
+        /// Only tickets linked to this asset.
+        #[arg(long)]
+        asset: Option<String>,
+    },
+    /// A ticket in full: SLA clocks, timeline with attached results, and each
+    /// linked asset's inventory summary, changes in the last 7 days and the
+    /// software installed since the ticket opened.
+    Show {
+        /// Ticket number, e.g. 42 or #42.
+        ticket: String,
+    },
+    /// Add a comment; a public one is the first response if none was given yet.
+    Comment {
+        /// Ticket number.
+        ticket: String,
+        /// Text.
+        text: String,
+        /// An internal note, not for the requester.
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Change a ticket's title, description, category, software or priority
+    /// (a new priority brings its SLA targets; the clocks keep their time).
+    Update {
+        /// Ticket number.
+        ticket: String,
+        /// New title.
+        #[arg(long)]
+        title: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New category.
+        #[arg(long)]
+        category: Option<String>,
+        /// New software.
+        #[arg(long)]
+        software: Option<String>,
+        /// New priority: urgent, high, normal or low.
+        #[arg(long)]
+        priority: Option<String>,
+    },
+    /// Assign to a technician (an operator).
+    Assign {
+        /// Ticket number.
+        ticket: String,
+        /// Operator name.
+        technician: String,
+    },
+    /// Take the ticket off its technician.
+    Unassign {
+        /// Ticket number.
+        ticket: String,
+    },
+    /// Escalate to the next tier, a given tier, or a named technician.
+    Escalate {
+        /// Ticket number.
+        ticket: String,
+        /// tier2 (or 2), or an operator's name; the next tier if absent.
+        #[arg(long)]
+        to: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Link an asset.
+    Link {
+        /// Ticket number.
+        ticket: String,
+        /// Id, host name or serial number.
+        asset: String,
+    },
+    /// Unlink an asset.
+    Unlink {
+        /// Ticket number.
+        ticket: String,
+        /// Id, host name or serial number.
+        asset: String,
+    },
+    /// Start work on a new ticket, or resume a pending one.
+    Open {
+        /// Ticket number.
+        ticket: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Wait on the requester: the SLA clocks pause until it is open again.
+    Pending {
+        /// Ticket number.
+        ticket: String,
+        /// What you are waiting for.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Mark it fixed.
+    Resolve {
+        /// Ticket number.
+        ticket: String,
+        /// What fixed it.
+        #[arg(long)]
+        note: String,
+    },
+    /// Close a resolved ticket for good.
+    Close {
+        /// Ticket number.
+        ticket: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Reopen a resolved ticket; its resolution clock carries on.
+    Reopen {
+        /// Ticket number.
+        ticket: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Record the requester's satisfaction with a resolved ticket, 1 to 5.
+    Rate {
+        /// Ticket number.
+        ticket: String,
+        /// 1 (very unhappy) to 5 (very happy).
+        #[arg(allow_negative_numbers = true)]
+        score: i64,
+        /// Their words.
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+}
+
+/// `deskhand reports`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportsCmd {
+    /// Ticket volumes, backlog, response and resolution times (median,
+    /// p90), SLA compliance, technicians, satisfaction, top assets and
+    /// software. Periods are UTC days, ISO weeks or calendar months.
+    Tickets {
+        /// daily, weekly or monthly.
+        #[arg(long, default_value = "weekly")]
+        period: String,
+        /// First day, YYYY-MM-DD (UTC) [default: 14 days, 8 weeks or 6 months back].
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, included, YYYY-MM-DD [default: today].
+        #[arg(long)]
+        to: Option<String>,
+        /// Which table: period, technician, asset, software, or all
+        /// (the text default; CSV prints one table, by period unless given).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn num(t: &str) -> Result<i64> {
+    parse_number(t).map_err(anyhow::Error::msg)
+}
+
+fn ticket_path(t: &str) -> Result<String> {
+    Ok(format!("/api/v1/tickets/{}", num(t)?))
+}
+
+/// Runs one `deskhand tickets` command.
+pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
+    match cmd {
+        TicketsCmd::Create {
+            title,
+            requester,
+            assets,
+            priority,
+            category,
+            software,
+            description,
+            assign,
+        } => {
+            let req = CreateTicket {
+                title,
+                description,
+                requester,
+                category,
+                software,
+                priority: Some(priority),
+                assets,
+                assignee: assign,
+            };
+            let t: TicketCreated = c.post("/api/v1/tickets", &req).await?;
+            if f == OutputFormat::Table {
+                outln!("opened ticket {}: {}", t.number, t.title);
+                return Ok(());
+            }
+            print(f, &t, || {
+                let mut tb = Table::new(vec!["NUMBER", "TITLE"]);
+                tb.row(vec![t.number.to_string(), t.title.clone()]);
+                tb
+            })
+        }
+        TicketsCmd::List {
+            mine,
+            assignee,
+            status,
+            priority,
+            breaching,
+            asset,
+        } => {
+            let q = TicketQuery {
+                status,
+                priority,
+                mine: mine.then_some(true),
+                assignee,
+                breaching: breaching.then_some(true),
+                asset,
+            };
+            let rows: Vec<TicketView> = c.get_query("/api/v1/tickets", &q).await?;
+            print(f, &rows, || ticket_table(&rows))
+        }
+        TicketsCmd::Show { ticket } => show(c, f, &ticket).await,
+        TicketsCmd::Comment {
+            ticket,
+            text,
+            internal,
+        } => {
+            let body = CommentRequest {
+                body: text,
+                internal,
+            };
+            let what = if internal { "internal note" } else { "comment" };
+            act(c, f, &ticket, "comments", &body, what).await
+        }
+        TicketsCmd::Update {
+            ticket,
+            title,
+            description,
+            category,
+            software,
+            priority,
+        } => {
+            let body = UpdateTicket {
+                title,
+                description,
+                category,
+                software,
+                priority,
+            };
+            c.patch::<_, serde_json::Value>(&ticket_path(&ticket)?, &body)
+                .await?;
+            done(c, f, &ticket, "updated").await
+        }
+        TicketsCmd::Assign { ticket, technician } => {
+            let body = AssignRequest {
+                assignee: Some(technician.clone()),
+            };
+            act(
+                c,
+                f,
+                &ticket,
+                "assign",
+                &body,
+                &format!("assigned to {technician}"),
+            )
+            .await
+        }
+        TicketsCmd::Unassign { ticket } => {
+            let body = AssignRequest { assignee: None };
+            act(c, f, &ticket, "assign", &body, "unassigned").await
+        }
+        TicketsCmd::Escalate { ticket, to, note } => {
+            let what = format!("escalated to {}", to.as_deref().unwrap_or("the next tier"));
+            act(
+                c,
+                f,
+                &ticket,
+                "escalate",
+                &EscalateRequest { to, note },
+                &what,
+            )
+            .await
+        }
+        TicketsCmd::Link { ticket, asset } => {
+            let what = format!("linked {asset}");
+            act(c, f, &ticket, "assets", &LinkRequest { asset }, &what).await
+        }
+        TicketsCmd::Unlink { ticket, asset } => {
+            c.delete(&format!(
+                "{}/assets/{}",
+                ticket_path(&ticket)?,
+                path_segment(&asset)
+            ))
+            .await?;
+            done(c, f, &ticket, &format!("unlinked {asset}")).await
+        }
+        TicketsCmd::Open { ticket, note } => status(c, f, &ticket, "open", note).await,
+        TicketsCmd::Pending { ticket, note } => status(c, f, &ticket, "pending", note).await,
+        TicketsCmd::Resolve { ticket, note } => status(c, f, &ticket, "resolved", note).await,
+        TicketsCmd::Close { ticket, note } => status(c, f, &ticket, "closed", note).await,
+        TicketsCmd::Reopen { ticket, note } => {
+            let t: TicketView = c
+                .get(&ticket_path(&ticket)?)
+                .await
+                .map(|d: TicketDetail| d.ticket)?;
+            if t.status != "resolved" {
+                bail!(
+                    "ticket {} is {}; only a resolved ticket can be reopened{}",
+                    t.number,
+                    t.status,
+                    if t.status == "pending" {
+                        " (resume a pending one with `deskhand tickets open`)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            status(c, f, &ticket, "open", note).await
+        }
+        TicketsCmd::Rate {
+            ticket,
+            score,
+            comment,
+        } => {
+            let what = format!("rated {score}/5");
+            act(
+                c,
+                f,
+                &ticket,
+                "rating",
+                &RateRequest { score, comment },
+                &what,
+            )
+            .await
+        }
+    }
+}
+
+async fn status(c: &Client, f: OutputFormat, ticket: &str, to: &str, note: String) -> Result<()> {
+    let body = StatusRequest {
+        status: to.into(),
+        note,
+    };
+    act(c, f, ticket, "status", &body, &format!("now {to}")).await
+}
+
+/// POSTs a change, then prints the ticket's new state.
+async fn act<B: serde::Serialize>(
+    c: &Client,
+    f: OutputFormat,
+    ticket: &str,
+    what: &str,
+    body: &B,
+    done_text: &str,
+) -> Result<()> {
+    c.post::<_, serde_json::Value>(&format!("{}/{what}", ticket_path(ticket)?), body)
+        .await?;
+    done(c, f, ticket, done_text).await
+}
+
+async fn done(c: &Client, f: OutputFormat, ticket: &str, text: &str) -> Result<()> {
+    let d: TicketDetail = c.get(&ticket_path(ticket)?).await?;
+    if f == OutputFormat::Table {
+        outln!(
+            "ticket {}: {text} (status {}, {})",
+            d.ticket.number,
+            d.ticket.status,
+            d.ticket
+                .assignee
+                .as_deref()
+                .map_or("unassigned".to_string(), |a| format!("assigned to {a}"))
+        );
+        return Ok(());
+    }
+    print(f, &d.ticket, || {
+        ticket_table(std::slice::from_ref(&d.ticket))
+    })
+}
+
+fn clock_text(c: &SlaClockView) -> String {
+    match c.state.as_str() {
+        "running" if c.breached => format!("breached {} ago", human(Some(-c.remaining_secs))),
+        "running" => format!(
+            "due {} (in {})",
+            opt(&c.due_at),
+            human(Some(c.remaining_secs))
+        ),
+        "paused" => format!("paused, {} left", human(Some(c.remaining_secs))),
+        "met" => format!("met in {}", human(Some(c.elapsed_secs))),
+        _ => format!(
+            "missed: {} for a {} target",
+            human(Some(c.elapsed_secs)),
+            human(Some(c.target_secs))
+        ),
+    }
+}
+
+fn sla_word(t: &TicketView) -> &'static str {
+    // A clock that is not done yet and ran out; a done one that ran out
+    // was missed.
+    let breaching = |c: &SlaClockView| c.breached && (c.state == "running" || c.state == "paused");
+    if breaching(&t.first_response) || breaching(&t.resolution) {
+        "BREACHED"
+    } else if t.at_risk {
+        "at risk"
+    } else if t.breached {
+        "missed"
+    } else {
+        "ok"
+    }
+}
+
+/// The next due time of a running clock, for the list.
+fn next_due(t: &TicketView) -> String {
+    [&t.first_response, &t.resolution]
+        .iter()
+        .filter(|c| c.state == "running" || c.state == "paused")
+        .map(|c| clock_text(c))
+        .next()
+        .unwrap_or_else(|| "-".into())
+}
+
+fn ticket_table(rows: &[TicketView]) -> Table {
+    let mut t = Table::new(vec![
+        "#",
+        "PRIORITY",
+        "STATUS",
+        "TITLE",
+        "REQUESTER",
+        "ASSIGNEE",
+        "TIER",
+        "SLA",
+        "NEXT DUE",
+        "CREATED",
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.number.to_string(),
+            r.priority.clone(),
+            r.status.clone(),
+            r.title.clone(),
+            r.requester.clone(),
+            opt(&r.assignee),
+            r.tier.to_string(),
+            sla_word(r).into(),
+            next_due(r),
+            r.created_at.clone(),
+        ]);
+    }
+    t
+}
+
+fn event_text(e: &crate::api::tickets::TimelineEntryView) -> String {
+    let old = e.old_value.as_deref().unwrap_or("-");
+    let new = e.new_value.as_deref().unwrap_or("-");
+    let with_note = |head: String| {
+        if e.body.is_empty() {
+            head
+        } else {
+            format!("{head}: {}", e.body)
+        }
+    };
+    match e.kind.as_str() {
+        "created" => format!("opened \"{}\" [{new}]", e.body),
+        "comment" if e.internal => format!("internal note: {}", e.body),
+        "comment" => format!("comment: {}", e.body),
+        "status" => with_note(format!("status {old} -> {new}")),
+        "assigned" if e.new_value.is_none() => format!("unassigned (was {old})"),
+        "assigned" => format!("assigned to {new}"),
+        "escalated" => with_note(format!("escalated {old} -> {new}")),
+        "linked" => format!("linked asset {} ({new})", e.body),
+        "unlinked" => format!("unlinked asset {} ({old})", e.body),
+        "rated" => with_note(format!("rated {new}/5")),
+        "priority" => format!("priority {old} -> {new}"),
+        "updated" => format!("updated {}", e.body),
+        "inventory" => format!("inventory: {}", e.body),
+        "job_result" => format!(
+            "attached {} (run {})",
+            e.body,
+            e.job.as_ref().map_or(0, |j| j.id)
+        ),
+        other => with_note(other.to_string()),
+    }
+}
+
+fn history_table(rows: &[HistoryView]) -> Table {
+    let mut t = Table::new(vec!["AT", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO"]);
+    for e in rows {
+        t.row(vec![
+            e.at.clone(),
+            e.category.clone(),
+            e.item.clone(),
+            e.change.clone(),
+            opt(&e.old_value),
+            opt(&e.new_value),
+        ]);
+    }
+    t
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn diag_text(d: &DiagRunView) -> String {
+    deskhand_agent::diag::render_text(&deskhand_shared::diag::DiagResult {
+        tables: d.tables.iter().map(super::diag_table).collect(),
+        text: d.text.clone(),
+        ok: d.ok,
+        error: d.error.clone(),
+        micros: 0,
+    })
+}
+
+async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
+    let d: TicketDetail = c.get(&ticket_path(ticket)?).await?;
+    let timeline = || {
+        let mut t = Table::new(vec!["AT", "AUTHOR", "EVENT"]);
+        for e in &d.timeline {
+            t.row(vec![e.at.clone(), e.author.clone(), event_text(e)]);
+        }
+        t
+    };
+    if f != OutputFormat::Table {
+        return print(f, &d, timeline);
+    }
+    let t = &d.ticket;
+    outln!("ticket {}: {}", t.number, t.title);
+    let mut fields = Table::new(vec!["FIELD", "VALUE"]);
+    for (k, v) in [
+        ("status", t.status.clone()),
+        ("priority", t.priority.clone()),
+        ("requester", t.requester.clone()),
+        ("category", t.category.clone()),
+        ("software", t.software.clone()),
+        ("assignee", opt(&t.assignee)),
+        ("tier", t.tier.to_string()),
+        ("created", format!("{} by {}", t.created_at, t.created_by)),
+        ("first response", clock_text(&t.first_response)),
+        ("resolution", clock_text(&t.resolution)),
+        ("SLA", sla_word(t).into()),
+        (
+            "rating",
+            t.rating.map_or("-".into(), |r| match &t.rating_comment {
+                Some(c) if !c.is_empty() => format!("{r}/5 \"{c}\""),
+                _ => format!("{r}/5"),
+            }),
+        ),
+    ] {
+        fields.row(vec![k.into(), v]);
+    }
+    emit(&fields.to_text());
+    if !d.description.is_empty() {
+        outln!("\ndescription:");
+        emit(&indent(&d.description));
+    }
+    outln!("\ntimeline:");
+    emit(&timeline().to_text());
+    for e in &d.timeline {
+        if let Some(diag) = e.job.as_ref().and_then(|j| j.diag.as_ref()) {
+            outln!(
+                "\nattached {} (run {}, {}):",
+                e.body,
+                diag.id,
+                diag.started_at
+            );
+            emit(&indent(&diag_text(diag)));
+        }
+    }
+    for a in &d.linked_assets {
+        let x = &a.asset;
+        outln!("\nlinked asset {} ({}):", x.hostname, x.id);
+        let t = super::asset_table(std::slice::from_ref(x));
+        emit(&indent(&t.to_text()));
+        if a.software_installed_since_opened.is_empty() {
+            outln!("  software installed since the ticket opened: none");
+        } else {
+            outln!("  software installed since the ticket opened:");
+            emit(&indent(
+                &history_table(&a.software_installed_since_opened).to_text(),
+            ));
+        }
+        if a.changed_last_7_days.is_empty() {
+            outln!("  changed in the last 7 days: nothing");
+        } else {
+            outln!(
+                "  changed in the last 7 days ({} changes{}):",
+                a.changes_last_7_days_total,
+                if a.changes_last_7_days_total > a.changed_last_7_days.len() {
+                    format!(", newest {} shown", a.changed_last_7_days.len())
+                } else {
+                    String::new()
+                }
+            );
+            emit(&indent(&history_table(&a.changed_last_7_days).to_text()));
+        }
+    }
+    Ok(())
+}
+
+/// The tickets section of `deskhand assets show`.
+pub fn asset_tickets_text(rows: &[TicketView]) -> String {
+    if rows.is_empty() {
+        return "\ntickets: none open or recent\n".into();
+    }
+    format!(
+        "\ntickets (open, and changed in the last 30 days):\n{}",
+        ticket_table(rows).to_text()
+    )
+}
+
+fn dur(secs: Option<i64>, csv: bool) -> String {
+    match (secs, csv) {
+        (None, _) => String::new(),
+        (Some(s), true) => s.to_string(),
+        (Some(s), false) => human(Some(s)),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or(String::new(), |p| format!("{p:.1}"))
+}
+
+/// The headers of [`stats_cells`], between `first` and `last`.
+fn stats_headers(first: &[&'static str], last: &[&'static str]) -> Vec<&'static str> {
+    let stats = [
+        "FIRST RESPONSE MEDIAN",
+        "FIRST RESPONSE P90",
+        "RESOLUTION MEDIAN",
+        "RESOLUTION P90",
+        "SLA MET %",
+        "SATISFACTION",
+    ];
+    first.iter().chain(&stats).chain(last).copied().collect()
+}
+
+/// Median and p90 of both clocks, SLA compliance and satisfaction: the
+/// cells the period and technician tables share.
+fn stats_cells(
+    first_response: &TimesView,
+    resolution: &TimesView,
+    sla: Option<f64>,
+    satisfaction: Option<f64>,
+    csv: bool,
+) -> Vec<String> {
+    vec![
+        dur(first_response.median_secs, csv),
+        dur(first_response.p90_secs, csv),
+        dur(resolution.median_secs, csv),
+        dur(resolution.p90_secs, csv),
+        pct(sla),
+        satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
+    ]
+}
+
+/// `deskhand reports tickets`.
+pub async fn report(
+    c: &Client,
+    f: OutputFormat,
+    period: String,
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+) -> Result<()> {
+    let by = by.map(|b| b.trim().to_ascii_lowercase());
+    if let Some(b) = &by
+        && !["period", "technician", "asset", "software", "all"].contains(&b.as_str())
+    {
+        bail!("--by {b}: use period, technician, asset, software or all");
+    }
+    let q = TicketReportQuery {
+        period: Some(period),
+        from,
+        to,
+    };
+    let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
+    let csv = f == OutputFormat::Csv;
+    let by_period = || {
+        let mut t = Table::new(stats_headers(
+            &["PERIOD START", "OPENED", "RESOLVED", "BACKLOG"],
+            &["RATINGS"],
+        ));
+        for (label, p) in r
+            .periods
+            .iter()
+            .map(|p| (p.start.clone(), p))
+            .chain(std::iter::once(("total".to_string(), &r.total)))
+        {
+            let mut row = vec![
+                label,
+                p.opened.to_string(),
+                p.resolved.to_string(),
+                p.backlog.to_string(),
+            ];
+            row.extend(stats_cells(
+                &p.first_response,
+                &p.resolution,
+                p.sla_compliance_percent,
+                p.satisfaction,
+                csv,
+            ));
+            row.push(p.ratings.to_string());
+            t.row(row);
+        }
+        t
+    };
+    let by_technician = || {
+        let mut t = Table::new(stats_headers(&["TECHNICIAN", "OPEN NOW", "RESOLVED"], &[]));
+        for x in &r.technicians {
+            let mut row = vec![
+                x.technician.clone(),
+                x.open_now.to_string(),
+                x.resolved.to_string(),
+            ];
+            row.extend(stats_cells(
+                &x.first_response,
+                &x.resolution,
+                x.sla_compliance_percent,
+                x.satisfaction,
+                csv,
+            ));
+            t.row(row);
+        }
+        t
+    };
+    let top = |rows: &[crate::api::tickets::TopView], what: &'static str| {
+        let mut t = Table::new(vec![what, "ID", "TICKETS"]);
+        for x in rows {
+            t.row(vec![x.name.clone(), x.key.clone(), x.tickets.to_string()]);
+        }
+        t
+    };
+    let pick = |which: &str| match which {
+        "technician" => by_technician(),
+        "asset" => top(&r.top_assets, "ASSET"),
+        "software" => top(&r.top_software, "SOFTWARE"),
+        _ => by_period(),
+    };
+    match (f, by.as_deref()) {
+        (OutputFormat::Json, _) => print(f, &r, by_period),
+        (OutputFormat::Csv, b) => print(f, &r, || pick(b.unwrap_or("period"))),
+        (OutputFormat::Table, Some(b)) if b != "all" => {
+            emit(&pick(b).to_text());
+            Ok(())
+        }
+        (OutputFormat::Table, _) => {
+            outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
+            emit(&by_period().to_text());
+            outln!("\nby technician:");
+            emit(&by_technician().to_text());
+            let b = &r.backlog_age;
+            outln!(
+                "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",
+                b.count,
+                human(b.median_secs),
+                human(b.p90_secs),
+                human(b.oldest_secs),
+                b.under_1d,
+                b.from_1d_to_3d,
+                b.from_3d_to_7d,
+                b.over_7d
+            );
+            outln!("\ntop assets:");
+            emit(&top(&r.top_assets, "ASSET").to_text());
+            outln!("\ntop software:");
+            emit(&top(&r.top_software, "SOFTWARE").to_text());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The periodic task that escalates tickets whose SLA ran out.
+//!
+//! Every `tickets.escalate_every` it evaluates the active tickets' clocks
+//! and applies [`crate::tickets::auto_escalation`], the pure decision, to
+//! each: once per clock, a ticket whose first response or resolution
+//! target ran out goes up one tier (never above `tickets.max_tier`), with
+//! an `escalated` entry in its timeline by `server (SLA)`.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::store::{Store, StoreError, TicketChange, TicketFilter};
+use crate::tickets::{TicketSettings, auto_escalation};
+use crate::unix_now;
+
+/// Who automatic escalations are by, in timelines and the audit log.
+pub const AUTHOR: &str = "server (SLA)";
+
+/// Escalates what needs it at `now`; returns how many tickets it escalated.
+pub async fn sweep(
+    store: &Store,
+    settings: &TicketSettings,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for t in store.list_tickets(TicketFilter::default()).await? {
+        let sla = t.sla(settings.sla.warning, now);
+        let Some(e) = auto_escalation(
+            &sla,
+            t.status,
+            t.tier,
+            t.escalated_response,
+            t.escalated_resolution,
+            settings,
+        ) else {
+            continue;
+        };
+        let change = TicketChange::AutoEscalate {
+            clock: e.clock.to_string(),
+            tier: e.to_tier,
+        };
+        store
+            .change_ticket(t.number, change, AUTHOR.into(), now)
+            .await?;
+        info!(
+            ticket = t.number,
+            clock = e.clock,
+            tier = e.to_tier,
+            "escalated a ticket whose SLA ran out"
+        );
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Runs [`sweep`] periodically until `stop` turns true; does nothing when
+/// automatic escalation is off.
+pub async fn run(store: Store, settings: TicketSettings, mut stop: watch::Receiver<bool>) {
+    if !settings.auto_escalate {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(settings.escalate_every_secs.max(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = sweep(&store, &settings, unix_now()).await {
+            warn!(error = %e, "the escalation sweep failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewTicket;
+    use crate::tickets::Priority;
+    use crate::tickets::sla::SlaTargets;
+
+    #[tokio::test]
+    async fn a_breached_ticket_is_escalated_once_per_clock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        let t = NewTicket {
+            title: "slow".into(),
+            description: String::new(),
+            requester: "alice".into(),
+            category: String::new(),
+            software: String::new(),
+            priority: Priority::Urgent,
+            targets: SlaTargets {
+                first_response: 60,
+                resolution: 600,
+            },
+            assets: Vec::new(),
+        };
+        let n = store
+            .create_ticket(t, "admin".into(), 1000)
+            .await
+            .expect("create");
+        let s = TicketSettings::default();
+        assert_eq!(sweep(&store, &s, 1050).await.expect("sweep"), 0);
+        assert_eq!(sweep(&store, &s, 1061).await.expect("sweep"), 1);
+        assert_eq!(sweep(&store, &s, 1100).await.expect("sweep"), 0, "once");
+        let t = store.get_ticket(n).await.expect("get");
+        assert_eq!((t.tier, t.escalated_response), (2, true));
+        assert_eq!(sweep(&store, &s, 1601).await.expect("sweep"), 1);
+        assert_eq!(store.get_ticket(n).await.expect("get").tier, 3);
+        let events = store.ticket_events(n).await.expect("events");
+        let auto: Vec<_> = events.iter().filter(|e| e.author == AUTHOR).collect();
+        assert_eq!(auto.len(), 2);
+        assert!(auto[0].body.contains("first response"), "{:?}", auto[0]);
+    }
+}
