@@ -575,6 +575,19 @@ fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
     };
     ok(&["labels", "create", "floor4"]);
     ok(&["assets", "label", &f.id, "floor4"]);
+    let ticket = f.server.json(&[
+        "tickets",
+        "create",
+        "--title",
+        "Disk full?",
+        "--requester",
+        "alice@example.com",
+        "--asset",
+        &f.id,
+    ])["number"]
+        .as_i64()
+        .expect("ticket number")
+        .to_string();
     let out = f.server.cli(&[
         "--output",
         "json",
@@ -584,6 +597,8 @@ fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
         "disk-usage",
         "--target",
         "label:floor4",
+        "--ticket",
+        &ticket,
     ]);
     assert!(
         out.status.success(),
@@ -598,6 +613,22 @@ fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
     let text = t["stdout"].as_str().unwrap_or_default();
     assert!(text.contains("MOUNT") || text.contains("mount"), "{text}");
     assert!(text.lines().count() > 2, "rows, not only a title: {text}");
+
+    // The job is in the ticket's timeline, with how its targets stand.
+    let shown = f.server.json(&["tickets", "show", &ticket]);
+    let entry = shown["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["kind"] == "job_result")
+        .cloned()
+        .expect("a job_result entry");
+    assert_eq!(entry["job"]["kind"], "job", "{entry}");
+    assert_eq!(entry["job"]["job"]["job"]["id"], job.as_str(), "{entry}");
+    assert_eq!(
+        entry["job"]["job"]["targets"][0]["state"], "succeeded",
+        "{entry}"
+    );
 
     let bad = f
         .server

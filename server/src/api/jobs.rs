@@ -228,6 +228,8 @@ pub struct RunJob {
     pub targets: Vec<String>,
     /// A filter as for dynamic labels, e.g. `software=firefox@<120 os=Windows`.
     pub filter: Option<String>,
+    /// Attach the job to this ticket's timeline.
+    pub ticket: Option<i64>,
 }
 
 /// What a new job reached.
@@ -310,6 +312,9 @@ async fn run_job(
     if timeout_secs < 1 {
         return Err(ApiError::bad_request("the timeout must be at least 1s"));
     }
+    if let Some(ticket) = req.ticket {
+        super::tickets::check_attachable(&s, ticket).await?;
+    }
     let (targets, skipped) = resolve_targets(&s, &req.targets, req.filter.as_deref()).await?;
     let online = targets
         .iter()
@@ -319,7 +324,17 @@ async fn run_job(
     let mut spec: Vec<String> = req.targets.clone();
     spec.extend(req.filter.iter().map(|f| format!("where {f}")));
     let now = unix_now();
-    let id = s
+    let what = format!(
+        "{} job {}{}",
+        req.action,
+        req.item.as_deref().unwrap_or(""),
+        if req.args.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", req.args.join(" "))
+        }
+    );
+    let (id, row) = s
         .store
         .create_job(
             NewJob {
@@ -338,6 +353,21 @@ async fn run_job(
             now,
         )
         .await?;
+    if let Some(ticket) = req.ticket {
+        let summary = format!("{what} on {} target(s), job {}", agents.len(), &id[..12]);
+        s.store
+            .change_ticket(
+                ticket,
+                crate::store::TicketChange::AttachJob {
+                    kind: "job".into(),
+                    id: row,
+                    summary,
+                },
+                op.0.name.clone(),
+                now,
+            )
+            .await?;
+    }
     for agent in &agents {
         s.presence.poke_jobs(agent);
     }
@@ -532,6 +562,16 @@ async fn show_job(
         job: job_view(job),
         targets: targets.into_iter().map(target_view).collect(),
     }))
+}
+
+/// A job by its row number, for a ticket's timeline.
+pub(super) async fn job_detail(store: &crate::store::Store, row: i64) -> Option<JobDetail> {
+    let id = store.job_id_of_row(row).await.ok()?;
+    let (job, targets) = store.get_job(id).await.ok()?;
+    Some(JobDetail {
+        job: job_view(job),
+        targets: targets.into_iter().map(target_view).collect(),
+    })
 }
 
 async fn cancel_job(

@@ -126,6 +126,8 @@ pub struct JobRefView {
     pub id: i64,
     /// The diagnostic's result, when `kind` is `diag`.
     pub diag: Option<DiagRunView>,
+    /// The job and how its targets stand, when `kind` is `job`.
+    pub job: Option<super::jobs::JobDetail>,
 }
 
 /// One timeline entry.
@@ -423,6 +425,10 @@ async fn show_ticket(
                 id,
                 diag: match kind {
                     "diag" => s.store.get_diag_run(id).await.ok().map(diag_run_view),
+                    _ => None,
+                },
+                job: match kind {
+                    "job" => super::jobs::job_detail(&s.store, id).await,
                     _ => None,
                 },
             }),

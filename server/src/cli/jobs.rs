@@ -167,6 +167,9 @@ pub struct RunArgs {
     /// Working directory for a script.
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
+    /// Attach the job to this ticket's timeline.
+    #[arg(long, value_name = "TICKET")]
+    ticket: Option<i64>,
     /// Wait until every target has finished; exit 1 if any did not succeed.
     #[arg(long)]
     wait: bool,
@@ -602,6 +605,7 @@ pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Resu
         deadline: a.deadline,
         targets: a.target,
         filter: a.filter,
+        ticket: a.ticket,
     };
     let created: JobCreated = c.post("/api/v1/jobs", &req).await?;
     if !created.skipped.is_empty() {

@@ -538,11 +538,23 @@ fn event_text(e: &crate::api::tickets::TimelineEntryView) -> String {
         "priority" => format!("priority {old} -> {new}"),
         "updated" => format!("updated {}", e.body),
         "inventory" => format!("inventory: {}", e.body),
-        "job_result" => format!(
-            "attached {} (run {})",
-            e.body,
-            e.job.as_ref().map_or(0, |j| j.id)
-        ),
+        "job_result" => match e.job.as_ref().and_then(|j| j.job.as_ref()) {
+            Some(d) => format!(
+                "attached {}: {}",
+                e.body,
+                d.job
+                    .states
+                    .iter()
+                    .map(|(s, n)| format!("{n} {s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!(
+                "attached {} (run {})",
+                e.body,
+                e.job.as_ref().map_or(0, |j| j.id)
+            ),
+        },
         other => with_note(other.to_string()),
     }
 }

@@ -360,7 +360,14 @@ impl Store {
     }
 
     /// Creates a job with its resolved targets, all queued.
-    pub async fn create_job(&self, job: NewJob, operator: String, now: i64) -> Result<String> {
+    /// Returns the job id and its row number (what a ticket's timeline
+    /// refers to).
+    pub async fn create_job(
+        &self,
+        job: NewJob,
+        operator: String,
+        now: i64,
+    ) -> Result<(String, i64)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.write(move |tx| {
             tx.execute(
@@ -368,6 +375,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![id, job.action, job.item_id, json(&job.args), json(&job.env), job.cwd, job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
             )?;
+            let row = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
             )?;
@@ -375,7 +383,7 @@ impl Store {
                 stmt.execute(params![id, asset, agent, host, now])?;
             }
             audit(tx, now, &operator, "job.create", &id, &format!("{} on {} target(s): {}", job.action, job.targets.len(), job.targets_spec))?;
-            Ok(id)
+            Ok((id, row))
         })
         .await
     }
@@ -562,6 +570,16 @@ impl Store {
                 [now],
             )?;
             Ok(n)
+        })
+        .await
+    }
+
+    /// The id of the job with this row number.
+    pub async fn job_id_of_row(&self, row: i64) -> Result<String> {
+        self.read(move |conn| {
+            conn.query_row("SELECT id FROM jobs WHERE rowid = ?1", [row], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("no job number {row}")))
         })
         .await
     }
