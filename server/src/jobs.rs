@@ -271,16 +271,7 @@ mod tests {
     use deskhand_shared::jobs::JobResult;
 
     fn finished(outcome: Outcome) -> JobProgress {
-        JobProgress::Finished(JobResult {
-            outcome,
-            message: String::new(),
-            exit_code: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            installed_version: None,
-            started_at: None,
-            finished_at: 0,
-        })
+        JobProgress::Finished(JobResult::new(outcome, ""))
     }
 
     #[test]

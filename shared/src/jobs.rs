@@ -316,6 +316,23 @@ pub struct JobResult {
     pub finished_at: i64,
 }
 
+impl JobResult {
+    /// A result with this outcome and message and nothing else: no exit
+    /// code, no output, no times (the caller sets what it knows).
+    pub fn new(outcome: Outcome, message: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            message: message.into(),
+            exit_code: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            installed_version: None,
+            started_at: None,
+            finished_at: 0,
+        }
+    }
+}
+
 /// Progress of a job, agent to server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobProgress {

@@ -182,9 +182,16 @@ impl Server {
         self.proc.stop()
     }
 
-    /// Kills the server with SIGKILL: no graceful shutdown.
-    pub fn kill(&mut self) {
+    /// Kills the server with SIGKILL (no graceful shutdown) and starts it
+    /// again on the same data directory and addresses.
+    pub fn crash_and_restart(&mut self) {
         self.proc.kill();
+        let api = self
+            .api
+            .trim_start_matches("http://")
+            .parse()
+            .expect("API address");
+        *self = Self::start_on(&self.data_dir, self.agents, api).expect("server restarts");
     }
 
     /// The server's log so far.

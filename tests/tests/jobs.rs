@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Proc, Server, wait_for};
+use deskhand_tests::{Agent, Proc, PurgeOnDrop, Server, build_deb, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -148,34 +148,6 @@ impl Fleet {
     }
 }
 
-/// Builds a tiny package with dpkg-deb.
-fn build_deb(dir: &Path, version: &str) -> PathBuf {
-    let root = dir.join(format!("job-pkg-{version}"));
-    std::fs::create_dir_all(root.join("DEBIAN")).expect("mkdir");
-    std::fs::create_dir_all(root.join("usr/share/doc").join(PKG)).expect("mkdir");
-    std::fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {PKG}\nVersion: {version}\nArchitecture: all\nMaintainer: deskhand tests <tests@deskhand.invalid>\nDescription: a package deskhand's job tests install\n"
-        ),
-    )
-    .expect("control");
-    std::fs::write(root.join("usr/share/doc").join(PKG).join("README"), "hi\n").expect("readme");
-    let out = dir.join(format!("{PKG}_{version}_all.deb"));
-    let built = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "--build"])
-        .arg(&root)
-        .arg(&out)
-        .output()
-        .expect("dpkg-deb runs");
-    assert!(
-        built.status.success(),
-        "dpkg-deb: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    out
-}
-
 fn dpkg_installed(name: &str) -> Option<String> {
     let out = Command::new("dpkg-query")
         .args(["-W", "-f", "${Status} ${Version}", name])
@@ -186,20 +158,11 @@ fn dpkg_installed(name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Removes the test package however the test ends.
-struct Purge;
-
-impl Drop for Purge {
-    fn drop(&mut self) {
-        let _ = Command::new("dpkg").args(["--purge", PKG]).output();
-    }
-}
-
 #[test]
 fn a_signed_deb_is_installed_verified_in_the_inventory_and_uninstalled() {
-    let _purge = Purge;
+    let _purge = PurgeOnDrop(PKG);
     let f = fleet();
-    let deb = build_deb(f.dir.path(), "1.2.3");
+    let deb = build_deb(f.dir.path(), PKG, "1.2.3");
     let out = f.server.cli(&[
         "packages",
         "publish",
@@ -528,18 +491,8 @@ fn results_survive_a_server_killed_while_they_arrive() {
     wait_for(WAIT, "some results stored", || {
         jobs.iter().any(|j| f.state(j) == "succeeded").then_some(())
     });
-    let (agents, api) = (
-        f.server.agents,
-        f.server
-            .api
-            .trim_start_matches("http://")
-            .parse()
-            .expect("addr"),
-    );
-    let data = f.server.data_dir.clone();
     // kill -9: no graceful shutdown, no final flush.
-    f.server.kill();
-    f.server = Server::start_on(&data, agents, api).expect("server restarts");
+    f.server.crash_and_restart();
     for job in &jobs {
         let t = f.finished(job);
         assert_eq!(t["state"], "succeeded", "{job}: {t}");
@@ -669,17 +622,8 @@ fn a_content_transfer_resumes_after_the_server_dies_mid_way() {
                 .then_some(())
         })
     });
-    let (agents, api) = (
-        f.server.agents,
-        f.server
-            .api
-            .trim_start_matches("http://")
-            .parse()
-            .expect("addr"),
-    );
-    let data = f.server.data_dir.clone();
-    f.server.kill();
-    f.server = Server::start_on(&data, agents, api).expect("server restarts");
+    // kill -9: no graceful shutdown, no final flush.
+    f.server.crash_and_restart();
     let t = f.finished(&job);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", f.agent.log());
     assert_eq!(t["stdout"], "big done\n");

@@ -58,20 +58,14 @@ pub(crate) async fn execute(
     let timeout = Duration::from_secs(order.timeout_secs.max(1));
     let mut result = match run_action(shared, &order, timeout, &mut cancel).await {
         Ok(r) => r,
-        Err(e) => JobResult {
-            outcome: if *cancel.borrow() {
+        Err(e) => JobResult::new(
+            if *cancel.borrow() {
                 Outcome::Cancelled
             } else {
                 Outcome::Failed
             },
-            message: format!("{e:#}"),
-            exit_code: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            installed_version: None,
-            started_at: None,
-            finished_at: 0,
-        },
+            format!("{e:#}"),
+        ),
     };
     result.started_at = Some(started);
     result.finished_at = crate::unix_now();
@@ -139,14 +133,10 @@ async fn run_action(
     })
     .await?;
     let mut result = JobResult {
-        outcome: Outcome::Succeeded,
-        message: String::new(),
         exit_code: out.exit_code,
         stdout: out.stdout,
         stderr: out.stderr,
-        installed_version: None,
-        started_at: None,
-        finished_at: 0,
+        ..JobResult::new(Outcome::Succeeded, "")
     };
     if out.cancelled {
         result.outcome = Outcome::Cancelled;
@@ -268,16 +258,7 @@ pub fn check_presence(
 }
 
 fn outcome(outcome: Outcome, message: &str) -> JobResult {
-    JobResult {
-        outcome,
-        message: message.into(),
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        installed_version: None,
-        started_at: None,
-        finished_at: 0,
-    }
+    JobResult::new(outcome, message)
 }
 
 fn verify(

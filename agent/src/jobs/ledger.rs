@@ -58,14 +58,9 @@ fn ended(
     now: i64,
 ) -> JobResult {
     JobResult {
-        outcome,
-        message: message.into(),
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        installed_version: None,
         started_at,
         finished_at: now,
+        ..JobResult::new(outcome, message)
     }
 }
 

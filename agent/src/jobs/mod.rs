@@ -232,13 +232,7 @@ impl Jobs {
 
 fn failed(message: &str) -> JobResult {
     JobResult {
-        outcome: deskhand_shared::jobs::Outcome::Failed,
-        message: message.to_string(),
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        installed_version: None,
-        started_at: None,
         finished_at: crate::unix_now(),
+        ..JobResult::new(deskhand_shared::jobs::Outcome::Failed, message)
     }
 }

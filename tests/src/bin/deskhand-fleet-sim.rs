@@ -231,14 +231,10 @@ async fn hold(
                     )
                     .unwrap_or(0);
                     let result = JobResult {
-                        outcome: Outcome::Succeeded,
-                        message: "simulated".into(),
-                        exit_code: None,
                         stdout: "uptime 3 days, load 0.10 0.20 0.30, 4 users\n".repeat(8),
-                        stderr: String::new(),
-                        installed_version: None,
                         started_at: Some(now),
                         finished_at: now,
+                        ..JobResult::new(Outcome::Succeeded, "simulated")
                     };
                     let update = AgentMessage::JobUpdate(JobUpdate {
                         job_id: order.job_id,
