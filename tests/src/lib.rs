@@ -186,6 +186,18 @@ impl Server {
     /// again on the same data directory and addresses.
     pub fn crash_and_restart(&mut self) {
         self.proc.kill();
+        self.start_again();
+    }
+
+    /// Stops the server gracefully, runs `while_down`, and starts it again
+    /// on the same data directory and addresses.
+    pub fn restart_after(&mut self, while_down: impl FnOnce()) {
+        self.proc.stop();
+        while_down();
+        self.start_again();
+    }
+
+    fn start_again(&mut self) {
         let api = self
             .api
             .trim_start_matches("http://")

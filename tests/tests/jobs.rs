@@ -648,3 +648,68 @@ fn a_content_transfer_resumes_after_the_server_dies_mid_way() {
         "resumed from a later offset: {offsets:?}"
     );
 }
+
+#[test]
+fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
+    let mut f = fleet();
+    let name = f.script(
+        "slow",
+        "#!/bin/sh\necho working\nsleep 2\necho done\n",
+        &f.key,
+    );
+    let job = f.job(&["--script", &name]);
+    wait_for(WAIT, "the script running", || {
+        (f.state(&job) == "running").then_some(())
+    });
+    let ledger = f.agent.state_dir.join("jobs/ledger.json");
+    let agent_id = f.id.clone();
+    f.server.restart_after(|| {
+        // While the server is down the job ends; its result is on disk.
+        wait_for(WAIT, "the result in the agent's outbox", || {
+            let text = std::fs::read_to_string(&ledger).ok()?;
+            text.contains("\"acked\":false").then_some(())
+        });
+        let status = Command::new(deskhand_tests::bin("deskhand-agent"))
+            .args(["--state-dir"])
+            .arg(ledger.parent().and_then(Path::parent).expect("state dir"))
+            .arg("status")
+            .output()
+            .expect("status");
+        let text = String::from_utf8_lossy(&status.stdout);
+        assert!(text.contains("1 result(s) waiting"), "{agent_id}: {text}");
+    });
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(t["stdout"], "working\ndone\n");
+    wait_for(WAIT, "the outbox emptied by the acknowledgement", || {
+        let text = std::fs::read_to_string(&ledger).ok()?;
+        (!text.contains("\"acked\":false")).then_some(())
+    });
+
+    // An inventory refresh, a filter target, and a cancel before delivery.
+    let v = f
+        .server
+        .json(&["jobs", "run", "--inventory", "--where", "os=Linux"]);
+    assert_eq!(v["targets"], 1, "{v}");
+    let t = f.finished(v["id"].as_str().expect("id"));
+    assert_eq!(t["state"], "succeeded", "{t}");
+    f.run.take().map(|mut p| p.stop());
+    wait_for(WAIT, "the agent offline", || {
+        (!f.server.is_online(&f.id)).then_some(())
+    });
+    let queued = f.job(&["--script", &name]);
+    let out = f.server.cli(&["jobs", "cancel", &queued]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        f.state(&queued),
+        "cancelled",
+        "a queued job is cancelled at once"
+    );
+    f.start_agent();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(f.state(&queued), "cancelled", "and never runs");
+}

@@ -292,6 +292,8 @@ fn substitute(argv: &[String], file: Option<&Path>) -> Vec<String> {
 /// The verified content of `artifact`, from the cache or fetched from the
 /// server in chunks, resuming after a disconnect.
 async fn fetch(shared: &Shared, artifact: &Artifact) -> Result<PathBuf> {
+    let lock = shared.fetch_lock(&artifact.sha256);
+    let _guard = lock.lock().await;
     let dir = shared.cache_dir();
     let done = dir.join(format!(
         "{}.{}",

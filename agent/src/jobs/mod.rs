@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
     events: mpsc::UnboundedSender<JobEvent>,
     conn: watch::Sender<Option<quinn::Connection>>,
+    /// One lock per artifact, so concurrent jobs that need the same
+    /// content fetch it once.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
@@ -96,6 +99,14 @@ impl Shared {
     pub(crate) fn connection(&self) -> watch::Receiver<Option<quinn::Connection>> {
         self.conn.subscribe()
     }
+
+    /// The lock for fetching one artifact.
+    pub(crate) fn fetch_lock(&self, sha256: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.fetching.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget locks nobody holds.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(sha256.to_string()).or_default().clone()
+    }
 }
 
 /// The agent's jobs: cheap to clone.
@@ -142,6 +153,7 @@ impl Jobs {
                     active: Mutex::default(),
                     events,
                     conn,
+                    fetching: Mutex::default(),
                 }),
             },
             rx,
