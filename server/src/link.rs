@@ -449,6 +449,7 @@ async fn run_session(
     info!(%agent_id, %hostname, remote = %conn.remote_address(), "agent connected");
     let mut pacer = IngestPacer::default();
     let mut sent_jobs = HashSet::new();
+    let mut jobs_waiting = false;
     let mut job_poll = tokio::time::interval(JOB_POLL);
     job_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut output = crate::jobs::OutputBuffer::default();
@@ -464,11 +465,11 @@ async fn run_session(
             }
             // The first tick is immediate: jobs that waited for this agent go now.
             _ = job_poll.tick() => {
-                dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
             () = control.jobs_changed.notified() => {
-                dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
             _ = output_flush.tick() => {
@@ -541,9 +542,9 @@ async fn run_session(
                     // Committed: the agent may drop it from its outbox.
                     send(control.tx, &ServerMessage::JobAck { job_id }).await?;
                 }
-                if matches!(applied, Applied::Changed(s) if s.is_terminal()) {
-                    // A slot is free.
-                    dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
+                if jobs_waiting && matches!(applied, Applied::Changed(s) if s.is_terminal()) {
+                    // A slot is free and a job waits for one.
+                    jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 }
             }
             AgentMessage::HelpRequest(req) => {
@@ -574,8 +575,14 @@ async fn dispatch_jobs(
     agent_id: &str,
     tx: &mut SendStream,
     sent: &mut HashSet<crate::jobs::Send>,
-) -> Result<()> {
+) -> Result<bool> {
     let pending = ctx.store.agent_pending_jobs(agent_id.to_string()).await?;
+    // Forget what concerned jobs that have ended, so a long session's set
+    // stays as small as its unfinished work.
+    sent.retain(|s| {
+        let (crate::jobs::Send::Order(id) | crate::jobs::Send::Cancel(id)) = s;
+        pending.iter().any(|p| &p.job_id == id)
+    });
     for step in crate::jobs::plan_sends(&pending, sent, ctx.max_jobs_per_agent) {
         let msg = match &step {
             crate::jobs::Send::Cancel(job_id) => ServerMessage::JobCancel {
@@ -601,7 +608,12 @@ async fn dispatch_jobs(
         send(tx, &msg).await?;
         sent.insert(step);
     }
-    Ok(())
+    // Whether some job still waits for a free slot.
+    Ok(pending.iter().any(|p| {
+        p.state == crate::jobs::TargetState::Queued
+            && !p.cancel_requested
+            && !sent.contains(&crate::jobs::Send::Order(p.job_id.clone()))
+    }))
 }
 
 /// Serves a stream an agent opened: a content transfer.
