@@ -34,7 +34,8 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::inventory::{
-    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full, reconstruct, unchanged_plan,
+    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full_canonical, reconstruct,
+    unchanged_plan,
 };
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
@@ -506,23 +507,27 @@ async fn plan_report(
                 .await
                 .map_err(store_err)?;
             let first_report = stored_hash.is_none();
-            let (new, unchanged) = blocking(move || {
-                let hash = new.content_hash();
-                let unchanged = stored_hash.as_deref() == Some(hash.to_hex().as_str());
-                Ok((new, unchanged.then_some(hash)))
+            // Canonical in place and hashed once; planning reuses both.
+            let (new, hash) = blocking(move || {
+                let mut new = *new;
+                let hash = new.canonicalize_and_hash();
+                Ok((new, hash))
             })
             .await?;
-            if let Some(hash) = unchanged {
+            if stored_hash.as_deref() == Some(hash.to_hex().as_str()) {
                 return Ok((Some(hash.to_hex()), unchanged_plan(hash, &new)));
             }
             if first_report && let Some(plan) = reenrollment(ctx, agent_id, &new).await? {
                 return Ok((None, plan));
             }
-            let stored = ctx
-                .store
-                .stored_inventory(agent_id.to_string())
-                .await
-                .map_err(store_err)?;
+            let stored = if first_report {
+                None
+            } else {
+                ctx.store
+                    .stored_inventory(agent_id.to_string())
+                    .await
+                    .map_err(store_err)?
+            };
             let rows = match &stored {
                 Some(_) => ctx
                     .store
@@ -535,7 +540,7 @@ async fn plan_report(
                 let base = stored
                     .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
                     .map(|rest| reconstruct(rest, &rows));
-                Ok((None, plan_full(base.as_ref(), &new)))
+                Ok((None, plan_full_canonical(base.as_ref(), new, hash)))
             })
             .await
         }

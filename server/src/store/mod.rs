@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::inventory::{AssetEvent, IngestPlan, SoftwareRow};
 
+mod catalog;
+use catalog::WriterState;
+
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
 /// Read connections kept open between requests.
@@ -46,7 +49,7 @@ pub enum StoreError {
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
-type WriteOp = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
+type WriteOp = Box<dyn FnOnce(&Transaction<'_>, &mut WriterState) -> Reply + Send>;
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -197,6 +200,38 @@ fn migrations() -> Migrations<'static> {
             PRIMARY KEY (asset_id, label_id)
         ) WITHOUT ROWID;
         CREATE INDEX asset_labels_by_label ON asset_labels(label_id, asset_id);
+        "#,
+        ),
+        // Ingest speed (issue 4): links keyed by an integer asset number
+        // instead of the TEXT id (new assets append at the end of the
+        // table), and the inverted index as a table of its own that the
+        // writer maintains once per batch, outside the requests'
+        // savepoints (see `store::catalog`).
+        M::up(
+            r#"
+        ALTER TABLE assets ADD COLUMN num INTEGER;
+        UPDATE assets SET num = rowid;
+        CREATE UNIQUE INDEX assets_num ON assets(num);
+        CREATE TABLE asset_packages (
+            asset_num     INTEGER NOT NULL,
+            software_id   INTEGER NOT NULL,
+            install_date  INTEGER,
+            size_bytes    INTEGER,
+            state         TEXT NOT NULL DEFAULT '',
+            pkg_id        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (asset_num, software_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE software_assets (
+            software_id  INTEGER NOT NULL,
+            asset_num    INTEGER NOT NULL,
+            PRIMARY KEY (software_id, asset_num)
+        ) WITHOUT ROWID;
+        INSERT INTO asset_packages (asset_num, software_id, install_date, size_bytes, state, pkg_id)
+            SELECT a.num, l.software_id, l.install_date, l.size_bytes, l.state, l.pkg_id
+            FROM asset_software l JOIN assets a ON a.id = l.asset_id;
+        INSERT INTO software_assets (software_id, asset_num)
+            SELECT software_id, asset_num FROM asset_packages;
+        DROP TABLE asset_software;
         "#,
         ),
     ])
@@ -493,6 +528,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         configure(&conn)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.pragma_update(None, "cache_size", -65536)?;
         migrations().to_latest(&mut conn)?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
@@ -514,9 +551,23 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
+        self.write_with(move |tx, _| f(tx)).await
+    }
+
+    /// Like [`Store::write`], for requests that change software links
+    /// (they need the writer's catalog cache and pending index changes).
+    async fn write_with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        let op: WriteOp = Box::new(move |txn| {
-            let result = in_savepoint(txn, f);
+        let op: WriteOp = Box::new(move |txn, state| {
+            let mark = state.mark();
+            let result = in_savepoint(txn, |txn| f(txn, state));
+            if result.is_err() {
+                state.rollback_to(mark);
+            }
             Box::new(move |committed: Result<()>| {
                 let _ = tx.send(committed.and(result));
             })
@@ -909,10 +960,14 @@ impl Store {
         report_bytes: i64,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| {
+        let mut plan = plan;
+        let added = catalog::keyed(std::mem::take(&mut plan.software_added));
+        let removed = catalog::keyed(std::mem::take(&mut plan.software_removed));
+        let done = self.write_with(move |tx, state| {
             if let Some(expected) = &expected_hash {
                 let stored: Option<String> = tx
-                    .query_row("SELECT inventory_hash FROM assets WHERE id = ?1", [&asset_id], |r| r.get(0))
+                    .prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
+                    .query_row([&asset_id], |r| r.get(0))
                     .optional()?;
                 if stored.as_ref() != Some(expected) {
                     return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
@@ -926,7 +981,7 @@ impl Store {
             };
             match &plan.rest {
                 Some((blob, s)) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
                             system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
                             inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
@@ -939,56 +994,28 @@ impl Store {
                             ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
                             inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
                             last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
-                        params![
+                    )?
+                    .execute(params![
                             asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
                             s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
                             s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
-                        ],
-                    )?;
+                    ])?;
                 }
                 None => {
-                    let n = tx.execute(
-                        "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                            user = coalesce(?5, user) WHERE id = ?1",
-                        params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user],
-                    )?;
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
+                                user = coalesce(?5, user) WHERE id = ?1",
+                        )?
+                        .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user])?;
                     if n == 0 {
                         return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
                     }
                 }
             }
+            let num = catalog::asset_num(tx, &asset_id)?;
+            let count_change = state.relink(tx, num, &added, &removed)?;
             {
-                let mut find = tx.prepare_cached(
-                    "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
-                )?;
-                let mut unlink = tx.prepare_cached("DELETE FROM asset_software WHERE asset_id = ?1 AND software_id = ?2")?;
-                for r in &plan.software_removed {
-                    if let Some(id) = find
-                        .query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get::<_, i64>(0))
-                        .optional()?
-                    {
-                        unlink.execute(params![asset_id, id])?;
-                    }
-                }
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                let mut link = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO asset_software (asset_id, software_id, install_date, size_bytes, state, pkg_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &plan.software_added {
-                    // Most packages are already in the catalog: one index probe.
-                    let key = params![r.name, r.version, r.vendor, r.source, r.arch];
-                    let id = match find.query_row(key, |row| row.get::<_, i64>(0)).optional()? {
-                        Some(id) => id,
-                        None => {
-                            insert.execute(key)?;
-                            tx.last_insert_rowid()
-                        }
-                    };
-                    link.execute(params![asset_id, id, r.install_date, r.size_bytes, r.state, r.pkg_id])?;
-                }
                 let mut ev = tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
@@ -1005,7 +1032,10 @@ impl Store {
                     params![old, asset_id],
                 )?;
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
-                tx.execute("DELETE FROM asset_software WHERE asset_id = ?1", [old])?;
+                let old_num: Option<i64> = tx.query_row("SELECT num FROM assets WHERE id = ?1", [old], |r| r.get(0))?;
+                if let Some(old_num) = old_num {
+                    state.unlink_all(tx, old_num)?;
+                }
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
                 tx.execute("UPDATE assets SET first_inventory_at = ?2 WHERE id = ?1", params![asset_id, first])?;
                 tx.execute(
@@ -1014,15 +1044,15 @@ impl Store {
                 )?;
                 audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
             }
-            if !plan.software_added.is_empty() || !plan.software_removed.is_empty() || plan.adopt_from.is_some() {
-                tx.execute(
-                    "UPDATE assets SET software_count = (SELECT count(*) FROM asset_software WHERE asset_id = ?1) WHERE id = ?1",
-                    [&asset_id],
-                )?;
+            if count_change != 0 {
+                tx.prepare_cached("UPDATE assets SET software_count = software_count + ?2 WHERE id = ?1")?
+                    .execute(params![asset_id, count_change])?;
             }
-            Ok(())
+            // Freed by the caller, not on the writer thread.
+            Ok((plan, added, removed))
         })
-        .await
+        .await;
+        done.map(drop)
     }
 
     /// Assets matching a filter, by host name.
@@ -1059,7 +1089,7 @@ impl Store {
             if let Some(ids) = &filter.software_ids {
                 let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
                 sql.push_str(&format!(
-                    " AND a.id IN (SELECT asset_id FROM asset_software WHERE software_id IN ({list}))"
+                    " AND a.num IN (SELECT asset_num FROM software_assets WHERE software_id IN ({list}))"
                 ));
             }
             if let Some(secs) = filter.seen_within {
@@ -1094,8 +1124,8 @@ impl Store {
         self.read(move |c| {
             let mut st = c.prepare(
                 "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes, l.state, l.pkg_id
-                 FROM asset_software l JOIN software s ON s.id = l.software_id
-                 WHERE l.asset_id = ?1 ORDER BY s.name, s.version",
+                 FROM assets a JOIN asset_packages l ON l.asset_num = a.num JOIN software s ON s.id = l.software_id
+                 WHERE a.id = ?1 ORDER BY s.name, s.version",
             )?;
             let rows = st.query_map([asset_id], |r| {
                 Ok(SoftwareRow {
@@ -1162,8 +1192,8 @@ impl Store {
     pub async fn software_counts(&self, name: Option<String>) -> Result<Vec<(SoftwareRow, i64)>> {
         self.read(move |c| {
             let mut st = c.prepare(
-                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_id)
-                 FROM software s JOIN asset_software l ON l.software_id = s.id
+                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_num)
+                 FROM software s JOIN software_assets l ON l.software_id = s.id
                  WHERE (?1 IS NULL OR s.name LIKE '%' || ?1 || '%')
                  GROUP BY s.id ORDER BY s.name, s.version",
             )?;
@@ -1588,6 +1618,7 @@ fn in_savepoint<T>(
 }
 
 fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+    let mut state = WriterState::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -1596,7 +1627,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
                 Err(_) => break,
             }
         }
-        let replies = run_batch(&mut conn, batch);
+        let replies = run_batch(&mut conn, &mut state, batch);
         match replies {
             Ok((replies, commit)) => {
                 let commit = commit.map_err(|e| e.to_string());
@@ -1609,12 +1640,30 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> Result<(Vec<Reply>, Result<()>)> {
-    let tx = conn.transaction()?;
-    let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx)).collect();
-    let commit = tx.commit().map_err(StoreError::from);
-    if let Err(e) = &commit {
-        tracing::error!(error = %e, "database commit failed");
+fn run_batch(
+    conn: &mut Connection,
+    state: &mut WriterState,
+    batch: Vec<WriteOp>,
+) -> Result<(Vec<Reply>, Result<()>)> {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            state.aborted();
+            return Err(e.into());
+        }
+    };
+    let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx, state)).collect();
+    // The inverted index changes of the whole batch, in order, then the
+    // commit; if either fails nothing of the batch is stored.
+    let commit = state
+        .apply_index(&tx)
+        .and_then(|()| tx.commit().map_err(StoreError::from));
+    match &commit {
+        Ok(()) => state.committed(),
+        Err(e) => {
+            tracing::error!(error = %e, "database commit failed");
+            state.aborted();
+        }
     }
     Ok((replies, commit))
 }
