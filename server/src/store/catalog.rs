@@ -283,3 +283,128 @@ pub(super) fn asset_num(tx: &Transaction<'_>, asset_id: &str) -> Result<i64> {
         .prepare_cached("SELECT num FROM assets WHERE id = ?1")?
         .query_row([asset_id], |r| r.get(0))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use deskhand_shared::inventory::{Inventory, Package, PackageSource, diff};
+
+    use crate::inventory::{plan_delta, plan_full};
+    use crate::store::{AssetFilter, NewAgent, Store};
+
+    fn inv(packages: &[(&str, &str)]) -> Inventory {
+        let mut inv = Inventory::new();
+        inv.identity.hostname = "pc".into();
+        inv.software = packages
+            .iter()
+            .map(|(name, version)| Package {
+                name: (*name).into(),
+                version: (*version).into(),
+                source: PackageSource::Dpkg,
+                ..Package::default()
+            })
+            .collect();
+        inv
+    }
+
+    async fn holders(s: &Store, name: &str, version: &str) -> Vec<String> {
+        let ids: Vec<i64> = s
+            .software_versions(name.into())
+            .await
+            .expect("versions")
+            .into_iter()
+            .filter(|(_, v, _)| v == version)
+            .map(|(id, _, _)| id)
+            .collect();
+        let filter = AssetFilter {
+            software_ids: Some(ids),
+            ..AssetFilter::default()
+        };
+        s.list_assets(filter, 10)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    }
+
+    /// Links, the package count and the inverted index agree after
+    /// requests that land in one writer batch, and a refused request
+    /// leaves nothing behind.
+    #[tokio::test]
+    async fn links_and_index_agree_across_a_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("db")).expect("open");
+        s.create_enrollment_token("t".into(), "".into(), 9, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        for id in ["a1", "a2"] {
+            let agent = NewAgent {
+                id: id.into(),
+                hostname: id.into(),
+                cert_sha256: id.into(),
+                cert_not_after: 0,
+            };
+            s.enroll_agent("t".into(), agent, 1).await.expect("agent");
+        }
+        let before = inv(&[("curl", "1"), ("vim", "2")]);
+        let after = inv(&[("curl", "2"), ("vim", "2"), ("zsh", "5")]);
+        let first = plan_full(None, &before);
+        s.ingest_inventory("a1".into(), None, first.clone(), 1, 1)
+            .await
+            .expect("a1");
+        // In one batch: a2's first inventory, a1's delta, and a delta
+        // against a base a1 no longer has.
+        let delta = plan_delta(None, &diff(&before, &after)).expect("delta");
+        let base = before.content_hash().to_hex();
+        let (r2, r1, stale) = tokio::join!(
+            s.ingest_inventory("a2".into(), None, first, 1, 2),
+            s.ingest_inventory("a1".into(), Some(base.clone()), delta.clone(), 1, 2),
+            s.ingest_inventory("a1".into(), Some("0".repeat(64)), delta, 1, 2),
+        );
+        r2.expect("a2");
+        r1.expect("a1 delta");
+        assert!(stale.is_err());
+        let names: Vec<(String, String)> = s
+            .asset_software("a1".into())
+            .await
+            .expect("a1 software")
+            .into_iter()
+            .map(|r| (r.name, r.version))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("curl".to_string(), "2".to_string()),
+                ("vim".into(), "2".into()),
+                ("zsh".into(), "5".into())
+            ]
+        );
+        assert_eq!(
+            s.find_asset("a1".into()).await.expect("a1").software_count,
+            3
+        );
+        assert_eq!(
+            s.find_asset("a2".into()).await.expect("a2").software_count,
+            2
+        );
+        assert_eq!(holders(&s, "curl", "1").await, ["a2"]);
+        assert_eq!(holders(&s, "curl", "2").await, ["a1"]);
+        assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
+        let counts: Vec<(String, i64)> = s
+            .software_counts(None)
+            .await
+            .expect("counts")
+            .into_iter()
+            .map(|(r, n)| (format!("{} {}", r.name, r.version), n))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("curl 1".to_string(), 1),
+                ("curl 2".into(), 1),
+                ("vim 2".into(), 2),
+                ("zsh 5".into(), 1)
+            ]
+        );
+    }
+}

@@ -1916,3 +1916,116 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// A database made by the schema before migration 5 (links keyed by
+    /// TEXT asset ids, one table with a secondary index) keeps every link
+    /// and finds the same assets after it.
+    #[tokio::test]
+    async fn links_survive_the_move_to_integer_asset_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deskhand.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            configure(&conn).expect("configure");
+            migrations().to_version(&mut conn, 4).expect("old schema");
+            conn.execute_batch(
+                "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, software_count)
+                     VALUES ('asset-b', 'pc-b', 1, 1, 2), ('asset-a', 'pc-a', 1, 1, 1);
+                 INSERT INTO assets (id, kind, hostname, first_inventory_at, last_inventory_at)
+                     VALUES ('printer', 'printer', 'lp1', 1, 1);
+                 INSERT INTO software (id, name, version, vendor, source, arch) VALUES
+                     (7, 'openssl', '3.0.11', '', 'dpkg', 'amd64'),
+                     (9, 'curl', '8.0', '', 'dpkg', 'amd64');
+                 INSERT INTO asset_software (asset_id, software_id, install_date, size_bytes, state, pkg_id) VALUES
+                     ('asset-b', 7, 100, 2000, '', ''),
+                     ('asset-b', 9, NULL, NULL, 'half-installed', 'x'),
+                     ('asset-a', 7, 200, NULL, '', '');
+                 INSERT INTO asset_events (asset_id, at, category, item, change) VALUES ('asset-a', 1, 'asset', '', 'inventoried');",
+            )
+            .expect("old data");
+        }
+        let s = Store::open(&path).expect("migrate");
+        let b = s
+            .asset_software("asset-b".into())
+            .await
+            .expect("links of b");
+        assert_eq!(
+            b.iter()
+                .map(|r| (
+                    r.name.as_str(),
+                    r.install_date,
+                    r.size_bytes,
+                    r.state.as_str(),
+                    r.pkg_id.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("curl", None, None, "half-installed", "x"),
+                ("openssl", Some(100), Some(2000), "", ""),
+            ]
+        );
+        let a = s
+            .asset_software("asset-a".into())
+            .await
+            .expect("links of a");
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].install_date, Some(200));
+        let with_openssl = s
+            .list_assets(
+                AssetFilter {
+                    software_ids: Some(vec![7]),
+                    ..AssetFilter::default()
+                },
+                10,
+            )
+            .await
+            .expect("search");
+        assert_eq!(
+            with_openssl
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>(),
+            ["asset-a", "asset-b"]
+        );
+        let counts = s.software_counts(None).await.expect("counts");
+        assert_eq!(
+            counts
+                .iter()
+                .map(|(r, n)| (r.name.as_str(), *n))
+                .collect::<Vec<_>>(),
+            [("curl", 1), ("openssl", 2)]
+        );
+        assert_eq!(
+            s.asset_history("asset-a".into(), 0, None)
+                .await
+                .expect("history")
+                .len(),
+            1
+        );
+        // Every asset has a distinct number, and a new asset gets the next.
+        let nums: Vec<Option<i64>> = s
+            .read(|c| {
+                let mut st = c.prepare("SELECT num FROM assets ORDER BY num")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .expect("nums");
+        assert_eq!(nums, [Some(1), Some(2), Some(3)]);
+        let old_table: i64 = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'asset_software'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .expect("schema");
+        assert_eq!(old_table, 0);
+    }
+}
