@@ -343,13 +343,28 @@ pub fn plan_reenrollment(
     old: &Inventory,
     new: &Inventory,
 ) -> IngestPlan {
-    let mut plan = plan_full(Some(old), new);
+    take_over(plan_full(Some(old), new), "re-enrolled", old_id, new_id)
+}
+
+/// Plans the first report of an agent on a machine that was entered by
+/// hand (same serial number): the agent's asset takes over the manual
+/// one's history, with a `taken over by agent` event.
+pub fn plan_adoption(manual_id: &str, new_id: &str, new: &Inventory) -> IngestPlan {
+    take_over(
+        plan_full(None, new),
+        "taken over by agent",
+        manual_id,
+        new_id,
+    )
+}
+
+fn take_over(mut plan: IngestPlan, change: &str, old_id: &str, new_id: &str) -> IngestPlan {
     plan.events.insert(
         0,
         event(
             "asset",
             "agent",
-            "re-enrolled",
+            change,
             Some(old_id.to_string()),
             Some(new_id.to_string()),
         ),

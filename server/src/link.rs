@@ -570,7 +570,9 @@ async fn plan_report(
 
 /// The first inventory of a new agent may come from a machine that was
 /// enrolled before (re-imaged, say): if an offline agent's asset has the
-/// same hardware identity, plan to take it over with its history.
+/// same hardware identity, plan to take it over with its history. Else,
+/// if the machine was entered by hand (an asset without an agent with the
+/// same serial number), plan to adopt that asset.
 async fn reenrollment(
     ctx: &LinkContext,
     agent_id: &str,
@@ -588,13 +590,28 @@ async fn reenrollment(
         .asset_with_hardware(
             agent_id.to_string(),
             summary.system_uuid,
-            summary.serial,
+            summary.serial.clone(),
             macs,
         )
         .await
         .map_err(store_err)?
     else {
-        return Ok(None);
+        let manual = ctx
+            .store
+            .manual_asset_with_serial(summary.serial)
+            .await
+            .map_err(store_err)?;
+        let Some(manual) = manual else {
+            return Ok(None);
+        };
+        info!(%agent_id, manual_asset = %manual, "an agent reports a machine entered by hand: adopting its asset");
+        let (new, new_id) = (new.clone(), agent_id.to_string());
+        return blocking(move || {
+            Ok(Some(crate::inventory::plan_adoption(
+                &manual, &new_id, &new,
+            )))
+        })
+        .await;
     };
     if ctx.presence.status(&old).is_some() {
         // Both are live: two installs on one machine, not a re-enrollment.

@@ -973,9 +973,15 @@ impl Store {
                     return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
                 }
             }
-            let adopted_first: Option<i64> = match &plan.adopt_from {
+            // The asset taken over: its first inventory time, whether it
+            // was entered by hand, and what the operator wrote on it.
+            let adopted: Option<(i64, bool, String, String)> = match &plan.adopt_from {
                 Some(old) => tx
-                    .query_row("SELECT first_inventory_at FROM assets WHERE id = ?1", [old], |r| r.get(0))
+                    .query_row(
+                        "SELECT first_inventory_at, agent_id IS NULL, location, notes FROM assets WHERE id = ?1",
+                        [old],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
                     .optional()?,
                 None => None,
             };
@@ -1023,9 +1029,10 @@ impl Store {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
             }
-            if let (Some(old), Some(first)) = (&plan.adopt_from, adopted_first) {
-                // The same machine, enrolled again: the new asset carries on
-                // the old one's history and labels; the old identity is dead.
+            if let (Some(old), Some((first, manual, location, notes))) = (&plan.adopt_from, adopted) {
+                // The same machine, enrolled again or entered by hand before:
+                // the new asset carries on the old one's history, labels,
+                // location and notes; an old agent identity is dead.
                 tx.execute("UPDATE asset_events SET asset_id = ?2 WHERE asset_id = ?1", params![old, asset_id])?;
                 tx.execute(
                     "INSERT OR IGNORE INTO asset_labels (asset_id, label_id) SELECT ?2, label_id FROM asset_labels WHERE asset_id = ?1",
@@ -1037,12 +1044,22 @@ impl Store {
                     state.unlink_all(tx, old_num)?;
                 }
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
-                tx.execute("UPDATE assets SET first_inventory_at = ?2 WHERE id = ?1", params![asset_id, first])?;
                 tx.execute(
-                    "UPDATE agents SET revoked_at = ?2, revoked_by = 'server (re-enrolled)' WHERE id = ?1 AND revoked_at IS NULL",
-                    params![old, now],
+                    "UPDATE assets SET first_inventory_at = ?2,
+                        location = CASE location WHEN '' THEN ?3 ELSE location END,
+                        notes = CASE notes WHEN '' THEN ?4 ELSE notes END
+                     WHERE id = ?1",
+                    params![asset_id, first, location, notes],
                 )?;
-                audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
+                if manual {
+                    audit(tx, now, "server", "asset.adopt", &asset_id, &format!("the agent took over manual asset {old}"))?;
+                } else {
+                    tx.execute(
+                        "UPDATE agents SET revoked_at = ?2, revoked_by = 'server (re-enrolled)' WHERE id = ?1 AND revoked_at IS NULL",
+                        params![old, now],
+                    )?;
+                    audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
+                }
             }
             if count_change != 0 {
                 tx.prepare_cached("UPDATE assets SET software_count = software_count + ?2 WHERE id = ?1")?
@@ -1290,6 +1307,22 @@ impl Store {
                 }
             }
             Ok(None)
+        })
+        .await
+    }
+
+    /// The asset entered by hand (no agent) with this serial number.
+    pub async fn manual_asset_with_serial(&self, serial: String) -> Result<Option<String>> {
+        if serial.is_empty() {
+            return Ok(None);
+        }
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id FROM assets WHERE serial = ?1 AND agent_id IS NULL ORDER BY first_inventory_at LIMIT 1",
+                [serial],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }
@@ -2027,5 +2060,126 @@ mod migration_tests {
             .await
             .expect("schema");
         assert_eq!(old_table, 0);
+    }
+}
+
+#[cfg(test)]
+mod takeover_tests {
+    use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+
+    use super::*;
+    use crate::inventory::plan_adoption;
+
+    /// An agent whose first inventory has the serial number of an asset
+    /// entered by hand takes that asset over: its history, labels,
+    /// location and notes, with an event and an audit entry saying so.
+    #[tokio::test]
+    async fn an_agent_adopts_the_manual_asset_with_its_serial() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("db")).expect("open");
+        let manual = ManualAsset {
+            name: "alice's laptop".into(),
+            kind: "laptop".into(),
+            serial: "SN-42".into(),
+            location: "floor 4".into(),
+            notes: "bought 2024".into(),
+            ..ManualAsset::default()
+        };
+        let manual_id = s
+            .add_manual_asset(manual, "admin".into(), 10)
+            .await
+            .expect("add");
+        s.create_label("floor4".into(), None, "admin".into(), 11)
+            .await
+            .expect("label");
+        s.set_label(manual_id.clone(), "floor4".into(), true, "admin".into(), 12)
+            .await
+            .expect("set label");
+        assert_eq!(
+            s.manual_asset_with_serial("".into()).await.expect("empty"),
+            None
+        );
+        assert_eq!(
+            s.manual_asset_with_serial("SN-42".into())
+                .await
+                .expect("lookup"),
+            Some(manual_id.clone())
+        );
+
+        s.create_enrollment_token("t".into(), "".into(), 1, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        let agent = NewAgent {
+            id: "agent-1".into(),
+            hostname: "alice-pc".into(),
+            cert_sha256: "fp".into(),
+            cert_not_after: 0,
+        };
+        s.enroll_agent("t".into(), agent, 20).await.expect("enroll");
+        let mut inv = Inventory::new();
+        inv.identity.hostname = "alice-pc".into();
+        inv.identity.serial = Some("SN-42".into());
+        inv.software = vec![Package {
+            name: "bash".into(),
+            version: "5.2".into(),
+            source: PackageSource::Dpkg,
+            ..Package::default()
+        }];
+        let plan = plan_adoption(&manual_id, "agent-1", &inv);
+        s.ingest_inventory("agent-1".into(), None, plan, 100, 30)
+            .await
+            .expect("ingest");
+
+        let assets = s
+            .list_assets(AssetFilter::default(), 30)
+            .await
+            .expect("list");
+        assert_eq!(assets.len(), 1, "one machine, one asset");
+        let a = &assets[0];
+        assert_eq!(
+            (a.id.as_str(), a.kind.as_str(), a.serial.as_str()),
+            ("agent-1", "computer", "SN-42")
+        );
+        assert_eq!(
+            (a.location.as_str(), a.notes.as_str()),
+            ("floor 4", "bought 2024")
+        );
+        assert_eq!(
+            a.first_inventory_at, 10,
+            "the asset's life began when it was added"
+        );
+        assert_eq!(a.software_count, 1);
+        assert_eq!(
+            s.static_labels_of("agent-1".into()).await.expect("labels"),
+            ["floor4"]
+        );
+        let history: Vec<(String, Option<String>)> = s
+            .asset_history("agent-1".into(), 0, None)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|(_, e)| (e.change, e.old_value))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                ("inventoried".to_string(), None),
+                ("taken over by agent".into(), Some(manual_id.clone())),
+                ("added by hand".into(), None),
+            ]
+        );
+        let audit = s.list_audit(10).await.expect("audit");
+        assert!(
+            audit.iter().any(|e| e.action == "asset.adopt"
+                && e.target == "agent-1"
+                && e.detail.contains(&manual_id)),
+            "{audit:?}"
+        );
+        assert_eq!(
+            s.manual_asset_with_serial("SN-42".into())
+                .await
+                .expect("gone"),
+            None
+        );
     }
 }
