@@ -488,6 +488,10 @@ async fn ingest(
     }
 }
 
+/// Most package changes of a delta that is planned on the async thread
+/// rather than on the blocking pool.
+const INLINE_DELTA_CHANGES: usize = 32;
+
 /// Plans a report: a full one against the reconstructed base, a delta
 /// against the stored hash (and the stored form only if it needs it).
 async fn plan_report(
@@ -545,24 +549,28 @@ async fn plan_report(
             .await
         }
         InventoryReport::Delta(d) => {
-            let stored_hash = ctx
-                .store
-                .inventory_hash(agent_id.to_string())
-                .await
-                .map_err(store_err)?;
-            if stored_hash.as_deref() != Some(d.base.to_hex().as_str()) {
-                return Err(IngestError::UnknownBase);
-            }
+            let expected = d.base.to_hex();
+            // The writer checks the base against the stored hash in the
+            // ingest's own transaction (a mismatch also asks for a full
+            // report), so a delta that changes only software reads nothing
+            // first.
             let rest = if needs_stored_form(&d) {
-                ctx.store
+                match ctx
+                    .store
                     .stored_inventory(agent_id.to_string())
                     .await
                     .map_err(store_err)?
-                    .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
+                {
+                    Some((blob, hash)) if hash == expected => Inventory::from_wire(&blob).ok(),
+                    _ => return Err(IngestError::UnknownBase),
+                }
             } else {
                 None
             };
-            let expected = d.base.to_hex();
+            if d.software.len() <= INLINE_DELTA_CHANGES && rest.is_none() {
+                // A few microseconds of work: cheaper here than a thread hop.
+                return plan_delta(None, &d).map(|p| (Some(expected), p));
+            }
             blocking(move || plan_delta(rest.as_ref(), &d).map(|p| (Some(expected), p))).await
         }
     }
