@@ -192,11 +192,11 @@ impl WriterState {
              WHERE asset_num = ?1 AND software_id = ?2",
         )?;
         for r in removed {
-            if let Some(id) = self.existing_software_id(tx, r)? {
-                if unlink.execute(params![asset_num, id])? > 0 {
-                    delta -= 1;
-                    self.index_change(id, asset_num, false);
-                }
+            if let Some(id) = self.existing_software_id(tx, r)?
+                && unlink.execute(params![asset_num, id])? > 0
+            {
+                delta -= 1;
+                self.index_change(id, asset_num, false);
             }
         }
         for k in added {
