@@ -133,16 +133,21 @@ fn opt(s: &Option<String>) -> String {
 
 /// The catalog row of a package.
 pub fn software_row(p: &Package) -> SoftwareRow {
+    software_row_of(p.clone())
+}
+
+/// The catalog row of a package, taking its strings.
+fn software_row_of(p: Package) -> SoftwareRow {
     SoftwareRow {
-        name: p.name.clone(),
-        version: p.version.clone(),
-        vendor: opt(&p.vendor),
         source: source_name(&p.source),
-        arch: opt(&p.arch),
+        name: p.name,
+        version: p.version,
+        vendor: p.vendor.unwrap_or_default(),
+        arch: p.arch.unwrap_or_default(),
         install_date: p.install_date.and_then(|d| i64::try_from(d).ok()),
         size_bytes: p.size_bytes.and_then(|d| i64::try_from(d).ok()),
-        state: opt(&p.state),
-        pkg_id: opt(&p.id),
+        state: p.state.unwrap_or_default(),
+        pkg_id: p.id.unwrap_or_default(),
     }
 }
 
@@ -207,6 +212,12 @@ pub fn parse_source(s: &str) -> PackageSource {
 /// metadata, sessions, boot time, free space).
 pub fn stored_form(inv: &Inventory) -> Inventory {
     let mut s = inv.canonical();
+    strip_to_stored_form(&mut s);
+    s
+}
+
+/// Turns a canonical inventory into its stored form in place.
+fn strip_to_stored_form(s: &mut Inventory) {
     s.software.clear();
     s.meta = Default::default();
     s.sessions = Default::default();
@@ -214,7 +225,6 @@ pub fn stored_form(inv: &Inventory) -> Inventory {
     for v in &mut s.volumes {
         v.free_bytes = 0;
     }
-    s
 }
 
 /// Rebuilds an inventory from its stored form and its package rows.
@@ -274,31 +284,49 @@ pub fn summarize(inv: &Inventory) -> AssetSummary {
 
 /// Plans a full report against the reconstructed base, if there is one.
 pub fn plan_full(base: Option<&Inventory>, new: &Inventory) -> IngestPlan {
-    let new = new.canonical();
-    let rest = stored_form(&new);
-    let summary = summarize(&rest);
+    let mut new = new.clone();
+    let hash = new.canonicalize_and_hash();
+    plan_full_canonical(base, new, hash)
+}
+
+/// [`plan_full`] for a report that is already canonical and hashed
+/// ([`Inventory::canonicalize_and_hash`]); it consumes the report, so a
+/// first inventory's packages become catalog rows without a copy.
+pub fn plan_full_canonical(
+    base: Option<&Inventory>,
+    mut new: Inventory,
+    hash: ContentHash,
+) -> IngestPlan {
+    let user = user_of(&new.sessions);
     let (software_added, software_removed, events) = match base {
-        None => (
-            new.software.iter().map(software_row).collect(),
-            Vec::new(),
-            vec![event(
+        None => {
+            let packages = std::mem::take(&mut new.software);
+            let events = vec![event(
                 "asset",
                 "",
                 "inventoried",
                 None,
-                Some(format!("{} packages", new.software.len())),
-            )],
-        ),
+                Some(format!("{} packages", packages.len())),
+            )];
+            (
+                packages.into_iter().map(software_row_of).collect(),
+                Vec::new(),
+                events,
+            )
+        }
         Some(base) => {
             let d = diff(base, &new);
             let (added, removed) = software_links(&d);
             (added, removed, events_of(&d))
         }
     };
+    let mut rest = new;
+    strip_to_stored_form(&mut rest);
+    let summary = summarize(&rest);
     IngestPlan {
-        hash: new.content_hash(),
+        hash,
         rest: Some((rest.to_wire(), summary)),
-        user: Some(user_of(&new.sessions)),
+        user: Some(user),
         software_added,
         software_removed,
         events,
@@ -315,13 +343,28 @@ pub fn plan_reenrollment(
     old: &Inventory,
     new: &Inventory,
 ) -> IngestPlan {
-    let mut plan = plan_full(Some(old), new);
+    take_over(plan_full(Some(old), new), "re-enrolled", old_id, new_id)
+}
+
+/// Plans the first report of an agent on a machine that was entered by
+/// hand (same serial number): the agent's asset takes over the manual
+/// one's history, with a `taken over by agent` event.
+pub fn plan_adoption(manual_id: &str, new_id: &str, new: &Inventory) -> IngestPlan {
+    take_over(
+        plan_full(None, new),
+        "taken over by agent",
+        manual_id,
+        new_id,
+    )
+}
+
+fn take_over(mut plan: IngestPlan, change: &str, old_id: &str, new_id: &str) -> IngestPlan {
     plan.events.insert(
         0,
         event(
             "asset",
             "agent",
-            "re-enrolled",
+            change,
             Some(old_id.to_string()),
             Some(new_id.to_string()),
         ),

@@ -34,7 +34,8 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::inventory::{
-    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full, reconstruct, unchanged_plan,
+    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full_canonical, reconstruct,
+    unchanged_plan,
 };
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
@@ -736,6 +737,10 @@ async fn ingest(
     }
 }
 
+/// Most package changes of a delta that is planned on the async thread
+/// rather than on the blocking pool.
+const INLINE_DELTA_CHANGES: usize = 32;
+
 /// Plans a report: a full one against the reconstructed base, a delta
 /// against the stored hash (and the stored form only if it needs it).
 async fn plan_report(
@@ -755,23 +760,27 @@ async fn plan_report(
                 .await
                 .map_err(store_err)?;
             let first_report = stored_hash.is_none();
-            let (new, unchanged) = blocking(move || {
-                let hash = new.content_hash();
-                let unchanged = stored_hash.as_deref() == Some(hash.to_hex().as_str());
-                Ok((new, unchanged.then_some(hash)))
+            // Canonical in place and hashed once; planning reuses both.
+            let (new, hash) = blocking(move || {
+                let mut new = *new;
+                let hash = new.canonicalize_and_hash();
+                Ok((new, hash))
             })
             .await?;
-            if let Some(hash) = unchanged {
+            if stored_hash.as_deref() == Some(hash.to_hex().as_str()) {
                 return Ok((Some(hash.to_hex()), unchanged_plan(hash, &new)));
             }
             if first_report && let Some(plan) = reenrollment(ctx, agent_id, &new).await? {
                 return Ok((None, plan));
             }
-            let stored = ctx
-                .store
-                .stored_inventory(agent_id.to_string())
-                .await
-                .map_err(store_err)?;
+            let stored = if first_report {
+                None
+            } else {
+                ctx.store
+                    .stored_inventory(agent_id.to_string())
+                    .await
+                    .map_err(store_err)?
+            };
             let rows = match &stored {
                 Some(_) => ctx
                     .store
@@ -784,29 +793,33 @@ async fn plan_report(
                 let base = stored
                     .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
                     .map(|rest| reconstruct(rest, &rows));
-                Ok((None, plan_full(base.as_ref(), &new)))
+                Ok((None, plan_full_canonical(base.as_ref(), new, hash)))
             })
             .await
         }
         InventoryReport::Delta(d) => {
-            let stored_hash = ctx
-                .store
-                .inventory_hash(agent_id.to_string())
-                .await
-                .map_err(store_err)?;
-            if stored_hash.as_deref() != Some(d.base.to_hex().as_str()) {
-                return Err(IngestError::UnknownBase);
-            }
+            let expected = d.base.to_hex();
+            // The writer checks the base against the stored hash in the
+            // ingest's own transaction (a mismatch also asks for a full
+            // report), so a delta that changes only software reads nothing
+            // first.
             let rest = if needs_stored_form(&d) {
-                ctx.store
+                match ctx
+                    .store
                     .stored_inventory(agent_id.to_string())
                     .await
                     .map_err(store_err)?
-                    .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
+                {
+                    Some((blob, hash)) if hash == expected => Inventory::from_wire(&blob).ok(),
+                    _ => return Err(IngestError::UnknownBase),
+                }
             } else {
                 None
             };
-            let expected = d.base.to_hex();
+            if d.software.len() <= INLINE_DELTA_CHANGES && rest.is_none() {
+                // A few microseconds of work: cheaper here than a thread hop.
+                return plan_delta(None, &d).map(|p| (Some(expected), p));
+            }
             blocking(move || plan_delta(rest.as_ref(), &d).map(|p| (Some(expected), p))).await
         }
     }
@@ -814,7 +827,9 @@ async fn plan_report(
 
 /// The first inventory of a new agent may come from a machine that was
 /// enrolled before (re-imaged, say): if an offline agent's asset has the
-/// same hardware identity, plan to take it over with its history.
+/// same hardware identity, plan to take it over with its history. Else,
+/// if the machine was entered by hand (an asset without an agent with the
+/// same serial number), plan to adopt that asset.
 async fn reenrollment(
     ctx: &LinkContext,
     agent_id: &str,
@@ -832,13 +847,28 @@ async fn reenrollment(
         .asset_with_hardware(
             agent_id.to_string(),
             summary.system_uuid,
-            summary.serial,
+            summary.serial.clone(),
             macs,
         )
         .await
         .map_err(store_err)?
     else {
-        return Ok(None);
+        let manual = ctx
+            .store
+            .manual_asset_with_serial(summary.serial)
+            .await
+            .map_err(store_err)?;
+        let Some(manual) = manual else {
+            return Ok(None);
+        };
+        info!(%agent_id, manual_asset = %manual, "an agent reports a machine entered by hand: adopting its asset");
+        let (new, new_id) = (new.clone(), agent_id.to_string());
+        return blocking(move || {
+            Ok(Some(crate::inventory::plan_adoption(
+                &manual, &new_id, &new,
+            )))
+        })
+        .await;
     };
     if ctx.presence.status(&old).is_some() {
         // Both are live: two installs on one machine, not a re-enrollment.

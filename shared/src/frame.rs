@@ -77,11 +77,14 @@ pub fn body_len(header: [u8; HEADER_LEN], max: usize) -> Result<usize, FrameErro
     Ok(len)
 }
 
+/// Most buffer room a decoder keeps between frames.
+const IDLE_CAPACITY: usize = 16 * 1024;
+
 /// A sans-I/O frame reader: feed it bytes as they arrive, take messages out.
 ///
 /// It never buffers more than one header plus one body of at most the cap,
 /// so a peer that announces a huge frame is refused before it can make the
-/// reader allocate.
+/// reader allocate; between frames it keeps at most 16 KiB of room.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
@@ -144,8 +147,20 @@ impl FrameDecoder {
         if self.buf.len() < HEADER_LEN + len {
             return Ok(None);
         }
-        let body = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
-        self.buf.drain(..HEADER_LEN + len);
+        let body = if self.buf.len() == HEADER_LEN + len {
+            // The usual case: the buffer holds just this frame. Hand its
+            // memory over instead of copying it.
+            let mut body = std::mem::take(&mut self.buf);
+            body.drain(..HEADER_LEN);
+            body
+        } else {
+            let body = self.buf[HEADER_LEN..HEADER_LEN + len].to_vec();
+            self.buf.drain(..HEADER_LEN + len);
+            // A long-lived connection must not keep the room of its
+            // largest frame (an inventory) for the rest of its life.
+            self.buf.shrink_to(IDLE_CAPACITY);
+            body
+        };
         self.check_pending()?;
         Ok(Some(body))
     }
@@ -189,6 +204,35 @@ mod tests {
         );
         assert_eq!(dec.buffered(), 0);
         assert_eq!(dec.next_message::<AgentMessage>().expect("empty"), None);
+    }
+
+    #[test]
+    fn a_large_frame_leaves_no_large_buffer_behind() {
+        let big = AgentMessage::Hello(Hello {
+            hostname: "x".repeat(200_000),
+            ..match hello() {
+                AgentMessage::Hello(h) => h,
+                _ => unreachable!("hello() is a Hello"),
+            }
+        });
+        for tail in [
+            Vec::new(),
+            encode_frame(&AgentMessage::Heartbeat).expect("encode"),
+        ] {
+            let mut dec = FrameDecoder::default();
+            let mut stream = encode_frame(&big).expect("encode");
+            stream.extend(&tail);
+            dec.push(&stream).expect("push");
+            assert_eq!(
+                dec.next_message::<AgentMessage>().expect("decode"),
+                Some(big.clone())
+            );
+            assert!(
+                dec.buf.capacity() <= IDLE_CAPACITY,
+                "{}",
+                dec.buf.capacity()
+            );
+        }
     }
 
     #[test]

@@ -734,15 +734,34 @@ impl Inventory {
     /// collection metadata, volume free space, sessions and last boot time.
     pub fn content_hash(&self) -> ContentHash {
         let mut c = self.canonical();
-        c.meta = CollectionMeta::default();
-        c.sessions = Sessions::default();
-        c.os.last_boot = None;
-        for v in &mut c.volumes {
+        c.content_hash_canonical()
+    }
+
+    /// [`Inventory::content_hash`] that canonicalizes `self` in place
+    /// instead of hashing a canonical copy: the packages, which are most of
+    /// an inventory, are neither cloned nor reallocated.
+    pub fn canonicalize_and_hash(&mut self) -> ContentHash {
+        self.canonicalize();
+        let software = std::mem::take(&mut self.software);
+        let mut c = self.clone();
+        c.software = software;
+        let hash = c.content_hash_canonical();
+        self.software = c.software;
+        hash
+    }
+
+    /// The content hash of an inventory that is canonical; clears its
+    /// volatile fields.
+    fn content_hash_canonical(&mut self) -> ContentHash {
+        self.meta = CollectionMeta::default();
+        self.sessions = Sessions::default();
+        self.os.last_boot = None;
+        for v in &mut self.volumes {
             v.free_bytes = 0;
         }
         // Encoding plain owned data into a Vec cannot fail; an empty encoding
         // would still hash deterministically if it ever did.
-        let bytes = postcard::to_stdvec(&c).unwrap_or_default();
+        let bytes = postcard::to_stdvec(self).unwrap_or_default();
         let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
         let mut out = [0u8; 32];
         out.copy_from_slice(digest.as_ref());

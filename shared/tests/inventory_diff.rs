@@ -142,6 +142,13 @@ proptest! {
     }
 
     #[test]
+    fn hashing_in_place_is_hashing_a_canonical_copy(a in inventory()) {
+        let mut b = a.clone();
+        prop_assert_eq!(b.canonicalize_and_hash(), a.content_hash());
+        prop_assert_eq!(b, a.canonical());
+    }
+
+    #[test]
     fn inventory_survives_the_wire(a in inventory()) {
         prop_assert_eq!(Inventory::from_wire(&a.to_wire()), Ok(a));
     }

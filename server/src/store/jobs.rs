@@ -683,3 +683,26 @@ impl Store {
         .await
     }
 }
+
+/// Moves an asset's job targets to the asset that takes it over (a
+/// re-enrolled machine, or an agent adopting a hand-entered asset; `new`
+/// is the new agent's id, which is its asset's id). Queued targets go to
+/// the new agent; targets the old agent had received can no longer end
+/// there and are failed.
+pub(super) fn move_asset_targets(
+    tx: &rusqlite::Transaction<'_>,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE OR IGNORE job_targets SET asset_id = ?2,
+             agent_id = CASE state WHEN 'queued' THEN ?2 ELSE agent_id END,
+             state = CASE WHEN state IN ('delivered', 'running') THEN 'failed' ELSE state END,
+             message = CASE WHEN state IN ('delivered', 'running')
+                 THEN 'the machine was enrolled again while the job was on it' ELSE message END
+         WHERE asset_id = ?1",
+        params![old, new],
+    )?;
+    tx.execute("DELETE FROM job_targets WHERE asset_id = ?1", [old])?;
+    Ok(())
+}

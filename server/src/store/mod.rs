@@ -25,6 +25,8 @@ mod tickets;
 pub use tickets::{
     HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
 };
+mod catalog;
+use catalog::WriterState;
 
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
@@ -53,7 +55,7 @@ pub enum StoreError {
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
-type WriteOp = Box<dyn FnOnce(&Transaction<'_>) -> Reply + Send>;
+type WriteOp = Box<dyn FnOnce(&Transaction<'_>, &mut WriterState) -> Reply + Send>;
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -208,6 +210,38 @@ fn migrations() -> Migrations<'static> {
         ),
         M::up(jobs::MIGRATION),
         M::up(tickets::MIGRATION),
+        // Ingest speed (issue 4): links keyed by an integer asset number
+        // instead of the TEXT id (new assets append at the end of the
+        // table), and the inverted index as a table of its own that the
+        // writer maintains once per batch, outside the requests'
+        // savepoints (see `store::catalog`).
+        M::up(
+            r#"
+        ALTER TABLE assets ADD COLUMN num INTEGER;
+        UPDATE assets SET num = rowid;
+        CREATE UNIQUE INDEX assets_num ON assets(num);
+        CREATE TABLE asset_packages (
+            asset_num     INTEGER NOT NULL,
+            software_id   INTEGER NOT NULL,
+            install_date  INTEGER,
+            size_bytes    INTEGER,
+            state         TEXT NOT NULL DEFAULT '',
+            pkg_id        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (asset_num, software_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE software_assets (
+            software_id  INTEGER NOT NULL,
+            asset_num    INTEGER NOT NULL,
+            PRIMARY KEY (software_id, asset_num)
+        ) WITHOUT ROWID;
+        INSERT INTO asset_packages (asset_num, software_id, install_date, size_bytes, state, pkg_id)
+            SELECT a.num, l.software_id, l.install_date, l.size_bytes, l.state, l.pkg_id
+            FROM asset_software l JOIN assets a ON a.id = l.asset_id;
+        INSERT INTO software_assets (software_id, asset_num)
+            SELECT software_id, asset_num FROM asset_packages;
+        DROP TABLE asset_software;
+        "#,
+        ),
     ])
 }
 
@@ -502,6 +536,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         configure(&conn)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.pragma_update(None, "cache_size", -65536)?;
         migrations().to_latest(&mut conn)?;
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
@@ -523,9 +559,23 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
+        self.write_with(move |tx, _| f(tx)).await
+    }
+
+    /// Like [`Store::write`], for requests that change software links
+    /// (they need the writer's catalog cache and pending index changes).
+    async fn write_with<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        let op: WriteOp = Box::new(move |txn| {
-            let result = in_savepoint(txn, f);
+        let op: WriteOp = Box::new(move |txn, state| {
+            let mark = state.mark();
+            let result = in_savepoint(txn, |txn| f(txn, state));
+            if result.is_err() {
+                state.rollback_to(mark);
+            }
             Box::new(move |committed: Result<()>| {
                 let _ = tx.send(committed.and(result));
             })
@@ -898,24 +948,34 @@ impl Store {
         report_bytes: i64,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| {
+        let mut plan = plan;
+        let added = catalog::keyed(std::mem::take(&mut plan.software_added));
+        let removed = catalog::keyed(std::mem::take(&mut plan.software_removed));
+        let done = self.write_with(move |tx, state| {
             if let Some(expected) = &expected_hash {
                 let stored: Option<String> = tx
-                    .query_row("SELECT inventory_hash FROM assets WHERE id = ?1", [&asset_id], |r| r.get(0))
+                    .prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
+                    .query_row([&asset_id], |r| r.get(0))
                     .optional()?;
                 if stored.as_ref() != Some(expected) {
                     return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
                 }
             }
-            let adopted_first: Option<i64> = match &plan.adopt_from {
+            // The asset taken over: its first inventory time, whether it
+            // was entered by hand, and what the operator wrote on it.
+            let adopted: Option<(i64, bool, String, String)> = match &plan.adopt_from {
                 Some(old) => tx
-                    .query_row("SELECT first_inventory_at FROM assets WHERE id = ?1", [old], |r| r.get(0))
+                    .query_row(
+                        "SELECT first_inventory_at, agent_id IS NULL, location, notes FROM assets WHERE id = ?1",
+                        [old],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
                     .optional()?,
                 None => None,
             };
             match &plan.rest {
                 Some((blob, s)) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
                             system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
                             inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
@@ -928,56 +988,28 @@ impl Store {
                             ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
                             inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
                             last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
-                        params![
+                    )?
+                    .execute(params![
                             asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
                             s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
                             s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
-                        ],
-                    )?;
+                    ])?;
                 }
                 None => {
-                    let n = tx.execute(
-                        "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                            user = coalesce(?5, user) WHERE id = ?1",
-                        params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user],
-                    )?;
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
+                                user = coalesce(?5, user) WHERE id = ?1",
+                        )?
+                        .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user])?;
                     if n == 0 {
                         return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
                     }
                 }
             }
+            let num = catalog::asset_num(tx, &asset_id)?;
+            let count_change = state.relink(tx, num, &added, &removed)?;
             {
-                let mut find = tx.prepare_cached(
-                    "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
-                )?;
-                let mut unlink = tx.prepare_cached("DELETE FROM asset_software WHERE asset_id = ?1 AND software_id = ?2")?;
-                for r in &plan.software_removed {
-                    if let Some(id) = find
-                        .query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get::<_, i64>(0))
-                        .optional()?
-                    {
-                        unlink.execute(params![asset_id, id])?;
-                    }
-                }
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                let mut link = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO asset_software (asset_id, software_id, install_date, size_bytes, state, pkg_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for r in &plan.software_added {
-                    // Most packages are already in the catalog: one index probe.
-                    let key = params![r.name, r.version, r.vendor, r.source, r.arch];
-                    let id = match find.query_row(key, |row| row.get::<_, i64>(0)).optional()? {
-                        Some(id) => id,
-                        None => {
-                            insert.execute(key)?;
-                            tx.last_insert_rowid()
-                        }
-                    };
-                    link.execute(params![asset_id, id, r.install_date, r.size_bytes, r.state, r.pkg_id])?;
-                }
                 let mut ev = tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
@@ -985,9 +1017,10 @@ impl Store {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
             }
-            if let (Some(old), Some(first)) = (&plan.adopt_from, adopted_first) {
-                // The same machine, enrolled again: the new asset carries on
-                // the old one's history and labels; the old identity is dead.
+            if let (Some(old), Some((first, manual, location, notes))) = (&plan.adopt_from, adopted) {
+                // The same machine, enrolled again or entered by hand before:
+                // the new asset carries on the old one's history, labels,
+                // location and notes; an old agent identity is dead.
                 tx.execute("UPDATE asset_events SET asset_id = ?2 WHERE asset_id = ?1", params![old, asset_id])?;
                 tx.execute(
                     "INSERT OR IGNORE INTO asset_labels (asset_id, label_id) SELECT ?2, label_id FROM asset_labels WHERE asset_id = ?1",
@@ -995,24 +1028,38 @@ impl Store {
                 )?;
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
                 tickets::move_asset_links(tx, old, &asset_id)?;
-                tx.execute("DELETE FROM asset_software WHERE asset_id = ?1", [old])?;
+                jobs::move_asset_targets(tx, old, &asset_id)?;
+                let old_num: Option<i64> = tx.query_row("SELECT num FROM assets WHERE id = ?1", [old], |r| r.get(0))?;
+                if let Some(old_num) = old_num {
+                    state.unlink_all(tx, old_num)?;
+                }
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
-                tx.execute("UPDATE assets SET first_inventory_at = ?2 WHERE id = ?1", params![asset_id, first])?;
                 tx.execute(
-                    "UPDATE agents SET revoked_at = ?2, revoked_by = 'server (re-enrolled)' WHERE id = ?1 AND revoked_at IS NULL",
-                    params![old, now],
+                    "UPDATE assets SET first_inventory_at = ?2,
+                        location = CASE location WHEN '' THEN ?3 ELSE location END,
+                        notes = CASE notes WHEN '' THEN ?4 ELSE notes END
+                     WHERE id = ?1",
+                    params![asset_id, first, location, notes],
                 )?;
-                audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
+                if manual {
+                    audit(tx, now, "server", "asset.adopt", &asset_id, &format!("the agent took over manual asset {old}"))?;
+                } else {
+                    tx.execute(
+                        "UPDATE agents SET revoked_at = ?2, revoked_by = 'server (re-enrolled)' WHERE id = ?1 AND revoked_at IS NULL",
+                        params![old, now],
+                    )?;
+                    audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
+                }
             }
-            if !plan.software_added.is_empty() || !plan.software_removed.is_empty() || plan.adopt_from.is_some() {
-                tx.execute(
-                    "UPDATE assets SET software_count = (SELECT count(*) FROM asset_software WHERE asset_id = ?1) WHERE id = ?1",
-                    [&asset_id],
-                )?;
+            if count_change != 0 {
+                tx.prepare_cached("UPDATE assets SET software_count = software_count + ?2 WHERE id = ?1")?
+                    .execute(params![asset_id, count_change])?;
             }
-            Ok(())
+            // Freed by the caller, not on the writer thread.
+            Ok((plan, added, removed))
         })
-        .await
+        .await;
+        done.map(drop)
     }
 
     /// Assets matching a filter, by host name.
@@ -1049,7 +1096,7 @@ impl Store {
             if let Some(ids) = &filter.software_ids {
                 let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
                 sql.push_str(&format!(
-                    " AND a.id IN (SELECT asset_id FROM asset_software WHERE software_id IN ({list}))"
+                    " AND a.num IN (SELECT asset_num FROM software_assets WHERE software_id IN ({list}))"
                 ));
             }
             if let Some(secs) = filter.seen_within {
@@ -1084,8 +1131,8 @@ impl Store {
         self.read(move |c| {
             let mut st = c.prepare(
                 "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes, l.state, l.pkg_id
-                 FROM asset_software l JOIN software s ON s.id = l.software_id
-                 WHERE l.asset_id = ?1 ORDER BY s.name, s.version",
+                 FROM assets a JOIN asset_packages l ON l.asset_num = a.num JOIN software s ON s.id = l.software_id
+                 WHERE a.id = ?1 ORDER BY s.name, s.version",
             )?;
             let rows = st.query_map([asset_id], |r| {
                 Ok(SoftwareRow {
@@ -1152,8 +1199,8 @@ impl Store {
     pub async fn software_counts(&self, name: Option<String>) -> Result<Vec<(SoftwareRow, i64)>> {
         self.read(move |c| {
             let mut st = c.prepare(
-                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_id)
-                 FROM software s JOIN asset_software l ON l.software_id = s.id
+                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_num)
+                 FROM software s JOIN software_assets l ON l.software_id = s.id
                  WHERE (?1 IS NULL OR s.name LIKE '%' || ?1 || '%')
                  GROUP BY s.id ORDER BY s.name, s.version",
             )?;
@@ -1250,6 +1297,22 @@ impl Store {
                 }
             }
             Ok(None)
+        })
+        .await
+    }
+
+    /// The asset entered by hand (no agent) with this serial number.
+    pub async fn manual_asset_with_serial(&self, serial: String) -> Result<Option<String>> {
+        if serial.is_empty() {
+            return Ok(None);
+        }
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id FROM assets WHERE serial = ?1 AND agent_id IS NULL ORDER BY first_inventory_at LIMIT 1",
+                [serial],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }
@@ -1599,6 +1662,7 @@ fn in_savepoint<T>(
 }
 
 fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+    let mut state = WriterState::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -1607,7 +1671,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
                 Err(_) => break,
             }
         }
-        let replies = run_batch(&mut conn, batch);
+        let replies = run_batch(&mut conn, &mut state, batch);
         match replies {
             Ok((replies, commit)) => {
                 let commit = commit.map_err(|e| e.to_string());
@@ -1620,12 +1684,30 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<WriteOp>) -> Result<(Vec<Reply>, Result<()>)> {
-    let tx = conn.transaction()?;
-    let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx)).collect();
-    let commit = tx.commit().map_err(StoreError::from);
-    if let Err(e) = &commit {
-        tracing::error!(error = %e, "database commit failed");
+fn run_batch(
+    conn: &mut Connection,
+    state: &mut WriterState,
+    batch: Vec<WriteOp>,
+) -> Result<(Vec<Reply>, Result<()>)> {
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            state.aborted();
+            return Err(e.into());
+        }
+    };
+    let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx, state)).collect();
+    // The inverted index changes of the whole batch, in order, then the
+    // commit; if either fails nothing of the batch is stored.
+    let commit = state
+        .apply_index(&tx)
+        .and_then(|()| tx.commit().map_err(StoreError::from));
+    match &commit {
+        Ok(()) => state.committed(),
+        Err(e) => {
+            tracing::error!(error = %e, "database commit failed");
+            state.aborted();
+        }
     }
     Ok((replies, commit))
 }
@@ -1875,6 +1957,240 @@ mod tests {
         assert_eq!(
             s.find_agent("a1".into()).await.expect("a1").last_seen,
             Some(50)
+        );
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// A database made by the schema before migration 5 (links keyed by
+    /// TEXT asset ids, one table with a secondary index) keeps every link
+    /// and finds the same assets after it.
+    #[tokio::test]
+    async fn links_survive_the_move_to_integer_asset_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deskhand.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            configure(&conn).expect("configure");
+            migrations().to_version(&mut conn, 4).expect("old schema");
+            conn.execute_batch(
+                "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, software_count)
+                     VALUES ('asset-b', 'pc-b', 1, 1, 2), ('asset-a', 'pc-a', 1, 1, 1);
+                 INSERT INTO assets (id, kind, hostname, first_inventory_at, last_inventory_at)
+                     VALUES ('printer', 'printer', 'lp1', 1, 1);
+                 INSERT INTO software (id, name, version, vendor, source, arch) VALUES
+                     (7, 'openssl', '3.0.11', '', 'dpkg', 'amd64'),
+                     (9, 'curl', '8.0', '', 'dpkg', 'amd64');
+                 INSERT INTO asset_software (asset_id, software_id, install_date, size_bytes, state, pkg_id) VALUES
+                     ('asset-b', 7, 100, 2000, '', ''),
+                     ('asset-b', 9, NULL, NULL, 'half-installed', 'x'),
+                     ('asset-a', 7, 200, NULL, '', '');
+                 INSERT INTO asset_events (asset_id, at, category, item, change) VALUES ('asset-a', 1, 'asset', '', 'inventoried');",
+            )
+            .expect("old data");
+        }
+        let s = Store::open(&path).expect("migrate");
+        let b = s
+            .asset_software("asset-b".into())
+            .await
+            .expect("links of b");
+        assert_eq!(
+            b.iter()
+                .map(|r| (
+                    r.name.as_str(),
+                    r.install_date,
+                    r.size_bytes,
+                    r.state.as_str(),
+                    r.pkg_id.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("curl", None, None, "half-installed", "x"),
+                ("openssl", Some(100), Some(2000), "", ""),
+            ]
+        );
+        let a = s
+            .asset_software("asset-a".into())
+            .await
+            .expect("links of a");
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].install_date, Some(200));
+        let with_openssl = s
+            .list_assets(
+                AssetFilter {
+                    software_ids: Some(vec![7]),
+                    ..AssetFilter::default()
+                },
+                10,
+            )
+            .await
+            .expect("search");
+        assert_eq!(
+            with_openssl
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>(),
+            ["asset-a", "asset-b"]
+        );
+        let counts = s.software_counts(None).await.expect("counts");
+        assert_eq!(
+            counts
+                .iter()
+                .map(|(r, n)| (r.name.as_str(), *n))
+                .collect::<Vec<_>>(),
+            [("curl", 1), ("openssl", 2)]
+        );
+        assert_eq!(
+            s.asset_history("asset-a".into(), 0, None)
+                .await
+                .expect("history")
+                .len(),
+            1
+        );
+        // Every asset has a distinct number, and a new asset gets the next.
+        let nums: Vec<Option<i64>> = s
+            .read(|c| {
+                let mut st = c.prepare("SELECT num FROM assets ORDER BY num")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .expect("nums");
+        assert_eq!(nums, [Some(1), Some(2), Some(3)]);
+        let old_table: i64 = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'asset_software'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .expect("schema");
+        assert_eq!(old_table, 0);
+    }
+}
+
+#[cfg(test)]
+mod takeover_tests {
+    use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+
+    use super::*;
+    use crate::inventory::plan_adoption;
+
+    /// An agent whose first inventory has the serial number of an asset
+    /// entered by hand takes that asset over: its history, labels,
+    /// location and notes, with an event and an audit entry saying so.
+    #[tokio::test]
+    async fn an_agent_adopts_the_manual_asset_with_its_serial() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("db")).expect("open");
+        let manual = ManualAsset {
+            name: "alice's laptop".into(),
+            kind: "laptop".into(),
+            serial: "SN-42".into(),
+            location: "floor 4".into(),
+            notes: "bought 2024".into(),
+            ..ManualAsset::default()
+        };
+        let manual_id = s
+            .add_manual_asset(manual, "admin".into(), 10)
+            .await
+            .expect("add");
+        s.create_label("floor4".into(), None, "admin".into(), 11)
+            .await
+            .expect("label");
+        s.set_label(manual_id.clone(), "floor4".into(), true, "admin".into(), 12)
+            .await
+            .expect("set label");
+        assert_eq!(
+            s.manual_asset_with_serial("".into()).await.expect("empty"),
+            None
+        );
+        assert_eq!(
+            s.manual_asset_with_serial("SN-42".into())
+                .await
+                .expect("lookup"),
+            Some(manual_id.clone())
+        );
+
+        s.create_enrollment_token("t".into(), "".into(), 1, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        let agent = NewAgent {
+            id: "agent-1".into(),
+            hostname: "alice-pc".into(),
+            cert_sha256: "fp".into(),
+            cert_not_after: 0,
+        };
+        s.enroll_agent("t".into(), agent, 20).await.expect("enroll");
+        let mut inv = Inventory::new();
+        inv.identity.hostname = "alice-pc".into();
+        inv.identity.serial = Some("SN-42".into());
+        inv.software = vec![Package {
+            name: "bash".into(),
+            version: "5.2".into(),
+            source: PackageSource::Dpkg,
+            ..Package::default()
+        }];
+        let plan = plan_adoption(&manual_id, "agent-1", &inv);
+        s.ingest_inventory("agent-1".into(), None, plan, 100, 30)
+            .await
+            .expect("ingest");
+
+        let assets = s
+            .list_assets(AssetFilter::default(), 30)
+            .await
+            .expect("list");
+        assert_eq!(assets.len(), 1, "one machine, one asset");
+        let a = &assets[0];
+        assert_eq!(
+            (a.id.as_str(), a.kind.as_str(), a.serial.as_str()),
+            ("agent-1", "computer", "SN-42")
+        );
+        assert_eq!(
+            (a.location.as_str(), a.notes.as_str()),
+            ("floor 4", "bought 2024")
+        );
+        assert_eq!(
+            a.first_inventory_at, 10,
+            "the asset's life began when it was added"
+        );
+        assert_eq!(a.software_count, 1);
+        assert_eq!(
+            s.static_labels_of("agent-1".into()).await.expect("labels"),
+            ["floor4"]
+        );
+        let history: Vec<(String, Option<String>)> = s
+            .asset_history("agent-1".into(), 0, None)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|(_, e)| (e.change, e.old_value))
+            .collect();
+        assert_eq!(
+            history,
+            [
+                ("inventoried".to_string(), None),
+                ("taken over by agent".into(), Some(manual_id.clone())),
+                ("added by hand".into(), None),
+            ]
+        );
+        let audit = s.list_audit(10).await.expect("audit");
+        assert!(
+            audit.iter().any(|e| e.action == "asset.adopt"
+                && e.target == "agent-1"
+                && e.detail.contains(&manual_id)),
+            "{audit:?}"
+        );
+        assert_eq!(
+            s.manual_asset_with_serial("SN-42".into())
+                .await
+                .expect("gone"),
+            None
         );
     }
 }
