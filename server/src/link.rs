@@ -707,6 +707,7 @@ async fn ingest(
         Ok((expected, plan)) => {
             let hash = plan.hash;
             let changes = plan.events.len();
+            let adopts = plan.adopt_from.is_some();
             let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
             match ctx
                 .store
@@ -715,6 +716,10 @@ async fn ingest(
             {
                 Ok(()) => {
                     debug!(%agent_id, bytes, changes, "inventory stored");
+                    if adopts {
+                        // Jobs queued for the machine's old asset are this agent's now.
+                        ctx.presence.poke_jobs(agent_id);
+                    }
                     ServerMessage::InventoryAck(hash)
                 }
                 Err(e) => {

@@ -261,6 +261,11 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
     wait_for(WAIT, "the old agent offline", || {
         (!server.is_online(&old_id)).then_some(())
     });
+    // A job queued for the machine while it is being re-imaged.
+    let job = server.json(&["jobs", "run", "--inventory", "--target", &old_id])["id"]
+        .as_str()
+        .expect("job id")
+        .to_string();
 
     // The same machine, re-imaged: a new state dir, a new enrollment.
     let second = Agent::new(&tmp.path().join("after-reimage"));
@@ -299,6 +304,12 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
         d["tickets"][0]["number"], ticket,
         "its tickets follow the machine: {d}"
     );
+    // The queued job went to the new agent and ran there.
+    let done = wait_for(WAIT, "the queued job to run on the new agent", || {
+        let t = server.json(&["jobs", "show", &job])["targets"][0].clone();
+        (t["state"] == "succeeded").then_some(t)
+    });
+    assert_eq!(done["asset_id"], new_id.as_str(), "{done}");
     let old = server.json(&["agents", "show", &old_id]);
     assert!(
         old["revoked_at"].is_string(),
