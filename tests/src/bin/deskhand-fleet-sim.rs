@@ -251,7 +251,13 @@ async fn hold(
                     answered += 1;
                 }
                 Ok(Some(_)) => {}
-                _ => break,
+                other => {
+                    // Say why, and close at once: a session nobody reads
+                    // would look online to the server but never answer.
+                    eprintln!("sim: a session's control stream ended: {other:?}");
+                    conn.close(0u32.into(), b"simulated agent stopped");
+                    break;
+                }
             }
         }
     }
