@@ -140,8 +140,8 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
 /// with a reset, and agents reconnect at once rather than after the idle
 /// timeout.
 pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
-    let socket = std::net::UdpSocket::bind(addr)
-        .with_context(|| format!("listening for agents on {addr} (UDP)"))?;
+    let socket =
+        udp_socket(addr).with_context(|| format!("listening for agents on {addr} (UDP)"))?;
     let secret = ca.reset_secret();
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let mut config = quinn::EndpointConfig::new(Arc::new(reset_key));
@@ -161,6 +161,43 @@ pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
         Arc::new(quinn::TokioRuntime),
     )
     .with_context(|| format!("listening for agents on {addr} (UDP)"))
+}
+
+/// Socket buffer the agent endpoint asks for: a burst from thousands of
+/// agents (a fan-out's results, a reconnect storm) must not overflow the
+/// kernel's default of about 200 KiB, or QUIC retransmits with back-off
+/// and some agents wait seconds, even time out.
+const UDP_BUFFER: usize = 8 * 1024 * 1024;
+
+fn udp_socket(addr: SocketAddr) -> Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    for (what, set, get) in [
+        (
+            "receive",
+            Socket::set_recv_buffer_size as fn(&Socket, usize) -> std::io::Result<()>,
+            Socket::recv_buffer_size as fn(&Socket) -> std::io::Result<usize>,
+        ),
+        (
+            "send",
+            Socket::set_send_buffer_size,
+            Socket::send_buffer_size,
+        ),
+    ] {
+        let _ = set(&socket, UDP_BUFFER);
+        let got = get(&socket).unwrap_or(0);
+        // Linux reports twice what it grants, and caps the grant at
+        // net.core.rmem_max / wmem_max.
+        if got < UDP_BUFFER {
+            warn!(
+                requested = UDP_BUFFER,
+                granted = got,
+                "the kernel gave the agent endpoint a smaller UDP {what} buffer; large fleets may see retransmissions (raise net.core.rmem_max and wmem_max)"
+            );
+        }
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// Accepts agent connections until the endpoint is closed.

@@ -279,7 +279,23 @@ async fn main() -> Result<()> {
         let csr = params.serialize_request(&key)?.pem()?;
         keys.push((key.serialize_pem(), csr));
     }
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    // One socket stands for thousands of machines: give it the buffers
+    // thousands of sockets would have, so the simulator does not drop the
+    // server's packets.
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    socket.set_recv_buffer_size(8 * 1024 * 1024)?;
+    socket.set_send_buffer_size(8 * 1024 * 1024)?;
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>()?.into())?;
+    let mut endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        socket.into(),
+        Arc::new(quinn::TokioRuntime),
+    )?;
     endpoint.set_default_client_config(client_config(&args.fingerprint, None)?);
     let endpoint = Arc::new(endpoint);
     let slots = Arc::new(Semaphore::new(args.in_flight));
