@@ -207,13 +207,14 @@ async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> 
 
 /// Holds a session until `until`: a heartbeat a second, and every job
 /// order answered at once with a small succeeded result (what a fast
-/// diagnostic sends back). Returns the connection and the jobs answered.
+/// diagnostic sends back). Returns the connection, the jobs answered and
+/// the control stream.
 async fn hold(
     conn: quinn::Connection,
     mut tx: quinn::SendStream,
     mut rx: quinn::RecvStream,
     until: tokio::time::Instant,
-) -> (quinn::Connection, usize) {
+) -> (quinn::Connection, usize, quinn::SendStream) {
     use deskhand_shared::jobs::{JobProgress, JobResult, JobUpdate, Outcome};
     let mut dec = FrameDecoder::default();
     let mut beat = tokio::time::interval(Duration::from_secs(1));
@@ -261,7 +262,9 @@ async fn hold(
             }
         }
     }
-    (conn, answered)
+    // The stream goes back with the connection: dropping it would finish
+    // it, and the server would end the session before it is counted.
+    (conn, answered, tx)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -407,7 +410,7 @@ async fn main() -> Result<()> {
     }
     let (mut still, mut jobs) = (0, 0);
     for t in tasks {
-        let (conn, answered) = t.await?;
+        let (conn, answered, _tx) = t.await?;
         still += usize::from(conn.close_reason().is_none());
         jobs += answered;
         conn.close(0u32.into(), b"done");
