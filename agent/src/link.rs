@@ -353,34 +353,6 @@ async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
 /// The diagnostic attached to every help request.
 const HELP_CHECK: &str = "system-summary";
 
-/// Runs a diagnostic locally and folds its events.
-async fn run_check(check: &str) -> deskhand_shared::diag::DiagResult {
-    use deskhand_shared::diag::{DiagRequest, DiagResult};
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let req = DiagRequest {
-        check: check.into(),
-        args: Vec::new(),
-        follow: false,
-    };
-    tokio::spawn(crate::diag::run(req, tx));
-    let mut result = DiagResult::default();
-    let fold = async {
-        while let Some(event) = rx.recv().await {
-            if result.absorb(event) {
-                break;
-            }
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(20), fold)
-        .await
-        .is_err()
-    {
-        result.ok = false;
-        result.error = Some("the check did not finish within 20 s".into());
-    }
-    result
-}
-
 async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
@@ -436,7 +408,15 @@ async fn converse(
                     let hash = inv.content_hash();
                     let report = reporter.report(inv, false);
                     send(&mut tx, &AgentMessage::Inventory(report)).await?;
-                    let diagnostic = run_check(HELP_CHECK).await;
+                    let diagnostic = crate::diag::collect(
+                        deskhand_shared::diag::DiagRequest {
+                            check: HELP_CHECK.into(),
+                            args: Vec::new(),
+                            follow: false,
+                        },
+                        Duration::from_secs(20),
+                    )
+                    .await;
                     next_request += 1;
                     info!(request_id = next_request, requester = %job.requester, "forwarding a help request");
                     send(&mut tx, &AgentMessage::HelpRequest(HelpRequest {

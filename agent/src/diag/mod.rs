@@ -317,6 +317,32 @@ fn blocking_check(name: &str, args: &Args) -> Output {
     }
 }
 
+/// Runs a request without following and folds its events into one
+/// result; a check that outlives `limit` is stopped and reported as an
+/// error. For callers that want the whole result, not the stream.
+pub async fn collect(mut req: DiagRequest, limit: std::time::Duration) -> DiagResult {
+    req.follow = false;
+    let (tx, mut rx) = mpsc::channel(64);
+    let runner = tokio::spawn(run(req, tx));
+    let mut result = DiagResult::default();
+    let fold = async {
+        while let Some(event) = rx.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(limit, fold).await.is_err() {
+        runner.abort();
+        result.ok = false;
+        result.error = Some(format!(
+            "the check did not finish within {}",
+            humantime::format_duration(limit)
+        ));
+    }
+    result
+}
+
 /// Renders a result for a terminal: tables aligned, then text, then any error.
 pub fn render_text(result: &DiagResult) -> String {
     let mut out = String::new();
@@ -443,22 +469,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_request_ends_with_an_error_not_a_panic() {
-        let (tx, mut rx) = mpsc::channel(8);
-        run(
+        let result = collect(
             req(
                 "tcp-connect",
                 &[("host", "127.0.0.1"), ("port", "http")],
                 false,
             ),
-            tx,
+            std::time::Duration::from_secs(10),
         )
         .await;
-        let mut result = DiagResult::default();
-        while let Some(e) = rx.recv().await {
-            if result.absorb(e) {
-                break;
-            }
-        }
         assert!(!result.ok);
         assert!(
             result.error.as_deref().unwrap_or("").contains("--port"),

@@ -188,31 +188,16 @@ async fn run_action(
 
 /// Runs a diagnostic as a job; its rendered tables are the job's output.
 async fn run_diag(
-    mut req: deskhand_shared::diag::DiagRequest,
+    req: deskhand_shared::diag::DiagRequest,
     timeout: Duration,
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<JobResult> {
-    req.follow = false;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let runner = tokio::spawn(crate::diag::run(req, tx));
-    let mut result = deskhand_shared::diag::DiagResult::default();
-    let collect = async {
-        while let Some(event) = rx.recv().await {
-            if result.absorb(event) {
-                break;
-            }
-        }
-    };
-    tokio::select! {
-        r = tokio::time::timeout(timeout, collect) => {
-            r.map_err(|_| anyhow!("the diagnostic did not finish within the job's timeout"))?;
-        }
+    let result = tokio::select! {
+        r = crate::diag::collect(req, timeout) => r,
         _ = cancel.wait_for(|c| *c) => {
-            runner.abort();
             return Ok(outcome(Outcome::Cancelled, "cancelled by an operator"));
         }
-    }
-    let _ = runner.await;
+    };
     let mut text = crate::diag::render_text(&result);
     if text.len() > OUTPUT_CAP {
         let mut cut = OUTPUT_CAP;
