@@ -1,15 +1,13 @@
 //! The software catalog and the links of assets to it, as the writer
 //! thread keeps them.
 //!
-//! An asset's packages are rows of `asset_packages`, keyed by the asset's
-//! integer `num` (new assets get increasing numbers, so a first inventory
-//! appends at the end of the table). The inverted index `software_assets`
-//! (catalog row -> assets) is not maintained inside each request's
-//! savepoint: a request records its index changes in [`WriterState`], and
-//! the writer applies the whole batch's changes sorted, once, just before
-//! the commit, in the same transaction. Readers therefore never see the
-//! two tables disagree, and a first inventory's 1,500 index entries cost
-//! no savepoint journal pages and touch the index B-tree in order.
+//! An asset's packages are one packed value in `asset_links`, keyed by the
+//! asset's integer `num` ([`super::links`]). The inverted index (catalog
+//! row -> assets) lives in memory ([`super::index`]): a request records
+//! its link changes in [`WriterState`], a request that is rolled back
+//! drops its own, and the writer applies the batch's changes to the index
+//! only after the commit, so the index never holds a link the database
+//! does not.
 //!
 //! The writer also keeps the catalog's ids in memory ([`CatalogCache`]),
 //! so linking a package that the fleet already has needs no index probe.
@@ -19,10 +17,13 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::{PoisonError, RwLock};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::Result;
+use super::index::SoftwareIndex;
+use super::links::{Changed, Link, LinkSet, decode_ids};
+use super::{Result, StoreError};
 use crate::inventory::SoftwareRow;
 
 /// 128 bits of SipHash over a catalog key (name, version, vendor, source,
@@ -66,13 +67,11 @@ struct CatalogCache {
     added: Vec<CatalogKey>,
 }
 
-/// A change of the inverted index, applied at the end of the batch.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A change of the inverted index, applied after the batch commits.
+#[derive(Clone, Copy)]
 struct IndexChange {
     software_id: i64,
-    asset_num: i64,
-    /// Position in the batch: the last change of a pair wins.
-    seq: usize,
+    asset_num: u32,
     linked: bool,
 }
 
@@ -105,10 +104,16 @@ impl WriterState {
         self.index.truncate(m.index);
     }
 
-    /// The batch committed: its catalog ids are real.
-    pub(super) fn committed(&mut self) {
+    /// The batch committed: its catalog ids are real, and its link
+    /// changes go into the in-memory index, in order.
+    pub(super) fn committed(&mut self, index: &RwLock<SoftwareIndex>) {
         self.catalog.added.clear();
-        self.index.clear();
+        if !self.index.is_empty() {
+            let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
+            for c in self.index.drain(..) {
+                idx.set(c.software_id, c.asset_num, c.linked);
+            }
+        }
     }
 
     /// The batch was rolled back as a whole.
@@ -159,19 +164,25 @@ impl WriterState {
         Ok(id)
     }
 
-    fn index_change(&mut self, software_id: i64, asset_num: i64, linked: bool) {
-        let seq = self.index.len();
-        self.index.push(IndexChange {
-            software_id,
-            asset_num,
-            seq,
-            linked,
-        });
+    fn index_changes(&mut self, asset_num: i64, changed: Changed) -> Result<()> {
+        let asset_num = index_num(asset_num)?;
+        let unlinked = changed.unlinked.into_iter().map(|id| (id, false));
+        let linked = changed.linked.into_iter().map(|id| (id, true));
+        self.index.extend(
+            unlinked
+                .chain(linked)
+                .map(|(software_id, linked)| IndexChange {
+                    software_id,
+                    asset_num,
+                    linked,
+                }),
+        );
+        Ok(())
     }
 
     /// Unlinks `removed` and links `added` (in that order, so a package
     /// whose details changed is relinked) for one asset. Returns the
-    /// change in the asset's number of packages.
+    /// asset's number of packages afterwards.
     pub(super) fn relink(
         &mut self,
         tx: &Transaction<'_>,
@@ -179,89 +190,92 @@ impl WriterState {
         added: &[KeyedRow],
         removed: &[KeyedRow],
     ) -> Result<i64> {
-        let mut delta = 0;
-        let mut unlink = tx.prepare_cached(
-            "DELETE FROM asset_packages WHERE asset_num = ?1 AND software_id = ?2",
-        )?;
-        let mut link = tx.prepare_cached(
-            "INSERT OR IGNORE INTO asset_packages (asset_num, software_id, install_date, size_bytes, state, pkg_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut update = tx.prepare_cached(
-            "UPDATE asset_packages SET install_date = ?3, size_bytes = ?4, state = ?5, pkg_id = ?6
-             WHERE asset_num = ?1 AND software_id = ?2",
-        )?;
+        let mut set = load_links(tx, asset_num)?;
+        let mut gone = Vec::with_capacity(removed.len());
         for r in removed {
-            if let Some(id) = self.existing_software_id(tx, r)?
-                && unlink.execute(params![asset_num, id])? > 0
-            {
-                delta -= 1;
-                self.index_change(id, asset_num, false);
+            if let Some(id) = self.existing_software_id(tx, r)? {
+                gone.push(id);
             }
         }
+        let mut new = Vec::with_capacity(added.len());
         for k in added {
-            let id = self.software_id(tx, k)?;
             let r = &k.row;
-            let row = params![
-                asset_num,
-                id,
-                r.install_date,
-                r.size_bytes,
-                r.state,
-                r.pkg_id
-            ];
-            if link.execute(row)? > 0 {
-                delta += 1;
-                self.index_change(id, asset_num, true);
-            } else {
-                // The same catalog row twice in one report: the last wins.
-                update.execute(row)?;
-            }
+            new.push(Link {
+                software_id: self.software_id(tx, k)?,
+                install_date: r.install_date,
+                size_bytes: r.size_bytes,
+                state: r.state.clone(),
+                pkg_id: r.pkg_id.clone(),
+            });
         }
-        Ok(delta)
+        let changed = set.apply(&gone, new);
+        if changed.linked.is_empty() && changed.unlinked.is_empty() && added.is_empty() {
+            return Ok(set.len() as i64);
+        }
+        tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
+            .execute(params![asset_num, set.encode()])?;
+        self.index_changes(asset_num, changed)?;
+        Ok(set.len() as i64)
     }
 
-    /// Unlinks every package of an asset.
-    pub(super) fn unlink_all(&mut self, tx: &Transaction<'_>, asset_num: i64) -> Result<()> {
-        let mut st = tx.prepare_cached(
-            "DELETE FROM asset_packages WHERE asset_num = ?1 RETURNING software_id",
+    /// Moves an asset's packages to another asset (whose own are
+    /// replaced): a machine's new asset takes over its old one's.
+    pub(super) fn move_links(&mut self, tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
+        let old = load_links(tx, from)?;
+        let replaced = load_links(tx, to)?;
+        tx.prepare_cached("DELETE FROM asset_links WHERE asset_num = ?1")?
+            .execute([from])?;
+        tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
+            .execute(params![to, old.encode()])?;
+        let ids = |s: &LinkSet| s.links().iter().map(|l| l.software_id).collect();
+        self.index_changes(
+            from,
+            Changed {
+                unlinked: ids(&old),
+                linked: Vec::new(),
+            },
         )?;
-        let ids: Vec<i64> = st
-            .query_map([asset_num], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for id in ids {
-            self.index_change(id, asset_num, false);
-        }
-        Ok(())
+        self.index_changes(
+            to,
+            Changed {
+                unlinked: ids(&replaced),
+                linked: ids(&old),
+            },
+        )
     }
+}
 
-    /// Applies the batch's index changes, sorted by catalog row and asset,
-    /// the last change of each pair winning. Runs outside any request's
-    /// savepoint, in the batch's transaction.
-    pub(super) fn apply_index(&mut self, tx: &Transaction<'_>) -> Result<()> {
-        self.index.sort_unstable();
-        let mut link = tx.prepare_cached(
-            "INSERT OR IGNORE INTO software_assets (software_id, asset_num) VALUES (?1, ?2)",
-        )?;
-        let mut unlink = tx.prepare_cached(
-            "DELETE FROM software_assets WHERE software_id = ?1 AND asset_num = ?2",
-        )?;
-        let changes = &self.index;
-        for (i, c) in changes.iter().enumerate() {
-            let last = changes
-                .get(i + 1)
-                .is_none_or(|n| (n.software_id, n.asset_num) != (c.software_id, c.asset_num));
-            if !last {
-                continue;
-            }
-            if c.linked {
-                link.execute(params![c.software_id, c.asset_num])?;
-            } else {
-                unlink.execute(params![c.software_id, c.asset_num])?;
-            }
-        }
-        Ok(())
+/// An asset number as the in-memory index keeps it.
+pub(super) fn index_num(asset_num: i64) -> Result<u32> {
+    u32::try_from(asset_num)
+        .map_err(|_| StoreError::Refused(format!("asset number {asset_num} is out of range")))
+}
+
+/// An asset's links (empty if it has none).
+pub(super) fn load_links(c: &Connection, asset_num: i64) -> Result<LinkSet> {
+    let packed: Option<Vec<u8>> = c
+        .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
+        .query_row([asset_num], |r| r.get(0))
+        .optional()?;
+    match packed {
+        Some(p) => LinkSet::decode(&p).map_err(|e| StoreError::Refused(e.to_string())),
+        None => Ok(LinkSet::default()),
     }
+}
+
+/// Builds the in-memory index from every asset's links.
+pub(super) fn build_index(c: &Connection) -> Result<SoftwareIndex> {
+    let mut idx = SoftwareIndex::default();
+    let mut st = c.prepare("SELECT asset_num, links FROM asset_links")?;
+    let mut rows = st.query([])?;
+    while let Some(row) = rows.next()? {
+        let num: i64 = row.get(0)?;
+        let packed = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let n = index_num(num)?;
+        decode_ids(packed, |id| idx.set(id, n, true))
+            .map_err(|e| StoreError::Refused(format!("asset number {num}: {e}")))?;
+    }
+    Ok(idx)
 }
 
 fn find_software(tx: &Transaction<'_>, r: &SoftwareRow) -> Result<Option<i64>> {

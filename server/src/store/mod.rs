@@ -11,7 +11,7 @@
 //! argument (`now`, unix seconds), never read here.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use rusqlite_migration::{M, Migrations};
@@ -27,6 +27,9 @@ pub use tickets::{
 };
 mod catalog;
 use catalog::WriterState;
+mod index;
+use index::SoftwareIndex;
+mod links;
 
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
@@ -242,7 +245,59 @@ fn migrations() -> Migrations<'static> {
         DROP TABLE asset_software;
         "#,
         ),
+        // Ingest speed (issue 4): an asset's packages as one packed value
+        // (`store::links`) instead of 1,500 rows, and the inverted index
+        // in memory (`store::index`), rebuilt from these values at open.
+        M::up_with_hook(
+            r#"
+        CREATE TABLE asset_links (
+            asset_num  INTEGER PRIMARY KEY,
+            links      BLOB NOT NULL
+        );
+        "#,
+            |tx: &Transaction<'_>| {
+                pack_asset_packages(tx).map_err(|e| {
+                    rusqlite_migration::HookError::Hook(format!("packing software links: {e}"))
+                })?;
+                tx.execute_batch("DROP TABLE asset_packages; DROP TABLE software_assets;")?;
+                Ok(())
+            },
+        ),
     ])
+}
+
+/// Migration 8: each asset's `asset_packages` rows become one packed value.
+fn pack_asset_packages(tx: &Transaction<'_>) -> Result<()> {
+    let mut st = tx.prepare(
+        "SELECT asset_num, software_id, install_date, size_bytes, state, pkg_id
+         FROM asset_packages ORDER BY asset_num, software_id",
+    )?;
+    let mut rows = st.query([])?;
+    let mut insert = tx.prepare("INSERT INTO asset_links (asset_num, links) VALUES (?1, ?2)")?;
+    let mut current: Option<(i64, Vec<links::Link>)> = None;
+    let mut flush = |c: Option<(i64, Vec<links::Link>)>| -> Result<()> {
+        if let Some((num, l)) = c {
+            let mut set = links::LinkSet::default();
+            set.apply(&[], l);
+            insert.execute(params![num, set.encode()])?;
+        }
+        Ok(())
+    };
+    while let Some(r) = rows.next()? {
+        let num: i64 = r.get(0)?;
+        let link = links::Link {
+            software_id: r.get(1)?,
+            install_date: r.get(2)?,
+            size_bytes: r.get(3)?,
+            state: r.get(4)?,
+            pkg_id: r.get(5)?,
+        };
+        match &mut current {
+            Some((n, l)) if *n == num => l.push(link),
+            _ => flush(current.replace((num, vec![link])))?,
+        }
+    }
+    flush(current)
 }
 
 /// An operator's role, in increasing power.
@@ -515,6 +570,8 @@ pub struct Seen {
 pub struct Store {
     writer: mpsc::UnboundedSender<WriteOp>,
     readers: Arc<ReadPool>,
+    /// Catalog row -> assets; the writer updates it after each commit.
+    index: Arc<RwLock<SoftwareIndex>>,
 }
 
 struct ReadPool {
@@ -539,10 +596,12 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "cache_size", -65536)?;
         migrations().to_latest(&mut conn)?;
+        let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
         let (tx, rx) = mpsc::unbounded_channel();
+        let writer_index = index.clone();
         std::thread::Builder::new()
             .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, &writer_index))
             .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             writer: tx,
@@ -550,7 +609,16 @@ impl Store {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
             }),
+            index,
         })
+    }
+
+    /// The assets (by `num`) that have any of these catalog rows, sorted.
+    fn holders(&self, software_ids: &[i64]) -> Vec<u32> {
+        self.index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .holders(software_ids)
     }
 
     /// Runs `f` on the writer, in its own savepoint of the current batch.
@@ -952,63 +1020,75 @@ impl Store {
         let added = catalog::keyed(std::mem::take(&mut plan.software_added));
         let removed = catalog::keyed(std::mem::take(&mut plan.software_removed));
         let done = self.write_with(move |tx, state| {
+            // A delta's base must be the stored inventory; its number comes
+            // with it.
+            let mut num: Option<i64> = None;
             if let Some(expected) = &expected_hash {
-                let stored: Option<String> = tx
-                    .prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
-                    .query_row([&asset_id], |r| r.get(0))
+                let stored: Option<(Option<String>, Option<i64>)> = tx
+                    .prepare_cached("SELECT inventory_hash, num FROM assets WHERE id = ?1")?
+                    .query_row([&asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
-                if stored.as_ref() != Some(expected) {
-                    return Err(StoreError::Refused("the delta's base is not the stored inventory".into()));
+                match stored {
+                    Some((Some(hash), n)) if hash == *expected => num = n,
+                    _ => return Err(StoreError::Refused("the delta's base is not the stored inventory".into())),
                 }
             }
             // The asset taken over: its first inventory time, whether it
-            // was entered by hand, and what the operator wrote on it.
-            let adopted: Option<(i64, bool, String, String)> = match &plan.adopt_from {
+            // was entered by hand, what the operator wrote on it, its number.
+            let adopted: Option<(i64, bool, String, String, Option<i64>)> = match &plan.adopt_from {
                 Some(old) => tx
                     .query_row(
-                        "SELECT first_inventory_at, agent_id IS NULL, location, notes FROM assets WHERE id = ?1",
+                        "SELECT first_inventory_at, agent_id IS NULL, location, notes, num FROM assets WHERE id = ?1",
                         [old],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                     )
                     .optional()?,
                 None => None,
             };
-            match &plan.rest {
-                Some((blob, s)) => {
-                    tx.prepare_cached(
-                        "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
-                            system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
-                            inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
-                         VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
-                         ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
-                            os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
-                            arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
-                            serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
-                            cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
-                            ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
-                            inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
-                            last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
-                    )?
-                    .execute(params![
-                            asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
-                            s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
-                            s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
-                    ])?;
-                }
-                None => {
-                    let n = tx
-                        .prepare_cached(
-                            "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                                user = coalesce(?5, user) WHERE id = ?1",
-                        )?
-                        .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user])?;
-                    if n == 0 {
-                        return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
-                    }
-                }
+            if let Some((blob, s)) = &plan.rest {
+                tx.prepare_cached(
+                    "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
+                        system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
+                        inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
+                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
+                     ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
+                        os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
+                        arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
+                        serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
+                        cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
+                        ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
+                        inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
+                        last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
+                )?
+                .execute(params![
+                        asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
+                        s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
+                        s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
+                ])?;
             }
-            let num = catalog::asset_num(tx, &asset_id)?;
-            let count_change = state.relink(tx, num, &added, &removed)?;
+            let num = match num {
+                Some(n) => n,
+                None => catalog::asset_num(tx, &asset_id)?,
+            };
+            if let Some((_, _, _, _, Some(old_num))) = &adopted {
+                // The plan's software changes are against the old asset's
+                // packages, which become this asset's first.
+                state.move_links(tx, *old_num, num)?;
+            }
+            let count = if added.is_empty() && removed.is_empty() && adopted.is_none() {
+                None
+            } else {
+                Some(state.relink(tx, num, &added, &removed)?)
+            };
+            let updated = tx
+                .prepare_cached(
+                    "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
+                        user = coalesce(?5, user), software_count = coalesce(?6, software_count) WHERE id = ?1",
+                )?
+                .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, count])?;
+            if updated == 0 {
+                return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
+            }
             {
                 let mut ev = tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1017,7 +1097,7 @@ impl Store {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
             }
-            if let (Some(old), Some((first, manual, location, notes))) = (&plan.adopt_from, adopted) {
+            if let (Some(old), Some((first, manual, location, notes, _))) = (&plan.adopt_from, adopted) {
                 // The same machine, enrolled again or entered by hand before:
                 // the new asset carries on the old one's history, labels,
                 // location and notes; an old agent identity is dead.
@@ -1029,10 +1109,6 @@ impl Store {
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
                 tickets::move_asset_links(tx, old, &asset_id)?;
                 jobs::move_asset_targets(tx, old, &asset_id)?;
-                let old_num: Option<i64> = tx.query_row("SELECT num FROM assets WHERE id = ?1", [old], |r| r.get(0))?;
-                if let Some(old_num) = old_num {
-                    state.unlink_all(tx, old_num)?;
-                }
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
                 tx.execute(
                     "UPDATE assets SET first_inventory_at = ?2,
@@ -1051,10 +1127,6 @@ impl Store {
                     audit(tx, now, "server", "asset.re-enroll", &asset_id, &format!("took over asset {old}"))?;
                 }
             }
-            if count_change != 0 {
-                tx.prepare_cached("UPDATE assets SET software_count = software_count + ?2 WHERE id = ?1")?
-                    .execute(params![asset_id, count_change])?;
-            }
             // Freed by the caller, not on the writer thread.
             Ok((plan, added, removed))
         })
@@ -1064,6 +1136,7 @@ impl Store {
 
     /// Assets matching a filter, by host name.
     pub async fn list_assets(&self, filter: AssetFilter, now: i64) -> Result<Vec<AssetRow>> {
+        let holders = filter.software_ids.as_deref().map(|ids| self.holders(ids));
         self.read(move |c| {
             let mut sql = format!("{ASSET_SELECT} WHERE 1 = 1");
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
@@ -1093,11 +1166,12 @@ impl Store {
             if let Some(t) = &filter.model {
                 like(&mut sql, &["a.manufacturer || ' ' || a.model"], t);
             }
-            if let Some(ids) = &filter.software_ids {
-                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-                sql.push_str(&format!(
-                    " AND a.num IN (SELECT asset_num FROM software_assets WHERE software_id IN ({list}))"
-                ));
+            if let Some(nums) = holders {
+                let nums: Vec<rusqlite::types::Value> =
+                    nums.into_iter().map(|n| rusqlite::types::Value::Integer(n.into())).collect();
+                args.push(Box::new(std::rc::Rc::new(nums)));
+                let n = args.len();
+                sql.push_str(&format!(" AND a.num IN rarray(?{n})"));
             }
             if let Some(secs) = filter.seen_within {
                 sql.push_str(&format!(" AND coalesce(g.last_seen, 0) >= {}", now.saturating_sub(secs)));
@@ -1129,25 +1203,38 @@ impl Store {
     /// The software installed on an asset, by name.
     pub async fn asset_software(&self, asset_id: String) -> Result<Vec<SoftwareRow>> {
         self.read(move |c| {
-            let mut st = c.prepare(
-                "SELECT s.name, s.version, s.vendor, s.source, s.arch, l.install_date, l.size_bytes, l.state, l.pkg_id
-                 FROM assets a JOIN asset_packages l ON l.asset_num = a.num JOIN software s ON s.id = l.software_id
-                 WHERE a.id = ?1 ORDER BY s.name, s.version",
-            )?;
-            let rows = st.query_map([asset_id], |r| {
-                Ok(SoftwareRow {
-                    name: r.get(0)?,
-                    version: r.get(1)?,
-                    vendor: r.get(2)?,
-                    source: r.get(3)?,
-                    arch: r.get(4)?,
-                    install_date: r.get(5)?,
-                    size_bytes: r.get(6)?,
-                    state: r.get(7)?,
-                    pkg_id: r.get(8)?,
+            let num: Option<i64> = c
+                .query_row("SELECT num FROM assets WHERE id = ?1", [&asset_id], |r| {
+                    r.get(0)
                 })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+                .optional()?
+                .flatten();
+            let Some(num) = num else {
+                return Ok(Vec::new());
+            };
+            let set = catalog::load_links(c, num)?;
+            let mut catalog = c.prepare_cached(
+                "SELECT name, version, vendor, source, arch FROM software WHERE id = ?1",
+            )?;
+            let mut rows = Vec::with_capacity(set.len());
+            for l in set.links() {
+                let row = catalog.query_row([l.software_id], |r| {
+                    Ok(SoftwareRow {
+                        name: r.get(0)?,
+                        version: r.get(1)?,
+                        vendor: r.get(2)?,
+                        source: r.get(3)?,
+                        arch: r.get(4)?,
+                        install_date: l.install_date,
+                        size_bytes: l.size_bytes,
+                        state: l.state.clone(),
+                        pkg_id: l.pkg_id.clone(),
+                    })
+                });
+                rows.push(row?);
+            }
+            rows.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+            Ok(rows)
         })
         .await
     }
@@ -1197,32 +1284,40 @@ impl Store {
     /// Each distinct package (name, version, vendor, source, arch) with the
     /// number of assets that have it; `name` filters by substring.
     pub async fn software_counts(&self, name: Option<String>) -> Result<Vec<(SoftwareRow, i64)>> {
-        self.read(move |c| {
-            let mut st = c.prepare(
-                "SELECT s.name, s.version, s.vendor, s.source, s.arch, count(l.asset_num)
-                 FROM software s JOIN software_assets l ON l.software_id = s.id
-                 WHERE (?1 IS NULL OR s.name LIKE '%' || ?1 || '%')
-                 GROUP BY s.id ORDER BY s.name, s.version",
-            )?;
-            let rows = st.query_map([name], |r| {
-                Ok((
-                    SoftwareRow {
-                        name: r.get(0)?,
-                        version: r.get(1)?,
-                        vendor: r.get(2)?,
-                        source: r.get(3)?,
-                        arch: r.get(4)?,
-                        install_date: None,
-                        size_bytes: None,
-                        state: String::new(),
-                        pkg_id: String::new(),
-                    },
-                    r.get(5)?,
-                ))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        let rows: Vec<(i64, SoftwareRow)> = self
+            .read(move |c| {
+                let mut st = c.prepare(
+                    "SELECT id, name, version, vendor, source, arch FROM software
+                     WHERE (?1 IS NULL OR name LIKE '%' || ?1 || '%')
+                     ORDER BY name, version, id",
+                )?;
+                let rows = st.query_map([name], |r| {
+                    Ok((
+                        r.get(0)?,
+                        SoftwareRow {
+                            name: r.get(1)?,
+                            version: r.get(2)?,
+                            vendor: r.get(3)?,
+                            source: r.get(4)?,
+                            arch: r.get(5)?,
+                            install_date: None,
+                            size_bytes: None,
+                            state: String::new(),
+                            pkg_id: String::new(),
+                        },
+                    ))
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, row)| match index.count(id) {
+                0 => None,
+                n => Some((row, n as i64)),
+            })
+            .collect())
     }
 
     /// Adds an asset without an agent. A serial number already on another
@@ -1661,7 +1756,11 @@ fn in_savepoint<T>(
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<WriteOp>,
+    index: &RwLock<SoftwareIndex>,
+) {
     let mut state = WriterState::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -1671,7 +1770,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteOp>) {
                 Err(_) => break,
             }
         }
-        let replies = run_batch(&mut conn, &mut state, batch);
+        let replies = run_batch(&mut conn, &mut state, batch, index);
         match replies {
             Ok((replies, commit)) => {
                 let commit = commit.map_err(|e| e.to_string());
@@ -1688,6 +1787,7 @@ fn run_batch(
     conn: &mut Connection,
     state: &mut WriterState,
     batch: Vec<WriteOp>,
+    index: &RwLock<SoftwareIndex>,
 ) -> Result<(Vec<Reply>, Result<()>)> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -1697,13 +1797,11 @@ fn run_batch(
         }
     };
     let replies: Vec<Reply> = batch.into_iter().map(|op| op(&tx, state)).collect();
-    // The inverted index changes of the whole batch, in order, then the
-    // commit; if either fails nothing of the batch is stored.
-    let commit = state
-        .apply_index(&tx)
-        .and_then(|()| tx.commit().map_err(StoreError::from));
+    let commit = tx.commit().map_err(StoreError::from);
     match &commit {
-        Ok(()) => state.committed(),
+        // Before anyone is answered: a caller that reads after its write
+        // finds its links in the index.
+        Ok(()) => state.committed(index),
         Err(e) => {
             tracing::error!(error = %e, "database commit failed");
             state.aborted();
@@ -1722,6 +1820,7 @@ impl ReadPool {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&c)?;
+        rusqlite::vtab::array::load_module(&c)?;
         Ok(c)
     }
 
@@ -2071,6 +2170,20 @@ mod migration_tests {
             .await
             .expect("schema");
         assert_eq!(old_table, 0);
+        // The in-memory index is rebuilt from the packed links on reopen.
+        drop(s);
+        let s = Store::open(&path).expect("reopen");
+        let again = s
+            .list_assets(
+                AssetFilter {
+                    software_ids: Some(vec![7]),
+                    ..AssetFilter::default()
+                },
+                10,
+            )
+            .await
+            .expect("search after reopen");
+        assert_eq!(again.len(), 2);
     }
 }
 
@@ -2191,6 +2304,91 @@ mod takeover_tests {
                 .await
                 .expect("gone"),
             None
+        );
+    }
+
+    fn pkg(name: &str, version: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            source: PackageSource::Dpkg,
+            ..Package::default()
+        }
+    }
+
+    /// A re-enrolled machine's new asset takes over the old asset's
+    /// packages, and the changes since then apply on top of them.
+    #[tokio::test]
+    async fn a_reenrolled_machine_keeps_its_packages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("db")).expect("open");
+        s.create_enrollment_token("t".into(), "".into(), 2, 100, "admin".into(), 0)
+            .await
+            .expect("token");
+        for id in ["old", "new"] {
+            let agent = NewAgent {
+                id: id.into(),
+                hostname: "pc".into(),
+                cert_sha256: id.into(),
+                cert_not_after: 0,
+            };
+            s.enroll_agent("t".into(), agent, 1).await.expect("enroll");
+        }
+        let mut before = Inventory::new();
+        before.identity.hostname = "pc".into();
+        before.software = vec![pkg("curl", "1"), pkg("vim", "2"), pkg("zsh", "5")];
+        let mut after = before.clone();
+        after.software = vec![pkg("curl", "2"), pkg("vim", "2"), pkg("zsh", "5")];
+        s.ingest_inventory(
+            "old".into(),
+            None,
+            crate::inventory::plan_full(None, &before),
+            1,
+            2,
+        )
+        .await
+        .expect("old inventory");
+        let plan = crate::inventory::plan_reenrollment("old", "new", &before, &after);
+        s.ingest_inventory("new".into(), None, plan, 1, 3)
+            .await
+            .expect("re-enrollment");
+        let software: Vec<(String, String)> = s
+            .asset_software("new".into())
+            .await
+            .expect("software")
+            .into_iter()
+            .map(|r| (r.name, r.version))
+            .collect();
+        assert_eq!(
+            software,
+            [
+                ("curl".to_string(), "2".to_string()),
+                ("vim".into(), "2".into()),
+                ("zsh".into(), "5".into())
+            ]
+        );
+        assert_eq!(
+            s.find_asset("new".into())
+                .await
+                .expect("new")
+                .software_count,
+            3
+        );
+        let counts: Vec<(String, i64)> = s
+            .software_counts(None)
+            .await
+            .expect("counts")
+            .into_iter()
+            .map(|(r, n)| (format!("{} {}", r.name, r.version), n))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("curl 2".to_string(), 1),
+                ("vim 2".into(), 1),
+                ("zsh 5".into(), 1)
+            ],
+            "nothing is left on the old asset"
         );
     }
 }
