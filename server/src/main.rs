@@ -9,6 +9,12 @@ use clap::{Parser, Subcommand};
 use deskhand_server::cli::{self, Client, OutputFormat};
 use deskhand_server::config::{ServerConfigFile, ServerFlags, ServerSettings};
 
+/// mimalloc instead of the system allocator: ingest decodes and frees
+/// thousands of small strings per inventory, and glibc's malloc spent a
+/// quarter of the server's CPU on them (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// deskhand: IT asset inventory, remote jobs and help-desk tickets.
 ///
 /// `deskhand server` runs the server; every other command talks to its API.

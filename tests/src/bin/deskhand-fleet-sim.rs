@@ -185,6 +185,7 @@ async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> 
         fulls.iter().map(Vec::len).sum::<usize>() as f64 / fulls.len().max(1) as f64 / 1024.0;
     let delta_b = deltas.iter().map(Vec::len).sum::<usize>() as f64 / deltas.len().max(1) as f64;
     let n = held.len() as f64;
+    println!("inventory_rounds_start");
     let fulls_sent = Instant::now();
     let (held, took) = ingest_round(held, fulls, in_flight).await?;
     println!("full_ingests={}", held.len());
