@@ -674,6 +674,36 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn large_and_small_bodies_round_trip(
+            seed in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64),
+            reps in 1..3000usize,
+        ) {
+            let msg = ServerMessage::Fetch(FetchReply::Chunk(seed.repeat(reps)));
+            let frame = encode_frame(&msg).expect("encode");
+            let raw = postcard::to_stdvec(&msg).expect("encode").len();
+            proptest::prop_assert!(frame.len() <= HEADER_LEN + raw);
+            let mut dec = FrameDecoder::default();
+            dec.push(&frame).expect("push");
+            proptest::prop_assert_eq!(dec.next_message::<ServerMessage>(), Ok(Some(msg)));
+        }
+
+        #[test]
+        fn arbitrary_compressed_bodies_never_panic(
+            declared in 0..4096u32,
+            block in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let frame = compressed_by_hand(declared, &block);
+            let mut dec = FrameDecoder::new(4096);
+            if dec.push(&frame).is_ok()
+                && let Ok(Some(body)) = dec.next_body()
+            {
+                proptest::prop_assert_eq!(body.len(), declared as usize);
+            }
+        }
+    }
+
     /// The decompression cost of a full report: a 1,500-package inventory
     /// as the fleet simulator builds it. Run with
     /// `cargo test -p deskhand-shared --release -- --ignored --nocapture`.
