@@ -7,7 +7,7 @@
 //! bytes, big-endian) followed by one LZ4 block of it.
 //!
 //! [`encode_frame`] compresses a message of more than [`COMPRESS_MIN`] bytes
-//! when that makes it smaller (a full inventory shrinks several times);
+//! when that makes it smaller (a full inventory to a third or less);
 //! heartbeats, acknowledgements and small deltas go out as they are, byte
 //! for byte what an older release sends. A decoder reads both, and hands
 //! out the message's own bytes either way.
