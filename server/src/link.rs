@@ -554,7 +554,9 @@ async fn run_session(
                     debug!(%agent_id, ?wait, "pacing an agent that reports too often");
                     tokio::time::sleep(wait).await;
                 }
-                let reply = ingest(ctx, agent_id, report, body.len()).await;
+                // What the report cost on the wire: its compressed size.
+                let wire_len = control.decoder.last_wire_len();
+                let reply = ingest(ctx, agent_id, report, wire_len).await;
                 send(control.tx, &reply).await?;
             }
             AgentMessage::JobUpdate(update) => {

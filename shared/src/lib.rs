@@ -4,9 +4,10 @@
 //!   server) and [`proto::ServerMessage`] (server to agent), the
 //!   [`proto::PROTOCOL_VERSION`] both sides announce in their hello, and the
 //!   ALPN both sides require.
-//! - [`frame`] turns messages into length-prefixed postcard frames and back.
-//!   [`frame::FrameDecoder`] is a sans-I/O buffer: the caller feeds it bytes
-//!   read from a stream and takes whole, checked messages out of it.
+//! - [`frame`] turns messages into length-prefixed postcard frames and back,
+//!   large bodies LZ4-compressed. [`frame::FrameDecoder`] is a sans-I/O
+//!   buffer: the caller feeds it bytes read from a stream and takes whole,
+//!   checked, decompressed messages out of it.
 //!
 //! - [`diag`] holds the live-diagnostic request and its streamed events.
 //! - [`inventory`]: the inventory document, its content hash and its diff.

@@ -13,7 +13,12 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: frame bodies may be LZ4-compressed ([`crate::frame`]), which a
+/// peer of version 1 cannot read. A version-1 server refuses a version-2
+/// agent at its hello ("upgrade the server") instead of failing on its
+/// first compressed inventory.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The oldest peer protocol version this build still accepts.
 pub const MIN_PROTOCOL_VERSION: u16 = 1;

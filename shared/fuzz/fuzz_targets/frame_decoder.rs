@@ -1,6 +1,7 @@
 //! Feeds arbitrary bytes, in arbitrary chunks, to the frame decoder as
-//! both sides' message types. It must never panic and never hold more
-//! than one capped frame.
+//! both sides' message types. It must never panic, never hold more than
+//! one capped frame, and never hand out a body over the cap, compressed
+//! (top bit of the length prefix) or not.
 #![no_main]
 
 use deskhand_shared::frame::{FrameDecoder, HEADER_LEN};
@@ -24,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
             while agent_ok {
                 match agent.next_body() {
                     Ok(Some(body)) => {
+                        assert!(body.len() <= CAP);
+                        assert!(agent.last_wire_len() <= CAP);
                         let _ = peek_protocol_version(&body);
                         let _ = deskhand_shared::frame::decode_body::<AgentMessage>(&body);
                     }
