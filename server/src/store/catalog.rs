@@ -16,8 +16,8 @@
 //! is rolled back, or by a batch whose commit fails, are forgotten.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::{PoisonError, RwLock};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -27,19 +27,41 @@ use super::{Result, StoreError};
 use crate::inventory::SoftwareRow;
 
 /// 128 bits of SipHash over a catalog key (name, version, vendor, source,
-/// arch). Two distinct keys collide with probability about 2^-128 per
-/// pair, far below any hardware error rate, and a collision would need a
-/// 2^64 search even for someone who controls package names.
+/// arch), under two keys drawn at random when the server starts. Two
+/// distinct keys collide with probability about 2^-128 per pair, and
+/// without the process's keys nobody can aim at a collision (or at one
+/// bucket of the cache below).
 type CatalogKey = (u64, u64);
 
 fn catalog_key(r: &SoftwareRow) -> CatalogKey {
-    let half = |salt: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        (&r.name, &r.version, &r.vendor, &r.source, &r.arch).hash(&mut h);
-        h.finish()
-    };
-    (half(1), half(2))
+    static KEYS: OnceLock<(RandomState, RandomState)> = OnceLock::new();
+    let (a, b) = KEYS.get_or_init(|| (RandomState::new(), RandomState::new()));
+    let fields = (&r.name, &r.version, &r.vendor, &r.source, &r.arch);
+    (a.hash_one(fields), b.hash_one(fields))
+}
+
+/// Hashes a [`CatalogKey`] by its first half, which is already a keyed
+/// hash: the cache needs no second pass of SipHash per package.
+#[derive(Default)]
+struct FirstHalf(u64);
+
+impl Hasher for FirstHalf {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for (u64, u64) keys; fold anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        if self.0 == 0 {
+            self.0 = n;
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A package with its catalog key, computed before the request reaches
@@ -62,7 +84,7 @@ pub(super) fn keyed(rows: Vec<SoftwareRow>) -> Vec<KeyedRow> {
 /// Catalog ids by key, filled as the writer meets packages.
 #[derive(Default)]
 struct CatalogCache {
-    ids: HashMap<CatalogKey, i64>,
+    ids: HashMap<CatalogKey, i64, BuildHasherDefault<FirstHalf>>,
     /// Keys added by the current transaction, forgotten if it fails.
     added: Vec<CatalogKey>,
 }

@@ -15,7 +15,7 @@
 //! the 3,000 packages every machine of a fleet shares cost a bit per asset
 //! each.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// The assets that have one catalog row.
 #[derive(Debug, Clone)]
@@ -107,7 +107,9 @@ impl AssetSet {
 /// Catalog row -> assets, for every catalog row that some asset has.
 #[derive(Debug, Default)]
 pub(super) struct SoftwareIndex {
-    sets: HashMap<i64, AssetSet>,
+    /// Keyed by catalog ids, which the database assigns: no need for a
+    /// hash that resists chosen keys.
+    sets: FxHashMap<i64, AssetSet>,
 }
 
 impl SoftwareIndex {
@@ -152,7 +154,8 @@ mod tests {
     #[test]
     fn agrees_with_a_plain_model() {
         let mut idx = SoftwareIndex::default();
-        let mut model: HashMap<i64, std::collections::BTreeSet<u32>> = HashMap::new();
+        let mut model: std::collections::HashMap<i64, std::collections::BTreeSet<u32>> =
+            std::collections::HashMap::new();
         let mut x: u64 = 7;
         for step in 0..60_000u32 {
             x ^= x << 13;

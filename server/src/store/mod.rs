@@ -263,7 +263,44 @@ fn migrations() -> Migrations<'static> {
                 Ok(())
             },
         ),
+        // Re-enrollment lookups by hardware identity: the SMBIOS UUID and
+        // each MAC address are probes, not scans of every asset's row.
+        M::up_with_hook(
+            r#"
+        CREATE INDEX assets_system_uuid ON assets(system_uuid);
+        CREATE TABLE asset_macs (
+            mac       TEXT NOT NULL,
+            asset_id  TEXT NOT NULL,
+            PRIMARY KEY (mac, asset_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX asset_macs_by_asset ON asset_macs(asset_id);
+        "#,
+            |tx: &Transaction<'_>| {
+                let assets: Vec<(String, String)> = {
+                    let mut st = tx.prepare("SELECT id, macs FROM assets WHERE macs != ''")?;
+                    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                for (id, macs) in assets {
+                    set_macs(tx, &id, &macs)?;
+                }
+                Ok(())
+            },
+        ),
     ])
+}
+
+/// Records an asset's MAC addresses (space-separated) for re-enrollment
+/// lookups, replacing what it had.
+fn set_macs(tx: &Transaction<'_>, asset_id: &str, macs: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM asset_macs WHERE asset_id = ?1")?
+        .execute([asset_id])?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO asset_macs (mac, asset_id) VALUES (?1, ?2)")?;
+    for mac in macs.split_whitespace() {
+        insert.execute([mac, asset_id])?;
+    }
+    Ok(())
 }
 
 /// Migration 8: each asset's `asset_packages` rows become one packed value.
@@ -1065,6 +1102,7 @@ impl Store {
                         s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
                         s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
                 ])?;
+                set_macs(tx, &asset_id, &s.macs)?;
             }
             let num = match num {
                 Some(n) => n,
@@ -1110,6 +1148,7 @@ impl Store {
                 tickets::move_asset_links(tx, old, &asset_id)?;
                 jobs::move_asset_targets(tx, old, &asset_id)?;
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
+                set_macs(tx, old, "")?;
                 tx.execute(
                     "UPDATE assets SET first_inventory_at = ?2,
                         location = CASE location WHEN '' THEN ?3 ELSE location END,
@@ -1381,8 +1420,9 @@ impl Store {
             for mac in macs.iter().filter(|m| !m.is_empty()) {
                 let hit: Option<String> = c
                     .query_row(
-                        "SELECT id FROM assets WHERE id != ?1 AND (' ' || macs || ' ') LIKE '% ' || ?2 || ' %'
-                         ORDER BY last_inventory_at DESC LIMIT 1",
+                        "SELECT a.id FROM asset_macs m JOIN assets a ON a.id = m.asset_id
+                         WHERE m.mac = ?2 AND m.asset_id != ?1
+                         ORDER BY a.last_inventory_at DESC LIMIT 1",
                         params![exclude, mac],
                         |r| r.get(0),
                     )
@@ -2337,6 +2377,11 @@ mod takeover_tests {
         let mut before = Inventory::new();
         before.identity.hostname = "pc".into();
         before.software = vec![pkg("curl", "1"), pkg("vim", "2"), pkg("zsh", "5")];
+        before.interfaces = vec![deskhand_shared::inventory::NetInterface {
+            name: "eth0".into(),
+            mac: Some("52:54:00:00:00:01".into()),
+            ..Default::default()
+        }];
         let mut after = before.clone();
         after.software = vec![pkg("curl", "2"), pkg("vim", "2"), pkg("zsh", "5")];
         s.ingest_inventory(
@@ -2348,6 +2393,15 @@ mod takeover_tests {
         )
         .await
         .expect("old inventory");
+        let by_mac = |exclude: &str| {
+            s.asset_with_hardware(
+                exclude.into(),
+                String::new(),
+                String::new(),
+                vec!["52:54:00:00:00:01".into()],
+            )
+        };
+        assert_eq!(by_mac("new").await.expect("lookup"), Some("old".into()));
         let plan = crate::inventory::plan_reenrollment("old", "new", &before, &after);
         s.ingest_inventory("new".into(), None, plan, 1, 3)
             .await
@@ -2389,6 +2443,11 @@ mod takeover_tests {
                 ("zsh 5".into(), 1)
             ],
             "nothing is left on the old asset"
+        );
+        assert_eq!(
+            by_mac("other").await.expect("lookup"),
+            Some("new".into()),
+            "the MAC is the new asset's now"
         );
     }
 }

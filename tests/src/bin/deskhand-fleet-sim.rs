@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use deskhand_agent::link::{recv, send};
 use deskhand_agent::tls::client_config;
 use deskhand_shared::frame::{FrameDecoder, encode_frame};
-use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+use deskhand_shared::inventory::{Inventory, NetInterface, Package, PackageSource};
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, InventoryReport, PROTOCOL_VERSION, SERVER_NAME,
     ServerMessage,
@@ -93,6 +93,28 @@ fn synthetic_inventory(agent: usize, n: usize) -> Inventory {
     const POOL: usize = 3000;
     let mut inv = Inventory::new();
     inv.identity.hostname = format!("sim-{agent:05}");
+    // A hardware identity, as real machines report: the server looks each
+    // new agent's up to see whether it is a re-enrolled machine.
+    inv.identity.system_uuid = Some(format!("5a1d0000-0000-4000-8000-{agent:012x}"));
+    inv.identity.serial = Some(format!("SIM{agent:08}"));
+    inv.interfaces = vec![NetInterface {
+        name: "eth0".into(),
+        mac: Some(format!(
+            "52:54:00:{:02x}:{:02x}:{:02x}",
+            (agent >> 16) & 0xff,
+            (agent >> 8) & 0xff,
+            agent & 0xff
+        )),
+        ipv4: vec![format!(
+            "10.{}.{}.{}/16",
+            (agent >> 16) & 0xff,
+            (agent >> 8) & 0xff,
+            agent & 0xff
+        )],
+        kind: Some("ethernet".into()),
+        state: Some("up".into()),
+        ..NetInterface::default()
+    }];
     inv.os.name = Some("Debian GNU/Linux".into());
     inv.os.version = Some("12".into());
     inv.memory.total_bytes = 16 << 30;
