@@ -26,18 +26,20 @@ use super::links::{Changed, Link, LinkSet, decode_ids};
 use super::{Result, StoreError};
 use crate::inventory::SoftwareRow;
 
-/// 128 bits of SipHash over a catalog key (name, version, vendor, source,
-/// arch), under two keys drawn at random when the server starts. Two
-/// distinct keys collide with probability about 2^-128 per pair, and
-/// without the process's keys nobody can aim at a collision (or at one
-/// bucket of the cache below).
+/// A catalog key (name, version, vendor, source, arch) hashed twice, by
+/// SipHash and by foldhash, each under a key drawn at random when the
+/// server starts: 128 bits, from two unrelated functions. Without the
+/// process's keys nobody can aim at a collision (or at one bucket of the
+/// cache below), and by chance two distinct keys collide with probability
+/// about 2^-128 per pair. One SipHash pass instead of two: hashing was the
+/// largest single cost of a first inventory after the allocator.
 type CatalogKey = (u64, u64);
 
 fn catalog_key(r: &SoftwareRow) -> CatalogKey {
-    static KEYS: OnceLock<(RandomState, RandomState)> = OnceLock::new();
-    let (a, b) = KEYS.get_or_init(|| (RandomState::new(), RandomState::new()));
+    static KEYS: OnceLock<(RandomState, foldhash::quality::RandomState)> = OnceLock::new();
+    let (sip, fold) = KEYS.get_or_init(Default::default);
     let fields = (&r.name, &r.version, &r.vendor, &r.source, &r.arch);
-    (a.hash_one(fields), b.hash_one(fields))
+    (sip.hash_one(fields), fold.hash_one(fields))
 }
 
 /// Hashes a [`CatalogKey`] by its first half, which is already a keyed
