@@ -22,7 +22,7 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::index::SoftwareIndex;
-use super::links::{Changed, Link, LinkSet, decode_ids};
+use super::links::{BaseIds, Changed, Changes, Corrupt, FOLD_AT, Link, LinkSet, decode_ids};
 use super::{Result, StoreError};
 use crate::inventory::SoftwareRow;
 
@@ -207,6 +207,9 @@ impl WriterState {
     /// Unlinks `removed` and links `added` (in that order, so a package
     /// whose details changed is relinked) for one asset. Returns the
     /// asset's number of packages afterwards.
+    ///
+    /// A small change (a delta) goes into the asset's [`Changes`]; a large
+    /// one, or changes past [`FOLD_AT`], rewrite the base value.
     pub(super) fn relink(
         &mut self,
         tx: &Transaction<'_>,
@@ -214,7 +217,6 @@ impl WriterState {
         added: &[KeyedRow],
         removed: &[KeyedRow],
     ) -> Result<i64> {
-        let mut set = load_links(tx, asset_num)?;
         let mut gone = Vec::with_capacity(removed.len());
         for r in removed {
             if let Some(id) = self.existing_software_id(tx, r)? {
@@ -232,12 +234,28 @@ impl WriterState {
                 pkg_id: r.pkg_id.clone(),
             });
         }
-        let changed = set.apply(&gone, new);
-        if changed.linked.is_empty() && changed.unlinked.is_empty() && added.is_empty() {
-            return Ok(set.len() as i64);
+        let base: Option<Vec<u8>> = tx
+            .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
+            .query_row([asset_num], |r| r.get(0))
+            .optional()?;
+        let mut changes = load_changes(tx, asset_num)?;
+        if base.is_some() && changes.len() + gone.len() + new.len() <= FOLD_AT {
+            let ids = BaseIds::of(base.as_deref()).map_err(corrupt)?;
+            let (changed, count) = changes.apply(&ids, &gone, new);
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO asset_link_changes (asset_num, changes) VALUES (?1, ?2)",
+            )?
+            .execute(params![asset_num, changes.encode()])?;
+            self.index_changes(asset_num, changed)?;
+            return Ok(count as i64);
         }
-        tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
-            .execute(params![asset_num, set.encode()])?;
+        // Fold: the merged set, changed, becomes the base.
+        let mut set = match &base {
+            Some(b) => changes.merged(LinkSet::decode(b).map_err(corrupt)?),
+            None => LinkSet::default(),
+        };
+        let changed = set.apply(&gone, new);
+        write_base(tx, asset_num, &set)?;
         self.index_changes(asset_num, changed)?;
         Ok(set.len() as i64)
     }
@@ -247,10 +265,8 @@ impl WriterState {
     pub(super) fn move_links(&mut self, tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
         let old = load_links(tx, from)?;
         let replaced = load_links(tx, to)?;
-        tx.prepare_cached("DELETE FROM asset_links WHERE asset_num = ?1")?
-            .execute([from])?;
-        tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
-            .execute(params![to, old.encode()])?;
+        delete_links(tx, from)?;
+        write_base(tx, to, &old)?;
         let ids = |s: &LinkSet| s.links().iter().map(|l| l.software_id).collect();
         self.index_changes(
             from,
@@ -269,35 +285,85 @@ impl WriterState {
     }
 }
 
+fn corrupt(e: Corrupt) -> StoreError {
+    StoreError::Refused(e.to_string())
+}
+
+/// Stores `set` as an asset's base value, with no changes on top.
+fn write_base(tx: &Transaction<'_>, asset_num: i64, set: &LinkSet) -> Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
+        .execute(params![asset_num, set.encode()])?;
+    tx.prepare_cached("DELETE FROM asset_link_changes WHERE asset_num = ?1")?
+        .execute([asset_num])?;
+    Ok(())
+}
+
+fn delete_links(tx: &Transaction<'_>, asset_num: i64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM asset_links WHERE asset_num = ?1")?
+        .execute([asset_num])?;
+    tx.prepare_cached("DELETE FROM asset_link_changes WHERE asset_num = ?1")?
+        .execute([asset_num])?;
+    Ok(())
+}
+
+fn load_changes(c: &Connection, asset_num: i64) -> Result<Changes> {
+    let packed: Option<Vec<u8>> = c
+        .prepare_cached("SELECT changes FROM asset_link_changes WHERE asset_num = ?1")?
+        .query_row([asset_num], |r| r.get(0))
+        .optional()?;
+    match packed {
+        Some(p) => Changes::decode(&p).map_err(corrupt),
+        None => Ok(Changes::default()),
+    }
+}
+
 /// An asset number as the in-memory index keeps it.
 pub(super) fn index_num(asset_num: i64) -> Result<u32> {
     u32::try_from(asset_num)
         .map_err(|_| StoreError::Refused(format!("asset number {asset_num} is out of range")))
 }
 
-/// An asset's links (empty if it has none).
+/// An asset's links, base and changes merged (empty if it has none).
 pub(super) fn load_links(c: &Connection, asset_num: i64) -> Result<LinkSet> {
     let packed: Option<Vec<u8>> = c
         .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
         .query_row([asset_num], |r| r.get(0))
         .optional()?;
-    match packed {
-        Some(p) => LinkSet::decode(&p).map_err(|e| StoreError::Refused(e.to_string())),
-        None => Ok(LinkSet::default()),
-    }
+    let base = match packed {
+        Some(p) => LinkSet::decode(&p).map_err(corrupt)?,
+        None => LinkSet::default(),
+    };
+    Ok(load_changes(c, asset_num)?.merged(base))
 }
 
 /// Builds the in-memory index from every asset's links.
 pub(super) fn build_index(c: &Connection) -> Result<SoftwareIndex> {
     let mut idx = SoftwareIndex::default();
-    let mut st = c.prepare("SELECT asset_num, links FROM asset_links")?;
+    let mut st = c.prepare(
+        "SELECT l.asset_num, l.links, c.changes FROM asset_links l
+         LEFT JOIN asset_link_changes c ON c.asset_num = l.asset_num",
+    )?;
     let mut rows = st.query([])?;
     while let Some(row) = rows.next()? {
         let num: i64 = row.get(0)?;
         let packed = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
         let n = index_num(num)?;
-        decode_ids(packed, |id| idx.set(id, n, true))
-            .map_err(|e| StoreError::Refused(format!("asset number {num}: {e}")))?;
+        let damaged = |e: Corrupt| StoreError::Refused(format!("asset number {num}: {e}"));
+        match row
+            .get_ref(2)?
+            .as_blob_or_null()
+            .map_err(rusqlite::Error::from)?
+        {
+            None => decode_ids(packed, |id| idx.set(id, n, true)).map_err(damaged)?,
+            Some(changes) => {
+                let merged = Changes::decode(changes)
+                    .map_err(damaged)?
+                    .merged(LinkSet::decode(packed).map_err(damaged)?);
+                for l in merged.links() {
+                    idx.set(l.software_id, n, true);
+                }
+            }
+        }
     }
     Ok(idx)
 }
@@ -444,5 +510,44 @@ mod tests {
                 ("zsh 5".into(), 1)
             ]
         );
+
+        // a1's delta is still a change beside its base: reopening builds
+        // the index from both.
+        drop(s);
+        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        assert_eq!(holders(&s, "curl", "2").await, ["a1"]);
+        assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
+
+        // Deltas past the fold threshold: a1 ends with curl 42 and
+        // pkg-0..40, whether its links are folded into the base or not.
+        let mut now = after;
+        for k in 0..40 {
+            let mut next = now.clone();
+            next.software.retain(|p| p.name != "curl");
+            next.software
+                .push(inv(&[("curl", &(k + 3).to_string())]).software.remove(0));
+            next.software
+                .push(inv(&[(&format!("pkg-{k}"), "1")]).software.remove(0));
+            let delta = plan_delta(None, &diff(&now, &next)).expect("delta");
+            let base = now.content_hash().to_hex();
+            s.ingest_inventory("a1".into(), Some(base), delta, 1, 3 + k)
+                .await
+                .expect("delta");
+            now = next;
+        }
+        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        assert_eq!(a1.len(), 2 + 40 + 1);
+        assert!(a1.iter().any(|r| r.name == "curl" && r.version == "42"));
+        assert_eq!(
+            s.find_asset("a1".into()).await.expect("a1").software_count,
+            43
+        );
+        assert!(holders(&s, "curl", "2").await.is_empty());
+        assert_eq!(holders(&s, "curl", "42").await, ["a1"]);
+        assert_eq!(holders(&s, "pkg-39", "1").await, ["a1"]);
+        drop(s);
+        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        assert_eq!(holders(&s, "pkg-0", "1").await, ["a1"]);
+        assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
     }
 }

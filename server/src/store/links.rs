@@ -8,6 +8,11 @@
 //! The inverted index (catalog row -> assets) is kept in memory, built
 //! from these values when the store opens ([`super::index`]).
 //!
+//! A delta does not rewrite the whole value: its changes accumulate in a
+//! small [`Changes`] value of their own (`asset_link_changes`), folded into
+//! the base once they pass [`FOLD_AT`] entries. A delta then writes a few
+//! hundred bytes instead of a dozen KiB.
+//!
 //! Encoding (version 1): a version byte, the number of links, then per
 //! link the catalog id as a varint difference from the previous one, a
 //! flags byte saying which details follow, the install date as a zigzag
@@ -63,6 +68,10 @@ impl LinkSet {
 
     pub(super) fn len(&self) -> usize {
         self.0.len()
+    }
+
+    fn position(&self, id: i64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&id, |l| l.software_id)
     }
 
     /// Removes the links to `removed`, then adds `added` (a link to an id
@@ -155,6 +164,146 @@ impl LinkSet {
         let mut links = Vec::new();
         walk(bytes, |l| links.push(l))?;
         Ok(Self(links))
+    }
+}
+
+/// Changes on top of a base [`LinkSet`] past which [`Changes`] are folded
+/// into it.
+pub(super) const FOLD_AT: usize = 64;
+
+/// An asset's link changes since its base value: catalog ids removed
+/// from the base, and links added (or replacing a base link of the same
+/// id). No id is in both.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct Changes {
+    removed: Vec<i64>,
+    added: LinkSet,
+}
+
+/// A base value's ids, for membership tests without building its links.
+pub(super) struct BaseIds(Vec<i64>);
+
+impl BaseIds {
+    pub(super) fn of(packed: Option<&[u8]>) -> Result<Self, Corrupt> {
+        let mut ids = Vec::new();
+        if let Some(p) = packed {
+            decode_ids(p, |id| ids.push(id))?;
+        }
+        Ok(Self(ids))
+    }
+
+    fn has(&self, id: i64) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+}
+
+impl Changes {
+    pub(super) fn len(&self) -> usize {
+        self.removed.len() + self.added.len()
+    }
+
+    fn has(&self, base: &BaseIds, id: i64) -> bool {
+        self.added.position(id).is_ok()
+            || (base.has(id) && self.removed.binary_search(&id).is_err())
+    }
+
+    /// Like [`LinkSet::apply`] on the merged set, recording the change
+    /// here. Returns what joined and left, and the merged set's size.
+    pub(super) fn apply(
+        &mut self,
+        base: &BaseIds,
+        removed: &[i64],
+        added: Vec<Link>,
+    ) -> (Changed, usize) {
+        let mut changed = Changed::default();
+        for &id in removed {
+            if let Ok(at) = self.added.position(id) {
+                self.added.0.remove(at);
+                if base.has(id) {
+                    // It replaced a base link: the base link goes too.
+                    self.remove_from_base(id);
+                }
+                changed.unlinked.push(id);
+            } else if base.has(id) && self.removed.binary_search(&id).is_err() {
+                self.remove_from_base(id);
+                changed.unlinked.push(id);
+            }
+        }
+        for l in added {
+            if !self.has(base, l.software_id) {
+                changed.linked.push(l.software_id);
+            }
+            if let Ok(at) = self.removed.binary_search(&l.software_id) {
+                self.removed.remove(at);
+            }
+            match self.added.position(l.software_id) {
+                Ok(at) => self.added.0[at] = l,
+                Err(at) => self.added.0.insert(at, l),
+            }
+        }
+        changed.unlinked.retain(|&id| !self.has(base, id));
+        let new_in_added = self
+            .added
+            .0
+            .iter()
+            .filter(|l| !base.has(l.software_id))
+            .count();
+        (changed, base.0.len() - self.removed.len() + new_in_added)
+    }
+
+    fn remove_from_base(&mut self, id: i64) {
+        if let Err(at) = self.removed.binary_search(&id) {
+            self.removed.insert(at, id);
+        }
+    }
+
+    /// The merged set.
+    pub(super) fn merged(&self, mut base: LinkSet) -> LinkSet {
+        base.apply(&self.removed, self.added.0.clone());
+        base
+    }
+
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.len() * 12);
+        out.push(VERSION);
+        put_varint(&mut out, self.removed.len() as u64);
+        let mut prev = 0i64;
+        for &id in &self.removed {
+            put_varint(&mut out, zigzag(id.wrapping_sub(prev)));
+            prev = id;
+        }
+        out.extend_from_slice(&self.added.encode());
+        out
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> Result<Self, Corrupt> {
+        let mut r = Reader(bytes);
+        if r.byte()? != VERSION {
+            return Err(Corrupt("unknown format version"));
+        }
+        let n = r.varint()?;
+        if n > r.0.len() as u64 {
+            return Err(Corrupt("more removals than bytes"));
+        }
+        let mut removed = Vec::with_capacity(n as usize);
+        let mut prev = 0i64;
+        for k in 0..n {
+            let id = prev.wrapping_add(unzigzag(r.varint()?));
+            if k > 0 && id <= prev {
+                return Err(Corrupt("removed ids out of order"));
+            }
+            removed.push(id);
+            prev = id;
+        }
+        let added = LinkSet::decode(r.0)?;
+        if added
+            .0
+            .iter()
+            .any(|l| removed.binary_search(&l.software_id).is_ok())
+        {
+            return Err(Corrupt("an id both removed and added"));
+        }
+        Ok(Self { removed, added })
     }
 }
 
@@ -351,6 +500,49 @@ mod tests {
         t.apply(&[], many);
         assert_eq!(t.links()[7], dated);
         assert_eq!(t.len(), 20);
+    }
+
+    /// Changes on a base agree with applying the same requests to the
+    /// whole set: the merged links, the size, and what joined and left.
+    #[test]
+    fn changes_agree_with_applying_to_the_whole_set() {
+        let mut x: u64 = 0x9e37_79b9;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for _ in 0..200 {
+            let mut whole = LinkSet::default();
+            whole.apply(&[], (0..(next(30) as i64)).map(|k| link(k * 2)).collect());
+            let base = whole.clone();
+            let packed = base.encode();
+            let ids = BaseIds::of(Some(&packed)).expect("ids");
+            let mut changes = Changes::default();
+            for _ in 0..next(8) {
+                let removed: Vec<i64> = (0..next(4)).map(|_| next(70) as i64).collect();
+                let added: Vec<Link> = (0..next(4))
+                    .map(|_| Link {
+                        software_id: next(70) as i64,
+                        size_bytes: Some(next(9) as i64),
+                        ..Link::default()
+                    })
+                    .collect();
+                let mut want = whole.apply(&removed, added.clone());
+                let (mut got, len) = changes.apply(&ids, &removed, added);
+                assert_eq!(len, whole.len());
+                for c in [&mut want, &mut got] {
+                    c.linked.sort_unstable();
+                    c.linked.dedup();
+                    c.unlinked.sort_unstable();
+                }
+                assert_eq!(got, want);
+                let decoded = Changes::decode(&changes.encode()).expect("round trip");
+                assert_eq!(decoded, changes);
+                assert_eq!(changes.merged(base.clone()), whole);
+            }
+        }
     }
 
     #[test]

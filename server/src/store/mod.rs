@@ -246,13 +246,18 @@ fn migrations() -> Migrations<'static> {
         "#,
         ),
         // Ingest speed (issue 4): an asset's packages as one packed value
-        // (`store::links`) instead of 1,500 rows, and the inverted index
-        // in memory (`store::index`), rebuilt from these values at open.
+        // (`store::links`) instead of 1,500 rows, with a delta's changes
+        // in a small value beside it, and the inverted index in memory
+        // (`store::index`), rebuilt from these values at open.
         M::up_with_hook(
             r#"
         CREATE TABLE asset_links (
             asset_num  INTEGER PRIMARY KEY,
             links      BLOB NOT NULL
+        );
+        CREATE TABLE asset_link_changes (
+            asset_num  INTEGER PRIMARY KEY,
+            changes    BLOB NOT NULL
         );
         "#,
             |tx: &Transaction<'_>| {
