@@ -234,13 +234,22 @@ impl WriterState {
                 pkg_id: r.pkg_id.clone(),
             });
         }
-        let base: Option<Vec<u8>> = tx
-            .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
-            .query_row([asset_num], |r| r.get(0))
-            .optional()?;
         let mut changes = load_changes(tx, asset_num)?;
-        if base.is_some() && changes.len() + gone.len() + new.len() <= FOLD_AT {
-            let ids = BaseIds::of(base.as_deref()).map_err(corrupt)?;
+        let small = changes.len() + gone.len() + new.len() <= FOLD_AT;
+        // The base's ids, read in place (no copy of the value).
+        let ids = if small {
+            tx.prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
+                .query_row([asset_num], |r| {
+                    let packed = r.get_ref(0)?.as_blob()?;
+                    Ok(BaseIds::of(Some(packed)))
+                })
+                .optional()?
+                .transpose()
+                .map_err(corrupt)?
+        } else {
+            None
+        };
+        if let Some(ids) = ids {
             let (changed, count) = changes.apply(&ids, &gone, new);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO asset_link_changes (asset_num, changes) VALUES (?1, ?2)",
@@ -250,10 +259,7 @@ impl WriterState {
             return Ok(count as i64);
         }
         // Fold: the merged set, changed, becomes the base.
-        let mut set = match &base {
-            Some(b) => changes.merged(LinkSet::decode(b).map_err(corrupt)?),
-            None => LinkSet::default(),
-        };
+        let mut set = load_links(tx, asset_num)?;
         let changed = set.apply(&gone, new);
         write_base(tx, asset_num, &set)?;
         self.index_changes(asset_num, changed)?;

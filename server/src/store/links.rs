@@ -307,21 +307,44 @@ impl Changes {
     }
 }
 
-/// The catalog ids of a packed form, without building the links.
+/// The catalog ids of a packed form, skipping the details without
+/// building the links.
 pub(super) fn decode_ids(bytes: &[u8], mut each: impl FnMut(i64)) -> Result<(), Corrupt> {
-    walk(bytes, |l| each(l.software_id))
+    let mut r = Reader(bytes);
+    let n = r.header()?;
+    let mut prev_id = 0i64;
+    for k in 0..n {
+        let id = prev_id.wrapping_add(unzigzag(r.varint()?));
+        if k > 0 && id <= prev_id {
+            return Err(Corrupt("catalog ids out of order"));
+        }
+        prev_id = id;
+        let flags = r.byte()?;
+        for (flag, string) in [
+            (HAS_DATE, false),
+            (HAS_SIZE, false),
+            (HAS_STATE, true),
+            (HAS_PKG_ID, true),
+        ] {
+            if flags & flag != 0 {
+                let v = r.varint()?;
+                if string {
+                    let len = usize::try_from(v).map_err(|_| Corrupt("string too long"))?;
+                    r.0 = r.0.get(len..).ok_or(Corrupt("truncated string"))?;
+                }
+            }
+        }
+        each(id);
+    }
+    if !r.0.is_empty() {
+        return Err(Corrupt("bytes after the last link"));
+    }
+    Ok(())
 }
 
 fn walk(bytes: &[u8], mut each: impl FnMut(Link)) -> Result<(), Corrupt> {
     let mut r = Reader(bytes);
-    if r.byte()? != VERSION {
-        return Err(Corrupt("unknown format version"));
-    }
-    let n = r.varint()?;
-    // Every link takes at least two bytes.
-    if n > (r.0.len() / 2) as u64 {
-        return Err(Corrupt("more links than bytes"));
-    }
+    let n = r.header()?;
     let (mut prev_id, mut prev_date) = (0i64, 0i64);
     for k in 0..n {
         let id = prev_id.wrapping_add(unzigzag(r.varint()?));
@@ -384,6 +407,19 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
+    /// The version byte and the number of links of a packed set.
+    fn header(&mut self) -> Result<u64, Corrupt> {
+        if self.byte()? != VERSION {
+            return Err(Corrupt("unknown format version"));
+        }
+        let n = self.varint()?;
+        // Every link takes at least two bytes.
+        if n > (self.0.len() / 2) as u64 {
+            return Err(Corrupt("more links than bytes"));
+        }
+        Ok(n)
+    }
+
     fn byte(&mut self) -> Result<u8, Corrupt> {
         let (&b, rest) = self.0.split_first().ok_or(Corrupt("truncated"))?;
         self.0 = rest;
@@ -391,6 +427,13 @@ impl Reader<'_> {
     }
 
     fn varint(&mut self) -> Result<u64, Corrupt> {
+        // Most values (id steps, flags, date steps) fit in one byte.
+        if let Some((&b, rest)) = self.0.split_first()
+            && b < 0x80
+        {
+            self.0 = rest;
+            return Ok(u64::from(b));
+        }
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
