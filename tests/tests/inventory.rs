@@ -239,6 +239,11 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
             .success()
             .then_some(())
     });
+    let packages_before = server.json(&["assets", "show", &old_id])["software"]
+        .as_array()
+        .map(Vec::len)
+        .expect("software list");
+    assert!(packages_before > 0, "the machine has packages");
     assert!(server.cli(&["labels", "create", "floor4"]).status.success());
     assert!(
         server
@@ -281,6 +286,11 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
         d["labels"],
         serde_json::json!(["floor4"]),
         "labels carried over"
+    );
+    assert_eq!(
+        d["software"].as_array().map(Vec::len),
+        Some(packages_before),
+        "the new asset has the machine's packages, not just those that changed"
     );
     let assets = server.json(&["assets", "list"]);
     assert_eq!(
