@@ -74,6 +74,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         max_jobs_per_agent: settings.max_jobs_per_agent,
         orders: Default::default(),
         tickets: settings.tickets.clone(),
+        large_messages: Default::default(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
