@@ -325,7 +325,6 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Inventory, Package, PackageSource};
     use crate::jobs::FetchReply;
     use crate::proto::{AgentMessage, Hello, InventoryReport, PROTOCOL_VERSION, ServerMessage};
 
@@ -447,39 +446,11 @@ mod tests {
         dec.push(&frame[HEADER_LEN..]).expect("push");
         assert_eq!(dec.wanted(), 0);
     }
-    /// A full inventory of `n` packages, made as the fleet simulator makes
-    /// them (deskhand-fleet-sim's `synthetic_inventory`).
+    /// A full inventory of `n` packages, as the fleet simulator sends.
     fn full_inventory(agent: usize, n: usize) -> AgentMessage {
-        const POOL: usize = 3000;
-        let mut inv = Inventory::new();
-        inv.identity.hostname = format!("sim-{agent:05}");
-        inv.os.name = Some("Debian GNU/Linux".into());
-        inv.os.version = Some("12".into());
-        inv.memory.total_bytes = 16 << 30;
-        let shared = n.saturating_sub(20);
-        let offset = agent * 7 % POOL;
-        inv.software = (0..shared)
-            .map(|k| {
-                let p = (offset + k) % POOL;
-                Package {
-                    name: format!("pool-package-{p:04}"),
-                    version: format!("{}.{}.{}-1", p % 7, p % 13, agent % 3),
-                    arch: Some("amd64".into()),
-                    source: PackageSource::Dpkg,
-                    vendor: Some("Debian Maintainers <debian@example.org>".into()),
-                    install_date: Some(1_700_000_000 + p as u64),
-                    size_bytes: Some(100_000 + p as u64),
-                    ..Package::default()
-                }
-            })
-            .chain((0..n - shared).map(|k| Package {
-                name: format!("unique-{agent}-{k}"),
-                version: "1.0".into(),
-                source: PackageSource::Dpkg,
-                ..Package::default()
-            }))
-            .collect();
-        AgentMessage::Inventory(InventoryReport::Full(Box::new(inv)))
+        AgentMessage::Inventory(InventoryReport::Full(Box::new(
+            crate::inventory::synthetic(agent, n),
+        )))
     }
 
     /// `len` bytes that LZ4 cannot shrink (xorshift).

@@ -1324,6 +1324,65 @@ fn apply_items<T: InventoryItem>(
     Ok(out)
 }
 
+/// A made-up inventory for benchmarks and tests, the same for the same
+/// `agent`: `n` packages, all but 20 drawn from a 3,000-package pool the
+/// whole simulated fleet shares, 20 unique to this machine, and a
+/// hardware identity (SMBIOS UUID, serial, MAC).
+pub fn synthetic(agent: usize, n: usize) -> Inventory {
+    const POOL: usize = 3000;
+    let mut inv = Inventory::new();
+    inv.identity.hostname = format!("sim-{agent:05}");
+    // A hardware identity, as real machines report: the server looks each
+    // new agent's up to see whether it is a re-enrolled machine.
+    inv.identity.system_uuid = Some(format!("5a1d0000-0000-4000-8000-{agent:012x}"));
+    inv.identity.serial = Some(format!("SIM{agent:08}"));
+    inv.interfaces = vec![NetInterface {
+        name: "eth0".into(),
+        mac: Some(format!(
+            "52:54:00:{:02x}:{:02x}:{:02x}",
+            (agent >> 16) & 0xff,
+            (agent >> 8) & 0xff,
+            agent & 0xff
+        )),
+        ipv4: vec![format!(
+            "10.{}.{}.{}/16",
+            (agent >> 16) & 0xff,
+            (agent >> 8) & 0xff,
+            agent & 0xff
+        )],
+        kind: Some("ethernet".into()),
+        state: Some("up".into()),
+        ..NetInterface::default()
+    }];
+    inv.os.name = Some("Debian GNU/Linux".into());
+    inv.os.version = Some("12".into());
+    inv.memory.total_bytes = 16 << 30;
+    let shared = n.saturating_sub(20);
+    let offset = agent * 7 % POOL;
+    inv.software = (0..shared)
+        .map(|k| {
+            let p = (offset + k) % POOL;
+            Package {
+                name: format!("pool-package-{p:04}"),
+                version: format!("{}.{}.{}-1", p % 7, p % 13, agent % 3),
+                arch: Some("amd64".into()),
+                source: PackageSource::Dpkg,
+                vendor: Some("Debian Maintainers <debian@example.org>".into()),
+                install_date: Some(1_700_000_000 + p as u64),
+                size_bytes: Some(100_000 + p as u64),
+                ..Package::default()
+            }
+        })
+        .chain((0..n - shared).map(|k| Package {
+            name: format!("unique-{agent}-{k}"),
+            version: "1.0".into(),
+            source: PackageSource::Dpkg,
+            ..Package::default()
+        }))
+        .collect();
+    inv
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,12 +288,7 @@ impl Changes {
         let mut removed = Vec::with_capacity(n as usize);
         let mut prev = 0i64;
         for k in 0..n {
-            let id = prev.wrapping_add(unzigzag(r.varint()?));
-            if k > 0 && id <= prev {
-                return Err(Corrupt("removed ids out of order"));
-            }
-            removed.push(id);
-            prev = id;
+            removed.push(r.next_id(&mut prev, k == 0)?);
         }
         let added = LinkSet::decode(r.0)?;
         if added
@@ -314,11 +309,7 @@ pub(super) fn decode_ids(bytes: &[u8], mut each: impl FnMut(i64)) -> Result<(), 
     let n = r.header()?;
     let mut prev_id = 0i64;
     for k in 0..n {
-        let id = prev_id.wrapping_add(unzigzag(r.varint()?));
-        if k > 0 && id <= prev_id {
-            return Err(Corrupt("catalog ids out of order"));
-        }
-        prev_id = id;
+        let id = r.next_id(&mut prev_id, k == 0)?;
         let flags = r.byte()?;
         for (flag, string) in [
             (HAS_DATE, false),
@@ -347,11 +338,7 @@ fn walk(bytes: &[u8], mut each: impl FnMut(Link)) -> Result<(), Corrupt> {
     let n = r.header()?;
     let (mut prev_id, mut prev_date) = (0i64, 0i64);
     for k in 0..n {
-        let id = prev_id.wrapping_add(unzigzag(r.varint()?));
-        if k > 0 && id <= prev_id {
-            return Err(Corrupt("catalog ids out of order"));
-        }
-        prev_id = id;
+        let id = r.next_id(&mut prev_id, k == 0)?;
         let flags = r.byte()?;
         let install_date = if flags & HAS_DATE != 0 {
             prev_date = prev_date.wrapping_add(unzigzag(r.varint()?));
@@ -407,6 +394,16 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
+    /// The next of a strictly increasing run of ids, stored as steps.
+    fn next_id(&mut self, prev: &mut i64, first: bool) -> Result<i64, Corrupt> {
+        let id = prev.wrapping_add(unzigzag(self.varint()?));
+        if !first && id <= *prev {
+            return Err(Corrupt("catalog ids out of order"));
+        }
+        *prev = id;
+        Ok(id)
+    }
+
     /// The version byte and the number of links of a packed set.
     fn header(&mut self) -> Result<u64, Corrupt> {
         if self.byte()? != VERSION {

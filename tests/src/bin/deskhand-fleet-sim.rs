@@ -15,7 +15,6 @@ use anyhow::{Context, Result, bail};
 use deskhand_agent::link::{recv, send};
 use deskhand_agent::tls::client_config;
 use deskhand_shared::frame::{FrameDecoder, encode_frame};
-use deskhand_shared::inventory::{Inventory, NetInterface, Package, PackageSource};
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, InventoryReport, PROTOCOL_VERSION, SERVER_NAME,
     ServerMessage,
@@ -87,63 +86,6 @@ fn hello(i: usize) -> AgentMessage {
 
 type Held = (quinn::Connection, quinn::SendStream, quinn::RecvStream);
 
-/// A synthetic inventory: `n` packages, most from a pool shared by the
-/// fleet, 20 unique to this machine.
-fn synthetic_inventory(agent: usize, n: usize) -> Inventory {
-    const POOL: usize = 3000;
-    let mut inv = Inventory::new();
-    inv.identity.hostname = format!("sim-{agent:05}");
-    // A hardware identity, as real machines report: the server looks each
-    // new agent's up to see whether it is a re-enrolled machine.
-    inv.identity.system_uuid = Some(format!("5a1d0000-0000-4000-8000-{agent:012x}"));
-    inv.identity.serial = Some(format!("SIM{agent:08}"));
-    inv.interfaces = vec![NetInterface {
-        name: "eth0".into(),
-        mac: Some(format!(
-            "52:54:00:{:02x}:{:02x}:{:02x}",
-            (agent >> 16) & 0xff,
-            (agent >> 8) & 0xff,
-            agent & 0xff
-        )),
-        ipv4: vec![format!(
-            "10.{}.{}.{}/16",
-            (agent >> 16) & 0xff,
-            (agent >> 8) & 0xff,
-            agent & 0xff
-        )],
-        kind: Some("ethernet".into()),
-        state: Some("up".into()),
-        ..NetInterface::default()
-    }];
-    inv.os.name = Some("Debian GNU/Linux".into());
-    inv.os.version = Some("12".into());
-    inv.memory.total_bytes = 16 << 30;
-    let shared = n.saturating_sub(20);
-    let offset = agent * 7 % POOL;
-    inv.software = (0..shared)
-        .map(|k| {
-            let p = (offset + k) % POOL;
-            Package {
-                name: format!("pool-package-{p:04}"),
-                version: format!("{}.{}.{}-1", p % 7, p % 13, agent % 3),
-                arch: Some("amd64".into()),
-                source: PackageSource::Dpkg,
-                vendor: Some("Debian Maintainers <debian@example.org>".into()),
-                install_date: Some(1_700_000_000 + p as u64),
-                size_bytes: Some(100_000 + p as u64),
-                ..Package::default()
-            }
-        })
-        .chain((0..n - shared).map(|k| Package {
-            name: format!("unique-{agent}-{k}"),
-            version: "1.0".into(),
-            source: PackageSource::Dpkg,
-            ..Package::default()
-        }))
-        .collect();
-    inv
-}
-
 async fn report_and_wait(held: &mut Held, frame: &[u8]) -> Result<()> {
     let (_, tx, rx) = held;
     tx.write_all(frame).await?;
@@ -187,7 +129,7 @@ async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> 
     let mut deltas = Vec::new();
     let mut again = Vec::new();
     for i in 0..held.len() {
-        let base = synthetic_inventory(i, packages);
+        let base = deskhand_shared::inventory::synthetic(i, packages);
         let mut new = base.clone();
         for p in new.software.iter_mut().take(3) {
             p.version.push_str("+security1");
