@@ -239,10 +239,7 @@ impl WriterState {
         // The base's ids, read in place (no copy of the value).
         let ids = if small {
             tx.prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
-                .query_row([asset_num], |r| {
-                    let packed = r.get_ref(0)?.as_blob()?;
-                    Ok(BaseIds::of(Some(packed)))
-                })
+                .query_row([asset_num], |r| Ok(BaseIds::of(r.get_ref(0)?.as_blob()?)))
                 .optional()?
                 .transpose()
                 .map_err(corrupt)?

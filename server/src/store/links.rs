@@ -184,11 +184,9 @@ pub(super) struct Changes {
 pub(super) struct BaseIds(Vec<i64>);
 
 impl BaseIds {
-    pub(super) fn of(packed: Option<&[u8]>) -> Result<Self, Corrupt> {
+    pub(super) fn of(packed: &[u8]) -> Result<Self, Corrupt> {
         let mut ids = Vec::new();
-        if let Some(p) = packed {
-            decode_ids(p, |id| ids.push(id))?;
-        }
+        decode_ids(packed, |id| ids.push(id))?;
         Ok(Self(ids))
     }
 
@@ -558,7 +556,7 @@ mod tests {
             whole.apply(&[], (0..(next(30) as i64)).map(|k| link(k * 2)).collect());
             let base = whole.clone();
             let packed = base.encode();
-            let ids = BaseIds::of(Some(&packed)).expect("ids");
+            let ids = BaseIds::of(&packed).expect("ids");
             let mut changes = Changes::default();
             for _ in 0..next(8) {
                 let removed: Vec<i64> = (0..next(4)).map(|_| next(70) as i64).collect();
