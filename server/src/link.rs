@@ -568,7 +568,9 @@ async fn run_session(
                 return Err(protocol_error(conn, &format!("{e:#}")));
             }
         };
-        let _large = if body.len() > LARGE_MESSAGE {
+        let large = body.len() > LARGE_MESSAGE;
+        // Held until the message is handled (the end of this iteration).
+        let mut _permit = if large {
             Some(ctx.large_messages.0.acquire().await?)
         } else {
             None
@@ -585,7 +587,13 @@ async fn run_session(
                 let wait = pacer.delay(tokio::time::Instant::now().into_std(), full);
                 if !wait.is_zero() {
                     debug!(%agent_id, ?wait, "pacing an agent that reports too often");
+                    // Not holding a large-message slot: an agent that
+                    // reports too often must not keep the others waiting.
+                    _permit = None;
                     tokio::time::sleep(wait).await;
+                    if large {
+                        _permit = Some(ctx.large_messages.0.acquire().await?);
+                    }
                 }
                 // What the report cost on the wire: its compressed size.
                 let wire_len = control.decoder.last_wire_len();
