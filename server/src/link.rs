@@ -78,12 +78,13 @@ pub struct LinkContext {
 /// Bodies above this size (a full inventory, mostly) count as large.
 const LARGE_MESSAGE: usize = 64 * 1024;
 
-/// Bounds the large messages (full inventories, mostly) that are decoded
-/// and handled at once, server-wide. Decoded, a full inventory takes
-/// several times its wire size, and after a server restart every agent
-/// sends one as it reconnects: unbounded, 10,000 of them at once would
-/// exhaust memory. The others wait, their streams held by QUIC flow
-/// control.
+/// Bounds the large messages (full inventories, mostly) that are read,
+/// decompressed, decoded and handled at once, server-wide. A slot is
+/// taken as soon as a frame's header says it is large, before its body is
+/// read. Decompressed and decoded, a full inventory takes many times its
+/// wire size, and after a server restart every agent sends one as it
+/// reconnects: unbounded, 10,000 of them at once would exhaust memory.
+/// The others wait, their streams held by QUIC flow control.
 pub struct LargeMessages(tokio::sync::Semaphore);
 
 impl LargeMessages {
@@ -344,6 +345,35 @@ async fn next_body(rx: &mut RecvStream, decoder: &mut FrameDecoder) -> Result<Op
     }
 }
 
+/// [`next_body`] for a session's control stream: a frame whose body is
+/// large once decompressed takes a [`LargeMessages`] slot as soon as its
+/// header arrives, before the rest is read and decompressed, and hands
+/// the slot out with the body.
+async fn next_large_or_small<'a>(
+    rx: &mut RecvStream,
+    decoder: &mut FrameDecoder,
+    large: &'a LargeMessages,
+) -> Result<Option<(Vec<u8>, Option<tokio::sync::SemaphorePermit<'a>>)>> {
+    let mut permit = None;
+    loop {
+        if permit.is_none()
+            && decoder
+                .pending_body_len()
+                .is_some_and(|n| n > LARGE_MESSAGE)
+        {
+            permit = Some(large.0.acquire().await?);
+        }
+        if let Some(body) = decoder.next_body()? {
+            return Ok(Some((body, permit)));
+        }
+        let want = decoder.wanted().clamp(1, 64 * 1024);
+        match rx.read_chunk(want, true).await? {
+            Some(chunk) => decoder.push(&chunk.bytes)?,
+            None => return Ok(None),
+        }
+    }
+}
+
 async fn enroll(
     conn: &Connection,
     tx: &mut SendStream,
@@ -524,7 +554,7 @@ async fn run_session(
     let mut help_pacer = crate::help::HelpPacer::default();
     loop {
         let body = tokio::select! {
-            body = next_body(control.rx, control.decoder) => body,
+            body = next_large_or_small(control.rx, control.decoder, &ctx.large_messages) => body,
             Some(msg) = control.outbox.recv() => {
                 send(control.tx, &msg).await?;
                 continue;
@@ -568,13 +598,10 @@ async fn run_session(
                 return Err(protocol_error(conn, &format!("{e:#}")));
             }
         };
-        let large = body.len() > LARGE_MESSAGE;
-        // Held until the message is handled (the end of this iteration).
-        let mut _permit = if large {
-            Some(ctx.large_messages.0.acquire().await?)
-        } else {
-            None
-        };
+        let (body, mut _permit) = body;
+        // The slot is held until the message is handled (the end of
+        // this iteration).
+        let large = _permit.is_some();
         let msg: AgentMessage =
             decode_body(&body).map_err(|e| protocol_error(conn, &e.to_string()))?;
         ctx.presence.touch(agent_id, session_id, unix_now());

@@ -316,6 +316,20 @@ impl FrameDecoder {
         self.last_wire_len
     }
 
+    /// The pending frame's body length once decompressed, as soon as its
+    /// header (and, for a compressed body, its declared length) has
+    /// arrived: a reader can make room for a large message before reading
+    /// the rest of it.
+    pub fn pending_body_len(&self) -> Option<usize> {
+        let header = self.buf.first_chunk::<HEADER_LEN>()?;
+        let len = (u32::from_be_bytes(*header) & !COMPRESSED) as usize;
+        if !is_compressed(*header) {
+            return Some(len);
+        }
+        let prefix = self.buf[HEADER_LEN..].first_chunk::<DECLARED_LEN>()?;
+        Some(u32::from_be_bytes(*prefix) as usize)
+    }
+
     /// Bytes buffered but not yet returned as a message.
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -327,6 +341,37 @@ mod tests {
     use super::*;
     use crate::jobs::FetchReply;
     use crate::proto::{AgentMessage, Hello, InventoryReport, PROTOCOL_VERSION, ServerMessage};
+
+    /// A reader learns a pending frame's decompressed size from its first
+    /// bytes, before the body arrives.
+    #[test]
+    fn the_pending_size_is_known_from_the_first_bytes() {
+        let big = encode_frame(&full_inventory(9, 1500)).expect("encode");
+        let mut dec = FrameDecoder::default();
+        dec.push(&big[..HEADER_LEN]).expect("header");
+        assert_eq!(
+            dec.pending_body_len(),
+            None,
+            "the declared length is not here yet"
+        );
+        dec.push(&big[HEADER_LEN..HEADER_LEN + DECLARED_LEN])
+            .expect("declared");
+        let declared = dec.pending_body_len().expect("known");
+        assert!(
+            declared > big.len(),
+            "{declared} decompressed vs {} on the wire",
+            big.len()
+        );
+        dec.push(&big[HEADER_LEN + DECLARED_LEN..]).expect("rest");
+        assert_eq!(
+            dec.next_body().expect("body").map(|b| b.len()),
+            Some(declared)
+        );
+        assert_eq!(dec.pending_body_len(), None);
+        let small = encode_frame(&AgentMessage::Heartbeat).expect("encode");
+        dec.push(&small[..HEADER_LEN]).expect("header");
+        assert_eq!(dec.pending_body_len(), Some(small.len() - HEADER_LEN));
+    }
 
     fn hello() -> AgentMessage {
         AgentMessage::Hello(Hello {
