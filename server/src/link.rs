@@ -333,30 +333,24 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
 }
 
 async fn next_body(rx: &mut RecvStream, decoder: &mut FrameDecoder) -> Result<Option<Vec<u8>>> {
-    loop {
-        if let Some(body) = decoder.next_body()? {
-            return Ok(Some(body));
-        }
-        let want = decoder.wanted().clamp(1, 64 * 1024);
-        match rx.read_chunk(want, true).await? {
-            Some(chunk) => decoder.push(&chunk.bytes)?,
-            None => return Ok(None),
-        }
-    }
+    Ok(next_large_or_small(rx, decoder, None)
+        .await?
+        .map(|(body, _)| body))
 }
 
-/// [`next_body`] for a session's control stream: a frame whose body is
-/// large once decompressed takes a [`LargeMessages`] slot as soon as its
-/// header arrives, before the rest is read and decompressed, and hands
-/// the slot out with the body.
+/// The next frame body; with `large`, a frame whose body is large once
+/// decompressed takes a [`LargeMessages`] slot as soon as its header
+/// arrives, before the rest is read and decompressed, and hands the slot
+/// out with the body.
 async fn next_large_or_small<'a>(
     rx: &mut RecvStream,
     decoder: &mut FrameDecoder,
-    large: &'a LargeMessages,
+    large: Option<&'a LargeMessages>,
 ) -> Result<Option<(Vec<u8>, Option<tokio::sync::SemaphorePermit<'a>>)>> {
     let mut permit = None;
     loop {
-        if permit.is_none()
+        if let Some(large) = large
+            && permit.is_none()
             && decoder
                 .pending_body_len()
                 .is_some_and(|n| n > LARGE_MESSAGE)
@@ -554,7 +548,7 @@ async fn run_session(
     let mut help_pacer = crate::help::HelpPacer::default();
     loop {
         let body = tokio::select! {
-            body = next_large_or_small(control.rx, control.decoder, &ctx.large_messages) => body,
+            body = next_large_or_small(control.rx, control.decoder, Some(&ctx.large_messages)) => body,
             Some(msg) = control.outbox.recv() => {
                 send(control.tx, &msg).await?;
                 continue;
