@@ -32,12 +32,14 @@ struct Args {
     in_flight: usize,
     /// Packages per synthetic inventory; 0 skips the inventory phase.
     packages: usize,
+    /// Delta reports per agent, one round after another.
+    delta_rounds: usize,
 }
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     let mut next = |name: &str| it.next().with_context(|| format!("missing {name}"));
-    let usage = "usage: deskhand-fleet-sim AGENTS_ADDR ENROLL_TOKEN CA_FINGERPRINT COUNT HOLD_SECS [IN_FLIGHT] [PACKAGES]";
+    let usage = "usage: deskhand-fleet-sim AGENTS_ADDR ENROLL_TOKEN CA_FINGERPRINT COUNT HOLD_SECS [IN_FLIGHT] [PACKAGES] [DELTA_ROUNDS]";
     let agents_addr = next(usage)?.parse()?;
     let token = next(usage)?;
     let fingerprint = next(usage)?;
@@ -51,6 +53,10 @@ fn parse_args() -> Result<Args> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let delta_rounds = next("delta rounds")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     Ok(Args {
         agents_addr,
         token,
@@ -59,6 +65,7 @@ fn parse_args() -> Result<Args> {
         hold,
         in_flight,
         packages,
+        delta_rounds,
     })
 }
 
@@ -121,44 +128,120 @@ async fn ingest_round(
     Ok((out, start.elapsed()))
 }
 
-/// Every agent sends a full inventory, then a delta (three upgrades).
-/// Reports are built and encoded before the clock starts, as each real
-/// agent builds its own on its own machine.
-async fn inventory_phase(held: Vec<Held>, packages: usize, in_flight: usize) -> Result<Vec<Held>> {
-    let mut fulls = Vec::new();
-    let mut deltas = Vec::new();
-    let mut again = Vec::new();
-    for i in 0..held.len() {
-        let base = deskhand_shared::inventory::synthetic(i, packages);
-        let mut new = base.clone();
-        for p in new.software.iter_mut().take(3) {
+/// One agent's reports, encoded: its first full inventory, a delta per
+/// round (three more upgrades each), and its last inventory in full.
+struct Reports {
+    full: Vec<u8>,
+    deltas: Vec<Vec<u8>>,
+    again: Vec<u8>,
+}
+
+fn reports(agent: usize, packages: usize, delta_rounds: usize) -> Result<Reports> {
+    let base = deskhand_shared::inventory::synthetic(agent, packages);
+    let full = encode_frame(&AgentMessage::Inventory(InventoryReport::Full(Box::new(
+        base.clone(),
+    ))))?;
+    let mut last = base;
+    let mut deltas = Vec::with_capacity(delta_rounds);
+    for round in 0..delta_rounds {
+        let mut new = last.clone();
+        let count = new.software.len();
+        for p in new
+            .software
+            .iter_mut()
+            .skip(round * 3 % count.max(1))
+            .take(3)
+        {
             p.version.push_str("+security1");
         }
-        let delta = deskhand_shared::inventory::diff(&base, &new);
-        fulls.push(encode_frame(&AgentMessage::Inventory(
-            InventoryReport::Full(Box::new(base)),
-        ))?);
-        again.push(encode_frame(&AgentMessage::Inventory(
-            InventoryReport::Full(Box::new(new)),
-        ))?);
+        let delta = deskhand_shared::inventory::diff(&last, &new);
         deltas.push(encode_frame(&AgentMessage::Inventory(
             InventoryReport::Delta(Box::new(delta)),
         ))?);
+        last = new;
+    }
+    let again = encode_frame(&AgentMessage::Inventory(InventoryReport::Full(Box::new(
+        last,
+    ))))?;
+    Ok(Reports {
+        full,
+        deltas,
+        again,
+    })
+}
+
+/// Every agent's reports, built on every core: a real agent builds its
+/// own on its own machine, so this is off the clock.
+fn all_reports(agents: usize, packages: usize, delta_rounds: usize) -> Result<Vec<Reports>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = agents.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..agents)
+            .step_by(chunk)
+            .map(|from| {
+                s.spawn(move || {
+                    (from..(from + chunk).min(agents))
+                        .map(|i| reports(i, packages, delta_rounds))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(agents);
+        for w in workers {
+            all.extend(
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("report builder panicked"))??,
+            );
+        }
+        Ok(all)
+    })
+}
+
+/// Every agent sends a full inventory, then `delta_rounds` deltas (three
+/// upgrades each), then its inventory in full again.
+async fn inventory_phase(
+    held: Vec<Held>,
+    packages: usize,
+    in_flight: usize,
+    delta_rounds: usize,
+) -> Result<Vec<Held>> {
+    let built = all_reports(held.len(), packages, delta_rounds)?;
+    let mut fulls = Vec::with_capacity(built.len());
+    let mut again = Vec::with_capacity(built.len());
+    let mut deltas: Vec<Vec<Vec<u8>>> = (0..delta_rounds).map(|_| Vec::new()).collect();
+    for r in built {
+        fulls.push(r.full);
+        again.push(r.again);
+        for (round, d) in r.deltas.into_iter().enumerate() {
+            deltas[round].push(d);
+        }
     }
     let full_kb =
         fulls.iter().map(Vec::len).sum::<usize>() as f64 / fulls.len().max(1) as f64 / 1024.0;
-    let delta_b = deltas.iter().map(Vec::len).sum::<usize>() as f64 / deltas.len().max(1) as f64;
+    let delta_count: usize = deltas.iter().map(Vec::len).sum();
+    let delta_b =
+        deltas.iter().flatten().map(Vec::len).sum::<usize>() as f64 / delta_count.max(1) as f64;
     let n = held.len() as f64;
     println!("inventory_rounds_start");
     let fulls_sent = Instant::now();
-    let (held, took) = ingest_round(held, fulls, in_flight).await?;
+    let (mut held, took) = ingest_round(held, fulls, in_flight).await?;
     println!("full_ingests={}", held.len());
     println!("full_ingest_ms={}", took.as_millis());
     println!("full_ingests_per_s={:.0}", n / took.as_secs_f64());
     println!("full_report_kb={full_kb:.1}");
-    let (held, took) = ingest_round(held, deltas, in_flight).await?;
-    println!("delta_ingest_ms={}", took.as_millis());
-    println!("delta_ingests_per_s={:.0}", n / took.as_secs_f64());
+    println!("delta_rounds_start");
+    let mut delta_took = Duration::ZERO;
+    for round in deltas {
+        let (h, took) = ingest_round(held, round, in_flight).await?;
+        held = h;
+        delta_took += took;
+    }
+    println!("delta_ingests={delta_count}");
+    println!("delta_ingest_ms={}", delta_took.as_millis());
+    println!(
+        "delta_ingests_per_s={:.0}",
+        delta_count as f64 / delta_took.as_secs_f64()
+    );
     println!("delta_report_bytes={delta_b:.0}");
     // Everyone sends its unchanged inventory in full again, as each agent
     // does after reconnecting. The server paces full reports per session
@@ -364,7 +447,7 @@ async fn main() -> Result<()> {
     );
     println!("connected={}", held.len());
     if args.packages > 0 {
-        held = inventory_phase(held, args.packages, args.in_flight).await?;
+        held = inventory_phase(held, args.packages, args.in_flight, args.delta_rounds).await?;
     }
     // Signal the script that every session is up, then hold them.
     println!("all_connected");
