@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use rustc_hash::FxHashSet;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -100,10 +102,22 @@ struct IndexChange {
 }
 
 /// What the writer thread keeps between requests.
-#[derive(Default)]
 pub(super) struct WriterState {
     catalog: CatalogCache,
+    /// The current batch's index changes, applied when it commits.
     index: Vec<IndexChange>,
+    /// Assets (by number) with index changes in the current batch: for
+    /// them the shared index is not yet up to date.
+    touched: FxHashSet<u32>,
+    shared: Arc<RwLock<SoftwareIndex>>,
+}
+
+/// An asset's package count after [`WriterState::relink`]: counted, or
+/// changed by so many from what it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Count {
+    Total(i64),
+    Changed(i64),
 }
 
 /// A point to roll a request's changes of [`WriterState`] back to.
@@ -113,6 +127,15 @@ pub(super) struct Mark {
 }
 
 impl WriterState {
+    pub(super) fn new(shared: Arc<RwLock<SoftwareIndex>>) -> Self {
+        Self {
+            catalog: CatalogCache::default(),
+            index: Vec::new(),
+            touched: FxHashSet::default(),
+            shared,
+        }
+    }
+
     pub(super) fn mark(&self) -> Mark {
         Mark {
             added: self.catalog.added.len(),
@@ -120,7 +143,9 @@ impl WriterState {
         }
     }
 
-    /// Forgets what a request that was rolled back did.
+    /// Forgets what a request that was rolled back did. (Its assets stay
+    /// in `touched`, which only makes the rest of the batch read their
+    /// base values.)
     pub(super) fn rollback_to(&mut self, m: Mark) {
         for k in self.catalog.added.drain(m.added..) {
             self.catalog.ids.remove(&k);
@@ -130,10 +155,11 @@ impl WriterState {
 
     /// The batch committed: its catalog ids are real, and its link
     /// changes go into the in-memory index, in order.
-    pub(super) fn committed(&mut self, index: &RwLock<SoftwareIndex>) {
+    pub(super) fn committed(&mut self) {
         self.catalog.added.clear();
+        self.touched.clear();
         if !self.index.is_empty() {
-            let mut idx = index.write().unwrap_or_else(PoisonError::into_inner);
+            let mut idx = self.shared.write().unwrap_or_else(PoisonError::into_inner);
             for c in self.index.drain(..) {
                 idx.set(c.software_id, c.asset_num, c.linked);
             }
@@ -143,6 +169,7 @@ impl WriterState {
     /// The batch was rolled back as a whole.
     pub(super) fn aborted(&mut self) {
         self.rollback_to(Mark { added: 0, index: 0 });
+        self.touched.clear();
     }
 
     /// The catalog id of a package, creating the row if it is new.
@@ -190,6 +217,7 @@ impl WriterState {
 
     fn index_changes(&mut self, asset_num: i64, changed: Changed) -> Result<()> {
         let asset_num = index_num(asset_num)?;
+        self.touched.insert(asset_num);
         let unlinked = changed.unlinked.into_iter().map(|id| (id, false));
         let linked = changed.linked.into_iter().map(|id| (id, true));
         self.index.extend(
@@ -205,18 +233,20 @@ impl WriterState {
     }
 
     /// Unlinks `removed` and links `added` (in that order, so a package
-    /// whose details changed is relinked) for one asset. Returns the
-    /// asset's number of packages afterwards.
+    /// whose details changed is relinked) for one asset.
     ///
-    /// A small change (a delta) goes into the asset's [`Changes`]; a large
-    /// one, or changes past [`FOLD_AT`], rewrite the base value.
+    /// A small change (a delta) goes into the asset's [`Changes`], and
+    /// the in-memory index says which ids the base has: the base value is
+    /// not read, unless this batch changed the asset already (the index
+    /// has those changes only after the commit). A large change, or
+    /// changes past [`FOLD_AT`], rewrite the base value.
     pub(super) fn relink(
         &mut self,
         tx: &Transaction<'_>,
         asset_num: i64,
         added: &[KeyedRow],
         removed: &[KeyedRow],
-    ) -> Result<i64> {
+    ) -> Result<Count> {
         let mut gone = Vec::with_capacity(removed.len());
         for r in removed {
             if let Some(id) = self.existing_software_id(tx, r)? {
@@ -234,38 +264,43 @@ impl WriterState {
                 pkg_id: r.pkg_id.clone(),
             });
         }
-        let mut changes = load_changes(tx, asset_num)?;
-        let small = changes.len() + gone.len() + new.len() <= FOLD_AT;
-        // The base's ids, read in place (no copy of the value).
-        let ids = if small {
-            tx.prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
-                .query_row([asset_num], |r| Ok(BaseIds::of(r.get_ref(0)?.as_blob()?)))
-                .optional()?
-                .transpose()
-                .map_err(corrupt)?
-        } else {
-            None
-        };
-        if let Some(ids) = ids {
-            let (changed, count) = changes.apply(&ids, &gone, new);
+        let stored = load_changes(tx, asset_num)?;
+        // Changes are only ever written beside a base value.
+        let has_base = stored.is_some() || has_base(tx, asset_num)?;
+        let mut changes = stored.unwrap_or_default();
+        if has_base && changes.len() + gone.len() + new.len() <= FOLD_AT {
+            let num = index_num(asset_num)?;
+            let changed = if self.touched.contains(&num) {
+                let ids = tx
+                    .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
+                    .query_row([asset_num], |r| Ok(BaseIds::of(r.get_ref(0)?.as_blob()?)))?
+                    .map_err(corrupt)?;
+                changes.apply(|id| ids.has(id), &gone, new)
+            } else {
+                let index = self.shared.read().unwrap_or_else(PoisonError::into_inner);
+                let base = changes.base_given(|id| index.has(id, num));
+                changes.apply(base, &gone, new)
+            };
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO asset_link_changes (asset_num, changes) VALUES (?1, ?2)",
             )?
             .execute(params![asset_num, changes.encode()])?;
+            let by = changed.linked.len() as i64 - changed.unlinked.len() as i64;
             self.index_changes(asset_num, changed)?;
-            return Ok(count as i64);
+            return Ok(Count::Changed(by));
         }
         // Fold: the merged set, changed, becomes the base.
-        let mut set = load_links(tx, asset_num)?;
+        let mut set = changes.merged(load_base(tx, asset_num)?);
         let changed = set.apply(&gone, new);
         write_base(tx, asset_num, &set)?;
         self.index_changes(asset_num, changed)?;
-        Ok(set.len() as i64)
+        Ok(Count::Total(set.len() as i64))
     }
 
     /// Moves an asset's packages to another asset (whose own are
-    /// replaced): a machine's new asset takes over its old one's.
-    pub(super) fn move_links(&mut self, tx: &Transaction<'_>, from: i64, to: i64) -> Result<()> {
+    /// replaced): a machine's new asset takes over its old one's. Returns
+    /// how many there are.
+    pub(super) fn move_links(&mut self, tx: &Transaction<'_>, from: i64, to: i64) -> Result<i64> {
         let old = load_links(tx, from)?;
         let replaced = load_links(tx, to)?;
         delete_links(tx, from)?;
@@ -284,7 +319,8 @@ impl WriterState {
                 unlinked: ids(&replaced),
                 linked: ids(&old),
             },
-        )
+        )?;
+        Ok(old.len() as i64)
     }
 }
 
@@ -309,14 +345,35 @@ fn delete_links(tx: &Transaction<'_>, asset_num: i64) -> Result<()> {
     Ok(())
 }
 
-fn load_changes(c: &Connection, asset_num: i64) -> Result<Changes> {
+fn load_changes(c: &Connection, asset_num: i64) -> Result<Option<Changes>> {
     let packed: Option<Vec<u8>> = c
         .prepare_cached("SELECT changes FROM asset_link_changes WHERE asset_num = ?1")?
         .query_row([asset_num], |r| r.get(0))
         .optional()?;
+    packed
+        .map(|p| Changes::decode(&p).map_err(corrupt))
+        .transpose()
+}
+
+/// Whether an asset has a base value (without reading it).
+fn has_base(c: &Connection, asset_num: i64) -> Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM asset_links WHERE asset_num = ?1")?
+            .query_row([asset_num], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
+/// An asset's base value (empty if it has none).
+fn load_base(c: &Connection, asset_num: i64) -> Result<LinkSet> {
+    let packed: Option<Vec<u8>> = c
+        .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
+        .query_row([asset_num], |r| r.get(0))
+        .optional()?;
     match packed {
-        Some(p) => Changes::decode(&p).map_err(corrupt),
-        None => Ok(Changes::default()),
+        Some(p) => LinkSet::decode(&p).map_err(corrupt),
+        None => Ok(LinkSet::default()),
     }
 }
 
@@ -328,15 +385,27 @@ pub(super) fn index_num(asset_num: i64) -> Result<u32> {
 
 /// An asset's links, base and changes merged (empty if it has none).
 pub(super) fn load_links(c: &Connection, asset_num: i64) -> Result<LinkSet> {
-    let packed: Option<Vec<u8>> = c
-        .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
-        .query_row([asset_num], |r| r.get(0))
-        .optional()?;
-    let base = match packed {
-        Some(p) => LinkSet::decode(&p).map_err(corrupt)?,
-        None => LinkSet::default(),
+    let base = load_base(c, asset_num)?;
+    Ok(match load_changes(c, asset_num)? {
+        Some(changes) => changes.merged(base),
+        None => base,
+    })
+}
+
+/// Folds every asset's changes into its base value, reading version-1
+/// changes too (migration 10: version 2 changed what the lists mean).
+pub(super) fn fold_all_changes(tx: &Transaction<'_>) -> Result<()> {
+    let rows: Vec<(i64, Vec<u8>)> = {
+        let mut st = tx.prepare("SELECT asset_num, changes FROM asset_link_changes")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
     };
-    Ok(load_changes(c, asset_num)?.merged(base))
+    for (num, packed) in rows {
+        let changes = Changes::decode_legacy(&packed).map_err(corrupt)?;
+        let merged = changes.merged(load_base(tx, num)?);
+        write_base(tx, num, &merged)?;
+    }
+    Ok(())
 }
 
 /// Builds the in-memory index from every asset's links.
@@ -552,5 +621,57 @@ mod tests {
         let s = Store::open(&dir.path().join("db")).expect("reopen");
         assert_eq!(holders(&s, "pkg-0", "1").await, ["a1"]);
         assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
+
+        // Two deltas of a1 sent together (most likely one batch, where
+        // the index has not got the first yet): vim's details change (a
+        // base link replaced by one with the same catalog row), then vim
+        // goes. Then zsh goes in a delta of its own, off the index.
+        let mut dated = now.clone();
+        for p in dated.software.iter_mut().filter(|p| p.name == "vim") {
+            p.install_date = Some(1_700_000_000);
+        }
+        let mut gone = dated.clone();
+        gone.software.retain(|p| p.name != "vim");
+        let (r1, r2) = tokio::join!(
+            s.ingest_inventory(
+                "a1".into(),
+                Some(now.content_hash().to_hex()),
+                plan_delta(None, &diff(&now, &dated)).expect("delta"),
+                1,
+                50
+            ),
+            s.ingest_inventory(
+                "a1".into(),
+                Some(dated.content_hash().to_hex()),
+                plan_delta(None, &diff(&dated, &gone)).expect("delta"),
+                1,
+                51
+            ),
+        );
+        r1.expect("vim's details");
+        r2.expect("vim removed");
+        let mut last = gone.clone();
+        last.software.retain(|p| p.name != "zsh");
+        s.ingest_inventory(
+            "a1".into(),
+            Some(gone.content_hash().to_hex()),
+            plan_delta(None, &diff(&gone, &last)).expect("delta"),
+            1,
+            52,
+        )
+        .await
+        .expect("zsh removed");
+        assert_eq!(holders(&s, "vim", "2").await, ["a2"]);
+        assert!(holders(&s, "zsh", "5").await.is_empty());
+        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        assert_eq!(a1.len(), 41);
+        assert_eq!(
+            s.find_asset("a1".into()).await.expect("a1").software_count,
+            41
+        );
+        drop(s);
+        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        assert_eq!(holders(&s, "vim", "2").await, ["a2"]);
+        assert_eq!(holders(&s, "curl", "42").await, ["a1"]);
     }
 }

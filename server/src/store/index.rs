@@ -88,6 +88,15 @@ impl AssetSet {
         }
     }
 
+    fn contains(&self, n: u32) -> bool {
+        match self {
+            Self::List(v) => v.binary_search(&n).is_ok(),
+            Self::Bits { words, .. } => words
+                .get(n as usize / 64)
+                .is_some_and(|w| w & (1 << (n % 64)) != 0),
+        }
+    }
+
     fn extend_into(&self, out: &mut Vec<u32>) {
         match self {
             Self::List(v) => out.extend_from_slice(v),
@@ -124,6 +133,11 @@ impl SoftwareIndex {
                 self.sets.remove(&software_id);
             }
         }
+    }
+
+    /// Whether asset `num` has catalog row `software_id`.
+    pub(super) fn has(&self, software_id: i64, num: u32) -> bool {
+        self.sets.get(&software_id).is_some_and(|s| s.contains(num))
     }
 
     /// How many assets have a catalog row.
@@ -181,6 +195,9 @@ mod tests {
             let want: Vec<u32> = model[&sw].iter().copied().collect();
             assert_eq!(idx.count(sw), want.len());
             assert_eq!(idx.holders(&[sw]), want);
+            for num in 0..15_000 {
+                assert_eq!(idx.has(sw, num), model[&sw].contains(&num), "{sw} {num}");
+            }
         }
         assert!(
             idx.sets

@@ -171,9 +171,19 @@ impl LinkSet {
 /// into it.
 pub(super) const FOLD_AT: usize = 64;
 
-/// An asset's link changes since its base value: catalog ids removed
-/// from the base, and links added (or replacing a base link of the same
-/// id). No id is in both.
+/// Format version of a [`Changes`] value. Version 1 kept no id in both
+/// lists, so it could not tell whether an added link replaced a base link
+/// without reading the base; migration 10 folded every version-1 value.
+const CHANGES_VERSION: u8 = 2;
+
+/// An asset's link changes since its base value: `removed`, catalog ids
+/// of base links that are hidden (gone, or replaced), and `added`, links
+/// on top of the base. An id is in both when a base link was replaced.
+///
+/// So the merged set is `(base - removed) + added` with no overlap, and
+/// whether the base has an id follows from the changes and the merged
+/// set alone ([`Changes::base_given`]): a delta needs the in-memory index,
+/// not the base value (about 12 KiB, read and scanned per delta before).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct Changes {
     removed: Vec<i64>,
@@ -190,7 +200,7 @@ impl BaseIds {
         Ok(Self(ids))
     }
 
-    fn has(&self, id: i64) -> bool {
+    pub(super) fn has(&self, id: i64) -> bool {
         self.0.binary_search(&id).is_ok()
     }
 }
@@ -200,56 +210,75 @@ impl Changes {
         self.removed.len() + self.added.len()
     }
 
-    fn has(&self, base: &BaseIds, id: i64) -> bool {
-        self.added.position(id).is_ok()
-            || (base.has(id) && self.removed.binary_search(&id).is_err())
+    fn hides(&self, id: i64) -> bool {
+        self.removed.binary_search(&id).is_ok()
+    }
+
+    /// Whether the merged set has `id`, given whether the base has it.
+    fn has(&self, base: &impl Fn(i64) -> bool, id: i64) -> bool {
+        self.added.position(id).is_ok() || (!self.hides(id) && base(id))
+    }
+
+    /// Base membership from merged-set membership (`merged`, as the
+    /// in-memory index has it): a hidden id is in the base, an added one
+    /// that hides nothing is not, and any other id is in the base exactly
+    /// when it is in the merged set. Answers for these changes as they
+    /// are now: call it before [`Changes::apply`] changes them.
+    pub(super) fn base_given<M: Fn(i64) -> bool>(
+        &self,
+        merged: M,
+    ) -> impl Fn(i64) -> bool + use<M> {
+        let (removed, added) = (self.removed.clone(), self.added.clone());
+        move |id| removed.binary_search(&id).is_ok() || (added.position(id).is_err() && merged(id))
     }
 
     /// Like [`LinkSet::apply`] on the merged set, recording the change
-    /// here. Returns what joined and left, and the merged set's size.
+    /// here; `base` says whether the base value has an id. Returns the
+    /// ids that joined and left the merged set (net: an id removed and
+    /// added again in one request did neither).
     pub(super) fn apply(
         &mut self,
-        base: &BaseIds,
+        base: impl Fn(i64) -> bool,
         removed: &[i64],
         added: Vec<Link>,
-    ) -> (Changed, usize) {
-        let mut changed = Changed::default();
+    ) -> Changed {
+        let mut touched: Vec<i64> = removed
+            .iter()
+            .copied()
+            .chain(added.iter().map(|l| l.software_id))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let before: Vec<bool> = touched.iter().map(|&id| self.has(&base, id)).collect();
         for &id in removed {
             if let Ok(at) = self.added.position(id) {
                 self.added.0.remove(at);
-                if base.has(id) {
-                    // It replaced a base link: the base link goes too.
-                    self.remove_from_base(id);
-                }
-                changed.unlinked.push(id);
-            } else if base.has(id) && self.removed.binary_search(&id).is_err() {
-                self.remove_from_base(id);
-                changed.unlinked.push(id);
+            }
+            if base(id) {
+                self.hide(id);
             }
         }
         for l in added {
-            if !self.has(base, l.software_id) {
-                changed.linked.push(l.software_id);
-            }
-            if let Ok(at) = self.removed.binary_search(&l.software_id) {
-                self.removed.remove(at);
+            if base(l.software_id) {
+                self.hide(l.software_id);
             }
             match self.added.position(l.software_id) {
                 Ok(at) => self.added.0[at] = l,
                 Err(at) => self.added.0.insert(at, l),
             }
         }
-        changed.unlinked.retain(|&id| !self.has(base, id));
-        let new_in_added = self
-            .added
-            .0
-            .iter()
-            .filter(|l| !base.has(l.software_id))
-            .count();
-        (changed, base.0.len() - self.removed.len() + new_in_added)
+        let mut changed = Changed::default();
+        for (&id, was) in touched.iter().zip(before) {
+            match (was, self.has(&base, id)) {
+                (false, true) => changed.linked.push(id),
+                (true, false) => changed.unlinked.push(id),
+                _ => {}
+            }
+        }
+        changed
     }
 
-    fn remove_from_base(&mut self, id: i64) {
+    fn hide(&mut self, id: i64) {
         if let Err(at) = self.removed.binary_search(&id) {
             self.removed.insert(at, id);
         }
@@ -263,7 +292,7 @@ impl Changes {
 
     pub(super) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.len() * 12);
-        out.push(VERSION);
+        out.push(CHANGES_VERSION);
         put_varint(&mut out, self.removed.len() as u64);
         let mut prev = 0i64;
         for &id in &self.removed {
@@ -275,8 +304,18 @@ impl Changes {
     }
 
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, Corrupt> {
+        Self::decode_versions(bytes, &[CHANGES_VERSION])
+    }
+
+    /// Decodes a value of the current version or of version 1, whose
+    /// merged set [`Changes::merged`] still computes (for migration 10).
+    pub(super) fn decode_legacy(bytes: &[u8]) -> Result<Self, Corrupt> {
+        Self::decode_versions(bytes, &[1, CHANGES_VERSION])
+    }
+
+    fn decode_versions(bytes: &[u8], versions: &[u8]) -> Result<Self, Corrupt> {
         let mut r = Reader(bytes);
-        if r.byte()? != VERSION {
+        if !versions.contains(&r.byte()?) {
             return Err(Corrupt("unknown format version"));
         }
         let n = r.varint()?;
@@ -289,13 +328,6 @@ impl Changes {
             removed.push(r.next_id(&mut prev, k == 0)?);
         }
         let added = LinkSet::decode(r.0)?;
-        if added
-            .0
-            .iter()
-            .any(|l| removed.binary_search(&l.software_id).is_ok())
-        {
-            return Err(Corrupt("an id both removed and added"));
-        }
         Ok(Self { removed, added })
     }
 }
@@ -541,7 +573,9 @@ mod tests {
     }
 
     /// Changes on a base agree with applying the same requests to the
-    /// whole set: the merged links, the size, and what joined and left.
+    /// whole set: the merged links, the size, and what joined and left,
+    /// whether base membership comes from the base value itself or from
+    /// the merged set (as the in-memory index has it) and the changes.
     #[test]
     fn changes_agree_with_applying_to_the_whole_set() {
         let mut x: u64 = 0x9e37_79b9;
@@ -551,7 +585,7 @@ mod tests {
             x ^= x << 17;
             x % m
         };
-        for _ in 0..200 {
+        for round in 0..400 {
             let mut whole = LinkSet::default();
             whole.apply(&[], (0..(next(30) as i64)).map(|k| link(k * 2)).collect());
             let base = whole.clone();
@@ -567,20 +601,48 @@ mod tests {
                         ..Link::default()
                     })
                     .collect();
-                let mut want = whole.apply(&removed, added.clone());
-                let (mut got, len) = changes.apply(&ids, &removed, added);
-                assert_eq!(len, whole.len());
-                for c in [&mut want, &mut got] {
-                    c.linked.sort_unstable();
-                    c.linked.dedup();
-                    c.unlinked.sort_unstable();
+                let before = whole.clone();
+                whole.apply(&removed, added.clone());
+                let mut got = if round % 2 == 0 {
+                    changes.apply(|id| ids.has(id), &removed, added)
+                } else {
+                    let base_has = changes.base_given(|id| before.position(id).is_ok());
+                    changes.apply(base_has, &removed, added)
+                };
+                // What the whole set gained and lost, net.
+                let mut want = Changed::default();
+                for l in whole.links() {
+                    if before.position(l.software_id).is_err() {
+                        want.linked.push(l.software_id);
+                    }
                 }
+                for l in before.links() {
+                    if whole.position(l.software_id).is_err() {
+                        want.unlinked.push(l.software_id);
+                    }
+                }
+                got.linked.sort_unstable();
+                got.unlinked.sort_unstable();
                 assert_eq!(got, want);
+                assert_eq!(
+                    base.len() - changes.removed.len() + changes.added.len(),
+                    whole.len()
+                );
                 let decoded = Changes::decode(&changes.encode()).expect("round trip");
                 assert_eq!(decoded, changes);
                 assert_eq!(changes.merged(base.clone()), whole);
             }
         }
+    }
+
+    #[test]
+    fn a_version_1_changes_value_is_read_only_by_the_migration() {
+        let mut changes = Changes::default();
+        changes.apply(|_| false, &[], vec![link(3)]);
+        let mut old = changes.encode();
+        old[0] = 1;
+        assert!(Changes::decode(&old).is_err());
+        assert_eq!(Changes::decode_legacy(&old), Ok(changes));
     }
 
     #[test]

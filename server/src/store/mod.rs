@@ -26,7 +26,7 @@ pub use tickets::{
     HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
 };
 mod catalog;
-use catalog::WriterState;
+use catalog::{Count, WriterState};
 mod index;
 use index::SoftwareIndex;
 mod links;
@@ -292,6 +292,15 @@ fn migrations() -> Migrations<'static> {
                 Ok(())
             },
         ),
+        // Version 2 of an asset's link changes also lists a replaced base
+        // link as removed, so a delta can tell base membership from the
+        // in-memory index without reading the base value. Version-1
+        // values are folded into their bases.
+        M::up_with_hook("", |tx: &Transaction<'_>| {
+            catalog::fold_all_changes(tx).map_err(|e| {
+                rusqlite_migration::HookError::Hook(format!("folding software link changes: {e}"))
+            })
+        }),
     ])
 }
 
@@ -640,10 +649,10 @@ impl Store {
         migrations().to_latest(&mut conn)?;
         let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
         let (tx, rx) = mpsc::unbounded_channel();
-        let writer_index = index.clone();
+        let state = WriterState::new(index.clone());
         std::thread::Builder::new()
             .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx, &writer_index))
+            .spawn(move || writer_loop(conn, rx, state))
             .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             writer: tx,
@@ -1113,22 +1122,28 @@ impl Store {
                 Some(n) => n,
                 None => catalog::asset_num(tx, &asset_id)?,
             };
-            if let Some((_, _, _, _, Some(old_num))) = &adopted {
-                // The plan's software changes are against the old asset's
-                // packages, which become this asset's first.
-                state.move_links(tx, *old_num, num)?;
-            }
+            // The plan's software changes are against the old asset's
+            // packages, which become this asset's first.
+            let moved = match &adopted {
+                Some((_, _, _, _, Some(old_num))) => Some(state.move_links(tx, *old_num, num)?),
+                _ => None,
+            };
             let count = if added.is_empty() && removed.is_empty() && adopted.is_none() {
-                None
+                Count::Changed(0)
             } else {
-                Some(state.relink(tx, num, &added, &removed)?)
+                state.relink(tx, num, &added, &removed)?
+            };
+            let (total, by) = match (count, moved) {
+                (Count::Total(n), _) => (Some(n), 0),
+                (Count::Changed(by), Some(moved)) => (Some(moved + by), 0),
+                (Count::Changed(by), None) => (None, by),
             };
             let updated = tx
                 .prepare_cached(
                     "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                        user = coalesce(?5, user), software_count = coalesce(?6, software_count) WHERE id = ?1",
+                        user = coalesce(?5, user), software_count = coalesce(?6, software_count + ?7) WHERE id = ?1",
                 )?
-                .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, count])?;
+                .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, total, by])?;
             if updated == 0 {
                 return Err(StoreError::Refused("no stored inventory to apply the delta to".into()));
             }
@@ -1805,9 +1820,8 @@ fn in_savepoint<T>(
 fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<WriteOp>,
-    index: &RwLock<SoftwareIndex>,
+    mut state: WriterState,
 ) {
-    let mut state = WriterState::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -1816,7 +1830,7 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let replies = run_batch(&mut conn, &mut state, batch, index);
+        let replies = run_batch(&mut conn, &mut state, batch);
         match replies {
             Ok((replies, commit)) => {
                 let commit = commit.map_err(|e| e.to_string());
@@ -1833,7 +1847,6 @@ fn run_batch(
     conn: &mut Connection,
     state: &mut WriterState,
     batch: Vec<WriteOp>,
-    index: &RwLock<SoftwareIndex>,
 ) -> Result<(Vec<Reply>, Result<()>)> {
     let tx = match conn.transaction() {
         Ok(tx) => tx,
@@ -1847,7 +1860,7 @@ fn run_batch(
     match &commit {
         // Before anyone is answered: a caller that reads after its write
         // finds its links in the index.
-        Ok(()) => state.committed(index),
+        Ok(()) => state.committed(),
         Err(e) => {
             tracing::error!(error = %e, "database commit failed");
             state.aborted();
@@ -2230,6 +2243,71 @@ mod migration_tests {
             .await
             .expect("search after reopen");
         assert_eq!(again.len(), 2);
+    }
+
+    /// Migration 10 folds version-1 link changes, whose added links could
+    /// replace a base link without listing it as removed, into the base.
+    #[tokio::test]
+    async fn version_1_link_changes_are_folded_into_the_base() {
+        use links::{Changes, Link, LinkSet};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deskhand.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            configure(&conn).expect("configure");
+            migrations().to_version(&mut conn, 9).expect("old schema");
+            conn.execute_batch(
+                "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, software_count, num)
+                     VALUES ('asset-a', 'pc-a', 1, 1, 2, 1);
+                 INSERT INTO software (id, name, version, vendor, source, arch) VALUES
+                     (7, 'openssl', '3.0.11', '', 'dpkg', 'amd64'),
+                     (8, 'curl', '7.88', '', 'dpkg', 'amd64');",
+            )
+            .expect("seed");
+            let link = |id, state: &str| Link {
+                software_id: id,
+                state: state.into(),
+                ..Link::default()
+            };
+            let mut base = LinkSet::default();
+            base.apply(&[], vec![link(7, "old"), link(8, "")]);
+            // Version 1: openssl's new details, and nothing removed.
+            let mut changes = Changes::default();
+            changes.apply(|_| false, &[], vec![link(7, "new")]);
+            let mut v1 = changes.encode();
+            v1[0] = 1;
+            conn.execute(
+                "INSERT INTO asset_links (asset_num, links) VALUES (1, ?1)",
+                [base.encode()],
+            )
+            .expect("base");
+            conn.execute(
+                "INSERT INTO asset_link_changes (asset_num, changes) VALUES (1, ?1)",
+                [v1],
+            )
+            .expect("changes");
+        }
+        let s = Store::open(&path).expect("migrate");
+        let (left, links): (i64, Vec<u8>) = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM asset_link_changes), links FROM asset_links WHERE asset_num = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .await
+            .expect("links");
+        assert_eq!(left, 0, "no changes value is left");
+        let folded = LinkSet::decode(&links).expect("base");
+        let states: Vec<(i64, &str)> = folded
+            .links()
+            .iter()
+            .map(|l| (l.software_id, l.state.as_str()))
+            .collect();
+        assert_eq!(states, [(7, "new"), (8, "")]);
+        let software = s.asset_software("asset-a".into()).await.expect("software");
+        assert_eq!(software.len(), 2);
     }
 }
 
