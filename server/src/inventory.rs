@@ -388,10 +388,13 @@ pub fn unchanged_plan(hash: ContentHash, new: &Inventory) -> IngestPlan {
 }
 
 /// The part of a delta that changes the stored form: no software, no
-/// volatile fields. Empty for most deltas.
-pub fn storage_delta(d: &InventoryDelta) -> InventoryDelta {
+/// volatile fields. Empty for most deltas. `d` is only borrowed mutably to
+/// leave its software out of the copy (put back before returning): a
+/// delta is mostly software, and this runs on every one.
+fn storage_delta(d: &mut InventoryDelta) -> InventoryDelta {
+    let software = std::mem::take(&mut d.software);
     let mut s = d.clone();
-    s.software.clear();
+    d.software = software;
     s.meta = None;
     s.sessions = None;
     s.os = d.os.as_ref().and_then(|r| {
@@ -422,8 +425,11 @@ pub fn storage_delta(d: &InventoryDelta) -> InventoryDelta {
 
 /// Plans a delta. `rest` is the stored form; it is needed only when
 /// [`storage_delta`] is not empty.
-pub fn plan_delta(rest: Option<&Inventory>, d: &InventoryDelta) -> Result<IngestPlan, IngestError> {
-    let sd = storage_delta(d);
+pub fn plan_delta(
+    rest: Option<&Inventory>,
+    mut d: InventoryDelta,
+) -> Result<IngestPlan, IngestError> {
+    let sd = storage_delta(&mut d);
     let rest = if sd.is_empty() {
         None
     } else {
@@ -431,20 +437,20 @@ pub fn plan_delta(rest: Option<&Inventory>, d: &InventoryDelta) -> Result<Ingest
         let new = apply(base, &sd).map_err(|e| IngestError::Invalid(e.to_string()))?;
         Some((new.to_wire(), summarize(&new)))
     };
-    let (software_added, software_removed) = software_links(d);
+    let (software_added, software_removed) = software_links(&d);
     Ok(IngestPlan {
         hash: d.target,
         rest,
         user: d.sessions.as_ref().map(|r| user_of(&r.after)),
         software_added,
         software_removed,
-        events: events_of(d),
+        events: events_of(&d),
         adopt_from: None,
     })
 }
 
 /// Whether planning this delta needs the stored form.
-pub fn needs_stored_form(d: &InventoryDelta) -> bool {
+pub fn needs_stored_form(d: &mut InventoryDelta) -> bool {
     !storage_delta(d).is_empty()
 }
 
@@ -756,9 +762,9 @@ mod tests {
         ]);
         new.sessions.logged_in = vec!["bob".into()];
         new.meta.total_micros = 5;
-        let d = diff(&base, &new);
-        assert!(!needs_stored_form(&d));
-        let plan = plan_delta(None, &d).expect("plan");
+        let mut d = diff(&base, &new);
+        assert!(!needs_stored_form(&mut d));
+        let plan = plan_delta(None, d).expect("plan");
         assert!(plan.rest.is_none());
         assert_eq!(plan.user.as_deref(), Some("bob"));
         assert_eq!(plan.hash, new.content_hash());
@@ -780,10 +786,13 @@ mod tests {
         let base = inv(vec![pkg("a", "1")]);
         let mut new = base.clone();
         new.memory.total_bytes = 16 << 30;
-        let d = diff(&base, &new);
-        assert!(needs_stored_form(&d));
-        assert_eq!(plan_delta(None, &d).err(), Some(IngestError::UnknownBase));
-        let plan = plan_delta(Some(&stored_form(&base)), &d).expect("plan");
+        let mut d = diff(&base, &new);
+        assert!(needs_stored_form(&mut d));
+        assert_eq!(
+            plan_delta(None, d.clone()).err(),
+            Some(IngestError::UnknownBase)
+        );
+        let plan = plan_delta(Some(&stored_form(&base)), d).expect("plan");
         let (blob, summary) = plan.rest.expect("rewritten");
         assert_eq!(summary.memory_bytes, 16 << 30);
         assert_eq!(
@@ -814,8 +823,8 @@ mod tests {
         b.meta.total_micros = 999;
         b.sessions.logged_in = vec!["alice".into()];
         b.os.last_boot = Some(5);
-        let d = diff(&a, &b);
+        let mut d = diff(&a, &b);
         assert!(events_of(&d).is_empty());
-        assert!(!needs_stored_form(&d));
+        assert!(!needs_stored_form(&mut d));
     }
 }

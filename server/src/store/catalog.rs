@@ -530,7 +530,7 @@ mod tests {
             .expect("a1");
         // In one batch: a2's first inventory, a1's delta, and a delta
         // against a base a1 no longer has.
-        let delta = plan_delta(None, &diff(&before, &after)).expect("delta");
+        let delta = plan_delta(None, diff(&before, &after)).expect("delta");
         let base = before.content_hash().to_hex();
         let (r2, r1, stale) = tokio::join!(
             s.ingest_inventory("a2".into(), None, first, 1, 2),
@@ -600,7 +600,7 @@ mod tests {
                 .push(inv(&[("curl", &(k + 3).to_string())]).software.remove(0));
             next.software
                 .push(inv(&[(&format!("pkg-{k}"), "1")]).software.remove(0));
-            let delta = plan_delta(None, &diff(&now, &next)).expect("delta");
+            let delta = plan_delta(None, diff(&now, &next)).expect("delta");
             let base = now.content_hash().to_hex();
             s.ingest_inventory("a1".into(), Some(base), delta, 1, 3 + k)
                 .await
@@ -636,14 +636,14 @@ mod tests {
             s.ingest_inventory(
                 "a1".into(),
                 Some(now.content_hash().to_hex()),
-                plan_delta(None, &diff(&now, &dated)).expect("delta"),
+                plan_delta(None, diff(&now, &dated)).expect("delta"),
                 1,
                 50
             ),
             s.ingest_inventory(
                 "a1".into(),
                 Some(dated.content_hash().to_hex()),
-                plan_delta(None, &diff(&dated, &gone)).expect("delta"),
+                plan_delta(None, diff(&dated, &gone)).expect("delta"),
                 1,
                 51
             ),
@@ -655,7 +655,7 @@ mod tests {
         s.ingest_inventory(
             "a1".into(),
             Some(gone.content_hash().to_hex()),
-            plan_delta(None, &diff(&gone, &last)).expect("delta"),
+            plan_delta(None, diff(&gone, &last)).expect("delta"),
             1,
             52,
         )
