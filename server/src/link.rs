@@ -546,6 +546,11 @@ async fn run_session(
     let mut output_flush = tokio::time::interval(OUTPUT_FLUSH);
     output_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut help_pacer = crate::help::HelpPacer::default();
+    // Made once and renewed when they fire, not on every message: each
+    // new one locks the connection or the notifier to register.
+    let jobs_changed = control.jobs_changed.clone();
+    let mut jobs_notified = std::pin::pin!(jobs_changed.notified());
+    let mut incoming = std::pin::pin!(conn.accept_bi());
     loop {
         let body = tokio::select! {
             body = next_large_or_small(control.rx, control.decoder, Some(&ctx.large_messages)) => body,
@@ -558,7 +563,8 @@ async fn run_session(
                 jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
-            () = control.jobs_changed.notified() => {
+            () = &mut jobs_notified => {
+                jobs_notified.set(jobs_changed.notified());
                 jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
@@ -571,7 +577,8 @@ async fn run_session(
                 }
                 continue;
             }
-            stream = conn.accept_bi() => {
+            stream = &mut incoming => {
+                incoming.set(conn.accept_bi());
                 let (tx, rx) = stream?;
                 let content = ctx.content.clone();
                 let store = ctx.store.clone();
@@ -903,13 +910,13 @@ async fn plan_report(
             })
             .await
         }
-        InventoryReport::Delta(d) => {
+        InventoryReport::Delta(mut d) => {
             let expected = d.base.to_hex();
             // The writer checks the base against the stored hash in the
             // ingest's own transaction (a mismatch also asks for a full
             // report), so a delta that changes only software reads nothing
             // first.
-            let rest = if needs_stored_form(&d) {
+            let rest = if needs_stored_form(&mut d) {
                 match ctx
                     .store
                     .stored_inventory(agent_id.to_string())
@@ -924,9 +931,9 @@ async fn plan_report(
             };
             if d.software.len() <= INLINE_DELTA_CHANGES && rest.is_none() {
                 // A few microseconds of work: cheaper here than a thread hop.
-                return plan_delta(None, &d).map(|p| (Some(expected), p));
+                return plan_delta(None, *d).map(|p| (Some(expected), p));
             }
-            blocking(move || plan_delta(rest.as_ref(), &d).map(|p| (Some(expected), p))).await
+            blocking(move || plan_delta(rest.as_ref(), *d).map(|p| (Some(expected), p))).await
         }
     }
 }
