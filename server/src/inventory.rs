@@ -387,10 +387,41 @@ pub fn unchanged_plan(hash: ContentHash, new: &Inventory) -> IngestPlan {
     }
 }
 
+/// A delta with the part of it that changes the stored form worked out
+/// once. `stored` is `None` for most deltas (software and volatile fields
+/// only): those are planned without reading the stored form.
+#[derive(Debug, Clone)]
+pub struct SplitDelta {
+    delta: InventoryDelta,
+    stored: Option<InventoryDelta>,
+}
+
+impl From<InventoryDelta> for SplitDelta {
+    fn from(mut delta: InventoryDelta) -> Self {
+        let stored = storage_delta(&mut delta);
+        Self {
+            stored: (!stored.is_empty()).then_some(stored),
+            delta,
+        }
+    }
+}
+
+impl SplitDelta {
+    /// Whether planning this delta needs the stored form.
+    pub fn needs_stored_form(&self) -> bool {
+        self.stored.is_some()
+    }
+
+    /// How many package changes the delta carries.
+    pub fn software_changes(&self) -> usize {
+        self.delta.software.len()
+    }
+}
+
 /// The part of a delta that changes the stored form: no software, no
 /// volatile fields. Empty for most deltas. `d` is only borrowed mutably to
 /// leave its software out of the copy (put back before returning): a
-/// delta is mostly software, and this runs on every one.
+/// delta is mostly software.
 fn storage_delta(d: &mut InventoryDelta) -> InventoryDelta {
     let software = std::mem::take(&mut d.software);
     let mut s = d.clone();
@@ -424,18 +455,19 @@ fn storage_delta(d: &mut InventoryDelta) -> InventoryDelta {
 }
 
 /// Plans a delta. `rest` is the stored form; it is needed only when
-/// [`storage_delta`] is not empty.
+/// [`SplitDelta::needs_stored_form`].
 pub fn plan_delta(
     rest: Option<&Inventory>,
-    mut d: InventoryDelta,
+    d: impl Into<SplitDelta>,
 ) -> Result<IngestPlan, IngestError> {
-    let sd = storage_delta(&mut d);
-    let rest = if sd.is_empty() {
-        None
-    } else {
-        let base = rest.ok_or(IngestError::UnknownBase)?;
-        let new = apply(base, &sd).map_err(|e| IngestError::Invalid(e.to_string()))?;
-        Some((new.to_wire(), summarize(&new)))
+    let SplitDelta { delta: d, stored } = d.into();
+    let rest = match stored {
+        None => None,
+        Some(sd) => {
+            let base = rest.ok_or(IngestError::UnknownBase)?;
+            let new = apply(base, &sd).map_err(|e| IngestError::Invalid(e.to_string()))?;
+            Some((new.to_wire(), summarize(&new)))
+        }
     };
     let (software_added, software_removed) = software_links(&d);
     Ok(IngestPlan {
@@ -447,11 +479,6 @@ pub fn plan_delta(
         events: events_of(&d),
         adopt_from: None,
     })
-}
-
-/// Whether planning this delta needs the stored form.
-pub fn needs_stored_form(d: &mut InventoryDelta) -> bool {
-    !storage_delta(d).is_empty()
 }
 
 fn software_links(d: &InventoryDelta) -> (Vec<SoftwareRow>, Vec<SoftwareRow>) {
@@ -762,8 +789,8 @@ mod tests {
         ]);
         new.sessions.logged_in = vec!["bob".into()];
         new.meta.total_micros = 5;
-        let mut d = diff(&base, &new);
-        assert!(!needs_stored_form(&mut d));
+        let d = SplitDelta::from(diff(&base, &new));
+        assert!(!d.needs_stored_form());
         let plan = plan_delta(None, d).expect("plan");
         assert!(plan.rest.is_none());
         assert_eq!(plan.user.as_deref(), Some("bob"));
@@ -786,8 +813,8 @@ mod tests {
         let base = inv(vec![pkg("a", "1")]);
         let mut new = base.clone();
         new.memory.total_bytes = 16 << 30;
-        let mut d = diff(&base, &new);
-        assert!(needs_stored_form(&mut d));
+        let d = SplitDelta::from(diff(&base, &new));
+        assert!(d.needs_stored_form());
         assert_eq!(
             plan_delta(None, d.clone()).err(),
             Some(IngestError::UnknownBase)
@@ -823,8 +850,8 @@ mod tests {
         b.meta.total_micros = 999;
         b.sessions.logged_in = vec!["alice".into()];
         b.os.last_boot = Some(5);
-        let mut d = diff(&a, &b);
+        let d = diff(&a, &b);
         assert!(events_of(&d).is_empty());
-        assert!(!needs_stored_form(&mut d));
+        assert!(!SplitDelta::from(d).needs_stored_form());
     }
 }

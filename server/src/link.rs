@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::inventory::{
-    IngestError, IngestPlan, needs_stored_form, plan_delta, plan_full_canonical, reconstruct,
+    IngestError, IngestPlan, SplitDelta, plan_delta, plan_full_canonical, reconstruct,
     unchanged_plan,
 };
 use crate::pki::CertificateAuthority;
@@ -548,7 +548,7 @@ async fn run_session(
     let mut help_pacer = crate::help::HelpPacer::default();
     // Made once and renewed when they fire, not on every message: each
     // new one locks the connection or the notifier to register.
-    let jobs_changed = control.jobs_changed.clone();
+    let jobs_changed = control.jobs_changed;
     let mut jobs_notified = std::pin::pin!(jobs_changed.notified());
     let mut incoming = std::pin::pin!(conn.accept_bi());
     loop {
@@ -910,13 +910,14 @@ async fn plan_report(
             })
             .await
         }
-        InventoryReport::Delta(mut d) => {
+        InventoryReport::Delta(d) => {
             let expected = d.base.to_hex();
             // The writer checks the base against the stored hash in the
             // ingest's own transaction (a mismatch also asks for a full
             // report), so a delta that changes only software reads nothing
             // first.
-            let rest = if needs_stored_form(&mut d) {
+            let d = SplitDelta::from(*d);
+            let rest = if d.needs_stored_form() {
                 match ctx
                     .store
                     .stored_inventory(agent_id.to_string())
@@ -929,11 +930,11 @@ async fn plan_report(
             } else {
                 None
             };
-            if d.software.len() <= INLINE_DELTA_CHANGES && rest.is_none() {
+            if d.software_changes() <= INLINE_DELTA_CHANGES && rest.is_none() {
                 // A few microseconds of work: cheaper here than a thread hop.
-                return plan_delta(None, *d).map(|p| (Some(expected), p));
+                return plan_delta(None, d).map(|p| (Some(expected), p));
             }
-            blocking(move || plan_delta(rest.as_ref(), *d).map(|p| (Some(expected), p))).await
+            blocking(move || plan_delta(rest.as_ref(), d).map(|p| (Some(expected), p))).await
         }
     }
 }
