@@ -27,6 +27,8 @@ pub use tickets::{
 };
 mod catalog;
 use catalog::{Count, WriterState};
+mod checkpoint;
+use checkpoint::Checkpointer;
 mod index;
 use index::SoftwareIndex;
 mod links;
@@ -646,23 +648,23 @@ impl Store {
         configure(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "cache_size", -65536)?;
-        // Checkpoint every 32 MiB of log, not SQLite's 4 MiB: a batch of
-        // deltas dirties a page per asset row, changes row and event index
-        // leaf, and most of those pages are dirtied again by the next
-        // batches; a checkpoint writes each once. Bigger logs cost more:
-        // a read probes one hash table per 4,096 frames. Measured with
-        // bench/ingest.sh: 1,000 pages 14.7k deltas/s, 4,096 18.4k,
-        // 8,192 18.0-18.9k, 32,768 16.1k.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+        // The log is copied into the file in the background
+        // (`checkpoint`); the writer checkpoints itself only at the
+        // backstop size. Checkpoints are rarer than SQLite's default 4 MiB:
+        // a batch of deltas dirties a page per asset row, changes row and
+        // event index leaf, and most of those pages are dirtied again by
+        // the next batches; a checkpoint writes each once.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
         // What a checkpointed log file shrinks back to.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         migrations().to_latest(&mut conn)?;
         let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
         let (tx, rx) = mpsc::unbounded_channel();
         let state = WriterState::new(index.clone());
+        let checkpointer = Checkpointer::start(path)?;
         std::thread::Builder::new()
             .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx, state))
+            .spawn(move || writer_loop(conn, rx, state, checkpointer))
             .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             writer: tx,
@@ -1831,6 +1833,7 @@ fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<WriteOp>,
     mut state: WriterState,
+    checkpointer: Checkpointer,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -1850,6 +1853,7 @@ fn writer_loop(
             }
             Err(e) => tracing::error!(error = %e, "database batch could not start"),
         }
+        checkpointer.committed();
     }
 }
 
