@@ -117,16 +117,20 @@ fn run(conn: &Connection, commits: &Receiver<()>, pace: Pace) {
 /// Copies the log into the database file if enough of it is not there
 /// yet. Returns whether it did.
 fn step(conn: &Connection, pace: Pace) -> rusqlite::Result<bool> {
-    // NOOP only reads the log's header: (busy, frames in the log, frames
-    // already copied).
-    let (log, copied): (i64, i64) = conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
-    })?;
+    let (log, copied) = wal_pages(conn)?;
     if !pace.due(log, copied) {
         return Ok(false);
     }
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
     Ok(true)
+}
+
+/// (pages in the log, pages of it already in the database file). NOOP
+/// only reads the log's header.
+fn wal_pages(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 #[cfg(test)]
@@ -161,11 +165,7 @@ mod tests {
 
     /// (pages in the log, pages not yet copied).
     fn log(c: &Connection) -> (i64, i64) {
-        let (log, copied): (i64, i64) = c
-            .query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
-                Ok((r.get(1)?, r.get(2)?))
-            })
-            .expect("noop");
+        let (log, copied) = wal_pages(c).expect("noop");
         (log, log - copied)
     }
 

@@ -655,8 +655,12 @@ impl Store {
         // event index leaf, and most of those pages are dirtied again by
         // the next batches; a checkpoint writes each once.
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
-        // What a checkpointed log file shrinks back to.
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        // What a checkpointed log file shrinks back to: the backstop's size.
+        conn.pragma_update(
+            None,
+            "journal_size_limit",
+            checkpoint::BACKSTOP_PAGES * 4096,
+        )?;
         migrations().to_latest(&mut conn)?;
         let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
         let (tx, rx) = mpsc::unbounded_channel();
