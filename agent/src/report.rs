@@ -24,8 +24,11 @@ impl InventoryReporter {
 
     /// The report for `new`: a delta if the server acknowledged a base and
     /// `full` is not asked for, the whole document otherwise.
+    /// The inventory goes out in canonical order, which the server checks
+    /// in one pass instead of sorting it again.
     pub fn report(&mut self, new: Inventory, full: bool) -> InventoryReport {
-        let hash = new.content_hash();
+        let mut new = new;
+        let hash = new.canonicalize_and_hash();
         let report = match (&self.acked, full) {
             (Some(base), false) => InventoryReport::Delta(Box::new(diff(base, &new))),
             _ => InventoryReport::Full(Box::new(new.clone())),
@@ -63,6 +66,16 @@ mod tests {
             })
             .collect();
         i
+    }
+
+    #[test]
+    fn reports_go_out_in_canonical_order() {
+        let mut r = InventoryReporter::new();
+        let a = inv(&[("zsh", "5.9"), ("bash", "5.2"), ("curl", "7.88")]);
+        assert!(matches!(
+            r.report(a.clone(), false),
+            InventoryReport::Full(f) if *f == a.canonical() && f.content_hash() == a.content_hash()
+        ));
     }
 
     #[test]

@@ -138,8 +138,11 @@ struct Reports {
 
 fn reports(agent: usize, packages: usize, delta_rounds: usize) -> Result<Reports> {
     let base = deskhand_shared::inventory::synthetic(agent, packages);
+    // Full reports in canonical order, as the agent sends them; the
+    // upgrades below pick packages in the generator's order, which spreads
+    // them over the pool.
     let full = encode_frame(&AgentMessage::Inventory(InventoryReport::Full(Box::new(
-        base.clone(),
+        base.canonical(),
     ))))?;
     let mut last = base;
     let mut deltas = Vec::with_capacity(delta_rounds);
@@ -161,7 +164,7 @@ fn reports(agent: usize, packages: usize, delta_rounds: usize) -> Result<Reports
         last = new;
     }
     let again = encode_frame(&AgentMessage::Inventory(InventoryReport::Full(Box::new(
-        last,
+        last.canonical(),
     ))))?;
     Ok(Reports {
         full,
