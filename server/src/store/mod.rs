@@ -1049,12 +1049,11 @@ impl Store {
     /// An asset's stored form (wire encoding) and content hash.
     pub async fn stored_inventory(&self, asset_id: String) -> Result<Option<(Vec<u8>, String)>> {
         self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT inventory, inventory_hash FROM assets WHERE id = ?1",
-                [asset_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+            Ok(
+                c.prepare_cached("SELECT inventory, inventory_hash FROM assets WHERE id = ?1")?
+                    .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?,
             )
-            .optional()?)
         })
         .await
     }
@@ -1062,12 +1061,11 @@ impl Store {
     /// An asset's content hash, if it has an inventory.
     pub async fn inventory_hash(&self, asset_id: String) -> Result<Option<String>> {
         self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT inventory_hash FROM assets WHERE id = ?1",
-                [asset_id],
-                |r| r.get(0),
+            Ok(
+                c.prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
+                    .query_row([asset_id], |r| r.get(0))
+                    .optional()?,
             )
-            .optional()?)
         })
         .await
     }
@@ -1441,10 +1439,11 @@ impl Store {
     ) -> Result<Option<String>> {
         self.read(move |c| {
             if !system_uuid.is_empty() {
-                let hit: Option<String> = c
-                    .query_row(
+                let hit: Option<String> = c.prepare_cached(
                         "SELECT id FROM assets WHERE id != ?1 AND system_uuid = ?2 AND (?3 = '' OR serial = ?3)
                          ORDER BY last_inventory_at DESC LIMIT 1",
+                    )?
+                    .query_row(
                         params![exclude, system_uuid, serial],
                         |r| r.get(0),
                     )
@@ -1454,11 +1453,12 @@ impl Store {
                 }
             }
             for mac in macs.iter().filter(|m| !m.is_empty()) {
-                let hit: Option<String> = c
-                    .query_row(
+                let hit: Option<String> = c.prepare_cached(
                         "SELECT a.id FROM asset_macs m JOIN assets a ON a.id = m.asset_id
                          WHERE m.mac = ?2 AND m.asset_id != ?1
                          ORDER BY a.last_inventory_at DESC LIMIT 1",
+                    )?
+                    .query_row(
                         params![exclude, mac],
                         |r| r.get(0),
                     )
@@ -1478,8 +1478,10 @@ impl Store {
             return Ok(None);
         }
         self.read(move |c| {
-            Ok(c.query_row(
+            Ok(c.prepare_cached(
                 "SELECT id FROM assets WHERE serial = ?1 AND agent_id IS NULL ORDER BY first_inventory_at LIMIT 1",
+            )?
+            .query_row(
                 [serial],
                 |r| r.get(0),
             )
