@@ -760,8 +760,8 @@ impl Inventory {
             v.free_bytes = 0;
         }
         // The encoding is hashed as it is written, not collected first.
-        // Encoding plain owned data cannot fail; a failed one would still
-        // hash deterministically (what was written up to it).
+        // Encoding plain owned data cannot fail; if it ever did, the hash
+        // would be that of no bytes, still deterministic.
         let sha = Sha256Flavor::default();
         let digest = postcard::serialize_with_flavor(self, sha)
             .unwrap_or_else(|_| ring::digest::Context::new(&ring::digest::SHA256).finish());
