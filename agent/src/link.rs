@@ -405,7 +405,6 @@ async fn converse(
                     // A fresh inventory first: the server stores it before
                     // it reads the request on the same stream.
                     let inv = collect_inventory().await?;
-                    let hash = inv.content_hash();
                     let report = reporter.report(inv, false);
                     send(&mut tx, &AgentMessage::Inventory(report)).await?;
                     let diagnostic = crate::diag::collect(
@@ -423,7 +422,7 @@ async fn converse(
                         request_id: next_request,
                         message: job.message,
                         requester: job.requester,
-                        inventory_hash: Some(hash),
+                        inventory_hash: reporter.pending_hash(),
                         diagnostic_check: HELP_CHECK.into(),
                         diagnostic: Some(diagnostic),
                     })).await?;

@@ -37,6 +37,11 @@ impl InventoryReporter {
         report
     }
 
+    /// The content hash of the report sent last and not yet acknowledged.
+    pub fn pending_hash(&self) -> Option<ContentHash> {
+        self.pending.as_ref().map(|(hash, _)| *hash)
+    }
+
     /// The server stored the inventory with `hash`.
     pub fn acknowledged(&mut self, hash: ContentHash) {
         if let Some((pending, inv)) = self.pending.take() {
@@ -76,6 +81,15 @@ mod tests {
             r.report(a.clone(), false),
             InventoryReport::Full(f) if *f == a.canonical() && f.content_hash() == a.content_hash()
         ));
+    }
+
+    #[test]
+    fn the_pending_hash_is_the_reported_inventorys() {
+        let mut r = InventoryReporter::new();
+        assert_eq!(r.pending_hash(), None);
+        let a = inv(&[("curl", "7.88")]);
+        r.report(a.clone(), false);
+        assert_eq!(r.pending_hash(), Some(a.content_hash()));
     }
 
     #[test]
