@@ -34,13 +34,13 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::inventory::{
-    IngestError, IngestPlan, SplitDelta, plan_delta, plan_full_canonical, reconstruct,
+    IngestError, IngestPlan, SoftwareRow, SplitDelta, plan_delta, plan_full_canonical, reconstruct,
     unchanged_plan,
 };
 use crate::pki::CertificateAuthority;
 use crate::presence::{Presence, Registration};
 use crate::store::Applied;
-use crate::store::{NewAgent, Store, StoreError};
+use crate::store::{NewAgent, Reader, Store, StoreError};
 use crate::{secrets, unix_now};
 use deskhand_shared::jobs::JobProgress;
 use std::collections::HashSet;
@@ -864,51 +864,14 @@ async fn plan_report(
     let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
     match report {
         InventoryReport::Full(new) => {
-            // An agent that reconnects (say, after a server restart) sends
-            // the inventory the server already has: a hash comparison
-            // settles it without touching the catalog.
-            let stored_hash = ctx
-                .store
-                .inventory_hash(agent_id.to_string())
-                .await
-                .map_err(store_err)?;
-            let first_report = stored_hash.is_none();
-            // Canonical in place and hashed once; planning reuses both.
-            let (new, hash) = blocking(move || {
-                let mut new = *new;
-                let hash = new.canonicalize_and_hash();
-                Ok((new, hash))
-            })
-            .await?;
-            if stored_hash.as_deref() == Some(hash.to_hex().as_str()) {
-                return Ok((Some(hash.to_hex()), unchanged_plan(hash, &new)));
-            }
-            if first_report && let Some(plan) = reenrollment(ctx, agent_id, &new).await? {
-                return Ok((None, plan));
-            }
-            let stored = if first_report {
-                None
-            } else {
-                ctx.store
-                    .stored_inventory(agent_id.to_string())
-                    .await
-                    .map_err(store_err)?
-            };
-            let rows = match &stored {
-                Some(_) => ctx
-                    .store
-                    .asset_software(agent_id.to_string())
-                    .await
-                    .map_err(store_err)?,
-                None => Vec::new(),
-            };
-            blocking(move || {
-                let base = stored
-                    .and_then(|(blob, _)| Inventory::from_wire(&blob).ok())
-                    .map(|rest| reconstruct(rest, &rows));
-                Ok((None, plan_full_canonical(base.as_ref(), new, hash)))
-            })
-            .await
+            // Reads, canonical order, hash and plan in one trip to the
+            // blocking pool: each trip wakes a thread.
+            let (store, presence, agent_id) = (
+                ctx.store.clone(),
+                ctx.presence.clone(),
+                agent_id.to_string(),
+            );
+            blocking(move || plan_full_report(&store, &presence, &agent_id, *new)).await
         }
         InventoryReport::Delta(d) => {
             let expected = d.base.to_hex();
@@ -939,79 +902,106 @@ async fn plan_report(
     }
 }
 
-/// The first inventory of a new agent may come from a machine that was
-/// enrolled before (re-imaged, say): if an offline agent's asset has the
-/// same hardware identity, plan to take it over with its history. Else,
-/// if the machine was entered by hand (an asset without an agent with the
-/// same serial number), plan to adopt that asset.
-async fn reenrollment(
-    ctx: &LinkContext,
+/// What the server has for the machine behind a full report.
+enum Prior {
+    /// This very inventory (an agent that reconnected).
+    Unchanged,
+    /// The asset's own stored form and software, if it has any.
+    Own(Option<(Vec<u8>, Vec<SoftwareRow>)>),
+    /// A re-imaged machine's old asset, with its stored form and software.
+    Reenrolled {
+        old: String,
+        blob: Vec<u8>,
+        rows: Vec<SoftwareRow>,
+    },
+    /// An asset entered by hand with this machine's serial number.
+    Manual(String),
+}
+
+/// Plans a full report on a blocking thread. An agent that reconnects
+/// (say, after a server restart) sends the inventory the server already
+/// has: a hash comparison settles it without touching the catalog.
+fn plan_full_report(
+    store: &Store,
+    presence: &Presence,
+    agent_id: &str,
+    mut new: Inventory,
+) -> Result<(Option<String>, IngestPlan), IngestError> {
+    // Canonical in place and hashed once; planning reuses both.
+    let hash = new.canonicalize_and_hash();
+    let prior = store
+        .with_reader(|r| prior_of(r, presence, agent_id, &new, &hash.to_hex()))
+        .map_err(|e| IngestError::Invalid(format!("store: {e}")))?;
+    let from_wire = |blob: &[u8], rows: &[SoftwareRow]| {
+        Inventory::from_wire(blob).map(|rest| reconstruct(rest, rows))
+    };
+    Ok(match prior {
+        Prior::Unchanged => (Some(hash.to_hex()), unchanged_plan(hash, &new)),
+        Prior::Own(stored) => {
+            let base = stored.and_then(|(blob, rows)| from_wire(&blob, &rows).ok());
+            (None, plan_full_canonical(base.as_ref(), new, hash))
+        }
+        Prior::Reenrolled { old, blob, rows } => {
+            info!(%agent_id, old_asset = %old, "re-enrolled machine: taking over its asset");
+            let base = from_wire(&blob, &rows).map_err(|e| IngestError::Invalid(e.to_string()))?;
+            let plan = crate::inventory::plan_reenrollment(&old, agent_id, &base, &new);
+            (None, plan)
+        }
+        Prior::Manual(manual) => {
+            info!(%agent_id, manual_asset = %manual, "an agent reports a machine entered by hand: adopting its asset");
+            let plan = crate::inventory::plan_adoption(&manual, agent_id, &new);
+            (None, plan)
+        }
+    })
+}
+
+/// The reads a full report needs. A first report may come from a machine
+/// the server knows under another asset: re-imaged (same hardware
+/// identity, its old agent gone) or entered by hand (same serial).
+fn prior_of(
+    r: &Reader<'_>,
+    presence: &Presence,
     agent_id: &str,
     new: &Inventory,
-) -> Result<Option<IngestPlan>, IngestError> {
-    let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
+    hash: &str,
+) -> Result<Prior, StoreError> {
+    let own = |r: &Reader<'_>| -> Result<Prior, StoreError> {
+        let stored = match r.stored_inventory(agent_id)? {
+            Some((blob, _)) => Some((blob, r.asset_software(agent_id)?)),
+            None => None,
+        };
+        Ok(Prior::Own(stored))
+    };
+    match r.inventory_hash(agent_id)? {
+        Some(stored) if stored == hash => return Ok(Prior::Unchanged),
+        Some(_) => return own(r),
+        None => {}
+    }
     let summary = crate::inventory::summarize(new);
     let macs: Vec<String> = summary
         .macs
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    let Some(old) = ctx
-        .store
-        .asset_with_hardware(
-            agent_id.to_string(),
-            summary.system_uuid,
-            summary.serial.clone(),
-            macs,
-        )
-        .await
-        .map_err(store_err)?
+    let Some(old) =
+        r.asset_with_hardware(agent_id, &summary.system_uuid, &summary.serial, &macs)?
     else {
-        let manual = ctx
-            .store
-            .manual_asset_with_serial(summary.serial)
-            .await
-            .map_err(store_err)?;
-        let Some(manual) = manual else {
-            return Ok(None);
-        };
-        info!(%agent_id, manual_asset = %manual, "an agent reports a machine entered by hand: adopting its asset");
-        let (new, new_id) = (new.clone(), agent_id.to_string());
-        return blocking(move || {
-            Ok(Some(crate::inventory::plan_adoption(
-                &manual, &new_id, &new,
-            )))
-        })
-        .await;
+        return Ok(match r.manual_asset_with_serial(&summary.serial)? {
+            Some(manual) => Prior::Manual(manual),
+            None => Prior::Own(None),
+        });
     };
-    if ctx.presence.status(&old).is_some() {
+    if presence.status(&old).is_some() {
         // Both are live: two installs on one machine, not a re-enrollment.
-        return Ok(None);
+        return Ok(Prior::Own(None));
     }
-    let Some((blob, _)) = ctx
-        .store
-        .stored_inventory(old.clone())
-        .await
-        .map_err(store_err)?
-    else {
-        return Ok(None);
-    };
-    let rows = ctx
-        .store
-        .asset_software(old.clone())
-        .await
-        .map_err(store_err)?;
-    let (new, new_id) = (new.clone(), agent_id.to_string());
-    info!(agent_id = %new_id, old_asset = %old, "re-enrolled machine: taking over its asset");
-    blocking(move || {
-        let base = Inventory::from_wire(&blob)
-            .map(|rest| reconstruct(rest, &rows))
-            .map_err(|e| IngestError::Invalid(e.to_string()))?;
-        Ok(Some(crate::inventory::plan_reenrollment(
-            &old, &new_id, &base, &new,
-        )))
+    Ok(match r.stored_inventory(&old)? {
+        Some((blob, _)) => {
+            let rows = r.asset_software(&old)?;
+            Prior::Reenrolled { old, blob, rows }
+        }
+        None => Prior::Own(None),
     })
-    .await
 }
 
 /// Runs CPU work (decoding, diffing) off the async threads.

@@ -719,6 +719,15 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Runs `f` with a pooled read connection on the calling thread, which
+    /// it blocks: only for code already on a blocking thread.
+    pub fn with_reader<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.readers.take()?;
+        let result = f(&Reader(&conn));
+        self.readers.give_back(conn);
+        result
+    }
+
     /// Runs `f` on a read-only connection, off the async runtime.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
@@ -1048,26 +1057,14 @@ impl Store {
 
     /// An asset's stored form (wire encoding) and content hash.
     pub async fn stored_inventory(&self, asset_id: String) -> Result<Option<(Vec<u8>, String)>> {
-        self.read(move |c| {
-            Ok(
-                c.prepare_cached("SELECT inventory, inventory_hash FROM assets WHERE id = ?1")?
-                    .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?,
-            )
-        })
-        .await
+        self.read(move |c| Reader(c).stored_inventory(&asset_id))
+            .await
     }
 
     /// An asset's content hash, if it has an inventory.
     pub async fn inventory_hash(&self, asset_id: String) -> Result<Option<String>> {
-        self.read(move |c| {
-            Ok(
-                c.prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
-                    .query_row([asset_id], |r| r.get(0))
-                    .optional()?,
-            )
-        })
-        .await
+        self.read(move |c| Reader(c).inventory_hash(&asset_id))
+            .await
     }
 
     /// Applies an ingest plan in one step: asset fields, stored form,
@@ -1275,41 +1272,8 @@ impl Store {
 
     /// The software installed on an asset, by name.
     pub async fn asset_software(&self, asset_id: String) -> Result<Vec<SoftwareRow>> {
-        self.read(move |c| {
-            let num: Option<i64> = c
-                .query_row("SELECT num FROM assets WHERE id = ?1", [&asset_id], |r| {
-                    r.get(0)
-                })
-                .optional()?
-                .flatten();
-            let Some(num) = num else {
-                return Ok(Vec::new());
-            };
-            let set = catalog::load_links(c, num)?;
-            let mut catalog = c.prepare_cached(
-                "SELECT name, version, vendor, source, arch FROM software WHERE id = ?1",
-            )?;
-            let mut rows = Vec::with_capacity(set.len());
-            for l in set.links() {
-                let row = catalog.query_row([l.software_id], |r| {
-                    Ok(SoftwareRow {
-                        name: r.get(0)?,
-                        version: r.get(1)?,
-                        vendor: r.get(2)?,
-                        source: r.get(3)?,
-                        arch: r.get(4)?,
-                        install_date: l.install_date,
-                        size_bytes: l.size_bytes,
-                        state: l.state.clone(),
-                        pkg_id: l.pkg_id.clone(),
-                    })
-                });
-                rows.push(row?);
-            }
-            rows.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-            Ok(rows)
-        })
-        .await
+        self.read(move |c| Reader(c).asset_software(&asset_id))
+            .await
     }
 
     /// An asset's history, newest first.
@@ -1437,57 +1401,14 @@ impl Store {
         serial: String,
         macs: Vec<String>,
     ) -> Result<Option<String>> {
-        self.read(move |c| {
-            if !system_uuid.is_empty() {
-                let hit: Option<String> = c.prepare_cached(
-                        "SELECT id FROM assets WHERE id != ?1 AND system_uuid = ?2 AND (?3 = '' OR serial = ?3)
-                         ORDER BY last_inventory_at DESC LIMIT 1",
-                    )?
-                    .query_row(
-                        params![exclude, system_uuid, serial],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if hit.is_some() {
-                    return Ok(hit);
-                }
-            }
-            for mac in macs.iter().filter(|m| !m.is_empty()) {
-                let hit: Option<String> = c.prepare_cached(
-                        "SELECT a.id FROM asset_macs m JOIN assets a ON a.id = m.asset_id
-                         WHERE m.mac = ?2 AND m.asset_id != ?1
-                         ORDER BY a.last_inventory_at DESC LIMIT 1",
-                    )?
-                    .query_row(
-                        params![exclude, mac],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if hit.is_some() {
-                    return Ok(hit);
-                }
-            }
-            Ok(None)
-        })
-        .await
+        self.read(move |c| Reader(c).asset_with_hardware(&exclude, &system_uuid, &serial, &macs))
+            .await
     }
 
     /// The asset entered by hand (no agent) with this serial number.
     pub async fn manual_asset_with_serial(&self, serial: String) -> Result<Option<String>> {
-        if serial.is_empty() {
-            return Ok(None);
-        }
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT id FROM assets WHERE serial = ?1 AND agent_id IS NULL ORDER BY first_inventory_at LIMIT 1",
-            )?
-            .query_row(
-                [serial],
-                |r| r.get(0),
-            )
-            .optional()?)
-        })
-        .await
+        self.read(move |c| Reader(c).manual_asset_with_serial(&serial))
+            .await
     }
 
     // ---- labels ------------------------------------------------------------
@@ -1887,6 +1808,121 @@ fn run_batch(
         }
     }
     Ok((replies, commit))
+}
+
+/// A pooled read connection lent to code already on a blocking thread
+/// (see [`Store::with_reader`]): a full inventory's reads then cost one
+/// thread hop in all rather than one each.
+pub struct Reader<'c>(&'c Connection);
+
+impl Reader<'_> {
+    /// See [`Store::stored_inventory`].
+    pub fn stored_inventory(&self, asset_id: &str) -> Result<Option<(Vec<u8>, String)>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT inventory, inventory_hash FROM assets WHERE id = ?1")?
+            .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// See [`Store::inventory_hash`].
+    pub fn inventory_hash(&self, asset_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT inventory_hash FROM assets WHERE id = ?1")?
+            .query_row([asset_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// See [`Store::asset_software`].
+    pub fn asset_software(&self, asset_id: &str) -> Result<Vec<SoftwareRow>> {
+        let c = self.0;
+        let num: Option<i64> = c
+            .prepare_cached("SELECT num FROM assets WHERE id = ?1")?
+            .query_row([asset_id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let Some(num) = num else {
+            return Ok(Vec::new());
+        };
+        let set = catalog::load_links(c, num)?;
+        let mut catalog = c.prepare_cached(
+            "SELECT name, version, vendor, source, arch FROM software WHERE id = ?1",
+        )?;
+        let mut rows = Vec::with_capacity(set.len());
+        for l in set.links() {
+            let row = catalog.query_row([l.software_id], |r| {
+                Ok(SoftwareRow {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    vendor: r.get(2)?,
+                    source: r.get(3)?,
+                    arch: r.get(4)?,
+                    install_date: l.install_date,
+                    size_bytes: l.size_bytes,
+                    state: l.state.clone(),
+                    pkg_id: l.pkg_id.clone(),
+                })
+            });
+            rows.push(row?);
+        }
+        rows.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+        Ok(rows)
+    }
+
+    /// See [`Store::asset_with_hardware`].
+    pub fn asset_with_hardware(
+        &self,
+        exclude: &str,
+        system_uuid: &str,
+        serial: &str,
+        macs: &[String],
+    ) -> Result<Option<String>> {
+        let c = self.0;
+        if !system_uuid.is_empty() {
+            let hit: Option<String> = c.prepare_cached(
+                    "SELECT id FROM assets WHERE id != ?1 AND system_uuid = ?2 AND (?3 = '' OR serial = ?3)
+                     ORDER BY last_inventory_at DESC LIMIT 1",
+                )?
+                .query_row(
+                    params![exclude, system_uuid, serial],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        for mac in macs.iter().filter(|m| !m.is_empty()) {
+            let hit: Option<String> = c
+                .prepare_cached(
+                    "SELECT a.id FROM asset_macs m JOIN assets a ON a.id = m.asset_id
+                     WHERE m.mac = ?2 AND m.asset_id != ?1
+                     ORDER BY a.last_inventory_at DESC LIMIT 1",
+                )?
+                .query_row(params![exclude, mac], |r| r.get(0))
+                .optional()?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+        }
+        Ok(None)
+    }
+
+    /// See [`Store::manual_asset_with_serial`].
+    pub fn manual_asset_with_serial(&self, serial: &str) -> Result<Option<String>> {
+        if serial.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.0.prepare_cached(
+            "SELECT id FROM assets WHERE serial = ?1 AND agent_id IS NULL ORDER BY first_inventory_at LIMIT 1",
+        )?
+        .query_row(
+            [serial],
+            |r| r.get(0),
+        )
+        .optional()?)
+    }
 }
 
 impl ReadPool {
