@@ -12,7 +12,9 @@
 # trip, not by the server; a fleet whose agents report on their own
 # schedules has as many in flight as arrive during one round trip.
 # Targets (brief): 1,000 full inventories/s, 20,000 deltas/s, a software
-# version search over 10,000 assets under 50 ms.
+# version search over 10,000 assets under 50 ms. The CPU rows say what one
+# report costs the server and the simulator (user + system time over the
+# rounds): on one machine they share the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-10000}"
@@ -25,7 +27,7 @@ dir=$(mktemp -d)
 start_server "$dir" $((n + 100))
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 token=$(enroll_token "$n")
-"$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 60 "${INFLIGHT:-64}" "$pkgs" "${DELTA_ROUNDS:-3}" > "$dir/sim.out" &
+DESKHAND_SERVER_PID=$pid "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 60 "${INFLIGHT:-64}" "$pkgs" "${DELTA_ROUNDS:-3}" > "$dir/sim.out" &
 sim=$!
 for _ in $(seq 1 7200); do grep -q all_connected "$dir/sim.out" 2>/dev/null && break; sleep 0.5; done
 get() { awk -F= -v k="$1" '$1==k {print $2}' "$dir/sim.out"; }
@@ -57,6 +59,11 @@ printf '\n| ingest of %s simulated agents, %s packages each | value | target |\n
 printf '| full inventories ingested | %s/s (%s in %s ms, %s KiB each on the wire) | 1,000/s |\n' \
   "$(get full_ingests_per_s)" "$(get full_ingests)" "$(get full_ingest_ms)" "$(get full_report_kb)"
 printf '| delta reports ingested (3 upgrades each) | %s/s (%s in %s ms, %s bytes each) | 20,000/s |\n' "$(get delta_ingests_per_s)" "$(get delta_ingests)" "$(get delta_ingest_ms)" "$(get delta_report_bytes)"
+# CPU per report over the rounds, from /proc: what the server spends apart
+# from the simulator, which shares its cores on one machine.
+cpu() { printf '%s us (simulator: %s us)' "$(get "$1_server_cpu_us")" "$(get "$1_sim_cpu_us")"; }
+printf '| server CPU per full inventory | %s | |\n' "$(cpu full)"
+printf '| server CPU per delta | %s | |\n' "$(cpu delta)"
 printf '| unchanged full reports (as after a reconnect) | %s/s | |\n' "$(get unchanged_full_ingests_per_s)"
 printf '| database size | %s MiB | |\n' "$db"
 printf '| server peak RSS | %s MiB | |\n' "$rss"

@@ -200,6 +200,64 @@ fn all_reports(agents: usize, packages: usize, delta_rounds: usize) -> Result<Ve
     })
 }
 
+/// CPU time (user + system) a process has used so far, from
+/// `/proc/PID/stat` (Linux; clock ticks of 1/100 s); `None` if unreadable.
+fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the
+    // first, utime the 12th and stime the 13th.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+/// The CPU the server (its pid in `DESKHAND_SERVER_PID`, which the bench
+/// script sets) and this simulator use over the rounds, so the figures say
+/// what each ingest costs the server apart from the simulator that shares
+/// its cores.
+struct CpuMeter {
+    server: Option<String>,
+    used: [Duration; 2],
+}
+
+impl CpuMeter {
+    fn new() -> Self {
+        CpuMeter {
+            server: std::env::var("DESKHAND_SERVER_PID").ok(),
+            used: [Duration::ZERO; 2],
+        }
+    }
+
+    fn now(&self) -> Option<[Duration; 2]> {
+        Some([cpu_time(self.server.as_deref()?)?, cpu_time("self")?])
+    }
+
+    /// Times `round`, adding the CPU both used to the count.
+    async fn measure<T>(&mut self, round: impl std::future::Future<Output = T>) -> T {
+        let before = self.now();
+        let out = round.await;
+        if let (Some(b), Some(a)) = (before, self.now()) {
+            self.used[0] += a[0].saturating_sub(b[0]);
+            self.used[1] += a[1].saturating_sub(b[1]);
+        }
+        out
+    }
+
+    /// Prints `PREFIX_server_cpu_us` and `PREFIX_sim_cpu_us` per report,
+    /// and starts over.
+    fn print(&mut self, prefix: &str, reports: usize) {
+        if self.now().is_some() && reports > 0 {
+            let per = |d: Duration| d.as_secs_f64() * 1e6 / reports as f64;
+            println!("{prefix}_server_cpu_us={:.0}", per(self.used[0]));
+            println!("{prefix}_sim_cpu_us={:.0}", per(self.used[1]));
+        }
+        self.used = [Duration::ZERO; 2];
+    }
+}
+
 /// Every agent sends a full inventory, then `delta_rounds` deltas (three
 /// upgrades each), then its inventory in full again.
 async fn inventory_phase(
@@ -225,9 +283,11 @@ async fn inventory_phase(
     let delta_b =
         deltas.iter().flatten().map(Vec::len).sum::<usize>() as f64 / delta_count.max(1) as f64;
     let n = held.len() as f64;
+    let mut cpu = CpuMeter::new();
     println!("inventory_rounds_start");
     let fulls_sent = Instant::now();
-    let (mut held, took) = ingest_round(held, fulls, in_flight).await?;
+    let (mut held, took) = cpu.measure(ingest_round(held, fulls, in_flight)).await?;
+    cpu.print("full", held.len());
     println!("full_ingests={}", held.len());
     println!("full_ingest_ms={}", took.as_millis());
     println!("full_ingests_per_s={:.0}", n / took.as_secs_f64());
@@ -235,10 +295,11 @@ async fn inventory_phase(
     println!("delta_rounds_start");
     let mut delta_took = Duration::ZERO;
     for round in deltas {
-        let (h, took) = ingest_round(held, round, in_flight).await?;
+        let (h, took) = cpu.measure(ingest_round(held, round, in_flight)).await?;
         held = h;
         delta_took += took;
     }
+    cpu.print("delta", delta_count);
     println!("delta_ingests={delta_count}");
     println!("delta_ingest_ms={}", delta_took.as_millis());
     println!(
