@@ -64,7 +64,8 @@ printf '| delta reports ingested (3 upgrades each) | %s/s (%s in %s ms, %s bytes
 cpu() { printf '%s us (simulator: %s us)' "$(get "$1_server_cpu_us")" "$(get "$1_sim_cpu_us")"; }
 printf '| server CPU per full inventory | %s | |\n' "$(cpu full)"
 printf '| server CPU per delta | %s | |\n' "$(cpu delta)"
-printf '| unchanged full reports (as after a reconnect) | %s/s | |\n' "$(get unchanged_full_ingests_per_s)"
+printf '| unchanged full reports (as after a reconnect) | %s/s (server CPU %s) | |\n' \
+  "$(get unchanged_full_ingests_per_s)" "$(cpu unchanged)"
 printf '| database size | %s MiB | |\n' "$db"
 printf '| server peak RSS | %s MiB | |\n' "$rss"
 printf '| search: --software pool-package-0042@<3.5 | %s ms median (%s assets) | < 50 ms |\n' "$search_ms" "$search_n"

@@ -312,8 +312,9 @@ async fn inventory_phase(
     // (one per 5 s), so wait that out first: this round measures ingest,
     // not the pacing.
     tokio::time::sleep_until((fulls_sent + Duration::from_millis(5_100)).into()).await;
-    let (held, took) = ingest_round(held, again, in_flight).await?;
+    let (held, took) = cpu.measure(ingest_round(held, again, in_flight)).await?;
     println!("unchanged_full_ingests_per_s={:.0}", n / took.as_secs_f64());
+    cpu.print("unchanged", held.len());
     Ok(held)
 }
 
