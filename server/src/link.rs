@@ -902,12 +902,15 @@ async fn plan_report(
     }
 }
 
+/// An asset's stored form (wire encoding) and its software.
+type Stored = (Vec<u8>, Vec<SoftwareRow>);
+
 /// What the server has for the machine behind a full report.
 enum Prior {
     /// This very inventory (an agent that reconnected).
     Unchanged,
     /// The asset's own stored form and software, if it has any.
-    Own(Option<(Vec<u8>, Vec<SoftwareRow>)>),
+    Own(Option<Stored>),
     /// A re-imaged machine's old asset, with its stored form and software.
     Reenrolled {
         old: String,
@@ -965,16 +968,9 @@ fn prior_of(
     new: &Inventory,
     hash: &str,
 ) -> Result<Prior, StoreError> {
-    let own = |r: &Reader<'_>| -> Result<Prior, StoreError> {
-        let stored = match r.stored_inventory(agent_id)? {
-            Some((blob, _)) => Some((blob, r.asset_software(agent_id)?)),
-            None => None,
-        };
-        Ok(Prior::Own(stored))
-    };
     match r.inventory_hash(agent_id)? {
         Some(stored) if stored == hash => return Ok(Prior::Unchanged),
-        Some(_) => return own(r),
+        Some(_) => return Ok(Prior::Own(stored_with_software(r, agent_id)?)),
         None => {}
     }
     let summary = crate::inventory::summarize(new);
@@ -995,12 +991,17 @@ fn prior_of(
         // Both are live: two installs on one machine, not a re-enrollment.
         return Ok(Prior::Own(None));
     }
-    Ok(match r.stored_inventory(&old)? {
-        Some((blob, _)) => {
-            let rows = r.asset_software(&old)?;
-            Prior::Reenrolled { old, blob, rows }
-        }
+    Ok(match stored_with_software(r, &old)? {
+        Some((blob, rows)) => Prior::Reenrolled { old, blob, rows },
         None => Prior::Own(None),
+    })
+}
+
+/// An asset's stored form and its software, if it has an inventory.
+fn stored_with_software(r: &Reader<'_>, asset_id: &str) -> Result<Option<Stored>, StoreError> {
+    Ok(match r.stored_inventory(asset_id)? {
+        Some((blob, _)) => Some((blob, r.asset_software(asset_id)?)),
+        None => None,
     })
 }
 
