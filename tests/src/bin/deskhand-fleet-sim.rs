@@ -220,14 +220,16 @@ fn cpu_time(pid: &str) -> Option<Duration> {
 /// its cores.
 struct CpuMeter {
     server: Option<String>,
-    used: [Duration; 2],
+    /// Server and simulator CPU since the last print; `None` until a
+    /// round could be measured.
+    used: Option<[Duration; 2]>,
 }
 
 impl CpuMeter {
     fn new() -> Self {
         CpuMeter {
             server: std::env::var("DESKHAND_SERVER_PID").ok(),
-            used: [Duration::ZERO; 2],
+            used: None,
         }
     }
 
@@ -240,8 +242,9 @@ impl CpuMeter {
         let before = self.now();
         let out = round.await;
         if let (Some(b), Some(a)) = (before, self.now()) {
-            self.used[0] += a[0].saturating_sub(b[0]);
-            self.used[1] += a[1].saturating_sub(b[1]);
+            let used = self.used.get_or_insert([Duration::ZERO; 2]);
+            used[0] += a[0].saturating_sub(b[0]);
+            used[1] += a[1].saturating_sub(b[1]);
         }
         out
     }
@@ -249,12 +252,13 @@ impl CpuMeter {
     /// Prints `PREFIX_server_cpu_us` and `PREFIX_sim_cpu_us` per report,
     /// and starts over.
     fn print(&mut self, prefix: &str, reports: usize) {
-        if self.now().is_some() && reports > 0 {
+        if let Some([server, sim]) = self.used.take()
+            && reports > 0
+        {
             let per = |d: Duration| d.as_secs_f64() * 1e6 / reports as f64;
-            println!("{prefix}_server_cpu_us={:.0}", per(self.used[0]));
-            println!("{prefix}_sim_cpu_us={:.0}", per(self.used[1]));
+            println!("{prefix}_server_cpu_us={:.0}", per(server));
+            println!("{prefix}_sim_cpu_us={:.0}", per(sim));
         }
-        self.used = [Duration::ZERO; 2];
     }
 }
 
