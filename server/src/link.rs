@@ -510,7 +510,7 @@ struct Control<'a> {
 /// How often a session stores the job output it has received.
 const OUTPUT_FLUSH: Duration = Duration::from_millis(500);
 /// How often a session looks for jobs it was not told about.
-const JOB_POLL: Duration = Duration::from_secs(15);
+const JOB_POLL: Duration = Duration::from_secs(60);
 /// Largest request on a stream the agent opens (a fetch request).
 const MAX_AGENT_REQUEST: usize = 4 * 1024;
 
@@ -543,8 +543,11 @@ async fn run_session(
     let mut job_poll = tokio::time::interval(JOB_POLL);
     job_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut output = crate::jobs::OutputBuffer::default();
-    let mut output_flush = tokio::time::interval(OUTPUT_FLUSH);
-    output_flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Armed by the first output chunk after a flush, so an idle session
+    // has no timer firing: 10,000 sessions would otherwise wake 20,000
+    // times a second to find nothing to store.
+    let mut output_flush = std::pin::pin!(tokio::time::sleep(OUTPUT_FLUSH));
+    let mut output_armed = false;
     let mut help_pacer = crate::help::HelpPacer::default();
     // Made once and renewed when they fire, not on every message: each
     // new one locks the connection or the notifier to register.
@@ -568,7 +571,8 @@ async fn run_session(
                 jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
-            _ = output_flush.tick() => {
+            () = &mut output_flush, if output_armed => {
+                output_armed = false;
                 for (job_id, stderr, text) in output.take() {
                     let progress = JobProgress::Output { stderr, text };
                     ctx.store
@@ -631,6 +635,12 @@ async fn run_session(
             AgentMessage::JobUpdate(update) => {
                 if let JobProgress::Output { stderr, text } = &update.progress {
                     output.push(&update.job_id, *stderr, text);
+                    if !output_armed {
+                        output_flush
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + OUTPUT_FLUSH);
+                        output_armed = true;
+                    }
                     continue;
                 }
                 let finished = matches!(update.progress, JobProgress::Finished(_));
