@@ -197,6 +197,11 @@ impl OutputBuffer {
         buf.push_str(&text[..cut]);
     }
 
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Drops what is pending for a job (its result has arrived).
     pub fn forget(&mut self, job_id: &str) {
         self.pending.retain(|(id, _), _| id != job_id);

@@ -543,11 +543,11 @@ async fn run_session(
     let mut job_poll = tokio::time::interval(JOB_POLL);
     job_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut output = crate::jobs::OutputBuffer::default();
-    // Armed by the first output chunk after a flush, so an idle session
-    // has no timer firing: 10,000 sessions would otherwise wake 20,000
-    // times a second to find nothing to store.
+    // Set by the output chunk that finds the buffer empty and polled only
+    // while output is pending, so an idle session has no timer firing:
+    // 10,000 sessions would otherwise wake 20,000 times a second to find
+    // nothing to store.
     let mut output_flush = std::pin::pin!(tokio::time::sleep(OUTPUT_FLUSH));
-    let mut output_armed = false;
     let mut help_pacer = crate::help::HelpPacer::default();
     // Made once and renewed when they fire, not on every message: each
     // new one locks the connection or the notifier to register.
@@ -571,8 +571,7 @@ async fn run_session(
                 jobs_waiting = dispatch_jobs(ctx, agent_id, control.tx, &mut sent_jobs).await?;
                 continue;
             }
-            () = &mut output_flush, if output_armed => {
-                output_armed = false;
+            () = &mut output_flush, if !output.is_empty() => {
                 for (job_id, stderr, text) in output.take() {
                     let progress = JobProgress::Output { stderr, text };
                     ctx.store
@@ -634,13 +633,12 @@ async fn run_session(
             }
             AgentMessage::JobUpdate(update) => {
                 if let JobProgress::Output { stderr, text } = &update.progress {
-                    output.push(&update.job_id, *stderr, text);
-                    if !output_armed {
+                    if output.is_empty() {
                         output_flush
                             .as_mut()
                             .reset(tokio::time::Instant::now() + OUTPUT_FLUSH);
-                        output_armed = true;
                     }
+                    output.push(&update.job_id, *stderr, text);
                     continue;
                 }
                 let finished = matches!(update.progress, JobProgress::Finished(_));
