@@ -497,6 +497,31 @@ fn software_links(d: &InventoryDelta) -> (Vec<SoftwareRow>, Vec<SoftwareRow>) {
     (added, removed)
 }
 
+/// Every category a history event can have: `assets history --category`
+/// takes one of these.
+pub const CATEGORIES: &[&str] = &[
+    "asset",
+    "software",
+    "identity",
+    "os",
+    "memory",
+    "cpu",
+    "disks",
+    "interfaces",
+    "volumes",
+    "services",
+    "memory_modules",
+    "displays",
+    "gpus",
+    "users",
+    "groups",
+    "updates",
+    "devices",
+    "repositories",
+    "firewalls",
+    "antivirus",
+];
+
 fn event(
     category: &str,
     item: &str,
@@ -504,6 +529,10 @@ fn event(
     old: Option<String>,
     new: Option<String>,
 ) -> AssetEvent {
+    debug_assert!(
+        CATEGORIES.contains(&category),
+        "history category `{category}` is missing from CATEGORIES"
+    );
     AssetEvent {
         category: category.into(),
         item: item.into(),

@@ -147,7 +147,10 @@ enum AssetsCmd {
         /// How far back, e.g. 7d.
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
-        /// Only one category, e.g. software, os, memory, disks, interfaces.
+        /// Only one category: asset, software, identity, os, memory, cpu,
+        /// disks, interfaces, volumes, services, memory_modules, displays,
+        /// gpus, users, groups, updates, devices, repositories, firewalls
+        /// or antivirus.
         #[arg(long)]
         category: Option<String>,
     },

@@ -284,7 +284,14 @@ impl Constraint {
             .find_map(|(p, op)| part.strip_prefix(p).map(|r| (*op, r)))
             .unwrap_or((Op::Eq, part));
             let version = rest.trim();
-            if version.is_empty() {
+            if version.starts_with(['~', '^']) {
+                return Err(format!(
+                    "`{text}`: ranges written with ~ or ^ are not supported; give both ends, e.g. >=3,<4"
+                ));
+            }
+            // A version never holds an operator or a space: `>>3` or
+            // `=<4` is a typo, not a version to compare with.
+            if version.is_empty() || version.contains(['<', '>', '=', '!', ' ', '\t']) {
                 return Err(format!(
                     "`{text}` is not a version constraint: write e.g. <120, >=3.0,<3.0.13 or =2.10-3"
                 ));
@@ -399,5 +406,21 @@ mod tests {
         );
         assert!(Constraint::parse(">=").is_err());
         assert!(Constraint::parse("<1,").is_err());
+    }
+
+    #[test]
+    fn typos_and_unsupported_ranges_are_refused() {
+        for bad in [">>3", "=<4", "<=>1", "< 1 2", "!3", ">=3,,<4"] {
+            let e = Constraint::parse(bad).expect_err(bad);
+            assert!(e.contains("is not a version constraint"), "{bad}: {e}");
+        }
+        for range in ["~3", "^1.2", ">=~3"] {
+            let e = Constraint::parse(range).expect_err(range);
+            assert!(e.contains("give both ends"), "{range}: {e}");
+        }
+        // Versions that merely contain ~ (dpkg's pre-release marker) are
+        // versions.
+        assert!(Constraint::parse("<3.0.13-1~deb12u1").is_ok());
+        assert!(Constraint::parse("< 120").is_ok());
     }
 }

@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, PurgeOnDrop, Server, dpkg, server_with_agent, wait_for};
+use deskhand_tests::{
+    Agent, PurgeOnDrop, Server, dpkg, expect_failure, server_with_agent, wait_for,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -136,6 +138,15 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     ));
     let listed = server.json(&["software", "list", "--name", PKG]);
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+
+    // Typos are errors that say what to write, not empty answers.
+    let typo = server.cli(&["assets", "list", "--software", &format!("{PKG}@>>1")]);
+    let err = expect_failure(&typo, "a doubled operator").expect("refused");
+    assert!(err.contains("is not a version constraint"), "{err}");
+    let typo = server.cli(&["assets", "history", &id, "--category", "sofware"]);
+    let err = expect_failure(&typo, "an unknown category").expect("refused");
+    assert!(err.contains("unknown history category `sofware`"), "{err}");
+    assert!(err.contains("software"), "{err}");
 }
 
 #[test]

@@ -890,6 +890,9 @@ impl AssetQuery {
                     ));
                 }
             };
+            if v.is_empty() {
+                return Err(format!("`{word}` has no value (e.g. {k}=Debian)"));
+            }
             *slot = Some(v.to_string());
         }
         if text.split_whitespace().next().is_none() {
@@ -1123,13 +1126,8 @@ pub async fn asset_rows(
             Ok(store.list_assets(filter, now).await?)
         }
         Some(text) => {
-            let dynamic = AssetQuery::parse_filter(text).map_err(ApiError::bad_request)?;
-            let members: std::collections::HashSet<String> = store
-                .list_assets(store_filter(store, &dynamic).await?, now)
-                .await?
-                .into_iter()
-                .map(|a| a.id)
-                .collect();
+            let members: std::collections::HashSet<String> =
+                dynamic_members(store, &label.name, text).await?;
             let rows = store.list_assets(filter, now).await?;
             Ok(rows
                 .into_iter()
@@ -1160,6 +1158,11 @@ pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiErro
         ),
         None => (spec.trim().to_string(), None),
     };
+    if name.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "`{spec}` names no package: write NAME or NAME@CONSTRAINT, e.g. openssl@<3.0.13"
+        )));
+    }
     let versions = store.software_versions(name).await?;
     Ok(versions
         .into_iter()
@@ -1249,21 +1252,46 @@ async fn show_asset(
 async fn labels_of(store: &Store, asset_id: &str) -> Result<Vec<String>, ApiError> {
     let mut names = store.static_labels_of(asset_id.to_string()).await?;
     for label in store.list_labels().await? {
-        if let Some(text) = &label.filter {
-            let q = AssetQuery::parse_filter(text).map_err(ApiError::bad_request)?;
-            let filter = store_filter(store, &q).await?;
-            if store
-                .list_assets(filter, unix_now())
-                .await?
-                .iter()
-                .any(|a| a.id == asset_id)
-            {
-                names.push(label.name);
+        let Some(text) = &label.filter else { continue };
+        // A label whose filter no longer evaluates (stored by an older
+        // version that accepted it) must not hide the asset: it is left
+        // out, and `assets list --label` says what is wrong with it.
+        match dynamic_members(store, &label.name, text).await {
+            Ok(members) if members.contains(asset_id) => names.push(label.name),
+            Ok(_) => {}
+            Err(e) if e.status == StatusCode::BAD_REQUEST => {
+                tracing::warn!(label = %label.name, error = %e.message, "a dynamic label's filter does not evaluate");
             }
+            Err(e) => return Err(e),
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// The ids of the assets a dynamic label's filter selects now.
+async fn dynamic_members(
+    store: &Store,
+    label: &str,
+    filter: &str,
+) -> Result<std::collections::HashSet<String>, ApiError> {
+    let broken = |e: String| {
+        ApiError::bad_request(format!(
+            "label `{label}`: its filter `{filter}` does not evaluate ({e}); delete the label and create it again"
+        ))
+    };
+    let q = AssetQuery::parse_filter(filter).map_err(broken)?;
+    let f = match store_filter(store, &q).await {
+        Ok(f) => f,
+        Err(e) if e.status == StatusCode::BAD_REQUEST => return Err(broken(e.message)),
+        Err(e) => return Err(e),
+    };
+    Ok(store
+        .list_assets(f, unix_now())
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect())
 }
 
 /// Query of `GET /api/v1/assets/{key}/history`.
@@ -1282,12 +1310,18 @@ async fn asset_history(
     Path(key): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Vec<HistoryView>> {
+    let category = q.category.filter(|c| !c.is_empty());
+    if let Some(c) = &category
+        && !crate::inventory::CATEGORIES.contains(&c.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown history category `{c}`: use one of {}",
+            crate::inventory::CATEGORIES.join(", ")
+        )));
+    }
     let a = s.store.find_asset(key).await?;
     let since = duration_secs("since", &q.since)?.map_or(0, |d| unix_now().saturating_sub(d));
-    let rows = s
-        .store
-        .asset_history(a.id, since, q.category.filter(|c| !c.is_empty()))
-        .await?;
+    let rows = s.store.asset_history(a.id, since, category).await?;
     Ok(Json(rows.into_iter().map(history_view).collect()))
 }
 
@@ -1443,7 +1477,16 @@ async fn list_labels(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<LabelV
             label: Some(l.name.clone()),
             ..AssetQuery::default()
         };
-        let assets = asset_rows(&s.store, &q).await?.len();
+        // A dynamic label whose filter no longer evaluates is listed
+        // (so it can be seen and deleted) with no assets.
+        let assets = match asset_rows(&s.store, &q).await {
+            Ok(rows) => rows.len(),
+            Err(e) if e.status == StatusCode::BAD_REQUEST => {
+                tracing::warn!(label = %l.name, error = %e.message, "a dynamic label's filter does not evaluate");
+                0
+            }
+            Err(e) => return Err(e),
+        };
         out.push(LabelView {
             kind: if l.filter.is_some() {
                 "dynamic"
@@ -1840,6 +1883,9 @@ mod tests {
         );
         assert!(hosts(&store, "nosuch").await.is_empty());
         assert!(software_ids(&store, "openssl@>=").await.is_err());
+        assert!(software_ids(&store, "openssl@>>3").await.is_err());
+        let err = software_ids(&store, "@3").await.expect_err("no name");
+        assert!(err.message.contains("names no package"), "{}", err.message);
         let counts = store
             .software_counts(Some("bash".into()))
             .await
@@ -1916,6 +1962,33 @@ mod tests {
             labels_of(&store, "deb11").await.expect("labels"),
             ["lab", "old-openssl"]
         );
+        // A filter stored by an older version that this one refuses
+        // (`~` ranges were once taken as versions) hides no asset and no
+        // label; using the label says what is wrong and what to do.
+        store
+            .create_label(
+                "tilde".into(),
+                Some("software=openssl@~3".into()),
+                "admin".into(),
+                4,
+            )
+            .await
+            .expect("stored as an older version would have");
+        assert_eq!(
+            labels_of(&store, "deb11").await.expect("labels"),
+            ["lab", "old-openssl"]
+        );
+        let err = asset_rows(
+            &store,
+            &AssetQuery {
+                label: Some("tilde".into()),
+                ..AssetQuery::default()
+            },
+        )
+        .await
+        .expect_err("a filter that does not evaluate");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert!(err.message.contains("delete the label"), "{}", err.message);
     }
 
     #[test]
@@ -1930,6 +2003,11 @@ mod tests {
                 .contains("colour")
         );
         assert!(AssetQuery::parse_filter("software").is_err());
+        assert!(
+            AssetQuery::parse_filter("os=")
+                .expect_err("empty value")
+                .contains("no value")
+        );
         assert!(AssetQuery::parse_filter("  ").is_err());
     }
 
