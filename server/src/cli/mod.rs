@@ -578,8 +578,24 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
     Ok(())
 }
 
+/// A size in GiB; `-` for none (an asset entered by hand has no RAM
+/// figure).
 fn gib(bytes: i64) -> String {
+    if bytes <= 0 {
+        return "-".into();
+    }
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// Whether an agent reports the asset and is connected.
+fn asset_state(a: &AssetView) -> &'static str {
+    if a.kind != "computer" {
+        "no agent"
+    } else if a.online {
+        "online"
+    } else {
+        "offline"
+    }
 }
 
 fn asset_table(assets: &[AssetView]) -> Table {
@@ -607,14 +623,7 @@ fn asset_table(assets: &[AssetView]) -> Table {
             a.user.clone(),
             gib(a.memory_bytes),
             a.software_count.to_string(),
-            if a.kind != "computer" {
-                "no agent"
-            } else if a.online {
-                "online"
-            } else {
-                "offline"
-            }
-            .into(),
+            asset_state(a).into(),
             opt(&a.last_seen),
         ]);
     }
@@ -643,10 +652,7 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("kind", a.kind.clone()),
         ("location", a.location.clone()),
         ("fqdn", d.fqdn.clone()),
-        (
-            "state",
-            if a.online { "online" } else { "offline" }.to_string(),
-        ),
+        ("state", asset_state(a).into()),
         ("last seen", opt(&a.last_seen)),
         ("user", a.user.clone()),
         ("os", a.os.clone()),
@@ -656,7 +662,11 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("system uuid", d.system_uuid.clone()),
         (
             "cpu",
-            format!("{} ({} cores, {})", d.cpu_model, d.cpu_cores, d.arch),
+            if d.cpu_cores > 0 {
+                format!("{} ({} cores, {})", d.cpu_model, d.cpu_cores, d.arch)
+            } else {
+                "-".into()
+            },
         ),
         ("memory", gib(a.memory_bytes)),
         ("ipv4", a.ipv4.clone()),
@@ -680,16 +690,26 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ]);
     }
     out!("{}", t.to_text());
-    outln!("\nstorage:");
-    let mut t = Table::new(vec!["NAME", "KIND", "SIZE", "FREE"]);
+    // Free space changes by the minute and is not kept: the disk-usage
+    // diagnostic reads it live.
+    if asset_state(a) == "no agent" {
+        outln!("\nstorage:");
+    } else {
+        let target = if a.hostname.is_empty() {
+            &a.id
+        } else {
+            &a.hostname
+        };
+        outln!(
+            "\nstorage (free space now: deskhand jobs run --diag disk-usage --target {target} --wait):"
+        );
+    }
+    let mut t = Table::new(vec!["NAME", "KIND", "SIZE"]);
     for v in d.disks.iter().chain(&d.volumes) {
         t.row(vec![
             v.name.clone(),
             v.kind.clone(),
             gib(i64::try_from(v.size_bytes).unwrap_or(i64::MAX)),
-            v.free_bytes
-                .map(|f| gib(i64::try_from(f).unwrap_or(i64::MAX)))
-                .unwrap_or_else(|| "-".into()),
         ]);
     }
     out!("{}", t.to_text());
