@@ -127,6 +127,64 @@ pub enum IngestError {
     Invalid(String),
 }
 
+/// Most items in one list of a report (packages, updates, services...):
+/// real machines have a few thousand; a report past this is refused.
+pub const MAX_LIST_ITEMS: usize = 50_000;
+/// Longest text of one package field (name, version, vendor, id...), bytes.
+pub const MAX_PACKAGE_FIELD: usize = 4096;
+
+/// Refuses a full report past the bounds above, before anything of it is
+/// read against the store or stored.
+pub fn check_full(inv: &Inventory) -> Result<(), IngestError> {
+    check_list(inv.largest_list())?;
+    inv.software.iter().try_for_each(check_package)
+}
+
+/// [`check_full`] for a delta: its changes are held to the same bounds.
+pub fn check_delta(d: &InventoryDelta) -> Result<(), IngestError> {
+    check_list(d.largest_list())?;
+    d.software.iter().try_for_each(|c| match c {
+        ItemChange::Added(p) | ItemChange::Removed(p) => check_package(p),
+        ItemChange::Changed { before, after } => {
+            check_package(before)?;
+            check_package(after)
+        }
+    })
+}
+
+fn check_list(
+    (category, items): (deskhand_shared::inventory::Category, usize),
+) -> Result<(), IngestError> {
+    if items > MAX_LIST_ITEMS {
+        return Err(IngestError::Invalid(format!(
+            "{items} {category} items (at most {MAX_LIST_ITEMS})"
+        )));
+    }
+    Ok(())
+}
+
+fn check_package(p: &Package) -> Result<(), IngestError> {
+    let fields = [
+        Some(&p.name),
+        Some(&p.version),
+        p.arch.as_ref(),
+        p.vendor.as_ref(),
+        p.state.as_ref(),
+        p.id.as_ref(),
+        match &p.source {
+            PackageSource::WindowsUser(s) | PackageSource::Other(s) => Some(s),
+            _ => None,
+        },
+    ];
+    match fields.into_iter().flatten().map(String::len).max() {
+        Some(len) if len > MAX_PACKAGE_FIELD => Err(IngestError::Invalid(format!(
+            "a package field of {len} bytes (at most {MAX_PACKAGE_FIELD}), in package `{}`",
+            p.name.chars().take(64).collect::<String>()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
@@ -773,6 +831,30 @@ mod tests {
         i.memory.total_bytes = 8 << 30;
         i.software = pkgs;
         i
+    }
+
+    #[test]
+    fn reports_past_the_bounds_are_refused() {
+        let mut big = inv((0..=MAX_LIST_ITEMS)
+            .map(|i| pkg(&format!("p{i}"), "1"))
+            .collect());
+        let e = check_full(&big).expect_err("too many packages");
+        assert!(e.to_string().contains("50001 software items"), "{e}");
+        big.software.truncate(MAX_LIST_ITEMS);
+        assert!(check_full(&big).is_ok(), "the bound itself is allowed");
+
+        let long = "x".repeat(MAX_PACKAGE_FIELD + 1);
+        let e = check_full(&inv(vec![pkg("curl", &long)])).expect_err("long version");
+        assert!(e.to_string().contains("in package `curl`"), "{e}");
+        let mut odd = pkg("odd", "1");
+        odd.source = PackageSource::Other(long.clone());
+        assert!(check_full(&inv(vec![odd])).is_err(), "a long source name");
+
+        let base = inv(vec![pkg("curl", "1")]);
+        let d = diff(&base, &inv(vec![pkg("curl", "1"), pkg(&long, "1")]));
+        assert!(check_delta(&d).is_err(), "a delta adding a long name");
+        let d = diff(&base, &inv(vec![pkg("curl", "2")]));
+        assert!(check_delta(&d).is_ok());
     }
 
     #[test]

@@ -870,6 +870,10 @@ async fn plan_report(
     report: InventoryReport,
 ) -> Result<(Option<String>, IngestPlan), IngestError> {
     let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
+    match &report {
+        InventoryReport::Full(new) => crate::inventory::check_full(new)?,
+        InventoryReport::Delta(d) => crate::inventory::check_delta(d)?,
+    }
     match report {
         InventoryReport::Full(new) => {
             // Reads, canonical order, hash and plan in one trip to the

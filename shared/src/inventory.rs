@@ -1211,10 +1211,35 @@ macro_rules! delta_type {
             Ok(out)
         }
 
+        impl Inventory {
+            /// The list with the most items, and how many: what bounds a
+            /// report's size in a receiver's terms.
+            pub fn largest_list(&self) -> (Category, usize) {
+                let mut most = (Category::Software, self.software.len());
+                $(
+                    if self.$l.len() > most.1 {
+                        most = (Category::$lcat, self.$l.len());
+                    }
+                )*
+                most
+            }
+        }
+
         impl InventoryDelta {
             /// True when nothing changed at all, volatile fields included.
             pub fn is_empty(&self) -> bool {
                 true $( && self.$s.is_none() )* $( && self.$l.is_empty() )*
+            }
+
+            /// The list with the most item changes, and how many.
+            pub fn largest_list(&self) -> (Category, usize) {
+                let mut most = (Category::Software, self.software.len());
+                $(
+                    if self.$l.len() > most.1 {
+                        most = (Category::$lcat, self.$l.len());
+                    }
+                )*
+                most
             }
 
             /// One line per change: category, key, kind.

@@ -343,6 +343,108 @@ fn oversized_and_garbage_frames_close_only_their_connection() {
 }
 
 #[test]
+fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
+    use deskhand_shared::inventory::{Inventory, Package, diff};
+    use deskhand_shared::proto::InventoryReport;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(2, "1h");
+    let good = Agent::new(&tmp.path().join("good"));
+    let good_id = good.enroll_ok(&server, &token);
+    let _run = good.run().expect("run");
+    let packages = |s: &Server| -> Vec<(String, i64)> {
+        let list = s.json(&["assets", "list"]);
+        let mut out: Vec<(String, i64)> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|a| {
+                let id = a["id"].as_str().unwrap_or_default().to_string();
+                (id, a["software_count"].as_i64().unwrap_or(-1))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let before = wait_for(WAIT, "the good agent's inventory", || {
+        let p = packages(&server);
+        (p.len() == 1 && p[0].0 == good_id).then_some(p)
+    });
+    let hostile = Agent::new(&tmp.path().join("hostile"));
+    hostile.enroll_ok(&server, &token);
+
+    let pkg = |name: String| Package {
+        name,
+        version: "1".into(),
+        ..Package::default()
+    };
+    let mut flood = Inventory::new();
+    flood.identity.hostname = "flood".into();
+    flood.software = (0..=50_000).map(|i| pkg(format!("p{i}"))).collect();
+    let mut small = Inventory::new();
+    small.identity.hostname = "flood".into();
+    let mut long = small.clone();
+    long.software = vec![pkg("n".repeat(100_000))];
+
+    block_on(async {
+        let (_ep, conn) = raw_connect(&server, Some(identity_of(&hostile)))
+            .await
+            .expect("connect");
+        let (mut tx, mut rx) = conn.open_bi().await.expect("open stream");
+        let mut dec = FrameDecoder::default();
+        let mut say = async |msg: AgentMessage| {
+            tx.write_all(&encode_frame(&msg).expect("frame"))
+                .await
+                .expect("send");
+            tokio::time::timeout(
+                WAIT,
+                deskhand_agent::link::recv::<ServerMessage>(&mut rx, &mut dec),
+            )
+            .await
+            .expect("an answer in time")
+            .expect("a frame")
+        };
+        assert!(matches!(
+            say(hello(PROTOCOL_VERSION)).await,
+            Some(ServerMessage::Welcome(_))
+        ));
+        // 50,001 packages: past the bound, whatever the frame size.
+        let answer = say(AgentMessage::Inventory(InventoryReport::Full(Box::new(
+            flood,
+        ))))
+        .await;
+        assert!(
+            matches!(answer, Some(ServerMessage::InventoryRequest { full: true })),
+            "{answer:?}"
+        );
+        // A delta adding a package with a 100 KB name; then a delta
+        // against a base the server never had.
+        for delta in [diff(&small, &long), diff(&long, &small)] {
+            let answer = say(AgentMessage::Inventory(InventoryReport::Delta(Box::new(
+                delta,
+            ))))
+            .await;
+            assert!(
+                matches!(answer, Some(ServerMessage::InventoryRequest { full: true })),
+                "{answer:?}"
+            );
+        }
+        // Refused reports are not protocol errors: the session goes on.
+        assert!(conn.close_reason().is_none());
+    });
+    assert_eq!(
+        packages(&server),
+        before,
+        "nothing of the refused reports is stored"
+    );
+    let log = server.log();
+    assert!(log.contains("50001 software items"), "{log}");
+    assert!(log.contains("a package field of 100000 bytes"), "{log}");
+    assert!(server.is_online(&good_id), "the good agent was disturbed");
+}
+
+#[test]
 fn a_revoked_agent_is_disconnected_and_cannot_reconnect() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&tmp.path().join("server")).expect("server");
