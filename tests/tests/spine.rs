@@ -10,7 +10,7 @@ use deskhand_shared::frame::{FrameDecoder, encode_frame};
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, PROTOCOL_VERSION, RefusalReason, SERVER_NAME, ServerMessage,
 };
-use deskhand_tests::{Agent, Server, block_on, expect_failure, wait_for};
+use deskhand_tests::{Agent, Proc, Server, block_on, expect_failure, wait_for};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -278,19 +278,27 @@ fn identity_of(agent: &Agent) -> ClientIdentity {
     )
 }
 
-#[test]
-fn oversized_and_garbage_frames_close_only_their_connection() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&tmp.path().join("server")).expect("server");
+/// A server with a well-behaved agent online (its id and process) and a
+/// second agent enrolled but not running, whose identity a test uses
+/// to misbehave.
+fn good_and_hostile(tmp: &std::path::Path) -> (Server, String, Proc, Agent) {
+    let server = Server::start(&tmp.join("server")).expect("server");
     let token = server.token(2, "1h");
-    let good = Agent::new(&tmp.path().join("good"));
+    let good = Agent::new(&tmp.join("good"));
     let good_id = good.enroll_ok(&server, &token);
-    let _run = good.run().expect("run");
+    let run = good.run().expect("run");
     wait_for(WAIT, "the good agent online", || {
         server.is_online(&good_id).then_some(())
     });
-    let hostile = Agent::new(&tmp.path().join("hostile"));
+    let hostile = Agent::new(&tmp.join("hostile"));
     hostile.enroll_ok(&server, &token);
+    (server, good_id, run, hostile)
+}
+
+#[test]
+fn oversized_and_garbage_frames_close_only_their_connection() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, good_id, _run, hostile) = good_and_hostile(tmp.path());
 
     block_on(async {
         // A frame announcing 100 MiB.
@@ -348,11 +356,7 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
     use deskhand_shared::proto::InventoryReport;
 
     let tmp = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&tmp.path().join("server")).expect("server");
-    let token = server.token(2, "1h");
-    let good = Agent::new(&tmp.path().join("good"));
-    let good_id = good.enroll_ok(&server, &token);
-    let _run = good.run().expect("run");
+    let (server, good_id, _run, hostile) = good_and_hostile(tmp.path());
     let packages = |s: &Server| -> Vec<(String, i64)> {
         let list = s.json(&["assets", "list"]);
         let mut out: Vec<(String, i64)> = list
@@ -371,8 +375,6 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
         let p = packages(&server);
         (p.len() == 1 && p[0].0 == good_id).then_some(p)
     });
-    let hostile = Agent::new(&tmp.path().join("hostile"));
-    hostile.enroll_ok(&server, &token);
 
     let pkg = |name: String| Package {
         name,
