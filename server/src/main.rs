@@ -154,7 +154,8 @@ enum AssetsCmd {
         #[arg(long)]
         category: Option<String>,
     },
-    /// Export assets for a spreadsheet or a script.
+    /// Export assets for a spreadsheet or a script: every field, sizes in
+    /// bytes (csv), or the API's JSON.
     Export {
         /// csv or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
@@ -495,7 +496,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::assets_list(&client, f, &filters.query()).await
             }
             Command::Assets(AssetsCmd::Export { format, filters }) => {
-                cli::assets_list(&client, format, &filters.query()).await
+                cli::assets_export(&client, format, &filters.query()).await
             }
             Command::Assets(AssetsCmd::Show { asset }) => {
                 cli::assets_show(&client, f, &asset).await

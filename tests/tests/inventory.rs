@@ -399,4 +399,11 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
         exported.lines().count() == 2 && exported.contains("Dell P2723"),
         "{exported}"
     );
+    // Every field, location included, under the API's names.
+    let header = exported.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("id,name,kind,location,") && header.contains("memory_bytes"),
+        "{exported}"
+    );
+    assert!(exported.contains("desk 12"), "{exported}");
 }

@@ -636,6 +636,49 @@ pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -
     print(format, &assets, || asset_table(&assets))
 }
 
+/// `deskhand assets export`: every field of each asset, values as the API
+/// has them (bytes, not GiB), for a spreadsheet; JSON is the API's list.
+pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
+    let assets: Vec<AssetView> = c.get_query("/api/v1/assets", query).await?;
+    print(format, &assets, || {
+        let mut t = Table::new(vec![
+            "id",
+            "name",
+            "kind",
+            "location",
+            "os",
+            "model",
+            "serial",
+            "user",
+            "ipv4",
+            "memory_bytes",
+            "software_count",
+            "state",
+            "last_seen",
+            "last_inventory_at",
+        ]);
+        for a in &assets {
+            t.row(vec![
+                a.id.clone(),
+                a.hostname.clone(),
+                a.kind.clone(),
+                a.location.clone(),
+                a.os.clone(),
+                a.model.clone(),
+                a.serial.clone(),
+                a.user.clone(),
+                a.ipv4.clone(),
+                a.memory_bytes.to_string(),
+                a.software_count.to_string(),
+                asset_state(a).into(),
+                a.last_seen.clone().unwrap_or_default(),
+                a.last_inventory_at.clone(),
+            ]);
+        }
+        t
+    })
+}
+
 /// `deskhand assets show ASSET`.
 pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<()> {
     let d: AssetDetail = c
