@@ -1059,9 +1059,9 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
         .map(|t| {
             humantime::parse_duration(t)
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .map_err(|e| {
+                .map_err(|_| {
                     ApiError::bad_request(format!(
-                        "{what}: `{t}` is not a duration such as 7d or 12h ({e})"
+                        "{what}: `{t}` is not a duration such as 30m, 12h, 7d or 2w"
                     ))
                 })
         })

@@ -275,7 +275,7 @@ pub struct TargetsFile {
 
 fn secs(what: &str, text: &str) -> Result<i64, String> {
     let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{what}: `{text}` is not a duration such as 30m, 4h or 3d ({e})"))?;
+        .map_err(|_| format!("{what}: `{text}` is not a duration such as 30m, 4h or 3d"))?;
     if d < Duration::from_secs(1) {
         return Err(format!("{what}: `{text}` is shorter than one second"));
     }
