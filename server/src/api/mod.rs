@@ -1259,14 +1259,21 @@ async fn labels_of(store: &Store, asset_id: &str) -> Result<Vec<String>, ApiErro
         match dynamic_members(store, &label.name, text).await {
             Ok(members) if members.contains(asset_id) => names.push(label.name),
             Ok(_) => {}
-            Err(e) if e.status == StatusCode::BAD_REQUEST => {
-                tracing::warn!(label = %label.name, error = %e.message, "a dynamic label's filter does not evaluate");
-            }
-            Err(e) => return Err(e),
+            Err(e) => pass_over(&label.name, e)?,
         }
     }
     names.sort();
     Ok(names)
+}
+
+/// Where labels are listed, a dynamic label whose filter no longer
+/// evaluates is logged and passed over; any other error stands.
+fn pass_over(label: &str, e: ApiError) -> Result<(), ApiError> {
+    if e.status != StatusCode::BAD_REQUEST {
+        return Err(e);
+    }
+    tracing::warn!(%label, error = %e.message, "a dynamic label's filter does not evaluate");
+    Ok(())
 }
 
 /// The ids of the assets a dynamic label's filter selects now.
@@ -1481,11 +1488,10 @@ async fn list_labels(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<LabelV
         // (so it can be seen and deleted) with no assets.
         let assets = match asset_rows(&s.store, &q).await {
             Ok(rows) => rows.len(),
-            Err(e) if e.status == StatusCode::BAD_REQUEST => {
-                tracing::warn!(label = %l.name, error = %e.message, "a dynamic label's filter does not evaluate");
+            Err(e) => {
+                pass_over(&l.name, e)?;
                 0
             }
-            Err(e) => return Err(e),
         };
         out.push(LabelView {
             kind: if l.filter.is_some() {
