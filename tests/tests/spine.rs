@@ -411,22 +411,16 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
             say(hello(PROTOCOL_VERSION)).await,
             Some(ServerMessage::Welcome(_))
         ));
-        // 50,001 packages: past the bound, whatever the frame size.
-        let answer = say(AgentMessage::Inventory(InventoryReport::Full(Box::new(
-            flood,
-        ))))
-        .await;
-        assert!(
-            matches!(answer, Some(ServerMessage::InventoryRequest { full: true })),
-            "{answer:?}"
-        );
-        // A delta adding a package with a 100 KB name; then a delta
-        // against a base the server never had.
-        for delta in [diff(&small, &long), diff(&long, &small)] {
-            let answer = say(AgentMessage::Inventory(InventoryReport::Delta(Box::new(
-                delta,
-            ))))
-            .await;
+        // 50,001 packages: past the bound, whatever the frame size; a
+        // delta adding a package with a 100 KB name; a delta against a
+        // base the server never had.
+        let reports = [
+            InventoryReport::Full(Box::new(flood)),
+            InventoryReport::Delta(Box::new(diff(&small, &long))),
+            InventoryReport::Delta(Box::new(diff(&long, &small))),
+        ];
+        for report in reports {
+            let answer = say(AgentMessage::Inventory(report)).await;
             assert!(
                 matches!(answer, Some(ServerMessage::InventoryRequest { full: true })),
                 "{answer:?}"
