@@ -200,7 +200,8 @@ enum AssetsCmd {
     /// notes; name and kind required). Bad rows are reported by line and
     /// stored not at all; the good ones are stored.
     Import {
-        /// The CSV file.
+        /// The CSV file: UTF-8 (a spreadsheet's "CSV UTF-8"), fields
+        /// separated by commas, semicolons or tabs.
         file: std::path::PathBuf,
     },
     /// Put a static label on an asset.

@@ -392,6 +392,33 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
         .collect();
     names.sort();
     assert_eq!(names, ["Dell P2723", "HP LaserJet 4th floor", "Pixel 8"]);
+    // As a spreadsheet saves it in a locale that writes semicolons: a
+    // byte-order mark, CRLF, a blank line; the refused row is named by
+    // the line it is on.
+    let sheet = tmp.path().join("sheet.csv");
+    std::fs::write(
+        &sheet,
+        b"\xef\xbb\xbfName;Kind;Location\r\nCanon MF4;printer;2nd floor, east\r\n\r\nBadge reader;;lobby\r\n",
+    )
+    .expect("write sheet");
+    let out = server.cli(&["assets", "import", sheet.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 asset added, 1 row refused") && text.contains("line 4: kind is empty"),
+        "{text}"
+    );
+    let canon = server.json(&["assets", "show", "Canon MF4"]);
+    assert_eq!(canon["asset"]["location"], "2nd floor, east", "{canon}");
+    // Not UTF-8 (a spreadsheet's legacy "CSV"): refused whole, saying how to save it.
+    std::fs::write(&sheet, b"name,kind,location\nScanner,scanner,K\xf6ln\n").expect("write");
+    let out = server.cli(&["assets", "import", sheet.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("line 2 is not UTF-8") && err.contains("CSV UTF-8"),
+        "{err}"
+    );
+    let list = server.json(&["assets", "list", "--search", "Scanner"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
     // The export carries them too.
     let out = server.cli(&["assets", "export", "--format", "csv", "--search", "desk 12"]);
     let exported = String::from_utf8_lossy(&out.stdout);

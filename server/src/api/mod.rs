@@ -1662,11 +1662,27 @@ const IMPORT_COLUMNS: [&str; 8] = [
 pub type ImportRow = (usize, Result<crate::store::ManualAsset, String>);
 
 /// Parses an import file: the header names the columns (any order);
-/// each data row becomes an asset or an error for its line.
+/// each data row becomes an asset or an error for its line. The file is
+/// UTF-8 (a byte-order mark is skipped), its fields separated by commas,
+/// semicolons or tabs, whichever the header uses: spreadsheets save CSV
+/// with the separator of their locale. A header column without a name
+/// (a spreadsheet's trailing empty column) is ignored while it stays
+/// empty.
 pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
+    if let Err(e) = std::str::from_utf8(csv_text) {
+        let line = 1 + csv_text[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        return Err(format!(
+            "line {line} is not UTF-8 text (byte 0x{:02X}); save the file as \"CSV UTF-8\" and import it again",
+            csv_text[e.valid_up_to()]
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
+        .delimiter(import_delimiter(csv_text))
         .from_reader(csv_text);
     let headers: Vec<String> = reader
         .headers()
@@ -1674,12 +1690,15 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
         .iter()
         .map(|h| h.to_lowercase())
         .collect();
-    for h in &headers {
-        if !IMPORT_COLUMNS.contains(&h.as_str()) {
+    for (i, h) in headers.iter().enumerate() {
+        if !h.is_empty() && !IMPORT_COLUMNS.contains(&h.as_str()) {
             return Err(format!(
                 "unknown column `{h}`; the columns are {}",
                 IMPORT_COLUMNS.join(", ")
             ));
+        }
+        if !h.is_empty() && headers[..i].contains(h) {
+            return Err(format!("the header names the column `{h}` twice"));
         }
     }
     for required in ["name", "kind"] {
@@ -1688,11 +1707,11 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
         }
     }
     let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
+    for record in reader.records() {
+        let (line, record) = match record {
+            Ok(r) => (line_of(csv_text, r.position()), r),
             Err(e) => {
+                let line = line_of(csv_text, e.position());
                 out.push((line, Err(format!("unreadable row: {e}"))));
                 continue;
             }
@@ -1709,7 +1728,8 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
             continue;
         }
         let mut a = AddAsset::default();
-        for (h, v) in headers.iter().zip(record.iter()) {
+        let mut unnamed = None;
+        for (i, (h, v)) in headers.iter().zip(record.iter()).enumerate() {
             let slot = match h.as_str() {
                 "name" => &mut a.name,
                 "kind" => &mut a.kind,
@@ -1718,13 +1738,67 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
                 "model" => &mut a.model,
                 "location" => &mut a.location,
                 "user" => &mut a.user,
-                _ => &mut a.notes,
+                "notes" => &mut a.notes,
+                _ => {
+                    if !v.is_empty() {
+                        unnamed.get_or_insert(i + 1);
+                    }
+                    continue;
+                }
             };
             *slot = v.to_string();
         }
-        out.push((line, manual_asset(a)));
+        let row = match unnamed {
+            Some(column) => Err(format!(
+                "a value in column {column}, which the header does not name"
+            )),
+            None => manual_asset(a),
+        };
+        out.push((line, row));
     }
     Ok(out)
+}
+
+/// The line of the file a row starts on, as an editor numbers it: blank
+/// lines and line breaks inside quoted fields count. (The reader's own
+/// line count skips blank lines, and its position is where it began
+/// reading: before the line breaks that precede the row.)
+fn line_of(csv_text: &[u8], position: Option<&csv::Position>) -> usize {
+    let Some(start) = position.and_then(|p| usize::try_from(p.byte()).ok()) else {
+        return 0;
+    };
+    let start = start.min(csv_text.len());
+    let skipped = csv_text[start..]
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    1 + csv_text[..start + skipped]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+/// The field separator an import's header line uses: of comma,
+/// semicolon and tab, the one that splits it into the most known
+/// columns (a comma when none does better).
+fn import_delimiter(csv_text: &[u8]) -> u8 {
+    let header = csv_text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = String::from_utf8_lossy(header)
+        .trim_start_matches('\u{feff}')
+        .to_lowercase();
+    let known = |sep: char| {
+        header
+            .split(sep)
+            .filter(|h| IMPORT_COLUMNS.contains(&h.trim().trim_matches('"')))
+            .count()
+    };
+    [b';', b'\t']
+        .into_iter()
+        .fold((b',', known(',')), |best, sep| {
+            let n = known(char::from(sep));
+            if n > best.1 { (sep, n) } else { best }
+        })
+        .0
 }
 
 /// Largest CSV import accepted.
@@ -2039,6 +2113,43 @@ mod tests {
             parse_import(b"name,serial\n")
                 .expect_err("no kind")
                 .contains("kind")
+        );
+    }
+
+    /// What spreadsheets write: a byte-order mark, their locale's
+    /// separator, CRLF, a trailing empty column, blank lines and quoted
+    /// line breaks (the reported line is where the row starts).
+    #[test]
+    fn imports_read_what_spreadsheets_write() {
+        type NameAndLocation = Result<(String, String), String>;
+        let rows = |text: &[u8]| -> Vec<(usize, NameAndLocation)> {
+            parse_import(text)
+                .expect("header ok")
+                .into_iter()
+                .map(|(l, r)| (l, r.map(|m| (m.name, m.location))))
+                .collect()
+        };
+        let ok = |name: &str, location: &str| Ok((name.to_string(), location.to_string()));
+        assert_eq!(
+            rows(b"\xef\xbb\xbfName;Kind;Location;\r\nHP;printer;4th, left;\r\n\r\nLG;monitor;desk;\r\n"),
+            vec![(2, ok("HP", "4th, left")), (4, ok("LG", "desk"))]
+        );
+        assert_eq!(
+            rows(b"name\tkind\tnotes\nA\tphone\t\"two\nlines\"\nB\tphone\tx\n"),
+            vec![(2, ok("A", "")), (4, ok("B", ""))]
+        );
+        let stray = rows(b"name,kind,\nA,printer,\nB,printer,oops\n");
+        assert_eq!(stray[0], (2, ok("A", "")));
+        assert!(
+            matches!(&stray[1], (3, Err(e)) if e.contains("column 3")),
+            "{stray:?}"
+        );
+        let twice = parse_import(b"name,kind,Name\n").expect_err("twice");
+        assert!(twice.contains("`name` twice"), "{twice}");
+        let latin1 = parse_import(b"name,kind,location\nA,printer,K\xf6ln\n").expect_err("latin-1");
+        assert!(
+            latin1.contains("line 2") && latin1.contains("0xF6") && latin1.contains("CSV UTF-8"),
+            "{latin1}"
         );
     }
 

@@ -834,10 +834,11 @@ pub async fn assets_import(c: &Client, format: OutputFormat, file: &std::path::P
         .await?;
     match format {
         OutputFormat::Table => {
+            let (added, refused) = (report.created.len(), report.failed.len());
             outln!(
-                "{} assets added, {} rows refused",
-                report.created.len(),
-                report.failed.len()
+                "{added} {} added, {refused} {} refused",
+                if added == 1 { "asset" } else { "assets" },
+                if refused == 1 { "row" } else { "rows" },
             );
             for e in &report.failed {
                 outln!("  line {}: {}", e.line, e.error);
