@@ -386,8 +386,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         // Database reads and inventory planning run on blocking threads.
         // Tokio's default of 512 lets an ingest burst start hundreds, and
         // each keeps its own malloc arena: measured 2.4 GiB peak RSS while
-        // ingesting 10,000 inventories. A few per core keep both cores busy.
-        .max_blocking_threads(16)
+        // ingesting 10,000 inventories.
+        .max_blocking_threads(deskhand_server::store::BLOCKING_THREADS)
         .build()
         .context("starting the async runtime")
 }

@@ -35,8 +35,14 @@ mod links;
 
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
-/// Read connections kept open between requests.
-const MAX_IDLE_READERS: usize = 8;
+/// Threads the server's runtime runs blocking work on (database reads,
+/// inventory planning): a few per core keep both cores busy, and each
+/// thread keeps its own malloc arena.
+pub const BLOCKING_THREADS: usize = 16;
+/// Read connections kept open between requests: one per blocking thread,
+/// so that a burst of reads (full inventories plan against the stored
+/// ones) reuses connections instead of opening and closing hundreds.
+const MAX_IDLE_READERS: usize = BLOCKING_THREADS;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
