@@ -203,6 +203,10 @@ enum AssetsCmd {
         /// The CSV file: UTF-8 (a spreadsheet's "CSV UTF-8"), fields
         /// separated by commas, semicolons or tabs.
         file: std::path::PathBuf,
+        /// Check every row against the database as the import would
+        /// (including serial numbers already taken) and store nothing.
+        #[arg(long)]
+        check: bool,
     },
     /// Put a static label on an asset.
     Label {
@@ -535,8 +539,8 @@ fn real_main(cli: Cli) -> Result<()> {
                 };
                 cli::assets_add(&client, f, asset).await
             }
-            Command::Assets(AssetsCmd::Import { file }) => {
-                cli::assets_import(&client, f, &file).await
+            Command::Assets(AssetsCmd::Import { file, check }) => {
+                cli::assets_import(&client, f, &file, check).await
             }
             Command::Assets(AssetsCmd::Label { asset, label }) => {
                 cli::assets_label(&client, &asset, &label, true).await

@@ -374,6 +374,25 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
          Pixel 8,phone,PH-8,Pixel 8,field\n",
     )
     .expect("write csv");
+    // A check reports what the import will do, serial taken included,
+    // and stores nothing.
+    let out = server.cli(&["assets", "import", "--check", csv.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a check of a file with bad rows exits non-zero"
+    );
+    assert!(
+        text.contains("2 assets would be added, 2 rows refused (a check: nothing was stored)")
+            && text.contains("line 4: serial CNB1234 already belongs to HP LaserJet 4th floor"),
+        "{text}"
+    );
+    let list = server.json(&["assets", "list"]);
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "only the printer: {list}"
+    );
     let out = server.cli(&["assets", "import", csv.to_str().expect("path")]);
     assert!(!out.status.success(), "a file with bad rows exits non-zero");
     let text = String::from_utf8_lossy(&out.stdout);

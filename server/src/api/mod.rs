@@ -1587,10 +1587,27 @@ pub struct ImportError {
 /// What a CSV import did.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ImportReport {
-    /// Rows stored.
+    /// Whether the good rows were stored: false for a check
+    /// (`?check=true`), which reports what an import would do.
+    #[serde(default = "stored_by_default")]
+    pub stored: bool,
+    /// Rows stored (or, in a check, that would be; their ids are then
+    /// empty).
     pub created: Vec<AssetCreated>,
     /// Rows refused; none of their fields is stored.
     pub failed: Vec<ImportError>,
+}
+
+fn stored_by_default() -> bool {
+    true
+}
+
+/// Query of `POST /api/v1/assets/import`.
+#[derive(Debug, Default, Deserialize)]
+struct ImportQuery {
+    /// Check the file against the database, store nothing.
+    #[serde(default)]
+    check: bool,
 }
 
 /// Checks and converts one manual asset; the message names the field.
@@ -1807,6 +1824,7 @@ const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
 async fn import_assets(
     State(s): State<Shared>,
     op: Authed,
+    Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<ImportReport> {
     op.require(Role::Technician)?;
@@ -1828,13 +1846,14 @@ async fn import_assets(
         good.iter().map(|(l, m)| (*l, m.name.clone())).collect();
     let stored = s
         .store
-        .import_manual_assets(good, op.0.name, unix_now())
+        .import_manual_assets(good, op.0.name, unix_now(), !q.check)
         .await?;
     let mut created = Vec::new();
     for (line, result) in stored {
         match result {
             Ok(id) => created.push(AssetCreated {
-                id,
+                // A check's ids were undone with their rows.
+                id: if q.check { String::new() } else { id },
                 name: names.get(&line).cloned().unwrap_or_default(),
             }),
             Err(e) => failed.push(ImportError {
@@ -1844,7 +1863,11 @@ async fn import_assets(
         }
     }
     failed.sort_by_key(|e| e.line);
-    Ok(Json(ImportReport { created, failed }))
+    Ok(Json(ImportReport {
+        stored: !q.check,
+        created,
+        failed,
+    }))
 }
 
 #[cfg(test)]
@@ -2162,12 +2185,37 @@ mod tests {
             .into_iter()
             .map(|(l, r)| (l, r.expect("valid")))
             .collect();
+        let outcome =
+            |results: &[(usize, Result<String, crate::store::StoreError>)]| -> Vec<(usize, bool)> {
+                results.iter().map(|(l, r)| (*l, r.is_ok())).collect()
+            };
+        // A check finds the same rows good and bad, the serial an earlier
+        // row of the file takes included, and leaves nothing behind.
+        let checked = store
+            .import_manual_assets(good.clone(), "admin".into(), 5, false)
+            .await
+            .expect("check");
+        assert_eq!(outcome(&checked), vec![(2, true), (3, false), (4, true)]);
+        let manual = || async {
+            let all = store
+                .list_assets(AssetFilter::default(), 10)
+                .await
+                .expect("list");
+            all.into_iter()
+                .filter(|a| a.kind != "computer")
+                .map(|a| a.hostname)
+                .collect::<Vec<String>>()
+        };
+        assert_eq!(
+            manual().await,
+            Vec::<String>::new(),
+            "a check stores nothing"
+        );
         let stored = store
-            .import_manual_assets(good, "admin".into(), 5)
+            .import_manual_assets(good, "admin".into(), 5, true)
             .await
             .expect("import");
-        let ok: Vec<(usize, bool)> = stored.iter().map(|(l, r)| (*l, r.is_ok())).collect();
-        assert_eq!(ok, vec![(2, true), (3, false), (4, true)]);
+        assert_eq!(outcome(&stored), vec![(2, true), (3, false), (4, true)]);
         let err = stored[1]
             .1
             .as_ref()
@@ -2178,15 +2226,6 @@ mod tests {
             err.contains("S1") && err.contains("already belongs to A"),
             "{err}"
         );
-        let all = store
-            .list_assets(AssetFilter::default(), 10)
-            .await
-            .expect("list");
-        let manual: Vec<&str> = all
-            .iter()
-            .filter(|a| a.kind != "computer")
-            .map(|a| a.hostname.as_str())
-            .collect();
-        assert_eq!(manual, ["A", "C"]);
+        assert_eq!(manual().await, ["A", "C"]);
     }
 }

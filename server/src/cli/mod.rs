@@ -827,18 +827,36 @@ pub async fn assets_add(c: &Client, format: OutputFormat, asset: AddAsset) -> Re
 }
 
 /// `deskhand assets import FILE.csv`: stores the good rows, reports the bad.
-pub async fn assets_import(c: &Client, format: OutputFormat, file: &std::path::Path) -> Result<()> {
+pub async fn assets_import(
+    c: &Client,
+    format: OutputFormat,
+    file: &std::path::Path,
+    check: bool,
+) -> Result<()> {
     let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let report: ImportReport = c
-        .post_bytes("/api/v1/assets/import", "text/csv", body)
-        .await?;
+    let path = if check {
+        "/api/v1/assets/import?check=true"
+    } else {
+        "/api/v1/assets/import"
+    };
+    let report: ImportReport = c.post_bytes(path, "text/csv", body).await?;
     match format {
         OutputFormat::Table => {
             let (added, refused) = (report.created.len(), report.failed.len());
             outln!(
-                "{added} {} added, {refused} {} refused",
+                "{added} {} {}, {refused} {} refused{}",
                 if added == 1 { "asset" } else { "assets" },
+                if report.stored {
+                    "added"
+                } else {
+                    "would be added"
+                },
                 if refused == 1 { "row" } else { "rows" },
+                if report.stored {
+                    ""
+                } else {
+                    " (a check: nothing was stored)"
+                },
             );
             for e in &report.failed {
                 outln!("  line {}: {}", e.line, e.error);
@@ -852,14 +870,18 @@ pub async fn assets_import(c: &Client, format: OutputFormat, file: &std::path::P
             t
         })?,
     }
-    if report.failed.is_empty() {
+    let (refused, rows) = (
+        report.failed.len(),
+        report.failed.len() + report.created.len(),
+    );
+    if refused == 0 {
         Ok(())
-    } else {
+    } else if report.stored {
         bail!(
-            "{} of {} rows were refused and nothing of them was stored; fix them and import those rows again",
-            report.failed.len(),
-            report.failed.len() + report.created.len()
+            "{refused} of {rows} rows were refused and nothing of them was stored; fix them and import those rows again"
         )
+    } else {
+        bail!("{refused} of {rows} rows would be refused; fix them, then import the file")
     }
 }
 

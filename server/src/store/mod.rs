@@ -1382,9 +1382,16 @@ impl Store {
         rows: Vec<(usize, ManualAsset)>,
         by: String,
         now: i64,
+        keep: bool,
     ) -> Result<Vec<(usize, Result<String>)>> {
         self.write(move |tx| {
-            Ok(rows
+            // A check runs every row as the import would (a serial taken
+            // by an earlier row of the file is refused too) and then
+            // undoes them all.
+            if !keep {
+                tx.execute_batch("SAVEPOINT trial")?;
+            }
+            let results = rows
                 .iter()
                 .map(|(line, asset)| {
                     (
@@ -1392,7 +1399,11 @@ impl Store {
                         in_savepoint(tx, |tx| insert_manual(tx, asset, &by, now)),
                     )
                 })
-                .collect())
+                .collect();
+            if !keep {
+                tx.execute_batch("ROLLBACK TO trial; RELEASE trial")?;
+            }
+            Ok(results)
         })
         .await
     }
