@@ -309,6 +309,28 @@ fn migrations() -> Migrations<'static> {
                 rusqlite_migration::HookError::Hook(format!("folding software link changes: {e}"))
             })
         }),
+        // Ingest speed (issue 4): an asset's stored form (kilobytes, in
+        // overflow pages) in a table of its own. In the assets row it sat
+        // between the fields a delta updates, so every delta read and
+        // rewrote the record across its overflow chain (copying the value
+        // twice, comparing it page by page, dirtying the chain's last
+        // page) to change a hash and two times; a delta that changes only
+        // software now leaves it alone. An asset with an inventory always
+        // has a number (`catalog::asset_num`); the first statement only
+        // guards against one that does not.
+        M::up(
+            r#"
+        UPDATE assets SET num = (SELECT coalesce(max(num), 0) FROM assets) + rowid
+            WHERE num IS NULL AND length(inventory) > 0;
+        CREATE TABLE asset_inventory (
+            asset_num  INTEGER PRIMARY KEY,
+            inventory  BLOB NOT NULL
+        );
+        INSERT INTO asset_inventory (asset_num, inventory)
+            SELECT num, inventory FROM assets WHERE length(inventory) > 0;
+        ALTER TABLE assets DROP COLUMN inventory;
+        "#,
+        ),
     ])
 }
 
@@ -1113,25 +1135,25 @@ impl Store {
                     .optional()?,
                 None => None,
             };
-            if let Some((blob, s)) = &plan.rest {
+            if let Some((_, s)) = &plan.rest {
                 tx.prepare_cached(
                     "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
                         system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
-                        inventory_hash, inventory, first_inventory_at, last_inventory_at, last_report_bytes)
-                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?21, ?21, ?22)
+                        inventory_hash, first_inventory_at, last_inventory_at, last_report_bytes)
+                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?20, ?21)
                      ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
                         os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
                         arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
                         serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
                         cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
                         ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
-                        inventory_hash = excluded.inventory_hash, inventory = excluded.inventory,
+                        inventory_hash = excluded.inventory_hash,
                         last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
                 )?
                 .execute(params![
                         asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
                         s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
-                        s.ipv4, s.macs, plan.user, plan.hash.to_hex(), blob, now, report_bytes
+                        s.ipv4, s.macs, plan.user, plan.hash.to_hex(), now, report_bytes
                 ])?;
                 set_macs(tx, &asset_id, &s.macs)?;
             }
@@ -1139,6 +1161,14 @@ impl Store {
                 Some(n) => n,
                 None => catalog::asset_num(tx, &asset_id)?,
             };
+            if let Some((blob, _)) = &plan.rest {
+                // Updated in place: an unchanged stored form rewrites nothing.
+                tx.prepare_cached(
+                    "INSERT INTO asset_inventory (asset_num, inventory) VALUES (?1, ?2)
+                     ON CONFLICT (asset_num) DO UPDATE SET inventory = excluded.inventory",
+                )?
+                .execute(params![num, blob])?;
+            }
             // The plan's software changes are against the old asset's
             // packages, which become this asset's first.
             let moved = match &adopted {
@@ -1172,7 +1202,7 @@ impl Store {
                     ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
                 }
             }
-            if let (Some(old), Some((first, manual, location, notes, _))) = (&plan.adopt_from, adopted) {
+            if let (Some(old), Some((first, manual, location, notes, adopted_num))) = (&plan.adopt_from, adopted) {
                 // The same machine, enrolled again or entered by hand before:
                 // the new asset carries on the old one's history, labels,
                 // location and notes; an old agent identity is dead.
@@ -1185,6 +1215,9 @@ impl Store {
                 tickets::move_asset_links(tx, old, &asset_id)?;
                 jobs::move_asset_targets(tx, old, &asset_id)?;
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
+                if let Some(old_num) = adopted_num {
+                    tx.execute("DELETE FROM asset_inventory WHERE asset_num = ?1", [old_num])?;
+                }
                 set_macs(tx, old, "")?;
                 tx.execute(
                     "UPDATE assets SET first_inventory_at = ?2,
@@ -1837,7 +1870,10 @@ impl Reader<'_> {
     pub fn stored_inventory(&self, asset_id: &str) -> Result<Option<(Vec<u8>, String)>> {
         Ok(self
             .0
-            .prepare_cached("SELECT inventory, inventory_hash FROM assets WHERE id = ?1")?
+            .prepare_cached(
+                "SELECT coalesce(i.inventory, x''), a.inventory_hash
+                 FROM assets a LEFT JOIN asset_inventory i ON i.asset_num = a.num WHERE a.id = ?1",
+            )?
             .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
@@ -2381,6 +2417,55 @@ mod migration_tests {
         assert_eq!(states, [(7, "new"), (8, "")]);
         let software = s.asset_software("asset-a".into()).await.expect("software");
         assert_eq!(software.len(), 2);
+    }
+
+    /// Migration 11 moves each stored form out of the assets row, keeps
+    /// every one (an asset without a number gets one) and leaves manual
+    /// assets without.
+    #[tokio::test]
+    async fn stored_forms_move_to_their_own_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deskhand.db");
+        let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            configure(&conn).expect("configure");
+            migrations().to_version(&mut conn, 10).expect("old schema");
+            conn.execute(
+                "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, inventory_hash, inventory, num)
+                     VALUES ('a', 'pc-a', 1, 1, 'ha', ?1, 4), ('b', 'pc-b', 1, 1, 'hb', x'0102', NULL);",
+                [&big],
+            )
+            .expect("seed");
+            conn.execute_batch(
+                "INSERT INTO assets (id, kind, hostname, first_inventory_at, last_inventory_at)
+                     VALUES ('lp', 'printer', 'lp1', 1, 1);",
+            )
+            .expect("manual");
+        }
+        let s = Store::open(&path).expect("migrate");
+        let stored = |id: &str| {
+            let s = s.clone();
+            let id = id.to_string();
+            async move { s.stored_inventory(id).await.expect("read") }
+        };
+        assert_eq!(stored("a").await, Some((big.clone(), "ha".to_string())));
+        assert_eq!(stored("b").await, Some((vec![1, 2], "hb".to_string())));
+        assert_eq!(stored("lp").await, Some((Vec::new(), String::new())));
+        assert_eq!(stored("nobody").await, None);
+        let (forms, numbered, column): (i64, i64, i64) = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM asset_inventory),
+                            (SELECT count(*) FROM assets WHERE num IS NOT NULL AND id IN ('a', 'b')),
+                            (SELECT count(*) FROM pragma_table_info('assets') WHERE name = 'inventory')",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?)
+            })
+            .await
+            .expect("counts");
+        assert_eq!((forms, numbered, column), (2, 2, 0));
     }
 }
 
