@@ -1443,6 +1443,63 @@ pub fn synthetic(agent: usize, n: usize) -> Inventory {
     inv.os.name = Some("Debian GNU/Linux".into());
     inv.os.version = Some("12".into());
     inv.memory.total_bytes = 16 << 30;
+    // The rest of a desktop's inventory: services, devices, accounts and
+    // disks, 10 KB encoded (a Debian 12 VM's own collection stores
+    // 9.8 KB). The server keeps it as the asset's stored form; without it
+    // a benchmark would not pay for it.
+    inv.disks = vec![Disk {
+        name: "nvme0n1".into(),
+        model: Some("Samsung SSD 980 PRO 1TB".into()),
+        serial: Some(format!("S5GXNX0T{agent:07}")),
+        firmware: Some("5B2QGXA7".into()),
+        size_bytes: 1_000_204_886_016,
+        kind: DiskKind::Nvme,
+        bus: Some("nvme".into()),
+    }];
+    inv.volumes = ["/", "/boot/efi", "/home"]
+        .iter()
+        .enumerate()
+        .map(|(i, mount)| Volume {
+            mount_point: (*mount).into(),
+            device: Some(format!("/dev/nvme0n1p{}", i + 1)),
+            fs_type: Some(if i == 1 { "vfat" } else { "ext4" }.into()),
+            size_bytes: 100_000_000_000 * (i as u64 + 1),
+            encryption: Encryption::None,
+            ..Volume::default()
+        })
+        .collect();
+    inv.users = (0..30)
+        .map(|i| UserAccount {
+            name: format!("account{i:02}"),
+            uid: Some((100 + i).to_string()),
+            full_name: Some(format!("Service account {i}")),
+            home: Some(format!("/var/lib/account{i:02}")),
+            shell: Some("/usr/sbin/nologin".into()),
+            system: i < 29,
+            disabled: Some(false),
+        })
+        .collect();
+    inv.services = (0..50)
+        .map(|i| Service {
+            name: format!("synthetic-daemon-{i:02}.service"),
+            description: Some(format!("Synthetic system daemon number {i}")),
+            state: if i % 3 == 0 { "exited" } else { "running" }.into(),
+            start_mode: "enabled".into(),
+            manager: "systemd".into(),
+        })
+        .collect();
+    inv.devices = (0..30)
+        .map(|i| Device {
+            bus: "pci".into(),
+            address: format!("0000:00:{i:02x}.0"),
+            vendor_id: Some("8086".into()),
+            product_id: Some(format!("{:04x}", 0x7a00 + i)),
+            class: Some("PCI bridge".into()),
+            vendor: Some("Intel Corporation".into()),
+            name: Some(format!("Raptor Lake PCI Express Root Port #{i}")),
+            driver: Some("pcieport".into()),
+        })
+        .collect();
     let shared = n.saturating_sub(20);
     let offset = agent * 7 % POOL;
     inv.software = (0..shared)
