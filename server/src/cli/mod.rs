@@ -843,20 +843,15 @@ pub async fn assets_import(
     match format {
         OutputFormat::Table => {
             let (added, refused) = (report.created.len(), report.failed.len());
+            let (verb, check) = if report.stored {
+                ("added", "")
+            } else {
+                ("would be added", " (a check: nothing was stored)")
+            };
             outln!(
-                "{added} {} {}, {refused} {} refused{}",
+                "{added} {} {verb}, {refused} {} refused{check}",
                 if added == 1 { "asset" } else { "assets" },
-                if report.stored {
-                    "added"
-                } else {
-                    "would be added"
-                },
                 if refused == 1 { "row" } else { "rows" },
-                if report.stored {
-                    ""
-                } else {
-                    " (a check: nothing was stored)"
-                },
             );
             for e in &report.failed {
                 outln!("  line {}: {}", e.line, e.error);
