@@ -167,8 +167,21 @@ fn stop_and_wait(service: &windows_service::service::Service) -> Result<()> {
     if status.current_state == ServiceState::Stopped {
         return Ok(());
     }
-    if status.current_state != ServiceState::StopPending {
-        service.stop().context("stopping the service")?;
+    if status.current_state != ServiceState::StopPending
+        && let Err(e) = service.stop()
+    {
+        // The service can act on the stop and exit before the service
+        // manager has answered the control (Wine's then reports a broken
+        // pipe): a service that is stopping or stopped has not failed to.
+        let now = service
+            .query_status()
+            .context("querying the service's state")?;
+        if !matches!(
+            now.current_state,
+            ServiceState::StopPending | ServiceState::Stopped
+        ) {
+            return Err(e).context("stopping the service");
+        }
     }
     for _ in 0..60 {
         std::thread::sleep(Duration::from_millis(500));
