@@ -120,6 +120,16 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     ));
     let found = server.json(&["assets", "list", "--software", &format!("{PKG}@<1.1")]);
     assert_eq!(found.as_array().map(Vec::len), Some(0), "{found}");
+    // A table with no rows says so (on stderr: stdout stays the header).
+    let none = server.cli(&["assets", "list", "--software", &format!("{PKG}@<1.1")]);
+    assert!(none.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&none.stdout),
+        String::from_utf8_lossy(&none.stderr),
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("ID"), "{stdout}");
+    assert_eq!(stderr.trim(), "(none)", "{stderr}");
 
     dpkg(&["--purge", PKG]);
     let d = refresh(&server, &id);

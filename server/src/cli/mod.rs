@@ -227,7 +227,15 @@ pub fn print<T: Serialize>(
 ) -> Result<()> {
     match format {
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(value)?),
-        OutputFormat::Table => out!("{}", table().to_text()),
+        OutputFormat::Table => {
+            let t = table();
+            out!("{}", t.to_text());
+            if t.rows.is_empty() {
+                // Said on stderr: what a script reads from stdout stays
+                // the header row alone.
+                eprintln!("(none)");
+            }
+        }
         OutputFormat::Csv => out!("{}", table().to_csv()?),
     }
     Ok(())
