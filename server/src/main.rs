@@ -16,8 +16,14 @@ use deskhand_server::config::{ServerConfigFile, ServerFlags, ServerSettings};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` (mimalloc 2's `mi_option_e`).
+/// `mi_option_purge_delay` (mimalloc 2's `mi_option_e`), which the sys
+/// crate does not name. Checked against the neighbours it does name, so a
+/// renumbered enum breaks the build instead of setting another option.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const _: () = assert!(
+    MI_OPTION_PURGE_DELAY == libmimalloc_sys::mi_option_eager_commit_delay + 1
+        && MI_OPTION_PURGE_DELAY == libmimalloc_sys::mi_option_use_numa_nodes - 1
+);
 
 /// How long freed memory stays committed before mimalloc returns it to the
 /// kernel. At the default 10 ms a full inventory's megabyte of decoded
