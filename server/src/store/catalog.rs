@@ -117,6 +117,9 @@ pub(super) struct WriterState {
     /// them the shared index is not yet up to date.
     touched: FxHashSet<u32>,
     shared: Arc<RwLock<SoftwareIndex>>,
+    /// Why the current batch must be rolled back as a whole, if it must
+    /// (see `Isolation::ChecksFirst`).
+    lost: Option<String>,
 }
 
 /// An asset's package count after [`WriterState::relink`]: counted, or
@@ -140,6 +143,7 @@ impl WriterState {
             index: Vec::new(),
             touched: FxHashSet::default(),
             shared,
+            lost: None,
         }
     }
 
@@ -177,6 +181,18 @@ impl WriterState {
     pub(super) fn aborted(&mut self) {
         self.rollback_to(Mark { added: 0, index: 0 });
         self.touched.clear();
+        self.lost = None;
+    }
+
+    /// The current batch cannot commit: a request without a savepoint
+    /// failed after it changed rows. The first reason is kept.
+    pub(super) fn lose_batch(&mut self, why: String) {
+        self.lost.get_or_insert(why);
+    }
+
+    /// Why the current batch cannot commit, if it cannot.
+    pub(super) fn batch_lost(&self) -> Option<&str> {
+        self.lost.as_deref()
     }
 
     /// The catalog id of a package, creating the row if it is new.
