@@ -1144,7 +1144,9 @@ impl Store {
         let mut plan = plan;
         let added = catalog::keyed(std::mem::take(&mut plan.software_added));
         let removed = catalog::keyed(std::mem::take(&mut plan.software_removed));
-        // Every refusal below comes before the first write.
+        // What an agent can get refused for (a delta whose base is not
+        // the stored inventory) is checked before the first write; a
+        // failure after it (a damaged stored value) loses the batch.
         let done = self.write_checks_first(move |tx, state| {
             // A delta's base must be the stored inventory; its number comes
             // with it.
@@ -1922,14 +1924,13 @@ fn run_batch(
     let commit = match state.batch_lost() {
         None => tx.commit().map_err(StoreError::from),
         Some(why) => {
-            let why = format!("a request failed after changing rows ({why})");
+            let why =
+                format!("the batch was rolled back: a request failed after changing rows ({why})");
             // Dropped, the transaction rolls back all the same.
             if let Err(e) = tx.rollback() {
                 tracing::error!(error = %e, "database rollback failed");
             }
-            Err(StoreError::Refused(format!(
-                "the batch was rolled back: {why}"
-            )))
+            Err(StoreError::Refused(why))
         }
     };
     match &commit {
