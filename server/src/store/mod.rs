@@ -2229,18 +2229,30 @@ mod tests {
         names
     }
 
-    #[tokio::test]
-    async fn a_request_without_a_savepoint_refused_before_writing_fails_alone() {
-        let (_d, s) = store().await;
-        let held = hold_writer(&s).await;
-        let (before, refused, after) = tokio::join!(
+    /// Runs `middle` in one batch between two requests that each store a
+    /// label ("before" and "after"); returns the three answers. (`middle`
+    /// is sent to the writer when it is first polled, inside the batch.)
+    async fn in_one_batch<T>(
+        s: &Store,
+        middle: impl std::future::Future<Output = Result<T>>,
+    ) -> (Result<()>, Result<T>, Result<()>) {
+        let held = hold_writer(s).await;
+        let answers = tokio::join!(
             s.write(|tx| insert_label(tx, "before")),
-            s.write_checks_first(|_, _| -> Result<()> {
-                Err(StoreError::Refused("checked first".into()))
-            }),
+            middle,
             s.write(|tx| insert_label(tx, "after")),
         );
         held.await.expect("join").expect("held");
+        answers
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_savepoint_refused_before_writing_fails_alone() {
+        let (_d, s) = store().await;
+        let refused = s.write_checks_first(|_, _| -> Result<()> {
+            Err(StoreError::Refused("checked first".into()))
+        });
+        let (before, refused, after) = in_one_batch(&s, refused).await;
         before.expect("the request before commits");
         after.expect("the request after commits");
         let e = refused.expect_err("refused");
@@ -2251,16 +2263,11 @@ mod tests {
     #[tokio::test]
     async fn a_request_without_a_savepoint_that_fails_after_writing_loses_its_batch() {
         let (_d, s) = store().await;
-        let held = hold_writer(&s).await;
-        let (before, failed, after) = tokio::join!(
-            s.write(|tx| insert_label(tx, "before")),
-            s.write_checks_first(|tx, _| -> Result<()> {
-                insert_label(tx, "half-done")?;
-                Err(StoreError::Refused("failed late".into()))
-            }),
-            s.write(|tx| insert_label(tx, "after")),
-        );
-        held.await.expect("join").expect("held");
+        let failed = s.write_checks_first(|tx, _| -> Result<()> {
+            insert_label(tx, "half-done")?;
+            Err(StoreError::Refused("failed late".into()))
+        });
+        let (before, failed, after) = in_one_batch(&s, failed).await;
         for (what, r) in [("before", before), ("failing", failed), ("after", after)] {
             let e = r.expect_err(what);
             assert!(e.to_string().contains("rolled back"), "{what}: {e}");
