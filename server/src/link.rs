@@ -849,8 +849,14 @@ async fn ingest(
                     }
                     ServerMessage::InventoryAck(hash)
                 }
-                Err(e) => {
+                // A delta against a base the store no longer has is part
+                // of the protocol; any other failure is the server's own.
+                Err(e @ crate::store::StoreError::NotFound(_)) => {
                     debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+                    ServerMessage::InventoryRequest { full: true }
+                }
+                Err(e) => {
+                    warn!(%agent_id, error = %e, "inventory not stored; asking for a full one");
                     ServerMessage::InventoryRequest { full: true }
                 }
             }
