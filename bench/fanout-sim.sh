@@ -26,7 +26,7 @@ export DESKHAND_SERVER=$api DESKHAND_TOKEN=$admin
 token=$(enroll_token "$n")
 "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 600 128 5 > "$dir/sim.out" 2> "$dir/sim.err" &
 sim=$!
-for _ in $(seq 1 2400); do grep -q all_connected "$dir/sim.out" 2>/dev/null && break; sleep 0.5; done
+wait_for_sim "$dir" "$sim" 1200
 echo "simulated agents connected and inventoried: $(awk -F= '$1=="connected" {print $2}' "$dir/sim.out")" >&2
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -22,12 +22,12 @@ declare -a enroll_total enroll_med enroll_p99 conn_total rss_mb hwm_mb cpu_pct
 for run in $(seq 1 "$runs"); do
   dir=$(mktemp -d)
   start_server "$dir" $((n + 100))
-  trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+  trap 'kill ${sim:-} $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
   token=$(enroll_token "$n")
   cpu0=$(awk '{print $14+$15}' /proc/$pid/stat)
   "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 10 > "$dir/sim.out" &
   sim=$!
-  for _ in $(seq 1 1200); do grep -q all_connected "$dir/sim.out" 2>/dev/null && break; sleep 0.25; done
+  wait_for_sim "$dir" "$sim" 300
   sleep 5   # five seconds of heartbeats from every agent
   online=$(DESKHAND_SERVER=$api DESKHAND_TOKEN=$admin "$bin/deskhand" status -o json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["agents_online"])')

@@ -25,11 +25,11 @@ bin=target/release
 ulimit -n 65536 2>/dev/null || true
 dir=$(mktemp -d)
 start_server "$dir" $((n + 100))
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+trap 'kill ${sim:-} $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 token=$(enroll_token "$n")
 DESKHAND_SERVER_PID=$pid "$bin/deskhand-fleet-sim" "$agents" "$token" "$fp" "$n" 60 "${INFLIGHT:-64}" "$pkgs" "${DELTA_ROUNDS:-3}" > "$dir/sim.out" &
 sim=$!
-for _ in $(seq 1 7200); do grep -q all_connected "$dir/sim.out" 2>/dev/null && break; sleep 0.5; done
+wait_for_sim "$dir" "$sim" 3600
 get() { awk -F= -v k="$1" '$1==k {print $2}' "$dir/sim.out"; }
 rss=$(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status)
 db=$(du -sm "$dir/data" | awk '{print $1}')

@@ -19,3 +19,21 @@ enroll_token() {
   DESKHAND_SERVER=$api DESKHAND_TOKEN=$admin "$bin/deskhand" tokens create --uses "$1" --expires 1h -o json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
 }
+
+# Waits up to SECS seconds for the simulator (pid SIM, writing DIR/sim.out)
+# to print all_connected. If it exits first or the time runs out, says so
+# with the server's warnings and fails, rather than waiting out the time
+# for output that cannot come.
+wait_for_sim() {
+  local dir=$1 sim=$2 secs=$3
+  for _ in $(seq 1 $((secs * 4))); do
+    grep -q all_connected "$dir/sim.out" 2>/dev/null && return 0
+    kill -0 "$sim" 2>/dev/null || break
+    sleep 0.25
+  done
+  echo "the simulator did not get through its setup (its error, if any, is above)" >&2
+  [ -f "$dir/sim.err" ] && tail -n 5 "$dir/sim.err" >&2
+  echo "the server's warnings and errors:" >&2
+  grep -m 20 -E "WARN|ERROR" "$dir/server.err" >&2 || true
+  return 1
+}
