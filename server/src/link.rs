@@ -830,6 +830,7 @@ async fn ingest(
     report: InventoryReport,
     bytes: usize,
 ) -> ServerMessage {
+    let delta = matches!(report, InventoryReport::Delta(_));
     match plan_report(ctx, agent_id, report).await {
         Ok((expected, plan)) => {
             let hash = plan.hash;
@@ -850,8 +851,10 @@ async fn ingest(
                     ServerMessage::InventoryAck(hash)
                 }
                 // A delta against a base the store no longer has is part
-                // of the protocol; any other failure is the server's own.
-                Err(e @ crate::store::StoreError::NotFound(_)) => {
+                // of the protocol; any other failure, or a full report
+                // whose stored hash changed while it was planned, is the
+                // server's own.
+                Err(e @ crate::store::StoreError::NotFound(_)) if delta => {
                     debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
                     ServerMessage::InventoryRequest { full: true }
                 }
