@@ -850,16 +850,16 @@ async fn ingest(
                     }
                     ServerMessage::InventoryAck(hash)
                 }
-                // A delta against a base the store no longer has is part
-                // of the protocol; any other failure, or a full report
-                // whose stored hash changed while it was planned, is the
-                // server's own.
-                Err(e @ crate::store::StoreError::NotFound(_)) if delta => {
-                    debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
-                    ServerMessage::InventoryRequest { full: true }
-                }
                 Err(e) => {
-                    warn!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+                    // A delta against a base the store no longer has is
+                    // part of the protocol; any other failure, or a full
+                    // report whose stored hash moved while it was planned,
+                    // is the server's own.
+                    if delta && matches!(e, crate::store::StoreError::NotFound(_)) {
+                        debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+                    } else {
+                        warn!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+                    }
                     ServerMessage::InventoryRequest { full: true }
                 }
             }
