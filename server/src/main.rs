@@ -219,6 +219,15 @@ enum AssetsCmd {
         #[arg(long, default_value = "")]
         notes: String,
     },
+    /// Change an asset's fields. Any field of an asset entered by hand; on
+    /// an asset with an agent only --location and --notes (the rest comes
+    /// from its inventory). Each change goes into the asset's history.
+    Edit {
+        /// Id, host name or serial number.
+        asset: String,
+        #[command(flatten)]
+        fields: EditFields,
+    },
     /// Add many assets without agents from a CSV file with a header row
     /// (columns: name, kind, serial, manufacturer, model, location, user,
     /// notes; name and kind required). Bad rows are reported by line and
@@ -246,6 +255,36 @@ enum AssetsCmd {
         /// The label.
         label: String,
     },
+}
+
+/// The fields `assets edit` sets; at least one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = true)]
+struct EditFields {
+    /// New name (entered by hand only).
+    #[arg(long)]
+    name: Option<String>,
+    /// What it is: printer, monitor, phone, ... (entered by hand only).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Serial number (entered by hand only); "" clears it.
+    #[arg(long)]
+    serial: Option<String>,
+    /// Manufacturer (entered by hand only).
+    #[arg(long)]
+    manufacturer: Option<String>,
+    /// Model (entered by hand only).
+    #[arg(long)]
+    model: Option<String>,
+    /// Where it is.
+    #[arg(long)]
+    location: Option<String>,
+    /// Who uses it (entered by hand only).
+    #[arg(long)]
+    user: Option<String>,
+    /// Free text; "" clears it.
+    #[arg(long)]
+    notes: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -563,6 +602,29 @@ fn real_main(cli: Cli) -> Result<()> {
                     notes,
                 };
                 cli::assets_add(&client, f, asset).await
+            }
+            Command::Assets(AssetsCmd::Edit { asset, fields }) => {
+                let EditFields {
+                    name,
+                    kind,
+                    serial,
+                    manufacturer,
+                    model,
+                    location,
+                    user,
+                    notes,
+                } = fields;
+                let edit = deskhand_server::store::AssetEdit {
+                    name,
+                    kind,
+                    serial,
+                    manufacturer,
+                    model,
+                    location,
+                    user,
+                    notes,
+                };
+                cli::assets_edit(&client, f, &asset, &edit).await
             }
             Command::Assets(AssetsCmd::Import { file, check }) => {
                 cli::assets_import(&client, f, &file, check).await

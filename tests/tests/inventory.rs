@@ -170,6 +170,15 @@ fn a_restarted_agent_reports_again_and_history_survives() {
             .success()
             .then_some(())
     });
+    // The operator's fields of an asset with an agent; the rest is its
+    // inventory's.
+    server.json(&["assets", "edit", &id, "--location", "rack 2"]);
+    let err = expect_failure(
+        &server.cli(&["assets", "edit", &id, "--serial", "X1"]),
+        "setting an agent's serial by hand",
+    )
+    .expect("refused");
+    assert!(err.contains("comes from its agent's inventory"), "{err}");
     run.stop();
     let _run = agent.run().expect("run again");
     wait_for(WAIT, "the agent back online", || {
@@ -190,6 +199,8 @@ fn a_restarted_agent_reports_again_and_history_survives() {
         1,
         "{changes:?}"
     );
+    // A report does not overwrite what the operator set.
+    assert_eq!(show(&server, &id)["asset"]["location"], "rack 2");
 }
 
 #[test]
@@ -373,6 +384,48 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     let err =
         String::from_utf8_lossy(&server.cli(&["assets", "refresh", &printer]).stderr).into_owned();
     assert!(err.contains("no agent"), "{err}");
+    // Edited by hand: what changed is returned and kept in its history;
+    // setting what is already there changes nothing.
+    let edited = server.json(&[
+        "assets",
+        "edit",
+        "CNB1234",
+        "--location",
+        " 5th floor ",
+        "--notes",
+        "toner ordered",
+        "--model",
+        "",
+    ]);
+    let fields: Vec<&str> = edited["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["location", "notes"], "{edited}");
+    let history = server.json(&["assets", "history", &printer]);
+    assert!(
+        history.as_array().expect("history").iter().any(|e| {
+            e["item"] == "location"
+                && e["change"] == "edited"
+                && e["old_value"] == "4th floor"
+                && e["new_value"] == "5th floor"
+        }),
+        "{history}"
+    );
+    let again = server.json(&["assets", "edit", &printer, "--notes", "toner ordered"]);
+    assert_eq!(
+        again["changes"].as_array().map(Vec::len),
+        Some(0),
+        "{again}"
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "edit", &printer, "--kind", "computer"]),
+        "making a printer a computer",
+    )
+    .expect("refused");
+    assert!(err.contains("kind `computer`"), "{err}");
 
     let csv = tmp.path().join("assets.csv");
     std::fs::write(
@@ -438,6 +491,22 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     );
     let canon = server.json(&["assets", "show", "Canon MF4"]);
     assert_eq!(canon["asset"]["location"], "2nd floor, east", "{canon}");
+    // A serial number another asset has is refused, and nothing of that
+    // edit is stored.
+    let err = expect_failure(
+        &server.cli(&[
+            "assets", "edit", &printer, "--serial", "MON-1", "--notes", "x",
+        ]),
+        "taking another asset's serial",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("serial MON-1 already belongs to Dell P2723"),
+        "{err}"
+    );
+    let shown = server.json(&["assets", "show", &printer]);
+    assert_eq!(shown["asset"]["serial"], "CNB1234", "{shown}");
+    assert_eq!(shown["notes"], "toner ordered", "{shown}");
     // Not UTF-8 (a spreadsheet's legacy "CSV"): refused whole, saying how to save it.
     std::fs::write(&sheet, b"name,kind,location\nScanner,scanner,K\xf6ln\n").expect("write");
     let out = server.cli(&["assets", "import", sheet.to_str().expect("path")]);

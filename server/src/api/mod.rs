@@ -68,7 +68,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/agents/{key}/diag", post(run_diag))
         .route("/api/v1/assets", get(list_assets).post(add_asset))
         .route("/api/v1/assets/import", post(import_assets))
-        .route("/api/v1/assets/{key}", get(show_asset))
+        .route("/api/v1/assets/{key}", get(show_asset).patch(edit_asset))
         .route("/api/v1/assets/{key}/history", get(asset_history))
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
         .route("/api/v1/software", get(list_software))
@@ -985,6 +985,9 @@ pub struct StorageView {
 pub struct AssetDetail {
     /// The list fields.
     pub asset: AssetView,
+    /// What an operator wrote on it.
+    #[serde(default)]
+    pub notes: String,
     /// Fully qualified name.
     pub fqdn: String,
     /// Kernel.
@@ -1201,6 +1204,7 @@ async fn show_asset(
         .unwrap_or_default();
     Ok(Json(AssetDetail {
         asset: asset_view(&a, &s.presence),
+        notes: a.notes,
         fqdn: a.fqdn,
         kernel: a.kernel,
         arch: a.arch,
@@ -1612,43 +1616,17 @@ struct ImportQuery {
 
 /// Checks and converts one manual asset; the message names the field.
 fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, String> {
-    let trim = |s: String| s.trim().to_string();
-    let m = crate::store::ManualAsset {
-        name: trim(a.name),
-        kind: trim(a.kind).to_lowercase(),
-        serial: trim(a.serial),
-        manufacturer: trim(a.manufacturer),
-        model: trim(a.model),
-        location: trim(a.location),
-        user: trim(a.user),
-        notes: trim(a.notes),
-    };
-    if m.name.is_empty() {
-        return Err("name is empty".into());
+    crate::store::ManualAsset {
+        name: a.name,
+        kind: a.kind,
+        serial: a.serial,
+        manufacturer: a.manufacturer,
+        model: a.model,
+        location: a.location,
+        user: a.user,
+        notes: a.notes,
     }
-    if m.kind.is_empty() {
-        return Err("kind is empty (printer, monitor, phone, ...)".into());
-    }
-    if m.kind == "computer" {
-        return Err(
-            "kind `computer` is for machines with an agent; enroll the agent instead".into(),
-        );
-    }
-    for (field, value, max) in [
-        ("name", &m.name, 200),
-        ("kind", &m.kind, 40),
-        ("serial", &m.serial, 100),
-        ("manufacturer", &m.manufacturer, 100),
-        ("model", &m.model, 100),
-        ("location", &m.location, 200),
-        ("user", &m.user, 200),
-        ("notes", &m.notes, 2000),
-    ] {
-        if value.chars().count() > max {
-            return Err(format!("{field} is longer than {max} characters"));
-        }
-    }
-    Ok(m)
+    .normalized()
 }
 
 async fn add_asset(
@@ -1661,6 +1639,46 @@ async fn add_asset(
     let name = m.name.clone();
     let id = s.store.add_manual_asset(m, op.0.name, unix_now()).await?;
     Ok((StatusCode::CREATED, Json(AssetCreated { id, name })))
+}
+
+/// What `PATCH /api/v1/assets/{key}` did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AssetEdited {
+    /// The asset's id.
+    pub id: String,
+    /// Its name after the edit.
+    pub name: String,
+    /// The fields that changed; empty if the edit set what was there.
+    pub changes: Vec<crate::store::FieldChange>,
+}
+
+/// `PATCH /api/v1/assets/{key}`: changes the fields given.
+async fn edit_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+    Json(req): Json<crate::store::AssetEdit>,
+) -> Result<Json<AssetEdited>, ApiError> {
+    op.require(Role::Technician)?;
+    if req.is_empty() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give at least one of name, kind, serial, manufacturer, model, location, user, notes",
+        ));
+    }
+    let a = s.store.find_asset(key).await?;
+    let changes = s
+        .store
+        .edit_asset(a.id.clone(), req, op.0.name, unix_now())
+        .await?;
+    let name = changes
+        .iter()
+        .find(|c| c.field == "name")
+        .map_or(a.hostname, |c| c.new.clone());
+    Ok(Json(AssetEdited {
+        id: a.id,
+        name,
+        changes,
+    }))
 }
 
 /// The columns a CSV import understands.

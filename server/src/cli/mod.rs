@@ -702,6 +702,7 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("name", a.hostname.clone()),
         ("kind", a.kind.clone()),
         ("location", a.location.clone()),
+        ("notes", d.notes.clone()),
         ("fqdn", d.fqdn.clone()),
         ("state", asset_state(a).into()),
         ("last seen", opt(&a.last_seen)),
@@ -830,6 +831,32 @@ pub async fn assets_add(c: &Client, format: OutputFormat, asset: AddAsset) -> Re
     print(format, &created, || {
         let mut t = Table::new(vec!["ID", "NAME"]);
         t.row(vec![created.id.clone(), created.name.clone()]);
+        t
+    })
+}
+
+/// `deskhand assets edit ASSET --field VALUE...`.
+pub async fn assets_edit(
+    c: &Client,
+    format: OutputFormat,
+    asset: &str,
+    edit: &crate::store::AssetEdit,
+) -> Result<()> {
+    let path = format!("/api/v1/assets/{}", path_segment(asset));
+    let done: crate::api::AssetEdited = c.patch(&path, edit).await?;
+    if format == OutputFormat::Table && done.changes.is_empty() {
+        outln!(
+            "{} ({}) already had those values; nothing changed",
+            done.name,
+            done.id
+        );
+        return Ok(());
+    }
+    print(format, &done, || {
+        let mut t = Table::new(vec!["FIELD", "FROM", "TO"]);
+        for ch in &done.changes {
+            t.row(vec![ch.field.clone(), ch.old.clone(), ch.new.clone()]);
+        }
         t
     })
 }

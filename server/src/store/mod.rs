@@ -651,6 +651,147 @@ pub struct ManualAsset {
     pub notes: String,
 }
 
+/// The longest each field of an asset entered by hand may be, in
+/// characters.
+const FIELD_LIMITS: [(&str, usize); 8] = [
+    ("name", 200),
+    ("kind", 40),
+    ("serial", 100),
+    ("manufacturer", 100),
+    ("model", 100),
+    ("location", 200),
+    ("user", 200),
+    ("notes", 2000),
+];
+
+/// Refuses a value longer than its field's limit; the message names the
+/// field.
+fn check_length(field: &str, value: &str) -> std::result::Result<(), String> {
+    match FIELD_LIMITS.iter().find(|(f, _)| *f == field) {
+        Some(&(_, max)) if value.chars().count() > max => {
+            Err(format!("{field} is longer than {max} characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl ManualAsset {
+    /// Trimmed, the kind in lower case, and checked; the message names
+    /// the field.
+    pub fn normalized(self) -> std::result::Result<Self, String> {
+        let trim = |s: String| s.trim().to_string();
+        let m = Self {
+            name: trim(self.name),
+            kind: trim(self.kind).to_lowercase(),
+            serial: trim(self.serial),
+            manufacturer: trim(self.manufacturer),
+            model: trim(self.model),
+            location: trim(self.location),
+            user: trim(self.user),
+            notes: trim(self.notes),
+        };
+        if m.name.is_empty() {
+            return Err("name is empty".into());
+        }
+        if m.kind.is_empty() {
+            return Err("kind is empty (printer, monitor, phone, ...)".into());
+        }
+        if m.kind == "computer" {
+            return Err(
+                "kind `computer` is for machines with an agent; enroll the agent instead".into(),
+            );
+        }
+        for (field, value) in m.fields() {
+            check_length(field, value)?;
+        }
+        Ok(m)
+    }
+
+    /// Each field with its name, in [`FIELD_LIMITS`] order.
+    fn fields(&self) -> [(&'static str, &str); 8] {
+        [
+            ("name", &self.name),
+            ("kind", &self.kind),
+            ("serial", &self.serial),
+            ("manufacturer", &self.manufacturer),
+            ("model", &self.model),
+            ("location", &self.location),
+            ("user", &self.user),
+            ("notes", &self.notes),
+        ]
+    }
+}
+
+/// Fields of an asset to change (`PATCH /api/v1/assets/{key}`); a field
+/// left out stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetEdit {
+    /// Its name (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What it is (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Serial number (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    /// Manufacturer (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    /// Model (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Who uses it (an asset entered by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl AssetEdit {
+    /// The fields given, with their names, in [`FIELD_LIMITS`] order.
+    fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("name", &self.name),
+            ("kind", &self.kind),
+            ("serial", &self.serial),
+            ("manufacturer", &self.manufacturer),
+            ("model", &self.model),
+            ("location", &self.location),
+            ("user", &self.user),
+            ("notes", &self.notes),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| Some((f, v.as_deref()?)))
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.given().next().is_none()
+    }
+}
+
+/// The fields of an asset with an agent that an operator sets; the others
+/// come from its inventory and are replaced at each report.
+const OPERATOR_FIELDS: [&str; 2] = ["location", "notes"];
+
+/// One field an edit changed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldChange {
+    /// The field: name, kind, serial, manufacturer, model, location, user
+    /// or notes.
+    pub field: String,
+    /// Before.
+    pub old: String,
+    /// After.
+    pub new: String,
+}
+
 /// One liveness update, flushed in batches.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -1458,6 +1599,23 @@ impl Store {
             .await
     }
 
+    /// Changes fields of an asset and returns what changed, each change
+    /// also an `edited` event in its history and the whole edit an audit
+    /// entry. An asset entered by hand takes any field, checked as when it
+    /// was added (its serial number must be free); on an asset with an
+    /// agent only location and notes are the operator's, the other fields
+    /// come from its inventory.
+    pub async fn edit_asset(
+        &self,
+        asset_id: String,
+        edit: AssetEdit,
+        by: String,
+        now: i64,
+    ) -> Result<Vec<FieldChange>> {
+        self.write(move |tx| edit_asset(tx, &asset_id, &edit, &by, now))
+            .await
+    }
+
     /// Adds many manual assets, each in its own savepoint: a bad row is
     /// reported and stored not at all, the good ones are stored.
     pub async fn import_manual_assets(
@@ -1763,22 +1921,28 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     })
 }
 
-fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
-    if !a.serial.is_empty() {
-        let taken: Option<(String, String)> = tx
-            .query_row(
-                "SELECT id, hostname FROM assets WHERE serial = ?1",
-                [&a.serial],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((id, name)) = taken {
-            return Err(StoreError::Refused(format!(
-                "serial {} already belongs to {name} ({id})",
-                a.serial
-            )));
-        }
+/// Refuses a serial number that another asset than `except` has.
+fn check_serial_free(tx: &Transaction<'_>, serial: &str, except: &str) -> Result<()> {
+    if serial.is_empty() {
+        return Ok(());
     }
+    let taken: Option<(String, String)> = tx
+        .query_row(
+            "SELECT id, hostname FROM assets WHERE serial = ?1 AND id != ?2",
+            [serial, except],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match taken {
+        Some((id, name)) => Err(StoreError::Refused(format!(
+            "serial {serial} already belongs to {name} ({id})"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
+    check_serial_free(tx, &a.serial, "")?;
     let id = uuid::Uuid::new_v4().to_string();
     tx.execute(
         "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, user, notes,
@@ -1800,6 +1964,111 @@ fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> R
         &format!("{} {}", a.kind, a.name),
     )?;
     Ok(id)
+}
+
+/// Applies an edit to asset `id`; see [`Store::edit_asset`].
+fn edit_asset(
+    tx: &Transaction<'_>,
+    id: &str,
+    edit: &AssetEdit,
+    by: &str,
+    now: i64,
+) -> Result<Vec<FieldChange>> {
+    let (has_agent, before) = tx
+        .query_row(
+            "SELECT agent_id IS NOT NULL, hostname, kind, serial, manufacturer, model, location, user, notes
+             FROM assets WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    ManualAsset {
+                        name: r.get(1)?,
+                        kind: r.get(2)?,
+                        serial: r.get(3)?,
+                        manufacturer: r.get(4)?,
+                        model: r.get(5)?,
+                        location: r.get(6)?,
+                        user: r.get(7)?,
+                        notes: r.get(8)?,
+                    },
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no asset {id}")))?;
+    let mut after = before.clone();
+    for (field, value) in edit.given() {
+        if has_agent && !OPERATOR_FIELDS.contains(&field) {
+            return Err(StoreError::Refused(format!(
+                "the {field} of {} comes from its agent's inventory and is replaced at each report; on an asset with an agent only location and notes are set by hand",
+                before.name
+            )));
+        }
+        let slot = match field {
+            "name" => &mut after.name,
+            "kind" => &mut after.kind,
+            "serial" => &mut after.serial,
+            "manufacturer" => &mut after.manufacturer,
+            "model" => &mut after.model,
+            "location" => &mut after.location,
+            "user" => &mut after.user,
+            _ => &mut after.notes,
+        };
+        *slot = value.trim().to_string();
+        check_length(field, slot).map_err(StoreError::Refused)?;
+    }
+    if !has_agent {
+        after = after.normalized().map_err(StoreError::Refused)?;
+    }
+    let changes: Vec<FieldChange> = before
+        .fields()
+        .into_iter()
+        .zip(after.fields())
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| FieldChange {
+            field: field.to_string(),
+            old: old.to_string(),
+            new: new.to_string(),
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(changes);
+    }
+    if after.serial != before.serial {
+        check_serial_free(tx, &after.serial, id)?;
+    }
+    let a = &after;
+    tx.execute(
+        "UPDATE assets SET hostname = ?2, kind = ?3, serial = ?4, manufacturer = ?5, model = ?6,
+            location = ?7, user = ?8, notes = ?9
+         WHERE id = ?1",
+        params![
+            id,
+            a.name,
+            a.kind,
+            a.serial,
+            a.manufacturer,
+            a.model,
+            a.location,
+            a.user,
+            a.notes
+        ],
+    )?;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+         VALUES (?1, ?2, 'asset', ?3, 'edited', ?4, ?5)",
+    )?;
+    for c in &changes {
+        st.execute(params![id, now, c.field, c.old, c.new])?;
+    }
+    let detail = changes
+        .iter()
+        .map(|c| format!("{}: {:?} -> {:?}", c.field, c.old, c.new))
+        .collect::<Vec<_>>()
+        .join("; ");
+    audit(tx, now, by, "asset.edit", id, &detail)?;
+    Ok(changes)
 }
 
 fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
