@@ -226,7 +226,7 @@ enum AssetsCmd {
         /// Id, host name or serial number.
         asset: String,
         #[command(flatten)]
-        fields: EditFields,
+        fields: deskhand_server::store::AssetEdit,
     },
     /// Add many assets without agents from a CSV file with a header row
     /// (columns: name, kind, serial, manufacturer, model, location, user,
@@ -255,36 +255,6 @@ enum AssetsCmd {
         /// The label.
         label: String,
     },
-}
-
-/// The fields `assets edit` sets; at least one.
-#[derive(Debug, clap::Args)]
-#[group(required = true, multiple = true)]
-struct EditFields {
-    /// New name (entered by hand only).
-    #[arg(long)]
-    name: Option<String>,
-    /// What it is: printer, monitor, phone, ... (entered by hand only).
-    #[arg(long)]
-    kind: Option<String>,
-    /// Serial number (entered by hand only); "" clears it.
-    #[arg(long)]
-    serial: Option<String>,
-    /// Manufacturer (entered by hand only).
-    #[arg(long)]
-    manufacturer: Option<String>,
-    /// Model (entered by hand only).
-    #[arg(long)]
-    model: Option<String>,
-    /// Where it is.
-    #[arg(long)]
-    location: Option<String>,
-    /// Who uses it (entered by hand only).
-    #[arg(long)]
-    user: Option<String>,
-    /// Free text; "" clears it.
-    #[arg(long)]
-    notes: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -604,27 +574,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::assets_add(&client, f, asset).await
             }
             Command::Assets(AssetsCmd::Edit { asset, fields }) => {
-                let EditFields {
-                    name,
-                    kind,
-                    serial,
-                    manufacturer,
-                    model,
-                    location,
-                    user,
-                    notes,
-                } = fields;
-                let edit = deskhand_server::store::AssetEdit {
-                    name,
-                    kind,
-                    serial,
-                    manufacturer,
-                    model,
-                    location,
-                    user,
-                    notes,
-                };
-                cli::assets_edit(&client, f, &asset, &edit).await
+                cli::assets_edit(&client, f, &asset, &fields).await
             }
             Command::Assets(AssetsCmd::Import { file, check }) => {
                 cli::assets_import(&client, f, &file, check).await

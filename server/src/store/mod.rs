@@ -701,78 +701,104 @@ impl ManualAsset {
                 "kind `computer` is for machines with an agent; enroll the agent instead".into(),
             );
         }
-        for (field, value) in m.fields() {
+        for ((field, _), value) in FIELD_LIMITS.iter().zip(m.values()) {
             check_length(field, value)?;
         }
         Ok(m)
     }
 
-    /// Each field with its name, in [`FIELD_LIMITS`] order.
-    fn fields(&self) -> [(&'static str, &str); 8] {
+    /// Its fields in [`FIELD_LIMITS`] order.
+    fn values(&self) -> [&String; 8] {
         [
-            ("name", &self.name),
-            ("kind", &self.kind),
-            ("serial", &self.serial),
-            ("manufacturer", &self.manufacturer),
-            ("model", &self.model),
-            ("location", &self.location),
-            ("user", &self.user),
-            ("notes", &self.notes),
+            &self.name,
+            &self.kind,
+            &self.serial,
+            &self.manufacturer,
+            &self.model,
+            &self.location,
+            &self.user,
+            &self.notes,
+        ]
+    }
+
+    /// Its fields in [`FIELD_LIMITS`] order, to set.
+    fn values_mut(&mut self) -> [&mut String; 8] {
+        [
+            &mut self.name,
+            &mut self.kind,
+            &mut self.serial,
+            &mut self.manufacturer,
+            &mut self.model,
+            &mut self.location,
+            &mut self.user,
+            &mut self.notes,
         ]
     }
 }
 
-/// Fields of an asset to change (`PATCH /api/v1/assets/{key}`); a field
-/// left out stays as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Fields of an asset to change (`PATCH /api/v1/assets/{key}` and
+/// `deskhand assets edit`, whose options these are); a field left out
+/// stays as it is.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::Args,
+)]
 #[serde(deny_unknown_fields)]
+#[group(required = true, multiple = true)]
+#[command(next_help_heading = "Fields to set (at least one)")]
 pub struct AssetEdit {
-    /// Its name (an asset entered by hand).
+    /// New name (entered by hand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub name: Option<String>,
-    /// What it is (an asset entered by hand).
+    /// What it is: printer, monitor, phone, ... (entered by hand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub kind: Option<String>,
-    /// Serial number (an asset entered by hand).
+    /// Serial number (entered by hand only); "" clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub serial: Option<String>,
-    /// Manufacturer (an asset entered by hand).
+    /// Manufacturer (entered by hand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub manufacturer: Option<String>,
-    /// Model (an asset entered by hand).
+    /// Model (entered by hand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub model: Option<String>,
     /// Where it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub location: Option<String>,
-    /// Who uses it (an asset entered by hand).
+    /// Who uses it (entered by hand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub user: Option<String>,
-    /// Free text.
+    /// Free text; "" clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long)]
     pub notes: Option<String>,
 }
 
 impl AssetEdit {
-    /// The fields given, with their names, in [`FIELD_LIMITS`] order.
-    fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    /// Its fields in [`FIELD_LIMITS`] order.
+    fn values(&self) -> [Option<&str>; 8] {
         [
-            ("name", &self.name),
-            ("kind", &self.kind),
-            ("serial", &self.serial),
-            ("manufacturer", &self.manufacturer),
-            ("model", &self.model),
-            ("location", &self.location),
-            ("user", &self.user),
-            ("notes", &self.notes),
+            &self.name,
+            &self.kind,
+            &self.serial,
+            &self.manufacturer,
+            &self.model,
+            &self.location,
+            &self.user,
+            &self.notes,
         ]
-        .into_iter()
-        .filter_map(|(f, v)| Some((f, v.as_deref()?)))
+        .map(Option::as_deref)
     }
 
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.given().next().is_none()
+        self.values().iter().all(Option::is_none)
     }
 }
 
@@ -1998,38 +2024,32 @@ fn edit_asset(
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("no asset {id}")))?;
     let mut after = before.clone();
-    for (field, value) in edit.given() {
-        if has_agent && !OPERATOR_FIELDS.contains(&field) {
+    let given = FIELD_LIMITS
+        .iter()
+        .zip(edit.values())
+        .zip(after.values_mut());
+    for (((field, _), value), slot) in given {
+        let Some(value) = value else { continue };
+        if has_agent && !OPERATOR_FIELDS.contains(field) {
             return Err(StoreError::Refused(format!(
                 "the {field} of {} comes from its agent's inventory and is replaced at each report; on an asset with an agent only location and notes are set by hand",
                 before.name
             )));
         }
-        let slot = match field {
-            "name" => &mut after.name,
-            "kind" => &mut after.kind,
-            "serial" => &mut after.serial,
-            "manufacturer" => &mut after.manufacturer,
-            "model" => &mut after.model,
-            "location" => &mut after.location,
-            "user" => &mut after.user,
-            _ => &mut after.notes,
-        };
         *slot = value.trim().to_string();
         check_length(field, slot).map_err(StoreError::Refused)?;
     }
     if !has_agent {
         after = after.normalized().map_err(StoreError::Refused)?;
     }
-    let changes: Vec<FieldChange> = before
-        .fields()
-        .into_iter()
-        .zip(after.fields())
-        .filter(|((_, old), (_, new))| old != new)
-        .map(|((field, old), (_, new))| FieldChange {
+    let changes: Vec<FieldChange> = FIELD_LIMITS
+        .iter()
+        .zip(before.values().into_iter().zip(after.values()))
+        .filter(|(_, (old, new))| old != new)
+        .map(|((field, _), (old, new))| FieldChange {
             field: field.to_string(),
-            old: old.to_string(),
-            new: new.to_string(),
+            old: old.clone(),
+            new: new.clone(),
         })
         .collect();
     if changes.is_empty() {
