@@ -136,6 +136,15 @@ pub const MAX_PACKAGE_FIELD: usize = 4096;
 /// Refuses a full report past the bounds above, before anything of it is
 /// read against the store or stored.
 pub fn check_full(inv: &Inventory) -> Result<(), IngestError> {
+    // Its stored form keeps this number, and one the server cannot read
+    // back would leave the asset without a base for deltas.
+    if inv.schema_version != deskhand_shared::inventory::SCHEMA_VERSION {
+        return Err(IngestError::Invalid(format!(
+            "inventory schema {} (this server reads {})",
+            inv.schema_version,
+            deskhand_shared::inventory::SCHEMA_VERSION
+        )));
+    }
     check_list(inv.largest_list())?;
     inv.software.iter().try_for_each(check_package)
 }
@@ -849,6 +858,13 @@ mod tests {
         let mut odd = pkg("odd", "1");
         odd.source = PackageSource::Other(long.clone());
         assert!(check_full(&inv(vec![odd])).is_err(), "a long source name");
+        // A schema this server could not read back from its own store
+        // (found by fuzzing: the stored form kept the number, and
+        // `from_wire` refused it).
+        let mut other = inv(vec![pkg("curl", "1")]);
+        other.schema_version = 0;
+        let e = check_full(&other).expect_err("schema 0");
+        assert!(e.to_string().contains("inventory schema 0"), "{e}");
 
         let base = inv(vec![pkg("curl", "1")]);
         let d = diff(&base, &inv(vec![pkg("curl", "1"), pkg(&long, "1")]));
