@@ -140,33 +140,39 @@ fn rpmvercmp(a: &str, b: &str) -> Ordering {
         while j < b.len() && !b[j].is_ascii_alphanumeric() && b[j] != b'~' && b[j] != b'^' {
             j += 1;
         }
-        for special in [b'~', b'^'] {
-            let (sa, sb) = (a.get(i) == Some(&special), b.get(j) == Some(&special));
-            if sa || sb {
-                if !(sa && sb) {
-                    // `~` sorts before anything, `^` after the end but before more text.
-                    return match (special, sa) {
-                        (b'~', true) => Ordering::Less,
-                        (b'~', false) => Ordering::Greater,
-                        (_, true) => {
-                            if j >= b.len() {
-                                Ordering::Greater
-                            } else {
-                                Ordering::Less
-                            }
-                        }
-                        (_, false) => {
-                            if i >= a.len() {
-                                Ordering::Less
-                            } else {
-                                Ordering::Greater
-                            }
-                        }
-                    };
+        // As rpm does: a separator both share is consumed and the loop
+        // starts over, so separators after it are skipped too.
+        let (ta, tb) = (a.get(i) == Some(&b'~'), b.get(j) == Some(&b'~'));
+        if ta || tb {
+            // `~` sorts before anything, the end included.
+            match (ta, tb) {
+                (false, _) => return Ordering::Greater,
+                (_, false) => return Ordering::Less,
+                _ => {
+                    i += 1;
+                    j += 1;
+                    continue;
                 }
-                i += 1;
-                j += 1;
             }
+        }
+        let (ca, cb) = (a.get(i) == Some(&b'^'), b.get(j) == Some(&b'^'));
+        if ca || cb {
+            // `^` sorts after the end but before more text.
+            if i >= a.len() {
+                return Ordering::Less;
+            }
+            if j >= b.len() {
+                return Ordering::Greater;
+            }
+            if !ca {
+                return Ordering::Greater;
+            }
+            if !cb {
+                return Ordering::Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
         }
         if i >= a.len() || j >= b.len() {
             break;
@@ -367,9 +373,30 @@ mod tests {
             ("1.0-2.el9", "1.0-10.el9", Less),
             ("1:1.0", "2.0", Greater),
             ("a", "1", Less),
+            // Separators after a shared `~` are skipped, as rpm does
+            // (fuzzing found both orders of these answering Less).
+            ("~.", "~a", Less),
+            ("1.0~.rc1", "1.0~rc1", Equal),
+            ("1.0~~", "1.0~", Less),
+            ("1.0^", "1.0", Greater),
         ] {
             assert_eq!(rpm_compare(a, b), want, "{a} vs {b}");
             assert_eq!(rpm_compare(b, a), want.reverse(), "{b} vs {a}");
+        }
+        // Every pair of awkward versions answers opposite ways round.
+        let odd = [
+            "", "~", "^", ".", "~.", "~a", "^.", "^a", "1~", "1^", "1.~", "1~.a", "a~1", "1.0",
+            "1.0~rc1", "1.0^git", "1..0", "1.a", "1a", "a1", "~~", "^^", "~^", "^~",
+        ];
+        for a in odd {
+            assert_eq!(rpm_compare(a, a), Equal, "{a:?}");
+            for b in odd {
+                assert_eq!(
+                    rpm_compare(a, b),
+                    rpm_compare(b, a).reverse(),
+                    "{a:?} vs {b:?}"
+                );
+            }
         }
     }
 
