@@ -350,10 +350,12 @@ pub(super) fn decode_ids(bytes: &[u8], mut each: impl FnMut(i64)) -> Result<(), 
             (HAS_PKG_ID, true),
         ] {
             if flags & flag != 0 {
-                let v = r.varint()?;
+                // Checked as decoding checks them: a value the index
+                // accepts at startup must not fail when it is read.
                 if string {
-                    let len = usize::try_from(v).map_err(|_| Corrupt("string too long"))?;
-                    r.0 = r.0.get(len..).ok_or(Corrupt("truncated string"))?;
+                    r.str()?;
+                } else {
+                    r.varint()?;
                 }
             }
         }
@@ -425,7 +427,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// The next of a strictly increasing run of ids, stored as steps.
     fn next_id(&mut self, prev: &mut i64, first: bool) -> Result<i64, Corrupt> {
         let id = prev.wrapping_add(unzigzag(self.varint()?));
@@ -475,13 +477,18 @@ impl Reader<'_> {
     }
 
     fn string(&mut self) -> Result<String, Corrupt> {
+        self.str().map(str::to_string)
+    }
+
+    /// A string, checked but not copied.
+    fn str(&mut self) -> Result<&'a str, Corrupt> {
         let len = usize::try_from(self.varint()?).map_err(|_| Corrupt("string too long"))?;
         if len > self.0.len() {
             return Err(Corrupt("truncated string"));
         }
         let (s, rest) = self.0.split_at(len);
         self.0 = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| Corrupt("string is not UTF-8"))
+        std::str::from_utf8(s).map_err(|_| Corrupt("string is not UTF-8"))
     }
 }
 
@@ -528,6 +535,12 @@ mod tests {
         let mut seen = Vec::new();
         decode_ids(&packed, |id| seen.push(id)).expect("ids");
         assert_eq!(seen, [1, 3, 9_000_000_000]);
+        // A string that is not UTF-8 is refused by both readers (found by
+        // fuzzing: the id reader, which builds the index at startup,
+        // skipped it, and the value failed only when it was read).
+        let bad = [1u8, 1, 0, 4, 1, 0xff];
+        assert!(LinkSet::decode(&bad).is_err());
+        assert!(decode_ids(&bad, |_| {}).is_err());
         assert_eq!(
             LinkSet::decode(&LinkSet::default().encode()),
             Ok(LinkSet::default())
