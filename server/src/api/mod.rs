@@ -1705,10 +1705,7 @@ pub type ImportRow = (usize, Result<crate::store::ManualAsset, String>);
 /// empty.
 pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
     if let Err(e) = std::str::from_utf8(csv_text) {
-        let line = 1 + csv_text[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let line = 1 + line_breaks(&csv_text[..e.valid_up_to()]);
         return Err(format!(
             "line {line} is not UTF-8 text (byte 0x{:02X}); save the file as \"CSV UTF-8\" and import it again",
             csv_text[e.valid_up_to()]
@@ -1807,9 +1804,15 @@ fn line_of(csv_text: &[u8], position: Option<&csv::Position>) -> usize {
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
-    1 + csv_text[..start + skipped]
-        .iter()
-        .filter(|&&b| b == b'\n')
+    1 + line_breaks(&csv_text[..start + skipped])
+}
+
+/// The line breaks in `text` as the CSV reader ends lines: `\n`, `\r\n`
+/// or a lone `\r` (as old Mac spreadsheets save).
+fn line_breaks(text: &[u8]) -> usize {
+    text.iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')))
         .count()
 }
 
@@ -1817,7 +1820,10 @@ fn line_of(csv_text: &[u8], position: Option<&csv::Position>) -> usize {
 /// semicolon and tab, the one that splits it into the most known
 /// columns (a comma when none does better).
 fn import_delimiter(csv_text: &[u8]) -> u8 {
-    let header = csv_text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = csv_text
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or_default();
     let header = String::from_utf8_lossy(header)
         .trim_start_matches('\u{feff}')
         .to_lowercase();
@@ -2178,6 +2184,12 @@ mod tests {
         assert_eq!(
             rows(b"name\tkind\tnotes\nA\tphone\t\"two\nlines\"\nB\tphone\tx\n"),
             vec![(2, ok("A", "")), (4, ok("B", ""))]
+        );
+        // Lines ended by a lone CR (found by fuzzing: every row was
+        // reported as line 1).
+        assert_eq!(
+            rows(b"name;kind;location\rA;printer;x\r\rB;phone;y\r"),
+            vec![(2, ok("A", "x")), (4, ok("B", "y"))]
         );
         let stray = rows(b"name,kind,\nA,printer,\nB,printer,oops\n");
         assert_eq!(stray[0], (2, ok("A", "")));
