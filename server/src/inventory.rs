@@ -206,7 +206,7 @@ pub fn software_row(p: &Package) -> SoftwareRow {
 /// The catalog row of a package, taking its strings.
 fn software_row_of(p: Package) -> SoftwareRow {
     SoftwareRow {
-        source: source_name(&p.source),
+        source: p.source.name().into_owned(),
         name: p.name,
         version: p.version,
         vendor: p.vendor.unwrap_or_default(),
@@ -228,49 +228,12 @@ pub fn package_of(r: &SoftwareRow) -> Package {
         name: r.name.clone(),
         version: r.version.clone(),
         arch: non_empty(&r.arch),
-        source: parse_source(&r.source),
+        source: PackageSource::from_name(&r.source),
         vendor: non_empty(&r.vendor),
         install_date: r.install_date.and_then(|d| u64::try_from(d).ok()),
         size_bytes: r.size_bytes.and_then(|d| u64::try_from(d).ok()),
         state: non_empty(&r.state),
         id: non_empty(&r.pkg_id),
-    }
-}
-
-/// The stored name of a package source; a user's Windows packages keep
-/// the user's SID (`windows-user:S-1-5-...`).
-pub fn source_name(s: &PackageSource) -> String {
-    match s {
-        PackageSource::Unknown => "unknown".into(),
-        PackageSource::Dpkg => "dpkg".into(),
-        PackageSource::Rpm => "rpm".into(),
-        PackageSource::Apk => "apk".into(),
-        PackageSource::Flatpak => "flatpak".into(),
-        PackageSource::Snap => "snap".into(),
-        PackageSource::WindowsMachine => "windows".into(),
-        PackageSource::WindowsUser(sid) => format!("windows-user:{sid}"),
-        PackageSource::MacApp => "macos-app".into(),
-        PackageSource::MacPkg => "macos-pkg".into(),
-        PackageSource::Other(o) => o.clone(),
-    }
-}
-
-/// Parses a stored source name (inverse of [`source_name`]).
-pub fn parse_source(s: &str) -> PackageSource {
-    match s {
-        "unknown" => PackageSource::Unknown,
-        "dpkg" => PackageSource::Dpkg,
-        "rpm" => PackageSource::Rpm,
-        "apk" => PackageSource::Apk,
-        "flatpak" => PackageSource::Flatpak,
-        "snap" => PackageSource::Snap,
-        "windows" => PackageSource::WindowsMachine,
-        "macos-app" => PackageSource::MacApp,
-        "macos-pkg" => PackageSource::MacPkg,
-        other => match other.strip_prefix("windows-user:") {
-            Some(sid) => PackageSource::WindowsUser(sid.to_string()),
-            None => PackageSource::Other(other.to_string()),
-        },
     }
 }
 
@@ -630,7 +593,7 @@ pub fn events_of(d: &InventoryDelta) -> Vec<AssetEvent> {
                 None,
             )),
             ItemChange::Changed { before, after } if before.version != after.version => {
-                let scheme = Scheme::for_source(&source_name(&after.source));
+                let scheme = Scheme::for_source(&after.source.name());
                 let change = match scheme.compare(&after.version, &before.version) {
                     std::cmp::Ordering::Less => "downgraded",
                     _ => "upgraded",
@@ -900,6 +863,52 @@ mod tests {
         let rows: Vec<SoftwareRow> = original.software.iter().map(software_row).collect();
         let back = reconstruct(stored_form(&original), &rows);
         assert_eq!(back.content_hash(), original.content_hash());
+    }
+
+    /// Packages that a catalog row could not give back as they came (found
+    /// by fuzzing): the server plans on the canonical report, whose
+    /// packages are normal and one per identity, so the base rebuilt from
+    /// the rows is that very inventory and the next full report's diff
+    /// against it is empty.
+    #[test]
+    fn odd_packages_rebuild_to_the_inventory_that_was_planned() {
+        let mut twice = pkg("Zoom", "6.1");
+        twice.source = PackageSource::WindowsMachine;
+        twice.id = Some("{A}".into());
+        let mut original = inv(vec![
+            Package {
+                vendor: Some(String::new()),
+                arch: Some(String::new()),
+                state: Some(String::new()),
+                id: Some(String::new()),
+                source: PackageSource::Other("dpkg".into()),
+                install_date: Some(u64::MAX),
+                size_bytes: Some(u64::MAX),
+                ..pkg("curl", "7.88")
+            },
+            Package {
+                source: PackageSource::Other("windows-user:S-1-5-21-7".into()),
+                ..pkg("Slack", "4.41")
+            },
+            Package {
+                id: Some("{B}".into()),
+                ..twice.clone()
+            },
+            twice,
+        ]);
+        let hash = original.canonicalize_and_hash();
+        let plan = plan_full(None, &original);
+        assert_eq!(plan.hash, hash);
+        assert_eq!(plan.software_added.len(), 3, "Zoom is listed twice");
+        let (blob, _) = plan.rest.expect("stored form");
+        let back = reconstruct(
+            Inventory::from_wire(&blob).expect("decodes"),
+            &plan.software_added,
+        );
+        assert_eq!(back.software, original.software);
+        assert_eq!(back.content_hash(), hash);
+        let again = plan_full(Some(&back), &original);
+        assert!(again.events.is_empty(), "{:?}", again.events);
     }
 
     #[test]

@@ -472,6 +472,47 @@ pub enum PackageSource {
     Other(String),
 }
 
+impl PackageSource {
+    /// The source's name as stored and shown: `dpkg`, `rpm`, `windows`,
+    /// `windows-user:S-1-5-...`, `macos-app`; an `Other` source is its own
+    /// name.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        Cow::Borrowed(match self {
+            PackageSource::Unknown => "unknown",
+            PackageSource::Dpkg => "dpkg",
+            PackageSource::Rpm => "rpm",
+            PackageSource::Apk => "apk",
+            PackageSource::Flatpak => "flatpak",
+            PackageSource::Snap => "snap",
+            PackageSource::WindowsMachine => "windows",
+            PackageSource::WindowsUser(sid) => return Cow::Owned(format!("windows-user:{sid}")),
+            PackageSource::MacApp => "macos-app",
+            PackageSource::MacPkg => "macos-pkg",
+            PackageSource::Other(o) => o,
+        })
+    }
+
+    /// The source a name stands for (inverse of [`PackageSource::name`]).
+    pub fn from_name(s: &str) -> PackageSource {
+        match s {
+            "unknown" => PackageSource::Unknown,
+            "dpkg" => PackageSource::Dpkg,
+            "rpm" => PackageSource::Rpm,
+            "apk" => PackageSource::Apk,
+            "flatpak" => PackageSource::Flatpak,
+            "snap" => PackageSource::Snap,
+            "windows" => PackageSource::WindowsMachine,
+            "macos-app" => PackageSource::MacApp,
+            "macos-pkg" => PackageSource::MacPkg,
+            other => match other.strip_prefix("windows-user:") {
+                Some(sid) => PackageSource::WindowsUser(sid.to_string()),
+                None => PackageSource::Other(other.to_string()),
+            },
+        }
+    }
+}
+
 /// One installed package.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Package {
@@ -493,6 +534,71 @@ pub struct Package {
     pub state: Option<String>,
     /// Source-specific id (registry key, bundle id, flatpak ref).
     pub id: Option<String>,
+}
+
+/// The largest install date or size a package carries: a store keeps them
+/// as signed 64-bit numbers, so a larger one reads as unknown.
+pub const MAX_PACKAGE_NUMBER: u64 = i64::MAX as u64;
+
+impl Package {
+    /// What names a package in a software catalog: two packages with the
+    /// same name, version, vendor, source and architecture are one.
+    pub fn identity(&self) -> (&str, &str, Option<&str>, &PackageSource, Option<&str>) {
+        (
+            &self.name,
+            &self.version,
+            self.vendor.as_deref(),
+            &self.source,
+            self.arch.as_deref(),
+        )
+    }
+
+    /// Whether the package is already in its one written form
+    /// ([`Package::normalize`] would change nothing).
+    pub fn is_normal(&self) -> bool {
+        let empty = |s: &Option<String>| s.as_deref() == Some("");
+        ![&self.arch, &self.vendor, &self.state, &self.id]
+            .into_iter()
+            .any(empty)
+            && [self.install_date, self.size_bytes]
+                .into_iter()
+                .flatten()
+                .all(|n| n <= MAX_PACKAGE_NUMBER)
+            && match &self.source {
+                PackageSource::Other(o) => {
+                    matches!(PackageSource::from_name(o), PackageSource::Other(_))
+                }
+                _ => true,
+            }
+    }
+
+    /// Writes the package one way only, so that what a store keeps of it
+    /// reads back equal: an empty vendor, arch, state or id is none; a
+    /// source named like a known one (`Other("dpkg")`) is that one; a date
+    /// or size past [`MAX_PACKAGE_NUMBER`] is unknown.
+    pub fn normalize(&mut self) {
+        for field in [
+            &mut self.arch,
+            &mut self.vendor,
+            &mut self.state,
+            &mut self.id,
+        ] {
+            if field.as_deref() == Some("") {
+                *field = None;
+            }
+        }
+        for n in [&mut self.install_date, &mut self.size_bytes] {
+            if n.is_some_and(|n| n > MAX_PACKAGE_NUMBER) {
+                *n = None;
+            }
+        }
+        if let PackageSource::Other(o) = &self.source {
+            let known = PackageSource::from_name(o);
+            if !matches!(known, PackageSource::Other(_)) {
+                self.source = known;
+            }
+        }
+    }
 }
 
 /// One installed OS update.
@@ -692,7 +798,9 @@ impl Inventory {
         }
     }
 
-    /// Sort every collection (by key, then by value) and every set-like inner list.
+    /// Sort every collection (by key, then by value) and every set-like inner
+    /// list; write each package in its normal form ([`Package::normalize`])
+    /// and keep one package per [`Package::identity`].
     pub fn canonicalize(&mut self) {
         sort_items(&mut self.memory_modules);
         sort_items(&mut self.disks);
@@ -710,7 +818,17 @@ impl Inventory {
             g.members.sort();
         }
         sort_items(&mut self.groups);
+        for p in &mut self.software {
+            if !p.is_normal() {
+                p.normalize();
+            }
+        }
         sort_items(&mut self.software);
+        // One package per identity: a catalog could not tell two apart
+        // (Windows lists some programs twice under different keys). Equal
+        // identities sort next to each other, the one with the least
+        // details first, and that one stays.
+        self.software.dedup_by(|b, a| a.identity() == b.identity());
         sort_items(&mut self.updates);
         sort_items(&mut self.services);
         sort_items(&mut self.devices);
@@ -1582,7 +1700,7 @@ mod tests {
     fn canonical_order_is_checked_and_restored_whatever_the_input() {
         // Equal keys (two builds of one package) are ordered by the whole item.
         let mut twin = pkg("curl", "7.88");
-        twin.install_date = Some(1);
+        twin.vendor = Some("curl project".into());
         let sorted = vec![
             pkg("bash", "5.2"),
             pkg("curl", "7.88"),
@@ -1605,6 +1723,86 @@ mod tests {
             inv.canonicalize();
             assert_eq!(inv.software, sorted);
         }
+    }
+
+    #[test]
+    fn packages_are_written_one_way_and_once() {
+        // Found by fuzzing: each of these read back from a catalog row as
+        // another value, so the rebuilt inventory hashed differently.
+        let odd = Package {
+            arch: Some(String::new()),
+            vendor: Some(String::new()),
+            state: Some(String::new()),
+            id: Some(String::new()),
+            install_date: Some(u64::MAX),
+            size_bytes: Some(MAX_PACKAGE_NUMBER + 1),
+            source: PackageSource::Other("dpkg".into()),
+            ..pkg("curl", "7.88")
+        };
+        assert!(!odd.is_normal());
+        let mut normal = odd.clone();
+        normal.normalize();
+        assert_eq!(
+            normal,
+            Package {
+                arch: None,
+                ..pkg("curl", "7.88")
+            }
+        );
+        assert!(normal.is_normal());
+        let mut user = pkg("Zoom", "6");
+        user.source = PackageSource::Other("windows-user:S-1-5-21-7".into());
+        user.normalize();
+        assert_eq!(user.source, PackageSource::WindowsUser("S-1-5-21-7".into()));
+        let mut kept = pkg("x", "1");
+        kept.source = PackageSource::Other("pip".into());
+        kept.size_bytes = Some(MAX_PACKAGE_NUMBER);
+        assert!(
+            kept.is_normal(),
+            "an unknown source and the largest size stay"
+        );
+
+        // Source names read back as the source, for every kind.
+        for source in [
+            PackageSource::Unknown,
+            PackageSource::Dpkg,
+            PackageSource::Rpm,
+            PackageSource::Apk,
+            PackageSource::Flatpak,
+            PackageSource::Snap,
+            PackageSource::WindowsMachine,
+            PackageSource::WindowsUser("S-1-5-21-7".into()),
+            PackageSource::MacApp,
+            PackageSource::MacPkg,
+            PackageSource::Other("pip".into()),
+            PackageSource::Other(String::new()),
+        ] {
+            assert_eq!(PackageSource::from_name(&source.name()), source);
+        }
+
+        // Windows lists some programs twice under different keys: one
+        // identity is one package, whatever order the report gives.
+        let mut again = pkg("curl", "7.88");
+        again.id = Some("{B}".into());
+        let mut first = pkg("curl", "7.88");
+        first.id = Some("{A}".into());
+        let mut a = Inventory::new();
+        a.software = vec![
+            again.clone(),
+            pkg("curl", "7.88"),
+            first.clone(),
+            pkg("bash", "5.2"),
+        ];
+        let mut b = a.clone();
+        b.software.reverse();
+        a.canonicalize();
+        b.canonicalize();
+        assert_eq!(a.software, vec![pkg("bash", "5.2"), pkg("curl", "7.88")]);
+        assert_eq!(a, b);
+        let mut c = Inventory::new();
+        c.software = vec![again, first.clone()];
+        c.canonicalize();
+        assert_eq!(c.software, vec![first]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use deskhand_shared::inventory::{DiskKind, Encryption, Inventory, PackageSource};
+use deskhand_shared::inventory::{DiskKind, Encryption, Inventory};
 
 fn gib(bytes: u64) -> String {
     // Display only: precision loss of the conversion is irrelevant here.
@@ -41,14 +41,6 @@ fn section(out: &mut String, title: &str) {
 
 fn field(out: &mut String, name: &str, value: &str) {
     let _ = writeln!(out, "  {name:<16} {value}");
-}
-
-fn source_name(s: &PackageSource) -> String {
-    match s {
-        PackageSource::WindowsUser(sid) => format!("windows-user {sid}"),
-        PackageSource::Other(o) => o.clone(),
-        other => format!("{other:?}").to_ascii_lowercase(),
-    }
 }
 
 /// Render the inventory as readable text sections, for `deskhand-agent inventory`.
@@ -253,7 +245,7 @@ pub fn render_text(inv: &Inventory) -> String {
             p.name,
             p.version,
             or_dash(&p.arch),
-            source_name(&p.source),
+            p.source.name(),
             p.state
                 .as_ref()
                 .map_or(String::new(), |s| format!(" [{s}]"))
@@ -366,7 +358,7 @@ pub fn render_text(inv: &Inventory) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deskhand_shared::inventory::{CollectorReport, Package};
+    use deskhand_shared::inventory::{CollectorReport, Package, PackageSource};
 
     #[test]
     fn renders_sections_and_warnings() {
