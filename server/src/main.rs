@@ -139,6 +139,9 @@ struct AssetFilters {
     /// Carrying this label (static or dynamic).
     #[arg(long)]
     label: Option<String>,
+    /// Assets in service (the default), retired ones, or all.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    status: Option<deskhand_server::store::AssetStatus>,
 }
 
 impl AssetFilters {
@@ -151,6 +154,10 @@ impl AssetFilters {
             seen_within: self.seen_within,
             not_seen_for: self.not_seen_for,
             label: self.label,
+            status: self.status.map(|s| {
+                clap::ValueEnum::to_possible_value(&s)
+                    .map_or_else(String::new, |v| v.get_name().to_string())
+            }),
         }
     }
 }
@@ -240,6 +247,23 @@ enum AssetsCmd {
         /// (including serial numbers already taken) and store nothing.
         #[arg(long)]
         check: bool,
+    },
+    /// Take an asset out of service: disposed, lost, returned. It leaves
+    /// lists, exports, software counts and job targets (see --status) and
+    /// keeps its history, tickets and labels. An asset with an agent needs
+    /// the agent revoked first; a machine that enrolls again later is back
+    /// in service.
+    Retire {
+        /// Id, host name or serial number.
+        asset: String,
+        /// Why, for the history, e.g. "disposed, WEEE certificate 2291".
+        #[arg(long, default_value = "", hide_default_value = true)]
+        reason: String,
+    },
+    /// Put a retired asset back in service.
+    Restore {
+        /// Id, host name or serial number.
+        asset: String,
     },
     /// Put a static label on an asset.
     Label {
@@ -578,6 +602,12 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Assets(AssetsCmd::Import { file, check }) => {
                 cli::assets_import(&client, f, &file, check).await
+            }
+            Command::Assets(AssetsCmd::Retire { asset, reason }) => {
+                cli::assets_set_status(&client, f, &asset, Some(reason)).await
+            }
+            Command::Assets(AssetsCmd::Restore { asset }) => {
+                cli::assets_set_status(&client, f, &asset, None).await
             }
             Command::Assets(AssetsCmd::Label { asset, label }) => {
                 cli::assets_label(&client, &asset, &label, true).await

@@ -532,3 +532,196 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     );
     assert!(exported.contains("desk 12"), "{exported}");
 }
+
+/// The hostnames `assets list` gives with these extra arguments.
+fn listed(server: &Server, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["assets", "list"];
+    args.extend_from_slice(extra);
+    let mut names: Vec<String> = server
+        .json(&args)
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["hostname"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// How many assets `software list` counts for bash.
+fn bash_assets(server: &Server) -> i64 {
+    server
+        .json(&["software", "list", "--name", "bash"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["name"] == "bash")
+        .filter_map(|r| r["assets"].as_i64())
+        .sum()
+}
+
+#[test]
+fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let token = server.token(2, "1h");
+    let first = Agent::new(&tmp.path().join("in-use"));
+    let id = first.enroll_ok(&server, &token);
+    let mut run = first.run().expect("run");
+    let host = wait_for(WAIT, "the first inventory", || {
+        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
+        out.status.success().then(|| {
+            serde_json::from_slice::<Value>(&out.stdout).expect("json")["asset"]["hostname"]
+                .as_str()
+                .expect("hostname")
+                .to_string()
+        })
+    });
+    let printer =
+        server.json(&["assets", "add", "--name", "Printer 4F", "--kind", "printer"])["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+    assert!(server.cli(&["labels", "create", "floor4"]).status.success());
+    assert!(
+        server
+            .cli(&["assets", "label", &id, "floor4"])
+            .status
+            .success()
+    );
+    assert_eq!(bash_assets(&server), 1, "this machine has bash");
+
+    // Its agent still reports: retiring it would be contradicted at the
+    // next report, so it is refused with the way out.
+    let err = expect_failure(
+        &server.cli(&["assets", "retire", &id, "--reason", "disposed"]),
+        "retiring a machine whose agent is enrolled",
+    )
+    .expect("refused");
+    assert!(
+        err.contains(&format!("deskhand agents revoke {id}")),
+        "{err}"
+    );
+    assert_eq!(
+        listed(&server, &["--status", "retired"]),
+        Vec::<String>::new()
+    );
+
+    run.stop();
+    assert!(server.cli(&["agents", "revoke", &id]).status.success());
+    let out = server.cli(&["assets", "retire", &id, "--reason", "disposed, WEEE 2291"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is retired now"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let again = server.json(&["assets", "retire", &id]);
+    assert_eq!(again["changed"], false, "{again}");
+
+    // Out of lists, counts and targets; kept, with its history and labels.
+    assert_eq!(listed(&server, &[]), ["Printer 4F"]);
+    assert_eq!(
+        listed(&server, &["--status", "retired"]),
+        std::slice::from_ref(&host)
+    );
+    let mut both = vec!["Printer 4F".to_string(), host.clone()];
+    both.sort();
+    assert_eq!(listed(&server, &["--status", "all"]), both);
+    assert_eq!(
+        listed(&server, &["--label", "floor4"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        listed(&server, &["--label", "floor4", "--status", "retired"]),
+        std::slice::from_ref(&host)
+    );
+    assert_eq!(bash_assets(&server), 0, "a retired machine is not counted");
+    let err = expect_failure(
+        &server.cli(&["jobs", "run", "--inventory", "--target", "label:floor4"]),
+        "a job for a label whose only asset is retired",
+    )
+    .expect("refused");
+    assert!(err.contains("no asset matches"), "{err}");
+    let d = show(&server, &id);
+    assert_eq!(
+        d["asset"]["retired"]["reason"], "disposed, WEEE 2291",
+        "{d}"
+    );
+    assert_eq!(d["labels"], serde_json::json!(["floor4"]), "{d}");
+    let text = String::from_utf8_lossy(&server.cli(&["assets", "show", &id]).stdout).into_owned();
+    assert!(
+        text.contains("retired") && text.contains("disposed, WEEE 2291"),
+        "{text}"
+    );
+    let csv = server.cli(&["assets", "export", "--format", "csv", "--status", "retired"]);
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.ends_with("retired_at,retired_by,retired_reason"))
+            && csv.contains("\"disposed, WEEE 2291\""),
+        "{csv}"
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "list", "--status", "gone"]),
+        "an unknown status",
+    )
+    .expect("refused");
+    assert!(err.contains("in-service"), "{err}");
+
+    // Back in service by hand, then retired again.
+    let out = server.cli(&["assets", "restore", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bash_assets(&server), 1);
+    assert_eq!(
+        listed(&server, &["--label", "floor4"]),
+        std::slice::from_ref(&host)
+    );
+    assert!(
+        server
+            .cli(&["assets", "retire", &id, "--reason", "stored"])
+            .status
+            .success()
+    );
+    // A manual asset has no agent to revoke.
+    assert!(server.cli(&["assets", "retire", &printer]).status.success());
+    assert_eq!(listed(&server, &[]), Vec::<String>::new());
+
+    // The machine is re-imaged and handed out again: it enrolls, takes
+    // over its retired asset, and is in service with its history.
+    let second = Agent::new(&tmp.path().join("handed-out-again"));
+    let new_id = second.enroll_ok(&server, &token);
+    let _run = second.run().expect("run");
+    wait_for(WAIT, "the machine back in the list", || {
+        (listed(&server, &[]) == [host.clone()]).then_some(())
+    });
+    let history = server.json(&["assets", "history", &new_id, "--category", "asset"]);
+    let changes: Vec<&str> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    for change in ["retired", "restored", "re-enrolled"] {
+        assert!(changes.contains(&change), "{change}: {history}");
+    }
+    assert!(
+        history
+            .as_array()
+            .expect("history")
+            .iter()
+            .any(|e| e["change"] == "restored" && e["new_value"] == "in service (enrolled again)"),
+        "{history}"
+    );
+    assert_eq!(show(&server, &new_id)["asset"]["retired"], Value::Null);
+    assert_eq!(bash_assets(&server), 1);
+}

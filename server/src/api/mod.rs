@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::presence::Presence;
 
 pub mod jobs;
-use crate::store::{AgentRecord, Operator, Role, Store, StoreError};
+use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
 pub mod tickets;
@@ -71,6 +71,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}", get(show_asset).patch(edit_asset))
         .route("/api/v1/assets/{key}/history", get(asset_history))
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
+        .route("/api/v1/assets/{key}/retire", post(retire_asset))
+        .route("/api/v1/assets/{key}/restore", post(restore_asset))
         .route("/api/v1/software", get(list_software))
         .route("/api/v1/labels", get(list_labels).post(create_label))
         .route("/api/v1/labels/{name}", delete(delete_label))
@@ -866,6 +868,9 @@ pub struct AssetQuery {
     pub not_seen_for: Option<String>,
     /// Carrying this label (static or dynamic).
     pub label: Option<String>,
+    /// `in-service` (the default), `retired` or `all`.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 impl AssetQuery {
@@ -884,9 +889,10 @@ impl AssetQuery {
                 "model" => &mut q.model,
                 "seen_within" => &mut q.seen_within,
                 "not_seen_for" => &mut q.not_seen_for,
+                "status" => &mut q.status,
                 _ => {
                     return Err(format!(
-                        "unknown filter key `{k}`: use search, software, os, model, seen-within or not-seen-for"
+                        "unknown filter key `{k}`: use search, software, os, model, seen-within, not-seen-for or status"
                     ));
                 }
             };
@@ -935,6 +941,20 @@ pub struct AssetView {
     pub last_seen: Option<String>,
     /// Latest inventory, RFC 3339.
     pub last_inventory_at: String,
+    /// Set when the asset is retired.
+    #[serde(default)]
+    pub retired: Option<RetiredView>,
+}
+
+/// When, by whom and why an asset was retired.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetiredView {
+    /// When, RFC 3339.
+    pub at: String,
+    /// The operator.
+    pub by: String,
+    /// Why (may be empty).
+    pub reason: String,
 }
 
 /// One installed package.
@@ -1088,6 +1108,11 @@ fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
         online: live.is_some(),
         last_seen: live.map(|l| l.0).max(a.last_seen).map(rfc3339),
         last_inventory_at: rfc3339(a.last_inventory_at),
+        retired: a.retired.as_ref().map(|r| RetiredView {
+            at: rfc3339(r.at),
+            by: r.by.clone(),
+            reason: r.reason.clone(),
+        }),
     }
 }
 
@@ -1104,6 +1129,14 @@ async fn store_filter(
         seen_within: duration_secs("seen_within", &q.seen_within)?,
         not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
         software_ids: None,
+        status: match q.status.as_deref() {
+            None | Some("") => AssetStatus::default(),
+            Some(text) => <AssetStatus as clap::ValueEnum>::from_str(text, true).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "unknown status `{text}`: use in-service, retired or all"
+                ))
+            })?,
+        },
     };
     if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
         filter.software_ids = Some(software_ids(store, spec).await?);
@@ -1291,7 +1324,10 @@ async fn dynamic_members(
             "label `{label}`: its filter `{filter}` does not evaluate ({e}); delete the label and create it again"
         ))
     };
-    let q = AssetQuery::parse_filter(filter).map_err(broken)?;
+    let mut q = AssetQuery::parse_filter(filter).map_err(broken)?;
+    // The query that uses the label says which assets it wants; the label
+    // narrows them only if its own filter names a status.
+    q.status.get_or_insert_with(|| "all".into());
     let f = match store_filter(store, &q).await {
         Ok(f) => f,
         Err(e) if e.status == StatusCode::BAD_REQUEST => return Err(broken(e.message)),
@@ -1678,6 +1714,71 @@ async fn edit_asset(
         id: a.id,
         name,
         changes,
+    }))
+}
+
+/// `POST /api/v1/assets/{key}/retire`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireAsset {
+    /// Why: disposed, lost, returned to the lessor...
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What a retire or restore did.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusChanged {
+    /// The asset's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `retired` or `in-service`, after the request.
+    pub status: AssetStatus,
+    /// False when the asset already was so (nothing was recorded).
+    pub changed: bool,
+}
+
+/// `POST /api/v1/assets/{key}/retire`: takes an asset out of service.
+async fn retire_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+    Json(req): Json<RetireAsset>,
+) -> ApiResult<StatusChanged> {
+    set_status(s, op, key, Some(req.reason.trim().to_string())).await
+}
+
+/// `POST /api/v1/assets/{key}/restore`: puts a retired asset back in service.
+async fn restore_asset(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+) -> ApiResult<StatusChanged> {
+    set_status(s, op, key, None).await
+}
+
+async fn set_status(
+    s: Shared,
+    op: Authed,
+    key: String,
+    reason: Option<String>,
+) -> ApiResult<StatusChanged> {
+    op.require(Role::Technician)?;
+    let a = s.store.find_asset(key).await?;
+    let status = match reason {
+        Some(_) => AssetStatus::Retired,
+        None => AssetStatus::InService,
+    };
+    let changed = s
+        .store
+        .set_retired(a.id.clone(), reason, op.0.name, unix_now())
+        .await?;
+    Ok(Json(StatusChanged {
+        id: a.id,
+        name: a.hostname,
+        status,
+        changed,
     }))
 }
 

@@ -1029,9 +1029,14 @@ async fn ticket_report(
     }
     // The report covers whole periods: up to the end of the last one.
     let end = spans.last().map_or(to, |p| p.1);
+    // Retired assets too: their tickets are part of the period's work.
+    let all_assets = crate::store::AssetFilter {
+        status: crate::store::AssetStatus::All,
+        ..Default::default()
+    };
     let names: std::collections::HashMap<String, String> = s
         .store
-        .list_assets(crate::store::AssetFilter::default(), now)
+        .list_assets(all_assets, now)
         .await?
         .into_iter()
         .map(|a| (a.id, a.hostname))

@@ -597,7 +597,9 @@ fn gib(bytes: i64) -> String {
 
 /// Whether an agent reports the asset and is connected.
 fn asset_state(a: &AssetView) -> &'static str {
-    if a.kind != "computer" {
+    if a.retired.is_some() {
+        "retired"
+    } else if a.kind != "computer" {
         "no agent"
     } else if a.online {
         "online"
@@ -664,6 +666,9 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
             "state",
             "last_seen",
             "last_inventory_at",
+            "retired_at",
+            "retired_by",
+            "retired_reason",
         ]);
         for a in &assets {
             t.row(vec![
@@ -681,6 +686,15 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
                 asset_state(a).into(),
                 a.last_seen.clone().unwrap_or_default(),
                 a.last_inventory_at.clone(),
+                a.retired
+                    .as_ref()
+                    .map_or_else(String::new, |r| r.at.clone()),
+                a.retired
+                    .as_ref()
+                    .map_or_else(String::new, |r| r.by.clone()),
+                a.retired
+                    .as_ref()
+                    .map_or_else(String::new, |r| r.reason.clone()),
             ]);
         }
         t
@@ -705,6 +719,16 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("notes", d.notes.clone()),
         ("fqdn", d.fqdn.clone()),
         ("state", asset_state(a).into()),
+        (
+            "retired",
+            a.retired.as_ref().map_or_else(
+                || "-".to_string(),
+                |r| match r.reason.as_str() {
+                    "" => format!("{} by {}", r.at, r.by),
+                    why => format!("{} by {}: {why}", r.at, r.by),
+                },
+            ),
+        ),
         ("last seen", opt(&a.last_seen)),
         ("user", a.user.clone()),
         ("os", a.os.clone()),
@@ -859,6 +883,53 @@ pub async fn assets_edit(
         }
         t
     })
+}
+
+/// `deskhand assets retire` (`Some(reason)`) and `deskhand assets restore`.
+pub async fn assets_set_status(
+    c: &Client,
+    format: OutputFormat,
+    asset: &str,
+    reason: Option<String>,
+) -> Result<()> {
+    let key = path_segment(asset);
+    let done: crate::api::StatusChanged = match reason {
+        Some(reason) => {
+            let body = crate::api::RetireAsset { reason };
+            c.post(&format!("/api/v1/assets/{key}/retire"), &body)
+                .await?
+        }
+        None => {
+            c.post(&format!("/api/v1/assets/{key}/restore"), &())
+                .await?
+        }
+    };
+    let status = match done.status {
+        crate::store::AssetStatus::Retired => "retired",
+        _ => "in service",
+    };
+    if format != OutputFormat::Table {
+        return print(format, &done, || {
+            let mut t = Table::new(vec!["id", "name", "status", "changed"]);
+            t.row(vec![
+                done.id.clone(),
+                done.name.clone(),
+                status.into(),
+                done.changed.to_string(),
+            ]);
+            t
+        });
+    }
+    if done.changed {
+        outln!("{} ({}) is {status} now", done.name, done.id);
+    } else {
+        outln!(
+            "{} ({}) already was {status}; nothing changed",
+            done.name,
+            done.id
+        );
+    }
+    Ok(())
 }
 
 /// `deskhand assets import FILE.csv`: stores the good rows, reports the bad.

@@ -347,6 +347,15 @@ fn migrations() -> Migrations<'static> {
         ALTER TABLE assets DROP COLUMN inventory;
         "#,
         ),
+        // Retired assets (disposed, lost, given away): kept with their
+        // history, tickets and jobs, left out of lists, counts and targets.
+        M::up(
+            r#"
+        ALTER TABLE assets ADD COLUMN retired_at INTEGER;
+        ALTER TABLE assets ADD COLUMN retired_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE assets ADD COLUMN retired_reason TEXT NOT NULL DEFAULT '';
+        "#,
+        ),
     ])
 }
 
@@ -570,6 +579,53 @@ pub struct AssetFilter {
     pub seen_within: Option<i64>,
     /// Not heard from for this many seconds.
     pub not_seen_for: Option<i64>,
+    /// In service, retired or both.
+    pub status: AssetStatus,
+}
+
+/// Whether an asset is in service or retired (disposed, lost, given away).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssetStatus {
+    /// In service: what lists, counts and job targets mean by default.
+    #[default]
+    InService,
+    /// Retired, kept for its history.
+    Retired,
+    /// Both.
+    All,
+}
+
+impl AssetStatus {
+    /// The SQL condition on `assets a`.
+    fn condition(self) -> &'static str {
+        match self {
+            AssetStatus::InService => " AND a.retired_at IS NULL",
+            AssetStatus::Retired => " AND a.retired_at IS NOT NULL",
+            AssetStatus::All => "",
+        }
+    }
+}
+
+/// When, by whom and why an asset was retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retirement {
+    /// Unix time.
+    pub at: i64,
+    /// The operator.
+    pub by: String,
+    /// Why, as the operator wrote it (may be empty).
+    pub reason: String,
 }
 
 /// An asset as listed and shown.
@@ -628,6 +684,8 @@ pub struct AssetRow {
     pub last_seen: Option<i64>,
     /// Installed packages.
     pub software_count: i64,
+    /// Set when the asset is retired.
+    pub retired: Option<Retirement>,
 }
 
 /// An asset entered by hand: a printer, a monitor, a phone.
@@ -663,6 +721,9 @@ const FIELD_LIMITS: [(&str, usize); 8] = [
     ("user", 200),
     ("notes", 2000),
 ];
+
+/// The longest reason for retiring an asset, in characters.
+const MAX_REASON: usize = 500;
 
 /// Refuses a value longer than its field's limit; the message names the
 /// field.
@@ -1424,6 +1485,13 @@ impl Store {
                     params![old, asset_id],
                 )?;
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
+                // A retired machine that enrolls again is in use again.
+                tx.execute(
+                    "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+                     SELECT ?2, ?3, 'asset', 'status', 'restored', 'retired', 'in service (enrolled again)'
+                     FROM assets WHERE id = ?1 AND retired_at IS NOT NULL",
+                    params![old, asset_id, now],
+                )?;
                 tickets::move_asset_links(tx, old, &asset_id)?;
                 jobs::move_asset_targets(tx, old, &asset_id)?;
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
@@ -1500,6 +1568,7 @@ impl Store {
             if let Some(secs) = filter.not_seen_for {
                 sql.push_str(&format!(" AND coalesce(g.last_seen, 0) < {}", now.saturating_sub(secs)));
             }
+            sql.push_str(filter.status.condition());
             let mut st = c.prepare(&sql)?;
             let rows = st.query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), asset_row)?;
             let mut rows: Vec<AssetRow> = rows.collect::<Result<_, _>>()?;
@@ -1577,8 +1646,16 @@ impl Store {
     /// Each distinct package (name, version, vendor, source, arch) with the
     /// number of assets that have it; `name` filters by substring.
     pub async fn software_counts(&self, name: Option<String>) -> Result<Vec<(SoftwareRow, i64)>> {
-        let rows: Vec<(i64, SoftwareRow)> = self
+        let (rows, retired): (Vec<(i64, SoftwareRow)>, Vec<u32>) = self
             .read(move |c| {
+                // Retired assets keep their packages for their history;
+                // they are not counted (a help desk counts what is in use).
+                let retired = c
+                    .prepare(
+                        "SELECT num FROM assets WHERE retired_at IS NOT NULL AND num IS NOT NULL",
+                    )?
+                    .query_map([], |r| r.get::<_, u32>(0))?
+                    .collect::<Result<Vec<u32>, _>>()?;
                 let mut st = c.prepare(
                     "SELECT id, name, version, vendor, source, arch FROM software
                      WHERE (?1 IS NULL OR name LIKE '%' || ?1 || '%')
@@ -1600,15 +1677,18 @@ impl Store {
                         },
                     ))
                 })?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                Ok((rows.collect::<Result<_, _>>()?, retired))
             })
             .await?;
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
         Ok(rows
             .into_iter()
-            .filter_map(|(id, row)| match index.count(id) {
-                0 => None,
-                n => Some((row, n as i64)),
+            .filter_map(|(id, row)| {
+                let gone = retired.iter().filter(|&&num| index.has(id, num)).count();
+                match index.count(id).saturating_sub(gone) {
+                    0 => None,
+                    n => Some((row, n as i64)),
+                }
             })
             .collect())
     }
@@ -1639,6 +1719,21 @@ impl Store {
         now: i64,
     ) -> Result<Vec<FieldChange>> {
         self.write(move |tx| edit_asset(tx, &asset_id, &edit, &by, now))
+            .await
+    }
+
+    /// Retires an asset (`Some(reason)`) or puts it back in service
+    /// (`None`). An asset whose agent is still enrolled is refused: the
+    /// agent would go on reporting a machine said to be gone. Returns
+    /// false when the asset already was as asked.
+    pub async fn set_retired(
+        &self,
+        asset_id: String,
+        reason: Option<String>,
+        by: String,
+        now: i64,
+    ) -> Result<bool> {
+        self.write(move |tx| set_retired(tx, &asset_id, reason.as_deref(), &by, now))
             .await
     }
 
@@ -1848,7 +1943,7 @@ impl Store {
 const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
     a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
     a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
-    a.software_count
+    a.software_count, a.retired_at, a.retired_by, a.retired_reason
     FROM assets a LEFT JOIN agents g ON g.id = a.id";
 
 fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
@@ -1879,6 +1974,16 @@ fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
         last_report_bytes: r.get(23)?,
         last_seen: r.get(24)?,
         software_count: r.get(25)?,
+        retired: r
+            .get::<_, Option<i64>>(26)?
+            .map(|at| -> rusqlite::Result<_> {
+                Ok(Retirement {
+                    at,
+                    by: r.get(27)?,
+                    reason: r.get(28)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -2089,6 +2194,65 @@ fn edit_asset(
         .join("; ");
     audit(tx, now, by, "asset.edit", id, &detail)?;
     Ok(changes)
+}
+
+fn set_retired(
+    tx: &Transaction<'_>,
+    id: &str,
+    reason: Option<&str>,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
+    let (name, retired, live_agent): (String, bool, Option<String>) = tx
+        .query_row(
+            "SELECT a.hostname, a.retired_at IS NOT NULL,
+                CASE WHEN g.revoked_at IS NULL THEN g.id END
+             FROM assets a LEFT JOIN agents g ON g.id = a.id WHERE a.id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no asset {id}")))?;
+    match reason {
+        Some(_) if retired => Ok(false),
+        None if !retired => Ok(false),
+        Some(reason) => {
+            if let Some(agent) = live_agent {
+                return Err(StoreError::Refused(format!(
+                    "{name} still has an enrolled agent, which would go on reporting it: revoke it first (deskhand agents revoke {agent}), then retire the asset"
+                )));
+            }
+            if reason.chars().count() > MAX_REASON {
+                return Err(StoreError::Refused(format!(
+                    "the reason is longer than {MAX_REASON} characters"
+                )));
+            }
+            tx.execute(
+                "UPDATE assets SET retired_at = ?2, retired_by = ?3, retired_reason = ?4 WHERE id = ?1",
+                params![id, now, by, reason],
+            )?;
+            tx.execute(
+                "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+                 VALUES (?1, ?2, 'asset', 'status', 'retired', 'in service', ?3)",
+                params![id, now, reason],
+            )?;
+            audit(tx, now, by, "asset.retire", id, reason)?;
+            Ok(true)
+        }
+        None => {
+            tx.execute(
+                "UPDATE assets SET retired_at = NULL, retired_by = '', retired_reason = '' WHERE id = ?1",
+                [id],
+            )?;
+            tx.execute(
+                "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+                 VALUES (?1, ?2, 'asset', 'status', 'restored', 'retired', 'in service')",
+                params![id, now],
+            )?;
+            audit(tx, now, by, "asset.restore", id, "")?;
+            Ok(true)
+        }
+    }
 }
 
 fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
