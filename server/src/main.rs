@@ -185,6 +185,15 @@ enum AssetsCmd {
         #[arg(long)]
         category: Option<String>,
     },
+    /// Count assets by model, manufacturer, OS, kind or location, most
+    /// first: the assets `assets list` would give with the same filters.
+    Count {
+        /// What to count by.
+        #[arg(long, value_enum)]
+        by: deskhand_server::api::CountBy,
+        #[command(flatten)]
+        filters: AssetFilters,
+    },
     /// Export assets for a spreadsheet or a script: every field, sizes in
     /// bytes (csv), or the API's JSON.
     Export {
@@ -560,6 +569,9 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Assets(AssetsCmd::Export { format, filters }) => {
                 cli::assets_export(&client, format, &filters.query()).await
+            }
+            Command::Assets(AssetsCmd::Count { by, filters }) => {
+                cli::assets_count(&client, f, by, &filters.query()).await
             }
             Command::Assets(AssetsCmd::Show { asset }) => {
                 cli::assets_show(&client, f, &asset).await

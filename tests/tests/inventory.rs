@@ -491,6 +491,43 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     );
     let canon = server.json(&["assets", "show", "Canon MF4"]);
     assert_eq!(canon["asset"]["location"], "2nd floor, east", "{canon}");
+    // Counted by kind and by model, most first, with the list's filters.
+    let counts = |args: &[&str]| -> Vec<(String, i64)> {
+        let mut all = vec!["assets", "count"];
+        all.extend_from_slice(args);
+        server
+            .json(&all)
+            .as_array()
+            .expect("counts")
+            .iter()
+            .map(|g| {
+                (
+                    g["value"].as_str().expect("value").to_string(),
+                    g["assets"].as_i64().expect("assets"),
+                )
+            })
+            .collect()
+    };
+    let pair = |v: &str, n: i64| (v.to_string(), n);
+    assert_eq!(
+        counts(&["--by", "kind"]),
+        [pair("printer", 2), pair("monitor", 1), pair("phone", 1)]
+    );
+    assert_eq!(
+        counts(&["--by", "model", "--search", "floor"]),
+        [pair("", 2)],
+        "the printers on a floor, neither with a model"
+    );
+    assert_eq!(
+        counts(&["--by", "model", "--model", "P"]),
+        [pair("P2723", 1), pair("Pixel 8", 1)]
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "count", "--by", "colour"]),
+        "counting by an unknown field",
+    )
+    .expect("refused");
+    assert!(err.contains("model"), "{err}");
     // A serial number another asset has is refused, and nothing of that
     // edit is stored.
     let err = expect_failure(

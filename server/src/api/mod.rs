@@ -73,6 +73,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
         .route("/api/v1/assets/{key}/retire", post(retire_asset))
         .route("/api/v1/assets/{key}/restore", post(restore_asset))
+        .route("/api/v1/asset-counts/{by}", get(count_assets))
         .route("/api/v1/software", get(list_software))
         .route("/api/v1/labels", get(list_labels).post(create_label))
         .route("/api/v1/labels/{name}", delete(delete_label))
@@ -1421,6 +1422,69 @@ async fn refresh_asset(
 pub struct SoftwareQuery {
     /// Substring of the name.
     pub name: Option<String>,
+}
+
+/// What `GET /api/v1/asset-counts/{by}` groups assets by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CountBy {
+    /// Manufacturer and model.
+    Model,
+    /// Manufacturer.
+    Manufacturer,
+    /// OS name and version.
+    Os,
+    /// computer, printer, monitor, ...
+    Kind,
+    /// Where it is.
+    Location,
+}
+
+impl CountBy {
+    fn value(self, a: &crate::store::AssetRow) -> String {
+        let join = |x: &str, y: &str| format!("{x} {y}").trim().to_string();
+        match self {
+            CountBy::Model => join(&a.manufacturer, &a.model),
+            CountBy::Manufacturer => a.manufacturer.clone(),
+            CountBy::Os => join(&a.os_name, &a.os_version),
+            CountBy::Kind => a.kind.clone(),
+            CountBy::Location => a.location.clone(),
+        }
+    }
+}
+
+/// One group of `GET /api/v1/asset-counts/{by}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CountView {
+    /// The model, OS, ... (empty when the assets do not say).
+    pub value: String,
+    /// How many of the selected assets have it.
+    pub assets: usize,
+}
+
+/// `GET /api/v1/asset-counts/{by}?FILTERS`: the assets a list with the
+/// same filters would give, counted by model, OS, ...; most first.
+async fn count_assets(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(by): Path<String>,
+    Query(q): Query<AssetQuery>,
+) -> ApiResult<Vec<CountView>> {
+    let by = <CountBy as clap::ValueEnum>::from_str(&by, true).map_err(|_| {
+        ApiError::bad_request(format!(
+            "cannot count by `{by}`: use model, manufacturer, os, kind or location"
+        ))
+    })?;
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for a in asset_rows(&s.store, &q).await? {
+        *counts.entry(by.value(&a)).or_default() += 1;
+    }
+    let mut out: Vec<CountView> = counts
+        .into_iter()
+        .map(|(value, assets)| CountView { value, assets })
+        .collect();
+    out.sort_by(|a, b| b.assets.cmp(&a.assets).then_with(|| a.value.cmp(&b.value)));
+    Ok(Json(out))
 }
 
 async fn list_software(

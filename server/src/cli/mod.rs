@@ -646,6 +646,36 @@ pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -
     print(format, &assets, || asset_table(&assets))
 }
 
+/// `deskhand assets count --by model`: how many assets per model (OS, ...).
+pub async fn assets_count(
+    c: &Client,
+    format: OutputFormat,
+    by: crate::api::CountBy,
+    query: &AssetQuery,
+) -> Result<()> {
+    let name = clap::ValueEnum::to_possible_value(&by)
+        .map_or_else(String::new, |v| v.get_name().to_string());
+    let counts: Vec<crate::api::CountView> = c
+        .get_query(&format!("/api/v1/asset-counts/{name}"), query)
+        .await?;
+    print(format, &counts, || {
+        use crate::api::CountBy;
+        let header = match by {
+            CountBy::Model => "MODEL",
+            CountBy::Manufacturer => "MANUFACTURER",
+            CountBy::Os => "OS",
+            CountBy::Kind => "KIND",
+            CountBy::Location => "LOCATION",
+        };
+        let mut t = Table::new(vec![header, "ASSETS"]);
+        for g in &counts {
+            let value = if g.value.is_empty() { "-" } else { &g.value };
+            t.row(vec![value.to_string(), g.assets.to_string()]);
+        }
+        t
+    })
+}
+
 /// `deskhand assets export`: every field of each asset, values as the API
 /// has them (bytes, not GiB), for a spreadsheet; JSON is the API's list.
 pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
