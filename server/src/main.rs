@@ -142,6 +142,12 @@ struct AssetFilters {
     /// Assets in service (the default), retired ones, or all.
     #[arg(long, value_enum, value_name = "STATUS")]
     status: Option<deskhand_server::store::AssetStatus>,
+    /// Warranty still running and ending within this long, e.g. 90d.
+    #[arg(long, value_name = "DURATION")]
+    warranty_ends_within: Option<String>,
+    /// Only assets whose warranty has ended.
+    #[arg(long)]
+    out_of_warranty: bool,
 }
 
 impl AssetFilters {
@@ -158,6 +164,8 @@ impl AssetFilters {
                 clap::ValueEnum::to_possible_value(&s)
                     .map_or_else(String::new, |v| v.get_name().to_string())
             }),
+            warranty_ends_within: self.warranty_ends_within,
+            out_of_warranty: self.out_of_warranty.then(|| "true".to_string()),
         }
     }
 }
@@ -234,10 +242,14 @@ enum AssetsCmd {
         /// Free text.
         #[arg(long, default_value = "")]
         notes: String,
+        /// Last day of its warranty, e.g. 2027-03-31.
+        #[arg(long, value_name = "DATE", default_value = "")]
+        warranty_until: String,
     },
     /// Change an asset's fields. Any field of an asset entered by hand; on
-    /// an asset with an agent only --location and --notes (the rest comes
-    /// from its inventory). Each change goes into the asset's history.
+    /// an asset with an agent only --location, --notes and
+    /// --warranty-until (the rest comes from its inventory). Each change
+    /// goes into the asset's history.
     Edit {
         /// Id, host name or serial number.
         asset: String,
@@ -246,7 +258,8 @@ enum AssetsCmd {
     },
     /// Add many assets without agents from a CSV file with a header row
     /// (columns: name, kind, serial, manufacturer, model, location, user,
-    /// notes; name and kind required). Bad rows are reported by line and
+    /// notes, warranty_until as 2027-03-31; name and kind required). Bad
+    /// rows are reported by line and
     /// stored not at all; the good ones are stored.
     Import {
         /// The CSV file: UTF-8 (a spreadsheet's "CSV UTF-8"), fields
@@ -596,6 +609,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 location,
                 user,
                 notes,
+                warranty_until,
             }) => {
                 let asset = deskhand_server::api::AddAsset {
                     name,
@@ -606,6 +620,7 @@ fn real_main(cli: Cli) -> Result<()> {
                     location,
                     user,
                     notes,
+                    warranty_until,
                 };
                 cli::assets_add(&client, f, asset).await
             }

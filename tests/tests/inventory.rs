@@ -568,6 +568,68 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
         "{exported}"
     );
     assert!(exported.contains("desk 12"), "{exported}");
+
+    // Warranty end dates, entered by hand, imported, edited; found by
+    // how soon they end.
+    let phones = tmp.path().join("phones.csv");
+    std::fs::write(
+        &phones,
+        "name,kind,warranty_until\nPixel 6,phone,2020-1-31\nPixel 9,phone,2099-12-31\nPixel 7,phone,31/12/2026\n",
+    )
+    .expect("write phones");
+    let out = server.cli(&["assets", "import", phones.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 assets added, 1 row refused")
+            && text
+                .contains("line 4: warranty_until `31/12/2026` is not a date such as 2027-03-31"),
+        "{text}"
+    );
+    let edited = server.json(&[
+        "assets",
+        "edit",
+        "Dell P2723",
+        "--warranty-until",
+        "2098-02-03",
+    ]);
+    assert_eq!(edited["changes"][0]["new"], "2098-02-03", "{edited}");
+    assert_eq!(
+        listed(&server, &["--out-of-warranty"]),
+        ["Pixel 6"],
+        "ended before today"
+    );
+    assert_eq!(
+        listed(&server, &["--warranty-ends-within", "100000d"]),
+        ["Dell P2723", "Pixel 9"],
+        "still running, ending within ~270 years"
+    );
+    let pixel6 = show(&server, "Pixel 6");
+    assert_eq!(pixel6["asset"]["warranty_until"], "2020-01-31", "{pixel6}");
+    let err = expect_failure(
+        &server.cli(&[
+            "assets",
+            "edit",
+            "Pixel 9",
+            "--warranty-until",
+            "2027-02-30",
+        ]),
+        "a day that is not in the calendar",
+    )
+    .expect("refused");
+    assert!(err.contains("`2027-02-30` is not a date"), "{err}");
+    assert!(
+        server
+            .cli(&[
+                "labels",
+                "create",
+                "renew",
+                "--where",
+                "out-of-warranty=true"
+            ])
+            .status
+            .success()
+    );
+    assert_eq!(listed(&server, &["--label", "renew"]), ["Pixel 6"]);
 }
 
 /// The hostnames `assets list` gives with these extra arguments.
@@ -644,6 +706,10 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
         Vec::<String>::new()
     );
 
+    // A warranty date is set by hand on a machine with an agent too.
+    let edited = server.json(&["assets", "edit", &id, "--warranty-until", "2031-05-06"]);
+    assert_eq!(edited["changes"][0]["field"], "warranty_until", "{edited}");
+
     run.stop();
     assert!(server.cli(&["agents", "revoke", &id]).status.success());
     let out = server.cli(&["assets", "retire", &id, "--reason", "disposed, WEEE 2291"]);
@@ -700,7 +766,7 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
     assert!(
         csv.lines()
             .next()
-            .is_some_and(|h| h.ends_with("retired_at,retired_by,retired_reason"))
+            .is_some_and(|h| h.ends_with("retired_at,retired_by,retired_reason,warranty_until"))
             && csv.contains("\"disposed, WEEE 2291\""),
         "{csv}"
     );
@@ -759,6 +825,8 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
             .any(|e| e["change"] == "restored" && e["new_value"] == "in service (enrolled again)"),
         "{history}"
     );
-    assert_eq!(show(&server, &new_id)["asset"]["retired"], Value::Null);
+    let d = show(&server, &new_id);
+    assert_eq!(d["asset"]["retired"], Value::Null, "{d}");
+    assert_eq!(d["asset"]["warranty_until"], "2031-05-06", "{d}");
     assert_eq!(bash_assets(&server), 1);
 }

@@ -872,6 +872,12 @@ pub struct AssetQuery {
     /// `in-service` (the default), `retired` or `all`.
     #[serde(default)]
     pub status: Option<String>,
+    /// Warranty still running and ending within this long, e.g. `90d`.
+    #[serde(default)]
+    pub warranty_ends_within: Option<String>,
+    /// `true`: only assets whose warranty has ended.
+    #[serde(default)]
+    pub out_of_warranty: Option<String>,
 }
 
 impl AssetQuery {
@@ -891,9 +897,11 @@ impl AssetQuery {
                 "seen_within" => &mut q.seen_within,
                 "not_seen_for" => &mut q.not_seen_for,
                 "status" => &mut q.status,
+                "warranty_ends_within" => &mut q.warranty_ends_within,
+                "out_of_warranty" => &mut q.out_of_warranty,
                 _ => {
                     return Err(format!(
-                        "unknown filter key `{k}`: use search, software, os, model, seen-within, not-seen-for or status"
+                        "unknown filter key `{k}`: use search, software, os, model, seen-within, not-seen-for, status, warranty-ends-within or out-of-warranty"
                     ));
                 }
             };
@@ -945,6 +953,9 @@ pub struct AssetView {
     /// Set when the asset is retired.
     #[serde(default)]
     pub retired: Option<RetiredView>,
+    /// Last day of its warranty (`YYYY-MM-DD`), empty if unknown.
+    #[serde(default)]
+    pub warranty_until: String,
 }
 
 /// When, by whom and why an asset was retired.
@@ -1114,6 +1125,7 @@ fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
             by: r.by.clone(),
             reason: r.reason.clone(),
         }),
+        warranty_until: a.warranty_until.clone(),
     }
 }
 
@@ -1130,6 +1142,16 @@ async fn store_filter(
         seen_within: duration_secs("seen_within", &q.seen_within)?,
         not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
         software_ids: None,
+        warranty_ends_within: duration_secs("warranty_ends_within", &q.warranty_ends_within)?,
+        out_of_warranty: match q.out_of_warranty.as_deref() {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "out_of_warranty is true or false, not `{other}`"
+                )));
+            }
+        },
         status: match q.status.as_deref() {
             None | Some("") => AssetStatus::default(),
             Some(text) => <AssetStatus as clap::ValueEnum>::from_str(text, true).map_err(|_| {
@@ -1668,6 +1690,9 @@ pub struct AddAsset {
     /// Free text.
     #[serde(default)]
     pub notes: String,
+    /// Last day of its warranty, e.g. `2027-03-31`.
+    #[serde(default)]
+    pub warranty_until: String,
 }
 
 /// A created asset.
@@ -1725,6 +1750,7 @@ fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, String> {
         location: a.location,
         user: a.user,
         notes: a.notes,
+        warranty_until: a.warranty_until,
     }
     .normalized()
 }
@@ -1762,7 +1788,7 @@ async fn edit_asset(
     op.require(Role::Technician)?;
     if req.is_empty() {
         return Err(ApiError::bad_request(
-            "nothing to change: give at least one of name, kind, serial, manufacturer, model, location, user, notes",
+            "nothing to change: give at least one of name, kind, serial, manufacturer, model, location, user, notes, warranty_until",
         ));
     }
     let a = s.store.find_asset(key).await?;
@@ -1847,7 +1873,7 @@ async fn set_status(
 }
 
 /// The columns a CSV import understands.
-const IMPORT_COLUMNS: [&str; 8] = [
+const IMPORT_COLUMNS: [&str; 9] = [
     "name",
     "kind",
     "serial",
@@ -1856,6 +1882,7 @@ const IMPORT_COLUMNS: [&str; 8] = [
     "location",
     "user",
     "notes",
+    "warranty_until",
 ];
 
 /// One data row of an import: its line and the asset, or why not.
@@ -1936,6 +1963,7 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
                 "location" => &mut a.location,
                 "user" => &mut a.user,
                 "notes" => &mut a.notes,
+                "warranty_until" => &mut a.warranty_until,
                 _ => {
                     if !v.is_empty() {
                         unnamed.get_or_insert(i + 1);

@@ -699,6 +699,7 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
             "retired_at",
             "retired_by",
             "retired_reason",
+            "warranty_until",
         ]);
         for a in &assets {
             t.row(vec![
@@ -725,6 +726,7 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
                 a.retired
                     .as_ref()
                     .map_or_else(String::new, |r| r.reason.clone()),
+                a.warranty_until.clone(),
             ]);
         }
         t
@@ -765,6 +767,13 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
         ("kernel", d.kernel.clone()),
         ("model", a.model.clone()),
         ("serial", a.serial.clone()),
+        (
+            "warranty until",
+            match a.warranty_until.as_str() {
+                "" => "-".into(),
+                day => day.to_string(),
+            },
+        ),
         ("system uuid", d.system_uuid.clone()),
         (
             "cpu",

@@ -356,6 +356,8 @@ fn migrations() -> Migrations<'static> {
         ALTER TABLE assets ADD COLUMN retired_reason TEXT NOT NULL DEFAULT '';
         "#,
         ),
+        // Warranty end dates, set by hand (no agent can know them).
+        M::up("ALTER TABLE assets ADD COLUMN warranty_until TEXT NOT NULL DEFAULT '';"),
     ])
 }
 
@@ -581,6 +583,10 @@ pub struct AssetFilter {
     pub not_seen_for: Option<i64>,
     /// In service, retired or both.
     pub status: AssetStatus,
+    /// Warranty still running and ending within this many seconds.
+    pub warranty_ends_within: Option<i64>,
+    /// Warranty ended (before today).
+    pub out_of_warranty: bool,
 }
 
 /// Whether an asset is in service or retired (disposed, lost, given away).
@@ -686,6 +692,8 @@ pub struct AssetRow {
     pub software_count: i64,
     /// Set when the asset is retired.
     pub retired: Option<Retirement>,
+    /// Last day of its warranty, `YYYY-MM-DD`; empty if unknown.
+    pub warranty_until: String,
 }
 
 /// An asset entered by hand: a printer, a monitor, a phone.
@@ -707,11 +715,13 @@ pub struct ManualAsset {
     pub user: String,
     /// Free text.
     pub notes: String,
+    /// Last day of its warranty, `YYYY-MM-DD`; empty if unknown.
+    pub warranty_until: String,
 }
 
 /// The longest each field of an asset entered by hand may be, in
 /// characters.
-const FIELD_LIMITS: [(&str, usize); 8] = [
+const FIELD_LIMITS: [(&str, usize); 9] = [
     ("name", 200),
     ("kind", 40),
     ("serial", 100),
@@ -720,20 +730,59 @@ const FIELD_LIMITS: [(&str, usize); 8] = [
     ("location", 200),
     ("user", 200),
     ("notes", 2000),
+    ("warranty_until", 10),
 ];
 
 /// The longest reason for retiring an asset, in characters.
 const MAX_REASON: usize = 500;
 
-/// Refuses a value longer than its field's limit; the message names the
+/// Refuses a value longer than its field's limit, and a warranty date
+/// that is not one (writing it as `YYYY-MM-DD`); the message names the
 /// field.
-fn check_length(field: &str, value: &str) -> std::result::Result<(), String> {
+fn check_field(field: &str, value: &mut String) -> std::result::Result<(), String> {
+    if field == "warranty_until" && !value.is_empty() {
+        *value = day(value)
+            .ok_or_else(|| format!("warranty_until `{value}` is not a date such as 2027-03-31"))?;
+    }
     match FIELD_LIMITS.iter().find(|(f, _)| *f == field) {
         Some(&(_, max)) if value.chars().count() > max => {
             Err(format!("{field} is longer than {max} characters"))
         }
         _ => Ok(()),
     }
+}
+
+/// A calendar day written `Y-M-D`, as `YYYY-MM-DD`.
+fn day(text: &str) -> Option<String> {
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    let date = time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()?;
+    (1000..=9999).contains(&date.year()).then(|| {
+        format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        )
+    })
+}
+
+/// The day of a unix time (UTC), as `YYYY-MM-DD`.
+fn day_of(unix: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 impl ManualAsset {
@@ -750,6 +799,7 @@ impl ManualAsset {
             location: trim(self.location),
             user: trim(self.user),
             notes: trim(self.notes),
+            warranty_until: trim(self.warranty_until),
         };
         if m.name.is_empty() {
             return Err("name is empty".into());
@@ -762,14 +812,15 @@ impl ManualAsset {
                 "kind `computer` is for machines with an agent; enroll the agent instead".into(),
             );
         }
-        for ((field, _), value) in FIELD_LIMITS.iter().zip(m.values()) {
-            check_length(field, value)?;
+        let mut m = m;
+        for ((field, _), value) in FIELD_LIMITS.iter().zip(m.values_mut()) {
+            check_field(field, value)?;
         }
         Ok(m)
     }
 
     /// Its fields in [`FIELD_LIMITS`] order.
-    fn values(&self) -> [&String; 8] {
+    fn values(&self) -> [&String; 9] {
         [
             &self.name,
             &self.kind,
@@ -779,11 +830,12 @@ impl ManualAsset {
             &self.location,
             &self.user,
             &self.notes,
+            &self.warranty_until,
         ]
     }
 
     /// Its fields in [`FIELD_LIMITS`] order, to set.
-    fn values_mut(&mut self) -> [&mut String; 8] {
+    fn values_mut(&mut self) -> [&mut String; 9] {
         [
             &mut self.name,
             &mut self.kind,
@@ -793,6 +845,7 @@ impl ManualAsset {
             &mut self.location,
             &mut self.user,
             &mut self.notes,
+            &mut self.warranty_until,
         ]
     }
 }
@@ -839,11 +892,15 @@ pub struct AssetEdit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[arg(long)]
     pub notes: Option<String>,
+    /// Last day of the warranty, e.g. 2027-03-31; "" clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "DATE")]
+    pub warranty_until: Option<String>,
 }
 
 impl AssetEdit {
     /// Its fields in [`FIELD_LIMITS`] order.
-    fn values(&self) -> [Option<&str>; 8] {
+    fn values(&self) -> [Option<&str>; 9] {
         [
             &self.name,
             &self.kind,
@@ -853,6 +910,7 @@ impl AssetEdit {
             &self.location,
             &self.user,
             &self.notes,
+            &self.warranty_until,
         ]
         .map(Option::as_deref)
     }
@@ -865,7 +923,7 @@ impl AssetEdit {
 
 /// The fields of an asset with an agent that an operator sets; the others
 /// come from its inventory and are replaced at each report.
-const OPERATOR_FIELDS: [&str; 2] = ["location", "notes"];
+const OPERATOR_FIELDS: [&str; 3] = ["location", "notes", "warranty_until"];
 
 /// One field an edit changed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -1492,6 +1550,12 @@ impl Store {
                      FROM assets WHERE id = ?1 AND retired_at IS NOT NULL",
                     params![old, asset_id, now],
                 )?;
+                // The machine's warranty is the machine's, whatever agent reports it.
+                tx.execute(
+                    "UPDATE assets SET warranty_until = (SELECT warranty_until FROM assets WHERE id = ?1)
+                     WHERE id = ?2 AND warranty_until = ''",
+                    params![old, asset_id],
+                )?;
                 tickets::move_asset_links(tx, old, &asset_id)?;
                 jobs::move_asset_targets(tx, old, &asset_id)?;
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
@@ -1569,6 +1633,17 @@ impl Store {
                 sql.push_str(&format!(" AND coalesce(g.last_seen, 0) < {}", now.saturating_sub(secs)));
             }
             sql.push_str(filter.status.condition());
+            // Days as YYYY-MM-DD compare as text.
+            let today = day_of(now);
+            if let Some(secs) = filter.warranty_ends_within {
+                sql.push_str(&format!(
+                    " AND a.warranty_until >= '{today}' AND a.warranty_until <= '{}'",
+                    day_of(now.saturating_add(secs))
+                ));
+            }
+            if filter.out_of_warranty {
+                sql.push_str(&format!(" AND a.warranty_until != '' AND a.warranty_until < '{today}'"));
+            }
             let mut st = c.prepare(&sql)?;
             let rows = st.query_map(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())), asset_row)?;
             let mut rows: Vec<AssetRow> = rows.collect::<Result<_, _>>()?;
@@ -1709,7 +1784,7 @@ impl Store {
     /// also an `edited` event in its history and the whole edit an audit
     /// entry. An asset entered by hand takes any field, checked as when it
     /// was added (its serial number must be free); on an asset with an
-    /// agent only location and notes are the operator's, the other fields
+    /// agent only location, notes and warranty date are the operator's, the other fields
     /// come from its inventory.
     pub async fn edit_asset(
         &self,
@@ -1943,7 +2018,7 @@ impl Store {
 const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
     a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
     a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
-    a.software_count, a.retired_at, a.retired_by, a.retired_reason
+    a.software_count, a.retired_at, a.retired_by, a.retired_reason, a.warranty_until
     FROM assets a LEFT JOIN agents g ON g.id = a.id";
 
 fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
@@ -1984,6 +2059,7 @@ fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
                 })
             })
             .transpose()?,
+        warranty_until: r.get(29)?,
     })
 }
 
@@ -2077,9 +2153,9 @@ fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> R
     let id = uuid::Uuid::new_v4().to_string();
     tx.execute(
         "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, user, notes,
-            first_inventory_at, last_inventory_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-        params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, now],
+            warranty_until, first_inventory_at, last_inventory_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, a.warranty_until, now],
     )?;
     tx.execute(
         "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
@@ -2107,7 +2183,8 @@ fn edit_asset(
 ) -> Result<Vec<FieldChange>> {
     let (has_agent, before) = tx
         .query_row(
-            "SELECT agent_id IS NOT NULL, hostname, kind, serial, manufacturer, model, location, user, notes
+            "SELECT agent_id IS NOT NULL, hostname, kind, serial, manufacturer, model, location, user, notes,
+                warranty_until
              FROM assets WHERE id = ?1",
             [id],
             |r| {
@@ -2122,6 +2199,7 @@ fn edit_asset(
                         location: r.get(6)?,
                         user: r.get(7)?,
                         notes: r.get(8)?,
+                        warranty_until: r.get(9)?,
                     },
                 ))
             },
@@ -2137,12 +2215,12 @@ fn edit_asset(
         let Some(value) = value else { continue };
         if has_agent && !OPERATOR_FIELDS.contains(field) {
             return Err(StoreError::Refused(format!(
-                "the {field} of {} comes from its agent's inventory and is replaced at each report; on an asset with an agent only location and notes are set by hand",
+                "the {field} of {} comes from its agent's inventory and is replaced at each report; on an asset with an agent only location, notes and warranty_until are set by hand",
                 before.name
             )));
         }
         *slot = value.trim().to_string();
-        check_length(field, slot).map_err(StoreError::Refused)?;
+        check_field(field, slot).map_err(StoreError::Refused)?;
     }
     if !has_agent {
         after = after.normalized().map_err(StoreError::Refused)?;
@@ -2166,7 +2244,7 @@ fn edit_asset(
     let a = &after;
     tx.execute(
         "UPDATE assets SET hostname = ?2, kind = ?3, serial = ?4, manufacturer = ?5, model = ?6,
-            location = ?7, user = ?8, notes = ?9
+            location = ?7, user = ?8, notes = ?9, warranty_until = ?10
          WHERE id = ?1",
         params![
             id,
@@ -2177,7 +2255,8 @@ fn edit_asset(
             a.model,
             a.location,
             a.user,
-            a.notes
+            a.notes,
+            a.warranty_until
         ],
     )?;
     let mut st = tx.prepare_cached(
@@ -3238,6 +3317,29 @@ mod takeover_tests {
             source: PackageSource::Dpkg,
             ..Package::default()
         }
+    }
+
+    #[test]
+    fn warranty_days_are_calendar_days_written_one_way() {
+        assert_eq!(day("2027-3-31").as_deref(), Some("2027-03-31"));
+        assert_eq!(day("2028-02-29").as_deref(), Some("2028-02-29"));
+        for bad in [
+            "2027-02-29",
+            "2027-13-01",
+            "31/12/2026",
+            "2027-03",
+            "2027-03-31-1",
+            "99-1-1",
+            "x",
+        ] {
+            assert_eq!(day(bad), None, "{bad}");
+        }
+        assert_eq!(day_of(1_700_000_000), "2023-11-14");
+        let mut v = " 2027-3-31".trim().to_string();
+        check_field("warranty_until", &mut v).expect("a day");
+        assert_eq!(v, "2027-03-31");
+        let mut notes = "x".repeat(2001);
+        assert!(check_field("notes", &mut notes).is_err());
     }
 
     /// A re-enrolled machine's new asset takes over the old asset's
