@@ -750,6 +750,12 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
     )
     .expect("refused");
     assert!(err.contains("no asset matches"), "{err}");
+    let err = expect_failure(
+        &server.cli(&["jobs", "run", "--inventory", "--target", &id]),
+        "a job for a retired asset named by hand",
+    )
+    .expect("refused");
+    assert!(err.contains("is retired"), "{err}");
     let d = show(&server, &id);
     assert_eq!(
         d["asset"]["retired"]["reason"], "disposed, WEEE 2291",

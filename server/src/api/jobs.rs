@@ -405,7 +405,14 @@ async fn resolve_targets(
             let rows = asset_rows(&s.store, &AssetQuery::default()).await?;
             ids.extend(rows.into_iter().map(|a| a.id));
         } else {
-            ids.push(s.store.find_asset(word.clone()).await?.id);
+            let a = s.store.find_asset(word.clone()).await?;
+            if a.retired.is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "{} is retired; put it back in service first (deskhand assets restore {})",
+                    a.hostname, a.id
+                )));
+            }
+            ids.push(a.id);
         }
     }
     if let Some(f) = filter {

@@ -2292,46 +2292,41 @@ fn set_retired(
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("no asset {id}")))?;
-    match reason {
-        Some(_) if retired => Ok(false),
-        None if !retired => Ok(false),
-        Some(reason) => {
-            if let Some(agent) = live_agent {
-                return Err(StoreError::Refused(format!(
-                    "{name} still has an enrolled agent, which would go on reporting it: revoke it first (deskhand agents revoke {agent}), then retire the asset"
-                )));
-            }
-            if reason.chars().count() > MAX_REASON {
-                return Err(StoreError::Refused(format!(
-                    "the reason is longer than {MAX_REASON} characters"
-                )));
-            }
-            tx.execute(
-                "UPDATE assets SET retired_at = ?2, retired_by = ?3, retired_reason = ?4 WHERE id = ?1",
-                params![id, now, by, reason],
-            )?;
-            tx.execute(
-                "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
-                 VALUES (?1, ?2, 'asset', 'status', 'retired', 'in service', ?3)",
-                params![id, now, reason],
-            )?;
-            audit(tx, now, by, "asset.retire", id, reason)?;
-            Ok(true)
+    if reason.is_some() == retired {
+        return Ok(false);
+    }
+    if let Some(reason) = reason {
+        if let Some(agent) = live_agent {
+            return Err(StoreError::Refused(format!(
+                "{name} still has an enrolled agent, which would go on reporting it: revoke it first (deskhand agents revoke {agent}), then retire the asset"
+            )));
         }
-        None => {
-            tx.execute(
-                "UPDATE assets SET retired_at = NULL, retired_by = '', retired_reason = '' WHERE id = ?1",
-                [id],
-            )?;
-            tx.execute(
-                "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
-                 VALUES (?1, ?2, 'asset', 'status', 'restored', 'retired', 'in service')",
-                params![id, now],
-            )?;
-            audit(tx, now, by, "asset.restore", id, "")?;
-            Ok(true)
+        if reason.chars().count() > MAX_REASON {
+            return Err(StoreError::Refused(format!(
+                "the reason is longer than {MAX_REASON} characters"
+            )));
         }
     }
+    tx.execute(
+        "UPDATE assets SET retired_at = ?2, retired_by = ?3, retired_reason = ?4 WHERE id = ?1",
+        params![
+            id,
+            reason.map(|_| now),
+            reason.map_or("", |_| by),
+            reason.unwrap_or("")
+        ],
+    )?;
+    let (change, old, new, action) = match reason {
+        Some(reason) => ("retired", "in service", reason, "asset.retire"),
+        None => ("restored", "retired", "in service", "asset.restore"),
+    };
+    tx.execute(
+        "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
+         VALUES (?1, ?2, 'asset', 'status', ?3, ?4, ?5)",
+        params![id, now, change, old, new],
+    )?;
+    audit(tx, now, by, action, id, reason.unwrap_or(""))?;
+    Ok(true)
 }
 
 fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
