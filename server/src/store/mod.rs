@@ -762,21 +762,18 @@ fn day(text: &str) -> Option<String> {
     };
     let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
     let date = time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()?;
-    (1000..=9999).contains(&date.year()).then(|| {
-        format!(
-            "{:04}-{:02}-{:02}",
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        )
-    })
+    (1000..=9999).contains(&date.year()).then(|| ymd(date))
 }
 
 /// The day of a unix time (UTC), as `YYYY-MM-DD`.
 fn day_of(unix: i64) -> String {
-    let date = time::OffsetDateTime::from_unix_timestamp(unix)
+    ymd(time::OffsetDateTime::from_unix_timestamp(unix)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
+        .date())
+}
+
+/// `YYYY-MM-DD`: compared as text, days keep their order.
+fn ymd(date: time::Date) -> String {
     format!(
         "{:04}-{:02}-{:02}",
         date.year(),
