@@ -178,6 +178,9 @@ enum AssetsCmd {
     Show {
         /// Id, host name or serial number.
         asset: String,
+        /// Only the packages whose name contains this (any case), e.g. firefox.
+        #[arg(long, value_name = "TEXT")]
+        software: Option<String>,
     },
     /// What changed on an asset: software installed, removed, upgraded; hardware; OS.
     History {
@@ -586,8 +589,9 @@ fn real_main(cli: Cli) -> Result<()> {
             Command::Assets(AssetsCmd::Count { by, filters }) => {
                 cli::assets_count(&client, f, by, &filters.query()).await
             }
-            Command::Assets(AssetsCmd::Show { asset }) => {
-                cli::assets_show(&client, f, &asset).await
+            Command::Assets(AssetsCmd::Show { asset, software }) => {
+                let q = deskhand_server::api::ShowQuery { software };
+                cli::assets_show(&client, f, &asset, &q).await
             }
             Command::Assets(AssetsCmd::History {
                 asset,

@@ -98,6 +98,15 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
             .any(|p| p["name"] == PKG && p["version"] == "1.0-1"),
         "not in assets show"
     );
+    // A technician asks for one package of the machine, not all of them.
+    let one = server.json(&["assets", "show", &id, "--software", "E2E-HELLO"]);
+    let names: Vec<&str> = one["software"]
+        .as_array()
+        .expect("software")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, [PKG], "{one}");
     let listed = server.json(&["software", "list", "--name", PKG]);
     assert_eq!(listed[0]["version"], "1.0-1", "{listed}");
     assert_eq!(listed[0]["assets"], 1, "{listed}");

@@ -1245,13 +1245,27 @@ fn software_view(r: crate::inventory::SoftwareRow) -> SoftwareView {
     }
 }
 
+/// Query of `GET /api/v1/assets/{key}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    /// Only the packages whose name contains this (any case).
+    #[serde(default)]
+    pub software: Option<String>,
+}
+
 async fn show_asset(
     State(s): State<Shared>,
     _: Authed,
     Path(key): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> ApiResult<AssetDetail> {
     let a = s.store.find_asset(key).await?;
-    let software = s.store.asset_software(a.id.clone()).await?;
+    let mut software = s.store.asset_software(a.id.clone()).await?;
+    if let Some(text) = q.software.filter(|t| !t.is_empty()) {
+        let text = text.to_lowercase();
+        software.retain(|p| p.name.to_lowercase().contains(&text));
+    }
     let inv = s
         .store
         .stored_inventory(a.id.clone())

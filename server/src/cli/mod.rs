@@ -734,9 +734,14 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
 }
 
 /// `deskhand assets show ASSET`.
-pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<()> {
+pub async fn assets_show(
+    c: &Client,
+    format: OutputFormat,
+    key: &str,
+    query: &crate::api::ShowQuery,
+) -> Result<()> {
     let d: AssetDetail = c
-        .get(&format!("/api/v1/assets/{}", path_segment(key)))
+        .get_query(&format!("/api/v1/assets/{}", path_segment(key)), query)
         .await?;
     if format != OutputFormat::Table {
         return print(format, &d, || asset_table(std::slice::from_ref(&d.asset)));
@@ -829,7 +834,14 @@ pub async fn assets_show(c: &Client, format: OutputFormat, key: &str) -> Result<
     }
     out!("{}", t.to_text());
     out!("{}", tickets::asset_tickets_text(&d.tickets));
-    outln!("\nsoftware ({} packages):", d.software.len());
+    match query.software.as_deref().filter(|t| !t.is_empty()) {
+        Some(text) => outln!(
+            "\nsoftware ({} of {} packages, names containing `{text}`):",
+            d.software.len(),
+            a.software_count
+        ),
+        None => outln!("\nsoftware ({} packages):", d.software.len()),
+    }
     let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "VENDOR"]);
     for p in &d.software {
         t.row(vec![
