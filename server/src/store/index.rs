@@ -97,6 +97,29 @@ impl AssetSet {
         }
     }
 
+    /// How many of its assets are not in `excluded` (a bitmap by asset
+    /// number): a word-wise AND for a bitmap, one probe per member for a
+    /// list. Never more work than the set's own size.
+    fn len_without(&self, excluded: &[u64]) -> usize {
+        if excluded.is_empty() {
+            return self.len();
+        }
+        let bit = |n: u32| {
+            excluded
+                .get(n as usize / 64)
+                .is_some_and(|w| w & (1 << (n % 64)) != 0)
+        };
+        let gone = match self {
+            Self::List(v) => v.iter().filter(|&&n| bit(n)).count(),
+            Self::Bits { words, .. } => words
+                .iter()
+                .zip(excluded)
+                .map(|(a, b)| (a & b).count_ones() as usize)
+                .sum(),
+        };
+        self.len() - gone
+    }
+
     fn extend_into(&self, out: &mut Vec<u32>) {
         match self {
             Self::List(v) => out.extend_from_slice(v),
@@ -140,9 +163,12 @@ impl SoftwareIndex {
         self.sets.get(&software_id).is_some_and(|s| s.contains(num))
     }
 
-    /// How many assets have a catalog row.
-    pub(super) fn count(&self, software_id: i64) -> usize {
-        self.sets.get(&software_id).map_or(0, AssetSet::len)
+    /// How many assets have a catalog row, leaving out those in
+    /// `excluded` (a bitmap by asset number, e.g. the retired ones).
+    pub(super) fn count_without(&self, software_id: i64, excluded: &[u64]) -> usize {
+        self.sets
+            .get(&software_id)
+            .map_or(0, |s| s.len_without(excluded))
     }
 
     /// The assets that have any of `software_ids`, sorted, once each.
@@ -193,11 +219,19 @@ mod tests {
         }
         for sw in 0..5 {
             let want: Vec<u32> = model[&sw].iter().copied().collect();
-            assert_eq!(idx.count(sw), want.len());
+            assert_eq!(idx.count_without(sw, &[]), want.len());
             assert_eq!(idx.holders(&[sw]), want);
             for num in 0..15_000 {
                 assert_eq!(idx.has(sw, num), model[&sw].contains(&num), "{sw} {num}");
             }
+            // Counting without every third asset number (and a bitmap
+            // shorter than the numbers).
+            let mut excluded = vec![0u64; 100];
+            for n in (0..6_400u32).step_by(3) {
+                excluded[n as usize / 64] |= 1 << (n % 64);
+            }
+            let kept = want.iter().filter(|&&n| n >= 6_400 || n % 3 != 0).count();
+            assert_eq!(idx.count_without(sw, &excluded), kept, "{sw}");
         }
         assert!(
             idx.sets
@@ -208,7 +242,7 @@ mod tests {
         let mut both: Vec<u32> = model[&1].union(&model[&2]).copied().collect();
         both.sort_unstable();
         assert_eq!(idx.holders(&[1, 2, 42]), both);
-        assert_eq!(idx.count(42), 0);
+        assert_eq!(idx.count_without(42, &[]), 0);
     }
 
     #[test]
@@ -216,7 +250,7 @@ mod tests {
         let mut idx = SoftwareIndex::default();
         idx.set(1, 3, true);
         idx.set(1, 3, true);
-        assert_eq!(idx.count(1), 1);
+        assert_eq!(idx.count_without(1, &[]), 1);
         idx.set(1, 3, false);
         idx.set(1, 4, false);
         assert!(idx.sets.is_empty());

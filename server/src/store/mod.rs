@@ -1752,15 +1752,18 @@ impl Store {
                 Ok((rows.collect::<Result<_, _>>()?, retired))
             })
             .await?;
+        // A bitmap of them: each row's count then costs no more than the
+        // row's own set (a word-wise AND), however many are retired.
+        let mut excluded = vec![0u64; retired.iter().max().map_or(0, |&m| m as usize / 64 + 1)];
+        for n in retired {
+            excluded[n as usize / 64] |= 1 << (n % 64);
+        }
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
         Ok(rows
             .into_iter()
-            .filter_map(|(id, row)| {
-                let gone = retired.iter().filter(|&&num| index.has(id, num)).count();
-                match index.count(id).saturating_sub(gone) {
-                    0 => None,
-                    n => Some((row, n as i64)),
-                }
+            .filter_map(|(id, row)| match index.count_without(id, &excluded) {
+                0 => None,
+                n => Some((row, n as i64)),
             })
             .collect())
     }
