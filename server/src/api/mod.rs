@@ -1110,8 +1110,8 @@ fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
         kind: a.kind.clone(),
         location: a.location.clone(),
         hostname: a.hostname.clone(),
-        os: format!("{} {}", a.os_name, a.os_version).trim().to_string(),
-        model: format!("{} {}", a.manufacturer, a.model).trim().to_string(),
+        os: CountBy::Os.value(a),
+        model: CountBy::Model.value(a),
         serial: a.serial.clone(),
         user: a.user.clone(),
         ipv4: a.ipv4.clone(),
@@ -1477,6 +1477,7 @@ pub enum CountBy {
 }
 
 impl CountBy {
+    /// The asset's value of this field, as lists show it.
     fn value(self, a: &crate::store::AssetRow) -> String {
         let join = |x: &str, y: &str| format!("{x} {y}").trim().to_string();
         match self {
