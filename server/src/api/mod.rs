@@ -146,6 +146,33 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// A JSON array, each item made as it is written, into a buffer sized for
+/// `bytes_each` per item. For the long lists (10,000 assets are 3.7 MB of
+/// JSON): axum's `Json` takes a whole `Vec` of views, made first, and
+/// writes into a buffer that starts at 128 bytes and doubles, copying
+/// what it has each time and faulting in fresh pages.
+fn json_list<T: Serialize>(
+    items: impl ExactSizeIterator<Item = T>,
+    bytes_each: usize,
+) -> Result<Response, ApiError> {
+    use serde::Serializer as _;
+    let mut body = Vec::with_capacity(items.len().saturating_mul(bytes_each).saturating_add(2));
+    serde_json::Serializer::new(&mut body)
+        .collect_seq(items)
+        .map_err(|e| {
+            tracing::error!(error = %e, "writing a list as JSON");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            )
+        })?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
+
 // ---- authentication ---------------------------------------------------------
 
 /// The operator a request is made by.
@@ -1103,29 +1130,30 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
         .transpose()
 }
 
-fn asset_view(a: &crate::store::AssetRow, presence: &Presence) -> AssetView {
+/// The list form of an asset; takes the row, whose strings it keeps.
+fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
     let live = presence.status(&a.id);
     AssetView {
-        id: a.id.clone(),
-        kind: a.kind.clone(),
-        location: a.location.clone(),
-        hostname: a.hostname.clone(),
-        os: CountBy::Os.value(a),
-        model: CountBy::Model.value(a),
-        serial: a.serial.clone(),
-        user: a.user.clone(),
-        ipv4: a.ipv4.clone(),
-        memory_bytes: a.memory_bytes,
-        software_count: a.software_count,
+        os: CountBy::Os.value(&a),
+        model: CountBy::Model.value(&a),
         online: live.is_some(),
         last_seen: live.map(|l| l.0).max(a.last_seen).map(rfc3339),
         last_inventory_at: rfc3339(a.last_inventory_at),
-        retired: a.retired.as_ref().map(|r| RetiredView {
+        retired: a.retired.map(|r| RetiredView {
             at: rfc3339(r.at),
-            by: r.by.clone(),
-            reason: r.reason.clone(),
+            by: r.by,
+            reason: r.reason,
         }),
-        warranty_until: a.warranty_until.clone(),
+        id: a.id,
+        kind: a.kind,
+        location: a.location,
+        hostname: a.hostname,
+        serial: a.serial,
+        user: a.user,
+        ipv4: a.ipv4,
+        memory_bytes: a.memory_bytes,
+        software_count: a.software_count,
+        warranty_until: a.warranty_until,
     }
 }
 
@@ -1200,11 +1228,9 @@ async fn list_assets(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<AssetQuery>,
-) -> ApiResult<Vec<AssetView>> {
+) -> Result<Response, ApiError> {
     let rows = asset_rows(&s.store, &q).await?;
-    Ok(Json(
-        rows.iter().map(|a| asset_view(a, &s.presence)).collect(),
-    ))
+    json_list(rows.into_iter().map(|a| asset_view(a, &s.presence)), 400)
 }
 
 /// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
@@ -1273,7 +1299,7 @@ async fn show_asset(
         .and_then(|(b, _)| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
         .unwrap_or_default();
     Ok(Json(AssetDetail {
-        asset: asset_view(&a, &s.presence),
+        asset: asset_view(a.clone(), &s.presence),
         notes: a.notes,
         fqdn: a.fqdn,
         kernel: a.kernel,
@@ -1479,7 +1505,14 @@ pub enum CountBy {
 impl CountBy {
     /// The asset's value of this field, as lists show it.
     fn value(self, a: &crate::store::AssetRow) -> String {
-        let join = |x: &str, y: &str| format!("{x} {y}").trim().to_string();
+        let join = |x: &str, y: &str| {
+            let (x, y) = (x.trim_start(), y.trim_end());
+            match (x.is_empty(), y.is_empty()) {
+                (true, _) => y.trim_start().to_string(),
+                (false, true) => x.trim_end().to_string(),
+                (false, false) => [x, y].join(" "),
+            }
+        };
         match self {
             CountBy::Model => join(&a.manufacturer, &a.model),
             CountBy::Manufacturer => a.manufacturer.clone(),
@@ -1528,23 +1561,20 @@ async fn list_software(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<SoftwareQuery>,
-) -> ApiResult<Vec<SoftwareCountView>> {
+) -> Result<Response, ApiError> {
     let rows = s
         .store
         .software_counts(q.name.filter(|n| !n.is_empty()))
         .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(r, n)| SoftwareCountView {
-                name: r.name,
-                version: r.version,
-                vendor: r.vendor,
-                source: r.source,
-                arch: r.arch,
-                assets: n,
-            })
-            .collect(),
-    ))
+    let views = rows.into_iter().map(|(r, n)| SoftwareCountView {
+        name: r.name,
+        version: r.version,
+        vendor: r.vendor,
+        source: r.source,
+        arch: r.arch,
+        assets: n,
+    });
+    json_list(views, 120)
 }
 
 // ---- labels -------------------------------------------------------------------

@@ -461,7 +461,7 @@ async fn show_ticket(
             .map(super::history_view)
             .collect();
         linked_assets.push(LinkedAssetView {
-            asset: asset_view(&a, &s.presence),
+            asset: asset_view(a, &s.presence),
             changes_last_7_days_total: recent.len(),
             changed_last_7_days: recent
                 .into_iter()
