@@ -34,6 +34,10 @@ struct Args {
     packages: usize,
     /// Delta reports per agent, one round after another.
     delta_rounds: usize,
+    /// Between two heartbeats of one agent while the sessions are held:
+    /// `SIM_HEARTBEAT_SECS`, 1 by default (30 times what the server asks
+    /// of real agents, a load test); the fleet's beats are spread evenly.
+    heartbeat: Duration,
 }
 
 fn parse_args() -> Result<Args> {
@@ -57,7 +61,15 @@ fn parse_args() -> Result<Args> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
+    let heartbeat =
+        match std::env::var("SIM_HEARTBEAT_SECS") {
+            Ok(v) => Duration::from_secs(v.parse().ok().filter(|&s| s > 0).with_context(|| {
+                format!("SIM_HEARTBEAT_SECS is whole seconds above 0, not `{v}`")
+            })?),
+            Err(_) => Duration::from_secs(1),
+        };
     Ok(Args {
+        heartbeat,
         agents_addr,
         token,
         fingerprint,
@@ -322,19 +334,19 @@ async fn inventory_phase(
     Ok(held)
 }
 
-/// Holds a session until `until`: a heartbeat a second, and every job
-/// order answered at once with a small succeeded result (what a fast
-/// diagnostic sends back). Returns the connection, the jobs answered and
+/// Holds a session until `until`: a heartbeat at each tick of `beat`, and
+/// every job order answered at once with a small succeeded result (what a
+/// fast diagnostic sends back). Returns the connection, the jobs answered and
 /// the control stream.
 async fn hold(
     conn: quinn::Connection,
     mut tx: quinn::SendStream,
     mut rx: quinn::RecvStream,
     until: tokio::time::Instant,
+    mut beat: tokio::time::Interval,
 ) -> (quinn::Connection, usize, quinn::SendStream) {
     use deskhand_shared::jobs::{JobProgress, JobResult, JobUpdate, Outcome};
     let mut dec = FrameDecoder::default();
-    let mut beat = tokio::time::interval(Duration::from_secs(1));
     let mut answered = 0;
     loop {
         tokio::select! {
@@ -524,8 +536,11 @@ async fn main() -> Result<()> {
     std::io::stdout().flush()?;
     let until = tokio::time::Instant::now() + args.hold;
     let mut tasks = Vec::new();
-    for (conn, tx, rx) in held {
-        tasks.push(tokio::spawn(hold(conn, tx, rx, until)));
+    let (now, count) = (tokio::time::Instant::now(), held.len().max(1));
+    for (i, (conn, tx, rx)) in held.into_iter().enumerate() {
+        let first = now + args.heartbeat.mul_f64(i as f64 / count as f64);
+        let beat = tokio::time::interval_at(first, args.heartbeat);
+        tasks.push(tokio::spawn(hold(conn, tx, rx, until, beat)));
     }
     let (mut still, mut jobs) = (0, 0);
     for t in tasks {
