@@ -1502,17 +1502,21 @@ pub enum CountBy {
     Location,
 }
 
+/// `x y` without spaces at either end, either part possibly empty (as
+/// `format!("{x} {y}").trim()`, with one allocation: lists call it twice
+/// per asset).
+fn join(x: &str, y: &str) -> String {
+    let (x, y) = (x.trim_start(), y.trim_end());
+    match (x.is_empty(), y.is_empty()) {
+        (true, _) => y.trim_start().to_string(),
+        (false, true) => x.trim_end().to_string(),
+        (false, false) => [x, y].join(" "),
+    }
+}
+
 impl CountBy {
     /// The asset's value of this field, as lists show it.
     fn value(self, a: &crate::store::AssetRow) -> String {
-        let join = |x: &str, y: &str| {
-            let (x, y) = (x.trim_start(), y.trim_end());
-            match (x.is_empty(), y.is_empty()) {
-                (true, _) => y.trim_start().to_string(),
-                (false, true) => x.trim_end().to_string(),
-                (false, false) => [x, y].join(" "),
-            }
-        };
         match self {
             CountBy::Model => join(&a.manufacturer, &a.model),
             CountBy::Manufacturer => a.manufacturer.clone(),
@@ -2136,6 +2140,27 @@ async fn import_assets(
 mod tests {
     use super::*;
     use crate::inventory::plan_full;
+
+    #[test]
+    fn join_is_the_trimmed_pair() {
+        let parts = [
+            "",
+            " ",
+            "  ",
+            "HP",
+            " HP",
+            "HP ",
+            " HP  ",
+            "Elite Book",
+            "\tx\t",
+        ];
+        for x in parts {
+            for y in parts {
+                let expected = format!("{x} {y}").trim().to_string();
+                assert_eq!(join(x, y), expected, "{x:?} + {y:?}");
+            }
+        }
+    }
     use crate::store::{AssetFilter, NewAgent};
     use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
