@@ -114,6 +114,14 @@ impl ApiError {
     fn not_found(m: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, m)
     }
+    /// The server's own failure: logged, and the client told where to look.
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -121,13 +129,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Refused(m) => Self::new(StatusCode::CONFLICT, m),
-            other => {
-                tracing::error!(error = %other, "API request failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the server log",
-                )
-            }
+            other => Self::internal(other),
         }
     }
 }
@@ -159,13 +161,7 @@ fn json_list<T: Serialize>(
     let mut body = Vec::with_capacity(items.len().saturating_mul(bytes_each).saturating_add(2));
     serde_json::Serializer::new(&mut body)
         .collect_seq(items)
-        .map_err(|e| {
-            tracing::error!(error = %e, "writing a list as JSON");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the server log",
-            )
-        })?;
+        .map_err(ApiError::internal)?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,
@@ -2140,6 +2136,8 @@ async fn import_assets(
 mod tests {
     use super::*;
     use crate::inventory::plan_full;
+    use crate::store::{AssetFilter, NewAgent};
+    use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
     #[test]
     fn join_is_the_trimmed_pair() {
@@ -2161,8 +2159,6 @@ mod tests {
             }
         }
     }
-    use crate::store::{AssetFilter, NewAgent};
-    use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
     fn pkg(name: &str, version: &str, source: PackageSource) -> Package {
         Package {
