@@ -19,7 +19,7 @@ use deskhand_shared::inventory::{
 use crate::version::Scheme;
 
 /// One history event: something changed on an asset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AssetEvent {
     /// Category, e.g. `software`, `os`, `memory`.
     pub category: String,

@@ -186,8 +186,9 @@ enum AssetsCmd {
     History {
         /// Id, host name or serial number.
         asset: String,
-        /// How far back, e.g. 7d.
-        #[arg(long, value_name = "DURATION")]
+        /// From when: back from now (7d) or a UTC date or time
+        /// (2026-11-24, 2026-11-24T09:00).
+        #[arg(long, value_name = "WHEN")]
         since: Option<String>,
         /// Only one category: asset, software, identity, os, memory, cpu,
         /// disks, interfaces, volumes, services, memory_modules, displays,
@@ -195,6 +196,34 @@ enum AssetsCmd {
         /// or antivirus.
         #[arg(long)]
         category: Option<String>,
+    },
+    /// What changed across the fleet in a time window: by default each
+    /// change (firefox upgraded 120.0 -> 121.0) with the number of assets
+    /// it happened on, most first; --each lists every event with its asset.
+    Changes {
+        /// From when: back from now (12h, 7d) or a UTC date or time
+        /// (2026-11-24, 2026-11-24T09:00).
+        #[arg(long, value_name = "WHEN", default_value = "1d")]
+        since: String,
+        /// Before when, in the same forms (default: now).
+        #[arg(long, value_name = "WHEN")]
+        until: Option<String>,
+        /// Only one category, e.g. software, os, memory (see `assets history`).
+        #[arg(long)]
+        category: Option<String>,
+        /// Only items (package names, ...) containing this, any case.
+        #[arg(long, value_name = "TEXT")]
+        item: Option<String>,
+        /// Only on assets carrying this label; a dynamic label scopes by
+        /// any filter (`labels create debian --where os=Debian`).
+        #[arg(long)]
+        label: Option<String>,
+        /// Every event with its asset, newest first, not the summary.
+        #[arg(long)]
+        each: bool,
+        /// With --each: at most this many events.
+        #[arg(long, default_value_t = 1000, requires = "each")]
+        limit: usize,
     },
     /// Count assets by model, manufacturer, OS, kind or location, most
     /// first: the assets `assets list` would give with the same filters.
@@ -600,6 +629,25 @@ fn real_main(cli: Cli) -> Result<()> {
             }) => {
                 let q = deskhand_server::api::HistoryQuery { since, category };
                 cli::assets_history(&client, f, &asset, &q).await
+            }
+            Command::Assets(AssetsCmd::Changes {
+                since,
+                until,
+                category,
+                item,
+                label,
+                each,
+                limit,
+            }) => {
+                let q = deskhand_server::api::ChangesQuery {
+                    since: Some(since),
+                    until,
+                    category,
+                    item,
+                    label,
+                    limit: each.then_some(limit),
+                };
+                cli::assets_changes(&client, f, q, each).await
             }
             Command::Assets(AssetsCmd::Refresh { asset }) => {
                 cli::assets_refresh(&client, &asset).await

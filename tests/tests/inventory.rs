@@ -158,6 +158,90 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let listed = server.json(&["software", "list", "--name", PKG]);
     assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
 
+    // Across the fleet: what happened to the package since the first
+    // inventory, once as a summary and once event by event.
+    let since = first["last_inventory_at"].as_str().expect("time");
+    let summary = server.json(&["assets", "changes", "--since", since, "--item", PKG]);
+    let mut groups: Vec<(String, i64)> = summary
+        .as_array()
+        .expect("summary")
+        .iter()
+        .map(|g| {
+            let change = format!(
+                "{} {}->{}",
+                g["change"].as_str().unwrap_or("?"),
+                g["old_value"].as_str().unwrap_or("-"),
+                g["new_value"].as_str().unwrap_or("-")
+            );
+            (change, g["assets"].as_i64().unwrap_or(0))
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        [
+            ("installed -->1.0-1".to_string(), 1),
+            ("removed 1.1-1->-".to_string(), 1),
+            ("upgraded 1.0-1->1.1-1".to_string(), 1),
+        ],
+        "{summary}"
+    );
+    let each = server.json(&[
+        "assets", "changes", "--since", since, "--item", PKG, "--each",
+    ]);
+    let events = each.as_array().expect("events");
+    let changes: Vec<&str> = events.iter().filter_map(|e| e["change"].as_str()).collect();
+    assert_eq!(
+        changes,
+        ["removed", "upgraded", "installed"],
+        "newest first: {each}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["asset_id"] == id.as_str() && e["hostname"] == first["hostname"]),
+        "{each}"
+    );
+    // A window that ends at the install holds none of it; one that ends
+    // before it starts is refused; a limit says there is more.
+    let installed_at = events[2]["at"].as_str().expect("time");
+    let before = server.json(&[
+        "assets",
+        "changes",
+        "--since",
+        since,
+        "--until",
+        installed_at,
+        "--item",
+        PKG,
+    ]);
+    assert_eq!(before.as_array().map(Vec::len), Some(0), "{before}");
+    let backwards = server.cli(&[
+        "assets",
+        "changes",
+        "--since",
+        installed_at,
+        "--until",
+        since,
+    ]);
+    let err = expect_failure(&backwards, "a window that ends first").expect("refused");
+    assert!(err.contains("is not after since"), "{err}");
+    let limited = server.cli(&[
+        "assets", "changes", "--since", since, "--item", PKG, "--each", "--limit", "1",
+    ]);
+    assert!(limited.status.success());
+    let stdout = String::from_utf8_lossy(&limited.stdout);
+    assert_eq!(stdout.lines().count(), 2, "header and one event: {stdout}");
+    assert!(
+        stdout.lines().nth(1).is_some_and(|l| l.contains("removed")),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&limited.stderr).contains("there are more"),
+        "{}",
+        String::from_utf8_lossy(&limited.stderr)
+    );
+
     // Typos are errors that say what to write, not empty answers.
     let typo = server.cli(&["assets", "list", "--software", &format!("{PKG}@>>1")]);
     let err = expect_failure(&typo, "a doubled operator").expect("refused");
@@ -166,6 +250,12 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let err = expect_failure(&typo, "an unknown category").expect("refused");
     assert!(err.contains("unknown history category `sofware`"), "{err}");
     assert!(err.contains("software"), "{err}");
+    let typo = server.cli(&["assets", "changes", "--since", "last tuesday"]);
+    let err = expect_failure(&typo, "a time that is no time").expect("refused");
+    assert!(
+        err.contains("`last tuesday` is neither a duration"),
+        "{err}"
+    );
 }
 
 #[test]

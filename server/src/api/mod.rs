@@ -73,6 +73,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
         .route("/api/v1/assets/{key}/retire", post(retire_asset))
         .route("/api/v1/assets/{key}/restore", post(restore_asset))
+        .route("/api/v1/changes", get(list_changes))
+        .route("/api/v1/changes/summary", get(change_summary))
         .route("/api/v1/asset-counts/{by}", get(count_assets))
         .route("/api/v1/software", get(list_software))
         .route("/api/v1/labels", get(list_labels).post(create_label))
@@ -1126,6 +1128,35 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
         .transpose()
 }
 
+/// A point in time as operators write it: a duration back from `now`
+/// (`7d`, `12h`), a UTC date (`2026-11-24`, its midnight) or a UTC time
+/// (`2026-11-24T09:00`, `2026-11-24 09:00:30`, an optional `Z`).
+fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(d) = humantime::parse_duration(t) {
+        return Ok(Some(
+            now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        ));
+    }
+    let stamp = match t.len() {
+        10 => format!("{t}T00:00:00Z"),
+        16 => format!("{t}:00Z"),
+        _ => t.to_string(),
+    };
+    humantime::parse_rfc3339_weak(&stamp)
+        .ok()
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
+            ))
+        })
+}
+
 /// The list form of an asset; takes the row, whose strings it keeps.
 fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
     let live = presence.status(&a.id);
@@ -1404,10 +1435,173 @@ async fn dynamic_members(
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// How far back, e.g. `7d`; everything if absent.
+    /// How far back, e.g. `7d`, or from when, e.g. `2026-11-24` (UTC);
+    /// everything if absent.
     pub since: Option<String>,
     /// Only this category, e.g. `software`.
     pub category: Option<String>,
+}
+
+/// Query of `GET /api/v1/changes` and `GET /api/v1/changes/summary`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// From when: a duration back from now (`7d`), a UTC date
+    /// (`2026-11-24`) or time (`2026-11-24T09:00`). The last day if absent.
+    pub since: Option<String>,
+    /// Before when, in the same forms; now if absent.
+    pub until: Option<String>,
+    /// Only this category, e.g. `software`.
+    pub category: Option<String>,
+    /// Only items (package names, ...) containing this, in any case.
+    pub item: Option<String>,
+    /// Only assets carrying this label (static or dynamic): a dynamic
+    /// label scopes the changes by any `assets list` filter.
+    pub label: Option<String>,
+    /// At most this many events, newest first (`/changes` only; default
+    /// 1,000).
+    pub limit: Option<usize>,
+}
+
+/// One change on one asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeView {
+    /// When, RFC 3339.
+    pub at: String,
+    /// The asset's id.
+    pub asset_id: String,
+    /// The asset's host name (or name, if entered by hand).
+    pub hostname: String,
+    /// Category.
+    pub category: String,
+    /// Item.
+    pub item: String,
+    /// Kind of change.
+    pub change: String,
+    /// Value before.
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+}
+
+/// One change and how many assets it happened on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeGroupView {
+    /// Category.
+    pub category: String,
+    /// Item.
+    pub item: String,
+    /// Kind of change.
+    pub change: String,
+    /// Value before.
+    pub old_value: Option<String>,
+    /// Value after.
+    pub new_value: Option<String>,
+    /// On how many assets.
+    pub assets: usize,
+    /// First time in the window, RFC 3339.
+    pub first_at: String,
+    /// Last time in the window, RFC 3339.
+    pub last_at: String,
+}
+
+/// Events without a limit of their own are capped at this many.
+const CHANGES_LIMIT: usize = 1000;
+
+/// The store's form of a changes query: times resolved against `now`,
+/// the label resolved to its assets.
+async fn change_query(
+    store: &Store,
+    q: &ChangesQuery,
+    now: i64,
+) -> Result<crate::store::ChangeQuery, ApiError> {
+    let category = q.category.clone().filter(|c| !c.is_empty());
+    if let Some(c) = &category
+        && !crate::inventory::CATEGORIES.contains(&c.as_str())
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown category `{c}`: use one of {}",
+            crate::inventory::CATEGORIES.join(", ")
+        )));
+    }
+    let since = point_in_time("since", q.since.as_deref(), now)?.unwrap_or(now - 86_400);
+    let until = point_in_time("until", q.until.as_deref(), now)?;
+    if let Some(until) = until
+        && until <= since
+    {
+        return Err(ApiError::bad_request(format!(
+            "until ({}) is not after since ({})",
+            rfc3339(until),
+            rfc3339(since)
+        )));
+    }
+    let assets = match q.label.as_deref().filter(|l| !l.is_empty()) {
+        None => None,
+        Some(label) => {
+            let scope = AssetQuery {
+                label: Some(label.to_string()),
+                status: Some("all".into()),
+                ..AssetQuery::default()
+            };
+            let rows = asset_rows(store, &scope).await?;
+            Some(rows.into_iter().map(|a| a.id).collect())
+        }
+    };
+    Ok(crate::store::ChangeQuery {
+        since,
+        until,
+        category,
+        item: q.item.clone().filter(|i| !i.is_empty()),
+        assets,
+    })
+}
+
+async fn list_changes(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Response, ApiError> {
+    let query = change_query(&s.store, &q, unix_now()).await?;
+    let rows = s
+        .store
+        .changes(query, q.limit.unwrap_or(CHANGES_LIMIT))
+        .await?;
+    let views = rows.into_iter().map(|c| ChangeView {
+        at: rfc3339(c.at),
+        asset_id: c.asset_id,
+        hostname: c.hostname,
+        category: c.event.category,
+        item: c.event.item,
+        change: c.event.change,
+        old_value: c.event.old_value,
+        new_value: c.event.new_value,
+    });
+    json_list(views, 200)
+}
+
+async fn change_summary(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Response, ApiError> {
+    if q.limit.is_some() {
+        return Err(ApiError::bad_request(
+            "a summary has no limit: it counts every change in the window",
+        ));
+    }
+    let query = change_query(&s.store, &q, unix_now()).await?;
+    let groups = s.store.change_summary(query).await?;
+    let views = groups.into_iter().map(|g| ChangeGroupView {
+        category: g.event.category,
+        item: g.event.item,
+        change: g.event.change,
+        old_value: g.event.old_value,
+        new_value: g.event.new_value,
+        assets: g.assets,
+        first_at: rfc3339(g.first_at),
+        last_at: rfc3339(g.last_at),
+    });
+    json_list(views, 160)
 }
 
 async fn asset_history(
@@ -1426,7 +1620,7 @@ async fn asset_history(
         )));
     }
     let a = s.store.find_asset(key).await?;
-    let since = duration_secs("since", &q.since)?.map_or(0, |d| unix_now().saturating_sub(d));
+    let since = point_in_time("since", q.since.as_deref(), unix_now())?.unwrap_or(0);
     let rows = s.store.asset_history(a.id, since, category).await?;
     Ok(Json(rows.into_iter().map(history_view).collect()))
 }
@@ -2138,6 +2332,38 @@ mod tests {
     use crate::inventory::plan_full;
     use crate::store::{AssetFilter, NewAgent};
     use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+
+    #[test]
+    fn points_in_time_are_durations_back_or_utc_dates_and_times() {
+        let now = 1_764_000_000; // 2025-11-24T16:00:00Z
+        let at = |t: &str| point_in_time("since", Some(t), now);
+        assert_eq!(at("7d").ok(), Some(Some(now - 7 * 86_400)));
+        assert_eq!(at("90m").ok(), Some(Some(now - 5_400)));
+        assert_eq!(at("2025-11-24").ok(), Some(Some(1_763_942_400)));
+        assert_eq!(at(" 2025-11-24 ").ok(), Some(Some(1_763_942_400)));
+        assert_eq!(at("2025-11-24T09:00").ok(), Some(Some(1_763_974_800)));
+        assert_eq!(at("2025-11-24 09:00").ok(), Some(Some(1_763_974_800)));
+        assert_eq!(at("2025-11-24T09:00:30Z").ok(), Some(Some(1_763_974_830)));
+        assert_eq!(at("2025-11-24 09:00:30").ok(), Some(Some(1_763_974_830)));
+        assert_eq!(point_in_time("since", None, now).ok(), Some(None));
+        assert_eq!(at("").ok(), Some(None));
+        // A far duration is the epoch's side of now, not an overflow.
+        assert!(at("100000000y").is_ok_and(|t| t.is_some_and(|t| t < 0)));
+        for bad in [
+            "tuesday",
+            "7 days ago",
+            "2025-13-01",
+            "2025-11-24T25:00",
+            "24/11/2025",
+            "2025-11-24+01:00",
+            "-7d",
+        ] {
+            let e = at(bad).expect_err(bad);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(e.message.starts_with("since: `"), "{}", e.message);
+            assert!(e.message.contains("2026-11-24T09:00"), "{}", e.message);
+        }
+    }
 
     #[test]
     fn join_is_the_trimmed_pair() {

@@ -27,9 +27,10 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     AddAsset, AddOperator, AgentView, AssetCreated, AssetDetail, AssetQuery, AssetView, AuditView,
-    CheckView, CreateLabel, CreateToken, DiagEventView, DiagRunView, DiagTableView, ErrorBody,
-    HistoryQuery, HistoryView, ImportReport, LabelAsset, LabelView, OperatorCreated, OperatorView,
-    RunDiag, ServerInfo, SoftwareCountView, SoftwareQuery, TokenCreated, TokenView,
+    ChangeGroupView, ChangeView, ChangesQuery, CheckView, CreateLabel, CreateToken, DiagEventView,
+    DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView, ImportReport, LabelAsset,
+    LabelView, OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView,
+    SoftwareQuery, TokenCreated, TokenView,
 };
 
 pub mod tickets;
@@ -883,6 +884,68 @@ pub async fn assets_history(
         }
         t
     })
+}
+
+/// `deskhand assets changes`: what changed across the fleet in a window,
+/// grouped by change with the number of assets; `each` lists the events
+/// themselves, newest first, at most `query.limit`.
+pub async fn assets_changes(
+    c: &Client,
+    format: OutputFormat,
+    mut query: ChangesQuery,
+    each: bool,
+) -> Result<()> {
+    if !each {
+        let groups: Vec<ChangeGroupView> = c.get_query("/api/v1/changes/summary", &query).await?;
+        return print(format, &groups, || {
+            let mut t = Table::new(vec![
+                "ASSETS", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO", "FIRST", "LAST",
+            ]);
+            for g in &groups {
+                t.row(vec![
+                    g.assets.to_string(),
+                    g.category.clone(),
+                    g.item.clone(),
+                    g.change.clone(),
+                    opt(&g.old_value),
+                    opt(&g.new_value),
+                    g.first_at.clone(),
+                    g.last_at.clone(),
+                ]);
+            }
+            t
+        });
+    }
+    // One more than asked for tells whether there were more.
+    let limit = query.limit.unwrap_or(1000);
+    query.limit = Some(limit.saturating_add(1));
+    let mut rows: Vec<ChangeView> = c.get_query("/api/v1/changes", &query).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    print(format, &rows, || {
+        let mut t = Table::new(vec![
+            "AT", "HOST", "ASSET", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO",
+        ]);
+        for e in &rows {
+            t.row(vec![
+                e.at.clone(),
+                e.hostname.clone(),
+                e.asset_id.clone(),
+                e.category.clone(),
+                e.item.clone(),
+                e.change.clone(),
+                opt(&e.old_value),
+                opt(&e.new_value),
+            ]);
+        }
+        t
+    })?;
+    if more {
+        eprintln!(
+            "(the newest {limit}; there are more: narrow with --item, --category, --label or --until, or raise --limit)"
+        );
+    }
+    Ok(())
 }
 
 /// `deskhand assets refresh ASSET`: ask the agent for an inventory now.

@@ -10,6 +10,7 @@
 //! Architecture invariant: no SQL outside this module. Time is always an
 //! argument (`now`, unix seconds), never read here.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -358,6 +359,10 @@ fn migrations() -> Migrations<'static> {
         ),
         // Warranty end dates, set by hand (no agent can know them).
         M::up("ALTER TABLE assets ADD COLUMN warranty_until TEXT NOT NULL DEFAULT '';"),
+        // What changed across the fleet in a time window (`assets
+        // changes`): events by time. Times only grow, so each insert
+        // appends at the index's right edge.
+        M::up("CREATE INDEX asset_events_by_time ON asset_events(at);"),
     ])
 }
 
@@ -406,6 +411,100 @@ fn pack_asset_packages(tx: &Transaction<'_>) -> Result<()> {
         }
     }
     flush(current)
+}
+
+/// Which events `Store::changes` and `Store::change_summary` read.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    /// From this time on (Unix seconds).
+    pub since: i64,
+    /// Before this time, if given.
+    pub until: Option<i64>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only items whose name contains this, in any case.
+    pub item: Option<String>,
+    /// Only these assets (by id), if given.
+    pub assets: Option<HashSet<String>>,
+}
+
+/// One event, with the asset it happened on.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The asset's id.
+    pub asset_id: String,
+    /// The asset's host name (or name, if entered by hand); empty in a
+    /// summary's scan.
+    pub hostname: String,
+    /// What changed.
+    pub event: AssetEvent,
+}
+
+/// The same change on several assets.
+#[derive(Debug, Clone)]
+pub struct ChangeGroup {
+    /// What changed.
+    pub event: AssetEvent,
+    /// On how many assets.
+    pub assets: usize,
+    /// The first and the last time it happened in the window.
+    pub first_at: i64,
+    /// See `first_at`.
+    pub last_at: i64,
+}
+
+/// Calls `each` with the events `q` selects, newest first, until it
+/// returns false. The host name is read only `with_host`.
+fn scan_changes(
+    c: &Connection,
+    q: &ChangeQuery,
+    with_host: bool,
+    mut each: impl FnMut(Change) -> bool,
+) -> Result<()> {
+    let (host, join) = if with_host {
+        (
+            "coalesce(a.hostname, '')",
+            "LEFT JOIN assets a ON a.id = e.asset_id",
+        )
+    } else {
+        ("''", "")
+    };
+    let mut st = c.prepare(&format!(
+        "SELECT e.at, e.asset_id, {host}, e.category, e.item, e.change, e.old_value, e.new_value
+         FROM asset_events e {join}
+         WHERE e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR e.category = ?3)
+           AND (?4 IS NULL OR instr(lower(e.item), lower(?4)) > 0)
+         ORDER BY e.at DESC, e.id DESC"
+    ))?;
+    let until = q.until.unwrap_or(i64::MAX);
+    let mut rows = st.query(params![q.since, until, q.category, q.item])?;
+    while let Some(r) = rows.next()? {
+        let asset_id: String = r.get(1)?;
+        if q.assets
+            .as_ref()
+            .is_some_and(|set| !set.contains(&asset_id))
+        {
+            continue;
+        }
+        let change = Change {
+            at: r.get(0)?,
+            asset_id,
+            hostname: r.get(2)?,
+            event: AssetEvent {
+                category: r.get(3)?,
+                item: r.get(4)?,
+                change: r.get(5)?,
+                old_value: r.get(6)?,
+                new_value: r.get(7)?,
+            },
+        };
+        if !each(change) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// An operator's role, in increasing power.
@@ -1709,6 +1808,59 @@ impl Store {
                 ))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Events across the fleet in a time window, newest first: at most
+    /// `limit` of them, each with its asset's host name.
+    pub async fn changes(&self, q: ChangeQuery, limit: usize) -> Result<Vec<Change>> {
+        self.read(move |c| {
+            let mut out = Vec::new();
+            if limit > 0 {
+                scan_changes(c, &q, true, |change| {
+                    out.push(change);
+                    out.len() < limit
+                })?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The same events grouped by what changed (category, item, change,
+    /// old and new value), each group with the number of assets it
+    /// happened on; most assets first.
+    pub async fn change_summary(&self, q: ChangeQuery) -> Result<Vec<ChangeGroup>> {
+        self.read(move |c| {
+            let mut groups: HashMap<AssetEvent, (HashSet<String>, i64, i64)> = HashMap::new();
+            scan_changes(c, &q, false, |ch| {
+                let g = groups
+                    .entry(ch.event)
+                    .or_insert_with(|| (HashSet::new(), ch.at, ch.at));
+                g.0.insert(ch.asset_id);
+                g.1 = g.1.min(ch.at);
+                g.2 = g.2.max(ch.at);
+                true
+            })?;
+            let mut out: Vec<ChangeGroup> = groups
+                .into_iter()
+                .map(|(event, (assets, first_at, last_at))| ChangeGroup {
+                    event,
+                    assets: assets.len(),
+                    first_at,
+                    last_at,
+                })
+                .collect();
+            out.sort_by(|a, b| {
+                (b.assets, &a.event.category, &a.event.item, &a.event.change)
+                    .cmp(&(a.assets, &b.event.category, &b.event.item, &b.event.change))
+                    .then_with(|| {
+                        (&a.event.old_value, &a.event.new_value)
+                            .cmp(&(&b.event.old_value, &b.event.new_value))
+                    })
+            });
+            Ok(out)
         })
         .await
     }
@@ -3488,6 +3640,120 @@ mod takeover_tests {
             by_mac("other").await.expect("lookup"),
             Some("new".into()),
             "the MAC is the new asset's now"
+        );
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::*;
+
+    /// A fleet's events in a window: newest first, each with its host;
+    /// grouped, the same change on one asset twice counts that asset once.
+    #[tokio::test]
+    async fn changes_across_assets_in_a_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let s = Store::open(&path).expect("open");
+        let conn = Connection::open(&path).expect("second connection");
+        conn.execute_batch(
+            "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)
+                 VALUES ('a1', 'pc-1', 1, 1), ('a2', 'pc-2', 1, 1), ('p1', 'lp-4', 1, 1);
+             INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES
+                 ('a2', 50, 'software', 'curl', 'removed', '8.0', NULL),
+                 ('a1', 100, 'software', 'firefox', 'upgraded', '120', '121'),
+                 ('a2', 110, 'software', 'firefox', 'upgraded', '120', '121'),
+                 ('a2', 120, 'software', 'firefox', 'upgraded', '120', '121'),
+                 ('p1', 125, 'software', 'firefox', 'removed', '121', NULL),
+                 ('a1', 130, 'software', 'Firefox-ESR', 'installed', NULL, '115'),
+                 ('a1', 140, 'memory', '', 'changed', '8 GiB', '16 GiB');",
+        )
+        .expect("seed");
+        let window = |since, until| ChangeQuery {
+            since,
+            until,
+            ..ChangeQuery::default()
+        };
+        let seen = |rows: &[Change]| -> Vec<(i64, String, String)> {
+            rows.iter()
+                .map(|c| (c.at, c.hostname.clone(), c.event.item.clone()))
+                .collect()
+        };
+
+        let all = s.changes(window(100, None), 100).await.expect("changes");
+        assert_eq!(
+            seen(&all)
+                .iter()
+                .map(|(at, host, _)| (*at, host.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (140, "pc-1"),
+                (130, "pc-1"),
+                (125, "lp-4"),
+                (120, "pc-2"),
+                (110, "pc-2"),
+                (100, "pc-1"),
+            ]
+        );
+        let newest = s.changes(window(0, None), 2).await.expect("limited");
+        assert_eq!(newest.iter().map(|c| c.at).collect::<Vec<_>>(), [140, 130]);
+        assert!(
+            s.changes(window(0, None), 0)
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        let before = s.changes(window(100, Some(130)), 100).await.expect("until");
+        assert_eq!(
+            before.iter().map(|c| c.at).collect::<Vec<_>>(),
+            [125, 120, 110, 100]
+        );
+        let firefox = ChangeQuery {
+            item: Some("FIREFOX".into()),
+            category: Some("software".into()),
+            ..window(0, None)
+        };
+        let items = s.changes(firefox, 100).await.expect("item");
+        assert_eq!(
+            items.iter().map(|c| c.at).collect::<Vec<_>>(),
+            [130, 125, 120, 110, 100]
+        );
+        let on_a2 = ChangeQuery {
+            assets: Some(HashSet::from(["a2".to_string()])),
+            ..window(0, None)
+        };
+        let a2 = s.changes(on_a2.clone(), 100).await.expect("a2");
+        assert_eq!(a2.iter().map(|c| c.at).collect::<Vec<_>>(), [120, 110, 50]);
+
+        let groups = s.change_summary(window(100, None)).await.expect("summary");
+        let shape: Vec<(&str, &str, usize, i64, i64)> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.event.item.as_str(),
+                    g.event.change.as_str(),
+                    g.assets,
+                    g.first_at,
+                    g.last_at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("firefox", "upgraded", 2, 100, 120),
+                ("", "changed", 1, 140, 140),
+                ("Firefox-ESR", "installed", 1, 130, 130),
+                ("firefox", "removed", 1, 125, 125),
+            ]
+        );
+        let a2_groups = s.change_summary(on_a2).await.expect("a2 summary");
+        assert_eq!(
+            a2_groups
+                .iter()
+                .map(|g| (g.event.item.as_str(), g.assets))
+                .collect::<Vec<_>>(),
+            [("curl", 1), ("firefox", 1)]
         );
     }
 }
