@@ -112,7 +112,7 @@ enum Command {
     Tickets(cli::tickets::TicketsCmd),
     /// Reports for supervisors.
     #[command(subcommand)]
-    Reports(cli::tickets::ReportsCmd),
+    Reports(cli::reports::ReportsCmd),
 }
 
 /// Filters shared by `assets list` and `assets export`.
@@ -342,7 +342,8 @@ enum LabelsCmd {
         /// Name, e.g. floor4 or old-openssl.
         name: String,
         /// Filter of a dynamic label, as key=value words with the keys of
-        /// `assets list`: "software=openssl@<3.0.13 os=Debian".
+        /// `assets list`: "software=openssl@<3.0.13 os=Debian"; a value
+        /// may have spaces: "os=Windows 11 model=Latitude".
         #[arg(long = "where", value_name = "FILTER")]
         filter: Option<String>,
     },
@@ -710,12 +711,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 ticket,
             }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow, ticket).await,
             Command::Tickets(cmd) => cli::tickets::run(&client, f, cmd).await,
-            Command::Reports(cli::tickets::ReportsCmd::Tickets {
-                period,
-                from,
-                to,
-                by,
-            }) => cli::tickets::report(&client, f, period, from, to, by).await,
+            Command::Reports(cmd) => cli::reports::run(&client, f, cmd).await,
         }
     })
 }

@@ -250,6 +250,28 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let err = expect_failure(&typo, "an unknown category").expect("refused");
     assert!(err.contains("unknown history category `sofware`"), "{err}");
     assert!(err.contains("software"), "{err}");
+    // The inventory report of this one-machine fleet: online, added this
+    // week, and the package's three changes among its software changes.
+    let r = server.json(&["reports", "inventory", "--period", "daily"]);
+    assert_eq!(r["fleet"]["computers"], 1, "{r}");
+    assert_eq!(r["fleet"]["online_now"], 1, "{r}");
+    assert_eq!(r["fleet"]["not_seen_30d"], 0, "{r}");
+    assert_eq!(r["total"]["added"], 1, "{r}");
+    for change in ["installed", "removed", "upgraded"] {
+        assert!(
+            r["total"][change].as_i64().unwrap_or(0) >= 1,
+            "{change}: {r}"
+        );
+    }
+    let ours: Vec<&str> = r["top_software_changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|g| g["item"] == PKG && g["assets"] == 1)
+        .filter_map(|g| g["change"].as_str())
+        .collect();
+    assert_eq!(ours.len(), 3, "{r}");
+
     let typo = server.cli(&["assets", "changes", "--since", "last tuesday"]);
     let err = expect_failure(&typo, "a time that is no time").expect("refused");
     assert!(
@@ -729,6 +751,46 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
             .success()
     );
     assert_eq!(listed(&server, &["--label", "renew"]), ["Pixel 6"]);
+    // A filter's value may have spaces, unquoted.
+    assert!(
+        server
+            .cli(&["labels", "create", "canons", "--where", "search=Canon MF4"])
+            .status
+            .success()
+    );
+    assert_eq!(listed(&server, &["--label", "canons"]), ["Canon MF4"]);
+
+    // The inventory report counts this fleet of hand-entered assets.
+    let everything = listed(&server, &[]);
+    let r = server.json(&["reports", "inventory"]);
+    let fleet = &r["fleet"];
+    let n = everything.len() as i64;
+    assert_eq!(fleet["in_service"], n, "{r}");
+    assert_eq!(fleet["by_hand"], n, "{r}");
+    assert_eq!(fleet["computers"], 0, "{r}");
+    assert_eq!(fleet["retired"], 0, "{r}");
+    assert_eq!(fleet["warranty_ended"], 1, "Pixel 6: {r}");
+    assert_eq!(fleet["warranty_ends_90d"], 0, "{r}");
+    assert_eq!(
+        fleet["warranty_unknown"],
+        n - 3,
+        "all but the Pixels and the Dell: {r}"
+    );
+    assert_eq!(r["total"]["added"], n, "every one entered this week: {r}");
+    let phones = r["by_model"].as_array().expect("by model").len();
+    assert!(phones >= 1, "{r}");
+    let csv = server.cli(&["reports", "inventory", "-o", "csv", "--by", "os"]);
+    assert!(csv.status.success());
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("OS,ASSETS"));
+    let err = expect_failure(
+        &server.cli(&["reports", "inventory", "--by", "colour"]),
+        "an unknown table",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("use period, os, model, changes or all"),
+        "{err}"
+    );
 }
 
 /// The hostnames `assets list` gives with these extra arguments.

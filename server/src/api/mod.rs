@@ -21,6 +21,7 @@ pub mod jobs;
 use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+pub mod reports;
 pub mod tickets;
 
 /// How often a followed diagnostic's stream carries a keep-alive line.
@@ -83,6 +84,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/assets/{key}/labels/{label}", delete(unlabel_asset))
         .merge(jobs::routes())
         .merge(tickets::routes())
+        .merge(reports::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
         .with_state(state)
 }
@@ -908,12 +910,33 @@ pub struct AssetQuery {
 impl AssetQuery {
     /// Parses a dynamic label's filter: `key=value` words, keys as in
     /// `assets list` (`software=openssl@<3.0.13 os=Debian seen-within=7d`).
+    /// A word without `=` continues the value before it, so
+    /// `os=Windows 11 model=Latitude` needs no quotes.
     pub fn parse_filter(text: &str) -> Result<Self, String> {
-        let mut q = Self::default();
+        let mut pairs: Vec<(&str, String)> = Vec::new();
         for word in text.split_whitespace() {
-            let (k, v) = word.split_once('=').ok_or_else(|| {
-                format!("`{word}` is not key=value (e.g. software=firefox@<120 os=Windows)")
-            })?;
+            match (word.split_once('='), pairs.last_mut()) {
+                (Some((k, v)), _) => pairs.push((k, v.to_string())),
+                (None, Some((_, value))) => {
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str(word);
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "`{word}` is not key=value (e.g. software=firefox@<120 os=Windows 11)"
+                    ));
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Err(
+                "a dynamic label needs a filter, e.g. --where \"software=firefox@<120\"".into(),
+            );
+        }
+        let mut q = Self::default();
+        for (k, v) in pairs {
             let slot = match k.replace('-', "_").as_str() {
                 "search" => &mut q.search,
                 "software" => &mut q.software,
@@ -931,14 +954,9 @@ impl AssetQuery {
                 }
             };
             if v.is_empty() {
-                return Err(format!("`{word}` has no value (e.g. {k}=Debian)"));
+                return Err(format!("`{k}=` has no value (e.g. {k}=Debian)"));
             }
-            *slot = Some(v.to_string());
-        }
-        if text.split_whitespace().next().is_none() {
-            return Err(
-                "a dynamic label needs a filter, e.g. --where \"software=firefox@<120\"".into(),
-            );
+            *slot = Some(v);
         }
         Ok(q)
     }
@@ -1129,8 +1147,8 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
 }
 
 /// A point in time as operators write it: a duration back from `now`
-/// (`7d`, `12h`), a UTC date (`2026-11-24`, its midnight) or a UTC time
-/// (`2026-11-24T09:00`, `2026-11-24 09:00:30`, an optional `Z`).
+/// (`7d`, `12h`), or a UTC date or time as report bounds are written
+/// (`2026-11-24`, its midnight; `2026-11-24T09:00`).
 fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
@@ -1140,21 +1158,11 @@ fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>
             now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         ));
     }
-    let stamp = match t.len() {
-        10 => format!("{t}T00:00:00Z"),
-        16 => format!("{t}:00Z"),
-        _ => t.to_string(),
-    };
-    humantime::parse_rfc3339_weak(&stamp)
-        .ok()
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
-            ))
-        })
+    crate::tickets::report::parse_day(t).map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
+        ))
+    })
 }
 
 /// The list form of an asset; takes the row, whose strings it keeps.
@@ -1463,25 +1471,16 @@ pub struct ChangesQuery {
     pub limit: Option<usize>,
 }
 
-/// One change on one asset.
+/// One change on one asset: a history event with its asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChangeView {
-    /// When, RFC 3339.
-    pub at: String,
     /// The asset's id.
     pub asset_id: String,
     /// The asset's host name (or name, if entered by hand).
     pub hostname: String,
-    /// Category.
-    pub category: String,
-    /// Item.
-    pub item: String,
-    /// Kind of change.
-    pub change: String,
-    /// Value before.
-    pub old_value: Option<String>,
-    /// Value after.
-    pub new_value: Option<String>,
+    /// The event, its fields beside the asset's.
+    #[serde(flatten)]
+    pub event: HistoryView,
 }
 
 /// One change and how many assets it happened on.
@@ -1515,15 +1514,7 @@ async fn change_query(
     q: &ChangesQuery,
     now: i64,
 ) -> Result<crate::store::ChangeQuery, ApiError> {
-    let category = q.category.clone().filter(|c| !c.is_empty());
-    if let Some(c) = &category
-        && !crate::inventory::CATEGORIES.contains(&c.as_str())
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown category `{c}`: use one of {}",
-            crate::inventory::CATEGORIES.join(", ")
-        )));
-    }
+    let category = history_category(q.category.clone())?;
     let since = point_in_time("since", q.since.as_deref(), now)?.unwrap_or(now - 86_400);
     let until = point_in_time("until", q.until.as_deref(), now)?;
     if let Some(until) = until
@@ -1567,14 +1558,9 @@ async fn list_changes(
         .changes(query, q.limit.unwrap_or(CHANGES_LIMIT))
         .await?;
     let views = rows.into_iter().map(|c| ChangeView {
-        at: rfc3339(c.at),
         asset_id: c.asset_id,
         hostname: c.hostname,
-        category: c.event.category,
-        item: c.event.item,
-        change: c.event.change,
-        old_value: c.event.old_value,
-        new_value: c.event.new_value,
+        event: history_view((c.at, c.event)),
     });
     json_list(views, 200)
 }
@@ -1591,7 +1577,11 @@ async fn change_summary(
     }
     let query = change_query(&s.store, &q, unix_now()).await?;
     let groups = s.store.change_summary(query).await?;
-    let views = groups.into_iter().map(|g| ChangeGroupView {
+    json_list(groups.into_iter().map(change_group_view), 160)
+}
+
+fn change_group_view(g: crate::store::ChangeGroup) -> ChangeGroupView {
+    ChangeGroupView {
         category: g.event.category,
         item: g.event.item,
         change: g.event.change,
@@ -1600,8 +1590,7 @@ async fn change_summary(
         assets: g.assets,
         first_at: rfc3339(g.first_at),
         last_at: rfc3339(g.last_at),
-    });
-    json_list(views, 160)
+    }
 }
 
 async fn asset_history(
@@ -1610,19 +1599,24 @@ async fn asset_history(
     Path(key): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Vec<HistoryView>> {
-    let category = q.category.filter(|c| !c.is_empty());
-    if let Some(c) = &category
-        && !crate::inventory::CATEGORIES.contains(&c.as_str())
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown history category `{c}`: use one of {}",
-            crate::inventory::CATEGORIES.join(", ")
-        )));
-    }
+    let category = history_category(q.category)?;
     let a = s.store.find_asset(key).await?;
     let since = point_in_time("since", q.since.as_deref(), unix_now())?.unwrap_or(0);
     let rows = s.store.asset_history(a.id, since, category).await?;
     Ok(Json(rows.into_iter().map(history_view).collect()))
+}
+
+/// A category to filter history by: one of `inventory::CATEGORIES`.
+fn history_category(category: Option<String>) -> Result<Option<String>, ApiError> {
+    match category.filter(|c| !c.is_empty()) {
+        Some(c) if !crate::inventory::CATEGORIES.contains(&c.as_str()) => {
+            Err(ApiError::bad_request(format!(
+                "unknown history category `{c}`: use one of {}",
+                crate::inventory::CATEGORIES.join(", ")
+            )))
+        }
+        c => Ok(c),
+    }
 }
 
 fn history_view((at, e): (i64, crate::inventory::AssetEvent)) -> HistoryView {
@@ -1739,16 +1733,21 @@ async fn count_assets(
             "cannot count by `{by}`: use model, manufacturer, os, kind or location"
         ))
     })?;
+    Ok(Json(count_by(by, &asset_rows(&s.store, &q).await?)))
+}
+
+/// `rows` counted by one field, most first.
+fn count_by(by: CountBy, rows: &[crate::store::AssetRow]) -> Vec<CountView> {
     let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for a in asset_rows(&s.store, &q).await? {
-        *counts.entry(by.value(&a)).or_default() += 1;
+    for a in rows {
+        *counts.entry(by.value(a)).or_default() += 1;
     }
     let mut out: Vec<CountView> = counts
         .into_iter()
         .map(|(value, assets)| CountView { value, assets })
         .collect();
     out.sort_by(|a, b| b.assets.cmp(&a.assets).then_with(|| a.value.cmp(&b.value)));
-    Ok(Json(out))
+    out
 }
 
 async fn list_software(
@@ -2621,6 +2620,24 @@ mod tests {
                 .contains("no value")
         );
         assert!(AssetQuery::parse_filter("  ").is_err());
+        // Values with spaces need no quotes: a word without `=` goes on.
+        let q = AssetQuery::parse_filter("os=Windows  11 model=Dell Latitude 7440 status=all")
+            .expect("spaces");
+        assert_eq!(q.os.as_deref(), Some("Windows 11"));
+        assert_eq!(q.model.as_deref(), Some("Dell Latitude 7440"));
+        assert_eq!(q.status.as_deref(), Some("all"));
+        let q = AssetQuery::parse_filter("os= Windows").expect("value after a space");
+        assert_eq!(q.os.as_deref(), Some("Windows"));
+        assert!(
+            AssetQuery::parse_filter("Windows os=11")
+                .expect_err("no key first")
+                .contains("`Windows` is not key=value")
+        );
+        assert!(
+            AssetQuery::parse_filter("os=Debian sofware=curl")
+                .expect_err("a typo is still a key")
+                .contains("`sofware`")
+        );
     }
 
     #[test]

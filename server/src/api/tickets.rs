@@ -815,10 +815,10 @@ pub(super) async fn asset_tickets(
 
 // ---- reports ------------------------------------------------------------------
 
-/// Query of `GET /api/v1/reports/tickets`.
+/// Query of `GET /api/v1/reports/tickets` and `/api/v1/reports/inventory`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TicketReportQuery {
+pub struct ReportQuery {
     /// daily, weekly (the default) or monthly.
     pub period: Option<String>,
     /// First day, `YYYY-MM-DD` (UTC) or RFC 3339; a span back from `to` if absent.
@@ -1001,34 +1001,63 @@ pub fn facts(
     }
 }
 
-async fn ticket_report(
-    State(s): State<Shared>,
-    _: Authed,
-    Query(q): Query<TicketReportQuery>,
-) -> ApiResult<TicketReport> {
+/// What a report covers.
+pub(super) struct Span {
+    /// Period length.
+    pub period: Period,
+    /// The first day's start.
+    pub from: i64,
+    /// The last day's end.
+    pub to: i64,
+    /// The periods covering `[from, to)`, whole: the first may start
+    /// before `from`, the last end after `to`.
+    pub periods: Vec<(i64, i64)>,
+}
+
+/// A report's span from its query: weekly unless said, `to` the last day
+/// included (today if absent), `from` a default span back from it.
+pub(super) fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
     let period =
         Period::parse(q.period.as_deref().unwrap_or("weekly")).map_err(ApiError::bad_request)?;
-    let now = unix_now();
     let day = |t: &Option<String>| {
         t.as_deref()
             .map(report::parse_day)
             .transpose()
             .map_err(ApiError::bad_request)
     };
-    // `--to` names the last day included.
     let to = day(&q.to)?.map_or(now, |d| d + 86400);
     let from = day(&q.from)?.unwrap_or(to - period.default_span());
     if from >= to {
         return Err(ApiError::bad_request("--from must be before --to"));
     }
-    let spans = report::periods(period, from, to);
-    if spans.len() >= 1000 {
+    let periods = report::periods(period, from, to);
+    if periods.len() >= 1000 {
         return Err(ApiError::bad_request(
             "that is more than 1,000 periods; use a longer period or a shorter span",
         ));
     }
+    Ok(Span {
+        period,
+        from,
+        to,
+        periods,
+    })
+}
+
+async fn ticket_report(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<TicketReport> {
+    let now = unix_now();
+    let Span {
+        period,
+        from,
+        to,
+        periods,
+    } = report_span(&q, now)?;
     // The report covers whole periods: up to the end of the last one.
-    let end = spans.last().map_or(to, |p| p.1);
+    let end = periods.last().map_or(to, |p| p.1);
     // Retired assets too: their tickets are part of the period's work.
     let all_assets = crate::store::AssetFilter {
         status: crate::store::AssetStatus::All,

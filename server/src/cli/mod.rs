@@ -33,6 +33,7 @@ use crate::api::{
     SoftwareQuery, TokenCreated, TokenView,
 };
 
+pub mod reports;
 pub mod tickets;
 
 /// How results are printed.
@@ -926,11 +927,12 @@ pub async fn assets_changes(
         let mut t = Table::new(vec![
             "AT", "HOST", "ASSET", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO",
         ]);
-        for e in &rows {
+        for c in &rows {
+            let e = &c.event;
             t.row(vec![
                 e.at.clone(),
-                e.hostname.clone(),
-                e.asset_id.clone(),
+                c.hostname.clone(),
+                c.asset_id.clone(),
                 e.category.clone(),
                 e.item.clone(),
                 e.change.clone(),

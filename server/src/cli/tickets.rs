@@ -1,12 +1,12 @@
-//! `deskhand tickets ...` and `deskhand reports tickets`.
+//! `deskhand tickets ...` and `deskhand reports tickets` (see `cli::reports`).
 
 use anyhow::{Result, bail};
 
 use super::{Client, OutputFormat, Table, emit, opt, path_segment, print};
 use crate::api::tickets::{
     AssignRequest, CommentRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest,
-    SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery, TicketReport,
-    TicketReportQuery, TicketView, TimesView, UpdateTicket,
+    ReportQuery, SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery,
+    TicketReport, TicketView, TimesView, UpdateTicket,
 };
 use crate::api::{DiagRunView, HistoryView};
 use crate::tickets::parse_number;
@@ -196,29 +196,6 @@ pub enum TicketsCmd {
         /// Their words.
         #[arg(long, default_value = "")]
         comment: String,
-    },
-}
-
-/// `deskhand reports`.
-#[derive(Debug, clap::Subcommand)]
-pub enum ReportsCmd {
-    /// Ticket volumes, backlog, response and resolution times (median,
-    /// p90), SLA compliance, technicians, satisfaction, top assets and
-    /// software. Periods are UTC days, ISO weeks or calendar months.
-    Tickets {
-        /// daily, weekly or monthly.
-        #[arg(long, default_value = "weekly")]
-        period: String,
-        /// First day, YYYY-MM-DD (UTC) [default: 14 days, 8 weeks or 6 months back].
-        #[arg(long)]
-        from: Option<String>,
-        /// Last day, included, YYYY-MM-DD [default: today].
-        #[arg(long)]
-        to: Option<String>,
-        /// Which table: period, technician, asset, software, or all
-        /// (the text default; CSV prints one table, by period unless given).
-        #[arg(long)]
-        by: Option<String>,
     },
 }
 
@@ -730,25 +707,8 @@ fn stats_cells(
 }
 
 /// `deskhand reports tickets`.
-pub async fn report(
-    c: &Client,
-    f: OutputFormat,
-    period: String,
-    from: Option<String>,
-    to: Option<String>,
-    by: Option<String>,
-) -> Result<()> {
-    let by = by.map(|b| b.trim().to_ascii_lowercase());
-    if let Some(b) = &by
-        && !["period", "technician", "asset", "software", "all"].contains(&b.as_str())
-    {
-        bail!("--by {b}: use period, technician, asset, software or all");
-    }
-    let q = TicketReportQuery {
-        period: Some(period),
-        from,
-        to,
-    };
+pub async fn report(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>) -> Result<()> {
+    let by = super::reports::which_table(by, &["period", "technician", "asset", "software"])?;
     let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
     let csv = f == OutputFormat::Csv;
     let by_period = || {

@@ -734,7 +734,7 @@ pub struct Retirement {
 }
 
 /// An asset as listed and shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssetRow {
     /// `computer` for agent-reported assets; what the operator entered
     /// (printer, monitor, phone, ...) for manual ones.
@@ -865,7 +865,7 @@ fn day(text: &str) -> Option<String> {
 }
 
 /// The day of a unix time (UTC), as `YYYY-MM-DD`.
-fn day_of(unix: i64) -> String {
+pub fn day_of(unix: i64) -> String {
     ymd(time::OffsetDateTime::from_unix_timestamp(unix)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .date())

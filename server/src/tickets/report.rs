@@ -152,7 +152,8 @@ pub fn periods(period: Period, from: i64, to: i64) -> Vec<(i64, i64)> {
     out
 }
 
-/// Parses a report bound: `YYYY-MM-DD` (UTC midnight) or RFC 3339.
+/// Parses a report bound: `YYYY-MM-DD` (UTC midnight) or an RFC 3339
+/// time, in UTC (`Z` optional, seconds too: `2026-11-24T09:00`).
 pub fn parse_day(text: &str) -> Result<i64, String> {
     let t = text.trim();
     let parts: Vec<&str> = t.split('-').collect();
@@ -164,7 +165,14 @@ pub fn parse_day(text: &str) -> Result<i64, String> {
             .map_err(|_| format!("`{t}` is not a date in the calendar"))?;
         return Ok(unix_of(date));
     }
-    humantime::parse_rfc3339_weak(t)
+    let with_seconds;
+    let stamp = if t.len() == 16 {
+        with_seconds = format!("{t}:00");
+        &with_seconds
+    } else {
+        t
+    };
+    humantime::parse_rfc3339_weak(stamp)
         .ok()
         .and_then(|st| st.duration_since(std::time::UNIX_EPOCH).ok())
         .and_then(|d| i64::try_from(d.as_secs()).ok())
