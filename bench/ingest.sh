@@ -56,6 +56,10 @@ read -r search_ms search_n < <(lat "/api/v1/assets?software=pool-package-0042%40
 read -r name_ms name_n < <(lat "/api/v1/assets?software=pool-package-0042")
 read -r host_ms host_n < <(lat "/api/v1/assets?search=sim-0012")
 read -r os_ms os_n < <(lat "/api/v1/assets?os=Debian")
+# What changed across the fleet during the run: every event, grouped;
+# and the newest 1,000 events, each with its asset.
+read -r sum_ms sum_n < <(lat "/api/v1/changes/summary?since=1h")
+read -r each_ms each_n < <(lat "/api/v1/changes?since=1h")
 kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true
 
 printf '\n| ingest of %s simulated agents, %s packages each | value | target |\n|---|---|---|\n' "$n" "$pkgs"
@@ -76,3 +80,5 @@ printf '| search: --software pool-package-0042@<3.5 | %s ms median (%s assets) |
 printf '| search: --software pool-package-0042 | %s ms median (%s assets) | |\n' "$name_ms" "$name_n"
 printf '| search: --search sim-0012 | %s ms median (%s assets) | |\n' "$host_ms" "$host_n"
 printf '| filter: --os Debian | %s ms median (%s assets) | |\n' "$os_ms" "$os_n"
+printf '| changes: --since 1h (summary of the run) | %s ms median (%s changes) | |\n' "$sum_ms" "$sum_n"
+printf '| changes: --since 1h --each (newest 1,000) | %s ms median (%s events) | |\n' "$each_ms" "$each_n"
