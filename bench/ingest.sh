@@ -60,6 +60,8 @@ read -r os_ms os_n < <(lat "/api/v1/assets?os=Debian")
 # and the newest 1,000 events, each with its asset.
 read -r sum_ms sum_n < <(lat "/api/v1/changes/summary?since=1h")
 read -r each_ms each_n < <(lat "/api/v1/changes?since=1h")
+# The inventory report (8 weeks by week): the fleet now and its changes.
+read -r report_ms _ < <(lat "/api/v1/reports/inventory")
 kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true
 
 printf '\n| ingest of %s simulated agents, %s packages each | value | target |\n|---|---|---|\n' "$n" "$pkgs"
@@ -82,3 +84,4 @@ printf '| search: --search sim-0012 | %s ms median (%s assets) | |\n' "$host_ms"
 printf '| filter: --os Debian | %s ms median (%s assets) | |\n' "$os_ms" "$os_n"
 printf '| changes: --since 1h (summary of the run) | %s ms median (%s changes) | |\n' "$sum_ms" "$sum_n"
 printf '| changes: --since 1h --each (newest 1,000) | %s ms median (%s events) | |\n' "$each_ms" "$each_n"
+printf '| reports inventory (8 weeks, by week) | %s ms median | |\n' "$report_ms"

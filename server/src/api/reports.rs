@@ -61,7 +61,7 @@ pub struct InventoryPeriodView {
     pub added: usize,
     /// Assets retired in the period (and still retired).
     pub retired: usize,
-    /// Packages installed (one per package and asset).
+    /// Packages installed (history events: one per package and asset).
     pub installed: usize,
     /// Packages removed.
     pub removed: usize,
@@ -129,7 +129,7 @@ pub fn fleet(rows: &[AssetRow], now: i64, online: impl Fn(&AssetRow) -> bool) ->
 }
 
 /// What changed in `[start, end)`: assets added and retired (from their
-/// rows), software changes (from the history).
+/// rows), software changes (counted in the history).
 async fn period(
     store: &Store,
     rows: &[AssetRow],
@@ -146,26 +146,16 @@ async fn period(
             .count(),
         ..InventoryPeriodView::default()
     };
-    for g in store.change_summary(software_changes(start, end)).await? {
-        let slot = match g.event.change.as_str() {
-            "installed" => &mut p.installed,
-            "removed" => &mut p.removed,
-            "upgraded" => &mut p.upgraded,
-            "downgraded" => &mut p.downgraded,
-            _ => continue,
-        };
-        *slot += g.assets;
+    for (change, n) in store.change_counts("software", start, end).await? {
+        match change.as_str() {
+            "installed" => p.installed += n,
+            "removed" => p.removed += n,
+            "upgraded" => p.upgraded += n,
+            "downgraded" => p.downgraded += n,
+            _ => {}
+        }
     }
     Ok(p)
-}
-
-fn software_changes(since: i64, until: i64) -> ChangeQuery {
-    ChangeQuery {
-        since,
-        until: Some(until),
-        category: Some("software".into()),
-        ..ChangeQuery::default()
-    }
 }
 
 async fn inventory_report(
@@ -193,11 +183,30 @@ async fn inventory_report(
     for span in &periods {
         views.push(period(&s.store, &rows, *span).await?);
     }
-    let total = period(&s.store, &rows, (first, last)).await?;
-    let mut top_software_changes = s
-        .store
-        .change_summary(software_changes(first, last))
-        .await?;
+    // The periods partition the span: its counts are their sums.
+    let total = views.iter().fold(
+        InventoryPeriodView {
+            start: rfc3339(first),
+            end: rfc3339(last),
+            ..InventoryPeriodView::default()
+        },
+        |mut t, p| {
+            t.added += p.added;
+            t.retired += p.retired;
+            t.installed += p.installed;
+            t.removed += p.removed;
+            t.upgraded += p.upgraded;
+            t.downgraded += p.downgraded;
+            t
+        },
+    );
+    let software = ChangeQuery {
+        since: first,
+        until: Some(last),
+        category: Some("software".into()),
+        ..ChangeQuery::default()
+    };
+    let mut top_software_changes = s.store.change_summary(software).await?;
     top_software_changes.truncate(TOP);
     let in_service: Vec<AssetRow> = rows.into_iter().filter(|a| a.retired.is_none()).collect();
     let top = |by| {

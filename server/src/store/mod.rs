@@ -1865,6 +1865,27 @@ impl Store {
         .await
     }
 
+    /// How many events of `category` each kind of change had in
+    /// `[since, until)`: one count for the window, not a group per change.
+    pub async fn change_counts(
+        &self,
+        category: &'static str,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, usize)>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT change, count(*) FROM asset_events
+                 WHERE at >= ?1 AND at < ?2 AND category = ?3 GROUP BY change",
+            )?;
+            let rows = st.query_map(params![since, until, category], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.try_into().unwrap_or(0)))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// Catalog rows named `name` (any case): id, version, source.
     pub async fn software_versions(&self, name: String) -> Result<Vec<(i64, String, String)>> {
         self.read(move |c| {
@@ -3746,6 +3767,12 @@ mod change_tests {
                 ("Firefox-ESR", "installed", 1, 130, 130),
                 ("firefox", "removed", 1, 125, 125),
             ]
+        );
+        let mut counts = s.change_counts("software", 100, 130).await.expect("counts");
+        counts.sort();
+        assert_eq!(
+            counts,
+            [("removed".to_string(), 1), ("upgraded".to_string(), 3)]
         );
         let a2_groups = s.change_summary(on_a2).await.expect("a2 summary");
         assert_eq!(
