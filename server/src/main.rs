@@ -186,8 +186,9 @@ enum AssetsCmd {
     History {
         /// Id, host name or serial number.
         asset: String,
-        /// From when: back from now (7d) or a UTC date or time
-        /// (2026-11-24, 2026-11-24T09:00).
+        /// From when: back from now (7d), a day's midnight (UTC: today,
+        /// yesterday, tuesday) or a UTC date or time (2026-11-24,
+        /// 2026-11-24T09:00).
         #[arg(long, value_name = "WHEN")]
         since: Option<String>,
         /// Only one category: asset, software, identity, os, memory, cpu,
@@ -201,8 +202,9 @@ enum AssetsCmd {
     /// change (firefox upgraded 120.0 -> 121.0) with the number of assets
     /// it happened on, most first; --each lists every event with its asset.
     Changes {
-        /// From when: back from now (12h, 7d) or a UTC date or time
-        /// (2026-11-24, 2026-11-24T09:00).
+        /// From when: back from now (12h, 7d), a day's midnight (UTC:
+        /// today, yesterday, tuesday) or a UTC date or time (2026-11-24,
+        /// 2026-11-24T09:00).
         #[arg(long, value_name = "WHEN", default_value = "1d")]
         since: String,
         /// Before when, in the same forms (default: now).

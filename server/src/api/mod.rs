@@ -1147,8 +1147,10 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
 }
 
 /// A point in time as operators write it: a duration back from `now`
-/// (`7d`, `12h`), or a UTC date or time as report bounds are written
-/// (`2026-11-24`, its midnight; `2026-11-24T09:00`).
+/// (`7d`, `12h`); a day by name, its midnight (UTC): `today`,
+/// `yesterday`, or a weekday (`tuesday`, `tue`: the latest one, today
+/// if it is that day); or a UTC date or time as report bounds are
+/// written (`2026-11-24`, its midnight; `2026-11-24T09:00`).
 fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
@@ -1158,11 +1160,44 @@ fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>
             now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         ));
     }
+    if let Some(days_back) = days_back(t, now) {
+        let midnight =
+            crate::tickets::report::period_start(crate::tickets::report::Period::Daily, now);
+        return Ok(Some(midnight - days_back * 86_400));
+    }
     crate::tickets::report::parse_day(t).map(Some).map_err(|_| {
         ApiError::bad_request(format!(
-            "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
+            "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w), a day (today, yesterday, tuesday) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
         ))
     })
+}
+
+/// How many days before `now`'s (UTC) day the day named `name` is:
+/// `today`, `yesterday`, or the latest of a weekday.
+fn days_back(name: &str, now: i64) -> Option<i64> {
+    const WEEK: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let name = name.to_ascii_lowercase();
+    match name.as_str() {
+        "today" => return Some(0),
+        "yesterday" => return Some(1),
+        _ => {}
+    }
+    let wanted = WEEK
+        .iter()
+        .position(|d| name.len() >= 3 && d.starts_with(&name))?;
+    let today = time::OffsetDateTime::from_unix_timestamp(now)
+        .ok()?
+        .weekday()
+        .number_days_from_monday();
+    Some((i64::from(today) - wanted as i64).rem_euclid(7))
 }
 
 /// The list form of an asset; takes the row, whose strings it keeps.
@@ -2344,12 +2379,20 @@ mod tests {
         assert_eq!(at("2025-11-24 09:00").ok(), Some(Some(1_763_974_800)));
         assert_eq!(at("2025-11-24T09:00:30Z").ok(), Some(Some(1_763_974_830)));
         assert_eq!(at("2025-11-24 09:00:30").ok(), Some(Some(1_763_974_830)));
+        // Days by name: midnight UTC; 2025-11-24 is a Monday.
+        assert_eq!(at("today").ok(), Some(Some(1_763_942_400)));
+        assert_eq!(at("Yesterday").ok(), Some(Some(1_763_942_400 - 86_400)));
+        assert_eq!(at("monday").ok(), Some(Some(1_763_942_400)));
+        assert_eq!(at("tue").ok(), Some(Some(1_763_942_400 - 6 * 86_400)));
+        assert_eq!(at("Sunday").ok(), Some(Some(1_763_942_400 - 86_400)));
+        assert_eq!(at("wednes").ok(), Some(Some(1_763_942_400 - 5 * 86_400)));
         assert_eq!(point_in_time("since", None, now).ok(), Some(None));
         assert_eq!(at("").ok(), Some(None));
         // A far duration is the epoch's side of now, not an overflow.
         assert!(at("100000000y").is_ok_and(|t| t.is_some_and(|t| t < 0)));
         for bad in [
-            "tuesday",
+            "tu",
+            "tuesdays",
             "7 days ago",
             "2025-13-01",
             "2025-11-24T25:00",

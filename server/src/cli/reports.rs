@@ -162,7 +162,7 @@ async fn inventory(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<Strin
             let fl = &r.fleet;
             outln!("fleet at {}:", r.generated_at);
             outln!(
-                "  in service: {} ({} computers, {} entered by hand); retired: {}",
+                "  in service: {} ({} with an agent, {} entered by hand); retired: {}",
                 fl.in_service,
                 fl.computers,
                 fl.by_hand,
