@@ -250,6 +250,27 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let err = expect_failure(&typo, "an unknown category").expect("refused");
     assert!(err.contains("unknown history category `sofware`"), "{err}");
     assert!(err.contains("software"), "{err}");
+    // The asset's own page lists its week's changes, newest first.
+    let page = show(&server, &id);
+    let week: Vec<&str> = page["changed_last_7_days"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|e| e["item"] == PKG)
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    assert_eq!(week, ["removed", "upgraded", "installed"], "{page}");
+    assert!(
+        page["changes_last_7_days_total"].as_u64().unwrap_or(0) >= 4,
+        "the first inventory and the package's three: {page}"
+    );
+    let text = server.cli(&["assets", "show", &id]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("changed in the last 7 days ("),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
     // The inventory report of this one-machine fleet: online, added this
     // week, and the package's three changes among its software changes.
     let r = server.json(&["reports", "inventory", "--period", "daily"]);

@@ -1096,6 +1096,37 @@ pub struct AssetDetail {
     /// Its open tickets and those changed in the last 30 days.
     #[serde(default)]
     pub tickets: Vec<tickets::TicketView>,
+    /// What changed on it in the last 7 days, newest first (at most 100).
+    #[serde(default)]
+    pub changed_last_7_days: Vec<HistoryView>,
+    /// How many changes the last 7 days had in all.
+    #[serde(default)]
+    pub changes_last_7_days_total: usize,
+}
+
+/// How far back an asset's page (and a ticket's linked assets) list its
+/// changes.
+const CHANGES_WINDOW_SECS: i64 = 7 * 86400;
+/// Most changes listed there.
+const MAX_CHANGES_SHOWN: usize = 100;
+
+/// An asset's changes in the last 7 days, newest first, at most 100 of
+/// them, and how many there were.
+async fn recent_changes(
+    store: &Store,
+    asset_id: &str,
+    now: i64,
+) -> Result<(Vec<HistoryView>, usize), ApiError> {
+    let recent = store
+        .asset_history(asset_id.to_string(), now - CHANGES_WINDOW_SECS, None)
+        .await?;
+    let total = recent.len();
+    let shown = recent
+        .into_iter()
+        .take(MAX_CHANGES_SHOWN)
+        .map(history_view)
+        .collect();
+    Ok((shown, total))
 }
 
 /// One history event.
@@ -1368,6 +1399,8 @@ async fn show_asset(
         .await?
         .and_then(|(b, _)| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
         .unwrap_or_default();
+    let (changed_last_7_days, changes_last_7_days_total) =
+        recent_changes(&s.store, &a.id, unix_now()).await?;
     Ok(Json(AssetDetail {
         asset: asset_view(a.clone(), &s.presence),
         notes: a.notes,
@@ -1415,6 +1448,8 @@ async fn show_asset(
         labels: labels_of(&s.store, &a.id).await?,
         tickets: tickets::asset_tickets(&s, &a.id).await?,
         software: software.into_iter().map(software_view).collect(),
+        changed_last_7_days,
+        changes_last_7_days_total,
     }))
 }
 

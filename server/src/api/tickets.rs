@@ -24,10 +24,6 @@ use crate::{rfc3339, unix_now};
 
 /// How long a resolved ticket stays on its assets' pages.
 const RECENT_ON_ASSET_SECS: i64 = 30 * 86400;
-/// How far back `tickets show` lists each linked asset's changes.
-const CHANGES_WINDOW_SECS: i64 = 7 * 86400;
-/// Most changes listed per linked asset.
-const MAX_CHANGES_SHOWN: usize = 100;
 
 /// The routes, merged into the API router.
 pub(super) fn routes() -> Router<Shared> {
@@ -450,11 +446,11 @@ async fn show_ticket(
         let Ok(a) = s.store.find_asset(id.clone()).await else {
             continue;
         };
-        let history = |since: i64, category: Option<String>| {
-            s.store.asset_history(a.id.clone(), since, category)
-        };
-        let recent = history(now - CHANGES_WINDOW_SECS, None).await?;
-        let installed: Vec<HistoryView> = history(t.created_at, Some("software".into()))
+        let (changed_last_7_days, changes_last_7_days_total) =
+            super::recent_changes(&s.store, &a.id, now).await?;
+        let installed: Vec<HistoryView> = s
+            .store
+            .asset_history(a.id.clone(), t.created_at, Some("software".into()))
             .await?
             .into_iter()
             .filter(|(_, e)| matches!(e.change.as_str(), "installed" | "upgraded"))
@@ -462,12 +458,8 @@ async fn show_ticket(
             .collect();
         linked_assets.push(LinkedAssetView {
             asset: asset_view(a, &s.presence),
-            changes_last_7_days_total: recent.len(),
-            changed_last_7_days: recent
-                .into_iter()
-                .take(MAX_CHANGES_SHOWN)
-                .map(super::history_view)
-                .collect(),
+            changes_last_7_days_total,
+            changed_last_7_days,
             software_installed_since_opened: installed,
         });
     }

@@ -836,6 +836,11 @@ pub async fn assets_show(
     }
     out!("{}", t.to_text());
     out!("{}", tickets::asset_tickets_text(&d.tickets));
+    outln!();
+    out!(
+        "{}",
+        tickets::changes_text(&d.changed_last_7_days, d.changes_last_7_days_total)
+    );
     match query.software.as_deref().filter(|t| !t.is_empty()) {
         Some(text) => outln!(
             "\nsoftware ({} of {} packages, names containing `{text}`):",

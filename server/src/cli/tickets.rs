@@ -633,22 +633,29 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
                 &history_table(&a.software_installed_since_opened).to_text(),
             ));
         }
-        if a.changed_last_7_days.is_empty() {
-            outln!("  changed in the last 7 days: nothing");
-        } else {
-            outln!(
-                "  changed in the last 7 days ({} changes{}):",
-                a.changes_last_7_days_total,
-                if a.changes_last_7_days_total > a.changed_last_7_days.len() {
-                    format!(", newest {} shown", a.changed_last_7_days.len())
-                } else {
-                    String::new()
-                }
-            );
-            emit(&indent(&history_table(&a.changed_last_7_days).to_text()));
-        }
+        emit(&indent(&changes_text(
+            &a.changed_last_7_days,
+            a.changes_last_7_days_total,
+        )));
     }
     Ok(())
+}
+
+/// An asset's changes in the last 7 days, as its page and a ticket's
+/// linked assets show them: `shown` of `total`.
+pub fn changes_text(shown: &[HistoryView], total: usize) -> String {
+    if shown.is_empty() {
+        return "changed in the last 7 days: nothing\n".into();
+    }
+    let newest = if total > shown.len() {
+        format!(", newest {} shown", shown.len())
+    } else {
+        String::new()
+    };
+    format!(
+        "changed in the last 7 days ({total} changes{newest}):\n{}",
+        history_table(shown).to_text()
+    )
 }
 
 /// The tickets section of `deskhand assets show`.
