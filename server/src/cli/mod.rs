@@ -876,20 +876,29 @@ pub async fn assets_history(
             query,
         )
         .await?;
-    print(format, &rows, || {
-        let mut t = Table::new(vec!["AT", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO"]);
-        for e in &rows {
-            t.row(vec![
-                e.at.clone(),
-                e.category.clone(),
-                e.item.clone(),
-                e.change.clone(),
-                opt(&e.old_value),
-                opt(&e.new_value),
-            ]);
-        }
-        t
-    })
+    print(format, &rows, || history_table(&rows))
+}
+
+/// History events as a table: when, what and from what to what.
+fn history_table(rows: &[HistoryView]) -> Table {
+    let mut t = Table::new(HISTORY_COLUMNS.to_vec());
+    for e in rows {
+        t.row(history_row(e));
+    }
+    t
+}
+
+const HISTORY_COLUMNS: [&str; 6] = ["AT", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO"];
+
+fn history_row(e: &HistoryView) -> Vec<String> {
+    vec![
+        e.at.clone(),
+        e.category.clone(),
+        e.item.clone(),
+        e.change.clone(),
+        opt(&e.old_value),
+        opt(&e.new_value),
+    ]
 }
 
 /// `deskhand assets changes`: what changed across the fleet in a window,
@@ -929,21 +938,14 @@ pub async fn assets_changes(
     let more = rows.len() > limit;
     rows.truncate(limit);
     print(format, &rows, || {
-        let mut t = Table::new(vec![
-            "AT", "HOST", "ASSET", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO",
-        ]);
+        // A history table with the asset after the time.
+        let mut columns = HISTORY_COLUMNS.to_vec();
+        columns.splice(1..1, ["HOST", "ASSET"]);
+        let mut t = Table::new(columns);
         for c in &rows {
-            let e = &c.event;
-            t.row(vec![
-                e.at.clone(),
-                c.hostname.clone(),
-                c.asset_id.clone(),
-                e.category.clone(),
-                e.item.clone(),
-                e.change.clone(),
-                opt(&e.old_value),
-                opt(&e.new_value),
-            ]);
+            let mut row = history_row(&c.event);
+            row.splice(1..1, [c.hostname.clone(), c.asset_id.clone()]);
+            t.row(row);
         }
         t
     })?;

@@ -7,11 +7,6 @@ use crate::api::reports::{InventoryPeriodView, InventoryReport};
 use crate::api::tickets::ReportQuery;
 use crate::api::{ChangeGroupView, CountView};
 
-macro_rules! outln {
-    () => { emit("\n") };
-    ($($t:tt)*) => { emit(&(format!($($t)*) + "\n")) };
-}
-
 /// `deskhand reports`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportsCmd {
@@ -151,43 +146,51 @@ async fn inventory(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<Strin
         "changes" => changes(&r.top_software_changes),
         _ => by_period(),
     };
-    match (f, by.as_deref()) {
-        (OutputFormat::Json, _) => print(f, &r, by_period),
-        (OutputFormat::Csv, b) => print(f, &r, || pick(b.unwrap_or("period"))),
-        (OutputFormat::Table, Some(b)) if b != "all" => {
-            emit(&pick(b).to_text());
-            Ok(())
-        }
-        (OutputFormat::Table, _) => {
-            let fl = &r.fleet;
-            outln!("fleet at {}:", r.generated_at);
-            outln!(
-                "  in service: {} ({} with an agent, {} entered by hand); retired: {}",
-                fl.in_service,
-                fl.computers,
-                fl.by_hand,
-                fl.retired
-            );
-            outln!(
-                "  computers online now: {}; not seen for 30 days: {}",
-                fl.online_now,
-                fl.not_seen_30d
-            );
-            outln!(
-                "  warranty: ended {}, ending within 90 days {}, not known {}",
-                fl.warranty_ended,
-                fl.warranty_ends_90d,
-                fl.warranty_unknown
-            );
-            outln!("\nchanges, {} from {} to {}:", r.period, r.from, r.to);
-            emit(&by_period().to_text());
-            outln!("\nby OS:");
-            emit(&pick("os").to_text());
-            outln!("\nby model:");
-            emit(&pick("model").to_text());
-            outln!("\nsoftware changes on the most assets:");
-            emit(&pick("changes").to_text());
-            Ok(())
-        }
+    print_report(f, &r, by.as_deref(), pick, || {
+        let fl = &r.fleet;
+        outln!("fleet at {}:", r.generated_at);
+        outln!(
+            "  in service: {} ({} with an agent, {} entered by hand); retired: {}",
+            fl.in_service,
+            fl.computers,
+            fl.by_hand,
+            fl.retired
+        );
+        outln!(
+            "  computers online now: {}; not seen for 30 days: {}",
+            fl.online_now,
+            fl.not_seen_30d
+        );
+        outln!(
+            "  warranty: ended {}, ending within 90 days {}, not known {}",
+            fl.warranty_ended,
+            fl.warranty_ends_90d,
+            fl.warranty_unknown
+        );
+        outln!("\nchanges, {} from {} to {}:", r.period, r.from, r.to);
+        emit(&by_period().to_text());
+        outln!("\nby OS:");
+        emit(&pick("os").to_text());
+        outln!("\nby model:");
+        emit(&pick("model").to_text());
+        outln!("\nsoftware changes on the most assets:");
+        emit(&pick("changes").to_text());
+    })
+}
+
+/// Prints a report: JSON whole; CSV one of its tables (`by`, by period
+/// unless given); text the table `by` names, or `all` of them.
+pub fn print_report<T: serde::Serialize>(
+    f: OutputFormat,
+    report: &T,
+    by: Option<&str>,
+    pick: impl Fn(&str) -> Table,
+    all: impl FnOnce(),
+) -> Result<()> {
+    match (f, by) {
+        (OutputFormat::Table, Some(b)) if b != "all" => emit(&pick(b).to_text()),
+        (OutputFormat::Table, _) => all(),
+        (_, b) => return print(f, report, || pick(b.unwrap_or("period"))),
     }
+    Ok(())
 }

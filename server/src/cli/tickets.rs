@@ -12,11 +12,6 @@ use crate::api::{DiagRunView, HistoryView};
 use crate::tickets::parse_number;
 use crate::tickets::report::human;
 
-macro_rules! outln {
-    () => { emit("\n") };
-    ($($t:tt)*) => { emit(&(format!($($t)*) + "\n")) };
-}
-
 /// `deskhand tickets`.
 #[derive(Debug, clap::Subcommand)]
 pub enum TicketsCmd {
@@ -536,21 +531,6 @@ fn event_text(e: &crate::api::tickets::TimelineEntryView) -> String {
     }
 }
 
-fn history_table(rows: &[HistoryView]) -> Table {
-    let mut t = Table::new(vec!["AT", "CATEGORY", "ITEM", "CHANGE", "FROM", "TO"]);
-    for e in rows {
-        t.row(vec![
-            e.at.clone(),
-            e.category.clone(),
-            e.item.clone(),
-            e.change.clone(),
-            opt(&e.old_value),
-            opt(&e.new_value),
-        ]);
-    }
-    t
-}
-
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
@@ -630,7 +610,7 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
         } else {
             outln!("  software installed since the ticket opened:");
             emit(&indent(
-                &history_table(&a.software_installed_since_opened).to_text(),
+                &super::history_table(&a.software_installed_since_opened).to_text(),
             ));
         }
         emit(&indent(&changes_text(
@@ -654,7 +634,7 @@ pub fn changes_text(shown: &[HistoryView], total: usize) -> String {
     };
     format!(
         "changed in the last 7 days ({total} changes{newest}):\n{}",
-        history_table(shown).to_text()
+        super::history_table(shown).to_text()
     )
 }
 
@@ -779,35 +759,26 @@ pub async fn report(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<Stri
         "software" => top(&r.top_software, "SOFTWARE"),
         _ => by_period(),
     };
-    match (f, by.as_deref()) {
-        (OutputFormat::Json, _) => print(f, &r, by_period),
-        (OutputFormat::Csv, b) => print(f, &r, || pick(b.unwrap_or("period"))),
-        (OutputFormat::Table, Some(b)) if b != "all" => {
-            emit(&pick(b).to_text());
-            Ok(())
-        }
-        (OutputFormat::Table, _) => {
-            outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
-            emit(&by_period().to_text());
-            outln!("\nby technician:");
-            emit(&by_technician().to_text());
-            let b = &r.backlog_age;
-            outln!(
-                "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",
-                b.count,
-                human(b.median_secs),
-                human(b.p90_secs),
-                human(b.oldest_secs),
-                b.under_1d,
-                b.from_1d_to_3d,
-                b.from_3d_to_7d,
-                b.over_7d
-            );
-            outln!("\ntop assets:");
-            emit(&top(&r.top_assets, "ASSET").to_text());
-            outln!("\ntop software:");
-            emit(&top(&r.top_software, "SOFTWARE").to_text());
-            Ok(())
-        }
-    }
+    super::reports::print_report(f, &r, by.as_deref(), pick, || {
+        outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
+        emit(&by_period().to_text());
+        outln!("\nby technician:");
+        emit(&by_technician().to_text());
+        let b = &r.backlog_age;
+        outln!(
+            "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",
+            b.count,
+            human(b.median_secs),
+            human(b.p90_secs),
+            human(b.oldest_secs),
+            b.under_1d,
+            b.from_1d_to_3d,
+            b.from_3d_to_7d,
+            b.over_7d
+        );
+        outln!("\ntop assets:");
+        emit(&top(&r.top_assets, "ASSET").to_text());
+        outln!("\ntop software:");
+        emit(&top(&r.top_software, "SOFTWARE").to_text());
+    })
 }
