@@ -1,6 +1,7 @@
 //! Operator-supplied filter text: dynamic label filters, the asset list's
-//! query string and its durations and software specs, and the ticket
-//! parsers next to them. Must return errors, never panic.
+//! query string and its durations and software specs, the points in time
+//! of history and changes, and the ticket parsers next to them. Must
+//! return errors, never panic.
 #![no_main]
 
 #[path = "common.rs"]
@@ -69,6 +70,12 @@ fuzz_target!(init: common::seed(seeds()), |data: &[u8]| {
     let _ = tickets::Priority::parse(text);
     let _ = tickets::report::Period::parse(text);
     let _ = tickets::report::parse_day(text);
+    // --since/--until of history and the fleet's changes, against a
+    // time near the epoch's either end as well as now.
+    for now in [0, 1_764_000_000, i64::MAX, i64::MIN] {
+        let _ = deskhand_server::api::point_in_time("since", Some(text), now);
+    }
+    let _ = serde_urlencoded::from_str::<deskhand_server::api::ChangesQuery>(text);
     let _ = deskhand_server::help::title_of(text);
     // SLA settings from the environment: `FIRST,RESOLUTION` durations.
     let _ = tickets::TicketSettings::resolve(None, |_| Some(text.to_string()));
@@ -89,6 +96,9 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         "2026-11-01T08:00:00Z",
         "30m,4h",
         "weekly",
+        "since=tuesday&until=2026-11-24T09:00&category=software&item=firefox&label=lab&limit=5",
+        "yesterday",
+        "os=Windows 11 model=Dell Latitude",
     ]
     .iter()
     .enumerate()

@@ -1182,7 +1182,7 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
 /// `yesterday`, or a weekday (`tuesday`, `tue`: the latest one, today
 /// if it is that day); or a UTC date or time as report bounds are
 /// written (`2026-11-24`, its midnight; `2026-11-24T09:00`).
-fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
+pub fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
