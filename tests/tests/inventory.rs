@@ -202,6 +202,37 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
             .all(|e| e["asset_id"] == id.as_str() && e["hostname"] == first["hostname"]),
         "{each}"
     );
+    // A label scopes it: a dynamic one that selects this machine, a
+    // static one that no asset carries.
+    let host = first["hostname"].as_str().expect("hostname");
+    for (label, filter) in [
+        ("this-vm", Some(format!("search={host}"))),
+        ("nobody", None),
+    ] {
+        let mut args = vec!["labels", "create", label];
+        if let Some(f) = &filter {
+            args.extend(["--where", f.as_str()]);
+        }
+        assert!(server.cli(&args).status.success(), "label {label}");
+    }
+    let scoped = |label: &str| {
+        server.json(&[
+            "assets", "changes", "--since", since, "--item", PKG, "--label", label,
+        ])
+    };
+    assert_eq!(
+        scoped("this-vm").as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        scoped("this-vm")
+    );
+    assert_eq!(
+        scoped("nobody").as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        scoped("nobody")
+    );
+
     // A window that ends at the install holds none of it; one that ends
     // before it starts is refused; a limit says there is more.
     let installed_at = events[2]["at"].as_str().expect("time");
