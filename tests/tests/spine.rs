@@ -562,3 +562,68 @@ fn operators_get_tokens_roles_are_enforced_and_removal_is_immediate() {
         "{actions:?}"
     );
 }
+
+/// One HTTP/1.1 request to the API as the admin: status and body.
+fn http(server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = server.api.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.admin_token,
+        body.len()
+    )
+    .expect("send");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read");
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// `GET /api/v1` lists the endpoints; each answers its methods itself
+/// (an error of its own for a missing thing or a bad body, never the
+/// "no such endpoint" of a path the server does not have).
+#[test]
+fn the_api_lists_its_endpoints_and_each_answers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let (status, body) = http(&server, "GET", "/api/v1", "");
+    assert_eq!(status, 200, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let endpoints = list.as_array().expect("a list");
+    assert!(endpoints.len() > 40, "{body}");
+    for e in endpoints {
+        let path = e["path"]
+            .as_str()
+            .expect("path")
+            .replace("{sha256}", &"0".repeat(64))
+            .replace("{by}", "model")
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    "nonexistent"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in e["methods"].as_str().expect("methods").split(' ') {
+            let (status, body) = http(&server, method, &path, "{}");
+            assert!(
+                status != 0 && status != 405 && !body.contains("no such API endpoint"),
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+    let (status, body) = http(&server, "GET", "/api/v1/nothing-here", "");
+    assert_eq!(status, 404);
+    assert!(body.contains("GET /api/v1 lists them"), "{body}");
+}

@@ -21,6 +21,7 @@ pub mod jobs;
 use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+pub mod index;
 pub mod reports;
 pub mod tickets;
 
@@ -53,6 +54,7 @@ type Shared = Arc<ApiState>;
 /// The API router.
 pub fn router(state: Shared) -> Router {
     Router::new()
+        .route("/api/v1", get(index::list))
         .route("/api/v1/server", get(server_info))
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{key}", get(show_agent))
@@ -85,7 +87,7 @@ pub fn router(state: Shared) -> Router {
         .merge(jobs::routes())
         .merge(tickets::routes())
         .merge(reports::routes())
-        .fallback(|| async { ApiError::not_found("no such API endpoint; see /api/v1") })
+        .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .with_state(state)
 }
 
