@@ -632,8 +632,9 @@ pub fn changes_text(shown: &[HistoryView], total: usize) -> String {
     } else {
         String::new()
     };
+    let s = if total == 1 { "" } else { "s" };
     format!(
-        "changed in the last 7 days ({total} changes{newest}):\n{}",
+        "changed in the last 7 days ({total} change{s}{newest}):\n{}",
         super::history_table(shown).to_text()
     )
 }
