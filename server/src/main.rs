@@ -224,7 +224,7 @@ enum AssetsCmd {
         #[arg(long)]
         each: bool,
         /// With --each: at most this many events.
-        #[arg(long, default_value_t = 1000, requires = "each")]
+        #[arg(long, default_value_t = deskhand_server::api::CHANGES_LIMIT, requires = "each")]
         limit: usize,
     },
     /// Count assets by model, manufacturer, OS, kind or location, most

@@ -1515,8 +1515,8 @@ async fn dynamic_members(
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// How far back, e.g. `7d`, or from when, e.g. `2026-11-24` (UTC);
-    /// everything if absent.
+    /// How far back, e.g. `7d`, or from when, e.g. `tuesday` or
+    /// `2026-11-24` (UTC; see `ChangesQuery::since`); everything if absent.
     pub since: Option<String>,
     /// Only this category, e.g. `software`.
     pub category: Option<String>,
@@ -1526,8 +1526,9 @@ pub struct HistoryQuery {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
-    /// From when: a duration back from now (`7d`), a UTC date
-    /// (`2026-11-24`) or time (`2026-11-24T09:00`). The last day if absent.
+    /// From when: a duration back from now (`7d`), a day's midnight
+    /// (UTC: `today`, `yesterday`, `tuesday`), a UTC date (`2026-11-24`)
+    /// or time (`2026-11-24T09:00`). The last day if absent.
     pub since: Option<String>,
     /// Before when, in the same forms; now if absent.
     pub until: Option<String>,
@@ -1577,7 +1578,7 @@ pub struct ChangeGroupView {
 }
 
 /// Events without a limit of their own are capped at this many.
-const CHANGES_LIMIT: usize = 1000;
+pub const CHANGES_LIMIT: usize = 1000;
 
 /// The store's form of a changes query: times resolved against `now`,
 /// the label resolved to its assets.

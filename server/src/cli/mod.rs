@@ -932,7 +932,7 @@ pub async fn assets_changes(
         });
     }
     // One more than asked for tells whether there were more.
-    let limit = query.limit.unwrap_or(1000);
+    let limit = query.limit.unwrap_or(crate::api::CHANGES_LIMIT);
     query.limit = Some(limit.saturating_add(1));
     let mut rows: Vec<ChangeView> = c.get_query("/api/v1/changes", &query).await?;
     let more = rows.len() > limit;
