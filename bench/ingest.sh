@@ -73,6 +73,7 @@ printf '| delta reports ingested (3 upgrades each) | %s/s (%s in %s ms, %s bytes
 cpu() { printf '%s us (simulator: %s us)' "$(get "$1_server_cpu_us")" "$(get "$1_sim_cpu_us")"; }
 printf '| server CPU per full inventory | %s | |\n' "$(cpu full)"
 printf '| server CPU per delta | %s | |\n' "$(cpu delta)"
+printf '| UDP datagrams per full inventory / per delta (both ways) | %s / %s | |\n' "$(get full_datagrams)" "$(get delta_datagrams)"
 printf '| unchanged full reports (as after a reconnect) | %s/s (server CPU %s) | |\n' \
   "$(get unchanged_full_ingests_per_s)" "$(cpu unchanged)"
 printf '| database size | %s MiB | |\n' "$db"

@@ -226,15 +226,28 @@ fn cpu_time(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
+/// UDP datagrams sent on this machine so far (`OutDatagrams` in
+/// `/proc/net/snmp`); on loopback that counts both directions of every
+/// QUIC connection. `None` if unreadable.
+fn udp_datagrams_sent() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let column = names.split_whitespace().position(|n| n == "OutDatagrams")?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}
+
 /// The CPU the server (its pid in `DESKHAND_SERVER_PID`, which the bench
 /// script sets) and this simulator use over the rounds, so the figures say
 /// what each ingest costs the server apart from the simulator that shares
-/// its cores.
+/// its cores; and the datagrams both sent, which are most of QUIC's cost.
 struct CpuMeter {
     server: Option<String>,
     /// Server and simulator CPU since the last print; `None` until a
     /// round could be measured.
     used: Option<[Duration; 2]>,
+    /// Datagrams sent since the last print, by everyone on the machine.
+    datagrams: Option<u64>,
 }
 
 impl CpuMeter {
@@ -242,6 +255,7 @@ impl CpuMeter {
         CpuMeter {
             server: std::env::var("DESKHAND_SERVER_PID").ok(),
             used: None,
+            datagrams: None,
         }
     }
 
@@ -251,19 +265,27 @@ impl CpuMeter {
 
     /// Times `round`, adding the CPU both used to the count.
     async fn measure<T>(&mut self, round: impl std::future::Future<Output = T>) -> T {
-        let before = self.now();
+        let (before, sent_before) = (self.now(), udp_datagrams_sent());
         let out = round.await;
         if let (Some(b), Some(a)) = (before, self.now()) {
             let used = self.used.get_or_insert([Duration::ZERO; 2]);
             used[0] += a[0].saturating_sub(b[0]);
             used[1] += a[1].saturating_sub(b[1]);
         }
+        if let (Some(b), Some(a)) = (sent_before, udp_datagrams_sent()) {
+            *self.datagrams.get_or_insert(0) += a.saturating_sub(b);
+        }
         out
     }
 
-    /// Prints `PREFIX_server_cpu_us` and `PREFIX_sim_cpu_us` per report,
-    /// and starts over.
+    /// Prints `PREFIX_server_cpu_us`, `PREFIX_sim_cpu_us` and
+    /// `PREFIX_datagrams` per report, and starts over.
     fn print(&mut self, prefix: &str, reports: usize) {
+        if let Some(sent) = self.datagrams.take()
+            && reports > 0
+        {
+            println!("{prefix}_datagrams={:.2}", sent as f64 / reports as f64);
+        }
         if let Some([server, sim]) = self.used.take()
             && reports > 0
         {
