@@ -160,12 +160,42 @@ impl AssetFilters {
             seen_within: self.seen_within,
             not_seen_for: self.not_seen_for,
             label: self.label,
-            status: self.status.map(|s| {
-                clap::ValueEnum::to_possible_value(&s)
-                    .map_or_else(String::new, |v| v.get_name().to_string())
-            }),
+            status: self.status.as_ref().map(deskhand_server::api::value_name),
             warranty_ends_within: self.warranty_ends_within,
             out_of_warranty: self.out_of_warranty.then(|| "true".to_string()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The filters of `assets list` and `assets export`, and the order and
+/// page of the answer.
+#[derive(Debug, Clone, clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    filters: AssetFilters,
+    /// Sort by this (ties by name).
+    #[arg(long, value_enum, value_name = "KEY", default_value_t)]
+    sort: deskhand_server::store::AssetSort,
+    /// Largest, latest or last first (assets without the value stay last).
+    #[arg(long)]
+    desc: bool,
+    /// At most this many assets.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Skip this many first (with --limit: the next page).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    offset: usize,
+}
+
+impl ListArgs {
+    fn query(self) -> deskhand_server::api::AssetQuery {
+        deskhand_server::api::AssetQuery {
+            sort: Some(deskhand_server::api::value_name(&self.sort)),
+            order: self.desc.then(|| "desc".to_string()),
+            limit: self.limit,
+            offset: (self.offset > 0).then_some(self.offset),
+            ..self.filters.query()
         }
     }
 }
@@ -173,7 +203,7 @@ impl AssetFilters {
 #[derive(Debug, Subcommand)]
 enum AssetsCmd {
     /// List assets, filtered.
-    List(AssetFilters),
+    List(ListArgs),
     /// Everything about one asset: by id, host name or serial number.
     Show {
         /// Id, host name or serial number.
@@ -243,7 +273,7 @@ enum AssetsCmd {
         #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
         format: OutputFormat,
         #[command(flatten)]
-        filters: AssetFilters,
+        list: ListArgs,
     },
     /// Ask an online asset's agent to report its inventory now.
     Refresh {
@@ -612,11 +642,11 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Audit(AuditCmd::List { limit }) => cli::audit_list(&client, f, limit).await,
             Command::Diag(DiagCmd::List) => cli::diag_list(&client, f).await,
-            Command::Assets(AssetsCmd::List(filters)) => {
-                cli::assets_list(&client, f, &filters.query()).await
+            Command::Assets(AssetsCmd::List(list)) => {
+                cli::assets_list(&client, f, &list.query()).await
             }
-            Command::Assets(AssetsCmd::Export { format, filters }) => {
-                cli::assets_export(&client, format, &filters.query()).await
+            Command::Assets(AssetsCmd::Export { format, list }) => {
+                cli::assets_export(&client, format, &list.query()).await
             }
             Command::Assets(AssetsCmd::Count { by, filters }) => {
                 cli::assets_count(&client, f, by, &filters.query()).await

@@ -647,6 +647,47 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
         .collect();
     names.sort();
     assert_eq!(names, ["Dell P2723", "HP LaserJet 4th floor", "Pixel 8"]);
+    // Sorted and paged: the page, and on stderr which of how many.
+    let page = |args: &[&str]| {
+        let mut all = vec!["assets", "list", "--output", "json"];
+        all.extend_from_slice(args);
+        let out = server.cli(&all);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let names: Vec<String> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|a| a["hostname"].as_str().map(str::to_string))
+            .collect();
+        (names, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (names, said) = page(&["--sort", "name", "--desc", "--limit", "2"]);
+    assert_eq!(names, ["Pixel 8", "HP LaserJet 4th floor"]);
+    assert!(
+        said.contains("(1-2 of 3 assets; --offset 2 for the next ones)"),
+        "{said}"
+    );
+    let (names, said) = page(&["--sort", "name", "--desc", "--limit", "2", "--offset", "2"]);
+    assert_eq!(names, ["Dell P2723"]);
+    assert!(said.contains("(3-3 of 3 assets)"), "{said}");
+    let (names, said) = page(&["--sort", "location"]);
+    assert_eq!(names, ["HP LaserJet 4th floor", "Dell P2723", "Pixel 8"]);
+    assert!(said.is_empty(), "all of them, nothing to say: {said}");
+    let (names, said) = page(&["--offset", "5"]);
+    assert!(
+        names.is_empty() && said.contains("(none past the first 5 of 3)"),
+        "{said}"
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "list", "--sort", "colour"]),
+        "sorting by a field assets do not have",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("last-seen") && err.contains("warranty"),
+        "{err}"
+    );
     // As a spreadsheet saves it in a locale that writes semicolons: a
     // byte-order mark, CRLF, a blank line; the refused row is named by
     // the line it is on.

@@ -907,6 +907,20 @@ pub struct AssetQuery {
     /// `true`: only assets whose warranty has ended.
     #[serde(default)]
     pub out_of_warranty: Option<String>,
+    /// Lists only: what to sort by (`name`, the default; `last-seen`,
+    /// `ram`, `packages`, `model`, ...: `store::AssetSort`).
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// Lists only: `asc` (the default) or `desc`.
+    #[serde(default)]
+    pub order: Option<String>,
+    /// Lists only: at most this many assets (the answer's
+    /// `X-Total-Count` header says how many matched).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Lists only: skip this many first.
+    #[serde(default)]
+    pub offset: Option<usize>,
 }
 
 impl AssetQuery {
@@ -1260,6 +1274,41 @@ fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
     }
 }
 
+/// A command-line value's name, as clap spells it (`last-seen`).
+pub fn value_name(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
+/// The order a query asks for.
+fn asset_order(q: &AssetQuery) -> Result<crate::store::AssetOrder, ApiError> {
+    use crate::store::{AssetOrder, AssetSort};
+    let by = match q.sort.as_deref() {
+        None | Some("") => AssetSort::default(),
+        Some(text) => <AssetSort as clap::ValueEnum>::from_str(text, true).map_err(|_| {
+            let names: Vec<String> = <AssetSort as clap::ValueEnum>::value_variants()
+                .iter()
+                .map(value_name)
+                .collect();
+            ApiError::bad_request(format!(
+                "cannot sort by `{text}`: use one of {}",
+                names.join(", ")
+            ))
+        })?,
+    };
+    let descending = match q.order.as_deref() {
+        None | Some("" | "asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order is asc or desc, not `{other}`"
+            )));
+        }
+    };
+    Ok(AssetOrder { by, descending })
+}
+
 /// The store filter for a query, without its label.
 async fn store_filter(
     store: &Store,
@@ -1291,6 +1340,7 @@ async fn store_filter(
                 ))
             })?,
         },
+        order: asset_order(q)?,
     };
     if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
         filter.software_ids = Some(software_ids(store, spec).await?);
@@ -1333,8 +1383,20 @@ async fn list_assets(
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
     let rows = asset_rows(&s.store, &q).await?;
-    json_list(rows.into_iter().map(|a| asset_view(a, &s.presence)), 400)
+    let total = rows.len();
+    let page = rows
+        .into_iter()
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(usize::MAX));
+    let mut resp = json_list(page.map(|a| asset_view(a, &s.presence)), 400)?;
+    resp.headers_mut()
+        .insert(TOTAL_COUNT, axum::http::HeaderValue::from(total));
+    Ok(resp)
 }
+
+/// The header of a list answer that says how many items matched, before
+/// `limit` and `offset`.
+pub const TOTAL_COUNT: &str = "x-total-count";
 
 /// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
 /// way its own package system orders versions.
@@ -2681,6 +2743,41 @@ mod tests {
         .expect_err("a filter that does not evaluate");
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert!(err.message.contains("delete the label"), "{}", err.message);
+    }
+
+    #[test]
+    fn list_orders_parse_or_say_what_is_wrong() {
+        use crate::store::{AssetOrder, AssetSort};
+        let order = |sort: Option<&str>, order: Option<&str>| {
+            asset_order(&AssetQuery {
+                sort: sort.map(str::to_string),
+                order: order.map(str::to_string),
+                ..Default::default()
+            })
+            .map_err(|e| e.message)
+        };
+        assert_eq!(order(None, None), Ok(AssetOrder::default()));
+        assert_eq!(
+            order(Some("last-seen"), Some("desc")),
+            Ok(AssetOrder {
+                by: AssetSort::LastSeen,
+                descending: true
+            })
+        );
+        assert_eq!(
+            order(Some("RAM"), Some("asc")),
+            Ok(AssetOrder {
+                by: AssetSort::Ram,
+                descending: false
+            })
+        );
+        let err = order(Some("colour"), None).expect_err("unknown key");
+        assert!(
+            err.contains("cannot sort by `colour`") && err.contains("first-seen"),
+            "{err}"
+        );
+        let err = order(None, Some("down")).expect_err("unknown order");
+        assert!(err.contains("asc or desc"), "{err}");
     }
 
     #[test]

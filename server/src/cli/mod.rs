@@ -74,12 +74,21 @@ impl Client {
     }
 
     async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        Ok(self.call_with_headers(req).await?.1)
+    }
+
+    /// Sends a request; the answer's headers and its JSON body.
+    async fn call_with_headers<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::header::HeaderMap, T)> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| format!("cannot reach the deskhand server at {}; is it running? (--server / DESKHAND_SERVER)", self.base))?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let bytes = resp.bytes().await.context("reading the server's answer")?;
         if !status.is_success() {
             let msg = serde_json::from_slice::<ErrorBody>(&bytes)
@@ -87,10 +96,13 @@ impl Client {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             bail!("{msg} (HTTP {})", status.as_u16());
         }
-        if bytes.is_empty() {
-            return serde_json::from_slice(b"null").context("empty answer");
-        }
-        serde_json::from_slice(&bytes).context("the server's answer is not the expected JSON")
+        let body = if bytes.is_empty() {
+            serde_json::from_slice(b"null").context("empty answer")?
+        } else {
+            serde_json::from_slice(&bytes)
+                .context("the server's answer is not the expected JSON")?
+        };
+        Ok((headers, body))
     }
 
     /// GET a JSON resource.
@@ -107,6 +119,23 @@ impl Client {
     ) -> Result<T> {
         self.call(self.http.get(format!("{}{path}", self.base)).query(query))
             .await
+    }
+
+    /// GET a list with a query string, and how many items matched in all
+    /// (the `X-Total-Count` header; `None` from a server that does not
+    /// send it).
+    pub async fn get_list<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<(Vec<T>, Option<usize>)> {
+        let (headers, items) = self
+            .call_with_headers(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await?;
+        let total = headers
+            .get(crate::api::TOTAL_COUNT)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        Ok((items, total))
     }
 
     /// POST a JSON body.
@@ -644,8 +673,29 @@ fn asset_table(assets: &[AssetView]) -> Table {
 
 /// `deskhand assets list [filters]` and `assets export`.
 pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
-    let assets: Vec<AssetView> = c.get_query("/api/v1/assets", query).await?;
+    let assets = assets_page(c, query).await?;
     print(format, &assets, || asset_table(&assets))
+}
+
+/// The assets a query selects, and on stderr which of how many they are
+/// when that is not all of them.
+async fn assets_page(c: &Client, query: &AssetQuery) -> Result<Vec<AssetView>> {
+    let (assets, total) = c.get_list("/api/v1/assets", query).await?;
+    let offset = query.offset.unwrap_or(0);
+    if let Some(total) = total.filter(|t| assets.len() < *t) {
+        let next = offset + assets.len();
+        if assets.is_empty() {
+            eprintln!("(none past the first {offset} of {total})");
+        } else if next < total {
+            eprintln!(
+                "({}-{next} of {total} assets; --offset {next} for the next ones)",
+                offset + 1
+            );
+        } else {
+            eprintln!("({}-{next} of {total} assets)", offset + 1);
+        }
+    }
+    Ok(assets)
 }
 
 /// `deskhand assets count --by model`: how many assets per model (OS, ...).
@@ -655,8 +705,7 @@ pub async fn assets_count(
     by: crate::api::CountBy,
     query: &AssetQuery,
 ) -> Result<()> {
-    let name = clap::ValueEnum::to_possible_value(&by)
-        .map_or_else(String::new, |v| v.get_name().to_string());
+    let name = crate::api::value_name(&by);
     let counts: Vec<crate::api::CountView> = c
         .get_query(&format!("/api/v1/asset-counts/{name}"), query)
         .await?;
@@ -681,7 +730,7 @@ pub async fn assets_count(
 /// `deskhand assets export`: every field of each asset, values as the API
 /// has them (bytes, not GiB), for a spreadsheet; JSON is the API's list.
 pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
-    let assets: Vec<AssetView> = c.get_query("/api/v1/assets", query).await?;
+    let assets = assets_page(c, query).await?;
     print(format, &assets, || {
         let mut t = Table::new(vec![
             "id",
