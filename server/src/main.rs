@@ -177,10 +177,29 @@ struct ListArgs {
     /// Sort by this (ties by name).
     #[arg(long, value_enum, value_name = "KEY", default_value_t)]
     sort: deskhand_server::store::AssetSort,
-    /// Largest, latest or last first (assets without the value stay last).
+    #[command(flatten)]
+    page: PageArgs,
+}
+
+impl ListArgs {
+    fn query(self) -> deskhand_server::api::AssetQuery {
+        deskhand_server::api::AssetQuery {
+            sort: Some(deskhand_server::api::value_name(&self.sort)),
+            order: self.page.order(),
+            limit: self.page.limit,
+            offset: self.page.offset(),
+            ..self.filters.query()
+        }
+    }
+}
+
+/// The direction and page of a sorted list.
+#[derive(Debug, Clone, clap::Args)]
+struct PageArgs {
+    /// Largest, latest or last first (values that are missing stay last).
     #[arg(long)]
     desc: bool,
-    /// At most this many assets.
+    /// At most this many.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Skip this many first (with --limit: the next page).
@@ -188,15 +207,15 @@ struct ListArgs {
     offset: usize,
 }
 
-impl ListArgs {
-    fn query(self) -> deskhand_server::api::AssetQuery {
-        deskhand_server::api::AssetQuery {
-            sort: Some(deskhand_server::api::value_name(&self.sort)),
-            order: self.desc.then(|| "desc".to_string()),
-            limit: self.limit,
-            offset: (self.offset > 0).then_some(self.offset),
-            ..self.filters.query()
-        }
+impl PageArgs {
+    /// The API's `order`.
+    fn order(&self) -> Option<String> {
+        self.desc.then(|| "desc".to_string())
+    }
+
+    /// The API's `offset`.
+    fn offset(&self) -> Option<usize> {
+        (self.offset > 0).then_some(self.offset)
     }
 }
 
@@ -395,6 +414,13 @@ enum SoftwareCmd {
         /// Substring of the name.
         #[arg(long)]
         name: Option<String>,
+        /// Sort by name (then version) or by how many assets have it:
+        /// `--sort assets --desc --limit 20` the most common, `--sort assets`
+        /// the rarest first.
+        #[arg(long, value_enum, value_name = "KEY", default_value_t)]
+        sort: deskhand_server::api::SoftwareSort,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
@@ -732,8 +758,15 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Command::Labels(LabelsCmd::List) => cli::labels_list(&client, f).await,
             Command::Labels(LabelsCmd::Delete { name }) => cli::labels_delete(&client, &name).await,
-            Command::Software(SoftwareCmd::List { name }) => {
-                cli::software_list(&client, f, &deskhand_server::api::SoftwareQuery { name }).await
+            Command::Software(SoftwareCmd::List { name, sort, page }) => {
+                let q = deskhand_server::api::SoftwareQuery {
+                    name,
+                    sort: Some(deskhand_server::api::value_name(&sort)),
+                    order: page.order(),
+                    limit: page.limit,
+                    offset: page.offset(),
+                };
+                cli::software_list(&client, f, &q).await
             }
             Command::Diag(DiagCmd::Run {
                 agent,

@@ -110,6 +110,44 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let listed = server.json(&["software", "list", "--name", PKG]);
     assert_eq!(listed[0]["version"], "1.0-1", "{listed}");
     assert_eq!(listed[0]["assets"], 1, "{listed}");
+    // The whole catalog, paged: the first two by name, then the next two,
+    // and on stderr which of how many.
+    let out = server.cli(&["software", "list", "--limit", "2", "--output", "json"]);
+    let page1: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(page1.as_array().map(Vec::len), Some(2), "{page1}");
+    assert!(
+        said.contains("(1-2 of ") && said.contains(" rows; --offset 2 for the next ones)"),
+        "{said}"
+    );
+    let out = server.cli(&[
+        "software", "list", "--desc", "--limit", "1", "--output", "json",
+    ]);
+    let last: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["version"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert!(names(&page1)[1] < names(&last)[0], "{page1} {last}");
+    let out = server.cli(&[
+        "software", "list", "--sort", "assets", "--desc", "--offset", "2", "--limit", "2",
+        "--output", "json",
+    ]);
+    let next: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(next.as_array().map(Vec::len), Some(2), "{next}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("(3-4 of "),
+        "{out:?}"
+    );
     assert!(has_event(
         &history(&server, &id),
         "installed",

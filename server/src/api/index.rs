@@ -123,7 +123,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     (
         "GET",
         "/api/v1/software",
-        "each package with how many assets have it (name)",
+        "each package with how many assets have it (name), sorted (sort=name|assets, order) and paged (limit, offset)",
     ),
     (
         "GET POST",

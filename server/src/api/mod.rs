@@ -1281,32 +1281,44 @@ pub fn value_name(value: &impl clap::ValueEnum) -> String {
         .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
-/// The order a query asks for.
-fn asset_order(q: &AssetQuery) -> Result<crate::store::AssetOrder, ApiError> {
-    use crate::store::{AssetOrder, AssetSort};
-    let by = match q.sort.as_deref() {
-        None | Some("") => AssetSort::default(),
-        Some(text) => <AssetSort as clap::ValueEnum>::from_str(text, true).map_err(|_| {
-            let names: Vec<String> = <AssetSort as clap::ValueEnum>::value_variants()
-                .iter()
-                .map(value_name)
-                .collect();
+/// A query parameter that takes one of a clap enum's values
+/// (`status=retired`, `sort=last-seen`): the default when absent or empty,
+/// else a 400 that lists the values.
+fn enum_param<E: clap::ValueEnum + Default>(
+    param: &str,
+    text: Option<&str>,
+) -> Result<E, ApiError> {
+    match text {
+        None | Some("") => Ok(E::default()),
+        Some(text) => E::from_str(text, true).map_err(|_| {
+            let names: Vec<String> = E::value_variants().iter().map(value_name).collect();
             ApiError::bad_request(format!(
-                "cannot sort by `{text}`: use one of {}",
+                "unknown {param} `{text}`: use one of {}",
                 names.join(", ")
             ))
-        })?,
-    };
-    let descending = match q.order.as_deref() {
-        None | Some("" | "asc") => false,
-        Some("desc") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "order is asc or desc, not `{other}`"
-            )));
-        }
-    };
-    Ok(AssetOrder { by, descending })
+        }),
+    }
+}
+
+/// `order=` of a sorted list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+enum SortOrder {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// Whether a list's `order` asks for largest, latest or last first.
+fn descending(order: Option<&str>) -> Result<bool, ApiError> {
+    Ok(enum_param::<SortOrder>("order", order)? == SortOrder::Desc)
+}
+
+/// The order a query asks for.
+fn asset_order(q: &AssetQuery) -> Result<crate::store::AssetOrder, ApiError> {
+    Ok(crate::store::AssetOrder {
+        by: enum_param("sort", q.sort.as_deref())?,
+        descending: descending(q.order.as_deref())?,
+    })
 }
 
 /// The store filter for a query, without its label.
@@ -1332,14 +1344,7 @@ async fn store_filter(
                 )));
             }
         },
-        status: match q.status.as_deref() {
-            None | Some("") => AssetStatus::default(),
-            Some(text) => <AssetStatus as clap::ValueEnum>::from_str(text, true).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "unknown status `{text}`: use in-service, retired or all"
-                ))
-            })?,
-        },
+        status: enum_param::<AssetStatus>("status", q.status.as_deref())?,
         order: asset_order(q)?,
     };
     if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
@@ -1383,12 +1388,24 @@ async fn list_assets(
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
     let rows = asset_rows(&s.store, &q).await?;
+    paged_list(rows, q.offset, q.limit, |a| asset_view(a, &s.presence), 400)
+}
+
+/// One page of a sorted list (`json_list`): `offset` rows skipped, at most
+/// `limit` given, and the `X-Total-Count` header with how many there are.
+fn paged_list<R, T: Serialize>(
+    rows: Vec<R>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    view: impl FnMut(R) -> T,
+    bytes_each: usize,
+) -> Result<Response, ApiError> {
     let total = rows.len();
     let page = rows
         .into_iter()
-        .skip(q.offset.unwrap_or(0))
-        .take(q.limit.unwrap_or(usize::MAX));
-    let mut resp = json_list(page.map(|a| asset_view(a, &s.presence)), 400)?;
+        .skip(offset.unwrap_or(0))
+        .take(limit.unwrap_or(usize::MAX));
+    let mut resp = json_list(page.map(view), bytes_each)?;
     resp.headers_mut()
         .insert(TOTAL_COUNT, axum::http::HeaderValue::from(total));
     Ok(resp)
@@ -1803,6 +1820,30 @@ async fn refresh_asset(
 pub struct SoftwareQuery {
     /// Substring of the name.
     pub name: Option<String>,
+    /// `name` (the default: name, then version) or `assets` (how many
+    /// have it).
+    #[serde(default)]
+    pub sort: Option<String>,
+    /// `asc` (the default) or `desc`.
+    #[serde(default)]
+    pub order: Option<String>,
+    /// At most this many rows (`X-Total-Count` says how many matched).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Skip this many first.
+    #[serde(default)]
+    pub offset: Option<usize>,
+}
+
+/// What `software list` is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoftwareSort {
+    /// Name, then version.
+    #[default]
+    Name,
+    /// How many assets have it (ties by name and version).
+    Assets,
 }
 
 /// What `GET /api/v1/asset-counts/{by}` groups assets by.
@@ -1885,24 +1926,39 @@ fn count_by(by: CountBy, rows: &[crate::store::AssetRow]) -> Vec<CountView> {
     out
 }
 
+/// Sorts software counts that come in name and version order.
+fn sort_software<R>(rows: &mut [(R, i64)], by: SoftwareSort, descending: bool) {
+    // Stable: equal counts stay in name order.
+    match (by, descending) {
+        (SoftwareSort::Name, false) => {}
+        (SoftwareSort::Name, true) => rows.reverse(),
+        (SoftwareSort::Assets, false) => rows.sort_by_key(|(_, n)| *n),
+        (SoftwareSort::Assets, true) => rows.sort_by_key(|(_, n)| std::cmp::Reverse(*n)),
+    }
+}
+
 async fn list_software(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<SoftwareQuery>,
 ) -> Result<Response, ApiError> {
-    let rows = s
+    let by: SoftwareSort = enum_param("sort", q.sort.as_deref())?;
+    let descending = descending(q.order.as_deref())?;
+    // In name and version order from the store; sorts below are stable.
+    let mut rows = s
         .store
         .software_counts(q.name.filter(|n| !n.is_empty()))
         .await?;
-    let views = rows.into_iter().map(|(r, n)| SoftwareCountView {
+    sort_software(&mut rows, by, descending);
+    let view = |(r, n): (crate::inventory::SoftwareRow, i64)| SoftwareCountView {
         name: r.name,
         version: r.version,
         vendor: r.vendor,
         source: r.source,
         arch: r.arch,
         assets: n,
-    });
-    json_list(views, 120)
+    };
+    paged_list(rows, q.offset, q.limit, view, 120)
 }
 
 // ---- labels -------------------------------------------------------------------
@@ -2646,6 +2702,31 @@ mod tests {
             .expect("counts");
         assert_eq!(counts.len(), 1, "one catalog row shared by every asset");
         assert_eq!(counts[0].1, 7);
+        // Sorted by how many have it: bash on all seven, the rest on one
+        // each, in name and version order among themselves.
+        let all = store.software_counts(None).await.expect("counts");
+        let sorted = |by, descending| {
+            let mut rows = all.clone();
+            sort_software(&mut rows, by, descending);
+            rows.iter()
+                .map(|(r, n)| format!("{} {} {n}", r.name, r.version))
+                .collect::<Vec<_>>()
+        };
+        let by_name = sorted(SoftwareSort::Name, false);
+        assert_eq!(by_name.len(), 8, "{by_name:?}");
+        assert_eq!(
+            by_name[..3],
+            ["OpenSSL 3.0.9 1", "bash 5.2 7", "curl 7.88.1-10 1"]
+        );
+        let mut reversed = sorted(SoftwareSort::Name, true);
+        reversed.reverse();
+        assert_eq!(reversed, by_name);
+        let most = sorted(SoftwareSort::Assets, true);
+        assert_eq!(most[0], "bash 5.2 7");
+        assert_eq!(most[1..3], ["OpenSSL 3.0.9 1", "curl 7.88.1-10 1"]);
+        let fewest = sorted(SoftwareSort::Assets, false);
+        assert_eq!(fewest[..2], ["OpenSSL 3.0.9 1", "curl 7.88.1-10 1"]);
+        assert_eq!(fewest[7], "bash 5.2 7");
     }
 
     async fn labelled(store: &Store, label: &str, os: Option<&str>) -> Vec<String> {
@@ -2773,11 +2854,15 @@ mod tests {
         );
         let err = order(Some("colour"), None).expect_err("unknown key");
         assert!(
-            err.contains("cannot sort by `colour`") && err.contains("first-seen"),
+            err.contains("unknown sort `colour`: use one of name, id,")
+                && err.contains("first-seen"),
             "{err}"
         );
         let err = order(None, Some("down")).expect_err("unknown order");
-        assert!(err.contains("asc or desc"), "{err}");
+        assert!(
+            err.contains("unknown order `down`: use one of asc, desc"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -673,29 +673,36 @@ fn asset_table(assets: &[AssetView]) -> Table {
 
 /// `deskhand assets list [filters]` and `assets export`.
 pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
-    let assets = assets_page(c, query).await?;
+    let assets: Vec<AssetView> =
+        list_page(c, "/api/v1/assets", query, query.offset, "assets").await?;
     print(format, &assets, || asset_table(&assets))
 }
 
-/// The assets a query selects, and on stderr which of how many they are
-/// when that is not all of them.
-async fn assets_page(c: &Client, query: &AssetQuery) -> Result<Vec<AssetView>> {
-    let (assets, total) = c.get_list("/api/v1/assets", query).await?;
-    let offset = query.offset.unwrap_or(0);
-    if let Some(total) = total.filter(|t| assets.len() < *t) {
-        let next = offset + assets.len();
-        if assets.is_empty() {
+/// One page of a list (`what`: "assets"), and on stderr which of how
+/// many it is when that is not all of them.
+async fn list_page<Q: Serialize, T: DeserializeOwned>(
+    c: &Client,
+    path: &str,
+    query: &Q,
+    offset: Option<usize>,
+    what: &str,
+) -> Result<Vec<T>> {
+    let (items, total) = c.get_list(path, query).await?;
+    let offset = offset.unwrap_or(0);
+    if let Some(total) = total.filter(|t| items.len() < *t) {
+        let next = offset + items.len();
+        if items.is_empty() {
             eprintln!("(none past the first {offset} of {total})");
         } else if next < total {
             eprintln!(
-                "({}-{next} of {total} assets; --offset {next} for the next ones)",
+                "({}-{next} of {total} {what}; --offset {next} for the next ones)",
                 offset + 1
             );
         } else {
-            eprintln!("({}-{next} of {total} assets)", offset + 1);
+            eprintln!("({}-{next} of {total} {what})", offset + 1);
         }
     }
-    Ok(assets)
+    Ok(items)
 }
 
 /// `deskhand assets count --by model`: how many assets per model (OS, ...).
@@ -730,7 +737,8 @@ pub async fn assets_count(
 /// `deskhand assets export`: every field of each asset, values as the API
 /// has them (bytes, not GiB), for a spreadsheet; JSON is the API's list.
 pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
-    let assets = assets_page(c, query).await?;
+    let assets: Vec<AssetView> =
+        list_page(c, "/api/v1/assets", query, query.offset, "assets").await?;
     print(format, &assets, || {
         let mut t = Table::new(vec![
             "id",
@@ -1224,7 +1232,8 @@ pub async fn labels_delete(c: &Client, name: &str) -> Result<()> {
 
 /// `deskhand software list [--name]`.
 pub async fn software_list(c: &Client, format: OutputFormat, query: &SoftwareQuery) -> Result<()> {
-    let rows: Vec<SoftwareCountView> = c.get_query("/api/v1/software", query).await?;
+    let rows: Vec<SoftwareCountView> =
+        list_page(c, "/api/v1/software", query, query.offset, "rows").await?;
     print(format, &rows, || {
         let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "ASSETS"]);
         for r in &rows {
