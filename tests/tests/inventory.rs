@@ -117,7 +117,7 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(page1.as_array().map(Vec::len), Some(2), "{page1}");
     assert!(
-        said.contains("(1-2 of ") && said.contains(" rows; --offset 2 for the next ones)"),
+        said.contains("(1-2 of ") && said.contains(" packages; --offset 2 for the next ones)"),
         "{said}"
     );
     let out = server.cli(&[
@@ -714,7 +714,12 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     assert!(said.is_empty(), "all of them, nothing to say: {said}");
     let (names, said) = page(&["--offset", "5"]);
     assert!(
-        names.is_empty() && said.contains("(none past the first 5 of 3)"),
+        names.is_empty() && said.contains("(all 3 assets come before --offset 5)"),
+        "{said}"
+    );
+    let (names, said) = page(&["--limit", "0"]);
+    assert!(
+        names.is_empty() && said.contains("(3 assets match)"),
         "{said}"
     );
     let err = expect_failure(

@@ -691,8 +691,10 @@ async fn list_page<Q: Serialize, T: DeserializeOwned>(
     let offset = offset.unwrap_or(0);
     if let Some(total) = total.filter(|t| items.len() < *t) {
         let next = offset + items.len();
-        if items.is_empty() {
-            eprintln!("(none past the first {offset} of {total})");
+        if items.is_empty() && offset >= total {
+            eprintln!("(all {total} {what} come before --offset {offset})");
+        } else if items.is_empty() {
+            eprintln!("({total} {what} match)");
         } else if next < total {
             eprintln!(
                 "({}-{next} of {total} {what}; --offset {next} for the next ones)",
@@ -1233,7 +1235,7 @@ pub async fn labels_delete(c: &Client, name: &str) -> Result<()> {
 /// `deskhand software list [--name]`.
 pub async fn software_list(c: &Client, format: OutputFormat, query: &SoftwareQuery) -> Result<()> {
     let rows: Vec<SoftwareCountView> =
-        list_page(c, "/api/v1/software", query, query.offset, "rows").await?;
+        list_page(c, "/api/v1/software", query, query.offset, "packages").await?;
     print(format, &rows, || {
         let mut t = Table::new(vec!["NAME", "VERSION", "ARCH", "SOURCE", "ASSETS"]);
         for r in &rows {
