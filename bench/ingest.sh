@@ -56,6 +56,10 @@ read -r search_ms search_n < <(lat "/api/v1/assets?software=pool-package-0042%40
 read -r name_ms name_n < <(lat "/api/v1/assets?software=pool-package-0042")
 read -r host_ms host_n < <(lat "/api/v1/assets?search=sim-0012")
 read -r os_ms os_n < <(lat "/api/v1/assets?os=Debian")
+# The 50 machines not heard from longest: every asset sorted, one page sent.
+read -r page_ms page_n < <(lat "/api/v1/assets?sort=last-seen&limit=50")
+# The rarest software: every catalog row counted and sorted, one page sent.
+read -r rare_ms rare_n < <(lat "/api/v1/software?sort=assets&limit=50")
 # What changed across the fleet during the run: every event, grouped;
 # and the newest 1,000 events, each with its asset.
 read -r sum_ms sum_n < <(lat "/api/v1/changes/summary?since=1h")
@@ -83,6 +87,8 @@ printf '| search: --software pool-package-0042@<3.5 | %s ms median (%s assets) |
 printf '| search: --software pool-package-0042 | %s ms median (%s assets) | |\n' "$name_ms" "$name_n"
 printf '| search: --search sim-0012 | %s ms median (%s assets) | |\n' "$host_ms" "$host_n"
 printf '| filter: --os Debian | %s ms median (%s assets) | |\n' "$os_ms" "$os_n"
+printf '| list: --sort last-seen --limit 50 | %s ms median (%s assets) | |\n' "$page_ms" "$page_n"
+printf '| software list --sort assets --limit 50 | %s ms median (%s rows) | |\n' "$rare_ms" "$rare_n"
 printf '| changes: --since 1h (summary of the run) | %s ms median (%s changes) | |\n' "$sum_ms" "$sum_n"
 printf '| changes: --since 1h --each (newest 1,000) | %s ms median (%s events) | |\n' "$each_ms" "$each_n"
 printf '| reports inventory (8 weeks, by week) | %s ms median | |\n' "$report_ms"
