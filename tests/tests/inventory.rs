@@ -370,6 +370,70 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     );
 }
 
+/// `PRAGMA integrity_check` of the server's database, read beside the
+/// running server (WAL lets a reader in).
+fn integrity(server: &Server) -> String {
+    let db = rusqlite::Connection::open_with_flags(
+        server.data_dir.join("deskhand.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the database");
+    db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check")
+}
+
+#[test]
+fn a_server_killed_mid_session_comes_back_with_the_same_inventory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut server, _agent, id, _run) = server_with_agent(tmp.path());
+    let before = wait_for(WAIT, "the first inventory", || {
+        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
+    });
+    let events = server.json(&["assets", "history", &id]);
+    let bash = bash_assets(&server);
+    assert_eq!(bash, 1, "this machine has bash");
+    // Inventory times have one-second resolution: make the next one differ.
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // SIGKILL: no shutdown, no final checkpoint. The agent reconnects on
+    // its own and reports its (unchanged) inventory in full.
+    server.crash_and_restart();
+    let after = wait_for(WAIT, "the report after the crash", || {
+        let d = show(&server, &id);
+        (d["asset"]["last_inventory_at"] != before["asset"]["last_inventory_at"]).then_some(d)
+    });
+    assert_eq!(integrity(&server), "ok");
+    assert_eq!(
+        after["inventory_hash"], before["inventory_hash"],
+        "the same machine, the same stored inventory"
+    );
+    assert_eq!(
+        after["asset"]["software_count"],
+        before["asset"]["software_count"]
+    );
+    assert_eq!(
+        server.json(&["assets", "history", &id]),
+        events,
+        "an unchanged report after the crash adds no history"
+    );
+    // The in-memory catalog and index are rebuilt from the file: searches
+    // answer as before.
+    assert_eq!(bash_assets(&server), bash);
+    assert_eq!(listed(&server, &["--software", "bash@>=1"]).len(), 1);
+    // And the next report is a delta on the base stored before the crash
+    // (an unknown base would have cost a full report, kilobytes).
+    let next = refresh(&server, &id);
+    let bytes = next["last_report_bytes"].as_i64().expect("bytes");
+    let full = before["last_report_bytes"].as_i64().expect("bytes");
+    assert!(
+        bytes < 4096 && full > 10 * bytes,
+        "a delta of {bytes} bytes, not a full report ({full})"
+    );
+}
+
 #[test]
 fn a_restarted_agent_reports_again_and_history_survives() {
     let tmp = tempfile::tempdir().expect("tempdir");
