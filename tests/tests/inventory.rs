@@ -383,7 +383,7 @@ fn integrity(server: &Server) -> String {
 }
 
 #[test]
-fn a_server_killed_mid_session_comes_back_with_the_same_inventory() {
+fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (mut server, _agent, id, _run) = server_with_agent(tmp.path());
     let before = wait_for(WAIT, "the first inventory", || {
@@ -392,32 +392,32 @@ fn a_server_killed_mid_session_comes_back_with_the_same_inventory() {
             .success()
             .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
     });
-    let events = server.json(&["assets", "history", &id]);
+    // The other tests install and remove their package on this machine
+    // meanwhile: its events are left out.
+    let history_but_ours = |server: &Server| -> Vec<Value> {
+        match server.json(&["assets", "history", &id]) {
+            Value::Array(v) => v.into_iter().filter(|e| e["item"] != PKG).collect(),
+            other => panic!("history is not a list: {other}"),
+        }
+    };
+    let events = history_but_ours(&server);
     let bash = bash_assets(&server);
     assert_eq!(bash, 1, "this machine has bash");
     // Inventory times have one-second resolution: make the next one differ.
     std::thread::sleep(Duration::from_millis(1100));
 
     // SIGKILL: no shutdown, no final checkpoint. The agent reconnects on
-    // its own and reports its (unchanged) inventory in full.
+    // its own and reports its inventory in full.
     server.crash_and_restart();
-    let after = wait_for(WAIT, "the report after the crash", || {
+    wait_for(WAIT, "the report after the crash", || {
         let d = show(&server, &id);
         (d["asset"]["last_inventory_at"] != before["asset"]["last_inventory_at"]).then_some(d)
     });
     assert_eq!(integrity(&server), "ok");
     assert_eq!(
-        after["inventory_hash"], before["inventory_hash"],
-        "the same machine, the same stored inventory"
-    );
-    assert_eq!(
-        after["asset"]["software_count"],
-        before["asset"]["software_count"]
-    );
-    assert_eq!(
-        server.json(&["assets", "history", &id]),
+        history_but_ours(&server),
         events,
-        "an unchanged report after the crash adds no history"
+        "the same machine after the crash: no history but the package's"
     );
     // The in-memory catalog and index are rebuilt from the file: searches
     // answer as before.
