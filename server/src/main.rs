@@ -418,7 +418,7 @@ enum SoftwareCmd {
         /// `--sort assets --desc --limit 20` the most common, `--sort assets`
         /// the rarest first.
         #[arg(long, value_enum, value_name = "KEY", default_value_t)]
-        sort: deskhand_server::api::SoftwareSort,
+        sort: deskhand_server::store::SoftwareSort,
         #[command(flatten)]
         page: PageArgs,
     },

@@ -1405,7 +1405,11 @@ fn paged_list<R, T: Serialize>(
         .into_iter()
         .skip(offset.unwrap_or(0))
         .take(limit.unwrap_or(usize::MAX));
-    let mut resp = json_list(page.map(view), bytes_each)?;
+    with_total(json_list(page.map(view), bytes_each)?, total)
+}
+
+/// A list answer with the `X-Total-Count` header.
+fn with_total(mut resp: Response, total: usize) -> Result<Response, ApiError> {
     resp.headers_mut()
         .insert(TOTAL_COUNT, axum::http::HeaderValue::from(total));
     Ok(resp)
@@ -1835,17 +1839,6 @@ pub struct SoftwareQuery {
     pub offset: Option<usize>,
 }
 
-/// What `software list` is sorted by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum SoftwareSort {
-    /// Name, then version.
-    #[default]
-    Name,
-    /// How many assets have it (ties by name and version).
-    Assets,
-}
-
 /// What `GET /api/v1/asset-counts/{by}` groups assets by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -1926,39 +1919,33 @@ fn count_by(by: CountBy, rows: &[crate::store::AssetRow]) -> Vec<CountView> {
     out
 }
 
-/// Sorts software counts that come in name and version order.
-fn sort_software<R>(rows: &mut [(R, i64)], by: SoftwareSort, descending: bool) {
-    // Stable: equal counts stay in name order.
-    match (by, descending) {
-        (SoftwareSort::Name, false) => {}
-        (SoftwareSort::Name, true) => rows.reverse(),
-        (SoftwareSort::Assets, false) => rows.sort_by_key(|(_, n)| *n),
-        (SoftwareSort::Assets, true) => rows.sort_by_key(|(_, n)| std::cmp::Reverse(*n)),
-    }
-}
-
 async fn list_software(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<SoftwareQuery>,
 ) -> Result<Response, ApiError> {
-    let by: SoftwareSort = enum_param("sort", q.sort.as_deref())?;
-    let descending = descending(q.order.as_deref())?;
-    // In name and version order from the store; sorts below are stable.
-    let mut rows = s
+    let order = crate::store::SoftwareOrder {
+        by: enum_param("sort", q.sort.as_deref())?,
+        descending: descending(q.order.as_deref())?,
+    };
+    let (rows, total) = s
         .store
-        .software_counts(q.name.filter(|n| !n.is_empty()))
+        .software_page(
+            q.name.filter(|n| !n.is_empty()),
+            order,
+            q.offset.unwrap_or(0),
+            q.limit,
+        )
         .await?;
-    sort_software(&mut rows, by, descending);
-    let view = |(r, n): (crate::inventory::SoftwareRow, i64)| SoftwareCountView {
+    let views = rows.into_iter().map(|(r, n)| SoftwareCountView {
         name: r.name,
         version: r.version,
         vendor: r.vendor,
         source: r.source,
         arch: r.arch,
         assets: n,
-    };
-    paged_list(rows, q.offset, q.limit, view, 120)
+    });
+    with_total(json_list(views, 120)?, total)
 }
 
 // ---- labels -------------------------------------------------------------------
@@ -2703,30 +2690,42 @@ mod tests {
         assert_eq!(counts.len(), 1, "one catalog row shared by every asset");
         assert_eq!(counts[0].1, 7);
         // Sorted by how many have it: bash on all seven, the rest on one
-        // each, in name and version order among themselves.
-        let all = store.software_counts(None).await.expect("counts");
-        let sorted = |by, descending| {
-            let mut rows = all.clone();
-            sort_software(&mut rows, by, descending);
-            rows.iter()
-                .map(|(r, n)| format!("{} {} {n}", r.name, r.version))
-                .collect::<Vec<_>>()
+        // each, in name and version order among themselves; paged.
+        let page = |by, descending, offset, limit| {
+            let store = &store;
+            async move {
+                let order = crate::store::SoftwareOrder { by, descending };
+                let (rows, total) = store
+                    .software_page(None, order, offset, limit)
+                    .await
+                    .expect("page");
+                assert_eq!(total, 8, "every catalog row someone has");
+                rows.iter()
+                    .map(|(r, n)| format!("{} {} {n}", r.name, r.version))
+                    .collect::<Vec<_>>()
+            }
         };
-        let by_name = sorted(SoftwareSort::Name, false);
+        use crate::store::SoftwareSort;
+        let by_name = page(SoftwareSort::Name, false, 0, None).await;
         assert_eq!(by_name.len(), 8, "{by_name:?}");
         assert_eq!(
             by_name[..3],
             ["OpenSSL 3.0.9 1", "bash 5.2 7", "curl 7.88.1-10 1"]
         );
-        let mut reversed = sorted(SoftwareSort::Name, true);
+        let mut reversed = page(SoftwareSort::Name, true, 0, None).await;
         reversed.reverse();
         assert_eq!(reversed, by_name);
-        let most = sorted(SoftwareSort::Assets, true);
-        assert_eq!(most[0], "bash 5.2 7");
-        assert_eq!(most[1..3], ["OpenSSL 3.0.9 1", "curl 7.88.1-10 1"]);
-        let fewest = sorted(SoftwareSort::Assets, false);
+        let most = page(SoftwareSort::Assets, true, 0, Some(3)).await;
+        assert_eq!(most, ["bash 5.2 7", "OpenSSL 3.0.9 1", "curl 7.88.1-10 1"]);
+        let fewest = page(SoftwareSort::Assets, false, 0, None).await;
         assert_eq!(fewest[..2], ["OpenSSL 3.0.9 1", "curl 7.88.1-10 1"]);
         assert_eq!(fewest[7], "bash 5.2 7");
+        assert_eq!(
+            page(SoftwareSort::Assets, false, 6, Some(5)).await,
+            fewest[6..],
+            "the last page"
+        );
+        assert!(page(SoftwareSort::Name, false, 8, Some(5)).await.is_empty());
     }
 
     async fn labelled(store: &Store, label: &str, os: Option<&str>) -> Vec<String> {
