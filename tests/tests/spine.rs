@@ -626,4 +626,19 @@ fn the_api_lists_its_endpoints_and_each_answers() {
     let (status, body) = http(&server, "GET", "/api/v1/nothing-here", "");
     assert_eq!(status, 404);
     assert!(body.contains("GET /api/v1 lists them"), "{body}");
+    // Lists page; a wrong key or a page of a count is said, not ignored.
+    let (status, body) = http(&server, "GET", "/api/v1/assets?sort=colour", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("unknown sort `colour`: use one of name,"),
+        "{body}"
+    );
+    let (status, body) = http(&server, "GET", "/api/v1/asset-counts/model?limit=5", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("counts take the filters only"), "{body}");
+    let (status, body) = http(&server, "GET", "/api/v1/asset-counts/colour", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown grouping `colour`"), "{body}");
+    let (status, body) = http(&server, "GET", "/api/v1/software?limit=x", "");
+    assert_eq!(status, 400, "{body}");
 }

@@ -1290,14 +1290,19 @@ fn enum_param<E: clap::ValueEnum + Default>(
 ) -> Result<E, ApiError> {
     match text {
         None | Some("") => Ok(E::default()),
-        Some(text) => E::from_str(text, true).map_err(|_| {
-            let names: Vec<String> = E::value_variants().iter().map(value_name).collect();
-            ApiError::bad_request(format!(
-                "unknown {param} `{text}`: use one of {}",
-                names.join(", ")
-            ))
-        }),
+        Some(text) => enum_value(param, text),
     }
+}
+
+/// One of a clap enum's values, or a 400 that lists them.
+fn enum_value<E: clap::ValueEnum>(what: &str, text: &str) -> Result<E, ApiError> {
+    E::from_str(text, true).map_err(|_| {
+        let names: Vec<String> = E::value_variants().iter().map(value_name).collect();
+        ApiError::bad_request(format!(
+            "unknown {what} `{text}`: use one of {}",
+            names.join(", ")
+        ))
+    })
 }
 
 /// `order=` of a sorted list.
@@ -1897,11 +1902,12 @@ async fn count_assets(
     Path(by): Path<String>,
     Query(q): Query<AssetQuery>,
 ) -> ApiResult<Vec<CountView>> {
-    let by = <CountBy as clap::ValueEnum>::from_str(&by, true).map_err(|_| {
-        ApiError::bad_request(format!(
-            "cannot count by `{by}`: use model, manufacturer, os, kind or location"
-        ))
-    })?;
+    let by: CountBy = enum_value("grouping", &by)?;
+    if q.sort.is_some() || q.order.is_some() || q.limit.is_some() || q.offset.is_some() {
+        return Err(ApiError::bad_request(
+            "sort, order, limit and offset are for lists; counts take the filters only",
+        ));
+    }
     Ok(Json(count_by(by, &asset_rows(&s.store, &q).await?)))
 }
 
@@ -2856,6 +2862,13 @@ mod tests {
             err.contains("unknown sort `colour`: use one of name, id,")
                 && err.contains("first-seen"),
             "{err}"
+        );
+        let err = enum_value::<CountBy>("grouping", "colour")
+            .expect_err("unknown grouping")
+            .message;
+        assert_eq!(
+            err,
+            "unknown grouping `colour`: use one of model, manufacturer, os, kind, location"
         );
         let err = order(None, Some("down")).expect_err("unknown order");
         assert!(
