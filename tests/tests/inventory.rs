@@ -156,6 +156,28 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     ));
     let found = server.json(&["assets", "list", "--software", &format!("{PKG}@<1.1")]);
     assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    // Which version it has: in the JSON and as the table's last column;
+    // a list not filtered by software has neither.
+    assert_eq!(
+        found[0]["matched_versions"],
+        serde_json::json!(["1.0-1"]),
+        "{found}"
+    );
+    let table = server.cli(&["assets", "list", "--software", PKG]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|h| h.trim_end().ends_with("VERSION"))
+            && table
+                .lines()
+                .nth(1)
+                .is_some_and(|r| r.trim_end().ends_with("1.0-1")),
+        "{table}"
+    );
+    let all = server.json(&["assets", "list"]);
+    assert!(all[0].get("matched_versions").is_none(), "{all}");
 
     dpkg(&["-i", v2.to_str().expect("path")]);
     refresh(&server, &id);

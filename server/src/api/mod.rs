@@ -1015,6 +1015,9 @@ pub struct AssetView {
     /// Last day of its warranty (`YYYY-MM-DD`), empty if unknown.
     #[serde(default)]
     pub warranty_until: String,
+    /// In a list filtered by software: the versions of it this asset has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_versions: Vec<String>,
 }
 
 /// When, by whom and why an asset was retired.
@@ -1271,6 +1274,7 @@ fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
         memory_bytes: a.memory_bytes,
         software_count: a.software_count,
         warranty_until: a.warranty_until,
+        matched_versions: Vec::new(),
     }
 }
 
@@ -1393,24 +1397,39 @@ async fn list_assets(
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
     let rows = asset_rows(&s.store, &q).await?;
-    paged_list(rows, q.offset, q.limit, |a| asset_view(a, &s.presence), 400)
-}
-
-/// One page of a sorted list (`json_list`): `offset` rows skipped, at most
-/// `limit` given, and the `X-Total-Count` header with how many there are.
-fn paged_list<R, T: Serialize>(
-    rows: Vec<R>,
-    offset: Option<usize>,
-    limit: Option<usize>,
-    view: impl FnMut(R) -> T,
-    bytes_each: usize,
-) -> Result<Response, ApiError> {
     let total = rows.len();
-    let page = rows
+    let page: Vec<crate::store::AssetRow> = rows
         .into_iter()
-        .skip(offset.unwrap_or(0))
-        .take(limit.unwrap_or(usize::MAX));
-    with_total(json_list(page.map(view), bytes_each)?, total)
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(usize::MAX))
+        .collect();
+    // With a software filter, the versions each asset has of it: what a
+    // technician checks next (which openssl, on which machine).
+    let mut matched = match q.software.as_deref().filter(|t| !t.is_empty()) {
+        Some(spec) => {
+            let versions = software_matches(&s.store, spec).await?;
+            let ids: Vec<i64> = versions.iter().map(|(id, _)| *id).collect();
+            let nums: Vec<Option<u32>> = page.iter().map(|a| a.num).collect();
+            let version: std::collections::HashMap<i64, &str> =
+                versions.iter().map(|(id, v)| (*id, v.as_str())).collect();
+            s.store
+                .holding(&nums, &ids)
+                .into_iter()
+                .map(|held| {
+                    held.iter()
+                        .filter_map(|id| Some(version.get(id)?.to_string()))
+                        .collect()
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    }
+    .into_iter();
+    let views = page.into_iter().map(|a| AssetView {
+        matched_versions: matched.next().unwrap_or_default(),
+        ..asset_view(a, &s.presence)
+    });
+    with_total(json_list(views, 400)?, total)
 }
 
 /// A list answer with the `X-Total-Count` header.
@@ -1427,6 +1446,15 @@ pub const TOTAL_COUNT: &str = "x-total-count";
 /// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
 /// way its own package system orders versions.
 pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
+    Ok(software_matches(store, spec)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// `software_ids` with each row's version.
+async fn software_matches(store: &Store, spec: &str) -> Result<Vec<(i64, String)>, ApiError> {
     let (name, constraint) = match spec.split_once('@') {
         Some((n, c)) => (
             n.trim().to_string(),
@@ -1447,7 +1475,7 @@ pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiErro
                 .as_ref()
                 .is_none_or(|c| c.matches(crate::version::Scheme::for_source(src), v))
         })
-        .map(|(id, _, _)| id)
+        .map(|(id, version, _)| (id, version))
         .collect())
 }
 
@@ -2685,6 +2713,39 @@ mod tests {
             ["deb12-new"]
         );
         assert!(hosts(&store, "nosuch").await.is_empty());
+        // The versions each selected asset has, from the index.
+        let matches = software_matches(&store, "openssl@<3.0.13")
+            .await
+            .expect("spec");
+        let ids: Vec<i64> = matches.iter().map(|(id, _)| *id).collect();
+        let filter = AssetFilter {
+            software_ids: Some(ids.clone()),
+            ..AssetFilter::default()
+        };
+        let rows = store.list_assets(filter, 10).await.expect("list");
+        let nums: Vec<Option<u32>> = rows.iter().map(|r| r.num).collect();
+        let held: Vec<String> = rows
+            .iter()
+            .zip(store.holding(&nums, &ids))
+            .map(|(r, ids)| {
+                let versions: Vec<&str> = ids
+                    .iter()
+                    .filter_map(|id| matches.iter().find(|(m, _)| m == id))
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                format!("{} {}", r.hostname, versions.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            held,
+            [
+                "deb11 1.1.1w-0+deb11u1",
+                "deb12-old 3.0.11-1~deb12u2",
+                "rhel 1:3.0.7-27.el9",
+                "win 3.0.9"
+            ]
+        );
+        assert_eq!(store.holding(&[None], &ids), [Vec::<i64>::new()]);
         assert!(software_ids(&store, "openssl@>=").await.is_err());
         assert!(software_ids(&store, "openssl@>>3").await.is_err());
         let err = software_ids(&store, "@3").await.expect_err("no name");

@@ -639,8 +639,14 @@ fn asset_state(a: &AssetView) -> &'static str {
     }
 }
 
+/// Whether the assets come from a list filtered by software, which says
+/// the versions of it each one has (a last column of the table).
+fn has_versions(assets: &[AssetView]) -> bool {
+    assets.iter().any(|a| !a.matched_versions.is_empty())
+}
+
 fn asset_table(assets: &[AssetView]) -> Table {
-    let mut t = Table::new(vec![
+    let mut headers = vec![
         "ID",
         "NAME",
         "KIND",
@@ -652,9 +658,14 @@ fn asset_table(assets: &[AssetView]) -> Table {
         "PKGS",
         "STATE",
         "LAST SEEN",
-    ]);
+    ];
+    let versions = has_versions(assets);
+    if versions {
+        headers.push("VERSION");
+    }
+    let mut t = Table::new(headers);
     for a in assets {
-        t.row(vec![
+        let mut row = vec![
             a.id.clone(),
             a.hostname.clone(),
             a.kind.clone(),
@@ -666,7 +677,11 @@ fn asset_table(assets: &[AssetView]) -> Table {
             a.software_count.to_string(),
             asset_state(a).into(),
             opt(&a.last_seen),
-        ]);
+        ];
+        if versions {
+            row.push(a.matched_versions.join(" "));
+        }
+        t.row(row);
     }
     t
 }
@@ -742,7 +757,7 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
     let assets: Vec<AssetView> =
         list_page(c, "/api/v1/assets", query, query.offset, "assets").await?;
     print(format, &assets, || {
-        let mut t = Table::new(vec![
+        let mut headers = vec![
             "id",
             "name",
             "kind",
@@ -761,9 +776,14 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
             "retired_by",
             "retired_reason",
             "warranty_until",
-        ]);
+        ];
+        let versions = has_versions(&assets);
+        if versions {
+            headers.push("matched_versions");
+        }
+        let mut t = Table::new(headers);
         for a in &assets {
-            t.row(vec![
+            let mut row = vec![
                 a.id.clone(),
                 a.hostname.clone(),
                 a.kind.clone(),
@@ -788,7 +808,11 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
                     .as_ref()
                     .map_or_else(String::new, |r| r.reason.clone()),
                 a.warranty_until.clone(),
-            ]);
+            ];
+            if versions {
+                row.push(a.matched_versions.join(" "));
+            }
+            t.row(row);
         }
         t
     })

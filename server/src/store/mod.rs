@@ -952,6 +952,8 @@ pub struct AssetRow {
     pub retired: Option<Retirement>,
     /// Last day of its warranty, `YYYY-MM-DD`; empty if unknown.
     pub warranty_until: String,
+    /// Its number in the software index; none until its first inventory.
+    pub num: Option<u32>,
 }
 
 /// An asset entered by hand: a printer, a monitor, a phone.
@@ -1273,6 +1275,22 @@ impl Store {
     }
 
     /// The assets (by `num`) that have any of these catalog rows, sorted.
+    /// For each asset (by `AssetRow::num`), which of the catalog rows
+    /// `software_ids` it has: from the in-memory index, no SQL.
+    pub fn holding(&self, nums: &[Option<u32>], software_ids: &[i64]) -> Vec<Vec<i64>> {
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        nums.iter()
+            .map(|num| match num {
+                Some(num) => software_ids
+                    .iter()
+                    .copied()
+                    .filter(|&id| index.has(id, *num))
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect()
+    }
+
     fn holders(&self, software_ids: &[i64]) -> Vec<u32> {
         self.index
             .read()
@@ -2433,7 +2451,7 @@ fn sort_large<T>(rows: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Orderi
 const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
     a.manufacturer, a.model, a.serial, a.system_uuid, a.cpu_model, a.cpu_cores, a.memory_bytes, a.ipv4, a.macs,
     a.user, a.inventory_hash, a.first_inventory_at, a.last_inventory_at, a.last_report_bytes, g.last_seen,
-    a.software_count, a.retired_at, a.retired_by, a.retired_reason, a.warranty_until
+    a.software_count, a.retired_at, a.retired_by, a.retired_reason, a.warranty_until, a.num
     FROM assets a LEFT JOIN agents g ON g.id = a.id";
 
 fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
@@ -2475,6 +2493,7 @@ fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
             })
             .transpose()?,
         warranty_until: r.get(29)?,
+        num: r.get(30)?,
     })
 }
 
