@@ -1064,6 +1064,23 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
             .as_str()
             .expect("id")
             .to_string();
+    // Sorted by when each was last heard from: the connected machine
+    // first both ways (the printer, without an agent, has no time, and
+    // that stays last).
+    for desc in [false, true] {
+        let mut args = vec!["assets", "list", "--sort", "last-seen"];
+        if desc {
+            args.push("--desc");
+        }
+        let names: Vec<String> = server
+            .json(&args)
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|a| a["hostname"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(names, [host.as_str(), "Printer 4F"], "desc: {desc}");
+    }
     assert!(server.cli(&["labels", "create", "floor4"]).status.success());
     assert!(
         server

@@ -1396,7 +1396,16 @@ async fn list_assets(
     _: Authed,
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
-    let rows = asset_rows(&s.store, &q).await?;
+    let mut rows = asset_rows(&s.store, &q).await?;
+    let order = asset_order(&q)?;
+    if order.by == crate::store::AssetSort::LastSeen {
+        // Sorted by what the list shows: a connected agent's live time,
+        // newer than the stored one until the next flush.
+        for a in &mut rows {
+            a.last_seen = s.presence.status(&a.id).map(|l| l.0).max(a.last_seen);
+        }
+        rows.sort_by(|a, b| order.compare(a, b));
+    }
     let total = rows.len();
     let page: Vec<crate::store::AssetRow> = rows
         .into_iter()
