@@ -1015,19 +1015,25 @@ fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
     );
 }
 
-/// The hostnames `assets list` gives with these extra arguments.
+/// The hostnames `assets list` gives with these extra arguments, sorted.
 fn listed(server: &Server, extra: &[&str]) -> Vec<String> {
+    let mut names = listed_in_order(server, extra);
+    names.sort();
+    names
+}
+
+/// The hostnames `assets list` gives with these extra arguments, in its
+/// order.
+fn listed_in_order(server: &Server, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["assets", "list"];
     args.extend_from_slice(extra);
-    let mut names: Vec<String> = server
+    server
         .json(&args)
         .as_array()
         .expect("list")
         .iter()
         .filter_map(|a| a["hostname"].as_str().map(str::to_string))
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 /// How many assets `software list` counts for bash.
@@ -1067,19 +1073,15 @@ fn a_retired_machine_leaves_lists_counts_and_targets_and_returns_when_it_enrolls
     // Sorted by when each was last heard from: the connected machine
     // first both ways (the printer, without an agent, has no time, and
     // that stays last).
-    for desc in [false, true] {
-        let mut args = vec!["assets", "list", "--sort", "last-seen"];
-        if desc {
-            args.push("--desc");
-        }
-        let names: Vec<String> = server
-            .json(&args)
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter_map(|a| a["hostname"].as_str().map(str::to_string))
-            .collect();
-        assert_eq!(names, [host.as_str(), "Printer 4F"], "desc: {desc}");
+    for order in [
+        &["--sort", "last-seen"][..],
+        &["--sort", "last-seen", "--desc"],
+    ] {
+        assert_eq!(
+            listed_in_order(&server, order),
+            [host.as_str(), "Printer 4F"],
+            "{order:?}"
+        );
     }
     assert!(server.cli(&["labels", "create", "floor4"]).status.success());
     assert!(
