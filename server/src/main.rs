@@ -121,7 +121,9 @@ struct AssetFilters {
     /// Substring of host name, serial, model, user, IP or MAC.
     #[arg(long)]
     search: Option<String>,
-    /// Assets with this package, optionally version-constrained: firefox, firefox@<120, openssl@>=3.0,<3.0.13.
+    /// Assets with this package, optionally version-constrained: firefox, firefox@<120,
+    /// openssl@>=3.0,<3.0.13. The name is matched in any case; * matches any text
+    /// ('Mozilla Firefox*@<120'). Each asset listed says which versions it has.
     #[arg(long, value_name = "NAME[@CONSTRAINT]")]
     software: Option<String>,
     /// Substring of OS name and version.

@@ -178,6 +178,24 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     );
     let all = server.json(&["assets", "list"]);
     assert!(all[0].get("matched_versions").is_none(), "{all}");
+    // A name matched with `*`; a part of a name alone finds nothing and
+    // says which names have it.
+    let found = server.json(&["assets", "list", "--software", "DESKHAND-e2e-*@<1.1"]);
+    assert_eq!(
+        found[0]["matched_versions"],
+        serde_json::json!(["1.0-1"]),
+        "{found}"
+    );
+    let out = server.cli(&["assets", "list", "--software", "e2e-hel@<2"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && said.contains(&format!(
+                "no package is named `e2e-hel`; names with it: `{PKG}`"
+            ))
+            && said.contains("--software '*e2e-hel*@<2'"),
+        "{said}"
+    );
 
     dpkg(&["-i", v2.to_str().expect("path")]);
     refresh(&server, &id);

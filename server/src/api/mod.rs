@@ -886,7 +886,9 @@ async fn run_diag(
 pub struct AssetQuery {
     /// Substring of host name, serial, model, user, IP, MAC or id.
     pub search: Option<String>,
-    /// `NAME` or `NAME@CONSTRAINT`, e.g. `openssl@>=3.0,<3.0.13`.
+    /// `NAME` or `NAME@CONSTRAINT`, e.g. `openssl@>=3.0,<3.0.13`; NAME is
+    /// matched in any case, and `*` in it matches any text
+    /// (`Mozilla Firefox*@<120`).
     pub software: Option<String>,
     /// Substring of OS name and version.
     pub os: Option<String>,
@@ -2722,6 +2724,15 @@ mod tests {
             ["deb12-new"]
         );
         assert!(hosts(&store, "nosuch").await.is_empty());
+        // `*` matches any text, in any case; LIKE's own wildcards are text.
+        assert_eq!(
+            hosts(&store, "open*@<3.0.13").await,
+            ["deb11", "deb12-old", "rhel", "win"]
+        );
+        assert_eq!(hosts(&store, "*SSL").await.len(), 6);
+        assert_eq!(hosts(&store, "c*l@>=7").await, ["none"]);
+        assert!(hosts(&store, "op_nssl").await.is_empty());
+        assert!(hosts(&store, "%").await.is_empty());
         // The versions each selected asset has, from the index.
         let matches = software_matches(&store, "openssl@<3.0.13")
             .await

@@ -690,7 +690,48 @@ fn asset_table(assets: &[AssetView]) -> Table {
 pub async fn assets_list(c: &Client, format: OutputFormat, query: &AssetQuery) -> Result<()> {
     let assets: Vec<AssetView> =
         list_page(c, "/api/v1/assets", query, query.offset, "assets").await?;
-    print(format, &assets, || asset_table(&assets))
+    print(format, &assets, || asset_table(&assets))?;
+    if let Some(spec) = query.software.as_deref().filter(|_| assets.is_empty())
+        && let Some(hint) = software_name_hint(c, spec).await?
+    {
+        eprintln!("{hint}");
+    }
+    Ok(())
+}
+
+/// When `--software NAME...` found nothing because no package has that
+/// name (`firefox`, where Windows says `Mozilla Firefox (x64 en-US)`):
+/// the names that contain it, and how to ask for them.
+async fn software_name_hint(c: &Client, spec: &str) -> Result<Option<String>> {
+    let name = spec.split_once('@').map_or(spec, |(n, _)| n).trim();
+    if name.is_empty() || name.contains('*') {
+        return Ok(None);
+    }
+    let query = SoftwareQuery {
+        name: Some(name.to_string()),
+        limit: Some(200),
+        ..Default::default()
+    };
+    let rows: Vec<SoftwareCountView> = c.get_query("/api/v1/software", &query).await?;
+    if rows.iter().any(|r| r.name.eq_ignore_ascii_case(name)) {
+        return Ok(None);
+    }
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    names.dedup();
+    Ok(Some(match names.as_slice() {
+        [] => format!("(no package is named `{name}` or has it in its name)"),
+        found => {
+            let shown: Vec<String> = found.iter().take(5).map(|n| format!("`{n}`")).collect();
+            let more = if found.len() > 5 { ", ..." } else { "" };
+            let constraint = spec
+                .split_once('@')
+                .map_or(String::new(), |(_, c)| format!("@{c}"));
+            format!(
+                "(no package is named `{name}`; names with it: {}{more}. `*` matches any text: --software '*{name}*{constraint}')",
+                shown.join(", ")
+            )
+        }
+    }))
 }
 
 /// One page of a list (`what`: "assets"), and on stderr which of how

@@ -2064,13 +2064,30 @@ impl Store {
         .await
     }
 
-    /// Catalog rows named `name` (any case): id, version, source.
+    /// Catalog rows named `name` (any case; `*` in it matches any text):
+    /// id, version, source.
     pub async fn software_versions(&self, name: String) -> Result<Vec<(i64, String, String)>> {
         self.read(move |c| {
-            let mut st = c.prepare(
-                "SELECT id, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
-            )?;
-            let rows = st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            // `*` stands for any text (`Mozilla Firefox*`); LIKE's own
+            // wildcards in the name are taken literally.
+            let (sql, arg) = if name.contains('*') {
+                let pattern = name
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+                    .replace('*', "%");
+                (
+                    "SELECT id, version, source FROM software WHERE name LIKE ?1 ESCAPE '\\'",
+                    pattern,
+                )
+            } else {
+                (
+                    "SELECT id, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
+                    name,
+                )
+            };
+            let mut st = c.prepare(sql)?;
+            let rows = st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
