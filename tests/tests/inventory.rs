@@ -159,8 +159,8 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
     // Which version it has: in the JSON and as the table's last column;
     // a list not filtered by software has neither.
     assert_eq!(
-        found[0]["matched_versions"],
-        serde_json::json!(["1.0-1"]),
+        found[0]["matched_software"],
+        serde_json::json!([{ "name": PKG, "version": "1.0-1" }]),
         "{found}"
     );
     let table = server.cli(&["assets", "list", "--software", PKG]);
@@ -177,13 +177,13 @@ fn installs_upgrades_and_removals_show_up_in_inventory_and_history() {
         "{table}"
     );
     let all = server.json(&["assets", "list"]);
-    assert!(all[0].get("matched_versions").is_none(), "{all}");
+    assert!(all[0].get("matched_software").is_none(), "{all}");
     // A name matched with `*`; a part of a name alone finds nothing and
     // says which names have it.
     let found = server.json(&["assets", "list", "--software", "DESKHAND-e2e-*@<1.1"]);
     assert_eq!(
-        found[0]["matched_versions"],
-        serde_json::json!(["1.0-1"]),
+        found[0]["matched_software"],
+        serde_json::json!([{ "name": PKG, "version": "1.0-1" }]),
         "{found}"
     );
     let out = server.cli(&["assets", "list", "--software", "e2e-hel@<2"]);

@@ -63,7 +63,7 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     (
         "GET POST",
         "/api/v1/assets",
-        "assets, filtered (search, software: each with the matching versions it has, os, model, seen_within, not_seen_for, label, status, warranty_ends_within, out_of_warranty), sorted (sort, order) and paged (limit, offset; X-Total-Count says how many matched); add one by hand",
+        "assets, filtered (search, software: NAME[@CONSTRAINT], * in NAME for any text, each asset with the matching packages it has, os, model, seen_within, not_seen_for, label, status, warranty_ends_within, out_of_warranty), sorted (sort, order) and paged (limit, offset; X-Total-Count says how many matched); add one by hand",
     ),
     (
         "POST",

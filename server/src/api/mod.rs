@@ -1017,9 +1017,19 @@ pub struct AssetView {
     /// Last day of its warranty (`YYYY-MM-DD`), empty if unknown.
     #[serde(default)]
     pub warranty_until: String,
-    /// In a list filtered by software: the versions of it this asset has.
+    /// In a list filtered by software: the matching packages this asset
+    /// has, by name and version.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub matched_versions: Vec<String>,
+    pub matched_software: Vec<MatchedPackage>,
+}
+
+/// A package an asset has that a software filter matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedPackage {
+    /// Its name as the asset reports it.
+    pub name: String,
+    /// Its version.
+    pub version: String,
 }
 
 /// When, by whom and why an asset was retired.
@@ -1276,7 +1286,7 @@ fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
         memory_bytes: a.memory_bytes,
         software_count: a.software_count,
         warranty_until: a.warranty_until,
-        matched_versions: Vec::new(),
+        matched_software: Vec::new(),
     }
 }
 
@@ -1414,21 +1424,21 @@ async fn list_assets(
         .skip(q.offset.unwrap_or(0))
         .take(q.limit.unwrap_or(usize::MAX))
         .collect();
-    // With a software filter, the versions each asset has of it: what a
+    // With a software filter, the packages each asset has of it: what a
     // technician checks next (which openssl, on which machine).
     let mut matched = match q.software.as_deref().filter(|t| !t.is_empty()) {
         Some(spec) => {
-            let versions = software_matches(&s.store, spec).await?;
-            let ids: Vec<i64> = versions.iter().map(|(id, _)| *id).collect();
+            let found = software_matches(&s.store, spec).await?;
+            let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
             let nums: Vec<Option<u32>> = page.iter().map(|a| a.num).collect();
-            let version: std::collections::HashMap<i64, &str> =
-                versions.iter().map(|(id, v)| (*id, v.as_str())).collect();
+            let package: std::collections::HashMap<i64, &MatchedPackage> =
+                found.iter().map(|(id, p)| (*id, p)).collect();
             s.store
                 .holding(&nums, &ids)
                 .into_iter()
                 .map(|held| {
                     held.iter()
-                        .filter_map(|id| Some(version.get(id)?.to_string()))
+                        .filter_map(|id| Some((*package.get(id)?).clone()))
                         .collect()
                 })
                 .collect()
@@ -1437,7 +1447,7 @@ async fn list_assets(
     }
     .into_iter();
     let views = page.into_iter().map(|a| AssetView {
-        matched_versions: matched.next().unwrap_or_default(),
+        matched_software: matched.next().unwrap_or_default(),
         ..asset_view(a, &s.presence)
     });
     Ok(with_total(json_list(views, 400)?, total))
@@ -1464,8 +1474,16 @@ pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiErro
         .collect())
 }
 
-/// `software_ids` with each row's version.
-async fn software_matches(store: &Store, spec: &str) -> Result<Vec<(i64, String)>, ApiError> {
+/// The most catalog rows a `*` in a software name may match: enough for
+/// `*openssl*` over a fleet, and a bound on what a list asks of the index
+/// per asset (`Store::holding`).
+const MAX_WILDCARD_MATCHES: usize = 1_000;
+
+/// `software_ids` with each row's name and version.
+async fn software_matches(
+    store: &Store,
+    spec: &str,
+) -> Result<Vec<(i64, MatchedPackage)>, ApiError> {
     let (name, constraint) = match spec.split_once('@') {
         Some((n, c)) => (
             n.trim().to_string(),
@@ -1478,16 +1496,24 @@ async fn software_matches(store: &Store, spec: &str) -> Result<Vec<(i64, String)
             "`{spec}` names no package: write NAME or NAME@CONSTRAINT, e.g. openssl@<3.0.13"
         )));
     }
+    let wildcard = name.contains('*');
     let versions = store.software_versions(name).await?;
-    Ok(versions
+    let matched: Vec<(i64, MatchedPackage)> = versions
         .into_iter()
-        .filter(|(_, v, src)| {
+        .filter(|(_, _, v, src)| {
             constraint
                 .as_ref()
                 .is_none_or(|c| c.matches(crate::version::Scheme::for_source(src), v))
         })
-        .map(|(id, version, _)| (id, version))
-        .collect())
+        .map(|(id, name, version, _)| (id, MatchedPackage { name, version }))
+        .collect();
+    if wildcard && matched.len() > MAX_WILDCARD_MATCHES {
+        return Err(ApiError::bad_request(format!(
+            "`{spec}` matches {} packages (names and versions); narrow it to at most {MAX_WILDCARD_MATCHES}",
+            matched.len()
+        )));
+    }
+    Ok(matched)
 }
 
 fn software_view(r: crate::inventory::SoftwareRow) -> SoftwareView {
@@ -2751,7 +2777,7 @@ mod tests {
                 let versions: Vec<&str> = ids
                     .iter()
                     .filter_map(|id| matches.iter().find(|(m, _)| m == id))
-                    .map(|(_, v)| v.as_str())
+                    .map(|(_, p)| p.version.as_str())
                     .collect();
                 format!("{} {}", r.hostname, versions.join(" "))
             })
@@ -2813,6 +2839,43 @@ mod tests {
             "the last page"
         );
         assert!(page(SoftwareSort::Name, false, 8, Some(5)).await.is_empty());
+        // A wildcard that matches more rows than a list may ask about is
+        // refused, saying how many.
+        store
+            .enroll_agent(
+                "t".into(),
+                NewAgent {
+                    id: "many".into(),
+                    hostname: "many".into(),
+                    cert_sha256: "many".into(),
+                    cert_not_after: 0,
+                },
+                1,
+            )
+            .await
+            .expect("agent");
+        let mut inv = Inventory::new();
+        inv.software = (0..=MAX_WILDCARD_MATCHES)
+            .map(|i| pkg(&format!("lib-{i:04}"), "1.0", PackageSource::Dpkg))
+            .collect();
+        store
+            .ingest_inventory("many".into(), None, plan_full(None, &inv), 1, 1)
+            .await
+            .expect("ingest");
+        let err = software_ids(&store, "lib-*").await.expect_err("too many");
+        assert!(
+            err.message.contains("`lib-*` matches 1001 packages"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            software_ids(&store, "lib-00*").await.expect("some").len(),
+            100
+        );
+        assert_eq!(
+            software_ids(&store, "lib-0001").await.expect("one").len(),
+            1
+        );
     }
 
     async fn labelled(store: &Store, label: &str, os: Option<&str>) -> Vec<String> {

@@ -639,10 +639,35 @@ fn asset_state(a: &AssetView) -> &'static str {
     }
 }
 
-/// Whether the assets come from a list filtered by software, which says
-/// the versions of it each one has (a last column of the table).
-fn has_versions(assets: &[AssetView]) -> bool {
-    assets.iter().any(|a| !a.matched_versions.is_empty())
+/// In a list filtered by software, what each asset has of it, as a last
+/// column: its header (VERSION when every match has one name, as for
+/// `--software openssl`; MATCHED, with names, for `--software '*ssl*'`)
+/// and its cells. `None` for a list not filtered by software.
+fn matched_column(assets: &[AssetView]) -> Option<(&'static str, Vec<String>)> {
+    let names: std::collections::HashSet<String> = assets
+        .iter()
+        .flat_map(|a| &a.matched_software)
+        .map(|p| p.name.to_lowercase())
+        .collect();
+    let one_name = match names.len() {
+        0 => return None,
+        n => n == 1,
+    };
+    let cells = assets
+        .iter()
+        .map(|a| {
+            let each: Vec<String> = a
+                .matched_software
+                .iter()
+                .map(|p| match one_name {
+                    true => p.version.clone(),
+                    false => format!("{} {}", p.name, p.version),
+                })
+                .collect();
+            each.join(", ")
+        })
+        .collect();
+    Some((if one_name { "VERSION" } else { "MATCHED" }, cells))
 }
 
 fn asset_table(assets: &[AssetView]) -> Table {
@@ -659,10 +684,10 @@ fn asset_table(assets: &[AssetView]) -> Table {
         "STATE",
         "LAST SEEN",
     ];
-    let versions = has_versions(assets);
-    if versions {
-        headers.push("VERSION");
-    }
+    let mut matched = matched_column(assets).map(|(header, cells)| {
+        headers.push(header);
+        cells.into_iter()
+    });
     let mut t = Table::new(headers);
     for a in assets {
         let mut row = vec![
@@ -678,9 +703,7 @@ fn asset_table(assets: &[AssetView]) -> Table {
             asset_state(a).into(),
             opt(&a.last_seen),
         ];
-        if versions {
-            row.push(a.matched_versions.join(" "));
-        }
+        row.extend(matched.as_mut().and_then(Iterator::next));
         t.row(row);
     }
     t
@@ -818,10 +841,10 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
             "retired_reason",
             "warranty_until",
         ];
-        let versions = has_versions(&assets);
-        if versions {
-            headers.push("matched_versions");
-        }
+        let mut matched = matched_column(&assets).map(|(_, cells)| {
+            headers.push("matched_software");
+            cells.into_iter()
+        });
         let mut t = Table::new(headers);
         for a in &assets {
             let mut row = vec![
@@ -850,9 +873,7 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
                     .map_or_else(String::new, |r| r.reason.clone()),
                 a.warranty_until.clone(),
             ];
-            if versions {
-                row.push(a.matched_versions.join(" "));
-            }
+            row.extend(matched.as_mut().and_then(Iterator::next));
             t.row(row);
         }
         t

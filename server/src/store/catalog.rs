@@ -511,8 +511,8 @@ mod tests {
             .await
             .expect("versions")
             .into_iter()
-            .filter(|(_, v, _)| v == version)
-            .map(|(id, _, _)| id)
+            .filter(|(_, _, v, _)| v == version)
+            .map(|(id, _, _, _)| id)
             .collect();
         let filter = AssetFilter {
             software_ids: Some(ids),

@@ -2065,8 +2065,11 @@ impl Store {
     }
 
     /// Catalog rows named `name` (any case; `*` in it matches any text):
-    /// id, version, source.
-    pub async fn software_versions(&self, name: String) -> Result<Vec<(i64, String, String)>> {
+    /// id, name, version, source.
+    pub async fn software_versions(
+        &self,
+        name: String,
+    ) -> Result<Vec<(i64, String, String, String)>> {
         self.read(move |c| {
             // `*` stands for any text (`Mozilla Firefox*`); LIKE's own
             // wildcards in the name are taken literally.
@@ -2077,17 +2080,17 @@ impl Store {
                     .replace('_', "\\_")
                     .replace('*', "%");
                 (
-                    "SELECT id, version, source FROM software WHERE name LIKE ?1 ESCAPE '\\'",
+                    "SELECT id, name, version, source FROM software WHERE name LIKE ?1 ESCAPE '\\'",
                     pattern,
                 )
             } else {
                 (
-                    "SELECT id, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
+                    "SELECT id, name, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
                     name,
                 )
             };
             let mut st = c.prepare(sql)?;
-            let rows = st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = st.query_map([arg], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
