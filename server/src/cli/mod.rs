@@ -642,8 +642,9 @@ fn asset_state(a: &AssetView) -> &'static str {
 /// In a list filtered by software, what each asset has of it, as a last
 /// column: its header (VERSION when every match has one name, as for
 /// `--software openssl`; MATCHED, with names, for `--software '*ssl*'`)
-/// and its cells. `None` for a list not filtered by software.
-fn matched_column(assets: &[AssetView]) -> Option<(&'static str, Vec<String>)> {
+/// and its cells, each with at most `shown` packages and how many more.
+/// `None` for a list not filtered by software.
+fn matched_column(assets: &[AssetView], shown: usize) -> Option<(&'static str, Vec<String>)> {
     let names: std::collections::HashSet<String> = assets
         .iter()
         .flat_map(|a| &a.matched_software)
@@ -656,14 +657,18 @@ fn matched_column(assets: &[AssetView]) -> Option<(&'static str, Vec<String>)> {
     let cells = assets
         .iter()
         .map(|a| {
-            let each: Vec<String> = a
+            let mut each: Vec<String> = a
                 .matched_software
                 .iter()
+                .take(shown)
                 .map(|p| match one_name {
                     true => p.version.clone(),
                     false => format!("{} {}", p.name, p.version),
                 })
                 .collect();
+            if a.matched_software.len() > shown {
+                each.push(format!("+{} more", a.matched_software.len() - shown));
+            }
             each.join(", ")
         })
         .collect();
@@ -684,7 +689,9 @@ fn asset_table(assets: &[AssetView]) -> Table {
         "STATE",
         "LAST SEEN",
     ];
-    let mut matched = matched_column(assets).map(|(header, cells)| {
+    // A handful per cell: a wide wildcard on a small fleet can match
+    // hundreds (JSON and the CSV export give them all).
+    let mut matched = matched_column(assets, 5).map(|(header, cells)| {
         headers.push(header);
         cells.into_iter()
     });
@@ -750,7 +757,7 @@ async fn software_name_hint(c: &Client, spec: &str) -> Result<Option<String>> {
                 .split_once('@')
                 .map_or(String::new(), |(_, c)| format!("@{c}"));
             format!(
-                "(no package is named `{name}`; names with it: {}{more}. `*` matches any text: --software '*{name}*{constraint}')",
+                "(no package is named `{name}`; names with it: {}{more}; `*` matches any text: --software '*{name}*{constraint}')",
                 shown.join(", ")
             )
         }
@@ -841,7 +848,7 @@ pub async fn assets_export(c: &Client, format: OutputFormat, query: &AssetQuery)
             "retired_reason",
             "warranty_until",
         ];
-        let mut matched = matched_column(&assets).map(|(_, cells)| {
+        let mut matched = matched_column(&assets, usize::MAX).map(|(_, cells)| {
             headers.push("matched_software");
             cells.into_iter()
         });
@@ -1352,6 +1359,54 @@ fn path_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matched_software_is_a_last_column_of_versions_or_names() {
+        let asset = |matched: &[(&str, &str)]| -> AssetView {
+            let matched: Vec<_> = matched
+                .iter()
+                .map(|(n, v)| serde_json::json!({ "name": n, "version": v }))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "id": "a", "kind": "computer", "location": "", "hostname": "pc",
+                "os": "", "model": "", "serial": "", "user": "", "ipv4": "",
+                "memory_bytes": 0, "software_count": 0, "online": false,
+                "last_seen": null, "last_inventory_at": "",
+                "matched_software": matched,
+            }))
+            .expect("view")
+        };
+        assert_eq!(
+            matched_column(&[asset(&[])], 5),
+            None,
+            "not filtered by software"
+        );
+        let one_name = [
+            asset(&[("openssl", "3.0.11")]),
+            asset(&[("OpenSSL", "3.0.9")]),
+        ];
+        assert_eq!(
+            matched_column(&one_name, 5),
+            Some(("VERSION", vec!["3.0.11".into(), "3.0.9".into()]))
+        );
+        let names = [
+            asset(&[("libssl3", "3.0.11"), ("openssl", "3.0.11")]),
+            asset(&[]),
+        ];
+        assert_eq!(
+            matched_column(&names, 5),
+            Some((
+                "MATCHED",
+                vec!["libssl3 3.0.11, openssl 3.0.11".into(), String::new()]
+            ))
+        );
+        let many: Vec<(String, String)> = (0..7).map(|i| (format!("p{i}"), "1".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (_, cells) = matched_column(&[asset(&many)], 2).expect("column");
+        assert_eq!(cells, ["p0 1, p1 1, +5 more"]);
+        let (_, cells) = matched_column(&[asset(&many)], usize::MAX).expect("column");
+        assert_eq!(cells[0].matches(", ").count(), 6);
+    }
 
     #[test]
     fn tables_align_and_csv_quotes() {
