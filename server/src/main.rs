@@ -118,7 +118,7 @@ enum Command {
 /// Filters shared by `assets list` and `assets export`.
 #[derive(Debug, Clone, clap::Args)]
 struct AssetFilters {
-    /// Substring of host name, serial, model, user, IP or MAC.
+    /// Text in the host name, serial, model, user, IP or MAC (any case; * matches any text).
     #[arg(long)]
     search: Option<String>,
     /// Assets with this package, optionally version-constrained: firefox, firefox@<120,
@@ -413,7 +413,7 @@ enum LabelsCmd {
 enum SoftwareCmd {
     /// Each package name and version with how many assets have it.
     List {
-        /// Substring of the name.
+        /// Text in the name (any case; * matches any text).
         #[arg(long)]
         name: Option<String>,
         /// Sort by name (then version) or by how many assets have it:

@@ -884,7 +884,7 @@ async fn run_diag(
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssetQuery {
-    /// Substring of host name, serial, model, user, IP, MAC or id.
+    /// Text in the host name, serial, model, user, IP, MAC or id (any case; `*` matches any text).
     pub search: Option<String>,
     /// `NAME` or `NAME@CONSTRAINT`, e.g. `openssl@>=3.0,<3.0.13`; NAME is
     /// matched in any case, and `*` in it matches any text
@@ -1892,7 +1892,7 @@ async fn refresh_asset(
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftwareQuery {
-    /// Substring of the name.
+    /// Text in the name (any case; `*` matches any text).
     pub name: Option<String>,
     /// `name` (the default: name, then version) or `assets` (how many
     /// have it).

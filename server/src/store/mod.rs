@@ -1874,9 +1874,10 @@ impl Store {
                 ));
             }
             let mut like = |sql: &mut String, cols: &[&str], text: &str| {
-                args.push(Box::new(format!("%{text}%")));
+                args.push(Box::new(like_pattern(text, true)));
                 let n = args.len();
-                let ors: Vec<String> = cols.iter().map(|c| format!("{c} LIKE ?{n}")).collect();
+                let ors: Vec<String> =
+                    cols.iter().map(|c| format!("{c} LIKE ?{n} ESCAPE '\\'")).collect();
                 sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
             };
             if let Some(t) = &filter.search {
@@ -2071,17 +2072,10 @@ impl Store {
         name: String,
     ) -> Result<Vec<(i64, String, String, String)>> {
         self.read(move |c| {
-            // `*` stands for any text (`Mozilla Firefox*`); LIKE's own
-            // wildcards in the name are taken literally.
             let (sql, arg) = if name.contains('*') {
-                let pattern = name
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-                    .replace('*', "%");
                 (
                     "SELECT id, name, version, source FROM software WHERE name LIKE ?1 ESCAPE '\\'",
-                    pattern,
+                    like_pattern(&name, false),
                 )
             } else {
                 (
@@ -2133,10 +2127,10 @@ impl Store {
                 let ids = c
                     .prepare(
                         "SELECT id FROM software
-                         WHERE (?1 IS NULL OR name LIKE '%' || ?1 || '%')
+                         WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
                          ORDER BY name, version, vendor, source, arch",
                     )?
-                    .query_map([name], |r| r.get(0))?
+                    .query_map([name.map(|n| like_pattern(&n, true))], |r| r.get(0))?
                     .collect::<Result<Vec<i64>, _>>()?;
                 Ok((ids, retired))
             })
@@ -2466,6 +2460,31 @@ fn sort_large<T>(rows: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Orderi
             k = from;
         }
     }
+}
+
+/// A LIKE pattern, for use with `ESCAPE '\'`, of text an operator typed:
+/// `*` matches any text, LIKE's own `%` and `_` are themselves; with
+/// `contains`, the text may stand anywhere in the value. LIKE ignores
+/// the case of ASCII letters.
+fn like_pattern(text: &str, contains: bool) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    if contains {
+        pattern.push('%');
+    }
+    for c in text.chars() {
+        match c {
+            '\\' | '%' | '_' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            '*' => pattern.push('%'),
+            c => pattern.push(c),
+        }
+    }
+    if contains {
+        pattern.push('%');
+    }
+    pattern
 }
 
 const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname, a.fqdn, a.os_name, a.os_version, a.kernel, a.arch,
@@ -3087,6 +3106,36 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
         (dir, s)
+    }
+
+    #[test]
+    fn like_patterns_take_star_as_any_text_and_the_rest_literally() {
+        assert_eq!(like_pattern("Mozilla Firefox*", false), "Mozilla Firefox%");
+        assert_eq!(like_pattern("fire", true), "%fire%");
+        assert_eq!(like_pattern("100%_a\\b*", false), "100\\%\\_a\\\\b%");
+        let db = rusqlite::Connection::open_in_memory().expect("db");
+        let like = |value: &str, text: &str, contains: bool| -> bool {
+            db.query_row(
+                "SELECT ?1 LIKE ?2 ESCAPE '\\'",
+                [value, &like_pattern(text, contains)],
+                |r| r.get(0),
+            )
+            .expect("like")
+        };
+        assert!(like(
+            "Mozilla Firefox (x64 en-US)",
+            "mozilla firefox*",
+            false
+        ));
+        assert!(!like("Mozilla Firefox (x64 en-US)", "firefox*", false));
+        assert!(like("Mozilla Firefox (x64 en-US)", "firefox", true));
+        assert!(
+            like("lib*ssl", "lib*ssl", false),
+            "a star matches itself too"
+        );
+        assert!(!like("libxssl", "lib_ssl", true), "_ is only itself");
+        assert!(like("lib_ssl", "lib_ssl", true));
+        assert!(!like("100 apps", "100%", false), "% is only itself");
     }
 
     #[test]
