@@ -137,6 +137,18 @@ impl Presence {
         }
     }
 
+    /// Brings each row's last-seen time up to its live session's, under
+    /// one lock (10,000 rows sorted by it would otherwise take the lock
+    /// 10,000 times against every heartbeat).
+    pub fn freshen_last_seen(&self, rows: &mut [crate::store::AssetRow]) {
+        let inner = self.lock();
+        for a in rows {
+            if let Some(s) = inner.sessions.get(&a.id) {
+                a.last_seen = a.last_seen.max(Some(s.last_seen));
+            }
+        }
+    }
+
     /// For a live session: when the agent was last heard from, and from where.
     pub fn status(&self, agent_id: &str) -> Option<(i64, String)> {
         self.lock()

@@ -1413,9 +1413,7 @@ async fn list_assets(
     if order.by == crate::store::AssetSort::LastSeen {
         // Sorted by what the list shows: a connected agent's live time,
         // newer than the stored one until the next flush.
-        for a in &mut rows {
-            a.last_seen = s.presence.status(&a.id).map(|l| l.0).max(a.last_seen);
-        }
+        s.presence.freshen_last_seen(&mut rows);
         rows.sort_by(|a, b| order.compare(a, b));
     }
     let total = rows.len();
