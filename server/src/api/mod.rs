@@ -1414,7 +1414,7 @@ async fn list_assets(
         // Sorted by what the list shows: a connected agent's live time,
         // newer than the stored one until the next flush.
         s.presence.freshen_last_seen(&mut rows);
-        rows.sort_by(|a, b| order.compare(a, b));
+        crate::store::sort_assets(&mut rows, order);
     }
     let total = rows.len();
     let page: Vec<crate::store::AssetRow> = rows
