@@ -21,7 +21,7 @@ fn duration_secs(t: &str) -> Option<i64> {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// What api::software_ids does before it reads the store.
+/// What api::software_matches does before it reads the store.
 fn software_spec(spec: &str) {
     if let Some((_, c)) = spec.split_once('@')
         && let Ok(c) = Constraint::parse(c)

@@ -59,7 +59,7 @@ fuzz_target!(init: common::seed(seeds()), |data: &[u8]| {
     check("dpkg", dpkg_compare, a, b, c, data);
     check("rpm", rpm_compare, a, b, c, data);
     check("dotted", dotted_compare, a, b, c, data);
-    // `--software NAME@CONSTRAINT`, as api::software_ids splits it.
+    // `--software NAME@CONSTRAINT`, as api::software_matches splits it.
     for spec in [k, &*text] {
         let constraint = match spec.split_once('@') {
             Some((_, c)) => c,

@@ -1347,6 +1347,15 @@ async fn store_filter(
     store: &Store,
     q: &AssetQuery,
 ) -> Result<crate::store::AssetFilter, ApiError> {
+    Ok(store_filter_matching(store, q).await?.0)
+}
+
+/// `store_filter`, and the catalog rows its software filter matched
+/// (none without one), each with its name and version.
+async fn store_filter_matching(
+    store: &Store,
+    q: &AssetQuery,
+) -> Result<(crate::store::AssetFilter, Vec<(i64, MatchedPackage)>), ApiError> {
     let mut filter = crate::store::AssetFilter {
         static_label: None,
         search: q.search.clone().filter(|t| !t.is_empty()),
@@ -1368,10 +1377,12 @@ async fn store_filter(
         status: enum_param::<AssetStatus>("status", q.status.as_deref())?,
         order: asset_order(q)?,
     };
+    let mut matched = Vec::new();
     if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
-        filter.software_ids = Some(software_ids(store, spec).await?);
+        matched = software_matches(store, spec).await?;
+        filter.software_ids = Some(matched.iter().map(|(id, _)| *id).collect());
     }
-    Ok(filter)
+    Ok((filter, matched))
 }
 
 /// The assets a query selects; a dynamic label's filter is evaluated
@@ -1380,27 +1391,35 @@ pub async fn asset_rows(
     store: &Store,
     q: &AssetQuery,
 ) -> Result<Vec<crate::store::AssetRow>, ApiError> {
+    Ok(asset_rows_matching(store, q).await?.0)
+}
+
+/// `asset_rows`, and the catalog rows the query's software filter matched.
+async fn asset_rows_matching(
+    store: &Store,
+    q: &AssetQuery,
+) -> Result<(Vec<crate::store::AssetRow>, Vec<(i64, MatchedPackage)>), ApiError> {
     let now = unix_now();
-    let mut filter = store_filter(store, q).await?;
+    let (mut filter, matched) = store_filter_matching(store, q).await?;
     let Some(name) = q.label.as_deref().filter(|l| !l.is_empty()) else {
-        return Ok(store.list_assets(filter, now).await?);
+        return Ok((store.list_assets(filter, now).await?, matched));
     };
     let label = store.get_label(name.to_string()).await?;
-    match &label.filter {
+    let rows = match &label.filter {
         None => {
             filter.static_label = Some(label.name);
-            Ok(store.list_assets(filter, now).await?)
+            store.list_assets(filter, now).await?
         }
         Some(text) => {
             let members: std::collections::HashSet<String> =
                 dynamic_members(store, &label.name, text).await?;
             let rows = store.list_assets(filter, now).await?;
-            Ok(rows
-                .into_iter()
+            rows.into_iter()
                 .filter(|a| members.contains(&a.id))
-                .collect())
+                .collect()
         }
-    }
+    };
+    Ok((rows, matched))
 }
 
 async fn list_assets(
@@ -1408,7 +1427,7 @@ async fn list_assets(
     _: Authed,
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
-    let mut rows = asset_rows(&s.store, &q).await?;
+    let (mut rows, found) = asset_rows_matching(&s.store, &q).await?;
     let order = asset_order(&q)?;
     if order.by == crate::store::AssetSort::LastSeen {
         // Sorted by what the list shows: a connected agent's live time,
@@ -1424,26 +1443,15 @@ async fn list_assets(
         .collect();
     // With a software filter, the packages each asset has of it: what a
     // technician checks next (which openssl, on which machine).
-    let mut matched = match q.software.as_deref().filter(|t| !t.is_empty()) {
-        Some(spec) => {
-            let found = software_matches(&s.store, spec).await?;
-            let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
-            let nums: Vec<Option<u32>> = page.iter().map(|a| a.num).collect();
-            let package: std::collections::HashMap<i64, &MatchedPackage> =
-                found.iter().map(|(id, p)| (*id, p)).collect();
-            s.store
-                .holding(&nums, &ids)
-                .into_iter()
-                .map(|held| {
-                    held.iter()
-                        .filter_map(|id| Some((*package.get(id)?).clone()))
-                        .collect()
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    }
-    .into_iter();
+    let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+    let package: std::collections::HashMap<i64, &MatchedPackage> =
+        found.iter().map(|(id, p)| (*id, p)).collect();
+    let nums: Vec<Option<u32>> = page.iter().map(|a| a.num).collect();
+    let mut matched = s.store.holding(&nums, &ids).into_iter().map(|held| {
+        held.iter()
+            .filter_map(|id| Some((*package.get(id)?).clone()))
+            .collect::<Vec<_>>()
+    });
     let views = page.into_iter().map(|a| AssetView {
         matched_software: matched.next().unwrap_or_default(),
         ..asset_view(a, &s.presence)
@@ -1462,22 +1470,14 @@ fn with_total(mut resp: Response, total: usize) -> Response {
 /// `limit` and `offset`.
 pub const TOTAL_COUNT: &str = "x-total-count";
 
-/// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
-/// way its own package system orders versions.
-pub async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
-    Ok(software_matches(store, spec)
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect())
-}
-
 /// The most catalog rows a `*` in a software name may match: enough for
 /// `*openssl*` over a fleet, and a bound on what a list asks of the index
 /// per asset (`Store::holding`).
 const MAX_WILDCARD_MATCHES: usize = 1_000;
 
-/// `software_ids` with each row's name and version.
+/// Catalog rows matching `NAME[@CONSTRAINT]`, each version compared the
+/// way its own package system orders versions; each with its name and
+/// version.
 async fn software_matches(
     store: &Store,
     spec: &str,
@@ -2638,6 +2638,15 @@ mod tests {
                 assert_eq!(join(x, y), expected, "{x:?} + {y:?}");
             }
         }
+    }
+
+    /// The catalog rows a software filter matches.
+    async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
+        Ok(software_matches(store, spec)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
     }
 
     fn pkg(name: &str, version: &str, source: PackageSource) -> Package {
