@@ -304,7 +304,11 @@ async fn inventory_phase(
     in_flight: usize,
     delta_rounds: usize,
 ) -> Result<Vec<Held>> {
-    let built = all_reports(held.len(), packages, delta_rounds)?;
+    // Off the runtime's threads: on a one-thread runtime the sessions
+    // would go unserved meanwhile, and the server would time them out.
+    let agents = held.len();
+    let built =
+        tokio::task::spawn_blocking(move || all_reports(agents, packages, delta_rounds)).await??;
     let mut fulls = Vec::with_capacity(built.len());
     let mut again = Vec::with_capacity(built.len());
     let mut deltas: Vec<Vec<Vec<u8>>> = (0..delta_rounds).map(|_| Vec::new()).collect();
