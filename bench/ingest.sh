@@ -6,9 +6,7 @@
 # round of every agent after another). Then times searches
 # over the API. Prints a table.
 #
-# Usage: [INFLIGHT=64] [DELTA_ROUNDS=3] [SIM_HEARTBEAT_SECS=1] [SIM_THREADS=2] bench/ingest.sh [AGENTS=10000] [PKGS=1500]
-# SIM_THREADS=1 runs the simulator on one thread (a current-thread runtime)
-# instead of two.
+# Usage: [INFLIGHT=64] [DELTA_ROUNDS=3] [SIM_HEARTBEAT_SECS=1] bench/ingest.sh [AGENTS=10000] [PKGS=1500]
 # INFLIGHT is how many reports are outstanding at once (each agent waits
 # for its acknowledgement). At 64 the delta round is bound by the round
 # trip, not by the server; a fleet whose agents report on their own

@@ -422,20 +422,9 @@ async fn hold(
     (conn, answered, tx)
 }
 
-fn main() -> Result<()> {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
     let args = parse_args()?;
-    let mut rt = match std::env::var("SIM_THREADS").as_deref() {
-        Ok("1") => tokio::runtime::Builder::new_current_thread(),
-        _ => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(2);
-            b
-        }
-    };
-    rt.enable_all().build()?.block_on(simulate(args))
-}
-
-async fn simulate(args: Args) -> Result<()> {
     // Keys and CSRs: each real agent makes its own, off the clock.
     let mut keys = Vec::with_capacity(args.count);
     for i in 0..args.count {
