@@ -138,7 +138,8 @@ struct AssetFilters {
     /// Not seen for this long, e.g. 30d.
     #[arg(long, value_name = "DURATION")]
     not_seen_for: Option<String>,
-    /// Carrying this label (static or dynamic).
+    /// Carrying this label (static or dynamic). A dynamic label whose filter
+    /// names software says, as --software does, which versions each asset has.
     #[arg(long)]
     label: Option<String>,
     /// Assets in service (the default), retired ones, or all.

@@ -556,6 +556,20 @@ fn labels_group_assets_by_hand_and_by_filter() {
     assert_eq!(count("floor4"), Some(1));
     assert_eq!(count("has-dpkg"), Some(1));
     assert_eq!(count("ancient-dpkg"), Some(0));
+    // A dynamic label's software filter says which version each member
+    // has, as `--software` does; a static label's list has no such field.
+    let members = server.json(&["assets", "list", "--label", "has-dpkg"]);
+    let matched = &members[0]["matched_software"];
+    assert!(
+        matched.as_array().map(Vec::len) == Some(1)
+            && matched[0]["name"] == "dpkg"
+            && matched[0]["version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(char::is_numeric)),
+        "{members}"
+    );
+    let tagged = server.json(&["assets", "list", "--label", "floor4"]);
+    assert!(tagged[0].get("matched_software").is_none(), "{tagged}");
     let labels = show(&server, &id)["labels"].clone();
     assert_eq!(labels, serde_json::json!(["floor4", "has-dpkg"]));
     // A dynamic label is not set by hand, and a bad filter is refused at once.

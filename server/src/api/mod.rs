@@ -1400,7 +1400,7 @@ async fn asset_rows_matching(
     q: &AssetQuery,
 ) -> Result<(Vec<crate::store::AssetRow>, Vec<(i64, MatchedPackage)>), ApiError> {
     let now = unix_now();
-    let (mut filter, matched) = store_filter_matching(store, q).await?;
+    let (mut filter, mut matched) = store_filter_matching(store, q).await?;
     let Some(name) = q.label.as_deref().filter(|l| !l.is_empty()) else {
         return Ok((store.list_assets(filter, now).await?, matched));
     };
@@ -1411,8 +1411,15 @@ async fn asset_rows_matching(
             store.list_assets(filter, now).await?
         }
         Some(text) => {
-            let members: std::collections::HashSet<String> =
-                dynamic_members(store, &label.name, text).await?;
+            let (members, label_matched) =
+                dynamic_members_matching(store, &label.name, text).await?;
+            // The label's software filter says what its members have of
+            // it, as the query's own would.
+            for found in label_matched {
+                if !matched.iter().any(|(id, _)| *id == found.0) {
+                    matched.push(found);
+                }
+            }
             let rows = store.list_assets(filter, now).await?;
             rows.into_iter()
                 .filter(|a| members.contains(&a.id))
@@ -1640,6 +1647,22 @@ async fn dynamic_members(
     label: &str,
     filter: &str,
 ) -> Result<std::collections::HashSet<String>, ApiError> {
+    Ok(dynamic_members_matching(store, label, filter).await?.0)
+}
+
+/// `dynamic_members`, and the catalog rows the label's software filter
+/// matched (none without one).
+async fn dynamic_members_matching(
+    store: &Store,
+    label: &str,
+    filter: &str,
+) -> Result<
+    (
+        std::collections::HashSet<String>,
+        Vec<(i64, MatchedPackage)>,
+    ),
+    ApiError,
+> {
     let broken = |e: String| {
         ApiError::bad_request(format!(
             "label `{label}`: its filter `{filter}` does not evaluate ({e}); delete the label and create it again"
@@ -1649,17 +1672,18 @@ async fn dynamic_members(
     // The query that uses the label says which assets it wants; the label
     // narrows them only if its own filter names a status.
     q.status.get_or_insert_with(|| "all".into());
-    let f = match store_filter(store, &q).await {
-        Ok(f) => f,
+    let (f, matched) = match store_filter_matching(store, &q).await {
+        Ok(found) => found,
         Err(e) if e.status == StatusCode::BAD_REQUEST => return Err(broken(e.message)),
         Err(e) => return Err(e),
     };
-    Ok(store
+    let members = store
         .list_assets(f, unix_now())
         .await?
         .into_iter()
         .map(|a| a.id)
-        .collect())
+        .collect();
+    Ok((members, matched))
 }
 
 /// Query of `GET /api/v1/assets/{key}/history`.
