@@ -60,6 +60,9 @@ read -r os_ms os_n < <(lat "/api/v1/assets?os=Debian")
 read -r page_ms page_n < <(lat "/api/v1/assets?sort=last-seen&limit=50")
 # The rarest software: every catalog row counted and sorted, one page sent.
 read -r rare_ms rare_n < <(lat "/api/v1/software?sort=assets&limit=50")
+# The whole catalog with its counts, unpaged (what `software list` with no
+# --limit asks for): every row read and sent.
+read -r catalog_ms catalog_n < <(lat "/api/v1/software")
 # What changed across the fleet during the run: every event, grouped;
 # and the newest 1,000 events, each with its asset.
 read -r sum_ms sum_n < <(lat "/api/v1/changes/summary?since=1h")
@@ -89,6 +92,7 @@ printf '| search: --search sim-0012 | %s ms median (%s assets) | |\n' "$host_ms"
 printf '| filter: --os Debian | %s ms median (%s assets) | |\n' "$os_ms" "$os_n"
 printf '| list: --sort last-seen --limit 50 | %s ms median (%s assets) | |\n' "$page_ms" "$page_n"
 printf '| software list --sort assets --limit 50 | %s ms median (%s rows) | |\n' "$rare_ms" "$rare_n"
+printf '| software list (every row, unpaged) | %s ms median (%s rows) | |\n' "$catalog_ms" "$catalog_n"
 printf '| changes: --since 1h (summary of the run) | %s ms median (%s changes) | |\n' "$sum_ms" "$sum_n"
 printf '| changes: --since 1h --each (newest 1,000) | %s ms median (%s events) | |\n' "$each_ms" "$each_n"
 printf '| reports inventory (8 weeks, by week) | %s ms median | |\n' "$report_ms"
