@@ -2104,8 +2104,7 @@ impl Store {
     /// most `limit` given; and how many rows there are in all. Counted
     /// from the ids alone (the catalog's name index, then the in-memory
     /// index), so only the page's rows are read in full: the rarest 50 of
-    /// 200,000 catalog rows read 50 (by id), the whole list every row (in
-    /// one scan).
+    /// 200,000 catalog rows read 50.
     pub async fn software_page(
         &self,
         name: Option<String>,
@@ -2113,8 +2112,6 @@ impl Store {
         offset: usize,
         limit: Option<usize>,
     ) -> Result<(Vec<(SoftwareRow, i64)>, usize)> {
-        let pattern = name.map(|n| like_pattern(&n, true));
-        let like = pattern.clone();
         let (ids, retired): (Vec<i64>, Vec<u32>) = self
             .read(move |c| {
                 // Retired assets keep their packages for their history;
@@ -2132,7 +2129,7 @@ impl Store {
                          WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
                          ORDER BY name, version, vendor, source, arch",
                     )?
-                    .query_map([like], |r| r.get(0))?
+                    .query_map([name.map(|n| like_pattern(&n, true))], |r| r.get(0))?
                     .collect::<Result<Vec<i64>, _>>()?;
                 Ok((ids, retired))
             })
@@ -2143,7 +2140,6 @@ impl Store {
         for n in retired {
             excluded[n as usize / 64] |= 1 << (n % 64);
         }
-        let matching = ids.len();
         let mut counted: Vec<(i64, i64)> = {
             let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
             ids.into_iter()
@@ -2160,15 +2156,18 @@ impl Store {
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
             .collect();
-        // A page of most of the catalog (the unpaged list) is read in one
-        // scan; a small one by id.
-        let scan = page.len() * 2 > matching;
-        let wanted: Vec<i64> = page.iter().map(|&(id, _)| id).collect();
+        let wanted: Vec<rusqlite::types::Value> = page
+            .iter()
+            .map(|&(id, _)| rusqlite::types::Value::Integer(id))
+            .collect();
         let mut rows: HashMap<i64, SoftwareRow> = self
             .read(move |c| {
-                let row = |r: &rusqlite::Row<'_>| {
+                let mut st = c.prepare(
+                    "SELECT id, name, version, vendor, source, arch FROM software WHERE id IN rarray(?1)",
+                )?;
+                let rows = st.query_map([std::rc::Rc::new(wanted)], |r| {
                     Ok((
-                        r.get::<_, i64>(0)?,
+                        r.get(0)?,
                         SoftwareRow {
                             name: r.get(1)?,
                             version: r.get(2)?,
@@ -2181,29 +2180,7 @@ impl Store {
                             pkg_id: String::new(),
                         },
                     ))
-                };
-                const COLUMNS: &str =
-                    "SELECT id, name, version, vendor, source, arch FROM software";
-                if scan {
-                    let wanted: HashSet<i64> = wanted.into_iter().collect();
-                    let mut st = c.prepare(&format!(
-                        "{COLUMNS} WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')"
-                    ))?;
-                    let mut rows = HashMap::with_capacity(wanted.len());
-                    for found in st.query_map([pattern], row)? {
-                        let (id, r) = found?;
-                        if wanted.contains(&id) {
-                            rows.insert(id, r);
-                        }
-                    }
-                    return Ok(rows);
-                }
-                let ids: Vec<rusqlite::types::Value> = wanted
-                    .into_iter()
-                    .map(rusqlite::types::Value::Integer)
-                    .collect();
-                let mut st = c.prepare(&format!("{COLUMNS} WHERE id IN rarray(?1)"))?;
-                let rows = st.query_map([std::rc::Rc::new(ids)], row)?;
+                })?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
