@@ -56,6 +56,9 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// The longest URL an HTTP request may have (the `http` crate's limit).
+const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
+
 impl Client {
     /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str, token: Option<String>) -> Result<Self> {
@@ -73,6 +76,42 @@ impl Client {
         })
     }
 
+    /// Sends a request with the operator's token. A URL longer than HTTP
+    /// allows (a filter value of tens of kilobytes) is refused here, saying
+    /// so, rather than by the HTTP library in its own words.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let (http, req) = req.bearer_auth(&self.token).build_split();
+        let req = req.map_err(|e| self.unsent(e))?;
+        let len = req.url().as_str().len();
+        if len > MAX_URL_BYTES {
+            bail!(
+                "the request would need a URL of {len} bytes, more than the {MAX_URL_BYTES} one may hold: a value given is too long"
+            );
+        }
+        http.execute(req).await.map_err(|e| self.unsent(e))
+    }
+
+    /// Why a request got no answer: the server could not be reached, or
+    /// the request could not be made at all (a value too long for a URL),
+    /// which no server would fix. The URL is left out: it may be that
+    /// long value.
+    fn unsent(&self, e: reqwest::Error) -> anyhow::Error {
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+        if e.is_builder() {
+            anyhow::anyhow!("the request could not be made: {why}")
+        } else if e.is_connect() || e.is_timeout() {
+            anyhow::anyhow!(
+                "cannot reach the deskhand server at {}; is it running? (--server / DESKHAND_SERVER): {why}",
+                self.base
+            )
+        } else {
+            anyhow::anyhow!(
+                "the request to the deskhand server at {} failed: {why}",
+                self.base
+            )
+        }
+    }
+
     async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
         Ok(self.call_with_headers(req).await?.1)
     }
@@ -82,11 +121,7 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<(reqwest::header::HeaderMap, T)> {
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the deskhand server at {}; is it running? (--server / DESKHAND_SERVER)", self.base))?;
+        let resp = self.send(req).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.context("reading the server's answer")?;
@@ -169,13 +204,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .build()
             .context("building the HTTP client")?;
-        let resp = http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the deskhand server at {}", self.base))?;
+        let resp = self
+            .send(http.post(format!("{}{path}", self.base)).json(body))
+            .await?;
         if !resp.status().is_success() {
             let status = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
@@ -1359,6 +1390,32 @@ fn path_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_request_too_long_for_a_url_is_refused_before_it_is_sent() {
+        // Loopback port 9: nothing listens there.
+        let client = Client::new("http://127.0.0.1:9", Some("t".into())).expect("client");
+        let assets = format!("{}/api/v1/assets", client.base);
+        let long = "x".repeat(70_000);
+        let err = client
+            .send(client.http.get(&assets).query(&[("search", &long)]))
+            .await
+            .expect_err("too long");
+        assert!(
+            err.to_string()
+                .starts_with("the request would need a URL of 70"),
+            "{err}"
+        );
+        let err = client
+            .send(client.http.get(&assets))
+            .await
+            .expect_err("nobody listens");
+        assert!(
+            err.to_string()
+                .starts_with("cannot reach the deskhand server at http://127.0.0.1:9"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn matched_software_is_a_last_column_of_versions_or_names() {
