@@ -1358,9 +1358,9 @@ async fn store_filter_matching(
 ) -> Result<(crate::store::AssetFilter, Vec<(i64, MatchedPackage)>), ApiError> {
     let mut filter = crate::store::AssetFilter {
         static_label: None,
-        search: q.search.clone().filter(|t| !t.is_empty()),
-        os: q.os.clone().filter(|t| !t.is_empty()),
-        model: q.model.clone().filter(|t| !t.is_empty()),
+        search: filter_text("search", &q.search)?,
+        os: filter_text("os", &q.os)?,
+        model: filter_text("model", &q.model)?,
         seen_within: duration_secs("seen_within", &q.seen_within)?,
         not_seen_for: duration_secs("not_seen_for", &q.not_seen_for)?,
         software_ids: None,
@@ -1378,11 +1378,28 @@ async fn store_filter_matching(
         order: asset_order(q)?,
     };
     let mut matched = Vec::new();
-    if let Some(spec) = q.software.as_deref().filter(|t| !t.is_empty()) {
-        matched = software_matches(store, spec).await?;
+    if let Some(spec) = filter_text("software", &q.software)? {
+        matched = software_matches(store, &spec).await?;
         filter.software_ids = Some(matched.iter().map(|(id, _)| *id).collect());
     }
     Ok((filter, matched))
+}
+
+/// The longest text a filter takes (search, OS, model, software name):
+/// far past any real value, and well inside SQLite's limit on a LIKE
+/// pattern (50,000 bytes), past which a query fails.
+const MAX_FILTER_TEXT: usize = 1_000;
+
+/// A filter's text: none if empty, refused if longer than any real value.
+fn filter_text(what: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
+    match text.as_deref() {
+        None | Some("") => Ok(None),
+        Some(t) if t.len() > MAX_FILTER_TEXT => Err(ApiError::bad_request(format!(
+            "{what} is at most {MAX_FILTER_TEXT} bytes long, not {}",
+            t.len()
+        ))),
+        Some(t) => Ok(Some(t.to_string())),
+    }
 }
 
 /// The assets a query selects; a dynamic label's filter is evaluated
@@ -2024,7 +2041,7 @@ async fn list_software(
     let (rows, total) = s
         .store
         .software_page(
-            q.name.filter(|n| !n.is_empty()),
+            filter_text("name", &q.name)?,
             order,
             q.offset.unwrap_or(0),
             q.limit,
@@ -2923,6 +2940,61 @@ mod tests {
             .collect();
         h.sort();
         h
+    }
+
+    #[tokio::test]
+    async fn long_filters_and_keys_get_an_answer_not_a_database_error() {
+        let (_d, store) = seeded().await;
+        let query = |field: &str, text: String| {
+            let mut q = AssetQuery::default();
+            match field {
+                "search" => q.search = Some(text),
+                "os" => q.os = Some(text),
+                "model" => q.model = Some(text),
+                _ => q.software = Some(text),
+            }
+            q
+        };
+        // As long as a filter may be: a query SQLite runs.
+        for field in ["search", "os", "model"] {
+            let rows = asset_rows(&store, &query(field, "x".repeat(MAX_FILTER_TEXT)))
+                .await
+                .expect("rows");
+            assert!(rows.is_empty(), "{field}");
+        }
+        // Longer: refused, saying the bound, where SQLite would have failed
+        // the query (a LIKE pattern over 50,000 bytes is "too complex").
+        for field in ["search", "os", "model", "software"] {
+            let err = asset_rows(&store, &query(field, "x".repeat(60_000)))
+                .await
+                .expect_err("too long");
+            assert_eq!(err.status, StatusCode::BAD_REQUEST, "{field}");
+            assert_eq!(
+                err.message,
+                format!("{field} is at most 1000 bytes long, not 60000")
+            );
+        }
+        // An id prefix in any case; LIKE's `_` is not a wildcard in it; a
+        // key of 60,000 bytes is not found, and said back shortened.
+        let found = store.find_asset("DEB12-N".into()).await.expect("prefix");
+        assert_eq!(found.hostname, "deb12-new");
+        let err = store.find_asset("____".into()).await.expect_err("no id");
+        assert!(
+            matches!(&err, StoreError::NotFound(m) if m.contains("no asset matches `____`")),
+            "{err}"
+        );
+        assert!(matches!(
+            store.find_agent("deb1".into()).await,
+            Err(StoreError::Refused(m)) if m.contains("matches 4 agents")
+        ));
+        let err = store
+            .find_asset("f".repeat(60_000))
+            .await
+            .expect_err("no asset");
+        assert!(
+            matches!(&err, StoreError::NotFound(m) if m.len() < 200 && m.contains("(60000 bytes)")),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -1483,7 +1483,7 @@ impl Store {
     pub async fn find_agent(&self, key: String) -> Result<AgentRecord> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
-                "{AGENT_SELECT} WHERE id = ?1 OR hostname = ?1 COLLATE NOCASE OR (length(?1) >= 4 AND id LIKE ?1 || '%') ORDER BY id"
+                "{AGENT_SELECT} WHERE id = ?1 OR hostname = ?1 COLLATE NOCASE OR (length(?1) >= 4 AND lower(substr(id, 1, length(?1))) = lower(?1)) ORDER BY id"
             ))?;
             let found: Vec<AgentRecord> = st.query_map([&key], agent_row)?.collect::<Result<_, _>>()?;
             one_match(&key, found, "agent", |a| (&a.id, &a.hostname))
@@ -1946,7 +1946,7 @@ impl Store {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "{ASSET_SELECT} WHERE a.id = ?1 OR a.hostname = ?1 COLLATE NOCASE OR (a.serial = ?1 AND a.serial != '')
-                 OR (length(?1) >= 4 AND a.id LIKE ?1 || '%') ORDER BY a.id"
+                 OR (length(?1) >= 4 AND lower(substr(a.id, 1, length(?1))) = lower(?1)) ORDER BY a.id"
             ))?;
             let found: Vec<AssetRow> = st.query_map([&key], asset_row)?.collect::<Result<_, _>>()?;
             one_match(&key, found, "asset", |a| (&a.id, &a.hostname))
@@ -2573,6 +2573,13 @@ fn one_match<T>(
     if let Some(i) = found.iter().position(|x| id_host(x).0 == key) {
         return Ok(found.into_iter().nth(i).expect("position is in range"));
     }
+    // Said back as typed, but not a pasted page of it.
+    let shown: String = key.chars().take(64).collect();
+    let key = if shown.len() < key.len() {
+        format!("{shown}... ({} bytes)", key.len())
+    } else {
+        shown
+    };
     if found.len() > 1 {
         let list: Vec<String> = found
             .iter()
