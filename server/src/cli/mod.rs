@@ -85,23 +85,28 @@ impl Client {
         let len = req.url().as_str().len();
         if len > MAX_URL_BYTES {
             bail!(
-                "the request would need a URL of {len} bytes, more than the {MAX_URL_BYTES} one may hold: a value given is too long"
+                "the request would need a URL of {len} bytes, more than the {MAX_URL_BYTES} bytes a URL may hold: a value given is too long"
             );
         }
         http.execute(req).await.map_err(|e| self.unsent(e))
     }
 
-    /// Why a request got no answer: the server could not be reached, or
-    /// the request could not be made at all (a value too long for a URL),
-    /// which no server would fix. The URL is left out: it may be that
+    /// Why a request got no answer: the server could not be reached, did
+    /// not answer in time, or the request could not be made at all, which
+    /// no server would fix. The URL is left out: it may be that
     /// long value.
     fn unsent(&self, e: reqwest::Error) -> anyhow::Error {
         let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
         if e.is_builder() {
             anyhow::anyhow!("the request could not be made: {why}")
-        } else if e.is_connect() || e.is_timeout() {
+        } else if e.is_connect() {
             anyhow::anyhow!(
                 "cannot reach the deskhand server at {}; is it running? (--server / DESKHAND_SERVER): {why}",
+                self.base
+            )
+        } else if e.is_timeout() {
+            anyhow::anyhow!(
+                "the deskhand server at {} did not answer in time: {why}",
                 self.base
             )
         } else {
