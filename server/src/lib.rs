@@ -44,6 +44,18 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// An operator's value said back in an error message: whole up to 64
+/// characters, past that cut there with its length, so that a pasted page
+/// of text is not repeated.
+pub fn said(text: &str) -> String {
+    let shown: String = text.chars().take(64).collect();
+    if shown.len() < text.len() {
+        format!("{shown}... ({} bytes)", text.len())
+    } else {
+        shown
+    }
+}
+
 /// A unix time as RFC 3339, UTC, to the second.
 pub fn rfc3339(unix: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));

@@ -292,14 +292,16 @@ impl Constraint {
             let version = rest.trim();
             if version.starts_with(['~', '^']) {
                 return Err(format!(
-                    "`{text}`: ranges written with ~ or ^ are not supported; give both ends, e.g. >=3,<4"
+                    "`{}`: ranges written with ~ or ^ are not supported; give both ends, e.g. >=3,<4",
+                    crate::said(text)
                 ));
             }
             // A version never holds an operator or a space: `>>3` or
             // `=<4` is a typo, not a version to compare with.
             if version.is_empty() || version.contains(['<', '>', '=', '!', ' ', '\t']) {
                 return Err(format!(
-                    "`{text}` is not a version constraint: write e.g. <120, >=3.0,<3.0.13 or =2.10-3"
+                    "`{}` is not a version constraint: write e.g. <120, >=3.0,<3.0.13 or =2.10-3",
+                    crate::said(text)
                 ));
             }
             out.push(Comparison {

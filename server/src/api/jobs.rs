@@ -257,7 +257,8 @@ async fn run_job(
         "inventory" | "diag" => None,
         other => {
             return Err(ApiError::bad_request(format!(
-                "unknown job action `{other}`: use install, uninstall, script, inventory or diag"
+                "unknown job action `{}`: use install, uninstall, script, inventory or diag",
+                crate::said(other)
             )));
         }
     };
@@ -300,7 +301,9 @@ async fn run_job(
             e.split_once('=')
                 .filter(|(k, _)| !k.is_empty())
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| ApiError::bad_request(format!("`{e}` is not NAME=VALUE")))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("`{}` is not NAME=VALUE", crate::said(e)))
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let secs = |what: &str, text: &Option<String>, default: &str| {

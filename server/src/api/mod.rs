@@ -943,7 +943,8 @@ impl AssetQuery {
                 }
                 (None, None) => {
                     return Err(format!(
-                        "`{word}` is not key=value (e.g. software=firefox@<120 os=Windows 11)"
+                        "`{}` is not key=value (e.g. software=firefox@<120 os=Windows 11)",
+                        crate::said(word)
                     ));
                 }
             }
@@ -967,7 +968,8 @@ impl AssetQuery {
                 "out_of_warranty" => &mut q.out_of_warranty,
                 _ => {
                     return Err(format!(
-                        "unknown filter key `{k}`: use search, software, os, model, seen-within, not-seen-for, status, warranty-ends-within or out-of-warranty"
+                        "unknown filter key `{}`: use search, software, os, model, seen-within, not-seen-for, status, warranty-ends-within or out-of-warranty",
+                        crate::said(k)
                     ));
                 }
             };
@@ -1201,7 +1203,8 @@ fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiEr
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                 .map_err(|_| {
                     ApiError::bad_request(format!(
-                        "{what}: `{t}` is not a duration such as 30m, 12h, 7d or 2w"
+                        "{what}: `{}` is not a duration such as 30m, 12h, 7d or 2w",
+                        crate::said(t)
                     ))
                 })
         })
@@ -1229,7 +1232,8 @@ pub fn point_in_time(what: &str, text: Option<&str>, now: i64) -> Result<Option<
     }
     crate::tickets::report::parse_day(t).map(Some).map_err(|_| {
         ApiError::bad_request(format!(
-            "{what}: `{t}` is neither a duration back from now (30m, 12h, 7d, 2w), a day (today, yesterday, tuesday) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)"
+            "{what}: `{}` is neither a duration back from now (30m, 12h, 7d, 2w), a day (today, yesterday, tuesday) nor a UTC date or time (2026-11-24, 2026-11-24T09:00)",
+            crate::said(t)
         ))
     })
 }
@@ -1315,7 +1319,8 @@ fn enum_value<E: clap::ValueEnum>(what: &str, text: &str) -> Result<E, ApiError>
     E::from_str(text, true).map_err(|_| {
         let names: Vec<String> = E::value_variants().iter().map(value_name).collect();
         ApiError::bad_request(format!(
-            "unknown {what} `{text}`: use one of {}",
+            "unknown {what} `{}`: use one of {}",
+            crate::said(text),
             names.join(", ")
         ))
     })
@@ -1370,7 +1375,8 @@ async fn store_filter_matching(
             Some("true") => true,
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
-                    "out_of_warranty is true or false, not `{other}`"
+                    "out_of_warranty is true or false, not `{}`",
+                    crate::said(other)
                 )));
             }
         },
@@ -1515,7 +1521,8 @@ async fn software_matches(
     };
     if name.is_empty() {
         return Err(ApiError::bad_request(format!(
-            "`{spec}` names no package: write NAME or NAME@CONSTRAINT, e.g. openssl@<3.0.13"
+            "`{}` names no package: write NAME or NAME@CONSTRAINT, e.g. openssl@<3.0.13",
+            crate::said(spec)
         )));
     }
     let wildcard = name.contains('*');
@@ -1876,7 +1883,8 @@ fn history_category(category: Option<String>) -> Result<Option<String>, ApiError
     match category.filter(|c| !c.is_empty()) {
         Some(c) if !crate::inventory::CATEGORIES.contains(&c.as_str()) => {
             Err(ApiError::bad_request(format!(
-                "unknown history category `{c}`: use one of {}",
+                "unknown history category `{}`: use one of {}",
+                crate::said(&c),
                 crate::inventory::CATEGORIES.join(", ")
             )))
         }
@@ -2443,7 +2451,8 @@ pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
     for (i, h) in headers.iter().enumerate() {
         if !h.is_empty() && !IMPORT_COLUMNS.contains(&h.as_str()) {
             return Err(format!(
-                "unknown column `{h}`; the columns are {}",
+                "unknown column `{}`; the columns are {}",
+                crate::said(h),
                 IMPORT_COLUMNS.join(", ")
             ));
         }
@@ -2974,6 +2983,22 @@ mod tests {
                 format!("{field} is at most 1000 bytes long, not 60000")
             );
         }
+        // A bad value of any length is said back cut short.
+        let q = AssetQuery {
+            seen_within: Some("7".repeat(60_000)),
+            ..AssetQuery::default()
+        };
+        let err = asset_rows(&store, &q).await.expect_err("not a duration");
+        assert!(
+            err.message.len() < 300 && err.message.contains("... (60000 bytes)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            crate::said("é".repeat(100).as_str()),
+            format!("{}... (200 bytes)", "é".repeat(64))
+        );
+        assert_eq!(crate::said("7d"), "7d");
         // An id prefix in any case; LIKE's `_` is not a wildcard in it; a
         // key of 60,000 bytes is not found, and said back shortened.
         let found = store.find_asset("DEB12-N".into()).await.expect("prefix");

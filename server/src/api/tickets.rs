@@ -595,7 +595,8 @@ async fn escalate(
             Some(tier) => (Some(tier), None),
             None if to.to_ascii_lowercase().starts_with("tier") => {
                 return Err(ApiError::bad_request(format!(
-                    "`{to}` is not a tier; write tier2 or 2"
+                    "`{}` is not a tier; write tier2 or 2",
+                    crate::said(to)
                 )));
             }
             None => (None, Some(to.to_string())),

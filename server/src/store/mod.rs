@@ -2573,13 +2573,7 @@ fn one_match<T>(
     if let Some(i) = found.iter().position(|x| id_host(x).0 == key) {
         return Ok(found.into_iter().nth(i).expect("position is in range"));
     }
-    // Said back as typed, but not a pasted page of it.
-    let shown: String = key.chars().take(64).collect();
-    let key = if shown.len() < key.len() {
-        format!("{shown}... ({} bytes)", key.len())
-    } else {
-        shown
-    };
+    let key = crate::said(key);
     if found.len() > 1 {
         let list: Vec<String> = found
             .iter()
