@@ -188,7 +188,7 @@ fn check_package(p: &Package) -> Result<(), IngestError> {
     match fields.into_iter().flatten().map(String::len).max() {
         Some(len) if len > MAX_PACKAGE_FIELD => Err(IngestError::Invalid(format!(
             "a package field of {len} bytes (at most {MAX_PACKAGE_FIELD}), in package `{}`",
-            p.name.chars().take(64).collect::<String>()
+            crate::said(&p.name)
         ))),
         _ => Ok(()),
     }
