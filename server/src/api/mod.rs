@@ -1538,7 +1538,8 @@ async fn software_matches(
         .collect();
     if wildcard && matched.len() > MAX_WILDCARD_MATCHES {
         return Err(ApiError::bad_request(format!(
-            "`{spec}` matches {} packages (names and versions); narrow it to at most {MAX_WILDCARD_MATCHES}",
+            "`{}` matches {} packages (names and versions); narrow it to at most {MAX_WILDCARD_MATCHES}",
+            crate::said(spec),
             matched.len()
         )));
     }
@@ -1689,7 +1690,8 @@ async fn dynamic_members_matching(
 > {
     let broken = |e: String| {
         ApiError::bad_request(format!(
-            "label `{label}`: its filter `{filter}` does not evaluate ({e}); delete the label and create it again"
+            "label `{label}`: its filter `{}` does not evaluate ({e}); delete the label and create it again",
+            crate::said(filter)
         ))
     };
     let mut q = AssetQuery::parse_filter(filter).map_err(broken)?;
