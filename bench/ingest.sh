@@ -69,6 +69,16 @@ read -r sum_ms sum_n < <(lat "/api/v1/changes/summary?since=1h")
 read -r each_ms each_n < <(lat "/api/v1/changes?since=1h")
 # The inventory report (8 weeks by week): the fleet now and its changes.
 read -r report_ms _ < <(lat "/api/v1/reports/inventory")
+# A backup of the whole data directory while the agents still heartbeat
+# (the database copied as of one moment, compacted and checked). One run:
+# it is seconds, not milliseconds.
+t0=$(date +%s.%N)
+if "$bin/deskhand" backup --data-dir "$dir/data" --to "$dir/backup" > /dev/null 2> "$dir/backup.err"; then
+  backup_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  backup_mb=$(du -sm "$dir/backup" | awk '{print $1}')
+else
+  backup_s="failed: $(tail -n 1 "$dir/backup.err")"; backup_mb=-
+fi
 kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true
 
 printf '\n| ingest of %s simulated agents, %s packages each | value | target |\n|---|---|---|\n' "$n" "$pkgs"
@@ -101,3 +111,4 @@ printf '| software list (every row, unpaged) | %s ms median (%s rows) | |\n' "$c
 printf '| changes: --since 1h (summary of the run) | %s ms median (%s changes) | |\n' "$sum_ms" "$sum_n"
 printf '| changes: --since 1h --each (newest 1,000) | %s ms median (%s events) | |\n' "$each_ms" "$each_n"
 printf '| reports inventory (8 weeks, by week) | %s ms median | |\n' "$report_ms"
+printf '| deskhand backup (whole data directory, one run) | %s s (%s MiB copy) | |\n' "$backup_s" "$backup_mb"

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Deserialize;
 
+/// Where a server keeps its data unless told otherwise (not in `--dev`).
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/deskhand";
+
 /// The keys `deskhand server --config FILE` accepts.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,7 +103,7 @@ impl ServerSettings {
         let default_data = PathBuf::from(if dev {
             "deskhand-dev"
         } else {
-            "/var/lib/deskhand"
+            DEFAULT_DATA_DIR
         });
         let s = Self {
             data_dir: flags.data_dir.or(file.data_dir).unwrap_or(default_data),

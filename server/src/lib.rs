@@ -17,6 +17,7 @@
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod content;

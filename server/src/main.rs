@@ -69,6 +69,13 @@ struct Cli {
 enum Command {
     /// Run the server.
     Server(ServerArgs),
+    /// Copy the server's data directory into a new folder, while it runs.
+    ///
+    /// Run it on the server's machine. The copy holds the database as of one
+    /// moment (compacted and checked), the CA that agents pin, the keys and
+    /// the published packages. To restore, start `deskhand server
+    /// --data-dir` on the copy, at the address agents dial.
+    Backup(BackupArgs),
     /// Show which server and operator the CLI talks to.
     Status,
     /// Enrollment tokens for new agents.
@@ -483,6 +490,21 @@ struct ServerArgs {
     dev: bool,
 }
 
+/// `deskhand backup`: runs on the server's machine, on its files.
+#[derive(Debug, clap::Args)]
+struct BackupArgs {
+    /// The new folder (absent or empty; it is made readable by you only, as
+    /// it holds the CA key). `deskhand server --data-dir DIR` carries on from it.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// The server's data directory [default: the --config file's data_dir, else /var/lib/deskhand].
+    #[arg(long, env = "DESKHAND_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The server's settings file, for its data_dir.
+    #[arg(long, env = "DESKHAND_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum TokensCmd {
     /// Create an enrollment token; prints it with the CA fingerprint and the enroll command.
@@ -605,11 +627,23 @@ fn real_main(cli: Cli) -> Result<()> {
     if let Command::Keys(cmd) = cli.command {
         return cli::jobs::keys(cmd);
     }
+    if let Command::Backup(args) = cli.command {
+        let file = ServerConfigFile::load(args.config.as_deref())?;
+        let from = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(deskhand_server::config::DEFAULT_DATA_DIR));
+        eprintln!("backing up {} to {} ...", from.display(), args.to.display());
+        let done = deskhand_server::backup::run(&from, &args.to)?;
+        return cli::print_backup(&done, cli.output);
+    }
     let client = Client::new(&cli.server, cli.token)?;
     let f = cli.output;
     rt.block_on(async {
         match cli.command {
-            Command::Server(_) | Command::Keys(_) => unreachable!("handled above"),
+            Command::Server(_) | Command::Keys(_) | Command::Backup(_) => {
+                unreachable!("handled above")
+            }
             Command::Packages(cmd) => match cmd {
                 cli::jobs::PackagesCmd::Publish(p) => {
                     cli::jobs::packages_publish(&client, f, p).await

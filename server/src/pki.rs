@@ -31,7 +31,8 @@ const SERVER_CERT_VALIDITY: Duration = Duration::days(90);
 /// Tolerance for agents whose clocks run behind.
 const CLOCK_SKEW: Duration = Duration::minutes(10);
 
-const CA_KEY_FILE: &str = "ca.key";
+/// The CA's private key in the data directory.
+pub const CA_KEY_FILE: &str = "ca.key";
 const CA_CERT_FILE: &str = "ca.pem";
 
 /// The CA that issues agent and server certificates.

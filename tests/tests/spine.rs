@@ -524,6 +524,87 @@ fn a_restarted_server_keeps_agents_and_tokens_and_agents_reconnect() {
 }
 
 #[test]
+fn a_backup_made_while_the_server_runs_restores_inventory_history_and_agents() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _agent, id, _run) = deskhand_tests::server_with_agent(tmp.path());
+    let show = |s: &Server| s.json(&["assets", "show", &id]);
+    wait_for(WAIT, "the first inventory", || {
+        let list = server.json(&["assets", "list"]);
+        let listed = list.as_array()?.iter().find(|a| a["id"] == id.as_str())?;
+        (listed["software_count"].as_i64() > Some(0)).then_some(())
+    });
+    for args in [
+        &["labels", "create", "backed-up"][..],
+        &["assets", "label", &id, "backed-up"],
+    ] {
+        let out = server.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let before = show(&server);
+    let history = server.json(&["assets", "history", &id]);
+
+    // While the server runs, as an operator's nightly job would.
+    let to = tmp.path().join("backup");
+    let out = std::process::Command::new(deskhand_tests::bin("deskhand"))
+        .args(["backup", "-o", "json", "--data-dir"])
+        .arg(&server.data_dir)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .expect("deskhand backup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(done["database"]["agents"], 1, "{done}");
+    assert_eq!(done["database"]["assets"], 1, "{done}");
+    assert!(done["database"]["events"].as_i64() >= Some(1), "{done}");
+    assert!(
+        done["files"].as_u64() >= Some(2),
+        "CA key and certificate: {done}"
+    );
+    // A second run into the same folder would mix two copies.
+    let again = std::process::Command::new(deskhand_tests::bin("deskhand"))
+        .args(["backup", "--data-dir"])
+        .arg(&server.data_dir)
+        .arg("--to")
+        .arg(&to)
+        .output()
+        .expect("deskhand backup");
+    let err = expect_failure(&again, "a backup into a used folder").expect("refused");
+    assert!(err.contains("is not empty"), "{err}");
+
+    // The original is lost; a server started on the copy, at the address
+    // the agent dials, carries on.
+    let (agents, fp) = (server.agents, server.ca_fingerprint.clone());
+    server.stop();
+    let restored =
+        Server::start_on(&to, agents, "127.0.0.1:0".parse().expect("addr")).expect("restored");
+    assert_eq!(restored.ca_fingerprint, fp, "agents pin the same CA");
+    wait_for(
+        WAIT,
+        "the agent to reconnect to the restored server",
+        || restored.is_online(&id).then_some(()),
+    );
+    let after = show(&restored);
+    // (Not the software: tests that install a package run beside this one.)
+    for field in ["first_inventory_at", "labels", "system_uuid"] {
+        assert_eq!(after[field], before[field], "{field}: {after}");
+    }
+    assert_eq!(after["labels"][0], "backed-up");
+    assert_eq!(after["asset"]["hostname"], before["asset"]["hostname"]);
+    let restored_history = restored.json(&["assets", "history", &id]);
+    let len = |v: &serde_json::Value| v.as_array().map_or(0, Vec::len);
+    assert!(len(&restored_history) >= len(&history) && len(&history) > 0);
+}
+
+#[test]
 fn operators_get_tokens_roles_are_enforced_and_removal_is_immediate() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&tmp.path().join("server")).expect("server");

@@ -653,6 +653,50 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
     Ok(())
 }
 
+/// What `deskhand backup` copied, and how to restore it.
+pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
+    if f != OutputFormat::Table {
+        out!("{}\n", serde_json::to_string_pretty(b)?);
+        return Ok(());
+    }
+    let d = &b.database;
+    out!(
+        "backed up {} to {} in {:.1} s\n  \
+         database: {}, checked ({} assets, {} agents, {} history events, {} tickets)\n  \
+         files:    {} (CA, keys, packages), {}\n\
+         To restore: stop the server and start it with --data-dir {} (or move that folder into place).\n",
+        b.from.display(),
+        b.to.display(),
+        b.seconds,
+        size(d.bytes),
+        d.assets,
+        d.agents,
+        d.events,
+        d.tickets,
+        b.files,
+        size(b.file_bytes),
+        b.to.display()
+    );
+    Ok(())
+}
+
+/// A size in the largest binary unit it has a whole one of (`812 B`,
+/// `3.4 MiB`).
+fn size(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if value < 1024.0 || unit == "GiB" {
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    unreachable!("the last unit returns")
+}
+
 /// A size in GiB; `-` for none (an asset entered by hand has no RAM
 /// figure).
 fn gib(bytes: i64) -> String {

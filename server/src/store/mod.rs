@@ -48,12 +48,13 @@ const MAX_IDLE_READERS: usize = BLOCKING_THREADS;
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
+    /// SQLite failed. (Its text is in the message, so it is not also
+    /// given as the source: an error chain would print it twice.)
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// Schema migration failed.
     #[error("database migration failed: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
+    Migration(rusqlite_migration::Error),
     /// The writer thread is gone (the server is stopping).
     #[error("the database writer has stopped")]
     WriterGone,
@@ -63,6 +64,46 @@ pub enum StoreError {
     /// Nothing matched.
     #[error("{0}")]
     NotFound(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<rusqlite_migration::Error> for StoreError {
+    fn from(e: rusqlite_migration::Error) -> Self {
+        Self::Migration(e)
+    }
+}
+
+impl StoreError {
+    /// SQLite's reason, when SQLite failed.
+    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        match self {
+            Self::Sqlite(e)
+            | Self::Migration(rusqlite_migration::Error::RusqliteError { err: e, .. }) => {
+                e.sqlite_error_code()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A database file SQLite cannot read as one (damaged, or some other file)
+/// gets an error that says what to do; other errors pass unchanged.
+fn unreadable(path: &Path, e: StoreError) -> StoreError {
+    match e.sqlite_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            StoreError::Refused(format!(
+                "{} is damaged or is not a deskhand database ({e}); restore a copy made by \
+                 `deskhand backup`, or move the file aside to start with an empty one",
+                path.display()
+            ))
+        }
+        _ => e,
+    }
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -1225,10 +1266,85 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// What a copy of the database made by [`snapshot`] holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Snapshot {
+    /// The copy's size on disk.
+    pub bytes: u64,
+    /// Assets, retired ones included.
+    pub assets: i64,
+    /// Enrolled agents, revoked ones included.
+    pub agents: i64,
+    /// History events of all assets.
+    pub events: i64,
+    /// Tickets.
+    pub tickets: i64,
+}
+
+/// Copies the database at `from` into the new file `to` as it is at one
+/// moment, while a server may be writing it: one read transaction (the
+/// writer is never held, in WAL mode), compacted (`VACUUM INTO`). The
+/// copy is then checked (`PRAGMA quick_check`) and counted. `from` is
+/// only read, and never created.
+pub fn snapshot(from: &Path, to: &Path) -> Result<Snapshot> {
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::Refused(format!("{} is not a UTF-8 path", to.display())))?;
+    let copy = || -> Result<()> {
+        // Read-write but never created: only reads are made, and the last
+        // connection to close (this one, if the server is stopped) removes
+        // the log and index files it opened, where a read-only one would
+        // leave them behind.
+        let src = Connection::open_with_flags(
+            from,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        src.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Not a deskhand database (an empty or foreign SQLite file) says
+        // so here rather than as a missing table in the copy.
+        src.query_row("SELECT count(*) FROM assets", [], |_| Ok(()))
+            .map_err(|e| match e.sqlite_error_code() {
+                None | Some(rusqlite::ErrorCode::Unknown) => StoreError::Refused(format!(
+                    "{} is not a deskhand database (it has no assets table)",
+                    from.display()
+                )),
+                _ => e.into(),
+            })?;
+        src.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    };
+    copy().map_err(|e| unreadable(from, e))?;
+    let check = || -> Result<Snapshot> {
+        let c = Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let verdict: String = c.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if verdict != "ok" {
+            return Err(StoreError::Refused(format!(
+                "the copy does not check out: {}",
+                crate::said(&verdict)
+            )));
+        }
+        let count = |table: &str| -> Result<i64> {
+            Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        Ok(Snapshot {
+            bytes: std::fs::metadata(to).map(|m| m.len()).unwrap_or(0),
+            assets: count("assets")?,
+            agents: count("agents")?,
+            events: count("asset_events")?,
+            tickets: count("tickets")?,
+        })
+    };
+    check()
+}
+
 impl Store {
     /// Opens (creating and migrating) the database at `path` and starts
     /// its writer thread.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_writer(path).map_err(|e| unreadable(path, e))
+    }
+
+    fn open_writer(path: &Path) -> Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -3111,6 +3227,58 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
         (dir, s)
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_what_to_do_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deskhand.db");
+        let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &garbage).expect("write");
+        let e = Store::open(&path).err().expect("refused").to_string();
+        assert!(
+            e.contains("is damaged or is not a deskhand database"),
+            "{e}"
+        );
+        assert!(e.contains("deskhand backup"), "{e}");
+        // Said once, not once per layer of the error.
+        assert_eq!(e.matches("file is not a database").count(), 1, "{e}");
+        assert_eq!(std::fs::read(&path).expect("read"), garbage);
+        // A copy cannot be made of it either, and none is left.
+        let to = dir.path().join("copy.db");
+        let e = snapshot(&path, &to).expect_err("refused").to_string();
+        assert!(
+            e.contains("is damaged or is not a deskhand database"),
+            "{e}"
+        );
+        assert!(!to.exists());
+        assert_eq!(std::fs::read(&path).expect("read"), garbage);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_a_checked_copy_of_what_was_committed() {
+        let (dir, s) = store().await;
+        s.create_label("kept".into(), None, "admin".into(), 1)
+            .await
+            .expect("label");
+        let to = dir.path().join("copy.db");
+        let snap = snapshot(&dir.path().join("deskhand.db"), &to).expect("snapshot");
+        assert!(snap.bytes > 0 && snap.assets == 0, "{snap:?}");
+        let copy = Store::open(&to).expect("the copy opens");
+        assert_eq!(
+            copy.get_label("kept".into()).await.expect("label").name,
+            "kept"
+        );
+        // A SQLite file of something else is not taken for ours.
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .expect("db")
+            .execute_batch("CREATE TABLE t (x)")
+            .expect("t");
+        let e = snapshot(&other, &dir.path().join("x.db"))
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("not a deskhand database"), "{e}");
     }
 
     #[test]
