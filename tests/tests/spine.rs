@@ -549,13 +549,16 @@ fn a_backup_made_while_the_server_runs_restores_inventory_history_and_agents() {
 
     // While the server runs, as an operator's nightly job would.
     let to = tmp.path().join("backup");
-    let out = std::process::Command::new(deskhand_tests::bin("deskhand"))
-        .args(["backup", "-o", "json", "--data-dir"])
-        .arg(&server.data_dir)
-        .arg("--to")
-        .arg(&to)
-        .output()
-        .expect("deskhand backup");
+    let backup = || {
+        std::process::Command::new(deskhand_tests::bin("deskhand"))
+            .args(["backup", "-o", "json", "--data-dir"])
+            .arg(&server.data_dir)
+            .arg("--to")
+            .arg(&to)
+            .output()
+            .expect("deskhand backup")
+    };
+    let out = backup();
     assert!(
         out.status.success(),
         "{}",
@@ -570,13 +573,7 @@ fn a_backup_made_while_the_server_runs_restores_inventory_history_and_agents() {
         "CA key and certificate: {done}"
     );
     // A second run into the same folder would mix two copies.
-    let again = std::process::Command::new(deskhand_tests::bin("deskhand"))
-        .args(["backup", "--data-dir"])
-        .arg(&server.data_dir)
-        .arg("--to")
-        .arg(&to)
-        .output()
-        .expect("deskhand backup");
+    let again = backup();
     let err = expect_failure(&again, "a backup into a used folder").expect("refused");
     assert!(err.contains("is not empty"), "{err}");
 
