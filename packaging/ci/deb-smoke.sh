@@ -3,7 +3,8 @@
 # and the agent as their systemd units do, enroll the agent with the line
 # `deskhand tokens create` prints (install-agent.sh), check that it shows
 # online with this host's name and OS, and that its inventory on the server
-# lists the package just installed; then stop everything and purge.
+# lists the package just installed, and that the packaged backup unit makes
+# a whole copy; then stop everything and purge.
 #
 # Under systemd (PID 1) the units run, with a runtime drop-in that moves
 # the server to loopback ports. Without it, the units' ExecStart= lines run
@@ -21,8 +22,8 @@ for p in deskhand-server deskhand-agent; do
         exit 1
     fi
 done
-if [ -e /var/lib/deskhand ] || [ -e /var/lib/deskhand-agent ]; then
-    echo "deb-smoke: /var/lib/deskhand or /var/lib/deskhand-agent exists; move it away first" >&2
+if [ -e /var/lib/deskhand ] || [ -e /var/lib/deskhand-agent ] || [ -e /var/lib/deskhand-backups ]; then
+    echo "deb-smoke: /var/lib/deskhand, /var/lib/deskhand-agent or /var/lib/deskhand-backups exists; move it away first" >&2
     exit 1
 fi
 
@@ -41,8 +42,8 @@ cleanup() {
     # The agent first, so the server sees it leave.
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
     dpkg --purge deskhand-agent deskhand-server >/dev/null 2>&1
-    # The server package keeps its CA and database on purge, by design.
-    rm -rf /var/lib/deskhand "$work"
+    # The server package keeps its CA, database and backups on purge, by design.
+    rm -rf /var/lib/deskhand /var/lib/deskhand-backups "$work"
 }
 trap cleanup EXIT
 
@@ -140,6 +141,22 @@ if [ -z "$inv" ]; then
 fi
 echo "deb-smoke: inventory: $(jq -c '{packages: (.software | length), agent: ([.software[] | select(.name == "deskhand-agent") | .version][0])}' <<<"$inv")"
 
+# The packaged backup, while the server runs: the unit's ExecStart=, as
+# its User=; a dated copy with the database and the CA in it.
+if [ -n "$under_systemd" ]; then
+    systemctl start deskhand-backup.service
+else
+    user=$(sed -n 's/^User=//p' "$units/deskhand-backup.service")
+    read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$units/deskhand-backup.service")"
+    setpriv --reuid="$user" --regid="$user" --init-groups -- "${exec_start[@]}" >"$work/backup.out"
+fi
+copy=$(ls -d /var/lib/deskhand-backups/deskhand-*Z)
+[ -s "$copy/deskhand.db" ] && [ -s "$copy/ca.key" ] || {
+    echo "deb-smoke: the packaged backup made no whole copy ($copy)" >&2
+    exit 1
+}
+echo "deb-smoke: backup: $copy"
+
 # Stop as systemd would (SIGTERM), then purge and check nothing is left.
 cleanup
 trap - EXIT
@@ -155,4 +172,4 @@ for pid in "${pids[@]}"; do
         exit 1
     fi
 done
-echo "deb-smoke: ok (installed, enrolled, online, inventoried, stopped, purged)"
+echo "deb-smoke: ok (installed, enrolled, online, inventoried, backed up, stopped, purged)"

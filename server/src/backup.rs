@@ -31,6 +31,9 @@ const LEFT_OUT: [&str; 4] = [
     "content/tmp",
 ];
 
+/// How a folder made by [`run_into`] is named: this, then the time.
+const DATED_PREFIX: &str = "deskhand-";
+
 /// What a backup copied.
 #[derive(Debug, Clone, Serialize)]
 pub struct Backup {
@@ -46,6 +49,65 @@ pub struct Backup {
     pub file_bytes: u64,
     /// How long it took.
     pub seconds: f64,
+    /// Older backups removed to keep the newest `--keep`.
+    #[serde(default)]
+    pub removed: Vec<PathBuf>,
+}
+
+/// A backup into a new folder of `parent` named for the time `now` (unix
+/// seconds, UTC: `deskhand-20261127T221441Z`, so names sort by age);
+/// then, with `keep`, removes the oldest such folders of `parent` beyond
+/// the newest `keep`. Only folders with that name and a database in them
+/// are counted or removed; nothing is removed if the backup failed.
+pub fn run_into(from: &Path, parent: &Path, keep: Option<usize>, now: i64) -> Result<Backup> {
+    if keep == Some(0) {
+        bail!("--keep 0 would remove the backup just made; keep at least 1");
+    }
+    let stamp: String = crate::rfc3339(now)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let mut done = run(from, &parent.join(format!("{DATED_PREFIX}{stamp}")))?;
+    if let Some(keep) = keep {
+        done.removed = prune(parent, keep)?;
+    }
+    Ok(done)
+}
+
+/// Removes the oldest dated backups in `parent` beyond the newest `keep`;
+/// returns what it removed.
+fn prune(parent: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let mut dated: Vec<PathBuf> = std::fs::read_dir(parent)
+        .with_context(|| format!("reading {}", parent.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_dated_backup(p))
+        .collect();
+    dated.sort();
+    let old = dated.len().saturating_sub(keep);
+    let removed: Vec<PathBuf> = dated.into_iter().take(old).collect();
+    for dir in &removed {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing the old backup {}", dir.display()))?;
+    }
+    Ok(removed)
+}
+
+/// A folder that [`run_into`] made: `deskhand-YYYYMMDDTHHMMSSZ` with a
+/// database in it.
+fn is_dated_backup(path: &Path) -> bool {
+    let Some(stamp) = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix(DATED_PREFIX))
+    else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && path.join(DATABASE_FILE).is_file()
 }
 
 /// Copies the data directory `from` into the new folder `to` (absent, or
@@ -71,6 +133,7 @@ pub fn run(from: &Path, to: &Path) -> Result<Backup> {
             files,
             file_bytes,
             seconds: started.elapsed().as_secs_f64(),
+            removed: Vec::new(),
         }),
         Err(e) => {
             // Nothing half-made is left to be mistaken for a backup.
@@ -239,6 +302,50 @@ mod tests {
         );
         assert!(e.contains("not a deskhand data directory"), "{e}");
         assert!(!dir.path().join("x").exists());
+    }
+
+    #[test]
+    fn dated_backups_keep_the_newest_and_remove_only_their_own_kind() {
+        let dir = tempfile::tempdir().expect("test step");
+        let data = data_dir(dir.path());
+        let parent = dir.path().join("backups");
+        let day = 86_400;
+        let start = 1_795_000_000;
+        for i in 0..3 {
+            let b = run_into(&data, &parent, Some(2), start + i * day).expect("test step");
+            assert!(b.to.ends_with(format!("{DATED_PREFIX}{}", dated(start + i * day))));
+            assert_eq!(b.removed.len(), usize::from(i == 2), "{b:?}");
+        }
+        // Other folders beside them are never counted or removed, even
+        // one named like a backup that has no database.
+        std::fs::create_dir(parent.join("deskhand-20000101T000000Z")).expect("test step");
+        std::fs::create_dir(parent.join("notes")).expect("test step");
+        let b = run_into(&data, &parent, Some(1), start + 3 * day).expect("test step");
+        assert_eq!(b.removed.len(), 2, "the two kept before: {b:?}");
+        let mut left: Vec<String> = std::fs::read_dir(&parent)
+            .expect("test step")
+            .map(|e| {
+                e.expect("test step")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        left.sort();
+        let newest = format!("{DATED_PREFIX}{}", dated(start + 3 * day));
+        assert_eq!(
+            left,
+            ["deskhand-20000101T000000Z", newest.as_str(), "notes"]
+        );
+        let e = format!(
+            "{:#}",
+            run_into(&data, &parent, Some(0), start).expect_err("refused")
+        );
+        assert!(e.contains("keep at least 1"), "{e}");
+    }
+
+    fn dated(unix: i64) -> String {
+        crate::rfc3339(unix).replace(['-', ':'], "")
     }
 
     #[test]

@@ -492,11 +492,20 @@ struct ServerArgs {
 
 /// `deskhand backup`: runs on the server's machine, on its files.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["to", "into"])))]
 struct BackupArgs {
     /// The new folder (absent or empty; it is made readable by you only, as
     /// it holds the CA key). `deskhand server --data-dir DIR` carries on from it.
     #[arg(long, value_name = "DIR")]
-    to: PathBuf,
+    to: Option<PathBuf>,
+    /// Make the copy in a new folder of PARENT named for the time
+    /// (deskhand-20261127T221441Z, UTC), as a timer would.
+    #[arg(long, value_name = "PARENT")]
+    into: Option<PathBuf>,
+    /// With --into: then remove the oldest such folders of PARENT beyond
+    /// the newest N (only after the new copy is whole).
+    #[arg(long, value_name = "N", requires = "into")]
+    keep: Option<usize>,
     /// The server's data directory [default: the --config file's data_dir, else /var/lib/deskhand].
     #[arg(long, env = "DESKHAND_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -633,8 +642,22 @@ fn real_main(cli: Cli) -> Result<()> {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(deskhand_server::config::DEFAULT_DATA_DIR));
-        eprintln!("backing up {} to {} ...", from.display(), args.to.display());
-        let done = deskhand_server::backup::run(&from, &args.to)?;
+        let done = match (args.to, args.into) {
+            (Some(to), _) => {
+                eprintln!("backing up {} to {} ...", from.display(), to.display());
+                deskhand_server::backup::run(&from, &to)?
+            }
+            (None, Some(parent)) => {
+                eprintln!(
+                    "backing up {} into {} ...",
+                    from.display(),
+                    parent.display()
+                );
+                let now = deskhand_server::unix_now();
+                deskhand_server::backup::run_into(&from, &parent, args.keep, now)?
+            }
+            (None, None) => unreachable!("clap requires --to or --into"),
+        };
         return cli::print_backup(&done, cli.output);
     }
     let client = Client::new(&cli.server, cli.token)?;

@@ -677,6 +677,9 @@ pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
         size(b.file_bytes),
         b.to.display()
     );
+    for old in &b.removed {
+        out!("removed the older backup {}\n", old.display());
+    }
     Ok(())
 }
 
