@@ -69,21 +69,23 @@ pub fn run_into(from: &Path, parent: &Path, keep: Option<usize>, now: i64) -> Re
         .collect();
     let mut done = run(from, &parent.join(format!("{DATED_PREFIX}{stamp}")))?;
     if let Some(keep) = keep {
-        done.removed = prune(parent, keep)?;
+        done.removed = prune(parent, keep, &done.to)?;
     }
     Ok(done)
 }
 
-/// Removes the oldest dated backups in `parent` beyond the newest `keep`;
-/// returns what it removed.
-fn prune(parent: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+/// Removes the oldest dated backups in `parent` beyond the newest `keep`,
+/// counting `made` (the copy just made, never removed: a clock set back
+/// would otherwise date it before the ones it is to replace); returns
+/// what it removed.
+fn prune(parent: &Path, keep: usize, made: &Path) -> Result<Vec<PathBuf>> {
     let mut dated: Vec<PathBuf> = std::fs::read_dir(parent)
         .with_context(|| format!("reading {}", parent.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_dated_backup(p))
+        .filter(|p| p != made && is_dated_backup(p))
         .collect();
     dated.sort();
-    let old = dated.len().saturating_sub(keep);
+    let old = (dated.len() + 1).saturating_sub(keep);
     let removed: Vec<PathBuf> = dated.into_iter().take(old).collect();
     for dir in &removed {
         std::fs::remove_dir_all(dir)
@@ -342,6 +344,10 @@ mod tests {
             run_into(&data, &parent, Some(0), start).expect_err("refused")
         );
         assert!(e.contains("keep at least 1"), "{e}");
+        // A clock set back: the copy just made sorts first, and stays.
+        let b = run_into(&data, &parent, Some(1), start - day).expect("test step");
+        assert_eq!(b.removed, [parent.join(&newest)], "{b:?}");
+        assert!(b.to.join(DATABASE_FILE).is_file());
     }
 
     fn dated(unix: i64) -> String {
