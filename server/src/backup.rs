@@ -16,10 +16,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::serve::DATABASE_FILE;
 use crate::store::Snapshot;
 
-/// The database file in a data directory.
-pub const DATABASE_FILE: &str = "deskhand.db";
 /// A data directory holds these; a folder without them is not one.
 const MARKERS: [&str; 2] = [DATABASE_FILE, crate::pki::CA_KEY_FILE];
 /// Names in the data directory that are not copied: the live database's

@@ -26,6 +26,8 @@ use crate::store::Store;
 use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// The database in the data directory.
+pub const DATABASE_FILE: &str = "deskhand.db";
 /// In `--dev`, the publisher key the local agent trusts.
 const DEV_PUBLISHER_KEY: &str = "publisher.key";
 
@@ -41,7 +43,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             .with_context(|| format!("restricting {}", dir.display()))?;
     }
     let ca = Arc::new(CertificateAuthority::load_or_create(dir)?);
-    let store = Store::open(&dir.join(crate::backup::DATABASE_FILE))
+    let store = Store::open(&dir.join(DATABASE_FILE))
         .with_context(|| format!("opening the database in {}", dir.display()))?;
     let admin_token = ensure_admin(&store, dir, settings.dev).await?;
 

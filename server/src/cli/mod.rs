@@ -655,9 +655,13 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
 
 /// What `deskhand backup` copied, and how to restore it.
 pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
-    if f != OutputFormat::Table {
-        out!("{}\n", serde_json::to_string_pretty(b)?);
-        return Ok(());
+    match f {
+        OutputFormat::Table => {}
+        OutputFormat::Json => {
+            out!("{}\n", serde_json::to_string_pretty(b)?);
+            return Ok(());
+        }
+        OutputFormat::Csv => bail!("a backup is said in a table or as JSON (--output json)"),
     }
     let d = &b.database;
     out!(

@@ -3235,7 +3235,11 @@ mod tests {
         let path = dir.path().join("deskhand.db");
         let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(&path, &garbage).expect("write");
-        let e = Store::open(&path).err().expect("refused").to_string();
+        // As the server prints it: the whole chain of causes.
+        let e = format!(
+            "{:#}",
+            anyhow::Error::new(Store::open(&path).err().expect("refused"))
+        );
         assert!(
             e.contains("is damaged or is not a deskhand database"),
             "{e}"
