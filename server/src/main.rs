@@ -637,6 +637,7 @@ fn real_main(cli: Cli) -> Result<()> {
         return cli::jobs::keys(cmd);
     }
     if let Command::Backup(args) = cli.command {
+        cli::backup_format(cli.output)?;
         let file = ServerConfigFile::load(args.config.as_deref())?;
         let from = args
             .data_dir

@@ -576,6 +576,18 @@ fn a_backup_made_while_the_server_runs_restores_inventory_history_and_agents() {
     let again = backup();
     let err = expect_failure(&again, "a backup into a used folder").expect("refused");
     assert!(err.contains("is not empty"), "{err}");
+    // A format it cannot print in is refused before anything is copied.
+    let csv = tmp.path().join("csv");
+    let out = std::process::Command::new(deskhand_tests::bin("deskhand"))
+        .args(["backup", "-o", "csv", "--data-dir"])
+        .arg(&server.data_dir)
+        .arg("--to")
+        .arg(&csv)
+        .output()
+        .expect("deskhand backup");
+    let err = expect_failure(&out, "a backup printed as CSV").expect("refused");
+    assert!(err.contains("not CSV"), "{err}");
+    assert!(!csv.exists());
 
     // The original is lost; a server started on the copy, at the address
     // the agent dials, carries on.

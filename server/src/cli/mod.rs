@@ -653,15 +653,21 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
     Ok(())
 }
 
-/// What `deskhand backup` copied, and how to restore it.
+/// Refuses, before any work, an output format `deskhand backup` does not
+/// print its summary in.
+pub fn backup_format(f: OutputFormat) -> Result<()> {
+    if f == OutputFormat::Csv {
+        bail!("a backup's summary is printed as a table or as JSON (--output json), not CSV");
+    }
+    Ok(())
+}
+
+/// What `deskhand backup` copied, and how to restore it, in the format
+/// [`backup_format`] let through.
 pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
-    match f {
-        OutputFormat::Table => {}
-        OutputFormat::Json => {
-            out!("{}\n", serde_json::to_string_pretty(b)?);
-            return Ok(());
-        }
-        OutputFormat::Csv => bail!("a backup is said in a table or as JSON (--output json)"),
+    if f == OutputFormat::Json {
+        out!("{}\n", serde_json::to_string_pretty(b)?);
+        return Ok(());
     }
     let d = &b.database;
     out!(
