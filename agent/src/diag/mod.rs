@@ -398,8 +398,9 @@ fn table(title: &str, columns: &[&str], rows: Vec<Vec<String>>) -> DiagEvent {
     })
 }
 
-/// Bytes as a short human size.
-fn human_bytes(b: u64) -> String {
+/// Bytes as a short human size (`512 B`, `3.0 MiB`); the server's CLI
+/// uses it too.
+pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
     let mut u = 0;

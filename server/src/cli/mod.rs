@@ -678,36 +678,19 @@ pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
         b.from.display(),
         b.to.display(),
         b.seconds,
-        size(d.bytes),
+        deskhand_agent::diag::human_bytes(d.bytes),
         d.assets,
         d.agents,
         d.events,
         d.tickets,
         b.files,
-        size(b.file_bytes),
+        deskhand_agent::diag::human_bytes(b.file_bytes),
         b.to.display()
     );
     for old in &b.removed {
         out!("removed the older backup {}\n", old.display());
     }
     Ok(())
-}
-
-/// A size in the largest binary unit it has a whole one of (`812 B`,
-/// `3.4 MiB`).
-fn size(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["B", "KiB", "MiB", "GiB"] {
-        if value < 1024.0 || unit == "GiB" {
-            return if unit == "B" {
-                format!("{bytes} B")
-            } else {
-                format!("{value:.1} {unit}")
-            };
-        }
-        value /= 1024.0;
-    }
-    unreachable!("the last unit returns")
 }
 
 /// A size in GiB; `-` for none (an asset entered by hand has no RAM
