@@ -42,6 +42,15 @@ impl Backoff {
     }
 }
 
+/// A random number for [`Backoff::next_delay`], from the system's RNG.
+pub fn random() -> u64 {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 8];
+    // A failed RNG only loses jitter, not correctness.
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

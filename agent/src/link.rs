@@ -287,7 +287,7 @@ pub async fn run_with_help(
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
             SessionEnd::Lost(err) => {
-                let delay = backoff.next_delay(random_u64());
+                let delay = backoff.next_delay(crate::backoff::random());
                 warn!(error = %format!("{err:#}"), retry_in = ?delay, "connection to the server lost");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -524,12 +524,4 @@ async fn serve_request(mut tx: SendStream, mut rx: RecvStream) {
     }
     drop(events_rx);
     let _ = runner.await;
-}
-
-fn random_u64() -> u64 {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 8];
-    // A failed RNG only loses jitter, not correctness.
-    let _ = ring::rand::SystemRandom::new().fill(&mut b);
-    u64::from_le_bytes(b)
 }

@@ -125,6 +125,11 @@ pub enum IngestError {
     /// The report is inconsistent (wrong target hash, bad schema).
     #[error("the inventory report is invalid: {0}")]
     Invalid(String),
+    /// The server could not read what planning the report needs (a
+    /// database error, a damaged stored form): its own failure, not the
+    /// agent's, so the agent is asked again later.
+    #[error("the server could not plan the report: {0}")]
+    Unavailable(String),
 }
 
 /// Most items in one list of a report (packages, updates, services...):

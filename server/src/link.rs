@@ -22,7 +22,7 @@ use anyhow::{Context, Result, anyhow};
 use deskhand_agent::link::{close_code, send};
 use deskhand_shared::fingerprint::sha256_hex;
 use deskhand_shared::frame::{FrameDecoder, decode_body};
-use deskhand_shared::inventory::Inventory;
+use deskhand_shared::inventory::{ContentHash, Inventory};
 use deskhand_shared::proto::{
     ALPN, AgentMessage, EnrollRequest, Enrolled, Hello, InventoryReport, PROTOCOL_VERSION, Refusal,
     RefusalReason, ServerMessage, Welcome, check_version, peek_protocol_version,
@@ -549,6 +549,9 @@ async fn run_session(
     // nothing to store.
     let mut output_flush = std::pin::pin!(tokio::time::sleep(OUTPUT_FLUSH));
     let mut help_pacer = crate::help::HelpPacer::default();
+    // Polled only while a report is to be asked for again.
+    let mut ask_again = AskAgain::default();
+    let mut ask_again_at = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     // Made once and renewed when they fire, not on every message: each
     // new one locks the connection or the notifier to register.
     let jobs_changed = control.jobs_changed;
@@ -577,6 +580,13 @@ async fn run_session(
                     ctx.store
                         .apply_job_update(agent_id.to_string(), job_id, progress, unix_now())
                         .await?;
+                }
+                continue;
+            }
+            () = &mut ask_again_at, if ask_again.pending.is_some() => {
+                if let Some(request) = ask_again.take() {
+                    debug!(%agent_id, "asking again for the report the server could not store");
+                    send(control.tx, &request).await?;
                 }
                 continue;
             }
@@ -632,7 +642,22 @@ async fn run_session(
                 // kilobytes across its awaits (a delta is 5 KB before it is
                 // planned), which inline would make every session's task
                 // that much larger for all of its life, idle or not.
-                let reply = Box::pin(ingest(ctx, agent_id, report, wire_len)).await;
+                let reply = match Box::pin(ingest(ctx, agent_id, report, wire_len)).await {
+                    Outcome::Stored(hash) => {
+                        ask_again.stored();
+                        ServerMessage::InventoryAck(hash)
+                    }
+                    Outcome::SendFull => ServerMessage::InventoryRequest { full: true },
+                    Outcome::Refused => continue,
+                    Outcome::Failed { full, why } => {
+                        let wait = ask_again.failed(full, deskhand_agent::backoff::random());
+                        ask_again_at
+                            .as_mut()
+                            .reset(tokio::time::Instant::now() + wait);
+                        warn!(%agent_id, error = %why, retry_in = ?wait, "inventory not stored; the server asks for it again later");
+                        continue;
+                    }
+                };
                 send(control.tx, &reply).await?;
             }
             AgentMessage::JobUpdate(update) => {
@@ -821,60 +846,128 @@ impl IngestPacer {
     }
 }
 
-/// Stores an inventory report; returns the acknowledgement, or a request
-/// for the whole inventory when the report cannot be used (nothing of it
-/// is stored then).
+/// What a session does about an inventory report once it is handled.
+#[derive(Debug)]
+enum Outcome {
+    /// Stored: acknowledge it by its hash.
+    Stored(ContentHash),
+    /// Not usable as sent (a delta against a base the server does not
+    /// hold, or one that is malformed): ask for the whole inventory now.
+    SendFull,
+    /// A whole inventory past the bounds or malformed: asking again would
+    /// bring the same report back, so nothing is asked; the agent's next
+    /// scheduled report is the next try.
+    Refused,
+    /// The server's own failure (the database refused the write, a stored
+    /// form could not be read): asked for again after a backoff
+    /// ([`AskAgain`]), so that a failing server is not also flooded with
+    /// reports it cannot store.
+    Failed { full: bool, why: String },
+}
+
+/// Stores an inventory report; says what to answer. Nothing of a report
+/// that is not stored is kept.
 async fn ingest(
     ctx: &LinkContext,
     agent_id: &str,
     report: InventoryReport,
     bytes: usize,
-) -> ServerMessage {
-    let delta = matches!(report, InventoryReport::Delta(_));
-    match plan_report(ctx, agent_id, report).await {
-        Ok((expected, plan)) => {
-            let hash = plan.hash;
-            let changes = plan.events.len();
-            let adopts = plan.adopt_from.is_some();
-            let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-            match ctx
-                .store
-                .ingest_inventory(agent_id.to_string(), expected, plan, bytes, unix_now())
-                .await
-            {
-                Ok(()) => {
-                    debug!(%agent_id, bytes, changes, "inventory stored");
-                    if adopts {
-                        // Jobs queued for the machine's old asset are this agent's now.
-                        ctx.presence.poke_jobs(agent_id);
-                    }
-                    ServerMessage::InventoryAck(hash)
-                }
-                Err(e) => {
-                    // A delta against a base the store no longer has is
-                    // part of the protocol; any other failure, or a full
-                    // report whose stored hash moved while it was planned,
-                    // is the server's own.
-                    if delta && matches!(e, crate::store::StoreError::NotFound(_)) {
-                        debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
-                    } else {
-                        warn!(%agent_id, error = %e, "inventory not stored; asking for a full one");
-                    }
-                    ServerMessage::InventoryRequest { full: true }
-                }
-            }
+) -> Outcome {
+    let full = matches!(report, InventoryReport::Full(_));
+    let (expected, plan) = match plan_report(ctx, agent_id, report).await {
+        Ok(planned) => planned,
+        Err(IngestError::UnknownBase) => {
+            debug!(%agent_id, "delta against an unknown base; asking for a full inventory");
+            return Outcome::SendFull;
         }
-        Err(e) => {
-            match &e {
-                IngestError::UnknownBase => {
-                    debug!(%agent_id, "delta against an unknown base; asking for a full inventory")
-                }
-                IngestError::Invalid(why) => {
-                    warn!(%agent_id, %why, "refusing an inventory report; nothing of it is stored")
-                }
-            }
-            ServerMessage::InventoryRequest { full: true }
+        Err(IngestError::Invalid(why)) if full => {
+            warn!(%agent_id, %why, "refusing an inventory report; nothing of it is stored, and the agent's next scheduled report is the next try");
+            return Outcome::Refused;
         }
+        Err(IngestError::Invalid(why)) => {
+            warn!(%agent_id, %why, "refusing an inventory delta; nothing of it is stored; asking for a full inventory");
+            return Outcome::SendFull;
+        }
+        Err(IngestError::Unavailable(why)) => return Outcome::Failed { full, why },
+    };
+    let hash = plan.hash;
+    let changes = plan.events.len();
+    let adopts = plan.adopt_from.is_some();
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    match ctx
+        .store
+        .ingest_inventory(agent_id.to_string(), expected, plan, bytes, unix_now())
+        .await
+    {
+        Ok(()) => {
+            debug!(%agent_id, bytes, changes, "inventory stored");
+            if adopts {
+                // Jobs queued for the machine's old asset are this agent's now.
+                ctx.presence.poke_jobs(agent_id);
+            }
+            Outcome::Stored(hash)
+        }
+        // The stored inventory is not the one the report was planned
+        // against (a delta's base, or a full report's prior that moved
+        // meanwhile): part of the protocol, asked for again at once.
+        Err(e @ crate::store::StoreError::NotFound(_)) => {
+            debug!(%agent_id, error = %e, "inventory not stored; asking for a full one");
+            Outcome::SendFull
+        }
+        Err(e) => Outcome::Failed {
+            full,
+            why: e.to_string(),
+        },
+    }
+}
+
+/// When a session asks again for a report the server failed to store:
+/// after a capped exponential backoff with jitter (the agent's own
+/// reconnect schedule), which a stored report resets. A disk that fills up
+/// under 10,000 agents then costs each a report every few minutes rather
+/// than its whole inventory again as fast as pacing allows.
+#[derive(Debug)]
+struct AskAgain {
+    backoff: deskhand_agent::backoff::Backoff,
+    /// Whether the report to ask for is a full one; `None`: nothing to ask.
+    pending: Option<bool>,
+}
+
+/// The first delay before asking again is between half of this and this.
+const ASK_AGAIN_BASE: Duration = Duration::from_secs(20);
+/// The longest delay before asking again.
+const ASK_AGAIN_CAP: Duration = Duration::from_secs(10 * 60);
+
+impl Default for AskAgain {
+    fn default() -> Self {
+        AskAgain {
+            backoff: deskhand_agent::backoff::Backoff::new(ASK_AGAIN_BASE, ASK_AGAIN_CAP),
+            pending: None,
+        }
+    }
+}
+
+impl AskAgain {
+    /// A report failed: how long until it is asked for again.
+    fn failed(&mut self, full: bool, random: u64) -> Duration {
+        // A failed full report is asked for in full; a failed delta as a
+        // delta, against the base the agent still holds (nothing moved).
+        self.pending = Some(self.pending.unwrap_or(false) || full);
+        self.backoff.next_delay(random)
+    }
+
+    /// A report was stored: nothing left to ask for, and the next failure
+    /// starts the backoff over.
+    fn stored(&mut self) {
+        self.pending = None;
+        self.backoff.reset();
+    }
+
+    /// The request to send now, if one is due.
+    fn take(&mut self) -> Option<ServerMessage> {
+        self.pending
+            .take()
+            .map(|full| ServerMessage::InventoryRequest { full })
     }
 }
 
@@ -889,7 +982,7 @@ async fn plan_report(
     agent_id: &str,
     report: InventoryReport,
 ) -> Result<(Option<String>, IngestPlan), IngestError> {
-    let store_err = |e: crate::store::StoreError| IngestError::Invalid(format!("store: {e}"));
+    let store_err = |e: crate::store::StoreError| IngestError::Unavailable(format!("store: {e}"));
     match &report {
         InventoryReport::Full(new) => crate::inventory::check_full(new)?,
         InventoryReport::Delta(d) => crate::inventory::check_delta(d)?,
@@ -966,7 +1059,7 @@ fn plan_full_report(
     let hash = new.canonicalize_and_hash();
     let prior = store
         .with_reader(|r| prior_of(r, presence, agent_id, &new, &hash.to_hex()))
-        .map_err(|e| IngestError::Invalid(format!("store: {e}")))?;
+        .map_err(|e| IngestError::Unavailable(format!("store: {e}")))?;
     let from_wire = |blob: &[u8], rows: &[SoftwareRow]| {
         Inventory::from_wire(blob).map(|rest| reconstruct(rest, rows))
     };
@@ -978,7 +1071,9 @@ fn plan_full_report(
         }
         Prior::Reenrolled { old, blob, rows } => {
             info!(%agent_id, old_asset = %old, "re-enrolled machine: taking over its asset");
-            let base = from_wire(&blob, &rows).map_err(|e| IngestError::Invalid(e.to_string()))?;
+            let base = from_wire(&blob, &rows).map_err(|e| {
+                IngestError::Unavailable(format!("the stored form of {old} is unreadable: {e}"))
+            })?;
             let plan = crate::inventory::plan_reenrollment(&old, agent_id, &base, &new);
             (None, plan)
         }
@@ -1043,7 +1138,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, IngestError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| IngestError::Invalid(format!("ingest task failed: {e}")))?
+        .map_err(|e| IngestError::Unavailable(format!("ingest task failed: {e}")))?
 }
 
 #[cfg(test)]
@@ -1063,6 +1158,40 @@ mod tests {
         let size = returned_size(|i: Incoming, c: &'static LinkContext| handle(i, c));
         println!("a session's future: {size} bytes");
         assert!(size < 12 * 1024, "a session's future is {size} bytes");
+    }
+
+    #[test]
+    fn a_report_the_server_failed_to_store_is_asked_for_again_later_and_less_often() {
+        let mut a = AskAgain::default();
+        assert_eq!(a.take(), None, "nothing to ask before a failure");
+        assert_eq!(a.failed(false, 0), ASK_AGAIN_BASE / 2);
+        assert_eq!(
+            a.failed(false, 0),
+            ASK_AGAIN_BASE,
+            "each failure doubles the delay"
+        );
+        // A full report failed in between: the whole inventory is asked for.
+        a.failed(true, 0);
+        assert_eq!(
+            a.take(),
+            Some(ServerMessage::InventoryRequest { full: true })
+        );
+        assert_eq!(a.take(), None, "asked once");
+        for _ in 0..20 {
+            assert!(a.failed(false, u64::MAX) <= ASK_AGAIN_CAP);
+        }
+        a.stored();
+        assert_eq!(a.take(), None, "a stored report leaves nothing to ask for");
+        assert_eq!(
+            a.failed(false, 0),
+            ASK_AGAIN_BASE / 2,
+            "and the next failure starts over"
+        );
+        assert_eq!(
+            a.take(),
+            Some(ServerMessage::InventoryRequest { full: false }),
+            "a failed delta is asked for as a delta: its base did not move"
+        );
     }
 
     #[test]

@@ -139,9 +139,13 @@ pub enum ServerMessage {
     /// Run a diagnostic; sent first on a stream the server opens.
     Diag(crate::diag::DiagRequest),
     /// The server stored the inventory with this content hash; later
-    /// deltas may use it as their base.
+    /// deltas may use it as their base. A report the server refuses (past
+    /// its bounds) or fails to store gets no acknowledgement: the agent
+    /// keeps its base, and its next report is a delta against it.
     InventoryAck(crate::inventory::ContentHash),
     /// Send an inventory now; `full` when the server has no usable base.
+    /// Also how the server asks again, later, for a report it failed to
+    /// store.
     InventoryRequest {
         /// Send the whole document rather than a delta.
         full: bool,

@@ -474,6 +474,70 @@ fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
     );
 }
 
+/// How many times the server's log says a report was not stored.
+fn not_stored(server: &Server) -> usize {
+    server.log().matches("inventory not stored").count()
+}
+
+#[test]
+fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (server, _agent, id, _run) = server_with_agent(tmp.path());
+    let before = wait_for(WAIT, "the first inventory", || {
+        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
+    });
+    // The server's own failure, on its real database file: every write of
+    // an inventory is refused, as a full disk would refuse it.
+    let db = rusqlite::Connection::open(server.data_dir.join("deskhand.db")).expect("open");
+    db.busy_timeout(WAIT).expect("busy timeout");
+    db.execute_batch(
+        "CREATE TRIGGER e2e_disk_full BEFORE UPDATE OF inventory_hash ON assets
+         BEGIN SELECT RAISE(ABORT, 'e2e: database or disk is full'); END;",
+    )
+    .expect("create the trigger");
+    // Inventory times have one-second resolution: make the next one differ.
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = server.cli(&["assets", "refresh", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for(WAIT, "the refused write", || {
+        (not_stored(&server) > 0).then_some(())
+    });
+    // Answered with a request for the whole inventory, the agent sent it
+    // straight back, which failed too, and again every 5 s (the pacing of
+    // full reports) for as long as the failure lasted: 10,000 agents
+    // flooding a server that could store none of it.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(not_stored(&server), 1, "{}", server.log());
+    let during = show(&server, &id);
+    assert_eq!(
+        during["asset"]["last_inventory_at"], before["asset"]["last_inventory_at"],
+        "nothing of the refused report is stored"
+    );
+    // The disk has room again; the server asks for the report itself.
+    db.execute_batch("DROP TRIGGER e2e_disk_full")
+        .expect("drop the trigger");
+    let after = wait_for(WAIT, "the report asked for again", || {
+        let d = show(&server, &id);
+        (d["asset"]["last_inventory_at"] != before["asset"]["last_inventory_at"]).then_some(d)
+    });
+    assert!(
+        server.log().contains("the server asks for it again later"),
+        "{}",
+        server.log()
+    );
+    // The agent kept its base, which the failure did not move: a delta.
+    let bytes = after["last_report_bytes"].as_i64().expect("bytes");
+    assert!(bytes < 4096, "a delta, not a full report: {bytes} bytes");
+    assert_eq!(not_stored(&server), 1);
+}
+
 #[test]
 fn a_restarted_agent_reports_again_and_history_survives() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -395,10 +395,13 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
             .expect("connect");
         let (mut tx, mut rx) = conn.open_bi().await.expect("open stream");
         let mut dec = FrameDecoder::default();
-        let mut say = async |msg: AgentMessage| {
-            tx.write_all(&encode_frame(&msg).expect("frame"))
-                .await
-                .expect("send");
+        // Sends the messages, then reads one answer.
+        let mut say = async |msgs: Vec<AgentMessage>| {
+            for msg in msgs {
+                tx.write_all(&encode_frame(&msg).expect("frame"))
+                    .await
+                    .expect("send");
+            }
             tokio::time::timeout(
                 WAIT,
                 deskhand_agent::link::recv::<ServerMessage>(&mut rx, &mut dec),
@@ -408,31 +411,46 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
             .expect("a frame")
         };
         assert!(matches!(
-            say(hello(PROTOCOL_VERSION)).await,
+            say(vec![hello(PROTOCOL_VERSION)]).await,
             Some(ServerMessage::Welcome(_))
         ));
-        // 50,001 packages: past the bound, whatever the frame size; a
-        // delta adding a package with a 100 KB name; a delta against a
-        // base the server never had.
-        let reports = [
-            InventoryReport::Full(Box::new(flood)),
+        // A delta adding a package with a 100 KB name, and one against a
+        // base the server never had: each is answered with a request for
+        // the whole inventory.
+        let deltas = [
             InventoryReport::Delta(Box::new(diff(&small, &long))),
             InventoryReport::Delta(Box::new(diff(&long, &small))),
         ];
-        for report in reports {
-            let answer = say(AgentMessage::Inventory(report)).await;
+        for report in deltas {
+            let answer = say(vec![AgentMessage::Inventory(report)]).await;
             assert!(
                 matches!(answer, Some(ServerMessage::InventoryRequest { full: true })),
                 "{answer:?}"
             );
         }
+        // 50,001 packages in full: past the bound, whatever the frame
+        // size. Asking again would bring the same report back, so it is
+        // not answered: the next answer is the acknowledgement of the
+        // small report after it.
+        let hash = small.content_hash();
+        let answer = say(vec![
+            AgentMessage::Inventory(InventoryReport::Full(Box::new(flood))),
+            AgentMessage::Inventory(InventoryReport::Full(Box::new(small))),
+        ])
+        .await;
+        assert_eq!(answer, Some(ServerMessage::InventoryAck(hash)));
         // Refused reports are not protocol errors: the session goes on.
         assert!(conn.close_reason().is_none());
     });
-    assert_eq!(
-        packages(&server),
-        before,
-        "nothing of the refused reports is stored"
+    let after = packages(&server);
+    assert_eq!(after.len(), before.len() + 1, "{after:?}");
+    assert!(
+        before.iter().all(|p| after.contains(p)),
+        "the good agent's inventory is untouched: {after:?}"
+    );
+    assert!(
+        after.iter().any(|(id, n)| *id != good_id && *n == 0),
+        "nothing of the refused reports is stored, only the small one: {after:?}"
     );
     let log = server.log();
     assert!(log.contains("50001 software items"), "{log}");
