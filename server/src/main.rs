@@ -76,7 +76,9 @@ enum Command {
     /// the published packages. To restore, start `deskhand server
     /// --data-dir` on the copy, at the address agents dial.
     Backup(BackupArgs),
-    /// Show which server and operator the CLI talks to.
+    /// Show which server and operator the CLI talks to, and whether its
+    /// database takes writes (FAILING, with SQLite's reason, for a minute
+    /// after it refuses one).
     Status,
     /// Enrollment tokens for new agents.
     #[command(subcommand)]

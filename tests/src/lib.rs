@@ -211,6 +211,32 @@ impl Server {
         std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
+    /// One HTTP/1.1 request to the API, with `token` if given: status and
+    /// body (status 0 if the answer is no HTTP).
+    pub fn http(&self, method: &str, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
+        use std::io::{Read, Write};
+        let addr = self.api.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).expect("read");
+        let status = reply
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_string())
+    }
+
     /// Runs `deskhand ARGS` as the admin.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_as(&self.admin_token, args)

@@ -520,6 +520,21 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
         during["asset"]["last_inventory_at"], before["asset"]["last_inventory_at"],
         "nothing of the refused report is stored"
     );
+    // Monitoring sees it without a token (for a minute after each
+    // refusal), an operator with what SQLite said.
+    let (status, body) = server.http("GET", "/api/v1/health", "", None);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"failing\""), "{body}");
+    let health = &server.json(&["status"])["database"];
+    assert_eq!(health["writes"], "failing", "{health}");
+    assert!(
+        health["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("e2e: database or disk is full")),
+        "{health}"
+    );
+    let text = String::from_utf8_lossy(&server.cli(&["status"]).stdout).into_owned();
+    assert!(text.contains("database writes  FAILING since"), "{text}");
     // The disk has room again; the server asks for the report itself.
     db.execute_batch("DROP TRIGGER e2e_disk_full")
         .expect("drop the trigger");

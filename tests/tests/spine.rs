@@ -673,26 +673,7 @@ fn operators_get_tokens_roles_are_enforced_and_removal_is_immediate() {
 
 /// One HTTP/1.1 request to the API as the admin: status and body.
 fn http(server: &Server, method: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let addr = server.api.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        server.admin_token,
-        body.len()
-    )
-    .expect("send");
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).expect("read");
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, body.to_string())
+    server.http(method, path, body, Some(&server.admin_token))
 }
 
 /// `GET /api/v1` lists the endpoints; each answers its methods itself

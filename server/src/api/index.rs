@@ -24,7 +24,12 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
     (
         "GET",
         "/api/v1/server",
-        "version, agent endpoint and CA fingerprint",
+        "version, agent endpoint, CA fingerprint, whether the database takes writes",
+    ),
+    (
+        "GET",
+        "/api/v1/health",
+        "no token needed: 200 while the database takes writes, 503 while it refuses them",
     ),
     ("GET", "/api/v1/agents", "enrolled agents"),
     (

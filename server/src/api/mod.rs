@@ -56,6 +56,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/api/v1", get(index::list))
         .route("/api/v1/server", get(server_info))
+        .route("/api/v1/health", get(health))
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{key}", get(show_agent))
         .route("/api/v1/agents/{key}/revoke", post(revoke_agent))
@@ -247,6 +248,38 @@ pub struct ServerInfo {
     pub agents_online: usize,
     /// Who is asking.
     pub operator: String,
+    /// Whether the database takes writes.
+    #[serde(default)]
+    pub database: DatabaseHealth,
+}
+
+/// Whether the database takes writes, as of the writer's last batch.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DatabaseHealth {
+    /// `ok`, or `failing`: SQLite refused a write in the last minute (a
+    /// full disk, an I/O error); what it refuses is not stored.
+    pub writes: String,
+    /// Since when writes have been failing, RFC 3339.
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// What SQLite said last.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl From<crate::store::WriteHealth> for DatabaseHealth {
+    fn from(h: crate::store::WriteHealth) -> Self {
+        DatabaseHealth {
+            writes: if h.failing_since.is_some() {
+                "failing"
+            } else {
+                "ok"
+            }
+            .into(),
+            failing_since: h.failing_since.map(rfc3339),
+            error: h.error,
+        }
+    }
 }
 
 async fn server_info(State(s): State<Shared>, Authed(op): Authed) -> ApiResult<ServerInfo> {
@@ -256,7 +289,26 @@ async fn server_info(State(s): State<Shared>, Authed(op): Authed) -> ApiResult<S
         agents_endpoint: s.agents_endpoint.clone(),
         agents_online: s.presence.online_count(),
         operator: op.name,
+        database: s.store.write_health(unix_now()).into(),
     }))
+}
+
+/// `GET /api/v1/health`, without a token, for monitoring: 200 while the
+/// database takes writes, 503 while it refuses them (a refusal in the
+/// last minute). What SQLite said is
+/// in the server's log and in `GET /api/v1/server`, not here.
+async fn health(State(s): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
+    match s.store.write_health(unix_now()).failing_since {
+        None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        Some(since) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "failing",
+                "reason": "the database refuses writes; see the server log",
+                "since": rfc3339(since),
+            })),
+        ),
+    }
 }
 
 // ---- agents -----------------------------------------------------------------

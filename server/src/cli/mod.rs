@@ -534,6 +534,15 @@ pub async fn status(c: &Client, format: OutputFormat) -> Result<()> {
         t.row(vec!["agents endpoint".into(), s.agents_endpoint.clone()]);
         t.row(vec!["agents online".into(), s.agents_online.to_string()]);
         t.row(vec!["CA fingerprint".into(), s.ca_fingerprint.clone()]);
+        let db = &s.database;
+        let writes = match (&db.failing_since, &db.error) {
+            (Some(since), error) => format!(
+                "FAILING since {since}: {}; what it refuses is not stored",
+                error.as_deref().unwrap_or("see the server log")
+            ),
+            (None, _) => db.writes.clone(),
+        };
+        t.row(vec!["database writes".into(), writes]);
         t
     })
 }

@@ -120,6 +120,9 @@ pub(super) struct WriterState {
     /// Why the current batch must be rolled back as a whole, if it must
     /// (see `Isolation::ChecksFirst`).
     lost: Option<String>,
+    /// The first statement SQLite refused since the writer last looked
+    /// (see `WriteHealth`).
+    database_error: Option<String>,
 }
 
 /// An asset's package count after [`WriterState::relink`]: counted, or
@@ -144,7 +147,19 @@ impl WriterState {
             touched: FxHashSet::default(),
             shared,
             lost: None,
+            database_error: None,
         }
+    }
+
+    /// A request failed because SQLite refused a statement (not because
+    /// the data refused the request). The first reason is kept.
+    pub(super) fn database_failed(&mut self, why: String) {
+        self.database_error.get_or_insert(why);
+    }
+
+    /// The first statement SQLite refused since the last call, if any.
+    pub(super) fn take_database_error(&mut self) -> Option<String> {
+        self.database_error.take()
     }
 
     pub(super) fn mark(&self) -> Mark {

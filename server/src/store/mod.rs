@@ -1253,6 +1253,8 @@ pub struct Store {
     readers: Arc<ReadPool>,
     /// Catalog row -> assets; the writer updates it after each commit.
     index: Arc<RwLock<SoftwareIndex>>,
+    /// What the writer found in its last batch.
+    health: Arc<Mutex<WriteHealth>>,
 }
 
 struct ReadPool {
@@ -1376,9 +1378,11 @@ impl Store {
         let (tx, rx) = mpsc::unbounded_channel();
         let state = WriterState::new(index.clone());
         let checkpointer = Checkpointer::start(path)?;
+        let health = Arc::new(Mutex::new(WriteHealth::default()));
+        let writer_health = health.clone();
         std::thread::Builder::new()
             .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx, state, checkpointer))
+            .spawn(move || writer_loop(conn, rx, state, checkpointer, writer_health))
             .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
         Ok(Self {
             writer: tx,
@@ -1387,7 +1391,16 @@ impl Store {
                 idle: Mutex::new(Vec::new()),
             }),
             index,
+            health,
         })
+    }
+
+    /// Whether the database takes writes, as of `now` (Unix seconds).
+    pub fn write_health(&self, now: i64) -> WriteHealth {
+        self.health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .at(now)
     }
 
     /// The assets (by `num`) that have any of these catalog rows, sorted.
@@ -2980,8 +2993,13 @@ fn run_op<T>(
             result
         }
     };
-    if result.is_err() {
+    if let Err(e) = &result {
         state.rollback_to(mark);
+        // SQLite's own refusal (a full disk, an I/O error, a constraint
+        // the request did not check first); not "no such row".
+        if e.sqlite_code().is_some() {
+            state.database_failed(e.to_string());
+        }
     }
     result
 }
@@ -3004,11 +3022,66 @@ fn in_savepoint<T>(
     }
 }
 
+/// Whether the database takes writes, as the writer found: a batch that
+/// could not start or commit, or in which SQLite refused a statement (a
+/// full disk, an I/O error, a damaged page), marks writes failing for
+/// [`WriteHealth::WINDOW`], so a fault that hits only some writes (one
+/// damaged index) does not read as healthy between them. Requests the
+/// data refuses (an unknown asset, a duplicate name) do not count. Pure:
+/// time is an argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteHealth {
+    /// Since when (Unix seconds) writes have been failing, with no
+    /// window without a failure since; `None` while they work.
+    pub failing_since: Option<i64>,
+    /// The last failure (Unix seconds).
+    pub last_failure: Option<i64>,
+    /// What SQLite said last.
+    pub error: Option<String>,
+}
+
+impl WriteHealth {
+    /// How long after its last failure the database counts as failing.
+    pub const WINDOW: i64 = 60;
+
+    /// What the writer found in a batch: `Some(why)` if SQLite refused it.
+    pub fn record(&mut self, failure: Option<String>, now: i64) {
+        let current = self.at(now);
+        match failure {
+            Some(why) => {
+                if current.failing_since.is_none() {
+                    tracing::error!(error = %why, "database writes are failing");
+                }
+                *self = WriteHealth {
+                    failing_since: current.failing_since.or(Some(now)),
+                    last_failure: Some(now),
+                    error: Some(why),
+                };
+            }
+            None => {
+                if self.failing_since.is_some() && current.failing_since.is_none() {
+                    tracing::info!("database writes work again");
+                    *self = current;
+                }
+            }
+        }
+    }
+
+    /// As of `now`: the failure forgotten once its window has passed.
+    pub fn at(&self, now: i64) -> WriteHealth {
+        match self.last_failure {
+            Some(t) if now - t < Self::WINDOW => self.clone(),
+            _ => WriteHealth::default(),
+        }
+    }
+}
+
 fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::UnboundedReceiver<WriteOp>,
     mut state: WriterState,
     checkpointer: Checkpointer,
+    health: Arc<Mutex<WriteHealth>>,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -3019,15 +3092,24 @@ fn writer_loop(
             }
         }
         let replies = run_batch(&mut conn, &mut state, batch);
-        match replies {
+        let statement_error = state.take_database_error();
+        let failure = match replies {
             Ok((replies, commit)) => {
                 let commit = commit.map_err(|e| e.to_string());
                 for reply in replies {
                     reply(commit.clone().map_err(StoreError::Refused));
                 }
+                commit.err().or(statement_error)
             }
-            Err(e) => tracing::error!(error = %e, "database batch could not start"),
-        }
+            Err(e) => {
+                tracing::error!(error = %e, "database batch could not start");
+                Some(e.to_string())
+            }
+        };
+        health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(failure, crate::unix_now());
         checkpointer.committed();
     }
 }
@@ -3227,6 +3309,54 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
         (dir, s)
+    }
+
+    #[test]
+    fn write_health_fails_for_a_minute_after_each_refusal() {
+        let mut h = WriteHealth::default();
+        h.record(None, 100);
+        assert_eq!(h.at(100), WriteHealth::default());
+        h.record(Some("disk full".into()), 100);
+        h.record(None, 120);
+        h.record(Some("disk still full".into()), 130);
+        let now = h.at(189);
+        assert_eq!(now.failing_since, Some(100), "one streak");
+        assert_eq!(now.error.as_deref(), Some("disk still full"));
+        assert_eq!(h.at(190), WriteHealth::default(), "a minute without one");
+        h.record(None, 200);
+        assert_eq!(h, WriteHealth::default());
+        h.record(Some("I/O error".into()), 300);
+        assert_eq!(h.at(300).failing_since, Some(300), "a new streak");
+    }
+
+    #[tokio::test]
+    async fn sqlite_refusing_a_write_marks_writes_failing_and_a_refused_request_does_not() {
+        let (dir, s) = store().await;
+        let now = crate::unix_now();
+        s.create_label("x".into(), None, "admin".into(), now)
+            .await
+            .expect("created");
+        let again = s.create_label("x".into(), None, "admin".into(), now).await;
+        assert!(matches!(again, Err(StoreError::Refused(_))), "{again:?}");
+        assert_eq!(s.write_health(crate::unix_now()), WriteHealth::default());
+        // As a full disk would: SQLite refuses the statement.
+        let other = Connection::open(dir.path().join("deskhand.db")).expect("open");
+        other
+            .execute_batch(
+                "CREATE TRIGGER full BEFORE INSERT ON labels
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+            )
+            .expect("trigger");
+        let refused = s.create_label("y".into(), None, "admin".into(), now).await;
+        assert!(matches!(refused, Err(StoreError::Sqlite(_))), "{refused:?}");
+        let h = s.write_health(crate::unix_now());
+        assert!(h.failing_since.is_some(), "{h:?}");
+        assert!(
+            h.error
+                .as_deref()
+                .is_some_and(|e| e.contains("database or disk is full")),
+            "{h:?}"
+        );
     }
 
     #[test]
