@@ -523,9 +523,16 @@ async fn run_session(
     ctx: &LinkContext,
 ) -> Result<()> {
     let hostname = hello.hostname.clone();
-    ctx.store
+    if let Err(e) = ctx
+        .store
         .update_agent_facts(agent_id.to_string(), hello)
-        .await?;
+        .await
+    {
+        // Told again at the next connection; a database that refuses the
+        // write (a full disk) must not also cost the agent its session,
+        // or the fleet a reconnection each per backoff.
+        warn!(%agent_id, error = %e, "the agent's host name, OS and version were not stored");
+    }
     send(
         control.tx,
         &ServerMessage::Welcome(Welcome {

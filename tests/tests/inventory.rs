@@ -482,7 +482,7 @@ fn not_stored(server: &Server) -> usize {
 #[test]
 fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (server, _agent, id, _run) = server_with_agent(tmp.path());
+    let (server, agent, id, mut run) = server_with_agent(tmp.path());
     let before = wait_for(WAIT, "the first inventory", || {
         let out = server.cli(&["assets", "show", &id, "--output", "json"]);
         out.status
@@ -551,6 +551,27 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
     let bytes = after["last_report_bytes"].as_i64().expect("bytes");
     assert!(bytes < 4096, "a delta, not a full report: {bytes} bytes");
     assert_eq!(not_stored(&server), 1);
+
+    // An agent that connects while its facts cannot be written keeps its
+    // session (it would otherwise reconnect, fail and reconnect).
+    db.execute_batch(
+        "CREATE TRIGGER e2e_agents_full BEFORE UPDATE OF hostname ON agents
+         BEGIN SELECT RAISE(ABORT, 'e2e: database or disk is full'); END;",
+    )
+    .expect("create the trigger");
+    run.stop();
+    let _run = agent.run().expect("run again");
+    wait_for(WAIT, "the agent back and its facts refused", || {
+        (server.is_online(&id) && server.log().contains("were not stored")).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(server.is_online(&id), "{}", server.log());
+    assert_eq!(
+        server.log().matches("agent connected").count(),
+        2,
+        "one session each run: {}",
+        server.log()
+    );
 }
 
 #[test]
