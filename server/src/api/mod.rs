@@ -133,10 +133,31 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => Self::not_found(m),
-            StoreError::Refused(m) => Self::new(StatusCode::CONFLICT, m),
-            other => Self::internal(other),
+        use rusqlite::ErrorCode;
+        // The server's own state, which an operator can mend: said, not
+        // left as an internal error.
+        let unavailable = match e.sqlite_code() {
+            Some(ErrorCode::DiskFull) => Some(
+                "the server's disk is full: nothing new is stored until there is room \
+                 (GET /api/v1/health says when writes work again)",
+            ),
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Some(
+                "the server's database is damaged: stop the server and restore a copy made by \
+                 `deskhand backup` (the server log has SQLite's words)",
+            ),
+            Some(ErrorCode::SystemIoFailure) => Some(
+                "the server could not read or write its database (an I/O error); see the server log",
+            ),
+            _ => None,
+        };
+        match (e, unavailable) {
+            (e, Some(what)) => {
+                tracing::error!(error = %e, "API request failed");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, what)
+            }
+            (StoreError::NotFound(m), None) => Self::not_found(m),
+            (StoreError::Refused(m), None) => Self::new(StatusCode::CONFLICT, m),
+            (other, None) => Self::internal(other),
         }
     }
 }
@@ -2682,6 +2703,33 @@ mod tests {
     use crate::inventory::plan_full;
     use crate::store::{AssetFilter, NewAgent};
     use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+
+    #[test]
+    fn a_full_disk_or_a_damaged_database_is_said_as_such() {
+        let sqlite = |code| {
+            ApiError::from(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            )))
+        };
+        let full = sqlite(rusqlite::ffi::SQLITE_FULL);
+        assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(full.message.contains("disk is full"), "{}", full.message);
+        let damaged = sqlite(rusqlite::ffi::SQLITE_CORRUPT);
+        assert_eq!(damaged.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            damaged.message.contains("deskhand backup"),
+            "{}",
+            damaged.message
+        );
+        let io = sqlite(rusqlite::ffi::SQLITE_IOERR);
+        assert!(io.message.contains("I/O error"), "{}", io.message);
+        // Anything else stays the server's own, in its log.
+        let other = sqlite(rusqlite::ffi::SQLITE_CONSTRAINT);
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let missing = ApiError::from(StoreError::NotFound("no asset x".into()));
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn points_in_time_are_durations_back_or_utc_dates_and_times() {

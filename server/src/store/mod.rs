@@ -80,7 +80,7 @@ impl From<rusqlite_migration::Error> for StoreError {
 
 impl StoreError {
     /// SQLite's reason, when SQLite failed.
-    fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+    pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
         match self {
             Self::Sqlite(e)
             | Self::Migration(rusqlite_migration::Error::RusqliteError { err: e, .. }) => {
