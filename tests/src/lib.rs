@@ -123,7 +123,52 @@ impl Server {
         )
     }
 
+    /// Starts a server whose data directory is a tmpfs of `size` (e.g.
+    /// `8m`) in a mount namespace of its own: a disk that can really
+    /// fill up. Needs root (`unshare`, `mount`). The test reaches the
+    /// files through [`Server::data_view`]; its log stays outside.
+    pub fn start_in_tmpfs(data_dir: &Path, size: &str) -> Result<Self> {
+        let mut wrapper = Command::new("unshare");
+        wrapper
+            .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(r#"mount -t tmpfs -o "size=$1" deskhand-e2e "$2" && shift 2 && exec "$@""#)
+            .args(["sh", size])
+            .arg(data_dir)
+            .arg(bin("deskhand"));
+        Self::launch(
+            wrapper,
+            data_dir,
+            "127.0.0.1:0".parse()?,
+            "127.0.0.1:0".parse()?,
+            &[],
+        )
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.proc.child.id()
+    }
+
+    /// The data directory as the server process sees it (through
+    /// `/proc/PID/root`: a tmpfs server's files are in its namespace).
+    pub fn data_view(&self) -> PathBuf {
+        let relative = self.data_dir.strip_prefix("/").unwrap_or(&self.data_dir);
+        PathBuf::from(format!("/proc/{}/root", self.pid())).join(relative)
+    }
+
     fn start_with(
+        data_dir: &Path,
+        agents: SocketAddr,
+        api: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
+        Self::launch(Command::new(bin("deskhand")), data_dir, agents, api, env)
+    }
+
+    /// Runs `command` (the server binary, or a wrapper that ends in it)
+    /// with the server's arguments, and reads what it prints.
+    fn launch(
+        mut command: Command,
         data_dir: &Path,
         agents: SocketAddr,
         api: SocketAddr,
@@ -134,7 +179,7 @@ impl Server {
             .create(true)
             .append(true)
             .open(data_dir.join("server.log"))?;
-        let mut child = Command::new(bin("deskhand"))
+        let mut child = command
             .arg("server")
             .arg("--data-dir")
             .arg(data_dir)

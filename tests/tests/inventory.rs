@@ -574,6 +574,107 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
     );
 }
 
+/// Fills the file system that holds `path` with a file there; its size.
+fn fill(path: &std::path::Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("create the filler");
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => return written,
+            Ok(n) => written += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => return written,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}
+
+/// A real full disk (root only, like the package tests: a mount
+/// namespace and a tmpfs of the test's own): operators and monitoring are
+/// told, what was stored stays, and writes work once there is room.
+#[test]
+fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The data directory on a real file system that fills up: a tmpfs in
+    // a mount namespace of the server's own.
+    let server = Server::start_in_tmpfs(&tmp.path().join("server"), "16m").expect("server");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&tmp.path().join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let _run = agent.run().expect("run");
+    let before = wait_for(WAIT, "the first inventory", || {
+        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
+    });
+    let filler = server.data_view().join("filler");
+    let filled = fill(&filler);
+    assert!(filled > 0, "the tmpfs had room");
+    let add = |name: &str| server.cli(&["assets", "add", "--name", name, "--kind", "printer"]);
+    // An operator is told what it is, and monitoring sees it.
+    let err = expect_failure(
+        &add("HP LaserJet 4th floor"),
+        "adding an asset on a full disk",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("disk is full") && err.contains("HTTP 503"),
+        "{err}"
+    );
+    let (status, body) = server.http("GET", "/api/v1/health", "", None);
+    assert_eq!(status, 503, "{body}");
+    // A report is refused, asked for again later, not at once.
+    assert!(server.cli(&["assets", "refresh", &id]).status.success());
+    wait_for(WAIT, "the refused report", || {
+        (not_stored(&server) > 0).then_some(())
+    });
+    let during = show(&server, &id);
+    for field in ["inventory_hash", "software"] {
+        assert_eq!(during[field], before[field], "{field} as it was");
+    }
+    assert_eq!(
+        during["asset"]["last_inventory_at"],
+        before["asset"]["last_inventory_at"]
+    );
+
+    // Room again: writes work, and nothing stored before was lost.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    assert!(
+        add("HP LaserJet 4th floor").status.success(),
+        "{}",
+        server.log()
+    );
+    let printers = server.json(&["assets", "list", "--search", "LaserJet"]);
+    assert_eq!(printers.as_array().map(Vec::len), Some(1), "{printers}");
+    assert_eq!(
+        show(&server, &id)["software"],
+        before["software"],
+        "the machine's software as stored before the disk filled"
+    );
+    // A backup from inside the server's namespace checks the database
+    // (SQLite's quick_check of the copy) and counts what it holds.
+    let copy = tmp.path().join("after-the-full-disk");
+    let out = Command::new("nsenter")
+        .args(["--mount", "--target", &server.pid().to_string(), "--"])
+        .arg(deskhand_tests::bin("deskhand"))
+        .args(["backup", "--output", "json", "--data-dir"])
+        .arg(&server.data_dir)
+        .arg("--to")
+        .arg(&copy)
+        .output()
+        .expect("nsenter");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["database"]["assets"], 2, "{summary}");
+    assert!(copy.join("deskhand.db").is_file());
+}
+
 #[test]
 fn a_restarted_agent_reports_again_and_history_survives() {
     let tmp = tempfile::tempdir().expect("tempdir");

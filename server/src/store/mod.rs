@@ -79,6 +79,18 @@ impl From<rusqlite_migration::Error> for StoreError {
 }
 
 impl StoreError {
+    /// The same error for another request of the batch it failed: SQLite's
+    /// code is kept (a full disk stays a full disk to every caller); the
+    /// rest is told as a refusal.
+    fn copy(&self) -> StoreError {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                Self::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            other => Self::Refused(other.to_string()),
+        }
+    }
+
     /// SQLite's reason, when SQLite failed.
     pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
         match self {
@@ -3095,11 +3107,10 @@ fn writer_loop(
         let statement_error = state.take_database_error();
         let failure = match replies {
             Ok((replies, commit)) => {
-                let commit = commit.map_err(|e| e.to_string());
                 for reply in replies {
-                    reply(commit.clone().map_err(StoreError::Refused));
+                    reply(commit.as_ref().map_err(StoreError::copy).copied());
                 }
-                commit.err().or(statement_error)
+                commit.err().map(|e| e.to_string()).or(statement_error)
             }
             Err(e) => {
                 tracing::error!(error = %e, "database batch could not start");
