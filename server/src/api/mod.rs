@@ -274,7 +274,7 @@ pub struct ServerInfo {
     pub database: DatabaseHealth,
 }
 
-/// Whether the database takes writes, as of the writer's last batch.
+/// Whether the database takes writes (`store::WriteHealth`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DatabaseHealth {
     /// `ok`, or `failing`: SQLite refused a write in the last minute (a
@@ -316,8 +316,8 @@ async fn server_info(State(s): State<Shared>, Authed(op): Authed) -> ApiResult<S
 
 /// `GET /api/v1/health`, without a token, for monitoring: 200 while the
 /// database takes writes, 503 while it refuses them (a refusal in the
-/// last minute). What SQLite said is
-/// in the server's log and in `GET /api/v1/server`, not here.
+/// last minute). What SQLite said is in the server's log and in
+/// `GET /api/v1/server`, not here.
 async fn health(State(s): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
     match s.store.write_health(unix_now()).failing_since {
         None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
