@@ -18,6 +18,16 @@ fn show(server: &Server, id: &str) -> Value {
     server.json(&["assets", "show", id])
 }
 
+/// Waits until the asset has an inventory; `assets show` then.
+fn stored_inventory(server: &Server, id: &str) -> Value {
+    wait_for(WAIT, "an inventory", || {
+        let out = server.cli(&["assets", "show", id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
+    })
+}
+
 /// Asks for a report and waits until the server has stored a newer one.
 fn refresh(server: &Server, id: &str) -> Value {
     let before = show(server, id)["asset"]["last_inventory_at"].clone();
@@ -426,12 +436,7 @@ fn integrity(server: &Server) -> String {
 fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (mut server, _agent, id, _run) = server_with_agent(tmp.path());
-    let before = wait_for(WAIT, "the first inventory", || {
-        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
-    });
+    let before = stored_inventory(&server, &id);
     // The other tests install and remove their package on this machine
     // meanwhile: its events are left out.
     let history_but_ours = |server: &Server| -> Vec<Value> {
@@ -483,12 +488,7 @@ fn not_stored(server: &Server) -> usize {
 fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (server, agent, id, mut run) = server_with_agent(tmp.path());
-    let before = wait_for(WAIT, "the first inventory", || {
-        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
-    });
+    let before = stored_inventory(&server, &id);
     // The server's own failure, on its real database file: every write of
     // an inventory is refused, as a full disk would refuse it.
     let db = rusqlite::Connection::open(server.data_dir.join("deskhand.db")).expect("open");
@@ -603,12 +603,7 @@ fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
     let agent = Agent::new(&tmp.path().join("agent"));
     let id = agent.enroll_ok(&server, &token);
     let _run = agent.run().expect("run");
-    let before = wait_for(WAIT, "the first inventory", || {
-        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
-    });
+    let before = stored_inventory(&server, &id);
     let filler = server.data_view().join("filler");
     let filled = fill(&filler);
     assert!(filled > 0, "the tmpfs had room");
@@ -838,12 +833,7 @@ fn a_reenrolled_machine_keeps_its_asset_history_and_labels() {
     let second = Agent::new(&tmp.path().join("after-reimage"));
     let new_id = second.enroll_ok(&server, &token);
     let _run = second.run().expect("run");
-    let d = wait_for(WAIT, "the new agent's inventory", || {
-        let out = server.cli(&["assets", "show", &new_id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<Value>(&out.stdout).expect("json"))
-    });
+    let d = stored_inventory(&server, &new_id);
     assert_eq!(
         d["labels"],
         serde_json::json!(["floor4"]),
