@@ -136,20 +136,20 @@ impl From<StoreError> for ApiError {
         use rusqlite::ErrorCode;
         // The server's own state, which an operator can mend: said, not
         // left as an internal error.
-        let unavailable = match e.sqlite_code() {
-            Some(ErrorCode::DiskFull) => Some(
+        let unavailable = e.is_environmental().then(|| match e.sqlite_code() {
+            Some(ErrorCode::DiskFull) => {
                 "the server's disk is full: nothing new is stored until there is room \
-                 (GET /api/v1/health says when writes work again)",
-            ),
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Some(
+                 (GET /api/v1/health says when writes work again)"
+            }
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
                 "the server's database is damaged: stop the server and restore a copy made by \
-                 `deskhand backup` (the server log has SQLite's words)",
-            ),
-            Some(ErrorCode::SystemIoFailure) => Some(
-                "the server could not read or write its database (an I/O error); see the server log",
-            ),
-            _ => None,
-        };
+                 `deskhand backup` (the server log has SQLite's words)"
+            }
+            _ => {
+                "the server could not read or write its database (an I/O error, a read-only or \
+                 busy file); see the server log"
+            }
+        });
         match (e, unavailable) {
             (e, Some(what)) => {
                 tracing::error!(error = %e, "API request failed");

@@ -91,6 +91,28 @@ impl StoreError {
         }
     }
 
+    /// Whether SQLite failed for a reason of the database itself (its
+    /// disk full, an I/O error, a damaged, read-only or vanished file,
+    /// another process holding it) rather than for the request's data (a
+    /// constraint): what an operator has to mend, and what
+    /// [`WriteHealth`] counts.
+    pub fn is_environmental(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        matches!(
+            self.sqlite_code(),
+            Some(
+                DiskFull
+                    | SystemIoFailure
+                    | DatabaseCorrupt
+                    | NotADatabase
+                    | ReadOnly
+                    | CannotOpen
+                    | DatabaseBusy
+                    | OutOfMemory
+            )
+        )
+    }
+
     /// SQLite's reason, when SQLite failed.
     pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
         match self {
@@ -3007,9 +3029,7 @@ fn run_op<T>(
     };
     if let Err(e) = &result {
         state.rollback_to(mark);
-        // SQLite's own refusal (a full disk, an I/O error, a constraint
-        // the request did not check first); not "no such row".
-        if e.sqlite_code().is_some() {
+        if e.is_environmental() {
             state.database_failed(e.to_string());
         }
     }
@@ -3035,12 +3055,13 @@ fn in_savepoint<T>(
 }
 
 /// Whether the database takes writes, as the writer found: a batch that
-/// could not start or commit, or in which SQLite refused a statement (a
+/// could not start or commit, or in which SQLite refused a statement, for
+/// a reason of the database itself ([`StoreError::is_environmental`]: a
 /// full disk, an I/O error, a damaged page), marks writes failing for
 /// [`WriteHealth::WINDOW`], so a fault that hits only some writes (one
-/// damaged index) does not read as healthy between them. Requests the
-/// data refuses (an unknown asset, a duplicate name) do not count. Pure:
-/// time is an argument.
+/// damaged index) does not read as healthy between them. Requests refused
+/// for their data (an unknown asset, a duplicate name, a constraint) do
+/// not count. Pure: time is an argument.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteHealth {
     /// Since when (Unix seconds) writes have been failing, with no
@@ -3105,16 +3126,17 @@ fn writer_loop(
         }
         let replies = run_batch(&mut conn, &mut state, batch);
         let statement_error = state.take_database_error();
+        let environmental = |e: StoreError| e.is_environmental().then(|| e.to_string());
         let failure = match replies {
             Ok((replies, commit)) => {
                 for reply in replies {
                     reply(commit.as_ref().map_err(StoreError::copy).copied());
                 }
-                commit.err().map(|e| e.to_string()).or(statement_error)
+                commit.err().and_then(environmental).or(statement_error)
             }
             Err(e) => {
                 tracing::error!(error = %e, "database batch could not start");
-                Some(e.to_string())
+                environmental(e)
             }
         };
         health
@@ -3341,7 +3363,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_refusing_a_write_marks_writes_failing_and_a_refused_request_does_not() {
+    async fn a_request_refused_for_its_data_is_not_the_database_failing() {
         let (dir, s) = store().await;
         let now = crate::unix_now();
         s.create_label("x".into(), None, "admin".into(), now)
@@ -3349,25 +3371,26 @@ mod tests {
             .expect("created");
         let again = s.create_label("x".into(), None, "admin".into(), now).await;
         assert!(matches!(again, Err(StoreError::Refused(_))), "{again:?}");
-        assert_eq!(s.write_health(crate::unix_now()), WriteHealth::default());
-        // As a full disk would: SQLite refuses the statement.
+        // A constraint SQLite enforces (a trigger's abort): the request
+        // fails, the database still takes writes.
         let other = Connection::open(dir.path().join("deskhand.db")).expect("open");
         other
             .execute_batch(
-                "CREATE TRIGGER full BEFORE INSERT ON labels
-                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+                "CREATE TRIGGER no_y BEFORE INSERT ON labels WHEN new.name = 'y'
+                 BEGIN SELECT RAISE(ABORT, 'no y'); END;",
             )
             .expect("trigger");
         let refused = s.create_label("y".into(), None, "admin".into(), now).await;
         assert!(matches!(refused, Err(StoreError::Sqlite(_))), "{refused:?}");
-        let h = s.write_health(crate::unix_now());
-        assert!(h.failing_since.is_some(), "{h:?}");
-        assert!(
-            h.error
-                .as_deref()
-                .is_some_and(|e| e.contains("database or disk is full")),
-            "{h:?}"
-        );
+        assert!(!refused.err().is_some_and(|e| e.is_environmental()));
+        assert_eq!(s.write_health(crate::unix_now()), WriteHealth::default());
+        // A full disk is the database's own failure (the e2e test fills a
+        // real one).
+        let full = StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        ));
+        assert!(full.is_environmental());
     }
 
     #[test]
