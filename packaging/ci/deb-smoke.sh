@@ -140,6 +140,11 @@ if [ -z "$inv" ]; then
     exit 1
 fi
 echo "deb-smoke: inventory: $(jq -c '{packages: (.software | length), agent: ([.software[] | select(.name == "deskhand-agent") | .version][0])}' <<<"$inv")"
+# The packaged server, as its user and with its unit's limits, takes writes.
+deskhand status --output json | jq -e '.database.writes == "ok"' >/dev/null || {
+    echo "deb-smoke: the packaged server's database refuses writes: $(deskhand status)" >&2
+    exit 1
+}
 
 # The packaged backup, while the server runs: the unit's ExecStart=, as
 # its User=; a dated copy with the database and the CA in it.
@@ -172,4 +177,4 @@ for pid in "${pids[@]}"; do
         exit 1
     fi
 done
-echo "deb-smoke: ok (installed, enrolled, online, inventoried, backed up, stopped, purged)"
+echo "deb-smoke: ok (installed, enrolled, online, inventoried, writes healthy, backed up, stopped, purged)"
