@@ -126,7 +126,8 @@ impl Server {
     /// Starts a server whose data directory is a tmpfs of `size` (e.g.
     /// `8m`) in a mount namespace of its own: a disk that can really
     /// fill up. Needs root (`unshare`, `mount`). The test reaches the
-    /// files through [`Server::data_view`]; its log stays outside.
+    /// files through [`Server::data_view`]; its log stays outside. The
+    /// tmpfs goes with the process, so such a server is not restarted.
     pub fn start_in_tmpfs(data_dir: &Path, size: &str) -> Result<Self> {
         let mut wrapper = Command::new("unshare");
         wrapper
