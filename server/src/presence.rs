@@ -200,11 +200,58 @@ impl Presence {
         out
     }
 
+    /// Gives back updates [`Presence::take_dirty`] handed out that were
+    /// not written (the database refused them): the next flush writes
+    /// them. A live session is marked dirty again (its time here is at
+    /// least as new); an ended one's time is kept as it was. The store
+    /// keeps the newest time of any it is given, so order does not
+    /// matter.
+    pub fn put_back(&self, batch: Vec<Seen>) {
+        let mut inner = self.lock();
+        for seen in batch {
+            if inner.sessions.contains_key(&seen.agent_id) {
+                inner.dirty.insert(seen.agent_id);
+            } else {
+                inner.ended.push(seen);
+            }
+        }
+    }
+
     /// Closes every session, e.g. at shutdown.
     pub fn close_all(&self, code: u32, reason: &[u8]) {
         let inner = self.lock();
         for s in inner.sessions.values() {
             s.conn.close(code.into(), reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(agent_id: &str, at: i64) -> Seen {
+        Seen {
+            agent_id: agent_id.to_string(),
+            at,
+            addr: "127.0.0.1:1".to_string(),
+        }
+    }
+
+    /// A batch the database refused is in the next one: an agent that
+    /// disconnected while the disk was full keeps its last-seen time.
+    #[test]
+    fn updates_given_back_are_flushed_next_time() {
+        let presence = Presence::default();
+        assert!(presence.take_dirty().is_empty());
+        presence.put_back(vec![seen("a", 10), seen("b", 20)]);
+        let mut again: Vec<(String, i64)> = presence
+            .take_dirty()
+            .into_iter()
+            .map(|s| (s.agent_id, s.at))
+            .collect();
+        again.sort();
+        assert_eq!(again, [("a".to_string(), 10), ("b".to_string(), 20)]);
+        assert!(presence.take_dirty().is_empty(), "given out once");
     }
 }

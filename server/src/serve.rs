@@ -322,14 +322,24 @@ async fn flush_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
+    // Said once per streak of failures, not at every tick.
+    let mut failing = false;
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
             _ = stop.wait_for(|s| *s) => true,
         };
         let batch = presence.take_dirty();
-        if let Err(e) = store.record_seen(batch).await {
-            warn!(error = %e, "could not record agent liveness");
+        if let Err(e) = store.record_seen(batch.clone()).await {
+            // Kept for the next flush: an agent that disconnects while the
+            // database refuses writes must not lose its last-seen time.
+            if !failing {
+                warn!(error = %e, agents = batch.len(), "could not record agent liveness; kept for the next flush");
+            }
+            failing = true;
+            presence.put_back(batch);
+        } else if std::mem::take(&mut failing) {
+            info!("agent liveness recorded again");
         }
         if stopping {
             // Sessions closed during shutdown leave their last-seen behind.

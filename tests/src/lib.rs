@@ -128,7 +128,8 @@ impl Server {
     /// fill up. Needs root (`unshare`, `mount`). The test reaches the
     /// files through [`Server::data_view`]; its log stays outside. The
     /// tmpfs goes with the process, so such a server is not restarted.
-    pub fn start_in_tmpfs(data_dir: &Path, size: &str) -> Result<Self> {
+    /// `env` is given to the server (e.g. `DESKHAND_CONFIG`).
+    pub fn start_in_tmpfs(data_dir: &Path, size: &str, env: &[(&str, &str)]) -> Result<Self> {
         let mut wrapper = Command::new("unshare");
         wrapper
             .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
@@ -141,7 +142,7 @@ impl Server {
             data_dir,
             "127.0.0.1:0".parse()?,
             "127.0.0.1:0".parse()?,
-            &[],
+            env,
         )
     }
 

@@ -577,17 +577,27 @@ fn fill(path: &std::path::Path) -> u64 {
 
 /// A real full disk (root only, like the package tests: a mount
 /// namespace and a tmpfs of the test's own): operators and monitoring are
-/// told, what was stored stays, and writes work once there is room.
+/// told, what was stored stays (an agent that leaves meanwhile keeps its
+/// last-seen time), and writes work once there is room.
 #[test]
 fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
     let tmp = tempfile::tempdir().expect("tempdir");
+    // Liveness written every second rather than every five.
+    let config = tmp.path().join("server.toml");
+    std::fs::write(&config, "flush_secs = 1\n").expect("config");
+    let config = config.to_str().expect("utf-8 path");
     // The data directory on a real file system that fills up: a tmpfs in
     // a mount namespace of the server's own.
-    let server = Server::start_in_tmpfs(&tmp.path().join("server"), "16m").expect("server");
+    let server = Server::start_in_tmpfs(
+        &tmp.path().join("server"),
+        "16m",
+        &[("DESKHAND_CONFIG", config)],
+    )
+    .expect("server");
     let token = server.token(1, "1h");
     let agent = Agent::new(&tmp.path().join("agent"));
     let id = agent.enroll_ok(&server, &token);
-    let _run = agent.run().expect("run");
+    let mut run = agent.run().expect("run");
     let before = stored_inventory(&server, &id);
     let filler = server.data_view().join("filler");
     let filled = fill(&filler);
@@ -624,9 +634,37 @@ fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
         during["asset"]["last_inventory_at"],
         before["asset"]["last_inventory_at"]
     );
+    // The agent goes away while liveness cannot be written. Its last
+    // heartbeat is seconds newer than anything stored before the disk
+    // filled.
+    wait_for(WAIT, "a liveness flush refused", || {
+        server
+            .log()
+            .contains("could not record agent liveness")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let live = |server: &Server| {
+        server
+            .agents()
+            .into_iter()
+            .find(|a| a["id"] == id.as_str())
+            .and_then(|a| a["last_seen"].as_str().map(str::to_string))
+    };
+    let heard = live(&server).expect("an online agent's last-seen time");
+    run.stop();
+    wait_for(WAIT, "the agent offline", || {
+        (!server.is_online(&id)).then_some(())
+    });
+    // A flush or two that fail with its time in them.
+    std::thread::sleep(Duration::from_millis(2_500));
 
     // Room again: writes work, and nothing stored before was lost.
     std::fs::remove_file(&filler).expect("remove the filler");
+    // Times are RFC 3339 in UTC, all of one form: they sort as text.
+    wait_for(WAIT, "the agent's last-seen time, written late", || {
+        live(&server).filter(|at| *at >= heard)
+    });
     assert!(
         add("HP LaserJet 4th floor").status.success(),
         "{}",
