@@ -251,6 +251,10 @@ impl Changes {
             .collect();
         touched.sort_unstable();
         touched.dedup();
+        // Asked once per id: below, each is asked up to three times, and
+        // an answer may be a probe of the in-memory index (a cache miss).
+        let in_base: Vec<bool> = touched.iter().map(|&id| base(id)).collect();
+        let base = |id: i64| touched.binary_search(&id).is_ok_and(|at| in_base[at]);
         let before: Vec<bool> = touched.iter().map(|&id| self.has(&base, id)).collect();
         for &id in removed {
             if let Ok(at) = self.added.position(id) {
