@@ -206,13 +206,13 @@ impl Presence {
     /// least as new); an ended one's time is kept as it was. The store
     /// keeps the newest time of any it is given, so order does not
     /// matter.
-    pub fn put_back(&self, batch: Vec<Seen>) {
+    pub fn put_back(&self, batch: &[Seen]) {
         let mut inner = self.lock();
         for seen in batch {
             if inner.sessions.contains_key(&seen.agent_id) {
-                inner.dirty.insert(seen.agent_id);
+                inner.dirty.insert(seen.agent_id.clone());
             } else {
-                inner.ended.push(seen);
+                inner.ended.push(seen.clone());
             }
         }
     }
@@ -244,7 +244,7 @@ mod tests {
     fn updates_given_back_are_flushed_next_time() {
         let presence = Presence::default();
         assert!(presence.take_dirty().is_empty());
-        presence.put_back(vec![seen("a", 10), seen("b", 20)]);
+        presence.put_back(&[seen("a", 10), seen("b", 20)]);
         let mut again: Vec<(String, i64)> = presence
             .take_dirty()
             .into_iter()

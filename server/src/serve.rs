@@ -22,7 +22,7 @@ use crate::config::ServerSettings;
 use crate::link::{self, LinkContext};
 use crate::pki::CertificateAuthority;
 use crate::presence::Presence;
-use crate::store::Store;
+use crate::store::{Seen, Store};
 use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -329,22 +329,24 @@ async fn flush_loop(
             _ = tick.tick() => false,
             _ = stop.wait_for(|s| *s) => true,
         };
-        let batch = presence.take_dirty();
-        if let Err(e) = store.record_seen(batch.clone()).await {
+        // Shared with the writer, so a refused batch can be given back
+        // without copying every batch that is not.
+        let batch: Arc<[Seen]> = presence.take_dirty().into();
+        if let Err(e) = store.record_seen(Arc::clone(&batch)).await {
             // Kept for the next flush: an agent that disconnects while the
             // database refuses writes must not lose its last-seen time.
             if !failing {
                 warn!(error = %e, agents = batch.len(), "could not record agent liveness; kept for the next flush");
             }
             failing = true;
-            presence.put_back(batch);
+            presence.put_back(&batch);
         } else if std::mem::take(&mut failing) {
             info!("agent liveness recorded again");
         }
         if stopping {
             // Sessions closed during shutdown leave their last-seen behind.
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = store.record_seen(presence.take_dirty()).await;
+            let _ = store.record_seen(presence.take_dirty().into()).await;
             return;
         }
     }

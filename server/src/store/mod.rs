@@ -1671,7 +1671,7 @@ impl Store {
     }
 
     /// Writes a batch of liveness updates in one transaction.
-    pub async fn record_seen(&self, batch: Vec<Seen>) -> Result<()> {
+    pub async fn record_seen(&self, batch: Arc<[Seen]>) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -1679,7 +1679,7 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "UPDATE agents SET last_seen = max(coalesce(last_seen, 0), ?2), last_addr = ?3 WHERE id = ?1",
             )?;
-            for s in &batch {
+            for s in batch.iter() {
                 st.execute(params![s.agent_id, s.at, s.addr])?;
             }
             Ok(())
@@ -3857,7 +3857,9 @@ mod tests {
             at,
             addr: "127.0.0.1:1".into(),
         };
-        s.record_seen(vec![seen(50), seen(40)]).await.expect("seen");
+        s.record_seen(vec![seen(50), seen(40)].into())
+            .await
+            .expect("seen");
         assert_eq!(
             s.find_agent("a1".into()).await.expect("a1").last_seen,
             Some(50)
