@@ -3124,25 +3124,31 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let replies = run_batch(&mut conn, &mut state, batch);
+        let result = run_batch(&mut conn, &mut state, batch);
         let statement_error = state.take_database_error();
-        let environmental = |e: StoreError| e.is_environmental().then(|| e.to_string());
-        let failure = match replies {
-            Ok((replies, commit)) => {
-                for reply in replies {
-                    reply(commit.as_ref().map_err(StoreError::copy).copied());
-                }
-                commit.err().and_then(environmental).or(statement_error)
-            }
+        let environmental = |e: &StoreError| e.is_environmental().then(|| e.to_string());
+        let failure = match &result {
+            Ok((_, commit)) => commit
+                .as_ref()
+                .err()
+                .and_then(environmental)
+                .or(statement_error),
             Err(e) => {
                 tracing::error!(error = %e, "database batch could not start");
                 environmental(e)
             }
         };
+        // Before anyone is answered: a caller told that the disk is full
+        // finds the health saying so too.
         health
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .record(failure, crate::unix_now());
+        if let Ok((replies, commit)) = result {
+            for reply in replies {
+                reply(commit.as_ref().map_err(StoreError::copy).copied());
+            }
+        }
         checkpointer.committed();
     }
 }
