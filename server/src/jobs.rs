@@ -226,14 +226,16 @@ pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String>
             .clone()
             .ok_or_else(|| format!("job {} has no manifest", job.id))
     };
+    let params = || deskhand_shared::params::split_assignments(&job.args);
     let action = match job.action.as_str() {
-        "install" => JobAction::Install(manifest()?),
+        "install" => JobAction::Install {
+            manifest: manifest()?,
+            params: params()?,
+        },
         "uninstall" => JobAction::Uninstall(manifest()?),
         "script" => JobAction::Script {
             manifest: manifest()?,
-            args: job.args.clone(),
-            env: parts.env.clone(),
-            cwd: parts.cwd.clone(),
+            params: params()?,
         },
         "inventory" => JobAction::InventoryRefresh,
         "diag" => JobAction::Diag(diag_request(&job.item, &job.args)?),

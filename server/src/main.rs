@@ -106,13 +106,13 @@ enum Command {
     Labels(LabelsCmd),
     /// Publisher signing keys (kept by operators, never by the server).
     #[command(subcommand)]
-    Keys(cli::jobs::KeysCmd),
+    Keys(cli::publish::KeysCmd),
     /// Signed packages agents install.
     #[command(subcommand)]
-    Packages(cli::jobs::PackagesCmd),
+    Packages(cli::publish::PackagesCmd),
     /// Signed scripts agents run.
     #[command(subcommand)]
-    Scripts(cli::jobs::ScriptsCmd),
+    Scripts(cli::publish::ScriptsCmd),
     /// Installs, uninstalls, scripts and inventory refreshes on assets.
     #[command(subcommand)]
     Jobs(cli::jobs::JobsCmd),
@@ -636,7 +636,7 @@ fn real_main(cli: Cli) -> Result<()> {
         ));
     }
     if let Command::Keys(cmd) = cli.command {
-        return cli::jobs::keys(cmd);
+        return cli::publish::keys(cmd);
     }
     if let Command::Backup(args) = cli.command {
         cli::backup_format(cli.output)?;
@@ -670,38 +670,8 @@ fn real_main(cli: Cli) -> Result<()> {
             Command::Server(_) | Command::Keys(_) | Command::Backup(_) => {
                 unreachable!("handled above")
             }
-            Command::Packages(cmd) => match cmd {
-                cli::jobs::PackagesCmd::Publish(p) => {
-                    cli::jobs::packages_publish(&client, f, p).await
-                }
-                cli::jobs::PackagesCmd::List => {
-                    cli::jobs::items_list(&client, f, deskhand_shared::jobs::ItemKind::Package)
-                        .await
-                }
-            },
-            Command::Scripts(cmd) => match cmd {
-                cli::jobs::ScriptsCmd::Publish {
-                    file,
-                    interpreter,
-                    name,
-                    version,
-                    sign_with,
-                } => {
-                    cli::jobs::scripts_publish(
-                        &client,
-                        f,
-                        &file,
-                        &interpreter,
-                        name,
-                        version,
-                        &sign_with,
-                    )
-                    .await
-                }
-                cli::jobs::ScriptsCmd::List => {
-                    cli::jobs::items_list(&client, f, deskhand_shared::jobs::ItemKind::Script).await
-                }
-            },
+            Command::Packages(cmd) => cli::publish::packages(&client, f, cmd).await,
+            Command::Scripts(cmd) => cli::publish::scripts(&client, f, cmd).await,
             Command::Jobs(cmd) => match cmd {
                 cli::jobs::JobsCmd::Run(a) => cli::jobs::jobs_run(&client, f, a).await,
                 cli::jobs::JobsCmd::List { limit } => cli::jobs::jobs_list(&client, f, limit).await,

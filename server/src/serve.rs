@@ -282,7 +282,7 @@ async fn dev_agent(
         .parent()
         .unwrap_or(agent_dir)
         .join(DEV_PUBLISHER_KEY);
-    let public = crate::cli::jobs::ensure_key_file(&key)?;
+    let public = crate::cli::publish::ensure_key_file(&key)?;
     let opts = EnrollOptions {
         server: server.to_string(),
         token,

@@ -19,6 +19,8 @@
 use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
+use crate::params::{ParamKind, ParamPass, ParamSpec};
+
 /// Version of the manifest format.
 pub const MANIFEST_FORMAT: u32 = 1;
 
@@ -91,6 +93,53 @@ pub struct Manifest {
     pub check: Option<PresenceCheck>,
     /// Key id of the publisher key that signs this manifest.
     pub publisher: String,
+    /// The parameters a job may pass to the install command (packages) or
+    /// the script, and how; nothing else reaches the process. A manifest
+    /// without declarations takes no parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<ParamSpec>,
+    /// The directory the command runs in (absolute); the agent's own job
+    /// directory if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+}
+
+/// The pattern every package and script name follows: a letter or digit,
+/// then letters, digits, `.`, `_`, `+` or `-`, at most 128 characters.
+pub const NAME_RULE: &str =
+    "a letter or digit, then letters, digits, '.', '_', '+' or '-', at most 128 characters";
+
+/// The pattern every version follows: as [`NAME_RULE`], plus `~` and `:`
+/// (Debian's epochs and pre-releases).
+pub const VERSION_RULE: &str = "a letter or digit, then letters, digits, '.', '_', '+', '-', '~' or ':', at most 128 characters";
+
+/// Checks a package or script name against [`NAME_RULE`].
+pub fn check_item_name(name: &str) -> Result<(), String> {
+    check_word(name, b"._+-").map_err(|()| {
+        format!(
+            "the name `{}` is not valid: use {NAME_RULE}",
+            name.escape_debug()
+        )
+    })
+}
+
+/// Checks a version against [`VERSION_RULE`].
+pub fn check_item_version(version: &str) -> Result<(), String> {
+    check_word(version, b"._+-~:").map_err(|()| {
+        format!(
+            "the version `{}` is not valid: use {VERSION_RULE}",
+            version.escape_debug()
+        )
+    })
+}
+
+fn check_word(text: &str, extra: &[u8]) -> Result<(), ()> {
+    let ok = (1..=128).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    if ok { Ok(()) } else { Err(()) }
 }
 
 impl Manifest {
@@ -102,9 +151,8 @@ impl Manifest {
                 self.format
             ));
         }
-        if self.name.trim().is_empty() || self.version.trim().is_empty() {
-            return Err("the manifest has no name or no version".into());
-        }
+        check_item_name(&self.name)?;
+        check_item_version(&self.version)?;
         if self.install.is_empty() {
             return Err("the manifest has no install command".into());
         }
@@ -122,6 +170,24 @@ impl Manifest {
             return Err(format!(
                 "the manifest's commands use {FILE_PLACEHOLDER} but it has no artifact"
             ));
+        }
+        crate::params::check_declarations(&self.params)?;
+        if let Some(dir) = &self.workdir {
+            let as_path = ParamSpec {
+                name: "workdir".into(),
+                kind: ParamKind::Path,
+                pass: ParamPass::Env("WORKDIR".into()),
+                pattern: None,
+                values: Vec::new(),
+                min: None,
+                max: None,
+                default: None,
+                required: false,
+                description: String::new(),
+            };
+            as_path
+                .accept(dir)
+                .map_err(|e| format!("the manifest's workdir `{}`: {e}", dir.escape_debug()))?;
         }
         Ok(())
     }
@@ -222,19 +288,22 @@ pub fn sign(json: String, pkcs8: &[u8]) -> Result<SignedManifest, String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobAction {
     /// Install the package the manifest describes.
-    Install(SignedManifest),
-    /// Uninstall it.
+    Install {
+        /// The package's signed manifest.
+        manifest: SignedManifest,
+        /// Values for the parameters the manifest declares, by name; the
+        /// agent checks them against the declarations it verified.
+        params: Vec<(String, String)>,
+    },
+    /// Uninstall it, with the manifest's uninstall command as signed (no
+    /// parameters).
     Uninstall(SignedManifest),
-    /// Run the script with arguments.
+    /// Run the script.
     Script {
         /// The script's signed manifest.
         manifest: SignedManifest,
-        /// Arguments after the script.
-        args: Vec<String>,
-        /// Extra environment, name/value pairs.
-        env: Vec<(String, String)>,
-        /// Working directory; the agent's job directory if empty.
-        cwd: Option<String>,
+        /// Values for the parameters the manifest declares, by name.
+        params: Vec<(String, String)>,
     },
     /// Collect and report the inventory now.
     InventoryRefresh,
@@ -246,7 +315,7 @@ impl JobAction {
     /// The action's name as shown.
     pub fn name(&self) -> &'static str {
         match self {
-            JobAction::Install(_) => "install",
+            JobAction::Install { .. } => "install",
             JobAction::Uninstall(_) => "uninstall",
             JobAction::Script { .. } => "script",
             JobAction::InventoryRefresh => "inventory",
@@ -417,6 +486,8 @@ mod tests {
             uninstall: vec!["dpkg".into(), "-r".into(), "hello".into()],
             check: None,
             publisher: publisher.into(),
+            params: Vec::new(),
+            workdir: None,
         }
     }
 
@@ -499,5 +570,72 @@ mod tests {
         assert!(m.validate().is_ok());
         m.install.clear();
         assert!(m.validate().is_err());
+    }
+
+    #[test]
+    fn names_follow_one_pattern() {
+        for good in ["firefox", "clear-print-queue", "7zip", "libssl3", "a.b_c+d"] {
+            assert!(check_item_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "../../etc/passwd",
+            "..",
+            "a/b",
+            "a\0b",
+            "",
+            " x",
+            "-rf",
+            "evil\u{202e}",
+        ] {
+            assert!(check_item_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_item_name(&"a".repeat(129)).is_err());
+        assert!(check_item_version("1:2.36-9+deb12u4~bpo1").is_ok());
+        assert!(check_item_version("1.0/../x").is_err());
+        let mut m = manifest("k");
+        m.name = "../../etc/passwd".into();
+        assert!(m.validate().is_err_and(|e| e.contains("not valid")));
+    }
+
+    #[test]
+    fn a_tampered_declaration_fails_verification() {
+        let (pkcs8, public) = keypair();
+        let id = key_id(&parse_public_key(&public).expect("key"));
+        let mut m = manifest(&id);
+        m.params = vec![
+            serde_json::from_str(
+                r#"{"name":"level","kind":"enum","values":["debug","info"],"pass":"env:LOG_LEVEL"}"#,
+            )
+            .expect("param"),
+        ];
+        let good = sign(serde_json::to_string(&m).expect("json"), &pkcs8).expect("sign");
+        let verified = good
+            .verify(std::slice::from_ref(&public))
+            .expect("verifies");
+        assert_eq!(verified.params.len(), 1);
+        // Widening the enum, or renaming the variable it sets, breaks the signature.
+        for (from, to) in [
+            ("\"info\"", "\"$(id)\""),
+            ("env:LOG_LEVEL", "env:LOG_LEVEX"),
+        ] {
+            let tampered = SignedManifest {
+                json: good.json.replace(from, to),
+                ..good.clone()
+            };
+            assert_ne!(tampered.json, good.json);
+            assert!(matches!(
+                tampered.verify(std::slice::from_ref(&public)),
+                Err(TrustError::BadSignature(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn manifests_without_declarations_still_parse_and_take_no_parameters() {
+        // A manifest signed before parameters existed has no such fields.
+        let json = r#"{"format":1,"kind":"script","name":"benign","version":"1","artifact":null,"install":["sh","-c","echo benign"],"uninstall":[],"check":null,"publisher":"k"}"#;
+        let m: Manifest = serde_json::from_str(json).expect("parses");
+        assert!(m.params.is_empty() && m.workdir.is_none());
+        assert!(m.validate().is_ok());
     }
 }

@@ -13,6 +13,8 @@
 //! - [`inventory`]: the inventory document, its content hash and its diff.
 //! - [`jobs`]: signed manifests, job orders, progress, results and content
 //!   transfer.
+//! - [`params`]: the parameters a manifest declares, and the check of a
+//!   job's values against them.
 //! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
 //!   to pin the server's CA.
 //!
@@ -24,6 +26,7 @@ pub mod fingerprint;
 pub mod frame;
 pub mod inventory;
 pub mod jobs;
+pub mod params;
 pub mod proto;
 
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};

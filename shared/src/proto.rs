@@ -18,10 +18,16 @@ use serde::{Deserialize, Serialize};
 /// peer of version 1 cannot read. A version-1 server refuses a version-2
 /// agent at its hello ("upgrade the server") instead of failing on its
 /// first compressed inventory.
-pub const PROTOCOL_VERSION: u16 = 2;
+///
+/// 3: a job passes only values for the parameters its signed manifest
+/// declares ([`crate::params`]); the unsigned environment, arguments and
+/// working directory of version 2's script orders are gone.
+pub const PROTOCOL_VERSION: u16 = 3;
 
-/// The oldest peer protocol version this build still accepts.
-pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// The oldest peer protocol version this build still accepts. Version 2
+/// agents are refused ("upgrade the agent"): they would run a job with
+/// whatever environment an order carried, outside the signature.
+pub const MIN_PROTOCOL_VERSION: u16 = 3;
 
 /// The TLS ALPN both sides require on the QUIC connection.
 pub const ALPN: &[u8] = b"deskhand/1";

@@ -78,37 +78,38 @@ async fn run_action(
     timeout: Duration,
     cancel: &mut watch::Receiver<bool>,
 ) -> Result<JobResult> {
-    let (manifest, argv, env, cwd, install) = match &order.action {
+    let (manifest, values, install) = match &order.action {
         JobAction::InventoryRefresh => {
             shared.emit(JobEvent::RefreshInventory);
             return Ok(outcome(Outcome::Succeeded, "inventory collected and sent"));
         }
         JobAction::Diag(req) => return run_diag(req.clone(), timeout, cancel).await,
-        JobAction::Install(m) | JobAction::Uninstall(m) => {
-            let manifest = verify(shared, m, ItemKind::Package)?;
-            let install = matches!(order.action, JobAction::Install(_));
-            let argv = if install {
-                manifest.install.clone()
-            } else {
-                manifest.uninstall.clone()
-            };
-            if argv.is_empty() {
-                bail!("the manifest has no uninstall command");
-            }
-            (manifest, argv, Vec::new(), None, Some(install))
-        }
-        JobAction::Script {
-            manifest,
-            args,
-            env,
-            cwd,
-        } => {
-            let manifest = verify(shared, manifest, ItemKind::Script)?;
-            let mut argv = manifest.install.clone();
-            argv.extend(args.iter().cloned());
-            (manifest, argv, env.clone(), cwd.clone(), None)
-        }
+        JobAction::Install { manifest, params } => (
+            verify(shared, manifest, ItemKind::Package)?,
+            params.as_slice(),
+            Some(true),
+        ),
+        JobAction::Uninstall(m) => (verify(shared, m, ItemKind::Package)?, &[][..], Some(false)),
+        JobAction::Script { manifest, params } => (
+            verify(shared, manifest, ItemKind::Script)?,
+            params.as_slice(),
+            None,
+        ),
     };
+    // The values are checked against the declarations this agent just
+    // verified, before anything is fetched or run.
+    let label = format!("{} {}", manifest.name, manifest.version);
+    let resolved = deskhand_shared::params::resolve(&label, &manifest.params, values)
+        .map_err(|e| anyhow!("refused, nothing was run: {e}"))?;
+    let mut argv = if install == Some(false) {
+        manifest.uninstall.clone()
+    } else {
+        manifest.install.clone()
+    };
+    if argv.is_empty() {
+        bail!("the manifest has no uninstall command");
+    }
+    argv.extend(resolved.args);
     let file = match &manifest.artifact {
         Some(artifact) => {
             let fetched = tokio::select! {
@@ -122,15 +123,24 @@ async fn run_action(
         None => None,
     };
     let argv = substitute(&argv, file.as_deref());
-    let cwd = match cwd.filter(|c| !c.is_empty()) {
-        Some(c) => PathBuf::from(c),
+    let cwd = match &manifest.workdir {
+        Some(dir) => PathBuf::from(dir),
         None => shared.cache_dir(),
     };
+    let env = super::environment::for_this_machine(&resolved.env);
     info!(job_id = %order.job_id, command = ?argv, "running a job's command");
     let job_id = order.job_id.clone();
-    let out = run_command(&argv, &env, &cwd, timeout, cancel, |stderr, text| {
-        shared.progress(&job_id, JobProgress::Output { stderr, text });
-    })
+    let out = run_command(
+        &argv,
+        &env,
+        &cwd,
+        timeout,
+        cancel,
+        |pid| shared.started_group(&job_id, pid),
+        |stderr, text| {
+            shared.progress(&job_id, JobProgress::Output { stderr, text });
+        },
+    )
     .await?;
     let mut result = JobResult {
         exit_code: out.exit_code,
@@ -422,14 +432,17 @@ async fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(ctx.finish()))
 }
 
-/// Runs `argv` with a timeout and a cancel switch, streaming its output
-/// to `on_output` and keeping up to [`OUTPUT_CAP`] of each stream.
+/// Runs `argv` with exactly the environment `env` (nothing inherited), a
+/// timeout and a cancel switch; tells `on_start` the pid of the command
+/// (its process group's id on Unix), streams its output to `on_output`
+/// and keeps up to [`OUTPUT_CAP`] of each stream.
 pub async fn run_command(
     argv: &[String],
     env: &[(String, String)],
     cwd: &Path,
     timeout: Duration,
     cancel: &mut watch::Receiver<bool>,
+    on_start: impl FnOnce(u32),
     on_output: impl Fn(bool, String) + Send + Sync,
 ) -> Result<CommandOutcome> {
     let Some((program, args)) = argv.split_first() else {
@@ -437,6 +450,7 @@ pub async fn run_command(
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
+        .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::null())
@@ -447,6 +461,9 @@ pub async fn run_command(
     cmd.process_group(0);
     let mut child = cmd.spawn().with_context(|| format!("starting {program}"))?;
     let pid = child.id();
+    if let Some(pid) = pid {
+        on_start(pid);
+    }
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -601,6 +618,7 @@ mod tests {
             dir.path(),
             Duration::from_millis(300),
             &mut rx,
+            |_| {},
             |_, _| {},
         )
         .await
@@ -627,6 +645,7 @@ mod tests {
             dir.path(),
             Duration::from_secs(20),
             &mut rx,
+            |_| {},
             |_, t| *streamed.lock().expect("lock") += t.len(),
         )
         .await
@@ -641,6 +660,41 @@ mod tests {
 
     #[cfg(unix)]
     #[tokio::test]
+    async fn a_command_gets_exactly_the_environment_it_is_given() {
+        // The test process has variables of its own (cargo sets some);
+        // none of them may reach the command.
+        assert!(std::env::vars().count() > 2);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_tx, mut rx) = watch::channel(false);
+        let env = super::super::environment::unix_env(
+            &super::super::environment::Account {
+                name: "root".into(),
+                home: "/root".into(),
+            },
+            &[("LOG_LEVEL".into(), "debug".into())],
+        );
+        let started = std::sync::Mutex::new(None);
+        let out = run_command(
+            &argv(&["env"]),
+            &env,
+            dir.path(),
+            Duration::from_secs(20),
+            &mut rx,
+            |pid| *started.lock().expect("lock") = Some(pid),
+            |_, _| {},
+        )
+        .await
+        .expect("runs");
+        let mut got: Vec<&str> = out.stdout.lines().collect();
+        got.sort_unstable();
+        let mut want: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert!(started.lock().expect("lock").is_some_and(|p| p > 0));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
     async fn a_cancel_kills_a_running_command() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (tx, mut rx) = watch::channel(false);
@@ -651,6 +705,7 @@ mod tests {
                 dir.path(),
                 Duration::from_secs(60),
                 &mut rx,
+                |_| {},
                 |_, _| {},
             )
             .await

@@ -16,6 +16,8 @@ use anyhow::{Context, Result};
 use deskhand_shared::jobs::{JobOrder, JobResult, Outcome};
 use serde::{Deserialize, Serialize};
 
+use super::orphans::ProcessGroup;
+
 /// How long an acknowledged result is remembered, so that a late re-send
 /// of its order is answered rather than run again.
 pub const KEEP_ACKED_SECS: i64 = 30 * 24 * 3600;
@@ -49,6 +51,11 @@ pub enum Decision {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     jobs: BTreeMap<String, Entry>,
+    /// The process group of each job whose command is running, so that an
+    /// agent that died meanwhile can kill what it left behind
+    /// ([`super::orphans`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    groups: BTreeMap<String, ProcessGroup>,
 }
 
 fn ended(
@@ -123,8 +130,40 @@ impl Ledger {
         }
     }
 
+    /// Records the process group a started job's command runs in.
+    pub fn started_group(&mut self, job_id: &str, group: ProcessGroup) {
+        if matches!(self.jobs.get(job_id), Some(Entry::Started(_))) {
+            self.groups.insert(job_id.to_string(), group);
+        }
+    }
+
+    /// Jobs recorded as started whose command's process group is known:
+    /// after an agent restart, what a dead agent may have left running.
+    pub fn orphans(&self) -> Vec<(String, i64, ProcessGroup)> {
+        self.groups
+            .iter()
+            .filter_map(|(id, g)| match self.jobs.get(id) {
+                Some(Entry::Started(at)) => Some((id.clone(), *at, g.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ends a job the agent stopped in the middle of (found at start):
+    /// failed, with `note` saying what became of its processes.
+    pub fn abandon(&mut self, job_id: &str, started_at: i64, note: &str, now: i64) {
+        let r = ended(
+            Outcome::Failed,
+            format!("the agent stopped while this job was running; it was not run again; {note}"),
+            Some(started_at),
+            now,
+        );
+        self.finish(job_id, r);
+    }
+
     /// Records a job's result, into the outbox.
     pub fn finish(&mut self, job_id: &str, result: JobResult) {
+        self.groups.remove(job_id);
         self.jobs.insert(
             job_id.to_string(),
             Entry::Done {
@@ -255,6 +294,40 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Failed);
         assert_eq!(r.started_at, Some(10));
         assert_eq!(l.outbox().len(), 1);
+    }
+
+    #[test]
+    fn a_running_jobs_process_group_is_kept_until_it_ends() {
+        let mut l = Ledger::default();
+        let group = ProcessGroup {
+            pgid: 77,
+            boot_id: Some("b".into()),
+            leader_start: Some(5),
+        };
+        // Not started: nothing to record.
+        l.started_group("j0", group.clone());
+        assert!(l.orphans().is_empty());
+        assert_eq!(l.on_order(&order("j1", 1000), false, 10), Decision::Run);
+        l.started_group("j1", group.clone());
+        // Saved and loaded again, as across an agent restart.
+        let back: Ledger =
+            serde_json::from_slice(&serde_json::to_vec(&l).expect("json")).expect("loads");
+        assert_eq!(back.orphans(), vec![("j1".to_string(), 10, group.clone())]);
+        let mut back = back;
+        back.abandon("j1", 10, "its processes were killed", 20);
+        assert!(back.orphans().is_empty());
+        let out = back.outbox();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.outcome, Outcome::Failed);
+        assert!(
+            out[0]
+                .1
+                .message
+                .contains("not run again; its processes were killed")
+        );
+        // A ledger written before groups were recorded still loads.
+        let old: Ledger = serde_json::from_str(r#"{"jobs":{"j":{"Started":3}}}"#).expect("old");
+        assert!(old.orphans().is_empty());
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! cancels and acknowledgements in, tells it the current connection (for
 //! content transfers), and forwards the [`JobEvent`]s it emits.
 
+pub mod environment;
 pub mod exec;
 pub mod ledger;
+pub mod orphans;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +79,15 @@ impl Shared {
         }));
     }
 
+    /// Records the process group a job's command started in, durably, so
+    /// that an agent killed meanwhile can stop it at its next start.
+    pub(crate) fn started_group(&self, job_id: &str, pid: u32) {
+        let group = orphans::record(pid);
+        let mut ledger = self.ledger();
+        ledger.started_group(job_id, group);
+        self.save(&ledger);
+    }
+
     /// Records a result in the outbox and sends it.
     fn finish(&self, job_id: &str, result: JobResult) {
         {
@@ -142,6 +153,19 @@ impl Jobs {
             }
         };
         ledger.prune(crate::unix_now());
+        // Jobs this agent was running when it died: stop what they left
+        // behind, and report them failed (not run again).
+        let orphaned = ledger.orphans();
+        for (job_id, started_at, group) in &orphaned {
+            let note = orphans::reap(group);
+            warn!(%job_id, pgid = group.pgid, %note, "a job was running when the agent stopped");
+            ledger.abandon(job_id, *started_at, &note, crate::unix_now());
+        }
+        if !orphaned.is_empty()
+            && let Err(e) = ledger.save(&path)
+        {
+            warn!(error = %format!("{e:#}"), "could not save the job ledger");
+        }
         let (events, rx) = mpsc::unbounded_channel();
         let (conn, _) = watch::channel(None);
         Ok((

@@ -31,7 +31,9 @@ pub(super) fn routes() -> Router<Shared> {
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/api/v1/packages", get(list_packages).post(publish_package))
+        .route("/api/v1/packages/{name}", get(show_package))
         .route("/api/v1/scripts", get(list_scripts).post(publish_script))
+        .route("/api/v1/scripts/{name}", get(show_script))
         .route("/api/v1/jobs", get(list_jobs).post(run_job))
         .route("/api/v1/jobs/{id}", get(show_job))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
@@ -104,6 +106,10 @@ pub struct ItemView {
     pub install: Vec<String>,
     /// Uninstall command.
     pub uninstall: Vec<String>,
+    /// The parameters a job may pass, as the signed manifest declares them.
+    pub params: Vec<deskhand_shared::params::ParamSpec>,
+    /// The directory the command runs in, if the manifest names one.
+    pub workdir: Option<String>,
     /// Publisher key id.
     pub publisher: String,
     /// When.
@@ -119,7 +125,9 @@ fn item_view(i: ContentItem) -> ItemView {
             .as_ref()
             .and_then(|m| m.artifact.as_ref().map(|a| a.format.clone())),
         install: m.as_ref().map(|m| m.install.clone()).unwrap_or_default(),
-        uninstall: m.map(|m| m.uninstall).unwrap_or_default(),
+        uninstall: m.as_ref().map(|m| m.uninstall.clone()).unwrap_or_default(),
+        workdir: m.as_ref().and_then(|m| m.workdir.clone()),
+        params: m.map(|m| m.params).unwrap_or_default(),
         kind: i.kind,
         name: i.name,
         version: i.version,
@@ -202,6 +210,43 @@ async fn list_scripts(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemV
     list_items(&s, ItemKind::Script).await
 }
 
+/// `?version=` of an item's page; the newest if absent.
+#[derive(Debug, Deserialize)]
+struct VersionQuery {
+    version: Option<String>,
+}
+
+async fn show_item(
+    s: &Shared,
+    kind: ItemKind,
+    name: String,
+    q: VersionQuery,
+) -> ApiResult<ItemView> {
+    let item = s
+        .store
+        .find_item(kind.as_str().to_string(), name, q.version)
+        .await?;
+    Ok(Json(item_view(item)))
+}
+
+async fn show_package(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(name): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> ApiResult<ItemView> {
+    show_item(&s, ItemKind::Package, name, q).await
+}
+
+async fn show_script(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(name): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> ApiResult<ItemView> {
+    show_item(&s, ItemKind::Script, name, q).await
+}
+
 /// A job to run.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,14 +256,11 @@ pub struct RunJob {
     /// The package or script, `NAME` or `NAME@VERSION` (the newest if no
     /// version); the check of a `diag` job.
     pub item: Option<String>,
-    /// Script arguments; `NAME=VALUE` check arguments of a `diag` job.
+    /// `NAME=VALUE` values for the parameters the package or script
+    /// declares in its signed manifest (`scripts show` lists them); the
+    /// `NAME=VALUE` arguments of a `diag` job's check.
     #[serde(default)]
     pub args: Vec<String>,
-    /// Script environment, `NAME=VALUE`.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// Script working directory.
-    pub cwd: Option<String>,
     /// How long each target may run, e.g. `30m`.
     pub timeout: Option<String>,
     /// How long the job may wait for offline agents, e.g. `48h`.
@@ -278,12 +320,12 @@ async fn run_job(
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (spec.clone(), None),
             };
-            Some(
-                s.store
-                    .find_item(kind.as_str().to_string(), name, version)
-                    .await?
-                    .id,
-            )
+            let item = s
+                .store
+                .find_item(kind.as_str().to_string(), name, version)
+                .await?;
+            check_params(&req.action, &item, &req.args)?;
+            Some(item.id)
         }
         (Some(kind), None) => {
             return Err(ApiError::bad_request(format!(
@@ -292,20 +334,15 @@ async fn run_job(
                 kind.as_str()
             )));
         }
-        (None, _) => None,
+        (None, _) => {
+            if req.action == "inventory" && !req.args.is_empty() {
+                return Err(ApiError::bad_request(
+                    "an inventory job takes no parameters",
+                ));
+            }
+            None
+        }
     };
-    let env = req
-        .env
-        .iter()
-        .map(|e| {
-            e.split_once('=')
-                .filter(|(k, _)| !k.is_empty())
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("`{}` is not NAME=VALUE", crate::said(e)))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let secs = |what: &str, text: &Option<String>, default: &str| {
         duration_secs(what, &Some(text.clone().unwrap_or_else(|| default.into())))
             .map(|d| d.unwrap_or(0))
@@ -345,8 +382,6 @@ async fn run_job(
                 item_id,
                 diag_check,
                 args: req.args,
-                env,
-                cwd: req.cwd,
                 timeout_secs,
                 deadline: now.saturating_add(deadline_secs),
                 targets_spec: spec.join(", "),
@@ -380,6 +415,30 @@ async fn run_job(
         online,
         skipped,
     }))
+}
+
+/// Checks a job's `NAME=VALUE` values against the parameters its item's
+/// manifest declares, so that a job its agents would refuse is refused
+/// here, before it fans out. (The agents check again, against the
+/// manifest they verified: that is the check that counts.)
+fn check_params(action: &str, item: &ContentItem, args: &[String]) -> Result<(), ApiError> {
+    let values = deskhand_shared::params::split_assignments(args).map_err(ApiError::bad_request)?;
+    if action == "uninstall" {
+        if values.is_empty() {
+            return Ok(());
+        }
+        return Err(ApiError::bad_request(
+            "an uninstall runs the package's signed uninstall command and takes no parameters",
+        ));
+    }
+    let manifest = item
+        .manifest
+        .parse_unverified()
+        .map_err(|e| ApiError::bad_request(format!("{} {}: {e}", item.name, item.version)))?;
+    let label = format!("{} {}", item.name, item.version);
+    deskhand_shared::params::resolve(&label, &manifest.params, &values)
+        .map(drop)
+        .map_err(ApiError::bad_request)
 }
 
 type Targets = Vec<(String, String, String)>;

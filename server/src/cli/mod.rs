@@ -48,6 +48,7 @@ pub enum OutputFormat {
 }
 
 pub mod jobs;
+pub mod publish;
 
 /// An API client for one server and operator token.
 pub struct Client {

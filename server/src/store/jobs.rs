@@ -60,6 +60,22 @@ CREATE TABLE job_targets (
 CREATE INDEX job_targets_unfinished ON job_targets(agent_id, state);
 "#;
 
+/// Job parameters (security issue 33): a job passes values for the
+/// parameters its signed manifest declares, kept as `NAME=VALUE` in
+/// `args`; the unsigned environment and working directory are gone. A job
+/// created before could carry them (or arguments a script took outside the
+/// signature): its unfinished targets fail here rather than run.
+pub(super) const PARAMS_MIGRATION: &str = r#"
+UPDATE job_targets
+   SET state = 'failed', finished_at = unixepoch(), updated_at = unixepoch(),
+       message = 'created before job parameters were declared and signed: its environment, working directory or arguments were not signed, so it was not sent; run it again'
+ WHERE state IN ('queued', 'delivered', 'running')
+   AND job_id IN (SELECT id FROM jobs
+                   WHERE env <> '[]' OR cwd IS NOT NULL OR (action = 'script' AND args <> '[]'));
+ALTER TABLE jobs DROP COLUMN env;
+ALTER TABLE jobs DROP COLUMN cwd;
+"#;
+
 /// Output kept per target and stream while a job runs (the agent's final
 /// result replaces it).
 const LIVE_OUTPUT_CAP: i64 = 64 * 1024;
@@ -118,12 +134,9 @@ pub struct NewJob {
     pub item_id: Option<i64>,
     /// The diagnostic check of a `diag` job.
     pub diag_check: Option<String>,
-    /// Script arguments (`NAME=VALUE` check arguments for a diagnostic).
+    /// `NAME=VALUE` values of the item's declared parameters (of the
+    /// check's arguments, for a diagnostic).
     pub args: Vec<String>,
-    /// Script environment.
-    pub env: Vec<(String, String)>,
-    /// Script working directory.
-    pub cwd: Option<String>,
     /// Per-target timeout.
     pub timeout_secs: i64,
     /// Unix time after which a target must not start.
@@ -153,7 +166,7 @@ pub struct JobRow {
     pub deadline: i64,
     /// Timeout per target, seconds.
     pub timeout_secs: i64,
-    /// Script arguments.
+    /// `NAME=VALUE` parameter values (check arguments for a diagnostic).
     pub args: Vec<String>,
     /// When it was cancelled, if it was.
     pub cancelled_at: Option<i64>,
@@ -197,10 +210,6 @@ pub struct TargetRow {
 pub struct OrderParts {
     /// The job.
     pub job: JobRow,
-    /// Script working directory.
-    pub cwd: Option<String>,
-    /// Script environment.
-    pub env: Vec<(String, String)>,
     /// The signed manifest of its item, as stored.
     pub manifest: Option<SignedManifest>,
 }
@@ -371,9 +380,9 @@ impl Store {
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO jobs (id, action, item_id, args, env, cwd, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![id, job.action, job.item_id, json(&job.args), json(&job.env), job.cwd, job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
+                "INSERT INTO jobs (id, action, item_id, args, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![id, job.action, job.item_id, json(&job.args), job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
             )?;
             let row = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
@@ -415,21 +424,19 @@ impl Store {
     pub async fn order_parts(&self, job_id: String) -> Result<OrderParts> {
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {JOB_COLUMNS}, j.cwd, j.env, c.manifest, c.signature
+                "SELECT {JOB_COLUMNS}, c.manifest, c.signature
                  FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1"
             );
             conn.query_row(&sql, [&job_id], |r| {
                 let manifest = match (
-                    r.get::<_, Option<String>>(12)?,
-                    r.get::<_, Option<String>>(13)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<String>>(11)?,
                 ) {
                     (Some(json), Some(signature)) => Some(SignedManifest { json, signature }),
                     _ => None,
                 };
                 Ok(OrderParts {
                     job: job_from_row(r)?,
-                    cwd: r.get(10)?,
-                    env: from_json(&r.get::<_, String>(11)?),
                     manifest,
                 })
             })

@@ -438,6 +438,7 @@ fn migrations() -> Migrations<'static> {
         // changes`): events by time. Times only grow, so each insert
         // appends at the index's right edge.
         M::up("CREATE INDEX asset_events_by_time ON asset_events(at);"),
+        M::up(jobs::PARAMS_MIGRATION),
     ])
 }
 

@@ -1,0 +1,666 @@
+//! `deskhand keys`, `packages` and `scripts`: publisher keys, and signing
+//! and publishing what agents may run.
+//!
+//! Signing happens here, on the operator's machine: the private key is
+//! read from a local file and never sent; the server receives the signed
+//! manifest and the public key. The manifest carries the parameters the
+//! item takes (`--params FILE.toml`, see [`ParamsFile`]): a job can pass
+//! values for those and nothing else.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use deskhand_shared::jobs::{
+    Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck,
+    format_public_key, key_id, sign,
+};
+use ring::signature::KeyPair;
+
+use super::{Client, OutputFormat, Table, opt, print};
+use crate::api::jobs::{ContentInfo, ItemView, PublishItem};
+
+/// `deskhand keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Create an Ed25519 publisher key; prints the public key agents pin with --trust-publisher.
+    Generate {
+        /// Where to write the private key (mode 0600); keep it off the server.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace an existing key file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key of a private key file.
+    Show {
+        /// The private key file.
+        key: PathBuf,
+    },
+}
+
+/// `deskhand packages`.
+#[derive(Debug, Subcommand)]
+pub enum PackagesCmd {
+    /// Sign and publish a package: an artifact (deb, rpm, msi, exe, pkg) or a package-manager install.
+    Publish(Box<PublishPackage>),
+    /// Published packages.
+    List,
+    /// A package: its commands and the parameters it takes.
+    Show {
+        /// NAME or NAME@VERSION (the newest if no version).
+        item: String,
+    },
+}
+
+/// `deskhand packages publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishPackage {
+    /// The artifact to publish (omit with --manager).
+    file: Option<PathBuf>,
+    /// Package name (as the inventory shows it, unless --check-package says otherwise).
+    #[arg(long)]
+    name: String,
+    /// Package version.
+    #[arg(long)]
+    version: String,
+    /// The publisher private key to sign with.
+    #[arg(long, value_name = "KEY")]
+    sign_with: PathBuf,
+    /// The artifact's format [default: from the file extension].
+    #[arg(long, value_parser = ["deb", "rpm", "msi", "exe", "pkg"])]
+    format: Option<String>,
+    /// Install through a package manager instead of an artifact.
+    #[arg(long, value_parser = ["apt", "dnf", "zypper", "winget", "brew"], conflicts_with = "file")]
+    manager: Option<String>,
+    /// Install command, words split on spaces; {file} is the artifact [default: per format].
+    #[arg(long, value_name = "COMMAND")]
+    install_cmd: Option<String>,
+    /// Uninstall command, words split on spaces [default: per format].
+    #[arg(long, value_name = "COMMAND")]
+    uninstall_cmd: Option<String>,
+    /// The name the inventory shows after the install [default: --name].
+    #[arg(long, value_name = "NAME")]
+    check_package: Option<String>,
+    /// Do not check the inventory after install/uninstall.
+    #[arg(long)]
+    no_check: bool,
+    /// The parameters the install command takes, and its working directory
+    /// (TOML) [default: FILE.params.toml beside the artifact, if there is one].
+    #[arg(long, value_name = "TOML")]
+    params: Option<PathBuf>,
+}
+
+/// `deskhand scripts`.
+#[derive(Debug, Subcommand)]
+pub enum ScriptsCmd {
+    /// Sign and publish a script.
+    Publish(Box<PublishScript>),
+    /// Published scripts.
+    List,
+    /// A script: its command and the parameters it takes.
+    Show {
+        /// NAME or NAME@VERSION (the newest if no version).
+        item: String,
+    },
+}
+
+/// `deskhand scripts publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishScript {
+    /// The script file.
+    file: PathBuf,
+    /// What runs it.
+    #[arg(long, value_parser = ["sh", "bash", "powershell"])]
+    interpreter: String,
+    /// The script's name [default: the file name without extension].
+    #[arg(long)]
+    name: Option<String>,
+    /// Its version [default: the first 12 hex digits of its SHA-256].
+    #[arg(long)]
+    version: Option<String>,
+    /// The publisher private key to sign with.
+    #[arg(long, value_name = "KEY")]
+    sign_with: PathBuf,
+    /// The parameters the script takes, and its working directory (TOML)
+    /// [default: FILE.params.toml beside the script, if there is one].
+    #[arg(long, value_name = "TOML")]
+    params: Option<PathBuf>,
+}
+
+/// A publisher's declaration of what an item takes, read from TOML:
+///
+/// ```toml
+/// workdir = "/var/tmp"          # optional; the agent's job directory if absent
+/// [[param]]
+/// name = "printer"
+/// kind = "string"               # string, integer, enum or path
+/// pattern = "[A-Za-z0-9_-]{1,64}"
+/// required = true
+/// pass = "arg"                  # arg, flag:--name, prefix:NAME= or env:NAME
+/// description = "the queue to clear"
+/// ```
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamsFile {
+    /// The directory the command runs in.
+    #[serde(default)]
+    workdir: Option<String>,
+    /// The parameters, in the order their arguments are passed.
+    #[serde(default, rename = "param")]
+    params: Vec<deskhand_shared::params::ParamSpec>,
+}
+
+impl ParamsFile {
+    /// Reads `explicit`, or else `ARTIFACT.params.toml` if it exists, or
+    /// else declares nothing (the item then takes no parameters).
+    fn load(explicit: Option<&Path>, artifact: Option<&Path>) -> Result<Self> {
+        let beside = artifact.map(|a| {
+            let mut name = a.as_os_str().to_owned();
+            name.push(".params.toml");
+            PathBuf::from(name)
+        });
+        let path = match (explicit, beside) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(b)) if b.exists() => {
+                eprintln!("parameters: {}", b.display());
+                b
+            }
+            _ => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the parameters {}", path.display()))?;
+        let file: Self = toml::from_str(&text)
+            .with_context(|| format!("{} is not a parameters file", path.display()))?;
+        deskhand_shared::params::check_declarations(&file.params)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(file)
+    }
+}
+
+// ---- keys ---------------------------------------------------------------------
+
+const KEY_HEADER: &str =
+    "# deskhand publisher key: Ed25519, PKCS#8, hex. Keep it secret; the server never needs it.";
+
+/// `deskhand keys generate|show` (no server needed).
+pub fn keys(cmd: KeysCmd) -> Result<()> {
+    match cmd {
+        KeysCmd::Generate { out, force } => {
+            if out.exists() && !force {
+                bail!(
+                    "{} exists; pass --force to replace it (agents pinned to its public key will refuse the new one's signatures)",
+                    out.display()
+                );
+            }
+            let public = write_new_key(&out)?;
+            super::emit(&format!(
+                "{public}\n\nPrivate key written to {}. Enroll agents with --trust-publisher {public}\n",
+                out.display()
+            ));
+            Ok(())
+        }
+        KeysCmd::Show { key } => {
+            let pkcs8 = read_key(&key)?;
+            super::emit(&format!("{}\n", public_key(&pkcs8)?));
+            Ok(())
+        }
+    }
+}
+
+/// Generates a key into `path` (mode 0600); returns its public key.
+fn write_new_key(path: &Path) -> Result<String> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("generating the key failed"))?;
+    let public = public_key(pkcs8.as_ref())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = format!(
+        "{KEY_HEADER}\n# public: {public}\n{}\n",
+        hex::encode(pkcs8.as_ref())
+    );
+    write_private(path, &text)?;
+    Ok(public)
+}
+
+/// The public key of the key file at `path`, generating the file if it
+/// does not exist (`server --dev` uses it for its local agent).
+pub fn ensure_key_file(path: &Path) -> Result<String> {
+    if path.exists() {
+        public_key(&read_key(path)?)
+    } else {
+        write_new_key(path)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn read_key(path: &Path) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key {}", path.display()))?;
+    let hex_text: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<String>();
+    let bytes = hex::decode(hex_text.trim()).with_context(|| {
+        format!(
+            "{} is not a deskhand publisher key (make one with `deskhand keys generate`)",
+            path.display()
+        )
+    })?;
+    public_key(&bytes)
+        .with_context(|| format!("{} holds no usable Ed25519 key", path.display()))?;
+    Ok(bytes)
+}
+
+fn public_key(pkcs8: &[u8]) -> Result<String> {
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+        .map_err(|e| anyhow::anyhow!("not an Ed25519 private key: {e}"))?;
+    Ok(format_public_key(pair.public_key().as_ref()))
+}
+
+// ---- publishing ----------------------------------------------------------------
+
+fn words(cmd: &str) -> Vec<String> {
+    cmd.split_whitespace().map(str::to_string).collect()
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_string()).collect()
+}
+
+/// Default install and uninstall commands of an artifact format.
+fn format_commands(format: &str, name: &str) -> (Vec<String>, Vec<String>) {
+    let f = FILE_PLACEHOLDER;
+    match format {
+        "deb" => (strings(&["dpkg", "-i", f]), strings(&["dpkg", "-r", name])),
+        "rpm" => (
+            strings(&["rpm", "-U", "--replacepkgs", f]),
+            strings(&["rpm", "-e", name]),
+        ),
+        "msi" => (
+            strings(&["msiexec", "/i", f, "/qn", "/norestart"]),
+            strings(&["msiexec", "/x", f, "/qn", "/norestart"]),
+        ),
+        "pkg" => (
+            strings(&["installer", "-pkg", f, "-target", "/"]),
+            Vec::new(),
+        ),
+        _ => (strings(&[f, "/S"]), Vec::new()),
+    }
+}
+
+/// Install and uninstall commands of a package manager.
+fn manager_commands(manager: &str, name: &str, version: &str) -> (Vec<String>, Vec<String>) {
+    match manager {
+        "apt" => (
+            strings(&["apt-get", "install", "-y", &format!("{name}={version}")]),
+            strings(&["apt-get", "remove", "-y", name]),
+        ),
+        "dnf" => (
+            strings(&["dnf", "install", "-y", &format!("{name}-{version}")]),
+            strings(&["dnf", "remove", "-y", name]),
+        ),
+        "zypper" => (
+            strings(&[
+                "zypper",
+                "--non-interactive",
+                "install",
+                &format!("{name}={version}"),
+            ]),
+            strings(&["zypper", "--non-interactive", "remove", name]),
+        ),
+        "winget" => (
+            strings(&[
+                "winget",
+                "install",
+                "--id",
+                name,
+                "--version",
+                version,
+                "--silent",
+                "--accept-package-agreements",
+                "--accept-source-agreements",
+            ]),
+            strings(&["winget", "uninstall", "--id", name, "--silent"]),
+        ),
+        _ => (
+            strings(&["brew", "install", name]),
+            strings(&["brew", "uninstall", name]),
+        ),
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        ctx.update(&buf[..n]);
+    }
+    Ok((hex::encode(ctx.finish()), size))
+}
+
+/// Uploads the file unless the server has it already.
+async fn upload(c: &Client, path: &Path, sha256: &str, size: u64) -> Result<()> {
+    let url = format!("/api/v1/content/{sha256}");
+    if let Ok(info) = c.get::<ContentInfo>(&url).await
+        && info.size == size
+    {
+        return Ok(());
+    }
+    let bytes = tokio::fs::read(path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
+    eprintln!("uploading {} ({} bytes)…", path.display(), size);
+    let _: ContentInfo = c
+        .call(
+            c.http
+                .put(format!("{}{url}", c.base))
+                .timeout(Duration::from_secs(3600))
+                .body(bytes),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Signs `manifest` and publishes it (after its artifact).
+async fn publish(
+    c: &Client,
+    format: OutputFormat,
+    kind: ItemKind,
+    mut manifest: Manifest,
+    key: &Path,
+    file: Option<&Path>,
+) -> Result<()> {
+    let pkcs8 = read_key(key)?;
+    let public = public_key(&pkcs8)?;
+    let raw = deskhand_shared::jobs::parse_public_key(&public).map_err(anyhow::Error::msg)?;
+    manifest.publisher = key_id(&raw);
+    manifest
+        .validate()
+        .map_err(|e| anyhow::anyhow!("the manifest is not valid: {e}"))?;
+    if let (Some(path), Some(a)) = (file, &manifest.artifact) {
+        upload(c, path, &a.sha256, a.size).await?;
+    }
+    let json = serde_json::to_string_pretty(&manifest)?;
+    let signed = sign(json, &pkcs8).map_err(anyhow::Error::msg)?;
+    let path = format!("/api/v1/{}s", kind.as_str());
+    let item: ItemView = c
+        .post(
+            &path,
+            &PublishItem {
+                manifest: signed,
+                public_key: Some(public),
+            },
+        )
+        .await?;
+    print_items(format, std::slice::from_ref(&item))
+}
+
+/// `deskhand packages publish`.
+async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackage>) -> Result<()> {
+    let (artifact, (mut install, mut uninstall)) = match (&p.file, &p.manager) {
+        (Some(file), None) => {
+            let fmt = match &p.format {
+                Some(f) => f.clone(),
+                None => file
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase)
+                    .filter(|e| ["deb", "rpm", "msi", "exe", "pkg"].contains(&e.as_str()))
+                    .with_context(|| {
+                        format!(
+                            "cannot tell the format of {}; pass --format",
+                            file.display()
+                        )
+                    })?,
+            };
+            let (sha256, size) = sha256_file(file)?;
+            let cmds = format_commands(&fmt, &p.name);
+            (
+                Some(Artifact {
+                    format: fmt,
+                    sha256,
+                    size,
+                }),
+                cmds,
+            )
+        }
+        (None, Some(manager)) => (None, manager_commands(manager, &p.name, &p.version)),
+        (None, None) => bail!("give the artifact file, or --manager to install from a repository"),
+        (Some(_), Some(_)) => bail!("give either a file or --manager, not both"),
+    };
+    if let Some(cmd) = &p.install_cmd {
+        install = words(cmd);
+    }
+    if let Some(cmd) = &p.uninstall_cmd {
+        uninstall = words(cmd);
+    }
+    let check = (!p.no_check).then(|| PresenceCheck {
+        package: p.check_package.clone().unwrap_or_else(|| p.name.clone()),
+        version: p.version.clone(),
+    });
+    let declared = ParamsFile::load(p.params.as_deref(), p.file.as_deref())?;
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        kind: ItemKind::Package,
+        name: p.name,
+        version: p.version,
+        artifact,
+        install,
+        uninstall,
+        check,
+        publisher: String::new(),
+        params: declared.params,
+        workdir: declared.workdir,
+    };
+    publish(
+        c,
+        format,
+        ItemKind::Package,
+        manifest,
+        &p.sign_with,
+        p.file.as_deref(),
+    )
+    .await
+}
+
+/// `deskhand scripts publish`.
+async fn scripts_publish(c: &Client, format: OutputFormat, p: Box<PublishScript>) -> Result<()> {
+    let PublishScript {
+        file,
+        interpreter,
+        name,
+        version,
+        sign_with: key,
+        params,
+    } = *p;
+    let file = file.as_path();
+    let declared = ParamsFile::load(params.as_deref(), Some(file))?;
+    let (sha256, size) = sha256_file(file)?;
+    let name = match name {
+        Some(n) => n,
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+            .with_context(|| format!("cannot name {}; pass --name", file.display()))?,
+    };
+    let (fmt, install) = match interpreter.as_str() {
+        "powershell" => (
+            "ps1",
+            strings(&[
+                "powershell",
+                "-NoProfile",
+                "-NonInteractive",
+                "-ExecutionPolicy",
+                "Bypass",
+                "-File",
+                FILE_PLACEHOLDER,
+            ]),
+        ),
+        "bash" => ("bash", strings(&["bash", FILE_PLACEHOLDER])),
+        _ => ("sh", strings(&["sh", FILE_PLACEHOLDER])),
+    };
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        kind: ItemKind::Script,
+        name,
+        version: version.unwrap_or_else(|| sha256[..12].to_string()),
+        artifact: Some(Artifact {
+            format: fmt.into(),
+            sha256,
+            size,
+        }),
+        install,
+        uninstall: Vec::new(),
+        check: None,
+        publisher: String::new(),
+        params: declared.params,
+        workdir: declared.workdir,
+    };
+    publish(c, format, ItemKind::Script, manifest, &key, Some(file)).await
+}
+
+fn print_items(format: OutputFormat, items: &[ItemView]) -> Result<()> {
+    print(format, &items, || {
+        let mut t = Table::new(vec![
+            "NAME",
+            "VERSION",
+            "FORMAT",
+            "SIZE",
+            "SHA256",
+            "PUBLISHER",
+            "PUBLISHED",
+            "BY",
+        ]);
+        for i in items {
+            t.row(vec![
+                i.name.clone(),
+                i.version.clone(),
+                opt(&i.format),
+                i.size.map_or_else(|| "-".into(), |s| s.to_string()),
+                i.sha256
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |s| s[..12.min(s.len())].to_string()),
+                i.publisher.clone(),
+                i.published_at.clone(),
+                i.published_by.clone(),
+            ]);
+        }
+        t
+    })
+}
+
+/// `deskhand packages list` / `scripts list`.
+async fn items_list(c: &Client, format: OutputFormat, kind: ItemKind) -> Result<()> {
+    let items: Vec<ItemView> = c.get(&format!("/api/v1/{}s", kind.as_str())).await?;
+    print_items(format, &items)
+}
+
+/// `deskhand packages show` / `scripts show`: the item, its commands and
+/// the parameters a job may pass.
+async fn item_show(c: &Client, format: OutputFormat, kind: ItemKind, spec: &str) -> Result<()> {
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let mut path = format!("/api/v1/{}s/{}", kind.as_str(), super::path_segment(name));
+    if let Some(v) = version {
+        path.push_str(&format!("?version={}", super::path_segment(v)));
+    }
+    let item: ItemView = c.get(&path).await?;
+    let params = || {
+        let mut t = Table::new(vec![
+            "PARAMETER",
+            "TAKES",
+            "PASSED AS",
+            "REQUIRED",
+            "DEFAULT",
+            "DESCRIPTION",
+        ]);
+        for p in &item.params {
+            t.row(vec![
+                p.name.clone(),
+                p.summary(),
+                p.pass.to_string(),
+                if p.required { "yes" } else { "no" }.into(),
+                opt(&p.default),
+                p.description.clone(),
+            ]);
+        }
+        t
+    };
+    if format != OutputFormat::Table {
+        return print(format, &item, params);
+    }
+    let mut text = format!(
+        "{} {} {}\n  published {} by {}, signed by publisher {}\n  command: {}\n",
+        item.kind,
+        item.name,
+        item.version,
+        item.published_at,
+        item.published_by,
+        item.publisher,
+        item.install.join(" "),
+    );
+    if !item.uninstall.is_empty() {
+        text.push_str(&format!("  uninstall: {}\n", item.uninstall.join(" ")));
+    }
+    text.push_str(&format!(
+        "  runs in: {}\n\n",
+        item.workdir
+            .as_deref()
+            .unwrap_or("the agent's job directory")
+    ));
+    if item.params.is_empty() {
+        text.push_str("no parameters: a job passes it nothing\n");
+        super::emit(&text);
+        return Ok(());
+    }
+    super::emit(&text);
+    print(format, &item, params)
+}
+
+/// `deskhand packages ...`.
+pub async fn packages(c: &Client, format: OutputFormat, cmd: PackagesCmd) -> Result<()> {
+    match cmd {
+        PackagesCmd::Publish(p) => packages_publish(c, format, p).await,
+        PackagesCmd::List => items_list(c, format, ItemKind::Package).await,
+        PackagesCmd::Show { item } => item_show(c, format, ItemKind::Package, &item).await,
+    }
+}
+
+/// `deskhand scripts ...`.
+pub async fn scripts(c: &Client, format: OutputFormat, cmd: ScriptsCmd) -> Result<()> {
+    match cmd {
+        ScriptsCmd::Publish(p) => scripts_publish(c, format, p).await,
+        ScriptsCmd::List => items_list(c, format, ItemKind::Script).await,
+        ScriptsCmd::Show { item } => item_show(c, format, ItemKind::Script, &item).await,
+    }
+}
