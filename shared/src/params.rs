@@ -393,11 +393,10 @@ impl ParamSpec {
                     check_path(value)?;
                 }
                 match &self.pattern {
-                    Some(p) => {
-                        if !full_match(p, value)? {
-                            return Err(format!("it must match the pattern {p}"));
-                        }
+                    Some(p) if !full_match(p, value)? => {
+                        return Err(format!("it must match the pattern {p}"));
                     }
+                    Some(_) => {}
                     // A value that starts with a dash could be read as an
                     // option; only a pattern the publisher signed allows it.
                     None if value.starts_with('-')

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+pub mod fleet;
+
 /// Path of a workspace binary built by `cargo test --workspace`.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -399,6 +401,11 @@ impl Agent {
 
     /// Starts `deskhand-agent run`, logging to `agent.log` in its state dir.
     pub fn run(&self) -> Result<Proc> {
+        self.run_with_env(&[])
+    }
+
+    /// [`Agent::run`] with variables added to the agent's own environment.
+    pub fn run_with_env(&self, env: &[(&str, &str)]) -> Result<Proc> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -409,6 +416,7 @@ impl Agent {
             .args(["run", "--log", "debug"])
             .arg("--help-socket")
             .arg(self.help_socket())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?;

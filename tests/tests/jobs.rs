@@ -2,151 +2,19 @@
 //! real SQLite file, a real `.deb` built here with `dpkg-deb` and
 //! installed by the agent with dpkg (the tests run as root).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Proc, PurgeOnDrop, Server, build_deb, wait_for};
+use deskhand_tests::fleet::{WAIT, fleet, generate_key};
+use deskhand_tests::{PurgeOnDrop, build_deb, wait_for};
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(60);
 const PKG: &str = "deskhand-e2e-job";
 
-struct Fleet {
-    dir: tempfile::TempDir,
-    server: Server,
-    agent: Agent,
-    id: String,
-    run: Option<Proc>,
-    key: PathBuf,
-}
-
-/// Generates a publisher key; returns its file and public key.
-fn generate_key(server: &Server, path: &Path) -> String {
-    let out = server.cli(&["keys", "generate", "--out", path.to_str().expect("utf-8")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let public = text.lines().next().expect("public key line").to_string();
-    assert!(public.starts_with("ed25519:"), "{text}");
-    public
-}
-
-/// A server and one agent that pins a fresh publisher key.
-fn fleet() -> Fleet {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&dir.path().join("server")).expect("server starts");
-    let key = dir.path().join("publisher.key");
-    let public = generate_key(&server, &key);
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&dir.path().join("agent"));
-    let out = agent.enroll_with(
-        server.agents,
-        &token,
-        &server.ca_fingerprint,
-        &["--trust-publisher", &public],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = agent.id().expect("enrolled");
-    let mut f = Fleet {
-        dir,
-        server,
-        agent,
-        id,
-        run: None,
-        key,
-    };
-    f.start_agent();
-    f
-}
-
-impl Fleet {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn start_agent(&mut self) {
-        self.run = Some(self.agent.run().expect("agent runs"));
-        let (server, id) = (&self.server, &self.id);
-        wait_for(WAIT, "the agent online", || {
-            server.is_online(id).then_some(())
-        });
-        // Jobs target assets; the asset exists once the first inventory is in.
-        wait_for(WAIT, "the agent's asset", || {
-            server
-                .cli(&["assets", "show", id])
-                .status
-                .success()
-                .then_some(())
-        });
-    }
-
-    /// Publishes a script; returns its name.
-    fn script(&self, name: &str, body: &str, key: &Path) -> String {
-        let file = self.path(&format!("{name}.sh"));
-        std::fs::write(&file, body).expect("script");
-        let out = self.server.cli(&[
-            "scripts",
-            "publish",
-            file.to_str().expect("utf-8"),
-            "--interpreter",
-            "sh",
-            "--sign-with",
-            key.to_str().expect("utf-8"),
-        ]);
-        assert!(
-            out.status.success(),
-            "publish: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        name.to_string()
-    }
-
-    /// Runs `deskhand jobs run ARGS --target AGENT`; returns the job id.
-    fn job(&self, args: &[&str]) -> String {
-        // `--output` goes first: everything after `--` is the script's.
-        let mut all = vec!["--output", "json", "jobs", "run", "--target", &self.id];
-        all.extend(args);
-        let out = self.server.cli(&all);
-        assert!(
-            out.status.success(),
-            "jobs run {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-        v["id"].as_str().expect("job id").to_string()
-    }
-
-    fn show(&self, job: &str) -> Value {
-        self.server.json(&["jobs", "show", job])
-    }
-
-    fn state(&self, job: &str) -> String {
-        self.show(job)["targets"][0]["state"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// Waits until the job's target is in a final state; returns the target.
-    fn finished(&self, job: &str) -> Value {
-        wait_for(WAIT, &format!("job {job} to finish"), || {
-            let t = self.show(job)["targets"][0].clone();
-            matches!(
-                t["state"].as_str(),
-                Some("succeeded" | "failed" | "cancelled" | "expired")
-            )
-            .then_some(t)
-        })
-    }
-}
+/// A script parameter `run`, passed as the variable RUN.
+const RUN_PARAM: &str =
+    "[[param]]\nname = \"run\"\nkind = \"string\"\nrequired = true\npass = \"env:RUN\"\n";
 
 fn dpkg_installed(name: &str) -> Option<String> {
     let out = Command::new("dpkg-query")
@@ -244,16 +112,32 @@ fn only_content_signed_by_a_pinned_key_and_matching_its_hash_runs() {
         )
     };
 
-    // The control: a properly signed script runs, with arguments and environment.
-    let good = f.script("good", &body("good"), &f.key);
+    // The control: a properly signed script runs, with the arguments and
+    // environment its signed manifest declares.
+    let declared = r#"
+[[param]]
+name = "first"
+kind = "string"
+required = true
+[[param]]
+name = "second"
+kind = "enum"
+values = ["two", "three"]
+default = "three"
+[[param]]
+name = "greeting"
+kind = "string"
+pattern = "[a-z]+"
+pass = "env:GREETING"
+"#;
+    let good = f.script_with_params("good", &body("good"), &f.key, Some(declared));
     let job = f.job(&[
         "--script",
         &good,
-        "--env",
-        "GREETING=hi",
         "--",
-        "one",
-        "two",
+        "greeting=hi",
+        "first=one",
+        "second=two",
     ]);
     let t = f.finished(&job);
     assert_eq!(t["state"], "failed", "exit 3 is a failure: {t}");
@@ -367,21 +251,14 @@ fn only_content_signed_by_a_pinned_key_and_matching_its_hash_runs() {
 fn a_job_waits_for_a_stopped_agent_and_expires_at_its_deadline() {
     let mut f = fleet();
     let script = format!("#!/bin/sh\necho \"$RUN\" >> {}\n", f.path("runs").display());
-    let name = f.script("record", &script, &f.key);
+    let name = f.script_with_params("record", &script, &f.key, Some(RUN_PARAM));
     f.run.take().map(|mut p| p.stop());
     wait_for(WAIT, "the agent offline", || {
         (!f.server.is_online(&f.id)).then_some(())
     });
 
-    let later = f.job(&["--script", &name, "--env", "RUN=later", "--deadline", "1h"]);
-    let expiring = f.job(&[
-        "--script",
-        &name,
-        "--env",
-        "RUN=expiring",
-        "--deadline",
-        "2s",
-    ]);
+    let later = f.job(&["--script", &name, "--deadline", "1h", "--", "run=later"]);
+    let expiring = f.job(&["--script", &name, "--deadline", "2s", "--", "run=expiring"]);
     assert_eq!(f.state(&later), "queued");
     let t = f.finished(&expiring);
     assert_eq!(t["state"], "expired", "{t}");
@@ -403,12 +280,16 @@ fn kill_group(pid_file: &Path) {
     }
 }
 
+/// Whether the process whose pid the file holds runs (a zombie, killed
+/// but not yet reaped by whoever adopted it, does not).
 fn alive(pid_file: &Path) -> bool {
     std::fs::read_to_string(pid_file).is_ok_and(|pid| {
-        Command::new("kill")
-            .args(["-0", pid.trim()])
-            .status()
-            .is_ok_and(|s| s.success())
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].split_whitespace().next());
+            state.is_some_and(|s| s != "Z" && s != "X")
+        })
     })
 }
 
@@ -427,16 +308,18 @@ fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
         (f.state(&job) == "running" && pid.exists()).then_some(())
     });
     f.run.as_mut().expect("running").kill();
-    // The script's group outlives a crashed agent; stop it ourselves.
-    kill_group(&pid);
+    // The script's group outlives a crashed agent...
+    assert!(alive(&pid), "the orphaned script runs on");
     f.start_agent();
+    // ...until the agent starts again and stops what it left running.
+    wait_for(WAIT, "the orphaned script killed", || {
+        (!alive(&pid)).then_some(())
+    });
     let t = f.finished(&job);
     assert_eq!(t["state"], "failed", "{t}");
+    let msg = t["message"].as_str().unwrap_or("");
     assert!(
-        t["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("not run again"),
+        msg.contains("not run again") && msg.contains("were killed"),
         "{t}"
     );
     // The server re-sent the order after the reconnect; the ledger refused it.
@@ -484,9 +367,9 @@ fn results_survive_a_server_killed_while_they_arrive() {
     let mut f = fleet();
     let log = f.path("runs");
     let script = format!("#!/bin/sh\nsleep 0.3\necho \"$RUN\" >> {}\n", log.display());
-    let name = f.script("quick", &script, &f.key);
+    let name = f.script_with_params("quick", &script, &f.key, Some(RUN_PARAM));
     let jobs: Vec<String> = (0..12)
-        .map(|i| f.job(&["--script", &name, "--env", &format!("RUN={i}")]))
+        .map(|i| f.job(&["--script", &name, "--", &format!("run={i}")]))
         .collect();
     wait_for(WAIT, "some results stored", || {
         jobs.iter().any(|j| f.state(j) == "succeeded").then_some(())
