@@ -3,12 +3,13 @@
 //! connections per user, refuses the rest at once with "too many
 //! requests", closes callers that send nothing after the request deadline,
 //! logs one summary per burst, and does not spin when it runs out of file
-//! descriptors.
+//! descriptors. Run as root, other accounts (`setpriv`) fill the total cap
+//! and are refused, and are not starved by this test's own flood.
 
 use std::io::{ErrorKind, Read};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use deskhand_agent::help::HelpReply;
@@ -73,6 +74,63 @@ fn open_fds(pid: u32) -> Vec<u32> {
         .expect("the agent's fd directory")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect()
+}
+
+/// How many of `pid`'s descriptors are sockets.
+fn socket_fds(pid: u32) -> usize {
+    open_fds(pid)
+        .into_iter()
+        .filter(|fd| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}
+
+/// Asserts that the agent uses (almost) no CPU for 2 s.
+fn assert_cpu_idle(pid: u32, when: &str) {
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(pid) - before;
+    assert!(spent < 50, "the agent used {spent} ticks in 2 s {when}");
+}
+
+/// Another local account holding idle connections to the help socket:
+/// perl (always on Debian) run as that uid; killed when dropped.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn start(uid: u32, socket: &Path, connections: usize) -> Self {
+        use std::io::BufRead;
+        let script = "use IO::Socket::UNIX; my @s = map { IO::Socket::UNIX->new(Peer => $ARGV[0]) or die \"connect: $!\" } 1..$ARGV[1]; $| = 1; print \"connected\\n\"; sleep 60;";
+        let mut child = Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                "--clear-groups",
+                "perl",
+                "-e",
+                script,
+            ])
+            .arg(socket)
+            .arg(connections.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("perl runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let holder = Self(child);
+        assert_eq!(line.trim(), "connected", "uid {uid} could not connect");
+        holder
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// User plus system CPU time of `pid`, in clock ticks (1/100 s on Linux).
@@ -163,13 +221,7 @@ fn a_flood_of_the_help_socket_is_capped_refused_at_once_and_timed_out() {
         during <= baseline + caps.per_user + 2,
         "the agent has {during} fds open during the flood (baseline {baseline})"
     );
-    // Held idle connections cost no CPU.
-    let before = cpu_ticks(pid);
-    std::thread::sleep(Duration::from_secs(2));
-    let spent = cpu_ticks(pid) - before;
-    assert!(spent < 50, "the agent used {spent} ticks in 2 s of flood");
-
-    // The flooding account itself is refused with a clear answer...
+    // The flooding account itself is refused with a clear answer.
     let err = expect_failure(
         &agent.help(&[], "is anyone there?"),
         "help during the flood",
@@ -177,9 +229,11 @@ fn a_flood_of_the_help_socket_is_capped_refused_at_once_and_timed_out() {
     .expect("refused");
     assert!(err.contains("too many requests"), "{err}");
     assert!(err.contains("try again"), "{err}");
-    // ...while another account is not starved: `nobody` gets a ticket.
+    let mut refusals = FLOOD - caps.per_user + 1;
+
     if is_root() {
         use std::os::unix::fs::PermissionsExt;
+        // Other accounts reach the socket inside the test's directory.
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let as_nobody = [
@@ -188,6 +242,36 @@ fn a_flood_of_the_help_socket_is_capped_refused_at_once_and_timed_out() {
             "--regid=65534",
             "--clear-groups",
         ];
+        // Enough other accounts hold their share to reach the total cap:
+        // a newcomer is refused too, told the agent is busy.
+        let sockets = socket_fds(pid);
+        let users = (caps.total - caps.per_user).div_ceil(caps.per_user);
+        let holders: Vec<Holder> = (0..users)
+            .map(|i| Holder::start(60_001 + i as u32, &agent.help_socket(), caps.per_user))
+            .collect();
+        wait_for(Duration::from_secs(10), "the total cap reached", || {
+            (socket_fds(pid) >= sockets + users * caps.per_user).then_some(())
+        });
+        assert_cpu_idle(pid, "with the caps reached");
+        let during = open_fds(pid).len();
+        assert!(
+            during <= baseline + caps.total + 2,
+            "the agent has {during} fds open at the total cap (baseline {baseline})"
+        );
+        let err = expect_failure(&agent.help(&as_nobody, "printer"), "help at the total cap")
+            .expect("refused");
+        assert!(err.contains("too many requests"), "{err}");
+        assert!(err.contains("many help requests at once"), "{err}");
+        refusals += 1;
+        drop(holders);
+
+        // Once the other accounts let go, `nobody` is served although
+        // this test's account still holds its connections.
+        wait_for(
+            Duration::from_secs(10),
+            "the other accounts' slots freed",
+            || (socket_fds(pid) <= sockets).then_some(()),
+        );
         let out = agent.help(&as_nobody, "my printer does not print");
         assert!(
             out.status.success(),
@@ -198,6 +282,8 @@ fn a_flood_of_the_help_socket_is_capped_refused_at_once_and_timed_out() {
         let number = ticket_number(&out);
         let t = server.json(&["tickets", "show", &number.to_string()]);
         assert_eq!(t["ticket"]["requester"], "nobody", "{t}");
+    } else {
+        assert_cpu_idle(pid, "during the flood");
     }
 
     // The held connections sent nothing: the agent closes them after the
@@ -235,7 +321,7 @@ fn a_flood_of_the_help_socket_is_capped_refused_at_once_and_timed_out() {
 
     // One summary line per window, not one line per refused connection:
     // every refusal (the flood's and the `help` above) is in them.
-    let want = (FLOOD - caps.per_user + 1) as u64;
+    let want = refusals as u64;
     let lines = wait_for(WAIT, "the summary of refusals in the log", || {
         let lines = counts_after(&agent.log(), "refused ");
         (lines.iter().sum::<u64>() == want).then_some(lines)
