@@ -14,6 +14,14 @@
 //! On the socket, each side sends one length-prefixed postcard frame:
 //! [`HelpAsk`], then [`HelpReply`]. Windows has no socket yet: `help`
 //! says so.
+//!
+//! Any local user can connect, so the socket is bounded ([`admission`]):
+//! a few connections per user and a few dozen in all are served at once,
+//! the rest are answered "too many requests" and closed at once; a caller
+//! has [`admission::REQUEST_DEADLINE`] to send its request; refusals are
+//! logged as one summary line per 10 s.
+
+pub mod admission;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -231,15 +239,19 @@ pub use unix::{ask, serve};
 #[cfg(unix)]
 mod unix {
     use std::path::{Path, PathBuf};
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
     use std::time::Instant;
 
     use anyhow::{Context, Result, anyhow, bail};
     use deskhand_shared::frame::{FrameDecoder, encode_frame};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{UnixListener, UnixStream};
-    use tracing::{info, warn};
+    use tracing::{debug, info, warn};
 
+    use super::admission::{
+        ACCEPT_BACKOFF, ANSWER_DEADLINE, Admission, AdmissionReport, HelpAdmission, HelpCaps,
+        REQUEST_DEADLINE,
+    };
     use super::{
         ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, HelpThrottle, check_message, user_name,
     };
@@ -314,36 +326,129 @@ mod unix {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
             .with_context(|| format!("opening {} to local users", path.display()))?;
         info!(socket = %path.display(), "listening for help requests");
-        let throttle = std::sync::Arc::new(Mutex::new(HelpThrottle::default()));
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (desk, throttle) = (desk.clone(), throttle.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = handle(stream, desk, throttle).await {
-                        warn!(error = %format!("{e:#}"), "help request failed");
-                    }
-                });
-            }
-        });
+        let throttle = Arc::new(Mutex::new(HelpThrottle::default()));
+        let admission = Arc::new(Mutex::new(HelpAdmission::new(HelpCaps::default())));
+        tokio::spawn(accept_loop(listener, desk, throttle, admission));
         Ok(())
+    }
+
+    /// The admission table, even if a task panicked while holding it (it
+    /// only holds counts).
+    fn lock(admission: &Mutex<HelpAdmission>) -> MutexGuard<'_, HelpAdmission> {
+        admission.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Accepts connections until the runtime stops: admits each or closes
+    /// it at once, and logs what was refused once per window.
+    async fn accept_loop(
+        listener: UnixListener,
+        desk: HelpDesk,
+        throttle: Arc<Mutex<HelpThrottle>>,
+        admission: Arc<Mutex<HelpAdmission>>,
+    ) {
+        let mut last_error = String::new();
+        loop {
+            let due = lock(&admission).next_report();
+            let accepted = match due {
+                Some(at) => tokio::select! {
+                    r = listener.accept() => Some(r),
+                    () = tokio::time::sleep_until(at.into()) => None,
+                },
+                None => Some(listener.accept().await),
+            };
+            match accepted {
+                Some(Ok((stream, _))) => admit(stream, &desk, &throttle, &admission),
+                Some(Err(e)) => {
+                    // Out of file descriptors, most likely: the connection
+                    // stays pending, so retrying at once would spin.
+                    lock(&admission).accept_failed(Instant::now());
+                    last_error = e.to_string();
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+                None => {}
+            }
+            let report = lock(&admission).report(Instant::now());
+            if let Some(r) = report {
+                log_report(&r, &last_error);
+            }
+        }
+    }
+
+    /// One summary line for a window of refusals and failed accepts.
+    fn log_report(r: &AdmissionReport, last_error: &str) {
+        let secs = super::admission::REPORT_EVERY.as_secs();
+        if r.refused > 0 {
+            warn!(
+                "refused {} help connections in the last {secs} s (per-user cap {}, total {})",
+                r.refused, r.caps.per_user, r.caps.total
+            );
+        }
+        if r.accept_failures > 0 {
+            warn!(
+                "could not accept {} help connections in the last {secs} s ({last_error}); raise the agent's file limit (LimitNOFILE) if this persists",
+                r.accept_failures
+            );
+        }
+    }
+
+    /// Serves `stream` if its user is under the caps, else answers "too
+    /// many requests" without waiting and closes it.
+    fn admit(
+        stream: UnixStream,
+        desk: &HelpDesk,
+        throttle: &Arc<Mutex<HelpThrottle>>,
+        admission: &Arc<Mutex<HelpAdmission>>,
+    ) {
+        let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else {
+            return;
+        };
+        let decision = lock(admission).admit(uid, Instant::now());
+        if let Some(why) = decision.refusal() {
+            // The answer fits the socket's empty buffer; if it does not go
+            // at once, the caller just sees the socket closed.
+            if let Ok(frame) = encode_frame(&HelpReply {
+                ticket: None,
+                error: Some(why.to_string()),
+            }) {
+                let _ = stream.try_write(&frame);
+            }
+            return;
+        }
+        debug_assert_eq!(decision, Admission::Admit);
+        let slot = Slot {
+            admission: admission.clone(),
+            uid,
+        };
+        let (desk, throttle) = (desk.clone(), throttle.clone());
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, uid, desk, throttle).await {
+                debug!(error = %format!("{e:#}"), uid, "help request failed");
+            }
+            drop(slot);
+        });
+    }
+
+    /// An admitted connection's place in the table, given back when dropped.
+    struct Slot {
+        admission: Arc<Mutex<HelpAdmission>>,
+        uid: u32,
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            lock(&self.admission).release(self.uid);
+        }
     }
 
     async fn handle(
         mut stream: UnixStream,
+        uid: u32,
         desk: HelpDesk,
-        throttle: std::sync::Arc<Mutex<HelpThrottle>>,
+        throttle: Arc<Mutex<HelpThrottle>>,
     ) -> Result<()> {
-        let uid = stream
-            .peer_cred()
-            .context("reading the caller's credentials")?
-            .uid();
-        let ask: HelpAsk =
-            tokio::time::timeout(std::time::Duration::from_secs(10), read_frame(&mut stream))
-                .await
-                .map_err(|_| anyhow!("the caller sent nothing"))??;
+        let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
+            .await
+            .map_err(|_| anyhow!("the caller sent no request in time"))??;
         // Only a request that can go out counts against the user's pace.
         let checked = check_message(&ask.message).and_then(|m| {
             if !desk.connected() {
@@ -380,7 +485,9 @@ mod unix {
                 error: Some(e),
             },
         };
-        write_frame(&mut stream, &reply).await
+        tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
+            .await
+            .map_err(|_| anyhow!("the caller did not take the answer"))?
     }
 
     /// `deskhand-agent help`: sends the message to the running agent and
@@ -400,14 +507,25 @@ mod unix {
                 path.display()
             )
         })?;
-        write_frame(&mut stream, &HelpAsk { message }).await?;
-        let reply: HelpReply = tokio::time::timeout(
+        // A busy agent answers "too many requests" and closes without
+        // reading: then the write may fail, but its answer is still there.
+        let sent = write_frame(&mut stream, &HelpAsk { message }).await;
+        let reply = tokio::time::timeout(
             ANSWER_TIMEOUT + std::time::Duration::from_secs(5),
-            read_frame(&mut stream),
+            read_frame::<HelpReply>(&mut stream),
         )
         .await
-        .map_err(|_| anyhow!("the deskhand agent did not answer in time; call your help desk"))?
-        .context("reading the agent's answer")?;
+        .map_err(|_| anyhow!("the deskhand agent did not answer in time; call your help desk"));
+        let reply = match (sent, reply) {
+            (_, Ok(Ok(reply))) => reply,
+            (Err(e), _) => {
+                return Err(e.context(
+                    "sending the request to the deskhand agent; try again, or call your help desk",
+                ));
+            }
+            (Ok(()), Err(e)) => return Err(e),
+            (Ok(()), Ok(Err(e))) => return Err(e.context("reading the agent's answer")),
+        };
         match (reply.ticket, reply.error) {
             (Some(n), _) => Ok(n),
             (None, Some(e)) => Err(anyhow!(e)),

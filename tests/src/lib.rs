@@ -54,6 +54,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The process id (to read `/proc/PID`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill")
