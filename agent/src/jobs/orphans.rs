@@ -105,6 +105,7 @@ pub fn record(pid: u32) -> ProcessGroup {
 }
 
 /// This boot's id, on Linux.
+#[cfg(target_os = "linux")]
 fn boot_id() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
