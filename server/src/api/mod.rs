@@ -591,25 +591,13 @@ fn operator_view(o: Operator) -> OperatorView {
     }
 }
 
-fn valid_operator_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-}
-
 async fn add_operator(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<AddOperator>,
 ) -> ApiResult<OperatorCreated> {
     op.require(Role::Admin)?;
-    if !valid_operator_name(&req.name) {
-        return Err(ApiError::bad_request(
-            "an operator name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`",
-        ));
-    }
+    crate::text::check_operator_name(&req.name).map_err(ApiError::bad_request)?;
     let role = Role::parse(&req.role).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown role `{}`: use admin, technician or viewer",
@@ -1049,6 +1037,7 @@ impl AssetQuery {
             if v.is_empty() {
                 return Err(format!("`{k}=` has no value (e.g. {k}=Debian)"));
             }
+            crate::text::check_required(k, &v, crate::text::Shape::Line)?;
             *slot = Some(v);
         }
         Ok(q)
@@ -1469,7 +1458,9 @@ async fn store_filter_matching(
 /// pattern (50,000 bytes), past which a query fails.
 const MAX_FILTER_TEXT: usize = 1_000;
 
-/// A filter's text: none if empty, refused if longer than any real value.
+/// A filter's text: none if empty; refused if longer than any real
+/// value, blank, or holding a character [`crate::text`] refuses (a NUL
+/// once made a filter that matched every asset).
 fn filter_text(what: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
     match text.as_deref() {
         None | Some("") => Ok(None),
@@ -1477,7 +1468,24 @@ fn filter_text(what: &str, text: &Option<String>) -> Result<Option<String>, ApiE
             "{what} is at most {MAX_FILTER_TEXT} bytes long, not {}",
             t.len()
         ))),
-        Some(t) => Ok(Some(t.to_string())),
+        Some(t) => {
+            crate::text::check_required(what, t, crate::text::Shape::Line)
+                .map_err(ApiError::bad_request)?;
+            Ok(Some(t.to_string()))
+        }
+    }
+}
+
+/// A label named in a query: none if empty, refused as [`filter_text`]
+/// refuses.
+fn label_param(label: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match label {
+        None | Some("") => Ok(None),
+        Some(l) => {
+            crate::text::check_required("label", l, crate::text::Shape::Line)
+                .map_err(ApiError::bad_request)?;
+            Ok(Some(l))
+        }
     }
 }
 
@@ -1497,7 +1505,7 @@ async fn asset_rows_matching(
 ) -> Result<(Vec<crate::store::AssetRow>, Vec<(i64, MatchedPackage)>), ApiError> {
     let now = unix_now();
     let (mut filter, mut matched) = store_filter_matching(store, q).await?;
-    let Some(name) = q.label.as_deref().filter(|l| !l.is_empty()) else {
+    let Some(name) = label_param(q.label.as_deref())? else {
         return Ok((store.list_assets(filter, now).await?, matched));
     };
     let label = store.get_label(name.to_string()).await?;
@@ -1873,7 +1881,7 @@ async fn change_query(
             rfc3339(since)
         )));
     }
-    let assets = match q.label.as_deref().filter(|l| !l.is_empty()) {
+    let assets = match label_param(q.label.as_deref())? {
         None => None,
         Some(label) => {
             let scope = AssetQuery {
@@ -1889,7 +1897,7 @@ async fn change_query(
         since,
         until,
         category,
-        item: q.item.clone().filter(|i| !i.is_empty()),
+        item: filter_text("item", &q.item)?,
         assets,
     })
 }

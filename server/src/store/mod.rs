@@ -1071,10 +1071,13 @@ const FIELD_LIMITS: [(&str, usize); 9] = [
 /// The longest reason for retiring an asset, in characters.
 const MAX_REASON: usize = 500;
 
-/// Refuses a value longer than its field's limit, and a warranty date
+/// Refuses a value longer than its field's limit, one with a character
+/// [`crate::text`] refuses (notes may span lines), and a warranty date
 /// that is not one (writing it as `YYYY-MM-DD`); the message names the
 /// field.
 fn check_field(field: &str, value: &mut String) -> std::result::Result<(), String> {
+    use crate::text::Shape;
+    crate::text::check(field, value, if field == "notes" { Shape::Lines } else { Shape::Line })?;
     if field == "warranty_until" && !value.is_empty() {
         *value = day(value)
             .ok_or_else(|| format!("warranty_until `{value}` is not a date such as 2027-03-31"))?;
@@ -1133,10 +1136,10 @@ impl ManualAsset {
             notes: trim(self.notes),
             warranty_until: trim(self.warranty_until),
         };
-        if m.name.is_empty() {
+        if crate::text::is_blank(&m.name) {
             return Err("name is empty".into());
         }
-        if m.kind.is_empty() {
+        if crate::text::is_blank(&m.kind) {
             return Err("kind is empty (printer, monitor, phone, ...)".into());
         }
         if m.kind == "computer" {
