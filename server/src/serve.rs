@@ -101,9 +101,14 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         agents_endpoint: advertise.clone(),
         content,
         tickets: settings.tickets.clone(),
+        auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
+            api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
+        )),
     }));
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(async move {
+        // The client's address, for the failed-authentication limit.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(api_listener, app)
             .with_graceful_shutdown(async move {
                 let _ = api_stop.wait_for(|s| *s).await;

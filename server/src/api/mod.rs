@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -21,9 +20,13 @@ pub mod jobs;
 use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+pub mod auth;
+pub mod auth_limit;
 pub mod index;
 pub mod reports;
 pub mod tickets;
+
+pub use auth::Authed;
 
 /// How often a followed diagnostic's stream carries a keep-alive line.
 const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -47,6 +50,8 @@ pub struct ApiState {
     pub content: Arc<crate::content::ContentStore>,
     /// Ticket SLA targets and escalation.
     pub tickets: crate::tickets::TicketSettings,
+    /// Failed authentications per client address.
+    pub auth_limit: std::sync::Mutex<auth_limit::AuthLimiter>,
 }
 
 type Shared = Arc<ApiState>;
@@ -99,6 +104,8 @@ pub fn router(state: Shared) -> Router {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 /// The JSON body of every error.
@@ -113,6 +120,14 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// With a `Retry-After` header of `secs`.
+    fn retry_after(self, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..self
         }
     }
     fn bad_request(m: impl Into<String>) -> Self {
@@ -164,13 +179,18 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 
@@ -195,63 +215,6 @@ fn json_list<T: Serialize>(
         body,
     )
         .into_response())
-}
-
-// ---- authentication ---------------------------------------------------------
-
-/// The operator a request is made by.
-pub struct Authed(pub Operator);
-
-impl Authed {
-    fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.0.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "operator `{}` is a {} and this needs the {} role",
-                    self.0.name,
-                    self.0.role.as_str(),
-                    role.as_str()
-                ),
-            ))
-        }
-    }
-}
-
-impl FromRequestParts<Shared> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "missing bearer token: pass --token or set DESKHAND_TOKEN",
-                )
-            })?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "the Authorization header must be `Bearer TOKEN`",
-            )
-        })?;
-        match state
-            .store
-            .operator_by_token(secrets::hash_token(token))
-            .await?
-        {
-            Some(op) => Ok(Authed(op)),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid API token: ask an admin for one with `deskhand operators add`",
-            )),
-        }
-    }
 }
 
 // ---- server -----------------------------------------------------------------
@@ -2190,6 +2153,8 @@ async fn create_label(
     Json(req): Json<CreateLabel>,
 ) -> Result<StatusCode, ApiError> {
     op.require(Role::Technician)?;
+    crate::text::check_required("the label name", &req.name, crate::text::Shape::Line)
+        .map_err(ApiError::bad_request)?;
     if req.name.is_empty()
         || req.name.len() > 64
         || req.name.contains(char::is_whitespace)
