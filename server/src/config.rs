@@ -142,9 +142,9 @@ impl ServerSettings {
                             crate::said(&v)
                         )
                     })?,
-                    Err(_) => file.auth_backoff_secs.unwrap_or(
-                        crate::api::auth_limit::DEFAULT_FIRST_PENALTY.as_secs(),
-                    ),
+                    Err(_) => file
+                        .auth_backoff_secs
+                        .unwrap_or(crate::api::auth_limit::DEFAULT_FIRST_PENALTY.as_secs()),
                 },
             ),
         };

@@ -412,7 +412,9 @@ mod tests {
     async fn the_admin_token_is_shown_when_made_and_in_dev_only_afterwards() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join(DATABASE_FILE)).expect("store");
-        let AdminToken::Show(token) = ensure_admin(&store, dir.path(), false).await.expect("first")
+        let AdminToken::Show(token) = ensure_admin(&store, dir.path(), false)
+            .await
+            .expect("first")
         else {
             panic!("a new token is shown")
         };
@@ -430,13 +432,17 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-            ensure_admin(&store, dir.path(), false).await.expect("again");
+            ensure_admin(&store, dir.path(), false)
+                .await
+                .expect("again");
             let mode = std::fs::metadata(&file).expect("file").permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "put back to 0600");
         }
         std::fs::remove_file(&file).expect("remove");
         assert!(matches!(
-            ensure_admin(&store, dir.path(), false).await.expect("removed"),
+            ensure_admin(&store, dir.path(), false)
+                .await
+                .expect("removed"),
             AdminToken::Missing(_)
         ));
     }

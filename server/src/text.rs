@@ -113,14 +113,34 @@ mod tests {
     #[test]
     fn control_and_direction_characters_are_refused_and_named() {
         for bad in [
-            "\0", "a\0b", "x\u{7f}", "\u{1b}[31m", "\u{85}", "\u{9b}", "evil\u{202e}",
-            "\u{2066}x", "\u{200f}", "\u{61c}", "a\nb", "tab\there",
+            "\0",
+            "a\0b",
+            "x\u{7f}",
+            "\u{1b}[31m",
+            "\u{85}",
+            "\u{9b}",
+            "evil\u{202e}",
+            "\u{2066}x",
+            "\u{200f}",
+            "\u{61c}",
+            "a\nb",
+            "tab\there",
         ] {
             let err = check("os", bad, Shape::Line).expect_err(bad);
-            assert!(err.starts_with("os holds the invisible character \\u{"), "{err}");
+            assert!(
+                err.starts_with("os holds the invisible character \\u{"),
+                "{err}"
+            );
             assert!(!err.chars().any(|c| refused(c, Shape::Line)), "{err:?}");
         }
-        for good in ["Debian GNU/Linux 12", "Müller", "日本語", "a-b_c", "", "עברית"] {
+        for good in [
+            "Debian GNU/Linux 12",
+            "Müller",
+            "日本語",
+            "a-b_c",
+            "",
+            "עברית",
+        ] {
             check("os", good, Shape::Line).expect(good);
         }
     }

@@ -83,12 +83,15 @@ impl FromRequestParts<Shared> for Authed {
                 .retry_after(secs.max(1)));
             }
         }
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "missing bearer token: pass --token or set DESKHAND_TOKEN",
-            )
-        })?;
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "missing bearer token: pass --token or set DESKHAND_TOKEN",
+                )
+            })?;
         let presented = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer "));
         let found = match presented {
             Some(token) => {

@@ -446,6 +446,8 @@ async fn create_token(
     Json(req): Json<CreateToken>,
 ) -> ApiResult<TokenCreated> {
     op.require(Role::Admin)?;
+    crate::text::check("the token's label", &req.label, crate::text::Shape::Line)
+        .map_err(ApiError::bad_request)?;
     if req.uses == 0 || req.uses > MAX_TOKEN_USES {
         return Err(ApiError::bad_request(format!(
             "uses must be between 1 and {MAX_TOKEN_USES}"
@@ -2437,6 +2439,10 @@ async fn set_status(
     reason: Option<String>,
 ) -> ApiResult<StatusChanged> {
     op.require(Role::Technician)?;
+    if let Some(r) = &reason {
+        crate::text::check("the reason", r, crate::text::Shape::Line)
+            .map_err(ApiError::bad_request)?;
+    }
     let a = s.store.find_asset(key).await?;
     let status = match reason {
         Some(_) => AssetStatus::Retired,

@@ -1077,7 +1077,15 @@ const MAX_REASON: usize = 500;
 /// field.
 fn check_field(field: &str, value: &mut String) -> std::result::Result<(), String> {
     use crate::text::Shape;
-    crate::text::check(field, value, if field == "notes" { Shape::Lines } else { Shape::Line })?;
+    crate::text::check(
+        field,
+        value,
+        if field == "notes" {
+            Shape::Lines
+        } else {
+            Shape::Line
+        },
+    )?;
     if field == "warranty_until" && !value.is_empty() {
         *value = day(value)
             .ok_or_else(|| format!("warranty_until `{value}` is not a date such as 2027-03-31"))?;
