@@ -21,6 +21,13 @@ pub enum Shape {
     Lines,
 }
 
+impl Shape {
+    /// [`Shape::Lines`] if `multi_line`, else [`Shape::Line`].
+    pub fn lines_if(multi_line: bool) -> Self {
+        if multi_line { Self::Lines } else { Self::Line }
+    }
+}
+
 /// Characters that change the direction text is shown in.
 fn is_bidi_control(c: char) -> bool {
     matches!(

@@ -229,9 +229,8 @@ fn field(
     required: bool,
     one_line: bool,
 ) -> Result<String, ApiError> {
-    use crate::text::Shape;
     let v = value.trim().to_string();
-    let shape = if one_line { Shape::Line } else { Shape::Lines };
+    let shape = crate::text::Shape::lines_if(!one_line);
     if required {
         crate::text::check_required(name, &v, shape)
     } else {

@@ -1071,21 +1071,11 @@ const FIELD_LIMITS: [(&str, usize); 9] = [
 /// The longest reason for retiring an asset, in characters.
 const MAX_REASON: usize = 500;
 
-/// Refuses a value longer than its field's limit, one with a character
-/// [`crate::text`] refuses (notes may span lines), and a warranty date
-/// that is not one (writing it as `YYYY-MM-DD`); the message names the
-/// field.
+/// Refuses a value longer than its field's limit, one [`crate::text`]
+/// refuses, and a warranty date that is not one (writing it as
+/// `YYYY-MM-DD`); the message names the field.
 fn check_field(field: &str, value: &mut String) -> std::result::Result<(), String> {
-    use crate::text::Shape;
-    crate::text::check(
-        field,
-        value,
-        if field == "notes" {
-            Shape::Lines
-        } else {
-            Shape::Line
-        },
-    )?;
+    crate::text::check(field, value, crate::text::Shape::lines_if(field == "notes"))?;
     if field == "warranty_until" && !value.is_empty() {
         *value = day(value)
             .ok_or_else(|| format!("warranty_until `{value}` is not a date such as 2027-03-31"))?;
