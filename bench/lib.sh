@@ -10,7 +10,7 @@ start_server() {
   for _ in $(seq 1 100); do grep -q "admin token" "$dir/server.out" 2>/dev/null && break; sleep 0.1; done
   api=$(awk '/API:/ {print $2}' "$dir/server.out")
   agents=$(awk '/agents \(QUIC\):/ {print $3}' "$dir/server.out")
-  admin=$(awk '/admin token:/ {print $3}' "$dir/server.out")
+  admin=$(cat "$dir/data/admin.token")   # printed only when created
   fp=$(awk '/CA fingerprint:/ {print $3}' "$dir/server.out")
 }
 

@@ -35,6 +35,10 @@ pub struct ServerConfigFile {
     pub max_jobs_per_agent: Option<usize>,
     /// Log filter.
     pub log: Option<String>,
+    /// The first penalty, in seconds, for an address that presented ten
+    /// wrong API tokens in a minute (doubling at each further one, up to
+    /// 15 minutes); `DESKHAND_AUTH_BACKOFF_SECS` overrides it.
+    pub auth_backoff_secs: Option<u64>,
     /// `[tickets]`: SLA targets, the warning window, escalation.
     pub tickets: Option<crate::tickets::TicketConfigFile>,
 }
@@ -69,6 +73,8 @@ pub struct ServerSettings {
     pub dev: bool,
     /// Ticket SLA targets and escalation.
     pub tickets: crate::tickets::TicketSettings,
+    /// The first penalty for repeated failed API authentications.
+    pub auth_backoff: std::time::Duration,
 }
 
 /// Settings given on the command line or in the environment.
@@ -128,6 +134,19 @@ impl ServerSettings {
                 std::env::var(k).ok()
             })
             .map_err(|e| anyhow::anyhow!("ticket settings: {e}"))?,
+            auth_backoff: std::time::Duration::from_secs(
+                match std::env::var("DESKHAND_AUTH_BACKOFF_SECS") {
+                    Ok(v) => v.trim().parse().map_err(|_| {
+                        anyhow::anyhow!(
+                            "DESKHAND_AUTH_BACKOFF_SECS must be a number of seconds, not `{}`",
+                            crate::said(&v)
+                        )
+                    })?,
+                    Err(_) => file
+                        .auth_backoff_secs
+                        .unwrap_or(crate::api::auth_limit::DEFAULT_FIRST_PENALTY.as_secs()),
+                },
+            ),
         };
         anyhow::ensure!(
             (1..=3600).contains(&s.heartbeat_secs),
@@ -139,6 +158,11 @@ impl ServerSettings {
             (1..=64).contains(&s.max_jobs_per_agent),
             "max_jobs_per_agent must be between 1 and 64, not {}",
             s.max_jobs_per_agent
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&s.auth_backoff.as_secs()),
+            "auth_backoff_secs must be between 1 and 3600, not {}",
+            s.auth_backoff.as_secs()
         );
         anyhow::ensure!(
             (1..=600).contains(&s.flush_secs),

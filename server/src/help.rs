@@ -89,7 +89,9 @@ fn check(req: &HelpRequest) -> Result<(), String> {
         ));
     }
     let who = req.requester.trim();
-    if who.is_empty() || who.chars().count() > 100 || who.chars().any(char::is_control) {
+    if who.chars().count() > 100
+        || crate::text::check_required("requester", who, crate::text::Shape::Line).is_err()
+    {
         return Err("the agent sent no usable requester name".into());
     }
     Ok(())

@@ -10,6 +10,8 @@
 //! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
+//! - [`text`]: the one rule for names, titles and filters (no control or
+//!   text-direction characters, nothing blank where a value is needed).
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
 //!   clocks, escalation decisions, report arithmetic).
 //!
@@ -32,6 +34,7 @@ pub mod presence;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+pub mod text;
 pub mod tickets;
 pub mod version;
 
@@ -47,10 +50,13 @@ pub fn unix_now() -> i64 {
 
 /// An operator's value said back in an error message: whole up to 64
 /// characters, past that cut there with its length, so that a pasted page
-/// of text is not repeated.
+/// of text is not repeated; control and text-direction characters are
+/// escaped (`\u{0}`), so what is said is what was sent.
 pub fn said(text: &str) -> String {
     let shown: String = text.chars().take(64).collect();
-    if shown.len() < text.len() {
+    let cut = shown.len() < text.len();
+    let shown = text::escaped(&shown);
+    if cut {
         format!("{shown}... ({} bytes)", text.len())
     } else {
         shown

@@ -101,9 +101,14 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         agents_endpoint: advertise.clone(),
         content,
         tickets: settings.tickets.clone(),
+        auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
+            api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
+        )),
     }));
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(async move {
+        // The client's address, for the failed-authentication limit.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(api_listener, app)
             .with_graceful_shutdown(async move {
                 let _ = api_stop.wait_for(|s| *s).await;
@@ -117,14 +122,26 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     println!("  agents (QUIC):   {agents_addr}");
     println!("  API:             {api_url}");
     println!("  CA fingerprint:  {}", ca.fingerprint());
-    match &admin_token {
-        Some(t) => println!("  admin token:     {t}"),
-        None => println!(
-            "  admin token:     see {}",
-            dir.join(ADMIN_TOKEN_FILE).display()
-        ),
-    }
-    if let Some(t) = &admin_token {
+    // The token itself only when it is new, or in `--dev`: what a
+    // service prints lands in its journal at every start.
+    let token_env = match &admin_token {
+        AdminToken::Show(t) => {
+            println!("  admin token:     {t}");
+            Some(t.clone())
+        }
+        AdminToken::OnFile(path) => {
+            println!("  admin token:     in {} (mode 0600)", path.display());
+            Some(format!("$(cat '{}')", path.display()))
+        }
+        AdminToken::Missing(path) => {
+            println!(
+                "  admin token:     none: {} was removed; an admin's token still works, and `deskhand operators add` makes more",
+                path.display()
+            );
+            None
+        }
+    };
+    if let Some(t) = token_env {
         println!();
         println!("  In another terminal:");
         println!("    export DESKHAND_SERVER={api_url} DESKHAND_TOKEN={t}");
@@ -212,13 +229,27 @@ fn advertised(addr: SocketAddr) -> String {
     }
 }
 
-/// Makes sure an operator exists; returns the admin token to print if
-/// the server holds one in its data directory.
-async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<String>> {
+/// What start-up says of the admin token.
+enum AdminToken {
+    /// The token itself: it was just created, or this is `--dev`.
+    Show(String),
+    /// Where it is: printed at every start, a service's journal would
+    /// hold it.
+    OnFile(std::path::PathBuf),
+    /// The file was removed.
+    Missing(std::path::PathBuf),
+}
+
+/// Makes sure an operator exists; says what to print of the admin token
+/// (the token only when it is created, or in `--dev`).
+async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<AdminToken> {
     let path = dir.join(ADMIN_TOKEN_FILE);
     let saved = std::fs::read_to_string(&path)
         .ok()
         .map(|t| t.trim().to_string());
+    if saved.is_some() {
+        keep_private(&path)?;
+    }
     let token = match &saved {
         Some(t) => t.clone(),
         None => secrets::new_token(secrets::OPERATOR_PREFIX)?,
@@ -229,19 +260,40 @@ async fn ensure_admin(store: &Store, dir: &Path, dev: bool) -> Result<Option<Str
     if created {
         write_secret_file(&path, token.as_bytes())?;
         info!(path = %path.display(), "created the first operator, `admin`");
-        return Ok(Some(token));
+        return Ok(AdminToken::Show(token));
     }
     match saved {
-        Some(t) => Ok(Some(t)),
+        Some(t) if dev => Ok(AdminToken::Show(t)),
+        Some(_) => Ok(AdminToken::OnFile(path)),
         None if dev => {
             store
                 .reset_operator_token("admin".into(), secrets::hash_token(&token), unix_now())
                 .await?;
             write_secret_file(&path, token.as_bytes())?;
-            Ok(Some(token))
+            Ok(AdminToken::Show(token))
         }
-        None => Ok(None),
+        None => Ok(AdminToken::Missing(path)),
     }
+}
+
+/// Puts a secret file that others may read back to mode 0600.
+fn keep_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting {} to mode 0600", path.display()))?;
+            warn!(path = %path.display(), "the admin token was readable by others; it is mode 0600 again");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// The `--dev` local agent's help socket, so `deskhand-agent help` can be
@@ -349,5 +401,49 @@ async fn flush_loop(
             let _ = store.record_seen(presence.take_dirty().into()).await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_admin_token_is_shown_when_made_and_in_dev_only_afterwards() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join(DATABASE_FILE)).expect("store");
+        let AdminToken::Show(token) = ensure_admin(&store, dir.path(), false)
+            .await
+            .expect("first")
+        else {
+            panic!("a new token is shown")
+        };
+        let file = dir.path().join(ADMIN_TOKEN_FILE);
+        assert!(matches!(
+            ensure_admin(&store, dir.path(), false).await.expect("again"),
+            AdminToken::OnFile(p) if p == file
+        ));
+        // `--dev` is a sandbox: its token is shown at every start.
+        assert!(matches!(
+            ensure_admin(&store, dir.path(), true).await.expect("dev"),
+            AdminToken::Show(t) if t == token
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            ensure_admin(&store, dir.path(), false)
+                .await
+                .expect("again");
+            let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "put back to 0600");
+        }
+        std::fs::remove_file(&file).expect("remove");
+        assert!(matches!(
+            ensure_admin(&store, dir.path(), false)
+                .await
+                .expect("removed"),
+            AdminToken::Missing(_)
+        ));
     }
 }

@@ -106,6 +106,8 @@ pub struct Server {
     pub admin_token: String,
     /// The CA fingerprint agents pin.
     pub ca_fingerprint: String,
+    /// What the server printed so far.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -203,9 +205,17 @@ impl Server {
         let stdout = child.stdout.take().context("server stdout")?;
         let proc = Proc { child };
         let mut fields = std::collections::HashMap::new();
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = |line: &str| {
+            if let Ok(mut text) = printed.lock() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        };
         let mut lines = BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line?;
+            keep(&line);
             if let Some((k, v)) = line.trim().split_once(": ") {
                 fields.insert(k.trim().to_string(), v.trim().to_string());
             }
@@ -214,21 +224,46 @@ impl Server {
             }
         }
         // Keep draining stdout so the server never writes to a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let rest = std::sync::Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Ok(mut text) = rest.lock() {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
         let get = |k: &str| {
             fields.get(k).cloned().with_context(|| {
                 let log = std::fs::read_to_string(data_dir.join("server.log")).unwrap_or_default();
                 format!("the server did not print `{k}`; its log:\n{log}")
             })
         };
+        // The token is printed when it is created; later starts say
+        // where it is.
+        let printed_token = get("admin token")?;
+        let admin_token = if printed_token.starts_with("dho_") {
+            printed_token
+        } else {
+            std::fs::read_to_string(data_dir.join("admin.token"))
+                .with_context(|| format!("the server printed `admin token: {printed_token}`"))?
+                .trim()
+                .to_string()
+        };
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             api: get("API")?,
             agents: get("agents (QUIC)")?.parse()?,
-            admin_token: get("admin token")?,
+            admin_token,
             ca_fingerprint: get("CA fingerprint")?,
             proc,
+            stdout: printed,
         })
+    }
+
+    /// What the server printed on its standard output so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
     /// Stops the server with SIGTERM, as a service manager would.
@@ -268,6 +303,19 @@ impl Server {
     /// One HTTP/1.1 request to the API, with `token` if given: status and
     /// body (status 0 if the answer is no HTTP).
     pub fn http(&self, method: &str, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
+        let reply = self.http_reply(method, path, body, token);
+        let status = reply
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_string())
+    }
+
+    /// One HTTP/1.1 request to the API, as [`Server::http`]: the whole
+    /// reply, status line and headers included.
+    pub fn http_reply(&self, method: &str, path: &str, body: &str, token: Option<&str>) -> String {
         use std::io::{Read, Write};
         let addr = self.api.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
@@ -282,13 +330,7 @@ impl Server {
         .expect("send");
         let mut reply = String::new();
         s.read_to_string(&mut reply).expect("read");
-        let status = reply
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        (status, body.to_string())
+        reply
     }
 
     /// Runs `deskhand ARGS` as the admin.

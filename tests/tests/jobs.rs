@@ -433,6 +433,8 @@ fn a_diagnostic_job_reaches_a_label_and_keeps_its_output() {
         "disk-usage",
         "--target",
         "label:floor4",
+        // The label holds the whole one-machine fleet.
+        "--all",
         "--ticket",
         &ticket,
     ]);
@@ -569,10 +571,11 @@ fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
         (!text.contains("\"acked\":false")).then_some(())
     });
 
-    // An inventory refresh, a filter target, and a cancel before delivery.
+    // An inventory refresh, a filter target (which matches the whole
+    // one-machine fleet, so it is confirmed), and a cancel before delivery.
     let v = f
         .server
-        .json(&["jobs", "run", "--inventory", "--where", "os=Linux"]);
+        .json(&["jobs", "run", "--inventory", "--where", "os=Linux", "--all"]);
     assert_eq!(v["targets"], 1, "{v}");
     let t = f.finished(v["id"].as_str().expect("id"));
     assert_eq!(t["state"], "succeeded", "{t}");

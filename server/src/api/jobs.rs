@@ -272,6 +272,11 @@ pub struct RunJob {
     pub filter: Option<String>,
     /// Attach the job to this ticket's timeline.
     pub ticket: Option<i64>,
+    /// Confirms a job whose targets (by `all`, a label or a filter) are
+    /// every in-service asset with an agent; without it such a job is
+    /// refused.
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// What a new job reached.
@@ -355,7 +360,8 @@ async fn run_job(
     if let Some(ticket) = req.ticket {
         super::tickets::check_attachable(&s, ticket).await?;
     }
-    let (targets, skipped) = resolve_targets(&s, &req.targets, req.filter.as_deref()).await?;
+    let (targets, skipped) =
+        resolve_targets(&s, &req.targets, req.filter.as_deref(), req.all).await?;
     let online = targets
         .iter()
         .filter(|(_, agent, _)| s.presence.status(agent).is_some())
@@ -445,10 +451,13 @@ type Targets = Vec<(String, String, String)>;
 
 /// Resolves target words and a filter to (asset, agent, host name), in
 /// order, without duplicates; assets without an agent are returned apart.
+/// Targets chosen by `all`, a label or a filter that reach the whole
+/// fleet need `all_confirmed`.
 async fn resolve_targets(
     s: &Shared,
     words: &[String],
     filter: Option<&str>,
+    all_confirmed: bool,
 ) -> Result<(Targets, Vec<String>), ApiError> {
     if words.is_empty() && filter.is_none() {
         return Err(ApiError::bad_request(
@@ -501,7 +510,33 @@ async fn resolve_targets(
             )
         }));
     }
+    let selected = filter.is_some() || words.iter().any(|w| w == "all" || w.starts_with("label:"));
+    if selected && !all_confirmed {
+        let everyone = asset_rows(&s.store, &AssetQuery::default()).await?;
+        let fleet = s
+            .store
+            .asset_agents(everyone.into_iter().map(|a| a.id).collect())
+            .await?;
+        let fleet: Vec<&str> = fleet
+            .iter()
+            .filter(|(_, agent, _)| agent.is_some())
+            .map(|(asset, _, _)| asset.as_str())
+            .collect();
+        if covers_fleet(&targets, &fleet) {
+            return Err(ApiError::bad_request(format!(
+                "this job would run on every asset ({}); pass --all to confirm",
+                targets.len()
+            )));
+        }
+    }
     Ok((targets, skipped))
+}
+
+/// Whether the targets hold every asset of `fleet` (the in-service
+/// assets with an agent): a job that would reach every machine.
+fn covers_fleet(targets: &Targets, fleet: &[&str]) -> bool {
+    let chosen: BTreeSet<&str> = targets.iter().map(|(asset, _, _)| asset.as_str()).collect();
+    !fleet.is_empty() && fleet.iter().all(|a| chosen.contains(a))
 }
 
 /// A job as listed.
@@ -655,4 +690,27 @@ async fn cancel_job(
         s.presence.poke_jobs(&agent);
     }
     Ok(StatusCode::ACCEPTED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(assets: &[&str]) -> Targets {
+        assets
+            .iter()
+            .map(|a| (a.to_string(), format!("agent-{a}"), format!("host-{a}")))
+            .collect()
+    }
+
+    #[test]
+    fn a_job_covers_the_fleet_only_when_it_reaches_every_machine() {
+        let fleet = ["a", "b", "c"];
+        assert!(covers_fleet(&targets(&["c", "a", "b"]), &fleet));
+        assert!(!covers_fleet(&targets(&["a", "b"]), &fleet));
+        // A fleet of one reached by a filter is the whole fleet.
+        assert!(covers_fleet(&targets(&["a"]), &["a"]));
+        // No fleet to speak of (no agent in service): nothing to confirm.
+        assert!(!covers_fleet(&targets(&["a"]), &[]));
+    }
 }

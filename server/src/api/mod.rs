@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -21,9 +20,13 @@ pub mod jobs;
 use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
 
+pub mod auth;
+pub mod auth_limit;
 pub mod index;
 pub mod reports;
 pub mod tickets;
+
+pub use auth::Authed;
 
 /// How often a followed diagnostic's stream carries a keep-alive line.
 const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -47,6 +50,8 @@ pub struct ApiState {
     pub content: Arc<crate::content::ContentStore>,
     /// Ticket SLA targets and escalation.
     pub tickets: crate::tickets::TicketSettings,
+    /// Failed authentications per client address.
+    pub auth_limit: std::sync::Mutex<auth_limit::AuthLimiter>,
 }
 
 type Shared = Arc<ApiState>;
@@ -99,6 +104,8 @@ pub fn router(state: Shared) -> Router {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 /// The JSON body of every error.
@@ -113,6 +120,14 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// With a `Retry-After` header of `secs`.
+    fn retry_after(self, secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..self
         }
     }
     fn bad_request(m: impl Into<String>) -> Self {
@@ -164,13 +179,18 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 
@@ -195,63 +215,6 @@ fn json_list<T: Serialize>(
         body,
     )
         .into_response())
-}
-
-// ---- authentication ---------------------------------------------------------
-
-/// The operator a request is made by.
-pub struct Authed(pub Operator);
-
-impl Authed {
-    fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.0.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "operator `{}` is a {} and this needs the {} role",
-                    self.0.name,
-                    self.0.role.as_str(),
-                    role.as_str()
-                ),
-            ))
-        }
-    }
-}
-
-impl FromRequestParts<Shared> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "missing bearer token: pass --token or set DESKHAND_TOKEN",
-                )
-            })?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "the Authorization header must be `Bearer TOKEN`",
-            )
-        })?;
-        match state
-            .store
-            .operator_by_token(secrets::hash_token(token))
-            .await?
-        {
-            Some(op) => Ok(Authed(op)),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid API token: ask an admin for one with `deskhand operators add`",
-            )),
-        }
-    }
 }
 
 // ---- server -----------------------------------------------------------------
@@ -483,6 +446,8 @@ async fn create_token(
     Json(req): Json<CreateToken>,
 ) -> ApiResult<TokenCreated> {
     op.require(Role::Admin)?;
+    crate::text::check("the token's label", &req.label, crate::text::Shape::Line)
+        .map_err(ApiError::bad_request)?;
     if req.uses == 0 || req.uses > MAX_TOKEN_USES {
         return Err(ApiError::bad_request(format!(
             "uses must be between 1 and {MAX_TOKEN_USES}"
@@ -591,25 +556,13 @@ fn operator_view(o: Operator) -> OperatorView {
     }
 }
 
-fn valid_operator_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-}
-
 async fn add_operator(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<AddOperator>,
 ) -> ApiResult<OperatorCreated> {
     op.require(Role::Admin)?;
-    if !valid_operator_name(&req.name) {
-        return Err(ApiError::bad_request(
-            "an operator name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`",
-        ));
-    }
+    crate::text::check_operator_name(&req.name).map_err(ApiError::bad_request)?;
     let role = Role::parse(&req.role).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown role `{}`: use admin, technician or viewer",
@@ -1049,6 +1002,7 @@ impl AssetQuery {
             if v.is_empty() {
                 return Err(format!("`{k}=` has no value (e.g. {k}=Debian)"));
             }
+            crate::text::check_required(k, &v, crate::text::Shape::Line)?;
             *slot = Some(v);
         }
         Ok(q)
@@ -1469,7 +1423,9 @@ async fn store_filter_matching(
 /// pattern (50,000 bytes), past which a query fails.
 const MAX_FILTER_TEXT: usize = 1_000;
 
-/// A filter's text: none if empty, refused if longer than any real value.
+/// A filter's text: none if empty; refused if longer than any real
+/// value, blank, or holding a character [`crate::text`] refuses (a NUL
+/// once made a filter that matched every asset).
 fn filter_text(what: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
     match text.as_deref() {
         None | Some("") => Ok(None),
@@ -1477,7 +1433,24 @@ fn filter_text(what: &str, text: &Option<String>) -> Result<Option<String>, ApiE
             "{what} is at most {MAX_FILTER_TEXT} bytes long, not {}",
             t.len()
         ))),
-        Some(t) => Ok(Some(t.to_string())),
+        Some(t) => {
+            crate::text::check_required(what, t, crate::text::Shape::Line)
+                .map_err(ApiError::bad_request)?;
+            Ok(Some(t.to_string()))
+        }
+    }
+}
+
+/// A label named in a query: none if empty, refused as [`filter_text`]
+/// refuses.
+fn label_param(label: Option<&str>) -> Result<Option<&str>, ApiError> {
+    match label {
+        None | Some("") => Ok(None),
+        Some(l) => {
+            crate::text::check_required("label", l, crate::text::Shape::Line)
+                .map_err(ApiError::bad_request)?;
+            Ok(Some(l))
+        }
     }
 }
 
@@ -1497,7 +1470,7 @@ async fn asset_rows_matching(
 ) -> Result<(Vec<crate::store::AssetRow>, Vec<(i64, MatchedPackage)>), ApiError> {
     let now = unix_now();
     let (mut filter, mut matched) = store_filter_matching(store, q).await?;
-    let Some(name) = q.label.as_deref().filter(|l| !l.is_empty()) else {
+    let Some(name) = label_param(q.label.as_deref())? else {
         return Ok((store.list_assets(filter, now).await?, matched));
     };
     let label = store.get_label(name.to_string()).await?;
@@ -1873,7 +1846,7 @@ async fn change_query(
             rfc3339(since)
         )));
     }
-    let assets = match q.label.as_deref().filter(|l| !l.is_empty()) {
+    let assets = match label_param(q.label.as_deref())? {
         None => None,
         Some(label) => {
             let scope = AssetQuery {
@@ -1889,7 +1862,7 @@ async fn change_query(
         since,
         until,
         category,
-        item: q.item.clone().filter(|i| !i.is_empty()),
+        item: filter_text("item", &q.item)?,
         assets,
     })
 }
@@ -2182,6 +2155,8 @@ async fn create_label(
     Json(req): Json<CreateLabel>,
 ) -> Result<StatusCode, ApiError> {
     op.require(Role::Technician)?;
+    crate::text::check_required("the label name", &req.name, crate::text::Shape::Line)
+        .map_err(ApiError::bad_request)?;
     if req.name.is_empty()
         || req.name.len() > 64
         || req.name.contains(char::is_whitespace)
@@ -2464,6 +2439,10 @@ async fn set_status(
     reason: Option<String>,
 ) -> ApiResult<StatusChanged> {
     op.require(Role::Technician)?;
+    if let Some(r) = &reason {
+        crate::text::check("the reason", r, crate::text::Shape::Line)
+            .map_err(ApiError::bad_request)?;
+    }
     let a = s.store.find_asset(key).await?;
     let status = match reason {
         Some(_) => AssetStatus::Retired,

@@ -220,8 +220,8 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
 
 // ---- input checks -------------------------------------------------------------
 
-/// Trims a text field and checks its length; one-line fields refuse
-/// line breaks.
+/// Trims a text field and checks it by [`crate::text`]'s rule (one-line
+/// fields refuse line breaks too) and its length.
 fn field(
     name: &str,
     value: &str,
@@ -230,17 +230,16 @@ fn field(
     one_line: bool,
 ) -> Result<String, ApiError> {
     let v = value.trim().to_string();
-    if required && v.is_empty() {
-        return Err(ApiError::bad_request(format!("{name} is empty")));
+    let shape = crate::text::Shape::lines_if(!one_line);
+    if required {
+        crate::text::check_required(name, &v, shape)
+    } else {
+        crate::text::check(name, &v, shape)
     }
+    .map_err(ApiError::bad_request)?;
     if v.chars().count() > max {
         return Err(ApiError::bad_request(format!(
             "{name} is longer than {max} characters"
-        )));
-    }
-    if one_line && v.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "{name} must be one line without control characters"
         )));
     }
     Ok(v)

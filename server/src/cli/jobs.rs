@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Attach the job to this ticket's timeline.
     #[arg(long, value_name = "TICKET")]
     ticket: Option<i64>,
+    /// Confirm a job that reaches every asset with an agent (by `--target all`,
+    /// a label or a filter that matches them all).
+    #[arg(long)]
+    all: bool,
     /// Wait until every target has finished; exit 1 if any did not succeed.
     #[arg(long)]
     wait: bool,
@@ -99,6 +103,7 @@ pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Resu
         targets: a.target,
         filter: a.filter,
         ticket: a.ticket,
+        all: a.all,
     };
     let created: JobCreated = c.post("/api/v1/jobs", &req).await?;
     if !created.skipped.is_empty() {

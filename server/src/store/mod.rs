@@ -1072,10 +1072,11 @@ const FIELD_LIMITS: [(&str, usize); 9] = [
 /// The longest reason for retiring an asset, in characters.
 const MAX_REASON: usize = 500;
 
-/// Refuses a value longer than its field's limit, and a warranty date
-/// that is not one (writing it as `YYYY-MM-DD`); the message names the
-/// field.
+/// Refuses a value longer than its field's limit, one [`crate::text`]
+/// refuses, and a warranty date that is not one (writing it as
+/// `YYYY-MM-DD`); the message names the field.
 fn check_field(field: &str, value: &mut String) -> std::result::Result<(), String> {
+    crate::text::check(field, value, crate::text::Shape::lines_if(field == "notes"))?;
     if field == "warranty_until" && !value.is_empty() {
         *value = day(value)
             .ok_or_else(|| format!("warranty_until `{value}` is not a date such as 2027-03-31"))?;
@@ -1134,10 +1135,10 @@ impl ManualAsset {
             notes: trim(self.notes),
             warranty_until: trim(self.warranty_until),
         };
-        if m.name.is_empty() {
+        if crate::text::is_blank(&m.name) {
             return Err("name is empty".into());
         }
-        if m.kind.is_empty() {
+        if crate::text::is_blank(&m.kind) {
             return Err("kind is empty (printer, monitor, phone, ...)".into());
         }
         if m.kind == "computer" {
