@@ -555,9 +555,10 @@ pub fn resolve(
     let mut out = Resolved::default();
     for p in declared {
         let value = match (given.get(p.name.as_str()), &p.default) {
-            (Some(v), _) => p
-                .accept(v)
-                .map_err(|e| format!("{item}: parameter `{}` ({}): {e}", p.name, p.summary()))?,
+            (Some(v), _) => p.accept(v).map_err(|e| match p.kind {
+                ParamKind::Enum => format!("{item}: parameter `{}`: {e}", p.name),
+                _ => format!("{item}: parameter `{}` ({}): {e}", p.name, p.summary()),
+            })?,
             (None, Some(d)) => p.accept(d).map_err(|e| {
                 format!(
                     "{item}: the default of parameter `{}` is refused: {e}",

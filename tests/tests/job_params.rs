@@ -52,12 +52,14 @@ fn a_technician_cannot_pass_an_environment_or_arguments_a_script_does_not_declar
     let name = benign(&f, None);
     let marker = f.path("pwned").display().to_string();
 
-    // The CLI no longer has --env or --cwd.
+    // The CLI no longer has --env or --cwd, and says why.
     for flag in ["--env", "--cwd"] {
         let out = f.server.cli(&[
             "jobs", "run", "--script", &name, "--target", &f.id, flag, "X=1",
         ]);
         assert!(!out.status.success(), "{flag} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--env and --cwd are gone"), "{flag}: {err}");
     }
     // Through the API: an environment field is unknown; a value for a
     // parameter the script does not declare is refused before anything

@@ -74,6 +74,12 @@ pub struct RunArgs {
     /// Wait until every target has finished; exit 1 if any did not succeed.
     #[arg(long)]
     wait: bool,
+    /// Gone: say so rather than "unexpected argument".
+    #[arg(long, hide = true, value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// Gone: say so rather than "unexpected argument".
+    #[arg(long, hide = true, value_name = "DIR")]
+    cwd: Option<String>,
     /// NAME=VALUE values for the parameters the package or script declares
     /// (`deskhand scripts show NAME` lists them), or the diagnostic's arguments.
     #[arg(last = true, value_name = "NAME=VALUE")]
@@ -83,6 +89,11 @@ pub struct RunArgs {
 /// `deskhand jobs run`.
 pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Result<()> {
     let a = *a;
+    if !a.env.is_empty() || a.cwd.is_some() {
+        bail!(
+            "--env and --cwd are gone: a job passes only values for the parameters its package or script declares, after `--` as NAME=VALUE (`deskhand scripts show NAME` lists them); the publisher declares them, and the working directory, when publishing"
+        );
+    }
     let (action, item) = if let Some(i) = a.install {
         ("install", Some(i))
     } else if let Some(i) = a.uninstall {
