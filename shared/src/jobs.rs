@@ -19,7 +19,7 @@
 use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::params::{ParamKind, ParamPass, ParamSpec};
+use crate::params::ParamSpec;
 
 /// Version of the manifest format.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -173,20 +173,7 @@ impl Manifest {
         }
         crate::params::check_declarations(&self.params)?;
         if let Some(dir) = &self.workdir {
-            let as_path = ParamSpec {
-                name: "workdir".into(),
-                kind: ParamKind::Path,
-                pass: ParamPass::Env("WORKDIR".into()),
-                pattern: None,
-                values: Vec::new(),
-                min: None,
-                max: None,
-                default: None,
-                required: false,
-                description: String::new(),
-            };
-            as_path
-                .accept(dir)
+            crate::params::check_absolute_path(dir)
                 .map_err(|e| format!("the manifest's workdir `{}`: {e}", dir.escape_debug()))?;
         }
         Ok(())

@@ -470,6 +470,13 @@ fn parse_integer(value: &str) -> Result<i64, String> {
         .map_err(|_| "it is out of the range of a 64-bit integer".into())
 }
 
+/// Checks an absolute path as a `path` parameter would (no control
+/// characters, absolute, no `..`), for a manifest's working directory.
+pub fn check_absolute_path(value: &str) -> Result<(), String> {
+    check_text(value)?;
+    check_path(value)
+}
+
 fn check_path(value: &str) -> Result<(), String> {
     let bytes = value.as_bytes();
     let unix = value.starts_with('/');

@@ -37,6 +37,16 @@ fn benign(f: &Fleet, params: Option<&str>) -> String {
     )
 }
 
+/// Runs the script on the fleet's agent with `values` after `--`, which
+/// must be refused; returns what the CLI said.
+fn refused(f: &Fleet, script: &str, values: &[&str]) -> String {
+    let mut args = vec!["jobs", "run", "--script", script, "--target", &f.id, "--"];
+    args.extend(values);
+    let out = f.server.cli(&args);
+    assert!(!out.status.success(), "{values:?} accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn created_files(f: &Fleet) -> Vec<String> {
     std::fs::read_dir(f.dir.path())
         .expect("dir")
@@ -78,25 +88,11 @@ fn a_technician_cannot_pass_an_environment_or_arguments_a_script_does_not_declar
         "{code} {body}"
     );
     for (var, value) in hostile(&marker) {
-        let out = f.server.cli(&[
-            "jobs",
-            "run",
-            "--script",
-            &name,
-            "--target",
-            &f.id,
-            "--",
-            &format!("{var}={value}"),
-        ]);
-        assert!(!out.status.success(), "{var} accepted");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused(&f, &name, &[&format!("{var}={value}")]);
         assert!(err.contains("declares no parameters"), "{var}: {err}");
     }
-    let out = f.server.cli(&[
-        "jobs", "run", "--script", &name, "--target", &f.id, "--", "--all",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not NAME=VALUE"));
+    let err = refused(&f, &name, &["--all"]);
+    assert!(err.contains("is not NAME=VALUE"), "{err}");
     assert_eq!(
         f.server.json(&["jobs", "list"]).as_array().map(Vec::len),
         Some(0),
@@ -130,18 +126,8 @@ fn an_agent_refuses_values_a_rewritten_database_adds_and_ignores_its_own_environ
         "{t}"
     );
     // A value outside its pattern is refused by the server.
-    let out = f.server.cli(&[
-        "jobs",
-        "run",
-        "--script",
-        &name,
-        "--target",
-        &f.id,
-        "--",
-        &format!("word=$(touch {marker}-eval)"),
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("must match the pattern"));
+    let err = refused(&f, &name, &[&format!("word=$(touch {marker}-eval)")]);
+    assert!(err.contains("must match the pattern"), "{err}");
 
     // A server whose database is rewritten: the job's values are changed
     // after the server checked them. The agent checks them again against
@@ -260,16 +246,6 @@ fn a_publisher_cannot_declare_a_variable_that_decides_what_runs_and_show_lists_d
     assert_eq!(t["stdout"], "info in /tmp\n", "{t}");
     let job = f.job(&["--script", &name, "--", "level=debug"]);
     assert_eq!(f.finished(&job)["stdout"], "debug in /tmp\n");
-    let out = f.server.cli(&[
-        "jobs",
-        "run",
-        "--script",
-        &name,
-        "--target",
-        &f.id,
-        "--",
-        "level=trace",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("one of debug, info"));
+    let err = refused(&f, &name, &["level=trace"]);
+    assert!(err.contains("one of debug, info"), "{err}");
 }
