@@ -33,6 +33,7 @@ use crate::api::{
     SoftwareQuery, TokenCreated, TokenView,
 };
 
+pub mod csv_output;
 pub mod reports;
 pub mod tickets;
 
@@ -273,16 +274,10 @@ impl Table {
         )
     }
 
-    /// Renders as CSV with a header row.
-    pub fn to_csv(&self) -> Result<String> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(&self.headers)?;
-        for row in &self.rows {
-            w.write_record(row)?;
-        }
-        Ok(String::from_utf8(
-            w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
-        )?)
+    /// Renders as CSV with a header row, every cell through
+    /// [`csv_output::csv_cell`].
+    pub fn to_csv(&self) -> String {
+        csv_output::csv_text(&self.headers, &self.rows)
     }
 }
 
@@ -303,7 +298,7 @@ pub fn print<T: Serialize>(
                 eprintln!("(none)");
             }
         }
-        OutputFormat::Csv => out!("{}", table().to_csv()?),
+        OutputFormat::Csv => out!("{}", table().to_csv()),
     }
     Ok(())
 }
@@ -614,12 +609,7 @@ pub async fn diag_run(
         }
         OutputFormat::Csv => {
             for t in &run.tables {
-                let mut w = csv::Writer::from_writer(std::io::stdout());
-                w.write_record(&t.columns)?;
-                for r in &t.rows {
-                    w.write_record(r)?;
-                }
-                w.flush()?;
+                emit(&csv_output::csv_text(&t.columns, &t.rows));
             }
         }
     }
@@ -1527,10 +1517,7 @@ mod tests {
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines[0], "A          LONG HEADER");
         assert_eq!(lines[1], "wide cell  x, \"y\"");
-        assert_eq!(
-            t.to_csv().expect("csv"),
-            "A,LONG HEADER\nwide cell,\"x, \"\"y\"\"\"\n"
-        );
+        assert_eq!(t.to_csv(), "A,LONG HEADER\nwide cell,\"x, \"\"y\"\"\"\n");
     }
 
     #[test]
