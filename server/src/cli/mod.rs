@@ -185,7 +185,8 @@ impl Client {
             .await
     }
 
-    /// POST raw bytes (e.g. a CSV file).
+    /// POST raw bytes (a CSV file), waiting up to 10 minutes for the
+    /// answer: a large import takes longer than the usual 30 s.
     pub async fn post_bytes<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -195,6 +196,7 @@ impl Client {
         self.call(
             self.http
                 .post(format!("{}{path}", self.base))
+                .timeout(std::time::Duration::from_secs(600))
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(body),
         )
@@ -1289,11 +1291,20 @@ pub async fn assets_import(
     file: &std::path::Path,
     check: bool,
 ) -> Result<()> {
+    let path = "/api/v1/assets/import";
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if let Some(limit) = crate::api::body_limit::body_limit(path)
+        && size > limit.bytes as u64
+    {
+        bail!("{} is {size} bytes: {}", file.display(), limit.message());
+    }
     let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let path = if check {
-        "/api/v1/assets/import?check=true"
+        &format!("{path}?check=true")
     } else {
-        "/api/v1/assets/import"
+        path
     };
     let report: ImportReport = c.post_bytes(path, "text/csv", body).await?;
     match format {
