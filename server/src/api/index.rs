@@ -223,6 +223,7 @@ mod tests {
             include_str!("jobs.rs"),
             include_str!("tickets.rs"),
             include_str!("reports.rs"),
+            include_str!("import.rs"),
         ];
         let mut paths = BTreeSet::new();
         for src in sources {

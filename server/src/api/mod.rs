@@ -22,9 +22,12 @@ use crate::{rfc3339, secrets, unix_now};
 
 pub mod auth;
 pub mod auth_limit;
+pub mod body_limit;
+pub mod import;
 pub mod index;
 pub mod reports;
 pub mod tickets;
+pub use import::{ImportError, ImportReport, ImportRow, parse_import};
 
 pub use auth::Authed;
 
@@ -76,7 +79,6 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/diag/runs/{id}", get(diag_run))
         .route("/api/v1/agents/{key}/diag", post(run_diag))
         .route("/api/v1/assets", get(list_assets).post(add_asset))
-        .route("/api/v1/assets/import", post(import_assets))
         .route("/api/v1/assets/{key}", get(show_asset).patch(edit_asset))
         .route("/api/v1/assets/{key}/history", get(asset_history))
         .route("/api/v1/assets/{key}/refresh", post(refresh_asset))
@@ -93,7 +95,12 @@ pub fn router(state: Shared) -> Router {
         .merge(jobs::routes())
         .merge(tickets::routes())
         .merge(reports::routes())
+        .merge(import::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body_limit::DEFAULT_BODY_LIMIT,
+        ))
+        .layer(axum::middleware::from_fn(body_limit::answer_oversized))
         .with_state(state)
 }
 
@@ -2288,41 +2295,6 @@ pub struct AssetCreated {
     pub name: String,
 }
 
-/// One row of a CSV import that was refused.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportError {
-    /// Line number in the file (the header is line 1).
-    pub line: usize,
-    /// Why.
-    pub error: String,
-}
-
-/// What a CSV import did.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportReport {
-    /// Whether the good rows were stored: false for a check
-    /// (`?check=true`), which reports what an import would do.
-    #[serde(default = "stored_by_default")]
-    pub stored: bool,
-    /// Rows stored (or, in a check, that would be; their ids are then
-    /// empty).
-    pub created: Vec<AssetCreated>,
-    /// Rows refused; none of their fields is stored.
-    pub failed: Vec<ImportError>,
-}
-
-fn stored_by_default() -> bool {
-    true
-}
-
-/// Query of `POST /api/v1/assets/import`.
-#[derive(Debug, Default, Deserialize)]
-struct ImportQuery {
-    /// Check the file against the database, store nothing.
-    #[serde(default)]
-    check: bool,
-}
-
 /// Checks and converts one manual asset; the message names the field.
 fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, String> {
     crate::store::ManualAsset {
@@ -2457,222 +2429,6 @@ async fn set_status(
         name: a.hostname,
         status,
         changed,
-    }))
-}
-
-/// The columns a CSV import understands.
-const IMPORT_COLUMNS: [&str; 9] = [
-    "name",
-    "kind",
-    "serial",
-    "manufacturer",
-    "model",
-    "location",
-    "user",
-    "notes",
-    "warranty_until",
-];
-
-/// One data row of an import: its line and the asset, or why not.
-pub type ImportRow = (usize, Result<crate::store::ManualAsset, String>);
-
-/// Parses an import file: the header names the columns (any order);
-/// each data row becomes an asset or an error for its line. The file is
-/// UTF-8 (a byte-order mark is skipped), its fields separated by commas,
-/// semicolons or tabs, whichever the header uses: spreadsheets save CSV
-/// with the separator of their locale. A header column without a name
-/// (a spreadsheet's trailing empty column) is ignored while it stays
-/// empty.
-pub fn parse_import(csv_text: &[u8]) -> Result<Vec<ImportRow>, String> {
-    if let Err(e) = std::str::from_utf8(csv_text) {
-        let line = 1 + line_breaks(&csv_text[..e.valid_up_to()]);
-        return Err(format!(
-            "line {line} is not UTF-8 text (byte 0x{:02X}); save the file as \"CSV UTF-8\" and import it again",
-            csv_text[e.valid_up_to()]
-        ));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .delimiter(import_delimiter(csv_text))
-        .from_reader(csv_text);
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("the file has no readable header row: {e}"))?
-        .iter()
-        .map(|h| h.to_lowercase())
-        .collect();
-    for (i, h) in headers.iter().enumerate() {
-        if !h.is_empty() && !IMPORT_COLUMNS.contains(&h.as_str()) {
-            return Err(format!(
-                "unknown column `{}`; the columns are {}",
-                crate::said(h),
-                IMPORT_COLUMNS.join(", ")
-            ));
-        }
-        if !h.is_empty() && headers[..i].contains(h) {
-            return Err(format!("the header names the column `{h}` twice"));
-        }
-    }
-    for required in ["name", "kind"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(format!("the header has no `{required}` column"));
-        }
-    }
-    let mut out = Vec::new();
-    for record in reader.records() {
-        let (line, record) = match record {
-            Ok(r) => (line_of(csv_text, r.position()), r),
-            Err(e) => {
-                let line = line_of(csv_text, e.position());
-                out.push((line, Err(format!("unreadable row: {e}"))));
-                continue;
-            }
-        };
-        if record.len() != headers.len() {
-            out.push((
-                line,
-                Err(format!(
-                    "{} fields, the header has {}",
-                    record.len(),
-                    headers.len()
-                )),
-            ));
-            continue;
-        }
-        let mut a = AddAsset::default();
-        let mut unnamed = None;
-        for (i, (h, v)) in headers.iter().zip(record.iter()).enumerate() {
-            let slot = match h.as_str() {
-                "name" => &mut a.name,
-                "kind" => &mut a.kind,
-                "serial" => &mut a.serial,
-                "manufacturer" => &mut a.manufacturer,
-                "model" => &mut a.model,
-                "location" => &mut a.location,
-                "user" => &mut a.user,
-                "notes" => &mut a.notes,
-                "warranty_until" => &mut a.warranty_until,
-                _ => {
-                    if !v.is_empty() {
-                        unnamed.get_or_insert(i + 1);
-                    }
-                    continue;
-                }
-            };
-            *slot = v.to_string();
-        }
-        let row = match unnamed {
-            Some(column) => Err(format!(
-                "a value in column {column}, which the header does not name"
-            )),
-            None => manual_asset(a),
-        };
-        out.push((line, row));
-    }
-    Ok(out)
-}
-
-/// The line of the file a row starts on, as an editor numbers it: blank
-/// lines and line breaks inside quoted fields count. (The reader's own
-/// line count skips blank lines, and its position is where it began
-/// reading: before the line breaks that precede the row.)
-fn line_of(csv_text: &[u8], position: Option<&csv::Position>) -> usize {
-    let Some(start) = position.and_then(|p| usize::try_from(p.byte()).ok()) else {
-        return 0;
-    };
-    let start = start.min(csv_text.len());
-    let skipped = csv_text[start..]
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    1 + line_breaks(&csv_text[..start + skipped])
-}
-
-/// The line breaks in `text` as the CSV reader ends lines: `\n`, `\r\n`
-/// or a lone `\r` (as old Mac spreadsheets save).
-fn line_breaks(text: &[u8]) -> usize {
-    text.iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n')))
-        .count()
-}
-
-/// The field separator an import's header line uses: of comma,
-/// semicolon and tab, the one that splits it into the most known
-/// columns (a comma when none does better).
-fn import_delimiter(csv_text: &[u8]) -> u8 {
-    let header = csv_text
-        .split(|&b| b == b'\n' || b == b'\r')
-        .next()
-        .unwrap_or_default();
-    let header = String::from_utf8_lossy(header)
-        .trim_start_matches('\u{feff}')
-        .to_lowercase();
-    let known = |sep: char| {
-        header
-            .split(sep)
-            .filter(|h| IMPORT_COLUMNS.contains(&h.trim().trim_matches('"')))
-            .count()
-    };
-    [b';', b'\t']
-        .into_iter()
-        .fold((b',', known(',')), |best, sep| {
-            let n = known(char::from(sep));
-            if n > best.1 { (sep, n) } else { best }
-        })
-        .0
-}
-
-/// Largest CSV import accepted.
-const MAX_IMPORT_BYTES: usize = 8 * 1024 * 1024;
-
-async fn import_assets(
-    State(s): State<Shared>,
-    op: Authed,
-    Query(q): Query<ImportQuery>,
-    body: axum::body::Bytes,
-) -> ApiResult<ImportReport> {
-    op.require(Role::Technician)?;
-    if body.len() > MAX_IMPORT_BYTES {
-        return Err(ApiError::bad_request(
-            "the file is larger than 8 MiB; split it",
-        ));
-    }
-    let rows = parse_import(&body).map_err(ApiError::bad_request)?;
-    let mut failed = Vec::new();
-    let mut good = Vec::new();
-    for (line, row) in rows {
-        match row {
-            Ok(m) => good.push((line, m)),
-            Err(error) => failed.push(ImportError { line, error }),
-        }
-    }
-    let names: std::collections::HashMap<usize, String> =
-        good.iter().map(|(l, m)| (*l, m.name.clone())).collect();
-    let stored = s
-        .store
-        .import_manual_assets(good, op.0.name, unix_now(), !q.check)
-        .await?;
-    let mut created = Vec::new();
-    for (line, result) in stored {
-        match result {
-            Ok(id) => created.push(AssetCreated {
-                // A check's ids were undone with their rows.
-                id: if q.check { String::new() } else { id },
-                name: names.get(&line).cloned().unwrap_or_default(),
-            }),
-            Err(e) => failed.push(ImportError {
-                line,
-                error: e.to_string(),
-            }),
-        }
-    }
-    failed.sort_by_key(|e| e.line);
-    Ok(Json(ImportReport {
-        stored: !q.check,
-        created,
-        failed,
     }))
 }
 
@@ -3266,126 +3022,5 @@ mod tests {
                 .expect_err("a typo is still a key")
                 .contains("`sofware`")
         );
-    }
-
-    #[test]
-    fn import_files_are_checked_row_by_row() {
-        let csv = "Name,Kind,Serial,Location\nHP LaserJet,printer,CN123,4th floor\n,monitor,X1,desk\nPhone,,P1,\n\"Dell, 27in\",monitor,D27,\"desk 4, left\"\nshort,phone\n";
-        let rows = parse_import(csv.as_bytes()).expect("header ok");
-        let lines: Vec<(usize, bool)> = rows.iter().map(|(l, r)| (*l, r.is_ok())).collect();
-        assert_eq!(
-            lines,
-            vec![(2, true), (3, false), (4, false), (5, true), (6, false)]
-        );
-        let dell = rows[3].1.as_ref().expect("row 5");
-        assert_eq!(dell.name, "Dell, 27in");
-        assert_eq!(dell.location, "desk 4, left");
-        assert!(rows[1].1.as_ref().err().is_some_and(|e| e.contains("name")));
-        assert!(
-            parse_import(b"name,kind,colour\n")
-                .expect_err("unknown column")
-                .contains("colour")
-        );
-        assert!(
-            parse_import(b"name,serial\n")
-                .expect_err("no kind")
-                .contains("kind")
-        );
-    }
-
-    /// What spreadsheets write: a byte-order mark, their locale's
-    /// separator, CRLF, a trailing empty column, blank lines and quoted
-    /// line breaks (the reported line is where the row starts).
-    #[test]
-    fn imports_read_what_spreadsheets_write() {
-        type NameAndLocation = Result<(String, String), String>;
-        let rows = |text: &[u8]| -> Vec<(usize, NameAndLocation)> {
-            parse_import(text)
-                .expect("header ok")
-                .into_iter()
-                .map(|(l, r)| (l, r.map(|m| (m.name, m.location))))
-                .collect()
-        };
-        let ok = |name: &str, location: &str| Ok((name.to_string(), location.to_string()));
-        assert_eq!(
-            rows(b"\xef\xbb\xbfName;Kind;Location;\r\nHP;printer;4th, left;\r\n\r\nLG;monitor;desk;\r\n"),
-            vec![(2, ok("HP", "4th, left")), (4, ok("LG", "desk"))]
-        );
-        assert_eq!(
-            rows(b"name\tkind\tnotes\nA\tphone\t\"two\nlines\"\nB\tphone\tx\n"),
-            vec![(2, ok("A", "")), (4, ok("B", ""))]
-        );
-        // Lines ended by a lone CR (found by fuzzing: every row was
-        // reported as line 1).
-        assert_eq!(
-            rows(b"name;kind;location\rA;printer;x\r\rB;phone;y\r"),
-            vec![(2, ok("A", "x")), (4, ok("B", "y"))]
-        );
-        let stray = rows(b"name,kind,\nA,printer,\nB,printer,oops\n");
-        assert_eq!(stray[0], (2, ok("A", "")));
-        assert!(
-            matches!(&stray[1], (3, Err(e)) if e.contains("column 3")),
-            "{stray:?}"
-        );
-        let twice = parse_import(b"name,kind,Name\n").expect_err("twice");
-        assert!(twice.contains("`name` twice"), "{twice}");
-        let latin1 = parse_import(b"name,kind,location\nA,printer,K\xf6ln\n").expect_err("latin-1");
-        assert!(
-            latin1.contains("line 2") && latin1.contains("0xF6") && latin1.contains("CSV UTF-8"),
-            "{latin1}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_duplicate_serial_refuses_only_its_row() {
-        let (_d, store) = seeded().await;
-        let rows = parse_import(b"name,kind,serial\nA,printer,S1\nB,printer,S1\nC,phone,S2\n")
-            .expect("parse");
-        let good: Vec<_> = rows
-            .into_iter()
-            .map(|(l, r)| (l, r.expect("valid")))
-            .collect();
-        let outcome =
-            |results: &[(usize, Result<String, crate::store::StoreError>)]| -> Vec<(usize, bool)> {
-                results.iter().map(|(l, r)| (*l, r.is_ok())).collect()
-            };
-        // A check finds the same rows good and bad, the serial an earlier
-        // row of the file takes included, and leaves nothing behind.
-        let checked = store
-            .import_manual_assets(good.clone(), "admin".into(), 5, false)
-            .await
-            .expect("check");
-        assert_eq!(outcome(&checked), vec![(2, true), (3, false), (4, true)]);
-        let manual = || async {
-            let all = store
-                .list_assets(AssetFilter::default(), 10)
-                .await
-                .expect("list");
-            all.into_iter()
-                .filter(|a| a.kind != "computer")
-                .map(|a| a.hostname)
-                .collect::<Vec<String>>()
-        };
-        assert_eq!(
-            manual().await,
-            Vec::<String>::new(),
-            "a check stores nothing"
-        );
-        let stored = store
-            .import_manual_assets(good, "admin".into(), 5, true)
-            .await
-            .expect("import");
-        assert_eq!(outcome(&stored), vec![(2, true), (3, false), (4, true)]);
-        let err = stored[1]
-            .1
-            .as_ref()
-            .err()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        assert!(
-            err.contains("S1") && err.contains("already belongs to A"),
-            "{err}"
-        );
-        assert_eq!(manual().await, ["A", "C"]);
     }
 }

@@ -22,6 +22,7 @@ use crate::inventory::{AssetEvent, IngestPlan, SoftwareRow};
 
 mod jobs;
 pub use jobs::{Applied, ContentItem, JobRow, NewJob, OrderParts, TargetRow};
+mod import;
 mod tickets;
 pub use tickets::{
     HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
@@ -2400,39 +2401,6 @@ impl Store {
             .await
     }
 
-    /// Adds many manual assets, each in its own savepoint: a bad row is
-    /// reported and stored not at all, the good ones are stored.
-    pub async fn import_manual_assets(
-        &self,
-        rows: Vec<(usize, ManualAsset)>,
-        by: String,
-        now: i64,
-        keep: bool,
-    ) -> Result<Vec<(usize, Result<String>)>> {
-        self.write(move |tx| {
-            // A check runs every row as the import would (a serial taken
-            // by an earlier row of the file is refused too) and then
-            // undoes them all.
-            if !keep {
-                tx.execute_batch("SAVEPOINT trial")?;
-            }
-            let results = rows
-                .iter()
-                .map(|(line, asset)| {
-                    (
-                        *line,
-                        in_savepoint(tx, |tx| insert_manual(tx, asset, &by, now)),
-                    )
-                })
-                .collect();
-            if !keep {
-                tx.execute_batch("ROLLBACK TO trial; RELEASE trial")?;
-            }
-            Ok(results)
-        })
-        .await
-    }
-
     /// An asset of another agent with the same hardware identity: same
     /// SMBIOS UUID and serial (or UUID alone when there is no serial), else
     /// a shared MAC address. Returns its id.
@@ -2777,11 +2745,8 @@ fn check_serial_free(tx: &Transaction<'_>, serial: &str, except: &str) -> Result
         return Ok(());
     }
     let taken: Option<(String, String)> = tx
-        .query_row(
-            "SELECT id, hostname FROM assets WHERE serial = ?1 AND id != ?2",
-            [serial, except],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, hostname FROM assets WHERE serial = ?1 AND id != ?2")?
+        .query_row([serial, except], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match taken {
         Some((id, name)) => Err(StoreError::Refused(format!(
@@ -2793,18 +2758,29 @@ fn check_serial_free(tx: &Transaction<'_>, serial: &str, except: &str) -> Result
 
 fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
     check_serial_free(tx, &a.serial, "")?;
+    insert_checked_manual(tx, a, by, now)
+}
+
+/// Inserts an asset entered by hand whose serial number was found free,
+/// with its history event and audit entry.
+fn insert_checked_manual(
+    tx: &Transaction<'_>,
+    a: &ManualAsset,
+    by: &str,
+    now: i64,
+) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, user, notes,
             warranty_until, first_inventory_at, last_inventory_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-        params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, a.warranty_until, now],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, a.warranty_until, now])?;
+    tx.prepare_cached(
         "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
          VALUES (?1, ?2, 'asset', '', 'added by hand', NULL, ?3)",
-        params![id, now, by],
-    )?;
+    )?
+    .execute(params![id, now, by])?;
     audit(
         tx,
         now,
@@ -3001,10 +2977,10 @@ fn audit(
     target: &str,
     detail: &str,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit_log (at, operator, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at, operator, action, target, detail],
-    )?;
+    )?
+    .execute(params![at, operator, action, target, detail])?;
     Ok(())
 }
 
