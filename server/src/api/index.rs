@@ -146,7 +146,17 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/v1/packages",
         "signed packages; publish one",
     ),
+    (
+        "GET",
+        "/api/v1/packages/{name}",
+        "a package (?version=, else the newest): its commands and declared parameters",
+    ),
     ("GET POST", "/api/v1/scripts", "signed scripts; publish one"),
+    (
+        "GET",
+        "/api/v1/scripts/{name}",
+        "a script (?version=, else the newest): its command and declared parameters",
+    ),
     ("GET POST", "/api/v1/jobs", "jobs; run one on targets"),
     ("GET", "/api/v1/jobs/{id}", "a job and each target's state"),
     (
