@@ -307,6 +307,14 @@ fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
     wait_for(WAIT, "the script running", || {
         (f.state(&job) == "running" && pid.exists()).then_some(())
     });
+    // The agent records the command's process group right after starting
+    // it; the script may write its pid first.
+    let ledger = f.agent.state_dir.join("jobs/ledger.json");
+    wait_for(WAIT, "the job's process group recorded", || {
+        std::fs::read_to_string(&ledger)
+            .is_ok_and(|l| l.contains("\"groups\""))
+            .then_some(())
+    });
     f.run.as_mut().expect("running").kill();
     // The script's group outlives a crashed agent...
     assert!(alive(&pid), "the orphaned script runs on");
