@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 
 /// Longest reason kept, in bytes: an OS error message, not a log.
-pub const MAX_REASON_BYTES: usize = 512;
+pub(super) const MAX_REASON_BYTES: usize = 512;
 
 /// One category that was not collected, and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub(super) fn canonicalize(unknown: &mut Vec<Unknown>) {
     if unknown.is_empty() {
         return;
     }
-    unknown.sort_by(|a, b| a.category.cmp(&b.category));
+    unknown.sort_by_key(|u| u.category);
     unknown.dedup_by(|b, a| a.category == b.category);
 }
 
