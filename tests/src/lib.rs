@@ -60,6 +60,11 @@ impl Proc {
         self.wait_exit(Duration::from_secs(15))
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL, as a crash or `kill -9` would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -399,11 +404,26 @@ impl Agent {
 
     /// Starts `deskhand-agent run`, logging to `agent.log` in its state dir.
     pub fn run(&self) -> Result<Proc> {
+        self.run_in(&[])
+    }
+
+    /// Starts `deskhand-agent run` through `wrapper`, a command that ends
+    /// by executing its arguments in its own process (`unshare --mount
+    /// --`), so the [`Proc`]'s id is the agent's.
+    pub fn run_in(&self, wrapper: &[&str]) -> Result<Proc> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new(bin("deskhand-agent"))
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin("deskhand-agent"));
+                c
+            }
+            None => Command::new(bin("deskhand-agent")),
+        };
+        let child = command
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(["run", "--log", "debug"])
