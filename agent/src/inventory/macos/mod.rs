@@ -131,8 +131,15 @@ fn collect_apps(w: &mut Findings) -> Apply {
     for home in entries("/Users") {
         dirs.push(format!("{}/Applications", home.display()));
     }
-    for dir in dirs {
-        for app in entries_of(&dir, Category::Software, w) {
+    for (i, dir) in dirs.iter().enumerate() {
+        // The machine's folders hold most applications: unreadable, the
+        // software is unknown. A user's own folder only adds to them.
+        let apps = if i < 2 {
+            entries_of(dir, Category::Software, w)
+        } else {
+            entries(dir)
+        };
+        for app in apps {
             if app.extension().is_none_or(|e| e != "app") {
                 continue;
             }
