@@ -5,6 +5,15 @@
 //! content hash, so a machine where nothing changed sends a few bytes.
 //! Until an acknowledgement arrives the reporter keeps both the
 //! acknowledged base and the pending report.
+//!
+//! A category the collectors could not read (`meta.unknown`) takes its
+//! value from the acknowledged base before anything is diffed or hashed:
+//! the delta says nothing about it, and its target hash is what the
+//! server computes from the same base. Without a base (the first report
+//! of a session) the whole inventory goes out with the category unknown,
+//! and the server carries it forward from what it stored; its
+//! acknowledgement then names a hash the agent did not compute, so the
+//! next scheduled report is whole again, at most one per schedule.
 
 use deskhand_shared::inventory::{ContentHash, Inventory, diff};
 use deskhand_shared::proto::InventoryReport;
@@ -28,6 +37,9 @@ impl InventoryReporter {
     /// in one pass instead of sorting it again.
     pub fn report(&mut self, new: Inventory, full: bool) -> InventoryReport {
         let mut new = new;
+        if let Some(base) = &self.acked {
+            new.carry_forward_unknown(base);
+        }
         let hash = new.canonicalize_and_hash();
         let report = match (&self.acked, full) {
             (Some(base), false) => InventoryReport::Delta(Box::new(diff(base, &new))),
@@ -142,5 +154,40 @@ mod tests {
             "an unchanged machine sent {} bytes",
             delta.len()
         );
+    }
+
+    #[test]
+    fn an_unreadable_category_sends_no_change_and_keeps_its_base() {
+        use deskhand_shared::inventory::{Category, Unknown};
+        let mut r = InventoryReporter::new();
+        let a = inv(&[("bash", "5.2"), ("curl", "7.88")]);
+        r.report(a.clone(), false);
+        r.acknowledged(a.content_hash());
+        // dpkg's database is unreadable: no packages, software unknown.
+        let mut failing = inv(&[]);
+        failing.meta.unknown = vec![Unknown::new(
+            Category::Software,
+            "dpkg: cannot read /var/lib/dpkg/status: Too many open files (os error 24)",
+        )];
+        for i in 0..3 {
+            failing.meta.collected_at_unix_ms = i;
+            match r.report(failing.clone(), false) {
+                InventoryReport::Delta(d) => {
+                    assert!(d.software.is_empty(), "{:?}", d.software);
+                    assert_eq!(d.target, a.content_hash(), "the base's packages");
+                    assert!(d.meta.is_some_and(|m| m.after.unknown.len() == 1));
+                }
+                other => panic!("expected a delta, got {other:?}"),
+            }
+            // The server acknowledges the hash it computes the same way:
+            // the session stays on deltas while the source stays unreadable.
+            r.acknowledged(a.content_hash());
+            assert_eq!(r.pending_hash(), None);
+        }
+        // Readable again: the change since the last good collection.
+        match r.report(inv(&[("bash", "5.2")]), false) {
+            InventoryReport::Delta(d) => assert_eq!(d.software.len(), 1),
+            other => panic!("expected a delta, got {other:?}"),
+        }
     }
 }

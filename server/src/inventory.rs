@@ -11,12 +11,16 @@
 //! The server checks a delta's base hash against the stored one and trusts
 //! an authenticated agent's target hash; the full report every agent sends
 //! when it connects re-anchors it.
+//!
+//! A category a report says it did not collect ([`stale`]) is carried
+//! forward from the base before a full report is diffed, and a delta may
+//! not change it: it removes nothing. The asset's record of stale
+//! categories is the plan's [`IngestPlan::unknown`].
 
 use deskhand_shared::inventory::{
-    ContentHash, Inventory, InventoryDelta, ItemChange, Package, PackageSource, apply, diff,
+    ContentHash, Inventory, InventoryDelta, ItemChange, Package, PackageSource, Unknown, apply,
+    diff,
 };
-
-use crate::version::Scheme;
 
 /// One history event: something changed on an asset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -114,6 +118,10 @@ pub struct IngestPlan {
     /// The asset of an earlier enrollment of the same machine, whose
     /// history and labels this asset takes over.
     pub adopt_from: Option<String>,
+    /// The categories the report did not collect (its stale record is
+    /// replaced by these); `None` for a delta whose metadata did not
+    /// change, which leaves the record as it is.
+    pub unknown: Option<Vec<Unknown>>,
 }
 
 /// Why a report could not be ingested as it is.
@@ -151,12 +159,14 @@ pub fn check_full(inv: &Inventory) -> Result<(), IngestError> {
         )));
     }
     check_list(inv.largest_list())?;
+    stale::check_unknown(&inv.meta.unknown)?;
     inv.software.iter().try_for_each(check_package)
 }
 
 /// [`check_full`] for a delta: its changes are held to the same bounds.
 pub fn check_delta(d: &InventoryDelta) -> Result<(), IngestError> {
     check_list(d.largest_list())?;
+    stale::check_delta_unknown(d)?;
     d.software.iter().try_for_each(|c| match c {
         ItemChange::Added(p) | ItemChange::Removed(p) => check_package(p),
         ItemChange::Changed { before, after } => {
@@ -321,11 +331,29 @@ pub fn summarize(inv: &Inventory) -> AssetSummary {
 pub fn plan_full(base: Option<&Inventory>, new: &Inventory) -> IngestPlan {
     let mut new = new.clone();
     let hash = new.canonicalize_and_hash();
+    let hash = carry_forward(base, &mut new, hash);
     plan_full_canonical(base, new, hash)
 }
 
-/// [`plan_full`] for a report that is already canonical and hashed
-/// ([`Inventory::canonicalize_and_hash`]); it consumes the report, so a
+/// Takes the categories a canonical report (whose hash is `hash`) did not
+/// collect from `base`, so that they remove nothing; the report's hash
+/// after that. A report that collected everything is left as it is.
+pub fn carry_forward(
+    base: Option<&Inventory>,
+    new: &mut Inventory,
+    hash: ContentHash,
+) -> ContentHash {
+    match base {
+        Some(base) if new.unknown_categories().next().is_some() => {
+            new.carry_forward_unknown(base);
+            new.canonicalize_and_hash()
+        }
+        _ => hash,
+    }
+}
+
+/// [`plan_full`] for a report that is already canonical, hashed and
+/// carried forward ([`carry_forward`]); it consumes the report, so a
 /// first inventory's packages become catalog rows without a copy.
 pub fn plan_full_canonical(
     base: Option<&Inventory>,
@@ -333,6 +361,7 @@ pub fn plan_full_canonical(
     hash: ContentHash,
 ) -> IngestPlan {
     let user = user_of(&new.sessions);
+    let unknown = Some(new.meta.unknown.clone());
     let (software_added, software_removed, events) = match base {
         None => {
             let packages = std::mem::take(&mut new.software);
@@ -366,6 +395,7 @@ pub fn plan_full_canonical(
         software_removed,
         events,
         adopt_from: None,
+        unknown,
     }
 }
 
@@ -419,6 +449,7 @@ pub fn unchanged_plan(hash: ContentHash, new: &Inventory) -> IngestPlan {
         software_removed: Vec::new(),
         events: Vec::new(),
         adopt_from: None,
+        unknown: Some(new.meta.unknown.clone()),
     }
 }
 
@@ -513,6 +544,7 @@ pub fn plan_delta(
         software_removed,
         events: events_of(&d),
         adopt_from: None,
+        unknown: stale::unknown_of_delta(&d).map(<[Unknown]>::to_vec),
     })
 }
 
@@ -532,262 +564,10 @@ fn software_links(d: &InventoryDelta) -> (Vec<SoftwareRow>, Vec<SoftwareRow>) {
     (added, removed)
 }
 
-/// Every category a history event can have: `assets history --category`
-/// takes one of these.
-pub const CATEGORIES: &[&str] = &[
-    "asset",
-    "software",
-    "identity",
-    "os",
-    "memory",
-    "cpu",
-    "disks",
-    "interfaces",
-    "volumes",
-    "services",
-    "memory_modules",
-    "displays",
-    "gpus",
-    "users",
-    "groups",
-    "updates",
-    "devices",
-    "repositories",
-    "firewalls",
-    "antivirus",
-];
-
-fn event(
-    category: &str,
-    item: &str,
-    change: &str,
-    old: Option<String>,
-    new: Option<String>,
-) -> AssetEvent {
-    debug_assert!(
-        CATEGORIES.contains(&category),
-        "history category `{category}` is missing from CATEGORIES"
-    );
-    AssetEvent {
-        category: category.into(),
-        item: item.into(),
-        change: change.into(),
-        old_value: old,
-        new_value: new,
-    }
-}
-
-/// History events of a delta. Volatile changes (collection metadata,
-/// sessions, free space, boot time, service run state) are not history.
-pub fn events_of(d: &InventoryDelta) -> Vec<AssetEvent> {
-    let mut out = Vec::new();
-    for c in &d.software {
-        match c {
-            ItemChange::Added(p) => out.push(event(
-                "software",
-                &p.name,
-                "installed",
-                None,
-                Some(p.version.clone()),
-            )),
-            ItemChange::Removed(p) => out.push(event(
-                "software",
-                &p.name,
-                "removed",
-                Some(p.version.clone()),
-                None,
-            )),
-            ItemChange::Changed { before, after } if before.version != after.version => {
-                let scheme = Scheme::for_source(&after.source.name());
-                let change = match scheme.compare(&after.version, &before.version) {
-                    std::cmp::Ordering::Less => "downgraded",
-                    _ => "upgraded",
-                };
-                out.push(event(
-                    "software",
-                    &after.name,
-                    change,
-                    Some(before.version.clone()),
-                    Some(after.version.clone()),
-                ));
-            }
-            ItemChange::Changed { .. } => {}
-        }
-    }
-    if let Some(r) = &d.identity {
-        for (field, a, b) in [
-            (
-                "hostname",
-                Some(r.before.hostname.clone()),
-                Some(r.after.hostname.clone()),
-            ),
-            ("serial", r.before.serial.clone(), r.after.serial.clone()),
-            ("model", r.before.model.clone(), r.after.model.clone()),
-        ] {
-            if a != b {
-                out.push(event("identity", field, "changed", a, b));
-            }
-        }
-    }
-    if let Some(r) = &d.os {
-        for (field, a, b) in [
-            ("name", r.before.name.clone(), r.after.name.clone()),
-            ("version", r.before.version.clone(), r.after.version.clone()),
-            ("build", r.before.build.clone(), r.after.build.clone()),
-            ("kernel", r.before.kernel.clone(), r.after.kernel.clone()),
-        ] {
-            if a != b {
-                out.push(event("os", field, "changed", a, b));
-            }
-        }
-    }
-    if let Some(r) = &d.memory
-        && r.before.total_bytes != r.after.total_bytes
-    {
-        out.push(event(
-            "memory",
-            "total",
-            "changed",
-            Some(r.before.total_bytes.to_string()),
-            Some(r.after.total_bytes.to_string()),
-        ));
-    }
-    if let Some(r) = &d.cpu
-        && r.before.model != r.after.model
-    {
-        out.push(event(
-            "cpu",
-            "model",
-            "changed",
-            r.before.model.clone(),
-            r.after.model.clone(),
-        ));
-    }
-    for c in &d.disks {
-        let describe = |x: &deskhand_shared::inventory::Disk| {
-            Some(
-                format!("{} {} bytes", opt(&x.model), x.size_bytes)
-                    .trim()
-                    .to_string(),
-            )
-        };
-        match c {
-            ItemChange::Added(x) => out.push(event("disks", &x.name, "added", None, describe(x))),
-            ItemChange::Removed(x) => {
-                out.push(event("disks", &x.name, "removed", describe(x), None))
-            }
-            ItemChange::Changed { before, after } => out.push(event(
-                "disks",
-                &after.name,
-                "changed",
-                describe(before),
-                describe(after),
-            )),
-        }
-    }
-    for c in &d.interfaces {
-        let addrs = |x: &deskhand_shared::inventory::NetInterface| {
-            Some(
-                format!(
-                    "{} {}",
-                    opt(&x.mac),
-                    x.ipv4
-                        .iter()
-                        .chain(&x.ipv6)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-                .trim()
-                .to_string(),
-            )
-        };
-        match c {
-            ItemChange::Added(x) => out.push(event("interfaces", &x.name, "added", None, addrs(x))),
-            ItemChange::Removed(x) => {
-                out.push(event("interfaces", &x.name, "removed", addrs(x), None))
-            }
-            ItemChange::Changed { before, after } => {
-                let (a, b) = (addrs(before), addrs(after));
-                if a != b {
-                    out.push(event("interfaces", &after.name, "changed", a, b));
-                }
-            }
-        }
-    }
-    for c in &d.volumes {
-        match c {
-            ItemChange::Added(x) => out.push(event(
-                "volumes",
-                &x.mount_point,
-                "added",
-                None,
-                Some(format!("{} bytes", x.size_bytes)),
-            )),
-            ItemChange::Removed(x) => out.push(event(
-                "volumes",
-                &x.mount_point,
-                "removed",
-                Some(format!("{} bytes", x.size_bytes)),
-                None,
-            )),
-            ItemChange::Changed { before, after } if before.size_bytes != after.size_bytes => out
-                .push(event(
-                    "volumes",
-                    &after.mount_point,
-                    "resized",
-                    Some(before.size_bytes.to_string()),
-                    Some(after.size_bytes.to_string()),
-                )),
-            ItemChange::Changed { .. } => {}
-        }
-    }
-    for c in &d.services {
-        match c {
-            ItemChange::Added(x) => out.push(event(
-                "services",
-                &x.name,
-                "added",
-                None,
-                Some(x.start_mode.clone()),
-            )),
-            ItemChange::Removed(x) => out.push(event(
-                "services",
-                &x.name,
-                "removed",
-                Some(x.start_mode.clone()),
-                None,
-            )),
-            ItemChange::Changed { before, after } if before.start_mode != after.start_mode => out
-                .push(event(
-                    "services",
-                    &after.name,
-                    "start mode changed",
-                    Some(before.start_mode.clone()),
-                    Some(after.start_mode.clone()),
-                )),
-            ItemChange::Changed { .. } => {}
-        }
-    }
-    // Other keyed categories: added and removed items.
-    macro_rules! added_removed {
-        ($($field:ident => $cat:literal),*) => {$(
-            for c in &d.$field {
-                match c {
-                    ItemChange::Added(_) => out.push(event($cat, &c.key(), "added", None, None)),
-                    ItemChange::Removed(_) => out.push(event($cat, &c.key(), "removed", None, None)),
-                    ItemChange::Changed { .. } => out.push(event($cat, &c.key(), "changed", None, None)),
-                }
-            }
-        )*};
-    }
-    added_removed!(
-        memory_modules => "memory_modules", displays => "displays", gpus => "gpus",
-        users => "users", groups => "groups", updates => "updates", devices => "devices",
-        repositories => "repositories", firewalls => "firewalls", antivirus => "antivirus"
-    );
-    out
-}
+mod events;
+use events::event;
+pub use events::{CATEGORIES, events_of};
+pub mod stale;
 
 #[cfg(test)]
 mod tests {
@@ -982,6 +762,61 @@ mod tests {
         let changes: Vec<&str> = plan.events.iter().map(|e| e.change.as_str()).collect();
         assert_eq!(changes.len(), 3, "{changes:?}");
         assert_eq!(plan.hash, new.content_hash());
+    }
+
+    /// The review's machine: a refresh during a file-descriptor exhaustion
+    /// read no packages, services or users and no host name. Marked
+    /// unknown, they remove nothing and make no history; the record says
+    /// they are stale.
+    #[test]
+    fn a_full_report_that_could_not_collect_removes_nothing() {
+        use deskhand_shared::inventory::{Category, Service, UserAccount};
+        let mut base = inv(vec![pkg("bash", "5.2"), pkg("curl", "7.88")]);
+        base.services = vec![Service {
+            name: "ssh.service".into(),
+            manager: "systemd".into(),
+            ..Service::default()
+        }];
+        base.users = vec![UserAccount {
+            name: "alice".into(),
+            ..UserAccount::default()
+        }];
+        let rows: Vec<SoftwareRow> = base.software.iter().map(software_row).collect();
+        let stored = reconstruct(stored_form(&base), &rows);
+        let emfile = "Too many open files (os error 24)";
+        let mut failing = inv(Vec::new());
+        failing.identity.hostname = String::new();
+        failing.meta.unknown = [
+            Category::Software,
+            Category::Services,
+            Category::Users,
+            Category::Identity,
+        ]
+        .into_iter()
+        .map(|c| Unknown::new(c, format!("{c}: {emfile}")))
+        .collect();
+        let plan = plan_full(Some(&stored), &failing);
+        assert!(plan.events.is_empty(), "{:?}", plan.events);
+        assert!(plan.software_removed.is_empty() && plan.software_added.is_empty());
+        assert_eq!(
+            plan.hash,
+            base.content_hash(),
+            "the stored inventory, unchanged"
+        );
+        let (_, summary) = plan.rest.expect("stored form");
+        assert_eq!(summary.hostname, "pc-1");
+        assert_eq!(plan.unknown.as_ref().map(Vec::len), Some(4));
+        // Collected again, with a real change: that change alone.
+        let mut back = base.clone();
+        back.software.pop();
+        let plan = plan_full(Some(&stored), &back);
+        let ev: Vec<(&str, &str)> = plan
+            .events
+            .iter()
+            .map(|e| (e.item.as_str(), e.change.as_str()))
+            .collect();
+        assert_eq!(ev, [("curl", "removed")]);
+        assert_eq!(plan.unknown, Some(Vec::new()), "no longer stale");
     }
 
     #[test]

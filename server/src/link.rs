@@ -1074,6 +1074,8 @@ fn plan_full_report(
         Prior::Unchanged => (Some(hash.to_hex()), unchanged_plan(hash, &new)),
         Prior::Own(stored) => {
             let base = stored.and_then(|(blob, rows)| from_wire(&blob, &rows).ok());
+            // What the agent could not collect is what the server has.
+            let hash = crate::inventory::carry_forward(base.as_ref(), &mut new, hash);
             (None, plan_full_canonical(base.as_ref(), new, hash))
         }
         Prior::Reenrolled { old, blob, rows } => {

@@ -1,8 +1,8 @@
 //! Property tests for the inventory diff: applying `diff(a, b)` to `a` yields `b`.
 
 use deskhand_shared::inventory::{
-    Encryption, Inventory, LocalGroup, NetInterface, Package, PackageSource, Service, Volume,
-    apply, diff,
+    Category, Encryption, Inventory, LocalGroup, NetInterface, Package, PackageSource, Service,
+    Unknown, Volume, apply, diff,
 };
 use proptest::prelude::*;
 
@@ -151,6 +151,38 @@ proptest! {
     #[test]
     fn inventory_survives_the_wire(a in inventory()) {
         prop_assert_eq!(Inventory::from_wire(&a.to_wire()), Ok(a));
+    }
+
+    /// A category marked unknown removes and changes nothing, whatever was
+    /// collected in it; every other category diffs as it did.
+    #[test]
+    fn unknown_categories_remove_nothing(
+        previous in inventory(),
+        new in inventory(),
+        unknown in prop::sample::subsequence(Category::ALL.to_vec(), 0..=Category::ALL.len()),
+    ) {
+        let mut new = new;
+        new.meta.unknown = unknown
+            .iter()
+            .map(|c| Unknown::new(*c, format!("{c}: Too many open files (os error 24)")))
+            .collect();
+        let before = diff(&previous, &new);
+        let mut carried = new.clone();
+        carried.carry_forward_unknown(&previous);
+        let after = diff(&previous, &carried);
+        for c in unknown.iter().filter(|c| **c != Category::Meta) {
+            prop_assert!(!after.changes(*c), "{} changed: {:?}", c, after.summary());
+        }
+        prop_assert!(!after.summary().iter().any(|s| unknown.contains(&s.category)
+            && s.category != Category::Meta));
+        let outside = |d: &deskhand_shared::inventory::InventoryDelta| {
+            d.summary()
+                .into_iter()
+                .filter(|s| s.category == Category::Meta || !unknown.contains(&s.category))
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(outside(&after), outside(&before));
+        prop_assert_eq!(apply(&previous, &after), Ok(carried.canonical()));
     }
 
     #[test]

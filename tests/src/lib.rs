@@ -448,16 +448,35 @@ impl Agent {
 
     /// Starts `deskhand-agent run`, logging to `agent.log` in its state dir.
     pub fn run(&self) -> Result<Proc> {
-        self.run_with_env(&[])
+        self.launch(&[], &[])
     }
 
     /// [`Agent::run`] with variables added to the agent's own environment.
     pub fn run_with_env(&self, env: &[(&str, &str)]) -> Result<Proc> {
+        self.launch(&[], env)
+    }
+
+    /// Starts `deskhand-agent run` through `wrapper`, a command that ends
+    /// by executing its arguments in its own process (`unshare --mount
+    /// --`), so the [`Proc`]'s id is the agent's.
+    pub fn run_in(&self, wrapper: &[&str]) -> Result<Proc> {
+        self.launch(wrapper, &[])
+    }
+
+    fn launch(&self, wrapper: &[&str], env: &[(&str, &str)]) -> Result<Proc> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = Command::new(bin("deskhand-agent"))
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin("deskhand-agent"));
+                c
+            }
+            None => Command::new(bin("deskhand-agent")),
+        };
+        let child = command
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(["run", "--log", "debug"])

@@ -6,6 +6,13 @@
 //! returns its part plus warnings; a collector that fails or panics leaves a
 //! warning in [`CollectorReport`]s, never a hole in the rest of the document.
 //!
+//! A collector declares the categories it fills. One that could not read
+//! its whole source (too many open files, no permission, a corrupt
+//! database) says so with [`Findings::not_collected`], and one that panics
+//! loses all of its categories: they are listed in `meta.unknown`, so the
+//! reporter and the server keep their last known values instead of
+//! recording that this machine has none.
+//!
 //! Parsers are pure functions over bytes or strings (`dpkg`, `rpm`, `apk`,
 //! `smbios`, `edid`, `regexport`, `plist_apps`, ...) and are tested against
 //! fixture files under `agent/testdata/` on every OS. The OS modules
@@ -13,11 +20,12 @@
 //! the parsers. Collectors never touch the network.
 
 use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use deskhand_shared::inventory::{CollectorReport, Inventory};
+use deskhand_shared::inventory::{Category, CollectorReport, Inventory, Unknown};
 
 mod apk;
 mod dpkg;
@@ -50,32 +58,87 @@ pub use render::render_text;
 /// What a collector hands back: a change to apply to the document.
 pub(crate) type Apply = Box<dyn FnOnce(&mut Inventory) + Send>;
 
-/// A collector: reads its source, pushes warnings, returns its part.
-pub(crate) type Job = Box<dyn FnOnce(&mut Vec<String>) -> Apply + Send>;
+/// A collector: reads its source, notes what went wrong, returns its part.
+pub(crate) type Job = Box<dyn FnOnce(&mut Findings) -> Apply + Send>;
 
 /// A named collector.
 pub(crate) struct Collector {
     /// Name shown in reports.
     pub(crate) name: &'static str,
+    /// The categories its part fills: all unknown if it panics.
+    pub(crate) categories: &'static [Category],
     /// The work.
     pub(crate) job: Job,
 }
 
 impl Collector {
-    /// A collector named `name` running `job`.
+    /// A collector named `name` filling `categories` by running `job`.
     pub(crate) fn new(
         name: &'static str,
-        job: impl FnOnce(&mut Vec<String>) -> Apply + Send + 'static,
+        categories: &'static [Category],
+        job: impl FnOnce(&mut Findings) -> Apply + Send + 'static,
     ) -> Self {
         Collector {
             name,
+            categories,
             job: Box::new(job),
         }
     }
 }
 
-/// A collector's outcome: its part (none if it panicked) and its report.
-type Outcome = (Option<Apply>, CollectorReport);
+/// What a collector says beside its part: warnings (pushed as onto a
+/// `Vec<String>`, which it derefs to, so parsers take `&mut Vec<String>`)
+/// and the categories it could not collect.
+#[derive(Debug)]
+pub(crate) struct Findings {
+    collector: &'static str,
+    warnings: Vec<String>,
+    unknown: Vec<Unknown>,
+}
+
+impl Findings {
+    fn new(collector: &'static str) -> Self {
+        Findings {
+            collector,
+            warnings: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// `category` could not be collected (its source could not be read):
+    /// its value in this document is unknown, not empty.
+    pub(crate) fn not_collected(&mut self, category: Category, reason: impl std::fmt::Display) {
+        self.unknown.push(Unknown::new(
+            category,
+            format!("{}: {reason}", self.collector),
+        ));
+    }
+}
+
+impl Deref for Findings {
+    type Target = Vec<String>;
+
+    fn deref(&self) -> &Vec<String> {
+        &self.warnings
+    }
+}
+
+impl DerefMut for Findings {
+    fn deref_mut(&mut self) -> &mut Vec<String> {
+        &mut self.warnings
+    }
+}
+
+/// A collector's outcome: its part (none if it panicked), its report and
+/// the categories it did not collect.
+type Outcome = (Option<Apply>, CollectorReport, Vec<Unknown>);
+
+/// What all collectors produced: their parts, reports and unknown categories.
+struct Collected {
+    applies: Vec<Apply>,
+    reports: Vec<CollectorReport>,
+    unknown: Vec<Unknown>,
+}
 
 /// Number of worker threads for the collectors.
 const WORKERS: usize = 3;
@@ -94,11 +157,16 @@ pub fn collect() -> Inventory {
     inv.cpu.arch = std::env::consts::ARCH.to_string();
     inv.os.family = std::env::consts::OS.to_string();
 
-    let (applies, reports) = run_collectors(platform_collectors());
+    let Collected {
+        applies,
+        reports,
+        unknown,
+    } = run_collectors(platform_collectors());
     for apply in applies {
         apply(&mut inv);
     }
     inv.meta.collectors = reports;
+    inv.meta.unknown = unknown;
     inv.canonicalize();
     inv.meta.total_micros = micros(started);
     inv
@@ -127,12 +195,13 @@ fn micros(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Run one collector, timing it and turning a panic into a warning.
+/// Run one collector, timing it and turning a panic into a warning and
+/// all of its categories unknown.
 fn run_one(c: Collector) -> Outcome {
     let started = Instant::now();
-    let mut warnings = Vec::new();
+    let mut findings = Findings::new(c.name);
     let job = c.job;
-    let result = catch_unwind(AssertUnwindSafe(|| job(&mut warnings)));
+    let result = catch_unwind(AssertUnwindSafe(|| job(&mut findings)));
     let apply = match result {
         Ok(apply) => Some(apply),
         Err(panic) => {
@@ -141,21 +210,25 @@ fn run_one(c: Collector) -> Outcome {
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            warnings.push(format!("collector failed unexpectedly: {msg}"));
+            let why = format!("collector failed unexpectedly: {msg}");
+            for category in c.categories {
+                findings.not_collected(*category, &why);
+            }
+            findings.push(why);
             None
         }
     };
     let report = CollectorReport {
         name: c.name.to_string(),
         micros: micros(started),
-        warnings,
+        warnings: findings.warnings,
     };
-    (apply, report)
+    (apply, report, findings.unknown)
 }
 
 /// Run collectors on a few threads; results come back in the given order so
 /// that the document is assembled deterministically.
-fn run_collectors(collectors: Vec<Collector>) -> (Vec<Apply>, Vec<CollectorReport>) {
+fn run_collectors(collectors: Vec<Collector>) -> Collected {
     let n = collectors.len();
     let queue: Mutex<VecDeque<(usize, Collector)>> =
         Mutex::new(collectors.into_iter().enumerate().collect());
@@ -181,18 +254,22 @@ fn run_collectors(collectors: Vec<Collector>) -> (Vec<Apply>, Vec<CollectorRepor
         }
         work();
     });
-    let mut applies = Vec::with_capacity(n);
-    let mut reports = Vec::with_capacity(n);
-    for (apply, report) in results
+    let mut out = Collected {
+        applies: Vec::with_capacity(n),
+        reports: Vec::with_capacity(n),
+        unknown: Vec::new(),
+    };
+    for (apply, report, unknown) in results
         .into_inner()
         .unwrap_or_default()
         .into_iter()
         .flatten()
     {
-        applies.extend(apply);
-        reports.push(report);
+        out.applies.extend(apply);
+        out.reports.push(report);
+        out.unknown.extend(unknown);
     }
-    (applies, reports)
+    out
 }
 
 #[cfg(test)]
@@ -202,16 +279,20 @@ mod tests {
     #[test]
     fn a_panicking_collector_loses_nothing_else() {
         let collectors = vec![
-            Collector::new("good", |_w| {
+            Collector::new("good", &[Category::Identity], |_w| {
                 Box::new(|inv: &mut Inventory| inv.identity.hostname = "pc".into())
             }),
-            Collector::new("bad", |_w| panic!("corrupt database")),
-            Collector::new("warns", |w| {
+            Collector::new("bad", &[Category::Software], |_w| {
+                panic!("corrupt database")
+            }),
+            Collector::new("warns", &[Category::Identity], |w| {
                 w.push("no permission".into());
                 Box::new(|inv: &mut Inventory| inv.identity.serial = Some("S1".into()))
             }),
         ];
-        let (applies, reports) = run_collectors(collectors);
+        let Collected {
+            applies, reports, ..
+        } = run_collectors(collectors);
         let mut inv = Inventory::new();
         for a in applies {
             a(&mut inv);
@@ -222,5 +303,48 @@ mod tests {
         assert_eq!(names, ["good", "bad", "warns"]);
         assert!(reports[1].warnings[0].contains("corrupt database"));
         assert_eq!(reports[2].warnings, ["no permission"]);
+    }
+
+    #[test]
+    fn a_panicking_collector_marks_all_its_categories_unknown() {
+        let collectors = vec![
+            Collector::new("dpkg", &[Category::Software], |_w| {
+                Box::new(|inv: &mut Inventory| inv.software.clear())
+            }),
+            Collector::new(
+                "services",
+                &[Category::Services, Category::Firewalls],
+                |_w| panic!("index out of bounds"),
+            ),
+            Collector::new("users", &[Category::Users, Category::Groups], |w| {
+                w.not_collected(
+                    Category::Users,
+                    "cannot read /etc/passwd: Too many open files (os error 24)",
+                );
+                Box::new(|_inv: &mut Inventory| {})
+            }),
+        ];
+        let Collected { unknown, .. } = run_collectors(collectors);
+        let got: Vec<(Category, &str)> = unknown
+            .iter()
+            .map(|u| (u.category, u.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Category::Services,
+                    "services: collector failed unexpectedly: index out of bounds"
+                ),
+                (
+                    Category::Firewalls,
+                    "services: collector failed unexpectedly: index out of bounds"
+                ),
+                (
+                    Category::Users,
+                    "users: cannot read /etc/passwd: Too many open files (os error 24)"
+                ),
+            ]
+        );
     }
 }

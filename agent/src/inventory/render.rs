@@ -54,6 +54,14 @@ pub fn render_text(inv: &Inventory) -> String {
         inv.content_hash()
     );
 
+    if !inv.meta.unknown.is_empty() {
+        // First, so that an empty section below is not read as "none".
+        section(&mut o, "Not collected (unknown, not empty)");
+        for u in &inv.meta.unknown {
+            let _ = writeln!(o, "  {:<16} {}", u.category.to_string(), u.reason);
+        }
+    }
+
     section(&mut o, "Identity");
     field(&mut o, "hostname", &id.hostname);
     field(&mut o, "fqdn", or_dash(&id.fqdn));
@@ -388,5 +396,25 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn unknown_categories_are_named_before_the_sections() {
+        use deskhand_shared::inventory::{Category, Unknown};
+        let mut inv = Inventory::new();
+        inv.meta.unknown = vec![Unknown::new(
+            Category::Software,
+            "dpkg: cannot read /var/lib/dpkg/status: Permission denied (os error 13)",
+        )];
+        let text = render_text(&inv);
+        let unknown = text.find("== Not collected (unknown, not empty) ==");
+        let line = text.find("software         dpkg: cannot read /var/lib/dpkg/status: Permission denied (os error 13)");
+        let software = text.find("== Software");
+        assert!(
+            unknown.is_some() && line.is_some() && software.is_some(),
+            "{text}"
+        );
+        assert!(unknown < software, "{text}");
+        assert!(!render_text(&Inventory::new()).contains("Not collected"));
     }
 }

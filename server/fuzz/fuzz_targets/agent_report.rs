@@ -16,7 +16,9 @@ use deskhand_server::inventory::{
 };
 use deskhand_server::jobs::{OutputBuffer, TargetState, on_progress};
 use deskhand_shared::frame::{FrameDecoder, MAX_FRAME_LEN, decode_body, encode_frame};
-use deskhand_shared::inventory::{Inventory, InventoryDelta, InventoryError, apply, diff};
+use deskhand_shared::inventory::{
+    Category, Inventory, InventoryDelta, InventoryError, Unknown, apply, diff,
+};
 use deskhand_shared::jobs::{JobProgress, JobResult, JobUpdate, Outcome};
 use deskhand_shared::proto::{
     AgentMessage, Hello, HelpRequest, InventoryReport, check_version, peek_protocol_version,
@@ -127,8 +129,23 @@ fn full(data: &[u8], inv: &Inventory) {
 
     let p0 = plan_full(None, inv);
     assert_eq!(p0.hash, h);
+    // Against a base, the categories the report did not collect are the
+    // base's: the plan's hash is that of the report carried forward.
     let p1 = plan_full(Some(&f.base), inv);
-    assert_eq!(p1.hash, h);
+    let mut carried = inv.clone();
+    carried.carry_forward_unknown(&f.base);
+    assert_eq!(p1.hash, carried.content_hash());
+    if inv.meta.unknown.is_empty() {
+        assert_eq!(p1.hash, h);
+    }
+    // ... and remove nothing there.
+    let removed = diff(&f.base, &carried).summary();
+    if let Some(c) = removed
+        .iter()
+        .find(|c| c.category != Category::Meta && inv.unknown_categories().any(|u| u == c.category))
+    {
+        common::soft(T, "unknown_category_changed", data, || format!("{c:?}"));
+    }
 
     // The stored form survives its wire form (what the server writes and
     // later reads back as a delta's or a full report's base).
@@ -262,6 +279,15 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         ("full_small".into(), full(fixtures::small())),
         ("full_tiny".into(), full(fixtures::rich(3, 3))),
         ("full_empty".into(), full(Inventory::new())),
+        ("full_unknown".into(), {
+            let mut failing = fixtures::small();
+            failing.software.clear();
+            failing.meta.unknown = vec![Unknown::new(
+                Category::Software,
+                "dpkg: cannot read /var/lib/dpkg/status: Too many open files (os error 24)",
+            )];
+            full(failing)
+        }),
         (
             "hello".into(),
             AgentMessage::Hello(Hello {

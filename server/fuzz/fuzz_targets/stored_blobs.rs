@@ -82,6 +82,15 @@ fuzz_target!(init: common::seed(seeds()), |data: &[u8]| {
         let _ = deskhand_server::inventory::summarize(&inv);
         let _ = deskhand_server::inventory::reconstruct(inv, &[]);
     }
+    // A stored form of inventory schema 1, as the migration rewrites it:
+    // what it accepts is a whole schema-2 inventory that re-encodes to
+    // exactly those bytes.
+    if let Ok(upgraded) = deskhand_shared::inventory::upgrade_from_v1(data) {
+        match Inventory::from_wire(&upgraded) {
+            Ok(inv) if inv.to_wire() == upgraded => {}
+            other => common::soft(T, "upgrade_from_v1_inexact", data, || format!("{:?}", other.err())),
+        }
+    }
     let _ = postcard::from_bytes::<DiagResult>(data);
 });
 
@@ -149,6 +158,10 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         ("changes".into(), c),
         ("changes_v1".into(), legacy),
         ("stored_form".into(), stored.to_wire()),
+        (
+            "stored_form_v1".into(),
+            include_bytes!("../../../shared/testdata/inventory-v1-stored.bin").to_vec(),
+        ),
         ("stored_empty".into(), Inventory::new().to_wire()),
         ("diag".into(), postcard::to_stdvec(&diag).expect("encode")),
     ]

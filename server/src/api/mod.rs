@@ -1169,6 +1169,21 @@ pub struct AssetDetail {
     /// How many changes the last 7 days had in all.
     #[serde(default)]
     pub changes_last_7_days_total: usize,
+    /// Parts of its inventory its agent could not collect lately: shown
+    /// with their last collected value.
+    #[serde(default)]
+    pub stale: Vec<StaleView>,
+}
+
+/// A part of an asset's inventory that was not collected lately.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaleView {
+    /// The category (`software`, `users`, `services`, ...).
+    pub category: String,
+    /// The first report that did not collect it, RFC 3339.
+    pub since: String,
+    /// Why, as the agent said.
+    pub reason: String,
 }
 
 /// How far back an asset's page (and a ticket's linked assets) list its
@@ -1688,6 +1703,17 @@ async fn show_asset(
         software: software.into_iter().map(software_view).collect(),
         changed_last_7_days,
         changes_last_7_days_total,
+        stale: s
+            .store
+            .asset_stale(a.id.clone())
+            .await?
+            .into_iter()
+            .map(|c| StaleView {
+                category: c.category,
+                since: rfc3339(c.since),
+                reason: c.reason,
+            })
+            .collect(),
     }))
 }
 

@@ -35,6 +35,7 @@ use crate::api::{
 
 pub mod csv_output;
 pub mod reports;
+mod stale;
 pub mod tickets;
 
 /// How results are printed.
@@ -1031,6 +1032,9 @@ pub async fn assets_show(
         t.row(vec![k.into(), v]);
     }
     out!("{}", t.to_text());
+    for line in stale::lines(&d.stale) {
+        outln!("{line}");
+    }
     outln!("\nnetwork interfaces:");
     let mut t = Table::new(vec!["NAME", "MAC", "STATE", "ADDRESSES"]);
     for i in &d.interfaces {

@@ -34,6 +34,7 @@ use checkpoint::Checkpointer;
 mod index;
 use index::SoftwareIndex;
 mod links;
+mod stale;
 
 /// Most closures the writer runs in one transaction.
 const MAX_BATCH: usize = 512;
@@ -440,6 +441,13 @@ fn migrations() -> Migrations<'static> {
         // appends at the index's right edge.
         M::up("CREATE INDEX asset_events_by_time ON asset_events(at);"),
         M::up(jobs::PARAMS_MIGRATION),
+        // Inventory schema 2: categories an agent could not collect are
+        // stale, not gone (`store::stale`); stored forms in the new layout.
+        M::up_with_hook(stale::MIGRATION, |tx: &Transaction<'_>| {
+            stale::upgrade_stored_forms(tx).map_err(|e| {
+                rusqlite_migration::HookError::Hook(format!("upgrading stored inventories: {e}"))
+            })
+        }),
     ])
 }
 
@@ -1955,15 +1963,18 @@ impl Store {
                 (Count::Changed(by), Some(moved)) => (Some(moved + by), 0),
                 (Count::Changed(by), None) => (None, by),
             };
-            let updated = tx
+            let has_stale: Option<bool> = tx
                 .prepare_cached(
                     "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                        user = coalesce(?5, user), software_count = coalesce(?6, software_count + ?7) WHERE id = ?1",
+                        user = coalesce(?5, user), software_count = coalesce(?6, software_count + ?7) WHERE id = ?1
+                     RETURNING has_stale",
                 )?
-                .execute(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, total, by])?;
-            if updated == 0 {
+                .query_row(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, total, by], |r| r.get(0))
+                .optional()?;
+            let Some(has_stale) = has_stale else {
                 return Err(StoreError::NotFound("no stored inventory to apply the delta to".into()));
-            }
+            };
+            stale::record(tx, num, has_stale, plan.unknown.as_deref(), now)?;
             {
                 let mut ev = tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -2000,6 +2011,7 @@ impl Store {
                 tx.execute("DELETE FROM assets WHERE id = ?1", [old])?;
                 if let Some(old_num) = adopted_num {
                     tx.execute("DELETE FROM asset_inventory WHERE asset_num = ?1", [old_num])?;
+                    stale::forget(tx, old_num)?;
                 }
                 set_macs(tx, old, "")?;
                 tx.execute(

@@ -10,13 +10,13 @@ use deskhand_shared::inventory::{
 
 use super::{attr, list_dir, read};
 use crate::inventory::text::clean;
-use crate::inventory::{Apply, edid, pciids, smbios};
+use crate::inventory::{Apply, Findings, edid, pciids, smbios};
 
 const DMI_TABLE: &str = "/sys/firmware/dmi/tables/DMI";
 const DMI_ENTRY: &str = "/sys/firmware/dmi/tables/smbios_entry_point";
 const DMI_ID: &str = "/sys/class/dmi/id";
 
-pub(super) fn collect_smbios(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_smbios(w: &mut Findings) -> Apply {
     match fs::read(DMI_TABLE) {
         Ok(table) => {
             let version = fs::read(DMI_ENTRY)
@@ -149,7 +149,7 @@ pub(crate) fn parse_cpuinfo(text: &str) -> CpuInfo {
     info
 }
 
-pub(super) fn collect_cpu(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_cpu(w: &mut Findings) -> Apply {
     let Some(text) = read("/proc/cpuinfo") else {
         w.push("cannot read /proc/cpuinfo".into());
         return Box::new(|_| {});
@@ -189,7 +189,7 @@ pub(crate) fn parse_meminfo(text: &str) -> (Option<u64>, Option<u64>) {
     (get("MemTotal"), get("SwapTotal"))
 }
 
-pub(super) fn collect_memory(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_memory(w: &mut Findings) -> Apply {
     let (total, swap) = read("/proc/meminfo")
         .map(|t| parse_meminfo(&t))
         .unwrap_or_default();
@@ -219,7 +219,7 @@ fn udev_property(dev: &str, key: &str) -> Option<String> {
         .and_then(clean)
 }
 
-pub(super) fn collect_storage(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_storage(w: &mut Findings) -> Apply {
     let mut disks = Vec::new();
     for name in list_dir("/sys/block") {
         if is_virtual_block(&name) {
@@ -347,7 +347,7 @@ fn linux_encryption(device: &str) -> Encryption {
     Encryption::None
 }
 
-pub(super) fn collect_displays(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_displays(w: &mut Findings) -> Apply {
     let mut displays = Vec::new();
     for conn in list_dir("/sys/class/drm") {
         if !conn.contains('-') {
@@ -370,7 +370,7 @@ pub(super) fn collect_displays(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.displays = displays)
 }
 
-pub(super) fn collect_batteries(_w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_batteries(_w: &mut Findings) -> Apply {
     let mut batteries = Vec::new();
     for name in list_dir("/sys/class/power_supply") {
         let base = format!("/sys/class/power_supply/{name}");
@@ -411,7 +411,7 @@ fn ids_file(candidates: &[&str]) -> Option<String> {
     candidates.iter().find_map(read)
 }
 
-pub(super) fn collect_devices(_w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_devices(_w: &mut Findings) -> Apply {
     let mut devices = Vec::new();
     for addr in list_dir("/sys/bus/pci/devices") {
         let base = format!("/sys/bus/pci/devices/{addr}");

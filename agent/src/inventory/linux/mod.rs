@@ -5,9 +5,9 @@
 use std::fs;
 use std::path::Path;
 
-use deskhand_shared::inventory::{Inventory, Package, PackageSource, Repository};
+use deskhand_shared::inventory::{Category, Inventory, Package, PackageSource, Repository};
 
-use super::{Apply, Collector, apk, dpkg, flatpak, repos, rpm, snap};
+use super::{Apply, Collector, Findings, apk, dpkg, flatpak, repos, rpm, snap};
 
 mod hardware;
 mod network;
@@ -27,38 +27,77 @@ pub(crate) fn attr(path: impl AsRef<Path>) -> Option<String> {
 
 /// Names of the entries of a directory, sorted; empty when unreadable.
 pub(crate) fn list_dir(path: impl AsRef<Path>) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(path)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    try_list_dir(path).unwrap_or_default()
+}
+
+/// Names of the entries of a directory, sorted; empty when it does not
+/// exist, an error when it exists and cannot be read (or an entry cannot).
+pub(crate) fn try_list_dir(path: impl AsRef<Path>) -> std::io::Result<Vec<String>> {
+    let rd = match fs::read_dir(path) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut v = Vec::new();
+    for entry in rd {
+        v.push(entry?.file_name().to_string_lossy().into_owned());
+    }
     v.sort();
-    v
+    Ok(v)
+}
+
+/// Read a file to a string: `None` when it does not exist, an error when
+/// it exists and cannot be read (no permission, too many open files).
+pub(crate) fn try_read(path: impl AsRef<Path>) -> std::io::Result<Option<String>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The Linux collectors, in the order their parts are applied.
 pub(crate) fn collectors() -> Vec<Collector> {
+    use deskhand_shared::inventory::Category as C;
     vec![
         // Slowest first, so the workers stay busy.
-        Collector::new("dpkg", collect_dpkg),
-        Collector::new("services", system::collect_services),
-        Collector::new("devices", hardware::collect_devices),
-        Collector::new("network", network::collect),
-        Collector::new("storage", hardware::collect_storage),
-        Collector::new("smbios", hardware::collect_smbios),
-        Collector::new("cpu", hardware::collect_cpu),
-        Collector::new("memory", hardware::collect_memory),
-        Collector::new("host", system::collect_host),
-        Collector::new("users", system::collect_users),
-        Collector::new("displays", hardware::collect_displays),
-        Collector::new("batteries", hardware::collect_batteries),
-        Collector::new("rpm", collect_rpm),
-        Collector::new("apk", collect_apk),
-        Collector::new("flatpak", collect_flatpak),
-        Collector::new("snap", collect_snap),
-        Collector::new("repositories", collect_repositories),
+        Collector::new("dpkg", &[C::Software], collect_dpkg),
+        Collector::new(
+            "services",
+            &[C::Services, C::Firewalls],
+            system::collect_services,
+        ),
+        Collector::new("devices", &[C::Devices, C::Gpus], hardware::collect_devices),
+        Collector::new(
+            "network",
+            &[C::Interfaces, C::Network, C::Identity],
+            network::collect,
+        ),
+        Collector::new(
+            "storage",
+            &[C::Disks, C::Volumes],
+            hardware::collect_storage,
+        ),
+        Collector::new(
+            "smbios",
+            &[C::Identity, C::Firmware, C::Cpu, C::MemoryModules],
+            hardware::collect_smbios,
+        ),
+        Collector::new("cpu", &[C::Cpu, C::Identity], hardware::collect_cpu),
+        Collector::new("memory", &[C::Memory], hardware::collect_memory),
+        Collector::new("host", &[C::Identity, C::Os], system::collect_host),
+        Collector::new(
+            "users",
+            &[C::Users, C::Groups, C::Sessions],
+            system::collect_users,
+        ),
+        Collector::new("displays", &[C::Displays], hardware::collect_displays),
+        Collector::new("batteries", &[C::Batteries], hardware::collect_batteries),
+        Collector::new("rpm", &[C::Software], collect_rpm),
+        Collector::new("apk", &[C::Software], collect_apk),
+        Collector::new("flatpak", &[C::Software], collect_flatpak),
+        Collector::new("snap", &[C::Software], collect_snap),
+        Collector::new("repositories", &[C::Repositories], collect_repositories),
     ]
 }
 
@@ -66,12 +105,17 @@ fn software(pkgs: Vec<Package>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.software.extend(pkgs))
 }
 
-fn collect_dpkg(w: &mut Vec<String>) -> Apply {
-    let text = match fs::read(dpkg::STATUS_PATH) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return software(Vec::new()),
+fn collect_dpkg(w: &mut Findings) -> Apply {
+    let text = match try_read(dpkg::STATUS_PATH) {
+        Ok(Some(text)) => text,
+        // No dpkg on this machine: it has no dpkg packages.
+        Ok(None) => return software(Vec::new()),
+        // dpkg's database is there but unreadable: the packages are unknown.
         Err(e) => {
-            w.push(format!("cannot read {}: {e}", dpkg::STATUS_PATH));
+            w.not_collected(
+                Category::Software,
+                format!("cannot read {}: {e}", dpkg::STATUS_PATH),
+            );
             return software(Vec::new());
         }
     };
@@ -93,7 +137,7 @@ fn collect_dpkg(w: &mut Vec<String>) -> Apply {
     software(pkgs)
 }
 
-fn collect_rpm(w: &mut Vec<String>) -> Apply {
+fn collect_rpm(w: &mut Findings) -> Apply {
     let has_db = rpm::DB_DIRS.iter().any(|d| {
         ["Packages", "rpmdb.sqlite", "Packages.db"]
             .iter()
@@ -110,28 +154,41 @@ fn collect_rpm(w: &mut Vec<String>) -> Apply {
             software(rpm::parse_query(&String::from_utf8_lossy(&o.stdout), w))
         }
         Ok(o) => {
-            w.push(format!(
-                "rpm -qa failed ({}): {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr).trim()
-            ));
+            w.not_collected(
+                Category::Software,
+                format!(
+                    "rpm -qa failed ({}): {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
             software(Vec::new())
         }
         Err(e) => {
-            w.push(format!("an rpm database exists but rpm cannot run: {e}"));
+            w.not_collected(
+                Category::Software,
+                format!("an rpm database exists but rpm cannot run: {e}"),
+            );
             software(Vec::new())
         }
     }
 }
 
-fn collect_apk(w: &mut Vec<String>) -> Apply {
-    match read(apk::DB_PATH) {
-        Some(text) => software(apk::parse_installed(&text, w)),
-        None => software(Vec::new()),
+fn collect_apk(w: &mut Findings) -> Apply {
+    match try_read(apk::DB_PATH) {
+        Ok(Some(text)) => software(apk::parse_installed(&text, w)),
+        Ok(None) => software(Vec::new()),
+        Err(e) => {
+            w.not_collected(
+                Category::Software,
+                format!("cannot read {}: {e}", apk::DB_PATH),
+            );
+            software(Vec::new())
+        }
     }
 }
 
-fn collect_flatpak(_w: &mut Vec<String>) -> Apply {
+fn collect_flatpak(_w: &mut Findings) -> Apply {
     let mut roots = vec![flatpak::SYSTEM_ROOT.to_string()];
     for home in list_dir("/home") {
         roots.push(format!("/home/{home}/.local/share/flatpak/app"));
@@ -167,7 +224,7 @@ fn collect_flatpak(_w: &mut Vec<String>) -> Apply {
     software(pkgs)
 }
 
-fn collect_snap(w: &mut Vec<String>) -> Apply {
+fn collect_snap(w: &mut Findings) -> Apply {
     let mut pkgs = Vec::new();
     for name in list_dir(snap::SNAP_ROOT) {
         let path = format!("{}/{name}/current/meta/snap.yaml", snap::SNAP_ROOT);
@@ -180,7 +237,7 @@ fn collect_snap(w: &mut Vec<String>) -> Apply {
     software(pkgs)
 }
 
-fn collect_repositories(_w: &mut Vec<String>) -> Apply {
+fn collect_repositories(_w: &mut Findings) -> Apply {
     let mut out: Vec<Repository> = Vec::new();
     if let Some(t) = read("/etc/apt/sources.list") {
         out.extend(repos::parse_apt_list(&t, "/etc/apt/sources.list"));

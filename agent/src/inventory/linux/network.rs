@@ -7,7 +7,7 @@ use std::path::Path;
 use deskhand_shared::inventory::{Inventory, NetInterface, NetworkConfig};
 
 use super::{attr, list_dir, read};
-use crate::inventory::Apply;
+use crate::inventory::{Apply, Findings};
 
 /// Default IPv4 gateways from /proc/net/route (hex, little-endian addresses).
 pub(crate) fn parse_route(text: &str) -> Vec<String> {
@@ -78,7 +78,7 @@ fn kind_of(name: &str, base: &str) -> &'static str {
     }
 }
 
-pub(super) fn collect(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect(w: &mut Findings) -> Apply {
     let networks = match sysinfo::Networks::new_with_refreshed_list() {
         Ok(n) => Some(n),
         Err(e) => {

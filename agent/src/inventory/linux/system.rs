@@ -6,11 +6,11 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use deskhand_shared::inventory::{Firewall, Inventory, LocalGroup, Service, UserAccount};
+use deskhand_shared::inventory::{Category, Firewall, Inventory, LocalGroup, Service, UserAccount};
 
-use super::{attr, list_dir, read};
-use crate::inventory::Apply;
+use super::{attr, read, try_list_dir, try_read};
 use crate::inventory::text::{clean, shell_var};
+use crate::inventory::{Apply, Findings};
 
 /// Seconds since the epoch; times before 2000 (a zero birth time on overlay
 /// file systems, say) are not real install dates.
@@ -74,18 +74,42 @@ fn virtualization() -> Option<String> {
     Some(vm.into())
 }
 
-pub(super) fn collect_host(w: &mut Vec<String>) -> Apply {
-    let hostname = attr("/proc/sys/kernel/hostname")
-        .or_else(|| attr("/etc/hostname"))
-        .unwrap_or_default();
+pub(super) fn collect_host(w: &mut Findings) -> Apply {
+    // The kernel always has a host name: not reading it is a failure to
+    // read, never a machine without a name.
+    let hostname = match try_read("/proc/sys/kernel/hostname") {
+        Ok(Some(h)) if !h.trim().is_empty() => h.trim().to_string(),
+        Ok(_) => attr("/etc/hostname").unwrap_or_default(),
+        Err(e) => {
+            w.not_collected(
+                Category::Identity,
+                format!("cannot read /proc/sys/kernel/hostname: {e}"),
+            );
+            String::new()
+        }
+    };
     if hostname.is_empty() {
         w.push("no hostname in /proc/sys/kernel/hostname".into());
     }
     let fqdn = read("/etc/hosts").and_then(|h| fqdn_from_hosts(&h, &hostname));
     let machine_id = attr("/etc/machine-id").or_else(|| attr("/var/lib/dbus/machine-id"));
-    let release = read("/etc/os-release")
-        .or_else(|| read("/usr/lib/os-release"))
-        .unwrap_or_default();
+    let release = match try_read("/etc/os-release") {
+        Ok(Some(text)) => text,
+        Ok(None) => match try_read("/usr/lib/os-release") {
+            Ok(text) => text.unwrap_or_default(),
+            Err(e) => {
+                w.not_collected(
+                    Category::Os,
+                    format!("cannot read /usr/lib/os-release: {e}"),
+                );
+                String::new()
+            }
+        },
+        Err(e) => {
+            w.not_collected(Category::Os, format!("cannot read /etc/os-release: {e}"));
+            String::new()
+        }
+    };
     if release.is_empty() {
         w.push("no /etc/os-release".into());
     }
@@ -227,7 +251,7 @@ fn last_user_in_wtmp() -> Option<String> {
     parse_utmp(&buf).pop().map(|l| l.user)
 }
 
-pub(super) fn collect_users(w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_users(w: &mut Findings) -> Apply {
     let uid_min = read("/etc/login.defs")
         .and_then(|t| {
             t.lines().find_map(|l| {
@@ -236,16 +260,24 @@ pub(super) fn collect_users(w: &mut Vec<String>) -> Apply {
             })
         })
         .unwrap_or(1000);
-    let users = match read("/etc/passwd") {
-        Some(t) => parse_passwd(&t, uid_min),
-        None => {
-            w.push("cannot read /etc/passwd".into());
+    let users = match try_read("/etc/passwd") {
+        Ok(Some(t)) => parse_passwd(&t, uid_min),
+        Ok(None) => {
+            w.push("no /etc/passwd".into());
+            Vec::new()
+        }
+        Err(e) => {
+            w.not_collected(Category::Users, format!("cannot read /etc/passwd: {e}"));
             Vec::new()
         }
     };
-    let groups = read("/etc/group")
-        .map(|t| parse_group(&t))
-        .unwrap_or_default();
+    let groups = match try_read("/etc/group") {
+        Ok(t) => t.map(|t| parse_group(&t)).unwrap_or_default(),
+        Err(e) => {
+            w.not_collected(Category::Groups, format!("cannot read /etc/group: {e}"));
+            Vec::new()
+        }
+    };
     let mut logged_in: Vec<String> = fs::read("/run/utmp")
         .or_else(|_| fs::read("/var/run/utmp"))
         .map(|b| parse_utmp(&b))
@@ -289,19 +321,30 @@ pub(crate) fn parse_unit(text: &str) -> (Option<String>, bool) {
     (desc, install)
 }
 
-pub(super) fn collect_services(_w: &mut Vec<String>) -> Apply {
+pub(super) fn collect_services(w: &mut Findings) -> Apply {
     // unit name -> path of the highest-priority file
     let mut units: BTreeMap<String, std::path::PathBuf> = BTreeMap::new();
     let mut wanted: std::collections::BTreeSet<String> = Default::default();
+    // A unit directory or file that exists but cannot be read leaves the
+    // services unknown: guessing would turn units into removed or changed.
+    let mut unreadable = None;
     for dir in UNIT_DIRS {
-        for entry in list_dir(dir) {
+        let entries = try_list_dir(dir).unwrap_or_else(|e| {
+            unreadable.get_or_insert(format!("cannot read {dir}: {e}"));
+            Vec::new()
+        });
+        for entry in entries {
             let path = Path::new(dir).join(&entry);
             if entry.ends_with(".service") && !entry.ends_with("@.service") {
                 units.entry(entry).or_insert(path);
             } else if (entry.ends_with(".wants") || entry.ends_with(".requires"))
                 && dir.starts_with("/etc")
             {
-                for link in list_dir(&path) {
+                let links = try_list_dir(&path).unwrap_or_else(|e| {
+                    unreadable.get_or_insert(format!("cannot read {}: {e}", path.display()));
+                    Vec::new()
+                });
+                for link in links {
                     // Instances (getty@tty1.service) enable their template.
                     if let Some((tmpl, _)) = link.split_once('@') {
                         wanted.insert(format!("{tmpl}@.service"));
@@ -323,7 +366,13 @@ pub(super) fn collect_services(_w: &mut Vec<String>) -> Apply {
         let (description, has_install) = if masked {
             (None, false)
         } else {
-            read(&path).map(|t| parse_unit(&t)).unwrap_or((None, false))
+            match try_read(&path) {
+                Ok(t) => t.map(|t| parse_unit(&t)).unwrap_or((None, false)),
+                Err(e) => {
+                    unreadable.get_or_insert(format!("cannot read {}: {e}", path.display()));
+                    (None, false)
+                }
+            }
         };
         let start_mode = if masked {
             "masked"
@@ -351,6 +400,9 @@ pub(super) fn collect_services(_w: &mut Vec<String>) -> Apply {
             start_mode: start_mode.into(),
             manager: "systemd".into(),
         });
+    }
+    if let Some(why) = unreadable {
+        w.not_collected(Category::Services, why);
     }
     let mut firewalls = Vec::new();
     if let Some(conf) = read("/etc/ufw/ufw.conf") {

@@ -6,32 +6,71 @@ use std::path::Path;
 use std::process::Command;
 
 use deskhand_shared::inventory::{
-    Encryption, Firewall, Inventory, NetInterface, UserAccount, Volume,
+    Category, Encryption, Firewall, Inventory, NetInterface, UserAccount, Volume,
 };
 
-use super::{Apply, Collector, plist_apps, system_profiler};
+use super::{Apply, Collector, Findings, plist_apps, system_profiler};
 
 /// The macOS collectors, in the order their parts are applied.
 pub(crate) fn collectors() -> Vec<Collector> {
+    use deskhand_shared::inventory::Category as C;
     vec![
-        Collector::new("system_profiler", collect_profile),
-        Collector::new("applications", collect_apps),
-        Collector::new("receipts", collect_receipts),
-        Collector::new("launchd", collect_launchd),
-        Collector::new("system", collect_system),
-        Collector::new("storage", collect_storage),
-        Collector::new("network", collect_network),
-        Collector::new("accounts", collect_accounts),
-        Collector::new("security", collect_security),
+        Collector::new(
+            "system_profiler",
+            &[
+                C::Identity,
+                C::Firmware,
+                C::Cpu,
+                C::Memory,
+                C::Os,
+                C::Gpus,
+                C::Displays,
+                C::Batteries,
+            ],
+            collect_profile,
+        ),
+        Collector::new("applications", &[C::Software], collect_apps),
+        Collector::new("receipts", &[C::Software], collect_receipts),
+        Collector::new("launchd", &[C::Services], collect_launchd),
+        Collector::new(
+            "system",
+            &[C::Identity, C::Os, C::Cpu, C::Memory],
+            collect_system,
+        ),
+        Collector::new("storage", &[C::Disks, C::Volumes], collect_storage),
+        Collector::new("network", &[C::Interfaces, C::Network], collect_network),
+        Collector::new("accounts", &[C::Users, C::Sessions], collect_accounts),
+        Collector::new("security", &[C::Firewalls], collect_security),
     ]
 }
 
 fn entries(dir: &str) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    try_entries(dir).unwrap_or_default()
+}
+
+/// The entries of `dir`, sorted: none when it does not exist, an error
+/// when it exists and cannot be read.
+fn try_entries(dir: &str) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut v = Vec::new();
+    for entry in rd {
+        v.push(entry?.path());
+    }
     v.sort();
-    v
+    Ok(v)
+}
+
+/// [`try_entries`], where a directory that cannot be read leaves
+/// `category` unknown.
+fn entries_of(dir: &str, category: Category, w: &mut Findings) -> Vec<std::path::PathBuf> {
+    try_entries(dir).unwrap_or_else(|e| {
+        w.not_collected(category, format!("cannot read {dir}: {e}"));
+        Vec::new()
+    })
 }
 
 fn run(cmd: &str, args: &[&str], w: &mut Vec<String>) -> Option<Vec<u8>> {
@@ -48,7 +87,7 @@ fn run(cmd: &str, args: &[&str], w: &mut Vec<String>) -> Option<Vec<u8>> {
     }
 }
 
-fn collect_profile(w: &mut Vec<String>) -> Apply {
+fn collect_profile(w: &mut Findings) -> Apply {
     let mut args = vec!["-xml", "-detailLevel", "mini"];
     args.extend_from_slice(system_profiler::DATA_TYPES);
     let Some(out) = run("/usr/sbin/system_profiler", &args, w) else {
@@ -83,7 +122,7 @@ fn collect_profile(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_apps(w: &mut Vec<String>) -> Apply {
+fn collect_apps(w: &mut Findings) -> Apply {
     let mut pkgs = Vec::new();
     let mut dirs = vec![
         "/Applications".to_string(),
@@ -92,8 +131,15 @@ fn collect_apps(w: &mut Vec<String>) -> Apply {
     for home in entries("/Users") {
         dirs.push(format!("{}/Applications", home.display()));
     }
-    for dir in dirs {
-        for app in entries(&dir) {
+    for (i, dir) in dirs.iter().enumerate() {
+        // The machine's folders hold most applications: unreadable, the
+        // software is unknown. A user's own folder only adds to them.
+        let apps = if i < 2 {
+            entries_of(dir, Category::Software, w)
+        } else {
+            entries(dir)
+        };
+        for app in apps {
             if app.extension().is_none_or(|e| e != "app") {
                 continue;
             }
@@ -117,9 +163,9 @@ fn collect_apps(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.software.extend(pkgs))
 }
 
-fn collect_receipts(w: &mut Vec<String>) -> Apply {
+fn collect_receipts(w: &mut Findings) -> Apply {
     let mut pkgs = Vec::new();
-    for path in entries("/var/db/receipts") {
+    for path in entries_of("/var/db/receipts", Category::Software, w) {
         if path.extension().is_none_or(|e| e != "plist") {
             continue;
         }
@@ -132,14 +178,14 @@ fn collect_receipts(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.software.extend(pkgs))
 }
 
-fn collect_launchd(w: &mut Vec<String>) -> Apply {
+fn collect_launchd(w: &mut Findings) -> Apply {
     let mut services = Vec::new();
     for dir in [
         "/System/Library/LaunchDaemons",
         "/Library/LaunchDaemons",
         "/Library/LaunchAgents",
     ] {
-        for path in entries(dir) {
+        for path in entries_of(dir, Category::Services, w) {
             let Ok(bytes) = fs::read(&path) else { continue };
             match plist_apps::parse_launchd_job(&bytes) {
                 Ok(s) => services.push(s),
@@ -159,7 +205,7 @@ fn collect_launchd(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.services = services)
 }
 
-fn collect_system(w: &mut Vec<String>) -> Apply {
+fn collect_system(w: &mut Findings) -> Apply {
     let super::sysinfo_basics::SysinfoBasics {
         total,
         swap,
@@ -205,7 +251,7 @@ fn collect_system(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_storage(w: &mut Vec<String>) -> Apply {
+fn collect_storage(w: &mut Findings) -> Apply {
     // FileVault state: `fdesetup status` needs no root.
     let filevault = run("/usr/bin/fdesetup", &["status"], w).map(|o| {
         if String::from_utf8_lossy(&o).contains("FileVault is On") {
@@ -239,7 +285,7 @@ fn collect_storage(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.volumes = volumes)
 }
 
-fn collect_network(w: &mut Vec<String>) -> Apply {
+fn collect_network(w: &mut Findings) -> Apply {
     let mut interfaces = Vec::new();
     match sysinfo::Networks::new_with_refreshed_list() {
         Ok(list) => {
@@ -278,8 +324,11 @@ fn collect_network(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_accounts(_w: &mut Vec<String>) -> Apply {
+fn collect_accounts(w: &mut Findings) -> Apply {
     let list = sysinfo::Users::new_with_refreshed_list().ok();
+    if list.is_none() {
+        w.not_collected(Category::Users, "cannot list the local accounts");
+    }
     let users: Vec<UserAccount> = list
         .iter()
         .flat_map(|l| l.iter())
@@ -308,7 +357,7 @@ fn collect_accounts(_w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_security(w: &mut Vec<String>) -> Apply {
+fn collect_security(w: &mut Findings) -> Apply {
     let alf = Path::new("/Library/Preferences/com.apple.alf.plist");
     let enabled = fs::read(alf).ok().and_then(|b| {
         let v = plist::Value::from_reader(std::io::Cursor::new(b)).ok()?;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use deskhand_shared::inventory::{
-    Antivirus, Device, Disk, DiskKind, Encryption, Firewall, Inventory, LocalGroup, NetInterface,
-    Service, UserAccount, Volume,
+    Antivirus, Category, Device, Disk, DiskKind, Encryption, Firewall, Inventory, LocalGroup,
+    NetInterface, Service, UserAccount, Volume,
 };
 use winreg::RegKey as WinKey;
 use winreg::enums::{HKEY_LOCAL_MACHINE, HKEY_USERS, KEY_READ, KEY_WOW64_32KEY, KEY_WOW64_64KEY};
@@ -16,24 +16,44 @@ use wmi::{Variant, WMIConnection};
 
 use super::regexport::{RegKey, RegValue, decode_value};
 use super::text::clean;
-use super::{Apply, Collector, edid, smbios, uninstall};
+use super::{Apply, Collector, Findings, edid, smbios, uninstall};
 
 type Row = HashMap<String, Variant>;
 
 /// The Windows collectors, in the order their parts are applied.
 pub(crate) fn collectors() -> Vec<Collector> {
+    use deskhand_shared::inventory::Category as C;
     vec![
-        Collector::new("uninstall", collect_software),
-        Collector::new("hotfixes", collect_updates),
-        Collector::new("services", collect_services),
-        Collector::new("smbios", collect_smbios),
-        Collector::new("system", collect_system),
-        Collector::new("storage", collect_storage),
-        Collector::new("network", collect_network),
-        Collector::new("displays", collect_displays),
-        Collector::new("devices", collect_devices),
-        Collector::new("accounts", collect_accounts),
-        Collector::new("security", collect_security),
+        Collector::new("uninstall", &[C::Software], collect_software),
+        Collector::new("hotfixes", &[C::Updates], collect_updates),
+        Collector::new("services", &[C::Services], collect_services),
+        Collector::new(
+            "smbios",
+            &[C::Identity, C::Firmware, C::Cpu, C::MemoryModules],
+            collect_smbios,
+        ),
+        Collector::new(
+            "system",
+            &[
+                C::Cpu,
+                C::Memory,
+                C::Identity,
+                C::Os,
+                C::Sessions,
+                C::Firmware,
+            ],
+            collect_system,
+        ),
+        Collector::new("storage", &[C::Disks, C::Volumes], collect_storage),
+        Collector::new("network", &[C::Interfaces, C::Network], collect_network),
+        Collector::new(
+            "displays",
+            &[C::Displays, C::Gpus, C::Batteries],
+            collect_displays,
+        ),
+        Collector::new("devices", &[C::Devices], collect_devices),
+        Collector::new("accounts", &[C::Users, C::Groups], collect_accounts),
+        Collector::new("security", &[C::Firewalls, C::Antivirus], collect_security),
     ]
 }
 
@@ -50,7 +70,8 @@ fn read_key(key: &WinKey, path: &str) -> RegKey {
     }
 }
 
-/// Every direct subkey of `root\sub`, read with `flags` (registry view).
+/// Every direct subkey of `root\sub`, read with `flags` (registry view);
+/// a key that cannot be opened is a warning and no subkeys.
 fn read_children(
     root: &WinKey,
     root_name: &str,
@@ -58,15 +79,26 @@ fn read_children(
     flags: u32,
     w: &mut Vec<String>,
 ) -> Vec<RegKey> {
+    try_read_children(root, root_name, sub, flags).unwrap_or_else(|e| {
+        w.push(format!("cannot open {root_name}\\{sub}: {e}"));
+        Vec::new()
+    })
+}
+
+/// Every direct subkey of `root\sub`: none when the key does not exist,
+/// an error when it exists and cannot be opened.
+fn try_read_children(
+    root: &WinKey,
+    root_name: &str,
+    sub: &str,
+    flags: u32,
+) -> std::io::Result<Vec<RegKey>> {
     let parent = match root.open_subkey_with_flags(sub, KEY_READ | flags) {
         Ok(k) => k,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            w.push(format!("cannot open {root_name}\\{sub}: {e}"));
-            return Vec::new();
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
     };
-    parent
+    Ok(parent
         .enum_keys()
         .filter_map(Result::ok)
         .filter_map(|name| {
@@ -75,14 +107,26 @@ fn read_children(
                 .ok()?;
             Some(read_key(&k, &format!("{root_name}\\{sub}\\{name}")))
         })
-        .collect()
+        .collect())
 }
 
 const UNINSTALL: &str = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall";
 
-fn collect_software(w: &mut Vec<String>) -> Apply {
+fn collect_software(w: &mut Findings) -> Apply {
     let hklm = WinKey::predef(HKEY_LOCAL_MACHINE);
-    let mut keys = read_children(&hklm, "HKEY_LOCAL_MACHINE", UNINSTALL, KEY_WOW64_64KEY, w);
+    // The machine-wide list is the bulk of the software: unreadable, the
+    // software is unknown.
+    let mut keys = match try_read_children(&hklm, "HKEY_LOCAL_MACHINE", UNINSTALL, KEY_WOW64_64KEY)
+    {
+        Ok(keys) => keys,
+        Err(e) => {
+            w.not_collected(
+                Category::Software,
+                format!("cannot open HKEY_LOCAL_MACHINE\\{UNINSTALL}: {e}"),
+            );
+            Vec::new()
+        }
+    };
     // The 32-bit view, named as regedit shows it so the mapper knows the arch.
     for mut k in read_children(&hklm, "HKEY_LOCAL_MACHINE", UNINSTALL, KEY_WOW64_32KEY, w) {
         k.path = k.path.replacen("SOFTWARE\\", "SOFTWARE\\WOW6432Node\\", 1);
@@ -100,7 +144,7 @@ fn collect_software(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.software.extend(pkgs))
 }
 
-fn collect_updates(w: &mut Vec<String>) -> Apply {
+fn collect_updates(w: &mut Findings) -> Apply {
     let hklm = WinKey::predef(HKEY_LOCAL_MACHINE);
     let sub = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\Packages";
     let mut keys = Vec::new();
@@ -116,7 +160,10 @@ fn collect_updates(w: &mut Vec<String>) -> Apply {
                 }
             }
         }
-        Err(e) => w.push(format!("cannot open the servicing packages key: {e}")),
+        Err(e) => w.not_collected(
+            Category::Updates,
+            format!("cannot open the servicing packages key: {e}"),
+        ),
     }
     let updates = uninstall::updates(&keys);
     Box::new(move |inv: &mut Inventory| inv.updates = updates)
@@ -133,13 +180,16 @@ fn wmi(namespace: &str, w: &mut Vec<String>) -> Option<WMIConnection> {
 }
 
 fn query(conn: &WMIConnection, wql: &str, w: &mut Vec<String>) -> Vec<Row> {
-    match conn.raw_query::<Row>(wql) {
-        Ok(rows) => rows,
-        Err(e) => {
-            w.push(format!("WMI query {wql:?} failed: {e}"));
-            Vec::new()
-        }
-    }
+    try_query(conn, wql).unwrap_or_else(|e| {
+        w.push(e);
+        Vec::new()
+    })
+}
+
+/// A WMI query's rows, or why it failed.
+fn try_query(conn: &WMIConnection, wql: &str) -> Result<Vec<Row>, String> {
+    conn.raw_query::<Row>(wql)
+        .map_err(|e| format!("WMI query {wql:?} failed: {e}"))
 }
 
 fn vs(row: &Row, k: &str) -> Option<String> {
@@ -183,7 +233,7 @@ fn vstrings(row: &Row, k: &str) -> Vec<String> {
     }
 }
 
-fn collect_services(w: &mut Vec<String>) -> Apply {
+fn collect_services(w: &mut Findings) -> Apply {
     let mut services = Vec::new();
     if let Some(conn) = wmi("ROOT\\CIMV2", w) {
         for row in query(
@@ -210,13 +260,20 @@ fn collect_services(w: &mut Vec<String>) -> Apply {
     if services.is_empty() {
         // Fallback: the service database in the registry (no run state).
         let hklm = WinKey::predef(HKEY_LOCAL_MACHINE);
-        let keys = read_children(
+        // Neither WMI nor the service database: the services are unknown.
+        let keys = try_read_children(
             &hklm,
             "HKEY_LOCAL_MACHINE",
             "SYSTEM\\CurrentControlSet\\Services",
             0,
-            w,
-        );
+        )
+        .unwrap_or_else(|e| {
+            w.not_collected(
+                Category::Services,
+                format!("no WMI, and cannot open the service database: {e}"),
+            );
+            Vec::new()
+        });
         for k in keys {
             let kind = k.get("Type").and_then(RegValue::as_u64).unwrap_or(0);
             if kind & 0x30 == 0 {
@@ -241,7 +298,7 @@ fn collect_services(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.services = services)
 }
 
-fn collect_smbios(w: &mut Vec<String>) -> Apply {
+fn collect_smbios(w: &mut Findings) -> Apply {
     let Some(conn) = wmi("ROOT\\WMI", w) else {
         return Box::new(|_| {});
     };
@@ -297,7 +354,7 @@ fn reg_u64(path: &str, name: &str) -> Option<u64> {
     read_key(&k, path).get(name).and_then(RegValue::as_u64)
 }
 
-fn collect_system(w: &mut Vec<String>) -> Apply {
+fn collect_system(w: &mut Findings) -> Apply {
     let super::sysinfo_basics::SysinfoBasics {
         total,
         swap,
@@ -392,7 +449,7 @@ fn collect_system(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_storage(w: &mut Vec<String>) -> Apply {
+fn collect_storage(w: &mut Findings) -> Apply {
     let mut disks = Vec::new();
     let mut bitlocker: HashMap<String, Encryption> = HashMap::new();
     if let Some(conn) = wmi("ROOT\\CIMV2", w) {
@@ -467,7 +524,7 @@ fn collect_storage(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_network(w: &mut Vec<String>) -> Apply {
+fn collect_network(w: &mut Findings) -> Apply {
     let mut interfaces = Vec::new();
     match sysinfo::Networks::new_with_refreshed_list() {
         Ok(list) => {
@@ -526,7 +583,7 @@ fn collect_network(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_displays(w: &mut Vec<String>) -> Apply {
+fn collect_displays(w: &mut Findings) -> Apply {
     // EDIDs of monitors Windows has seen: Enum\DISPLAY\<model>\<instance>\Device Parameters.
     let hklm = WinKey::predef(HKEY_LOCAL_MACHINE);
     let mut displays = Vec::new();
@@ -628,7 +685,7 @@ fn collect_displays(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_devices(w: &mut Vec<String>) -> Apply {
+fn collect_devices(w: &mut Findings) -> Apply {
     let mut devices = Vec::new();
     if let Some(conn) = wmi("ROOT\\CIMV2", w) {
         for row in query(
@@ -667,15 +724,37 @@ fn collect_devices(w: &mut Vec<String>) -> Apply {
     Box::new(move |inv: &mut Inventory| inv.devices = devices)
 }
 
-fn collect_accounts(w: &mut Vec<String>) -> Apply {
+fn collect_accounts(w: &mut Findings) -> Apply {
     let mut users = Vec::new();
     let mut groups = Vec::new();
-    if let Some(conn) = wmi("ROOT\\CIMV2", w) {
-        for row in query(
-            &conn,
-            "SELECT Name, SID, FullName, Disabled, SIDType FROM Win32_UserAccount WHERE LocalAccount = TRUE",
-            w,
-        ) {
+    let conn = wmi("ROOT\\CIMV2", w);
+    let accounts = conn.as_ref().map(|conn| {
+        (
+            try_query(
+                conn,
+                "SELECT Name, SID, FullName, Disabled, SIDType FROM Win32_UserAccount WHERE LocalAccount = TRUE",
+            ),
+            try_query(conn, "SELECT Name, SID FROM Win32_Group WHERE LocalAccount = TRUE"),
+        )
+    });
+    let (user_rows, group_rows) = match accounts {
+        Some((u, g)) => (u, g),
+        None => {
+            let why = "cannot connect to WMI ROOT\\CIMV2".to_string();
+            (Err(why.clone()), Err(why))
+        }
+    };
+    // Without WMI the accounts are unknown, not none.
+    let user_rows = user_rows.unwrap_or_else(|e| {
+        w.not_collected(Category::Users, e);
+        Vec::new()
+    });
+    let group_rows = group_rows.unwrap_or_else(|e| {
+        w.not_collected(Category::Groups, e);
+        Vec::new()
+    });
+    {
+        for row in user_rows {
             let Some(name) = vs(&row, "Name") else {
                 continue;
             };
@@ -694,11 +773,7 @@ fn collect_accounts(w: &mut Vec<String>) -> Apply {
                 disabled: vb(&row, "Disabled"),
             });
         }
-        for row in query(
-            &conn,
-            "SELECT Name, SID FROM Win32_Group WHERE LocalAccount = TRUE",
-            w,
-        ) {
+        for row in group_rows {
             let Some(name) = vs(&row, "Name") else {
                 continue;
             };
@@ -715,7 +790,7 @@ fn collect_accounts(w: &mut Vec<String>) -> Apply {
     })
 }
 
-fn collect_security(w: &mut Vec<String>) -> Apply {
+fn collect_security(w: &mut Findings) -> Apply {
     let mut firewalls = Vec::new();
     let base = "SYSTEM\\CurrentControlSet\\Services\\SharedAccess\\Parameters\\FirewallPolicy";
     for (profile, label) in [
