@@ -69,7 +69,7 @@ def call(method, path, body=None):
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.load(r)
 start = time.monotonic()
-job = call("POST", "/api/v1/jobs", {"action": action, "item": item, "targets": ["all"]})
+job = call("POST", "/api/v1/jobs", {"action": action, "item": item, "targets": ["all"], "all": True})
 final = {"succeeded", "failed", "cancelled", "expired"}
 while True:
     d = call("GET", "/api/v1/jobs/" + job["id"])
