@@ -115,7 +115,19 @@ impl Fleet {
         if let Some(toml) = params {
             std::fs::write(self.path(&format!("{name}.sh.params.toml")), toml).expect("params");
         }
-        let out = self.server.cli(&[
+        let out = self.publish(&file, key, &[]);
+        assert!(
+            out.status.success(),
+            "publish: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        name.to_string()
+    }
+
+    /// Runs `deskhand scripts publish FILE --interpreter sh --sign-with KEY
+    /// EXTRA`, whatever its outcome.
+    pub fn publish(&self, file: &Path, key: &Path, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
             "scripts",
             "publish",
             file.to_str().expect("utf-8"),
@@ -123,13 +135,9 @@ impl Fleet {
             "sh",
             "--sign-with",
             key.to_str().expect("utf-8"),
-        ]);
-        assert!(
-            out.status.success(),
-            "publish: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        name.to_string()
+        ];
+        args.extend(extra);
+        self.server.cli(&args)
     }
 
     /// Runs `deskhand jobs run ARGS --target AGENT`; returns the job id.

@@ -191,17 +191,11 @@ fn a_publisher_cannot_declare_a_variable_that_decides_what_runs_and_show_lists_d
             format!("[[param]]\nname = \"x\"\nkind = \"string\"\npass = \"env:{var}\"\n"),
         )
         .expect("params");
-        let out = f.server.cli(&[
-            "scripts",
-            "publish",
-            file.to_str().expect("utf-8"),
-            "--interpreter",
-            "sh",
-            "--params",
-            params.to_str().expect("utf-8"),
-            "--sign-with",
-            f.key.to_str().expect("utf-8"),
-        ]);
+        let out = f.publish(
+            &file,
+            &f.key,
+            &["--params", params.to_str().expect("utf-8")],
+        );
         assert!(!out.status.success(), "{var} declared");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("cannot be a parameter"), "{var}: {err}");
@@ -209,17 +203,7 @@ fn a_publisher_cannot_declare_a_variable_that_decides_what_runs_and_show_lists_d
     // Names follow one pattern.
     let file = f.path("ok.sh");
     std::fs::write(&file, "echo hi\n").expect("script");
-    let out = f.server.cli(&[
-        "scripts",
-        "publish",
-        file.to_str().expect("utf-8"),
-        "--interpreter",
-        "sh",
-        "--name",
-        "../../etc/passwd",
-        "--sign-with",
-        f.key.to_str().expect("utf-8"),
-    ]);
+    let out = f.publish(&file, &f.key, &["--name", "../../etc/passwd"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid"));
 

@@ -491,15 +491,7 @@ fn a_content_transfer_resumes_after_the_server_dies_mid_way() {
     let mut body = b"#!/bin/sh\necho big done\nexit 0\n".to_vec();
     body.resize(body.len() + 40 * 1024 * 1024, b'#');
     std::fs::write(&file, &body).expect("script");
-    let out = f.server.cli(&[
-        "scripts",
-        "publish",
-        file.to_str().expect("utf-8"),
-        "--interpreter",
-        "sh",
-        "--sign-with",
-        f.key.to_str().expect("utf-8"),
-    ]);
+    let out = f.publish(&file, &f.key, &[]);
     assert!(
         out.status.success(),
         "{}",
