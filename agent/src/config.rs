@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use deskhand_net::files::load_toml;
 use serde::Deserialize;
 
 /// The keys `deskhand-agent --config FILE` accepts.
@@ -30,17 +31,6 @@ impl AgentConfigFile {
     pub fn load(path: Option<&Path>) -> Result<Self> {
         load_toml(path)
     }
-}
-
-/// Reads a TOML config file into `T`; `None` gives `T::default()`. The
-/// error names the file and, through serde, the unknown key or bad value.
-pub fn load_toml<T: serde::de::DeserializeOwned + Default>(path: Option<&Path>) -> Result<T> {
-    let Some(path) = path else {
-        return Ok(T::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))
 }
 
 #[cfg(test)]

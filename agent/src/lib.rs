@@ -6,7 +6,6 @@
 //! - [`link`]: enrollment, the session with the server, reconnects.
 //! - [`report`]: full inventory first, then deltas against what the
 //!   server acknowledged; pure logic.
-//! - [`backoff`]: reconnect delays, pure logic.
 //! - [`config`]: settings from the optional TOML file.
 //! - [`diag`]: the read-only diagnostic catalog and its runner.
 //! - [`inventory`]: collectors for this machine's hardware and software
@@ -15,7 +14,6 @@
 //! - [`help`]: end users' help requests over a local socket, relayed to
 //!   the server as tickets.
 //! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
-//! - [`notify`]: systemd readiness and watchdog pings (`sd_notify`).
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
 //! - [`jobs`]: the job ledger and outbox (pure), and the executor that
 //!   verifies, fetches, runs and checks a job.
@@ -25,7 +23,6 @@
 //! never touch the network; a collector's failure is a warning, never the
 //! loss of the rest of the inventory.
 
-pub mod backoff;
 pub mod config;
 pub mod diag;
 pub mod facts;
@@ -33,7 +30,6 @@ pub mod help;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
-pub mod notify;
 pub mod report;
 #[cfg(windows)]
 pub mod service;

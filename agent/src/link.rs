@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, HelpRequest, PROTOCOL_VERSION, Refusal, RefusalReason,
     ServerMessage,
@@ -22,28 +22,14 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tracing::{info, warn};
 
-use crate::backoff::Backoff;
 use crate::facts;
 use crate::help::{HelpInbox, HelpJob};
 use crate::state::{AgentState, Identity};
 use crate::tls::{ClientIdentity, client_config, server_name};
+use deskhand_net::backoff::Backoff;
+use deskhand_net::stream::{recv, send};
+use deskhand_shared::proto::close_code;
 use std::collections::HashMap;
-
-/// QUIC application close codes shared with the server.
-pub mod close_code {
-    /// Normal end of a session.
-    pub const NORMAL: u32 = 0;
-    /// The peer broke the protocol (bad frame, unexpected message).
-    pub const PROTOCOL: u32 = 1;
-    /// The agent was revoked.
-    pub const REVOKED: u32 = 2;
-    /// The request was refused (see the refusal message).
-    pub const REFUSED: u32 = 3;
-    /// A newer connection of the same agent replaced this one.
-    pub const SUPERSEDED: u32 = 4;
-    /// The server is shutting down.
-    pub const SHUTDOWN: u32 = 5;
-}
 
 /// How long to wait for the server's answer to a hello or an enrollment.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -67,34 +53,6 @@ pub struct EnrollOptions {
     pub ca_fingerprint: String,
     /// Publisher keys to trust.
     pub trusted_publishers: Vec<String>,
-}
-
-/// Sends one message as a frame on a stream.
-pub async fn send<T: serde::Serialize>(stream: &mut SendStream, msg: &T) -> Result<()> {
-    let frame = encode_frame(msg)?;
-    stream
-        .write_all(&frame)
-        .await
-        .context("sending to the server")?;
-    Ok(())
-}
-
-/// Reads the next message from a stream; `Ok(None)` when the peer finished it.
-pub async fn recv<T: serde::de::DeserializeOwned>(
-    stream: &mut RecvStream,
-    decoder: &mut FrameDecoder,
-) -> Result<Option<T>> {
-    loop {
-        if let Some(msg) = decoder.next_message()? {
-            return Ok(Some(msg));
-        }
-        let want = decoder.wanted().clamp(1, 64 * 1024);
-        match stream.read_chunk(want, true).await? {
-            Some(chunk) => decoder.push(&chunk.bytes)?,
-            None if decoder.buffered() == 0 => return Ok(None),
-            None => bail!("the stream ended inside a frame"),
-        }
-    }
 }
 
 async fn resolve(server: &str) -> Result<SocketAddr> {
@@ -287,7 +245,7 @@ pub async fn run_with_help(
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
             SessionEnd::Lost(err) => {
-                let delay = backoff.next_delay(crate::backoff::random());
+                let delay = backoff.next_delay(deskhand_net::backoff::random());
                 warn!(error = %format!("{err:#}"), retry_in = ?delay, "connection to the server lost");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}

@@ -97,7 +97,7 @@ enum Command {
         /// The check, or `list`.
         check: String,
         #[command(flatten)]
-        args: deskhand_agent::diag::DiagFlags,
+        args: deskhand_shared::diag::catalog::DiagFlags,
         /// Keep printing new output (logs) until interrupted.
         #[arg(long)]
         follow: bool,
@@ -222,17 +222,17 @@ fn real_main(cli: Cli) -> Result<()> {
             runtime()?.block_on(async {
                 // systemd (Type=notify): ready once the run loop starts, since
                 // it reconnects by itself; the watchdog proves the runtime lives.
-                deskhand_agent::notify::ready();
-                let _watchdog = deskhand_agent::notify::spawn_watchdog();
+                deskhand_net::notify::ready();
+                let _watchdog = deskhand_net::notify::spawn_watchdog();
                 let help = deskhand_agent::help::listen(&help_socket).await;
                 let result = link::run_with_help(
                     &state,
                     options,
                     help,
-                    deskhand_agent::notify::stop_requested(),
+                    deskhand_net::notify::stop_requested(),
                 )
                 .await;
-                deskhand_agent::notify::stopping();
+                deskhand_net::notify::stopping();
                 #[cfg(unix)]
                 let _ = std::fs::remove_file(&help_socket);
                 result
@@ -354,14 +354,14 @@ fn help(socket: &std::path::Path, message: &str) -> Result<()> {
 
 fn run_diag(
     check: String,
-    args: deskhand_agent::diag::DiagFlags,
+    args: deskhand_shared::diag::catalog::DiagFlags,
     follow: bool,
     json: bool,
 ) -> Result<()> {
     use deskhand_agent::diag;
     use deskhand_shared::diag::{DiagEvent, DiagRequest, DiagResult};
     if check == "list" {
-        for c in diag::catalog() {
+        for c in deskhand_shared::diag::catalog::catalog() {
             let args: Vec<String> = c
                 .args
                 .iter()
@@ -387,7 +387,7 @@ fn run_diag(
         args: args.pairs(),
         follow,
     };
-    diag::validate(&req).map_err(anyhow::Error::msg)?;
+    deskhand_shared::diag::catalog::validate(&req).map_err(anyhow::Error::msg)?;
     let result = runtime()?.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(diag::run(req, tx));
@@ -395,7 +395,9 @@ fn run_diag(
         while let Some(event) = rx.recv().await {
             if !json {
                 match &event {
-                    DiagEvent::Table(t) => println!("{}", diag::render_table(t)),
+                    DiagEvent::Table(t) => {
+                        println!("{}", deskhand_shared::diag::render::render_table(t))
+                    }
                     DiagEvent::Text(t) => print!("{t}"),
                     DiagEvent::Done(_) => {}
                 }

@@ -7,10 +7,10 @@
 //! temporary name and renamed, and `agent.toml` last, so an interrupted
 //! enrollment leaves no half identity behind.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use deskhand_net::files::{write_file_atomic, write_secret_file};
 use serde::{Deserialize, Serialize};
 
 const IDENTITY_FILE: &str = "agent.toml";
@@ -100,31 +100,6 @@ impl AgentState {
         let text = toml::to_string(&self.identity).context("encoding agent.toml")?;
         write_file_atomic(&self.dir.join(IDENTITY_FILE), text.as_bytes(), false)
     }
-}
-
-/// Writes a secret (a private key, a token) readable only by its owner.
-pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_file_atomic(path, bytes, true)
-}
-
-fn write_file_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut f = opts
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
 fn restrict_dir(dir: &Path) -> Result<()> {

@@ -23,10 +23,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// How long a silent connection lives.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The one crypto provider deskhand uses.
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
+pub use deskhand_net::tls::provider;
 
 /// Accepts a server only if its chain contains the pinned CA.
 #[derive(Debug)]

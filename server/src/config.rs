@@ -46,7 +46,7 @@ pub struct ServerConfigFile {
 impl ServerConfigFile {
     /// Reads a config file; `None` gives the empty config.
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        deskhand_agent::config::load_toml(path)
+        deskhand_net::files::load_toml(path)
     }
 }
 

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use deskhand_agent::link::send;
+use deskhand_net::stream::send;
 use deskhand_shared::jobs::FetchReply;
 use deskhand_shared::proto::ServerMessage;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use deskhand_agent::link::{recv, send};
+use deskhand_net::stream::{recv, send};
 use deskhand_shared::diag::{DiagDone, DiagEvent, DiagRequest};
 use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::{AgentMessage, ServerMessage};
@@ -29,7 +29,7 @@ pub async fn start(
     conn: &quinn::Connection,
     req: DiagRequest,
 ) -> Result<mpsc::Receiver<DiagEvent>> {
-    deskhand_agent::diag::validate(&req).map_err(|e| anyhow!(e))?;
+    deskhand_shared::diag::catalog::validate(&req).map_err(|e| anyhow!(e))?;
     let (mut tx, mut rx) = conn
         .open_bi()
         .await

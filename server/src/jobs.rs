@@ -268,7 +268,7 @@ pub fn diag_request(
         args,
         follow: false,
     };
-    deskhand_agent::diag::validate(&req)?;
+    deskhand_shared::diag::catalog::validate(&req)?;
     Ok(req)
 }
 

@@ -5,6 +5,8 @@
 //! tracking live sessions in [`presence`]) and for operators over HTTP
 //! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
 //!
+//! - [`dev_agent`]: `server --dev`'s in-process local agent, the only
+//!   use of the agent crate (feature `dev-agent`, on by default).
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
 //! - [`help`]: end users' help requests, relayed by agents, become tickets.
 //! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
@@ -23,6 +25,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod content;
+pub mod dev_agent;
 pub mod diag;
 pub mod escalator;
 pub mod help;

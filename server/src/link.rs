@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use deskhand_agent::link::{close_code, send};
+use deskhand_net::stream::send;
 use deskhand_shared::fingerprint::sha256_hex;
 use deskhand_shared::frame::{FrameDecoder, decode_body};
 use deskhand_shared::inventory::{ContentHash, Inventory};
+use deskhand_shared::proto::close_code;
 use deskhand_shared::proto::{
     ALPN, AgentMessage, EnrollRequest, Enrolled, Hello, InventoryReport, PROTOCOL_VERSION, Refusal,
     RefusalReason, ServerMessage, Welcome, check_version, peek_protocol_version,
@@ -135,7 +136,7 @@ impl OrderCache {
 /// `deskhand/1`, no 0-RTT, client certificates optional but verified
 /// against the CA when presented.
 pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
-    let provider = deskhand_agent::tls::provider();
+    let provider = deskhand_net::tls::provider();
     let mut roots = RootCertStore::empty();
     roots.add(ca.ca_der().clone())?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -657,7 +658,7 @@ async fn run_session(
                     Outcome::SendFull => ServerMessage::InventoryRequest { full: true },
                     Outcome::Refused => continue,
                     Outcome::Failed { full, why } => {
-                        let wait = ask_again.failed(full, deskhand_agent::backoff::random());
+                        let wait = ask_again.failed(full, deskhand_net::backoff::random());
                         ask_again_at
                             .as_mut()
                             .reset(tokio::time::Instant::now() + wait);
@@ -935,7 +936,7 @@ async fn ingest(
 /// than its whole inventory again as fast as pacing allows.
 #[derive(Debug)]
 struct AskAgain {
-    backoff: deskhand_agent::backoff::Backoff,
+    backoff: deskhand_net::backoff::Backoff,
     /// Whether the report to ask for is a full one; `None`: nothing to ask.
     pending: Option<bool>,
 }
@@ -948,7 +949,7 @@ const ASK_AGAIN_CAP: Duration = Duration::from_secs(10 * 60);
 impl Default for AskAgain {
     fn default() -> Self {
         AskAgain {
-            backoff: deskhand_agent::backoff::Backoff::new(ASK_AGAIN_BASE, ASK_AGAIN_CAP),
+            backoff: deskhand_net::backoff::Backoff::new(ASK_AGAIN_BASE, ASK_AGAIN_CAP),
             pending: None,
         }
     }

@@ -449,7 +449,7 @@ enum DiagCmd {
         /// The check, e.g. top-processes (see `deskhand diag list`).
         check: String,
         #[command(flatten)]
-        args: Box<deskhand_agent::diag::DiagFlags>,
+        args: Box<deskhand_shared::diag::catalog::DiagFlags>,
         /// Keep printing new output (logs) until interrupted.
         #[arg(long)]
         follow: bool,
@@ -632,7 +632,7 @@ fn real_main(cli: Cli) -> Result<()> {
         let settings = ServerSettings::resolve(flags, file)?;
         return rt.block_on(deskhand_server::serve::run(
             settings,
-            deskhand_agent::notify::stop_requested(),
+            deskhand_net::notify::stop_requested(),
         ));
     }
     if let Command::Keys(cmd) = cli.command {

@@ -99,7 +99,7 @@ impl CertificateAuthority {
         params.not_after = now + CA_VALIDITY;
         params.serial_number = Some(random_serial()?);
         let cert = params.self_signed(&key).context("self-signing the CA")?;
-        deskhand_agent::state::write_secret_file(key_path, key.serialize_pem().as_bytes())
+        deskhand_net::files::write_secret_file(key_path, key.serialize_pem().as_bytes())
             .with_context(|| format!("writing {}", key_path.display()))?;
         std::fs::write(cert_path, cert.pem())
             .with_context(|| format!("writing {}", cert_path.display()))?;

@@ -82,7 +82,7 @@ impl Presence {
         drop(inner);
         if let Some(old) = old {
             old.conn.close(
-                deskhand_agent::link::close_code::SUPERSEDED.into(),
+                deskhand_shared::proto::close_code::SUPERSEDED.into(),
                 b"a newer connection of this agent replaced this one",
             );
         }
@@ -131,7 +131,7 @@ impl Presence {
         drop(inner);
         if let Some(s) = s {
             s.conn.close(
-                deskhand_agent::link::close_code::REVOKED.into(),
+                deskhand_shared::proto::close_code::REVOKED.into(),
                 b"this agent was revoked by an operator",
             );
         }

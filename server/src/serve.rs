@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use deskhand_agent::link::{EnrollOptions, RunOptions, close_code};
-use deskhand_agent::state::{AgentState, write_secret_file};
+use deskhand_net::files::write_secret_file;
+use deskhand_shared::proto::close_code;
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
 use crate::config::ServerSettings;
@@ -28,8 +28,6 @@ use crate::{secrets, unix_now};
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 /// The database in the data directory.
 pub const DATABASE_FILE: &str = "deskhand.db";
-/// In `--dev`, the publisher key the local agent trusts.
-const DEV_PUBLISHER_KEY: &str = "publisher.key";
 
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -149,55 +147,19 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     }
 
     let local_agent = if settings.dev {
-        let agent_dir = dir.join("agent");
-        let agent_server = format!("127.0.0.1:{}", agents_addr.port());
-        match dev_agent(&store, &ca, &agent_dir, &agent_server).await {
-            Ok(state) => {
-                println!(
-                    "  local agent:     {} ({})",
-                    state.identity.agent_id,
-                    deskhand_agent::facts::hostname()
-                );
-                if !state.identity.trusted_publishers.is_empty() {
-                    println!(
-                        "  publisher key:   {} (the local agent runs what it signs)",
-                        dir.join(DEV_PUBLISHER_KEY).display()
-                    );
-                }
-                let help = dev_help(&dir.join("help.sock")).await;
-                let mut agent_stop = stop_rx.clone();
-                let options = RunOptions {
-                    server: Some(agent_server),
-                    ..RunOptions::default()
-                };
-                Some(tokio::spawn(async move {
-                    let stop = async move {
-                        let _ = agent_stop.wait_for(|s| *s).await;
-                    };
-                    if let Err(e) =
-                        deskhand_agent::link::run_with_help(&state, options, help, stop).await
-                    {
-                        error!(error = %format!("{e:#}"), "the local agent stopped");
-                    }
-                }))
-            }
-            Err(e) => {
-                error!(error = %format!("{e:#}"), "could not start the local agent");
-                None
-            }
-        }
+        crate::dev_agent::start(&store, &ca, dir, agents_addr, stop_rx.clone()).await
     } else {
         None
     };
     use std::io::Write;
     let _ = std::io::stdout().flush();
     // systemd (Type=notify): both listeners are bound and serving.
-    deskhand_agent::notify::ready();
-    let watchdog = deskhand_agent::notify::spawn_watchdog();
+    deskhand_net::notify::ready();
+    let watchdog = deskhand_net::notify::spawn_watchdog();
 
     shutdown.await;
     info!("shutting down");
-    deskhand_agent::notify::stopping();
+    deskhand_net::notify::stopping();
     drop(watchdog);
     let _ = stop_tx.send(true);
     if let Some(agent) = local_agent {
@@ -223,7 +185,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
 /// The address to print in enrollment commands when none is configured.
 fn advertised(addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
-        format!("{}:{}", deskhand_agent::facts::hostname(), addr.port())
+        format!("{}:{}", deskhand_net::host_name(), addr.port())
     } else {
         addr.to_string()
     }
@@ -294,54 +256,6 @@ fn keep_private(path: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
-}
-
-/// The `--dev` local agent's help socket, so `deskhand-agent help` can be
-/// tried too; printed with the command that reaches it.
-async fn dev_help(path: &Path) -> Option<deskhand_agent::help::HelpInbox> {
-    let inbox = deskhand_agent::help::listen(path).await?;
-    println!(
-        "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
-        path.display()
-    );
-    Some(inbox)
-}
-
-/// Enrolls the `--dev` local agent on first start; reuses it afterwards.
-async fn dev_agent(
-    store: &Store,
-    ca: &CertificateAuthority,
-    agent_dir: &Path,
-    server: &str,
-) -> Result<AgentState> {
-    if let Some(state) = AgentState::load(agent_dir)? {
-        return Ok(state);
-    }
-    let token = secrets::new_token(secrets::ENROLLMENT_PREFIX)?;
-    let now = unix_now();
-    store
-        .create_enrollment_token(
-            secrets::hash_token(&token),
-            "server --dev local agent".into(),
-            1,
-            now + 600,
-            "server".into(),
-            now,
-        )
-        .await?;
-    // A publisher key for trying jobs: the local agent trusts it.
-    let key = agent_dir
-        .parent()
-        .unwrap_or(agent_dir)
-        .join(DEV_PUBLISHER_KEY);
-    let public = crate::cli::publish::ensure_key_file(&key)?;
-    let opts = EnrollOptions {
-        server: server.to_string(),
-        token,
-        ca_fingerprint: ca.fingerprint().to_string(),
-        trusted_publishers: vec![public],
-    };
-    deskhand_agent::link::enroll(agent_dir, opts).await
 }
 
 /// How often queued job targets are checked against their deadlines.

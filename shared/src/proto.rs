@@ -39,6 +39,22 @@ pub const ALPN: &[u8] = b"deskhand/1";
 /// this fixed server identity.
 pub const SERVER_NAME: &str = "deskhand-server";
 
+/// QUIC application close codes, the same on both sides.
+pub mod close_code {
+    /// Normal end of a session.
+    pub const NORMAL: u32 = 0;
+    /// The peer broke the protocol (bad frame, unexpected message).
+    pub const PROTOCOL: u32 = 1;
+    /// The agent was revoked.
+    pub const REVOKED: u32 = 2;
+    /// The request was refused (see the refusal message).
+    pub const REFUSED: u32 = 3;
+    /// A newer connection of the same agent replaced this one.
+    pub const SUPERSEDED: u32 = 4;
+    /// The server is shutting down.
+    pub const SHUTDOWN: u32 = 5;
+}
+
 /// A message from an agent to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentMessage {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use deskhand_agent::link::close_code;
 use deskhand_agent::tls::{ClientIdentity, client_config};
 use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::proto::close_code;
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, PROTOCOL_VERSION, RefusalReason, SERVER_NAME, ServerMessage,
 };
@@ -158,7 +158,7 @@ async fn exchange(
     let _ = tx.write_all(&bytes).await;
     let answer = tokio::time::timeout(
         Duration::from_secs(10),
-        deskhand_agent::link::recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()),
+        deskhand_net::stream::recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()),
     )
     .await
     .ok()
@@ -330,7 +330,7 @@ fn oversized_and_garbage_frames_close_only_their_connection() {
             .await
             .expect("send");
         let answer =
-            deskhand_agent::link::recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default())
+            deskhand_net::stream::recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default())
                 .await;
         assert!(
             matches!(answer, Ok(Some(ServerMessage::Welcome(_)))),
@@ -404,7 +404,7 @@ fn an_oversized_or_baseless_inventory_is_refused_and_nothing_of_it_is_stored() {
             }
             tokio::time::timeout(
                 WAIT,
-                deskhand_agent::link::recv::<ServerMessage>(&mut rx, &mut dec),
+                deskhand_net::stream::recv::<ServerMessage>(&mut rx, &mut dec),
             )
             .await
             .expect("an answer in time")

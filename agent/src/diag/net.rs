@@ -345,22 +345,26 @@ eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n";
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port().to_string();
-        let args = Args(vec![
-            ("host".into(), "127.0.0.1".into()),
-            ("port".into(), port),
-            ("timeout-ms".into(), "2000".into()),
-        ]);
+        let tcp = |port: String| {
+            let req = deskhand_shared::diag::DiagRequest {
+                check: "tcp-connect".into(),
+                args: vec![
+                    ("host".into(), "127.0.0.1".into()),
+                    ("port".into(), port),
+                    ("timeout-ms".into(), "2000".into()),
+                ],
+                follow: false,
+            };
+            super::super::validate(&req).expect("valid").1
+        };
+        let args = tcp(port);
         let events = tcp_connect(&args).await.expect("connects");
         let deskhand_shared::diag::DiagEvent::Table(t) = &events[0] else {
             panic!("table expected")
         };
         assert_eq!(t.rows[0][1], "connected");
         drop(listener);
-        let closed = Args(vec![
-            ("host".into(), "127.0.0.1".into()),
-            ("port".into(), "9".into()),
-            ("timeout-ms".into(), "2000".into()),
-        ]);
+        let closed = tcp("9".into());
         let events = tcp_connect(&closed).await.expect("the check runs");
         let deskhand_shared::diag::DiagEvent::Table(t) = &events[0] else {
             panic!("table expected")

@@ -208,7 +208,7 @@ async fn run_diag(
             return Ok(outcome(Outcome::Cancelled, "cancelled by an operator"));
         }
     };
-    let mut text = crate::diag::render_text(&result);
+    let mut text = deskhand_shared::diag::render::render_text(&result);
     if text.len() > OUTPUT_CAP {
         let mut cut = OUTPUT_CAP;
         while !text.is_char_boundary(cut) {
@@ -369,7 +369,7 @@ async fn fetch_from(
     part: &Path,
     offset: u64,
 ) -> Result<()> {
-    use crate::link::{recv, send};
+    use deskhand_net::stream::{recv, send};
     info!(sha256 = %artifact.sha256, offset, size = artifact.size, "fetching content");
     let (mut tx, mut rx) = conn.open_bi().await.context("opening a content stream")?;
     send(

@@ -683,7 +683,7 @@ pub struct CheckView {
 
 async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
     Ok(Json(
-        deskhand_agent::diag::catalog()
+        deskhand_shared::diag::catalog::catalog()
             .iter()
             .map(|c| CheckView {
                 name: c.name.into(),
@@ -821,7 +821,7 @@ async fn run_diag(
         args: req.args.clone(),
         follow: req.follow,
     };
-    deskhand_agent::diag::validate(&request).map_err(ApiError::bad_request)?;
+    deskhand_shared::diag::catalog::validate(&request).map_err(ApiError::bad_request)?;
     if let Some(ticket) = req.ticket {
         if req.follow {
             return Err(ApiError::bad_request(

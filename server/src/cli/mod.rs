@@ -268,7 +268,7 @@ impl Table {
 
     /// Renders as aligned text.
     pub fn to_text(&self) -> String {
-        deskhand_agent::diag::align_columns(
+        deskhand_shared::diag::render::align_columns(
             &self.headers,
             &self
                 .rows
@@ -600,7 +600,10 @@ pub async fn diag_run(
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&run)?),
         OutputFormat::Table => {
             for t in &run.tables {
-                outln!("{}", deskhand_agent::diag::render_table(&diag_table(t)));
+                outln!(
+                    "{}",
+                    deskhand_shared::diag::render::render_table(&diag_table(t))
+                );
             }
             out!("{}", run.text);
             eprintln!(
@@ -645,7 +648,10 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
             }
             match event {
                 DiagEventView::Table(t) => {
-                    outln!("{}", deskhand_agent::diag::render_table(&diag_table(&t)))
+                    outln!(
+                        "{}",
+                        deskhand_shared::diag::render::render_table(&diag_table(&t))
+                    )
                 }
                 DiagEventView::Text(t) => out!("{t}"),
                 DiagEventView::Done { error: Some(e), .. } => bail!("{e}"),
@@ -681,13 +687,13 @@ pub fn print_backup(b: &crate::backup::Backup, f: OutputFormat) -> Result<()> {
         b.from.display(),
         b.to.display(),
         b.seconds,
-        deskhand_agent::diag::human_bytes(d.bytes),
+        deskhand_shared::diag::render::human_bytes(d.bytes),
         d.assets,
         d.agents,
         d.events,
         d.tickets,
         b.files,
-        deskhand_agent::diag::human_bytes(b.file_bytes),
+        deskhand_shared::diag::render::human_bytes(b.file_bytes),
         b.to.display()
     );
     for old in &b.removed {

@@ -536,7 +536,7 @@ fn indent(text: &str) -> String {
 }
 
 fn diag_text(d: &DiagRunView) -> String {
-    deskhand_agent::diag::render_text(&deskhand_shared::diag::DiagResult {
+    deskhand_shared::diag::render::render_text(&deskhand_shared::diag::DiagResult {
         tables: d.tables.iter().map(super::diag_table).collect(),
         text: d.text.clone(),
         ok: d.ok,

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use deskhand_agent::link::{recv, send};
 use deskhand_agent::tls::client_config;
+use deskhand_net::stream::{recv, send};
 use deskhand_shared::frame::{FrameDecoder, encode_frame};
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, InventoryReport, PROTOCOL_VERSION, SERVER_NAME,

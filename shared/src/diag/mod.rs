@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog;
+pub mod render;
+
 /// Run one check of the built-in, read-only catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiagRequest {
