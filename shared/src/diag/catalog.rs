@@ -216,6 +216,7 @@ pub struct DiagFlags {
     pub days: Option<String>,
 }
 
+#[cfg(feature = "cli")]
 impl DiagFlags {
     /// The flags that were given, as name/value pairs.
     pub fn pairs(&self) -> Vec<(String, String)> {
