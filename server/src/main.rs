@@ -700,7 +700,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::agents_revoke(&client, f, &agent).await
             }
             Command::Audit(AuditCmd::List { limit }) => cli::audit_list(&client, f, limit).await,
-            Command::Diag(DiagCmd::List) => cli::diag_list(&client, f).await,
+            Command::Diag(DiagCmd::List) => cli::diag::diag_list(&client, f).await,
             Command::Assets(AssetsCmd::List(list)) => {
                 cli::assets_list(&client, f, &list.query()).await
             }
@@ -807,7 +807,9 @@ fn real_main(cli: Cli) -> Result<()> {
                 args,
                 follow,
                 ticket,
-            }) => cli::diag_run(&client, f, &agent, check, args.pairs(), follow, ticket).await,
+            }) => {
+                cli::diag::diag_run(&client, f, &agent, check, args.pairs(), follow, ticket).await
+            }
             Command::Tickets(cmd) => cli::tickets::run(&client, f, cmd).await,
             Command::Reports(cmd) => cli::reports::run(&client, f, cmd).await,
         }

@@ -130,28 +130,17 @@ fn table(title: &str, columns: &[&str], rows: Vec<Vec<String>>) -> DiagEvent {
 mod tests {
     use super::*;
 
-    fn req(check: &str, args: &[(&str, &str)], follow: bool) -> DiagRequest {
-        DiagRequest {
-            check: check.into(),
-            args: args
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            follow,
-        }
-    }
-
     #[tokio::test]
     async fn a_bad_request_ends_with_an_error_not_a_panic() {
-        let result = collect(
-            req(
-                "tcp-connect",
-                &[("host", "127.0.0.1"), ("port", "http")],
-                false,
-            ),
-            std::time::Duration::from_secs(10),
-        )
-        .await;
+        let req = DiagRequest {
+            check: "tcp-connect".into(),
+            args: vec![
+                ("host".into(), "127.0.0.1".into()),
+                ("port".into(), "http".into()),
+            ],
+            follow: false,
+        };
+        let result = collect(req, std::time::Duration::from_secs(10)).await;
         assert!(!result.ok);
         assert!(
             result.error.as_deref().unwrap_or("").contains("--port"),

@@ -27,13 +27,13 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     AddAsset, AddOperator, AgentView, AssetCreated, AssetDetail, AssetQuery, AssetView, AuditView,
-    ChangeGroupView, ChangeView, ChangesQuery, CheckView, CreateLabel, CreateToken, DiagEventView,
-    DiagRunView, DiagTableView, ErrorBody, HistoryQuery, HistoryView, ImportReport, LabelAsset,
-    LabelView, OperatorCreated, OperatorView, RunDiag, ServerInfo, SoftwareCountView,
-    SoftwareQuery, TokenCreated, TokenView,
+    ChangeGroupView, ChangeView, ChangesQuery, CreateLabel, CreateToken, ErrorBody, HistoryQuery,
+    HistoryView, ImportReport, LabelAsset, LabelView, OperatorCreated, OperatorView, ServerInfo,
+    SoftwareCountView, SoftwareQuery, TokenCreated, TokenView,
 };
 
 pub mod csv_output;
+pub mod diag;
 pub mod reports;
 mod stale;
 pub mod tickets;
@@ -544,122 +544,6 @@ pub async fn status(c: &Client, format: OutputFormat) -> Result<()> {
         t.row(vec!["database writes".into(), writes]);
         t
     })
-}
-
-/// `deskhand diag list`.
-pub async fn diag_list(c: &Client, format: OutputFormat) -> Result<()> {
-    let checks: Vec<CheckView> = c.get("/api/v1/diag/checks").await?;
-    print(format, &checks, || {
-        let mut t = Table::new(vec!["CHECK", "ARGUMENTS", "SUMMARY"]);
-        for k in &checks {
-            let args: Vec<String> = k
-                .args
-                .iter()
-                .map(|a| match &a.default {
-                    Some(d) => format!("[--{} {d}]", a.name),
-                    None => format!("--{} <{}>", a.name, a.name.to_uppercase()),
-                })
-                .chain(k.follows.then(|| "[--follow]".to_string()))
-                .collect();
-            t.row(vec![k.name.clone(), args.join(" "), k.summary.clone()]);
-        }
-        t
-    })
-}
-
-fn diag_table(t: &DiagTableView) -> deskhand_shared::diag::DiagTable {
-    deskhand_shared::diag::DiagTable {
-        title: t.title.clone(),
-        columns: t.columns.clone(),
-        rows: t.rows.clone(),
-    }
-}
-
-/// `deskhand diag run AGENT CHECK [--name value]... [--follow]`.
-pub async fn diag_run(
-    c: &Client,
-    format: OutputFormat,
-    agent: &str,
-    check: String,
-    args: Vec<(String, String)>,
-    follow: bool,
-    ticket: Option<i64>,
-) -> Result<()> {
-    let body = RunDiag {
-        check,
-        args,
-        follow,
-        ticket,
-    };
-    let path = format!("/api/v1/agents/{}/diag", path_segment(agent));
-    if follow {
-        return diag_follow(c, format, &path, &body).await;
-    }
-    let run: DiagRunView = c.post(&path, &body).await?;
-    match format {
-        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&run)?),
-        OutputFormat::Table => {
-            for t in &run.tables {
-                outln!(
-                    "{}",
-                    deskhand_shared::diag::render::render_table(&diag_table(t))
-                );
-            }
-            out!("{}", run.text);
-            eprintln!(
-                "({} on {} in {:.0} ms, run {})",
-                run.check, run.agent_id, run.duration_ms, run.id
-            );
-            if let Some(t) = ticket {
-                eprintln!("(attached to ticket {t})");
-            }
-        }
-        OutputFormat::Csv => {
-            for t in &run.tables {
-                emit(&csv_output::csv_text(&t.columns, &t.rows));
-            }
-        }
-    }
-    match run.error {
-        Some(e) => bail!("{e}"),
-        None => Ok(()),
-    }
-}
-
-async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDiag) -> Result<()> {
-    let mut resp = c.post_streaming(path, body).await?;
-    let mut pending = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .context("reading the diagnostic stream")?
-    {
-        pending.extend_from_slice(&chunk);
-        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue; // keep-alive
-            }
-            let event: DiagEventView =
-                serde_json::from_slice(&line).context("the server sent an unreadable event")?;
-            if format == OutputFormat::Json {
-                outln!("{}", serde_json::to_string(&event)?);
-                continue;
-            }
-            match event {
-                DiagEventView::Table(t) => {
-                    outln!(
-                        "{}",
-                        deskhand_shared::diag::render::render_table(&diag_table(&t))
-                    )
-                }
-                DiagEventView::Text(t) => out!("{t}"),
-                DiagEventView::Done { error: Some(e), .. } => bail!("{e}"),
-                DiagEventView::Done { .. } => return Ok(()),
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Refuses, before any work, an output format `deskhand backup` does not

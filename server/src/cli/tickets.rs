@@ -537,7 +537,7 @@ fn indent(text: &str) -> String {
 
 fn diag_text(d: &DiagRunView) -> String {
     deskhand_shared::diag::render::render_text(&deskhand_shared::diag::DiagResult {
-        tables: d.tables.iter().map(super::diag_table).collect(),
+        tables: d.tables.iter().map(super::diag::diag_table).collect(),
         text: d.text.clone(),
         ok: d.ok,
         error: d.error.clone(),

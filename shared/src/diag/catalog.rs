@@ -239,7 +239,7 @@ impl DiagFlags {
 mod tests {
     use super::*;
 
-    pub(crate) fn req(check: &str, args: &[(&str, &str)], follow: bool) -> DiagRequest {
+    fn req(check: &str, args: &[(&str, &str)], follow: bool) -> DiagRequest {
         DiagRequest {
             check: check.into(),
             args: args
