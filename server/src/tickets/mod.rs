@@ -2,6 +2,9 @@
 //!
 //! - [`Priority`] and [`Status`], and [`check_transition`], the status
 //!   machine every status change goes through.
+//! - [`Ticket`] (a ticket as stored) and [`Change`] (what someone asks of
+//!   it); [`decide`](decide::decide) holds every rule of a change and
+//!   returns the writes for the store to apply.
 //! - [`sla`]: SLA targets per priority and the clocks (first response,
 //!   resolution) that pause while a ticket is pending on its requester.
 //! - [`auto_escalation`]: whether the periodic escalation task should
@@ -12,8 +15,13 @@
 //!
 //! Time is always an argument (`now`, unix seconds), so tests are exact.
 
+pub mod decide;
 pub mod report;
 pub mod sla;
+mod ticket;
+
+pub use decide::{Effect, Refusal, decide};
+pub use ticket::{Change, Ticket};
 
 use std::time::Duration;
 

@@ -1,0 +1,212 @@
+//! Reading tickets: one ticket with its linked assets and status
+//! changes, filtered lists, the report's input and a ticket's timeline.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{TicketEvent, TicketFilter, TicketRecord};
+use crate::store::{Result, Store, StoreError};
+use crate::tickets::sla::{SlaTargets, StatusChange};
+use crate::tickets::{Priority, Status};
+
+const TICKET_SELECT: &str =
+    "SELECT id, title, description, requester, category, software, priority, status,
+    assignee, tier, created_at, created_by, updated_at, first_response_at, resolved_at, closed_at,
+    response_target, resolution_target, escalated_response, escalated_resolution, rating,
+    rating_comment, rated_at FROM tickets";
+
+/// A stored name that does not parse: an error that names its column,
+/// never a default.
+fn corrupt(index: usize, column: &str, error: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        format!("{column}: {error}").into(),
+    )
+}
+
+fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRecord> {
+    let priority: String = r.get(6)?;
+    let priority = Priority::parse(&priority).map_err(|e| corrupt(6, "tickets.priority", e))?;
+    let status: String = r.get(7)?;
+    let status = Status::parse(&status).map_err(|e| corrupt(7, "tickets.status", e))?;
+    Ok(TicketRecord {
+        number: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        requester: r.get(3)?,
+        category: r.get(4)?,
+        software: r.get(5)?,
+        priority,
+        status,
+        assignee: r.get(8)?,
+        tier: r.get(9)?,
+        created_at: r.get(10)?,
+        created_by: r.get(11)?,
+        updated_at: r.get(12)?,
+        first_response_at: r.get(13)?,
+        resolved_at: r.get(14)?,
+        closed_at: r.get(15)?,
+        targets: SlaTargets {
+            first_response: r.get(16)?,
+            resolution: r.get(17)?,
+        },
+        escalated_response: r.get(18)?,
+        escalated_resolution: r.get(19)?,
+        rating: r.get(20)?,
+        rating_comment: r.get(21)?,
+        rated_at: r.get(22)?,
+        assets: Vec::new(),
+        changes: Vec::new(),
+        resolved_by: None,
+    })
+}
+
+/// Fills in linked assets and status changes.
+fn complete(c: &Connection, mut t: TicketRecord) -> Result<TicketRecord> {
+    let mut st = c.prepare_cached(
+        "SELECT asset_id FROM ticket_assets WHERE ticket_id = ?1 ORDER BY linked_at, asset_id",
+    )?;
+    t.assets = st
+        .query_map([t.number], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut st = c.prepare_cached(
+        "SELECT at, new_value, author FROM ticket_events WHERE ticket_id = ?1 AND kind = 'status' ORDER BY id",
+    )?;
+    let rows: Vec<(i64, Status, String)> = st
+        .query_map([t.number], |r| {
+            let to: String = r.get(1)?;
+            let to = Status::parse(&to).map_err(|e| corrupt(1, "ticket_events.new_value", e))?;
+            Ok((r.get(0)?, to, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (at, to, author) in rows {
+        if to == Status::Resolved {
+            t.resolved_by = Some(author);
+        }
+        t.changes.push(StatusChange { at, to });
+    }
+    Ok(t)
+}
+
+pub(super) fn load(c: &Connection, number: i64) -> Result<TicketRecord> {
+    let t = c
+        .query_row(
+            &format!("{TICKET_SELECT} WHERE id = ?1"),
+            [number],
+            ticket_row,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "no ticket {number}; see `deskhand tickets list --status all`"
+            ))
+        })?;
+    complete(c, t)
+}
+
+impl Store {
+    /// One ticket.
+    pub async fn get_ticket(&self, number: i64) -> Result<TicketRecord> {
+        self.read(move |c| load(c, number)).await
+    }
+
+    /// Tickets matching a filter, newest first.
+    pub async fn list_tickets(&self, filter: TicketFilter) -> Result<Vec<TicketRecord>> {
+        self.read(move |c| {
+            let statuses: Vec<Status> = if filter.statuses.is_empty() {
+                vec![Status::New, Status::Open, Status::Pending]
+            } else {
+                filter.statuses.clone()
+            };
+            let quoted = |v: Vec<&str>| {
+                v.iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            // The names come from the enums, never from the user.
+            let mut sql = format!(
+                "{TICKET_SELECT} WHERE status IN ({})",
+                quoted(statuses.iter().map(|s| s.as_str()).collect())
+            );
+            if !filter.priorities.is_empty() {
+                sql.push_str(&format!(
+                    " AND priority IN ({})",
+                    quoted(filter.priorities.iter().map(|p| p.as_str()).collect())
+                ));
+            }
+            sql.push_str(
+                " AND (?1 IS NULL OR assignee = ?1)
+                  AND (?2 IS NULL OR id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?2))
+                  ORDER BY id DESC",
+            );
+            let mut st = c.prepare(&sql)?;
+            let rows: Vec<TicketRecord> = st
+                .query_map(params![filter.assignee, filter.asset], ticket_row)?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter().map(|t| complete(c, t)).collect()
+        })
+        .await
+    }
+
+    /// Every ticket created before `until` or still active: what reports
+    /// are computed from.
+    pub async fn tickets_for_report(&self, until: i64) -> Result<Vec<TicketRecord>> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "{TICKET_SELECT} WHERE created_at < ?1 OR status IN ('new', 'open', 'pending') ORDER BY id"
+            ))?;
+            let rows: Vec<TicketRecord> = st
+                .query_map([until], ticket_row)?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter().map(|t| complete(c, t)).collect()
+        })
+        .await
+    }
+
+    /// An asset's tickets: all active ones and those updated since `since`,
+    /// newest first, at most `limit`.
+    pub async fn tickets_of_asset(
+        &self,
+        asset_id: String,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<TicketRecord>> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "{TICKET_SELECT} WHERE id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?1)
+                 AND (status IN ('new', 'open', 'pending') OR updated_at >= ?2) ORDER BY id DESC LIMIT ?3"
+            ))?;
+            let rows: Vec<TicketRecord> = st
+                .query_map(params![asset_id, since, limit], ticket_row)?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter().map(|t| complete(c, t)).collect()
+        })
+        .await
+    }
+
+    /// A ticket's timeline, oldest first.
+    pub async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>> {
+        self.read(move |c| {
+            let mut st = c.prepare(
+                "SELECT at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id
+                 FROM ticket_events WHERE ticket_id = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([number], |r| {
+                Ok(TicketEvent {
+                    at: r.get(0)?,
+                    author: r.get(1)?,
+                    kind: r.get(2)?,
+                    internal: r.get(3)?,
+                    body: r.get(4)?,
+                    old_value: r.get(5)?,
+                    new_value: r.get(6)?,
+                    ref_kind: r.get(7)?,
+                    ref_id: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}

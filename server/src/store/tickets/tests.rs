@@ -1,0 +1,310 @@
+//! The ticket store against a real database: lifecycles, lists,
+//! escalation and closed tickets, end to end through SQL.
+
+use super::*;
+use crate::store::{Role, Store, StoreError};
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(&dir.path().join("db")).expect("open");
+    s.add_operator(
+        "bob".into(),
+        Role::Technician,
+        "b".into(),
+        "admin".into(),
+        0,
+    )
+    .await
+    .expect("bob");
+    s.add_operator("vic".into(), Role::Viewer, "v".into(), "admin".into(), 0)
+        .await
+        .expect("vic");
+    (dir, s)
+}
+
+fn new_ticket() -> NewTicket {
+    NewTicket {
+        title: "Outlook crashes".into(),
+        description: String::new(),
+        requester: "alice@example.com".into(),
+        category: "software".into(),
+        software: "Outlook".into(),
+        priority: Priority::High,
+        targets: SlaTargets {
+            first_response: 3600,
+            resolution: 28800,
+        },
+        assets: vec!["pc1".into()],
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_lives_through_its_statuses_with_a_timeline_and_audit() {
+    let (_d, s) = store().await;
+    let n = s
+        .create_ticket(new_ticket(), "admin".into(), 100)
+        .await
+        .expect("create");
+    let change = |c, at| s.change_ticket(n, c, "bob".into(), at);
+    change(
+        TicketChange::Comment {
+            body: "looking".into(),
+            internal: true,
+        },
+        110,
+    )
+    .await
+    .expect("internal note");
+    let t = s.get_ticket(n).await.expect("get");
+    assert_eq!(t.status, Status::New, "an internal note is not work seen");
+    assert_eq!(t.first_response_at, None);
+    change(
+        TicketChange::Assign {
+            to: Some("bob".into()),
+        },
+        120,
+    )
+    .await
+    .expect("assign");
+    let t = s.get_ticket(n).await.expect("get");
+    assert_eq!(
+        (t.status, t.assignee.as_deref()),
+        (Status::Open, Some("bob"))
+    );
+    assert_eq!(t.first_response_at, None, "assigning is not a response");
+    let err = change(
+        TicketChange::Assign {
+            to: Some("zed".into()),
+        },
+        121,
+    )
+    .await
+    .expect_err("unknown");
+    assert!(err.to_string().contains("no operator named `zed`"), "{err}");
+    let err = change(
+        TicketChange::Assign {
+            to: Some("vic".into()),
+        },
+        121,
+    )
+    .await
+    .expect_err("viewer");
+    assert!(err.to_string().contains("viewer"), "{err}");
+    let err = change(
+        TicketChange::Status {
+            to: Status::Closed,
+            note: String::new(),
+        },
+        130,
+    )
+    .await
+    .expect_err("close an open ticket");
+    assert!(err.to_string().contains("resolve it first"), "{err}");
+    let err = change(
+        TicketChange::Rate {
+            score: 4,
+            comment: String::new(),
+        },
+        130,
+    )
+    .await
+    .expect_err("rate before resolution");
+    assert!(err.to_string().contains("once it is resolved"), "{err}");
+    change(
+        TicketChange::Status {
+            to: Status::Pending,
+            note: "which version?".into(),
+        },
+        200,
+    )
+    .await
+    .expect("pending");
+    change(
+        TicketChange::Status {
+            to: Status::Resolved,
+            note: "reinstalled".into(),
+        },
+        300,
+    )
+    .await
+    .expect("resolve");
+    change(
+        TicketChange::Rate {
+            score: 4,
+            comment: "quick".into(),
+        },
+        310,
+    )
+    .await
+    .expect("rate");
+    let t = s.get_ticket(n).await.expect("get");
+    assert_eq!(
+        t.first_response_at,
+        Some(200),
+        "pending answers the requester"
+    );
+    assert_eq!(t.resolved_at, Some(300));
+    assert_eq!(t.rating, Some(4));
+    let to: Vec<Status> = t.changes.iter().map(|c| c.to).collect();
+    assert_eq!(to, [Status::Open, Status::Pending, Status::Resolved]);
+    let kinds: Vec<String> = s
+        .ticket_events(n)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created", "comment", "assigned", "status", "status", "status", "rated"
+        ]
+    );
+    let audit = s.list_audit(50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "ticket.rate" && a.operator == "bob")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "ticket.create" && a.operator == "admin")
+    );
+}
+
+#[tokio::test]
+async fn lists_filter_by_status_priority_assignee_and_asset() {
+    let (_d, s) = store().await;
+    let a = s
+        .create_ticket(new_ticket(), "admin".into(), 1)
+        .await
+        .expect("a");
+    let mut low = new_ticket();
+    low.priority = Priority::Low;
+    low.assets = vec!["pc2".into()];
+    let b = s.create_ticket(low, "admin".into(), 2).await.expect("b");
+    s.change_ticket(
+        b,
+        TicketChange::Assign {
+            to: Some("bob".into()),
+        },
+        "admin".into(),
+        3,
+    )
+    .await
+    .expect("assign");
+    let numbers = |v: Vec<TicketRecord>| v.into_iter().map(|t| t.number).collect::<Vec<_>>();
+    let all = s.list_tickets(TicketFilter::default()).await.expect("list");
+    assert_eq!(numbers(all), [b, a]);
+    let mine = TicketFilter {
+        assignee: Some("bob".into()),
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(mine).await.expect("mine")), [b]);
+    let high = TicketFilter {
+        priorities: vec![Priority::Urgent, Priority::High],
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(high).await.expect("high")), [a]);
+    let on_pc2 = TicketFilter {
+        asset: Some("pc2".into()),
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(on_pc2).await.expect("pc2")), [b]);
+    let new_only = TicketFilter {
+        statuses: vec![Status::New],
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(new_only).await.expect("new")), [a]);
+    assert_eq!(
+        numbers(
+            s.tickets_of_asset("pc1".into(), 0, 10)
+                .await
+                .expect("asset")
+        ),
+        [a]
+    );
+    assert!(matches!(
+        s.get_ticket(99).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn escalation_goes_up_and_a_closed_ticket_stays_closed() {
+    let (_d, s) = store().await;
+    let n = s
+        .create_ticket(new_ticket(), "admin".into(), 1)
+        .await
+        .expect("create");
+    let esc = |tier, technician| TicketChange::Escalate {
+        tier,
+        technician,
+        note: String::new(),
+        max_tier: 3,
+    };
+    s.change_ticket(n, esc(None, None), "bob".into(), 2)
+        .await
+        .expect("next tier");
+    assert_eq!(s.get_ticket(n).await.expect("get").tier, 2);
+    let err = s
+        .change_ticket(n, esc(Some(2), None), "bob".into(), 3)
+        .await
+        .expect_err("not up");
+    assert!(err.to_string().contains("already at tier 2"), "{err}");
+    s.change_ticket(n, esc(None, Some("bob".into())), "admin".into(), 4)
+        .await
+        .expect("to bob");
+    let t = s.get_ticket(n).await.expect("get");
+    assert_eq!((t.tier, t.assignee.as_deref()), (3, Some("bob")));
+    let err = s
+        .change_ticket(n, esc(None, None), "bob".into(), 4)
+        .await
+        .expect_err("above the top tier");
+    assert!(err.to_string().contains("the highest"), "{err}");
+    // At the top tier a named technician still takes it over.
+    s.change_ticket(n, esc(None, Some("bob".into())), "admin".into(), 4)
+        .await
+        .expect("handover at the top");
+    assert_eq!(s.get_ticket(n).await.expect("get").tier, 3);
+    for (to, at) in [(Status::Resolved, 5), (Status::Closed, 6)] {
+        s.change_ticket(
+            n,
+            TicketChange::Status {
+                to,
+                note: "x".into(),
+            },
+            "bob".into(),
+            at,
+        )
+        .await
+        .expect("status");
+    }
+    let err = s
+        .change_ticket(
+            n,
+            TicketChange::Status {
+                to: Status::Open,
+                note: String::new(),
+            },
+            "bob".into(),
+            7,
+        )
+        .await
+        .expect_err("reopen closed");
+    assert!(err.to_string().contains("stay closed"), "{err}");
+    assert!(
+        s.change_ticket(
+            n,
+            TicketChange::Comment {
+                body: "x".into(),
+                internal: false
+            },
+            "bob".into(),
+            8
+        )
+        .await
+        .is_err()
+    );
+}

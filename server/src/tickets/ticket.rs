@@ -1,0 +1,176 @@
+//! A ticket as the rules see it ([`Ticket`]: its row, linked assets and
+//! status changes) and the changes people ask of it ([`Change`]).
+
+use super::sla::{SlaStatus, SlaTargets, StatusChange, evaluate};
+use super::{Priority, Status};
+
+/// A ticket as stored, with its linked assets and status changes.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    /// The ticket number.
+    pub number: i64,
+    /// One line.
+    pub title: String,
+    /// Free text.
+    pub description: String,
+    /// Who asked.
+    pub requester: String,
+    /// Free category.
+    pub category: String,
+    /// The software it is about.
+    pub software: String,
+    /// Priority.
+    pub priority: Priority,
+    /// Status.
+    pub status: Status,
+    /// Operator working on it.
+    pub assignee: Option<String>,
+    /// Escalation tier, from 1.
+    pub tier: i64,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+    /// Who created it (an operator, or `agent:ID` for a help request).
+    pub created_by: String,
+    /// Last change.
+    pub updated_at: i64,
+    /// First public response.
+    pub first_response_at: Option<i64>,
+    /// Latest resolution (kept after reopening).
+    pub resolved_at: Option<i64>,
+    /// Closing.
+    pub closed_at: Option<i64>,
+    /// SLA targets.
+    pub targets: SlaTargets,
+    /// The escalation task escalated for the first-response clock.
+    pub escalated_response: bool,
+    /// The escalation task escalated for the resolution clock.
+    pub escalated_resolution: bool,
+    /// Satisfaction, 1 to 5.
+    pub rating: Option<i64>,
+    /// The requester's words with the rating.
+    pub rating_comment: Option<String>,
+    /// When it was rated.
+    pub rated_at: Option<i64>,
+    /// Linked asset ids.
+    pub assets: Vec<String>,
+    /// Status changes, oldest first.
+    pub changes: Vec<StatusChange>,
+    /// Who resolved it last.
+    pub resolved_by: Option<String>,
+}
+
+impl Ticket {
+    /// Its SLA clocks at `now`, with the given warning window.
+    pub fn sla(&self, warning: i64, now: i64) -> SlaStatus {
+        evaluate(
+            self.created_at,
+            self.targets,
+            self.first_response_at,
+            &self.changes,
+            warning,
+            now,
+        )
+    }
+}
+
+/// A change to a ticket.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A comment; public ones are a response to the requester.
+    Comment {
+        /// Text.
+        body: String,
+        /// Not for the requester.
+        internal: bool,
+    },
+    /// A status change through the status machine.
+    Status {
+        /// New status.
+        to: Status,
+        /// Why, e.g. the resolution note.
+        note: String,
+    },
+    /// Assigns to an operator (checked to exist and not be a viewer), or unassigns.
+    Assign {
+        /// Operator name; `None` unassigns.
+        to: Option<String>,
+    },
+    /// Escalates: to a tier (the next one if `None`), or to a named technician.
+    Escalate {
+        /// Tier to go to.
+        tier: Option<i64>,
+        /// Technician to hand over to (tier goes up by one, at most to
+        /// `max_tier`).
+        technician: Option<String>,
+        /// Why.
+        note: String,
+        /// The highest tier.
+        max_tier: i64,
+    },
+    /// The escalation task's escalation for a clock that ran out.
+    AutoEscalate {
+        /// `first response` or `resolution`.
+        clock: String,
+        /// New tier.
+        tier: i64,
+    },
+    /// Links an asset (by id).
+    Link {
+        /// Asset id.
+        asset_id: String,
+        /// Its name, for the timeline.
+        name: String,
+    },
+    /// Unlinks an asset.
+    Unlink {
+        /// Asset id.
+        asset_id: String,
+        /// Its name, for the timeline.
+        name: String,
+    },
+    /// Changes fields; a new priority brings its SLA targets (the clocks
+    /// keep their running time).
+    Update {
+        /// New title.
+        title: Option<String>,
+        /// New description.
+        description: Option<String>,
+        /// New category.
+        category: Option<String>,
+        /// New software.
+        software: Option<String>,
+        /// New priority and its targets.
+        priority: Option<(Priority, SlaTargets)>,
+    },
+    /// The requester's satisfaction.
+    Rate {
+        /// 1 to 5.
+        score: i64,
+        /// Their words.
+        comment: String,
+    },
+    /// Attaches a stored job result (today: a diagnostic run).
+    AttachJob {
+        /// `diag`.
+        kind: String,
+        /// Run id.
+        id: i64,
+        /// One line on what it was.
+        summary: String,
+    },
+}
+
+impl Change {
+    /// The operator the change hands the ticket to, if it names one: the
+    /// store looks them up and tells [`super::decide`] what it found.
+    pub fn named_operator(&self) -> Option<&str> {
+        match self {
+            Change::Assign { to: Some(name) } => Some(name),
+            Change::Escalate {
+                technician: Some(name),
+                ..
+            } => Some(name),
+            _ => None,
+        }
+    }
+}
