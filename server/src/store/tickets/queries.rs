@@ -14,6 +14,25 @@ const TICKET_SELECT: &str =
     response_target, resolution_target, escalated_response, escalated_resolution, rating,
     rating_comment, rated_at FROM tickets";
 
+/// Names as an SQL list: `'new','open'`. The names come from the enums,
+/// never from the user.
+fn sql_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The active statuses ([`Status::is_active`]) as an SQL list.
+fn active() -> String {
+    sql_list(
+        Status::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .map(Status::as_str),
+    )
+}
+
 /// A stored name that does not parse: an error that names its column,
 /// never a default.
 fn corrupt(index: usize, column: &str, error: String) -> rusqlite::Error {
@@ -113,26 +132,16 @@ impl Store {
     /// Tickets matching a filter, newest first.
     pub async fn list_tickets(&self, filter: TicketFilter) -> Result<Vec<TicketRecord>> {
         self.read(move |c| {
-            let statuses: Vec<Status> = if filter.statuses.is_empty() {
-                vec![Status::New, Status::Open, Status::Pending]
+            let statuses = if filter.statuses.is_empty() {
+                active()
             } else {
-                filter.statuses.clone()
+                sql_list(filter.statuses.iter().map(|s| s.as_str()))
             };
-            let quoted = |v: Vec<&str>| {
-                v.iter()
-                    .map(|s| format!("'{s}'"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            // The names come from the enums, never from the user.
-            let mut sql = format!(
-                "{TICKET_SELECT} WHERE status IN ({})",
-                quoted(statuses.iter().map(|s| s.as_str()).collect())
-            );
+            let mut sql = format!("{TICKET_SELECT} WHERE status IN ({statuses})");
             if !filter.priorities.is_empty() {
                 sql.push_str(&format!(
                     " AND priority IN ({})",
-                    quoted(filter.priorities.iter().map(|p| p.as_str()).collect())
+                    sql_list(filter.priorities.iter().map(|p| p.as_str()))
                 ));
             }
             sql.push_str(
@@ -154,7 +163,8 @@ impl Store {
     pub async fn tickets_for_report(&self, until: i64) -> Result<Vec<TicketRecord>> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
-                "{TICKET_SELECT} WHERE created_at < ?1 OR status IN ('new', 'open', 'pending') ORDER BY id"
+                "{TICKET_SELECT} WHERE created_at < ?1 OR status IN ({}) ORDER BY id",
+                active()
             ))?;
             let rows: Vec<TicketRecord> = st
                 .query_map([until], ticket_row)?
@@ -175,7 +185,8 @@ impl Store {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
                 "{TICKET_SELECT} WHERE id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?1)
-                 AND (status IN ('new', 'open', 'pending') OR updated_at >= ?2) ORDER BY id DESC LIMIT ?3"
+                 AND (status IN ({}) OR updated_at >= ?2) ORDER BY id DESC LIMIT ?3",
+                active()
             ))?;
             let rows: Vec<TicketRecord> = st
                 .query_map(params![asset_id, since, limit], ticket_row)?
