@@ -37,6 +37,9 @@ pub mod state;
 pub mod tls;
 pub mod udp_fallback;
 
+#[cfg(test)]
+mod testkit;
+
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

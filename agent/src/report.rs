@@ -69,21 +69,7 @@ impl InventoryReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deskhand_shared::inventory::Package;
-
-    fn inv(pkgs: &[(&str, &str)]) -> Inventory {
-        let mut i = Inventory::new();
-        i.identity.hostname = "pc".into();
-        i.software = pkgs
-            .iter()
-            .map(|(n, v)| Package {
-                name: n.to_string(),
-                version: v.to_string(),
-                ..Package::default()
-            })
-            .collect();
-        i
-    }
+    use crate::testkit::inv;
 
     #[test]
     fn reports_go_out_in_canonical_order() {

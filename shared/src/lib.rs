@@ -29,5 +29,8 @@ pub mod jobs;
 pub mod params;
 pub mod proto;
 
+#[cfg(test)]
+mod testkit;
+
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_LEN, encode_frame};
 pub use proto::{ALPN, AgentMessage, PROTOCOL_VERSION, ServerMessage};

@@ -10,11 +10,12 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+pub mod assets;
 pub mod fleet;
 
 /// Path of a workspace binary built by `cargo test --workspace`.
@@ -46,6 +47,44 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Seconds since the epoch of a time as the API writes it: RFC 3339 in UTC,
+/// whole seconds (`2026-12-06T01:27:54Z`); `None` for anything else.
+pub fn unix_secs(stamp: &str) -> Option<u64> {
+    let (date, time) = stamp.strip_suffix('Z')?.split_once('T')?;
+    let num = |s: &str| s.parse::<i64>().ok();
+    let mut d = date.splitn(3, '-').map(num);
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':').map(num);
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + min * 60 + sec).ok()
+}
+
+/// Seconds since the epoch now, on the clock the server reads too.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Waits until the clock is past the whole second `stamp` (RFC 3339, as
+/// the API writes times) names, so that whatever the server stores next
+/// gets a later time: often at once, at most a second.
+pub fn wait_past_second(stamp: &str) {
+    let at = unix_secs(stamp).unwrap_or_else(|| panic!("{stamp:?} is not an RFC 3339 time"));
+    wait_for(
+        Duration::from_secs(5),
+        &format!("the clock past {stamp}"),
+        || (unix_now() > at).then_some(()),
+    );
 }
 
 /// A child process killed when dropped.
@@ -606,4 +645,18 @@ pub fn expect_failure(out: &Output, what: &str) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_secs;
+
+    #[test]
+    fn api_times_read_as_unix_seconds() {
+        assert_eq!(unix_secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_secs("2000-03-01T00:00:00Z"), Some(11_017 * 86_400));
+        assert_eq!(unix_secs("2026-12-06T01:27:54Z"), Some(1_796_520_474));
+        assert_eq!(unix_secs("2026-12-06 01:27:54"), None);
+        assert_eq!(unix_secs("2026-12-06T01:27:54+01:00"), None);
+    }
 }

@@ -1,11 +1,13 @@
 //! CSV in and out, end to end, against a real server: exports that a
 //! spreadsheet cannot run as formulas, request bodies over their limit
-//! answered with the API's JSON error naming the limit, and an import
-//! whose bad rows leave nothing behind.
+//! answered with the API's JSON error naming the limit, an import whose
+//! bad rows leave nothing behind, and assets without agents, added by hand
+//! and imported from CSV.
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use deskhand_tests::assets::{listed, show};
 use deskhand_tests::{Server, expect_failure};
 use serde_json::Value;
 
@@ -274,4 +276,363 @@ fn an_import_stores_its_good_rows_and_nothing_of_its_bad_ones() {
         "{again}"
     );
     assert_eq!(audit_adds().len(), 3);
+}
+
+#[test]
+fn assets_without_agents_are_added_by_hand_and_imported_from_csv() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&tmp.path().join("server")).expect("server");
+    let added = server.json(&[
+        "assets",
+        "add",
+        "--name",
+        "HP LaserJet 4th floor",
+        "--kind",
+        "printer",
+        "--serial",
+        "CNB1234",
+        "--location",
+        "4th floor",
+    ]);
+    let printer = added["id"].as_str().expect("id").to_string();
+    let shown = server.json(&["assets", "show", "CNB1234"]);
+    assert_eq!(shown["asset"]["id"], printer.as_str(), "found by serial");
+    assert_eq!(shown["asset"]["kind"], "printer");
+    let history = server.json(&["assets", "history", &printer]);
+    assert_eq!(history[0]["change"], "added by hand", "{history}");
+    let err =
+        String::from_utf8_lossy(&server.cli(&["assets", "refresh", &printer]).stderr).into_owned();
+    assert!(err.contains("no agent"), "{err}");
+    // Edited by hand: what changed is returned and kept in its history;
+    // setting what is already there changes nothing.
+    let edited = server.json(&[
+        "assets",
+        "edit",
+        "CNB1234",
+        "--location",
+        " 5th floor ",
+        "--notes",
+        "toner ordered",
+        "--model",
+        "",
+    ]);
+    let fields: Vec<&str> = edited["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["location", "notes"], "{edited}");
+    let history = server.json(&["assets", "history", &printer]);
+    assert!(
+        history.as_array().expect("history").iter().any(|e| {
+            e["item"] == "location"
+                && e["change"] == "edited"
+                && e["old_value"] == "4th floor"
+                && e["new_value"] == "5th floor"
+        }),
+        "{history}"
+    );
+    let again = server.json(&["assets", "edit", &printer, "--notes", "toner ordered"]);
+    assert_eq!(
+        again["changes"].as_array().map(Vec::len),
+        Some(0),
+        "{again}"
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "edit", &printer, "--kind", "computer"]),
+        "making a printer a computer",
+    )
+    .expect("refused");
+    assert!(err.contains("kind `computer`"), "{err}");
+
+    let csv = tmp.path().join("assets.csv");
+    std::fs::write(
+        &csv,
+        "name,kind,serial,model,location\n\
+         Dell P2723,monitor,MON-1,P2723,desk 12\n\
+         ,monitor,MON-2,P2723,desk 13\n\
+         Reception phone,phone,CNB1234,,front\n\
+         Pixel 8,phone,PH-8,Pixel 8,field\n",
+    )
+    .expect("write csv");
+    // A check reports what the import will do, serial taken included,
+    // and stores nothing.
+    let out = server.cli(&["assets", "import", "--check", csv.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a check of a file with bad rows exits non-zero"
+    );
+    assert!(
+        text.contains("2 assets would be added, 2 rows refused (a check: nothing was stored)")
+            && text.contains("line 4: serial CNB1234 already belongs to HP LaserJet 4th floor"),
+        "{text}"
+    );
+    let list = server.json(&["assets", "list"]);
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "only the printer: {list}"
+    );
+    let out = server.cli(&["assets", "import", csv.to_str().expect("path")]);
+    assert!(!out.status.success(), "a file with bad rows exits non-zero");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 assets added, 2 rows refused"), "{text}");
+    assert!(text.contains("line 3: name is empty"), "{text}");
+    assert!(
+        text.contains("line 4: serial CNB1234 already belongs to HP LaserJet 4th floor"),
+        "{text}"
+    );
+    let list = server.json(&["assets", "list"]);
+    let mut names: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["hostname"].as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Dell P2723", "HP LaserJet 4th floor", "Pixel 8"]);
+    // Sorted and paged: the page, and on stderr which of how many.
+    let page = |args: &[&str]| {
+        let mut all = vec!["assets", "list", "--output", "json"];
+        all.extend_from_slice(args);
+        let out = server.cli(&all);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let names: Vec<String> = list
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|a| a["hostname"].as_str().map(str::to_string))
+            .collect();
+        (names, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (names, said) = page(&["--sort", "name", "--desc", "--limit", "2"]);
+    assert_eq!(names, ["Pixel 8", "HP LaserJet 4th floor"]);
+    assert!(
+        said.contains("(1-2 of 3 assets; --offset 2 for the next ones)"),
+        "{said}"
+    );
+    let (names, said) = page(&["--sort", "name", "--desc", "--limit", "2", "--offset", "2"]);
+    assert_eq!(names, ["Dell P2723"]);
+    assert!(said.contains("(3-3 of 3 assets)"), "{said}");
+    let (names, said) = page(&["--sort", "location"]);
+    assert_eq!(names, ["HP LaserJet 4th floor", "Dell P2723", "Pixel 8"]);
+    assert!(said.is_empty(), "all of them, nothing to say: {said}");
+    let (names, said) = page(&["--offset", "5"]);
+    assert!(
+        names.is_empty() && said.contains("(all 3 assets come before --offset 5)"),
+        "{said}"
+    );
+    let (names, said) = page(&["--limit", "0"]);
+    assert!(
+        names.is_empty() && said.contains("(3 assets match)"),
+        "{said}"
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "list", "--sort", "colour"]),
+        "sorting by a field assets do not have",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("last-seen") && err.contains("warranty"),
+        "{err}"
+    );
+    // As a spreadsheet saves it in a locale that writes semicolons: a
+    // byte-order mark, CRLF, a blank line; the refused row is named by
+    // the line it is on.
+    let sheet = tmp.path().join("sheet.csv");
+    std::fs::write(
+        &sheet,
+        b"\xef\xbb\xbfName;Kind;Location\r\nCanon MF4;printer;2nd floor, east\r\n\r\nBadge reader;;lobby\r\n",
+    )
+    .expect("write sheet");
+    let out = server.cli(&["assets", "import", sheet.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 asset added, 1 row refused") && text.contains("line 4: kind is empty"),
+        "{text}"
+    );
+    let canon = server.json(&["assets", "show", "Canon MF4"]);
+    assert_eq!(canon["asset"]["location"], "2nd floor, east", "{canon}");
+    // Counted by kind and by model, most first, with the list's filters.
+    let counts = |args: &[&str]| -> Vec<(String, i64)> {
+        let mut all = vec!["assets", "count"];
+        all.extend_from_slice(args);
+        server
+            .json(&all)
+            .as_array()
+            .expect("counts")
+            .iter()
+            .map(|g| {
+                (
+                    g["value"].as_str().expect("value").to_string(),
+                    g["assets"].as_i64().expect("assets"),
+                )
+            })
+            .collect()
+    };
+    let pair = |v: &str, n: i64| (v.to_string(), n);
+    assert_eq!(
+        counts(&["--by", "kind"]),
+        [pair("printer", 2), pair("monitor", 1), pair("phone", 1)]
+    );
+    assert_eq!(
+        counts(&["--by", "model", "--search", "floor"]),
+        [pair("", 2)],
+        "the printers on a floor, neither with a model"
+    );
+    assert_eq!(
+        counts(&["--by", "model", "--model", "P"]),
+        [pair("P2723", 1), pair("Pixel 8", 1)]
+    );
+    let err = expect_failure(
+        &server.cli(&["assets", "count", "--by", "colour"]),
+        "counting by an unknown field",
+    )
+    .expect("refused");
+    assert!(err.contains("model"), "{err}");
+    // A serial number another asset has is refused, and nothing of that
+    // edit is stored.
+    let err = expect_failure(
+        &server.cli(&[
+            "assets", "edit", &printer, "--serial", "MON-1", "--notes", "x",
+        ]),
+        "taking another asset's serial",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("serial MON-1 already belongs to Dell P2723"),
+        "{err}"
+    );
+    let shown = server.json(&["assets", "show", &printer]);
+    assert_eq!(shown["asset"]["serial"], "CNB1234", "{shown}");
+    assert_eq!(shown["notes"], "toner ordered", "{shown}");
+    // Not UTF-8 (a spreadsheet's legacy "CSV"): refused whole, saying how to save it.
+    std::fs::write(&sheet, b"name,kind,location\nScanner,scanner,K\xf6ln\n").expect("write");
+    let out = server.cli(&["assets", "import", sheet.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("line 2 is not UTF-8") && err.contains("CSV UTF-8"),
+        "{err}"
+    );
+    let list = server.json(&["assets", "list", "--search", "Scanner"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+    // The export carries them too.
+    let out = server.cli(&["assets", "export", "--format", "csv", "--search", "desk 12"]);
+    let exported = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        exported.lines().count() == 2 && exported.contains("Dell P2723"),
+        "{exported}"
+    );
+    // Every field, location included, under the API's names.
+    let header = exported.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("id,name,kind,location,") && header.contains("memory_bytes"),
+        "{exported}"
+    );
+    assert!(exported.contains("desk 12"), "{exported}");
+
+    // Warranty end dates, entered by hand, imported, edited; found by
+    // how soon they end.
+    let phones = tmp.path().join("phones.csv");
+    std::fs::write(
+        &phones,
+        "name,kind,warranty_until\nPixel 6,phone,2020-1-31\nPixel 9,phone,2099-12-31\nPixel 7,phone,31/12/2026\n",
+    )
+    .expect("write phones");
+    let out = server.cli(&["assets", "import", phones.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 assets added, 1 row refused")
+            && text
+                .contains("line 4: warranty_until `31/12/2026` is not a date such as 2027-03-31"),
+        "{text}"
+    );
+    let edited = server.json(&[
+        "assets",
+        "edit",
+        "Dell P2723",
+        "--warranty-until",
+        "2098-02-03",
+    ]);
+    assert_eq!(edited["changes"][0]["new"], "2098-02-03", "{edited}");
+    assert_eq!(
+        listed(&server, &["--out-of-warranty"]),
+        ["Pixel 6"],
+        "ended before today"
+    );
+    assert_eq!(
+        listed(&server, &["--warranty-ends-within", "100000d"]),
+        ["Dell P2723", "Pixel 9"],
+        "still running, ending within ~270 years"
+    );
+    let pixel6 = show(&server, "Pixel 6");
+    assert_eq!(pixel6["asset"]["warranty_until"], "2020-01-31", "{pixel6}");
+    let err = expect_failure(
+        &server.cli(&[
+            "assets",
+            "edit",
+            "Pixel 9",
+            "--warranty-until",
+            "2027-02-30",
+        ]),
+        "a day that is not in the calendar",
+    )
+    .expect("refused");
+    assert!(err.contains("`2027-02-30` is not a date"), "{err}");
+    assert!(
+        server
+            .cli(&[
+                "labels",
+                "create",
+                "renew",
+                "--where",
+                "out-of-warranty=true"
+            ])
+            .status
+            .success()
+    );
+    assert_eq!(listed(&server, &["--label", "renew"]), ["Pixel 6"]);
+    // A filter's value may have spaces, unquoted.
+    assert!(
+        server
+            .cli(&["labels", "create", "canons", "--where", "search=Canon MF4"])
+            .status
+            .success()
+    );
+    assert_eq!(listed(&server, &["--label", "canons"]), ["Canon MF4"]);
+
+    // The inventory report counts this fleet of hand-entered assets.
+    let everything = listed(&server, &[]);
+    let r = server.json(&["reports", "inventory"]);
+    let fleet = &r["fleet"];
+    let n = everything.len() as i64;
+    assert_eq!(fleet["in_service"], n, "{r}");
+    assert_eq!(fleet["by_hand"], n, "{r}");
+    assert_eq!(fleet["computers"], 0, "{r}");
+    assert_eq!(fleet["retired"], 0, "{r}");
+    assert_eq!(fleet["warranty_ended"], 1, "Pixel 6: {r}");
+    assert_eq!(fleet["warranty_ends_90d"], 0, "{r}");
+    assert_eq!(
+        fleet["warranty_unknown"],
+        n - 3,
+        "all but the Pixels and the Dell: {r}"
+    );
+    assert_eq!(r["total"]["added"], n, "every one entered this week: {r}");
+    let phones = r["by_model"].as_array().expect("by model").len();
+    assert!(phones >= 1, "{r}");
+    let csv = server.cli(&["reports", "inventory", "-o", "csv", "--by", "os"]);
+    assert!(csv.status.success());
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("OS,ASSETS"));
+    let err = expect_failure(
+        &server.cli(&["reports", "inventory", "--by", "colour"]),
+        "an unknown table",
+    )
+    .expect("refused");
+    assert!(
+        err.contains("use period, os, model, changes or all"),
+        "{err}"
+    );
 }

@@ -90,6 +90,7 @@ fn socket_fds(pid: u32) -> usize {
 /// Asserts that the agent uses (almost) no CPU for 2 s.
 fn assert_cpu_idle(pid: u32, when: &str) {
     let before = cpu_ticks(pid);
+    // A measurement over a window, not a wait for an event: a fixed time.
     std::thread::sleep(Duration::from_secs(2));
     let spent = cpu_ticks(pid) - before;
     assert!(spent < 50, "the agent used {spent} ticks in 2 s {when}");
@@ -373,6 +374,7 @@ fn an_agent_out_of_file_descriptors_backs_off_instead_of_spinning() {
 
     let mut pending: Vec<Held> = (0..20).map(|_| Held::open(&agent.help_socket())).collect();
     let before = cpu_ticks(pid);
+    // CPU spent over a window, and nothing answered in it: a fixed time.
     std::thread::sleep(Duration::from_secs(2));
     let spent = cpu_ticks(pid) - before;
     let answered = closed(&mut pending);

@@ -4,9 +4,8 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use deskhand_tests::fleet::{WAIT, fleet, generate_key};
+use deskhand_tests::fleet::{Fleet, WAIT, fleet, generate_key};
 use deskhand_tests::{PurgeOnDrop, build_deb, wait_for};
 use serde_json::Value;
 
@@ -293,6 +292,23 @@ fn alive(pid_file: &Path) -> bool {
     })
 }
 
+/// Runs an inventory job to its end: the agent has then handled every
+/// order the server sent it before (a session's orders arrive in order).
+fn wait_for_earlier_orders(f: &Fleet) {
+    let marker = f.job(&["--inventory"]);
+    let t = f.finished(&marker);
+    assert_eq!(t["state"], "succeeded", "{t}");
+}
+
+/// How many times the agent's log says it took `job` to run.
+fn received(f: &Fleet, job: &str) -> usize {
+    f.agent
+        .log()
+        .lines()
+        .filter(|l| l.contains("job received") && l.contains(job))
+        .count()
+}
+
 #[test]
 fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
     let mut f = fleet();
@@ -331,7 +347,8 @@ fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
         "{t}"
     );
     // The server re-sent the order after the reconnect; the ledger refused it.
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for_earlier_orders(&f);
+    assert_eq!(received(&f, &job), 1, "{}", f.agent.log());
     assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\n");
 }
 
@@ -596,6 +613,7 @@ fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
         "a queued job is cancelled at once"
     );
     f.start_agent();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for_earlier_orders(&f);
     assert_eq!(f.state(&queued), "cancelled", "and never runs");
+    assert_eq!(received(&f, &queued), 0, "{}", f.agent.log());
 }

@@ -10,7 +10,9 @@ use deskhand_shared::proto::close_code;
 use deskhand_shared::proto::{
     AgentMessage, EnrollRequest, Hello, PROTOCOL_VERSION, RefusalReason, SERVER_NAME, ServerMessage,
 };
-use deskhand_tests::{Agent, Proc, Server, block_on, expect_failure, wait_for};
+use deskhand_tests::{
+    Agent, Proc, Server, block_on, expect_failure, unix_now, unix_secs, wait_for,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -77,11 +79,21 @@ fn wrong_expired_and_used_up_tokens_are_refused_clearly() {
     assert!(err.contains("unknown enrollment token"), "{err}");
     assert!(a.id().is_none(), "a refused agent must store no identity");
 
-    let short = server.token(5, "1s");
-    std::thread::sleep(Duration::from_millis(2100));
+    let short = server.json(&["tokens", "create", "--uses", "5", "--expires", "1s"]);
+    let expires = short["expires_at"]
+        .as_str()
+        .and_then(unix_secs)
+        .expect("an expiry time");
+    // Expiry is in whole seconds: the token is expired from that second on.
+    wait_for(Duration::from_secs(5), "the token's expiry", || {
+        (unix_now() >= expires).then_some(())
+    });
     let b = Agent::new(&tmp.path().join("expired"));
-    let err =
-        expect_failure(&b.enroll(server.agents, &short, &fp), "expired token").expect("refused");
+    let err = expect_failure(
+        &b.enroll(server.agents, short["token"].as_str().expect("token"), &fp),
+        "expired token",
+    )
+    .expect("refused");
     assert!(err.contains("expired"), "{err}");
 
     let once = server.token(1, "1h");

@@ -12,16 +12,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::{Agent, Proc, Server, wait_for};
+use deskhand_tests::assets::{refresh, reported, show};
+use deskhand_tests::{Agent, Proc, Server, wait_for, wait_past_second};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Runs the agent in a mount namespace of its own.
 const PRIVATE: &[&str] = &["unshare", "--mount", "--propagation", "private", "--"];
-
-fn show(server: &Server, id: &str) -> Value {
-    server.json(&["assets", "show", id])
-}
 
 /// The asset's packages, by name and version.
 fn packages(server: &Server, id: &str) -> BTreeSet<(String, String)> {
@@ -53,27 +50,6 @@ fn stale(server: &Server, id: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-/// When the server last stored a report of the asset.
-fn reported(server: &Server, id: &str) -> Value {
-    show(server, id)["asset"]["last_inventory_at"].clone()
-}
-
-/// Asks the agent for a report and waits until the server stored it.
-fn refresh(server: &Server, id: &str) {
-    let before = reported(server, id);
-    // Inventory times have one-second resolution: make the next one differ.
-    std::thread::sleep(Duration::from_millis(1100));
-    let out = server.cli(&["assets", "refresh", id]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wait_for(WAIT, "a fresh report", || {
-        (reported(server, id) != before).then_some(())
-    });
 }
 
 /// Runs `mount ARGS` in the agent's mount namespace.
@@ -155,7 +131,7 @@ fn an_unreadable_package_database_removes_nothing_and_is_shown_stale() {
     // carries forward from what it has.
     let last = reported(&server, &id);
     // Inventory times have one-second resolution: make the next one differ.
-    std::thread::sleep(Duration::from_millis(1100));
+    wait_past_second(last.as_str().expect("a time"));
     run.stop();
     let mut wrapper = PRIVATE.to_vec();
     wrapper.extend([

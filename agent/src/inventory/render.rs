@@ -366,19 +366,15 @@ pub fn render_text(inv: &Inventory) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deskhand_shared::inventory::{CollectorReport, Package, PackageSource};
+    use crate::testkit::pkg;
+    use deskhand_shared::inventory::CollectorReport;
 
     #[test]
     fn renders_sections_and_warnings() {
         let mut inv = Inventory::new();
         inv.identity.hostname = "pc-42".into();
         inv.os.install_date = Some(1_718_000_000);
-        inv.software.push(Package {
-            name: "bash".into(),
-            version: "5.2".into(),
-            source: PackageSource::Dpkg,
-            ..Package::default()
-        });
+        inv.software.push(pkg("bash", "5.2"));
         inv.meta.collectors.push(CollectorReport {
             name: "smbios".into(),
             micros: 1500,

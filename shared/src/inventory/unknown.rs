@@ -114,27 +114,19 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pkg(name: &str) -> Package {
-        Package {
-            name: name.into(),
-            version: "1".into(),
-            source: PackageSource::Dpkg,
-            ..Package::default()
-        }
-    }
+    use crate::testkit::pkg;
 
     #[test]
     fn an_unknown_category_takes_the_previous_value_and_removes_nothing() {
         let mut previous = Inventory::new();
         previous.identity.hostname = "pc-7".into();
-        previous.software = vec![pkg("bash"), pkg("curl")];
+        previous.software = vec![pkg("bash", "1"), pkg("curl", "1")];
         previous.users = vec![UserAccount {
             name: "alice".into(),
             ..UserAccount::default()
         }];
         let mut new = Inventory::new();
-        new.software = vec![pkg("flatpak-only")];
+        new.software = vec![pkg("flatpak-only", "1")];
         new.users = Vec::new();
         new.meta.unknown = vec![
             Unknown::new(
