@@ -1,0 +1,1 @@
+//! The session's state machine, driven with a fake clock.
