@@ -6,10 +6,10 @@
 //! the agent sends heartbeats until the connection ends. When it ends for
 //! any reason but revocation or shutdown, the agent reconnects after a
 //! [`Backoff`] delay.
-
 //!
 //! - `enroll`: a token and a CSR for a certificate.
-//! - `session`: one connection's conversation with the server.
+//! - `session`: one connection's conversation with the server (the driver).
+//! - [`state`]: the session's decisions as a pure state machine.
 //! - `request`: diagnostics on streams the server opens.
 
 use std::future::Future;
@@ -31,6 +31,7 @@ use crate::tls::{ClientIdentity, client_config, server_name};
 mod enroll;
 mod request;
 mod session;
+pub mod state;
 
 pub use enroll::enroll;
 

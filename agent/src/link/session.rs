@@ -1,21 +1,27 @@
-//! One session: the hello, then the conversation until the connection
-//! ends: heartbeats, inventory reports, job orders and updates, help
-//! requests.
+//! One session's driver: the hello, then the conversation until the
+//! connection ends. It owns the connection, the collectors, the jobs and
+//! the clock; what to do is decided by the session's [`State`], which it
+//! feeds events and whose effects it carries out.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use deskhand_net::backoff::Backoff;
 use deskhand_net::stream::{recv, send};
 use deskhand_shared::frame::FrameDecoder;
-use deskhand_shared::proto::{AgentMessage, HelpRequest, RefusalReason, ServerMessage, close_code};
-use quinn::Connection;
-use tracing::{info, warn};
+use deskhand_shared::proto::{ServerMessage, close_code};
+use quinn::{Connection, SendStream};
+use tokio::sync::oneshot;
 
-use super::{ANSWER_TIMEOUT, SessionEnd, refusal_error};
+use super::state::{Effect, Ending, Event, JobCommand, State, Timer};
+use super::{ANSWER_TIMEOUT, SessionEnd};
 use crate::facts;
 use crate::help::{HelpInbox, HelpJob};
+use crate::jobs::{JobEvent, Jobs};
+
+/// How long the diagnostic attached to a help request may run.
+const HELP_DIAGNOSTIC_LIMIT: Duration = Duration::from_secs(20);
 
 /// Collects the inventory off the async threads.
 async fn collect_inventory() -> Result<deskhand_shared::inventory::Inventory> {
@@ -26,9 +32,10 @@ async fn collect_inventory() -> Result<deskhand_shared::inventory::Inventory> {
 
 /// The jobs and the events they emit, lent to a session.
 pub(super) type JobsLink<'a> = (
-    &'a crate::jobs::Jobs,
-    &'a mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
+    &'a Jobs,
+    &'a mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
 );
+
 /// The next help request, or never without a help inbox.
 async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
     match help {
@@ -37,122 +44,184 @@ async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
     }
 }
 
-/// The diagnostic attached to every help request.
-const HELP_CHECK: &str = "system-summary";
+/// Now, on tokio's clock (which tests may pause).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// What carries out a session's effects.
+struct Io<'a> {
+    conn: &'a Connection,
+    tx: SendStream,
+    backoff: &'a mut Backoff,
+    jobs: &'a Jobs,
+    timers: [Option<Instant>; 2],
+    /// Where the answer to the help request being forwarded goes.
+    reply: Option<oneshot::Sender<Result<i64, String>>>,
+    /// Help requests sent, waiting for their answer.
+    waiting: HashMap<u64, oneshot::Sender<Result<i64, String>>>,
+}
+
+fn slot(timer: Timer) -> usize {
+    match timer {
+        Timer::Heartbeat => 0,
+        Timer::Inventory => 1,
+    }
+}
+
+impl Io<'_> {
+    /// Carries out `effects` in order; an answer is fed to `state` and its
+    /// effects carried out before the rest. `Some` when the session ends.
+    async fn carry_out(
+        &mut self,
+        state: &mut State,
+        effects: Vec<Effect>,
+    ) -> Result<Option<SessionEnd>> {
+        let mut queue = VecDeque::from(effects);
+        while let Some(effect) = queue.pop_front() {
+            let answer = match effect {
+                Effect::Send(msg) => {
+                    send(&mut self.tx, &msg).await?;
+                    None
+                }
+                Effect::Collect { full } => Some(Event::Collected {
+                    inventory: Box::new(collect_inventory().await?),
+                    full,
+                }),
+                Effect::Diagnose(req) => Some(Event::Diagnosed(
+                    crate::diag::collect(req, HELP_DIAGNOSTIC_LIMIT).await,
+                )),
+                Effect::Jobs(JobCommand::Order(order)) => {
+                    self.jobs.order(order);
+                    None
+                }
+                Effect::Jobs(JobCommand::Cancel(job_id)) => {
+                    self.jobs.cancel(&job_id);
+                    None
+                }
+                Effect::Jobs(JobCommand::Ack(job_id)) => {
+                    self.jobs.ack(&job_id);
+                    None
+                }
+                Effect::Jobs(JobCommand::Outbox) => Some(Event::Outbox(self.jobs.outbox())),
+                Effect::Online => {
+                    self.backoff.reset();
+                    self.jobs.set_connection(Some(self.conn.clone()));
+                    None
+                }
+                Effect::HelpSent(request_id) => {
+                    if let Some(reply) = self.reply.take() {
+                        self.waiting.insert(request_id, reply);
+                    }
+                    None
+                }
+                Effect::HelpAnswered { request_id, answer } => {
+                    if let Some(reply) = self.waiting.remove(&request_id) {
+                        let _ = reply.send(answer);
+                    }
+                    None
+                }
+                Effect::SetTimer(timer, at) => {
+                    self.timers[slot(timer)] = Some(at);
+                    None
+                }
+                Effect::End(Ending::Refused(why)) => return Ok(Some(SessionEnd::Refused(why))),
+                Effect::End(Ending::Lost(why)) => return Ok(Some(SessionEnd::Lost(anyhow!(why)))),
+            };
+            if let Some(event) = answer {
+                for effect in state.handle(event, now()).into_iter().rev() {
+                    queue.push_front(effect);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The timers due at `now`, unset.
+    fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        [Timer::Heartbeat, Timer::Inventory]
+            .into_iter()
+            .filter(|t| {
+                let due = self.timers[slot(*t)].is_some_and(|at| at <= now);
+                if due {
+                    self.timers[slot(*t)] = None;
+                }
+                due
+            })
+            .collect()
+    }
+}
 
 pub(super) async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
     inventory_interval: Duration,
-    jobs: &crate::jobs::Jobs,
-    job_events: &mut tokio::sync::mpsc::UnboundedReceiver<crate::jobs::JobEvent>,
+    jobs: &Jobs,
+    job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
     help: &mut Option<HelpInbox>,
 ) -> SessionEnd {
     let result: Result<SessionEnd> = async {
-        let (mut tx, mut rx) = conn.open_bi().await?;
-        send(&mut tx, &AgentMessage::Hello(facts::hello())).await?;
-        let mut decoder = FrameDecoder::default();
-        let answer = tokio::time::timeout(ANSWER_TIMEOUT, recv::<ServerMessage>(&mut rx, &mut decoder))
-            .await
-            .context("the server did not answer the hello in time")??;
-        let welcome = match answer {
-            Some(ServerMessage::Welcome(w)) => w,
-            Some(ServerMessage::Refused(r)) => {
-                return Ok(match r.reason {
-                    RefusalReason::Revoked | RefusalReason::NotEnrolled => {
-                        SessionEnd::Refused(r.message)
-                    }
-                    _ => SessionEnd::Lost(refusal_error(&r)),
-                });
-            }
-            other => bail!("unexpected answer to the hello: {other:?}"),
+        let (tx, mut rx) = conn.open_bi().await?;
+        let (mut state, effects) = State::start(inventory_interval, facts::hello());
+        let mut io = Io {
+            conn,
+            tx,
+            backoff,
+            jobs,
+            timers: [None; 2],
+            reply: None,
+            waiting: HashMap::new(),
         };
-        info!(agent_id = %welcome.agent_id, server_version = %welcome.server_version, "connected to the server");
-        backoff.reset();
-        let mut beat = tokio::time::interval(Duration::from_secs(welcome.heartbeat_secs.max(1).into()));
-        beat.tick().await;
-        jobs.set_connection(Some(conn.clone()));
-        // Results kept while the server was unreachable go first.
-        for update in jobs.outbox() {
-            send(&mut tx, &AgentMessage::JobUpdate(update)).await?;
+        if let Some(end) = io.carry_out(&mut state, effects).await? {
+            return Ok(end);
         }
-        let mut reporter = crate::report::InventoryReporter::new();
-        let report = reporter.report(collect_inventory().await?, true);
-        send(&mut tx, &AgentMessage::Inventory(report)).await?;
-        let mut schedule = tokio::time::interval(inventory_interval.max(Duration::from_secs(1)));
-        schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        schedule.tick().await;
+        let mut decoder = FrameDecoder::default();
+        let answer =
+            tokio::time::timeout(ANSWER_TIMEOUT, recv::<ServerMessage>(&mut rx, &mut decoder))
+                .await
+                .context("the server did not answer the hello in time")??;
+        let Some(answer) = answer else {
+            bail!("unexpected answer to the hello: None");
+        };
+        let effects = state.handle(Event::Message(answer), now());
+        if let Some(end) = io.carry_out(&mut state, effects).await? {
+            return Ok(end);
+        }
         let _online = help.as_ref().map(HelpInbox::online);
-        let mut waiting: HashMap<u64, tokio::sync::oneshot::Sender<Result<i64, String>>> =
-            HashMap::new();
-        let mut next_request = 0u64;
+        let mut alarm = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+        let mut alarm_at = None;
         loop {
-            tokio::select! {
-                Some(job) = next_help(help) => {
-                    // A fresh inventory first: the server stores it before
-                    // it reads the request on the same stream.
-                    let inv = collect_inventory().await?;
-                    let report = reporter.report(inv, false);
-                    send(&mut tx, &AgentMessage::Inventory(report)).await?;
-                    let diagnostic = crate::diag::collect(
-                        deskhand_shared::diag::DiagRequest {
-                            check: HELP_CHECK.into(),
-                            args: Vec::new(),
-                            follow: false,
-                        },
-                        Duration::from_secs(20),
-                    )
-                    .await;
-                    next_request += 1;
-                    info!(request_id = next_request, requester = %job.requester, "forwarding a help request");
-                    send(&mut tx, &AgentMessage::HelpRequest(HelpRequest {
-                        request_id: next_request,
-                        message: job.message,
-                        requester: job.requester,
-                        inventory_hash: reporter.pending_hash(),
-                        diagnostic_check: HELP_CHECK.into(),
-                        diagnostic: Some(diagnostic),
-                    })).await?;
-                    waiting.insert(next_request, job.reply);
+            let next = io.timers.iter().flatten().min().copied();
+            if next != alarm_at {
+                if let Some(at) = next {
+                    alarm.as_mut().reset(tokio::time::Instant::from_std(at));
                 }
-                _ = beat.tick() => send(&mut tx, &AgentMessage::Heartbeat).await?,
-                _ = schedule.tick() => {
-                    let report = reporter.report(collect_inventory().await?, false);
-                    send(&mut tx, &AgentMessage::Inventory(report)).await?;
+                alarm_at = next;
+            }
+            let events = tokio::select! {
+                Some(job) = next_help(help) => {
+                    io.reply = Some(job.reply);
+                    vec![Event::HelpAsked { message: job.message, requester: job.requester }]
+                }
+                () = &mut alarm, if alarm_at.is_some() => {
+                    alarm_at = None;
+                    io.take_due(now()).into_iter().map(Event::Timer).collect()
                 }
                 msg = recv::<ServerMessage>(&mut rx, &mut decoder) => match msg? {
-                    Some(ServerMessage::InventoryAck(hash)) => reporter.acknowledged(hash),
-                    Some(ServerMessage::HelpAnswer(a)) => {
-                        let answer = match (a.ticket, a.error) {
-                            (Some(n), _) => Ok(n),
-                            (None, e) => Err(e.unwrap_or_else(|| "the server opened no ticket".into())),
-                        };
-                        if let Some(reply) = waiting.remove(&a.request_id) {
-                            let _ = reply.send(answer);
-                        }
-                    }
-                    Some(ServerMessage::InventoryRequest { full }) => {
-                        let report = reporter.report(collect_inventory().await?, full);
-                        send(&mut tx, &AgentMessage::Inventory(report)).await?;
-                    }
-                    Some(ServerMessage::Job(order)) => jobs.order(*order),
-                    Some(ServerMessage::JobCancel { job_id }) => jobs.cancel(&job_id),
-                    Some(ServerMessage::JobAck { job_id }) => jobs.ack(&job_id),
-                    Some(other) => warn!(message = ?other, "ignoring an unexpected message from the server"),
+                    Some(msg) => vec![Event::Message(msg)],
                     None => bail!("the server ended the session"),
                 },
-                Some(event) = job_events.recv() => match event {
-                    crate::jobs::JobEvent::Update(update) => {
-                        send(&mut tx, &AgentMessage::JobUpdate(update)).await?;
-                    }
-                    crate::jobs::JobEvent::RefreshInventory => {
-                        let report = reporter.report(collect_inventory().await?, false);
-                        send(&mut tx, &AgentMessage::Inventory(report)).await?;
-                    }
-                },
+                Some(event) = job_events.recv() => vec![Event::Job(event)],
                 stream = conn.accept_bi() => {
                     let (stx, srx) = stream?;
                     tokio::spawn(super::request::serve_request(stx, srx));
+                    continue;
+                }
+            };
+            for event in events {
+                let effects = state.handle(event, now());
+                if let Some(end) = io.carry_out(&mut state, effects).await? {
+                    return Ok(end);
                 }
             }
         }
