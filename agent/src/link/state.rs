@@ -57,7 +57,7 @@ pub enum Event {
 }
 
 /// The timers a session sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// Send a heartbeat.
     Heartbeat,

@@ -76,7 +76,7 @@ pub(crate) enum Event {
 }
 
 /// The timers a session sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Timer {
     /// Look for jobs the session was not told about.
     JobPoll,
