@@ -284,3 +284,77 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deskhand_shared::proto::{PROTOCOL_VERSION, Refusal};
+
+    fn hello() -> Hello {
+        Hello {
+            protocol_version: PROTOCOL_VERSION,
+            agent_version: "0.0.0".into(),
+            hostname: "pc".into(),
+            os_name: "Debian GNU/Linux".into(),
+            os_version: "12".into(),
+            kernel_version: "6.1".into(),
+            arch: "x86_64".into(),
+        }
+    }
+
+    fn refused(reason: RefusalReason) -> Vec<Effect> {
+        let (mut s, _) = State::start(Duration::from_secs(60), hello());
+        s.handle(
+            Event::Message(ServerMessage::Refused(Refusal {
+                reason,
+                message: "no".into(),
+            })),
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn a_revoked_or_unknown_agent_stops_and_other_refusals_reconnect() {
+        for reason in [RefusalReason::Revoked, RefusalReason::NotEnrolled] {
+            assert!(matches!(
+                refused(reason).as_slice(),
+                [Effect::End(Ending::Refused(m))] if m == "no"
+            ));
+        }
+        assert!(matches!(
+            refused(RefusalReason::ServerError).as_slice(),
+            [Effect::End(Ending::Lost(m))] if m == "the server refused: no"
+        ));
+    }
+
+    #[test]
+    fn the_welcome_sets_the_heartbeat_and_sends_the_outbox_before_the_whole_inventory() {
+        let (mut s, effects) = State::start(Duration::from_secs(60), hello());
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::Send(AgentMessage::Hello(_))]
+        ));
+        assert!(!s.is_open());
+        let t0 = Instant::now();
+        let effects = s.handle(
+            Event::Message(ServerMessage::Welcome(Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                server_version: "0.0.0".into(),
+                agent_id: "a".into(),
+                heartbeat_secs: 0,
+            })),
+            t0,
+        );
+        assert!(s.is_open());
+        assert!(matches!(
+            effects.as_slice(),
+            [
+                Effect::Online,
+                // A heartbeat of 0 s is taken as 1 s.
+                Effect::SetTimer(Timer::Heartbeat, at),
+                Effect::Jobs(JobCommand::Outbox),
+                Effect::Collect { full: true },
+            ] if *at == t0 + Duration::from_secs(1)
+        ));
+    }
+}
