@@ -15,7 +15,8 @@
 //! new connections are refused before their handshake.
 //!
 //! - `enroll`: an enrollment request gets a certificate or a refusal.
-//! - `session`: the session driver, which owns the control stream.
+//! - `session`: the session driver, which owns the control stream, the
+//!   store and the clock; `session::state` decides, without I/O.
 //! - `ingest`: an inventory report planned, stored and answered.
 //! - `fetch`: content transfers on streams the agent opens.
 
