@@ -1,0 +1,226 @@
+//! The agent's QUIC link to the server: enrollment, sessions, reconnects.
+//!
+//! A session is one QUIC connection with one bidirectional control stream
+//! the agent opens. The agent sends [`AgentMessage::Hello`], the server
+//! answers [`ServerMessage::Welcome`] or [`ServerMessage::Refused`], then
+//! the agent sends heartbeats until the connection ends. When it ends for
+//! any reason but revocation or shutdown, the agent reconnects after a
+//! [`Backoff`] delay.
+//!
+//! - `enroll`: a token and a CSR for a certificate.
+//! - `session`: one connection's conversation with the server (the driver).
+//! - [`state`]: the session's decisions as a pure state machine.
+//! - `request`: diagnostics on streams the server opens.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use deskhand_net::backoff::Backoff;
+use deskhand_shared::proto::{Refusal, close_code};
+use quinn::{Connection, Endpoint};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tracing::warn;
+
+use crate::help::HelpInbox;
+use crate::state::AgentState;
+use crate::tls::{ClientIdentity, client_config, server_name};
+
+mod enroll;
+mod request;
+mod session;
+pub mod state;
+
+pub use enroll::enroll;
+
+/// How long to wait for the server's answer to a hello or an enrollment.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why the agent stopped running.
+#[derive(Debug, thiserror::Error)]
+pub enum StopReason {
+    /// The server says this agent is revoked or unknown; it must enroll again.
+    #[error("the server refused this agent ({0}); enroll it again")]
+    Refused(String),
+}
+
+/// What an enrollment needs.
+#[derive(Debug, Clone)]
+pub struct EnrollOptions {
+    /// The server's agent endpoint, `HOST:PORT`.
+    pub server: String,
+    /// The enrollment token.
+    pub token: String,
+    /// The CA fingerprint to pin, canonical lower-case hex.
+    pub ca_fingerprint: String,
+    /// Publisher keys to trust.
+    pub trusted_publishers: Vec<String>,
+}
+
+async fn resolve(server: &str) -> Result<SocketAddr> {
+    tokio::net::lookup_host(server)
+        .await
+        .with_context(|| format!("resolving {server}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{server} resolves to no address"))
+}
+
+async fn dial(server: &str, config: quinn::ClientConfig) -> Result<(Endpoint, Connection)> {
+    let addr = resolve(server).await?;
+    let bind: SocketAddr = if addr.is_ipv6() {
+        "[::]:0".parse()?
+    } else {
+        "0.0.0.0:0".parse()?
+    };
+    let mut endpoint = match Endpoint::client(bind) {
+        Ok(endpoint) => endpoint,
+        // Some Winsock stacks (Wine's among them) refuse the socket options
+        // quinn sets: fall back to a plain socket (no ECN).
+        Err(e) if cfg!(windows) => {
+            warn!(error = %e, "quinn's UDP socket is not supported here; using a plain UDP socket");
+            crate::udp_fallback::client_endpoint(bind).context("opening a UDP socket")?
+        }
+        Err(e) => return Err(e).context("opening a UDP socket"),
+    };
+    endpoint.set_default_client_config(config);
+    let conn = endpoint
+        .connect(addr, server_name())?
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    Ok((endpoint, conn))
+}
+
+fn refusal_error(r: &Refusal) -> anyhow::Error {
+    anyhow!("the server refused: {}", r.message)
+}
+
+fn client_identity(state: &AgentState) -> Result<ClientIdentity> {
+    let cert = CertificateDer::from_pem_slice(state.cert_pem.as_bytes())
+        .context("reading the agent certificate")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(state.key_pem.as_bytes()).context("reading the agent key")?;
+    Ok((vec![cert], key))
+}
+
+/// Tunables of the run loop.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The server address, overriding the one stored at enrollment.
+    pub server: Option<String>,
+    /// First reconnect delay.
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_cap: Duration,
+    /// How often the agent reports its inventory (a delta when it can).
+    pub inventory_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            server: None,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+            inventory_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// How one session ended.
+enum SessionEnd {
+    /// Reconnect after a delay.
+    Lost(anyhow::Error),
+    /// The server refused this agent for good.
+    Refused(String),
+    /// The caller asked to stop.
+    Shutdown,
+}
+
+/// Runs the agent until `shutdown` resolves or the server refuses it for good.
+pub async fn run(
+    state: &AgentState,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    run_with_help(state, options, None, shutdown).await
+}
+
+/// [`run`], also forwarding end users' help requests from `help` to the
+/// server while connected.
+pub async fn run_with_help(
+    state: &AgentState,
+    options: RunOptions,
+    mut help: Option<HelpInbox>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let server = options
+        .server
+        .clone()
+        .unwrap_or_else(|| state.identity.server.clone());
+    let config = client_config(
+        &state.identity.ca_fingerprint,
+        Some(client_identity(state)?),
+    )?;
+    let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
+    let (jobs, mut job_events) =
+        crate::jobs::Jobs::open(&state.dir, state.identity.trusted_publishers.clone())?;
+    tokio::pin!(shutdown);
+    loop {
+        match session(
+            &server,
+            config.clone(),
+            &mut backoff,
+            options.inventory_interval,
+            (&jobs, &mut job_events),
+            &mut help,
+            shutdown.as_mut(),
+        )
+        .await
+        {
+            SessionEnd::Shutdown => return Ok(()),
+            SessionEnd::Refused(why) => return Err(StopReason::Refused(why).into()),
+            SessionEnd::Lost(err) => {
+                let delay = backoff.next_delay(deskhand_net::backoff::random());
+                warn!(error = %format!("{err:#}"), retry_in = ?delay, "connection to the server lost");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = &mut shutdown => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+async fn session(
+    server: &str,
+    config: quinn::ClientConfig,
+    backoff: &mut Backoff,
+    inventory_interval: Duration,
+    jobs: session::JobsLink<'_>,
+    help: &mut Option<HelpInbox>,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> SessionEnd {
+    let (endpoint, conn) = tokio::select! {
+        dialed = dial(server, config) => match dialed {
+            Ok(c) => c,
+            Err(e) => return SessionEnd::Lost(e),
+        },
+        () = &mut shutdown => return SessionEnd::Shutdown,
+    };
+    let end = tokio::select! {
+        end = session::converse(&conn, backoff, inventory_interval, jobs.0, jobs.1, help) => end,
+        () = &mut shutdown => SessionEnd::Shutdown,
+    };
+    jobs.0.set_connection(None);
+    if matches!(end, SessionEnd::Shutdown) {
+        // Tell the server at once, so it shows this agent offline now
+        // rather than after the idle timeout.
+        conn.close(close_code::NORMAL.into(), b"agent stopping");
+    }
+    drop(conn);
+    // Let the close reach the server, but never hang on it.
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    end
+}

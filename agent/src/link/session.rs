@@ -1,0 +1,241 @@
+//! One session's driver: the hello, then the conversation until the
+//! connection ends. It owns the connection, the collectors, the jobs and
+//! the clock; what to do is decided by the session's [`State`], which it
+//! feeds events and whose effects it carries out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use deskhand_net::backoff::Backoff;
+use deskhand_net::stream::{recv, send};
+use deskhand_shared::frame::FrameDecoder;
+use deskhand_shared::proto::{ServerMessage, close_code};
+use quinn::{Connection, SendStream};
+use tokio::sync::oneshot;
+
+use super::state::{Effect, Ending, Event, JobCommand, State, Timer};
+use super::{ANSWER_TIMEOUT, SessionEnd};
+use crate::facts;
+use crate::help::{HelpInbox, HelpJob};
+use crate::jobs::{JobEvent, Jobs};
+
+/// How long the diagnostic attached to a help request may run.
+const HELP_DIAGNOSTIC_LIMIT: Duration = Duration::from_secs(20);
+
+/// Collects the inventory off the async threads.
+async fn collect_inventory() -> Result<deskhand_shared::inventory::Inventory> {
+    tokio::task::spawn_blocking(crate::inventory::collect)
+        .await
+        .context("the inventory collection failed")
+}
+
+/// The jobs and the events they emit, lent to a session.
+pub(super) type JobsLink<'a> = (
+    &'a Jobs,
+    &'a mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
+);
+
+/// The next help request, or never without a help inbox.
+async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
+    match help {
+        Some(inbox) => inbox.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Now, on tokio's clock (which tests may pause).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// What carries out a session's effects.
+struct Io<'a> {
+    conn: &'a Connection,
+    tx: SendStream,
+    backoff: &'a mut Backoff,
+    jobs: &'a Jobs,
+    timers: [Option<Instant>; 2],
+    /// Where the answer to the help request being forwarded goes.
+    reply: Option<oneshot::Sender<Result<i64, String>>>,
+    /// Help requests sent, waiting for their answer.
+    waiting: HashMap<u64, oneshot::Sender<Result<i64, String>>>,
+}
+
+fn slot(timer: Timer) -> usize {
+    match timer {
+        Timer::Heartbeat => 0,
+        Timer::Inventory => 1,
+    }
+}
+
+impl Io<'_> {
+    /// Carries out `effects` in order; an answer is fed to `state` and its
+    /// effects carried out before the rest. `Some` when the session ends.
+    async fn carry_out(
+        &mut self,
+        state: &mut State,
+        effects: Vec<Effect>,
+    ) -> Result<Option<SessionEnd>> {
+        let mut queue = VecDeque::from(effects);
+        while let Some(effect) = queue.pop_front() {
+            let answer = match effect {
+                Effect::Send(msg) => {
+                    send(&mut self.tx, &msg).await?;
+                    None
+                }
+                Effect::Collect { full } => Some(Event::Collected {
+                    inventory: Box::new(collect_inventory().await?),
+                    full,
+                }),
+                Effect::Diagnose(req) => Some(Event::Diagnosed(
+                    crate::diag::collect(req, HELP_DIAGNOSTIC_LIMIT).await,
+                )),
+                Effect::Jobs(JobCommand::Order(order)) => {
+                    self.jobs.order(order);
+                    None
+                }
+                Effect::Jobs(JobCommand::Cancel(job_id)) => {
+                    self.jobs.cancel(&job_id);
+                    None
+                }
+                Effect::Jobs(JobCommand::Ack(job_id)) => {
+                    self.jobs.ack(&job_id);
+                    None
+                }
+                Effect::Jobs(JobCommand::Outbox) => Some(Event::Outbox(self.jobs.outbox())),
+                Effect::Online => {
+                    self.backoff.reset();
+                    self.jobs.set_connection(Some(self.conn.clone()));
+                    None
+                }
+                Effect::HelpSent(request_id) => {
+                    if let Some(reply) = self.reply.take() {
+                        self.waiting.insert(request_id, reply);
+                    }
+                    None
+                }
+                Effect::HelpAnswered { request_id, answer } => {
+                    if let Some(reply) = self.waiting.remove(&request_id) {
+                        let _ = reply.send(answer);
+                    }
+                    None
+                }
+                Effect::SetTimer(timer, at) => {
+                    self.timers[slot(timer)] = Some(at);
+                    None
+                }
+                Effect::End(Ending::Refused(why)) => return Ok(Some(SessionEnd::Refused(why))),
+                Effect::End(Ending::Lost(why)) => return Ok(Some(SessionEnd::Lost(anyhow!(why)))),
+            };
+            if let Some(event) = answer {
+                for effect in state.handle(event, now()).into_iter().rev() {
+                    queue.push_front(effect);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The timers due at `now`, unset.
+    fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        [Timer::Heartbeat, Timer::Inventory]
+            .into_iter()
+            .filter(|t| {
+                let due = self.timers[slot(*t)].is_some_and(|at| at <= now);
+                if due {
+                    self.timers[slot(*t)] = None;
+                }
+                due
+            })
+            .collect()
+    }
+}
+
+pub(super) async fn converse(
+    conn: &Connection,
+    backoff: &mut Backoff,
+    inventory_interval: Duration,
+    jobs: &Jobs,
+    job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
+    help: &mut Option<HelpInbox>,
+) -> SessionEnd {
+    let result: Result<SessionEnd> = async {
+        let (tx, mut rx) = conn.open_bi().await?;
+        let (mut state, effects) = State::start(inventory_interval, facts::hello());
+        let mut io = Io {
+            conn,
+            tx,
+            backoff,
+            jobs,
+            timers: [None; 2],
+            reply: None,
+            waiting: HashMap::new(),
+        };
+        if let Some(end) = io.carry_out(&mut state, effects).await? {
+            return Ok(end);
+        }
+        let mut decoder = FrameDecoder::default();
+        let answer =
+            tokio::time::timeout(ANSWER_TIMEOUT, recv::<ServerMessage>(&mut rx, &mut decoder))
+                .await
+                .context("the server did not answer the hello in time")??;
+        let Some(answer) = answer else {
+            bail!("unexpected answer to the hello: None");
+        };
+        let effects = state.handle(Event::Message(answer), now());
+        if let Some(end) = io.carry_out(&mut state, effects).await? {
+            return Ok(end);
+        }
+        let _online = help.as_ref().map(HelpInbox::online);
+        let mut alarm = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+        let mut alarm_at = None;
+        loop {
+            let next = io.timers.iter().flatten().min().copied();
+            if next != alarm_at {
+                if let Some(at) = next {
+                    alarm.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+                alarm_at = next;
+            }
+            let events = tokio::select! {
+                Some(job) = next_help(help) => {
+                    io.reply = Some(job.reply);
+                    vec![Event::HelpAsked { message: job.message, requester: job.requester }]
+                }
+                () = &mut alarm, if alarm_at.is_some() => {
+                    alarm_at = None;
+                    io.take_due(now()).into_iter().map(Event::Timer).collect()
+                }
+                msg = recv::<ServerMessage>(&mut rx, &mut decoder) => match msg? {
+                    Some(msg) => vec![Event::Message(msg)],
+                    None => bail!("the server ended the session"),
+                },
+                Some(event) = job_events.recv() => vec![Event::Job(event)],
+                stream = conn.accept_bi() => {
+                    let (stx, srx) = stream?;
+                    tokio::spawn(super::request::serve_request(stx, srx));
+                    continue;
+                }
+            };
+            for event in events {
+                let effects = state.handle(event, now());
+                if let Some(end) = io.carry_out(&mut state, effects).await? {
+                    return Ok(end);
+                }
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(end) => end,
+        Err(e) => match conn.close_reason() {
+            Some(quinn::ConnectionError::ApplicationClosed(close))
+                if close.error_code == close_code::REVOKED.into() =>
+            {
+                SessionEnd::Refused(String::from_utf8_lossy(&close.reason).into_owned())
+            }
+            _ => SessionEnd::Lost(e),
+        },
+    }
+}
