@@ -35,10 +35,15 @@ fn three_agents_enroll_and_show_online() {
     unique.dedup();
     assert_eq!(unique.len(), 3, "agent ids must be distinct: {ids:?}");
     let _running: Vec<_> = agents.iter().map(|a| a.run().expect("run")).collect();
-    wait_for(WAIT, "three agents online", || {
+    // Online comes when a session registers, its facts a moment later
+    // (a store write): wait for both.
+    wait_for(WAIT, "three agents online with their facts", || {
         let list = server.agents();
-        let online = list.iter().filter(|a| a["online"] == true).count();
-        (online == 3).then_some(())
+        let ready = list
+            .iter()
+            .filter(|a| a["online"] == true && a["os"].as_str().is_some_and(|os| !os.is_empty()))
+            .count();
+        (ready == 3).then_some(())
     });
     let list = server.agents();
     let me = sysinfo_hostname();
