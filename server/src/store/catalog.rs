@@ -579,7 +579,7 @@ mod tests {
         r1.expect("a1 delta");
         assert!(stale.is_err());
         let names: Vec<(String, String)> = s
-            .asset_software("a1".into())
+            .read(|r| r.asset_software("a1"))
             .await
             .expect("a1 software")
             .into_iter()
@@ -645,7 +645,10 @@ mod tests {
                 .expect("delta");
             now = next;
         }
-        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        let a1 = s
+            .read(|r| r.asset_software("a1"))
+            .await
+            .expect("a1 software");
         assert_eq!(a1.len(), 2 + 40 + 1);
         assert!(a1.iter().any(|r| r.name == "curl" && r.version == "42"));
         assert_eq!(
@@ -701,7 +704,10 @@ mod tests {
         .expect("zsh removed");
         assert_eq!(holders(&s, "vim", "2").await, ["a2"]);
         assert!(holders(&s, "zsh", "5").await.is_empty());
-        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        let a1 = s
+            .read(|r| r.asset_software("a1"))
+            .await
+            .expect("a1 software");
         assert_eq!(a1.len(), 41);
         assert_eq!(
             s.find_asset("a1".into()).await.expect("a1").software_count,

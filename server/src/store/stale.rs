@@ -7,7 +7,7 @@
 use deskhand_shared::inventory::Unknown;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Reader, Result, Store};
+use super::{Reader, Result};
 use crate::inventory::stale::{StaleCategory, next_stale};
 
 /// The migration's table and flag.
@@ -105,7 +105,8 @@ pub(super) fn forget(tx: &Transaction<'_>, num: i64) -> rusqlite::Result<()> {
 }
 
 impl Reader<'_> {
-    /// See [`Store::asset_stale`].
+    /// The categories of an asset's inventory its agent could not collect
+    /// lately, by category: each shown with its last collected value.
     pub fn asset_stale(&self, asset_id: &str) -> Result<Vec<StaleCategory>> {
         let num: Option<Option<i64>> = self
             .0
@@ -119,18 +120,11 @@ impl Reader<'_> {
     }
 }
 
-impl Store {
-    /// The categories of an asset's inventory its agent could not collect
-    /// lately, by category: each shown with its last collected value.
-    pub async fn asset_stale(&self, asset_id: String) -> Result<Vec<StaleCategory>> {
-        self.read(move |c| Reader(c).asset_stale(&asset_id)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inventory::{plan_full, reconstruct, stored_form};
+    use crate::store::Store;
     use deskhand_shared::inventory::{Category, Inventory, Package, PackageSource};
 
     fn inv(pkgs: &[&str]) -> Inventory {
@@ -151,11 +145,20 @@ mod tests {
     /// The base the server plans a full report against.
     async fn base(s: &Store, id: &str) -> Inventory {
         let (blob, _) = s
-            .stored_inventory(id.into())
+            .read({
+                let id = id.to_string();
+                move |r| r.stored_inventory(&id)
+            })
             .await
             .expect("read")
             .expect("stored");
-        let rows = s.asset_software(id.into()).await.expect("software");
+        let rows = s
+            .read({
+                let id = id.to_string();
+                move |r| r.asset_software(&id)
+            })
+            .await
+            .expect("software");
         reconstruct(Inventory::from_wire(&blob).expect("decodes"), &rows)
     }
 
@@ -177,7 +180,12 @@ mod tests {
         s.ingest_inventory("a1".into(), None, plan_full(None, &first), 1, 100)
             .await
             .expect("first");
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
 
         let mut failing = inv(&[]);
         failing.meta.unknown = vec![Unknown::new(
@@ -190,14 +198,14 @@ mod tests {
                 .await
                 .expect("stored");
         }
-        let kept = s.asset_software("a1".into()).await.expect("software");
+        let kept = s.read(|r| r.asset_software("a1")).await.expect("software");
         assert_eq!(kept.len(), 3, "nothing removed");
         let history = s
             .asset_history("a1".into(), 0, None)
             .await
             .expect("history");
         assert_eq!(history.len(), 1, "only the first inventory: {history:?}");
-        let stale = s.asset_stale("a1".into()).await.expect("stale");
+        let stale = s.read(|r| r.asset_stale("a1")).await.expect("stale");
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0].category, "software");
         assert_eq!(stale[0].since, 200, "since the first report that missed it");
@@ -209,7 +217,12 @@ mod tests {
         s.ingest_inventory("a1".into(), None, plan, 1, 400)
             .await
             .expect("stored");
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
         let history = s
             .asset_history("a1".into(), 0, None)
             .await
@@ -260,7 +273,7 @@ mod tests {
         }
         let s = Store::open(&path).expect("migrates");
         let (blob, _) = s
-            .stored_inventory("a1".into())
+            .read(|r| r.stored_inventory("a1"))
             .await
             .expect("read")
             .expect("stored");
@@ -271,6 +284,11 @@ mod tests {
         let mut want = deskhand_shared::inventory::synthetic(7, 3);
         want.os.kernel = Some("6.1.0-18-amd64".into());
         assert_eq!(inv, stored_form(&want));
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
     }
 }
