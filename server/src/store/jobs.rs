@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store, StoreError, audit};
-use crate::jobs::{Pending, TargetState, on_cancel, on_progress};
+use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
 use deskhand_shared::jobs::{JobProgress, SignedManifest};
 
 /// The schema of this module (one migration).
@@ -203,15 +203,6 @@ pub struct TargetRow {
     pub stderr: String,
     /// Version in the inventory after an install.
     pub installed_version: Option<String>,
-}
-
-/// What a session needs to build an agent's order.
-#[derive(Debug, Clone)]
-pub struct OrderParts {
-    /// The job.
-    pub job: JobRow,
-    /// The signed manifest of its item, as stored.
-    pub manifest: Option<SignedManifest>,
 }
 
 /// What happened to a job update.
@@ -435,8 +426,14 @@ impl Store {
                     (Some(json), Some(signature)) => Some(SignedManifest { json, signature }),
                     _ => None,
                 };
+                let job = job_from_row(r)?;
                 Ok(OrderParts {
-                    job: job_from_row(r)?,
+                    job_id: job.id,
+                    action: job.action,
+                    item: job.item,
+                    args: job.args,
+                    deadline: job.deadline,
+                    timeout_secs: job.timeout_secs,
                     manifest,
                 })
             })

@@ -37,13 +37,15 @@ mod stale;
 mod tickets;
 mod writer;
 
+/// Moved to the domain ([`crate::jobs`]); kept here for old paths.
+pub use crate::jobs::OrderParts;
 pub use access::{AgentRecord, AuditEntry, EnrollmentToken, NewAgent, Operator, Role, Seen};
 pub use assets::{
     AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, Retirement, sort_assets,
 };
 pub use changes::{Change, ChangeGroup, ChangeQuery};
 pub use diag::DiagRun;
-pub use jobs::{Applied, ContentItem, JobRow, NewJob, OrderParts, TargetRow};
+pub use jobs::{Applied, ContentItem, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use reader::Reader;
