@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Result, Store, StoreError, one_match};
+use super::{Result, Store, StoreError, damaged, one_match};
 
 /// An operator's role, in increasing power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -451,7 +451,8 @@ fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     let role: String = r.get(1)?;
     Ok(Operator {
         name: r.get(0)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        role: Role::parse(&role)
+            .ok_or_else(|| damaged("operators", "role", format!("unknown role `{role}`")))?,
         created_at: r.get(2)?,
     })
 }

@@ -21,6 +21,7 @@ mod assets;
 mod catalog;
 mod changes;
 mod checkpoint;
+mod content;
 mod diag;
 mod import;
 mod index;
@@ -44,8 +45,9 @@ pub use assets::{
     AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, Retirement, sort_assets,
 };
 pub use changes::{Change, ChangeGroup, ChangeQuery};
+pub use content::ContentItem;
 pub use diag::DiagRun;
-pub use jobs::{Applied, ContentItem, JobRow, NewJob, TargetRow};
+pub use jobs::{Applied, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use reader::Reader;
@@ -93,11 +95,68 @@ pub enum StoreError {
     /// Nothing matched.
     #[error("{0}")]
     NotFound(String),
+    /// A stored value that cannot be read back (damaged by a fault or by
+    /// hand): an error that names its column, never an empty default.
+    #[error(
+        "the database holds a value deskhand cannot read in {table}.{column} ({why}); \
+         restore a copy made by `deskhand backup`"
+    )]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// What is wrong with the value.
+        why: String,
+    },
+}
+
+/// A damaged stored value found inside a row mapper, which can only
+/// return rusqlite's error: carried in it as the source of a conversion
+/// failure and turned into [`StoreError::Corrupt`] at the store's edge.
+#[derive(Debug, thiserror::Error)]
+#[error("{table}.{column}: {why}")]
+struct Damaged {
+    table: &'static str,
+    column: &'static str,
+    why: String,
+}
+
+/// The error for a value of `table.column` that cannot be read: `why`
+/// says what is wrong with it.
+fn damaged(
+    table: &'static str,
+    column: &'static str,
+    why: impl std::fmt::Display,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(Damaged {
+            table,
+            column,
+            why: why.to_string(),
+        }),
+    )
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Sqlite(e)
+        match e {
+            rusqlite::Error::FromSqlConversionFailure(i, t, source) => {
+                match source.downcast::<Damaged>() {
+                    Ok(d) => Self::Corrupt {
+                        table: d.table,
+                        column: d.column,
+                        why: d.why,
+                    },
+                    Err(source) => {
+                        Self::Sqlite(rusqlite::Error::FromSqlConversionFailure(i, t, source))
+                    }
+                }
+            }
+            e => Self::Sqlite(e),
+        }
     }
 }
 
