@@ -150,7 +150,7 @@ impl Store {
         operator: String,
         now: i64,
     ) -> Result<EnrollmentToken> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             tx.execute(
                 "INSERT INTO enrollment_tokens (token_hash, label, uses_total, uses_left, expires_at, created_at, created_by)
                  VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
@@ -189,7 +189,7 @@ impl Store {
     /// Consumes one use of an enrollment token and inserts the agent, in
     /// one step: a token is never used more often than it allows.
     pub async fn enroll_agent(&self, token_hash: String, agent: NewAgent, now: i64) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let row: Option<(i64, i64, i64, String)> = tx
                 .query_row(
                     "SELECT id, uses_left, expires_at, created_by FROM enrollment_tokens WHERE token_hash = ?1",
@@ -271,10 +271,11 @@ impl Store {
 
     /// Writes a batch of liveness updates in one transaction.
     pub async fn record_seen(&self, batch: Arc<[Seen]>) -> Result<()> {
-        if batch.is_empty() {
+        // Dated by the latest time heard (the writer has no clock).
+        let Some(latest) = batch.iter().map(|s| s.at).max() else {
             return Ok(());
-        }
-        self.write(move |tx| {
+        };
+        self.write_at(latest, move |tx| {
             let mut st = tx.prepare_cached(
                 "UPDATE agents SET last_seen = max(coalesce(last_seen, 0), ?2), last_addr = ?3 WHERE id = ?1",
             )?;
@@ -288,7 +289,7 @@ impl Store {
 
     /// Marks an agent revoked. Returns false if it already was.
     pub async fn revoke_agent(&self, id: String, operator: String, now: i64) -> Result<bool> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let n = tx.execute(
                 "UPDATE agents SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, now, operator],
@@ -310,7 +311,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<Operator> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM operators WHERE name = ?1)", [&name], |r| r.get(0))?;
             if exists {
                 return Err(StoreError::Refused(format!("an operator named `{name}` already exists")));
@@ -327,7 +328,7 @@ impl Store {
 
     /// Removes an operator; their token stops working at once.
     pub async fn remove_operator(&self, name: String, by: String, now: i64) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             if name == by {
                 return Err(StoreError::Refused(
                     "you cannot remove yourself; ask another admin".into(),
@@ -368,7 +369,7 @@ impl Store {
     /// Creates the `admin` operator if there is no operator at all.
     /// Returns whether it did.
     pub async fn bootstrap_admin(&self, token_hash: String, now: i64) -> Result<bool> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let n: i64 = tx.query_row("SELECT count(*) FROM operators", [], |r| r.get(0))?;
             if n > 0 {
                 return Ok(false);
@@ -391,7 +392,7 @@ impl Store {
         token_hash: String,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let n = tx.execute(
                 "UPDATE operators SET token_hash = ?2 WHERE name = ?1",
                 params![name, token_hash],

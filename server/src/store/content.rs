@@ -63,7 +63,7 @@ impl Store {
         let parsed = manifest
             .parse_unverified()
             .map_err(|e| StoreError::Refused(e.to_string()))?;
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let kind = parsed.kind.as_str();
             let exists: Option<i64> = tx
                 .query_row(

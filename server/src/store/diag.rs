@@ -26,7 +26,8 @@ pub struct DiagRun {
 impl Store {
     /// Stores a finished diagnostic; returns its id.
     pub async fn record_diag_run(&self, run: DiagRun) -> Result<i64> {
-        self.write(move |tx| insert_diag_run(tx, &run)).await
+        self.write_at(run.started_at, move |tx| insert_diag_run(tx, &run))
+            .await
     }
 
     /// One stored diagnostic.

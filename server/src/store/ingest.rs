@@ -25,7 +25,7 @@ impl Store {
         // What an agent can get refused for (a delta whose base is not
         // the stored inventory) is checked before the first write; a
         // failure after it (a damaged stored value) loses the batch.
-        let done = self.write_checks_first(move |tx, state| {
+        let done = self.write_checks_first(now, move |tx, state| {
             // A delta's base must be the stored inventory; its number comes
             // with it.
             let mut num: Option<i64> = None;

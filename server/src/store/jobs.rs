@@ -230,7 +230,7 @@ impl Store {
         now: i64,
     ) -> Result<(String, i64)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             tx.execute(
                 "INSERT INTO jobs (id, action, item_id, args, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -312,7 +312,7 @@ impl Store {
         progress: JobProgress,
         now: i64,
     ) -> Result<Applied> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let found: Option<(String, String)> = tx
                 .query_row(
                     "SELECT asset_id, state FROM job_targets WHERE job_id = ?1 AND agent_id = ?2",
@@ -376,7 +376,7 @@ impl Store {
         operator: String,
         now: i64,
     ) -> Result<Vec<String>> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let exists: Option<Option<i64>> = tx
                 .query_row("SELECT cancelled_at FROM jobs WHERE id = ?1", [&job_id], |r| r.get(0))
                 .optional()?;
@@ -427,7 +427,7 @@ impl Store {
 
     /// Expires queued targets whose deadline passed; returns how many.
     pub async fn expire_jobs(&self, now: i64) -> Result<usize> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let n = tx.execute(
                 "UPDATE job_targets SET state = 'expired', finished_at = ?1, updated_at = ?1,
                      message = 'the deadline passed before the agent could start it'

@@ -29,7 +29,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS(SELECT 1 FROM labels WHERE name = ?1)",
                 [&name],
@@ -58,7 +58,7 @@ impl Store {
 
     /// Deletes a label and its assignments.
     pub async fn delete_label(&self, name: String, by: String, now: i64) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let id: Option<i64> = tx
                 .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| {
                     r.get(0)
@@ -112,7 +112,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let row: Option<(i64, Option<String>)> = tx
                 .query_row("SELECT id, filter FROM labels WHERE name = ?1", [&label], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;

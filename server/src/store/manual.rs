@@ -253,7 +253,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<String> {
-        self.write(move |tx| insert_manual(tx, &asset, &by, now))
+        self.write_at(now, move |tx| insert_manual(tx, &asset, &by, now))
             .await
     }
 
@@ -270,7 +270,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<Vec<FieldChange>> {
-        self.write(move |tx| edit_asset(tx, &asset_id, &edit, &by, now))
+        self.write_at(now, move |tx| edit_asset(tx, &asset_id, &edit, &by, now))
             .await
     }
 
@@ -285,8 +285,10 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<bool> {
-        self.write(move |tx| set_retired(tx, &asset_id, reason.as_deref(), &by, now))
-            .await
+        self.write_at(now, move |tx| {
+            set_retired(tx, &asset_id, reason.as_deref(), &by, now)
+        })
+        .await
     }
 }
 

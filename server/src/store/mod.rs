@@ -69,7 +69,7 @@ use index::SoftwareIndex;
 use manual::{check_serial_free, insert_checked_manual};
 use reader::ReadPool;
 use schema::migrations;
-use writer::{WriteOp, writer_loop};
+use writer::{WriteRequest, writer_loop};
 
 /// Threads the server's runtime runs blocking work on (database reads,
 /// inventory planning): a few per core keep both cores busy, and each
@@ -233,7 +233,7 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    writer: mpsc::UnboundedSender<WriteOp>,
+    writer: mpsc::UnboundedSender<WriteRequest>,
     readers: Arc<ReadPool>,
     /// Catalog row -> assets; the writer updates it after each commit.
     index: Arc<RwLock<SoftwareIndex>>,

@@ -5,6 +5,7 @@ use rusqlite::Transaction;
 use tokio::sync::oneshot;
 
 use super::assets::sort_large;
+use super::writer::CallerClock;
 use super::*;
 
 async fn store() -> (tempfile::TempDir, Store) {
@@ -29,6 +30,25 @@ fn write_health_fails_for_a_minute_after_each_refusal() {
     assert_eq!(h, WriteHealth::default());
     h.record(Some("I/O error".into()), 300);
     assert_eq!(h.at(300).failing_since, Some(300), "a new streak");
+}
+
+#[test]
+fn the_writer_dates_what_it_finds_by_its_callers_times() {
+    let mut clock = CallerClock::default();
+    // No caller has given a time yet: the failure waits for one.
+    assert_eq!(clock.date(None, Some("disk full".into())), None);
+    assert_eq!(
+        clock.date(Some(500), None),
+        Some((Some("disk full".into()), 500)),
+        "dated by the first time that comes"
+    );
+    // Time never goes back, and a batch without one takes the latest.
+    assert_eq!(clock.date(Some(400), None), Some((None, 500)));
+    assert_eq!(
+        clock.date(None, Some("I/O error".into())),
+        Some((Some("I/O error".into()), 500))
+    );
+    assert_eq!(clock.date(Some(560), None), Some((None, 560)));
 }
 
 #[tokio::test]
@@ -378,7 +398,7 @@ async fn in_one_batch<T>(
 #[tokio::test]
 async fn a_request_without_a_savepoint_refused_before_writing_fails_alone() {
     let (_d, s) = store().await;
-    let refused = s.write_checks_first(|_, _| -> Result<()> {
+    let refused = s.write_checks_first(1, |_, _| -> Result<()> {
         Err(StoreError::Refused("checked first".into()))
     });
     let (before, refused, after) = in_one_batch(&s, refused).await;
@@ -392,7 +412,7 @@ async fn a_request_without_a_savepoint_refused_before_writing_fails_alone() {
 #[tokio::test]
 async fn a_request_without_a_savepoint_that_fails_after_writing_loses_its_batch() {
     let (_d, s) = store().await;
-    let failed = s.write_checks_first(|tx, _| -> Result<()> {
+    let failed = s.write_checks_first(1, |tx, _| -> Result<()> {
         insert_label(tx, "half-done")?;
         Err(StoreError::Refused("failed late".into()))
     });

@@ -17,8 +17,15 @@ const MAX_BATCH: usize = 512;
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 /// A write request as the writer runs it: given the batch's transaction,
 /// or `None` when the batch is already lost and the request is not run.
-pub(super) type WriteOp =
-    Box<dyn FnOnce(Option<(&Transaction<'_>, &mut WriterState)>) -> Reply + Send>;
+type WriteOp = Box<dyn FnOnce(Option<(&Transaction<'_>, &mut WriterState)>) -> Reply + Send>;
+
+/// A write request and the time its caller gave (Unix seconds), if it
+/// has one: the writer dates what it finds in a batch ([`WriteHealth`])
+/// by its callers' times, and never reads the clock.
+pub(super) struct WriteRequest {
+    at: Option<i64>,
+    op: WriteOp,
+}
 
 /// How a write request is kept apart from the others in its batch.
 #[derive(Clone, Copy)]
@@ -43,37 +50,41 @@ impl Store {
             .at(now)
     }
 
-    /// Runs `f` on the writer, in its own savepoint of the current batch.
+    /// Runs `f` on the writer, in its own savepoint of the current batch,
+    /// for a caller that has the time (`now`, Unix seconds).
+    pub(super) async fn write_at<T, F>(&self, now: i64, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(Some(now), Isolation::Savepoint, move |tx, _| f(tx))
+            .await
+    }
+
+    /// Like [`Store::write_at`], for a request that carries no time (the
+    /// batch is dated by the others').
     pub(super) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
-        self.write_with(move |tx, _| f(tx)).await
+        self.submit(None, Isolation::Savepoint, move |tx, _| f(tx))
+            .await
     }
 
-    /// Like [`Store::write`], for requests that change software links
-    /// (they need the writer's catalog cache and pending index changes).
-    pub(super) async fn write_with<T, F>(&self, f: F) -> Result<T>
+    /// Like [`Store::write_at`], without a savepoint and with the writer's
+    /// catalog cache and pending index changes (for requests that change
+    /// software links): `f` must make every check that can refuse the
+    /// request before it changes a row (see [`Isolation::ChecksFirst`]).
+    pub(super) async fn write_checks_first<T, F>(&self, now: i64, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
     {
-        self.submit(Isolation::Savepoint, f).await
+        self.submit(Some(now), Isolation::ChecksFirst, f).await
     }
 
-    /// Like [`Store::write_with`], without a savepoint: `f` must make
-    /// every check that can refuse the request before it changes a row
-    /// (see [`Isolation::ChecksFirst`]).
-    pub(super) async fn write_checks_first<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
-    {
-        self.submit(Isolation::ChecksFirst, f).await
-    }
-
-    async fn submit<T, F>(&self, isolation: Isolation, f: F) -> Result<T>
+    async fn submit<T, F>(&self, at: Option<i64>, isolation: Isolation, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
@@ -89,7 +100,9 @@ impl Store {
                 let _ = tx.send(committed.and(result));
             })
         });
-        self.writer.send(op).map_err(|_| StoreError::WriterGone)?;
+        self.writer
+            .send(WriteRequest { at, op })
+            .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 }
@@ -197,18 +210,58 @@ impl WriteHealth {
     }
 }
 
+/// The writer's time, taken from its callers: the latest time a request
+/// gave. A failure found before any request gave one is kept, and dated
+/// by the first time that comes. Pure: time is an argument.
+#[derive(Debug, Default)]
+pub(super) struct CallerClock {
+    latest: Option<i64>,
+    undated: Option<String>,
+}
+
+impl CallerClock {
+    /// What to record for a batch whose requests gave `at` at the latest
+    /// and in which the writer found `failure`: the failure (or an earlier
+    /// undated one) and the time to date it by; `None` while no caller has
+    /// given a time.
+    pub(super) fn date(
+        &mut self,
+        at: Option<i64>,
+        failure: Option<String>,
+    ) -> Option<(Option<String>, i64)> {
+        self.latest = self.latest.max(at);
+        match self.latest {
+            Some(now) => {
+                let earlier = self.undated.take();
+                Some((failure.or(earlier), now))
+            }
+            None => {
+                if failure.is_some() {
+                    self.undated = failure;
+                }
+                None
+            }
+        }
+    }
+}
+
 pub(super) fn writer_loop(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<WriteOp>,
+    mut rx: mpsc::UnboundedReceiver<WriteRequest>,
     mut state: WriterState,
     checkpointer: Checkpointer,
     health: Arc<Mutex<WriteHealth>>,
 ) {
+    let mut clock = CallerClock::default();
     while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
+        let mut at = first.at;
+        let mut batch = vec![first.op];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok(request) => {
+                    at = at.max(request.at);
+                    batch.push(request.op);
+                }
                 Err(_) => break,
             }
         }
@@ -228,10 +281,12 @@ pub(super) fn writer_loop(
         };
         // Before anyone is answered: a caller told that the disk is full
         // finds the health saying so too.
-        health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(failure, crate::unix_now());
+        if let Some((failure, now)) = clock.date(at, failure) {
+            health
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(failure, now);
+        }
         if let Ok((replies, commit)) = result {
             for reply in replies {
                 reply(commit.as_ref().map_err(StoreError::copy).copied());
