@@ -125,21 +125,12 @@ mod tests {
     use super::*;
     use crate::inventory::{plan_full, reconstruct, stored_form};
     use crate::store::Store;
-    use deskhand_shared::inventory::{Category, Inventory, Package, PackageSource};
+    use crate::testkit::{inv, pkg};
+    use deskhand_shared::inventory::{Category, Inventory};
 
-    fn inv(pkgs: &[&str]) -> Inventory {
-        let mut i = Inventory::new();
-        i.identity.hostname = "pc-1".into();
-        i.software = pkgs
-            .iter()
-            .map(|n| Package {
-                name: (*n).into(),
-                version: "1".into(),
-                source: PackageSource::Dpkg,
-                ..Package::default()
-            })
-            .collect();
-        i
+    /// An inventory with these packages, each at version 1.
+    fn inv_of(names: &[&str]) -> Inventory {
+        inv(names.iter().map(|n| pkg(n, "1")).collect())
     }
 
     /// The base the server plans a full report against.
@@ -176,7 +167,7 @@ mod tests {
             cert_not_after: 0,
         };
         s.enroll_agent("t".into(), agent, 1).await.expect("agent");
-        let first = inv(&["bash", "curl", "vim"]);
+        let first = inv_of(&["bash", "curl", "vim"]);
         s.ingest_inventory("a1".into(), None, plan_full(None, &first), 1, 100)
             .await
             .expect("first");
@@ -187,7 +178,7 @@ mod tests {
                 .is_empty()
         );
 
-        let mut failing = inv(&[]);
+        let mut failing = inv(vec![]);
         failing.meta.unknown = vec![Unknown::new(
             Category::Software,
             "dpkg: cannot read /var/lib/dpkg/status: Too many open files (os error 24)",
@@ -213,7 +204,7 @@ mod tests {
 
         // Readable again, one package really gone: that alone is history,
         // and the software is no longer stale.
-        let plan = plan_full(Some(&base(&s, "a1").await), &inv(&["bash", "curl"]));
+        let plan = plan_full(Some(&base(&s, "a1").await), &inv_of(&["bash", "curl"]));
         s.ingest_inventory("a1".into(), None, plan, 1, 400)
             .await
             .expect("stored");

@@ -6,6 +6,7 @@ use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
 use crate::inventory::plan_adoption;
 use crate::store::*;
+use crate::testkit::pkg;
 
 /// An agent whose first inventory has the serial number of an asset
 /// entered by hand takes that asset over: its history, labels,
@@ -120,15 +121,6 @@ async fn an_agent_adopts_the_manual_asset_with_its_serial() {
             .expect("gone"),
         None
     );
-}
-
-fn pkg(name: &str, version: &str) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        source: PackageSource::Dpkg,
-        ..Package::default()
-    }
 }
 
 /// A re-enrolled machine's new asset takes over the old asset's
