@@ -1,5 +1,5 @@
-//! Builders the server crate's unit tests share: packages and inventories
-//! small enough to read in a test.
+//! Builders the server crate's unit tests share: packages, inventories,
+//! agents and a store in a temporary directory.
 
 use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
@@ -25,4 +25,21 @@ pub(crate) fn inv(packages: Vec<Package>) -> Inventory {
     i.memory.total_bytes = 8 << 30;
     i.software = packages;
     i
+}
+
+/// A new store in a temporary directory (kept while the directory lives).
+pub(crate) async fn store() -> (tempfile::TempDir, crate::store::Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = crate::store::Store::open(&dir.path().join("deskhand.db")).expect("open");
+    (dir, s)
+}
+
+/// A new agent `id` on host `host`, as enrollment inserts it.
+pub(crate) fn agent(id: &str, host: &str) -> crate::store::NewAgent {
+    crate::store::NewAgent {
+        id: id.into(),
+        hostname: host.into(),
+        cert_sha256: format!("fp-{id}"),
+        cert_not_after: 10_000,
+    }
 }

@@ -472,3 +472,6 @@ pub(super) fn audit(
     .execute(params![at, operator, action, target, detail])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -358,7 +358,7 @@ pub fn sort_assets(rows: &mut [AssetRow], order: AssetOrder) {
 /// about 600 bytes): a comparison sort of the elements themselves moves
 /// each one many times over; this sorts their positions, then moves each
 /// element once (swaps along each cycle of the permutation).
-pub(super) fn sort_large<T>(rows: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
+fn sort_large<T>(rows: &mut [T], mut cmp: impl FnMut(&T, &T) -> std::cmp::Ordering) {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_unstable_by(|&a, &b| cmp(&rows[a], &rows[b]));
     // Position `k` takes the element now at `order[k]`: follow each cycle
@@ -485,3 +485,6 @@ pub(super) fn one_match<T>(
         })
     })
 }
+
+#[cfg(test)]
+mod tests;
