@@ -7,8 +7,24 @@
 //! use a small pool of read-only connections and never wait for the
 //! writer (SQLite in WAL mode).
 //!
+//! Reads go through [`Reader`]: async code calls
+//! `store.read(move |r| r.asset_software(&id))` (one trip to the blocking
+//! pool), code already on a blocking thread [`Store::with_reader`].
+//!
+//! One file per area, each with its own `impl Store` (and its reads on
+//! `Reader`): `schema` (migrations), `writer` (the writer thread, batches,
+//! write health), `reader` (the read pool), `access` (tokens, agents,
+//! operators, liveness, audit), `assets` (rows, filters, order, lookup),
+//! `manual` (assets entered by hand, edits, retirement), `changes`
+//! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
+//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`; the software
+//! links are `catalog`, `links` and `index`, the background log copy
+//! `checkpoint`.
+//!
 //! Architecture invariant: no SQL outside this module. Time is always an
-//! argument (`now`, unix seconds), never read here.
+//! argument (`now`, unix seconds), never read here: the writer dates what
+//! it finds by its callers' times. A stored value that cannot be read back
+//! is [`StoreError::Corrupt`], never an empty default.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
