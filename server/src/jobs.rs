@@ -240,15 +240,14 @@ pub struct OrderParts {
 /// The order an agent receives for a stored job. The manifest goes out
 /// exactly as stored: the agent, not the server, decides whether to trust it.
 pub fn build_order(parts: &OrderParts) -> Result<JobOrder, String> {
-    let job = parts;
     let manifest = || {
         parts
             .manifest
             .clone()
-            .ok_or_else(|| format!("job {} has no manifest", job.job_id))
+            .ok_or_else(|| format!("job {} has no manifest", parts.job_id))
     };
-    let params = || deskhand_shared::params::split_assignments(&job.args);
-    let action = match job.action.as_str() {
+    let params = || deskhand_shared::params::split_assignments(&parts.args);
+    let action = match parts.action.as_str() {
         "install" => JobAction::Install {
             manifest: manifest()?,
             params: params()?,
@@ -259,14 +258,14 @@ pub fn build_order(parts: &OrderParts) -> Result<JobOrder, String> {
             params: params()?,
         },
         "inventory" => JobAction::InventoryRefresh,
-        "diag" => JobAction::Diag(diag_request(&job.item, &job.args)?),
+        "diag" => JobAction::Diag(diag_request(&parts.item, &parts.args)?),
         other => return Err(format!("unknown job action {other}")),
     };
     Ok(JobOrder {
-        job_id: job.job_id.clone(),
+        job_id: parts.job_id.clone(),
         action,
-        deadline: job.deadline,
-        timeout_secs: u64::try_from(job.timeout_secs).unwrap_or(1),
+        deadline: parts.deadline,
+        timeout_secs: u64::try_from(parts.timeout_secs).unwrap_or(1),
     })
 }
 
