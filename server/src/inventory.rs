@@ -572,23 +572,7 @@ pub mod stale;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pkg(name: &str, version: &str) -> Package {
-        Package {
-            name: name.into(),
-            version: version.into(),
-            source: PackageSource::Dpkg,
-            ..Package::default()
-        }
-    }
-
-    fn inv(pkgs: Vec<Package>) -> Inventory {
-        let mut i = Inventory::new();
-        i.identity.hostname = "pc-1".into();
-        i.memory.total_bytes = 8 << 30;
-        i.software = pkgs;
-        i
-    }
+    use crate::testkit::{inv, pkg};
 
     #[test]
     fn reports_past_the_bounds_are_refused() {

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use deskhand_shared::jobs::{JobAction, JobOrder, JobProgress, Outcome};
+use deskhand_shared::jobs::{JobAction, JobOrder, JobProgress, Outcome, SignedManifest};
 
 /// Where one (job, asset) pair stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,18 +216,38 @@ impl OutputBuffer {
     }
 }
 
+/// What an agent's order is built from: a stored job's fields and the
+/// signed manifest of its item (the store reads them, [`build_order`]
+/// decides).
+#[derive(Debug, Clone)]
+pub struct OrderParts {
+    /// The job id.
+    pub job_id: String,
+    /// What it does: install, uninstall, script, inventory or diag.
+    pub action: String,
+    /// `name version` of its package or script; a diagnostic's check.
+    pub item: String,
+    /// `NAME=VALUE` parameter values (check arguments for a diagnostic).
+    pub args: Vec<String>,
+    /// Deadline, Unix seconds.
+    pub deadline: i64,
+    /// Timeout per target, seconds.
+    pub timeout_secs: i64,
+    /// The signed manifest of its item, as stored.
+    pub manifest: Option<SignedManifest>,
+}
+
 /// The order an agent receives for a stored job. The manifest goes out
 /// exactly as stored: the agent, not the server, decides whether to trust it.
-pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String> {
-    let job = &parts.job;
+pub fn build_order(parts: &OrderParts) -> Result<JobOrder, String> {
     let manifest = || {
         parts
             .manifest
             .clone()
-            .ok_or_else(|| format!("job {} has no manifest", job.id))
+            .ok_or_else(|| format!("job {} has no manifest", parts.job_id))
     };
-    let params = || deskhand_shared::params::split_assignments(&job.args);
-    let action = match job.action.as_str() {
+    let params = || deskhand_shared::params::split_assignments(&parts.args);
+    let action = match parts.action.as_str() {
         "install" => JobAction::Install {
             manifest: manifest()?,
             params: params()?,
@@ -238,14 +258,14 @@ pub fn build_order(parts: &crate::store::OrderParts) -> Result<JobOrder, String>
             params: params()?,
         },
         "inventory" => JobAction::InventoryRefresh,
-        "diag" => JobAction::Diag(diag_request(&job.item, &job.args)?),
+        "diag" => JobAction::Diag(diag_request(&parts.item, &parts.args)?),
         other => return Err(format!("unknown job action {other}")),
     };
     Ok(JobOrder {
-        job_id: job.id.clone(),
+        job_id: parts.job_id.clone(),
         action,
-        deadline: job.deadline,
-        timeout_secs: u64::try_from(job.timeout_secs).unwrap_or(1),
+        deadline: parts.deadline,
+        timeout_secs: u64::try_from(parts.timeout_secs).unwrap_or(1),
     })
 }
 

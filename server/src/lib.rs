@@ -37,6 +37,8 @@ pub mod presence;
 pub mod secrets;
 pub mod serve;
 pub mod store;
+#[cfg(test)]
+mod testkit;
 pub mod text;
 pub mod tickets;
 pub mod version;

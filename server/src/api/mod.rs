@@ -1641,14 +1641,18 @@ async fn show_asset(
     Query(q): Query<ShowQuery>,
 ) -> ApiResult<AssetDetail> {
     let a = s.store.find_asset(key).await?;
-    let mut software = s.store.asset_software(a.id.clone()).await?;
+    let id = a.id.clone();
+    let mut software = s.store.read(move |r| r.asset_software(&id)).await?;
     if let Some(text) = q.software.filter(|t| !t.is_empty()) {
         let text = text.to_lowercase();
         software.retain(|p| p.name.to_lowercase().contains(&text));
     }
     let inv = s
         .store
-        .stored_inventory(a.id.clone())
+        .read({
+            let id = a.id.clone();
+            move |r| r.stored_inventory(&id)
+        })
         .await?
         .and_then(|(b, _)| deskhand_shared::inventory::Inventory::from_wire(&b).ok())
         .unwrap_or_default();
@@ -1705,7 +1709,10 @@ async fn show_asset(
         changes_last_7_days_total,
         stale: s
             .store
-            .asset_stale(a.id.clone())
+            .read({
+                let id = a.id.clone();
+                move |r| r.asset_stale(&id)
+            })
             .await?
             .into_iter()
             .map(|c| StaleView {

@@ -213,7 +213,10 @@ async fn plan_report(
             let rest = if d.needs_stored_form() {
                 match ctx
                     .store
-                    .stored_inventory(agent_id.to_string())
+                    .read({
+                        let id = agent_id.to_string();
+                        move |r| r.stored_inventory(&id)
+                    })
                     .await
                     .map_err(store_err)?
                 {

@@ -500,25 +500,11 @@ pub(super) fn asset_num(tx: &Transaction<'_>, asset_id: &str) -> Result<i64> {
 
 #[cfg(test)]
 mod tests {
-    use deskhand_shared::inventory::{Inventory, Package, PackageSource, diff};
+    use deskhand_shared::inventory::diff;
 
     use crate::inventory::{plan_delta, plan_full};
     use crate::store::{AssetFilter, NewAgent, Store};
-
-    fn inv(packages: &[(&str, &str)]) -> Inventory {
-        let mut inv = Inventory::new();
-        inv.identity.hostname = "pc".into();
-        inv.software = packages
-            .iter()
-            .map(|(name, version)| Package {
-                name: (*name).into(),
-                version: (*version).into(),
-                source: PackageSource::Dpkg,
-                ..Package::default()
-            })
-            .collect();
-        inv
-    }
+    use crate::testkit::{inv, pkg};
 
     async fn holders(s: &Store, name: &str, version: &str) -> Vec<String> {
         let ids: Vec<i64> = s
@@ -560,8 +546,8 @@ mod tests {
             };
             s.enroll_agent("t".into(), agent, 1).await.expect("agent");
         }
-        let before = inv(&[("curl", "1"), ("vim", "2")]);
-        let after = inv(&[("curl", "2"), ("vim", "2"), ("zsh", "5")]);
+        let before = inv(vec![pkg("curl", "1"), pkg("vim", "2")]);
+        let after = inv(vec![pkg("curl", "2"), pkg("vim", "2"), pkg("zsh", "5")]);
         let first = plan_full(None, &before);
         s.ingest_inventory("a1".into(), None, first.clone(), 1, 1)
             .await
@@ -579,7 +565,7 @@ mod tests {
         r1.expect("a1 delta");
         assert!(stale.is_err());
         let names: Vec<(String, String)> = s
-            .asset_software("a1".into())
+            .read(|r| r.asset_software("a1"))
             .await
             .expect("a1 software")
             .into_iter()
@@ -634,10 +620,8 @@ mod tests {
         for k in 0..40 {
             let mut next = now.clone();
             next.software.retain(|p| p.name != "curl");
-            next.software
-                .push(inv(&[("curl", &(k + 3).to_string())]).software.remove(0));
-            next.software
-                .push(inv(&[(&format!("pkg-{k}"), "1")]).software.remove(0));
+            next.software.push(pkg("curl", &(k + 3).to_string()));
+            next.software.push(pkg(&format!("pkg-{k}"), "1"));
             let delta = plan_delta(None, diff(&now, &next)).expect("delta");
             let base = now.content_hash().to_hex();
             s.ingest_inventory("a1".into(), Some(base), delta, 1, 3 + k)
@@ -645,7 +629,10 @@ mod tests {
                 .expect("delta");
             now = next;
         }
-        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        let a1 = s
+            .read(|r| r.asset_software("a1"))
+            .await
+            .expect("a1 software");
         assert_eq!(a1.len(), 2 + 40 + 1);
         assert!(a1.iter().any(|r| r.name == "curl" && r.version == "42"));
         assert_eq!(
@@ -701,7 +688,10 @@ mod tests {
         .expect("zsh removed");
         assert_eq!(holders(&s, "vim", "2").await, ["a2"]);
         assert!(holders(&s, "zsh", "5").await.is_empty());
-        let a1 = s.asset_software("a1".into()).await.expect("a1 software");
+        let a1 = s
+            .read(|r| r.asset_software("a1"))
+            .await
+            .expect("a1 software");
         assert_eq!(a1.len(), 41);
         assert_eq!(
             s.find_asset("a1".into()).await.expect("a1").software_count,

@@ -29,7 +29,7 @@ impl Store {
         now: i64,
         keep: bool,
     ) -> Result<RowResults> {
-        self.write(move |tx| import_rows(tx, &rows, &by, now, keep))
+        self.write_at(now, move |tx| import_rows(tx, &rows, &by, now, keep))
             .await
     }
 }

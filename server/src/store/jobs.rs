@@ -1,9 +1,10 @@
-//! Published packages and scripts, jobs and their per-asset targets.
+//! Jobs and their per-asset targets: created, delivered, updated by their
+//! agents, cancelled and expired (the rules live in `crate::jobs`).
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, Store, StoreError, audit};
-use crate::jobs::{Pending, TargetState, on_cancel, on_progress};
+use super::{Result, Store, StoreError, audit, damaged};
+use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
 use deskhand_shared::jobs::{JobProgress, SignedManifest};
 
 /// The schema of this module (one migration).
@@ -79,51 +80,6 @@ ALTER TABLE jobs DROP COLUMN cwd;
 /// Output kept per target and stream while a job runs (the agent's final
 /// result replaces it).
 const LIVE_OUTPUT_CAP: i64 = 64 * 1024;
-
-/// A published package or script.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentItem {
-    /// Row id.
-    pub id: i64,
-    /// `package` or `script`.
-    pub kind: String,
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// SHA-256 of the artifact, if it has one.
-    pub sha256: Option<String>,
-    /// Size of the artifact.
-    pub size: Option<i64>,
-    /// The signed manifest, exactly as published.
-    pub manifest: SignedManifest,
-    /// The publisher key id the manifest names.
-    pub publisher: String,
-    /// When it was published.
-    pub published_at: i64,
-    /// Who published it.
-    pub published_by: String,
-}
-
-fn item_from_row(r: &Row<'_>) -> rusqlite::Result<ContentItem> {
-    Ok(ContentItem {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        name: r.get(2)?,
-        version: r.get(3)?,
-        sha256: r.get(4)?,
-        size: r.get(5)?,
-        manifest: SignedManifest {
-            json: r.get(6)?,
-            signature: r.get(7)?,
-        },
-        publisher: r.get(8)?,
-        published_at: r.get(9)?,
-        published_by: r.get(10)?,
-    })
-}
-
-const ITEM_COLUMNS: &str = "id, kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by";
 
 /// A job to create.
 #[derive(Debug, Clone)]
@@ -205,15 +161,6 @@ pub struct TargetRow {
     pub installed_version: Option<String>,
 }
 
-/// What a session needs to build an agent's order.
-#[derive(Debug, Clone)]
-pub struct OrderParts {
-    /// The job.
-    pub job: JobRow,
-    /// The signed manifest of its item, as stored.
-    pub manifest: Option<SignedManifest>,
-}
-
 /// What happened to a job update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -227,8 +174,19 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
+/// A JSON column's value; a damaged one is an error naming the column.
+fn from_json<T: serde::de::DeserializeOwned>(
+    s: &str,
+    table: &'static str,
+    column: &'static str,
+) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| damaged(table, column, e))
+}
+
+/// A target's stored state; an unknown one is an error naming the column.
+fn target_state(s: &str) -> rusqlite::Result<TargetState> {
+    TargetState::parse(s)
+        .ok_or_else(|| damaged("job_targets", "state", format!("unknown state `{s}`")))
 }
 
 const JOB_COLUMNS: &str = "j.id, j.action, COALESCE(c.name || ' ' || c.version, j.diag_check, ''), j.targets_spec, j.created_at, j.created_by, j.deadline, j.timeout_secs, j.args, j.cancelled_at";
@@ -243,7 +201,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         created_by: r.get(5)?,
         deadline: r.get(6)?,
         timeout_secs: r.get(7)?,
-        args: from_json(&r.get::<_, String>(8)?),
+        args: from_json(&r.get::<_, String>(8)?, "jobs", "args")?,
         cancelled_at: r.get(9)?,
         counts: Vec::new(),
     })
@@ -262,112 +220,6 @@ fn state_counts(conn: &rusqlite::Connection, job_id: &str) -> Result<Vec<(String
 }
 
 impl Store {
-    /// Stores a published package or script; its content must be in the
-    /// content store already (the caller checks).
-    pub async fn publish_item(
-        &self,
-        manifest: SignedManifest,
-        operator: String,
-        now: i64,
-    ) -> Result<ContentItem> {
-        let parsed = manifest
-            .parse_unverified()
-            .map_err(|e| StoreError::Refused(e.to_string()))?;
-        self.write(move |tx| {
-            let kind = parsed.kind.as_str();
-            let exists: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM content_items WHERE kind = ?1 AND name = ?2 AND version = ?3",
-                    params![kind, parsed.name, parsed.version],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_some() {
-                return Err(StoreError::Refused(format!(
-                    "{kind} {} {} is already published; publish a new version",
-                    parsed.name, parsed.version
-                )));
-            }
-            let (sha, size) = match &parsed.artifact {
-                Some(a) => (Some(a.sha256.clone()), i64::try_from(a.size).ok()),
-                None => (None, None),
-            };
-            tx.execute(
-                "INSERT INTO content_items (kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![kind, parsed.name, parsed.version, sha, size, manifest.json, manifest.signature, parsed.publisher, now, operator],
-            )?;
-            let id = tx.last_insert_rowid();
-            audit(tx, now, &operator, &format!("{kind}.publish"), &format!("{} {}", parsed.name, parsed.version), &parsed.publisher)?;
-            Ok(ContentItem {
-                id,
-                kind: kind.to_string(),
-                name: parsed.name,
-                version: parsed.version,
-                sha256: sha,
-                size,
-                manifest,
-                publisher: parsed.publisher,
-                published_at: now,
-                published_by: operator,
-            })
-        })
-        .await
-    }
-
-    /// Published items of a kind, newest first.
-    pub async fn list_items(&self, kind: String) -> Result<Vec<ContentItem>> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 ORDER BY name, published_at DESC, id DESC"
-            ))?;
-            let rows = stmt
-                .query_map([kind], item_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        })
-        .await
-    }
-
-    /// A published item by kind, name and version (the newest if no version).
-    pub async fn find_item(
-        &self,
-        kind: String,
-        name: String,
-        version: Option<String>,
-    ) -> Result<ContentItem> {
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 AND name = ?2 AND (?3 IS NULL OR version = ?3)
-                 ORDER BY published_at DESC, id DESC LIMIT 1"
-            );
-            conn.query_row(&sql, params![kind, name, version], item_from_row)
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::NotFound(match &version {
-                        Some(v) => format!("no {kind} {name} version {v} is published"),
-                        None => format!("no {kind} named {name} is published"),
-                    })
-                })
-        })
-        .await
-    }
-
-    /// Whether a published item names this content (agents may fetch only those).
-    pub async fn content_is_published(&self, sha256: String) -> Result<bool> {
-        self.read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT 1 FROM content_items WHERE sha256 = ?1 LIMIT 1",
-                    [sha256],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
-        })
-        .await
-    }
-
     /// Creates a job with its resolved targets, all queued.
     /// Returns the job id and its row number (what a ticket's timeline
     /// refers to).
@@ -378,7 +230,7 @@ impl Store {
         now: i64,
     ) -> Result<(String, i64)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             tx.execute(
                 "INSERT INTO jobs (id, action, item_id, args, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -410,7 +262,7 @@ impl Store {
                     let state: String = r.get(1)?;
                     Ok(Pending {
                         job_id: r.get(0)?,
-                        state: TargetState::parse(&state).unwrap_or(TargetState::Queued),
+                        state: target_state(&state)?,
                         cancel_requested: r.get(2)?,
                     })
                 })?
@@ -435,8 +287,14 @@ impl Store {
                     (Some(json), Some(signature)) => Some(SignedManifest { json, signature }),
                     _ => None,
                 };
+                let job = job_from_row(r)?;
                 Ok(OrderParts {
-                    job: job_from_row(r)?,
+                    job_id: job.id,
+                    action: job.action,
+                    item: job.item,
+                    args: job.args,
+                    deadline: job.deadline,
+                    timeout_secs: job.timeout_secs,
                     manifest,
                 })
             })
@@ -454,7 +312,7 @@ impl Store {
         progress: JobProgress,
         now: i64,
     ) -> Result<Applied> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let found: Option<(String, String)> = tx
                 .query_row(
                     "SELECT asset_id, state FROM job_targets WHERE job_id = ?1 AND agent_id = ?2",
@@ -465,7 +323,7 @@ impl Store {
             let Some((asset_id, state)) = found else {
                 return Ok(Applied::Unchanged);
             };
-            let state = TargetState::parse(&state).unwrap_or(TargetState::Queued);
+            let state = target_state(&state)?;
             if let JobProgress::Output { stderr, text } = &progress {
                 if state.is_terminal() {
                     return Ok(Applied::Unchanged);
@@ -518,7 +376,7 @@ impl Store {
         operator: String,
         now: i64,
     ) -> Result<Vec<String>> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let exists: Option<Option<i64>> = tx
                 .query_row("SELECT cancelled_at FROM jobs WHERE id = ?1", [&job_id], |r| r.get(0))
                 .optional()?;
@@ -536,7 +394,7 @@ impl Store {
             };
             let mut agents = Vec::new();
             for (asset, agent, state) in targets {
-                let state = TargetState::parse(&state).unwrap_or(TargetState::Queued);
+                let state = target_state(&state)?;
                 if state.is_terminal() {
                     continue;
                 }
@@ -569,7 +427,7 @@ impl Store {
 
     /// Expires queued targets whose deadline passed; returns how many.
     pub async fn expire_jobs(&self, now: i64) -> Result<usize> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let n = tx.execute(
                 "UPDATE job_targets SET state = 'expired', finished_at = ?1, updated_at = ?1,
                      message = 'the deadline passed before the agent could start it'
@@ -713,3 +571,6 @@ pub(super) fn move_asset_targets(
     tx.execute("DELETE FROM job_targets WHERE asset_id = ?1", [old])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,7 @@
 use deskhand_shared::inventory::Unknown;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Reader, Result, Store};
+use super::{Reader, Result};
 use crate::inventory::stale::{StaleCategory, next_stale};
 
 /// The migration's table and flag.
@@ -105,7 +105,8 @@ pub(super) fn forget(tx: &Transaction<'_>, num: i64) -> rusqlite::Result<()> {
 }
 
 impl Reader<'_> {
-    /// See [`Store::asset_stale`].
+    /// The categories of an asset's inventory its agent could not collect
+    /// lately, by category: each shown with its last collected value.
     pub fn asset_stale(&self, asset_id: &str) -> Result<Vec<StaleCategory>> {
         let num: Option<Option<i64>> = self
             .0
@@ -119,43 +120,36 @@ impl Reader<'_> {
     }
 }
 
-impl Store {
-    /// The categories of an asset's inventory its agent could not collect
-    /// lately, by category: each shown with its last collected value.
-    pub async fn asset_stale(&self, asset_id: String) -> Result<Vec<StaleCategory>> {
-        self.read(move |c| Reader(c).asset_stale(&asset_id)).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inventory::{plan_full, reconstruct, stored_form};
-    use deskhand_shared::inventory::{Category, Inventory, Package, PackageSource};
+    use crate::store::Store;
+    use crate::testkit::{inv, pkg};
+    use deskhand_shared::inventory::{Category, Inventory};
 
-    fn inv(pkgs: &[&str]) -> Inventory {
-        let mut i = Inventory::new();
-        i.identity.hostname = "pc-1".into();
-        i.software = pkgs
-            .iter()
-            .map(|n| Package {
-                name: (*n).into(),
-                version: "1".into(),
-                source: PackageSource::Dpkg,
-                ..Package::default()
-            })
-            .collect();
-        i
+    /// An inventory with these packages, each at version 1.
+    fn inv_of(names: &[&str]) -> Inventory {
+        inv(names.iter().map(|n| pkg(n, "1")).collect())
     }
 
     /// The base the server plans a full report against.
     async fn base(s: &Store, id: &str) -> Inventory {
         let (blob, _) = s
-            .stored_inventory(id.into())
+            .read({
+                let id = id.to_string();
+                move |r| r.stored_inventory(&id)
+            })
             .await
             .expect("read")
             .expect("stored");
-        let rows = s.asset_software(id.into()).await.expect("software");
+        let rows = s
+            .read({
+                let id = id.to_string();
+                move |r| r.asset_software(&id)
+            })
+            .await
+            .expect("software");
         reconstruct(Inventory::from_wire(&blob).expect("decodes"), &rows)
     }
 
@@ -173,13 +167,18 @@ mod tests {
             cert_not_after: 0,
         };
         s.enroll_agent("t".into(), agent, 1).await.expect("agent");
-        let first = inv(&["bash", "curl", "vim"]);
+        let first = inv_of(&["bash", "curl", "vim"]);
         s.ingest_inventory("a1".into(), None, plan_full(None, &first), 1, 100)
             .await
             .expect("first");
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
 
-        let mut failing = inv(&[]);
+        let mut failing = inv(vec![]);
         failing.meta.unknown = vec![Unknown::new(
             Category::Software,
             "dpkg: cannot read /var/lib/dpkg/status: Too many open files (os error 24)",
@@ -190,14 +189,14 @@ mod tests {
                 .await
                 .expect("stored");
         }
-        let kept = s.asset_software("a1".into()).await.expect("software");
+        let kept = s.read(|r| r.asset_software("a1")).await.expect("software");
         assert_eq!(kept.len(), 3, "nothing removed");
         let history = s
             .asset_history("a1".into(), 0, None)
             .await
             .expect("history");
         assert_eq!(history.len(), 1, "only the first inventory: {history:?}");
-        let stale = s.asset_stale("a1".into()).await.expect("stale");
+        let stale = s.read(|r| r.asset_stale("a1")).await.expect("stale");
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0].category, "software");
         assert_eq!(stale[0].since, 200, "since the first report that missed it");
@@ -205,11 +204,16 @@ mod tests {
 
         // Readable again, one package really gone: that alone is history,
         // and the software is no longer stale.
-        let plan = plan_full(Some(&base(&s, "a1").await), &inv(&["bash", "curl"]));
+        let plan = plan_full(Some(&base(&s, "a1").await), &inv_of(&["bash", "curl"]));
         s.ingest_inventory("a1".into(), None, plan, 1, 400)
             .await
             .expect("stored");
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
         let history = s
             .asset_history("a1".into(), 0, None)
             .await
@@ -260,7 +264,7 @@ mod tests {
         }
         let s = Store::open(&path).expect("migrates");
         let (blob, _) = s
-            .stored_inventory("a1".into())
+            .read(|r| r.stored_inventory("a1"))
             .await
             .expect("read")
             .expect("stored");
@@ -271,6 +275,11 @@ mod tests {
         let mut want = deskhand_shared::inventory::synthetic(7, 3);
         want.os.kernel = Some("6.1.0-18-amd64".into());
         assert_eq!(inv, stored_form(&want));
-        assert!(s.asset_stale("a1".into()).await.expect("stale").is_empty());
+        assert!(
+            s.read(|r| r.asset_stale("a1"))
+                .await
+                .expect("stale")
+                .is_empty()
+        );
     }
 }

@@ -212,7 +212,7 @@ impl<'a> Io<'a> {
             Request::UpdateFacts(hello) => {
                 if let Err(e) = ctx
                     .store
-                    .update_agent_facts(agent_id.to_string(), hello)
+                    .update_agent_facts(agent_id.to_string(), hello, crate::unix_now())
                     .await
                 {
                     // Told again at the next connection; a database that

@@ -13,7 +13,8 @@ use crate::tickets::{Effect, Refusal, decide};
 impl Store {
     /// Creates a ticket; returns its number.
     pub async fn create_ticket(&self, t: NewTicket, by: String, now: i64) -> Result<i64> {
-        self.write(move |tx| insert_ticket(tx, &t, &by, now)).await
+        self.write_at(now, move |tx| insert_ticket(tx, &t, &by, now))
+            .await
     }
 
     /// Creates the ticket of an end user's help request, linked to the
@@ -25,7 +26,7 @@ impl Store {
         help: HelpAttachments,
         now: i64,
     ) -> Result<i64> {
-        self.write(move |tx| {
+        self.write_at(now, move |tx| {
             let by = format!("agent:{}", help.agent_id);
             let number = insert_ticket(tx, &t, &by, now)?;
             append(
@@ -53,7 +54,7 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<()> {
-        self.write(move |tx| apply_change(tx, number, change, &by, now))
+        self.write_at(now, move |tx| apply_change(tx, number, change, &by, now))
             .await
     }
 }

@@ -1,0 +1,334 @@
+//! The database schema: every migration, in order, and the hooks that
+//! rewrite stored values when the layout changes.
+
+use rusqlite::{Transaction, params};
+use rusqlite_migration::{M, Migrations};
+
+use super::ingest::set_macs;
+use super::{Result, catalog, jobs, links, stale, tickets};
+
+pub(super) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(
+            r#"
+        CREATE TABLE enrollment_tokens (
+            id          INTEGER PRIMARY KEY,
+            token_hash  TEXT NOT NULL UNIQUE,
+            label       TEXT NOT NULL DEFAULT '',
+            uses_total  INTEGER NOT NULL,
+            uses_left   INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL,
+            created_at  INTEGER NOT NULL,
+            created_by  TEXT NOT NULL
+        );
+        CREATE TABLE agents (
+            id              TEXT PRIMARY KEY,
+            hostname        TEXT NOT NULL,
+            os_name         TEXT NOT NULL DEFAULT '',
+            os_version      TEXT NOT NULL DEFAULT '',
+            kernel_version  TEXT NOT NULL DEFAULT '',
+            arch            TEXT NOT NULL DEFAULT '',
+            agent_version   TEXT NOT NULL DEFAULT '',
+            cert_sha256     TEXT NOT NULL UNIQUE,
+            cert_not_after  INTEGER NOT NULL,
+            enrolled_at     INTEGER NOT NULL,
+            token_id        INTEGER REFERENCES enrollment_tokens(id),
+            last_seen       INTEGER,
+            last_addr       TEXT,
+            revoked_at      INTEGER,
+            revoked_by      TEXT
+        );
+        CREATE INDEX agents_hostname ON agents(hostname);
+        CREATE TABLE operators (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            role        TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'viewer')),
+            token_hash  TEXT NOT NULL UNIQUE,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id        INTEGER PRIMARY KEY,
+            at        INTEGER NOT NULL,
+            operator  TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            target    TEXT NOT NULL DEFAULT '',
+            detail    TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        "#,
+        ),
+        M::up(
+            r#"
+        CREATE TABLE diag_runs (
+            id          INTEGER PRIMARY KEY,
+            agent_id    TEXT NOT NULL REFERENCES agents(id),
+            check_name  TEXT NOT NULL,
+            args        TEXT NOT NULL DEFAULT '',
+            operator    TEXT NOT NULL,
+            started_at  INTEGER NOT NULL,
+            micros      INTEGER NOT NULL,
+            ok          INTEGER NOT NULL,
+            error       TEXT,
+            result      BLOB NOT NULL
+        );
+        CREATE INDEX diag_runs_agent ON diag_runs(agent_id, started_at);
+        "#,
+        ),
+        M::up(
+            r#"
+        CREATE TABLE assets (
+            id                  TEXT PRIMARY KEY,
+            kind                TEXT NOT NULL DEFAULT 'computer',
+            agent_id            TEXT REFERENCES agents(id),
+            location            TEXT NOT NULL DEFAULT '',
+            notes               TEXT NOT NULL DEFAULT '',
+            hostname            TEXT NOT NULL,
+            fqdn                TEXT NOT NULL DEFAULT '',
+            os_name             TEXT NOT NULL DEFAULT '',
+            os_version          TEXT NOT NULL DEFAULT '',
+            kernel              TEXT NOT NULL DEFAULT '',
+            arch                TEXT NOT NULL DEFAULT '',
+            manufacturer        TEXT NOT NULL DEFAULT '',
+            model               TEXT NOT NULL DEFAULT '',
+            serial              TEXT NOT NULL DEFAULT '',
+            system_uuid         TEXT NOT NULL DEFAULT '',
+            machine_id          TEXT NOT NULL DEFAULT '',
+            cpu_model           TEXT NOT NULL DEFAULT '',
+            cpu_cores           INTEGER NOT NULL DEFAULT 0,
+            memory_bytes        INTEGER NOT NULL DEFAULT 0,
+            ipv4                TEXT NOT NULL DEFAULT '',
+            macs                TEXT NOT NULL DEFAULT '',
+            user                TEXT NOT NULL DEFAULT '',
+            software_count      INTEGER NOT NULL DEFAULT 0,
+            inventory_hash      TEXT NOT NULL DEFAULT '',
+            inventory           BLOB NOT NULL DEFAULT x'',
+            first_inventory_at  INTEGER NOT NULL,
+            last_inventory_at   INTEGER NOT NULL,
+            last_report_bytes   INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX assets_hostname ON assets(hostname COLLATE NOCASE);
+        CREATE INDEX assets_serial ON assets(serial);
+        CREATE TABLE software (
+            id       INTEGER PRIMARY KEY,
+            name     TEXT NOT NULL,
+            version  TEXT NOT NULL,
+            vendor   TEXT NOT NULL,
+            source   TEXT NOT NULL,
+            arch     TEXT NOT NULL,
+            UNIQUE (name, version, vendor, source, arch)
+        );
+        CREATE INDEX software_name ON software(name COLLATE NOCASE);
+        CREATE TABLE asset_software (
+            asset_id      TEXT NOT NULL REFERENCES assets(id),
+            software_id   INTEGER NOT NULL REFERENCES software(id),
+            install_date  INTEGER,
+            size_bytes    INTEGER,
+            state         TEXT NOT NULL DEFAULT '',
+            pkg_id        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (asset_id, software_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX asset_software_by_software ON asset_software(software_id, asset_id);
+        CREATE TABLE asset_events (
+            id         INTEGER PRIMARY KEY,
+            asset_id   TEXT NOT NULL REFERENCES assets(id),
+            at         INTEGER NOT NULL,
+            category   TEXT NOT NULL,
+            item       TEXT NOT NULL,
+            change     TEXT NOT NULL,
+            old_value  TEXT,
+            new_value  TEXT
+        );
+        CREATE INDEX asset_events_by_asset ON asset_events(asset_id, at);
+        "#,
+        ),
+        M::up(
+            r#"
+        CREATE TABLE labels (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            filter      TEXT,
+            created_at  INTEGER NOT NULL,
+            created_by  TEXT NOT NULL
+        );
+        CREATE TABLE asset_labels (
+            asset_id  TEXT NOT NULL REFERENCES assets(id),
+            label_id  INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+            PRIMARY KEY (asset_id, label_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX asset_labels_by_label ON asset_labels(label_id, asset_id);
+        "#,
+        ),
+        M::up(jobs::MIGRATION),
+        M::up(tickets::MIGRATION),
+        // Ingest speed (issue 4): links keyed by an integer asset number
+        // instead of the TEXT id (new assets append at the end of the
+        // table), and the inverted index as a table of its own that the
+        // writer maintains once per batch, outside the requests'
+        // savepoints (see `store::catalog`).
+        M::up(
+            r#"
+        ALTER TABLE assets ADD COLUMN num INTEGER;
+        UPDATE assets SET num = rowid;
+        CREATE UNIQUE INDEX assets_num ON assets(num);
+        CREATE TABLE asset_packages (
+            asset_num     INTEGER NOT NULL,
+            software_id   INTEGER NOT NULL,
+            install_date  INTEGER,
+            size_bytes    INTEGER,
+            state         TEXT NOT NULL DEFAULT '',
+            pkg_id        TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (asset_num, software_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE software_assets (
+            software_id  INTEGER NOT NULL,
+            asset_num    INTEGER NOT NULL,
+            PRIMARY KEY (software_id, asset_num)
+        ) WITHOUT ROWID;
+        INSERT INTO asset_packages (asset_num, software_id, install_date, size_bytes, state, pkg_id)
+            SELECT a.num, l.software_id, l.install_date, l.size_bytes, l.state, l.pkg_id
+            FROM asset_software l JOIN assets a ON a.id = l.asset_id;
+        INSERT INTO software_assets (software_id, asset_num)
+            SELECT software_id, asset_num FROM asset_packages;
+        DROP TABLE asset_software;
+        "#,
+        ),
+        // Ingest speed (issue 4): an asset's packages as one packed value
+        // (`store::links`) instead of 1,500 rows, with a delta's changes
+        // in a small value beside it, and the inverted index in memory
+        // (`store::index`), rebuilt from these values at open.
+        M::up_with_hook(
+            r#"
+        CREATE TABLE asset_links (
+            asset_num  INTEGER PRIMARY KEY,
+            links      BLOB NOT NULL
+        );
+        CREATE TABLE asset_link_changes (
+            asset_num  INTEGER PRIMARY KEY,
+            changes    BLOB NOT NULL
+        );
+        "#,
+            |tx: &Transaction<'_>| {
+                pack_asset_packages(tx).map_err(|e| {
+                    rusqlite_migration::HookError::Hook(format!("packing software links: {e}"))
+                })?;
+                tx.execute_batch("DROP TABLE asset_packages; DROP TABLE software_assets;")?;
+                Ok(())
+            },
+        ),
+        // Re-enrollment lookups by hardware identity: the SMBIOS UUID and
+        // each MAC address are probes, not scans of every asset's row.
+        M::up_with_hook(
+            r#"
+        CREATE INDEX assets_system_uuid ON assets(system_uuid);
+        CREATE TABLE asset_macs (
+            mac       TEXT NOT NULL,
+            asset_id  TEXT NOT NULL,
+            PRIMARY KEY (mac, asset_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX asset_macs_by_asset ON asset_macs(asset_id);
+        "#,
+            |tx: &Transaction<'_>| {
+                let assets: Vec<(String, String)> = {
+                    let mut st = tx.prepare("SELECT id, macs FROM assets WHERE macs != ''")?;
+                    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                for (id, macs) in assets {
+                    set_macs(tx, &id, &macs)?;
+                }
+                Ok(())
+            },
+        ),
+        // Version 2 of an asset's link changes also lists a replaced base
+        // link as removed, so a delta can tell base membership from the
+        // in-memory index without reading the base value. Version-1
+        // values are folded into their bases.
+        M::up_with_hook("", |tx: &Transaction<'_>| {
+            catalog::fold_all_changes(tx).map_err(|e| {
+                rusqlite_migration::HookError::Hook(format!("folding software link changes: {e}"))
+            })
+        }),
+        // Ingest speed (issue 4): an asset's stored form (kilobytes, in
+        // overflow pages) in a table of its own. In the assets row it sat
+        // between the fields a delta updates, so every delta read and
+        // rewrote the record across its overflow chain (copying the value
+        // twice, comparing it page by page, dirtying the chain's last
+        // page) to change a hash and two times; a delta that changes only
+        // software now leaves it alone. An asset with an inventory always
+        // has a number (`catalog::asset_num`); the first statement only
+        // guards against one that does not.
+        M::up(
+            r#"
+        UPDATE assets SET num = (SELECT coalesce(max(num), 0) FROM assets) + rowid
+            WHERE num IS NULL AND length(inventory) > 0;
+        CREATE TABLE asset_inventory (
+            asset_num  INTEGER PRIMARY KEY,
+            inventory  BLOB NOT NULL
+        );
+        INSERT INTO asset_inventory (asset_num, inventory)
+            SELECT num, inventory FROM assets WHERE length(inventory) > 0;
+        ALTER TABLE assets DROP COLUMN inventory;
+        "#,
+        ),
+        // Retired assets (disposed, lost, given away): kept with their
+        // history, tickets and jobs, left out of lists, counts and targets.
+        M::up(
+            r#"
+        ALTER TABLE assets ADD COLUMN retired_at INTEGER;
+        ALTER TABLE assets ADD COLUMN retired_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE assets ADD COLUMN retired_reason TEXT NOT NULL DEFAULT '';
+        "#,
+        ),
+        // Warranty end dates, set by hand (no agent can know them).
+        M::up("ALTER TABLE assets ADD COLUMN warranty_until TEXT NOT NULL DEFAULT '';"),
+        // What changed across the fleet in a time window (`assets
+        // changes`): events by time. Times only grow, so each insert
+        // appends at the index's right edge.
+        M::up("CREATE INDEX asset_events_by_time ON asset_events(at);"),
+        M::up(jobs::PARAMS_MIGRATION),
+        // Inventory schema 2: categories an agent could not collect are
+        // stale, not gone (`store::stale`); stored forms in the new layout.
+        M::up_with_hook(stale::MIGRATION, |tx: &Transaction<'_>| {
+            stale::upgrade_stored_forms(tx).map_err(|e| {
+                rusqlite_migration::HookError::Hook(format!("upgrading stored inventories: {e}"))
+            })
+        }),
+    ])
+}
+
+/// Migration 8: each asset's `asset_packages` rows become one packed value.
+fn pack_asset_packages(tx: &Transaction<'_>) -> Result<()> {
+    let mut st = tx.prepare(
+        "SELECT asset_num, software_id, install_date, size_bytes, state, pkg_id
+         FROM asset_packages ORDER BY asset_num, software_id",
+    )?;
+    let mut rows = st.query([])?;
+    let mut insert = tx.prepare("INSERT INTO asset_links (asset_num, links) VALUES (?1, ?2)")?;
+    let mut current: Option<(i64, Vec<links::Link>)> = None;
+    let mut flush = |c: Option<(i64, Vec<links::Link>)>| -> Result<()> {
+        if let Some((num, l)) = c {
+            let mut set = links::LinkSet::default();
+            set.apply(&[], l);
+            insert.execute(params![num, set.encode()])?;
+        }
+        Ok(())
+    };
+    while let Some(r) = rows.next()? {
+        let num: i64 = r.get(0)?;
+        let link = links::Link {
+            software_id: r.get(1)?,
+            install_date: r.get(2)?,
+            size_bytes: r.get(3)?,
+            state: r.get(4)?,
+            pkg_id: r.get(5)?,
+        };
+        match &mut current {
+            Some((n, l)) if *n == num => l.push(link),
+            _ => flush(current.replace((num, vec![link])))?,
+        }
+    }
+    flush(current)
+}
+
+#[cfg(test)]
+mod tests;
