@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::serve::DATABASE_FILE;
+use crate::store::DATABASE_FILE;
 use crate::store::Snapshot;
 
 /// A data directory holds these; a folder without them is not one.

@@ -22,12 +22,10 @@ use crate::config::ServerSettings;
 use crate::link::{self, LinkContext};
 use crate::pki::CertificateAuthority;
 use crate::presence::Presence;
-use crate::store::{Seen, Store};
+use crate::store::{DATABASE_FILE, Seen, Store};
 use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
-/// The database in the data directory.
-pub const DATABASE_FILE: &str = "deskhand.db";
 
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {

@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
+/// The database's file in a server's data directory.
+pub const DATABASE_FILE: &str = "deskhand.db";
+
 mod access;
 mod assets;
 mod catalog;
