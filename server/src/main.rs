@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use deskhand_api_types::Keyword;
+use deskhand_api_types::assets::{AssetSort, AssetStatus};
+use deskhand_api_types::software::SoftwareSort;
 use deskhand_server::cli::{self, Client, OutputFormat};
 use deskhand_server::config::{ServerConfigFile, ServerFlags, ServerSettings};
 
@@ -153,7 +156,7 @@ struct AssetFilters {
     label: Option<String>,
     /// Assets in service (the default), retired ones, or all.
     #[arg(long, value_enum, value_name = "STATUS")]
-    status: Option<deskhand_server::store::AssetStatus>,
+    status: Option<cli::assets_args::StatusArg>,
     /// Warranty still running and ending within this long, e.g. 90d.
     #[arg(long, value_name = "DURATION")]
     warranty_ends_within: Option<String>,
@@ -172,7 +175,9 @@ impl AssetFilters {
             seen_within: self.seen_within,
             not_seen_for: self.not_seen_for,
             label: self.label,
-            status: self.status.as_ref().map(deskhand_server::api::value_name),
+            status: self
+                .status
+                .map(|s| Keyword::name(AssetStatus::from(s)).to_string()),
             warranty_ends_within: self.warranty_ends_within,
             out_of_warranty: self.out_of_warranty.then(|| "true".to_string()),
             ..Default::default()
@@ -188,7 +193,7 @@ struct ListArgs {
     filters: AssetFilters,
     /// Sort by this (ties by name).
     #[arg(long, value_enum, value_name = "KEY", default_value_t)]
-    sort: deskhand_server::store::AssetSort,
+    sort: cli::assets_args::SortArg,
     #[command(flatten)]
     page: PageArgs,
 }
@@ -196,7 +201,7 @@ struct ListArgs {
 impl ListArgs {
     fn query(self) -> deskhand_server::api::AssetQuery {
         deskhand_server::api::AssetQuery {
-            sort: Some(deskhand_server::api::value_name(&self.sort)),
+            sort: Some(Keyword::name(AssetSort::from(self.sort)).to_string()),
             order: self.page.order(),
             limit: self.page.limit,
             offset: self.page.offset(),
@@ -293,7 +298,7 @@ enum AssetsCmd {
     Count {
         /// What to count by.
         #[arg(long, value_enum)]
-        by: deskhand_server::api::CountBy,
+        by: cli::assets_args::CountByArg,
         #[command(flatten)]
         filters: AssetFilters,
     },
@@ -349,7 +354,7 @@ enum AssetsCmd {
         /// Id, host name or serial number.
         asset: String,
         #[command(flatten)]
-        fields: deskhand_server::store::AssetEdit,
+        fields: cli::assets_args::EditFields,
     },
     /// Add many assets without agents from a CSV file with a header row
     /// (columns: name, kind, serial, manufacturer, model, location, user,
@@ -430,7 +435,7 @@ enum SoftwareCmd {
         /// `--sort assets --desc --limit 20` the most common, `--sort assets`
         /// the rarest first.
         #[arg(long, value_enum, value_name = "KEY", default_value_t)]
-        sort: deskhand_server::store::SoftwareSort,
+        sort: cli::assets_args::SoftwareSortArg,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -708,7 +713,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::assets_export(&client, format, &list.query()).await
             }
             Command::Assets(AssetsCmd::Count { by, filters }) => {
-                cli::assets_count(&client, f, by, &filters.query()).await
+                cli::assets_count(&client, f, by.into(), &filters.query()).await
             }
             Command::Assets(AssetsCmd::Show { asset, software }) => {
                 let q = deskhand_server::api::ShowQuery { software };
@@ -769,7 +774,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 cli::assets_add(&client, f, asset).await
             }
             Command::Assets(AssetsCmd::Edit { asset, fields }) => {
-                cli::assets_edit(&client, f, &asset, &fields).await
+                cli::assets_edit(&client, f, &asset, &fields.into()).await
             }
             Command::Assets(AssetsCmd::Import { file, check }) => {
                 cli::assets_import(&client, f, &file, check).await
@@ -794,7 +799,7 @@ fn real_main(cli: Cli) -> Result<()> {
             Command::Software(SoftwareCmd::List { name, sort, page }) => {
                 let q = deskhand_server::api::SoftwareQuery {
                     name,
-                    sort: Some(deskhand_server::api::value_name(&sort)),
+                    sort: Some(Keyword::name(SoftwareSort::from(sort)).to_string()),
                     order: page.order(),
                     limit: page.limit,
                     offset: page.offset(),

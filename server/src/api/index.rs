@@ -2,21 +2,9 @@
 //! against it. A test checks the list against the routers' own paths.
 
 use axum::Json;
-use serde::{Deserialize, Serialize};
 
 use super::Authed;
-
-/// One endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EndpointView {
-    /// HTTP methods, e.g. `GET POST`.
-    pub methods: String,
-    /// Path; `{name}` is a parameter.
-    pub path: String,
-    /// What it does. Query parameters are those of the CLI command that
-    /// calls it (`deskhand <noun> <verb> --help`), in snake case.
-    pub about: String,
-}
+pub use deskhand_api_types::server::EndpointView;
 
 /// Methods, path, what.
 pub const ENDPOINTS: &[(&str, &str, &str)] = &[

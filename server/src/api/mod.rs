@@ -12,13 +12,35 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::presence::Presence;
 
 pub mod jobs;
-use crate::store::{AgentRecord, AssetStatus, Operator, Role, Store, StoreError};
+use crate::store::{AgentRecord, Operator, Role, Store, StoreError};
 use crate::{rfc3339, secrets, unix_now};
+use deskhand_api_types::SortOrder;
+pub use deskhand_api_types::assets::{
+    AddAsset, AssetCreated, AssetDetail, AssetEdited, AssetQuery, AssetView, CountBy, CountView,
+    HistoryQuery, HistoryView, InterfaceView, MatchedPackage, RetireAsset, RetiredView, ShowQuery,
+    SoftwareView, StaleView, StatusChanged, StorageView, TOTAL_COUNT,
+};
+pub use deskhand_api_types::assets::{AssetEdit, AssetSort, AssetStatus, FieldChange};
+pub use deskhand_api_types::software::SoftwareSort;
+pub mod params;
+pub use deskhand_api_types::agents::{AgentView, CreateToken, TokenCreated, TokenView};
+pub use deskhand_api_types::changes::{CHANGES_LIMIT, ChangeGroupView, ChangeView, ChangesQuery};
+pub use deskhand_api_types::diag::{
+    CheckArgView, CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag,
+};
+pub use deskhand_api_types::labels::{CreateLabel, LabelAsset, LabelView};
+pub use deskhand_api_types::operators::{
+    AddOperator, AuditQuery, AuditView, OperatorCreated, OperatorView,
+};
+pub use deskhand_api_types::server::{DatabaseHealth, ErrorBody, ServerInfo};
+pub use deskhand_api_types::software::{SoftwareCountView, SoftwareQuery};
+pub use params::parse_filter;
+use params::{enum_param, enum_value};
 
 pub mod auth;
 pub mod auth_limit;
@@ -113,13 +135,6 @@ pub struct ApiError {
     message: String,
     /// Seconds for a `Retry-After` header.
     retry_after: Option<u64>,
-}
-
-/// The JSON body of every error.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// What went wrong and what to do.
-    pub error: String,
 }
 
 impl ApiError {
@@ -226,38 +241,6 @@ fn json_list<T: Serialize>(
 
 // ---- server -----------------------------------------------------------------
 
-/// `GET /api/v1/server`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ServerInfo {
-    /// Server release.
-    pub version: String,
-    /// CA fingerprint agents pin.
-    pub ca_fingerprint: String,
-    /// Where agents connect.
-    pub agents_endpoint: String,
-    /// Agents connected now.
-    pub agents_online: usize,
-    /// Who is asking.
-    pub operator: String,
-    /// Whether the database takes writes.
-    #[serde(default)]
-    pub database: DatabaseHealth,
-}
-
-/// Whether the database takes writes (`store::WriteHealth`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct DatabaseHealth {
-    /// `ok`, or `failing`: SQLite refused a write in the last minute (a
-    /// full disk, an I/O error); what it refuses is not stored.
-    pub writes: String,
-    /// Since when writes have been failing, RFC 3339.
-    #[serde(default)]
-    pub failing_since: Option<String>,
-    /// What SQLite said last.
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
 impl From<crate::store::WriteHealth> for DatabaseHealth {
     fn from(h: crate::store::WriteHealth) -> Self {
         DatabaseHealth {
@@ -303,35 +286,6 @@ async fn health(State(s): State<Shared>) -> (StatusCode, Json<serde_json::Value>
 }
 
 // ---- agents -----------------------------------------------------------------
-
-/// An agent as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgentView {
-    /// Server-assigned id.
-    pub id: String,
-    /// Host name.
-    pub hostname: String,
-    /// OS name and version.
-    pub os: String,
-    /// Kernel version.
-    pub kernel: String,
-    /// CPU architecture.
-    pub arch: String,
-    /// Agent release.
-    pub agent_version: String,
-    /// Connected now.
-    pub online: bool,
-    /// Last heard from, RFC 3339.
-    pub last_seen: Option<String>,
-    /// Last remote address.
-    pub last_addr: Option<String>,
-    /// Enrollment time, RFC 3339.
-    pub enrolled_at: String,
-    /// Certificate expiry, RFC 3339.
-    pub cert_expires_at: String,
-    /// Revocation time, RFC 3339, if revoked.
-    pub revoked_at: Option<String>,
-}
 
 fn agent_view(a: AgentRecord, presence: &Presence) -> AgentView {
     let live = presence.status(&a.id);
@@ -388,64 +342,6 @@ async fn revoke_agent(
 }
 
 // ---- enrollment tokens ------------------------------------------------------
-
-/// `POST /api/v1/enrollment-tokens`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// How many agents may enroll with it.
-    pub uses: u32,
-    /// Seconds until it expires.
-    pub expires_in_secs: u64,
-    /// Free text, e.g. the site or batch.
-    #[serde(default)]
-    pub label: String,
-}
-
-/// A newly created enrollment token: shown once, never stored in clear.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenCreated {
-    /// The token.
-    pub token: String,
-    /// Row id.
-    pub id: i64,
-    /// Uses granted.
-    pub uses: i64,
-    /// Expiry, RFC 3339.
-    pub expires_at: String,
-    /// CA fingerprint to pass to the agent.
-    pub ca_fingerprint: String,
-    /// The agent endpoint.
-    pub server: String,
-    /// The enrollment command, ready to paste on a PC.
-    pub enroll_command: String,
-    /// One line that installs, enrolls and starts the agent on Linux, run
-    /// next to `packaging/install-agent.sh` and the agent's package.
-    #[serde(default)]
-    pub install_command: String,
-    /// The same for Windows, run next to the agent's zip contents.
-    #[serde(default)]
-    pub install_command_windows: String,
-}
-
-/// An enrollment token as listed.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenView {
-    /// Row id.
-    pub id: i64,
-    /// Free text.
-    pub label: String,
-    /// Uses granted.
-    pub uses_total: i64,
-    /// Uses left.
-    pub uses_left: i64,
-    /// Expiry, RFC 3339.
-    pub expires_at: String,
-    /// Whether it expired.
-    pub expired: bool,
-    /// Creator.
-    pub created_by: String,
-}
 
 async fn create_token(
     State(s): State<Shared>,
@@ -523,38 +419,6 @@ async fn list_tokens(State(s): State<Shared>, op: Authed) -> ApiResult<Vec<Token
 
 // ---- operators --------------------------------------------------------------
 
-/// `POST /api/v1/operators`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddOperator {
-    /// Unique name.
-    pub name: String,
-    /// `admin`, `technician` or `viewer`.
-    pub role: String,
-}
-
-/// An operator as listed.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OperatorView {
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// Creation time, RFC 3339.
-    pub created_at: String,
-}
-
-/// A new operator with their API token, shown once.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OperatorCreated {
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: String,
-    /// The API token.
-    pub token: String,
-}
-
 fn operator_view(o: Operator) -> OperatorView {
     OperatorView {
         name: o.name,
@@ -612,28 +476,6 @@ async fn remove_operator(
 
 // ---- audit ------------------------------------------------------------------
 
-/// Query of `GET /api/v1/audit`.
-#[derive(Debug, Deserialize)]
-pub struct AuditQuery {
-    /// Most entries to return.
-    pub limit: Option<i64>,
-}
-
-/// An audit log entry.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AuditView {
-    /// Time, RFC 3339.
-    pub at: String,
-    /// Who.
-    pub operator: String,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub target: String,
-    /// Details.
-    pub detail: String,
-}
-
 async fn list_audit(
     State(s): State<Shared>,
     op: Authed,
@@ -657,30 +499,6 @@ async fn list_audit(
 
 // ---- diagnostics --------------------------------------------------------------
 
-/// One argument of a check in the catalog.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CheckArgView {
-    /// Name, `--name`.
-    pub name: String,
-    /// Meaning.
-    pub help: String,
-    /// Default, if it has one; otherwise it is required.
-    pub default: Option<String>,
-}
-
-/// One check of the diagnostic catalog.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CheckView {
-    /// Name.
-    pub name: String,
-    /// What it shows.
-    pub summary: String,
-    /// Arguments.
-    pub args: Vec<CheckArgView>,
-    /// Whether it supports `follow`.
-    pub follows: bool,
-}
-
 async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
     Ok(Json(
         deskhand_shared::diag::catalog::catalog()
@@ -701,78 +519,6 @@ async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
             })
             .collect(),
     ))
-}
-
-/// `POST /api/v1/agents/{key}/diag`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunDiag {
-    /// Check name.
-    pub check: String,
-    /// Arguments as name/value pairs.
-    #[serde(default)]
-    pub args: Vec<(String, String)>,
-    /// Stream output as NDJSON until the client disconnects.
-    #[serde(default)]
-    pub follow: bool,
-    /// Attach the result to this ticket's timeline.
-    #[serde(default)]
-    pub ticket: Option<i64>,
-}
-
-/// A table of a diagnostic result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DiagTableView {
-    /// What the rows are.
-    pub title: String,
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows.
-    pub rows: Vec<Vec<String>>,
-}
-
-/// A diagnostic result.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DiagRunView {
-    /// Stored run id.
-    pub id: i64,
-    /// Agent it ran on.
-    pub agent_id: String,
-    /// Check name.
-    pub check: String,
-    /// Arguments.
-    pub args: String,
-    /// Who ran it.
-    pub operator: String,
-    /// Start time, RFC 3339.
-    pub started_at: String,
-    /// Whether the check ran to completion.
-    pub ok: bool,
-    /// Why not.
-    pub error: Option<String>,
-    /// How long it ran on the agent, milliseconds.
-    pub duration_ms: f64,
-    /// Tables.
-    pub tables: Vec<DiagTableView>,
-    /// Text output.
-    pub text: String,
-}
-
-/// One line of a followed diagnostic's NDJSON stream.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DiagEventView {
-    /// Rows.
-    Table(DiagTableView),
-    /// Text.
-    Text(String),
-    /// The end.
-    Done {
-        /// Whether it ran to completion.
-        ok: bool,
-        /// Why not.
-        error: Option<String>,
-    },
 }
 
 fn table_view(t: deskhand_shared::diag::DiagTable) -> DiagTableView {
@@ -913,279 +659,6 @@ async fn run_diag(
 
 // ---- assets and software ------------------------------------------------------
 
-/// Query of `GET /api/v1/assets`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssetQuery {
-    /// Text in the host name, serial, model, user, IP, MAC or id (any case; `*` matches any text).
-    pub search: Option<String>,
-    /// `NAME` or `NAME@CONSTRAINT`, e.g. `openssl@>=3.0,<3.0.13`; NAME is
-    /// matched in any case, and `*` in it matches any text
-    /// (`Mozilla Firefox*@<120`).
-    pub software: Option<String>,
-    /// Substring of OS name and version.
-    pub os: Option<String>,
-    /// Substring of manufacturer and model.
-    pub model: Option<String>,
-    /// Seen within this long, e.g. `7d`.
-    pub seen_within: Option<String>,
-    /// Not seen for this long, e.g. `30d`.
-    pub not_seen_for: Option<String>,
-    /// Carrying this label (static or dynamic).
-    pub label: Option<String>,
-    /// `in-service` (the default), `retired` or `all`.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Warranty still running and ending within this long, e.g. `90d`.
-    #[serde(default)]
-    pub warranty_ends_within: Option<String>,
-    /// `true`: only assets whose warranty has ended.
-    #[serde(default)]
-    pub out_of_warranty: Option<String>,
-    /// Lists only: what to sort by (`name`, the default; `last-seen`,
-    /// `ram`, `packages`, `model`, ...: `store::AssetSort`).
-    #[serde(default)]
-    pub sort: Option<String>,
-    /// Lists only: `asc` (the default) or `desc`.
-    #[serde(default)]
-    pub order: Option<String>,
-    /// Lists only: at most this many assets (the answer's
-    /// `X-Total-Count` header says how many matched).
-    #[serde(default)]
-    pub limit: Option<usize>,
-    /// Lists only: skip this many first.
-    #[serde(default)]
-    pub offset: Option<usize>,
-}
-
-impl AssetQuery {
-    /// Parses a dynamic label's filter: `key=value` words, keys as in
-    /// `assets list` (`software=openssl@<3.0.13 os=Debian seen-within=7d`).
-    /// A word without `=` continues the value before it, so
-    /// `os=Windows 11 model=Latitude` needs no quotes.
-    pub fn parse_filter(text: &str) -> Result<Self, String> {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        for word in text.split_whitespace() {
-            match (word.split_once('='), pairs.last_mut()) {
-                (Some((k, v)), _) => pairs.push((k, v.to_string())),
-                (None, Some((_, value))) => {
-                    if !value.is_empty() {
-                        value.push(' ');
-                    }
-                    value.push_str(word);
-                }
-                (None, None) => {
-                    return Err(format!(
-                        "`{}` is not key=value (e.g. software=firefox@<120 os=Windows 11)",
-                        crate::said(word)
-                    ));
-                }
-            }
-        }
-        if pairs.is_empty() {
-            return Err(
-                "a dynamic label needs a filter, e.g. --where \"software=firefox@<120\"".into(),
-            );
-        }
-        let mut q = Self::default();
-        for (k, v) in pairs {
-            let slot = match k.replace('-', "_").as_str() {
-                "search" => &mut q.search,
-                "software" => &mut q.software,
-                "os" => &mut q.os,
-                "model" => &mut q.model,
-                "seen_within" => &mut q.seen_within,
-                "not_seen_for" => &mut q.not_seen_for,
-                "status" => &mut q.status,
-                "warranty_ends_within" => &mut q.warranty_ends_within,
-                "out_of_warranty" => &mut q.out_of_warranty,
-                _ => {
-                    return Err(format!(
-                        "unknown filter key `{}`: use search, software, os, model, seen-within, not-seen-for, status, warranty-ends-within or out-of-warranty",
-                        crate::said(k)
-                    ));
-                }
-            };
-            if v.is_empty() {
-                return Err(format!("`{k}=` has no value (e.g. {k}=Debian)"));
-            }
-            crate::text::check_required(k, &v, crate::text::Shape::Line)?;
-            *slot = Some(v);
-        }
-        Ok(q)
-    }
-}
-
-/// An asset in a list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AssetView {
-    /// Asset id.
-    pub id: String,
-    /// `computer` for agent-reported assets, else what was entered.
-    pub kind: String,
-    /// Where it is.
-    pub location: String,
-    /// Host name.
-    pub hostname: String,
-    /// OS name and version.
-    pub os: String,
-    /// Manufacturer and model.
-    pub model: String,
-    /// Serial number.
-    pub serial: String,
-    /// Logged-in or last user.
-    pub user: String,
-    /// IPv4 addresses.
-    pub ipv4: String,
-    /// RAM, bytes.
-    pub memory_bytes: i64,
-    /// Installed packages.
-    pub software_count: i64,
-    /// Connected now.
-    pub online: bool,
-    /// Last heard from, RFC 3339.
-    pub last_seen: Option<String>,
-    /// Latest inventory, RFC 3339.
-    pub last_inventory_at: String,
-    /// Set when the asset is retired.
-    #[serde(default)]
-    pub retired: Option<RetiredView>,
-    /// Last day of its warranty (`YYYY-MM-DD`), empty if unknown.
-    #[serde(default)]
-    pub warranty_until: String,
-    /// In a list filtered by software: the matching packages this asset
-    /// has, by name and version.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub matched_software: Vec<MatchedPackage>,
-}
-
-/// A package an asset has that a software filter matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatchedPackage {
-    /// Its name as the asset reports it.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-}
-
-/// When, by whom and why an asset was retired.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RetiredView {
-    /// When, RFC 3339.
-    pub at: String,
-    /// The operator.
-    pub by: String,
-    /// Why (may be empty).
-    pub reason: String,
-}
-
-/// One installed package.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SoftwareView {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Vendor or publisher.
-    pub vendor: String,
-    /// Source database.
-    pub source: String,
-    /// Architecture.
-    pub arch: String,
-    /// Install time, RFC 3339.
-    pub install_date: Option<String>,
-}
-
-/// A network interface of an asset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InterfaceView {
-    /// Name.
-    pub name: String,
-    /// MAC address.
-    pub mac: Option<String>,
-    /// Addresses with prefix.
-    pub addresses: Vec<String>,
-    /// State.
-    pub state: Option<String>,
-}
-
-/// A disk or volume of an asset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StorageView {
-    /// Device name or mount point.
-    pub name: String,
-    /// Model or filesystem type.
-    pub kind: String,
-    /// Size, bytes.
-    pub size_bytes: u64,
-    /// Free space, bytes (volumes).
-    pub free_bytes: Option<u64>,
-}
-
-/// One asset in full.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AssetDetail {
-    /// The list fields.
-    pub asset: AssetView,
-    /// What an operator wrote on it.
-    #[serde(default)]
-    pub notes: String,
-    /// Fully qualified name.
-    pub fqdn: String,
-    /// Kernel.
-    pub kernel: String,
-    /// Architecture.
-    pub arch: String,
-    /// CPU model.
-    pub cpu_model: String,
-    /// CPU cores.
-    pub cpu_cores: i64,
-    /// SMBIOS UUID.
-    pub system_uuid: String,
-    /// MAC addresses.
-    pub macs: String,
-    /// First inventory, RFC 3339.
-    pub first_inventory_at: String,
-    /// Content hash of the latest inventory.
-    pub inventory_hash: String,
-    /// Size of the latest report on the wire, bytes.
-    pub last_report_bytes: i64,
-    /// Network interfaces.
-    pub interfaces: Vec<InterfaceView>,
-    /// Physical disks.
-    pub disks: Vec<StorageView>,
-    /// Mounted volumes.
-    pub volumes: Vec<StorageView>,
-    /// Labels, static and dynamic.
-    pub labels: Vec<String>,
-    /// Installed software.
-    pub software: Vec<SoftwareView>,
-    /// Its open tickets and those changed in the last 30 days.
-    #[serde(default)]
-    pub tickets: Vec<tickets::TicketView>,
-    /// What changed on it in the last 7 days, newest first (at most 100).
-    #[serde(default)]
-    pub changed_last_7_days: Vec<HistoryView>,
-    /// How many changes the last 7 days had in all.
-    #[serde(default)]
-    pub changes_last_7_days_total: usize,
-    /// Parts of its inventory its agent could not collect lately: shown
-    /// with their last collected value.
-    #[serde(default)]
-    pub stale: Vec<StaleView>,
-}
-
-/// A part of an asset's inventory that was not collected lately.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StaleView {
-    /// The category (`software`, `users`, `services`, ...).
-    pub category: String,
-    /// The first report that did not collect it, RFC 3339.
-    pub since: String,
-    /// Why, as the agent said.
-    pub reason: String,
-}
-
 /// How far back an asset's page (and a ticket's linked assets) list its
 /// changes.
 const CHANGES_WINDOW_SECS: i64 = 7 * 86400;
@@ -1209,40 +682,6 @@ async fn recent_changes(
         .map(history_view)
         .collect();
     Ok((shown, total))
-}
-
-/// One history event.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HistoryView {
-    /// When, RFC 3339.
-    pub at: String,
-    /// Category.
-    pub category: String,
-    /// Item.
-    pub item: String,
-    /// Kind of change.
-    pub change: String,
-    /// Value before.
-    pub old_value: Option<String>,
-    /// Value after.
-    pub new_value: Option<String>,
-}
-
-/// A package and how many assets have it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SoftwareCountView {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Vendor.
-    pub vendor: String,
-    /// Source.
-    pub source: String,
-    /// Architecture.
-    pub arch: String,
-    /// Assets that have it.
-    pub assets: i64,
 }
 
 fn duration_secs(what: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
@@ -1319,8 +758,8 @@ fn days_back(name: &str, now: i64) -> Option<i64> {
 fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
     let live = presence.status(&a.id);
     AssetView {
-        os: CountBy::Os.value(&a),
-        model: CountBy::Model.value(&a),
+        os: count_value(CountBy::Os, &a),
+        model: count_value(CountBy::Model, &a),
         online: live.is_some(),
         last_seen: live.map(|l| l.0).max(a.last_seen).map(rfc3339),
         last_inventory_at: rfc3339(a.last_inventory_at),
@@ -1343,46 +782,6 @@ fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> AssetView {
     }
 }
 
-/// A command-line value's name, as clap spells it (`last-seen`).
-pub fn value_name(value: &impl clap::ValueEnum) -> String {
-    value
-        .to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_string())
-}
-
-/// A query parameter that takes one of a clap enum's values
-/// (`status=retired`, `sort=last-seen`): the default when absent or empty,
-/// else a 400 that lists the values.
-fn enum_param<E: clap::ValueEnum + Default>(
-    param: &str,
-    text: Option<&str>,
-) -> Result<E, ApiError> {
-    match text {
-        None | Some("") => Ok(E::default()),
-        Some(text) => enum_value(param, text),
-    }
-}
-
-/// One of a clap enum's values, or a 400 that lists them.
-fn enum_value<E: clap::ValueEnum>(what: &str, text: &str) -> Result<E, ApiError> {
-    E::from_str(text, true).map_err(|_| {
-        let names: Vec<String> = E::value_variants().iter().map(value_name).collect();
-        ApiError::bad_request(format!(
-            "unknown {what} `{}`: use one of {}",
-            crate::said(text),
-            names.join(", ")
-        ))
-    })
-}
-
-/// `order=` of a sorted list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-enum SortOrder {
-    #[default]
-    Asc,
-    Desc,
-}
-
 /// Whether a list's `order` asks for largest, latest or last first.
 fn descending(order: Option<&str>) -> Result<bool, ApiError> {
     Ok(enum_param::<SortOrder>("order", order)? == SortOrder::Desc)
@@ -1391,7 +790,7 @@ fn descending(order: Option<&str>) -> Result<bool, ApiError> {
 /// The order a query asks for.
 fn asset_order(q: &AssetQuery) -> Result<crate::store::AssetOrder, ApiError> {
     Ok(crate::store::AssetOrder {
-        by: enum_param("sort", q.sort.as_deref())?,
+        by: enum_param::<AssetSort>("sort", q.sort.as_deref())?.into(),
         descending: descending(q.order.as_deref())?,
     })
 }
@@ -1429,7 +828,7 @@ async fn store_filter_matching(
                 )));
             }
         },
-        status: enum_param::<AssetStatus>("status", q.status.as_deref())?,
+        status: enum_param::<AssetStatus>("status", q.status.as_deref())?.into(),
         order: asset_order(q)?,
     };
     let mut matched = Vec::new();
@@ -1564,10 +963,6 @@ fn with_total(mut resp: Response, total: usize) -> Response {
     resp
 }
 
-/// The header of a list answer that says how many items matched, before
-/// `limit` and `offset`.
-pub const TOTAL_COUNT: &str = "x-total-count";
-
 /// The most catalog rows a `*` in a software name may match: enough for
 /// `*openssl*` over a fleet, and a bound on what a list asks of the index
 /// per asset (`Store::holding`).
@@ -1623,15 +1018,6 @@ fn software_view(r: crate::inventory::SoftwareRow) -> SoftwareView {
         source: r.source,
         arch: r.arch,
     }
-}
-
-/// Query of `GET /api/v1/assets/{key}`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShowQuery {
-    /// Only the packages whose name contains this (any case).
-    #[serde(default)]
-    pub software: Option<String>,
 }
 
 async fn show_asset(
@@ -1773,7 +1159,7 @@ async fn dynamic_members_matching(
             crate::said(filter)
         ))
     };
-    let mut q = AssetQuery::parse_filter(filter).map_err(broken)?;
+    let mut q = parse_filter(filter).map_err(broken)?;
     // The query that uses the label says which assets it wants; the label
     // narrows them only if its own filter names a status.
     q.status.get_or_insert_with(|| "all".into());
@@ -1790,75 +1176,6 @@ async fn dynamic_members_matching(
         .collect();
     Ok((members, matched))
 }
-
-/// Query of `GET /api/v1/assets/{key}/history`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// How far back, e.g. `7d`, or from when, e.g. `tuesday` or
-    /// `2026-11-24` (UTC; see `ChangesQuery::since`); everything if absent.
-    pub since: Option<String>,
-    /// Only this category, e.g. `software`.
-    pub category: Option<String>,
-}
-
-/// Query of `GET /api/v1/changes` and `GET /api/v1/changes/summary`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangesQuery {
-    /// From when: a duration back from now (`7d`), a day's midnight
-    /// (UTC: `today`, `yesterday`, `tuesday`), a UTC date (`2026-11-24`)
-    /// or time (`2026-11-24T09:00`). The last day if absent.
-    pub since: Option<String>,
-    /// Before when, in the same forms; now if absent.
-    pub until: Option<String>,
-    /// Only this category, e.g. `software`.
-    pub category: Option<String>,
-    /// Only items (package names, ...) containing this, in any case.
-    pub item: Option<String>,
-    /// Only assets carrying this label (static or dynamic): a dynamic
-    /// label scopes the changes by any `assets list` filter.
-    pub label: Option<String>,
-    /// At most this many events, newest first (`/changes` only; default
-    /// 1,000).
-    pub limit: Option<usize>,
-}
-
-/// One change on one asset: a history event with its asset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChangeView {
-    /// The asset's id.
-    pub asset_id: String,
-    /// The asset's host name (or name, if entered by hand).
-    pub hostname: String,
-    /// The event, its fields beside the asset's.
-    #[serde(flatten)]
-    pub event: HistoryView,
-}
-
-/// One change and how many assets it happened on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChangeGroupView {
-    /// Category.
-    pub category: String,
-    /// Item.
-    pub item: String,
-    /// Kind of change.
-    pub change: String,
-    /// Value before.
-    pub old_value: Option<String>,
-    /// Value after.
-    pub new_value: Option<String>,
-    /// On how many assets.
-    pub assets: usize,
-    /// First time in the window, RFC 3339.
-    pub first_at: String,
-    /// Last time in the window, RFC 3339.
-    pub last_at: String,
-}
-
-/// Events without a limit of their own are capped at this many.
-pub const CHANGES_LIMIT: usize = 1000;
 
 /// The store's form of a changes query: times resolved against `now`,
 /// the label resolved to its assets.
@@ -2016,43 +1333,6 @@ async fn refresh_asset(
     }
 }
 
-/// Query of `GET /api/v1/software`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SoftwareQuery {
-    /// Text in the name (any case; `*` matches any text).
-    pub name: Option<String>,
-    /// `name` (the default: name, then version) or `assets` (how many
-    /// have it).
-    #[serde(default)]
-    pub sort: Option<String>,
-    /// `asc` (the default) or `desc`.
-    #[serde(default)]
-    pub order: Option<String>,
-    /// At most this many rows (`X-Total-Count` says how many matched).
-    #[serde(default)]
-    pub limit: Option<usize>,
-    /// Skip this many first.
-    #[serde(default)]
-    pub offset: Option<usize>,
-}
-
-/// What `GET /api/v1/asset-counts/{by}` groups assets by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum CountBy {
-    /// Manufacturer and model.
-    Model,
-    /// Manufacturer.
-    Manufacturer,
-    /// OS name and version.
-    Os,
-    /// computer, printer, monitor, ...
-    Kind,
-    /// Where it is.
-    Location,
-}
-
 /// `x y` without spaces at either end, either part possibly empty (as
 /// `format!("{x} {y}").trim()`, with one allocation: lists call it twice
 /// per asset).
@@ -2065,26 +1345,15 @@ fn join(x: &str, y: &str) -> String {
     }
 }
 
-impl CountBy {
-    /// The asset's value of this field, as lists show it.
-    fn value(self, a: &crate::store::AssetRow) -> String {
-        match self {
-            CountBy::Model => join(&a.manufacturer, &a.model),
-            CountBy::Manufacturer => a.manufacturer.clone(),
-            CountBy::Os => join(&a.os_name, &a.os_version),
-            CountBy::Kind => a.kind.clone(),
-            CountBy::Location => a.location.clone(),
-        }
+/// The asset's value of the field `by`, as lists show it.
+fn count_value(by: CountBy, a: &crate::store::AssetRow) -> String {
+    match by {
+        CountBy::Model => join(&a.manufacturer, &a.model),
+        CountBy::Manufacturer => a.manufacturer.clone(),
+        CountBy::Os => join(&a.os_name, &a.os_version),
+        CountBy::Kind => a.kind.clone(),
+        CountBy::Location => a.location.clone(),
     }
-}
-
-/// One group of `GET /api/v1/asset-counts/{by}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CountView {
-    /// The model, OS, ... (empty when the assets do not say).
-    pub value: String,
-    /// How many of the selected assets have it.
-    pub assets: usize,
 }
 
 /// `GET /api/v1/asset-counts/{by}?FILTERS`: the assets a list with the
@@ -2108,7 +1377,7 @@ async fn count_assets(
 fn count_by(by: CountBy, rows: &[crate::store::AssetRow]) -> Vec<CountView> {
     let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for a in rows {
-        *counts.entry(by.value(a)).or_default() += 1;
+        *counts.entry(count_value(by, a)).or_default() += 1;
     }
     let mut out: Vec<CountView> = counts
         .into_iter()
@@ -2124,7 +1393,7 @@ async fn list_software(
     Query(q): Query<SoftwareQuery>,
 ) -> Result<Response, ApiError> {
     let order = crate::store::SoftwareOrder {
-        by: enum_param("sort", q.sort.as_deref())?,
+        by: enum_param::<SoftwareSort>("sort", q.sort.as_deref())?.into(),
         descending: descending(q.order.as_deref())?,
     };
     let (rows, total) = s
@@ -2149,39 +1418,6 @@ async fn list_software(
 
 // ---- labels -------------------------------------------------------------------
 
-/// `POST /api/v1/labels`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLabel {
-    /// Name.
-    pub name: String,
-    /// A filter (`key=value` words) for a dynamic label; none for a static one.
-    pub filter: Option<String>,
-}
-
-/// A label as listed.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct LabelView {
-    /// Name.
-    pub name: String,
-    /// `static` or `dynamic`.
-    pub kind: String,
-    /// The filter of a dynamic label.
-    pub filter: Option<String>,
-    /// How many assets carry it now.
-    pub assets: usize,
-    /// Creator.
-    pub created_by: String,
-}
-
-/// `POST /api/v1/assets/{key}/labels`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabelAsset {
-    /// The static label to put on the asset.
-    pub label: String,
-}
-
 async fn create_label(
     State(s): State<Shared>,
     op: Authed,
@@ -2201,7 +1437,7 @@ async fn create_label(
     }
     if let Some(f) = &req.filter {
         // Check the filter now, so a typo fails here and not at use.
-        let q = AssetQuery::parse_filter(f).map_err(ApiError::bad_request)?;
+        let q = parse_filter(f).map_err(ApiError::bad_request)?;
         store_filter(&s.store, &q).await?;
     }
     s.store
@@ -2281,46 +1517,6 @@ async fn unlabel_asset(
 
 // ---- manual assets --------------------------------------------------------------
 
-/// `POST /api/v1/assets`: an asset without an agent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddAsset {
-    /// Name, e.g. `HP LaserJet 4th floor`.
-    pub name: String,
-    /// What it is: printer, monitor, phone, ...
-    pub kind: String,
-    /// Serial number.
-    #[serde(default)]
-    pub serial: String,
-    /// Manufacturer.
-    #[serde(default)]
-    pub manufacturer: String,
-    /// Model.
-    #[serde(default)]
-    pub model: String,
-    /// Where it is.
-    #[serde(default)]
-    pub location: String,
-    /// Who uses it.
-    #[serde(default)]
-    pub user: String,
-    /// Free text.
-    #[serde(default)]
-    pub notes: String,
-    /// Last day of its warranty, e.g. `2027-03-31`.
-    #[serde(default)]
-    pub warranty_until: String,
-}
-
-/// A created asset.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AssetCreated {
-    /// Its id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-}
-
 /// Checks and converts one manual asset; the message names the field.
 fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, String> {
     crate::store::ManualAsset {
@@ -2349,26 +1545,15 @@ async fn add_asset(
     Ok((StatusCode::CREATED, Json(AssetCreated { id, name })))
 }
 
-/// What `PATCH /api/v1/assets/{key}` did.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AssetEdited {
-    /// The asset's id.
-    pub id: String,
-    /// Its name after the edit.
-    pub name: String,
-    /// The fields that changed; empty if the edit set what was there.
-    pub changes: Vec<crate::store::FieldChange>,
-}
-
 /// `PATCH /api/v1/assets/{key}`: changes the fields given.
 async fn edit_asset(
     State(s): State<Shared>,
     op: Authed,
     Path(key): Path<String>,
-    Json(req): Json<crate::store::AssetEdit>,
+    Json(req): Json<AssetEdit>,
 ) -> Result<Json<AssetEdited>, ApiError> {
     op.require(Role::Technician)?;
-    if req.is_empty() {
+    if req == AssetEdit::default() {
         return Err(ApiError::bad_request(
             "nothing to change: give at least one of name, kind, serial, manufacturer, model, location, user, notes, warranty_until",
         ));
@@ -2376,7 +1561,7 @@ async fn edit_asset(
     let a = s.store.find_asset(key).await?;
     let changes = s
         .store
-        .edit_asset(a.id.clone(), req, op.0.name, unix_now())
+        .edit_asset(a.id.clone(), req.into(), op.0.name, unix_now())
         .await?;
     let name = changes
         .iter()
@@ -2385,30 +1570,8 @@ async fn edit_asset(
     Ok(Json(AssetEdited {
         id: a.id,
         name,
-        changes,
+        changes: changes.into_iter().map(Into::into).collect(),
     }))
-}
-
-/// `POST /api/v1/assets/{key}/retire`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetireAsset {
-    /// Why: disposed, lost, returned to the lessor...
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// What a retire or restore did.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StatusChanged {
-    /// The asset's id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// `retired` or `in-service`, after the request.
-    pub status: AssetStatus,
-    /// False when the asset already was so (nothing was recorded).
-    pub changed: bool,
 }
 
 /// `POST /api/v1/assets/{key}/retire`: takes an asset out of service.
@@ -3014,37 +2177,35 @@ mod tests {
 
     #[test]
     fn label_filters_parse_or_say_what_is_wrong() {
-        let q = AssetQuery::parse_filter("software=openssl@<3.0.13 os=Debian seen-within=7d")
-            .expect("parse");
+        let q = parse_filter("software=openssl@<3.0.13 os=Debian seen-within=7d").expect("parse");
         assert_eq!(q.software.as_deref(), Some("openssl@<3.0.13"));
         assert_eq!(q.seen_within.as_deref(), Some("7d"));
         assert!(
-            AssetQuery::parse_filter("colour=blue")
+            parse_filter("colour=blue")
                 .expect_err("unknown key")
                 .contains("colour")
         );
-        assert!(AssetQuery::parse_filter("software").is_err());
+        assert!(parse_filter("software").is_err());
         assert!(
-            AssetQuery::parse_filter("os=")
+            parse_filter("os=")
                 .expect_err("empty value")
                 .contains("no value")
         );
-        assert!(AssetQuery::parse_filter("  ").is_err());
+        assert!(parse_filter("  ").is_err());
         // Values with spaces need no quotes: a word without `=` goes on.
-        let q = AssetQuery::parse_filter("os=Windows  11 model=Dell Latitude 7440 status=all")
-            .expect("spaces");
+        let q = parse_filter("os=Windows  11 model=Dell Latitude 7440 status=all").expect("spaces");
         assert_eq!(q.os.as_deref(), Some("Windows 11"));
         assert_eq!(q.model.as_deref(), Some("Dell Latitude 7440"));
         assert_eq!(q.status.as_deref(), Some("all"));
-        let q = AssetQuery::parse_filter("os= Windows").expect("value after a space");
+        let q = parse_filter("os= Windows").expect("value after a space");
         assert_eq!(q.os.as_deref(), Some("Windows"));
         assert!(
-            AssetQuery::parse_filter("Windows os=11")
+            parse_filter("Windows os=11")
                 .expect_err("no key first")
                 .contains("`Windows` is not key=value")
         );
         assert!(
-            AssetQuery::parse_filter("os=Debian sofware=curl")
+            parse_filter("os=Debian sofware=curl")
                 .expect_err("a typo is still a key")
                 .contains("`sofware`")
         );

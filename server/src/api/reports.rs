@@ -6,14 +6,12 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
 use super::tickets::{ReportQuery, Span, report_span};
-use super::{
-    ApiResult, Authed, ChangeGroupView, CountBy, CountView, Shared, change_group_view, count_by,
-};
+use super::{ApiResult, Authed, CountBy, Shared, change_group_view, count_by};
 use crate::store::{AssetFilter, AssetRow, AssetStatus, ChangeQuery, Store, day_of};
 use crate::{rfc3339, unix_now};
+pub use deskhand_api_types::reports::{FleetView, InventoryPeriodView, InventoryReport};
 
 /// A computer not heard from for this long is counted as not seen.
 const NOT_SEEN_SECS: i64 = 30 * 86_400;
@@ -25,75 +23,6 @@ const TOP: usize = 10;
 /// The report's routes.
 pub fn routes() -> Router<Shared> {
     Router::new().route("/api/v1/reports/inventory", get(inventory_report))
-}
-
-/// The fleet now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FleetView {
-    /// Assets in service.
-    pub in_service: usize,
-    /// Of those, computers (reported by an agent).
-    pub computers: usize,
-    /// Of those, entered by hand (printers, monitors, ...).
-    pub by_hand: usize,
-    /// Computers with a live connection now.
-    pub online_now: usize,
-    /// Computers in service not seen for 30 days (or never).
-    pub not_seen_30d: usize,
-    /// Assets taken out of service.
-    pub retired: usize,
-    /// In service with a warranty that has ended.
-    pub warranty_ended: usize,
-    /// In service with a warranty ending within 90 days.
-    pub warranty_ends_90d: usize,
-    /// In service without a warranty date.
-    pub warranty_unknown: usize,
-}
-
-/// One period of the inventory report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryPeriodView {
-    /// Start, RFC 3339.
-    pub start: String,
-    /// End (exclusive), RFC 3339.
-    pub end: String,
-    /// Assets first inventoried or entered in the period.
-    pub added: usize,
-    /// Assets retired in the period (and still retired).
-    pub retired: usize,
-    /// Packages installed (history events: one per package and asset).
-    pub installed: usize,
-    /// Packages removed.
-    pub removed: usize,
-    /// Packages upgraded.
-    pub upgraded: usize,
-    /// Packages downgraded.
-    pub downgraded: usize,
-}
-
-/// `GET /api/v1/reports/inventory`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InventoryReport {
-    /// daily, weekly or monthly.
-    pub period: String,
-    /// Start of the first period, RFC 3339.
-    pub from: String,
-    /// End of the last period, RFC 3339.
-    pub to: String,
-    /// When it was computed: the time the fleet figures are of.
-    pub generated_at: String,
-    /// The fleet now.
-    pub fleet: FleetView,
-    /// One row per period.
-    pub periods: Vec<InventoryPeriodView>,
-    /// The whole span.
-    pub total: InventoryPeriodView,
-    /// Assets in service by OS, most first (the first 10).
-    pub by_os: Vec<CountView>,
-    /// Assets in service by model, most first (the first 10).
-    pub by_model: Vec<CountView>,
-    /// The software changes on the most assets in the span (the first 10).
-    pub top_software_changes: Vec<ChangeGroupView>,
 }
 
 /// The fleet's figures at `now` from every asset's row; `online` says

@@ -32,6 +32,7 @@ use crate::api::{
     SoftwareCountView, SoftwareQuery, TokenCreated, TokenView,
 };
 
+pub mod assets_args;
 pub mod csv_output;
 pub mod diag;
 pub mod reports;
@@ -769,7 +770,7 @@ pub async fn assets_count(
     by: crate::api::CountBy,
     query: &AssetQuery,
 ) -> Result<()> {
-    let name = crate::api::value_name(&by);
+    let name = deskhand_api_types::Keyword::name(by);
     let counts: Vec<crate::api::CountView> = c
         .get_query(&format!("/api/v1/asset-counts/{name}"), query)
         .await?;
@@ -1111,7 +1112,7 @@ pub async fn assets_edit(
     c: &Client,
     format: OutputFormat,
     asset: &str,
-    edit: &crate::store::AssetEdit,
+    edit: &deskhand_api_types::assets::AssetEdit,
 ) -> Result<()> {
     let path = format!("/api/v1/assets/{}", path_segment(asset));
     let done: crate::api::AssetEdited = c.patch(&path, edit).await?;
@@ -1152,7 +1153,7 @@ pub async fn assets_set_status(
         }
     };
     let status = match done.status {
-        crate::store::AssetStatus::Retired => "retired",
+        deskhand_api_types::assets::AssetStatus::Retired => "retired",
         _ => "in service",
     };
     if format != OutputFormat::Table {
