@@ -15,6 +15,7 @@ pub mod diag;
 pub mod import;
 pub mod jobs;
 pub mod labels;
+pub mod limits;
 pub mod operators;
 pub mod reports;
 pub mod server;

@@ -391,3 +391,19 @@ pub struct TicketReport {
     /// Software with the most tickets opened in the span.
     pub top_software: Vec<TopView>,
 }
+
+/// Parses a ticket number as users write it: `42`, `#42` or `T42`.
+pub fn parse_number(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let digits = t
+        .strip_prefix('#')
+        .or_else(|| t.strip_prefix('T'))
+        .or_else(|| t.strip_prefix('t'))
+        .unwrap_or(t);
+    match digits.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a ticket number (e.g. 42 or #42; see `deskhand tickets list`)"
+        )),
+    }
+}

@@ -19,7 +19,7 @@ use deskhand_shared::jobs::{
 use ring::signature::KeyPair;
 
 use super::{Client, OutputFormat, Table, opt, print};
-use crate::api::jobs::{ContentInfo, ItemView, PublishItem};
+use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
 
 /// `deskhand keys`.
 #[derive(Debug, Subcommand)]
