@@ -21,9 +21,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::body_limit::IMPORT_BODY_LIMIT;
-use super::{AddAsset, ApiError, ApiResult, AssetCreated, Authed, Shared, manual_asset};
+use super::error::{ApiError, ApiResult};
+use super::manual::manual_asset;
+use super::{Authed, Shared};
 use crate::store::Role;
 use crate::unix_now;
+use deskhand_api_types::assets::{AddAsset, AssetCreated};
 pub use deskhand_api_types::import::{ImportError, ImportReport};
 
 /// The most data rows an import may have: a bound on the memory a file

@@ -218,6 +218,16 @@ mod tests {
     fn routed() -> BTreeSet<String> {
         let sources = [
             include_str!("mod.rs"),
+            include_str!("server.rs"),
+            include_str!("agents.rs"),
+            include_str!("operators.rs"),
+            include_str!("diag.rs"),
+            include_str!("assets.rs"),
+            include_str!("asset_page.rs"),
+            include_str!("manual.rs"),
+            include_str!("changes.rs"),
+            include_str!("software.rs"),
+            include_str!("labels.rs"),
             include_str!("jobs.rs"),
             include_str!("tickets.rs"),
             include_str!("reports.rs"),

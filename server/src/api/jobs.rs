@@ -10,9 +10,13 @@ use axum::{Json, Router};
 use deskhand_shared::jobs::ItemKind;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, AssetQuery, Authed, Shared, asset_rows, duration_secs};
+use super::error::{ApiError, ApiResult};
+use super::params::duration_secs;
+use super::select::asset_rows;
+use super::{Authed, Shared};
 use crate::store::{ContentItem, JobRow, NewJob, Role, TargetRow};
 use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::AssetQuery;
 pub use deskhand_api_types::jobs::{
     ContentInfo, ItemView, JobCreated, JobDetail, JobView, ListQuery, PublishItem, RunJob,
     TargetView,
@@ -266,7 +270,7 @@ async fn run_job(
         return Err(ApiError::bad_request("the timeout must be at least 1s"));
     }
     if let Some(ticket) = req.ticket {
-        super::tickets::check_attachable(&s, ticket).await?;
+        super::attach::check_attachable(&s, ticket).await?;
     }
     let (targets, skipped) =
         resolve_targets(&s, &req.targets, req.filter.as_deref(), req.all).await?;

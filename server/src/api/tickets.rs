@@ -11,14 +11,15 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
-use super::{
-    ApiError, ApiResult, ApiState, Authed, HistoryView, Shared, asset_view, diag_run_view,
-};
+use super::assets::asset_view;
+use super::diag::diag_run_view;
+use super::error::{ApiError, ApiResult};
+use super::{ApiState, Authed, Shared};
 use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
-use crate::tickets::report::{self, Period, TicketFacts};
 use crate::tickets::sla::{Clock, ClockState};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::HistoryView;
 pub use deskhand_api_types::tickets::{
     AssignRequest, BacklogAgeView, CommentRequest, CreateTicket, EscalateRequest, JobRefView,
     LinkRequest, LinkedAssetView, PeriodReportView, RateRequest, ReportQuery, SlaClockView,
@@ -47,7 +48,6 @@ pub(super) fn routes() -> Router<Shared> {
             delete(unlink_asset),
         )
         .route("/api/v1/tickets/{number}/rating", post(rate))
-        .route("/api/v1/reports/tickets", get(ticket_report))
 }
 
 // ---- views ------------------------------------------------------------------
@@ -100,7 +100,7 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
 
 /// Trims a text field and checks it by [`crate::text`]'s rule (one-line
 /// fields refuse line breaks too) and its length.
-fn field(
+pub(super) fn field(
     name: &str,
     value: &str,
     max: usize,
@@ -127,7 +127,7 @@ fn number(text: &str) -> Result<i64, ApiError> {
     parse_number(text).map_err(ApiError::bad_request)
 }
 
-fn list<T>(
+pub(super) fn list<T>(
     text: &Option<String>,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, ApiError> {
@@ -269,14 +269,14 @@ async fn show_ticket(
             continue;
         };
         let (changed_last_7_days, changes_last_7_days_total) =
-            super::recent_changes(&s.store, &a.id, now).await?;
+            super::assets::recent_changes(&s.store, &a.id, now).await?;
         let installed: Vec<HistoryView> = s
             .store
             .asset_history(a.id.clone(), t.created_at, Some("software".into()))
             .await?
             .into_iter()
             .filter(|(_, e)| matches!(e.change.as_str(), "installed" | "upgraded"))
-            .map(super::history_view)
+            .map(super::assets::history_view)
             .collect();
         linked_assets.push(LinkedAssetView {
             asset: asset_view(a, &s.presence),
@@ -293,7 +293,7 @@ async fn show_ticket(
     }))
 }
 
-async fn change(
+pub(super) async fn change(
     s: &ApiState,
     op: &Authed,
     n: &str,
@@ -486,50 +486,6 @@ async fn rate(
     .await
 }
 
-/// Checks that a diagnostic may be attached to a ticket, before it runs.
-pub(super) async fn check_attachable(s: &ApiState, ticket: i64) -> Result<(), ApiError> {
-    let t = s.store.get_ticket(ticket).await?;
-    if t.status == Status::Closed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("ticket {ticket} is closed; nothing more is attached to it"),
-        ));
-    }
-    Ok(())
-}
-
-/// Attaches a stored diagnostic run to a ticket's timeline.
-pub(super) async fn attach_diag(
-    s: &ApiState,
-    ticket: i64,
-    run: &crate::store::DiagRun,
-    by: String,
-) -> Result<(), ApiError> {
-    let summary = format!(
-        "diagnostic {}{} on {}",
-        run.check,
-        if run.args.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", run.args)
-        },
-        run.agent_id
-    );
-    s.store
-        .change_ticket(
-            ticket,
-            TicketChange::AttachJob {
-                kind: "diag".into(),
-                id: run.id,
-                summary,
-            },
-            by,
-            unix_now(),
-        )
-        .await?;
-    Ok(())
-}
-
 /// An asset's open tickets and those changed in the last 30 days.
 pub(super) async fn asset_tickets(
     s: &ApiState,
@@ -544,184 +500,4 @@ pub(super) async fn asset_tickets(
         .iter()
         .map(|t| ticket_view(t, s.tickets.sla.warning, now))
         .collect())
-}
-
-// ---- reports ------------------------------------------------------------------
-
-fn times_view(t: &report::Times) -> TimesView {
-    TimesView {
-        count: t.count,
-        median_secs: t.median,
-        p90_secs: t.p90,
-    }
-}
-
-fn period_view(r: &report::PeriodRow) -> PeriodReportView {
-    PeriodReportView {
-        start: rfc3339(r.start),
-        end: rfc3339(r.end),
-        opened: r.opened,
-        resolved: r.resolved,
-        backlog: r.backlog,
-        first_response: times_view(&r.first_response),
-        resolution: times_view(&r.resolution),
-        sla_compliance_percent: r.sla_compliance,
-        satisfaction: r.satisfaction,
-        ratings: r.ratings,
-    }
-}
-
-/// What the report needs of a ticket, with its clocks evaluated at `now`.
-pub fn facts(
-    t: &TicketRecord,
-    names: &std::collections::HashMap<String, String>,
-    now: i64,
-) -> TicketFacts {
-    let s = t.sla(0, now);
-    let resolved = matches!(t.status, Status::Resolved | Status::Closed);
-    TicketFacts {
-        number: t.number,
-        created_at: t.created_at,
-        first_response_at: t.first_response_at,
-        response_secs: t.first_response_at.map(|_| s.first_response.elapsed),
-        resolved_at: t.resolved_at.filter(|_| resolved),
-        resolution_secs: resolved.then_some(s.resolution.elapsed),
-        response_met: !s.first_response.breached,
-        resolution_met: !s.resolution.breached,
-        // The technician is the assignee, else whoever resolved it.
-        assignee: t
-            .assignee
-            .clone()
-            .or_else(|| t.resolved_by.clone().filter(|_| resolved)),
-        rating: t.rating,
-        rated_at: t.rated_at,
-        assets: t
-            .assets
-            .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    names.get(id).cloned().unwrap_or_else(|| id.clone()),
-                )
-            })
-            .collect(),
-        software: t.software.clone(),
-        active: t.status.is_active(),
-    }
-}
-
-/// What a report covers.
-pub(super) struct Span {
-    /// Period length.
-    pub period: Period,
-    /// The first day's start.
-    pub from: i64,
-    /// The last day's end.
-    pub to: i64,
-    /// The periods covering `[from, to)`, whole: the first may start
-    /// before `from`, the last end after `to`.
-    pub periods: Vec<(i64, i64)>,
-}
-
-/// A report's span from its query: weekly unless said, `to` the last day
-/// included (today if absent), `from` a default span back from it.
-pub(super) fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
-    let period =
-        Period::parse(q.period.as_deref().unwrap_or("weekly")).map_err(ApiError::bad_request)?;
-    let day = |t: &Option<String>| {
-        t.as_deref()
-            .map(report::parse_day)
-            .transpose()
-            .map_err(ApiError::bad_request)
-    };
-    let to = day(&q.to)?.map_or(now, |d| d + 86400);
-    let from = day(&q.from)?.unwrap_or(to - period.default_span());
-    if from >= to {
-        return Err(ApiError::bad_request("--from must be before --to"));
-    }
-    let periods = report::periods(period, from, to);
-    if periods.len() >= 1000 {
-        return Err(ApiError::bad_request(
-            "that is more than 1,000 periods; use a longer period or a shorter span",
-        ));
-    }
-    Ok(Span {
-        period,
-        from,
-        to,
-        periods,
-    })
-}
-
-async fn ticket_report(
-    State(s): State<Shared>,
-    _: Authed,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<TicketReport> {
-    let now = unix_now();
-    let Span {
-        period,
-        from,
-        to,
-        periods,
-    } = report_span(&q, now)?;
-    // The report covers whole periods: up to the end of the last one.
-    let end = periods.last().map_or(to, |p| p.1);
-    // Retired assets too: their tickets are part of the period's work.
-    let all_assets = crate::store::AssetFilter {
-        status: crate::store::AssetStatus::All,
-        ..Default::default()
-    };
-    let names: std::collections::HashMap<String, String> = s
-        .store
-        .list_assets(all_assets, now)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.hostname))
-        .collect();
-    let rows = s.store.tickets_for_report(end).await?;
-    let all: Vec<TicketFacts> = rows.iter().map(|t| facts(t, &names, now)).collect();
-    let r = report::build(&all, period, from, to, now);
-    let top = |v: &[report::TopRow]| {
-        v.iter()
-            .map(|t| TopView {
-                key: t.key.clone(),
-                name: t.name.clone(),
-                tickets: t.tickets,
-            })
-            .collect()
-    };
-    Ok(Json(TicketReport {
-        period: period.as_str().into(),
-        from: rfc3339(r.from),
-        to: rfc3339(r.to),
-        generated_at: rfc3339(now),
-        periods: r.periods.iter().map(period_view).collect(),
-        total: period_view(&r.total),
-        technicians: r
-            .technicians
-            .iter()
-            .map(|t| TechnicianReportView {
-                technician: t.technician.clone(),
-                open_now: t.open_now,
-                resolved: t.resolved,
-                first_response: times_view(&t.first_response),
-                resolution: times_view(&t.resolution),
-                sla_compliance_percent: t.sla_compliance,
-                satisfaction: t.satisfaction,
-            })
-            .collect(),
-        backlog_age: BacklogAgeView {
-            count: r.backlog_age.count,
-            median_secs: r.backlog_age.median,
-            p90_secs: r.backlog_age.p90,
-            oldest_secs: r.backlog_age.oldest,
-            under_1d: r.backlog_age.buckets[0],
-            from_1d_to_3d: r.backlog_age.buckets[1],
-            from_3d_to_7d: r.backlog_age.buckets[2],
-            over_7d: r.backlog_age.buckets[3],
-        },
-        top_assets: top(&r.top_assets),
-        top_software: top(&r.top_software),
-    }))
 }
