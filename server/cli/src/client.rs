@@ -8,9 +8,9 @@ use serde::de::DeserializeOwned;
 
 /// An API client for one server and operator token.
 pub struct Client {
-    pub(crate) base: String,
+    base: String,
     token: String,
-    pub(crate) http: reqwest::Client,
+    http: reqwest::Client,
 }
 
 /// The longest URL an HTTP request may have (the `http` crate's limit).
@@ -31,6 +31,22 @@ impl Client {
             token,
             http,
         })
+    }
+
+    /// PUT a large body (an artifact's bytes) with `timeout` to send it.
+    pub(crate) async fn put_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<T> {
+        self.call(
+            self.http
+                .put(format!("{}{path}", self.base))
+                .timeout(timeout)
+                .body(body),
+        )
+        .await
     }
 
     /// Sends a request with the operator's token. A URL longer than HTTP
@@ -74,10 +90,7 @@ impl Client {
         }
     }
 
-    pub(crate) async fn call<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T> {
+    async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
         Ok(self.call_with_headers(req).await?.1)
     }
 

@@ -377,14 +377,7 @@ async fn upload(c: &Client, path: &Path, sha256: &str, size: u64) -> Result<()> 
         .await
         .with_context(|| format!("reading {}", path.display()))?;
     eprintln!("uploading {} ({} bytes)…", path.display(), size);
-    let _: ContentInfo = c
-        .call(
-            c.http
-                .put(format!("{}{url}", c.base))
-                .timeout(Duration::from_secs(3600))
-                .body(bytes),
-        )
-        .await?;
+    let _: ContentInfo = c.put_bytes(&url, bytes, Duration::from_secs(3600)).await?;
     Ok(())
 }
 
