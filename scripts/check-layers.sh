@@ -5,6 +5,11 @@
 # - deskhand-shared (the protocol) does no I/O: no tokio, quinn, rusqlite.
 # - deskhand-net (plumbing both programs use) knows no store, no agent,
 #   no server.
+# - deskhand-api-types (the HTTP API's JSON types) is serde only: no
+#   store, no QUIC, no HTTP framework, no clap, no runtime, no server.
+# - deskhand-cli (the operator CLI) speaks to the server over HTTP with
+#   the API types only: no database, no QUIC, no agent, no server, no
+#   axum, and not the server's allocator.
 # - deskhand-server uses the agent crate only for `server --dev`'s local
 #   agent, behind the `dev-agent` feature: without it, no deskhand-agent.
 # - SQL statements live in server/src/store/ only.
@@ -33,6 +38,8 @@ forbid() { # crate, "flags", forbidden crates...
 
 forbid deskhand-shared "" tokio quinn rusqlite deskhand-net deskhand-agent deskhand-server
 forbid deskhand-net "" rusqlite deskhand-agent deskhand-server axum
+forbid deskhand-api-types "" rusqlite quinn axum clap tokio deskhand-server
+forbid deskhand-cli "" rusqlite quinn deskhand-agent deskhand-server axum mimalloc
 forbid deskhand-server "--no-default-features" deskhand-agent
 
 sql=$(grep -rnE '"(SELECT|INSERT INTO|UPDATE [a-z_]+ SET|DELETE FROM|CREATE (TABLE|INDEX)|ALTER TABLE) ' \

@@ -3,7 +3,8 @@
 //! `deskhand server` runs [`serve::run`]: it loads the CA ([`pki`]), opens
 //! the database ([`store`]), listens for agents over QUIC ([`link`],
 //! tracking live sessions in [`presence`]) and for operators over HTTP
-//! ([`api`]). Every other subcommand is a client of that API ([`cli`]).
+//! ([`api`]). Every other subcommand is a client of that API (the
+//! `deskhand-cli` crate).
 //!
 //! - [`dev_agent`]: `server --dev`'s in-process local agent, the only
 //!   use of the agent crate (feature `dev-agent`, on by default).
@@ -22,7 +23,6 @@
 
 pub mod api;
 pub mod backup;
-pub mod cli;
 pub mod config;
 pub mod content;
 pub mod dev_agent;

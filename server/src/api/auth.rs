@@ -22,8 +22,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use tracing::warn;
 
+use super::Shared;
 use super::auth_limit::Admission;
-use super::{ApiError, Shared};
+use super::error::ApiError;
 use crate::secrets;
 use crate::store::{Operator, Role};
 

@@ -25,14 +25,10 @@ use futures_util::StreamExt;
 
 use super::ApiError;
 
-const MIB: usize = 1024 * 1024;
-
-/// The largest body of a JSON request (axum's own default, made explicit).
-pub const DEFAULT_BODY_LIMIT: usize = 2 * MIB;
-
-/// The largest CSV import: 64 MiB, about 600,000 rows of a typical asset
-/// sheet (100,000 rows with long notes are some 30 MiB).
-pub const IMPORT_BODY_LIMIT: usize = 64 * MIB;
+use deskhand_api_types::limits::MIB;
+pub use deskhand_api_types::limits::{
+    BodyLimit, DEFAULT_BODY_LIMIT, IMPORT_BODY_LIMIT, body_limit,
+};
 
 /// The longest refused body read to its end so that its client gets the
 /// answer; a longer one's connection is closed after the answer.
@@ -40,61 +36,6 @@ pub const DRAIN_LIMIT: u64 = 256 * MIB as u64;
 
 /// How long reading a refused body may take.
 const DRAIN_TIME: Duration = Duration::from_secs(30);
-
-/// The path of the CSV import, the one route with a larger limit.
-const IMPORT_PATH: &str = "/api/v1/assets/import";
-
-/// The limit on one route's request body, and how a refusal says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimit {
-    /// The most bytes a body may have.
-    pub bytes: usize,
-    /// What the limit is for, as the message names it.
-    what: &'static str,
-    /// What to do about it.
-    advice: &'static str,
-}
-
-impl BodyLimit {
-    /// The error message of a body over this limit.
-    pub fn message(&self) -> String {
-        format!(
-            "the request body is over the {} limit for {}; {}",
-            size(self.bytes),
-            self.what,
-            self.advice
-        )
-    }
-}
-
-/// `64 MiB`, `2 MiB`, `512 KiB`.
-fn size(bytes: usize) -> String {
-    if bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format!("{} KiB", bytes.div_ceil(1024))
-    }
-}
-
-/// The limit on the body of a request to `path`; none for content
-/// uploads, which stream to disk and are capped there.
-pub fn body_limit(path: &str) -> Option<BodyLimit> {
-    if path.starts_with("/api/v1/content/") {
-        None
-    } else if path == IMPORT_PATH {
-        Some(BodyLimit {
-            bytes: IMPORT_BODY_LIMIT,
-            what: "imports",
-            advice: "split the file",
-        })
-    } else {
-        Some(BodyLimit {
-            bytes: DEFAULT_BODY_LIMIT,
-            what: "this endpoint",
-            advice: "send a smaller request",
-        })
-    }
-}
 
 /// What to do with a request, from its path and declared length.
 #[derive(Debug, PartialEq, Eq)]
@@ -173,6 +114,7 @@ async fn drop_body(body: Body) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deskhand_api_types::limits::size;
 
     #[test]
     fn each_route_has_its_limit_and_the_message_names_it() {

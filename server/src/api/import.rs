@@ -18,12 +18,16 @@
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::body_limit::IMPORT_BODY_LIMIT;
-use super::{AddAsset, ApiError, ApiResult, AssetCreated, Authed, Shared, manual_asset};
+use super::error::{ApiError, ApiResult};
+use super::manual::manual_asset;
+use super::{Authed, Shared};
 use crate::store::Role;
 use crate::unix_now;
+use deskhand_api_types::assets::{AddAsset, AssetCreated};
+pub use deskhand_api_types::import::{ImportError, ImportReport};
 
 /// The most data rows an import may have: a bound on the memory a file
 /// takes while it is checked (about 400 bytes a row) and on how long it
@@ -36,33 +40,6 @@ pub(super) fn routes() -> Router<Shared> {
         "/api/v1/assets/import",
         post(import_assets).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
     )
-}
-
-/// One row of a CSV import that was refused.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportError {
-    /// Line number in the file (the header is line 1).
-    pub line: usize,
-    /// Why.
-    pub error: String,
-}
-
-/// What a CSV import did.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ImportReport {
-    /// Whether the good rows were stored: false for a check
-    /// (`?check=true`), which reports what an import would do.
-    #[serde(default = "stored_by_default")]
-    pub stored: bool,
-    /// Rows stored (or, in a check, that would be; their ids are then
-    /// empty).
-    pub created: Vec<AssetCreated>,
-    /// Rows refused; none of their fields is stored.
-    pub failed: Vec<ImportError>,
-}
-
-fn stored_by_default() -> bool {
-    true
 }
 
 /// Query of `POST /api/v1/assets/import`.

@@ -2,21 +2,9 @@
 //! against it. A test checks the list against the routers' own paths.
 
 use axum::Json;
-use serde::{Deserialize, Serialize};
 
 use super::Authed;
-
-/// One endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EndpointView {
-    /// HTTP methods, e.g. `GET POST`.
-    pub methods: String,
-    /// Path; `{name}` is a parameter.
-    pub path: String,
-    /// What it does. Query parameters are those of the CLI command that
-    /// calls it (`deskhand <noun> <verb> --help`), in snake case.
-    pub about: String,
-}
+pub use deskhand_api_types::server::EndpointView;
 
 /// Methods, path, what.
 pub const ENDPOINTS: &[(&str, &str, &str)] = &[
@@ -230,6 +218,16 @@ mod tests {
     fn routed() -> BTreeSet<String> {
         let sources = [
             include_str!("mod.rs"),
+            include_str!("server.rs"),
+            include_str!("agents.rs"),
+            include_str!("operators.rs"),
+            include_str!("diag.rs"),
+            include_str!("assets.rs"),
+            include_str!("asset_page.rs"),
+            include_str!("manual.rs"),
+            include_str!("changes.rs"),
+            include_str!("software.rs"),
+            include_str!("labels.rs"),
             include_str!("jobs.rs"),
             include_str!("tickets.rs"),
             include_str!("reports.rs"),

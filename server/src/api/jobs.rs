@@ -7,12 +7,20 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use deskhand_shared::jobs::{ItemKind, SignedManifest};
-use serde::{Deserialize, Serialize};
+use deskhand_shared::jobs::ItemKind;
+use serde::Deserialize;
 
-use super::{ApiError, ApiResult, AssetQuery, Authed, Shared, asset_rows, duration_secs};
+use super::error::{ApiError, ApiResult};
+use super::params::duration_secs;
+use super::select::asset_rows;
+use super::{Authed, Shared};
 use crate::store::{ContentItem, JobRow, NewJob, Role, TargetRow};
 use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::AssetQuery;
+pub use deskhand_api_types::jobs::{
+    ContentInfo, ItemView, JobCreated, JobDetail, JobView, ListQuery, PublishItem, RunJob,
+    TargetView,
+};
 
 /// Largest artifact accepted.
 pub const MAX_ARTIFACT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -37,15 +45,6 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/jobs", get(list_jobs).post(run_job))
         .route("/api/v1/jobs/{id}", get(show_job))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
-}
-
-/// Stored content.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ContentInfo {
-    /// SHA-256.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
 }
 
 async fn upload_content(
@@ -74,48 +73,6 @@ async fn content_info(
         .await
         .ok_or_else(|| ApiError::not_found(format!("no content {sha256}")))?;
     Ok(Json(ContentInfo { sha256, size }))
-}
-
-/// A package or script to publish: the manifest exactly as signed.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishItem {
-    /// The signed manifest.
-    pub manifest: SignedManifest,
-    /// The publisher's public key, so the server can refuse a bad
-    /// signature early (agents check against their own pinned keys).
-    pub public_key: Option<String>,
-}
-
-/// A published package or script.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ItemView {
-    /// `package` or `script`.
-    pub kind: String,
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Artifact format (deb, rpm, msi, sh, ...), if it has an artifact.
-    pub format: Option<String>,
-    /// SHA-256 of the artifact.
-    pub sha256: Option<String>,
-    /// Size of the artifact.
-    pub size: Option<i64>,
-    /// Install (or run) command.
-    pub install: Vec<String>,
-    /// Uninstall command.
-    pub uninstall: Vec<String>,
-    /// The parameters a job may pass, as the signed manifest declares them.
-    pub params: Vec<deskhand_shared::params::ParamSpec>,
-    /// The directory the command runs in, if the manifest names one.
-    pub workdir: Option<String>,
-    /// Publisher key id.
-    pub publisher: String,
-    /// When.
-    pub published_at: String,
-    /// By whom.
-    pub published_by: String,
 }
 
 fn item_view(i: ContentItem) -> ItemView {
@@ -247,51 +204,6 @@ async fn show_script(
     show_item(&s, ItemKind::Script, name, q).await
 }
 
-/// A job to run.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunJob {
-    /// `install`, `uninstall`, `script`, `inventory` or `diag`.
-    pub action: String,
-    /// The package or script, `NAME` or `NAME@VERSION` (the newest if no
-    /// version); the check of a `diag` job.
-    pub item: Option<String>,
-    /// `NAME=VALUE` values for the parameters the package or script
-    /// declares in its signed manifest (`scripts show` lists them); the
-    /// `NAME=VALUE` arguments of a `diag` job's check.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// How long each target may run, e.g. `30m`.
-    pub timeout: Option<String>,
-    /// How long the job may wait for offline agents, e.g. `48h`.
-    pub deadline: Option<String>,
-    /// Asset ids, host names or serials, `label:NAME`, or `all`.
-    #[serde(default)]
-    pub targets: Vec<String>,
-    /// A filter as for dynamic labels, e.g. `software=firefox@<120 os=Windows`.
-    pub filter: Option<String>,
-    /// Attach the job to this ticket's timeline.
-    pub ticket: Option<i64>,
-    /// Confirms a job whose targets (by `all`, a label or a filter) are
-    /// every in-service asset with an agent; without it such a job is
-    /// refused.
-    #[serde(default)]
-    pub all: bool,
-}
-
-/// What a new job reached.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobCreated {
-    /// The job id.
-    pub id: String,
-    /// Targets with an agent, queued.
-    pub targets: usize,
-    /// How many of them are online now.
-    pub online: usize,
-    /// Matching assets left out because they have no (unrevoked) agent.
-    pub skipped: Vec<String>,
-}
-
 async fn run_job(
     State(s): State<Shared>,
     op: Authed,
@@ -358,7 +270,7 @@ async fn run_job(
         return Err(ApiError::bad_request("the timeout must be at least 1s"));
     }
     if let Some(ticket) = req.ticket {
-        super::tickets::check_attachable(&s, ticket).await?;
+        super::attach::check_attachable(&s, ticket).await?;
     }
     let (targets, skipped) =
         resolve_targets(&s, &req.targets, req.filter.as_deref(), req.all).await?;
@@ -487,7 +399,7 @@ async fn resolve_targets(
         }
     }
     if let Some(f) = filter {
-        let q = AssetQuery::parse_filter(f).map_err(ApiError::bad_request)?;
+        let q = super::parse_filter(f).map_err(ApiError::bad_request)?;
         ids.extend(asset_rows(&s.store, &q).await?.into_iter().map(|a| a.id));
     }
     let mut seen = BTreeSet::new();
@@ -539,33 +451,6 @@ fn covers_fleet(targets: &Targets, fleet: &[&str]) -> bool {
     !fleet.is_empty() && fleet.iter().all(|a| chosen.contains(a))
 }
 
-/// A job as listed.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobView {
-    /// The job id.
-    pub id: String,
-    /// What it does.
-    pub action: String,
-    /// `name version` of its package or script.
-    pub item: String,
-    /// How its targets were named.
-    pub targets: String,
-    /// When it was created.
-    pub created_at: String,
-    /// By whom.
-    pub created_by: String,
-    /// Until when it may start.
-    pub deadline: String,
-    /// Per-target timeout, seconds.
-    pub timeout_secs: i64,
-    /// Script arguments.
-    pub args: Vec<String>,
-    /// When it was cancelled.
-    pub cancelled_at: Option<String>,
-    /// Targets per state, e.g. `[["succeeded", 3], ["queued", 1]]`.
-    pub states: Vec<(String, i64)>,
-}
-
 fn job_view(j: JobRow) -> JobView {
     JobView {
         id: j.id,
@@ -582,33 +467,6 @@ fn job_view(j: JobRow) -> JobView {
     }
 }
 
-/// One target of a job.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TargetView {
-    /// Asset id.
-    pub asset_id: String,
-    /// Host name.
-    pub hostname: String,
-    /// State: queued, delivered, running, succeeded, failed, cancelled, expired.
-    pub state: String,
-    /// A cancel was asked for and not yet confirmed.
-    pub cancel_requested: bool,
-    /// Start on the agent.
-    pub started_at: Option<String>,
-    /// End.
-    pub finished_at: Option<String>,
-    /// Exit code.
-    pub exit_code: Option<i32>,
-    /// Why it ended as it did.
-    pub message: String,
-    /// For installs: the version the inventory shows afterwards.
-    pub installed_version: Option<String>,
-    /// Output (capped).
-    pub stdout: String,
-    /// Error output (capped).
-    pub stderr: String,
-}
-
 fn target_view(t: TargetRow) -> TargetView {
     TargetView {
         asset_id: t.asset_id,
@@ -623,22 +481,6 @@ fn target_view(t: TargetRow) -> TargetView {
         stdout: t.stdout,
         stderr: t.stderr,
     }
-}
-
-/// A job with its targets.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobDetail {
-    /// The job.
-    pub job: JobView,
-    /// Its targets.
-    pub targets: Vec<TargetView>,
-}
-
-/// `?limit=`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    /// Most jobs to list.
-    pub limit: Option<i64>,
 }
 
 async fn list_jobs(

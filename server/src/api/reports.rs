@@ -1,19 +1,29 @@
-//! The inventory report: `GET /api/v1/reports/inventory`. The fleet now
-//! (in service, online, not seen, warranty) and what changed in it per
-//! period (assets added and retired, software installed, removed,
-//! upgraded), for operations and supervisors.
+//! Reports for operations and supervisors. The inventory report (`GET
+//! /api/v1/reports/inventory`): the fleet now (in service, online, not
+//! seen, warranty) and what changed in it per period (assets added and
+//! retired, software installed, removed, upgraded). The ticket report
+//! (`GET /api/v1/reports/tickets`): volumes, response and resolution
+//! times, SLA and satisfaction per period, technician, asset and software.
 
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
-use super::tickets::{ReportQuery, Span, report_span};
-use super::{
-    ApiResult, Authed, ChangeGroupView, CountBy, CountView, Shared, change_group_view, count_by,
-};
+use super::assets::count_by;
+use super::changes::change_group_view;
+use super::error::{ApiError, ApiResult};
+use super::{Authed, Shared};
+use crate::store::TicketRecord;
 use crate::store::{AssetFilter, AssetRow, AssetStatus, ChangeQuery, Store, day_of};
+use crate::tickets::Status;
+use crate::tickets::report::{self, Period, TicketFacts};
 use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::CountBy;
+pub use deskhand_api_types::reports::{FleetView, InventoryPeriodView, InventoryReport};
+use deskhand_api_types::tickets::{
+    BacklogAgeView, PeriodReportView, ReportQuery, TechnicianReportView, TicketReport, TimesView,
+    TopView,
+};
 
 /// A computer not heard from for this long is counted as not seen.
 const NOT_SEEN_SECS: i64 = 30 * 86_400;
@@ -24,76 +34,9 @@ const TOP: usize = 10;
 
 /// The report's routes.
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/api/v1/reports/inventory", get(inventory_report))
-}
-
-/// The fleet now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FleetView {
-    /// Assets in service.
-    pub in_service: usize,
-    /// Of those, computers (reported by an agent).
-    pub computers: usize,
-    /// Of those, entered by hand (printers, monitors, ...).
-    pub by_hand: usize,
-    /// Computers with a live connection now.
-    pub online_now: usize,
-    /// Computers in service not seen for 30 days (or never).
-    pub not_seen_30d: usize,
-    /// Assets taken out of service.
-    pub retired: usize,
-    /// In service with a warranty that has ended.
-    pub warranty_ended: usize,
-    /// In service with a warranty ending within 90 days.
-    pub warranty_ends_90d: usize,
-    /// In service without a warranty date.
-    pub warranty_unknown: usize,
-}
-
-/// One period of the inventory report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InventoryPeriodView {
-    /// Start, RFC 3339.
-    pub start: String,
-    /// End (exclusive), RFC 3339.
-    pub end: String,
-    /// Assets first inventoried or entered in the period.
-    pub added: usize,
-    /// Assets retired in the period (and still retired).
-    pub retired: usize,
-    /// Packages installed (history events: one per package and asset).
-    pub installed: usize,
-    /// Packages removed.
-    pub removed: usize,
-    /// Packages upgraded.
-    pub upgraded: usize,
-    /// Packages downgraded.
-    pub downgraded: usize,
-}
-
-/// `GET /api/v1/reports/inventory`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InventoryReport {
-    /// daily, weekly or monthly.
-    pub period: String,
-    /// Start of the first period, RFC 3339.
-    pub from: String,
-    /// End of the last period, RFC 3339.
-    pub to: String,
-    /// When it was computed: the time the fleet figures are of.
-    pub generated_at: String,
-    /// The fleet now.
-    pub fleet: FleetView,
-    /// One row per period.
-    pub periods: Vec<InventoryPeriodView>,
-    /// The whole span.
-    pub total: InventoryPeriodView,
-    /// Assets in service by OS, most first (the first 10).
-    pub by_os: Vec<CountView>,
-    /// Assets in service by model, most first (the first 10).
-    pub by_model: Vec<CountView>,
-    /// The software changes on the most assets in the span (the first 10).
-    pub top_software_changes: Vec<ChangeGroupView>,
+    Router::new()
+        .route("/api/v1/reports/inventory", get(inventory_report))
+        .route("/api/v1/reports/tickets", get(ticket_report))
 }
 
 /// The fleet's figures at `now` from every asset's row; `online` says
@@ -130,7 +73,7 @@ pub fn fleet(rows: &[AssetRow], now: i64, online: impl Fn(&AssetRow) -> bool) ->
 
 /// What changed in `[start, end)`: assets added and retired (from their
 /// rows), software changes (counted in the history).
-async fn period(
+pub(super) async fn period(
     store: &Store,
     rows: &[AssetRow],
     (start, end): (i64, i64),
@@ -228,6 +171,186 @@ async fn inventory_report(
             .into_iter()
             .map(change_group_view)
             .collect(),
+    }))
+}
+
+// ---- tickets ------------------------------------------------------------------
+
+fn times_view(t: &report::Times) -> TimesView {
+    TimesView {
+        count: t.count,
+        median_secs: t.median,
+        p90_secs: t.p90,
+    }
+}
+
+fn period_view(r: &report::PeriodRow) -> PeriodReportView {
+    PeriodReportView {
+        start: rfc3339(r.start),
+        end: rfc3339(r.end),
+        opened: r.opened,
+        resolved: r.resolved,
+        backlog: r.backlog,
+        first_response: times_view(&r.first_response),
+        resolution: times_view(&r.resolution),
+        sla_compliance_percent: r.sla_compliance,
+        satisfaction: r.satisfaction,
+        ratings: r.ratings,
+    }
+}
+
+/// What the report needs of a ticket, with its clocks evaluated at `now`.
+pub fn facts(
+    t: &TicketRecord,
+    names: &std::collections::HashMap<String, String>,
+    now: i64,
+) -> TicketFacts {
+    let s = t.sla(0, now);
+    let resolved = matches!(t.status, Status::Resolved | Status::Closed);
+    TicketFacts {
+        number: t.number,
+        created_at: t.created_at,
+        first_response_at: t.first_response_at,
+        response_secs: t.first_response_at.map(|_| s.first_response.elapsed),
+        resolved_at: t.resolved_at.filter(|_| resolved),
+        resolution_secs: resolved.then_some(s.resolution.elapsed),
+        response_met: !s.first_response.breached,
+        resolution_met: !s.resolution.breached,
+        // The technician is the assignee, else whoever resolved it.
+        assignee: t
+            .assignee
+            .clone()
+            .or_else(|| t.resolved_by.clone().filter(|_| resolved)),
+        rating: t.rating,
+        rated_at: t.rated_at,
+        assets: t
+            .assets
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    names.get(id).cloned().unwrap_or_else(|| id.clone()),
+                )
+            })
+            .collect(),
+        software: t.software.clone(),
+        active: t.status.is_active(),
+    }
+}
+
+/// What a report covers.
+struct Span {
+    /// Period length.
+    pub period: Period,
+    /// The first day's start.
+    pub from: i64,
+    /// The last day's end.
+    pub to: i64,
+    /// The periods covering `[from, to)`, whole: the first may start
+    /// before `from`, the last end after `to`.
+    pub periods: Vec<(i64, i64)>,
+}
+
+/// A report's span from its query: weekly unless said, `to` the last day
+/// included (today if absent), `from` a default span back from it.
+fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
+    let period =
+        Period::parse(q.period.as_deref().unwrap_or("weekly")).map_err(ApiError::bad_request)?;
+    let day = |t: &Option<String>| {
+        t.as_deref()
+            .map(report::parse_day)
+            .transpose()
+            .map_err(ApiError::bad_request)
+    };
+    let to = day(&q.to)?.map_or(now, |d| d + 86400);
+    let from = day(&q.from)?.unwrap_or(to - period.default_span());
+    if from >= to {
+        return Err(ApiError::bad_request("--from must be before --to"));
+    }
+    let periods = report::periods(period, from, to);
+    if periods.len() >= 1000 {
+        return Err(ApiError::bad_request(
+            "that is more than 1,000 periods; use a longer period or a shorter span",
+        ));
+    }
+    Ok(Span {
+        period,
+        from,
+        to,
+        periods,
+    })
+}
+
+async fn ticket_report(
+    State(s): State<Shared>,
+    _: Authed,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<TicketReport> {
+    let now = unix_now();
+    let Span {
+        period,
+        from,
+        to,
+        periods,
+    } = report_span(&q, now)?;
+    // The report covers whole periods: up to the end of the last one.
+    let end = periods.last().map_or(to, |p| p.1);
+    // Retired assets too: their tickets are part of the period's work.
+    let all_assets = crate::store::AssetFilter {
+        status: crate::store::AssetStatus::All,
+        ..Default::default()
+    };
+    let names: std::collections::HashMap<String, String> = s
+        .store
+        .list_assets(all_assets, now)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.hostname))
+        .collect();
+    let rows = s.store.tickets_for_report(end).await?;
+    let all: Vec<TicketFacts> = rows.iter().map(|t| facts(t, &names, now)).collect();
+    let r = report::build(&all, period, from, to, now);
+    let top = |v: &[report::TopRow]| {
+        v.iter()
+            .map(|t| TopView {
+                key: t.key.clone(),
+                name: t.name.clone(),
+                tickets: t.tickets,
+            })
+            .collect()
+    };
+    Ok(Json(TicketReport {
+        period: period.as_str().into(),
+        from: rfc3339(r.from),
+        to: rfc3339(r.to),
+        generated_at: rfc3339(now),
+        periods: r.periods.iter().map(period_view).collect(),
+        total: period_view(&r.total),
+        technicians: r
+            .technicians
+            .iter()
+            .map(|t| TechnicianReportView {
+                technician: t.technician.clone(),
+                open_now: t.open_now,
+                resolved: t.resolved,
+                first_response: times_view(&t.first_response),
+                resolution: times_view(&t.resolution),
+                sla_compliance_percent: t.sla_compliance,
+                satisfaction: t.satisfaction,
+            })
+            .collect(),
+        backlog_age: BacklogAgeView {
+            count: r.backlog_age.count,
+            median_secs: r.backlog_age.median,
+            p90_secs: r.backlog_age.p90,
+            oldest_secs: r.backlog_age.oldest,
+            under_1d: r.backlog_age.buckets[0],
+            from_1d_to_3d: r.backlog_age.buckets[1],
+            from_3d_to_7d: r.backlog_age.buckets[2],
+            over_7d: r.backlog_age.buckets[3],
+        },
+        top_assets: top(&r.top_assets),
+        top_software: top(&r.top_software),
     }))
 }
 

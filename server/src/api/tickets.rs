@@ -10,17 +10,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
-use super::{
-    ApiError, ApiResult, ApiState, AssetView, Authed, DiagRunView, HistoryView, Shared, asset_view,
-    diag_run_view,
-};
+use super::assets::asset_view;
+use super::diag::diag_run_view;
+use super::error::{ApiError, ApiResult};
+use super::{ApiState, Authed, Shared};
 use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
-use crate::tickets::report::{self, Period, TicketFacts};
 use crate::tickets::sla::{Clock, ClockState};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::HistoryView;
+pub use deskhand_api_types::tickets::{
+    AssignRequest, BacklogAgeView, CommentRequest, CreateTicket, EscalateRequest, JobRefView,
+    LinkRequest, LinkedAssetView, PeriodReportView, RateRequest, ReportQuery, SlaClockView,
+    StatusRequest, TechnicianReportView, TicketCreated, TicketDetail, TicketQuery, TicketReport,
+    TicketView, TimelineEntryView, TimesView, TopView, UpdateTicket,
+};
 
 /// How long a resolved ticket stays on its assets' pages.
 const RECENT_ON_ASSET_SECS: i64 = 30 * 86400;
@@ -43,136 +48,9 @@ pub(super) fn routes() -> Router<Shared> {
             delete(unlink_asset),
         )
         .route("/api/v1/tickets/{number}/rating", post(rate))
-        .route("/api/v1/reports/tickets", get(ticket_report))
 }
 
 // ---- views ------------------------------------------------------------------
-
-/// One SLA clock.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SlaClockView {
-    /// Target, seconds.
-    pub target_secs: i64,
-    /// Running time so far, seconds (pauses excluded).
-    pub elapsed_secs: i64,
-    /// Target minus elapsed; negative once breached.
-    pub remaining_secs: i64,
-    /// `running`, `paused` (pending on the requester), `met` or `missed`.
-    pub state: String,
-    /// When it runs out, RFC 3339, while it runs.
-    pub due_at: Option<String>,
-    /// Its running time exceeded the target.
-    pub breached: bool,
-}
-
-/// A ticket as listed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TicketView {
-    /// Ticket number.
-    pub number: i64,
-    /// One line.
-    pub title: String,
-    /// Who asked.
-    pub requester: String,
-    /// Free category.
-    pub category: String,
-    /// The software it is about.
-    pub software: String,
-    /// urgent, high, normal or low.
-    pub priority: String,
-    /// new, open, pending, resolved or closed.
-    pub status: String,
-    /// Technician working on it.
-    pub assignee: Option<String>,
-    /// Escalation tier, from 1.
-    pub tier: i64,
-    /// Creation, RFC 3339.
-    pub created_at: String,
-    /// Creator: an operator, or `agent:ID` for an end user's help request.
-    pub created_by: String,
-    /// Last change, RFC 3339.
-    pub updated_at: String,
-    /// First response, RFC 3339.
-    pub first_response_at: Option<String>,
-    /// Latest resolution, RFC 3339.
-    pub resolved_at: Option<String>,
-    /// Linked asset ids.
-    pub assets: Vec<String>,
-    /// The first-response clock.
-    pub first_response: SlaClockView,
-    /// The resolution clock.
-    pub resolution: SlaClockView,
-    /// About to breach: a clock not done has run out, or runs with at most
-    /// the warning window left.
-    pub at_risk: bool,
-    /// Some clock ran past its target.
-    pub breached: bool,
-    /// The requester's satisfaction, 1 to 5.
-    pub rating: Option<i64>,
-    /// Their words.
-    pub rating_comment: Option<String>,
-}
-
-/// A stored job result a timeline entry refers to.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct JobRefView {
-    /// `diag` (install and script jobs later).
-    pub kind: String,
-    /// The run's id.
-    pub id: i64,
-    /// The diagnostic's result, when `kind` is `diag`.
-    pub diag: Option<DiagRunView>,
-    /// The job and how its targets stand, when `kind` is `job`.
-    pub job: Option<super::jobs::JobDetail>,
-}
-
-/// One timeline entry.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TimelineEntryView {
-    /// When, RFC 3339.
-    pub at: String,
-    /// Who.
-    pub author: String,
-    /// `created`, `comment`, `status`, `assigned`, `escalated`, `linked`,
-    /// `unlinked`, `rated`, `inventory` or `job_result`.
-    pub kind: String,
-    /// Internal note, not for the requester.
-    pub internal: bool,
-    /// Text.
-    pub body: String,
-    /// Before.
-    pub old_value: Option<String>,
-    /// After.
-    pub new_value: Option<String>,
-    /// The attached job result.
-    pub job: Option<JobRefView>,
-}
-
-/// A linked asset with its current inventory summary and recent changes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LinkedAssetView {
-    /// The asset as listed now.
-    pub asset: AssetView,
-    /// Its changes in the last 7 days, newest first (at most 100).
-    pub changed_last_7_days: Vec<HistoryView>,
-    /// How many changes the last 7 days had.
-    pub changes_last_7_days_total: usize,
-    /// Software installed or upgraded on it since the ticket was opened.
-    pub software_installed_since_opened: Vec<HistoryView>,
-}
-
-/// One ticket in full.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TicketDetail {
-    /// The list fields.
-    pub ticket: TicketView,
-    /// Free text.
-    pub description: String,
-    /// Everything that happened, oldest first.
-    pub timeline: Vec<TimelineEntryView>,
-    /// Linked assets.
-    pub linked_assets: Vec<LinkedAssetView>,
-}
 
 fn clock_view(c: &Clock, now: i64) -> SlaClockView {
     SlaClockView {
@@ -222,7 +100,7 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
 
 /// Trims a text field and checks it by [`crate::text`]'s rule (one-line
 /// fields refuse line breaks too) and its length.
-fn field(
+pub(super) fn field(
     name: &str,
     value: &str,
     max: usize,
@@ -249,7 +127,7 @@ fn number(text: &str) -> Result<i64, ApiError> {
     parse_number(text).map_err(ApiError::bad_request)
 }
 
-fn list<T>(
+pub(super) fn list<T>(
     text: &Option<String>,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<T>, ApiError> {
@@ -262,43 +140,6 @@ fn list<T>(
 }
 
 // ---- handlers -----------------------------------------------------------------
-
-/// `POST /api/v1/tickets`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTicket {
-    /// One line.
-    pub title: String,
-    /// Free text.
-    #[serde(default)]
-    pub description: String,
-    /// Who asked: an e-mail address or a user name.
-    pub requester: String,
-    /// Free category, e.g. `software`, `hardware`, `network`.
-    #[serde(default)]
-    pub category: String,
-    /// The software it is about, e.g. `Outlook` (counted in reports).
-    #[serde(default)]
-    pub software: String,
-    /// urgent, high, normal (the default) or low.
-    #[serde(default)]
-    pub priority: Option<String>,
-    /// Assets to link: ids, host names or serial numbers.
-    #[serde(default)]
-    pub assets: Vec<String>,
-    /// Technician to assign.
-    #[serde(default)]
-    pub assignee: Option<String>,
-}
-
-/// A created ticket.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TicketCreated {
-    /// Its number.
-    pub number: i64,
-    /// Its title.
-    pub title: String,
-}
 
 async fn create_ticket(
     State(s): State<Shared>,
@@ -347,24 +188,6 @@ async fn create_ticket(
             })?;
     }
     Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
-}
-
-/// Query of `GET /api/v1/tickets`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TicketQuery {
-    /// Comma-separated statuses, or `all`; new, open and pending if absent.
-    pub status: Option<String>,
-    /// Comma-separated priorities.
-    pub priority: Option<String>,
-    /// Only the caller's tickets.
-    pub mine: Option<bool>,
-    /// Only this technician's tickets.
-    pub assignee: Option<String>,
-    /// Only tickets about to breach their SLA, or breaching it.
-    pub breaching: Option<bool>,
-    /// Only tickets linked to this asset (id, host name or serial).
-    pub asset: Option<String>,
 }
 
 async fn list_tickets(
@@ -446,14 +269,14 @@ async fn show_ticket(
             continue;
         };
         let (changed_last_7_days, changes_last_7_days_total) =
-            super::recent_changes(&s.store, &a.id, now).await?;
+            super::assets::recent_changes(&s.store, &a.id, now).await?;
         let installed: Vec<HistoryView> = s
             .store
             .asset_history(a.id.clone(), t.created_at, Some("software".into()))
             .await?
             .into_iter()
             .filter(|(_, e)| matches!(e.change.as_str(), "installed" | "upgraded"))
-            .map(super::history_view)
+            .map(super::assets::history_view)
             .collect();
         linked_assets.push(LinkedAssetView {
             asset: asset_view(a, &s.presence),
@@ -470,18 +293,7 @@ async fn show_ticket(
     }))
 }
 
-/// `POST /api/v1/tickets/{number}/comments`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommentRequest {
-    /// Text.
-    pub body: String,
-    /// An internal note, not for the requester (and not a response).
-    #[serde(default)]
-    pub internal: bool,
-}
-
-async fn change(
+pub(super) async fn change(
     s: &ApiState,
     op: &Authed,
     n: &str,
@@ -513,17 +325,6 @@ async fn comment(
     .await
 }
 
-/// `POST /api/v1/tickets/{number}/status`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusRequest {
-    /// open, pending, resolved or closed.
-    pub status: String,
-    /// Why; required to resolve.
-    #[serde(default)]
-    pub note: String,
-}
-
 async fn set_status(
     State(s): State<Shared>,
     op: Authed,
@@ -542,14 +343,6 @@ async fn set_status(
     change(&s, &op, &n, TicketChange::Status { to, note }).await
 }
 
-/// `POST /api/v1/tickets/{number}/assign`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AssignRequest {
-    /// Operator name; none unassigns.
-    pub assignee: Option<String>,
-}
-
 async fn assign(
     State(s): State<Shared>,
     op: Authed,
@@ -561,18 +354,6 @@ async fn assign(
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty());
     change(&s, &op, &n, TicketChange::Assign { to }).await
-}
-
-/// `POST /api/v1/tickets/{number}/escalate`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EscalateRequest {
-    /// `tier2` (or `2`) or a technician's name; the next tier if absent.
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Why.
-    #[serde(default)]
-    pub note: String,
 }
 
 async fn escalate(
@@ -615,14 +396,6 @@ async fn escalate(
     .await
 }
 
-/// `POST /api/v1/tickets/{number}/assets`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkRequest {
-    /// Id, host name or serial number.
-    pub asset: String,
-}
-
 async fn link_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -660,27 +433,6 @@ async fn unlink_asset(
     .await
 }
 
-/// `PATCH /api/v1/tickets/{number}`: the fields to change.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateTicket {
-    /// One line.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Free text.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Free category.
-    #[serde(default)]
-    pub category: Option<String>,
-    /// The software it is about.
-    #[serde(default)]
-    pub software: Option<String>,
-    /// urgent, high, normal or low; brings that priority's SLA targets.
-    #[serde(default)]
-    pub priority: Option<String>,
-}
-
 async fn update_ticket(
     State(s): State<Shared>,
     op: Authed,
@@ -709,17 +461,6 @@ async fn update_ticket(
     change(&s, &op, &n, update).await
 }
 
-/// `POST /api/v1/tickets/{number}/rating`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateRequest {
-    /// 1 (very unhappy) to 5 (very happy).
-    pub score: i64,
-    /// The requester's words.
-    #[serde(default)]
-    pub comment: String,
-}
-
 async fn rate(
     State(s): State<Shared>,
     op: Authed,
@@ -745,50 +486,6 @@ async fn rate(
     .await
 }
 
-/// Checks that a diagnostic may be attached to a ticket, before it runs.
-pub(super) async fn check_attachable(s: &ApiState, ticket: i64) -> Result<(), ApiError> {
-    let t = s.store.get_ticket(ticket).await?;
-    if t.status == Status::Closed {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("ticket {ticket} is closed; nothing more is attached to it"),
-        ));
-    }
-    Ok(())
-}
-
-/// Attaches a stored diagnostic run to a ticket's timeline.
-pub(super) async fn attach_diag(
-    s: &ApiState,
-    ticket: i64,
-    run: &crate::store::DiagRun,
-    by: String,
-) -> Result<(), ApiError> {
-    let summary = format!(
-        "diagnostic {}{} on {}",
-        run.check,
-        if run.args.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", run.args)
-        },
-        run.agent_id
-    );
-    s.store
-        .change_ticket(
-            ticket,
-            TicketChange::AttachJob {
-                kind: "diag".into(),
-                id: run.id,
-                summary,
-            },
-            by,
-            unix_now(),
-        )
-        .await?;
-    Ok(())
-}
-
 /// An asset's open tickets and those changed in the last 30 days.
 pub(super) async fn asset_tickets(
     s: &ApiState,
@@ -803,308 +500,4 @@ pub(super) async fn asset_tickets(
         .iter()
         .map(|t| ticket_view(t, s.tickets.sla.warning, now))
         .collect())
-}
-
-// ---- reports ------------------------------------------------------------------
-
-/// Query of `GET /api/v1/reports/tickets` and `/api/v1/reports/inventory`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportQuery {
-    /// daily, weekly (the default) or monthly.
-    pub period: Option<String>,
-    /// First day, `YYYY-MM-DD` (UTC) or RFC 3339; a span back from `to` if absent.
-    pub from: Option<String>,
-    /// Last day, included; today if absent.
-    pub to: Option<String>,
-}
-
-/// Median and 90th percentile of some times, seconds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TimesView {
-    /// How many tickets.
-    pub count: usize,
-    /// Median, seconds.
-    pub median_secs: Option<i64>,
-    /// 90th percentile (nearest rank), seconds.
-    pub p90_secs: Option<i64>,
-}
-
-/// One period of the report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PeriodReportView {
-    /// Start, RFC 3339.
-    pub start: String,
-    /// End (exclusive), RFC 3339.
-    pub end: String,
-    /// Tickets opened.
-    pub opened: usize,
-    /// Tickets resolved.
-    pub resolved: usize,
-    /// Unresolved at the period's end.
-    pub backlog: usize,
-    /// First-response times.
-    pub first_response: TimesView,
-    /// Resolution times.
-    pub resolution: TimesView,
-    /// Of the tickets resolved, percent that met both targets.
-    pub sla_compliance_percent: Option<f64>,
-    /// Mean satisfaction of the ratings given.
-    pub satisfaction: Option<f64>,
-    /// How many ratings.
-    pub ratings: usize,
-}
-
-/// One technician over the report's span.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TechnicianReportView {
-    /// Operator name, or `(unassigned)`.
-    pub technician: String,
-    /// Their active tickets now.
-    pub open_now: usize,
-    /// Resolved in the span.
-    pub resolved: usize,
-    /// First-response times.
-    pub first_response: TimesView,
-    /// Resolution times.
-    pub resolution: TimesView,
-    /// Percent of their resolved tickets that met both targets.
-    pub sla_compliance_percent: Option<f64>,
-    /// Mean satisfaction.
-    pub satisfaction: Option<f64>,
-}
-
-/// The age of the backlog now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BacklogAgeView {
-    /// Active tickets.
-    pub count: usize,
-    /// Median age, seconds.
-    pub median_secs: Option<i64>,
-    /// 90th percentile age, seconds.
-    pub p90_secs: Option<i64>,
-    /// Oldest, seconds.
-    pub oldest_secs: Option<i64>,
-    /// Younger than a day.
-    pub under_1d: usize,
-    /// One to three days.
-    pub from_1d_to_3d: usize,
-    /// Three to seven days.
-    pub from_3d_to_7d: usize,
-    /// Older than a week.
-    pub over_7d: usize,
-}
-
-/// An asset or software and its ticket count.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TopView {
-    /// Asset id, or the software name in lower case.
-    pub key: String,
-    /// Name.
-    pub name: String,
-    /// Tickets opened in the span.
-    pub tickets: usize,
-}
-
-/// `GET /api/v1/reports/tickets`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TicketReport {
-    /// daily, weekly or monthly.
-    pub period: String,
-    /// Start of the first period, RFC 3339.
-    pub from: String,
-    /// End of the last period, RFC 3339.
-    pub to: String,
-    /// When it was computed.
-    pub generated_at: String,
-    /// One row per period.
-    pub periods: Vec<PeriodReportView>,
-    /// The whole span.
-    pub total: PeriodReportView,
-    /// One row per technician.
-    pub technicians: Vec<TechnicianReportView>,
-    /// The backlog now.
-    pub backlog_age: BacklogAgeView,
-    /// Assets with the most tickets opened in the span.
-    pub top_assets: Vec<TopView>,
-    /// Software with the most tickets opened in the span.
-    pub top_software: Vec<TopView>,
-}
-
-fn times_view(t: &report::Times) -> TimesView {
-    TimesView {
-        count: t.count,
-        median_secs: t.median,
-        p90_secs: t.p90,
-    }
-}
-
-fn period_view(r: &report::PeriodRow) -> PeriodReportView {
-    PeriodReportView {
-        start: rfc3339(r.start),
-        end: rfc3339(r.end),
-        opened: r.opened,
-        resolved: r.resolved,
-        backlog: r.backlog,
-        first_response: times_view(&r.first_response),
-        resolution: times_view(&r.resolution),
-        sla_compliance_percent: r.sla_compliance,
-        satisfaction: r.satisfaction,
-        ratings: r.ratings,
-    }
-}
-
-/// What the report needs of a ticket, with its clocks evaluated at `now`.
-pub fn facts(
-    t: &TicketRecord,
-    names: &std::collections::HashMap<String, String>,
-    now: i64,
-) -> TicketFacts {
-    let s = t.sla(0, now);
-    let resolved = matches!(t.status, Status::Resolved | Status::Closed);
-    TicketFacts {
-        number: t.number,
-        created_at: t.created_at,
-        first_response_at: t.first_response_at,
-        response_secs: t.first_response_at.map(|_| s.first_response.elapsed),
-        resolved_at: t.resolved_at.filter(|_| resolved),
-        resolution_secs: resolved.then_some(s.resolution.elapsed),
-        response_met: !s.first_response.breached,
-        resolution_met: !s.resolution.breached,
-        // The technician is the assignee, else whoever resolved it.
-        assignee: t
-            .assignee
-            .clone()
-            .or_else(|| t.resolved_by.clone().filter(|_| resolved)),
-        rating: t.rating,
-        rated_at: t.rated_at,
-        assets: t
-            .assets
-            .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    names.get(id).cloned().unwrap_or_else(|| id.clone()),
-                )
-            })
-            .collect(),
-        software: t.software.clone(),
-        active: t.status.is_active(),
-    }
-}
-
-/// What a report covers.
-pub(super) struct Span {
-    /// Period length.
-    pub period: Period,
-    /// The first day's start.
-    pub from: i64,
-    /// The last day's end.
-    pub to: i64,
-    /// The periods covering `[from, to)`, whole: the first may start
-    /// before `from`, the last end after `to`.
-    pub periods: Vec<(i64, i64)>,
-}
-
-/// A report's span from its query: weekly unless said, `to` the last day
-/// included (today if absent), `from` a default span back from it.
-pub(super) fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
-    let period =
-        Period::parse(q.period.as_deref().unwrap_or("weekly")).map_err(ApiError::bad_request)?;
-    let day = |t: &Option<String>| {
-        t.as_deref()
-            .map(report::parse_day)
-            .transpose()
-            .map_err(ApiError::bad_request)
-    };
-    let to = day(&q.to)?.map_or(now, |d| d + 86400);
-    let from = day(&q.from)?.unwrap_or(to - period.default_span());
-    if from >= to {
-        return Err(ApiError::bad_request("--from must be before --to"));
-    }
-    let periods = report::periods(period, from, to);
-    if periods.len() >= 1000 {
-        return Err(ApiError::bad_request(
-            "that is more than 1,000 periods; use a longer period or a shorter span",
-        ));
-    }
-    Ok(Span {
-        period,
-        from,
-        to,
-        periods,
-    })
-}
-
-async fn ticket_report(
-    State(s): State<Shared>,
-    _: Authed,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<TicketReport> {
-    let now = unix_now();
-    let Span {
-        period,
-        from,
-        to,
-        periods,
-    } = report_span(&q, now)?;
-    // The report covers whole periods: up to the end of the last one.
-    let end = periods.last().map_or(to, |p| p.1);
-    // Retired assets too: their tickets are part of the period's work.
-    let all_assets = crate::store::AssetFilter {
-        status: crate::store::AssetStatus::All,
-        ..Default::default()
-    };
-    let names: std::collections::HashMap<String, String> = s
-        .store
-        .list_assets(all_assets, now)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.hostname))
-        .collect();
-    let rows = s.store.tickets_for_report(end).await?;
-    let all: Vec<TicketFacts> = rows.iter().map(|t| facts(t, &names, now)).collect();
-    let r = report::build(&all, period, from, to, now);
-    let top = |v: &[report::TopRow]| {
-        v.iter()
-            .map(|t| TopView {
-                key: t.key.clone(),
-                name: t.name.clone(),
-                tickets: t.tickets,
-            })
-            .collect()
-    };
-    Ok(Json(TicketReport {
-        period: period.as_str().into(),
-        from: rfc3339(r.from),
-        to: rfc3339(r.to),
-        generated_at: rfc3339(now),
-        periods: r.periods.iter().map(period_view).collect(),
-        total: period_view(&r.total),
-        technicians: r
-            .technicians
-            .iter()
-            .map(|t| TechnicianReportView {
-                technician: t.technician.clone(),
-                open_now: t.open_now,
-                resolved: t.resolved,
-                first_response: times_view(&t.first_response),
-                resolution: times_view(&t.resolution),
-                sla_compliance_percent: t.sla_compliance,
-                satisfaction: t.satisfaction,
-            })
-            .collect(),
-        backlog_age: BacklogAgeView {
-            count: r.backlog_age.count,
-            median_secs: r.backlog_age.median,
-            p90_secs: r.backlog_age.p90,
-            oldest_secs: r.backlog_age.oldest,
-            under_1d: r.backlog_age.buckets[0],
-            from_1d_to_3d: r.backlog_age.buckets[1],
-            from_3d_to_7d: r.backlog_age.buckets[2],
-            over_7d: r.backlog_age.buckets[3],
-        },
-        top_assets: top(&r.top_assets),
-        top_software: top(&r.top_software),
-    }))
 }

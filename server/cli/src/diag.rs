@@ -2,9 +2,35 @@
 //! run on a live agent, whole or followed as it streams.
 
 use anyhow::{Context, Result, bail};
+use clap::Subcommand;
 
 use super::{Client, OutputFormat, Table, csv_output, emit, path_segment, print};
-use crate::api::{CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag};
+use deskhand_api_types::diag::{CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag};
+
+/// `deskhand diag`.
+#[derive(Debug, Subcommand)]
+pub enum DiagCmd {
+    /// The catalog of checks, with their arguments.
+    List,
+    /// Run a check on an agent and print the result.
+    ///
+    /// Example: `deskhand diag run PC-0042 tcp-connect --host mail.example.com --port 443`.
+    Run {
+        /// Agent id, id prefix or host name.
+        agent: String,
+        /// The check, e.g. top-processes (see `deskhand diag list`).
+        check: String,
+        /// The check's arguments.
+        #[command(flatten)]
+        args: Box<deskhand_shared::diag::catalog::DiagFlags>,
+        /// Keep printing new output (logs) until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Attach the result to this ticket's timeline, e.g. 42.
+        #[arg(long, value_name = "TICKET", value_parser = deskhand_api_types::tickets::parse_number)]
+        ticket: Option<i64>,
+    },
+}
 
 /// `deskhand diag list`.
 pub async fn diag_list(c: &Client, format: OutputFormat) -> Result<()> {
@@ -120,4 +146,18 @@ async fn diag_follow(c: &Client, format: OutputFormat, path: &str, body: &RunDia
         }
     }
     Ok(())
+}
+
+/// Runs one `deskhand diag` command.
+pub async fn run(c: &Client, f: OutputFormat, cmd: DiagCmd) -> Result<()> {
+    match cmd {
+        DiagCmd::List => diag_list(c, f).await,
+        DiagCmd::Run {
+            agent,
+            check,
+            args,
+            follow,
+            ticket,
+        } => diag_run(c, f, &agent, check, args.pairs(), follow, ticket).await,
+    }
 }

@@ -19,7 +19,7 @@ use deskhand_shared::jobs::{
 use ring::signature::KeyPair;
 
 use super::{Client, OutputFormat, Table, opt, print};
-use crate::api::jobs::{ContentInfo, ItemView, PublishItem};
+use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
 
 /// `deskhand keys`.
 #[derive(Debug, Subcommand)]
@@ -377,14 +377,7 @@ async fn upload(c: &Client, path: &Path, sha256: &str, size: u64) -> Result<()> 
         .await
         .with_context(|| format!("reading {}", path.display()))?;
     eprintln!("uploading {} ({} bytes)…", path.display(), size);
-    let _: ContentInfo = c
-        .call(
-            c.http
-                .put(format!("{}{url}", c.base))
-                .timeout(Duration::from_secs(3600))
-                .body(bytes),
-        )
-        .await?;
+    let _: ContentInfo = c.put_bytes(&url, bytes, Duration::from_secs(3600)).await?;
     Ok(())
 }
 

@@ -3,9 +3,12 @@
 use anyhow::{Result, bail};
 
 use super::{Client, OutputFormat, Table, emit, opt, print};
-use crate::api::reports::{InventoryPeriodView, InventoryReport};
-use crate::api::tickets::ReportQuery;
-use crate::api::{ChangeGroupView, CountView};
+use deskhand_api_types::reports::{InventoryPeriodView, InventoryReport};
+use deskhand_api_types::tickets::{ReportQuery, TicketReport, TimesView};
+
+use crate::render::human;
+use deskhand_api_types::assets::CountView;
+use deskhand_api_types::changes::ChangeGroupView;
 
 /// `deskhand reports`.
 #[derive(Debug, clap::Subcommand)]
@@ -64,7 +67,7 @@ impl SpanArgs {
 /// Runs one `deskhand reports` command.
 pub async fn run(c: &Client, f: OutputFormat, cmd: ReportsCmd) -> Result<()> {
     match cmd {
-        ReportsCmd::Tickets { span, by } => super::tickets::report(c, f, span.query(), by).await,
+        ReportsCmd::Tickets { span, by } => tickets(c, f, span.query(), by).await,
         ReportsCmd::Inventory { span, by } => inventory(c, f, span.query(), by).await,
     }
 }
@@ -193,4 +196,138 @@ pub fn print_report<T: serde::Serialize>(
         (_, b) => return print(f, report, || pick(b.unwrap_or("period"))),
     }
     Ok(())
+}
+
+fn dur(secs: Option<i64>, csv: bool) -> String {
+    match (secs, csv) {
+        (None, _) => String::new(),
+        (Some(s), true) => s.to_string(),
+        (Some(s), false) => human(Some(s)),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or(String::new(), |p| format!("{p:.1}"))
+}
+
+/// The headers of [`stats_cells`], between `first` and `last`.
+fn stats_headers(first: &[&'static str], last: &[&'static str]) -> Vec<&'static str> {
+    let stats = [
+        "FIRST RESPONSE MEDIAN",
+        "FIRST RESPONSE P90",
+        "RESOLUTION MEDIAN",
+        "RESOLUTION P90",
+        "SLA MET %",
+        "SATISFACTION",
+    ];
+    first.iter().chain(&stats).chain(last).copied().collect()
+}
+
+/// Median and p90 of both clocks, SLA compliance and satisfaction: the
+/// cells the period and technician tables share.
+fn stats_cells(
+    first_response: &TimesView,
+    resolution: &TimesView,
+    sla: Option<f64>,
+    satisfaction: Option<f64>,
+    csv: bool,
+) -> Vec<String> {
+    vec![
+        dur(first_response.median_secs, csv),
+        dur(first_response.p90_secs, csv),
+        dur(resolution.median_secs, csv),
+        dur(resolution.p90_secs, csv),
+        pct(sla),
+        satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
+    ]
+}
+
+/// `deskhand reports tickets`.
+async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>) -> Result<()> {
+    let by = which_table(by, &["period", "technician", "asset", "software"])?;
+    let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
+    let csv = f == OutputFormat::Csv;
+    let by_period = || {
+        let mut t = Table::new(stats_headers(
+            &["PERIOD START", "OPENED", "RESOLVED", "BACKLOG"],
+            &["RATINGS"],
+        ));
+        for (label, p) in r
+            .periods
+            .iter()
+            .map(|p| (p.start.clone(), p))
+            .chain(std::iter::once(("total".to_string(), &r.total)))
+        {
+            let mut row = vec![
+                label,
+                p.opened.to_string(),
+                p.resolved.to_string(),
+                p.backlog.to_string(),
+            ];
+            row.extend(stats_cells(
+                &p.first_response,
+                &p.resolution,
+                p.sla_compliance_percent,
+                p.satisfaction,
+                csv,
+            ));
+            row.push(p.ratings.to_string());
+            t.row(row);
+        }
+        t
+    };
+    let by_technician = || {
+        let mut t = Table::new(stats_headers(&["TECHNICIAN", "OPEN NOW", "RESOLVED"], &[]));
+        for x in &r.technicians {
+            let mut row = vec![
+                x.technician.clone(),
+                x.open_now.to_string(),
+                x.resolved.to_string(),
+            ];
+            row.extend(stats_cells(
+                &x.first_response,
+                &x.resolution,
+                x.sla_compliance_percent,
+                x.satisfaction,
+                csv,
+            ));
+            t.row(row);
+        }
+        t
+    };
+    let top = |rows: &[deskhand_api_types::tickets::TopView], what: &'static str| {
+        let mut t = Table::new(vec![what, "ID", "TICKETS"]);
+        for x in rows {
+            t.row(vec![x.name.clone(), x.key.clone(), x.tickets.to_string()]);
+        }
+        t
+    };
+    let pick = |which: &str| match which {
+        "technician" => by_technician(),
+        "asset" => top(&r.top_assets, "ASSET"),
+        "software" => top(&r.top_software, "SOFTWARE"),
+        _ => by_period(),
+    };
+    print_report(f, &r, by.as_deref(), pick, || {
+        outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
+        emit(&by_period().to_text());
+        outln!("\nby technician:");
+        emit(&by_technician().to_text());
+        let b = &r.backlog_age;
+        outln!(
+            "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",
+            b.count,
+            human(b.median_secs),
+            human(b.p90_secs),
+            human(b.oldest_secs),
+            b.under_1d,
+            b.from_1d_to_3d,
+            b.from_3d_to_7d,
+            b.over_7d
+        );
+        outln!("\ntop assets:");
+        emit(&top(&r.top_assets, "ASSET").to_text());
+        outln!("\ntop software:");
+        emit(&top(&r.top_software, "SOFTWARE").to_text());
+    })
 }

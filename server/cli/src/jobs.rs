@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 
 use super::{Client, OutputFormat, Table, opt, path_segment, print};
-use crate::api::jobs::{JobCreated, JobDetail, JobView, RunJob};
+use deskhand_api_types::jobs::{JobCreated, JobDetail, JobView, RunJob};
 
 /// `deskhand jobs`.
 #[derive(Debug, Subcommand)]
@@ -268,4 +268,14 @@ pub async fn jobs_cancel(c: &Client, job: &str) -> Result<()> {
         "cancel requested for job {job}: queued targets are cancelled, running ones are killed when their agent hears it\n"
     ));
     Ok(())
+}
+
+/// Runs one `deskhand jobs` command.
+pub async fn run(c: &Client, f: OutputFormat, cmd: JobsCmd) -> Result<()> {
+    match cmd {
+        JobsCmd::Run(a) => jobs_run(c, f, a).await,
+        JobsCmd::List { limit } => jobs_list(c, f, limit).await,
+        JobsCmd::Show { job } => jobs_show(c, f, &job).await,
+        JobsCmd::Cancel { job } => jobs_cancel(c, &job).await,
+    }
 }

@@ -3,14 +3,15 @@
 use anyhow::{Result, bail};
 
 use super::{Client, OutputFormat, Table, emit, opt, path_segment, print};
-use crate::api::tickets::{
+use crate::render::human;
+use deskhand_api_types::assets::HistoryView;
+use deskhand_api_types::diag::DiagRunView;
+use deskhand_api_types::tickets::parse_number;
+use deskhand_api_types::tickets::{
     AssignRequest, CommentRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest,
-    ReportQuery, SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery,
-    TicketReport, TicketView, TimesView, UpdateTicket,
+    SlaClockView, StatusRequest, TicketCreated, TicketDetail, TicketQuery, TicketView,
+    UpdateTicket,
 };
-use crate::api::{DiagRunView, HistoryView};
-use crate::tickets::parse_number;
-use crate::tickets::report::human;
 
 /// `deskhand tickets`.
 #[derive(Debug, clap::Subcommand)]
@@ -486,7 +487,7 @@ fn ticket_table(rows: &[TicketView]) -> Table {
     t
 }
 
-fn event_text(e: &crate::api::tickets::TimelineEntryView) -> String {
+fn event_text(e: &deskhand_api_types::tickets::TimelineEntryView) -> String {
     let old = e.old_value.as_deref().unwrap_or("-");
     let new = e.new_value.as_deref().unwrap_or("-");
     let with_note = |head: String| {
@@ -603,14 +604,14 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
     for a in &d.linked_assets {
         let x = &a.asset;
         outln!("\nlinked asset {} ({}):", x.hostname, x.id);
-        let t = super::asset_table(std::slice::from_ref(x));
+        let t = crate::tables::asset_table(std::slice::from_ref(x));
         emit(&indent(&t.to_text()));
         if a.software_installed_since_opened.is_empty() {
             outln!("  software installed since the ticket opened: none");
         } else {
             outln!("  software installed since the ticket opened:");
             emit(&indent(
-                &super::history_table(&a.software_installed_since_opened).to_text(),
+                &crate::tables::history_table(&a.software_installed_since_opened).to_text(),
             ));
         }
         emit(&indent(&changes_text(
@@ -635,7 +636,7 @@ pub fn changes_text(shown: &[HistoryView], total: usize) -> String {
     let s = if total == 1 { "" } else { "s" };
     format!(
         "changed in the last 7 days ({total} change{s}{newest}):\n{}",
-        super::history_table(shown).to_text()
+        crate::tables::history_table(shown).to_text()
     )
 }
 
@@ -648,138 +649,4 @@ pub fn asset_tickets_text(rows: &[TicketView]) -> String {
         "\ntickets (open, and changed in the last 30 days):\n{}",
         ticket_table(rows).to_text()
     )
-}
-
-fn dur(secs: Option<i64>, csv: bool) -> String {
-    match (secs, csv) {
-        (None, _) => String::new(),
-        (Some(s), true) => s.to_string(),
-        (Some(s), false) => human(Some(s)),
-    }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or(String::new(), |p| format!("{p:.1}"))
-}
-
-/// The headers of [`stats_cells`], between `first` and `last`.
-fn stats_headers(first: &[&'static str], last: &[&'static str]) -> Vec<&'static str> {
-    let stats = [
-        "FIRST RESPONSE MEDIAN",
-        "FIRST RESPONSE P90",
-        "RESOLUTION MEDIAN",
-        "RESOLUTION P90",
-        "SLA MET %",
-        "SATISFACTION",
-    ];
-    first.iter().chain(&stats).chain(last).copied().collect()
-}
-
-/// Median and p90 of both clocks, SLA compliance and satisfaction: the
-/// cells the period and technician tables share.
-fn stats_cells(
-    first_response: &TimesView,
-    resolution: &TimesView,
-    sla: Option<f64>,
-    satisfaction: Option<f64>,
-    csv: bool,
-) -> Vec<String> {
-    vec![
-        dur(first_response.median_secs, csv),
-        dur(first_response.p90_secs, csv),
-        dur(resolution.median_secs, csv),
-        dur(resolution.p90_secs, csv),
-        pct(sla),
-        satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
-    ]
-}
-
-/// `deskhand reports tickets`.
-pub async fn report(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>) -> Result<()> {
-    let by = super::reports::which_table(by, &["period", "technician", "asset", "software"])?;
-    let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
-    let csv = f == OutputFormat::Csv;
-    let by_period = || {
-        let mut t = Table::new(stats_headers(
-            &["PERIOD START", "OPENED", "RESOLVED", "BACKLOG"],
-            &["RATINGS"],
-        ));
-        for (label, p) in r
-            .periods
-            .iter()
-            .map(|p| (p.start.clone(), p))
-            .chain(std::iter::once(("total".to_string(), &r.total)))
-        {
-            let mut row = vec![
-                label,
-                p.opened.to_string(),
-                p.resolved.to_string(),
-                p.backlog.to_string(),
-            ];
-            row.extend(stats_cells(
-                &p.first_response,
-                &p.resolution,
-                p.sla_compliance_percent,
-                p.satisfaction,
-                csv,
-            ));
-            row.push(p.ratings.to_string());
-            t.row(row);
-        }
-        t
-    };
-    let by_technician = || {
-        let mut t = Table::new(stats_headers(&["TECHNICIAN", "OPEN NOW", "RESOLVED"], &[]));
-        for x in &r.technicians {
-            let mut row = vec![
-                x.technician.clone(),
-                x.open_now.to_string(),
-                x.resolved.to_string(),
-            ];
-            row.extend(stats_cells(
-                &x.first_response,
-                &x.resolution,
-                x.sla_compliance_percent,
-                x.satisfaction,
-                csv,
-            ));
-            t.row(row);
-        }
-        t
-    };
-    let top = |rows: &[crate::api::tickets::TopView], what: &'static str| {
-        let mut t = Table::new(vec![what, "ID", "TICKETS"]);
-        for x in rows {
-            t.row(vec![x.name.clone(), x.key.clone(), x.tickets.to_string()]);
-        }
-        t
-    };
-    let pick = |which: &str| match which {
-        "technician" => by_technician(),
-        "asset" => top(&r.top_assets, "ASSET"),
-        "software" => top(&r.top_software, "SOFTWARE"),
-        _ => by_period(),
-    };
-    super::reports::print_report(f, &r, by.as_deref(), pick, || {
-        outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
-        emit(&by_period().to_text());
-        outln!("\nby technician:");
-        emit(&by_technician().to_text());
-        let b = &r.backlog_age;
-        outln!(
-            "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",
-            b.count,
-            human(b.median_secs),
-            human(b.p90_secs),
-            human(b.oldest_secs),
-            b.under_1d,
-            b.from_1d_to_3d,
-            b.from_3d_to_7d,
-            b.over_7d
-        );
-        outln!("\ntop assets:");
-        emit(&top(&r.top_assets, "ASSET").to_text());
-        outln!("\ntop software:");
-        emit(&top(&r.top_software, "SOFTWARE").to_text());
-    })
 }

@@ -1,7 +1,7 @@
 //! How `deskhand assets show` names the parts of an asset's inventory its
 //! agent could not collect lately.
 
-use crate::api::StaleView;
+use deskhand_api_types::assets::StaleView;
 
 /// One line per stale part: "software: not collected since 2026-12-05
 /// 22:40 (why); showing the last collected value".
@@ -26,7 +26,7 @@ mod tests {
     fn a_stale_part_says_since_when_why_and_what_is_shown() {
         let stale = [StaleView {
             category: "software".into(),
-            since: crate::rfc3339(1_796_510_400),
+            since: "2026-12-05T22:40:00Z".to_string(),
             reason: "dpkg: cannot read /var/lib/dpkg/status: Too many open files (os error 24)"
                 .into(),
         }];

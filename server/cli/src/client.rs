@@ -1,0 +1,294 @@
+//! The HTTP client of the API: one server, one operator token, the API's
+//! JSON error bodies turned into errors that say what to do.
+
+use anyhow::{Context, Result, bail};
+use deskhand_api_types::server::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// An API client for one server and operator token.
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+/// The longest URL an HTTP request may have (the `http` crate's limit).
+const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str, token: Option<String>) -> Result<Self> {
+        let token = token.context(
+            "no API token: pass --token or set DESKHAND_TOKEN (`deskhand server` prints the admin token)",
+        )?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    /// PUT a large body (an artifact's bytes) with `timeout` to send it.
+    pub(crate) async fn put_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<T> {
+        self.call(
+            self.http
+                .put(format!("{}{path}", self.base))
+                .timeout(timeout)
+                .body(body),
+        )
+        .await
+    }
+
+    /// Sends a request with the operator's token. A URL longer than HTTP
+    /// allows (a filter value of tens of kilobytes) is refused here, saying
+    /// so, rather than by the HTTP library in its own words.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let (http, req) = req.bearer_auth(&self.token).build_split();
+        let req = req.map_err(|e| self.unsent(e))?;
+        let len = req.url().as_str().len();
+        if len > MAX_URL_BYTES {
+            bail!(
+                "the request would need a URL of {len} bytes, more than the {MAX_URL_BYTES} bytes a URL may hold: a value given is too long"
+            );
+        }
+        http.execute(req).await.map_err(|e| self.unsent(e))
+    }
+
+    /// Why a request got no answer: the server could not be reached, did
+    /// not answer in time, or the request could not be made at all, which
+    /// no server would fix. The URL is left out: it may be that
+    /// long value.
+    fn unsent(&self, e: reqwest::Error) -> anyhow::Error {
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+        if e.is_builder() {
+            anyhow::anyhow!("the request could not be made: {why}")
+        } else if e.is_connect() {
+            anyhow::anyhow!(
+                "cannot reach the deskhand server at {}; is it running? (--server / DESKHAND_SERVER): {why}",
+                self.base
+            )
+        } else if e.is_timeout() {
+            anyhow::anyhow!(
+                "the deskhand server at {} did not answer in time: {why}",
+                self.base
+            )
+        } else {
+            anyhow::anyhow!(
+                "the request to the deskhand server at {} failed: {why}",
+                self.base
+            )
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+        Ok(self.call_with_headers(req).await?.1)
+    }
+
+    /// Sends a request; the answer's headers and its JSON body.
+    async fn call_with_headers<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::header::HeaderMap, T)> {
+        let resp = self.send(req).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.context("reading the server's answer")?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            bail!("{msg} (HTTP {})", status.as_u16());
+        }
+        let body = if bytes.is_empty() {
+            serde_json::from_slice(b"null").context("empty answer")?
+        } else {
+            serde_json::from_slice(&bytes)
+                .context("the server's answer is not the expected JSON")?
+        };
+        Ok((headers, body))
+    }
+
+    /// GET a JSON resource.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// GET a JSON resource with a query string.
+    pub async fn get_query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T> {
+        self.call(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
+    }
+
+    /// GET a list with a query string, and how many items matched in all
+    /// (the `X-Total-Count` header; `None` from a server that does not
+    /// send it).
+    pub async fn get_list<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<(Vec<T>, Option<usize>)> {
+        let (headers, items) = self
+            .call_with_headers(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await?;
+        let total = headers
+            .get(deskhand_api_types::assets::TOTAL_COUNT)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        Ok((items, total))
+    }
+
+    /// POST a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// POST raw bytes (a CSV file), waiting up to 10 minutes for the
+    /// answer: a large import takes longer than the usual 30 s.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<T> {
+        self.call(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .timeout(std::time::Duration::from_secs(600))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    /// POST a JSON body and return the response for streaming.
+    pub(crate) async fn post_streaming<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<reqwest::Response> {
+        let http = reqwest::Client::builder()
+            .build()
+            .context("building the HTTP client")?;
+        let resp = self
+            .send(http.post(format!("{}{path}", self.base)).json(body))
+            .await?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            bail!("{msg} (HTTP {})", status.as_u16());
+        }
+        Ok(resp)
+    }
+
+    /// PATCH a JSON body.
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        self.call(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    /// DELETE a resource.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        self.call::<serde_json::Value>(self.http.delete(format!("{}{path}", self.base)))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Escapes a user-given key for use as one URL path segment.
+pub(crate) fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One page of a list (`what`: "assets"), and on stderr which of how
+/// many it is when that is not all of them.
+pub(crate) async fn list_page<Q: Serialize, T: DeserializeOwned>(
+    c: &Client,
+    path: &str,
+    query: &Q,
+    offset: Option<usize>,
+    what: &str,
+) -> Result<Vec<T>> {
+    let (items, total) = c.get_list(path, query).await?;
+    let offset = offset.unwrap_or(0);
+    if let Some(total) = total.filter(|t| items.len() < *t) {
+        let next = offset + items.len();
+        if items.is_empty() && offset >= total {
+            eprintln!("(all {total} {what} come before --offset {offset})");
+        } else if items.is_empty() {
+            eprintln!("({total} {what} match)");
+        } else if next < total {
+            eprintln!(
+                "({}-{next} of {total} {what}; --offset {next} for the next ones)",
+                offset + 1
+            );
+        } else {
+            eprintln!("({}-{next} of {total} {what})", offset + 1);
+        }
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_too_long_for_a_url_is_refused_before_it_is_sent() {
+        // Loopback port 9: nothing listens there.
+        let client = Client::new("http://127.0.0.1:9", Some("t".into())).expect("client");
+        let assets = format!("{}/api/v1/assets", client.base);
+        let long = "x".repeat(70_000);
+        let err = client
+            .send(client.http.get(&assets).query(&[("search", &long)]))
+            .await
+            .expect_err("too long");
+        assert!(
+            err.to_string()
+                .starts_with("the request would need a URL of 70"),
+            "{err}"
+        );
+        let err = client
+            .send(client.http.get(&assets))
+            .await
+            .expect_err("nobody listens");
+        assert!(
+            err.to_string()
+                .starts_with("cannot reach the deskhand server at http://127.0.0.1:9"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(path_segment("pc 1/../x"), "pc%201%2F..%2Fx");
+    }
+}

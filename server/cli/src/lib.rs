@@ -1,0 +1,161 @@
+//! The operator CLI: every `deskhand NOUN VERB` except `server` and
+//! `backup` is a client of the server's HTTP API, printing a table, JSON or
+//! CSV.
+//!
+//! [`Command`] holds the client's commands (the `deskhand` binary
+//! flattens it next to its own `server` and `backup`) and [`run`] runs one
+//! of them with the [`GlobalArgs`] through a [`Client`]. Each noun has its
+//! file, with its clap definitions and what its verbs print: [`assets`],
+//! [`software`], [`labels`], [`agents`] (and enrollment tokens),
+//! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
+//! [`publish`] (keys, packages, scripts), [`tickets`], [`reports`].
+//! Output goes through [`render`] ([`Table`], [`print`]); tables more than
+//! one noun prints are in `tables`. This crate speaks to the server with
+//! `deskhand-api-types` only: it has no database, no QUIC, no agent.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly
+/// instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
+/// `format!` to stdout through [`emit`].
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => { $crate::emit(&format!($($t)*)) };
+}
+
+/// `format!` and a newline to stdout through [`emit`].
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::emit("\n") };
+    ($($t:tt)*) => { $crate::emit(&(format!($($t)*) + "\n")) };
+}
+
+pub mod agents;
+pub mod assets;
+pub mod client;
+pub mod csv_output;
+pub mod diag;
+pub mod jobs;
+pub mod labels;
+pub mod operators;
+pub mod publish;
+pub mod render;
+pub mod reports;
+pub mod software;
+mod stale;
+mod tables;
+pub mod tickets;
+
+pub use client::Client;
+use client::path_segment;
+use render::opt;
+pub use render::{OutputFormat, Table, print};
+
+/// The options every client command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// The server's API URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub server: String,
+    /// Your operator API token.
+    #[arg(long, global = true, env = "DESKHAND_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// How to print results.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// The client's commands: the `deskhand` binary's subcommands other than
+/// `server` and `backup`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show which server and operator the CLI talks to, and whether its
+    /// database takes writes (FAILING, with SQLite's reason, for a minute
+    /// after it refuses one).
+    Status,
+    /// Enrollment tokens for new agents.
+    #[command(subcommand)]
+    Tokens(agents::TokensCmd),
+    /// People who use deskhand, and their API tokens.
+    #[command(subcommand)]
+    Operators(operators::OperatorsCmd),
+    /// Enrolled agents.
+    #[command(subcommand)]
+    Agents(agents::AgentsCmd),
+    /// The audit log of operator actions.
+    #[command(subcommand)]
+    Audit(operators::AuditCmd),
+    /// Live diagnostics on an agent's machine.
+    #[command(subcommand)]
+    Diag(diag::DiagCmd),
+    /// The inventory: machines, their hardware, software and history.
+    #[command(subcommand)]
+    Assets(assets::AssetsCmd),
+    /// Installed software across all assets.
+    #[command(subcommand)]
+    Software(software::SoftwareCmd),
+    /// Labels that group assets, by hand or by a filter; jobs target them.
+    #[command(subcommand)]
+    Labels(labels::LabelsCmd),
+    /// Publisher signing keys (kept by operators, never by the server).
+    #[command(subcommand)]
+    Keys(publish::KeysCmd),
+    /// Signed packages agents install.
+    #[command(subcommand)]
+    Packages(publish::PackagesCmd),
+    /// Signed scripts agents run.
+    #[command(subcommand)]
+    Scripts(publish::ScriptsCmd),
+    /// Installs, uninstalls, scripts and inventory refreshes on assets.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCmd),
+    /// Help-desk tickets linked to assets, with SLA clocks and escalation.
+    #[command(subcommand)]
+    Tickets(tickets::TicketsCmd),
+    /// Reports for supervisors.
+    #[command(subcommand)]
+    Reports(reports::ReportsCmd),
+}
+
+/// Runs one client command against the server `args` names.
+pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
+    if let Command::Keys(cmd) = command {
+        return publish::keys(cmd);
+    }
+    let client = Client::new(&args.server, args.token)?;
+    let f = args.output;
+    let c = &client;
+    match command {
+        Command::Keys(_) => unreachable!("handled above"),
+        Command::Status => operators::status(c, f).await,
+        Command::Tokens(cmd) => agents::run_tokens(c, f, cmd).await,
+        Command::Operators(cmd) => operators::run(c, f, cmd).await,
+        Command::Agents(cmd) => agents::run(c, f, cmd).await,
+        Command::Audit(cmd) => operators::run_audit(c, f, cmd).await,
+        Command::Diag(cmd) => diag::run(c, f, cmd).await,
+        Command::Assets(cmd) => assets::run(c, f, cmd).await,
+        Command::Software(cmd) => software::run(c, f, cmd).await,
+        Command::Labels(cmd) => labels::run(c, f, cmd).await,
+        Command::Packages(cmd) => publish::packages(c, f, cmd).await,
+        Command::Scripts(cmd) => publish::scripts(c, f, cmd).await,
+        Command::Jobs(cmd) => jobs::run(c, f, cmd).await,
+        Command::Tickets(cmd) => tickets::run(c, f, cmd).await,
+        Command::Reports(cmd) => reports::run(c, f, cmd).await,
+    }
+}

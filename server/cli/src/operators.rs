@@ -1,0 +1,140 @@
+//! `deskhand operators`, `deskhand audit` and `deskhand status`: who uses
+//! deskhand, what they did, and who the CLI speaks as.
+
+use anyhow::Result;
+use clap::Subcommand;
+use deskhand_api_types::operators::{AddOperator, AuditView, OperatorCreated, OperatorView};
+use deskhand_api_types::server::ServerInfo;
+
+use crate::client::{Client, path_segment};
+use crate::render::{OutputFormat, Table, print};
+
+/// `deskhand operators`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorsCmd {
+    /// Add an operator; prints their API token once.
+    Add {
+        /// Name, e.g. alice.
+        name: String,
+        /// admin, technician or viewer.
+        #[arg(long, default_value = "technician")]
+        role: String,
+    },
+    /// List operators.
+    List,
+    /// Remove an operator; their token stops working at once.
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+/// `deskhand audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// The newest entries of the audit log.
+    List {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// `deskhand operators add NAME`.
+pub async fn operators_add(
+    c: &Client,
+    format: OutputFormat,
+    name: String,
+    role: String,
+) -> Result<()> {
+    let o: OperatorCreated = c
+        .post("/api/v1/operators", &AddOperator { name, role })
+        .await?;
+    if format == OutputFormat::Table {
+        outln!("added operator {} ({})", o.name, o.role);
+        outln!("API token (shown once): {}", o.token);
+        return Ok(());
+    }
+    print(format, &o, || {
+        let mut t = Table::new(vec!["NAME", "ROLE", "TOKEN"]);
+        t.row(vec![o.name.clone(), o.role.clone(), o.token.clone()]);
+        t
+    })
+}
+
+/// `deskhand operators list`.
+pub async fn operators_list(c: &Client, format: OutputFormat) -> Result<()> {
+    let ops: Vec<OperatorView> = c.get("/api/v1/operators").await?;
+    print(format, &ops, || {
+        let mut t = Table::new(vec!["NAME", "ROLE", "CREATED"]);
+        for o in &ops {
+            t.row(vec![o.name.clone(), o.role.clone(), o.created_at.clone()]);
+        }
+        t
+    })
+}
+
+/// `deskhand operators remove NAME`.
+pub async fn operators_remove(c: &Client, name: &str) -> Result<()> {
+    c.delete(&format!("/api/v1/operators/{}", path_segment(name)))
+        .await?;
+    outln!("removed operator {name}; their token no longer works");
+    Ok(())
+}
+
+/// `deskhand audit list`.
+pub async fn audit_list(c: &Client, format: OutputFormat, limit: u32) -> Result<()> {
+    let rows: Vec<AuditView> = c.get(&format!("/api/v1/audit?limit={limit}")).await?;
+    print(format, &rows, || {
+        let mut t = Table::new(vec!["AT", "OPERATOR", "ACTION", "TARGET", "DETAIL"]);
+        for e in &rows {
+            t.row(vec![
+                e.at.clone(),
+                e.operator.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.detail.clone(),
+            ]);
+        }
+        t
+    })
+}
+
+/// `deskhand status`: which server, which operator.
+pub async fn status(c: &Client, format: OutputFormat) -> Result<()> {
+    let s: ServerInfo = c.get("/api/v1/server").await?;
+    print(format, &s, || {
+        let mut t = Table::new(vec!["FIELD", "VALUE"]);
+        t.row(vec!["version".into(), s.version.clone()]);
+        t.row(vec!["operator".into(), s.operator.clone()]);
+        t.row(vec!["agents endpoint".into(), s.agents_endpoint.clone()]);
+        t.row(vec!["agents online".into(), s.agents_online.to_string()]);
+        t.row(vec!["CA fingerprint".into(), s.ca_fingerprint.clone()]);
+        let db = &s.database;
+        let writes = match (&db.failing_since, &db.error) {
+            (Some(since), error) => format!(
+                "FAILING since {since}: {}; what it refuses is not stored",
+                error.as_deref().unwrap_or("see the server log")
+            ),
+            (None, _) => db.writes.clone(),
+        };
+        t.row(vec!["database writes".into(), writes]);
+        t
+    })
+}
+
+/// Runs one `deskhand operators` command.
+pub async fn run(c: &Client, f: OutputFormat, cmd: OperatorsCmd) -> Result<()> {
+    match cmd {
+        OperatorsCmd::Add { name, role } => operators_add(c, f, name, role).await,
+        OperatorsCmd::List => operators_list(c, f).await,
+        OperatorsCmd::Remove { name } => operators_remove(c, &name).await,
+    }
+}
+
+/// Runs one `deskhand audit` command.
+pub async fn run_audit(c: &Client, f: OutputFormat, cmd: AuditCmd) -> Result<()> {
+    match cmd {
+        AuditCmd::List { limit } => audit_list(c, f, limit).await,
+    }
+}

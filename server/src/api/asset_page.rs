@@ -1,0 +1,116 @@
+//! `GET /api/v1/assets/{key}`: everything about one asset (hardware,
+//! software, labels, tickets, recent changes, stale parts).
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::assets::{asset_view, recent_changes};
+use super::error::ApiResult;
+use super::labels::labels_of;
+use super::software::software_view;
+use super::{Authed, Shared};
+use crate::store::StoreError;
+use crate::{rfc3339, unix_now};
+use deskhand_api_types::assets::{AssetDetail, InterfaceView, ShowQuery, StaleView, StorageView};
+use deskhand_shared::inventory::Inventory;
+
+/// The routes of this area.
+pub(super) fn routes() -> Router<Shared> {
+    Router::new().route("/api/v1/assets/{key}", get(show_asset))
+}
+
+async fn show_asset(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(key): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> ApiResult<AssetDetail> {
+    let a = s.store.find_asset(key).await?;
+    let id = a.id.clone();
+    let mut software = s.store.read(move |r| r.asset_software(&id)).await?;
+    if let Some(text) = q.software.filter(|t| !t.is_empty()) {
+        let text = text.to_lowercase();
+        software.retain(|p| p.name.to_lowercase().contains(&text));
+    }
+    // No stored form yet (never reported, or entered by hand) is an empty
+    // inventory; one that cannot be decoded is an error that names it.
+    let id = a.id.clone();
+    let inv = s
+        .store
+        .read(move |r| match r.stored_inventory(&id)? {
+            None => Ok(Inventory::default()),
+            Some((blob, _)) => Inventory::from_wire(&blob).map_err(|e| StoreError::Corrupt {
+                table: "asset_inventory",
+                column: "inventory",
+                why: e.to_string(),
+            }),
+        })
+        .await?;
+    let (changed_last_7_days, changes_last_7_days_total) =
+        recent_changes(&s.store, &a.id, unix_now()).await?;
+    Ok(Json(AssetDetail {
+        asset: asset_view(a.clone(), &s.presence),
+        notes: a.notes,
+        fqdn: a.fqdn,
+        kernel: a.kernel,
+        arch: a.arch,
+        cpu_model: a.cpu_model,
+        cpu_cores: a.cpu_cores,
+        system_uuid: a.system_uuid,
+        macs: a.macs,
+        first_inventory_at: rfc3339(a.first_inventory_at),
+        inventory_hash: a.inventory_hash,
+        last_report_bytes: a.last_report_bytes,
+        interfaces: inv
+            .interfaces
+            .iter()
+            .map(|i| InterfaceView {
+                name: i.name.clone(),
+                mac: i.mac.clone(),
+                addresses: i.ipv4.iter().chain(&i.ipv6).cloned().collect(),
+                state: i.state.clone(),
+            })
+            .collect(),
+        disks: inv
+            .disks
+            .iter()
+            .map(|d| StorageView {
+                name: d.name.clone(),
+                kind: d.model.clone().unwrap_or_default(),
+                size_bytes: d.size_bytes,
+                free_bytes: None,
+            })
+            .collect(),
+        volumes: inv
+            .volumes
+            .iter()
+            .map(|v| StorageView {
+                name: v.mount_point.clone(),
+                kind: v.fs_type.clone().unwrap_or_default(),
+                size_bytes: v.size_bytes,
+                // Free space is volatile: the disk-usage diagnostic has it live.
+                free_bytes: None,
+            })
+            .collect(),
+        labels: labels_of(&s.store, &a.id).await?,
+        tickets: super::tickets::asset_tickets(&s, &a.id).await?,
+        software: software.into_iter().map(software_view).collect(),
+        changed_last_7_days,
+        changes_last_7_days_total,
+        stale: s
+            .store
+            .read({
+                let id = a.id.clone();
+                move |r| r.asset_stale(&id)
+            })
+            .await?
+            .into_iter()
+            .map(|c| StaleView {
+                category: c.category,
+                since: rfc3339(c.since),
+                reason: c.reason,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,185 @@
+//! Live diagnostics: the catalog, a run on an agent (whole, or followed
+//! as NDJSON), and a stored run.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::{ApiError, ApiResult};
+use super::{Authed, Shared};
+use crate::store::Role;
+use crate::{rfc3339, unix_now};
+use deskhand_api_types::diag::{
+    CheckArgView, CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag,
+};
+
+/// How often a followed diagnostic's stream carries a keep-alive line.
+const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The routes of this area.
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/diag/checks", get(diag_checks))
+        .route("/api/v1/diag/runs/{id}", get(diag_run))
+        .route("/api/v1/agents/{key}/diag", post(run_diag))
+}
+
+async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
+    Ok(Json(
+        deskhand_shared::diag::catalog::catalog()
+            .iter()
+            .map(|c| CheckView {
+                name: c.name.into(),
+                summary: c.summary.into(),
+                args: c
+                    .args
+                    .iter()
+                    .map(|a| CheckArgView {
+                        name: a.name.into(),
+                        help: a.help.into(),
+                        default: a.default.map(Into::into),
+                    })
+                    .collect(),
+                follows: c.follows,
+            })
+            .collect(),
+    ))
+}
+
+fn table_view(t: deskhand_shared::diag::DiagTable) -> DiagTableView {
+    DiagTableView {
+        title: t.title,
+        columns: t.columns,
+        rows: t.rows,
+    }
+}
+
+pub(super) fn diag_run_view(r: crate::store::DiagRun) -> DiagRunView {
+    DiagRunView {
+        id: r.id,
+        agent_id: r.agent_id,
+        check: r.check,
+        args: r.args,
+        operator: r.operator,
+        started_at: rfc3339(r.started_at),
+        ok: r.result.ok,
+        error: r.result.error,
+        duration_ms: r.result.micros as f64 / 1000.0,
+        tables: r.result.tables.into_iter().map(table_view).collect(),
+        text: r.result.text,
+    }
+}
+
+async fn diag_run(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<DiagRunView> {
+    Ok(Json(diag_run_view(s.store.get_diag_run(id).await?)))
+}
+
+async fn run_diag(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(key): Path<String>,
+    Json(req): Json<RunDiag>,
+) -> Result<Response, ApiError> {
+    use deskhand_shared::diag::{DiagEvent, DiagRequest, DiagResult};
+    op.require(Role::Technician)?;
+    let agent = s.store.find_agent(key).await?;
+    let request = DiagRequest {
+        check: req.check.clone(),
+        args: req.args.clone(),
+        follow: req.follow,
+    };
+    deskhand_shared::diag::catalog::validate(&request).map_err(ApiError::bad_request)?;
+    if let Some(ticket) = req.ticket {
+        if req.follow {
+            return Err(ApiError::bad_request(
+                "--ticket attaches a finished result; drop --follow",
+            ));
+        }
+        super::attach::check_attachable(&s, ticket).await?;
+    }
+    let conn = s.presence.connection(&agent.id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "agent {} ({}) is offline; live diagnostics need it connected",
+                agent.id, agent.hostname
+            ),
+        )
+    })?;
+    let started_at = unix_now();
+    let mut events = crate::diag::start(&conn, request)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    if req.follow {
+        // An empty line every few seconds lets the server notice a client
+        // that went away (and cancel on the agent) even when the check is
+        // silent, as a followed log often is.
+        let stream = futures_util::stream::unfold(events, |mut rx| async move {
+            let event = match tokio::time::timeout(FOLLOW_KEEPALIVE, rx.recv()).await {
+                Err(_) => return Some((Ok(b"\n".to_vec()), rx)),
+                Ok(event) => event?,
+            };
+            let view = match event {
+                DiagEvent::Table(t) => DiagEventView::Table(table_view(t)),
+                DiagEvent::Text(t) => DiagEventView::Text(t),
+                DiagEvent::Done(d) => DiagEventView::Done {
+                    ok: d.ok,
+                    error: d.error,
+                },
+            };
+            let mut line = serde_json::to_vec(&view).unwrap_or_default();
+            line.push(b'\n');
+            Some((Ok::<_, std::convert::Infallible>(line), rx))
+        });
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response());
+    }
+    let mut result = DiagResult::default();
+    let collect = async {
+        while let Some(event) = events.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(crate::diag::RUN_TIMEOUT, collect)
+        .await
+        .is_err()
+    {
+        result.ok = false;
+        result.error = Some(format!(
+            "the agent did not finish within {} s",
+            crate::diag::RUN_TIMEOUT.as_secs()
+        ));
+    }
+    let args = req
+        .args
+        .iter()
+        .map(|(k, v)| format!("--{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let run = crate::store::DiagRun {
+        id: 0,
+        agent_id: agent.id,
+        check: req.check,
+        args,
+        operator: op.0.name,
+        started_at,
+        result,
+    };
+    let id = s.store.record_diag_run(run.clone()).await?;
+    let run = crate::store::DiagRun { id, ..run };
+    if let Some(ticket) = req.ticket {
+        super::attach::attach_diag(&s, ticket, &run, run.operator.clone()).await?;
+    }
+    Ok(Json(diag_run_view(run)).into_response())
+}

@@ -1,0 +1,99 @@
+//! Operators (admins add and remove them) and the audit log of what
+//! operators did.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+
+use super::error::{ApiError, ApiResult};
+use super::{Authed, Shared};
+use crate::store::{Operator, Role};
+use crate::{rfc3339, secrets, unix_now};
+use deskhand_api_types::operators::{
+    AddOperator, AuditQuery, AuditView, OperatorCreated, OperatorView,
+};
+
+/// The routes of this area.
+pub(super) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/operators", get(list_operators).post(add_operator))
+        .route("/api/v1/operators/{name}", delete(remove_operator))
+        .route("/api/v1/audit", get(list_audit))
+}
+
+fn operator_view(o: Operator) -> OperatorView {
+    OperatorView {
+        name: o.name,
+        role: o.role.as_str().into(),
+        created_at: rfc3339(o.created_at),
+    }
+}
+
+async fn add_operator(
+    State(s): State<Shared>,
+    op: Authed,
+    Json(req): Json<AddOperator>,
+) -> ApiResult<OperatorCreated> {
+    op.require(Role::Admin)?;
+    crate::text::check_operator_name(&req.name).map_err(ApiError::bad_request)?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown role `{}`: use admin, technician or viewer",
+            req.role
+        ))
+    })?;
+    let token = secrets::new_token(secrets::OPERATOR_PREFIX)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let created = s
+        .store
+        .add_operator(
+            req.name,
+            role,
+            secrets::hash_token(&token),
+            op.0.name,
+            unix_now(),
+        )
+        .await?;
+    Ok(Json(OperatorCreated {
+        name: created.name,
+        role: created.role.as_str().into(),
+        token,
+    }))
+}
+
+async fn list_operators(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<OperatorView>> {
+    let ops = s.store.list_operators().await?;
+    Ok(Json(ops.into_iter().map(operator_view).collect()))
+}
+
+async fn remove_operator(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op.require(Role::Admin)?;
+    s.store.remove_operator(name, op.0.name, unix_now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_audit(
+    State(s): State<Shared>,
+    op: Authed,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Vec<AuditView>> {
+    op.require(Role::Admin)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let rows = s.store.list_audit(limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|e| AuditView {
+                at: rfc3339(e.at),
+                operator: e.operator,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+            })
+            .collect(),
+    ))
+}

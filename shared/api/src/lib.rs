@@ -1,0 +1,68 @@
+//! The HTTP API's request and response types, as JSON: what the server's
+//! `api` handlers answer and the `deskhand-cli` client sends and reads.
+//!
+//! One module per area of the API ([`assets`], [`software`], [`changes`],
+//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
+//! [`reports`], [`import`], [`server`]). These types know serde only: no
+//! store, no clap, no HTTP framework. Enumerated query values (`sort=`,
+//! `status=`, `by=`) implement [`Keyword`], which spells them as the API
+//! takes them.
+
+pub mod agents;
+pub mod assets;
+pub mod changes;
+pub mod diag;
+pub mod import;
+pub mod jobs;
+pub mod labels;
+pub mod limits;
+pub mod operators;
+pub mod reports;
+pub mod server;
+pub mod software;
+pub mod tickets;
+
+/// A closed set of values a query parameter takes (`sort=last-seen`),
+/// spelled in kebab-case as the API documents them.
+pub trait Keyword: Sized + Copy + 'static {
+    /// Every value, in the order an error message lists them.
+    const ALL: &'static [Self];
+
+    /// The value as the API spells it (`last-seen`).
+    fn name(self) -> &'static str;
+
+    /// The value named `text`, in any case.
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.name().eq_ignore_ascii_case(text))
+    }
+}
+
+/// Spells out a [`Keyword`] enum's `name` and `ALL` from its variants and names.
+macro_rules! keyword {
+    ($ty:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $crate::Keyword for $ty {
+            const ALL: &'static [Self] = &[$(<$ty>::$variant),+];
+            fn name(self) -> &'static str {
+                match self {
+                    $(<$ty>::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use keyword;
+
+/// `order=` of a sorted list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Smallest, earliest or first first (the default).
+    #[default]
+    Asc,
+    /// Largest, latest or last first.
+    Desc,
+}
+
+keyword!(SortOrder { Asc => "asc", Desc => "desc" });

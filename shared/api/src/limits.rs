@@ -1,0 +1,68 @@
+//! How large a request body may be: the server refuses a larger one
+//! with a 413, and the CLI checks a file against the same limit before it
+//! sends it.
+
+/// A mebibyte.
+pub const MIB: usize = 1024 * 1024;
+
+/// The largest body of a JSON request (axum's own default, made explicit).
+pub const DEFAULT_BODY_LIMIT: usize = 2 * MIB;
+
+/// The largest CSV import: 64 MiB, about 600,000 rows of a typical asset
+/// sheet (100,000 rows with long notes are some 30 MiB).
+pub const IMPORT_BODY_LIMIT: usize = 64 * MIB;
+
+/// The path of the CSV import, the one route with a larger limit.
+pub const IMPORT_PATH: &str = "/api/v1/assets/import";
+
+/// The limit on one route's request body, and how a refusal says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit {
+    /// The most bytes a body may have.
+    pub bytes: usize,
+    /// What the limit is for, as the message names it.
+    what: &'static str,
+    /// What to do about it.
+    advice: &'static str,
+}
+
+impl BodyLimit {
+    /// The error message of a body over this limit.
+    pub fn message(&self) -> String {
+        format!(
+            "the request body is over the {} limit for {}; {}",
+            size(self.bytes),
+            self.what,
+            self.advice
+        )
+    }
+}
+
+/// `64 MiB`, `2 MiB`, `512 KiB`: a size as the limit messages say it.
+pub fn size(bytes: usize) -> String {
+    if bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
+
+/// The limit on the body of a request to `path`; none for content
+/// uploads, which stream to disk and are capped there.
+pub fn body_limit(path: &str) -> Option<BodyLimit> {
+    if path.starts_with("/api/v1/content/") {
+        None
+    } else if path == IMPORT_PATH {
+        Some(BodyLimit {
+            bytes: IMPORT_BODY_LIMIT,
+            what: "imports",
+            advice: "split the file",
+        })
+    } else {
+        Some(BodyLimit {
+            bytes: DEFAULT_BODY_LIMIT,
+            what: "this endpoint",
+            advice: "send a smaller request",
+        })
+    }
+}

@@ -1,0 +1,57 @@
+//! Operators, their roles, and the audit log of what they did.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/operators`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddOperator {
+    /// Unique name.
+    pub name: String,
+    /// `admin`, `technician` or `viewer`.
+    pub role: String,
+}
+
+/// An operator as listed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OperatorView {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+}
+
+/// A new operator with their API token, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OperatorCreated {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// The API token.
+    pub token: String,
+}
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    /// Most entries to return.
+    pub limit: Option<i64>,
+}
+
+/// An audit log entry.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AuditView {
+    /// Time, RFC 3339.
+    pub at: String,
+    /// Who.
+    pub operator: String,
+    /// What.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// Details.
+    pub detail: String,
+}

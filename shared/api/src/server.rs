@@ -1,0 +1,54 @@
+//! The server itself: who it is, its health, its endpoints, its errors.
+
+use serde::{Deserialize, Serialize};
+
+/// One endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointView {
+    /// HTTP methods, e.g. `GET POST`.
+    pub methods: String,
+    /// Path; `{name}` is a parameter.
+    pub path: String,
+    /// What it does. Query parameters are those of the CLI command that
+    /// calls it (`deskhand <noun> <verb> --help`), in snake case.
+    pub about: String,
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong and what to do.
+    pub error: String,
+}
+
+/// `GET /api/v1/server`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Server release.
+    pub version: String,
+    /// CA fingerprint agents pin.
+    pub ca_fingerprint: String,
+    /// Where agents connect.
+    pub agents_endpoint: String,
+    /// Agents connected now.
+    pub agents_online: usize,
+    /// Who is asking.
+    pub operator: String,
+    /// Whether the database takes writes.
+    #[serde(default)]
+    pub database: DatabaseHealth,
+}
+
+/// Whether the database takes writes (`store::WriteHealth`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DatabaseHealth {
+    /// `ok`, or `failing`: SQLite refused a write in the last minute (a
+    /// full disk, an I/O error); what it refuses is not stored.
+    pub writes: String,
+    /// Since when writes have been failing, RFC 3339.
+    #[serde(default)]
+    pub failing_since: Option<String>,
+    /// What SQLite said last.
+    #[serde(default)]
+    pub error: Option<String>,
+}
