@@ -121,7 +121,7 @@ async fn enroll(
         .parent()
         .unwrap_or(agent_dir)
         .join(DEV_PUBLISHER_KEY);
-    let public = deskhand_cli::publish::ensure_key_file(&key)?;
+    let public = deskhand_cli::keys::ensure(&key)?;
     let opts = deskhand_agent::link::EnrollOptions {
         server: server.to_string(),
         token,

@@ -8,7 +8,8 @@
 //! file, with its clap definitions and what its verbs print: [`assets`],
 //! [`software`], [`labels`], [`agents`] (and enrollment tokens),
 //! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
-//! [`publish`] (keys, packages, scripts), [`tickets`], [`reports`].
+//! [`publish`] (keys, packages, scripts; the key files themselves in
+//! [`keys`], which `server --dev` uses too), [`tickets`], [`reports`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`. This crate speaks to the server with
 //! `deskhand-api-types` only: it has no database, no QUIC, no agent.
@@ -46,6 +47,7 @@ pub mod client;
 pub mod csv_output;
 pub mod diag;
 pub mod jobs;
+pub mod keys;
 pub mod labels;
 pub mod operators;
 pub mod publish;

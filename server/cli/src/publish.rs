@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+
+use crate::keys;
 use deskhand_shared::jobs::{
-    Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck,
-    format_public_key, key_id, sign,
+    Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck, key_id, sign,
 };
-use ring::signature::KeyPair;
 
 use super::{Client, OutputFormat, Table, opt, print};
 use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
@@ -181,9 +181,6 @@ impl ParamsFile {
 
 // ---- keys ---------------------------------------------------------------------
 
-const KEY_HEADER: &str =
-    "# deskhand publisher key: Ed25519, PKCS#8, hex. Keep it secret; the server never needs it.";
-
 /// `deskhand keys generate|show` (no server needed).
 pub fn keys(cmd: KeysCmd) -> Result<()> {
     match cmd {
@@ -194,7 +191,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                     out.display()
                 );
             }
-            let public = write_new_key(&out)?;
+            let public = keys::generate(&out)?;
             super::emit(&format!(
                 "{public}\n\nPrivate key written to {}. Enroll agents with --trust-publisher {public}\n",
                 out.display()
@@ -202,78 +199,11 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
             Ok(())
         }
         KeysCmd::Show { key } => {
-            let pkcs8 = read_key(&key)?;
-            super::emit(&format!("{}\n", public_key(&pkcs8)?));
+            let pkcs8 = keys::read(&key)?;
+            super::emit(&format!("{}\n", keys::public_key(&pkcs8)?));
             Ok(())
         }
     }
-}
-
-/// Generates a key into `path` (mode 0600); returns its public key.
-fn write_new_key(path: &Path) -> Result<String> {
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| anyhow::anyhow!("generating the key failed"))?;
-    let public = public_key(pkcs8.as_ref())?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = format!(
-        "{KEY_HEADER}\n# public: {public}\n{}\n",
-        hex::encode(pkcs8.as_ref())
-    );
-    write_private(path, &text)?;
-    Ok(public)
-}
-
-/// The public key of the key file at `path`, generating the file if it
-/// does not exist (`server --dev` uses it for its local agent).
-pub fn ensure_key_file(path: &Path) -> Result<String> {
-    if path.exists() {
-        public_key(&read_key(path)?)
-    } else {
-        write_new_key(path)
-    }
-}
-
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
-}
-
-fn read_key(path: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the key {}", path.display()))?;
-    let hex_text: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect::<String>();
-    let bytes = hex::decode(hex_text.trim()).with_context(|| {
-        format!(
-            "{} is not a deskhand publisher key (make one with `deskhand keys generate`)",
-            path.display()
-        )
-    })?;
-    public_key(&bytes)
-        .with_context(|| format!("{} holds no usable Ed25519 key", path.display()))?;
-    Ok(bytes)
-}
-
-fn public_key(pkcs8: &[u8]) -> Result<String> {
-    let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-        .map_err(|e| anyhow::anyhow!("not an Ed25519 private key: {e}"))?;
-    Ok(format_public_key(pair.public_key().as_ref()))
 }
 
 // ---- publishing ----------------------------------------------------------------
@@ -390,8 +320,8 @@ async fn publish(
     key: &Path,
     file: Option<&Path>,
 ) -> Result<()> {
-    let pkcs8 = read_key(key)?;
-    let public = public_key(&pkcs8)?;
+    let pkcs8 = keys::read(key)?;
+    let public = keys::public_key(&pkcs8)?;
     let raw = deskhand_shared::jobs::parse_public_key(&public).map_err(anyhow::Error::msg)?;
     manifest.publisher = key_id(&raw);
     manifest
