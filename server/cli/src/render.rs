@@ -115,4 +115,14 @@ mod tests {
         assert_eq!(lines[1], "wide cell  x, \"y\"");
         assert_eq!(t.to_csv(), "A,LONG HEADER\nwide cell,\"x, \"\"y\"\"\"\n");
     }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(None), "-");
+        assert_eq!(human(Some(45)), "45s");
+        assert_eq!(human(Some(600)), "10m");
+        assert_eq!(human(Some(7500)), "2h 05m");
+        assert_eq!(human(Some(3 * 86400 + 4 * 3600)), "3d 4h");
+        assert_eq!(human(Some(-120)), "-2m");
+    }
 }

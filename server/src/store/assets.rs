@@ -32,18 +32,7 @@ pub struct AssetFilter {
 
 /// What a list of assets is sorted by. Ties, and assets without the value
 /// (never seen, no warranty date), go by name and id, ascending.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AssetSort {
     /// Host name (or a manual asset's name).
     #[default]
@@ -145,18 +134,7 @@ impl AssetOrder {
 }
 
 /// Whether an asset is in service or retired (disposed, lost, given away).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AssetStatus {
     /// In service: what lists, counts and job targets mean by default.
     #[default]

@@ -157,51 +157,26 @@ impl ManualAsset {
     }
 }
 
-/// Fields of an asset to change (`PATCH /api/v1/assets/{key}` and
-/// `deskhand assets edit`, whose options these are); a field left out
-/// stays as it is.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::Args,
-)]
-#[serde(deny_unknown_fields)]
-#[group(required = true, multiple = true)]
-#[command(next_help_heading = "Fields to set (at least one)")]
+/// Fields of an asset to change; a field left out stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssetEdit {
     /// New name (entered by hand only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub name: Option<String>,
     /// What it is: printer, monitor, phone, ... (entered by hand only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub kind: Option<String>,
     /// Serial number (entered by hand only); "" clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub serial: Option<String>,
     /// Manufacturer (entered by hand only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub manufacturer: Option<String>,
     /// Model (entered by hand only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub model: Option<String>,
     /// Where it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub location: Option<String>,
     /// Who uses it (entered by hand only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub user: Option<String>,
     /// Free text; "" clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long)]
     pub notes: Option<String>,
     /// Last day of the warranty, e.g. 2027-03-31; "" clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(long, value_name = "DATE")]
     pub warranty_until: Option<String>,
 }
 
@@ -233,7 +208,7 @@ impl AssetEdit {
 const OPERATOR_FIELDS: [&str; 3] = ["location", "notes", "warranty_until"];
 
 /// One field an edit changed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
     /// The field: name, kind, serial, manufacturer, model, location, user
     /// or notes.

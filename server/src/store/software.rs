@@ -10,18 +10,7 @@ use super::{Reader, Result, Store, catalog, like_pattern};
 use crate::inventory::SoftwareRow;
 
 /// What `software list` is sorted by.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SoftwareSort {
     /// Name, then version.
     #[default]

@@ -369,21 +369,9 @@ impl TicketSettings {
     }
 }
 
-/// Parses a ticket number as users write it: `42`, `#42` or `T42`.
-pub fn parse_number(text: &str) -> Result<i64, String> {
-    let t = text.trim();
-    let digits = t
-        .strip_prefix('#')
-        .or_else(|| t.strip_prefix('T'))
-        .or_else(|| t.strip_prefix('t'))
-        .unwrap_or(t);
-    match digits.parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "`{text}` is not a ticket number (e.g. 42 or #42; see `deskhand tickets list`)"
-        )),
-    }
-}
+/// Parses a ticket number as users write it: `42`, `#42` or `T42`; the
+/// CLI parses its arguments with the same function.
+pub use deskhand_api_types::tickets::parse_number;
 
 /// A tier as users write it: `2` or `tier2`.
 pub fn parse_tier(text: &str) -> Option<i64> {

@@ -468,25 +468,6 @@ pub fn build(facts: &[TicketFacts], period: Period, from: i64, to: i64, now: i64
     }
 }
 
-/// `2h 05m`, `3d 4h`, `45s`: a duration for a table cell.
-pub fn human(secs: Option<i64>) -> String {
-    let Some(s) = secs else {
-        return "-".into();
-    };
-    let sign = if s < 0 { "-" } else { "" };
-    let s = s.unsigned_abs();
-    let text = if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86400 {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    } else {
-        format!("{}d {}h", s / 86400, (s % 86400) / 3600)
-    };
-    format!("{sign}{text}")
-}
-
 /// The weekday name of a unix time, for readable period labels.
 pub fn weekday(unix: i64) -> Weekday {
     date_of(unix).weekday()
@@ -639,15 +620,5 @@ mod tests {
         assert_eq!(r.top_assets[0].tickets, 3);
         assert_eq!(r.top_software[0].name, "Outlook");
         assert_eq!(r.top_software[0].tickets, 2, "names count case-blind");
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(human(None), "-");
-        assert_eq!(human(Some(45)), "45s");
-        assert_eq!(human(Some(600)), "10m");
-        assert_eq!(human(Some(7500)), "2h 05m");
-        assert_eq!(human(Some(3 * 86400 + 4 * 3600)), "3d 4h");
-        assert_eq!(human(Some(-120)), "-2m");
     }
 }
