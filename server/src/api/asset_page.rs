@@ -12,7 +12,8 @@ use super::software::software_view;
 use super::{Authed, Shared};
 use crate::store::StoreError;
 use crate::{rfc3339, unix_now};
-use deskhand_api_types::assets::{AssetDetail, InterfaceView, ShowQuery, StaleView, StorageView};
+use deskhand_api_types::asset_page::{AssetDetail, InterfaceView, StaleView, StorageView};
+use deskhand_api_types::assets::ShowQuery;
 use deskhand_shared::inventory::Inventory;
 
 /// The routes of this area.

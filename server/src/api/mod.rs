@@ -54,11 +54,11 @@ pub use params::{parse_filter, point_in_time};
 pub use select::asset_rows;
 
 pub use deskhand_api_types::agents::{AgentView, CreateToken, TokenCreated, TokenView};
+pub use deskhand_api_types::asset_page::{AssetDetail, InterfaceView, StaleView, StorageView};
 pub use deskhand_api_types::assets::{
-    AddAsset, AssetCreated, AssetDetail, AssetEdit, AssetEdited, AssetQuery, AssetSort,
-    AssetStatus, AssetView, CountBy, CountView, FieldChange, HistoryQuery, HistoryView,
-    InterfaceView, MatchedPackage, RetireAsset, RetiredView, ShowQuery, SoftwareView, StaleView,
-    StatusChanged, StorageView, TOTAL_COUNT,
+    AddAsset, AssetCreated, AssetEdit, AssetEdited, AssetQuery, AssetSort, AssetStatus, AssetView,
+    CountBy, CountView, FieldChange, HistoryQuery, HistoryView, MatchedPackage, RetireAsset,
+    RetiredView, ShowQuery, SoftwareView, StatusChanged, TOTAL_COUNT,
 };
 pub use deskhand_api_types::changes::{CHANGES_LIMIT, ChangeGroupView, ChangeView, ChangesQuery};
 pub use deskhand_api_types::diag::{

@@ -1,7 +1,7 @@
 //! The HTTP API's request and response types, as JSON: what the server's
 //! `api` handlers answer and the `deskhand-cli` client sends and reads.
 //!
-//! One module per area of the API ([`assets`], [`software`], [`changes`],
+//! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
 //! [`reports`], [`import`], [`server`]). These types know serde only: no
 //! store, no clap, no HTTP framework. Enumerated query values (`sort=`,
@@ -9,6 +9,7 @@
 //! takes them.
 
 pub mod agents;
+pub mod asset_page;
 pub mod assets;
 pub mod changes;
 pub mod diag;
