@@ -1,7 +1,7 @@
 //! How `deskhand assets show` names the parts of an asset's inventory its
 //! agent could not collect lately.
 
-use deskhand_api_types::assets::StaleView;
+use deskhand_api_types::asset_page::StaleView;
 
 /// One line per stale part: "software: not collected since 2026-12-05
 /// 22:40 (why); showing the last collected value".

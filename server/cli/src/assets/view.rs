@@ -2,7 +2,8 @@
 //! `history` and `changes`.
 
 use anyhow::Result;
-use deskhand_api_types::assets::{AssetDetail, AssetQuery, AssetView, HistoryQuery, HistoryView};
+use deskhand_api_types::asset_page::AssetDetail;
+use deskhand_api_types::assets::{AssetQuery, AssetView, HistoryQuery, HistoryView};
 use deskhand_api_types::changes::{ChangeGroupView, ChangeView, ChangesQuery};
 
 use crate::client::{Client, list_page, path_segment};
