@@ -53,20 +53,7 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// An operator's value said back in an error message: whole up to 64
-/// characters, past that cut there with its length, so that a pasted page
-/// of text is not repeated; control and text-direction characters are
-/// escaped (`\u{0}`), so what is said is what was sent.
-pub fn said(text: &str) -> String {
-    let shown: String = text.chars().take(64).collect();
-    let cut = shown.len() < text.len();
-    let shown = text::escaped(&shown);
-    if cut {
-        format!("{shown}... ({} bytes)", text.len())
-    } else {
-        shown
-    }
-}
+pub use text::said;
 
 /// A unix time as RFC 3339, UTC, to the second.
 pub fn rfc3339(unix: i64) -> String {

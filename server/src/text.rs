@@ -108,8 +108,23 @@ pub fn check_operator_name(name: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "`{}` is not an operator name: use 1-64 letters, digits, `.`, `_`, `-` or `@`",
-            crate::said(name)
+            said(name)
         ))
+    }
+}
+
+/// An operator's value said back in an error message: whole up to 64
+/// characters, past that cut there with its length, so that a pasted page
+/// of text is not repeated; control and text-direction characters are
+/// escaped (`\u{0}`), so what is said is what was sent.
+pub fn said(text: &str) -> String {
+    let shown: String = text.chars().take(64).collect();
+    let cut = shown.len() < text.len();
+    let shown = escaped(&shown);
+    if cut {
+        format!("{shown}... ({} bytes)", text.len())
+    } else {
+        shown
     }
 }
 
