@@ -4,7 +4,9 @@
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
-use super::{Client, OutputFormat, Table, csv_output, emit, path_segment, print};
+use crate::client::{Client, path_segment};
+use crate::csv_output;
+use crate::render::{OutputFormat, Table, emit, print};
 use deskhand_api_types::diag::{CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag};
 
 /// `deskhand diag`.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 
-use super::{Client, OutputFormat, Table, opt, path_segment, print};
+use crate::client::{Client, path_segment};
+use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::jobs::{JobCreated, JobDetail, JobView, RunJob};
 
 /// `deskhand jobs`.
@@ -220,9 +221,9 @@ fn print_detail(format: OutputFormat, d: &JobDetail) -> Result<()> {
         for x in &d.targets {
             for (name, text) in [("stdout", &x.stdout), ("stderr", &x.stderr)] {
                 if !text.is_empty() {
-                    super::emit(&format!("\n--- {} {name} ---\n{text}", x.hostname));
+                    emit(&format!("\n--- {} {name} ---\n{text}", x.hostname));
                     if !text.ends_with('\n') {
-                        super::emit("\n");
+                        emit("\n");
                     }
                 }
             }
@@ -238,7 +239,7 @@ pub async fn jobs_show(c: &Client, format: OutputFormat, job: &str) -> Result<()
         .await?;
     if format == OutputFormat::Table {
         let j = &d.job;
-        super::emit(&format!(
+        emit(&format!(
             "job {}\n  {} {}  targets: {}\n  created {} by {}, deadline {}{}\n  {}\n\n",
             j.id,
             j.action,
@@ -264,7 +265,7 @@ pub async fn jobs_cancel(c: &Client, job: &str) -> Result<()> {
             &serde_json::json!({}),
         )
         .await?;
-    super::emit(&format!(
+    emit(&format!(
         "cancel requested for job {job}: queued targets are cancelled, running ones are killed when their agent hears it\n"
     ));
     Ok(())

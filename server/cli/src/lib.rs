@@ -17,28 +17,17 @@
 use anyhow::Result;
 use clap::Subcommand;
 
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly
-/// instead of panicking.
-pub fn emit(text: &str) {
-    use std::io::Write;
-    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
-        && e.kind() == std::io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
-    }
-}
-
-/// `format!` to stdout through [`emit`].
+/// `format!` to stdout through [`render::emit`].
 #[macro_export]
 macro_rules! out {
-    ($($t:tt)*) => { $crate::emit(&format!($($t)*)) };
+    ($($t:tt)*) => { $crate::render::emit(&format!($($t)*)) };
 }
 
-/// `format!` and a newline to stdout through [`emit`].
+/// `format!` and a newline to stdout through [`render::emit`].
 #[macro_export]
 macro_rules! outln {
-    () => { $crate::emit("\n") };
-    ($($t:tt)*) => { $crate::emit(&(format!($($t)*) + "\n")) };
+    () => { $crate::render::emit("\n") };
+    ($($t:tt)*) => { $crate::render::emit(&(format!($($t)*) + "\n")) };
 }
 
 pub mod agents;
@@ -59,9 +48,7 @@ mod tables;
 pub mod tickets;
 
 pub use client::Client;
-use client::path_segment;
-use render::opt;
-pub use render::{OutputFormat, Table, print};
+pub use render::{OutputFormat, Table, emit, print};
 
 /// The options every client command takes.
 #[derive(Debug, Clone, clap::Args)]

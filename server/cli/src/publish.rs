@@ -18,7 +18,8 @@ use deskhand_shared::jobs::{
     Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck, key_id, sign,
 };
 
-use super::{Client, OutputFormat, Table, opt, print};
+use crate::client::{Client, path_segment};
+use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
 
 /// `deskhand keys`.
@@ -192,7 +193,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
                 );
             }
             let public = keys::generate(&out)?;
-            super::emit(&format!(
+            emit(&format!(
                 "{public}\n\nPrivate key written to {}. Enroll agents with --trust-publisher {public}\n",
                 out.display()
             ));
@@ -200,7 +201,7 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         }
         KeysCmd::Show { key } => {
             let pkcs8 = keys::read(&key)?;
-            super::emit(&format!("{}\n", keys::public_key(&pkcs8)?));
+            emit(&format!("{}\n", keys::public_key(&pkcs8)?));
             Ok(())
         }
     }
@@ -513,9 +514,9 @@ async fn item_show(c: &Client, format: OutputFormat, kind: ItemKind, spec: &str)
         Some((n, v)) => (n, Some(v)),
         None => (spec, None),
     };
-    let mut path = format!("/api/v1/{}s/{}", kind.as_str(), super::path_segment(name));
+    let mut path = format!("/api/v1/{}s/{}", kind.as_str(), path_segment(name));
     if let Some(v) = version {
-        path.push_str(&format!("?version={}", super::path_segment(v)));
+        path.push_str(&format!("?version={}", path_segment(v)));
     }
     let item: ItemView = c.get(&path).await?;
     let params = || {
@@ -563,10 +564,10 @@ async fn item_show(c: &Client, format: OutputFormat, kind: ItemKind, spec: &str)
     ));
     if item.params.is_empty() {
         text.push_str("no parameters: a job passes it nothing\n");
-        super::emit(&text);
+        emit(&text);
         return Ok(());
     }
-    super::emit(&text);
+    emit(&text);
     print(format, &item, params)
 }
 

@@ -101,6 +101,17 @@ pub(crate) fn human(secs: Option<i64>) -> String {
     format!("{sign}{text}")
 }
 
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly
+/// instead of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

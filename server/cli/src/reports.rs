@@ -2,7 +2,8 @@
 
 use anyhow::{Result, bail};
 
-use super::{Client, OutputFormat, Table, emit, opt, print};
+use crate::client::Client;
+use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::reports::{InventoryPeriodView, InventoryReport};
 use deskhand_api_types::tickets::{ReportQuery, TicketReport, TimesView};
 

@@ -2,8 +2,9 @@
 
 use anyhow::{Result, bail};
 
-use super::{Client, OutputFormat, Table, emit, opt, path_segment, print};
+use crate::client::{Client, path_segment};
 use crate::render::human;
+use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::assets::HistoryView;
 use deskhand_api_types::diag::DiagRunView;
 use deskhand_api_types::tickets::parse_number;
