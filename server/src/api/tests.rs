@@ -11,6 +11,7 @@ use super::*;
 use crate::inventory::plan_full;
 use crate::store::StoreError;
 use crate::store::{AssetFilter, NewAgent};
+use crate::testkit::pkg_from;
 use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
 /// The catalog rows a software filter matches.
@@ -20,15 +21,6 @@ async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
         .into_iter()
         .map(|(id, _)| id)
         .collect())
-}
-
-fn pkg(name: &str, version: &str, source: PackageSource) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        source,
-        ..Package::default()
-    }
 }
 
 /// A fleet whose openssl versions straddle the constraint's edges.
@@ -80,8 +72,8 @@ async fn seeded() -> (tempfile::TempDir, Store) {
         let mut inv = Inventory::new();
         inv.identity.hostname = host.into();
         inv.software = vec![
-            pkg(name, version, source),
-            pkg("bash", "5.2", PackageSource::Dpkg),
+            pkg_from(source, name, version),
+            pkg_from(PackageSource::Dpkg, "bash", "5.2"),
         ];
         let plan = plan_full(None, &inv);
         store
@@ -236,7 +228,7 @@ async fn version_constraints_select_exactly_the_right_assets() {
         .expect("agent");
     let mut inv = Inventory::new();
     inv.software = (0..=MAX_WILDCARD_MATCHES)
-        .map(|i| pkg(&format!("lib-{i:04}"), "1.0", PackageSource::Dpkg))
+        .map(|i| pkg_from(PackageSource::Dpkg, &format!("lib-{i:04}"), "1.0"))
         .collect();
     store
         .ingest_inventory("many".into(), None, plan_full(None, &inv), 1, 1)

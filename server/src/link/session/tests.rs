@@ -24,21 +24,12 @@ use super::state::{Effect, Event, Request, Settings, State, Timer};
 use crate::jobs::{Pending, TargetState, on_progress};
 use crate::link::ingest::Outcome;
 use crate::store::Applied;
+use crate::testkit;
 
 const INVENTORY_INTERVAL: Duration = Duration::from_secs(3600);
 
 fn inv(pkgs: &[(&str, &str)]) -> Inventory {
-    let mut i = Inventory::new();
-    i.identity.hostname = "pc".into();
-    i.software = pkgs
-        .iter()
-        .map(|(n, v)| Package {
-            name: n.to_string(),
-            version: v.to_string(),
-            ..Package::default()
-        })
-        .collect();
-    i
+    testkit::inv(pkgs.iter().map(|(n, v)| testkit::pkg(n, v)).collect())
 }
 
 fn hello() -> Hello {
