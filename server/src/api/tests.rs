@@ -12,7 +12,7 @@ use crate::inventory::plan_full;
 use crate::store::StoreError;
 use crate::store::{AssetFilter, NewAgent};
 use crate::testkit::pkg_from;
-use deskhand_shared::inventory::{Inventory, Package, PackageSource};
+use deskhand_shared::inventory::{Inventory, PackageSource};
 
 /// The catalog rows a software filter matches.
 async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {

@@ -12,7 +12,7 @@ use deskhand_agent::jobs::JobEvent;
 use deskhand_agent::jobs::ledger::{Decision, Ledger};
 use deskhand_agent::link::state as agent;
 use deskhand_shared::diag::DiagResult;
-use deskhand_shared::inventory::{ContentHash, Inventory, Package};
+use deskhand_shared::inventory::{ContentHash, Inventory};
 use deskhand_shared::jobs::{
     JobAction, JobOrder, JobProgress, JobResult, JobUpdate, Outcome as JobOutcome,
 };
