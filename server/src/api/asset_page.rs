@@ -10,11 +10,9 @@ use super::error::ApiResult;
 use super::labels::labels_of;
 use super::software::software_view;
 use super::{Authed, Shared};
-use crate::store::StoreError;
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::asset_page::{AssetDetail, InterfaceView, StaleView, StorageView};
 use deskhand_api_types::assets::ShowQuery;
-use deskhand_shared::inventory::Inventory;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -34,20 +32,14 @@ async fn show_asset(
         let text = text.to_lowercase();
         software.retain(|p| p.name.to_lowercase().contains(&text));
     }
-    // No stored form yet (never reported, or entered by hand) is an empty
-    // inventory; one that cannot be decoded is an error that names it.
+    // No stored form yet (never reported, or entered by hand) shows as an
+    // empty inventory; one that cannot be decoded is an error naming it.
     let id = a.id.clone();
     let inv = s
         .store
-        .read(move |r| match r.stored_inventory(&id)? {
-            None => Ok(Inventory::default()),
-            Some((blob, _)) => Inventory::from_wire(&blob).map_err(|e| StoreError::Corrupt {
-                table: "asset_inventory",
-                column: "inventory",
-                why: e.to_string(),
-            }),
-        })
-        .await?;
+        .read(move |r| r.stored_form(&id))
+        .await?
+        .unwrap_or_default();
     let (changed_last_7_days, changes_last_7_days_total) =
         recent_changes(&s.store, &a.id, unix_now()).await?;
     Ok(Json(AssetDetail {

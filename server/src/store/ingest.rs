@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::catalog::Count;
 use super::{Reader, Result, Store, StoreError, audit, catalog, jobs, stale, tickets};
 use crate::inventory::IngestPlan;
+use deskhand_shared::inventory::Inventory;
 
 impl Store {
     /// Applies an ingest plan in one step: asset fields, stored form,
@@ -188,6 +189,25 @@ impl Reader<'_> {
             )?
             .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
+    }
+
+    /// An asset's stored form decoded (its inventory without software and
+    /// volatile fields); `None` before its first report or for an asset
+    /// entered by hand. A value that does not decode is
+    /// [`StoreError::Corrupt`], never an empty inventory.
+    pub fn stored_form(&self, asset_id: &str) -> Result<Option<Inventory>> {
+        match self.stored_inventory(asset_id)? {
+            Some((blob, _)) if !blob.is_empty() => {
+                Inventory::from_wire(&blob)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        table: "asset_inventory",
+                        column: "inventory",
+                        why: e.to_string(),
+                    })
+            }
+            _ => Ok(None),
+        }
     }
 
     /// An asset's content hash, if it has an inventory.

@@ -28,7 +28,7 @@ pub struct Unknown {
 
 impl Unknown {
     /// `category` was not collected because of `reason` (cut to
-    /// [`MAX_REASON_BYTES`] on a character boundary).
+    /// 512 bytes, `MAX_REASON_BYTES`, on a character boundary).
     pub fn new(category: Category, reason: impl Into<String>) -> Self {
         let mut reason = reason.into();
         if reason.len() > MAX_REASON_BYTES {

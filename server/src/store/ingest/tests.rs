@@ -213,3 +213,50 @@ async fn a_reenrolled_machine_keeps_its_packages() {
         "the MAC is the new asset's now"
     );
 }
+
+/// An asset's stored form that does not decode is an error naming its
+/// column, not an empty inventory; an asset without one has none.
+#[tokio::test]
+async fn a_damaged_stored_form_is_an_error_naming_its_column() {
+    let (dir, s) = crate::testkit::store().await;
+    s.create_enrollment_token("t".into(), "".into(), 1, 100, "admin".into(), 0)
+        .await
+        .expect("token");
+    s.enroll_agent("t".into(), crate::testkit::agent("a1", "pc-1"), 1)
+        .await
+        .expect("enroll");
+    assert!(
+        s.read(|r| r.stored_form("a1"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let inv = crate::testkit::inv(vec![pkg("curl", "1")]);
+    s.ingest_inventory(
+        "a1".into(),
+        None,
+        crate::inventory::plan_full(None, &inv),
+        1,
+        2,
+    )
+    .await
+    .expect("ingest");
+    let stored = s.read(|r| r.stored_form("a1")).await.expect("read");
+    assert_eq!(stored.expect("stored").identity.hostname, "pc-1");
+    let raw = rusqlite::Connection::open(dir.path().join("deskhand.db")).expect("raw");
+    raw.execute("UPDATE asset_inventory SET inventory = x'ff00ff'", [])
+        .expect("damage");
+    let err = s.read(|r| r.stored_form("a1")).await.expect_err("damaged");
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                table: "asset_inventory",
+                column: "inventory",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("deskhand backup"), "{err}");
+}
