@@ -54,7 +54,7 @@ fuzz_target!(init: common::seed(seeds()), |data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(q) = AssetQuery::parse_filter(text) {
+    if let Ok(q) = deskhand_server::api::params::parse_filter(text) {
         query(&q);
     }
     if let Ok(q) = serde_urlencoded::from_str::<AssetQuery>(text) {
