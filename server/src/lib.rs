@@ -17,6 +17,8 @@
 //!   text-direction characters, nothing blank where a value is needed).
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
 //!   clocks, escalation decisions, report arithmetic).
+//! - [`rollouts`]: staged rollouts as pure logic (wave plans, the
+//!   controller's state machine).
 //!
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
@@ -34,6 +36,7 @@ pub mod jobs;
 pub mod link;
 pub mod pki;
 pub mod presence;
+pub mod rollouts;
 pub mod secrets;
 pub mod serve;
 pub mod store;
