@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod link;
 pub mod pki;
 pub mod presence;
+pub mod rollouts;
 pub mod secrets;
 pub mod serve;
 pub mod store;
