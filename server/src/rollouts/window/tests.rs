@@ -696,3 +696,37 @@ fn a_calendar_day_that_never_happened_has_no_window() {
     assert!(next > at("2012-01-05T12:00:00Z"), "{next}");
     assert!(x.is_open(next, &z));
 }
+
+#[test]
+fn next_open_agrees_with_is_open_minute_by_minute_over_both_clock_changes() {
+    // For every minute of the days around each change, `next_open` is the
+    // first minute `is_open` says yes, found by scanning backwards.
+    let x = w("Mon-Fri 19:00-06:00; Sun 01:30-02:30; Sat 02:30-04:00");
+    for (name, from) in [
+        ("Europe/Paris", "2026-03-28T00:00:00Z"),
+        ("Europe/Paris", "2026-10-24T00:00:00Z"),
+        ("America/New_York", "2026-03-07T00:00:00Z"),
+        ("America/New_York", "2026-10-31T00:00:00Z"),
+        ("Australia/Sydney", "2026-04-04T00:00:00Z"),
+        ("Australia/Sydney", "2026-10-03T00:00:00Z"),
+        ("Asia/Kolkata", "2026-03-27T00:00:00Z"),
+    ] {
+        let z = zone(name);
+        let from = at(from);
+        let checked = 3 * 24 * 60;
+        let scanned = checked + 8 * 24 * 60;
+        let open: Vec<bool> = (0..scanned).map(|m| x.is_open(from + 60 * m, &z)).collect();
+        let mut next = None;
+        let mut expected = vec![None; scanned as usize];
+        for m in (0..scanned).rev() {
+            if open[m as usize] {
+                next = Some(from + 60 * m);
+            }
+            expected[m as usize] = next;
+        }
+        for m in 0..checked {
+            let t = from + 60 * m;
+            assert_eq!(x.next_open(t, &z), expected[m as usize], "{name} at {t}");
+        }
+    }
+}
