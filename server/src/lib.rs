@@ -18,7 +18,7 @@
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
 //!   clocks, escalation decisions, report arithmetic).
 //! - [`rollouts`]: staged rollouts as pure logic (wave plans, the
-//!   controller's state machine).
+//!   controller's state machine, maintenance windows in local time).
 //!
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.

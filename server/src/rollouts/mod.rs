@@ -7,12 +7,16 @@
 //!   `now` and a maintenance-window check, it returns the [`Action`]s a
 //!   driver carries out (send, cancel, uninstall, pause, wave started,
 //!   done, aborted). Its state is plain data the store keeps.
+//! - [`window`]: maintenance windows (`Mon-Fri 19:00-06:00`) evaluated in
+//!   each machine's own time zone, across midnight and DST changes; the
+//!   driver gives the controller `|asset, now| window.is_open(now, zone)`.
 //!
-//! Maintenance windows are the caller's: the controller only asks
-//! `in_window(asset, now)`.
+//! Not wired yet: the store, the API, the CLI and the agent's time zone
+//! report come with the rest of issue 35.
 
 pub mod controller;
 pub mod plan;
+pub mod window;
 
 pub use controller::{Action, Event, MachineState, Outcome, PauseReason, Phase, Refusal, Rollout};
 pub use plan::{RolloutAction, RolloutSettings, RolloutSpec, WavePlan};
