@@ -554,9 +554,16 @@ fn a_content_transfer_resumes_after_the_server_dies_mid_way() {
 #[test]
 fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
     let mut f = fleet();
+    // The script ends only once the test says so (a file appears), so it
+    // cannot finish, and be acknowledged, before the server is down.
+    let gate = tempfile::tempdir().expect("tempdir");
+    let go = gate.path().join("go");
     let name = f.script(
         "slow",
-        "#!/bin/sh\necho working\nsleep 2\necho done\n",
+        &format!(
+            "#!/bin/sh\necho working\nfor i in $(seq 1 600); do [ -e '{}' ] && break; sleep 0.1; done\necho done\n",
+            go.display()
+        ),
         &f.key,
     );
     let job = f.job(&["--script", &name]);
@@ -567,6 +574,7 @@ fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
     let agent_id = f.id.clone();
     f.server.restart_after(|| {
         // While the server is down the job ends; its result is on disk.
+        std::fs::write(&go, "").expect("let the script end");
         wait_for(WAIT, "the result in the agent's outbox", || {
             let text = std::fs::read_to_string(&ledger).ok()?;
             text.contains("\"acked\":false").then_some(())
