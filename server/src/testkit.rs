@@ -43,3 +43,28 @@ pub(crate) fn agent(id: &str, host: &str) -> crate::store::NewAgent {
         cert_not_after: 10_000,
     }
 }
+
+/// Enrolls `agents` (id, host name) in `s` through one enrollment token,
+/// at time 1.
+pub(crate) async fn enroll(s: &crate::store::Store, agents: &[(&str, &str)]) {
+    let uses = i64::try_from(agents.len()).expect("a few agents");
+    s.create_enrollment_token("t".into(), String::new(), uses, 100, "admin".into(), 0)
+        .await
+        .expect("token");
+    for (id, host) in agents {
+        s.enroll_agent("t".into(), agent(id, host), 1)
+            .await
+            .expect("enroll");
+    }
+}
+
+/// An asset's packages as (name, version), in the store's order.
+pub(crate) async fn software_of(s: &crate::store::Store, asset: &str) -> Vec<(String, String)> {
+    let asset = asset.to_string();
+    s.read(move |r| r.asset_software(&asset))
+        .await
+        .expect("software")
+        .into_iter()
+        .map(|r| (r.name, r.version))
+        .collect()
+}

@@ -503,8 +503,8 @@ mod tests {
     use deskhand_shared::inventory::diff;
 
     use crate::inventory::{plan_delta, plan_full};
-    use crate::store::{AssetFilter, NewAgent, Store};
-    use crate::testkit::{inv, pkg};
+    use crate::store::{AssetFilter, Store};
+    use crate::testkit::{enroll, inv, pkg, software_of};
 
     async fn holders(s: &Store, name: &str, version: &str) -> Vec<String> {
         let ids: Vec<i64> = s
@@ -534,18 +534,7 @@ mod tests {
     async fn links_and_index_agree_across_a_batch() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("db")).expect("open");
-        s.create_enrollment_token("t".into(), "".into(), 9, 100, "admin".into(), 0)
-            .await
-            .expect("token");
-        for id in ["a1", "a2"] {
-            let agent = NewAgent {
-                id: id.into(),
-                hostname: id.into(),
-                cert_sha256: id.into(),
-                cert_not_after: 0,
-            };
-            s.enroll_agent("t".into(), agent, 1).await.expect("agent");
-        }
+        enroll(&s, &[("a1", "a1"), ("a2", "a2")]).await;
         let before = inv(vec![pkg("curl", "1"), pkg("vim", "2")]);
         let after = inv(vec![pkg("curl", "2"), pkg("vim", "2"), pkg("zsh", "5")]);
         let first = plan_full(None, &before);
@@ -564,15 +553,8 @@ mod tests {
         r2.expect("a2");
         r1.expect("a1 delta");
         assert!(stale.is_err());
-        let names: Vec<(String, String)> = s
-            .read(|r| r.asset_software("a1"))
-            .await
-            .expect("a1 software")
-            .into_iter()
-            .map(|r| (r.name, r.version))
-            .collect();
         assert_eq!(
-            names,
+            software_of(&s, "a1").await,
             [
                 ("curl".to_string(), "2".to_string()),
                 ("vim".into(), "2".into()),

@@ -157,16 +157,7 @@ mod tests {
     async fn a_report_that_could_not_read_its_packages_keeps_them_and_says_so() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("db")).expect("open");
-        s.create_enrollment_token("t".into(), "".into(), 9, 100, "admin".into(), 0)
-            .await
-            .expect("token");
-        let agent = super::super::NewAgent {
-            id: "a1".into(),
-            hostname: "pc-1".into(),
-            cert_sha256: "a1".into(),
-            cert_not_after: 0,
-        };
-        s.enroll_agent("t".into(), agent, 1).await.expect("agent");
+        crate::testkit::enroll(&s, &[("a1", "pc-1")]).await;
         let first = inv_of(&["bash", "curl", "vim"]);
         s.ingest_inventory("a1".into(), None, plan_full(None, &first), 1, 100)
             .await

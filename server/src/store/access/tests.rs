@@ -1,7 +1,7 @@
 //! Enrollment tokens, agents, operators, liveness and the audit log.
 
 use super::*;
-use crate::testkit::{agent, store};
+use crate::testkit::{agent, enroll, store};
 
 #[tokio::test]
 async fn tokens_are_counted_and_expire() {
@@ -76,15 +76,7 @@ async fn concurrent_enrollments_never_overuse_a_token() {
 #[tokio::test]
 async fn agents_are_found_by_id_prefix_or_hostname_and_ambiguity_is_listed() {
     let (_d, s) = store().await;
-    s.create_enrollment_token("h".into(), "".into(), 10, 100, "admin".into(), 0)
-        .await
-        .expect("token");
-    s.enroll_agent("h".into(), agent("abcd-1111", "pc1"), 1)
-        .await
-        .expect("enroll");
-    s.enroll_agent("h".into(), agent("abcd-2222", "pc2"), 1)
-        .await
-        .expect("enroll");
+    enroll(&s, &[("abcd-1111", "pc1"), ("abcd-2222", "pc2")]).await;
     assert_eq!(
         s.find_agent("PC2".into()).await.expect("by host").id,
         "abcd-2222"
@@ -134,12 +126,7 @@ async fn revocation_and_operators_are_audited() {
             .map(|o| o.role),
         Some(Role::Technician)
     );
-    s.create_enrollment_token("h".into(), "".into(), 1, 100, "admin".into(), 0)
-        .await
-        .expect("token");
-    s.enroll_agent("h".into(), agent("a1", "pc1"), 1)
-        .await
-        .expect("enroll");
+    enroll(&s, &[("a1", "pc1")]).await;
     assert!(
         s.revoke_agent("a1".into(), "bob".into(), 3)
             .await
@@ -175,12 +162,7 @@ async fn revocation_and_operators_are_audited() {
 #[tokio::test]
 async fn liveness_batches_keep_the_latest_time() {
     let (_d, s) = store().await;
-    s.create_enrollment_token("h".into(), "".into(), 1, 100, "admin".into(), 0)
-        .await
-        .expect("token");
-    s.enroll_agent("h".into(), agent("a1", "pc1"), 1)
-        .await
-        .expect("enroll");
+    enroll(&s, &[("a1", "pc1")]).await;
     let seen = |at| Seen {
         agent_id: "a1".into(),
         at,

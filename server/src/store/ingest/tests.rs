@@ -6,7 +6,7 @@ use deskhand_shared::inventory::{Inventory, Package, PackageSource};
 
 use crate::inventory::plan_adoption;
 use crate::store::*;
-use crate::testkit::pkg;
+use crate::testkit::{enroll, pkg, software_of};
 
 /// An agent whose first inventory has the serial number of an asset
 /// entered by hand takes that asset over: its history, labels,
@@ -129,18 +129,7 @@ async fn an_agent_adopts_the_manual_asset_with_its_serial() {
 async fn a_reenrolled_machine_keeps_its_packages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Store::open(&dir.path().join("db")).expect("open");
-    s.create_enrollment_token("t".into(), "".into(), 2, 100, "admin".into(), 0)
-        .await
-        .expect("token");
-    for id in ["old", "new"] {
-        let agent = NewAgent {
-            id: id.into(),
-            hostname: "pc".into(),
-            cert_sha256: id.into(),
-            cert_not_after: 0,
-        };
-        s.enroll_agent("t".into(), agent, 1).await.expect("enroll");
-    }
+    enroll(&s, &[("old", "pc"), ("new", "pc")]).await;
     let mut before = Inventory::new();
     before.identity.hostname = "pc".into();
     before.software = vec![pkg("curl", "1"), pkg("vim", "2"), pkg("zsh", "5")];
@@ -169,15 +158,8 @@ async fn a_reenrolled_machine_keeps_its_packages() {
     s.ingest_inventory("new".into(), None, plan, 1, 3)
         .await
         .expect("re-enrollment");
-    let software: Vec<(String, String)> = s
-        .read(|r| r.asset_software("new"))
-        .await
-        .expect("software")
-        .into_iter()
-        .map(|r| (r.name, r.version))
-        .collect();
     assert_eq!(
-        software,
+        software_of(&s, "new").await,
         [
             ("curl".to_string(), "2".to_string()),
             ("vim".into(), "2".into()),
@@ -219,12 +201,7 @@ async fn a_reenrolled_machine_keeps_its_packages() {
 #[tokio::test]
 async fn a_damaged_stored_form_is_an_error_naming_its_column() {
     let (dir, s) = crate::testkit::store().await;
-    s.create_enrollment_token("t".into(), "".into(), 1, 100, "admin".into(), 0)
-        .await
-        .expect("token");
-    s.enroll_agent("t".into(), crate::testkit::agent("a1", "pc-1"), 1)
-        .await
-        .expect("enroll");
+    enroll(&s, &[("a1", "pc-1")]).await;
     assert!(
         s.read(|r| r.stored_form("a1"))
             .await
