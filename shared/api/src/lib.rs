@@ -3,7 +3,7 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
-//! [`reports`], [`import`], [`server`]). These types know serde only: no
+//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know serde only: no
 //! store, no clap, no HTTP framework. Enumerated query values (`sort=`,
 //! `status=`, `by=`) implement [`Keyword`], which spells them as the API
 //! takes them.
@@ -19,6 +19,7 @@ pub mod labels;
 pub mod limits;
 pub mod operators;
 pub mod reports;
+pub mod rollouts;
 pub mod server;
 pub mod software;
 pub mod tickets;
