@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod backup;
+pub mod conductor;
 pub mod config;
 pub mod content;
 pub mod dev_agent;

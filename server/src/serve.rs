@@ -62,6 +62,17 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         .unwrap_or_else(|| advertised(agents_addr));
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let job_finished = Arc::new(tokio::sync::Notify::new());
+    let (conductor, conducting) = crate::conductor::spawn(
+        crate::conductor::Parts {
+            store: store.clone(),
+            presence: presence.clone(),
+            job_finished: job_finished.clone(),
+            tickets: settings.tickets.clone(),
+            resolve: api::rollouts::resolver(store.clone()),
+        },
+        stop_rx.clone(),
+    );
     let ctx = Arc::new(LinkContext {
         store: store.clone(),
         ca: ca.clone(),
@@ -72,6 +83,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         orders: Default::default(),
         tickets: settings.tickets.clone(),
         large_messages: Default::default(),
+        job_finished: job_finished.clone(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
@@ -97,6 +109,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         agents_endpoint: advertise.clone(),
         content,
         tickets: settings.tickets.clone(),
+        conductor,
         auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
             api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
         )),
@@ -176,6 +189,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
+    let _ = conducting.await;
     info!("stopped");
     Ok(())
 }

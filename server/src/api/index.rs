@@ -152,6 +152,26 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "/api/v1/jobs/{id}/cancel",
         "cancel a job's pending targets",
     ),
+    (
+        "GET POST",
+        "/api/v1/rollouts",
+        "staged rollouts; create one (waves, gates, window)",
+    ),
+    (
+        "POST",
+        "/api/v1/rollouts/preview",
+        "what a rollout would do: waves, compliant machines, next windows",
+    ),
+    (
+        "GET",
+        "/api/v1/rollouts/{id}",
+        "a rollout's progress per wave (?machines=all|failed)",
+    ),
+    (
+        "POST",
+        "/api/v1/rollouts/{id}/{command}",
+        "pause, resume, approve or abort a rollout",
+    ),
     ("GET POST", "/api/v1/tickets", "tickets, filtered; open one"),
     (
         "GET PATCH",
@@ -229,6 +249,7 @@ mod tests {
             include_str!("software.rs"),
             include_str!("labels.rs"),
             include_str!("jobs.rs"),
+            include_str!("rollouts.rs"),
             include_str!("tickets.rs"),
             include_str!("reports.rs"),
             include_str!("import.rs"),

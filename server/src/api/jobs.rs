@@ -273,7 +273,7 @@ async fn run_job(
         super::attach::check_attachable(&s, ticket).await?;
     }
     let (targets, skipped) =
-        resolve_targets(&s, &req.targets, req.filter.as_deref(), req.all).await?;
+        resolve_targets(&s.store, &req.targets, req.filter.as_deref(), req.all).await?;
     let online = targets
         .iter()
         .filter(|(_, agent, _)| s.presence.status(agent).is_some())
@@ -339,7 +339,11 @@ async fn run_job(
 /// manifest declares, so that a job its agents would refuse is refused
 /// here, before it fans out. (The agents check again, against the
 /// manifest they verified: that is the check that counts.)
-fn check_params(action: &str, item: &ContentItem, args: &[String]) -> Result<(), ApiError> {
+pub(super) fn check_params(
+    action: &str,
+    item: &ContentItem,
+    args: &[String],
+) -> Result<(), ApiError> {
     let values = deskhand_shared::params::split_assignments(args).map_err(ApiError::bad_request)?;
     if action == "uninstall" {
         if values.is_empty() {
@@ -359,14 +363,14 @@ fn check_params(action: &str, item: &ContentItem, args: &[String]) -> Result<(),
         .map_err(ApiError::bad_request)
 }
 
-type Targets = Vec<(String, String, String)>;
+pub(super) type Targets = Vec<(String, String, String)>;
 
 /// Resolves target words and a filter to (asset, agent, host name), in
 /// order, without duplicates; assets without an agent are returned apart.
 /// Targets chosen by `all`, a label or a filter that reach the whole
 /// fleet need `all_confirmed`.
-async fn resolve_targets(
-    s: &Shared,
+pub(super) async fn resolve_targets(
+    store: &crate::store::Store,
     words: &[String],
     filter: Option<&str>,
     all_confirmed: bool,
@@ -383,12 +387,12 @@ async fn resolve_targets(
                 label: Some(label.to_string()),
                 ..AssetQuery::default()
             };
-            ids.extend(asset_rows(&s.store, &q).await?.into_iter().map(|a| a.id));
+            ids.extend(asset_rows(store, &q).await?.into_iter().map(|a| a.id));
         } else if word == "all" {
-            let rows = asset_rows(&s.store, &AssetQuery::default()).await?;
+            let rows = asset_rows(store, &AssetQuery::default()).await?;
             ids.extend(rows.into_iter().map(|a| a.id));
         } else {
-            let a = s.store.find_asset(word.clone()).await?;
+            let a = store.find_asset(word.clone()).await?;
             if a.retired.is_some() {
                 return Err(ApiError::bad_request(format!(
                     "{} is retired; put it back in service first (deskhand assets restore {})",
@@ -400,13 +404,13 @@ async fn resolve_targets(
     }
     if let Some(f) = filter {
         let q = super::parse_filter(f).map_err(ApiError::bad_request)?;
-        ids.extend(asset_rows(&s.store, &q).await?.into_iter().map(|a| a.id));
+        ids.extend(asset_rows(store, &q).await?.into_iter().map(|a| a.id));
     }
     let mut seen = BTreeSet::new();
     ids.retain(|id| seen.insert(id.clone()));
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
-    for (asset, agent, host) in s.store.asset_agents(ids).await? {
+    for (asset, agent, host) in store.asset_agents(ids).await? {
         match agent {
             Some(agent) => targets.push((asset, agent, host)),
             None => skipped.push(if host.is_empty() { asset } else { host }),
@@ -424,9 +428,8 @@ async fn resolve_targets(
     }
     let selected = filter.is_some() || words.iter().any(|w| w == "all" || w.starts_with("label:"));
     if selected && !all_confirmed {
-        let everyone = asset_rows(&s.store, &AssetQuery::default()).await?;
-        let fleet = s
-            .store
+        let everyone = asset_rows(store, &AssetQuery::default()).await?;
+        let fleet = store
             .asset_agents(everyone.into_iter().map(|a| a.id).collect())
             .await?;
         let fleet: Vec<&str> = fleet

@@ -40,6 +40,7 @@ mod manual;
 mod operators;
 pub mod params;
 pub mod reports;
+pub mod rollouts;
 mod select;
 mod server;
 mod software;
@@ -85,6 +86,8 @@ pub struct ApiState {
     pub content: Arc<crate::content::ContentStore>,
     /// Ticket SLA targets and escalation.
     pub tickets: crate::tickets::TicketSettings,
+    /// The task that runs rollouts.
+    pub conductor: crate::conductor::Conductor,
     /// Failed authentications per client address.
     pub auth_limit: std::sync::Mutex<auth_limit::AuthLimiter>,
 }
@@ -106,6 +109,7 @@ pub fn router(state: Shared) -> Router {
         .merge(software::routes())
         .merge(labels::routes())
         .merge(jobs::routes())
+        .merge(rollouts::routes())
         .merge(tickets::routes())
         .merge(reports::routes())
         .merge(import::routes())

@@ -77,6 +77,8 @@ pub struct LinkContext {
     pub tickets: crate::tickets::TicketSettings,
     /// Large messages being decoded and handled, server-wide.
     pub large_messages: LargeMessages,
+    /// Poked when an agent's job finishes (rollouts wait on it).
+    pub job_finished: Arc<tokio::sync::Notify>,
 }
 
 /// Bodies above this size (a full inventory, mostly) count as large.

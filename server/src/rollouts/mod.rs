@@ -18,5 +18,7 @@ pub mod controller;
 pub mod plan;
 pub mod window;
 
-pub use controller::{Action, Event, MachineState, Outcome, PauseReason, Phase, Refusal, Rollout};
+pub use controller::{
+    Action, Event, Machine, MachineState, Outcome, PauseReason, Phase, Refusal, Rollout,
+};
 pub use plan::{RolloutAction, RolloutSettings, RolloutSpec, WavePlan};

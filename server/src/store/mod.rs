@@ -50,12 +50,14 @@ mod labels;
 mod links;
 mod manual;
 mod reader;
+mod rollouts;
 mod schema;
 mod snapshot;
 mod software;
 mod stale;
 mod tickets;
 mod writer;
+mod zones;
 
 /// Moved to the domain ([`crate::jobs`]); kept here for old paths.
 pub use crate::jobs::OrderParts;
@@ -70,6 +72,9 @@ pub use jobs::{Applied, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use reader::Reader;
+pub use rollouts::{
+    MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved, author as rollout_author,
+};
 pub use snapshot::{Snapshot, snapshot};
 pub use software::{SoftwareOrder, SoftwareSort};
 pub use tickets::{

@@ -5,7 +5,7 @@ use rusqlite::{Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::ingest::set_macs;
-use super::{Result, catalog, jobs, links, stale, tickets};
+use super::{Result, catalog, jobs, links, rollouts, stale, tickets};
 
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -293,6 +293,7 @@ pub(super) fn migrations() -> Migrations<'static> {
                 rusqlite_migration::HookError::Hook(format!("upgrading stored inventories: {e}"))
             })
         }),
+        M::up(rollouts::MIGRATION),
     ])
 }
 

@@ -271,6 +271,9 @@ impl<'a> Io<'a> {
                         unix_now(),
                     )
                     .await?;
+                if finished && matches!(applied, crate::store::Applied::Changed(_)) {
+                    ctx.job_finished.notify_one();
+                }
                 Some(Event::JobUpdateApplied {
                     job_id: update.job_id,
                     finished,

@@ -198,7 +198,12 @@ fn append(tx: &Transaction<'_>, number: i64, author: &str, e: &Entry) -> Result<
     Ok(())
 }
 
-fn insert_ticket(tx: &Transaction<'_>, t: &NewTicket, by: &str, now: i64) -> Result<i64> {
+pub(in crate::store) fn insert_ticket(
+    tx: &Transaction<'_>,
+    t: &NewTicket,
+    by: &str,
+    now: i64,
+) -> Result<i64> {
     tx.execute(
         "INSERT INTO tickets (title, description, requester, category, software, priority, status,
             created_at, created_by, updated_at, response_target, resolution_target)

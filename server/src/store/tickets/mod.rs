@@ -22,7 +22,7 @@ use crate::tickets::{Priority, Status};
 pub use crate::tickets::Change as TicketChange;
 /// A ticket as stored: the rules' own type, under the store's old name.
 pub use crate::tickets::Ticket as TicketRecord;
-pub(super) use changes::move_asset_links;
+pub(super) use changes::{insert_ticket, move_asset_links};
 
 /// The ticket tables, one migration.
 pub(super) const MIGRATION: &str = r#"
