@@ -67,19 +67,29 @@ async fn prepare(s: &Shared, req: NewRollout, by: &str, now: i64) -> Result<Prep
             crate::said(&req.action)
         ))
     })?;
-    let item = ItemRef::parse(&req.item).map_err(ApiError::bad_request)?;
     let kind = match action {
         RolloutAction::Script => ItemKind::Script,
         _ => ItemKind::Package,
     };
+    // `NAME` alone is the newest published version, as for jobs; the
+    // rollout records which one that was.
+    let (name, version) = match req.item.trim().rsplit_once('@') {
+        Some((n, v)) => (n.trim().to_string(), Some(v.trim().to_string())),
+        None => (req.item.trim().to_string(), None),
+    };
+    if name.is_empty() {
+        return Err(ApiError::bad_request(
+            "name the package or script: NAME@VERSION, e.g. firefox@128.0",
+        ));
+    }
     let found = s
         .store
-        .find_item(
-            kind.as_str().to_string(),
-            item.name.clone(),
-            Some(item.version.clone()),
-        )
+        .find_item(kind.as_str().to_string(), name, version)
         .await?;
+    let item = ItemRef {
+        name: found.name.clone(),
+        version: found.version.clone(),
+    };
     check_params(action.as_str(), &found, &req.args)?;
     let check = check_of_manifest(&item, &found.manifest);
     let secs = |what: &str, text: &Option<String>, default: &str| {
