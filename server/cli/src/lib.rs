@@ -116,8 +116,7 @@ pub enum Command {
     /// Installs, uninstalls, scripts and inventory refreshes on assets.
     #[command(subcommand)]
     Jobs(jobs::JobsCmd),
-    /// Staged rollouts: an install, uninstall or script in a canary and
-    /// waves, pausing on failures, tickets or a needed approval.
+    /// Staged installs, uninstalls and scripts: a canary, then waves, with gates.
     #[command(subcommand)]
     Rollouts(rollouts::RolloutsCmd),
     /// Help-desk tickets linked to assets, with SLA clocks and escalation.

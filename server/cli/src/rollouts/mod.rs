@@ -28,8 +28,7 @@ const PREVIEW_HOSTS: usize = 10;
 /// `deskhand rollouts`.
 #[derive(Debug, Subcommand)]
 pub enum RolloutsCmd {
-    /// Start a rollout: an install, uninstall or script over targets, in a
-    /// canary and cumulative waves, pausing by itself when a gate fails.
+    /// Start a rollout: a canary, then cumulative waves, pausing when a gate fails
     ///
     /// Examples:
     ///
@@ -58,9 +57,12 @@ pub enum RolloutsCmd {
     /// first and creates nothing.
     #[command(verbatim_doc_comment)]
     Create(Box<RolloutArgs>),
-    /// What a rollout would do, created now: each wave's machines, those
-    /// already compliant, those outside their window and when it opens,
-    /// the assets left out. Creates nothing.
+    /// Show what a rollout would do, creating nothing.
+    ///
+    /// Each wave's machines, those already compliant, those outside their
+    /// maintenance window now and when the earliest next one opens, the
+    /// assets left out (no agent), and the first host names of each wave.
+    /// Takes the same flags and --file as `create`.
     Preview(Box<RolloutArgs>),
     /// Rollouts, newest first, with their phase and counts.
     List,
@@ -163,7 +165,7 @@ async fn create(c: &Client, f: OutputFormat, a: &RolloutArgs) -> Result<()> {
         lines(view::created_lines(&v));
         return Ok(());
     }
-    print(f, &v, || view::waves_table(&v.waves, v.wave))
+    print(f, &v, || view::waves_table(&v.waves))
 }
 
 /// `rollouts preview`.
@@ -201,7 +203,7 @@ async fn show(c: &Client, f: OutputFormat, id: i64, failures: bool, all: bool) -
     }
     if !(failures || all) {
         if f == OutputFormat::Csv {
-            return print(f, &v, || view::waves_table(&v.waves, v.wave));
+            return print(f, &v, || view::waves_table(&v.waves));
         }
         lines(view::show_lines(&v));
         return Ok(());
@@ -225,7 +227,7 @@ async fn act(c: &Client, f: OutputFormat, id: i64, verb: &str) -> Result<()> {
         emit(&format!("rollout {}: {}\n", v.id, view::phase_text(&v)));
         return Ok(());
     }
-    print(f, &v, || view::waves_table(&v.waves, v.wave))
+    print(f, &v, || view::waves_table(&v.waves))
 }
 
 /// Runs one `deskhand rollouts` command.

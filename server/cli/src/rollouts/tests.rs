@@ -496,10 +496,17 @@ fn a_stopped_watch_exits_with_its_code_and_other_errors_with_1() {
 fn a_terminal_gets_a_bar_per_wave_redrawn_in_place() {
     let lines = terminal_lines(&rollout("running"));
     assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], "rollout 7: install firefox@128.0, running");
     assert!(lines[2].contains("3/4, 1 failed"), "{}", lines[2]);
     assert!(lines[3].ends_with("not started"), "{}", lines[3]);
     let first = redraw(0, &lines);
     assert!(first.starts_with("\r\x1b[2K"), "{first:?}");
+    let mut soaking = rollout("soaking");
+    soaking.soak_until = Some("2026-12-06T12:00:00Z".into());
+    assert_eq!(
+        terminal_lines(&soaking)[0],
+        "rollout 7: install firefox@128.0, soaking until 2026-12-06T12:00:00Z"
+    );
     let again = redraw(4, &lines);
     assert!(again.starts_with("\x1b[4A\r\x1b[2K"), "{again:?}");
     assert_eq!(again.matches('\n').count(), 4);

@@ -54,7 +54,8 @@ fn cells(counts: &[usize], total: usize, width: usize) -> Vec<usize> {
             if n == 0 {
                 0
             } else {
-                (n * width / total).max(1)
+                // In u128: no count a server sends can overflow it.
+                ((n as u128 * width as u128 / total as u128) as usize).max(1)
             }
         })
         .collect();
@@ -75,7 +76,7 @@ fn cells(counts: &[usize], total: usize, width: usize) -> Vec<usize> {
         let mut best = None;
         let mut best_short = i128::MIN;
         for (i, (&n, &c)) in counts.iter().zip(&cells).enumerate() {
-            let short = (n * width) as i128 - (c * total) as i128;
+            let short = (n as i128 * width as i128) - (c as i128 * total as i128);
             if n > 0 && short > best_short {
                 best = Some(i);
                 best_short = short;
@@ -142,7 +143,11 @@ pub fn wave_position(v: &RolloutView) -> String {
     if v.waves.is_empty() {
         return "-".into();
     }
-    format!("{}/{}", (v.wave + 1).min(v.waves.len()), v.waves.len())
+    format!(
+        "{}/{}",
+        v.wave.saturating_add(1).min(v.waves.len()),
+        v.waves.len()
+    )
 }
 
 /// The rollout's machines per state, summed over its waves.
@@ -194,19 +199,14 @@ pub fn list_table(vs: &[RolloutView]) -> Table {
 }
 
 /// The waves as rows: name, machines, counts and a bar.
-pub fn waves_table(waves: &[WaveView], current: usize) -> Table {
+pub fn waves_table(waves: &[WaveView]) -> Table {
     let mut t = Table::new(vec![
         "WAVE", "MACHINES", "OK", "FAILED", "RUNNING", "PENDING", "PROGRESS",
     ]);
     for w in waves {
         let c = &w.counts;
-        let name = if w.index == current && w.started {
-            format!("{} *", w.name)
-        } else {
-            w.name.clone()
-        };
         t.row(vec![
-            name,
+            w.name.clone(),
             c.total.to_string(),
             (c.succeeded + c.compliant).to_string(),
             c.failed.to_string(),
@@ -304,12 +304,7 @@ pub fn show_lines(v: &RolloutView) -> Vec<String> {
         lines.push(format!("  tickets:  {}", t.join(", ")));
     }
     lines.push(String::new());
-    lines.extend(
-        waves_table(&v.waves, v.wave)
-            .to_text()
-            .lines()
-            .map(str::to_string),
-    );
+    lines.extend(waves_table(&v.waves).to_text().lines().map(str::to_string));
     lines
 }
 

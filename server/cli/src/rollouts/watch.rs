@@ -76,12 +76,15 @@ pub fn outcome(v: &RolloutView) -> Outcome {
 /// What a terminal shows: a line on the rollout, then each wave with its
 /// bar.
 pub fn terminal_lines(v: &RolloutView) -> Vec<String> {
+    // The phase in a word (the reason for a stop follows on stderr):
+    // a line wider than the terminal would wrap and spoil the redraw.
+    let phase = match (v.phase.as_str(), &v.soak_until) {
+        ("soaking", Some(until)) => format!("soaking until {until}"),
+        (p, _) => p.replace('_', " "),
+    };
     let mut lines = vec![format!(
-        "rollout {}: {} {}: {}",
-        v.id,
-        v.action,
-        v.item,
-        phase_text(v)
+        "rollout {}: {} {}, {phase}",
+        v.id, v.action, v.item
     )];
     let width = v.waves.iter().map(|w| w.name.len()).max().unwrap_or(0);
     for w in &v.waves {
@@ -150,8 +153,12 @@ pub async fn watch(c: &Client, f: OutputFormat, id: i64, interval: Duration) -> 
         };
         if tty {
             let lines = terminal_lines(&v);
-            emit(&redraw(drawn, &lines));
-            drawn = lines.len();
+            let text = lines.join("\n");
+            if text != last {
+                emit(&redraw(drawn, &lines));
+                drawn = lines.len();
+                last = text;
+            }
         } else {
             let line = match f {
                 OutputFormat::Json => serde_json::to_string(&v)?,
