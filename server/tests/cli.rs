@@ -16,7 +16,14 @@ fn help_lists_the_nouns() {
     let out = deskhand(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for noun in ["server", "tokens", "operators", "agents"] {
+    for noun in [
+        "server",
+        "tokens",
+        "operators",
+        "agents",
+        "jobs",
+        "rollouts",
+    ] {
         assert!(
             text.contains(noun),
             "--help does not mention {noun}:\n{text}"
@@ -65,4 +72,29 @@ fn an_unreachable_server_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach"), "{err}");
+}
+
+#[test]
+fn a_rollout_files_unknown_key_is_named_before_anything_is_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("rollout.toml");
+    std::fs::write(&file, "install = \"firefox@128.0\"\nwave = \"5%,100%\"\n").expect("write");
+    // Port 9 on loopback: nothing listens there, so an error naming the
+    // key was found before any request.
+    let out = deskhand(&[
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        "x",
+        "rollouts",
+        "create",
+        "--file",
+        file.to_str().expect("utf-8 path"),
+        "--target",
+        "PC-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`wave`"), "{err}");
+    assert!(!err.contains("cannot reach"), "{err}");
 }

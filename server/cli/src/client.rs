@@ -157,6 +157,12 @@ impl Client {
             .await
     }
 
+    /// POST with no body (an action on a resource, e.g. `.../pause`).
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(self.http.post(format!("{}{path}", self.base)))
+            .await
+    }
+
     /// POST raw bytes (a CSV file), waiting up to 10 minutes for the
     /// answer: a large import takes longer than the usual 30 s.
     pub async fn post_bytes<T: DeserializeOwned>(

@@ -9,7 +9,8 @@
 //! [`software`], [`labels`], [`agents`] (and enrollment tokens),
 //! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
 //! [`publish`] (keys, packages, scripts; the key files themselves in
-//! [`keys`], which `server --dev` uses too), [`tickets`], [`reports`].
+//! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
+//! waves), [`tickets`], [`reports`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`. This crate speaks to the server with
 //! `deskhand-api-types` only: it has no database, no QUIC, no agent.
@@ -42,6 +43,7 @@ pub mod operators;
 pub mod publish;
 pub mod render;
 pub mod reports;
+pub mod rollouts;
 pub mod software;
 mod stale;
 mod tables;
@@ -114,6 +116,9 @@ pub enum Command {
     /// Installs, uninstalls, scripts and inventory refreshes on assets.
     #[command(subcommand)]
     Jobs(jobs::JobsCmd),
+    /// Staged installs, uninstalls and scripts: a canary, then waves, with gates.
+    #[command(subcommand)]
+    Rollouts(rollouts::RolloutsCmd),
     /// Help-desk tickets linked to assets, with SLA clocks and escalation.
     #[command(subcommand)]
     Tickets(tickets::TicketsCmd),
@@ -144,7 +149,16 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Packages(cmd) => publish::packages(c, f, cmd).await,
         Command::Scripts(cmd) => publish::scripts(c, f, cmd).await,
         Command::Jobs(cmd) => jobs::run(c, f, cmd).await,
+        Command::Rollouts(cmd) => rollouts::run(c, f, cmd).await,
         Command::Tickets(cmd) => tickets::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
     }
+}
+
+/// The process exit code for a command's error: the distinct code a
+/// [`rollouts::RolloutStopped`] carries (`rollouts watch` on a paused,
+/// aborted or waiting rollout), 1 for any other.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.downcast_ref::<rollouts::RolloutStopped>()
+        .map_or(1, |s| s.code)
 }
