@@ -184,6 +184,8 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
         "label:it-staff",
         "--waves",
         "50%,100%",
+        "--min-wave-size",
+        "2",
     ]);
     let sizes: Vec<usize> = preview["waves"]
         .as_array()
@@ -192,7 +194,13 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
         .map(|w| w["machines"].as_array().map_or(0, Vec::len))
         .collect();
     assert_eq!(sizes, vec![2, 2, 1], "{preview}");
-    assert!(s.server.json(&["rollouts", "list"]).as_array().expect("list").is_empty());
+    assert!(
+        s.server
+            .json(&["rollouts", "list"])
+            .as_array()
+            .expect("list")
+            .is_empty()
+    );
 
     let created = s.server.json(&[
         "rollouts",
@@ -205,6 +213,9 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
         "label:it-staff",
         "--waves",
         "50%,100%",
+        // The canary's rate counts once both its results are in.
+        "--min-wave-size",
+        "2",
         "--pause-if-failures-exceed",
         "0%",
         // One dpkg at a time: the agents share this machine's database.
@@ -218,7 +229,10 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
     let paused = s.wait_phase(&id, "paused");
     assert_eq!(counts(&paused, 0, "succeeded"), 1, "{paused}");
     assert_eq!(counts(&paused, 0, "failed"), 1, "{paused}");
-    assert_eq!(counts(&paused, 1, "in_flight") + counts(&paused, 1, "succeeded"), 0);
+    assert_eq!(
+        counts(&paused, 1, "in_flight") + counts(&paused, 1, "succeeded"),
+        0
+    );
     let reason = paused["paused_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("1 of 2"), "{reason}");
     let failures = s.show(&id, &["--failures"]);
@@ -226,14 +240,23 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
     assert_eq!(m["asset_id"], failing.as_str(), "{failures}");
     assert_eq!(m["exit_code"], 3);
     assert!(
-        m["output_tail"].as_str().unwrap_or("").contains("simulated failure"),
+        m["output_tail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("simulated failure"),
         "{m}"
     );
     let ticket = paused["tickets"][0].as_i64().expect("a ticket").to_string();
     let t = s.server.json(&["tickets", "show", &ticket]);
     let text = t.to_string();
-    assert!(text.contains("exit code 3") && text.contains("simulated failure"), "{t}");
-    assert!(text.contains(&failing), "the ticket links the failed machine: {t}");
+    assert!(
+        text.contains("exit code 3") && text.contains("simulated failure"),
+        "{t}"
+    );
+    assert!(
+        text.contains(&failing),
+        "the ticket links the failed machine: {t}"
+    );
 
     // Its state is in the store: a crash changes nothing.
     s.server.crash_and_restart();
@@ -245,7 +268,9 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
     assert_eq!(after["paused_reason"], paused["paused_reason"]);
 
     // A technician may not resume; the admin may, after the fix.
-    let tech = s.server.json(&["operators", "add", "tess", "--role", "technician"]);
+    let tech = s
+        .server
+        .json(&["operators", "add", "tess", "--role", "technician"]);
     let tech = tech["token"].as_str().expect("token").to_string();
     let out = s.server.cli_as(&tech, &["rollouts", "resume", &id]);
     assert!(!out.status.success());
@@ -257,8 +282,16 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
     fail_here(&s.agents[1].0, false);
     ok(&s.server.cli(&["rollouts", "resume", &id]), "resume");
     let done = s.wait_phase(&id, "done");
-    assert_eq!(counts(&done, 1, "succeeded") + counts(&done, 2, "succeeded"), 3, "{done}");
-    assert_eq!(counts(&done, 0, "failed"), 1, "a failed machine is not sent again: {done}");
+    assert_eq!(
+        counts(&done, 1, "succeeded") + counts(&done, 2, "succeeded"),
+        3,
+        "{done}"
+    );
+    assert_eq!(
+        counts(&done, 0, "failed"),
+        1,
+        "a failed machine is not sent again: {done}"
+    );
 
     // Never twice: the rollout's job has one target per machine.
     let job = done["job_id"].as_str().expect("job").to_string();
@@ -287,9 +320,18 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
         }
     }
     assert_eq!(dpkg_installed(PKG).as_deref(), Some("1.0"));
-    let audit = String::from_utf8_lossy(&s.server.cli(&["audit", "list", "--limit", "500"]).stdout).into_owned();
-    for action in ["rollout.create", "rollout.paused", "rollout.resume", "rollout.done"] {
-        assert!(audit.contains(action), "{action} in the audit log:\n{audit}");
+    let audit = String::from_utf8_lossy(&s.server.cli(&["audit", "list", "--limit", "500"]).stdout)
+        .into_owned();
+    for action in [
+        "rollout.create",
+        "rollout.paused",
+        "rollout.resume",
+        "rollout.done",
+    ] {
+        assert!(
+            audit.contains(action),
+            "{action} in the audit log:\n{audit}"
+        );
     }
     s.stop();
 }
@@ -323,16 +365,31 @@ fn an_abort_with_rollback_uninstalls_where_it_had_installed() {
     assert_eq!(counts(&waiting, 1, "pending"), 1, "{waiting}");
     assert_eq!(dpkg_installed(PKG2).as_deref(), Some("1.0"));
 
-    let viewer = s.server.json(&["operators", "add", "vic", "--role", "viewer"]);
+    let viewer = s
+        .server
+        .json(&["operators", "add", "vic", "--role", "viewer"]);
     let viewer = viewer["token"].as_str().expect("token").to_string();
-    assert!(s.server.cli_as(&viewer, &["rollouts", "show", &id]).status.success());
-    assert!(!s.server.cli_as(&viewer, &["rollouts", "abort", &id]).status.success());
+    assert!(
+        s.server
+            .cli_as(&viewer, &["rollouts", "show", &id])
+            .status
+            .success()
+    );
+    assert!(
+        !s.server
+            .cli_as(&viewer, &["rollouts", "abort", &id])
+            .status
+            .success()
+    );
 
     ok(&s.server.cli(&["rollouts", "abort", &id]), "abort");
     let aborted = s.wait_phase(&id, "aborted");
     assert_eq!(counts(&aborted, 0, "rolled_back"), 1, "{aborted}");
     assert_eq!(counts(&aborted, 1, "skipped"), 1, "{aborted}");
-    let rollback = aborted["rollback_job_id"].as_str().expect("a rollback job").to_string();
+    let rollback = aborted["rollback_job_id"]
+        .as_str()
+        .expect("a rollback job")
+        .to_string();
     wait_for(WAIT, "the rollback job to finish", || {
         let j = s.server.json(&["jobs", "show", &rollback]);
         (j["targets"][0]["state"] == "succeeded").then_some(())
@@ -345,6 +402,78 @@ fn an_abort_with_rollback_uninstalls_where_it_had_installed() {
         String::from_utf8_lossy(&out.stderr).contains("aborted"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    s.stop();
+}
+
+/// The ticket gate: tickets opened on the current wave's machines while it
+/// soaks pause the rollout once more than the limit; the rollout's own
+/// tickets do not count. A script rollout, so nothing is installed.
+#[test]
+fn tickets_on_a_waves_machines_pause_the_rollout() {
+    let s = site(3);
+    let script = s.dir.path().join("check.sh");
+    std::fs::write(&script, "#!/bin/sh\necho checked\n").expect("script");
+    let out = s.server.cli(&[
+        "scripts",
+        "publish",
+        script.to_str().expect("utf-8"),
+        "--name",
+        "check",
+        "--interpreter",
+        "sh",
+        "--sign-with",
+        s.key.to_str().expect("utf-8"),
+    ]);
+    ok(&out, "scripts publish");
+    let created = s.server.json(&[
+        "rollouts",
+        "create",
+        "--script",
+        "check",
+        "--target",
+        "label:desktops",
+        "--canary",
+        "label:it-staff",
+        "--waves",
+        "100%",
+        "--soak",
+        "1h",
+        "--pause-if-tickets-exceed",
+        "1",
+    ]);
+    let id = created["id"].as_i64().expect("id").to_string();
+    let soaking = s.wait_phase(&id, "soaking");
+    assert_eq!(counts(&soaking, 0, "succeeded"), 2, "{soaking}");
+    // A ticket on a machine outside the wave does not count; one on the
+    // wave is within the limit; a second is over it.
+    let open = |asset: &str, title: &str| {
+        ok(
+            &s.server.cli(&[
+                "tickets",
+                "create",
+                "--title",
+                title,
+                "--requester",
+                "u@example.com",
+                "--asset",
+                asset,
+            ]),
+            "tickets create",
+        );
+    };
+    open(&s.agents[2].1, "not in the canary");
+    open(&s.agents[0].1, "slow since the update");
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert_eq!(s.show(&id, &[])["phase"], "soaking");
+    open(&s.agents[1].1, "app crashes since the update");
+    let paused = s.wait_phase(&id, "paused");
+    let reason = paused["paused_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("2 tickets"), "{reason}");
+    assert_eq!(
+        counts(&paused, 1, "pending"),
+        1,
+        "the wave did not start: {paused}"
     );
     s.stop();
 }

@@ -307,10 +307,7 @@ impl Runner {
             ticket: None,
         };
         // The gate counts tickets opened from now on.
-        first.ticket_mark = store
-            .read(|r| Ok(r.tickets_since(i64::MAX)?.1))
-            .await
-            .unwrap_or(0);
+        first.ticket_mark = store.read(|r| r.top_ticket()).await?;
         rec.ticket_mark = first.ticket_mark;
         let (job_id, saved) = store.create_rollout(rec.clone(), first, now).await?;
         rec.job_id = job_id;

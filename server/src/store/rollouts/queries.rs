@@ -251,9 +251,12 @@ impl Reader<'_> {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let top: i64 =
-            self.query_row("SELECT COALESCE(MAX(id), 0) FROM tickets", [], |r| r.get(0))?;
-        Ok((links, top.max(mark)))
+        Ok((links, self.top_ticket()?.max(mark)))
+    }
+
+    /// The highest ticket number now (0 with none).
+    pub fn top_ticket(&self) -> Result<i64> {
+        Ok(self.query_row("SELECT COALESCE(MAX(id), 0) FROM tickets", [], |r| r.get(0))?)
     }
 
     /// Host names of assets.
