@@ -57,7 +57,6 @@ mod software;
 mod stale;
 mod tickets;
 mod writer;
-mod zones;
 
 /// Moved to the domain ([`crate::jobs`]); kept here for old paths.
 pub use crate::jobs::OrderParts;
