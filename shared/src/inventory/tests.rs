@@ -43,6 +43,20 @@ fn hash_ignores_order_and_volatile_fields() {
 }
 
 #[test]
+fn a_new_utc_offset_changes_the_hash() {
+    // Daylight saving time began: the server must hear of it.
+    let mut a = Inventory::new();
+    a.os.time_zone = Some("Europe/Berlin".into());
+    a.os.utc_offset_secs = Some(3600);
+    let mut b = a.clone();
+    b.os.utc_offset_secs = Some(7200);
+    assert_ne!(a.content_hash(), b.content_hash());
+    b.os.last_boot = Some(5);
+    b.os.utc_offset_secs = Some(3600);
+    assert_eq!(a.content_hash(), b.content_hash());
+}
+
+#[test]
 fn canonical_order_is_checked_and_restored_whatever_the_input() {
     // Equal keys (two builds of one package) are ordered by the whole item.
     let mut twin = pkg("curl", "7.88");
