@@ -234,3 +234,16 @@ fn content_hash_hex_round_trips_through_json() {
     let back: ContentHash = serde_json::from_str(&json).unwrap_or_default();
     assert_eq!(back, h);
 }
+
+#[test]
+fn synthetic_fleets_spread_over_time_zones_by_agent() {
+    let zone = |agent| {
+        let os = synthetic(agent, 0).os;
+        (os.time_zone, os.utc_offset_secs)
+    };
+    assert_eq!(zone(0), (Some("Europe/Berlin".into()), Some(3600)));
+    assert_eq!(zone(2), (Some("Asia/Kolkata".into()), Some(19_800)));
+    assert_eq!(zone(8), zone(2), "the same for the same agent's zone slot");
+    let zones: std::collections::BTreeSet<_> = (0..100).map(zone).collect();
+    assert_eq!(zones.len(), 6);
+}
