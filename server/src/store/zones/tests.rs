@@ -4,8 +4,9 @@
 use rusqlite::Connection;
 
 use super::*;
-use crate::inventory::{plan_full, reconstruct};
+use crate::inventory::{plan_delta, plan_full, reconstruct};
 use crate::testkit::{enroll, inv, pkg};
+use deskhand_shared::inventory::diff;
 
 fn in_zone(zone: Option<&str>, offset: Option<i32>) -> Inventory {
     let mut i = inv(vec![pkg("bash", "5.2")]);
@@ -108,6 +109,44 @@ async fn ids_of_no_asset_are_left_out() {
         )]
     );
     assert!(s.machine_zones(Vec::new()).await.expect("none").is_empty());
+}
+
+/// Daylight saving time begins: the agent's next report is a delta that
+/// changes only the offset, and the asset's row follows it.
+#[tokio::test]
+async fn a_delta_that_changes_only_the_offset_updates_it() {
+    let (_dir, s) = crate::testkit::store().await;
+    enroll(&s, &[("a1", "pc-1")]).await;
+    let winter = in_zone(Some("Europe/Berlin"), Some(3600));
+    s.ingest_inventory("a1".into(), None, plan_full(None, &winter), 1, 100)
+        .await
+        .expect("first");
+    let summer = in_zone(Some("Europe/Berlin"), Some(7200));
+    let rest = s
+        .read(|r| r.stored_form("a1"))
+        .await
+        .expect("read")
+        .expect("stored");
+    let plan = plan_delta(Some(&rest), diff(&winter, &summer)).expect("planned");
+    assert!(plan.rest.is_some(), "the offset is part of the stored form");
+    assert!(plan.events.is_empty(), "and no history: {:?}", plan.events);
+    s.ingest_inventory(
+        "a1".into(),
+        Some(winter.content_hash().to_hex()),
+        plan,
+        1,
+        200,
+    )
+    .await
+    .expect("delta");
+    assert_eq!(
+        s.machine_zones(ids(&["a1"])).await.expect("zones"),
+        [(
+            "a1".to_string(),
+            Some("Europe/Berlin".to_string()),
+            Some(7200)
+        )]
+    );
 }
 
 /// A stored form written by inventory schema 2 (bytes the schema-2 build
