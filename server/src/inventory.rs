@@ -97,6 +97,10 @@ pub struct AssetSummary {
     pub macs: String,
     /// Logged-in or last logged-in user.
     pub user: String,
+    /// Time zone (IANA name), as reported.
+    pub time_zone: Option<String>,
+    /// UTC offset, seconds east, as reported.
+    pub utc_offset: Option<i32>,
 }
 
 /// Everything one report changes.
@@ -324,6 +328,8 @@ pub fn summarize(inv: &Inventory) -> AssetSummary {
         ipv4: ipv4.join(" "),
         macs: macs.join(" "),
         user: user_of(&inv.sessions),
+        time_zone: inv.os.time_zone.clone(),
+        utc_offset: inv.os.utc_offset_secs,
     }
 }
 

@@ -32,7 +32,8 @@
 
 /// Version of the inventory wire form; bump on any change to a type in this module.
 /// 2: [`CollectionMeta::unknown`], the categories that were not collected.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: [`OsInfo::utc_offset_secs`], the machine's offset from UTC.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Upper bound on an encoded inventory accepted by [`Inventory::from_wire`].
 pub const MAX_WIRE_BYTES: usize = 32 * 1024 * 1024;
@@ -128,7 +129,7 @@ pub use software::*;
 #[cfg(any(test, feature = "synthetic"))]
 pub use synthetic::synthetic;
 pub use unknown::Unknown;
-pub use upgrade::upgrade_from_v1;
+pub use upgrade::upgrade;
 
 #[cfg(test)]
 mod tests;

@@ -22,12 +22,19 @@ use serde::{Deserialize, Serialize};
 /// 3: a job passes only values for the parameters its signed manifest
 /// declares ([`crate::params`]); the unsigned environment, arguments and
 /// working directory of version 2's script orders are gone.
-pub const PROTOCOL_VERSION: u16 = 3;
+///
+/// 4: inventories are of schema 3 ([`crate::inventory::SCHEMA_VERSION`],
+/// the machine's UTC offset). An inventory is positional postcard inside
+/// the message, so a schema-2 report would not decode as one.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The oldest peer protocol version this build still accepts. Version 2
 /// agents are refused ("upgrade the agent"): they would run a job with
-/// whatever environment an order carried, outside the signature.
-pub const MIN_PROTOCOL_VERSION: u16 = 3;
+/// whatever environment an order carried, outside the signature. So are
+/// version 3 agents, whose schema-2 inventories this build cannot read:
+/// refused at their hello with a reason, not failing on their first
+/// report.
+pub const MIN_PROTOCOL_VERSION: u16 = 4;
 
 /// The TLS ALPN both sides require on the QUIC connection.
 pub const ALPN: &[u8] = b"deskhand/1";
@@ -376,6 +383,12 @@ mod tests {
             newer.message.contains("upgrade the server"),
             "{}",
             newer.message
+        );
+        let schema_2 = check_version(3).expect_err("schema-2 agents refused");
+        assert!(
+            schema_2.message.contains("upgrade the agent"),
+            "{}",
+            schema_2.message
         );
         let older = check_version(0).expect_err("older refused");
         assert!(

@@ -43,6 +43,10 @@ mod snap;
 mod system_profiler;
 mod text;
 mod uninstall;
+mod zones;
+
+#[cfg(unix)]
+mod local_offset;
 
 #[cfg(target_os = "linux")]
 mod linux;

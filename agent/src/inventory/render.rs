@@ -98,7 +98,15 @@ pub fn render_text(inv: &Inventory) -> String {
     field(&mut o, "arch", &os.arch);
     field(&mut o, "installed", &date(os.install_date));
     field(&mut o, "last boot", &date(os.last_boot));
-    field(&mut o, "time zone", or_dash(&os.time_zone));
+    let zone = match os.utc_offset_secs {
+        Some(s) => format!(
+            "{} ({})",
+            or_dash(&os.time_zone),
+            super::zones::format_offset(s)
+        ),
+        None => or_dash(&os.time_zone).to_string(),
+    };
+    field(&mut o, "time zone", &zone);
     field(&mut o, "locale", or_dash(&os.locale));
     field(&mut o, "logged in", &inv.sessions.logged_in.join(", "));
     field(&mut o, "last login", or_dash(&inv.sessions.last_logged_in));
@@ -374,6 +382,8 @@ mod tests {
         let mut inv = Inventory::new();
         inv.identity.hostname = "pc-42".into();
         inv.os.install_date = Some(1_718_000_000);
+        inv.os.time_zone = Some("America/St_Johns".into());
+        inv.os.utc_offset_secs = Some(-12_600);
         inv.software.push(pkg("bash", "5.2"));
         inv.meta.collectors.push(CollectorReport {
             name: "smbios".into(),
@@ -389,6 +399,7 @@ mod tests {
             "dpkg",
             "2024-06-10",
             "warning: smbios table needs root",
+            "America/St_Johns (UTC-03:30)",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

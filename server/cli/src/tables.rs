@@ -15,6 +15,22 @@ pub(crate) fn gib(bytes: i64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
+/// A machine's time zone with its UTC offset beside it, as `assets show`
+/// prints it: `Europe/Berlin (UTC+01:00)`; `-` for neither.
+pub(crate) fn zone_text(zone: Option<&str>, offset_secs: Option<i32>) -> String {
+    let offset = offset_secs.map(|s| {
+        let sign = if s < 0 { '-' } else { '+' };
+        let minutes = s.unsigned_abs() / 60;
+        format!("UTC{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+    });
+    match (zone.filter(|z| !z.is_empty()), offset) {
+        (Some(z), Some(o)) => format!("{z} ({o})"),
+        (Some(z), None) => z.to_string(),
+        (None, Some(o)) => o,
+        (None, None) => "-".into(),
+    }
+}
+
 /// Whether an agent reports the asset and is connected.
 pub(crate) fn asset_state(a: &AssetView) -> &'static str {
     if a.retired.is_some() {
@@ -133,6 +149,48 @@ pub(crate) fn history_row(e: &HistoryView) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_is_shown_with_its_offset_beside_it() {
+        assert_eq!(
+            zone_text(Some("Europe/Berlin"), Some(7200)),
+            "Europe/Berlin (UTC+02:00)"
+        );
+        assert_eq!(
+            zone_text(Some("America/St_Johns"), Some(-9000)),
+            "America/St_Johns (UTC-02:30)"
+        );
+        assert_eq!(zone_text(Some("Asia/Tokyo"), None), "Asia/Tokyo");
+        assert_eq!(zone_text(None, Some(0)), "UTC+00:00");
+        assert_eq!(zone_text(Some(""), None), "-");
+    }
+
+    #[test]
+    fn an_asset_page_from_a_server_without_zones_still_reads() {
+        let mut page = serde_json::json!({
+            "asset": {
+                "id": "a", "kind": "computer", "location": "", "hostname": "pc",
+                "os": "", "model": "", "serial": "", "user": "", "ipv4": "",
+                "memory_bytes": 0, "software_count": 0, "online": false,
+                "last_seen": null, "last_inventory_at": "",
+            },
+            "fqdn": "", "kernel": "", "arch": "", "cpu_model": "", "cpu_cores": 0,
+            "system_uuid": "", "macs": "", "first_inventory_at": "",
+            "inventory_hash": "", "last_report_bytes": 0, "interfaces": [],
+            "disks": [], "volumes": [], "labels": [], "software": [],
+        });
+        let old: deskhand_api_types::asset_page::AssetDetail =
+            serde_json::from_value(page.clone()).expect("an older server's page");
+        assert_eq!((old.time_zone, old.utc_offset_secs), (None, None));
+        page["time_zone"] = "Asia/Kolkata".into();
+        page["utc_offset_secs"] = 19_800.into();
+        let new: deskhand_api_types::asset_page::AssetDetail =
+            serde_json::from_value(page).expect("a page with zones");
+        assert_eq!(
+            zone_text(new.time_zone.as_deref(), new.utc_offset_secs),
+            "Asia/Kolkata (UTC+05:30)"
+        );
+    }
 
     #[test]
     fn matched_software_is_a_last_column_of_versions_or_names() {

@@ -47,6 +47,8 @@ async fn show_asset(
         notes: a.notes,
         fqdn: a.fqdn,
         kernel: a.kernel,
+        time_zone: inv.os.time_zone.clone(),
+        utc_offset_secs: inv.os.utc_offset_secs,
         arch: a.arch,
         cpu_model: a.cpu_model,
         cpu_cores: a.cpu_cores,

@@ -56,8 +56,8 @@ impl Store {
                 tx.prepare_cached(
                     "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
                         system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
-                        inventory_hash, first_inventory_at, last_inventory_at, last_report_bytes)
-                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?20, ?21)
+                        inventory_hash, first_inventory_at, last_inventory_at, last_report_bytes, time_zone, utc_offset)
+                     VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?20, ?21, ?22, ?23)
                      ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
                         os_name = excluded.os_name, os_version = excluded.os_version, kernel = excluded.kernel,
                         arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
@@ -65,12 +65,14 @@ impl Store {
                         cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
                         ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
                         inventory_hash = excluded.inventory_hash,
+                        time_zone = excluded.time_zone, utc_offset = excluded.utc_offset,
                         last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
                 )?
                 .execute(params![
                         asset_id, s.hostname, s.fqdn, s.os_name, s.os_version, s.kernel, s.arch, s.manufacturer,
                         s.model, s.serial, s.system_uuid, s.machine_id, s.cpu_model, s.cpu_cores, s.memory_bytes,
-                        s.ipv4, s.macs, plan.user, plan.hash.to_hex(), now, report_bytes
+                        s.ipv4, s.macs, plan.user, plan.hash.to_hex(), now, report_bytes,
+                        s.time_zone, s.utc_offset
                 ])?;
                 set_macs(tx, &asset_id, &s.macs)?;
             }

@@ -17,7 +17,8 @@
 //! operators, liveness, audit), `assets` (rows, filters, order, lookup),
 //! `manual` (assets entered by hand, edits, retirement), `changes`
 //! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
-//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`; the software
+//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`, `zones`
+//! (each machine's time zone); the software
 //! links are `catalog`, `links` and `index`, the background log copy
 //! `checkpoint`.
 //!
@@ -57,6 +58,7 @@ mod software;
 mod stale;
 mod tickets;
 mod writer;
+mod zones;
 
 /// Moved to the domain ([`crate::jobs`]); kept here for old paths.
 pub use crate::jobs::OrderParts;
@@ -80,6 +82,7 @@ pub use tickets::{
     HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
 };
 pub use writer::WriteHealth;
+pub use zones::MachineZoneRow;
 
 // Helpers the area files share (and `tickets`, `import` and the tests
 // reach as `super::...`).

@@ -5,7 +5,15 @@ use rusqlite::{Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::ingest::set_macs;
-use super::{Result, catalog, jobs, links, rollouts, stale, tickets};
+use super::{Result, catalog, jobs, links, rollouts, stale, tickets, zones};
+
+/// The database version (`PRAGMA user_version`) just before the migration
+/// to inventory schema 2: its tests start from a database of that version.
+#[cfg(test)]
+pub(super) const BEFORE_INVENTORY_SCHEMA_2: usize = 15;
+/// The same before inventory schema 3.
+#[cfg(test)]
+pub(super) const BEFORE_INVENTORY_SCHEMA_3: usize = 16;
 
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -291,6 +299,16 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up_with_hook(stale::MIGRATION, |tx: &Transaction<'_>| {
             stale::upgrade_stored_forms(tx).map_err(|e| {
                 rusqlite_migration::HookError::Hook(format!("upgrading stored inventories: {e}"))
+            })
+        }),
+        // Inventory schema 3: each machine's UTC offset; its zone and
+        // offset kept on the asset's row for rollouts' windows
+        // (`store::zones`); stored forms in the new layout.
+        M::up_with_hook(zones::MIGRATION, |tx: &Transaction<'_>| {
+            zones::upgrade_stored_forms(tx).map_err(|e| {
+                rusqlite_migration::HookError::Hook(format!(
+                    "upgrading stored inventories to schema 3: {e}"
+                ))
             })
         }),
         M::up(rollouts::MIGRATION),

@@ -24,7 +24,7 @@ pub(super) const MIGRATION: &str = r#"
 
 /// The same migration's hook: inventory schema 2 added a field to the
 /// collection metadata, and postcard is positional, so every stored form
-/// (schema 1) is rewritten in the new layout. The content is the same; the
+/// (schema 1) is rewritten in the new layout (today's, schema 3). The content is the same; the
 /// assets' stored hashes stay schema 1's, which only means that each
 /// agent's next full report (every session starts with one) is diffed
 /// against the base, finds nothing, and re-anchors the hash. A stored form
@@ -38,7 +38,11 @@ pub(super) fn upgrade_stored_forms(tx: &Transaction<'_>) -> rusqlite::Result<()>
     let mut update =
         tx.prepare("UPDATE asset_inventory SET inventory = ?2 WHERE asset_num = ?1")?;
     for (num, blob) in blobs {
-        if let Ok(upgraded) = deskhand_shared::inventory::upgrade_from_v1(&blob) {
+        // Straight to the current schema; the later migrations' hooks
+        // find nothing left to upgrade.
+        if let Ok(upgraded) = deskhand_shared::inventory::upgrade(&blob)
+            && upgraded != blob
+        {
             update.execute(params![num, upgraded])?;
         }
     }
@@ -223,13 +227,6 @@ mod tests {
     async fn stored_forms_of_schema_1_are_migrated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db");
-        let latest = {
-            let s = Store::open(&dir.path().join("fresh")).expect("fresh");
-            drop(s);
-            let c = Connection::open(dir.path().join("fresh")).expect("open");
-            c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-                .expect("version")
-        };
         let old = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/testdata/inventory-v1-stored.bin"
@@ -239,7 +236,7 @@ mod tests {
             let mut conn = Connection::open(&path).expect("open");
             super::super::configure(&conn).expect("configure");
             super::super::migrations()
-                .to_version(&mut conn, usize::try_from(latest - 1).expect("a version"))
+                .to_version(&mut conn, super::super::schema::BEFORE_INVENTORY_SCHEMA_2)
                 .expect("the schema before");
             conn.execute(
                 "INSERT INTO assets (id, num, hostname, first_inventory_at, last_inventory_at, inventory_hash)
@@ -259,11 +256,14 @@ mod tests {
             .await
             .expect("read")
             .expect("stored");
-        let inv = Inventory::from_wire(&blob).expect("schema 2");
+        let inv = Inventory::from_wire(&blob).expect("the current schema");
         assert_eq!(inv.identity.hostname, "sim-00007");
         assert_eq!(inv.os.kernel.as_deref(), Some("6.1.0-18-amd64"));
         assert!(inv.software.is_empty() && inv.meta == Default::default());
         let mut want = deskhand_shared::inventory::synthetic(7, 3);
+        // The schema-1 build's synthetic inventories had no zone.
+        want.os.time_zone = None;
+        want.os.utc_offset_secs = None;
         want.os.kernel = Some("6.1.0-18-amd64".into());
         assert_eq!(inv, stored_form(&want));
         assert!(

@@ -45,6 +45,12 @@ pub struct AssetDetail {
     pub fqdn: String,
     /// Kernel.
     pub kernel: String,
+    /// Time zone its agent reported (an IANA name), if any.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Its offset from UTC when last collected, seconds east, if reported.
+    #[serde(default)]
+    pub utc_offset_secs: Option<i32>,
     /// Architecture.
     pub arch: String,
     /// CPU model.

@@ -135,7 +135,8 @@ impl Inventory {
     }
 
     /// SHA-256 over the canonical postcard encoding, with volatile fields cleared:
-    /// collection metadata, volume free space, sessions and last boot time.
+    /// collection metadata, volume free space, sessions and last boot time
+    /// (not the UTC offset: see `content_hash_canonical`).
     pub fn content_hash(&self) -> ContentHash {
         let mut c = self.canonical();
         c.content_hash_canonical()
@@ -160,6 +161,13 @@ impl Inventory {
         self.meta = CollectionMeta::default();
         self.sessions = Sessions::default();
         self.os.last_boot = None;
+        // The UTC offset stays in the hash although it changes twice a
+        // year with daylight saving: the server learns of a change only
+        // through the hash, and keeps only what is hashed (`last_boot` is
+        // not in its stored form), so a volatile offset would be the
+        // winter one all summer for a machine whose zone name it cannot
+        // resolve, and windows would open an hour off. Two small deltas
+        // per machine a year are the price.
         for v in &mut self.volumes {
             v.free_bytes = 0;
         }

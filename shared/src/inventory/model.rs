@@ -141,8 +141,13 @@ pub struct OsInfo {
     pub install_date: Option<u64>,
     /// Last boot, seconds since the Unix epoch (volatile, not part of the content hash).
     pub last_boot: Option<u64>,
-    /// Time zone (IANA or Windows name).
+    /// Time zone, an IANA name (`Europe/Berlin`); Windows agents map their
+    /// zone to one, and report it as it is when there is none.
     pub time_zone: Option<String>,
+    /// The machine's offset from UTC when collected, seconds east of UTC
+    /// (`7200` in Berlin in summer): what a window falls back on when the
+    /// zone's name is not known.
+    pub utc_offset_secs: Option<i32>,
     /// Locale (en_US.UTF-8, en-US).
     pub locale: Option<String>,
 }

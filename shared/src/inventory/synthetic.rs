@@ -6,10 +6,22 @@ use super::{
     UserAccount, Volume,
 };
 
+/// The simulated fleet's time zones and their offsets in winter (northern
+/// winter: Sydney is on daylight time then), seconds east of UTC.
+const ZONES: [(&str, i32); 6] = [
+    ("Europe/Berlin", 3600),
+    ("America/New_York", -5 * 3600),
+    ("Asia/Kolkata", 5 * 3600 + 1800),
+    ("America/Los_Angeles", -8 * 3600),
+    ("Australia/Sydney", 11 * 3600),
+    ("UTC", 0),
+];
+
 /// A made-up inventory for benchmarks and tests, the same for the same
 /// `agent`: `n` packages, all but 20 drawn from a 3,000-package pool the
 /// whole simulated fleet shares, 20 unique to this machine, and a
-/// hardware identity (SMBIOS UUID, serial, MAC).
+/// hardware identity (SMBIOS UUID, serial, MAC) and a time zone (one of six,
+/// by `agent`).
 pub fn synthetic(agent: usize, n: usize) -> Inventory {
     const POOL: usize = 3000;
     let mut inv = Inventory::new();
@@ -38,6 +50,11 @@ pub fn synthetic(agent: usize, n: usize) -> Inventory {
     }];
     inv.os.name = Some("Debian GNU/Linux".into());
     inv.os.version = Some("12".into());
+    // A fleet across time zones, so rollouts' maintenance windows open at
+    // different instants for different machines.
+    let (zone, offset) = ZONES[agent % ZONES.len()];
+    inv.os.time_zone = Some(zone.into());
+    inv.os.utc_offset_secs = Some(offset);
     inv.memory.total_bytes = 16 << 30;
     // The rest of a desktop's inventory: services, devices, accounts and
     // disks, 10 KB encoded (a Debian 12 VM's own collection stores

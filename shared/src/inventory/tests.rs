@@ -43,6 +43,20 @@ fn hash_ignores_order_and_volatile_fields() {
 }
 
 #[test]
+fn a_new_utc_offset_changes_the_hash() {
+    // Daylight saving time began: the server must hear of it.
+    let mut a = Inventory::new();
+    a.os.time_zone = Some("Europe/Berlin".into());
+    a.os.utc_offset_secs = Some(3600);
+    let mut b = a.clone();
+    b.os.utc_offset_secs = Some(7200);
+    assert_ne!(a.content_hash(), b.content_hash());
+    b.os.last_boot = Some(5);
+    b.os.utc_offset_secs = Some(3600);
+    assert_eq!(a.content_hash(), b.content_hash());
+}
+
+#[test]
 fn canonical_order_is_checked_and_restored_whatever_the_input() {
     // Equal keys (two builds of one package) are ordered by the whole item.
     let mut twin = pkg("curl", "7.88");
@@ -219,4 +233,17 @@ fn content_hash_hex_round_trips_through_json() {
     assert_eq!(json.len(), 66);
     let back: ContentHash = serde_json::from_str(&json).unwrap_or_default();
     assert_eq!(back, h);
+}
+
+#[test]
+fn synthetic_fleets_spread_over_time_zones_by_agent() {
+    let zone = |agent| {
+        let os = synthetic(agent, 0).os;
+        (os.time_zone, os.utc_offset_secs)
+    };
+    assert_eq!(zone(0), (Some("Europe/Berlin".into()), Some(3600)));
+    assert_eq!(zone(2), (Some("Asia/Kolkata".into()), Some(19_800)));
+    assert_eq!(zone(8), zone(2), "the same for the same agent's zone slot");
+    let zones: std::collections::BTreeSet<_> = (0..100).map(zone).collect();
+    assert_eq!(zones.len(), 6);
 }

@@ -1,14 +1,21 @@
 //! Inventories written by an older schema, read into the current one.
 //!
-//! postcard is positional, so a document of schema 1 does not decode as
-//! schema 2. The server keeps every asset's stored form in the wire
-//! encoding, so its migration rewrites each one with [`upgrade_from_v1`].
-//! Schema 2 only added [`CollectionMeta::unknown`](super::CollectionMeta::unknown)
-//! at the end of the metadata: every byte after the metadata is the same.
+//! postcard is positional, so a document of an older schema does not
+//! decode as the current one. The server keeps every asset's stored form
+//! in the wire encoding, so its migrations rewrite each one with
+//! [`upgrade`]. Each step changed one section and left every byte after it
+//! as it was, so a step decodes the document up to that section, writes
+//! the section in the new layout and copies the rest:
+//! - 1 to 2 added [`CollectionMeta::unknown`] at the end of the metadata;
+//! - 2 to 3 added [`OsInfo::utc_offset_secs`] after the time zone (not
+//!   known for an older document: `None`).
 
 use serde::Deserialize;
 
-use super::{CollectionMeta, CollectorReport, Inventory, InventoryError, SCHEMA_VERSION};
+use super::{
+    CollectionMeta, CollectorReport, Cpu, Firmware, Identity, Inventory, InventoryError,
+    MemorySummary, OsInfo, SCHEMA_VERSION,
+};
 
 /// [`CollectionMeta`] as schema 1 wrote it.
 #[derive(Deserialize)]
@@ -19,18 +26,66 @@ struct CollectionMetaV1 {
     collectors: Vec<CollectorReport>,
 }
 
-/// The current wire form of a schema-1 wire form: the same document, with
-/// no category unknown. Fails, changing nothing, on anything that is not
-/// a whole schema-1 inventory.
-pub fn upgrade_from_v1(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
-    let decode = |e: postcard::Error| InventoryError::Decode(e.to_string());
-    let (version, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(decode)?;
-    if version != 1 {
-        return Err(InventoryError::UnsupportedSchema {
-            found: version,
-            expected: 1,
-        });
-    }
+/// [`OsInfo`] as schemas 1 and 2 wrote it.
+#[derive(Deserialize)]
+struct OsInfoV2 {
+    family: String,
+    name: Option<String>,
+    version: Option<String>,
+    build: Option<String>,
+    kernel: Option<String>,
+    arch: String,
+    install_date: Option<u64>,
+    last_boot: Option<u64>,
+    time_zone: Option<String>,
+    locale: Option<String>,
+}
+
+/// The sections of the document before the operating system, which no
+/// step since schema 2 has changed.
+#[derive(Deserialize)]
+struct HeadV2 {
+    meta: CollectionMeta,
+    identity: Identity,
+    firmware: Firmware,
+    cpu: Cpu,
+    memory: MemorySummary,
+}
+
+fn decode(e: postcard::Error) -> InventoryError {
+    InventoryError::Decode(e.to_string())
+}
+
+fn encode<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), InventoryError> {
+    out.extend(postcard::to_stdvec(value).map_err(decode)?);
+    Ok(())
+}
+
+/// The current wire form of a wire form of any schema from 1 on: the same
+/// document, with what later schemas added empty (no category unknown, no
+/// UTC offset). A current document comes back as it is. Fails, changing
+/// nothing, on anything that is not a whole inventory of a known schema.
+pub fn upgrade(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
+    let (version, _) = postcard::take_from_bytes::<u32>(bytes).map_err(decode)?;
+    let current = match version {
+        1 => v2_to_v3(&v1_to_v2(bytes)?)?,
+        2 => v2_to_v3(bytes)?,
+        SCHEMA_VERSION => bytes.to_vec(),
+        found => {
+            return Err(InventoryError::UnsupportedSchema {
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+    };
+    // The result must be a whole inventory of the current schema.
+    Inventory::from_wire(&current)?;
+    Ok(current)
+}
+
+/// Schema 1 to 2: the metadata gains its (empty) list of unknown categories.
+fn v1_to_v2(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
+    let (_, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(decode)?;
     let (old, rest) = postcard::take_from_bytes::<CollectionMetaV1>(rest).map_err(decode)?;
     let meta = CollectionMeta {
         collected_at_unix_ms: old.collected_at_unix_ms,
@@ -39,85 +94,42 @@ pub fn upgrade_from_v1(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
         collectors: old.collectors,
         unknown: Vec::new(),
     };
-    let mut out = postcard::to_stdvec(&SCHEMA_VERSION).map_err(decode)?;
-    out.extend(postcard::to_stdvec(&meta).map_err(decode)?);
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    encode(&mut out, &2u32)?;
+    encode(&mut out, &meta)?;
     out.extend_from_slice(rest);
-    // The rest must be a whole inventory of the current schema.
-    Inventory::from_wire(&out)?;
+    Ok(out)
+}
+
+/// Schema 2 to 3: the operating system gains its (unknown) UTC offset.
+fn v2_to_v3(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
+    let (_, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(decode)?;
+    let (head, rest) = postcard::take_from_bytes::<HeadV2>(rest).map_err(decode)?;
+    let (old, rest) = postcard::take_from_bytes::<OsInfoV2>(rest).map_err(decode)?;
+    let os = OsInfo {
+        family: old.family,
+        name: old.name,
+        version: old.version,
+        build: old.build,
+        kernel: old.kernel,
+        arch: old.arch,
+        install_date: old.install_date,
+        last_boot: old.last_boot,
+        time_zone: old.time_zone,
+        utc_offset_secs: None,
+        locale: old.locale,
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    encode(&mut out, &3u32)?;
+    encode(&mut out, &head.meta)?;
+    encode(&mut out, &head.identity)?;
+    encode(&mut out, &head.firmware)?;
+    encode(&mut out, &head.cpu)?;
+    encode(&mut out, &head.memory)?;
+    encode(&mut out, &os)?;
+    out.extend_from_slice(rest);
     Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    /// What the schema-1 build (commit 35efc89) wrote to the fixtures:
-    /// `synthetic(7, 3)` with a kernel and metadata, as a whole report and
-    /// as the stored form a server kept.
-    fn written_then() -> (Inventory, Inventory) {
-        let mut inv = super::super::synthetic(7, 3);
-        inv.os.kernel = Some("6.1.0-18-amd64".into());
-        inv.meta.collected_at_unix_ms = 1_733_430_000_000;
-        inv.meta.agent_version = "0.9.0".into();
-        inv.meta.total_micros = 13_000;
-        inv.meta.collectors = vec![CollectorReport {
-            name: "dpkg".into(),
-            micros: 9000,
-            warnings: vec!["cannot read x".into()],
-        }];
-        let report = inv.canonical();
-        let mut stored = report.clone();
-        stored.software.clear();
-        stored.meta = CollectionMeta::default();
-        stored.sessions = Default::default();
-        stored.os.last_boot = None;
-        for v in &mut stored.volumes {
-            v.free_bytes = 0;
-        }
-        (report, stored)
-    }
-
-    #[test]
-    fn schema_1_documents_read_the_same_in_schema_2() {
-        let (report, stored) = written_then();
-        for (file, want) in [
-            ("inventory-v1-report.bin", report),
-            ("inventory-v1-stored.bin", stored),
-        ] {
-            let old = fixture(file);
-            assert!(
-                matches!(
-                    Inventory::from_wire(&old),
-                    Err(InventoryError::UnsupportedSchema { found: 1, .. })
-                ),
-                "{file} is refused as it is"
-            );
-            let new = upgrade_from_v1(&old).expect("upgrades");
-            let inv = Inventory::from_wire(&new).expect("decodes");
-            assert_eq!(inv, want, "{file}");
-            // Re-encoding is exact: what the migration writes is what a
-            // schema-2 server would have written.
-            assert_eq!(want.to_wire(), new, "{file}");
-        }
-    }
-
-    #[test]
-    fn anything_else_is_refused() {
-        let current = Inventory::new().to_wire();
-        assert!(matches!(
-            upgrade_from_v1(&current),
-            Err(InventoryError::UnsupportedSchema { found: 2, .. })
-        ));
-        let old = fixture("inventory-v1-stored.bin");
-        assert!(upgrade_from_v1(&old[..old.len() - 1]).is_err(), "cut short");
-        let mut longer = old.clone();
-        longer.push(0);
-        assert!(upgrade_from_v1(&longer).is_err(), "trailing bytes");
-        assert!(upgrade_from_v1(&[]).is_err());
-    }
-}
+mod tests;

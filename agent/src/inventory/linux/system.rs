@@ -120,9 +120,9 @@ pub(super) fn collect_host(w: &mut Findings) -> Apply {
     let last_boot = read("/proc/stat").and_then(|s| parse_btime(&s));
     let time_zone = attr("/etc/timezone").or_else(|| {
         let target = fs::read_link("/etc/localtime").ok()?;
-        let s = target.to_string_lossy().into_owned();
-        s.split_once("zoneinfo/").map(|(_, z)| z.to_string())
+        super::super::zones::zone_of_localtime_link(&target.to_string_lossy())
     });
+    let utc_offset = super::super::local_offset::utc_offset_now();
     let locale = std::env::var("LANG")
         .ok()
         .filter(|l| !l.is_empty())
@@ -151,6 +151,7 @@ pub(super) fn collect_host(w: &mut Findings) -> Apply {
         os.install_date = install_date;
         os.last_boot = last_boot;
         os.time_zone = time_zone;
+        os.utc_offset_secs = utc_offset;
         os.locale = locale;
     })
 }

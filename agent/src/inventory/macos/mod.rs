@@ -216,10 +216,10 @@ fn collect_system(w: &mut Findings) -> Apply {
         hostname,
         boot,
     } = super::sysinfo_basics::read(w);
-    let tz = fs::read_link("/etc/localtime").ok().and_then(|p| {
-        let s = p.to_string_lossy().into_owned();
-        s.split_once("zoneinfo/").map(|(_, z)| z.to_string())
-    });
+    let tz = fs::read_link("/etc/localtime")
+        .ok()
+        .and_then(|p| super::zones::zone_of_localtime_link(&p.to_string_lossy()));
+    let utc_offset = super::local_offset::utc_offset_now();
     let install = fs::metadata("/var/db/.AppleSetupDone")
         .and_then(|m| m.modified())
         .ok()
@@ -246,6 +246,7 @@ fn collect_system(w: &mut Findings) -> Apply {
         inv.identity.hostname = hostname;
         inv.os.last_boot = boot;
         inv.os.time_zone = tz;
+        inv.os.utc_offset_secs = utc_offset;
         inv.os.install_date = install;
         inv.os.locale = locale;
     })

@@ -67,10 +67,12 @@ pub(super) fn collect_system(w: &mut Findings) -> Apply {
     });
     let install = reg_u64(cv, "InstallDate");
     let machine_guid = reg_string("SOFTWARE\\Microsoft\\Cryptography", "MachineGuid");
-    let tz = reg_string(
-        "SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation",
-        "TimeZoneKeyName",
-    );
+    // The zone's Windows name, reported as its IANA name, and the bias in
+    // effect now (daylight saving time counted).
+    let tzi = "SYSTEM\\CurrentControlSet\\Control\\TimeZoneInformation";
+    let tz =
+        reg_string(tzi, "TimeZoneKeyName").and_then(|n| super::super::zones::reported_zone(&n));
+    let utc_offset = reg_u64(tzi, "ActiveTimeBias").and_then(super::super::zones::offset_from_bias);
     let last_user = reg_string(
         "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Authentication\\LogonUI",
         "LastLoggedOnUser",
@@ -127,6 +129,7 @@ pub(super) fn collect_system(w: &mut Findings) -> Apply {
         inv.os.install_date = install;
         inv.os.last_boot = boot;
         inv.os.time_zone = tz;
+        inv.os.utc_offset_secs = utc_offset;
         inv.os.locale = locale;
         inv.sessions.logged_in = logged_in;
         inv.sessions.last_logged_in = last_user;

@@ -10,6 +10,7 @@ use crate::client::{Client, list_page, path_segment};
 use crate::render::{OutputFormat, Table, opt, print};
 use crate::tables::{
     HISTORY_COLUMNS, asset_state, asset_table, gib, history_row, history_table, matched_column,
+    zone_text,
 };
 use crate::{stale, tickets};
 use deskhand_api_types::software::{SoftwareCountView, SoftwareQuery};
@@ -201,6 +202,10 @@ pub(super) async fn assets_show(
         ("user", a.user.clone()),
         ("os", a.os.clone()),
         ("kernel", d.kernel.clone()),
+        (
+            "time zone",
+            zone_text(d.time_zone.as_deref(), d.utc_offset_secs),
+        ),
         ("model", a.model.clone()),
         ("serial", a.serial.clone()),
         (
