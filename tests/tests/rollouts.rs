@@ -18,6 +18,9 @@ use deskhand_tests::{Agent, Proc, PurgeOnDrop, Server, build_deb, wait_for};
 use serde_json::Value;
 
 const PKG: &str = "deskhand-e2e-rollout";
+/// Held by each test that runs dpkg: the tests of this file run at once,
+/// and two dpkg runs at once fail on its lock.
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const PKG2: &str = "deskhand-e2e-rollback";
 
 struct Site {
@@ -167,6 +170,9 @@ fn fail_here(state: &Path, on: bool) {
 /// machine twice, and ends with what inventory says is installed.
 #[test]
 fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_inventory() {
+    let _dpkg = DPKG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let _purge = PurgeOnDrop(PKG);
     let mut s = site(5);
     s.publish(PKG);
@@ -341,6 +347,9 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
 /// skips the machines it never reached. Viewers only look.
 #[test]
 fn an_abort_with_rollback_uninstalls_where_it_had_installed() {
+    let _dpkg = DPKG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let _purge = PurgeOnDrop(PKG2);
     let s = site(3);
     s.publish(PKG2);
@@ -475,5 +484,83 @@ fn tickets_on_a_waves_machines_pause_the_rollout() {
         1,
         "the wave did not start: {paused}"
     );
+    s.stop();
+}
+
+/// Maintenance windows in each machine's own time: a preview says when
+/// each machine's window opens next and in which zone; a rollout whose
+/// window is closed sends nothing and waits (and an abort then skips
+/// every machine).
+#[test]
+fn machines_outside_their_window_wait() {
+    let s = site(2);
+    let script = s.dir.path().join("later.sh");
+    std::fs::write(&script, "#!/bin/sh\necho later\n").expect("script");
+    let key = s.key.to_str().expect("utf-8");
+    let path = script.to_str().expect("utf-8");
+    ok(
+        &s.server.cli(&[
+            "scripts",
+            "publish",
+            path,
+            "--name",
+            "later",
+            "--interpreter",
+            "sh",
+            "--sign-with",
+            key,
+        ]),
+        "scripts publish",
+    );
+    // Half an hour, twelve hours from now in this machine's local time
+    // (the agents' zone: they run here).
+    let out = Command::new("date").arg("+%H").output().expect("date");
+    let hour: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("hour");
+    let window = format!(
+        "daily {:02}:00-{:02}:30",
+        (hour + 12) % 24,
+        (hour + 12) % 24
+    );
+    let args = [
+        "--script", "later", "--target", "all", "--all", "--waves", "100%", "--window", &window,
+    ];
+    let mut preview = vec!["rollouts", "preview"];
+    preview.extend(args);
+    let p = s.server.json(&preview);
+    let machines: Vec<Value> = p["waves"]
+        .as_array()
+        .expect("waves")
+        .iter()
+        .flat_map(|w| w["machines"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(machines.len(), 2, "{p}");
+    for m in &machines {
+        assert!(m["time_zone"].is_string(), "{m}");
+        assert!(
+            m["next_window"].is_string(),
+            "the window is closed now: {m}"
+        );
+    }
+    let mut create = vec!["rollouts", "create"];
+    create.extend(args);
+    let created = s.server.json(&create);
+    let id = created["id"].as_i64().expect("id").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let v = s.show(&id, &[]);
+    assert_eq!(v["phase"], "running", "{v}");
+    assert_eq!(
+        counts(&v, 1, "pending"),
+        2,
+        "nothing sent outside the window: {v}"
+    );
+    let job = v["job_id"].as_str().expect("job").to_string();
+    let targets = s.server.json(&["jobs", "show", &job])["targets"].clone();
+    assert_eq!(targets.as_array().map(Vec::len), Some(0), "{targets}");
+    ok(&s.server.cli(&["rollouts", "abort", &id]), "abort");
+    let aborted = s.wait_phase(&id, "aborted");
+    assert_eq!(counts(&aborted, 1, "skipped"), 2, "{aborted}");
     s.stop();
 }

@@ -455,19 +455,21 @@ impl Runner {
         audit.extend(sorted.audit);
         let ticket = match &sorted.pause {
             Some(reason) => {
+                // The wave's failed machines as the controller has them now
+                // (this step's are not stored yet).
                 let job = live.rec.job_id.clone();
-                let mut failed = self
-                    .parts
-                    .store
-                    .read(move |r| r.rollout_machine_details(id, &job, true))
-                    .await?;
-                let wave_failed: HashSet<&str> = live
+                let assets: Vec<String> = live
                     .rec
                     .state
                     .failed(live.rec.state.wave)
                     .into_iter()
+                    .map(str::to_string)
                     .collect();
-                failed.retain(|d| wave_failed.contains(d.asset_id.as_str()));
+                let failed = self
+                    .parts
+                    .store
+                    .read(move |r| r.target_details(&job, &assets))
+                    .await?;
                 let targets = self
                     .parts
                     .tickets

@@ -311,6 +311,35 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// These machines' results in `job_id`, in the order given (a machine
+    /// without a target there has an empty row).
+    pub fn target_details(&self, job_id: &str, assets: &[String]) -> Result<Vec<MachineDetail>> {
+        let mut st = self.prepare_cached(
+            "SELECT COALESCE(a.hostname, ''), t.exit_code, COALESCE(t.message, ''),
+                    COALESCE(t.stdout, ''), COALESCE(t.stderr, ''), t.installed_version
+             FROM (SELECT ?2 AS id) q
+             LEFT JOIN assets a ON a.id = q.id
+             LEFT JOIN job_targets t ON t.job_id = ?1 AND t.asset_id = q.id",
+        )?;
+        let mut out = Vec::with_capacity(assets.len());
+        for asset in assets {
+            out.push(st.query_row(params![job_id, asset], |r| {
+                Ok(MachineDetail {
+                    asset_id: asset.clone(),
+                    hostname: r.get(0)?,
+                    exit_code: r.get(1)?,
+                    message: r.get(2)?,
+                    stdout: r.get(3)?,
+                    stderr: r.get(4)?,
+                    installed_version: r.get(5)?,
+                })
+            })?);
+        }
+        Ok(out)
+    }
+}
+
 impl Store {
     /// Rollouts, newest first (see [`Reader::rollouts`]).
     pub async fn rollouts(&self, live_only: bool, limit: i64) -> Result<Vec<RolloutRecord>> {
