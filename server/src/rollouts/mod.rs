@@ -11,8 +11,8 @@
 //!   each machine's own time zone, across midnight and DST changes; the
 //!   driver gives the controller `|asset, now| window.is_open(now, zone)`.
 //!
-//! Not wired yet: the store, the API, the CLI and the agent's time zone
-//! report come with the rest of issue 35.
+//! The conductor (`crate::conductor`) runs them: it feeds each live
+//! rollout's controller and writes its steps through `store::rollouts`.
 
 pub mod controller;
 pub mod plan;
