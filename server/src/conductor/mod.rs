@@ -12,6 +12,8 @@
 //! result stored before a restart is still seen after it.
 
 pub mod step;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
