@@ -31,13 +31,7 @@ async fn setup() -> (tempfile::TempDir, Store) {
         .await
         .expect("ingest");
     }
-    let raw = rusqlite::Connection::open(dir.path().join(crate::store::DATABASE_FILE))
-        .expect("second connection");
-    raw.execute_batch(
-        "INSERT INTO content_items (id, kind, name, version, manifest, signature, publisher, published_at, published_by)
-         VALUES (1, 'script', 'fix', '1', '{}', 'sig', 'key', 1, 'admin');",
-    )
-    .expect("an item");
+    assert_eq!(s.insert_test_item("script", "fix", "1").await, 1);
     (dir, s)
 }
 

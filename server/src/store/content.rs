@@ -105,6 +105,23 @@ impl Store {
         .await
     }
 
+    /// A published item as a test needs one: its manifest is `{}` and
+    /// unsigned, so only the server's side may use it.
+    #[cfg(test)]
+    pub(crate) async fn insert_test_item(&self, kind: &str, name: &str, version: &str) -> i64 {
+        let (kind, name, version) = (kind.to_string(), name.to_string(), version.to_string());
+        self.write_at(1, move |tx| {
+            tx.execute(
+                "INSERT INTO content_items (kind, name, version, manifest, signature, publisher, published_at, published_by)
+                 VALUES (?1, ?2, ?3, '{}', 'sig', 'key', 1, 'admin')",
+                params![kind, name, version],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+        .await
+        .expect("a test item")
+    }
+
     /// Published items of a kind, newest first.
     pub async fn list_items(&self, kind: String) -> Result<Vec<ContentItem>> {
         self.read(move |conn| {
