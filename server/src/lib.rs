@@ -23,6 +23,7 @@
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
 
+pub mod admin_password;
 pub mod api;
 pub mod backup;
 pub mod conductor;
@@ -35,6 +36,7 @@ pub mod help;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
+pub mod passwords;
 pub mod pki;
 pub mod presence;
 pub mod rollouts;

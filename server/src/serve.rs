@@ -42,6 +42,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let store = Store::open(&dir.join(DATABASE_FILE))
         .with_context(|| format!("opening the database in {}", dir.display()))?;
     let admin_token = ensure_admin(&store, dir, settings.dev).await?;
+    let admin_password = crate::admin_password::ensure(&store, dir, settings.dev).await?;
 
     let presence = Arc::new(Presence::default());
     let content = Arc::new(crate::content::ContentStore::open(dir)?);
@@ -109,6 +110,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         agents_endpoint: advertise.clone(),
         content,
         tickets: settings.tickets.clone(),
+        console_secure_cookies: false,
         conductor,
         auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
             api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
@@ -131,6 +133,18 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     println!("  agents (QUIC):   {agents_addr}");
     println!("  API:             {api_url}");
     println!("  CA fingerprint:  {}", ca.fingerprint());
+    match &admin_password {
+        crate::admin_password::AdminPassword::Show(p) => {
+            println!("  console:         {api_url}/console/ (admin / {p})")
+        }
+        crate::admin_password::AdminPassword::OnFile(path) => println!(
+            "  console:         {api_url}/console/ (admin; password in {})",
+            path.display()
+        ),
+        crate::admin_password::AdminPassword::Unknown => {
+            println!("  console:         {api_url}/console/")
+        }
+    }
     // The token itself only when it is new, or in `--dev`: what a
     // service prints lands in its journal at every start.
     let token_env = match &admin_token {
