@@ -79,20 +79,38 @@ fn an_admin_logs_in_finds_a_machine_works_a_ticket_and_logs_out() {
     assert!(r.body.contains(&host) && r.body.contains(&pkg));
     assert!(r.body.contains("Refresh inventory"));
 
-    // A ticket on it, worked from its page.
-    ok(
-        &server.cli(&[
-            "tickets",
-            "create",
-            "--title",
-            "printer jams",
-            "--requester",
-            "u@example.com",
-            "--asset",
-            &id,
-        ]),
-        "tickets create",
+    // A diagnostic from the catalog, run from the page: its rows show.
+    let csrf = r.csrf().expect("a CSRF token");
+    let diag = b.post(
+        &format!("/console/assets/{id}/diag"),
+        &[("csrf", &csrf), ("check", "system-summary")],
     );
+    assert_eq!(diag.status, 303, "{}", diag.body);
+    let to = diag
+        .header("location")
+        .expect("back to the page")
+        .to_string();
+    assert!(to.contains("?diag="), "{to}");
+    let shown = b.get(&to);
+    assert!(
+        shown.body.contains("Diagnostic system-summary"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("<td>"), "its rows");
+
+    // A ticket opened from the asset's page, linked to it, worked from its page.
+    let r = b.post(
+        &format!("/console/assets/{id}/ticket"),
+        &[
+            ("csrf", &csrf),
+            ("title", "printer jams"),
+            ("requester", "u@example.com"),
+            ("priority", "high"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/console/tickets/1"));
     let r = b.get("/console/tickets");
     assert!(r.body.contains("printer jams"));
     let page = b.get("/console/tickets/1");

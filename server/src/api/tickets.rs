@@ -141,7 +141,7 @@ pub(super) fn list<T>(
 
 // ---- handlers -----------------------------------------------------------------
 
-async fn create_ticket(
+pub(super) async fn create_ticket(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<CreateTicket>,
@@ -343,7 +343,7 @@ pub(super) async fn set_status(
     change(&s, &op, &n, TicketChange::Status { to, note }).await
 }
 
-async fn assign(
+pub(super) async fn assign(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,
@@ -356,7 +356,7 @@ async fn assign(
     change(&s, &op, &n, TicketChange::Assign { to }).await
 }
 
-async fn escalate(
+pub(super) async fn escalate(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,

@@ -192,6 +192,9 @@ fn enc(s: &str) -> String {
 pub(in crate::api) struct AssetParams {
     #[serde(default)]
     software: String,
+    /// A diagnostic run to show at the top.
+    #[serde(default)]
+    diag: Option<i64>,
 }
 
 pub(in crate::api) async fn asset(
@@ -210,6 +213,14 @@ pub(in crate::api) async fn asset(
     )
     .await?;
     let a = &d.asset;
+    let run = match p.diag {
+        Some(id) => Some(crate::api::diag::diag_run_view(
+            s.store.get_diag_run(id).await?,
+        ))
+        .filter(|r| r.agent_id == a.id),
+        None => None,
+    };
+    let checks = deskhand_shared::diag::catalog::catalog();
     let facts: Vec<(&str, String)> = vec![
         ("Host name", a.hostname.clone()),
         ("OS", a.os.clone()),
@@ -234,7 +245,17 @@ pub(in crate::api) async fn asset(
                     (csrf_field(&user))
                     button.secondary type="submit" { "Refresh inventory" }
                 }
+                form.inline method="post" action=(format!("/console/assets/{}/diag", a.id)) {
+                    (csrf_field(&user))
+                    select name="check" aria-label="diagnostic" {
+                        @for c in checks.iter().filter(|c| !c.follows && c.args.iter().all(|x| x.default.is_some())) {
+                            option value=(c.name) title=(c.summary) { (c.name) }
+                        }
+                    }
+                    button.secondary type="submit" { "Run diagnostic" }
+                }
             }
+            @if let Some(r) = &run { (diag_tables(r)) }
             table { @for (k, v) in &facts { @if !v.trim().is_empty() { tr { th { (k) } td { (v) } } } } }
             @if !d.labels.is_empty() { p { "Labels: " (d.labels.join(", ")) } }
             h2 { "Network" }
@@ -258,8 +279,40 @@ pub(in crate::api) async fn asset(
             }
             h2 { "Tickets" }
             (ticket_rows(&d.tickets))
+            @if user.may(Role::Technician) {
+                h2 { "Open a ticket about this machine" }
+                form method="post" action=(format!("/console/assets/{}/ticket", a.id)) {
+                    (csrf_field(&user))
+                    label { "Title" input name="title" required; }
+                    label { "Requester" input name="requester" value=(a.user) required; }
+                    label { "Priority"
+                        select name="priority" {
+                            @for pr in ["normal", "urgent", "high", "low"] { option value=(pr) { (pr) } }
+                        }
+                    }
+                    label { "Description" textarea name="description" {} }
+                    button type="submit" { "Open ticket" }
+                }
+            }
         },
     )
+}
+
+fn diag_tables(r: &deskhand_api_types::diag::DiagRunView) -> Markup {
+    html! {
+        section.diag {
+            h2 { "Diagnostic " (r.check) " - " (r.started_at) " by " (r.operator) }
+            @if let Some(e) = &r.error { p.error { (e) } }
+            @for t in &r.tables {
+                h3 { (t.title) }
+                table {
+                    tr { @for c in &t.columns { th { (c) } } }
+                    @for row in &t.rows { tr { @for cell in row { td { (cell) } } } }
+                }
+            }
+            @if !r.text.is_empty() { pre { (r.text) } }
+        }
+    }
 }
 
 fn ticket_rows(tickets: &[deskhand_api_types::tickets::TicketView]) -> Markup {
@@ -293,4 +346,74 @@ pub(in crate::api) async fn refresh(
     let a = s.store.find_asset(key).await?;
     crate::api::assets::refresh_asset(State(s.clone()), user.authed(), Path(a.id.clone())).await?;
     back(&format!("/console/assets/{}", a.id))
+}
+
+#[derive(Deserialize)]
+pub(in crate::api) struct DiagForm {
+    csrf: String,
+    check: String,
+}
+
+/// Runs a diagnostic on the asset's agent and shows its rows on the page.
+pub(in crate::api) async fn diag(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Path(key): Path<String>,
+    Form(f): Form<DiagForm>,
+) -> PageResult {
+    user.check(&f.csrf)?;
+    let a = s.store.find_asset(key).await?;
+    let req = deskhand_api_types::diag::RunDiag {
+        check: f.check,
+        args: Vec::new(),
+        follow: false,
+        ticket: None,
+    };
+    let resp = crate::api::diag::run_diag(
+        State(s.clone()),
+        user.authed(),
+        Path(a.id.clone()),
+        axum::Json(req),
+    )
+    .await?;
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+        .await
+        .map_err(crate::api::error::ApiError::internal)?;
+    let run: deskhand_api_types::diag::DiagRunView =
+        serde_json::from_slice(&bytes).map_err(crate::api::error::ApiError::internal)?;
+    back(&format!("/console/assets/{}?diag={}", a.id, run.id))
+}
+
+#[derive(Deserialize)]
+pub(in crate::api) struct TicketForm {
+    csrf: String,
+    title: String,
+    requester: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// Opens a ticket linked to the asset.
+pub(in crate::api) async fn open_ticket(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Path(key): Path<String>,
+    Form(f): Form<TicketForm>,
+) -> PageResult {
+    user.check(&f.csrf)?;
+    let a = s.store.find_asset(key).await?;
+    let req = deskhand_api_types::tickets::CreateTicket {
+        title: f.title,
+        description: f.description,
+        requester: f.requester,
+        priority: some(&f.priority),
+        assets: vec![a.id],
+        ..Default::default()
+    };
+    let (_, axum::Json(created)) =
+        crate::api::tickets::create_ticket(State(s.clone()), user.authed(), axum::Json(req))
+            .await?;
+    back(&format!("/console/tickets/{}", created.number))
 }

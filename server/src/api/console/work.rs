@@ -131,6 +131,17 @@ pub(in crate::api) async fn ticket(
                     label { input type="checkbox" name="internal" value="1"; " internal (not for the requester)" }
                     button type="submit" { "Add comment" }
                 }
+                h2 { "Assign and escalate" }
+                form.inline method="post" action=(format!("{url}/assign")) {
+                    (csrf_field(&user))
+                    input name="assignee" placeholder="technician (empty: nobody)" aria-label="assignee" value=(t.assignee.clone().unwrap_or_default());
+                    button.secondary type="submit" { "Assign" }
+                }
+                form.inline method="post" action=(format!("{url}/escalate")) {
+                    (csrf_field(&user))
+                    input name="note" placeholder="why" aria-label="why escalate" required;
+                    button.secondary type="submit" { "Escalate a tier" }
+                }
                 h2 { "Status" }
                 form method="post" action=(format!("{url}/status")) {
                     (csrf_field(&user))
@@ -204,6 +215,61 @@ pub(in crate::api) async fn status(
         note: f.note,
     };
     crate::api::tickets::set_status(
+        State(s.clone()),
+        user.authed(),
+        Path(n.clone()),
+        axum::Json(req),
+    )
+    .await?;
+    back(&format!("/console/tickets/{}", n.trim()))
+}
+
+#[derive(Deserialize)]
+pub(in crate::api) struct AssignForm {
+    csrf: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+pub(in crate::api) async fn assign(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Path(n): Path<String>,
+    Form(f): Form<AssignForm>,
+) -> PageResult {
+    user.check(&f.csrf)?;
+    let req = deskhand_api_types::tickets::AssignRequest {
+        assignee: Some(f.assignee.trim().to_string()).filter(|a| !a.is_empty()),
+    };
+    crate::api::tickets::assign(
+        State(s.clone()),
+        user.authed(),
+        Path(n.clone()),
+        axum::Json(req),
+    )
+    .await?;
+    back(&format!("/console/tickets/{}", n.trim()))
+}
+
+#[derive(Deserialize)]
+pub(in crate::api) struct EscalateForm {
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub(in crate::api) async fn escalate(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Path(n): Path<String>,
+    Form(f): Form<EscalateForm>,
+) -> PageResult {
+    user.check(&f.csrf)?;
+    let req = deskhand_api_types::tickets::EscalateRequest {
+        to: None,
+        note: f.note,
+    };
+    crate::api::tickets::escalate(
         State(s.clone()),
         user.authed(),
         Path(n.clone()),
