@@ -100,7 +100,10 @@ async fn add_operator(
     }))
 }
 
-async fn list_operators(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<OperatorView>> {
+pub(super) async fn list_operators(
+    State(s): State<Shared>,
+    _: Authed,
+) -> ApiResult<Vec<OperatorView>> {
     let ops = s.store.list_operators().await?;
     Ok(Json(ops.into_iter().map(operator_view).collect()))
 }
@@ -115,7 +118,7 @@ async fn remove_operator(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_audit(
+pub(super) async fn list_audit(
     State(s): State<Shared>,
     op: Authed,
     Query(q): Query<AuditQuery>,

@@ -12,7 +12,10 @@
 //! - `pages`: the dashboard, the asset list and an asset's page.
 //! - `work`: the ticket queue and a ticket's page with its actions; the
 //!   rollouts and a rollout's page with pause, resume, approve and abort.
+//! - `admin`: jobs and a job's page; operators, enrollment tokens and the
+//!   audit log (with a CSV download).
 
+mod admin;
 mod login;
 mod pages;
 mod work;
@@ -92,6 +95,11 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/rollouts", get(work::rollouts))
         .route("/console/rollouts/{id}", get(work::rollout))
         .route("/console/rollouts/{id}/{command}", post(work::command))
+        .route("/console/jobs", get(admin::jobs))
+        .route("/console/jobs/{id}", get(admin::job))
+        .route("/console/admin", get(admin::admin))
+        .route("/console/admin/tokens", post(admin::create_token))
+        .route("/console/admin/audit", get(admin::audit))
         .route("/console/static/{hash}/{name}", get(static_file))
 }
 
@@ -275,7 +283,9 @@ fn page(user: &ConsoleUser, title: &str, content: Markup) -> PageResult {
         ("/console/", "Dashboard"),
         ("/console/assets", "Assets"),
         ("/console/tickets", "Tickets"),
+        ("/console/jobs", "Jobs"),
         ("/console/rollouts", "Rollouts"),
+        ("/console/admin", "Admin"),
     ];
     let body = bare(
         title,
