@@ -24,6 +24,7 @@
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
 
 pub mod api;
+pub mod api_tls;
 pub mod backup;
 pub mod conductor;
 pub mod config;
@@ -32,6 +33,7 @@ pub mod dev_agent;
 pub mod diag;
 pub mod escalator;
 pub mod help;
+pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
