@@ -132,21 +132,19 @@ impl ServerTrust {
 }
 
 /// The rustls error somewhere in `e`'s chain (reqwest wraps it in hyper's
-/// and an `io::Error`, whose `source` skips it).
+/// and in `io::Error`s, whose `source` skips what they wrap).
 fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(tls) = err.downcast_ref::<Error>() {
             return Some(tls);
         }
-        if let Some(tls) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<Error>())
-        {
-            return Some(tls);
-        }
-        cur = err.source();
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }

@@ -93,7 +93,8 @@ fn a_certificate_for_another_name_says_to_use_one_it_holds() {
 #[test]
 fn tls_errors_are_found_inside_io_errors_and_others_are_left_alone() {
     let inner = Error::InvalidCertificate(CertificateError::UnknownIssuer);
-    let io = std::io::Error::new(std::io::ErrorKind::InvalidData, inner);
+    // As reqwest's own connector gives it: an io::Error in an io::Error.
+    let io = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, inner));
     let msg = ServerTrust::BuiltInRoots
         .explain("https://desk:8443", &io)
         .expect("found inside the io error");
