@@ -316,11 +316,11 @@ impl ApiCertResolver {
     }
 }
 
-/// The rustls configuration of the API: HTTP/1.1, the resolver's
-/// certificate.
+/// The rustls configuration of the API: TLS 1.3, HTTP/1.1, the
+/// resolver's certificate.
 pub fn server_config(resolver: Arc<ApiCertResolver>) -> Result<Arc<rustls::ServerConfig>> {
     let mut config = rustls::ServerConfig::builder_with_provider(deskhand_net::tls::provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .context("configuring TLS for the API")?
         .with_no_client_auth()
         .with_cert_resolver(resolver);
