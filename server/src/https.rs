@@ -1,4 +1,5 @@
-//! A TLS listener for `axum::serve`, so the API over TLS keeps what
+//! Serving the API: [`ApiListener`] in plain HTTP or over TLS. The TLS
+//! listener plugs into `axum::serve`, so the API over TLS keeps what
 //! `axum::serve` gives plain HTTP: graceful shutdown and the client's
 //! address (which the failed-login limiter keys on).
 //!
@@ -6,6 +7,7 @@
 //! its own task with a deadline, so a client that stalls its handshake
 //! holds up no one; finished handshakes queue for [`TlsListener::accept`].
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,39 @@ const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// Most handshakes in progress at once; further connections wait to be
 /// accepted.
 const MAX_HANDSHAKES: usize = 256;
+
+/// Where the API is served.
+pub enum ApiListener {
+    /// Plain HTTP.
+    Plain(TcpListener),
+    /// HTTPS.
+    Tls(TlsListener),
+}
+
+impl ApiListener {
+    /// Serves `app` until `stopped` resolves, then lets the requests in
+    /// flight finish.
+    pub async fn serve(
+        self,
+        app: axum::Router,
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // The client's address, for the failed-authentication limit.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        match self {
+            Self::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(stopped).await,
+            Self::Tls(tls) => {
+                use axum::serve::ListenerExt;
+                // `tap_io` does nothing to the connection: axum hands a
+                // listener's client address to the app (`ConnectInfo`)
+                // only for a `TcpListener` or a tapped one.
+                axum::serve(tls.tap_io(|_| {}), app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        }
+    }
+}
 
 /// TCP plus TLS; `axum::serve` takes it as it takes a `TcpListener`.
 pub struct TlsListener {

@@ -131,34 +131,17 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         )?)),
         None => None,
     };
-    let mut api_stop = stop_rx.clone();
-    let api_tls = match &api_certs {
-        Some(certs) => Some(crate::api_tls::server_config(certs.clone())?),
-        None => None,
+    let api_listener = match &api_certs {
+        Some(certs) => crate::https::ApiListener::Tls(crate::https::TlsListener::new(
+            api_listener,
+            crate::api_tls::server_config(certs.clone())?,
+        )?),
+        None => crate::https::ApiListener::Plain(api_listener),
     };
-    let api = tokio::spawn(async move {
-        // The client's address, for the failed-authentication limit.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let stopped = async move {
-            let _ = api_stop.wait_for(|s| *s).await;
-        };
-        match api_tls {
-            None => {
-                axum::serve(api_listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
-            }
-            Some(tls) => {
-                use axum::serve::ListenerExt;
-                // `tap_io` only so that axum hands the connection's
-                // address to the app, as it does for a `TcpListener`.
-                let listener = crate::https::TlsListener::new(api_listener, tls)?.tap_io(|_| {});
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
-            }
-        }
-    });
+    let mut api_stop = stop_rx.clone();
+    let api = tokio::spawn(api_listener.serve(app, async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    }));
     let refresher = api_certs
         .clone()
         .map(|certs| tokio::spawn(crate::api_tls::refresh_loop(certs, stop_rx.clone())));

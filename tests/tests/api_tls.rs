@@ -104,6 +104,12 @@ fn the_cli_reaches_a_tls_api_by_the_ca_fingerprint_and_refuses_another() {
         "{err}"
     );
 
+    // The wrong scheme, either way round, says which to use.
+    let plain = server.api.replace("https://", "http://");
+    let out = cli(&server, &[("DESKHAND_SERVER", &plain)], &["agents", "list"]);
+    let err = expect_failure(&out, "http:// to a TLS server").expect("stderr");
+    assert!(err.contains("give an https:// URL"), "{err}");
+
     // The failed-login limit still sees the client's address over TLS.
     let out = cli(
         &server,
@@ -117,6 +123,9 @@ fn the_cli_reaches_a_tls_api_by_the_ca_fingerprint_and_refuses_another() {
     deskhand_tests::wait_for(Duration::from_secs(5), "the failure logged", || {
         server.log().contains("client=127.0.0.1").then_some(())
     });
+    // A TLS server stops as gracefully as a plain one.
+    let status = server.stop().expect("the server exits");
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

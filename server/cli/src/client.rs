@@ -102,6 +102,12 @@ impl Client {
                 "the deskhand server at {} did not answer in time: {why}",
                 self.base
             )
+        } else if self.base.starts_with("http://") {
+            // What a TLS server answers to plain HTTP is no HTTP.
+            anyhow::anyhow!(
+                "the request to the deskhand server at {} failed: {why}; if it serves HTTPS, give an https:// URL in --server",
+                self.base
+            )
         } else {
             anyhow::anyhow!(
                 "the request to the deskhand server at {} failed: {why}",

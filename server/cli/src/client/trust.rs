@@ -95,7 +95,7 @@ impl ServerTrust {
             Error::InvalidCertificate(c) => c,
             other => {
                 return Some(format!(
-                    "TLS with the deskhand server at {base} failed: {other}"
+                    "TLS with the deskhand server at {base} failed ({other}): if it serves plain HTTP, give an http:// URL in --server"
                 ));
             }
         };

@@ -106,6 +106,12 @@ fn tls_errors_are_found_inside_io_errors_and_others_are_left_alone() {
         msg.contains("not signed by the CA in /etc/ca.pem: check --ca-cert"),
         "{msg}"
     );
+    // A plain HTTP server answers no TLS.
+    let plain = Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+    let msg = ServerTrust::BuiltInRoots
+        .explain("https://desk:8080", &plain)
+        .expect("a TLS error");
+    assert!(msg.contains("give an http:// URL in --server"), "{msg}");
     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
     assert_eq!(
         ServerTrust::BuiltInRoots.explain("https://desk:8443", &refused),
