@@ -177,7 +177,7 @@ pub fn api_transport(
                 Ok(ApiTransport::CaIssued)
             }
             ApiTlsMode::Off if beyond_loopback && !insecure_http => anyhow::bail!(
-                "the API would serve plain HTTP on {listen}, beyond loopback, where tokens cross the network in clear: drop --api-tls off to serve it with a certificate from the server's CA, give --api-tls-cert and --api-tls-key, or pass --api-insecure-http if a TLS proxy stands in front"
+                "the API would serve plain HTTP on {listen}, beyond loopback, where tokens cross the network in clear: drop --api-tls off (api_tls = \"off\") to serve it with a certificate from the server's CA, give --api-tls-cert and --api-tls-key, or pass --api-insecure-http if a TLS proxy stands in front"
             ),
             ApiTlsMode::Off => Ok(ApiTransport::Plain),
             ApiTlsMode::Auto if beyond_loopback && !insecure_http => Ok(ApiTransport::CaIssued),

@@ -2,8 +2,10 @@
 //!
 //! On first start the server creates a CA key (file mode 0600) and a
 //! self-signed CA certificate in its data directory; later starts load
-//! them. The CA signs a fresh server certificate at every start (its key
-//! never touches the disk) and one client certificate per enrolled agent.
+//! them. The CA signs a fresh server certificate for the agents' QUIC
+//! endpoint at every start (its key never touches the disk), one client
+//! certificate per enrolled agent, and the operator API's certificate
+//! (which `api_tls` keeps on disk and renews).
 //!
 //! An agent's CSR contributes only its public key, and only after its
 //! signature verifies: every other field of the certificate is the
