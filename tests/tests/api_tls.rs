@@ -178,3 +178,64 @@ fn plain_http_beyond_loopback_is_refused_and_tls_is_the_default_there() {
         "agents list on 0.0.0.0",
     );
 }
+
+#[test]
+fn the_operators_own_certificate_is_served_and_checked_against_its_ca_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Another deskhand's CA stands in for the company's: its API
+    // certificate (for 127.0.0.1) and key become this server's files.
+    let issuer = Server::start_env(&tmp.path().join("issuer"), &[("DESKHAND_API_TLS", "on")])
+        .expect("issuer");
+    let issuer_dir = issuer.data_dir.clone();
+    assert!(issuer.stop().is_some_and(|s| s.success()));
+    let cert = issuer_dir.join("api.pem");
+    let key = issuer_dir.join("api.key");
+    let ca = issuer_dir.join("ca.pem");
+    let (cert, key, ca) = (
+        cert.to_str().expect("utf-8"),
+        key.to_str().expect("utf-8"),
+        ca.to_str().expect("utf-8"),
+    );
+    let server = Server::start_env(
+        &tmp.path().join("server"),
+        &[
+            ("DESKHAND_API_TLS_CERT", cert),
+            ("DESKHAND_API_TLS_KEY", key),
+        ],
+    )
+    .expect("server");
+    assert!(
+        server.api.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.api
+    );
+    assert!(
+        !server.data_dir.join("api.pem").exists(),
+        "no certificate of its own"
+    );
+    ok(
+        &cli(&server, &[("DESKHAND_CA_CERT", ca)], &["agents", "list"]),
+        "--ca-cert",
+    );
+    // Its own CA did not sign the certificate it serves.
+    let own = server.ca_fingerprint.clone();
+    let out = cli(
+        &server,
+        &[("DESKHAND_CA_FINGERPRINT", &own)],
+        &["agents", "list"],
+    );
+    let err = expect_failure(&out, "the server's own fingerprint").expect("stderr");
+    assert!(
+        err.contains("not signed by the CA with fingerprint"),
+        "{err}"
+    );
+    // Another CA's file: refused, naming the file.
+    let other = server.data_dir.join("ca.pem");
+    let other = other.to_str().expect("utf-8");
+    let out = cli(&server, &[("DESKHAND_CA_CERT", other)], &["agents", "list"]);
+    let err = expect_failure(&out, "another CA's file").expect("stderr");
+    assert!(
+        err.contains(&format!("not signed by the CA in {other}: check --ca-cert")),
+        "{err}"
+    );
+}

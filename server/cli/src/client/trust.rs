@@ -99,16 +99,22 @@ impl ServerTrust {
                 ));
             }
         };
-        let pinned = matches!(certificate, CertificateError::Other(o) if o.0.downcast_ref::<PinMismatch>().is_some());
+        // Every deskhand CA is named "deskhand CA": a certificate another
+        // one signed is found to have a bad signature, not an unknown
+        // issuer.
+        let not_signed = matches!(
+            certificate,
+            CertificateError::UnknownIssuer | CertificateError::BadSignature
+        ) || matches!(certificate, CertificateError::Other(o) if o.0.downcast_ref::<PinMismatch>().is_some());
         Some(match (certificate, self) {
-            (_, Self::Fingerprint(fp)) if pinned => format!(
+            (_, Self::Fingerprint(fp)) if not_signed => format!(
                 "the server's certificate is not signed by the CA with fingerprint {fp}: check --ca-fingerprint (DESKHAND_CA_FINGERPRINT) against the one `deskhand server` and `deskhand tokens create` print"
             ),
-            (CertificateError::UnknownIssuer, Self::CaFile(path)) => format!(
+            (_, Self::CaFile(path)) if not_signed => format!(
                 "the server's certificate is not signed by the CA in {}: check --ca-cert (DESKHAND_CA_CERT)",
                 path.display()
             ),
-            (CertificateError::UnknownIssuer, _) => format!(
+            (_, Self::BuiltInRoots) if not_signed => format!(
                 "the server at {base} has a certificate no CA this CLI knows has signed: pass --ca-fingerprint with the CA fingerprint `deskhand server` prints (or DESKHAND_CA_FINGERPRINT), or --ca-cert with the CA's PEM file"
             ),
             (

@@ -65,13 +65,21 @@ fn a_leaf_the_pinned_ca_did_not_sign_is_refused_even_with_the_ca_in_the_chain() 
     let err = pinned(&sha256_hex(&ca))
         .verify_server_cert(
             &foreign_leaf,
-            &[ca],
+            std::slice::from_ref(&ca),
             &name("localhost"),
             &[],
             UnixTime::now(),
         )
         .expect_err("not signed by the pinned CA");
     assert!(matches!(err, Error::InvalidCertificate(_)), "{err:?}");
+    let fp = sha256_hex(&ca);
+    let msg = ServerTrust::Fingerprint(fp.clone())
+        .explain("https://localhost:8443", &err)
+        .expect("a TLS error");
+    assert!(
+        msg.contains(&format!("not signed by the CA with fingerprint {fp}")),
+        "{msg}"
+    );
 }
 
 #[test]
