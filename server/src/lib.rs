@@ -25,6 +25,7 @@
 
 pub mod admin_password;
 pub mod api;
+pub mod api_tls;
 pub mod backup;
 pub mod conductor;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod dev_agent;
 pub mod diag;
 pub mod escalator;
 pub mod help;
+pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
