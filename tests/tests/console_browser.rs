@@ -1,0 +1,133 @@
+//! The console in a real browser: headless Chromium (Debian's chromium
+//! and chromium-driver, which `.ci/run` installs) driven over WebDriver
+//! against a real server with a real agent. It logs in, finds the agent's
+//! machine by a package it has, runs a diagnostic and sees its rows, opens
+//! a ticket from the asset's page, comments and resolves it, and sees it
+//! in the audit log; a screenshot of each page is saved under the test's
+//! output folder. Outside CI, without Chromium, it says it was skipped.
+
+use deskhand_tests::server_with_agent;
+use deskhand_tests::webdriver::{self, Browser};
+
+fn wait_text(b: &Browser, want: &str) -> String {
+    for _ in 0..100 {
+        let t = b.text().unwrap_or_default();
+        if t.contains(want) {
+            return t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let shot = b.screenshot("failure").ok();
+    panic!(
+        "`{want}` never showed (screenshot: {shot:?}) on {}:\n{}",
+        b.url().unwrap_or_default(),
+        b.text().unwrap_or_default()
+    );
+}
+
+#[test]
+fn a_technician_works_a_ticket_in_a_real_browser() {
+    if !webdriver::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test must run in CI: install chromium and chromium-driver"
+        );
+        eprintln!(
+            "SKIPPED: the console browser test needs Chromium: apt-get install chromium chromium-driver"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, _agent, id, mut run) = server_with_agent(dir.path());
+    let password = std::fs::read_to_string(server.data_dir.join("admin.password"))
+        .expect("admin.password")
+        .trim()
+        .to_string();
+    // The asset exists once the agent's first inventory is in.
+    let asset = deskhand_tests::wait_for(deskhand_tests::fleet::WAIT, "the agent's asset", || {
+        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
+            .flatten()
+    });
+    let pkg = asset["software"][0]["name"]
+        .as_str()
+        .expect("a package")
+        .to_string();
+    let host = asset["asset"]["hostname"]
+        .as_str()
+        .expect("host")
+        .to_string();
+
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let b = Browser::start(&shots).expect("headless Chromium starts");
+    b.go(&format!("{}/console/", server.api)).expect("open");
+    wait_text(&b, "Password");
+    b.screenshot("1-login").expect("shot");
+    b.type_into("input[name=name]", "admin").expect("name");
+    b.type_into("input[name=password]", &password)
+        .expect("password");
+    b.click("button[type=submit]").expect("log in");
+    wait_text(&b, "agents online");
+    b.screenshot("2-dashboard").expect("shot");
+
+    // Find the machine by a package it has.
+    b.go(&format!("{}/console/assets", server.api))
+        .expect("assets");
+    b.type_into("input[name=software]", &pkg).expect("software");
+    b.click("form.search button[type=submit]").expect("search");
+    wait_text(&b, "assets");
+    b.screenshot("3-assets").expect("shot");
+    b.click(&format!("a[href='/console/assets/{id}']"))
+        .expect("open the asset");
+    wait_text(&b, &pkg);
+    assert!(b.text().expect("text").contains(&host));
+
+    // A diagnostic from the catalog: its rows show on the page.
+    b.click("form[action$='/diag'] button")
+        .expect("run diagnostic");
+    wait_text(&b, "Diagnostic");
+    assert!(b.source().expect("source").contains("<td>"));
+    b.screenshot("4-asset-with-diagnostic").expect("shot");
+
+    // A ticket from the asset's page; comment; resolve.
+    b.type_into(
+        "form[action$='/ticket'] input[name=title]",
+        "screen flickers",
+    )
+    .expect("title");
+    b.type_into(
+        "form[action$='/ticket'] input[name=requester]",
+        "user@example.com",
+    )
+    .expect("requester");
+    b.click("form[action$='/ticket'] button")
+        .expect("open ticket");
+    wait_text(&b, "screen flickers");
+    b.type_into("textarea[name=body]", "updated the display driver")
+        .expect("comment");
+    b.click("form[action$='/comment'] button").expect("comment");
+    wait_text(&b, "updated the display driver");
+    b.click("form[action$='/status'] select option[value=resolved]")
+        .expect("resolved");
+    b.type_into("form[action$='/status'] input[name=note]", "driver updated")
+        .expect("note");
+    b.click("form[action$='/status'] button")
+        .expect("change status");
+    wait_text(&b, "resolved");
+    b.screenshot("5-ticket").expect("shot");
+    let t = server.json(&["tickets", "show", "1"]);
+    assert_eq!(t["ticket"]["status"], "resolved", "{t}");
+
+    // The change is in the audit log.
+    b.go(&format!("{}/console/admin/audit", server.api))
+        .expect("audit");
+    let text = wait_text(&b, "ticket");
+    assert!(text.contains("console.login"), "{text}");
+    b.screenshot("6-audit").expect("shot");
+    eprintln!("screenshots in {}", shots.display());
+    drop(b);
+    run.stop();
+    server.stop();
+}
