@@ -123,6 +123,7 @@ pub enum Command {
     /// Manage the Windows service: install, start, stop, uninstall.
     #[cfg(windows)]
     Service {
+        /// What to do with the service.
         #[command(subcommand)]
         command: crate::service::ServiceCommand,
     },
