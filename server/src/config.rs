@@ -41,6 +41,14 @@ pub struct ServerConfigFile {
     pub auth_backoff_secs: Option<u64>,
     /// `[tickets]`: SLA targets, the warning window, escalation.
     pub tickets: Option<crate::tickets::TicketConfigFile>,
+    /// TLS on the API: `auto`, `on` or `off` (see [`ApiTlsMode`]).
+    pub api_tls: Option<ApiTlsMode>,
+    /// PEM certificate chain for the API (with `api_tls_key`).
+    pub api_tls_cert: Option<PathBuf>,
+    /// PEM private key for the API (with `api_tls_cert`).
+    pub api_tls_key: Option<PathBuf>,
+    /// Serve plain HTTP beyond loopback (behind a TLS proxy only).
+    pub api_insecure_http: Option<bool>,
 }
 
 impl ServerConfigFile {
@@ -75,6 +83,8 @@ pub struct ServerSettings {
     pub tickets: crate::tickets::TicketSettings,
     /// The first penalty for repeated failed API authentications.
     pub auth_backoff: std::time::Duration,
+    /// How the API is served: plain HTTP or TLS, and with which certificate.
+    pub api_transport: ApiTransport,
 }
 
 /// Settings given on the command line or in the environment.
@@ -94,6 +104,86 @@ pub struct ServerFlags {
     pub max_connections: Option<usize>,
     /// `--dev`.
     pub dev: bool,
+    /// `--api-tls`.
+    pub api_tls: Option<ApiTlsMode>,
+    /// `--api-tls-cert`.
+    pub api_tls_cert: Option<PathBuf>,
+    /// `--api-tls-key`.
+    pub api_tls_key: Option<PathBuf>,
+    /// `--api-insecure-http`.
+    pub api_insecure_http: bool,
+}
+
+/// Whether the API is served over TLS (`--api-tls`, `api_tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiTlsMode {
+    /// TLS beyond loopback, plain HTTP on loopback.
+    #[default]
+    Auto,
+    /// TLS, on loopback too.
+    On,
+    /// Plain HTTP; beyond loopback only with `--api-insecure-http`.
+    Off,
+}
+
+/// How the API is served, as [`api_transport`] decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiTransport {
+    /// Plain HTTP.
+    Plain,
+    /// TLS with a certificate the server's CA issues and renews.
+    CaIssued,
+    /// TLS with the operator's certificate chain and key (PEM files).
+    Files {
+        /// The certificate chain, leaf first.
+        cert: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+}
+
+/// Decides how the API listening on `listen` is served. Plain HTTP
+/// beyond loopback only when `insecure_http` says so; certificate files
+/// come in pairs; contradictory settings are refused, naming the flags.
+pub fn api_transport(
+    listen: SocketAddr,
+    mode: ApiTlsMode,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    insecure_http: bool,
+) -> Result<ApiTransport> {
+    let beyond_loopback = !listen.ip().is_loopback();
+    match (cert, key) {
+        (Some(_), None) => anyhow::bail!(
+            "--api-tls-cert needs --api-tls-key (api_tls_key): give the private key of that certificate too"
+        ),
+        (None, Some(_)) => anyhow::bail!(
+            "--api-tls-key needs --api-tls-cert (api_tls_cert): give the certificate chain of that key too"
+        ),
+        (Some(cert), Some(key)) => {
+            anyhow::ensure!(
+                mode != ApiTlsMode::Off && !insecure_http,
+                "--api-tls-cert asks for TLS, but --api-tls off or --api-insecure-http asks for plain HTTP: drop one of them"
+            );
+            Ok(ApiTransport::Files { cert, key })
+        }
+        (None, None) => match mode {
+            ApiTlsMode::On => {
+                anyhow::ensure!(
+                    !insecure_http,
+                    "--api-tls on asks for TLS, but --api-insecure-http asks for plain HTTP: drop one of them"
+                );
+                Ok(ApiTransport::CaIssued)
+            }
+            ApiTlsMode::Off if beyond_loopback && !insecure_http => anyhow::bail!(
+                "the API would serve plain HTTP on {listen}, beyond loopback, where tokens cross the network in clear: drop --api-tls off (api_tls = \"off\") to serve it with a certificate from the server's CA, give --api-tls-cert and --api-tls-key, or pass --api-insecure-http if a TLS proxy stands in front"
+            ),
+            ApiTlsMode::Off => Ok(ApiTransport::Plain),
+            ApiTlsMode::Auto if beyond_loopback && !insecure_http => Ok(ApiTransport::CaIssued),
+            ApiTlsMode::Auto => Ok(ApiTransport::Plain),
+        },
+    }
 }
 
 impl ServerSettings {
@@ -111,16 +201,25 @@ impl ServerSettings {
         } else {
             DEFAULT_DATA_DIR
         });
+        let api_listen = flags
+            .api_listen
+            .or(file.api_listen)
+            .unwrap_or("127.0.0.1:8080".parse()?);
+        let api_transport = api_transport(
+            api_listen,
+            flags.api_tls.or(file.api_tls).unwrap_or_default(),
+            flags.api_tls_cert.or(file.api_tls_cert),
+            flags.api_tls_key.or(file.api_tls_key),
+            flags.api_insecure_http || file.api_insecure_http.unwrap_or(false),
+        )?;
         let s = Self {
+            api_transport,
             data_dir: flags.data_dir.or(file.data_dir).unwrap_or(default_data),
             agents_listen: flags
                 .agents_listen
                 .or(file.agents_listen)
                 .unwrap_or(default_agents),
-            api_listen: flags
-                .api_listen
-                .or(file.api_listen)
-                .unwrap_or("127.0.0.1:8080".parse()?),
+            api_listen,
             advertise: flags.advertise.or(file.advertise),
             heartbeat_secs: flags.heartbeat_secs.or(file.heartbeat_secs).unwrap_or(30),
             max_connections: flags
@@ -171,6 +270,12 @@ impl ServerSettings {
         );
         Ok(s)
     }
+
+    /// Whether the API (and the console it serves) is served over TLS:
+    /// cookies it sets can then be `Secure`.
+    pub fn api_tls(&self) -> bool {
+        self.api_transport != ApiTransport::Plain
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +315,113 @@ mod tests {
         let f = file("heartbeat_secs = 0\n").expect("parses");
         let err = ServerSettings::resolve(ServerFlags::default(), f).expect_err("range");
         assert!(err.to_string().contains("heartbeat_secs"), "{err}");
+    }
+
+    fn listen(a: &str) -> SocketAddr {
+        a.parse().expect("address")
+    }
+
+    #[test]
+    fn plain_http_beyond_loopback_needs_the_insecure_flag() {
+        use ApiTlsMode::*;
+        let any = listen("0.0.0.0:8080");
+        let lo = listen("127.0.0.1:8080");
+        // Loopback stays plain by default; TLS when asked.
+        assert_eq!(
+            api_transport(lo, Auto, None, None, false).ok(),
+            Some(ApiTransport::Plain)
+        );
+        assert_eq!(
+            api_transport(listen("[::1]:1"), Auto, None, None, false).ok(),
+            Some(ApiTransport::Plain)
+        );
+        assert_eq!(
+            api_transport(lo, On, None, None, false).ok(),
+            Some(ApiTransport::CaIssued)
+        );
+        // Beyond loopback: the CA's certificate unless told otherwise.
+        assert_eq!(
+            api_transport(any, Auto, None, None, false).ok(),
+            Some(ApiTransport::CaIssued)
+        );
+        assert_eq!(
+            api_transport(listen("192.0.2.7:443"), Auto, None, None, false).ok(),
+            Some(ApiTransport::CaIssued)
+        );
+        assert_eq!(
+            api_transport(any, Auto, None, None, true).ok(),
+            Some(ApiTransport::Plain)
+        );
+        assert_eq!(
+            api_transport(any, Off, None, None, true).ok(),
+            Some(ApiTransport::Plain)
+        );
+        let err = api_transport(any, Off, None, None, false).expect_err("refused");
+        assert!(err.to_string().contains("--api-insecure-http"), "{err}");
+        assert!(err.to_string().contains("0.0.0.0:8080"), "{err}");
+        assert_eq!(
+            api_transport(lo, Off, None, None, false).ok(),
+            Some(ApiTransport::Plain)
+        );
+    }
+
+    #[test]
+    fn certificate_files_come_in_pairs_and_do_not_mix_with_plain_http() {
+        use ApiTlsMode::*;
+        let lo = listen("127.0.0.1:8080");
+        let c = || Some(PathBuf::from("api.pem"));
+        let k = || Some(PathBuf::from("api.key"));
+        assert_eq!(
+            api_transport(lo, Auto, c(), k(), false).ok(),
+            Some(ApiTransport::Files {
+                cert: "api.pem".into(),
+                key: "api.key".into()
+            })
+        );
+        let err = api_transport(lo, Auto, c(), None, false).expect_err("no key");
+        assert!(err.to_string().contains("--api-tls-key"), "{err}");
+        let err = api_transport(lo, Auto, None, k(), false).expect_err("no cert");
+        assert!(err.to_string().contains("--api-tls-cert"), "{err}");
+        assert!(api_transport(lo, Off, c(), k(), false).is_err());
+        assert!(api_transport(lo, Auto, c(), k(), true).is_err());
+        let err = api_transport(lo, On, None, None, true).expect_err("contradiction");
+        assert!(err.to_string().contains("drop one of them"), "{err}");
+    }
+
+    #[test]
+    fn api_tls_flags_beat_the_file() {
+        let f =
+            file("api_listen = \"0.0.0.0:8443\"\napi_tls = \"off\"\napi_insecure_http = true\n")
+                .expect("valid");
+        let s = ServerSettings::resolve(ServerFlags::default(), f).expect("resolve");
+        assert!(!s.api_tls(), "the file said plain HTTP, insecure allowed");
+        let f = file("api_listen = \"0.0.0.0:8443\"\napi_tls = \"off\"\n").expect("valid");
+        let err = ServerSettings::resolve(ServerFlags::default(), f).expect_err("refused");
+        assert!(err.to_string().contains("--api-insecure-http"), "{err}");
+        let f = file("api_listen = \"0.0.0.0:8443\"\napi_tls = \"off\"\n").expect("valid");
+        let flags = ServerFlags {
+            api_tls: Some(ApiTlsMode::Auto),
+            ..ServerFlags::default()
+        };
+        let s = ServerSettings::resolve(flags, f).expect("the flag wins");
+        assert_eq!(s.api_transport, ApiTransport::CaIssued);
+        assert!(s.api_tls());
+        let f =
+            file("api_tls_cert = \"/etc/a.pem\"\napi_tls_key = \"/etc/a.key\"\n").expect("valid");
+        let flags = ServerFlags {
+            api_tls_cert: Some("/run/b.pem".into()),
+            api_tls_key: Some("/run/b.key".into()),
+            ..ServerFlags::default()
+        };
+        let s = ServerSettings::resolve(flags, f).expect("resolve");
+        assert_eq!(
+            s.api_transport,
+            ApiTransport::Files {
+                cert: "/run/b.pem".into(),
+                key: "/run/b.key".into()
+            }
+        );
+        let err = format!("{:#}", file("api_tls = \"maybe\"\n").expect_err("bad mode"));
+        assert!(err.contains("api_tls"), "{err}");
     }
 }

@@ -23,7 +23,9 @@
 //! Architecture invariants: all SQL lives in [`store`]; only [`api`]
 //! knows JSON; nothing on the per-heartbeat path touches the disk.
 
+pub mod admin_password;
 pub mod api;
+pub mod api_tls;
 pub mod backup;
 pub mod conductor;
 pub mod config;
@@ -32,9 +34,11 @@ pub mod dev_agent;
 pub mod diag;
 pub mod escalator;
 pub mod help;
+pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
+pub mod passwords;
 pub mod pki;
 pub mod presence;
 pub mod rollouts;

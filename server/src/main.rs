@@ -88,7 +88,8 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
     /// TOML file with settings (keys: data_dir, agents_listen, api_listen,
-    /// advertise, heartbeat_secs, max_connections, flush_secs, log, and a
+    /// advertise, heartbeat_secs, max_connections, flush_secs, log,
+    /// api_tls, api_tls_cert, api_tls_key, api_insecure_http, and a
     /// [tickets] section with SLA targets and escalation; see the README).
     #[arg(long, env = "DESKHAND_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
@@ -116,6 +117,27 @@ struct ServerArgs {
     /// Try deskhand: a server in ./deskhand-dev with a local agent enrolled.
     #[arg(long)]
     dev: bool,
+    /// TLS on the API: `auto` (TLS beyond loopback, with a certificate from
+    /// the server's CA unless --api-tls-cert is given), `on` (TLS on
+    /// loopback too; `--api-tls` alone), `off` [default: auto].
+    #[arg(
+        long,
+        env = "DESKHAND_API_TLS",
+        value_name = "MODE",
+        value_enum,
+        num_args = 0..=1,
+        default_missing_value = "on"
+    )]
+    api_tls: Option<deskhand_server::config::ApiTlsMode>,
+    /// The API's certificate chain, PEM (with --api-tls-key); re-read when it changes.
+    #[arg(long, env = "DESKHAND_API_TLS_CERT", value_name = "FILE")]
+    api_tls_cert: Option<PathBuf>,
+    /// The API certificate's private key, PEM.
+    #[arg(long, env = "DESKHAND_API_TLS_KEY", value_name = "FILE")]
+    api_tls_key: Option<PathBuf>,
+    /// Serve the API in plain HTTP beyond loopback (only behind a proxy that does TLS).
+    #[arg(long, env = "DESKHAND_API_INSECURE_HTTP")]
+    api_insecure_http: bool,
 }
 
 /// `deskhand backup`: runs on the server's machine, on its files.
@@ -205,6 +227,10 @@ fn real_main(cli: Cli) -> Result<()> {
             heartbeat_secs: args.heartbeat_secs,
             max_connections: args.max_connections,
             dev: args.dev,
+            api_tls: args.api_tls,
+            api_tls_cert: args.api_tls_cert,
+            api_tls_key: args.api_tls_key,
+            api_insecure_http: args.api_insecure_http,
         };
         let settings = ServerSettings::resolve(flags, file)?;
         return rt.block_on(deskhand_server::serve::run(

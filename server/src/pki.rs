@@ -2,8 +2,10 @@
 //!
 //! On first start the server creates a CA key (file mode 0600) and a
 //! self-signed CA certificate in its data directory; later starts load
-//! them. The CA signs a fresh server certificate at every start (its key
-//! never touches the disk) and one client certificate per enrolled agent.
+//! them. The CA signs a fresh server certificate for the agents' QUIC
+//! endpoint at every start (its key never touches the disk), one client
+//! certificate per enrolled agent, and the operator API's certificate
+//! (which `api_tls` keeps on disk and renews).
 //!
 //! An agent's CSR contributes only its public key, and only after its
 //! signature verifies: every other field of the certificate is the
@@ -28,6 +30,8 @@ pub const AGENT_CERT_VALIDITY: Duration = Duration::days(397);
 const CA_VALIDITY: Duration = Duration::days(3650);
 /// How long the per-start server certificate is valid.
 const SERVER_CERT_VALIDITY: Duration = Duration::days(90);
+/// How long the API's certificate is valid (it is renewed well before).
+pub const API_CERT_VALIDITY: Duration = Duration::days(365);
 /// Tolerance for agents whose clocks run behind.
 const CLOCK_SKEW: Duration = Duration::minutes(10);
 
@@ -42,6 +46,16 @@ pub struct CertificateAuthority {
     ca_pem: String,
     fingerprint: String,
     reset_secret: [u8; 32],
+}
+
+impl std::fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CertificateAuthority {{ fingerprint: {} }}",
+            self.fingerprint()
+        )
+    }
 }
 
 /// A certificate issued to an agent.
@@ -179,6 +193,47 @@ impl CertificateAuthority {
         Ok((vec![cert.der().clone(), self.ca_der.clone()], key_der))
     }
 
+    /// Issues a certificate for the operator API, for the host names and
+    /// IP addresses in `names`, valid from `now` for
+    /// [`API_CERT_VALIDITY`]. Returns the chain (leaf, then this CA) and
+    /// the key, both PEM.
+    pub fn issue_api_cert(
+        &self,
+        names: &[String],
+        now: OffsetDateTime,
+    ) -> Result<(String, String)> {
+        anyhow::ensure!(!names.is_empty(), "the API certificate needs a name");
+        let key = KeyPair::generate().context("generating the API key")?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names[0].as_str());
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName(n.as_str().try_into().with_context(
+                    || format!("`{n}` cannot be a name in a certificate"),
+                )?)),
+            })
+            .collect::<Result<_>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.not_before = now - CLOCK_SKEW;
+        params.not_after = now + API_CERT_VALIDITY;
+        params.serial_number = Some(random_serial()?);
+        params.use_authority_key_identifier_extension = true;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("signing the API certificate")?;
+        Ok((
+            format!("{}{}", cert.pem(), self.ca_pem),
+            key.serialize_pem(),
+        ))
+    }
+
     /// Issues an agent's client certificate from its CSR.
     ///
     /// Only the CSR's public key is used, after its signature is verified.
@@ -286,9 +341,7 @@ mod tests {
     fn half_a_ca_is_a_clear_error() {
         let (dir, _) = ca();
         std::fs::remove_file(dir.path().join(CA_KEY_FILE)).expect("rm");
-        let err = CertificateAuthority::load_or_create(dir.path())
-            .err()
-            .expect("must fail");
+        let err = CertificateAuthority::load_or_create(dir.path()).expect_err("must fail");
         assert!(err.to_string().contains("only one of"), "{err}");
     }
 

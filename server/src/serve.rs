@@ -42,6 +42,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let store = Store::open(&dir.join(DATABASE_FILE))
         .with_context(|| format!("opening the database in {}", dir.display()))?;
     let admin_token = ensure_admin(&store, dir, settings.dev).await?;
+    let admin_password = crate::admin_password::ensure(&store, dir, settings.dev).await?;
 
     let presence = Arc::new(Presence::default());
     let content = Arc::new(crate::content::ContentStore::open(dir)?);
@@ -109,28 +110,84 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         agents_endpoint: advertise.clone(),
         content,
         tickets: settings.tickets.clone(),
+        console_secure_cookies: settings.api_tls(),
         conductor,
         auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
             api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
         )),
     }));
+    let api_names = crate::api_tls::api_names(
+        api_addr,
+        &deskhand_net::host_name(),
+        settings.advertise.as_deref(),
+    );
+    let api_certs = match crate::api_tls::CertSource::for_transport(
+        &settings.api_transport,
+        &ca,
+        dir,
+        api_names,
+    ) {
+        Some(source) => Some(Arc::new(crate::api_tls::ApiCertResolver::new(
+            source,
+            unix_now(),
+        )?)),
+        None => None,
+    };
+    let api_listener = match &api_certs {
+        Some(certs) => crate::https::ApiListener::Tls(crate::https::TlsListener::new(
+            api_listener,
+            crate::api_tls::server_config(certs.clone())?,
+        )?),
+        None => crate::https::ApiListener::Plain(api_listener),
+    };
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(async move {
-        // The client's address, for the failed-authentication limit.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(api_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let api = tokio::spawn(api_listener.serve(app, async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    }));
+    let refresher = api_certs
+        .clone()
+        .map(|certs| tokio::spawn(crate::api_tls::refresh_loop(certs, stop_rx.clone())));
 
-    let api_url = format!("http://{api_addr}");
+    // Over TLS, a name the certificate holds: the host name when the API
+    // listens on every address.
+    let api_url = match &api_certs {
+        Some(_) => format!("https://{}", advertised(api_addr)),
+        None => format!("http://{api_addr}"),
+    };
     println!("deskhand {} is serving", env!("CARGO_PKG_VERSION"));
     println!("  data dir:        {}", dir.display());
     println!("  agents (QUIC):   {agents_addr}");
     println!("  API:             {api_url}");
     println!("  CA fingerprint:  {}", ca.fingerprint());
+    match &admin_password {
+        crate::admin_password::AdminPassword::Show(p) => {
+            println!("  console:         {api_url}/console/ (admin / {p})")
+        }
+        crate::admin_password::AdminPassword::OnFile(path) => println!(
+            "  console:         {api_url}/console/ (admin; password in {})",
+            path.display()
+        ),
+        crate::admin_password::AdminPassword::Unknown => {
+            println!("  console:         {api_url}/console/")
+        }
+    }
+    let verify = match &settings.api_transport {
+        crate::config::ApiTransport::Plain => None,
+        crate::config::ApiTransport::CaIssued => {
+            println!(
+                "  API certificate: from this CA, in {} (the CLI checks it with DESKHAND_CA_FINGERPRINT)",
+                dir.join(crate::api_tls::API_CERT_FILE).display()
+            );
+            Some(format!(" DESKHAND_CA_FINGERPRINT={}", ca.fingerprint()))
+        }
+        crate::config::ApiTransport::Files { cert, .. } => {
+            println!(
+                "  API certificate: {} (the CLI checks it against the system's CAs, or --ca-cert FILE)",
+                cert.display()
+            );
+            None
+        }
+    };
     // The token itself only when it is new, or in `--dev`: what a
     // service prints lands in its journal at every start.
     let token_env = match &admin_token {
@@ -153,7 +210,10 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     if let Some(t) = token_env {
         println!();
         println!("  In another terminal:");
-        println!("    export DESKHAND_SERVER={api_url} DESKHAND_TOKEN={t}");
+        println!(
+            "    export DESKHAND_SERVER={api_url}{} DESKHAND_TOKEN={t}",
+            verify.as_deref().unwrap_or("")
+        );
         println!("    deskhand agents list");
     }
 
@@ -186,6 +246,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         Err(_) => warn!("the API did not drain in time"),
         _ => {}
     }
+    if let Some(r) = refresher {
+        let _ = r.await;
+    }
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
@@ -194,7 +257,8 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     Ok(())
 }
 
-/// The address to print in enrollment commands when none is configured.
+/// The address to print in enrollment commands (and the API's URL over
+/// TLS) when none is configured.
 fn advertised(addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
         format!("{}:{}", deskhand_net::host_name(), addr.port())

@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 pub mod assets;
+pub mod browser;
 pub mod fleet;
 
 /// Path of a workspace binary built by `cargo test --workspace`.

@@ -1,28 +1,43 @@
 //! The HTTP client of the API: one server, one operator token, the API's
-//! JSON error bodies turned into errors that say what to do.
+//! JSON error bodies turned into errors that say what to do. An
+//! `https://` server is checked as its [`ServerTrust`] says.
 
 use anyhow::{Context, Result, bail};
 use deskhand_api_types::server::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod trust;
+
+pub use trust::ServerTrust;
+
 /// An API client for one server and operator token.
 pub struct Client {
     base: String,
     token: String,
     http: reqwest::Client,
+    trust: ServerTrust,
+    tls: Option<rustls::ClientConfig>,
 }
 
 /// The longest URL an HTTP request may have (the `http` crate's limit).
 const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`),
+    /// trusting the CAs built in for `https://`.
     pub fn new(base: &str, token: Option<String>) -> Result<Self> {
+        Self::with_trust(base, token, ServerTrust::BuiltInRoots)
+    }
+
+    /// A client for the server at `base` whose certificate, for an
+    /// `https://` URL, is checked as `trust` says.
+    pub fn with_trust(base: &str, token: Option<String>, trust: ServerTrust) -> Result<Self> {
         let token = token.context(
             "no API token: pass --token or set DESKHAND_TOKEN (`deskhand server` prints the admin token)",
         )?;
-        let http = reqwest::Client::builder()
+        let tls = trust.tls_config()?;
+        let http = http_builder(&tls)
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .context("building the HTTP client")?;
@@ -30,6 +45,8 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             token,
             http,
+            trust,
+            tls,
         })
     }
 
@@ -69,6 +86,9 @@ impl Client {
     /// no server would fix. The URL is left out: it may be that
     /// long value.
     fn unsent(&self, e: reqwest::Error) -> anyhow::Error {
+        if let Some(msg) = self.trust.explain(&self.base, &e) {
+            return anyhow::anyhow!(msg);
+        }
         let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
         if e.is_builder() {
             anyhow::anyhow!("the request could not be made: {why}")
@@ -80,6 +100,12 @@ impl Client {
         } else if e.is_timeout() {
             anyhow::anyhow!(
                 "the deskhand server at {} did not answer in time: {why}",
+                self.base
+            )
+        } else if self.base.starts_with("http://") {
+            // What a TLS server answers to plain HTTP is no HTTP.
+            anyhow::anyhow!(
+                "the request to the deskhand server at {} failed: {why}; if it serves HTTPS, give an https:// URL in --server",
                 self.base
             )
         } else {
@@ -187,7 +213,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<reqwest::Response> {
-        let http = reqwest::Client::builder()
+        let http = http_builder(&self.tls)
             .build()
             .context("building the HTTP client")?;
         let resp = self
@@ -219,6 +245,15 @@ impl Client {
         self.call::<serde_json::Value>(self.http.delete(format!("{}{path}", self.base)))
             .await
             .map(|_| ())
+    }
+}
+
+/// A reqwest builder with the TLS configuration of a [`ServerTrust`].
+fn http_builder(tls: &Option<rustls::ClientConfig>) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    match tls {
+        Some(config) => builder.use_preconfigured_tls(config.clone()),
+        None => builder,
     }
 }
 

@@ -51,7 +51,7 @@ mod stale;
 mod tables;
 pub mod tickets;
 
-pub use client::Client;
+pub use client::{Client, ServerTrust};
 pub use render::{OutputFormat, Table, emit, print};
 
 /// The options every client command takes.
@@ -69,6 +69,19 @@ pub struct GlobalArgs {
     /// Your operator API token.
     #[arg(long, global = true, env = "DESKHAND_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// For an https:// server: the PEM file of the CA that signed its
+    /// certificate (the server's own is ca.pem in its data directory).
+    #[arg(long, global = true, env = "DESKHAND_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// For an https:// server: the SHA-256 fingerprint of the server's own
+    /// CA, as `deskhand server` and `deskhand tokens create` print it.
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_CA_FINGERPRINT",
+        value_name = "HEX"
+    )]
+    pub ca_fingerprint: Option<String>,
     /// How to print results.
     #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -134,7 +147,9 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
     if let Command::Keys(cmd) = command {
         return publish::keys(cmd);
     }
-    let client = Client::new(&args.server, args.token)?;
+    let trust =
+        client::ServerTrust::from_args(args.ca_cert.as_deref(), args.ca_fingerprint.as_deref())?;
+    let client = Client::with_trust(&args.server, args.token, trust)?;
     let f = args.output;
     let c = &client;
     match command {

@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use deskhand_api_types::operators::{AddOperator, AuditView, OperatorCreated, OperatorView};
+use deskhand_api_types::operators::{
+    AddOperator, AuditView, OperatorCreated, OperatorView, PasswordSet, SetPassword,
+};
 use deskhand_api_types::server::ServerInfo;
 
 use crate::client::{Client, path_segment};
@@ -26,6 +28,18 @@ pub enum OperatorsCmd {
     Remove {
         /// Name.
         name: String,
+    },
+    /// Set an operator's password for the web console (a generated one,
+    /// shown once, unless --stdin gives one); their console sessions end.
+    ///
+    /// Example: `deskhand operators passwd alice`, or
+    /// `printf '%s' "$PW" | deskhand operators passwd alice --stdin`.
+    Passwd {
+        /// Name.
+        name: String,
+        /// Read the password (at least 12 characters) from standard input.
+        #[arg(long)]
+        stdin: bool,
     },
 }
 
@@ -82,6 +96,45 @@ pub async fn operators_remove(c: &Client, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `deskhand operators passwd NAME [--stdin]`.
+pub async fn operators_passwd(
+    c: &Client,
+    format: OutputFormat,
+    name: String,
+    stdin: bool,
+) -> Result<()> {
+    let password = if stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| anyhow::anyhow!("reading the password from standard input: {e}"))?;
+        Some(text.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        None
+    };
+    let set: PasswordSet = c
+        .post(
+            &format!("/api/v1/operators/{}/password", path_segment(&name)),
+            &SetPassword { password },
+        )
+        .await?;
+    if format == OutputFormat::Table {
+        match &set.password {
+            Some(p) => outln!("console password of {} (shown once): {p}", set.name),
+            None => outln!("console password of {} set", set.name),
+        }
+        outln!("their console sessions have ended");
+        return Ok(());
+    }
+    print(format, &set, || {
+        let mut t = Table::new(vec!["NAME", "PASSWORD"]);
+        t.row(vec![
+            set.name.clone(),
+            set.password.clone().unwrap_or_default(),
+        ]);
+        t
+    })
+}
+
 /// `deskhand audit list`.
 pub async fn audit_list(c: &Client, format: OutputFormat, limit: u32) -> Result<()> {
     let rows: Vec<AuditView> = c.get(&format!("/api/v1/audit?limit={limit}")).await?;
@@ -129,6 +182,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: OperatorsCmd) -> Result<()> {
         OperatorsCmd::Add { name, role } => operators_add(c, f, name, role).await,
         OperatorsCmd::List => operators_list(c, f).await,
         OperatorsCmd::Remove { name } => operators_remove(c, &name).await,
+        OperatorsCmd::Passwd { name, stdin } => operators_passwd(c, f, name, stdin).await,
     }
 }
 

@@ -83,7 +83,7 @@ async fn revoke_agent(
     Ok(Json(agent_view(a, &s.presence)))
 }
 
-async fn create_token(
+pub(super) async fn create_token(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<CreateToken>,
@@ -138,7 +138,7 @@ async fn create_token(
     }))
 }
 
-async fn list_tokens(State(s): State<Shared>, op: Authed) -> ApiResult<Vec<TokenView>> {
+pub(super) async fn list_tokens(State(s): State<Shared>, op: Authed) -> ApiResult<Vec<TokenView>> {
     op.require(Role::Admin)?;
     let now = unix_now();
     let rows = s.store.list_enrollment_tokens().await?;

@@ -19,7 +19,7 @@ pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/api/v1/assets/{key}", get(show_asset))
 }
 
-async fn show_asset(
+pub(super) async fn show_asset(
     State(s): State<Shared>,
     _: Authed,
     Path(key): Path<String>,

@@ -158,7 +158,7 @@ pub(super) fn history_view((at, e): (i64, crate::inventory::AssetEvent)) -> Hist
     }
 }
 
-async fn refresh_asset(
+pub(super) async fn refresh_asset(
     State(s): State<Shared>,
     op: Authed,
     Path(key): Path<String>,

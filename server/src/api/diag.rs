@@ -80,7 +80,7 @@ async fn diag_run(
     Ok(Json(diag_run_view(s.store.get_diag_run(id).await?)))
 }
 
-async fn run_diag(
+pub(super) async fn run_diag(
     State(s): State<Shared>,
     op: Authed,
     Path(key): Path<String>,

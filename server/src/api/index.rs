@@ -46,6 +46,11 @@ pub const ENDPOINTS: &[(&str, &str, &str)] = &[
         "operators; add one (returns its API token)",
     ),
     ("DELETE", "/api/v1/operators/{name}", "remove an operator"),
+    (
+        "POST",
+        "/api/v1/operators/{name}/password",
+        "set an operator's console password (generated when none is given)",
+    ),
     ("GET", "/api/v1/audit", "operators' actions, newest first"),
     ("GET", "/api/v1/diag/checks", "the diagnostics catalog"),
     (

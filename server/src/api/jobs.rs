@@ -486,7 +486,7 @@ fn target_view(t: TargetRow) -> TargetView {
     }
 }
 
-async fn list_jobs(
+pub(super) async fn list_jobs(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<ListQuery>,
@@ -498,7 +498,7 @@ async fn list_jobs(
     Ok(Json(jobs.into_iter().map(job_view).collect()))
 }
 
-async fn show_job(
+pub(super) async fn show_job(
     State(s): State<Shared>,
     _: Authed,
     Path(id): Path<String>,

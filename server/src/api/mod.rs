@@ -30,6 +30,7 @@ pub mod auth;
 pub mod auth_limit;
 pub mod body_limit;
 mod changes;
+mod console;
 mod diag;
 pub mod error;
 pub mod import;
@@ -86,6 +87,8 @@ pub struct ApiState {
     pub content: Arc<crate::content::ContentStore>,
     /// Ticket SLA targets and escalation.
     pub tickets: crate::tickets::TicketSettings,
+    /// Console cookies are marked Secure (the API is served over TLS).
+    pub console_secure_cookies: bool,
     /// The task that runs rollouts.
     pub conductor: crate::conductor::Conductor,
     /// Failed authentications per client address.
@@ -110,6 +113,7 @@ pub fn router(state: Shared) -> Router {
         .merge(labels::routes())
         .merge(jobs::routes())
         .merge(rollouts::routes())
+        .merge(console::routes())
         .merge(tickets::routes())
         .merge(reports::routes())
         .merge(import::routes())

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, ApiResult};
@@ -11,7 +11,7 @@ use super::{Authed, Shared};
 use crate::store::{Operator, Role};
 use crate::{rfc3339, secrets, unix_now};
 use deskhand_api_types::operators::{
-    AddOperator, AuditQuery, AuditView, OperatorCreated, OperatorView,
+    AddOperator, AuditQuery, AuditView, OperatorCreated, OperatorView, PasswordSet, SetPassword,
 };
 
 /// The routes of this area.
@@ -19,7 +19,45 @@ pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/operators", get(list_operators).post(add_operator))
         .route("/api/v1/operators/{name}", delete(remove_operator))
+        .route("/api/v1/operators/{name}/password", post(set_password))
         .route("/api/v1/audit", get(list_audit))
+}
+
+/// Sets an operator's console password: an admin for anyone, anyone for
+/// themselves. Their console sessions end.
+async fn set_password(
+    State(s): State<Shared>,
+    op: Authed,
+    Path(name): Path<String>,
+    Json(req): Json<SetPassword>,
+) -> ApiResult<PasswordSet> {
+    if op.0.name != name {
+        op.require(Role::Admin)?;
+    }
+    let (password, generated) = match req.password {
+        Some(p) => {
+            crate::passwords::check(&p).map_err(ApiError::bad_request)?;
+            (p, false)
+        }
+        None => (
+            crate::passwords::generate().map_err(ApiError::internal)?,
+            true,
+        ),
+    };
+    let hash = {
+        let p = password.clone();
+        tokio::task::spawn_blocking(move || crate::passwords::hash(&p))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?
+    };
+    s.store
+        .set_password(name.clone(), hash, op.0.name, unix_now())
+        .await?;
+    Ok(Json(PasswordSet {
+        name,
+        password: generated.then_some(password),
+    }))
 }
 
 fn operator_view(o: Operator) -> OperatorView {
@@ -62,7 +100,10 @@ async fn add_operator(
     }))
 }
 
-async fn list_operators(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<OperatorView>> {
+pub(super) async fn list_operators(
+    State(s): State<Shared>,
+    _: Authed,
+) -> ApiResult<Vec<OperatorView>> {
     let ops = s.store.list_operators().await?;
     Ok(Json(ops.into_iter().map(operator_view).collect()))
 }
@@ -77,7 +118,7 @@ async fn remove_operator(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_audit(
+pub(super) async fn list_audit(
     State(s): State<Shared>,
     op: Authed,
     Query(q): Query<AuditQuery>,

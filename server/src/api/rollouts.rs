@@ -304,7 +304,7 @@ async fn preview(
     }))
 }
 
-async fn list(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<RolloutView>> {
+pub(super) async fn list(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<RolloutView>> {
     let mut out = Vec::new();
     for rec in s.store.rollouts(false, LIST_LIMIT).await? {
         out.push(view(&s.store, rec, None).await?);
@@ -325,7 +325,7 @@ fn rollout_id(text: &str) -> Result<i64, ApiError> {
         })
 }
 
-async fn show(
+pub(super) async fn show(
     State(s): State<Shared>,
     _: Authed,
     Path(id): Path<String>,
@@ -347,7 +347,7 @@ async fn show(
     Ok(Json(view(&s.store, rec, machines).await?))
 }
 
-async fn command(
+pub(super) async fn command(
     State(s): State<Shared>,
     op: Authed,
     Path((id, verb)): Path<(String, String)>,
@@ -419,7 +419,7 @@ fn settings_view(r: &RolloutRecord) -> RolloutSettingsView {
 }
 
 /// The progress document; with machines (`Some(failed_only)`) when asked.
-async fn view(
+pub(super) async fn view(
     store: &Store,
     rec: RolloutRecord,
     machines: Option<bool>,

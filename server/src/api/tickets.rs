@@ -141,7 +141,7 @@ pub(super) fn list<T>(
 
 // ---- handlers -----------------------------------------------------------------
 
-async fn create_ticket(
+pub(super) async fn create_ticket(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<CreateTicket>,
@@ -190,7 +190,7 @@ async fn create_ticket(
     Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
 }
 
-async fn list_tickets(
+pub(super) async fn list_tickets(
     State(s): State<Shared>,
     Authed(op): Authed,
     Query(q): Query<TicketQuery>,
@@ -228,7 +228,7 @@ async fn list_tickets(
     ))
 }
 
-async fn show_ticket(
+pub(super) async fn show_ticket(
     State(s): State<Shared>,
     _: Authed,
     Path(n): Path<String>,
@@ -306,7 +306,7 @@ pub(super) async fn change(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn comment(
+pub(super) async fn comment(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,
@@ -325,7 +325,7 @@ async fn comment(
     .await
 }
 
-async fn set_status(
+pub(super) async fn set_status(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,
@@ -343,7 +343,7 @@ async fn set_status(
     change(&s, &op, &n, TicketChange::Status { to, note }).await
 }
 
-async fn assign(
+pub(super) async fn assign(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,
@@ -356,7 +356,7 @@ async fn assign(
     change(&s, &op, &n, TicketChange::Assign { to }).await
 }
 
-async fn escalate(
+pub(super) async fn escalate(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,

@@ -339,6 +339,9 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NotFound(format!("no operator named `{name}`")));
             }
+            // Their console sessions end with them (a new operator of the
+            // same name must not inherit them).
+            tx.execute("DELETE FROM console_sessions WHERE operator = ?1", [&name])?;
             audit(tx, now, &by, "operator.remove", &name, "")
         })
         .await
@@ -449,7 +452,7 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentRecord> {
     })
 }
 
-fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
+pub(super) fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
     let role: String = r.get(1)?;
     Ok(Operator {
         name: r.get(0)?,

@@ -41,6 +41,7 @@ mod assets;
 mod catalog;
 mod changes;
 mod checkpoint;
+mod console;
 mod content;
 mod diag;
 mod import;
@@ -67,6 +68,7 @@ pub use assets::{
     AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, Retirement, sort_assets,
 };
 pub use changes::{Change, ChangeGroup, ChangeQuery};
+pub use console::ConsoleSession;
 pub use content::ContentItem;
 pub use diag::DiagRun;
 pub use jobs::{Applied, JobRow, NewJob, TargetRow};

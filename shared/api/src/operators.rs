@@ -55,3 +55,22 @@ pub struct AuditView {
     /// Details.
     pub detail: String,
 }
+
+/// `POST /api/v1/operators/{name}/password`: sets an operator's console
+/// password; without one, the server generates it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// The new password (at least 12 characters); none: generate one.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// What a password change reached.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PasswordSet {
+    /// Whose.
+    pub name: String,
+    /// The generated password, shown once; none when one was given.
+    pub password: Option<String>,
+}

@@ -1,0 +1,129 @@
+//! A minimal browser for the console tests: HTTP/1.1 over loopback, a
+//! cookie jar of one cookie, form posts, and the CSRF token a page's
+//! forms carry. What a real browser does with the same pages is the
+//! browser test's job; this checks what the server answers.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// A reply: status, headers (lower-case names) and body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: String,
+}
+
+impl Reply {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The CSRF token of the page's forms.
+    pub fn csrf(&self) -> Option<String> {
+        let at = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        let rest = &self.body[at..];
+        Some(rest[..rest.find('"')?].to_string())
+    }
+}
+
+/// A browser with one session cookie.
+pub struct Browser {
+    addr: String,
+    /// The session cookie, `name=value`, once set.
+    pub cookie: Option<String>,
+}
+
+/// Percent-encodes a form value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Browser {
+    /// A browser for the server whose API is at `api` (`http://HOST:PORT`).
+    pub fn new(api: &str) -> Self {
+        Self {
+            addr: api.trim_start_matches("http://").to_string(),
+            cookie: None,
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &str) -> Reply {
+        let mut s = std::net::TcpStream::connect(&self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let cookie = self
+            .cookie
+            .as_ref()
+            .map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("send");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read");
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        for (k, v) in &headers {
+            if k == "set-cookie" {
+                let pair = v.split(';').next().unwrap_or("").trim().to_string();
+                self.cookie = if pair.ends_with('=') {
+                    None
+                } else {
+                    Some(pair)
+                };
+            }
+        }
+        Reply {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// GET `path`.
+    pub fn get(&mut self, path: &str) -> Reply {
+        self.request("GET", path, "")
+    }
+
+    /// POSTs a form.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        self.request("POST", path, &body.join("&"))
+    }
+
+    /// Logs in; returns the login's reply.
+    pub fn login(&mut self, name: &str, password: &str) -> Reply {
+        self.post("/console/login", &[("name", name), ("password", password)])
+    }
+}
