@@ -6,6 +6,9 @@
 #   packaging/build.sh windows   deskhand-agent-VERSION-windows-x86_64.zip: the exe and install-agent.ps1
 #   packaging/build.sh all       all three (the default)
 #
+# The Linux packages carry bash, zsh and fish completions and man pages,
+# which the built binaries write (`deskhand completions`, `deskhand man`).
+#
 # Needs: `cargo install cargo-deb cargo-generate-rpm --locked`; for Windows,
 # Debian's gcc-mingw-w64-x86-64 and `rustup target add x86_64-pc-windows-gnu`.
 set -euo pipefail
@@ -20,6 +23,30 @@ need() {
 
 linux_release() {
     cargo build --release --locked -p deskhand-agent -p deskhand-server
+    docs
+}
+
+# Shell completions and man pages, written by the built programs from
+# their own command lines into target/release/docs/PROGRAM/, where the
+# .deb and .rpm assets (agent/Cargo.toml, server/Cargo.toml) take them.
+# `deskhand` writes its own; the agent's come from deskhand-agent-docs
+# (built beside it, not shipped), which keeps the generators out of the
+# agent's binary.
+docs() {
+    local release=${CARGO_TARGET_DIR:-target}/release
+    local program writer dir
+    for program in deskhand deskhand-agent; do
+        writer=$release/$program
+        [ "$program" = deskhand-agent ] && writer=$release/deskhand-agent-docs
+        dir=$release/docs/$program
+        rm -rf "$dir"
+        mkdir -p "$dir/man"
+        "$writer" completions bash >"$dir/$program.bash"
+        "$writer" completions zsh >"$dir/_$program"
+        "$writer" completions fish >"$dir/$program.fish"
+        "$writer" man --out "$dir/man" >/dev/null
+        gzip -9n "$dir"/man/*.1
+    done
 }
 
 deb() {

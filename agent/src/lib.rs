@@ -6,6 +6,8 @@
 //! - [`link`]: enrollment, the session with the server, reconnects.
 //! - [`report`]: full inventory first, then deltas against what the
 //!   server acknowledged; pure logic.
+//! - [`cli`]: the `deskhand-agent` command line (clap), shared with the
+//!   docs generator the packages run.
 //! - [`config`]: settings from the optional TOML file.
 //! - [`diag`]: the read-only diagnostic catalog and its runner.
 //! - [`inventory`]: collectors for this machine's hardware and software
@@ -23,6 +25,7 @@
 //! never touch the network; a collector's failure is a warning, never the
 //! loss of the rest of the inventory.
 
+pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod facts;

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use deskhand_cli::emit;
 use deskhand_cli::{GlobalArgs, OutputFormat};
+use deskhand_net::docs::Shell;
 use deskhand_server::config::{ServerConfigFile, ServerFlags, ServerSettings};
 
 /// mimalloc instead of the system allocator: ingest decodes and frees
@@ -65,6 +66,21 @@ enum Command {
     /// the published packages. To restore, start `deskhand server
     /// --data-dir` on the copy, at the address agents dial.
     Backup(BackupArgs),
+    /// Print the shell completion script for deskhand (the packages install it).
+    ///
+    /// For example `deskhand completions bash > ~/.local/share/bash-completion/completions/deskhand`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write deskhand's man pages into a folder: deskhand.1 and one page per
+    /// subcommand, e.g. deskhand-jobs-run.1 (the packages install them).
+    Man {
+        /// The folder to write the pages into (made if absent).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Client(deskhand_cli::Command),
 }
@@ -173,6 +189,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            deskhand_net::docs::write_completions(Cli::command(), *shell, &mut script);
+            emit(&String::from_utf8_lossy(&script));
+            return Ok(());
+        }
+        Command::Man { out } => {
+            let pages = deskhand_net::docs::write_man_pages(Cli::command(), out)?;
+            eprintln!("wrote {} man pages into {}", pages.len(), out.display());
+            return Ok(());
+        }
+        _ => {}
+    }
     let rt = runtime()?;
     if let Command::Server(args) = cli.command {
         let file = ServerConfigFile::load(args.config.as_deref())?;

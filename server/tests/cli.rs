@@ -98,3 +98,50 @@ fn a_rollout_files_unknown_key_is_named_before_anything_is_sent() {
     assert!(err.contains("`wave`"), "{err}");
     assert!(!err.contains("cannot reach"), "{err}");
 }
+
+#[test]
+fn completions_cover_the_server_and_the_client_commands() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = deskhand(&["completions", shell]);
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8_lossy(&out.stdout);
+        // The binary's own commands and the flattened client's, and an
+        // option of a nested one (`jobs run --wait`; fish spells it `-l wait`).
+        let wait = if shell == "fish" { "-l wait" } else { "--wait" };
+        for word in ["server", "backup", "rollouts", "jobs", wait] {
+            assert!(script.contains(word), "{shell} script lacks {word}");
+        }
+    }
+    let out = deskhand(&["completions", "tcsh"]);
+    assert!(!out.status.success(), "an unknown shell is refused");
+}
+
+#[test]
+fn man_writes_a_page_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let man = dir.path().join("man");
+    let out = deskhand(&["man", "--out", man.to_str().expect("utf-8 path")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for page in [
+        "deskhand.1",
+        "deskhand-server.1",
+        "deskhand-backup.1",
+        "deskhand-jobs.1",
+        "deskhand-jobs-run.1",
+        "deskhand-rollouts.1",
+    ] {
+        let text = std::fs::read_to_string(man.join(page))
+            .unwrap_or_else(|e| panic!("{page} was not written: {e}"));
+        assert!(text.contains(".TH"), "{page} is not a man page:\n{text}");
+    }
+    let run = std::fs::read_to_string(man.join("deskhand-jobs-run.1")).expect("jobs run");
+    assert!(run.contains("wait"), "{run}");
+}

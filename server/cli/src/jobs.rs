@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 
 use crate::client::{Client, path_segment};
+use crate::progress::{JobBar, TargetCounts, is_final};
 use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::jobs::{JobCreated, JobDetail, JobView, RunJob};
 
@@ -137,28 +138,22 @@ pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Resu
         created.id, created.targets, created.online
     );
     let path = format!("/api/v1/jobs/{}", created.id);
-    let mut last = String::new();
+    let mut bar = JobBar::new(created.targets as u64);
     let detail = loop {
         let d: JobDetail = c.get(&path).await?;
-        let summary = states(&d.job);
-        if summary != last {
-            eprintln!("  {summary}");
-            last = summary;
-        }
+        let counts = TargetCounts::of(d.targets.iter().map(|t| t.state.as_str()));
+        bar.update(&counts, &states(&d.job));
         if d.targets.iter().all(|t| is_final(&t.state)) {
             break d;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    bar.finish();
     print_detail(format, &detail)?;
     if detail.targets.iter().any(|t| t.state != "succeeded") {
         bail!("not every target succeeded");
     }
     Ok(())
-}
-
-fn is_final(state: &str) -> bool {
-    matches!(state, "succeeded" | "failed" | "cancelled" | "expired")
 }
 
 fn states(j: &JobView) -> String {

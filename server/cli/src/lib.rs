@@ -12,7 +12,8 @@
 //! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
 //! waves), [`tickets`], [`reports`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
-//! one noun prints are in `tables`. This crate speaks to the server with
+//! one noun prints are in `tables`; [`progress`] draws bars on stderr when
+//! it is a terminal (uploads, `jobs run --wait`). This crate speaks to the server with
 //! `deskhand-api-types` only: it has no database, no QUIC, no agent.
 
 use anyhow::Result;
@@ -40,6 +41,7 @@ pub mod jobs;
 pub mod keys;
 pub mod labels;
 pub mod operators;
+pub mod progress;
 pub mod publish;
 pub mod render;
 pub mod reports;

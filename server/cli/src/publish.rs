@@ -19,6 +19,7 @@ use deskhand_shared::jobs::{
 };
 
 use crate::client::{Client, path_segment};
+use crate::progress::UploadSpinner;
 use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
 
@@ -307,9 +308,20 @@ async fn upload(c: &Client, path: &Path, sha256: &str, size: u64) -> Result<()> 
     let bytes = tokio::fs::read(path)
         .await
         .with_context(|| format!("reading {}", path.display()))?;
-    eprintln!("uploading {} ({} bytes)…", path.display(), size);
-    let _: ContentInfo = c.put_bytes(&url, bytes, Duration::from_secs(3600)).await?;
-    Ok(())
+    let spinner = UploadSpinner::start(path, size);
+    match c
+        .put_bytes::<ContentInfo>(&url, bytes, Duration::from_secs(3600))
+        .await
+    {
+        Ok(_) => {
+            spinner.done();
+            Ok(())
+        }
+        Err(e) => {
+            spinner.abandon();
+            Err(e)
+        }
+    }
 }
 
 /// Signs `manifest` and publishes it (after its artifact).

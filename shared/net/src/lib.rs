@@ -9,12 +9,16 @@
 //! - [`files`]: atomic writes, secret files (owner-only), TOML config
 //!   files that name their bad keys.
 //! - [`notify`]: systemd readiness and watchdog, and the stop request.
+//! - `docs` (feature `docs`): shell completions and man pages from a
+//!   program's clap command.
 //! - [`host_name`]: this machine's name, for what the programs print.
 //!
 //! Architecture invariant: this crate knows nothing of inventories, jobs,
 //! the store or the API; what it moves is opaque to it.
 
 pub mod backoff;
+#[cfg(feature = "docs")]
+pub mod docs;
 pub mod files;
 pub mod notify;
 pub mod stream;

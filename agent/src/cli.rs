@@ -1,0 +1,130 @@
+//! The `deskhand-agent` command line: its clap definitions, which the
+//! binary parses and `deskhand-agent-docs` (not shipped) turns into shell
+//! completions and man pages for the packages, so the agent itself carries
+//! no generator.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The deskhand agent: reports this machine to a deskhand server and runs
+/// the jobs it sends.
+#[derive(Debug, Parser)]
+#[command(
+    name = "deskhand-agent",
+    version,
+    about,
+    long_about = None,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket).
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// Where the agent keeps its identity [default: /var/lib/deskhand-agent].
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_STATE_DIR",
+        value_name = "DIR"
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `debug`.
+    #[arg(long, global = true, env = "DESKHAND_AGENT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// The local socket `help` reaches the running agent on [default: /run/deskhand-agent/help.sock].
+    #[arg(
+        long,
+        global = true,
+        env = "DESKHAND_AGENT_HELP_SOCKET",
+        value_name = "PATH"
+    )]
+    pub help_socket: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What `deskhand-agent` is asked to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enroll this machine with a server, using a token from `deskhand tokens create`.
+    Enroll {
+        /// The server's agent endpoint, HOST:PORT.
+        #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
+        server: String,
+        /// The enrollment token.
+        #[arg(long, env = "DESKHAND_ENROLL_TOKEN")]
+        token: String,
+        /// The server CA's SHA-256 fingerprint, as `deskhand tokens create` prints it.
+        #[arg(long, value_name = "SHA256")]
+        ca_fingerprint: String,
+        /// A publisher public key (`ed25519:HEX`, from `deskhand keys generate`) whose signed
+        /// packages and scripts this agent runs (repeatable). Without one, the agent runs
+        /// diagnostics and inventory jobs but refuses every install and script.
+        #[arg(long, value_name = "KEY")]
+        trust_publisher: Vec<String>,
+        /// Replace an existing enrollment.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the agent: stay connected to the server (the service's entry point).
+    Run {
+        /// Override the server address stored at enrollment.
+        #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
+        server: Option<String>,
+        /// How often to report the inventory, e.g. 1h or 15m [default: 1h].
+        #[arg(long, env = "DESKHAND_AGENT_INVENTORY_INTERVAL", value_parser = humantime::parse_duration)]
+        inventory_interval: Option<std::time::Duration>,
+    },
+    /// Collect and print this machine's inventory (no server needed).
+    Inventory {
+        /// Print the full document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a diagnostic on this machine and print it (no server needed).
+    ///
+    /// Example: `deskhand-agent diag tcp-connect --host mail.example.com --port 443`.
+    /// `deskhand-agent diag list` lists the checks and their arguments.
+    Diag {
+        /// The check, or `list`.
+        check: String,
+        /// The check's arguments.
+        #[command(flatten)]
+        args: deskhand_shared::diag::catalog::DiagFlags,
+        /// Keep printing new output (logs) until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask IT for help: opens a ticket for this machine, with a fresh
+    /// inventory and a system summary attached, and prints its number.
+    ///
+    /// Example: `deskhand-agent help "Outlook crashes when I open the calendar"`.
+    /// Any local user may run it; the running agent service forwards it.
+    Help {
+        /// What is wrong, in your words.
+        message: String,
+    },
+    /// Show this agent's identity and enrollment.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the Windows service: install, start, stop, uninstall.
+    #[cfg(windows)]
+    Service {
+        /// What to do with the service.
+        #[command(subcommand)]
+        command: crate::service::ServiceCommand,
+    },
+}
