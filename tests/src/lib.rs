@@ -402,6 +402,18 @@ impl Server {
         serde_json::from_slice(&out.stdout).expect("JSON output")
     }
 
+    /// `assets show ID` as JSON, once the asset exists: an agent's asset
+    /// appears with its first inventory.
+    pub fn asset_when_in(&self, id: &str) -> Value {
+        wait_for(Duration::from_secs(60), "the agent's asset", || {
+            let out = self.cli(&["assets", "show", id, "--output", "json"]);
+            out.status
+                .success()
+                .then(|| serde_json::from_slice::<Value>(&out.stdout).ok())
+                .flatten()
+        })
+    }
+
     /// Creates an enrollment token; returns it.
     pub fn token(&self, uses: u32, expires: &str) -> String {
         let v = self.json(&[

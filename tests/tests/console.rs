@@ -59,14 +59,7 @@ fn an_admin_logs_in_finds_a_machine_works_a_ticket_and_logs_out() {
     );
 
     // The agent's machine, by a package its real inventory has.
-    // The asset exists once the agent's first inventory is in.
-    let asset = deskhand_tests::wait_for(deskhand_tests::fleet::WAIT, "the agent's asset", || {
-        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-            .flatten()
-    });
+    let asset = server.asset_when_in(&id);
     let pkg = asset["software"][0]["name"]
         .as_str()
         .expect("a package")

@@ -43,14 +43,7 @@ fn a_technician_works_a_ticket_in_a_real_browser() {
         .expect("admin.password")
         .trim()
         .to_string();
-    // The asset exists once the agent's first inventory is in.
-    let asset = deskhand_tests::wait_for(deskhand_tests::fleet::WAIT, "the agent's asset", || {
-        let out = server.cli(&["assets", "show", &id, "--output", "json"]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-            .flatten()
-    });
+    let asset = server.asset_when_in(&id);
     let pkg = asset["software"][0]["name"]
         .as_str()
         .expect("a package")

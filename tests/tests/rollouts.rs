@@ -112,6 +112,24 @@ impl Site {
         ok(&out, "packages publish");
     }
 
+    /// Publishes a signed script `name` that echoes its name.
+    fn publish_script(&self, name: &str) {
+        let script = self.dir.path().join(format!("{name}.sh"));
+        std::fs::write(&script, format!("#!/bin/sh\necho {name}\n")).expect("script");
+        let out = self.server.cli(&[
+            "scripts",
+            "publish",
+            script.to_str().expect("utf-8"),
+            "--name",
+            name,
+            "--interpreter",
+            "sh",
+            "--sign-with",
+            self.key.to_str().expect("utf-8"),
+        ]);
+        ok(&out, "scripts publish");
+    }
+
     fn show(&self, id: &str, extra: &[&str]) -> Value {
         let mut args = vec!["rollouts", "show", id];
         args.extend(extra);
@@ -421,20 +439,7 @@ fn an_abort_with_rollback_uninstalls_where_it_had_installed() {
 #[test]
 fn tickets_on_a_waves_machines_pause_the_rollout() {
     let s = site(3);
-    let script = s.dir.path().join("check.sh");
-    std::fs::write(&script, "#!/bin/sh\necho checked\n").expect("script");
-    let out = s.server.cli(&[
-        "scripts",
-        "publish",
-        script.to_str().expect("utf-8"),
-        "--name",
-        "check",
-        "--interpreter",
-        "sh",
-        "--sign-with",
-        s.key.to_str().expect("utf-8"),
-    ]);
-    ok(&out, "scripts publish");
+    s.publish_script("check");
     let created = s.server.json(&[
         "rollouts",
         "create",
@@ -494,24 +499,7 @@ fn tickets_on_a_waves_machines_pause_the_rollout() {
 #[test]
 fn machines_outside_their_window_wait() {
     let s = site(2);
-    let script = s.dir.path().join("later.sh");
-    std::fs::write(&script, "#!/bin/sh\necho later\n").expect("script");
-    let key = s.key.to_str().expect("utf-8");
-    let path = script.to_str().expect("utf-8");
-    ok(
-        &s.server.cli(&[
-            "scripts",
-            "publish",
-            path,
-            "--name",
-            "later",
-            "--interpreter",
-            "sh",
-            "--sign-with",
-            key,
-        ]),
-        "scripts publish",
-    );
+    s.publish_script("later");
     // Half an hour, twelve hours from now in this machine's local time
     // (the agents' zone: they run here).
     let out = Command::new("date").arg("+%H").output().expect("date");

@@ -176,19 +176,7 @@ async fn prepare(s: &Shared, req: NewRollout, by: &str, now: i64) -> Result<Prep
     let mut words = req.targets.clone();
     words.extend(req.filter.iter().map(|f| format!("where {f}")));
     let record = RolloutRecord {
-        state: crate::rollouts::Rollout {
-            id: String::new(),
-            settings,
-            phase: Phase::Running,
-            wave: 0,
-            waves: 0,
-            wave_done_at: None,
-            wave_tickets: 0,
-            accepted_failures: 0,
-            accepted_tickets: 0,
-            approved_wave: None,
-            machines: Vec::new(),
-        },
+        state: crate::rollouts::Rollout::unstarted(settings),
         action,
         item_id: found.id,
         item: format!("{}@{}", item.name, item.version),

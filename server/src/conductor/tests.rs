@@ -69,19 +69,7 @@ fn create() -> Create {
         on_abort_uninstall: false,
         pause_if_tickets_exceed: None,
     };
-    let state = Rollout {
-        id: String::new(),
-        settings,
-        phase: Phase::Running,
-        wave: 0,
-        waves: 0,
-        wave_done_at: None,
-        wave_tickets: 0,
-        accepted_failures: 0,
-        accepted_tickets: 0,
-        approved_wave: None,
-        machines: Vec::new(),
-    };
+    let state = Rollout::unstarted(settings);
     Create {
         record: RolloutRecord {
             state,

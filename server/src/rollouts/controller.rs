@@ -172,6 +172,24 @@ pub struct Rollout {
 }
 
 impl Rollout {
+    /// A rollout not started yet: its settings, no id, no machines (what a
+    /// creation request carries until the plan is made).
+    pub fn unstarted(settings: RolloutSettings) -> Self {
+        Rollout {
+            id: String::new(),
+            settings,
+            phase: Phase::Running,
+            wave: 0,
+            waves: 0,
+            wave_done_at: None,
+            wave_tickets: 0,
+            accepted_failures: 0,
+            accepted_tickets: 0,
+            approved_wave: None,
+            machines: Vec::new(),
+        }
+    }
+
     /// A new rollout from its plan, started at `now`: the first wave with
     /// something to send starts (or, with nothing to send, it is done).
     pub fn start(

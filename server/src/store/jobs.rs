@@ -378,11 +378,19 @@ impl Store {
     ) -> Result<Vec<String>> {
         self.write_at(now, move |tx| {
             let exists: Option<Option<i64>> = tx
-                .query_row("SELECT cancelled_at FROM jobs WHERE id = ?1", [&job_id], |r| r.get(0))
+                .query_row(
+                    "SELECT cancelled_at FROM jobs WHERE id = ?1",
+                    [&job_id],
+                    |r| r.get(0),
+                )
                 .optional()?;
             match exists {
                 None => return Err(StoreError::NotFound(format!("no job {job_id}"))),
-                Some(Some(_)) => return Err(StoreError::Refused(format!("job {job_id} is already cancelled"))),
+                Some(Some(_)) => {
+                    return Err(StoreError::Refused(format!(
+                        "job {job_id} is already cancelled"
+                    )));
+                }
                 Some(None) => {}
             }
             let targets: Vec<(String, String, String)> = {
@@ -394,25 +402,11 @@ impl Store {
             };
             let mut agents = Vec::new();
             for (asset, agent, state) in targets {
-                let state = target_state(&state)?;
-                if state.is_terminal() {
-                    continue;
-                }
-                match on_cancel(state) {
-                    Some(next) => {
-                        tx.execute(
-                            "UPDATE job_targets SET state = ?3, message = 'cancelled before it reached the agent', finished_at = ?4, updated_at = ?4
-                             WHERE job_id = ?1 AND asset_id = ?2",
-                            params![job_id, asset, next.as_str(), now],
-                        )?;
-                    }
-                    None => {
-                        tx.execute(
-                            "UPDATE job_targets SET cancel_requested = 1, updated_at = ?3 WHERE job_id = ?1 AND asset_id = ?2",
-                            params![job_id, asset, now],
-                        )?;
-                        agents.push(agent);
-                    }
+                let why = "cancelled before it reached the agent";
+                if let Some(agent) =
+                    cancel_target(tx, &job_id, &asset, agent, target_state(&state)?, why, now)?
+                {
+                    agents.push(agent);
                 }
             }
             tx.execute(
@@ -546,6 +540,40 @@ impl Store {
             Ok(out)
         })
         .await
+    }
+}
+
+/// Cancels one unfinished target of a job: a queued one at once (its
+/// message says `why`), one its agent has through the agent (whose id is
+/// returned: tell its session). A finished target is left as it is.
+pub(super) fn cancel_target(
+    tx: &rusqlite::Transaction<'_>,
+    job_id: &str,
+    asset: &str,
+    agent: String,
+    state: TargetState,
+    why: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    if state.is_terminal() {
+        return Ok(None);
+    }
+    match on_cancel(state) {
+        Some(next) => {
+            tx.execute(
+                "UPDATE job_targets SET state = ?3, message = ?4, finished_at = ?5, updated_at = ?5
+                 WHERE job_id = ?1 AND asset_id = ?2",
+                params![job_id, asset, next.as_str(), why, now],
+            )?;
+            Ok(None)
+        }
+        None => {
+            tx.execute(
+                "UPDATE job_targets SET cancel_requested = 1, updated_at = ?3 WHERE job_id = ?1 AND asset_id = ?2",
+                params![job_id, asset, now],
+            )?;
+            Ok(Some(agent))
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::tickets::NewTicket;
 use super::{Result, Store, StoreError, audit};
-use crate::jobs::{TargetState, on_cancel};
+use crate::jobs::TargetState;
 use crate::rollouts::{Machine, PauseReason, Phase, Rollout, RolloutAction};
 
 pub use queries::{MachineDetail, NewTicketLink};
@@ -507,25 +507,10 @@ fn cancel_targets(
         let Some(state) = TargetState::parse(&state) else {
             continue;
         };
-        if state.is_terminal() {
-            continue;
-        }
-        match on_cancel(state) {
-            Some(next) => {
-                tx.execute(
-                    "UPDATE job_targets SET state = ?3, message = 'cancelled before it reached the agent: the rollout was aborted',
-                         finished_at = ?4, updated_at = ?4
-                     WHERE job_id = ?1 AND asset_id = ?2",
-                    params![job_id, asset, next.as_str(), now],
-                )?;
-            }
-            None => {
-                tx.execute(
-                    "UPDATE job_targets SET cancel_requested = 1, updated_at = ?3 WHERE job_id = ?1 AND asset_id = ?2",
-                    params![job_id, asset, now],
-                )?;
-                agents.push(agent);
-            }
+        let why = "cancelled before it reached the agent: the rollout was aborted";
+        if let Some(agent) = super::jobs::cancel_target(tx, job_id, asset, agent, state, why, now)?
+        {
+            agents.push(agent);
         }
     }
     Ok(())
