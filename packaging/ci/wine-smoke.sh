@@ -110,7 +110,20 @@ timeout 120 wine "$exe" enroll \
     --ca-fingerprint "$(jq -r .ca_fingerprint <<<"$token_json")"
 timeout 60 wine "$exe" service install
 timeout 60 wineserver -w
-timeout 60 wine "$exe" service start
+# Right after the prefix restarts, Wine's service manager may not answer
+# yet ("RPC server unavailable", seen once in CI): a few tries, then fail.
+started=0
+for _ in 1 2 3 4 5; do
+    if timeout 60 wine "$exe" service start; then
+        started=1
+        break
+    fi
+    sleep 2
+done
+[ "$started" = 1 ] || {
+    echo "wine-smoke: the service would not start" >&2
+    exit 1
+}
 wait_online true || {
     echo "wine-smoke: the Windows service did not come online; its log:" >&2
     tail -20 "$agent_log" >&2
