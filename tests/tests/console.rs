@@ -157,6 +157,27 @@ fn an_admin_logs_in_finds_a_machine_works_a_ticket_and_logs_out() {
         assert!(audit.contains(want), "{want} in:\n{audit}");
     }
 
+    // Reports: charts drawn by the server beside their numbers, and CSV.
+    let r = b.get("/console/reports");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<svg") && r.body.contains("Ticket volume and backlog"));
+    let csv = b.get("/console/reports?csv=tickets");
+    assert!(
+        csv.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    assert!(
+        csv.body.starts_with("start,end,opened,resolved"),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.lines().count() >= 2,
+        "a row per period: {}",
+        csv.body
+    );
+
     // Logging out ends the session on the server: the old cookie is dead.
     let old = b.cookie.clone();
     let r = b.post("/console/logout", &[("csrf", &csrf)]);

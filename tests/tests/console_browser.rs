@@ -119,6 +119,12 @@ fn a_technician_works_a_ticket_in_a_real_browser() {
     let text = wait_text(&b, "ticket");
     assert!(text.contains("console.login"), "{text}");
     b.screenshot("6-audit").expect("shot");
+    // The reports page draws its charts (SVG from the server).
+    b.go(&format!("{}/console/reports", server.api))
+        .expect("reports");
+    wait_text(&b, "Ticket volume and backlog");
+    assert!(b.source().expect("source").contains("<svg"));
+    b.screenshot("7-reports").expect("shot");
     eprintln!("screenshots in {}", shots.display());
     drop(b);
     run.stop();

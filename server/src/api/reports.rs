@@ -101,7 +101,7 @@ pub(super) async fn period(
     Ok(p)
 }
 
-async fn inventory_report(
+pub(super) async fn inventory_report(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<ReportQuery>,
@@ -281,7 +281,7 @@ fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
     })
 }
 
-async fn ticket_report(
+pub(super) async fn ticket_report(
     State(s): State<Shared>,
     _: Authed,
     Query(q): Query<ReportQuery>,

@@ -14,10 +14,14 @@
 //!   rollouts and a rollout's page with pause, resume, approve and abort.
 //! - `admin`: jobs and a job's page; operators, enrollment tokens and the
 //!   audit log (with a CSV download).
+//! - `reports` and `charts`: the ticket and inventory reports with SVG
+//!   charts drawn here, their tables and CSV.
 
 mod admin;
+mod charts;
 mod login;
 mod pages;
+mod reports;
 mod work;
 
 use std::sync::OnceLock;
@@ -97,6 +101,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/rollouts/{id}/{command}", post(work::command))
         .route("/console/jobs", get(admin::jobs))
         .route("/console/jobs/{id}", get(admin::job))
+        .route("/console/reports", get(reports::reports))
         .route("/console/admin", get(admin::admin))
         .route("/console/admin/tokens", post(admin::create_token))
         .route("/console/admin/audit", get(admin::audit))
@@ -285,6 +290,7 @@ fn page(user: &ConsoleUser, title: &str, content: Markup) -> PageResult {
         ("/console/tickets", "Tickets"),
         ("/console/jobs", "Jobs"),
         ("/console/rollouts", "Rollouts"),
+        ("/console/reports", "Reports"),
         ("/console/admin", "Admin"),
     ];
     let body = bare(
