@@ -622,6 +622,18 @@ pub fn build_deb(dir: &Path, name: &str, version: &str) -> PathBuf {
     out
 }
 
+/// The installed version of a Debian package on this machine, if it is
+/// installed.
+pub fn dpkg_installed(name: &str) -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Status} ${Version}", name])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("install ok installed ")
+        .map(str::to_string)
+}
+
 /// Runs dpkg, asserting success.
 pub fn dpkg(args: &[&str]) {
     let out = Command::new("dpkg").args(args).output().expect("dpkg runs");

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use deskhand_tests::fleet::{Fleet, WAIT, fleet, generate_key};
-use deskhand_tests::{PurgeOnDrop, build_deb, wait_for};
+use deskhand_tests::{PurgeOnDrop, build_deb, dpkg_installed, wait_for};
 use serde_json::Value;
 
 const PKG: &str = "deskhand-e2e-job";
@@ -14,16 +14,6 @@ const PKG: &str = "deskhand-e2e-job";
 /// A script parameter `run`, passed as the variable RUN.
 const RUN_PARAM: &str =
     "[[param]]\nname = \"run\"\nkind = \"string\"\nrequired = true\npass = \"env:RUN\"\n";
-
-fn dpkg_installed(name: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Status} ${Version}", name])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.strip_prefix("install ok installed ")
-        .map(str::to_string)
-}
 
 #[test]
 fn a_signed_deb_is_installed_verified_in_the_inventory_and_uninstalled() {

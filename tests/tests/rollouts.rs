@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use deskhand_tests::fleet::{WAIT, generate_key};
-use deskhand_tests::{Agent, Proc, PurgeOnDrop, Server, build_deb, wait_for};
+use deskhand_tests::{Agent, Proc, PurgeOnDrop, Server, build_deb, dpkg_installed, wait_for};
 use serde_json::Value;
 
 const PKG: &str = "deskhand-e2e-rollout";
@@ -159,16 +159,6 @@ impl Site {
     }
 }
 
-fn dpkg_installed(name: &str) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Status} ${Version}", name])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.strip_prefix("install ok installed ")
-        .map(str::to_string)
-}
-
 fn counts(v: &Value, wave: usize, state: &str) -> u64 {
     v["waves"][wave]["counts"][state].as_u64().unwrap_or(0)
 }
@@ -197,11 +187,12 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
     let failing = s.agents[1].1.clone();
     fail_here(&s.agents[1].0, true);
 
-    let preview = s.server.json(&[
-        "rollouts",
-        "preview",
+    let item = format!("{PKG}@1.0");
+    // A canary and two waves; the canary's rate counts once both its
+    // results are in.
+    let plan = [
         "--install",
-        &format!("{PKG}@1.0"),
+        &item,
         "--target",
         "label:desktops",
         "--canary",
@@ -210,7 +201,10 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
         "50%,100%",
         "--min-wave-size",
         "2",
-    ]);
+    ];
+    let preview = s
+        .server
+        .json(&[&["rollouts", "preview"][..], &plan].concat());
     let sizes: Vec<usize> = preview["waves"]
         .as_array()
         .expect("waves")
@@ -226,26 +220,20 @@ fn a_rollout_pauses_on_a_canary_failure_resumes_after_the_fix_and_matches_invent
             .is_empty()
     );
 
-    let created = s.server.json(&[
-        "rollouts",
-        "create",
-        "--install",
-        &format!("{PKG}@1.0"),
-        "--target",
-        "label:desktops",
-        "--canary",
-        "label:it-staff",
-        "--waves",
-        "50%,100%",
-        // The canary's rate counts once both its results are in.
-        "--min-wave-size",
-        "2",
-        "--pause-if-failures-exceed",
-        "0%",
-        // One dpkg at a time: the agents share this machine's database.
-        "--max-in-flight",
-        "1",
-    ]);
+    let created = s.server.json(
+        &[
+            &["rollouts", "create"][..],
+            &plan,
+            &[
+                "--pause-if-failures-exceed",
+                "0%",
+                // One dpkg at a time: the agents share this machine's database.
+                "--max-in-flight",
+                "1",
+            ],
+        ]
+        .concat(),
+    );
     let id = created["id"].as_i64().expect("rollout id").to_string();
     assert_eq!(created["waves"].as_array().map(Vec::len), Some(3));
 
