@@ -54,7 +54,7 @@ impl Client {
     pub(crate) async fn put_bytes<T: DeserializeOwned>(
         &self,
         path: &str,
-        body: Vec<u8>,
+        body: impl Into<reqwest::Body>,
         timeout: std::time::Duration,
     ) -> Result<T> {
         self.call(

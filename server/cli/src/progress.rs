@@ -1,10 +1,10 @@
-//! Progress on the operator's terminal: a spinner while an artifact
+//! Progress on the operator's terminal: a bar of bytes while an artifact
 //! uploads, a bar of finished targets while `jobs run --wait` waits. Only
 //! when stderr is a terminal; otherwise the plain lines scripts and logs
 //! have always had. Nothing here writes to stdout.
 //!
 //! The text is decided by pure functions ([`TargetCounts::label`],
-//! [`upload_label`], [`upload_done`]); [`JobBar`] and [`UploadSpinner`]
+//! [`upload_label`], [`upload_done`]); [`JobBar`] and [`UploadBar`]
 //! only draw it.
 
 use std::io::IsTerminal;
@@ -147,17 +147,18 @@ impl JobBar {
     }
 }
 
-/// A spinner while an artifact uploads (its body goes to the HTTP client
-/// whole, so there is no byte count to show until it is sent); off a
-/// terminal, the plain "uploading" line.
-pub(crate) struct UploadSpinner {
+/// A bar of bytes sent while an artifact uploads; off a terminal, the
+/// plain "uploading" line. Clones share one bar: the body stream moves
+/// it as it reads the file.
+#[derive(Clone)]
+pub(crate) struct UploadBar {
     bar: Option<ProgressBar>,
     name: String,
     size: u64,
     started: Instant,
 }
 
-impl UploadSpinner {
+impl UploadBar {
     /// Starts showing that `path` (`size` bytes) uploads.
     pub(crate) fn start(path: &std::path::Path, size: u64) -> Self {
         let name = path.file_name().map_or_else(
@@ -165,9 +166,12 @@ impl UploadSpinner {
             |n| n.to_string_lossy().into_owned(),
         );
         let bar = if stderr_is_terminal() {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}  {elapsed}") {
-                bar.set_style(style);
+            let bar = ProgressBar::new(size);
+            // The template is a constant: it parses or no bar is drawn.
+            if let Ok(style) = ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {bytes}/{total_bytes}  {bytes_per_sec}  {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(upload_label(&name, size));
             bar.enable_steady_tick(TICK);
@@ -184,7 +188,14 @@ impl UploadSpinner {
         }
     }
 
-    /// The upload is done: on a terminal, the spinner becomes the summary.
+    /// `n` more bytes have been handed to the connection.
+    pub(crate) fn sent(&self, n: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
+    /// The upload is done: on a terminal, the bar becomes the summary.
     pub(crate) fn done(self) {
         if let Some(bar) = self.bar {
             bar.set_style(ProgressStyle::default_spinner().tick_chars("  "));
@@ -192,7 +203,7 @@ impl UploadSpinner {
         }
     }
 
-    /// The upload failed: the spinner goes, the error says why.
+    /// The upload failed: the bar goes, the error says why.
     pub(crate) fn abandon(self) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();

@@ -19,7 +19,7 @@ use deskhand_shared::jobs::{
 };
 
 use crate::client::{Client, path_segment};
-use crate::progress::UploadSpinner;
+use crate::progress::UploadBar;
 use crate::render::{OutputFormat, Table, emit, opt, print};
 use deskhand_api_types::jobs::{ContentInfo, ItemView, PublishItem};
 
@@ -305,23 +305,49 @@ async fn upload(c: &Client, path: &Path, sha256: &str, size: u64) -> Result<()> 
     {
         return Ok(());
     }
-    let bytes = tokio::fs::read(path)
+    let file = tokio::fs::File::open(path)
         .await
-        .with_context(|| format!("reading {}", path.display()))?;
-    let spinner = UploadSpinner::start(path, size);
+        .with_context(|| format!("opening {}", path.display()))?;
+    let bar = UploadBar::start(path, size);
     match c
-        .put_bytes::<ContentInfo>(&url, bytes, Duration::from_secs(3600))
+        .put_bytes::<ContentInfo>(
+            &url,
+            file_body(file, bar.clone()),
+            Duration::from_secs(3600),
+        )
         .await
     {
         Ok(_) => {
-            spinner.done();
+            bar.done();
             Ok(())
         }
         Err(e) => {
-            spinner.abandon();
+            bar.abandon();
             Err(e)
         }
     }
+}
+
+/// How much of a file is read for each piece of the request body.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// A request body that reads `file` as the connection takes it, moving
+/// `bar` by each piece: memory stays at one piece whatever the artifact's
+/// size. A file that changes while it is read fails the server's hash
+/// check and is refused there.
+fn file_body(file: tokio::fs::File, bar: UploadBar) -> reqwest::Body {
+    use tokio::io::AsyncReadExt;
+    let pieces = futures_util::stream::try_unfold((file, bar), |(mut file, bar)| async move {
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        bar.sent(n as u64);
+        Ok(Some((bytes::Bytes::from(buf), (file, bar))))
+    });
+    reqwest::Body::wrap_stream(pieces)
 }
 
 /// Signs `manifest` and publishes it (after its artifact).
