@@ -7,7 +7,7 @@
 
 use deskhand_tests::browser::Browser;
 use deskhand_tests::fleet::{Fleet, WAIT, fleet};
-use deskhand_tests::wait_for;
+use deskhand_tests::{build_deb, wait_for};
 
 fn ok(out: &std::process::Output, what: &str) -> String {
     assert!(
@@ -95,7 +95,7 @@ fn a_ticket_links_an_asset_and_attaches_a_diagnostic_run_on_it() {
     assert!(r.body.contains("no-such-pc"), "{}", r.body);
     let page = b.get("/console/tickets/1");
     assert!(page.body.contains(&format!("/console/assets/{}", f.id)));
-    assert!(page.body.contains("changes in the last 7 days"));
+    assert!(page.body.contains(" in the last 7 days"));
     assert!(page.body.contains(&format!("Unlink {host}")));
     assert!(page.body.contains("Attach a diagnostic"));
 
@@ -249,6 +249,34 @@ fn jobs_and_rollouts_poll_while_running_and_rollouts_are_made_from_the_form() {
             .body
             .contains("/console/rollouts/1\"")
     );
+
+    // An install of a real .deb, previewed only: nothing is installed here.
+    let deb = build_deb(f.dir.path(), "deskhand-e2e-console", "1.0");
+    ok(
+        &f.server.cli(&[
+            "packages",
+            "publish",
+            deb.to_str().expect("utf-8"),
+            "--name",
+            "deskhand-e2e-console",
+            "--version",
+            "1.0",
+            "--sign-with",
+            f.key.to_str().expect("utf-8"),
+        ]),
+        "packages publish",
+    );
+    let mut install = form("preview", "deskhand-e2e-console@1.0", host.clone());
+    install[2].1 = "install".into();
+    install.push(("canary", host.clone()));
+    let r = post(&mut b, install);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("Preview: install deskhand-e2e-console@1.0"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<td>canary</td>"), "{}", r.body);
 
     // What the API refuses is shown on the form, the form kept.
     let r = post(&mut b, form("create", "no-such-script", host.clone()));

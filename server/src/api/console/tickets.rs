@@ -185,7 +185,7 @@ fn linked_asset(user: &ConsoleUser, url: &str, l: &LinkedAssetView) -> Markup {
         section.linked {
             h3 {
                 a href=(format!("/console/assets/{}", l.asset.id)) { (l.asset.hostname) }
-                " " span.muted { (l.changes_last_7_days_total) " changes in the last 7 days" }
+                " " span.muted { (changes(l.changes_last_7_days_total)) " in the last 7 days" }
             }
             @if !l.software_installed_since_opened.is_empty() {
                 p { "Installed since the ticket was opened: "
@@ -196,7 +196,7 @@ fn linked_asset(user: &ConsoleUser, url: &str, l: &LinkedAssetView) -> Markup {
                     tr { th { "At" } th { "What" } th { "Change" } th.wide { "From" } th.wide { "To" } }
                     @for h in l.changed_last_7_days.iter().take(RECENT_CHANGES_SHOWN) {
                         tr {
-                            td { (h.at) } td { (h.category) ": " (h.item) } td { (h.change) }
+                            td { (h.at) } td { (h.category) @if !h.item.is_empty() { ": " (h.item) } } td { (h.change) }
                             td.wide { (h.old_value.clone().unwrap_or_default()) }
                             td.wide { (h.new_value.clone().unwrap_or_default()) }
                         }
@@ -211,6 +211,15 @@ fn linked_asset(user: &ConsoleUser, url: &str, l: &LinkedAssetView) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// "1 change", "3 changes".
+fn changes(n: usize) -> String {
+    if n == 1 {
+        "1 change".into()
+    } else {
+        format!("{n} changes")
     }
 }
 
@@ -246,6 +255,34 @@ fn attached(j: &JobRefView) -> Markup {
                 ": " (job.job.action) " " (job.job.item) " - "
                 (job.job.states.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", "))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{attachable_checks, changes};
+
+    #[test]
+    fn counts_of_changes_read_as_english() {
+        assert_eq!(changes(0), "0 changes");
+        assert_eq!(changes(1), "1 change");
+        assert_eq!(changes(7), "7 changes");
+    }
+
+    #[test]
+    fn only_finished_checks_without_required_arguments_are_attachable() {
+        let names: Vec<&str> = attachable_checks().map(|c| c.name).collect();
+        assert!(names.contains(&"system-summary"), "{names:?}");
+        let all = deskhand_shared::diag::catalog::catalog();
+        for c in all.iter().filter(|c| c.follows) {
+            assert!(!names.contains(&c.name), "{} follows", c.name);
+        }
+        for c in all
+            .iter()
+            .filter(|c| c.args.iter().any(|a| a.default.is_none()))
+        {
+            assert!(!names.contains(&c.name), "{} needs an argument", c.name);
         }
     }
 }
