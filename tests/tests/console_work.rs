@@ -192,6 +192,10 @@ fn jobs_and_rollouts_poll_while_running_and_rollouts_are_made_from_the_form() {
         "{}",
         running.body
     );
+    // Logged out, a poll sends the whole page to the login form.
+    let anon = Browser::new(&f.server.api).get(&url);
+    assert_eq!(anon.status, 401, "{}", anon.body);
+    assert_eq!(anon.header("hx-redirect"), Some("/console/login"));
     f.finished(&job);
     let done = b.get(&url);
     assert!(!done.body.contains("hx-trigger"), "{}", done.body);

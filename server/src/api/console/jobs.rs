@@ -4,11 +4,11 @@
 //! are.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse};
+use axum::response::Response;
 use deskhand_api_types::jobs::{JobDetail, ListQuery, TargetView};
 use maud::{Markup, html};
 
-use super::{ConsoleError, ConsoleUser, PageResult, page, secured};
+use super::{ConsoleError, ConsoleUser, PageResult, fragment, page};
 use crate::api::Shared;
 use crate::jobs::TargetState;
 
@@ -75,11 +75,16 @@ pub(in crate::api) async fn job(
 /// The machines' fragment alone, for the page's polling.
 pub(in crate::api) async fn job_targets(
     State(s): State<Shared>,
-    user: ConsoleUser,
+    user: Result<ConsoleUser, ConsoleError>,
     Path(id): Path<String>,
-) -> PageResult {
-    let d = detail(&s, &user, id).await?;
-    Ok(secured(Html(targets(&d).into_string())).into_response())
+) -> Response {
+    fragment::answer(
+        async {
+            let user = user?;
+            Ok(targets(&detail(&s, &user, id).await?))
+        }
+        .await,
+    )
 }
 
 /// Whether some machine of the job may still change: a state that is not

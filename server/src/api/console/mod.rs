@@ -17,6 +17,8 @@
 //!   (preview, create), and a rollout's page with its polled progress and
 //!   pause, resume, approve and abort.
 //! - `jobs`: the jobs and a job's page, its machines polled while it runs.
+//! - `fragment`: how a polled fragment answers (no layout; an ended
+//!   session reloads the whole page to the login form).
 //! - `admin`: operators, enrollment tokens, publisher keys and the audit
 //!   log (with a CSV download).
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
@@ -24,6 +26,7 @@
 
 mod admin;
 mod charts;
+mod fragment;
 mod jobs;
 mod login;
 mod pages;

@@ -7,13 +7,13 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::Response;
 use deskhand_api_types::rollouts::{RolloutPreview, RolloutQuery, RolloutView};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::rollout_form::{self, RolloutForm};
-use super::{ConsoleError, ConsoleUser, PageResult, back, bar, csrf_field, page, secured};
+use super::{ConsoleError, ConsoleUser, PageResult, back, bar, csrf_field, fragment, page};
 use crate::api::Shared;
 use crate::store::Role;
 
@@ -268,11 +268,16 @@ pub(in crate::api) async fn rollout(
 /// The progress fragment alone, for the page's polling.
 pub(in crate::api) async fn rollout_progress(
     State(s): State<Shared>,
-    user: ConsoleUser,
+    user: Result<ConsoleUser, ConsoleError>,
     Path(id): Path<String>,
-) -> PageResult {
-    let r = failed_view(&s, &user, id).await?;
-    Ok(secured(Html(progress(&r).into_string())).into_response())
+) -> Response {
+    fragment::answer(
+        async {
+            let user = user?;
+            Ok(progress(&failed_view(&s, &user, id).await?))
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
