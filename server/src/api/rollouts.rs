@@ -202,7 +202,7 @@ async fn prepare(s: &Shared, req: NewRollout, by: &str, now: i64) -> Result<Prep
     })
 }
 
-async fn create(
+pub(super) async fn create(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<NewRollout>,
@@ -223,7 +223,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&s.store, rec, None).await?)))
 }
 
-async fn preview(
+pub(super) async fn preview(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<NewRollout>,

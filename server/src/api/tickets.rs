@@ -396,7 +396,7 @@ pub(super) async fn escalate(
     .await
 }
 
-async fn link_asset(
+pub(super) async fn link_asset(
     State(s): State<Shared>,
     op: Authed,
     Path(n): Path<String>,
@@ -415,7 +415,7 @@ async fn link_asset(
     .await
 }
 
-async fn unlink_asset(
+pub(super) async fn unlink_asset(
     State(s): State<Shared>,
     op: Authed,
     Path((n, asset)): Path<(String, String)>,

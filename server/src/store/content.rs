@@ -49,6 +49,21 @@ fn item_from_row(r: &Row<'_>) -> rusqlite::Result<ContentItem> {
     })
 }
 
+/// A publisher key as the published items show it: the server holds no
+/// key, only the key id each signed manifest names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublisherKey {
+    /// The key id manifests name (the first 8 bytes of the public key's
+    /// SHA-256, hex).
+    pub key_id: String,
+    /// Package versions signed with it.
+    pub packages: usize,
+    /// Script versions signed with it.
+    pub scripts: usize,
+    /// When the last item signed with it was published.
+    pub last_published: i64,
+}
+
 const ITEM_COLUMNS: &str = "id, kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by";
 
 impl Store {
@@ -160,6 +175,29 @@ impl Store {
         .await
     }
 
+    /// The publisher keys that signed published items, the most recently
+    /// used first.
+    pub async fn publisher_keys(&self) -> Result<Vec<PublisherKey>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT publisher, SUM(kind = 'package'), SUM(kind = 'script'), MAX(published_at)
+                 FROM content_items GROUP BY publisher ORDER BY MAX(published_at) DESC, publisher",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(PublisherKey {
+                        key_id: r.get(0)?,
+                        packages: usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        scripts: usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                        last_published: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     /// Whether a published item names this content (agents may fetch only those).
     pub async fn content_is_published(&self, sha256: String) -> Result<bool> {
         self.read(move |conn| {
@@ -173,5 +211,43 @@ impl Store {
                 .is_some())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+
+    use super::PublisherKey;
+
+    #[tokio::test]
+    async fn publisher_keys_count_each_keys_items_newest_first() {
+        let (_dir, s) = crate::testkit::store().await;
+        assert!(s.publisher_keys().await.expect("keys").is_empty());
+        s.write_at(1, |tx| {
+            for (kind, name, key, at) in [
+                ("package", "firefox", "k1", 10),
+                ("package", "chrome", "k1", 20),
+                ("script", "cleanup", "k1", 15),
+                ("script", "reboot", "k2", 30),
+            ] {
+                tx.execute(
+                    "INSERT INTO content_items (kind, name, version, manifest, signature, publisher, published_at, published_by)
+                     VALUES (?1, ?2, '1', '{}', 'sig', ?3, ?4, 'admin')",
+                    params![kind, name, key, at],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("items");
+        let keys = s.publisher_keys().await.expect("keys");
+        let want = |key_id: &str, packages, scripts, last_published| PublisherKey {
+            key_id: key_id.into(),
+            packages,
+            scripts,
+            last_published,
+        };
+        assert_eq!(keys, vec![want("k2", 0, 1, 30), want("k1", 2, 1, 20)]);
     }
 }

@@ -69,7 +69,7 @@ pub use assets::{
 };
 pub use changes::{Change, ChangeGroup, ChangeQuery};
 pub use console::ConsoleSession;
-pub use content::ContentItem;
+pub use content::{ContentItem, PublisherKey};
 pub use diag::DiagRun;
 pub use jobs::{Applied, JobRow, NewJob, TargetRow};
 pub use labels::Label;

@@ -1,14 +1,13 @@
-//! Jobs (the list and a job's page with each machine's state and output,
-//! refreshed while it runs) and the admin's pages: operators, enrollment
-//! tokens with the ready-to-paste enroll command, and the audit log with
-//! a filter and a CSV download.
+//! The admin's pages: operators, enrollment tokens with the ready-to-paste
+//! enroll command, the publisher keys published items were signed with
+//! (read-only: the server never holds a private key), and the audit log
+//! with a filter and a CSV download.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use deskhand_api_types::agents::CreateToken;
-use deskhand_api_types::jobs::ListQuery;
 use deskhand_api_types::operators::AuditQuery;
 use maud::html;
 use serde::Deserialize;
@@ -16,69 +15,6 @@ use serde::Deserialize;
 use super::{ConsoleUser, PageResult, csrf_field, page};
 use crate::api::Shared;
 use crate::store::Role;
-
-pub(in crate::api) async fn jobs(State(s): State<Shared>, user: ConsoleUser) -> PageResult {
-    let axum::Json(rows) = crate::api::jobs::list_jobs(
-        State(s.clone()),
-        user.authed(),
-        Query(ListQuery { limit: Some(200) }),
-    )
-    .await?;
-    page(
-        &user,
-        "Jobs",
-        html! {
-            h1 { "Jobs" }
-            p.muted { "Run them with " code { "deskhand jobs run" } "." }
-            table {
-                tr { th { "Job" } th { "Action" } th { "Item" } th.wide { "Targets" } th { "States" } th.wide { "Created" } }
-                @for j in &rows {
-                    tr {
-                        td { a href=(format!("/console/jobs/{}", j.id)) { (j.id.get(..12).unwrap_or(&j.id)) } }
-                        td { (j.action) } td { (j.item) }
-                        td.wide { (j.targets) }
-                        td { (j.states.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ")) }
-                        td.wide { (j.created_at) " by " (j.created_by) }
-                    }
-                }
-            }
-            @if rows.is_empty() { p.muted { "No job yet." } }
-        },
-    )
-}
-
-pub(in crate::api) async fn job(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> PageResult {
-    let axum::Json(d) =
-        crate::api::jobs::show_job(State(s.clone()), user.authed(), Path(id)).await?;
-    let j = &d.job;
-    let url = format!("/console/jobs/{}", j.id);
-    page(
-        &user,
-        &format!("Job {}", j.id.get(..12).unwrap_or(&j.id)),
-        html! {
-            h1 { "Job " (j.id.get(..12).unwrap_or(&j.id)) ": " (j.action) " " (j.item) }
-            p.muted { "Targets: " (j.targets) " - created " (j.created_at) " by " (j.created_by) " - deadline " (j.deadline) }
-            div #targets hx-get=(url) hx-select="#targets" hx-trigger="every 2s" hx-swap="outerHTML" {
-                table {
-                    tr { th { "Host" } th { "State" } th { "Exit" } th { "Message" } th.wide { "Output" } }
-                    @for t in &d.targets {
-                        tr {
-                            td { a href=(format!("/console/assets/{}", t.asset_id)) { (t.hostname) } }
-                            td.failed[t.state == "failed"] { (t.state) }
-                            td { (t.exit_code.map(|c| c.to_string()).unwrap_or_default()) }
-                            td { (t.message) }
-                            td.wide { @if !(t.stdout.is_empty() && t.stderr.is_empty()) { pre { (t.stdout) (t.stderr) } } }
-                        }
-                    }
-                }
-            }
-        },
-    )
-}
 
 pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) -> PageResult {
     let axum::Json(ops) =
@@ -90,6 +26,7 @@ pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) ->
     } else {
         Vec::new()
     };
+    let keys = s.store.publisher_keys().await?;
     page(
         &user,
         "Admin",
@@ -119,6 +56,20 @@ pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) ->
                 }
                 p { a href="/console/admin/audit" { "The audit log" } }
             }
+            h2 { "Publisher keys" }
+            p.muted { "Agents run only what a key they pin has signed; the server keeps no private key, only the id of the key each published item names." }
+            @if keys.is_empty() { p.muted { "Nothing is published yet." } } @else {
+                table {
+                    tr { th { "Key id" } th { "Packages" } th { "Scripts" } th { "Last published" } }
+                    @for k in &keys {
+                        tr { td { code { (k.key_id) } } td { (k.packages) } td { (k.scripts) } td { (crate::rfc3339(k.last_published)) } }
+                    }
+                }
+            }
+            p { "Make a key on the machine you publish from (never on the server), then enroll agents with the public key it prints:" }
+            pre { "deskhand keys generate --out ~/.config/deskhand/publisher.key\n"
+                  "deskhand keys show ~/.config/deskhand/publisher.key\n"
+                  "deskhand-agent enroll ... --trust-publisher ed25519:..." }
         },
     )
 }

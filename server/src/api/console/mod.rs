@@ -10,18 +10,30 @@
 //!   files and the security headers every page carries.
 //! - `login`: the login form, sessions and logout.
 //! - `pages`: the dashboard, the asset list and an asset's page.
-//! - `work`: the ticket queue and a ticket's page with its actions; the
-//!   rollouts and a rollout's page with pause, resume, approve and abort.
-//! - `admin`: jobs and a job's page; operators, enrollment tokens and the
-//!   audit log (with a CSV download).
+//! - `tickets` and `ticket_actions`: the ticket queue, a ticket's page,
+//!   and its actions (comment, assign, escalate, status, link an asset,
+//!   attach a diagnostic).
+//! - `work` and `rollout_form`: the rollouts with the "new rollout" form
+//!   (preview, create), and a rollout's page with its polled progress and
+//!   pause, resume, approve and abort.
+//! - `jobs`: the jobs and a job's page, its machines polled while it runs.
+//! - `fragment`: how a polled fragment answers (no layout; an ended
+//!   session reloads the whole page to the login form).
+//! - `admin`: operators, enrollment tokens, publisher keys and the audit
+//!   log (with a CSV download).
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
 //!   charts drawn here, their tables and CSV.
 
 mod admin;
 mod charts;
+mod fragment;
+mod jobs;
 mod login;
 mod pages;
 mod reports;
+mod rollout_form;
+mod ticket_actions;
+mod tickets;
 mod work;
 
 use std::sync::OnceLock;
@@ -90,17 +102,43 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/assets/{key}/refresh", post(pages::refresh))
         .route("/console/assets/{key}/diag", post(pages::diag))
         .route("/console/assets/{key}/ticket", post(pages::open_ticket))
-        .route("/console/tickets", get(work::tickets))
-        .route("/console/tickets/{number}", get(work::ticket))
-        .route("/console/tickets/{number}/comment", post(work::comment))
-        .route("/console/tickets/{number}/status", post(work::status))
-        .route("/console/tickets/{number}/assign", post(work::assign))
-        .route("/console/tickets/{number}/escalate", post(work::escalate))
-        .route("/console/rollouts", get(work::rollouts))
+        .route("/console/tickets", get(tickets::tickets))
+        .route("/console/tickets/{number}", get(tickets::ticket))
+        .route(
+            "/console/tickets/{number}/comment",
+            post(ticket_actions::comment),
+        )
+        .route(
+            "/console/tickets/{number}/status",
+            post(ticket_actions::status),
+        )
+        .route(
+            "/console/tickets/{number}/assign",
+            post(ticket_actions::assign),
+        )
+        .route(
+            "/console/tickets/{number}/escalate",
+            post(ticket_actions::escalate),
+        )
+        .route("/console/tickets/{number}/link", post(ticket_actions::link))
+        .route(
+            "/console/tickets/{number}/unlink",
+            post(ticket_actions::unlink),
+        )
+        .route(
+            "/console/tickets/{number}/diag",
+            post(ticket_actions::attach_diag),
+        )
+        .route("/console/rollouts", get(work::rollouts).post(work::create))
         .route("/console/rollouts/{id}", get(work::rollout))
+        .route(
+            "/console/rollouts/{id}/progress",
+            get(work::rollout_progress),
+        )
         .route("/console/rollouts/{id}/{command}", post(work::command))
-        .route("/console/jobs", get(admin::jobs))
-        .route("/console/jobs/{id}", get(admin::job))
+        .route("/console/jobs", get(jobs::jobs))
+        .route("/console/jobs/{id}", get(jobs::job))
+        .route("/console/jobs/{id}/targets", get(jobs::job_targets))
         .route("/console/reports", get(reports::reports))
         .route("/console/admin", get(admin::admin))
         .route("/console/admin/tokens", post(admin::create_token))

@@ -1,283 +1,21 @@
-//! The help desk's and the rollouts' pages: the ticket queue and a
-//! ticket's page with its actions (comment, status); the rollouts and a
-//! rollout's page with pause, resume, approve and abort. Every action
-//! goes through the API's own handler, so the same roles and checks apply.
+//! The rollouts' pages: the list with the "new rollout" form (preview
+//! its waves, then create), and a rollout's page with its wave progress
+//! (a fragment polled while the rollout is live) and pause, resume,
+//! approve and abort. Every action goes through the API's own handler,
+//! so the same roles and checks apply. (The tickets are in `tickets`.)
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use deskhand_api_types::rollouts::{RolloutQuery, RolloutView};
-use deskhand_api_types::tickets::{CommentRequest, StatusRequest, TicketQuery};
+use axum::http::StatusCode;
+use axum::response::Response;
+use deskhand_api_types::rollouts::{RolloutPreview, RolloutQuery, RolloutView};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{ConsoleUser, PageResult, back, bar, csrf_field, page};
+use super::rollout_form::{self, RolloutForm};
+use super::{ConsoleError, ConsoleUser, PageResult, back, bar, csrf_field, fragment, page};
 use crate::api::Shared;
 use crate::store::Role;
-
-/// `?status=&mine=&breaching=` of the queue.
-#[derive(Debug, Default, Deserialize)]
-pub(in crate::api) struct QueueParams {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    mine: Option<String>,
-    #[serde(default)]
-    breaching: Option<String>,
-}
-
-pub(in crate::api) async fn tickets(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Query(p): Query<QueueParams>,
-) -> PageResult {
-    let q = TicketQuery {
-        status: Some(p.status.trim().to_string()).filter(|v| !v.is_empty()),
-        priority: Some(p.priority.trim().to_string()).filter(|v| !v.is_empty()),
-        mine: p.mine.as_ref().map(|_| true),
-        breaching: p.breaching.as_ref().map(|_| true),
-        ..TicketQuery::default()
-    };
-    let axum::Json(rows) =
-        crate::api::tickets::list_tickets(State(s.clone()), user.authed(), Query(q)).await?;
-    let statuses = ["", "new", "open", "pending", "resolved", "closed", "all"];
-    page(
-        &user,
-        "Tickets",
-        html! {
-            h1 { "Tickets" }
-            form.search method="get" action="/console/tickets" {
-                select name="status" aria-label="status" {
-                    @for st in statuses {
-                        option value=(st) selected[st == p.status] { @if st.is_empty() { "active" } @else { (st) } }
-                    }
-                }
-                input name="priority" value=(p.priority) placeholder="priority, e.g. urgent,high" aria-label="priority";
-                label { input type="checkbox" name="mine" value="1" checked[p.mine.is_some()]; " mine" }
-                label { input type="checkbox" name="breaching" value="1" checked[p.breaching.is_some()]; " breaching" }
-                button type="submit" { "Filter" }
-            }
-            table {
-                tr { th { "#" } th { "Title" } th { "Status" } th { "Priority" } th.wide { "Assignee" } th { "SLA" } }
-                @for t in &rows {
-                    tr {
-                        td { a href=(format!("/console/tickets/{}", t.number)) { (t.number) } }
-                        td { (t.title) }
-                        td { (t.status) }
-                        td { (t.priority) }
-                        td.wide { (t.assignee.clone().unwrap_or_default()) }
-                        td { @if t.breached { span.breached { "breached" } } @else if t.at_risk { span.at-risk { "at risk" } } @else { "ok" } }
-                    }
-                }
-            }
-            @if rows.is_empty() { p.muted { "No ticket matches." } }
-        },
-    )
-}
-
-pub(in crate::api) async fn ticket(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(n): Path<String>,
-) -> PageResult {
-    let axum::Json(d) =
-        crate::api::tickets::show_ticket(State(s.clone()), user.authed(), Path(n)).await?;
-    let t = &d.ticket;
-    let url = format!("/console/tickets/{}", t.number);
-    page(
-        &user,
-        &format!("Ticket {}", t.number),
-        html! {
-            h1 { "#" (t.number) " " (t.title) }
-            table {
-                tr { th { "Status" } td { (t.status) } }
-                tr { th { "Priority" } td { (t.priority) " (tier " (t.tier) ")" } }
-                tr { th { "Requester" } td { (t.requester) } }
-                tr { th { "Assignee" } td { (t.assignee.clone().unwrap_or_else(|| "nobody".into())) } }
-                tr { th { "First response" } td { (clock(&t.first_response)) } }
-                tr { th { "Resolution" } td { (clock(&t.resolution)) } }
-            }
-            @if !d.description.is_empty() { h2 { "Description" } pre { (d.description) } }
-            h2 { "Linked assets" }
-            @if d.linked_assets.is_empty() { p.muted { "None." } }
-            ul {
-                @for l in &d.linked_assets {
-                    li {
-                        a href=(format!("/console/assets/{}", l.asset.id)) { (l.asset.hostname) }
-                        " - " (l.changes_last_7_days_total) " changes in the last 7 days"
-                        @if !l.software_installed_since_opened.is_empty() {
-                            ", installed since the ticket was opened: "
-                            (l.software_installed_since_opened.iter().map(|h| format!("{} {}", h.item, h.change)).collect::<Vec<_>>().join("; "))
-                        }
-                    }
-                }
-            }
-            h2 { "Timeline" }
-            div.timeline {
-                @for e in &d.timeline {
-                    div.entry.internal[e.internal] {
-                        div.meta { (e.at) " - " (e.author) " - " (e.kind) @if e.internal { " (internal)" } }
-                        @if !e.body.is_empty() { div { (e.body) } }
-                        @if let (Some(old), Some(new)) = (&e.old_value, &e.new_value) { div.muted { (old) " -> " (new) } }
-                    }
-                }
-            }
-            @if user.may(Role::Technician) {
-                h2 { "Comment" }
-                form method="post" action=(format!("{url}/comment")) {
-                    (csrf_field(&user))
-                    label { "Comment" textarea name="body" required {} }
-                    label { input type="checkbox" name="internal" value="1"; " internal (not for the requester)" }
-                    button type="submit" { "Add comment" }
-                }
-                h2 { "Assign and escalate" }
-                form.inline method="post" action=(format!("{url}/assign")) {
-                    (csrf_field(&user))
-                    input name="assignee" placeholder="technician (empty: nobody)" aria-label="assignee" value=(t.assignee.clone().unwrap_or_default());
-                    button.secondary type="submit" { "Assign" }
-                }
-                form.inline method="post" action=(format!("{url}/escalate")) {
-                    (csrf_field(&user))
-                    input name="note" placeholder="why" aria-label="why escalate" required;
-                    button.secondary type="submit" { "Escalate a tier" }
-                }
-                h2 { "Status" }
-                form method="post" action=(format!("{url}/status")) {
-                    (csrf_field(&user))
-                    label { "New status"
-                        select name="status" {
-                            @for st in ["open", "pending", "resolved", "closed"] { option value=(st) { (st) } }
-                        }
-                    }
-                    label { "Note (needed to resolve)" input name="note"; }
-                    button type="submit" { "Change status" }
-                }
-            }
-        },
-    )
-}
-
-fn clock(c: &deskhand_api_types::tickets::SlaClockView) -> Markup {
-    html! {
-        (c.state)
-        @if let Some(due) = &c.due_at { ", due " (due) }
-        @if c.breached { " " span.breached { "breached" } }
-    }
-}
-
-#[derive(Deserialize)]
-pub(in crate::api) struct CommentForm {
-    csrf: String,
-    body: String,
-    #[serde(default)]
-    internal: Option<String>,
-}
-
-pub(in crate::api) async fn comment(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(n): Path<String>,
-    Form(f): Form<CommentForm>,
-) -> PageResult {
-    user.check(&f.csrf)?;
-    let req = CommentRequest {
-        body: f.body,
-        internal: f.internal.is_some(),
-    };
-    crate::api::tickets::comment(
-        State(s.clone()),
-        user.authed(),
-        Path(n.clone()),
-        axum::Json(req),
-    )
-    .await?;
-    back(&format!("/console/tickets/{}", n.trim()))
-}
-
-#[derive(Deserialize)]
-pub(in crate::api) struct StatusForm {
-    csrf: String,
-    status: String,
-    #[serde(default)]
-    note: String,
-}
-
-pub(in crate::api) async fn status(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(n): Path<String>,
-    Form(f): Form<StatusForm>,
-) -> PageResult {
-    user.check(&f.csrf)?;
-    let req = StatusRequest {
-        status: f.status,
-        note: f.note,
-    };
-    crate::api::tickets::set_status(
-        State(s.clone()),
-        user.authed(),
-        Path(n.clone()),
-        axum::Json(req),
-    )
-    .await?;
-    back(&format!("/console/tickets/{}", n.trim()))
-}
-
-#[derive(Deserialize)]
-pub(in crate::api) struct AssignForm {
-    csrf: String,
-    #[serde(default)]
-    assignee: String,
-}
-
-pub(in crate::api) async fn assign(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(n): Path<String>,
-    Form(f): Form<AssignForm>,
-) -> PageResult {
-    user.check(&f.csrf)?;
-    let req = deskhand_api_types::tickets::AssignRequest {
-        assignee: Some(f.assignee.trim().to_string()).filter(|a| !a.is_empty()),
-    };
-    crate::api::tickets::assign(
-        State(s.clone()),
-        user.authed(),
-        Path(n.clone()),
-        axum::Json(req),
-    )
-    .await?;
-    back(&format!("/console/tickets/{}", n.trim()))
-}
-
-#[derive(Deserialize)]
-pub(in crate::api) struct EscalateForm {
-    csrf: String,
-    #[serde(default)]
-    note: String,
-}
-
-pub(in crate::api) async fn escalate(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(n): Path<String>,
-    Form(f): Form<EscalateForm>,
-) -> PageResult {
-    user.check(&f.csrf)?;
-    let req = deskhand_api_types::tickets::EscalateRequest {
-        to: None,
-        note: f.note,
-    };
-    crate::api::tickets::escalate(
-        State(s.clone()),
-        user.authed(),
-        Path(n.clone()),
-        axum::Json(req),
-    )
-    .await?;
-    back(&format!("/console/tickets/{}", n.trim()))
-}
 
 /// A rollout's machines as one bar.
 pub(super) fn rollout_bar(r: &RolloutView) -> Markup {
@@ -307,13 +45,44 @@ fn counts_bar(c: &deskhand_api_types::rollouts::WaveCountsView) -> Markup {
 }
 
 pub(in crate::api) async fn rollouts(State(s): State<Shared>, user: ConsoleUser) -> PageResult {
+    list_page(&s, &user, &RolloutForm::default(), Outcome::Nothing).await
+}
+
+/// What a posted "new rollout" form led to, shown above the form.
+enum Outcome {
+    /// Nothing posted yet.
+    Nothing,
+    /// The waves it would make.
+    Preview(Box<RolloutPreview>),
+    /// What to correct.
+    Refused(String),
+}
+
+/// The rollouts page: the "new rollout" form for those who may create
+/// one (filled with `f`, with `outcome` above it) and the list.
+async fn list_page(
+    s: &Shared,
+    user: &ConsoleUser,
+    f: &RolloutForm,
+    outcome: Outcome,
+) -> PageResult {
     let axum::Json(rows) = crate::api::rollouts::list(State(s.clone()), user.authed()).await?;
     page(
-        &user,
+        user,
         "Rollouts",
         html! {
             h1 { "Rollouts" }
-            p.muted { "Create them with " code { "deskhand rollouts create" } "; follow and steer them here." }
+            @if user.may(Role::Technician) {
+                details.new-rollout open[!matches!(outcome, Outcome::Nothing)] {
+                    summary { "New rollout" }
+                    @match &outcome {
+                        Outcome::Nothing => {}
+                        Outcome::Preview(p) => { (rollout_form::preview(p)) }
+                        Outcome::Refused(why) => { p.error role="alert" { (why) } }
+                    }
+                    (rollout_form::form(user, f))
+                }
+            }
             table {
                 tr { th { "#" } th { "Action" } th { "Item" } th { "Phase" } th { "Wave" } th { "Progress" } th.wide { "Created" } }
                 @for r in &rows {
@@ -331,11 +100,122 @@ pub(in crate::api) async fn rollouts(State(s): State<Shared>, user: ConsoleUser)
     )
 }
 
-pub(in crate::api) async fn rollout(
+/// The "new rollout" form posted: `go=preview` shows the waves it would
+/// make, `go=create` creates it and goes to its page. What the API
+/// refuses (an unknown package, a bad target) is shown on the form with
+/// the API's status; a refused role stays an error page.
+pub(in crate::api) async fn create(
     State(s): State<Shared>,
     user: ConsoleUser,
-    Path(id): Path<String>,
+    Form(f): Form<RolloutForm>,
 ) -> PageResult {
+    user.check(&f.csrf)?;
+    let req = match f.request() {
+        Ok(req) => req,
+        Err(why) => return refused(&s, &user, &f, StatusCode::BAD_REQUEST, why).await,
+    };
+    let result = if f.go == "create" {
+        crate::api::rollouts::create(State(s.clone()), user.authed(), axum::Json(req))
+            .await
+            .map(|(_, axum::Json(r))| Posted::Created(r.id))
+    } else {
+        crate::api::rollouts::preview(State(s.clone()), user.authed(), axum::Json(req))
+            .await
+            .map(|axum::Json(p)| Posted::Previewed(Box::new(p)))
+    };
+    match result {
+        Ok(Posted::Created(id)) => back(&format!("/console/rollouts/{id}")),
+        Ok(Posted::Previewed(p)) => list_page(&s, &user, &f, Outcome::Preview(p)).await,
+        Err(e) if form_mistake(e.status) => refused(&s, &user, &f, e.status, e.message).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What the API did with a posted form.
+enum Posted {
+    Created(i64),
+    Previewed(Box<RolloutPreview>),
+}
+
+/// Whether an API error is the form's to show: what was asked for is
+/// wrong (bad, unknown, in conflict), not who asked or the server.
+fn form_mistake(status: StatusCode) -> bool {
+    status.is_client_error() && !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
+async fn refused(
+    s: &Shared,
+    user: &ConsoleUser,
+    f: &RolloutForm,
+    status: StatusCode,
+    why: String,
+) -> PageResult {
+    let mut resp = list_page(s, user, f, Outcome::Refused(why)).await?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// Whether a rollout may still change, so its page keeps polling.
+fn live(phase: &str) -> bool {
+    !matches!(phase, "done" | "aborted")
+}
+
+/// A rollout's wave progress and failed machines; while it is live it
+/// asks for itself again every 2 s (and stops once it is done).
+fn progress(r: &RolloutView) -> Markup {
+    let url = format!("/console/rollouts/{}/progress", r.id);
+    html! {
+        @if live(&r.phase) {
+            div #progress hx-get=(url) hx-trigger="every 2s" hx-swap="outerHTML" { (progress_body(r)) }
+        } @else {
+            div #progress { (progress_body(r)) }
+        }
+    }
+}
+
+fn progress_body(r: &RolloutView) -> Markup {
+    html! {
+        p { "Phase: " strong { (r.phase) }
+            @if let Some(why) = &r.paused_reason { " - " span.failed { (why) } }
+            @if let Some(until) = &r.soak_until { " until " (until) } }
+        table {
+            tr { th { "Wave" } th { "Machines" } th { "Progress" } th { "Succeeded" } th { "Failed" } th { "In flight" } th { "Pending" } }
+            @for w in &r.waves {
+                tr {
+                    td { (w.name) @if !w.started { span.muted { " (not started)" } } }
+                    td { (w.counts.total) }
+                    td { (counts_bar(&w.counts)) }
+                    td { (w.counts.succeeded + w.counts.compliant) }
+                    td { (w.counts.failed) }
+                    td { (w.counts.in_flight) }
+                    td { (w.counts.pending) }
+                }
+            }
+        }
+        @if !r.machines.is_empty() {
+            h2 { "Failed machines" }
+            table {
+                tr { th { "Host" } th { "Wave" } th { "Exit code" } th { "Message" } th.wide { "Output" } }
+                @for m in &r.machines {
+                    tr {
+                        td { a href=(format!("/console/assets/{}", m.asset_id)) { (m.hostname) } }
+                        td { (m.wave) }
+                        td { (m.exit_code.map(|c| c.to_string()).unwrap_or_default()) }
+                        td { (m.message) }
+                        td.wide { pre { (m.output_tail) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A rollout with its failed machines, through the API.
+async fn failed_view(
+    s: &Shared,
+    user: &ConsoleUser,
+    id: String,
+) -> Result<RolloutView, ConsoleError> {
     let axum::Json(r) = crate::api::rollouts::show(
         State(s.clone()),
         user.authed(),
@@ -345,6 +225,15 @@ pub(in crate::api) async fn rollout(
         }),
     )
     .await?;
+    Ok(r)
+}
+
+pub(in crate::api) async fn rollout(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let r = failed_view(&s, &user, id).await?;
     let url = format!("/console/rollouts/{}", r.id);
     let commands: Vec<(&str, Role)> = vec![
         ("pause", Role::Technician),
@@ -357,40 +246,7 @@ pub(in crate::api) async fn rollout(
         &format!("Rollout {}", r.id),
         html! {
             h1 { "Rollout " (r.id) ": " (r.action) " " (r.item) }
-            div #progress hx-get=(url) hx-select="#progress" hx-trigger="every 2s" hx-swap="outerHTML" {
-                p { "Phase: " strong { (r.phase) }
-                    @if let Some(why) = &r.paused_reason { " - " span.failed { (why) } }
-                    @if let Some(until) = &r.soak_until { " until " (until) } }
-                table {
-                    tr { th { "Wave" } th { "Machines" } th { "Progress" } th { "Succeeded" } th { "Failed" } th { "In flight" } th { "Pending" } }
-                    @for w in &r.waves {
-                        tr {
-                            td { (w.name) @if !w.started { span.muted { " (not started)" } } }
-                            td { (w.counts.total) }
-                            td { (counts_bar(&w.counts)) }
-                            td { (w.counts.succeeded + w.counts.compliant) }
-                            td { (w.counts.failed) }
-                            td { (w.counts.in_flight) }
-                            td { (w.counts.pending) }
-                        }
-                    }
-                }
-                @if !r.machines.is_empty() {
-                    h2 { "Failed machines" }
-                    table {
-                        tr { th { "Host" } th { "Wave" } th { "Exit code" } th { "Message" } th.wide { "Output" } }
-                        @for m in &r.machines {
-                            tr {
-                                td { a href=(format!("/console/assets/{}", m.asset_id)) { (m.hostname) } }
-                                td { (m.wave) }
-                                td { (m.exit_code.map(|c| c.to_string()).unwrap_or_default()) }
-                                td { (m.message) }
-                                td.wide { pre { (m.output_tail) } }
-                            }
-                        }
-                    }
-                }
-            }
+            (progress(&r))
             @if !r.tickets.is_empty() {
                 p { "Tickets it opened: "
                     @for t in &r.tickets { a href=(format!("/console/tickets/{t}")) { "#" (t) } " " } }
@@ -406,6 +262,21 @@ pub(in crate::api) async fn rollout(
                 }
             }
         },
+    )
+}
+
+/// The progress fragment alone, for the page's polling.
+pub(in crate::api) async fn rollout_progress(
+    State(s): State<Shared>,
+    user: Result<ConsoleUser, ConsoleError>,
+    Path(id): Path<String>,
+) -> Response {
+    fragment::answer(
+        async {
+            let user = user?;
+            Ok(progress(&failed_view(&s, &user, id).await?))
+        }
+        .await,
     )
 }
 
@@ -425,4 +296,36 @@ pub(in crate::api) async fn command(
         crate::api::rollouts::command(State(s.clone()), user.authed(), Path((id.clone(), verb)))
             .await?;
     back(&format!("/console/rollouts/{}", id.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::{form_mistake, live};
+
+    #[test]
+    fn a_rollout_is_polled_until_it_is_done_or_aborted() {
+        for phase in [
+            "running",
+            "soaking",
+            "awaiting_approval",
+            "paused",
+            "aborting",
+        ] {
+            assert!(live(phase), "{phase}");
+        }
+        assert!(!live("done"));
+        assert!(!live("aborted"));
+    }
+
+    #[test]
+    fn the_form_shows_what_was_asked_wrong_but_not_a_refused_role() {
+        assert!(form_mistake(StatusCode::BAD_REQUEST));
+        assert!(form_mistake(StatusCode::NOT_FOUND));
+        assert!(form_mistake(StatusCode::CONFLICT));
+        assert!(!form_mistake(StatusCode::FORBIDDEN));
+        assert!(!form_mistake(StatusCode::UNAUTHORIZED));
+        assert!(!form_mistake(StatusCode::INTERNAL_SERVER_ERROR));
+    }
 }
