@@ -3,8 +3,11 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
-//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know serde only: no
-//! store, no clap, no HTTP framework. Enumerated query values (`sort=`,
+//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know
+//! serde: no store, no clap, no HTTP framework. With the `openapi`
+//! feature (the server's; the CLI leaves it off) they also derive
+//! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
+//! server's OpenAPI document. Enumerated query values (`sort=`,
 //! `status=`, `by=`) implement [`Keyword`], which spells them as the API
 //! takes them.
 
