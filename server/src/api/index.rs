@@ -30,6 +30,7 @@ pub fn endpoints(doc: &utoipa::openapi::OpenApi) -> Vec<EndpointView> {
 #[utoipa::path(
     get,
     path = "/api/v1",
+    operation_id = "list_endpoints",
     tag = "server",
     summary = "this list: each path with its methods and what they do (the OpenAPI document, in brief)",
     responses(

@@ -5,12 +5,13 @@
 //! ([`super::index`]) lists the same operations, read from this document,
 //! so there is one list; a test holds it to the routers.
 //!
-//! What every operation shares is added here once ([`conventions`]), as
-//! the code decides it once: the 401 and 429 of the bearer token (the
-//! [`Authed`](super::Authed) extractor), the 500 and 503 any request can
-//! meet (the server's own failure, the database refusing), the 413 of a
-//! body over its limit ([`super::body_limit`]), and axum's plain-text
-//! 400, 415 and 422 for a body or query that does not parse.
+//! What every operation shares is added here once ([`conventions`],
+//! named under `components/responses`), as the code decides it once: the
+//! 401 and 429 of the bearer token (the [`Authed`](super::Authed)
+//! extractor), the 500 and 503 any request can meet (the server's own
+//! failure, the database refusing), the 413 of a body over its limit
+//! ([`super::body_limit`]), and axum's plain-text 400, 415 and 422 for a
+//! body or query that does not parse.
 //!
 //! The document needs no token: it holds the API's shape, which is in
 //! the source, and nothing of a server's data, and tools (client
@@ -148,6 +149,7 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
+    operation_id = "openapi_document",
     tag = "server",
     summary = "no token needed: this API as an OpenAPI 3.1 document",
     responses(
@@ -176,22 +178,68 @@ pub(crate) fn operations(
     .filter_map(|(method, op)| Some((method, op.as_ref()?)))
 }
 
+/// The responses many operations share, by their name under
+/// `components/responses`: whether each is JSON (the API's error) and
+/// what it says.
+const SHARED: [(&str, bool, &str); 7] = [
+    (
+        "Unauthorized",
+        true,
+        "no bearer token, or one the server does not know: pass --token or set DESKHAND_TOKEN",
+    ),
+    (
+        "TooManyFailures",
+        true,
+        "too many failed authentications from this address; Retry-After says when to try again",
+    ),
+    (
+        "BodyTooLarge",
+        true,
+        "the body is over this route's limit; the error names it",
+    ),
+    (
+        "NotJson",
+        false,
+        "the body is not sent as application/json (axum's plain-text answer)",
+    ),
+    (
+        "NotOfShape",
+        false,
+        "the body is JSON but not of this request's shape (axum's plain-text answer)",
+    ),
+    ("ServerFailed", true, "the server failed; its log says why"),
+    (
+        "DatabaseUnavailable",
+        true,
+        "the database refuses writes or cannot be read (a full disk, damage); the error says what to do",
+    ),
+];
+
 /// Adds what every operation shares (see the module's documentation).
 fn conventions(doc: &mut utoipa::openapi::OpenApi) {
-    doc.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "an operator's API token (`deskhand operators add` prints one)",
-                    ))
-                    .build(),
-            ),
-        );
-    for item in doc.paths.paths.values_mut() {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "an operator's API token (`deskhand operators add` prints one)",
+                ))
+                .build(),
+        ),
+    );
+    for (name, json, description) in SHARED {
+        let response = if json {
+            error(description)
+        } else {
+            text(description)
+        };
+        components
+            .responses
+            .insert(name.to_string(), RefOr::T(response));
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
         for op in [
             &mut item.get,
             &mut item.post,
@@ -202,60 +250,45 @@ fn conventions(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
-            shared_responses(op);
+            shared_responses(path, op);
         }
     }
 }
 
-/// The responses an operation has for being an API request, beside those
-/// its handler declares.
-fn shared_responses(op: &mut Operation) {
+/// The responses an operation on `path` has for being an API request,
+/// beside those its handler declares.
+fn shared_responses(path: &str, op: &mut Operation) {
     let authed = op.security.as_ref().is_some_and(|s| !s.is_empty());
-    let has_body = op.request_body.is_some();
-    let parses = has_body || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let json_body = op
+        .request_body
+        .as_ref()
+        .is_some_and(|b| b.content.contains_key("application/json"));
+    let parses = json_body || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let responses = &mut op.responses.responses;
-    let mut add = |status: &str, response: Response| {
+    let mut add = |status: &str, name: &str| {
         responses
             .entry(status.to_string())
-            .or_insert(RefOr::T(response));
+            .or_insert(RefOr::Ref(Ref::from_response_name(name)));
     };
     if authed {
-        add(
-            "401",
-            error(
-                "no bearer token, or one the server does not know: pass --token or set DESKHAND_TOKEN",
-            ),
-        );
-        add(
-            "429",
-            error(
-                "too many failed authentications from this address; Retry-After says when to try again",
-            ),
-        );
+        add("401", "Unauthorized");
+        add("429", "TooManyFailures");
     }
-    if has_body {
-        add("413", error("the body is over this route's limit"));
-        add("415", text("the body is not sent as application/json"));
-        add(
-            "422",
-            text("the body is JSON but not of this request's shape"),
-        );
+    if op.request_body.is_some() && deskhand_api_types::limits::body_limit(path).is_some() {
+        add("413", "BodyTooLarge");
     }
-    add("500", error("the server failed; its log says why"));
-    add(
-        "503",
-        error(
-            "the database refuses writes or cannot be read (a full disk, damage); the error says what to do",
-        ),
-    );
+    if json_body {
+        add("415", "NotJson");
+        add("422", "NotOfShape");
+    }
+    add("500", "ServerFailed");
+    add("503", "DatabaseUnavailable");
     if parses {
         // The handler's own 400s are JSON; those of axum's extractors (a
         // query or path that does not parse, JSON that is not JSON) are
         // plain text, under the same status.
-        let plain = text("the request does not parse");
-        match op
-            .responses
-            .responses
+        let plain = text("the request does not parse (axum's plain-text answer)");
+        match responses
             .entry("400".to_string())
             .or_insert(RefOr::T(plain.clone()))
         {

@@ -206,6 +206,7 @@ async fn prepare(s: &Shared, req: NewRollout, by: &str, now: i64) -> Result<Prep
 #[utoipa::path(
     post,
     path = "/api/v1/rollouts",
+    operation_id = "create_rollout",
     tag = "rollouts",
     summary = "create a staged rollout (waves, gates, window)",
     request_body = NewRollout,
@@ -242,6 +243,7 @@ async fn create(
 #[utoipa::path(
     post,
     path = "/api/v1/rollouts/preview",
+    operation_id = "preview_rollout",
     tag = "rollouts",
     summary = "what a rollout would do: waves, compliant machines, next windows",
     request_body = NewRollout,
@@ -324,6 +326,7 @@ async fn preview(
 #[utoipa::path(
     get,
     path = "/api/v1/rollouts",
+    operation_id = "list_rollouts",
     tag = "rollouts",
     summary = "staged rollouts",
     responses(
@@ -355,6 +358,7 @@ fn rollout_id(text: &str) -> Result<i64, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/rollouts/{id}",
+    operation_id = "show_rollout",
     tag = "rollouts",
     summary = "a rollout's progress per wave (?machines=all|failed)",
     params(("id" = String, Path, description = "rollout number: 42 or #42"), RolloutQuery),
@@ -390,6 +394,7 @@ pub(super) async fn show(
 #[utoipa::path(
     post,
     path = "/api/v1/rollouts/{id}/{command}",
+    operation_id = "command_rollout",
     tag = "rollouts",
     summary = "pause, resume, approve or abort a rollout",
     params(("id" = String, Path, description = "rollout number: 42 or #42"), ("command" = String, Path, description = "pause, resume, approve or abort")),

@@ -351,6 +351,7 @@ pub(super) async fn change(
 #[utoipa::path(
     post,
     path = "/api/v1/tickets/{number}/comments",
+    operation_id = "comment_ticket",
     tag = "tickets",
     summary = "comment",
     params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
@@ -386,6 +387,7 @@ pub(super) async fn comment(
 #[utoipa::path(
     post,
     path = "/api/v1/tickets/{number}/status",
+    operation_id = "set_ticket_status",
     tag = "tickets",
     summary = "open, pending, resolve, close, reopen",
     params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
@@ -420,6 +422,7 @@ pub(super) async fn set_status(
 #[utoipa::path(
     post,
     path = "/api/v1/tickets/{number}/assign",
+    operation_id = "assign_ticket",
     tag = "tickets",
     summary = "assign or unassign",
     params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
@@ -449,6 +452,7 @@ pub(super) async fn assign(
 #[utoipa::path(
     post,
     path = "/api/v1/tickets/{number}/escalate",
+    operation_id = "escalate_ticket",
     tag = "tickets",
     summary = "escalate",
     params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
@@ -617,6 +621,7 @@ async fn update_ticket(
 #[utoipa::path(
     post,
     path = "/api/v1/tickets/{number}/rating",
+    operation_id = "rate_ticket",
     tag = "tickets",
     summary = "the requester's satisfaction",
     params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),

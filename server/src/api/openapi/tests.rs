@@ -199,7 +199,7 @@ fn each_operation(doc: &Value) -> Vec<(String, &Value)> {
 }
 
 #[test]
-fn every_operation_has_a_summary_a_tag_and_its_errors() {
+fn every_operation_has_its_own_id_a_summary_a_tag_and_its_errors() {
     let doc = served();
     let version = doc["openapi"].as_str().expect("an openapi version");
     assert!(version.starts_with("3."), "openapi {version}");
@@ -207,9 +207,13 @@ fn every_operation_has_a_summary_a_tag_and_its_errors() {
         .map(String::from)
         .into();
     let mut open = BTreeSet::new();
+    let mut ids = BTreeSet::new();
     let operations = each_operation(&doc);
     assert!(operations.len() > 60, "{} operations", operations.len());
     for (name, op) in operations {
+        // Client generators name their methods by it.
+        let id = op["operationId"].as_str().unwrap_or_default();
+        assert!(ids.insert(id), "{name}: operationId `{id}` twice");
         let summary = op["summary"].as_str().unwrap_or_default();
         assert!(!summary.is_empty(), "{name} has no summary");
         // `GET /api/v1` joins a path's summaries with "; ".
