@@ -37,6 +37,7 @@ pub struct RunDiag {
     pub check: String,
     /// Arguments as name/value pairs.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::name_value_pairs))]
     pub args: Vec<(String, String)>,
     /// Stream output as NDJSON until the client disconnects.
     #[serde(default)]

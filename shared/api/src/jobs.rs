@@ -133,6 +133,7 @@ pub struct JobView {
     /// When it was cancelled.
     pub cancelled_at: Option<String>,
     /// Targets per state, e.g. `[["succeeded", 3], ["queued", 1]]`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::state_counts))]
     pub states: Vec<(String, i64)>,
 }
 

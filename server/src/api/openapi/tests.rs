@@ -307,6 +307,40 @@ fn every_reference_resolves() {
     assert!(broken.is_empty(), "references to nothing: {broken:?}");
 }
 
+/// Every tuple (`prefixItems`) under `v` that does not say it has exactly
+/// as many items as it lists.
+fn loose_tuples(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(items)) = map.get("prefixItems") {
+                let n = Some(items.len() as u64);
+                if map.get("minItems").and_then(Value::as_u64) != n
+                    || map.get("maxItems").and_then(Value::as_u64) != n
+                    || map.get("items") != Some(&Value::Bool(false))
+                {
+                    out.push(v.to_string());
+                }
+            }
+            map.values().for_each(|v| loose_tuples(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| loose_tuples(v, out)),
+        _ => {}
+    }
+}
+
+/// serde reads a tuple only with all its items, so the document must
+/// not call a shorter one valid (a tool generating requests from it
+/// would send them: schemathesis did).
+#[test]
+fn tuples_have_exactly_their_items() {
+    let doc = served();
+    let mut loose = Vec::new();
+    loose_tuples(&doc, &mut loose);
+    assert!(loose.is_empty(), "tuples of no fixed length: {loose:?}");
+    let args = &doc["components"]["schemas"]["RunDiag"]["properties"]["args"]["items"];
+    assert_eq!(args["minItems"], 2, "{args}");
+}
+
 /// The schema written by hand for the protocol crate's `SignedManifest`
 /// has the fields the type serializes.
 #[test]
