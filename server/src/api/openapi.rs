@@ -113,8 +113,13 @@ pub const BEARER: &str = "bearer";
         reports::ticket_report,
         reports::inventory_report,
     ),
-    // Named by a path parameter, which utoipa does not collect.
-    components(schemas(deskhand_api_types::assets::CountBy)),
+    // Named by parameters, which utoipa does not collect.
+    components(schemas(
+        deskhand_api_types::assets::CountBy,
+        deskhand_api_types::assets::AssetSort,
+        deskhand_api_types::assets::AssetStatus,
+        deskhand_api_types::software::SoftwareSort,
+    )),
     tags(
         (name = "server", description = "the API itself, the server and its health"),
         (name = "agents", description = "enrolled agents and enrollment tokens"),

@@ -27,6 +27,7 @@ pub struct AssetQuery {
     pub label: Option<String>,
     /// `in-service` (the default), `retired` or `all`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<AssetStatus>))]
     pub status: Option<String>,
     /// Warranty still running and ending within this long, e.g. `90d`.
     #[serde(default)]
@@ -37,6 +38,7 @@ pub struct AssetQuery {
     /// Lists only: what to sort by (`name`, the default; `last-seen`,
     /// `ram`, `packages`, `model`, ...: `store::AssetSort`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<AssetSort>))]
     pub sort: Option<String>,
     /// Lists only: `asc` (the default) or `desc`.
     #[serde(default)]

@@ -31,6 +31,7 @@ pub struct SoftwareQuery {
     /// `name` (the default: name, then version) or `assets` (how many
     /// have it).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<SoftwareSort>))]
     pub sort: Option<String>,
     /// `asc` (the default) or `desc`.
     #[serde(default)]

@@ -341,6 +341,42 @@ fn tuples_have_exactly_their_items() {
     assert_eq!(args["minItems"], 2, "{args}");
 }
 
+/// The values of a `Keyword` as the server parses them.
+fn keyword_names<K: deskhand_api_types::Keyword>() -> Vec<String> {
+    K::ALL.iter().map(|k| k.name().to_string()).collect()
+}
+
+/// The document's enumerated values (`sort=`, `status=`, `by`) are those
+/// the server takes.
+#[test]
+fn enumerated_values_are_those_the_server_takes() {
+    use deskhand_api_types::assets::{AssetSort, AssetStatus, CountBy};
+    use deskhand_api_types::software::SoftwareSort;
+    let doc = served();
+    let values = |name: &str| -> Vec<String> {
+        let schema = &doc["components"]["schemas"][name]["enum"];
+        let values = schema
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {schema}"));
+        values
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(values("AssetSort"), keyword_names::<AssetSort>());
+    assert_eq!(values("AssetStatus"), keyword_names::<AssetStatus>());
+    assert_eq!(values("CountBy"), keyword_names::<CountBy>());
+    assert_eq!(values("SoftwareSort"), keyword_names::<SoftwareSort>());
+    let sort = doc["paths"]["/api/v1/assets"]["get"]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "sort")
+        .map(|p| p["schema"].to_string())
+        .unwrap_or_default();
+    assert!(sort.contains("#/components/schemas/AssetSort"), "{sort}");
+}
+
 /// The schema written by hand for the protocol crate's `SignedManifest`
 /// has the fields the type serializes.
 #[test]
