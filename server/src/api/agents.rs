@@ -11,6 +11,7 @@ use crate::presence::Presence;
 use crate::store::{AgentRecord, Role};
 use crate::{rfc3339, secrets, unix_now};
 use deskhand_api_types::agents::{AgentView, CreateToken, TokenCreated, TokenView};
+use deskhand_api_types::server::ErrorBody;
 
 /// Largest enrollment token use count.
 const MAX_TOKEN_USES: u32 = 1_000_000;
@@ -48,6 +49,16 @@ fn agent_view(a: AgentRecord, presence: &Presence) -> AgentView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    tag = "agents",
+    summary = "enrolled agents",
+    responses(
+        (status = 200, description = "every agent, revoked ones too", body = Vec<AgentView>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_agents(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<AgentView>> {
     let agents = s.store.list_agents().await?;
     Ok(Json(
@@ -58,6 +69,19 @@ async fn list_agents(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<AgentV
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents/{key}",
+    tag = "agents",
+    summary = "one agent (id, prefix or host name)",
+    params(("key" = String, Path, description = "agent id, id prefix or host name")),
+    responses(
+        (status = 200, description = "the agent", body = AgentView),
+        (status = 404, description = "no such agent", body = ErrorBody),
+        (status = 409, description = "the key matches several agents", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show_agent(
     State(s): State<Shared>,
     _: Authed,
@@ -67,6 +91,20 @@ async fn show_agent(
     Ok(Json(agent_view(a, &s.presence)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{key}/revoke",
+    tag = "agents",
+    summary = "revoke an agent, at once",
+    params(("key" = String, Path, description = "agent id, id prefix or host name")),
+    responses(
+        (status = 200, description = "the agent, revoked", body = AgentView),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such agent", body = ErrorBody),
+        (status = 409, description = "the key matches several agents", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke_agent(
     State(s): State<Shared>,
     op: Authed,
@@ -83,6 +121,19 @@ async fn revoke_agent(
     Ok(Json(agent_view(a, &s.presence)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment-tokens",
+    tag = "agents",
+    summary = "create an enrollment token",
+    request_body = CreateToken,
+    responses(
+        (status = 200, description = "the token, shown once, with the commands that enroll an agent", body = TokenCreated),
+        (status = 400, description = "the request is not valid; the error says which field", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create_token(
     State(s): State<Shared>,
     op: Authed,
@@ -138,6 +189,17 @@ pub(super) async fn create_token(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/enrollment-tokens",
+    tag = "agents",
+    summary = "enrollment tokens",
+    responses(
+        (status = 200, description = "every enrollment token, without its secret", body = Vec<TokenView>),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_tokens(State(s): State<Shared>, op: Authed) -> ApiResult<Vec<TokenView>> {
     op.require(Role::Admin)?;
     let now = unix_now();

@@ -13,12 +13,26 @@ use super::{Authed, Shared};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::asset_page::{AssetDetail, InterfaceView, StaleView, StorageView};
 use deskhand_api_types::assets::ShowQuery;
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
     Router::new().route("/api/v1/assets/{key}", get(show_asset))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{key}",
+    tag = "assets",
+    summary = "one asset (id, prefix, host name or serial)",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number"), ShowQuery),
+    responses(
+        (status = 200, description = "the asset in full", body = AssetDetail),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn show_asset(
     State(s): State<Shared>,
     _: Authed,

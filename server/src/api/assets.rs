@@ -19,6 +19,7 @@ use deskhand_api_types::assets::{
     AssetQuery, AssetView, CountBy, CountView, HistoryQuery, HistoryView, MatchedPackage,
     RetiredView,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -83,6 +84,19 @@ pub(super) fn asset_view(a: crate::store::AssetRow, presence: &Presence) -> Asse
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "assets, filtered (search, software: NAME[@CONSTRAINT] with * in NAME for any text, os, model, seen_within, not_seen_for, label, status, warranty_ends_within, out_of_warranty), sorted (sort, order) and paged (limit, offset, X-Total-Count)",
+    description = "With a software filter, each asset carries the matching packages it has. The X-Total-Count header says how many assets matched before limit and offset.",
+    params(AssetQuery),
+    responses(
+        (status = 200, description = "the page of matching assets", body = Vec<AssetView>, headers(("x-total-count" = usize, description = "how many assets matched, before limit and offset"))),
+        (status = 400, description = "a filter, sort or order is not valid", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_assets(
     State(s): State<Shared>,
     _: Authed,
@@ -120,6 +134,20 @@ pub(super) async fn list_assets(
     Ok(with_total(json_list(views, 400)?, total))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{key}/history",
+    tag = "assets",
+    summary = "its history (since, category)",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number"), HistoryQuery),
+    responses(
+        (status = 200, description = "its changes, newest first", body = Vec<HistoryView>),
+        (status = 400, description = "since or category is not valid", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn asset_history(
     State(s): State<Shared>,
     _: Authed,
@@ -158,6 +186,20 @@ pub(super) fn history_view((at, e): (i64, crate::inventory::AssetEvent)) -> Hist
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{key}/refresh",
+    tag = "assets",
+    summary = "ask its agent for an inventory now",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    responses(
+        (status = 202, description = "asked; the agent reports when it has collected"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the asset has no agent, or its agent is offline", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn refresh_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -215,6 +257,18 @@ fn count_value(by: CountBy, a: &crate::store::AssetRow) -> String {
 
 /// `GET /api/v1/asset-counts/{by}?FILTERS`: the assets a list with the
 /// same filters would give, counted by model, OS, ...; most first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/asset-counts/{by}",
+    tag = "assets",
+    summary = "assets counted by model, manufacturer, os, kind or location (the list's filters)",
+    params(("by" = CountBy, Path, description = "what to count by"), AssetQuery),
+    responses(
+        (status = 200, description = "the groups, most assets first", body = Vec<CountView>),
+        (status = 400, description = "unknown grouping, a filter not valid, or a list-only parameter", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn count_assets(
     State(s): State<Shared>,
     _: Authed,

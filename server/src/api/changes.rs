@@ -15,6 +15,7 @@ use crate::store::Store;
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::AssetQuery;
 use deskhand_api_types::changes::{CHANGES_LIMIT, ChangeGroupView, ChangeView, ChangesQuery};
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -63,6 +64,19 @@ async fn change_query(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes",
+    tag = "changes",
+    summary = "events across the fleet, newest first (since, until, category, item, label, limit)",
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "the events", body = Vec<ChangeView>),
+        (status = 400, description = "a time, category, item or label is not valid", body = ErrorBody),
+        (status = 404, description = "no such label", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_changes(
     State(s): State<Shared>,
     _: Authed,
@@ -81,6 +95,19 @@ async fn list_changes(
     json_list(views, 200)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes/summary",
+    tag = "changes",
+    summary = "the same, grouped by change with the number of assets",
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "the changes, on the most assets first", body = Vec<ChangeGroupView>),
+        (status = 400, description = "a time, category, item or label is not valid, or a limit", body = ErrorBody),
+        (status = 404, description = "no such label", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn change_summary(
     State(s): State<Shared>,
     _: Authed,

@@ -14,6 +14,7 @@ use crate::{rfc3339, unix_now};
 use deskhand_api_types::diag::{
     CheckArgView, CheckView, DiagEventView, DiagRunView, DiagTableView, RunDiag,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// How often a followed diagnostic's stream carries a keep-alive line.
 const FOLLOW_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -26,6 +27,16 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/agents/{key}/diag", post(run_diag))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/diag/checks",
+    tag = "diag",
+    summary = "the diagnostics catalog",
+    responses(
+        (status = 200, description = "every check with its arguments", body = Vec<CheckView>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn diag_checks(_: Authed) -> ApiResult<Vec<CheckView>> {
     Ok(Json(
         deskhand_shared::diag::catalog::catalog()
@@ -72,6 +83,19 @@ pub(super) fn diag_run_view(r: crate::store::DiagRun) -> DiagRunView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/diag/runs/{id}",
+    tag = "diag",
+    summary = "a diagnostic run and its result",
+    params(("id" = i64, Path, description = "the run's id")),
+    responses(
+        (status = 200, description = "the stored run", body = DiagRunView),
+        (status = 400, description = "the id is not a number", body = ErrorBody),
+        (status = 404, description = "no such diagnostic run", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn diag_run(
     State(s): State<Shared>,
     _: Authed,
@@ -80,6 +104,23 @@ async fn diag_run(
     Ok(Json(diag_run_view(s.store.get_diag_run(id).await?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{key}/diag",
+    tag = "diag",
+    summary = "run a diagnostic on the agent's machine",
+    params(("key" = String, Path, description = "agent id, id prefix or host name")),
+    request_body = RunDiag,
+    responses(
+        (status = 200, description = "the result; with follow, NDJSON lines (a table, text, then done) until the client goes away, an empty line every 2 s", content((DiagRunView = "application/json"), (DiagEventView = "application/x-ndjson"))),
+        (status = 400, description = "unknown check or argument, or a ticket with follow", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such agent or ticket", body = ErrorBody),
+        (status = 409, description = "the agent is offline, or the ticket takes no attachment", body = ErrorBody),
+        (status = 502, description = "the agent could not start the check", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn run_diag(
     State(s): State<Shared>,
     op: Authed,

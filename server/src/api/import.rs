@@ -28,6 +28,7 @@ use crate::store::Role;
 use crate::unix_now;
 use deskhand_api_types::assets::{AddAsset, AssetCreated};
 pub use deskhand_api_types::import::{ImportError, ImportReport};
+use deskhand_api_types::server::ErrorBody;
 
 /// The most data rows an import may have: a bound on the memory a file
 /// takes while it is checked (about 400 bytes a row) and on how long it
@@ -43,7 +44,8 @@ pub(super) fn routes() -> Router<Shared> {
 }
 
 /// Query of `POST /api/v1/assets/import`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     /// Check the file against the database, store nothing.
     #[serde(default)]
@@ -280,6 +282,20 @@ fn import_delimiter(csv_text: &[u8]) -> u8 {
         .0
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/import",
+    tag = "assets",
+    summary = "add assets from a CSV file (check=true stores nothing)",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "a CSV file with a header line: name and kind, optionally serial, manufacturer, model, location, user, notes, warranty_until; comma, semicolon or tab"),
+    responses(
+        (status = 200, description = "the rows stored (or, in a check, that would be) and those refused", body = ImportReport),
+        (status = 400, description = "the file is not CSV UTF-8, lacks a column, or has too many rows", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn import_assets(
     State(s): State<Shared>,
     op: Authed,

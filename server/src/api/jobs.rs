@@ -21,6 +21,7 @@ pub use deskhand_api_types::jobs::{
     ContentInfo, ItemView, JobCreated, JobDetail, JobView, ListQuery, PublishItem, RunJob,
     TargetView,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// Largest artifact accepted.
 pub const MAX_ARTIFACT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -47,6 +48,20 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/content/{sha256}",
+    tag = "content",
+    summary = "upload a package or script's bytes",
+    params(("sha256" = String, Path, description = "SHA-256 of the bytes, lower-case hex")),
+    request_body(content = [u8], content_type = "application/octet-stream", description = "the bytes, at most 4 GiB; their SHA-256 must be the path's"),
+    responses(
+        (status = 200, description = "stored", body = ContentInfo),
+        (status = 400, description = "the bytes do not match the hash, or are too many", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn upload_content(
     State(s): State<Shared>,
     op: Authed,
@@ -62,6 +77,18 @@ async fn upload_content(
     Ok(Json(ContentInfo { sha256, size }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/content/{sha256}",
+    tag = "content",
+    summary = "whether the server has these bytes",
+    params(("sha256" = String, Path, description = "SHA-256 of the bytes, lower-case hex")),
+    responses(
+        (status = 200, description = "stored, with its size", body = ContentInfo),
+        (status = 404, description = "no such content", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn content_info(
     State(s): State<Shared>,
     _: Authed,
@@ -138,6 +165,20 @@ async fn publish(s: &Shared, op: Authed, req: PublishItem, kind: ItemKind) -> Ap
     Ok(Json(item_view(item)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/packages",
+    tag = "content",
+    summary = "publish a package",
+    request_body = PublishItem,
+    responses(
+        (status = 200, description = "the package as published", body = ItemView),
+        (status = 400, description = "the manifest is not a valid signed package, or its content is not uploaded", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 409, description = "that version is published with other content", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn publish_package(
     State(s): State<Shared>,
     op: Authed,
@@ -146,6 +187,20 @@ async fn publish_package(
     publish(&s, op, req, ItemKind::Package).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/scripts",
+    tag = "content",
+    summary = "publish a script",
+    request_body = PublishItem,
+    responses(
+        (status = 200, description = "the script as published", body = ItemView),
+        (status = 400, description = "the manifest is not a valid signed script, or its content is not uploaded", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 409, description = "that version is published with other content", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn publish_script(
     State(s): State<Shared>,
     op: Authed,
@@ -159,17 +214,39 @@ async fn list_items(s: &Shared, kind: ItemKind) -> ApiResult<Vec<ItemView>> {
     Ok(Json(items.into_iter().map(item_view).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages",
+    tag = "content",
+    summary = "signed packages",
+    responses(
+        (status = 200, description = "every published version", body = Vec<ItemView>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_packages(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemView>> {
     list_items(&s, ItemKind::Package).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/scripts",
+    tag = "content",
+    summary = "signed scripts",
+    responses(
+        (status = 200, description = "every published version", body = Vec<ItemView>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_scripts(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<ItemView>> {
     list_items(&s, ItemKind::Script).await
 }
 
 /// `?version=` of an item's page; the newest if absent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VersionQuery {
+    /// The version to show; the newest published if absent.
     version: Option<String>,
 }
 
@@ -186,6 +263,18 @@ async fn show_item(
     Ok(Json(item_view(item)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{name}",
+    tag = "content",
+    summary = "a package (?version=, else the newest): its commands and declared parameters",
+    params(("name" = String, Path, description = "package name"), VersionQuery),
+    responses(
+        (status = 200, description = "the package", body = ItemView),
+        (status = 404, description = "no such package or version", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show_package(
     State(s): State<Shared>,
     _: Authed,
@@ -195,6 +284,18 @@ async fn show_package(
     show_item(&s, ItemKind::Package, name, q).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/scripts/{name}",
+    tag = "content",
+    summary = "a script (?version=, else the newest): its command and declared parameters",
+    params(("name" = String, Path, description = "script name"), VersionQuery),
+    responses(
+        (status = 200, description = "the script", body = ItemView),
+        (status = 404, description = "no such script or version", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn show_script(
     State(s): State<Shared>,
     _: Authed,
@@ -204,6 +305,21 @@ async fn show_script(
     show_item(&s, ItemKind::Script, name, q).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    summary = "run a job on targets",
+    request_body = RunJob,
+    responses(
+        (status = 200, description = "the job, queued for its targets", body = JobCreated),
+        (status = 400, description = "the action, item, parameters, durations or targets are not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such item, asset, label or ticket", body = ErrorBody),
+        (status = 409, description = "a target key matches several assets, or the ticket takes no attachment", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn run_job(
     State(s): State<Shared>,
     op: Authed,
@@ -486,6 +602,17 @@ fn target_view(t: TargetRow) -> TargetView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    summary = "jobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "the newest jobs", body = Vec<JobView>),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_jobs(
     State(s): State<Shared>,
     _: Authed,
@@ -498,6 +625,20 @@ pub(super) async fn list_jobs(
     Ok(Json(jobs.into_iter().map(job_view).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    summary = "a job and each target's state",
+    params(("id" = String, Path, description = "job id or an unambiguous prefix")),
+    responses(
+        (status = 200, description = "the job", body = JobDetail),
+        (status = 400, description = "no id", body = ErrorBody),
+        (status = 404, description = "no such job", body = ErrorBody),
+        (status = 409, description = "the prefix matches several jobs", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn show_job(
     State(s): State<Shared>,
     _: Authed,
@@ -523,6 +664,20 @@ pub(super) async fn job_detail(store: &crate::store::Store, row: i64) -> Option<
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    summary = "cancel a job's pending targets",
+    params(("id" = String, Path, description = "job id or an unambiguous prefix")),
+    responses(
+        (status = 202, description = "cancelling; agents are told"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such job", body = ErrorBody),
+        (status = 409, description = "the job has finished, or the prefix matches several jobs", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn cancel_job(
     State(s): State<Shared>,
     op: Authed,

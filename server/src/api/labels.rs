@@ -14,6 +14,7 @@ use crate::store::{Role, Store};
 use crate::unix_now;
 use deskhand_api_types::assets::AssetQuery;
 use deskhand_api_types::labels::{CreateLabel, LabelAsset, LabelView};
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -52,6 +53,20 @@ fn pass_over(label: &str, e: ApiError) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/labels",
+    tag = "labels",
+    summary = "create a label (static, or dynamic with a filter)",
+    request_body = CreateLabel,
+    responses(
+        (status = 201, description = "created"),
+        (status = 400, description = "the name or filter is not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 409, description = "a label of that name exists", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_label(
     State(s): State<Shared>,
     op: Authed,
@@ -80,6 +95,19 @@ async fn create_label(
     Ok(StatusCode::CREATED)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/labels/{name}",
+    tag = "labels",
+    summary = "delete a label",
+    params(("name" = String, Path, description = "label name")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such label", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn delete_label(
     State(s): State<Shared>,
     op: Authed,
@@ -90,6 +118,16 @@ async fn delete_label(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/labels",
+    tag = "labels",
+    summary = "labels",
+    responses(
+        (status = 200, description = "every label with how many assets carry it", body = Vec<LabelView>),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_labels(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<LabelView>> {
     let mut out = Vec::new();
     for l in s.store.list_labels().await? {
@@ -122,6 +160,21 @@ async fn list_labels(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<LabelV
     Ok(Json(out))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{key}/labels",
+    tag = "labels",
+    summary = "put a static label on it",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    request_body = LabelAsset,
+    responses(
+        (status = 204, description = "labelled"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset or label", body = ErrorBody),
+        (status = 409, description = "the label is dynamic, or the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn label_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -136,6 +189,20 @@ async fn label_asset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{key}/labels/{label}",
+    tag = "labels",
+    summary = "take a static label off it",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number"), ("label" = String, Path, description = "label name")),
+    responses(
+        (status = 204, description = "unlabelled"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset or label", body = ErrorBody),
+        (status = 409, description = "the label is dynamic, or the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn unlabel_asset(
     State(s): State<Shared>,
     op: Authed,

@@ -13,6 +13,7 @@ use crate::unix_now;
 use deskhand_api_types::assets::{
     AddAsset, AssetCreated, AssetEdit, AssetEdited, AssetStatus, RetireAsset, StatusChanged,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -39,6 +40,20 @@ pub(super) fn manual_asset(a: AddAsset) -> Result<crate::store::ManualAsset, Str
     .normalized()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets",
+    tag = "assets",
+    summary = "add an asset by hand",
+    request_body = AddAsset,
+    responses(
+        (status = 201, description = "the asset", body = AssetCreated),
+        (status = 400, description = "a field is missing or not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 409, description = "another asset has that serial number", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -52,6 +67,22 @@ async fn add_asset(
 }
 
 /// `PATCH /api/v1/assets/{key}`: changes the fields given.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/assets/{key}",
+    tag = "assets",
+    summary = "edit its fields",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    request_body = AssetEdit,
+    responses(
+        (status = 200, description = "what changed", body = AssetEdited),
+        (status = 400, description = "nothing to change, or a field not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the field cannot change on this asset, or the serial is taken", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn edit_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -81,6 +112,22 @@ async fn edit_asset(
 }
 
 /// `POST /api/v1/assets/{key}/retire`: takes an asset out of service.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{key}/retire",
+    tag = "assets",
+    summary = "take it out of service",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    request_body = RetireAsset,
+    responses(
+        (status = 200, description = "its status now", body = StatusChanged),
+        (status = 400, description = "the reason is not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn retire_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -91,6 +138,20 @@ async fn retire_asset(
 }
 
 /// `POST /api/v1/assets/{key}/restore`: puts a retired asset back in service.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{key}/restore",
+    tag = "assets",
+    summary = "put it back in service",
+    params(("key" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    responses(
+        (status = 200, description = "its status now", body = StatusChanged),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn restore_asset(
     State(s): State<Shared>,
     op: Authed,

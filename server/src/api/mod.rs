@@ -9,7 +9,9 @@
 //! One file per area, each with its `routes()`, merged by [`router`]:
 //! `server`, `agents` (and enrollment tokens), `operators` (and the audit
 //! log), `diag`, `assets`, `asset_page`, `manual`, `software`, `changes`,
-//! `labels`, [`jobs`], [`tickets`], [`reports`], [`import`]. Below them:
+//! `labels`, [`jobs`], [`tickets`], [`reports`], [`import`]; [`index`]
+//! and [`openapi`] describe them all, from the handlers' annotations.
+//! Below them:
 //! `select` (which assets a query selects), [`params`] (what every
 //! query shares), `attach` (results attached to a ticket), [`auth`],
 //! [`auth_limit`] and [`body_limit`].
@@ -38,6 +40,7 @@ pub mod index;
 pub mod jobs;
 mod labels;
 mod manual;
+pub mod openapi;
 mod operators;
 pub mod params;
 pub mod reports;
@@ -101,6 +104,7 @@ type Shared = Arc<ApiState>;
 pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/api/v1", get(index::list))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .merge(server::routes())
         .merge(agents::routes())
         .merge(operators::routes())

@@ -13,6 +13,7 @@ use crate::{rfc3339, secrets, unix_now};
 use deskhand_api_types::operators::{
     AddOperator, AuditQuery, AuditView, OperatorCreated, OperatorView, PasswordSet, SetPassword,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -25,6 +26,21 @@ pub(super) fn routes() -> Router<Shared> {
 
 /// Sets an operator's console password: an admin for anyone, anyone for
 /// themselves. Their console sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators/{name}/password",
+    tag = "operators",
+    summary = "set an operator's console password (generated when none is given)",
+    params(("name" = String, Path, description = "operator name")),
+    request_body = SetPassword,
+    responses(
+        (status = 200, description = "the password set; a generated one is shown once", body = PasswordSet),
+        (status = 400, description = "the password is too short or not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such operator", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_password(
     State(s): State<Shared>,
     op: Authed,
@@ -68,6 +84,20 @@ fn operator_view(o: Operator) -> OperatorView {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/operators",
+    tag = "operators",
+    summary = "add an operator (returns its API token)",
+    request_body = AddOperator,
+    responses(
+        (status = 200, description = "the operator with its API token, shown once", body = OperatorCreated),
+        (status = 400, description = "the name or role is not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 409, description = "an operator of that name exists", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_operator(
     State(s): State<Shared>,
     op: Authed,
@@ -100,6 +130,16 @@ async fn add_operator(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/operators",
+    tag = "operators",
+    summary = "operators",
+    responses(
+        (status = 200, description = "every operator and their role", body = Vec<OperatorView>),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_operators(
     State(s): State<Shared>,
     _: Authed,
@@ -108,6 +148,20 @@ pub(super) async fn list_operators(
     Ok(Json(ops.into_iter().map(operator_view).collect()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/operators/{name}",
+    tag = "operators",
+    summary = "remove an operator",
+    params(("name" = String, Path, description = "operator name")),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such operator", body = ErrorBody),
+        (status = 409, description = "the last admin cannot be removed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remove_operator(
     State(s): State<Shared>,
     op: Authed,
@@ -118,6 +172,18 @@ async fn remove_operator(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "operators",
+    summary = "operators' actions, newest first",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "the audit log, newest first", body = Vec<AuditView>),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_audit(
     State(s): State<Shared>,
     op: Authed,

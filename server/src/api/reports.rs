@@ -20,6 +20,7 @@ use crate::tickets::report::{self, Period, TicketFacts};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::CountBy;
 pub use deskhand_api_types::reports::{FleetView, InventoryPeriodView, InventoryReport};
+use deskhand_api_types::server::ErrorBody;
 use deskhand_api_types::tickets::{
     BacklogAgeView, PeriodReportView, ReportQuery, TechnicianReportView, TicketReport, TimesView,
     TopView,
@@ -101,6 +102,18 @@ pub(super) async fn period(
     Ok(p)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/inventory",
+    tag = "reports",
+    summary = "the fleet now and its changes per period (period, from, to)",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "the report", body = InventoryReport),
+        (status = 400, description = "period, from or to is not valid", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn inventory_report(
     State(s): State<Shared>,
     _: Authed,
@@ -281,6 +294,18 @@ fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/tickets",
+    tag = "reports",
+    summary = "the supervisors' ticket report (period, from, to)",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "the report", body = TicketReport),
+        (status = 400, description = "period, from or to is not valid", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn ticket_report(
     State(s): State<Shared>,
     _: Authed,

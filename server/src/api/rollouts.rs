@@ -32,6 +32,7 @@ pub use deskhand_api_types::rollouts::{
     NewRollout, PreviewMachine, PreviewWave, RolloutMachineView, RolloutPreview, RolloutQuery,
     RolloutSettingsView, RolloutView, WaveCountsView, WaveView,
 };
+use deskhand_api_types::server::ErrorBody;
 
 /// Waves when none are given.
 pub const DEFAULT_WAVES: &str = "5%,25%,100%";
@@ -202,6 +203,22 @@ async fn prepare(s: &Shared, req: NewRollout, by: &str, now: i64) -> Result<Prep
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/rollouts",
+    operation_id = "create_rollout",
+    tag = "rollouts",
+    summary = "create a staged rollout (waves, gates, window)",
+    request_body = NewRollout,
+    responses(
+        (status = 201, description = "the rollout", body = RolloutView),
+        (status = 400, description = "a setting or the targets are not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such item, asset or label", body = ErrorBody),
+        (status = 409, description = "the conductor refused it", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create(
     State(s): State<Shared>,
     op: Authed,
@@ -223,6 +240,20 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view(&s.store, rec, None).await?)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/rollouts/preview",
+    operation_id = "preview_rollout",
+    tag = "rollouts",
+    summary = "what a rollout would do: waves, compliant machines, next windows",
+    request_body = NewRollout,
+    responses(
+        (status = 200, description = "the plan, created now", body = RolloutPreview),
+        (status = 400, description = "a setting or the targets are not valid", body = ErrorBody),
+        (status = 404, description = "no such item, asset or label", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn preview(
     State(s): State<Shared>,
     op: Authed,
@@ -292,6 +323,17 @@ pub(super) async fn preview(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/rollouts",
+    operation_id = "list_rollouts",
+    tag = "rollouts",
+    summary = "staged rollouts",
+    responses(
+        (status = 200, description = "the newest rollouts", body = Vec<RolloutView>),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list(State(s): State<Shared>, _: Authed) -> ApiResult<Vec<RolloutView>> {
     let mut out = Vec::new();
     for rec in s.store.rollouts(false, LIST_LIMIT).await? {
@@ -313,6 +355,20 @@ fn rollout_id(text: &str) -> Result<i64, ApiError> {
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/rollouts/{id}",
+    operation_id = "show_rollout",
+    tag = "rollouts",
+    summary = "a rollout's progress per wave (?machines=all|failed)",
+    params(("id" = String, Path, description = "rollout number: 42 or #42"), RolloutQuery),
+    responses(
+        (status = 200, description = "where it stands", body = RolloutView),
+        (status = 400, description = "not a rollout number, or machines is not valid", body = ErrorBody),
+        (status = 404, description = "no such rollout", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn show(
     State(s): State<Shared>,
     _: Authed,
@@ -335,6 +391,22 @@ pub(super) async fn show(
     Ok(Json(view(&s.store, rec, machines).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/rollouts/{id}/{command}",
+    operation_id = "command_rollout",
+    tag = "rollouts",
+    summary = "pause, resume, approve or abort a rollout",
+    params(("id" = String, Path, description = "rollout number: 42 or #42"), ("command" = String, Path, description = "pause, resume, approve or abort")),
+    responses(
+        (status = 200, description = "where it stands after the command", body = RolloutView),
+        (status = 400, description = "not a rollout number", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such rollout or command", body = ErrorBody),
+        (status = 409, description = "the rollout is not in a state the command applies to", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn command(
     State(s): State<Shared>,
     op: Authed,

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use super::error::ApiResult;
 use super::{Authed, Shared};
 use crate::{rfc3339, unix_now};
-use deskhand_api_types::server::{DatabaseHealth, ServerInfo};
+use deskhand_api_types::server::{DatabaseHealth, Health, ServerInfo};
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -33,6 +33,16 @@ impl From<crate::store::WriteHealth> for DatabaseHealth {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/server",
+    tag = "server",
+    summary = "version, agent endpoint, CA fingerprint, whether the database takes writes",
+    responses(
+        (status = 200, description = "who the server is", body = ServerInfo),
+    ),
+    security(("bearer" = [])),
+)]
 async fn server_info(State(s): State<Shared>, Authed(op): Authed) -> ApiResult<ServerInfo> {
     Ok(Json(ServerInfo {
         version: env!("CARGO_PKG_VERSION").into(),
@@ -48,16 +58,33 @@ async fn server_info(State(s): State<Shared>, Authed(op): Authed) -> ApiResult<S
 /// database takes writes, 503 while it refuses them (a refusal in the
 /// last minute). What SQLite said is in the server's log and in
 /// `GET /api/v1/server`, not here.
-pub(super) async fn health(State(s): State<Shared>) -> (StatusCode, Json<serde_json::Value>) {
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "server",
+    summary = "no token needed: 200 while the database takes writes, 503 while it refuses them",
+    responses(
+        (status = 200, description = "the database takes writes", body = Health),
+        (status = 503, description = "the database refused a write in the last minute", body = Health),
+    ),
+)]
+pub(super) async fn health(State(s): State<Shared>) -> (StatusCode, Json<Health>) {
     match s.store.write_health(unix_now()).failing_since {
-        None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        None => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok".into(),
+                reason: None,
+                since: None,
+            }),
+        ),
         Some(since) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({
-                "status": "failing",
-                "reason": "the database refuses writes; see the server log",
-                "since": rfc3339(since),
-            })),
+            Json(Health {
+                status: "failing".into(),
+                reason: Some("the database refuses writes; see the server log".into()),
+                since: Some(rfc3339(since)),
+            }),
         ),
     }
 }

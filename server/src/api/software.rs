@@ -11,6 +11,7 @@ use super::params::{descending, enum_param, filter_text, json_list, with_total};
 use super::{Authed, Shared};
 use crate::rfc3339;
 use deskhand_api_types::assets::SoftwareView;
+use deskhand_api_types::server::ErrorBody;
 use deskhand_api_types::software::{SoftwareCountView, SoftwareQuery, SoftwareSort};
 
 /// The routes of this area.
@@ -29,6 +30,18 @@ pub(super) fn software_view(r: crate::inventory::SoftwareRow) -> SoftwareView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/software",
+    tag = "software",
+    summary = "each package with how many assets have it (name), sorted (sort=name|assets, order) and paged (limit, offset)",
+    params(SoftwareQuery),
+    responses(
+        (status = 200, description = "the page of packages", body = Vec<SoftwareCountView>, headers(("x-total-count" = usize, description = "how many packages matched, before limit and offset"))),
+        (status = 400, description = "the name, sort or order is not valid", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_software(
     State(s): State<Shared>,
     _: Authed,

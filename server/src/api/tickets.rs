@@ -20,6 +20,7 @@ use crate::tickets::sla::{Clock, ClockState};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::HistoryView;
+use deskhand_api_types::server::ErrorBody;
 pub use deskhand_api_types::tickets::{
     AssignRequest, BacklogAgeView, CommentRequest, CreateTicket, EscalateRequest, JobRefView,
     LinkRequest, LinkedAssetView, PeriodReportView, RateRequest, ReportQuery, SlaClockView,
@@ -141,6 +142,21 @@ pub(super) fn list<T>(
 
 // ---- handlers -----------------------------------------------------------------
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    summary = "open a ticket",
+    request_body = CreateTicket,
+    responses(
+        (status = 201, description = "the ticket", body = TicketCreated),
+        (status = 400, description = "a field is missing or not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+        (status = 409, description = "created but not assigned, or an asset key matches several", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create_ticket(
     State(s): State<Shared>,
     op: Authed,
@@ -190,6 +206,19 @@ pub(super) async fn create_ticket(
     Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    summary = "tickets, filtered",
+    params(TicketQuery),
+    responses(
+        (status = 200, description = "the matching tickets", body = Vec<TicketView>),
+        (status = 400, description = "a status or priority is not valid, or mine with assignee", body = ErrorBody),
+        (status = 404, description = "no such asset", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_tickets(
     State(s): State<Shared>,
     Authed(op): Authed,
@@ -228,6 +257,19 @@ pub(super) async fn list_tickets(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    summary = "a ticket with its timeline and linked assets",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    responses(
+        (status = 200, description = "the ticket in full", body = TicketDetail),
+        (status = 400, description = "not a ticket number", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn show_ticket(
     State(s): State<Shared>,
     _: Authed,
@@ -306,6 +348,23 @@ pub(super) async fn change(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/comments",
+    operation_id = "comment_ticket",
+    tag = "tickets",
+    summary = "comment",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = CommentRequest,
+    responses(
+        (status = 204, description = "commented"),
+        (status = 400, description = "the request is not valid; the error says which field", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the ticket is closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn comment(
     State(s): State<Shared>,
     op: Authed,
@@ -325,6 +384,23 @@ pub(super) async fn comment(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/status",
+    operation_id = "set_ticket_status",
+    tag = "tickets",
+    summary = "open, pending, resolve, close, reopen",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = StatusRequest,
+    responses(
+        (status = 204, description = "changed"),
+        (status = 400, description = "unknown status, or resolving without a note", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the status machine does not allow that change", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn set_status(
     State(s): State<Shared>,
     op: Authed,
@@ -343,6 +419,23 @@ pub(super) async fn set_status(
     change(&s, &op, &n, TicketChange::Status { to, note }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/assign",
+    operation_id = "assign_ticket",
+    tag = "tickets",
+    summary = "assign or unassign",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = AssignRequest,
+    responses(
+        (status = 204, description = "assigned"),
+        (status = 400, description = "not a ticket number", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket or operator", body = ErrorBody),
+        (status = 409, description = "the ticket is closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn assign(
     State(s): State<Shared>,
     op: Authed,
@@ -356,6 +449,23 @@ pub(super) async fn assign(
     change(&s, &op, &n, TicketChange::Assign { to }).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/escalate",
+    operation_id = "escalate_ticket",
+    tag = "tickets",
+    summary = "escalate",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = EscalateRequest,
+    responses(
+        (status = 204, description = "escalated"),
+        (status = 400, description = "no such tier, or the note is not valid", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket or operator", body = ErrorBody),
+        (status = 409, description = "the ticket is at the highest tier or closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn escalate(
     State(s): State<Shared>,
     op: Authed,
@@ -396,6 +506,22 @@ pub(super) async fn escalate(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/assets",
+    tag = "tickets",
+    summary = "link an asset",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = LinkRequest,
+    responses(
+        (status = 204, description = "linked"),
+        (status = 400, description = "not a ticket number", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket or asset", body = ErrorBody),
+        (status = 409, description = "already linked, or the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn link_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -415,6 +541,21 @@ pub(super) async fn link_asset(
     .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tickets/{number}/assets/{asset}",
+    tag = "tickets",
+    summary = "unlink an asset",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42"), ("asset" = String, Path, description = "asset id, id prefix, host name or serial number")),
+    responses(
+        (status = 204, description = "unlinked"),
+        (status = 400, description = "not a ticket number", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket or asset", body = ErrorBody),
+        (status = 409, description = "not linked, or the key matches several assets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn unlink_asset(
     State(s): State<Shared>,
     op: Authed,
@@ -433,6 +574,22 @@ pub(super) async fn unlink_asset(
     .await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    summary = "update its fields",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = UpdateTicket,
+    responses(
+        (status = 204, description = "updated"),
+        (status = 400, description = "the request is not valid; the error says which field", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the ticket is closed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_ticket(
     State(s): State<Shared>,
     op: Authed,
@@ -461,6 +618,23 @@ async fn update_ticket(
     change(&s, &op, &n, update).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{number}/rating",
+    operation_id = "rate_ticket",
+    tag = "tickets",
+    summary = "the requester's satisfaction",
+    params(("number" = String, Path, description = "ticket number: 42, #42 or T42")),
+    request_body = RateRequest,
+    responses(
+        (status = 204, description = "rated"),
+        (status = 400, description = "the score is not 1 to 5", body = ErrorBody),
+        (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the ticket is not resolved", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn rate(
     State(s): State<Shared>,
     op: Authed,

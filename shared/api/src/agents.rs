@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// An agent as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentView {
     /// Server-assigned id.
     pub id: String,
@@ -33,6 +34,7 @@ pub struct AgentView {
 
 /// `POST /api/v1/enrollment-tokens`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// How many agents may enroll with it.
@@ -46,6 +48,7 @@ pub struct CreateToken {
 
 /// A newly created enrollment token: shown once, never stored in clear.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
     /// The token.
     pub token: String,
@@ -72,6 +75,7 @@ pub struct TokenCreated {
 
 /// An enrollment token as listed.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
     /// Row id.
     pub id: i64,

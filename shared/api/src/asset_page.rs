@@ -9,6 +9,7 @@ use crate::tickets::TicketView;
 
 /// A network interface of an asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterfaceView {
     /// Name.
     pub name: String,
@@ -22,6 +23,7 @@ pub struct InterfaceView {
 
 /// A disk or volume of an asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StorageView {
     /// Device name or mount point.
     pub name: String,
@@ -35,6 +37,7 @@ pub struct StorageView {
 
 /// One asset in full.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssetDetail {
     /// The list fields.
     pub asset: AssetView,
@@ -94,6 +97,7 @@ pub struct AssetDetail {
 
 /// A part of an asset's inventory that was not collected lately.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaleView {
     /// The category (`software`, `users`, `services`, ...).
     pub category: String,

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 /// Query of `GET /api/v1/assets`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AssetQuery {
     /// Text in the host name, serial, model, user, IP, MAC or id (any case; `*` matches any text).
@@ -25,6 +27,7 @@ pub struct AssetQuery {
     pub label: Option<String>,
     /// `in-service` (the default), `retired` or `all`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<AssetStatus>))]
     pub status: Option<String>,
     /// Warranty still running and ending within this long, e.g. `90d`.
     #[serde(default)]
@@ -35,6 +38,7 @@ pub struct AssetQuery {
     /// Lists only: what to sort by (`name`, the default; `last-seen`,
     /// `ram`, `packages`, `model`, ...: `store::AssetSort`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<AssetSort>))]
     pub sort: Option<String>,
     /// Lists only: `asc` (the default) or `desc`.
     #[serde(default)]
@@ -50,6 +54,7 @@ pub struct AssetQuery {
 
 /// An asset in a list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssetView {
     /// Asset id.
     pub id: String,
@@ -93,6 +98,7 @@ pub struct AssetView {
 
 /// A package an asset has that a software filter matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MatchedPackage {
     /// Its name as the asset reports it.
     pub name: String,
@@ -102,6 +108,7 @@ pub struct MatchedPackage {
 
 /// When, by whom and why an asset was retired.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetiredView {
     /// When, RFC 3339.
     pub at: String,
@@ -113,6 +120,7 @@ pub struct RetiredView {
 
 /// One installed package.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SoftwareView {
     /// Name.
     pub name: String,
@@ -130,6 +138,7 @@ pub struct SoftwareView {
 
 /// One history event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryView {
     /// When, RFC 3339.
     pub at: String,
@@ -147,6 +156,8 @@ pub struct HistoryView {
 
 /// Query of `GET /api/v1/assets/{key}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ShowQuery {
     /// Only the packages whose name contains this (any case).
@@ -156,6 +167,8 @@ pub struct ShowQuery {
 
 /// Query of `GET /api/v1/assets/{key}/history`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// How far back, e.g. `7d`, or from when, e.g. `tuesday` or
@@ -167,6 +180,7 @@ pub struct HistoryQuery {
 
 /// What `GET /api/v1/asset-counts/{by}` groups assets by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CountBy {
     /// Manufacturer and model.
@@ -183,6 +197,7 @@ pub enum CountBy {
 
 /// One group of `GET /api/v1/asset-counts/{by}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CountView {
     /// The model, OS, ... (empty when the assets do not say).
     pub value: String,
@@ -192,6 +207,7 @@ pub struct CountView {
 
 /// `POST /api/v1/assets`: an asset without an agent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddAsset {
     /// Name, e.g. `HP LaserJet 4th floor`.
@@ -223,6 +239,7 @@ pub struct AddAsset {
 
 /// A created asset.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssetCreated {
     /// Its id.
     pub id: String,
@@ -232,6 +249,7 @@ pub struct AssetCreated {
 
 /// What `PATCH /api/v1/assets/{key}` did.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssetEdited {
     /// The asset's id.
     pub id: String,
@@ -243,6 +261,7 @@ pub struct AssetEdited {
 
 /// `POST /api/v1/assets/{key}/retire`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RetireAsset {
     /// Why: disposed, lost, returned to the lessor...
@@ -252,6 +271,7 @@ pub struct RetireAsset {
 
 /// What a retire or restore did.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusChanged {
     /// The asset's id.
     pub id: String,
@@ -277,6 +297,7 @@ pub const TOTAL_COUNT: &str = "x-total-count";
 
 /// One field an edit changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     /// The field: name, kind, serial, manufacturer, model, location, user
     /// or notes.
@@ -289,6 +310,7 @@ pub struct FieldChange {
 
 /// Whether an asset is in service or retired (`status=`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AssetStatus {
     /// In service: what lists, counts and job targets mean by default.
@@ -308,6 +330,7 @@ crate::keyword!(AssetStatus {
 
 /// What a list of assets is sorted by (`sort=`). Ties go by name and id.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AssetSort {
     /// Host name (or a manual asset's name).
@@ -358,6 +381,7 @@ crate::keyword!(AssetSort {
 /// `PATCH /api/v1/assets/{key}`: fields of an asset to change; a field
 /// left out stays as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssetEdit {
     /// New name (entered by hand only).

@@ -6,6 +6,8 @@ use crate::assets::HistoryView;
 
 /// Query of `GET /api/v1/changes` and `GET /api/v1/changes/summary`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
     /// From when: a duration back from now (`7d`), a day's midnight
@@ -28,6 +30,7 @@ pub struct ChangesQuery {
 
 /// One change on one asset: a history event with its asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangeView {
     /// The asset's id.
     pub asset_id: String,
@@ -40,6 +43,7 @@ pub struct ChangeView {
 
 /// One change and how many assets it happened on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangeGroupView {
     /// Category.
     pub category: String,

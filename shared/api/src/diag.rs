@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One argument of a check in the catalog.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckArgView {
     /// Name, `--name`.
     pub name: String,
@@ -15,6 +16,7 @@ pub struct CheckArgView {
 
 /// One check of the diagnostic catalog.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckView {
     /// Name.
     pub name: String,
@@ -28,12 +30,14 @@ pub struct CheckView {
 
 /// `POST /api/v1/agents/{key}/diag`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunDiag {
     /// Check name.
     pub check: String,
     /// Arguments as name/value pairs.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::name_value_pairs))]
     pub args: Vec<(String, String)>,
     /// Stream output as NDJSON until the client disconnects.
     #[serde(default)]
@@ -45,6 +49,7 @@ pub struct RunDiag {
 
 /// A table of a diagnostic result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiagTableView {
     /// What the rows are.
     pub title: String,
@@ -56,6 +61,7 @@ pub struct DiagTableView {
 
 /// A diagnostic result.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiagRunView {
     /// Stored run id.
     pub id: i64,
@@ -83,6 +89,7 @@ pub struct DiagRunView {
 
 /// One line of a followed diagnostic's NDJSON stream.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DiagEventView {
     /// Rows.

@@ -6,6 +6,7 @@ use crate::assets::AssetCreated;
 
 /// One row of a CSV import that was refused.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportError {
     /// Line number in the file (the header is line 1).
     pub line: usize,
@@ -15,6 +16,7 @@ pub struct ImportError {
 
 /// What a CSV import did.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportReport {
     /// Whether the good rows were stored: false for a check
     /// (`?check=true`), which reports what an import would do.

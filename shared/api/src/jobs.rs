@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Stored content.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentInfo {
     /// SHA-256.
     pub sha256: String,
@@ -14,9 +15,11 @@ pub struct ContentInfo {
 
 /// A package or script to publish: the manifest exactly as signed.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublishItem {
     /// The signed manifest.
+    #[cfg_attr(feature = "openapi", schema(value_type = SignedManifestSchema))]
     pub manifest: SignedManifest,
     /// The publisher's public key, so the server can refuse a bad
     /// signature early (agents check against their own pinned keys).
@@ -25,6 +28,7 @@ pub struct PublishItem {
 
 /// A published package or script.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemView {
     /// `package` or `script`.
     pub kind: String,
@@ -42,7 +46,10 @@ pub struct ItemView {
     pub install: Vec<String>,
     /// Uninstall command.
     pub uninstall: Vec<String>,
-    /// The parameters a job may pass, as the signed manifest declares them.
+    /// The parameters a job may pass, as the signed manifest declares them
+    /// (`deskhand_shared::params::ParamSpec`: name, kind, pass, pattern,
+    /// values, min, max, default, required, description).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub params: Vec<deskhand_shared::params::ParamSpec>,
     /// The directory the command runs in, if the manifest names one.
     pub workdir: Option<String>,
@@ -56,6 +63,7 @@ pub struct ItemView {
 
 /// A job to run.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunJob {
     /// `install`, `uninstall`, `script`, `inventory` or `diag`.
@@ -88,6 +96,7 @@ pub struct RunJob {
 
 /// What a new job reached.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobCreated {
     /// The job id.
     pub id: String,
@@ -101,6 +110,7 @@ pub struct JobCreated {
 
 /// A job as listed.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     /// The job id.
     pub id: String,
@@ -123,11 +133,13 @@ pub struct JobView {
     /// When it was cancelled.
     pub cancelled_at: Option<String>,
     /// Targets per state, e.g. `[["succeeded", 3], ["queued", 1]]`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::state_counts))]
     pub states: Vec<(String, i64)>,
 }
 
 /// One target of a job.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetView {
     /// Asset id.
     pub asset_id: String,
@@ -155,6 +167,7 @@ pub struct TargetView {
 
 /// A job with its targets.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     /// The job.
     pub job: JobView,
@@ -164,7 +177,22 @@ pub struct JobDetail {
 
 /// `?limit=`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListQuery {
     /// Most jobs to list.
     pub limit: Option<i64>,
+}
+
+/// The OpenAPI schema of `deskhand_shared::jobs::SignedManifest`, which
+/// lives in the protocol crate and knows nothing of OpenAPI; the server's
+/// tests hold the two to the same fields.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(as = SignedManifest)]
+pub struct SignedManifestSchema {
+    /// The manifest, JSON, exactly as signed.
+    pub json: String,
+    /// The Ed25519 signature over `json`, lower-case hex; empty if unsigned.
+    pub signature: String,
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /api/v1/labels`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateLabel {
     /// Name.
@@ -14,6 +15,7 @@ pub struct CreateLabel {
 
 /// A label as listed.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LabelView {
     /// Name.
     pub name: String,
@@ -29,6 +31,7 @@ pub struct LabelView {
 
 /// `POST /api/v1/assets/{key}/labels`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelAsset {
     /// The static label to put on the asset.

@@ -3,8 +3,11 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
-//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know serde only: no
-//! store, no clap, no HTTP framework. Enumerated query values (`sort=`,
+//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know
+//! serde: no store, no clap, no HTTP framework. With the `openapi`
+//! feature (the server's; the CLI leaves it off) they also derive
+//! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
+//! server's OpenAPI document. Enumerated query values (`sort=`,
 //! `status=`, `by=`) implement [`Keyword`], which spells them as the API
 //! takes them.
 
@@ -68,3 +71,44 @@ pub enum SortOrder {
 }
 
 keyword!(SortOrder { Asc => "asc", Desc => "desc" });
+
+/// Schemas utoipa does not derive as serde reads the type (feature
+/// `openapi`).
+#[cfg(feature = "openapi")]
+pub(crate) mod schemas {
+    use utoipa::openapi::schema::{Array, ArrayBuilder, ArrayItems, Object, Type};
+
+    /// A list of pairs `[first, second]`. utoipa writes a tuple's item
+    /// types but not that it has exactly two items, which serde requires
+    /// of a tuple: a generated `[x]` would be documented as valid.
+    fn pairs(first: Type, second: Type, description: &str) -> Array {
+        let pair = ArrayBuilder::new()
+            .prefix_items([Object::with_type(first), Object::with_type(second)])
+            .items(ArrayItems::False)
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .build();
+        ArrayBuilder::new()
+            .items(ArrayItems::RefOrSchema(Box::new(pair.into())))
+            .description(Some(description))
+            .build()
+    }
+
+    /// `[["name", "value"], ...]`.
+    pub(crate) fn name_value_pairs() -> Array {
+        pairs(
+            Type::String,
+            Type::String,
+            "Arguments as name/value pairs, e.g. `[[\"unit\", \"ssh\"]]`.",
+        )
+    }
+
+    /// `[["state", count], ...]`.
+    pub(crate) fn state_counts() -> Array {
+        pairs(
+            Type::String,
+            Type::Integer,
+            "Targets per state, e.g. `[[\"succeeded\", 3], [\"queued\", 1]]`.",
+        )
+    }
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /api/v1/operators`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddOperator {
     /// Unique name.
@@ -14,6 +15,7 @@ pub struct AddOperator {
 
 /// An operator as listed.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorView {
     /// Name.
     pub name: String,
@@ -25,6 +27,7 @@ pub struct OperatorView {
 
 /// A new operator with their API token, shown once.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorCreated {
     /// Name.
     pub name: String,
@@ -36,6 +39,8 @@ pub struct OperatorCreated {
 
 /// Query of `GET /api/v1/audit`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     /// Most entries to return.
     pub limit: Option<i64>,
@@ -43,6 +48,7 @@ pub struct AuditQuery {
 
 /// An audit log entry.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditView {
     /// Time, RFC 3339.
     pub at: String,
@@ -59,6 +65,7 @@ pub struct AuditView {
 /// `POST /api/v1/operators/{name}/password`: sets an operator's console
 /// password; without one, the server generates it.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     /// The new password (at least 12 characters); none: generate one.
@@ -68,6 +75,7 @@ pub struct SetPassword {
 
 /// What a password change reached.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordSet {
     /// Whose.
     pub name: String,

@@ -7,6 +7,7 @@ use crate::changes::ChangeGroupView;
 
 /// The fleet now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FleetView {
     /// Assets in service.
     pub in_service: usize,
@@ -30,6 +31,7 @@ pub struct FleetView {
 
 /// One period of the inventory report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryPeriodView {
     /// Start, RFC 3339.
     pub start: String,
@@ -51,6 +53,7 @@ pub struct InventoryPeriodView {
 
 /// `GET /api/v1/reports/inventory`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryReport {
     /// daily, weekly or monthly.
     pub period: String,

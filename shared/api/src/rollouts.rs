@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// (`POST /api/v1/rollouts/preview`). Durations are written as the CLI
 /// takes them (`2h`, `14d`); percentages with or without `%`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewRollout {
     /// `install`, `uninstall` or `script`.
@@ -73,6 +74,7 @@ pub struct NewRollout {
 
 /// How a rollout proceeds, as created (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutSettingsView {
     /// Cumulative percentages of the non-canary machines.
     pub waves: Vec<u32>,
@@ -100,6 +102,7 @@ pub struct RolloutSettingsView {
 
 /// Machines of one wave per state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveCountsView {
     /// Every machine of the wave.
     pub total: usize,
@@ -123,6 +126,7 @@ pub struct WaveCountsView {
 
 /// One wave of a rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WaveView {
     /// 0 is the canary.
     pub index: usize,
@@ -136,6 +140,7 @@ pub struct WaveView {
 
 /// One machine of a rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutMachineView {
     /// Asset id.
     pub asset_id: String,
@@ -161,6 +166,7 @@ pub struct RolloutMachineView {
 /// A rollout: where it stands, wave by wave (`GET /api/v1/rollouts/{id}`,
 /// and each row of the list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutView {
     /// The rollout number.
     pub id: i64,
@@ -200,6 +206,8 @@ pub struct RolloutView {
 
 /// `?machines=` of a rollout's page.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RolloutQuery {
     /// `all`, `failed` or `none` (the default).
     pub machines: Option<String>,
@@ -207,6 +215,7 @@ pub struct RolloutQuery {
 
 /// One machine of a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewMachine {
     /// Asset id.
     pub asset_id: String,
@@ -223,6 +232,7 @@ pub struct PreviewMachine {
 
 /// One wave of a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewWave {
     /// 0 is the canary.
     pub index: usize,
@@ -234,6 +244,7 @@ pub struct PreviewWave {
 
 /// What a rollout would do, created now (`POST /api/v1/rollouts/preview`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutPreview {
     /// The number the rollout would get; wave membership hangs on it, so a
     /// rollout created after another one was gets the same sizes but may

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointView {
     /// HTTP methods, e.g. `GET POST`.
     pub methods: String,
@@ -16,6 +17,7 @@ pub struct EndpointView {
 
 /// The JSON body of every error.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong and what to do.
     pub error: String,
@@ -23,6 +25,7 @@ pub struct ErrorBody {
 
 /// `GET /api/v1/server`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerInfo {
     /// Server release.
     pub version: String,
@@ -39,8 +42,24 @@ pub struct ServerInfo {
     pub database: DatabaseHealth,
 }
 
+/// `GET /api/v1/health`, for monitoring.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok` (answered 200) or `failing` (503): the database refused a
+    /// write in the last minute.
+    pub status: String,
+    /// While failing: what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// While failing: since when, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
 /// Whether the database takes writes (`store::WriteHealth`).
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatabaseHealth {
     /// `ok`, or `failing`: SQLite refused a write in the last minute (a
     /// full disk, an I/O error); what it refuses is not stored.

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A package and how many assets have it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SoftwareCountView {
     /// Name.
     pub name: String,
@@ -21,6 +22,8 @@ pub struct SoftwareCountView {
 
 /// Query of `GET /api/v1/software`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct SoftwareQuery {
     /// Text in the name (any case; `*` matches any text).
@@ -28,6 +31,7 @@ pub struct SoftwareQuery {
     /// `name` (the default: name, then version) or `assets` (how many
     /// have it).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<SoftwareSort>))]
     pub sort: Option<String>,
     /// `asc` (the default) or `desc`.
     #[serde(default)]
@@ -42,6 +46,7 @@ pub struct SoftwareQuery {
 
 /// What `software list` is sorted by (`sort=`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SoftwareSort {
     /// Name, then version.

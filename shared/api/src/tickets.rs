@@ -7,6 +7,7 @@ use crate::diag::DiagRunView;
 
 /// One SLA clock.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaClockView {
     /// Target, seconds.
     pub target_secs: i64,
@@ -24,6 +25,7 @@ pub struct SlaClockView {
 
 /// A ticket as listed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketView {
     /// Ticket number.
     pub number: i64,
@@ -72,6 +74,7 @@ pub struct TicketView {
 
 /// A stored job result a timeline entry refers to.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRefView {
     /// `diag` (install and script jobs later).
     pub kind: String,
@@ -85,6 +88,7 @@ pub struct JobRefView {
 
 /// One timeline entry.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntryView {
     /// When, RFC 3339.
     pub at: String,
@@ -107,6 +111,7 @@ pub struct TimelineEntryView {
 
 /// A linked asset with its current inventory summary and recent changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkedAssetView {
     /// The asset as listed now.
     pub asset: AssetView,
@@ -120,6 +125,7 @@ pub struct LinkedAssetView {
 
 /// One ticket in full.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketDetail {
     /// The list fields.
     pub ticket: TicketView,
@@ -133,6 +139,7 @@ pub struct TicketDetail {
 
 /// `POST /api/v1/tickets`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     /// One line.
@@ -161,6 +168,7 @@ pub struct CreateTicket {
 
 /// A created ticket.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketCreated {
     /// Its number.
     pub number: i64,
@@ -170,6 +178,8 @@ pub struct TicketCreated {
 
 /// Query of `GET /api/v1/tickets`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// Comma-separated statuses, or `all`; new, open and pending if absent.
@@ -188,6 +198,7 @@ pub struct TicketQuery {
 
 /// `POST /api/v1/tickets/{number}/comments`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommentRequest {
     /// Text.
@@ -199,6 +210,7 @@ pub struct CommentRequest {
 
 /// `POST /api/v1/tickets/{number}/status`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// open, pending, resolved or closed.
@@ -210,6 +222,7 @@ pub struct StatusRequest {
 
 /// `POST /api/v1/tickets/{number}/assign`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
     /// Operator name; none unassigns.
@@ -218,6 +231,7 @@ pub struct AssignRequest {
 
 /// `POST /api/v1/tickets/{number}/escalate`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EscalateRequest {
     /// `tier2` (or `2`) or a technician's name; the next tier if absent.
@@ -230,6 +244,7 @@ pub struct EscalateRequest {
 
 /// `POST /api/v1/tickets/{number}/assets`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// Id, host name or serial number.
@@ -238,6 +253,7 @@ pub struct LinkRequest {
 
 /// `PATCH /api/v1/tickets/{number}`: the fields to change.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTicket {
     /// One line.
@@ -259,6 +275,7 @@ pub struct UpdateTicket {
 
 /// `POST /api/v1/tickets/{number}/rating`.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateRequest {
     /// 1 (very unhappy) to 5 (very happy).
@@ -270,6 +287,8 @@ pub struct RateRequest {
 
 /// Query of `GET /api/v1/reports/tickets` and `/api/v1/reports/inventory`.
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// daily, weekly (the default) or monthly.
@@ -282,6 +301,7 @@ pub struct ReportQuery {
 
 /// Median and 90th percentile of some times, seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimesView {
     /// How many tickets.
     pub count: usize,
@@ -293,6 +313,7 @@ pub struct TimesView {
 
 /// One period of the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeriodReportView {
     /// Start, RFC 3339.
     pub start: String,
@@ -318,6 +339,7 @@ pub struct PeriodReportView {
 
 /// One technician over the report's span.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TechnicianReportView {
     /// Operator name, or `(unassigned)`.
     pub technician: String,
@@ -337,6 +359,7 @@ pub struct TechnicianReportView {
 
 /// The age of the backlog now.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BacklogAgeView {
     /// Active tickets.
     pub count: usize,
@@ -358,6 +381,7 @@ pub struct BacklogAgeView {
 
 /// An asset or software and its ticket count.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopView {
     /// Asset id, or the software name in lower case.
     pub key: String,
@@ -369,6 +393,7 @@ pub struct TopView {
 
 /// `GET /api/v1/reports/tickets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketReport {
     /// daily, weekly or monthly.
     pub period: String,
