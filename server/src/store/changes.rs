@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use super::{Result, Store};
+use super::{Reader, Result, Store};
 use crate::inventory::AssetEvent;
 
 /// Which events `Store::changes` and `Store::change_summary` read.
@@ -100,6 +100,40 @@ fn scan_changes(
         }
     }
     Ok(())
+}
+
+/// How often one kind of change happened in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeKind {
+    /// The history category (`software`, `memory`, ...).
+    pub category: String,
+    /// The change (`installed`, `removed`, `upgraded`, `changed`, ...).
+    pub change: String,
+    /// How many events.
+    pub events: usize,
+    /// On how many assets.
+    pub assets: usize,
+}
+
+impl Reader<'_> {
+    /// Every (category, change) pair since `since`, with its number of
+    /// events and of assets; most events first.
+    pub fn change_kinds(&self, since: i64) -> Result<Vec<ChangeKind>> {
+        let mut st = self.prepare_cached(
+            "SELECT category, change, count(*) AS n, count(DISTINCT asset_id) FROM asset_events
+             WHERE at >= ?1 GROUP BY category, change ORDER BY n DESC, category, change",
+        )?;
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        let rows = st.query_map([since], |r| {
+            Ok(ChangeKind {
+                category: r.get(0)?,
+                change: r.get(1)?,
+                events: n(r.get(2)?),
+                assets: n(r.get(3)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 impl Store {
