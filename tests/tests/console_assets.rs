@@ -20,6 +20,18 @@ fn admin_password(server: &deskhand_tests::Server) -> String {
 /// A request as htmx makes it (`HX-Request: true`), with the session
 /// cookie: (status, body).
 fn htmx(api: &str, cookie: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let (status, _, body) = htmx_head(api, cookie, method, path, body);
+    (status, body)
+}
+
+/// The same, with the reply's head too: (status, head, body).
+fn htmx_head(
+    api: &str,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String, String) {
     let addr = api.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
@@ -39,7 +51,7 @@ fn htmx(api: &str, cookie: &str, method: &str, path: &str, body: &str) -> (u16, 
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
 }
 
 #[test]
@@ -111,6 +123,21 @@ fn the_dashboard_and_asset_page_show_live_counts_history_jobs_and_streamed_diagn
     assert!(counts.body.contains("agents online"));
     let mut stranger = Browser::new(&server.api);
     assert_eq!(stranger.get("/console/dashboard/counts").status, 303);
+    // From htmx, without a session: the whole page goes to the login form.
+    let (status, head, body) = htmx_head(
+        &server.api,
+        "deskhand_session=expired",
+        "GET",
+        "/console/dashboard/counts",
+        "",
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("hx-redirect: /console/login"),
+        "{head}"
+    );
+    assert!(!body.contains("agents online"));
 
     // Asset page: the history (newest first) and the job.
     let page = b.get(&format!("/console/assets/{id}"));

@@ -4,13 +4,15 @@
 //! `diag_live` shows as they come).
 
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use deskhand_api_types::asset_page::AssetJobView;
 use deskhand_api_types::assets::{HistoryQuery, HistoryView, ShowQuery, SoftwareView};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{ConsoleUser, PageResult, csrf_field, page, secured};
+use super::fragment::{fragment_error, from_htmx};
+use super::{ConsoleError, ConsoleUser, PageResult, csrf_field, page, secured};
 use crate::api::Shared;
 use crate::store::Role;
 
@@ -175,15 +177,23 @@ pub(in crate::api) struct SoftwareParams {
 /// alone, filtered, for the filter box's live search.
 pub(in crate::api) async fn software(
     State(s): State<Shared>,
-    _user: ConsoleUser,
+    user: Result<ConsoleUser, ConsoleError>,
+    headers: HeaderMap,
     Path(key): Path<String>,
     Query(p): Query<SoftwareParams>,
-) -> PageResult {
-    let a = s.store.find_asset(key).await?;
-    let list = crate::api::asset_page::asset_software(&s, &a.id, Some(&p.software)).await?;
-    Ok(secured(Html(
-        software_list(&list, &p.software).into_string(),
-    )))
+) -> Response {
+    let list = async {
+        user?;
+        let a = s.store.find_asset(key).await?;
+        Ok::<_, ConsoleError>(
+            crate::api::asset_page::asset_software(&s, &a.id, Some(&p.software)).await?,
+        )
+    }
+    .await;
+    match list {
+        Ok(list) => secured(Html(software_list(&list, &p.software).into_string())),
+        Err(e) => fragment_error(e, from_htmx(&headers)),
+    }
 }
 
 fn software_list(software: &[SoftwareView], filter: &str) -> Markup {

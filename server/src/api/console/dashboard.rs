@@ -5,11 +5,13 @@
 //! refreshes itself every 10 s from its own fragment route.
 
 use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use deskhand_api_types::tickets::TicketQuery;
 use maud::{Markup, html};
 
-use super::{ConsoleUser, PageResult, page, secured};
+use super::fragment::{fragment_error, from_htmx};
+use super::{ConsoleError, ConsoleUser, PageResult, page, secured};
 use crate::api::Shared;
 use crate::store::{AssetTotals, ChangeKind, ChangeQuery};
 use crate::tickets::Status;
@@ -167,9 +169,20 @@ fn counts_section(c: &Counts) -> Markup {
 
 /// `GET /console/dashboard/counts`: the counts section alone, which the
 /// dashboard re-fetches every 10 s.
-pub(in crate::api) async fn counts(State(s): State<Shared>, _user: ConsoleUser) -> PageResult {
-    let c = counts_now(&s, unix_now()).await?;
-    Ok(secured(Html(counts_section(&c).into_string())))
+pub(in crate::api) async fn counts(
+    State(s): State<Shared>,
+    user: Result<ConsoleUser, ConsoleError>,
+    headers: HeaderMap,
+) -> Response {
+    let counts = async {
+        user?;
+        Ok::<_, ConsoleError>(counts_now(&s, unix_now()).await?)
+    }
+    .await;
+    match counts {
+        Ok(c) => secured(Html(counts_section(&c).into_string())),
+        Err(e) => fragment_error(e, from_htmx(&headers)),
+    }
 }
 
 pub(in crate::api) async fn dashboard(State(s): State<Shared>, user: ConsoleUser) -> PageResult {

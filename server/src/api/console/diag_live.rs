@@ -6,17 +6,20 @@
 //! and polling stops. Without JavaScript the POST waits for the run and
 //! sends back to the page, which shows it.
 //!
+//! Errors go to htmx as text it shows (`fragment`).
+//!
 //! Rows come from agents: they are only ever given to maud as text,
 //! which escapes them.
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use deskhand_api_types::diag::{DiagRunView, RunDiag};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::fragment::{fragment_error, from_htmx};
 use super::{ConsoleError, ConsoleUser, PageResult, back, secured};
 use crate::api::Shared;
 use crate::store::DiagRun;
@@ -48,13 +51,6 @@ fn run_state(finished: bool, started_at: i64, now: i64) -> RunState {
     } else {
         RunState::Running
     }
-}
-
-/// Whether a request came from htmx.
-fn from_htmx(headers: &HeaderMap) -> bool {
-    headers
-        .get("hx-request")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
 }
 
 /// The path a run's fragment is fetched from.
@@ -103,27 +99,6 @@ fn tables(r: &DiagRunView, state: RunState) -> Markup {
     }
 }
 
-/// An htmx request's error, as a fragment htmx shows: htmx swaps nothing
-/// for an error status, so the message comes with 200; an expired
-/// session sends the whole page to the login form.
-fn fragment_error(e: ConsoleError) -> Response {
-    let message = match e {
-        ConsoleError::Login => {
-            let mut r = Html("").into_response();
-            r.headers_mut()
-                .insert("hx-redirect", HeaderValue::from_static("/console/login"));
-            return r;
-        }
-        ConsoleError::Csrf => {
-            "this form is from another session or page: reload the page and try again".to_string()
-        }
-        ConsoleError::Api(e) => e.message,
-    };
-    secured(Html(
-        html! { p.error role="alert" { (message) } }.into_string(),
-    ))
-}
-
 #[derive(Deserialize)]
 pub(in crate::api) struct DiagForm {
     csrf: String,
@@ -157,13 +132,12 @@ pub(in crate::api) async fn diag(
     .await;
     let (asset, id, task) = match started {
         Ok(started) => started,
-        Err(e) if htmx => return fragment_error(e),
-        Err(e) => return e.into_response(),
+        Err(e) => return fragment_error(e, htmx),
     };
     if htmx {
         return match s.store.get_diag_run(id).await {
             Ok(run) => secured(Html(run_fragment(&asset, run, unix_now()).into_string())),
-            Err(e) => fragment_error(e.into()),
+            Err(e) => fragment_error(e.into(), true),
         };
     }
     // Without JavaScript: the page shows the run once it is whole (the
@@ -186,6 +160,7 @@ fn into_response(r: PageResult) -> Response {
 pub(in crate::api) async fn diag_run(
     State(s): State<Shared>,
     user: Result<ConsoleUser, ConsoleError>,
+    headers: HeaderMap,
     Path((key, run)): Path<(String, i64)>,
 ) -> Response {
     let fragment = async {
@@ -203,7 +178,7 @@ pub(in crate::api) async fn diag_run(
     .await;
     match fragment {
         Ok(f) => secured(Html(f.into_string())),
-        Err(e) => fragment_error(e),
+        Err(e) => fragment_error(e, from_htmx(&headers)),
     }
 }
 
@@ -276,15 +251,5 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script>"));
-    }
-
-    #[test]
-    fn only_htmx_requests_get_fragments() {
-        let mut h = HeaderMap::new();
-        assert!(!from_htmx(&h));
-        h.insert("hx-request", HeaderValue::from_static("true"));
-        assert!(from_htmx(&h));
-        h.insert("hx-request", HeaderValue::from_static("false"));
-        assert!(!from_htmx(&h));
     }
 }

@@ -12,7 +12,8 @@
 //! - `dashboard`: counts and aggregates, the counts section re-fetched
 //!   every 10 s; `pages`: the asset list; `asset_page`: an asset's page,
 //!   its live software filter; `diag_live`: a diagnostic's rows on the
-//!   page as they stream in.
+//!   page as they stream in; `fragment`: what fragment routes answer
+//!   htmx when they fail.
 //! - `work`: the ticket queue and a ticket's page with its actions; the
 //!   rollouts and a rollout's page with pause, resume, approve and abort.
 //! - `admin`: jobs and a job's page; operators, enrollment tokens and the
@@ -25,6 +26,7 @@ mod asset_page;
 mod charts;
 mod dashboard;
 mod diag_live;
+mod fragment;
 mod login;
 mod pages;
 mod reports;
