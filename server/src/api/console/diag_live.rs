@@ -20,7 +20,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::fragment::{fragment_error, from_htmx};
-use super::{ConsoleError, ConsoleUser, PageResult, back, secured};
+use super::{ConsoleError, ConsoleUser, back, secured};
 use crate::api::Shared;
 use crate::store::DiagRun;
 use crate::unix_now;
@@ -145,14 +145,7 @@ pub(in crate::api) async fn diag(
     if let Err(e) = task.await {
         tracing::warn!(run = id, error = %e, "a diagnostic's recorder failed");
     }
-    into_response(back(&format!("/console/assets/{asset}?diag={id}")))
-}
-
-fn into_response(r: PageResult) -> Response {
-    match r {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    back(&format!("/console/assets/{asset}?diag={id}")).unwrap_or_else(|e| e.into_response())
 }
 
 /// `GET /console/assets/{key}/diag/{run}`: a run's fragment, polled by
