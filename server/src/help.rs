@@ -176,6 +176,7 @@ pub async fn open_ticket(
         operator: format!("agent:{agent_id} (help request)"),
         started_at: now,
         result,
+        finished: true,
     });
     let help = HelpAttachments {
         agent_id: agent_id.to_string(),

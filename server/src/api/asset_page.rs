@@ -1,18 +1,20 @@
 //! `GET /api/v1/assets/{key}`: everything about one asset (hardware,
-//! software, labels, tickets, recent changes, stale parts).
+//! software, labels, tickets, recent changes, jobs, stale parts).
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::assets::{asset_view, recent_changes};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::labels::labels_of;
 use super::software::software_view;
 use super::{Authed, Shared};
 use crate::{rfc3339, unix_now};
-use deskhand_api_types::asset_page::{AssetDetail, InterfaceView, StaleView, StorageView};
-use deskhand_api_types::assets::ShowQuery;
+use deskhand_api_types::asset_page::{
+    AssetDetail, AssetJobView, InterfaceView, StaleView, StorageView,
+};
+use deskhand_api_types::assets::{ShowQuery, SoftwareView};
 use deskhand_api_types::server::ErrorBody;
 
 /// The routes of this area.
@@ -40,12 +42,7 @@ pub(super) async fn show_asset(
     Query(q): Query<ShowQuery>,
 ) -> ApiResult<AssetDetail> {
     let a = s.store.find_asset(key).await?;
-    let id = a.id.clone();
-    let mut software = s.store.read(move |r| r.asset_software(&id)).await?;
-    if let Some(text) = q.software.filter(|t| !t.is_empty()) {
-        let text = text.to_lowercase();
-        software.retain(|p| p.name.to_lowercase().contains(&text));
-    }
+    let software = asset_software(&s, &a.id, q.software.as_deref()).await?;
     // No stored form yet (never reported, or entered by hand) shows as an
     // empty inventory; one that cannot be decoded is an error naming it.
     let id = a.id.clone();
@@ -56,6 +53,11 @@ pub(super) async fn show_asset(
         .unwrap_or_default();
     let (changed_last_7_days, changes_last_7_days_total) =
         recent_changes(&s.store, &a.id, unix_now()).await?;
+    let id = a.id.clone();
+    let (jobs, jobs_total) = s
+        .store
+        .read(move |r| r.asset_jobs(&id, MAX_JOBS_SHOWN))
+        .await?;
     Ok(Json(AssetDetail {
         asset: asset_view(a.clone(), &s.presence),
         notes: a.notes,
@@ -104,7 +106,7 @@ pub(super) async fn show_asset(
             .collect(),
         labels: labels_of(&s.store, &a.id).await?,
         tickets: super::tickets::asset_tickets(&s, &a.id).await?,
-        software: software.into_iter().map(software_view).collect(),
+        software,
         changed_last_7_days,
         changes_last_7_days_total,
         stale: s
@@ -121,5 +123,38 @@ pub(super) async fn show_asset(
                 reason: c.reason,
             })
             .collect(),
+        jobs: jobs.into_iter().map(asset_job_view).collect(),
+        jobs_total,
     }))
+}
+
+/// An asset's packages, only those whose name contains `filter` (in any
+/// case) when one is given.
+pub(super) async fn asset_software(
+    s: &Shared,
+    asset_id: &str,
+    filter: Option<&str>,
+) -> Result<Vec<SoftwareView>, ApiError> {
+    let id = asset_id.to_string();
+    let mut software = s.store.read(move |r| r.asset_software(&id)).await?;
+    if let Some(text) = filter.map(str::trim).filter(|t| !t.is_empty()) {
+        let text = text.to_lowercase();
+        software.retain(|p| p.name.to_lowercase().contains(&text));
+    }
+    Ok(software.into_iter().map(software_view).collect())
+}
+
+/// Most jobs an asset's page lists.
+const MAX_JOBS_SHOWN: usize = 50;
+
+fn asset_job_view(j: crate::store::AssetJob) -> AssetJobView {
+    AssetJobView {
+        job_id: j.job_id,
+        action: j.action,
+        item: j.item,
+        created_at: rfc3339(j.created_at),
+        state: j.state,
+        exit_code: j.exit_code,
+        finished_at: j.finished_at.map(rfc3339),
+    }
 }

@@ -80,6 +80,7 @@ pub(super) fn diag_run_view(r: crate::store::DiagRun) -> DiagRunView {
         duration_ms: r.result.micros as f64 / 1000.0,
         tables: r.result.tables.into_iter().map(table_view).collect(),
         text: r.result.text,
+        finished: r.finished,
     }
 }
 
@@ -127,15 +128,8 @@ pub(super) async fn run_diag(
     Path(key): Path<String>,
     Json(req): Json<RunDiag>,
 ) -> Result<Response, ApiError> {
-    use deskhand_shared::diag::{DiagEvent, DiagRequest, DiagResult};
+    use deskhand_shared::diag::{DiagEvent, DiagResult};
     op.require(Role::Technician)?;
-    let agent = s.store.find_agent(key).await?;
-    let request = DiagRequest {
-        check: req.check.clone(),
-        args: req.args.clone(),
-        follow: req.follow,
-    };
-    deskhand_shared::diag::catalog::validate(&request).map_err(ApiError::bad_request)?;
     if let Some(ticket) = req.ticket {
         if req.follow {
             return Err(ApiError::bad_request(
@@ -144,19 +138,8 @@ pub(super) async fn run_diag(
         }
         super::attach::check_attachable(&s, ticket).await?;
     }
-    let conn = s.presence.connection(&agent.id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "agent {} ({}) is offline; live diagnostics need it connected",
-                agent.id, agent.hostname
-            ),
-        )
-    })?;
     let started_at = unix_now();
-    let mut events = crate::diag::start(&conn, request)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    let (agent, mut events) = open_diag(&s, &op, key, &req).await?;
     if req.follow {
         // An empty line every few seconds lets the server notice a client
         // that went away (and cancel on the agent) even when the check is
@@ -196,26 +179,17 @@ pub(super) async fn run_diag(
         .await
         .is_err()
     {
-        result.ok = false;
-        result.error = Some(format!(
-            "the agent did not finish within {} s",
-            crate::diag::RUN_TIMEOUT.as_secs()
-        ));
+        timed_out(&mut result);
     }
-    let args = req
-        .args
-        .iter()
-        .map(|(k, v)| format!("--{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
     let run = crate::store::DiagRun {
         id: 0,
         agent_id: agent.id,
+        args: args_text(&req),
         check: req.check,
-        args,
         operator: op.0.name,
         started_at,
         result,
+        finished: true,
     };
     let id = s.store.record_diag_run(run.clone()).await?;
     let run = crate::store::DiagRun { id, ..run };
@@ -223,4 +197,126 @@ pub(super) async fn run_diag(
         super::attach::attach_diag(&s, ticket, &run, run.operator.clone()).await?;
     }
     Ok(Json(diag_run_view(run)).into_response())
+}
+
+/// Checks that `op` may run `req` on the agent `key` and that it is
+/// connected, then starts the check there: the agent and its events.
+async fn open_diag(
+    s: &Shared,
+    op: &Authed,
+    key: String,
+    req: &RunDiag,
+) -> Result<(crate::store::AgentRecord, DiagEvents), ApiError> {
+    op.require(Role::Technician)?;
+    let agent = s.store.find_agent(key).await?;
+    let request = deskhand_shared::diag::DiagRequest {
+        check: req.check.clone(),
+        args: req.args.clone(),
+        follow: req.follow,
+    };
+    deskhand_shared::diag::catalog::validate(&request).map_err(ApiError::bad_request)?;
+    let conn = s.presence.connection(&agent.id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "agent {} ({}) is offline; live diagnostics need it connected",
+                agent.id, agent.hostname
+            ),
+        )
+    })?;
+    let events = crate::diag::start(&conn, request)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    Ok((agent, events))
+}
+
+/// What an agent streams back for one diagnostic.
+type DiagEvents = tokio::sync::mpsc::Receiver<deskhand_shared::diag::DiagEvent>;
+
+/// A run's arguments as stored: `--name value` joined by spaces.
+fn args_text(req: &RunDiag) -> String {
+    req.args
+        .iter()
+        .map(|(k, v)| format!("--{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Ends a result the agent did not finish in time.
+fn timed_out(result: &mut deskhand_shared::diag::DiagResult) {
+    result.ok = false;
+    result.error = Some(format!(
+        "the agent did not finish within {} s",
+        crate::diag::RUN_TIMEOUT.as_secs()
+    ));
+}
+
+/// Starts a diagnostic (whole, not followed, attached to no ticket) and
+/// records it as its rows come in, for a page to show them before the
+/// end: the run is stored at once, unfinished; its result is rewritten
+/// after each burst of events; it is finished by the agent's end or after
+/// [`crate::diag::RUN_TIMEOUT`]. Returns the run's id and the recording
+/// task, which ends when the run is finished and stored.
+pub(super) async fn start_recorded_diag(
+    s: &Shared,
+    op: &Authed,
+    key: String,
+    req: RunDiag,
+) -> Result<(i64, tokio::task::JoinHandle<()>), ApiError> {
+    if req.follow || req.ticket.is_some() {
+        return Err(ApiError::bad_request(
+            "a recorded diagnostic is a whole run on its own: drop --follow and --ticket",
+        ));
+    }
+    let started_at = unix_now();
+    let (agent, mut events) = open_diag(s, op, key, &req).await?;
+    let run = crate::store::DiagRun {
+        id: 0,
+        agent_id: agent.id,
+        args: args_text(&req),
+        check: req.check,
+        operator: op.0.name.clone(),
+        started_at,
+        result: Default::default(),
+        finished: false,
+    };
+    let id = s.store.record_diag_run(run).await?;
+    let store = s.store.clone();
+    let task = tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + crate::diag::RUN_TIMEOUT;
+        let mut result = deskhand_shared::diag::DiagResult::default();
+        let mut done = false;
+        while !done {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(event)) => {
+                    done = result.absorb(event);
+                    // What else already came goes into the same write.
+                    while !done {
+                        match events.try_recv() {
+                            Ok(event) => done = result.absorb(event),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok(None) => {
+                    // `diag::start` always ends with a `Done`; this is a
+                    // guard, not a path.
+                    result.ok = false;
+                    result.error = Some("the diagnostic ended without a result".into());
+                    done = true;
+                }
+                Err(_) => {
+                    timed_out(&mut result);
+                    done = true;
+                }
+            }
+            if let Err(e) = store
+                .update_diag_run(id, result.clone(), done, unix_now())
+                .await
+            {
+                tracing::warn!(run = id, error = %e, "storing a diagnostic's rows failed");
+            }
+        }
+    });
+    Ok((id, task))
 }

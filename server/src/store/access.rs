@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Result, Store, StoreError, damaged, one_match};
+use super::{Reader, Result, Store, StoreError, damaged, one_match};
 
 /// An operator's role, in increasing power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -137,6 +137,18 @@ pub struct Seen {
     pub at: i64,
     /// Remote address.
     pub addr: String,
+}
+
+impl Reader<'_> {
+    /// How many agents are enrolled and not revoked.
+    pub fn enrolled_agents(&self) -> Result<usize> {
+        let n: i64 = self.query_row(
+            "SELECT count(*) FROM agents WHERE revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
 }
 
 impl Store {

@@ -1,7 +1,7 @@
 //! Assets as listed and shown: the row, the list filters and sort order,
 //! and finding one asset by a key.
 
-use super::{Result, Store, StoreError, day_of};
+use super::{Reader, Result, Store, StoreError, day_of};
 
 /// Filters of `assets list`; all given ones must hold.
 #[derive(Debug, Clone, Default)]
@@ -229,6 +229,73 @@ pub struct AssetRow {
     pub warranty_until: String,
     /// Its number in the software index; none until its first inventory.
     pub num: Option<u32>,
+}
+
+/// The inventory's totals, as the dashboard shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetTotals {
+    /// Assets not retired.
+    pub in_service: usize,
+    /// Of those, reported by agents (`computer`).
+    pub computers: usize,
+    /// Retired assets.
+    pub retired: usize,
+    /// Installed packages across the assets in service.
+    pub packages: i64,
+    /// Assets in service whose first inventory came at or after `since`.
+    pub new_since: usize,
+}
+
+impl Reader<'_> {
+    /// The inventory's totals; `since` is when "new" starts.
+    pub fn asset_totals(&self, since: i64) -> Result<AssetTotals> {
+        let mut st = self.prepare_cached(
+            "SELECT count(*) FILTER (WHERE retired_at IS NULL),
+                    count(*) FILTER (WHERE retired_at IS NULL AND kind = 'computer'),
+                    count(*) FILTER (WHERE retired_at IS NOT NULL),
+                    coalesce(sum(software_count) FILTER (WHERE retired_at IS NULL), 0),
+                    count(*) FILTER (WHERE retired_at IS NULL AND first_inventory_at >= ?1)
+             FROM assets",
+        )?;
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        Ok(st.query_row([since], |r| {
+            Ok(AssetTotals {
+                in_service: n(r.get(0)?),
+                computers: n(r.get(1)?),
+                retired: n(r.get(2)?),
+                packages: r.get(3)?,
+                new_since: n(r.get(4)?),
+            })
+        })?)
+    }
+
+    /// The `limit` most common OS names among the assets in service, with
+    /// their counts, most first (an empty name is an asset without one).
+    pub fn os_counts(&self, limit: usize) -> Result<Vec<(String, usize)>> {
+        let mut st = self.prepare_cached(
+            "SELECT os_name, count(*) AS n FROM assets WHERE retired_at IS NULL
+             GROUP BY os_name ORDER BY n DESC, os_name LIMIT ?1",
+        )?;
+        let rows = st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get(0)?, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Assets in service first inventoried at or after `since`, newest
+    /// first, at most `limit`: (id, host name, first inventory).
+    pub fn new_assets(&self, since: i64, limit: usize) -> Result<Vec<(String, String, i64)>> {
+        let mut st = self.prepare_cached(
+            "SELECT id, hostname, first_inventory_at FROM assets
+             WHERE retired_at IS NULL AND first_inventory_at >= ?1
+             ORDER BY first_inventory_at DESC, id LIMIT ?2",
+        )?;
+        let rows = st.query_map(
+            rusqlite::params![since, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 impl Store {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use super::{Result, Store};
+use super::{Reader, Result, Store};
 use crate::inventory::AssetEvent;
 
 /// Which events `Store::changes` and `Store::change_summary` read.
@@ -100,6 +100,74 @@ fn scan_changes(
         }
     }
     Ok(())
+}
+
+/// How often one kind of change happened in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeKind {
+    /// The history category (`software`, `memory`, ...).
+    pub category: String,
+    /// The change (`installed`, `removed`, `upgraded`, `changed`, ...).
+    pub change: String,
+    /// How many events.
+    pub events: usize,
+    /// On how many assets.
+    pub assets: usize,
+}
+
+impl Reader<'_> {
+    /// Every (category, change) pair since `since`, with its number of
+    /// events and of assets; most events first.
+    ///
+    /// One pass over the window's rows, counted here: SQLite's GROUP BY
+    /// with `count(DISTINCT asset_id)` sorts every row twice, about twice
+    /// as slow on a day of 100,000 events.
+    pub fn change_kinds(&self, since: i64) -> Result<Vec<ChangeKind>> {
+        let mut st = self
+            .prepare_cached("SELECT category, change, asset_id FROM asset_events WHERE at >= ?1")?;
+        let mut groups: Vec<(ChangeKind, HashSet<String>)> = Vec::new();
+        let mut rows = st.query([since])?;
+        while let Some(r) = rows.next()? {
+            let text = |i: usize| -> rusqlite::Result<&str> {
+                r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)
+            };
+            let (category, change, asset) = (text(0)?, text(1)?, text(2)?);
+            let at = match groups
+                .iter()
+                .position(|(k, _)| k.category == category && k.change == change)
+            {
+                Some(at) => at,
+                None => {
+                    groups.push((
+                        ChangeKind {
+                            category: category.to_string(),
+                            change: change.to_string(),
+                            events: 0,
+                            assets: 0,
+                        },
+                        HashSet::new(),
+                    ));
+                    groups.len() - 1
+                }
+            };
+            let (kind, assets) = &mut groups[at];
+            kind.events += 1;
+            if !assets.contains(asset) {
+                assets.insert(asset.to_string());
+            }
+        }
+        let mut out: Vec<ChangeKind> = groups
+            .into_iter()
+            .map(|(kind, assets)| ChangeKind {
+                assets: assets.len(),
+                ..kind
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (b.events, &a.category, &a.change).cmp(&(a.events, &b.category, &b.change))
+        });
+        Ok(out)
+    }
 }
 
 impl Store {

@@ -1,10 +1,17 @@
-//! Finished diagnostics, as stored.
+//! Diagnostics, as stored: finished ones, and ones the console records
+//! while their rows stream in.
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Result, Store, StoreError};
 
-/// A finished diagnostic, as stored.
+/// Diagnostic runs get a `finished` flag: the console stores a run when it
+/// starts and its rows as they arrive, so a page can show them before the
+/// end. Runs stored before were all finished.
+pub(super) const MIGRATION: &str =
+    "ALTER TABLE diag_runs ADD COLUMN finished INTEGER NOT NULL DEFAULT 1;";
+
+/// A diagnostic, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiagRun {
     /// Row id.
@@ -19,15 +26,47 @@ pub struct DiagRun {
     pub operator: String,
     /// Unix time it started.
     pub started_at: i64,
-    /// The result.
+    /// The result (so far, while not `finished`).
     pub result: deskhand_shared::diag::DiagResult,
+    /// Whether the agent's rows are all in (its `Done` came, or the run
+    /// timed out).
+    pub finished: bool,
 }
 
 impl Store {
-    /// Stores a finished diagnostic; returns its id.
+    /// Stores a diagnostic (finished, or just started); returns its id.
     pub async fn record_diag_run(&self, run: DiagRun) -> Result<i64> {
         self.write_at(run.started_at, move |tx| insert_diag_run(tx, &run))
             .await
+    }
+
+    /// Replaces an unfinished run's result with what came in so far, and
+    /// marks it `finished` when it is; returns false (and changes nothing)
+    /// when the run is unknown or already finished.
+    pub async fn update_diag_run(
+        &self,
+        id: i64,
+        result: deskhand_shared::diag::DiagResult,
+        finished: bool,
+        now: i64,
+    ) -> Result<bool> {
+        self.write_at(now, move |tx| {
+            let blob = encode(&result)?;
+            let n = tx.execute(
+                "UPDATE diag_runs SET micros = ?2, ok = ?3, error = ?4, result = ?5, finished = ?6
+                 WHERE id = ?1 AND finished = 0",
+                params![
+                    id,
+                    i64::try_from(result.micros).unwrap_or(i64::MAX),
+                    result.ok,
+                    result.error,
+                    blob,
+                    finished
+                ],
+            )?;
+            Ok(n == 1)
+        })
+        .await
     }
 
     /// One stored diagnostic.
@@ -35,7 +74,7 @@ impl Store {
         self.read(move |c| {
             let row = c
                 .query_row(
-                    "SELECT id, agent_id, check_name, args, operator, started_at, result FROM diag_runs WHERE id = ?1",
+                    "SELECT id, agent_id, check_name, args, operator, started_at, result, finished FROM diag_runs WHERE id = ?1",
                     [id],
                     |r| {
                         Ok((
@@ -47,6 +86,7 @@ impl Store {
                                 operator: r.get(4)?,
                                 started_at: r.get(5)?,
                                 result: Default::default(),
+                                finished: r.get(7)?,
                             },
                             r.get::<_, Vec<u8>>(6)?,
                         ))
@@ -62,12 +102,16 @@ impl Store {
     }
 }
 
+fn encode(result: &deskhand_shared::diag::DiagResult) -> Result<Vec<u8>> {
+    postcard::to_stdvec(result)
+        .map_err(|e| StoreError::Refused(format!("cannot encode the result: {e}")))
+}
+
 pub(super) fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
-    let blob = postcard::to_stdvec(&run.result)
-        .map_err(|e| StoreError::Refused(format!("cannot encode the result: {e}")))?;
+    let blob = encode(&run.result)?;
     tx.execute(
-        "INSERT INTO diag_runs (agent_id, check_name, args, operator, started_at, micros, ok, error, result)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO diag_runs (agent_id, check_name, args, operator, started_at, micros, ok, error, result, finished)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             run.agent_id,
             run.check,
@@ -77,8 +121,12 @@ pub(super) fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64
             i64::try_from(run.result.micros).unwrap_or(i64::MAX),
             run.result.ok,
             run.result.error,
-            blob
+            blob,
+            run.finished
         ],
     )?;
     Ok(tx.last_insert_rowid())
 }
+
+#[cfg(test)]
+mod tests;

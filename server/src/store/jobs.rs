@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Result, Store, StoreError, audit, damaged};
+use super::{Reader, Result, Store, StoreError, audit, damaged};
 use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
 use deskhand_shared::jobs::{JobProgress, SignedManifest};
 
@@ -80,6 +80,29 @@ ALTER TABLE jobs DROP COLUMN cwd;
 /// Output kept per target and stream while a job runs (the agent's final
 /// result replaces it).
 const LIVE_OUTPUT_CAP: i64 = 64 * 1024;
+
+/// An asset's page lists the jobs it had: their targets by asset.
+pub(super) const BY_ASSET_MIGRATION: &str =
+    "CREATE INDEX job_targets_by_asset ON job_targets(asset_id);";
+
+/// One job an asset had, as its page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetJob {
+    /// The job id.
+    pub job_id: String,
+    /// What it does (`install`, `script`, `diag`, ...).
+    pub action: String,
+    /// `name version` of its package or script, or the check.
+    pub item: String,
+    /// When the job was created.
+    pub created_at: i64,
+    /// The target's state.
+    pub state: String,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// When the target ended.
+    pub finished_at: Option<i64>,
+}
 
 /// A job to create.
 #[derive(Debug, Clone)]
@@ -514,6 +537,42 @@ impl Store {
             Ok((job, targets))
         })
         .await
+    }
+}
+
+impl Reader<'_> {
+    /// The newest `limit` jobs `asset_id` was a target of, with how its
+    /// target fared, and how many it had in all.
+    pub fn asset_jobs(&self, asset_id: &str, limit: usize) -> Result<(Vec<AssetJob>, usize)> {
+        let total: i64 = self.query_row(
+            "SELECT count(*) FROM job_targets WHERE asset_id = ?1",
+            [asset_id],
+            |r| r.get(0),
+        )?;
+        let mut st = self.prepare_cached(
+            "SELECT j.id, j.action, COALESCE(c.name || ' ' || c.version, j.diag_check, ''), j.created_at,
+                    t.state, t.exit_code, t.finished_at
+             FROM job_targets t JOIN jobs j ON j.id = t.job_id
+             LEFT JOIN content_items c ON c.id = j.item_id
+             WHERE t.asset_id = ?1 ORDER BY j.created_at DESC, j.id LIMIT ?2",
+        )?;
+        let rows = st
+            .query_map(
+                params![asset_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(AssetJob {
+                        job_id: r.get(0)?,
+                        action: r.get(1)?,
+                        item: r.get(2)?,
+                        created_at: r.get(3)?,
+                        state: r.get(4)?,
+                        exit_code: r.get(5)?,
+                        finished_at: r.get(6)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((rows, usize::try_from(total).unwrap_or(0)))
     }
 }
 

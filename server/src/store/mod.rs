@@ -65,13 +65,13 @@ mod zones;
 pub use crate::jobs::OrderParts;
 pub use access::{AgentRecord, AuditEntry, EnrollmentToken, NewAgent, Operator, Role, Seen};
 pub use assets::{
-    AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, Retirement, sort_assets,
+    AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, AssetTotals, Retirement, sort_assets,
 };
-pub use changes::{Change, ChangeGroup, ChangeQuery};
+pub use changes::{Change, ChangeGroup, ChangeKind, ChangeQuery};
 pub use console::ConsoleSession;
 pub use content::{ContentItem, PublisherKey};
 pub use diag::DiagRun;
-pub use jobs::{Applied, JobRow, NewJob, TargetRow};
+pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use reader::Reader;

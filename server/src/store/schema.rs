@@ -5,7 +5,7 @@ use rusqlite::{Transaction, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::ingest::set_macs;
-use super::{Result, catalog, console, jobs, links, rollouts, stale, tickets, zones};
+use super::{Result, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones};
 
 /// The database version (`PRAGMA user_version`) just before the migration
 /// to inventory schema 2: its tests start from a database of that version.
@@ -313,6 +313,9 @@ pub(super) fn migrations() -> Migrations<'static> {
         }),
         M::up(rollouts::MIGRATION),
         M::up(console::MIGRATION),
+        // Diagnostics stored as they stream in; an asset's jobs by asset.
+        M::up(diag::MIGRATION),
+        M::up(jobs::BY_ASSET_MIGRATION),
     ])
 }
 

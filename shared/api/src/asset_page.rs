@@ -93,6 +93,32 @@ pub struct AssetDetail {
     /// with their last collected value.
     #[serde(default)]
     pub stale: Vec<StaleView>,
+    /// The newest jobs it was a target of (at most 50).
+    #[serde(default)]
+    pub jobs: Vec<AssetJobView>,
+    /// How many jobs it was a target of in all.
+    #[serde(default)]
+    pub jobs_total: usize,
+}
+
+/// A job an asset was a target of, and how it went there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssetJobView {
+    /// The job id.
+    pub job_id: String,
+    /// `install`, `uninstall`, `script`, `diag` or `inventory`.
+    pub action: String,
+    /// `name version` of its package or script, or the check.
+    pub item: String,
+    /// When the job was created, RFC 3339.
+    pub created_at: String,
+    /// The state on this asset (`queued`, `running`, `succeeded`, ...).
+    pub state: String,
+    /// The exit code, once it ended with one.
+    pub exit_code: Option<i32>,
+    /// When it ended on this asset, RFC 3339.
+    pub finished_at: Option<String>,
 }
 
 /// A part of an asset's inventory that was not collected lately.

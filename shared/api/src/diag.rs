@@ -85,6 +85,15 @@ pub struct DiagRunView {
     pub tables: Vec<DiagTableView>,
     /// Text output.
     pub text: String,
+    /// Whether every row is in; false while the agent still sends them
+    /// (a run the console started), and the result is partial.
+    #[serde(default = "finished_by_default")]
+    pub finished: bool,
+}
+
+/// A server that did not say ran every diagnostic to its end.
+fn finished_by_default() -> bool {
+    true
 }
 
 /// One line of a followed diagnostic's NDJSON stream.

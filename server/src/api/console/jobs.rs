@@ -4,6 +4,7 @@
 //! are.
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use deskhand_api_types::jobs::{JobDetail, ListQuery, TargetView};
 use maud::{Markup, html};
@@ -77,8 +78,10 @@ pub(in crate::api) async fn job_targets(
     State(s): State<Shared>,
     user: Result<ConsoleUser, ConsoleError>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
     fragment::answer(
+        &headers,
         async {
             let user = user?;
             Ok(targets(&detail(&s, &user, id).await?))

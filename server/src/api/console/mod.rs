@@ -9,7 +9,10 @@
 //!   session cookie), CSRF checks, errors as pages, the layout, static
 //!   files and the security headers every page carries.
 //! - `login`: the login form, sessions and logout.
-//! - `pages`: the dashboard, the asset list and an asset's page.
+//! - `dashboard`: counts and aggregates, the counts section re-fetched
+//!   every 10 s; `pages`: the asset list; `asset_page`: an asset's page,
+//!   its live software filter; `diag_live`: a diagnostic's rows on the
+//!   page as they stream in.
 //! - `tickets` and `ticket_actions`: the ticket queue, a ticket's page,
 //!   and its actions (comment, assign, escalate, status, link an asset,
 //!   attach a diagnostic).
@@ -17,15 +20,19 @@
 //!   (preview, create), and a rollout's page with its polled progress and
 //!   pause, resume, approve and abort.
 //! - `jobs`: the jobs and a job's page, its machines polled while it runs.
-//! - `fragment`: how a polled fragment answers (no layout; an ended
-//!   session reloads the whole page to the login form).
+//! - `fragment`: what a fragment route (one htmx fetches or polls) answers:
+//!   no layout; errors htmx can show; an ended session reloads the whole
+//!   page to the login form.
 //! - `admin`: operators, enrollment tokens, publisher keys and the audit
 //!   log (with a CSV download).
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
 //!   charts drawn here, their tables and CSV.
 
 mod admin;
+mod asset_page;
 mod charts;
+mod dashboard;
+mod diag_live;
 mod fragment;
 mod jobs;
 mod login;
@@ -94,13 +101,16 @@ fn static_path(name: &str) -> String {
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
-        .route("/console/", get(pages::dashboard))
+        .route("/console/", get(dashboard::dashboard))
+        .route("/console/dashboard/counts", get(dashboard::counts))
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
         .route("/console/assets", get(pages::assets))
-        .route("/console/assets/{key}", get(pages::asset))
+        .route("/console/assets/{key}", get(asset_page::asset))
+        .route("/console/assets/{key}/software", get(asset_page::software))
         .route("/console/assets/{key}/refresh", post(pages::refresh))
-        .route("/console/assets/{key}/diag", post(pages::diag))
+        .route("/console/assets/{key}/diag", post(diag_live::diag))
+        .route("/console/assets/{key}/diag/{run}", get(diag_live::diag_run))
         .route("/console/assets/{key}/ticket", post(pages::open_ticket))
         .route("/console/tickets", get(tickets::tickets))
         .route("/console/tickets/{number}", get(tickets::ticket))

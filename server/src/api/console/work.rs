@@ -6,7 +6,7 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use deskhand_api_types::rollouts::{RolloutPreview, RolloutQuery, RolloutView};
 use maud::{Markup, html};
@@ -270,8 +270,10 @@ pub(in crate::api) async fn rollout_progress(
     State(s): State<Shared>,
     user: Result<ConsoleUser, ConsoleError>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
     fragment::answer(
+        &headers,
         async {
             let user = user?;
             Ok(progress(&failed_view(&s, &user, id).await?))

@@ -176,3 +176,22 @@ async fn liveness_batches_keep_the_latest_time() {
         Some(50)
     );
 }
+
+/// The dashboard's agent count: enrolled and not revoked.
+#[tokio::test]
+async fn enrolled_agents_leave_out_the_revoked() {
+    let (_d, s) = store().await;
+    let count = |s: &Store| {
+        let s = s.clone();
+        async move { s.read(|r| r.enrolled_agents()).await.expect("count") }
+    };
+    assert_eq!(count(&s).await, 0);
+    enroll(&s, &[("a1", "pc1"), ("a2", "pc2"), ("a3", "pc3")]).await;
+    assert_eq!(count(&s).await, 3);
+    assert!(
+        s.revoke_agent("a2".into(), "bob".into(), 5)
+            .await
+            .expect("revoke")
+    );
+    assert_eq!(count(&s).await, 2);
+}

@@ -108,3 +108,78 @@ fn sort_large_sorts_like_a_plain_sort() {
     sort_large(&mut reversed, |a, b| a.cmp(b));
     assert!(reversed.iter().enumerate().all(|(i, &v)| v as usize == i));
 }
+
+fn seeded() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let s = Store::open(&path).expect("open");
+    let raw = rusqlite::Connection::open(&path).expect("second connection");
+    raw.execute_batch(
+        "INSERT INTO assets (id, kind, hostname, os_name, software_count, first_inventory_at, last_inventory_at) VALUES
+             ('a1', 'computer', 'pc-1', 'Debian GNU/Linux', 1000, 10, 10),
+             ('a2', 'computer', 'pc-2', 'Debian GNU/Linux', 500, 200, 200),
+             ('a3', 'computer', 'pc-3', 'Windows 11 Pro', 300, 300, 300),
+             ('p1', 'printer', 'lp-1', '', 0, 250, 250),
+             ('old', 'computer', 'pc-0', 'Windows 10 Pro', 700, 400, 400);
+         UPDATE assets SET retired_at = 500, retired_by = 'bob' WHERE id = 'old';",
+    )
+    .expect("seed");
+    (dir, s)
+}
+
+/// The dashboard's inventory totals leave retired assets out of every
+/// figure but their own.
+#[tokio::test]
+async fn asset_totals_count_in_service_retired_packages_and_new() {
+    let (d, s) = seeded();
+    let totals = s.read(|r| r.asset_totals(200)).await.expect("totals");
+    assert_eq!(
+        totals,
+        AssetTotals {
+            in_service: 4,
+            computers: 3,
+            retired: 1,
+            packages: 1800,
+            // a2, a3 and p1; not the retired one, new as it was.
+            new_since: 3,
+        }
+    );
+    let empty = Store::open(&d.path().join("empty")).expect("open");
+    assert_eq!(
+        empty.read(|r| r.asset_totals(0)).await.expect("empty"),
+        AssetTotals::default()
+    );
+}
+
+#[tokio::test]
+async fn os_counts_are_most_first_and_limited() {
+    let (_d, s) = seeded();
+    let os = s.read(|r| r.os_counts(2)).await.expect("os");
+    assert_eq!(
+        os,
+        [
+            ("Debian GNU/Linux".to_string(), 2),
+            // Ties by name: '' (the printer) before Windows.
+            (String::new(), 1),
+        ]
+    );
+    let all = s.read(|r| r.os_counts(10)).await.expect("all");
+    assert_eq!(
+        all.len(),
+        3,
+        "the retired Windows 10 is not counted: {all:?}"
+    );
+}
+
+#[tokio::test]
+async fn new_assets_are_newest_first_without_the_retired() {
+    let (_d, s) = seeded();
+    let new = s.read(|r| r.new_assets(200, 2)).await.expect("new");
+    assert_eq!(
+        new,
+        [
+            ("a3".to_string(), "pc-3".to_string(), 300),
+            ("p1".to_string(), "lp-1".to_string(), 250),
+        ]
+    );
+}

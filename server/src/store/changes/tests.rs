@@ -117,3 +117,44 @@ async fn changes_across_assets_in_a_window() {
         [("curl", 1), ("firefox", 1)]
     );
 }
+
+/// The dashboard's 24-hour summary: each (category, change) with its
+/// events and distinct assets, most events first, nothing before `since`.
+#[tokio::test]
+async fn change_kinds_count_events_and_assets_since_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let s = Store::open(&path).expect("open");
+    let conn = Connection::open(&path).expect("second connection");
+    conn.execute_batch(
+        "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)
+             VALUES ('a1', 'pc-1', 1, 1), ('a2', 'pc-2', 1, 1);
+         INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES
+             ('a1', 50, 'software', 'curl', 'removed', '8.0', NULL),
+             ('a1', 100, 'software', 'firefox', 'upgraded', '120', '121'),
+             ('a1', 100, 'software', 'thunderbird', 'upgraded', '120', '121'),
+             ('a2', 110, 'software', 'firefox', 'upgraded', '120', '121'),
+             ('a2', 120, 'software', 'vim', 'installed', NULL, '9.1'),
+             ('a1', 140, 'memory', '', 'changed', '8 GiB', '16 GiB');",
+    )
+    .expect("seed");
+    let kinds = s.read(|r| r.change_kinds(100)).await.expect("kinds");
+    let seen: Vec<(&str, &str, usize, usize)> = kinds
+        .iter()
+        .map(|k| (k.category.as_str(), k.change.as_str(), k.events, k.assets))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("software", "upgraded", 3, 2),
+            ("memory", "changed", 1, 1),
+            ("software", "installed", 1, 1),
+        ]
+    );
+    assert!(
+        s.read(|r| r.change_kinds(141))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}

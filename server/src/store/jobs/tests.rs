@@ -81,3 +81,49 @@ async fn an_unknown_target_state_is_an_error_naming_the_column() {
         "{err:?}"
     );
 }
+
+/// An asset's page lists the jobs it was a target of, newest first, with
+/// its own target's state, and how many there were.
+#[tokio::test]
+async fn asset_jobs_are_the_assets_targets_newest_first() {
+    let (_dir, s, raw) = store();
+    // Only the job tables matter here: no agents or assets behind them.
+    raw.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         INSERT INTO content_items (id, kind, name, version, manifest, signature, publisher, published_at, published_by)
+             VALUES (1, 'package', 'curl', '8.5', '{}', 'sig', 'k', 1, 'alice');
+         INSERT INTO jobs (id, action, item_id, diag_check, timeout_secs, deadline, targets_spec, created_at, created_by) VALUES
+             ('j1', 'install', 1, NULL, 60, 100, 'all', 10, 'alice'),
+             ('j2', 'diag', NULL, 'disk-usage', 60, 100, 'all', 20, 'alice'),
+             ('j3', 'inventory', NULL, NULL, 60, 100, 'pc-2', 30, 'alice');
+         INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at, finished_at, exit_code) VALUES
+             ('j1', 'a1', 'a1', 'pc-1', 'succeeded', 12, 12, 0),
+             ('j1', 'a2', 'a2', 'pc-2', 'failed', 12, 12, 1),
+             ('j2', 'a1', 'a1', 'pc-1', 'running', 21, NULL, NULL),
+             ('j3', 'a2', 'a2', 'pc-2', 'queued', 30, NULL, NULL);",
+    )
+    .expect("raw insert");
+    let (jobs, total) = s.read(|r| r.asset_jobs("a1", 10)).await.expect("jobs");
+    assert_eq!(total, 2);
+    let seen: Vec<String> = jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "{} {} {} {} {:?} {:?}",
+                j.job_id, j.action, j.item, j.state, j.exit_code, j.finished_at
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "j2 diag disk-usage running None None",
+            "j1 install curl 8.5 succeeded Some(0) Some(12)",
+        ]
+    );
+    let (one, total) = s.read(|r| r.asset_jobs("a2", 1)).await.expect("limited");
+    assert_eq!((one.len(), total), (1, 2));
+    assert_eq!(one[0].job_id, "j3");
+    let (none, total) = s.read(|r| r.asset_jobs("nobody", 10)).await.expect("none");
+    assert!(none.is_empty() && total == 0);
+}

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{TicketEvent, TicketFilter, TicketRecord};
-use crate::store::{Result, Store, StoreError};
+use crate::store::{Reader, Result, Store, StoreError};
 use crate::tickets::sla::{SlaTargets, StatusChange};
 use crate::tickets::{Priority, Status};
 
@@ -121,6 +121,25 @@ pub(super) fn load(c: &Connection, number: i64) -> Result<TicketRecord> {
             ))
         })?;
     complete(c, t)
+}
+
+impl Reader<'_> {
+    /// How many tickets each status has (statuses without tickets are
+    /// left out), in the order of [`Status::ALL`].
+    pub fn ticket_counts(&self) -> Result<Vec<(Status, usize)>> {
+        let mut st = self.prepare_cached("SELECT status, count(*) FROM tickets GROUP BY status")?;
+        let rows: Vec<(Status, usize)> = st
+            .query_map([], |r| {
+                let status: String = r.get(0)?;
+                let status = Status::parse(&status).map_err(|e| corrupt(0, "tickets.status", e))?;
+                Ok((status, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Status::ALL
+            .into_iter()
+            .filter_map(|s| rows.iter().find(|(t, _)| *t == s).copied())
+            .collect())
+    }
 }
 
 impl Store {

@@ -308,3 +308,35 @@ async fn escalation_goes_up_and_a_closed_ticket_stays_closed() {
         .is_err()
     );
 }
+
+/// The dashboard's tickets by status: every status that has tickets, in
+/// the statuses' order, closed ones included.
+#[tokio::test]
+async fn ticket_counts_are_by_status_in_order() {
+    let (dir, s) = store().await;
+    assert!(
+        s.read(|r| r.ticket_counts())
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let raw = rusqlite::Connection::open(dir.path().join("db")).expect("raw");
+    raw.execute_batch(
+        "INSERT INTO tickets (title, requester, priority, status, created_at, created_by, updated_at,
+                              response_target, resolution_target) VALUES
+             ('a', 'u', 'normal', 'pending', 1, 'bob', 1, 10, 20),
+             ('b', 'u', 'normal', 'new', 1, 'bob', 1, 10, 20),
+             ('c', 'u', 'high', 'new', 1, 'bob', 1, 10, 20),
+             ('d', 'u', 'low', 'closed', 1, 'bob', 1, 10, 20);",
+    )
+    .expect("seed");
+    let counts = s.read(|r| r.ticket_counts()).await.expect("counts");
+    assert_eq!(
+        counts,
+        [
+            (crate::tickets::Status::New, 2),
+            (crate::tickets::Status::Pending, 1),
+            (crate::tickets::Status::Closed, 1)
+        ]
+    );
+}
