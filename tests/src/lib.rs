@@ -18,6 +18,7 @@ use serde_json::Value;
 pub mod assets;
 pub mod browser;
 pub mod fleet;
+pub mod operators;
 pub mod webdriver;
 
 /// Path of a workspace binary built by `cargo test --workspace`.

@@ -43,6 +43,7 @@ mod changes;
 mod checkpoint;
 mod console;
 mod content;
+mod counts;
 mod diag;
 mod import;
 mod index;
