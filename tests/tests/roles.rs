@@ -99,7 +99,8 @@ type Fields = &'static [(&'static str, &'static str)];
 
 /// One console form per row: the path as the router declares it, the
 /// lowest role that may post it, the path posted (`{asset}` is the
-/// agent's asset; ticket 1 exists, rollout 1 does not) and its fields
+/// agent's asset, in the path or a field; ticket 1 exists, rollout 1
+/// does not) and its fields
 /// besides `csrf`.
 #[rustfmt::skip]
 const CONSOLE: &[(&str, Need, &str, Fields)] = &[
@@ -112,6 +113,10 @@ const CONSOLE: &[(&str, Need, &str, Fields)] = &[
     ("/console/tickets/{number}/status", Technician, "/console/tickets/1/status", &[("status", "pending"), ("note", "waiting on the user")]),
     ("/console/tickets/{number}/assign", Technician, "/console/tickets/1/assign", &[("assignee", "tess")]),
     ("/console/tickets/{number}/escalate", Technician, "/console/tickets/1/escalate", &[("note", "needs tier 2")]),
+    ("/console/tickets/{number}/link", Technician, "/console/tickets/1/link", &[("asset", "{asset}")]),
+    ("/console/tickets/{number}/unlink", Technician, "/console/tickets/1/unlink", &[("asset", "{asset}")]),
+    ("/console/tickets/{number}/diag", Technician, "/console/tickets/1/diag", &[("check", "system-summary"), ("asset", "{asset}")]),
+    ("/console/rollouts", Technician, "/console/rollouts", &[("go", "create"), ("action", "script"), ("item", "no-such-script"), ("targets", "all")]),
     ("/console/rollouts/{id}/{command}", Technician, "/console/rollouts/1/pause", &[]),
     ("/console/rollouts/{id}/{command}", Technician, "/console/rollouts/1/abort", &[]),
     ("/console/rollouts/{id}/{command}", Admin, "/console/rollouts/1/resume", &[]),
@@ -349,6 +354,14 @@ fn every_console_form_checks_the_session_its_csrf_token_and_the_role() {
 
     for (route, need, path, fields) in CONSOLE {
         let path = path.replace("{asset}", &asset);
+        let owned: Vec<(&str, String)> = fields
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{asset}", &asset)))
+            .collect();
+        let fields: &[(&str, &str)] = &owned
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>();
         let what = format!("POST {path} ({route})");
         let before = (audit_len(&server), state(&server, &path));
         let unchanged = |when: &str| {
@@ -379,7 +392,8 @@ fn every_console_form_checks_the_session_its_csrf_token_and_the_role() {
         );
         assert!(r.body.contains("from another session"), "{}", r.body);
         let r = posted(admin, &path, None, fields);
-        assert_eq!(r.status, 422, "{what} without a token: {}", r.body);
+        assert_eq!(r.status, 403, "{what} without a token: {}", r.body);
+        assert!(r.body.contains("from another session"), "{}", r.body);
         unchanged("a post without the session's CSRF token");
 
         // Roles below the row's are refused, saying what is needed.

@@ -43,7 +43,6 @@ mod changes;
 mod checkpoint;
 mod console;
 mod content;
-mod counts;
 mod diag;
 mod import;
 mod index;

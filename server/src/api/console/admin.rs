@@ -76,6 +76,7 @@ pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) ->
 
 #[derive(Deserialize)]
 pub(in crate::api) struct TokenForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     label: String,

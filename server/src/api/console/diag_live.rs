@@ -101,6 +101,7 @@ fn tables(r: &DiagRunView, state: RunState) -> Markup {
 
 #[derive(Deserialize)]
 pub(in crate::api) struct DiagForm {
+    #[serde(default)]
     csrf: String,
     check: String,
 }

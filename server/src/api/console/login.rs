@@ -152,6 +152,7 @@ pub(super) async fn submit(
 
 #[derive(Deserialize)]
 pub(super) struct Logout {
+    #[serde(default)]
     csrf: String,
 }
 

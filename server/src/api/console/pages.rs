@@ -103,6 +103,7 @@ fn enc(s: &str) -> String {
 
 #[derive(Deserialize)]
 pub(in crate::api) struct CsrfOnly {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -120,6 +121,7 @@ pub(in crate::api) async fn refresh(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct TicketForm {
+    #[serde(default)]
     csrf: String,
     title: String,
     requester: String,

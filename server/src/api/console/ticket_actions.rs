@@ -15,6 +15,7 @@ use crate::api::error::ApiError;
 
 #[derive(Deserialize)]
 pub(in crate::api) struct CommentForm {
+    #[serde(default)]
     csrf: String,
     body: String,
     #[serde(default)]
@@ -44,6 +45,7 @@ pub(in crate::api) async fn comment(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct StatusForm {
+    #[serde(default)]
     csrf: String,
     status: String,
     #[serde(default)]
@@ -73,6 +75,7 @@ pub(in crate::api) async fn status(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct AssignForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     assignee: String,
@@ -100,6 +103,7 @@ pub(in crate::api) async fn assign(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct EscalateForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     note: String,
@@ -128,6 +132,7 @@ pub(in crate::api) async fn escalate(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct AssetForm {
+    #[serde(default)]
     csrf: String,
     asset: String,
 }
@@ -172,6 +177,7 @@ pub(in crate::api) async fn unlink(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct AttachForm {
+    #[serde(default)]
     csrf: String,
     check: String,
     asset: String,

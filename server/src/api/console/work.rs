@@ -284,6 +284,7 @@ pub(in crate::api) async fn rollout_progress(
 
 #[derive(Deserialize)]
 pub(in crate::api) struct CommandForm {
+    #[serde(default)]
     csrf: String,
 }
 
