@@ -227,6 +227,40 @@ impl Browser {
         Ok(())
     }
 
+    /// Sets the window's size in CSS pixels (a tablet's, a laptop's).
+    pub fn set_window(&self, width: u32, height: u32) -> Result<()> {
+        self.call(
+            "POST",
+            &self.at("/window/rect"),
+            Some(json!({ "width": width, "height": height })),
+        )?;
+        Ok(())
+    }
+
+    /// Runs `script` (a function body; `return` gives its value) in the page.
+    pub fn eval(&self, script: &str) -> Result<Value> {
+        self.call(
+            "POST",
+            &self.at("/execute/sync"),
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Presses the Tab key, as a keyboard user moving on does.
+    pub fn press_tab(&self) -> Result<()> {
+        const TAB: &str = "\u{E004}";
+        self.call(
+            "POST",
+            &self.at("/actions"),
+            Some(json!({ "actions": [{
+                "type": "key",
+                "id": "keyboard",
+                "actions": [{ "type": "keyDown", "value": TAB }, { "type": "keyUp", "value": TAB }],
+            }]})),
+        )?;
+        Ok(())
+    }
+
     /// Saves a screenshot as `NAME.png`; returns its path.
     pub fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let v = self.call("GET", &self.at("/screenshot"), None)?;

@@ -125,6 +125,41 @@ fn a_technician_works_a_ticket_in_a_real_browser() {
     wait_text(&b, "Ticket volume and backlog");
     assert!(b.source().expect("source").contains("<svg"));
     b.screenshot("7-reports").expect("shot");
+
+    // On a tablet (768 px wide) no page scrolls sideways, and the keyboard
+    // reaches the menu first.
+    b.set_window(768, 1024).expect("a tablet's size");
+    let pages = [
+        "/console/".to_string(),
+        "/console/assets".to_string(),
+        format!("/console/assets/{id}"),
+        "/console/tickets".to_string(),
+        "/console/tickets/1".to_string(),
+        "/console/jobs".to_string(),
+        "/console/rollouts".to_string(),
+        "/console/reports".to_string(),
+        "/console/admin".to_string(),
+    ];
+    for (n, page) in pages.iter().enumerate() {
+        b.go(&format!("{}{page}", server.api)).expect("open");
+        wait_text(&b, "Log out");
+        let overflow = b
+            .eval("return document.documentElement.scrollWidth - window.innerWidth")
+            .expect("measure");
+        let shot = b.screenshot(&format!("8-tablet-{n}")).expect("shot");
+        assert!(
+            overflow.as_i64().is_some_and(|px| px <= 0),
+            "{page} scrolls sideways by {overflow} px on a 768 px screen (see {})",
+            shot.display()
+        );
+    }
+    b.go(&format!("{}/console/", server.api)).expect("open");
+    wait_text(&b, "Log out");
+    b.press_tab().expect("tab");
+    let focused = b
+        .eval("const e = document.activeElement; return e.tagName + ' ' + (e.closest('header') !== null)")
+        .expect("focus");
+    assert_eq!(focused, "A true", "the first Tab lands on the menu");
     eprintln!("screenshots in {}", shots.display());
     drop(b);
     run.stop();
