@@ -202,7 +202,16 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
         }
         KeysCmd::Show { key } => {
             let pkcs8 = keys::read(&key)?;
-            emit(&format!("{}\n", keys::public_key(&pkcs8)?));
+            let public = keys::public_key(&pkcs8)?;
+            emit(&format!("{public}\n"));
+            // Beside the key, on stderr so `$(deskhand keys show K)` stays
+            // the key alone: the id the server lists packages under.
+            if let Ok(raw) = deskhand_shared::jobs::parse_public_key(&public) {
+                eprintln!(
+                    "key id {} (as the console's admin page and `packages list` show it)",
+                    deskhand_shared::jobs::key_id(&raw)
+                );
+            }
             Ok(())
         }
     }
