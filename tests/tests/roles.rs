@@ -122,6 +122,9 @@ const CONSOLE: &[(&str, Need, &str, Fields)] = &[
     ("/console/rollouts/{id}/{command}", Admin, "/console/rollouts/1/resume", &[]),
     ("/console/rollouts/{id}/{command}", Admin, "/console/rollouts/1/approve", &[]),
     ("/console/admin/tokens", Admin, "/console/admin/tokens", &[("label", "lab"), ("uses", "1"), ("hours", "1")]),
+    ("/console/admin/operators", Admin, "/console/admin/operators", &[("name", "newcomer"), ("role", "viewer")]),
+    ("/console/admin/operators/password", Admin, "/console/admin/operators/password", &[("name", "bystander"), ("password", "")]),
+    ("/console/admin/operators/remove", Admin, "/console/admin/operators/remove", &[("name", "leaver")]),
 ];
 
 fn json(text: &str) -> Value {
@@ -303,6 +306,12 @@ fn state(server: &Server, path: &str) -> Option<String> {
             .as_array()
             .map_or(0, Vec::len)
             .to_string(),
+        "/console/admin/operators" | "/console/admin/operators/remove" => {
+            get(server, "/api/v1/operators")
+                .as_array()
+                .map_or(0, Vec::len)
+                .to_string()
+        }
         _ => return None,
     })
 }
@@ -319,6 +328,9 @@ fn every_console_form_checks_the_session_its_csrf_token_and_the_role() {
     let (server, _agent, asset, mut run) = server_with_agent(dir.path());
     server.asset_when_in(&asset);
     let crew = crew(&server);
+    for name in ["bystander", "leaver"] {
+        Operator::add(&server, name, "viewer");
+    }
     let (code, text) = server.http(
         "POST",
         "/api/v1/tickets",

@@ -41,7 +41,7 @@ pub(super) fn routes() -> Router<Shared> {
     ),
     security(("bearer" = [])),
 )]
-async fn set_password(
+pub(super) async fn set_password(
     State(s): State<Shared>,
     op: Authed,
     Path(name): Path<String>,
@@ -98,7 +98,7 @@ fn operator_view(o: Operator) -> OperatorView {
     ),
     security(("bearer" = [])),
 )]
-async fn add_operator(
+pub(super) async fn add_operator(
     State(s): State<Shared>,
     op: Authed,
     Json(req): Json<AddOperator>,
@@ -162,7 +162,7 @@ pub(super) async fn list_operators(
     ),
     security(("bearer" = [])),
 )]
-async fn remove_operator(
+pub(super) async fn remove_operator(
     State(s): State<Shared>,
     op: Authed,
     Path(name): Path<String>,

@@ -33,11 +33,15 @@ pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) ->
         html! {
             h1 { "Operators" }
             table {
-                tr { th { "Name" } th { "Role" } th { "Since" } }
-                @for o in &ops { tr { td { (o.name) } td { (o.role) } td { (o.created_at) } } }
+                tr { th { "Name" } th { "Role" } th { "Since" } th { } }
+                @for o in &ops {
+                    tr { td { (o.name) } td { (o.role) } td { (o.created_at) }
+                         td { (super::operators::forms(&user, &o.name)) } }
+                }
             }
-            p.muted { "Add them with " code { "deskhand operators add NAME --role technician" }
-                " and give them a console password with " code { "deskhand operators passwd NAME" } "." }
+            (super::operators::add_form(&user))
+            p.muted { "Or from a terminal: " code { "deskhand operators add NAME --role technician" }
+                " and " code { "deskhand operators passwd NAME" } "." }
             @if user.may(Role::Admin) {
                 h2 { "Enrollment tokens" }
                 table {

@@ -24,7 +24,8 @@
 //!   no layout; errors htmx can show; an ended session reloads the whole
 //!   page to the login form.
 //! - `admin`: operators, enrollment tokens, publisher keys and the audit
-//!   log (with a CSV download).
+//!   log (with a CSV download); `operators`: add and remove operators,
+//!   set passwords.
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
 //!   charts drawn here, their tables and CSV.
 
@@ -36,6 +37,7 @@ mod diag_live;
 mod fragment;
 mod jobs;
 mod login;
+mod operators;
 mod pages;
 mod reports;
 mod rollout_form;
@@ -152,6 +154,12 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/reports", get(reports::reports))
         .route("/console/admin", get(admin::admin))
         .route("/console/admin/tokens", post(admin::create_token))
+        .route("/console/admin/operators", post(operators::add))
+        .route(
+            "/console/admin/operators/password",
+            post(operators::password),
+        )
+        .route("/console/admin/operators/remove", post(operators::remove))
         .route("/console/admin/audit", get(admin::audit))
         .route("/console/static/{hash}/{name}", get(static_file))
 }
