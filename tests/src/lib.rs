@@ -375,6 +375,14 @@ impl Server {
         reply
     }
 
+    /// The first admin's console password, as the first start wrote it.
+    pub fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.password"))
+            .expect("the first start writes admin.password")
+            .trim()
+            .to_string()
+    }
+
     /// Runs `deskhand ARGS` as the admin.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_as(&self.admin_token, args)

@@ -7,13 +7,6 @@ use deskhand_tests::browser::Browser;
 use deskhand_tests::fleet::WAIT;
 use deskhand_tests::{server_with_agent, wait_for};
 
-fn admin_password(server: &deskhand_tests::Server) -> String {
-    std::fs::read_to_string(server.data_dir.join("admin.password"))
-        .expect("the first start writes admin.password")
-        .trim()
-        .to_string()
-}
-
 fn ok(out: &std::process::Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -38,7 +31,7 @@ fn an_admin_logs_in_finds_a_machine_works_a_ticket_and_logs_out() {
     assert_eq!(r.status, 401);
     assert!(r.body.contains("wrong name or password"));
     assert!(b.cookie.is_none());
-    let r = b.login("admin", &admin_password(&server));
+    let r = b.login("admin", &server.admin_password());
     assert_eq!(r.status, 303, "{}", r.body);
     let cookie = r
         .header("set-cookie")

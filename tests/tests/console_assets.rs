@@ -10,13 +10,6 @@ use deskhand_tests::browser::{Browser, enc};
 use deskhand_tests::fleet::{WAIT, fleet};
 use deskhand_tests::wait_for;
 
-fn admin_password(server: &deskhand_tests::Server) -> String {
-    std::fs::read_to_string(server.data_dir.join("admin.password"))
-        .expect("the first start writes admin.password")
-        .trim()
-        .to_string()
-}
-
 /// A request as htmx makes it (`HX-Request: true`), with the session
 /// cookie: (status, body).
 fn htmx(api: &str, cookie: &str, method: &str, path: &str, body: &str) -> (u16, String) {
@@ -60,7 +53,7 @@ fn the_dashboard_and_asset_page_show_live_counts_history_jobs_and_streamed_diagn
     let (server, id) = (&f.server, &f.id);
     let mut b = Browser::new(&server.api);
     assert_eq!(
-        b.login("admin", &admin_password(server)).status,
+        b.login("admin", &server.admin_password()).status,
         303,
         "log in"
     );
@@ -242,4 +235,67 @@ fn the_dashboard_and_asset_page_show_live_counts_history_jobs_and_streamed_diagn
         "",
     );
     assert!(other.contains("class=\"error\""), "{other}");
+}
+
+#[test]
+fn the_asset_list_filters_sorts_pages_and_says_what_it_refuses() {
+    let f = fleet();
+    let server = &f.server;
+    let asset = server.asset_when_in(&f.id);
+    let pkg = asset["software"][0]["name"]
+        .as_str()
+        .expect("a package")
+        .to_string();
+    let version = asset["software"][0]["version"]
+        .as_str()
+        .expect("a version")
+        .to_string();
+    let host = asset["asset"]["hostname"]
+        .as_str()
+        .expect("host")
+        .to_string();
+    // A second asset, entered by hand, to sort against.
+    let out = server.cli(&["assets", "add", "--kind", "printer", "--name", "zz-printer"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut b = Browser::new(&server.api);
+    assert_eq!(b.login("admin", &server.admin_password()).status, 303);
+    let position = |body: &str, text: &str| {
+        body.find(&format!(">{text}</a>"))
+            .unwrap_or_else(|| panic!("no `{text}` in:\n{body}"))
+    };
+
+    // By name, A to Z by default; the heading says so and sorts Z to A.
+    let r = b.get("/console/assets");
+    assert_eq!(r.status, 200);
+    assert!(position(&r.body, &host) < position(&r.body, "zz-printer"));
+    assert!(r.body.contains("aria-sort=\"ascending\""), "{}", r.body);
+    assert!(r.body.contains("sort=name&amp;order=desc"), "{}", r.body);
+    let r = b.get("/console/assets?sort=name&order=desc");
+    assert!(position(&r.body, "zz-printer") < position(&r.body, &host));
+
+    // A software filter finds the machine and shows the version it has.
+    let r = b.get(&format!("/console/assets?software={}", enc(&pkg)));
+    assert!(r.body.contains("1 assets"), "{}", r.body);
+    assert!(r.body.contains("Matching software"), "{}", r.body);
+    assert!(r.body.contains(&format!("{pkg} {version}")), "{}", r.body);
+    assert!(!r.body.contains(">zz-printer</a>"));
+
+    // Just seen: nothing has been unseen for a day. An agent-less asset
+    // is never seen, so it counts as unseen.
+    let r = b.get("/console/assets?not_seen_for=1d");
+    assert!(!r.body.contains(&format!(">{host}</a>")), "{}", r.body);
+
+    // A filter the API refuses is said on the page, with what was typed.
+    let r = b.get("/console/assets?not_seen_for=a+while");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("role=\"alert\""), "{}", r.body);
+    assert!(r.body.contains("value=\"a while\""), "{}", r.body);
+    // Past the end: an empty page with a way back, not an error.
+    let r = b.get("/console/assets?offset=500");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Previous page"), "{}", r.body);
 }

@@ -39,10 +39,7 @@ fn a_technician_works_a_ticket_in_a_real_browser() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let (server, _agent, id, mut run) = server_with_agent(dir.path());
-    let password = std::fs::read_to_string(server.data_dir.join("admin.password"))
-        .expect("admin.password")
-        .trim()
-        .to_string();
+    let password = server.admin_password();
     let asset = server.asset_when_in(&id);
     let pkg = asset["software"][0]["name"]
         .as_str()

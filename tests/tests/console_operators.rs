@@ -31,10 +31,7 @@ fn post(b: &mut Browser, from: &str, path: &str, fields: &[(&str, &str)]) -> Rep
 fn admins_add_reset_and_remove_operators_and_everyone_sets_their_own_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&dir.path().join("server")).expect("server");
-    let admin_pw = std::fs::read_to_string(server.data_dir.join("admin.password"))
-        .expect("admin.password")
-        .trim()
-        .to_string();
+    let admin_pw = server.admin_password();
     let mut admin = Browser::new(&server.api);
     assert_eq!(admin.login("admin", &admin_pw).status, 303);
 

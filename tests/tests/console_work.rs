@@ -20,10 +20,8 @@ fn ok(out: &std::process::Output, what: &str) -> String {
 
 /// A browser logged in as the first admin.
 fn admin(f: &Fleet) -> Browser {
-    let password = std::fs::read_to_string(f.server.data_dir.join("admin.password"))
-        .expect("the first start writes admin.password");
     let mut b = Browser::new(&f.server.api);
-    let r = b.login("admin", password.trim());
+    let r = b.login("admin", &f.server.admin_password());
     assert_eq!(r.status, 303, "{}", r.body);
     b
 }

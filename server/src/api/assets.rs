@@ -102,8 +102,27 @@ pub(super) async fn list_assets(
     _: Authed,
     Query(q): Query<AssetQuery>,
 ) -> Result<Response, ApiError> {
-    let (mut rows, found) = asset_rows_matching(&s.store, &q).await?;
-    let order = asset_order(&q)?;
+    let (views, total) = asset_page(&s, &q).await?;
+    Ok(with_total(json_list(views.into_iter(), 400)?, total))
+}
+
+/// The page of assets a query asks for (filtered, sorted, `offset` and
+/// `limit`), and how many matched in all: the API's list and the
+/// console's.
+pub(super) async fn asset_page(
+    s: &Shared,
+    q: &AssetQuery,
+) -> Result<(Vec<AssetView>, usize), ApiError> {
+    let (mut rows, found) = asset_rows_matching(&s.store, q).await?;
+    let order = asset_order(q)?;
+    if let Some(secs) = super::params::duration_secs("not_seen_for", &q.not_seen_for)? {
+        // The store knows when an agent was last seen as of the last
+        // flush of live times (none yet for one that just enrolled): one
+        // heard from since is not "not seen".
+        s.presence.freshen_last_seen(&mut rows);
+        let cutoff = unix_now().saturating_sub(secs);
+        rows.retain(|a| a.last_seen.is_none_or(|t| t < cutoff));
+    }
     if order.by == crate::store::AssetSort::LastSeen {
         // Sorted by what the list shows: a connected agent's live time,
         // newer than the stored one until the next flush.
@@ -127,11 +146,14 @@ pub(super) async fn list_assets(
             .filter_map(|id| Some((*package.get(id)?).clone()))
             .collect::<Vec<_>>()
     });
-    let views = page.into_iter().map(|a| AssetView {
-        matched_software: matched.next().unwrap_or_default(),
-        ..asset_view(a, &s.presence)
-    });
-    Ok(with_total(json_list(views, 400)?, total))
+    let views = page
+        .into_iter()
+        .map(|a| AssetView {
+            matched_software: matched.next().unwrap_or_default(),
+            ..asset_view(a, &s.presence)
+        })
+        .collect();
+    Ok((views, total))
 }
 
 #[utoipa::path(
