@@ -182,14 +182,30 @@ impl Browser {
             .to_string())
     }
 
-    /// The visible text of the page.
+    /// The visible text of the page. A page that a click or a redirect
+    /// replaces while it is read (WebDriver's "stale element reference",
+    /// or no body yet) is read again, a few times at most; anything else,
+    /// an open alert among them, is an error.
     pub fn text(&self) -> Result<String> {
-        let body = self.find("body")?;
-        Ok(self
-            .call("GET", &self.at(&format!("/element/{body}/text")), None)?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+        let mut tries = 0;
+        loop {
+            let read = self.find("body").and_then(|body| {
+                self.call("GET", &self.at(&format!("/element/{body}/text")), None)
+            });
+            match read {
+                Ok(v) => return Ok(v.as_str().unwrap_or_default().to_string()),
+                Err(e)
+                    if tries < 5
+                        && ["stale element", "no element", "no such element"]
+                            .iter()
+                            .any(|m| e.to_string().contains(m)) =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The first element a CSS selector finds.
