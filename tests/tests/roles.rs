@@ -244,6 +244,18 @@ fn every_state_changing_api_route_checks_the_role() {
             need.role()
         );
     }
+    // The role is checked before the request: a viewer sending what a
+    // technician would be told is wrong (an empty comment, an unknown
+    // asset) is told they may not.
+    let vic = member(&crew, Viewer);
+    for (path, body) in [
+        ("/api/v1/tickets/1/comments", r#"{"body":""}"#),
+        ("/api/v1/tickets/1/assets", r#"{"asset":"no-such-machine"}"#),
+        ("/api/v1/tickets/1/status", r#"{"status":"sideways"}"#),
+    ] {
+        let (code, text) = server.http("POST", path, body, Some(&vic.token));
+        assert_eq!(code, 403, "{path} as a viewer: {text}");
+    }
     // The rows really ran as their role: the calls that could succeed did.
     let ticket = get(&server, "/api/v1/tickets/1");
     assert_eq!(ticket["ticket"]["title"], "renamed", "{ticket}");

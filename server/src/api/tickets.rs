@@ -335,6 +335,9 @@ pub(super) async fn show_ticket(
     }))
 }
 
+/// Applies `c` to ticket `n` as `op`. Each handler that calls it checks
+/// the role first too, before it reads the request, so that a viewer is
+/// told they may not, rather than what is wrong with what they sent.
 pub(super) async fn change(
     s: &ApiState,
     op: &Authed,
@@ -371,6 +374,7 @@ pub(super) async fn comment(
     Path(n): Path<String>,
     Json(req): Json<CommentRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let body = field("the comment", &req.body, 20_000, true, false)?;
     change(
         &s,
@@ -407,6 +411,7 @@ pub(super) async fn set_status(
     Path(n): Path<String>,
     Json(req): Json<StatusRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let to = Status::parse(&req.status).map_err(ApiError::bad_request)?;
     let note = field("the note", &req.note, 20_000, to == Status::Resolved, false).map_err(
         |e| match to {
@@ -442,6 +447,7 @@ pub(super) async fn assign(
     Path(n): Path<String>,
     Json(req): Json<AssignRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let to = req
         .assignee
         .map(|a| a.trim().to_string())
@@ -472,6 +478,7 @@ pub(super) async fn escalate(
     Path(n): Path<String>,
     Json(req): Json<EscalateRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let note = field("the note", &req.note, 20_000, false, false)?;
     let (tier, technician) = match req.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => (None, None),
@@ -528,6 +535,7 @@ pub(super) async fn link_asset(
     Path(n): Path<String>,
     Json(req): Json<LinkRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let a = s.store.find_asset(req.asset).await?;
     change(
         &s,
@@ -561,6 +569,7 @@ pub(super) async fn unlink_asset(
     op: Authed,
     Path((n, asset)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let a = s.store.find_asset(asset).await?;
     change(
         &s,
@@ -596,6 +605,7 @@ async fn update_ticket(
     Path(n): Path<String>,
     Json(req): Json<UpdateTicket>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     let opt_field = |name: &str, v: &Option<String>, max: usize, required: bool, one_line: bool| {
         v.as_deref()
             .map(|v| field(name, v, max, required, one_line))
@@ -641,6 +651,7 @@ async fn rate(
     Path(n): Path<String>,
     Json(req): Json<RateRequest>,
 ) -> Result<StatusCode, ApiError> {
+    op.require(Role::Technician)?;
     if !(1..=5).contains(&req.score) {
         return Err(ApiError::bad_request(format!(
             "a rating is 1 (very unhappy) to 5 (very happy), not {}",
