@@ -55,6 +55,7 @@ mod reader;
 mod rollouts;
 mod schema;
 mod snapshot;
+pub(crate) mod sql;
 mod software;
 mod stale;
 mod tickets;

@@ -1,0 +1,83 @@
+//! SQLite's placeholders as PostgreSQL's: `?N` becomes `$N`, and a bare
+//! `?` the next number after the largest so far (SQLite's rule). Quoted
+//! strings, quoted names and comments are left as they are. Pure.
+
+/// `sql` with PostgreSQL's placeholders.
+pub(super) fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut largest = 0u32;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                // To the closing quote; a doubled quote is part of the text.
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if sql[i..].starts_with("--") => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                let mut digits = String::new();
+                while let Some(&(_, d)) = chars.peek() {
+                    if !d.is_ascii_digit() {
+                        break;
+                    }
+                    digits.push(d);
+                    chars.next();
+                }
+                let n = match digits.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => largest + 1,
+                };
+                largest = largest.max(n);
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn numbered_and_bare_placeholders_become_dollars() {
+        assert_eq!(
+            placeholders("SELECT a FROM t WHERE b = ?1 AND c = ?2 OR d = ?1"),
+            "SELECT a FROM t WHERE b = $1 AND c = $2 OR d = $1"
+        );
+        assert_eq!(placeholders("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
+        // SQLite numbers a bare `?` after the largest so far.
+        assert_eq!(placeholders("?3, ?"), "$3, $4");
+        assert_eq!(placeholders("x = ?12"), "x = $12");
+    }
+
+    #[test]
+    fn quoted_text_names_and_comments_are_left_alone() {
+        assert_eq!(
+            placeholders("SELECT '?1', 'it''s ?', \"col?\" FROM t WHERE a = ?1"),
+            "SELECT '?1', 'it''s ?', \"col?\" FROM t WHERE a = $1"
+        );
+        assert_eq!(
+            placeholders("SELECT 1 -- what? ?2\nWHERE a = ?1"),
+            "SELECT 1 -- what? ?2\nWHERE a = $1"
+        );
+        assert_eq!(placeholders("a - b = ?1"), "a - b = $1");
+        assert_eq!(placeholders("héllo = ?"), "héllo = $1");
+    }
+}
