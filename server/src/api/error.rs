@@ -52,21 +52,21 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        use rusqlite::ErrorCode;
+        use crate::store::Fault;
         // The server's own state, which an operator can mend: said, not
         // left as an internal error.
-        let unavailable = e.is_environmental().then(|| match e.sqlite_code() {
-            Some(ErrorCode::DiskFull) => {
+        let unavailable = e.fault().map(|fault| match fault {
+            Fault::DiskFull => {
                 "the server's disk is full: nothing new is stored until there is room \
                  (GET /api/v1/health says when writes work again)"
             }
-            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            Fault::Damaged => {
                 "the server's database is damaged: stop the server and restore a copy made by \
-                 `deskhand backup` (the server log has SQLite's words)"
+                 `deskhand backup` (the server log has the database's words)"
             }
-            _ => {
+            Fault::Unavailable => {
                 "the server could not read or write its database (an I/O error, a read-only or \
-                 busy file); see the server log"
+                 busy file, a database server that is down); see the server log"
             }
         });
         match (e, unavailable) {
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn a_full_disk_or_a_damaged_database_is_said_as_such() {
         let sqlite = |code| {
-            ApiError::from(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            ApiError::from(StoreError::from(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(code),
                 None,
             )))

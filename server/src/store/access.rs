@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::{Reader, Result, Store, StoreError, damaged, one_match};
 
@@ -163,12 +163,12 @@ impl Store {
         now: i64,
     ) -> Result<EnrollmentToken> {
         self.write_at(now, move |tx| {
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO enrollment_tokens (token_hash, label, uses_total, uses_left, expires_at, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6) RETURNING id",
                 params![token_hash, label, uses, expires_at, now, operator],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             audit(tx, now, &operator, "token.create", &id.to_string(), &format!("uses={uses} expires_at={expires_at} label={label}"))?;
             Ok(EnrollmentToken { id, label, uses_total: uses, uses_left: uses, expires_at, created_at: now, created_by: operator })
         })
@@ -446,7 +446,7 @@ const AGENT_SELECT: &str =
     "SELECT id, hostname, os_name, os_version, kernel_version, arch, agent_version,
     cert_sha256, cert_not_after, enrolled_at, last_seen, last_addr, revoked_at FROM agents";
 
-fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentRecord> {
+fn agent_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<AgentRecord> {
     Ok(AgentRecord {
         id: r.get(0)?,
         hostname: r.get(1)?,
@@ -464,7 +464,7 @@ fn agent_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentRecord> {
     })
 }
 
-pub(super) fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
+pub(super) fn operator_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Operator> {
     let role: String = r.get(1)?;
     Ok(Operator {
         name: r.get(0)?,
@@ -475,7 +475,7 @@ pub(super) fn operator_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> 
 }
 
 pub(super) fn audit(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     at: i64,
     operator: &str,
     action: &str,

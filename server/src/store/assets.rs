@@ -1,6 +1,8 @@
 //! Assets as listed and shown: the row, the list filters and sort order,
 //! and finding one asset by a key.
 
+use crate::store::sql::{Ints, params};
+
 use super::{Reader, Result, Store, StoreError, day_of};
 
 /// Filters of `assets list`; all given ones must hold.
@@ -277,7 +279,7 @@ impl Reader<'_> {
              GROUP BY os_name ORDER BY n DESC, os_name LIMIT ?1",
         )?;
         let rows = st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get(0)?, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            Ok((r.get(0)?, usize::try_from(r.get::<i64>(1)?).unwrap_or(0)))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -291,7 +293,7 @@ impl Reader<'_> {
              ORDER BY first_inventory_at DESC, id LIMIT ?2",
         )?;
         let rows = st.query_map(
-            rusqlite::params![since, i64::try_from(limit).unwrap_or(i64::MAX)],
+            params![since, i64::try_from(limit).unwrap_or(i64::MAX)],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -304,7 +306,7 @@ impl Store {
         let holders = filter.software_ids.as_deref().map(|ids| self.holders(ids));
         self.read(move |c| {
             let mut sql = format!("{ASSET_SELECT} WHERE 1 = 1");
-            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            let mut args: Vec<Box<dyn crate::store::sql::ToSql>> = Vec::new();
             if let Some(label) = &filter.static_label {
                 args.push(Box::new(label.clone()));
                 let n = args.len();
@@ -337,14 +339,12 @@ impl Store {
             let most = match &holders {
                 Some(nums) => nums.len(),
                 // Counted on the smallest index: microseconds.
-                None => c.query_row("SELECT count(*) FROM assets", [], |r| r.get::<_, u32>(0))? as usize,
+                None => c.query_row("SELECT count(*) FROM assets", [], |r| r.get::<u32>(0))? as usize,
             };
             if let Some(nums) = holders {
-                let nums: Vec<rusqlite::types::Value> =
-                    nums.into_iter().map(|n| rusqlite::types::Value::Integer(n.into())).collect();
-                args.push(Box::new(std::rc::Rc::new(nums)));
+                args.push(Box::new(Ints(nums.into_iter().map(i64::from).collect())));
                 let n = args.len();
-                sql.push_str(&format!(" AND a.num IN rarray(?{n})"));
+                sql.push_str(&format!(" AND {}", c.in_list("a.num", n)));
             }
             if let Some(secs) = filter.seen_within {
                 sql.push_str(&format!(" AND coalesce(g.last_seen, 0) >= {}", now.saturating_sub(secs)));
@@ -365,10 +365,10 @@ impl Store {
                 sql.push_str(&format!(" AND a.warranty_until != '' AND a.warranty_until < '{today}'"));
             }
             let mut st = c.prepare(&sql)?;
-            let mut found = st.query(rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())))?;
+            let mut found = st.query(args.iter().map(|b| b.as_ref()).collect::<Vec<_>>())?;
             let mut rows = Vec::with_capacity(most);
             while let Some(r) = found.next()? {
-                rows.push(asset_row(r)?);
+                rows.push(asset_row(&r)?);
             }
             // Sorted here rather than by SQLite's ORDER BY, which copies
             // every whole row into its sorter: `--os` over 10,000 assets
@@ -453,7 +453,7 @@ const ASSET_SELECT: &str = "SELECT a.kind, a.location, a.notes, a.id, a.hostname
     a.software_count, a.retired_at, a.retired_by, a.retired_reason, a.warranty_until, a.num
     FROM assets a LEFT JOIN agents g ON g.id = a.id";
 
-fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
+fn asset_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<AssetRow> {
     Ok(AssetRow {
         kind: r.get(0)?,
         location: r.get(1)?,
@@ -482,8 +482,8 @@ fn asset_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssetRow> {
         last_seen: r.get(24)?,
         software_count: r.get(25)?,
         retired: r
-            .get::<_, Option<i64>>(26)?
-            .map(|at| -> rusqlite::Result<_> {
+            .get::<Option<i64>>(26)?
+            .map(|at| -> crate::store::sql::Result<_> {
                 Ok(Retirement {
                     at,
                     by: r.get(27)?,

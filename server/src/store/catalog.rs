@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustc_hash::FxHashSet;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::index::SoftwareIndex;
 use super::links::{BaseIds, Changed, Changes, Corrupt, FOLD_AT, Link, LinkSet, decode_ids};
@@ -211,11 +211,7 @@ impl WriterState {
     }
 
     /// The catalog id of a package, creating the row if it is new.
-    fn software_id(
-        &mut self,
-        tx: &Transaction<'_>,
-        &KeyedRow { key, ref row }: &KeyedRow,
-    ) -> Result<i64> {
+    fn software_id(&mut self, tx: &Conn, &KeyedRow { key, ref row }: &KeyedRow) -> Result<i64> {
         let r = row;
         if let Some(id) = self.catalog.ids.get(&key) {
             return Ok(*id);
@@ -223,11 +219,11 @@ impl WriterState {
         let id = match find_software(tx, r)? {
             Some(id) => id,
             None => {
-                tx.prepare_cached(
-                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![r.name, r.version, r.vendor, r.source, r.arch])?;
-                let id = tx.last_insert_rowid();
+                let id: i64 = tx.query_row(
+                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                    params![r.name, r.version, r.vendor, r.source, r.arch],
+                    |r| r.get(0),
+                )?;
                 self.catalog.added.push(key);
                 id
             }
@@ -239,7 +235,7 @@ impl WriterState {
     /// The catalog id of a package, if the catalog has it.
     fn existing_software_id(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Conn,
         &KeyedRow { key, ref row }: &KeyedRow,
     ) -> Result<Option<i64>> {
         let r = row;
@@ -280,7 +276,7 @@ impl WriterState {
     /// changes past [`FOLD_AT`], rewrite the base value.
     pub(super) fn relink(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Conn,
         asset_num: i64,
         added: &[KeyedRow],
         removed: &[KeyedRow],
@@ -338,7 +334,7 @@ impl WriterState {
     /// Moves an asset's packages to another asset (whose own are
     /// replaced): a machine's new asset takes over its old one's. Returns
     /// how many there are.
-    pub(super) fn move_links(&mut self, tx: &Transaction<'_>, from: i64, to: i64) -> Result<i64> {
+    pub(super) fn move_links(&mut self, tx: &Conn, from: i64, to: i64) -> Result<i64> {
         let old = load_links(tx, from)?;
         let replaced = load_links(tx, to)?;
         delete_links(tx, from)?;
@@ -367,7 +363,7 @@ fn corrupt(e: Corrupt) -> StoreError {
 }
 
 /// Stores `set` as an asset's base value, with no changes on top.
-fn write_base(tx: &Transaction<'_>, asset_num: i64, set: &LinkSet) -> Result<()> {
+fn write_base(tx: &Conn, asset_num: i64, set: &LinkSet) -> Result<()> {
     tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
         .execute(params![asset_num, set.encode()])?;
     tx.prepare_cached("DELETE FROM asset_link_changes WHERE asset_num = ?1")?
@@ -375,7 +371,7 @@ fn write_base(tx: &Transaction<'_>, asset_num: i64, set: &LinkSet) -> Result<()>
     Ok(())
 }
 
-fn delete_links(tx: &Transaction<'_>, asset_num: i64) -> Result<()> {
+fn delete_links(tx: &Conn, asset_num: i64) -> Result<()> {
     tx.prepare_cached("DELETE FROM asset_links WHERE asset_num = ?1")?
         .execute([asset_num])?;
     tx.prepare_cached("DELETE FROM asset_link_changes WHERE asset_num = ?1")?
@@ -383,7 +379,7 @@ fn delete_links(tx: &Transaction<'_>, asset_num: i64) -> Result<()> {
     Ok(())
 }
 
-fn load_changes(c: &Connection, asset_num: i64) -> Result<Option<Changes>> {
+fn load_changes(c: &Conn, asset_num: i64) -> Result<Option<Changes>> {
     let packed: Option<Vec<u8>> = c
         .prepare_cached("SELECT changes FROM asset_link_changes WHERE asset_num = ?1")?
         .query_row([asset_num], |r| r.get(0))
@@ -394,7 +390,7 @@ fn load_changes(c: &Connection, asset_num: i64) -> Result<Option<Changes>> {
 }
 
 /// Whether an asset has a base value (without reading it).
-fn has_base(c: &Connection, asset_num: i64) -> Result<bool> {
+fn has_base(c: &Conn, asset_num: i64) -> Result<bool> {
     Ok(
         c.prepare_cached("SELECT 1 FROM asset_links WHERE asset_num = ?1")?
             .query_row([asset_num], |_| Ok(()))
@@ -404,7 +400,7 @@ fn has_base(c: &Connection, asset_num: i64) -> Result<bool> {
 }
 
 /// An asset's base value (empty if it has none).
-fn load_base(c: &Connection, asset_num: i64) -> Result<LinkSet> {
+fn load_base(c: &Conn, asset_num: i64) -> Result<LinkSet> {
     let packed: Option<Vec<u8>> = c
         .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
         .query_row([asset_num], |r| r.get(0))
@@ -422,7 +418,7 @@ pub(super) fn index_num(asset_num: i64) -> Result<u32> {
 }
 
 /// An asset's links, base and changes merged (empty if it has none).
-pub(super) fn load_links(c: &Connection, asset_num: i64) -> Result<LinkSet> {
+pub(super) fn load_links(c: &Conn, asset_num: i64) -> Result<LinkSet> {
     let base = load_base(c, asset_num)?;
     Ok(match load_changes(c, asset_num)? {
         Some(changes) => changes.merged(base),
@@ -432,11 +428,11 @@ pub(super) fn load_links(c: &Connection, asset_num: i64) -> Result<LinkSet> {
 
 /// Folds every asset's changes into its base value, reading version-1
 /// changes too (migration 10: version 2 changed what the lists mean).
-pub(super) fn fold_all_changes(tx: &Transaction<'_>) -> Result<()> {
+pub(super) fn fold_all_changes(tx: &Conn) -> Result<()> {
     let rows: Vec<(i64, Vec<u8>)> = {
         let mut st = tx.prepare("SELECT asset_num, changes FROM asset_link_changes")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::sql::Result<_>>()?
     };
     for (num, packed) in rows {
         let changes = Changes::decode_legacy(&packed).map_err(corrupt)?;
@@ -447,7 +443,7 @@ pub(super) fn fold_all_changes(tx: &Transaction<'_>) -> Result<()> {
 }
 
 /// Builds the in-memory index from every asset's links.
-pub(super) fn build_index(c: &Connection) -> Result<SoftwareIndex> {
+pub(super) fn build_index(c: &Conn) -> Result<SoftwareIndex> {
     let mut idx = SoftwareIndex::default();
     let mut st = c.prepare(
         "SELECT l.asset_num, l.links, c.changes FROM asset_links l
@@ -456,14 +452,10 @@ pub(super) fn build_index(c: &Connection) -> Result<SoftwareIndex> {
     let mut rows = st.query([])?;
     while let Some(row) = rows.next()? {
         let num: i64 = row.get(0)?;
-        let packed = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let packed = row.get_ref(1)?.as_blob()?;
         let n = index_num(num)?;
         let damaged = |e: Corrupt| StoreError::Refused(format!("asset number {num}: {e}"));
-        match row
-            .get_ref(2)?
-            .as_blob_or_null()
-            .map_err(rusqlite::Error::from)?
-        {
+        match row.get_ref(2)?.as_blob_or_null()? {
             None => decode_ids(packed, |id| idx.set(id, n, true)).map_err(damaged)?,
             Some(changes) => {
                 let merged = Changes::decode(changes)
@@ -478,7 +470,7 @@ pub(super) fn build_index(c: &Connection) -> Result<SoftwareIndex> {
     Ok(idx)
 }
 
-fn find_software(tx: &Transaction<'_>, r: &SoftwareRow) -> Result<Option<i64>> {
+fn find_software(tx: &Conn, r: &SoftwareRow) -> Result<Option<i64>> {
     Ok(tx
         .prepare_cached(
             "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
@@ -488,7 +480,7 @@ fn find_software(tx: &Transaction<'_>, r: &SoftwareRow) -> Result<Option<i64>> {
 }
 
 /// The integer key of an asset, assigning the next one if it has none.
-pub(super) fn asset_num(tx: &Transaction<'_>, asset_id: &str) -> Result<i64> {
+pub(super) fn asset_num(tx: &Conn, asset_id: &str) -> Result<i64> {
     tx.prepare_cached(
         "UPDATE assets SET num = (SELECT coalesce(max(num), 0) + 1 FROM assets) WHERE id = ?1 AND num IS NULL",
     )?

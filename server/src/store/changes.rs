@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, params};
+use crate::store::sql::{Conn, params};
 
 use super::{Reader, Result, Store};
 use crate::inventory::AssetEvent;
@@ -53,7 +53,7 @@ pub struct ChangeGroup {
 /// Calls `each` with the events `q` selects, newest first, until it
 /// returns false. The host name is read only `with_host`.
 fn scan_changes(
-    c: &Connection,
+    c: &Conn,
     q: &ChangeQuery,
     with_host: bool,
     mut each: impl FnMut(Change) -> bool,
@@ -128,9 +128,7 @@ impl Reader<'_> {
         let mut groups: Vec<(ChangeKind, HashSet<String>)> = Vec::new();
         let mut rows = st.query([since])?;
         while let Some(r) = rows.next()? {
-            let text = |i: usize| -> rusqlite::Result<&str> {
-                r.get_ref(i)?.as_str().map_err(rusqlite::Error::from)
-            };
+            let text = |i: usize| -> crate::store::sql::Result<&str> { r.get_ref(i)?.as_str() };
             let (category, change, asset) = (text(0)?, text(1)?, text(2)?);
             let at = match groups
                 .iter()
@@ -268,7 +266,7 @@ impl Store {
                  WHERE at >= ?1 AND at < ?2 AND category = ?3 GROUP BY change",
             )?;
             let rows = st.query_map(params![since, until, category], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)?.try_into().unwrap_or(0)))
+                Ok((r.get(0)?, r.get::<i64>(1)?.try_into().unwrap_or(0)))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

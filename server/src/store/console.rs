@@ -4,7 +4,7 @@
 //! forms carry. Expiry is decided by `crate::passwords::session_alive`;
 //! this file only stores and reads.
 
-use rusqlite::{OptionalExtension, params};
+use crate::store::sql::{OptionalExtension, params};
 
 use super::access::operator_row;
 use super::{Operator, Result, Store, StoreError, audit};

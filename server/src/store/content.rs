@@ -1,7 +1,7 @@
 //! Published packages and scripts: the content items jobs install, run
 //! or remove (the files themselves are in `crate::content`).
 
-use rusqlite::{OptionalExtension, Row, params};
+use crate::store::sql::{OptionalExtension, Row, params};
 
 use super::{Result, Store, StoreError, audit};
 use deskhand_shared::jobs::SignedManifest;
@@ -31,7 +31,7 @@ pub struct ContentItem {
     pub published_by: String,
 }
 
-fn item_from_row(r: &Row<'_>) -> rusqlite::Result<ContentItem> {
+fn item_from_row(r: &Row<'_>) -> crate::store::sql::Result<ContentItem> {
     Ok(ContentItem {
         id: r.get(0)?,
         kind: r.get(1)?,
@@ -97,12 +97,12 @@ impl Store {
                 Some(a) => (Some(a.sha256.clone()), i64::try_from(a.size).ok()),
                 None => (None, None),
             };
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO content_items (kind, name, version, sha256, size, manifest, signature, publisher, published_at, published_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
                 params![kind, parsed.name, parsed.version, sha, size, manifest.json, manifest.signature, parsed.publisher, now, operator],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             audit(tx, now, &operator, &format!("{kind}.publish"), &format!("{} {}", parsed.name, parsed.version), &parsed.publisher)?;
             Ok(ContentItem {
                 id,
@@ -126,12 +126,12 @@ impl Store {
     pub(crate) async fn insert_test_item(&self, kind: &str, name: &str, version: &str) -> i64 {
         let (kind, name, version) = (kind.to_string(), name.to_string(), version.to_string());
         self.write_at(1, move |tx| {
-            tx.execute(
+            Ok(tx.query_row(
                 "INSERT INTO content_items (kind, name, version, manifest, signature, publisher, published_at, published_by)
-                 VALUES (?1, ?2, ?3, '{}', 'sig', 'key', 1, 'admin')",
+                 VALUES (?1, ?2, ?3, '{}', 'sig', 'key', 1, 'admin') RETURNING id",
                 params![kind, name, version],
-            )?;
-            Ok(tx.last_insert_rowid())
+                |r| r.get(0),
+            )?)
         })
         .await
         .expect("a test item")
@@ -145,7 +145,7 @@ impl Store {
             ))?;
             let rows = stmt
                 .query_map([kind], item_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::sql::Result<_>>()?;
             Ok(rows)
         })
         .await
@@ -187,12 +187,12 @@ impl Store {
                 .query_map([], |r| {
                     Ok(PublisherKey {
                         key_id: r.get(0)?,
-                        packages: usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        scripts: usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                        packages: usize::try_from(r.get::<i64>(1)?).unwrap_or(0),
+                        scripts: usize::try_from(r.get::<i64>(2)?).unwrap_or(0),
                         last_published: r.get(3)?,
                     })
                 })?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::sql::Result<_>>()?;
             Ok(rows)
         })
         .await
@@ -216,7 +216,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::params;
+    use crate::store::sql::params;
 
     use super::PublisherKey;
 

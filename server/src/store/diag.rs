@@ -1,7 +1,7 @@
 //! Diagnostics, as stored: finished ones, and ones the console records
 //! while their rows stream in.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
 
@@ -88,7 +88,7 @@ impl Store {
                                 result: Default::default(),
                                 finished: r.get(7)?,
                             },
-                            r.get::<_, Vec<u8>>(6)?,
+                            r.get::<Vec<u8>>(6)?,
                         ))
                     },
                 )
@@ -107,11 +107,11 @@ fn encode(result: &deskhand_shared::diag::DiagResult) -> Result<Vec<u8>> {
         .map_err(|e| StoreError::Refused(format!("cannot encode the result: {e}")))
 }
 
-pub(super) fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64> {
+pub(super) fn insert_diag_run(tx: &Conn, run: &DiagRun) -> Result<i64> {
     let blob = encode(&run.result)?;
-    tx.execute(
+    Ok(tx.query_row(
         "INSERT INTO diag_runs (agent_id, check_name, args, operator, started_at, micros, ok, error, result, finished)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         params![
             run.agent_id,
             run.check,
@@ -124,8 +124,8 @@ pub(super) fn insert_diag_run(tx: &Transaction<'_>, run: &DiagRun) -> Result<i64
             blob,
             run.finished
         ],
-    )?;
-    Ok(tx.last_insert_rowid())
+        |r| r.get(0),
+    )?)
 }
 
 #[cfg(test)]

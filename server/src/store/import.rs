@@ -10,7 +10,7 @@
 //! the request's own savepoint then undoes: nothing of the file is
 //! stored half-way.
 
-use rusqlite::Transaction;
+use crate::store::sql::Conn;
 
 use super::{ManualAsset, Result, Store, StoreError, check_serial_free, insert_checked_manual};
 
@@ -36,7 +36,7 @@ impl Store {
 
 /// Writes the rows in `tx`; see [`Store::import_manual_assets`].
 fn import_rows(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     rows: &[(usize, ManualAsset)],
     by: &str,
     now: i64,

@@ -1,7 +1,7 @@
 //! Inventory ingest: an agent's report applied in one step (asset fields,
 //! stored form, software links, history), and the stored form read back.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::catalog::Count;
 use super::{Reader, Result, Store, StoreError, audit, catalog, jobs, stale, tickets};
@@ -224,7 +224,7 @@ impl Reader<'_> {
 
 /// Records an asset's MAC addresses (space-separated) for re-enrollment
 /// lookups, replacing what it had.
-pub(super) fn set_macs(tx: &Transaction<'_>, asset_id: &str, macs: &str) -> rusqlite::Result<()> {
+pub(super) fn set_macs(tx: &Conn, asset_id: &str, macs: &str) -> crate::store::sql::Result<()> {
     tx.prepare_cached("DELETE FROM asset_macs WHERE asset_id = ?1")?
         .execute([asset_id])?;
     let mut insert =

@@ -1,7 +1,7 @@
 //! Jobs and their per-asset targets: created, delivered, updated by their
 //! agents, cancelled and expired (the rules live in `crate::jobs`).
 
-use rusqlite::{OptionalExtension, Row, params};
+use crate::store::sql::{Conn, OptionalExtension, Row, params};
 
 use super::{Reader, Result, Store, StoreError, audit, damaged};
 use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
@@ -202,19 +202,19 @@ fn from_json<T: serde::de::DeserializeOwned>(
     s: &str,
     table: &'static str,
     column: &'static str,
-) -> rusqlite::Result<T> {
+) -> crate::store::sql::Result<T> {
     serde_json::from_str(s).map_err(|e| damaged(table, column, e))
 }
 
 /// A target's stored state; an unknown one is an error naming the column.
-fn target_state(s: &str) -> rusqlite::Result<TargetState> {
+fn target_state(s: &str) -> crate::store::sql::Result<TargetState> {
     TargetState::parse(s)
         .ok_or_else(|| damaged("job_targets", "state", format!("unknown state `{s}`")))
 }
 
 const JOB_COLUMNS: &str = "j.id, j.action, COALESCE(c.name || ' ' || c.version, j.diag_check, ''), j.targets_spec, j.created_at, j.created_by, j.deadline, j.timeout_secs, j.args, j.cancelled_at";
 
-fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+fn job_from_row(r: &Row<'_>) -> crate::store::sql::Result<JobRow> {
     Ok(JobRow {
         id: r.get(0)?,
         action: r.get(1)?,
@@ -224,19 +224,19 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         created_by: r.get(5)?,
         deadline: r.get(6)?,
         timeout_secs: r.get(7)?,
-        args: from_json(&r.get::<_, String>(8)?, "jobs", "args")?,
+        args: from_json(&r.get::<String>(8)?, "jobs", "args")?,
         cancelled_at: r.get(9)?,
         counts: Vec::new(),
     })
 }
 
-fn state_counts(conn: &rusqlite::Connection, job_id: &str) -> Result<Vec<(String, i64)>> {
+fn state_counts(conn: &Conn, job_id: &str) -> Result<Vec<(String, i64)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT state, COUNT(*) FROM job_targets WHERE job_id = ?1 GROUP BY state",
     )?;
     let mut counts: Vec<(String, i64)> = stmt
         .query_map([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<crate::store::sql::Result<_>>()?;
     let rank = |s: &str| TargetState::parse(s).map(|t| t as usize);
     counts.sort_by_key(|(s, _)| rank(s));
     Ok(counts)
@@ -254,12 +254,14 @@ impl Store {
     ) -> Result<(String, i64)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.write_at(now, move |tx| {
-            tx.execute(
+            // A job's row number (SQLite's rowid; a column of that name
+            // on PostgreSQL) is how a ticket's timeline names it.
+            let row: i64 = tx.query_row(
                 "INSERT INTO jobs (id, action, item_id, args, timeout_secs, deadline, targets_spec, created_at, created_by, diag_check)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING rowid",
                 params![id, job.action, job.item_id, json(&job.args), job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
+                |r| r.get(0),
             )?;
-            let row = tx.last_insert_rowid();
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
             )?;
@@ -289,7 +291,7 @@ impl Store {
                         cancel_requested: r.get(2)?,
                     })
                 })?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::sql::Result<_>>()?;
             Ok(rows)
         })
         .await
@@ -303,10 +305,7 @@ impl Store {
                  FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1"
             );
             conn.query_row(&sql, [&job_id], |r| {
-                let manifest = match (
-                    r.get::<_, Option<String>>(10)?,
-                    r.get::<_, Option<String>>(11)?,
-                ) {
+                let manifest = match (r.get::<Option<String>>(10)?, r.get::<Option<String>>(11)?) {
                     (Some(json), Some(signature)) => Some(SignedManifest { json, signature }),
                     _ => None,
                 };
@@ -421,7 +420,7 @@ impl Store {
                     "SELECT asset_id, agent_id, state FROM job_targets WHERE job_id = ?1",
                 )?;
                 stmt.query_map([&job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<_>>()?
+                    .collect::<crate::store::sql::Result<_>>()?
             };
             let mut agents = Vec::new();
             for (asset, agent, state) in targets {
@@ -476,7 +475,7 @@ impl Store {
             let mut stmt = conn.prepare(&sql)?;
             let mut jobs: Vec<JobRow> = stmt
                 .query_map([limit], job_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::sql::Result<_>>()?;
             for job in &mut jobs {
                 job.counts = state_counts(conn, &job.id)?;
             }
@@ -493,7 +492,7 @@ impl Store {
                     "SELECT id FROM jobs WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 6",
                 )?;
                 stmt.query_map([key.to_ascii_lowercase()], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?
+                    .collect::<crate::store::sql::Result<_>>()?
             };
             let id = match ids.as_slice() {
                 [] => return Err(StoreError::NotFound(format!("no job {key}"))),
@@ -533,7 +532,7 @@ impl Store {
                         installed_version: r.get(12)?,
                     })
                 })?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::store::sql::Result<_>>()?;
             Ok((job, targets))
         })
         .await
@@ -571,7 +570,7 @@ impl Reader<'_> {
                     })
                 },
             )?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::store::sql::Result<_>>()?;
         Ok((rows, usize::try_from(total).unwrap_or(0)))
     }
 }
@@ -606,7 +605,7 @@ impl Store {
 /// message says `why`), one its agent has through the agent (whose id is
 /// returned: tell its session). A finished target is left as it is.
 pub(super) fn cancel_target(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Conn,
     job_id: &str,
     asset: &str,
     agent: String,
@@ -641,11 +640,7 @@ pub(super) fn cancel_target(
 /// is the new agent's id, which is its asset's id). Queued targets go to
 /// the new agent; targets the old agent had received can no longer end
 /// there and are failed.
-pub(super) fn move_asset_targets(
-    tx: &rusqlite::Transaction<'_>,
-    old: &str,
-    new: &str,
-) -> Result<()> {
+pub(super) fn move_asset_targets(tx: &Conn, old: &str, new: &str) -> Result<()> {
     tx.execute(
         "UPDATE OR IGNORE job_targets SET asset_id = ?2,
              agent_id = CASE state WHEN 'queued' THEN ?2 ELSE agent_id END,

@@ -1,6 +1,6 @@
 //! Labels: static ones set by hand, dynamic ones a filter.
 
-use rusqlite::{OptionalExtension, params};
+use crate::store::sql::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError, audit};
 

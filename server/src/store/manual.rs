@@ -1,7 +1,7 @@
 //! Assets entered by hand (printers, monitors, phones): their fields and
 //! checks, edits of any asset's operator fields, and retirement.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::{Reader, Result, Store, StoreError, audit};
 
@@ -326,7 +326,7 @@ impl Reader<'_> {
 }
 
 /// Refuses a serial number that another asset than `except` has.
-pub(super) fn check_serial_free(tx: &Transaction<'_>, serial: &str, except: &str) -> Result<()> {
+pub(super) fn check_serial_free(tx: &Conn, serial: &str, except: &str) -> Result<()> {
     if serial.is_empty() {
         return Ok(());
     }
@@ -342,7 +342,7 @@ pub(super) fn check_serial_free(tx: &Transaction<'_>, serial: &str, except: &str
     }
 }
 
-fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
+fn insert_manual(tx: &Conn, a: &ManualAsset, by: &str, now: i64) -> Result<String> {
     check_serial_free(tx, &a.serial, "")?;
     insert_checked_manual(tx, a, by, now)
 }
@@ -350,7 +350,7 @@ fn insert_manual(tx: &Transaction<'_>, a: &ManualAsset, by: &str, now: i64) -> R
 /// Inserts an asset entered by hand whose serial number was found free,
 /// with its history event and audit entry.
 pub(super) fn insert_checked_manual(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     a: &ManualAsset,
     by: &str,
     now: i64,
@@ -380,7 +380,7 @@ pub(super) fn insert_checked_manual(
 
 /// Applies an edit to asset `id`; see [`Store::edit_asset`].
 fn edit_asset(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     id: &str,
     edit: &AssetEdit,
     by: &str,
@@ -394,7 +394,7 @@ fn edit_asset(
             [id],
             |r| {
                 Ok((
-                    r.get::<_, bool>(0)?,
+                    r.get::<bool>(0)?,
                     ManualAsset {
                         name: r.get(1)?,
                         kind: r.get(2)?,
@@ -480,13 +480,7 @@ fn edit_asset(
     Ok(changes)
 }
 
-fn set_retired(
-    tx: &Transaction<'_>,
-    id: &str,
-    reason: Option<&str>,
-    by: &str,
-    now: i64,
-) -> Result<bool> {
+fn set_retired(tx: &Conn, id: &str, reason: Option<&str>, by: &str, now: i64) -> Result<bool> {
     let (name, retired, live_agent): (String, bool, Option<String>) = tx
         .query_row(
             "SELECT a.hostname, a.retired_at IS NOT NULL,

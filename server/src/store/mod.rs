@@ -30,8 +30,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use rusqlite::Connection;
 use tokio::sync::mpsc;
+
+pub use sql::Fault;
 
 /// The database's file in a server's data directory.
 pub const DATABASE_FILE: &str = "deskhand.db";
@@ -51,12 +52,13 @@ mod jobs;
 mod labels;
 mod links;
 mod manual;
+mod open;
 mod reader;
 mod rollouts;
 mod schema;
 mod snapshot;
-pub(crate) mod sql;
 mod software;
+pub mod sql;
 mod stale;
 mod tickets;
 mod writer;
@@ -91,14 +93,12 @@ pub use zones::MachineZoneRow;
 // reach as `super::...`).
 use access::audit;
 use assets::{like_pattern, one_match};
-use catalog::WriterState;
-use checkpoint::Checkpointer;
 use diag::insert_diag_run;
 use index::SoftwareIndex;
 use manual::{check_serial_free, insert_checked_manual};
+use open::configure;
 use reader::ReadPool;
-use schema::migrations;
-use writer::{WriteRequest, writer_loop};
+use writer::WriteRequest;
 
 /// Threads the server's runtime runs blocking work on (database reads,
 /// inventory planning): a few per core keep both cores busy, and each
@@ -108,13 +108,13 @@ pub const BLOCKING_THREADS: usize = 16;
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed. (Its text is in the message, so it is not also
-    /// given as the source: an error chain would print it twice.)
+    /// The database failed. (Its text is in the message, so it is not
+    /// also given as the source: an error chain would print it twice.)
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(sql::Error),
     /// Schema migration failed.
     #[error("database migration failed: {0}")]
-    Migration(rusqlite_migration::Error),
+    Migration(String),
     /// The writer thread is gone (the server is stopping).
     #[error("the database writer has stopped")]
     WriterGone,
@@ -140,103 +140,49 @@ pub enum StoreError {
     },
 }
 
-/// A damaged stored value found inside a row mapper, which can only
-/// return rusqlite's error: carried in it as the source of a conversion
-/// failure and turned into [`StoreError::Corrupt`] at the store's edge.
-#[derive(Debug, thiserror::Error)]
-#[error("{table}.{column}: {why}")]
-struct Damaged {
-    table: &'static str,
-    column: &'static str,
-    why: String,
-}
+use sql::damaged;
 
-/// The error for a value of `table.column` that cannot be read: `why`
-/// says what is wrong with it.
-fn damaged(
-    table: &'static str,
-    column: &'static str,
-    why: impl std::fmt::Display,
-) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        Box::new(Damaged {
-            table,
-            column,
-            why: why.to_string(),
-        }),
-    )
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<sql::Error> for StoreError {
+    fn from(e: sql::Error) -> Self {
         match e {
-            rusqlite::Error::FromSqlConversionFailure(i, t, source) => {
-                match source.downcast::<Damaged>() {
-                    Ok(d) => Self::Corrupt {
-                        table: d.table,
-                        column: d.column,
-                        why: d.why,
-                    },
-                    Err(source) => {
-                        Self::Sqlite(rusqlite::Error::FromSqlConversionFailure(i, t, source))
-                    }
-                }
-            }
-            e => Self::Sqlite(e),
+            sql::Error::Damaged { table, column, why } => Self::Corrupt { table, column, why },
+            e => Self::Database(e),
         }
     }
 }
 
-impl From<rusqlite_migration::Error> for StoreError {
-    fn from(e: rusqlite_migration::Error) -> Self {
-        Self::Migration(e)
+/// SQLite's errors from the code that talks to it alone (the log copier,
+/// backups, the read pool's opening).
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(sql::Error::Sqlite(e))
     }
 }
 
 impl StoreError {
-    /// The same error for another request of the batch it failed: SQLite's
-    /// code is kept (a full disk stays a full disk to every caller); the
-    /// rest is told as a refusal.
+    /// The same error for another request of the batch it failed: the
+    /// database's fault is kept (a full disk stays a full disk to every
+    /// caller); the rest is told as a refusal.
     fn copy(&self) -> StoreError {
         match self {
-            Self::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
-                Self::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
-            }
+            Self::Database(e) => Self::Database(e.retell()),
             other => Self::Refused(other.to_string()),
         }
     }
 
-    /// Whether SQLite failed for a reason of the database itself (its
-    /// disk full, an I/O error, a damaged, read-only or vanished file,
-    /// another process holding it) rather than for the request's data (a
-    /// constraint): what an operator has to mend, and what
+    /// Whether the database failed for a reason of its own (its disk
+    /// full, an I/O error, a damaged, read-only or vanished file, another
+    /// process holding it, a server gone) rather than for the request's
+    /// data (a constraint): what an operator has to mend, and what
     /// [`WriteHealth`] counts.
     pub fn is_environmental(&self) -> bool {
-        use rusqlite::ErrorCode::*;
-        matches!(
-            self.sqlite_code(),
-            Some(
-                DiskFull
-                    | SystemIoFailure
-                    | DatabaseCorrupt
-                    | NotADatabase
-                    | ReadOnly
-                    | CannotOpen
-                    | DatabaseBusy
-                    | OutOfMemory
-            )
-        )
+        self.fault().is_some()
     }
 
-    /// SQLite's reason, when SQLite failed.
-    pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+    /// The database's own fault, when it failed for one.
+    pub fn fault(&self) -> Option<Fault> {
         match self {
-            Self::Sqlite(e)
-            | Self::Migration(rusqlite_migration::Error::RusqliteError { err: e, .. }) => {
-                e.sqlite_error_code()
-            }
+            Self::Database(e) => e.fault(),
             _ => None,
         }
     }
@@ -245,14 +191,12 @@ impl StoreError {
 /// A database file SQLite cannot read as one (damaged, or some other file)
 /// gets an error that says what to do; other errors pass unchanged.
 fn unreadable(path: &Path, e: StoreError) -> StoreError {
-    match e.sqlite_code() {
-        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-            StoreError::Refused(format!(
-                "{} is damaged or is not a deskhand database ({e}); restore a copy made by \
+    match e.fault() {
+        Some(Fault::Damaged) => StoreError::Refused(format!(
+            "{} is damaged or is not a deskhand database ({e}); restore a copy made by \
                  `deskhand backup`, or move the file aside to start with an empty one",
-                path.display()
-            ))
-        }
+            path.display()
+        )),
         _ => e,
     }
 }
@@ -268,69 +212,6 @@ pub struct Store {
     index: Arc<RwLock<SoftwareIndex>>,
     /// What the writer found in its last batch.
     health: Arc<Mutex<WriteHealth>>,
-}
-
-fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(())
-}
-
-impl Store {
-    /// Opens (creating and migrating) the database at `path` and starts
-    /// its writer thread.
-    pub fn open(path: &Path) -> Result<Self> {
-        Self::open_writer(path).map_err(|e| unreadable(path, e))
-    }
-
-    fn open_writer(path: &Path) -> Result<Self> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        configure(&conn)?;
-        conn.set_prepared_statement_cache_capacity(64);
-        // 8 MiB of page cache: more than a batch dirties, and the rest of
-        // the working set stays in the kernel's page cache. A larger cache
-        // costs every commit that split a b-tree page (most batches of
-        // deltas do): SQLite parks a page at the pending-byte page number
-        // while it renumbers the split's pages, and the commit then walks
-        // the cache's whole hash table to drop pages past the file's end.
-        // At 64 MiB that walk was an eighth of the writer's time.
-        conn.pragma_update(None, "cache_size", -8192)?;
-        // The log is copied into the file in the background
-        // (`checkpoint`); the writer checkpoints itself only at the
-        // backstop size. Checkpoints are rarer than SQLite's default 4 MiB:
-        // a batch of deltas dirties a page per asset row, changes row and
-        // event index leaf, and most of those pages are dirtied again by
-        // the next batches; a checkpoint writes each once.
-        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
-        // What a checkpointed log file shrinks back to: the backstop's size.
-        conn.pragma_update(
-            None,
-            "journal_size_limit",
-            checkpoint::BACKSTOP_PAGES * 4096,
-        )?;
-        migrations().to_latest(&mut conn)?;
-        let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
-        let (tx, rx) = mpsc::unbounded_channel();
-        let state = WriterState::new(index.clone());
-        let checkpointer = Checkpointer::start(path)?;
-        let health = Arc::new(Mutex::new(WriteHealth::default()));
-        let writer_health = health.clone();
-        std::thread::Builder::new()
-            .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx, state, checkpointer, writer_health))
-            .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
-        Ok(Self {
-            writer: tx,
-            readers: Arc::new(ReadPool {
-                path: path.to_path_buf(),
-                idle: Mutex::new(Vec::new()),
-            }),
-            index,
-            health,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::sql::{Conn, PgConn};
 use super::{BLOCKING_THREADS, Result, Store, StoreError, configure};
 
 /// Read connections kept open between requests: one per blocking thread,
@@ -14,21 +15,29 @@ use super::{BLOCKING_THREADS, Result, Store, StoreError, configure};
 const MAX_IDLE_READERS: usize = BLOCKING_THREADS;
 
 pub(super) struct ReadPool {
-    pub(super) path: PathBuf,
-    pub(super) idle: Mutex<Vec<Connection>>,
+    source: Source,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// Where read connections come from.
+pub(super) enum Source {
+    /// SQLite's file, opened read-only.
+    Lite(PathBuf),
+    /// A PostgreSQL server, in read-only transactions.
+    Pg(Box<postgres::Config>),
 }
 
 /// A pooled read connection lent to code already on a blocking thread
 /// (see [`Store::with_reader`]): a full inventory's reads then cost one
 /// thread hop in all rather than one each.
-pub struct Reader<'c>(pub(super) &'c Connection);
+pub struct Reader<'c>(pub(super) &'c Conn);
 
 /// Inside the store, a reader is its connection: each area's reads are
 /// SQL on it. (Outside the store, only `Reader`'s methods are used.)
 impl std::ops::Deref for Reader<'_> {
-    type Target = Connection;
+    type Target = Conn;
 
-    fn deref(&self) -> &Connection {
+    fn deref(&self) -> &Conn {
         self.0
     }
 }
@@ -63,21 +72,54 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+impl Store {
+    /// A writable connection of its own to the store's database, for
+    /// tests that set up or damage rows behind the store's back.
+    pub(crate) fn raw_conn(&self) -> Conn {
+        match &self.readers.source {
+            Source::Lite(path) => super::sql::testing::lite_file(path),
+            Source::Pg(config) => Conn::Pg(Box::new(PgConn::new(
+                config.connect(postgres::NoTls).expect("connect"),
+            ))),
+        }
+    }
+}
+
 impl ReadPool {
-    pub(super) fn take(&self) -> Result<Connection> {
+    pub(super) fn new(source: Source) -> Self {
+        ReadPool {
+            source,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(super) fn take(&self) -> Result<Conn> {
         if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
             return Ok(c);
         }
-        let c = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        configure(&c)?;
-        rusqlite::vtab::array::load_module(&c)?;
-        Ok(c)
+        match &self.source {
+            Source::Lite(path) => {
+                let c = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                rusqlite::vtab::array::load_module(&c)?;
+                Ok(Conn::Lite(c))
+            }
+            Source::Pg(config) => {
+                let mut c = config
+                    .connect(postgres::NoTls)
+                    .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
+                c.batch_execute("SET default_transaction_read_only = on")
+                    .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
+                Ok(Conn::Pg(Box::new(PgConn::new(c))))
+            }
+        }
     }
 
-    pub(super) fn give_back(&self, conn: Connection) {
+    pub(super) fn give_back(&self, conn: Conn) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE_READERS
         {

@@ -1,11 +1,14 @@
 //! The database schema: every migration, in order, and the hooks that
 //! rewrite stored values when the layout changes.
 
-use rusqlite::{Transaction, params};
-use rusqlite_migration::{M, Migrations};
+use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
-use super::{Result, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones};
+use super::{
+    Result, StoreError, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones,
+};
+
+pub(super) mod postgres;
 
 /// The database version (`PRAGMA user_version`) just before the migration
 /// to inventory schema 2: its tests start from a database of that version.
@@ -15,8 +18,66 @@ pub(super) const BEFORE_INVENTORY_SCHEMA_2: usize = 15;
 #[cfg(test)]
 pub(super) const BEFORE_INVENTORY_SCHEMA_3: usize = 16;
 
-pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
+/// One step of the schema: SQL, and Rust that rewrites stored values.
+pub(super) struct M {
+    sql: &'static str,
+    hook: Option<fn(&Conn) -> Result<()>>,
+}
+
+impl M {
+    const fn up(sql: &'static str) -> M {
+        M { sql, hook: None }
+    }
+
+    const fn up_with_hook(sql: &'static str, hook: fn(&Conn) -> Result<()>) -> M {
+        M {
+            sql,
+            hook: Some(hook),
+        }
+    }
+}
+
+/// Migrates a SQLite database to `target` (the latest when `None`), all
+/// pending steps in one transaction; the version it is at after.
+/// `PRAGMA user_version` is the number of steps applied.
+pub(super) fn migrate_sqlite(conn: &Conn, target: Option<usize>) -> Result<usize> {
+    let all = migrations();
+    let target = target.unwrap_or(all.len()).min(all.len());
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > all.len() {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {current}, newer than this deskhand knows ({}); \
+             run the deskhand that last used it, or a newer one",
+            all.len()
+        )));
+    }
+    if current >= target {
+        return Ok(current);
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let steps = || -> Result<()> {
+        for (i, m) in all.iter().enumerate().take(target).skip(current) {
+            conn.execute_batch(m.sql)
+                .map_err(|e| StoreError::Migration(format!("step {}: {e}", i + 1)))?;
+            if let Some(hook) = m.hook {
+                hook(conn)?;
+            }
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {target}"))?;
+        Ok(())
+    };
+    match steps() {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+    }
+    Ok(target)
+}
+
+pub(super) fn migrations() -> Vec<M> {
+    vec![
         M::up(
             r#"
         CREATE TABLE enrollment_tokens (
@@ -215,10 +276,9 @@ pub(super) fn migrations() -> Migrations<'static> {
             changes    BLOB NOT NULL
         );
         "#,
-            |tx: &Transaction<'_>| {
-                pack_asset_packages(tx).map_err(|e| {
-                    rusqlite_migration::HookError::Hook(format!("packing software links: {e}"))
-                })?;
+            |tx: &Conn| {
+                pack_asset_packages(tx)
+                    .map_err(|e| StoreError::Migration(format!("packing software links: {e}")))?;
                 tx.execute_batch("DROP TABLE asset_packages; DROP TABLE software_assets;")?;
                 Ok(())
             },
@@ -235,11 +295,11 @@ pub(super) fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         CREATE INDEX asset_macs_by_asset ON asset_macs(asset_id);
         "#,
-            |tx: &Transaction<'_>| {
+            |tx: &Conn| {
                 let assets: Vec<(String, String)> = {
                     let mut st = tx.prepare("SELECT id, macs FROM assets WHERE macs != ''")?;
                     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                    rows.collect::<rusqlite::Result<_>>()?
+                    rows.collect::<crate::store::sql::Result<_>>()?
                 };
                 for (id, macs) in assets {
                     set_macs(tx, &id, &macs)?;
@@ -251,10 +311,9 @@ pub(super) fn migrations() -> Migrations<'static> {
         // link as removed, so a delta can tell base membership from the
         // in-memory index without reading the base value. Version-1
         // values are folded into their bases.
-        M::up_with_hook("", |tx: &Transaction<'_>| {
-            catalog::fold_all_changes(tx).map_err(|e| {
-                rusqlite_migration::HookError::Hook(format!("folding software link changes: {e}"))
-            })
+        M::up_with_hook("", |tx: &Conn| {
+            catalog::fold_all_changes(tx)
+                .map_err(|e| StoreError::Migration(format!("folding software link changes: {e}")))
         }),
         // Ingest speed (issue 4): an asset's stored form (kilobytes, in
         // overflow pages) in a table of its own. In the assets row it sat
@@ -296,19 +355,16 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(jobs::PARAMS_MIGRATION),
         // Inventory schema 2: categories an agent could not collect are
         // stale, not gone (`store::stale`); stored forms in the new layout.
-        M::up_with_hook(stale::MIGRATION, |tx: &Transaction<'_>| {
-            stale::upgrade_stored_forms(tx).map_err(|e| {
-                rusqlite_migration::HookError::Hook(format!("upgrading stored inventories: {e}"))
-            })
+        M::up_with_hook(stale::MIGRATION, |tx: &Conn| {
+            stale::upgrade_stored_forms(tx)
+                .map_err(|e| StoreError::Migration(format!("upgrading stored inventories: {e}")))
         }),
         // Inventory schema 3: each machine's UTC offset; its zone and
         // offset kept on the asset's row for rollouts' windows
         // (`store::zones`); stored forms in the new layout.
-        M::up_with_hook(zones::MIGRATION, |tx: &Transaction<'_>| {
+        M::up_with_hook(zones::MIGRATION, |tx: &Conn| {
             zones::upgrade_stored_forms(tx).map_err(|e| {
-                rusqlite_migration::HookError::Hook(format!(
-                    "upgrading stored inventories to schema 3: {e}"
-                ))
+                StoreError::Migration(format!("upgrading stored inventories to schema 3: {e}"))
             })
         }),
         M::up(rollouts::MIGRATION),
@@ -316,11 +372,11 @@ pub(super) fn migrations() -> Migrations<'static> {
         // Diagnostics stored as they stream in; an asset's jobs by asset.
         M::up(diag::MIGRATION),
         M::up(jobs::BY_ASSET_MIGRATION),
-    ])
+    ]
 }
 
 /// Migration 8: each asset's `asset_packages` rows become one packed value.
-fn pack_asset_packages(tx: &Transaction<'_>) -> Result<()> {
+fn pack_asset_packages(tx: &Conn) -> Result<()> {
     let mut st = tx.prepare(
         "SELECT asset_num, software_id, install_date, size_bytes, state, pkg_id
          FROM asset_packages ORDER BY asset_num, software_id",

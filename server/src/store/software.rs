@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::PoisonError;
 
-use rusqlite::OptionalExtension;
+use crate::store::sql::{Ints, OptionalExtension};
 
 use super::{Reader, Result, Store, catalog, like_pattern};
 use crate::inventory::SoftwareRow;
@@ -122,7 +122,7 @@ impl Store {
                     .prepare(
                         "SELECT num FROM assets WHERE retired_at IS NOT NULL AND num IS NOT NULL",
                     )?
-                    .query_map([], |r| r.get::<_, u32>(0))?
+                    .query_map([], |r| r.get::<u32>(0))?
                     .collect::<Result<Vec<u32>, _>>()?;
                 // The order of the unique key's index: no sort.
                 let ids = c
@@ -158,16 +158,14 @@ impl Store {
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
             .collect();
-        let wanted: Vec<rusqlite::types::Value> = page
-            .iter()
-            .map(|&(id, _)| rusqlite::types::Value::Integer(id))
-            .collect();
+        let wanted = Ints(page.iter().map(|&(id, _)| id).collect());
         let mut rows: HashMap<i64, SoftwareRow> = self
             .read(move |c| {
-                let mut st = c.prepare(
-                    "SELECT id, name, version, vendor, source, arch FROM software WHERE id IN rarray(?1)",
-                )?;
-                let rows = st.query_map([std::rc::Rc::new(wanted)], |r| {
+                let mut st = c.prepare(&format!(
+                    "SELECT id, name, version, vendor, source, arch FROM software WHERE {}",
+                    c.in_list("id", 1)
+                ))?;
+                let rows = st.query_map([wanted], |r| {
                     Ok((
                         r.get(0)?,
                         SoftwareRow {

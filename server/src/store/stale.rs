@@ -4,8 +4,8 @@
 //! report, which collected everything of an asset that had nothing stale.
 //! The decision is `inventory::stale::next_stale`; this applies it.
 
+use crate::store::sql::{Conn, OptionalExtension, params};
 use deskhand_shared::inventory::Unknown;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Reader, Result};
 use crate::inventory::stale::{StaleCategory, next_stale};
@@ -29,11 +29,11 @@ pub(super) const MIGRATION: &str = r#"
 /// agent's next full report (every session starts with one) is diffed
 /// against the base, finds nothing, and re-anchors the hash. A stored form
 /// that was unreadable already is left as it was.
-pub(super) fn upgrade_stored_forms(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn upgrade_stored_forms(tx: &Conn) -> crate::store::sql::Result<()> {
     let blobs: Vec<(i64, Vec<u8>)> = {
         let mut st = tx.prepare("SELECT asset_num, inventory FROM asset_inventory")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::sql::Result<_>>()?
     };
     let mut update =
         tx.prepare("UPDATE asset_inventory SET inventory = ?2 WHERE asset_num = ?1")?;
@@ -49,7 +49,7 @@ pub(super) fn upgrade_stored_forms(tx: &Transaction<'_>) -> rusqlite::Result<()>
     Ok(())
 }
 
-fn read(c: &Connection, num: i64) -> rusqlite::Result<Vec<StaleCategory>> {
+fn read(c: &Conn, num: i64) -> crate::store::sql::Result<Vec<StaleCategory>> {
     let mut st = c.prepare_cached(
         "SELECT category, since, reason FROM asset_stale WHERE asset_num = ?1 ORDER BY category",
     )?;
@@ -68,7 +68,7 @@ fn read(c: &Connection, num: i64) -> rusqlite::Result<Vec<StaleCategory>> {
 /// asset row's flag: with it clear and nothing unknown, nothing is read
 /// or written.
 pub(super) fn record(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     num: i64,
     has_stale: bool,
     unknown: Option<&[Unknown]>,
@@ -102,7 +102,7 @@ pub(super) fn record(
 }
 
 /// Forgets the record of an asset whose number goes away (taken over).
-pub(super) fn forget(tx: &Transaction<'_>, num: i64) -> rusqlite::Result<()> {
+pub(super) fn forget(tx: &Conn, num: i64) -> crate::store::sql::Result<()> {
     tx.prepare_cached("DELETE FROM asset_stale WHERE asset_num = ?1")?
         .execute([num])?;
     Ok(())
@@ -233,11 +233,12 @@ mod tests {
         ))
         .expect("fixture");
         {
-            let mut conn = Connection::open(&path).expect("open");
-            super::super::configure(&conn).expect("configure");
-            super::super::migrations()
-                .to_version(&mut conn, super::super::schema::BEFORE_INVENTORY_SCHEMA_2)
-                .expect("the schema before");
+            let conn = crate::store::sql::testing::lite_file(&path);
+            super::super::schema::migrate_sqlite(
+                &conn,
+                Some(super::super::schema::BEFORE_INVENTORY_SCHEMA_2),
+            )
+            .expect("the schema before");
             conn.execute(
                 "INSERT INTO assets (id, num, hostname, first_inventory_at, last_inventory_at, inventory_hash)
                  VALUES ('a1', 1, 'sim-00007', 1, 1, 'old')",

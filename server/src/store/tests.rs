@@ -1,7 +1,7 @@
 //! The store as a whole: opening, snapshots, write health and the
 //! writer's batches and savepoints.
 
-use rusqlite::Transaction;
+use crate::store::sql::Conn;
 use tokio::sync::oneshot;
 
 use super::*;
@@ -28,7 +28,7 @@ fn write_health_fails_for_a_minute_after_each_refusal() {
 
 #[tokio::test]
 async fn a_request_refused_for_its_data_is_not_the_database_failing() {
-    let (dir, s) = store().await;
+    let (_dir, s) = store().await;
     let now = crate::unix_now();
     s.create_label("x".into(), None, "admin".into(), now)
         .await
@@ -37,7 +37,7 @@ async fn a_request_refused_for_its_data_is_not_the_database_failing() {
     assert!(matches!(again, Err(StoreError::Refused(_))), "{again:?}");
     // A constraint SQLite enforces (a trigger's abort): the request
     // fails, the database still takes writes.
-    let other = Connection::open(dir.path().join("deskhand.db")).expect("open");
+    let other = s.raw_conn();
     other
         .execute_batch(
             "CREATE TRIGGER no_y BEFORE INSERT ON labels WHEN new.name = 'y'
@@ -45,12 +45,15 @@ async fn a_request_refused_for_its_data_is_not_the_database_failing() {
         )
         .expect("trigger");
     let refused = s.create_label("y".into(), None, "admin".into(), now).await;
-    assert!(matches!(refused, Err(StoreError::Sqlite(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
     assert!(!refused.err().is_some_and(|e| e.is_environmental()));
     assert_eq!(s.write_health(crate::unix_now()), WriteHealth::default());
     // A full disk is the database's own failure (the e2e test fills a
     // real one).
-    let full = StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+    let full = StoreError::from(rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
         None,
     ));
@@ -103,7 +106,7 @@ async fn a_snapshot_is_a_checked_copy_of_what_was_committed() {
     );
     // A SQLite file of something else is not taken for ours.
     let other = dir.path().join("other.db");
-    Connection::open(&other)
+    rusqlite::Connection::open(&other)
         .expect("db")
         .execute_batch("CREATE TABLE t (x)")
         .expect("t");
@@ -147,7 +150,7 @@ async fn hold_writer(s: &Store) -> tokio::task::JoinHandle<Result<()>> {
     task
 }
 
-fn insert_label(tx: &Transaction<'_>, name: &str) -> Result<()> {
+fn insert_label(tx: &Conn, name: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO labels (name, created_at, created_by) VALUES (?1, 0, 'test')",
         [name],

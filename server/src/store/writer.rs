@@ -4,11 +4,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::WriterState;
 use super::checkpoint::Checkpointer;
+use super::sql::Conn;
 use super::{Result, Store, StoreError};
 
 /// Most closures the writer runs in one transaction.
@@ -17,7 +17,7 @@ const MAX_BATCH: usize = 512;
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 /// A write request as the writer runs it: given the batch's transaction,
 /// or `None` when the batch is already lost and the request is not run.
-type WriteOp = Box<dyn FnOnce(Option<(&Transaction<'_>, &mut WriterState)>) -> Reply + Send>;
+type WriteOp = Box<dyn FnOnce(Option<(&Conn, &mut WriterState)>) -> Reply + Send>;
 
 /// A write request and the time its caller gave (Unix seconds): the
 /// writer dates what it finds in a batch ([`WriteHealth`]) by the latest
@@ -55,7 +55,7 @@ impl Store {
     pub(super) async fn write_at<T, F>(&self, now: i64, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T> + Send + 'static,
     {
         self.submit(now, Isolation::Savepoint, move |tx, _| f(tx))
             .await
@@ -68,7 +68,7 @@ impl Store {
     pub(super) async fn write_checks_first<T, F>(&self, now: i64, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn, &mut WriterState) -> Result<T> + Send + 'static,
     {
         self.submit(now, Isolation::ChecksFirst, f).await
     }
@@ -76,7 +76,7 @@ impl Store {
     async fn submit<T, F>(&self, at: i64, isolation: Isolation, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn, &mut WriterState) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let op: WriteOp = Box::new(move |run| {
@@ -98,24 +98,28 @@ impl Store {
 
 /// Runs one request in the batch's transaction (see [`Isolation`]).
 fn run_op<T>(
-    txn: &Transaction<'_>,
+    txn: &Conn,
     state: &mut WriterState,
     isolation: Isolation,
-    f: impl FnOnce(&Transaction<'_>, &mut WriterState) -> Result<T>,
+    f: impl FnOnce(&Conn, &mut WriterState) -> Result<T>,
 ) -> Result<T> {
     let mark = state.mark();
     let result = match isolation {
         Isolation::Savepoint => in_savepoint(txn, |txn| f(txn, state)),
-        Isolation::ChecksFirst => {
-            let before = txn.total_changes();
-            let result = f(txn, state);
-            if let Err(e) = &result
-                && txn.total_changes() != before
-            {
-                state.lose_batch(e.to_string());
+        // Only where the database counts changed rows (SQLite); on
+        // PostgreSQL a savepoint costs no copy of the pages it covers.
+        Isolation::ChecksFirst => match txn.total_changes() {
+            Some(before) => {
+                let result = f(txn, state);
+                if let Err(e) = &result
+                    && txn.total_changes() != Some(before)
+                {
+                    state.lose_batch(e.to_string());
+                }
+                result
             }
-            result
-        }
+            None => in_savepoint(txn, |txn| f(txn, state)),
+        },
     };
     if let Err(e) = &result {
         state.rollback_to(mark);
@@ -126,10 +130,7 @@ fn run_op<T>(
     result
 }
 
-fn in_savepoint<T>(
-    tx: &Transaction<'_>,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-) -> Result<T> {
+fn in_savepoint<T>(tx: &Conn, f: impl FnOnce(&Conn) -> Result<T>) -> Result<T> {
     // Prepared once and cached: every write request runs these.
     tx.prepare_cached("SAVEPOINT op")?.execute([])?;
     match f(tx) {
@@ -200,10 +201,10 @@ impl WriteHealth {
 }
 
 pub(super) fn writer_loop(
-    mut conn: Connection,
+    conn: Conn,
     mut rx: mpsc::UnboundedReceiver<WriteRequest>,
     mut state: WriterState,
-    checkpointer: Checkpointer,
+    checkpointer: Option<Checkpointer>,
     health: Arc<Mutex<WriteHealth>>,
 ) {
     // Time never goes back: a caller whose clock lags dates nothing earlier.
@@ -220,7 +221,7 @@ pub(super) fn writer_loop(
                 Err(_) => break,
             }
         }
-        let result = run_batch(&mut conn, &mut state, batch);
+        let result = run_batch(&conn, &mut state, batch);
         let statement_error = state.take_database_error();
         let environmental = |e: &StoreError| e.is_environmental().then(|| e.to_string());
         let failure = match &result {
@@ -246,39 +247,45 @@ pub(super) fn writer_loop(
                 reply(commit.as_ref().map_err(StoreError::copy).copied());
             }
         }
-        checkpointer.committed();
+        if let Some(c) = &checkpointer {
+            c.committed();
+        }
     }
 }
 
 fn run_batch(
-    conn: &mut Connection,
+    conn: &Conn,
     state: &mut WriterState,
     batch: Vec<WriteOp>,
 ) -> Result<(Vec<Reply>, Result<()>)> {
-    let tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            state.aborted();
-            return Err(e.into());
-        }
-    };
+    if let Err(e) = conn.execute_batch("BEGIN") {
+        state.aborted();
+        return Err(e.into());
+    }
+    let tx = conn;
     let replies: Vec<Reply> = batch
         .into_iter()
         .map(|op| {
             if state.batch_lost().is_some() {
                 op(None)
             } else {
-                op(Some((&tx, &mut *state)))
+                op(Some((tx, &mut *state)))
             }
         })
         .collect();
     let commit = match state.batch_lost() {
-        None => tx.commit().map_err(StoreError::from),
+        None => match tx.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // A failed COMMIT leaves SQLite's transaction open.
+                let _ = tx.execute_batch("ROLLBACK");
+                Err(StoreError::from(e))
+            }
+        },
         Some(why) => {
             let why =
                 format!("the batch was rolled back: a request failed after changing rows ({why})");
-            // Dropped, the transaction rolls back all the same.
-            if let Err(e) = tx.rollback() {
+            if let Err(e) = tx.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "database rollback failed");
             }
             Err(StoreError::Refused(why))

@@ -3,7 +3,7 @@
 //! changes the stored form): what rollouts evaluate maintenance windows
 //! in (`rollouts::window::MachineZone::from_report`).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::{Reader, Result, Store};
 use deskhand_shared::inventory::{Inventory, upgrade};
@@ -21,11 +21,11 @@ pub(super) const MIGRATION: &str = r#"
 /// (`stale::upgrade_stored_forms`), the stored hashes stay the old
 /// schema's until each agent's next full report. A stored form that was
 /// unreadable already is left as it was, its asset without a zone.
-pub(super) fn upgrade_stored_forms(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn upgrade_stored_forms(tx: &Conn) -> crate::store::sql::Result<()> {
     let blobs: Vec<(i64, Vec<u8>)> = {
         let mut st = tx.prepare("SELECT asset_num, inventory FROM asset_inventory")?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
+        rows.collect::<crate::store::sql::Result<_>>()?
     };
     let mut update =
         tx.prepare("UPDATE asset_inventory SET inventory = ?2 WHERE asset_num = ?1")?;

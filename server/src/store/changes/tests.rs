@@ -10,7 +10,7 @@ async fn changes_across_assets_in_a_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let s = Store::open(&path).expect("open");
-    let conn = Connection::open(&path).expect("second connection");
+    let conn = s.raw_conn();
     conn.execute_batch(
         "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)
              VALUES ('a1', 'pc-1', 1, 1), ('a2', 'pc-2', 1, 1), ('p1', 'lp-4', 1, 1);
@@ -125,7 +125,7 @@ async fn change_kinds_count_events_and_assets_since_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
     let s = Store::open(&path).expect("open");
-    let conn = Connection::open(&path).expect("second connection");
+    let conn = s.raw_conn();
     conn.execute_batch(
         "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)
              VALUES ('a1', 'pc-1', 1, 1), ('a2', 'pc-2', 1, 1);

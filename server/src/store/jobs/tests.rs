@@ -1,15 +1,15 @@
 //! Stored jobs read back: a damaged value is an error that names its
 //! column, never an empty default.
 
-use rusqlite::Connection;
+use crate::store::sql::Conn;
 
 use crate::store::{Store, StoreError};
 
-fn store() -> (tempfile::TempDir, Store, Connection) {
+fn store() -> (tempfile::TempDir, Store, Conn) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deskhand.db");
     let s = Store::open(&path).expect("open");
-    let raw = Connection::open(&path).expect("second connection");
+    let raw = s.raw_conn();
     (dir, s, raw)
 }
 

@@ -19,7 +19,7 @@ mod queries;
 #[cfg(test)]
 mod tests;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::tickets::NewTicket;
 use super::{Result, Store, StoreError, audit};
@@ -243,7 +243,7 @@ impl Store {
 }
 
 fn insert_job(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     job_id: &str,
     r: &RolloutRecord,
     action: &str,
@@ -263,7 +263,7 @@ fn insert_job(
     Ok(())
 }
 
-fn insert_rollout(tx: &Transaction<'_>, r: &RolloutRecord, job_id: &str) -> Result<()> {
+fn insert_rollout(tx: &Conn, r: &RolloutRecord, job_id: &str) -> Result<()> {
     let s = &r.state.settings;
     let waves: Vec<String> = s.waves.iter().map(u32::to_string).collect();
     let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
@@ -349,7 +349,7 @@ fn pause_columns(phase: &Phase) -> PauseColumns {
 }
 
 /// Writes one step (see [`Store::save_rollout`]).
-fn apply(tx: &Transaction<'_>, r: &RolloutRecord, save: RolloutSave, now: i64) -> Result<Saved> {
+fn apply(tx: &Conn, r: &RolloutRecord, save: RolloutSave, now: i64) -> Result<Saved> {
     let id = r.number();
     let st = &r.state;
     let soak_until = match st.phase {
@@ -454,7 +454,7 @@ fn apply(tx: &Transaction<'_>, r: &RolloutRecord, save: RolloutSave, now: i64) -
 /// Queues a target of `job_id` on each asset that has an agent; a pair
 /// that exists already is left as it is. Returns the assets without one.
 fn queue_targets(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     job_id: &str,
     assets: &[String],
     now: i64,
@@ -487,7 +487,7 @@ fn queue_targets(
 /// Cancels `job_id`'s targets on these assets: queued ones at once, the
 /// others through their agents (added to `agents`).
 fn cancel_targets(
-    tx: &Transaction<'_>,
+    tx: &Conn,
     job_id: &str,
     assets: &[String],
     now: i64,

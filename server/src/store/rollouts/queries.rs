@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use crate::store::sql::{Conn, OptionalExtension, Row, params};
 
 use super::RolloutRecord;
 use crate::jobs::TargetState;
@@ -47,16 +47,16 @@ const COLUMNS: &str = "id, action, item_id, item, args, targets, filter, canary,
     paused_by, wave, waves, wave_done_at, wave_tickets, accepted_failures, accepted_tickets,
     approved_wave, job_id, rollback_job_id, ticket_mark, created_at, created_by";
 
-fn list(r: &Row<'_>, i: usize, column: &'static str) -> rusqlite::Result<Vec<String>> {
+fn list(r: &Row<'_>, i: usize, column: &'static str) -> crate::store::sql::Result<Vec<String>> {
     let text: String = r.get(i)?;
     serde_json::from_str(&text).map_err(|e| damaged("rollouts", column, e))
 }
 
-fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<usize> {
-    Ok(usize::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+fn count(r: &Row<'_>, i: usize) -> crate::store::sql::Result<usize> {
+    Ok(usize::try_from(r.get::<i64>(i)?).unwrap_or(0))
 }
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
+fn record_from_row(r: &Row<'_>) -> crate::store::sql::Result<RolloutRecord> {
     let id: i64 = r.get(0)?;
     let action: String = r.get(1)?;
     let action = RolloutAction::parse(&action)
@@ -77,13 +77,13 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
     };
     let phase_name: String = r.get(19)?;
     let pause_kind: Option<String> = r.get(21)?;
-    let wave_of = |i: usize| -> rusqlite::Result<usize> {
-        Ok(usize::try_from(r.get::<_, Option<i64>>(i)?.unwrap_or(0)).unwrap_or(0))
+    let wave_of = |i: usize| -> crate::store::sql::Result<usize> {
+        Ok(usize::try_from(r.get::<Option<i64>>(i)?.unwrap_or(0)).unwrap_or(0))
     };
     let phase = match phase_name.as_str() {
         "running" => Phase::Running,
         "soaking" => Phase::Soaking {
-            until: r.get::<_, Option<i64>>(20)?.unwrap_or(0),
+            until: r.get::<Option<i64>>(20)?.unwrap_or(0),
         },
         "awaiting_approval" => Phase::AwaitingApproval,
         "aborting" => Phase::Aborting,
@@ -102,7 +102,7 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
                 limit: u32::try_from(wave_of(25)?).unwrap_or(0),
             },
             _ => PauseReason::Operator {
-                by: r.get::<_, Option<String>>(26)?.unwrap_or_default(),
+                by: r.get::<Option<String>>(26)?.unwrap_or_default(),
             },
         }),
         other => {
@@ -124,7 +124,7 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
         accepted_failures: count(r, 31)?,
         accepted_tickets: count(r, 32)?,
         approved_wave: r
-            .get::<_, Option<i64>>(33)?
+            .get::<Option<i64>>(33)?
             .and_then(|w| usize::try_from(w).ok()),
         machines: Vec::new(),
     };
@@ -149,7 +149,7 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RolloutRecord> {
 }
 
 /// Fills in a record's machines and tickets.
-fn complete(conn: &Connection, mut rec: RolloutRecord) -> Result<RolloutRecord> {
+fn complete(conn: &Conn, mut rec: RolloutRecord) -> Result<RolloutRecord> {
     let id = rec.number();
     let mut st = conn.prepare_cached(
         "SELECT asset_id, wave, canary, state, sent_at FROM rollout_machines
@@ -172,13 +172,13 @@ fn complete(conn: &Connection, mut rec: RolloutRecord) -> Result<RolloutRecord> 
                 sent_at: r.get(4)?,
             })
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<crate::store::sql::Result<_>>()?;
     let mut st = conn.prepare_cached(
         "SELECT ticket_id FROM rollout_tickets WHERE rollout_id = ?1 ORDER BY ticket_id",
     )?;
     rec.tickets = st
         .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<crate::store::sql::Result<_>>()?;
     Ok(rec)
 }
 
@@ -196,7 +196,7 @@ impl Reader<'_> {
         let mut st = self.prepare(&sql)?;
         let rows: Vec<RolloutRecord> = st
             .query_map([limit], record_from_row)?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::store::sql::Result<_>>()?;
         rows.into_iter().map(|r| complete(self, r)).collect()
     }
 
@@ -231,7 +231,7 @@ impl Reader<'_> {
                 })?;
                 Ok((r.get(0)?, state))
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::store::sql::Result<_>>()?;
         Ok(rows)
     }
 
@@ -250,7 +250,7 @@ impl Reader<'_> {
                     asset: r.get(1)?,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::store::sql::Result<_>>()?;
         Ok((links, self.top_ticket()?.max(mark)))
     }
 
@@ -306,7 +306,7 @@ impl Reader<'_> {
                     installed_version: r.get(6)?,
                 })
             })?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::store::sql::Result<_>>()?;
         Ok(rows)
     }
 }
@@ -372,7 +372,7 @@ impl Store {
             let mut out = HashMap::with_capacity(by_num.len());
             for (num, found) in by_num {
                 if let Some(id) = st
-                    .query_row([i64::from(num)], |r| r.get::<_, String>(0))
+                    .query_row([i64::from(num)], |r| r.get::<String>(0))
                     .optional()?
                 {
                     out.insert(id, found);

@@ -2,7 +2,7 @@
 //! sends queue job targets in the same transaction (never twice), finished
 //! targets are found, and the ticket gate skips the rollout's own tickets.
 
-use rusqlite::Connection;
+use crate::store::sql::Conn;
 
 use super::{RolloutRecord, RolloutSave};
 use crate::rollouts::plan::PlannedAsset;
@@ -13,7 +13,7 @@ use crate::store::{NewTicket, Store};
 use crate::testkit::enroll;
 use crate::tickets::Priority;
 
-async fn setup() -> (tempfile::TempDir, Store, Connection) {
+async fn setup() -> (tempfile::TempDir, Store, Conn) {
     let (dir, s) = crate::testkit::store().await;
     enroll(&s, &[("a1", "pc-1"), ("a2", "pc-2"), ("a3", "pc-3")]).await;
     for (id, host, version) in [
@@ -32,7 +32,7 @@ async fn setup() -> (tempfile::TempDir, Store, Connection) {
             .await
             .expect("ingest");
     }
-    let raw = Connection::open(dir.path().join("deskhand.db")).expect("second connection");
+    let raw = s.raw_conn();
     raw.execute_batch(
         "INSERT INTO content_items (id, kind, name, version, manifest, signature, publisher, published_at, published_by)
          VALUES (1, 'package', 'hello', '1.0', '{}', 'sig', 'key', 1, 'admin');",
@@ -108,7 +108,7 @@ async fn created(s: &Store) -> RolloutRecord {
     rec
 }
 
-fn target_state(raw: &Connection, job: &str, asset: &str) -> Option<String> {
+fn target_state(raw: &Conn, job: &str, asset: &str) -> Option<String> {
     raw.query_row(
         "SELECT state FROM job_targets WHERE job_id = ?1 AND asset_id = ?2",
         [job, asset],

@@ -12,9 +12,8 @@ async fn links_survive_the_move_to_integer_asset_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deskhand.db");
     {
-        let mut conn = Connection::open(&path).expect("open");
-        configure(&conn).expect("configure");
-        migrations().to_version(&mut conn, 4).expect("old schema");
+        let conn = crate::store::sql::testing::lite_file(&path);
+        migrate_sqlite(&conn, Some(4)).expect("old schema");
         conn.execute_batch(
             "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, software_count)
                  VALUES ('asset-b', 'pc-b', 1, 1, 2), ('asset-a', 'pc-a', 1, 1, 1);
@@ -134,9 +133,8 @@ async fn version_1_link_changes_are_folded_into_the_base() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deskhand.db");
     {
-        let mut conn = Connection::open(&path).expect("open");
-        configure(&conn).expect("configure");
-        migrations().to_version(&mut conn, 9).expect("old schema");
+        let conn = crate::store::sql::testing::lite_file(&path);
+        migrate_sqlite(&conn, Some(9)).expect("old schema");
         conn.execute_batch(
             "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, software_count, num)
                  VALUES ('asset-a', 'pc-a', 1, 1, 2, 1);
@@ -203,9 +201,8 @@ async fn stored_forms_move_to_their_own_table() {
     let path = dir.path().join("deskhand.db");
     let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
     {
-        let mut conn = Connection::open(&path).expect("open");
-        configure(&conn).expect("configure");
-        migrations().to_version(&mut conn, 10).expect("old schema");
+        let conn = crate::store::sql::testing::lite_file(&path);
+        migrate_sqlite(&conn, Some(10)).expect("old schema");
         conn.execute(
             "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at, inventory_hash, inventory, num)
                  VALUES ('a', 'pc-a', 1, 1, 'ha', ?1, 4), ('b', 'pc-b', 1, 1, 'hb', x'0102', NULL);",

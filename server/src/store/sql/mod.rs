@@ -10,8 +10,9 @@
 //! makes every integer a BIGINT and every blob a BYTEA; a boolean is an
 //! integer 0 or 1 on both).
 //!
-//! What still differs between the two is said in the SQL itself, in the
-//! form both accept (`ON CONFLICT`, `RETURNING`, `lower(x) = lower(?)`,
+//! `LIKE` is SQLite's, blind to ASCII case, on both (PostgreSQL's
+//! `ILIKE`). What else differs between the two is said in the SQL itself,
+//! in the form both accept (`ON CONFLICT`, `RETURNING`, `lower(x) = lower(?)`,
 //! `CAST(.. AS BIGINT)`), or, in the few places where no such form
 //! exists, chosen by [`Conn::dialect`].
 
@@ -21,13 +22,13 @@ mod lite;
 mod pg;
 mod rewrite;
 #[cfg(test)]
-pub(crate) mod testing;
+pub mod testing;
 
-pub(super) use pg::PgConn;
+pub use pg::PgConn;
 
 /// A value as it crosses to or from either database.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
     /// SQL NULL.
     Null,
     /// An integer (PostgreSQL: BIGINT; also booleans as 0 and 1).
@@ -44,7 +45,7 @@ pub(crate) enum Value<'a> {
 
 impl<'a> Value<'a> {
     /// The value as text, or why it is not.
-    pub(crate) fn as_str(self) -> Result<&'a str> {
+    pub fn as_str(self) -> Result<&'a str> {
         match self {
             Value::Text(s) => Ok(s),
             other => Err(Error::Conversion(format!("expected text, found {other:?}"))),
@@ -52,13 +53,21 @@ impl<'a> Value<'a> {
     }
 
     /// The value as bytes, or why it is not.
-    pub(crate) fn as_blob(self) -> Result<&'a [u8]> {
+    pub fn as_blob(self) -> Result<&'a [u8]> {
         match self {
             Value::Blob(b) => Ok(b),
             other => Err(Error::Conversion(format!(
                 "expected a blob, found {}",
                 other.kind()
             ))),
+        }
+    }
+
+    /// The value as bytes or NULL, or why it is neither.
+    pub fn as_blob_or_null(self) -> Result<Option<&'a [u8]>> {
+        match self {
+            Value::Null => Ok(None),
+            v => v.as_blob().map(Some),
         }
     }
 
@@ -77,7 +86,7 @@ impl<'a> Value<'a> {
 /// Which database a connection talks to, for the few statements whose
 /// SQL has no form both accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub enum Dialect {
     /// SQLite.
     Sqlite,
     /// PostgreSQL.
@@ -86,7 +95,7 @@ pub(crate) enum Dialect {
 
 /// What went wrong in a statement.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum Error {
+pub enum Error {
     /// SQLite failed.
     #[error("{0}")]
     Sqlite(rusqlite::Error),
@@ -135,7 +144,7 @@ pub enum Fault {
 
 impl Error {
     /// What kind of fault of the database this is, if it is one.
-    pub(crate) fn fault(&self) -> Option<Fault> {
+    pub fn fault(&self) -> Option<Fault> {
         match self {
             Error::Sqlite(e) => lite::fault(e),
             Error::Postgres(e) => pg::fault(e),
@@ -145,7 +154,7 @@ impl Error {
     }
 
     /// The same failure for another caller (errors are not `Clone`).
-    pub(crate) fn retell(&self) -> Error {
+    pub fn retell(&self) -> Error {
         Error::Retold {
             message: self.to_string(),
             fault: self.fault(),
@@ -153,7 +162,7 @@ impl Error {
     }
 
     /// Whether the statement broke a UNIQUE or PRIMARY KEY constraint.
-    pub(crate) fn is_unique_violation(&self) -> bool {
+    pub fn is_unique_violation(&self) -> bool {
         match self {
             Error::Sqlite(e) => lite::is_unique_violation(e),
             Error::Postgres(e) => pg::is_unique_violation(e),
@@ -163,15 +172,11 @@ impl Error {
 }
 
 /// Results of statements.
-pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The error for a value of `table.column` that cannot be read: `why`
 /// says what is wrong with it.
-pub(crate) fn damaged(
-    table: &'static str,
-    column: &'static str,
-    why: impl std::fmt::Display,
-) -> Error {
+pub fn damaged(table: &'static str, column: &'static str, why: impl std::fmt::Display) -> Error {
     Error::Damaged {
         table,
         column,
@@ -180,13 +185,13 @@ pub(crate) fn damaged(
 }
 
 /// A Rust value bound as a statement's parameter.
-pub(crate) trait ToSql {
+pub trait ToSql {
     /// The value to bind, or why it cannot be.
     fn to_sql(&self) -> Result<Value<'_>>;
 }
 
 /// A Rust value read from a column.
-pub(crate) trait FromSql: Sized {
+pub trait FromSql: Sized {
     /// The value, or why this column's value is not one.
     fn from_sql(v: Value<'_>) -> Result<Self>;
 }
@@ -303,11 +308,11 @@ impl FromSql for Vec<u8> {
 }
 
 /// A list of integers, bound for [`Conn::in_list`].
-pub(crate) struct Ints<'a>(pub(crate) &'a [i64]);
+pub struct Ints(pub Vec<i64>);
 
-impl ToSql for Ints<'_> {
+impl ToSql for Ints {
     fn to_sql(&self) -> Result<Value<'_>> {
-        Ok(Value::Ints(self.0))
+        Ok(Value::Ints(&self.0))
     }
 }
 
@@ -343,7 +348,7 @@ impl<T: ToSql + ?Sized> ToSql for Box<T> {
 
 /// A statement's parameters: `params![a, b]`, `[a, b]` (one type),
 /// `[]`, or a slice of `&dyn ToSql`.
-pub(crate) trait Params {
+pub trait Params {
     /// The parameters, in order.
     fn params(&self) -> Vec<&dyn ToSql>;
 }
@@ -395,7 +400,7 @@ macro_rules! params {
 pub(crate) use params;
 
 /// `query_row(..).optional()`: no row is `None`, not an error.
-pub(crate) trait OptionalExtension<T> {
+pub trait OptionalExtension<T> {
     /// `Ok(None)` when the query returned no rows.
     fn optional(self) -> Result<Option<T>>;
 }
@@ -413,16 +418,16 @@ impl<T> OptionalExtension<T> for Result<T> {
 /// A connection to either database. SQLite's is a file; PostgreSQL's a
 /// client of a server. Used from one thread at a time (the writer's, or
 /// a blocking thread lent a reader).
-pub(crate) enum Conn {
+pub enum Conn {
     /// SQLite.
     Lite(rusqlite::Connection),
     /// PostgreSQL.
-    Pg(PgConn),
+    Pg(Box<PgConn>),
 }
 
 impl Conn {
     /// Which database this is.
-    pub(crate) fn dialect(&self) -> Dialect {
+    pub fn dialect(&self) -> Dialect {
         match self {
             Conn::Lite(_) => Dialect::Sqlite,
             Conn::Pg(_) => Dialect::Postgres,
@@ -430,12 +435,12 @@ impl Conn {
     }
 
     /// Runs one statement; the number of rows it changed.
-    pub(crate) fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.prepare_cached(sql)?.execute(params)
     }
 
     /// Runs a query and maps its first row; [`Error::NoRows`] without one.
-    pub(crate) fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> Result<T>
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> Result<T>
     where
         P: Params,
         F: FnOnce(&Row<'_>) -> Result<T>,
@@ -445,17 +450,15 @@ impl Conn {
 
     /// A statement, prepared once per connection and kept: for SQL that
     /// is a constant.
-    pub(crate) fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
         match self {
-            Conn::Lite(c) => Ok(Statement::Lite(
-                c.prepare_cached(sql).map_err(lite::error)?,
-            )),
+            Conn::Lite(c) => Ok(Statement::Lite(c.prepare_cached(sql).map_err(lite::error)?)),
             Conn::Pg(c) => Ok(Statement::Pg(c.statement(sql, true)?)),
         }
     }
 
     /// A statement prepared for this use only: for SQL built at run time.
-    pub(crate) fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
         match self {
             Conn::Lite(c) => Ok(Statement::LiteOnce(c.prepare(sql).map_err(lite::error)?)),
             Conn::Pg(c) => Ok(Statement::Pg(c.statement(sql, false)?)),
@@ -463,7 +466,7 @@ impl Conn {
     }
 
     /// Runs several statements without parameters.
-    pub(crate) fn execute_batch(&self, sql: &str) -> Result<()> {
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self {
             Conn::Lite(c) => c.execute_batch(sql).map_err(lite::error),
             Conn::Pg(c) => c.batch(sql),
@@ -472,7 +475,7 @@ impl Conn {
 
     /// Rows changed since the connection opened, where the database
     /// counts them (SQLite); `None` on PostgreSQL.
-    pub(crate) fn total_changes(&self) -> Option<u64> {
+    pub fn total_changes(&self) -> Option<u64> {
         match self {
             Conn::Lite(c) => Some(c.total_changes()),
             Conn::Pg(_) => None,
@@ -481,7 +484,7 @@ impl Conn {
 
     /// `column IN (the integers bound at ?n)`, as this database says it
     /// (bind [`Ints`] at `n`).
-    pub(crate) fn in_list(&self, column: &str, n: usize) -> String {
+    pub fn in_list(&self, column: &str, n: usize) -> String {
         match self {
             Conn::Lite(_) => format!("{column} IN rarray(?{n})"),
             Conn::Pg(_) => format!("{column} = ANY(?{n})"),
@@ -490,7 +493,7 @@ impl Conn {
 }
 
 /// A prepared statement of either database.
-pub(crate) enum Statement<'c> {
+pub enum Statement<'c> {
     /// SQLite, from the connection's cache.
     Lite(rusqlite::CachedStatement<'c>),
     /// SQLite, prepared for one use.
@@ -500,7 +503,7 @@ pub(crate) enum Statement<'c> {
 }
 
 /// The rows of a query, each mapped as it is read.
-pub(crate) type MappedRows<'s, T> = Box<dyn Iterator<Item = Result<T>> + 's>;
+pub type MappedRows<'s, T> = Box<dyn Iterator<Item = Result<T>> + 's>;
 
 impl<'c> Statement<'c> {
     fn lite(&mut self) -> Option<&mut rusqlite::Statement<'c>> {
@@ -512,7 +515,7 @@ impl<'c> Statement<'c> {
     }
 
     /// Runs the statement; the number of rows it changed.
-    pub(crate) fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
         let params = params.params();
         if let Statement::Pg(s) = self {
             return s.execute(&params);
@@ -523,7 +526,7 @@ impl<'c> Statement<'c> {
     }
 
     /// Runs a query and maps its first row; [`Error::NoRows`] without one.
-    pub(crate) fn query_row<T, P, F>(&mut self, params: P, f: F) -> Result<T>
+    pub fn query_row<T, P, F>(&mut self, params: P, f: F) -> Result<T>
     where
         P: Params,
         F: FnOnce(&Row<'_>) -> Result<T>,
@@ -536,12 +539,12 @@ impl<'c> Statement<'c> {
     }
 
     /// Whether the query returns a row.
-    pub(crate) fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
+    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
         Ok(self.query(params)?.next()?.is_some())
     }
 
     /// Runs a query; its rows, read with [`Rows::next`].
-    pub(crate) fn query<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
+    pub fn query<P: Params>(&mut self, params: P) -> Result<Rows<'_>> {
         let params = params.params();
         if let Statement::Pg(s) = self {
             return Ok(Rows::Pg(s.query(&params)?.into_iter(), None));
@@ -552,7 +555,7 @@ impl<'c> Statement<'c> {
     }
 
     /// Runs a query and maps each row with `f` as it is read.
-    pub(crate) fn query_map<'s, T, P, F>(&'s mut self, params: P, mut f: F) -> Result<MappedRows<'s, T>>
+    pub fn query_map<'s, T, P, F>(&'s mut self, params: P, mut f: F) -> Result<MappedRows<'s, T>>
     where
         P: Params,
         T: 's,
@@ -580,7 +583,7 @@ impl<'c> Statement<'c> {
 }
 
 /// A query's rows.
-pub(crate) enum Rows<'s> {
+pub enum Rows<'s> {
     /// SQLite's, read one at a time.
     Lite(rusqlite::Rows<'s>),
     /// PostgreSQL's, all fetched; the one last handed out.
@@ -588,8 +591,10 @@ pub(crate) enum Rows<'s> {
 }
 
 impl Rows<'_> {
-    /// The next row, or `None` after the last.
-    pub(crate) fn next(&mut self) -> Result<Option<Row<'_>>> {
+    /// The next row, or `None` after the last. (Not an `Iterator`: the
+    /// row borrows from `self`.)
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<Row<'_>>> {
         match self {
             Rows::Lite(rows) => Ok(rows.next().map_err(lite::error)?.map(Row::Lite)),
             Rows::Pg(rows, current) => {
@@ -601,7 +606,7 @@ impl Rows<'_> {
 }
 
 /// One row of a query.
-pub(crate) enum Row<'r> {
+pub enum Row<'r> {
     /// SQLite's.
     Lite(&'r rusqlite::Row<'r>),
     /// PostgreSQL's.
@@ -610,7 +615,7 @@ pub(crate) enum Row<'r> {
 
 impl Row<'_> {
     /// Column `i` (from 0) as a `T`.
-    pub(crate) fn get<T: FromSql>(&self, i: usize) -> Result<T> {
+    pub fn get<T: FromSql>(&self, i: usize) -> Result<T> {
         T::from_sql(self.get_ref(i)?).map_err(|e| match e {
             Error::Conversion(why) => Error::Conversion(format!("column {i}: {why}")),
             e => e,
@@ -618,7 +623,7 @@ impl Row<'_> {
     }
 
     /// Column `i` (from 0) as it is stored, borrowed from the row.
-    pub(crate) fn get_ref(&self, i: usize) -> Result<Value<'_>> {
+    pub fn get_ref(&self, i: usize) -> Result<Value<'_>> {
         match self {
             Row::Lite(r) => lite::value(r.get_ref(i).map_err(lite::error)?),
             Row::Pg(r) => pg::value(r, i),

@@ -18,20 +18,20 @@ use super::{Error, Fault, Result, ToSql, Value};
 const MAX_CACHED: usize = 512;
 
 /// A PostgreSQL client and the statements it has prepared.
-pub(crate) struct PgConn {
+pub struct PgConn {
     client: RefCell<postgres::Client>,
     cache: RefCell<HashMap<String, postgres::Statement>>,
 }
 
 /// A statement ready to run on a [`PgConn`].
-pub(crate) struct PgStatement<'c> {
+pub struct PgStatement<'c> {
     conn: &'c PgConn,
     statement: postgres::Statement,
 }
 
 impl PgConn {
     /// Wraps a connected client.
-    pub(crate) fn new(client: postgres::Client) -> Self {
+    pub fn new(client: postgres::Client) -> Self {
         PgConn {
             client: RefCell::new(client),
             cache: RefCell::new(HashMap::new()),
@@ -39,7 +39,7 @@ impl PgConn {
     }
 
     /// The client itself, for what the facade does not cover (migrations).
-    pub(crate) fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
+    pub fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
         self.client.borrow_mut()
     }
 
@@ -129,7 +129,9 @@ impl PgToSql for Param<'_> {
                 Type::BOOL => PgToSql::to_sql(&(i != 0), ty, out),
                 Type::FLOAT8 => PgToSql::to_sql(&(i as f64), ty, out),
                 Type::FLOAT4 => PgToSql::to_sql(&(i as f32), ty, out),
-                Type::TEXT | Type::VARCHAR | Type::UNKNOWN => PgToSql::to_sql(&i.to_string().as_str(), ty, out),
+                Type::TEXT | Type::VARCHAR | Type::UNKNOWN => {
+                    PgToSql::to_sql(&i.to_string().as_str(), ty, out)
+                }
                 _ => Err(mismatch("an integer", ty)),
             },
             Value::Real(r) => match *ty {
@@ -206,7 +208,9 @@ impl<'a> FromSql<'a> for Column<'a> {
 /// A NUMERIC (what `sum` and `avg` of BIGINTs give) as an integer when it
 /// has no fraction and fits, else as a real. The wire form: digit count,
 /// weight (of the first base-10000 digit), sign, scale, then the digits.
-pub(super) fn numeric(raw: &[u8]) -> std::result::Result<Value<'static>, Box<dyn StdError + Sync + Send>> {
+pub(super) fn numeric(
+    raw: &[u8],
+) -> std::result::Result<Value<'static>, Box<dyn StdError + Sync + Send>> {
     let word = |i: usize| -> std::result::Result<u16, Box<dyn StdError + Sync + Send>> {
         raw.get(i * 2..i * 2 + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]))

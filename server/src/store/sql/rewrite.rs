@@ -1,6 +1,7 @@
 //! SQLite's placeholders as PostgreSQL's: `?N` becomes `$N`, and a bare
 //! `?` the next number after the largest so far (SQLite's rule). Quoted
-//! strings, quoted names and comments are left as they are. Pure.
+//! strings, quoted names and comments are left as they are. `LIKE`
+//! becomes `ILIKE`, so that it means what it means in SQLite. Pure.
 
 /// `sql` with PostgreSQL's placeholders.
 pub(super) fn placeholders(sql: &str) -> String {
@@ -26,6 +27,16 @@ pub(super) fn placeholders(sql: &str) -> String {
                     if d == '\n' {
                         break;
                     }
+                }
+            }
+            // SQLite's LIKE is blind to ASCII case; PostgreSQL's ILIKE is.
+            'L' if sql[i..].starts_with("LIKE")
+                && !sql[..i].ends_with(|p: char| p.is_ascii_alphanumeric() || p == '_')
+                && !sql[i + 4..].starts_with(|n: char| n.is_ascii_alphanumeric() || n == '_') =>
+            {
+                out.push_str("ILIKE");
+                for _ in 0..3 {
+                    chars.next();
                 }
             }
             '?' => {
@@ -79,5 +90,9 @@ mod tests {
         );
         assert_eq!(placeholders("a - b = ?1"), "a - b = $1");
         assert_eq!(placeholders("héllo = ?"), "héllo = $1");
+        assert_eq!(
+            placeholders("name LIKE ?1 ESCAPE '\\' AND x NOT LIKE 'LIKE' AND LIKELY = 1"),
+            "name ILIKE $1 ESCAPE '\\' AND x NOT ILIKE 'LIKE' AND LIKELY = 1"
+        );
     }
 }

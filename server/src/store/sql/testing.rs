@@ -7,18 +7,27 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::{Conn, PgConn};
 
 /// The variable that names a PostgreSQL server for tests.
-pub(crate) const TEST_DATABASE: &str = "DESKHAND_TEST_DATABASE";
+pub const TEST_DATABASE: &str = "DESKHAND_TEST_DATABASE";
 
 /// An empty SQLite database in memory.
-pub(crate) fn lite_in_memory() -> Conn {
+pub fn lite_in_memory() -> Conn {
     let c = rusqlite::Connection::open_in_memory().expect("sqlite in memory");
+    rusqlite::vtab::array::load_module(&c).expect("array module");
+    Conn::Lite(c)
+}
+
+/// A connection to the SQLite file at `path` (created if need be), with
+/// the store's settings.
+pub fn lite_file(path: &std::path::Path) -> Conn {
+    let c = rusqlite::Connection::open(path).expect("open the SQLite file");
+    crate::store::configure(&c).expect("configure");
     rusqlite::vtab::array::load_module(&c).expect("array module");
     Conn::Lite(c)
 }
 
 /// The configuration of a fresh, empty PostgreSQL database, when tests
 /// have a server; `None` (said once on stderr) when they do not.
-pub(crate) fn fresh_postgres_config() -> Option<postgres::Config> {
+pub fn fresh_postgres_config() -> Option<postgres::Config> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let Ok(url) = std::env::var(TEST_DATABASE) else {
         assert!(
@@ -41,7 +50,9 @@ pub(crate) fn fresh_postgres_config() -> Option<postgres::Config> {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     );
-    let mut admin = config.connect(postgres::NoTls).expect("connect to the test server");
+    let mut admin = config
+        .connect(postgres::NoTls)
+        .expect("connect to the test server");
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create a test database");
@@ -50,8 +61,8 @@ pub(crate) fn fresh_postgres_config() -> Option<postgres::Config> {
 }
 
 /// A connection to a fresh PostgreSQL database, when tests have a server.
-pub(crate) fn fresh_postgres() -> Option<Conn> {
+pub fn fresh_postgres() -> Option<Conn> {
     let config = fresh_postgres_config()?;
     let client = config.connect(postgres::NoTls).expect("connect");
-    Some(Conn::Pg(PgConn::new(client)))
+    Some(Conn::Pg(Box::new(PgConn::new(client))))
 }

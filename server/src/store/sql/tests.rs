@@ -46,7 +46,16 @@ fn values_cross_both_ways_on_every_database() {
             .query_row(
                 "SELECT id, name, score, flag, data, note FROM t WHERE name = ?1",
                 ["seven"],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
             )
             .expect("select");
         assert_eq!(row, (7, "seven".into(), 1.5, true, blob.clone(), None));
@@ -56,7 +65,9 @@ fn values_cross_both_ways_on_every_database() {
         assert!(why.contains("column 0"), "{why}");
         // No row: an error, or `None` with `optional`.
         let none = c
-            .query_row("SELECT id FROM t WHERE id = ?1", [8i64], |r| r.get::<i64>(0))
+            .query_row("SELECT id FROM t WHERE id = ?1", [8i64], |r| {
+                r.get::<i64>(0)
+            })
             .optional()
             .expect("optional");
         assert_eq!(none, None);
@@ -92,7 +103,7 @@ fn aggregates_lists_and_many_rows_read_the_same() {
         );
         let mut st = c.prepare(&sql).expect("prepare");
         let names: Vec<String> = st
-            .query_map([Ints(&wanted)], |r| r.get(0))
+            .query_map([Ints(wanted.to_vec())], |r| r.get(0))
             .expect("query")
             .collect::<Result<_>>()
             .expect("rows");
@@ -126,7 +137,8 @@ fn a_duplicate_is_told_as_one_and_the_connection_goes_on() {
             .expect_err("duplicate");
         assert!(dup.is_unique_violation(), "{dup}");
         assert_eq!(dup.fault(), None, "a request's own fault");
-        c.execute_batch("ROLLBACK TO op; RELEASE op").expect("rollback");
+        c.execute_batch("ROLLBACK TO op; RELEASE op")
+            .expect("rollback");
         c.execute("INSERT INTO t (id, name) VALUES (3, 'c')", [])
             .expect("after");
         c.execute_batch("COMMIT").expect("commit");
@@ -135,7 +147,10 @@ fn a_duplicate_is_told_as_one_and_the_connection_goes_on() {
             .expect("count");
         assert_eq!(n, 2);
         // Too few parameters is an error, not a silent NULL.
-        assert!(c.execute("INSERT INTO t (id, name) VALUES (?1, ?2)", [9i64]).is_err());
+        assert!(
+            c.execute("INSERT INTO t (id, name) VALUES (?1, ?2)", [9i64])
+                .is_err()
+        );
     }
 }
 
@@ -151,6 +166,9 @@ fn numerics_are_read_as_integers_when_whole() {
     let raw = [0u8, 2, 0, 0, 0x40, 0, 0, 1, 0, 10, 0x13, 0x88];
     assert_eq!(pg::numeric(&raw).expect("numeric"), Value::Real(-10.5));
     // Zero: no digits.
-    assert_eq!(pg::numeric(&[0u8, 0, 0, 0, 0, 0, 0, 0]).expect("zero"), Value::Int(0));
+    assert_eq!(
+        pg::numeric(&[0u8, 0, 0, 0, 0, 0, 0, 0]).expect("zero"),
+        Value::Int(0)
+    );
     assert!(pg::numeric(&[0u8, 3, 0, 0]).is_err(), "short");
 }

@@ -2,7 +2,7 @@
 //! the effects [`crate::tickets::decide`] returns for a change. No rule
 //! lives here: this file only turns effects into SQL.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::queries::load;
 use super::{HelpAttachments, NewTicket, TicketChange};
@@ -69,13 +69,7 @@ impl From<Refusal> for StoreError {
 }
 
 /// Loads the ticket, lets the rules decide and writes what they decided.
-fn apply_change(
-    tx: &Transaction<'_>,
-    number: i64,
-    change: TicketChange,
-    by: &str,
-    now: i64,
-) -> Result<()> {
+fn apply_change(tx: &Conn, number: i64, change: TicketChange, by: &str, now: i64) -> Result<()> {
     let t = load(tx, number)?;
     let named = match change.named_operator() {
         Some(name) => Some(named_operator(tx, name)?),
@@ -88,7 +82,7 @@ fn apply_change(
 }
 
 /// What the operators table says about `name`.
-fn named_operator(tx: &Transaction<'_>, name: &str) -> Result<NamedOperator> {
+fn named_operator(tx: &Conn, name: &str) -> Result<NamedOperator> {
     let role: Option<String> = tx
         .query_row("SELECT role FROM operators WHERE name = ?1", [name], |r| {
             r.get(0)
@@ -102,8 +96,8 @@ fn named_operator(tx: &Transaction<'_>, name: &str) -> Result<NamedOperator> {
 }
 
 /// Writes one effect of a change to ticket `number` by `by`.
-fn apply(tx: &Transaction<'_>, number: i64, by: &str, effect: Effect) -> Result<()> {
-    let set = |sql: &str, value: &dyn rusqlite::ToSql| -> Result<()> {
+fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
+    let set = |sql: &str, value: &dyn crate::store::sql::ToSql| -> Result<()> {
         tx.execute(
             &format!("UPDATE tickets SET {sql} WHERE id = ?1"),
             params![number, value],
@@ -174,7 +168,7 @@ fn apply(tx: &Transaction<'_>, number: i64, by: &str, effect: Effect) -> Result<
 }
 
 /// Appends a timeline entry; the ticket's last change is then its time.
-fn append(tx: &Transaction<'_>, number: i64, author: &str, e: &Entry) -> Result<()> {
+fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
     tx.execute(
         "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -198,16 +192,11 @@ fn append(tx: &Transaction<'_>, number: i64, author: &str, e: &Entry) -> Result<
     Ok(())
 }
 
-pub(in crate::store) fn insert_ticket(
-    tx: &Transaction<'_>,
-    t: &NewTicket,
-    by: &str,
-    now: i64,
-) -> Result<i64> {
-    tx.execute(
+pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i64) -> Result<i64> {
+    let number: i64 = tx.query_row(
         "INSERT INTO tickets (title, description, requester, category, software, priority, status,
             created_at, created_by, updated_at, response_target, resolution_target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'new', ?7, ?8, ?7, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'new', ?7, ?8, ?7, ?9, ?10) RETURNING id",
         params![
             t.title,
             t.description,
@@ -220,8 +209,8 @@ pub(in crate::store) fn insert_ticket(
             t.targets.first_response,
             t.targets.resolution
         ],
+        |r| r.get(0),
     )?;
-    let number = tx.last_insert_rowid();
     append(
         tx,
         number,
@@ -246,7 +235,7 @@ pub(in crate::store) fn insert_ticket(
 }
 
 /// Moves ticket links from a re-enrolled machine's old asset to its new one.
-pub(in crate::store) fn move_asset_links(tx: &Transaction<'_>, old: &str, new: &str) -> Result<()> {
+pub(in crate::store) fn move_asset_links(tx: &Conn, old: &str, new: &str) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO ticket_assets (ticket_id, asset_id, linked_at)
          SELECT ticket_id, ?2, linked_at FROM ticket_assets WHERE asset_id = ?1",

@@ -1,7 +1,7 @@
 //! Reading tickets: one ticket with its linked assets and status
 //! changes, filtered lists, the report's input and a ticket's timeline.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::store::sql::{Conn, OptionalExtension, params};
 
 use super::{TicketEvent, TicketFilter, TicketRecord};
 use crate::store::{Reader, Result, Store, StoreError};
@@ -35,19 +35,15 @@ fn active() -> String {
 
 /// A stored name that does not parse: an error that names its column,
 /// never a default.
-fn corrupt(index: usize, column: &str, error: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        index,
-        rusqlite::types::Type::Text,
-        format!("{column}: {error}").into(),
-    )
+fn corrupt(column: &'static str, error: String) -> crate::store::sql::Error {
+    crate::store::sql::damaged("tickets", column, error)
 }
 
-fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRecord> {
+fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<TicketRecord> {
     let priority: String = r.get(6)?;
-    let priority = Priority::parse(&priority).map_err(|e| corrupt(6, "tickets.priority", e))?;
+    let priority = Priority::parse(&priority).map_err(|e| corrupt("priority", e))?;
     let status: String = r.get(7)?;
-    let status = Status::parse(&status).map_err(|e| corrupt(7, "tickets.status", e))?;
+    let status = Status::parse(&status).map_err(|e| corrupt("status", e))?;
     Ok(TicketRecord {
         number: r.get(0)?,
         title: r.get(1)?,
@@ -81,7 +77,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRecord> {
 }
 
 /// Fills in linked assets and status changes.
-fn complete(c: &Connection, mut t: TicketRecord) -> Result<TicketRecord> {
+fn complete(c: &Conn, mut t: TicketRecord) -> Result<TicketRecord> {
     let mut st = c.prepare_cached(
         "SELECT asset_id FROM ticket_assets WHERE ticket_id = ?1 ORDER BY linked_at, asset_id",
     )?;
@@ -94,7 +90,8 @@ fn complete(c: &Connection, mut t: TicketRecord) -> Result<TicketRecord> {
     let rows: Vec<(i64, Status, String)> = st
         .query_map([t.number], |r| {
             let to: String = r.get(1)?;
-            let to = Status::parse(&to).map_err(|e| corrupt(1, "ticket_events.new_value", e))?;
+            let to = Status::parse(&to)
+                .map_err(|e| crate::store::sql::damaged("ticket_events", "new_value", e))?;
             Ok((r.get(0)?, to, r.get(2)?))
         })?
         .collect::<Result<_, _>>()?;
@@ -107,7 +104,7 @@ fn complete(c: &Connection, mut t: TicketRecord) -> Result<TicketRecord> {
     Ok(t)
 }
 
-pub(super) fn load(c: &Connection, number: i64) -> Result<TicketRecord> {
+pub(super) fn load(c: &Conn, number: i64) -> Result<TicketRecord> {
     let t = c
         .query_row(
             &format!("{TICKET_SELECT} WHERE id = ?1"),
@@ -131,8 +128,8 @@ impl Reader<'_> {
         let rows: Vec<(Status, usize)> = st
             .query_map([], |r| {
                 let status: String = r.get(0)?;
-                let status = Status::parse(&status).map_err(|e| corrupt(0, "tickets.status", e))?;
-                Ok((status, usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+                let status = Status::parse(&status).map_err(|e| corrupt("status", e))?;
+                Ok((status, usize::try_from(r.get::<i64>(1)?).unwrap_or(0)))
             })?
             .collect::<Result<_, _>>()?;
         Ok(Status::ALL

@@ -1,8 +1,6 @@
 //! Each asset's zone and offset: set by ingest, read by id, carried over
 //! from schema-2 stored forms by the migration.
 
-use rusqlite::Connection;
-
 use super::*;
 use crate::inventory::{plan_delta, plan_full, reconstruct};
 use crate::testkit::{enroll, inv, pkg};
@@ -162,11 +160,12 @@ async fn the_migration_upgrades_schema_2_stored_forms_and_takes_their_zones() {
     ))
     .expect("fixture");
     {
-        let mut conn = Connection::open(&path).expect("open");
-        super::super::configure(&conn).expect("configure");
-        super::super::migrations()
-            .to_version(&mut conn, super::super::schema::BEFORE_INVENTORY_SCHEMA_3)
-            .expect("the schema before");
+        let conn = crate::store::sql::testing::lite_file(&path);
+        super::super::schema::migrate_sqlite(
+            &conn,
+            Some(super::super::schema::BEFORE_INVENTORY_SCHEMA_3),
+        )
+        .expect("the schema before");
         assert!(
             conn.execute("UPDATE assets SET time_zone = 'x'", [])
                 .is_err(),

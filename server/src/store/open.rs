@@ -1,0 +1,93 @@
+//! Opening the store: SQLite's file with its settings, or a PostgreSQL
+//! server; either migrated to the latest schema, its software index built,
+//! and its writer thread started.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+
+use super::catalog::{self, WriterState};
+use super::checkpoint::{self, Checkpointer};
+use super::reader::{ReadPool, Source};
+use super::sql::{Conn, PgConn};
+use super::writer::writer_loop;
+use super::{Result, Store, StoreError, WriteHealth, schema, unreadable};
+
+/// Settings every SQLite connection of the store has, reads and writes.
+pub(super) fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating and migrating) the SQLite database at `path` and
+    /// starts its writer thread.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_sqlite(path).map_err(|e| unreadable(path, e))
+    }
+
+    fn open_sqlite(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        configure(&conn)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        // 8 MiB of page cache: more than a batch dirties, and the rest of
+        // the working set stays in the kernel's page cache. A larger cache
+        // costs every commit that split a b-tree page (most batches of
+        // deltas do): SQLite parks a page at the pending-byte page number
+        // while it renumbers the split's pages, and the commit then walks
+        // the cache's whole hash table to drop pages past the file's end.
+        // At 64 MiB that walk was an eighth of the writer's time.
+        conn.pragma_update(None, "cache_size", -8192)?;
+        // The log is copied into the file in the background
+        // (`checkpoint`); the writer checkpoints itself only at the
+        // backstop size. Checkpoints are rarer than SQLite's default 4 MiB:
+        // a batch of deltas dirties a page per asset row, changes row and
+        // event index leaf, and most of those pages are dirtied again by
+        // the next batches; a checkpoint writes each once.
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+        // What a checkpointed log file shrinks back to: the backstop's size.
+        conn.pragma_update(
+            None,
+            "journal_size_limit",
+            checkpoint::BACKSTOP_PAGES * 4096,
+        )?;
+        let conn = Conn::Lite(conn);
+        schema::migrate_sqlite(&conn, None)?;
+        let checkpointer = Checkpointer::start(path)?;
+        Self::start(conn, Source::Lite(path.to_path_buf()), Some(checkpointer))
+    }
+
+    /// Opens (creating the schema in, or migrating) the PostgreSQL
+    /// database `config` names and starts the writer thread.
+    pub fn open_postgres(config: &postgres::Config) -> Result<Self> {
+        let mut client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
+        schema::postgres::migrate(&mut client).map_err(|e| StoreError::Migration(e.to_string()))?;
+        let conn = Conn::Pg(Box::new(PgConn::new(client)));
+        Self::start(conn, Source::Pg(Box::new(config.clone())), None)
+    }
+
+    fn start(conn: Conn, source: Source, checkpointer: Option<Checkpointer>) -> Result<Self> {
+        let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = WriterState::new(index.clone());
+        let health = Arc::new(Mutex::new(WriteHealth::default()));
+        let writer_health = health.clone();
+        std::thread::Builder::new()
+            .name("deskhand-db-writer".into())
+            .spawn(move || writer_loop(conn, rx, state, checkpointer, writer_health))
+            .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(ReadPool::new(source)),
+            index,
+            health,
+        })
+    }
+}
