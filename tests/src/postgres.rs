@@ -15,6 +15,7 @@
 //! saying how to install it, except in CI (env `CI` set), where the
 //! missing server is an error.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -361,10 +362,14 @@ pub fn require_installed() -> Result<bool> {
     if std::env::var_os("CI").is_some() {
         bail!("{} (CI runs the PostgreSQL tests)", not_installed());
     }
-    eprintln!(
+    // Written to stderr itself, not through `eprintln!`, which the test
+    // harness captures and shows only for failing tests; in one write, so
+    // that parallel tests' lines do not interleave.
+    let line = format!(
         "skipped: the PostgreSQL tests need PostgreSQL's server programs (initdb, pg_ctl), \
-         which were not found; install them with `{INSTALL}` to run these tests"
+         which were not found; install them with `{INSTALL}` to run these tests\n"
     );
+    let _ = std::io::stderr().write_all(line.as_bytes());
     Ok(false)
 }
 
