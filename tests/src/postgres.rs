@@ -9,7 +9,8 @@
 //! suite under `with-postgres`, which starts one cluster for the whole
 //! run), otherwise a cluster of its own. Both hand out fresh databases with
 //! `create_database`, so tests sharing a cluster never see each other's
-//! tables.
+//! tables. Both work from async tests too (the blocking client they use
+//! runs on a thread of its own).
 //!
 //! Without PostgreSQL installed, a test is skipped with a line on stderr
 //! saying how to install it, except in CI (env `CI` set), where the
@@ -383,7 +384,7 @@ fn not_installed() -> String {
 /// The directory of PostgreSQL's server programs: `pg_config --bindir` if
 /// it holds them, else the highest `/usr/lib/postgresql/VERSION/bin` that
 /// does.
-pub fn find_bindir() -> Option<PathBuf> {
+fn find_bindir() -> Option<PathBuf> {
     let has_programs = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     let from_pg_config = Command::new("pg_config")
         .arg("--bindir")
