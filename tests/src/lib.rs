@@ -19,6 +19,7 @@ pub mod assets;
 pub mod browser;
 pub mod fleet;
 pub mod operators;
+pub mod postgres;
 pub mod webdriver;
 
 /// Path of a workspace binary built by `cargo test --workspace`.
