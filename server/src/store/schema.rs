@@ -7,6 +7,8 @@ use rusqlite_migration::{M, Migrations};
 use super::ingest::set_macs;
 use super::{Result, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones};
 
+pub(in crate::store) mod postgres;
+
 /// The database version (`PRAGMA user_version`) just before the migration
 /// to inventory schema 2: its tests start from a database of that version.
 #[cfg(test)]
