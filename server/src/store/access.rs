@@ -257,7 +257,7 @@ impl Store {
     pub async fn find_agent(&self, key: String) -> Result<AgentRecord> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
-                "{AGENT_SELECT} WHERE id = ?1 OR hostname = ?1 COLLATE NOCASE OR (length(?1) >= 4 AND lower(substr(id, 1, length(?1))) = lower(?1)) ORDER BY id"
+                "{AGENT_SELECT} WHERE id = ?1 OR lower(hostname) = lower(?1) OR (length(?1) >= 4 AND lower(substr(id, 1, length(?1))) = lower(?1)) ORDER BY id"
             ))?;
             let found: Vec<AgentRecord> = st.query_map([&key], agent_row)?.collect::<Result<_, _>>()?;
             one_match(&key, found, "agent", |a| (&a.id, &a.hostname))

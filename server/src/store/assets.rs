@@ -384,7 +384,7 @@ impl Store {
     pub async fn find_asset(&self, key: String) -> Result<AssetRow> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
-                "{ASSET_SELECT} WHERE a.id = ?1 OR a.hostname = ?1 COLLATE NOCASE OR (a.serial = ?1 AND a.serial != '')
+                "{ASSET_SELECT} WHERE a.id = ?1 OR lower(a.hostname) = lower(?1) OR (a.serial = ?1 AND a.serial != '')
                  OR (length(?1) >= 4 AND lower(substr(a.id, 1, length(?1))) = lower(?1)) ORDER BY a.id"
             ))?;
             let found: Vec<AssetRow> = st.query_map([&key], asset_row)?.collect::<Result<_, _>>()?;

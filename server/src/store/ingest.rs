@@ -55,7 +55,7 @@ impl Store {
             if let Some((_, s)) = &plan.rest {
                 tx.prepare_cached(
                     "INSERT INTO assets (agent_id, id, hostname, fqdn, os_name, os_version, kernel, arch, manufacturer, model, serial,
-                        system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, user,
+                        system_uuid, machine_id, cpu_model, cpu_cores, memory_bytes, ipv4, macs, \"user\",
                         inventory_hash, first_inventory_at, last_inventory_at, last_report_bytes, time_zone, utc_offset)
                      VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, coalesce(?18, ''), ?19, ?20, ?20, ?21, ?22, ?23)
                      ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, fqdn = excluded.fqdn,
@@ -63,7 +63,7 @@ impl Store {
                         arch = excluded.arch, manufacturer = excluded.manufacturer, model = excluded.model,
                         serial = excluded.serial, system_uuid = excluded.system_uuid, machine_id = excluded.machine_id,
                         cpu_model = excluded.cpu_model, cpu_cores = excluded.cpu_cores, memory_bytes = excluded.memory_bytes,
-                        ipv4 = excluded.ipv4, macs = excluded.macs, user = coalesce(?18, assets.user),
+                        ipv4 = excluded.ipv4, macs = excluded.macs, \"user\" = coalesce(?18, assets.\"user\"),
                         inventory_hash = excluded.inventory_hash,
                         time_zone = excluded.time_zone, utc_offset = excluded.utc_offset,
                         last_inventory_at = excluded.last_inventory_at, last_report_bytes = excluded.last_report_bytes",
@@ -107,7 +107,7 @@ impl Store {
             let has_stale: Option<bool> = tx
                 .prepare_cached(
                     "UPDATE assets SET inventory_hash = ?2, last_inventory_at = ?3, last_report_bytes = ?4,
-                        user = coalesce(?5, user), software_count = coalesce(?6, software_count + ?7) WHERE id = ?1
+                        \"user\" = coalesce(?5, \"user\"), software_count = coalesce(?6, software_count + ?7) WHERE id = ?1
                      RETURNING has_stale",
                 )?
                 .query_row(params![asset_id, plan.hash.to_hex(), now, report_bytes, plan.user, total, by], |r| r.get(0))

@@ -357,7 +357,7 @@ pub(super) fn insert_checked_manual(
 ) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
     tx.prepare_cached(
-        "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, user, notes,
+        "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, \"user\", notes,
             warranty_until, first_inventory_at, last_inventory_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
     )?
@@ -388,7 +388,7 @@ fn edit_asset(
 ) -> Result<Vec<FieldChange>> {
     let (has_agent, before) = tx
         .query_row(
-            "SELECT agent_id IS NOT NULL, hostname, kind, serial, manufacturer, model, location, user, notes,
+            "SELECT agent_id IS NOT NULL, hostname, kind, serial, manufacturer, model, location, \"user\", notes,
                 warranty_until
              FROM assets WHERE id = ?1",
             [id],
@@ -449,7 +449,7 @@ fn edit_asset(
     let a = &after;
     tx.execute(
         "UPDATE assets SET hostname = ?2, kind = ?3, serial = ?4, manufacturer = ?5, model = ?6,
-            location = ?7, user = ?8, notes = ?9, warranty_until = ?10
+            location = ?7, \"user\" = ?8, notes = ?9, warranty_until = ?10
          WHERE id = ?1",
         params![
             id,

@@ -8,7 +8,7 @@ use super::{
     Result, StoreError, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones,
 };
 
-pub(super) mod postgres;
+pub(in crate::store) mod postgres;
 
 /// The database version (`PRAGMA user_version`) just before the migration
 /// to inventory schema 2: its tests start from a database of that version.
@@ -372,6 +372,23 @@ pub(super) fn migrations() -> Vec<M> {
         // Diagnostics stored as they stream in; an asset's jobs by asset.
         M::up(diag::MIGRATION),
         M::up(jobs::BY_ASSET_MIGRATION),
+        // Case-insensitive lookups the same way on SQLite and PostgreSQL
+        // (which has no NOCASE): queries say `lower(col) = lower(?1)`,
+        // and these expression indexes serve them. EXPLAIN QUERY PLAN of
+        // `SELECT id FROM assets WHERE lower(hostname) = lower(?1)` says
+        // `SEARCH assets USING INDEX assets_hostname (<expr>=?)`, and
+        // likewise for software_name; the asset lookup's
+        // `id = ?1 OR lower(hostname) = lower(?1) OR serial = ?1` is a
+        // MULTI-INDEX OR over the three indexes. A prefix LIKE on the bare
+        // column no longer uses these indexes (it needed NOCASE ones).
+        M::up(
+            r#"
+        DROP INDEX assets_hostname;
+        CREATE INDEX assets_hostname ON assets(lower(hostname));
+        DROP INDEX software_name;
+        CREATE INDEX software_name ON software(lower(name));
+        "#,
+        ),
     ]
 }
 

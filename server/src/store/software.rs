@@ -80,7 +80,7 @@ impl Store {
                 )
             } else {
                 (
-                    "SELECT id, name, version, source FROM software WHERE name = ?1 COLLATE NOCASE",
+                    "SELECT id, name, version, source FROM software WHERE lower(name) = lower(?1)",
                     name,
                 )
             };

@@ -270,7 +270,7 @@ fn insert_rollout(tx: &Conn, r: &RolloutRecord, job_id: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO rollouts (id, action, item_id, item, args, targets, filter, canary, waves_pct, min_wave_size,
              failure_pct, soak_secs, max_in_flight, deadline, timeout_secs, approve_waves, on_abort_uninstall,
-             tickets_limit, window, phase, wave, waves, job_id, ticket_mark, created_at, created_by)
+             tickets_limit, \"window\", phase, wave, waves, job_id, ticket_mark, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
         params![
             r.number(),

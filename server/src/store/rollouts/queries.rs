@@ -43,7 +43,7 @@ pub struct NewTicketLink {
 
 const COLUMNS: &str = "id, action, item_id, item, args, targets, filter, canary, waves_pct, min_wave_size,
     failure_pct, soak_secs, max_in_flight, deadline, timeout_secs, approve_waves, on_abort_uninstall,
-    tickets_limit, window, phase, soak_until, pause_kind, pause_wave, pause_count, pause_of, pause_limit,
+    tickets_limit, \"window\", phase, soak_until, pause_kind, pause_wave, pause_count, pause_of, pause_limit,
     paused_by, wave, waves, wave_done_at, wave_tickets, accepted_failures, accepted_tickets,
     approved_wave, job_id, rollback_job_id, ticket_mark, created_at, created_by";
 
