@@ -83,7 +83,7 @@ mod tests {
     #[tokio::test]
     async fn a_breached_ticket_is_escalated_once_per_clock() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = crate::testkit::open(&dir.path().join("db")).expect("open");
         let t = NewTicket {
             title: "slow".into(),
             description: String::new(),

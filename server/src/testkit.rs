@@ -30,8 +30,39 @@ pub(crate) fn inv(packages: Vec<Package>) -> Inventory {
 /// A new store in a temporary directory (kept while the directory lives).
 pub(crate) async fn store() -> (tempfile::TempDir, crate::store::Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = crate::store::Store::open(&dir.path().join("deskhand.db")).expect("open");
+    let s = open(&dir.path().join("deskhand.db")).expect("open");
     (dir, s)
+}
+
+/// Opens the store of tests at `path`: SQLite's file there, or, when
+/// `DESKHAND_TEST_DATABASE` names a PostgreSQL server, a database of its
+/// own on it for this path (the same one again when the path is opened
+/// again, as a reopened file would be).
+pub(crate) fn open(path: &std::path::Path) -> crate::store::Result<crate::store::Store> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static DATABASES: LazyLock<Mutex<HashMap<std::path::PathBuf, tokio_postgres::Config>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if std::env::var_os(crate::store::sql::testing::TEST_DATABASE).is_none() {
+        return crate::store::Store::open(path);
+    }
+    let mut databases = DATABASES.lock().expect("test databases");
+    let config = match databases.get(path) {
+        Some(c) => c.clone(),
+        None => {
+            // Off the async runtime: the blocking client runs its own.
+            let config = std::thread::scope(|s| {
+                s.spawn(crate::store::sql::testing::fresh_postgres_config)
+                    .join()
+                    .expect("create a test database")
+            })
+            .expect("DESKHAND_TEST_DATABASE is set");
+            databases.insert(path.to_path_buf(), config.clone());
+            config
+        }
+    };
+    drop(databases);
+    crate::store::Store::open_postgres(&config)
 }
 
 /// A new agent `id` on host `host`, as enrollment inserts it.

@@ -510,7 +510,7 @@ mod tests {
     #[tokio::test]
     async fn a_duplicate_serial_refuses_only_its_row() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = crate::testkit::open(&dir.path().join("db")).expect("open");
         let rows = parse_import(b"name,kind,serial\nA,printer,S1\nB,printer,S1\nC,phone,S2\n")
             .expect("parse");
         let good: Vec<_> = rows
@@ -559,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_check_of_20000_rows_in_the_store_stores_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = crate::testkit::open(&dir.path().join("db")).expect("open");
         let taken = crate::store::ManualAsset {
             name: "Old".into(),
             kind: "printer".into(),

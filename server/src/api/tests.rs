@@ -26,7 +26,7 @@ async fn software_ids(store: &Store, spec: &str) -> Result<Vec<i64>, ApiError> {
 /// A fleet whose openssl versions straddle the constraint's edges.
 async fn seeded() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("db")).expect("open");
+    let store = crate::testkit::open(&dir.path().join("db")).expect("open");
     store
         .create_enrollment_token("t".into(), String::new(), 100, i64::MAX, "admin".into(), 0)
         .await

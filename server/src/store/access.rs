@@ -290,7 +290,7 @@ impl Store {
         };
         self.write_at(latest, move |tx| {
             let mut st = tx.prepare_cached(
-                "UPDATE agents SET last_seen = max(coalesce(last_seen, 0), ?2), last_addr = ?3 WHERE id = ?1",
+                "UPDATE agents SET last_seen = CASE WHEN last_seen > ?2 THEN last_seen ELSE ?2 END, last_addr = ?3 WHERE id = ?1",
             )?;
             for s in batch.iter() {
                 st.execute(params![s.agent_id, s.at, s.addr])?;

@@ -316,7 +316,8 @@ impl WriterState {
                 changes.apply(base, &gone, new)
             };
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO asset_link_changes (asset_num, changes) VALUES (?1, ?2)",
+                "INSERT INTO asset_link_changes (asset_num, changes) VALUES (?1, ?2)
+                 ON CONFLICT (asset_num) DO UPDATE SET changes = excluded.changes",
             )?
             .execute(params![asset_num, changes.encode()])?;
             let by = changed.linked.len() as i64 - changed.unlinked.len() as i64;
@@ -364,8 +365,11 @@ fn corrupt(e: Corrupt) -> StoreError {
 
 /// Stores `set` as an asset's base value, with no changes on top.
 fn write_base(tx: &Conn, asset_num: i64, set: &LinkSet) -> Result<()> {
-    tx.prepare_cached("INSERT OR REPLACE INTO asset_links (asset_num, links) VALUES (?1, ?2)")?
-        .execute(params![asset_num, set.encode()])?;
+    tx.prepare_cached(
+        "INSERT INTO asset_links (asset_num, links) VALUES (?1, ?2)
+         ON CONFLICT (asset_num) DO UPDATE SET links = excluded.links",
+    )?
+    .execute(params![asset_num, set.encode()])?;
     tx.prepare_cached("DELETE FROM asset_link_changes WHERE asset_num = ?1")?
         .execute([asset_num])?;
     Ok(())
@@ -525,7 +529,7 @@ mod tests {
     #[tokio::test]
     async fn links_and_index_agree_across_a_batch() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open(&dir.path().join("db")).expect("open");
+        let s = crate::testkit::open(&dir.path().join("db")).expect("open");
         enroll(&s, &[("a1", "a1"), ("a2", "a2")]).await;
         let before = inv(vec![pkg("curl", "1"), pkg("vim", "2")]);
         let after = inv(vec![pkg("curl", "2"), pkg("vim", "2"), pkg("zsh", "5")]);
@@ -584,7 +588,7 @@ mod tests {
         // a1's delta is still a change beside its base: reopening builds
         // the index from both.
         drop(s);
-        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        let s = crate::testkit::open(&dir.path().join("db")).expect("reopen");
         assert_eq!(holders(&s, "curl", "2").await, ["a1"]);
         assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
 
@@ -617,7 +621,7 @@ mod tests {
         assert_eq!(holders(&s, "curl", "42").await, ["a1"]);
         assert_eq!(holders(&s, "pkg-39", "1").await, ["a1"]);
         drop(s);
-        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        let s = crate::testkit::open(&dir.path().join("db")).expect("reopen");
         assert_eq!(holders(&s, "pkg-0", "1").await, ["a1"]);
         assert_eq!(holders(&s, "vim", "2").await, ["a1", "a2"]);
 
@@ -672,7 +676,7 @@ mod tests {
             41
         );
         drop(s);
-        let s = Store::open(&dir.path().join("db")).expect("reopen");
+        let s = crate::testkit::open(&dir.path().join("db")).expect("reopen");
         assert_eq!(holders(&s, "vim", "2").await, ["a2"]);
         assert_eq!(holders(&s, "curl", "42").await, ["a1"]);
     }

@@ -69,8 +69,8 @@ fn scan_changes(
     let mut st = c.prepare(&format!(
         "SELECT e.at, e.asset_id, {host}, e.category, e.item, e.change, e.old_value, e.new_value
          FROM asset_events e {join}
-         WHERE e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR e.category = ?3)
-           AND (?4 IS NULL OR instr(lower(e.item), lower(?4)) > 0)
+         WHERE e.at >= ?1 AND e.at < ?2 AND (CAST(?3 AS TEXT) IS NULL OR e.category = ?3)
+           AND (CAST(?4 AS TEXT) IS NULL OR instr(lower(e.item), lower(?4)) > 0)
          ORDER BY e.at DESC, e.id DESC"
     ))?;
     let until = q.until.unwrap_or(i64::MAX);
@@ -179,7 +179,7 @@ impl Store {
         self.read(move |c| {
             let mut st = c.prepare(
                 "SELECT at, category, item, change, old_value, new_value FROM asset_events
-                 WHERE asset_id = ?1 AND at >= ?2 AND (?3 IS NULL OR category = ?3)
+                 WHERE asset_id = ?1 AND at >= ?2 AND (CAST(?3 AS TEXT) IS NULL OR category = ?3)
                  ORDER BY at DESC, id DESC",
             )?;
             let rows = st.query_map(params![asset_id, since, category], |r| {

@@ -160,7 +160,7 @@ impl Store {
     ) -> Result<ContentItem> {
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 AND name = ?2 AND (?3 IS NULL OR version = ?3)
+                "SELECT {ITEM_COLUMNS} FROM content_items WHERE kind = ?1 AND name = ?2 AND (CAST(?3 AS TEXT) IS NULL OR version = ?3)
                  ORDER BY published_at DESC, id DESC LIMIT 1"
             );
             conn.query_row(&sql, params![kind, name, version], item_from_row)
@@ -180,7 +180,7 @@ impl Store {
     pub async fn publisher_keys(&self) -> Result<Vec<PublisherKey>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT publisher, SUM(kind = 'package'), SUM(kind = 'script'), MAX(published_at)
+                "SELECT publisher, count(*) FILTER (WHERE kind = 'package'), count(*) FILTER (WHERE kind = 'script'), MAX(published_at)
                  FROM content_items GROUP BY publisher ORDER BY MAX(published_at) DESC, publisher",
             )?;
             let rows = stmt

@@ -72,14 +72,15 @@ mod tests {
     async fn a_row_failing_after_it_wrote_fails_the_whole_import() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("deskhand.db");
-        let store = Store::open(&path).expect("open");
-        rusqlite::Connection::open(&path)
-            .expect("open")
-            .execute_batch(
-                "CREATE TRIGGER no_c AFTER INSERT ON assets WHEN new.hostname = 'C'
-                 BEGIN SELECT RAISE(ABORT, 'no C'); END;",
-            )
-            .expect("trigger");
+        let store = crate::testkit::open(&path).expect("open");
+        crate::store::sql::testing::refuse_inserts(
+            &store.raw_conn(),
+            "no_c",
+            "AFTER",
+            "assets",
+            "new.hostname = 'C'",
+            "no C",
+        );
         let rows = |names: &[&str]| -> Vec<(usize, ManualAsset)> {
             names
                 .iter()

@@ -130,7 +130,7 @@ impl Store {
                 // location and notes; an old agent identity is dead.
                 tx.execute("UPDATE asset_events SET asset_id = ?2 WHERE asset_id = ?1", params![old, asset_id])?;
                 tx.execute(
-                    "INSERT OR IGNORE INTO asset_labels (asset_id, label_id) SELECT ?2, label_id FROM asset_labels WHERE asset_id = ?1",
+                    "INSERT INTO asset_labels (asset_id, label_id) SELECT ?2, label_id FROM asset_labels WHERE asset_id = ?1 ON CONFLICT DO NOTHING",
                     params![old, asset_id],
                 )?;
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1", [old])?;
@@ -186,10 +186,12 @@ impl Reader<'_> {
         Ok(self
             .0
             .prepare_cached(
-                "SELECT coalesce(i.inventory, x''), a.inventory_hash
+                "SELECT i.inventory, a.inventory_hash
                  FROM assets a LEFT JOIN asset_inventory i ON i.asset_num = a.num WHERE a.id = ?1",
             )?
-            .query_row([asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([asset_id], |r| {
+                Ok((r.get::<Option<Vec<u8>>>(0)?.unwrap_or_default(), r.get(1)?))
+            })
             .optional()?)
     }
 
@@ -227,8 +229,9 @@ impl Reader<'_> {
 pub(super) fn set_macs(tx: &Conn, asset_id: &str, macs: &str) -> crate::store::sql::Result<()> {
     tx.prepare_cached("DELETE FROM asset_macs WHERE asset_id = ?1")?
         .execute([asset_id])?;
-    let mut insert =
-        tx.prepare_cached("INSERT OR IGNORE INTO asset_macs (mac, asset_id) VALUES (?1, ?2)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO asset_macs (mac, asset_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?;
     for mac in macs.split_whitespace() {
         insert.execute([mac, asset_id])?;
     }

@@ -353,7 +353,7 @@ impl Store {
                 let column = if *stderr { "stderr" } else { "stdout" };
                 tx.execute(
                     &format!(
-                        "UPDATE job_targets SET {column} = {column} || substr(?3, 1, max(0, ?4 - length({column})))
+                        "UPDATE job_targets SET {column} = {column} || substr(?3, 1, CASE WHEN ?4 > length({column}) THEN ?4 - length({column}) ELSE 0 END)
                          WHERE job_id = ?1 AND asset_id = ?2"
                     ),
                     params![job_id, asset_id, text, LIVE_OUTPUT_CAP],
@@ -642,12 +642,13 @@ pub(super) fn cancel_target(
 /// there and are failed.
 pub(super) fn move_asset_targets(tx: &Conn, old: &str, new: &str) -> Result<()> {
     tx.execute(
-        "UPDATE OR IGNORE job_targets SET asset_id = ?2,
+        "UPDATE job_targets SET asset_id = ?2,
              agent_id = CASE state WHEN 'queued' THEN ?2 ELSE agent_id END,
              state = CASE WHEN state IN ('delivered', 'running') THEN 'failed' ELSE state END,
              message = CASE WHEN state IN ('delivered', 'running')
                  THEN 'the machine was enrolled again while the job was on it' ELSE message END
-         WHERE asset_id = ?1",
+         WHERE asset_id = ?1
+           AND NOT EXISTS (SELECT 1 FROM job_targets o WHERE o.job_id = job_targets.job_id AND o.asset_id = ?2)",
         params![old, new],
     )?;
     tx.execute("DELETE FROM job_targets WHERE asset_id = ?1", [old])?;

@@ -125,7 +125,7 @@ impl Store {
                 )));
             }
             if on {
-                tx.execute("INSERT OR IGNORE INTO asset_labels (asset_id, label_id) VALUES (?1, ?2)", params![asset_id, id])?;
+                tx.execute("INSERT INTO asset_labels (asset_id, label_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![asset_id, id])?;
             } else {
                 tx.execute("DELETE FROM asset_labels WHERE asset_id = ?1 AND label_id = ?2", params![asset_id, id])?;
             }

@@ -201,7 +201,7 @@ fn unreadable(path: &Path, e: StoreError) -> StoreError {
     }
 }
 
-type Result<T, E = StoreError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]

@@ -64,12 +64,9 @@ impl Store {
 
     /// Opens (creating the schema in, or migrating) the PostgreSQL
     /// database `config` names and starts the writer thread.
-    pub fn open_postgres(config: &postgres::Config) -> Result<Self> {
-        let mut client = config
-            .connect(postgres::NoTls)
-            .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
-        schema::postgres::migrate(&mut client).map_err(|e| StoreError::Migration(e.to_string()))?;
-        let conn = Conn::Pg(Box::new(PgConn::new(client)));
+    pub fn open_postgres(config: &tokio_postgres::Config) -> Result<Self> {
+        let conn = Conn::Pg(Box::new(PgConn::connect(config)?));
+        schema::postgres::migrate(&conn).map_err(|e| StoreError::Migration(e.to_string()))?;
         Self::start(conn, Source::Pg(Box::new(config.clone())), None)
     }
 

@@ -24,7 +24,7 @@ pub(super) enum Source {
     /// SQLite's file, opened read-only.
     Lite(PathBuf),
     /// A PostgreSQL server, in read-only transactions.
-    Pg(Box<postgres::Config>),
+    Pg(Box<tokio_postgres::Config>),
 }
 
 /// A pooled read connection lent to code already on a blocking thread
@@ -79,9 +79,7 @@ impl Store {
     pub(crate) fn raw_conn(&self) -> Conn {
         match &self.readers.source {
             Source::Lite(path) => super::sql::testing::lite_file(path),
-            Source::Pg(config) => Conn::Pg(Box::new(PgConn::new(
-                config.connect(postgres::NoTls).expect("connect"),
-            ))),
+            Source::Pg(config) => Conn::Pg(Box::new(PgConn::connect(config).expect("connect"))),
         }
     }
 }
@@ -109,12 +107,9 @@ impl ReadPool {
                 Ok(Conn::Lite(c))
             }
             Source::Pg(config) => {
-                let mut c = config
-                    .connect(postgres::NoTls)
-                    .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
-                c.batch_execute("SET default_transaction_read_only = on")
-                    .map_err(|e| StoreError::Database(super::sql::Error::Postgres(e)))?;
-                Ok(Conn::Pg(Box::new(PgConn::new(c))))
+                let c = Conn::Pg(Box::new(PgConn::connect(config)?));
+                c.execute_batch("SET default_transaction_read_only = on")?;
+                Ok(c)
             }
         }
     }

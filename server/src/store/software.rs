@@ -128,7 +128,7 @@ impl Store {
                 let ids = c
                     .prepare(
                         "SELECT id FROM software
-                         WHERE (?1 IS NULL OR name LIKE ?1 ESCAPE '\\')
+                         WHERE (CAST(?1 AS TEXT) IS NULL OR name LIKE ?1 ESCAPE '\\')
                          ORDER BY name, version, vendor, source, arch",
                     )?
                     .query_map([name.map(|n| like_pattern(&n, true))], |r| r.get(0))?

@@ -37,13 +37,14 @@ async fn a_request_refused_for_its_data_is_not_the_database_failing() {
     assert!(matches!(again, Err(StoreError::Refused(_))), "{again:?}");
     // A constraint SQLite enforces (a trigger's abort): the request
     // fails, the database still takes writes.
-    let other = s.raw_conn();
-    other
-        .execute_batch(
-            "CREATE TRIGGER no_y BEFORE INSERT ON labels WHEN new.name = 'y'
-             BEGIN SELECT RAISE(ABORT, 'no y'); END;",
-        )
-        .expect("trigger");
+    crate::store::sql::testing::refuse_inserts(
+        &s.raw_conn(),
+        "no_y",
+        "BEFORE",
+        "labels",
+        "new.name = 'y'",
+        "no y",
+    );
     let refused = s.create_label("y".into(), None, "admin".into(), now).await;
     assert!(
         matches!(refused, Err(StoreError::Database(_))),
@@ -92,7 +93,9 @@ fn a_file_that_is_not_a_database_is_refused_with_what_to_do_and_left_alone() {
 
 #[tokio::test]
 async fn a_snapshot_is_a_checked_copy_of_what_was_committed() {
-    let (dir, s) = store().await;
+    // Snapshots are SQLite's (PostgreSQL's backups are pg_dump's).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
     s.create_label("kept".into(), None, "admin".into(), 1)
         .await
         .expect("label");
@@ -204,6 +207,20 @@ async fn a_request_without_a_savepoint_refused_before_writing_fails_alone() {
 #[tokio::test]
 async fn a_request_without_a_savepoint_that_fails_after_writing_loses_its_batch() {
     let (_d, s) = store().await;
+    if s.raw_conn().dialect() == crate::store::sql::Dialect::Postgres {
+        // PostgreSQL's savepoints copy no pages: every request has one,
+        // and a late failure undoes only itself.
+        let failed = s.write_checks_first(1, |tx, _| -> Result<()> {
+            insert_label(tx, "half-done")?;
+            Err(StoreError::Refused("failed late".into()))
+        });
+        let (before, failed, after) = in_one_batch(&s, failed).await;
+        before.expect("the request before commits");
+        after.expect("the request after commits");
+        assert!(failed.is_err());
+        assert_eq!(label_names(&s).await, ["after", "before"]);
+        return;
+    }
     let failed = s.write_checks_first(1, |tx, _| -> Result<()> {
         insert_label(tx, "half-done")?;
         Err(StoreError::Refused("failed late".into()))

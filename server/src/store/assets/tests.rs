@@ -112,8 +112,8 @@ fn sort_large_sorts_like_a_plain_sort() {
 fn seeded() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let s = Store::open(&path).expect("open");
-    let raw = rusqlite::Connection::open(&path).expect("second connection");
+    let s = crate::testkit::open(&path).expect("open");
+    let raw = s.raw_conn();
     raw.execute_batch(
         "INSERT INTO assets (id, kind, hostname, os_name, software_count, first_inventory_at, last_inventory_at) VALUES
              ('a1', 'computer', 'pc-1', 'Debian GNU/Linux', 1000, 10, 10),
@@ -144,7 +144,7 @@ async fn asset_totals_count_in_service_retired_packages_and_new() {
             new_since: 3,
         }
     );
-    let empty = Store::open(&d.path().join("empty")).expect("open");
+    let empty = crate::testkit::open(&d.path().join("empty")).expect("open");
     assert_eq!(
         empty.read(|r| r.asset_totals(0)).await.expect("empty"),
         AssetTotals::default()

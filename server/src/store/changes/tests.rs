@@ -1,7 +1,6 @@
 //! What changed across the fleet in a time window.
 
 use super::*;
-use crate::store::*;
 
 /// A fleet's events in a window: newest first, each with its host;
 /// grouped, the same change on one asset twice counts that asset once.
@@ -9,7 +8,7 @@ use crate::store::*;
 async fn changes_across_assets_in_a_window() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let s = Store::open(&path).expect("open");
+    let s = crate::testkit::open(&path).expect("open");
     let conn = s.raw_conn();
     conn.execute_batch(
         "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)
@@ -124,7 +123,7 @@ async fn changes_across_assets_in_a_window() {
 async fn change_kinds_count_events_and_assets_since_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let s = Store::open(&path).expect("open");
+    let s = crate::testkit::open(&path).expect("open");
     let conn = s.raw_conn();
     conn.execute_batch(
         "INSERT INTO assets (id, hostname, first_inventory_at, last_inventory_at)

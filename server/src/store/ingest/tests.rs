@@ -14,7 +14,7 @@ use crate::testkit::{enroll, pkg, software_of};
 #[tokio::test]
 async fn an_agent_adopts_the_manual_asset_with_its_serial() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(&dir.path().join("db")).expect("open");
+    let s = crate::testkit::open(&dir.path().join("db")).expect("open");
     let manual = ManualAsset {
         name: "alice's laptop".into(),
         kind: "laptop".into(),
@@ -128,7 +128,7 @@ async fn an_agent_adopts_the_manual_asset_with_its_serial() {
 #[tokio::test]
 async fn a_reenrolled_machine_keeps_its_packages() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(&dir.path().join("db")).expect("open");
+    let s = crate::testkit::open(&dir.path().join("db")).expect("open");
     enroll(&s, &[("old", "pc"), ("new", "pc")]).await;
     let mut before = Inventory::new();
     before.identity.hostname = "pc".into();
@@ -200,7 +200,7 @@ async fn a_reenrolled_machine_keeps_its_packages() {
 /// column, not an empty inventory; an asset without one has none.
 #[tokio::test]
 async fn a_damaged_stored_form_is_an_error_naming_its_column() {
-    let (dir, s) = crate::testkit::store().await;
+    let (_dir, s) = crate::testkit::store().await;
     enroll(&s, &[("a1", "pc-1")]).await;
     assert!(
         s.read(|r| r.stored_form("a1"))
@@ -220,9 +220,12 @@ async fn a_damaged_stored_form_is_an_error_naming_its_column() {
     .expect("ingest");
     let stored = s.read(|r| r.stored_form("a1")).await.expect("read");
     assert_eq!(stored.expect("stored").identity.hostname, "pc-1");
-    let raw = rusqlite::Connection::open(dir.path().join("deskhand.db")).expect("raw");
-    raw.execute("UPDATE asset_inventory SET inventory = x'ff00ff'", [])
-        .expect("damage");
+    let raw = s.raw_conn();
+    raw.execute(
+        "UPDATE asset_inventory SET inventory = ?1",
+        [vec![0xffu8, 0, 0xff]],
+    )
+    .expect("damage");
     let err = s.read(|r| r.stored_form("a1")).await.expect_err("damaged");
     assert!(
         matches!(

@@ -8,7 +8,7 @@ use crate::store::{Store, StoreError};
 fn store() -> (tempfile::TempDir, Store, Conn) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deskhand.db");
-    let s = Store::open(&path).expect("open");
+    let s = crate::testkit::open(&path).expect("open");
     let raw = s.raw_conn();
     (dir, s, raw)
 }
@@ -49,9 +49,10 @@ async fn damaged_job_arguments_are_an_error_naming_the_column() {
 #[tokio::test]
 async fn an_unknown_target_state_is_an_error_naming_the_column() {
     let (_dir, s, raw) = store();
+    raw.execute_batch(crate::store::sql::testing::without_foreign_keys(&raw))
+        .expect("no foreign keys");
     raw.execute_batch(
-        "PRAGMA foreign_keys = OFF;
-         INSERT INTO jobs (id, action, timeout_secs, deadline, targets_spec, created_at, created_by)
+        "INSERT INTO jobs (id, action, timeout_secs, deadline, targets_spec, created_at, created_by)
          VALUES ('j1', 'inventory', 60, 100, 'all', 1, 'alice');
          INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at)
          VALUES ('j1', 'a1', 'a1', 'pc1', 'running', 1);
@@ -88,9 +89,10 @@ async fn an_unknown_target_state_is_an_error_naming_the_column() {
 async fn asset_jobs_are_the_assets_targets_newest_first() {
     let (_dir, s, raw) = store();
     // Only the job tables matter here: no agents or assets behind them.
+    raw.execute_batch(crate::store::sql::testing::without_foreign_keys(&raw))
+        .expect("no foreign keys");
     raw.execute_batch(
-        "PRAGMA foreign_keys = OFF;
-         INSERT INTO content_items (id, kind, name, version, manifest, signature, publisher, published_at, published_by)
+        "INSERT INTO content_items (id, kind, name, version, manifest, signature, publisher, published_at, published_by)
              VALUES (1, 'package', 'curl', '8.5', '{}', 'sig', 'k', 1, 'alice');
          INSERT INTO jobs (id, action, item_id, diag_check, timeout_secs, deadline, targets_spec, created_at, created_by) VALUES
              ('j1', 'install', 1, NULL, 60, 100, 'all', 10, 'alice'),

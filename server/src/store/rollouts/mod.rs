@@ -441,7 +441,7 @@ fn apply(tx: &Conn, r: &RolloutRecord, save: RolloutSave, now: i64) -> Result<Sa
     if let Some(t) = &save.ticket {
         let number = super::tickets::insert_ticket(tx, t, &author(id), now)?;
         tx.execute(
-            "INSERT OR IGNORE INTO rollout_tickets (rollout_id, ticket_id) VALUES (?1, ?2)",
+            "INSERT INTO rollout_tickets (rollout_id, ticket_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![id, number],
         )?;
         saved.ticket = Some(number);
@@ -465,8 +465,8 @@ fn queue_targets(
          FROM assets a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1",
     )?;
     let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+        "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5) ON CONFLICT DO NOTHING",
     )?;
     let mut unsent = Vec::new();
     for asset in assets {

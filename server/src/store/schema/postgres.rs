@@ -6,7 +6,7 @@
 //! [`migrate`] runs it in one transaction under an advisory lock, so
 //! several server nodes starting at once migrate the database once.
 
-use postgres::Client;
+use crate::store::sql::Conn;
 
 /// The SQLite version (`PRAGMA user_version`) that `postgres.sql` equals:
 /// SQLite's migration count when PostgreSQL support began. Fixed for
@@ -33,14 +33,14 @@ const LOCK_KEY: i64 = 0x6465_736b_6861_6e64;
 pub(in crate::store) enum MigrateError {
     /// The database answered with an error, or the connection failed.
     #[error("migrating the postgresql schema: {0}")]
-    Database(#[from] postgres::Error),
+    Database(#[from] crate::store::sql::Error),
     /// A migration's SQL failed.
     #[error("applying postgresql schema version {version}: {source}")]
     Apply {
         /// The version whose SQL failed.
         version: usize,
         /// What PostgreSQL said.
-        source: postgres::Error,
+        source: crate::store::sql::Error,
     },
     /// A newer deskhand migrated the database.
     #[error(
@@ -94,26 +94,38 @@ fn plan<'a>(
 /// an advisory lock (another node migrating at the same moment waits,
 /// then finds nothing to do); returns the version it is at. A database
 /// a newer deskhand migrated is refused.
-pub(in crate::store) fn migrate(client: &mut Client) -> Result<usize, MigrateError> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS deskhand_schema (version BIGINT NOT NULL)")?;
-    let rows = tx.query("SELECT version FROM deskhand_schema", &[])?;
+pub(in crate::store) fn migrate(conn: &Conn) -> Result<usize, MigrateError> {
+    conn.execute_batch("BEGIN")?;
+    match migrate_in_transaction(conn) {
+        Ok(version) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(version)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn migrate_in_transaction(conn: &Conn) -> Result<usize, MigrateError> {
+    conn.query_row("SELECT pg_advisory_xact_lock(?1)", [LOCK_KEY], |_| Ok(()))?;
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS deskhand_schema (version BIGINT NOT NULL)")?;
+    let mut st = conn.prepare("SELECT version FROM deskhand_schema")?;
+    let rows: Vec<i64> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    drop(st);
     let current = match rows.as_slice() {
         [] => None,
-        [row] => {
-            let v: i64 = row.try_get(0)?;
-            Some(usize::try_from(v).map_err(|_| {
-                MigrateError::BadVersion(format!("says version {v}, which is not a version"))
-            })?)
-        }
+        [v] => Some(usize::try_from(*v).map_err(|_| {
+            MigrateError::BadVersion(format!("says version {v}, which is not a version"))
+        })?),
         more => {
             return Err(MigrateError::BadVersion(format!("has {} rows", more.len())));
         }
     };
     let steps = plan(current, MIGRATIONS)?;
     for &(version, sql) in &steps {
-        tx.batch_execute(sql)
+        conn.execute_batch(sql)
             .map_err(|source| MigrateError::Apply { version, source })?;
     }
     let version = match (steps.last(), current) {
@@ -124,12 +136,11 @@ pub(in crate::store) fn migrate(client: &mut Client) -> Result<usize, MigrateErr
         // A migration's number: far below i64::MAX.
         let v = i64::try_from(version).unwrap_or(i64::MAX);
         if current.is_none() {
-            tx.execute("INSERT INTO deskhand_schema (version) VALUES ($1)", &[&v])?;
+            conn.execute("INSERT INTO deskhand_schema (version) VALUES (?1)", [v])?;
         } else {
-            tx.execute("UPDATE deskhand_schema SET version = $1", &[&v])?;
+            conn.execute("UPDATE deskhand_schema SET version = ?1", [v])?;
         }
     }
-    tx.commit()?;
     Ok(version)
 }
 

@@ -137,11 +137,26 @@ impl TestDb {
         })
     }
 
+    /// A connection of the store's own kind to the test database.
+    fn conn(&self) -> Conn {
+        conn_to(&self.name)
+    }
+
     fn client(&self) -> Client {
         self.config
             .connect(NoTls)
             .expect("connect to the test database")
     }
+}
+
+/// A store connection to the database `name` on the test server.
+fn conn_to(name: &str) -> Conn {
+    let url = std::env::var(crate::store::sql::testing::TEST_DATABASE).expect("a test server");
+    let mut config: tokio_postgres::Config = url.parse().expect("a URL");
+    config.dbname(name);
+    Conn::Pg(Box::new(
+        crate::store::sql::PgConn::connect(&config).expect("connect"),
+    ))
 }
 
 impl Drop for TestDb {
@@ -373,6 +388,19 @@ const CONSTRAINT_COLUMNS: &str = "SELECT c.contype::text,
    FROM pg_constraint c LEFT JOIN pg_class f ON f.oid = c.confrelid
   WHERE c.conrelid = ('public.' || quote_ident($1))::regclass";
 
+/// PostgreSQL's schema less the one column it has beyond SQLite's: jobs'
+/// row number, SQLite's implicit rowid (jobs key on a TEXT id), by which
+/// a ticket's timeline names a job.
+fn comparable_postgres_schema(client: &mut Client) -> BTreeMap<String, Table> {
+    let mut pg = postgres_schema(client);
+    let jobs = pg.get_mut("jobs").expect("a jobs table");
+    let before = jobs.columns.len();
+    jobs.columns.retain(|c| c.name != "rowid");
+    assert_eq!(jobs.columns.len(), before - 1, "jobs.rowid on PostgreSQL");
+    jobs.unique.remove(&vec!["rowid".to_string()]);
+    pg
+}
+
 fn postgres_schema(client: &mut Client) -> BTreeMap<String, Table> {
     let tables: Vec<String> = client
         .query(
@@ -513,11 +541,11 @@ fn postgres_schema_matches_sqlite() {
     let mut client = db.client();
     let (conn, sqlite_version) = sqlite_latest();
     assert_eq!(
-        migrate(&mut client).expect("first migration"),
+        migrate(&db.conn()).expect("first migration"),
         sqlite_version
     );
     assert_eq!(
-        migrate(&mut client).expect("second migration"),
+        migrate(&db.conn()).expect("second migration"),
         sqlite_version
     );
     let rows = client
@@ -527,15 +555,7 @@ fn postgres_schema_matches_sqlite() {
     assert_eq!(versions, [i64::try_from(sqlite_version).expect("small")]);
 
     let sqlite = sqlite_schema(&conn);
-    let mut pg = postgres_schema(&mut client);
-    // The one column PostgreSQL has beyond SQLite's: jobs' row number,
-    // SQLite's implicit rowid (jobs key on a TEXT id), by which a
-    // ticket's timeline names a job.
-    let jobs = pg.get_mut("jobs").expect("a jobs table");
-    let before = jobs.columns.len();
-    jobs.columns.retain(|c| c.name != "rowid");
-    assert_eq!(jobs.columns.len(), before - 1, "jobs.rowid on PostgreSQL");
-    jobs.unique.remove(&vec!["rowid".to_string()]);
+    let pg = comparable_postgres_schema(&mut client);
     assert!(sqlite.len() > 20, "read {} SQLite tables", sqlite.len());
     let diffs = differences(&sqlite, &pg);
     assert!(
@@ -552,14 +572,17 @@ fn the_comparison_sees_a_difference() {
     let Some(db) = TestDb::create() else { return };
     let mut client = db.client();
     let (conn, _) = sqlite_latest();
-    migrate(&mut client).expect("migration");
+    migrate(&db.conn()).expect("migration");
     client
         .batch_execute(
             "ALTER TABLE labels DROP COLUMN filter;
              DROP INDEX software_name; CREATE INDEX software_name ON software(name);",
         )
         .expect("change the schema");
-    let diffs = differences(&sqlite_schema(&conn), &postgres_schema(&mut client));
+    let diffs = differences(
+        &sqlite_schema(&conn),
+        &comparable_postgres_schema(&mut client),
+    );
     assert_eq!(diffs.len(), 2, "{diffs:#?}");
     assert!(diffs[0].starts_with("table labels:"), "{}", diffs[0]);
     assert!(diffs[1].starts_with("table software:"), "{}", diffs[1]);
@@ -570,12 +593,12 @@ fn the_comparison_sees_a_difference() {
 fn a_newer_database_is_refused() {
     let Some(db) = TestDb::create() else { return };
     let mut client = db.client();
-    let known = migrate(&mut client).expect("migration");
+    let known = migrate(&db.conn()).expect("migration");
     let newer = i64::try_from(known + 1).expect("small");
     client
         .execute("UPDATE deskhand_schema SET version = $1", &[&newer])
         .expect("pretend a newer deskhand ran");
-    let err = migrate(&mut client).expect_err("a newer database");
+    let err = migrate(&db.conn()).expect_err("a newer database");
     assert!(
         matches!(err, MigrateError::TooNew { found, known: k } if found == known + 1 && k == known),
         "{err:?}"
@@ -596,14 +619,10 @@ fn a_newer_database_is_refused() {
 #[test]
 fn concurrent_migrations_create_the_schema_once() {
     let Some(db) = TestDb::create() else { return };
-    let configs: Vec<postgres::Config> = (0..4).map(|_| db.config.clone()).collect();
-    let handles: Vec<_> = configs
-        .into_iter()
-        .map(|config| {
-            std::thread::spawn(move || {
-                let mut client = config.connect(NoTls).expect("connect");
-                migrate(&mut client).expect("migration")
-            })
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let name = db.name.clone();
+            std::thread::spawn(move || migrate(&conn_to(&name)).expect("migration"))
         })
         .collect();
     for h in handles {

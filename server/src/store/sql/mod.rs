@@ -101,7 +101,7 @@ pub enum Error {
     Sqlite(rusqlite::Error),
     /// PostgreSQL failed.
     #[error("{}", pg::describe(.0))]
-    Postgres(postgres::Error),
+    Postgres(tokio_postgres::Error),
     /// `query_row` found no row (see [`OptionalExtension`]).
     #[error("the query returned no rows")]
     NoRows,
@@ -587,7 +587,10 @@ pub enum Rows<'s> {
     /// SQLite's, read one at a time.
     Lite(rusqlite::Rows<'s>),
     /// PostgreSQL's, all fetched; the one last handed out.
-    Pg(std::vec::IntoIter<postgres::Row>, Option<postgres::Row>),
+    Pg(
+        std::vec::IntoIter<tokio_postgres::Row>,
+        Option<tokio_postgres::Row>,
+    ),
 }
 
 impl Rows<'_> {
@@ -610,7 +613,7 @@ pub enum Row<'r> {
     /// SQLite's.
     Lite(&'r rusqlite::Row<'r>),
     /// PostgreSQL's.
-    Pg(&'r postgres::Row),
+    Pg(&'r tokio_postgres::Row),
 }
 
 impl Row<'_> {

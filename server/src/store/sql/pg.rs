@@ -1,14 +1,22 @@
-//! PostgreSQL's side of [`super::Conn`]: a client with its statements
-//! cached, parameters bound as whatever type the server inferred, columns
-//! read into [`Value`]s, and what PostgreSQL's errors mean.
+//! PostgreSQL's side of [`super::Conn`]: a tokio-postgres client with its
+//! statements cached, parameters bound as whatever type the server
+//! inferred, columns read into [`Value`]s, and what PostgreSQL's errors
+//! mean.
+//!
+//! The store is synchronous (a writer thread, reads on blocking threads),
+//! so a client's requests are waited on where they are made; the
+//! connections' own I/O runs on a small runtime of their own, so waiting
+//! never needs the caller's runtime and works from any thread.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::LazyLock;
 
 use bytes::BytesMut;
-use postgres::error::SqlState;
-use postgres::types::{FromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sql_checked};
+use futures_executor::block_on;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sql_checked};
 
 use super::rewrite::placeholders;
 use super::{Error, Fault, Result, ToSql, Value};
@@ -17,30 +25,49 @@ use super::{Error, Fault, Result, ToSql, Value};
 /// than the store's constant SQL.
 const MAX_CACHED: usize = 512;
 
+/// The runtime that drives every PostgreSQL connection's socket: one
+/// thread does it (the work is the database's; this only moves bytes).
+static CONNECTIONS: LazyLock<std::io::Result<tokio::runtime::Runtime>> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("deskhand-pg")
+        .enable_all()
+        .build()
+});
+
 /// A PostgreSQL client and the statements it has prepared.
 pub struct PgConn {
-    client: RefCell<postgres::Client>,
-    cache: RefCell<HashMap<String, postgres::Statement>>,
+    client: tokio_postgres::Client,
+    cache: RefCell<HashMap<String, tokio_postgres::Statement>>,
 }
 
 /// A statement ready to run on a [`PgConn`].
 pub struct PgStatement<'c> {
     conn: &'c PgConn,
-    statement: postgres::Statement,
+    statement: tokio_postgres::Statement,
 }
 
 impl PgConn {
-    /// Wraps a connected client.
-    pub fn new(client: postgres::Client) -> Self {
-        PgConn {
-            client: RefCell::new(client),
+    /// Connects to the server `config` names (without TLS: see the
+    /// README for PostgreSQL on another machine).
+    pub fn connect(config: &tokio_postgres::Config) -> Result<Self> {
+        let runtime = CONNECTIONS.as_ref().map_err(|e| {
+            Error::Conversion(format!("cannot start PostgreSQL's connection thread: {e}"))
+        })?;
+        let config = config.clone();
+        let (client, connection) =
+            block_on(runtime.spawn(async move { config.connect(tokio_postgres::NoTls).await }))
+                .map_err(|e| Error::Conversion(format!("connecting to PostgreSQL failed: {e}")))?
+                .map_err(Error::Postgres)?;
+        runtime.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "a PostgreSQL connection ended");
+            }
+        });
+        Ok(PgConn {
+            client,
             cache: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// The client itself, for what the facade does not cover (migrations).
-    pub fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
-        self.client.borrow_mut()
+        })
     }
 
     pub(super) fn statement(&self, sql: &str, cached: bool) -> Result<PgStatement<'_>> {
@@ -50,11 +77,8 @@ impl PgConn {
                 statement: s.clone(),
             });
         }
-        let statement = self
-            .client
-            .borrow_mut()
-            .prepare(&placeholders(sql))
-            .map_err(Error::Postgres)?;
+        let statement =
+            block_on(self.client.prepare(&placeholders(sql))).map_err(Error::Postgres)?;
         if cached {
             let mut cache = self.cache.borrow_mut();
             if cache.len() >= MAX_CACHED {
@@ -69,10 +93,7 @@ impl PgConn {
     }
 
     pub(super) fn batch(&self, sql: &str) -> Result<()> {
-        self.client
-            .borrow_mut()
-            .batch_execute(sql)
-            .map_err(Error::Postgres)
+        block_on(self.client.batch_execute(sql)).map_err(Error::Postgres)
     }
 }
 
@@ -80,23 +101,15 @@ impl PgStatement<'_> {
     pub(super) fn execute(&mut self, params: &[&dyn ToSql]) -> Result<usize> {
         let values = bound(params)?;
         let refs = refs(&values);
-        let n = self
-            .conn
-            .client
-            .borrow_mut()
-            .execute(&self.statement, &refs)
-            .map_err(Error::Postgres)?;
+        let n =
+            block_on(self.conn.client.execute(&self.statement, &refs)).map_err(Error::Postgres)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    pub(super) fn query(&mut self, params: &[&dyn ToSql]) -> Result<Vec<postgres::Row>> {
+    pub(super) fn query(&mut self, params: &[&dyn ToSql]) -> Result<Vec<tokio_postgres::Row>> {
         let values = bound(params)?;
         let refs = refs(&values);
-        self.conn
-            .client
-            .borrow_mut()
-            .query(&self.statement, &refs)
-            .map_err(Error::Postgres)
+        block_on(self.conn.client.query(&self.statement, &refs)).map_err(Error::Postgres)
     }
 }
 
@@ -168,7 +181,7 @@ fn mismatch(what: &str, ty: &Type) -> Box<dyn StdError + Sync + Send> {
 }
 
 /// Column `i` of `row` as a [`Value`].
-pub(super) fn value(row: &postgres::Row, i: usize) -> Result<Value<'_>> {
+pub(super) fn value(row: &tokio_postgres::Row, i: usize) -> Result<Value<'_>> {
     row.try_get::<_, Column<'_>>(i)
         .map(|c| c.0)
         .map_err(|e| Error::Conversion(format!("column {i}: {}", describe(&e))))
@@ -255,7 +268,7 @@ pub(super) fn numeric(
 
 /// PostgreSQL's own words for an error: the server's message and detail
 /// when it sent one, else the client's.
-pub(super) fn describe(e: &postgres::Error) -> String {
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
@@ -268,7 +281,7 @@ pub(super) fn describe(e: &postgres::Error) -> String {
     }
 }
 
-pub(super) fn fault(e: &postgres::Error) -> Option<Fault> {
+pub(super) fn fault(e: &tokio_postgres::Error) -> Option<Fault> {
     if e.is_closed() {
         return Some(Fault::Unavailable);
     }
@@ -290,6 +303,6 @@ pub(super) fn fault(e: &postgres::Error) -> Option<Fault> {
     }
 }
 
-pub(super) fn is_unique_violation(e: &postgres::Error) -> bool {
+pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }

@@ -1,7 +1,8 @@
 //! SQLite's placeholders as PostgreSQL's: `?N` becomes `$N`, and a bare
 //! `?` the next number after the largest so far (SQLite's rule). Quoted
 //! strings, quoted names and comments are left as they are. `LIKE`
-//! becomes `ILIKE`, so that it means what it means in SQLite. Pure.
+//! becomes `ILIKE`, so that it means what it means in SQLite, and
+//! `instr(` PostgreSQL's `strpos(`. Pure.
 
 /// `sql` with PostgreSQL's placeholders.
 pub(super) fn placeholders(sql: &str) -> String {
@@ -27,6 +28,15 @@ pub(super) fn placeholders(sql: &str) -> String {
                     if d == '\n' {
                         break;
                     }
+                }
+            }
+            // SQLite's instr(text, part) is PostgreSQL's strpos.
+            'i' if sql[i..].starts_with("instr(")
+                && !sql[..i].ends_with(|p: char| p.is_ascii_alphanumeric() || p == '_') =>
+            {
+                out.push_str("strpos");
+                for _ in 0..4 {
+                    chars.next();
                 }
             }
             // SQLite's LIKE is blind to ASCII case; PostgreSQL's ILIKE is.
@@ -93,6 +103,10 @@ mod tests {
         assert_eq!(
             placeholders("name LIKE ?1 ESCAPE '\\' AND x NOT LIKE 'LIKE' AND LIKELY = 1"),
             "name ILIKE $1 ESCAPE '\\' AND x NOT ILIKE 'LIKE' AND LIKELY = 1"
+        );
+        assert_eq!(
+            placeholders("instr(lower(a), ?1) > 0 AND xinstr(b) AND 'instr('"),
+            "strpos(lower(a), $1) > 0 AND xinstr(b) AND 'instr('"
         );
     }
 }

@@ -27,7 +27,7 @@ pub fn lite_file(path: &std::path::Path) -> Conn {
 
 /// The configuration of a fresh, empty PostgreSQL database, when tests
 /// have a server; `None` (said once on stderr) when they do not.
-pub fn fresh_postgres_config() -> Option<postgres::Config> {
+pub fn fresh_postgres_config() -> Option<tokio_postgres::Config> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let Ok(url) = std::env::var(TEST_DATABASE) else {
         assert!(
@@ -40,7 +40,8 @@ pub fn fresh_postgres_config() -> Option<postgres::Config> {
         );
         return None;
     };
-    let mut config: postgres::Config = url.parse().expect("DESKHAND_TEST_DATABASE is a URL");
+    let admin_config: postgres::Config = url.parse().expect("DESKHAND_TEST_DATABASE is a URL");
+    let mut config: tokio_postgres::Config = url.parse().expect("DESKHAND_TEST_DATABASE is a URL");
     let name = format!(
         "t_{}_{}_{}",
         std::process::id(),
@@ -50,12 +51,19 @@ pub fn fresh_postgres_config() -> Option<postgres::Config> {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     );
-    let mut admin = config
-        .connect(postgres::NoTls)
-        .expect("connect to the test server");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create a test database");
+    // On a thread of its own: the blocking client may not run on a
+    // runtime's thread, and tests call this from async ones.
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || {
+        let mut admin = admin_config
+            .connect(postgres::NoTls)
+            .expect("connect to the test server");
+        admin
+            .batch_execute(&create)
+            .expect("create a test database");
+    })
+    .join()
+    .expect("create a test database");
     config.dbname(&name);
     Some(config)
 }
@@ -63,6 +71,40 @@ pub fn fresh_postgres_config() -> Option<postgres::Config> {
 /// A connection to a fresh PostgreSQL database, when tests have a server.
 pub fn fresh_postgres() -> Option<Conn> {
     let config = fresh_postgres_config()?;
-    let client = config.connect(postgres::NoTls).expect("connect");
-    Some(Conn::Pg(Box::new(PgConn::new(client))))
+    Some(Conn::Pg(Box::new(
+        PgConn::connect(&config).expect("connect"),
+    )))
+}
+
+/// Makes `conn`'s database refuse an insert into `table` for which
+/// `condition` (on `new`) holds, with `message`: a trigger, in each
+/// database's own syntax. `when` is BEFORE or AFTER.
+pub fn refuse_inserts(
+    conn: &Conn,
+    name: &str,
+    when: &str,
+    table: &str,
+    condition: &str,
+    message: &str,
+) {
+    let sql = match conn.dialect() {
+        super::Dialect::Sqlite => format!(
+            "CREATE TRIGGER {name} {when} INSERT ON {table} WHEN {condition}
+             BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+        ),
+        super::Dialect::Postgres => format!(
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF {condition} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER {name} {when} INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}();"
+        ),
+    };
+    conn.execute_batch(&sql).expect("a refusing trigger");
+}
+
+/// SQL that turns off foreign key checks for `conn`'s session.
+pub fn without_foreign_keys(conn: &Conn) -> &'static str {
+    match conn.dialect() {
+        super::Dialect::Sqlite => "PRAGMA foreign_keys = OFF;",
+        super::Dialect::Postgres => "SET session_replication_role = replica;",
+    }
 }

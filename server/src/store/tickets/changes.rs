@@ -219,7 +219,7 @@ pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i
     )?;
     for asset in &t.assets {
         tx.execute(
-            "INSERT OR IGNORE INTO ticket_assets (ticket_id, asset_id, linked_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO ticket_assets (ticket_id, asset_id, linked_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![number, asset, now],
         )?;
     }
@@ -237,8 +237,8 @@ pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i
 /// Moves ticket links from a re-enrolled machine's old asset to its new one.
 pub(in crate::store) fn move_asset_links(tx: &Conn, old: &str, new: &str) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO ticket_assets (ticket_id, asset_id, linked_at)
-         SELECT ticket_id, ?2, linked_at FROM ticket_assets WHERE asset_id = ?1",
+        "INSERT INTO ticket_assets (ticket_id, asset_id, linked_at)
+         SELECT ticket_id, ?2, linked_at FROM ticket_assets WHERE asset_id = ?1 ON CONFLICT DO NOTHING",
         params![old, new],
     )?;
     tx.execute("DELETE FROM ticket_assets WHERE asset_id = ?1", [old])?;

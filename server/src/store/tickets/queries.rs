@@ -161,8 +161,8 @@ impl Store {
                 ));
             }
             sql.push_str(
-                " AND (?1 IS NULL OR assignee = ?1)
-                  AND (?2 IS NULL OR id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?2))
+                " AND (CAST(?1 AS TEXT) IS NULL OR assignee = ?1)
+                  AND (CAST(?2 AS TEXT) IS NULL OR id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?2))
                   ORDER BY id DESC",
             );
             let mut st = c.prepare(&sql)?;

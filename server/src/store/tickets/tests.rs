@@ -6,7 +6,7 @@ use crate::store::{Role, Store, StoreError};
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(&dir.path().join("db")).expect("open");
+    let s = crate::testkit::open(&dir.path().join("db")).expect("open");
     s.add_operator(
         "bob".into(),
         Role::Technician,
@@ -313,14 +313,14 @@ async fn escalation_goes_up_and_a_closed_ticket_stays_closed() {
 /// the statuses' order, closed ones included.
 #[tokio::test]
 async fn ticket_counts_are_by_status_in_order() {
-    let (dir, s) = store().await;
+    let (_dir, s) = store().await;
     assert!(
         s.read(|r| r.ticket_counts())
             .await
             .expect("none")
             .is_empty()
     );
-    let raw = rusqlite::Connection::open(dir.path().join("db")).expect("raw");
+    let raw = s.raw_conn();
     raw.execute_batch(
         "INSERT INTO tickets (title, requester, priority, status, created_at, created_by, updated_at,
                               response_target, resolution_target) VALUES
