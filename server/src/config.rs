@@ -19,6 +19,9 @@ pub const DEFAULT_DATA_DIR: &str = "/var/lib/deskhand";
 pub struct ServerConfigFile {
     /// Where the database, CA and keys live.
     pub data_dir: Option<PathBuf>,
+    /// The database: `sqlite:PATH` or a PostgreSQL URL (default: the
+    /// SQLite file in `data_dir`).
+    pub database: Option<String>,
     /// UDP address for agents.
     pub agents_listen: Option<SocketAddr>,
     /// TCP address for the operator API.
@@ -63,6 +66,8 @@ impl ServerConfigFile {
 pub struct ServerSettings {
     /// Where the database, CA and keys live.
     pub data_dir: PathBuf,
+    /// The database.
+    pub database: crate::store::Database,
     /// UDP address for agents.
     pub agents_listen: SocketAddr,
     /// TCP address for the operator API.
@@ -92,6 +97,8 @@ pub struct ServerSettings {
 pub struct ServerFlags {
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
+    /// `--database`.
+    pub database: Option<String>,
     /// `--agents-listen`.
     pub agents_listen: Option<SocketAddr>,
     /// `--api-listen`.
@@ -212,9 +219,14 @@ impl ServerSettings {
             flags.api_tls_key.or(file.api_tls_key),
             flags.api_insecure_http || file.api_insecure_http.unwrap_or(false),
         )?;
+        let data_dir = flags.data_dir.or(file.data_dir).unwrap_or(default_data);
+        let database =
+            crate::store::Database::parse(flags.database.or(file.database).as_deref(), &data_dir)
+                .map_err(|e| anyhow::anyhow!("--database: {e}"))?;
         let s = Self {
             api_transport,
-            data_dir: flags.data_dir.or(file.data_dir).unwrap_or(default_data),
+            data_dir,
+            database,
             agents_listen: flags
                 .agents_listen
                 .or(file.agents_listen)

@@ -87,7 +87,7 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
-    /// TOML file with settings (keys: data_dir, agents_listen, api_listen,
+    /// TOML file with settings (keys: data_dir, database, agents_listen, api_listen,
     /// advertise, heartbeat_secs, max_connections, flush_secs, log,
     /// api_tls, api_tls_cert, api_tls_key, api_insecure_http, and a
     /// [tickets] section with SLA targets and escalation; see the README).
@@ -96,6 +96,10 @@ struct ServerArgs {
     /// Where the database, CA and keys live [default: /var/lib/deskhand, or ./deskhand-dev with --dev].
     #[arg(long, env = "DESKHAND_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The database: `sqlite:PATH`, or a PostgreSQL URL (postgres://USER@HOST/DB) that
+    /// several server nodes may share [default: deskhand.db in the data directory].
+    #[arg(long, env = "DESKHAND_DATABASE", value_name = "URL")]
+    database: Option<String>,
     /// UDP address agents connect to [default: 0.0.0.0:4433, or 127.0.0.1:4433 with --dev].
     #[arg(long, env = "DESKHAND_AGENTS_LISTEN", value_name = "ADDR")]
     agents_listen: Option<SocketAddr>,
@@ -159,9 +163,13 @@ struct BackupArgs {
     /// The server's data directory [default: the --config file's data_dir, else /var/lib/deskhand].
     #[arg(long, env = "DESKHAND_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// The server's settings file, for its data_dir.
+    /// The server's settings file, for its data_dir and database.
     #[arg(long, env = "DESKHAND_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The server's database, when it is not the data directory's SQLite file
+    /// (a PostgreSQL one is refused, with what to do instead).
+    #[arg(long, env = "DESKHAND_DATABASE", value_name = "URL")]
+    database: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -221,6 +229,7 @@ fn real_main(cli: Cli) -> Result<()> {
             .init();
         let flags = ServerFlags {
             data_dir: args.data_dir,
+            database: args.database,
             agents_listen: args.agents_listen,
             api_listen: args.api_listen,
             advertise: args.advertise,
@@ -245,6 +254,20 @@ fn real_main(cli: Cli) -> Result<()> {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(deskhand_server::config::DEFAULT_DATA_DIR));
+        let database = deskhand_server::store::Database::parse(
+            args.database.or(file.database).as_deref(),
+            &from,
+        )
+        .map_err(|e| anyhow::anyhow!("--database: {e}"))?;
+        if !database.is_sqlite() {
+            anyhow::bail!(
+                "the database is PostgreSQL ({database}): back it up with PostgreSQL's own tools, \
+                 e.g. `pg_dump --format=custom --file deskhand.dump DBNAME`, and copy the data \
+                 directory {} (the CA key and packages) beside it; `deskhand backup` copies SQLite \
+                 installs",
+                from.display()
+            );
+        }
         let done = match (args.to, args.into) {
             (Some(to), _) => {
                 eprintln!("backing up {} to {} ...", from.display(), to.display());

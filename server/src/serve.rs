@@ -22,7 +22,7 @@ use crate::config::ServerSettings;
 use crate::link::{self, LinkContext};
 use crate::pki::CertificateAuthority;
 use crate::presence::Presence;
-use crate::store::{DATABASE_FILE, Seen, Store};
+use crate::store::{Seen, Store};
 use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
@@ -39,8 +39,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             .with_context(|| format!("restricting {}", dir.display()))?;
     }
     let ca = Arc::new(CertificateAuthority::load_or_create(dir)?);
-    let store = Store::open(&dir.join(DATABASE_FILE))
-        .with_context(|| format!("opening the database in {}", dir.display()))?;
+    let store = Store::open_database(&settings.database)
+        .with_context(|| format!("opening the database {}", settings.database))?;
+    info!(database = %settings.database, "database open");
     let admin_token = ensure_admin(&store, dir, settings.dev).await?;
     let admin_password = crate::admin_password::ensure(&store, dir, settings.dev).await?;
 
@@ -401,7 +402,7 @@ mod tests {
     #[tokio::test]
     async fn the_admin_token_is_shown_when_made_and_in_dev_only_afterwards() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join(DATABASE_FILE)).expect("store");
+        let store = Store::open(&dir.path().join(crate::store::DATABASE_FILE)).expect("store");
         let AdminToken::Show(token) = ensure_admin(&store, dir.path(), false)
             .await
             .expect("first")

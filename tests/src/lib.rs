@@ -198,6 +198,110 @@ impl Server {
         )
     }
 
+    /// Runs `sql` on the server's own database behind its back (to
+    /// tamper with a row, as a damaged or hostile database would): SQLite's
+    /// file, or its PostgreSQL database when the tests run there. `?N`
+    /// placeholders take `params` as text. Returns the rows changed.
+    pub fn sql_execute(&self, sql: &str, params: &[&str]) -> u64 {
+        match database_for(&self.data_dir).expect("the test database") {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
+                    .expect("open the server's SQLite file");
+                db.busy_timeout(Duration::from_secs(30))
+                    .expect("busy timeout");
+                db.execute(sql, rusqlite::params_from_iter(params))
+                    .expect("the statement runs") as u64
+            }
+            Some(url) => postgres_client(&url, |c| {
+                let params: Vec<&(dyn ::postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn ::postgres::types::ToSql + Sync))
+                    .collect();
+                c.execute(&dollars(sql), &params)
+                    .expect("the statement runs")
+            }),
+        }
+    }
+
+    /// The first column of each row `sql` returns from the server's
+    /// database (see [`Server::sql_execute`]), as text.
+    pub fn sql_texts(&self, sql: &str, params: &[&str]) -> Vec<String> {
+        match database_for(&self.data_dir).expect("the test database") {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
+                    .expect("open the server's SQLite file");
+                let mut st = db.prepare(sql).expect("the query prepares");
+                st.query_map(rusqlite::params_from_iter(params), |r| r.get(0))
+                    .expect("the query runs")
+                    .collect::<rusqlite::Result<_>>()
+                    .expect("rows")
+            }
+            Some(url) => postgres_client(&url, |c| {
+                let params: Vec<&(dyn ::postgres::types::ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p as &(dyn ::postgres::types::ToSql + Sync))
+                    .collect();
+                c.query(&dollars(sql), &params)
+                    .expect("the query runs")
+                    .iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect()
+            }),
+        }
+    }
+
+    /// Runs statements without parameters on the server's database (see
+    /// [`Server::sql_execute`]): `sqlite` on SQLite, `postgres` on
+    /// PostgreSQL, for what the two say differently (triggers).
+    pub fn sql_batch(&self, sqlite: &str, postgres: &str) {
+        match database_for(&self.data_dir).expect("the test database") {
+            None => {
+                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
+                    .expect("open the server's SQLite file");
+                db.busy_timeout(Duration::from_secs(30))
+                    .expect("busy timeout");
+                db.execute_batch(sqlite).expect("the statements run");
+            }
+            Some(url) => postgres_client(&url, |c| {
+                c.batch_execute(postgres).expect("the statements run")
+            }),
+        }
+    }
+
+    /// Whether the server's database is undamaged: SQLite's
+    /// `PRAGMA integrity_check`, or on PostgreSQL amcheck's check of every
+    /// B-tree index against its table. "ok" when it is.
+    pub fn integrity(&self) -> String {
+        match database_for(&self.data_dir).expect("the test database") {
+            None => {
+                let db = rusqlite::Connection::open_with_flags(
+                    self.data_dir.join("deskhand.db"),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("open the database");
+                db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                    .expect("integrity_check")
+            }
+            Some(url) => postgres_client(&url, |c| {
+                c.batch_execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+                    .expect("amcheck");
+                let checked = c.query(
+                    "SELECT bt_index_check(c.oid, true)::text, c.relname::text
+                       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                       JOIN pg_am a ON a.oid = c.relam
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE a.amname = 'btree' AND n.nspname = 'public'",
+                    &[],
+                );
+                match checked {
+                    Ok(rows) if !rows.is_empty() => "ok".to_string(),
+                    Ok(_) => "no index was checked".to_string(),
+                    Err(e) => e.to_string(),
+                }
+            }),
+        }
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.proc.child.id()
@@ -233,6 +337,9 @@ impl Server {
             .create(true)
             .append(true)
             .open(data_dir.join("server.log"))?;
+        if let Some(url) = database_for(data_dir)? {
+            command.env("DESKHAND_DATABASE", url);
+        }
         let mut child = command
             .arg("server")
             .arg("--data-dir")
@@ -584,6 +691,55 @@ impl Agent {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
+}
+
+/// The database a server in `data_dir` uses when the tests run on
+/// PostgreSQL (`DESKHAND_TEST_DATABASE` names a cluster; `with-postgres`
+/// sets it): a fresh one per data directory, the same again when that
+/// server restarts. `None` on SQLite, the data directory's own file.
+pub fn database_for(data_dir: &Path) -> Result<Option<String>> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static DATABASES: LazyLock<Mutex<HashMap<PathBuf, String>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let Ok(cluster) = std::env::var(postgres::DATABASE_ENV) else {
+        return Ok(None);
+    };
+    let mut known = DATABASES
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the test databases' table is poisoned"))?;
+    if let Some(url) = known.get(data_dir) {
+        return Ok(Some(url.clone()));
+    }
+    let url = postgres::create_database_at(&cluster, "e2e")?;
+    known.insert(data_dir.to_path_buf(), url.clone());
+    Ok(Some(url))
+}
+
+/// `f` with a client of the PostgreSQL database `url`, on a thread of its
+/// own (the blocking client may not run on an async runtime's thread).
+fn postgres_client<T: Send>(url: &str, f: impl FnOnce(&mut ::postgres::Client) -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut c = ::postgres::Client::connect(url, ::postgres::NoTls)
+                .expect("connect to the server's PostgreSQL database");
+            f(&mut c)
+        })
+        .join()
+        .expect("the PostgreSQL thread")
+    })
+}
+
+/// SQLite's `?N` placeholders as PostgreSQL's `$N` (tests' own SQL: no
+/// `?` in its quoted text).
+fn dollars(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// Whether the tests' servers run on PostgreSQL (see [`database_for`]):
+/// a test that reads the SQLite file itself has nothing to read then.
+pub fn on_postgres() -> bool {
+    std::env::var_os(postgres::DATABASE_ENV).is_some()
 }
 
 /// A server in `dir` with one enrolled agent running, once it is online:

@@ -417,7 +417,7 @@ fn highest_version(names: &[String]) -> Option<&str> {
 
 /// Creates a fresh database in the cluster whose superuser `admin_url`
 /// names, and returns the new database's URL.
-fn create_database_at(admin_url: &str, prefix: &str) -> Result<String> {
+pub fn create_database_at(admin_url: &str, prefix: &str) -> Result<String> {
     check_prefix(prefix)?;
     off_runtime(|| create_database_in(admin_url, prefix))
 }

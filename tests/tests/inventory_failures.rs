@@ -18,18 +18,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The package `inventory.rs` installs and removes on this machine.
 const PKG: &str = "deskhand-e2e-hello";
 
-/// `PRAGMA integrity_check` of the server's database, read beside the
-/// running server (WAL lets a reader in).
-fn integrity(server: &Server) -> String {
-    let db = rusqlite::Connection::open_with_flags(
-        server.data_dir.join("deskhand.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open the database");
-    db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check")
-}
-
 #[test]
 fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -60,7 +48,7 @@ fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
         let d = show(&server, &id);
         (d["asset"]["last_inventory_at"] != before["asset"]["last_inventory_at"]).then_some(d)
     });
-    assert_eq!(integrity(&server), "ok");
+    assert_eq!(server.integrity(), "ok");
     assert_eq!(
         history_but_ours(&server),
         events,
@@ -93,13 +81,7 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
     let before = stored_inventory(&server, &id);
     // The server's own failure, on its real database file: every write of
     // an inventory is refused, as a full disk would refuse it.
-    let db = rusqlite::Connection::open(server.data_dir.join("deskhand.db")).expect("open");
-    db.busy_timeout(WAIT).expect("busy timeout");
-    db.execute_batch(
-        "CREATE TRIGGER e2e_disk_full BEFORE UPDATE OF inventory_hash ON assets
-         BEGIN SELECT RAISE(ABORT, 'e2e: database or disk is full'); END;",
-    )
-    .expect("create the trigger");
+    refuse_updates(&server, "e2e_disk_full", "assets", "inventory_hash");
     // Inventory times have one-second resolution: make the next one differ.
     wait_past_second(
         before["asset"]["last_inventory_at"]
@@ -129,8 +111,10 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
         "nothing of the refused report is stored"
     );
     // The disk has room again; the server asks for the report itself.
-    db.execute_batch("DROP TRIGGER e2e_disk_full")
-        .expect("drop the trigger");
+    server.sql_batch(
+        "DROP TRIGGER e2e_disk_full",
+        "DROP TRIGGER e2e_disk_full ON assets",
+    );
     let after = wait_for(WAIT, "the report asked for again", || {
         let d = show(&server, &id);
         (d["asset"]["last_inventory_at"] != before["asset"]["last_inventory_at"]).then_some(d)
@@ -147,11 +131,7 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
 
     // An agent that connects while its facts cannot be written keeps its
     // session (it would otherwise reconnect, fail and reconnect).
-    db.execute_batch(
-        "CREATE TRIGGER e2e_agents_full BEFORE UPDATE OF hostname ON agents
-         BEGIN SELECT RAISE(ABORT, 'e2e: database or disk is full'); END;",
-    )
-    .expect("create the trigger");
+    refuse_updates(&server, "e2e_agents_full", "agents", "hostname");
     run.stop();
     let _run = agent.run().expect("run again");
     wait_for(WAIT, "the agent back and its facts refused", || {
@@ -166,6 +146,26 @@ fn a_report_the_server_cannot_store_is_asked_for_again_later_not_at_once() {
         2,
         "one session each run: {}",
         server.log()
+    );
+}
+
+/// Makes the server's database refuse every update of `table.column` as
+/// a full disk would: SQLite's trigger aborts saying so; PostgreSQL's
+/// raises disk_full (SQLSTATE 53100), which the server reads as its own
+/// fault.
+fn refuse_updates(server: &Server, name: &str, table: &str, column: &str) {
+    server.sql_batch(
+        &format!(
+            "CREATE TRIGGER {name} BEFORE UPDATE OF {column} ON {table}
+             BEGIN SELECT RAISE(ABORT, 'e2e: database or disk is full'); END;"
+        ),
+        &format!(
+            "CREATE OR REPLACE FUNCTION e2e_full() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'e2e: could not extend file: No space left on device'
+                   USING ERRCODE = 'disk_full'; END $$;
+             CREATE TRIGGER {name} BEFORE UPDATE OF {column} ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION e2e_full();"
+        ),
     );
 }
 

@@ -144,13 +144,10 @@ fn an_agent_refuses_values_a_rewritten_database_adds_and_ignores_its_own_environ
     values.push(format!("word=$(touch {marker}-eval)"));
     for value in &values {
         let job = f.job(&["--script", &name, "--", "word=fine"]);
-        let db = rusqlite::Connection::open(f.server.data_dir.join("deskhand.db")).expect("db");
-        let n = db
-            .execute(
-                "UPDATE jobs SET args = ?1 WHERE id = ?2",
-                [serde_json::to_string(&[value]).expect("json"), job.clone()],
-            )
-            .expect("rewrite");
+        let args = serde_json::to_string(&[value]).expect("json");
+        let n = f
+            .server
+            .sql_execute("UPDATE jobs SET args = ?1 WHERE id = ?2", &[&args, &job]);
         assert_eq!(n, 1);
         jobs.push((value.clone(), job));
     }

@@ -146,27 +146,23 @@ pass = "env:GREETING"
     // Its content altered on the server's disk (same size).
     let tampered = f.script("tampered", &body("tampered"), &f.key);
     {
-        let db = rusqlite::Connection::open(f.server.data_dir.join("deskhand.db")).expect("db");
         let evil = format!("\"-c\", \"touch {}\"", marker("rewritten-evil").display());
-        let n = db
-            .execute(
-                "UPDATE content_items SET manifest = replace(manifest, '\"{file}\"', ?1) WHERE name = 'rewritten'",
-                [&evil],
-            )
-            .expect("rewrite");
+        let n = f.server.sql_execute(
+            "UPDATE content_items SET manifest = replace(manifest, '\"{file}\"', ?1) WHERE name = 'rewritten'",
+            &[&evil],
+        );
         assert_eq!(n, 1);
-        db.execute(
+        f.server.sql_execute(
             "UPDATE content_items SET signature = '' WHERE name = 'unsigned'",
-            [],
-        )
-        .expect("unsign");
-        let sha: String = db
-            .query_row(
+            &[],
+        );
+        let sha = f
+            .server
+            .sql_texts(
                 "SELECT sha256 FROM content_items WHERE name = 'tampered'",
-                [],
-                |r| r.get(0),
+                &[],
             )
-            .expect("sha");
+            .remove(0);
         let path = f.server.data_dir.join("content").join(&sha[..2]).join(&sha);
         let mut bytes = std::fs::read(&path).expect("content");
         let at = bytes

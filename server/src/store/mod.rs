@@ -44,6 +44,7 @@ mod changes;
 mod checkpoint;
 mod console;
 mod content;
+mod database;
 mod diag;
 mod import;
 mod index;
@@ -73,6 +74,7 @@ pub use assets::{
 pub use changes::{Change, ChangeGroup, ChangeKind, ChangeQuery};
 pub use console::ConsoleSession;
 pub use content::{ContentItem, PublisherKey};
+pub use database::{Database, redacted};
 pub use diag::DiagRun;
 pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use labels::Label;
