@@ -22,6 +22,9 @@ pub struct ServerConfigFile {
     /// The database: `sqlite:PATH` or a PostgreSQL URL (default: the
     /// SQLite file in `data_dir`).
     pub database: Option<String>,
+    /// This server's name among the nodes sharing its database (default:
+    /// the host's name).
+    pub node_name: Option<String>,
     /// UDP address for agents.
     pub agents_listen: Option<SocketAddr>,
     /// TCP address for the operator API.
@@ -68,6 +71,8 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// The database.
     pub database: crate::store::Database,
+    /// This server's name among the nodes sharing its database.
+    pub node_name: String,
     /// UDP address for agents.
     pub agents_listen: SocketAddr,
     /// TCP address for the operator API.
@@ -99,6 +104,8 @@ pub struct ServerFlags {
     pub data_dir: Option<PathBuf>,
     /// `--database`.
     pub database: Option<String>,
+    /// `--node-name`.
+    pub node_name: Option<String>,
     /// `--agents-listen`.
     pub agents_listen: Option<SocketAddr>,
     /// `--api-listen`.
@@ -223,10 +230,17 @@ impl ServerSettings {
         let database =
             crate::store::Database::parse(flags.database.or(file.database).as_deref(), &data_dir)
                 .map_err(|e| anyhow::anyhow!("--database: {e}"))?;
+        let node_name = flags
+            .node_name
+            .or(file.node_name)
+            .unwrap_or_else(deskhand_net::host_name);
+        crate::text::check_required("--node-name", &node_name, crate::text::Shape::Line)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let s = Self {
             api_transport,
             data_dir,
             database,
+            node_name,
             agents_listen: flags
                 .agents_listen
                 .or(file.agents_listen)

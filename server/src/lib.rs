@@ -38,6 +38,7 @@ pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
+pub mod nodes;
 pub mod passwords;
 pub mod pki;
 pub mod presence;

@@ -100,6 +100,9 @@ struct ServerArgs {
     /// several server nodes may share [default: deskhand.db in the data directory].
     #[arg(long, env = "DESKHAND_DATABASE", value_name = "URL")]
     database: Option<String>,
+    /// This server's name among the nodes sharing a PostgreSQL database [default: the host name].
+    #[arg(long, env = "DESKHAND_NODE_NAME", value_name = "NAME")]
+    node_name: Option<String>,
     /// UDP address agents connect to [default: 0.0.0.0:4433, or 127.0.0.1:4433 with --dev].
     #[arg(long, env = "DESKHAND_AGENTS_LISTEN", value_name = "ADDR")]
     agents_listen: Option<SocketAddr>,
@@ -230,6 +233,7 @@ fn real_main(cli: Cli) -> Result<()> {
         let flags = ServerFlags {
             data_dir: args.data_dir,
             database: args.database,
+            node_name: args.node_name,
             agents_listen: args.agents_listen,
             api_listen: args.api_listen,
             advertise: args.advertise,

@@ -29,6 +29,9 @@ struct Inner {
     ended: Vec<Seen>,
     revoked: HashSet<String>,
     next_session: u64,
+    /// Agents connected to other nodes sharing the database, as last read:
+    /// (when it was read, the node).
+    remote: HashMap<String, (i64, String)>,
 }
 
 /// Live agent sessions and their liveness.
@@ -149,12 +152,31 @@ impl Presence {
         }
     }
 
-    /// For a live session: when the agent was last heard from, and from where.
+    /// For a live session: when the agent was last heard from, and from
+    /// where (`node NAME` for a session on another node, as of the last
+    /// time the nodes were read).
     pub fn status(&self, agent_id: &str) -> Option<(i64, String)> {
-        self.lock()
-            .sessions
-            .get(agent_id)
-            .map(|s| (s.last_seen, s.addr.clone()))
+        let inner = self.lock();
+        match inner.sessions.get(agent_id) {
+            Some(s) => Some((s.last_seen, s.addr.clone())),
+            None => inner
+                .remote
+                .get(agent_id)
+                .map(|(at, node)| (*at, format!("node {node}"))),
+        }
+    }
+
+    /// The agents with a session on this node.
+    pub fn local_agents(&self) -> HashSet<String> {
+        self.lock().sessions.keys().cloned().collect()
+    }
+
+    /// The agents connected to other nodes, as read at `now`.
+    pub fn set_remote(&self, remote: Vec<(String, String)>, now: i64) {
+        self.lock().remote = remote
+            .into_iter()
+            .map(|(agent, node)| (agent, (now, node)))
+            .collect();
     }
 
     /// The live connection of an agent, to open request streams on.

@@ -86,6 +86,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         tickets: settings.tickets.clone(),
         large_messages: Default::default(),
         job_finished: job_finished.clone(),
+        node_name: settings.node_name.clone(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
@@ -109,6 +110,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
         agents_endpoint: advertise.clone(),
+        node_name: settings.node_name.clone(),
         content,
         tickets: settings.tickets.clone(),
         console_secure_cookies: settings.api_tls(),
@@ -157,6 +159,17 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     };
     println!("deskhand {} is serving", env!("CARGO_PKG_VERSION"));
     println!("  data dir:        {}", dir.display());
+    let node = tokio::spawn(crate::nodes::run(
+        store.clone(),
+        presence.clone(),
+        crate::nodes::NodeInfo {
+            name: settings.node_name.clone(),
+            api: api_url.clone(),
+            agents_addr: advertise.clone(),
+            started_at: unix_now(),
+        },
+        stop_rx.clone(),
+    ));
     println!("  agents (QUIC):   {agents_addr}");
     println!("  API:             {api_url}");
     println!("  CA fingerprint:  {}", ca.fingerprint());
@@ -253,6 +266,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
+    let _ = node.await;
     let _ = conducting.await;
     info!("stopped");
     Ok(())

@@ -40,6 +40,7 @@ pub mod diag;
 pub mod jobs;
 pub mod keys;
 pub mod labels;
+pub mod nodes;
 pub mod operators;
 pub mod progress;
 pub mod publish;
@@ -104,6 +105,9 @@ pub enum Command {
     /// Enrolled agents.
     #[command(subcommand)]
     Agents(agents::AgentsCmd),
+    /// Server nodes sharing one PostgreSQL database.
+    #[command(subcommand)]
+    Nodes(nodes::NodesCmd),
     /// The audit log of operator actions.
     #[command(subcommand)]
     Audit(operators::AuditCmd),
@@ -158,6 +162,7 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Tokens(cmd) => agents::run_tokens(c, f, cmd).await,
         Command::Operators(cmd) => operators::run(c, f, cmd).await,
         Command::Agents(cmd) => agents::run(c, f, cmd).await,
+        Command::Nodes(cmd) => nodes::run(c, f, cmd).await,
         Command::Audit(cmd) => operators::run_audit(c, f, cmd).await,
         Command::Diag(cmd) => diag::run(c, f, cmd).await,
         Command::Assets(cmd) => assets::run(c, f, cmd).await,

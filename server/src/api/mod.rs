@@ -86,6 +86,8 @@ pub struct ApiState {
     pub ca_fingerprint: String,
     /// The agent endpoint address agents should dial, `HOST:PORT`.
     pub agents_endpoint: String,
+    /// This server's name among the nodes sharing its database.
+    pub node_name: String,
     /// Published artifacts.
     pub content: Arc<crate::content::ContentStore>,
     /// Ticket SLA targets and escalation.

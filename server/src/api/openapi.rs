@@ -51,6 +51,7 @@ pub const BEARER: &str = "bearer";
         document,
         server::server_info,
         server::health,
+        server::list_nodes,
         agents::list_agents,
         agents::show_agent,
         agents::revoke_agent,

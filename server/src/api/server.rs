@@ -1,5 +1,5 @@
-//! `/api/v1/server` and `/api/v1/health`: who the server is and whether
-//! its database takes writes.
+//! `/api/v1/server`, `/api/v1/health` and `/api/v1/nodes`: who the server
+//! is, whether its database takes writes, and the nodes sharing it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,13 +9,43 @@ use axum::{Json, Router};
 use super::error::ApiResult;
 use super::{Authed, Shared};
 use crate::{rfc3339, unix_now};
-use deskhand_api_types::server::{DatabaseHealth, Health, ServerInfo};
+use deskhand_api_types::server::{DatabaseHealth, Health, NodeView, ServerInfo};
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/server", get(server_info))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/nodes", get(list_nodes))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/nodes",
+    tag = "server",
+    summary = "the server nodes sharing the database: alive or not, their agents, their last heartbeat",
+    responses(
+        (status = 200, description = "every node that ever ran, alive ones first", body = Vec<NodeView>),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_nodes(State(s): State<Shared>, Authed(_): Authed) -> ApiResult<Vec<NodeView>> {
+    let nodes = s.store.list_nodes(unix_now()).await?;
+    Ok(Json(
+        nodes
+            .into_iter()
+            .map(|n| NodeView {
+                this_node: n.name == s.node_name,
+                name: n.name,
+                api: n.api,
+                agents_endpoint: n.agents_addr,
+                alive: n.alive,
+                agents: n.agents,
+                started_at: rfc3339(n.started_at),
+                heartbeat_at: rfc3339(n.heartbeat_at),
+            })
+            .collect(),
+    ))
 }
 
 impl From<crate::store::WriteHealth> for DatabaseHealth {

@@ -324,8 +324,9 @@ fn prior_of(
             None => Prior::Own(None),
         });
     };
-    if presence.status(&old).is_some() {
-        // Both are live: two installs on one machine, not a re-enrollment.
+    if presence.status(&old).is_some() || r.connected_on_a_node(&old, crate::unix_now())? {
+        // Both are live (here or on another node): two installs on one
+        // machine, not a re-enrollment.
         return Ok(Prior::Own(None));
     }
     Ok(match stored_with_software(r, &old)? {

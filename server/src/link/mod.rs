@@ -79,6 +79,8 @@ pub struct LinkContext {
     pub large_messages: LargeMessages,
     /// Poked when an agent's job finishes (rollouts wait on it).
     pub job_finished: Arc<tokio::sync::Notify>,
+    /// This server's name among the nodes sharing its database.
+    pub node_name: String,
 }
 
 /// Bodies above this size (a full inventory, mostly) count as large.

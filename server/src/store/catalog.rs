@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use rustc_hash::FxHashSet;
 
-use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 
 use super::index::SoftwareIndex;
 use super::links::{BaseIds, Changed, Changes, Corrupt, FOLD_AT, Link, LinkSet, decode_ids};
@@ -219,11 +219,25 @@ impl WriterState {
         let id = match find_software(tx, r)? {
             Some(id) => id,
             None => {
-                let id: i64 = tx.query_row(
-                    "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                    params![r.name, r.version, r.vendor, r.source, r.arch],
-                    |r| r.get(0),
-                )?;
+                // Another node may add the same row meanwhile (PostgreSQL):
+                // then its id, once its transaction is committed.
+                let added: Option<i64> = tx
+                    .query_row(
+                        "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT DO NOTHING RETURNING id",
+                        params![r.name, r.version, r.vendor, r.source, r.arch],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let id = match added {
+                    Some(id) => id,
+                    None => find_software(tx, r)?.ok_or_else(|| {
+                        StoreError::Refused(format!(
+                            "software {} {} was neither added nor found",
+                            r.name, r.version
+                        ))
+                    })?,
+                };
                 self.catalog.added.push(key);
                 id
             }
@@ -483,11 +497,17 @@ fn find_software(tx: &Conn, r: &SoftwareRow) -> Result<Option<i64>> {
         .optional()?)
 }
 
-/// The integer key of an asset, assigning the next one if it has none.
+/// The integer key of an asset, assigning the next one if it has none:
+/// one past the largest on SQLite (one writer), from a sequence on
+/// PostgreSQL, where several nodes' transactions assign at once.
 pub(super) fn asset_num(tx: &Conn, asset_id: &str) -> Result<i64> {
-    tx.prepare_cached(
-        "UPDATE assets SET num = (SELECT coalesce(max(num), 0) + 1 FROM assets) WHERE id = ?1 AND num IS NULL",
-    )?
+    let next = match tx.dialect() {
+        Dialect::Sqlite => "(SELECT coalesce(max(num), 0) + 1 FROM assets)",
+        Dialect::Postgres => "nextval('asset_nums')",
+    };
+    tx.prepare_cached(&format!(
+        "UPDATE assets SET num = {next} WHERE id = ?1 AND num IS NULL"
+    ))?
     .execute([asset_id])?;
     Ok(tx
         .prepare_cached("SELECT num FROM assets WHERE id = ?1")?

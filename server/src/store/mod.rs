@@ -53,6 +53,7 @@ mod jobs;
 mod labels;
 mod links;
 mod manual;
+mod nodes;
 mod open;
 mod reader;
 mod rollouts;
@@ -79,6 +80,7 @@ pub use diag::DiagRun;
 pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
+pub use nodes::{NodeBeat, NodeRow};
 pub use reader::Reader;
 pub use rollouts::{
     MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved, author as rollout_author,

@@ -84,6 +84,14 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether the database is PostgreSQL, which several server nodes may
+    /// share (SQLite's file has one server).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.readers.source, Source::Pg(_))
+    }
+}
+
 impl ReadPool {
     pub(super) fn new(source: Source) -> Self {
         ReadPool {

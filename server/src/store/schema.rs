@@ -5,7 +5,7 @@ use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
 use super::{
-    Result, StoreError, catalog, console, diag, jobs, links, rollouts, stale, tickets, zones,
+    Result, StoreError, catalog, console, diag, jobs, links, nodes, rollouts, stale, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -389,6 +389,8 @@ pub(super) fn migrations() -> Vec<M> {
         CREATE INDEX software_name ON software(lower(name));
         "#,
         ),
+        // Server nodes sharing one database, and where agents are connected.
+        M::up(nodes::MIGRATION),
     ]
 }
 

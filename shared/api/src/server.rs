@@ -71,3 +71,25 @@ pub struct DatabaseHealth {
     #[serde(default)]
     pub error: Option<String>,
 }
+
+/// One server node sharing the database (`GET /api/v1/nodes`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeView {
+    /// Its name (`--node-name`).
+    pub name: String,
+    /// Its API address.
+    pub api: String,
+    /// The address its agents dial.
+    pub agents_endpoint: String,
+    /// Whether its lease still runs (a heartbeat in the last 15 seconds).
+    pub alive: bool,
+    /// Agents connected to it now (none for a node that is not alive).
+    pub agents: i64,
+    /// When it started, RFC 3339.
+    pub started_at: String,
+    /// Its last heartbeat, RFC 3339.
+    pub heartbeat_at: String,
+    /// Whether this is the node that answered.
+    pub this_node: bool,
+}

@@ -81,6 +81,14 @@ pub(super) async fn session(
         Registration::Live(id) => id,
         Registration::Revoked => return refuse(conn, &mut tx, revoked()).await,
     };
+    if ctx.store.is_shared()
+        && let Err(e) = ctx
+            .store
+            .agent_joined(ctx.node_name.clone(), agent.id.clone(), unix_now())
+            .await
+    {
+        warn!(agent_id = %agent.id, error = %e, "this node's hold of the agent was not stored");
+    }
     let result = run_session(
         conn,
         Control {

@@ -22,7 +22,30 @@ const SCHEMA: &str = include_str!("postgres.sql");
 /// brings the schema to); `versions_agree` in the tests fails when one is
 /// missing, and the schema comparison against PostgreSQL when the two
 /// differ.
-const MIGRATIONS: &[(usize, &str)] = &[];
+const MIGRATIONS: &[(usize, &str)] = &[(23, NODES)];
+
+/// Version 23: server nodes and where agents are connected (SQLite's is
+/// `store::nodes::MIGRATION`), and the sequence assets' numbers come from
+/// (SQLite takes one past the largest; here several nodes assign at once).
+const NODES: &str = r#"
+CREATE TABLE nodes (
+    name          TEXT PRIMARY KEY,
+    api           TEXT NOT NULL DEFAULT '',
+    agents        TEXT NOT NULL DEFAULT '',
+    started_at    BIGINT NOT NULL,
+    heartbeat_at  BIGINT NOT NULL,
+    lease_until   BIGINT NOT NULL
+);
+CREATE TABLE agent_nodes (
+    agent_id  TEXT PRIMARY KEY,
+    node      TEXT NOT NULL,
+    since     BIGINT NOT NULL
+);
+CREATE INDEX agent_nodes_node ON agent_nodes(node);
+CREATE INDEX job_targets_queued ON job_targets(updated_at) WHERE state = 'queued';
+CREATE SEQUENCE asset_nums;
+SELECT setval('asset_nums', coalesce((SELECT max(num) FROM assets), 0) + 1, false);
+"#;
 
 /// The key of the transaction-scoped advisory lock migrations hold: the
 /// bytes of "deskhand" as a big-endian integer.

@@ -1,0 +1,176 @@
+//! This server as one node of several sharing a PostgreSQL database.
+//!
+//! Every few seconds a node renews its lease in the `nodes` table and
+//! records which agents joined and left it; it reads which agents the
+//! other live nodes hold, so they count as online here too. Every second
+//! it pokes its own agents that have job targets queued since the last
+//! look: a job created on another node reaches them within about a
+//! second. On SQLite (one server) only the heartbeat runs, so
+//! `nodes list` shows the one node.
+//!
+//! What to do and when is [`Due::at`] and [`membership`], pure; the loop
+//! around them is the driver.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::presence::Presence;
+use crate::store::{NodeBeat, Store};
+
+/// Seconds between heartbeats.
+pub const BEAT_SECS: i64 = 5;
+/// Seconds a heartbeat keeps a node alive: three missed beats.
+pub const LEASE_SECS: i64 = 3 * BEAT_SECS;
+/// How far back each look for queued targets reaches beyond the last
+/// one: commits of another node can land a little after their time.
+const LOOK_BACK_SECS: i64 = 2;
+
+/// Who this node is.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// `--node-name`.
+    pub name: String,
+    /// Its API address.
+    pub api: String,
+    /// The address agents dial.
+    pub agents_addr: String,
+    /// When it started (Unix seconds).
+    pub started_at: i64,
+}
+
+/// What is due at a tick. Pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// Renew the lease, write membership, read the other nodes' agents.
+    pub beat: bool,
+    /// Look for targets queued by other nodes since this time.
+    pub jobs_since: Option<i64>,
+}
+
+impl Due {
+    /// What a node whose last beat was at `last_beat` and last look at
+    /// `last_look` does at `now`; `shared` is false on SQLite, where no
+    /// other node makes jobs.
+    pub fn at(now: i64, last_beat: Option<i64>, last_look: Option<i64>, shared: bool) -> Due {
+        Due {
+            beat: last_beat.is_none_or(|t| now - t >= BEAT_SECS || now < t),
+            jobs_since: shared.then(|| last_look.unwrap_or(now) - LOOK_BACK_SECS),
+        }
+    }
+}
+
+/// The agents that joined and left this node between what was written
+/// and what is live now, each sorted. Pure.
+pub fn membership(written: &HashSet<String>, live: &HashSet<String>) -> (Vec<String>, Vec<String>) {
+    let mut joined: Vec<String> = live.difference(written).cloned().collect();
+    let mut left: Vec<String> = written.difference(live).cloned().collect();
+    joined.sort();
+    left.sort();
+    (joined, left)
+}
+
+/// Runs the node's heartbeat and job looks until `stop` turns true.
+pub async fn run(
+    store: Store,
+    presence: Arc<Presence>,
+    node: NodeInfo,
+    mut stop: watch::Receiver<bool>,
+) {
+    let shared = store.is_shared();
+    let mut written: HashSet<String> = HashSet::new();
+    let (mut last_beat, mut last_look) = (None, None);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let now = crate::unix_now();
+        let due = Due::at(now, last_beat, last_look, shared);
+        if let Some(since) = due.jobs_since {
+            match store.agents_with_queued_jobs_since(since).await {
+                Ok(agents) => {
+                    for agent in agents {
+                        presence.poke_jobs(&agent);
+                    }
+                    last_look = Some(now);
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for jobs made on other nodes failed"),
+            }
+        }
+        if due.beat {
+            let live = presence.local_agents();
+            let (joined, left) = membership(&written, &live);
+            let beat = NodeBeat {
+                name: node.name.clone(),
+                api: node.api.clone(),
+                agents_addr: node.agents_addr.clone(),
+                started_at: node.started_at,
+                lease_until: now + LEASE_SECS,
+            };
+            match store.node_heartbeat(beat, joined, left, now).await {
+                Ok(()) => {
+                    written = live;
+                    last_beat = Some(now);
+                }
+                Err(e) => tracing::warn!(error = %e, "the node's heartbeat was not stored"),
+            }
+            if shared {
+                match store.remote_agents(node.name.clone(), now).await {
+                    Ok(remote) => presence.set_remote(remote, now),
+                    Err(e) => tracing::warn!(error = %e, "reading the other nodes' agents failed"),
+                }
+            }
+        }
+    }
+    // Leaving: the lease is let go at once, so the others stop counting
+    // this node's agents as online.
+    let now = crate::unix_now();
+    let (_, left) = membership(&written, &HashSet::new());
+    let beat = NodeBeat {
+        name: node.name.clone(),
+        api: node.api,
+        agents_addr: node.agents_addr,
+        started_at: node.started_at,
+        lease_until: now - 1,
+    };
+    if let Err(e) = store.node_heartbeat(beat, Vec::new(), left, now).await {
+        tracing::warn!(error = %e, "the node's leaving was not stored");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beats_come_every_few_seconds_and_looks_only_on_a_shared_database() {
+        assert_eq!(
+            Due::at(100, None, None, false),
+            Due {
+                beat: true,
+                jobs_since: None
+            }
+        );
+        assert!(!Due::at(104, Some(100), None, false).beat);
+        assert!(Due::at(105, Some(100), None, false).beat);
+        // A clock that went back beats at once rather than waiting.
+        assert!(Due::at(90, Some(100), None, false).beat);
+        assert_eq!(Due::at(100, Some(99), Some(99), true).jobs_since, Some(97));
+        assert_eq!(Due::at(100, Some(99), None, true).jobs_since, Some(98));
+    }
+
+    #[test]
+    fn membership_is_what_joined_and_what_left() {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<HashSet<_>>();
+        let (joined, left) = membership(&set(&["a", "b", "c"]), &set(&["c", "d", "a"]));
+        assert_eq!(joined, ["d"]);
+        assert_eq!(left, ["b"]);
+        let (joined, left) = membership(&set(&[]), &set(&[]));
+        assert!(joined.is_empty() && left.is_empty());
+    }
+}

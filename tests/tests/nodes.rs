@@ -1,0 +1,154 @@
+//! Two server nodes on one PostgreSQL database, with real agents over
+//! QUIC on loopback split between them: each node sees the other and its
+//! agents, every agent's inventory can be read from either node, and a
+//! job created on one node reaches the agents of the other. The cluster
+//! is the tests' own (or the one `DESKHAND_TEST_DATABASE` names).
+
+use std::path::Path;
+use std::time::Duration;
+
+use deskhand_tests::postgres::ClusterRef;
+use deskhand_tests::{Agent, Proc, Server, wait_for};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(45);
+
+/// A node of `database` in `dir` named `name`; the second and later
+/// nodes get the first one's CA (as the README tells operators to copy
+/// it), so agents enrolled anywhere trust every node, and its admin
+/// token file (the admin is in the database already).
+fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
+    if let Some(first) = ca_from {
+        std::fs::create_dir_all(dir).expect("data dir");
+        for file in ["ca.pem", "ca.key", "admin.token"] {
+            std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
+        }
+    }
+    Server::start_env(
+        dir,
+        &[
+            ("DESKHAND_DATABASE", database),
+            ("DESKHAND_NODE_NAME", name),
+        ],
+    )
+    .expect("node starts")
+}
+
+/// Enrolls and runs an agent against `server`'s agent endpoint.
+fn agent(dir: &Path, server: &Server, token: &str) -> (String, Proc) {
+    let agent = Agent::new(dir);
+    let id = agent.enroll_ok(server, token);
+    let run = agent.run().expect("agent runs");
+    (id, run)
+}
+
+fn nodes(server: &Server) -> Vec<(String, bool, i64)> {
+    server
+        .json(&["nodes", "list"])
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap_or("").to_string(),
+                n["alive"].as_bool().unwrap_or(false),
+                n["agents"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_nodes_share_agents_inventory_and_jobs() {
+    let Some(cluster) = ClusterRef::from_env_or_start().expect("PostgreSQL") else {
+        return;
+    };
+    let database = cluster.create_database("nodes").expect("a database");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = node(&tmp.path().join("node-a"), "node-a", &database, None);
+    let b = node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
+    assert_eq!(a.ca_fingerprint, b.ca_fingerprint, "one CA");
+
+    // A token made on one node enrolls on the other: it is in the database.
+    let token = a.token(4, "1h");
+    // Agents 0 and 1 on node A, 2 and 3 on node B.
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let server = if i < 2 { &a } else { &b };
+        let (id, run) = agent(&tmp.path().join(format!("agent-{i}")), server, &token);
+        wait_for(WAIT, "each agent online on its node", || {
+            server.is_online(&id).then_some(())
+        });
+        agents.push((id, run));
+    }
+
+    // Each node lists both, with their agents, marking itself.
+    wait_for(WAIT, "both nodes alive with two agents each", || {
+        let seen = nodes(&a);
+        (seen == [("node-a".into(), true, 2), ("node-b".into(), true, 2)]).then_some(())
+    });
+    let listed = b.json(&["nodes", "list"]);
+    let me: Vec<&Value> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|n| n["this_node"] == true)
+        .collect();
+    assert_eq!(me.len(), 1);
+    assert_eq!(me[0]["name"], "node-b");
+    // Every agent is online and inventoried, seen from either node.
+    for server in [&a, &b] {
+        for (id, _) in &agents {
+            wait_for(WAIT, "every agent online from each node", || {
+                server.is_online(id).then_some(())
+            });
+            wait_for(WAIT, "every agent's inventory from each node", || {
+                let list = server.json(&["assets", "list"]);
+                let listed = list.as_array()?.iter().find(|x| x["id"] == id.as_str())?;
+                (listed["software_count"].as_i64() > Some(0)).then_some(())
+            });
+        }
+    }
+
+    // A job made on node A reaches all four, two of them through node B.
+    let targets: Vec<&str> = agents.iter().map(|(id, _)| id.as_str()).collect();
+    let mut args = vec!["jobs", "run", "--inventory"];
+    for id in &targets {
+        args.extend(["--target", id]);
+    }
+    let job = a.json(&args)["id"].as_str().expect("a job id").to_string();
+    let finished = wait_for(WAIT, "the job finished on every target", || {
+        let shown = b.json(&["jobs", "show", &job]);
+        let states: Vec<String> = shown["targets"]
+            .as_array()?
+            .iter()
+            .map(|t| t["state"].as_str().unwrap_or("").to_string())
+            .collect();
+        (states.len() == 4
+            && states
+                .iter()
+                .all(|s| s != "queued" && s != "delivered" && s != "running"))
+        .then_some(states)
+    });
+    assert!(
+        finished.iter().all(|s| s == "succeeded"),
+        "{finished:?}\nnode a: {}\nnode b: {}",
+        a.log(),
+        b.log()
+    );
+
+    // Node A stops: B sees it go, and A's agents are no longer online.
+    a.stop();
+    wait_for(WAIT, "node A gone from B's list", || {
+        let seen = nodes(&b);
+        (seen.first() == Some(&("node-b".into(), true, 2))
+            && seen.get(1) == Some(&("node-a".into(), false, 0)))
+        .then_some(())
+    });
+    let (a_agent, _) = &agents[0];
+    wait_for(WAIT, "node A's agents offline from B", || {
+        (!b.is_online(a_agent)).then_some(())
+    });
+    drop(agents);
+    drop(cluster);
+}
