@@ -55,9 +55,14 @@ pub async fn sweep(
     Ok(n)
 }
 
-/// Runs [`sweep`] periodically until `stop` turns true; does nothing when
-/// automatic escalation is off.
-pub async fn run(store: Store, settings: TicketSettings, mut stop: watch::Receiver<bool>) {
+/// Runs [`sweep`] periodically while this node leads, until `stop` turns
+/// true; does nothing when automatic escalation is off.
+pub async fn run(
+    store: Store,
+    settings: TicketSettings,
+    leader: crate::nodes::Leader,
+    mut stop: watch::Receiver<bool>,
+) {
     if !settings.auto_escalate {
         return;
     }
@@ -66,6 +71,10 @@ pub async fn run(store: Store, settings: TicketSettings, mut stop: watch::Receiv
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        // One node of several sweeps: the one that leads.
+        if !leader.leads() {
+            continue;
         }
         if let Err(e) = sweep(&store, &settings, unix_now()).await {
             warn!(error = %e, "the escalation sweep failed");

@@ -13,6 +13,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -27,6 +28,35 @@ pub const LEASE_SECS: i64 = 3 * BEAT_SECS;
 /// How far back each look for queued targets reaches beyond the last
 /// one: commits of another node can land a little after their time.
 const LOOK_BACK_SECS: i64 = 2;
+
+/// Whether this node leads: runs the work that must run once across the
+/// nodes (SLA escalation, job expiry). Set at each heartbeat; cheap to
+/// clone and to read.
+#[derive(Debug, Clone, Default)]
+pub struct Leader(Arc<AtomicBool>);
+
+impl Leader {
+    /// A node that leads from the start (SQLite's one server) or only
+    /// once its first heartbeat takes the lock (PostgreSQL).
+    pub fn new(leads: bool) -> Self {
+        Leader(Arc::new(AtomicBool::new(leads)))
+    }
+
+    /// Whether this node leads now.
+    pub fn leads(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, leads: bool, node: &str) {
+        if self.0.swap(leads, Ordering::Relaxed) != leads {
+            if leads {
+                tracing::info!(node, "this node leads: it runs escalation and job expiry");
+            } else {
+                tracing::warn!(node, "this node no longer leads");
+            }
+        }
+    }
+}
 
 /// Who this node is.
 #[derive(Debug, Clone)]
@@ -77,6 +107,7 @@ pub async fn run(
     store: Store,
     presence: Arc<Presence>,
     node: NodeInfo,
+    leader: Leader,
     mut stop: watch::Receiver<bool>,
 ) {
     let shared = store.is_shared();
@@ -118,6 +149,15 @@ pub async fn run(
                     last_beat = Some(now);
                 }
                 Err(e) => tracing::warn!(error = %e, "the node's heartbeat was not stored"),
+            }
+            let lead = store.clone();
+            match tokio::task::spawn_blocking(move || lead.try_lead()).await {
+                Ok(Ok(leads)) => leader.set(leads, &node.name),
+                Ok(Err(e)) => {
+                    leader.set(false, &node.name);
+                    tracing::warn!(error = %e, "could not tell whether this node leads");
+                }
+                Err(e) => tracing::warn!(error = %e, "could not tell whether this node leads"),
             }
             if shared {
                 match store.remote_agents(node.name.clone(), now).await {

@@ -88,7 +88,8 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         job_finished: job_finished.clone(),
         node_name: settings.node_name.clone(),
     });
-    let sweeper = tokio::spawn(expire_loop(store.clone(), stop_rx.clone()));
+    let leader = crate::nodes::Leader::new(!store.is_shared());
+    let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
         endpoint.clone(),
         ctx,
@@ -103,6 +104,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let escalator = tokio::spawn(crate::escalator::run(
         store.clone(),
         settings.tickets.clone(),
+        leader.clone(),
         stop_rx.clone(),
     ));
     let app = api::router(Arc::new(ApiState {
@@ -168,6 +170,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             agents_addr: advertise.clone(),
             started_at: unix_now(),
         },
+        leader,
         stop_rx.clone(),
     ));
     println!("  agents (QUIC):   {agents_addr}");
@@ -353,12 +356,15 @@ fn keep_private(path: &Path) -> Result<()> {
 const EXPIRE_EVERY: Duration = Duration::from_secs(5);
 
 /// Expires queued job targets whose deadline passed.
-async fn expire_loop(store: Store, mut stop: watch::Receiver<bool>) {
+async fn expire_loop(store: Store, leader: crate::nodes::Leader, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(EXPIRE_EVERY);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        if !leader.leads() {
+            continue;
         }
         match store.expire_jobs(unix_now()).await {
             Ok(0) => {}

@@ -2,7 +2,8 @@
 //! QUIC on loopback split between them: each node sees the other and its
 //! agents, every agent's inventory can be read from either node, and a
 //! job created on one node reaches the agents of the other. The cluster
-//! is the tests' own (or the one `DESKHAND_TEST_DATABASE` names).
+//! is the tests' own (or the one `DESKHAND_TEST_DATABASE` names). One
+//! node leads at a time, and another takes over when it stops.
 
 use std::path::Path;
 use std::time::Duration;
@@ -137,8 +138,18 @@ fn two_nodes_share_agents_inventory_and_jobs() {
         b.log()
     );
 
-    // Node A stops: B sees it go, and A's agents are no longer online.
+    // One node leads (runs escalation and job expiry): the first.
+    wait_for(WAIT, "node A leading", || {
+        a.log().contains("this node leads").then_some(())
+    });
+    assert!(!b.log().contains("this node leads"), "{}", b.log());
+
+    // Node A stops: B sees it go, its agents are no longer online, and B
+    // leads in its place.
     a.stop();
+    wait_for(WAIT, "node B leading", || {
+        b.log().contains("this node leads").then_some(())
+    });
     wait_for(WAIT, "node A gone from B's list", || {
         let seen = nodes(&b);
         (seen.first() == Some(&("node-b".into(), true, 2))

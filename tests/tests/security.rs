@@ -125,7 +125,7 @@ fn the_admin_token_is_printed_when_made_and_only_its_file_named_afterwards() {
 #[test]
 fn invisible_characters_are_refused_in_filters_and_names() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (server, _agent, _id, _run) = server_with_agent(tmp.path());
+    let (server, _agent, id, _run) = server_with_agent(tmp.path());
     let token = Some(server.admin_token.as_str());
 
     // A NUL filter once matched every asset.
@@ -160,7 +160,9 @@ fn invisible_characters_are_refused_in_filters_and_names() {
     assert_eq!(server.json(&["jobs", "list"]), Value::Array(vec![]));
 
     // Names: a right-to-left override would hide what a name ends with.
-    // Only the assets' names: the agent's own asset changes as it reports.
+    // Only the assets' names: the agent's own asset changes as it reports,
+    // so its first report is waited for (it once landed mid-comparison).
+    server.asset_when_in(&id);
     let names = || {
         let list = server.json(&["assets", "list", "--status", "all"]);
         let mut names: Vec<String> = list

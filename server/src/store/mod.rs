@@ -216,6 +216,9 @@ pub struct Store {
     index: Arc<RwLock<SoftwareIndex>>,
     /// What the writer found in its last batch.
     health: Arc<Mutex<WriteHealth>>,
+    /// On PostgreSQL, the connection that holds the singleton lock while
+    /// this node leads (see [`Store::try_lead`]).
+    lead: Arc<Mutex<Option<sql::Conn>>>,
 }
 
 #[cfg(test)]

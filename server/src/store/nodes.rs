@@ -3,8 +3,9 @@
 //! to know who is online where. On SQLite the one server is the one node.
 //! Time is the caller's (`now`, Unix seconds).
 
-use crate::store::sql::params;
+use crate::store::sql::{Conn, PgConn, params};
 
+use super::reader::Source;
 use super::{Reader, Result, Store};
 
 /// The schema of this module (SQLite's migration 23; PostgreSQL's twin,
@@ -152,6 +153,41 @@ impl Store {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+}
+
+/// The advisory lock the leading node holds: "deskhand" + 1.
+const LEAD_LOCK: i64 = 0x6465_736b_6861_6e64 + 1;
+
+impl Store {
+    /// Whether this node leads, so runs the work that must run once
+    /// (SLA escalation, job expiry): always on SQLite; on PostgreSQL while
+    /// a connection of its own holds an advisory lock, which the server
+    /// lets go when this node dies (its connection with it), and which
+    /// another node then takes at its next try. Blocks: call it off the
+    /// async runtime.
+    pub fn try_lead(&self) -> Result<bool> {
+        let Source::Pg(config) = &self.readers.source else {
+            return Ok(true);
+        };
+        let mut held = self
+            .lead
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(conn) = held.as_ref() {
+            // Still ours while its connection answers.
+            match conn.query_row("SELECT 1", [], |r| r.get::<i64>(0)) {
+                Ok(_) => return Ok(true),
+                Err(_) => *held = None,
+            }
+        }
+        let conn = Conn::Pg(Box::new(PgConn::connect(config)?));
+        let got: bool =
+            conn.query_row("SELECT pg_try_advisory_lock(?1)", [LEAD_LOCK], |r| r.get(0))?;
+        if got {
+            *held = Some(conn);
+        }
+        Ok(got)
     }
 }
 

@@ -85,6 +85,7 @@ impl Store {
             readers: Arc::new(ReadPool::new(source)),
             index,
             health,
+            lead: Arc::new(Mutex::new(None)),
         })
     }
 }

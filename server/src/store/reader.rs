@@ -15,7 +15,7 @@ use super::{BLOCKING_THREADS, Result, Store, StoreError, configure};
 const MAX_IDLE_READERS: usize = BLOCKING_THREADS;
 
 pub(super) struct ReadPool {
-    source: Source,
+    pub(super) source: Source,
     idle: Mutex<Vec<Conn>>,
 }
 
