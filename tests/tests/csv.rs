@@ -17,7 +17,9 @@ use serde_json::Value;
 fn post_raw(server: &Server, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
     let addr = server.api.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
+    // Generous: 100,000 rows checked on PostgreSQL take over a minute in
+    // a debug build (a round trip per statement).
+    s.set_read_timeout(Some(Duration::from_secs(300)))
         .expect("timeout");
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -191,6 +191,13 @@ fn fill(path: &std::path::Path) -> u64 {
 /// last-seen time), and writes work once there is room.
 #[test]
 fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
+    if deskhand_tests::on_postgres() {
+        // The disk filled here is the data directory's; a PostgreSQL
+        // store is elsewhere. Its full disk (SQLSTATE 53100) is the
+        // trigger of the test above.
+        eprintln!("a full data directory is SQLite's case: not run on PostgreSQL");
+        return;
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     // Liveness written every second rather than every five.
     let config = tmp.path().join("server.toml");

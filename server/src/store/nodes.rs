@@ -123,6 +123,19 @@ impl Store {
         .await
     }
 
+    /// Records at once that `agent` left `node` (unless it has moved to
+    /// another node meanwhile).
+    pub async fn agent_left(&self, node: String, agent: String, now: i64) -> Result<()> {
+        self.write_at(now, move |tx| {
+            tx.execute(
+                "DELETE FROM agent_nodes WHERE agent_id = ?1 AND node = ?2",
+                params![agent, node],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Every node that ever recorded itself, alive ones first, by name.
     pub async fn list_nodes(&self, now: i64) -> Result<Vec<NodeRow>> {
         self.read(move |r| r.nodes(now)).await

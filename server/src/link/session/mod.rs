@@ -105,6 +105,15 @@ pub(super) async fn session(
     )
     .await;
     ctx.presence.unregister(&agent.id, session_id);
+    if ctx.store.is_shared()
+        && ctx.presence.status(&agent.id).is_none()
+        && let Err(e) = ctx
+            .store
+            .agent_left(ctx.node_name.clone(), agent.id.clone(), unix_now())
+            .await
+    {
+        warn!(agent_id = %agent.id, error = %e, "this node's release of the agent was not stored");
+    }
     info!(agent_id = %agent.id, "agent disconnected");
     result
 }
