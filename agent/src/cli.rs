@@ -55,7 +55,8 @@ pub struct Cli {
 pub enum Command {
     /// Enroll this machine with a server, using a token from `deskhand tokens create`.
     Enroll {
-        /// The server's agent endpoint, HOST:PORT.
+        /// The server's agent endpoint, HOST:PORT; several nodes of one server
+        /// as HOST:PORT,HOST:PORT (tried in order, on every reconnect).
         #[arg(long, env = "DESKHAND_AGENT_SERVER", value_name = "HOST:PORT")]
         server: String,
         /// The enrollment token.

@@ -421,6 +421,12 @@ impl Server {
         self.proc.stop()
     }
 
+    /// Kills the server with SIGKILL (no graceful shutdown: a crash) and
+    /// leaves it down.
+    pub fn kill(mut self) {
+        self.proc.kill();
+    }
+
     /// Kills the server with SIGKILL (no graceful shutdown) and starts it
     /// again on the same data directory and addresses.
     pub fn crash_and_restart(&mut self) {
@@ -595,6 +601,24 @@ impl Agent {
             .args(extra)
             .output()
             .expect("running deskhand-agent enroll")
+    }
+
+    /// Enrolls with `servers` as given (`HOST:PORT,HOST:PORT` for several
+    /// nodes), asserting success; returns the agent id.
+    pub fn enroll_at(&self, servers: &str, token: &str, fingerprint: &str) -> String {
+        let out = Command::new(bin("deskhand-agent"))
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(["enroll", "--server", servers, "--token", token])
+            .args(["--ca-fingerprint", fingerprint])
+            .output()
+            .expect("running deskhand-agent enroll");
+        assert!(
+            out.status.success(),
+            "enroll at {servers}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.id().expect("an enrolled agent has an id")
     }
 
     /// Enrolls, asserting success; returns the agent id.

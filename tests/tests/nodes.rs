@@ -3,7 +3,8 @@
 //! agents, every agent's inventory can be read from either node, and a
 //! job created on one node reaches the agents of the other. The cluster
 //! is the tests' own (or the one `DESKHAND_TEST_DATABASE` names). One
-//! node leads at a time, and another takes over when it stops.
+//! node leads at a time, and another takes over when it stops; agents
+//! given both nodes' addresses move to the one left.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use deskhand_tests::{Agent, Proc, Server, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(45);
+/// A dead node's lease (15 s) and its agents' idle timeouts have to run
+/// out first.
+const FAILOVER: Duration = Duration::from_secs(90);
 
 /// A node of `database` in `dir` named `name`; the second and later
 /// nodes get the first one's CA (as the README tells operators to copy
@@ -35,10 +39,12 @@ fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Ser
     .expect("node starts")
 }
 
-/// Enrolls and runs an agent against `server`'s agent endpoint.
-fn agent(dir: &Path, server: &Server, token: &str) -> (String, Proc) {
+/// Enrolls and runs an agent given both nodes, `first` first: it connects
+/// to `first`, and to the other when `first` is gone.
+fn agent(dir: &Path, first: &Server, other: &Server, token: &str) -> (String, Proc) {
     let agent = Agent::new(dir);
-    let id = agent.enroll_ok(server, token);
+    let servers = format!("{},{}", first.agents, other.agents);
+    let id = agent.enroll_at(&servers, token, &first.ca_fingerprint);
     let run = agent.run().expect("agent runs");
     (id, run)
 }
@@ -75,8 +81,13 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     // Agents 0 and 1 on node A, 2 and 3 on node B.
     let mut agents = Vec::new();
     for i in 0..4 {
-        let server = if i < 2 { &a } else { &b };
-        let (id, run) = agent(&tmp.path().join(format!("agent-{i}")), server, &token);
+        let (server, other) = if i < 2 { (&a, &b) } else { (&b, &a) };
+        let (id, run) = agent(
+            &tmp.path().join(format!("agent-{i}")),
+            server,
+            other,
+            &token,
+        );
         wait_for(WAIT, "each agent online on its node", || {
             server.is_online(&id).then_some(())
         });
@@ -144,22 +155,23 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     });
     assert!(!b.log().contains("this node leads"), "{}", b.log());
 
-    // Node A stops: B sees it go, its agents are no longer online, and B
-    // leads in its place.
-    a.stop();
-    wait_for(WAIT, "node B leading", || {
+    // Node A dies (SIGKILL: its lease is not let go, its agents' links
+    // just stop answering): B leads in its place once the lease has run
+    // out, lists A as gone, and A's agents come to B, the other address
+    // they were given.
+    a.kill();
+    wait_for(FAILOVER, "node B leading", || {
         b.log().contains("this node leads").then_some(())
     });
-    wait_for(WAIT, "node A gone from B's list", || {
+    wait_for(FAILOVER, "A gone and all four agents on B", || {
         let seen = nodes(&b);
-        (seen.first() == Some(&("node-b".into(), true, 2))
+        (seen.first() == Some(&("node-b".into(), true, 4))
             && seen.get(1) == Some(&("node-a".into(), false, 0)))
         .then_some(())
     });
-    let (a_agent, _) = &agents[0];
-    wait_for(WAIT, "node A's agents offline from B", || {
-        (!b.is_online(a_agent)).then_some(())
-    });
+    for (id, _) in &agents {
+        assert!(b.is_online(id), "{id} on B: {}", b.log());
+    }
     drop(agents);
     drop(cluster);
 }

@@ -59,16 +59,60 @@ pub struct EnrollOptions {
     pub trusted_publishers: Vec<String>,
 }
 
-async fn resolve(server: &str) -> Result<SocketAddr> {
-    tokio::net::lookup_host(server)
-        .await
-        .with_context(|| format!("resolving {server}"))?
-        .next()
-        .ok_or_else(|| anyhow!("{server} resolves to no address"))
+/// How long one address may take to answer before the next is tried: a
+/// server node that died answers nothing.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The servers `server` names, in order: `HOST:PORT`, or several joined
+/// by commas (the nodes of one deskhand sharing a database). Pure.
+pub fn server_list(server: &str) -> Vec<&str> {
+    server
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
+/// Every address of every server `server` names, in order (a name may
+/// resolve to several).
+async fn resolve(server: &str) -> Result<Vec<(String, SocketAddr)>> {
+    let mut all = Vec::new();
+    let mut failures = Vec::new();
+    for name in server_list(server) {
+        match tokio::net::lookup_host(name).await {
+            Ok(addrs) => all.extend(addrs.map(|a| (name.to_string(), a))),
+            Err(e) => failures.push(format!("resolving {name}: {e}")),
+        }
+    }
+    if all.is_empty() {
+        return Err(match failures.is_empty() {
+            true => anyhow!("`{server}` names no server address"),
+            false => anyhow!("{}", failures.join("; ")),
+        });
+    }
+    Ok(all)
+}
+
+/// Connects to the first of `server`'s addresses that answers.
 async fn dial(server: &str, config: quinn::ClientConfig) -> Result<(Endpoint, Connection)> {
-    let addr = resolve(server).await?;
+    let mut failures = Vec::new();
+    for (name, addr) in resolve(server).await? {
+        match tokio::time::timeout(CONNECT_TIMEOUT, dial_one(&name, addr, config.clone())).await {
+            Ok(Ok(dialed)) => return Ok(dialed),
+            Ok(Err(e)) => failures.push(format!("{e:#}")),
+            Err(_) => failures.push(format!(
+                "{name} ({addr}) did not answer in {CONNECT_TIMEOUT:?}"
+            )),
+        }
+    }
+    Err(anyhow!("{}", failures.join("; ")))
+}
+
+async fn dial_one(
+    server: &str,
+    addr: SocketAddr,
+    config: quinn::ClientConfig,
+) -> Result<(Endpoint, Connection)> {
     let bind: SocketAddr = if addr.is_ipv6() {
         "[::]:0".parse()?
     } else {
@@ -223,4 +267,19 @@ async fn session(
     // Let the close reach the server, but never hang on it.
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     end
+}
+
+#[cfg(test)]
+mod server_list_tests {
+    use super::server_list;
+
+    #[test]
+    fn one_server_or_several_nodes_in_order() {
+        assert_eq!(server_list("dh.example.com:4433"), ["dh.example.com:4433"]);
+        assert_eq!(
+            server_list("node-a:4433, node-b:4433,,"),
+            ["node-a:4433", "node-b:4433"]
+        );
+        assert!(server_list(" , ").is_empty());
+    }
 }
