@@ -205,10 +205,7 @@ impl Server {
     pub fn sql_execute(&self, sql: &str, params: &[&str]) -> u64 {
         match database_for(&self.data_dir).expect("the test database") {
             None => {
-                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
-                    .expect("open the server's SQLite file");
-                db.busy_timeout(Duration::from_secs(30))
-                    .expect("busy timeout");
+                let db = self.sqlite_file();
                 db.execute(sql, rusqlite::params_from_iter(params))
                     .expect("the statement runs") as u64
             }
@@ -228,8 +225,7 @@ impl Server {
     pub fn sql_texts(&self, sql: &str, params: &[&str]) -> Vec<String> {
         match database_for(&self.data_dir).expect("the test database") {
             None => {
-                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
-                    .expect("open the server's SQLite file");
+                let db = self.sqlite_file();
                 let mut st = db.prepare(sql).expect("the query prepares");
                 st.query_map(rusqlite::params_from_iter(params), |r| r.get(0))
                     .expect("the query runs")
@@ -256,16 +252,22 @@ impl Server {
     pub fn sql_batch(&self, sqlite: &str, postgres: &str) {
         match database_for(&self.data_dir).expect("the test database") {
             None => {
-                let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
-                    .expect("open the server's SQLite file");
-                db.busy_timeout(Duration::from_secs(30))
-                    .expect("busy timeout");
+                let db = self.sqlite_file();
                 db.execute_batch(sqlite).expect("the statements run");
             }
             Some(url) => postgres_client(&url, |c| {
                 c.batch_execute(postgres).expect("the statements run")
             }),
         }
+    }
+
+    /// A connection to the server's SQLite file, beside the server.
+    fn sqlite_file(&self) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open(self.data_dir.join("deskhand.db"))
+            .expect("open the server's SQLite file");
+        db.busy_timeout(Duration::from_secs(30))
+            .expect("busy timeout");
+        db
     }
 
     /// Whether the server's database is undamaged: SQLite's
