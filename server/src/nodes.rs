@@ -30,7 +30,7 @@ pub const LEASE_SECS: i64 = 3 * BEAT_SECS;
 const LOOK_BACK_SECS: i64 = 2;
 
 /// Whether this node leads: runs the work that must run once across the
-/// nodes (SLA escalation, job expiry). Set at each heartbeat; cheap to
+/// nodes (SLA escalation, job expiry, rollouts). Set at each heartbeat; cheap to
 /// clone and to read.
 #[derive(Debug, Clone, Default)]
 pub struct Leader(Arc<AtomicBool>);
@@ -47,10 +47,13 @@ impl Leader {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn set(&self, leads: bool, node: &str) {
+    pub(crate) fn set(&self, leads: bool, node: &str) {
         if self.0.swap(leads, Ordering::Relaxed) != leads {
             if leads {
-                tracing::info!(node, "this node leads: it runs escalation and job expiry");
+                tracing::info!(
+                    node,
+                    "this node leads: it runs rollouts, escalation and job expiry"
+                );
             } else {
                 tracing::warn!(node, "this node no longer leads");
             }

@@ -83,7 +83,8 @@ pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use nodes::{NodeBeat, NodeRow};
 pub use reader::Reader;
 pub use rollouts::{
-    MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved, author as rollout_author,
+    AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
+    author as rollout_author,
 };
 pub use snapshot::{Snapshot, snapshot};
 pub use software::{SoftwareOrder, SoftwareSort};

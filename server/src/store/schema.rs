@@ -391,6 +391,8 @@ pub(super) fn migrations() -> Vec<M> {
         ),
         // Server nodes sharing one database, and where agents are connected.
         M::up(nodes::MIGRATION),
+        // Rollout commands asked on a node that does not lead.
+        M::up(rollouts::COMMANDS_MIGRATION),
     ]
 }
 

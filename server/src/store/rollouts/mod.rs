@@ -12,9 +12,12 @@
 //! pair twice" hold. An abort with rollback adds a second, uninstall job.
 //!
 //! - `mod.rs`: the schema, the types, creating and saving.
+//! - `commands`: operators' commands asked on a node that does not lead,
+//!   for the leading node's conductor.
 //! - `queries`: loading rollouts, finished targets, new tickets, installed
 //!   versions, and machine rows for the progress document.
 
+mod commands;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -26,6 +29,8 @@ use super::{Result, Store, StoreError, audit};
 use crate::jobs::TargetState;
 use crate::rollouts::{Machine, PauseReason, Phase, Rollout, RolloutAction};
 
+pub(super) use commands::MIGRATION as COMMANDS_MIGRATION;
+pub use commands::{AskedCommand, CommandState};
 pub use queries::{MachineDetail, NewTicketLink};
 
 /// The schema of this module (one migration).
