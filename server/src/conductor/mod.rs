@@ -277,7 +277,7 @@ impl Runner {
     async fn create(&mut self, c: Create) -> Result<i64, ConductorError> {
         let store = &self.parts.store;
         let now = unix_now();
-        let id = store.next_rollout_number().await?;
+        let id = store.take_rollout_number(now).await?;
         let mut rec = c.record;
         let installed = installed_map(store, &c.check).await?;
         let spec = RolloutSpec {

@@ -122,6 +122,12 @@ async fn a_created_rollout_reads_back_as_it_was_with_its_first_send_queued() {
     let (_dir, s, raw) = setup().await;
     let rec = created(&s).await;
     assert_eq!(s.next_rollout_number().await.expect("next"), 2);
+    let taken = s.take_rollout_number(1).await.expect("take");
+    assert_eq!(taken, 2);
+    if s.is_shared() {
+        // Taken on PostgreSQL: the next creation gets the one after.
+        assert_eq!(s.next_rollout_number().await.expect("next"), 3);
+    }
     let back = s.rollout(1).await.expect("read");
     assert_eq!(back, rec);
     assert_eq!(
