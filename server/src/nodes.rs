@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::presence::Presence;
-use crate::store::{NodeBeat, Store};
+use crate::store::{LinkFollow, NodeBeat, Store};
 
 /// Seconds between heartbeats.
 pub const BEAT_SECS: i64 = 5;
@@ -30,7 +30,7 @@ pub const LEASE_SECS: i64 = 3 * BEAT_SECS;
 const LOOK_BACK_SECS: i64 = 2;
 
 /// Whether this node leads: runs the work that must run once across the
-/// nodes (SLA escalation, job expiry). Set at each heartbeat; cheap to
+/// nodes (SLA escalation, job expiry, rollouts). Set at each heartbeat; cheap to
 /// clone and to read.
 #[derive(Debug, Clone, Default)]
 pub struct Leader(Arc<AtomicBool>);
@@ -47,10 +47,13 @@ impl Leader {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn set(&self, leads: bool, node: &str) {
+    pub(crate) fn set(&self, leads: bool, node: &str) {
         if self.0.swap(leads, Ordering::Relaxed) != leads {
             if leads {
-                tracing::info!(node, "this node leads: it runs escalation and job expiry");
+                tracing::info!(
+                    node,
+                    "this node leads: it runs rollouts, escalation and job expiry"
+                );
             } else {
                 tracing::warn!(node, "this node no longer leads");
             }
@@ -113,6 +116,7 @@ pub async fn run(
     let shared = store.is_shared();
     let mut written: HashSet<String> = HashSet::new();
     let (mut last_beat, mut last_look) = (None, None);
+    let mut links = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -132,6 +136,9 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(error = %e, "looking for jobs made on other nodes failed"),
             }
+        }
+        if shared {
+            follow_links(&store, &mut links).await;
         }
         if due.beat {
             let live = presence.local_agents();
@@ -159,6 +166,12 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(error = %e, "could not tell whether this node leads"),
             }
+            if shared && leader.leads() {
+                let before = now - crate::store::LINK_LOG_KEEP_SECS;
+                if let Err(e) = store.prune_link_log(before, now).await {
+                    tracing::warn!(error = %e, "pruning the software link log failed");
+                }
+            }
             if shared {
                 match store.remote_agents(node.name.clone(), now).await {
                     Ok(remote) => presence.set_remote(remote, now),
@@ -180,6 +193,34 @@ pub async fn run(
     };
     if let Err(e) = store.node_heartbeat(beat, Vec::new(), left, now).await {
         tracing::warn!(error = %e, "the node's leaving was not stored");
+    }
+}
+
+/// Applies the software links other nodes changed to this node's index
+/// (`store::link_log`), starting from the log's newest row at the first
+/// call.
+async fn follow_links(store: &Store, follow: &mut Option<LinkFollow>) {
+    let f = match follow {
+        Some(f) => f,
+        None => match store.link_log_newest().await {
+            Ok(newest) => follow.insert(LinkFollow::from(newest)),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the software link log failed");
+                return;
+            }
+        },
+    };
+    let fresh = match store.links_logged_since(f.since()).await {
+        Ok(rows) => f.fresh(rows),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the software link log failed");
+            return;
+        }
+    };
+    if !fresh.is_empty()
+        && let Err(e) = store.apply_logged_links(&fresh)
+    {
+        tracing::warn!(error = %e, "applying other nodes' software links failed");
     }
 }
 

@@ -65,6 +65,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let job_finished = Arc::new(tokio::sync::Notify::new());
+    let leader = crate::nodes::Leader::new(!store.is_shared());
     let (conductor, conducting) = crate::conductor::spawn(
         crate::conductor::Parts {
             store: store.clone(),
@@ -72,6 +73,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             job_finished: job_finished.clone(),
             tickets: settings.tickets.clone(),
             resolve: api::rollouts::resolver(store.clone()),
+            leader: leader.clone(),
         },
         stop_rx.clone(),
     );
@@ -88,7 +90,6 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         job_finished: job_finished.clone(),
         node_name: settings.node_name.clone(),
     });
-    let leader = crate::nodes::Leader::new(!store.is_shared());
     let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
         endpoint.clone(),

@@ -608,11 +608,24 @@ impl Agent {
     /// Enrolls with `servers` as given (`HOST:PORT,HOST:PORT` for several
     /// nodes), asserting success; returns the agent id.
     pub fn enroll_at(&self, servers: &str, token: &str, fingerprint: &str) -> String {
+        self.enroll_at_with(servers, token, fingerprint, &[])
+    }
+
+    /// [`Agent::enroll_at`] with `extra` arguments to `enroll`
+    /// (`--trust-publisher KEY`, say).
+    pub fn enroll_at_with(
+        &self,
+        servers: &str,
+        token: &str,
+        fingerprint: &str,
+        extra: &[&str],
+    ) -> String {
         let out = Command::new(bin("deskhand-agent"))
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(["enroll", "--server", servers, "--token", token])
             .args(["--ca-fingerprint", fingerprint])
+            .args(extra)
             .output()
             .expect("running deskhand-agent enroll");
         assert!(

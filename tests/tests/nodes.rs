@@ -3,12 +3,15 @@
 //! agents, every agent's inventory can be read from either node, and a
 //! job created on one node reaches the agents of the other. The cluster
 //! is the tests' own (or the one `DESKHAND_TEST_DATABASE` names). One
-//! node leads at a time, and another takes over when it stops; agents
-//! given both nodes' addresses move to the one left.
+//! node leads at a time and alone runs rollouts, whichever node they were
+//! made or commanded on; another takes over when it dies (SIGKILL in the
+//! middle of a job): agents given both nodes' addresses move to the one
+//! left, and every job target ends once, its script run once.
 
 use std::path::Path;
 use std::time::Duration;
 
+use deskhand_tests::fleet::generate_key;
 use deskhand_tests::postgres::ClusterRef;
 use deskhand_tests::{Agent, Proc, Server, wait_for};
 use serde_json::Value;
@@ -40,11 +43,17 @@ fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Ser
 }
 
 /// Enrolls and runs an agent given both nodes, `first` first: it connects
-/// to `first`, and to the other when `first` is gone.
-fn agent(dir: &Path, first: &Server, other: &Server, token: &str) -> (String, Proc) {
+/// to `first`, and to the other when `first` is gone. It trusts the
+/// publisher key `public`.
+fn agent(dir: &Path, first: &Server, other: &Server, token: &str, public: &str) -> (String, Proc) {
     let agent = Agent::new(dir);
     let servers = format!("{},{}", first.agents, other.agents);
-    let id = agent.enroll_at(&servers, token, &first.ca_fingerprint);
+    let id = agent.enroll_at_with(
+        &servers,
+        token,
+        &first.ca_fingerprint,
+        &["--trust-publisher", public],
+    );
     let run = agent.run().expect("agent runs");
     (id, run)
 }
@@ -77,16 +86,19 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     assert_eq!(a.ca_fingerprint, b.ca_fingerprint, "one CA");
 
     // A token made on one node enrolls on the other: it is in the database.
-    let token = a.token(4, "1h");
-    // Agents 0 and 1 on node A, 2 and 3 on node B.
+    let token = a.token(6, "1h");
+    let key = tmp.path().join("publisher.key");
+    let public = generate_key(&a, &key);
+    // Agents 0 to 2 on node A, 3 to 5 on node B.
     let mut agents = Vec::new();
-    for i in 0..4 {
-        let (server, other) = if i < 2 { (&a, &b) } else { (&b, &a) };
+    for i in 0..6 {
+        let (server, other) = if i < 3 { (&a, &b) } else { (&b, &a) };
         let (id, run) = agent(
             &tmp.path().join(format!("agent-{i}")),
             server,
             other,
             &token,
+            &public,
         );
         wait_for(WAIT, "each agent online on its node", || {
             server.is_online(&id).then_some(())
@@ -95,9 +107,9 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     }
 
     // Each node lists both, with their agents, marking itself.
-    wait_for(WAIT, "both nodes alive with two agents each", || {
+    wait_for(WAIT, "both nodes alive with three agents each", || {
         let seen = nodes(&a);
-        (seen == [("node-a".into(), true, 2), ("node-b".into(), true, 2)]).then_some(())
+        (seen == [("node-a".into(), true, 3), ("node-b".into(), true, 3)]).then_some(())
     });
     let listed = b.json(&["nodes", "list"]);
     let me: Vec<&Value> = listed
@@ -122,7 +134,7 @@ fn two_nodes_share_agents_inventory_and_jobs() {
         }
     }
 
-    // A job made on node A reaches all four, two of them through node B.
+    // A job made on node A reaches all six, three of them through node B.
     let targets: Vec<&str> = agents.iter().map(|(id, _)| id.as_str()).collect();
     let mut args = vec!["jobs", "run", "--inventory"];
     for id in &targets {
@@ -136,7 +148,7 @@ fn two_nodes_share_agents_inventory_and_jobs() {
             .iter()
             .map(|t| t["state"].as_str().unwrap_or("").to_string())
             .collect();
-        (states.len() == 4
+        (states.len() == 6
             && states
                 .iter()
                 .all(|s| s != "queued" && s != "delivered" && s != "running"))
@@ -149,29 +161,131 @@ fn two_nodes_share_agents_inventory_and_jobs() {
         b.log()
     );
 
-    // One node leads (runs escalation and job expiry): the first.
+    // One node leads (runs rollouts, escalation and job expiry): the first.
     wait_for(WAIT, "node A leading", || {
         a.log().contains("this node leads").then_some(())
     });
     assert!(!b.log().contains("this node leads"), "{}", b.log());
 
-    // Node A dies (SIGKILL: its lease is not let go, its agents' links
-    // just stop answering): B leads in its place once the lease has run
-    // out, lists A as gone, and A's agents come to B, the other address
-    // they were given.
+    // A rollout made on node B, which does not lead, is run by A: it
+    // reaches every machine and soaks; an abort asked on B is carried
+    // out by A.
+    let mark = publish(
+        &a,
+        &tmp.path().join("mark.sh"),
+        "#!/bin/sh\necho marked\n",
+        &key,
+    );
+    let created = b.json(&[
+        "rollouts", "create", "--script", &mark, "--target", "all", "--all", "--waves", "100%",
+        "--soak", "1h",
+    ]);
+    let rollout = created["id"].as_i64().expect("a rollout id").to_string();
+    let phase = |server: &Server, want: &str| {
+        let started = std::time::Instant::now();
+        loop {
+            let v = server.json(&["rollouts", "show", &rollout]);
+            if v["phase"] == want {
+                return v;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "rollout {rollout} not {want}: {v}\nnode a: {}\nnode b: {}",
+                a.log(),
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    phase(&b, "soaking");
+    let abort = b.cli(&["rollouts", "abort", &rollout]);
+    assert!(
+        abort.status.success(),
+        "abort on B: {}",
+        String::from_utf8_lossy(&abort.stderr)
+    );
+    phase(&a, "aborted");
+    assert!(
+        !b.log().contains("rollout step failed"),
+        "B never steps rollouts: {}",
+        b.log()
+    );
+
+    // A script that takes a while runs on all six; node A dies (SIGKILL:
+    // its lease is not let go, its agents' links just stop answering)
+    // while it runs. B leads in its place once the lease has run out,
+    // lists A as gone, A's agents come to B, the other address they were
+    // given, and hand in the results they held: every target ends once,
+    // and each machine ran the script once.
+    let runs = tmp.path().join("runs");
+    let body = format!("#!/bin/sh\npwd >> {}\nsleep 8\n", runs.display());
+    let slow = publish(&a, &tmp.path().join("slow.sh"), &body, &key);
+    let mut args = vec!["jobs", "run", "--script", &slow];
+    for id in &targets {
+        args.extend(["--target", id]);
+    }
+    let job = a.json(&args)["id"].as_str().expect("a job id").to_string();
+    wait_for(WAIT, "the script running everywhere", || {
+        let lines = std::fs::read_to_string(&runs).ok()?.lines().count();
+        (lines == 6).then_some(())
+    });
     a.kill();
     wait_for(FAILOVER, "node B leading", || {
         b.log().contains("this node leads").then_some(())
     });
-    wait_for(FAILOVER, "A gone and all four agents on B", || {
+    wait_for(FAILOVER, "A gone and all six agents on B", || {
         let seen = nodes(&b);
-        (seen.first() == Some(&("node-b".into(), true, 4))
+        (seen.first() == Some(&("node-b".into(), true, 6))
             && seen.get(1) == Some(&("node-a".into(), false, 0)))
         .then_some(())
     });
     for (id, _) in &agents {
         assert!(b.is_online(id), "{id} on B: {}", b.log());
     }
+    let states = wait_for(FAILOVER, "every target of the slow job finished", || {
+        let shown = b.json(&["jobs", "show", &job]);
+        let states: Vec<String> = shown["targets"]
+            .as_array()?
+            .iter()
+            .map(|t| t["state"].as_str().unwrap_or("").to_string())
+            .collect();
+        states
+            .iter()
+            .all(|s| matches!(s.as_str(), "succeeded" | "failed" | "expired" | "cancelled"))
+            .then_some(states)
+    });
+    assert_eq!(states, vec!["succeeded"; 6], "{}", b.log());
+    let ran = std::fs::read_to_string(&runs).expect("runs");
+    let dirs: std::collections::BTreeSet<&str> = ran.lines().collect();
+    assert_eq!(
+        (ran.lines().count(), dirs.len()),
+        (6, 6),
+        "once each:\n{ran}"
+    );
     drop(agents);
     drop(cluster);
+}
+
+/// Publishes `body` as a script signed with `key` through `server`;
+/// returns its name.
+fn publish(server: &Server, file: &Path, body: &str, key: &Path) -> String {
+    std::fs::write(file, body).expect("script");
+    let out = server.cli(&[
+        "scripts",
+        "publish",
+        file.to_str().expect("utf-8"),
+        "--interpreter",
+        "sh",
+        "--sign-with",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "publish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a name")
+        .to_string()
 }

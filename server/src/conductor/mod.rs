@@ -8,9 +8,11 @@
 //! Operators' commands and creations come through [`Conductor`], so one
 //! task alone changes a rollout. At start it loads the rollouts that were
 //! running and hands each [`Event::Restored`]: they carry on where they
-//! were. Job results are read from the store, not from the sessions: a
+//! were. With several nodes only the leading node's conductor steps
+//! rollouts; the others create them and pass commands on (`remote`). Job results are read from the store, not from the sessions: a
 //! result stored before a restart is still seen after it.
 
+mod remote;
 pub mod step;
 #[cfg(test)]
 mod tests;
@@ -124,6 +126,8 @@ pub struct Parts {
     pub tickets: TicketSettings,
     /// Target resolution, for late joiners.
     pub resolve: Resolve,
+    /// Whether this node leads: only the leader steps rollouts.
+    pub leader: crate::nodes::Leader,
 }
 
 /// Starts the conductor; it stops when `stop` turns true.
@@ -163,16 +167,20 @@ fn in_window<'a>(
 struct Runner {
     parts: Parts,
     live: BTreeMap<i64, Live>,
+    /// Whether this node led at the last look (it holds `live` only then).
+    led: bool,
+    /// When a leader last looked for other nodes' rollouts and commands.
+    looked: Instant,
 }
 
 async fn run(parts: Parts, mut rx: mpsc::Receiver<Request>, mut stop: watch::Receiver<bool>) {
     let mut runner = Runner {
         parts,
         live: BTreeMap::new(),
+        led: false,
+        looked: Instant::now() - TICK,
     };
-    if let Err(e) = runner.restore().await {
-        warn!(error = %e, "could not load the running rollouts; they resume at the next start");
-    }
+    runner.follow_lead().await;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let finished = runner.parts.job_finished.clone();
@@ -191,14 +199,28 @@ async fn run(parts: Parts, mut rx: mpsc::Receiver<Request>, mut stop: watch::Rec
         }
         match req {
             Some(Request::Create(c, reply)) => {
-                let _ = reply.send(runner.create(*c).await);
+                let created = runner.create(*c).await;
+                if let (false, Ok(id)) = (runner.led, &created) {
+                    // The leader adopts it at its next tick.
+                    runner.live.remove(id);
+                }
+                let _ = reply.send(created);
+            }
+            Some(Request::Command(id, event, reply)) if runner.led => {
+                let _ = reply.send(runner.command(id, event).await);
             }
             Some(Request::Command(id, event, reply)) => {
-                let _ = reply.send(runner.command(id, event).await);
+                let store = runner.parts.store.clone();
+                tokio::spawn(async move {
+                    let _ = reply.send(remote::ask(&store, id, event).await);
+                });
             }
             None => {}
         }
-        runner.step_all().await;
+        runner.follow_lead().await;
+        if runner.led {
+            runner.step_all().await;
+        }
     }
 }
 
@@ -255,7 +277,7 @@ impl Runner {
     async fn create(&mut self, c: Create) -> Result<i64, ConductorError> {
         let store = &self.parts.store;
         let now = unix_now();
-        let id = store.next_rollout_number().await?;
+        let id = store.take_rollout_number(now).await?;
         let mut rec = c.record;
         let installed = installed_map(store, &c.check).await?;
         let spec = RolloutSpec {

@@ -1,7 +1,9 @@
 //! The conductor against a real store: it sends one machine at a time,
 //! moves on when a result is stored, and after a restart in the middle of
 //! a wave it carries on where it was, with a result stored while it was
-//! down, never sending a machine twice.
+//! down, never sending a machine twice. With two nodes on one database
+//! only the leader steps rollouts; the other's creations and commands
+//! reach it through the store, and a new leader carries on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use deskhand_shared::jobs::{JobProgress, JobResult, Outcome};
 use tokio::sync::{Notify, watch};
 
 use super::{Conductor, Create, Parts, spawn};
+use crate::nodes::Leader;
 use crate::presence::Presence;
 use crate::rollouts::plan::ItemRef;
 use crate::rollouts::{MachineState, Phase, Rollout, RolloutAction, RolloutSettings};
@@ -43,6 +46,18 @@ fn start(
     watch::Sender<bool>,
     Arc<Notify>,
 ) {
+    start_as(s, Leader::new(true))
+}
+
+fn start_as(
+    s: &Store,
+    leader: Leader,
+) -> (
+    Conductor,
+    tokio::task::JoinHandle<()>,
+    watch::Sender<bool>,
+    Arc<Notify>,
+) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let job_finished = Arc::new(Notify::new());
     let parts = Parts {
@@ -51,6 +66,7 @@ fn start(
         job_finished: job_finished.clone(),
         tickets: crate::tickets::TicketSettings::default(),
         resolve: Arc::new(|_, _| Box::pin(async { Ok(Vec::new()) })),
+        leader,
     };
     let (c, task) = spawn(parts, stop_rx);
     (c, task, stop_tx, job_finished)
@@ -171,4 +187,65 @@ async fn a_restart_in_the_middle_of_a_wave_carries_on_where_it_was() {
     assert!(err.to_string().contains("done"), "{err}");
     stop.send(true).expect("stop");
     task.await.expect("stopped");
+}
+
+/// Rollout 1's phase once `want` holds of it (or the last one seen).
+async fn phase(s: &Store, want: fn(&Phase) -> bool) -> Phase {
+    let mut got = Phase::Done;
+    for _ in 0..100 {
+        got = s.rollout(1).await.expect("rollout").state.phase;
+        if want(&got) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    got
+}
+
+#[tokio::test]
+async fn only_the_leader_steps_rollouts_and_others_pass_commands_on() {
+    let (_dir, s) = setup().await;
+    if !s.is_shared() {
+        eprintln!("two nodes need a shared store: run with DESKHAND_TEST_DATABASE set");
+        return;
+    }
+    let (a_leads, b_leads) = (Leader::new(true), Leader::new(false));
+    let (a, a_task, a_stop, _) = start_as(&s, a_leads.clone());
+    let (b, b_task, b_stop, _) = start_as(&s, b_leads.clone());
+
+    // Created on B, which does not lead: A adopts it and steps it.
+    assert_eq!(b.create(create()).await.expect("create"), 1);
+    let job = s.rollout(1).await.expect("rollout").job_id;
+    let first = in_flight(&s, None).await;
+    succeed(&s, &job, &first).await;
+    let second = in_flight(&s, Some(&first)).await;
+
+    // A pause asked on B is carried out by A, and a refusal comes back.
+    b.command(1, crate::rollouts::Event::Pause { by: "bob".into() })
+        .await
+        .expect("paused through the leader");
+    let paused = phase(&s, |p| matches!(p, Phase::Paused(_))).await;
+    assert!(matches!(paused, Phase::Paused(_)), "{paused:?}");
+    let err = b
+        .command(1, crate::rollouts::Event::Pause { by: "bob".into() })
+        .await
+        .expect_err("already paused");
+    assert!(err.to_string().contains("paused"), "{err}");
+
+    // B takes the lead (A stopped leading): B carries on from the store.
+    a_leads.set(false, "a");
+    b_leads.set(true, "b");
+    a.command(1, crate::rollouts::Event::Resume { by: "carol".into() })
+        .await
+        .expect("resumed through the new leader");
+    succeed(&s, &job, &second).await;
+    let third = in_flight(&s, Some(&second)).await;
+    succeed(&s, &job, &third).await;
+    assert_eq!(phase(&s, |p| *p == Phase::Done).await, Phase::Done);
+    let (_, targets) = s.get_job(job).await.expect("job");
+    assert_eq!(targets.len(), 3, "each machine sent once across both nodes");
+    for (stop, task) in [(a_stop, a_task), (b_stop, b_task)] {
+        stop.send(true).expect("stop");
+        task.await.expect("stopped");
+    }
 }

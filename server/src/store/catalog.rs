@@ -117,6 +117,8 @@ pub(super) struct WriterState {
     /// them the shared index is not yet up to date.
     touched: FxHashSet<u32>,
     shared: Arc<RwLock<SoftwareIndex>>,
+    /// The tag of this index's rows in the link log (`super::link_log`).
+    origin: i64,
     /// Why the current batch must be rolled back as a whole, if it must
     /// (see `Isolation::ChecksFirst`).
     lost: Option<String>,
@@ -145,6 +147,7 @@ impl WriterState {
             catalog: CatalogCache::default(),
             index: Vec::new(),
             touched: FxHashSet::default(),
+            origin: super::link_log::origin(&shared),
             shared,
             lost: None,
             database_error: None,
@@ -177,6 +180,17 @@ impl WriterState {
             self.catalog.ids.remove(&k);
         }
         self.index.truncate(m.index);
+    }
+
+    /// Hands the batch's index changes to the other nodes' indexes, in
+    /// the batch's transaction (PostgreSQL only; see `super::link_log`).
+    pub(super) fn share_changes(&self, tx: &Conn) -> Result<()> {
+        let changes: Vec<super::link_log::Change> = self
+            .index
+            .iter()
+            .map(|c| (c.software_id, c.asset_num, c.linked))
+            .collect();
+        super::link_log::append(tx, self.origin, &changes)
     }
 
     /// The batch committed: its catalog ids are real, and its link

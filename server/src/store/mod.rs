@@ -51,6 +51,7 @@ mod index;
 mod ingest;
 mod jobs;
 mod labels;
+mod link_log;
 mod links;
 mod manual;
 mod nodes;
@@ -79,11 +80,13 @@ pub use database::{Database, redacted};
 pub use diag::DiagRun;
 pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use labels::Label;
+pub use link_log::{Follow as LinkFollow, KEEP_SECS as LINK_LOG_KEEP_SECS, Logged as LoggedLinks};
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use nodes::{NodeBeat, NodeRow};
 pub use reader::Reader;
 pub use rollouts::{
-    MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved, author as rollout_author,
+    AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
+    author as rollout_author,
 };
 pub use snapshot::{Snapshot, snapshot};
 pub use software::{SoftwareOrder, SoftwareSort};

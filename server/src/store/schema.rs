@@ -5,7 +5,8 @@ use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
 use super::{
-    Result, StoreError, catalog, console, diag, jobs, links, nodes, rollouts, stale, tickets, zones,
+    Result, StoreError, catalog, console, diag, jobs, link_log, links, nodes, rollouts, stale,
+    tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -391,6 +392,10 @@ pub(super) fn migrations() -> Vec<M> {
         ),
         // Server nodes sharing one database, and where agents are connected.
         M::up(nodes::MIGRATION),
+        // Rollout commands asked on a node that does not lead.
+        M::up(rollouts::COMMANDS_MIGRATION),
+        // Software index changes for the other nodes (PostgreSQL's).
+        M::up(link_log::MIGRATION),
     ]
 }
 

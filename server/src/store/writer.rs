@@ -274,12 +274,15 @@ fn run_batch(
         })
         .collect();
     let commit = match state.batch_lost() {
-        None => match tx.execute_batch("COMMIT") {
+        None => match state
+            .share_changes(tx)
+            .and_then(|()| tx.execute_batch("COMMIT").map_err(StoreError::from))
+        {
             Ok(()) => Ok(()),
             Err(e) => {
                 // A failed COMMIT leaves SQLite's transaction open.
                 let _ = tx.execute_batch("ROLLBACK");
-                Err(StoreError::from(e))
+                Err(e)
             }
         },
         Some(why) => {

@@ -12,9 +12,12 @@
 //! pair twice" hold. An abort with rollback adds a second, uninstall job.
 //!
 //! - `mod.rs`: the schema, the types, creating and saving.
+//! - `commands`: operators' commands asked on a node that does not lead,
+//!   for the leading node's conductor.
 //! - `queries`: loading rollouts, finished targets, new tickets, installed
 //!   versions, and machine rows for the progress document.
 
+mod commands;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -26,6 +29,8 @@ use super::{Result, Store, StoreError, audit};
 use crate::jobs::TargetState;
 use crate::rollouts::{Machine, PauseReason, Phase, Rollout, RolloutAction};
 
+pub(super) use commands::MIGRATION as COMMANDS_MIGRATION;
+pub use commands::{AskedCommand, CommandState};
 pub use queries::{MachineDetail, NewTicketLink};
 
 /// The schema of this module (one migration).
@@ -171,14 +176,39 @@ pub struct Saved {
 }
 
 impl Store {
-    /// The number the next rollout gets.
+    /// The number the next rollout should get, as a preview shows it:
+    /// one past the largest on SQLite, the identity sequence's next value
+    /// on PostgreSQL (read, not taken).
     pub async fn next_rollout_number(&self) -> Result<i64> {
-        self.read(|r| {
-            Ok(
-                r.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts", [], |r| {
-                    r.get(0)
-                })?,
-            )
+        let sql = if self.is_shared() {
+            "SELECT greatest(
+                 (SELECT coalesce(max(last_value) + 1, 1) FROM pg_sequences
+                  WHERE schemaname = current_schema() AND sequencename = 'rollouts_id_seq'),
+                 (SELECT coalesce(max(id), 0) + 1 FROM rollouts))"
+        } else {
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM rollouts"
+        };
+        self.read(move |r| Ok(r.query_row(sql, [], |r| r.get(0))?))
+            .await
+    }
+
+    /// The number a rollout being created gets: on SQLite the next one
+    /// (one server, whose conductor creates one at a time); on PostgreSQL,
+    /// where several nodes may create at once, one taken from the
+    /// identity's sequence (a refused creation leaves a gap).
+    pub async fn take_rollout_number(&self, now: i64) -> Result<i64> {
+        if !self.is_shared() {
+            return self.next_rollout_number().await;
+        }
+        self.write_at(now, |tx| {
+            // Past any number given explicitly (a row copied in).
+            Ok(tx.query_row(
+                "SELECT setval(pg_get_serial_sequence('rollouts', 'id'), greatest(
+                     nextval(pg_get_serial_sequence('rollouts', 'id')),
+                     (SELECT coalesce(max(id), 0) + 1 FROM rollouts)))",
+                [],
+                |r| r.get(0),
+            )?)
         })
         .await
     }

@@ -122,6 +122,12 @@ async fn a_created_rollout_reads_back_as_it_was_with_its_first_send_queued() {
     let (_dir, s, raw) = setup().await;
     let rec = created(&s).await;
     assert_eq!(s.next_rollout_number().await.expect("next"), 2);
+    let taken = s.take_rollout_number(1).await.expect("take");
+    assert_eq!(taken, 2);
+    if s.is_shared() {
+        // Taken on PostgreSQL: the next creation gets the one after.
+        assert_eq!(s.next_rollout_number().await.expect("next"), 3);
+    }
     let back = s.rollout(1).await.expect("read");
     assert_eq!(back, rec);
     assert_eq!(
@@ -324,4 +330,84 @@ async fn a_damaged_phase_is_an_error_naming_the_column() {
         .expect("damage");
     let err = s.rollout(1).await.expect_err("damaged");
     assert!(err.to_string().contains("rollouts.phase"), "{err}");
+}
+
+/// A command moves once: taken by the leader and answered, or withdrawn by
+/// its asker before that (then never taken); an old one expires.
+#[tokio::test]
+async fn a_rollout_command_is_taken_once_or_withdrawn() {
+    use crate::store::CommandState;
+    let (_dir, s) = crate::testkit::store().await;
+    assert!(
+        s.take_rollout_commands(0, 100)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    let pause = s
+        .ask_rollout_command(7, "pause".into(), "bob".into(), 100)
+        .await
+        .expect("ask");
+    let taken = s.take_rollout_commands(90, 101).await.expect("take");
+    assert_eq!(taken.len(), 1);
+    assert_eq!((taken[0].id, taken[0].rollout), (pause, 7));
+    assert_eq!(
+        (taken[0].kind.as_str(), taken[0].by.as_str()),
+        ("pause", "bob")
+    );
+    assert!(
+        s.take_rollout_commands(90, 101)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    assert!(!s.withdraw_rollout_command(pause, 102).await.expect("taken"));
+    assert_eq!(
+        s.rollout_command_state(pause).await.expect("state"),
+        CommandState::Taken
+    );
+    s.answer_rollout_command(pause, Some("already paused".into()), 103)
+        .await
+        .expect("answer");
+    assert_eq!(
+        s.rollout_command_state(pause).await.expect("state"),
+        CommandState::Refused("already paused".into())
+    );
+
+    let resume = s
+        .ask_rollout_command(7, "resume".into(), "bob".into(), 110)
+        .await
+        .expect("ask");
+    assert!(
+        s.withdraw_rollout_command(resume, 111)
+            .await
+            .expect("withdrawn")
+    );
+    assert!(
+        s.take_rollout_commands(100, 112)
+            .await
+            .expect("take")
+            .is_empty()
+    );
+    assert_eq!(
+        s.rollout_command_state(resume).await.expect("state"),
+        CommandState::Expired
+    );
+
+    let old = s
+        .ask_rollout_command(7, "abort".into(), "eve".into(), 120)
+        .await
+        .expect("ask");
+    assert!(
+        s.take_rollout_commands(150, 160)
+            .await
+            .expect("take")
+            .is_empty(),
+        "too old"
+    );
+    assert_eq!(
+        s.rollout_command_state(old).await.expect("state"),
+        CommandState::Expired
+    );
 }
