@@ -17,6 +17,8 @@
 //!   text-direction characters, nothing blank where a value is needed).
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
 //!   clocks, escalation decisions, report arithmetic).
+//! - [`migrate`]: `deskhand migrate`, a SQLite install copied into
+//!   PostgreSQL (the copy is the store's).
 //! - [`rollouts`]: staged rollouts as pure logic (wave plans, the
 //!   controller's state machine, maintenance windows in local time).
 //!
@@ -38,6 +40,7 @@ pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
+pub mod migrate;
 pub mod nodes;
 pub mod passwords;
 pub mod pki;

@@ -1,5 +1,6 @@
-//! `deskhand`: the server (`deskhand server`, `deskhand backup`) and the
-//! operator CLI (every other command, from `deskhand-cli`).
+//! `deskhand`: the server (`deskhand server`, `deskhand backup`,
+//! `deskhand migrate`) and the operator CLI (every other command, from
+//! `deskhand-cli`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +67,28 @@ enum Command {
     /// the published packages. To restore, start `deskhand server
     /// --data-dir` on the copy, at the address agents dial.
     Backup(BackupArgs),
+    /// Move a SQLite install into PostgreSQL, to run the server as several nodes.
+    ///
+    /// The steps around it:
+    ///   1. Stop the server (e.g. `systemctl stop deskhand`): what it writes
+    ///      once the copy has begun is not copied.
+    ///   2. Create an empty PostgreSQL database, e.g. `createdb -O deskhand deskhand`.
+    ///   3. Copy it: `deskhand migrate --from sqlite:/var/lib/deskhand/deskhand.db
+    ///      --to postgres://deskhand@db/deskhand`.
+    ///   4. Copy the data directory (the CA that agents pin, the keys and
+    ///      secrets, the published packages) to each node.
+    ///   5. Start each node with `deskhand server --database postgres://... --node-name NAME`.
+    ///
+    /// Opening the SQLite file brings an older install's schema up to date,
+    /// as starting the server on it would; PostgreSQL's schema is created
+    /// at the same version. The target must hold no rows: a database with
+    /// data is refused and nothing is written. Every table is copied in one
+    /// transaction (all or nothing), its rows counted on both sides, and the
+    /// ids carried on, so agents keep their identities and reconnect as
+    /// they are. Progress goes to stderr; the counts to stdout (`--output
+    /// json` for scripts).
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
     /// Print the shell completion script for deskhand (the packages install it).
     ///
     /// For example `deskhand completions bash > ~/.local/share/bash-completion/completions/deskhand`.
@@ -175,6 +198,23 @@ struct BackupArgs {
     database: Option<String>,
 }
 
+/// `deskhand migrate`: runs where it can read the SQLite file.
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The install's SQLite database: `sqlite:PATH`, or the path alone.
+    #[arg(long, value_name = "SQLITE")]
+    from: String,
+    /// The empty PostgreSQL database to fill: postgres://USER@HOST/DB (as
+    /// `server --database` takes it; shown without its password).
+    #[arg(
+        long,
+        env = "DESKHAND_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    to: String,
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
@@ -210,6 +250,19 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Man { out } => {
             let pages = deskhand_net::docs::write_man_pages(Cli::command(), out)?;
             eprintln!("wrote {} man pages into {}", pages.len(), out.display());
+            return Ok(());
+        }
+        Command::Migrate(args) => {
+            if cli.global.output == OutputFormat::Csv {
+                bail!("migrate prints its counts as a table or as JSON (--output json), not CSV");
+            }
+            let report =
+                deskhand_server::migrate::run(&args.from, &args.to, &mut std::io::stderr())?;
+            if cli.global.output == OutputFormat::Json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+            } else {
+                emit(&deskhand_server::migrate::summary(&report));
+            }
             return Ok(());
         }
         _ => {}

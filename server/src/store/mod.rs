@@ -17,7 +17,8 @@
 //! operators, liveness, audit), `assets` (rows, filters, order, lookup),
 //! `manual` (assets entered by hand, edits, retirement), `changes`
 //! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
-//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`, `zones`
+//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`, `migrate`
+//! (a SQLite install copied into PostgreSQL), `zones`
 //! (each machine's time zone); the software
 //! links are `catalog`, `links` and `index`, the background log copy
 //! `checkpoint`.
@@ -54,6 +55,7 @@ mod labels;
 mod link_log;
 mod links;
 mod manual;
+mod migrate;
 mod nodes;
 mod open;
 mod reader;
@@ -82,6 +84,7 @@ pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use labels::Label;
 pub use link_log::{Follow as LinkFollow, KEEP_SECS as LINK_LOG_KEEP_SECS, Logged as LoggedLinks};
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
+pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
 pub use reader::Reader;
 pub use rollouts::{
