@@ -102,6 +102,27 @@ fn a_node_relays_diagnostics_and_revocation_to_the_node_holding_the_agent() {
         b.log()
     );
 
+    // A followed diagnostic through A runs on the agent (journalctl, for
+    // a unit of its own) until its requester goes away, then stops there
+    // too: A stops reading from B, B from the agent.
+    let probe = "deskhand-relay-probe";
+    let requester = follow_logs(&a, &id, probe);
+    wait_for(
+        WAIT,
+        "journalctl following for the relayed diagnostic",
+        || journalctl_running(probe).then_some(()),
+    );
+    drop(requester);
+    wait_for(WAIT, "journalctl gone once the requester left", || {
+        (!journalctl_running(probe)).then_some(())
+    });
+    assert!(
+        b.log()
+            .contains("a relayed diagnostic was stopped by the node that asked"),
+        "{}",
+        b.log()
+    );
+
     // Revoked through A: B closes the session, and the agent stays down.
     let out = a.cli(&["agents", "revoke", &id]);
     assert!(
@@ -126,4 +147,41 @@ fn a_node_relays_diagnostics_and_revocation_to_the_node_holding_the_agent() {
         (!b.is_online(&id) && !a.is_online(&id)).then_some(())
     });
     drop(cluster);
+}
+
+/// Asks `server` for a followed `logs` diagnostic of `unit` on agent `id`
+/// over plain HTTP, and returns the connection once the answer's head has
+/// come: dropping it is the requester going away.
+fn follow_logs(server: &Server, id: &str, unit: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let addr = server.api.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to the API");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let body = format!(r#"{{"check":"logs","args":[["unit","{unit}"]],"follow":true}}"#);
+    write!(
+        s,
+        "POST /api/v1/agents/{id}/diag HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.admin_token,
+        body.len()
+    )
+    .expect("send");
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).expect("the answer's head");
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    s
+}
+
+/// Whether a `journalctl` for `unit` runs on this machine.
+fn journalctl_running(unit: &str) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(Result::ok).any(|p| {
+        std::fs::read(p.path().join("cmdline")).is_ok_and(|c| {
+            let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"journalctl"))
+                && args.contains(&unit.as_bytes())
+        })
+    })
 }

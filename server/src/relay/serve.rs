@@ -79,6 +79,7 @@ pub(super) async fn answer(
             finish(tx, NodeReply::Revoked { had_session }).await
         }
         NodeRequest::Diag { agent_id, request } => {
+            info!(agent_id, check = %request.check, "running a diagnostic for another node");
             let Some(conn) = presence.connection(&agent_id) else {
                 return finish(tx, NodeReply::NotHere).await;
             };
@@ -94,7 +95,10 @@ pub(super) async fn answer(
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
-                    _ = &mut stopped => return Ok(()),
+                    _ = &mut stopped => {
+                        info!(agent_id, "a relayed diagnostic was stopped by the node that asked; cancelling it on the agent");
+                        return Ok(());
+                    }
                 };
                 let Some(event) = event else { break };
                 let done = matches!(event, deskhand_shared::diag::DiagEvent::Done(_));
