@@ -26,10 +26,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a node has to take a request (start a diagnostic, close a
 /// session) and say so.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Keeps an idle connection to another node open (the server side's idle
-/// timeout is 30 s).
-const KEEP_ALIVE: Duration = Duration::from_secs(10);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Keeps an idle connection to another node open.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// A connection whose peer answers nothing for this long is gone (a node
+/// that died without a word; its lease runs out at about the same time),
+/// and the next request dials again.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why a request could not be relayed.
 #[derive(Debug, thiserror::Error)]
@@ -251,8 +253,9 @@ impl Relay {
                 Ok(Err(_)) if tries == 1 && conn.close_reason().is_some() => continue,
                 Ok(Err(e)) => return Err(unreachable(format!("{e:#}"))),
                 Err(_) => {
-                    // A peer that died without a word: dial afresh next time.
-                    conn.close(0u32.into(), b"no answer in time");
+                    // The connection is left to its keep-alive: other
+                    // requests may be live on it, and a peer that died
+                    // without a word is noticed by its idle timeout.
                     return Err(unreachable(format!(
                         "no answer within {} s",
                         ANSWER_TIMEOUT.as_secs()

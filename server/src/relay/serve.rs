@@ -79,10 +79,10 @@ pub(super) async fn answer(
             finish(tx, NodeReply::Revoked { had_session }).await
         }
         NodeRequest::Diag { agent_id, request } => {
-            info!(agent_id, check = %request.check, "running a diagnostic for another node");
             let Some(conn) = presence.connection(&agent_id) else {
                 return finish(tx, NodeReply::NotHere).await;
             };
+            info!(agent_id, check = %request.check, "running a diagnostic for another node");
             let mut events = match crate::diag::start(&conn, request).await {
                 Ok(events) => events,
                 Err(e) => return finish(tx, NodeReply::Failed(format!("{e:#}"))).await,
@@ -95,19 +95,24 @@ pub(super) async fn answer(
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
-                    _ = &mut stopped => {
-                        info!(agent_id, "a relayed diagnostic was stopped by the node that asked; cancelling it on the agent");
-                        return Ok(());
-                    }
+                    _ = &mut stopped => None,
                 };
                 let Some(event) = event else { break };
                 let done = matches!(event, deskhand_shared::diag::DiagEvent::Done(_));
-                send(&mut tx, &NodeReply::Diag(event)).await?;
-                if done {
+                if send(&mut tx, &NodeReply::Diag(event)).await.is_err() {
                     break;
                 }
+                if done {
+                    let _ = tx.finish();
+                    return Ok(());
+                }
             }
-            let _ = tx.finish();
+            // `diag::start` always ends with a `Done`: here the asking
+            // node went away first.
+            info!(
+                agent_id,
+                "a relayed diagnostic was stopped by the node that asked; cancelling it on the agent"
+            );
             Ok(())
         }
     }
