@@ -9,6 +9,8 @@
 //! - [`dev_agent`]: `server --dev`'s in-process local agent, the only
 //!   use of the agent crate (feature `dev-agent`, on by default).
 //! - [`diag`]: diagnostics sent to live agents over QUIC streams.
+//! - [`relay`]: requests for an agent whose session another node holds,
+//!   relayed to that node over mTLS.
 //! - [`help`]: end users' help requests, relayed by agents, become tickets.
 //! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
 //! - [`config`]: server settings from flags, environment and TOML.
@@ -45,6 +47,7 @@ pub mod nodes;
 pub mod passwords;
 pub mod pki;
 pub mod presence;
+pub mod relay;
 pub mod rollouts;
 pub mod secrets;
 pub mod serve;

@@ -10,6 +10,13 @@
 //! An agent's CSR contributes only its public key, and only after its
 //! signature verifies: every other field of the certificate is the
 //! server's choice (see [`CertificateAuthority::issue_agent_cert`]).
+//!
+//! Server nodes sharing a database share this CA (its files are copied to
+//! each node) and prove to each other that they are nodes with a client
+//! certificate whose subject carries [`NODE_UNIT`]
+//! ([`CertificateAuthority::issue_node_cert`], made in memory for each
+//! relay connection). An agent's subject is only its id, so no agent
+//! certificate carries that mark ([`node_name_of`] tells them apart).
 
 use std::path::Path;
 
@@ -32,6 +39,12 @@ const CA_VALIDITY: Duration = Duration::days(3650);
 const SERVER_CERT_VALIDITY: Duration = Duration::days(90);
 /// How long the API's certificate is valid (it is renewed well before).
 pub const API_CERT_VALIDITY: Duration = Duration::days(365);
+/// How long a node's relay certificate is valid: it is made afresh for
+/// each connection to another node, and checked only at its handshake.
+const NODE_CERT_VALIDITY: Duration = Duration::days(7);
+/// The organizational unit in the subject of a server node's certificate,
+/// and in no other certificate this CA issues.
+pub const NODE_UNIT: &str = "deskhand server node";
 /// Tolerance for agents whose clocks run behind.
 const CLOCK_SKEW: Duration = Duration::minutes(10);
 
@@ -268,6 +281,58 @@ impl CertificateAuthority {
     }
 }
 
+impl CertificateAuthority {
+    /// Issues a server node's client certificate for the relay between
+    /// nodes, and its key: subject `node_name` in [`NODE_UNIT`], client
+    /// authentication only, valid for [`NODE_CERT_VALIDITY`]. Returns the
+    /// chain (leaf, then this CA).
+    pub fn issue_node_cert(
+        &self,
+        node_name: &str,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+        let key = KeyPair::generate().context("generating the node's relay key")?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, NODE_UNIT);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, node_name);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - CLOCK_SKEW;
+        params.not_after = now + NODE_CERT_VALIDITY;
+        params.serial_number = Some(random_serial()?);
+        params.use_authority_key_identifier_extension = true;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("signing the node's relay certificate")?;
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Ok((vec![cert.der().clone(), self.ca_der.clone()], key_der))
+    }
+}
+
+/// The node's name if `der` is a server node's certificate (its subject
+/// holds [`NODE_UNIT`] and a common name), else `None`: an agent's
+/// certificate, anything unparsable. Says nothing of who issued it: the
+/// TLS handshake has checked that against the CA already.
+pub fn node_name_of(der: &CertificateDer<'_>) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = cert.subject();
+    let marked = subject
+        .iter_organizational_unit()
+        .any(|ou| ou.as_str() == Ok(NODE_UNIT));
+    if !marked {
+        return None;
+    }
+    let mut names = subject.iter_common_name();
+    let name = names.next()?.as_str().ok()?.to_string();
+    names.next().is_none().then_some(name)
+}
+
 /// A random, positive 128-bit certificate serial number.
 fn random_serial() -> Result<SerialNumber> {
     let mut bytes = [0u8; 16];
@@ -391,6 +456,34 @@ mod tests {
         der[i] ^= 0x01;
         let forged = ::pem::encode(&::pem::Pem::new("CERTIFICATE REQUEST", der));
         assert!(ca.issue_agent_cert(&forged, "a").is_err());
+    }
+
+    #[test]
+    fn only_a_node_certificate_names_a_node() {
+        let (_dir, ca) = ca();
+        let (chain, _key) = ca.issue_node_cert("node-b").expect("node cert");
+        assert_eq!(chain.len(), 2);
+        assert_eq!(sha256_hex(&chain[1]), ca.fingerprint());
+        assert_eq!(node_name_of(&chain[0]).as_deref(), Some("node-b"));
+        // An agent cannot get the mark, even by asking for it in its CSR.
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(vec!["node-b".to_string()]).expect("params");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, NODE_UNIT);
+        params.distinguished_name.push(DnType::CommonName, "node-b");
+        let csr = params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem");
+        let agent = ca.issue_agent_cert(&csr, "agent-1").expect("agent");
+        let agent = pem_to_der(&agent.pem).expect("der");
+        assert_eq!(node_name_of(&agent), None);
+        // Nor is the server's own certificate, or garbage, a node's.
+        let (server, _) = ca.issue_server_cert().expect("server cert");
+        assert_eq!(node_name_of(&server[0]), None);
+        assert_eq!(node_name_of(&CertificateDer::from(vec![1u8, 2, 3])), None);
     }
 
     #[test]

@@ -126,18 +126,22 @@ impl Presence {
         }
     }
 
-    /// Refuses the agent from now on and closes its connection.
-    pub fn revoke(&self, agent_id: &str) {
+    /// Refuses the agent from now on and closes its connection; true if
+    /// it had one here.
+    pub fn revoke(&self, agent_id: &str) -> bool {
         let mut inner = self.lock();
         inner.revoked.insert(agent_id.to_string());
+        // Not online elsewhere either: its node closes it when told.
+        inner.remote.remove(agent_id);
         let s = inner.sessions.remove(agent_id);
         drop(inner);
-        if let Some(s) = s {
+        if let Some(s) = &s {
             s.conn.close(
                 deskhand_shared::proto::close_code::REVOKED.into(),
                 b"this agent was revoked by an operator",
             );
         }
+        s.is_some()
     }
 
     /// Brings each row's last-seen time up to its live session's, under
@@ -164,6 +168,15 @@ impl Presence {
                 .get(agent_id)
                 .map(|(at, node)| (*at, format!("node {node}"))),
         }
+    }
+
+    /// The node holding an agent's session, when another node does (as
+    /// of the last time the nodes were read).
+    pub fn remote_node(&self, agent_id: &str) -> Option<String> {
+        self.lock()
+            .remote
+            .get(agent_id)
+            .map(|(_, node)| node.clone())
     }
 
     /// The agents with a session on this node.

@@ -121,6 +121,13 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         auth_limit: std::sync::Mutex::new(api::auth_limit::AuthLimiter::new(
             api::auth_limit::AuthPolicy::with_first_penalty(settings.auth_backoff),
         )),
+        relay: Arc::new(crate::relay::Relay::new(
+            endpoint.clone(),
+            ca.clone(),
+            settings.node_name.clone(),
+            store.clone(),
+            presence.clone(),
+        )),
     }));
     let api_names = crate::api_tls::api_names(
         api_addr,

@@ -3,7 +3,8 @@
 //! - [`proto`] holds the versioned messages: [`proto::AgentMessage`] (agent to
 //!   server) and [`proto::ServerMessage`] (server to agent), the
 //!   [`proto::PROTOCOL_VERSION`] both sides announce in their hello, and the
-//!   ALPN both sides require.
+//!   ALPN both sides require; [`proto::node`], what server nodes ask each
+//!   other over the relay.
 //! - [`frame`] turns messages into length-prefixed postcard frames and back,
 //!   large bodies LZ4-compressed. [`frame::FrameDecoder`] is a sans-I/O
 //!   buffer: the caller feeds it bytes read from a stream and takes whole,

@@ -12,6 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod node;
+
 /// The protocol version this build speaks.
 ///
 /// 2: frame bodies may be LZ4-compressed ([`crate::frame`]), which a
@@ -38,6 +40,13 @@ pub const MIN_PROTOCOL_VERSION: u16 = 4;
 
 /// The TLS ALPN both sides require on the QUIC connection.
 pub const ALPN: &[u8] = b"deskhand/1";
+
+/// The TLS ALPN of a connection from one server node to another, on the
+/// same endpoint agents dial ([`node`]). Its number is the node
+/// protocol's version: a change that breaks [`node::NodeRequest`] or
+/// [`node::NodeReply`] takes a new ALPN, so nodes of different releases
+/// fail the handshake rather than misread each other.
+pub const NODE_ALPN: &[u8] = b"deskhand-node/1";
 
 /// The DNS name in the server's certificate, and the name agents verify.
 ///

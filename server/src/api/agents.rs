@@ -116,6 +116,8 @@ async fn revoke_agent(
         .revoke_agent(a.id.clone(), op.0.name.clone(), unix_now())
         .await?;
     s.presence.revoke(&a.id);
+    // Its session may be on another node sharing the database.
+    s.relay.revoke(&a.id).await;
     tracing::info!(agent_id = %a.id, operator = %op.0.name, "agent revoked");
     let a = s.store.find_agent(a.id).await?;
     Ok(Json(agent_view(a, &s.presence)))

@@ -118,7 +118,7 @@ async fn diag_run(
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
         (status = 404, description = "no such agent or ticket", body = ErrorBody),
         (status = 409, description = "the agent is offline, or the ticket takes no attachment", body = ErrorBody),
-        (status = 502, description = "the agent could not start the check", body = ErrorBody),
+        (status = 502, description = "the agent could not start the check, or the node holding its session could not be reached", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -200,7 +200,8 @@ pub(super) async fn run_diag(
 }
 
 /// Checks that `op` may run `req` on the agent `key` and that it is
-/// connected, then starts the check there: the agent and its events.
+/// connected (here, or to another node, which relays it), then starts the
+/// check there: the agent and its events.
 async fn open_diag(
     s: &Shared,
     op: &Authed,
@@ -215,18 +216,22 @@ async fn open_diag(
         follow: req.follow,
     };
     deskhand_shared::diag::catalog::validate(&request).map_err(ApiError::bad_request)?;
-    let conn = s.presence.connection(&agent.id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "agent {} ({}) is offline; live diagnostics need it connected",
-                agent.id, agent.hostname
-            ),
-        )
-    })?;
-    let events = crate::diag::start(&conn, request)
+    // Here if this node holds the session, else through the node that
+    // does.
+    let events = s
+        .relay
+        .diag(&agent.id, request)
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+        .map_err(|e| match e {
+            crate::relay::RelayError::Offline => ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "agent {} ({}) is offline; live diagnostics need it connected",
+                    agent.id, agent.hostname
+                ),
+            ),
+            other => ApiError::new(StatusCode::BAD_GATEWAY, other.to_string()),
+        })?;
     Ok((agent, events))
 }
 

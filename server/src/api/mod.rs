@@ -98,6 +98,8 @@ pub struct ApiState {
     pub conductor: crate::conductor::Conductor,
     /// Failed authentications per client address.
     pub auth_limit: std::sync::Mutex<auth_limit::AuthLimiter>,
+    /// Requests for agents whose session another node holds.
+    pub relay: Arc<crate::relay::Relay>,
 }
 
 type Shared = Arc<ApiState>;

@@ -14,6 +14,12 @@
 //! One task per connection, and a cap on how many run at once: past it,
 //! new connections are refused before their handshake.
 //!
+//! Another server node sharing the database connects here too, with ALPN
+//! [`NODE_ALPN`] and a node's certificate: [`crate::relay::admit`] decides
+//! from the ALPN and the certificate, and such a connection is served by
+//! [`crate::relay::serve`]; an agent's certificate never opens it, and a
+//! node's never opens an agent session.
+//!
 //! - `enroll`: an enrollment request gets a certificate or a refusal.
 //! - `session`: the session driver, which owns the control stream, the
 //!   store and the clock; `session::state` decides, without I/O.
@@ -30,7 +36,8 @@ use deskhand_shared::fingerprint::sha256_hex;
 use deskhand_shared::frame::{FrameDecoder, decode_body};
 use deskhand_shared::proto::close_code;
 use deskhand_shared::proto::{
-    ALPN, AgentMessage, Refusal, RefusalReason, ServerMessage, check_version, peek_protocol_version,
+    ALPN, AgentMessage, NODE_ALPN, Refusal, RefusalReason, ServerMessage, check_version,
+    peek_protocol_version,
 };
 use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream};
 use rustls::RootCertStore;
@@ -140,8 +147,9 @@ impl OrderCache {
 }
 
 /// Builds the QUIC server configuration: TLS 1.3 only, ALPN
-/// `deskhand/1`, no 0-RTT, client certificates optional but verified
-/// against the CA when presented.
+/// `deskhand/1` (agents) or `deskhand-node/1` (other nodes), no 0-RTT,
+/// client certificates optional but verified against the CA when
+/// presented.
 pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
     let provider = deskhand_net::tls::provider();
     let mut roots = RootCertStore::empty();
@@ -157,7 +165,7 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .context("loading the server certificate")?;
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![ALPN.to_vec(), NODE_ALPN.to_vec()];
     tls.max_early_data_size = 0;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| anyhow!("building the QUIC TLS configuration: {e}"))?;
@@ -289,16 +297,41 @@ fn refusal(reason: RefusalReason, message: impl Into<String>) -> Refusal {
     }
 }
 
-fn peer_fingerprint(conn: &Connection) -> Option<String> {
+fn peer_certificate(conn: &Connection) -> Option<rustls::pki_types::CertificateDer<'static>> {
     let identity = conn.peer_identity()?;
     let certs = identity
         .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
         .ok()?;
-    certs.first().map(|c| sha256_hex(c))
+    certs.first().cloned()
+}
+
+fn peer_fingerprint(conn: &Connection) -> Option<String> {
+    peer_certificate(conn).map(|c| sha256_hex(&c))
+}
+
+/// The ALPN the handshake settled on.
+fn negotiated_alpn(conn: &Connection) -> Option<Vec<u8>> {
+    conn.handshake_data()?
+        .downcast::<quinn::crypto::rustls::HandshakeData>()
+        .ok()?
+        .protocol
 }
 
 async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
     let conn = incoming.await.context("handshake")?;
+    let node = peer_certificate(&conn).and_then(|c| crate::pki::node_name_of(&c));
+    match crate::relay::admit(negotiated_alpn(&conn).as_deref(), node) {
+        crate::relay::Admission::Agent => {}
+        crate::relay::Admission::Node(peer) => {
+            // Boxed: the relay's future stays out of every agent session's.
+            return Box::pin(crate::relay::serve::serve(conn, peer, ctx.presence.clone())).await;
+        }
+        crate::relay::Admission::Refuse(why) => {
+            warn!(remote = %conn.remote_address(), reason = why, "refusing connection");
+            conn.close(close_code::REFUSED.into(), why.as_bytes());
+            return Err(anyhow!("refused: {why}"));
+        }
+    }
     let (mut tx, mut rx) = tokio::time::timeout(FIRST_FRAME_TIMEOUT, conn.accept_bi())
         .await
         .map_err(|_| protocol_error(&conn, "no control stream opened in time"))??;
