@@ -14,7 +14,11 @@ use super::{ContentStore, is_sha256};
 use crate::store::{BlobInfo, Store};
 
 /// Bytes per chunk in the database: a 100 MB package is a hundred rows,
-/// each written in a request of its own.
+/// each written in a request of its own. Measured on a 50 MB artifact
+/// (PostgreSQL 15 on loopback, debug build): 1.5 s to store (file and
+/// database), 0.55 s for another node's first pull; 4 MiB chunks were
+/// not clearly faster (1.1-1.4 s, 0.5-0.6 s) and make each write hold
+/// the writer four times as long.
 pub(super) const DB_CHUNK: usize = 1 << 20;
 
 /// Chunks of one upload written at once (the writer may batch them).
