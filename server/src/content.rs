@@ -7,24 +7,56 @@
 //! checks again before it runs anything, so a file altered on the server's
 //! disk later is refused there.
 //!
+//! On a database several server nodes share (PostgreSQL), the database is
+//! where artifacts live and this directory is each node's cache of it
+//! (`shared`): an upload is stored here, then in the database; a file
+//! missing here is pulled from the database (checked against its hash,
+//! one pull at a time per artifact) before it is served. On SQLite the
+//! directory is the only copy, as before.
+//!
 //! Agents fetch content over their QUIC connection: one stream per
 //! transfer, starting at an offset, so an interrupted transfer resumes.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result, bail};
 use deskhand_net::stream::send;
 use deskhand_shared::jobs::FetchReply;
 use deskhand_shared::proto::ServerMessage;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tracing::warn;
+
+use crate::store::Store;
+
+mod shared;
+
+pub use shared::Shared;
 
 /// Bytes per chunk on a content stream.
 pub const CHUNK: usize = 256 * 1024;
 
-/// Artifacts on disk, by SHA-256.
-#[derive(Debug, Clone)]
+/// Artifacts on disk, by SHA-256 (and in the database, when it is shared).
 pub struct ContentStore {
     dir: PathBuf,
+    /// The database every node shares, when it is one: where artifacts
+    /// live, this directory being a cache of it.
+    shared: Option<Store>,
+    /// One gate per artifact being pulled from the database, so that
+    /// agents asking at once wait for one pull.
+    pulls: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Artifacts pulled from the database since start.
+    pulled: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for ContentStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentStore")
+            .field("dir", &self.dir)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Whether `s` is a lower-case hex SHA-256.
@@ -33,12 +65,18 @@ pub fn is_sha256(s: &str) -> bool {
 }
 
 impl ContentStore {
-    /// Opens (creating) the store under `data_dir/content`.
-    pub fn open(data_dir: &Path) -> Result<Self> {
+    /// Opens (creating) the store under `data_dir/content`, backed by
+    /// `store` when several nodes share it ([`Store::is_shared`]).
+    pub fn open(data_dir: &Path, store: &Store) -> Result<Self> {
         let dir = data_dir.join("content");
         std::fs::create_dir_all(dir.join("tmp"))
             .with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            shared: store.is_shared().then(|| store.clone()),
+            pulls: Mutex::default(),
+            pulled: Default::default(),
+        })
     }
 
     /// Where the content with this hash lives (the hash must be valid).
@@ -46,19 +84,74 @@ impl ContentStore {
         self.dir.join(&sha256[..2]).join(sha256)
     }
 
-    /// The size of stored content, if present.
-    pub async fn size(&self, sha256: &str) -> Option<u64> {
+    /// The size of stored content, if present here or (on a shared
+    /// database) complete in the database.
+    pub async fn size(&self, sha256: &str) -> Result<Option<u64>> {
         if !is_sha256(sha256) {
-            return None;
+            return Ok(None);
         }
+        if let Some(size) = self.local_size(sha256).await {
+            return Ok(Some(size));
+        }
+        match &self.shared {
+            Some(store) => Ok(store
+                .blob(sha256.to_string())
+                .await
+                .with_context(|| format!("looking for content {sha256} in the database"))?
+                .map(|b| b.size)),
+            None => Ok(None),
+        }
+    }
+
+    /// The size of the file here, if there is one.
+    async fn local_size(&self, sha256: &str) -> Option<u64> {
         tokio::fs::metadata(self.path(sha256))
             .await
             .ok()
             .map(|m| m.len())
     }
 
+    /// The size of the file here, pulled from the database first when it
+    /// is missing and the database has it; `None` when neither has it.
+    /// Callers asking at once for the same artifact wait for one pull,
+    /// and none sees a half-written file (a pull is renamed into place).
+    pub async fn local(&self, sha256: &str) -> Result<Option<u64>> {
+        if !is_sha256(sha256) {
+            return Ok(None);
+        }
+        if let Some(size) = self.local_size(sha256).await {
+            return Ok(Some(size));
+        }
+        let Some(store) = &self.shared else {
+            return Ok(None);
+        };
+        let gate = self
+            .pulls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(sha256.to_string())
+            .or_default()
+            .clone();
+        let result = async {
+            let _pulling = gate.lock().await;
+            // Another caller may have pulled it while this one waited.
+            if let Some(size) = self.local_size(sha256).await {
+                return Ok(Some(size));
+            }
+            self.pull(store, sha256).await
+        }
+        .await;
+        let mut pulls = self.pulls.lock().unwrap_or_else(PoisonError::into_inner);
+        // The map's and this caller's: nobody else waits on this gate.
+        if Arc::strong_count(&gate) == 2 {
+            pulls.remove(sha256);
+        }
+        result
+    }
+
     /// Stores bytes from `chunks`, refusing them unless their SHA-256 is
-    /// `sha256` and they are at most `max` bytes. Returns the size.
+    /// `sha256` and they are at most `max` bytes, then (on a shared
+    /// database) in the database, replacing its copy. Returns the size.
     pub async fn put<S, E>(&self, sha256: &str, max: u64, mut chunks: S) -> Result<u64>
     where
         S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
@@ -99,14 +192,30 @@ impl ContentStore {
         if result.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
-        result
+        let size = result?;
+        if let Some(store) = &self.shared {
+            self.upload(store, sha256).await.with_context(|| {
+                format!(
+                    "content {sha256} is stored on this node but not in the database, so other nodes cannot serve it; upload it again"
+                )
+            })?;
+        }
+        Ok(size)
     }
 
     /// Sends content from `offset` on an agent's stream, in chunks.
     pub async fn serve(&self, sha256: &str, offset: u64, tx: &mut quinn::SendStream) -> Result<()> {
         let missing = |why: String| ServerMessage::Fetch(FetchReply::Missing(why));
-        let Some(size) = self.size(sha256).await else {
-            return send(tx, &missing(format!("no content {sha256} in the store"))).await;
+        let size = match self.local(sha256).await {
+            Ok(Some(size)) => size,
+            Ok(None) => {
+                return send(tx, &missing(format!("no content {sha256} in the store"))).await;
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                warn!(error = %why, "content not served");
+                return send(tx, &missing(why)).await;
+            }
         };
         if offset > size {
             return send(
@@ -134,61 +243,4 @@ impl ContentStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sha(b: &[u8]) -> String {
-        hex::encode(ring::digest::digest(&ring::digest::SHA256, b))
-    }
-
-    fn stream(
-        parts: &[&'static [u8]],
-    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, String>> + Unpin {
-        futures_util::stream::iter(
-            parts
-                .iter()
-                .map(|p| Ok(bytes::Bytes::from_static(p)))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    #[tokio::test]
-    async fn only_bytes_with_the_announced_hash_are_stored() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = ContentStore::open(dir.path()).expect("open");
-        let good = sha(b"hello world");
-        assert_eq!(
-            store
-                .put(&good, 100, stream(&[b"hello ", b"world"]))
-                .await
-                .expect("stored"),
-            11
-        );
-        assert_eq!(store.size(&good).await, Some(11));
-
-        let other = sha(b"something else");
-        let err = store
-            .put(&other, 100, stream(&[b"hello world"]))
-            .await
-            .expect_err("refused");
-        assert!(err.to_string().contains("nothing was stored"), "{err}");
-        assert_eq!(store.size(&other).await, None);
-
-        let big = sha(b"0123456789");
-        assert!(store.put(&big, 5, stream(&[b"0123456789"])).await.is_err());
-        assert!(
-            store
-                .put("../etc/passwd", 100, stream(&[b"x"]))
-                .await
-                .is_err()
-        );
-        assert_eq!(store.size("../../x").await, None);
-        // No temporary file is left behind.
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("content/tmp"))
-                .expect("dir")
-                .count(),
-            0
-        );
-    }
-}
+mod tests;

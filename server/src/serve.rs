@@ -46,7 +46,11 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let admin_password = crate::admin_password::ensure(&store, dir, settings.dev).await?;
 
     let presence = Arc::new(Presence::default());
-    let content = Arc::new(crate::content::ContentStore::open(dir)?);
+    let content = Arc::new(crate::content::ContentStore::open(dir, &store)?);
+    // On a shared database, package files only this node has (a data
+    // directory from a SQLite install) go where every node can serve
+    // them; in the background, so a large store does not delay start.
+    tokio::spawn(share_local_content(content.clone()));
     let endpoint = link::bind(settings.agents_listen, &ca)?;
     let agents_addr = endpoint.local_addr()?;
     let api_listener = tokio::net::TcpListener::bind(settings.api_listen)
@@ -285,6 +289,24 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
 
 /// The address to print in enrollment commands (and the API's URL over
 /// TLS) when none is configured.
+/// Copies into a shared database the package files only this node has,
+/// and says how many (nothing on SQLite, where the directory is the store).
+async fn share_local_content(content: Arc<crate::content::ContentStore>) {
+    match content.share_local().await {
+        Ok(Some(shared)) => info!(
+            uploaded = shared.uploaded,
+            already = shared.present,
+            failed = shared.failed,
+            "local package files shared with the other nodes"
+        ),
+        Ok(None) => {}
+        Err(e) => warn!(
+            error = %format!("{e:#}"),
+            "local package files could not be shared with the other nodes; restart the server to try again"
+        ),
+    }
+}
+
 fn advertised(addr: SocketAddr) -> String {
     if addr.ip().is_unspecified() {
         format!("{}:{}", deskhand_net::host_name(), addr.port())

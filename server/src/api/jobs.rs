@@ -98,6 +98,7 @@ async fn content_info(
         .content
         .size(&sha256)
         .await
+        .map_err(|e| ApiError::internal(format_args!("{e:#}")))?
         .ok_or_else(|| ApiError::not_found(format!("no content {sha256}")))?;
     Ok(Json(ContentInfo { sha256, size }))
 }
@@ -142,7 +143,12 @@ async fn publish(s: &Shared, op: Authed, req: PublishItem, kind: ItemKind) -> Ap
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     if let Some(a) = &manifest.artifact {
-        match s.content.size(&a.sha256).await {
+        let stored = s
+            .content
+            .size(&a.sha256)
+            .await
+            .map_err(|e| ApiError::internal(format_args!("{e:#}")))?;
+        match stored {
             Some(size) if size == a.size => {}
             Some(size) => {
                 return Err(ApiError::bad_request(format!(

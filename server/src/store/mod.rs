@@ -17,7 +17,8 @@
 //! operators, liveness, audit), `assets` (rows, filters, order, lookup),
 //! `manual` (assets entered by hand, edits, retirement), `changes`
 //! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
-//! `diag`, `content`, `jobs`, `tickets`, `import`, `snapshot`, `migrate`
+//! `diag`, `content`, `blobs` (artifacts in the database, for every node),
+//! `jobs`, `tickets`, `import`, `snapshot`, `migrate`
 //! (a SQLite install copied into PostgreSQL), `zones`
 //! (each machine's time zone); the software
 //! links are `catalog`, `links` and `index`, the background log copy
@@ -40,6 +41,7 @@ pub const DATABASE_FILE: &str = "deskhand.db";
 
 mod access;
 mod assets;
+mod blobs;
 mod catalog;
 mod changes;
 mod checkpoint;
@@ -75,6 +77,7 @@ pub use access::{AgentRecord, AuditEntry, EnrollmentToken, NewAgent, Operator, R
 pub use assets::{
     AssetFilter, AssetOrder, AssetRow, AssetSort, AssetStatus, AssetTotals, Retirement, sort_assets,
 };
+pub use blobs::BlobInfo;
 pub use changes::{Change, ChangeGroup, ChangeKind, ChangeQuery};
 pub use console::ConsoleSession;
 pub use content::{ContentItem, PublisherKey};

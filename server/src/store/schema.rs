@@ -5,8 +5,8 @@ use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
 use super::{
-    Result, StoreError, catalog, console, diag, jobs, link_log, links, nodes, rollouts, stale,
-    tickets, zones,
+    Result, StoreError, blobs, catalog, console, diag, jobs, link_log, links, nodes, rollouts,
+    stale, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -396,6 +396,10 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(rollouts::COMMANDS_MIGRATION),
         // Software index changes for the other nodes (PostgreSQL's).
         M::up(link_log::MIGRATION),
+        // Package artifacts in the database, for every node to serve
+        // (`store::blobs`): used on PostgreSQL only; SQLite installs keep
+        // the files in the data directory alone and leave these empty.
+        M::up(blobs::MIGRATION),
     ]
 }
 

@@ -22,7 +22,12 @@ const SCHEMA: &str = include_str!("postgres.sql");
 /// brings the schema to); `versions_agree` in the tests fails when one is
 /// missing, and the schema comparison against PostgreSQL when the two
 /// differ.
-const MIGRATIONS: &[(usize, &str)] = &[(23, NODES), (24, ROLLOUT_COMMANDS), (25, LINK_LOG)];
+const MIGRATIONS: &[(usize, &str)] = &[
+    (23, NODES),
+    (24, ROLLOUT_COMMANDS),
+    (25, LINK_LOG),
+    (26, BLOBS),
+];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is
 /// `store::nodes::MIGRATION`), and the sequence assets' numbers come from
@@ -73,6 +78,25 @@ CREATE TABLE link_log (
     changes  BYTEA NOT NULL
 );
 CREATE INDEX link_log_at ON link_log(at);
+"#;
+
+/// Version 26: package artifacts in chunks, a blob row written last when
+/// every chunk is in (SQLite's is `store::blobs::MIGRATION`, where the
+/// tables stay empty). A chunk's bytes are TOASTed out of line, so a
+/// blob-row lookup never reads them.
+const BLOBS: &str = r#"
+CREATE TABLE content_chunks (
+    sha256  TEXT NOT NULL,
+    seq     BIGINT NOT NULL,
+    data    BYTEA NOT NULL,
+    PRIMARY KEY (sha256, seq)
+);
+CREATE TABLE content_blobs (
+    sha256     TEXT PRIMARY KEY,
+    size       BIGINT NOT NULL,
+    chunks     BIGINT NOT NULL,
+    stored_at  BIGINT NOT NULL
+);
 "#;
 
 /// The key of the transaction-scoped advisory lock migrations hold: the
