@@ -111,12 +111,13 @@ async fn node_b() -> NodeB {
     let (dir, store) = crate::testkit::store().await;
     let ca = Arc::new(CertificateAuthority::load_or_create(dir.path()).expect("ca"));
     let endpoint = crate::link::bind("127.0.0.1:0".parse().expect("addr"), &ca).expect("bind");
+    let content = crate::content::ContentStore::open(dir.path(), &store).expect("content");
     let ctx = Arc::new(LinkContext {
         store,
         ca: ca.clone(),
         presence: Arc::new(Presence::default()),
         heartbeat_secs: 30,
-        content: Arc::new(crate::content::ContentStore::open(dir.path()).expect("content")),
+        content: Arc::new(content),
         max_jobs_per_agent: 4,
         orders: Default::default(),
         tickets: Default::default(),
