@@ -167,9 +167,9 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     });
     assert!(!b.log().contains("this node leads"), "{}", b.log());
 
-    // A rollout made on node B, which does not lead, is run by A: it
-    // reaches every machine and soaks; an abort asked on B is carried
-    // out by A.
+    // A rollout made on node B, which does not lead, is run by A: its
+    // first wave reaches half the machines and soaks; an abort asked on B
+    // is carried out by A.
     let mark = publish(
         &a,
         &tmp.path().join("mark.sh"),
@@ -177,7 +177,7 @@ fn two_nodes_share_agents_inventory_and_jobs() {
         &key,
     );
     let created = b.json(&[
-        "rollouts", "create", "--script", &mark, "--target", "all", "--all", "--waves", "100%",
+        "rollouts", "create", "--script", &mark, "--target", "all", "--all", "--waves", "50%,100%",
         "--soak", "1h",
     ]);
     let rollout = created["id"].as_i64().expect("a rollout id").to_string();
