@@ -134,6 +134,15 @@ fn two_nodes_share_agents_inventory_and_jobs() {
         }
     }
 
+    // A software search on either node finds all six: each node's index
+    // learns what the other's agents reported.
+    for server in [&a, &b] {
+        wait_for(WAIT, "a software search finding every agent", || {
+            let list = server.json(&["assets", "list", "--software", "bash"]);
+            (list.as_array()?.len() == 6).then_some(())
+        });
+    }
+
     // A job made on node A reaches all six, three of them through node B.
     let targets: Vec<&str> = agents.iter().map(|(id, _)| id.as_str()).collect();
     let mut args = vec!["jobs", "run", "--inventory"];
