@@ -32,7 +32,7 @@ const LOOK_BACK_SECS: i64 = 2;
 /// Whether this node leads: runs the work that must run once across the
 /// nodes (SLA escalation, job expiry, rollouts). Set at each heartbeat; cheap to
 /// clone and to read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Leader(Arc<AtomicBool>);
 
 impl Leader {

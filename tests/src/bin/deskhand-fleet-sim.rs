@@ -91,7 +91,18 @@ fn p99(v: &mut [Duration]) -> Duration {
     v.get(v.len() * 99 / 100).copied().unwrap_or_default()
 }
 
+/// The number of this simulator's first agent (`SIM_FIRST`, 0 by
+/// default): two simulators against two server nodes of one database get
+/// different machines (names, serials, MACs).
+static FIRST: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("SIM_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+});
+
 fn hello(i: usize) -> AgentMessage {
+    let i = *FIRST + i;
     AgentMessage::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         agent_version: "sim".into(),
@@ -149,7 +160,7 @@ struct Reports {
 }
 
 fn reports(agent: usize, packages: usize, delta_rounds: usize) -> Result<Reports> {
-    let base = deskhand_shared::inventory::synthetic(agent, packages);
+    let base = deskhand_shared::inventory::synthetic(*FIRST + agent, packages);
     // Full reports in canonical order, as the agent sends them; the
     // upgrades below pick packages in the generator's order, which spreads
     // them over the pool.
@@ -433,7 +444,7 @@ async fn main() -> Result<()> {
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("sim-{i}"));
+            .push(rcgen::DnType::CommonName, format!("sim-{}", *FIRST + i));
         let csr = params.serialize_request(&key)?.pem()?;
         keys.push((key.serialize_pem(), csr));
     }
@@ -479,7 +490,7 @@ async fn main() -> Result<()> {
                 protocol_version: PROTOCOL_VERSION,
                 token,
                 csr_pem: csr,
-                hostname: format!("sim-{i:05}"),
+                hostname: format!("sim-{:05}", *FIRST + i),
             });
             send(&mut tx, &req).await?;
             let answer = recv::<ServerMessage>(&mut rx, &mut FrameDecoder::default()).await?;
