@@ -61,11 +61,14 @@ impl Store {
         F: FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.readers.clone();
+        // A blocking thread: PostgreSQL's requests run on it directly.
         tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = f(&Reader(&conn));
-            pool.give_back(conn);
-            result
+            super::sql::may_block(|| {
+                let conn = pool.take()?;
+                let result = f(&Reader(&conn));
+                pool.give_back(conn);
+                result
+            })
         })
         .await
         .map_err(|e| StoreError::Refused(format!("database reader failed: {e}")))?
