@@ -473,10 +473,8 @@ impl Conn {
         }
     }
 
-    /// Runs `sql`, one statement without parameters whose outcome the
-    /// caller does not wait for (`SAVEPOINT`, `RELEASE`): SQLite at once;
-    /// PostgreSQL sends it with the next request, in one pipeline, and a
-    /// failure of `sql` is that request's.
+    /// Runs `sql`, one statement without parameters (`SAVEPOINT`): SQLite
+    /// at once; PostgreSQL with the next request, whose failure it is.
     pub fn defer(&self, sql: &str) -> Result<()> {
         match self {
             Conn::Lite(c) => {
@@ -544,11 +542,9 @@ impl<'c> Statement<'c> {
         s.raw_execute().map_err(lite::error)
     }
 
-    /// Runs the statement once per parameter list in `each`; the rows
-    /// changed in all. PostgreSQL gets them in one pipeline (one wait for
-    /// the answers rather than one per run); SQLite runs them in turn.
-    /// The first failure is the answer (in a transaction, what ran before
-    /// it is undone with the request).
+    /// Runs the statement once per parameter list in `each`, the rows
+    /// changed in all: in one pipeline on PostgreSQL, in turn on SQLite.
+    /// The first failure is the answer.
     pub fn execute_each<P: Params>(&mut self, each: &[P]) -> Result<usize> {
         let lists: Vec<Vec<&dyn ToSql>> = each.iter().map(Params::params).collect();
         if let Statement::Pg(s) = self {
