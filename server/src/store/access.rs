@@ -482,12 +482,14 @@ pub(super) fn audit(
     target: &str,
     detail: &str,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO audit_log (at, operator, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![at, operator, action, target, detail])?;
+    tx.prepare_cached(AUDIT_INSERT)?
+        .execute(params![at, operator, action, target, detail])?;
     Ok(())
 }
+
+/// An audit entry's insert: at, operator, action, target, detail.
+pub(super) const AUDIT_INSERT: &str =
+    "INSERT INTO audit_log (at, operator, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 #[cfg(test)]
 mod tests;

@@ -260,6 +260,64 @@ impl WriterState {
         Ok(id)
     }
 
+    /// Puts the catalog ids of `rows` that the cache lacks into it:
+    /// looked up all at once and, with `create`, the rows the catalog
+    /// lacks added all at once (each of these steps one pipeline on
+    /// PostgreSQL). A row the catalog lacks stays out of the cache
+    /// without `create`.
+    fn fill_ids(&mut self, tx: &Conn, rows: &[KeyedRow], create: bool) -> Result<()> {
+        let mut seen = FxHashSet::default();
+        let missing: Vec<&KeyedRow> = rows
+            .iter()
+            .filter(|k| !self.catalog.ids.contains_key(&k.key) && seen.insert(k.key))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut absent = Vec::new();
+        for (k, id) in missing.iter().zip(find_each(tx, &missing)?) {
+            match id {
+                Some(id) => {
+                    self.catalog.ids.insert(k.key, id);
+                }
+                None => absent.push(*k),
+            }
+        }
+        if !create || absent.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<[&str; 5]> = absent.iter().map(|k| fields(&k.row)).collect();
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )?
+            .query_row_each(&values, |r| r.get::<i64>(0))?;
+        let mut raced = Vec::new();
+        for (k, id) in absent.iter().zip(inserted) {
+            match id {
+                Some(id) => {
+                    self.catalog.ids.insert(k.key, id);
+                    self.catalog.added.push(k.key);
+                }
+                None => raced.push(*k),
+            }
+        }
+        // Another node added these meanwhile (PostgreSQL): its ids, once
+        // its transaction is committed.
+        for (k, id) in raced.iter().zip(find_each(tx, &raced)?) {
+            let id = id.ok_or_else(|| {
+                StoreError::Refused(format!(
+                    "software {} {} was neither added nor found",
+                    k.row.name, k.row.version
+                ))
+            })?;
+            self.catalog.ids.insert(k.key, id);
+            self.catalog.added.push(k.key);
+        }
+        Ok(())
+    }
+
     /// The catalog id of a package, if the catalog has it.
     fn existing_software_id(
         &mut self,
@@ -309,6 +367,10 @@ impl WriterState {
         added: &[KeyedRow],
         removed: &[KeyedRow],
     ) -> Result<Count> {
+        // The ids the cache lacks, in a few pipelines rather than a round
+        // trip per package (a first inventory meets many new ones).
+        self.fill_ids(tx, removed, false)?;
+        self.fill_ids(tx, added, true)?;
         let mut gone = Vec::with_capacity(removed.len());
         for r in removed {
             if let Some(id) = self.existing_software_id(tx, r)? {
@@ -502,13 +564,30 @@ pub(super) fn build_index(c: &Conn) -> Result<SoftwareIndex> {
     Ok(idx)
 }
 
+/// Looks a package up in the catalog by its five fields.
+const FIND_SOFTWARE: &str = "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5";
+
 fn find_software(tx: &Conn, r: &SoftwareRow) -> Result<Option<i64>> {
     Ok(tx
-        .prepare_cached(
-            "SELECT id FROM software WHERE name = ?1 AND version = ?2 AND vendor = ?3 AND source = ?4 AND arch = ?5",
-        )?
-        .query_row(params![r.name, r.version, r.vendor, r.source, r.arch], |row| row.get(0))
+        .prepare_cached(FIND_SOFTWARE)?
+        .query_row(fields(r), |row| row.get(0))
         .optional()?)
+}
+
+/// The catalog ids of `rows`, where the catalog has them, in order.
+fn find_each(tx: &Conn, rows: &[&KeyedRow]) -> Result<Vec<Option<i64>>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<[&str; 5]> = rows.iter().map(|k| fields(&k.row)).collect();
+    Ok(tx
+        .prepare_cached(FIND_SOFTWARE)?
+        .query_row_each(&values, |row| row.get(0))?)
+}
+
+/// A package's catalog key fields, in the catalog's column order.
+fn fields(r: &SoftwareRow) -> [&str; 5] {
+    [&r.name, &r.version, &r.vendor, &r.source, &r.arch]
 }
 
 /// The integer key of an asset, assigning the next one if it has none:

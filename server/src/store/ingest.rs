@@ -1,7 +1,7 @@
 //! Inventory ingest: an agent's report applied in one step (asset fields,
 //! stored form, software links, history), and the stored form read back.
 
-use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::sql::{Conn, OptionalExtension, ToSql, params};
 
 use super::catalog::Count;
 use super::{Reader, Result, Store, StoreError, audit, catalog, jobs, stale, tickets};
@@ -116,13 +116,18 @@ impl Store {
                 return Err(StoreError::NotFound("no stored inventory to apply the delta to".into()));
             };
             stale::record(tx, num, has_stale, plan.unknown.as_deref(), now)?;
-            {
-                let mut ev = tx.prepare_cached(
+            if !plan.events.is_empty() {
+                let each: Vec<Vec<&dyn ToSql>> = plan
+                    .events
+                    .iter()
+                    .map(|e| -> Vec<&dyn ToSql> {
+                        vec![&asset_id, &now, &e.category, &e.item, &e.change, &e.old_value, &e.new_value]
+                    })
+                    .collect();
+                tx.prepare_cached(
                     "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for e in &plan.events {
-                    ev.execute(params![asset_id, now, e.category, e.item, e.change, e.old_value, e.new_value])?;
-                }
+                )?
+                .execute_each(&each)?;
             }
             if let (Some(old), Some((first, manual, location, notes, adopted_num))) = (&plan.adopt_from, adopted) {
                 // The same machine, enrolled again or entered by hand before:
@@ -229,11 +234,12 @@ impl Reader<'_> {
 pub(super) fn set_macs(tx: &Conn, asset_id: &str, macs: &str) -> crate::store::sql::Result<()> {
     tx.prepare_cached("DELETE FROM asset_macs WHERE asset_id = ?1")?
         .execute([asset_id])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO asset_macs (mac, asset_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?;
-    for mac in macs.split_whitespace() {
-        insert.execute([mac, asset_id])?;
+    let each: Vec<[&str; 2]> = macs.split_whitespace().map(|m| [m, asset_id]).collect();
+    if !each.is_empty() {
+        tx.prepare_cached(
+            "INSERT INTO asset_macs (mac, asset_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute_each(&each)?;
     }
     Ok(())
 }

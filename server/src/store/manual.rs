@@ -1,7 +1,9 @@
 //! Assets entered by hand (printers, monitors, phones): their fields and
 //! checks, edits of any asset's operator fields, and retirement.
 
-use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::sql::{Conn, OptionalExtension, ToSql, params};
+
+use super::access::AUDIT_INSERT;
 
 use super::{Reader, Result, Store, StoreError, audit};
 
@@ -325,19 +327,26 @@ impl Reader<'_> {
     }
 }
 
+/// Who has serial number ?1, other than asset ?2: its id and name.
+pub(super) const SERIAL_OWNER: &str =
+    "SELECT id, hostname FROM assets WHERE serial = ?1 AND id != ?2";
+
+/// The refusal of serial number `serial`, which asset `id` (`name`) has.
+pub(super) fn serial_taken(serial: &str, id: &str, name: &str) -> StoreError {
+    StoreError::Refused(format!("serial {serial} already belongs to {name} ({id})"))
+}
+
 /// Refuses a serial number that another asset than `except` has.
 pub(super) fn check_serial_free(tx: &Conn, serial: &str, except: &str) -> Result<()> {
     if serial.is_empty() {
         return Ok(());
     }
     let taken: Option<(String, String)> = tx
-        .prepare_cached("SELECT id, hostname FROM assets WHERE serial = ?1 AND id != ?2")?
+        .prepare_cached(SERIAL_OWNER)?
         .query_row([serial, except], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match taken {
-        Some((id, name)) => Err(StoreError::Refused(format!(
-            "serial {serial} already belongs to {name} ({id})"
-        ))),
+        Some((id, name)) => Err(serial_taken(serial, &id, &name)),
         None => Ok(()),
     }
 }
@@ -356,26 +365,63 @@ pub(super) fn insert_checked_manual(
     now: i64,
 ) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
+    insert_checked_manuals(tx, &[(id.clone(), a)], by, now)?;
+    Ok(id)
+}
+
+/// Inserts assets entered by hand whose serial numbers were found free,
+/// each under the id given, with its history event and audit entry: each
+/// statement run for all of them at once (one pipeline on PostgreSQL).
+pub(super) fn insert_checked_manuals(
+    tx: &Conn,
+    assets: &[(String, &ManualAsset)],
+    by: &str,
+    now: i64,
+) -> Result<()> {
+    let rows: Vec<Vec<&dyn ToSql>> = assets
+        .iter()
+        .map(|(id, a)| -> Vec<&dyn ToSql> {
+            vec![
+                id,
+                &a.kind,
+                &a.name,
+                &a.serial,
+                &a.manufacturer,
+                &a.model,
+                &a.location,
+                &a.user,
+                &a.notes,
+                &a.warranty_until,
+                &now,
+            ]
+        })
+        .collect();
     tx.prepare_cached(
         "INSERT INTO assets (id, kind, hostname, serial, manufacturer, model, location, \"user\", notes,
             warranty_until, first_inventory_at, last_inventory_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
     )?
-    .execute(params![id, a.kind, a.name, a.serial, a.manufacturer, a.model, a.location, a.user, a.notes, a.warranty_until, now])?;
+    .execute_each(&rows)?;
+    let events: Vec<[&dyn ToSql; 3]> = assets
+        .iter()
+        .map(|(id, _)| [id as &dyn ToSql, &now, &by])
+        .collect();
     tx.prepare_cached(
         "INSERT INTO asset_events (asset_id, at, category, item, change, old_value, new_value)
          VALUES (?1, ?2, 'asset', '', 'added by hand', NULL, ?3)",
     )?
-    .execute(params![id, now, by])?;
-    audit(
-        tx,
-        now,
-        by,
-        "asset.add",
-        &id,
-        &format!("{} {}", a.kind, a.name),
-    )?;
-    Ok(id)
+    .execute_each(&events)?;
+    let details: Vec<String> = assets
+        .iter()
+        .map(|(_, a)| format!("{} {}", a.kind, a.name))
+        .collect();
+    let audits: Vec<[&dyn ToSql; 5]> = assets
+        .iter()
+        .zip(&details)
+        .map(|((id, _), detail)| [&now as &dyn ToSql, &by, &"asset.add", id, detail])
+        .collect();
+    tx.prepare_cached(AUDIT_INSERT)?.execute_each(&audits)?;
+    Ok(())
 }
 
 /// Applies an edit to asset `id`; see [`Store::edit_asset`].

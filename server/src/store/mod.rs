@@ -108,7 +108,6 @@ use access::audit;
 use assets::{like_pattern, one_match};
 use diag::insert_diag_run;
 use index::SoftwareIndex;
-use manual::{check_serial_free, insert_checked_manual};
 use open::configure;
 use reader::ReadPool;
 use writer::WriteRequest;

@@ -46,10 +46,13 @@ impl Store {
     /// Runs `f` with a pooled read connection on the calling thread, which
     /// it blocks: only for code already on a blocking thread.
     pub fn with_reader<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
-        let conn = self.readers.take()?;
-        let result = f(&Reader(&conn));
-        self.readers.give_back(conn);
-        result
+        // A blocking thread: PostgreSQL's requests run on it directly.
+        super::sql::may_block(|| {
+            let conn = self.readers.take()?;
+            let result = f(&Reader(&conn));
+            self.readers.give_back(conn);
+            result
+        })
     }
 
     /// Runs `f` with a pooled [`Reader`] off the async runtime (one trip to
@@ -61,11 +64,14 @@ impl Store {
         F: FnOnce(&Reader<'_>) -> Result<T> + Send + 'static,
     {
         let pool = self.readers.clone();
+        // A blocking thread: PostgreSQL's requests run on it directly.
         tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = f(&Reader(&conn));
-            pool.give_back(conn);
-            result
+            super::sql::may_block(|| {
+                let conn = pool.take()?;
+                let result = f(&Reader(&conn));
+                pool.give_back(conn);
+                result
+            })
         })
         .await
         .map_err(|e| StoreError::Refused(format!("database reader failed: {e}")))?

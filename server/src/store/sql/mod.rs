@@ -24,7 +24,7 @@ mod rewrite;
 #[cfg(test)]
 pub mod testing;
 
-pub use pg::PgConn;
+pub use pg::{PgConn, may_block};
 
 /// A value as it crosses to or from either database.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -473,6 +473,23 @@ impl Conn {
         }
     }
 
+    /// Runs `sql`, one statement without parameters (`SAVEPOINT`): SQLite
+    /// at once; PostgreSQL with the next request, whose failure it is.
+    pub fn defer(&self, sql: &str) -> Result<()> {
+        match self {
+            Conn::Lite(c) => {
+                c.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(lite::error)?;
+                Ok(())
+            }
+            Conn::Pg(c) => {
+                c.defer(sql);
+                Ok(())
+            }
+        }
+    }
+
     /// Rows changed since the connection opened, where the database
     /// counts them (SQLite); `None` on PostgreSQL.
     pub fn total_changes(&self) -> Option<u64> {
@@ -523,6 +540,52 @@ impl<'c> Statement<'c> {
         let s = self.lite().ok_or(Error::NoRows)?;
         lite::bind(s, &params)?;
         s.raw_execute().map_err(lite::error)
+    }
+
+    /// Runs the statement once per parameter list in `each`, the rows
+    /// changed in all: in one pipeline on PostgreSQL, in turn on SQLite.
+    /// The first failure is the answer.
+    pub fn execute_each<P: Params>(&mut self, each: &[P]) -> Result<usize> {
+        let lists: Vec<Vec<&dyn ToSql>> = each.iter().map(Params::params).collect();
+        if let Statement::Pg(s) = self {
+            return s.execute_each(&lists);
+        }
+        let s = self.lite().ok_or(Error::NoRows)?;
+        let mut changed = 0;
+        for params in &lists {
+            lite::bind(s, params)?;
+            changed += s.raw_execute().map_err(lite::error)?;
+        }
+        Ok(changed)
+    }
+
+    /// Runs the query once per parameter list in `each` and maps each
+    /// run's first row with `f` (`None` where a run found no row), in one
+    /// pipeline on PostgreSQL (see [`Statement::execute_each`]).
+    pub fn query_row_each<T, P, F>(&mut self, each: &[P], mut f: F) -> Result<Vec<Option<T>>>
+    where
+        P: Params,
+        F: FnMut(&Row<'_>) -> Result<T>,
+    {
+        let lists: Vec<Vec<&dyn ToSql>> = each.iter().map(Params::params).collect();
+        if let Statement::Pg(s) = self {
+            return s
+                .query_each(&lists)?
+                .iter()
+                .map(|rows| rows.first().map(|r| f(&Row::Pg(r))).transpose())
+                .collect();
+        }
+        let s = self.lite().ok_or(Error::NoRows)?;
+        let mut found = Vec::with_capacity(lists.len());
+        for params in &lists {
+            lite::bind(s, params)?;
+            let mut rows = s.raw_query();
+            found.push(match rows.next().map_err(lite::error)? {
+                Some(row) => Some(f(&Row::Lite(row))?),
+                None => None,
+            });
+        }
+        Ok(found)
     }
 
     /// Runs a query and maps its first row; [`Error::NoRows`] without one.

@@ -4,17 +4,29 @@
 //! mean.
 //!
 //! The store is synchronous (a writer thread, reads on blocking threads),
-//! so a client's requests are waited on where they are made; the
-//! connections' own I/O runs on a small runtime of their own, so waiting
-//! never needs the caller's runtime and works from any thread.
+//! so a client's requests are waited on where they are made. Each
+//! connection owns a current-thread runtime on which its socket's task
+//! is spawned, and a request is run with that runtime's `block_on` on the
+//! caller's thread, which drives the socket while it waits: no hand-off
+//! to another thread and back per statement. Requests given together
+//! ([`PgStatement::execute_each`]), and statements deferred
+//! ([`PgConn::defer`]) with the request after them, are sent in one
+//! pipeline.
+//!
+//! A runtime's `block_on` must not run on a thread that drives async
+//! tasks. Threads with no runtime (the writer) and threads that say they
+//! may block ([`may_block`]: the readers, on tokio's blocking threads)
+//! run requests at once; any other thread (the server's start, tests,
+//! which call from async code) runs each on a short-lived thread of its
+//! own, which is slower but never panics.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::LazyLock;
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_executor::block_on;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sql_checked};
 
@@ -25,20 +37,97 @@ use super::{Error, Fault, Result, ToSql, Value};
 /// than the store's constant SQL.
 const MAX_CACHED: usize = 512;
 
-/// The runtime that drives every PostgreSQL connection's socket: one
-/// thread does it (the work is the database's; this only moves bytes).
-static CONNECTIONS: LazyLock<std::io::Result<tokio::runtime::Runtime>> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("deskhand-pg")
-        .enable_all()
-        .build()
-});
+/// Most requests sent in one pipeline before their answers are read.
+const PIPELINE: usize = 1024;
+
+/// How long a dropped connection waits to say goodbye to the server.
+const CLOSE_WAIT: Duration = Duration::from_millis(200);
+
+thread_local! {
+    /// Whether this thread said it may block though it belongs to a
+    /// runtime (see [`may_block`]).
+    static MAY_BLOCK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` telling the connections used in it that this thread may
+/// block: for closures on tokio's blocking threads (`spawn_blocking`),
+/// never for async code.
+pub fn may_block<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MAY_BLOCK.with(|m| m.set(self.0));
+        }
+    }
+    let _reset = Reset(MAY_BLOCK.with(|m| m.replace(true)));
+    f()
+}
+
+/// Whether a runtime's `block_on` may run on this thread.
+fn blocking_allowed() -> bool {
+    tokio::runtime::Handle::try_current().is_err() || MAY_BLOCK.with(Cell::get)
+}
+
+/// A connection's own runtime, which its socket's task is spawned on and
+/// its requests are run with. Shut down without waiting when dropped
+/// (it may be dropped in async code), after a short wait for the socket
+/// to close where this thread may block.
+struct Driver {
+    runtime: Option<tokio::runtime::Runtime>,
+    connection: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Driver {
+    /// Runs `f` to completion, driving the connection's socket meanwhile.
+    fn run<F>(&self, f: F) -> Result<F::Output>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| Error::Conversion("the PostgreSQL connection is closed".into()))?;
+        if blocking_allowed() {
+            return Ok(runtime.block_on(f));
+        }
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("deskhand-pg".into())
+                .spawn_scoped(s, || runtime.block_on(f))
+                .map_err(|e| Error::Conversion(format!("cannot start a PostgreSQL thread: {e}")))?
+                .join()
+                .map_err(|_| Error::Conversion("a PostgreSQL request panicked".into()))
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
+        // The client is gone (declared first in `PgConn`): its socket's
+        // task says goodbye to the server and ends.
+        if let Some(connection) = self.connection.take()
+            && blocking_allowed()
+            && !std::thread::panicking()
+        {
+            // The timer is made inside the runtime, which it needs.
+            let _ = runtime.block_on(async { tokio::time::timeout(CLOSE_WAIT, connection).await });
+        }
+        runtime.shutdown_background();
+    }
+}
 
 /// A PostgreSQL client and the statements it has prepared.
 pub struct PgConn {
+    // Dropped before `driver`: see `Driver::drop`.
     client: tokio_postgres::Client,
     cache: RefCell<HashMap<String, tokio_postgres::Statement>>,
+    /// Statements to send ahead of the next request ([`PgConn::defer`]).
+    deferred: RefCell<String>,
+    driver: Driver,
 }
 
 /// A statement ready to run on a [`PgConn`].
@@ -51,23 +140,55 @@ impl PgConn {
     /// Connects to the server `config` names (without TLS: see the
     /// README for PostgreSQL on another machine).
     pub fn connect(config: &tokio_postgres::Config) -> Result<Self> {
-        let runtime = CONNECTIONS.as_ref().map_err(|e| {
-            Error::Conversion(format!("cannot start PostgreSQL's connection thread: {e}"))
-        })?;
-        let config = config.clone();
-        let (client, connection) =
-            block_on(runtime.spawn(async move { config.connect(tokio_postgres::NoTls).await }))
-                .map_err(|e| Error::Conversion(format!("connecting to PostgreSQL failed: {e}")))?
-                .map_err(Error::Postgres)?;
-        runtime.spawn(async move {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::Conversion(format!(
+                    "cannot start a PostgreSQL connection's runtime: {e}"
+                ))
+            })?;
+        let mut driver = Driver {
+            runtime: Some(runtime),
+            connection: None,
+        };
+        let (client, connection) = driver
+            .run(config.connect(tokio_postgres::NoTls))?
+            .map_err(Error::Postgres)?;
+        let task = async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "a PostgreSQL connection ended");
             }
-        });
+        };
+        driver.connection = driver.runtime.as_ref().map(|r| r.spawn(task));
         Ok(PgConn {
             client,
             cache: RefCell::new(HashMap::new()),
+            deferred: RefCell::new(String::new()),
+            driver,
         })
+    }
+
+    /// Runs request `f`, after the deferred statements if there are
+    /// any, in one pipeline with them.
+    fn run<T: Send>(
+        &self,
+        f: impl Future<Output = Result<T, tokio_postgres::Error>> + Send,
+    ) -> Result<T> {
+        let deferred = self.deferred.take();
+        if deferred.is_empty() {
+            return self.driver.run(f)?.map_err(Error::Postgres);
+        }
+        let both = futures_util::future::try_join(self.client.batch_execute(&deferred), f);
+        Ok(self.driver.run(both)?.map_err(Error::Postgres)?.1)
+    }
+
+    /// Sends `sql` (statements without parameters) with the next request
+    /// rather than on its own: a failure of `sql` is that request's.
+    pub(super) fn defer(&self, sql: &str) {
+        let mut deferred = self.deferred.borrow_mut();
+        deferred.push_str(sql);
+        deferred.push(';');
     }
 
     pub(super) fn statement(&self, sql: &str, cached: bool) -> Result<PgStatement<'_>> {
@@ -77,8 +198,7 @@ impl PgConn {
                 statement: s.clone(),
             });
         }
-        let statement =
-            block_on(self.client.prepare(&placeholders(sql))).map_err(Error::Postgres)?;
+        let statement = self.run(self.client.prepare(&placeholders(sql)))?;
         if cached {
             let mut cache = self.cache.borrow_mut();
             if cache.len() >= MAX_CACHED {
@@ -93,7 +213,7 @@ impl PgConn {
     }
 
     pub(super) fn batch(&self, sql: &str) -> Result<()> {
-        block_on(self.client.batch_execute(sql)).map_err(Error::Postgres)
+        self.run(self.client.batch_execute(sql))
     }
 }
 
@@ -101,15 +221,48 @@ impl PgStatement<'_> {
     pub(super) fn execute(&mut self, params: &[&dyn ToSql]) -> Result<usize> {
         let values = bound(params)?;
         let refs = refs(&values);
-        let n =
-            block_on(self.conn.client.execute(&self.statement, &refs)).map_err(Error::Postgres)?;
+        let n = self
+            .conn
+            .run(self.conn.client.execute(&self.statement, &refs))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     pub(super) fn query(&mut self, params: &[&dyn ToSql]) -> Result<Vec<tokio_postgres::Row>> {
         let values = bound(params)?;
         let refs = refs(&values);
-        block_on(self.conn.client.query(&self.statement, &refs)).map_err(Error::Postgres)
+        self.conn
+            .run(self.conn.client.query(&self.statement, &refs))
+    }
+    /// Runs the statement once per parameter list, all sent before the
+    /// first answer is awaited (a pipeline); the rows changed in all.
+    pub(super) fn execute_each(&mut self, lists: &[Vec<&dyn ToSql>]) -> Result<usize> {
+        let mut changed = 0u64;
+        for chunk in lists.chunks(PIPELINE) {
+            let values = chunk.iter().map(|p| bound(p)).collect::<Result<Vec<_>>>()?;
+            let refs: Vec<_> = values.iter().map(|v| refs(v)).collect();
+            let client = &self.conn.client;
+            let each = refs.iter().map(|r| client.execute(&self.statement, r));
+            let counts = self.conn.run(futures_util::future::try_join_all(each))?;
+            changed += counts.iter().sum::<u64>();
+        }
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+    }
+
+    /// Runs the query once per parameter list, in a pipeline (see
+    /// [`PgStatement::execute_each`]); each run's rows.
+    pub(super) fn query_each(
+        &mut self,
+        lists: &[Vec<&dyn ToSql>],
+    ) -> Result<Vec<Vec<tokio_postgres::Row>>> {
+        let mut all = Vec::with_capacity(lists.len());
+        for chunk in lists.chunks(PIPELINE) {
+            let values = chunk.iter().map(|p| bound(p)).collect::<Result<Vec<_>>>()?;
+            let refs: Vec<_> = values.iter().map(|v| refs(v)).collect();
+            let client = &self.conn.client;
+            let each = refs.iter().map(|r| client.query(&self.statement, r));
+            all.extend(self.conn.run(futures_util::future::try_join_all(each))?);
+        }
+        Ok(all)
     }
 }
 

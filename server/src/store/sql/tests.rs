@@ -172,3 +172,104 @@ fn numerics_are_read_as_integers_when_whole() {
     );
     assert!(pg::numeric(&[0u8, 3, 0, 0]).is_err(), "short");
 }
+
+#[test]
+fn each_runs_every_parameter_list_in_order_past_one_pipeline() {
+    for c in conns() {
+        table(&c);
+        // More than one pipeline's worth (1,024) on PostgreSQL.
+        let names: Vec<String> = (0..2500).map(|i| format!("n{i}")).collect();
+        let ids: Vec<i64> = (0..2500).collect();
+        let rows: Vec<[&dyn ToSql; 2]> = ids
+            .iter()
+            .zip(&names)
+            .map(|(id, n)| [id as &dyn ToSql, n])
+            .collect();
+        let changed = c
+            .prepare_cached("INSERT INTO t (id, name) VALUES (?1, ?2)")
+            .expect("prepare")
+            .execute_each(&rows)
+            .expect("insert each");
+        assert_eq!(changed, 2500, "{:?}", c.dialect());
+        let count: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, 2500, "{:?}", c.dialect());
+        let found = c
+            .prepare_cached("SELECT name FROM t WHERE id = ?1")
+            .expect("prepare")
+            .query_row_each(&[[2499i64], [9999], [0]], |r| r.get::<String>(0))
+            .expect("query each");
+        assert_eq!(
+            found,
+            vec![Some("n2499".to_string()), None, Some("n0".to_string())],
+            "{:?}",
+            c.dialect()
+        );
+    }
+}
+
+#[test]
+fn a_failing_list_fails_the_whole_call() {
+    for c in conns() {
+        table(&c);
+        let rows: [[&dyn ToSql; 2]; 3] = [[&1i64, &"a"], [&2i64, &"b"], [&1i64, &"c"]];
+        let err = c
+            .prepare_cached("INSERT INTO t (id, name) VALUES (?1, ?2)")
+            .expect("prepare")
+            .execute_each(&rows)
+            .expect_err("a duplicate key");
+        assert!(err.is_unique_violation(), "{:?}: {err}", c.dialect());
+    }
+}
+
+#[test]
+fn deferred_statements_run_before_the_next_request() {
+    for c in conns() {
+        table(&c);
+        c.execute_batch("BEGIN").expect("begin");
+        c.defer("SAVEPOINT s").expect("defer");
+        c.execute("INSERT INTO t (id, name) VALUES (1, 'one')", [])
+            .expect("insert");
+        // The savepoint was taken before the insert: rolling back to it
+        // undoes the insert.
+        c.execute_batch("ROLLBACK TO s; RELEASE s")
+            .expect("rollback to");
+        c.execute_batch("COMMIT").expect("commit");
+        let count: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, 0, "{:?}", c.dialect());
+        // A deferred statement's failure is the next request's (SQLite's
+        // at once).
+        let failed = c
+            .defer("RELEASE nosuch")
+            .and_then(|()| c.query_row("SELECT 1", [], |r| r.get::<i64>(0)));
+        assert!(failed.is_err(), "{:?}", c.dialect());
+        let after: i64 = c.query_row("SELECT 2", [], |r| r.get(0)).expect("after");
+        assert_eq!(after, 2, "{:?}: nothing left deferred", c.dialect());
+    }
+}
+
+/// From async code (the server's start, tests) a connection still
+/// works and drops without a panic or a wait; on a blocking thread that
+/// says so ([`may_block`]) it runs its requests there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_work_and_drop_in_async_code() {
+    let Some(c) = fresh_postgres() else { return };
+    let one: i64 = c.query_row("SELECT 1", [], |r| r.get(0)).expect("select");
+    assert_eq!(one, 1);
+    let c = tokio::task::spawn_blocking(move || {
+        may_block(|| {
+            c.query_row("SELECT 2", [], |r| r.get::<i64>(0))
+                .map(|two| (c, two))
+        })
+    })
+    .await
+    .expect("join")
+    .expect("select on a blocking thread");
+    assert_eq!(c.1, 2);
+    let start = std::time::Instant::now();
+    drop(c);
+    assert!(start.elapsed() < std::time::Duration::from_secs(2));
+}
