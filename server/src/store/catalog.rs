@@ -100,6 +100,10 @@ struct CatalogCache {
     added: Vec<CatalogKey>,
 }
 
+/// The key of the advisory lock nodes add catalog rows under: "catalog"
+/// in ASCII.
+const CATALOG_LOCK: i64 = 0x63_6174_616c_6f67;
+
 /// A change of the inverted index, applied after the batch commits.
 #[derive(Clone, Copy)]
 struct IndexChange {
@@ -122,6 +126,8 @@ pub(super) struct WriterState {
     /// Why the current batch must be rolled back as a whole, if it must
     /// (see `Isolation::ChecksFirst`).
     lost: Option<String>,
+    /// Whether this batch holds the catalog's insert lock (PostgreSQL).
+    catalog_locked: bool,
     /// The first statement SQLite refused since the writer last looked
     /// (see `WriteHealth`).
     database_error: Option<String>,
@@ -150,6 +156,7 @@ impl WriterState {
             origin: super::link_log::origin(&shared),
             shared,
             lost: None,
+            catalog_locked: false,
             database_error: None,
         }
     }
@@ -176,6 +183,9 @@ impl WriterState {
     /// in `touched`, which only makes the rest of the batch read their
     /// base values.)
     pub(super) fn rollback_to(&mut self, m: Mark) {
+        // Taken again if need be (it is re-entrant): a savepoint rolled
+        // back may have let it go.
+        self.catalog_locked = false;
         for k in self.catalog.added.drain(m.added..) {
             self.catalog.ids.remove(&k);
         }
@@ -196,6 +206,7 @@ impl WriterState {
     /// The batch committed: its catalog ids are real, and its link
     /// changes go into the in-memory index, in order.
     pub(super) fn committed(&mut self) {
+        self.catalog_locked = false;
         self.catalog.added.clear();
         self.touched.clear();
         if !self.index.is_empty() {
@@ -208,6 +219,7 @@ impl WriterState {
 
     /// The batch was rolled back as a whole.
     pub(super) fn aborted(&mut self) {
+        self.catalog_locked = false;
         self.rollback_to(Mark { added: 0, index: 0 });
         self.touched.clear();
         self.lost = None;
@@ -224,6 +236,20 @@ impl WriterState {
         self.lost.as_deref()
     }
 
+    /// On PostgreSQL, takes the lock that orders the nodes' additions to
+    /// the catalog, once per batch: two nodes' batches adding rows the
+    /// other also adds, in other orders, deadlocked each other (each
+    /// waiting for the other's unique key); with the lock one waits for
+    /// the other's commit instead. Held to the end of the batch.
+    fn lock_catalog(&mut self, tx: &Conn) -> Result<()> {
+        if self.catalog_locked || tx.dialect() != Dialect::Postgres {
+            return Ok(());
+        }
+        tx.execute("SELECT pg_advisory_xact_lock(?1)", [CATALOG_LOCK])?;
+        self.catalog_locked = true;
+        Ok(())
+    }
+
     /// The catalog id of a package, creating the row if it is new.
     fn software_id(&mut self, tx: &Conn, &KeyedRow { key, ref row }: &KeyedRow) -> Result<i64> {
         let r = row;
@@ -235,6 +261,7 @@ impl WriterState {
             None => {
                 // Another node may add the same row meanwhile (PostgreSQL):
                 // then its id, once its transaction is committed.
+                self.lock_catalog(tx)?;
                 let added: Option<i64> = tx
                     .query_row(
                         "INSERT INTO software (name, version, vendor, source, arch) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -286,6 +313,7 @@ impl WriterState {
         if !create || absent.is_empty() {
             return Ok(());
         }
+        self.lock_catalog(tx)?;
         let values: Vec<[&str; 5]> = absent.iter().map(|k| fields(&k.row)).collect();
         let inserted = tx
             .prepare_cached(

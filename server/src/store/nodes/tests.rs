@@ -92,3 +92,49 @@ async fn queued_targets_since_a_time_name_their_agents_once() {
             .is_empty()
     );
 }
+
+/// Two nodes' writers adding the same new software in opposite orders, at
+/// once: node A's batch adds package 0, 1, 2, ... (one per report), node
+/// B's 39, 38, 37, ...; every report is stored (the two batches deadlocked
+/// each other before the catalog lock), and each package is one row.
+#[tokio::test]
+async fn two_nodes_adding_the_same_software_at_once_both_succeed() {
+    let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
+        return;
+    };
+    let a = Store::open_postgres(&config).expect("node A's store");
+    let b = Store::open_postgres(&config).expect("node B's store");
+    let agents: Vec<(String, String)> = (0..80)
+        .map(|i| (format!("agent-{i}"), format!("pc-{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = agents
+        .iter()
+        .map(|(id, host)| (id.as_str(), host.as_str()))
+        .collect();
+    crate::testkit::enroll(&a, &pairs).await;
+    let mut reports = Vec::new();
+    for k in 0..40 {
+        for (store, agent, package) in [(&a, k, k), (&b, 40 + k, 39 - k)] {
+            let pkg = crate::testkit::pkg(&format!("shared-{package:02}"), "1.0");
+            let plan = crate::inventory::plan_full(None, &crate::testkit::inv(vec![pkg]));
+            let (store, id) = (store.clone(), agents[agent].0.clone());
+            reports.push(tokio::spawn(async move {
+                store.ingest_inventory(id, None, plan, 1, 1).await
+            }));
+        }
+    }
+    for r in reports {
+        r.await.expect("joined").expect("every report stored");
+    }
+    let rows: i64 = b
+        .read(|r| {
+            Ok(r.query_row(
+                "SELECT count(*) FROM software WHERE name LIKE 'shared-%'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .expect("count");
+    assert_eq!(rows, 40, "one catalog row per package");
+}
