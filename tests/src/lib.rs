@@ -165,6 +165,26 @@ impl Server {
     }
 
     /// Starts a server on free loopback ports with extra environment
+    /// A server node of the PostgreSQL `database` in `dir` named `name`;
+    /// a later node gets the first one's CA and admin token file, as the
+    /// README tells operators to copy them.
+    pub fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
+        if let Some(first) = ca_from {
+            std::fs::create_dir_all(dir).expect("data dir");
+            for file in ["ca.pem", "ca.key", "admin.token"] {
+                std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
+            }
+        }
+        Server::start_env(
+            dir,
+            &[
+                ("DESKHAND_DATABASE", database),
+                ("DESKHAND_NODE_NAME", name),
+            ],
+        )
+        .expect("node starts")
+    }
+
     /// variables (e.g. `DESKHAND_SLA_URGENT`).
     pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
         Self::start_with(

@@ -21,27 +21,6 @@ const WAIT: Duration = Duration::from_secs(45);
 /// out first.
 const FAILOVER: Duration = Duration::from_secs(90);
 
-/// A node of `database` in `dir` named `name`; the second and later
-/// nodes get the first one's CA (as the README tells operators to copy
-/// it), so agents enrolled anywhere trust every node, and its admin
-/// token file (the admin is in the database already).
-fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
-    if let Some(first) = ca_from {
-        std::fs::create_dir_all(dir).expect("data dir");
-        for file in ["ca.pem", "ca.key", "admin.token"] {
-            std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
-        }
-    }
-    Server::start_env(
-        dir,
-        &[
-            ("DESKHAND_DATABASE", database),
-            ("DESKHAND_NODE_NAME", name),
-        ],
-    )
-    .expect("node starts")
-}
-
 /// Enrolls and runs an agent given both nodes, `first` first: it connects
 /// to `first`, and to the other when `first` is gone. It trusts the
 /// publisher key `public`.
@@ -81,8 +60,8 @@ fn two_nodes_share_agents_inventory_and_jobs() {
     };
     let database = cluster.create_database("nodes").expect("a database");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let a = node(&tmp.path().join("node-a"), "node-a", &database, None);
-    let b = node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
+    let a = Server::node(&tmp.path().join("node-a"), "node-a", &database, None);
+    let b = Server::node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
     assert_eq!(a.ca_fingerprint, b.ca_fingerprint, "one CA");
 
     // A token made on one node enrolls on the other: it is in the database.

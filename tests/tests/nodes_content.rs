@@ -19,25 +19,6 @@ const PKG: &str = "deskhand-e2e-nodes-content";
 const MIGRATED: &str = "deskhand-e2e-nodes-migrated";
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A node of `database` in `dir` named `name`; the second node gets the
-/// first one's CA and admin token file, as the README tells operators.
-fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
-    if let Some(first) = ca_from {
-        std::fs::create_dir_all(dir).expect("data dir");
-        for file in ["ca.pem", "ca.key", "admin.token"] {
-            std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
-        }
-    }
-    Server::start_env(
-        dir,
-        &[
-            ("DESKHAND_DATABASE", database),
-            ("DESKHAND_NODE_NAME", name),
-        ],
-    )
-    .expect("node starts")
-}
-
 /// Where `server` keeps the file `sha256`.
 fn cached(server: &Server, sha256: &str) -> PathBuf {
     server
@@ -103,6 +84,10 @@ fn publish(server: &Server, deb: &Path, name: &str, version: &str, key: &Path) -
 
 /// Runs an install job of `name@version` on `id` through `server` and
 /// checks that it succeeded and dpkg has the package.
+/// One test at a time: both install and purge packages, and dpkg refuses
+/// to run while another holds its lock. Taken first, let go last.
+static DPKG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn install_through(server: &Server, agent: &Agent, id: &str, name: &str, version: &str) {
     let out = server.cli(&[
         "jobs",
@@ -132,14 +117,17 @@ fn install_through(server: &Server, agent: &Agent, id: &str, name: &str, version
 
 #[test]
 fn a_package_published_on_one_node_installs_through_the_other() {
+    let _one = DPKG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(cluster) = ClusterRef::from_env_or_start().expect("PostgreSQL") else {
         return;
     };
     let _purge = PurgeOnDrop(PKG);
     let database = cluster.create_database("content").expect("a database");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let a = node(&tmp.path().join("node-a"), "node-a", &database, None);
-    let b = node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
+    let a = Server::node(&tmp.path().join("node-a"), "node-a", &database, None);
+    let b = Server::node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
     let key = tmp.path().join("publisher.key");
     let public = generate_key(&a, &key);
     let (agent, id, _run) = agent_on(&tmp.path().join("agent"), &b, &public);
@@ -166,6 +154,9 @@ fn a_package_published_on_one_node_installs_through_the_other() {
 
 #[test]
 fn a_package_from_a_migrated_sqlite_install_is_served_by_every_node() {
+    let _one = DPKG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(cluster) = ClusterRef::from_env_or_start().expect("PostgreSQL") else {
         return;
     };
@@ -202,12 +193,12 @@ fn a_package_from_a_migrated_sqlite_install_is_served_by_every_node() {
     );
 
     // Node A starts on the old data directory and shares its file.
-    let a = node(&a_dir, "node-a", &database, None);
+    let a = Server::node(&a_dir, "node-a", &database, None);
     wait_for(WAIT, "node A's files shared with the other nodes", || {
         let log = a.log();
         (log.contains("local package files shared") && log.contains("uploaded=1")).then_some(())
     });
-    let b = node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
+    let b = Server::node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
     let (agent, id, _run) = agent_on(&tmp.path().join("agent"), &b, &public);
     assert!(!cached(&b, &sha).exists(), "B has no file of its own yet");
     install_through(&b, &agent, &id, MIGRATED, "3.1.4");

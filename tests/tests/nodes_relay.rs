@@ -5,32 +5,12 @@
 //! ends its session on B for good. Skipped, saying how to run it, without
 //! PostgreSQL.
 
-use std::path::Path;
 use std::time::Duration;
 
 use deskhand_tests::postgres::ClusterRef;
 use deskhand_tests::{Agent, Server, wait_for};
 
 const WAIT: Duration = Duration::from_secs(45);
-
-/// A node of `database` in `dir` named `name`; a later node gets the
-/// first one's CA and admin token file, as the README tells operators.
-fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
-    if let Some(first) = ca_from {
-        std::fs::create_dir_all(dir).expect("data dir");
-        for file in ["ca.pem", "ca.key", "admin.token"] {
-            std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
-        }
-    }
-    Server::start_env(
-        dir,
-        &[
-            ("DESKHAND_DATABASE", database),
-            ("DESKHAND_NODE_NAME", name),
-        ],
-    )
-    .expect("node starts")
-}
 
 #[test]
 fn a_node_relays_diagnostics_and_revocation_to_the_node_holding_the_agent() {
@@ -39,8 +19,8 @@ fn a_node_relays_diagnostics_and_revocation_to_the_node_holding_the_agent() {
     };
     let database = cluster.create_database("relay").expect("a database");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let a = node(&tmp.path().join("node-a"), "node-a", &database, None);
-    let b = node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
+    let a = Server::node(&tmp.path().join("node-a"), "node-a", &database, None);
+    let b = Server::node(&tmp.path().join("node-b"), "node-b", &database, Some(&a));
 
     // The agent knows node B only.
     let token = a.token(1, "1h");
