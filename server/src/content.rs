@@ -34,6 +34,70 @@ mod shared;
 
 pub use shared::Shared;
 
+/// Bytes arriving for the store (an upload, or a pull from the shared
+/// database): written to a temporary file while their SHA-256 is
+/// computed, then put in place under their hash by [`Incoming::place`];
+/// the temporary file is removed if they never are.
+struct Incoming {
+    tmp: PathBuf,
+    file: tokio::fs::File,
+    ctx: ring::digest::Context,
+    size: u64,
+    placed: bool,
+}
+
+impl Incoming {
+    async fn start(store: &ContentStore) -> Result<Self> {
+        let tmp = store
+            .dir
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        let file = tokio::fs::File::create(&tmp).await?;
+        Ok(Incoming {
+            tmp,
+            file,
+            ctx: ring::digest::Context::new(&ring::digest::SHA256),
+            size: 0,
+            placed: false,
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.size += chunk.len() as u64;
+        self.ctx.update(chunk);
+        self.file.write_all(chunk).await?;
+        Ok(())
+    }
+
+    /// Flushes the bytes to disk; returns their SHA-256 (hex).
+    async fn seal(&mut self) -> Result<String> {
+        self.file.sync_all().await?;
+        Ok(hex::encode(self.ctx.clone().finish()))
+    }
+
+    /// Moves the file to `dest`; returns its size.
+    async fn place(mut self, dest: &Path) -> Result<u64> {
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::rename(&self.tmp, dest).await?;
+        self.placed = true;
+        Ok(self.size)
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// Bytes per chunk on a content stream.
 pub const CHUNK: usize = 256 * 1024;
 
@@ -161,38 +225,19 @@ impl ContentStore {
         if !is_sha256(sha256) {
             bail!("a content address is 64 lower-case hex digits");
         }
-        let tmp = self
-            .dir
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string());
-        let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-            let mut size = 0u64;
-            while let Some(chunk) = chunks.next().await {
-                let chunk = chunk.map_err(|e| anyhow::anyhow!("the upload failed: {e}"))?;
-                size += chunk.len() as u64;
-                if size > max {
-                    bail!("the upload is larger than the {max}-byte limit");
-                }
-                ctx.update(&chunk);
-                file.write_all(&chunk).await?;
+        let mut incoming = Incoming::start(self).await?;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| anyhow::anyhow!("the upload failed: {e}"))?;
+            if incoming.size() + chunk.len() as u64 > max {
+                bail!("the upload is larger than the {max}-byte limit");
             }
-            file.sync_all().await?;
-            let digest = hex::encode(ctx.finish());
-            if digest != sha256 {
-                bail!("the uploaded bytes hash to {digest}, not {sha256}; nothing was stored");
-            }
-            let dest = self.path(sha256);
-            tokio::fs::create_dir_all(dest.parent().unwrap_or(&self.dir)).await?;
-            tokio::fs::rename(&tmp, &dest).await?;
-            Ok(size)
+            incoming.write(&chunk).await?;
         }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
+        let digest = incoming.seal().await?;
+        if digest != sha256 {
+            bail!("the uploaded bytes hash to {digest}, not {sha256}; nothing was stored");
         }
-        let size = result?;
+        let size = incoming.place(&self.path(sha256)).await?;
         if let Some(store) = &self.shared {
             self.upload(store, sha256).await.with_context(|| {
                 format!(

@@ -7,10 +7,10 @@
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tracing::{info, warn};
 
-use super::{ContentStore, is_sha256};
+use super::{ContentStore, Incoming, is_sha256};
 use crate::store::{BlobInfo, Store};
 
 /// Bytes per chunk in the database: a 100 MB package is a hundred rows,
@@ -155,49 +155,26 @@ impl ContentStore {
         else {
             return Ok(None);
         };
-        let tmp = self
-            .dir
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string());
-        let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-            let mut size = 0u64;
-            for seq in 0..blob.chunks {
-                let chunk = store
-                    .blob_chunk(sha256.to_string(), seq)
-                    .await
-                    .with_context(|| format!("reading content {sha256} from the database"))?;
-                size += chunk.len() as u64;
-                ctx.update(&chunk);
-                file.write_all(&chunk).await?;
-            }
-            let digest = hex::encode(ctx.finish());
-            if digest != sha256 || size != blob.size {
-                bail!(
-                    "the database's copy of content {sha256} is damaged ({size} bytes that hash to {digest}), so it is not served: upload the file again through any node (PUT /api/v1/content/{sha256})"
-                );
-            }
-            file.sync_all().await?;
-            let dest = self.path(sha256);
-            if let Some(parent) = dest.parent() {
-                tokio::fs::create_dir_all(parent).await?;
-            }
-            tokio::fs::rename(&tmp, &dest).await?;
-            Ok(size)
+        let mut incoming = Incoming::start(self).await?;
+        for seq in 0..blob.chunks {
+            let chunk = store
+                .blob_chunk(sha256.to_string(), seq)
+                .await
+                .with_context(|| format!("reading content {sha256} from the database"))?;
+            incoming.write(&chunk).await?;
         }
-        .await;
-        match &result {
-            Ok(size) => {
-                self.pulled
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                info!(sha256, size, "content pulled from the database");
-            }
-            Err(_) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-            }
+        let digest = incoming.seal().await?;
+        let size = incoming.size();
+        if digest != sha256 || size != blob.size {
+            bail!(
+                "the database's copy of content {sha256} is damaged ({size} bytes that hash to {digest}), so it is not served: upload the file again through any node (PUT /api/v1/content/{sha256})"
+            );
         }
-        result.map(Some)
+        let size = incoming.place(&self.path(sha256)).await?;
+        self.pulled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        info!(sha256, size, "content pulled from the database");
+        Ok(Some(size))
     }
 }
 

@@ -622,13 +622,15 @@ fn fields(r: &SoftwareRow) -> [&str; 5] {
 /// one past the largest on SQLite (one writer), from a sequence on
 /// PostgreSQL, where several nodes' transactions assign at once.
 pub(super) fn asset_num(tx: &Conn, asset_id: &str) -> Result<i64> {
-    let next = match tx.dialect() {
-        Dialect::Sqlite => "(SELECT coalesce(max(num), 0) + 1 FROM assets)",
-        Dialect::Postgres => "nextval('asset_nums')",
-    };
-    tx.prepare_cached(&format!(
-        "UPDATE assets SET num = {next} WHERE id = ?1 AND num IS NULL"
-    ))?
+    tx.prepare_cached(match tx.dialect() {
+        Dialect::Sqlite => {
+            "UPDATE assets SET num = (SELECT coalesce(max(num), 0) + 1 FROM assets)
+             WHERE id = ?1 AND num IS NULL"
+        }
+        Dialect::Postgres => {
+            "UPDATE assets SET num = nextval('asset_nums') WHERE id = ?1 AND num IS NULL"
+        }
+    })?
     .execute([asset_id])?;
     Ok(tx
         .prepare_cached("SELECT num FROM assets WHERE id = ?1")?
