@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use rustc_hash::FxHashSet;
 
@@ -112,7 +112,7 @@ struct IndexChange {
     linked: bool,
 }
 
-/// What the writer thread keeps between requests.
+/// What a writer thread keeps between requests.
 pub(super) struct WriterState {
     catalog: CatalogCache,
     /// The current batch's index changes, applied when it commits.
@@ -121,6 +121,9 @@ pub(super) struct WriterState {
     /// them the shared index is not yet up to date.
     touched: FxHashSet<u32>,
     shared: Arc<RwLock<SoftwareIndex>>,
+    /// Held by the store's writer that is committing link changes and
+    /// applying them to `shared` (PostgreSQL has several writers).
+    commit_order: Arc<Mutex<()>>,
     /// The tag of this index's rows in the link log (`super::link_log`).
     origin: i64,
     /// Why the current batch must be rolled back as a whole, if it must
@@ -148,8 +151,10 @@ pub(super) struct Mark {
 }
 
 impl WriterState {
-    pub(super) fn new(shared: Arc<RwLock<SoftwareIndex>>) -> Self {
+    /// The state of one of the writers that share `commit_order`.
+    pub(super) fn new(shared: Arc<RwLock<SoftwareIndex>>, commit_order: Arc<Mutex<()>>) -> Self {
         Self {
+            commit_order,
             catalog: CatalogCache::default(),
             index: Vec::new(),
             touched: FxHashSet::default(),
@@ -192,9 +197,24 @@ impl WriterState {
         self.index.truncate(m.index);
     }
 
+    /// Commits the batch and applies its link changes to the in-memory
+    /// index. Writers of one store that change links commit one at a
+    /// time, so the index gets two batches' changes to one asset in the
+    /// order the database committed them (a batch waiting on another's
+    /// row lock commits after it, and must not be applied before it).
+    pub(super) fn commit(&mut self, tx: &Conn) -> Result<()> {
+        self.share_changes(tx)?;
+        let order = self.commit_order.clone();
+        let _turn =
+            (!self.index.is_empty()).then(|| order.lock().unwrap_or_else(PoisonError::into_inner));
+        tx.execute_batch("COMMIT")?;
+        self.committed();
+        Ok(())
+    }
+
     /// Hands the batch's index changes to the other nodes' indexes, in
     /// the batch's transaction (PostgreSQL only; see `super::link_log`).
-    pub(super) fn share_changes(&self, tx: &Conn) -> Result<()> {
+    fn share_changes(&self, tx: &Conn) -> Result<()> {
         let changes: Vec<super::link_log::Change> = self
             .index
             .iter()
@@ -205,7 +225,7 @@ impl WriterState {
 
     /// The batch committed: its catalog ids are real, and its link
     /// changes go into the in-memory index, in order.
-    pub(super) fn committed(&mut self) {
+    fn committed(&mut self) {
         self.catalog_locked = false;
         self.catalog.added.clear();
         self.touched.clear();
@@ -422,7 +442,11 @@ impl WriterState {
         let mut changes = stored.unwrap_or_default();
         if has_base && changes.len() + gone.len() + new.len() <= FOLD_AT {
             let num = index_num(asset_num)?;
-            let changed = if self.touched.contains(&num) {
+            // The in-memory index stands for the stored links only where
+            // this writer is the only one (SQLite): on PostgreSQL another
+            // writer or node may have committed changes it has not applied
+            // yet, so the base is read (the asset's row is locked by now).
+            let changed = if self.touched.contains(&num) || tx.dialect() == Dialect::Postgres {
                 let ids = tx
                     .prepare_cached("SELECT links FROM asset_links WHERE asset_num = ?1")?
                     .query_row([asset_num], |r| Ok(BaseIds::of(r.get_ref(0)?.as_blob()?)))?

@@ -171,6 +171,16 @@ impl SoftwareIndex {
             .map_or(0, |s| s.len_without(excluded))
     }
 
+    /// Every catalog row some asset has, with its assets, sorted: for
+    /// tests that compare two indexes.
+    #[cfg(test)]
+    pub(super) fn pairs(&self) -> std::collections::BTreeMap<i64, Vec<u32>> {
+        self.sets
+            .keys()
+            .map(|id| (*id, self.holders(&[*id])))
+            .collect()
+    }
+
     /// The assets that have any of `software_ids`, sorted, once each.
     pub(super) fn holders(&self, software_ids: &[i64]) -> Vec<u32> {
         let mut out = Vec::new();

@@ -1,7 +1,7 @@
 //! Inventory ingest: an agent's report applied in one step (asset fields,
 //! stored form, software links, history), and the stored form read back.
 
-use crate::store::sql::{Conn, OptionalExtension, ToSql, params};
+use crate::store::sql::{Conn, Dialect, OptionalExtension, ToSql, params};
 
 use super::catalog::Count;
 use super::{Reader, Result, Store, StoreError, audit, catalog, jobs, stale, tickets};
@@ -28,11 +28,16 @@ impl Store {
         // failure after it (a damaged stored value) loses the batch.
         let done = self.write_checks_first(now, move |tx, state| {
             // A delta's base must be the stored inventory; its number comes
-            // with it.
+            // with it. On PostgreSQL the row is locked to the commit: another
+            // writer's or node's report on the same asset waits, then finds
+            // the base this one leaves.
             let mut num: Option<i64> = None;
             if let Some(expected) = &expected_hash {
                 let stored: Option<(Option<String>, Option<i64>)> = tx
-                    .prepare_cached("SELECT inventory_hash, num FROM assets WHERE id = ?1")?
+                    .prepare_cached(match tx.dialect() {
+                        Dialect::Sqlite => "SELECT inventory_hash, num FROM assets WHERE id = ?1",
+                        Dialect::Postgres => "SELECT inventory_hash, num FROM assets WHERE id = ?1 FOR UPDATE",
+                    })?
                     .query_row([&asset_id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 match stored {

@@ -1,18 +1,19 @@
 //! All of deskhand's SQL, behind a narrow typed interface.
 //!
-//! One writer thread owns the only writable connection. Callers send it
-//! closures; it runs everything that is queued in one transaction, each
-//! closure inside its own savepoint, so one failing request rolls back
-//! only itself, and it answers each caller only after the commit. Readers
-//! use a small pool of read-only connections and never wait for the
-//! writer (SQLite in WAL mode).
+//! Writer threads own the writable connections: one on SQLite, several
+//! on PostgreSQL, taking batches from one queue. Callers send closures;
+//! a writer runs everything it took in one transaction, each closure
+//! inside its own savepoint, so one failing request rolls back only
+//! itself, and it answers each caller only after the commit. Readers use
+//! a small pool of read-only connections and never wait for a writer
+//! (SQLite in WAL mode).
 //!
 //! Reads go through [`Reader`]: async code calls
 //! `store.read(move |r| r.asset_software(&id))` (one trip to the blocking
 //! pool), code already on a blocking thread [`Store::with_reader`].
 //!
 //! One file per area, each with its own `impl Store` (and its reads on
-//! `Reader`): `schema` (migrations), `writer` (the writer thread, batches,
+//! `Reader`): `schema` (migrations), `writer` (the writers, batches,
 //! write health), `reader` (the read pool), `access` (tokens, agents,
 //! operators, liveness, audit), `assets` (rows, filters, order, lookup),
 //! `manual` (assets entered by hand, edits, retirement), `changes`
@@ -127,7 +128,7 @@ pub enum StoreError {
     /// Schema migration failed.
     #[error("database migration failed: {0}")]
     Migration(String),
-    /// The writer thread is gone (the server is stopping).
+    /// The writers are gone (the server is stopping).
     #[error("the database writer has stopped")]
     WriterGone,
     /// A request that the data refuses, with a message for the user.

@@ -1,6 +1,6 @@
 //! Opening the store: SQLite's file with its settings, or a PostgreSQL
 //! server; either migrated to the latest schema, its software index built,
-//! and its writer thread started.
+//! and its writer threads started.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,6 +15,11 @@ use super::sql::{Conn, PgConn};
 use super::writer::writer_loop;
 use super::{Result, Store, StoreError, WriteHealth, schema, unreadable};
 
+/// Writers on PostgreSQL, each a connection running its own batches at
+/// the same time as the others: a batch spends most of its time waiting
+/// for the server's answers, which the others fill.
+pub(super) const PG_WRITERS: usize = 4;
+
 /// Settings every SQLite connection of the store has, reads and writes.
 pub(super) fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -24,7 +29,8 @@ pub(super) fn configure(conn: &Connection) -> Result<()> {
 
 impl Store {
     /// Opens (creating and migrating) the SQLite database at `path` and
-    /// starts its writer thread.
+    /// starts its writer thread (one: SQLite writes one transaction at a
+    /// time).
     pub fn open(path: &Path) -> Result<Self> {
         Self::open_sqlite(path).map_err(|e| unreadable(path, e))
     }
@@ -59,27 +65,52 @@ impl Store {
         let conn = Conn::Lite(conn);
         schema::migrate_sqlite(&conn, None)?;
         let checkpointer = Checkpointer::start(path)?;
-        Self::start(conn, Source::Lite(path.to_path_buf()), Some(checkpointer))
+        // One writer: SQLite takes one writing transaction at a time.
+        Self::start(
+            vec![conn],
+            Source::Lite(path.to_path_buf()),
+            Some(checkpointer),
+        )
     }
 
     /// Opens (creating the schema in, or migrating) the PostgreSQL
-    /// database `config` names and starts the writer thread.
+    /// database `config` names and starts [`PG_WRITERS`] writers.
     pub fn open_postgres(config: &tokio_postgres::Config) -> Result<Self> {
-        let conn = Conn::Pg(Box::new(PgConn::connect(config)?));
+        let connect = || -> Result<Conn> { Ok(Conn::Pg(Box::new(PgConn::connect(config)?))) };
+        let conn = connect()?;
         schema::postgres::migrate(&conn).map_err(|e| StoreError::Migration(e.to_string()))?;
-        Self::start(conn, Source::Pg(Box::new(config.clone())), None)
+        let mut writers = vec![conn];
+        for _ in 1..PG_WRITERS {
+            writers.push(connect()?);
+        }
+        Self::start(writers, Source::Pg(Box::new(config.clone())), None)
     }
 
-    fn start(conn: Conn, source: Source, checkpointer: Option<Checkpointer>) -> Result<Self> {
-        let index = Arc::new(RwLock::new(catalog::build_index(&conn)?));
+    /// Starts a writer thread on each of `writers` (the first also builds
+    /// the software index), all taking batches from one queue.
+    fn start(
+        writers: Vec<Conn>,
+        source: Source,
+        checkpointer: Option<Checkpointer>,
+    ) -> Result<Self> {
+        let first = writers.first().ok_or(StoreError::WriterGone)?;
+        let index = Arc::new(RwLock::new(catalog::build_index(first)?));
         let (tx, rx) = mpsc::unbounded_channel();
-        let state = WriterState::new(index.clone());
+        let queue = Arc::new(Mutex::new(rx));
+        let commit_order = Arc::new(Mutex::new(()));
         let health = Arc::new(Mutex::new(WriteHealth::default()));
-        let writer_health = health.clone();
-        std::thread::Builder::new()
-            .name("deskhand-db-writer".into())
-            .spawn(move || writer_loop(conn, rx, state, checkpointer, writer_health))
-            .map_err(|e| StoreError::Refused(format!("cannot start the database writer: {e}")))?;
+        let mut checkpointer = checkpointer;
+        for (n, conn) in writers.into_iter().enumerate() {
+            let state = WriterState::new(index.clone(), commit_order.clone());
+            let (queue, health, checkpointer) =
+                (queue.clone(), health.clone(), checkpointer.take());
+            std::thread::Builder::new()
+                .name(format!("deskhand-db-writer-{n}"))
+                .spawn(move || writer_loop(conn, queue, state, checkpointer, health))
+                .map_err(|e| {
+                    StoreError::Refused(format!("cannot start the database writer: {e}"))
+                })?;
+        }
         Ok(Self {
             writer: tx,
             readers: Arc::new(ReadPool::new(source)),

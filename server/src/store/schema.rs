@@ -400,8 +400,17 @@ pub(super) fn migrations() -> Vec<M> {
         // (`store::blobs`): used on PostgreSQL only; SQLite installs keep
         // the files in the data directory alone and leave these empty.
         M::up(blobs::MIGRATION),
+        // An agent's report on a job finds its target by (job, agent):
+        // PostgreSQL, planning before its statistics know a big job,
+        // intersected the job's whole key range with the agent's rows, so
+        // a fan-out to N agents read N^2 index entries.
+        M::up(JOB_TARGETS_BY_AGENT),
     ]
 }
+
+/// Migration 27, the same on PostgreSQL.
+pub(super) const JOB_TARGETS_BY_AGENT: &str =
+    "CREATE INDEX job_targets_by_agent ON job_targets(agent_id, job_id);";
 
 /// Migration 8: each asset's `asset_packages` rows become one packed value.
 fn pack_asset_packages(tx: &Conn) -> Result<()> {

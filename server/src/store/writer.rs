@@ -1,6 +1,7 @@
-//! The single writer thread: requests queued as closures, run in batches
-//! of one transaction (each in a savepoint of its own, or checks first),
-//! answered after the commit; and the write health it records.
+//! The writer threads: requests queued as closures, taken in batches by
+//! one writer (SQLite) or several at once (PostgreSQL), each batch run in
+//! one transaction (each request in a savepoint of its own, or checks
+//! first), answered after the commit; and the write health they record.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -202,27 +203,42 @@ impl WriteHealth {
     }
 }
 
+/// The requests the writers take their batches from: one queue, which
+/// each of several writers (PostgreSQL) locks while it takes a batch.
+pub(super) type Queue = Arc<Mutex<mpsc::UnboundedReceiver<WriteRequest>>>;
+
+/// The next batch: waits for one request, then takes what else is queued
+/// (up to [`MAX_BATCH`]), with the latest time its callers gave. `None`
+/// once the store is dropped.
+fn next_batch(queue: &Queue) -> Option<(i64, Vec<WriteOp>)> {
+    // Held while waiting: the other writers wait for the queue, not for
+    // each request.
+    let mut rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
+    let first = rx.blocking_recv()?;
+    let mut at = first.at;
+    let mut batch = vec![first.op];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(request) => {
+                at = at.max(request.at);
+                batch.push(request.op);
+            }
+            Err(_) => break,
+        }
+    }
+    Some((at, batch))
+}
+
 pub(super) fn writer_loop(
     conn: Conn,
-    mut rx: mpsc::UnboundedReceiver<WriteRequest>,
+    queue: Queue,
     mut state: WriterState,
     checkpointer: Option<Checkpointer>,
     health: Arc<Mutex<WriteHealth>>,
 ) {
     // Time never goes back: a caller whose clock lags dates nothing earlier.
     let mut latest = i64::MIN;
-    while let Some(first) = rx.blocking_recv() {
-        let mut at = first.at;
-        let mut batch = vec![first.op];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(request) => {
-                    at = at.max(request.at);
-                    batch.push(request.op);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some((at, batch)) = next_batch(&queue) {
         let result = run_batch(&conn, &mut state, batch);
         let statement_error = state.take_database_error();
         let environmental = |e: &StoreError| e.is_environmental().then(|| e.to_string());
@@ -276,14 +292,13 @@ fn run_batch(
         })
         .collect();
     let commit = match state.batch_lost() {
-        None => match state
-            .share_changes(tx)
-            .and_then(|()| tx.execute_batch("COMMIT").map_err(StoreError::from))
-        {
+        None => match state.commit(tx) {
             Ok(()) => Ok(()),
             Err(e) => {
                 // A failed COMMIT leaves SQLite's transaction open.
                 let _ = tx.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "database batch not committed");
+                state.aborted();
                 Err(e)
             }
         },
@@ -293,17 +308,13 @@ fn run_batch(
             if let Err(e) = tx.execute_batch("ROLLBACK") {
                 tracing::error!(error = %e, "database rollback failed");
             }
+            tracing::error!(error = %why, "database batch not committed");
+            state.aborted();
             Err(StoreError::Refused(why))
         }
     };
-    match &commit {
-        // Before anyone is answered: a caller that reads after its write
-        // finds its links in the index.
-        Ok(()) => state.committed(),
-        Err(e) => {
-            tracing::error!(error = %e, "database batch not committed");
-            state.aborted();
-        }
-    }
     Ok((replies, commit))
 }
+
+#[cfg(test)]
+mod tests;

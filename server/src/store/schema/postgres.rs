@@ -27,6 +27,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (24, ROLLOUT_COMMANDS),
     (25, LINK_LOG),
     (26, BLOBS),
+    (27, super::JOB_TARGETS_BY_AGENT),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is
