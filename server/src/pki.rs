@@ -3,7 +3,8 @@
 //! On first start the server creates a CA key (file mode 0600) and a
 //! self-signed CA certificate in its data directory; later starts load
 //! them. The CA signs a fresh server certificate for the agents' QUIC
-//! endpoint at every start (its key never touches the disk), one client
+//! endpoint at every start and before it expires (its key never touches
+//! the disk; `link::server_cert` hands it out), one client
 //! certificate per enrolled agent, and the operator API's certificate
 //! (which `api_tls` keeps on disk and renews).
 //!
@@ -35,7 +36,8 @@ use time::{Duration, OffsetDateTime};
 pub const AGENT_CERT_VALIDITY: Duration = Duration::days(397);
 /// How long the CA certificate is valid.
 const CA_VALIDITY: Duration = Duration::days(3650);
-/// How long the per-start server certificate is valid.
+/// How long the agents' endpoint's certificate is valid (renewed a month
+/// before it ends).
 const SERVER_CERT_VALIDITY: Duration = Duration::days(90);
 /// How long the API's certificate is valid (it is renewed well before).
 pub const API_CERT_VALIDITY: Duration = Duration::days(365);
@@ -178,10 +180,13 @@ impl CertificateAuthority {
         &self.fingerprint
     }
 
-    /// Issues a fresh server certificate (for [`SERVER_NAME`]) and its key.
+    /// Issues a fresh server certificate (for [`SERVER_NAME`]) and its key,
+    /// valid from `now` (Unix seconds) until the time returned with them.
+    #[allow(clippy::type_complexity)]
     pub fn issue_server_cert(
         &self,
-    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+        now: i64,
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, i64)> {
         let key = KeyPair::generate().context("generating the server key")?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
@@ -194,7 +199,7 @@ impl CertificateAuthority {
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let now = OffsetDateTime::now_utc();
+        let now = OffsetDateTime::from_unix_timestamp(now).context("the clock is out of range")?;
         params.not_before = now - CLOCK_SKEW;
         params.not_after = now + SERVER_CERT_VALIDITY;
         params.serial_number = Some(random_serial()?);
@@ -203,7 +208,12 @@ impl CertificateAuthority {
             .signed_by(&key, &self.issuer)
             .context("signing the server certificate")?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        Ok((vec![cert.der().clone(), self.ca_der.clone()], key_der))
+        let not_after = params.not_after.unix_timestamp();
+        Ok((
+            vec![cert.der().clone(), self.ca_der.clone()],
+            key_der,
+            not_after,
+        ))
     }
 
     /// Issues a certificate for the operator API, for the host names and
@@ -481,7 +491,7 @@ mod tests {
         let agent = pem_to_der(&agent.pem).expect("der");
         assert_eq!(node_name_of(&agent), None);
         // Nor is the server's own certificate, or garbage, a node's.
-        let (server, _) = ca.issue_server_cert().expect("server cert");
+        let (server, _, _) = ca.issue_server_cert(1_800_000_000).expect("server cert");
         assert_eq!(node_name_of(&server[0]), None);
         assert_eq!(node_name_of(&CertificateDer::from(vec![1u8, 2, 3])), None);
     }
@@ -489,7 +499,8 @@ mod tests {
     #[test]
     fn server_cert_chains_to_the_ca() {
         let (_dir, ca) = ca();
-        let (chain, _key) = ca.issue_server_cert().expect("server cert");
+        let (chain, _key, not_after) = ca.issue_server_cert(1_800_000_000).expect("server cert");
+        assert_eq!(not_after, 1_800_000_000 + 90 * 86_400);
         assert_eq!(chain.len(), 2);
         assert_eq!(sha256_hex(&chain[1]), ca.fingerprint());
     }

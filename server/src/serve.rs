@@ -51,7 +51,8 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     // directory from a SQLite install) go where every node can serve
     // them; in the background, so a large store does not delay start.
     tokio::spawn(share_local_content(content.clone()));
-    let endpoint = link::bind(settings.agents_listen, &ca)?;
+    let agent_certs = Arc::new(link::AgentCertResolver::new(ca.clone(), crate::unix_now())?);
+    let endpoint = link::bind(settings.agents_listen, &ca, agent_certs.clone())?;
     let agents_addr = endpoint.local_addr()?;
     let api_listener = tokio::net::TcpListener::bind(settings.api_listen)
         .await
@@ -164,6 +165,10 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let refresher = api_certs
         .clone()
         .map(|certs| tokio::spawn(crate::api_tls::refresh_loop(certs, stop_rx.clone())));
+    tokio::spawn(link::server_cert::refresh_loop(
+        agent_certs,
+        stop_rx.clone(),
+    ));
 
     // Over TLS, a name the certificate holds: the host name when the API
     // listens on every address.

@@ -52,7 +52,10 @@ use crate::store::Store;
 mod enroll;
 mod fetch;
 mod ingest;
+pub mod server_cert;
 mod session;
+
+pub use server_cert::AgentCertResolver;
 #[cfg(test)]
 mod tests;
 
@@ -150,7 +153,10 @@ impl OrderCache {
 /// `deskhand/1` (agents) or `deskhand-node/1` (other nodes), no 0-RTT,
 /// client certificates optional but verified against the CA when
 /// presented.
-pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
+pub fn server_config(
+    ca: &CertificateAuthority,
+    certs: Arc<AgentCertResolver>,
+) -> Result<quinn::ServerConfig> {
     let provider = deskhand_net::tls::provider();
     let mut roots = RootCertStore::empty();
     roots.add(ca.ca_der().clone())?;
@@ -158,13 +164,11 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
         .allow_unauthenticated()
         .build()
         .context("building the client certificate verifier")?;
-    let (chain, key) = ca.issue_server_cert()?;
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .context("configuring TLS 1.3")?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .context("loading the server certificate")?;
+        .with_cert_resolver(certs);
     tls.alpn_protocols = vec![ALPN.to_vec(), NODE_ALPN.to_vec()];
     tls.max_early_data_size = 0;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
@@ -184,7 +188,11 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<quinn::ServerConfig> {
 /// restart: packets of a connection the previous process held are answered
 /// with a reset, and agents reconnect at once rather than after the idle
 /// timeout.
-pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
+pub fn bind(
+    addr: SocketAddr,
+    ca: &CertificateAuthority,
+    certs: Arc<AgentCertResolver>,
+) -> Result<Endpoint> {
     let socket =
         udp_socket(addr).with_context(|| format!("listening for agents on {addr} (UDP)"))?;
     let secret = ca.reset_secret();
@@ -201,7 +209,7 @@ pub fn bind(addr: SocketAddr, ca: &CertificateAuthority) -> Result<Endpoint> {
     });
     Endpoint::new(
         config,
-        Some(server_config(ca)?),
+        Some(server_config(ca, certs)?),
         socket,
         Arc::new(quinn::TokioRuntime),
     )

@@ -110,7 +110,11 @@ struct NodeB {
 async fn node_b() -> NodeB {
     let (dir, store) = crate::testkit::store().await;
     let ca = Arc::new(CertificateAuthority::load_or_create(dir.path()).expect("ca"));
-    let endpoint = crate::link::bind("127.0.0.1:0".parse().expect("addr"), &ca).expect("bind");
+    let certs = Arc::new(
+        crate::link::AgentCertResolver::new(ca.clone(), crate::unix_now()).expect("certs"),
+    );
+    let endpoint =
+        crate::link::bind("127.0.0.1:0".parse().expect("addr"), &ca, certs).expect("bind");
     let content = crate::content::ContentStore::open(dir.path(), &store).expect("content");
     let ctx = Arc::new(LinkContext {
         store,
@@ -284,7 +288,14 @@ async fn a_node_gets_answers_and_garbage_gets_an_error() {
 /// registered in `b`'s presence. Returns the agent's side.
 async fn agent_session(b: &NodeB, agent_id: &str) -> (Endpoint, Connection) {
     let server = Endpoint::server(
-        crate::link::server_config(&b.ca).expect("config"),
+        crate::link::server_config(
+            &b.ca,
+            Arc::new(
+                crate::link::AgentCertResolver::new(b.ca.clone(), crate::unix_now())
+                    .expect("certs"),
+            ),
+        )
+        .expect("config"),
         "127.0.0.1:0".parse().expect("addr"),
     )
     .expect("endpoint");
