@@ -1,7 +1,7 @@
 //! Jobs and their per-asset targets: created, delivered, updated by their
 //! agents, cancelled and expired (the rules live in `crate::jobs`).
 
-use crate::store::sql::{Conn, OptionalExtension, Row, params};
+use crate::store::sql::{Conn, OptionalExtension, Row, ToSql, params};
 
 use super::{Reader, Result, Store, StoreError, audit, damaged};
 use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
@@ -262,12 +262,17 @@ impl Store {
                 params![id, job.action, job.item_id, json(&job.args), job.timeout_secs, job.deadline, job.targets_spec, now, operator, job.diag_check],
                 |r| r.get(0),
             )?;
-            let mut stmt = tx.prepare_cached(
+            // In one pipeline: a job to 10,000 machines was 10,000 round
+            // trips to PostgreSQL.
+            let each: Vec<Vec<&dyn ToSql>> = job
+                .targets
+                .iter()
+                .map(|(asset, agent, host)| -> Vec<&dyn ToSql> { vec![&id, asset, agent, host, &now] })
+                .collect();
+            tx.prepare_cached(
                 "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
-            )?;
-            for (asset, agent, host) in &job.targets {
-                stmt.execute(params![id, asset, agent, host, now])?;
-            }
+            )?
+            .execute_each(&each)?;
             audit(tx, now, &operator, "job.create", &id, &format!("{} on {} target(s): {}", job.action, job.targets.len(), job.targets_spec))?;
             Ok((id, row))
         })
@@ -586,16 +591,13 @@ impl Store {
                 "SELECT a.id, CASE WHEN g.revoked_at IS NULL THEN a.agent_id END, a.hostname
                  FROM assets a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1",
             )?;
-            let mut out = Vec::with_capacity(asset_ids.len());
-            for id in asset_ids {
-                if let Some(row) = stmt
-                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?
-                {
-                    out.push(row);
-                }
-            }
-            Ok(out)
+            // In one pipeline (see `create_job`).
+            let each: Vec<[&String; 1]> = asset_ids.iter().map(|id| [id]).collect();
+            Ok(stmt
+                .query_row_each(&each, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .into_iter()
+                .flatten()
+                .collect())
         })
         .await
     }

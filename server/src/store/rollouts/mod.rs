@@ -22,7 +22,7 @@ mod queries;
 #[cfg(test)]
 mod tests;
 
-use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::sql::{Conn, OptionalExtension, ToSql, params};
 
 use super::tickets::NewTicket;
 use super::{Result, Store, StoreError, audit};
@@ -490,27 +490,33 @@ fn queue_targets(
     now: i64,
     agents: &mut Vec<String>,
 ) -> Result<Vec<String>> {
-    let mut find = tx.prepare_cached(
-        "SELECT CASE WHEN g.revoked_at IS NULL THEN a.agent_id END, a.hostname
-         FROM assets a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1",
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'queued', ?5) ON CONFLICT DO NOTHING",
-    )?;
+    // Each in one pipeline: a wave of thousands was two round trips to
+    // PostgreSQL per machine.
+    let keys: Vec<[&String; 1]> = assets.iter().map(|a| [a]).collect();
+    let found: Vec<Option<(Option<String>, String)>> = tx
+        .prepare_cached(
+            "SELECT CASE WHEN g.revoked_at IS NULL THEN a.agent_id END, a.hostname
+             FROM assets a LEFT JOIN agents g ON g.id = a.agent_id WHERE a.id = ?1",
+        )?
+        .query_row_each(&keys, |r| Ok((r.get(0)?, r.get(1)?)))?;
     let mut unsent = Vec::new();
-    for asset in assets {
-        let found: Option<(Option<String>, String)> = find
-            .query_row([asset], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+    let mut queued: Vec<(&String, String, String)> = Vec::new();
+    for (asset, found) in assets.iter().zip(found) {
         match found {
-            Some((Some(agent), host)) => {
-                insert.execute(params![job_id, asset, agent, host, now])?;
-                agents.push(agent);
-            }
+            Some((Some(agent), host)) => queued.push((asset, agent, host)),
             _ => unsent.push(asset.clone()),
         }
     }
+    let each: Vec<Vec<&dyn ToSql>> = queued
+        .iter()
+        .map(|(asset, agent, host)| -> Vec<&dyn ToSql> { vec![&job_id, asset, agent, host, &now] })
+        .collect();
+    tx.prepare_cached(
+        "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5) ON CONFLICT DO NOTHING",
+    )?
+    .execute_each(&each)?;
+    agents.extend(queued.into_iter().map(|(_, agent, _)| agent));
     Ok(unsent)
 }
 
