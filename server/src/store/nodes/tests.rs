@@ -102,8 +102,8 @@ async fn two_nodes_adding_the_same_software_at_once_both_succeed() {
     let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
         return;
     };
-    let a = Store::open_postgres(&config).expect("node A's store");
-    let b = Store::open_postgres(&config).expect("node B's store");
+    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
+    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
     let agents: Vec<(String, String)> = (0..80)
         .map(|i| (format!("agent-{i}"), format!("pc-{i}")))
         .collect();
