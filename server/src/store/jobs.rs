@@ -268,6 +268,9 @@ impl Store {
             for (asset, agent, host) in &job.targets {
                 stmt.execute(params![id, asset, agent, host, now])?;
             }
+            if !job.targets.is_empty() {
+                super::nodes::hint_jobs_queued(tx)?;
+            }
             audit(tx, now, &operator, "job.create", &id, &format!("{} on {} target(s): {}", job.action, job.targets.len(), job.targets_spec))?;
             Ok((id, row))
         })

@@ -511,6 +511,9 @@ fn queue_targets(
             _ => unsent.push(asset.clone()),
         }
     }
+    if unsent.len() < assets.len() {
+        super::nodes::hint_jobs_queued(tx)?;
+    }
     Ok(unsent)
 }
 

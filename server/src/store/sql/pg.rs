@@ -33,9 +33,11 @@ use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sq
 use super::rewrite::placeholders;
 use super::{Error, Fault, Result, ToSql, Value};
 
+mod listen;
 mod target;
 mod tls;
 
+pub use listen::listen;
 pub use target::{PgTarget, PgTls, Roots, SslMode};
 
 /// Statements kept per connection before the cache starts again: far more
