@@ -101,13 +101,40 @@ pub fn redacted(s: &str) -> String {
         }
         return shown;
     }
-    s.split_whitespace()
-        .map(|kv| match kv.split_once('=') {
-            Some(("password", _)) => "password=***".to_owned(),
-            _ => kv.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut shown = Vec::new();
+    let mut rest = s.trim_start();
+    while let Some(eq) = rest.find('=') {
+        let after = rest[eq + 1..].trim_start();
+        // A value ends at the first blank, or quoted at its closing quote
+        // (`password='a b'`, `\'` inside).
+        let len = match after.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut escaped = false;
+                quoted
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        let end = c == '\'' && !escaped;
+                        escaped = c == '\\' && !escaped;
+                        end
+                    })
+                    .map_or(after.len(), |(i, _)| i + 2)
+            }
+            None => after.find(char::is_whitespace).unwrap_or(after.len()),
+        };
+        let value_at = rest.len() - after.len();
+        let key = &rest[..eq];
+        shown.push(match key.split_whitespace().last() {
+            Some("password") => {
+                format!("{}password=***", &key[..key.rfind("password").unwrap_or(0)])
+            }
+            _ => rest[..value_at + len].to_owned(),
+        });
+        rest = after[len..].trim_start();
+    }
+    if !rest.is_empty() {
+        shown.push(rest.to_owned());
+    }
+    shown.join(" ")
 }
 
 impl Store {

@@ -64,6 +64,14 @@ fn passwords_are_never_shown() {
         "host=db password=*** dbname=x"
     );
     assert_eq!(
+        redacted("host=db password='s3 cr\\'et' sslmode=verify-full"),
+        "host=db password=*** sslmode=verify-full"
+    );
+    assert_eq!(
+        redacted("host=db password = s3cret"),
+        "host=db password=***"
+    );
+    assert_eq!(
         redacted("postgres://u@db/x?sslmode=verify-full&password=s3cret&sslrootcert=/ca.pem"),
         "postgres://u@db/x?sslmode=verify-full&password=***&sslrootcert=/ca.pem"
     );
