@@ -151,7 +151,10 @@ pub async fn run(
         let look = tokio::select! {
             _ = tick.tick() => Look::Every(look_secs),
             hint = next_hint(&mut hints) => match hint {
-                Some(()) => Look::Hinted,
+                Some(()) => {
+                    settle(&mut hints).await;
+                    Look::Hinted
+                }
                 None => {
                     hints = None; // the listener ended: the poll goes on
                     continue;
@@ -234,11 +237,25 @@ pub async fn run(
     }
 }
 
+/// How long a hint waits for the rest of its burst (a rollout step's
+/// writes, jobs made by a script), which the same look then covers.
+const HINT_SETTLE: Duration = Duration::from_millis(20);
+
 /// The store's next hint, or never when it gives none (SQLite).
+/// Cancel-safe: a hint is taken only when this returns it.
 async fn next_hint(hints: &mut Option<tokio::sync::mpsc::Receiver<()>>) -> Option<()> {
     match hints {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Waits [`HINT_SETTLE`] for the rest of a hint's burst and takes it:
+/// one look covers them all.
+async fn settle(hints: &mut Option<tokio::sync::mpsc::Receiver<()>>) {
+    tokio::time::sleep(HINT_SETTLE).await;
+    if let Some(rx) = hints {
+        while rx.try_recv().is_ok() {}
     }
 }
 
