@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::store::{Database, MigrateStep, Migration, redacted};
+use crate::store::{Database, MigrateStep, Migration, PgTarget, redacted};
 
 /// What `deskhand migrate` did, as printed.
 #[derive(Debug, Clone, Serialize)]
@@ -70,16 +70,15 @@ pub fn source_path(given: &str) -> Result<PathBuf> {
 
 /// The PostgreSQL database `--to` names, and how it is shown (without
 /// its password).
-pub fn target(given: &str) -> Result<(tokio_postgres::Config, String)> {
+pub fn target(given: &str) -> Result<(PgTarget, String)> {
     if given.trim().is_empty() {
         bail!("--to is empty: give the PostgreSQL URL, e.g. postgres://deskhand@db/deskhand");
     }
     match Database::parse(Some(given), std::path::Path::new(".")) {
         Ok(Database::Postgres(url)) => {
-            let config = url.parse().map_err(|e| {
-                anyhow::anyhow!("--to `{}` is not a PostgreSQL URL: {e}", redacted(&url))
-            })?;
-            Ok((config, redacted(&url)))
+            let target = PgTarget::parse(&url).map_err(|e| anyhow::anyhow!("--to {e}"))?;
+            let shown = target.shown().to_owned();
+            Ok((target, shown))
         }
         Ok(other) => bail!(
             "--to names {other}: migrate copies into PostgreSQL; give its URL, e.g. \
@@ -209,7 +208,7 @@ mod tests {
     fn to_takes_a_postgresql_url_shown_without_its_password() {
         let (config, shown) = target("postgres://deskhand:hunter2@db:5433/inv").expect("url");
         assert_eq!(shown, "postgres://deskhand:***@db:5433/inv");
-        assert_eq!(config.get_dbname(), Some("inv"));
+        assert_eq!(config.config.get_dbname(), Some("inv"));
         let e = target("sqlite:/tmp/x.db").expect_err("not postgres");
         assert!(
             e.to_string().contains("migrate copies into PostgreSQL"),

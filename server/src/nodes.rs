@@ -2,11 +2,13 @@
 //!
 //! Every few seconds a node renews its lease in the `nodes` table and
 //! records which agents joined and left it; it reads which agents the
-//! other live nodes hold, so they count as online here too. Every second
-//! it pokes its own agents that have job targets queued since the last
-//! look: a job created on another node reaches them within about a
-//! second. On SQLite (one server) only the heartbeat runs, so
-//! `nodes list` shows the one node.
+//! other live nodes hold, so they count as online here too. It pokes its
+//! own agents that have job targets queued since its last look: at once
+//! when the store hints that another node queued some (PostgreSQL's
+//! NOTIFY, [`Store::job_hints`]), and every second in any case (the poll,
+//! should a hint be lost): a job created on another node reaches them
+//! well within a second. On SQLite (one server) only the heartbeat runs,
+//! so `nodes list` shows the one node.
 //!
 //! What to do and when is [`Due::at`] and [`membership`], pure; the loop
 //! around them is the driver.
@@ -28,6 +30,8 @@ pub const LEASE_SECS: i64 = 3 * BEAT_SECS;
 /// How far back each look for queued targets reaches beyond the last
 /// one: commits of another node can land a little after their time.
 const LOOK_BACK_SECS: i64 = 2;
+/// Seconds between looks for queued targets without a hint: the poll.
+pub const LOOK_SECS: i64 = 1;
 
 /// Whether this node leads: runs the work that must run once across the
 /// nodes (SLA escalation, job expiry, rollouts). Set at each heartbeat; cheap to
@@ -85,14 +89,34 @@ pub struct Due {
 
 impl Due {
     /// What a node whose last beat was at `last_beat` and last look at
-    /// `last_look` does at `now`; `shared` is false on SQLite, where no
-    /// other node makes jobs.
-    pub fn at(now: i64, last_beat: Option<i64>, last_look: Option<i64>, shared: bool) -> Due {
+    /// `last_look` does at `now`, looking every `look_secs` (or at once
+    /// when `hinted`); `shared` is false on SQLite, where no other node
+    /// makes jobs.
+    pub fn at(
+        now: i64,
+        last_beat: Option<i64>,
+        last_look: Option<i64>,
+        look: Look,
+        shared: bool,
+    ) -> Due {
+        let look_due = match look {
+            Look::Hinted => true,
+            Look::Every(secs) => last_look.is_none_or(|t| now - t >= secs || now < t),
+        };
         Due {
             beat: last_beat.is_none_or(|t| now - t >= BEAT_SECS || now < t),
-            jobs_since: shared.then(|| last_look.unwrap_or(now) - LOOK_BACK_SECS),
+            jobs_since: (shared && look_due).then(|| last_look.unwrap_or(now) - LOOK_BACK_SECS),
         }
     }
+}
+
+/// When a node looks for targets queued by other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// The store hinted that some were queued: now.
+    Hinted,
+    /// Every so many seconds (the poll).
+    Every(i64),
 }
 
 /// The agents that joined and left this node between what was written
@@ -105,27 +129,41 @@ pub fn membership(written: &HashSet<String>, live: &HashSet<String>) -> (Vec<Str
     (joined, left)
 }
 
-/// Runs the node's heartbeat and job looks until `stop` turns true.
+/// Runs the node's heartbeat and job looks until `stop` turns true,
+/// polling for queued targets every `look_secs` ([`LOOK_SECS`] but in
+/// tests) besides the store's hints.
 pub async fn run(
     store: Store,
     presence: Arc<Presence>,
     node: NodeInfo,
     leader: Leader,
+    look_secs: i64,
     mut stop: watch::Receiver<bool>,
 ) {
     let shared = store.is_shared();
     let mut written: HashSet<String> = HashSet::new();
     let (mut last_beat, mut last_look) = (None, None);
     let mut links = None;
+    let mut hints = store.job_hints();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let look = tokio::select! {
+            _ = tick.tick() => Look::Every(look_secs),
+            hint = next_hint(&mut hints) => match hint {
+                Some(()) => {
+                    settle(&mut hints).await;
+                    Look::Hinted
+                }
+                None => {
+                    hints = None; // the listener ended: the poll goes on
+                    continue;
+                }
+            },
             _ = stop.changed() => break,
-        }
+        };
         let now = crate::unix_now();
-        let due = Due::at(now, last_beat, last_look, shared);
+        let due = Due::at(now, last_beat, last_look, look, shared);
         if let Some(since) = due.jobs_since {
             match store.agents_with_queued_jobs_since(since).await {
                 Ok(agents) => {
@@ -136,6 +174,9 @@ pub async fn run(
                 }
                 Err(e) => tracing::warn!(error = %e, "looking for jobs made on other nodes failed"),
             }
+        }
+        if look == Look::Hinted {
+            continue; // the rest keeps to the tick
         }
         if shared {
             follow_links(&store, &mut links).await;
@@ -196,6 +237,28 @@ pub async fn run(
     }
 }
 
+/// How long a hint waits for the rest of its burst (a rollout step's
+/// writes, jobs made by a script), which the same look then covers.
+const HINT_SETTLE: Duration = Duration::from_millis(20);
+
+/// The store's next hint, or never when it gives none (SQLite).
+/// Cancel-safe: a hint is taken only when this returns it.
+async fn next_hint(hints: &mut Option<tokio::sync::mpsc::Receiver<()>>) -> Option<()> {
+    match hints {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits [`HINT_SETTLE`] for the rest of a hint's burst and takes it:
+/// one look covers them all.
+async fn settle(hints: &mut Option<tokio::sync::mpsc::Receiver<()>>) {
+    tokio::time::sleep(HINT_SETTLE).await;
+    if let Some(rx) = hints {
+        while rx.try_recv().is_ok() {}
+    }
+}
+
 /// Applies the software links other nodes changed to this node's index
 /// (`store::link_log`), starting from the log's newest row at the first
 /// call.
@@ -230,19 +293,50 @@ mod tests {
 
     #[test]
     fn beats_come_every_few_seconds_and_looks_only_on_a_shared_database() {
+        let poll = Look::Every(LOOK_SECS);
         assert_eq!(
-            Due::at(100, None, None, false),
+            Due::at(100, None, None, poll, false),
             Due {
                 beat: true,
                 jobs_since: None
             }
         );
-        assert!(!Due::at(104, Some(100), None, false).beat);
-        assert!(Due::at(105, Some(100), None, false).beat);
+        assert!(!Due::at(104, Some(100), None, poll, false).beat);
+        assert!(Due::at(105, Some(100), None, poll, false).beat);
         // A clock that went back beats at once rather than waiting.
-        assert!(Due::at(90, Some(100), None, false).beat);
-        assert_eq!(Due::at(100, Some(99), Some(99), true).jobs_since, Some(97));
-        assert_eq!(Due::at(100, Some(99), None, true).jobs_since, Some(98));
+        assert!(Due::at(90, Some(100), None, poll, false).beat);
+        assert_eq!(
+            Due::at(100, Some(99), Some(99), poll, true).jobs_since,
+            Some(97)
+        );
+        assert_eq!(
+            Due::at(100, Some(99), None, poll, true).jobs_since,
+            Some(98)
+        );
+    }
+
+    #[test]
+    fn looks_come_at_each_poll_or_at_once_when_hinted() {
+        let every = Look::Every(30);
+        assert_eq!(Due::at(100, None, Some(80), every, true).jobs_since, None);
+        assert_eq!(
+            Due::at(110, None, Some(80), every, true).jobs_since,
+            Some(78)
+        );
+        assert_eq!(Due::at(100, None, None, every, true).jobs_since, Some(98));
+        // A clock that went back looks rather than waiting.
+        assert_eq!(
+            Due::at(70, None, Some(80), every, true).jobs_since,
+            Some(78)
+        );
+        assert_eq!(
+            Due::at(81, None, Some(80), Look::Hinted, true).jobs_since,
+            Some(78)
+        );
+        assert_eq!(
+            Due::at(81, None, Some(80), Look::Hinted, false).jobs_since,
+            None
+        );
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             started_at: unix_now(),
         },
         leader,
+        job_look_secs(),
         stop_rx.clone(),
     ));
     println!("  agents (QUIC):   {agents_addr}");
@@ -448,6 +449,17 @@ async fn flush_loop(
             return;
         }
     }
+}
+
+/// Seconds between a node's looks for targets other nodes queued, besides
+/// the store's hints: [`crate::nodes::LOOK_SECS`], or (hidden, for tests
+/// that show the hints alone are quick) `DESKHAND_JOB_POLL_SECS`.
+fn job_look_secs() -> i64 {
+    std::env::var("DESKHAND_JOB_POLL_SECS")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 1)
+        .unwrap_or(crate::nodes::LOOK_SECS)
 }
 
 #[cfg(test)]

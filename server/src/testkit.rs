@@ -62,7 +62,7 @@ pub(crate) fn open(path: &std::path::Path) -> crate::store::Result<crate::store:
         }
     };
     drop(databases);
-    crate::store::Store::open_postgres(&config)
+    crate::store::Store::open_postgres(&config.clone().into())
 }
 
 /// A new agent `id` on host `host`, as enrollment inserts it.

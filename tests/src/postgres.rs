@@ -12,6 +12,9 @@
 //! tables. Both work from async tests too (the blocking client they use
 //! runs on a thread of its own).
 //!
+//! [`Cluster::start_tls`] starts one that takes TCP connections only over
+//! TLS, with a certificate signed by a test CA ([`TestCa`]).
+//!
 //! Without PostgreSQL installed, a test is skipped with a line on stderr
 //! saying how to install it, except in CI (env `CI` set), where the
 //! missing server is an error.
@@ -60,6 +63,49 @@ pub struct Cluster {
     /// Whether the server's programs run as the `postgres` OS user (the
     /// tests run as root, which `initdb` refuses).
     as_postgres: bool,
+    /// Whether TCP connections must use TLS (the superuser's URL is then
+    /// the Unix socket's).
+    tls: bool,
+}
+
+/// A certificate authority made for a test, and where its certificate is.
+pub struct TestCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    /// The CA's certificate, PEM.
+    pub pem: String,
+}
+
+impl TestCa {
+    /// A fresh CA named `name`.
+    pub fn new(name: &str) -> Result<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let key = KeyPair::generate().context("a CA key")?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).context("CA params")?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let pem = params.self_signed(&key).context("self-sign the CA")?.pem();
+        Ok(TestCa {
+            issuer: rcgen::Issuer::new(params, key),
+            pem,
+        })
+    }
+
+    /// A server certificate for `hosts` (names or IP addresses) and its
+    /// key, PEM.
+    pub fn server_cert(&self, hosts: &[&str]) -> Result<(String, String)> {
+        let key = rcgen::KeyPair::generate().context("a server key")?;
+        let names: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
+        let params = rcgen::CertificateParams::new(names).context("server params")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("sign the server certificate")?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
 }
 
 impl Cluster {
@@ -67,7 +113,7 @@ impl Cluster {
     /// test is skipped when PostgreSQL is not installed (an error in CI).
     pub fn start() -> Result<Option<Self>> {
         match find_bindir() {
-            Some(bindir) => Self::start_with(bindir).map(Some),
+            Some(bindir) => Self::start_with(bindir, None).map(Some),
             None => require_installed().map(|_| None),
         }
     }
@@ -75,10 +121,22 @@ impl Cluster {
     /// Starts a fresh cluster, or fails saying how to install PostgreSQL.
     pub fn start_required() -> Result<Self> {
         let bindir = find_bindir().with_context(not_installed)?;
-        Self::start_with(bindir)
+        Self::start_with(bindir, None)
     }
 
-    fn start_with(bindir: PathBuf) -> Result<Self> {
+    /// Starts a fresh cluster whose TCP connections must use TLS
+    /// (`pg_hba.conf` has only `hostssl` lines), with a certificate for
+    /// `hosts` signed by `ca`; `Ok(None)` as [`Cluster::start`] when
+    /// PostgreSQL is not installed. [`Cluster::url`] is then the Unix
+    /// socket's; [`Cluster::tcp_url`] gives TCP ones.
+    pub fn start_tls(ca: &TestCa, hosts: &[&str]) -> Result<Option<Self>> {
+        match find_bindir() {
+            Some(bindir) => Self::start_with(bindir, Some(ca.server_cert(hosts)?)).map(Some),
+            None => require_installed().map(|_| None),
+        }
+    }
+
+    fn start_with(bindir: PathBuf, tls: Option<(String, String)>) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("deskhand-pg-")
             .tempdir()
@@ -118,16 +176,72 @@ impl Cluster {
             path,
             port: 0,
             as_postgres,
+            tls: tls.is_some(),
         };
         cluster.initdb()?;
+        if let Some((cert, key)) = tls {
+            cluster.take_only_tls(&cert, &key)?;
+        }
         cluster.launch()?;
         cluster.wait_ready()?;
         Ok(cluster)
     }
 
-    /// The superuser's URL: `postgres://postgres@127.0.0.1:PORT/postgres`.
+    /// The superuser's URL: `postgres://postgres@127.0.0.1:PORT/postgres`,
+    /// or through the Unix socket for a cluster started with TLS.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        if self.tls {
+            let socket: String = self
+                .path
+                .to_string_lossy()
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        char::from(b).to_string()
+                    }
+                    b => format!("%{b:02X}"),
+                })
+                .collect();
+            return format!("postgres://postgres@{socket}:{}/postgres", self.port);
+        }
+        self.tcp_url("127.0.0.1", "postgres", "")
+    }
+
+    /// The superuser's TCP URL to database `db` through `host`, with
+    /// `query` (e.g. `sslmode=verify-full&sslrootcert=/ca.pem`) if not empty.
+    pub fn tcp_url(&self, host: &str, db: &str, query: &str) -> String {
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("postgres://postgres@{host}:{}/{db}{query}", self.port)
+    }
+
+    /// Gives the server `cert` and `key` and has it take TCP connections
+    /// only over TLS (Unix socket connections stay plain).
+    fn take_only_tls(&self, cert: &str, key: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data();
+        let owner = std::fs::metadata(&data).context("the data directory")?;
+        for (name, text) in [("server.crt", cert), ("server.key", key)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid()))
+                .with_context(|| format!("give {} to PostgreSQL", path.display()))?;
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .context("postgresql.conf")?;
+        conf.write_all(b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")?;
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        )
+        .context("pg_hba.conf")?;
+        Ok(())
     }
 
     /// The loopback port the server listens on.

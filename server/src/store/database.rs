@@ -44,12 +44,7 @@ impl Database {
                 redacted(given)
             ));
         }
-        given.parse::<tokio_postgres::Config>().map_err(|e| {
-            format!(
-                "`{}` is not a PostgreSQL connection string: {e}",
-                redacted(given)
-            )
-        })?;
+        super::sql::PgTarget::parse(given)?;
         Ok(Database::Postgres(given.to_owned()))
     }
 
@@ -79,20 +74,67 @@ impl std::fmt::Debug for Database {
 /// (`user:secret@`) and in the key=value form (`password=secret`).
 pub fn redacted(s: &str) -> String {
     if let Some((scheme, rest)) = s.split_once("://") {
-        if let Some((auth, host)) = rest.split_once('@')
-            && let Some((user, _)) = auth.split_once(':')
-        {
-            return format!("{scheme}://{user}:***@{host}");
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
+        let mut shown = match rest.split_once('@') {
+            Some((auth, host)) if auth.contains(':') => {
+                let user = auth.split_once(':').map_or(auth, |(user, _)| user);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => format!("{scheme}://{rest}"),
+        };
+        if let Some(query) = query {
+            let pairs: Vec<&str> = query
+                .split('&')
+                .map(|kv| {
+                    if kv.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        kv
+                    }
+                })
+                .collect();
+            shown.push('?');
+            shown.push_str(&pairs.join("&"));
         }
-        return s.to_owned();
+        return shown;
     }
-    s.split_whitespace()
-        .map(|kv| match kv.split_once('=') {
-            Some(("password", _)) => "password=***".to_owned(),
-            _ => kv.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut shown = Vec::new();
+    let mut rest = s.trim_start();
+    while let Some(eq) = rest.find('=') {
+        let after = rest[eq + 1..].trim_start();
+        // A value ends at the first blank, or quoted at its closing quote
+        // (`password='a b'`, `\'` inside).
+        let len = match after.strip_prefix('\'') {
+            Some(quoted) => {
+                let mut escaped = false;
+                quoted
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        let end = c == '\'' && !escaped;
+                        escaped = c == '\\' && !escaped;
+                        end
+                    })
+                    .map_or(after.len(), |(i, _)| i + 2)
+            }
+            None => after.find(char::is_whitespace).unwrap_or(after.len()),
+        };
+        let value_at = rest.len() - after.len();
+        let key = &rest[..eq];
+        shown.push(match key.split_whitespace().last() {
+            Some("password") => {
+                format!("{}password=***", &key[..key.rfind("password").unwrap_or(0)])
+            }
+            _ => rest[..value_at + len].to_owned(),
+        });
+        rest = after[len..].trim_start();
+    }
+    if !rest.is_empty() {
+        shown.push(rest.to_owned());
+    }
+    shown.join(" ")
 }
 
 impl Store {
@@ -101,16 +143,15 @@ impl Store {
         match database {
             Database::Sqlite(path) => Store::open(path),
             Database::Postgres(s) => {
-                let config: tokio_postgres::Config = s.parse().map_err(|e| {
-                    StoreError::Refused(format!(
-                        "`{}` is not a PostgreSQL connection string: {e}",
-                        redacted(s)
-                    ))
-                })?;
-                Store::open_postgres(&config).map_err(|e| match e {
+                let target = super::sql::PgTarget::parse(s).map_err(StoreError::Refused)?;
+                Store::open_postgres(&target).map_err(|e| match e {
+                    // A failed connection's error names the database.
+                    StoreError::Database(e) if e.to_string().contains(target.shown()) => {
+                        StoreError::Refused(e.to_string())
+                    }
                     StoreError::Database(e) => StoreError::Refused(format!(
                         "cannot use the PostgreSQL database {}: {e}",
-                        redacted(s)
+                        target.shown()
                     )),
                     e => e,
                 })

@@ -273,6 +273,9 @@ impl Store {
                 "INSERT INTO job_targets (job_id, asset_id, agent_id, hostname, state, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
             )?
             .execute_each(&each)?;
+            if !job.targets.is_empty() {
+                super::nodes::hint_jobs_queued(tx)?;
+            }
             audit(tx, now, &operator, "job.create", &id, &format!("{} on {} target(s): {}", job.action, job.targets.len(), job.targets_spec))?;
             Ok((id, row))
         })

@@ -94,13 +94,13 @@ pub enum MigrateStep<'a> {
 /// schema is brought up to date first, as starting the server would.
 pub fn migrate_to_postgres(
     from: &Path,
-    to: &tokio_postgres::Config,
+    to: &super::sql::PgTarget,
     progress: &mut dyn FnMut(MigrateStep<'_>),
 ) -> Result<Migration> {
     check_source(from)?;
-    let target = Conn::Pg(Box::new(PgConn::connect(to).map_err(|e| {
-        StoreError::Refused(format!("cannot connect to the PostgreSQL database: {e}"))
-    })?));
+    let target = Conn::Pg(Box::new(
+        PgConn::connect(to).map_err(|e| StoreError::Refused(e.to_string()))?,
+    ));
     refuse_data(&target)?;
     let source = Store::open(from)?;
     drop(Store::open_postgres(to)?);

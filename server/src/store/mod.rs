@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc;
 
-pub use sql::Fault;
+pub use sql::{Fault, PgTarget};
 
 /// The database's file in a server's data directory.
 pub const DATABASE_FILE: &str = "deskhand.db";

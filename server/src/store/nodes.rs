@@ -3,7 +3,9 @@
 //! to know who is online where. On SQLite the one server is the one node.
 //! Time is the caller's (`now`, Unix seconds).
 
-use crate::store::sql::{Conn, PgConn, params};
+use tokio::sync::mpsc;
+
+use crate::store::sql::{Conn, Dialect, PgConn, params};
 
 use super::reader::Source;
 use super::{Reader, Result, Store};
@@ -166,6 +168,40 @@ impl Store {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+}
+
+/// The channel a write that queued job targets notifies on PostgreSQL,
+/// which every node listens on ([`Store::job_hints`]).
+const JOBS_CHANNEL: &str = "deskhand_jobs";
+
+/// Tells the other nodes that `tx` queued job targets, once the write
+/// commits (a notification in a transaction or savepoint rolled back is
+/// never delivered): a NOTIFY on PostgreSQL, sent with the write's next
+/// request; nothing on SQLite, which has one server. Once per write that
+/// queues targets, never per report or heartbeat: identical notifications
+/// of one transaction are delivered once.
+pub(super) fn hint_jobs_queued(tx: &Conn) -> Result<()> {
+    if tx.dialect() == Dialect::Postgres {
+        tx.defer(&format!("NOTIFY {JOBS_CHANNEL}"))?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Hints that another node queued job targets, so that this node looks
+    /// at once rather than at its next poll: a connection of its own
+    /// LISTENs on PostgreSQL (opened again with backoff when lost), and a
+    /// burst of notifications is one hint. `None` on SQLite, or when not
+    /// called on a tokio runtime. Only a hint: the poll stays the rule.
+    pub fn job_hints(&self) -> Option<mpsc::Receiver<()>> {
+        let Source::Pg(target) = &self.readers.source else {
+            return None;
+        };
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, rx) = mpsc::channel(1);
+        runtime.spawn(super::sql::listen((**target).clone(), JOBS_CHANNEL, tx));
+        Some(rx)
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::catalog::{self, WriterState};
 use super::checkpoint::{self, Checkpointer};
 use super::reader::{ReadPool, Source};
-use super::sql::{Conn, PgConn};
+use super::sql::{Conn, PgConn, PgTarget};
 use super::writer::writer_loop;
 use super::{Result, Store, StoreError, WriteHealth, schema, unreadable};
 
@@ -74,16 +74,16 @@ impl Store {
     }
 
     /// Opens (creating the schema in, or migrating) the PostgreSQL
-    /// database `config` names and starts [`PG_WRITERS`] writers.
-    pub fn open_postgres(config: &tokio_postgres::Config) -> Result<Self> {
-        let connect = || -> Result<Conn> { Ok(Conn::Pg(Box::new(PgConn::connect(config)?))) };
+    /// database `target` names and starts [`PG_WRITERS`] writers.
+    pub fn open_postgres(target: &PgTarget) -> Result<Self> {
+        let connect = || -> Result<Conn> { Ok(Conn::Pg(Box::new(PgConn::connect(target)?))) };
         let conn = connect()?;
         schema::postgres::migrate(&conn).map_err(|e| StoreError::Migration(e.to_string()))?;
         let mut writers = vec![conn];
         for _ in 1..PG_WRITERS {
             writers.push(connect()?);
         }
-        Self::start(writers, Source::Pg(Box::new(config.clone())), None)
+        Self::start(writers, Source::Pg(Box::new(target.clone())), None)
     }
 
     /// Starts a writer thread on each of `writers` (the first also builds

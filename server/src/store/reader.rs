@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::sql::{Conn, PgConn};
+use super::sql::{Conn, PgConn, PgTarget};
 use super::{BLOCKING_THREADS, Result, Store, StoreError, configure};
 
 /// Read connections kept open between requests: one per blocking thread,
@@ -24,7 +24,7 @@ pub(super) enum Source {
     /// SQLite's file, opened read-only.
     Lite(PathBuf),
     /// A PostgreSQL server, in read-only transactions.
-    Pg(Box<tokio_postgres::Config>),
+    Pg(Box<PgTarget>),
 }
 
 /// A pooled read connection lent to code already on a blocking thread

@@ -25,6 +25,8 @@ fn sqlite_and_postgres_forms_are_taken() {
         Ok(Database::Sqlite("/tmp/a.db".into()))
     );
     for pg in [
+        "postgres://deskhand@db/deskhand?sslmode=verify-full&sslrootcert=/etc/deskhand/db-ca.pem",
+        "host=db sslmode=verify-ca sslrootcert=/ca.pem dbname=deskhand",
         "postgres://deskhand@db/deskhand",
         "postgresql://deskhand:pw@db:5432/deskhand?sslmode=disable",
         "host=db user=deskhand dbname=deskhand",
@@ -60,6 +62,18 @@ fn passwords_are_never_shown() {
     assert_eq!(
         redacted("host=db password=s3cret dbname=x"),
         "host=db password=*** dbname=x"
+    );
+    assert_eq!(
+        redacted("host=db password='s3 cr\\'et' sslmode=verify-full"),
+        "host=db password=*** sslmode=verify-full"
+    );
+    assert_eq!(
+        redacted("host=db password = s3cret"),
+        "host=db password=***"
+    );
+    assert_eq!(
+        redacted("postgres://u@db/x?sslmode=verify-full&password=s3cret&sslrootcert=/ca.pem"),
+        "postgres://u@db/x?sslmode=verify-full&password=***&sslrootcert=/ca.pem"
     );
     let d = Database::Postgres("postgresql://a:s3cret@h/d".into());
     assert!(!d.to_string().contains("s3cret"));

@@ -76,8 +76,8 @@ async fn another_store_on_the_same_database_sees_the_links() {
     let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
         return;
     };
-    let a = Store::open_postgres(&config).expect("node A's store");
-    let b = Store::open_postgres(&config).expect("node B's store");
+    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
+    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
     let mut follow = Follow::from(b.link_log_newest().await.expect("newest"));
     enroll(&a, &[("a1", "pc-1"), ("a2", "pc-2")]).await;
     let first = inv(vec![pkg("openssl", "3.0.1"), pkg("curl", "8")]);

@@ -220,7 +220,7 @@ fn a_missing_or_foreign_source_is_refused_and_not_created() {
         .parse()
         .expect("a config");
     let err = |path: &Path| {
-        migrate_to_postgres(path, &nowhere, &mut |_| {})
+        migrate_to_postgres(path, &nowhere.clone().into(), &mut |_| {})
             .expect_err("refused")
             .to_string()
     };
@@ -459,7 +459,9 @@ fn job(targets: &[(&str, &str)]) -> NewJob {
 }
 
 fn pg_conn(config: &tokio_postgres::Config) -> Conn {
-    Conn::Pg(Box::new(PgConn::connect(config).expect("connect")))
+    Conn::Pg(Box::new(
+        PgConn::connect(&config.clone().into()).expect("connect"),
+    ))
 }
 
 /// Every row of `table` (all of SQLite's columns, and its rowid where
@@ -524,7 +526,7 @@ async fn a_filled_sqlite_store_arrives_row_for_row_and_new_rows_get_fresh_ids() 
     let path = dir.path().join("deskhand.db");
     let mut steps = Vec::new();
     let done = tokio::task::spawn_blocking(move || {
-        let result = migrate_to_postgres(&path, &config, &mut |s| {
+        let result = migrate_to_postgres(&path, &config.clone().into(), &mut |s| {
             steps.push(match s {
                 MigrateStep::Copying(t) => format!("copying {t}"),
                 MigrateStep::Copied(t) => format!("copied {} {}", t.name, t.rows),
@@ -610,7 +612,7 @@ async fn a_filled_sqlite_store_arrives_row_for_row_and_new_rows_get_fresh_ids() 
     let job_rows = max_of(&lite, "SELECT max(rowid) FROM jobs");
     let nums = max_of(&lite, "SELECT max(num) FROM assets");
     let audit = max_of(&lite, "SELECT max(id) FROM audit_log");
-    let s = Store::open_postgres(&config).expect("open the copy");
+    let s = Store::open_postgres(&config.clone().into()).expect("open the copy");
     let agent = s.agent_by_cert("fp-a2".into()).await.expect("by cert");
     assert_eq!(agent.map(|a| a.id).as_deref(), Some("a2"));
     let curl: Vec<i64> = s
@@ -685,7 +687,7 @@ async fn a_target_that_holds_data_is_refused_and_left_as_it_was() {
     let source = Store::open(&dir.path().join("deskhand.db")).expect("sqlite");
     enroll(&source, &[("a1", "pc-1")]).await;
     drop(source);
-    let target = Store::open_postgres(&config).expect("postgres");
+    let target = Store::open_postgres(&config.clone().into()).expect("postgres");
     target
         .create_label("mine".into(), None, "admin".into(), 5)
         .await
@@ -694,7 +696,7 @@ async fn a_target_that_holds_data_is_refused_and_left_as_it_was() {
     let path = dir.path().join("deskhand.db");
     let cfg = config.clone();
     let err = tokio::task::spawn_blocking(move || {
-        migrate_to_postgres(&path, &cfg, &mut |_| {}).expect_err("refused")
+        migrate_to_postgres(&path, &cfg.clone().into(), &mut |_| {}).expect_err("refused")
     })
     .await
     .expect("the migration's thread");
@@ -733,7 +735,7 @@ async fn a_value_postgresql_cannot_hold_names_its_row_and_nothing_is_committed()
     let path = dir.path().join("deskhand.db");
     let cfg = config.clone();
     let err = tokio::task::spawn_blocking(move || {
-        migrate_to_postgres(&path, &cfg, &mut |_| {}).expect_err("refused")
+        migrate_to_postgres(&path, &cfg.clone().into(), &mut |_| {}).expect_err("refused")
     })
     .await
     .expect("the migration's thread");

@@ -102,8 +102,8 @@ async fn two_nodes_adding_the_same_software_at_once_both_succeed() {
     let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
         return;
     };
-    let a = Store::open_postgres(&config).expect("node A's store");
-    let b = Store::open_postgres(&config).expect("node B's store");
+    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
+    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
     let agents: Vec<(String, String)> = (0..80)
         .map(|i| (format!("agent-{i}"), format!("pc-{i}")))
         .collect();
@@ -137,4 +137,145 @@ async fn two_nodes_adding_the_same_software_at_once_both_succeed() {
         .await
         .expect("count");
     assert_eq!(rows, 40, "one catalog row per package");
+}
+
+/// Whether a hint comes within `limit`.
+async fn hinted(hints: &mut mpsc::Receiver<()>, limit: std::time::Duration) -> bool {
+    tokio::time::timeout(limit, hints.recv())
+        .await
+        .is_ok_and(|h| h.is_some())
+}
+
+fn job(targets: &[&str]) -> crate::store::NewJob {
+    crate::store::NewJob {
+        action: "inventory".into(),
+        item_id: None,
+        diag_check: None,
+        args: Vec::new(),
+        timeout_secs: 60,
+        deadline: 1_000,
+        targets_spec: "all".into(),
+        targets: targets
+            .iter()
+            .map(|a| ((*a).into(), (*a).into(), format!("pc-{a}")))
+            .collect(),
+    }
+}
+
+/// Node B hears of targets node A queued at A's commit, and of nothing
+/// else: not of a write rolled back after its NOTIFY, not of a report.
+#[tokio::test]
+async fn queued_targets_hint_other_nodes_at_commit_and_nothing_else_does() {
+    use std::time::Duration;
+    let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
+        return;
+    };
+    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
+    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
+    crate::testkit::enroll(&a, &[("a1", "pc-a1")]).await;
+    let plan = crate::inventory::plan_full(None, &crate::testkit::inv(Vec::new()));
+    a.ingest_inventory("a1".into(), None, plan, 1, 1)
+        .await
+        .expect("ingest");
+    let mut hints = b.job_hints().expect("hints on PostgreSQL");
+    // The first hint says the listener listens (and covers what was
+    // queued before).
+    assert!(
+        hinted(&mut hints, Duration::from_secs(10)).await,
+        "listening"
+    );
+
+    // A job whose write fails after its NOTIFY (its audit row refused):
+    // rolled back, so never heard of.
+    let raw = a.raw_conn();
+    crate::store::sql::testing::refuse_inserts(
+        &raw,
+        "no_audit",
+        "BEFORE",
+        "audit_log",
+        "true",
+        "no audit today",
+    );
+    let e = a
+        .create_job(job(&["a1"]), "alice".into(), 10)
+        .await
+        .expect_err("the audit row is refused");
+    assert!(e.to_string().contains("no audit today"), "{e}");
+    assert!(
+        !hinted(&mut hints, Duration::from_millis(1500)).await,
+        "a rolled-back write's NOTIFY is not delivered"
+    );
+    raw.execute_batch("DROP TRIGGER no_audit ON audit_log")
+        .expect("drop the trigger");
+
+    let (job_id, _) = a
+        .create_job(job(&["a1"]), "alice".into(), 11)
+        .await
+        .expect("a job");
+    assert!(
+        hinted(&mut hints, Duration::from_secs(5)).await,
+        "a committed job is heard of"
+    );
+    assert_eq!(
+        b.agents_with_queued_jobs_since(10).await.expect("look"),
+        ["a1"]
+    );
+
+    // Reports and heartbeats say nothing.
+    let progress = deskhand_shared::jobs::JobProgress::Running { at: 12 };
+    a.apply_job_update("a1".into(), job_id, progress, 12)
+        .await
+        .expect("a report");
+    a.node_heartbeat(beat("a", 30), vec!["a1".into()], vec![], 12)
+        .await
+        .expect("a beat");
+    assert!(
+        !hinted(&mut hints, Duration::from_millis(1500)).await,
+        "no hint for a report or a heartbeat"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_gives_no_hints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(&dir.path().join("deskhand.db")).expect("open");
+    assert!(s.job_hints().is_none());
+}
+
+/// The listening connection killed by the server is opened again, and
+/// hears of jobs again.
+#[tokio::test]
+async fn a_lost_listening_connection_is_opened_again() {
+    use std::time::Duration;
+    let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
+        return;
+    };
+    let s = Store::open_postgres(&config.into()).expect("store");
+    let mut hints = s.job_hints().expect("hints on PostgreSQL");
+    assert!(
+        hinted(&mut hints, Duration::from_secs(10)).await,
+        "listening"
+    );
+    let killed: i64 = s
+        .raw_conn()
+        .query_row(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN deskhand_jobs'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("terminate the listener");
+    assert_eq!(killed, 1, "one listening connection");
+    // Listening again says so with a hint (for what was missed meanwhile).
+    assert!(
+        hinted(&mut hints, Duration::from_secs(10)).await,
+        "listening again"
+    );
+    s.raw_conn()
+        .execute_batch("NOTIFY deskhand_jobs")
+        .expect("notify");
+    assert!(
+        hinted(&mut hints, Duration::from_secs(5)).await,
+        "heard again"
+    );
 }

@@ -517,6 +517,9 @@ fn queue_targets(
     )?
     .execute_each(&each)?;
     agents.extend(queued.into_iter().map(|(_, agent, _)| agent));
+    if unsent.len() < assets.len() {
+        super::nodes::hint_jobs_queued(tx)?;
+    }
     Ok(unsent)
 }
 

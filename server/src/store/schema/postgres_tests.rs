@@ -151,7 +151,7 @@ fn conn_to(name: &str) -> Conn {
     let mut config: tokio_postgres::Config = url.parse().expect("a URL");
     config.dbname(name);
     Conn::Pg(Box::new(
-        crate::store::sql::PgConn::connect(&config).expect("connect"),
+        crate::store::sql::PgConn::connect(&config.into()).expect("connect"),
     ))
 }
 

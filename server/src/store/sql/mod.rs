@@ -24,7 +24,7 @@ mod rewrite;
 #[cfg(test)]
 pub mod testing;
 
-pub use pg::{PgConn, may_block};
+pub use pg::{PgConn, PgTarget, PgTls, Roots, SslMode, listen, may_block};
 
 /// A value as it crosses to or from either database.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -33,6 +33,13 @@ use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sq
 use super::rewrite::placeholders;
 use super::{Error, Fault, Result, ToSql, Value};
 
+mod listen;
+mod target;
+mod tls;
+
+pub use listen::listen;
+pub use target::{PgTarget, PgTls, Roots, SslMode};
+
 /// Statements kept per connection before the cache starts again: far more
 /// than the store's constant SQL.
 const MAX_CACHED: usize = 512;
@@ -137,9 +144,16 @@ pub struct PgStatement<'c> {
 }
 
 impl PgConn {
-    /// Connects to the server `config` names (without TLS: see the
-    /// README for PostgreSQL on another machine).
-    pub fn connect(config: &tokio_postgres::Config) -> Result<Self> {
+    /// Connects to the server `target` names, with the TLS it asks for.
+    /// Errors name the database (without its password) and say what to
+    /// do.
+    pub fn connect(target: &PgTarget) -> Result<Self> {
+        let refused = |why: String| Error::Retold {
+            message: format!("cannot connect to PostgreSQL at {}: {why}", target.shown()),
+            fault: None,
+        };
+        let tls = tls::MakeRustls::new(&target.tls).map_err(refused)?;
+        tls::warn_unverified_once(&target.tls, target.shown());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -152,9 +166,18 @@ impl PgConn {
             runtime: Some(runtime),
             connection: None,
         };
-        let (client, connection) = driver
-            .run(config.connect(tokio_postgres::NoTls))?
-            .map_err(Error::Postgres)?;
+        let (client, connection) =
+            driver
+                .run(target.config.connect(tls))?
+                .map_err(|e| Error::Retold {
+                    message: format!(
+                        "cannot connect to PostgreSQL at {}: {}{}",
+                        target.shown(),
+                        describe(&e),
+                        advice(&describe(&e), &target.tls)
+                    ),
+                    fault: fault(&e),
+                })?;
         let task = async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error = %e, "a PostgreSQL connection ended");
@@ -421,6 +444,31 @@ pub(super) fn numeric(
 
 /// PostgreSQL's own words for an error: the server's message and detail
 /// when it sent one, else the client's.
+/// What to do about a connection that failed with `why`, given the TLS
+/// asked for: "" when TLS is not the matter.
+fn advice(why: &str, tls: &PgTls) -> &'static str {
+    if why.contains("server does not support TLS") {
+        "; the server does not offer TLS: turn on ssl in its postgresql.conf, or connect \
+         with sslmode=prefer or disable on a trusted network"
+    } else if why.contains("no encryption") && tls.mode == SslMode::Disable {
+        "; the server takes only TLS connections: use sslmode=verify-full with \
+         sslrootcert=CA.pem (or sslmode=require)"
+    } else if why.contains("certificate") && why.contains("TLS") {
+        match tls.mode {
+            SslMode::VerifyFull => {
+                "; the server's certificate did not verify: check that sslrootcert names the CA \
+                 that signed it and that the host connected to is in it (or use sslmode=verify-ca)"
+            }
+            _ => {
+                "; the server's certificate did not verify: check that sslrootcert names the CA \
+                 that signed it"
+            }
+        }
+    } else {
+        ""
+    }
+}
+
 pub(super) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => match db.detail() {

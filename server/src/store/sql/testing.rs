@@ -70,7 +70,7 @@ pub fn fresh_postgres_config() -> Option<tokio_postgres::Config> {
 pub fn fresh_postgres() -> Option<Conn> {
     let config = fresh_postgres_config()?;
     Some(Conn::Pg(Box::new(
-        PgConn::connect(&config).expect("connect"),
+        PgConn::connect(&config.into()).expect("connect"),
     )))
 }
 
