@@ -218,7 +218,11 @@ impl Store {
             if uses_left <= 0 {
                 return Err(StoreError::Refused("the enrollment token is used up: create a new one with `deskhand tokens create --uses N`".into()));
             }
-            tx.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1", [token_id])?;
+            // Conditional: another writer (PostgreSQL has several, and
+            // other nodes theirs) may have taken the last use since the read.
+            if tx.execute("UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?1 AND uses_left > 0", [token_id])? == 0 {
+                return Err(StoreError::Refused("the enrollment token is used up: create a new one with `deskhand tokens create --uses N`".into()));
+            }
             tx.execute(
                 "INSERT INTO agents (id, hostname, cert_sha256, cert_not_after, enrolled_at, token_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

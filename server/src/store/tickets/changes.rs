@@ -2,7 +2,7 @@
 //! the effects [`crate::tickets::decide`] returns for a change. No rule
 //! lives here: this file only turns effects into SQL.
 
-use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 
 use super::queries::load;
 use super::{HelpAttachments, NewTicket, TicketChange};
@@ -70,6 +70,17 @@ impl From<Refusal> for StoreError {
 
 /// Loads the ticket, lets the rules decide and writes what they decided.
 fn apply_change(tx: &Conn, number: i64, change: TicketChange, by: &str, now: i64) -> Result<()> {
+    if tx.dialect() == Dialect::Postgres {
+        // Locked to the commit: another writer's or node's change to this
+        // ticket waits, then decides on what this one leaves (SQLite's
+        // one writer runs them one after the other anyway).
+        tx.query_row(
+            "SELECT id FROM tickets WHERE id = ?1 FOR UPDATE",
+            [number],
+            |_| Ok(()),
+        )
+        .optional()?;
+    }
     let t = load(tx, number)?;
     let named = match change.named_operator() {
         Some(name) => Some(named_operator(tx, name)?),

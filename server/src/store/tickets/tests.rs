@@ -340,3 +340,35 @@ async fn ticket_counts_are_by_status_in_order() {
         ]
     );
 }
+
+/// The same change asked of one ticket many times at once (on
+/// PostgreSQL, by several writers): the rules see each change after the
+/// one before it, so exactly one assigns and the rest are told it is
+/// already done.
+#[tokio::test]
+async fn one_ticket_changed_at_once_by_many_sees_each_change_in_turn() {
+    let (_d, s) = store().await;
+    let n = s
+        .create_ticket(new_ticket(), "admin".into(), 100)
+        .await
+        .expect("create");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_micros(i * 60)).await;
+                let to = Some("bob".to_string());
+                s.change_ticket(n, TicketChange::Assign { to }, "bob".into(), 120)
+                    .await
+            })
+        })
+        .collect();
+    let mut assigned = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(()) => assigned += 1,
+            Err(e) => assert!(e.to_string().contains("already assigned"), "{e}"),
+        }
+    }
+    assert_eq!(assigned, 1);
+}
