@@ -164,27 +164,36 @@ impl Server {
         Self::start_with(data_dir, agents, api, &[])
     }
 
-    /// Starts a server on free loopback ports with extra environment
     /// A server node of the PostgreSQL `database` in `dir` named `name`;
     /// a later node gets the first one's CA and admin token file, as the
     /// README tells operators to copy them.
     pub fn node(dir: &Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
+        Self::node_env(dir, name, database, ca_from, &[])
+    }
+
+    /// [`Server::node`] with extra environment variables.
+    pub fn node_env(
+        dir: &Path,
+        name: &str,
+        database: &str,
+        ca_from: Option<&Server>,
+        env: &[(&str, &str)],
+    ) -> Server {
         if let Some(first) = ca_from {
             std::fs::create_dir_all(dir).expect("data dir");
             for file in ["ca.pem", "ca.key", "admin.token"] {
                 std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
             }
         }
-        Server::start_env(
-            dir,
-            &[
-                ("DESKHAND_DATABASE", database),
-                ("DESKHAND_NODE_NAME", name),
-            ],
-        )
-        .expect("node starts")
+        let mut all = vec![
+            ("DESKHAND_DATABASE", database),
+            ("DESKHAND_NODE_NAME", name),
+        ];
+        all.extend_from_slice(env);
+        Server::start_env(dir, &all).expect("node starts")
     }
 
+    /// Starts a server on free loopback ports with extra environment
     /// variables (e.g. `DESKHAND_SLA_URGENT`).
     pub fn start_env(data_dir: &Path, env: &[(&str, &str)]) -> Result<Self> {
         Self::start_with(

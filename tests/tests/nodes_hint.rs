@@ -13,22 +13,16 @@ const WAIT: Duration = Duration::from_secs(45);
 /// Well under the 30 s poll, well over a loaded machine's NOTIFY.
 const HINTED: Duration = Duration::from_secs(5);
 
+/// A node whose poll for other nodes' jobs comes every 30 s: only a hint
+/// can bring a job sooner.
 fn node(dir: &std::path::Path, name: &str, database: &str, ca_from: Option<&Server>) -> Server {
-    if let Some(first) = ca_from {
-        std::fs::create_dir_all(dir).expect("data dir");
-        for file in ["ca.pem", "ca.key", "admin.token"] {
-            std::fs::copy(first.data_dir.join(file), dir.join(file)).expect("copy the CA");
-        }
-    }
-    Server::start_env(
+    Server::node_env(
         dir,
-        &[
-            ("DESKHAND_DATABASE", database),
-            ("DESKHAND_NODE_NAME", name),
-            ("DESKHAND_JOB_POLL_SECS", "30"),
-        ],
+        name,
+        database,
+        ca_from,
+        &[("DESKHAND_JOB_POLL_SECS", "30")],
     )
-    .expect("node starts")
 }
 
 /// The job's one target's state, seen from `server`.
