@@ -93,17 +93,24 @@ async fn queued_targets_since_a_time_name_their_agents_once() {
     );
 }
 
+/// Two nodes' stores on one fresh PostgreSQL database, or `None` (the
+/// test is skipped) without one.
+fn two_nodes() -> Option<(Store, Store)> {
+    let config = crate::store::sql::testing::fresh_postgres_config()?;
+    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
+    let b = Store::open_postgres(&config.into()).expect("node B's store");
+    Some((a, b))
+}
+
 /// Two nodes' writers adding the same new software in opposite orders, at
 /// once: node A's batch adds package 0, 1, 2, ... (one per report), node
 /// B's 39, 38, 37, ...; every report is stored (the two batches deadlocked
 /// each other before the catalog lock), and each package is one row.
 #[tokio::test]
 async fn two_nodes_adding_the_same_software_at_once_both_succeed() {
-    let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
+    let Some((a, b)) = two_nodes() else {
         return;
     };
-    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
-    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
     let agents: Vec<(String, String)> = (0..80)
         .map(|i| (format!("agent-{i}"), format!("pc-{i}")))
         .collect();
@@ -167,11 +174,9 @@ fn job(targets: &[&str]) -> crate::store::NewJob {
 #[tokio::test]
 async fn queued_targets_hint_other_nodes_at_commit_and_nothing_else_does() {
     use std::time::Duration;
-    let Some(config) = crate::store::sql::testing::fresh_postgres_config() else {
+    let Some((a, b)) = two_nodes() else {
         return;
     };
-    let a = Store::open_postgres(&config.clone().into()).expect("node A's store");
-    let b = Store::open_postgres(&config.clone().into()).expect("node B's store");
     crate::testkit::enroll(&a, &[("a1", "pc-a1")]).await;
     let plan = crate::inventory::plan_full(None, &crate::testkit::inv(Vec::new()));
     a.ingest_inventory("a1".into(), None, plan, 1, 1)
