@@ -1,7 +1,8 @@
 //! The knowledge base's rules, pure: who may read an article
 //! ([`Visibility`], [`Audience`]), the words a search is made of
 //! ([`terms`]: only letters and digits reach a full-text query, so no
-//! query syntax can be typed in), and how articles are suggested for a
+//! query syntax can be typed in; [`suggestion_terms`] less the most
+//! common words), and how articles are suggested for a
 //! ticket ([`rank_suggestions`]: the ticket's software, its words, the
 //! software installed on its machines). The store runs the searches and
 //! calls these.
@@ -85,6 +86,22 @@ pub fn terms(query: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Words too common to suggest an article by (a ticket's text is
+/// prose; a search is what the operator typed, and keeps them).
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "cannot", "does", "doesn",
+    "don", "for", "from", "has", "have", "i", "in", "is", "it", "its", "me", "my", "no", "not",
+    "of", "on", "or", "since", "so", "t", "that", "the", "this", "to", "was", "when", "with",
+];
+
+/// The words of a ticket's text that suggest articles: its [`terms`]
+/// less [`STOP_WORDS`].
+pub fn suggestion_terms(text: &str) -> Vec<String> {
+    let mut words = terms(text);
+    words.retain(|w| !STOP_WORDS.contains(&w.as_str()));
+    words
 }
 
 /// Why an article is suggested for a ticket, and how strongly.

@@ -93,7 +93,7 @@ fn why(s: &Suggestion, ticket_software: &str) -> Vec<String> {
 }
 
 fn article_id(text: &str) -> Result<i64, ApiError> {
-    let t = text.trim().trim_start_matches(['#', 'K', 'k']);
+    let t = text.trim().trim_start_matches('#');
     t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
         ApiError::bad_request(format!(
             "`{text}` is not an article number; give one as `deskhand kb list` shows it, e.g. 12"

@@ -24,6 +24,14 @@ fn terms_are_words_without_query_syntax() {
 }
 
 #[test]
+fn a_tickets_common_words_suggest_nothing() {
+    assert_eq!(
+        suggestion_terms("The printer is not working since this morning, and I can't print"),
+        names(&["printer", "working", "morning", "print"])
+    );
+}
+
+#[test]
 fn visibility_parses_its_two_names_only() {
     for v in [Visibility::Technicians, Visibility::Requesters] {
         assert_eq!(Visibility::parse(v.as_str()), Ok(v));

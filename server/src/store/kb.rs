@@ -11,7 +11,9 @@
 //! [`POSTGRES_SEARCH_COLUMNS`]: the schema comparison and `deskhand
 //! migrate` leave them out, each backend building its own.
 
-use crate::kb::{Audience, MAX_RESULTS, Suggestion, Visibility, rank_suggestions, terms};
+use crate::kb::{
+    Audience, MAX_RESULTS, Suggestion, Visibility, rank_suggestions, suggestion_terms, terms,
+};
 use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 
 use super::{Reader, Result, Store, StoreError, audit};
@@ -404,7 +406,7 @@ impl Store {
 
     /// Articles for a ticket, best first (see
     /// [`rank_suggestions`](crate::kb::rank_suggestions)): those with any
-    /// word of `text`, and those that apply to `ticket_software` or to
+    /// word of `text` but the most common, and those that apply to `ticket_software` or to
     /// software in `installed`.
     pub async fn suggest_articles(
         &self,
@@ -415,7 +417,13 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(Article, Suggestion)>> {
         self.read(move |c| {
-            let hits = search(c, &terms(&text), false, audience, SUGGEST_TEXT_CANDIDATES)?;
+            let hits = search(
+                c,
+                &suggestion_terms(&text),
+                false,
+                audience,
+                SUGGEST_TEXT_CANDIDATES,
+            )?;
             let ids: Vec<i64> = hits.iter().map(|a| a.id).collect();
             let applies = applies(c, audience)?;
             let ranked = rank_suggestions(&ids, &applies, &ticket_software, &installed, limit);
