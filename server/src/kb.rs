@@ -7,7 +7,7 @@
 //! software installed on its machines). The store runs the searches and
 //! calls these.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// The most words a search uses; the rest are ignored.
 pub const MAX_TERMS: usize = 16;
@@ -149,20 +149,20 @@ pub fn rank_suggestions(
         .filter(|s| !s.is_empty())
         .collect();
     let installed: BTreeSet<String> = installed.iter().map(|s| s.to_lowercase()).collect();
+    // By id: a knowledge base's every article can apply to something
+    // installed (thousands), so no linear lookups.
     let mut all: Vec<Suggestion> = Vec::new();
-    let entry = |id: i64, all: &mut Vec<Suggestion>| -> usize {
-        match all.iter().position(|s| s.id == id) {
-            Some(i) => i,
-            None => {
-                all.push(Suggestion {
-                    id,
-                    ticket_software: false,
-                    text_rank: None,
-                    installed: Vec::new(),
-                });
-                all.len() - 1
-            }
-        }
+    let mut at: HashMap<i64, usize> = HashMap::new();
+    let mut entry = |id: i64, all: &mut Vec<Suggestion>| -> usize {
+        *at.entry(id).or_insert_with(|| {
+            all.push(Suggestion {
+                id,
+                ticket_software: false,
+                text_rank: None,
+                installed: Vec::new(),
+            });
+            all.len() - 1
+        })
     };
     for (rank, &id) in text_hits.iter().enumerate() {
         let i = entry(id, &mut all);
