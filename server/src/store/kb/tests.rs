@@ -217,6 +217,14 @@ async fn full_text_syntax_in_a_query_is_only_words() {
         };
         assert_eq!(ids(&found), expect, "{q}");
     }
+    // Letters and digits the tokenizers may drop or split: no error.
+    for q in ["①", "x²", "ǅ", "日本語", "e\u{301}", "a\u{200b}b"] {
+        let found = s
+            .search_articles(q.into(), Audience::Operators, 10)
+            .await
+            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        assert!(found.is_empty(), "{q:?}: {found:?}");
+    }
     for q in ["", "   ", r#"" * ( ) - : ^"#] {
         let e = s
             .search_articles(q.into(), Audience::Operators, 10)
