@@ -17,6 +17,7 @@
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //! - [`text`]: the one rule for names, titles and filters (no control or
 //!   text-direction characters, nothing blank where a value is needed).
+//! - [`kb`]: the knowledge base's rules (visibility, search words, suggestions).
 //! - [`tickets`]: help-desk tickets as pure logic (status machine, SLA
 //!   clocks, escalation decisions, report arithmetic).
 //! - [`migrate`]: `deskhand migrate`, a SQLite install copied into
@@ -41,6 +42,7 @@ pub mod help;
 pub mod https;
 pub mod inventory;
 pub mod jobs;
+pub mod kb;
 pub mod link;
 pub mod migrate;
 pub mod nodes;

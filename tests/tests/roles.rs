@@ -92,6 +92,9 @@ const API: &[(&str, &str, Need, &str, &str)] = &[
     ("POST", "/api/v1/tickets/{number}/assets", Technician, "/api/v1/tickets/1/assets", r#"{"asset":"{asset}"}"#),
     ("DELETE", "/api/v1/tickets/{number}/assets/{asset}", Technician, "/api/v1/tickets/1/assets/{asset}", ""),
     ("POST", "/api/v1/tickets/{number}/rating", Technician, "/api/v1/tickets/1/rating", r#"{"score":5}"#),
+    ("POST", "/api/v1/kb", Technician, "/api/v1/kb", r#"{"title":"role test"}"#),
+    ("PUT", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", r#"{"title":"renamed"}"#),
+    ("DELETE", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", ""),
 ];
 
 /// A form's fields: name, value.

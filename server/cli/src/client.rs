@@ -240,6 +240,12 @@ impl Client {
             .await
     }
 
+    /// PUT a JSON body.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        self.call(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
     /// DELETE a resource.
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.call::<serde_json::Value>(self.http.delete(format!("{}{path}", self.base)))

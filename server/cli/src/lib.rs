@@ -10,7 +10,7 @@
 //! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
 //! [`publish`] (keys, packages, scripts; the key files themselves in
 //! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
-//! waves), [`tickets`], [`reports`].
+//! waves), [`tickets`], [`kb`] (the knowledge base), [`reports`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`; [`progress`] draws bars on stderr when
 //! it is a terminal (uploads, `jobs run --wait`). This crate speaks to the server with
@@ -38,6 +38,7 @@ pub mod client;
 pub mod csv_output;
 pub mod diag;
 pub mod jobs;
+pub mod kb;
 pub mod keys;
 pub mod labels;
 pub mod nodes;
@@ -141,6 +142,9 @@ pub enum Command {
     /// Help-desk tickets linked to assets, with SLA clocks and escalation.
     #[command(subcommand)]
     Tickets(tickets::TicketsCmd),
+    /// The knowledge base: articles, their search, suggestions for a ticket.
+    #[command(subcommand)]
+    Kb(kb::KbCmd),
     /// Reports for supervisors.
     #[command(subcommand)]
     Reports(reports::ReportsCmd),
@@ -173,6 +177,7 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Jobs(cmd) => jobs::run(c, f, cmd).await,
         Command::Rollouts(cmd) => rollouts::run(c, f, cmd).await,
         Command::Tickets(cmd) => tickets::run(c, f, cmd).await,
+        Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
     }
 }

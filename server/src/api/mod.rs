@@ -9,7 +9,7 @@
 //! One file per area, each with its `routes()`, merged by [`router`]:
 //! `server`, `agents` (and enrollment tokens), `operators` (and the audit
 //! log), `diag`, `assets`, `asset_page`, `manual`, `software`, `changes`,
-//! `labels`, [`jobs`], [`tickets`], [`reports`], [`import`]; [`index`]
+//! `labels`, [`jobs`], [`tickets`], `kb` (the knowledge base), [`reports`], [`import`]; [`index`]
 //! and [`openapi`] describe them all, from the handlers' annotations.
 //! Below them:
 //! `select` (which assets a query selects), [`params`] (what every
@@ -38,6 +38,7 @@ pub mod error;
 pub mod import;
 pub mod index;
 pub mod jobs;
+mod kb;
 mod labels;
 mod manual;
 pub mod openapi;
@@ -123,6 +124,7 @@ pub fn router(state: Shared) -> Router {
         .merge(rollouts::routes())
         .merge(console::routes())
         .merge(tickets::routes())
+        .merge(kb::routes())
         .merge(reports::routes())
         .merge(import::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })

@@ -28,7 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
-    agents, asset_page, assets, changes, diag, import, index, jobs, labels, manual, operators,
+    agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, manual, operators,
     reports, rollouts, server, software, tickets,
 };
 
@@ -111,6 +111,13 @@ pub const BEARER: &str = "bearer";
         tickets::link_asset,
         tickets::unlink_asset,
         tickets::rate,
+        kb::list_articles,
+        kb::create_article,
+        kb::search_articles,
+        kb::show_article,
+        kb::update_article,
+        kb::delete_article,
+        kb::ticket_articles,
         reports::ticket_report,
         reports::inventory_report,
     ),
@@ -134,6 +141,7 @@ pub const BEARER: &str = "bearer";
         (name = "jobs", description = "jobs that run packages, scripts, inventories and checks"),
         (name = "rollouts", description = "staged rollouts in waves"),
         (name = "tickets", description = "help-desk tickets"),
+        (name = "kb", description = "the knowledge base: articles, search, suggestions for a ticket"),
         (name = "reports", description = "reports for supervisors"),
     ),
 )]

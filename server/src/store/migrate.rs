@@ -202,6 +202,11 @@ fn plan_copy(src: &Conn, dst: &Conn) -> Result<(Vec<TablePlan>, Vec<String>)> {
             left_out.push(format!("table {name}: {why}"));
             continue;
         }
+        if super::kb::SQLITE_SEARCH_TABLES.contains(&name.as_str()) {
+            // SQLite's full-text index; PostgreSQL's search column is
+            // generated from the rows. Not worth a line of its own.
+            continue;
+        }
         let mut st = src.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
         let columns: Vec<String> = st
             .query_map([&name], |r| r.get(0))?

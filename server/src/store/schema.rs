@@ -5,7 +5,7 @@ use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
 use super::{
-    Result, StoreError, blobs, catalog, console, diag, jobs, link_log, links, nodes, rollouts,
+    Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, nodes, rollouts,
     stale, tickets, zones,
 };
 
@@ -405,6 +405,8 @@ pub(super) fn migrations() -> Vec<M> {
         // intersected the job's whole key range with the agent's rows, so
         // a fan-out to N agents read N^2 index entries.
         M::up(JOB_TARGETS_BY_AGENT),
+        // The knowledge base: articles and their FTS5 index (`store::kb`).
+        M::up(kb::MIGRATION),
     ]
 }
 

@@ -2,7 +2,7 @@
 //! `api` handlers answer and the `deskhand-cli` client sends and reads.
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
-//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`],
+//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
 //! [`reports`], [`rollouts`], [`import`], [`server`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
@@ -18,6 +18,7 @@ pub mod changes;
 pub mod diag;
 pub mod import;
 pub mod jobs;
+pub mod kb;
 pub mod labels;
 pub mod limits;
 pub mod operators;

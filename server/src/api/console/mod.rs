@@ -16,6 +16,9 @@
 //! - `tickets` and `ticket_actions`: the ticket queue, a ticket's page,
 //!   and its actions (comment, assign, escalate, status, link an asset,
 //!   attach a diagnostic).
+//! - `kb` and `markdown`: the knowledge base's articles, a search, an
+//!   article's page (its Markdown rendered with everything escaped), and
+//!   the articles a ticket's page suggests.
 //! - `work` and `rollout_form`: the rollouts with the "new rollout" form
 //!   (preview, create), and a rollout's page with its polled progress and
 //!   pause, resume, approve and abort.
@@ -36,7 +39,9 @@ mod dashboard;
 mod diag_live;
 mod fragment;
 mod jobs;
+mod kb;
 mod login;
+mod markdown;
 mod operators;
 mod pages;
 mod reports;
@@ -141,6 +146,8 @@ pub(super) fn routes() -> Router<Shared> {
             "/console/tickets/{number}/diag",
             post(ticket_actions::attach_diag),
         )
+        .route("/console/kb", get(kb::articles))
+        .route("/console/kb/{id}", get(kb::article))
         .route("/console/rollouts", get(work::rollouts).post(work::create))
         .route("/console/rollouts/{id}", get(work::rollout))
         .route(
@@ -344,6 +351,7 @@ fn page(user: &ConsoleUser, title: &str, content: Markup) -> PageResult {
         ("/console/", "Dashboard"),
         ("/console/assets", "Assets"),
         ("/console/tickets", "Tickets"),
+        ("/console/kb", "Knowledge base"),
         ("/console/jobs", "Jobs"),
         ("/console/rollouts", "Rollouts"),
         ("/console/reports", "Reports"),

@@ -87,6 +87,7 @@ pub(in crate::api) async fn ticket(
     let axum::Json(d) =
         crate::api::tickets::show_ticket(State(s.clone()), user.authed(), Path(n)).await?;
     let t = &d.ticket;
+    let suggestions = crate::api::kb::suggestions(&s, t.number, 5).await?;
     let url = format!("/console/tickets/{}", t.number);
     page(
         &user,
@@ -102,6 +103,7 @@ pub(in crate::api) async fn ticket(
                 tr { th { "Resolution" } td { (clock(&t.resolution)) } }
             }
             @if !d.description.is_empty() { h2 { "Description" } pre { (d.description) } }
+            (super::kb::suggested(&suggestions))
             h2 { "Linked assets" }
             @if d.linked_assets.is_empty() { p.muted { "None." } }
             @for l in &d.linked_assets { (linked_asset(&user, &url, l)) }

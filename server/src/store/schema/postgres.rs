@@ -28,6 +28,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (25, LINK_LOG),
     (26, BLOBS),
     (27, super::JOB_TARGETS_BY_AGENT),
+    (28, crate::store::kb::POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

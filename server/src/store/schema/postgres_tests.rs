@@ -384,9 +384,23 @@ const CONSTRAINT_COLUMNS: &str = "SELECT c.contype::text,
    FROM pg_constraint c LEFT JOIN pg_class f ON f.oid = c.confrelid
   WHERE c.conrelid = ('public.' || quote_ident($1))::regclass";
 
-/// PostgreSQL's schema less the one column it has beyond SQLite's: jobs'
-/// row number, SQLite's implicit rowid (jobs key on a TEXT id), by which
-/// a ticket's timeline names a job.
+/// SQLite's schema less its own full-text search structures
+/// (`store::kb::SQLITE_SEARCH_TABLES`: an FTS5 table and its shadow
+/// tables), which PostgreSQL keeps as a column instead; each must be
+/// there.
+fn comparable_sqlite_schema(conn: &Connection) -> BTreeMap<String, Table> {
+    let mut lite = sqlite_schema(conn);
+    for name in crate::store::kb::SQLITE_SEARCH_TABLES {
+        assert!(lite.remove(*name).is_some(), "{name} on SQLite");
+    }
+    lite
+}
+
+/// PostgreSQL's schema less what it has beyond SQLite's: jobs' row
+/// number, SQLite's implicit rowid (jobs key on a TEXT id), by which a
+/// ticket's timeline names a job; and its full-text search columns and
+/// their indexes (`store::kb::POSTGRES_SEARCH_COLUMNS`), each of which
+/// must be there.
 fn comparable_postgres_schema(client: &mut Client) -> BTreeMap<String, Table> {
     let mut pg = postgres_schema(client);
     let jobs = pg.get_mut("jobs").expect("a jobs table");
@@ -394,6 +408,17 @@ fn comparable_postgres_schema(client: &mut Client) -> BTreeMap<String, Table> {
     jobs.columns.retain(|c| c.name != "rowid");
     assert_eq!(jobs.columns.len(), before - 1, "jobs.rowid on PostgreSQL");
     jobs.unique.remove(&vec!["rowid".to_string()]);
+    for (table, column, index) in crate::store::kb::POSTGRES_SEARCH_COLUMNS {
+        let t = pg.get_mut(*table).expect("a table with a search column");
+        let before = t.columns.len();
+        t.columns.retain(|c| c.name != *column);
+        assert_eq!(
+            t.columns.len(),
+            before - 1,
+            "{table}.{column} on PostgreSQL"
+        );
+        assert!(t.indexes.remove(*index).is_some(), "{index} on PostgreSQL");
+    }
     pg
 }
 
@@ -550,7 +575,7 @@ fn postgres_schema_matches_sqlite() {
     let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(versions, [i64::try_from(sqlite_version).expect("small")]);
 
-    let sqlite = sqlite_schema(&conn);
+    let sqlite = comparable_sqlite_schema(&conn);
     let pg = comparable_postgres_schema(&mut client);
     assert!(sqlite.len() > 20, "read {} SQLite tables", sqlite.len());
     let diffs = differences(&sqlite, &pg);
@@ -576,7 +601,7 @@ fn the_comparison_sees_a_difference() {
         )
         .expect("change the schema");
     let diffs = differences(
-        &sqlite_schema(&conn),
+        &comparable_sqlite_schema(&conn),
         &comparable_postgres_schema(&mut client),
     );
     assert_eq!(diffs.len(), 2, "{diffs:#?}");
