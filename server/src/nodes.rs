@@ -13,7 +13,8 @@
 //! What to do and when is [`Due::at`] and [`membership`], pure; the loop
 //! around them is the driver.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -119,6 +120,35 @@ pub enum Look {
     Every(i64),
 }
 
+/// Seconds a poked target is remembered: longer than a look reaches back
+/// beyond the one before, so the next looks, which find it again while
+/// it waits for its agent, do not poke again.
+const POKED_SECS: i64 = 10;
+
+/// The queued targets (agent, job, when queued) this node's looks poked
+/// agents for. During a fan-out to thousands of agents every look found
+/// every target its agent had not taken yet, and poked it again: each
+/// poke is a read of the agent's orders. Pure: time is an argument.
+#[derive(Debug, Default)]
+pub struct Poked(HashMap<(String, String, i64), i64>);
+
+impl Poked {
+    /// The agents to poke at `now` for the targets a look `found`: those
+    /// with a target not poked before, each once, sorted.
+    pub fn fresh(&mut self, found: Vec<(String, String, i64)>, now: i64) -> Vec<String> {
+        self.0
+            .retain(|_, at| (0..=POKED_SECS).contains(&(now - *at)));
+        let mut agents = BTreeSet::new();
+        for target in found {
+            if let Entry::Vacant(e) = self.0.entry(target) {
+                agents.insert(e.key().0.clone());
+                e.insert(now);
+            }
+        }
+        agents.into_iter().collect()
+    }
+}
+
 /// The agents that joined and left this node between what was written
 /// and what is live now, each sorted. Pure.
 pub fn membership(written: &HashSet<String>, live: &HashSet<String>) -> (Vec<String>, Vec<String>) {
@@ -144,6 +174,7 @@ pub async fn run(
     let mut written: HashSet<String> = HashSet::new();
     let (mut last_beat, mut last_look) = (None, None);
     let mut links = None;
+    let mut poked = Poked::default();
     let mut hints = store.job_hints();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -165,9 +196,9 @@ pub async fn run(
         let now = crate::unix_now();
         let due = Due::at(now, last_beat, last_look, look, shared);
         if let Some(since) = due.jobs_since {
-            match store.agents_with_queued_jobs_since(since).await {
-                Ok(agents) => {
-                    for agent in agents {
+            match store.queued_targets_since(since).await {
+                Ok(found) => {
+                    for agent in poked.fresh(found, now) {
                         presence.poke_jobs(&agent);
                     }
                     last_look = Some(now);
@@ -336,6 +367,35 @@ mod tests {
         assert_eq!(
             Due::at(81, None, Some(80), Look::Hinted, false).jobs_since,
             None
+        );
+    }
+
+    #[test]
+    fn a_target_pokes_its_agent_once_however_many_looks_find_it() {
+        let t = |agent: &str, job: &str, at: i64| (agent.to_string(), job.to_string(), at);
+        let mut poked = Poked::default();
+        assert_eq!(
+            poked.fresh(vec![t("a1", "j1", 100), t("a2", "j1", 100)], 100),
+            ["a1", "a2"]
+        );
+        // The next looks find the same targets: no poke. A new job for a1,
+        // and j1 queued again for a2 later, do.
+        assert!(
+            poked
+                .fresh(vec![t("a1", "j1", 100), t("a2", "j1", 100)], 101)
+                .is_empty()
+        );
+        assert_eq!(
+            poked.fresh(
+                vec![t("a1", "j1", 100), t("a1", "j2", 102), t("a2", "j1", 102)],
+                102
+            ),
+            ["a1", "a2"]
+        );
+        // Forgotten after a while: a target still queued then pokes again.
+        assert_eq!(
+            poked.fresh(vec![t("a1", "j1", 100)], 100 + POKED_SECS + 1),
+            ["a1"]
         );
     }
 

@@ -157,14 +157,15 @@ impl Store {
         .await
     }
 
-    /// Agents with a queued job target changed at or after `since`: those
-    /// a node pokes when another node made the job.
-    pub async fn agents_with_queued_jobs_since(&self, since: i64) -> Result<Vec<String>> {
+    /// Queued job targets changed at or after `since`, as (agent, job,
+    /// when queued): what a node pokes its agents for when another node
+    /// made the job.
+    pub async fn queued_targets_since(&self, since: i64) -> Result<Vec<(String, String, i64)>> {
         self.read(move |r| {
             let mut st = r.prepare_cached(
-                "SELECT DISTINCT agent_id FROM job_targets WHERE state = 'queued' AND updated_at >= ?1",
+                "SELECT agent_id, job_id, updated_at FROM job_targets WHERE state = 'queued' AND updated_at >= ?1",
             )?;
-            let rows = st.query_map([since], |r| r.get(0))?;
+            let rows = st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await

@@ -82,15 +82,11 @@ async fn queued_targets_since_a_time_name_their_agents_once() {
         ],
     };
     s.create_job(job, "admin".into(), 50).await.expect("job");
-    let mut agents = s.agents_with_queued_jobs_since(50).await.expect("since");
-    agents.sort();
+    let mut targets = s.queued_targets_since(50).await.expect("since");
+    targets.sort();
+    let agents: Vec<&str> = targets.iter().map(|(agent, _, _)| agent.as_str()).collect();
     assert_eq!(agents, ["a1", "a2"]);
-    assert!(
-        s.agents_with_queued_jobs_since(51)
-            .await
-            .expect("later")
-            .is_empty()
-    );
+    assert!(s.queued_targets_since(51).await.expect("later").is_empty());
 }
 
 /// Two nodes' stores on one fresh PostgreSQL database, or `None` (the
@@ -221,8 +217,12 @@ async fn queued_targets_hint_other_nodes_at_commit_and_nothing_else_does() {
         hinted(&mut hints, Duration::from_secs(5)).await,
         "a committed job is heard of"
     );
+    let looked = b.queued_targets_since(10).await.expect("look");
     assert_eq!(
-        b.agents_with_queued_jobs_since(10).await.expect("look"),
+        looked
+            .iter()
+            .map(|(agent, _, _)| agent.as_str())
+            .collect::<Vec<_>>(),
         ["a1"]
     );
 
