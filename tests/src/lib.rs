@@ -543,6 +543,25 @@ impl Server {
             .expect("running deskhand")
     }
 
+    /// Runs `deskhand ARGS` with `token`, asserts it succeeded, and
+    /// returns its standard output.
+    pub fn ok_as(&self, token: &str, args: &[&str]) -> String {
+        let out = self.cli_as(token, args);
+        assert!(
+            out.status.success(),
+            "deskhand {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `deskhand ARGS --output json` with `token` and parses stdout.
+    pub fn json_as(&self, token: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        serde_json::from_str(&self.ok_as(token, &all)).expect("JSON output")
+    }
+
     /// Runs `deskhand ARGS --output json` as the admin and parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();

@@ -10,19 +10,11 @@ use deskhand_tests::{Server, expect_failure, server_with_agent};
 use serde_json::Value;
 
 fn ok(server: &Server, token: &str, args: &[&str]) -> String {
-    let out = server.cli_as(token, args);
-    assert!(
-        out.status.success(),
-        "deskhand {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    server.ok_as(token, args)
 }
 
 fn json_as(server: &Server, token: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--output", "json"]);
-    serde_json::from_str(&ok(server, token, &all)).expect("JSON output")
+    server.json_as(token, args)
 }
 
 fn ids(v: &Value, key: &str) -> Vec<i64> {

@@ -15,19 +15,11 @@ const WAIT: Duration = Duration::from_secs(30);
 const PKG: &str = "deskhand-e2e-ticket";
 
 fn ok(server: &Server, token: &str, args: &[&str]) -> String {
-    let out = server.cli_as(token, args);
-    assert!(
-        out.status.success(),
-        "deskhand {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    server.ok_as(token, args)
 }
 
 fn json_as(server: &Server, token: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--output", "json"]);
-    serde_json::from_str(&ok(server, token, &all)).expect("JSON output")
+    server.json_as(token, args)
 }
 
 fn refused(server: &Server, token: &str, args: &[&str]) -> String {
