@@ -29,6 +29,16 @@ const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
+    // Polled once before anything else: the signal handlers it installs
+    // on its first poll are in place before the server says it serves (a
+    // SIGTERM sent right after that killed the process outright while
+    // start-up went on, which on PostgreSQL took long enough to be hit).
+    let mut shutdown = std::pin::pin!(shutdown);
+    tokio::select! {
+        biased;
+        () = &mut shutdown => return Ok(()),
+        () = std::future::ready(()) => {}
+    }
     let dir = &settings.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
