@@ -94,6 +94,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::testkit::open(&dir.path().join("db")).expect("open");
         let t = NewTicket {
+            channel: crate::tickets::Channel::Technician,
+            requester_account: None,
             title: "slow".into(),
             description: String::new(),
             requester: "alice".into(),

@@ -162,6 +162,14 @@ pub async fn open_ticket(
         title: title_of(&req.message),
         description: req.message.trim().to_string(),
         requester: req.requester.trim().to_string(),
+        requester_account: Some(
+            crate::tickets::Account {
+                agent_id: agent_id.to_string(),
+                user: req.requester.trim().to_string(),
+            }
+            .key(),
+        ),
+        channel: crate::tickets::Channel::Agent,
         category: HELP_CATEGORY.into(),
         software: String::new(),
         priority,

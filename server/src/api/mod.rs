@@ -51,6 +51,7 @@ mod server;
 mod software;
 #[cfg(test)]
 mod tests;
+pub mod ticket_files;
 pub mod tickets;
 
 pub use auth::Authed;
@@ -124,6 +125,7 @@ pub fn router(state: Shared) -> Router {
         .merge(rollouts::routes())
         .merge(console::routes())
         .merge(tickets::routes())
+        .merge(ticket_files::routes())
         .merge(kb::routes())
         .merge(reports::routes())
         .merge(import::routes())

@@ -29,7 +29,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, manual, operators,
-    reports, rollouts, server, software, tickets,
+    reports, rollouts, server, software, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -111,6 +111,9 @@ pub const BEARER: &str = "bearer";
         tickets::link_asset,
         tickets::unlink_asset,
         tickets::rate,
+        ticket_files::list_attachments,
+        ticket_files::add_attachment,
+        ticket_files::download_attachment,
         kb::list_articles,
         kb::create_article,
         kb::search_articles,

@@ -76,6 +76,7 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
         number: t.number,
         title: t.title.clone(),
         requester: t.requester.clone(),
+        channel: t.channel.as_str().into(),
         category: t.category.clone(),
         software: t.software.clone(),
         priority: t.priority.as_str().into(),
@@ -172,6 +173,8 @@ pub(super) async fn create_ticket(
         assets.push(s.store.find_asset(key.clone()).await?.id);
     }
     let t = NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
         title: field("title", &req.title, 200, true, true)?,
         description: field("description", &req.description, 20_000, false, false)?,
         requester: field("requester", &req.requester, 200, true, true)?,

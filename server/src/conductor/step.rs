@@ -153,6 +153,8 @@ pub fn pause_ticket(
         PauseReason::Operator { by } => format!("Rollout {id} ({item}) paused by {by}"),
     };
     NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
         title,
         description,
         requester: crate::store::rollout_author(id),

@@ -100,7 +100,8 @@ pub use rollouts::{
 pub use snapshot::{Snapshot, snapshot};
 pub use software::{SoftwareOrder, SoftwareSort};
 pub use tickets::{
-    HelpAttachments, NewTicket, TicketChange, TicketEvent, TicketFilter, TicketRecord,
+    Attachment, AttachmentInfo, HelpAttachments, NewAttachment, NewTicket, TicketChange,
+    TicketEvent, TicketFilter, TicketRecord,
 };
 pub use writer::WriteHealth;
 pub use zones::MachineZoneRow;

@@ -407,6 +407,9 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(JOB_TARGETS_BY_AGENT),
         // The knowledge base: articles and their FTS5 index (`store::kb`).
         M::up(kb::MIGRATION),
+        // Requesters: each ticket's channel and the requester's OS
+        // account, and attachments (`store::tickets::attachments`).
+        M::up(tickets::REQUESTERS_MIGRATION),
     ]
 }
 

@@ -11,15 +11,20 @@
 //!   escalate a ticket whose SLA has run out.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
 //!   medians and 90th percentiles, SLA compliance, per technician).
+//! - [`Channel`] (where a ticket came from) and [`Account`] (a
+//!   requester's OS account on one machine).
 //! - [`TicketSettings`]: the `[tickets]` section of the server config.
 //!
 //! Time is always an argument (`now`, unix seconds), so tests are exact.
 
+pub mod attachment;
+mod channel;
 pub mod decide;
 pub mod report;
 pub mod sla;
 mod ticket;
 
+pub use channel::{Account, Channel};
 pub use decide::{Effect, Refusal, decide};
 pub use ticket::{Change, Ticket};
 

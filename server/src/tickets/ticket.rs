@@ -2,7 +2,7 @@
 //! status changes) and the changes people ask of it ([`Change`]).
 
 use super::sla::{SlaStatus, SlaTargets, StatusChange, evaluate};
-use super::{Priority, Status};
+use super::{Channel, Priority, Status};
 
 /// A ticket as stored, with its linked assets and status changes.
 #[derive(Debug, Clone)]
@@ -13,8 +13,13 @@ pub struct Ticket {
     pub title: String,
     /// Free text.
     pub description: String,
-    /// Who asked.
+    /// Who asked: an e-mail address (then told of changes) or a name.
     pub requester: String,
+    /// The requester's OS account (`AGENT_ID/USER`), when they asked from
+    /// their machine: the portal shows them their tickets by it.
+    pub requester_account: Option<String>,
+    /// Where it came from.
+    pub channel: Channel,
     /// Free category.
     pub category: String,
     /// The software it is about.

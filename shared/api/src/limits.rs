@@ -15,6 +15,17 @@ pub const IMPORT_BODY_LIMIT: usize = 64 * MIB;
 /// The path of the CSV import, the one route with a larger limit.
 pub const IMPORT_PATH: &str = "/api/v1/assets/import";
 
+/// The largest file attached to a ticket (the server keeps at most
+/// 10 MiB of it; the rest is room for the request around it).
+pub const ATTACHMENT_BODY_LIMIT: usize = 12 * MIB;
+
+/// The largest e-mail `tickets from-email` passes on: 32 MiB, room for
+/// the attachments' base64 encoding.
+pub const EMAIL_BODY_LIMIT: usize = 32 * MIB;
+
+/// The path of the e-mail gateway.
+pub const EMAIL_PATH: &str = "/api/v1/tickets/email";
+
 /// The limit on one route's request body, and how a refusal says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit {
@@ -57,6 +68,18 @@ pub fn body_limit(path: &str) -> Option<BodyLimit> {
             bytes: IMPORT_BODY_LIMIT,
             what: "imports",
             advice: "split the file",
+        })
+    } else if path == EMAIL_PATH {
+        Some(BodyLimit {
+            bytes: EMAIL_BODY_LIMIT,
+            what: "e-mails",
+            advice: "the message is refused; ask its sender for smaller attachments",
+        })
+    } else if path.starts_with("/api/v1/tickets/") && path.ends_with("/attachments") {
+        Some(BodyLimit {
+            bytes: ATTACHMENT_BODY_LIMIT,
+            what: "attachments",
+            advice: "attach a smaller file (at most 10 MiB) or a link to it",
         })
     } else {
         Some(BodyLimit {

@@ -33,6 +33,9 @@ pub struct TicketView {
     pub title: String,
     /// Who asked.
     pub requester: String,
+    /// Where it came from: `technician`, `agent`, `portal` or `email`.
+    #[serde(default)]
+    pub channel: String,
     /// Free category.
     pub category: String,
     /// The software it is about.
@@ -431,4 +434,38 @@ pub fn parse_number(text: &str) -> Result<i64, String> {
             "`{text}` is not a ticket number (e.g. 42 or #42; see `deskhand tickets list`)"
         )),
     }
+}
+
+/// A file attached to a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttachmentView {
+    /// Its id within the ticket's attachments.
+    pub id: i64,
+    /// File name.
+    pub name: String,
+    /// The type its sender claimed.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// Not shown to the requester.
+    pub internal: bool,
+    /// Who attached it.
+    pub added_by: String,
+    /// When, RFC 3339.
+    pub added_at: String,
+}
+
+/// `POST /api/v1/tickets/{number}/attachments`: the body is the file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct AttachQuery {
+    /// File name to keep.
+    pub name: String,
+    /// Not for the requester.
+    #[serde(default)]
+    pub internal: bool,
 }

@@ -442,6 +442,8 @@ fn printer(name: &str) -> ManualAsset {
 
 fn ticket(title: &str) -> NewTicket {
     NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
         title: title.into(),
         description: "it broke".into(),
         requester: "alice@example.com".into(),

@@ -239,6 +239,8 @@ async fn a_pause_is_stored_with_its_reason_and_ticket_and_the_gate_skips_that_ti
         threshold_pct: 10,
     });
     let ticket = NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
         title: "Rollout 1 paused".into(),
         description: String::new(),
         requester: "rollout 1".into(),
@@ -265,6 +267,8 @@ async fn a_pause_is_stored_with_its_reason_and_ticket_and_the_gate_skips_that_ti
     let mine = s
         .create_ticket(
             NewTicket {
+                channel: crate::tickets::Channel::Technician,
+                requester_account: None,
                 title: "printer".into(),
                 requester: "bob".into(),
                 ..ticket

@@ -179,7 +179,7 @@ fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
 }
 
 /// Appends a timeline entry; the ticket's last change is then its time.
-fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
+pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
     tx.execute(
         "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -206,8 +206,9 @@ fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
 pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i64) -> Result<i64> {
     let number: i64 = tx.query_row(
         "INSERT INTO tickets (title, description, requester, category, software, priority, status,
-            created_at, created_by, updated_at, response_target, resolution_target)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'new', ?7, ?8, ?7, ?9, ?10) RETURNING id",
+            created_at, created_by, updated_at, response_target, resolution_target, channel,
+            requester_account)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'new', ?7, ?8, ?7, ?9, ?10, ?11, ?12) RETURNING id",
         params![
             t.title,
             t.description,
@@ -218,7 +219,9 @@ pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i
             now,
             by,
             t.targets.first_response,
-            t.targets.resolution
+            t.targets.resolution,
+            t.channel.as_str(),
+            t.requester_account
         ],
         |r| r.get(0),
     )?;

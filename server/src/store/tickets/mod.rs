@@ -8,7 +8,10 @@
 //!
 //! - `changes`: creating tickets and applying changes (the writes).
 //! - `queries`: reading tickets, lists and timelines.
+//! - `attachments`: files attached to a ticket (a screenshot from the
+//!   portal, an e-mail's attachments).
 
+mod attachments;
 mod changes;
 mod queries;
 #[cfg(test)]
@@ -16,7 +19,10 @@ mod tests;
 
 use super::DiagRun;
 use crate::tickets::sla::SlaTargets;
-use crate::tickets::{Priority, Status};
+use crate::tickets::{Channel, Priority, Status};
+
+pub use attachments::{Attachment, AttachmentInfo, NewAttachment};
+pub(super) use attachments::{REQUESTERS_MIGRATION, REQUESTERS_POSTGRES_MIGRATION};
 
 /// A change to a ticket: the rules' own type, under the store's old name.
 pub use crate::tickets::Change as TicketChange;
@@ -86,6 +92,11 @@ pub struct NewTicket {
     pub description: String,
     /// Who asked: an e-mail address or a user name.
     pub requester: String,
+    /// The requester's OS account (`AGENT_ID/USER`), when they asked
+    /// from their machine.
+    pub requester_account: Option<String>,
+    /// Where it came from.
+    pub channel: Channel,
     /// Free category, e.g. `software`.
     pub category: String,
     /// The software it is about, if any (counted in reports).

@@ -6,13 +6,13 @@ use crate::store::sql::{Conn, OptionalExtension, params};
 use super::{TicketEvent, TicketFilter, TicketRecord};
 use crate::store::{Reader, Result, Store, StoreError};
 use crate::tickets::sla::{SlaTargets, StatusChange};
-use crate::tickets::{Priority, Status};
+use crate::tickets::{Channel, Priority, Status};
 
 const TICKET_SELECT: &str =
     "SELECT id, title, description, requester, category, software, priority, status,
     assignee, tier, created_at, created_by, updated_at, first_response_at, resolved_at, closed_at,
     response_target, resolution_target, escalated_response, escalated_resolution, rating,
-    rating_comment, rated_at FROM tickets";
+    rating_comment, rated_at, channel, requester_account FROM tickets";
 
 /// Names as an SQL list: `'new','open'`. The names come from the enums,
 /// never from the user.
@@ -44,11 +44,15 @@ fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Ticke
     let priority = Priority::parse(&priority).map_err(|e| corrupt("priority", e))?;
     let status: String = r.get(7)?;
     let status = Status::parse(&status).map_err(|e| corrupt("status", e))?;
+    let channel: String = r.get(23)?;
+    let channel = Channel::parse(&channel).map_err(|e| corrupt("channel", e))?;
     Ok(TicketRecord {
         number: r.get(0)?,
         title: r.get(1)?,
         description: r.get(2)?,
         requester: r.get(3)?,
+        requester_account: r.get(24)?,
+        channel,
         category: r.get(4)?,
         software: r.get(5)?,
         priority,

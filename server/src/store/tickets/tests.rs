@@ -24,6 +24,8 @@ async fn store() -> (tempfile::TempDir, Store) {
 
 fn new_ticket() -> NewTicket {
     NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
         title: "Outlook crashes".into(),
         description: String::new(),
         requester: "alice@example.com".into(),
@@ -371,4 +373,77 @@ async fn one_ticket_changed_at_once_by_many_sees_each_change_in_turn() {
         }
     }
     assert_eq!(assigned, 1);
+}
+
+#[tokio::test]
+async fn attachments_are_kept_with_a_timeline_entry_and_refused_once_closed() {
+    let (_d, s) = store().await;
+    let mut t = new_ticket();
+    t.channel = crate::tickets::Channel::Portal;
+    t.requester_account = Some("ag-1/alice".into());
+    let n = s
+        .create_ticket(t, "alice".into(), 100)
+        .await
+        .expect("create");
+    let got = s.get_ticket(n).await.expect("get");
+    assert_eq!(got.channel, crate::tickets::Channel::Portal);
+    assert_eq!(got.requester_account.as_deref(), Some("ag-1/alice"));
+    let file = |name: &str, internal| NewAttachment {
+        name: name.into(),
+        content_type: "image/png".into(),
+        internal,
+        data: b"\x89PNG not really".to_vec(),
+    };
+    let a = s
+        .add_ticket_attachment(n, file("shot.png", false), "alice".into(), 110)
+        .await
+        .expect("attach");
+    s.add_ticket_attachment(n, file("notes.txt", true), "bob".into(), 120)
+        .await
+        .expect("attach internal");
+    let list = s.ticket_attachments(n).await.expect("list");
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0], a);
+    assert!(list[1].internal);
+    let full = s.ticket_attachment(n, a.id).await.expect("get");
+    assert_eq!(full.data, b"\x89PNG not really");
+    assert_eq!(full.info.sha256.len(), 64);
+    assert!(matches!(
+        s.ticket_attachment(n + 1, a.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let events = s.ticket_events(n).await.expect("events");
+    let shown: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "attachment")
+        .map(|e| (e.body.as_str(), e.internal, e.ref_id))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("shot.png", false, Some(a.id)),
+            ("notes.txt", true, Some(list[1].id))
+        ]
+    );
+    for (to, at) in [(Status::Resolved, 130), (Status::Closed, 140)] {
+        s.change_ticket(
+            n,
+            TicketChange::Status {
+                to,
+                note: "done".into(),
+            },
+            "bob".into(),
+            at,
+        )
+        .await
+        .expect("status");
+    }
+    let refused = s
+        .add_ticket_attachment(n, file("late.png", false), "alice".into(), 150)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(s.ticket_attachments(n).await.expect("list").len(), 2);
 }

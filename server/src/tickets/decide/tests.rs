@@ -9,6 +9,8 @@ const T0: i64 = 1_000_000;
 
 fn ticket(status: Status) -> Ticket {
     Ticket {
+        requester_account: None,
+        channel: crate::tickets::Channel::Technician,
         number: 7,
         title: "Outlook crashes".into(),
         description: "since Monday".into(),
