@@ -216,6 +216,17 @@ pub fn decide(
                 if internal { "internal" } else { "public" },
             );
         }
+        Change::Reply {
+            body,
+            reopen_within,
+        } => {
+            super::may_reopen(t, reopen_within, now).map_err(Refusal::Refused)?;
+            if matches!(t.status, Status::Pending | Status::Resolved) {
+                p.set_status(Status::Open, "the requester answered")?;
+            }
+            p.event(Entry::new(now, "reply", body));
+            p.audit("ticket.reply", "requester");
+        }
         Change::Status { to, note } => p.set_status(to, &note)?,
         Change::Assign { to } => {
             if !t.status.is_active() {

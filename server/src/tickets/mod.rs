@@ -26,7 +26,7 @@ mod ticket;
 
 pub use channel::{Account, Channel};
 pub use decide::{Effect, Refusal, decide};
-pub use ticket::{Change, Ticket};
+pub use ticket::{Change, Ticket, may_reopen};
 
 use std::time::Duration;
 
@@ -233,6 +233,9 @@ pub struct TicketSettings {
     pub escalate_every_secs: u64,
     /// Highest tier (automatic escalation stops there).
     pub max_tier: i64,
+    /// How long after resolution the requester may reopen a ticket
+    /// (by a reply or the portal), seconds.
+    pub reopen_within: i64,
 }
 
 impl Default for TicketSettings {
@@ -242,6 +245,7 @@ impl Default for TicketSettings {
             auto_escalate: true,
             escalate_every_secs: 60,
             max_tier: 3,
+            reopen_within: 14 * 86400,
         }
     }
 }
@@ -258,6 +262,8 @@ pub struct TicketConfigFile {
     pub escalate_every: Option<String>,
     /// Highest tier.
     pub max_tier: Option<i64>,
+    /// How long the requester may reopen a resolved ticket, e.g. `14d`.
+    pub reopen_within: Option<String>,
     /// Targets per priority.
     pub sla: Option<SlaConfigFile>,
 }
@@ -335,6 +341,9 @@ impl TicketSettings {
                     resolution: secs(&var, b)?,
                 };
             }
+        }
+        if let Some(v) = file.reopen_within {
+            s.reopen_within = secs("tickets.reopen_within", &v)?;
         }
         if let Some(v) = env("DESKHAND_SLA_WARNING").or(file.warning) {
             s.sla.warning = secs("tickets.warning (DESKHAND_SLA_WARNING)", &v)?;

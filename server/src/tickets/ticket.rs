@@ -88,6 +88,16 @@ pub enum Change {
         /// Not for the requester.
         internal: bool,
     },
+    /// The requester's own answer (portal or e-mail): public, never the
+    /// first response; a ticket pending on them, or resolved at most
+    /// `reopen_within` seconds ago, opens again; a closed ticket, or one
+    /// resolved longer ago, refuses it (they open a new one).
+    Reply {
+        /// Text.
+        body: String,
+        /// How long after resolution a reply still reopens, in seconds.
+        reopen_within: i64,
+    },
     /// A status change through the status machine.
     Status {
         /// New status.
@@ -163,6 +173,27 @@ pub enum Change {
         /// One line on what it was.
         summary: String,
     },
+}
+
+/// Whether the requester may still reopen `t` at `now`: a resolved ticket
+/// for `within` seconds after its resolution; never a closed one.
+pub fn may_reopen(t: &Ticket, within: i64, now: i64) -> Result<(), String> {
+    let n = t.number;
+    match t.status {
+        super::Status::Closed => Err(format!("ticket {n} is closed; open a new request")),
+        super::Status::Resolved => {
+            let since = t.resolved_at.unwrap_or(t.updated_at);
+            if now.saturating_sub(since) > within {
+                Err(format!(
+                    "ticket {n} was resolved more than {} days ago; open a new request",
+                    within / 86400
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Change {

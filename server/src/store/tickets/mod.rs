@@ -116,8 +116,9 @@ pub struct TicketEvent {
     pub at: i64,
     /// Who.
     pub author: String,
-    /// `created`, `comment`, `status`, `assigned`, `escalated`, `linked`,
-    /// `unlinked`, `rated`, `inventory` or `job_result`.
+    /// `created`, `comment`, `reply` (the requester's), `status`,
+    /// `assigned`, `escalated`, `linked`, `unlinked`, `rated`, `inventory`,
+    /// `job_result` or `attachment`.
     pub kind: String,
     /// An internal note, not for the requester.
     pub internal: bool,

@@ -514,3 +514,46 @@ fn a_ticket_is_rated_once_resolved_and_attachments_are_internal() {
     change(&mut t, rate(), None, T0 + 10);
     assert_eq!((t.rating, t.rated_at), (Some(4), Some(T0 + 10)));
 }
+
+#[test]
+fn a_requesters_reply_is_public_never_the_first_response_and_reopens_within_the_window() {
+    const WEEK: i64 = 7 * 86400;
+    let reply = |body: &str| Change::Reply {
+        body: body.into(),
+        reopen_within: WEEK,
+    };
+    // On a new ticket: a public entry, no status change, no first response.
+    let t = ticket(Status::New);
+    let effects = decide(&t, reply("more detail"), None, T0 + 10).expect("reply");
+    let mut after = t.clone();
+    apply(&mut after, &effects);
+    assert_eq!(after.status, Status::New);
+    assert_eq!(after.first_response_at, None);
+    assert!(effects.iter().any(|e| matches!(e,
+        Effect::Event(en) if en.kind == "reply" && !en.internal && en.body == "more detail")));
+    // Pending on the requester: their answer opens it again.
+    let t = ticket(Status::Pending);
+    let mut after = t.clone();
+    apply(
+        &mut after,
+        &decide(&t, reply("here"), None, T0 + 20).expect("reply"),
+    );
+    assert_eq!(after.status, Status::Open);
+    // Resolved a day ago: reopened; resolved longer ago than the window: refused.
+    let mut t = ticket(Status::Resolved);
+    t.resolved_at = Some(T0);
+    let mut after = t.clone();
+    apply(
+        &mut after,
+        &decide(&t, reply("still broken"), None, T0 + 86400).expect("reply"),
+    );
+    assert_eq!(after.status, Status::Open);
+    let late = decide(&t, reply("again"), None, T0 + WEEK + 1);
+    assert!(
+        matches!(&late, Err(Refusal::Refused(m)) if m.contains("open a new request")),
+        "{late:?}"
+    );
+    // Closed: refused.
+    let t = ticket(Status::Closed);
+    assert!(decide(&t, reply("hello?"), None, T0).is_err());
+}
