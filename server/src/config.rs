@@ -31,6 +31,9 @@ pub struct ServerConfigFile {
     pub api_listen: Option<SocketAddr>,
     /// `HOST:PORT` agents should dial, printed in enrollment commands.
     pub advertise: Option<String>,
+    /// The address requesters' browsers and e-mailed links reach the
+    /// server's web pages at, e.g. `https://helpdesk.example.com`.
+    pub public_url: Option<String>,
     /// Heartbeat interval told to agents, seconds.
     pub heartbeat_secs: Option<u32>,
     /// Most agent connections at once.
@@ -95,6 +98,9 @@ pub struct ServerSettings {
     pub auth_backoff: std::time::Duration,
     /// How the API is served: plain HTTP or TLS, and with which certificate.
     pub api_transport: ApiTransport,
+    /// Where requesters' browsers and e-mailed links reach the web pages
+    /// (no trailing `/`): `public_url`, else the API's own address.
+    pub public_url: String,
 }
 
 /// Settings given on the command line or in the environment.
@@ -236,7 +242,18 @@ impl ServerSettings {
             .unwrap_or_else(deskhand_net::host_name);
         crate::text::check_required("--node-name", &node_name, crate::text::Shape::Line)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let public_url = public_url(
+            std::env::var("DESKHAND_PUBLIC_URL")
+                .ok()
+                .or(file.public_url)
+                .as_deref(),
+            api_listen,
+            api_transport != ApiTransport::Plain,
+            &deskhand_net::host_name(),
+        )
+        .map_err(|e| anyhow::anyhow!("public_url (DESKHAND_PUBLIC_URL): {e}"))?;
         let s = Self {
+            public_url,
             api_transport,
             data_dir,
             database,
@@ -304,9 +321,78 @@ impl ServerSettings {
     }
 }
 
+/// The base of links to the server's pages: `configured` if given (an
+/// `http(s)://` address; a trailing `/` is dropped), else the API's own
+/// listening address, with this machine's name where it listens on all
+/// addresses.
+pub fn public_url(
+    configured: Option<&str>,
+    api_listen: SocketAddr,
+    tls: bool,
+    host_name: &str,
+) -> Result<String, String> {
+    if let Some(url) = configured.map(str::trim).filter(|u| !u.is_empty()) {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| format!("`{url}` must start with https:// or http://"))?;
+        let ok = !rest.is_empty()
+            && !rest.contains(['?', '#', '"', '<', '>', ' ', '\\'])
+            && !rest.chars().any(char::is_control);
+        if !ok {
+            return Err(format!(
+                "`{url}` is not a web address such as https://helpdesk.example.com"
+            ));
+        }
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let scheme = if tls { "https" } else { "http" };
+    let port = api_listen.port();
+    let ip = api_listen.ip();
+    Ok(if ip.is_unspecified() {
+        format!("{scheme}://{host_name}:{port}")
+    } else if ip.is_ipv6() {
+        format!("{scheme}://[{ip}]:{port}")
+    } else {
+        format!("{scheme}://{ip}:{port}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_url_is_the_configured_one_or_the_apis_own_address() {
+        let lo: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let any: SocketAddr = "0.0.0.0:8443".parse().expect("addr");
+        let v6: SocketAddr = "[::1]:8443".parse().expect("addr");
+        assert_eq!(
+            public_url(Some("https://help.example.com/"), lo, false, "h"),
+            Ok("https://help.example.com".into())
+        );
+        assert_eq!(
+            public_url(None, lo, false, "h"),
+            Ok("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            public_url(None, any, true, "pc9"),
+            Ok("https://pc9:8443".into())
+        );
+        assert_eq!(
+            public_url(None, v6, true, "h"),
+            Ok("https://[::1]:8443".into())
+        );
+        for bad in [
+            "ftp://x",
+            "help.example.com",
+            "https://",
+            "https://a b",
+            "https://x/?q",
+        ] {
+            assert!(public_url(Some(bad), lo, true, "h").is_err(), "{bad}");
+        }
+    }
 
     fn file(text: &str) -> Result<ServerConfigFile> {
         let dir = tempfile::tempdir()?;
