@@ -95,6 +95,7 @@ fn an_end_users_help_request_opens_a_ticket_for_the_machine() {
         "the requester is the socket peer's account"
     );
     assert_eq!(t["ticket"]["status"], "new");
+    assert_eq!(t["ticket"]["channel"], "agent", "{t}");
     assert_eq!(t["ticket"]["created_by"], format!("agent:{id}").as_str());
     assert_eq!(t["linked_assets"][0]["asset"]["id"], id.as_str(), "{t}");
     let kinds = timeline_kinds(&t);
@@ -512,6 +513,29 @@ fn tickets_move_through_their_statuses_for_the_right_technicians() {
     assert_eq!(r["total"]["resolved"], 1, "{r}");
     assert_eq!(r["total"]["satisfaction"], 4.0, "{r}");
     assert_eq!(r["backlog_age"]["count"], 2, "{r}");
+    let by_channel: Vec<(String, u64)> = r["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .map(|c| {
+            (
+                c["channel"].as_str().unwrap_or_default().to_string(),
+                c["opened"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_channel,
+        [
+            ("technician".to_string(), 3),
+            ("agent".to_string(), 0),
+            ("portal".to_string(), 0),
+            ("email".to_string(), 0)
+        ],
+        "{r}"
+    );
+    // The rating was typed in by a technician: not the requester's own.
+    assert_eq!(r["requesters"]["ratings"], 0, "{r}");
     let carol_row = r["technicians"]
         .as_array()
         .expect("technicians")

@@ -21,7 +21,7 @@ pub enum ReportsCmd {
         /// The span.
         #[command(flatten)]
         span: SpanArgs,
-        /// Which table: period, technician, asset, software, or all
+        /// Which table: period, technician, channel, asset, software, or all
         /// (the text default; CSV prints one table, by period unless given).
         #[arg(long)]
         by: Option<String>,
@@ -245,7 +245,10 @@ fn stats_cells(
 
 /// `deskhand reports tickets`.
 async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>) -> Result<()> {
-    let by = which_table(by, &["period", "technician", "asset", "software"])?;
+    let by = which_table(
+        by,
+        &["period", "technician", "channel", "asset", "software"],
+    )?;
     let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
     let csv = f == OutputFormat::Csv;
     let by_period = || {
@@ -296,6 +299,27 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
         }
         t
     };
+    let by_channel = || {
+        let mut t = Table::new(vec![
+            "CHANNEL",
+            "OPENED",
+            "RESOLVED",
+            "RESOLUTION MEDIAN",
+            "SATISFACTION",
+            "RATINGS",
+        ]);
+        for x in &r.channels {
+            t.row(vec![
+                x.channel.clone(),
+                x.opened.to_string(),
+                x.resolved.to_string(),
+                dur(x.resolution.median_secs, csv),
+                x.satisfaction.map_or(String::new(), |s| format!("{s:.2}")),
+                x.ratings.to_string(),
+            ]);
+        }
+        t
+    };
     let top = |rows: &[deskhand_api_types::tickets::TopView], what: &'static str| {
         let mut t = Table::new(vec![what, "ID", "TICKETS"]);
         for x in rows {
@@ -305,6 +329,7 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
     };
     let pick = |which: &str| match which {
         "technician" => by_technician(),
+        "channel" => by_channel(),
         "asset" => top(&r.top_assets, "ASSET"),
         "software" => top(&r.top_software, "SOFTWARE"),
         _ => by_period(),
@@ -314,6 +339,21 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
         emit(&by_period().to_text());
         outln!("\nby technician:");
         emit(&by_technician().to_text());
+        outln!("\nby channel:");
+        emit(&by_channel().to_text());
+        let q = &r.requesters;
+        outln!(
+            "\nrequesters: satisfaction {} from {} of their own ratings; surveys answered {} of {} ({}); deflected by the knowledge base {} ({})",
+            q.satisfaction.map_or("-".into(), |s| format!("{s:.2}")),
+            q.ratings,
+            q.surveys_answered,
+            q.surveys_sent,
+            q.response_rate_percent
+                .map_or("-".into(), |p| format!("{p:.1}%")),
+            q.deflected,
+            q.deflection_rate_percent
+                .map_or("-".into(), |p| format!("{p:.1}%"))
+        );
         let b = &r.backlog_age;
         outln!(
             "\nbacklog now: {} tickets; age median {}, p90 {}, oldest {}; under 1 day {}, 1-3 days {}, 3-7 days {}, over 7 days {}",

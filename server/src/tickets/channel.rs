@@ -4,9 +4,10 @@
 //! requester's own tickets by it.
 
 /// The way a ticket reached the help desk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
     /// Typed in by a technician (CLI, console, API).
+    #[default]
     Technician,
     /// `deskhand-agent help` on the requester's machine.
     Agent,

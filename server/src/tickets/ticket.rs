@@ -62,6 +62,8 @@ pub struct Ticket {
     pub changes: Vec<StatusChange>,
     /// Who resolved it last.
     pub resolved_by: Option<String>,
+    /// Who gave the rating (an operator typing it in, or the requester).
+    pub rated_by: Option<String>,
 }
 
 impl Ticket {

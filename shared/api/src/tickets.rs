@@ -418,6 +418,50 @@ pub struct TicketReport {
     pub top_assets: Vec<TopView>,
     /// Software with the most tickets opened in the span.
     pub top_software: Vec<TopView>,
+    /// One row per channel (technician, agent, portal, email).
+    #[serde(default)]
+    pub channels: Vec<ChannelReportView>,
+    /// The requesters' side: their own ratings, the survey, deflections.
+    #[serde(default)]
+    pub requesters: RequesterReportView,
+}
+
+/// One channel's tickets over a report's span.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelReportView {
+    /// `technician`, `agent`, `portal` or `email`.
+    pub channel: String,
+    /// Created in the span.
+    pub opened: usize,
+    /// Resolved in the span.
+    pub resolved: usize,
+    /// Their resolution times.
+    pub resolution: TimesView,
+    /// Mean rating given in the span.
+    pub satisfaction: Option<f64>,
+    /// How many ratings.
+    pub ratings: usize,
+}
+
+/// The requesters' side of a report's span.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequesterReportView {
+    /// Ratings the requesters gave themselves (portal, survey link).
+    pub ratings: usize,
+    /// Their mean, 1 to 5.
+    pub satisfaction: Option<f64>,
+    /// Satisfaction surveys sent (one per resolution mailed).
+    pub surveys_sent: usize,
+    /// Of those, answered.
+    pub surveys_answered: usize,
+    /// Answered of sent, percent.
+    pub response_rate_percent: Option<f64>,
+    /// Requests the knowledge base answered in the portal.
+    pub deflected: usize,
+    /// Deflected of (deflected + portal tickets), percent.
+    pub deflection_rate_percent: Option<f64>,
 }
 
 /// Parses a ticket number as users write it: `42`, `#42` or `T42`.

@@ -246,6 +246,18 @@ pub(in crate::api) async fn reports(
                          td { (times(&x.resolution)) } td { (opt(x.sla_compliance_percent)) } td { (opt(x.satisfaction)) } }
                 }
             }
+            h2 { "By channel" }
+            table {
+                tr { th { "Channel" } th { "Opened" } th { "Resolved" } th { "Resolution p50 / p90" } th { "Satisfaction" } th { "Ratings" } }
+                @for x in &t.channels {
+                    tr { td { (x.channel) } td { (x.opened) } td { (x.resolved) } td { (times(&x.resolution)) }
+                         td { (opt(x.satisfaction)) } td { (x.ratings) } }
+                }
+            }
+            @let q = &t.requesters;
+            p { "Requesters' own satisfaction " (opt(q.satisfaction)) " from " (q.ratings) " ratings; surveys answered "
+                (q.surveys_answered) " of " (q.surveys_sent) " (" (opt(q.response_rate_percent)) " %); deflected by the knowledge base "
+                (q.deflected) " (" (opt(q.deflection_rate_percent)) " %)." }
             h2 { "Inventory" }
             p { (inv.fleet.in_service) " assets in service, " (inv.fleet.online_now) " online now, "
                 (inv.fleet.warranty_ended) " out of warranty." }

@@ -77,6 +77,7 @@ fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Ticke
         assets: Vec::new(),
         changes: Vec::new(),
         resolved_by: None,
+        rated_by: None,
     })
 }
 
@@ -91,6 +92,10 @@ fn complete(c: &Conn, mut t: TicketRecord) -> Result<TicketRecord> {
     let mut st = c.prepare_cached(
         "SELECT at, new_value, author FROM ticket_events WHERE ticket_id = ?1 AND kind = 'status' ORDER BY id",
     )?;
+    let mut rated = c.prepare_cached(
+        "SELECT author FROM ticket_events WHERE ticket_id = ?1 AND kind = 'rated' ORDER BY id DESC LIMIT 1",
+    )?;
+    t.rated_by = rated.query_row([t.number], |r| r.get(0)).optional()?;
     let rows: Vec<(i64, Status, String)> = st
         .query_map([t.number], |r| {
             let to: String = r.get(1)?;

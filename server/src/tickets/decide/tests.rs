@@ -39,6 +39,7 @@ fn ticket(status: Status) -> Ticket {
         assets: vec!["pc1".into()],
         changes: Vec::new(),
         resolved_by: None,
+        rated_by: None,
     }
 }
 
