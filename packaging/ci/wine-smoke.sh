@@ -172,7 +172,9 @@ jq -e '.[0].os | test("windows"; "i")' <<<"$list" >/dev/null || {
 # Help over the service's named pipe, as the prefix's user.
 echo "wine-smoke: deskhand-agent.exe help \"printer on fire\""
 agent_id=$(jq -r '.[0].id' <<<"$list")
+help_start=$(date +%s%N)
 run_once help timeout 150 wine "$exe" help "printer on fire"
+help_ms=$((($(date +%s%N) - help_start) / 1000000))
 number=$(sed -n 's/^ticket \([0-9][0-9]*\) is open.*/\1/p' "$work/help.out")
 [ -n "$number" ] || {
     echo "wine-smoke: help printed no ticket number: $(cat "$work/help.out")" >&2
@@ -180,7 +182,7 @@ number=$(sed -n 's/^ticket \([0-9][0-9]*\) is open.*/\1/p' "$work/help.out")
     exit 1
 }
 ticket=$("$deskhand" tickets show "$number" --output json)
-echo "wine-smoke: ticket $number: $(jq -c '{title: .ticket.title, requester: .ticket.requester, created_by: .ticket.created_by, assets: [.linked_assets[].asset.id]}' <<<"$ticket")"
+echo "wine-smoke: ticket $number in $help_ms ms (Wine's start-up included): $(jq -c '{title: .ticket.title, requester: .ticket.requester, created_by: .ticket.created_by, assets: [.linked_assets[].asset.id]}' <<<"$ticket")"
 # As on Linux: the ticket carries a fresh inventory and a system summary.
 jq -e --arg id "$agent_id" '.ticket.title == "printer on fire"
     and .ticket.created_by == "agent:" + $id
