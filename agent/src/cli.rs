@@ -37,7 +37,7 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `debug`.
     #[arg(long, global = true, env = "DESKHAND_AGENT_LOG", value_name = "FILTER")]
     pub log: Option<String>,
-    /// The local socket `help` reaches the running agent on [default: /run/deskhand-agent/help.sock].
+    /// The local socket `help` reaches the running agent on [default: /run/deskhand-agent/help.sock; on Windows a pipe, \\.\pipe\deskhand-agent-help].
     #[arg(
         long,
         global = true,

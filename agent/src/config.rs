@@ -22,7 +22,8 @@ pub struct AgentConfigFile {
     pub log: Option<String>,
     /// How often to report the inventory, e.g. `1h`.
     pub inventory_interval: Option<String>,
-    /// The local socket `deskhand-agent help` reaches the running agent on.
+    /// The local socket `deskhand-agent help` reaches the running agent on
+    /// (on Windows a pipe, `\\.\pipe\NAME`).
     pub help_socket: Option<PathBuf>,
 }
 

@@ -1,43 +1,77 @@
 //! End users asking for help: `deskhand-agent help "MESSAGE"`.
 //!
-//! The agent service runs as root and holds the connection to the server;
-//! the user runs `deskhand-agent help` unprivileged and cannot read the
-//! agent's key. So the running agent listens on a local Unix socket
-//! ([`DEFAULT_SOCKET`], mode 0666 so every local user can connect); the
-//! `help` command connects ([`ask`]) and sends its message. The agent
-//! identifies the requester from the socket's peer credentials (uid, then
-//! the name from `/etc/passwd` or `id -nu`), never from anything the
-//! client says, and hands a [`HelpJob`] to the session ([`crate::link`]),
-//! which reports a fresh inventory, runs the `system-summary` diagnostic,
-//! sends both to the server and relays the ticket number back.
+//! The agent service runs as root (LocalSystem on Windows) and holds the
+//! connection to the server; the user runs `deskhand-agent help`
+//! unprivileged and cannot read the agent's key. So the running agent
+//! listens on a local channel ([`DEFAULT_SOCKET`]): a Unix socket, mode
+//! 0666 (`socket_unix.rs`), or on Windows a named pipe every interactive
+//! user may open but none may create (`pipe_windows.rs`). The `help`
+//! command connects ([`ask`]) and sends its message. The agent identifies
+//! the requester from the operating system (the socket's peer credentials;
+//! the pipe client's token), never from anything the client says, and
+//! hands a [`HelpJob`] to the session ([`crate::link`]), which reports a
+//! fresh inventory, runs the `system-summary` diagnostic, sends both to
+//! the server and relays the ticket number back.
 //!
-//! On the socket, each side sends one length-prefixed postcard frame:
-//! [`HelpAsk`], then [`HelpReply`]. Windows has no socket yet: `help`
-//! says so.
+//! On the channel, each side sends one length-prefixed postcard frame:
+//! [`HelpAsk`], then [`HelpReply`]. This file holds what both platforms
+//! share: the frames, the checks, the pacing, and [`Reception`], which
+//! admits, serves and reports connections for either listener.
 //!
-//! Any local user can connect, so the socket is bounded ([`admission`]):
+//! Any local user can connect, so the channel is bounded ([`admission`]):
 //! a few connections per user and a few dozen in all are served at once,
 //! the rest are answered "too many requests" and closed at once; a caller
 //! has [`admission::REQUEST_DEADLINE`] to send its request; refusals are
 //! logged as one summary line per 10 s.
 
+pub mod account;
 pub mod admission;
+#[cfg(windows)]
+mod pipe_windows;
+#[cfg(unix)]
+mod socket_unix;
+#[cfg(windows)]
+mod win32;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::fmt::Display;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use anyhow::{Result, anyhow, bail};
+use deskhand_shared::frame::{FrameDecoder, encode_frame};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
 
-/// Where the agent listens unless configured otherwise.
-pub const DEFAULT_SOCKET: &str = if cfg!(target_os = "macos") {
+pub use account::user_name;
+use admission::{
+    ANSWER_DEADLINE, Admission, AdmissionReport, HelpAdmission, HelpCaps, REPORT_EVERY,
+    REQUEST_DEADLINE,
+};
+#[cfg(windows)]
+pub use pipe_windows::{ask, serve};
+#[cfg(unix)]
+pub use socket_unix::{ask, serve};
+
+/// The Windows agent's help pipe unless configured otherwise.
+pub const DEFAULT_PIPE: &str = r"\\.\pipe\deskhand-agent-help";
+
+/// Where the agent listens unless configured otherwise: a socket's path,
+/// or on Windows a pipe's name.
+pub const DEFAULT_SOCKET: &str = if cfg!(windows) {
+    DEFAULT_PIPE
+} else if cfg!(target_os = "macos") {
     "/var/run/deskhand-agent/help.sock"
 } else {
     "/run/deskhand-agent/help.sock"
 };
 
+/// Largest frame on the help channel.
+const MAX_FRAME: usize = 32 * 1024;
 /// Longest message accepted.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// How long a user waits between two requests.
@@ -69,7 +103,7 @@ pub struct HelpJob {
     /// The local account that asked.
     pub requester: String,
     /// Where the ticket number (or the reason there is none) goes.
-    pub reply: oneshot::Sender<Result<i64, String>>,
+    pub reply: oneshot::Sender<std::result::Result<i64, String>>,
 }
 
 /// The socket side's handle: hands jobs to the session.
@@ -135,7 +169,11 @@ impl HelpDesk {
     }
 
     /// Forwards a request and waits for the ticket number.
-    pub async fn submit(&self, message: String, requester: String) -> Result<i64, String> {
+    pub async fn submit(
+        &self,
+        message: String,
+        requester: String,
+    ) -> std::result::Result<i64, String> {
         if !self.connected() {
             return Err(NOT_CONNECTED.into());
         }
@@ -162,7 +200,7 @@ impl HelpDesk {
 
 /// Checks a message: trimmed, not empty, not too long, no control
 /// characters but line breaks and tabs.
-pub fn check_message(text: &str) -> Result<String, String> {
+pub fn check_message(text: &str) -> std::result::Result<String, String> {
     let t = text.trim();
     if t.is_empty() {
         return Err(
@@ -179,372 +217,268 @@ pub fn check_message(text: &str) -> Result<String, String> {
         .collect())
 }
 
-/// The account name of `uid` in a passwd file's text.
-pub fn user_name(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _password = f.next()?;
-        let id: u32 = f.next()?.trim().parse().ok()?;
-        (id == uid && !name.is_empty() && !name.starts_with('#')).then(|| name.to_string())
-    })
+/// Lets each account (`K`: a uid, or a SID on Windows) ask at most once
+/// per [`MIN_INTERVAL`]; pure, time is an argument.
+#[derive(Debug)]
+pub struct HelpThrottle<K = u32> {
+    last: HashMap<K, Instant>,
 }
 
-/// Lets each user ask at most once per [`MIN_INTERVAL`]; pure, time is an
-/// argument.
-#[derive(Debug, Default)]
-pub struct HelpThrottle {
-    last: HashMap<u32, Instant>,
+impl<K: Eq + Hash> Default for HelpThrottle<K> {
+    fn default() -> Self {
+        Self {
+            last: HashMap::new(),
+        }
+    }
 }
 
-impl HelpThrottle {
-    /// Whether `uid` may ask at `now` (and books it), or how long to wait.
-    pub fn allow(&mut self, uid: u32, now: Instant) -> Result<(), Duration> {
-        if let Some(last) = self.last.get(&uid) {
+impl<K: Eq + Hash> HelpThrottle<K> {
+    /// Whether `account` may ask at `now` (and books it), or how long to
+    /// wait.
+    pub fn allow(&mut self, account: K, now: Instant) -> std::result::Result<(), Duration> {
+        if let Some(last) = self.last.get(&account) {
             let next = *last + MIN_INTERVAL;
             if now < next {
                 return Err(next - now);
             }
         }
-        self.last.insert(uid, now);
+        self.last.insert(account, now);
         Ok(())
     }
 }
 
-/// Starts listening for help requests on `path` and returns the session's
-/// side. Without the socket the agent still runs: the reason is logged
-/// and this returns `None` (always on Windows, which has no socket yet).
+/// Starts listening for help requests on `path` (a pipe's name on
+/// Windows) and returns the session's side. Without the channel the agent
+/// still runs: the reason is logged and this returns `None`.
 pub async fn listen(path: &std::path::Path) -> Option<HelpInbox> {
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     {
         let (desk, inbox) = channel();
         match serve(path.to_path_buf(), desk).await {
             Ok(()) => Some(inbox),
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "help requests are off");
+                warn!(error = %format!("{e:#}"), "help requests are off");
                 None
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = path;
         None
     }
 }
 
-#[cfg(unix)]
-pub use unix::{ask, serve};
+async fn write_frame<S, T>(s: &mut S, msg: &T) -> Result<()>
+where
+    S: AsyncWrite + Unpin,
+    T: Serialize,
+{
+    s.write_all(&encode_frame(msg)?).await?;
+    s.flush().await?;
+    Ok(())
+}
 
-#[cfg(unix)]
-mod unix {
-    use std::path::{Path, PathBuf};
-    use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-    use std::time::Instant;
-
-    use anyhow::{Context, Result, anyhow, bail};
-    use deskhand_shared::frame::{FrameDecoder, encode_frame};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{UnixListener, UnixStream};
-    use tracing::{debug, info, warn};
-
-    use super::admission::{
-        ACCEPT_BACKOFF, ANSWER_DEADLINE, Admission, AdmissionReport, HelpAdmission, HelpCaps,
-        REQUEST_DEADLINE,
-    };
-    use super::{
-        ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, HelpThrottle, check_message, user_name,
-    };
-
-    /// Largest frame on the help socket.
-    const MAX_FRAME: usize = 32 * 1024;
-
-    async fn write_frame<T: serde::Serialize>(s: &mut UnixStream, msg: &T) -> Result<()> {
-        s.write_all(&encode_frame(msg)?).await?;
-        s.flush().await?;
-        Ok(())
+async fn read_frame<S, T>(s: &mut S) -> Result<T>
+where
+    S: AsyncRead + Unpin,
+    T: serde::de::DeserializeOwned,
+{
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(msg) = decoder.next_message()? {
+            return Ok(msg);
+        }
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the other side closed the connection");
+        }
+        decoder.push(&buf[..n])?;
     }
+}
 
-    async fn read_frame<T: serde::de::DeserializeOwned>(s: &mut UnixStream) -> Result<T> {
-        let mut decoder = FrameDecoder::new(MAX_FRAME);
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(msg) = decoder.next_message()? {
-                return Ok(msg);
-            }
-            let n = s.read(&mut buf).await?;
-            if n == 0 {
-                bail!("the other side closed the socket");
-            }
-            decoder.push(&buf[..n])?;
+/// The answer the `help` command turns into its result.
+fn reply_result(reply: HelpReply) -> Result<i64> {
+    match (reply.ticket, reply.error) {
+        (Some(n), _) => Ok(n),
+        (None, Some(e)) => Err(anyhow!(e)),
+        (None, None) => Err(anyhow!("the agent answered without a ticket number")),
+    }
+}
+
+/// A listener's admission table, pacing and hand-off, whatever the
+/// channel: the Unix socket keys accounts by uid, the Windows pipe by SID.
+#[derive(Debug)]
+struct Reception<K> {
+    desk: HelpDesk,
+    throttle: Arc<Mutex<HelpThrottle<K>>>,
+    admission: Arc<Mutex<HelpAdmission<K>>>,
+    last_error: String,
+}
+
+/// The table behind a mutex, even if a task panicked while holding it (it
+/// only holds counts and times).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<K> Reception<K>
+where
+    K: Clone + Eq + Hash + Display + Send + 'static,
+{
+    fn new(desk: HelpDesk) -> Self {
+        Self {
+            desk,
+            throttle: Arc::new(Mutex::new(HelpThrottle::default())),
+            admission: Arc::new(Mutex::new(HelpAdmission::new(HelpCaps::default()))),
+            last_error: String::new(),
         }
     }
 
-    /// The name of the account with this uid.
-    fn account(uid: u32) -> String {
-        if let Some(name) = std::fs::read_to_string("/etc/passwd")
-            .ok()
-            .and_then(|p| user_name(&p, uid))
-        {
-            return name;
-        }
-        // Directory services (LDAP, macOS) are not in /etc/passwd.
-        std::process::Command::new("id")
-            .args(["-nu", &uid.to_string()])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| format!("uid {uid}"))
+    /// When the pending refusals are due to be logged.
+    fn next_report(&self) -> Option<Instant> {
+        lock(&self.admission).next_report()
     }
 
-    /// Listens on `path` (replacing a stale socket, never a live one) and
-    /// serves help requests until the runtime stops.
-    pub async fn serve(path: PathBuf, desk: HelpDesk) -> Result<()> {
-        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-        if let Some(dir) = path.parent()
-            && !dir.exists()
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-        }
-        if let Ok(meta) = std::fs::symlink_metadata(&path) {
-            if !meta.file_type().is_socket() {
-                bail!("{} exists and is not a socket; remove it", path.display());
-            }
-            if UnixStream::connect(&path).await.is_ok() {
-                bail!("another agent already listens on {}", path.display());
-            }
-            std::fs::remove_file(&path)
-                .with_context(|| format!("removing the stale socket {}", path.display()))?;
-        }
-        let listener = UnixListener::bind(&path)
-            .with_context(|| format!("listening on {}", path.display()))?;
-        // Every local user may ask for help; who they are comes from the
-        // kernel, not from them.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
-            .with_context(|| format!("opening {} to local users", path.display()))?;
-        info!(socket = %path.display(), "listening for help requests");
-        let throttle = Arc::new(Mutex::new(HelpThrottle::default()));
-        let admission = Arc::new(Mutex::new(HelpAdmission::new(HelpCaps::default())));
-        tokio::spawn(accept_loop(listener, desk, throttle, admission));
-        Ok(())
+    /// An accept failed: counted, and its error kept for the summary.
+    fn accept_failed(&mut self, e: &dyn Display) {
+        lock(&self.admission).accept_failed(Instant::now());
+        self.last_error = e.to_string();
     }
 
-    /// The admission table, even if a task panicked while holding it (it
-    /// only holds counts).
-    fn lock(admission: &Mutex<HelpAdmission>) -> MutexGuard<'_, HelpAdmission> {
-        admission.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Accepts connections until the runtime stops: admits each or closes
-    /// it at once, and logs what was refused once per window.
-    async fn accept_loop(
-        listener: UnixListener,
-        desk: HelpDesk,
-        throttle: Arc<Mutex<HelpThrottle>>,
-        admission: Arc<Mutex<HelpAdmission>>,
-    ) {
-        let mut last_error = String::new();
-        loop {
-            let due = lock(&admission).next_report();
-            let accepted = match due {
-                Some(at) => tokio::select! {
-                    r = listener.accept() => Some(r),
-                    () = tokio::time::sleep_until(at.into()) => None,
-                },
-                None => Some(listener.accept().await),
-            };
-            match accepted {
-                Some(Ok((stream, _))) => admit(stream, &desk, &throttle, &admission),
-                Some(Err(e)) => {
-                    // Out of file descriptors, most likely: the connection
-                    // stays pending, so retrying at once would spin.
-                    lock(&admission).accept_failed(Instant::now());
-                    last_error = e.to_string();
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-                None => {}
-            }
-            let report = lock(&admission).report(Instant::now());
-            if let Some(r) = report {
-                log_report(&r, &last_error);
-            }
+    /// Logs the window's refusals and failures once it is over; `hint`
+    /// says what to do about failed accepts on this platform.
+    fn report(&self, hint: &str) {
+        let report = lock(&self.admission).report(Instant::now());
+        if let Some(r) = report {
+            log_report(&r, &self.last_error, hint);
         }
     }
 
-    /// One summary line for a window of refusals and failed accepts.
-    fn log_report(r: &AdmissionReport, last_error: &str) {
-        let secs = super::admission::REPORT_EVERY.as_secs();
-        if r.refused > 0 {
-            warn!(
-                "refused {} help connections in the last {secs} s (per-user cap {}, total {})",
-                r.refused, r.caps.per_user, r.caps.total
-            );
-        }
-        if r.accept_failures > 0 {
-            warn!(
-                "could not accept {} help connections in the last {secs} s ({last_error}); raise the agent's file limit (LimitNOFILE) if this persists",
-                r.accept_failures
-            );
-        }
-    }
-
-    /// Serves `stream` if its user is under the caps, else answers "too
-    /// many requests" without waiting and closes it.
-    fn admit(
-        stream: UnixStream,
-        desk: &HelpDesk,
-        throttle: &Arc<Mutex<HelpThrottle>>,
-        admission: &Arc<Mutex<HelpAdmission>>,
-    ) {
-        let Ok(uid) = stream.peer_cred().map(|c| c.uid()) else {
-            return;
-        };
-        let decision = lock(admission).admit(uid, Instant::now());
+    /// Books a connection of `account`, or gives the encoded "too many
+    /// requests" answer to write (without waiting) before closing it.
+    fn admit(&self, account: K) -> std::result::Result<Slot<K>, Vec<u8>> {
+        let decision = lock(&self.admission).admit(account.clone(), Instant::now());
         if let Some(why) = decision.refusal() {
-            // The answer fits the socket's empty buffer; if it does not go
-            // at once, the caller just sees the socket closed.
-            if let Ok(frame) = encode_frame(&HelpReply {
+            return Err(encode_frame(&HelpReply {
                 ticket: None,
                 error: Some(why.to_string()),
-            }) {
-                let _ = stream.try_write(&frame);
-            }
-            return;
+            })
+            .unwrap_or_default());
         }
         debug_assert_eq!(decision, Admission::Admit);
-        let slot = Slot {
-            admission: admission.clone(),
-            uid,
-        };
-        let (desk, throttle) = (desk.clone(), throttle.clone());
+        Ok(Slot {
+            admission: self.admission.clone(),
+            account,
+        })
+    }
+
+    /// Serves an admitted connection in its own task: reads the request
+    /// within the deadline, names the requester with `who` (run on a
+    /// blocking thread: it may ask a directory service), forwards, answers.
+    fn serve<S, W>(&self, stream: S, slot: Slot<K>, who: W)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        W: FnOnce() -> String + Send + 'static,
+    {
+        let (desk, throttle) = (self.desk.clone(), self.throttle.clone());
         tokio::spawn(async move {
-            if let Err(e) = handle(stream, uid, desk, throttle).await {
-                debug!(error = %format!("{e:#}"), uid, "help request failed");
+            let account = slot.account.clone();
+            if let Err(e) = handle(stream, account.clone(), who, desk, throttle).await {
+                debug!(error = %format!("{e:#}"), %account, "help request failed");
             }
             drop(slot);
         });
     }
+}
 
-    /// An admitted connection's place in the table, given back when dropped.
-    struct Slot {
-        admission: Arc<Mutex<HelpAdmission>>,
-        uid: u32,
+/// One summary line for a window of refusals and failed accepts.
+fn log_report(r: &AdmissionReport, last_error: &str, hint: &str) {
+    let secs = REPORT_EVERY.as_secs();
+    if r.refused > 0 {
+        warn!(
+            "refused {} help connections in the last {secs} s (per-user cap {}, total {})",
+            r.refused, r.caps.per_user, r.caps.total
+        );
     }
-
-    impl Drop for Slot {
-        fn drop(&mut self) {
-            lock(&self.admission).release(self.uid);
-        }
+    if r.accept_failures > 0 {
+        warn!(
+            "could not accept {} help connections in the last {secs} s ({last_error}); {hint}",
+            r.accept_failures
+        );
     }
+}
 
-    async fn handle(
-        mut stream: UnixStream,
-        uid: u32,
-        desk: HelpDesk,
-        throttle: Arc<Mutex<HelpThrottle>>,
-    ) -> Result<()> {
-        let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
-            .await
-            .map_err(|_| anyhow!("the caller sent no request in time"))??;
-        // Only a request that can go out counts against the user's pace.
-        let checked = check_message(&ask.message).and_then(|m| {
-            if !desk.connected() {
-                return Err(super::NOT_CONNECTED.to_string());
-            }
-            let allowed = throttle
-                .lock()
-                .map_err(|_| "the agent's request pacing failed".to_string())?
-                .allow(uid, Instant::now());
-            allowed.map(|()| m).map_err(|wait| {
-                format!(
-                    "you asked a moment ago; wait {} s before asking again",
-                    wait.as_secs().max(1)
-                )
-            })
-        });
-        let answer = match checked {
-            Err(e) => Err(e),
-            Ok(message) => {
-                let requester = tokio::task::spawn_blocking(move || account(uid))
-                    .await
-                    .unwrap_or_else(|_| format!("uid {uid}"));
-                info!(%requester, uid, "help request from a local user");
-                desk.submit(message, requester).await
-            }
-        };
-        let reply = match answer {
-            Ok(n) => HelpReply {
-                ticket: Some(n),
-                error: None,
-            },
-            Err(e) => HelpReply {
-                ticket: None,
-                error: Some(e),
-            },
-        };
-        tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
-            .await
-            .map_err(|_| anyhow!("the caller did not take the answer"))?
+/// An admitted connection's place in the table, given back when dropped.
+#[derive(Debug)]
+struct Slot<K: Eq + Hash> {
+    admission: Arc<Mutex<HelpAdmission<K>>>,
+    account: K,
+}
+
+impl<K: Eq + Hash> Drop for Slot<K> {
+    fn drop(&mut self) {
+        lock(&self.admission).release(&self.account);
     }
+}
 
-    /// `deskhand-agent help`: sends the message to the running agent and
-    /// returns the ticket number.
-    pub async fn ask(path: &Path, message: &str) -> Result<i64> {
-        let message = check_message(message).map_err(anyhow::Error::msg)?;
-        let mut stream = UnixStream::connect(path).await.map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                    "the deskhand agent is not running on this machine"
-                }
-                std::io::ErrorKind::PermissionDenied => "you may not reach the deskhand agent",
-                _ => "cannot reach the deskhand agent",
-            };
-            anyhow!(
-                "{why} ({}: {e}); ask IT to start the deskhand-agent service, or call your help desk",
-                path.display()
-            )
-        })?;
-        // A busy agent answers "too many requests" and closes without
-        // reading: then the write may fail, but its answer is still there.
-        let sent = write_frame(&mut stream, &HelpAsk { message }).await;
-        let reply = tokio::time::timeout(
-            ANSWER_TIMEOUT + std::time::Duration::from_secs(5),
-            read_frame::<HelpReply>(&mut stream),
-        )
+async fn handle<S, K, W>(
+    mut stream: S,
+    account: K,
+    who: W,
+    desk: HelpDesk,
+    throttle: Arc<Mutex<HelpThrottle<K>>>,
+) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    K: Eq + Hash + Display + Clone,
+    W: FnOnce() -> String + Send + 'static,
+{
+    let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
         .await
-        .map_err(|_| anyhow!("the deskhand agent did not answer in time; call your help desk"));
-        let reply = match (sent, reply) {
-            (_, Ok(Ok(reply))) => reply,
-            (Err(e), _) => {
-                return Err(e.context(
-                    "sending the request to the deskhand agent; try again, or call your help desk",
-                ));
-            }
-            (Ok(()), Err(e)) => return Err(e),
-            (Ok(()), Ok(Err(e))) => return Err(e.context("reading the agent's answer")),
-        };
-        match (reply.ticket, reply.error) {
-            (Some(n), _) => Ok(n),
-            (None, Some(e)) => Err(anyhow!(e)),
-            (None, None) => Err(anyhow!("the agent answered without a ticket number")),
+        .map_err(|_| anyhow!("the caller sent no request in time"))??;
+    // Only a request that can go out counts against the user's pace.
+    let checked = check_message(&ask.message).and_then(|m| {
+        if !desk.connected() {
+            return Err(NOT_CONNECTED.to_string());
         }
-    }
+        let allowed = lock(&throttle).allow(account.clone(), Instant::now());
+        allowed.map(|()| m).map_err(|wait| {
+            format!(
+                "you asked a moment ago; wait {} s before asking again",
+                wait.as_secs().max(1)
+            )
+        })
+    });
+    let answer = match checked {
+        Err(e) => Err(e),
+        Ok(message) => {
+            let requester = tokio::task::spawn_blocking(who)
+                .await
+                .unwrap_or_else(|_| account.to_string());
+            info!(%requester, %account, "help request from a local user");
+            desk.submit(message, requester).await
+        }
+    };
+    let reply = match answer {
+        Ok(n) => HelpReply {
+            ticket: Some(n),
+            error: None,
+        },
+        Err(e) => HelpReply {
+            ticket: None,
+            error: Some(e),
+        },
+    };
+    tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
+        .await
+        .map_err(|_| anyhow!("the caller did not take the answer"))?
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_names_come_from_the_passwd_file() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n# comment\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\nbroken line\nbob:x:notanumber:1:::\n";
-        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
-        assert_eq!(user_name(passwd, 1000).as_deref(), Some("alice"));
-        assert_eq!(user_name(passwd, 1001), None);
-    }
 
     #[test]
     fn messages_are_checked() {

@@ -140,9 +140,13 @@ fn real_main(cli: Cli) -> Result<()> {
                     };
                     service::run(move |stop| {
                         let result = runtime().and_then(|rt| {
-                            rt.block_on(link::run(&state, options, async move {
-                                let _ = stop.await;
-                            }))
+                            rt.block_on(async {
+                                let help = deskhand_agent::help::listen(&help_socket).await;
+                                link::run_with_help(&state, options, help, async move {
+                                    let _ = stop.await;
+                                })
+                                .await
+                            })
                         });
                         match result {
                             Ok(()) => 0,
@@ -218,7 +222,7 @@ fn real_main(cli: Cli) -> Result<()> {
 
 /// `deskhand-agent help MESSAGE`.
 fn help(socket: &std::path::Path, message: &str) -> Result<()> {
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     {
         let n = runtime()?.block_on(deskhand_agent::help::ask(socket, message))?;
         println!(
@@ -226,11 +230,11 @@ fn help(socket: &std::path::Path, message: &str) -> Result<()> {
         );
         Ok(())
     }
-    #[cfg(not(unix))]
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = (socket, message);
         bail!(
-            "help requests reach the agent over a local socket, which this build supports on Linux and macOS only; please call your help desk"
+            "help requests reach the agent over a local socket or pipe, which this platform lacks; please call your help desk"
         )
     }
 }

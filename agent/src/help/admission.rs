@@ -1,4 +1,4 @@
-//! Who may hold a connection to the help socket.
+//! Who may hold a connection to the help socket (or, on Windows, pipe).
 //!
 //! The socket is open to every local user, so one of them could open
 //! connections until the agent runs out of file descriptors (and an
@@ -8,8 +8,11 @@
 //! cap at once, with a short answer, and never queues it. Refusals and
 //! failed accepts are counted and reported as one log line per window of
 //! [`REPORT_EVERY`], not one per connection. Pure: time is an argument.
+//! An account is a key of the platform's choosing: a uid on Unix, a SID
+//! on Windows.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// How long a caller has to send its whole request before it is closed.
@@ -43,7 +46,7 @@ impl Default for HelpCaps {
 /// The decision about one new connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Serve it; call [`HelpAdmission::release`] with its uid when it closes.
+    /// Serve it; call [`HelpAdmission::release`] with its account when it closes.
     Admit,
     /// Its account already holds [`HelpCaps::per_user`] connections.
     TooManyFromUser,
@@ -77,30 +80,41 @@ pub struct AdmissionReport {
     pub caps: HelpCaps,
 }
 
-/// Counts of open help connections per uid, and refusals not yet logged.
-#[derive(Debug, Default)]
-pub struct HelpAdmission {
+/// Counts of open help connections per account (`K`: a uid on Unix, a
+/// SID on Windows), and refusals not yet logged.
+#[derive(Debug)]
+pub struct HelpAdmission<K = u32> {
     caps: HelpCaps,
-    open: HashMap<u32, usize>,
+    open: HashMap<K, usize>,
     total: usize,
     refused: u64,
     accept_failures: u64,
     window_start: Option<Instant>,
 }
 
-impl HelpAdmission {
+impl<K: Eq + Hash> Default for HelpAdmission<K> {
+    fn default() -> Self {
+        Self::new(HelpCaps::default())
+    }
+}
+
+impl<K: Eq + Hash> HelpAdmission<K> {
     /// An empty table with these caps.
     pub fn new(caps: HelpCaps) -> Self {
         Self {
             caps,
-            ..Self::default()
+            open: HashMap::new(),
+            total: 0,
+            refused: 0,
+            accept_failures: 0,
+            window_start: None,
         }
     }
 
-    /// Decides whether `uid` may open one more connection at `now`, and
-    /// books it if so.
-    pub fn admit(&mut self, uid: u32, now: Instant) -> Admission {
-        let mine = self.open.get(&uid).copied().unwrap_or(0);
+    /// Decides whether `account` may open one more connection at `now`,
+    /// and books it if so.
+    pub fn admit(&mut self, account: K, now: Instant) -> Admission {
+        let mine = self.open.get(&account).copied().unwrap_or(0);
         let decision = if mine >= self.caps.per_user {
             Admission::TooManyFromUser
         } else if self.total >= self.caps.total {
@@ -109,7 +123,7 @@ impl HelpAdmission {
             Admission::Admit
         };
         if decision == Admission::Admit {
-            self.open.insert(uid, mine + 1);
+            self.open.insert(account, mine + 1);
             self.total += 1;
         } else {
             self.refused += 1;
@@ -118,12 +132,12 @@ impl HelpAdmission {
         decision
     }
 
-    /// An admitted connection of `uid` closed.
-    pub fn release(&mut self, uid: u32) {
-        if let Some(n) = self.open.get_mut(&uid) {
+    /// An admitted connection of `account` closed.
+    pub fn release(&mut self, account: &K) {
+        if let Some(n) = self.open.get_mut(account) {
             *n -= 1;
             if *n == 0 {
-                self.open.remove(&uid);
+                self.open.remove(account);
             }
             self.total = self.total.saturating_sub(1);
         }
@@ -182,7 +196,7 @@ mod tests {
         assert_eq!(a.admit(1001, t0), Admission::Admit);
         assert_eq!(a.open(), 3);
         // A closed connection frees its user's slot.
-        a.release(1000);
+        a.release(&1000);
         assert_eq!(a.admit(1000, t0), Admission::Admit);
     }
 
@@ -194,7 +208,7 @@ mod tests {
             assert_eq!(a.admit(uid, t0), Admission::Admit);
         }
         assert_eq!(a.admit(4, t0), Admission::TooManyInTotal);
-        a.release(2);
+        a.release(&2);
         assert_eq!(a.admit(4, t0), Admission::Admit);
         assert_eq!(a.open(), 3);
     }
@@ -204,10 +218,10 @@ mod tests {
         let mut a = HelpAdmission::new(CAPS);
         let t0 = Instant::now();
         assert_eq!(a.admit(1, t0), Admission::Admit);
-        a.release(7);
+        a.release(&7);
         assert_eq!(a.open(), 1);
-        a.release(1);
-        a.release(1);
+        a.release(&1);
+        a.release(&1);
         assert_eq!(a.open(), 0);
         assert_eq!(a.admit(1, t0), Admission::Admit);
         assert_eq!(a.admit(1, t0), Admission::Admit);
@@ -240,6 +254,21 @@ mod tests {
         assert_eq!(a.next_report(), Some(t1 + REPORT_EVERY));
         let r = a.report(t1 + REPORT_EVERY).expect("due");
         assert_eq!((r.refused, r.accept_failures), (1, 0));
+    }
+
+    #[test]
+    fn windows_accounts_are_keyed_by_sid() {
+        let mut a: HelpAdmission<String> = HelpAdmission::new(CAPS);
+        let t0 = Instant::now();
+        let alice = "S-1-5-21-1-2-3-1001".to_string();
+        let bob = "S-1-5-21-1-2-3-1002".to_string();
+        assert_eq!(a.admit(alice.clone(), t0), Admission::Admit);
+        assert_eq!(a.admit(alice.clone(), t0), Admission::Admit);
+        assert_eq!(a.admit(alice.clone(), t0), Admission::TooManyFromUser);
+        assert_eq!(a.admit(bob.clone(), t0), Admission::Admit);
+        assert_eq!(a.admit(bob, t0), Admission::TooManyInTotal);
+        a.release(&alice);
+        assert_eq!(a.open(), 2);
     }
 
     #[test]
