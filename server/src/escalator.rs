@@ -4,7 +4,8 @@
 //! and applies [`crate::tickets::auto_escalation`], the pure decision, to
 //! each: once per clock, a ticket whose first response or resolution
 //! target ran out goes up one tier (never above `tickets.max_tier`), with
-//! an `escalated` entry in its timeline by `server (SLA)`.
+//! an `escalated` entry in its timeline by `server (SLA)`. A ticket at
+//! risk also queues its assignee's warning mail, once per clock.
 
 use std::time::Duration;
 
@@ -27,6 +28,13 @@ pub async fn sweep(
     let mut n = 0;
     for t in store.list_tickets(TicketFilter::default()).await? {
         let sla = t.sla(settings.sla.warning, now);
+        if let (Some(clock), Some(assignee)) = (at_risk_clock(&sla), &t.assignee) {
+            // The assignee's warning, once per ticket and clock (nothing
+            // when mail is off or they have no address).
+            store
+                .queue_breach_notice(t.number, assignee.clone(), clock.into(), now)
+                .await?;
+        }
         let Some(e) = auto_escalation(
             &sla,
             t.status,
@@ -53,6 +61,20 @@ pub async fn sweep(
         n += 1;
     }
     Ok(n)
+}
+
+/// The clock a ticket at risk is about to miss (or missed), if any:
+/// the first response before the resolution.
+pub fn at_risk_clock(sla: &crate::tickets::sla::SlaStatus) -> Option<&'static str> {
+    if !sla.at_risk {
+        return None;
+    }
+    if !sla.first_response.done
+        && sla.first_response.state == crate::tickets::sla::ClockState::Running
+    {
+        return Some("first response");
+    }
+    (!sla.resolution.done).then_some("resolution")
 }
 
 /// Runs [`sweep`] periodically while this node leads, until `stop` turns
