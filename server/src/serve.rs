@@ -123,7 +123,19 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         leader.clone(),
         stop_rx.clone(),
     ));
+    // Mail is queued only when it can be sent: with a `[mail]` section.
+    store.set_mail_enabled(settings.mail.is_some());
+    let mailer = match &settings.mail {
+        Some(m) => Some(tokio::spawn(crate::mail::sender::run(
+            store.clone(),
+            crate::mail::sender::Mailer::new(m.clone(), settings.public_url.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            stop_rx.clone(),
+        ))),
+        None => None,
+    };
     let app = api::router(Arc::new(ApiState {
+        mail: settings.mail.clone(),
         store: store.clone(),
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
@@ -297,6 +309,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
+    if let Some(m) = mailer {
+        let _ = m.await;
+    }
     let _ = node.await;
     let _ = conducting.await;
     info!("stopped");
