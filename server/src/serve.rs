@@ -27,6 +27,15 @@ use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 
+/// The public URL with the port the API was given when it was asked for
+/// any free one (`:0`, tests): links must name the port it listens on.
+fn bound_url(public_url: &str, api_addr: SocketAddr) -> String {
+    match public_url.strip_suffix(":0") {
+        Some(base) => format!("{base}:{}", api_addr.port()),
+        None => public_url.to_string(),
+    }
+}
+
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
     // Polled once before anything else: the signal handlers it installs
@@ -128,7 +137,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let mailer = match &settings.mail {
         Some(m) => Some(tokio::spawn(crate::mail::sender::run(
             store.clone(),
-            crate::mail::sender::Mailer::new(m.clone(), settings.public_url.clone())
+            crate::mail::sender::Mailer::new(m.clone(), bound_url(&settings.public_url, api_addr))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             stop_rx.clone(),
         ))),
