@@ -147,4 +147,70 @@ mod tests {
         assert_eq!(auto.len(), 2);
         assert!(auto[0].body.contains("first response"), "{:?}", auto[0]);
     }
+
+    #[tokio::test]
+    async fn the_assignee_of_a_ticket_at_risk_is_warned_once_per_clock() {
+        let (_dir, store) = crate::testkit::store().await;
+        store.set_mail_enabled(true);
+        store
+            .add_operator(
+                "tom".into(),
+                crate::store::Role::Technician,
+                "t".into(),
+                "admin".into(),
+                0,
+            )
+            .await
+            .expect("tom");
+        store
+            .set_operator_email("tom".into(), Some("tom@example.org".into()), 0)
+            .await
+            .expect("email");
+        let t = NewTicket {
+            channel: crate::tickets::Channel::Technician,
+            requester_account: None,
+            title: "slow".into(),
+            description: String::new(),
+            requester: "alice".into(),
+            category: String::new(),
+            software: String::new(),
+            priority: Priority::Urgent,
+            targets: SlaTargets {
+                first_response: 7200,
+                resolution: 86400,
+            },
+            assets: Vec::new(),
+        };
+        let n = store
+            .create_ticket(t, "admin".into(), 1000)
+            .await
+            .expect("create");
+        store
+            .change_ticket(
+                n,
+                TicketChange::Assign {
+                    to: Some("tom".into()),
+                },
+                "admin".into(),
+                1000,
+            )
+            .await
+            .expect("assign");
+        let s = TicketSettings::default();
+        let breaches = |rows: Vec<crate::store::OutboxMail>| {
+            rows.into_iter()
+                .filter(|m| m.kind == "breach")
+                .map(|m| m.detail)
+                .collect::<Vec<_>>()
+        };
+        sweep(&store, &s, 1100).await.expect("sweep");
+        assert!(breaches(store.ticket_mail(n).await.expect("mail")).is_empty());
+        // Within the warning window (1h) of the first response target.
+        sweep(&store, &s, 1000 + 7200 - 1800).await.expect("sweep");
+        sweep(&store, &s, 1000 + 7200 - 1700).await.expect("sweep");
+        assert_eq!(
+            breaches(store.ticket_mail(n).await.expect("mail")),
+            ["first response"]
+        );
+    }
 }

@@ -340,3 +340,19 @@ fn failed_mails_back_off_and_are_given_up_after_the_last_attempt() {
         last = at;
     }
 }
+
+#[test]
+fn an_oversized_attachment_is_dropped_and_named_in_the_ticket_text() {
+    let big = "QUFB\r\n".repeat(crate::tickets::attachment::MAX_ATTACHMENT_BYTES / 3 + 10);
+    let raw = format!(
+        "From: f@example.com\r\nSubject: logs\r\nContent-Type: multipart/mixed; boundary=\"Z\"\r\n\r\n--Z\r\nContent-Type: text/plain\r\n\r\nthe logs\r\n--Z\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"huge.log\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}--Z\r\nContent-Type: text/plain; name=\"small.txt\"\r\nContent-Disposition: attachment; filename=\"small.txt\"\r\n\r\nok\r\n--Z--\r\n"
+    );
+    let m = parse(raw.as_bytes(), OWN).expect("parses");
+    assert_eq!(m.files.len(), 1, "{:?}", m.dropped);
+    assert_eq!(m.files[0].name, "small.txt");
+    assert_eq!(m.dropped.len(), 1);
+    assert!(m.dropped[0].starts_with("huge.log: "), "{:?}", m.dropped);
+    let body = super::route::body(&m);
+    assert!(body.starts_with("the logs"), "{body}");
+    assert!(body.contains("[attachment not kept: huge.log: "), "{body}");
+}
