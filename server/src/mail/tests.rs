@@ -356,3 +356,53 @@ fn an_oversized_attachment_is_dropped_and_named_in_the_ticket_text() {
     assert!(body.starts_with("the logs"), "{body}");
     assert!(body.contains("[attachment not kept: huge.log: "), "{body}");
 }
+
+#[test]
+fn the_mail_section_resolves_or_names_what_is_wrong() {
+    use super::{MailConfigFile, MailSettings, SmtpTls};
+    let file = |toml_text: &str| -> MailConfigFile { toml::from_str(toml_text).expect("toml") };
+    assert!(MailSettings::resolve(None).expect("none").is_none());
+    let s = MailSettings::resolve(Some(file(
+        "smtp = \"smtp://relay.example.com:2525\"\ntls = \"none\"\nfrom = \"Help@Example.org\"\nunknown_senders = \"refuse\"\naccept_domains = [\"@Example.com\"]\n",
+    )))
+    .expect("valid")
+    .expect("on");
+    assert_eq!(
+        (s.host.as_str(), s.port, s.tls),
+        ("relay.example.com", 2525, SmtpTls::None)
+    );
+    assert_eq!(
+        (s.from.as_str(), s.id_host.as_str()),
+        ("help@example.org", "example.org")
+    );
+    assert_eq!(s.unknown_senders, UnknownSenders::Refuse);
+    assert_eq!(s.accept_domains, ["example.com"]);
+    assert_eq!(s.retry_after, 60);
+    for (bad, says) in [
+        (
+            "smtp = \"mail.example.com\"\nfrom = \"a@example.org\"\n",
+            "smtp://",
+        ),
+        (
+            "smtp = \"smtp://h:x\"\nfrom = \"a@example.org\"\n",
+            "not a port",
+        ),
+        ("smtp = \"smtp://h:25\"\nfrom = \"nobody\"\n", "mail.from"),
+        (
+            "smtp = \"smtp://h:25\"\nfrom = \"a@example.org\"\nuser = \"u\"\n",
+            "password_file",
+        ),
+        (
+            "smtp = \"smtp://h:25\"\nfrom = \"a@example.org\"\nunknown_senders = \"maybe\"\n",
+            "accept or refuse",
+        ),
+        (
+            "smtp = \"smtp://h:25\"\nfrom = \"a@example.org\"\nretry_after = \"2d\"\n",
+            "retry_after",
+        ),
+    ] {
+        let e = MailSettings::resolve(Some(file(bad))).expect_err(bad);
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+    assert!(toml::from_str::<MailConfigFile>("smtp = \"x\"\nfrom = \"y\"\ncolour = 1\n").is_err());
+}

@@ -281,3 +281,37 @@ async fn a_resolution_sends_a_survey_answered_once_through_the_rules() {
     s.mail_sent(rows[1].id, 400).await.expect("sent");
     assert_eq!(s.ticket_mail(n).await.expect("mail")[1].secret, None);
 }
+
+#[tokio::test]
+async fn two_nodes_claiming_at_once_never_take_one_mail_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("shared.db");
+    let a = crate::testkit::open(&path).expect("node a");
+    a.set_mail_enabled(true);
+    for i in 0..30 {
+        a.create_ticket(ticket(&format!("user{i}@example.com")), "tom".into(), 100)
+            .await
+            .expect("create");
+    }
+    // A second node on the same database.
+    let b = crate::testkit::open(&path).expect("node b");
+    let claim = |s: Store| {
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let got = s.claim_mail(100, 600, 3).await.expect("claim");
+                if got.is_empty() {
+                    return ids;
+                }
+                ids.extend(got.into_iter().map(|m| m.id));
+            }
+        })
+    };
+    let (x, y) = (claim(a.clone()), claim(b.clone()));
+    let (mut x, y) = (x.await.expect("a"), y.await.expect("b"));
+    x.extend(y);
+    x.sort_unstable();
+    let n = x.len();
+    x.dedup();
+    assert_eq!((n, x.len()), (30, 30), "each mail claimed once");
+}
