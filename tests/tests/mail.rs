@@ -373,3 +373,102 @@ fn mail_in_and_out_with_the_survey_and_a_relay_that_was_down() {
     assert!(mails.iter().all(|m| m.from == FROM));
     server.stop();
 }
+
+#[test]
+fn unknown_senders_are_refused_with_a_reply_and_technicians_work_by_mail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = SmtpSink::start();
+    let cfg = config(dir.path(), sink.addr);
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str("unknown_senders = \"refuse\"\naccept_domains = [\"example.com\"]\n");
+    std::fs::write(&cfg, text).expect("config");
+    let cfg_s = cfg.to_string_lossy().to_string();
+    let server = Server::start_env(
+        &dir.path().join("server"),
+        &[("DESKHAND_CONFIG", cfg_s.as_str())],
+    )
+    .expect("server");
+
+    // A stranger is refused, told so by mail, and no ticket is opened.
+    let stranger = format!(
+        "From: eve@elsewhere.example\r\nTo: {FROM}\r\nSubject: hello\r\nMessage-ID: <e-1@elsewhere.example>\r\n\r\nhi\r\n"
+    );
+    let (code, said, err) = pipe(&server, stranger.as_bytes(), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(said.starts_with("refused: "), "{said}");
+    let refusal = sink.wait_for(WAIT, "the refusal", |m| m.to == ["eve@elsewhere.example"]);
+    assert!(
+        refusal.body().contains("known addresses"),
+        "{}",
+        refusal.body()
+    );
+    assert_eq!(
+        refusal.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        server
+            .json(&["tickets", "list", "--status", "all"])
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+
+    // An accepted domain opens a ticket.
+    let (code, said, err) = pipe(
+        &server,
+        &std::fs::read(fixture("plain.eml")).expect("fixture"),
+        &["--output", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let n = serde_json::from_str::<Value>(&said).expect("json")["ticket"]
+        .as_i64()
+        .expect("opened");
+
+    // A technician with an address hears of the assignment and answers by mail.
+    server.ok_as(
+        &server.admin_token,
+        &[
+            "operators",
+            "add",
+            "tom",
+            "--role",
+            "technician",
+            "--email",
+            "Tom@Example.org",
+        ],
+    );
+    server.ok_as(
+        &server.admin_token,
+        &["tickets", "assign", &n.to_string(), "tom"],
+    );
+    let assigned = sink.wait_for(WAIT, "the assignment mail", |m| m.to == ["tom@example.org"]);
+    assert!(
+        assigned.body().contains("assigned to you"),
+        "{}",
+        assigned.body()
+    );
+    let answer = format!(
+        "From: tom@example.org\r\nTo: {FROM}\r\nSubject: Re: [#{n}] Printer on floor 2 jams\r\n\r\nI am on my way with a new roller.\r\n"
+    );
+    let (code, said, err) = pipe(&server, answer.as_bytes(), &[]);
+    assert_eq!(
+        (code, said.as_str()),
+        (0, format!("commented on ticket {n}").as_str()),
+        "{err}"
+    );
+    let t = show(&server, n);
+    let comment = t["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["kind"] == "comment")
+        .cloned()
+        .expect("a comment");
+    assert_eq!(comment["author"], "tom");
+    assert_eq!(comment["internal"], false);
+    sink.wait_for(WAIT, "the requester's answered mail", |m| {
+        m.to == ["alice@example.com"] && m.body().contains("new roller")
+    });
+    server.stop();
+}
