@@ -50,6 +50,8 @@ pub struct ServerConfigFile {
     pub auth_backoff_secs: Option<u64>,
     /// `[tickets]`: SLA targets, the warning window, escalation.
     pub tickets: Option<crate::tickets::TicketConfigFile>,
+    /// `[mail]`: SMTP, our address, unknown senders, templates.
+    pub mail: Option<crate::mail::MailConfigFile>,
     /// TLS on the API: `auto`, `on` or `off` (see [`ApiTlsMode`]).
     pub api_tls: Option<ApiTlsMode>,
     /// PEM certificate chain for the API (with `api_tls_key`).
@@ -101,6 +103,8 @@ pub struct ServerSettings {
     /// Where requesters' browsers and e-mailed links reach the web pages
     /// (no trailing `/`): `public_url`, else the API's own address.
     pub public_url: String,
+    /// E-mail in and out; none without a `[mail]` section.
+    pub mail: Option<std::sync::Arc<crate::mail::MailSettings>>,
 }
 
 /// Settings given on the command line or in the environment.
@@ -252,7 +256,11 @@ impl ServerSettings {
             &deskhand_net::host_name(),
         )
         .map_err(|e| anyhow::anyhow!("public_url (DESKHAND_PUBLIC_URL): {e}"))?;
+        let mail = crate::mail::MailSettings::resolve(file.mail)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .map(std::sync::Arc::new);
         let s = Self {
+            mail,
             public_url,
             api_transport,
             data_dir,

@@ -4,7 +4,8 @@
 //! and applies [`crate::tickets::auto_escalation`], the pure decision, to
 //! each: once per clock, a ticket whose first response or resolution
 //! target ran out goes up one tier (never above `tickets.max_tier`), with
-//! an `escalated` entry in its timeline by `server (SLA)`.
+//! an `escalated` entry in its timeline by `server (SLA)`. A ticket at
+//! risk also queues its assignee's warning mail, once per clock.
 
 use std::time::Duration;
 
@@ -27,6 +28,13 @@ pub async fn sweep(
     let mut n = 0;
     for t in store.list_tickets(TicketFilter::default()).await? {
         let sla = t.sla(settings.sla.warning, now);
+        if let (Some(clock), Some(assignee)) = (at_risk_clock(&sla), &t.assignee) {
+            // The assignee's warning, once per ticket and clock (nothing
+            // when mail is off or they have no address).
+            store
+                .queue_breach_notice(t.number, assignee.clone(), clock.into(), now)
+                .await?;
+        }
         let Some(e) = auto_escalation(
             &sla,
             t.status,
@@ -53,6 +61,20 @@ pub async fn sweep(
         n += 1;
     }
     Ok(n)
+}
+
+/// The clock a ticket at risk is about to miss (or missed), if any:
+/// the first response before the resolution.
+pub fn at_risk_clock(sla: &crate::tickets::sla::SlaStatus) -> Option<&'static str> {
+    if !sla.at_risk {
+        return None;
+    }
+    if !sla.first_response.done
+        && sla.first_response.state == crate::tickets::sla::ClockState::Running
+    {
+        return Some("first response");
+    }
+    (!sla.resolution.done).then_some("resolution")
 }
 
 /// Runs [`sweep`] periodically while this node leads, until `stop` turns
@@ -124,5 +146,71 @@ mod tests {
         let auto: Vec<_> = events.iter().filter(|e| e.author == AUTHOR).collect();
         assert_eq!(auto.len(), 2);
         assert!(auto[0].body.contains("first response"), "{:?}", auto[0]);
+    }
+
+    #[tokio::test]
+    async fn the_assignee_of_a_ticket_at_risk_is_warned_once_per_clock() {
+        let (_dir, store) = crate::testkit::store().await;
+        store.set_mail_enabled(true);
+        store
+            .add_operator(
+                "tom".into(),
+                crate::store::Role::Technician,
+                "t".into(),
+                "admin".into(),
+                0,
+            )
+            .await
+            .expect("tom");
+        store
+            .set_operator_email("tom".into(), Some("tom@example.org".into()), 0)
+            .await
+            .expect("email");
+        let t = NewTicket {
+            channel: crate::tickets::Channel::Technician,
+            requester_account: None,
+            title: "slow".into(),
+            description: String::new(),
+            requester: "alice".into(),
+            category: String::new(),
+            software: String::new(),
+            priority: Priority::Urgent,
+            targets: SlaTargets {
+                first_response: 7200,
+                resolution: 86400,
+            },
+            assets: Vec::new(),
+        };
+        let n = store
+            .create_ticket(t, "admin".into(), 1000)
+            .await
+            .expect("create");
+        store
+            .change_ticket(
+                n,
+                TicketChange::Assign {
+                    to: Some("tom".into()),
+                },
+                "admin".into(),
+                1000,
+            )
+            .await
+            .expect("assign");
+        let s = TicketSettings::default();
+        let breaches = |rows: Vec<crate::store::OutboxMail>| {
+            rows.into_iter()
+                .filter(|m| m.kind == "breach")
+                .map(|m| m.detail)
+                .collect::<Vec<_>>()
+        };
+        sweep(&store, &s, 1100).await.expect("sweep");
+        assert!(breaches(store.ticket_mail(n).await.expect("mail")).is_empty());
+        // Within the warning window (1h) of the first response target.
+        sweep(&store, &s, 1000 + 7200 - 1800).await.expect("sweep");
+        sweep(&store, &s, 1000 + 7200 - 1700).await.expect("sweep");
+        assert_eq!(
+            breaches(store.ticket_mail(n).await.expect("mail")),
+            ["first response"]
+        );
     }
 }

@@ -13,6 +13,8 @@
 //!   relayed to that node over mTLS.
 //! - [`help`]: end users' help requests, relayed by agents, become tickets.
 //! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
+//! - [`mail`]: e-mail in (`tickets from-email`: parse, decide) and out
+//!   (notices queued with the change that causes them, sent by a task).
 //! - [`config`]: server settings from flags, environment and TOML.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //! - [`text`]: the one rule for names, titles and filters (no control or
@@ -44,6 +46,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod kb;
 pub mod link;
+pub mod mail;
 pub mod migrate;
 pub mod nodes;
 pub mod passwords;

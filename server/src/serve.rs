@@ -27,6 +27,15 @@ use crate::{secrets, unix_now};
 
 const ADMIN_TOKEN_FILE: &str = "admin.token";
 
+/// The public URL with the port the API was given when it was asked for
+/// any free one (`:0`, tests): links must name the port it listens on.
+fn bound_url(public_url: &str, api_addr: SocketAddr) -> String {
+    match public_url.strip_suffix(":0") {
+        Some(base) => format!("{base}:{}", api_addr.port()),
+        None => public_url.to_string(),
+    }
+}
+
 /// Runs the server until `shutdown` resolves.
 pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -> Result<()> {
     // Polled once before anything else: the signal handlers it installs
@@ -123,7 +132,19 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         leader.clone(),
         stop_rx.clone(),
     ));
+    // Mail is queued only when it can be sent: with a `[mail]` section.
+    store.set_mail_enabled(settings.mail.is_some());
+    let mailer = match &settings.mail {
+        Some(m) => Some(tokio::spawn(crate::mail::sender::run(
+            store.clone(),
+            crate::mail::sender::Mailer::new(m.clone(), bound_url(&settings.public_url, api_addr))
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            stop_rx.clone(),
+        ))),
+        None => None,
+    };
     let app = api::router(Arc::new(ApiState {
+        mail: settings.mail.clone(),
         store: store.clone(),
         presence: presence.clone(),
         ca_fingerprint: ca.fingerprint().to_string(),
@@ -297,6 +318,9 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
+    if let Some(m) = mailer {
+        let _ = m.await;
+    }
     let _ = node.await;
     let _ = conducting.await;
     info!("stopped");

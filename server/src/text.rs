@@ -53,6 +53,12 @@ fn refused(c: char, shape: Shape) -> bool {
     }
 }
 
+/// `text` without the characters a value of this shape refuses (for
+/// untrusted text kept rather than refused: an e-mail's subject and body).
+pub fn scrub(text: &str, shape: Shape) -> String {
+    text.chars().filter(|c| !refused(*c, shape)).collect()
+}
+
 /// Checks a value that may be empty (an optional field, a filter left
 /// out): refuses control and bidirectional characters.
 pub fn check(field: &str, value: &str, shape: Shape) -> Result<(), String> {

@@ -20,6 +20,7 @@ pub mod browser;
 pub mod fleet;
 pub mod operators;
 pub mod postgres;
+pub mod smtp;
 pub mod webdriver;
 
 /// Path of a workspace binary built by `cargo test --workspace`.
@@ -471,6 +472,18 @@ impl Server {
         self.proc.stop();
         while_down();
         self.start_again();
+    }
+
+    /// Stops the server gracefully and starts it again on the same data
+    /// directory and addresses, with `env` (e.g. its `DESKHAND_CONFIG`).
+    pub fn restart_env(&mut self, env: &[(&str, &str)]) {
+        self.proc.stop();
+        let api = self
+            .api
+            .trim_start_matches("http://")
+            .parse()
+            .expect("API address");
+        *self = Self::start_with(&self.data_dir, self.agents, api, env).expect("server restarts");
     }
 
     fn start_again(&mut self) {

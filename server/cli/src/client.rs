@@ -207,6 +207,36 @@ impl Client {
         .await
     }
 
+    /// POST raw bytes; a refusal comes back as its HTTP status and the
+    /// server's message rather than as an error, so that a caller can tell
+    /// a message refused from a server not reached (the error).
+    pub async fn post_bytes_answer<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Result<T, (u16, String)>> {
+        let resp = self
+            .send(
+                self.http
+                    .post(format!("{}{path}", self.base))
+                    .timeout(std::time::Duration::from_secs(120))
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body),
+            )
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.context("reading the server's answer")?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+            return Ok(Err((status.as_u16(), msg)));
+        }
+        Ok(Ok(serde_json::from_slice(&bytes)
+            .context("the server's answer is not the expected JSON")?))
+    }
+
     /// POST a JSON body and return the response for streaming.
     pub(crate) async fn post_streaming<B: Serialize>(
         &self,

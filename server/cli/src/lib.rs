@@ -41,6 +41,7 @@ pub mod jobs;
 pub mod kb;
 pub mod keys;
 pub mod labels;
+pub mod mail;
 pub mod nodes;
 pub mod operators;
 pub mod progress;
@@ -148,6 +149,9 @@ pub enum Command {
     /// Reports for supervisors.
     #[command(subcommand)]
     Reports(reports::ReportsCmd),
+    /// E-mail the server sends: the queue of mails not sent yet.
+    #[command(subcommand)]
+    Mail(mail::MailCmd),
 }
 
 /// Runs one client command against the server `args` names.
@@ -179,13 +183,18 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Tickets(cmd) => tickets::run(c, f, cmd).await,
         Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
+        Command::Mail(cmd) => mail::run(c, f, cmd).await,
     }
 }
 
 /// The process exit code for a command's error: the distinct code a
 /// [`rollouts::RolloutStopped`] carries (`rollouts watch` on a paused,
-/// aborted or waiting rollout), 1 for any other.
+/// aborted or waiting rollout) or a [`mail::MailExit`] (`tickets
+/// from-email`, for the MTA), 1 for any other.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(m) = err.downcast_ref::<mail::MailExit>() {
+        return m.code;
+    }
     err.downcast_ref::<rollouts::RolloutStopped>()
         .map_or(1, |s| s.code)
 }

@@ -21,6 +21,16 @@ pub enum OperatorsCmd {
         /// admin, technician or viewer.
         #[arg(long, default_value = "technician")]
         role: String,
+        /// Their e-mail address: assignments and SLA warnings are mailed there.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set (or, without ADDRESS, clear) an operator's e-mail address.
+    Email {
+        /// Name.
+        name: String,
+        /// The address, e.g. alice@example.com.
+        address: Option<String>,
     },
     /// List operators.
     List,
@@ -74,6 +84,20 @@ pub async fn operators_add(
         t.row(vec![o.name.clone(), o.role.clone(), o.token.clone()]);
         t
     })
+}
+
+/// Sets an operator's e-mail address (`None` clears it).
+async fn set_email(c: &Client, name: &str, email: Option<String>) -> Result<()> {
+    let _: serde_json::Value = c
+        .put(
+            &format!(
+                "/api/v1/operators/{}/email",
+                crate::client::path_segment(name)
+            ),
+            &deskhand_api_types::mail::OperatorEmail { email },
+        )
+        .await?;
+    Ok(())
 }
 
 /// `deskhand operators list`.
@@ -179,7 +203,21 @@ pub async fn status(c: &Client, format: OutputFormat) -> Result<()> {
 /// Runs one `deskhand operators` command.
 pub async fn run(c: &Client, f: OutputFormat, cmd: OperatorsCmd) -> Result<()> {
     match cmd {
-        OperatorsCmd::Add { name, role } => operators_add(c, f, name, role).await,
+        OperatorsCmd::Add { name, role, email } => {
+            operators_add(c, f, name.clone(), role).await?;
+            match email {
+                Some(e) => set_email(c, &name, Some(e)).await,
+                None => Ok(()),
+            }
+        }
+        OperatorsCmd::Email { name, address } => {
+            set_email(c, &name, address.clone()).await?;
+            match address {
+                Some(a) => outln!("{name}'s e-mail address is now {a}"),
+                None => outln!("{name} has no e-mail address now"),
+            }
+            Ok(())
+        }
         OperatorsCmd::List => operators_list(c, f).await,
         OperatorsCmd::Remove { name } => operators_remove(c, &name).await,
         OperatorsCmd::Passwd { name, stdin } => operators_passwd(c, f, name, stdin).await,

@@ -183,6 +183,16 @@ pub enum TicketsCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Open a ticket from a raw e-mail, or add it to the ticket it
+    /// answers: what an MTA alias pipes each message into.
+    ///
+    /// Example (/etc/aliases): `helpdesk: "|/usr/bin/deskhand tickets from-email"`.
+    /// Exits 0 when handled or ignored, 75 when the server cannot be
+    /// reached (the MTA retries), 65 for a message that cannot be parsed.
+    FromEmail {
+        /// The message file; stdin without it.
+        file: Option<std::path::PathBuf>,
+    },
     /// Record the requester's satisfaction with a resolved ticket, 1 to 5.
     Rate {
         /// Ticket number.
@@ -355,6 +365,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             }
             status(c, f, &ticket, "open", note).await
         }
+        TicketsCmd::FromEmail { file } => crate::mail::from_email(c, f, file).await,
         TicketsCmd::Rate {
             ticket,
             score,

@@ -40,6 +40,7 @@ pub mod index;
 pub mod jobs;
 mod kb;
 mod labels;
+mod mail;
 mod manual;
 pub mod openapi;
 mod operators;
@@ -49,6 +50,7 @@ pub mod rollouts;
 mod select;
 mod server;
 mod software;
+mod survey;
 #[cfg(test)]
 mod tests;
 pub mod ticket_files;
@@ -102,6 +104,8 @@ pub struct ApiState {
     pub auth_limit: std::sync::Mutex<auth_limit::AuthLimiter>,
     /// Requests for agents whose session another node holds.
     pub relay: Arc<crate::relay::Relay>,
+    /// The `[mail]` settings, when mail is on.
+    pub mail: Option<Arc<crate::mail::MailSettings>>,
 }
 
 type Shared = Arc<ApiState>;
@@ -126,6 +130,8 @@ pub fn router(state: Shared) -> Router {
         .merge(console::routes())
         .merge(tickets::routes())
         .merge(ticket_files::routes())
+        .merge(mail::routes())
+        .merge(survey::routes())
         .merge(kb::routes())
         .merge(reports::routes())
         .merge(import::routes())

@@ -28,8 +28,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
-    agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, manual, operators,
-    reports, rollouts, server, software, ticket_files, tickets,
+    agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, mail, manual,
+    operators, reports, rollouts, server, software, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -114,6 +114,9 @@ pub const BEARER: &str = "bearer";
         ticket_files::list_attachments,
         ticket_files::add_attachment,
         ticket_files::download_attachment,
+        mail::from_email,
+        mail::mail_queue,
+        mail::operator_email,
         kb::list_articles,
         kb::create_article,
         kb::search_articles,

@@ -19,7 +19,7 @@
 //! `manual` (assets entered by hand, edits, retirement), `changes`
 //! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
 //! `diag`, `content`, `blobs` (artifacts in the database, for every node),
-//! `jobs`, `tickets`, `import`, `snapshot`, `migrate`
+//! `jobs`, `tickets`, `mail` (the outbox and surveys), `import`, `snapshot`, `migrate`
 //! (a SQLite install copied into PostgreSQL), `zones`
 //! (each machine's time zone); the software
 //! links are `catalog`, `links` and `index`, the background log copy
@@ -58,6 +58,7 @@ mod kb;
 mod labels;
 mod link_log;
 mod links;
+mod mail;
 mod manual;
 mod migrate;
 mod nodes;
@@ -89,6 +90,7 @@ pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use kb::{Article, ArticleEdit, NewArticle};
 pub use labels::Label;
 pub use link_log::{Follow as LinkFollow, KEEP_SECS as LINK_LOG_KEEP_SECS, Logged as LoggedLinks};
+pub use mail::{OutboxMail, Survey, token_hash as survey_token_hash};
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
@@ -231,6 +233,8 @@ pub struct Store {
     /// On PostgreSQL, the connection that holds the singleton lock while
     /// this node leads (see [`Store::try_lead`]).
     lead: Arc<Mutex<Option<sql::Conn>>>,
+    /// Ticket changes queue mail (the server has a `[mail]` section).
+    mail: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[cfg(test)]

@@ -117,6 +117,7 @@ impl Store {
             index,
             health,
             lead: Arc::new(Mutex::new(None)),
+            mail: Default::default(),
         })
     }
 }

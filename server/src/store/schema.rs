@@ -5,8 +5,8 @@ use crate::store::sql::{Conn, params};
 
 use super::ingest::set_macs;
 use super::{
-    Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, nodes, rollouts,
-    stale, tickets, zones,
+    Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, mail, nodes,
+    rollouts, stale, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -410,6 +410,9 @@ pub(super) fn migrations() -> Vec<M> {
         // Requesters: each ticket's channel and the requester's OS
         // account, and attachments (`store::tickets::attachments`).
         M::up(tickets::REQUESTERS_MIGRATION),
+        // E-mail: the outbox, the satisfaction surveys and operators'
+        // addresses (`store::mail`).
+        M::up(mail::MIGRATION),
     ]
 }
 

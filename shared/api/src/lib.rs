@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod kb;
 pub mod labels;
 pub mod limits;
+pub mod mail;
 pub mod operators;
 pub mod reports;
 pub mod rollouts;

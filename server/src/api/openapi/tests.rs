@@ -106,9 +106,12 @@ fn routed() -> (BTreeSet<String>, BTreeSet<String>) {
         }
         let routes = routes_in(code).unwrap_or_else(|e| panic!("{file}: {e}"));
         for (path, methods) in routes {
-            // The console is HTML for browsers, outside the API's
-            // document by design.
-            let set = if path == "/console" || path.starts_with("/console/") {
+            // The console (and the requesters' survey page) is HTML for
+            // browsers, outside the API's document by design.
+            let set = if path == "/console"
+                || path.starts_with("/console/")
+                || path.starts_with("/survey/")
+            {
                 &mut console
             } else {
                 &mut api

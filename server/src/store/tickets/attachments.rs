@@ -48,7 +48,7 @@ CREATE TABLE ticket_attachments (
     size          BIGINT NOT NULL,
     sha256        TEXT NOT NULL,
     data          BYTEA NOT NULL,
-    internal      BOOLEAN NOT NULL DEFAULT FALSE,
+    internal      BIGINT NOT NULL DEFAULT 0,
     added_by      TEXT NOT NULL,
     added_at      BIGINT NOT NULL
 );

@@ -6,6 +6,7 @@ use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 
 use super::queries::load;
 use super::{HelpAttachments, NewTicket, TicketChange};
+use crate::mail::notices;
 use crate::store::{Result, Store, StoreError, audit, insert_diag_run};
 use crate::tickets::decide::{Entry, Field, NamedOperator, SlaClock, Stamp};
 use crate::tickets::{Effect, Refusal, decide};
@@ -13,8 +14,15 @@ use crate::tickets::{Effect, Refusal, decide};
 impl Store {
     /// Creates a ticket; returns its number.
     pub async fn create_ticket(&self, t: NewTicket, by: String, now: i64) -> Result<i64> {
-        self.write_at(now, move |tx| insert_ticket(tx, &t, &by, now))
-            .await
+        let mail = self.mail_enabled();
+        self.write_at(now, move |tx| {
+            let number = insert_ticket(tx, &t, &by, now)?;
+            if mail {
+                crate::store::mail::queue(tx, number, notices::opened(number, &t.requester), now)?;
+            }
+            Ok(number)
+        })
+        .await
     }
 
     /// Creates the ticket of an end user's help request, linked to the
@@ -54,8 +62,11 @@ impl Store {
         by: String,
         now: i64,
     ) -> Result<()> {
-        self.write_at(now, move |tx| apply_change(tx, number, change, &by, now))
-            .await
+        let mail = self.mail_enabled();
+        self.write_at(now, move |tx| {
+            apply_change(tx, number, change, &by, now, mail)
+        })
+        .await
     }
 }
 
@@ -68,8 +79,17 @@ impl From<Refusal> for StoreError {
     }
 }
 
-/// Loads the ticket, lets the rules decide and writes what they decided.
-fn apply_change(tx: &Conn, number: i64, change: TicketChange, by: &str, now: i64) -> Result<()> {
+/// Loads the ticket, lets the rules decide and writes what they decided;
+/// with `mail`, queues the mails its timeline entries cause, in the same
+/// transaction.
+pub(in crate::store) fn apply_change(
+    tx: &Conn,
+    number: i64,
+    change: TicketChange,
+    by: &str,
+    now: i64,
+    mail: bool,
+) -> Result<()> {
     if tx.dialect() == Dialect::Postgres {
         // Locked to the commit: another writer's or node's change to this
         // ticket waits, then decides on what this one leaves (SQLite's
@@ -86,8 +106,15 @@ fn apply_change(tx: &Conn, number: i64, change: TicketChange, by: &str, now: i64
         Some(name) => Some(named_operator(tx, name)?),
         None => None,
     };
+    let mut entries = Vec::new();
     for effect in decide(&t, change, named, now)? {
-        apply(tx, number, by, effect)?;
+        if let Some(entry) = apply(tx, number, by, effect)? {
+            entries.push(entry);
+        }
+    }
+    if mail {
+        let n = notices::notices(&t.requester, &entries);
+        crate::store::mail::queue(tx, number, n, now)?;
     }
     Ok(())
 }
@@ -106,8 +133,19 @@ fn named_operator(tx: &Conn, name: &str) -> Result<NamedOperator> {
     })
 }
 
-/// Writes one effect of a change to ticket `number` by `by`.
-fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
+/// Writes one effect of a change to ticket `number` by `by`; a timeline
+/// entry comes back with its id (for the mails it causes).
+fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<Option<(i64, Entry)>> {
+    if let Effect::Event(e) = effect {
+        let id = append(tx, number, by, &e)?;
+        return Ok(Some((id, e)));
+    }
+    apply_row(tx, number, by, effect)?;
+    Ok(None)
+}
+
+/// Writes one effect that is not a timeline entry.
+fn apply_row(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
     let set = |sql: &str, value: &dyn crate::store::sql::ToSql| -> Result<()> {
         tx.execute(
             &format!("UPDATE tickets SET {sql} WHERE id = ?1"),
@@ -171,7 +209,7 @@ fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
             )?;
             Ok(())
         }
-        Effect::Event(e) => append(tx, number, by, &e),
+        Effect::Event(e) => append(tx, number, by, &e).map(|_| ()),
         Effect::Audit { at, action, detail } => {
             audit(tx, at, by, action, &format!("ticket {number}"), &detail)
         }
@@ -179,10 +217,11 @@ fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
 }
 
 /// Appends a timeline entry; the ticket's last change is then its time.
-pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
-    tx.execute(
+/// Returns the entry's id.
+pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<i64> {
+    let id: i64 = tx.query_row(
         "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         params![
             number,
             e.at,
@@ -195,12 +234,13 @@ pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<
             e.reference.as_ref().map(|r| &r.0),
             e.reference.as_ref().map(|r| r.1)
         ],
+        |r| r.get(0),
     )?;
     tx.execute(
         "UPDATE tickets SET updated_at = ?2 WHERE id = ?1",
         params![number, e.at],
     )?;
-    Ok(())
+    Ok(id)
 }
 
 pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i64) -> Result<i64> {
