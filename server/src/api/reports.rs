@@ -352,7 +352,8 @@ pub(super) async fn ticket_report(
         .iter()
         .map(|t| facts(t, &names, &operators, now))
         .collect();
-    let counts = requester_counts(&s, from, end).await?;
+    let start = periods.first().map_or(from, |p| p.0);
+    let counts = requester_counts(&s, start, end).await?;
     let r = report::build(&all, counts, period, from, to, now);
     let top = |v: &[report::TopRow]| {
         v.iter()
@@ -421,11 +422,17 @@ pub(super) async fn ticket_report(
 
 /// What the store counts of the requesters' side in `[from, to)`.
 async fn requester_counts(
-    _s: &ApiState,
-    _from: i64,
-    _to: i64,
+    s: &ApiState,
+    from: i64,
+    to: i64,
 ) -> Result<report::RequesterCounts, ApiError> {
-    Ok(report::RequesterCounts::default())
+    let (sent, answered) = s.store.surveys_in(from, to).await?;
+    let count = |n: i64| usize::try_from(n).unwrap_or(0);
+    Ok(report::RequesterCounts {
+        surveys_sent: count(sent),
+        surveys_answered: count(answered),
+        deflected: 0,
+    })
 }
 
 #[cfg(test)]
