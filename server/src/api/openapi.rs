@@ -121,6 +121,7 @@ pub const BEARER: &str = "bearer";
         kb::update_article,
         kb::delete_article,
         kb::ticket_articles,
+        kb::ticket_article_draft,
         reports::ticket_report,
         reports::inventory_report,
     ),

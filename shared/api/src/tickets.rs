@@ -36,6 +36,10 @@ pub struct TicketView {
     /// Where it came from: `technician`, `agent`, `portal` or `email`.
     #[serde(default)]
     pub channel: String,
+    /// The requester's OS account, `AGENT_ID/USER`, when they asked
+    /// from their machine.
+    #[serde(default)]
+    pub requester_account: Option<String>,
     /// Free category.
     pub category: String,
     /// The software it is about.
@@ -197,6 +201,10 @@ pub struct TicketQuery {
     pub breaching: Option<bool>,
     /// Only tickets linked to this asset (id, host name or serial).
     pub asset: Option<String>,
+    /// Comma-separated channels they came by: technician, agent, portal,
+    /// email.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

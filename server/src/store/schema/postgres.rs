@@ -30,6 +30,9 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (27, super::JOB_TARGETS_BY_AGENT),
     (28, crate::store::kb::POSTGRES_MIGRATION),
     (29, crate::store::tickets::REQUESTERS_POSTGRES_MIGRATION),
+    (30, super::RESERVED),
+    (31, super::RESERVED),
+    (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

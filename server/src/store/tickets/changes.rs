@@ -179,7 +179,7 @@ fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
 }
 
 /// Appends a timeline entry; the ticket's last change is then its time.
-pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
+pub(in crate::store) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<()> {
     tx.execute(
         "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -28,7 +28,7 @@ pub(super) use attachments::{REQUESTERS_MIGRATION, REQUESTERS_POSTGRES_MIGRATION
 pub use crate::tickets::Change as TicketChange;
 /// A ticket as stored: the rules' own type, under the store's old name.
 pub use crate::tickets::Ticket as TicketRecord;
-pub(super) use changes::{insert_ticket, move_asset_links};
+pub(super) use changes::{append as append_ticket_event, insert_ticket, move_asset_links};
 
 /// The ticket tables, one migration.
 pub(super) const MIGRATION: &str = r#"
@@ -145,6 +145,8 @@ pub struct TicketFilter {
     pub assignee: Option<String>,
     /// Linked to this asset id.
     pub asset: Option<String>,
+    /// Any of these channels; empty means all.
+    pub channels: Vec<Channel>,
 }
 
 /// What a help request from an agent attaches to its new ticket.
