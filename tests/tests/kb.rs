@@ -295,7 +295,7 @@ fn a_resolved_ticket_becomes_an_article_from_the_cli_and_the_console() {
     );
     server.sql_execute(
         &format!(
-            "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body) VALUES ({n}, 1, 'alice@example.com', 'reply', 0, 'Version 2.6 on Windows.')"
+            "INSERT INTO ticket_events (ticket_id, at, author, kind, body) VALUES ({n}, 1, 'alice@example.com', 'reply', 'Version 2.6 on Windows.')"
         ),
         &[],
     );
@@ -354,6 +354,12 @@ fn a_resolved_ticket_becomes_an_article_from_the_cli_and_the_console() {
     assert!(body.contains("Version 2.6 on Windows."), "{body}");
     assert!(!body.contains("zebracode"), "no internal note: {body}");
     // The ticket's timeline names the article.
+    let shown = ok(&server, t, &["tickets", "show", &ns]);
+    assert!(
+        shown.contains(&format!("article {id} written from this ticket")),
+        "{shown}"
+    );
+    assert!(shown.contains("requester reply: Version 2.6"), "{shown}");
     let detail = json_as(&server, t, &["tickets", "show", &ns]);
     let said = format!("article {id} written from this ticket");
     assert!(

@@ -531,6 +531,8 @@ fn event_text(e: &deskhand_api_types::tickets::TimelineEntryView) -> String {
         "created" => format!("opened \"{}\" [{new}]", e.body),
         "comment" if e.internal => format!("internal note: {}", e.body),
         "comment" => format!("comment: {}", e.body),
+        "reply" => format!("requester reply: {}", e.body),
+        "article" => e.body.clone(),
         "status" => with_note(format!("status {old} -> {new}")),
         "assigned" if e.new_value.is_none() => format!("unassigned (was {old})"),
         "assigned" => format!("assigned to {new}"),
