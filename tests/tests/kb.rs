@@ -360,6 +360,10 @@ fn a_resolved_ticket_becomes_an_article_from_the_cli_and_the_console() {
         "{shown}"
     );
     assert!(shown.contains("requester reply: Version 2.6"), "{shown}");
+    assert!(
+        shown.contains("agent-7/alice") && shown.contains("email"),
+        "{shown}"
+    );
     let detail = json_as(&server, t, &["tickets", "show", &ns]);
     let said = format!("article {id} written from this ticket");
     assert!(

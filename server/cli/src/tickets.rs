@@ -597,6 +597,8 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
         ("status", t.status.clone()),
         ("priority", t.priority.clone()),
         ("requester", t.requester.clone()),
+        ("channel", t.channel.clone()),
+        ("account", opt(&t.requester_account)),
         ("category", t.category.clone()),
         ("software", t.software.clone()),
         ("assignee", opt(&t.assignee)),
