@@ -101,8 +101,10 @@ pub struct TimelineEntryView {
     pub at: String,
     /// Who.
     pub author: String,
-    /// `created`, `comment`, `status`, `assigned`, `escalated`, `linked`,
-    /// `unlinked`, `rated`, `inventory` or `job_result`.
+    /// `created`, `comment`, `reply` (the requester's), `status`,
+    /// `assigned`, `escalated`, `linked`, `unlinked`, `rated`,
+    /// `inventory`, `job_result`, `attachment` or `article` (an article
+    /// written from the ticket: `job` names it, kind `article`).
     pub kind: String,
     /// Internal note, not for the requester.
     pub internal: bool,

@@ -118,7 +118,8 @@ pub struct TicketEvent {
     pub author: String,
     /// `created`, `comment`, `reply` (the requester's), `status`,
     /// `assigned`, `escalated`, `linked`, `unlinked`, `rated`, `inventory`,
-    /// `job_result` or `attachment`.
+    /// `job_result`, `attachment` or `article` (one written from the
+    /// ticket, `store::kb`).
     pub kind: String,
     /// An internal note, not for the requester.
     pub internal: bool,
@@ -128,7 +129,8 @@ pub struct TicketEvent {
     pub old_value: Option<String>,
     /// Value after.
     pub new_value: Option<String>,
-    /// What a `job_result` refers to: `diag` (later `install`, `script`).
+    /// What a `job_result` refers to: `diag` (later `install`, `script`);
+    /// an `attachment` or `article` entry, its own kind.
     pub ref_kind: Option<String>,
     /// The id of that run.
     pub ref_id: Option<i64>,
