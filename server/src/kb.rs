@@ -4,8 +4,11 @@
 //! query syntax can be typed in; [`suggestion_terms`] less the most
 //! common words), and how articles are suggested for a
 //! ticket ([`rank_suggestions`]: the ticket's software, its words, the
-//! software installed on its machines). The store runs the searches and
+//! software installed on its machines), and [`draft`]: an article
+//! drafted from a resolved ticket. The store runs the searches and
 //! calls these.
+
+pub mod draft;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -92,6 +92,7 @@ const API: &[(&str, &str, Need, &str, &str)] = &[
     ("POST", "/api/v1/tickets/{number}/assets", Technician, "/api/v1/tickets/1/assets", r#"{"asset":"{asset}"}"#),
     ("DELETE", "/api/v1/tickets/{number}/assets/{asset}", Technician, "/api/v1/tickets/1/assets/{asset}", ""),
     ("POST", "/api/v1/tickets/{number}/rating", Technician, "/api/v1/tickets/1/rating", r#"{"score":5}"#),
+    ("POST", "/api/v1/tickets/{number}/attachments", Technician, "/api/v1/tickets/1/attachments?name=roles.txt", "a role test"),
     ("POST", "/api/v1/kb", Technician, "/api/v1/kb", r#"{"title":"role test"}"#),
     ("PUT", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", r#"{"title":"renamed"}"#),
     ("DELETE", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", ""),
@@ -119,6 +120,10 @@ const CONSOLE: &[(&str, Need, &str, Fields)] = &[
     ("/console/tickets/{number}/link", Technician, "/console/tickets/1/link", &[("asset", "{asset}")]),
     ("/console/tickets/{number}/unlink", Technician, "/console/tickets/1/unlink", &[("asset", "{asset}")]),
     ("/console/tickets/{number}/diag", Technician, "/console/tickets/1/diag", &[("check", "system-summary"), ("asset", "{asset}")]),
+    ("/console/tickets/{number}/attachments", Technician, "/console/tickets/1/attachments", &[("internal", "1")]),
+    ("/console/kb/new", Technician, "/console/kb/new", &[("title", "role test"), ("action", "save")]),
+    ("/console/kb/{id}/edit", Technician, "/console/kb/1/edit", &[("title", "renamed"), ("visibility", "technicians"), ("action", "save")]),
+    ("/console/kb/{id}/delete", Technician, "/console/kb/1/delete", &[]),
     ("/console/rollouts", Technician, "/console/rollouts", &[("go", "create"), ("action", "script"), ("item", "no-such-script"), ("targets", "all")]),
     ("/console/rollouts/{id}/{command}", Technician, "/console/rollouts/1/pause", &[]),
     ("/console/rollouts/{id}/{command}", Technician, "/console/rollouts/1/abort", &[]),
@@ -317,6 +322,15 @@ fn state(server: &Server, path: &str) -> Option<String> {
             .to_string(),
         "/console/tickets/1/status" => ticket()["ticket"]["status"].to_string(),
         "/console/tickets/1/assign" => ticket()["ticket"]["assignee"].to_string(),
+        "/console/tickets/1/attachments" => get(server, "/api/v1/tickets/1/attachments")
+            .as_array()
+            .map_or(0, Vec::len)
+            .to_string(),
+        "/console/kb/new" | "/console/kb/1/delete" => get(server, "/api/v1/kb")
+            .as_array()
+            .map_or(0, Vec::len)
+            .to_string(),
+        "/console/kb/1/edit" => get(server, "/api/v1/kb/1")["title"].to_string(),
         "/console/admin/tokens" => get(server, "/api/v1/enrollment-tokens")
             .as_array()
             .map_or(0, Vec::len)
@@ -331,9 +345,14 @@ fn state(server: &Server, path: &str) -> Option<String> {
     })
 }
 
+/// Posts a form as a session would: an upload form as multipart with a
+/// small file, the rest URL-encoded.
 fn posted(b: &mut Browser, path: &str, csrf: Option<&str>, fields: &[(&str, &str)]) -> Reply {
     let mut all: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
     all.extend_from_slice(fields);
+    if path.ends_with("/attachments") {
+        return b.post_multipart(path, &all, ("file", "roles.txt", b"a role test"));
+    }
     b.post(path, &all)
 }
 

@@ -6,21 +6,24 @@ use anyhow::{Context, Result, bail};
 use crate::client::{Client, path_segment};
 use crate::render::{OutputFormat, Table, emit, print};
 use deskhand_api_types::kb::{
-    ArticleCreated, ArticleSummary, ArticleView, CreateArticle, ListQuery, SearchQuery,
-    SuggestedArticle, UpdateArticle,
+    ArticleCreated, ArticleDraft, ArticleSummary, ArticleView, CreateArticle, DraftQuery,
+    ListQuery, SearchQuery, SuggestedArticle, UpdateArticle,
 };
 use deskhand_api_types::tickets::parse_number;
 
 /// `deskhand kb`.
 #[derive(Debug, clap::Subcommand)]
 pub enum KbCmd {
-    /// Write an article.
+    /// Write an article, or one drafted from a resolved ticket.
     ///
-    /// Example: `deskhand kb add --title "Printer shows offline" --body-file fix.md --tag printing --applies-to cups --visibility requesters`.
+    /// Example: `deskhand kb add --title "Printer shows offline" --body-file fix.md --tag printing --applies-to cups --visibility requesters`;
+    /// `deskhand kb add --from-ticket 42` (the ticket's title, description,
+    /// public comments and resolution note; flags given replace the
+    /// draft's title, body and visibility and add tags and names).
     Add {
-        /// One line.
-        #[arg(long)]
-        title: String,
+        /// One line (the ticket's title with --from-ticket).
+        #[arg(long, required_unless_present = "from_ticket")]
+        title: Option<String>,
         /// The body, Markdown.
         #[arg(long, conflicts_with = "body_file")]
         body: Option<String>,
@@ -34,9 +37,17 @@ pub enum KbCmd {
         /// (repeatable); tickets about that software are suggested it.
         #[arg(long = "applies-to", value_name = "NAME")]
         applies_to: Vec<String>,
-        /// technicians (operators only) or requesters (requesters too).
-        #[arg(long, default_value = "technicians")]
-        visibility: String,
+        /// technicians (operators only; the default) or requesters
+        /// (requesters too).
+        #[arg(long)]
+        visibility: Option<String>,
+        /// Draft the article from this resolved ticket, which then names
+        /// it in its timeline.
+        #[arg(long, value_name = "TICKET")]
+        from_ticket: Option<String>,
+        /// With --from-ticket: quote the ticket's internal notes too.
+        #[arg(long, requires = "from_ticket")]
+        include_internal: bool,
     },
     /// Change an article: the fields given.
     Edit {
@@ -93,6 +104,26 @@ pub enum KbCmd {
     },
 }
 
+/// The article the server drafts from ticket `ticket` (resolved).
+pub(crate) async fn ticket_draft(
+    c: &Client,
+    ticket: &str,
+    include_internal: bool,
+) -> Result<ArticleDraft> {
+    let Ok(n) = parse_number(ticket) else {
+        bail!(
+            "`{ticket}` is not a ticket number; give one as `deskhand tickets list` shows it, e.g. 42"
+        );
+    };
+    c.get_query(
+        &format!("/api/v1/tickets/{n}/article-draft"),
+        &DraftQuery {
+            internal: include_internal.then_some(true),
+        },
+    )
+    .await
+}
+
 fn article_path(id: &str) -> String {
     format!("/api/v1/kb/{}", path_segment(id.trim()))
 }
@@ -144,17 +175,36 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: KbCmd) -> Result<()> {
             tags,
             applies_to,
             visibility,
+            from_ticket,
+            include_internal,
         } => {
-            let req = CreateArticle {
-                title,
-                body: body_text(body, body_file)?.unwrap_or_default(),
-                tags,
-                applies_to,
-                visibility: Some(visibility),
+            let body = body_text(body, body_file)?;
+            let req = match from_ticket {
+                Some(ticket) => {
+                    let mut d = ticket_draft(c, &ticket, include_internal).await?;
+                    d.title = title.unwrap_or(d.title);
+                    d.body = body.unwrap_or(d.body);
+                    d.tags.extend(tags);
+                    d.applies_to.extend(applies_to);
+                    d.visibility = visibility.or(d.visibility);
+                    d
+                }
+                None => CreateArticle {
+                    title: title.unwrap_or_default(),
+                    body: body.unwrap_or_default(),
+                    tags,
+                    applies_to,
+                    visibility: Some(visibility.unwrap_or_else(|| "technicians".into())),
+                    source_ticket: None,
+                },
             };
+            let from = req.source_ticket;
             let a: ArticleCreated = c.post("/api/v1/kb", &req).await?;
             if f == OutputFormat::Table {
-                outln!("added article {}: {}", a.id, a.title);
+                match from {
+                    Some(n) => outln!("added article {} from ticket {n}: {}", a.id, a.title),
+                    None => outln!("added article {}: {}", a.id, a.title),
+                }
                 return Ok(());
             }
             print(f, &a, || {
@@ -254,6 +304,10 @@ fn show_table(a: &ArticleView) -> Table {
         ("author", a.author.clone()),
         ("created", a.created_at.clone()),
         ("updated", a.updated_at.clone()),
+        (
+            "from ticket",
+            a.source_ticket.map(|n| n.to_string()).unwrap_or_default(),
+        ),
     ] {
         t.row(vec![k.into(), v]);
     }

@@ -67,6 +67,10 @@ pub enum TicketsCmd {
         /// Only tickets linked to this asset.
         #[arg(long)]
         asset: Option<String>,
+        /// Only tickets that came by these channels, comma-separated:
+        /// technician, agent, portal, email.
+        #[arg(long)]
+        channel: Option<String>,
     },
     /// A ticket in full: SLA clocks, timeline with attached results, and each
     /// linked asset's inventory summary, changes in the last 7 days and the
@@ -166,6 +170,11 @@ pub enum TicketsCmd {
         /// What fixed it.
         #[arg(long)]
         note: String,
+        /// Then write a knowledge-base article drafted from the ticket
+        /// (visible to technicians only; review it with `deskhand kb
+        /// edit`), as `deskhand kb add --from-ticket` does.
+        #[arg(long)]
+        draft_article: bool,
     },
     /// Close a resolved ticket for good.
     Close {
@@ -255,6 +264,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             priority,
             breaching,
             asset,
+            channel,
         } => {
             let q = TicketQuery {
                 status,
@@ -263,6 +273,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
                 assignee,
                 breaching: breaching.then_some(true),
                 asset,
+                channel,
             };
             let rows: Vec<TicketView> = c.get_query("/api/v1/tickets", &q).await?;
             print(f, &rows, || ticket_table(&rows))
@@ -344,7 +355,25 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
         }
         TicketsCmd::Open { ticket, note } => status(c, f, &ticket, "open", note).await,
         TicketsCmd::Pending { ticket, note } => status(c, f, &ticket, "pending", note).await,
-        TicketsCmd::Resolve { ticket, note } => status(c, f, &ticket, "resolved", note).await,
+        TicketsCmd::Resolve {
+            ticket,
+            note,
+            draft_article,
+        } => {
+            status(c, f, &ticket, "resolved", note).await?;
+            if draft_article {
+                let d = crate::kb::ticket_draft(c, &ticket, false).await?;
+                let a: deskhand_api_types::kb::ArticleCreated = c.post("/api/v1/kb", &d).await?;
+                if f == OutputFormat::Table {
+                    outln!(
+                        "drafted article {} from the ticket, for technicians only: review it with `deskhand kb edit {}` (or in the console)",
+                        a.id,
+                        a.id
+                    );
+                }
+            }
+            Ok(())
+        }
         TicketsCmd::Close { ticket, note } => status(c, f, &ticket, "closed", note).await,
         TicketsCmd::Reopen { ticket, note } => {
             let t: TicketView = c
@@ -513,6 +542,8 @@ fn event_text(e: &deskhand_api_types::tickets::TimelineEntryView) -> String {
         "created" => format!("opened \"{}\" [{new}]", e.body),
         "comment" if e.internal => format!("internal note: {}", e.body),
         "comment" => format!("comment: {}", e.body),
+        "reply" => format!("requester reply: {}", e.body),
+        "article" => e.body.clone(),
         "status" => with_note(format!("status {old} -> {new}")),
         "assigned" if e.new_value.is_none() => format!("unassigned (was {old})"),
         "assigned" => format!("assigned to {new}"),
@@ -577,6 +608,8 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
         ("status", t.status.clone()),
         ("priority", t.priority.clone()),
         ("requester", t.requester.clone()),
+        ("channel", t.channel.clone()),
+        ("account", opt(&t.requester_account)),
         ("category", t.category.clone()),
         ("software", t.software.clone()),
         ("assignee", opt(&t.assignee)),

@@ -1,6 +1,8 @@
 //! The knowledge base API: `/api/v1/kb` (articles, their search) and
 //! `/api/v1/tickets/{number}/kb` (the articles suggested for a ticket:
-//! its words, its software, the software on its machines).
+//! its words, its software, the software on its machines) and
+//! `/api/v1/tickets/{number}/article-draft` (an article drafted from a
+//! resolved ticket, to review and post back with its `source_ticket`).
 //!
 //! Any role reads; writing needs a technician and is audited by the
 //! store. Operators see every article, whatever its visibility.
@@ -13,13 +15,14 @@ use axum::{Json, Router};
 use super::error::{ApiError, ApiResult};
 use super::tickets::field;
 use super::{Authed, Shared};
+use crate::kb::draft::{DraftInput, TimelineNote, draft};
 use crate::kb::{Audience, MAX_RESULTS, Suggestion, Visibility};
 use crate::store::{Article, ArticleEdit, NewArticle, Role};
 use crate::tickets::parse_number;
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::kb::{
-    ArticleCreated, ArticleSummary, ArticleView, CreateArticle, ListQuery, SearchQuery,
-    SuggestedArticle, UpdateArticle,
+    ArticleCreated, ArticleDraft, ArticleSummary, ArticleView, CreateArticle, DraftQuery,
+    ListQuery, SearchQuery, SuggestedArticle, UpdateArticle,
 };
 use deskhand_api_types::server::ErrorBody;
 
@@ -45,6 +48,10 @@ pub(super) fn routes() -> Router<Shared> {
             get(show_article).put(update_article).delete(delete_article),
         )
         .route("/api/v1/tickets/{number}/kb", get(ticket_articles))
+        .route(
+            "/api/v1/tickets/{number}/article-draft",
+            get(ticket_article_draft),
+        )
 }
 
 // ---- views and input ----------------------------------------------------------
@@ -60,6 +67,7 @@ pub(super) fn article_view(a: Article) -> ArticleView {
         author: a.author,
         created_at: rfc3339(a.created_at),
         updated_at: rfc3339(a.updated_at),
+        source_ticket: a.source_ticket,
     }
 }
 
@@ -164,6 +172,7 @@ pub(super) async fn list_articles(
         (status = 201, description = "the article", body = ArticleCreated),
         (status = 400, description = "a field is missing or not valid", body = ErrorBody),
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "no such source ticket", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -184,7 +193,19 @@ pub(super) async fn create_article(
         },
     };
     let title = a.title.clone();
-    let id = s.store.create_article(a, op.0.name, unix_now()).await?;
+    let id = match req.source_ticket {
+        Some(n) if n > 0 => {
+            s.store
+                .create_article_from_ticket(a, n, op.0.name, unix_now())
+                .await?
+        }
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "source_ticket {n} is not a ticket number; give one as `deskhand tickets list` shows it"
+            )));
+        }
+        None => s.store.create_article(a, op.0.name, unix_now()).await?,
+    };
     Ok((StatusCode::CREATED, Json(ArticleCreated { id, title })))
 }
 
@@ -366,4 +387,77 @@ pub(super) async fn suggestions(
             article: article_summary(a),
         })
         .collect())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tickets/{number}/article-draft",
+    tag = "kb",
+    summary = "an article drafted from a resolved ticket, to review and post to /api/v1/kb",
+    params(
+        ("number" = String, Path, description = "ticket number: 42, #42 or T42"),
+        DraftQuery,
+    ),
+    responses(
+        (status = 200, description = "the draft: title, Markdown body, tags, applies-to, visibility technicians, source_ticket", body = CreateArticle),
+        (status = 400, description = "not a ticket number", body = ErrorBody),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the ticket is not resolved yet", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub(super) async fn ticket_article_draft(
+    State(s): State<Shared>,
+    _: Authed,
+    Path(n): Path<String>,
+    Query(q): Query<DraftQuery>,
+) -> ApiResult<ArticleDraft> {
+    let number = parse_number(&n).map_err(ApiError::bad_request)?;
+    Ok(Json(
+        article_draft(&s, number, q.internal.unwrap_or(false)).await?,
+    ))
+}
+
+/// The article drafted from ticket `number` (see
+/// [`crate::kb::draft::draft`]), as the API gives it.
+pub(super) async fn article_draft(
+    s: &Shared,
+    number: i64,
+    include_internal: bool,
+) -> Result<ArticleDraft, ApiError> {
+    let t = s.store.get_ticket(number).await?;
+    let timeline = s
+        .store
+        .ticket_events(number)
+        .await?
+        .into_iter()
+        .map(|e| TimelineNote {
+            kind: e.kind,
+            author: e.author,
+            internal: e.internal,
+            body: e.body,
+            new_value: e.new_value,
+        })
+        .collect();
+    let mut models = Vec::new();
+    for id in &t.assets {
+        if let Ok(a) = s.store.find_asset(id.clone()).await {
+            let model = format!("{} {}", a.manufacturer.trim(), a.model.trim());
+            models.push(model.trim().to_string());
+        }
+    }
+    let input = DraftInput {
+        timeline,
+        models,
+        include_internal,
+    };
+    let d = draft(&t, &input).map_err(|m| ApiError::new(StatusCode::CONFLICT, m))?;
+    Ok(ArticleDraft {
+        title: d.title,
+        body: d.body,
+        tags: d.tags,
+        applies_to: d.applies_to,
+        visibility: Some(d.visibility.as_str().into()),
+        source_ticket: Some(d.source_ticket),
+    })
 }

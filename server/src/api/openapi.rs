@@ -124,6 +124,7 @@ pub const BEARER: &str = "bearer";
         kb::update_article,
         kb::delete_article,
         kb::ticket_articles,
+        kb::ticket_article_draft,
         reports::ticket_report,
         reports::inventory_report,
     ),

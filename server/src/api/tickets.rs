@@ -77,6 +77,7 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
         title: t.title.clone(),
         requester: t.requester.clone(),
         channel: t.channel.as_str().into(),
+        requester_account: t.requester_account.clone(),
         category: t.category.clone(),
         software: t.software.clone(),
         priority: t.priority.as_str().into(),
@@ -217,7 +218,7 @@ pub(super) async fn create_ticket(
     params(TicketQuery),
     responses(
         (status = 200, description = "the matching tickets", body = Vec<TicketView>),
-        (status = 400, description = "a status or priority is not valid, or mine with assignee", body = ErrorBody),
+        (status = 400, description = "a status, priority or channel is not valid, or mine with assignee", body = ErrorBody),
         (status = 404, description = "no such asset", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -248,6 +249,7 @@ pub(super) async fn list_tickets(
         priorities: list(&q.priority, Priority::parse)?,
         assignee,
         asset,
+        channels: list(&q.channel, crate::tickets::Channel::parse)?,
     };
     let now = unix_now();
     let warning = s.tickets.sla.warning;

@@ -16,7 +16,9 @@ use crate::kb::{
 };
 use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 
+use super::tickets::append_ticket_event;
 use super::{Reader, Result, Store, StoreError, audit};
+use crate::tickets::decide::Entry;
 
 /// Migration 28 on SQLite: the articles and their FTS5 index.
 pub(super) const MIGRATION: &str = r#"
@@ -70,6 +72,14 @@ CREATE TABLE kb_articles (
 );
 CREATE INDEX kb_articles_search ON kb_articles USING gin (search);
 "#;
+
+/// Migration 32 on SQLite: the ticket an article was written from.
+pub(super) const SOURCE_TICKET_MIGRATION: &str =
+    "ALTER TABLE kb_articles ADD COLUMN source_ticket INTEGER REFERENCES tickets(id);";
+
+/// Migration 32 on PostgreSQL.
+pub(super) const SOURCE_TICKET_POSTGRES_MIGRATION: &str =
+    "ALTER TABLE kb_articles ADD COLUMN source_ticket BIGINT REFERENCES tickets(id);";
 
 /// SQLite's search structures for articles: the FTS5 table and the
 /// shadow tables FTS5 makes for it.
@@ -134,9 +144,13 @@ pub struct Article {
     pub created_at: i64,
     /// When it last changed.
     pub updated_at: i64,
+    /// The ticket it was written from, if any.
+    pub source_ticket: Option<i64>,
 }
 
-const ARTICLE_SELECT: &str = "SELECT a.id, a.title, a.body, a.tags, a.applies_to, a.visibility, a.author, a.created_at, a.updated_at FROM kb_articles a";
+/// An article's columns, as [`article_row`] reads them.
+const ARTICLE_COLUMNS: &str = "a.id, a.title, a.body, a.tags, a.applies_to, a.visibility, a.author, a.created_at, a.updated_at, a.source_ticket";
+const ARTICLE_SELECT: &str = "SELECT a.id, a.title, a.body, a.tags, a.applies_to, a.visibility, a.author, a.created_at, a.updated_at, a.source_ticket FROM kb_articles a";
 
 /// Lists are stored one item a line (items are one line each).
 fn joined(items: &[String]) -> String {
@@ -168,6 +182,7 @@ fn article_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Arti
         author: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        source_ticket: r.get(9)?,
     })
 }
 
@@ -208,7 +223,7 @@ fn full_text_query(dialect: Dialect, words: &[String], all: bool) -> String {
 /// weigh most. `?1` the query, `?2` the one visibility allowed (or
 /// NULL), `?3` the limit.
 fn search_sql(dialect: Dialect) -> String {
-    let cols = "a.id, a.title, a.body, a.tags, a.applies_to, a.visibility, a.author, a.created_at, a.updated_at";
+    let cols = ARTICLE_COLUMNS;
     match dialect {
         // bm25's weights follow the columns: title, body, tags, applies_to.
         Dialect::Sqlite => format!(
@@ -285,6 +300,53 @@ impl Store {
         self.write_at(now, move |tx| {
             let id = write_article(tx, None, &a, &by, now)?;
             audit(tx, now, &by, "kb.add", &format!("article {id}"), &a.title)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Writes a new article from ticket `ticket` (reviewed from a
+    /// [`draft`](crate::kb::draft::draft)): it records the ticket, and
+    /// the ticket's timeline says "article N written from this ticket",
+    /// in one transaction with the audit entry; its number.
+    pub async fn create_article_from_ticket(
+        &self,
+        a: NewArticle,
+        ticket: i64,
+        by: String,
+        now: i64,
+    ) -> Result<i64> {
+        self.write_at(now, move |tx| {
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM tickets WHERE id = ?1", [ticket], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "no ticket {ticket}; see `deskhand tickets list --status all`"
+                )));
+            }
+            let id = write_article(tx, None, &a, &by, now)?;
+            tx.execute(
+                "UPDATE kb_articles SET source_ticket = ?2 WHERE id = ?1",
+                params![id, ticket],
+            )?;
+            let entry = Entry::new(
+                now,
+                "article",
+                format!("article {id} written from this ticket"),
+            )
+            .reference("article", id);
+            append_ticket_event(tx, ticket, &by, &entry)?;
+            audit(
+                tx,
+                now,
+                &by,
+                "kb.add",
+                &format!("article {id}"),
+                &format!("{} (from ticket {ticket})", a.title),
+            )?;
             Ok(id)
         })
         .await

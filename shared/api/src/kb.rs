@@ -25,6 +25,9 @@ pub struct ArticleView {
     pub created_at: String,
     /// When it last changed, RFC 3339.
     pub updated_at: String,
+    /// The ticket it was written from, if any.
+    #[serde(default)]
+    pub source_ticket: Option<i64>,
 }
 
 /// An article as listed or found: without its body.
@@ -74,6 +77,26 @@ pub struct CreateArticle {
     pub applies_to: Vec<String>,
     /// `technicians` (the default) or `requesters`.
     pub visibility: Option<String>,
+    /// The resolved ticket it is written from (see `GET
+    /// /api/v1/tickets/{number}/article-draft`): recorded with the
+    /// article, and the ticket's timeline names the article.
+    #[serde(default)]
+    pub source_ticket: Option<i64>,
+}
+
+/// Answer of `GET /api/v1/tickets/{number}/article-draft`: an article
+/// to review, then send as a [`CreateArticle`] (it is one, with
+/// `source_ticket` set).
+pub type ArticleDraft = CreateArticle;
+
+/// Query of `GET /api/v1/tickets/{number}/article-draft`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct DraftQuery {
+    /// Quote the ticket's internal notes too (left out if absent).
+    pub internal: Option<bool>,
 }
 
 /// Body of `PUT /api/v1/kb/{id}`: the fields to change; absent ones

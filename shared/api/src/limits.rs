@@ -75,7 +75,9 @@ pub fn body_limit(path: &str) -> Option<BodyLimit> {
             what: "e-mails",
             advice: "the message is refused; ask its sender for smaller attachments",
         })
-    } else if path.starts_with("/api/v1/tickets/") && path.ends_with("/attachments") {
+    } else if (path.starts_with("/api/v1/tickets/") || path.starts_with("/console/tickets/"))
+        && path.ends_with("/attachments")
+    {
         Some(BodyLimit {
             bytes: ATTACHMENT_BODY_LIMIT,
             what: "attachments",

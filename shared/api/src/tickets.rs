@@ -36,6 +36,10 @@ pub struct TicketView {
     /// Where it came from: `technician`, `agent`, `portal` or `email`.
     #[serde(default)]
     pub channel: String,
+    /// The requester's OS account, `AGENT_ID/USER`, when they asked
+    /// from their machine.
+    #[serde(default)]
+    pub requester_account: Option<String>,
     /// Free category.
     pub category: String,
     /// The software it is about.
@@ -97,8 +101,10 @@ pub struct TimelineEntryView {
     pub at: String,
     /// Who.
     pub author: String,
-    /// `created`, `comment`, `status`, `assigned`, `escalated`, `linked`,
-    /// `unlinked`, `rated`, `inventory` or `job_result`.
+    /// `created`, `comment`, `reply` (the requester's), `status`,
+    /// `assigned`, `escalated`, `linked`, `unlinked`, `rated`,
+    /// `inventory`, `job_result`, `attachment` or `article` (an article
+    /// written from the ticket: `job` names it, kind `article`).
     pub kind: String,
     /// Internal note, not for the requester.
     pub internal: bool,
@@ -197,6 +203,10 @@ pub struct TicketQuery {
     pub breaching: Option<bool>,
     /// Only tickets linked to this asset (id, host name or serial).
     pub asset: Option<String>,
+    /// Comma-separated channels they came by: technician, agent, portal,
+    /// email.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

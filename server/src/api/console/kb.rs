@@ -1,7 +1,7 @@
 //! The knowledge base's pages: the articles (or a search's results) and
 //! an article with its Markdown body rendered by `markdown` (escaped
-//! throughout); a ticket's page shows its suggestions with
-//! [`suggested`].
+//! throughout), with links to `kb_edit`'s forms for technicians; a
+//! ticket's page shows its suggestions with [`suggested`].
 
 use axum::extract::{Path, Query, State};
 use deskhand_api_types::kb::{ListQuery, SearchQuery, SuggestedArticle};
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{ConsoleUser, PageResult, markdown, page};
 use crate::api::Shared;
+use crate::store::Role;
 
 /// `?q=` of the articles' page.
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +43,9 @@ pub(in crate::api) async fn articles(
         "Knowledge base",
         html! {
             h1 { "Knowledge base" }
+            @if user.may(Role::Technician) {
+                p { a.button href="/console/kb/new" { "New article" } }
+            }
             form.search method="get" action="/console/kb" {
                 input name="q" value=(q) placeholder="words to search for" aria-label="search";
                 button type="submit" { "Search" }
@@ -58,7 +62,7 @@ pub(in crate::api) async fn articles(
                     }
                 }
             }
-            @if rows.is_empty() { p.muted { "No article. Add one with `deskhand kb add`." } }
+            @if rows.is_empty() { p.muted { "No article. Add one with New article or `deskhand kb add`." } }
         },
     )
 }
@@ -79,9 +83,20 @@ pub(in crate::api) async fn article(
                 " - visible to " (a.visibility)
                 @if !a.applies_to.is_empty() { " - applies to " (a.applies_to.join(", ")) }
                 @if !a.tags.is_empty() { " - tags: " (a.tags.join(", ")) }
+                @if let Some(n) = a.source_ticket {
+                    " - written from " a href=(format!("/console/tickets/{n}")) { "ticket " (n) }
+                }
             }
             div.article { (markdown::render(&a.body)) }
-            p { a href="/console/kb" { "All articles" } }
+            p {
+                @if user.may(Role::Technician) {
+                    a.button href=(format!("/console/kb/{}/edit", a.id)) { "Edit" }
+                    " "
+                    a.button.secondary href=(format!("/console/kb/{}/delete", a.id)) { "Remove" }
+                    " "
+                }
+                a href="/console/kb" { "All articles" }
+            }
         },
     )
 }

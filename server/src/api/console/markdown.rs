@@ -1,6 +1,6 @@
 //! A small Markdown renderer for knowledge-base articles, safe by
 //! construction: the source is parsed into blocks (headings, paragraphs,
-//! lists, code) and inline spans (code, strong, `*emphasis*`, http(s) links)
+//! lists, code, `>` quotes) and inline spans (code, strong, `*emphasis*`, http(s) links)
 //! and every piece of text goes into maud, which escapes it. Raw HTML in
 //! the source is shown as text, never passed through; a link to anything
 //! but `http://` or `https://` stays text.
@@ -18,6 +18,8 @@ enum Block {
     List { ordered: bool, items: Vec<String> },
     /// Fenced or indented code, as written.
     Code(String),
+    /// `> ` lines, each kept a line (someone's words, quoted).
+    Quote(Vec<String>),
 }
 
 /// One inline span.
@@ -28,6 +30,12 @@ enum Span {
     Strong(String),
     Emphasis(String),
     Link { text: String, url: String },
+}
+
+/// A quoted line's text: `> text`, or `>` alone for an empty line.
+fn quoted(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix('>')?;
+    Some(rest.strip_prefix(' ').unwrap_or(rest))
 }
 
 fn list_item(line: &str) -> Option<(bool, &str)> {
@@ -96,6 +104,14 @@ fn blocks(source: &str) -> Vec<Block> {
         } else if line.trim().is_empty() {
             flush(&mut para, &mut out);
             i += 1;
+        } else if quoted(line).is_some() {
+            flush(&mut para, &mut out);
+            let mut quote = Vec::new();
+            while let Some(text) = lines.get(i).and_then(|l| quoted(l)) {
+                quote.push(text.to_string());
+                i += 1;
+            }
+            out.push(Block::Quote(quote));
         } else if let Some((level, text)) = heading(line) {
             flush(&mut para, &mut out);
             out.push(Block::Heading(level, text.to_string()));
@@ -208,6 +224,12 @@ pub(super) fn render(source: &str) -> Markup {
                 Block::List { ordered: true, items } => ol { @for i in &items { li { (inline(i)) } } },
                 Block::List { ordered: false, items } => ul { @for i in &items { li { (inline(i)) } } },
                 Block::Code(t) => pre { code { (t) } },
+                Block::Quote(lines) => blockquote {
+                    @for (n, l) in lines.iter().enumerate() {
+                        @if n > 0 { br; }
+                        (inline(l))
+                    }
+                },
             }
         }
     }

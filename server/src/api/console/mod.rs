@@ -15,10 +15,13 @@
 //!   page as they stream in.
 //! - `tickets` and `ticket_actions`: the ticket queue, a ticket's page,
 //!   and its actions (comment, assign, escalate, status, link an asset,
-//!   attach a diagnostic).
+//!   attach a diagnostic); `ticket_files`: its attachments, downloaded
+//!   through the API's handler and uploaded by technicians.
 //! - `kb` and `markdown`: the knowledge base's articles, a search, an
 //!   article's page (its Markdown rendered with everything escaped), and
-//!   the articles a ticket's page suggests.
+//!   the articles a ticket's page suggests; `kb_edit`: the new, edit
+//!   (with a preview) and remove forms, and a draft from a resolved
+//!   ticket.
 //! - `work` and `rollout_form`: the rollouts with the "new rollout" form
 //!   (preview, create), and a rollout's page with its polled progress and
 //!   pause, resume, approve and abort.
@@ -40,6 +43,7 @@ mod diag_live;
 mod fragment;
 mod jobs;
 mod kb;
+mod kb_edit;
 mod login;
 mod markdown;
 mod operators;
@@ -47,6 +51,7 @@ mod pages;
 mod reports;
 mod rollout_form;
 mod ticket_actions;
+mod ticket_files;
 mod tickets;
 mod work;
 
@@ -146,8 +151,30 @@ pub(super) fn routes() -> Router<Shared> {
             "/console/tickets/{number}/diag",
             post(ticket_actions::attach_diag),
         )
+        .route(
+            "/console/tickets/{number}/attachments",
+            post(ticket_files::upload).layer(axum::extract::DefaultBodyLimit::max(
+                deskhand_api_types::limits::ATTACHMENT_BODY_LIMIT,
+            )),
+        )
+        .route(
+            "/console/tickets/{number}/attachments/{id}",
+            get(ticket_files::download),
+        )
         .route("/console/kb", get(kb::articles))
+        .route(
+            "/console/kb/new",
+            get(kb_edit::new_form).post(kb_edit::create),
+        )
         .route("/console/kb/{id}", get(kb::article))
+        .route(
+            "/console/kb/{id}/edit",
+            get(kb_edit::edit_form).post(kb_edit::update),
+        )
+        .route(
+            "/console/kb/{id}/delete",
+            get(kb_edit::delete_form).post(kb_edit::delete),
+        )
         .route("/console/rollouts", get(work::rollouts).post(work::create))
         .route("/console/rollouts/{id}", get(work::rollout))
         .route(

@@ -1,5 +1,6 @@
 //! A ticket's actions from its page: comment (public or internal),
-//! status (open, pending, resolved, closed), assign, escalate, link and
+//! status (open, pending, resolved, closed; resolving may go on to the
+//! article drafted from the ticket), assign, escalate, link and
 //! unlink an asset, and attach a diagnostic run on a linked asset. Each
 //! checks the form's CSRF token, then goes through the API's own handler
 //! (the same roles and checks), and returns to the ticket's page.
@@ -50,6 +51,9 @@ pub(in crate::api) struct StatusForm {
     status: String,
     #[serde(default)]
     note: String,
+    /// When resolving: then the "new article" form, drafted from it.
+    #[serde(default)]
+    draft_article: Option<String>,
 }
 
 pub(in crate::api) async fn status(
@@ -59,6 +63,7 @@ pub(in crate::api) async fn status(
     Form(f): Form<StatusForm>,
 ) -> PageResult {
     user.check(&f.csrf)?;
+    let draft = f.draft_article.is_some_and(|v| !v.is_empty()) && f.status.trim() == "resolved";
     let req = StatusRequest {
         status: f.status,
         note: f.note,
@@ -70,6 +75,10 @@ pub(in crate::api) async fn status(
         axum::Json(req),
     )
     .await?;
+    if draft {
+        let number = crate::tickets::parse_number(&n).map_err(ApiError::bad_request)?;
+        return back(&format!("/console/kb/new?from_ticket={number}"));
+    }
     back(&format!("/console/tickets/{}", n.trim()))
 }
 

@@ -2,7 +2,10 @@
 //! clocks, the timeline with attached diagnostic rows and jobs, linked
 //! assets with their recent changes, and for technicians the forms of
 //! `ticket_actions` (comment public or internal, assign, escalate,
-//! status, link and unlink an asset, attach a diagnostic).
+//! status, link and unlink an asset, attach a diagnostic). A
+//! requester's ticket shows its channel, the requester's OS account,
+//! their replies marked as such and the attachments (`ticket_files`);
+//! a resolved one offers to become an article (`kb_edit`).
 
 use axum::extract::{Path, Query, State};
 use deskhand_api_types::tickets::{JobRefView, LinkedAssetView, TicketQuery};
@@ -17,7 +20,7 @@ use crate::store::Role;
 /// to 100 of the last 7 days).
 const RECENT_CHANGES_SHOWN: usize = 5;
 
-/// `?status=&mine=&breaching=` of the queue.
+/// `?status=&priority=&mine=&breaching=&channel=` of the queue.
 #[derive(Debug, Default, Deserialize)]
 pub(in crate::api) struct QueueParams {
     #[serde(default)]
@@ -28,6 +31,8 @@ pub(in crate::api) struct QueueParams {
     mine: Option<String>,
     #[serde(default)]
     breaching: Option<String>,
+    #[serde(default)]
+    channel: String,
 }
 
 pub(in crate::api) async fn tickets(
@@ -40,6 +45,7 @@ pub(in crate::api) async fn tickets(
         priority: Some(p.priority.trim().to_string()).filter(|v| !v.is_empty()),
         mine: p.mine.as_ref().map(|_| true),
         breaching: p.breaching.as_ref().map(|_| true),
+        channel: Some(p.channel.trim().to_string()).filter(|v| !v.is_empty()),
         ..TicketQuery::default()
     };
     let axum::Json(rows) =
@@ -57,18 +63,24 @@ pub(in crate::api) async fn tickets(
                     }
                 }
                 input name="priority" value=(p.priority) placeholder="priority, e.g. urgent,high" aria-label="priority";
+                select name="channel" aria-label="channel" {
+                    @for ch in ["", "technician", "agent", "portal", "email"] {
+                        option value=(ch) selected[ch == p.channel.trim()] { @if ch.is_empty() { "any channel" } @else { (ch) } }
+                    }
+                }
                 label { input type="checkbox" name="mine" value="1" checked[p.mine.is_some()]; " mine" }
                 label { input type="checkbox" name="breaching" value="1" checked[p.breaching.is_some()]; " breaching" }
                 button type="submit" { "Filter" }
             }
             table {
-                tr { th { "#" } th { "Title" } th { "Status" } th { "Priority" } th.wide { "Assignee" } th { "SLA" } }
+                tr { th { "#" } th { "Title" } th { "Status" } th { "Priority" } th.wide { "Channel" } th.wide { "Assignee" } th { "SLA" } }
                 @for t in &rows {
                     tr {
                         td { a href=(format!("/console/tickets/{}", t.number)) { (t.number) } }
                         td { (t.title) }
                         td { (t.status) }
                         td { (t.priority) }
+                        td.wide { (t.channel) }
                         td.wide { (t.assignee.clone().unwrap_or_default()) }
                         td { @if t.breached { span.breached { "breached" } } @else if t.at_risk { span.at-risk { "at risk" } } @else { "ok" } }
                     }
@@ -88,6 +100,13 @@ pub(in crate::api) async fn ticket(
         crate::api::tickets::show_ticket(State(s.clone()), user.authed(), Path(n)).await?;
     let t = &d.ticket;
     let suggestions = crate::api::kb::suggestions(&s, t.number, 5).await?;
+    let axum::Json(files) = crate::api::ticket_files::list_attachments(
+        State(s.clone()),
+        user.authed(),
+        Path(t.number.to_string()),
+    )
+    .await?;
+    let resolved = matches!(t.status.as_str(), "resolved" | "closed");
     let url = format!("/console/tickets/{}", t.number);
     page(
         &user,
@@ -98,12 +117,24 @@ pub(in crate::api) async fn ticket(
                 tr { th { "Status" } td { (t.status) } }
                 tr { th { "Priority" } td { (t.priority) " (tier " (t.tier) ")" } }
                 tr { th { "Requester" } td { (t.requester) } }
+                tr { th { "Channel" } td { (channel_label(&t.channel)) } }
+                @if let Some(account) = &t.requester_account {
+                    tr { th { "Requester's account" } td { code { (account) } } }
+                }
                 tr { th { "Assignee" } td { (t.assignee.clone().unwrap_or_else(|| "nobody".into())) } }
                 tr { th { "First response" } td { (clock(&t.first_response)) } }
                 tr { th { "Resolution" } td { (clock(&t.resolution)) } }
             }
             @if !d.description.is_empty() { h2 { "Description" } pre { (d.description) } }
             (super::kb::suggested(&suggestions))
+            @if resolved && user.may(Role::Technician) {
+                form.inline method="get" action="/console/kb/new" {
+                    input type="hidden" name="from_ticket" value=(t.number);
+                    label { input type="checkbox" name="internal" value="1"; " quote internal notes" }
+                    button type="submit" { "Turn into an article" }
+                }
+            }
+            (super::ticket_files::section(&user, t.number, &files))
             h2 { "Linked assets" }
             @if d.linked_assets.is_empty() { p.muted { "None." } }
             @for l in &d.linked_assets { (linked_asset(&user, &url, l)) }
@@ -129,9 +160,16 @@ pub(in crate::api) async fn ticket(
             h2 { "Timeline" }
             div.timeline {
                 @for e in &d.timeline {
-                    div.entry.internal[e.internal] {
-                        div.meta { (e.at) " - " (e.author) " - " (e.kind) @if e.internal { " (internal)" } }
+                    div.entry.internal[e.internal].reply[e.kind == "reply"] {
+                        div.meta {
+                            (e.at) " - " (e.author) " - "
+                            @if e.kind == "reply" { strong { "requester reply" } } @else { (e.kind) }
+                            @if e.internal { " (internal)" }
+                        }
                         @if !e.body.is_empty() { div { (e.body) } }
+                        @if let Some(id) = e.job.as_ref().filter(|j| j.kind == "article").map(|j| j.id) {
+                            div { a href=(format!("/console/kb/{id}")) { "Read article " (id) } }
+                        }
                         @if let (Some(old), Some(new)) = (&e.old_value, &e.new_value) { div.muted { (old) " -> " (new) } }
                         @if let Some(j) = &e.job { (attached(j)) }
                     }
@@ -166,11 +204,23 @@ pub(in crate::api) async fn ticket(
                         }
                     }
                     label { "Note (needed to resolve)" input name="note"; }
+                    label { input type="checkbox" name="draft_article" value="1"; " and draft an article (when resolving)" }
                     button type="submit" { "Change status" }
                 }
             }
         },
     )
+}
+
+/// Where a ticket came from, in words.
+fn channel_label(channel: &str) -> &str {
+    match channel {
+        "agent" => "agent (deskhand-agent help on the requester's machine)",
+        "portal" => "portal (the requester's own page)",
+        "email" => "email",
+        "technician" => "technician",
+        _ => channel,
+    }
 }
 
 fn clock(c: &deskhand_api_types::tickets::SlaClockView) -> Markup {

@@ -360,3 +360,85 @@ async fn requesters_do_not_see_technicians_articles() {
         .expect("search");
     assert_eq!(all.len(), 2);
 }
+
+#[tokio::test]
+async fn an_article_from_a_ticket_records_it_and_the_ticket_names_the_article() {
+    let (_d, s) = store().await;
+    let ticket = s
+        .create_ticket(
+            crate::store::NewTicket {
+                channel: crate::tickets::Channel::Email,
+                requester_account: None,
+                title: "Printer offline".into(),
+                description: String::new(),
+                requester: "alice@example.com".into(),
+                category: String::new(),
+                software: "cups".into(),
+                priority: crate::tickets::Priority::Normal,
+                targets: crate::tickets::sla::SlaTargets {
+                    first_response: 3600,
+                    resolution: 28800,
+                },
+                assets: Vec::new(),
+            },
+            "admin".into(),
+            100,
+        )
+        .await
+        .expect("ticket");
+    let id = s
+        .create_article_from_ticket(
+            article(
+                "Printer offline",
+                "Restart the spooler.",
+                &["cups"],
+                Visibility::Technicians,
+            ),
+            ticket,
+            "bob".into(),
+            200,
+        )
+        .await
+        .expect("from the ticket");
+    let a = s.get_article(id).await.expect("get");
+    assert_eq!(a.source_ticket, Some(ticket));
+    let plain = add(&s, article("Other", "", &[], Visibility::Technicians)).await;
+    assert_eq!(s.get_article(plain).await.expect("get").source_ticket, None);
+    let found = s
+        .search_articles("spooler".into(), Audience::Operators, 10)
+        .await
+        .expect("search");
+    assert_eq!(found.first().and_then(|a| a.source_ticket), Some(ticket));
+
+    let events = s.ticket_events(ticket).await.expect("timeline");
+    let last = events.last().expect("an entry");
+    assert_eq!(last.kind, "article");
+    assert_eq!(last.body, format!("article {id} written from this ticket"));
+    assert_eq!(last.ref_kind.as_deref(), Some("article"));
+    assert_eq!(last.ref_id, Some(id));
+    assert!(!last.internal);
+    let audit = s.list_audit(10).await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.action == "kb.add"
+            && e.target == format!("article {id}")
+            && e.detail.contains(&format!("from ticket {ticket}"))),
+        "{audit:?}"
+    );
+
+    // No such ticket: nothing is written.
+    let e = s
+        .create_article_from_ticket(
+            article("Orphan", "", &[], Visibility::Technicians),
+            ticket + 100,
+            "bob".into(),
+            300,
+        )
+        .await
+        .expect_err("no ticket");
+    assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+    let all = s
+        .list_articles(Audience::Operators, 100)
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 2, "the orphan was not written");
+}

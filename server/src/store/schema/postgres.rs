@@ -31,6 +31,8 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (28, crate::store::kb::POSTGRES_MIGRATION),
     (29, crate::store::tickets::REQUESTERS_POSTGRES_MIGRATION),
     (30, crate::store::mail::POSTGRES_MIGRATION),
+    (31, super::RESERVED),
+    (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

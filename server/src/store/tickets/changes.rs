@@ -218,7 +218,7 @@ fn apply_row(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
 
 /// Appends a timeline entry; the ticket's last change is then its time.
 /// Returns the entry's id.
-pub(super) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<i64> {
+pub(in crate::store) fn append(tx: &Conn, number: i64, author: &str, e: &Entry) -> Result<i64> {
     let id: i64 = tx.query_row(
         "INSERT INTO ticket_events (ticket_id, at, author, kind, internal, body, old_value, new_value, ref_kind, ref_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",

@@ -28,7 +28,9 @@ pub(super) use attachments::{REQUESTERS_MIGRATION, REQUESTERS_POSTGRES_MIGRATION
 pub use crate::tickets::Change as TicketChange;
 /// A ticket as stored: the rules' own type, under the store's old name.
 pub use crate::tickets::Ticket as TicketRecord;
-pub(super) use changes::{apply_change, insert_ticket, move_asset_links};
+pub(super) use changes::{
+    append as append_ticket_event, apply_change, insert_ticket, move_asset_links,
+};
 
 /// The ticket tables, one migration.
 pub(super) const MIGRATION: &str = r#"
@@ -118,7 +120,8 @@ pub struct TicketEvent {
     pub author: String,
     /// `created`, `comment`, `reply` (the requester's), `status`,
     /// `assigned`, `escalated`, `linked`, `unlinked`, `rated`, `inventory`,
-    /// `job_result` or `attachment`.
+    /// `job_result`, `attachment` or `article` (one written from the
+    /// ticket, `store::kb`).
     pub kind: String,
     /// An internal note, not for the requester.
     pub internal: bool,
@@ -128,7 +131,8 @@ pub struct TicketEvent {
     pub old_value: Option<String>,
     /// Value after.
     pub new_value: Option<String>,
-    /// What a `job_result` refers to: `diag` (later `install`, `script`).
+    /// What a `job_result` refers to: `diag` (later `install`, `script`);
+    /// an `attachment` or `article` entry, its own kind.
     pub ref_kind: Option<String>,
     /// The id of that run.
     pub ref_id: Option<i64>,
@@ -145,6 +149,8 @@ pub struct TicketFilter {
     pub assignee: Option<String>,
     /// Linked to this asset id.
     pub asset: Option<String>,
+    /// Any of these channels; empty means all.
+    pub channels: Vec<Channel>,
 }
 
 /// What a help request from an agent attaches to its new ticket.

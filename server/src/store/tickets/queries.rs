@@ -169,6 +169,12 @@ impl Store {
                     sql_list(filter.priorities.iter().map(|p| p.as_str()))
                 ));
             }
+            if !filter.channels.is_empty() {
+                sql.push_str(&format!(
+                    " AND channel IN ({})",
+                    sql_list(filter.channels.iter().map(|c| c.as_str()))
+                ));
+            }
             sql.push_str(
                 " AND (CAST(?1 AS TEXT) IS NULL OR assignee = ?1)
                   AND (CAST(?2 AS TEXT) IS NULL OR id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?2))

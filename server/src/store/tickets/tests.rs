@@ -176,7 +176,7 @@ async fn a_ticket_lives_through_its_statuses_with_a_timeline_and_audit() {
 }
 
 #[tokio::test]
-async fn lists_filter_by_status_priority_assignee_and_asset() {
+async fn lists_filter_by_status_priority_assignee_asset_and_channel() {
     let (_d, s) = store().await;
     let a = s
         .create_ticket(new_ticket(), "admin".into(), 1)
@@ -185,6 +185,7 @@ async fn lists_filter_by_status_priority_assignee_and_asset() {
     let mut low = new_ticket();
     low.priority = Priority::Low;
     low.assets = vec!["pc2".into()];
+    low.channel = crate::tickets::Channel::Email;
     let b = s.create_ticket(low, "admin".into(), 2).await.expect("b");
     s.change_ticket(
         b,
@@ -214,6 +215,19 @@ async fn lists_filter_by_status_priority_assignee_and_asset() {
         ..TicketFilter::default()
     };
     assert_eq!(numbers(s.list_tickets(on_pc2).await.expect("pc2")), [b]);
+    let by_email = TicketFilter {
+        channels: vec![crate::tickets::Channel::Email],
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(by_email).await.expect("email")), [b]);
+    let either = TicketFilter {
+        channels: vec![
+            crate::tickets::Channel::Technician,
+            crate::tickets::Channel::Email,
+        ],
+        ..TicketFilter::default()
+    };
+    assert_eq!(numbers(s.list_tickets(either).await.expect("both")), [b, a]);
     let new_only = TicketFilter {
         statuses: vec![Status::New],
         ..TicketFilter::default()

@@ -62,3 +62,27 @@ fn blocks_are_headings_lists_code_and_paragraphs() {
         "<p>Use <code>lpstat -t</code> and <em>then</em> <strong>restart</strong>.</p>"
     );
 }
+
+#[test]
+fn quoted_lines_are_one_quote_each_line_kept_and_escaped() {
+    let b = blocks("Before\n> Yes, and\n>\n> <b>green</b>\nAfter");
+    assert_eq!(
+        b,
+        vec![
+            Block::Paragraph("Before".into()),
+            Block::Quote(vec![
+                "Yes, and".into(),
+                String::new(),
+                "<b>green</b>".into()
+            ]),
+            Block::Paragraph("After".into()),
+        ]
+    );
+    let html = render("> ## not a heading\n> <script>x</script>").into_string();
+    assert!(html.contains("<blockquote>## not a heading<br>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;x&lt;/script&gt;</blockquote>"),
+        "{html}"
+    );
+    assert!(!html.contains("<h3>"), "{html}");
+}
