@@ -5,7 +5,7 @@
 //! requester's OS account with this table.
 
 use crate::store::sql::{OptionalExtension, params};
-use crate::store::{Result, Store, StoreError};
+use crate::store::{Result, Store, StoreError, audit};
 use crate::tickets::attachment::MAX_ATTACHMENTS_PER_TICKET;
 use crate::tickets::decide::Entry;
 
@@ -162,6 +162,14 @@ impl Store {
             let mut e = Entry::new(now, "attachment", file.name.as_str()).reference("attachment", id);
             e.internal = file.internal;
             append(tx, number, &by, &e)?;
+            audit(
+                tx,
+                now,
+                &by,
+                "ticket.attach",
+                &format!("ticket {number}"),
+                &format!("{} ({size} bytes){}", file.name, if file.internal { ", internal" } else { "" }),
+            )?;
             Ok(AttachmentInfo {
                 id,
                 ticket: number,
