@@ -62,6 +62,7 @@ mod manual;
 mod migrate;
 mod nodes;
 mod open;
+mod portal;
 mod reader;
 mod rollouts;
 mod schema;
@@ -92,6 +93,7 @@ pub use link_log::{Follow as LinkFollow, KEEP_SECS as LINK_LOG_KEEP_SECS, Logged
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
+pub use portal::PortalSession;
 pub use reader::Reader;
 pub use rollouts::{
     AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
