@@ -20,8 +20,12 @@
 //! the rest are answered "too many requests" and closed at once; a caller
 //! has [`admission::REQUEST_DEADLINE`] to send its request; refusals are
 //! logged as one summary line per 10 s.
+//!
+//! `deskhand-agent help --open` asks the same socket for a requester
+//! portal link instead ([`portal`]).
 
 pub mod admission;
+pub mod portal;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,6 +54,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct HelpAsk {
     /// The user's words.
     pub message: String,
+    /// Asks for a portal link ([`portal`]) instead of a ticket.
+    pub portal: bool,
 }
 
 /// What the agent answers.
@@ -59,6 +65,8 @@ pub struct HelpReply {
     pub ticket: Option<i64>,
     /// Why there is none.
     pub error: Option<String>,
+    /// The portal link asked for.
+    pub url: Option<String>,
 }
 
 /// A help request for the session to forward.
@@ -76,6 +84,7 @@ pub struct HelpJob {
 #[derive(Debug, Clone)]
 pub struct HelpDesk {
     jobs: mpsc::Sender<HelpJob>,
+    portal: mpsc::Sender<portal::PortalJob>,
     connected: Arc<AtomicBool>,
 }
 
@@ -83,20 +92,24 @@ pub struct HelpDesk {
 #[derive(Debug)]
 pub struct HelpInbox {
     jobs: mpsc::Receiver<HelpJob>,
+    portal: mpsc::Receiver<portal::PortalJob>,
     connected: Arc<AtomicBool>,
 }
 
 /// A connected pair.
 pub fn channel() -> (HelpDesk, HelpInbox) {
     let (tx, rx) = mpsc::channel(4);
+    let (portal_tx, portal_rx) = mpsc::channel(4);
     let connected = Arc::new(AtomicBool::new(false));
     (
         HelpDesk {
             jobs: tx,
+            portal: portal_tx,
             connected: connected.clone(),
         },
         HelpInbox {
             jobs: rx,
+            portal: portal_rx,
             connected,
         },
     )
@@ -409,6 +422,7 @@ mod unix {
             if let Ok(frame) = encode_frame(&HelpReply {
                 ticket: None,
                 error: Some(why.to_string()),
+                url: None,
             }) {
                 let _ = stream.try_write(&frame);
             }
@@ -449,6 +463,15 @@ mod unix {
         let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
             .await
             .map_err(|_| anyhow!("the caller sent no request in time"))??;
+        if ask.portal {
+            let user = tokio::task::spawn_blocking(move || account(uid))
+                .await
+                .unwrap_or_else(|_| format!("uid {uid}"));
+            let reply = super::portal::answer(&desk, user).await;
+            return tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
+                .await
+                .map_err(|_| anyhow!("the caller did not take the answer"))?;
+        }
         // Only a request that can go out counts against the user's pace.
         let checked = check_message(&ask.message).and_then(|m| {
             if !desk.connected() {
@@ -479,10 +502,12 @@ mod unix {
             Ok(n) => HelpReply {
                 ticket: Some(n),
                 error: None,
+                url: None,
             },
             Err(e) => HelpReply {
                 ticket: None,
                 error: Some(e),
+                url: None,
             },
         };
         tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
@@ -494,6 +519,23 @@ mod unix {
     /// returns the ticket number.
     pub async fn ask(path: &Path, message: &str) -> Result<i64> {
         let message = check_message(message).map_err(anyhow::Error::msg)?;
+        let reply = exchange(
+            path,
+            HelpAsk {
+                message,
+                portal: false,
+            },
+        )
+        .await?;
+        match (reply.ticket, reply.error) {
+            (Some(n), _) => Ok(n),
+            (None, Some(e)) => Err(anyhow!(e)),
+            (None, None) => Err(anyhow!("the agent answered without a ticket number")),
+        }
+    }
+
+    /// Sends one request to the running agent and returns its answer.
+    pub(in crate::help) async fn exchange(path: &Path, ask: HelpAsk) -> Result<HelpReply> {
         let mut stream = UnixStream::connect(path).await.map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
@@ -509,27 +551,20 @@ mod unix {
         })?;
         // A busy agent answers "too many requests" and closes without
         // reading: then the write may fail, but its answer is still there.
-        let sent = write_frame(&mut stream, &HelpAsk { message }).await;
+        let sent = write_frame(&mut stream, &ask).await;
         let reply = tokio::time::timeout(
             ANSWER_TIMEOUT + std::time::Duration::from_secs(5),
             read_frame::<HelpReply>(&mut stream),
         )
         .await
         .map_err(|_| anyhow!("the deskhand agent did not answer in time; call your help desk"));
-        let reply = match (sent, reply) {
-            (_, Ok(Ok(reply))) => reply,
-            (Err(e), _) => {
-                return Err(e.context(
-                    "sending the request to the deskhand agent; try again, or call your help desk",
-                ));
-            }
-            (Ok(()), Err(e)) => return Err(e),
-            (Ok(()), Ok(Err(e))) => return Err(e.context("reading the agent's answer")),
-        };
-        match (reply.ticket, reply.error) {
-            (Some(n), _) => Ok(n),
-            (None, Some(e)) => Err(anyhow!(e)),
-            (None, None) => Err(anyhow!("the agent answered without a ticket number")),
+        match (sent, reply) {
+            (_, Ok(Ok(reply))) => Ok(reply),
+            (Err(e), _) => Err(e.context(
+                "sending the request to the deskhand agent; try again, or call your help desk",
+            )),
+            (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(Err(e))) => Err(e.context("reading the agent's answer")),
         }
     }
 }

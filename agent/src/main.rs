@@ -177,7 +177,14 @@ fn real_main(cli: Cli) -> Result<()> {
             follow,
             json,
         } => run_diag(check, args, follow, json),
-        Command::Help { message } => help(&help_socket, &message),
+        Command::Help {
+            message,
+            open,
+            print,
+        } => match message {
+            Some(message) if !open => help(&help_socket, &message),
+            _ => portal(&help_socket, print),
+        },
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -231,6 +238,28 @@ fn help(socket: &std::path::Path, message: &str) -> Result<()> {
         let _ = (socket, message);
         bail!(
             "help requests reach the agent over a local socket, which this build supports on Linux and macOS only; please call your help desk"
+        )
+    }
+}
+
+/// `help --open`: a portal link from the running agent, opened in the
+/// browser (or only printed).
+fn portal(socket: &std::path::Path, print_only: bool) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use deskhand_agent::help::portal;
+        let url = runtime()?.block_on(portal::ask_link(socket))?;
+        println!("{url}");
+        if !print_only {
+            portal::open_in_browser(&url)?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (socket, print_only);
+        bail!(
+            "the help portal is reached through the agent's local socket, which this build supports on Linux and macOS only; please call your help desk"
         )
     }
 }

@@ -104,6 +104,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         large_messages: Default::default(),
         job_finished: job_finished.clone(),
         node_name: settings.node_name.clone(),
+        public_url: settings.public_url.clone(),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
