@@ -44,6 +44,7 @@ mod manual;
 pub mod openapi;
 mod operators;
 pub mod params;
+mod portal;
 pub mod reports;
 pub mod rollouts;
 mod select;
@@ -124,6 +125,7 @@ pub fn router(state: Shared) -> Router {
         .merge(jobs::routes())
         .merge(rollouts::routes())
         .merge(console::routes())
+        .merge(portal::routes())
         .merge(tickets::routes())
         .merge(ticket_files::routes())
         .merge(kb::routes())

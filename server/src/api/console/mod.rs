@@ -41,7 +41,7 @@ mod fragment;
 mod jobs;
 mod kb;
 mod login;
-mod markdown;
+pub(in crate::api) mod markdown;
 mod operators;
 mod pages;
 mod reports;
@@ -100,7 +100,7 @@ fn static_hash() -> &'static str {
 }
 
 /// The path a static file is served at.
-fn static_path(name: &str) -> String {
+pub(in crate::api) fn static_path(name: &str) -> String {
     format!("/console/static/{}/{name}", static_hash())
 }
 
@@ -305,7 +305,7 @@ pub(super) type PageResult = Result<Response, ConsoleError>;
 
 /// Adds the headers every console response carries: no inline script or
 /// style, no framing, no sniffing, no referrer outside the console.
-fn secured(body: Html<String>) -> Response {
+pub(in crate::api) fn secured(body: Html<String>) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -328,7 +328,7 @@ fn secured(body: Html<String>) -> Response {
 }
 
 /// A page without the navigation (login, errors).
-fn bare(title: &str, body: Markup) -> Markup {
+pub(in crate::api) fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
