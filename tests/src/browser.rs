@@ -64,6 +64,15 @@ impl Browser {
     }
 
     fn request(&mut self, method: &str, path: &str, body: &str) -> Reply {
+        self.request_as(
+            method,
+            path,
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+        )
+    }
+
+    fn request_as(&mut self, method: &str, path: &str, kind: &str, body: &[u8]) -> Reply {
         let mut s = std::net::TcpStream::connect(&self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
@@ -73,11 +82,12 @@ impl Browser {
             .map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.addr,
             body.len()
         )
         .expect("send");
+        s.write_all(body).expect("send the body");
         let mut raw = String::new();
         s.read_to_string(&mut raw).expect("read");
         let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
@@ -120,6 +130,38 @@ impl Browser {
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect();
         self.request("POST", path, &body.join("&"))
+    }
+
+    /// POSTs a `multipart/form-data` form: text fields and one file
+    /// (field name, file name, bytes).
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> Reply {
+        let boundary = "deskhand-test-boundary-7d41";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let (name, file_name, bytes) = file;
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.request_as(
+            "POST",
+            path,
+            &format!("multipart/form-data; boundary={boundary}"),
+            &body,
+        )
     }
 
     /// Logs in; returns the login's reply.
