@@ -200,6 +200,27 @@ fn a_requester_opens_follows_answers_and_rates_a_ticket_from_their_pc() {
         &server.cli(&["tickets", "resolve", &n, "--note", "new VPN profile"]),
         "resolve",
     );
+    // Not solved after all: the requester reopens it; IT resolves again.
+    let page = b.get(&format!("/portal/tickets/{n}"));
+    assert!(page.body.contains("/reopen\""), "{}", page.body);
+    let r = b.post(&format!("/portal/tickets/{n}/reopen"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        server.json(&["tickets", "show", &n])["ticket"]["status"],
+        "open"
+    );
+    let r = b.post(&format!("/portal/tickets/{n}/reopen"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 409, "an open ticket is not reopened: {}", r.body);
+    ok(
+        &server.cli(&[
+            "tickets",
+            "resolve",
+            &n,
+            "--note",
+            "new VPN profile, really",
+        ]),
+        "resolve again",
+    );
     let page = b.get(&format!("/portal/tickets/{n}"));
     assert!(page.body.contains("/rate\""), "{}", page.body);
     let r = b.post(
