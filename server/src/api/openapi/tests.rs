@@ -106,13 +106,12 @@ fn routed() -> (BTreeSet<String>, BTreeSet<String>) {
         }
         let routes = routes_in(code).unwrap_or_else(|e| panic!("{file}: {e}"));
         for (path, methods) in routes {
-            // The console is HTML for browsers, outside the API's
-            // document by design.
-            let set = if path == "/console" || path.starts_with("/console/") {
-                &mut console
-            } else {
-                &mut api
-            };
+            // The console and the requester portal are HTML for
+            // browsers, outside the API's document by design.
+            let html = ["/console", "/portal"]
+                .iter()
+                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+            let set = if html { &mut console } else { &mut api };
             for method in methods {
                 set.insert(format!("{method} {path}"));
             }
