@@ -376,3 +376,43 @@ fn articles_for_requesters_are_suggested_and_one_that_solved_it_opens_no_ticket(
     let mut anon = Browser::new(&server.api);
     assert_eq!(anon.get("/portal/kb/suggest?q=vpn").status, 401);
 }
+
+#[test]
+fn a_ticket_opened_while_the_machine_is_offline_says_so_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, agent, id, mut run) = server_with_agent(dir.path());
+    let (mut b, _) = signed_in(&server, &agent);
+    run.stop();
+    wait_for(WAIT, "the agent offline", || {
+        (!server.is_online(&id)).then_some(())
+    });
+    // The session outlives the agent's connection (it is not revoked).
+    let home = b.get("/portal");
+    assert_eq!(home.status, 200);
+    let csrf = home.csrf().expect("csrf");
+    let n = ticket_of(&b.post_multipart(
+        "/portal/tickets",
+        &[("csrf", &csrf), ("title", "Laptop will not wake up")],
+        ("file", "", b""),
+    ));
+    let note = wait_for(WAIT, "the note that the machine was offline", || {
+        let t = server.json(&["tickets", "show", &n]);
+        t["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .find(|e| e["kind"] == "comment" && e["internal"] == true)
+            .map(|e| e["body"].as_str().unwrap_or_default().to_string())
+    });
+    assert!(note.contains("could not be asked"), "{note}");
+    let t = server.json(&["tickets", "show", &n]);
+    assert!(
+        t["ticket"]["first_response_at"].is_null(),
+        "an internal note is no response: {t}"
+    );
+    let page = b.get(&format!("/portal/tickets/{n}"));
+    assert!(
+        !page.body.contains("could not be asked"),
+        "the note is internal"
+    );
+}
