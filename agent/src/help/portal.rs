@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{HelpDesk, HelpInbox, HelpReply, NOT_CONNECTED};
+use super::{HelpDesk, HelpInbox, NOT_CONNECTED};
 
 /// How long the agent waits for the server's link.
 const LINK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,15 +74,16 @@ impl HelpDesk {
 }
 
 /// The socket's answer to a portal request from `user`.
-pub(super) async fn answer(desk: &HelpDesk, user: String) -> HelpReply {
+#[cfg(unix)]
+pub(super) async fn answer(desk: &HelpDesk, user: String) -> super::HelpReply {
     tracing::info!(%user, "portal link asked by a local user");
     match desk.portal_link(user).await {
-        Ok(url) => HelpReply {
+        Ok(url) => super::HelpReply {
             ticket: None,
             error: None,
             url: Some(url),
         },
-        Err(e) => HelpReply {
+        Err(e) => super::HelpReply {
             ticket: None,
             error: Some(e),
             url: None,
