@@ -96,7 +96,8 @@ fn agent_ok(column: &str) -> String {
 
 impl Store {
     /// Stores a new link for `account`, valid [`LINK_SECS`] from `now`;
-    /// links long over are deleted in the same step.
+    /// links long over, and sessions past their longest life
+    /// (`crate::passwords::MAX_SECS`), are deleted in the same step.
     pub async fn create_portal_link(
         &self,
         token_hash: String,
@@ -107,6 +108,10 @@ impl Store {
             tx.execute(
                 "DELETE FROM portal_links WHERE expires_at < ?1",
                 [now - KEEP_USED_LINKS_SECS],
+            )?;
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE created_at <= ?1",
+                [now - crate::passwords::MAX_SECS],
             )?;
             tx.execute(
                 "INSERT INTO portal_links (token_hash, agent_id, os_user, created_at, expires_at)

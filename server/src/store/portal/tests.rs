@@ -119,6 +119,28 @@ async fn sessions_are_found_by_hash_touched_closed_and_know_their_agent() {
 }
 
 #[tokio::test]
+async fn minting_a_link_deletes_sessions_past_their_longest_life() {
+    let (_dir, s) = store().await;
+    let max = crate::passwords::MAX_SECS;
+    s.open_portal_session("old".into(), alice(), "c".into(), 100)
+        .await
+        .expect("open");
+    s.open_portal_session("new".into(), alice(), "c".into(), 200)
+        .await
+        .expect("open");
+    s.create_portal_link("h".into(), alice(), 100 + max)
+        .await
+        .expect("mint");
+    assert_eq!(s.portal_session("old".into()).await.expect("read"), None);
+    assert!(
+        s.portal_session("new".into())
+            .await
+            .expect("read")
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn deflections_are_counted_by_period() {
     let (_dir, s) = store().await;
     for at in [100, 150, 200] {
