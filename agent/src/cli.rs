@@ -111,9 +111,20 @@ pub enum Command {
     ///
     /// Example: `deskhand-agent help "Outlook crashes when I open the calendar"`.
     /// Any local user may run it; the running agent service forwards it.
+    ///
+    /// `deskhand-agent help --open` opens the help portal in your browser
+    /// instead, signed in as you on this machine: follow your tickets,
+    /// reply, rate.
     Help {
         /// What is wrong, in your words.
-        message: String,
+        #[arg(required_unless_present = "open")]
+        message: Option<String>,
+        /// Open the help portal in your browser (a link valid once, for 5 minutes).
+        #[arg(long, conflicts_with = "message")]
+        open: bool,
+        /// With --open: print the link only, do not start a browser.
+        #[arg(long, requires = "open")]
+        print: bool,
     },
     /// Show this agent's identity and enrollment.
     Status {

@@ -23,11 +23,15 @@
 //! the rest are answered "too many requests" and closed at once; a caller
 //! has [`admission::REQUEST_DEADLINE`] to send its request; refusals are
 //! logged as one summary line per 10 s.
+//!
+//! `deskhand-agent help --open` asks the same channel for a requester
+//! portal link instead ([`portal`]).
 
 pub mod account;
 pub mod admission;
 #[cfg(windows)]
 mod pipe_windows;
+pub mod portal;
 #[cfg(unix)]
 mod socket_unix;
 #[cfg(windows)]
@@ -53,7 +57,11 @@ use admission::{
     REQUEST_DEADLINE,
 };
 #[cfg(windows)]
+use pipe_windows::exchange;
+#[cfg(windows)]
 pub use pipe_windows::{ask, serve};
+#[cfg(unix)]
+use socket_unix::exchange;
 #[cfg(unix)]
 pub use socket_unix::{ask, serve};
 
@@ -84,6 +92,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct HelpAsk {
     /// The user's words.
     pub message: String,
+    /// Asks for a portal link ([`portal`]) instead of a ticket.
+    pub portal: bool,
 }
 
 /// What the agent answers.
@@ -93,6 +103,8 @@ pub struct HelpReply {
     pub ticket: Option<i64>,
     /// Why there is none.
     pub error: Option<String>,
+    /// The portal link asked for.
+    pub url: Option<String>,
 }
 
 /// A help request for the session to forward.
@@ -110,6 +122,7 @@ pub struct HelpJob {
 #[derive(Debug, Clone)]
 pub struct HelpDesk {
     jobs: mpsc::Sender<HelpJob>,
+    portal: mpsc::Sender<portal::PortalJob>,
     connected: Arc<AtomicBool>,
 }
 
@@ -117,20 +130,24 @@ pub struct HelpDesk {
 #[derive(Debug)]
 pub struct HelpInbox {
     jobs: mpsc::Receiver<HelpJob>,
+    portal: mpsc::Receiver<portal::PortalJob>,
     connected: Arc<AtomicBool>,
 }
 
 /// A connected pair.
 pub fn channel() -> (HelpDesk, HelpInbox) {
     let (tx, rx) = mpsc::channel(4);
+    let (portal_tx, portal_rx) = mpsc::channel(4);
     let connected = Arc::new(AtomicBool::new(false));
     (
         HelpDesk {
             jobs: tx,
+            portal: portal_tx,
             connected: connected.clone(),
         },
         HelpInbox {
             jobs: rx,
+            portal: portal_rx,
             connected,
         },
     )
@@ -364,6 +381,7 @@ where
             return Err(encode_frame(&HelpReply {
                 ticket: None,
                 error: Some(why.to_string()),
+                url: None,
             })
             .unwrap_or_default());
         }
@@ -438,6 +456,15 @@ where
     let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
         .await
         .map_err(|_| anyhow!("the caller sent no request in time"))??;
+    if ask.portal {
+        let user = tokio::task::spawn_blocking(who)
+            .await
+            .unwrap_or_else(|_| account.to_string());
+        let reply = portal::answer(&desk, user).await;
+        return tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
+            .await
+            .map_err(|_| anyhow!("the caller did not take the answer"))?;
+    }
     // Only a request that can go out counts against the user's pace.
     let checked = check_message(&ask.message).and_then(|m| {
         if !desk.connected() {
@@ -465,10 +492,12 @@ where
         Ok(n) => HelpReply {
             ticket: Some(n),
             error: None,
+            url: None,
         },
         Err(e) => HelpReply {
             ticket: None,
             error: Some(e),
+            url: None,
         },
     };
     tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))

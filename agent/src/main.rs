@@ -181,7 +181,14 @@ fn real_main(cli: Cli) -> Result<()> {
             follow,
             json,
         } => run_diag(check, args, follow, json),
-        Command::Help { message } => help(&help_socket, &message),
+        Command::Help {
+            message,
+            open,
+            print,
+        } => match message {
+            Some(message) if !open => help(&help_socket, &message),
+            _ => portal(&help_socket, print),
+        },
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -235,6 +242,28 @@ fn help(socket: &std::path::Path, message: &str) -> Result<()> {
         let _ = (socket, message);
         bail!(
             "help requests reach the agent over a local socket or pipe, which this platform lacks; please call your help desk"
+        )
+    }
+}
+
+/// `help --open`: a portal link from the running agent, opened in the
+/// browser (or only printed).
+fn portal(socket: &std::path::Path, print_only: bool) -> Result<()> {
+    #[cfg(any(unix, windows))]
+    {
+        use deskhand_agent::help::portal;
+        let url = runtime()?.block_on(portal::ask_link(socket))?;
+        println!("{url}");
+        if !print_only {
+            portal::open_in_browser(&url)?;
+        }
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (socket, print_only);
+        bail!(
+            "the help portal is reached through the agent's local socket or pipe, which this platform lacks; please call your help desk"
         )
     }
 }

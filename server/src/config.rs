@@ -366,9 +366,35 @@ pub fn public_url(
     })
 }
 
+/// The public URL once the API is bound: a default one taken from a
+/// listening address with port 0 (any free port, as tests use) gets the
+/// port the API was given; any other is kept as it is.
+pub fn with_bound_port(public_url: &str, bound_port: u16) -> String {
+    match public_url.strip_suffix(":0") {
+        Some(base) if !base.ends_with(':') => format!("{base}:{bound_port}"),
+        _ => public_url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_public_url_gets_the_port_the_api_was_bound_to() {
+        assert_eq!(
+            with_bound_port("http://127.0.0.1:0", 40999),
+            "http://127.0.0.1:40999"
+        );
+        assert_eq!(
+            with_bound_port("https://help.example.com", 40999),
+            "https://help.example.com"
+        );
+        assert_eq!(
+            with_bound_port("http://[::1]:8443", 40999),
+            "http://[::1]:8443"
+        );
+    }
 
     #[test]
     fn the_public_url_is_the_configured_one_or_the_apis_own_address() {

@@ -97,38 +97,17 @@ fn check(req: &HelpRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens the ticket for a help request and says which, or why not.
-pub async fn open_ticket(
+/// The asset of `agent_id` (when it has one) and one line on its stored
+/// inventory for a ticket's timeline: "fresh" when its hash is
+/// `reported`, the one the agent just sent.
+pub async fn inventory_line(
     store: &Store,
-    settings: &TicketSettings,
     agent_id: &str,
-    req: HelpRequest,
-) -> HelpAnswer {
-    let request_id = req.request_id;
-    let answer = |r: Result<i64, String>| match r {
-        Ok(n) => HelpAnswer {
-            request_id,
-            ticket: Some(n),
-            error: None,
-        },
-        Err(e) => HelpAnswer {
-            request_id,
-            ticket: None,
-            error: Some(e),
-        },
-    };
-    if let Err(e) = check(&req) {
-        warn!(%agent_id, error = %e, "refusing a help request");
-        return answer(Err(e));
-    }
-    let now = unix_now();
-    // The inventory the agent sent just before was handled first on the
-    // same stream; say whether it is the one stored.
-    let (assets, inventory) = match store.find_asset(agent_id.to_string()).await {
+    reported: Option<&str>,
+) -> (Vec<String>, String) {
+    match store.find_asset(agent_id.to_string()).await {
         Ok(a) => {
-            let fresh = req
-                .inventory_hash
-                .is_some_and(|h| h.to_hex() == a.inventory_hash);
+            let fresh = reported.is_some_and(|h| h == a.inventory_hash);
             let os = format!("{} {}", a.os_name, a.os_version);
             let model = format!("{} {}", a.manufacturer, a.model);
             let packages = format!("{} packages", a.software_count);
@@ -156,7 +135,38 @@ pub async fn open_ticket(
             Vec::new(),
             "no inventory of this machine is stored yet".to_string(),
         ),
+    }
+}
+
+/// Opens the ticket for a help request and says which, or why not.
+pub async fn open_ticket(
+    store: &Store,
+    settings: &TicketSettings,
+    agent_id: &str,
+    req: HelpRequest,
+) -> HelpAnswer {
+    let request_id = req.request_id;
+    let answer = |r: Result<i64, String>| match r {
+        Ok(n) => HelpAnswer {
+            request_id,
+            ticket: Some(n),
+            error: None,
+        },
+        Err(e) => HelpAnswer {
+            request_id,
+            ticket: None,
+            error: Some(e),
+        },
     };
+    if let Err(e) = check(&req) {
+        warn!(%agent_id, error = %e, "refusing a help request");
+        return answer(Err(e));
+    }
+    let now = unix_now();
+    // The inventory the agent sent just before was handled first on the
+    // same stream; say whether it is the one stored.
+    let reported = req.inventory_hash.map(|h| h.to_hex());
+    let (assets, inventory) = inventory_line(store, agent_id, reported.as_deref()).await;
     let priority = Priority::Normal;
     let ticket = NewTicket {
         title: title_of(&req.message),

@@ -51,6 +51,7 @@ pub mod migrate;
 pub mod nodes;
 pub mod passwords;
 pub mod pki;
+pub mod portal;
 pub mod presence;
 pub mod relay;
 pub mod rollouts;

@@ -113,6 +113,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         large_messages: Default::default(),
         job_finished: job_finished.clone(),
         node_name: settings.node_name.clone(),
+        public_url: crate::config::with_bound_port(&settings.public_url, api_addr.port()),
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(

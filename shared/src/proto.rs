@@ -92,6 +92,16 @@ pub enum AgentMessage {
     /// after a fresh inventory report. Answered by
     /// [`ServerMessage::HelpAnswer`].
     HelpRequest(HelpRequest),
+    /// An end user on this machine asks for a link that opens the
+    /// requester portal signed in as them; on the control stream.
+    /// Answered by [`ServerMessage::PortalLink`].
+    PortalLinkRequest {
+        /// Chosen by the agent; the answer carries it back.
+        request_id: u64,
+        /// The local account that asked, from the local socket's peer
+        /// credentials (never a name the user typed).
+        user: String,
+    },
 }
 
 /// An end user's help request, relayed by the agent.
@@ -204,6 +214,16 @@ pub enum ServerMessage {
     Fetch(crate::jobs::FetchReply),
     /// The ticket opened for a [`HelpRequest`], or why not.
     HelpAnswer(HelpAnswer),
+    /// The single-use portal link minted for a
+    /// [`AgentMessage::PortalLinkRequest`], or why there is none.
+    PortalLink {
+        /// The request's id.
+        request_id: u64,
+        /// The link, valid for a few minutes and once.
+        url: Option<String>,
+        /// Why there is none.
+        error: Option<String>,
+    },
 }
 
 /// The server accepts an agent's session.

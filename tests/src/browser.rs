@@ -133,7 +133,8 @@ impl Browser {
     }
 
     /// POSTs a `multipart/form-data` form: text fields, then one file
-    /// field (`name`, file name, bytes).
+    /// field (`name`, file name, bytes), its type claimed from the file
+    /// name as a browser does.
     pub fn post_multipart(
         &mut self,
         path: &str,
@@ -153,7 +154,8 @@ impl Browser {
         let (name, file_name, bytes) = file;
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/html\r\n\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {}\r\n\r\n",
+                claimed_type(file_name)
             )
             .as_bytes(),
         );
@@ -170,5 +172,15 @@ impl Browser {
     /// Logs in; returns the login's reply.
     pub fn login(&mut self, name: &str, password: &str) -> Reply {
         self.post("/console/login", &[("name", name), ("password", password)])
+    }
+}
+
+/// The type a browser claims for a file of this name.
+fn claimed_type(file_name: &str) -> &'static str {
+    match file_name.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("html" | "htm") => "text/html",
+        Some("txt" | "log") => "text/plain",
+        _ => "application/octet-stream",
     }
 }

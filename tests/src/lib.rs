@@ -783,6 +783,21 @@ impl Agent {
             .expect("running deskhand-agent help")
     }
 
+    /// Runs `deskhand-agent help --open --print` against this agent: the
+    /// portal link it printed, or the command's output on failure.
+    pub fn portal_link(&self) -> std::result::Result<String, Output> {
+        let out = Command::new(bin("deskhand-agent"))
+            .arg("--help-socket")
+            .arg(self.help_socket())
+            .args(["help", "--open", "--print"])
+            .output()
+            .expect("running deskhand-agent help --open");
+        if !out.status.success() {
+            return Err(out);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     fn log_path(&self) -> PathBuf {
         self.state_dir.with_extension("log")
     }

@@ -153,6 +153,7 @@ fn admit(pipe: NamedPipeServer, reception: &Reception<String>, agent: Option<&st
             debug!(error = %e, "could not identify a help pipe client");
             if let Ok(frame) = encode_frame(&HelpReply {
                 ticket: None,
+                url: None,
                 error: Some(
                     "the agent could not tell which account is asking; call your help desk".into(),
                 ),
@@ -194,12 +195,21 @@ fn requester(sid: &Sid, key: &str, own: bool) -> String {
 /// its pipe and returns the ticket number.
 pub async fn ask(path: &Path, message: &str) -> Result<i64> {
     let message = check_message(message).map_err(anyhow::Error::msg)?;
+    let ask = HelpAsk {
+        message,
+        portal: false,
+    };
+    reply_result(exchange(path, ask).await?)
+}
+
+/// Sends one request to the running agent and returns its answer.
+pub(super) async fn exchange(path: &Path, ask: HelpAsk) -> Result<HelpReply> {
     let name = pipe_name(path)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     // Blocking pipe I/O on a thread of its own, which the process's exit
     // ends if the agent never answers.
     std::thread::spawn(move || {
-        let _ = tx.send(exchange(&name, message));
+        let _ = tx.send(exchange_blocking(&name, &ask));
     });
     match tokio::time::timeout(ANSWER_TIMEOUT + Duration::from_secs(5), rx).await {
         Ok(Ok(answer)) => answer,
@@ -213,15 +223,15 @@ pub async fn ask(path: &Path, message: &str) -> Result<i64> {
 }
 
 /// One request and its answer.
-fn exchange(name: &str, message: String) -> Result<i64> {
+fn exchange_blocking(name: &str, ask: &HelpAsk) -> Result<HelpReply> {
     let mut pipe = open(name)?;
     // A busy agent answers "too many requests" and closes without
     // reading: then the write may fail, but its answer is still there.
-    let sent = encode_frame(&HelpAsk { message })
+    let sent = encode_frame(ask)
         .map_err(anyhow::Error::from)
         .and_then(|frame| Ok(pipe.write_all(&frame).and_then(|()| pipe.flush())?));
     match (sent, read_frame(&mut pipe)) {
-        (_, Ok(reply)) => reply_result(reply),
+        (_, Ok(reply)) => Ok(reply),
         (Err(e), _) => Err(e.context(
             "sending the request to the deskhand agent; try again, or call your help desk",
         )),

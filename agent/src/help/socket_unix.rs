@@ -111,6 +111,15 @@ fn admit(stream: UnixStream, reception: &Reception<u32>) {
 /// returns the ticket number.
 pub async fn ask(path: &Path, message: &str) -> Result<i64> {
     let message = check_message(message).map_err(anyhow::Error::msg)?;
+    let ask = HelpAsk {
+        message,
+        portal: false,
+    };
+    reply_result(exchange(path, ask).await?)
+}
+
+/// Sends one request to the running agent and returns its answer.
+pub(super) async fn exchange(path: &Path, ask: HelpAsk) -> Result<HelpReply> {
     let mut stream = UnixStream::connect(path).await.map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
@@ -126,22 +135,19 @@ pub async fn ask(path: &Path, message: &str) -> Result<i64> {
     })?;
     // A busy agent answers "too many requests" and closes without
     // reading: then the write may fail, but its answer is still there.
-    let sent = write_frame(&mut stream, &HelpAsk { message }).await;
+    let sent = write_frame(&mut stream, &ask).await;
     let reply = tokio::time::timeout(
         ANSWER_TIMEOUT + std::time::Duration::from_secs(5),
         read_frame::<_, HelpReply>(&mut stream),
     )
     .await
     .map_err(|_| anyhow!("the deskhand agent did not answer in time; call your help desk"));
-    let reply = match (sent, reply) {
-        (_, Ok(Ok(reply))) => reply,
-        (Err(e), _) => {
-            return Err(e.context(
-                "sending the request to the deskhand agent; try again, or call your help desk",
-            ));
-        }
-        (Ok(()), Err(e)) => return Err(e),
-        (Ok(()), Ok(Err(e))) => return Err(e.context("reading the agent's answer")),
-    };
-    reply_result(reply)
+    match (sent, reply) {
+        (_, Ok(Ok(reply))) => Ok(reply),
+        (Err(e), _) => Err(e.context(
+            "sending the request to the deskhand agent; try again, or call your help desk",
+        )),
+        (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(Err(e))) => Err(e.context("reading the agent's answer")),
+    }
 }

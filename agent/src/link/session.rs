@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 use super::state::{Effect, Ending, Event, JobCommand, State, Timer};
 use super::{ANSWER_TIMEOUT, SessionEnd};
 use crate::facts;
-use crate::help::{HelpInbox, HelpJob};
+use crate::help::HelpInbox;
+use crate::help::portal::Asked;
 use crate::jobs::{JobEvent, Jobs};
 
 /// How long the diagnostic attached to a help request may run.
@@ -36,10 +37,11 @@ pub(super) type JobsLink<'a> = (
     &'a mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
 );
 
-/// The next help request, or never without a help inbox.
-async fn next_help(help: &mut Option<HelpInbox>) -> Option<HelpJob> {
+/// The next help request or portal link request, or never without a
+/// help inbox.
+async fn next_help(help: &mut Option<HelpInbox>) -> Option<Asked> {
     match help {
-        Some(inbox) => inbox.next().await,
+        Some(inbox) => inbox.next_asked().await,
         None => std::future::pending().await,
     }
 }
@@ -60,6 +62,10 @@ struct Io<'a> {
     reply: Option<oneshot::Sender<Result<i64, String>>>,
     /// Help requests sent, waiting for their answer.
     waiting: HashMap<u64, oneshot::Sender<Result<i64, String>>>,
+    /// Where the answer to the portal link request being sent goes.
+    portal_reply: Option<oneshot::Sender<Result<String, String>>>,
+    /// Portal link requests sent, waiting for their answer.
+    portal_waiting: HashMap<u64, oneshot::Sender<Result<String, String>>>,
 }
 
 fn slot(timer: Timer) -> usize {
@@ -121,6 +127,18 @@ impl Io<'_> {
                     }
                     None
                 }
+                Effect::PortalSent(request_id) => {
+                    if let Some(reply) = self.portal_reply.take() {
+                        self.portal_waiting.insert(request_id, reply);
+                    }
+                    None
+                }
+                Effect::PortalAnswered { request_id, answer } => {
+                    if let Some(reply) = self.portal_waiting.remove(&request_id) {
+                        let _ = reply.send(answer);
+                    }
+                    None
+                }
                 Effect::SetTimer(timer, at) => {
                     self.timers[slot(timer)] = Some(at);
                     None
@@ -171,6 +189,8 @@ pub(super) async fn converse(
             timers: [None; 2],
             reply: None,
             waiting: HashMap::new(),
+            portal_reply: None,
+            portal_waiting: HashMap::new(),
         };
         if let Some(end) = io.carry_out(&mut state, effects).await? {
             return Ok(end);
@@ -199,10 +219,16 @@ pub(super) async fn converse(
                 alarm_at = next;
             }
             let events = tokio::select! {
-                Some(job) = next_help(help) => {
-                    io.reply = Some(job.reply);
-                    vec![Event::HelpAsked { message: job.message, requester: job.requester }]
-                }
+                Some(asked) = next_help(help) => match asked {
+                    Asked::Help(job) => {
+                        io.reply = Some(job.reply);
+                        vec![Event::HelpAsked { message: job.message, requester: job.requester }]
+                    }
+                    Asked::Portal(job) => {
+                        io.portal_reply = Some(job.reply);
+                        vec![Event::PortalAsked { user: job.user }]
+                    }
+                },
                 () = &mut alarm, if alarm_at.is_some() => {
                     alarm_at = None;
                     io.take_due(now()).into_iter().map(Event::Timer).collect()

@@ -54,6 +54,11 @@ pub enum Event {
     },
     /// The answer to [`Effect::Diagnose`].
     Diagnosed(DiagResult),
+    /// An end user asked for a portal link.
+    PortalAsked {
+        /// The local account that asked.
+        user: String,
+    },
 }
 
 /// The timers a session sets.
@@ -91,6 +96,15 @@ pub enum Effect {
         request_id: u64,
         /// Its ticket, or why there is none.
         answer: Result<i64, String>,
+    },
+    /// The portal link request went out with this id.
+    PortalSent(u64),
+    /// The answer to a portal link request: the link, or why there is none.
+    PortalAnswered {
+        /// The request.
+        request_id: u64,
+        /// The link, or why there is none.
+        answer: Result<String, String>,
     },
     /// Fire [`Event::Timer`] at this instant (replacing an earlier one).
     SetTimer(Timer, Instant),
@@ -205,6 +219,15 @@ impl State {
                     }),
                 ]
             }
+            Event::PortalAsked { user } => {
+                self.next_request += 1;
+                let request_id = self.next_request;
+                info!(request_id, %user, "asking for a portal link");
+                vec![
+                    Effect::Send(AgentMessage::PortalLinkRequest { request_id, user }),
+                    Effect::PortalSent(request_id),
+                ]
+            }
             Event::Diagnosed(diagnostic) => {
                 let Some((message, requester)) = self.asking.take() else {
                     return Vec::new();
@@ -272,6 +295,17 @@ impl State {
                     request_id: a.request_id,
                     answer,
                 }]
+            }
+            ServerMessage::PortalLink {
+                request_id,
+                url,
+                error,
+            } => {
+                let answer = match (url, error) {
+                    (Some(url), _) => Ok(url),
+                    (None, e) => Err(e.unwrap_or_else(|| "the server made no link".into())),
+                };
+                vec![Effect::PortalAnswered { request_id, answer }]
             }
             ServerMessage::InventoryRequest { full } => vec![Effect::Collect { full }],
             ServerMessage::Job(order) => vec![Effect::Jobs(JobCommand::Order(*order))],

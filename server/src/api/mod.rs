@@ -45,6 +45,7 @@ mod manual;
 pub mod openapi;
 mod operators;
 pub mod params;
+mod portal;
 pub mod reports;
 pub mod rollouts;
 mod select;
@@ -128,6 +129,7 @@ pub fn router(state: Shared) -> Router {
         .merge(jobs::routes())
         .merge(rollouts::routes())
         .merge(console::routes())
+        .merge(portal::routes())
         .merge(tickets::routes())
         .merge(ticket_files::routes())
         .merge(mail::routes())

@@ -91,6 +91,9 @@ pub struct LinkContext {
     pub job_finished: Arc<tokio::sync::Notify>,
     /// This server's name among the nodes sharing its database.
     pub node_name: String,
+    /// The address requesters' browsers reach the server at: the base of
+    /// the portal links minted for agents.
+    pub public_url: String,
 }
 
 /// Bodies above this size (a full inventory, mostly) count as large.
@@ -374,7 +377,8 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
         | AgentMessage::Inventory(_)
         | AgentMessage::JobUpdate(_)
         | AgentMessage::Fetch(_)
-        | AgentMessage::HelpRequest(_) => Err(protocol_error(
+        | AgentMessage::HelpRequest(_)
+        | AgentMessage::PortalLinkRequest { .. } => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",
         )),

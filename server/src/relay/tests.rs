@@ -128,6 +128,7 @@ async fn node_b() -> NodeB {
         large_messages: Default::default(),
         job_finished: Default::default(),
         node_name: "node-b".into(),
+        public_url: "https://node-b".into(),
     });
     tokio::spawn(crate::link::accept_loop(endpoint.clone(), ctx.clone(), 16));
     NodeB {

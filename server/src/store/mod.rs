@@ -63,6 +63,7 @@ mod manual;
 mod migrate;
 mod nodes;
 mod open;
+mod portal;
 mod reader;
 mod rollouts;
 mod schema;
@@ -94,6 +95,7 @@ pub use mail::{OutboxMail, Survey, token_hash as survey_token_hash};
 pub use manual::{AssetEdit, FieldChange, ManualAsset, day_of};
 pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
+pub use portal::PortalSession;
 pub use reader::Reader;
 pub use rollouts::{
     AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,

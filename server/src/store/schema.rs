@@ -6,7 +6,7 @@ use crate::store::sql::{Conn, params};
 use super::ingest::set_macs;
 use super::{
     Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, mail, nodes,
-    rollouts, stale, tickets, zones,
+    portal, rollouts, stale, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -413,16 +413,13 @@ pub(super) fn migrations() -> Vec<M> {
         // E-mail: the outbox, the satisfaction surveys and operators'
         // addresses (`store::mail`).
         M::up(mail::MIGRATION),
-        // 31 is the requester portal's, written at the same time on its
-        // branch: this keeps the number until it lands.
-        M::up(RESERVED),
+        // The requester portal: sign-in links, requester sessions and the
+        // knowledge base's deflections (`store::portal`).
+        M::up(portal::MIGRATION),
         // The ticket an article was written from (`store::kb`).
         M::up(kb::SOURCE_TICKET_MIGRATION),
     ]
 }
-
-/// A migration number another change holds (see `migrations`): nothing.
-pub(super) const RESERVED: &str = "-- reserved";
 
 /// Migration 27, the same on PostgreSQL.
 pub(super) const JOB_TARGETS_BY_AGENT: &str =

@@ -26,6 +26,10 @@ pub const EMAIL_BODY_LIMIT: usize = 32 * MIB;
 /// The path of the e-mail gateway.
 pub const EMAIL_PATH: &str = "/api/v1/tickets/email";
 
+/// Where the requester portal's "open a ticket" form posts (with one
+/// attachment): under the attachments' limit.
+pub const PORTAL_TICKET_PATH: &str = "/portal/tickets";
+
 /// The limit on one route's request body, and how a refusal says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyLimit {
@@ -75,8 +79,9 @@ pub fn body_limit(path: &str) -> Option<BodyLimit> {
             what: "e-mails",
             advice: "the message is refused; ask its sender for smaller attachments",
         })
-    } else if (path.starts_with("/api/v1/tickets/") || path.starts_with("/console/tickets/"))
-        && path.ends_with("/attachments")
+    } else if path == PORTAL_TICKET_PATH
+        || ((path.starts_with("/api/v1/tickets/") || path.starts_with("/console/tickets/"))
+            && path.ends_with("/attachments"))
     {
         Some(BodyLimit {
             bytes: ATTACHMENT_BODY_LIMIT,

@@ -209,7 +209,7 @@ fn inline(text: &str) -> Markup {
 
 /// Markdown as HTML, every piece of text escaped. Headings start at
 /// `h2` (the page has its `h1`).
-pub(super) fn render(source: &str) -> Markup {
+pub(in crate::api) fn render(source: &str) -> Markup {
     html! {
         @for b in blocks(source) {
             @match b {

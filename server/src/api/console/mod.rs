@@ -45,7 +45,7 @@ mod jobs;
 mod kb;
 mod kb_edit;
 mod login;
-mod markdown;
+pub(in crate::api) mod markdown;
 mod operators;
 mod pages;
 mod reports;
@@ -105,7 +105,7 @@ fn static_hash() -> &'static str {
 }
 
 /// The path a static file is served at.
-fn static_path(name: &str) -> String {
+pub(in crate::api) fn static_path(name: &str) -> String {
     format!("/console/static/{}/{name}", static_hash())
 }
 
@@ -332,7 +332,7 @@ pub(super) type PageResult = Result<Response, ConsoleError>;
 
 /// Adds the headers every console response carries: no inline script or
 /// style, no framing, no sniffing, no referrer outside the console.
-fn secured(body: Html<String>) -> Response {
+pub(in crate::api) fn secured(body: Html<String>) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -355,7 +355,7 @@ fn secured(body: Html<String>) -> Response {
 }
 
 /// A page without the navigation (login, errors).
-fn bare(title: &str, body: Markup) -> Markup {
+pub(in crate::api) fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -106,16 +106,12 @@ fn routed() -> (BTreeSet<String>, BTreeSet<String>) {
         }
         let routes = routes_in(code).unwrap_or_else(|e| panic!("{file}: {e}"));
         for (path, methods) in routes {
-            // The console (and the requesters' survey page) is HTML for
+            // The console, the requester portal and the survey page are HTML for
             // browsers, outside the API's document by design.
-            let set = if path == "/console"
-                || path.starts_with("/console/")
-                || path.starts_with("/survey/")
-            {
-                &mut console
-            } else {
-                &mut api
-            };
+            let html = ["/console", "/portal", "/survey"]
+                .iter()
+                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+            let set = if html { &mut console } else { &mut api };
             for method in methods {
                 set.insert(format!("{method} {path}"));
             }

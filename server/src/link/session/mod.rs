@@ -308,6 +308,17 @@ impl<'a> Io<'a> {
                 .await;
                 Some(Event::HelpAnswered(answer))
             }
+            Request::PortalLink { request_id, user } => {
+                let link = crate::portal::mint_link(
+                    &ctx.store,
+                    &ctx.public_url,
+                    agent_id,
+                    &user,
+                    unix_now(),
+                )
+                .await;
+                Some(Event::PortalLinkMade { request_id, link })
+            }
         })
     }
 }

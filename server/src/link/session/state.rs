@@ -73,6 +73,13 @@ pub(crate) enum Event {
     },
     /// The answer to [`Request::OpenTicket`].
     HelpAnswered(HelpAnswer),
+    /// The answer to [`Request::PortalLink`]: the link, or why there is none.
+    PortalLinkMade {
+        /// The agent's request.
+        request_id: u64,
+        /// The link, or why there is none.
+        link: Result<String, String>,
+    },
 }
 
 /// The timers a session sets.
@@ -124,6 +131,14 @@ pub(crate) enum Request {
     JobUpdate(JobUpdate),
     /// Open a ticket for a help request; answered by [`Event::HelpAnswered`].
     OpenTicket(HelpRequest),
+    /// Mint a portal link for a user of the agent's machine; answered by
+    /// [`Event::PortalLinkMade`].
+    PortalLink {
+        /// The agent's request.
+        request_id: u64,
+        /// The OS account it vouches for.
+        user: String,
+    },
 }
 
 /// What a session needs to decide, besides its events.
@@ -145,6 +160,8 @@ pub(crate) struct State {
     ask_again: AskAgain,
     output: OutputBuffer,
     help: HelpPacer,
+    /// Paces portal links like help requests.
+    portal: HelpPacer,
     /// Orders and cancels sent this session.
     sent: HashSet<Send>,
     /// The queued, uncancelled jobs of the last look at the agent's jobs.
@@ -168,6 +185,7 @@ impl State {
             ask_again: AskAgain::default(),
             output: OutputBuffer::default(),
             help: HelpPacer::default(),
+            portal: HelpPacer::default(),
             sent: HashSet::new(),
             queued: Vec::new(),
         };
@@ -251,6 +269,17 @@ impl State {
                 effects
             }
             Event::HelpAnswered(answer) => vec![Effect::Send(ServerMessage::HelpAnswer(answer))],
+            Event::PortalLinkMade { request_id, link } => {
+                let (url, error) = match link {
+                    Ok(url) => (Some(url), None),
+                    Err(e) => (None, Some(e)),
+                };
+                vec![Effect::Send(ServerMessage::PortalLink {
+                    request_id,
+                    url,
+                    error,
+                })]
+            }
         }
     }
 
@@ -298,6 +327,21 @@ impl State {
                     vec![Effect::Send(ServerMessage::HelpAnswer(
                         crate::help::too_many(req.request_id),
                     ))]
+                }
+            }
+            AgentMessage::PortalLinkRequest { request_id, user } => {
+                if self.portal.allow(now) {
+                    vec![Effect::Store(Request::PortalLink { request_id, user })]
+                } else {
+                    warn!(%agent_id, "refusing a portal link: too many from this session");
+                    vec![Effect::Send(ServerMessage::PortalLink {
+                        request_id,
+                        url: None,
+                        error: Some(
+                            "this machine asked for many links in the last minute; wait a minute"
+                                .into(),
+                        ),
+                    })]
                 }
             }
             AgentMessage::Hello(_)

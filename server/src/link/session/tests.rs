@@ -105,6 +105,8 @@ struct Pair {
     ledger: Ledger,
     running: Vec<String>,
     help_answers: Vec<(u64, Result<i64, String>)>,
+    /// Portal links the agent got.
+    portal_answers: Vec<(u64, Result<String, String>)>,
 }
 
 impl Pair {
@@ -128,6 +130,7 @@ impl Pair {
             ledger: Ledger::default(),
             running: Vec::new(),
             help_answers: Vec::new(),
+            portal_answers: Vec::new(),
         }
     }
 
@@ -323,6 +326,10 @@ impl Pair {
                 ticket: Some(41 + i64::try_from(req.request_id).unwrap_or(0)),
                 error: None,
             })),
+            Request::PortalLink { request_id, user } => Some(Event::PortalLinkMade {
+                request_id,
+                link: Ok(format!("https://h/portal/enter/for-{user}")),
+            }),
         }
     }
 
@@ -381,7 +388,10 @@ impl Pair {
                         .collect();
                     self.agent_event(agent::Event::Outbox(updates));
                 }
-                E::Online | E::HelpSent(_) => {}
+                E::Online | E::HelpSent(_) | E::PortalSent(_) => {}
+                E::PortalAnswered { request_id, answer } => {
+                    self.portal_answers.push((request_id, answer));
+                }
                 E::HelpAnswered { request_id, answer } => {
                     self.help_answers.push((request_id, answer));
                 }
@@ -651,6 +661,30 @@ fn a_help_request_carries_a_fresh_inventory_and_gets_its_ticket() {
         "the inventory first, then the request"
     );
     assert_eq!(p.help_answers, [(1, Ok(42))]);
+}
+
+#[test]
+fn a_portal_link_is_asked_for_the_sockets_user_and_paced() {
+    let mut p = Pair::new();
+    p.connect();
+    p.frames();
+    for _ in 0..6 {
+        p.agent_event(agent::Event::PortalAsked { user: "ana".into() });
+    }
+    p.pump();
+    let ok = Ok("https://h/portal/enter/for-ana".to_string());
+    assert_eq!(p.portal_answers.len(), 6);
+    assert!(
+        p.portal_answers[..5].iter().all(|(_, a)| *a == ok),
+        "{:?}",
+        p.portal_answers
+    );
+    let (id, last) = &p.portal_answers[5];
+    assert_eq!(*id, 6);
+    assert!(
+        last.as_ref().is_err_and(|e| e.contains("many links")),
+        "the sixth in a minute is refused: {last:?}"
+    );
 }
 
 #[test]

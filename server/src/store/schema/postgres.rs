@@ -31,7 +31,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (28, crate::store::kb::POSTGRES_MIGRATION),
     (29, crate::store::tickets::REQUESTERS_POSTGRES_MIGRATION),
     (30, crate::store::mail::POSTGRES_MIGRATION),
-    (31, super::RESERVED),
+    (31, crate::store::portal::POSTGRES_MIGRATION),
     (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
 ];
 

@@ -227,6 +227,25 @@ impl Store {
         .await
     }
 
+    /// The tickets a requester's OS account (`AGENT_ID/USER`) opened,
+    /// newest first, at most `limit`: what the portal lists as theirs.
+    pub async fn tickets_of_account(
+        &self,
+        account: String,
+        limit: i64,
+    ) -> Result<Vec<TicketRecord>> {
+        self.read(move |c| {
+            let mut st = c.prepare(&format!(
+                "{TICKET_SELECT} WHERE requester_account = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows: Vec<TicketRecord> = st
+                .query_map(params![account, limit], ticket_row)?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter().map(|t| complete(c, t)).collect()
+        })
+        .await
+    }
+
     /// A ticket's timeline, oldest first.
     pub async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>> {
         self.read(move |c| {
