@@ -427,11 +427,12 @@ async fn requester_counts(
     to: i64,
 ) -> Result<report::RequesterCounts, ApiError> {
     let (sent, answered) = s.store.surveys_in(from, to).await?;
+    let deflected = s.store.count_deflections(from, to).await?;
     let count = |n: i64| usize::try_from(n).unwrap_or(0);
     Ok(report::RequesterCounts {
         surveys_sent: count(sent),
         surveys_answered: count(answered),
-        deflected: 0,
+        deflected: count(deflected),
     })
 }
 

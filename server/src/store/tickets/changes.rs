@@ -34,9 +34,14 @@ impl Store {
         help: HelpAttachments,
         now: i64,
     ) -> Result<i64> {
+        let mail = self.mail_enabled();
         self.write_at(now, move |tx| {
             let by = format!("agent:{}", help.agent_id);
             let number = insert_ticket(tx, &t, &by, now)?;
+            if mail {
+                // A portal requester who gave an address is told.
+                crate::store::mail::queue(tx, number, notices::opened(number, &t.requester), now)?;
+            }
             append(
                 tx,
                 number,
