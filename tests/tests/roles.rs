@@ -92,6 +92,8 @@ const API: &[(&str, &str, Need, &str, &str)] = &[
     ("POST", "/api/v1/tickets/{number}/assets", Technician, "/api/v1/tickets/1/assets", r#"{"asset":"{asset}"}"#),
     ("DELETE", "/api/v1/tickets/{number}/assets/{asset}", Technician, "/api/v1/tickets/1/assets/{asset}", ""),
     ("POST", "/api/v1/tickets/{number}/rating", Technician, "/api/v1/tickets/1/rating", r#"{"score":5}"#),
+    ("POST", "/api/v1/tickets/email", Technician, "/api/v1/tickets/email", "From: requester@example.com\r\nSubject: role test\r\nMessage-ID: <roles-1@example.com>\r\n\r\nhello\r\n"),
+    ("PUT", "/api/v1/operators/{name}/email", Admin, "/api/v1/operators/bystander/email", r#"{"email":"bystander@example.com"}"#),
     ("POST", "/api/v1/tickets/{number}/attachments", Technician, "/api/v1/tickets/1/attachments?name=roles.txt", "a role test"),
     ("POST", "/api/v1/kb", Technician, "/api/v1/kb", r#"{"title":"role test"}"#),
     ("PUT", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", r#"{"title":"renamed"}"#),
