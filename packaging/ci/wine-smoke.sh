@@ -18,6 +18,8 @@
 #    as requester the account Wine's token gives the caller (the prefix's
 #    one user: Wine runs every program as it). With the service stopped,
 #    `help` says the agent is not running.
+#    (Before the stop, `help --open --print` mints a portal link over the
+#    pipe, and following it signs in to the portal as the same account.)
 # Every process it starts (server, agent, wineserver) is stopped at the end.
 #
 # WINE_SMOKE_EXE=path/to/deskhand-agent.exe and WINE_SMOKE_DESKHAND=path/to/
@@ -202,6 +204,36 @@ jq -e --arg want "$want_user" '.ticket.requester == $want' <<<"$ticket" >/dev/nu
     exit 1
 }
 echo "wine-smoke: the agent's log: $(grep -h "help request" "$agent_log" | tail -3 | cut -c1-400)"
+# The requester portal: a link minted over the same pipe for the same
+# account; following it opens a portal session as that account.
+echo "wine-smoke: deskhand-agent.exe help --open --print"
+run_once portal timeout 150 wine "$exe" help --open --print
+url=$(tr -d '\r' <"$work/portal.out" | grep -m1 '/portal/enter/' || true)
+[ -n "$url" ] || {
+    echo "wine-smoke: help --open printed no portal link: $(cat "$work/portal.out" "$work/portal.err")" >&2
+    exit 1
+}
+python3 - "$url" "$want_user" <<'PY' || exit 1
+import sys, urllib.request, urllib.error
+url, want = sys.argv[1], sys.argv[2]
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+opener = urllib.request.build_opener(NoRedirect)
+try:
+    opener.open(url, timeout=30)
+    sys.exit("wine-smoke: the portal link did not redirect")
+except urllib.error.HTTPError as e:
+    if e.code not in (302, 303):
+        sys.exit(f"wine-smoke: the portal link answered {e.code}")
+    cookie = (e.headers.get("Set-Cookie") or "").split(";")[0]
+base = url.split("/portal/")[0]
+req = urllib.request.Request(base + "/portal", headers={"Cookie": cookie})
+page = urllib.request.urlopen(req, timeout=30).read().decode()
+if want + " on this computer" not in page.replace("&#92;", "\\"):
+    sys.exit(f"wine-smoke: the portal does not name {want}: {page[:400]}")
+print(f"wine-smoke: the portal link signed in as {want}")
+PY
 # A service stop closes the connection at once: the server shows it offline.
 timeout 60 wine "$exe" service stop
 wait_online false || {
