@@ -12,7 +12,9 @@ deskhand-agent-VERSION-windows-x86_64.zip, with the line
 It copies deskhand-agent.exe to "$env:ProgramFiles\deskhand", registers the
 service (automatic start, LocalSystem), restricts the state directory
 "$env:ProgramData\deskhand" to SYSTEM and Administrators, enrolls, and
-starts the service. Run it again with -Force to enroll again.
+starts the service, and puts "Get IT help" (`deskhand-agent help --open`,
+the requester portal) in every user's Start menu. Run it again with
+-Force to enroll again.
 #>
 param(
     [Parameter(Mandatory = $true)][string]$Server,
@@ -58,4 +60,14 @@ $enroll = @('enroll', '--server', $Server, '--token', $Token, '--ca-fingerprint'
 if ($Force) { $enroll += '--force' }
 Invoke-Agent @enroll
 Invoke-Agent service start
+
+# 4. "Get IT help" in every user's Start menu: the requester portal,
+#    signed in as whoever clicks it (the agent names them from the pipe).
+$menu = Join-Path $env:ProgramData 'Microsoft\Windows\Start Menu\Programs'
+$shortcut = (New-Object -ComObject WScript.Shell).CreateShortcut((Join-Path $menu 'Get IT help.lnk'))
+$shortcut.TargetPath = $exe
+$shortcut.Arguments = 'help --open'
+$shortcut.Description = 'Ask IT for help and follow your tickets'
+$shortcut.WindowStyle = 7
+$shortcut.Save()
 Write-Host "deskhand agent installed and running; state in $StateDir, log in $(Join-Path $StateDir 'agent.log')"
