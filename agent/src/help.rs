@@ -59,11 +59,11 @@ use admission::{
 #[cfg(windows)]
 use pipe_windows::exchange;
 #[cfg(windows)]
-pub use pipe_windows::{ask, serve};
+pub use pipe_windows::serve;
 #[cfg(unix)]
 use socket_unix::exchange;
 #[cfg(unix)]
-pub use socket_unix::{ask, serve};
+pub use socket_unix::serve;
 
 /// The Windows agent's help pipe unless configured otherwise.
 pub const DEFAULT_PIPE: &str = r"\\.\pipe\deskhand-agent-help";
@@ -316,6 +316,18 @@ where
 }
 
 /// The answer the `help` command turns into its result.
+/// `deskhand-agent help`: sends the message to the running agent over
+/// the local channel (socket, or pipe on Windows) and returns the ticket
+/// number.
+pub async fn ask(path: &std::path::Path, message: &str) -> Result<i64> {
+    let message = check_message(message).map_err(anyhow::Error::msg)?;
+    let ask = HelpAsk {
+        message,
+        portal: false,
+    };
+    reply_result(exchange(path, ask).await?)
+}
+
 fn reply_result(reply: HelpReply) -> Result<i64> {
     match (reply.ticket, reply.error) {
         (Some(n), _) => Ok(n),

@@ -107,29 +107,12 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::NewTicket;
-    use crate::tickets::Priority;
-    use crate::tickets::sla::SlaTargets;
 
     #[tokio::test]
     async fn a_breached_ticket_is_escalated_once_per_clock() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::testkit::open(&dir.path().join("db")).expect("open");
-        let t = NewTicket {
-            channel: crate::tickets::Channel::Technician,
-            requester_account: None,
-            title: "slow".into(),
-            description: String::new(),
-            requester: "alice".into(),
-            category: String::new(),
-            software: String::new(),
-            priority: Priority::Urgent,
-            targets: SlaTargets {
-                first_response: 60,
-                resolution: 600,
-            },
-            assets: Vec::new(),
-        };
+        let t = crate::testkit::urgent_ticket("alice", 60, 600);
         let n = store
             .create_ticket(t, "admin".into(), 1000)
             .await
@@ -166,21 +149,7 @@ mod tests {
             .set_operator_email("tom".into(), Some("tom@example.org".into()), 0)
             .await
             .expect("email");
-        let t = NewTicket {
-            channel: crate::tickets::Channel::Technician,
-            requester_account: None,
-            title: "slow".into(),
-            description: String::new(),
-            requester: "alice".into(),
-            category: String::new(),
-            software: String::new(),
-            priority: Priority::Urgent,
-            targets: SlaTargets {
-                first_response: 7200,
-                resolution: 86400,
-            },
-            assets: Vec::new(),
-        };
+        let t = crate::testkit::urgent_ticket("alice", 7200, 86400);
         let n = store
             .create_ticket(t, "admin".into(), 1000)
             .await

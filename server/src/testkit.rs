@@ -99,3 +99,27 @@ pub(crate) async fn software_of(s: &crate::store::Store, asset: &str) -> Vec<(St
         .map(|r| (r.name, r.version))
         .collect()
 }
+
+/// A technician's urgent ticket for `requester` with the given SLA
+/// targets, linked to nothing.
+pub(crate) fn urgent_ticket(
+    requester: &str,
+    first_response: i64,
+    resolution: i64,
+) -> crate::store::NewTicket {
+    crate::store::NewTicket {
+        channel: crate::tickets::Channel::Technician,
+        requester_account: None,
+        title: "slow".into(),
+        description: String::new(),
+        requester: requester.into(),
+        category: String::new(),
+        software: String::new(),
+        priority: crate::tickets::Priority::Urgent,
+        targets: crate::tickets::sla::SlaTargets {
+            first_response,
+            resolution,
+        },
+        assets: Vec::new(),
+    }
+}

@@ -111,6 +111,21 @@ impl SmtpSink {
         self.mails.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// Writes a server config file in `dir` whose `[mail]` section sends
+    /// through this sink as `from`, retrying after 1 s; returns its path.
+    pub fn server_config(&self, dir: &std::path::Path, from: &str) -> std::path::PathBuf {
+        let path = dir.join("server.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[mail]\nsmtp = \"smtp://{}\"\ntls = \"none\"\nfrom = \"{from}\"\nretry_after = \"1s\"\n",
+                self.addr
+            ),
+        )
+        .expect("write the server's config");
+        path
+    }
+
     /// Waits until a mail matching `f` has arrived; panics after `limit`.
     pub fn wait_for(&self, limit: Duration, what: &str, f: impl Fn(&Received) -> bool) -> Received {
         crate::wait_for(limit, what, || self.mails().into_iter().find(|m| f(m)))
@@ -183,4 +198,32 @@ fn angle(s: &str) -> String {
         (Some(a), Some(b)) if b > a => s[a + 1..b].to_string(),
         _ => s.split_whitespace().next().unwrap_or_default().to_string(),
     }
+}
+
+/// `deskhand tickets from-email EXTRA...` with `raw` on stdin, as an MTA
+/// alias runs it with a technician's token: exit code, stdout, stderr.
+pub fn from_email(server: &crate::Server, raw: &[u8], extra: &[&str]) -> (i32, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::bin("deskhand"))
+        .args(["tickets", "from-email"])
+        .args(extra)
+        .env("DESKHAND_SERVER", &server.api)
+        .env("DESKHAND_TOKEN", &server.admin_token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("from-email runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw)
+        .expect("write the message");
+    let out = child.wait_with_output().expect("from-email ends");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    )
 }

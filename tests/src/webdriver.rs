@@ -24,6 +24,39 @@ pub fn available() -> bool {
     Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists()
 }
 
+/// Whether a browser test can run here: true with Chromium installed;
+/// without it, false after saying the test `what` was skipped, and a
+/// failure in CI (which installs it), so CI never skips one silently.
+pub fn ready(what: &str) -> bool {
+    if available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} must run in CI: install chromium and chromium-driver"
+    );
+    eprintln!("SKIPPED: {what} needs Chromium: apt-get install chromium chromium-driver");
+    false
+}
+
+/// Waits up to 10 s for `want` in the page's text and returns the text;
+/// else fails with a screenshot and what the page said.
+pub fn wait_text(b: &Browser, want: &str) -> String {
+    for _ in 0..100 {
+        let t = b.text().unwrap_or_default();
+        if t.contains(want) {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shot = b.screenshot("failure").ok();
+    panic!(
+        "`{want}` never showed (screenshot: {shot:?}) on {}:\n{}",
+        b.url().unwrap_or_default(),
+        b.text().unwrap_or_default()
+    );
+}
+
 /// A headless Chromium session driven through chromedriver.
 pub struct Browser {
     driver: Child,

@@ -7,34 +7,11 @@
 //! output folder. Outside CI, without Chromium, it says it was skipped.
 
 use deskhand_tests::server_with_agent;
-use deskhand_tests::webdriver::{self, Browser};
-
-fn wait_text(b: &Browser, want: &str) -> String {
-    for _ in 0..100 {
-        let t = b.text().unwrap_or_default();
-        if t.contains(want) {
-            return t;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let shot = b.screenshot("failure").ok();
-    panic!(
-        "`{want}` never showed (screenshot: {shot:?}) on {}:\n{}",
-        b.url().unwrap_or_default(),
-        b.text().unwrap_or_default()
-    );
-}
+use deskhand_tests::webdriver::{self, Browser, wait_text};
 
 #[test]
 fn a_technician_works_a_ticket_in_a_real_browser() {
-    if !webdriver::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test must run in CI: install chromium and chromium-driver"
-        );
-        eprintln!(
-            "SKIPPED: the console browser test needs Chromium: apt-get install chromium chromium-driver"
-        );
+    if !webdriver::ready("the console browser test") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -12,10 +12,10 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use deskhand_tests::smtp::{Received, SmtpSink};
+use deskhand_tests::smtp::{Received, SmtpSink, from_email};
 use deskhand_tests::{Server, bin, wait_for};
 use serde_json::Value;
 
@@ -28,42 +28,13 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn config(dir: &Path, smtp: std::net::SocketAddr) -> PathBuf {
-    let path = dir.join("server.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[mail]\nsmtp = \"smtp://{smtp}\"\ntls = \"none\"\nfrom = \"{FROM}\"\nretry_after = \"1s\"\n"
-        ),
-    )
-    .expect("config");
-    path
+fn config(dir: &Path, sink: &SmtpSink) -> PathBuf {
+    sink.server_config(dir, FROM)
 }
 
 /// `deskhand tickets from-email` with `raw` on stdin: exit code, stdout.
 fn pipe(server: &Server, raw: &[u8], extra: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(bin("deskhand"))
-        .args(["tickets", "from-email"])
-        .args(extra)
-        .env("DESKHAND_SERVER", &server.api)
-        .env("DESKHAND_TOKEN", &server.admin_token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("from-email runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw)
-        .expect("write the message");
-    let out = child.wait_with_output().expect("from-email ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).trim().to_string(),
-    )
+    from_email(server, raw, extra)
 }
 
 fn show(server: &Server, n: i64) -> Value {
@@ -123,7 +94,7 @@ fn mails_to<'a>(mails: &'a [Received], to: &str, subject_has: &str) -> Vec<&'a R
 fn mail_in_and_out_with_the_survey_and_a_relay_that_was_down() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = SmtpSink::start();
-    let cfg = config(dir.path(), sink.addr);
+    let cfg = config(dir.path(), &sink);
     let cfg_s = cfg.to_string_lossy().to_string();
     let env = [("DESKHAND_CONFIG", cfg_s.as_str())];
     let mut server = Server::start_env(&dir.path().join("server"), &env).expect("server");
@@ -378,7 +349,7 @@ fn mail_in_and_out_with_the_survey_and_a_relay_that_was_down() {
 fn unknown_senders_are_refused_with_a_reply_and_technicians_work_by_mail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = SmtpSink::start();
-    let cfg = config(dir.path(), sink.addr);
+    let cfg = config(dir.path(), &sink);
     let mut text = std::fs::read_to_string(&cfg).expect("config");
     text.push_str("unknown_senders = \"refuse\"\naccept_domains = [\"example.com\"]\n");
     std::fs::write(&cfg, text).expect("config");

@@ -10,88 +10,32 @@
 //! portal ticket, the requester's own rating, the survey answered and
 //! the deflection. Outside CI, without Chromium, it says it was skipped.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use deskhand_tests::smtp::SmtpSink;
-use deskhand_tests::webdriver::{self, Browser};
-use deskhand_tests::{Agent, Server, bin, wait_for};
+use deskhand_tests::smtp::{self, SmtpSink};
+use deskhand_tests::webdriver::{self, Browser, wait_text};
+use deskhand_tests::{Agent, Server, wait_for};
 
 const WAIT: Duration = Duration::from_secs(30);
 const FROM: &str = "helpdesk@example.org";
 const REQUESTER: &str = "dana@example.com";
 
-fn wait_text(b: &Browser, want: &str) -> String {
-    for _ in 0..100 {
-        let t = b.text().unwrap_or_default();
-        if t.contains(want) {
-            return t;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let shot = b.screenshot("failure").ok();
-    panic!(
-        "`{want}` never showed (screenshot: {shot:?}) on {}:\n{}",
-        b.url().unwrap_or_default(),
-        b.text().unwrap_or_default()
-    );
-}
-
-fn config(dir: &Path, smtp: std::net::SocketAddr) -> PathBuf {
-    let path = dir.join("server.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[mail]\nsmtp = \"smtp://{smtp}\"\ntls = \"none\"\nfrom = \"{FROM}\"\nretry_after = \"1s\"\n"
-        ),
-    )
-    .expect("config");
-    path
-}
-
-/// `deskhand tickets from-email` with `raw` on stdin, as an MTA alias runs it.
+/// `deskhand tickets from-email` with `raw` on stdin: what it printed.
 fn from_email(server: &Server, raw: &str) -> String {
-    let mut child = Command::new(bin("deskhand"))
-        .args(["tickets", "from-email"])
-        .env("DESKHAND_SERVER", &server.api)
-        .env("DESKHAND_TOKEN", &server.admin_token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("from-email runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw.as_bytes())
-        .expect("write the message");
-    let out = child.wait_with_output().expect("from-email ends");
-    assert!(
-        out.status.success(),
-        "from-email: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let (code, out, err) = smtp::from_email(server, raw.as_bytes(), &[]);
+    assert_eq!(code, 0, "from-email: {err}");
+    out
 }
 
 #[test]
 fn a_requester_asks_is_answered_by_mail_replies_and_rates_and_the_report_counts_it() {
-    if !webdriver::available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the browser test must run in CI: install chromium and chromium-driver"
-        );
-        eprintln!(
-            "SKIPPED: the requester browser test needs Chromium: apt-get install chromium chromium-driver"
-        );
+    if !webdriver::ready("the requester browser test") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = SmtpSink::start();
-    let cfg = config(dir.path(), sink.addr);
+    let cfg = sink.server_config(dir.path(), FROM);
     let cfg = cfg.to_string_lossy().to_string();
     let server = Server::start_env(
         &dir.path().join("server"),
@@ -136,7 +80,8 @@ fn a_requester_asks_is_answered_by_mail_replies_and_rates_and_the_report_counts_
     let href = b
         .eval("return document.querySelector(\"a[href^='/portal/kb/']\").href")
         .expect("the suggestion's link");
-    b.go(href.as_str().expect("a link")).expect("read the article");
+    b.go(href.as_str().expect("a link"))
+        .expect("read the article");
     wait_text(&b, "Restart the VPN client");
     b.click("form[action$='/solved'] button[type=submit]")
         .expect("this solved it");

@@ -38,9 +38,7 @@ use windows_sys::Win32::Storage::FileSystem::{FILE_WRITE_DATA, SECURITY_IDENTIFI
 use super::account::{check_pipe_name, windows_account};
 use super::admission::ACCEPT_BACKOFF;
 use super::win32::{PipeSecurity, Sid};
-use super::{
-    ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, MAX_FRAME, Reception, check_message, reply_result,
-};
+use super::{ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, MAX_FRAME, Reception};
 
 /// What to do when instances cannot be created or connected.
 const ACCEPT_HINT: &str = "the agent retries every 100 ms; restart the deskhand-agent service if help requests keep failing";
@@ -191,17 +189,6 @@ fn requester(sid: &Sid, key: &str, own: bool) -> String {
     name
 }
 
-/// `deskhand-agent help`: sends the message to the running agent over
-/// its pipe and returns the ticket number.
-pub async fn ask(path: &Path, message: &str) -> Result<i64> {
-    let message = check_message(message).map_err(anyhow::Error::msg)?;
-    let ask = HelpAsk {
-        message,
-        portal: false,
-    };
-    reply_result(exchange(path, ask).await?)
-}
-
 /// Sends one request to the running agent and returns its answer.
 pub(super) async fn exchange(path: &Path, ask: HelpAsk) -> Result<HelpReply> {
     let name = pipe_name(path)?;
@@ -296,6 +283,7 @@ mod tests {
 
     use super::*;
     use crate::help::admission::HelpCaps;
+    use crate::help::ask;
     use crate::help::channel;
 
     /// A pipe name no other test (or agent) uses.

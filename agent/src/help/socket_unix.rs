@@ -9,8 +9,7 @@ use tracing::info;
 
 use super::admission::ACCEPT_BACKOFF;
 use super::{
-    ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, Reception, check_message, read_frame,
-    reply_result, user_name, write_frame,
+    ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, Reception, read_frame, user_name, write_frame,
 };
 
 /// What to do when accepts keep failing here.
@@ -105,17 +104,6 @@ fn admit(stream: UnixStream, reception: &Reception<u32>) {
         }
         Ok(slot) => reception.serve(stream, slot, move || account(uid)),
     }
-}
-
-/// `deskhand-agent help`: sends the message to the running agent and
-/// returns the ticket number.
-pub async fn ask(path: &Path, message: &str) -> Result<i64> {
-    let message = check_message(message).map_err(anyhow::Error::msg)?;
-    let ask = HelpAsk {
-        message,
-        portal: false,
-    };
-    reply_result(exchange(path, ask).await?)
 }
 
 /// Sends one request to the running agent and returns its answer.

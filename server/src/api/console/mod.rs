@@ -241,15 +241,22 @@ impl ConsoleUser {
     }
 }
 
-/// The session token a request carries, if any.
+/// The console session token a request carries, if any.
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+/// The value of cookie `name` a request carries, if it is one a session
+/// could have set (not empty, at most 128 bytes): the console's and the
+/// portal's sessions each read their own by name.
+pub(in crate::api) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
