@@ -128,7 +128,7 @@ pub(super) async fn run_diag(
     Path(key): Path<String>,
     Json(req): Json<RunDiag>,
 ) -> Result<Response, ApiError> {
-    use deskhand_shared::diag::{DiagEvent, DiagResult};
+    use deskhand_shared::diag::DiagEvent;
     op.require(Role::Technician)?;
     if let Some(ticket) = req.ticket {
         if req.follow {
@@ -167,20 +167,7 @@ pub(super) async fn run_diag(
         )
             .into_response());
     }
-    let mut result = DiagResult::default();
-    let collect = async {
-        while let Some(event) = events.recv().await {
-            if result.absorb(event) {
-                break;
-            }
-        }
-    };
-    if tokio::time::timeout(crate::diag::RUN_TIMEOUT, collect)
-        .await
-        .is_err()
-    {
-        timed_out(&mut result);
-    }
+    let result = collect_run(&mut events).await;
     let run = crate::store::DiagRun {
         id: 0,
         agent_id: agent.id,
@@ -248,6 +235,26 @@ fn args_text(req: &RunDiag) -> String {
 }
 
 /// Ends a result the agent did not finish in time.
+/// A whole run's result from its events, failed when the agent does not
+/// finish within [`crate::diag::RUN_TIMEOUT`].
+pub(crate) async fn collect_run(events: &mut DiagEvents) -> deskhand_shared::diag::DiagResult {
+    let mut result = deskhand_shared::diag::DiagResult::default();
+    let collect = async {
+        while let Some(event) = events.recv().await {
+            if result.absorb(event) {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(crate::diag::RUN_TIMEOUT, collect)
+        .await
+        .is_err()
+    {
+        timed_out(&mut result);
+    }
+    result
+}
+
 fn timed_out(result: &mut deskhand_shared::diag::DiagResult) {
     result.ok = false;
     result.error = Some(format!(

@@ -48,6 +48,7 @@ mod login;
 pub(in crate::api) mod markdown;
 mod operators;
 mod pages;
+pub(in crate::api) use pages::enc;
 mod reports;
 mod rollout_form;
 mod ticket_actions;

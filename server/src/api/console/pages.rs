@@ -177,7 +177,7 @@ pub(in crate::api) async fn assets(
 }
 
 /// Percent-encodes a query value.
-fn enc(s: &str) -> String {
+pub(in crate::api) fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

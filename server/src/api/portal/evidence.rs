@@ -6,7 +6,7 @@
 //! through the node holding the session), stored and attached. When the
 //! agent is offline an internal note says so.
 
-use deskhand_shared::diag::{DiagRequest, DiagResult};
+use deskhand_shared::diag::DiagRequest;
 use deskhand_shared::proto::ServerMessage;
 use tracing::warn;
 
@@ -58,21 +58,7 @@ async fn run(s: &Shared, number: i64, agent_id: &str, by: &str) -> anyhow::Resul
             return Ok(());
         }
     };
-    let mut result = DiagResult::default();
-    let collect = async {
-        while let Some(event) = events.recv().await {
-            if result.absorb(event) {
-                break;
-            }
-        }
-    };
-    if tokio::time::timeout(crate::diag::RUN_TIMEOUT, collect)
-        .await
-        .is_err()
-    {
-        result.ok = false;
-        result.error = Some("the agent did not finish in time".into());
-    }
+    let result = crate::api::diag::collect_run(&mut events).await;
     let run = DiagRun {
         id: 0,
         agent_id: agent_id.to_string(),

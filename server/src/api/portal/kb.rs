@@ -65,26 +65,13 @@ pub(super) async fn suggest(
                 p { "These articles may answer it:" }
                 ul {
                     @for (a, _) in &found {
-                        li { a href=(format!("/portal/kb/{}?q={}", a.id, encode(&q))) target="_blank" { (a.content.title) } }
+                        li { a href=(format!("/portal/kb/{}?q={}", a.id, crate::api::console::enc(&q))) target="_blank" { (a.content.title) } }
                     }
                 }
             }
         }
     };
     Ok(crate::api::console::secured(Html(body.into_string())))
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// An article a requester may read, else not found.
