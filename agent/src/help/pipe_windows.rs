@@ -156,18 +156,38 @@ fn admit(pipe: NamedPipeServer, reception: &Reception<String>, agent: Option<&st
                     "the agent could not tell which account is asking; call your help desk".into(),
                 ),
             }) {
-                let _ = pipe.try_write(&frame);
+                refuse(pipe, frame);
             }
             return;
         }
     };
     let own = agent == Some(key.as_str());
     match reception.admit(key.clone()) {
-        Err(refusal) => {
-            let _ = pipe.try_write(&refusal);
-        }
+        Err(refusal) => refuse(pipe, refusal),
         Ok(slot) => reception.serve(pipe, slot, move || requester(&sid, &key, own)),
     }
+}
+
+/// How long a refused caller's pipe is kept for the refusal to reach it.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// Answers a refused caller and closes its pipe, without serving it. A
+/// pipe's write is overlapped: closing the pipe at once cancels it (seen
+/// under Wine: the caller read nothing), so a small task writes the
+/// answer and waits for the caller to close its end, at most
+/// [`REFUSAL_LINGER`], then drops the pipe.
+fn refuse(mut pipe: NamedPipeServer, frame: Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+            pipe.write_all(&frame).await?;
+            let mut rest = [0u8; 64];
+            // Until the caller, having read the answer, closes its end.
+            while pipe.read(&mut rest).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+    });
 }
 
 /// The requester's account name (`DOMAIN\name`), or its SID if Windows
