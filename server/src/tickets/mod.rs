@@ -7,6 +7,8 @@
 //!   returns the writes for the store to apply.
 //! - [`sla`]: SLA targets per priority and the clocks (first response,
 //!   resolution) that pause while a ticket is pending on its requester.
+//! - [`calendar`]: business hours (a zone, hours per weekday, holidays
+//!   from iCalendar) and the working time between two instants.
 //! - [`auto_escalation`]: whether the periodic escalation task should
 //!   escalate a ticket whose SLA has run out.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
@@ -18,6 +20,7 @@
 //! Time is always an argument (`now`, unix seconds), so tests are exact.
 
 pub mod attachment;
+pub mod calendar;
 mod channel;
 pub mod decide;
 pub mod report;
