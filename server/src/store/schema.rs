@@ -418,6 +418,8 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(portal::MIGRATION),
         // The ticket an article was written from (`store::kb`).
         M::up(kb::SOURCE_TICKET_MIGRATION),
+        // Time logged on tickets, and canned replies (`store::tickets::effort`).
+        M::up(tickets::EFFORT_MIGRATION),
     ]
 }
 
