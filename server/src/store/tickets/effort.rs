@@ -262,3 +262,158 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewTicket, Role, TicketChange};
+    use crate::tickets::Priority;
+    use crate::tickets::sla::SlaTargets;
+
+    async fn store_with_ticket() -> (tempfile::TempDir, Store, i64) {
+        let (d, s) = crate::testkit::store().await;
+        for (name, role) in [("bob", Role::Technician), ("carol", Role::Technician)] {
+            s.add_operator(name.into(), role, name.into(), "admin".into(), 0)
+                .await
+                .expect("operator");
+        }
+        let t = NewTicket {
+            channel: crate::tickets::Channel::Technician,
+            requester_account: None,
+            title: "Printer queue stuck".into(),
+            description: String::new(),
+            requester: "alice@example.com".into(),
+            category: String::new(),
+            software: String::new(),
+            priority: Priority::Normal,
+            targets: SlaTargets {
+                first_response: 3600,
+                resolution: 28800,
+            },
+            assets: Vec::new(),
+        };
+        let n = s
+            .create_ticket(t, "admin".into(), 100)
+            .await
+            .expect("ticket");
+        (d, s, n)
+    }
+
+    fn time(secs: i64, note: &str, at: i64) -> NewTime {
+        NewTime {
+            secs,
+            note: note.into(),
+            at,
+        }
+    }
+
+    #[tokio::test]
+    async fn time_is_logged_listed_summed_and_in_the_timeline() {
+        let (_d, s, n) = store_with_ticket().await;
+        let e = s
+            .log_ticket_time(n, time(1500, "remote fix", 150), "bob".into(), 200)
+            .await
+            .expect("log");
+        assert_eq!(
+            e,
+            TimeEntry {
+                id: e.id,
+                ticket: n,
+                operator: "bob".into(),
+                secs: 1500,
+                note: "remote fix".into(),
+                at: 150,
+                created_at: 200,
+            }
+        );
+        s.log_ticket_time(n, time(2700, "", 120), "carol".into(), 210)
+            .await
+            .expect("log");
+        let entries = s.ticket_time(n).await.expect("list");
+        let who: Vec<(&str, i64)> = entries
+            .iter()
+            .map(|e| (e.operator.as_str(), e.secs))
+            .collect();
+        assert_eq!(
+            who,
+            vec![("carol", 2700), ("bob", 1500)],
+            "oldest work first"
+        );
+        assert_eq!(s.time_logged(n).await.expect("sum"), (4200, 2));
+        let in_span = s.time_logged_in(121, 1000).await.expect("span");
+        assert_eq!(in_span.len(), 1);
+        assert_eq!(in_span[0].operator, "bob");
+        let timeline = s.ticket_events(n).await.expect("timeline");
+        let time: Vec<_> = timeline.iter().filter(|e| e.kind == "time").collect();
+        assert_eq!(time.len(), 2);
+        assert_eq!(time[0].body, "25 min logged: remote fix");
+        assert!(time[0].internal, "time entries are internal");
+        assert_eq!(time[0].ref_id, Some(e.id));
+        let audit = s.list_audit(100).await.expect("audit");
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == "ticket.time" && a.operator == "bob"),
+            "{audit:?}"
+        );
+        let err = s.ticket_time(n + 1).await.expect_err("no such ticket");
+        assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn only_its_author_or_an_admin_removes_an_entry_and_closed_tickets_keep_theirs() {
+        let (_d, s, n) = store_with_ticket().await;
+        let e = s
+            .log_ticket_time(n, time(600, "", 150), "bob".into(), 200)
+            .await
+            .expect("log");
+        let err = s
+            .remove_ticket_time(n, e.id, "carol".into(), false, 210)
+            .await
+            .expect_err("not hers");
+        assert!(err.to_string().contains("logged by bob"), "{err}");
+        let err = s
+            .remove_ticket_time(n, e.id + 100, "bob".into(), false, 210)
+            .await
+            .expect_err("no such entry");
+        assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+        s.remove_ticket_time(n, e.id, "root".into(), true, 220)
+            .await
+            .expect("an admin removes it");
+        assert_eq!(s.time_logged(n).await.expect("sum"), (0, 0));
+        let removed = s.ticket_events(n).await.expect("timeline");
+        assert!(
+            removed
+                .iter()
+                .any(|e| e.kind == "time" && e.body.starts_with("removed 10 min logged by bob")),
+            "{removed:?}"
+        );
+        let e = s
+            .log_ticket_time(n, time(600, "", 150), "bob".into(), 230)
+            .await
+            .expect("log again");
+        for (to, note) in [(Status::Resolved, "fixed"), (Status::Closed, "")] {
+            s.change_ticket(
+                n,
+                TicketChange::Status {
+                    to,
+                    note: note.into(),
+                },
+                "bob".into(),
+                240,
+            )
+            .await
+            .expect("status");
+        }
+        let err = s
+            .log_ticket_time(n, time(600, "", 150), "bob".into(), 250)
+            .await
+            .expect_err("closed");
+        assert!(err.to_string().contains("is closed"), "{err}");
+        let err = s
+            .remove_ticket_time(n, e.id, "bob".into(), false, 250)
+            .await
+            .expect_err("closed");
+        assert!(err.to_string().contains("is closed"), "{err}");
+    }
+}
