@@ -4,6 +4,7 @@
 //! with placeholders reaches the timeline rendered, and bad durations,
 //! dates, placeholders and reply names are refused with what to do.
 
+use deskhand_tests::operators::Operator;
 use deskhand_tests::{Server, expect_failure};
 use serde_json::Value;
 
@@ -92,6 +93,14 @@ fn technicians_log_time_and_reports_sum_it_per_technician() {
     assert!(
         timeline(&detail).contains(&("time".into(), "25 min logged: remote fix".into(), true)),
         "{detail}"
+    );
+    // The console's ticket page shows it too, to any role.
+    let mut b = Operator::add(&server, "dora", "viewer").console(&server);
+    let page = b.get(&format!("/console/tickets/{n}"));
+    assert!(
+        page.body.contains("Time logged") && page.body.contains("2 h 40 min (3 entries)"),
+        "{}",
+        page.body
     );
 
     // Only its author (or an admin) removes an entry.

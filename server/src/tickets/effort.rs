@@ -135,6 +135,15 @@ pub fn describe(secs: i64) -> String {
     }
 }
 
+/// A ticket's time logged in all: `1 h 10 min (3 entries)`, or `none`.
+pub fn total_text(secs: i64, entries: usize) -> String {
+    match entries {
+        0 => "none".into(),
+        1 => format!("{} (1 entry)", describe(secs)),
+        n => format!("{} ({n} entries)", describe(secs)),
+    }
+}
+
 /// The timeline entry's text for an entry logged: `25 min logged: remote fix`.
 pub fn logged_text(secs: i64, note: &str) -> String {
     if note.is_empty() {
@@ -217,6 +226,8 @@ mod tests {
         assert_eq!(logged_text(1500, "remote fix"), "25 min logged: remote fix");
         assert_eq!(logged_text(5400, ""), "1 h 30 min logged");
         assert_eq!(describe(7200), "2 h");
+        assert_eq!(total_text(4200, 3), "1 h 10 min (3 entries)");
+        assert_eq!(total_text(0, 0), "none");
         assert_eq!(
             removed_text(4, 60, "bob"),
             "removed 1 min logged by bob (entry 4)"
