@@ -10,7 +10,7 @@
 //! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
 //! [`publish`] (keys, packages, scripts; the key files themselves in
 //! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
-//! waves), [`tickets`], [`kb`] (the knowledge base), [`reports`].
+//! waves), [`tickets`], [`replies`] (canned replies), [`kb`] (the knowledge base), [`reports`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`; [`progress`] draws bars on stderr when
 //! it is a terminal (uploads, `jobs run --wait`). This crate speaks to the server with
@@ -47,6 +47,7 @@ pub mod operators;
 pub mod progress;
 pub mod publish;
 pub mod render;
+pub mod replies;
 pub mod reports;
 pub mod rollouts;
 pub mod software;
@@ -156,6 +157,9 @@ pub enum Command {
     /// Reports for supervisors.
     #[command(subcommand)]
     Reports(reports::ReportsCmd),
+    /// Canned replies for ticket comments, with placeholders filled in per ticket.
+    #[command(subcommand)]
+    Replies(replies::RepliesCmd),
     /// E-mail the server sends: the queue of mails not sent yet.
     #[command(subcommand)]
     Mail(mail::MailCmd),
@@ -192,6 +196,7 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Calendars(cmd) => teams::run_calendars(c, f, cmd).await,
         Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
+        Command::Replies(cmd) => replies::run(c, f, cmd).await,
         Command::Mail(cmd) => mail::run(c, f, cmd).await,
     }
 }

@@ -281,7 +281,10 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
         t
     };
     let by_technician = || {
-        let mut t = Table::new(stats_headers(&["TECHNICIAN", "OPEN NOW", "RESOLVED"], &[]));
+        let mut t = Table::new(stats_headers(
+            &["TECHNICIAN", "OPEN NOW", "RESOLVED"],
+            &["TIME LOGGED"],
+        ));
         for x in &r.technicians {
             let mut row = vec![
                 x.technician.clone(),
@@ -295,6 +298,7 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
                 x.satisfaction,
                 csv,
             ));
+            row.push(dur(Some(x.time_logged_secs), csv));
             t.row(row);
         }
         t
@@ -337,6 +341,7 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
     print_report(f, &r, by.as_deref(), pick, || {
         outln!("tickets, {} from {} to {}:", r.period, r.from, r.to);
         emit(&by_period().to_text());
+        outln!("\ntime logged: {}", human(Some(r.total.time_logged_secs)));
         outln!("\nby technician:");
         emit(&by_technician().to_text());
         outln!("\nby channel:");

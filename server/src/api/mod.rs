@@ -9,7 +9,7 @@
 //! One file per area, each with its `routes()`, merged by [`router`]:
 //! `server`, `agents` (and enrollment tokens), `operators` (and the audit
 //! log), `diag`, `assets`, `asset_page`, `manual`, `software`, `changes`,
-//! `labels`, [`jobs`], [`tickets`], `kb` (the knowledge base), [`reports`], [`import`]; [`index`]
+//! `labels`, [`jobs`], [`tickets`], `kb` (the knowledge base), `replies` (canned replies), [`reports`], [`import`]; [`index`]
 //! and [`openapi`] describe them all, from the handlers' annotations.
 //! Below them:
 //! `select` (which assets a query selects), [`params`] (what every
@@ -46,6 +46,7 @@ pub mod openapi;
 mod operators;
 pub mod params;
 mod portal;
+mod replies;
 pub mod reports;
 pub mod rollouts;
 mod select;
@@ -137,6 +138,7 @@ pub fn router(state: Shared) -> Router {
         .merge(mail::routes())
         .merge(survey::routes())
         .merge(kb::routes())
+        .merge(replies::routes())
         .merge(reports::routes())
         .merge(import::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })

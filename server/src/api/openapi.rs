@@ -29,7 +29,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, mail, manual,
-    operators, reports, rollouts, server, software, teams, ticket_files, tickets,
+    operators, replies, reports, rollouts, server, software, teams, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -111,6 +111,14 @@ pub const BEARER: &str = "bearer";
         tickets::link_asset,
         tickets::unlink_asset,
         tickets::rate,
+        tickets::effort::log_time,
+        tickets::effort::list_time,
+        tickets::effort::remove_time,
+        replies::list_replies,
+        replies::create_reply,
+        replies::show_reply,
+        replies::update_reply,
+        replies::delete_reply,
         ticket_files::list_attachments,
         ticket_files::add_attachment,
         ticket_files::download_attachment,
@@ -160,6 +168,7 @@ pub const BEARER: &str = "bearer";
         (name = "rollouts", description = "staged rollouts in waves"),
         (name = "tickets", description = "help-desk tickets"),
         (name = "teams", description = "teams, their members and tiers, and their business-hours calendars"),
+        (name = "replies", description = "canned replies for ticket comments"),
         (name = "kb", description = "the knowledge base: articles, search, suggestions for a ticket"),
         (name = "reports", description = "reports for supervisors"),
     ),

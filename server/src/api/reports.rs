@@ -209,6 +209,7 @@ fn period_view(r: &report::PeriodRow) -> PeriodReportView {
         sla_compliance_percent: r.sla_compliance,
         satisfaction: r.satisfaction,
         ratings: r.ratings,
+        time_logged_secs: r.time_logged,
     }
 }
 
@@ -355,7 +356,9 @@ pub(super) async fn ticket_report(
         .collect();
     let start = periods.first().map_or(from, |p| p.0);
     let counts = requester_counts(&s, start, end).await?;
-    let r = report::build(&all, counts, period, from, to, now);
+    let mut r = report::build(&all, counts, period, from, to, now);
+    let logged = s.store.time_logged_in(r.from, r.to).await?;
+    report::effort::add_effort(&mut r, &logged);
     let top = |v: &[report::TopRow]| {
         v.iter()
             .map(|t| TopView {
@@ -383,6 +386,7 @@ pub(super) async fn ticket_report(
                 resolution: times_view(&t.resolution),
                 sla_compliance_percent: t.sla_compliance,
                 satisfaction: t.satisfaction,
+                time_logged_secs: t.time_logged,
             })
             .collect(),
         backlog_age: BacklogAgeView {

@@ -19,7 +19,7 @@
 //! `manual` (assets entered by hand, edits, retirement), `changes`
 //! (history), `ingest` (inventory reports), `software`, `stale`, `labels`,
 //! `diag`, `content`, `blobs` (artifacts in the database, for every node),
-//! `jobs`, `tickets`, `mail` (the outbox and surveys), `import`, `snapshot`, `migrate`
+//! `jobs`, `tickets`, `replies` (canned replies), `mail` (the outbox and surveys), `import`, `snapshot`, `migrate`
 //! (a SQLite install copied into PostgreSQL), `zones`
 //! (each machine's time zone); the software
 //! links are `catalog`, `links` and `index`, the background log copy
@@ -65,6 +65,7 @@ mod nodes;
 mod open;
 mod portal;
 mod reader;
+mod replies;
 mod rollouts;
 mod schema;
 mod snapshot;
@@ -98,6 +99,7 @@ pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
 pub use portal::PortalSession;
 pub use reader::Reader;
+pub use replies::Reply;
 pub use rollouts::{
     AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
     author as rollout_author,
@@ -109,6 +111,7 @@ pub use tickets::{
     Attachment, AttachmentInfo, HelpAttachments, NewAttachment, NewTicket, TicketChange,
     TicketEvent, TicketFilter, TicketRecord,
 };
+pub use tickets::{NewTime, TimeEntry};
 pub use writer::WriteHealth;
 pub use zones::MachineZoneRow;
 

@@ -421,6 +421,8 @@ pub(super) fn migrations() -> Vec<M> {
         // Teams, their business-hours calendars and each ticket's team
         // (`store::teams`).
         M::up(teams::MIGRATION),
+        // Time logged on tickets, and canned replies (`store::tickets::effort`).
+        M::up(tickets::EFFORT_MIGRATION),
     ]
 }
 

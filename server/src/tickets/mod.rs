@@ -16,13 +16,17 @@
 //! - [`Channel`] (where a ticket came from) and [`Account`] (a
 //!   requester's OS account on one machine).
 //! - [`TicketSettings`]: the `[tickets]` section of the server config.
+//! - [`effort`]: time logged on a ticket (durations, bounds, who may
+//!   remove an entry); [`canned`]: canned replies and their placeholders.
 //!
 //! Time is always an argument (`now`, unix seconds), so tests are exact.
 
 pub mod attachment;
 pub mod calendar;
+pub mod canned;
 mod channel;
 pub mod decide;
+pub mod effort;
 pub mod report;
 pub mod sla;
 pub mod team;

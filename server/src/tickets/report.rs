@@ -18,6 +18,8 @@
 //! - by *channel* and the *requesters' side* (their own ratings, the
 //!   survey's response rate, knowledge-base deflections): see
 //!   [`requesters`].
+//! - *time logged*: the effort technicians logged on tickets, by when the
+//!   work was done and who did it: see [`effort`].
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,7 @@ use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 
 use super::Channel;
 
+pub mod effort;
 pub mod requesters;
 
 pub use requesters::{ChannelRow, RequesterCounts, RequesterRow};
@@ -270,6 +273,8 @@ pub struct PeriodRow {
     pub satisfaction: Option<f64>,
     /// How many ratings.
     pub ratings: usize,
+    /// Time logged in the period, seconds ([`effort::add_effort`]).
+    pub time_logged: i64,
 }
 
 /// One row per technician, over the whole report.
@@ -289,6 +294,8 @@ pub struct TechnicianRow {
     pub sla_compliance: Option<f64>,
     /// Mean rating of their tickets rated in the span.
     pub satisfaction: Option<f64>,
+    /// Time they logged in the span, on any ticket, seconds.
+    pub time_logged: i64,
 }
 
 /// Age of the tickets still active now.
@@ -387,6 +394,7 @@ pub(super) fn row(facts: &[&TicketFacts], start: i64, end: i64) -> PeriodRow {
         sla_compliance: percent(met, resolved.len()),
         satisfaction: mean(&ratings),
         ratings: ratings.len(),
+        time_logged: 0,
     }
 }
 
@@ -440,6 +448,7 @@ pub fn build(
                 resolution: r.resolution,
                 sla_compliance: r.sla_compliance,
                 satisfaction: r.satisfaction,
+                time_logged: 0,
             }
         })
         .collect();

@@ -3,7 +3,7 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
-//! [`reports`], [`rollouts`], [`teams`], [`import`], [`server`]). These types know
+//! [`reports`], [`rollouts`], [`teams`], [`import`], [`server`], [`replies`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -23,6 +23,7 @@ pub mod labels;
 pub mod limits;
 pub mod mail;
 pub mod operators;
+pub mod replies;
 pub mod reports;
 pub mod rollouts;
 pub mod server;

@@ -147,6 +147,12 @@ pub struct TicketDetail {
     pub timeline: Vec<TimelineEntryView>,
     /// Linked assets.
     pub linked_assets: Vec<LinkedAssetView>,
+    /// Time logged on it in all, seconds.
+    #[serde(default)]
+    pub time_logged_secs: i64,
+    /// How many time entries.
+    #[serde(default)]
+    pub time_entries: usize,
 }
 
 /// `POST /api/v1/tickets`.
@@ -217,11 +223,52 @@ pub struct TicketQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommentRequest {
-    /// Text.
+    /// Text; give it or `reply`, not both.
+    #[serde(default)]
     pub body: String,
     /// An internal note, not for the requester (and not a response).
     #[serde(default)]
     pub internal: bool,
+    /// A canned reply's name: the server renders it for the ticket and
+    /// posts it as the comment (`deskhand replies list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
+}
+
+/// `POST /api/v1/tickets/{number}/time`: time to log, by the caller.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogTimeRequest {
+    /// How long: `25m`, `1h30m`, `90m`; 1 minute to 24 hours.
+    pub duration: String,
+    /// What was done.
+    #[serde(default)]
+    pub note: String,
+    /// When the work was done, `YYYY-MM-DD` (UTC) or RFC 3339; now if
+    /// absent; never in the future.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// One entry of time logged on a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimeEntryView {
+    /// Its id within the ticket's entries (`DELETE .../time/{id}`).
+    pub id: i64,
+    /// The ticket.
+    pub ticket: i64,
+    /// Who logged it.
+    pub operator: String,
+    /// How long, seconds.
+    pub secs: i64,
+    /// What was done.
+    pub note: String,
+    /// When the work was done, RFC 3339.
+    pub at: String,
+    /// When it was logged, RFC 3339.
+    pub created_at: String,
 }
 
 /// `POST /api/v1/tickets/{number}/status`.
@@ -351,6 +398,9 @@ pub struct PeriodReportView {
     pub satisfaction: Option<f64>,
     /// How many ratings.
     pub ratings: usize,
+    /// Time logged on tickets for work done in the period, seconds.
+    #[serde(default)]
+    pub time_logged_secs: i64,
 }
 
 /// One technician over the report's span.
@@ -371,6 +421,9 @@ pub struct TechnicianReportView {
     pub sla_compliance_percent: Option<f64>,
     /// Mean satisfaction.
     pub satisfaction: Option<f64>,
+    /// Time they logged in the span, on any ticket, seconds.
+    #[serde(default)]
+    pub time_logged_secs: i64,
 }
 
 /// The age of the backlog now.

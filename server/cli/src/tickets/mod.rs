@@ -1,4 +1,7 @@
-//! `deskhand tickets ...` and `deskhand reports tickets` (see `cli::reports`).
+//! `deskhand tickets ...` and `deskhand reports tickets` (see `cli::reports`);
+//! `effort`: `log-time` and `time`; `comment --reply` is `cli::replies`'.
+
+pub mod effort;
 
 use anyhow::{Result, bail};
 
@@ -11,8 +14,8 @@ use crate::client::{Client, path_segment};
 use crate::render::{OutputFormat, Table, print};
 use deskhand_api_types::tickets::parse_number;
 use deskhand_api_types::tickets::{
-    AssignRequest, CommentRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest,
-    StatusRequest, TicketCreated, TicketDetail, TicketQuery, TicketView, UpdateTicket,
+    AssignRequest, CreateTicket, EscalateRequest, LinkRequest, RateRequest, StatusRequest,
+    TicketCreated, TicketDetail, TicketQuery, TicketView, UpdateTicket,
 };
 
 /// `deskhand tickets`.
@@ -80,16 +83,19 @@ pub enum TicketsCmd {
         /// Ticket number, e.g. 42 or #42.
         ticket: String,
     },
-    /// Add a comment; a public one is the first response if none was given yet.
-    Comment {
-        /// Ticket number.
-        ticket: String,
-        /// Text.
-        text: String,
-        /// An internal note, not for the requester.
-        #[arg(long)]
-        internal: bool,
-    },
+    /// Add a comment, or a canned reply filled in for the ticket; a public
+    /// one is the first response if none was given yet.
+    ///
+    /// Example: `deskhand tickets comment 42 "Restarted the spooler"`, `deskhand tickets comment 42 --reply printer-queue`.
+    Comment(crate::replies::CommentArgs),
+    /// Log time worked on a ticket, as yourself: 25m, 1h30m, 90m (1 minute to 24h).
+    ///
+    /// Example: `deskhand tickets log-time 42 25m --note "remote fix"`.
+    LogTime(effort::LogTimeArgs),
+    /// The time logged on a ticket, entry by entry; --delete ID removes one.
+    ///
+    /// Example: `deskhand tickets time 42`, `deskhand tickets time 42 --delete 7`.
+    Time(effort::TimeArgs),
     /// Change a ticket's title, description, category, software or priority
     /// (a new priority brings its SLA targets; the clocks keep their time).
     Update {
@@ -293,18 +299,9 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             print(f, &rows, || ticket_table(&rows))
         }
         TicketsCmd::Show { ticket } => show(c, f, &ticket).await,
-        TicketsCmd::Comment {
-            ticket,
-            text,
-            internal,
-        } => {
-            let body = CommentRequest {
-                body: text,
-                internal,
-            };
-            let what = if internal { "internal note" } else { "comment" };
-            act(c, f, &ticket, "comments", &body, what).await
-        }
+        TicketsCmd::Comment(a) => crate::replies::comment(c, f, a).await,
+        TicketsCmd::LogTime(a) => effort::log_time(c, f, a).await,
+        TicketsCmd::Time(a) => effort::time(c, f, a).await,
         TicketsCmd::Update {
             ticket,
             title,
@@ -445,7 +442,7 @@ async fn status(c: &Client, f: OutputFormat, ticket: &str, to: &str, note: Strin
 }
 
 /// POSTs a change, then prints the ticket's new state.
-async fn act<B: serde::Serialize>(
+pub(crate) async fn act<B: serde::Serialize>(
     c: &Client,
     f: OutputFormat,
     ticket: &str,

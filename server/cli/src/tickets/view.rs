@@ -100,7 +100,7 @@ fn event_text(e: &deskhand_api_types::tickets::TimelineEntryView) -> String {
         "comment" if e.internal => format!("internal note: {}", e.body),
         "comment" => format!("comment: {}", e.body),
         "reply" => format!("requester reply: {}", e.body),
-        "article" => e.body.clone(),
+        "article" | "time" => e.body.clone(),
         "status" => with_note(format!("status {old} -> {new}")),
         "assigned" if e.new_value.is_none() => format!("unassigned (was {old})"),
         "assigned" => format!("assigned to {new}"),
@@ -187,6 +187,7 @@ pub(super) async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()
         fields.row(vec![k.into(), v]);
     }
     emit(&fields.to_text());
+    outln!("{}", super::effort::time_logged_line(&d));
     if !d.description.is_empty() {
         outln!("\ndescription:");
         emit(&indent(&d.description));

@@ -33,6 +33,7 @@ pub(in crate::api) async fn comment(
     let req = CommentRequest {
         body: f.body,
         internal: f.internal.is_some_and(|v| !v.is_empty()),
+        reply: None,
     };
     crate::api::tickets::comment(
         State(s.clone()),

@@ -124,6 +124,7 @@ pub(in crate::api) async fn ticket(
                 tr { th { "Assignee" } td { (t.assignee.clone().unwrap_or_else(|| "nobody".into())) } }
                 tr { th { "First response" } td { (clock(&t.first_response)) } }
                 tr { th { "Resolution" } td { (clock(&t.resolution)) } }
+                tr { th { "Time logged" } td { (crate::tickets::effort::total_text(d.time_logged_secs, d.time_entries)) } }
             }
             @if !d.description.is_empty() { h2 { "Description" } pre { (d.description) } }
             (super::kb::suggested(&suggestions))

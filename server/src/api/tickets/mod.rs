@@ -4,7 +4,7 @@
 //! against the status machine in the store's transaction, and is audited.
 //! SLA clocks are evaluated at the time of the request with the targets
 //! the ticket got at creation and the warning window of the server's
-//! [`TicketSettings`](crate::tickets::TicketSettings).
+//! [`TicketSettings`](crate::tickets::TicketSettings). `effort`: time logged.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -28,6 +28,8 @@ pub use deskhand_api_types::tickets::{
     TicketView, TimelineEntryView, TimesView, TopView, UpdateTicket,
 };
 
+pub(super) mod effort;
+
 /// How long a resolved ticket stays on its assets' pages.
 const RECENT_ON_ASSET_SECS: i64 = 30 * 86400;
 
@@ -49,6 +51,7 @@ pub(super) fn routes() -> Router<Shared> {
             delete(unlink_asset),
         )
         .route("/api/v1/tickets/{number}/rating", post(rate))
+        .merge(effort::routes())
 }
 
 // ---- views ------------------------------------------------------------------
@@ -332,7 +335,10 @@ pub(super) async fn show_ticket(
             software_installed_since_opened: installed,
         });
     }
+    let (time_logged_secs, time_entries) = s.store.time_logged(t.number).await?;
     Ok(Json(TicketDetail {
+        time_logged_secs,
+        time_entries,
         ticket: ticket_view(&t, &s.tickets.sla, now),
         description: t.description,
         timeline,
@@ -368,7 +374,7 @@ pub(super) async fn change(
         (status = 204, description = "commented"),
         (status = 400, description = "the request is not valid; the error says which field", body = ErrorBody),
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
-        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 404, description = "no such ticket or canned reply", body = ErrorBody),
         (status = 409, description = "the ticket is closed", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -380,7 +386,7 @@ pub(super) async fn comment(
     Json(req): Json<CommentRequest>,
 ) -> Result<StatusCode, ApiError> {
     op.require(Role::Technician)?;
-    let body = field("the comment", &req.body, 20_000, true, false)?;
+    let body = super::replies::comment_body(&s, &op, &n, &req).await?;
     change(
         &s,
         &op,

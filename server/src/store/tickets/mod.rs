@@ -10,9 +10,11 @@
 //! - `queries`: reading tickets, lists and timelines.
 //! - `attachments`: files attached to a ticket (a screenshot from the
 //!   portal, an e-mail's attachments).
+//! - `effort`: time logged on a ticket (and migration 33).
 
 mod attachments;
 mod changes;
+mod effort;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -23,6 +25,10 @@ use crate::tickets::{Channel, Priority, Status};
 
 pub use attachments::{Attachment, AttachmentInfo, NewAttachment};
 pub(super) use attachments::{REQUESTERS_MIGRATION, REQUESTERS_POSTGRES_MIGRATION};
+pub(super) use effort::{
+    MIGRATION as EFFORT_MIGRATION, POSTGRES_MIGRATION as EFFORT_POSTGRES_MIGRATION,
+};
+pub use effort::{NewTime, TimeEntry};
 
 /// A change to a ticket: the rules' own type, under the store's old name.
 pub use crate::tickets::Change as TicketChange;
