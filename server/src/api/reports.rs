@@ -256,6 +256,8 @@ pub fn facts(
             .collect(),
         software: t.software.clone(),
         active: t.status.is_active(),
+        category: t.category.clone(),
+        team: None,
     }
 }
 

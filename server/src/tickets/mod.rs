@@ -23,6 +23,7 @@ pub mod attachment;
 pub mod calendar;
 mod channel;
 pub mod decide;
+pub mod goals;
 pub mod report;
 pub mod sla;
 mod ticket;

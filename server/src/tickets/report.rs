@@ -25,7 +25,9 @@ use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 
 use super::Channel;
 
+pub mod groups;
 pub mod requesters;
+pub mod schedule;
 
 pub use requesters::{ChannelRow, RequesterCounts, RequesterRow};
 
@@ -64,6 +66,10 @@ pub struct TicketFacts {
     pub software: String,
     /// New, open or pending now.
     pub active: bool,
+    /// Its category (`software`, ...), empty if none.
+    pub category: String,
+    /// Its team, if any.
+    pub team: Option<String>,
 }
 
 /// Length of a report period.
