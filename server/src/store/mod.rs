@@ -50,6 +50,7 @@ mod console;
 mod content;
 mod database;
 mod diag;
+mod goals;
 mod import;
 mod index;
 mod ingest;
@@ -65,6 +66,7 @@ mod nodes;
 mod open;
 mod portal;
 mod reader;
+mod report_schedules;
 mod rollouts;
 mod schema;
 mod snapshot;
@@ -87,6 +89,7 @@ pub use console::ConsoleSession;
 pub use content::{ContentItem, PublisherKey};
 pub use database::{Database, redacted};
 pub use diag::DiagRun;
+pub use goals::GoalRecord;
 pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use kb::{Article, ArticleEdit, NewArticle};
 pub use labels::Label;
@@ -97,6 +100,7 @@ pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
 pub use portal::PortalSession;
 pub use reader::Reader;
+pub use report_schedules::{NewSchedule, REPORT_MAIL, ReportMail, ReportSchedule};
 pub use rollouts::{
     AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
     author as rollout_author,
