@@ -35,6 +35,7 @@ mod changes;
 mod console;
 mod diag;
 pub mod error;
+pub mod goals;
 pub mod import;
 pub mod index;
 pub mod jobs;
@@ -46,6 +47,7 @@ pub mod openapi;
 mod operators;
 pub mod params;
 mod portal;
+pub mod report_schedules;
 pub mod reports;
 pub mod rollouts;
 mod select;
@@ -136,6 +138,8 @@ pub fn router(state: Shared) -> Router {
         .merge(survey::routes())
         .merge(kb::routes())
         .merge(reports::routes())
+        .merge(goals::routes())
+        .merge(report_schedules::routes())
         .merge(import::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .layer(axum::extract::DefaultBodyLimit::max(

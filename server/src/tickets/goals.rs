@@ -223,7 +223,7 @@ mod tests {
             Metric::parse("First_Response_P90"),
             Ok(Metric::FirstResponseP90)
         );
-        let e = Metric::parse("speed").unwrap_err();
+        let e = Metric::parse("speed").expect_err("refused");
         assert!(e.contains("use first-response-p90"), "{e}");
         assert_eq!(Scope::parse("Team"), Ok(Scope::Team));
         assert!(Scope::parse("group").is_err());
@@ -240,7 +240,7 @@ mod tests {
         assert!(Metric::ResolvedPerDay.parse_target("lots").is_err());
         assert!(Metric::ResolvedPerDay.parse_target("-1").is_err());
         assert!(Metric::ResolvedPerDay.parse_target("NaN").is_err());
-        let e = Metric::Satisfaction.parse_target("6").unwrap_err();
+        let e = Metric::Satisfaction.parse_target("6").expect_err("refused");
         assert!(e.contains("between 1 and 5"), "{e}");
     }
 

@@ -292,7 +292,7 @@ mod tests {
         for g in GroupBy::ALL {
             assert_eq!(GroupBy::parse(g.as_str()), Ok(g));
         }
-        let e = GroupBy::parse("asset").unwrap_err();
+        let e = GroupBy::parse("asset").expect_err("refused");
         assert!(e.contains("technician, team, category or channel"), "{e}");
     }
 

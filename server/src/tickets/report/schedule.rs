@@ -78,7 +78,7 @@ pub fn covered(period: Period, run_at: i64) -> (i64, i64) {
 pub fn label(period: Period, from: i64) -> String {
     let d = date_of(from);
     match period {
-        Period::Daily => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        Period::Daily => day(from),
         Period::Weekly => {
             let (year, week, _) = d.to_iso_week_date();
             format!("{year:04}-W{week:02}")
@@ -87,10 +87,20 @@ pub fn label(period: Period, from: i64) -> String {
     }
 }
 
+/// The day of `unix`, `YYYY-MM-DD`.
+fn day(unix: i64) -> String {
+    let d = date_of(unix);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The first day a span `[from, to)` includes, `YYYY-MM-DD`.
+pub fn first_day(from: i64) -> String {
+    day(from)
+}
+
 /// The last day a span `[from, to)` includes, `YYYY-MM-DD`.
 pub fn last_day(to: i64) -> String {
-    let d = date_of(to - 1);
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    day(to - 1)
 }
 
 #[cfg(test)]
