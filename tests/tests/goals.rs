@@ -3,13 +3,14 @@
 //!
 //! Goals are set for two technicians and shown met or missed beside
 //! their figures in `reports tickets --by technician` (text and JSON)
-//! with real tickets; a weekly schedule is made, `reports send` mails it
+//! and on the console's dashboard (green, red) with real tickets; a weekly schedule is made, `reports send` mails it
 //! to each recipient with the CSV attached, and the attachment's rows are
 //! the technicians' figures over the last whole week; bad periods,
 //! metrics, times and addresses are refused with what to do.
 
 use std::time::Duration;
 
+use deskhand_tests::browser::Browser;
 use deskhand_tests::smtp::SmtpSink;
 use deskhand_tests::{Server, expect_failure};
 use serde_json::Value;
@@ -189,6 +190,26 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
     assert_eq!(b["resolved_per_day"]["met"], false, "{b}");
     // Nothing unresolved: no backlog figure, so nothing to judge.
     assert_eq!(b["oldest_backlog_secs"]["met"], Value::Null, "{b}");
+
+    // The console's dashboard shows the week's goals green or red.
+    let mut b = Browser::new(&server.api);
+    assert_eq!(b.login("admin", &server.admin_password()).status, 303);
+    let page = b.get("/console/");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Goals this week"), "{}", page.body);
+    let row = |who: &str| {
+        let at = page
+            .body
+            .find(&format!("<td>{who}</td>"))
+            .expect("a goal row");
+        page.body[at..]
+            .split("</tr>")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("alice").contains("goal-met"), "{}", row("alice"));
+    assert!(row("bob").contains("goal-missed"), "{}", row("bob"));
 
     // Clearing one goal leaves the other.
     server.ok_as(
