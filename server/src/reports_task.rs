@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::store::{ReportMail, ReportSchedule, Store, StoreError};
 use crate::tickets::report::schedule::{covered, label, last_day, next_run};
+use crate::tickets::sla::SlaPolicy;
 use crate::unix_now;
 use deskhand_api_types::goals::TicketGroupsView;
 
@@ -79,13 +80,14 @@ pub fn compose(s: &ReportSchedule, view: &TicketGroupsView, from: i64, to: i64) 
 /// the operator: the last whole period before `now`, the next run kept).
 pub async fn send(
     store: &Store,
+    policy: &SlaPolicy,
     s: &ReportSchedule,
     run: Option<i64>,
     by: Option<String>,
     now: i64,
 ) -> Result<Sent, StoreError> {
     let (from, to) = covered(s.period, run.unwrap_or(now));
-    let view = crate::api::goals::group_report(store, s.group_by, from, to, now).await?;
+    let view = crate::api::goals::group_report(store, policy, s.group_by, from, to, now).await?;
     let mail = compose(s, &view, from, to);
     let attachment = mail.attachment_name.clone();
     let moved = run.map(|r| (r, next_run(s.period, s.at_minute, now.max(r))));
@@ -100,10 +102,10 @@ pub async fn send(
 
 /// Queues every schedule due at `now`; how many mails. One schedule that
 /// fails is logged and the others still go.
-pub async fn sweep(store: &Store, now: i64) -> Result<usize, StoreError> {
+pub async fn sweep(store: &Store, policy: &SlaPolicy, now: i64) -> Result<usize, StoreError> {
     let mut queued = 0;
     for s in store.due_schedules(now).await? {
-        match send(store, &s, Some(s.next_at), None, now).await {
+        match send(store, policy, &s, Some(s.next_at), None, now).await {
             Ok(sent) => {
                 info!(schedule = s.id, mails = sent.queued, attachment = %sent.attachment, "queued a scheduled report");
                 queued += sent.queued;
@@ -114,8 +116,14 @@ pub async fn sweep(store: &Store, now: i64) -> Result<usize, StoreError> {
     Ok(queued)
 }
 
-/// Runs [`sweep`] while this node leads and mail is on, until `stop`.
-pub async fn run(store: Store, leader: crate::nodes::Leader, mut stop: watch::Receiver<bool>) {
+/// Runs [`sweep`] while this node leads and mail is on, until `stop`;
+/// clocks are evaluated under `policy` (the server's SLA settings).
+pub async fn run(
+    store: Store,
+    policy: SlaPolicy,
+    leader: crate::nodes::Leader,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(EVERY);
     loop {
         tokio::select! {
@@ -127,7 +135,7 @@ pub async fn run(store: Store, leader: crate::nodes::Leader, mut stop: watch::Re
         if !leader.leads() || !store.mail_enabled() {
             continue;
         }
-        if let Err(e) = sweep(&store, unix_now()).await {
+        if let Err(e) = sweep(&store, &policy, unix_now()).await {
             warn!(error = %e, "the scheduled reports could not be read");
         }
     }
@@ -148,6 +156,7 @@ mod tests {
     async fn a_due_schedule_is_mailed_once_and_moves_to_its_next_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::testkit::open(&dir.path().join("db")).expect("open");
+        let policy = crate::tickets::TicketSettings::default().sla;
         let mut t = crate::testkit::urgent_ticket("alice", 3600, 7200);
         t.title = "printer".into();
         store
@@ -170,9 +179,9 @@ mod tests {
             )
             .await
             .expect("schedule");
-        assert_eq!(sweep(&store, monday - 1).await.expect("early"), 0);
-        assert_eq!(sweep(&store, monday + 5).await.expect("due"), 1);
-        assert_eq!(sweep(&store, monday + 35).await.expect("again"), 0);
+        assert_eq!(sweep(&store, &policy, monday - 1).await.expect("early"), 0);
+        assert_eq!(sweep(&store, &policy, monday + 5).await.expect("due"), 1);
+        assert_eq!(sweep(&store, &policy, monday + 35).await.expect("again"), 0);
         let s = store.schedule(id).await.expect("schedule");
         assert_eq!(s.next_at, at("2026-12-14T07:00"));
 

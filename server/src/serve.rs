@@ -137,6 +137,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     store.set_mail_enabled(settings.mail.is_some());
     let reports = tokio::spawn(crate::reports_task::run(
         store.clone(),
+        settings.tickets.sla.clone(),
         leader.clone(),
         stop_rx.clone(),
     ));

@@ -35,8 +35,9 @@ fn add_technician(server: &Server, name: &str) -> String {
     v["token"].as_str().expect("a token").to_string()
 }
 
-/// A ticket assigned to `who`, answered, resolved and rated 5 by them.
-fn worked_ticket(server: &Server, token: &str, who: &str, title: &str) -> String {
+/// A ticket of `team` (none if empty) assigned to `who`, answered,
+/// resolved and rated 5.
+fn worked_ticket(server: &Server, token: &str, team: &str, who: &str, title: &str) -> String {
     let created = server.json_as(
         token,
         &[
@@ -49,6 +50,9 @@ fn worked_ticket(server: &Server, token: &str, who: &str, title: &str) -> String
         ],
     );
     let n = created["number"].as_i64().expect("number").to_string();
+    if !team.is_empty() {
+        server.ok_as(token, &["tickets", "move", &n, "--team", team]);
+    }
     server.ok_as(token, &["tickets", "assign", &n, who]);
     server.ok_as(token, &["tickets", "comment", &n, "on it"]);
     server.ok_as(token, &["tickets", "resolve", &n, "--note", "done"]);
@@ -96,6 +100,10 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
     .expect("server");
     let alice = add_technician(&server, "alice");
     add_technician(&server, "bob");
+    server.ok_as(
+        &server.admin_token,
+        &["teams", "create", "desktop", "--members", "alice,bob"],
+    );
 
     // Goals: alice's first response within an hour (met: she answers at
     // once), bob's 12 resolved a day (missed: he resolves one).
@@ -146,9 +154,9 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
         ]
     );
 
-    worked_ticket(&server, &alice, "alice", "printer jams");
-    worked_ticket(&server, &alice, "alice", "vpn drops");
-    worked_ticket(&server, &server.admin_token, "bob", "new laptop");
+    worked_ticket(&server, &alice, "desktop", "alice", "printer jams");
+    worked_ticket(&server, &alice, "desktop", "alice", "vpn drops");
+    worked_ticket(&server, &server.admin_token, "", "bob", "new laptop");
 
     let text = server.ok_as(
         &server.admin_token,
@@ -190,6 +198,17 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
     assert_eq!(b["resolved_per_day"]["met"], false, "{b}");
     // Nothing unresolved: no backlog figure, so nothing to judge.
     assert_eq!(b["oldest_backlog_secs"]["met"], Value::Null, "{b}");
+
+    // A team's goal is judged over the team's tickets.
+    server.ok_as(
+        &server.admin_token,
+        &["goals", "set", "--team", "desktop", "--satisfaction", "4.5"],
+    );
+    let r = server.json(&["reports", "tickets", "--by", "team"]);
+    let d = group(&r, "desktop");
+    assert_eq!(d["volume"], 2, "{r}");
+    assert_eq!(d["satisfaction"]["met"], true, "{r}");
+    assert_eq!(group(&r, "(no team)")["volume"], 1, "{r}");
 
     // The console's dashboard shows the week's goals green or red.
     let mut b = Browser::new(&server.api);
@@ -313,7 +332,7 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
     );
 
     // Bad input is refused with what to do.
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &[
                 "goals",
@@ -324,6 +343,10 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
                 "4",
             ],
             "no operator named",
+        ),
+        (
+            &["goals", "set", "--team", "nosuch", "--satisfaction", "4"],
+            "no team named",
         ),
         (
             &["goals", "set", "--team", "desktop", "--satisfaction", "6"],

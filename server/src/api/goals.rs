@@ -19,6 +19,7 @@ use crate::store::{GoalRecord, Role, Store, StoreError};
 use crate::text::{Shape, check_required};
 use crate::tickets::goals::{Goal, Metric, Scope, Verdict};
 use crate::tickets::report::groups::{GroupBy, GroupRow, Judged, groups};
+use crate::tickets::sla::SlaPolicy;
 use crate::unix_now;
 use deskhand_api_types::goals::{
     ClearGoalsQuery, GoalView, GoalsCleared, GroupReportView, JudgedView, SetGoals,
@@ -207,12 +208,13 @@ pub(super) async fn goal_list(store: &Store) -> Result<Vec<Goal>, StoreError> {
 /// the goals: what a scheduled report mails.
 pub async fn group_report(
     store: &Store,
+    policy: &SlaPolicy,
     by: GroupBy,
     from: i64,
     to: i64,
     now: i64,
 ) -> Result<TicketGroupsView, StoreError> {
-    let facts = super::reports::ticket_facts(store, to, now).await?;
+    let facts = super::reports::ticket_facts(store, policy, to, now).await?;
     let goals = goal_list(store).await?;
     let rows = groups(&facts, by, &goals, from, to, now);
     Ok(groups_view(by, from, to, &rows))

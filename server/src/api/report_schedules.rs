@@ -198,7 +198,15 @@ pub(super) async fn send_schedule(
     }
     let now = unix_now();
     let schedule = s.store.schedule(id).await?;
-    let sent = crate::reports_task::send(&s.store, &schedule, None, Some(op.0.name), now).await?;
+    let sent = crate::reports_task::send(
+        &s.store,
+        &s.tickets.sla,
+        &schedule,
+        None,
+        Some(op.0.name),
+        now,
+    )
+    .await?;
     Ok(Json(ReportSent {
         queued: sent.queued,
         from: rfc3339(sent.from),

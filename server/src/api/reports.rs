@@ -221,9 +221,10 @@ pub fn facts(
     t: &TicketRecord,
     names: &std::collections::HashMap<String, String>,
     operators: &std::collections::HashSet<String>,
+    policy: &crate::tickets::sla::SlaPolicy,
     now: i64,
 ) -> TicketFacts {
-    let s = t.sla(0, now);
+    let s = t.sla(policy, now);
     let resolved = matches!(t.status, Status::Resolved | Status::Closed);
     TicketFacts {
         number: t.number,
@@ -259,7 +260,7 @@ pub fn facts(
         software: t.software.clone(),
         active: t.status.is_active(),
         category: t.category.clone(),
-        team: None,
+        team: t.team.clone(),
     }
 }
 
@@ -334,7 +335,7 @@ pub(super) async fn ticket_report(
         GroupBy::parse(q.by.as_deref().unwrap_or("technician")).map_err(ApiError::bad_request)?;
     // The report covers whole periods: up to the end of the last one.
     let end = periods.last().map_or(to, |p| p.1);
-    let all = ticket_facts(&s.store, end, now).await?;
+    let all = ticket_facts(&s.store, &s.tickets.sla, end, now).await?;
     let start = periods.first().map_or(from, |p| p.0);
     let counts = requester_counts(&s, start, end).await?;
     let r = report::build(&all, counts, period, from, to, now);
@@ -409,6 +410,7 @@ pub(super) async fn ticket_report(
 /// Every ticket the report up to `end` needs, evaluated at `now`.
 pub(super) async fn ticket_facts(
     store: &Store,
+    policy: &crate::tickets::sla::SlaPolicy,
     end: i64,
     now: i64,
 ) -> Result<Vec<TicketFacts>, crate::store::StoreError> {
@@ -432,7 +434,7 @@ pub(super) async fn ticket_facts(
     let rows = store.tickets_for_report(end).await?;
     Ok(rows
         .iter()
-        .map(|t| facts(t, &names, &operators, now))
+        .map(|t| facts(t, &names, &operators, policy, now))
         .collect())
 }
 

@@ -1,4 +1,4 @@
-//! Supervisors' goals (table `goals`, migration 33 in
+//! Supervisors' goals (table `goals`, migration 34 in
 //! [`super::report_schedules`]): one target per team or technician and
 //! metric. Setting one checks that the technician is an operator (or the
 //! team exists) in the same transaction; every change is audited.
@@ -38,19 +38,22 @@ fn goal_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<GoalRec
     })
 }
 
-/// Refuses a goal for a technician who is not an operator.
+/// Refuses a goal for a technician who is not an operator, or a team
+/// that does not exist.
 fn check_subject(tx: &Conn, scope: Scope, name: &str) -> Result<()> {
-    if scope == Scope::Technician {
-        let known: bool = tx.query_row(
+    let (sql, missing) = match scope {
+        Scope::Technician => (
             "SELECT EXISTS(SELECT 1 FROM operators WHERE name = ?1)",
-            [name],
-            |r| r.get(0),
-        )?;
-        if !known {
-            return Err(StoreError::NotFound(format!(
-                "no operator named `{name}`; see `deskhand operators list`"
-            )));
-        }
+            format!("no operator named `{name}`; see `deskhand operators list`"),
+        ),
+        Scope::Team => (
+            "SELECT EXISTS(SELECT 1 FROM teams WHERE name = ?1)",
+            format!("no team named `{name}`; see `deskhand teams list`"),
+        ),
+    };
+    let known: bool = tx.query_row(sql, [name], |r| r.get(0))?;
+    if !known {
+        return Err(StoreError::NotFound(missing));
     }
     Ok(())
 }
@@ -257,10 +260,31 @@ mod tests {
     async fn a_damaged_metric_is_an_error_that_names_its_column() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::testkit::open(&dir.path().join("db")).expect("open");
-        store
+        let e = store
             .set_goals(
                 Scope::Team,
                 "desktop".into(),
+                vec![(Metric::BacklogAge, 60.0)],
+                "admin".into(),
+                1,
+            )
+            .await
+            .expect_err("no such team");
+        assert!(e.to_string().contains("no team named `desktop`"), "{e}");
+        store
+            .add_operator(
+                "alice".into(),
+                crate::store::Role::Technician,
+                "hash".into(),
+                "admin".into(),
+                1,
+            )
+            .await
+            .expect("operator");
+        store
+            .set_goals(
+                Scope::Technician,
+                "alice".into(),
                 vec![(Metric::BacklogAge, 60.0)],
                 "admin".into(),
                 1,

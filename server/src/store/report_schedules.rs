@@ -1,4 +1,4 @@
-//! Reports mailed on a schedule (migration 33, which also brings the
+//! Reports mailed on a schedule (migration 34, which also brings the
 //! `goals` of [`super::goals`] and the outbox's columns for a mail
 //! written whole: subject, body and one attachment).
 //!
@@ -13,7 +13,7 @@ use crate::tickets::report::groups::GroupBy;
 
 use super::{Result, Store, StoreError, audit};
 
-/// Migration 33 on SQLite.
+/// Migration 34 on SQLite.
 pub(super) const MIGRATION: &str = r#"
 CREATE TABLE goals (
     scope   TEXT NOT NULL,
@@ -43,7 +43,7 @@ ALTER TABLE mail_outbox ADD COLUMN attachment_name TEXT;
 ALTER TABLE mail_outbox ADD COLUMN attachment TEXT;
 "#;
 
-/// Migration 33 on PostgreSQL.
+/// Migration 34 on PostgreSQL.
 pub(super) const POSTGRES_MIGRATION: &str = r#"
 CREATE TABLE goals (
     scope   TEXT NOT NULL,

@@ -49,7 +49,7 @@ pub(super) async fn goals_section(s: &Shared, now: i64) -> Result<Markup, StoreE
     let to = from + 7 * 86_400;
     let mut rows = Vec::new();
     for by in [GroupBy::Team, GroupBy::Technician] {
-        let view = group_report(&s.store, by, from, to, now).await?;
+        let view = group_report(&s.store, &s.tickets.sla, by, from, to, now).await?;
         rows.extend(
             view.groups
                 .into_iter()
