@@ -13,6 +13,7 @@
 //!   relayed to that node over mTLS.
 //! - [`help`]: end users' help requests, relayed by agents, become tickets.
 //! - [`escalator`]: the periodic task that escalates tickets whose SLA ran out.
+//! - [`reports_task`]: the periodic task that mails scheduled reports.
 //! - [`mail`]: e-mail in (`tickets from-email`: parse, decide) and out
 //!   (notices queued with the change that causes them, sent by a task).
 //! - [`config`]: server settings from flags, environment and TOML.
@@ -54,6 +55,7 @@ pub mod pki;
 pub mod portal;
 pub mod presence;
 pub mod relay;
+pub mod reports_task;
 pub mod rollouts;
 pub mod secrets;
 pub mod serve;

@@ -135,6 +135,12 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     ));
     // Mail is queued only when it can be sent: with a `[mail]` section.
     store.set_mail_enabled(settings.mail.is_some());
+    let reports = tokio::spawn(crate::reports_task::run(
+        store.clone(),
+        settings.tickets.sla.clone(),
+        leader.clone(),
+        stop_rx.clone(),
+    ));
     let mailer = match &settings.mail {
         Some(m) => Some(tokio::spawn(crate::mail::sender::run(
             store.clone(),
@@ -319,6 +325,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
     let _ = flusher.await;
     let _ = sweeper.await;
     let _ = escalator.await;
+    let _ = reports.await;
     if let Some(m) = mailer {
         let _ = m.await;
     }

@@ -10,7 +10,8 @@
 //! [`operators`] (and the audit log, `status`), [`diag`], [`jobs`],
 //! [`publish`] (keys, packages, scripts; the key files themselves in
 //! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
-//! waves), [`tickets`], [`replies`] (canned replies), [`kb`] (the knowledge base), [`reports`].
+//! waves), [`tickets`], [`replies`] (canned replies), [`kb`] (the knowledge base), [`reports`] (and
+//! scheduled reports), [`goals`].
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`; [`progress`] draws bars on stderr when
 //! it is a terminal (uploads, `jobs run --wait`). This crate speaks to the server with
@@ -37,6 +38,7 @@ pub mod assets;
 pub mod client;
 pub mod csv_output;
 pub mod diag;
+pub mod goals;
 pub mod jobs;
 pub mod kb;
 pub mod keys;
@@ -160,6 +162,9 @@ pub enum Command {
     /// Canned replies for ticket comments, with placeholders filled in per ticket.
     #[command(subcommand)]
     Replies(replies::RepliesCmd),
+    /// Supervisors' goals for teams and technicians, judged in reports.
+    #[command(subcommand)]
+    Goals(goals::GoalsCmd),
     /// E-mail the server sends: the queue of mails not sent yet.
     #[command(subcommand)]
     Mail(mail::MailCmd),
@@ -197,6 +202,7 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
         Command::Replies(cmd) => replies::run(c, f, cmd).await,
+        Command::Goals(cmd) => goals::run(c, f, cmd).await,
         Command::Mail(cmd) => mail::run(c, f, cmd).await,
     }
 }

@@ -1,4 +1,8 @@
-//! `deskhand reports tickets|inventory`.
+//! `deskhand reports tickets|inventory`, and reports mailed on a
+//! schedule (`schedule`, `schedules`, `unschedule`, `send`).
+
+pub mod groups;
+pub mod schedule;
 
 use anyhow::{Result, bail};
 
@@ -21,8 +25,10 @@ pub enum ReportsCmd {
         /// The span.
         #[command(flatten)]
         span: SpanArgs,
-        /// Which table: period, technician, channel, asset, software, or all
-        /// (the text default; CSV prints one table, by period unless given).
+        /// Which table: period, asset, software, or all (the text
+        /// default; CSV prints one table, by period unless given); or the
+        /// groups, each judged against its goals: technician, team,
+        /// category or channel.
         #[arg(long)]
         by: Option<String>,
     },
@@ -38,6 +44,33 @@ pub enum ReportsCmd {
         /// default; CSV prints one table, by period unless given).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// Mail a report on a schedule, in UTC: daily (each mail covers the
+    /// day before), weekly (on Mondays, the ISO week before) or monthly
+    /// (on the first, the month before). A plain-text table in the body,
+    /// the same rows as a CSV attachment. Needs the server's `[mail]`
+    /// section.
+    ///
+    /// Example: `deskhand reports schedule --report tickets --period weekly --by technician --email manager@example.com --at 07:00`.
+    Schedule(schedule::ScheduleArgs),
+    /// List the report schedules with their next run.
+    ///
+    /// Example: `deskhand reports schedules`.
+    Schedules,
+    /// Remove a report schedule.
+    ///
+    /// Example: `deskhand reports unschedule 3`.
+    Unschedule {
+        /// The schedule's id (see `deskhand reports schedules`).
+        id: i64,
+    },
+    /// Mail a scheduled report now, covering the last whole period (its
+    /// next run stays as it is).
+    ///
+    /// Example: `deskhand reports send 3`.
+    Send {
+        /// The schedule's id (see `deskhand reports schedules`).
+        id: i64,
     },
 }
 
@@ -61,6 +94,7 @@ impl SpanArgs {
             period: Some(self.period),
             from: self.from,
             to: self.to,
+            by: None,
         }
     }
 }
@@ -70,6 +104,10 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: ReportsCmd) -> Result<()> {
     match cmd {
         ReportsCmd::Tickets { span, by } => tickets(c, f, span.query(), by).await,
         ReportsCmd::Inventory { span, by } => inventory(c, f, span.query(), by).await,
+        ReportsCmd::Schedule(a) => schedule::schedule(c, f, a).await,
+        ReportsCmd::Schedules => schedule::list(c, f).await,
+        ReportsCmd::Unschedule { id } => schedule::unschedule(c, id).await,
+        ReportsCmd::Send { id } => schedule::send(c, f, id).await,
     }
 }
 
@@ -247,8 +285,20 @@ fn stats_cells(
 async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>) -> Result<()> {
     let by = which_table(
         by,
-        &["period", "technician", "channel", "asset", "software"],
+        &[
+            "period",
+            "technician",
+            "team",
+            "category",
+            "channel",
+            "asset",
+            "software",
+        ],
     )?;
+    let mut q = q;
+    q.by = by
+        .clone()
+        .filter(|b| groups::GROUPINGS.contains(&b.as_str()));
     let r: TicketReport = c.get_query("/api/v1/reports/tickets", &q).await?;
     let csv = f == OutputFormat::Csv;
     let by_period = || {
@@ -332,8 +382,7 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
         t
     };
     let pick = |which: &str| match which {
-        "technician" => by_technician(),
-        "channel" => by_channel(),
+        "technician" | "team" | "category" | "channel" => groups::table(&r.groups, csv),
         "asset" => top(&r.top_assets, "ASSET"),
         "software" => top(&r.top_software, "SOFTWARE"),
         _ => by_period(),
@@ -344,6 +393,15 @@ async fn tickets(c: &Client, f: OutputFormat, q: ReportQuery, by: Option<String>
         outln!("\ntime logged: {}", human(Some(r.total.time_logged_secs)));
         outln!("\nby technician:");
         emit(&by_technician().to_text());
+        if r.groups.groups.iter().any(|g| {
+            g.resolved_per_day.goal.is_some()
+                || g.first_response_p90_secs.goal.is_some()
+                || g.oldest_backlog_secs.goal.is_some()
+                || g.satisfaction.goal.is_some()
+        }) {
+            outln!("\nagainst the technicians' goals:");
+            emit(&groups::table(&r.groups, false).to_text());
+        }
         outln!("\nby channel:");
         emit(&by_channel().to_text());
         let q = &r.requesters;

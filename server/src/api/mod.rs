@@ -35,6 +35,7 @@ mod changes;
 mod console;
 mod diag;
 pub mod error;
+pub mod goals;
 pub mod import;
 pub mod index;
 pub mod jobs;
@@ -47,6 +48,7 @@ mod operators;
 pub mod params;
 mod portal;
 mod replies;
+pub mod report_schedules;
 pub mod reports;
 pub mod rollouts;
 mod select;
@@ -140,6 +142,8 @@ pub fn router(state: Shared) -> Router {
         .merge(kb::routes())
         .merge(replies::routes())
         .merge(reports::routes())
+        .merge(goals::routes())
+        .merge(report_schedules::routes())
         .merge(import::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .layer(axum::extract::DefaultBodyLimit::max(

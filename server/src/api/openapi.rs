@@ -28,8 +28,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
-    agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, mail, manual,
-    operators, replies, reports, rollouts, server, software, teams, ticket_files, tickets,
+    agents, asset_page, assets, changes, diag, goals, import, index, jobs, kb, labels, mail,
+    manual, operators, replies, report_schedules, reports, rollouts, server, software, teams,
+    ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -146,6 +147,13 @@ pub const BEARER: &str = "bearer";
         teams::move_ticket,
         reports::ticket_report,
         reports::inventory_report,
+        goals::list_goals,
+        goals::set_goals,
+        goals::clear_goals,
+        report_schedules::list_schedules,
+        report_schedules::create_schedule,
+        report_schedules::delete_schedule,
+        report_schedules::send_schedule,
     ),
     // Named by parameters, which utoipa does not collect.
     components(schemas(

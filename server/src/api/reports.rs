@@ -3,7 +3,8 @@
 //! seen, warranty) and what changed in it per period (assets added and
 //! retired, software installed, removed, upgraded). The ticket report
 //! (`GET /api/v1/reports/tickets`): volumes, response and resolution
-//! times, SLA and satisfaction per period, technician, asset and software.
+//! times, SLA and satisfaction per period, technician, asset and software,
+//! and its groups (`by`) judged against their goals ([`super::goals`]).
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -16,6 +17,7 @@ use super::{ApiState, Authed, Shared};
 use crate::store::TicketRecord;
 use crate::store::{AssetFilter, AssetRow, AssetStatus, ChangeQuery, Store, day_of};
 use crate::tickets::Status;
+use crate::tickets::report::groups::{GroupBy, groups};
 use crate::tickets::report::{self, Period, TicketFacts};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::CountBy;
@@ -258,6 +260,8 @@ pub fn facts(
             .collect(),
         software: t.software.clone(),
         active: t.status.is_active(),
+        category: t.category.clone(),
+        team: t.team.clone(),
     }
 }
 
@@ -308,11 +312,11 @@ fn report_span(q: &ReportQuery, now: i64) -> Result<Span, ApiError> {
     get,
     path = "/api/v1/reports/tickets",
     tag = "reports",
-    summary = "the supervisors' ticket report (period, from, to)",
+    summary = "the supervisors' ticket report (period, from, to, by)",
     params(ReportQuery),
     responses(
         (status = 200, description = "the report", body = TicketReport),
-        (status = 400, description = "period, from or to is not valid", body = ErrorBody),
+        (status = 400, description = "period, from, to or by is not valid", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -328,37 +332,18 @@ pub(super) async fn ticket_report(
         to,
         periods,
     } = report_span(&q, now)?;
+    let by =
+        GroupBy::parse(q.by.as_deref().unwrap_or("technician")).map_err(ApiError::bad_request)?;
     // The report covers whole periods: up to the end of the last one.
     let end = periods.last().map_or(to, |p| p.1);
-    // Retired assets too: their tickets are part of the period's work.
-    let all_assets = crate::store::AssetFilter {
-        status: crate::store::AssetStatus::All,
-        ..Default::default()
-    };
-    let names: std::collections::HashMap<String, String> = s
-        .store
-        .list_assets(all_assets, now)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.hostname))
-        .collect();
-    let operators: std::collections::HashSet<String> = s
-        .store
-        .list_operators()
-        .await?
-        .into_iter()
-        .map(|o| o.name)
-        .collect();
-    let rows = s.store.tickets_for_report(end).await?;
-    let all: Vec<TicketFacts> = rows
-        .iter()
-        .map(|t| facts(t, &names, &operators, &s.tickets.sla, now))
-        .collect();
+    let all = ticket_facts(&s.store, &s.tickets.sla, end, now).await?;
     let start = periods.first().map_or(from, |p| p.0);
     let counts = requester_counts(&s, start, end).await?;
     let mut r = report::build(&all, counts, period, from, to, now);
     let logged = s.store.time_logged_in(r.from, r.to).await?;
     report::effort::add_effort(&mut r, &logged);
+    let goals = super::goals::goal_list(&s.store).await?;
+    let grouped = groups(&all, &logged, by, &goals, r.from, r.to, now);
     let top = |v: &[report::TopRow]| {
         v.iter()
             .map(|t| TopView {
@@ -422,7 +407,39 @@ pub(super) async fn ticket_report(
             deflected: r.requesters.deflected,
             deflection_rate_percent: r.requesters.deflection_rate,
         },
+        groups: super::goals::groups_view(by, r.from, r.to, &grouped),
     }))
+}
+
+/// Every ticket the report up to `end` needs, evaluated at `now`.
+pub(super) async fn ticket_facts(
+    store: &Store,
+    policy: &crate::tickets::sla::SlaPolicy,
+    end: i64,
+    now: i64,
+) -> Result<Vec<TicketFacts>, crate::store::StoreError> {
+    // Retired assets too: their tickets are part of the period's work.
+    let all_assets = crate::store::AssetFilter {
+        status: crate::store::AssetStatus::All,
+        ..Default::default()
+    };
+    let names: std::collections::HashMap<String, String> = store
+        .list_assets(all_assets, now)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.hostname))
+        .collect();
+    let operators: std::collections::HashSet<String> = store
+        .list_operators()
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    let rows = store.tickets_for_report(end).await?;
+    Ok(rows
+        .iter()
+        .map(|t| facts(t, &names, &operators, policy, now))
+        .collect())
 }
 
 /// What the store counts of the requesters' side in `[from, to)`.

@@ -4,12 +4,15 @@
 //! (tokio, rustls). A sent mail is marked sent; a failed one is tried
 //! again later or given up as [`super::notices::after_failure`] decides,
 //! keeping its error. Rows stay in the database: a restart loses nothing.
+//! A scheduled report's mail is written whole when queued: its text and
+//! its CSV, sent as an attachment.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::watch;
@@ -18,7 +21,7 @@ use tracing::{info, warn};
 use super::inbound::LOOP_HEADER;
 use super::notices::{NoticeKind, Values, after_failure, render};
 use super::{MailSettings, SmtpTls};
-use crate::store::{OutboxMail, Store};
+use crate::store::{OutboxMail, REPORT_MAIL, Store};
 use crate::unix_now;
 
 /// How long a claimed mail is this sender's, seconds.
@@ -95,8 +98,43 @@ impl Mailer {
         })
     }
 
+    /// A scheduled report's mail, written whole when it was queued: its
+    /// text, and its CSV as an attachment (`multipart/mixed`).
+    async fn report_message(&self, store: &Store, m: &OutboxMail) -> Result<Message, String> {
+        let r = store.report_mail(m.id).await.map_err(|e| e.to_string())?;
+        let from: Mailbox = self
+            .settings
+            .from
+            .parse()
+            .map_err(|e| format!("mail.from: {e}"))?;
+        let to: Mailbox = m
+            .recipient
+            .parse()
+            .map_err(|e| format!("the recipient `{}` is not an address: {e}", m.recipient))?;
+        let csv = ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?;
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(r.subject)
+            .message_id(Some(format!(
+                "<deskhand.report.{}@{}>",
+                m.id, self.settings.id_host
+            )))
+            .header(AutoSubmitted)
+            .header(Loop)
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(r.body))
+                    .singlepart(Attachment::new(r.attachment_name).body(r.attachment, csv)),
+            )
+            .map_err(|e| e.to_string())
+    }
+
     /// The message for one outbox row.
     async fn message(&self, store: &Store, m: &OutboxMail) -> Result<Message, String> {
+        if m.kind == REPORT_MAIL {
+            return self.report_message(store, m).await;
+        }
         let kind = NoticeKind::parse(&m.kind)
             .ok_or_else(|| format!("unknown kind of mail `{}`", m.kind))?;
         let (title, comment) = store

@@ -50,6 +50,7 @@ mod console;
 mod content;
 mod database;
 mod diag;
+mod goals;
 mod import;
 mod index;
 mod ingest;
@@ -66,6 +67,7 @@ mod open;
 mod portal;
 mod reader;
 mod replies;
+mod report_schedules;
 mod rollouts;
 mod schema;
 mod snapshot;
@@ -89,6 +91,7 @@ pub use console::ConsoleSession;
 pub use content::{ContentItem, PublisherKey};
 pub use database::{Database, redacted};
 pub use diag::DiagRun;
+pub use goals::GoalRecord;
 pub use jobs::{Applied, AssetJob, JobRow, NewJob, TargetRow};
 pub use kb::{Article, ArticleEdit, NewArticle};
 pub use labels::Label;
@@ -100,6 +103,7 @@ pub use nodes::{NodeBeat, NodeRow};
 pub use portal::PortalSession;
 pub use reader::Reader;
 pub use replies::Reply;
+pub use report_schedules::{NewSchedule, REPORT_MAIL, ReportMail, ReportSchedule};
 pub use rollouts::{
     AskedCommand, CommandState, MachineDetail, NewTicketLink, RolloutRecord, RolloutSave, Saved,
     author as rollout_author,

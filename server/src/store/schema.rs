@@ -6,7 +6,7 @@ use crate::store::sql::{Conn, params};
 use super::ingest::set_macs;
 use super::{
     Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, mail, nodes,
-    portal, rollouts, stale, teams, tickets, zones,
+    portal, report_schedules, rollouts, stale, teams, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -423,6 +423,9 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(teams::MIGRATION),
         // Time logged on tickets, and canned replies (`store::tickets::effort`).
         M::up(tickets::EFFORT_MIGRATION),
+        // Goals, report schedules and whole mails in the outbox
+        // (`store::goals`, `store::report_schedules`).
+        M::up(report_schedules::MIGRATION),
     ]
 }
 

@@ -27,6 +27,7 @@ pub mod canned;
 mod channel;
 pub mod decide;
 pub mod effort;
+pub mod goals;
 pub mod report;
 pub mod sla;
 pub mod team;

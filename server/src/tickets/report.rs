@@ -28,7 +28,9 @@ use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 use super::Channel;
 
 pub mod effort;
+pub mod groups;
 pub mod requesters;
+pub mod schedule;
 
 pub use requesters::{ChannelRow, RequesterCounts, RequesterRow};
 
@@ -67,6 +69,10 @@ pub struct TicketFacts {
     pub software: String,
     /// New, open or pending now.
     pub active: bool,
+    /// Its category (`software`, ...), empty if none.
+    pub category: String,
+    /// Its team, if any.
+    pub team: Option<String>,
 }
 
 /// Length of a report period.

@@ -3,7 +3,8 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
-//! [`reports`], [`rollouts`], [`teams`], [`import`], [`server`], [`replies`]). These types know
+//! [`reports`], [`goals`] (goals, the report by group, scheduled reports),
+//! [`rollouts`], [`teams`], [`import`], [`server`], [`replies`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -16,6 +17,7 @@ pub mod asset_page;
 pub mod assets;
 pub mod changes;
 pub mod diag;
+pub mod goals;
 pub mod import;
 pub mod jobs;
 pub mod kb;

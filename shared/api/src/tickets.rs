@@ -360,6 +360,9 @@ pub struct ReportQuery {
     pub from: Option<String>,
     /// Last day, included; today if absent.
     pub to: Option<String>,
+    /// The ticket report's groups: `technician` (the default), `team`,
+    /// `category` or `channel`.
+    pub by: Option<String>,
 }
 
 /// Median and 90th percentile of some times, seconds.
@@ -490,6 +493,9 @@ pub struct TicketReport {
     /// The requesters' side: their own ratings, the survey, deflections.
     #[serde(default)]
     pub requesters: RequesterReportView,
+    /// The span's groups (`by`), each judged against its goals.
+    #[serde(default)]
+    pub groups: crate::goals::TicketGroupsView,
 }
 
 /// One channel's tickets over a report's span.

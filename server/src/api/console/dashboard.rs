@@ -1,5 +1,6 @@
 //! The dashboard: agents online and offline, tickets by status with the
-//! ones about to breach, rollouts in progress, inventory totals and what
+//! ones about to breach, the goals of the week met (green) or missed
+//! (red), rollouts in progress, inventory totals and what
 //! changed in the last 24 hours. Every figure is a count or an aggregate
 //! in the store (no scan of the assets per request); the counts section
 //! refreshes itself every 10 s from its own fragment route. The 24-hour
@@ -222,12 +223,14 @@ pub(in crate::api) async fn dashboard(State(s): State<Shared>, user: ConsoleUser
         .store
         .read(move |r| Ok((r.change_kinds(since)?, r.new_assets(since, LATEST)?)))
         .await?;
+    let goals = super::goals::goals_section(&s, now).await?;
     page(
         &user,
         "Dashboard",
         html! {
             h1 { "Dashboard" }
             (counts_section(&c))
+            (goals)
             h2 { "Tickets about to breach or breached" }
             @if tickets.is_empty() {
                 p.muted { "None: every active ticket is within its SLA." }

@@ -41,6 +41,7 @@ mod charts;
 mod dashboard;
 mod diag_live;
 mod fragment;
+mod goals;
 mod jobs;
 mod kb;
 mod kb_edit;

@@ -57,6 +57,7 @@ pub(in crate::api) async fn reports(
         period: some(&p.period),
         from: some(&p.from),
         to: some(&p.to),
+        by: None,
     };
     let axum::Json(t) =
         crate::api::reports::ticket_report(State(s.clone()), user.authed(), Query(q())).await?;

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
     (33, crate::store::teams::POSTGRES_MIGRATION),
     (34, crate::store::tickets::EFFORT_POSTGRES_MIGRATION),
+    (35, crate::store::report_schedules::POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

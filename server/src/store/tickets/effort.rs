@@ -248,13 +248,14 @@ impl Store {
     pub async fn time_logged_in(&self, from: i64, to: i64) -> Result<Vec<LoggedTime>> {
         self.read(move |c| {
             let mut st = c.prepare(
-                "SELECT operator, secs, at FROM ticket_time WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+                "SELECT operator, secs, at, ticket_id FROM ticket_time WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
             )?;
             let rows = st.query_map(params![from, to], |r| {
                 Ok(LoggedTime {
                     operator: r.get(0)?,
                     secs: r.get(1)?,
                     at: r.get(2)?,
+                    ticket: r.get(3)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

@@ -14,6 +14,8 @@ use super::{Report, TechnicianRow, Times, in_span};
 /// One entry of time logged, as the report needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedTime {
+    /// The ticket it was logged on.
+    pub ticket: i64,
     /// Who logged it.
     pub operator: String,
     /// How long, seconds.
@@ -83,6 +85,7 @@ mod tests {
 
     fn logged(operator: &str, secs: i64, at: i64) -> LoggedTime {
         LoggedTime {
+            ticket: 1,
             operator: operator.into(),
             secs,
             at,
