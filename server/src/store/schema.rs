@@ -418,6 +418,8 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(portal::MIGRATION),
         // The ticket an article was written from (`store::kb`).
         M::up(kb::SOURCE_TICKET_MIGRATION),
+        // Mass incidents: merged tickets, parents, followers (`store::tickets::mass`).
+        M::up(tickets::MASS_MIGRATION),
     ]
 }
 

@@ -9,6 +9,8 @@
 //!   resolution) that pause while a ticket is pending on its requester.
 //! - [`calendar`]: business hours (a zone, hours per weekday, holidays
 //!   from iCalendar) and the working time between two instants.
+//! - [`mass`]: mass incidents: merging duplicates, parent and child
+//!   tickets, bulk changes by a filter.
 //! - [`auto_escalation`]: whether the periodic escalation task should
 //!   escalate a ticket whose SLA has run out.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
@@ -23,6 +25,7 @@ pub mod attachment;
 pub mod calendar;
 mod channel;
 pub mod decide;
+pub mod mass;
 pub mod report;
 pub mod sla;
 mod ticket;

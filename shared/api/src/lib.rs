@@ -2,7 +2,7 @@
 //! `api` handlers answer and the `deskhand-cli` client sends and reads.
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
-//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
+//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`] (and [`mass`]: merges, parents, bulk changes), [`kb`],
 //! [`reports`], [`rollouts`], [`import`], [`server`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
@@ -22,6 +22,7 @@ pub mod kb;
 pub mod labels;
 pub mod limits;
 pub mod mail;
+pub mod mass;
 pub mod operators;
 pub mod reports;
 pub mod rollouts;

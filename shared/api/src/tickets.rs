@@ -144,6 +144,9 @@ pub struct TicketDetail {
     pub timeline: Vec<TimelineEntryView>,
     /// Linked assets.
     pub linked_assets: Vec<LinkedAssetView>,
+    /// Merged into, merged from, followers, parent and children.
+    #[serde(default)]
+    pub relations: crate::mass::TicketRelations,
 }
 
 /// `POST /api/v1/tickets`.
@@ -207,6 +210,9 @@ pub struct TicketQuery {
     /// email.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Only the children of this ticket (any status unless `status` says).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

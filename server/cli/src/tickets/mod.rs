@@ -2,10 +2,14 @@
 
 use anyhow::{Result, bail};
 
+mod mass;
+mod on_assets;
+
+pub use on_assets::{asset_tickets_text, changes_text};
+
 use crate::client::{Client, path_segment};
 use crate::render::human;
 use crate::render::{OutputFormat, Table, emit, opt, print};
-use deskhand_api_types::assets::HistoryView;
 use deskhand_api_types::diag::DiagRunView;
 use deskhand_api_types::tickets::parse_number;
 use deskhand_api_types::tickets::{
@@ -71,6 +75,9 @@ pub enum TicketsCmd {
         /// technician, agent, portal, email.
         #[arg(long)]
         channel: Option<String>,
+        /// Only the children of this ticket (any status unless --status says).
+        #[arg(long, value_name = "TICKET")]
+        parent: Option<String>,
     },
     /// A ticket in full: SLA clocks, timeline with attached results, and each
     /// linked asset's inventory summary, changes in the last 7 days and the
@@ -202,6 +209,9 @@ pub enum TicketsCmd {
         /// The message file; stdin without it.
         file: Option<std::path::PathBuf>,
     },
+    /// Mass incidents: merge, link-child, unlink-child, bulk.
+    #[command(flatten)]
+    Mass(mass::MassCmd),
     /// Record the requester's satisfaction with a resolved ticket, 1 to 5.
     Rate {
         /// Ticket number.
@@ -265,8 +275,10 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             breaching,
             asset,
             channel,
+            parent,
         } => {
             let q = TicketQuery {
+                parent,
                 status,
                 priority,
                 mine: mine.then_some(true),
@@ -395,6 +407,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             status(c, f, &ticket, "open", note).await
         }
         TicketsCmd::FromEmail { file } => crate::mail::from_email(c, f, file).await,
+        TicketsCmd::Mass(cmd) => mass::run(c, f, cmd).await,
         TicketsCmd::Rate {
             ticket,
             score,
@@ -498,7 +511,7 @@ fn next_due(t: &TicketView) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn ticket_table(rows: &[TicketView]) -> Table {
+pub(super) fn ticket_table(rows: &[TicketView]) -> Table {
     let mut t = Table::new(vec![
         "#",
         "PRIORITY",
@@ -633,6 +646,7 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
         outln!("\ndescription:");
         emit(&indent(&d.description));
     }
+    emit(&mass::relations_text(&d.relations));
     outln!("\ntimeline:");
     emit(&timeline().to_text());
     for e in &d.timeline {
@@ -665,33 +679,4 @@ async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// An asset's changes in the last 7 days, as its page and a ticket's
-/// linked assets show them: `shown` of `total`.
-pub fn changes_text(shown: &[HistoryView], total: usize) -> String {
-    if shown.is_empty() {
-        return "changed in the last 7 days: nothing\n".into();
-    }
-    let newest = if total > shown.len() {
-        format!(", newest {} shown", shown.len())
-    } else {
-        String::new()
-    };
-    let s = if total == 1 { "" } else { "s" };
-    format!(
-        "changed in the last 7 days ({total} change{s}{newest}):\n{}",
-        crate::tables::history_table(shown).to_text()
-    )
-}
-
-/// The tickets section of `deskhand assets show`.
-pub fn asset_tickets_text(rows: &[TicketView]) -> String {
-    if rows.is_empty() {
-        return "\ntickets: none open or recent\n".into();
-    }
-    format!(
-        "\ntickets (open, and changed in the last 30 days):\n{}",
-        ticket_table(rows).to_text()
-    )
 }

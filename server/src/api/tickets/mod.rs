@@ -11,6 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
+pub(in crate::api) mod mass;
+
 use super::assets::asset_view;
 use super::diag::diag_run_view;
 use super::error::{ApiError, ApiResult};
@@ -49,6 +51,7 @@ pub(super) fn routes() -> Router<Shared> {
             delete(unlink_asset),
         )
         .route("/api/v1/tickets/{number}/rating", post(rate))
+        .merge(mass::routes())
 }
 
 // ---- views ------------------------------------------------------------------
@@ -126,7 +129,7 @@ pub(super) fn field(
     Ok(v)
 }
 
-fn number(text: &str) -> Result<i64, ApiError> {
+pub(super) fn number(text: &str) -> Result<i64, ApiError> {
     parse_number(text).map_err(ApiError::bad_request)
 }
 
@@ -244,8 +247,10 @@ pub(super) async fn list_tickets(
         Some(key) => Some(s.store.find_asset(key.to_string()).await?.id),
         None => None,
     };
+    let (statuses, parent) = mass::children_of(&q, statuses)?;
     let filter = TicketFilter {
         statuses,
+        parent,
         priorities: list(&q.priority, Priority::parse)?,
         assignee,
         asset,
@@ -337,6 +342,7 @@ pub(super) async fn show_ticket(
         description: t.description,
         timeline,
         linked_assets,
+        relations: mass::relations(&s, t.number).await?,
     }))
 }
 

@@ -10,9 +10,12 @@
 //! - `queries`: reading tickets, lists and timelines.
 //! - `attachments`: files attached to a ticket (a screenshot from the
 //!   portal, an e-mail's attachments).
+//! - `mass`: mass incidents: merges and followers, parent and child
+//!   tickets, bulk changes by a filter.
 
 mod attachments;
 mod changes;
+mod mass;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -23,6 +26,8 @@ use crate::tickets::{Channel, Priority, Status};
 
 pub use attachments::{Attachment, AttachmentInfo, NewAttachment};
 pub(super) use attachments::{REQUESTERS_MIGRATION, REQUESTERS_POSTGRES_MIGRATION};
+pub use mass::{FollowerRow, Related, Relations};
+pub(super) use mass::{MIGRATION as MASS_MIGRATION, POSTGRES_MIGRATION as MASS_POSTGRES_MIGRATION};
 
 /// A change to a ticket: the rules' own type, under the store's old name.
 pub use crate::tickets::Change as TicketChange;
@@ -151,6 +156,8 @@ pub struct TicketFilter {
     pub asset: Option<String>,
     /// Any of these channels; empty means all.
     pub channels: Vec<Channel>,
+    /// Children of this ticket.
+    pub parent: Option<i64>,
 }
 
 /// What a help request from an agent attaches to its new ticket.
