@@ -199,25 +199,37 @@ pub(super) async fn run(c: &crate::client::Client, f: OutputFormat, cmd: MassCmd
     show_result(f, &path, &result)
 }
 
-/// Prints the per-ticket outcomes; fails when every ticket refused.
+/// Prints the per-ticket outcomes; fails, with the reasons, when every
+/// ticket refused.
 fn show_result(f: OutputFormat, path: &str, r: &MassResult) -> Result<()> {
-    print(f, r, || {
-        let mut t = Table::new(vec!["#", "RESULT", "DETAIL"]);
-        for o in &r.results {
-            t.row(vec![
-                o.number.to_string(),
-                o.outcome.clone(),
-                o.message.clone(),
-            ]);
-        }
-        t
-    })?;
+    let refused: Vec<String> = r
+        .results
+        .iter()
+        .filter(|o| o.outcome == "refused")
+        .map(|o| o.message.clone())
+        .collect();
+    let all_refused = !refused.is_empty() && refused.len() == r.results.len();
+    if !(all_refused && f == OutputFormat::Table) {
+        print(f, r, || {
+            let mut t = Table::new(vec!["#", "RESULT", "DETAIL"]);
+            for o in &r.results {
+                t.row(vec![
+                    o.number.to_string(),
+                    o.outcome.clone(),
+                    o.message.clone(),
+                ]);
+            }
+            t
+        })?;
+    }
     if f == OutputFormat::Table && r.results.is_empty() {
         outln!("no ticket matches the filter; see `deskhand tickets list --status all`");
     }
-    let refused = r.results.iter().filter(|o| o.outcome == "refused").count();
-    if refused > 0 && refused == r.results.len() {
-        bail!("nothing changed: every ticket refused ({path}); see the reasons above");
+    if all_refused {
+        bail!(
+            "nothing changed ({path}), every ticket refused: {}",
+            refused.join("; ")
+        );
     }
     Ok(())
 }
