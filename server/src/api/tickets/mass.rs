@@ -226,6 +226,7 @@ pub(in crate::api) async fn unlink_child(
         (status = 200, description = "each ticket's outcome: changed (or would be, in a dry run), or why not", body = MassResult),
         (status = 400, description = "the filter or the action is not valid", body = ErrorBody),
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
+        (status = 404, description = "the filter names no such team", body = ErrorBody),
         (status = 409, description = "the filter matches more than 500 tickets", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -238,6 +239,10 @@ pub(in crate::api) async fn bulk_tickets(
     op.require(Role::Technician)?;
     let filter_text = field("the filter", &req.filter, 1000, true, true)?;
     let filter = BulkFilter::parse(&filter_text).map_err(ApiError::bad_request)?;
+    for team in &filter.teams {
+        // An unknown team is a typo, not an empty selection.
+        s.store.team(team.clone()).await?;
+    }
     let note = field("the note", &req.note, 20_000, false, false)?;
     let text = field("the text", &req.text, 20_000, false, false)?;
     let to = match req.to.as_deref() {

@@ -174,7 +174,7 @@ fn outcome(number: i64, r: Result<String>) -> Result<TicketOutcome> {
 }
 
 /// The SQL condition and values of a bulk filter.
-fn filter_sql(f: &BulkFilter) -> Result<(String, Vec<Box<dyn ToSql + Send>>)> {
+fn filter_sql(f: &BulkFilter) -> (String, Vec<Box<dyn ToSql + Send>>) {
     let mut sql = Vec::new();
     let mut values: Vec<Box<dyn ToSql + Send>> = Vec::new();
     let bind = |v: Box<dyn ToSql + Send>, values: &mut Vec<_>| {
@@ -231,11 +231,14 @@ fn filter_sql(f: &BulkFilter) -> Result<(String, Vec<Box<dyn ToSql + Send>>)> {
         sql.push(format!("lower(requester) = {r}"));
     }
     if !f.teams.is_empty() {
-        return Err(StoreError::Refused(
-            "the team key needs teams, which this server does not have yet; filter by assignee instead".into(),
-        ));
+        let t: Vec<String> = f
+            .teams
+            .iter()
+            .map(|t| bind(Box::new(t.clone()), &mut values))
+            .collect();
+        sql.push(format!("team IN ({})", t.join(",")));
     }
-    Ok((sql.join(" AND "), values))
+    (sql.join(" AND "), values)
 }
 
 impl Store {
@@ -369,7 +372,7 @@ impl Store {
     /// [`MAX_BULK`] is refused.
     pub async fn bulk_tickets(&self, filter: BulkFilter) -> Result<Vec<TicketRecord>> {
         self.read(move |c| {
-            let (cond, values) = filter_sql(&filter)?;
+            let (cond, values) = filter_sql(&filter);
             let mut st = c.prepare(&format!(
                 "SELECT id FROM tickets WHERE {cond} ORDER BY id LIMIT {}",
                 MAX_BULK + 1

@@ -24,6 +24,8 @@ fn ticket(number: i64, requester: &str, status: Status) -> Ticket {
         status,
         assignee: None,
         tier: 1,
+        team: None,
+        calendar: None,
         created_at: 1_000_000,
         created_by: "admin".into(),
         updated_at: 1_000_000,
