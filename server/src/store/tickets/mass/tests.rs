@@ -174,6 +174,21 @@ async fn a_merge_closes_the_duplicate_and_its_requester_follows_the_survivor() {
         .map(|t| t.number)
         .collect();
     assert_eq!(mine, vec![b, a]);
+    assert!(
+        s.follows_ticket(a, "ag1/bob".into())
+            .await
+            .expect("follows")
+    );
+    assert!(
+        !s.follows_ticket(a, "ag1/eve".into())
+            .await
+            .expect("stranger")
+    );
+    assert!(
+        !s.follows_ticket(c, "ag1/bob".into())
+            .await
+            .expect("other ticket")
+    );
     // Merged once, and never into a merged or closed ticket.
     let d = open(&s, "dan@example.com", None).await;
     let again = s
