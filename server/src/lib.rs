@@ -63,6 +63,7 @@ mod testkit;
 pub mod text;
 pub mod tickets;
 pub mod version;
+pub mod week;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

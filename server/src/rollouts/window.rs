@@ -28,11 +28,12 @@
 //! server's rule (see [`MachineZone::utc`]).
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time};
-use jiff::tz::{AmbiguousOffset, Offset, TimeZone, TimeZoneDatabase};
+use jiff::civil::Date;
+use jiff::tz::{Offset, TimeZone};
+
+use crate::week::{Edge, MINUTES_PER_DAY, database, days_text, instant, parse_days, parse_time};
 
 /// The most parts (`;`-separated) one `--window` may have.
 pub const MAX_OPENINGS: usize = 32;
@@ -45,18 +46,8 @@ pub const LOOKAHEAD_SECONDS: i64 = 8 * 86_400;
 /// beyond any real zone).
 pub const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
 
-const MINUTES_PER_DAY: u16 = 24 * 60;
-const ALL_DAYS: u8 = 0b111_1111;
-const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const FULL_DAY_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+/// What errors call the text they read.
+const WHAT: &str = "window";
 const EXAMPLE: &str = "like \"Mon-Fri 19:00-06:00\" or \"daily 22:00-05:00\"";
 
 /// A maintenance window: one or more [`Opening`]s (the `;`-separated parts
@@ -187,14 +178,14 @@ impl Opening {
         let Some((days, hours)) = part.rsplit_once(char::is_whitespace) else {
             return Err(format!("window \"{part}\" needs days and hours, {EXAMPLE}"));
         };
-        let days = parse_days(days.trim(), part)?;
+        let days = parse_days(days.trim(), WHAT, part)?;
         let Some((start, end)) = hours.split_once('-') else {
             return Err(format!(
                 "bad hours \"{hours}\" in window \"{part}\": give a start and an end, like 19:00-06:00"
             ));
         };
-        let start = parse_time(start, part)?;
-        let end = parse_time(end, part)?;
+        let start = parse_time(start, WHAT, part)?;
+        let end = parse_time(end, WHAT, part)?;
         if start == MINUTES_PER_DAY {
             return Err(format!(
                 "window \"{part}\" starts at 24:00: start at 00:00 on the next day instead"
@@ -251,7 +242,7 @@ impl Opening {
 
 impl fmt::Display for Opening {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_days(f, self.days)?;
+        f.write_str(&days_text(self.days))?;
         write!(
             f,
             " {:02}:{:02}-{:02}:{:02}",
@@ -261,133 +252,6 @@ impl fmt::Display for Opening {
             self.end % 60
         )
     }
-}
-
-/// Days as written: `daily`, or runs of three or more as ranges and the
-/// rest one by one, Monday first.
-fn write_days(f: &mut fmt::Formatter<'_>, days: u8) -> fmt::Result {
-    if days == ALL_DAYS {
-        return f.write_str("daily");
-    }
-    let mut first = true;
-    let mut day: usize = 0;
-    while day < 7 {
-        if days & (1 << day) == 0 {
-            day += 1;
-            continue;
-        }
-        let mut last = day;
-        while last + 1 < 7 && days & (1 << (last + 1)) != 0 {
-            last += 1;
-        }
-        if !first {
-            f.write_str(",")?;
-        }
-        first = false;
-        if last - day >= 2 {
-            write!(f, "{}-{}", DAY_NAMES[day], DAY_NAMES[last])?;
-        } else {
-            f.write_str(&DAY_NAMES[day..=last].join(","))?;
-        }
-        day = last + 1;
-    }
-    Ok(())
-}
-
-/// Parses `daily` or a list of days and ranges into a bit set.
-fn parse_days(text: &str, part: &str) -> Result<u8, String> {
-    let mut days = 0u8;
-    for item in text.split(',') {
-        let item = item.trim();
-        if item.eq_ignore_ascii_case("daily") {
-            days = ALL_DAYS;
-            continue;
-        }
-        match item.split_once('-') {
-            Some((from, to)) => {
-                let from = parse_day(from.trim(), part)?;
-                let to = parse_day(to.trim(), part)?;
-                let mut d = from;
-                loop {
-                    days |= 1 << d;
-                    if d == to {
-                        break;
-                    }
-                    d = (d + 1) % 7;
-                }
-            }
-            None => days |= 1 << parse_day(item, part)?,
-        }
-    }
-    Ok(days)
-}
-
-/// One day's name, three letters or full, any case: 0 is Monday.
-fn parse_day(name: &str, part: &str) -> Result<u8, String> {
-    let lower = name.to_ascii_lowercase();
-    (0u8..7)
-        .find(|&d| {
-            let full = FULL_DAY_NAMES[usize::from(d)];
-            lower == full || (lower.len() == 3 && full.starts_with(&lower))
-        })
-        .ok_or_else(|| {
-            let shown = if name.is_empty() { "(nothing)" } else { name };
-            format!(
-                "unknown day \"{shown}\" in window \"{part}\": use Mon, Tue, Wed, Thu, Fri, Sat, Sun, a range like Mon-Fri, or daily"
-            )
-        })
-}
-
-/// `HH:MM` (or `H:MM`) from 00:00 to 24:00, in minutes.
-fn parse_time(text: &str, part: &str) -> Result<u16, String> {
-    let bad = || {
-        format!(
-            "bad time \"{text}\" in window \"{part}\": write hours as HH:MM, from 00:00 to 24:00"
-        )
-    };
-    let (h, m) = text.split_once(':').ok_or_else(bad)?;
-    let digits = |s: &str, max_len: usize| {
-        !s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(h, 2) || !digits(m, 2) || m.len() != 2 {
-        return Err(bad());
-    }
-    let h: u16 = h.parse().map_err(|_| bad())?;
-    let m: u16 = m.parse().map_err(|_| bad())?;
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
-}
-
-/// Which end of a window a wall time is.
-#[derive(Clone, Copy)]
-enum Edge {
-    Start,
-    End,
-}
-
-/// The UTC second of `minute` after midnight on the local date `day`. A
-/// skipped wall time is the moment the clocks jump; a repeated one is its
-/// first occurrence for a start and its second for an end.
-fn instant(tz: &TimeZone, day: Date, minute: u16, edge: Edge) -> Option<i64> {
-    let hour = i8::try_from(minute / 60).ok()?;
-    let min = i8::try_from(minute % 60).ok()?;
-    let dt: DateTime = day.to_datetime(Time::new(hour, min, 0, 0).ok()?);
-    let ts = match tz.to_ambiguous_timestamp(dt).offset() {
-        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok()?,
-        AmbiguousOffset::Gap { after, .. } => {
-            // Read with the offset after the jump, the wall time is an
-            // instant shortly before the jump: the next transition is it.
-            let before_jump = after.to_timestamp(dt).ok()?;
-            tz.following(before_jump).next()?.timestamp()
-        }
-        AmbiguousOffset::Fold { before, after } => match edge {
-            Edge::Start => before.to_timestamp(dt).ok()?,
-            Edge::End => after.to_timestamp(dt).ok()?,
-        },
-    };
-    Some(ts.as_second())
 }
 
 /// The machine's local date at `at_utc`.
@@ -403,12 +267,6 @@ fn add_days(day: Date, n: i64) -> Option<Date> {
         d = if n < 0 { d.yesterday() } else { d.tomorrow() }.ok()?;
     }
     Some(d)
-}
-
-/// The IANA time zone database compiled into the binary.
-fn database() -> &'static TimeZoneDatabase {
-    static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
-    DB.get_or_init(TimeZoneDatabase::bundled)
 }
 
 /// A machine's time zone as its agent reports it: an IANA name

@@ -40,8 +40,12 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time, Weekday};
-use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+
+use crate::week::{
+    self, DAY_NAMES, Edge, MINUTES_PER_DAY, database, days_text, instant, parse_time,
+};
 
 /// How many local days [`Calendar::working_secs`] and [`Calendar::due`]
 /// walk at most after the first instant: three years.
@@ -56,17 +60,8 @@ pub const MAX_INTERVALS_PER_DAY: usize = 24;
 /// The longest hours text accepted, in bytes.
 pub const MAX_HOURS_LEN: usize = 1000;
 
-const MINUTES_PER_DAY: u16 = 24 * 60;
-const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const FULL_DAY_NAMES: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+/// What errors call the text they read.
+const WHAT: &str = "working hours";
 const EXAMPLE: &str =
     "like \"Mon-Fri 08:00-18:00\" or \"Mon-Fri 08:00-12:00,13:00-17:00; Sat 09:00-12:00\"";
 
@@ -219,7 +214,7 @@ impl Calendar {
             if !out.is_empty() {
                 out.push_str("; ");
             }
-            write_days(&mut out, days);
+            out.push_str(&days_text(days));
             for (i, &(start, end)) in self.week[day].iter().enumerate() {
                 out.push(if i == 0 { ' ' } else { ',' });
                 let _ = write!(
@@ -371,43 +366,6 @@ fn zone_by_name(name: &str) -> Result<(String, TimeZone), String> {
     Ok((canonical, tz))
 }
 
-/// The IANA time zone database compiled into the binary.
-fn database() -> &'static TimeZoneDatabase {
-    static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
-    DB.get_or_init(TimeZoneDatabase::bundled)
-}
-
-/// Days as written: `daily`, or runs of three or more as ranges and the
-/// rest one by one, Monday first.
-fn write_days(out: &mut String, days: u8) {
-    if days == 0b111_1111 {
-        out.push_str("daily");
-        return;
-    }
-    let mut first = true;
-    let mut day = 0;
-    while day < 7 {
-        if days & (1 << day) == 0 {
-            day += 1;
-            continue;
-        }
-        let mut last = day;
-        while last + 1 < 7 && days & (1 << (last + 1)) != 0 {
-            last += 1;
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        if last - day >= 2 {
-            let _ = write!(out, "{}-{}", DAY_NAMES[day], DAY_NAMES[last]);
-        } else {
-            out.push_str(&DAY_NAMES[day..=last].join(","));
-        }
-        day = last + 1;
-    }
-}
-
 /// `daily` or a list of days and ranges, as a bit set (bit 0 Monday).
 fn parse_days(text: &str, part: &str) -> Result<u8, String> {
     if text.is_empty() {
@@ -415,46 +373,7 @@ fn parse_days(text: &str, part: &str) -> Result<u8, String> {
             "working hours \"{part}\" name no days: start with them, {EXAMPLE}"
         ));
     }
-    let mut days = 0u8;
-    for item in text.split(',') {
-        let item = item.trim();
-        if item.eq_ignore_ascii_case("daily") {
-            days = 0b111_1111;
-            continue;
-        }
-        match item.split_once('-') {
-            Some((from, to)) => {
-                let from = parse_day(from.trim(), part)?;
-                let to = parse_day(to.trim(), part)?;
-                let mut d = from;
-                loop {
-                    days |= 1 << d;
-                    if d == to {
-                        break;
-                    }
-                    d = (d + 1) % 7;
-                }
-            }
-            None => days |= 1 << parse_day(item, part)?,
-        }
-    }
-    Ok(days)
-}
-
-/// One day's name, three letters or full, any case: 0 is Monday.
-fn parse_day(name: &str, part: &str) -> Result<u8, String> {
-    let lower = name.to_ascii_lowercase();
-    (0u8..7)
-        .find(|&d| {
-            let full = FULL_DAY_NAMES[usize::from(d)];
-            lower == full || (lower.len() == 3 && full.starts_with(&lower))
-        })
-        .ok_or_else(|| {
-            let shown = if name.is_empty() { "(nothing)" } else { name };
-            format!(
-                "unknown day \"{shown}\" in working hours \"{part}\": use Mon, Tue, Wed, Thu, Fri, Sat, Sun, a range like Mon-Fri, or daily"
-            )
-        })
+    week::parse_days(text, WHAT, part)
 }
 
 /// `HH:MM-HH:MM`, ending after it starts, in minutes.
@@ -464,72 +383,14 @@ fn parse_interval(text: &str, part: &str) -> Result<(u16, u16), String> {
             "bad hours \"{text}\" in working hours \"{part}\": give a start and an end, like 08:00-18:00"
         ));
     };
-    let start = parse_time(start.trim(), part)?;
-    let end = parse_time(end.trim(), part)?;
+    let start = parse_time(start.trim(), WHAT, part)?;
+    let end = parse_time(end.trim(), WHAT, part)?;
     if end <= start {
         return Err(format!(
             "hours \"{text}\" in working hours \"{part}\" end before they start: hours cannot cross midnight, split them like \"Mon 22:00-24:00; Tue 00:00-06:00\""
         ));
     }
     Ok((start, end))
-}
-
-/// `HH:MM` (or `H:MM`) from 00:00 to 24:00, in minutes.
-fn parse_time(text: &str, part: &str) -> Result<u16, String> {
-    let bad = || {
-        format!(
-            "bad time \"{text}\" in working hours \"{part}\": write times as HH:MM, from 00:00 to 24:00"
-        )
-    };
-    let (h, m) = text.split_once(':').ok_or_else(bad)?;
-    let digits = |s: &str, max_len: usize| {
-        !s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !digits(h, 2) || !digits(m, 2) || m.len() != 2 {
-        return Err(bad());
-    }
-    let h: u16 = h.parse().map_err(|_| bad())?;
-    let m: u16 = m.parse().map_err(|_| bad())?;
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
-}
-
-/// Which end of an interval a wall time is.
-#[derive(Clone, Copy)]
-enum Edge {
-    Start,
-    End,
-}
-
-/// The UTC second of `minute` (0 to 1440) after midnight on the local
-/// date `day`. A skipped wall time is the moment the clocks jump; a
-/// repeated one is its first occurrence for a start, its second for an
-/// end.
-fn instant(tz: &TimeZone, day: Date, minute: u16, edge: Edge) -> Option<i64> {
-    let (day, minute) = if minute >= MINUTES_PER_DAY {
-        (day.tomorrow().ok()?, minute - MINUTES_PER_DAY)
-    } else {
-        (day, minute)
-    };
-    let hour = i8::try_from(minute / 60).ok()?;
-    let min = i8::try_from(minute % 60).ok()?;
-    let dt: DateTime = day.to_datetime(Time::new(hour, min, 0, 0).ok()?);
-    let ts = match tz.to_ambiguous_timestamp(dt).offset() {
-        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok()?,
-        AmbiguousOffset::Gap { after, .. } => {
-            // Read with the offset after the jump, the wall time is an
-            // instant shortly before the jump: the next transition is it.
-            let before_jump = after.to_timestamp(dt).ok()?;
-            tz.following(before_jump).next()?.timestamp()
-        }
-        AmbiguousOffset::Fold { before, after } => match edge {
-            Edge::Start => before.to_timestamp(dt).ok()?,
-            Edge::End => after.to_timestamp(dt).ok()?,
-        },
-    };
-    Some(ts.as_second())
 }
 
 #[cfg(test)]
