@@ -26,11 +26,14 @@ pub enum NoticeKind {
     Breach,
     /// To an unknown sender whose mail was refused.
     Refused,
+    /// To the requester: their ticket was merged into another, where
+    /// their request continues.
+    Merged,
 }
 
 impl NoticeKind {
     /// Every kind.
-    pub const ALL: [NoticeKind; 7] = [
+    pub const ALL: [NoticeKind; 8] = [
         NoticeKind::Opened,
         NoticeKind::Answered,
         NoticeKind::Pending,
@@ -38,6 +41,7 @@ impl NoticeKind {
         NoticeKind::Assigned,
         NoticeKind::Breach,
         NoticeKind::Refused,
+        NoticeKind::Merged,
     ];
 
     /// The name as stored, and the template's file name (`NAME.txt`).
@@ -50,6 +54,7 @@ impl NoticeKind {
             NoticeKind::Assigned => "assigned",
             NoticeKind::Breach => "breach",
             NoticeKind::Refused => "refused",
+            NoticeKind::Merged => "merged",
         }
     }
 
@@ -81,6 +86,9 @@ impl NoticeKind {
             }
             NoticeKind::Refused => {
                 "your message was not accepted\n\nHello,\n\nYour message was not turned into a request: {reason}.\n"
+            }
+            NoticeKind::Merged => {
+                "{title}\n\nHello,\n\nOthers reported the same problem as your ticket {number}, so it was merged:\n\n{comment}\n\nYour request continues as that ticket: you will be told by mail of its progress.\n"
             }
         }
     }
@@ -127,6 +135,14 @@ pub fn opened(number: i64, requester: &str) -> Vec<Notice> {
 /// stored id: public comments, pending and resolved to the requester,
 /// an assignment to the new assignee.
 pub fn notices(requester: &str, entries: &[(i64, Entry)]) -> Vec<Notice> {
+    notices_to(requester, &[], entries)
+}
+
+/// [`notices`] for a ticket with followers (requesters of tickets merged
+/// into it): what its requester is told, each follower with an address
+/// is told too, once per address.
+pub fn notices_to(requester: &str, followers: &[String], entries: &[(i64, Entry)]) -> Vec<Notice> {
+    let mut told: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for (id, e) in entries {
         let cause = format!("event:{id}");
@@ -134,6 +150,7 @@ pub fn notices(requester: &str, entries: &[(i64, Entry)]) -> Vec<Notice> {
             ("comment", _) if !e.internal => Some(NoticeKind::Answered),
             ("status", Some("pending")) => Some(NoticeKind::Pending),
             ("status", Some("resolved")) => Some(NoticeKind::Resolved),
+            ("merged", _) => Some(NoticeKind::Merged),
             ("assigned", Some(name)) if !name.is_empty() => {
                 out.push(Notice {
                     kind: NoticeKind::Assigned,
@@ -147,7 +164,13 @@ pub fn notices(requester: &str, entries: &[(i64, Entry)]) -> Vec<Notice> {
             _ => None,
         };
         if let Some(kind) = kind {
-            out.extend(requester_notice(requester, kind, Some(*id), cause));
+            for who in std::iter::once(requester).chain(followers.iter().map(String::as_str)) {
+                let n = requester_notice(who, kind, Some(*id), cause.clone());
+                if let Some(n) = n.filter(|n| !told.contains(&format!("{id}:{:?}", n.recipient))) {
+                    told.push(format!("{id}:{:?}", n.recipient));
+                    out.push(n);
+                }
+            }
         }
     }
     out

@@ -115,6 +115,7 @@ pub use tickets::{
     Attachment, AttachmentInfo, HelpAttachments, NewAttachment, NewTicket, TicketChange,
     TicketEvent, TicketFilter, TicketRecord,
 };
+pub use tickets::{FollowerRow, Related, Relations};
 pub use tickets::{NewTime, TimeEntry};
 pub use writer::WriteHealth;
 pub use zones::MachineZoneRow;

@@ -426,6 +426,8 @@ pub(super) fn migrations() -> Vec<M> {
         // Goals, report schedules and whole mails in the outbox
         // (`store::goals`, `store::report_schedules`).
         M::up(report_schedules::MIGRATION),
+        // Mass incidents: merged tickets, parents, followers (`store::tickets::mass`).
+        M::up(tickets::MASS_MIGRATION),
     ]
 }
 

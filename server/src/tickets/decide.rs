@@ -151,6 +151,10 @@ pub enum Effect {
     },
     /// Unlinks an asset (by id).
     Unlink(String),
+    /// Records the ticket it was merged into.
+    MergedInto(i64),
+    /// Sets or clears its parent ticket.
+    Parent(Option<i64>),
     /// Appends a timeline entry; the ticket's last change is then its time.
     Event(Entry),
     /// Writes the audit log entry for the ticket.
@@ -391,6 +395,19 @@ pub fn decide(
             let new = score.to_string();
             p.event(Entry::new(now, "rated", comment).values(old.as_deref(), Some(&new)));
             p.audit("ticket.rate", &new);
+        }
+        Change::Merge { into, note } => {
+            super::mass::may_merge(t, into).map_err(Refusal::Refused)?;
+            // The one way to close without resolving: the request goes on
+            // in `into`, so the status machine's rule is not bent.
+            let body = super::mass::merged_body(into, &note);
+            p.effects.push(Effect::Status(Status::Closed));
+            p.effects.push(Effect::Stamp(Stamp::Closed, now));
+            p.effects.push(Effect::MergedInto(into));
+            let (old, into_text) = (t.status.as_str(), into.to_string());
+            p.event(Entry::new(now, "status", body.clone()).values(Some(old), Some("closed")));
+            p.event(Entry::new(now, "merged", body).values(None, Some(&into_text)));
+            p.audit("ticket.merge", &format!("into #{into}"));
         }
         Change::AttachJob { kind, id, summary } => {
             p.refuse_closed()?;

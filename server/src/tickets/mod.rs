@@ -9,6 +9,8 @@
 //!   resolution) that pause while a ticket is pending on its requester.
 //! - [`calendar`]: business hours (a zone, hours per weekday, holidays
 //!   from iCalendar) and the working time between two instants.
+//! - [`mass`]: mass incidents: merging duplicates, parent and child
+//!   tickets, bulk changes by a filter.
 //! - [`auto_escalation`]: whether the periodic escalation task should
 //!   escalate a ticket whose SLA has run out.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
@@ -28,6 +30,7 @@ mod channel;
 pub mod decide;
 pub mod effort;
 pub mod goals;
+pub mod mass;
 pub mod report;
 pub mod sla;
 pub mod team;

@@ -72,6 +72,10 @@ pub struct Ticket {
     pub resolved_by: Option<String>,
     /// Who gave the rating (an operator typing it in, or the requester).
     pub rated_by: Option<String>,
+    /// The ticket it was merged into (it is then closed).
+    pub merged_into: Option<i64>,
+    /// Its parent ticket, if it is a child (one level only).
+    pub parent: Option<i64>,
 }
 
 impl Ticket {
@@ -181,6 +185,15 @@ pub enum Change {
         score: i64,
         /// Their words.
         comment: String,
+    },
+    /// Merges the ticket into ticket `into` (the one that goes on): it is
+    /// closed without being resolved, and its requester told; the store
+    /// then makes them a follower of `into` ([`super::mass`]).
+    Merge {
+        /// The ticket that goes on.
+        into: i64,
+        /// Why, for the requester.
+        note: String,
     },
     /// Attaches a stored job result (today: a diagnostic run).
     AttachJob {

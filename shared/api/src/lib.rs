@@ -2,9 +2,10 @@
 //! `api` handlers answer and the `deskhand-cli` client sends and reads.
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
-//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
-//! [`reports`], [`goals`] (goals, the report by group, scheduled reports),
-//! [`rollouts`], [`teams`], [`import`], [`server`], [`replies`]). These types know
+//! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`] (and
+//! [`mass`]: merges, parents, bulk changes), [`kb`], [`reports`], [`goals`]
+//! (goals, the report by group, scheduled reports), [`rollouts`], [`teams`],
+//! [`import`], [`server`], [`replies`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -24,6 +25,7 @@ pub mod kb;
 pub mod labels;
 pub mod limits;
 pub mod mail;
+pub mod mass;
 pub mod operators;
 pub mod replies;
 pub mod reports;

@@ -153,6 +153,9 @@ pub struct TicketDetail {
     /// How many time entries.
     #[serde(default)]
     pub time_entries: usize,
+    /// Merged into, merged from, followers, parent and children.
+    #[serde(default)]
+    pub relations: crate::mass::TicketRelations,
 }
 
 /// `POST /api/v1/tickets`.
@@ -216,6 +219,9 @@ pub struct TicketQuery {
     /// email.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Only the children of this ticket (any status unless `status` says).
+    #[serde(default)]
+    pub parent: Option<String>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

@@ -5,6 +5,7 @@ pub mod effort;
 
 use anyhow::{Result, bail};
 
+mod mass;
 mod view;
 
 pub use view::{asset_tickets_text, changes_text};
@@ -75,6 +76,9 @@ pub enum TicketsCmd {
         /// technician, agent, portal, email.
         #[arg(long)]
         channel: Option<String>,
+        /// Only the children of this ticket (any status unless --status says).
+        #[arg(long, value_name = "TICKET")]
+        parent: Option<String>,
     },
     /// A ticket in full: SLA clocks, timeline with attached results, and each
     /// linked asset's inventory summary, changes in the last 7 days and the
@@ -222,6 +226,9 @@ pub enum TicketsCmd {
         /// The message file; stdin without it.
         file: Option<std::path::PathBuf>,
     },
+    /// Mass incidents: merge, link-child, unlink-child, bulk.
+    #[command(flatten)]
+    Mass(mass::MassCmd),
     /// Record the requester's satisfaction with a resolved ticket, 1 to 5.
     Rate {
         /// Ticket number.
@@ -285,8 +292,10 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             breaching,
             asset,
             channel,
+            parent,
         } => {
             let q = TicketQuery {
+                parent,
                 status,
                 priority,
                 mine: mine.then_some(true),
@@ -414,6 +423,7 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             status(c, f, &ticket, "open", note).await
         }
         TicketsCmd::FromEmail { file } => crate::mail::from_email(c, f, file).await,
+        TicketsCmd::Mass(cmd) => mass::run(c, f, cmd).await,
         TicketsCmd::Rate {
             ticket,
             score,

@@ -192,6 +192,7 @@ pub(super) async fn show(c: &Client, f: OutputFormat, ticket: &str) -> Result<()
         outln!("\ndescription:");
         emit(&indent(&d.description));
     }
+    emit(&super::mass::relations_text(&d.relations));
     outln!("\ntimeline:");
     emit(&timeline().to_text());
     for e in &d.timeline {

@@ -36,11 +36,14 @@ const PUBLIC_KINDS: [&str; 7] = [
     "attachment",
 ];
 
-/// Ticket `number` if it is the requester's, else not found.
+/// Ticket `number` if it is the requester's (or they follow it, since
+/// theirs was merged into it), else not found.
 async fn mine(s: &Shared, who: &Requester, number: &str) -> Result<Ticket, PortalError> {
     let n: i64 = number.parse().map_err(|_| PortalError::NotFound)?;
     let t = s.store.get_ticket(n).await?;
-    if t.requester_account.as_deref() != Some(who.key().as_str()) {
+    if t.requester_account.as_deref() != Some(who.key().as_str())
+        && !s.store.follows_ticket(n, who.key()).await?
+    {
         return Err(PortalError::NotFound);
     }
     Ok(t)

@@ -11,12 +11,13 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
+pub(in crate::api) mod mass;
+
 use super::assets::asset_view;
 use super::diag::diag_run_view;
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, Authed, Shared};
-use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
-use crate::tickets::sla::{Clock, ClockState, SlaPolicy};
+use crate::store::{NewTicket, Role, TicketChange, TicketFilter};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::HistoryView;
@@ -29,6 +30,9 @@ pub use deskhand_api_types::tickets::{
 };
 
 pub(super) mod effort;
+mod view;
+
+use view::ticket_view;
 
 /// How long a resolved ticket stays on its assets' pages.
 const RECENT_ON_ASSET_SECS: i64 = 30 * 86400;
@@ -52,55 +56,7 @@ pub(super) fn routes() -> Router<Shared> {
         )
         .route("/api/v1/tickets/{number}/rating", post(rate))
         .merge(effort::routes())
-}
-
-// ---- views ------------------------------------------------------------------
-
-fn clock_view(c: &Clock) -> SlaClockView {
-    SlaClockView {
-        target_secs: c.target,
-        elapsed_secs: c.elapsed,
-        remaining_secs: c.remaining,
-        state: match (c.state, c.breached) {
-            (ClockState::Running, _) => "running",
-            (ClockState::Paused, _) => "paused",
-            (ClockState::Stopped, false) => "met",
-            (ClockState::Stopped, true) => "missed",
-        }
-        .into(),
-        due_at: c.due.map(rfc3339),
-        breached: c.breached,
-    }
-}
-
-fn ticket_view(t: &TicketRecord, policy: &SlaPolicy, now: i64) -> TicketView {
-    let s = t.sla(policy, now);
-    TicketView {
-        number: t.number,
-        title: t.title.clone(),
-        requester: t.requester.clone(),
-        channel: t.channel.as_str().into(),
-        requester_account: t.requester_account.clone(),
-        category: t.category.clone(),
-        software: t.software.clone(),
-        priority: t.priority.as_str().into(),
-        status: t.status.as_str().into(),
-        assignee: t.assignee.clone(),
-        tier: t.tier,
-        team: t.team.clone(),
-        created_at: rfc3339(t.created_at),
-        created_by: t.created_by.clone(),
-        updated_at: rfc3339(t.updated_at),
-        first_response_at: t.first_response_at.map(rfc3339),
-        resolved_at: t.resolved_at.filter(|_| !t.status.is_active()).map(rfc3339),
-        assets: t.assets.clone(),
-        first_response: clock_view(&s.first_response),
-        resolution: clock_view(&s.resolution),
-        at_risk: s.at_risk,
-        breached: s.first_response.breached || s.resolution.breached,
-        rating: t.rating,
-        rating_comment: t.rating_comment.clone(),
-    }
+        .merge(mass::routes())
 }
 
 // ---- input checks -------------------------------------------------------------
@@ -130,7 +86,7 @@ pub(super) fn field(
     Ok(v)
 }
 
-fn number(text: &str) -> Result<i64, ApiError> {
+pub(super) fn number(text: &str) -> Result<i64, ApiError> {
     parse_number(text).map_err(ApiError::bad_request)
 }
 
@@ -248,8 +204,10 @@ pub(super) async fn list_tickets(
         Some(key) => Some(s.store.find_asset(key.to_string()).await?.id),
         None => None,
     };
+    let (statuses, parent) = mass::children_of(&q, statuses)?;
     let filter = TicketFilter {
         statuses,
+        parent,
         priorities: list(&q.priority, Priority::parse)?,
         assignee,
         asset,
@@ -343,6 +301,7 @@ pub(super) async fn show_ticket(
         description: t.description,
         timeline,
         linked_assets,
+        relations: mass::relations(&s, t.number).await?,
     }))
 }
 

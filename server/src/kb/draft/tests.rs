@@ -37,6 +37,8 @@ fn ticket(status: Status) -> Ticket {
         changes: Vec::new(),
         resolved_by: Some("tina".into()),
         rated_by: None,
+        merged_into: None,
+        parent: None,
     }
 }
 

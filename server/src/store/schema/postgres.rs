@@ -36,6 +36,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (33, crate::store::teams::POSTGRES_MIGRATION),
     (34, crate::store::tickets::EFFORT_POSTGRES_MIGRATION),
     (35, crate::store::report_schedules::POSTGRES_MIGRATION),
+    (36, crate::store::tickets::MASS_POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

@@ -134,14 +134,17 @@ pub(in crate::store) fn apply_change(
         }
     }
     if mail {
-        let n = notices::notices(&t.requester, &entries);
+        // Followers (requesters of tickets merged into it) hear what the
+        // requester hears.
+        let followers = super::mass::follower_addresses(tx, number)?;
+        let n = notices::notices_to(&t.requester, &followers, &entries);
         crate::store::mail::queue(tx, number, n, now)?;
     }
     Ok(())
 }
 
 /// What the operators table says about `name`.
-fn named_operator(tx: &Conn, name: &str) -> Result<NamedOperator> {
+pub(super) fn named_operator(tx: &Conn, name: &str) -> Result<NamedOperator> {
     let role: Option<String> = tx
         .query_row("SELECT role FROM operators WHERE name = ?1", [name], |r| {
             r.get(0)
@@ -156,7 +159,12 @@ fn named_operator(tx: &Conn, name: &str) -> Result<NamedOperator> {
 
 /// Writes one effect of a change to ticket `number` by `by`; a timeline
 /// entry comes back with its id (for the mails it causes).
-fn apply(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<Option<(i64, Entry)>> {
+pub(super) fn apply(
+    tx: &Conn,
+    number: i64,
+    by: &str,
+    effect: Effect,
+) -> Result<Option<(i64, Entry)>> {
     if let Effect::Event(e) = effect {
         let id = append(tx, number, by, &e)?;
         return Ok(Some((id, e)));
@@ -187,6 +195,8 @@ fn apply_row(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
         Effect::Assignee(name) => set("assignee = ?2", &name),
         Effect::Tier(tier) => set("tier = ?2", &tier),
         Effect::Team(team) => set("team = ?2", &team),
+        Effect::MergedInto(into) => set("merged_into = ?2", &into),
+        Effect::Parent(parent) => set("parent_id = ?2", &parent),
         Effect::Escalated(clock) => set(
             match clock {
                 SlaClock::FirstResponse => "escalated_response = ?2",

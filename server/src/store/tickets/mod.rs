@@ -10,11 +10,14 @@
 //! - `queries`: reading tickets, lists and timelines.
 //! - `attachments`: files attached to a ticket (a screenshot from the
 //!   portal, an e-mail's attachments).
-//! - `effort`: time logged on a ticket (and migration 33).
+//! - `effort`: time logged on a ticket (and migration 34).
+//! - `mass`: mass incidents: merges and followers, parent and child
+//!   tickets, bulk changes by a filter (migration 36).
 
 mod attachments;
 mod changes;
 mod effort;
+mod mass;
 mod queries;
 #[cfg(test)]
 mod tests;
@@ -29,6 +32,8 @@ pub(super) use effort::{
     MIGRATION as EFFORT_MIGRATION, POSTGRES_MIGRATION as EFFORT_POSTGRES_MIGRATION,
 };
 pub use effort::{NewTime, TimeEntry};
+pub use mass::{FollowerRow, Related, Relations};
+pub(super) use mass::{MIGRATION as MASS_MIGRATION, POSTGRES_MIGRATION as MASS_POSTGRES_MIGRATION};
 
 /// A change to a ticket: the rules' own type, under the store's old name.
 pub use crate::tickets::Change as TicketChange;
@@ -157,6 +162,8 @@ pub struct TicketFilter {
     pub asset: Option<String>,
     /// Any of these channels; empty means all.
     pub channels: Vec<Channel>,
+    /// Children of this ticket.
+    pub parent: Option<i64>,
 }
 
 /// What a help request from an agent attaches to its new ticket.

@@ -17,7 +17,7 @@ const TICKET_SELECT: &str =
     "SELECT id, title, description, requester, category, software, priority, status,
     assignee, tier, created_at, created_by, updated_at, first_response_at, resolved_at, closed_at,
     response_target, resolution_target, escalated_response, escalated_resolution, rating,
-    rating_comment, rated_at, channel, requester_account, team FROM tickets";
+    rating_comment, rated_at, channel, requester_account, team, merged_into, parent_id FROM tickets";
 
 /// Names as an SQL list: `'new','open'`. The names come from the enums,
 /// never from the user.
@@ -85,6 +85,8 @@ fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Ticke
         changes: Vec::new(),
         resolved_by: None,
         rated_by: None,
+        merged_into: r.get(26)?,
+        parent: r.get(27)?,
     })
 }
 
@@ -129,7 +131,7 @@ fn complete(
     Ok(t)
 }
 
-pub(super) fn load(c: &Conn, number: i64) -> Result<TicketRecord> {
+pub(in crate::store) fn load(c: &Conn, number: i64) -> Result<TicketRecord> {
     let t = c
         .query_row(
             &format!("{TICKET_SELECT} WHERE id = ?1"),
@@ -184,6 +186,10 @@ impl Store {
                     " AND priority IN ({})",
                     sql_list(filter.priorities.iter().map(|p| p.as_str()))
                 ));
+            }
+            if let Some(parent) = filter.parent {
+                // A number, never the user's text.
+                sql.push_str(&format!(" AND parent_id = {parent}"));
             }
             if !filter.channels.is_empty() {
                 sql.push_str(&format!(
@@ -258,8 +264,9 @@ impl Store {
         .await
     }
 
-    /// The tickets a requester's OS account (`AGENT_ID/USER`) opened,
-    /// newest first, at most `limit`: what the portal lists as theirs.
+    /// The tickets a requester's OS account (`AGENT_ID/USER`) opened or
+    /// follows (one of theirs was merged into it), newest first, at most
+    /// `limit`: what the portal lists as theirs.
     pub async fn tickets_of_account(
         &self,
         account: String,
@@ -267,7 +274,9 @@ impl Store {
     ) -> Result<Vec<TicketRecord>> {
         self.read(move |c| {
             let mut st = c.prepare(&format!(
-                "{TICKET_SELECT} WHERE requester_account = ?1 ORDER BY id DESC LIMIT ?2"
+                "{TICKET_SELECT} WHERE requester_account = ?1
+                 OR id IN (SELECT ticket_id FROM ticket_followers WHERE account = ?1)
+                 ORDER BY id DESC LIMIT ?2"
             ))?;
             let rows: Vec<TicketRecord> = st
                 .query_map(params![account, limit], ticket_row)?

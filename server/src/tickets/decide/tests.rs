@@ -50,6 +50,8 @@ pub(crate) fn ticket(status: Status) -> Ticket {
         changes: Vec::new(),
         resolved_by: None,
         rated_by: None,
+        merged_into: None,
+        parent: None,
     }
 }
 
@@ -83,6 +85,8 @@ fn apply(t: &mut Ticket, effects: &[Effect]) {
             }
             Effect::Link { asset_id, .. } => t.assets.push(asset_id.clone()),
             Effect::Unlink(a) => t.assets.retain(|x| x != a),
+            Effect::MergedInto(n) => t.merged_into = Some(*n),
+            Effect::Parent(p) => t.parent = *p,
             Effect::Event(entry) => {
                 t.updated_at = entry.at;
                 if entry.kind == "status" {
