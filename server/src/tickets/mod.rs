@@ -11,6 +11,8 @@
 //!   from iCalendar) and the working time between two instants.
 //! - [`auto_escalation`]: whether the periodic escalation task should
 //!   escalate a ticket whose SLA has run out.
+//! - [`shifts`] and [`routing`]: teams' schedules, who is on shift, the
+//!   routing rules and whom a team's assign mode picks for a new ticket.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
 //!   medians and 90th percentiles, SLA compliance, per technician).
 //! - [`Channel`] (where a ticket came from) and [`Account`] (a
@@ -24,6 +26,8 @@ pub mod calendar;
 mod channel;
 pub mod decide;
 pub mod report;
+pub mod routing;
+pub mod shifts;
 pub mod sla;
 mod ticket;
 
