@@ -49,6 +49,8 @@ pub mod publish;
 pub mod render;
 pub mod reports;
 pub mod rollouts;
+pub mod routing;
+pub mod shifts;
 pub mod software;
 mod stale;
 mod tables;
@@ -152,6 +154,12 @@ pub enum Command {
     /// E-mail the server sends: the queue of mails not sent yet.
     #[command(subcommand)]
     Mail(mail::MailCmd),
+    /// Teams' weekly shifts and operators' absences, which routing reads.
+    #[command(subcommand)]
+    Shifts(shifts::ShiftsCmd),
+    /// Rules that send new tickets to a team and pick who gets them.
+    #[command(subcommand)]
+    Routing(routing::RoutingCmd),
 }
 
 /// Runs one client command against the server `args` names.
@@ -184,6 +192,8 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
         Command::Mail(cmd) => mail::run(c, f, cmd).await,
+        Command::Shifts(cmd) => shifts::run(c, f, cmd).await,
+        Command::Routing(cmd) => routing::run(c, f, cmd).await,
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
-//! [`reports`], [`rollouts`], [`import`], [`server`]). These types know
+//! [`reports`], [`rollouts`], [`import`], [`server`], [`shifts`], [`routing`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -25,7 +25,9 @@ pub mod mail;
 pub mod operators;
 pub mod reports;
 pub mod rollouts;
+pub mod routing;
 pub mod server;
+pub mod shifts;
 pub mod software;
 pub mod tickets;
 
