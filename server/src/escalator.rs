@@ -27,7 +27,7 @@ pub async fn sweep(
 ) -> Result<usize, StoreError> {
     let mut n = 0;
     for t in store.list_tickets(TicketFilter::default()).await? {
-        let sla = t.sla(settings.sla.warning, now);
+        let sla = t.sla(&settings.sla, now);
         if let (Some(clock), Some(assignee)) = (at_risk_clock(&sla), &t.assignee) {
             // The assignee's warning, once per ticket and clock (nothing
             // when mail is off or they have no address).

@@ -54,6 +54,7 @@ pub mod shifts;
 pub mod software;
 mod stale;
 mod tables;
+pub mod teams;
 pub mod tickets;
 
 pub use client::{Client, ServerTrust};
@@ -145,6 +146,12 @@ pub enum Command {
     /// Help-desk tickets linked to assets, with SLA clocks and escalation.
     #[command(subcommand)]
     Tickets(tickets::TicketsCmd),
+    /// Help-desk teams: members, the tier each serves, business hours.
+    #[command(subcommand)]
+    Teams(teams::TeamsCmd),
+    /// Business-hours calendars: the working time teams' SLA clocks count.
+    #[command(subcommand)]
+    Calendars(teams::CalendarsCmd),
     /// The knowledge base: articles, their search, suggestions for a ticket.
     #[command(subcommand)]
     Kb(kb::KbCmd),
@@ -189,6 +196,8 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Jobs(cmd) => jobs::run(c, f, cmd).await,
         Command::Rollouts(cmd) => rollouts::run(c, f, cmd).await,
         Command::Tickets(cmd) => tickets::run(c, f, cmd).await,
+        Command::Teams(cmd) => teams::run_teams(c, f, cmd).await,
+        Command::Calendars(cmd) => teams::run_calendars(c, f, cmd).await,
         Command::Kb(cmd) => kb::run(c, f, cmd).await,
         Command::Reports(cmd) => reports::run(c, f, cmd).await,
         Command::Mail(cmd) => mail::run(c, f, cmd).await,

@@ -52,6 +52,7 @@ mod select;
 mod server;
 mod software;
 mod survey;
+mod teams;
 #[cfg(test)]
 mod tests;
 pub mod ticket_files;
@@ -131,6 +132,7 @@ pub fn router(state: Shared) -> Router {
         .merge(console::routes())
         .merge(portal::routes())
         .merge(tickets::routes())
+        .merge(teams::routes())
         .merge(ticket_files::routes())
         .merge(mail::routes())
         .merge(survey::routes())

@@ -29,7 +29,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, mail, manual,
-    operators, reports, rollouts, server, software, ticket_files, tickets,
+    operators, reports, rollouts, server, software, teams, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -125,6 +125,17 @@ pub const BEARER: &str = "bearer";
         kb::delete_article,
         kb::ticket_articles,
         kb::ticket_article_draft,
+        teams::list_calendars,
+        teams::create_calendar,
+        teams::show_calendar,
+        teams::edit_calendar,
+        teams::delete_calendar,
+        teams::list_teams,
+        teams::create_team,
+        teams::show_team,
+        teams::edit_team,
+        teams::delete_team,
+        teams::move_ticket,
         reports::ticket_report,
         reports::inventory_report,
     ),
@@ -148,6 +159,7 @@ pub const BEARER: &str = "bearer";
         (name = "jobs", description = "jobs that run packages, scripts, inventories and checks"),
         (name = "rollouts", description = "staged rollouts in waves"),
         (name = "tickets", description = "help-desk tickets"),
+        (name = "teams", description = "teams, their members and tiers, and their business-hours calendars"),
         (name = "kb", description = "the knowledge base: articles, search, suggestions for a ticket"),
         (name = "reports", description = "reports for supervisors"),
     ),

@@ -219,9 +219,10 @@ pub fn facts(
     t: &TicketRecord,
     names: &std::collections::HashMap<String, String>,
     operators: &std::collections::HashSet<String>,
+    policy: &crate::tickets::sla::SlaPolicy,
     now: i64,
 ) -> TicketFacts {
-    let s = t.sla(0, now);
+    let s = t.sla(policy, now);
     let resolved = matches!(t.status, Status::Resolved | Status::Closed);
     TicketFacts {
         number: t.number,
@@ -350,7 +351,7 @@ pub(super) async fn ticket_report(
     let rows = s.store.tickets_for_report(end).await?;
     let all: Vec<TicketFacts> = rows
         .iter()
-        .map(|t| facts(t, &names, &operators, now))
+        .map(|t| facts(t, &names, &operators, &s.tickets.sla, now))
         .collect();
     let start = periods.first().map_or(from, |p| p.0);
     let counts = requester_counts(&s, start, end).await?;

@@ -71,6 +71,7 @@ mod snapshot;
 mod software;
 pub mod sql;
 mod stale;
+mod teams;
 mod tickets;
 mod writer;
 mod zones;
@@ -103,6 +104,7 @@ pub use rollouts::{
 };
 pub use snapshot::{Snapshot, snapshot};
 pub use software::{SoftwareOrder, SoftwareSort};
+pub use teams::{StoredCalendar, Team};
 pub use tickets::{
     Attachment, AttachmentInfo, HelpAttachments, NewAttachment, NewTicket, TicketChange,
     TicketEvent, TicketFilter, TicketRecord,

@@ -6,7 +6,7 @@ use crate::store::sql::{Conn, params};
 use super::ingest::set_macs;
 use super::{
     Result, StoreError, blobs, catalog, console, diag, jobs, kb, link_log, links, mail, nodes,
-    portal, rollouts, stale, tickets, zones,
+    portal, rollouts, stale, teams, tickets, zones,
 };
 
 pub(in crate::store) mod postgres;
@@ -418,6 +418,9 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(portal::MIGRATION),
         // The ticket an article was written from (`store::kb`).
         M::up(kb::SOURCE_TICKET_MIGRATION),
+        // Teams, their business-hours calendars and each ticket's team
+        // (`store::teams`).
+        M::up(teams::MIGRATION),
     ]
 }
 

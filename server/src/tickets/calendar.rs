@@ -94,13 +94,14 @@ impl Eq for Calendar {}
 impl Calendar {
     /// Every second is working time ("24/7"): UTC, every day from 00:00 to
     /// 24:00, no holidays. Its sums are plain arithmetic, with no horizon.
-    pub fn always() -> Calendar {
-        Calendar {
+    pub fn always() -> &'static Calendar {
+        static ALWAYS: OnceLock<Calendar> = OnceLock::new();
+        ALWAYS.get_or_init(|| Calendar {
             zone: "UTC".to_string(),
             tz: TimeZone::UTC,
             week: std::array::from_fn(|_| vec![(0, MINUTES_PER_DAY)]),
             holidays: BTreeSet::new(),
-        }
+        })
     }
 
     /// Parses a zone (an IANA name, `Europe/Paris`) and working hours:
@@ -126,7 +127,7 @@ impl Calendar {
             return Ok(Calendar {
                 zone,
                 tz,
-                ..Calendar::always()
+                ..Calendar::always().clone()
             });
         }
         let parts = text.split(';').count();

@@ -119,6 +119,8 @@ pub enum Effect {
     Assignee(Option<String>),
     /// Sets the escalation tier.
     Tier(i64),
+    /// Puts the ticket in a team's queue, or in none.
+    Team(Option<String>),
     /// Marks that the escalation task escalated for this clock.
     Escalated(SlaClock),
     /// Sets a free-text field.
@@ -280,6 +282,7 @@ pub fn decide(
             p.start_work()?;
             p.audit("ticket.escalate", &new);
         }
+        Change::Move { team } => p.effects.extend(super::team::move_effects(t, team, now)?),
         Change::AutoEscalate { clock, tier } => {
             let which = if clock == "first response" {
                 SlaClock::FirstResponse
@@ -521,4 +524,4 @@ impl Plan<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -29,6 +29,7 @@ pub mod report;
 pub mod routing;
 pub mod shifts;
 pub mod sla;
+pub mod team;
 mod ticket;
 
 pub use channel::{Account, Channel};
@@ -271,6 +272,9 @@ pub struct TicketConfigFile {
     pub max_tier: Option<i64>,
     /// How long the requester may reopen a resolved ticket, e.g. `14d`.
     pub reopen_within: Option<String>,
+    /// Priorities whose clocks ignore the team's business hours, e.g.
+    /// `["urgent"]` (the default); `[]` for none.
+    pub around_the_clock: Option<Vec<String>>,
     /// Targets per priority.
     pub sla: Option<SlaConfigFile>,
 }
@@ -314,7 +318,8 @@ impl TicketSettings {
     /// `DESKHAND_SLA_URGENT` (and `_HIGH`, `_NORMAL`, `_LOW`) as
     /// `FIRST_RESPONSE,RESOLUTION` (e.g. `30m,4h`), `DESKHAND_SLA_WARNING`,
     /// `DESKHAND_AUTO_ESCALATE` (`true`/`false`), `DESKHAND_ESCALATE_EVERY`,
-    /// `DESKHAND_MAX_TIER`.
+    /// `DESKHAND_MAX_TIER`, `DESKHAND_SLA_AROUND_THE_CLOCK` (priorities,
+    /// comma-separated, or `none`).
     pub fn resolve(
         file: Option<TicketConfigFile>,
         env: impl Fn(&str) -> Option<String>,
@@ -348,6 +353,21 @@ impl TicketSettings {
                     resolution: secs(&var, b)?,
                 };
             }
+        }
+        let around = match env("DESKHAND_SLA_AROUND_THE_CLOCK") {
+            Some(v) if v.trim() == "none" => Some(Vec::new()),
+            Some(v) => Some(v.split(',').map(str::to_string).collect()),
+            None => file.around_the_clock,
+        };
+        if let Some(names) = around {
+            s.sla.around_the_clock = names
+                .iter()
+                .map(|n| {
+                    Priority::parse(n).map_err(|e| {
+                        format!("tickets.around_the_clock (DESKHAND_SLA_AROUND_THE_CLOCK): {e}")
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = file.reopen_within {
             s.reopen_within = secs("tickets.reopen_within", &v)?;
@@ -472,6 +492,7 @@ mod tests {
         let s = TicketSettings::resolve(Some(file), env).expect("valid");
         assert_eq!(s.sla.warning, 1800);
         assert_eq!(s.max_tier, 2);
+        assert_eq!(s.sla.around_the_clock, [Priority::Urgent], "the default");
         assert!(!s.auto_escalate);
         assert_eq!(
             s.sla.targets(Priority::Urgent),
@@ -496,6 +517,23 @@ mod tests {
         .expect_err("bad duration");
         assert!(err.contains("soon"), "{err}");
         assert!(toml::from_str::<TicketConfigFile>("colour = 1\n").is_err());
+        let file: TicketConfigFile =
+            toml::from_str("around_the_clock = [\"urgent\", \"high\"]\n").expect("toml");
+        let s = TicketSettings::resolve(Some(file), |_| None).expect("valid");
+        assert_eq!(s.sla.around_the_clock, [Priority::Urgent, Priority::High]);
+        let s = TicketSettings::resolve(None, |k| {
+            (k == "DESKHAND_SLA_AROUND_THE_CLOCK").then(|| "none".to_string())
+        })
+        .expect("valid");
+        assert!(s.sla.around_the_clock.is_empty());
+        let err = TicketSettings::resolve(None, |k| {
+            (k == "DESKHAND_SLA_AROUND_THE_CLOCK").then(|| "urgent,asap".to_string())
+        })
+        .expect_err("unknown priority");
+        assert!(
+            err.contains("asap") && err.contains("around_the_clock"),
+            "{err}"
+        );
     }
 
     fn status(first_response_breached: bool, resolution_breached: bool) -> SlaStatus {
@@ -506,6 +544,7 @@ mod tests {
             state: sla::ClockState::Running,
             done: false,
             breached,
+            due: None,
         };
         SlaStatus {
             first_response: clock(first_response_breached),

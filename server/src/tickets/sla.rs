@@ -8,15 +8,19 @@
 //!   resolved). Internal notes and assignments are not a response.
 //! - **resolution**: from creation to resolution.
 //!
-//! Both count wall-clock time (24/7, no business hours) while the ticket
-//! is new or open. They pause while it is pending on the requester, and
-//! the resolution clock stops while it is resolved: a reopened ticket
-//! carries on from where its clock stood. A clock is *breached* once its
-//! running time exceeds its target; a ticket is *at risk* ("about to
+//! Both count the working time of a [`Calendar`] (the ticket's team's
+//! business hours; [`Calendar::always`], every second, for tickets with
+//! no team or calendar and for priorities the policy keeps "around the
+//! clock") while the ticket is new or open. They pause while it is
+//! pending on the requester, and the resolution clock stops while it is
+//! resolved: a reopened ticket carries on from where its clock stood. A
+//! clock is *breached* once its running time exceeds its target, which
+//! can only happen in working time; a ticket is *at risk* ("about to
 //! breach", what `tickets list --breaching` shows) when a clock that is
 //! not done has run out, or is running with at most the policy's warning
-//! window left.
+//! window of working time left.
 
+use super::calendar::Calendar;
 use super::{Priority, Status};
 
 /// Targets of one priority, seconds.
@@ -42,6 +46,9 @@ pub struct SlaPolicy {
     /// A running clock with at most this many seconds left is "about to
     /// breach".
     pub warning: i64,
+    /// Priorities whose clocks count every second whatever the team's
+    /// calendar says ("24/7"); by default urgent.
+    pub around_the_clock: Vec<Priority>,
 }
 
 const HOUR: i64 = 3600;
@@ -67,6 +74,7 @@ impl Default for SlaPolicy {
                 resolution: 7 * DAY,
             },
             warning: HOUR,
+            around_the_clock: vec![Priority::Urgent],
         }
     }
 }
@@ -79,6 +87,16 @@ impl SlaPolicy {
             Priority::High => self.high,
             Priority::Normal => self.normal,
             Priority::Low => self.low,
+        }
+    }
+
+    /// The calendar a ticket of priority `p` counts in: every second for
+    /// priorities kept around the clock and tickets whose team has no
+    /// calendar, else its team's.
+    pub fn calendar_for<'a>(&self, p: Priority, team: Option<&'a Calendar>) -> &'a Calendar {
+        match team {
+            Some(c) if !self.around_the_clock.contains(&p) => c,
+            _ => Calendar::always(),
         }
     }
 
@@ -115,9 +133,9 @@ pub enum ClockState {
 /// One SLA clock of a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
-    /// Target, seconds.
+    /// Target, seconds of working time.
     pub target: i64,
-    /// Running time so far (until done), seconds.
+    /// Working time counted so far (until done), seconds.
     pub elapsed: i64,
     /// `target - elapsed`; negative once breached.
     pub remaining: i64,
@@ -127,14 +145,13 @@ pub struct Clock {
     pub done: bool,
     /// The running time exceeded the target.
     pub breached: bool,
+    /// While running: when it runs out (in the future) or ran out (in the
+    /// past, once breached), in the calendar's working time. `None` when
+    /// paused or stopped, or beyond the calendar's horizon.
+    pub due: Option<i64>,
 }
 
 impl Clock {
-    /// When it runs out, if it is running now.
-    pub fn due_at(&self, now: i64) -> Option<i64> {
-        (self.state == ClockState::Running).then(|| now.saturating_add(self.remaining))
-    }
-
     fn at_risk(&self, warning: i64) -> bool {
         !self.done
             && (self.breached || (self.state == ClockState::Running && self.remaining <= warning))
@@ -152,26 +169,61 @@ pub struct SlaStatus {
     pub at_risk: bool,
 }
 
-/// Seconds in `[created_at, until)` during which the ticket was new or
-/// open, given its status changes (any order; a ticket starts new).
-pub fn running_secs(created_at: i64, changes: &[StatusChange], until: i64) -> i64 {
+/// The intervals `[from, to)` within `[created_at, until)` during which
+/// the ticket was new or open, given its status changes (any order; a
+/// ticket starts new), in order.
+pub fn running_intervals(created_at: i64, changes: &[StatusChange], until: i64) -> Vec<(i64, i64)> {
     let mut sorted = changes.to_vec();
     sorted.sort_by_key(|c| c.at);
-    let mut total = 0;
+    let mut out = Vec::new();
     let mut since = created_at;
     let mut status = Status::New;
     for c in sorted {
         let at = c.at.clamp(created_at, until.max(created_at));
-        if status.clock_runs() {
-            total += at - since;
+        if status.clock_runs() && at > since {
+            out.push((since, at));
         }
         since = at;
         status = c.to;
     }
     if status.clock_runs() && until > since {
-        total += until - since;
+        out.push((since, until));
     }
-    total
+    out
+}
+
+/// Working time of `calendar` in `[created_at, until)` during which the
+/// ticket was new or open.
+pub fn running_secs(
+    created_at: i64,
+    changes: &[StatusChange],
+    until: i64,
+    calendar: &Calendar,
+) -> i64 {
+    running_intervals(created_at, changes, until)
+        .into_iter()
+        .map(|(from, to)| calendar.working_secs(from, to))
+        .sum()
+}
+
+/// The instant the running time reached `target`, if it did before
+/// `until`.
+fn ran_out_at(
+    created_at: i64,
+    changes: &[StatusChange],
+    until: i64,
+    target: i64,
+    calendar: &Calendar,
+) -> Option<i64> {
+    let mut counted = 0;
+    for (from, to) in running_intervals(created_at, changes, until) {
+        let w = calendar.working_secs(from, to);
+        if counted + w >= target {
+            return calendar.due(from, target - counted);
+        }
+        counted += w;
+    }
+    None
 }
 
 /// The status a ticket has after its changes.
@@ -182,7 +234,7 @@ pub fn current_status(changes: &[StatusChange]) -> Status {
         .map_or(Status::New, |c| c.to)
 }
 
-/// Evaluates both clocks at `now`.
+/// Evaluates both clocks at `now`, counting `calendar`'s working time.
 pub fn evaluate(
     created_at: i64,
     targets: SlaTargets,
@@ -190,10 +242,11 @@ pub fn evaluate(
     changes: &[StatusChange],
     warning: i64,
     now: i64,
+    calendar: &Calendar,
 ) -> SlaStatus {
     let status = current_status(changes);
     let clock = |target: i64, done: bool, until: i64| {
-        let elapsed = running_secs(created_at, changes, until);
+        let elapsed = running_secs(created_at, changes, until, calendar);
         let state = if done {
             ClockState::Stopped
         } else if status.clock_runs() {
@@ -201,13 +254,20 @@ pub fn evaluate(
         } else {
             ClockState::Paused
         };
+        let remaining = target - elapsed;
+        let due = match state {
+            ClockState::Running if remaining >= 0 => calendar.due(now, remaining),
+            ClockState::Running => ran_out_at(created_at, changes, now, target, calendar),
+            _ => None,
+        };
         Clock {
             target,
             elapsed,
-            remaining: target - elapsed,
+            remaining,
             state,
             done,
             breached: elapsed > target,
+            due,
         }
     };
     let first_response = clock(
@@ -228,112 +288,4 @@ pub fn evaluate(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use Status::*;
-
-    const T: SlaTargets = SlaTargets {
-        first_response: 100,
-        resolution: 1000,
-    };
-
-    fn ch(at: i64, to: Status) -> StatusChange {
-        StatusChange { at, to }
-    }
-
-    #[test]
-    fn a_running_clock_counts_wall_time_and_knows_its_due_time() {
-        let s = evaluate(1000, T, None, &[], 30, 1040);
-        assert_eq!(s.first_response.elapsed, 40);
-        assert_eq!(s.first_response.remaining, 60);
-        assert_eq!(s.first_response.due_at(1040), Some(1100));
-        assert_eq!(s.resolution.due_at(1040), Some(2000));
-        assert!(!s.at_risk);
-        // 20 s left of the first response: inside the 30 s warning window.
-        let s = evaluate(1000, T, None, &[], 30, 1080);
-        assert!(s.at_risk && !s.first_response.breached);
-        let s = evaluate(1000, T, None, &[], 30, 1101);
-        assert!(s.first_response.breached && s.at_risk);
-    }
-
-    #[test]
-    fn a_response_stops_the_first_clock_met_or_late() {
-        let s = evaluate(0, T, Some(60), &[ch(10, Open)], 30, 500);
-        assert_eq!(s.first_response.elapsed, 60);
-        assert_eq!(s.first_response.state, ClockState::Stopped);
-        assert!(!s.first_response.breached);
-        let late = evaluate(0, T, Some(150), &[ch(10, Open)], 30, 500);
-        assert!(late.first_response.breached && late.first_response.done);
-        // A late response is history, not a risk.
-        assert!(!late.at_risk);
-    }
-
-    #[test]
-    fn pending_pauses_the_clock() {
-        // open at 0, pending 100..400, open again: 300 s are not counted.
-        let changes = [ch(50, Open), ch(100, Pending), ch(400, Open)];
-        let s = evaluate(0, T, Some(100), &changes, 30, 1000);
-        assert_eq!(s.resolution.elapsed, 700);
-        assert_eq!(s.resolution.due_at(1000), Some(1300));
-        // While pending, the clock is paused and has no due time.
-        let s = evaluate(0, T, Some(100), &changes[..2], 30, 1000);
-        assert_eq!(s.resolution.elapsed, 100);
-        assert_eq!(s.resolution.state, ClockState::Paused);
-        assert_eq!(s.resolution.due_at(1000), None);
-        assert!(!s.at_risk, "a paused clock with time left is not at risk");
-    }
-
-    #[test]
-    fn several_pauses_add_up() {
-        let changes = [
-            ch(100, Pending),
-            ch(200, Open),
-            ch(300, Pending),
-            ch(600, Open),
-            ch(700, Pending),
-            ch(800, Open),
-        ];
-        // Running: 0-100, 200-300, 600-700, 800-1500 = 100+100+100+700.
-        assert_eq!(running_secs(0, &changes, 1500), 1000);
-        let s = evaluate(0, T, Some(100), &changes, 30, 1500);
-        assert!(!s.resolution.breached);
-        assert_eq!(s.resolution.remaining, 0);
-        assert!(s.at_risk, "no time left is about to breach");
-        let s = evaluate(0, T, Some(100), &changes, 30, 1501);
-        assert!(s.resolution.breached);
-        // The changes may come in any order.
-        let mut shuffled = changes;
-        shuffled.reverse();
-        assert_eq!(running_secs(0, &shuffled, 1500), 1000);
-    }
-
-    #[test]
-    fn a_reopened_ticket_carries_on_from_where_its_clock_stood() {
-        // Resolved at 400, reopened at 900, resolved again at 1300.
-        let changes = [ch(10, Open), ch(400, Resolved), ch(900, Open)];
-        let s = evaluate(0, T, Some(10), &changes[..2], 30, 800);
-        assert!(s.resolution.done);
-        assert_eq!(s.resolution.elapsed, 400);
-        assert_eq!(s.resolution.state, ClockState::Stopped);
-        let s = evaluate(0, T, Some(10), &changes, 30, 1000);
-        assert!(!s.resolution.done);
-        assert_eq!(s.resolution.elapsed, 500);
-        assert_eq!(s.resolution.due_at(1000), Some(1500));
-        let mut all = changes.to_vec();
-        all.push(ch(1300, Resolved));
-        let s = evaluate(0, T, Some(10), &all, 30, 5000);
-        assert_eq!(s.resolution.elapsed, 800);
-        assert!(!s.resolution.breached);
-        all.push(ch(6000, Closed));
-        let s = evaluate(0, T, Some(10), &all, 30, 9000);
-        assert_eq!(s.resolution.elapsed, 800, "closed does not count either");
-    }
-
-    #[test]
-    fn a_breached_paused_ticket_is_still_at_risk() {
-        let changes = [ch(1200, Pending)];
-        let s = evaluate(0, T, Some(5), &changes, 30, 2000);
-        assert!(s.resolution.breached && s.resolution.state == ClockState::Paused);
-        assert!(s.at_risk);
-    }
-}
+mod tests;

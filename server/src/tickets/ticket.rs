@@ -1,7 +1,10 @@
 //! A ticket as the rules see it ([`Ticket`]: its row, linked assets and
 //! status changes) and the changes people ask of it ([`Change`]).
 
-use super::sla::{SlaStatus, SlaTargets, StatusChange, evaluate};
+use std::sync::Arc;
+
+use super::calendar::Calendar;
+use super::sla::{SlaPolicy, SlaStatus, SlaTargets, StatusChange, evaluate};
 use super::{Channel, Priority, Status};
 
 /// A ticket as stored, with its linked assets and status changes.
@@ -32,6 +35,11 @@ pub struct Ticket {
     pub assignee: Option<String>,
     /// Escalation tier, from 1.
     pub tier: i64,
+    /// The team whose queue it is in.
+    pub team: Option<String>,
+    /// That team's business hours, when it has a calendar: its SLA clocks
+    /// count them.
+    pub calendar: Option<Arc<Calendar>>,
     /// Creation, unix seconds.
     pub created_at: i64,
     /// Who created it (an operator, or `agent:ID` for a help request).
@@ -67,15 +75,17 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// Its SLA clocks at `now`, with the given warning window.
-    pub fn sla(&self, warning: i64, now: i64) -> SlaStatus {
+    /// Its SLA clocks at `now` under `policy`: its team's working time
+    /// unless its priority runs around the clock.
+    pub fn sla(&self, policy: &SlaPolicy, now: i64) -> SlaStatus {
         evaluate(
             self.created_at,
             self.targets,
             self.first_response_at,
             &self.changes,
-            warning,
+            policy.warning,
             now,
+            policy.calendar_for(self.priority, self.calendar.as_deref()),
         )
     }
 }
@@ -123,6 +133,12 @@ pub enum Change {
         note: String,
         /// The highest tier.
         max_tier: i64,
+    },
+    /// Puts the ticket in a team's queue (`None`: in none); whoever was
+    /// assigned is unassigned.
+    Move {
+        /// The team, checked by the store to exist.
+        team: Option<String>,
     },
     /// The escalation task's escalation for a clock that ran out.
     AutoEscalate {

@@ -3,7 +3,7 @@
 //!
 //! One module per area of the API ([`assets`], [`asset_page`], [`software`], [`changes`],
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`], [`kb`],
-//! [`reports`], [`rollouts`], [`import`], [`server`], [`shifts`], [`routing`]). These types know
+//! [`reports`], [`rollouts`], [`teams`], [`import`], [`server`], [`shifts`], [`routing`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -29,6 +29,7 @@ pub mod routing;
 pub mod server;
 pub mod shifts;
 pub mod software;
+pub mod teams;
 pub mod tickets;
 
 /// A closed set of values a query parameter takes (`sort=last-seen`),

@@ -52,6 +52,9 @@ pub struct TicketView {
     pub assignee: Option<String>,
     /// Escalation tier, from 1.
     pub tier: i64,
+    /// The team whose queue it is in.
+    #[serde(default)]
+    pub team: Option<String>,
     /// Creation, RFC 3339.
     pub created_at: String,
     /// Creator: an operator, or `agent:ID` for an end user's help request.

@@ -16,7 +16,7 @@ use super::diag::diag_run_view;
 use super::error::{ApiError, ApiResult};
 use super::{ApiState, Authed, Shared};
 use crate::store::{NewTicket, Role, TicketChange, TicketFilter, TicketRecord};
-use crate::tickets::sla::{Clock, ClockState};
+use crate::tickets::sla::{Clock, ClockState, SlaPolicy};
 use crate::tickets::{Priority, Status, parse_number, parse_tier};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::HistoryView;
@@ -53,7 +53,7 @@ pub(super) fn routes() -> Router<Shared> {
 
 // ---- views ------------------------------------------------------------------
 
-fn clock_view(c: &Clock, now: i64) -> SlaClockView {
+fn clock_view(c: &Clock) -> SlaClockView {
     SlaClockView {
         target_secs: c.target,
         elapsed_secs: c.elapsed,
@@ -65,13 +65,13 @@ fn clock_view(c: &Clock, now: i64) -> SlaClockView {
             (ClockState::Stopped, true) => "missed",
         }
         .into(),
-        due_at: c.due_at(now).map(rfc3339),
+        due_at: c.due.map(rfc3339),
         breached: c.breached,
     }
 }
 
-fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
-    let s = t.sla(warning, now);
+fn ticket_view(t: &TicketRecord, policy: &SlaPolicy, now: i64) -> TicketView {
+    let s = t.sla(policy, now);
     TicketView {
         number: t.number,
         title: t.title.clone(),
@@ -84,14 +84,15 @@ fn ticket_view(t: &TicketRecord, warning: i64, now: i64) -> TicketView {
         status: t.status.as_str().into(),
         assignee: t.assignee.clone(),
         tier: t.tier,
+        team: t.team.clone(),
         created_at: rfc3339(t.created_at),
         created_by: t.created_by.clone(),
         updated_at: rfc3339(t.updated_at),
         first_response_at: t.first_response_at.map(rfc3339),
         resolved_at: t.resolved_at.filter(|_| !t.status.is_active()).map(rfc3339),
         assets: t.assets.clone(),
-        first_response: clock_view(&s.first_response, now),
-        resolution: clock_view(&s.resolution, now),
+        first_response: clock_view(&s.first_response),
+        resolution: clock_view(&s.resolution),
         at_risk: s.at_risk,
         breached: s.first_response.breached || s.resolution.breached,
         rating: t.rating,
@@ -252,11 +253,10 @@ pub(super) async fn list_tickets(
         channels: list(&q.channel, crate::tickets::Channel::parse)?,
     };
     let now = unix_now();
-    let warning = s.tickets.sla.warning;
     let rows = s.store.list_tickets(filter).await?;
     Ok(Json(
         rows.iter()
-            .map(|t| ticket_view(t, warning, now))
+            .map(|t| ticket_view(t, &s.tickets.sla, now))
             .filter(|v| !q.breaching.unwrap_or(false) || v.at_risk)
             .collect(),
     ))
@@ -333,7 +333,7 @@ pub(super) async fn show_ticket(
         });
     }
     Ok(Json(TicketDetail {
-        ticket: ticket_view(&t, s.tickets.sla.warning, now),
+        ticket: ticket_view(&t, &s.tickets.sla, now),
         description: t.description,
         timeline,
         linked_assets,
@@ -688,6 +688,6 @@ pub(super) async fn asset_tickets(
         .await?;
     Ok(rows
         .iter()
-        .map(|t| ticket_view(t, s.tickets.sla.warning, now))
+        .map(|t| ticket_view(t, &s.tickets.sla, now))
         .collect())
 }

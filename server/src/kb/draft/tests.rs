@@ -16,6 +16,8 @@ fn ticket(status: Status) -> Ticket {
         status,
         assignee: Some("tina".into()),
         tier: 1,
+        team: None,
+        calendar: None,
         created_at: 1_000,
         created_by: "portal".into(),
         updated_at: 2_000,

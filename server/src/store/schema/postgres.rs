@@ -33,6 +33,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (30, crate::store::mail::POSTGRES_MIGRATION),
     (31, crate::store::portal::POSTGRES_MIGRATION),
     (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
+    (33, crate::store::teams::POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

@@ -7,8 +7,10 @@ use crate::store::sql::{Conn, Dialect, OptionalExtension, params};
 use super::queries::load;
 use super::{HelpAttachments, NewTicket, TicketChange};
 use crate::mail::notices;
+use crate::store::teams::{team_exists, tier_teams};
 use crate::store::{Result, Store, StoreError, audit, insert_diag_run};
 use crate::tickets::decide::{Entry, Field, NamedOperator, SlaClock, Stamp};
+use crate::tickets::team::follow_tier;
 use crate::tickets::{Effect, Refusal, decide};
 
 impl Store {
@@ -111,8 +113,22 @@ pub(in crate::store) fn apply_change(
         Some(name) => Some(named_operator(tx, name)?),
         None => None,
     };
+    if let TicketChange::Move { team: Some(team) } = &change
+        && !team_exists(tx, team)?
+    {
+        return Err(StoreError::NotFound(format!(
+            "no team named `{team}`; see `deskhand teams list`"
+        )));
+    }
+    let mut effects = decide(&t, change, named, now)?;
+    if effects.iter().any(|e| matches!(e, Effect::Tier(_))) {
+        // An escalation moves the ticket to the queue of the team that
+        // serves its new tier, if one does.
+        let more = follow_tier(&t, &effects, &tier_teams(tx)?, now);
+        effects.extend(more);
+    }
     let mut entries = Vec::new();
-    for effect in decide(&t, change, named, now)? {
+    for effect in effects {
         if let Some(entry) = apply(tx, number, by, effect)? {
             entries.push(entry);
         }
@@ -170,6 +186,7 @@ fn apply_row(tx: &Conn, number: i64, by: &str, effect: Effect) -> Result<()> {
         ),
         Effect::Assignee(name) => set("assignee = ?2", &name),
         Effect::Tier(tier) => set("tier = ?2", &tier),
+        Effect::Team(team) => set("team = ?2", &team),
         Effect::Escalated(clock) => set(
             match clock {
                 SlaClock::FirstResponse => "escalated_response = ?2",

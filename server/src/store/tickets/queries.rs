@@ -1,7 +1,12 @@
 //! Reading tickets: one ticket with its linked assets and status
 //! changes, filtered lists, the report's input and a ticket's timeline.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::store::sql::{Conn, OptionalExtension, params};
+use crate::store::teams::team_calendars;
+use crate::tickets::calendar::Calendar;
 
 use super::{TicketEvent, TicketFilter, TicketRecord};
 use crate::store::{Reader, Result, Store, StoreError};
@@ -12,7 +17,7 @@ const TICKET_SELECT: &str =
     "SELECT id, title, description, requester, category, software, priority, status,
     assignee, tier, created_at, created_by, updated_at, first_response_at, resolved_at, closed_at,
     response_target, resolution_target, escalated_response, escalated_resolution, rating,
-    rating_comment, rated_at, channel, requester_account FROM tickets";
+    rating_comment, rated_at, channel, requester_account, team FROM tickets";
 
 /// Names as an SQL list: `'new','open'`. The names come from the enums,
 /// never from the user.
@@ -59,6 +64,8 @@ fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Ticke
         status,
         assignee: r.get(8)?,
         tier: r.get(9)?,
+        team: r.get(25)?,
+        calendar: None,
         created_at: r.get(10)?,
         created_by: r.get(11)?,
         updated_at: r.get(12)?,
@@ -81,8 +88,17 @@ fn ticket_row(r: &crate::store::sql::Row<'_>) -> crate::store::sql::Result<Ticke
     })
 }
 
-/// Fills in linked assets and status changes.
-fn complete(c: &Conn, mut t: TicketRecord) -> Result<TicketRecord> {
+/// Fills in linked assets, status changes and the team's calendar (from
+/// `calendars`, [`team_calendars`] read once per query).
+fn complete(
+    c: &Conn,
+    mut t: TicketRecord,
+    calendars: &HashMap<String, Arc<Calendar>>,
+) -> Result<TicketRecord> {
+    t.calendar = t
+        .team
+        .as_ref()
+        .and_then(|team| calendars.get(team).cloned());
     let mut st = c.prepare_cached(
         "SELECT asset_id FROM ticket_assets WHERE ticket_id = ?1 ORDER BY linked_at, asset_id",
     )?;
@@ -126,7 +142,7 @@ pub(super) fn load(c: &Conn, number: i64) -> Result<TicketRecord> {
                 "no ticket {number}; see `deskhand tickets list --status all`"
             ))
         })?;
-    complete(c, t)
+    complete(c, t, &team_calendars(c)?)
 }
 
 impl Reader<'_> {
@@ -184,7 +200,12 @@ impl Store {
             let rows: Vec<TicketRecord> = st
                 .query_map(params![filter.assignee, filter.asset], ticket_row)?
                 .collect::<Result<_, _>>()?;
-            rows.into_iter().map(|t| complete(c, t)).collect()
+            {
+                let calendars = team_calendars(c)?;
+                rows.into_iter()
+                    .map(|t| complete(c, t, &calendars))
+                    .collect()
+            }
         })
         .await
     }
@@ -200,7 +221,12 @@ impl Store {
             let rows: Vec<TicketRecord> = st
                 .query_map([until], ticket_row)?
                 .collect::<Result<_, _>>()?;
-            rows.into_iter().map(|t| complete(c, t)).collect()
+            {
+                let calendars = team_calendars(c)?;
+                rows.into_iter()
+                    .map(|t| complete(c, t, &calendars))
+                    .collect()
+            }
         })
         .await
     }
@@ -222,7 +248,12 @@ impl Store {
             let rows: Vec<TicketRecord> = st
                 .query_map(params![asset_id, since, limit], ticket_row)?
                 .collect::<Result<_, _>>()?;
-            rows.into_iter().map(|t| complete(c, t)).collect()
+            {
+                let calendars = team_calendars(c)?;
+                rows.into_iter()
+                    .map(|t| complete(c, t, &calendars))
+                    .collect()
+            }
         })
         .await
     }
@@ -241,7 +272,12 @@ impl Store {
             let rows: Vec<TicketRecord> = st
                 .query_map(params![account, limit], ticket_row)?
                 .collect::<Result<_, _>>()?;
-            rows.into_iter().map(|t| complete(c, t)).collect()
+            {
+                let calendars = team_calendars(c)?;
+                rows.into_iter()
+                    .map(|t| complete(c, t, &calendars))
+                    .collect()
+            }
         })
         .await
     }

@@ -7,7 +7,15 @@ use crate::tickets::sla::{ClockState, StatusChange};
 
 const T0: i64 = 1_000_000;
 
-fn ticket(status: Status) -> Ticket {
+/// The default policy with this warning window.
+fn policy(warning: i64) -> crate::tickets::sla::SlaPolicy {
+    crate::tickets::sla::SlaPolicy {
+        warning,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn ticket(status: Status) -> Ticket {
     Ticket {
         requester_account: None,
         channel: crate::tickets::Channel::Technician,
@@ -21,6 +29,8 @@ fn ticket(status: Status) -> Ticket {
         status,
         assignee: None,
         tier: 1,
+        team: None,
+        calendar: None,
         created_at: T0,
         created_by: "admin".into(),
         updated_at: T0,
@@ -53,6 +63,7 @@ fn apply(t: &mut Ticket, effects: &[Effect]) {
             Effect::Stamp(Stamp::Closed, at) => t.closed_at = Some(*at),
             Effect::Assignee(a) => t.assignee = a.clone(),
             Effect::Tier(n) => t.tier = *n,
+            Effect::Team(team) => t.team = team.clone(),
             Effect::Escalated(SlaClock::FirstResponse) => t.escalated_response = true,
             Effect::Escalated(SlaClock::Resolution) => t.escalated_resolution = true,
             Effect::Field(f, v) => match f {
@@ -293,20 +304,20 @@ fn pending_pauses_the_sla_clock_and_reopening_resumes_it() {
         e.contains(&Effect::Stamp(Stamp::FirstResponse, T0 + 100)),
         "waiting on the requester answers them"
     );
-    let s = t.sla(warning, T0 + 5000);
+    let s = t.sla(&policy(warning), T0 + 5000);
     assert_eq!(s.resolution.state, ClockState::Paused);
     assert_eq!(s.resolution.elapsed, 100);
-    assert_eq!(s.resolution.due_at(T0 + 5000), None);
+    assert_eq!(s.resolution.due, None);
     assert_eq!(s.first_response.state, ClockState::Stopped);
     let e = change(&mut t, status(Status::Open), None, T0 + 5000);
     assert!(
         !e.iter().any(|e| matches!(e, Effect::Stamp(..))),
         "the first response is recorded once: {e:?}"
     );
-    let s = t.sla(warning, T0 + 5100);
+    let s = t.sla(&policy(warning), T0 + 5100);
     assert_eq!(s.resolution.state, ClockState::Running);
     assert_eq!(s.resolution.elapsed, 200);
-    assert_eq!(s.resolution.due_at(T0 + 5100), Some(T0 + 5100 + 28600));
+    assert_eq!(s.resolution.due, Some(T0 + 5100 + 28600));
 }
 
 #[test]
@@ -327,7 +338,7 @@ fn resolving_stops_the_clock_and_closing_needs_a_resolution() {
         ]
     );
     assert_eq!(t.first_response_at, Some(T0 + 300), "a fix answers too");
-    let s = t.sla(600, T0 + 9000);
+    let s = t.sla(&policy(600), T0 + 9000);
     assert!(s.resolution.done);
     assert_eq!(s.resolution.state, ClockState::Stopped);
     assert_eq!(s.resolution.elapsed, 300);
@@ -407,8 +418,8 @@ fn a_public_comment_answers_and_starts_work_an_internal_note_does_not() {
 #[test]
 fn a_new_priority_brings_its_targets_and_moves_the_due_times() {
     let mut t = ticket(Status::New);
-    let before = t.sla(600, T0 + 1000);
-    assert_eq!(before.resolution.due_at(T0 + 1000), Some(T0 + 28800));
+    let before = t.sla(&policy(600), T0 + 1000);
+    assert_eq!(before.resolution.due, Some(T0 + 28800));
     let urgent = SlaTargets {
         first_response: 1800,
         resolution: 14400,
@@ -431,13 +442,13 @@ fn a_new_priority_brings_its_targets_and_moves_the_due_times() {
         ["priority"],
         "an unchanged description is no change"
     );
-    let s = t.sla(600, T0 + 1000);
+    let s = t.sla(&policy(600), T0 + 1000);
     assert_eq!(
         s.resolution.elapsed, 1000,
         "the clocks keep their running time"
     );
-    assert_eq!(s.resolution.due_at(T0 + 1000), Some(T0 + 14400));
-    assert_eq!(s.first_response.due_at(T0 + 1000), Some(T0 + 1800));
+    assert_eq!(s.resolution.due, Some(T0 + 14400));
+    assert_eq!(s.first_response.due, Some(T0 + 1800));
     let m = refused(decide(
         &t,
         update(Some("Outlook crashes"), Some((Priority::Urgent, urgent))),
