@@ -421,6 +421,8 @@ pub(super) fn migrations() -> Vec<M> {
         // Teams, their business-hours calendars and each ticket's team
         // (`store::teams`).
         M::up(teams::MIGRATION),
+        // Shifts, absences, routing rules (`store::routing`, `store::shifts`).
+        M::up(super::routing::MIGRATION),
     ]
 }
 

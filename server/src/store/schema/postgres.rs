@@ -34,6 +34,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (31, crate::store::portal::POSTGRES_MIGRATION),
     (32, crate::store::kb::SOURCE_TICKET_POSTGRES_MIGRATION),
     (33, crate::store::teams::POSTGRES_MIGRATION),
+    (34, crate::store::routing::POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is

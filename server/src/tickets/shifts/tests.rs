@@ -121,7 +121,7 @@ fn bad_rows_are_named_by_line_number() {
         (3, "unknown day \"Mnday\""),
         (4, "bad time \"8h\""),
         (5, "16:00-08:00 ends before it starts"),
-        (6, "not in week 2026-W50"),
+        (6, "2026-12-14 is not in week 2026-W50"),
         (7, "2 fields"),
         (8, "bad time \"24:30\""),
     ] {
