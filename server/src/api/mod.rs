@@ -48,8 +48,10 @@ pub mod params;
 mod portal;
 pub mod reports;
 pub mod rollouts;
+mod routing;
 mod select;
 mod server;
+mod shifts;
 mod software;
 mod survey;
 mod teams;
@@ -139,6 +141,8 @@ pub fn router(state: Shared) -> Router {
         .merge(kb::routes())
         .merge(reports::routes())
         .merge(import::routes())
+        .merge(shifts::routes())
+        .merge(routing::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .layer(axum::extract::DefaultBodyLimit::max(
             body_limit::DEFAULT_BODY_LIMIT,

@@ -29,7 +29,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, import, index, jobs, kb, labels, mail, manual,
-    operators, reports, rollouts, server, software, teams, ticket_files, tickets,
+    operators, reports, rollouts, routing, server, shifts, software, teams, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -138,6 +138,16 @@ pub const BEARER: &str = "bearer";
         teams::move_ticket,
         reports::ticket_report,
         reports::inventory_report,
+        shifts::show_week,
+        shifts::set_week,
+        shifts::add_shift,
+        shifts::list_absences,
+        shifts::add_absence,
+        routing::list_rules,
+        routing::add_rule,
+        routing::remove_rule,
+        routing::move_rule,
+        routing::test_routing,
     ),
     // Named by parameters, which utoipa does not collect.
     components(schemas(

@@ -210,6 +210,12 @@ pub struct TicketQuery {
     /// email.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Only this team's tickets.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Only tickets assigned to nobody (with `team`: the team's queue).
+    #[serde(default)]
+    pub unassigned: Option<bool>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

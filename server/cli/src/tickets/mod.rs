@@ -72,6 +72,12 @@ pub enum TicketsCmd {
         /// technician, agent, portal, email.
         #[arg(long)]
         channel: Option<String>,
+        /// Only tickets routed to this team (see `deskhand routing`).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only tickets assigned to nobody; with --team, the team's queue.
+        #[arg(long)]
+        unassigned: bool,
     },
     /// A ticket in full: SLA clocks, timeline with attached results, and each
     /// linked asset's inventory summary, changes in the last 7 days and the
@@ -279,6 +285,8 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             breaching,
             asset,
             channel,
+            team,
+            unassigned,
         } => {
             let q = TicketQuery {
                 status,
@@ -288,6 +296,8 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
                 breaching: breaching.then_some(true),
                 asset,
                 channel,
+                team,
+                unassigned: unassigned.then_some(true),
             };
             let rows: Vec<TicketView> = c.get_query("/api/v1/tickets", &q).await?;
             print(f, &rows, || ticket_table(&rows))

@@ -251,7 +251,14 @@ pub(super) async fn list_tickets(
         assignee,
         asset,
         channels: list(&q.channel, crate::tickets::Channel::parse)?,
+        team: q.team.clone().filter(|t| !t.trim().is_empty()),
+        unassigned: q.unassigned.unwrap_or(false),
     };
+    if filter.unassigned && filter.assignee.is_some() {
+        return Err(ApiError::bad_request(
+            "give --unassigned or --assignee (or --mine), not both",
+        ));
+    }
     let now = unix_now();
     let rows = s.store.list_tickets(filter).await?;
     Ok(Json(

@@ -151,6 +151,10 @@ pub struct TicketFilter {
     pub asset: Option<String>,
     /// Any of these channels; empty means all.
     pub channels: Vec<Channel>,
+    /// Routed to this team.
+    pub team: Option<String>,
+    /// Assigned to nobody.
+    pub unassigned: bool,
 }
 
 /// What a help request from an agent attaches to its new ticket.
