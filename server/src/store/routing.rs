@@ -5,7 +5,7 @@
 //! [`crate::tickets::routing`]'s and [`crate::tickets::shifts`]'s; this
 //! file reads their input and writes their outcome.
 //!
-//! Migration 33 (this file's [`MIGRATION`]) holds the shift tables of
+//! Migration 34 (this file's [`MIGRATION`]) holds the shift tables of
 //! `store::shifts` too: one feature, one migration.
 
 use std::collections::BTreeMap;
