@@ -11,7 +11,7 @@ use axum::{Json, Router};
 
 use super::error::{ApiError, ApiResult};
 use super::{Authed, Shared};
-use crate::store::Role;
+use crate::store::{Role, TicketChange};
 use crate::tickets::routing::{AssignMode, Rule};
 use crate::tickets::{Channel, Priority, parse_number};
 use crate::unix_now;
@@ -236,6 +236,31 @@ pub(crate) async fn test_routing(
         note: routed.map(|r| r.note()),
         on_shift: trial.on_shift,
     }))
+}
+
+/// Assigns a ticket just created to the technician its creator named,
+/// unless routing already gave it to them. The ticket exists either way:
+/// a bad assignee is a 409 that says so.
+pub(super) async fn assign_created(
+    s: &Shared,
+    number: i64,
+    name: &str,
+    by: String,
+    now: i64,
+) -> Result<(), ApiError> {
+    if s.store.get_ticket(number).await?.assignee.as_deref() == Some(name) {
+        return Ok(());
+    }
+    let to = Some(name.to_string());
+    s.store
+        .change_ticket(number, TicketChange::Assign { to }, by, now)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("ticket {number} was created but not assigned: {e}"),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -190,23 +190,7 @@ pub(super) async fn create_ticket(
     let now = unix_now();
     let number = s.store.create_ticket(t, op.0.name.clone(), now).await?;
     if let Some(name) = req.assignee.filter(|a| !a.trim().is_empty()) {
-        // The ticket exists either way; a bad assignee is reported after.
-        s.store
-            .change_ticket(
-                number,
-                TicketChange::Assign {
-                    to: Some(name.trim().to_string()),
-                },
-                op.0.name,
-                now,
-            )
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("ticket {number} was created but not assigned: {e}"),
-                )
-            })?;
+        super::routing::assign_created(&s, number, name.trim(), op.0.name, now).await?;
     }
     Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
 }
