@@ -52,6 +52,8 @@ pub mod render;
 pub mod replies;
 pub mod reports;
 pub mod rollouts;
+pub mod routing;
+pub mod shifts;
 pub mod software;
 mod stale;
 mod tables;
@@ -168,6 +170,12 @@ pub enum Command {
     /// E-mail the server sends: the queue of mails not sent yet.
     #[command(subcommand)]
     Mail(mail::MailCmd),
+    /// Teams' weekly shifts and operators' absences, which routing reads.
+    #[command(subcommand)]
+    Shifts(shifts::ShiftsCmd),
+    /// Rules that send new tickets to a team and pick who gets them.
+    #[command(subcommand)]
+    Routing(routing::RoutingCmd),
 }
 
 /// Runs one client command against the server `args` names.
@@ -204,6 +212,8 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Replies(cmd) => replies::run(c, f, cmd).await,
         Command::Goals(cmd) => goals::run(c, f, cmd).await,
         Command::Mail(cmd) => mail::run(c, f, cmd).await,
+        Command::Shifts(cmd) => shifts::run(c, f, cmd).await,
+        Command::Routing(cmd) => routing::run(c, f, cmd).await,
     }
 }
 

@@ -51,8 +51,10 @@ mod replies;
 pub mod report_schedules;
 pub mod reports;
 pub mod rollouts;
+mod routing;
 mod select;
 mod server;
+mod shifts;
 mod software;
 mod survey;
 mod teams;
@@ -145,6 +147,8 @@ pub fn router(state: Shared) -> Router {
         .merge(goals::routes())
         .merge(report_schedules::routes())
         .merge(import::routes())
+        .merge(shifts::routes())
+        .merge(routing::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .layer(axum::extract::DefaultBodyLimit::max(
             body_limit::DEFAULT_BODY_LIMIT,

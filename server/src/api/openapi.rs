@@ -29,8 +29,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, goals, import, index, jobs, kb, labels, mail,
-    manual, operators, replies, report_schedules, reports, rollouts, server, software, teams,
-    ticket_files, tickets,
+    manual, operators, replies, report_schedules, reports, rollouts, routing, server, shifts,
+    software, teams, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -158,6 +158,16 @@ pub const BEARER: &str = "bearer";
         report_schedules::create_schedule,
         report_schedules::delete_schedule,
         report_schedules::send_schedule,
+        shifts::show_week,
+        shifts::set_week,
+        shifts::add_shift,
+        shifts::list_absences,
+        shifts::add_absence,
+        routing::list_rules,
+        routing::add_rule,
+        routing::remove_rule,
+        routing::move_rule,
+        routing::test_routing,
     ),
     // Named by parameters, which utoipa does not collect.
     components(schemas(

@@ -428,6 +428,8 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(report_schedules::MIGRATION),
         // Mass incidents: merged tickets, parents, followers (`store::tickets::mass`).
         M::up(tickets::MASS_MIGRATION),
+        // Shifts, absences, routing rules (`store::routing`, `store::shifts`).
+        M::up(super::routing::MIGRATION),
     ]
 }
 

@@ -13,6 +13,8 @@
 //!   tickets, bulk changes by a filter.
 //! - [`auto_escalation`]: whether the periodic escalation task should
 //!   escalate a ticket whose SLA has run out.
+//! - [`shifts`] and [`routing`]: teams' schedules, who is on shift, the
+//!   routing rules and whom a team's assign mode picks for a new ticket.
 //! - [`report`]: the supervisors' report arithmetic (volumes, backlog,
 //!   medians and 90th percentiles, SLA compliance, per technician).
 //! - [`Channel`] (where a ticket came from) and [`Account`] (a
@@ -32,6 +34,8 @@ pub mod effort;
 pub mod goals;
 pub mod mass;
 pub mod report;
+pub mod routing;
+pub mod shifts;
 pub mod sla;
 pub mod team;
 mod ticket;

@@ -5,7 +5,7 @@
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`] (and
 //! [`mass`]: merges, parents, bulk changes), [`kb`], [`reports`], [`goals`]
 //! (goals, the report by group, scheduled reports), [`rollouts`], [`teams`],
-//! [`import`], [`server`], [`replies`]). These types know
+//! [`shifts`], [`routing`], [`import`], [`server`], [`replies`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -30,7 +30,9 @@ pub mod operators;
 pub mod replies;
 pub mod reports;
 pub mod rollouts;
+pub mod routing;
 pub mod server;
+pub mod shifts;
 pub mod software;
 pub mod teams;
 pub mod tickets;

@@ -222,6 +222,12 @@ pub struct TicketQuery {
     /// Only the children of this ticket (any status unless `status` says).
     #[serde(default)]
     pub parent: Option<String>,
+    /// Only this team's tickets.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Only tickets assigned to nobody (with `team`: the team's queue).
+    #[serde(default)]
+    pub unassigned: Option<bool>,
 }
 
 /// `POST /api/v1/tickets/{number}/comments`.

@@ -79,6 +79,12 @@ pub enum TicketsCmd {
         /// Only the children of this ticket (any status unless --status says).
         #[arg(long, value_name = "TICKET")]
         parent: Option<String>,
+        /// Only tickets routed to this team (see `deskhand routing`).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only tickets assigned to nobody; with --team, the team's queue.
+        #[arg(long)]
+        unassigned: bool,
     },
     /// A ticket in full: SLA clocks, timeline with attached results, and each
     /// linked asset's inventory summary, changes in the last 7 days and the
@@ -293,6 +299,8 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
             asset,
             channel,
             parent,
+            team,
+            unassigned,
         } => {
             let q = TicketQuery {
                 parent,
@@ -303,6 +311,8 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: TicketsCmd) -> Result<()> {
                 breaching: breaching.then_some(true),
                 asset,
                 channel,
+                team,
+                unassigned: unassigned.then_some(true),
             };
             let rows: Vec<TicketView> = c.get_query("/api/v1/tickets", &q).await?;
             print(f, &rows, || ticket_table(&rows))

@@ -149,23 +149,7 @@ pub(super) async fn create_ticket(
     let now = unix_now();
     let number = s.store.create_ticket(t, op.0.name.clone(), now).await?;
     if let Some(name) = req.assignee.filter(|a| !a.trim().is_empty()) {
-        // The ticket exists either way; a bad assignee is reported after.
-        s.store
-            .change_ticket(
-                number,
-                TicketChange::Assign {
-                    to: Some(name.trim().to_string()),
-                },
-                op.0.name,
-                now,
-            )
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("ticket {number} was created but not assigned: {e}"),
-                )
-            })?;
+        super::routing::assign_created(&s, number, name.trim(), op.0.name, now).await?;
     }
     Ok((StatusCode::CREATED, Json(TicketCreated { number, title })))
 }
@@ -212,7 +196,14 @@ pub(super) async fn list_tickets(
         assignee,
         asset,
         channels: list(&q.channel, crate::tickets::Channel::parse)?,
+        team: q.team.clone().filter(|t| !t.trim().is_empty()),
+        unassigned: q.unassigned.unwrap_or(false),
     };
+    if filter.unassigned && filter.assignee.is_some() {
+        return Err(ApiError::bad_request(
+            "give --unassigned or --assignee (or --mine), not both",
+        ));
+    }
     let now = unix_now();
     let rows = s.store.list_tickets(filter).await?;
     Ok(Json(

@@ -317,6 +317,8 @@ pub(in crate::store) fn insert_ticket(tx: &Conn, t: &NewTicket, by: &str, now: i
         &format!("ticket {number}"),
         &format!("{} [{}] for {}", t.title, t.priority.as_str(), t.requester),
     )?;
+    // The routing rules set its team and assignee, in this transaction.
+    crate::store::routing::route_new(tx, number, now)?;
     Ok(number)
 }
 

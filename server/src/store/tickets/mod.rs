@@ -164,6 +164,10 @@ pub struct TicketFilter {
     pub channels: Vec<Channel>,
     /// Children of this ticket.
     pub parent: Option<i64>,
+    /// Routed to this team.
+    pub team: Option<String>,
+    /// Assigned to nobody.
+    pub unassigned: bool,
 }
 
 /// What a help request from an agent attaches to its new ticket.

@@ -197,14 +197,18 @@ impl Store {
                     sql_list(filter.channels.iter().map(|c| c.as_str()))
                 ));
             }
+            if filter.unassigned {
+                sql.push_str(" AND assignee IS NULL");
+            }
             sql.push_str(
-                " AND (CAST(?1 AS TEXT) IS NULL OR assignee = ?1)
+                " AND (CAST(?3 AS TEXT) IS NULL OR team = ?3)
+                  AND (CAST(?1 AS TEXT) IS NULL OR assignee = ?1)
                   AND (CAST(?2 AS TEXT) IS NULL OR id IN (SELECT ticket_id FROM ticket_assets WHERE asset_id = ?2))
                   ORDER BY id DESC",
             );
             let mut st = c.prepare(&sql)?;
             let rows: Vec<TicketRecord> = st
-                .query_map(params![filter.assignee, filter.asset], ticket_row)?
+                .query_map(params![filter.assignee, filter.asset, filter.team], ticket_row)?
                 .collect::<Result<_, _>>()?;
             {
                 let calendars = team_calendars(c)?;
