@@ -268,20 +268,26 @@ pub(in crate::store) fn route_new(tx: &Conn, number: i64, now: i64) -> Result<()
 /// Applies `team`'s assign mode to ticket `number` (after an escalation
 /// moved it there): its team is set and its assignee becomes whom the
 /// mode picks among the members on shift, or nobody, so it waits in the
-/// team's queue. Returns the assignee.
-// Called by the escalation to the next tier's team.
-#[allow(dead_code)]
+/// team's queue. Returns the assignee. A team that assigns nobody
+/// (`queue`) leaves the ticket as it is: it already waits in the queue.
+/// Called when a change moved the ticket to the team (an escalation to
+/// the next tier's team, or a move by hand) and named nobody.
+/// `why` names the cause in the timeline, as a rule's name would.
 pub(in crate::store) fn assign_in_team(
     tx: &Conn,
     number: i64,
     team: &str,
+    why: &str,
     now: i64,
 ) -> Result<Option<String>> {
     let row = team_row(tx, team)?;
+    if row.assign == AssignMode::Queue {
+        return Ok(None);
+    }
     let on = members_on_shift(tx, team, &row, now)?;
     let assignee = pick_among(tx, team, row.assign, &on)?;
     let routed = Routed {
-        rule: "escalation".to_string(),
+        rule: why.to_string(),
         team: team.to_string(),
         mode: row.assign,
         assignee,

@@ -20,22 +20,19 @@
 //! - An absence always wins: an absent member is never on shift.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, ISOWeekDate, Time, Weekday};
-use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+use jiff::tz::TimeZone;
 
 use super::calendar::Calendar;
+use crate::week::{self, DAY_NAMES, Edge, MINUTES_PER_DAY, database};
 
 /// The most rows one schedule may have.
 pub const MAX_ROWS: usize = 2000;
 
 /// The most errors one refused schedule names.
 const MAX_ERRORS: usize = 10;
-
-const MINUTES_PER_DAY: u16 = 24 * 60;
-const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// One operator's working time in a team, `[starts_at, ends_at)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,41 +108,14 @@ impl Zone {
     /// repeated one is its first occurrence for a start, its second for
     /// an end (the calendar's rules).
     fn instant(&self, day: Date, minute: u16, end: bool) -> Option<i64> {
-        let (day, minute) = if minute >= MINUTES_PER_DAY {
-            (day.tomorrow().ok()?, minute - MINUTES_PER_DAY)
-        } else {
-            (day, minute)
-        };
-        let hour = i8::try_from(minute / 60).ok()?;
-        let min = i8::try_from(minute % 60).ok()?;
-        let dt: DateTime = day.to_datetime(Time::new(hour, min, 0, 0).ok()?);
-        let ts = match self.tz.to_ambiguous_timestamp(dt).offset() {
-            AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(dt).ok()?,
-            AmbiguousOffset::Gap { after, .. } => {
-                let before_jump = after.to_timestamp(dt).ok()?;
-                self.tz.following(before_jump).next()?.timestamp()
-            }
-            AmbiguousOffset::Fold { before, after } => {
-                if end {
-                    after.to_timestamp(dt).ok()?
-                } else {
-                    before.to_timestamp(dt).ok()?
-                }
-            }
-        };
-        Some(ts.as_second())
+        let edge = if end { Edge::End } else { Edge::Start };
+        week::instant(&self.tz, day, minute, edge)
     }
 
     /// Local midnight starting `day`, unix seconds.
     fn midnight(&self, day: Date) -> Option<i64> {
         self.instant(day, 0, false)
     }
-}
-
-/// The IANA time zone database compiled into the binary.
-fn database() -> &'static TimeZoneDatabase {
-    static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
-    DB.get_or_init(TimeZoneDatabase::bundled)
 }
 
 /// An ISO 8601 week (`2026-W50`): Monday to Sunday.
@@ -340,47 +310,16 @@ fn parse_day(text: &str, week: &Week) -> Result<Date, String> {
         }
         return Ok(date);
     }
-    let lower = text.to_ascii_lowercase();
-    let index = DAY_NAMES
-        .iter()
-        .position(|d| {
-            let d = d.to_ascii_lowercase();
-            lower == d || lower == full_day(&d)
-        })
-        .ok_or_else(|| {
-            format!("unknown day \"{text}\": use Mon, Tue, Wed, Thu, Fri, Sat, Sun or a date like 2026-12-07")
-        })?;
-    Ok(week.day(index))
-}
-
-/// The full lower-case name of a three-letter day.
-fn full_day(short: &str) -> String {
-    let suffix = match short {
-        "mon" => "day",
-        "tue" => "sday",
-        "wed" => "nesday",
-        "thu" => "rsday",
-        "fri" => "day",
-        "sat" => "urday",
-        _ => "day",
-    };
-    format!("{short}{suffix}")
+    let index = week::parse_day(text, "schedule", text).map_err(|_| {
+        format!("unknown day \"{text}\": use Mon, Tue, Wed, Thu, Fri, Sat, Sun or a date like 2026-12-07")
+    })?;
+    Ok(week.day(usize::from(index)))
 }
 
 /// `HH:MM` from 00:00 to 24:00, in minutes after midnight.
 fn parse_time(text: &str) -> Result<u16, String> {
-    let bad = || format!("bad time \"{text}\": write HH:MM, from 00:00 to 24:00");
-    let (h, m) = text.split_once(':').ok_or_else(bad)?;
-    let digits = |s: &str| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(h) || m.len() != 2 || !digits(m) {
-        return Err(bad());
-    }
-    let h: u16 = h.parse().map_err(|_| bad())?;
-    let m: u16 = m.parse().map_err(|_| bad())?;
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
+    week::parse_time(text, "schedule", text)
+        .map_err(|_| format!("bad time \"{text}\": write HH:MM, from 00:00 to 24:00"))
 }
 
 /// Joins each operator's overlapping or touching shifts; sorted by

@@ -357,7 +357,9 @@ async fn assign_in_team_hands_an_existing_ticket_to_the_teams_mode() {
         .await
         .expect("create");
     let who = s
-        .write_at(2, move |tx| super::assign_in_team(tx, n, "network", 2))
+        .write_at(2, move |tx| {
+            super::assign_in_team(tx, n, "network", "escalation", 2)
+        })
         .await
         .expect("assign");
     assert_eq!(who.as_deref(), Some("carol"));

@@ -106,13 +106,11 @@ async fn a_ticket_counts_its_teams_working_time_and_escalates_to_the_next_tiers_
     )
     .await
     .expect("desktop");
-    s.create_team(
-        team("tier2", 2, Some("office"), &["dave"]),
-        "admin".into(),
-        0,
-    )
-    .await
-    .expect("tier2");
+    let mut tier2 = team("tier2", 2, Some("office"), &["dave"]);
+    tier2.assign = Some("least-loaded".into());
+    s.create_team(tier2, "admin".into(), 0)
+        .await
+        .expect("tier2");
     // Friday 2026-12-04 17:30 in Paris, a normal ticket, four hours.
     let friday = paris(4, 17, 30);
     let mut t = crate::testkit::urgent_ticket("bob@example.com", 4 * 3600, 9 * 3600);
@@ -145,13 +143,15 @@ async fn a_ticket_counts_its_teams_working_time_and_escalates_to_the_next_tiers_
     let sla = got.sla(&policy, friday + 2 * 86400);
     assert!(!sla.first_response.breached, "the week end does not count");
     assert_eq!(sla.first_response.due, Some(paris(7, 11, 30)));
-    // The escalation task, on Monday after 11:30: tier 2, tier2's queue.
+    // The escalation task, on Monday after 11:30: tier 2, tier2's team,
+    // whose least-loaded member on shift (dave, by its calendar) takes it.
     let settings = crate::tickets::TicketSettings::default();
     let sweep = |at| crate::escalator::sweep(&s, &settings, at);
     assert_eq!(sweep(paris(7, 11, 0)).await.expect("sweep"), 0);
     assert_eq!(sweep(paris(7, 11, 31)).await.expect("sweep"), 1);
     let got = s.get_ticket(n).await.expect("ticket");
     assert_eq!((got.tier, got.team.as_deref()), (2, Some("tier2")));
+    assert_eq!(got.assignee.as_deref(), Some("dave"));
     let kinds: Vec<String> = s
         .ticket_events(n)
         .await
@@ -160,7 +160,7 @@ async fn a_ticket_counts_its_teams_working_time_and_escalates_to_the_next_tiers_
         .map(|e| e.kind)
         .collect();
     assert!(
-        kinds.ends_with(&["escalated".into(), "team".into()]),
+        kinds.ends_with(&["escalated".into(), "team".into(), "assigned".into()]),
         "{kinds:?}"
     );
     // The team cannot go while the ticket is active in it.

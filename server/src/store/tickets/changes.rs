@@ -127,11 +127,24 @@ pub(in crate::store) fn apply_change(
         let more = follow_tier(&t, &effects, &tier_teams(tx)?, now);
         effects.extend(more);
     }
+    // Moved to a team with nobody named: the team's assignment picks.
+    let moved_to = effects.iter().find_map(|e| match e {
+        Effect::Team(Some(team)) => Some(team.clone()),
+        _ => None,
+    });
+    let named_someone = effects
+        .iter()
+        .any(|e| matches!(e, Effect::Assignee(Some(_))));
+    let escalated = effects.iter().any(|e| matches!(e, Effect::Tier(_)));
     let mut entries = Vec::new();
     for effect in effects {
         if let Some(entry) = apply(tx, number, by, effect)? {
             entries.push(entry);
         }
+    }
+    if let (Some(team), false) = (moved_to, named_someone) {
+        let why = if escalated { "escalation" } else { "move" };
+        crate::store::routing::assign_in_team(tx, number, &team, why, now)?;
     }
     if mail {
         // Followers (requesters of tickets merged into it) hear what the
