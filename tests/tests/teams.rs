@@ -247,6 +247,25 @@ fn teams_and_calendars_are_set_up_from_the_cli_and_escalation_follows_the_tiers(
             ("desktop".into(), "tier2".into())
         ]
     );
+    // The console's ticket list filters by team: tier2's queue holds it.
+    let lead = deskhand_tests::operators::Operator::add(&server, "lead", "viewer");
+    let mut browser = lead.console(&server);
+    let page = browser.get("/console/tickets?team=tier2");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Printer jams"), "{}", page.body);
+    assert!(
+        page.body.contains("tier2 (tier 2,"),
+        "the team menu: {}",
+        page.body
+    );
+    let page = browser.get("/console/tickets?team=desktop");
+    assert!(!page.body.contains("Printer jams"), "{}", page.body);
+    let page = browser.get(&format!("/console/tickets/{n}"));
+    assert!(
+        page.body.contains("<th>Team</th><td>tier2</td>"),
+        "{}",
+        page.body
+    );
     let err = refused(&server, &["tickets", "move", &n, "--team", "nowhere"]);
     assert!(err.contains("teams list"), "{err}");
     let err = refused(&server, &["teams", "delete", "tier2"]);

@@ -20,7 +20,8 @@ use crate::store::Role;
 /// to 100 of the last 7 days).
 const RECENT_CHANGES_SHOWN: usize = 5;
 
-/// `?status=&priority=&mine=&breaching=&channel=` of the queue.
+/// `?status=&priority=&mine=&breaching=&channel=&team=&unassigned=` of
+/// the queue: a team's queue is `?team=desktop&unassigned=1`.
 #[derive(Debug, Default, Deserialize)]
 pub(in crate::api) struct QueueParams {
     #[serde(default)]
@@ -33,6 +34,10 @@ pub(in crate::api) struct QueueParams {
     breaching: Option<String>,
     #[serde(default)]
     channel: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    unassigned: Option<String>,
 }
 
 pub(in crate::api) async fn tickets(
@@ -46,11 +51,14 @@ pub(in crate::api) async fn tickets(
         mine: p.mine.as_ref().map(|_| true),
         breaching: p.breaching.as_ref().map(|_| true),
         channel: Some(p.channel.trim().to_string()).filter(|v| !v.is_empty()),
+        team: Some(p.team.trim().to_string()).filter(|v| !v.is_empty()),
+        unassigned: p.unassigned.as_ref().map(|_| true),
         ..TicketQuery::default()
     };
     let axum::Json(rows) =
         crate::api::tickets::list_tickets(State(s.clone()), user.authed(), Query(q)).await?;
     let statuses = ["", "new", "open", "pending", "resolved", "closed", "all"];
+    let teams = s.store.teams().await?;
     page(
         &user,
         "Tickets",
@@ -68,12 +76,19 @@ pub(in crate::api) async fn tickets(
                         option value=(ch) selected[ch == p.channel.trim()] { @if ch.is_empty() { "any channel" } @else { (ch) } }
                     }
                 }
+                select name="team" aria-label="team" {
+                    option value="" selected[p.team.trim().is_empty()] { "any team" }
+                    @for t in &teams {
+                        option value=(t.name) selected[t.name == p.team.trim()] { (t.name) " (tier " (t.tier) ", " (t.unassigned) " waiting)" }
+                    }
+                }
+                label { input type="checkbox" name="unassigned" value="1" checked[p.unassigned.is_some()]; " unassigned" }
                 label { input type="checkbox" name="mine" value="1" checked[p.mine.is_some()]; " mine" }
                 label { input type="checkbox" name="breaching" value="1" checked[p.breaching.is_some()]; " breaching" }
                 button type="submit" { "Filter" }
             }
             table {
-                tr { th { "#" } th { "Title" } th { "Status" } th { "Priority" } th.wide { "Channel" } th.wide { "Assignee" } th { "SLA" } }
+                tr { th { "#" } th { "Title" } th { "Status" } th { "Priority" } th.wide { "Channel" } th.wide { "Team" } th.wide { "Assignee" } th { "SLA" } }
                 @for t in &rows {
                     tr {
                         td { a href=(format!("/console/tickets/{}", t.number)) { (t.number) } }
@@ -81,6 +96,7 @@ pub(in crate::api) async fn tickets(
                         td { (t.status) }
                         td { (t.priority) }
                         td.wide { (t.channel) }
+                        td.wide { (t.team.clone().unwrap_or_default()) }
                         td.wide { (t.assignee.clone().unwrap_or_default()) }
                         td { @if t.breached { span.breached { "breached" } } @else if t.at_risk { span.at-risk { "at risk" } } @else { "ok" } }
                     }
@@ -116,6 +132,7 @@ pub(in crate::api) async fn ticket(
             table {
                 tr { th { "Status" } td { (t.status) } }
                 tr { th { "Priority" } td { (t.priority) " (tier " (t.tier) ")" } }
+                tr { th { "Team" } td { (t.team.clone().unwrap_or_else(|| "-".into())) } }
                 tr { th { "Requester" } td { (t.requester) } }
                 tr { th { "Channel" } td { (channel_label(&t.channel)) } }
                 @if let Some(account) = &t.requester_account {
