@@ -66,6 +66,26 @@ fn an_end_users_help_request_opens_a_ticket_for_the_machine() {
     wait_for(WAIT, "the help socket", || {
         agent.help_socket().exists().then_some(())
     });
+    // Help requests from PCs go to the desk team, round robin.
+    server.json(&["operators", "add", "tom", "--role", "technician"]);
+    server.json(&[
+        "teams",
+        "create",
+        "desk",
+        "--members",
+        "tom",
+        "--assign",
+        "round-robin",
+    ]);
+    server.json(&[
+        "routing",
+        "add",
+        "from-pcs",
+        "--team",
+        "desk",
+        "--channel",
+        "agent",
+    ]);
 
     let out = agent.help(
         &[],
@@ -99,10 +119,20 @@ fn an_end_users_help_request_opens_a_ticket_for_the_machine() {
     assert_eq!(t["ticket"]["created_by"], format!("agent:{id}").as_str());
     assert_eq!(t["linked_assets"][0]["asset"]["id"], id.as_str(), "{t}");
     let kinds = timeline_kinds(&t);
-    assert_eq!(kinds, ["created", "inventory", "job_result"], "{t}");
-    let inventory = t["timeline"][1]["body"].as_str().unwrap_or("");
+    assert_eq!(
+        kinds,
+        ["created", "assigned", "inventory", "job_result"],
+        "{t}"
+    );
+    // Routed by the rule, in the same step as its creation.
+    assert_eq!(t["ticket"]["team"], "desk", "{t}");
+    assert_eq!(t["ticket"]["assignee"], "tom", "{t}");
+    assert_eq!(t["timeline"][1]["author"], "server (routing)", "{t}");
+    let why = t["timeline"][1]["body"].as_str().unwrap_or("");
+    assert!(why.contains("from-pcs"), "{why}");
+    let inventory = t["timeline"][2]["body"].as_str().unwrap_or("");
     assert!(inventory.starts_with("fresh inventory"), "{inventory}");
-    let diag = &t["timeline"][2]["job"]["diag"];
+    let diag = &t["timeline"][3]["job"]["diag"];
     assert_eq!(diag["check"], "system-summary", "{t}");
     assert!(
         !diag["tables"].as_array().expect("tables").is_empty(),
