@@ -165,6 +165,35 @@ fn new_tickets_are_routed_by_rules_shifts_and_absences() {
         table.contains("00:00-24:00") && table.contains("09:00-17:00"),
         "{table}"
     );
+    // The console's team page draws the same week as a grid.
+    let viewer = deskhand_tests::operators::Operator::add(&server, "watcher", "viewer");
+    let mut browser = viewer.console(&server);
+    let page = browser.get(&format!("/console/teams/desktop?week={week}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("week {week} (UTC)")),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("<td>09:00-17:00</td>").count(),
+        1,
+        "carol's one day: {}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("<td>00:00-24:00</td>").count(),
+        14,
+        "alice and bob, 7 days each: {}",
+        page.body
+    );
+    let list = browser.get("/console/teams");
+    assert!(
+        list.body
+            .contains("/console/tickets?team=desktop&amp;unassigned=1"),
+        "{}",
+        list.body
+    );
 
     // Rules: printing to desktop (its round robin), e-mail to network.
     ok(

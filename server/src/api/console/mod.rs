@@ -52,6 +52,7 @@ mod pages;
 pub(in crate::api) use pages::enc;
 mod reports;
 mod rollout_form;
+mod teams;
 mod ticket_actions;
 mod ticket_files;
 mod tickets;
@@ -126,6 +127,8 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/assets/{key}/diag", post(diag_live::diag))
         .route("/console/assets/{key}/diag/{run}", get(diag_live::diag_run))
         .route("/console/assets/{key}/ticket", post(pages::open_ticket))
+        .route("/console/teams", get(teams::teams))
+        .route("/console/teams/{name}", get(teams::team))
         .route("/console/tickets", get(tickets::tickets))
         .route("/console/tickets/{number}", get(tickets::ticket))
         .route(
@@ -387,6 +390,7 @@ fn page(user: &ConsoleUser, title: &str, content: Markup) -> PageResult {
         ("/console/", "Dashboard"),
         ("/console/assets", "Assets"),
         ("/console/tickets", "Tickets"),
+        ("/console/teams", "Teams"),
         ("/console/kb", "Knowledge base"),
         ("/console/jobs", "Jobs"),
         ("/console/rollouts", "Rollouts"),
