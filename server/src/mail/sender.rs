@@ -98,10 +98,8 @@ impl Mailer {
         })
     }
 
-    /// A scheduled report's mail, written whole when it was queued: its
-    /// text, and its CSV as an attachment (`multipart/mixed`).
-    async fn report_message(&self, store: &Store, m: &OutboxMail) -> Result<Message, String> {
-        let r = store.report_mail(m.id).await.map_err(|e| e.to_string())?;
+    /// The sender's and the recipient's mailboxes of one outbox row.
+    fn addresses(&self, m: &OutboxMail) -> Result<(Mailbox, Mailbox), String> {
         let from: Mailbox = self
             .settings
             .from
@@ -111,6 +109,14 @@ impl Mailer {
             .recipient
             .parse()
             .map_err(|e| format!("the recipient `{}` is not an address: {e}", m.recipient))?;
+        Ok((from, to))
+    }
+
+    /// A scheduled report's mail, written whole when it was queued: its
+    /// text, and its CSV as an attachment (`multipart/mixed`).
+    async fn report_message(&self, store: &Store, m: &OutboxMail) -> Result<Message, String> {
+        let r = store.report_mail(m.id).await.map_err(|e| e.to_string())?;
+        let (from, to) = self.addresses(m)?;
         let csv = ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?;
         Message::builder()
             .from(from)
@@ -156,15 +162,7 @@ impl Mailer {
             reason: m.detail.clone(),
         };
         let r = render(kind, &values, &self.settings.templates);
-        let from: Mailbox = self
-            .settings
-            .from
-            .parse()
-            .map_err(|e| format!("mail.from: {e}"))?;
-        let to: Mailbox = m
-            .recipient
-            .parse()
-            .map_err(|e| format!("the recipient `{}` is not an address: {e}", m.recipient))?;
+        let (from, to) = self.addresses(m)?;
         let host = &self.settings.id_host;
         let mut b = Message::builder()
             .from(from)

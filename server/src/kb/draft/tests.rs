@@ -1,45 +1,25 @@
 use super::*;
-use crate::tickets::sla::SlaTargets;
 use crate::tickets::{Channel, Priority};
 
+/// The rules' test ticket (`decide::tests::ticket`) as a resolved
+/// printer problem from the portal.
 fn ticket(status: Status) -> Ticket {
-    Ticket {
-        number: 42,
-        title: "Printer shows offline".into(),
-        description: "The printer on floor 2 says offline since Monday.".into(),
-        requester: "alice@example.com".into(),
-        requester_account: None,
-        channel: Channel::Portal,
-        category: "printing".into(),
-        software: "cups".into(),
-        priority: Priority::Normal,
-        status,
-        assignee: Some("tina".into()),
-        tier: 1,
-        team: None,
-        calendar: None,
-        created_at: 1_000,
-        created_by: "portal".into(),
-        updated_at: 2_000,
-        first_response_at: Some(1_500),
-        resolved_at: Some(2_000),
-        closed_at: None,
-        targets: SlaTargets {
-            first_response: 3600,
-            resolution: 28800,
-        },
-        escalated_response: false,
-        escalated_resolution: false,
-        rating: None,
-        rating_comment: None,
-        rated_at: None,
-        assets: vec!["pc1".into()],
-        changes: Vec::new(),
-        resolved_by: Some("tina".into()),
-        rated_by: None,
-        merged_into: None,
-        parent: None,
-    }
+    let mut t = crate::tickets::decide::tests::ticket(status);
+    t.number = 42;
+    t.title = "Printer shows offline".into();
+    t.description = "The printer on floor 2 says offline since Monday.".into();
+    t.channel = Channel::Portal;
+    t.category = "printing".into();
+    t.software = "cups".into();
+    t.priority = Priority::Normal;
+    t.assignee = Some("tina".into());
+    t.created_at = 1_000;
+    t.created_by = "portal".into();
+    t.updated_at = 2_000;
+    t.first_response_at = Some(1_500);
+    t.resolved_at = Some(2_000);
+    t.resolved_by = Some("tina".into());
+    t
 }
 
 fn note(kind: &str, author: &str, internal: bool, body: &str) -> TimelineNote {

@@ -6,48 +6,25 @@ use super::*;
 use crate::tickets::Change;
 use crate::tickets::decide::Stamp;
 use crate::tickets::decide::decide;
-use crate::tickets::sla::SlaTargets;
 
 const NOW: i64 = 2_000_000;
 
+/// The rules' test ticket (`decide::tests::ticket`) as one of an
+/// outage's e-mailed duplicates.
 fn ticket(number: i64, requester: &str, status: Status) -> Ticket {
-    Ticket {
-        number,
-        title: "mail is down".into(),
-        description: String::new(),
-        requester: requester.into(),
-        requester_account: None,
-        channel: Channel::Email,
-        category: "email".into(),
-        software: String::new(),
-        priority: Priority::Normal,
-        status,
-        assignee: None,
-        tier: 1,
-        team: None,
-        calendar: None,
-        created_at: 1_000_000,
-        created_by: "admin".into(),
-        updated_at: 1_000_000,
-        first_response_at: None,
-        resolved_at: None,
-        closed_at: None,
-        targets: SlaTargets {
-            first_response: 3600,
-            resolution: 28800,
-        },
-        escalated_response: false,
-        escalated_resolution: false,
-        rating: None,
-        rating_comment: None,
-        rated_at: None,
-        assets: Vec::new(),
-        changes: Vec::new(),
-        resolved_by: None,
-        rated_by: None,
-        merged_into: None,
-        parent: None,
-    }
+    let mut t = crate::tickets::decide::tests::ticket(status);
+    t.number = number;
+    t.title = "mail is down".into();
+    t.description = String::new();
+    t.requester = requester.into();
+    t.channel = Channel::Email;
+    t.category = "email".into();
+    t.software = String::new();
+    t.priority = Priority::Normal;
+    t.created_at = 1_000_000;
+    t.updated_at = 1_000_000;
+    t.assets = Vec::new();
+    t
 }
 
 fn refused(r: Result<impl std::fmt::Debug, Refusal>) -> String {
