@@ -277,13 +277,17 @@ fn goals_are_judged_in_reports_and_a_scheduled_report_is_mailed_with_its_csv() {
     assert!(next.ends_with("T07:00:00Z"), "{made}");
     let listed = server.json(&["reports", "schedules"]);
     assert_eq!(listed[0]["recipients"][1], "deputy@example.com", "{listed}");
+    // The week inlined, not bound: a text parameter is no BIGINT to
+    // PostgreSQL.
     server.sql_execute(
-        "UPDATE tickets SET created_at = created_at - ?1, updated_at = updated_at - ?1, \
-         first_response_at = first_response_at - ?1, resolved_at = resolved_at - ?1, \
-         rated_at = rated_at - ?1",
-        &[WEEK],
+        &format!(
+            "UPDATE tickets SET created_at = created_at - {WEEK}, updated_at = updated_at - {WEEK}, \
+             first_response_at = first_response_at - {WEEK}, resolved_at = resolved_at - {WEEK}, \
+             rated_at = rated_at - {WEEK}"
+        ),
+        &[],
     );
-    server.sql_execute("UPDATE ticket_events SET at = at - ?1", &[WEEK]);
+    server.sql_execute(&format!("UPDATE ticket_events SET at = at - {WEEK}"), &[]);
 
     let sent = server.json(&["reports", "send", &id]);
     assert_eq!(sent["queued"], 2, "{sent}");
