@@ -851,6 +851,14 @@ fn dollars(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
+/// One row of the README's reliability table, printed by a fault test:
+/// the fault, how many times it was tried, what happened. Seen with
+/// `--nocapture`; `scripts/reliability.sh` collects the rows.
+pub fn reliability(fault: &str, tried: impl std::fmt::Display, outcome: &str) {
+    let store = if on_postgres() { "PostgreSQL" } else { "SQLite" };
+    println!("reliability | {fault} | {tried} | {outcome} ({store})");
+}
+
 /// Whether the tests' servers run on PostgreSQL (see [`database_for`]):
 /// a test that reads the SQLite file itself has nothing to read then.
 pub fn on_postgres() -> bool {

@@ -67,6 +67,11 @@ fn a_server_killed_mid_session_comes_back_with_its_inventory_intact() {
         bytes < 4096 && full > 10 * bytes,
         "a delta of {bytes} bytes, not a full report ({full})"
     );
+    deskhand_tests::reliability(
+        "server SIGKILL with an agent connected",
+        1,
+        "lost nothing: history unchanged, integrity ok, next report a delta",
+    );
 }
 
 /// How many times the server's log says a report was not stored.
@@ -320,4 +325,9 @@ fn a_full_disk_is_said_loses_nothing_stored_and_is_over_once_there_is_room() {
     let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(summary["database"]["assets"], 2, "{summary}");
     assert!(copy.join("deskhand.db").is_file());
+    deskhand_tests::reliability(
+        "full disk under the data directory",
+        1,
+        "refused with a message, lost nothing, writes again once there is room",
+    );
 }

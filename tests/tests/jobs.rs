@@ -336,6 +336,11 @@ fn an_agent_killed_mid_script_reports_it_failed_and_never_runs_it_twice() {
     wait_for_earlier_orders(&f);
     assert_eq!(received(&f, &job), 1, "{}", f.agent.log());
     assert_eq!(std::fs::read_to_string(&log).expect("log"), "start\n");
+    deskhand_tests::reliability(
+        "agent SIGKILL mid-script",
+        1,
+        "refused with a message: failed, \"not run again\", orphans killed, ran once",
+    );
 }
 
 #[test]
@@ -407,6 +412,11 @@ fn results_survive_a_server_killed_while_they_arrive() {
         std::fs::read_to_string(f.agent.state_dir.join("jobs/ledger.json")).expect("ledger");
     assert!(!ledger.contains("\"acked\":false"), "{ledger}");
     f.run.take().map(|mut p| p.stop());
+    deskhand_tests::reliability(
+        "server SIGKILL while job results arrive",
+        "12 jobs",
+        "lost nothing: each result stored, each job ran once",
+    );
 }
 
 #[test]
