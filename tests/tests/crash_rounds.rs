@@ -1,0 +1,942 @@
+//! Crash rounds: faults on purpose, chosen at random from a seed, every
+//! outcome checked.
+//!
+//! One server and three real agents, on one data directory for the whole
+//! test. Each server round starts a workload (two operators creating and
+//! changing tickets through the API, a dispatcher fanning signed script
+//! jobs out to every agent, a rollout advancing, agents reporting their
+//! inventory every second), kills the server with SIGKILL after a random
+//! delay and starts it again on the same data. What was acknowledged
+//! before the kill (a 2xx to an operator, a `JobAck` to an agent) must be
+//! there after it; what was cut short may or may not be, but only once.
+//! When the rounds are over every job target ends in exactly one terminal
+//! state, every rollout is done, no script ran twice on any agent (the
+//! script appends its tag to a file in the agent's state directory), and
+//! the database passes its integrity check (SQLite's `integrity_check`;
+//! on PostgreSQL amcheck's check of the B-tree indexes).
+//!
+//! Then agent rounds: an agent killed while its script runs, or while it
+//! collects and sends a report, and started again: the job is reported
+//! once, in one terminal state, and not run again (the ledger), its result
+//! delivered (the outbox), and the inventory current again.
+//!
+//! `DESKHAND_CRASH_SEED` replays a run (the seed is printed first and in
+//! every failure); `DESKHAND_CRASH_ROUNDS` sets the server rounds (agent
+//! rounds are half as many).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use deskhand_tests::crash::{LedgerEntry, Reply, Rng, ledger, line_counts, request};
+use deskhand_tests::fleet::generate_key;
+use deskhand_tests::{Agent, Proc, Server, unix_now, unix_secs, wait_for};
+use serde_json::{Value, json};
+
+const SEED_ENV: &str = "DESKHAND_CRASH_SEED";
+const ROUNDS_ENV: &str = "DESKHAND_CRASH_ROUNDS";
+const DEFAULT_ROUNDS: usize = 20;
+const AGENTS: usize = 3;
+const WAIT: Duration = Duration::from_secs(60);
+/// The script every job and rollout runs.
+const SCRIPT: &str = "crashrun";
+/// It appends its tag to `STATE/runs` (jobs run in `STATE/jobs/cache`),
+/// then sleeps `NAP` tenths of a second.
+const SCRIPT_BODY: &str = "#!/bin/sh\necho \"$RUN\" >> \"$PWD/../../runs\"\nsleep \"$((NAP / 10)).$((NAP % 10))\"\necho \"$RUN\"\n";
+const SCRIPT_PARAMS: &str = "[[param]]\nname = \"run\"\nkind = \"string\"\nrequired = true\npass = \"env:RUN\"\n\n[[param]]\nname = \"nap\"\nkind = \"integer\"\nrequired = true\npass = \"env:NAP\"\n";
+const TERMINAL: [&str; 4] = ["succeeded", "failed", "cancelled", "expired"];
+
+/// The server, its agents, and the seed every message names.
+struct Site {
+    dir: tempfile::TempDir,
+    server: Server,
+    agents: Vec<Node>,
+    seed: u64,
+}
+
+/// One agent: its state, id and process.
+struct Node {
+    agent: Agent,
+    id: String,
+    run: Option<Proc>,
+}
+
+impl Node {
+    fn start(&mut self) {
+        self.run = Some(
+            self.agent
+                .run_with_env(&[("DESKHAND_AGENT_INVENTORY_INTERVAL", "1s")])
+                .expect("the agent starts"),
+        );
+    }
+
+    fn runs(&self) -> BTreeMap<String, usize> {
+        line_counts(&self.agent.state_dir.join("runs"))
+    }
+}
+
+impl Site {
+    fn new(seed: u64) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Server::start(&dir.path().join("server")).expect("server starts");
+        let key = dir.path().join("publisher.key");
+        let public = generate_key(&server, &key);
+        let token = server.token(AGENTS as u32, "1h");
+        let mut agents = Vec::new();
+        for i in 0..AGENTS {
+            let agent = Agent::new(&dir.path().join(format!("agent-{i}")));
+            let out = agent.enroll_with(
+                server.agents,
+                &token,
+                &server.ca_fingerprint,
+                &["--trust-publisher", &public],
+            );
+            assert!(
+                out.status.success(),
+                "enroll: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let id = agent.id().expect("enrolled");
+            let mut node = Node {
+                agent,
+                id,
+                run: None,
+            };
+            node.start();
+            agents.push(node);
+        }
+        let site = Site {
+            dir,
+            server,
+            agents,
+            seed,
+        };
+        site.wait_online();
+        for node in &site.agents {
+            wait_for(WAIT, "each agent's asset", || {
+                site.server
+                    .cli(&["assets", "show", &node.id])
+                    .status
+                    .success()
+                    .then_some(())
+            });
+        }
+        let script = site.dir.path().join(format!("{SCRIPT}.sh"));
+        std::fs::write(&script, SCRIPT_BODY).expect("script");
+        std::fs::write(
+            site.dir.path().join(format!("{SCRIPT}.sh.params.toml")),
+            SCRIPT_PARAMS,
+        )
+        .expect("params");
+        let out = site.server.cli(&[
+            "scripts",
+            "publish",
+            script.to_str().expect("utf-8"),
+            "--interpreter",
+            "sh",
+            "--sign-with",
+            key.to_str().expect("utf-8"),
+        ]);
+        assert!(
+            out.status.success(),
+            "publish: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        site
+    }
+
+    fn api(&self) -> String {
+        self.server.api.trim_start_matches("http://").to_string()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.agents.iter().map(|n| n.id.clone()).collect()
+    }
+
+    fn wait_online(&self) {
+        for node in &self.agents {
+            wait_for(WAIT, "each agent online", || {
+                self.server.is_online(&node.id).then_some(())
+            });
+        }
+    }
+
+    /// `GET path` as the admin: the JSON of a 200, or a failure that
+    /// names the seed.
+    fn get(&self, path: &str) -> Value {
+        match request(&self.api(), "GET", path, "", &self.server.admin_token) {
+            Reply::Answered(200, body) => serde_json::from_str(&body).expect("JSON"),
+            other => panic!("seed {}: GET {path}: {other:?}", self.seed),
+        }
+    }
+
+    /// `POST path` as the admin, which must succeed: the JSON answered.
+    fn post(&self, path: &str, body: &Value) -> Value {
+        match request(
+            &self.api(),
+            "POST",
+            path,
+            &body.to_string(),
+            &self.server.admin_token,
+        ) {
+            Reply::Answered(200..=299, body) => serde_json::from_str(&body).unwrap_or(Value::Null),
+            other => panic!("seed {}: POST {path}: {other:?}", self.seed),
+        }
+    }
+
+    /// Every job the server knows, each as its list entry.
+    fn jobs(&self) -> Vec<Value> {
+        self.get("/api/v1/jobs?limit=10000")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn stop(mut self) {
+        for node in &mut self.agents {
+            if let Some(mut p) = node.run.take() {
+                p.stop();
+            }
+        }
+        self.server.stop();
+    }
+}
+
+/// A job's targets by state, from its list entry (`states`: pairs).
+fn states(job: &Value) -> BTreeMap<String, i64> {
+    job["states"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_i64()?)))
+        .collect()
+}
+
+// ---- the operators' workload ------------------------------------------------
+
+/// A change to a ticket whose answer the crash cut off: it may or may not
+/// have been made.
+#[derive(Debug, Clone)]
+enum Doubt {
+    Comment(String),
+    Priority(String),
+    Status(String),
+}
+
+/// What an operator was told about one ticket.
+#[derive(Debug, Clone)]
+struct TicketLog {
+    number: i64,
+    title: String,
+    /// Internal comments acknowledged (they change no status).
+    comments: Vec<String>,
+    priority: String,
+    status: String,
+    doubt: Option<Doubt>,
+}
+
+/// What one operator did in a round.
+#[derive(Debug, Default)]
+struct OperatorLog {
+    tickets: Vec<TicketLog>,
+    /// The title of a ticket whose creation the crash cut off.
+    created_in_doubt: Option<String>,
+    acked: usize,
+    error: Option<String>,
+}
+
+/// Creates and changes tickets until the server dies under it.
+fn operator(api: String, token: String, tag: String, mut rng: Rng) -> OperatorLog {
+    let mut log = OperatorLog::default();
+    for k in 0.. {
+        let send = |method: &str, path: &str, body: Value| {
+            request(&api, method, path, &body.to_string(), &token)
+        };
+        if log.tickets.is_empty() || rng.chance(25) {
+            let title = format!("crash {tag} ticket {k}");
+            let body = json!({"title": title, "requester": "crash@example.com"});
+            match send("POST", "/api/v1/tickets", body) {
+                Reply::Answered(201, text) => {
+                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    let Some(number) = v["number"].as_i64() else {
+                        log.error = Some(format!("a ticket without a number: {text}"));
+                        break;
+                    };
+                    log.tickets.push(TicketLog {
+                        number,
+                        title,
+                        comments: Vec::new(),
+                        priority: "normal".into(),
+                        status: "new".into(),
+                        doubt: None,
+                    });
+                }
+                Reply::Answered(status, text) => {
+                    log.error = Some(format!("creating a ticket: {status} {text}"));
+                    break;
+                }
+                Reply::Lost(_) => {
+                    log.created_in_doubt = Some(title);
+                    break;
+                }
+            }
+        } else {
+            let i = rng.below(log.tickets.len() as u64) as usize;
+            let t = &mut log.tickets[i];
+            let (method, path, body, doubt) = match rng.below(3) {
+                0 => {
+                    let text = format!("note {k} from {tag}");
+                    (
+                        "POST",
+                        format!("/api/v1/tickets/{}/comments", t.number),
+                        json!({"body": text, "internal": true}),
+                        Doubt::Comment(text),
+                    )
+                }
+                1 => {
+                    let others: Vec<&str> = ["low", "normal", "high", "urgent"]
+                        .into_iter()
+                        .filter(|p| *p != t.priority)
+                        .collect();
+                    let p = others[rng.below(others.len() as u64) as usize];
+                    (
+                        "PATCH",
+                        format!("/api/v1/tickets/{}", t.number),
+                        json!({"priority": p}),
+                        Doubt::Priority(p.into()),
+                    )
+                }
+                _ => {
+                    let to = if t.status == "pending" {
+                        "open"
+                    } else {
+                        "pending"
+                    };
+                    (
+                        "POST",
+                        format!("/api/v1/tickets/{}/status", t.number),
+                        json!({"status": to}),
+                        Doubt::Status(to.into()),
+                    )
+                }
+            };
+            match send(method, &path, body) {
+                Reply::Answered(200..=299, _) => match doubt {
+                    Doubt::Comment(c) => t.comments.push(c),
+                    Doubt::Priority(p) => t.priority = p,
+                    Doubt::Status(s) => t.status = s,
+                },
+                Reply::Answered(status, text) => {
+                    log.error = Some(format!("{method} {path}: {status} {text}"));
+                    break;
+                }
+                Reply::Lost(_) => {
+                    t.doubt = Some(doubt);
+                    break;
+                }
+            }
+        }
+        log.acked += 1;
+        std::thread::sleep(rng.millis(0, 30));
+    }
+    log
+}
+
+/// What the dispatcher was told in a round.
+#[derive(Debug, Default)]
+struct DispatchLog {
+    /// Acknowledged jobs: id and tag.
+    jobs: Vec<(String, String)>,
+    /// The rollout, if its creation was acknowledged: id and tag.
+    rollout: Option<(i64, String)>,
+    error: Option<String>,
+}
+
+/// Creates a rollout, then fans script jobs out to every agent, until the
+/// server dies under it.
+fn dispatcher(
+    api: String,
+    token: String,
+    round: usize,
+    ids: Vec<String>,
+    mut rng: Rng,
+) -> DispatchLog {
+    let mut log = DispatchLog::default();
+    let tag = format!("r{round}");
+    let rollout = json!({
+        "action": "script", "item": SCRIPT, "args": [format!("run={tag}"), "nap=2"],
+        "targets": ids, "canary": [ids[0]], "waves": "50%,100%", "min_wave_size": 1,
+        "soak": "1s",
+    });
+    match request(
+        &api,
+        "POST",
+        "/api/v1/rollouts",
+        &rollout.to_string(),
+        &token,
+    ) {
+        Reply::Answered(201, text) => {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            match v["id"].as_i64() {
+                Some(id) => log.rollout = Some((id, tag)),
+                None => log.error = Some(format!("a rollout without an id: {text}")),
+            }
+        }
+        Reply::Answered(status, text) => log.error = Some(format!("rollout: {status} {text}")),
+        Reply::Lost(_) => return log,
+    }
+    for k in 0.. {
+        let tag = format!("j{round}.{k}");
+        let job = json!({
+            "action": "script", "item": SCRIPT, "args": [format!("run={tag}"), "nap=2"],
+            "targets": ids,
+        });
+        match request(&api, "POST", "/api/v1/jobs", &job.to_string(), &token) {
+            Reply::Answered(200, text) => {
+                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                match v["id"].as_str() {
+                    Some(id) => log.jobs.push((id.to_string(), tag)),
+                    None => {
+                        log.error = Some(format!("a job without an id: {text}"));
+                        break;
+                    }
+                }
+            }
+            Reply::Answered(status, text) => {
+                log.error = Some(format!("job: {status} {text}"));
+                break;
+            }
+            Reply::Lost(_) => break,
+        }
+        std::thread::sleep(rng.millis(100, 400));
+    }
+    log
+}
+
+// ---- checks -----------------------------------------------------------------
+
+/// What the server rounds checked, for the reliability line.
+#[derive(Debug, Default)]
+struct Tally {
+    tickets: usize,
+    changes: usize,
+    in_doubt: usize,
+    jobs: BTreeMap<String, String>,
+    rollouts: BTreeMap<i64, String>,
+    /// (job, agent) results an agent had an acknowledgement for.
+    results: BTreeSet<(String, String)>,
+}
+
+/// Everything the operators were told is stored; what was cut off is
+/// stored at most once, or not at all.
+fn check_tickets(site: &Site, logs: &[OperatorLog], tally: &mut Tally) {
+    let seed = site.seed;
+    let listed = site.get("/api/v1/tickets?status=all");
+    let titles: Vec<&str> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["title"].as_str())
+        .collect();
+    for log in logs {
+        if let Some(e) = &log.error {
+            panic!("seed {seed}: an operator was refused: {e}");
+        }
+        if let Some(title) = &log.created_in_doubt {
+            let n = titles.iter().filter(|t| *t == title).count();
+            assert!(n <= 1, "seed {seed}: {title:?} stored {n} times");
+            tally.in_doubt += 1;
+        }
+        for t in &log.tickets {
+            let d = site.get(&format!("/api/v1/tickets/{}", t.number));
+            let what = format!("seed {seed}: ticket {} ({})", t.number, t.title);
+            assert_eq!(d["ticket"]["title"], t.title.as_str(), "{what}: {d}");
+            assert_eq!(
+                titles.iter().filter(|x| **x == t.title).count(),
+                1,
+                "{what}: stored once"
+            );
+            let comments: Vec<&str> = d["timeline"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["kind"] == "comment")
+                .filter_map(|e| e["body"].as_str())
+                .collect();
+            for c in &t.comments {
+                let n = comments.iter().filter(|x| *x == c).count();
+                assert_eq!(n, 1, "{what}: acknowledged comment {c:?} stored {n} times");
+            }
+            let (mut priorities, mut statuses) =
+                (vec![t.priority.as_str()], vec![t.status.as_str()]);
+            let mut extra: Vec<&str> = Vec::new();
+            match &t.doubt {
+                Some(Doubt::Comment(c)) => extra.push(c),
+                Some(Doubt::Priority(p)) => priorities.push(p),
+                Some(Doubt::Status(s)) => statuses.push(s),
+                None => {}
+            }
+            if t.doubt.is_some() {
+                tally.in_doubt += 1;
+            }
+            for c in &comments {
+                assert!(
+                    t.comments.iter().any(|x| x == c) || extra.contains(c),
+                    "{what}: a comment nobody was told of: {c:?}"
+                );
+            }
+            let p = d["ticket"]["priority"].as_str().unwrap_or_default();
+            assert!(
+                priorities.contains(&p),
+                "{what}: priority {p}, told {priorities:?}"
+            );
+            let s = d["ticket"]["status"].as_str().unwrap_or_default();
+            assert!(
+                statuses.contains(&s),
+                "{what}: status {s}, told {statuses:?}"
+            );
+            tally.tickets += 1;
+        }
+        tally.changes += log.acked;
+    }
+}
+
+/// Every acknowledged job and rollout is stored with a target per agent.
+fn check_dispatch(site: &Site, log: &DispatchLog, tally: &mut Tally) {
+    let seed = site.seed;
+    if let Some(e) = &log.error {
+        panic!("seed {seed}: the dispatcher was refused: {e}");
+    }
+    for (id, tag) in &log.jobs {
+        let d = site.get(&format!("/api/v1/jobs/{id}"));
+        let n = d["targets"].as_array().map_or(0, Vec::len);
+        assert_eq!(n, AGENTS, "seed {seed}: job {id} ({tag}) targets: {d}");
+        tally.jobs.insert(id.clone(), tag.clone());
+    }
+    if let Some((id, tag)) = &log.rollout {
+        let v = site.get(&format!("/api/v1/rollouts/{id}?machines=all"));
+        check_rollout_machines(site, &v, false);
+        tally.rollouts.insert(*id, tag.clone());
+    }
+}
+
+/// Each machine of a rollout once, in one state; all succeeded once done.
+fn check_rollout_machines(site: &Site, v: &Value, done: bool) {
+    let seed = site.seed;
+    let machines = v["machines"].as_array().cloned().unwrap_or_default();
+    let assets: BTreeSet<&str> = machines
+        .iter()
+        .filter_map(|m| m["asset_id"].as_str())
+        .collect();
+    assert_eq!(
+        (machines.len(), assets.len()),
+        (AGENTS, AGENTS),
+        "seed {seed}: every machine once: {v}"
+    );
+    let totals: usize = v["waves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            let c = &w["counts"];
+            [
+                "pending",
+                "in_flight",
+                "succeeded",
+                "failed",
+                "expired",
+                "skipped",
+                "compliant",
+                "rolled_back",
+            ]
+            .iter()
+            .map(|k| c[k].as_u64().unwrap_or(0) as usize)
+            .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(
+        totals, AGENTS,
+        "seed {seed}: each machine in one state: {v}"
+    );
+    if done {
+        assert_eq!(v["phase"], "done", "seed {seed}: {v}");
+        for m in &machines {
+            assert_eq!(m["state"], "succeeded", "seed {seed}: {m}");
+        }
+    }
+}
+
+/// Every result an agent holds an acknowledgement for is committed, with
+/// the agent's outcome (read while the server is down, or settled).
+fn check_acked_results(site: &Site, ledgers: &[BTreeMap<String, LedgerEntry>], tally: &mut Tally) {
+    let seed = site.seed;
+    for (node, entries) in site.agents.iter().zip(ledgers) {
+        for (job, entry) in entries {
+            let LedgerEntry::Done {
+                outcome,
+                acked: true,
+            } = entry
+            else {
+                continue;
+            };
+            if !tally.results.insert((job.clone(), node.id.clone())) {
+                continue;
+            }
+            let d = site.get(&format!("/api/v1/jobs/{job}"));
+            let target = d["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["asset_id"] == node.id.as_str())
+                .unwrap_or_else(|| panic!("seed {seed}: job {job} has no target {}: {d}", node.id));
+            assert_eq!(
+                target["state"],
+                outcome.as_str(),
+                "seed {seed}: job {job} on {}: acknowledged {outcome}",
+                node.id
+            );
+        }
+    }
+}
+
+/// Waits (bounded) until every job target and every rollout has ended.
+fn settle(site: &Site, limit: Duration) {
+    let seed = site.seed;
+    wait_for(
+        limit,
+        &format!("every job and rollout ended (seed {seed})"),
+        || {
+            let jobs_done = site
+                .jobs()
+                .iter()
+                .all(|j| states(j).keys().all(|s| TERMINAL.contains(&s.as_str())));
+            let rollouts = site.get("/api/v1/rollouts");
+            let rollouts_done = rollouts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| r["phase"] == "done");
+            (jobs_done && rollouts_done).then_some(())
+        },
+    );
+}
+
+/// Once settled: one terminal state per target, every script run once and
+/// reported, every rollout done, no outbox left, the database whole.
+/// Returns the targets checked.
+fn check_settled(site: &Site, tally: &mut Tally) -> usize {
+    let seed = site.seed;
+    let jobs = site.jobs();
+    let mut targets = 0;
+    // Script targets that ran to a result, per agent.
+    let mut ran: BTreeMap<String, usize> = BTreeMap::new();
+    for j in &jobs {
+        let d = site.get(&format!(
+            "/api/v1/jobs/{}",
+            j["id"].as_str().unwrap_or_default()
+        ));
+        for t in d["targets"].as_array().into_iter().flatten() {
+            targets += 1;
+            let state = t["state"].as_str().unwrap_or_default();
+            assert!(TERMINAL.contains(&state), "seed {seed}: {t}");
+            if j["action"] == "script" && (state == "succeeded" || t["exit_code"].is_i64()) {
+                *ran.entry(t["asset_id"].as_str().unwrap_or_default().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    for node in &site.agents {
+        let runs = node.runs();
+        for (tag, n) in &runs {
+            assert_eq!(*n, 1, "seed {seed}: {tag} ran {n} times on {}", node.id);
+        }
+        for tag in tally.jobs.values().chain(tally.rollouts.values()) {
+            assert!(
+                runs.contains_key(tag),
+                "seed {seed}: {tag} never ran on {}",
+                node.id
+            );
+        }
+        assert_eq!(
+            runs.len(),
+            ran.get(&node.id).copied().unwrap_or(0),
+            "seed {seed}: every run on {} has its one result",
+            node.id
+        );
+        let l = ledger(&node.agent.state_dir).expect("the ledger");
+        for (job, e) in &l {
+            assert!(
+                matches!(e, LedgerEntry::Done { acked: true, .. }),
+                "seed {seed}: {job} on {} left {e:?}",
+                node.id
+            );
+        }
+    }
+    for id in tally.rollouts.keys() {
+        let v = site.get(&format!("/api/v1/rollouts/{id}?machines=all"));
+        check_rollout_machines(site, &v, true);
+    }
+    let ledgers: Vec<_> = site
+        .agents
+        .iter()
+        .map(|n| ledger(&n.agent.state_dir).expect("ledger"))
+        .collect();
+    check_acked_results(site, &ledgers, tally);
+    assert_eq!(site.server.integrity(), "ok", "seed {seed}");
+    targets
+}
+
+// ---- the rounds -------------------------------------------------------------
+
+fn server_rounds(site: &mut Site, rng: &mut Rng, rounds: usize) -> Tally {
+    let mut tally = Tally::default();
+    let mut last_restart = 0;
+    for round in 0..rounds {
+        let (api, token) = (site.api(), site.server.admin_token.clone());
+        let operators: Vec<JoinHandle<OperatorLog>> = (0..2)
+            .map(|w| {
+                let (api, token, r) = (api.clone(), token.clone(), Rng::new(rng.next_u64()));
+                std::thread::spawn(move || operator(api, token, format!("{round}.{w}"), r))
+            })
+            .collect();
+        let dispatch = {
+            let (ids, r) = (site.ids(), Rng::new(rng.next_u64()));
+            std::thread::spawn(move || dispatcher(api, token, round, ids, r))
+        };
+        let delay = rng.millis(300, 2500);
+        std::thread::sleep(delay);
+        let mut logs = Vec::new();
+        let mut dispatched = DispatchLog::default();
+        let mut ledgers = Vec::new();
+        let agents = &site.agents;
+        site.server.crash_then(|| {
+            logs = operators
+                .into_iter()
+                .map(|h| h.join().expect("an operator thread"))
+                .collect();
+            dispatched = dispatch.join().expect("the dispatcher thread");
+            // The server is dead: no acknowledgement can come meanwhile.
+            ledgers = agents
+                .iter()
+                .map(|n| ledger(&n.agent.state_dir).expect("ledger"))
+                .collect();
+        });
+        last_restart = unix_now();
+        println!(
+            "round {round}: killed after {delay:?}: {} ticket changes, {} jobs acknowledged",
+            logs.iter().map(|l| l.acked).sum::<usize>(),
+            dispatched.jobs.len()
+        );
+        check_tickets(site, &logs, &mut tally);
+        check_dispatch(site, &dispatched, &mut tally);
+        check_acked_results(site, &ledgers, &mut tally);
+        assert_eq!(
+            site.server.integrity(),
+            "ok",
+            "seed {}: round {round}",
+            site.seed
+        );
+    }
+    site.wait_online();
+    settle(site, Duration::from_secs(90));
+    let targets = check_settled(site, &mut tally);
+    // Inventory kept coming after the last restart.
+    for node in &site.agents {
+        wait_for(WAIT, "a report after the last restart", || {
+            let a = site.get(&format!("/api/v1/assets/{}", node.id));
+            let at = unix_secs(a["asset"]["last_inventory_at"].as_str()?)?;
+            (at >= last_restart).then_some(())
+        });
+    }
+    println!(
+        "reliability | server SIGKILL mid-workload | {rounds} rounds (seed {}) | lost nothing: {} tickets and {} acknowledged changes checked ({} cut off by the kill, none stored twice), {} job targets in one terminal state, {} acknowledged results committed, {} rollouts done, no script ran twice, integrity ok{}",
+        site.seed,
+        tally.tickets,
+        tally.changes,
+        tally.in_doubt,
+        targets,
+        tally.results.len(),
+        tally.rollouts.len(),
+        if deskhand_tests::on_postgres() {
+            " (PostgreSQL: amcheck on every B-tree index)"
+        } else {
+            " (SQLite integrity_check)"
+        }
+    );
+    tally
+}
+
+/// How many times the agent's log says it took `job` to run.
+fn received(agent: &Agent, job: &str) -> usize {
+    agent
+        .log()
+        .lines()
+        .filter(|l| l.contains("job received") && l.contains(job))
+        .count()
+}
+
+/// Kills agent `i` with SIGKILL and starts it again, online.
+fn crash_agent(site: &mut Site, i: usize) {
+    if let Some(mut p) = site.agents[i].run.take() {
+        p.kill();
+    }
+    site.agents[i].start();
+    let id = site.agents[i].id.clone();
+    wait_for(WAIT, "the agent online again", || {
+        site.server.is_online(&id).then_some(())
+    });
+}
+
+/// An inventory job to agent `i`, waited for: the agent has handled every
+/// order sent before it.
+fn drain_orders(site: &Site, i: usize) {
+    let v = site.post(
+        "/api/v1/jobs",
+        &json!({"action": "inventory", "targets": [site.agents[i].id]}),
+    );
+    let id = v["id"].as_str().expect("job id").to_string();
+    wait_for(WAIT, "the inventory job", || {
+        let d = site.get(&format!("/api/v1/jobs/{id}"));
+        (d["targets"][0]["state"] == "succeeded").then_some(())
+    });
+}
+
+fn agent_mid_job(site: &mut Site, rng: &mut Rng, round: usize) -> &'static str {
+    let seed = site.seed;
+    let i = rng.below(AGENTS as u64) as usize;
+    let tag = format!("a{round}");
+    let v = site.post(
+        "/api/v1/jobs",
+        &json!({"action": "script", "item": SCRIPT, "args": [format!("run={tag}"), "nap=15"],
+                "targets": [site.agents[i].id]}),
+    );
+    let job = v["id"].as_str().expect("job id").to_string();
+    wait_for(WAIT, "the script started", || {
+        site.agents[i].runs().contains_key(&tag).then_some(())
+    });
+    let delay = rng.millis(0, 1800);
+    std::thread::sleep(delay);
+    crash_agent(site, i);
+    let what = format!("seed {seed}: agent round {round}, job {job} killed after {delay:?}");
+    let target = wait_for(WAIT, "the job ended", || {
+        let d = site.get(&format!("/api/v1/jobs/{job}"));
+        let t = d["targets"][0].clone();
+        TERMINAL.contains(&t["state"].as_str()?).then_some(t)
+    });
+    let state = target["state"].as_str().unwrap_or_default().to_string();
+    let killed_mid_script = state == "failed"
+        && target["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not run again"));
+    assert!(
+        state == "succeeded" || killed_mid_script,
+        "{what}: {target}"
+    );
+    // The order is sent again after the reconnect; the ledger answers it.
+    drain_orders(site, i);
+    let again = site.get(&format!("/api/v1/jobs/{job}"));
+    assert_eq!(
+        again["targets"][0]["state"],
+        state.as_str(),
+        "{what}: one terminal state"
+    );
+    assert_eq!(
+        site.agents[i].runs().get(&tag),
+        Some(&1),
+        "{what}: ran once"
+    );
+    assert_eq!(
+        received(&site.agents[i].agent, &job),
+        1,
+        "{what}: taken to run once"
+    );
+    let l = ledger(&site.agents[i].agent.state_dir).expect("ledger");
+    assert_eq!(
+        l.get(&job),
+        Some(&LedgerEntry::Done {
+            outcome: state.clone(),
+            acked: true
+        }),
+        "{what}: the outbox delivered"
+    );
+    if killed_mid_script {
+        "killed mid-script"
+    } else {
+        "killed after it ended"
+    }
+}
+
+fn agent_mid_report(site: &mut Site, rng: &mut Rng, round: usize) {
+    let seed = site.seed;
+    let i = rng.below(AGENTS as u64) as usize;
+    let id = site.agents[i].id.clone();
+    site.post(&format!("/api/v1/assets/{id}/refresh"), &json!({}));
+    let delay = rng.millis(0, 400);
+    std::thread::sleep(delay);
+    let killed_at = unix_now();
+    crash_agent(site, i);
+    let what = format!("seed {seed}: agent round {round}, killed {delay:?} after a refresh");
+    // A report after the crash, then a delta on it: the agent and the
+    // server agree on the base again.
+    let fresh = wait_for(WAIT, "a report after the crash", || {
+        let a = site.get(&format!("/api/v1/assets/{id}"));
+        let at = unix_secs(a["asset"]["last_inventory_at"].as_str()?)?;
+        (at > killed_at).then_some(at)
+    });
+    let started = Instant::now();
+    wait_for(WAIT, "a delta report after the crash", || {
+        if started.elapsed() > Duration::from_secs(2) {
+            site.post(&format!("/api/v1/assets/{id}/refresh"), &json!({}));
+        }
+        let a = site.get(&format!("/api/v1/assets/{id}"));
+        let at = unix_secs(a["asset"]["last_inventory_at"].as_str()?)?;
+        let bytes = a["last_report_bytes"].as_i64()?;
+        (at > fresh && bytes < 4096).then_some(())
+    });
+    assert!(
+        site.get(&format!("/api/v1/assets/{id}"))["inventory_hash"].is_string(),
+        "{what}"
+    );
+}
+
+#[test]
+fn crash_rounds_lose_nothing_acknowledged_and_run_nothing_twice() {
+    let began = Instant::now();
+    let (mut rng, seed) = Rng::from_env(SEED_ENV);
+    let rounds: usize = std::env::var(ROUNDS_ENV)
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(DEFAULT_ROUNDS);
+    println!("crash rounds: seed {seed} ({SEED_ENV}={seed} replays it), {rounds} server rounds");
+    let mut site = Site::new(seed);
+    let _ = server_rounds(&mut site, &mut rng, rounds);
+
+    let agent_rounds = rounds.div_ceil(2);
+    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reports = 0;
+    for round in 0..agent_rounds {
+        if round % 2 == 0 {
+            *outcomes
+                .entry(agent_mid_job(&mut site, &mut rng, round))
+                .or_insert(0) += 1;
+        } else {
+            agent_mid_report(&mut site, &mut rng, round);
+            reports += 1;
+        }
+    }
+    let jobs = agent_rounds - reports;
+    println!(
+        "reliability | agent SIGKILL mid-job | {jobs} rounds (seed {seed}) | lost nothing: each job reported once in one terminal state ({}), run once, outbox delivered",
+        outcomes
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "reliability | agent SIGKILL mid-report | {reports} rounds (seed {seed}) | lost nothing: a report stored after each restart, the next a delta on it (inventory current)"
+    );
+    assert_eq!(site.server.integrity(), "ok", "seed {seed}");
+    site.stop();
+    println!("crash rounds: {:?} in all (seed {seed})", began.elapsed());
+}
