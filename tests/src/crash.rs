@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+pub mod workload;
+
 /// SplitMix64: a small, well-mixed generator whose whole state is its
 /// seed, so a round's choices are replayed by giving the same seed.
 #[derive(Debug, Clone)]

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use deskhand_tests::crash::workload::{DispatchLog, Doubt, OperatorLog, dispatcher, operator};
 use deskhand_tests::crash::{LedgerEntry, Reply, Rng, ledger, line_counts, request};
 use deskhand_tests::fleet::generate_key;
 use deskhand_tests::{Agent, Proc, Server, unix_now, unix_secs, wait_for};
@@ -210,209 +211,6 @@ fn states(job: &Value) -> BTreeMap<String, i64> {
         .flatten()
         .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_i64()?)))
         .collect()
-}
-
-// ---- the operators' workload ------------------------------------------------
-
-/// A change to a ticket whose answer the crash cut off: it may or may not
-/// have been made.
-#[derive(Debug, Clone)]
-enum Doubt {
-    Comment(String),
-    Priority(String),
-    Status(String),
-}
-
-/// What an operator was told about one ticket.
-#[derive(Debug, Clone)]
-struct TicketLog {
-    number: i64,
-    title: String,
-    /// Internal comments acknowledged (they change no status).
-    comments: Vec<String>,
-    priority: String,
-    status: String,
-    doubt: Option<Doubt>,
-}
-
-/// What one operator did in a round.
-#[derive(Debug, Default)]
-struct OperatorLog {
-    tickets: Vec<TicketLog>,
-    /// The title of a ticket whose creation the crash cut off.
-    created_in_doubt: Option<String>,
-    acked: usize,
-    error: Option<String>,
-}
-
-/// Creates and changes tickets until the server dies under it.
-fn operator(api: String, token: String, tag: String, mut rng: Rng) -> OperatorLog {
-    let mut log = OperatorLog::default();
-    for k in 0.. {
-        let send = |method: &str, path: &str, body: Value| {
-            request(&api, method, path, &body.to_string(), &token)
-        };
-        if log.tickets.is_empty() || rng.chance(25) {
-            let title = format!("crash {tag} ticket {k}");
-            let body = json!({"title": title, "requester": "crash@example.com"});
-            match send("POST", "/api/v1/tickets", body) {
-                Reply::Answered(201, text) => {
-                    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    let Some(number) = v["number"].as_i64() else {
-                        log.error = Some(format!("a ticket without a number: {text}"));
-                        break;
-                    };
-                    log.tickets.push(TicketLog {
-                        number,
-                        title,
-                        comments: Vec::new(),
-                        priority: "normal".into(),
-                        status: "new".into(),
-                        doubt: None,
-                    });
-                }
-                Reply::Answered(status, text) => {
-                    log.error = Some(format!("creating a ticket: {status} {text}"));
-                    break;
-                }
-                Reply::Lost(_) => {
-                    log.created_in_doubt = Some(title);
-                    break;
-                }
-            }
-        } else {
-            let i = rng.below(log.tickets.len() as u64) as usize;
-            let t = &mut log.tickets[i];
-            let (method, path, body, doubt) = match rng.below(3) {
-                0 => {
-                    let text = format!("note {k} from {tag}");
-                    (
-                        "POST",
-                        format!("/api/v1/tickets/{}/comments", t.number),
-                        json!({"body": text, "internal": true}),
-                        Doubt::Comment(text),
-                    )
-                }
-                1 => {
-                    let others: Vec<&str> = ["low", "normal", "high", "urgent"]
-                        .into_iter()
-                        .filter(|p| *p != t.priority)
-                        .collect();
-                    let p = others[rng.below(others.len() as u64) as usize];
-                    (
-                        "PATCH",
-                        format!("/api/v1/tickets/{}", t.number),
-                        json!({"priority": p}),
-                        Doubt::Priority(p.into()),
-                    )
-                }
-                _ => {
-                    let to = if t.status == "pending" {
-                        "open"
-                    } else {
-                        "pending"
-                    };
-                    (
-                        "POST",
-                        format!("/api/v1/tickets/{}/status", t.number),
-                        json!({"status": to}),
-                        Doubt::Status(to.into()),
-                    )
-                }
-            };
-            match send(method, &path, body) {
-                Reply::Answered(200..=299, _) => match doubt {
-                    Doubt::Comment(c) => t.comments.push(c),
-                    Doubt::Priority(p) => t.priority = p,
-                    Doubt::Status(s) => t.status = s,
-                },
-                Reply::Answered(status, text) => {
-                    log.error = Some(format!("{method} {path}: {status} {text}"));
-                    break;
-                }
-                Reply::Lost(_) => {
-                    t.doubt = Some(doubt);
-                    break;
-                }
-            }
-        }
-        log.acked += 1;
-        std::thread::sleep(rng.millis(0, 30));
-    }
-    log
-}
-
-/// What the dispatcher was told in a round.
-#[derive(Debug, Default)]
-struct DispatchLog {
-    /// Acknowledged jobs: id and tag.
-    jobs: Vec<(String, String)>,
-    /// The rollout, if its creation was acknowledged: id and tag.
-    rollout: Option<(i64, String)>,
-    error: Option<String>,
-}
-
-/// Creates a rollout, then fans script jobs out to every agent, until the
-/// server dies under it.
-fn dispatcher(
-    api: String,
-    token: String,
-    round: usize,
-    ids: Vec<String>,
-    mut rng: Rng,
-) -> DispatchLog {
-    let mut log = DispatchLog::default();
-    let tag = format!("r{round}");
-    let rollout = json!({
-        "action": "script", "item": SCRIPT, "args": [format!("run={tag}"), "nap=2"],
-        "targets": ids, "canary": [ids[0]], "waves": "50%,100%", "min_wave_size": 1,
-        "soak": "1s",
-        // An agent killed mid-script fails its machine: the rollout goes on.
-        "pause_if_failures_exceed": "100%",
-    });
-    match request(
-        &api,
-        "POST",
-        "/api/v1/rollouts",
-        &rollout.to_string(),
-        &token,
-    ) {
-        Reply::Answered(201, text) => {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            match v["id"].as_i64() {
-                Some(id) => log.rollout = Some((id, tag)),
-                None => log.error = Some(format!("a rollout without an id: {text}")),
-            }
-        }
-        Reply::Answered(status, text) => log.error = Some(format!("rollout: {status} {text}")),
-        Reply::Lost(_) => return log,
-    }
-    for k in 0.. {
-        let tag = format!("j{round}.{k}");
-        let job = json!({
-            "action": "script", "item": SCRIPT, "args": [format!("run={tag}"), "nap=2"],
-            "targets": ids,
-        });
-        match request(&api, "POST", "/api/v1/jobs", &job.to_string(), &token) {
-            Reply::Answered(200, text) => {
-                let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                match v["id"].as_str() {
-                    Some(id) => log.jobs.push((id.to_string(), tag)),
-                    None => {
-                        log.error = Some(format!("a job without an id: {text}"));
-                        break;
-                    }
-                }
-            }
-            Reply::Answered(status, text) => {
-                log.error = Some(format!("job: {status} {text}"));
-                break;
-            }
-            Reply::Lost(_) => break,
-        }
-        std::thread::sleep(rng.millis(100, 400));
-    }
-    log
 }
 
 // ---- checks -----------------------------------------------------------------
@@ -735,7 +533,7 @@ fn server_rounds(site: &mut Site, rng: &mut Rng, rounds: usize) -> Tally {
             .collect();
         let dispatch = {
             let (ids, r) = (site.ids(), Rng::new(rng.next_u64()));
-            std::thread::spawn(move || dispatcher(api, token, round, ids, r))
+            std::thread::spawn(move || dispatcher(api, token, SCRIPT, round, ids, r))
         };
         let delay = rng.millis(50, 2500);
         std::thread::sleep(delay);
