@@ -768,7 +768,9 @@ fn crash_rounds_lose_nothing_acknowledged_and_run_nothing_twice() {
     println!("crash rounds: seed {seed} ({SEED_ENV}={seed} replays it), {rounds} server rounds");
     let _seed = SeedOnFailure(seed);
     let mut site = Site::new(seed);
+    let set_up = began.elapsed();
     let _ = server_rounds(&mut site, &mut rng, rounds);
+    let server_done = began.elapsed();
 
     let agent_rounds = rounds.div_ceil(2);
     let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
@@ -797,5 +799,10 @@ fn crash_rounds_lose_nothing_acknowledged_and_run_nothing_twice() {
     );
     assert_eq!(site.server.integrity(), "ok", "seed {seed}");
     site.stop();
-    println!("crash rounds: {:?} in all (seed {seed})", began.elapsed());
+    println!(
+        "crash rounds: {:?} in all (set up {set_up:?}, server rounds and their checks {:?}, agent rounds {:?}; seed {seed})",
+        began.elapsed(),
+        server_done - set_up,
+        began.elapsed() - server_done
+    );
 }

@@ -148,7 +148,7 @@ pub fn operator(api: String, token: String, tag: String, mut rng: Rng) -> Operat
             }
         }
         log.acked += 1;
-        std::thread::sleep(rng.millis(0, 30));
+        std::thread::sleep(rng.millis(10, 60));
     }
     log
 }
