@@ -17,6 +17,7 @@ use serde_json::Value;
 
 pub mod assets;
 pub mod browser;
+pub mod crash;
 pub mod fleet;
 pub mod operators;
 pub mod postgres;
@@ -463,6 +464,15 @@ impl Server {
     /// again on the same data directory and addresses.
     pub fn crash_and_restart(&mut self) {
         self.proc.kill();
+        self.start_again();
+    }
+
+    /// Kills the server with SIGKILL, runs `while_down` (the server is
+    /// dead then: nothing it acknowledged can change any more), and starts
+    /// it again on the same data directory and addresses.
+    pub fn crash_then(&mut self, while_down: impl FnOnce()) {
+        self.proc.kill();
+        while_down();
         self.start_again();
     }
 
