@@ -220,7 +220,10 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (addr, app) = (self.addr, self.app.clone());
+        let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let serving = served.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            serving.store(true, std::sync::atomic::Ordering::Relaxed);
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(addr));
             let mut app = app.clone();
@@ -240,8 +243,12 @@ impl Connection {
         tokio::select! {
             result = conn.as_mut() => {
                 match result {
+                    // After a request: a keep-alive connection left idle.
+                    Err(e) if e.is_timeout() && served.load(std::sync::atomic::Ordering::Relaxed) => {
+                        debug!(client = %addr, "idle API connection closed");
+                    }
                     Err(e) if e.is_timeout() => self.refusals.refused("slow API requests", addr.ip(), || {
-                        "a request's headers took too long, or the connection was idle as long (api_header_timeout_secs)".to_string()
+                        "no whole request's headers in time (api_header_timeout_secs)".to_string()
                     }),
                     Err(e) => debug!(client = %addr, error = %e, "API connection ended"),
                     Ok(()) => {}

@@ -359,13 +359,16 @@ pub async fn accept_loop(endpoint: Endpoint, ctx: Arc<LinkContext>, max_connecti
     }
 }
 
+/// Why a slow connection is refused, in the log.
+const SLOW_HELLO: &str = "no handshake, control stream or first frame within hello_timeout_secs";
+
 /// Closes a connection that was too slow before its hello, counting it
 /// as a refusal (one log line per burst from its address).
 fn too_slow(conn: &Connection, ctx: &LinkContext, why: &str) -> anyhow::Error {
     ctx.limits
         .refusals
         .refused("slow connections", conn.remote_address().ip(), || {
-            format!("{why} (hello_timeout_secs)")
+            SLOW_HELLO.to_string()
         });
     conn.close(close_code::PROTOCOL.into(), why.as_bytes());
     anyhow!("protocol error: {why}")
@@ -428,9 +431,7 @@ async fn handle(incoming: Incoming, unverified: AddressSlot, ctx: &LinkContext) 
         Err(_) => {
             ctx.limits
                 .refusals
-                .refused("slow connections", remote.ip(), || {
-                    "the handshake took too long (hello_timeout_secs)".to_string()
-                });
+                .refused("slow connections", remote.ip(), || SLOW_HELLO.to_string());
             return Err(anyhow!("the handshake took too long"));
         }
     };
