@@ -530,9 +530,10 @@ async fn next_large_or_small<'a>(
                 .pending_body_len()
                 .is_some_and(|n| n > LARGE_MESSAGE)
         {
+            let asked = now();
             permit = Some(large.0.acquire().await?);
             if let Some(clock) = clock.as_deref_mut() {
-                clock.restart(now());
+                clock.waited(now().saturating_duration_since(asked));
             }
         }
         if let Some(body) = decoder.next_body()? {

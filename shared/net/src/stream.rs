@@ -96,12 +96,14 @@ impl FrameClock {
         *self = Self::default();
     }
 
-    /// Starts the frame's clock afresh at `now` (the reader waited on
-    /// itself, e.g. for room to handle a large message).
-    pub fn restart(&mut self, now: Instant) {
-        if self.started.is_some() {
-            self.started = Some(now);
-            self.received = 0;
+    /// The reader waited on itself for `waited` (for room to handle a
+    /// large message, say): not the peer's time, so the frame's clock is
+    /// set back by as long. Only the wait is given back, so a reader
+    /// that waits again and again (its read dropped and made anew) does
+    /// not extend the deadline by more than it waited.
+    pub fn waited(&mut self, waited: Duration) {
+        if let Some(started) = &mut self.started {
+            *started += waited;
         }
     }
 
@@ -147,15 +149,20 @@ mod tests {
     }
 
     #[test]
-    fn a_restart_gives_a_fresh_grace_and_nothing_between_frames() {
+    fn only_the_readers_own_wait_is_given_back() {
         let d = FrameDeadline::new(Duration::from_secs(5));
         let t0 = Instant::now();
         let mut c = FrameClock::default();
-        c.restart(t0);
-        assert_eq!(c.due(&d), None, "no frame, nothing restarted");
+        c.waited(Duration::from_secs(60));
+        assert_eq!(c.due(&d), None, "no frame, nothing to give back");
         c.received(4, t0);
-        let later = t0 + Duration::from_secs(30);
-        c.restart(later);
-        assert_eq!(c.due(&d), Some(later + Duration::from_secs(5)));
+        c.waited(Duration::from_secs(30));
+        let due = t0 + Duration::from_secs(35) + Duration::from_secs_f64(4.0 / 1024.0);
+        assert_eq!(c.due(&d), Some(due));
+        // Waits of nothing, however many, give nothing.
+        for _ in 0..100 {
+            c.waited(Duration::ZERO);
+        }
+        assert_eq!(c.due(&d), Some(due));
     }
 }
