@@ -60,6 +60,21 @@ pub struct ServerConfigFile {
     pub api_tls_key: Option<PathBuf>,
     /// Serve plain HTTP beyond loopback (behind a TLS proxy only).
     pub api_insecure_http: Option<bool>,
+    /// Seconds a new agent connection has for its handshake, and then
+    /// for its control stream and its first frame (each).
+    pub hello_timeout_secs: Option<u64>,
+    /// Seconds an agent's frame may take once its first byte arrived,
+    /// plus one per KiB received (at most 10 minutes).
+    pub frame_timeout_secs: Option<u64>,
+    /// Most agent connections from one address (an IPv6 /64) not yet
+    /// past their hello: handshaking, enrolling or silent.
+    pub max_unverified_per_address: Option<usize>,
+    /// Seconds an API client has for its TLS handshake, and then for each
+    /// request's headers; an idle keep-alive connection is closed after
+    /// as long.
+    pub api_header_timeout_secs: Option<u64>,
+    /// Most API connections open at once from one address (an IPv6 /64).
+    pub api_max_connections_per_address: Option<usize>,
 }
 
 impl ServerConfigFile {
@@ -105,6 +120,16 @@ pub struct ServerSettings {
     pub public_url: String,
     /// E-mail in and out; none without a `[mail]` section.
     pub mail: Option<std::sync::Arc<crate::mail::MailSettings>>,
+    /// `hello_timeout_secs`.
+    pub hello_timeout: std::time::Duration,
+    /// `frame_timeout_secs`.
+    pub frame_timeout: std::time::Duration,
+    /// `max_unverified_per_address`.
+    pub max_unverified_per_address: usize,
+    /// `api_header_timeout_secs`.
+    pub api_header_timeout: std::time::Duration,
+    /// `api_max_connections_per_address`.
+    pub api_max_connections_per_address: usize,
 }
 
 /// Settings given on the command line or in the environment.
@@ -278,6 +303,30 @@ impl ServerSettings {
                 .or(file.max_connections)
                 .unwrap_or(20_000),
             flush_secs: file.flush_secs.unwrap_or(5),
+            hello_timeout: secs(
+                "hello_timeout_secs",
+                file.hello_timeout_secs,
+                crate::link::defaults::HELLO_TIMEOUT_SECS,
+                300,
+            )?,
+            frame_timeout: secs(
+                "frame_timeout_secs",
+                file.frame_timeout_secs,
+                crate::link::defaults::FRAME_TIMEOUT_SECS,
+                600,
+            )?,
+            max_unverified_per_address: file
+                .max_unverified_per_address
+                .unwrap_or(crate::link::defaults::MAX_UNVERIFIED_PER_ADDRESS),
+            api_header_timeout: secs(
+                "api_header_timeout_secs",
+                file.api_header_timeout_secs,
+                crate::https::defaults::HEADER_TIMEOUT_SECS,
+                300,
+            )?,
+            api_max_connections_per_address: file
+                .api_max_connections_per_address
+                .unwrap_or(crate::https::defaults::MAX_CONNECTIONS_PER_ADDRESS),
             max_jobs_per_agent: file.max_jobs_per_agent.unwrap_or(4),
             dev,
             tickets: crate::tickets::TicketSettings::resolve(file.tickets, |k| {
@@ -305,6 +354,14 @@ impl ServerSettings {
         );
         anyhow::ensure!(s.max_connections > 0, "max_connections must be at least 1");
         anyhow::ensure!(
+            s.max_unverified_per_address > 0,
+            "max_unverified_per_address must be at least 1"
+        );
+        anyhow::ensure!(
+            s.api_max_connections_per_address > 0,
+            "api_max_connections_per_address must be at least 1"
+        );
+        anyhow::ensure!(
             (1..=64).contains(&s.max_jobs_per_agent),
             "max_jobs_per_agent must be between 1 and 64, not {}",
             s.max_jobs_per_agent
@@ -327,6 +384,17 @@ impl ServerSettings {
     pub fn api_tls(&self) -> bool {
         self.api_transport != ApiTransport::Plain
     }
+}
+
+/// A number of seconds from the file, `default` without one, between 1
+/// and `most`; out of range is an error that names the key.
+fn secs(key: &str, value: Option<u64>, default: u64, most: u64) -> Result<std::time::Duration> {
+    let v = value.unwrap_or(default);
+    anyhow::ensure!(
+        (1..=most).contains(&v),
+        "{key} must be between 1 and {most}, not {v}"
+    );
+    Ok(std::time::Duration::from_secs(v))
 }
 
 /// The base of links to the server's pages: `configured` if given (an
@@ -447,6 +515,30 @@ mod tests {
         assert_eq!(s.api_listen.port(), 9000);
         assert_eq!(s.agents_listen.port(), 4433);
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/deskhand"));
+    }
+
+    #[test]
+    fn client_limits_have_defaults_and_are_checked() {
+        let s = ServerSettings::resolve(ServerFlags::default(), file("").expect("empty"))
+            .expect("resolve");
+        assert_eq!(s.hello_timeout.as_secs(), 10);
+        assert_eq!(s.frame_timeout.as_secs(), 20);
+        assert_eq!(s.api_header_timeout.as_secs(), 10);
+        assert!(s.max_unverified_per_address >= 64);
+        let f = file("frame_timeout_secs = 3\napi_max_connections_per_address = 8\n").expect("ok");
+        let s = ServerSettings::resolve(ServerFlags::default(), f).expect("resolve");
+        assert_eq!(s.frame_timeout.as_secs(), 3);
+        assert_eq!(s.api_max_connections_per_address, 8);
+        for bad in [
+            "hello_timeout_secs = 0\n",
+            "api_header_timeout_secs = 100000\n",
+            "max_unverified_per_address = 0\n",
+        ] {
+            let key = bad.split(' ').next().expect("key");
+            let err = ServerSettings::resolve(ServerFlags::default(), file(bad).expect("parses"))
+                .expect_err("out of range");
+            assert!(err.to_string().contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`mail`]: e-mail in (`tickets from-email`: parse, decide) and out
 //!   (notices queued with the change that causes them, sent by a task).
 //! - [`config`]: server settings from flags, environment and TOML.
+//! - [`limits`]: per-address connection caps and refusals logged one
+//!   line per burst, for the agent endpoint and the API.
 //! - [`secrets`]: enrollment and operator tokens, stored hashed.
 //! - [`text`]: the one rule for names, titles and filters (no control or
 //!   text-direction characters, nothing blank where a value is needed).
@@ -46,6 +48,7 @@ pub mod https;
 pub mod inventory;
 pub mod jobs;
 pub mod kb;
+pub mod limits;
 pub mod link;
 pub mod mail;
 pub mod migrate;

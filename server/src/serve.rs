@@ -114,6 +114,12 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         job_finished: job_finished.clone(),
         node_name: settings.node_name.clone(),
         public_url: crate::config::with_bound_port(&settings.public_url, api_addr.port()),
+        limits: link::LinkLimits {
+            hello_timeout: settings.hello_timeout,
+            frame: deskhand_net::stream::FrameDeadline::new(settings.frame_timeout),
+            unverified_per_address: settings.max_unverified_per_address,
+            ..Default::default()
+        },
     });
     let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
@@ -197,7 +203,11 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         None => crate::https::ApiListener::Plain(api_listener),
     };
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(api_listener.serve(app, async move {
+    let api_limits = crate::https::ApiLimits {
+        header_timeout: settings.api_header_timeout,
+        per_address: settings.api_max_connections_per_address,
+    };
+    let api = tokio::spawn(api_listener.serve(app, api_limits, async move {
         let _ = api_stop.wait_for(|s| *s).await;
     }));
     let refresher = api_certs

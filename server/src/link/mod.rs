@@ -12,7 +12,16 @@
 //! reason; other connections are untouched.
 //!
 //! One task per connection, and a cap on how many run at once: past it,
-//! new connections are refused before their handshake.
+//! new connections are refused before their handshake. Slow and greedy
+//! clients are bounded by [`LinkLimits`]: a deadline for the handshake,
+//! and then for the control stream and the first frame; a cap per
+//! address on connections not yet past their hello (handshaking,
+//! enrolling, or silent), so one address cannot take the whole
+//! connection cap; a deadline for every later frame once its first byte
+//! arrived (`deskhand_net::stream::FrameDeadline`), so an agent cannot
+//! hold a large-message slot by trickling a frame; and at most 2.5 MB of
+//! unread data per connection, all its streams together. Refusals are
+//! logged one line per burst ([`crate::limits::Bursts`]).
 //!
 //! Another server node sharing the database connects here too, with ALPN
 //! [`NODE_ALPN`] and a node's certificate: [`crate::relay::admit`] decides
@@ -31,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use deskhand_net::stream::send;
+use deskhand_net::stream::{FrameClock, FrameDeadline, send};
 use deskhand_shared::fingerprint::sha256_hex;
 use deskhand_shared::frame::{FrameDecoder, decode_body};
 use deskhand_shared::proto::close_code;
@@ -39,12 +48,14 @@ use deskhand_shared::proto::{
     ALPN, AgentMessage, NODE_ALPN, Refusal, RefusalReason, ServerMessage, check_version,
     peek_protocol_version,
 };
+use futures_util::FutureExt;
 use quinn::{Connection, Endpoint, Incoming, RecvStream, SendStream};
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use crate::limits::{AddressSlot, AddressSlots, RefusalLog};
 use crate::pki::CertificateAuthority;
 use crate::presence::Presence;
 use crate::store::Store;
@@ -59,7 +70,7 @@ pub use server_cert::AgentCertResolver;
 #[cfg(test)]
 mod tests;
 
-/// How long a new connection has to open its stream and send its first frame.
+/// How long a stream an agent opens has to send its request.
 const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest enrollment request accepted; a CSR is about a kilobyte.
 const MAX_ENROLL_FRAME: usize = 16 * 1024;
@@ -94,6 +105,45 @@ pub struct LinkContext {
     /// The address requesters' browsers reach the server at: the base of
     /// the portal links minted for agents.
     pub public_url: String,
+    /// Deadlines and caps for slow and greedy connections.
+    pub limits: LinkLimits,
+}
+
+/// Limits on slow and greedy agent connections (`hello_timeout_secs`,
+/// `frame_timeout_secs`, `max_unverified_per_address`).
+#[derive(Debug, Clone)]
+pub struct LinkLimits {
+    /// How long a new connection has for its handshake, and then for its
+    /// control stream and its first frame (each).
+    pub hello_timeout: Duration,
+    /// How long a later frame may take once its first byte arrived.
+    pub frame: FrameDeadline,
+    /// Most connections from one address not yet past their hello.
+    pub unverified_per_address: usize,
+    /// Where refusals are counted and logged, one line per burst.
+    pub refusals: Arc<RefusalLog>,
+}
+
+/// The defaults of [`LinkLimits`]' settings.
+pub mod defaults {
+    /// `hello_timeout_secs`.
+    pub const HELLO_TIMEOUT_SECS: u64 = 10;
+    /// `frame_timeout_secs`.
+    pub const FRAME_TIMEOUT_SECS: u64 = 20;
+    /// `max_unverified_per_address`: high enough for a site's agents
+    /// behind one NAT address reconnecting together after a restart.
+    pub const MAX_UNVERIFIED_PER_ADDRESS: usize = 1024;
+}
+
+impl Default for LinkLimits {
+    fn default() -> Self {
+        Self {
+            hello_timeout: Duration::from_secs(defaults::HELLO_TIMEOUT_SECS),
+            frame: FrameDeadline::new(Duration::from_secs(defaults::FRAME_TIMEOUT_SECS)),
+            unverified_per_address: defaults::MAX_UNVERIFIED_PER_ADDRESS,
+            refusals: Arc::new(RefusalLog::new("agent endpoint")),
+        }
+    }
 }
 
 /// Bodies above this size (a full inventory, mostly) count as large.
@@ -181,6 +231,10 @@ pub fn server_config(
     transport.max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
     transport.max_concurrent_bidi_streams(4u32.into());
     transport.max_concurrent_uni_streams(0u32.into());
+    // Greedy peers: unread data of all of a connection's streams together
+    // (a stream alone gets quinn's 1.25 MB), and no datagrams (unused).
+    transport.receive_window(quinn::VarInt::from_u32(2_500_000));
+    transport.datagram_receive_buffer_size(None);
     config.transport_config(Arc::new(transport));
     Ok(config)
 }
@@ -256,27 +310,68 @@ fn udp_socket(addr: SocketAddr) -> Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// Accepts agent connections until the endpoint is closed.
+/// Accepts agent connections until the endpoint is closed. Past
+/// `max_connections` at once, or past the per-address cap of connections
+/// not yet past their hello, a new connection is refused before its
+/// handshake.
 pub async fn accept_loop(endpoint: Endpoint, ctx: Arc<LinkContext>, max_connections: usize) {
     let slots = Arc::new(Semaphore::new(max_connections));
-    while let Some(incoming) = endpoint.accept().await {
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let remote = incoming.remote_address();
-                    if let Err(e) = handle(incoming, &ctx).await {
-                        debug!(%remote, error = %format!("{e:#}"), "agent connection ended");
-                    }
-                    drop(permit);
-                });
+    let unverified = AddressSlots::new(ctx.limits.unverified_per_address);
+    let refusals = ctx.limits.refusals.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let incoming = tokio::select! {
+            incoming = endpoint.accept() => match incoming {
+                Some(incoming) => incoming,
+                None => break,
+            },
+            _ = tick.tick(), if refusals.any_open() => {
+                refusals.log_ended();
+                continue;
             }
-            Err(_) => {
-                warn!(remote = %incoming.remote_address(), max_connections, "connection limit reached, refusing");
-                incoming.refuse();
+        };
+        let remote = incoming.remote_address();
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            refusals.refused("connections", remote.ip(), || {
+                format!("the connection cap ({max_connections}, max_connections) is reached")
+            });
+            incoming.refuse();
+            continue;
+        };
+        let Some(slot) = unverified.take(remote.ip()) else {
+            refusals.refused("connections", remote.ip(), || {
+                format!(
+                    "the address holds {} connections not yet past their hello (max_unverified_per_address)",
+                    unverified.cap()
+                )
+            });
+            incoming.refuse();
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle(incoming, slot, &ctx).await {
+                debug!(%remote, error = %format!("{e:#}"), "agent connection ended");
             }
-        }
+            drop(permit);
+        });
     }
+}
+
+/// Why a slow connection is refused, in the log.
+const SLOW_HELLO: &str = "no handshake, control stream or first frame within hello_timeout_secs";
+
+/// Closes a connection that was too slow before its hello, counting it
+/// as a refusal (one log line per burst from its address).
+fn too_slow(conn: &Connection, ctx: &LinkContext, why: &str) -> anyhow::Error {
+    ctx.limits
+        .refusals
+        .refused("slow connections", conn.remote_address().ip(), || {
+            SLOW_HELLO.to_string()
+        });
+    conn.close(close_code::PROTOCOL.into(), why.as_bytes());
+    anyhow!("protocol error: {why}")
 }
 
 /// Closes a connection for a protocol violation, logging why.
@@ -328,12 +423,23 @@ fn negotiated_alpn(conn: &Connection) -> Option<Vec<u8>> {
         .protocol
 }
 
-async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
-    let conn = incoming.await.context("handshake")?;
+async fn handle(incoming: Incoming, unverified: AddressSlot, ctx: &LinkContext) -> Result<()> {
+    let hello_timeout = ctx.limits.hello_timeout;
+    let remote = incoming.remote_address();
+    let conn = match tokio::time::timeout(hello_timeout, incoming).await {
+        Ok(conn) => conn.context("handshake")?,
+        Err(_) => {
+            ctx.limits
+                .refusals
+                .refused("slow connections", remote.ip(), || SLOW_HELLO.to_string());
+            return Err(anyhow!("the handshake took too long"));
+        }
+    };
     let node = peer_certificate(&conn).and_then(|c| crate::pki::node_name_of(&c));
     match crate::relay::admit(negotiated_alpn(&conn).as_deref(), node) {
         crate::relay::Admission::Agent => {}
         crate::relay::Admission::Node(peer) => {
+            drop(unverified);
             // Boxed: the relay's future stays out of every agent session's.
             return Box::pin(crate::relay::serve::serve(conn, peer, ctx.presence.clone())).await;
         }
@@ -343,21 +449,20 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
             return Err(anyhow!("refused: {why}"));
         }
     }
-    let (mut tx, mut rx) = tokio::time::timeout(FIRST_FRAME_TIMEOUT, conn.accept_bi())
+    let (mut tx, mut rx) = tokio::time::timeout(hello_timeout, conn.accept_bi())
         .await
-        .map_err(|_| protocol_error(&conn, "no control stream opened in time"))??;
+        .map_err(|_| too_slow(&conn, ctx, "no control stream opened in time"))??;
     let mut decoder = FrameDecoder::new(if peer_fingerprint(&conn).is_some() {
         deskhand_shared::MAX_FRAME_LEN
     } else {
         MAX_ENROLL_FRAME
     });
-    let body =
-        match tokio::time::timeout(FIRST_FRAME_TIMEOUT, next_body(&mut rx, &mut decoder)).await {
-            Err(_) => return Err(protocol_error(&conn, "no hello received in time")),
-            Ok(Err(e)) => return Err(protocol_error(&conn, &format!("{e:#}"))),
-            Ok(Ok(None)) => return Err(protocol_error(&conn, "the stream ended before a hello")),
-            Ok(Ok(Some(body))) => body,
-        };
+    let body = match tokio::time::timeout(hello_timeout, next_body(&mut rx, &mut decoder)).await {
+        Err(_) => return Err(too_slow(&conn, ctx, "no hello received in time")),
+        Ok(Err(e)) => return Err(protocol_error(&conn, &format!("{e:#}"))),
+        Ok(Ok(None)) => return Err(protocol_error(&conn, "the stream ended before a hello")),
+        Ok(Ok(Some(body))) => body,
+    };
     let Some(version) = peek_protocol_version(&body) else {
         return Err(protocol_error(
             &conn,
@@ -371,7 +476,11 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
         decode_body(&body).map_err(|e| protocol_error(&conn, &e.to_string()))?;
     match msg {
         AgentMessage::Enroll(req) => enroll::enroll(&conn, &mut tx, req, ctx).await,
-        AgentMessage::Hello(hello) => session::session(&conn, tx, rx, decoder, hello, ctx).await,
+        AgentMessage::Hello(hello) => {
+            // Past its hello: no longer under the per-address cap.
+            drop(unverified);
+            session::session(&conn, tx, rx, decoder, hello, ctx).await
+        }
         AgentMessage::Heartbeat
         | AgentMessage::Diag(_)
         | AgentMessage::Inventory(_)
@@ -386,21 +495,34 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
 }
 
 async fn next_body(rx: &mut RecvStream, decoder: &mut FrameDecoder) -> Result<Option<Vec<u8>>> {
-    Ok(next_large_or_small(rx, decoder, None)
+    Ok(next_large_or_small(rx, decoder, None, None)
         .await?
         .map(|(body, _)| body))
+}
+
+/// Now, on tokio's clock (which tests may pause).
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// The next frame body; with `large`, a frame whose body is large once
 /// decompressed takes a [`LargeMessages`] slot as soon as its header
 /// arrives, before the rest is read and decompressed, and hands the slot
-/// out with the body.
+/// out with the body. With `deadline`, a frame that takes longer than it
+/// allows once its first byte arrived is an error (the time spent waiting
+/// for a slot is not counted); `clock` outlives this future, which a
+/// `select!` may drop between reads.
 async fn next_large_or_small<'a>(
     rx: &mut RecvStream,
     decoder: &mut FrameDecoder,
     large: Option<&'a LargeMessages>,
+    deadline: Option<(&FrameDeadline, &mut FrameClock)>,
 ) -> Result<Option<(Vec<u8>, Option<tokio::sync::SemaphorePermit<'a>>)>> {
     let mut permit = None;
+    let (deadline, mut clock) = match deadline {
+        Some((d, c)) => (Some(d), Some(c)),
+        None => (None, None),
+    };
     loop {
         if let Some(large) = large
             && permit.is_none()
@@ -408,14 +530,43 @@ async fn next_large_or_small<'a>(
                 .pending_body_len()
                 .is_some_and(|n| n > LARGE_MESSAGE)
         {
+            let asked = now();
             permit = Some(large.0.acquire().await?);
+            if let Some(clock) = clock.as_deref_mut() {
+                clock.waited(now().saturating_duration_since(asked));
+            }
         }
         if let Some(body) = decoder.next_body()? {
+            if let Some(clock) = clock.as_deref_mut() {
+                clock.finished();
+            }
             return Ok(Some((body, permit)));
         }
         let want = decoder.wanted().clamp(1, 64 * 1024);
-        match rx.read_chunk(want, true).await? {
-            Some(chunk) => decoder.push(&chunk.bytes)?,
+        let due = deadline.zip(clock.as_deref()).and_then(|(d, c)| c.due(d));
+        let chunk = match due {
+            None => rx.read_chunk(want, true).await?,
+            // Most frames are whole in one read: no timer for those.
+            Some(due) => match rx.read_chunk(want, true).now_or_never() {
+                Some(chunk) => chunk?,
+                None => tokio::time::timeout_at(due.into(), rx.read_chunk(want, true))
+                    .await
+                    .map_err(|_| {
+                        anyhow!(
+                            "a frame took too long to arrive ({} of {} bytes; frame_timeout_secs)",
+                            clock.as_deref().map_or(0, FrameClock::so_far),
+                            decoder.wanted() + decoder.buffered()
+                        )
+                    })??,
+            },
+        };
+        match chunk {
+            Some(chunk) => {
+                if let Some(clock) = clock.as_deref_mut() {
+                    clock.received(chunk.bytes.len(), now());
+                }
+                decoder.push(&chunk.bytes)?
+            }
             None => return Ok(None),
         }
     }

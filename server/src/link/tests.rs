@@ -8,10 +8,11 @@ use super::*;
 /// (it was 17 KB when a report's planning was inline).
 #[test]
 fn a_session_task_stays_small() {
-    fn returned_size<A, B, R>(_: impl FnOnce(A, B) -> R) -> usize {
+    fn returned_size<A, B, C, R>(_: impl FnOnce(A, B, C) -> R) -> usize {
         std::mem::size_of::<R>()
     }
-    let size = returned_size(|i: Incoming, c: &'static LinkContext| handle(i, c));
+    let size =
+        returned_size(|i: Incoming, s: AddressSlot, c: &'static LinkContext| handle(i, s, c));
     println!("a session's future: {size} bytes");
     assert!(size < 12 * 1024, "a session's future is {size} bytes");
 }

@@ -129,6 +129,7 @@ async fn node_b() -> NodeB {
         job_finished: Default::default(),
         node_name: "node-b".into(),
         public_url: "https://node-b".into(),
+        limits: Default::default(),
     });
     tokio::spawn(crate::link::accept_loop(endpoint.clone(), ctx.clone(), 16));
     NodeB {

@@ -361,6 +361,8 @@ async fn run_session(
     let mut incoming = std::pin::pin!(conn.accept_bi());
     let mut alarm = std::pin::pin!(tokio::time::sleep(std::time::Duration::ZERO));
     let mut alarm_at = None;
+    // The frame being read: a frame that trickles in is cut off.
+    let mut frame_clock = deskhand_net::stream::FrameClock::default();
     loop {
         // Armed only while a timer is set: an idle session has none firing.
         let next = io.timers.next();
@@ -371,7 +373,12 @@ async fn run_session(
             alarm_at = next;
         }
         let body = tokio::select! {
-            body = next_large_or_small(rx, decoder, Some(&ctx.large_messages)) => body,
+            body = next_large_or_small(
+                rx,
+                decoder,
+                Some(&ctx.large_messages),
+                Some((&ctx.limits.frame, &mut frame_clock)),
+            ) => body,
             Some(msg) = outbox.recv() => {
                 send(io.tx, &msg).await?;
                 continue;
