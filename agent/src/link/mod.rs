@@ -25,6 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tracing::warn;
 
 use crate::help::HelpInbox;
+use crate::report::InventoryReporter;
 use crate::state::AgentState;
 use crate::tls::{ClientIdentity, client_config, server_name};
 
@@ -210,6 +211,8 @@ pub async fn run_with_help(
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
     let (jobs, mut job_events) =
         crate::jobs::Jobs::open(&state.dir, state.identity.trusted_publishers.clone())?;
+    // What the server acknowledged, kept from one session to the next.
+    let mut reporter = InventoryReporter::new();
     tokio::pin!(shutdown);
     loop {
         match session(
@@ -217,6 +220,7 @@ pub async fn run_with_help(
             config.clone(),
             &mut backoff,
             options.inventory_interval,
+            &mut reporter,
             (&jobs, &mut job_events),
             &mut help,
             shutdown.as_mut(),
@@ -242,6 +246,7 @@ async fn session(
     config: quinn::ClientConfig,
     backoff: &mut Backoff,
     inventory_interval: Duration,
+    reporter: &mut InventoryReporter,
     jobs: session::JobsLink<'_>,
     help: &mut Option<HelpInbox>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -254,7 +259,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = session::converse(&conn, backoff, inventory_interval, jobs.0, jobs.1, help) => end,
+        end = session::converse(&conn, backoff, inventory_interval, reporter, jobs.0, jobs.1, help) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     jobs.0.set_connection(None);

@@ -20,6 +20,7 @@ use crate::facts;
 use crate::help::HelpInbox;
 use crate::help::portal::Asked;
 use crate::jobs::{JobEvent, Jobs};
+use crate::report::InventoryReporter;
 
 /// How long the diagnostic attached to a help request may run.
 const HELP_DIAGNOSTIC_LIMIT: Duration = Duration::from_secs(20);
@@ -170,17 +171,25 @@ impl Io<'_> {
     }
 }
 
+/// Runs one session on `conn`. `reporter` is what the sessions before
+/// had acknowledged; it holds this session's at the end.
 pub(super) async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
     inventory_interval: Duration,
+    reporter: &mut InventoryReporter,
     jobs: &Jobs,
     job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
     help: &mut Option<HelpInbox>,
 ) -> SessionEnd {
+    let (mut state, effects) = State::resume(
+        inventory_interval,
+        facts::hello(),
+        std::mem::take(reporter),
+    );
     let result: Result<SessionEnd> = async {
+        let state = &mut state;
         let (tx, mut rx) = conn.open_bi().await?;
-        let (mut state, effects) = State::start(inventory_interval, facts::hello());
         let mut io = Io {
             conn,
             tx,
@@ -192,7 +201,7 @@ pub(super) async fn converse(
             portal_reply: None,
             portal_waiting: HashMap::new(),
         };
-        if let Some(end) = io.carry_out(&mut state, effects).await? {
+        if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
         let mut decoder = FrameDecoder::default();
@@ -204,7 +213,7 @@ pub(super) async fn converse(
             bail!("unexpected answer to the hello: None");
         };
         let effects = state.handle(Event::Message(answer), now());
-        if let Some(end) = io.carry_out(&mut state, effects).await? {
+        if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
         let _online = help.as_ref().map(HelpInbox::online);
@@ -246,13 +255,19 @@ pub(super) async fn converse(
             };
             for event in events {
                 let effects = state.handle(event, now());
-                if let Some(end) = io.carry_out(&mut state, effects).await? {
+                if let Some(end) = io.carry_out(state, effects).await? {
                     return Ok(end);
                 }
             }
         }
     }
     .await;
+    let protocol_close = matches!(
+        conn.close_reason(),
+        Some(quinn::ConnectionError::ApplicationClosed(close))
+            if close.error_code == close_code::PROTOCOL.into()
+    );
+    *reporter = state.end(protocol_close);
     match result {
         Ok(end) => end,
         Err(e) => match conn.close_reason() {
