@@ -378,6 +378,7 @@ async fn handle(incoming: Incoming, ctx: &LinkContext) -> Result<()> {
         | AgentMessage::JobUpdate(_)
         | AgentMessage::Fetch(_)
         | AgentMessage::HelpRequest(_)
+        | AgentMessage::InventoryHash(_)
         | AgentMessage::PortalLinkRequest { .. } => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",

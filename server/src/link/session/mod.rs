@@ -277,6 +277,23 @@ impl<'a> Io<'a> {
                     random: deskhand_net::backoff::random(),
                 })
             }
+            Request::CheckHash { hash, wait } => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                let id = agent_id.to_string();
+                let held = ctx
+                    .store
+                    .read(move |r| r.inventory_hash(&id))
+                    .await
+                    .map(|stored| stored.is_some_and(|s| s == hash.to_hex()))
+                    .map_err(|e| format!("store: {e}"));
+                Some(Event::HashChecked {
+                    hash,
+                    held,
+                    random: deskhand_net::backoff::random(),
+                })
+            }
             Request::JobUpdate(update) => {
                 let finished = matches!(update.progress, JobProgress::Finished(_));
                 let applied = ctx

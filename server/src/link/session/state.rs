@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deskhand_shared::inventory::ContentHash;
 use deskhand_shared::jobs::{JobOrder, JobProgress, JobUpdate};
 use deskhand_shared::proto::{
     AgentMessage, Hello, HelpAnswer, HelpRequest, InventoryReport, PROTOCOL_VERSION, ServerMessage,
@@ -59,6 +60,16 @@ pub(crate) enum Event {
     Ingested {
         /// What became of the report.
         outcome: Outcome,
+        /// Jitter for [`AskAgain`].
+        random: u64,
+    },
+    /// The answer to [`Request::CheckHash`].
+    HashChecked {
+        /// The hash the agent sent.
+        hash: ContentHash,
+        /// Whether the asset's stored inventory has it; `Err` when the
+        /// store could not say.
+        held: Result<bool, String>,
         /// Jitter for [`AskAgain`].
         random: u64,
     },
@@ -123,6 +134,14 @@ pub(crate) enum Request {
         report: InventoryReport,
         /// Its size on the wire.
         wire_len: usize,
+        /// How long to hold it first.
+        wait: Duration,
+    },
+    /// Compare an agent's inventory hash with the asset's stored one
+    /// after `wait` (paced as a delta); answered by [`Event::HashChecked`].
+    CheckHash {
+        /// The agent's hash.
+        hash: ContentHash,
         /// How long to hold it first.
         wait: Duration,
     },
@@ -251,6 +270,22 @@ impl State {
                     vec![Effect::SetTimer(Timer::AskAgain, now + wait)]
                 }
             },
+            Event::HashChecked { hash, held, random } => match held {
+                // "Have it": the agent goes on with deltas against it.
+                Ok(true) => {
+                    self.ask_again.stored();
+                    vec![Effect::Send(ServerMessage::InventoryAck(hash))]
+                }
+                Ok(false) => vec![Effect::Send(ServerMessage::InventoryRequest { full: true })],
+                Err(why) => {
+                    // Asked for in full later, like a report the server
+                    // failed to store: a failing store is not also
+                    // flooded with whole inventories.
+                    let wait = self.ask_again.failed(true, random);
+                    warn!(%agent_id, error = %why, retry_in = ?wait, "cannot check the agent's inventory hash; the server asks for its inventory later");
+                    vec![Effect::SetTimer(Timer::AskAgain, now + wait)]
+                }
+            },
             Event::JobUpdateApplied {
                 job_id,
                 finished,
@@ -300,6 +335,11 @@ impl State {
                     wire_len,
                     wait,
                 })]
+            }
+            AgentMessage::InventoryHash(hash) => {
+                // One read, paced like a delta.
+                let wait = self.pacer.delay(now, false);
+                vec![Effect::Store(Request::CheckHash { hash, wait })]
             }
             AgentMessage::JobUpdate(update) => {
                 if let JobProgress::Output { stderr, text } = &update.progress {
