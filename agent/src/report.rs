@@ -17,6 +17,11 @@
 //! ([`InventoryReporter::hash_refused`]) the reporter resumes with
 //! deltas, which every server takes.
 //!
+//! The acknowledged inventory is also kept in the agent's state
+//! directory ([`InventoryReporter::base_file`], read back by
+//! [`InventoryReporter::from_base_file`], which checks its hash), so an
+//! agent that restarts resumes the same way.
+//!
 //! A category the collectors could not read (`meta.unknown`) takes its
 //! value from the acknowledged base before anything is diffed or hashed:
 //! the delta says nothing about it, and its target hash is what the
@@ -94,6 +99,36 @@ impl InventoryReporter {
             return AgentMessage::InventoryHash(hash);
         }
         AgentMessage::Inventory(self.report_hashed(new, hash, false))
+    }
+
+    /// The content hash of the acknowledged inventory, if there is one.
+    pub fn base_hash(&self) -> Option<ContentHash> {
+        self.acked.as_ref().map(|(hash, _)| *hash)
+    }
+
+    /// The acknowledged inventory as a file: its hash, then its wire
+    /// form. `None` without one.
+    pub fn base_file(&self) -> Option<Vec<u8>> {
+        let (hash, inv) = self.acked.as_ref()?;
+        let mut bytes = hash.0.to_vec();
+        bytes.extend(inv.to_wire());
+        Some(bytes)
+    }
+
+    /// A reporter whose base is what [`InventoryReporter::base_file`]
+    /// wrote; a new one if the file is damaged, of another schema, or
+    /// its inventory does not have its hash (then the first report is
+    /// whole, as for a new agent).
+    pub fn from_base_file(bytes: &[u8]) -> Self {
+        let base = bytes.split_at_checked(32).and_then(|(hash, wire)| {
+            let mut inv = Inventory::from_wire(wire).ok()?;
+            let hash = ContentHash(hash.try_into().ok()?);
+            (inv.canonicalize_and_hash() == hash).then_some((hash, inv))
+        });
+        InventoryReporter {
+            acked: base,
+            ..Self::default()
+        }
     }
 
     /// The server closed the connection on a hash-only report without
@@ -191,7 +226,10 @@ mod tests {
         // The next session: the same machine sends its hash only.
         let mut later = a.clone();
         later.meta.collected_at_unix_ms += 60_000;
-        assert_eq!(r.resume(later), AgentMessage::InventoryHash(a.content_hash()));
+        assert_eq!(
+            r.resume(later),
+            AgentMessage::InventoryHash(a.content_hash())
+        );
         assert_eq!(r.pending_hash(), Some(a.content_hash()));
         // "Have it": deltas go on against it.
         r.acknowledged(a.content_hash());
@@ -237,13 +275,44 @@ mod tests {
         let a = inv(&[("curl", "1")]);
         r.report(a.clone(), false);
         r.acknowledged(a.content_hash());
-        assert!(matches!(r.resume(a.clone()), AgentMessage::InventoryHash(_)));
+        assert!(matches!(
+            r.resume(a.clone()),
+            AgentMessage::InventoryHash(_)
+        ));
         r.hash_refused();
         match r.resume(a.clone()) {
             AgentMessage::Inventory(InventoryReport::Delta(d)) => {
                 assert_eq!((d.base, d.target), (a.content_hash(), a.content_hash()));
             }
             other => panic!("expected a delta, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_base_survives_a_restart_of_the_agent_and_a_damaged_file_is_no_base() {
+        let mut r = InventoryReporter::new();
+        assert_eq!(r.base_file(), None);
+        let a = inv(&[("curl", "1"), ("bash", "5.2")]);
+        r.report(a.clone(), false);
+        r.acknowledged(a.content_hash());
+        let file = r.base_file().expect("a base");
+        let mut again = InventoryReporter::from_base_file(&file);
+        assert_eq!(again.base_hash(), Some(a.content_hash()));
+        assert_eq!(
+            again.resume(a.clone()),
+            AgentMessage::InventoryHash(a.content_hash())
+        );
+        // Damaged: a byte of the inventory flipped, or cut short.
+        let mut damaged = file.clone();
+        let last = damaged.len() - 2;
+        damaged[last] ^= 0x55;
+        for bytes in [&damaged[..], &file[..20], &file[..file.len() / 2], &[][..]] {
+            let mut r = InventoryReporter::from_base_file(bytes);
+            assert!(!r.has_base());
+            assert!(matches!(
+                r.resume(a.clone()),
+                AgentMessage::Inventory(InventoryReport::Full(_))
+            ));
         }
     }
 

@@ -36,6 +36,11 @@ pub mod state;
 
 pub use enroll::enroll;
 
+/// The file in the state directory that keeps the inventory the server
+/// last acknowledged (its hash and wire form), so that a restarted agent
+/// resumes with the hash alone.
+const BASE_FILE: &str = "inventory.base";
+
 /// How long to wait for the server's answer to a hello or an enrollment.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -211,16 +216,24 @@ pub async fn run_with_help(
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
     let (jobs, mut job_events) =
         crate::jobs::Jobs::open(&state.dir, state.identity.trusted_publishers.clone())?;
-    // What the server acknowledged, kept from one session to the next.
-    let mut reporter = InventoryReporter::new();
+    // What the server acknowledged, kept from one session to the next
+    // and, in the state directory, from one run to the next.
+    let base_file = state.dir.join(BASE_FILE);
+    let mut reporter = match std::fs::read(&base_file) {
+        Ok(bytes) => InventoryReporter::from_base_file(&bytes),
+        Err(_) => InventoryReporter::new(),
+    };
     tokio::pin!(shutdown);
     loop {
         match session(
             &server,
             config.clone(),
             &mut backoff,
-            options.inventory_interval,
-            &mut reporter,
+            session::Reporting {
+                interval: options.inventory_interval,
+                reporter: &mut reporter,
+                base_file: &base_file,
+            },
             (&jobs, &mut job_events),
             &mut help,
             shutdown.as_mut(),
@@ -245,8 +258,7 @@ async fn session(
     server: &str,
     config: quinn::ClientConfig,
     backoff: &mut Backoff,
-    inventory_interval: Duration,
-    reporter: &mut InventoryReporter,
+    reporting: session::Reporting<'_>,
     jobs: session::JobsLink<'_>,
     help: &mut Option<HelpInbox>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -259,7 +271,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = session::converse(&conn, backoff, inventory_interval, reporter, jobs.0, jobs.1, help) => end,
+        end = session::converse(&conn, backoff, reporting, jobs.0, jobs.1, help) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     jobs.0.set_connection(None);

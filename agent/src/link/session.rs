@@ -4,6 +4,7 @@
 //! feeds events and whose effects it carries out.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,6 +14,7 @@ use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::{ServerMessage, close_code};
 use quinn::{Connection, SendStream};
 use tokio::sync::oneshot;
+use tracing::warn;
 
 use super::state::{Effect, Ending, Event, JobCommand, State, Timer};
 use super::{ANSWER_TIMEOUT, SessionEnd};
@@ -58,6 +60,8 @@ struct Io<'a> {
     tx: SendStream,
     backoff: &'a mut Backoff,
     jobs: &'a Jobs,
+    /// Where the acknowledged inventory is kept between runs.
+    base_file: &'a Path,
     timers: [Option<Instant>; 2],
     /// Where the answer to the help request being forwarded goes.
     reply: Option<oneshot::Sender<Result<i64, String>>>,
@@ -111,6 +115,16 @@ impl Io<'_> {
                     None
                 }
                 Effect::Jobs(JobCommand::Outbox) => Some(Event::Outbox(self.jobs.outbox())),
+                Effect::KeepBase(bytes) => {
+                    // Lost, the next run starts with a whole report: say
+                    // so, and go on.
+                    if let Err(e) =
+                        deskhand_net::files::write_file_atomic(self.base_file, &bytes, true)
+                    {
+                        warn!(path = %self.base_file.display(), error = %format!("{e:#}"), "cannot keep the acknowledged inventory; the next run reports it whole");
+                    }
+                    None
+                }
                 Effect::Online => {
                     self.backoff.reset();
                     self.jobs.set_connection(Some(self.conn.clone()));
@@ -171,22 +185,32 @@ impl Io<'_> {
     }
 }
 
-/// Runs one session on `conn`. `reporter` is what the sessions before
-/// had acknowledged; it holds this session's at the end.
+/// How a session reports its inventory, lent by the run loop.
+pub(super) struct Reporting<'a> {
+    /// How often, on schedule.
+    pub(super) interval: Duration,
+    /// What the sessions before had acknowledged; it holds this
+    /// session's at the end.
+    pub(super) reporter: &'a mut InventoryReporter,
+    /// Where a new acknowledged base is also written.
+    pub(super) base_file: &'a Path,
+}
+
+/// Runs one session on `conn`.
 pub(super) async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
-    inventory_interval: Duration,
-    reporter: &mut InventoryReporter,
+    Reporting {
+        interval: inventory_interval,
+        reporter,
+        base_file,
+    }: Reporting<'_>,
     jobs: &Jobs,
     job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
     help: &mut Option<HelpInbox>,
 ) -> SessionEnd {
-    let (mut state, effects) = State::resume(
-        inventory_interval,
-        facts::hello(),
-        std::mem::take(reporter),
-    );
+    let (mut state, effects) =
+        State::resume(inventory_interval, facts::hello(), std::mem::take(reporter));
     let result: Result<SessionEnd> = async {
         let state = &mut state;
         let (tx, mut rx) = conn.open_bi().await?;
@@ -195,6 +219,7 @@ pub(super) async fn converse(
             tx,
             backoff,
             jobs,
+            base_file,
             timers: [None; 2],
             reply: None,
             waiting: HashMap::new(),

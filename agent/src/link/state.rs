@@ -108,6 +108,10 @@ pub enum Effect {
         /// The link, or why there is none.
         answer: Result<String, String>,
     },
+    /// The server acknowledged a new inventory: keep this
+    /// ([`InventoryReporter::base_file`]) in the state directory, so the
+    /// agent's next run resumes from it.
+    KeepBase(Vec<u8>),
     /// Fire [`Event::Timer`] at this instant (replacing an earlier one).
     SetTimer(Timer, Instant),
     /// The session is over.
@@ -196,7 +200,9 @@ impl State {
     pub fn end(self, protocol_close: bool) -> InventoryReporter {
         let mut reporter = self.reporter;
         if protocol_close && self.hash_unanswered {
-            warn!("the server does not take an inventory hash (an older release); reporting deltas after reconnecting");
+            warn!(
+                "the server does not take an inventory hash (an older release); reporting deltas after reconnecting"
+            );
             reporter.hash_refused();
         }
         reporter
@@ -226,6 +232,11 @@ impl State {
                 };
                 self.reported = true;
                 self.hash_unanswered = matches!(msg, AgentMessage::InventoryHash(_));
+                if self.hash_unanswered {
+                    info!(
+                        "the inventory is the one the server acknowledged before: sending its hash alone"
+                    );
+                }
                 let mut effects = vec![Effect::Send(msg)];
                 if !self.scheduled {
                     // The schedule starts once the first report is out.
@@ -326,9 +337,20 @@ impl State {
     fn on_message(&mut self, msg: ServerMessage) -> Vec<Effect> {
         match msg {
             ServerMessage::InventoryAck(hash) => {
-                self.hash_unanswered = false;
+                if std::mem::take(&mut self.hash_unanswered) {
+                    info!(%hash, "the server has this inventory");
+                }
+                let before = self.reporter.base_hash();
                 self.reporter.acknowledged(hash);
-                Vec::new()
+                match self.reporter.base_hash() {
+                    Some(now) if Some(now) != before => self
+                        .reporter
+                        .base_file()
+                        .map(Effect::KeepBase)
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
+                }
             }
             ServerMessage::HelpAnswer(a) => {
                 let answer = match (a.ticket, a.error) {
@@ -352,7 +374,9 @@ impl State {
                 vec![Effect::PortalAnswered { request_id, answer }]
             }
             ServerMessage::InventoryRequest { full } => {
-                self.hash_unanswered = false;
+                if std::mem::take(&mut self.hash_unanswered) {
+                    info!("the server asks for the whole inventory instead of its hash");
+                }
                 vec![Effect::Collect { full }]
             }
             ServerMessage::Job(order) => vec![Effect::Jobs(JobCommand::Order(*order))],
@@ -460,9 +484,13 @@ mod tests {
             },
             t0,
         );
-        s.handle(
+        let effects = s.handle(
             Event::Message(ServerMessage::InventoryAck(inv.content_hash())),
             t0,
+        );
+        assert!(
+            matches!(effects.as_slice(), [Effect::KeepBase(_)]),
+            "a new base is kept for the next run: {effects:?}"
         );
         s.end(false)
     }
@@ -502,7 +530,8 @@ mod tests {
         // A protocol close once the hash was answered says nothing of it.
         let (mut s, msg) = first_report(acknowledged(&inv));
         assert_eq!(msg, AgentMessage::InventoryHash(hash));
-        s.handle(Event::Message(ServerMessage::InventoryAck(hash)), t0);
+        let effects = s.handle(Event::Message(ServerMessage::InventoryAck(hash)), t0);
+        assert!(effects.is_empty(), "the same base: {effects:?}");
         let (_, msg) = first_report(s.end(true));
         assert_eq!(msg, AgentMessage::InventoryHash(hash));
     }

@@ -402,7 +402,7 @@ impl Pair {
                         .collect();
                     self.agent_event(agent::Event::Outbox(updates));
                 }
-                E::Online | E::HelpSent(_) | E::PortalSent(_) => {}
+                E::Online | E::HelpSent(_) | E::PortalSent(_) | E::KeepBase(_) => {}
                 E::PortalAnswered { request_id, answer } => {
                     self.portal_answers.push((request_id, answer));
                 }
