@@ -165,6 +165,9 @@ pub(crate) enum Request {
 pub(crate) struct Settings {
     /// The agent's id.
     pub(crate) agent_id: String,
+    /// The facts the store holds from the agent's last hello (its
+    /// protocol version is not stored), if known.
+    pub(crate) stored_facts: Option<Hello>,
     /// Heartbeat interval told to the agent.
     pub(crate) heartbeat_secs: u32,
     /// Most jobs the agent runs at a time.
@@ -189,8 +192,8 @@ pub(crate) struct State {
 
 impl State {
     /// A session for an accepted hello: its first effects are storing
-    /// the agent's facts, the welcome and an immediate look for jobs that
-    /// waited for this agent.
+    /// the agent's facts (unless the store has them), the welcome and an
+    /// immediate look for jobs that waited for this agent.
     pub(crate) fn start(settings: Settings, hello: Hello, now: Instant) -> (Self, Vec<Effect>) {
         let welcome = ServerMessage::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
@@ -208,11 +211,31 @@ impl State {
             sent: HashSet::new(),
             queued: Vec::new(),
         };
-        let effects = vec![
-            Effect::Store(Request::UpdateFacts(hello)),
-            Effect::Send(welcome),
-            Effect::SetTimer(Timer::JobPoll, now),
-        ];
+        // An agent that reconnects (10,000 after a server restart) has
+        // the facts the store holds: no write for them.
+        let same = |s: &Hello| {
+            (
+                &s.agent_version,
+                &s.hostname,
+                &s.os_name,
+                &s.os_version,
+                &s.kernel_version,
+                &s.arch,
+            ) == (
+                &hello.agent_version,
+                &hello.hostname,
+                &hello.os_name,
+                &hello.os_version,
+                &hello.kernel_version,
+                &hello.arch,
+            )
+        };
+        let mut effects = Vec::with_capacity(3);
+        if !state.settings.stored_facts.as_ref().is_some_and(same) {
+            effects.push(Effect::Store(Request::UpdateFacts(hello)));
+        }
+        effects.push(Effect::Send(welcome));
+        effects.push(Effect::SetTimer(Timer::JobPoll, now));
         (state, effects)
     }
 

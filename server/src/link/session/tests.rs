@@ -90,6 +90,10 @@ struct Pair {
     agent: Option<agent::State>,
     /// What the agent's sessions acknowledged, between two of them.
     reporter: Option<InventoryReporter>,
+    /// The facts the store holds from the agent's last hello.
+    facts: Option<Hello>,
+    /// How many times the store was asked to write them.
+    facts_written: usize,
     to_server: VecDeque<AgentMessage>,
     to_agent: VecDeque<ServerMessage>,
     server_timers: HashMap<Timer, Instant>,
@@ -121,6 +125,8 @@ impl Pair {
             server: None,
             agent: None,
             reporter: None,
+            facts: None,
+            facts_written: 0,
             to_server: VecDeque::new(),
             to_agent: VecDeque::new(),
             server_timers: HashMap::new(),
@@ -166,6 +172,7 @@ impl Pair {
                 let effects = match (&mut self.server, msg) {
                     (None, AgentMessage::Hello(hello)) => {
                         let settings = Settings {
+                            stored_facts: self.facts.clone(),
                             agent_id: "agent-1".into(),
                             heartbeat_secs: 30,
                             max_jobs: 1,
@@ -267,7 +274,11 @@ impl Pair {
     /// The store, faked: one asset's inventory hash and its job targets.
     fn store(&mut self, request: Request) -> Option<Event> {
         match request {
-            Request::UpdateFacts(_) => None,
+            Request::UpdateFacts(hello) => {
+                self.facts = Some(hello);
+                self.facts_written += 1;
+                None
+            }
             Request::PendingJobs => Some(Event::PendingJobs(self.jobs.clone())),
             Request::Order(job_id) => Some(Event::Order {
                 order: Ok(Arc::new(JobOrder {
@@ -505,6 +516,7 @@ fn a_reconnecting_agent_that_changed_nothing_sends_its_hash_and_goes_on_with_del
         ["> hello", "< welcome", "> hash", "< ack"],
         "the server has it: a hash, not the whole inventory"
     );
+    assert_eq!(p.facts_written, 1, "the same facts are not written again");
     // Deltas go on against what the server has.
     p.inventory = inv(&[("bash", "5.3")]);
     p.advance(INVENTORY_INTERVAL);
