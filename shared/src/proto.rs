@@ -102,6 +102,18 @@ pub enum AgentMessage {
         /// credentials (never a name the user typed).
         user: String,
     },
+    /// The first report of a session, from an agent whose inventory is,
+    /// by content hash, one the server acknowledged before (in an
+    /// earlier session), with nothing the server keeps outside the hash
+    /// changed either (what was not collected, who is logged in): the
+    /// hash alone, instead of the whole document after every reconnect.
+    /// Answered by [`ServerMessage::InventoryAck`] with this hash when
+    /// the server's stored inventory has it ("have it": later deltas use
+    /// it as their base), or by [`ServerMessage::InventoryRequest`] for
+    /// the whole document. A server older than this message closes the
+    /// connection with [`close_code::PROTOCOL`] before answering it; the
+    /// agent then reports deltas after reconnecting to it instead.
+    InventoryHash(crate::inventory::ContentHash),
 }
 
 /// An end user's help request, relayed by the agent.
@@ -340,6 +352,8 @@ mod tests {
                 })
             }),
             Just(AgentMessage::Heartbeat),
+            any::<[u8; 32]>()
+                .prop_map(|h| AgentMessage::InventoryHash(crate::inventory::ContentHash(h))),
         ]
     }
 

@@ -22,6 +22,7 @@ pub mod fleet;
 pub mod operators;
 pub mod postgres;
 pub mod smtp;
+pub mod storm;
 pub mod webdriver;
 
 /// Path of a workspace binary built by `cargo test --workspace`.

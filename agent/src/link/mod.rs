@@ -25,6 +25,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tracing::warn;
 
 use crate::help::HelpInbox;
+use crate::report::InventoryReporter;
 use crate::state::AgentState;
 use crate::tls::{ClientIdentity, client_config, server_name};
 
@@ -34,6 +35,11 @@ mod session;
 pub mod state;
 
 pub use enroll::enroll;
+
+/// The file in the state directory that keeps the inventory the server
+/// last acknowledged (its hash and wire form), so that a restarted agent
+/// resumes with the hash alone.
+const BASE_FILE: &str = "inventory.base";
 
 /// How long to wait for the server's answer to a hello or an enrollment.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -210,13 +216,24 @@ pub async fn run_with_help(
     let mut backoff = Backoff::new(options.backoff_base, options.backoff_cap);
     let (jobs, mut job_events) =
         crate::jobs::Jobs::open(&state.dir, state.identity.trusted_publishers.clone())?;
+    // What the server acknowledged, kept from one session to the next
+    // and, in the state directory, from one run to the next.
+    let base_file = state.dir.join(BASE_FILE);
+    let mut reporter = match std::fs::read(&base_file) {
+        Ok(bytes) => InventoryReporter::from_base_file(&bytes),
+        Err(_) => InventoryReporter::new(),
+    };
     tokio::pin!(shutdown);
     loop {
         match session(
             &server,
             config.clone(),
             &mut backoff,
-            options.inventory_interval,
+            session::Reporting {
+                interval: options.inventory_interval,
+                reporter: &mut reporter,
+                base_file: &base_file,
+            },
             (&jobs, &mut job_events),
             &mut help,
             shutdown.as_mut(),
@@ -241,7 +258,7 @@ async fn session(
     server: &str,
     config: quinn::ClientConfig,
     backoff: &mut Backoff,
-    inventory_interval: Duration,
+    reporting: session::Reporting<'_>,
     jobs: session::JobsLink<'_>,
     help: &mut Option<HelpInbox>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -254,7 +271,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = session::converse(&conn, backoff, inventory_interval, jobs.0, jobs.1, help) => end,
+        end = session::converse(&conn, backoff, reporting, jobs.0, jobs.1, help) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     jobs.0.set_connection(None);

@@ -4,6 +4,7 @@
 //! feeds events and whose effects it carries out.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -13,6 +14,7 @@ use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::{ServerMessage, close_code};
 use quinn::{Connection, SendStream};
 use tokio::sync::oneshot;
+use tracing::warn;
 
 use super::state::{Effect, Ending, Event, JobCommand, State, Timer};
 use super::{ANSWER_TIMEOUT, SessionEnd};
@@ -20,6 +22,7 @@ use crate::facts;
 use crate::help::HelpInbox;
 use crate::help::portal::Asked;
 use crate::jobs::{JobEvent, Jobs};
+use crate::report::InventoryReporter;
 
 /// How long the diagnostic attached to a help request may run.
 const HELP_DIAGNOSTIC_LIMIT: Duration = Duration::from_secs(20);
@@ -57,6 +60,8 @@ struct Io<'a> {
     tx: SendStream,
     backoff: &'a mut Backoff,
     jobs: &'a Jobs,
+    /// Where the acknowledged inventory is kept between runs.
+    base_file: &'a Path,
     timers: [Option<Instant>; 2],
     /// Where the answer to the help request being forwarded goes.
     reply: Option<oneshot::Sender<Result<i64, String>>>,
@@ -110,6 +115,16 @@ impl Io<'_> {
                     None
                 }
                 Effect::Jobs(JobCommand::Outbox) => Some(Event::Outbox(self.jobs.outbox())),
+                Effect::KeepBase(bytes) => {
+                    // Lost, the next run starts with a whole report: say
+                    // so, and go on.
+                    if let Err(e) =
+                        deskhand_net::files::write_file_atomic(self.base_file, &bytes, true)
+                    {
+                        warn!(path = %self.base_file.display(), error = %format!("{e:#}"), "cannot keep the acknowledged inventory; the next run reports it whole");
+                    }
+                    None
+                }
                 Effect::Online => {
                     self.backoff.reset();
                     self.jobs.set_connection(Some(self.conn.clone()));
@@ -170,29 +185,48 @@ impl Io<'_> {
     }
 }
 
+/// How a session reports its inventory, lent by the run loop.
+pub(super) struct Reporting<'a> {
+    /// How often, on schedule.
+    pub(super) interval: Duration,
+    /// What the sessions before had acknowledged; it holds this
+    /// session's at the end.
+    pub(super) reporter: &'a mut InventoryReporter,
+    /// Where a new acknowledged base is also written.
+    pub(super) base_file: &'a Path,
+}
+
+/// Runs one session on `conn`.
 pub(super) async fn converse(
     conn: &Connection,
     backoff: &mut Backoff,
-    inventory_interval: Duration,
+    Reporting {
+        interval: inventory_interval,
+        reporter,
+        base_file,
+    }: Reporting<'_>,
     jobs: &Jobs,
     job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
     help: &mut Option<HelpInbox>,
 ) -> SessionEnd {
+    let (mut state, effects) =
+        State::resume(inventory_interval, facts::hello(), std::mem::take(reporter));
     let result: Result<SessionEnd> = async {
+        let state = &mut state;
         let (tx, mut rx) = conn.open_bi().await?;
-        let (mut state, effects) = State::start(inventory_interval, facts::hello());
         let mut io = Io {
             conn,
             tx,
             backoff,
             jobs,
+            base_file,
             timers: [None; 2],
             reply: None,
             waiting: HashMap::new(),
             portal_reply: None,
             portal_waiting: HashMap::new(),
         };
-        if let Some(end) = io.carry_out(&mut state, effects).await? {
+        if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
         let mut decoder = FrameDecoder::default();
@@ -204,7 +238,7 @@ pub(super) async fn converse(
             bail!("unexpected answer to the hello: None");
         };
         let effects = state.handle(Event::Message(answer), now());
-        if let Some(end) = io.carry_out(&mut state, effects).await? {
+        if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
         let _online = help.as_ref().map(HelpInbox::online);
@@ -246,13 +280,19 @@ pub(super) async fn converse(
             };
             for event in events {
                 let effects = state.handle(event, now());
-                if let Some(end) = io.carry_out(&mut state, effects).await? {
+                if let Some(end) = io.carry_out(state, effects).await? {
                     return Ok(end);
                 }
             }
         }
     }
     .await;
+    let protocol_close = matches!(
+        conn.close_reason(),
+        Some(quinn::ConnectionError::ApplicationClosed(close))
+            if close.error_code == close_code::PROTOCOL.into()
+    );
+    *reporter = state.end(protocol_close);
     match result {
         Ok(end) => end,
         Err(e) => match conn.close_reason() {

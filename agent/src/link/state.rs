@@ -5,8 +5,10 @@
 //! jobs and the clock, carries the effects out and feeds the answers back.
 //!
 //! It gathers the small types that decide: the inventory reporter (full
-//! first, then deltas against what the server acknowledged) and the help
-//! requests being forwarded. The job ledger and its outbox stay with
+//! first, then deltas against what the server acknowledged; handed from
+//! one session to the next, so a reconnecting agent whose inventory did
+//! not change sends its content hash alone) and the help requests being
+//! forwarded. The job ledger and its outbox stay with
 //! [`crate::jobs::Jobs`], which outlives sessions; the state asks for the
 //! outbox when the server welcomes the agent.
 
@@ -106,6 +108,10 @@ pub enum Effect {
         /// The link, or why there is none.
         answer: Result<String, String>,
     },
+    /// The server acknowledged a new inventory: keep this
+    /// ([`InventoryReporter::base_file`]) in the state directory, so the
+    /// agent's next run resumes from it.
+    KeepBase(Vec<u8>),
     /// Fire [`Event::Timer`] at this instant (replacing an earlier one).
     SetTimer(Timer, Instant),
     /// The session is over.
@@ -141,6 +147,10 @@ pub struct State {
     /// Set by the welcome.
     heartbeat: Option<Duration>,
     reporter: InventoryReporter,
+    /// Whether the session's first report went out.
+    reported: bool,
+    /// A hash-only report went out and is not answered yet.
+    hash_unanswered: bool,
     /// Whether the scheduled reports are set going.
     scheduled: bool,
     /// The help request being forwarded: its words and requester, while
@@ -153,10 +163,23 @@ impl State {
     /// A session that reports its inventory every `inventory_interval`
     /// (a delta when it can); its first effect is the hello.
     pub fn start(inventory_interval: Duration, hello: Hello) -> (Self, Vec<Effect>) {
+        Self::resume(inventory_interval, hello, InventoryReporter::new())
+    }
+
+    /// [`State::start`] with the reporter an earlier session handed back
+    /// ([`State::end`]): what the server acknowledged then is the base
+    /// of this session's first report.
+    pub fn resume(
+        inventory_interval: Duration,
+        hello: Hello,
+        reporter: InventoryReporter,
+    ) -> (Self, Vec<Effect>) {
         let state = State {
             inventory_interval: inventory_interval.max(Duration::from_secs(1)),
             heartbeat: None,
-            reporter: InventoryReporter::new(),
+            reporter,
+            reported: false,
+            hash_unanswered: false,
             scheduled: false,
             asking: None,
             next_request: 0,
@@ -167,6 +190,22 @@ impl State {
     /// Whether the server welcomed the agent.
     pub fn is_open(&self) -> bool {
         self.heartbeat.is_some()
+    }
+
+    /// The session is over: its reporter, for the next one.
+    /// `protocol_close` says the server closed the connection as a
+    /// protocol error: if a hash-only report was waiting for its answer,
+    /// the server does not know that message, and the next sessions
+    /// resume with deltas.
+    pub fn end(self, protocol_close: bool) -> InventoryReporter {
+        let mut reporter = self.reporter;
+        if protocol_close && self.hash_unanswered {
+            warn!(
+                "the server does not take an inventory hash (an older release); reporting deltas after reconnecting"
+            );
+            reporter.hash_refused();
+        }
+        reporter
     }
 
     /// Decides what `event`, at `now`, calls for.
@@ -186,8 +225,19 @@ impl State {
                 Effect::SetTimer(Timer::Inventory, now + self.inventory_interval),
             ],
             Event::Collected { inventory, full } => {
-                let report = self.reporter.report(*inventory, full);
-                let mut effects = vec![Effect::Send(AgentMessage::Inventory(report))];
+                let msg = if self.reported || full {
+                    AgentMessage::Inventory(self.reporter.report(*inventory, full))
+                } else {
+                    self.reporter.resume(*inventory)
+                };
+                self.reported = true;
+                self.hash_unanswered = matches!(msg, AgentMessage::InventoryHash(_));
+                if self.hash_unanswered {
+                    info!(
+                        "the inventory is the one the server acknowledged before: sending its hash alone"
+                    );
+                }
+                let mut effects = vec![Effect::Send(msg)];
                 if !self.scheduled {
                     // The schedule starts once the first report is out.
                     self.scheduled = true;
@@ -267,7 +317,11 @@ impl State {
                     Effect::SetTimer(Timer::Heartbeat, now + every),
                     // Results kept while the server was unreachable go first.
                     Effect::Jobs(JobCommand::Outbox),
-                    Effect::Collect { full: true },
+                    // With a base from an earlier session, the hash or a
+                    // delta ([`InventoryReporter::resume`]).
+                    Effect::Collect {
+                        full: !self.reporter.has_base(),
+                    },
                 ]
             }
             ServerMessage::Refused(r) => vec![Effect::End(match r.reason {
@@ -283,8 +337,20 @@ impl State {
     fn on_message(&mut self, msg: ServerMessage) -> Vec<Effect> {
         match msg {
             ServerMessage::InventoryAck(hash) => {
+                if std::mem::take(&mut self.hash_unanswered) {
+                    info!(%hash, "the server has this inventory");
+                }
+                let before = self.reporter.base_hash();
                 self.reporter.acknowledged(hash);
-                Vec::new()
+                match self.reporter.base_hash() {
+                    Some(now) if Some(now) != before => self
+                        .reporter
+                        .base_file()
+                        .map(Effect::KeepBase)
+                        .into_iter()
+                        .collect(),
+                    _ => Vec::new(),
+                }
             }
             ServerMessage::HelpAnswer(a) => {
                 let answer = match (a.ticket, a.error) {
@@ -307,7 +373,12 @@ impl State {
                 };
                 vec![Effect::PortalAnswered { request_id, answer }]
             }
-            ServerMessage::InventoryRequest { full } => vec![Effect::Collect { full }],
+            ServerMessage::InventoryRequest { full } => {
+                if std::mem::take(&mut self.hash_unanswered) {
+                    info!("the server asks for the whole inventory instead of its hash");
+                }
+                vec![Effect::Collect { full }]
+            }
             ServerMessage::Job(order) => vec![Effect::Jobs(JobCommand::Order(*order))],
             ServerMessage::JobCancel { job_id } => vec![Effect::Jobs(JobCommand::Cancel(job_id))],
             ServerMessage::JobAck { job_id } => vec![Effect::Jobs(JobCommand::Ack(job_id))],
@@ -322,7 +393,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deskhand_shared::proto::{PROTOCOL_VERSION, Refusal};
+    use deskhand_shared::proto::{InventoryReport, PROTOCOL_VERSION, Refusal};
 
     fn hello() -> Hello {
         Hello {
@@ -390,5 +461,78 @@ mod tests {
                 Effect::Collect { full: true },
             ] if *at == t0 + Duration::from_secs(1)
         ));
+    }
+
+    fn welcome() -> Event {
+        Event::Message(ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            server_version: "0.0.0".into(),
+            agent_id: "a".into(),
+            heartbeat_secs: 30,
+        }))
+    }
+
+    /// A session that reported `inv` and had it acknowledged, ended.
+    fn acknowledged(inv: &Inventory) -> InventoryReporter {
+        let t0 = Instant::now();
+        let (mut s, _) = State::start(Duration::from_secs(60), hello());
+        s.handle(welcome(), t0);
+        s.handle(
+            Event::Collected {
+                inventory: Box::new(inv.clone()),
+                full: true,
+            },
+            t0,
+        );
+        let effects = s.handle(
+            Event::Message(ServerMessage::InventoryAck(inv.content_hash())),
+            t0,
+        );
+        assert!(
+            matches!(effects.as_slice(), [Effect::KeepBase(_)]),
+            "a new base is kept for the next run: {effects:?}"
+        );
+        s.end(false)
+    }
+
+    #[test]
+    fn a_reconnecting_agent_sends_its_hash_and_an_old_server_gets_deltas() {
+        let inv = crate::testkit::inv(&[("bash", "5.2")]);
+        let hash = inv.content_hash();
+        let t0 = Instant::now();
+        let first_report = |reporter| {
+            let (mut s, _) = State::resume(Duration::from_secs(60), hello(), reporter);
+            let effects = s.handle(welcome(), t0);
+            assert!(
+                matches!(effects.last(), Some(Effect::Collect { full: false })),
+                "{effects:?}"
+            );
+            let effects = s.handle(
+                Event::Collected {
+                    inventory: Box::new(inv.clone()),
+                    full: false,
+                },
+                t0,
+            );
+            let Some(Effect::Send(msg)) = effects.into_iter().next() else {
+                panic!("no report");
+            };
+            (s, msg)
+        };
+        let (s, msg) = first_report(acknowledged(&inv));
+        assert_eq!(msg, AgentMessage::InventoryHash(hash));
+        // Closed on a protocol error before an answer: an older server.
+        let (_, msg) = first_report(s.end(true));
+        assert!(
+            matches!(msg, AgentMessage::Inventory(InventoryReport::Delta(_))),
+            "{msg:?}"
+        );
+        // A protocol close once the hash was answered says nothing of it.
+        let (mut s, msg) = first_report(acknowledged(&inv));
+        assert_eq!(msg, AgentMessage::InventoryHash(hash));
+        let effects = s.handle(Event::Message(ServerMessage::InventoryAck(hash)), t0);
+        assert!(effects.is_empty(), "the same base: {effects:?}");
+        let (_, msg) = first_report(s.end(true));
+        assert_eq!(msg, AgentMessage::InventoryHash(hash));
     }
 }

@@ -487,6 +487,7 @@ async fn handle(incoming: Incoming, unverified: AddressSlot, ctx: &LinkContext) 
         | AgentMessage::JobUpdate(_)
         | AgentMessage::Fetch(_)
         | AgentMessage::HelpRequest(_)
+        | AgentMessage::InventoryHash(_)
         | AgentMessage::PortalLinkRequest { .. } => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",

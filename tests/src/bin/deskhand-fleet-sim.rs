@@ -6,6 +6,16 @@
 //! timings as `key=value` lines. While it holds them, every job order an
 //! agent receives is answered at once with a small succeeded result, for
 //! `bench/fanout-sim.sh`.
+//!
+//! With `SIM_STORM=1` (`bench/storm.sh`) each enrolled agent lives as a
+//! real one instead ([`deskhand_tests::storm`]): connects, reports in
+//! full, heartbeats, and reconnects after the agent's backoff when the
+//! server goes away, then sends its inventory hash alone
+//! (`SIM_ALWAYS_FULL=1`: its whole inventory, as agents did before);
+//! `SIM_CHANGED=K` agents upgrade three packages while the server is
+//! away and send a delta. Once every agent is current it prints
+//! `all_connected`, waits for the server to go away, and prints how long
+//! the fleet took to be back online and current, and what it sent.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -521,6 +531,9 @@ async fn main() -> Result<()> {
         p99(&mut latencies).as_secs_f64() * 1e3
     );
 
+    if std::env::var("SIM_STORM").is_ok_and(|v| v == "1") {
+        return storm(&args, endpoint, identities).await;
+    }
     // Sessions, all held at once.
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -588,6 +601,93 @@ async fn main() -> Result<()> {
     }
     println!("still_connected={still}");
     println!("jobs_answered={jobs}");
+    endpoint.wait_idle().await;
+    Ok(())
+}
+
+/// The restart storm: every agent lives as a real one (see the module
+/// docs); prints `key=value` lines.
+async fn storm(
+    args: &Args,
+    endpoint: Arc<quinn::Endpoint>,
+    identities: Vec<(String, String)>,
+) -> Result<()> {
+    use deskhand_tests::storm::{Behaviour, Fleet, Machine, run};
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let changed = env("SIM_CHANGED").unwrap_or(0);
+    let behaviour = Arc::new(Behaviour {
+        server: args.agents_addr,
+        heartbeat: args.heartbeat,
+        always_full: std::env::var("SIM_ALWAYS_FULL").is_ok_and(|v| v == "1"),
+        backoff: (Duration::from_secs(1), Duration::from_secs(60)),
+    });
+    let (fp, packages) = (args.fingerprint.clone(), args.packages);
+    // Off the clock and off the runtime's threads, as in the other modes.
+    let machines = tokio::task::spawn_blocking(move || {
+        identities
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key_pem, cert_pem))| {
+                let identity = (
+                    vec![CertificateDer::from_pem_slice(cert_pem.as_bytes())?],
+                    PrivateKeyDer::from_pem_slice(key_pem.as_bytes())?,
+                );
+                let inventory = deskhand_shared::inventory::synthetic(*FIRST + i, packages);
+                Machine::new(
+                    i,
+                    client_config(&fp, Some(identity))?,
+                    hello(i),
+                    inventory,
+                    i < changed,
+                )
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await??;
+    let count = machines.len();
+    let (told_tx, told_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handshakes = Arc::new(Semaphore::new(args.in_flight.min(512)));
+    let mut tasks = Vec::with_capacity(count);
+    for m in machines {
+        tasks.push(tokio::spawn(run(
+            m,
+            endpoint.clone(),
+            behaviour.clone(),
+            handshakes.clone(),
+            told_tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    drop(told_tx);
+    let mut fleet = Fleet::new(count, told_rx);
+    let settled = fleet.settled(Duration::from_secs(1800)).await?;
+    println!("settled_ms={}", settled.as_millis());
+    println!("all_connected");
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let storm = fleet.storm(args.hold).await?;
+    let (online, current) = fleet.standing();
+    let ms = |d: Option<Duration>| d.map_or("-".to_string(), |d| d.as_millis().to_string());
+    println!("storm_online={online}");
+    println!("storm_current={current}");
+    println!("storm_all_online_ms={}", ms(storm.all_online));
+    println!("storm_all_current_ms={}", ms(storm.all_current));
+    println!("storm_full_reports={}", storm.full);
+    println!("storm_hash_reports={}", storm.hash);
+    println!("storm_delta_reports={}", storm.delta);
+    println!("storm_retries={}", storm.retries);
+    println!("storm_done");
+    std::io::stdout().flush()?;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    endpoint.close(0u32.into(), b"done");
     endpoint.wait_idle().await;
     Ok(())
 }

@@ -98,7 +98,7 @@ pub(super) async fn session(
             outbox: control_rx,
             jobs_changed,
         },
-        hello,
+        (hello, stored_facts(&agent)),
         &agent.id,
         session_id,
         ctx,
@@ -116,6 +116,19 @@ pub(super) async fn session(
     }
     info!(agent_id = %agent.id, "agent disconnected");
     result
+}
+
+/// The facts the store holds from an agent's last hello, as a hello.
+fn stored_facts(agent: &crate::store::AgentRecord) -> Hello {
+    Hello {
+        protocol_version: 0,
+        agent_version: agent.agent_version.clone(),
+        hostname: agent.hostname.clone(),
+        os_name: agent.os_name.clone(),
+        os_version: agent.os_version.clone(),
+        kernel_version: agent.kernel_version.clone(),
+        arch: agent.arch.clone(),
+    }
 }
 
 /// The control stream of a session, and the queue of messages for it.
@@ -277,6 +290,23 @@ impl<'a> Io<'a> {
                     random: deskhand_net::backoff::random(),
                 })
             }
+            Request::CheckHash { hash, wait } => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                let id = agent_id.to_string();
+                let held = ctx
+                    .store
+                    .read(move |r| r.inventory_hash(&id))
+                    .await
+                    .map(|stored| stored.is_some_and(|s| s == hash.to_hex()))
+                    .map_err(|e| format!("store: {e}"));
+                Some(Event::HashChecked {
+                    hash,
+                    held,
+                    random: deskhand_net::backoff::random(),
+                })
+            }
             Request::JobUpdate(update) => {
                 let finished = matches!(update.progress, JobProgress::Finished(_));
                 let applied = ctx
@@ -326,13 +356,14 @@ impl<'a> Io<'a> {
 async fn run_session(
     conn: &Connection,
     control: Control<'_>,
-    hello: Hello,
+    (hello, stored_facts): (Hello, Hello),
     agent_id: &str,
     session_id: u64,
     ctx: &LinkContext,
 ) -> Result<()> {
     let hostname = hello.hostname.clone();
     let settings = Settings {
+        stored_facts: Some(stored_facts),
         agent_id: agent_id.to_string(),
         heartbeat_secs: ctx.heartbeat_secs,
         max_jobs: ctx.max_jobs_per_agent,

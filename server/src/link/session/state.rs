@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deskhand_shared::inventory::ContentHash;
 use deskhand_shared::jobs::{JobOrder, JobProgress, JobUpdate};
 use deskhand_shared::proto::{
     AgentMessage, Hello, HelpAnswer, HelpRequest, InventoryReport, PROTOCOL_VERSION, ServerMessage,
@@ -59,6 +60,16 @@ pub(crate) enum Event {
     Ingested {
         /// What became of the report.
         outcome: Outcome,
+        /// Jitter for [`AskAgain`].
+        random: u64,
+    },
+    /// The answer to [`Request::CheckHash`].
+    HashChecked {
+        /// The hash the agent sent.
+        hash: ContentHash,
+        /// Whether the asset's stored inventory has it; `Err` when the
+        /// store could not say.
+        held: Result<bool, String>,
         /// Jitter for [`AskAgain`].
         random: u64,
     },
@@ -126,6 +137,14 @@ pub(crate) enum Request {
         /// How long to hold it first.
         wait: Duration,
     },
+    /// Compare an agent's inventory hash with the asset's stored one
+    /// after `wait` (paced as a delta); answered by [`Event::HashChecked`].
+    CheckHash {
+        /// The agent's hash.
+        hash: ContentHash,
+        /// How long to hold it first.
+        wait: Duration,
+    },
     /// Apply a job's progress; answered by [`Event::JobUpdateApplied`]
     /// unless it is output.
     JobUpdate(JobUpdate),
@@ -146,6 +165,9 @@ pub(crate) enum Request {
 pub(crate) struct Settings {
     /// The agent's id.
     pub(crate) agent_id: String,
+    /// The facts the store holds from the agent's last hello (its
+    /// protocol version is not stored), if known.
+    pub(crate) stored_facts: Option<Hello>,
     /// Heartbeat interval told to the agent.
     pub(crate) heartbeat_secs: u32,
     /// Most jobs the agent runs at a time.
@@ -170,8 +192,8 @@ pub(crate) struct State {
 
 impl State {
     /// A session for an accepted hello: its first effects are storing
-    /// the agent's facts, the welcome and an immediate look for jobs that
-    /// waited for this agent.
+    /// the agent's facts (unless the store has them), the welcome and an
+    /// immediate look for jobs that waited for this agent.
     pub(crate) fn start(settings: Settings, hello: Hello, now: Instant) -> (Self, Vec<Effect>) {
         let welcome = ServerMessage::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,
@@ -189,11 +211,31 @@ impl State {
             sent: HashSet::new(),
             queued: Vec::new(),
         };
-        let effects = vec![
-            Effect::Store(Request::UpdateFacts(hello)),
-            Effect::Send(welcome),
-            Effect::SetTimer(Timer::JobPoll, now),
-        ];
+        // An agent that reconnects (10,000 after a server restart) has
+        // the facts the store holds: no write for them.
+        let same = |s: &Hello| {
+            (
+                &s.agent_version,
+                &s.hostname,
+                &s.os_name,
+                &s.os_version,
+                &s.kernel_version,
+                &s.arch,
+            ) == (
+                &hello.agent_version,
+                &hello.hostname,
+                &hello.os_name,
+                &hello.os_version,
+                &hello.kernel_version,
+                &hello.arch,
+            )
+        };
+        let mut effects = Vec::with_capacity(3);
+        if !state.settings.stored_facts.as_ref().is_some_and(same) {
+            effects.push(Effect::Store(Request::UpdateFacts(hello)));
+        }
+        effects.push(Effect::Send(welcome));
+        effects.push(Effect::SetTimer(Timer::JobPoll, now));
         (state, effects)
     }
 
@@ -251,6 +293,22 @@ impl State {
                     vec![Effect::SetTimer(Timer::AskAgain, now + wait)]
                 }
             },
+            Event::HashChecked { hash, held, random } => match held {
+                // "Have it": the agent goes on with deltas against it.
+                Ok(true) => {
+                    self.ask_again.stored();
+                    vec![Effect::Send(ServerMessage::InventoryAck(hash))]
+                }
+                Ok(false) => vec![Effect::Send(ServerMessage::InventoryRequest { full: true })],
+                Err(why) => {
+                    // Asked for in full later, like a report the server
+                    // failed to store: a failing store is not also
+                    // flooded with whole inventories.
+                    let wait = self.ask_again.failed(true, random);
+                    warn!(%agent_id, error = %why, retry_in = ?wait, "cannot check the agent's inventory hash; the server asks for its inventory later");
+                    vec![Effect::SetTimer(Timer::AskAgain, now + wait)]
+                }
+            },
             Event::JobUpdateApplied {
                 job_id,
                 finished,
@@ -300,6 +358,11 @@ impl State {
                     wire_len,
                     wait,
                 })]
+            }
+            AgentMessage::InventoryHash(hash) => {
+                // One read, paced like a delta.
+                let wait = self.pacer.delay(now, false);
+                vec![Effect::Store(Request::CheckHash { hash, wait })]
             }
             AgentMessage::JobUpdate(update) => {
                 if let JobProgress::Output { stderr, text } = &update.progress {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use deskhand_agent::jobs::JobEvent;
 use deskhand_agent::jobs::ledger::{Decision, Ledger};
 use deskhand_agent::link::state as agent;
+use deskhand_agent::report::InventoryReporter;
 use deskhand_shared::diag::DiagResult;
 use deskhand_shared::inventory::{ContentHash, Inventory};
 use deskhand_shared::jobs::{
@@ -51,6 +52,7 @@ fn kind_of_agent(msg: &AgentMessage) -> String {
         AgentMessage::Heartbeat => "heartbeat".into(),
         AgentMessage::Inventory(InventoryReport::Full(_)) => "full".into(),
         AgentMessage::Inventory(InventoryReport::Delta(_)) => "delta".into(),
+        AgentMessage::InventoryHash(_) => "hash".into(),
         AgentMessage::JobUpdate(u) => format!("update {} {}", u.job_id, progress(&u.progress)),
         AgentMessage::HelpRequest(r) => format!("help {}", r.request_id),
         other => format!("{other:?}"),
@@ -86,6 +88,12 @@ struct Pair {
     unix: i64,
     server: Option<State>,
     agent: Option<agent::State>,
+    /// What the agent's sessions acknowledged, between two of them.
+    reporter: Option<InventoryReporter>,
+    /// The facts the store holds from the agent's last hello.
+    facts: Option<Hello>,
+    /// How many times the store was asked to write them.
+    facts_written: usize,
     to_server: VecDeque<AgentMessage>,
     to_agent: VecDeque<ServerMessage>,
     server_timers: HashMap<Timer, Instant>,
@@ -116,6 +124,9 @@ impl Pair {
             unix: 1_700_000_000,
             server: None,
             agent: None,
+            reporter: None,
+            facts: None,
+            facts_written: 0,
             to_server: VecDeque::new(),
             to_agent: VecDeque::new(),
             server_timers: HashMap::new(),
@@ -136,7 +147,8 @@ impl Pair {
 
     /// A new connection: the agent says hello, the server welcomes it.
     fn connect(&mut self) {
-        let (state, effects) = agent::State::start(INVENTORY_INTERVAL, hello());
+        let reporter = self.reporter.take().unwrap_or_default();
+        let (state, effects) = agent::State::resume(INVENTORY_INTERVAL, hello(), reporter);
         self.agent = Some(state);
         self.run_agent(effects);
         self.pump();
@@ -145,7 +157,7 @@ impl Pair {
     /// The connection is lost: both sessions end, frames in flight too.
     fn disconnect(&mut self) {
         self.server = None;
-        self.agent = None;
+        self.reporter = self.agent.take().map(|a| a.end(false));
         self.to_server.clear();
         self.to_agent.clear();
         self.server_timers.clear();
@@ -160,6 +172,7 @@ impl Pair {
                 let effects = match (&mut self.server, msg) {
                     (None, AgentMessage::Hello(hello)) => {
                         let settings = Settings {
+                            stored_facts: self.facts.clone(),
                             agent_id: "agent-1".into(),
                             heartbeat_secs: 30,
                             max_jobs: 1,
@@ -261,7 +274,11 @@ impl Pair {
     /// The store, faked: one asset's inventory hash and its job targets.
     fn store(&mut self, request: Request) -> Option<Event> {
         match request {
-            Request::UpdateFacts(_) => None,
+            Request::UpdateFacts(hello) => {
+                self.facts = Some(hello);
+                self.facts_written += 1;
+                None
+            }
             Request::PendingJobs => Some(Event::PendingJobs(self.jobs.clone())),
             Request::Order(job_id) => Some(Event::Order {
                 order: Ok(Arc::new(JobOrder {
@@ -297,6 +314,14 @@ impl Pair {
                     }
                 };
                 Some(Event::Ingested { outcome, random: 0 })
+            }
+            Request::CheckHash { hash, wait } => {
+                self.tick_to(self.now + wait);
+                Some(Event::HashChecked {
+                    hash,
+                    held: Ok(self.stored == Some(hash)),
+                    random: 0,
+                })
             }
             Request::JobUpdate(JobUpdate { job_id, progress }) => {
                 let finished = matches!(progress, JobProgress::Finished(_));
@@ -388,7 +413,7 @@ impl Pair {
                         .collect();
                     self.agent_event(agent::Event::Outbox(updates));
                 }
-                E::Online | E::HelpSent(_) | E::PortalSent(_) => {}
+                E::Online | E::HelpSent(_) | E::PortalSent(_) | E::KeepBase(_) => {}
                 E::PortalAnswered { request_id, answer } => {
                     self.portal_answers.push((request_id, answer));
                 }
@@ -476,6 +501,69 @@ fn later_reports_are_deltas_against_the_acknowledged_inventory() {
         "{frames:?}"
     );
     assert_eq!(p.stored, Some(p.inventory.clone().canonicalize_and_hash()));
+}
+
+#[test]
+fn a_reconnecting_agent_that_changed_nothing_sends_its_hash_and_goes_on_with_deltas() {
+    let mut p = Pair::new();
+    p.connect();
+    p.frames();
+    p.disconnect();
+    p.advance(Duration::from_secs(10));
+    p.connect();
+    assert_eq!(
+        p.frames(),
+        ["> hello", "< welcome", "> hash", "< ack"],
+        "the server has it: a hash, not the whole inventory"
+    );
+    assert_eq!(p.facts_written, 1, "the same facts are not written again");
+    // Deltas go on against what the server has.
+    p.inventory = inv(&[("bash", "5.3")]);
+    p.advance(INVENTORY_INTERVAL);
+    let frames = p.frames_but_heartbeats();
+    assert!(
+        frames.ends_with(&["> delta".to_string(), "< ack".to_string()]),
+        "{frames:?}"
+    );
+    assert_eq!(p.stored, Some(p.inventory.clone().canonicalize_and_hash()));
+}
+
+#[test]
+fn a_reconnecting_agent_whose_hash_the_server_lacks_sends_the_whole_inventory() {
+    let mut p = Pair::new();
+    p.connect();
+    p.disconnect();
+    // The server lost what it stored (restored from an older backup).
+    p.stored = Some(inv(&[("bash", "5.1")]).content_hash());
+    p.connect();
+    assert_eq!(
+        p.frames(),
+        [
+            "> hello",
+            "< welcome",
+            "> full",
+            "< ack",
+            "> hello",
+            "< welcome",
+            "> hash",
+            "< request full=true",
+            "> full",
+            "< ack"
+        ],
+    );
+    assert_eq!(p.stored, Some(p.inventory.content_hash()));
+}
+
+#[test]
+fn a_machine_that_changed_while_disconnected_sends_a_delta_when_it_reconnects() {
+    let mut p = Pair::new();
+    p.connect();
+    p.frames();
+    p.disconnect();
+    p.inventory = inv(&[("bash", "5.2"), ("curl", "8.0")]);
+    p.connect();
+    assert_eq!(p.frames(), ["> hello", "< welcome", "> delta", "< ack"]);
+    assert_eq!(p.stored, Some(p.inventory.content_hash()));
 }
 
 #[test]
@@ -603,11 +691,11 @@ fn results_kept_while_disconnected_are_resent_after_reconnecting() {
             "> hello",
             "< welcome",
             "> update j1 succeeded",
-            "> full",
+            "> hash",
             "< job ack j1",
             "< ack"
         ],
-        "the outbox goes first, before the new session's full report"
+        "the outbox goes first, before the new session's report: the hash of an unchanged inventory"
     );
     assert!(p.ledger.outbox().is_empty());
     assert!(p.jobs.is_empty(), "the job is finished on the server");
