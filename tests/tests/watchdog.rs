@@ -86,9 +86,21 @@ fn stale_reason(asset: &Value, category: &str) -> String {
         .unwrap_or_else(|| panic!("{category} is not shown as not collected: {asset}"))
 }
 
+/// Whether process `pid` is gone (or a zombie nobody reaped: it runs
+/// nothing).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
 /// The agent's worker processes still running (its children that say
 /// `worker`).
-fn workers_of(agent_pid: u32) -> Vec<String> {
+fn workers_of(agent_pid: u32) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let dir = entry.path();
@@ -102,7 +114,8 @@ fn workers_of(agent_pid: u32) -> Vec<String> {
         let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if ppid == Some(agent_pid) && cmdline.contains(" worker ") {
-            found.push(cmdline);
+            let pid = entry.file_name().to_string_lossy().parse().unwrap_or(0);
+            found.push((pid, cmdline));
         }
     }
     found
@@ -128,7 +141,7 @@ fn runaway_collectors_and_checks_are_stopped_and_the_agent_keeps_serving() {
     std::fs::write(&config, CONFIG).expect("config");
     let faults = tmp.path().join("faults");
     set_faults(&faults, "");
-    let run = agent
+    let mut run = agent
         .run_with_env(&[
             ("DESKHAND_AGENT_CONFIG", config.to_str().expect("utf-8")),
             ("DESKHAND_AGENT_FAULTS", faults.to_str().expect("utf-8")),
@@ -255,6 +268,7 @@ fn runaway_collectors_and_checks_are_stopped_and_the_agent_keeps_serving() {
     // 4. After the denylist both run again, and everything is current.
     set_faults(&faults, "");
     let until = storage_stopped.max(dpkg_stopped) + DENYLIST;
+
     std::thread::sleep(until.saturating_duration_since(Instant::now()));
     let asset = refresh(&server, &id);
     assert!(
@@ -268,6 +282,25 @@ fn runaway_collectors_and_checks_are_stopped_and_the_agent_keeps_serving() {
         volume_count
     );
     assert!(server.is_online(&id));
+
+    // 5. The agent killed while a worker spins: the worker goes with it.
+    set_faults(&faults, "collector dpkg spin\n");
+    let out = server.cli(&["assets", "refresh", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let workers = wait_for(WAIT, "a worker spinning in dpkg", || {
+        let w = workers_of(run.pid());
+        (!w.is_empty()).then_some(w)
+    });
+    run.kill();
+    wait_for(
+        Duration::from_secs(10),
+        "the orphaned worker to end",
+        || workers.iter().all(|(pid, _)| gone(*pid)).then_some(()),
+    );
     eprintln!(
         "watchdog test: {:.1}s in all",
         test_started.elapsed().as_secs_f64()

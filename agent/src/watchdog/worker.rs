@@ -255,6 +255,13 @@ pub fn serve(
     memory_limit: Option<u64>,
 ) -> Result<()> {
     set_rlimits(cpu_limit, memory_limit)?;
+    // An agent killed while its worker runs takes the worker with it.
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+    {
+        tracing::warn!(error = %e, "the watchdog's worker cannot follow its agent's death");
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut emit = |frame: &Frame| -> Result<()> {
         serde_json::to_writer(&mut out, frame).context("writing a frame")?;
