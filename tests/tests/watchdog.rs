@@ -27,7 +27,7 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// How long a collector that went over is skipped, in the agent's config.
-const DENYLIST: Duration = Duration::from_secs(10);
+const DENYLIST: Duration = Duration::from_secs(15);
 
 const CONFIG: &str = r#"
 [watchdog]
@@ -35,7 +35,7 @@ collector_cpu = "1s"
 collector_memory = "96MiB"
 diag_cpu = "1s"
 diag_memory = "96MiB"
-denylist = "10s"
+denylist = "15s"
 "#;
 
 /// The asset's packages, by name and version.

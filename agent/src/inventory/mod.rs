@@ -190,6 +190,8 @@ pub(crate) fn collect_here(skip: &[String], on_start: &mut dyn FnMut(&str)) -> I
         out.reports.push(report);
         out.unknown.extend(unknown);
     }
+    // What follows is the worker's own work, no collector's.
+    on_start(crate::watchdog::WORKER);
     let mut inv = assemble(base_inventory(), out);
     inv.meta.total_micros = micros(started);
     inv

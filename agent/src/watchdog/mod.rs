@@ -34,8 +34,15 @@ pub mod worker;
 pub const MAX_DENYLIST: Duration = Duration::from_secs(24 * 3600);
 /// Wall-clock time allowed per unit of CPU budget: a collector blocked on
 /// a read that never ends uses no CPU, and is stopped after this many
-/// times its CPU budget.
+/// times its CPU budget, or [`MIN_WALL`] if that is longer.
 const WALL_PER_CPU: u32 = 6;
+/// The least wall-clock time allowed: on a busy machine a collector gets
+/// a small share of a core, and must reach its CPU budget before this.
+const MIN_WALL: Duration = Duration::from_secs(30);
+
+/// The name the worker's own work goes by (starting, assembling the
+/// document): between collectors, not any collector's.
+pub(crate) const WORKER: &str = "worker";
 
 /// What one collector or diagnostic may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +54,10 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// Wall-clock time allowed: [`WALL_PER_CPU`] times the CPU budget.
+    /// Wall-clock time allowed: [`WALL_PER_CPU`] times the CPU budget, at
+    /// least [`MIN_WALL`].
     pub fn wall(&self) -> Duration {
-        self.cpu.saturating_mul(WALL_PER_CPU)
+        self.cpu.saturating_mul(WALL_PER_CPU).max(MIN_WALL)
     }
 
     /// The worker's own backstop, set as rlimits: twice the CPU budget in
@@ -274,7 +282,7 @@ impl Watch {
         Watch {
             budget,
             running: Some(Running {
-                name: "worker".into(),
+                name: WORKER.into(),
                 since: now,
                 from: Usage::default(),
             }),
@@ -293,7 +301,7 @@ impl Watch {
     /// The worker finished what it ran; nothing is watched until the next
     /// [`Watch::started`] but the whole worker's wall-clock time.
     pub fn finished(&mut self, now: Instant, usage: Usage) {
-        self.started("worker", now, usage);
+        self.started(WORKER, now, usage);
     }
 
     /// What runs now, if anything but the worker itself.
@@ -301,7 +309,7 @@ impl Watch {
         self.running
             .as_ref()
             .map(|r| r.name.as_str())
-            .filter(|n| *n != "worker")
+            .filter(|n| *n != WORKER)
     }
 
     /// Judges a sample taken at `now`: `Some` when what runs went over.

@@ -57,13 +57,22 @@ fn a_blocked_collector_is_stopped_by_wall_clock_time() {
     let t0 = Instant::now();
     let mut watch = Watch::new(budget(), t0);
     watch.started("rpm", t0, usage(0, 5));
-    assert_eq!(watch.sample(t0 + Duration::from_secs(6), usage(0, 5)), None);
+    // Six times the CPU budget, but at least 30 s.
     assert_eq!(
-        watch.sample(t0 + Duration::from_millis(6001), usage(0, 5)),
+        watch.sample(t0 + Duration::from_secs(30), usage(0, 5)),
+        None
+    );
+    assert_eq!(
+        watch.sample(t0 + Duration::from_millis(30_001), usage(0, 5)),
         Some(Overrun::Wall {
-            budget: Duration::from_secs(6)
+            budget: Duration::from_secs(30)
         })
     );
+    let long = Budget {
+        cpu: Duration::from_secs(10),
+        ..budget()
+    };
+    assert_eq!(long.wall(), Duration::from_secs(60));
     // Between collectors only the worker itself is watched.
     watch.finished(t0, usage(0, 5));
     assert_eq!(watch.running(), None);

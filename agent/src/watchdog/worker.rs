@@ -275,7 +275,9 @@ pub fn serve(
                 if let Err(e) = emit(&Frame::Started(name.to_string())) {
                     failed.get_or_insert(e);
                 }
-                super::fault::inject("collector", name);
+                if name != super::WORKER {
+                    super::fault::inject("collector", name);
+                }
             });
             if let Some(e) = failed {
                 return Err(e);
