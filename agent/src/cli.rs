@@ -148,6 +148,9 @@ pub enum Command {
         /// The worker's address-space rlimit, bytes.
         #[arg(long, value_name = "BYTES")]
         memory_limit: Option<u64>,
+        /// The agent that started it: the worker ends if it is gone.
+        #[arg(long, value_name = "PID")]
+        agent_pid: Option<u32>,
     },
     /// Manage the Windows service: install, start, stop, uninstall.
     #[cfg(windows)]

@@ -53,10 +53,17 @@ fn real_main(cli: Cli) -> Result<()> {
         skip,
         cpu_limit,
         memory_limit,
+        agent_pid,
     } = &cli.command
     {
         // The worker runs its job here, in-process: no watchdog of its own.
-        return deskhand_agent::watchdog::worker::serve(*job, skip, *cpu_limit, *memory_limit);
+        return deskhand_agent::watchdog::worker::serve(
+            *job,
+            skip,
+            *cpu_limit,
+            *memory_limit,
+            *agent_pid,
+        );
     }
     deskhand_agent::watchdog::install(budgets);
     match cli.command {

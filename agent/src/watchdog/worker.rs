@@ -78,6 +78,7 @@ pub(crate) fn run(
     cmd.args(["worker", job])
         .args(["--cpu-limit", &cpu_limit.to_string()])
         .args(["--memory-limit", &memory_limit.to_string()])
+        .args(["--agent-pid", &std::process::id().to_string()])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -253,15 +254,26 @@ pub fn serve(
     skip: &[String],
     cpu_limit: Option<u64>,
     memory_limit: Option<u64>,
+    agent_pid: Option<u32>,
 ) -> Result<()> {
     set_rlimits(cpu_limit, memory_limit)?;
-    // An agent killed while its worker runs takes the worker with it.
+    // An agent killed while its worker runs takes the worker with it; one
+    // killed before this line ran has left already.
     #[cfg(target_os = "linux")]
-    if let Err(e) =
-        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
     {
-        tracing::warn!(error = %e, "the watchdog's worker cannot follow its agent's death");
+        use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+        if let Err(e) = set_parent_process_death_signal(Some(Signal::KILL)) {
+            tracing::warn!(error = %e, "the watchdog's worker cannot follow its agent's death");
+        }
+        let parent = getppid().map(|p| u32::try_from(p.as_raw_nonzero().get()).unwrap_or(0));
+        if let Some(agent) = agent_pid
+            && parent != Some(agent)
+        {
+            anyhow::bail!("the agent that started this worker is gone");
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = agent_pid;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut emit = |frame: &Frame| -> Result<()> {
         serde_json::to_writer(&mut out, frame).context("writing a frame")?;
