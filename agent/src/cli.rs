@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket).
+    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket; a [watchdog] table).
     #[arg(
         long,
         global = true,
@@ -131,6 +131,26 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Internal: the watchdog's worker, which the agent starts to run its
+    /// collectors or a diagnostic check under CPU and memory budgets.
+    #[command(hide = true)]
+    Worker {
+        /// What to run.
+        #[arg(value_enum)]
+        job: crate::watchdog::worker::WorkerJob,
+        /// A collector not to run (repeatable).
+        #[arg(long, value_name = "NAME")]
+        skip: Vec<String>,
+        /// The worker's CPU rlimit, seconds.
+        #[arg(long, value_name = "SECONDS")]
+        cpu_limit: Option<u64>,
+        /// The worker's address-space rlimit, bytes.
+        #[arg(long, value_name = "BYTES")]
+        memory_limit: Option<u64>,
+        /// The agent that started it: the worker ends if it is gone.
+        #[arg(long, value_name = "PID")]
+        agent_pid: Option<u32>,
     },
     /// Manage the Windows service: install, start, stop, uninstall.
     #[cfg(windows)]

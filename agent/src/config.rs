@@ -25,6 +25,8 @@ pub struct AgentConfigFile {
     /// The local socket `deskhand-agent help` reaches the running agent on
     /// (on Windows a pipe, `\\.\pipe\NAME`).
     pub help_socket: Option<PathBuf>,
+    /// Budgets for collectors and diagnostics (`[watchdog]`).
+    pub watchdog: Option<crate::watchdog::WatchdogConfigFile>,
 }
 
 impl AgentConfigFile {

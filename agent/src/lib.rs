@@ -17,6 +17,9 @@
 //!   the server as tickets.
 //! - [`udp_fallback`]: a plain UDP socket for QUIC where Winsock refuses quinn's options.
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
+//! - [`watchdog`]: CPU and memory budgets for collectors and
+//!   diagnostics, which run in a worker process the agent stops when one
+//!   goes over.
 //! - [`jobs`]: the job ledger and outbox (pure), and the executor that
 //!   verifies, fetches, runs and checks a job.
 //!
@@ -39,6 +42,7 @@ pub mod service;
 pub mod state;
 pub mod tls;
 pub mod udp_fallback;
+pub mod watchdog;
 
 #[cfg(test)]
 mod testkit;

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> Result<()> {
     let file = AgentConfigFile::load(cli.config.as_deref())?;
+    let budgets = file.watchdog.clone().unwrap_or_default().budgets()?;
     let log = cli.log.or(file.log).unwrap_or_else(|| "info".into());
     let state_dir = cli
         .state_dir
@@ -47,7 +48,26 @@ fn real_main(cli: Cli) -> Result<()> {
         .with_writer(writer)
         .with_ansi(ansi)
         .init();
+    if let Command::Worker {
+        job,
+        skip,
+        cpu_limit,
+        memory_limit,
+        agent_pid,
+    } = &cli.command
+    {
+        // The worker runs its job here, in-process: no watchdog of its own.
+        return deskhand_agent::watchdog::worker::serve(
+            *job,
+            skip,
+            *cpu_limit,
+            *memory_limit,
+            *agent_pid,
+        );
+    }
+    deskhand_agent::watchdog::install(budgets);
     match cli.command {
+        Command::Worker { .. } => Ok(()),
         Command::Enroll {
             server,
             token,
@@ -205,6 +225,13 @@ fn real_main(cli: Cli) -> Result<()> {
                     "state_dir": state_dir,
                     "jobs_known": jobs_known,
                     "results_waiting": results_waiting,
+                    "watchdog": {
+                        "collector_cpu_ms": budgets.collector.cpu.as_millis() as u64,
+                        "collector_memory_bytes": budgets.collector.memory,
+                        "diag_cpu_ms": budgets.diag.cpu.as_millis() as u64,
+                        "diag_memory_bytes": budgets.diag.memory,
+                        "denylist_secs": budgets.denylist.as_secs(),
+                    },
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -221,6 +248,12 @@ fn real_main(cli: Cli) -> Result<()> {
                     "jobs:            {jobs_known} in the ledger, {results_waiting} result(s) waiting for the server"
                 );
                 println!("state dir:       {}", state_dir.display());
+                println!(
+                    "watchdog:        collectors {}, diagnostics {} each; a collector stopped is skipped for {}",
+                    budgets.collector,
+                    budgets.diag,
+                    humantime::format_duration(budgets.denylist)
+                );
             }
             Ok(())
         }

@@ -31,7 +31,7 @@ pub async fn run(req: DiagRequest, events: mpsc::Sender<DiagEvent>) {
     let start = Instant::now();
     let outcome = match validate(&req) {
         Err(e) => Err(e),
-        Ok((spec, args)) => dispatch(spec, args, req.follow, &events).await,
+        Ok((spec, args)) => dispatch(&req, spec, args, &events).await,
     };
     let done = match outcome {
         Ok(()) => DiagDone {
@@ -53,20 +53,29 @@ fn elapsed_micros(start: Instant) -> u64 {
 }
 
 async fn dispatch(
+    req: &DiagRequest,
     spec: CheckSpec,
     args: Args,
-    follow: bool,
     events: &mpsc::Sender<DiagEvent>,
 ) -> Result<(), String> {
+    let follow = req.follow;
     let produced: Output = match spec.name {
         "dns-resolve" => net::dns_resolve(&args).await,
         "tcp-connect" => net::tcp_connect(&args).await,
         "logs" => return logs::logs(&args, follow, events).await,
         name => {
             let name = name.to_string();
-            tokio::task::spawn_blocking(move || blocking_check(&name, &args))
-                .await
-                .map_err(|e| format!("the check failed: {e}"))?
+            match crate::watchdog::installed() {
+                Some(watchdog) => {
+                    let req = req.clone();
+                    tokio::task::spawn_blocking(move || watched_check(watchdog, &req))
+                        .await
+                        .map_err(|e| format!("the check failed: {e}"))?
+                }
+                None => tokio::task::spawn_blocking(move || blocking_check(&name, &args))
+                    .await
+                    .map_err(|e| format!("the check failed: {e}"))?,
+            }
         }
     };
     for e in produced? {
@@ -75,6 +84,45 @@ async fn dispatch(
         }
     }
     Ok(())
+}
+
+/// Runs a blocking check in a watchdog worker, which is stopped if the
+/// check goes over its budget. A worker that cannot be started (the
+/// binary replaced and gone) leaves the check to run here, unwatched.
+fn watched_check(watchdog: &crate::watchdog::Watchdog, req: &DiagRequest) -> Output {
+    use crate::watchdog::worker::{self, Failure, Frame};
+    let input = serde_json::to_vec(req).map_err(|e| format!("the check failed: {e}"))?;
+    let mut checked = None;
+    let result = worker::run(
+        watchdog,
+        watchdog.budgets.diag,
+        "diag",
+        &[],
+        &input,
+        |frame| {
+            if let Frame::Checked(out) = frame {
+                checked = Some(out);
+            }
+        },
+    );
+    match (result, checked) {
+        (Ok(()), Some(out)) => out,
+        (Ok(()), None) => Err("the check's worker ended without a result".into()),
+        (Err(Failure::Stopped { why, .. }), _) => {
+            tracing::warn!(check = %req.check, "diagnostic stopped, {why}");
+            Err(format!("stopped: {why}"))
+        }
+        (Err(Failure::Spawn(e)), _) => {
+            tracing::warn!(error = %e, "cannot start a worker for the check: running it in-process, without the watchdog");
+            check_here(req)
+        }
+    }
+}
+
+/// The watchdog worker's side: runs a blocking check here.
+pub(crate) fn check_here(req: &DiagRequest) -> Output {
+    let (spec, args) = validate(req)?;
+    blocking_check(spec.name, &args)
 }
 
 fn blocking_check(name: &str, args: &Args) -> Output {

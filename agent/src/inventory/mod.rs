@@ -43,6 +43,7 @@ mod snap;
 mod system_profiler;
 mod text;
 mod uninstall;
+mod watched;
 mod zones;
 
 #[cfg(unix)]
@@ -149,8 +150,56 @@ const WORKERS: usize = 3;
 
 /// Collect this machine's full inventory. Never fails: what could not be
 /// read is reported as warnings in `meta.collectors`.
+///
+/// Under the [`crate::watchdog`] (the agent binary installs it) the
+/// collectors run in a worker process that is stopped when one goes over
+/// its budget; that collector's categories are then unknown and it is
+/// skipped for a while. Without it they run here, on a few threads.
 pub fn collect() -> Inventory {
+    match crate::watchdog::installed() {
+        Some(watchdog) => watched::collect(watchdog),
+        None => collect_in_process(),
+    }
+}
+
+/// The collectors on a few threads of this process, unwatched.
+fn collect_in_process() -> Inventory {
     let started = Instant::now();
+    let mut inv = assemble(base_inventory(), run_collectors(platform_collectors()));
+    inv.meta.total_micros = micros(started);
+    inv
+}
+
+/// The watchdog worker's collection: the collectors one at a time (so
+/// the CPU and memory the worker uses are the running one's), except
+/// those in `skip`, calling `on_start` with each name before it runs.
+pub(crate) fn collect_here(skip: &[String], on_start: &mut dyn FnMut(&str)) -> Inventory {
+    let started = Instant::now();
+    let mut out = Collected {
+        applies: Vec::new(),
+        reports: Vec::new(),
+        unknown: Vec::new(),
+    };
+    for c in platform_collectors() {
+        if skip.iter().any(|s| s == c.name) {
+            continue;
+        }
+        on_start(c.name);
+        let (apply, report, unknown) = run_one(c);
+        out.applies.extend(apply);
+        out.reports.push(report);
+        out.unknown.extend(unknown);
+    }
+    // What follows is the worker's own work, no collector's.
+    on_start(crate::watchdog::WORKER);
+    let mut inv = assemble(base_inventory(), out);
+    inv.meta.total_micros = micros(started);
+    inv
+}
+
+/// A document with what the agent knows without collecting: its version,
+/// the time, the OS family and architecture.
+fn base_inventory() -> Inventory {
     let mut inv = Inventory::new();
     inv.meta.agent_version = env!("CARGO_PKG_VERSION").to_string();
     inv.meta.collected_at_unix_ms = SystemTime::now()
@@ -160,19 +209,22 @@ pub fn collect() -> Inventory {
     inv.os.arch = std::env::consts::ARCH.to_string();
     inv.cpu.arch = std::env::consts::ARCH.to_string();
     inv.os.family = std::env::consts::OS.to_string();
+    inv
+}
 
+/// Applies the collectors' parts in their order, with their reports.
+fn assemble(mut inv: Inventory, collected: Collected) -> Inventory {
     let Collected {
         applies,
         reports,
         unknown,
-    } = run_collectors(platform_collectors());
+    } = collected;
     for apply in applies {
         apply(&mut inv);
     }
     inv.meta.collectors = reports;
     inv.meta.unknown = unknown;
     inv.canonicalize();
-    inv.meta.total_micros = micros(started);
     inv
 }
 
