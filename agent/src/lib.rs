@@ -19,6 +19,8 @@
 //! - `service` (Windows only): the Windows service and its install/start/stop/uninstall.
 //! - [`jobs`]: the job ledger and outbox (pure), and the executor that
 //!   verifies, fetches, runs and checks a job.
+//! - `fuzzing` (feature `fuzzing`, for `agent/fuzz` only): the inventory
+//!   parsers on arbitrary bytes, each checked against what it promises.
 //!
 //! Architecture invariants: only [`link`] and the job executor's content
 //! transfer (over the session's connection) talk to the network; collectors
@@ -39,6 +41,10 @@ pub mod service;
 pub mod state;
 pub mod tls;
 pub mod udp_fallback;
+
+/// The parsers for the fuzz targets (`agent/fuzz`); not part of the agent.
+#[cfg(feature = "fuzzing")]
+pub use inventory::fuzzing;
 
 #[cfg(test)]
 mod testkit;
