@@ -22,6 +22,8 @@
 //!   goes over.
 //! - [`jobs`]: the job ledger and outbox (pure), and the executor that
 //!   verifies, fetches, runs and checks a job.
+//! - `fuzzing` (feature `fuzzing`, for `agent/fuzz` only): the inventory
+//!   parsers on arbitrary bytes, each checked against what it promises.
 //!
 //! Architecture invariants: only [`link`] and the job executor's content
 //! transfer (over the session's connection) talk to the network; collectors
@@ -43,6 +45,10 @@ pub mod state;
 pub mod tls;
 pub mod udp_fallback;
 pub mod watchdog;
+
+/// The parsers for the fuzz targets (`agent/fuzz`); not part of the agent.
+#[cfg(feature = "fuzzing")]
+pub use inventory::fuzzing;
 
 #[cfg(test)]
 mod testkit;

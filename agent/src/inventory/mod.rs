@@ -31,6 +31,9 @@ mod apk;
 mod dpkg;
 mod edid;
 mod flatpak;
+/// The parsers with their promises checked, for `agent/fuzz` (feature `fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod pciids;
 
 mod plist_apps;

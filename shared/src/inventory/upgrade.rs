@@ -63,8 +63,10 @@ fn encode<T: serde::Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), Inven
 
 /// The current wire form of a wire form of any schema from 1 on: the same
 /// document, with what later schemas added empty (no category unknown, no
-/// UTC offset). A current document comes back as it is. Fails, changing
-/// nothing, on anything that is not a whole inventory of a known schema.
+/// UTC offset), in its one canonical encoding (postcard also reads
+/// non-minimal integers, which re-encode shorter). A current document in
+/// that encoding comes back as it is. Fails, changing nothing, on anything
+/// that is not a whole inventory of a known schema.
 pub fn upgrade(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
     let (version, _) = postcard::take_from_bytes::<u32>(bytes).map_err(decode)?;
     let current = match version {
@@ -78,9 +80,9 @@ pub fn upgrade(bytes: &[u8]) -> Result<Vec<u8>, InventoryError> {
             });
         }
     };
-    // The result must be a whole inventory of the current schema.
-    Inventory::from_wire(&current)?;
-    Ok(current)
+    // The result must be a whole inventory of the current schema, and is
+    // written as this build writes one.
+    Ok(Inventory::from_wire(&current)?.to_wire())
 }
 
 /// Schema 1 to 2: the metadata gains its (empty) list of unknown categories.

@@ -114,6 +114,20 @@ fn a_current_document_comes_back_as_it_is() {
     assert_eq!(upgrade(&bytes), Ok(bytes));
 }
 
+/// Found by the `stored_blobs` fuzz target: a current-schema document
+/// with a non-minimal integer (`ff 00` for 127) decodes, and came back
+/// byte for byte instead of in the encoding it re-encodes to.
+#[test]
+fn a_non_minimal_encoding_comes_back_canonical() {
+    let mut bytes = vec![0u8; 69];
+    bytes[0] = 3;
+    bytes[35] = 0xff;
+    let upgraded = upgrade(&bytes).expect("a current document");
+    let inv = Inventory::from_wire(&upgraded).expect("decodes");
+    assert_eq!(inv.to_wire(), upgraded);
+    assert_ne!(upgraded, bytes);
+}
+
 #[test]
 fn anything_else_is_refused() {
     let mut newer = Inventory::new();

@@ -1,0 +1,34 @@
+//! The EDID parser.
+//! Checks and input: `deskhand_agent::fuzzing::edid_blob`; a broken promise
+//! or a panic saves the input (seeds: the parser's fixtures in
+//! agent/testdata).
+#![no_main]
+
+// The allocation guard, inconsistency reports and seeding of the server's
+// fuzz targets (std only), shared by path.
+#[path = "../../../server/fuzz/fuzz_targets/common.rs"]
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static GUARD: common::Guard = common::Guard;
+
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    vec![
+        (
+            "aoc-1670w.bin".into(),
+            include_bytes!("../../testdata/edid/aoc-1670w.bin").to_vec(),
+        ),
+        (
+            "dell-u3818dw.bin".into(),
+            include_bytes!("../../testdata/edid/dell-u3818dw.bin").to_vec(),
+        ),
+    ]
+}
+
+fuzz_target!(init: common::seed(seeds()), |data: &[u8]| {
+    if let Err(e) = deskhand_agent::fuzzing::edid_blob(data) {
+        common::soft("edid", "broken_promise", data, || e);
+    }
+});
