@@ -20,6 +20,7 @@ pub mod browser;
 pub mod fleet;
 pub mod operators;
 pub mod postgres;
+pub mod relay;
 pub mod smtp;
 pub mod webdriver;
 
