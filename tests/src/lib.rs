@@ -21,6 +21,7 @@ pub mod crash;
 pub mod fleet;
 pub mod operators;
 pub mod postgres;
+pub mod relay;
 pub mod smtp;
 pub mod storm;
 pub mod webdriver;
@@ -228,6 +229,23 @@ impl Server {
             "127.0.0.1:0".parse()?,
             env,
         )
+    }
+
+    /// Starts a server through `wrapper`, a command that ends by executing
+    /// its arguments in its own process (`ip netns exec NS`), listening on
+    /// `agents` and `api` as seen from inside. [`Server::cli`] does not go
+    /// through the wrapper: a test reaching an API in another network
+    /// namespace runs the CLI there itself.
+    pub fn start_through(
+        wrapper: &[&str],
+        data_dir: &Path,
+        agents: SocketAddr,
+        api: SocketAddr,
+    ) -> Result<Self> {
+        let (first, rest) = wrapper.split_first().context("an empty wrapper")?;
+        let mut command = Command::new(first);
+        command.args(rest).arg(bin("deskhand"));
+        Self::launch(command, data_dir, agents, api, &[])
     }
 
     /// Runs `sql` on the server's own database behind its back (to
