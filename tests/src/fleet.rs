@@ -41,6 +41,42 @@ pub fn generate_key(server: &Server, path: &Path) -> String {
     public
 }
 
+/// Writes `body` to `file` (and `params`, TOML, beside it as
+/// `FILE.params.toml`), publishes it through `server` as an `sh` script
+/// signed with `key`, asserting it was accepted; returns its name.
+pub fn publish_script(
+    server: &Server,
+    file: &Path,
+    body: &str,
+    params: Option<&str>,
+    key: &Path,
+) -> String {
+    std::fs::write(file, body).expect("script");
+    if let Some(toml) = params {
+        let mut beside = file.as_os_str().to_owned();
+        beside.push(".params.toml");
+        std::fs::write(beside, toml).expect("params");
+    }
+    let out = server.cli(&[
+        "scripts",
+        "publish",
+        file.to_str().expect("utf-8"),
+        "--interpreter",
+        "sh",
+        "--sign-with",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "publish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a name")
+        .to_string()
+}
+
 /// A server and one agent that pins a fresh publisher key.
 pub fn fleet() -> Fleet {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -110,18 +146,13 @@ impl Fleet {
         key: &Path,
         params: Option<&str>,
     ) -> String {
-        let file = self.path(&format!("{name}.sh"));
-        std::fs::write(&file, body).expect("script");
-        if let Some(toml) = params {
-            std::fs::write(self.path(&format!("{name}.sh.params.toml")), toml).expect("params");
-        }
-        let out = self.publish(&file, key, &[]);
-        assert!(
-            out.status.success(),
-            "publish: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        name.to_string()
+        publish_script(
+            &self.server,
+            &self.path(&format!("{name}.sh")),
+            body,
+            params,
+            key,
+        )
     }
 
     /// Runs `deskhand scripts publish FILE --interpreter sh --sign-with KEY

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use deskhand_tests::crash::workload::{DispatchLog, Doubt, OperatorLog, dispatcher, operator};
 use deskhand_tests::crash::{LedgerEntry, Reply, Rng, ledger, line_counts, request};
-use deskhand_tests::fleet::generate_key;
+use deskhand_tests::fleet::{generate_key, publish_script};
 use deskhand_tests::{Agent, Proc, Server, unix_now, unix_secs, wait_for};
 use serde_json::{Value, json};
 
@@ -122,26 +122,12 @@ impl Site {
                     .then_some(())
             });
         }
-        let script = site.dir.path().join(format!("{SCRIPT}.sh"));
-        std::fs::write(&script, SCRIPT_BODY).expect("script");
-        std::fs::write(
-            site.dir.path().join(format!("{SCRIPT}.sh.params.toml")),
-            SCRIPT_PARAMS,
-        )
-        .expect("params");
-        let out = site.server.cli(&[
-            "scripts",
-            "publish",
-            script.to_str().expect("utf-8"),
-            "--interpreter",
-            "sh",
-            "--sign-with",
-            key.to_str().expect("utf-8"),
-        ]);
-        assert!(
-            out.status.success(),
-            "publish: {}",
-            String::from_utf8_lossy(&out.stderr)
+        publish_script(
+            &site.server,
+            &site.dir.path().join(format!("{SCRIPT}.sh")),
+            SCRIPT_BODY,
+            Some(SCRIPT_PARAMS),
+            &key,
         );
         site
     }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use deskhand_tests::fleet::{Fleet, generate_key};
+use deskhand_tests::fleet::{Fleet, generate_key, publish_script};
 use deskhand_tests::relay::{Direction, Relay, SplitMix64, seed_from_env_or_clock};
 use deskhand_tests::{Agent, PurgeOnDrop, Server, bin, dpkg_installed, wait_for};
 use serde_json::Value;
@@ -352,26 +352,12 @@ fn a_60_s_cut_while_jobs_run_brings_every_agent_back_with_each_result_once() {
 
     // A job on each agent that outlasts the moment the link is cut: its
     // result can only go to the agent's outbox.
-    let script = dir.path().join("slow.sh");
-    std::fs::write(
-        &script,
+    publish_script(
+        &server,
+        &dir.path().join("slow.sh"),
         "#!/bin/sh\ntouch \"$RUN.started\"\nsleep 15\necho \"$RUN\" >> \"$RUN\"\necho \"finished $RUN\"\n",
-    )
-    .expect("script");
-    std::fs::write(dir.path().join("slow.sh.params.toml"), RUN_PARAM).expect("params");
-    let out = server.cli(&[
-        "scripts",
-        "publish",
-        script.to_str().expect("utf-8"),
-        "--interpreter",
-        "sh",
-        "--sign-with",
-        key.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "publish: {}",
-        String::from_utf8_lossy(&out.stderr)
+        Some(RUN_PARAM),
+        &key,
     );
     let markers: Vec<PathBuf> = (0..AGENTS)
         .map(|n| dir.path().join(format!("ran-{n}")))

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use deskhand_tests::fleet::generate_key;
+use deskhand_tests::fleet::{generate_key, publish_script};
 use deskhand_tests::postgres::ClusterRef;
 use deskhand_tests::{Agent, Proc, Server, wait_for};
 use serde_json::Value;
@@ -257,23 +257,5 @@ fn two_nodes_share_agents_inventory_and_jobs() {
 /// Publishes `body` as a script signed with `key` through `server`;
 /// returns its name.
 fn publish(server: &Server, file: &Path, body: &str, key: &Path) -> String {
-    std::fs::write(file, body).expect("script");
-    let out = server.cli(&[
-        "scripts",
-        "publish",
-        file.to_str().expect("utf-8"),
-        "--interpreter",
-        "sh",
-        "--sign-with",
-        key.to_str().expect("utf-8"),
-    ]);
-    assert!(
-        out.status.success(),
-        "publish: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    file.file_stem()
-        .and_then(|s| s.to_str())
-        .expect("a name")
-        .to_string()
+    publish_script(server, file, body, None, key)
 }
