@@ -20,6 +20,7 @@ pub mod browser;
 pub mod crash;
 mod deb;
 pub mod fleet;
+pub mod mounts;
 pub mod operators;
 pub mod postgres;
 pub mod relay;

@@ -13,32 +13,16 @@
 //! The fleet-sized restart is `bench/storm.sh`.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deskhand_tests::assets::{reported, show, stored_inventory};
-use deskhand_tests::{Agent, Proc, Server, wait_for, wait_past_second};
+use deskhand_tests::mounts::{PRIVATE, mount_in};
+use deskhand_tests::{Agent, Server, wait_for, wait_past_second};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
-/// Runs the agent in a mount namespace of its own.
-const PRIVATE: &[&str] = &["unshare", "--mount", "--propagation", "private", "--"];
 /// The package only the agent's namespace gets.
 const PROBE: &str = "deskhand-storm-probe";
-
-/// Runs `mount ARGS` in the agent's mount namespace.
-fn mount_in(agent: &Proc, args: &[&str]) {
-    let out = Command::new("nsenter")
-        .args(["-t", &agent.pid().to_string(), "-m", "--"])
-        .args(args)
-        .output()
-        .expect("nsenter runs");
-    assert!(
-        out.status.success(),
-        "{args:?} in the agent's namespace: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A copy of dpkg's status database with [`PROBE`] installed.
 fn status_with_probe(dir: &Path) -> String {

@@ -9,16 +9,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use deskhand_tests::assets::{refresh, show};
-use deskhand_tests::{Agent, Proc, Server, wait_for};
+use deskhand_tests::mounts::{PRIVATE, mount_in};
+use deskhand_tests::{Agent, Server, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-/// Runs the agent in a mount namespace of its own.
-const PRIVATE: &[&str] = &["unshare", "--mount", "--propagation", "private", "--"];
 
 /// The asset's packages, by name and version.
 fn packages(server: &Server, id: &str) -> BTreeSet<(String, String)> {
@@ -50,20 +48,6 @@ fn stale(server: &Server, id: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
-}
-
-/// Runs `mount ARGS` in the agent's mount namespace.
-fn mount_in(agent: &Proc, args: &[&str]) {
-    let out = Command::new("nsenter")
-        .args(["-t", &agent.pid().to_string(), "-m", "--"])
-        .args(args)
-        .output()
-        .expect("nsenter runs");
-    assert!(
-        out.status.success(),
-        "{args:?} in the agent's namespace: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A dpkg folder whose status database is unreadable (a directory).
