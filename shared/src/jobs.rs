@@ -102,6 +102,29 @@ pub struct Manifest {
     /// directory if none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// Exit codes besides 0 that mean the command succeeded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success_exit_codes: Vec<i32>,
+    /// Exit codes that mean it succeeded and the machine must restart to
+    /// finish (msiexec's 3010 and 1641). An agent older than these two
+    /// fields refuses a manifest that has them (unknown field) rather than
+    /// report such a run as failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reboot_exit_codes: Vec<i32>,
+}
+
+/// Most exit codes a manifest may list in each of its two lists.
+pub const MAX_EXIT_CODES: usize = 16;
+
+/// What a command's exit code means, by its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitMeaning {
+    /// It did what it should.
+    Success,
+    /// It did, and the machine must restart to finish.
+    RebootPending,
+    /// It failed.
+    Failure,
 }
 
 /// The pattern every package and script name follows: a letter or digit,
@@ -176,8 +199,49 @@ impl Manifest {
             crate::params::check_absolute_path(dir)
                 .map_err(|e| format!("the manifest's workdir `{}`: {e}", dir.escape_debug()))?;
         }
-        Ok(())
+        check_exit_codes(&self.success_exit_codes, &self.reboot_exit_codes)
     }
+
+    /// What `code` means for this manifest's command: 0 and the listed
+    /// success codes succeed, the reboot codes succeed with a restart
+    /// pending, anything else fails.
+    pub fn exit_meaning(&self, code: i32) -> ExitMeaning {
+        if self.reboot_exit_codes.contains(&code) {
+            ExitMeaning::RebootPending
+        } else if code == 0 || self.success_exit_codes.contains(&code) {
+            ExitMeaning::Success
+        } else {
+            ExitMeaning::Failure
+        }
+    }
+
+    /// Whether `result`, this manifest's run, succeeded with a restart
+    /// pending: what the server records and rollouts count.
+    pub fn reboot_pending(&self, result: &JobResult) -> bool {
+        result.outcome == Outcome::Succeeded
+            && result
+                .exit_code
+                .is_some_and(|c| self.exit_meaning(c) == ExitMeaning::RebootPending)
+    }
+}
+
+/// Checks a manifest's exit-code lists: short, without 0 among the reboot
+/// codes, and no code in both.
+pub fn check_exit_codes(success: &[i32], reboot: &[i32]) -> Result<(), String> {
+    if success.len() > MAX_EXIT_CODES || reboot.len() > MAX_EXIT_CODES {
+        return Err(format!(
+            "a manifest lists at most {MAX_EXIT_CODES} success and {MAX_EXIT_CODES} reboot exit codes"
+        ));
+    }
+    if reboot.contains(&0) {
+        return Err("exit code 0 means success; it cannot also mean a reboot is pending".into());
+    }
+    if let Some(both) = success.iter().find(|c| reboot.contains(c)) {
+        return Err(format!(
+            "exit code {both} is listed both as success and as reboot pending"
+        ));
+    }
+    Ok(())
 }
 
 /// A manifest as signed: the exact JSON bytes and the signature over them.
@@ -475,6 +539,8 @@ mod tests {
             publisher: publisher.into(),
             params: Vec::new(),
             workdir: None,
+            success_exit_codes: Vec::new(),
+            reboot_exit_codes: Vec::new(),
         }
     }
 
@@ -624,5 +690,49 @@ mod tests {
         let m: Manifest = serde_json::from_str(json).expect("parses");
         assert!(m.params.is_empty() && m.workdir.is_none());
         assert!(m.validate().is_ok());
+    }
+
+    #[test]
+    fn exit_codes_mean_what_the_manifest_says() {
+        let mut m = manifest("k");
+        assert_eq!(m.exit_meaning(0), ExitMeaning::Success);
+        assert_eq!(m.exit_meaning(3010), ExitMeaning::Failure);
+        m.success_exit_codes = vec![2];
+        m.reboot_exit_codes = vec![1641, 3010];
+        assert!(m.validate().is_ok());
+        assert_eq!(m.exit_meaning(2), ExitMeaning::Success);
+        assert_eq!(m.exit_meaning(1641), ExitMeaning::RebootPending);
+        assert_eq!(m.exit_meaning(1603), ExitMeaning::Failure);
+        let mut r = JobResult::new(Outcome::Succeeded, "");
+        r.exit_code = Some(3010);
+        assert!(m.reboot_pending(&r));
+        r.exit_code = Some(0);
+        assert!(!m.reboot_pending(&r));
+        r.exit_code = Some(3010);
+        r.outcome = Outcome::Failed;
+        assert!(
+            !m.reboot_pending(&r),
+            "a failed run is not waiting for a reboot"
+        );
+        m.reboot_exit_codes = vec![0];
+        assert!(m.validate().is_err_and(|e| e.contains("0 means success")));
+        m.reboot_exit_codes = vec![2];
+        assert!(m.validate().is_err_and(|e| e.contains("both")));
+        m.reboot_exit_codes = (1..=17).collect();
+        m.success_exit_codes.clear();
+        assert!(m.validate().is_err_and(|e| e.contains("at most")));
+    }
+
+    #[test]
+    fn manifests_without_exit_codes_serialize_as_before() {
+        // Older agents deny unknown fields: a manifest that lists no codes
+        // must not mention them.
+        let json = serde_json::to_string(&manifest("k")).expect("json");
+        assert!(!json.contains("exit_codes"), "{json}");
+        let mut m = manifest("k");
+        m.reboot_exit_codes = vec![3010];
+        let json = serde_json::to_string(&m).expect("json");
+        let back: Manifest = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back.reboot_exit_codes, vec![3010]);
     }
 }

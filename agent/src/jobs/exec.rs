@@ -8,44 +8,27 @@
 //! again and says whether the package is present at the expected version.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::jobs::{
-    Artifact, FILE_PLACEHOLDER, FetchReply, FetchRequest, ItemKind, JobAction, JobOrder,
-    JobProgress, JobResult, Manifest, Outcome,
+    Artifact, ExitMeaning, FILE_PLACEHOLDER, FetchReply, FetchRequest, ItemKind, JobAction,
+    JobOrder, JobProgress, JobResult, Manifest, Outcome,
 };
 use deskhand_shared::proto::{AgentMessage, ServerMessage};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::command::{OUTPUT_CAP, run_command};
 use super::{JobEvent, Shared};
 
-/// Most output kept per stream in a result.
-pub const OUTPUT_CAP: usize = 64 * 1024;
 /// Largest frame on a content stream (a chunk plus its envelope).
 const MAX_FETCH_FRAME: usize = 1024 * 1024;
 /// Attempts to finish a content transfer, each resuming the last.
 const FETCH_ATTEMPTS: u32 = 30;
-
-/// How a command ended.
-#[derive(Debug)]
-pub struct CommandOutcome {
-    /// Exit code, if it exited by itself.
-    pub exit_code: Option<i32>,
-    /// Killed because the time ran out.
-    pub timed_out: bool,
-    /// Killed because the job was cancelled.
-    pub cancelled: bool,
-    /// Standard output, capped.
-    pub stdout: String,
-    /// Standard error, capped.
-    pub stderr: String,
-}
 
 /// Runs a job to its result; never panics, never returns early without one.
 pub(crate) async fn execute(
@@ -110,8 +93,11 @@ async fn run_action(
         bail!("the manifest has no uninstall command");
     }
     argv.extend(resolved.args);
+    // Only a command that names the file needs it: an MSI is removed by
+    // its product code, without fetching the package again.
+    let needs_file = argv.iter().any(|a| a.contains(FILE_PLACEHOLDER));
     let file = match &manifest.artifact {
-        Some(artifact) => {
+        Some(artifact) if needs_file => {
             let fetched = tokio::select! {
                 r = tokio::time::timeout(timeout, fetch(shared, artifact)) => {
                     r.map_err(|_| anyhow!("the content transfer did not finish within the job's timeout"))?
@@ -120,7 +106,7 @@ async fn run_action(
             };
             Some(fetched?)
         }
-        None => None,
+        _ => None,
     };
     let argv = substitute(&argv, file.as_deref());
     let cwd = match &manifest.workdir {
@@ -161,13 +147,26 @@ async fn run_action(
         );
         return Ok(result);
     }
-    if out.exit_code != Some(0) {
-        result.outcome = Outcome::Failed;
-        result.message = match out.exit_code {
-            Some(code) => format!("the command exited with code {code}"),
-            None => "the command was killed by a signal".into(),
-        };
+    let meaning = out
+        .exit_code
+        .map(|code| (code, manifest.exit_meaning(code)));
+    match meaning {
+        Some((_, ExitMeaning::Success)) => {}
+        Some((code, ExitMeaning::RebootPending)) => {
+            result.message = format!(
+                "the command exited with code {code}: it succeeded, and the machine must restart to finish"
+            );
+        }
+        Some((code, ExitMeaning::Failure)) => {
+            result.outcome = Outcome::Failed;
+            result.message = format!("the command exited with code {code}");
+        }
+        None => {
+            result.outcome = Outcome::Failed;
+            result.message = "the command was killed by a signal".into();
+        }
     }
+    let reboot = matches!(meaning, Some((_, ExitMeaning::RebootPending)));
     if let (Some(install), Some(check)) = (install, &manifest.check) {
         let inventory = tokio::task::spawn_blocking(crate::inventory::collect)
             .await
@@ -181,17 +180,24 @@ async fn run_action(
         result.installed_version = found.clone();
         let verdict = check_presence(install, &check.package, &check.version, found.as_deref());
         if result.outcome == Outcome::Succeeded {
-            if let Err(why) = &verdict {
-                result.outcome = Outcome::Failed;
-                result.message = why.clone();
-            } else if let Ok(msg) = verdict {
-                result.message = msg;
+            match verdict {
+                Err(why) => {
+                    result.outcome = Outcome::Failed;
+                    result.message = why;
+                }
+                Ok(msg) if reboot => {
+                    result.message = format!("{msg}; the machine must restart to finish");
+                }
+                Ok(msg) => result.message = msg,
             }
         } else {
             result.message = format!("{}; {}", result.message, verdict.unwrap_or_else(|e| e));
         }
-    } else if result.outcome == Outcome::Succeeded {
-        result.message = "the command exited with code 0".into();
+    } else if result.outcome == Outcome::Succeeded && !reboot {
+        result.message = format!(
+            "the command exited with code {}",
+            out.exit_code.unwrap_or_default()
+        );
     }
     Ok(result)
 }
@@ -432,149 +438,6 @@ async fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(ctx.finish()))
 }
 
-/// Runs `argv` with exactly the environment `env` (nothing inherited), a
-/// timeout and a cancel switch; tells `on_start` the pid of the command
-/// (its process group's id on Unix), streams its output to `on_output`
-/// and keeps up to [`OUTPUT_CAP`] of each stream.
-pub async fn run_command(
-    argv: &[String],
-    env: &[(String, String)],
-    cwd: &Path,
-    timeout: Duration,
-    cancel: &mut watch::Receiver<bool>,
-    on_start: impl FnOnce(u32),
-    on_output: impl Fn(bool, String) + Send + Sync,
-) -> Result<CommandOutcome> {
-    let Some((program, args)) = argv.split_first() else {
-        bail!("the command is empty");
-    };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    cmd.process_group(0);
-    let mut child = cmd.spawn().with_context(|| format!("starting {program}"))?;
-    let pid = child.id();
-    if let Some(pid) = pid {
-        on_start(pid);
-    }
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
-    let readers = [
-        tokio::spawn(pump(stdout, false, out_tx.clone())),
-        tokio::spawn(pump(stderr, true, out_tx)),
-    ];
-    let mut kept = [String::new(), String::new()];
-    let mut keep = |stderr: bool, text: String| {
-        let buf = &mut kept[usize::from(stderr)];
-        if buf.len() < OUTPUT_CAP {
-            let room = OUTPUT_CAP - buf.len();
-            let mut cut = text.len().min(room);
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            buf.push_str(&text[..cut]);
-            if cut < text.len() {
-                buf.push_str("\n[output truncated]\n");
-            }
-        }
-        on_output(stderr, text);
-    };
-    let sleep = tokio::time::sleep(timeout);
-    tokio::pin!(sleep);
-    let (mut timed_out, mut cancelled) = (false, false);
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status.ok(),
-            Some((stderr, text)) = out_rx.recv() => keep(stderr, text),
-            () = &mut sleep, if !timed_out && !cancelled => {
-                timed_out = true;
-                kill_tree(pid);
-            }
-            Ok(()) = cancel.changed(), if !timed_out && !cancelled => {
-                if *cancel.borrow() {
-                    cancelled = true;
-                    kill_tree(pid);
-                }
-            }
-        }
-    };
-    // Drain what the readers still hold; a grandchild that escaped the
-    // group could keep a pipe open, so do not wait for it forever.
-    let drain = async {
-        while let Some((stderr, text)) = out_rx.recv().await {
-            keep(stderr, text);
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-    for r in readers {
-        r.abort();
-    }
-    let [stdout, stderr] = kept;
-    Ok(CommandOutcome {
-        exit_code: if timed_out || cancelled {
-            None
-        } else {
-            status.and_then(|s| s.code())
-        },
-        timed_out,
-        cancelled,
-        stdout,
-        stderr,
-    })
-}
-
-async fn pump(
-    stream: Option<impl AsyncRead + Unpin>,
-    stderr: bool,
-    tx: tokio::sync::mpsc::UnboundedSender<(bool, String)>,
-) {
-    let Some(mut stream) = stream else { return };
-    let mut buf = vec![0u8; 8192];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if tx
-                    .send((stderr, String::from_utf8_lossy(&buf[..n]).into_owned()))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Kills a command and everything it started.
-fn kill_tree(pid: Option<u32>) {
-    let Some(pid) = pid else { return };
-    #[cfg(unix)]
-    {
-        if let Some(group) = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-    }
-    #[cfg(windows)]
-    {
-        let _ = std::process::Command::new("taskkill")
-            .args(["/PID", &pid.to_string(), "/T", "/F"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,123 +464,5 @@ mod tests {
             Some(Path::new("/c/x.deb")),
         );
         assert_eq!(out, argv(&["dpkg", "-i", "/c/x.deb"]));
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_timeout_kills_the_whole_process_tree() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let marker = dir.path().join("survivor");
-        // The shell starts a grandchild that would write the marker later.
-        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
-        let (_tx, mut rx) = watch::channel(false);
-        let started = std::time::Instant::now();
-        let out = run_command(
-            &argv(&["sh", "-c", &script]),
-            &[],
-            dir.path(),
-            Duration::from_millis(300),
-            &mut rx,
-            |_| {},
-            |_, _| {},
-        )
-        .await
-        .expect("runs");
-        assert!(out.timed_out);
-        assert!(started.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(!marker.exists(), "the grandchild survived the timeout");
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn output_is_captured_capped_and_streamed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_tx, mut rx) = watch::channel(false);
-        let streamed = std::sync::Mutex::new(0usize);
-        let out = run_command(
-            &argv(&[
-                "sh",
-                "-c",
-                "echo hello; echo oops >&2; head -c 200000 /dev/zero | tr '\\0' x; exit 3",
-            ]),
-            &[("GREETING".into(), "hi".into())],
-            dir.path(),
-            Duration::from_secs(20),
-            &mut rx,
-            |_| {},
-            |_, t| *streamed.lock().expect("lock") += t.len(),
-        )
-        .await
-        .expect("runs");
-        assert_eq!(out.exit_code, Some(3));
-        assert!(out.stdout.starts_with("hello\n"));
-        assert!(out.stdout.ends_with("[output truncated]\n"));
-        assert!(out.stdout.len() < OUTPUT_CAP + 100);
-        assert_eq!(out.stderr, "oops\n");
-        assert!(*streamed.lock().expect("lock") >= 200_000);
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_command_gets_exactly_the_environment_it_is_given() {
-        // The test process has variables of its own (cargo sets some);
-        // none of them may reach the command.
-        assert!(std::env::vars().count() > 2);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_tx, mut rx) = watch::channel(false);
-        let env = super::super::environment::unix_env(
-            &super::super::environment::Account {
-                name: "root".into(),
-                home: "/root".into(),
-            },
-            &[("LOG_LEVEL".into(), "debug".into())],
-        );
-        let started = std::sync::Mutex::new(None);
-        let out = run_command(
-            &argv(&["env"]),
-            &env,
-            dir.path(),
-            Duration::from_secs(20),
-            &mut rx,
-            |pid| *started.lock().expect("lock") = Some(pid),
-            |_, _| {},
-        )
-        .await
-        .expect("runs");
-        let mut got: Vec<&str> = out.stdout.lines().collect();
-        got.sort_unstable();
-        let mut want: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        want.sort_unstable();
-        assert_eq!(got, want);
-        assert!(started.lock().expect("lock").is_some_and(|p| p > 0));
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_cancel_kills_a_running_command() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (tx, mut rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            run_command(
-                &argv(&["sleep", "30"]),
-                &[],
-                dir.path(),
-                Duration::from_secs(60),
-                &mut rx,
-                |_| {},
-                |_, _| {},
-            )
-            .await
-        });
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        tx.send(true).expect("send");
-        let out = tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("ends")
-            .expect("joins")
-            .expect("runs");
-        assert!(out.cancelled);
-        assert_eq!(out.exit_code, None);
     }
 }

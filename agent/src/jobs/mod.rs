@@ -7,10 +7,14 @@
 //! cancels and acknowledgements in, tells it the current connection (for
 //! content transfers), and forwards the [`JobEvent`]s it emits.
 
+pub mod command;
 pub mod environment;
 pub mod exec;
 pub mod ledger;
 pub mod orphans;
+pub mod output;
+#[cfg(windows)]
+mod win32;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
+use crate::install_commands::{ExitCodeArgs, format_commands, manager_commands, strings};
 use crate::keys;
 use deskhand_shared::jobs::{
     Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck, key_id, sign,
@@ -92,6 +93,8 @@ pub struct PublishPackage {
     /// (TOML) [default: FILE.params.toml beside the artifact, if there is one].
     #[arg(long, value_name = "TOML")]
     params: Option<PathBuf>,
+    #[command(flatten)]
+    exit_codes: ExitCodeArgs,
 }
 
 /// `deskhand scripts`.
@@ -113,8 +116,9 @@ pub enum ScriptsCmd {
 pub struct PublishScript {
     /// The script file.
     file: PathBuf,
-    /// What runs it.
-    #[arg(long, value_parser = ["sh", "bash", "powershell"])]
+    /// What runs it: sh, bash, powershell, or cmd (a .cmd/.bat batch file, run
+    /// by cmd.exe with its arguments quoted so cmd cannot read them as commands).
+    #[arg(long, value_parser = ["sh", "bash", "powershell", "cmd"])]
     interpreter: String,
     /// The script's name [default: the file name without extension].
     #[arg(long)]
@@ -129,6 +133,8 @@ pub struct PublishScript {
     /// [default: FILE.params.toml beside the script, if there is one].
     #[arg(long, value_name = "TOML")]
     params: Option<PathBuf>,
+    #[command(flatten)]
+    exit_codes: ExitCodeArgs,
 }
 
 /// A publisher's declaration of what an item takes, read from TOML:
@@ -221,72 +227,6 @@ pub fn keys(cmd: KeysCmd) -> Result<()> {
 
 fn words(cmd: &str) -> Vec<String> {
     cmd.split_whitespace().map(str::to_string).collect()
-}
-
-fn strings(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| (*w).to_string()).collect()
-}
-
-/// Default install and uninstall commands of an artifact format.
-fn format_commands(format: &str, name: &str) -> (Vec<String>, Vec<String>) {
-    let f = FILE_PLACEHOLDER;
-    match format {
-        "deb" => (strings(&["dpkg", "-i", f]), strings(&["dpkg", "-r", name])),
-        "rpm" => (
-            strings(&["rpm", "-U", "--replacepkgs", f]),
-            strings(&["rpm", "-e", name]),
-        ),
-        "msi" => (
-            strings(&["msiexec", "/i", f, "/qn", "/norestart"]),
-            strings(&["msiexec", "/x", f, "/qn", "/norestart"]),
-        ),
-        "pkg" => (
-            strings(&["installer", "-pkg", f, "-target", "/"]),
-            Vec::new(),
-        ),
-        _ => (strings(&[f, "/S"]), Vec::new()),
-    }
-}
-
-/// Install and uninstall commands of a package manager.
-fn manager_commands(manager: &str, name: &str, version: &str) -> (Vec<String>, Vec<String>) {
-    match manager {
-        "apt" => (
-            strings(&["apt-get", "install", "-y", &format!("{name}={version}")]),
-            strings(&["apt-get", "remove", "-y", name]),
-        ),
-        "dnf" => (
-            strings(&["dnf", "install", "-y", &format!("{name}-{version}")]),
-            strings(&["dnf", "remove", "-y", name]),
-        ),
-        "zypper" => (
-            strings(&[
-                "zypper",
-                "--non-interactive",
-                "install",
-                &format!("{name}={version}"),
-            ]),
-            strings(&["zypper", "--non-interactive", "remove", name]),
-        ),
-        "winget" => (
-            strings(&[
-                "winget",
-                "install",
-                "--id",
-                name,
-                "--version",
-                version,
-                "--silent",
-                "--accept-package-agreements",
-                "--accept-source-agreements",
-            ]),
-            strings(&["winget", "uninstall", "--id", name, "--silent"]),
-        ),
-        _ => (
-            strings(&["brew", "install", name]),
-            strings(&["brew", "uninstall", name]),
-        ),
-    }
 }
 
 fn sha256_file(path: &Path) -> Result<(String, u64)> {
@@ -395,6 +335,7 @@ async fn publish(
 
 /// `deskhand packages publish`.
 async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackage>) -> Result<()> {
+    let mut msi = None;
     let (artifact, (mut install, mut uninstall)) = match (&p.file, &p.manager) {
         (Some(file), None) => {
             let fmt = match &p.format {
@@ -412,7 +353,13 @@ async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackag
                     })?,
             };
             let (sha256, size) = sha256_file(file)?;
-            let cmds = format_commands(&fmt, &p.name);
+            let mut cmds = format_commands(&fmt, &p.name);
+            if fmt == "msi" {
+                msi = Some(crate::msi_info::read(file)?);
+            }
+            if let Some(product) = &msi {
+                cmds.1 = strings(&["msiexec", "/x", &product.product_code, "/qn", "/norestart"]);
+            }
             (
                 Some(Artifact {
                     format: fmt,
@@ -432,10 +379,38 @@ async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackag
     if let Some(cmd) = &p.uninstall_cmd {
         uninstall = words(cmd);
     }
+    if let Some(product) = &msi {
+        eprintln!(
+            "MSI: {} {} by {}, product code {}",
+            product.name,
+            product.version,
+            product
+                .manufacturer
+                .as_deref()
+                .unwrap_or("(no manufacturer)"),
+            product.product_code
+        );
+        if !p.no_check && product.version != p.version {
+            bail!(
+                "the MSI's ProductVersion is {} but --version says {}: Windows will list {}, so the install's check would fail; pass --version {} (or --no-check)",
+                product.version,
+                p.version,
+                product.version,
+                product.version
+            );
+        }
+    }
     let check = (!p.no_check).then(|| PresenceCheck {
-        package: p.check_package.clone().unwrap_or_else(|| p.name.clone()),
+        package: p
+            .check_package
+            .clone()
+            .or_else(|| msi.as_ref().map(|m| m.name.clone()))
+            .unwrap_or_else(|| p.name.clone()),
         version: p.version.clone(),
     });
+    let (success_exit_codes, reboot_exit_codes) = p
+        .exit_codes
+        .lists(artifact.as_ref().map(|a| a.format.as_str()));
     let declared = ParamsFile::load(p.params.as_deref(), p.file.as_deref())?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -449,6 +424,8 @@ async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackag
         publisher: String::new(),
         params: declared.params,
         workdir: declared.workdir,
+        success_exit_codes,
+        reboot_exit_codes,
     };
     publish(
         c,
@@ -470,6 +447,7 @@ async fn scripts_publish(c: &Client, format: OutputFormat, p: Box<PublishScript>
         version,
         sign_with: key,
         params,
+        exit_codes,
     } = *p;
     let file = file.as_path();
     let declared = ParamsFile::load(params.as_deref(), Some(file))?;
@@ -495,6 +473,11 @@ async fn scripts_publish(c: &Client, format: OutputFormat, p: Box<PublishScript>
                 FILE_PLACEHOLDER,
             ]),
         ),
+        // The batch file itself: Rust's standard library runs a .cmd
+        // through cmd.exe and quotes each argument for cmd's own parser,
+        // refusing one it cannot quote safely, where `cmd /c FILE ARGS`
+        // would let a value such as `x & del ...` run as a command.
+        "cmd" => ("cmd", strings(&[FILE_PLACEHOLDER])),
         "bash" => ("bash", strings(&["bash", FILE_PLACEHOLDER])),
         _ => ("sh", strings(&["sh", FILE_PLACEHOLDER])),
     };
@@ -514,6 +497,8 @@ async fn scripts_publish(c: &Client, format: OutputFormat, p: Box<PublishScript>
         publisher: String::new(),
         params: declared.params,
         workdir: declared.workdir,
+        success_exit_codes: exit_codes.success_exit_codes,
+        reboot_exit_codes: exit_codes.reboot_exit_codes.unwrap_or_default(),
     };
     publish(c, format, ItemKind::Script, manifest, &key, Some(file)).await
 }

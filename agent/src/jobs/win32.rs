@@ -1,0 +1,85 @@
+//! The Win32 calls jobs need that std and tokio do not wrap: the job
+//! object a command's process tree runs in ([`Job`]) and the OEM code
+//! page its output may be in ([`oem_text`]). Every `unsafe` block of the
+//! jobs is in this file, each with why it is sound.
+
+#![allow(unsafe_code)]
+
+use std::os::windows::io::RawHandle;
+
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+use windows_sys::Win32::Globalization::{CP_OEMCP, MultiByteToWideChar};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, TerminateJobObject,
+};
+
+/// A job object holding a command's process; closed on drop (which
+/// leaves its processes running: only a timeout or cancel kills them).
+pub(crate) struct Job(HANDLE);
+
+// SAFETY: a job handle may be used and closed from any thread.
+unsafe impl Send for Job {}
+unsafe impl Sync for Job {}
+
+impl Job {
+    /// A new job object holding `process`. Processes it starts from
+    /// now on join the job; one started in the microseconds before
+    /// does not (std cannot start a process suspended and resume it).
+    pub(crate) fn holding(process: RawHandle) -> Result<Self, String> {
+        // SAFETY: null attributes and name make an anonymous job with
+        // default security; the handle is checked before use.
+        let job = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+        if job.is_null() {
+            return Err(format!(
+                "CreateJobObjectW: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let job = Job(job);
+        // SAFETY: both handles are live: the job just made, the
+        // process the caller's child still owns.
+        if unsafe { AssignProcessToJobObject(job.0, process as HANDLE) } == 0 {
+            return Err(format!(
+                "AssignProcessToJobObject: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(job)
+    }
+
+    /// Ends every process in the job; false if Windows refused.
+    pub(crate) fn terminate(&self) -> bool {
+        // SAFETY: the handle is live until drop.
+        unsafe { TerminateJobObject(self.0, 1) != 0 }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // SAFETY: the handle is ours and closed once.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// Decodes `bytes` in the OEM code page (what cmd.exe and console
+/// programs write to a pipe when they do not write Unicode).
+pub(crate) fn oem_text(bytes: &[u8]) -> String {
+    let Ok(len) = i32::try_from(bytes.len()) else {
+        return String::from_utf8_lossy(bytes).into_owned();
+    };
+    if len == 0 {
+        return String::new();
+    }
+    // SAFETY: the input pointer and length describe `bytes`; the first
+    // call only measures, the second writes at most `wide.len()` units.
+    unsafe {
+        let n = MultiByteToWideChar(CP_OEMCP, 0, bytes.as_ptr(), len, std::ptr::null_mut(), 0);
+        if n <= 0 {
+            return String::from_utf8_lossy(bytes).into_owned();
+        }
+        let mut wide = vec![0u16; n as usize];
+        let n = MultiByteToWideChar(CP_OEMCP, 0, bytes.as_ptr(), len, wide.as_mut_ptr(), n);
+        wide.truncate(n.max(0) as usize);
+        String::from_utf16_lossy(&wide)
+    }
+}
