@@ -27,6 +27,7 @@ pub mod relay;
 pub mod smtp;
 pub mod storm;
 pub mod webdriver;
+pub mod wine;
 
 pub use deb::{PurgeOnDrop, build_deb, dpkg, dpkg_installed};
 

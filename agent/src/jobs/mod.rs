@@ -141,8 +141,9 @@ impl Jobs {
         std::fs::create_dir_all(dir.join("cache"))
             .with_context(|| format!("creating {}", dir.display()))?;
         // Commands run in the cache directory and get absolute paths.
-        let dir =
-            std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))?;
+        let dir = std::fs::canonicalize(&dir)
+            .map(|d| PathBuf::from(plain_path(&d.to_string_lossy())))
+            .with_context(|| format!("resolving {}", dir.display()))?;
         let path = dir.join("ledger.json");
         let mut ledger = match Ledger::load(&path) {
             Ok(l) => l,
@@ -270,9 +271,51 @@ impl Jobs {
     }
 }
 
+/// `path` without Windows' verbatim prefix (`\\?\C:\...` becomes
+/// `C:\...`) when that names the same file: a drive path shorter than
+/// the old limit, with no `.` or `..` parts. Windows' canonical paths
+/// carry the prefix, and PowerShell's `-File` and some installers refuse
+/// it. Anything else is returned as it is.
+pub fn plain_path(path: &str) -> String {
+    let Some(rest) = path.strip_prefix(r"\\?\") else {
+        return path.to_string();
+    };
+    let b = rest.as_bytes();
+    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\';
+    let dots = rest.split('\\').any(|part| part == "." || part == "..");
+    if drive && !dots && rest.len() < 260 {
+        rest.to_string()
+    } else {
+        path.to_string()
+    }
+}
+
 fn failed(message: &str) -> JobResult {
     JobResult {
         finished_at: crate::unix_now(),
         ..JobResult::new(deskhand_shared::jobs::Outcome::Failed, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_path;
+
+    #[test]
+    fn verbatim_drive_paths_lose_their_prefix_and_nothing_else_changes() {
+        assert_eq!(
+            plain_path(r"\\?\C:\ProgramData\deskhand\jobs"),
+            r"C:\ProgramData\deskhand\jobs"
+        );
+        for kept in [
+            r"\\?\UNC\server\share\jobs",
+            r"\\?\C:\a\..\b",
+            "/var/lib/deskhand-agent/jobs",
+            r"C:\already\plain",
+        ] {
+            assert_eq!(plain_path(kept), kept);
+        }
+        let long = format!(r"\\?\C:\{}", "x".repeat(300));
+        assert_eq!(plain_path(&long), long);
     }
 }

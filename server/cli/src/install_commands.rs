@@ -104,3 +104,99 @@ pub(crate) fn manager_commands(
         ),
     }
 }
+
+/// The artifact format and command of a script run by `interpreter`
+/// (`sh`, `bash`, `powershell` or `cmd`).
+pub(crate) fn script_command(interpreter: &str) -> (&'static str, Vec<String>) {
+    match interpreter {
+        "powershell" => (
+            "ps1",
+            strings(&[
+                "powershell",
+                "-NoProfile",
+                "-NonInteractive",
+                "-ExecutionPolicy",
+                "Bypass",
+                "-File",
+                FILE_PLACEHOLDER,
+            ]),
+        ),
+        // The batch file itself: Rust's standard library runs a .cmd
+        // through cmd.exe and quotes each argument for cmd's own parser,
+        // refusing one it cannot quote safely, where `cmd /c FILE ARGS`
+        // would let a value such as `x & del ...` run as a command.
+        "cmd" => ("cmd", strings(&[FILE_PLACEHOLDER])),
+        "bash" => ("bash", strings(&["bash", FILE_PLACEHOLDER])),
+        _ => ("sh", strings(&["sh", FILE_PLACEHOLDER])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(words: &[String]) -> String {
+        words.join(" ")
+    }
+
+    #[test]
+    fn formats_install_and_uninstall_as_their_tools_expect() {
+        let (i, u) = format_commands("msi", "app");
+        assert_eq!(line(&i), "msiexec /i {file} /qn /norestart");
+        assert_eq!(line(&u), "msiexec /x {file} /qn /norestart");
+        let (i, u) = format_commands("exe", "app");
+        assert_eq!(line(&i), "{file} /S");
+        assert!(
+            u.is_empty(),
+            "an EXE's uninstall is the publisher's to give"
+        );
+        let (i, u) = format_commands("deb", "hello");
+        assert_eq!(
+            (line(&i), line(&u)),
+            ("dpkg -i {file}".into(), "dpkg -r hello".into())
+        );
+        let (i, _) = format_commands("rpm", "hello");
+        assert_eq!(line(&i), "rpm -U --replacepkgs {file}");
+        let (i, _) = manager_commands("winget", "Mozilla.Firefox", "128.0");
+        assert_eq!(
+            line(&i),
+            "winget install --id Mozilla.Firefox --version 128.0 --silent --accept-package-agreements --accept-source-agreements"
+        );
+    }
+
+    #[test]
+    fn scripts_run_by_their_interpreter() {
+        // PowerShell is not under Wine: its command line is checked here.
+        let (fmt, cmd) = script_command("powershell");
+        assert_eq!(fmt, "ps1");
+        assert_eq!(
+            line(&cmd),
+            "powershell -NoProfile -NonInteractive -ExecutionPolicy Bypass -File {file}"
+        );
+        // A batch file is the program itself, so std quotes its arguments
+        // for cmd.exe (the Wine test runs one with a parameter).
+        assert_eq!(script_command("cmd"), ("cmd", strings(&["{file}"])));
+        assert_eq!(
+            script_command("bash"),
+            ("bash", strings(&["bash", "{file}"]))
+        );
+        assert_eq!(script_command("sh"), ("sh", strings(&["sh", "{file}"])));
+    }
+
+    #[test]
+    fn windows_installers_restart_codes_are_the_default_for_msi_and_exe_only() {
+        let none = ExitCodeArgs {
+            success_exit_codes: Vec::new(),
+            reboot_exit_codes: None,
+        };
+        assert_eq!(none.lists(Some("msi")), (vec![], vec![1641, 3010]));
+        assert_eq!(none.lists(Some("exe")), (vec![], vec![1641, 3010]));
+        assert_eq!(none.lists(Some("deb")), (vec![], vec![]));
+        assert_eq!(none.lists(None), (vec![], vec![]));
+        let given = ExitCodeArgs {
+            success_exit_codes: vec![2],
+            reboot_exit_codes: Some(vec![]),
+        };
+        assert_eq!(given.lists(Some("msi")), (vec![2], vec![]));
+    }
+}

@@ -13,10 +13,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
-use crate::install_commands::{ExitCodeArgs, format_commands, manager_commands, strings};
+use crate::install_commands::{
+    ExitCodeArgs, format_commands, manager_commands, script_command, strings,
+};
 use crate::keys;
 use deskhand_shared::jobs::{
-    Artifact, FILE_PLACEHOLDER, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck, key_id, sign,
+    Artifact, ItemKind, MANIFEST_FORMAT, Manifest, PresenceCheck, key_id, sign,
 };
 
 use crate::client::{Client, path_segment};
@@ -460,27 +462,7 @@ async fn scripts_publish(c: &Client, format: OutputFormat, p: Box<PublishScript>
             .map(str::to_string)
             .with_context(|| format!("cannot name {}; pass --name", file.display()))?,
     };
-    let (fmt, install) = match interpreter.as_str() {
-        "powershell" => (
-            "ps1",
-            strings(&[
-                "powershell",
-                "-NoProfile",
-                "-NonInteractive",
-                "-ExecutionPolicy",
-                "Bypass",
-                "-File",
-                FILE_PLACEHOLDER,
-            ]),
-        ),
-        // The batch file itself: Rust's standard library runs a .cmd
-        // through cmd.exe and quotes each argument for cmd's own parser,
-        // refusing one it cannot quote safely, where `cmd /c FILE ARGS`
-        // would let a value such as `x & del ...` run as a command.
-        "cmd" => ("cmd", strings(&[FILE_PLACEHOLDER])),
-        "bash" => ("bash", strings(&["bash", FILE_PLACEHOLDER])),
-        _ => ("sh", strings(&["sh", FILE_PLACEHOLDER])),
-    };
+    let (fmt, install) = script_command(&interpreter);
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         kind: ItemKind::Script,

@@ -1,0 +1,450 @@
+//! The Windows agent's job path, end to end, under Wine: a real MSI built
+//! with wixl and an EXE installer built with mingw, published as signed
+//! packages, installed and removed by the agent through msiexec and the
+//! installer itself, each checked in Wine's registry, in the agent's
+//! inventory as the server shows it, and in the asset's history; a signed
+//! cmd script with a declared parameter; a timeout and a cancel that kill
+//! the job's process tree (a job object: Wine's taskkill has no /T).
+//!
+//! The agent runs in the foreground (`deskhand-agent.exe run`) in a fresh
+//! prefix; the Wine smoke test covers it as a service.
+
+use std::path::Path;
+use std::time::Duration;
+
+use deskhand_tests::fleet::{WAIT, generate_key};
+use deskhand_tests::wine::{self, Wine};
+use deskhand_tests::{Server, wait_for};
+use serde_json::Value;
+
+const MSI_PRODUCT: &str = "Deskhand Demo MSI";
+/// demo.wxs's ProductCode.
+const MSI_CODE: &str = "{8B0D6E52-3C1F-4C8A-9E21-5D2A7F1C0A11}";
+const EXE_PRODUCT: &str = "Deskhand Demo EXE";
+const UNINSTALL: &str = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall";
+
+struct Bench<'a> {
+    server: &'a Server,
+    wine: &'a Wine,
+    id: String,
+    log: &'a Path,
+}
+
+impl Bench<'_> {
+    /// `deskhand jobs run ARGS --target ID --wait`; the target's result.
+    fn job(&self, args: &[&str]) -> Value {
+        let mut all = vec![
+            "--output", "json", "jobs", "run", "--wait", "--target", &self.id,
+        ];
+        all.extend(args);
+        let out = self.server.cli(&all);
+        let detail: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "jobs run {args:?}: {}\nagent log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.agent_log()
+            )
+        });
+        detail["targets"][0].clone()
+    }
+
+    fn agent_log(&self) -> String {
+        let text = std::fs::read_to_string(self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    /// The asset's packages named `name`: (version, vendor).
+    fn software(&self, name: &str) -> Vec<(String, String)> {
+        let asset = self.server.json(&["assets", "show", &self.id]);
+        asset["software"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter(|p| p["name"] == name)
+                    .map(|p| {
+                        (
+                            p["version"].as_str().unwrap_or_default().to_string(),
+                            p["vendor"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until the server's inventory of the asset shows `name` at
+    /// `version` (or, with `None`, not at all).
+    fn wait_software(&self, name: &str, version: Option<&str>) {
+        wait_for(
+            WAIT,
+            &format!("{name} {version:?} in the inventory"),
+            || {
+                let found = self.software(name);
+                match version {
+                    Some(v) => found.iter().any(|(have, _)| have == v),
+                    None => found.is_empty(),
+                }
+                .then_some(())
+            },
+        );
+    }
+
+    /// The asset's software history: (change, item) pairs.
+    fn history(&self) -> Vec<(String, String)> {
+        let rows = self
+            .server
+            .json(&["assets", "history", &self.id, "--category", "software"]);
+        rows.as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r["change"].as_str().unwrap_or_default().to_string(),
+                            r["item"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn publish(&self, args: &[&str]) -> String {
+        let out = self.server.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+#[test]
+fn windows_jobs_run_under_wine() {
+    let Some(exe) = wine::ready("the Windows jobs test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("server")).expect("server starts");
+    let key = dir.path().join("publisher.key");
+    let public = generate_key(&server, &key);
+    let key = key.to_str().expect("utf-8");
+    let wine = Wine::new(&exe);
+    let token = server.token(1, "1h");
+    let agents = server.agents.to_string();
+    let out = wine.agent(&[
+        "enroll",
+        "--server",
+        &agents,
+        "--token",
+        &token,
+        "--ca-fingerprint",
+        &server.ca_fingerprint,
+        "--trust-publisher",
+        &public,
+    ]);
+    assert!(
+        out.status.success(),
+        "enroll under Wine: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.path().join("agent.log");
+    let _agent = wine.run_agent(&log);
+    let id = wait_for(WAIT, "the Windows agent online", || {
+        server
+            .agents()
+            .iter()
+            .find(|a| a["online"] == true)
+            .and_then(|a| a["id"].as_str().map(str::to_string))
+    });
+    wait_for(WAIT, "the Windows agent's asset", || {
+        server
+            .cli(&["assets", "show", &id])
+            .status
+            .success()
+            .then_some(())
+    });
+    let b = Bench {
+        server: &server,
+        wine: &wine,
+        id,
+        log: &log,
+    };
+    msi_installs_and_uninstalls(&b, key);
+    exe_installer_installs_with_a_restart_pending_and_uninstalls(&b, key);
+    cmd_script_takes_its_declared_parameter(&b, key);
+    timeout_and_cancel_kill_the_process_tree(&b, key);
+}
+
+fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
+    let msi = b.wine.scratch().join("demo.msi");
+    wine::demo_msi("1.2.3", &msi);
+    // The CLI reads the MSI: the check looks for its ProductName, and the
+    // uninstall names its ProductCode rather than the file.
+    let said = b.publish(&[
+        "packages",
+        "publish",
+        msi.to_str().expect("utf-8"),
+        "--name",
+        "deskhand-demo-msi",
+        "--version",
+        "1.2.3",
+        "--sign-with",
+        key,
+    ]);
+    assert!(said.contains(MSI_CODE), "{said}");
+    let shown = b
+        .server
+        .json(&["packages", "show", "deskhand-demo-msi@1.2.3"]);
+    let text = shown.to_string();
+    assert!(
+        text.contains(&format!("\"msiexec\",\"/x\",\"{MSI_CODE}\"")),
+        "{shown}"
+    );
+    // A version the MSI does not carry would fail every install's check.
+    let wrong = b.server.cli(&[
+        "packages",
+        "publish",
+        msi.to_str().expect("utf-8"),
+        "--name",
+        "deskhand-demo-msi",
+        "--version",
+        "9.9.9",
+        "--sign-with",
+        key,
+    ]);
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("ProductVersion is 1.2.3"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    let t = b.job(&["--install", "deskhand-demo-msi@1.2.3"]);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
+    assert_eq!(t["exit_code"], 0, "{t}");
+    assert_eq!(t["installed_version"], "1.2.3", "{t}");
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("{MSI_PRODUCT} 1.2.3 is installed"))),
+        "{t}"
+    );
+    // What Windows (Wine) itself says: the Uninstall key and the file.
+    let reg = b
+        .wine
+        .reg_query(&format!(r"{UNINSTALL}\{MSI_CODE}"))
+        .expect("the MSI's Uninstall key");
+    assert!(
+        reg.contains("1.2.3") && reg.contains("Deskhand CI"),
+        "{reg}"
+    );
+    assert!(
+        b.wine
+            .drive_c()
+            .join("Program Files/DeskhandDemo/readme.txt")
+            .exists()
+    );
+    b.wait_software(MSI_PRODUCT, Some("1.2.3"));
+    assert_eq!(
+        b.software(MSI_PRODUCT),
+        vec![("1.2.3".to_string(), "Deskhand CI".to_string())]
+    );
+
+    let t = b.job(&["--uninstall", "deskhand-demo-msi"]);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
+    assert_eq!(t["installed_version"], Value::Null, "{t}");
+    assert!(
+        b.wine
+            .reg_query(&format!(r"{UNINSTALL}\{MSI_CODE}"))
+            .is_none()
+    );
+    assert!(!b.wine.drive_c().join("Program Files/DeskhandDemo").exists());
+    b.wait_software(MSI_PRODUCT, None);
+    let history = b.history();
+    for change in ["installed", "removed"] {
+        assert!(
+            history
+                .iter()
+                .any(|(c, item)| c == change && item.contains(MSI_PRODUCT)),
+            "no {change} {MSI_PRODUCT} in the history: {history:?}"
+        );
+    }
+}
+
+fn exe_installer_installs_with_a_restart_pending_and_uninstalls(b: &Bench, key: &str) {
+    let exe = b.wine.scratch().join("demo-setup.exe");
+    wine::demo_exe("2.0.1", &exe);
+    b.publish(&[
+        "packages",
+        "publish",
+        exe.to_str().expect("utf-8"),
+        "--name",
+        "deskhand-demo-exe",
+        "--version",
+        "2.0.1",
+        "--check-package",
+        EXE_PRODUCT,
+        // The installer asks for a restart: exit 3010, which exe packages
+        // count as success with a restart pending unless told otherwise.
+        "--install-cmd",
+        "{file} /S /REBOOT",
+        "--uninstall-cmd",
+        "{file} /uninstall /S",
+        "--sign-with",
+        key,
+    ]);
+    let t = b.job(&["--install", "deskhand-demo-exe"]);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
+    assert_eq!(t["exit_code"], 3010, "{t}");
+    assert_eq!(t["installed_version"], "2.0.1", "{t}");
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("must restart")),
+        "{t}"
+    );
+    assert!(
+        t["stdout"]
+            .as_str()
+            .is_some_and(|s| s.contains("installed Deskhand Demo EXE 2.0.1")),
+        "{t}"
+    );
+    let reg = b
+        .wine
+        .reg_query(&format!(r"{UNINSTALL}\DeskhandDemoExe"))
+        .expect("the EXE's Uninstall key");
+    assert!(reg.contains("2.0.1"), "{reg}");
+    b.wait_software(EXE_PRODUCT, Some("2.0.1"));
+    assert_eq!(
+        b.software(EXE_PRODUCT),
+        vec![("2.0.1".to_string(), "Deskhand CI".to_string())]
+    );
+
+    let t = b.job(&["--uninstall", "deskhand-demo-exe"]);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
+    assert_eq!(t["exit_code"], 0, "{t}");
+    assert!(
+        b.wine
+            .reg_query(&format!(r"{UNINSTALL}\DeskhandDemoExe"))
+            .is_none()
+    );
+    b.wait_software(EXE_PRODUCT, None);
+    let history = b.history();
+    assert!(
+        history
+            .iter()
+            .any(|(c, item)| c == "removed" && item.contains(EXE_PRODUCT)),
+        "{history:?}"
+    );
+}
+
+fn cmd_script_takes_its_declared_parameter(b: &Bench, key: &str) {
+    let script = b.wine.scratch().join("hello.cmd");
+    std::fs::copy(wine::fixtures().join("hello.cmd"), &script).expect("copy");
+    std::fs::write(
+        b.wine.scratch().join("hello.cmd.params.toml"),
+        "[[param]]\nname = \"name\"\nkind = \"string\"\npattern = \"[A-Za-z]{1,32}\"\nrequired = true\n",
+    )
+    .expect("params");
+    b.publish(&[
+        "scripts",
+        "publish",
+        script.to_str().expect("utf-8"),
+        "--interpreter",
+        "cmd",
+        "--sign-with",
+        key,
+    ]);
+    let t = b.job(&["--script", "hello", "--", "name=World"]);
+    assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
+    assert_eq!(t["exit_code"], 0, "{t}");
+    assert!(
+        t["stdout"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("hello World from ")),
+        "{t}"
+    );
+    // A value outside the declared pattern never reaches cmd.exe.
+    let out = b.server.cli(&[
+        "jobs",
+        "run",
+        "--target",
+        &b.id,
+        "--script",
+        "hello",
+        "--",
+        "name=x & echo pwned",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must match the pattern"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
+    // The script starts a grandchild that would leave a marker five
+    // seconds later, then waits a minute.
+    let marker = b.wine.drive_c().join("deskhand-survivor.txt");
+    let script = b.wine.scratch().join("linger.cmd");
+    std::fs::write(
+        &script,
+        "@echo off\r\nstart /b cmd /d /c \"ping -n 6 127.0.0.1 >nul & echo alive > C:\\deskhand-survivor.txt\"\r\necho lingering\r\nping -n 60 127.0.0.1 >nul\r\n",
+    )
+    .expect("script");
+    b.publish(&[
+        "scripts",
+        "publish",
+        script.to_str().expect("utf-8"),
+        "--interpreter",
+        "cmd",
+        "--sign-with",
+        key,
+    ]);
+    let t = b.job(&["--script", "linger", "--timeout", "3s"]);
+    assert_eq!(t["state"], "failed", "{t}");
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("timed out") && m.contains("process tree was killed")),
+        "{t}"
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        !marker.exists(),
+        "the job's grandchild outlived the timeout"
+    );
+
+    // A cancel while it runs.
+    let mut args = vec!["--output", "json", "jobs", "run", "--target", &b.id];
+    args.extend(["--script", "linger"]);
+    let out = b.server.cli(&args);
+    let job: Value = serde_json::from_slice(&out.stdout).expect("job json");
+    let job = job["id"].as_str().expect("job id").to_string();
+    wait_for(WAIT, "the linger job running", || {
+        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
+        (t["state"] == "running").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let out = b.server.cli(&["jobs", "cancel", &job]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = wait_for(WAIT, "the cancel to land", || {
+        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
+        (t["state"] == "cancelled").then_some(t)
+    });
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("process tree was killed")),
+        "{t}"
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(!marker.exists(), "the job's grandchild outlived the cancel");
+}
