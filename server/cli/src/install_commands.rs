@@ -157,6 +157,26 @@ mod tests {
         );
         let (i, _) = format_commands("rpm", "hello");
         assert_eq!(line(&i), "rpm -U --replacepkgs {file}");
+        let (i, _) = format_commands("pkg", "app");
+        assert_eq!(line(&i), "installer -pkg {file} -target /");
+        let managers = [
+            (
+                "apt",
+                "apt-get install -y htop=3.2",
+                "apt-get remove -y htop",
+            ),
+            ("dnf", "dnf install -y htop-3.2", "dnf remove -y htop"),
+            (
+                "zypper",
+                "zypper --non-interactive install htop=3.2",
+                "zypper --non-interactive remove htop",
+            ),
+            ("brew", "brew install htop", "brew uninstall htop"),
+        ];
+        for (manager, install, uninstall) in managers {
+            let (i, u) = manager_commands(manager, "htop", "3.2");
+            assert_eq!((line(&i), line(&u)), (install.into(), uninstall.into()));
+        }
         let (i, _) = manager_commands("winget", "Mozilla.Firefox", "128.0");
         assert_eq!(
             line(&i),
