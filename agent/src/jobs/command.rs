@@ -63,8 +63,17 @@ pub async fn run_command(
         .kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
+    // Suspended until it is in its job object, so that nothing it starts
+    // can be outside it.
+    #[cfg(windows)]
+    cmd.creation_flags(super::win32::CREATE_SUSPENDED);
     let mut child = cmd.spawn().with_context(|| format!("starting {program}"))?;
     let tree = Tree::of(&child);
+    #[cfg(windows)]
+    if let Err(e) = child.raw_handle().map_or(Ok(()), super::win32::resume) {
+        let _ = child.start_kill();
+        bail!("starting {program}: it could not be resumed after its creation: {e}");
+    }
     if let Some(pid) = tree.pid {
         on_start(pid);
     }
@@ -177,6 +186,7 @@ impl Tree {
             job: child.raw_handle().and_then(|h| match super::win32::Job::holding(h) {
                 Ok(job) => Some(job),
                 Err(e) => {
+                    // Wine's taskkill has no /T: there, only the command dies.
                     tracing::warn!(error = %e, "no job object for the command; a timeout or cancel falls back to taskkill /T");
                     None
                 }

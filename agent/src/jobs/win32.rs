@@ -13,6 +13,27 @@ use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, TerminateJobObject,
 };
 
+pub(crate) use windows_sys::Win32::System::Threading::CREATE_SUSPENDED;
+
+#[link(name = "ntdll")]
+unsafe extern "system" {
+    /// Resumes every thread of a process: how a process created with
+    /// [`CREATE_SUSPENDED`] starts when its main thread's handle is not
+    /// at hand (std keeps it). Documented by its absence only, but stable
+    /// since Windows XP and implemented by Wine.
+    fn NtResumeProcess(process: HANDLE) -> i32;
+}
+
+/// Starts a process created suspended.
+pub(crate) fn resume(process: RawHandle) -> Result<(), String> {
+    // SAFETY: the handle is the live process the caller's child owns.
+    let status = unsafe { NtResumeProcess(process as HANDLE) };
+    if status < 0 {
+        return Err(format!("NtResumeProcess: NTSTATUS {status:#x}"));
+    }
+    Ok(())
+}
+
 /// A job object holding a command's process; closed on drop (which
 /// leaves its processes running: only a timeout or cancel kills them).
 pub(crate) struct Job(HANDLE);
@@ -22,9 +43,8 @@ unsafe impl Send for Job {}
 unsafe impl Sync for Job {}
 
 impl Job {
-    /// A new job object holding `process`. Processes it starts from
-    /// now on join the job; one started in the microseconds before
-    /// does not (std cannot start a process suspended and resume it).
+    /// A new job object holding `process`, which should be suspended
+    /// still ([`resume`] it after): every process it starts joins the job.
     pub(crate) fn holding(process: RawHandle) -> Result<Self, String> {
         // SAFETY: null attributes and name make an anonymous job with
         // default security; the handle is checked before use.
