@@ -4,7 +4,8 @@
 //! installer itself, each checked in Wine's registry, in the agent's
 //! inventory as the server shows it, and in the asset's history; a signed
 //! cmd script with a declared parameter; a timeout and a cancel that kill
-//! the job's process tree (a job object: Wine's taskkill has no /T).
+//! the job's process tree (a job object: Wine's taskkill has no /T), and
+//! an agent killed mid-job whose job object takes the tree with it.
 //!
 //! The agent runs in the foreground (`deskhand-agent.exe run`) in a fresh
 //! prefix; the Wine smoke test covers it as a service.
@@ -150,7 +151,7 @@ fn windows_jobs_run_under_wine() {
         String::from_utf8_lossy(&out.stderr)
     );
     let log = dir.path().join("agent.log");
-    let _agent = wine.run_agent(&log);
+    let mut agent = wine.run_agent(&log);
     let id = wait_for(WAIT, "the Windows agent online", || {
         server
             .agents()
@@ -175,6 +176,7 @@ fn windows_jobs_run_under_wine() {
     exe_installer_installs_with_a_restart_pending_and_uninstalls(&b, key);
     cmd_script_takes_its_declared_parameter(&b, key);
     timeout_and_cancel_kill_the_process_tree(&b, key);
+    a_killed_agent_leaves_no_job_process_behind(&b, &mut agent);
 }
 
 fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
@@ -385,10 +387,33 @@ fn cmd_script_takes_its_declared_parameter(b: &Bench, key: &str) {
     );
 }
 
+/// Where linger.cmd's grandchild leaves its mark if it lives.
+fn survivor(b: &Bench) -> std::path::PathBuf {
+    b.wine.drive_c().join("deskhand-survivor.txt")
+}
+
+/// Starts the published linger.cmd as a job (no wait); waits until it
+/// runs and returns the job id.
+fn start_linger(b: &Bench) -> String {
+    let args = [
+        "--output", "json", "jobs", "run", "--target", &b.id, "--script", "linger",
+    ];
+    let out = b.server.cli(&args);
+    let job: Value = serde_json::from_slice(&out.stdout).expect("job json");
+    let job = job["id"].as_str().expect("job id").to_string();
+    wait_for(WAIT, "the linger job running", || {
+        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
+        (t["state"] == "running").then_some(())
+    });
+    // Let cmd.exe start the grandchild.
+    std::thread::sleep(Duration::from_secs(1));
+    job
+}
+
 fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
     // The script starts a grandchild that would leave a marker five
     // seconds later, then waits a minute.
-    let marker = b.wine.drive_c().join("deskhand-survivor.txt");
+    let marker = survivor(b);
     let script = b.wine.scratch().join("linger.cmd");
     std::fs::write(
         &script,
@@ -419,16 +444,7 @@ fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
     );
 
     // A cancel while it runs.
-    let mut args = vec!["--output", "json", "jobs", "run", "--target", &b.id];
-    args.extend(["--script", "linger"]);
-    let out = b.server.cli(&args);
-    let job: Value = serde_json::from_slice(&out.stdout).expect("job json");
-    let job = job["id"].as_str().expect("job id").to_string();
-    wait_for(WAIT, "the linger job running", || {
-        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
-        (t["state"] == "running").then_some(())
-    });
-    std::thread::sleep(Duration::from_secs(1));
+    let job = start_linger(b);
     let out = b.server.cli(&["jobs", "cancel", &job]);
     assert!(
         out.status.success(),
@@ -447,4 +463,26 @@ fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
     );
     std::thread::sleep(Duration::from_secs(8));
     assert!(!marker.exists(), "the job's grandchild outlived the cancel");
+}
+
+fn a_killed_agent_leaves_no_job_process_behind(b: &Bench, agent: &mut deskhand_tests::Proc) {
+    let job = start_linger(b);
+    agent.kill();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        !survivor(b).exists(),
+        "the job's grandchild outlived the agent"
+    );
+    // The restarted agent reports the job failed, not run again.
+    *agent = b.wine.run_agent(&b.log.with_extension("restarted.log"));
+    let t = wait_for(WAIT, "the interrupted job's result", || {
+        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
+        (t["state"] == "failed").then_some(t)
+    });
+    assert!(
+        t["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("job object")),
+        "{t}"
+    );
 }

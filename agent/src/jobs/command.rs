@@ -38,7 +38,8 @@ pub struct CommandOutcome {
 
 /// Runs `argv` with exactly the environment `env` (nothing inherited), a
 /// timeout and a cancel switch; tells `on_start` the pid of the command
-/// (its process group's id on Unix), streams its output to `on_output`
+/// (its process group's id on Unix) and whether its tree ends when the
+/// agent does (a Windows job object), streams its output to `on_output`
 /// and keeps up to [`OUTPUT_CAP`] of each stream.
 pub async fn run_command(
     argv: &[String],
@@ -46,7 +47,7 @@ pub async fn run_command(
     cwd: &Path,
     timeout: Duration,
     cancel: &mut watch::Receiver<bool>,
-    on_start: impl FnOnce(u32),
+    on_start: impl FnOnce(u32, bool),
     on_output: impl Fn(bool, String) + Send + Sync,
 ) -> Result<CommandOutcome> {
     let Some((program, args)) = argv.split_first() else {
@@ -75,7 +76,7 @@ pub async fn run_command(
         bail!("starting {program}: it could not be resumed after its creation: {e}");
     }
     if let Some(pid) = tree.pid {
-        on_start(pid);
+        on_start(pid, tree.ends_with_agent());
     }
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -119,6 +120,11 @@ pub async fn run_command(
             }
         }
     };
+    if !timed_out && !cancelled {
+        // As on Unix, what the command left running in the background
+        // (an installer's "launch now", say) outlives it.
+        tree.release();
+    }
     // Drain what the readers still hold; a grandchild that escaped the
     // group could keep a pipe open, so do not wait for it forever.
     let drain = async {
@@ -194,6 +200,24 @@ impl Tree {
         }
     }
 
+    /// Whether the tree dies with the agent: a Windows job object closes
+    /// with the agent's handle to it, and kills its processes then.
+    fn ends_with_agent(&self) -> bool {
+        #[cfg(windows)]
+        return self.job.is_some();
+        #[cfg(not(windows))]
+        false
+    }
+
+    /// Lets what the command started outlive the agent, once the command
+    /// itself has ended.
+    fn release(&self) {
+        #[cfg(windows)]
+        if let Some(job) = &self.job {
+            job.release();
+        }
+    }
+
     /// Kills the command and everything it started.
     fn kill(&self) {
         let Some(pid) = self.pid else { return };
@@ -243,7 +267,7 @@ mod tests {
             dir.path(),
             Duration::from_millis(300),
             &mut rx,
-            |_| {},
+            |_, _| {},
             |_, _| {},
         )
         .await
@@ -270,7 +294,7 @@ mod tests {
             dir.path(),
             Duration::from_secs(20),
             &mut rx,
-            |_| {},
+            |_, _| {},
             |_, t| *streamed.lock().expect("lock") += t.len(),
         )
         .await
@@ -305,7 +329,7 @@ mod tests {
             dir.path(),
             Duration::from_secs(20),
             &mut rx,
-            |pid| *started.lock().expect("lock") = Some(pid),
+            |pid, _| *started.lock().expect("lock") = Some(pid),
             |_, _| {},
         )
         .await
@@ -330,7 +354,7 @@ mod tests {
                 dir.path(),
                 Duration::from_secs(60),
                 &mut rx,
-                |_| {},
+                |_, _| {},
                 |_, _| {},
             )
             .await
@@ -362,7 +386,7 @@ mod tests {
             dir.path(),
             Duration::from_secs(60),
             &mut rx,
-            |_| {},
+            |_, _| {},
             |_, _| {},
         )
         .await
@@ -390,7 +414,7 @@ mod tests {
             dir.path(),
             Duration::from_millis(1500),
             &mut rx,
-            |_| {},
+            |_, _| {},
             |_, _| {},
         )
         .await

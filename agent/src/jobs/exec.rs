@@ -122,7 +122,7 @@ async fn run_action(
         &cwd,
         timeout,
         cancel,
-        |pid| shared.started_group(&job_id, pid),
+        |pid, ends_with_agent| shared.started_group(&job_id, pid, ends_with_agent),
         |stderr, text| {
             shared.progress(&job_id, JobProgress::Output { stderr, text });
         },

@@ -303,6 +303,7 @@ mod tests {
             pgid: 77,
             boot_id: Some("b".into()),
             leader_start: Some(5),
+            ends_with_agent: false,
         };
         // Not started: nothing to record.
         l.started_group("j0", group.clone());

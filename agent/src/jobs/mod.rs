@@ -85,8 +85,8 @@ impl Shared {
 
     /// Records the process group a job's command started in, durably, so
     /// that an agent killed meanwhile can stop it at its next start.
-    pub(crate) fn started_group(&self, job_id: &str, pid: u32) {
-        let group = orphans::record(pid);
+    pub(crate) fn started_group(&self, job_id: &str, pid: u32, ends_with_agent: bool) {
+        let group = orphans::record(pid, ends_with_agent);
         let mut ledger = self.ledger();
         ledger.started_group(job_id, group);
         self.save(&ledger);

@@ -22,6 +22,10 @@ pub struct ProcessGroup {
     pub boot_id: Option<String>,
     /// The leader's start time, in clock ticks since boot (`/proc/PID/stat`).
     pub leader_start: Option<u64>,
+    /// The processes ran in a Windows job object that kills them when the
+    /// agent's handle to it closes, as it does when the agent dies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_with_agent: bool,
 }
 
 /// What the driver sees now.
@@ -48,6 +52,11 @@ pub enum Verdict {
 
 /// Decides whether a recorded group may be killed.
 pub fn decide(recorded: &ProcessGroup, now: &Now) -> Verdict {
+    if recorded.ends_with_agent {
+        return Verdict::Gone(
+            "its processes ran in a job object, which Windows ended when the agent stopped",
+        );
+    }
     let (Some(then), Some(today)) = (&recorded.boot_id, &now.boot_id) else {
         return Verdict::Unknown(
             "the agent cannot tell on this system whether its processes still run",
@@ -94,13 +103,15 @@ pub fn observe(pgid: u32) -> Now {
     }
 }
 
-/// The group of a command that just started as process `pid`.
-pub fn record(pid: u32) -> ProcessGroup {
+/// The group of a command that just started as process `pid`;
+/// `ends_with_agent` if its tree dies with the agent (a job object).
+pub fn record(pid: u32, ends_with_agent: bool) -> ProcessGroup {
     let now = observe(pid);
     ProcessGroup {
         pgid: pid,
         boot_id: now.boot_id,
         leader_start: now.leader_start.flatten(),
+        ends_with_agent,
     }
 }
 
@@ -163,7 +174,22 @@ mod tests {
             pgid: 4242,
             boot_id: boot.map(str::to_string),
             leader_start: start,
+            ends_with_agent: false,
         }
+    }
+
+    #[test]
+    fn a_job_object_ended_with_the_agent_is_gone_whatever_else_is_known() {
+        let contained = ProcessGroup {
+            ends_with_agent: true,
+            ..group(None, None)
+        };
+        let verdict = decide(&contained, &now(None, None));
+        assert!(matches!(verdict, Verdict::Gone(why) if why.contains("job object")));
+        // Older ledgers have no such field: read as false.
+        let old: ProcessGroup =
+            serde_json::from_str(r#"{"pgid":1,"boot_id":null,"leader_start":null}"#).expect("json");
+        assert!(!old.ends_with_agent);
     }
 
     fn now(boot: Option<&str>, leader: Option<Option<u64>>) -> Now {
@@ -212,7 +238,7 @@ mod tests {
     #[test]
     fn this_process_is_seen_as_running_with_its_start_time() {
         let me = std::process::id();
-        let g = record(me);
+        let g = record(me, false);
         assert!(g.boot_id.is_some());
         assert!(g.leader_start.is_some());
         assert_eq!(decide(&g, &observe(me)), Verdict::Kill);

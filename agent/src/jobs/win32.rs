@@ -10,7 +10,9 @@ use std::os::windows::io::RawHandle;
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
 use windows_sys::Win32::Globalization::{CP_OEMCP, MultiByteToWideChar};
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
+    SetInformationJobObject, TerminateJobObject,
 };
 
 pub(crate) use windows_sys::Win32::System::Threading::CREATE_SUSPENDED;
@@ -34,8 +36,10 @@ pub(crate) fn resume(process: RawHandle) -> Result<(), String> {
     Ok(())
 }
 
-/// A job object holding a command's process; closed on drop (which
-/// leaves its processes running: only a timeout or cancel kills them).
+/// A job object holding a command's process tree. While the command runs
+/// the job kills its processes when its last handle closes: the agent's,
+/// when the agent dies, so a killed agent leaves nothing behind. Once the
+/// command has ended, [`Job::release`] lets what it left outlive it.
 pub(crate) struct Job(HANDLE);
 
 // SAFETY: a job handle may be used and closed from any thread.
@@ -56,6 +60,7 @@ impl Job {
             ));
         }
         let job = Job(job);
+        job.limit(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE)?;
         // SAFETY: both handles are live: the job just made, the
         // process the caller's child still owns.
         if unsafe { AssignProcessToJobObject(job.0, process as HANDLE) } == 0 {
@@ -65,6 +70,33 @@ impl Job {
             ));
         }
         Ok(job)
+    }
+
+    /// Lets the job's processes outlive the agent.
+    pub(crate) fn release(&self) {
+        let _ = self.limit(0);
+    }
+
+    fn limit(&self, flags: u32) -> Result<(), String> {
+        // SAFETY: all-zero is a valid JOBOBJECT_EXTENDED_LIMIT_INFORMATION
+        // (plain integers), and Windows reads exactly its size.
+        let ok = unsafe {
+            let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+            info.BasicLimitInformation.LimitFlags = flags;
+            SetInformationJobObject(
+                self.0,
+                JobObjectExtendedLimitInformation,
+                (&raw const info).cast(),
+                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+            )
+        };
+        if ok == 0 {
+            return Err(format!(
+                "SetInformationJobObject: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(())
     }
 
     /// Ends every process in the job; false if Windows refused.
