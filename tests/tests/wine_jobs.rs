@@ -58,20 +58,22 @@ impl Bench<'_> {
     /// The asset's packages named `name`: (version, vendor).
     fn software(&self, name: &str) -> Vec<(String, String)> {
         let asset = self.server.json(&["assets", "show", &self.id]);
-        asset["software"]
+        let named: Vec<Value> = asset["software"]
             .as_array()
-            .map(|list| {
-                list.iter()
-                    .filter(|p| p["name"] == name)
-                    .map(|p| {
-                        (
-                            p["version"].as_str().unwrap_or_default().to_string(),
-                            p["vendor"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == name)
+            .cloned()
+            .collect();
+        pairs(&Value::Array(named), "version", "vendor")
+    }
+
+    /// Waits until the server's inventory of the asset shows `name` at
+    /// `version` once, with the fixtures' publisher.
+    fn wait_listed(&self, name: &str, version: &str) {
+        self.wait_software(name, Some(version));
+        let want = vec![(version.to_string(), "Deskhand CI".to_string())];
+        assert_eq!(self.software(name), want);
     }
 
     /// Waits until the server's inventory of the asset shows `name` at
@@ -96,18 +98,21 @@ impl Bench<'_> {
         let rows = self
             .server
             .json(&["assets", "history", &self.id, "--category", "software"]);
-        rows.as_array()
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        (
-                            r["change"].as_str().unwrap_or_default().to_string(),
-                            r["item"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        pairs(&rows, "change", "item")
+    }
+
+    /// Publishes `script` as a cmd script signed with `key`.
+    fn publish_cmd(&self, script: &Path, key: &str) {
+        let script = script.to_str().expect("utf-8");
+        self.publish(&[
+            "scripts",
+            "publish",
+            script,
+            "--interpreter",
+            "cmd",
+            "--sign-with",
+            key,
+        ]);
     }
 
     fn publish(&self, args: &[&str]) -> String {
@@ -248,11 +253,7 @@ fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
             .join("Program Files/DeskhandDemo/readme.txt")
             .exists()
     );
-    b.wait_software(MSI_PRODUCT, Some("1.2.3"));
-    assert_eq!(
-        b.software(MSI_PRODUCT),
-        vec![("1.2.3".to_string(), "Deskhand CI".to_string())]
-    );
+    b.wait_listed(MSI_PRODUCT, "1.2.3");
 
     let t = b.job(&["--uninstall", "deskhand-demo-msi"]);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
@@ -318,11 +319,7 @@ fn exe_installer_installs_with_a_restart_pending_and_uninstalls(b: &Bench, key: 
         .reg_query(&format!(r"{UNINSTALL}\DeskhandDemoExe"))
         .expect("the EXE's Uninstall key");
     assert!(reg.contains("2.0.1"), "{reg}");
-    b.wait_software(EXE_PRODUCT, Some("2.0.1"));
-    assert_eq!(
-        b.software(EXE_PRODUCT),
-        vec![("2.0.1".to_string(), "Deskhand CI".to_string())]
-    );
+    b.wait_listed(EXE_PRODUCT, "2.0.1");
 
     let t = b.job(&["--uninstall", "deskhand-demo-exe"]);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
@@ -350,15 +347,7 @@ fn cmd_script_takes_its_declared_parameter(b: &Bench, key: &str) {
         "[[param]]\nname = \"name\"\nkind = \"string\"\npattern = \"[A-Za-z]{1,32}\"\nrequired = true\n",
     )
     .expect("params");
-    b.publish(&[
-        "scripts",
-        "publish",
-        script.to_str().expect("utf-8"),
-        "--interpreter",
-        "cmd",
-        "--sign-with",
-        key,
-    ]);
+    b.publish_cmd(&script, key);
     let t = b.job(&["--script", "hello", "--", "name=World"]);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
     assert_eq!(t["exit_code"], 0, "{t}");
@@ -420,15 +409,7 @@ fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
         "@echo off\r\nstart /b cmd /d /c \"ping -n 6 127.0.0.1 >nul & echo alive > C:\\deskhand-survivor.txt\"\r\necho lingering\r\nping -n 60 127.0.0.1 >nul\r\n",
     )
     .expect("script");
-    b.publish(&[
-        "scripts",
-        "publish",
-        script.to_str().expect("utf-8"),
-        "--interpreter",
-        "cmd",
-        "--sign-with",
-        key,
-    ]);
+    b.publish_cmd(&script, key);
     let t = b.job(&["--script", "linger", "--timeout", "3s"]);
     assert_eq!(t["state"], "failed", "{t}");
     assert!(
@@ -451,16 +432,7 @@ fn timeout_and_cancel_kill_the_process_tree(b: &Bench, key: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t = wait_for(WAIT, "the cancel to land", || {
-        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
-        (t["state"] == "cancelled").then_some(t)
-    });
-    assert!(
-        t["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("process tree was killed")),
-        "{t}"
-    );
+    wait_state(b, &job, "cancelled", "process tree was killed");
     std::thread::sleep(Duration::from_secs(8));
     assert!(!marker.exists(), "the job's grandchild outlived the cancel");
 }
@@ -475,14 +447,26 @@ fn a_killed_agent_leaves_no_job_process_behind(b: &Bench, agent: &mut deskhand_t
     );
     // The restarted agent reports the job failed, not run again.
     *agent = b.wine.run_agent(&b.log.with_extension("restarted.log"));
-    let t = wait_for(WAIT, "the interrupted job's result", || {
-        let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
-        (t["state"] == "failed").then_some(t)
+    wait_state(b, &job, "failed", "job object");
+}
+
+/// Waits until `job`'s target is in `state`, and checks that its message
+/// says `says`.
+fn wait_state(b: &Bench, job: &str, state: &str, says: &str) {
+    let t = wait_for(WAIT, &format!("job {job} {state}"), || {
+        let t = b.server.json(&["jobs", "show", job])["targets"][0].clone();
+        (t["state"] == state).then_some(t)
     });
     assert!(
-        t["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("job object")),
+        t["message"].as_str().is_some_and(|m| m.contains(says)),
         "{t}"
     );
+}
+
+/// The (`a`, `b`) string fields of each object in the array `rows`.
+fn pairs(rows: &Value, a: &str, b: &str) -> Vec<(String, String)> {
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    rows.as_array()
+        .map(|rows| rows.iter().map(|r| (text(r, a), text(r, b))).collect())
+        .unwrap_or_default()
 }

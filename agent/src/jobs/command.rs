@@ -252,6 +252,19 @@ mod tests {
         s.iter().map(|a| a.to_string()).collect()
     }
 
+    /// Runs `argv` to its end with no cancel and no callbacks.
+    async fn quietly(
+        argv: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+        timeout: Duration,
+    ) -> CommandOutcome {
+        let (_tx, mut rx) = watch::channel(false);
+        run_command(argv, env, dir, timeout, &mut rx, |_, _| {}, |_, _| {})
+            .await
+            .expect("runs")
+    }
+
     #[cfg(unix)]
     #[tokio::test]
     async fn a_timeout_kills_the_whole_process_tree() {
@@ -259,19 +272,14 @@ mod tests {
         let marker = dir.path().join("survivor");
         // The shell starts a grandchild that would write the marker later.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
-        let (_tx, mut rx) = watch::channel(false);
         let started = std::time::Instant::now();
-        let out = run_command(
+        let out = quietly(
             &argv(&["sh", "-c", &script]),
             &[],
             dir.path(),
             Duration::from_millis(300),
-            &mut rx,
-            |_, _| {},
-            |_, _| {},
         )
-        .await
-        .expect("runs");
+        .await;
         assert!(out.timed_out);
         assert!(started.elapsed() < Duration::from_secs(10));
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -379,18 +387,13 @@ mod tests {
     #[tokio::test]
     async fn cmd_unicode_output_is_decoded_from_utf16() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_tx, mut rx) = watch::channel(false);
-        let out = run_command(
+        let out = quietly(
             &argv(&["cmd", "/U", "/D", "/C", "echo h\u{e9}llo w\u{f6}rld"]),
             &windows_env(),
             dir.path(),
             Duration::from_secs(60),
-            &mut rx,
-            |_, _| {},
-            |_, _| {},
         )
-        .await
-        .expect("runs");
+        .await;
         assert_eq!(out.exit_code, Some(0), "{out:?}");
         assert_eq!(out.stdout.trim_end(), "h\u{e9}llo w\u{f6}rld", "{out:?}");
     }
@@ -406,19 +409,14 @@ mod tests {
             "start /b cmd /d /c \"ping -n 4 127.0.0.1 >nul & echo alive > {}\" & ping -n 30 127.0.0.1 >nul",
             marker.display()
         );
-        let (_tx, mut rx) = watch::channel(false);
         let started = std::time::Instant::now();
-        let out = run_command(
+        let out = quietly(
             &argv(&["cmd", "/d", "/c", &script]),
             &windows_env(),
             dir.path(),
             Duration::from_millis(1500),
-            &mut rx,
-            |_, _| {},
-            |_, _| {},
         )
-        .await
-        .expect("runs");
+        .await;
         assert!(out.timed_out, "{out:?}");
         assert!(started.elapsed() < Duration::from_secs(20));
         tokio::time::sleep(Duration::from_secs(6)).await;
