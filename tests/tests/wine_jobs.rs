@@ -32,21 +32,38 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    /// `deskhand jobs run ARGS --target ID --wait`; the target's result.
+    /// `deskhand jobs run ARGS --target ID`, then the target's result once
+    /// it is final (a bounded wait: an agent that died under Wine leaves
+    /// its job running forever).
     fn job(&self, args: &[&str]) -> Value {
-        let mut all = vec![
-            "--output", "json", "jobs", "run", "--wait", "--target", &self.id,
-        ];
+        let job = self.start(args);
+        wait_for(
+            Duration::from_secs(180),
+            &format!("job {job} {args:?}"),
+            || {
+                let t = self.server.json(&["jobs", "show", &job])["targets"][0].clone();
+                let done = matches!(
+                    t["state"].as_str(),
+                    Some("succeeded" | "failed" | "cancelled" | "expired")
+                );
+                done.then_some(t)
+            },
+        )
+    }
+
+    /// `deskhand jobs run ARGS --target ID`; the job's id.
+    fn start(&self, args: &[&str]) -> String {
+        let mut all = vec!["--output", "json", "jobs", "run", "--target", &self.id];
         all.extend(args);
         let out = self.server.cli(&all);
-        let detail: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        let job: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
             panic!(
                 "jobs run {args:?}: {}\nagent log:\n{}",
                 String::from_utf8_lossy(&out.stderr),
                 self.agent_log()
             )
         });
-        detail["targets"][0].clone()
+        job["id"].as_str().expect("job id").to_string()
     }
 
     fn agent_log(&self) -> String {
@@ -384,12 +401,7 @@ fn survivor(b: &Bench) -> std::path::PathBuf {
 /// Starts the published linger.cmd as a job (no wait); waits until it
 /// runs and returns the job id.
 fn start_linger(b: &Bench) -> String {
-    let args = [
-        "--output", "json", "jobs", "run", "--target", &b.id, "--script", "linger",
-    ];
-    let out = b.server.cli(&args);
-    let job: Value = serde_json::from_slice(&out.stdout).expect("job json");
-    let job = job["id"].as_str().expect("job id").to_string();
+    let job = b.start(&["--script", "linger"]);
     wait_for(WAIT, "the linger job running", || {
         let t = b.server.json(&["jobs", "show", &job])["targets"][0].clone();
         (t["state"] == "running").then_some(())
