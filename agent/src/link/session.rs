@@ -238,10 +238,13 @@ pub(super) async fn converse(
             bail!("unexpected answer to the hello: None");
         };
         let effects = state.handle(Event::Message(answer), now());
+        // Online from the server's welcome, as the server sees it: a help
+        // request made while the first report is collected and sent waits
+        // in the inbox for the loop below rather than hear "not connected".
+        let _online = help.as_ref().map(HelpInbox::online);
         if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
-        let _online = help.as_ref().map(HelpInbox::online);
         let mut alarm = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         let mut alarm_at = None;
         loop {
