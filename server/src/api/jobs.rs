@@ -589,6 +589,7 @@ fn job_view(j: JobRow) -> JobView {
         args: j.args,
         cancelled_at: j.cancelled_at.map(rfc3339),
         states: j.counts,
+        reboot_pending: j.reboot_pending,
     }
 }
 
@@ -601,6 +602,7 @@ fn target_view(t: TargetRow) -> TargetView {
         started_at: t.started_at.map(rfc3339),
         finished_at: t.finished_at.map(rfc3339),
         exit_code: t.exit_code,
+        reboot_pending: t.reboot_pending,
         message: t.message,
         installed_version: t.installed_version,
         stdout: t.stdout,
@@ -653,21 +655,21 @@ pub(super) async fn show_job(
     if id.is_empty() {
         return Err(ApiError::bad_request("give a job id"));
     }
-    let (job, targets) = s.store.get_job(id).await?;
-    Ok(Json(JobDetail {
-        job: job_view(job),
-        targets: targets.into_iter().map(target_view).collect(),
-    }))
+    Ok(Json(detail(s.store.get_job(id).await?)))
 }
 
 /// A job by its row number, for a ticket's timeline.
 pub(super) async fn job_detail(store: &crate::store::Store, row: i64) -> Option<JobDetail> {
     let id = store.job_id_of_row(row).await.ok()?;
-    let (job, targets) = store.get_job(id).await.ok()?;
-    Some(JobDetail {
+    Some(detail(store.get_job(id).await.ok()?))
+}
+
+fn detail((job, targets): (JobRow, Vec<TargetRow>)) -> JobDetail {
+    let targets = targets.into_iter().map(target_view).collect();
+    JobDetail {
         job: job_view(job),
-        targets: targets.into_iter().map(target_view).collect(),
-    })
+        targets,
+    }
 }
 
 #[utoipa::path(
