@@ -10,7 +10,9 @@
 
 use std::collections::HashSet;
 
-use deskhand_shared::jobs::{JobAction, JobOrder, JobProgress, Outcome, SignedManifest};
+use deskhand_shared::jobs::{
+    JobAction, JobOrder, JobProgress, JobResult, Manifest, Outcome, SignedManifest,
+};
 
 /// Where one (job, asset) pair stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +271,16 @@ pub fn build_order(parts: &OrderParts) -> Result<JobOrder, String> {
     })
 }
 
+/// Whether a target's result leaves its machine waiting for a restart:
+/// it succeeded with one of the reboot exit codes its item's signed
+/// manifest (`manifest_json`, as stored) lists. No manifest (an inventory
+/// or diagnostic job) or one that does not read: no.
+pub fn reboot_pending(manifest_json: Option<&str>, result: &JobResult) -> bool {
+    manifest_json
+        .and_then(|json| serde_json::from_str::<Manifest>(json).ok())
+        .is_some_and(|m| m.reboot_pending(result))
+}
+
 /// A diagnostic request from a check name and `NAME=VALUE` arguments,
 /// checked against the agent's catalog.
 pub fn diag_request(
@@ -295,7 +307,6 @@ pub fn diag_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deskhand_shared::jobs::JobResult;
 
     fn finished(outcome: Outcome) -> JobProgress {
         JobProgress::Finished(JobResult::new(outcome, ""))
@@ -415,5 +426,35 @@ mod tests {
         assert_eq!(cancel, vec![Send::Cancel("a".into())]);
         sent.extend(cancel);
         assert!(plan_sends(&pending, &sent, 1).is_empty());
+    }
+
+    #[test]
+    fn a_restart_is_pending_only_for_a_success_with_a_listed_reboot_code() {
+        let manifest = |extra: &str| {
+            format!(
+                r#"{{"format":1,"kind":"script","name":"patch","version":"1","artifact":null,
+                    "install":["sh","{{file}}"],"uninstall":[],"check":null,"publisher":"k"{extra}}}"#
+            )
+        };
+        let rebooting = manifest(r#","reboot_exit_codes":[3010]"#);
+        let plain = manifest("");
+        let result = |outcome, code| {
+            let mut r = JobResult::new(outcome, "");
+            r.exit_code = code;
+            r
+        };
+        let ok_3010 = result(Outcome::Succeeded, Some(3010));
+        assert!(reboot_pending(Some(&rebooting), &ok_3010));
+        assert!(!reboot_pending(
+            Some(&rebooting),
+            &result(Outcome::Succeeded, Some(0))
+        ));
+        assert!(!reboot_pending(
+            Some(&rebooting),
+            &result(Outcome::Failed, Some(3010))
+        ));
+        assert!(!reboot_pending(Some(&plain), &ok_3010));
+        assert!(!reboot_pending(None, &ok_3010), "no item, no manifest");
+        assert!(!reboot_pending(Some("not json"), &ok_3010));
     }
 }

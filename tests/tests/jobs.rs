@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use deskhand_tests::browser::Browser;
 use deskhand_tests::fleet::{Fleet, WAIT, fleet, generate_key};
 use deskhand_tests::{PurgeOnDrop, build_deb, dpkg_installed, wait_for};
 use serde_json::Value;
@@ -620,4 +621,89 @@ fn a_result_made_while_the_server_is_down_waits_in_the_agents_outbox() {
     wait_for_earlier_orders(&f);
     assert_eq!(f.state(&queued), "cancelled", "and never runs");
     assert_eq!(received(&f, &queued), 0, "{}", f.agent.log());
+}
+
+/// A script whose exit code its signed manifest lists as "succeeded,
+/// restart to finish" succeeds with a restart pending: `jobs show` says
+/// so in JSON and in words; a rollout of it completes with the machine
+/// counted succeeded and awaiting a restart. The same script published
+/// without the code fails. (Windows installers use 3010, which a Unix
+/// exit status cannot carry: it has 8 bits, `exit 3010` ends as 194. The
+/// script here uses a code of its own.)
+#[test]
+fn a_reboot_exit_code_of_the_manifest_is_a_success_with_a_restart_pending() {
+    let f = fleet();
+    let body = "#!/bin/sh\necho patched, restart to finish\nexit 194\n";
+    let file = f.path("patch.sh");
+    std::fs::write(&file, body).expect("script");
+    let out = f.publish(&file, &f.key, &["--reboot-exit-codes", "194"]);
+    assert!(
+        out.status.success(),
+        "publish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = f.job(&["--script", "patch"]);
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "succeeded", "{t}");
+    assert_eq!(t["exit_code"], 194, "{t}");
+    assert_eq!(t["reboot_pending"], true, "{t}");
+    assert!(
+        t["stdout"].as_str().unwrap_or_default().contains("patched"),
+        "{t}"
+    );
+    assert_eq!(f.show(&job)["job"]["reboot_pending"], 1);
+    let text = f
+        .server
+        .ok_as(&f.server.admin_token, &["jobs", "show", &job]);
+    assert!(text.contains("succeeded, restart pending"), "{text}");
+    assert!(
+        text.contains("1 succeeded (1 awaiting a restart)"),
+        "{text}"
+    );
+    let mut console = Browser::new(&f.server.api);
+    let login = console.login("admin", &f.server.admin_password());
+    assert_eq!(login.status, 303, "{}", login.body);
+    for page in [
+        format!("/console/jobs/{job}"),
+        format!("/console/assets/{}", f.id),
+    ] {
+        let body = console.get(&page).body;
+        assert!(
+            body.contains(r#"<span class="restart">restart pending</span>"#),
+            "{page}: {body}"
+        );
+    }
+
+    let plain = f.script("patch-plain", body, &f.key);
+    let job = f.job(&["--script", &plain]);
+    let t = f.finished(&job);
+    assert_eq!(t["state"], "failed", "{t}");
+    assert_eq!(t["exit_code"], 194, "{t}");
+    assert_eq!(t["reboot_pending"], false, "{t}");
+
+    let created = f.server.json(&[
+        "rollouts", "create", "--script", "patch", "--target", &f.id, "--waves", "100%",
+    ]);
+    let id = created["id"].as_i64().expect("id").to_string();
+    let done = wait_for(WAIT, "the rollout done", || {
+        let v = f.server.json(&["rollouts", "show", &id, "--machines"]);
+        (v["phase"] == "done").then_some(v)
+    });
+    let wave = &done["waves"][1]["counts"];
+    assert_eq!(wave["succeeded"], 1, "{done}");
+    assert_eq!(wave["failed"], 0, "{done}");
+    assert_eq!(wave["awaiting_restart"], 1, "{done}");
+    assert_eq!(done["machines"][0]["reboot_pending"], true, "{done}");
+    let text = f
+        .server
+        .ok_as(&f.server.admin_token, &["rollouts", "show", &id]);
+    assert!(
+        text.contains("1/1 done: 1 succeeded (1 awaiting a restart)"),
+        "{text}"
+    );
+    let page = console.get(&format!("/console/rollouts/{id}")).body;
+    assert!(
+        page.contains(r#"<span class="restart">1 awaiting a restart</span>"#),
+        "{page}"
+    );
 }

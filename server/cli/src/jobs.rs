@@ -156,10 +156,14 @@ pub async fn jobs_run(c: &Client, format: OutputFormat, a: Box<RunArgs>) -> Resu
     Ok(())
 }
 
+/// `3 succeeded (1 awaiting a restart), 1 failed`.
 fn states(j: &JobView) -> String {
     j.states
         .iter()
-        .map(|(s, n)| format!("{n} {s}"))
+        .map(|(s, n)| match (s.as_str(), j.reboot_pending) {
+            ("succeeded", r) if r > 0 => format!("{n} {s} ({r} awaiting a restart)"),
+            _ => format!("{n} {s}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -198,6 +202,8 @@ fn print_detail(format: OutputFormat, d: &JobDetail) -> Result<()> {
         for x in &d.targets {
             let state = if x.cancel_requested {
                 format!("{} (cancelling)", x.state)
+            } else if x.reboot_pending {
+                format!("{}, restart pending", x.state)
             } else {
                 x.state.clone()
             };
@@ -273,5 +279,35 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: JobsCmd) -> Result<()> {
         JobsCmd::List { limit } => jobs_list(c, f, limit).await,
         JobsCmd::Show { job } => jobs_show(c, f, &job).await,
         JobsCmd::Cancel { job } => jobs_cancel(c, &job).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(states: &[(&str, i64)], reboot_pending: i64) -> JobView {
+        JobView {
+            id: "j1".into(),
+            action: "install".into(),
+            item: "patch 1".into(),
+            targets: "all".into(),
+            created_at: String::new(),
+            created_by: "alice".into(),
+            deadline: String::new(),
+            timeout_secs: 60,
+            args: Vec::new(),
+            cancelled_at: None,
+            states: states.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+            reboot_pending,
+        }
+    }
+
+    #[test]
+    fn states_say_how_many_succeeded_targets_await_a_restart() {
+        let j = job(&[("succeeded", 3), ("failed", 1)], 2);
+        assert_eq!(states(&j), "3 succeeded (2 awaiting a restart), 1 failed");
+        let j = job(&[("succeeded", 3), ("queued", 1)], 0);
+        assert_eq!(states(&j), "3 succeeded, 1 queued");
     }
 }

@@ -155,6 +155,7 @@ fn asset_job_view(j: crate::store::AssetJob) -> AssetJobView {
         created_at: rfc3339(j.created_at),
         state: j.state,
         exit_code: j.exit_code,
+        reboot_pending: j.reboot_pending,
         finished_at: j.finished_at.map(rfc3339),
     }
 }

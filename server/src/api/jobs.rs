@@ -10,11 +10,14 @@ use axum::{Json, Router};
 use deskhand_shared::jobs::ItemKind;
 use serde::Deserialize;
 
+mod view;
+
+use self::view::{detail, job_view};
 use super::error::{ApiError, ApiResult};
 use super::params::duration_secs;
 use super::select::asset_rows;
 use super::{Authed, Shared};
-use crate::store::{ContentItem, JobRow, NewJob, Role, TargetRow};
+use crate::store::{ContentItem, NewJob, Role};
 use crate::{rfc3339, unix_now};
 use deskhand_api_types::assets::AssetQuery;
 pub use deskhand_api_types::jobs::{
@@ -576,38 +579,6 @@ fn covers_fleet(targets: &Targets, fleet: &[&str]) -> bool {
     !fleet.is_empty() && fleet.iter().all(|a| chosen.contains(a))
 }
 
-fn job_view(j: JobRow) -> JobView {
-    JobView {
-        id: j.id,
-        action: j.action,
-        item: j.item,
-        targets: j.targets_spec,
-        created_at: rfc3339(j.created_at),
-        created_by: j.created_by,
-        deadline: rfc3339(j.deadline),
-        timeout_secs: j.timeout_secs,
-        args: j.args,
-        cancelled_at: j.cancelled_at.map(rfc3339),
-        states: j.counts,
-    }
-}
-
-fn target_view(t: TargetRow) -> TargetView {
-    TargetView {
-        asset_id: t.asset_id,
-        hostname: t.hostname,
-        state: t.state,
-        cancel_requested: t.cancel_requested,
-        started_at: t.started_at.map(rfc3339),
-        finished_at: t.finished_at.map(rfc3339),
-        exit_code: t.exit_code,
-        message: t.message,
-        installed_version: t.installed_version,
-        stdout: t.stdout,
-        stderr: t.stderr,
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/jobs",
@@ -653,21 +624,13 @@ pub(super) async fn show_job(
     if id.is_empty() {
         return Err(ApiError::bad_request("give a job id"));
     }
-    let (job, targets) = s.store.get_job(id).await?;
-    Ok(Json(JobDetail {
-        job: job_view(job),
-        targets: targets.into_iter().map(target_view).collect(),
-    }))
+    Ok(Json(detail(s.store.get_job(id).await?)))
 }
 
 /// A job by its row number, for a ticket's timeline.
 pub(super) async fn job_detail(store: &crate::store::Store, row: i64) -> Option<JobDetail> {
     let id = store.job_id_of_row(row).await.ok()?;
-    let (job, targets) = store.get_job(id).await.ok()?;
-    Some(JobDetail {
-        job: job_view(job),
-        targets: targets.into_iter().map(target_view).collect(),
-    })
+    Some(detail(store.get_job(id).await.ok()?))
 }
 
 #[utoipa::path(

@@ -485,6 +485,8 @@ pub(super) async fn view(
     machines: Option<bool>,
 ) -> Result<RolloutView, ApiError> {
     let st = &rec.state;
+    let job = rec.job_id.clone();
+    let rebooting = store.read(move |r| r.reboot_pending_assets(&job)).await?;
     let waves = (0..st.waves)
         .map(|index| {
             let c = st.counts(index);
@@ -503,6 +505,7 @@ pub(super) async fn view(
                     pending: c.pending,
                     in_flight: c.in_flight,
                     succeeded: c.succeeded,
+                    awaiting_restart: st.awaiting_restart(index, &rebooting),
                     failed: c.failed,
                     expired: c.expired,
                     skipped: c.skipped,
@@ -532,6 +535,7 @@ pub(super) async fn view(
                         asset_id: d.asset_id,
                         hostname: d.hostname,
                         exit_code: d.exit_code,
+                        reboot_pending: d.reboot_pending,
                         message: d.message,
                         installed_version: d.installed_version,
                     })

@@ -263,6 +263,7 @@ mod tests {
             stdout: (1..=9).map(|i| format!("out {i}\n")).collect(),
             stderr: "boom\n".into(),
             installed_version: None,
+            reboot_pending: false,
         };
         let reason = PauseReason::Failures {
             wave: 0,

@@ -27,6 +27,8 @@
 
 mod state;
 
+use std::collections::HashSet;
+
 pub use state::{Machine, MachineState, PauseReason, Phase, WaveCounts};
 
 use super::plan::{RolloutSettings, WavePlan, joiner_wave};
@@ -330,6 +332,17 @@ impl Rollout {
     /// One machine, by asset id.
     pub fn machine(&self, asset: &str) -> Option<&Machine> {
         self.machines.iter().find(|m| m.asset == asset)
+    }
+
+    /// Machines of `wave` that succeeded and await a restart: those among
+    /// `rebooting`, the assets whose job target says so. They count as
+    /// succeeded everywhere else.
+    pub fn awaiting_restart(&self, wave: usize, rebooting: &HashSet<String>) -> usize {
+        self.machines
+            .iter()
+            .filter(|m| m.wave == wave && m.state == MachineState::Succeeded)
+            .filter(|m| rebooting.contains(&m.asset))
+            .count()
     }
 
     /// Machines in flight across the rollout.

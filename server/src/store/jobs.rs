@@ -4,7 +4,7 @@
 use crate::store::sql::{Conn, OptionalExtension, Row, ToSql, params};
 
 use super::{Reader, Result, Store, StoreError, audit, damaged};
-use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress};
+use crate::jobs::{OrderParts, Pending, TargetState, on_cancel, on_progress, reboot_pending};
 use deskhand_shared::jobs::{JobProgress, SignedManifest};
 
 /// The schema of this module (one migration).
@@ -81,6 +81,16 @@ ALTER TABLE jobs DROP COLUMN cwd;
 /// result replaces it).
 const LIVE_OUTPUT_CAP: i64 = 64 * 1024;
 
+/// Migration 38: a target whose item succeeded with one of the reboot
+/// exit codes its signed manifest lists is waiting for a restart
+/// (`crate::jobs::reboot_pending`, decided when its result is stored).
+pub(super) const REBOOT_MIGRATION: &str =
+    "ALTER TABLE job_targets ADD COLUMN reboot_pending INTEGER NOT NULL DEFAULT 0;";
+
+/// Migration 38 on PostgreSQL.
+pub(super) const REBOOT_POSTGRES_MIGRATION: &str =
+    "ALTER TABLE job_targets ADD COLUMN reboot_pending BIGINT NOT NULL DEFAULT 0;";
+
 /// An asset's page lists the jobs it had: their targets by asset.
 pub(super) const BY_ASSET_MIGRATION: &str =
     "CREATE INDEX job_targets_by_asset ON job_targets(asset_id);";
@@ -100,6 +110,8 @@ pub struct AssetJob {
     pub state: String,
     /// Exit code.
     pub exit_code: Option<i32>,
+    /// Succeeded, and the machine must restart to finish.
+    pub reboot_pending: bool,
     /// When the target ended.
     pub finished_at: Option<i64>,
 }
@@ -151,6 +163,8 @@ pub struct JobRow {
     pub cancelled_at: Option<i64>,
     /// Targets per state name.
     pub counts: Vec<(String, i64)>,
+    /// Succeeded targets whose machine must restart to finish.
+    pub reboot_pending: i64,
 }
 
 /// One (job, asset) pair.
@@ -174,6 +188,8 @@ pub struct TargetRow {
     pub finished_at: Option<i64>,
     /// Exit code.
     pub exit_code: Option<i32>,
+    /// Succeeded, and the machine must restart to finish.
+    pub reboot_pending: bool,
     /// Why it ended as it did.
     pub message: String,
     /// Output.
@@ -227,19 +243,24 @@ fn job_from_row(r: &Row<'_>) -> crate::store::sql::Result<JobRow> {
         args: from_json(&r.get::<String>(8)?, "jobs", "args")?,
         cancelled_at: r.get(9)?,
         counts: Vec::new(),
+        reboot_pending: 0,
     })
 }
 
-fn state_counts(conn: &Conn, job_id: &str) -> Result<Vec<(String, i64)>> {
+/// Fills in a job's targets per state and how many await a restart.
+fn state_counts(conn: &Conn, job: &mut JobRow) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "SELECT state, COUNT(*) FROM job_targets WHERE job_id = ?1 GROUP BY state",
+        "SELECT state, COUNT(*), COUNT(CASE WHEN reboot_pending = 1 THEN 1 END)
+         FROM job_targets WHERE job_id = ?1 GROUP BY state",
     )?;
-    let mut counts: Vec<(String, i64)> = stmt
-        .query_map([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let rows: Vec<(String, i64, i64)> = stmt
+        .query_map([&job.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<crate::store::sql::Result<_>>()?;
+    job.reboot_pending = rows.iter().map(|(_, _, n)| n).sum();
+    job.counts = rows.into_iter().map(|(s, n, _)| (s, n)).collect();
     let rank = |s: &str| TargetState::parse(s).map(|t| t as usize);
-    counts.sort_by_key(|(s, _)| rank(s));
-    Ok(counts)
+    job.counts.sort_by_key(|(s, _)| rank(s));
+    Ok(())
 }
 
 impl Store {
@@ -379,11 +400,18 @@ impl Store {
                     )?;
                 }
                 JobProgress::Finished(r) => {
+                    let manifest: Option<String> = tx.query_row(
+                        "SELECT c.manifest FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1",
+                        [&job_id],
+                        |row| row.get(0),
+                    )?;
+                    let reboot = i64::from(reboot_pending(manifest.as_deref(), r));
                     tx.execute(
                         "UPDATE job_targets SET state = ?3, started_at = COALESCE(?4, started_at), finished_at = ?5, exit_code = ?6,
-                             message = ?7, stdout = ?8, stderr = ?9, installed_version = ?10, updated_at = ?11, cancel_requested = 0
+                             message = ?7, stdout = ?8, stderr = ?9, installed_version = ?10, updated_at = ?11, cancel_requested = 0,
+                             reboot_pending = ?12
                          WHERE job_id = ?1 AND asset_id = ?2",
-                        params![job_id, asset_id, next.as_str(), r.started_at, r.finished_at, r.exit_code, r.message, r.stdout, r.stderr, r.installed_version, now],
+                        params![job_id, asset_id, next.as_str(), r.started_at, r.finished_at, r.exit_code, r.message, r.stdout, r.stderr, r.installed_version, now, reboot],
                     )?;
                 }
                 _ => {
@@ -485,7 +513,7 @@ impl Store {
                 .query_map([limit], job_from_row)?
                 .collect::<crate::store::sql::Result<_>>()?;
             for job in &mut jobs {
-                job.counts = state_counts(conn, &job.id)?;
+                state_counts(conn, job)?;
             }
             Ok(jobs)
         })
@@ -516,10 +544,10 @@ impl Store {
                 "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN content_items c ON c.id = j.item_id WHERE j.id = ?1"
             );
             let mut job = conn.query_row(&sql, [&id], job_from_row)?;
-            job.counts = state_counts(conn, &id)?;
+            state_counts(conn, &mut job)?;
             let mut stmt = conn.prepare(
                 "SELECT asset_id, agent_id, hostname, state, cancel_requested, updated_at, started_at, finished_at,
-                        exit_code, message, stdout, stderr, installed_version
+                        exit_code, message, stdout, stderr, installed_version, reboot_pending
                  FROM job_targets WHERE job_id = ?1 ORDER BY hostname, asset_id",
             )?;
             let targets = stmt
@@ -538,6 +566,7 @@ impl Store {
                         stdout: r.get(10)?,
                         stderr: r.get(11)?,
                         installed_version: r.get(12)?,
+                        reboot_pending: r.get(13)?,
                     })
                 })?
                 .collect::<crate::store::sql::Result<_>>()?;
@@ -558,7 +587,7 @@ impl Reader<'_> {
         )?;
         let mut st = self.prepare_cached(
             "SELECT j.id, j.action, COALESCE(c.name || ' ' || c.version, j.diag_check, ''), j.created_at,
-                    t.state, t.exit_code, t.finished_at
+                    t.state, t.exit_code, t.finished_at, t.reboot_pending
              FROM job_targets t JOIN jobs j ON j.id = t.job_id
              LEFT JOIN content_items c ON c.id = j.item_id
              WHERE t.asset_id = ?1 ORDER BY j.created_at DESC, j.id LIMIT ?2",
@@ -575,6 +604,7 @@ impl Reader<'_> {
                         state: r.get(4)?,
                         exit_code: r.get(5)?,
                         finished_at: r.get(6)?,
+                        reboot_pending: r.get(7)?,
                     })
                 },
             )?

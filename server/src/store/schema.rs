@@ -430,6 +430,8 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(tickets::MASS_MIGRATION),
         // Shifts, absences, routing rules (`store::routing`, `store::shifts`).
         M::up(super::routing::MIGRATION),
+        // Job targets that succeeded with a restart pending (`store::jobs`).
+        M::up(jobs::REBOOT_MIGRATION),
     ]
 }
 

@@ -117,6 +117,10 @@ pub struct AssetJobView {
     pub state: String,
     /// The exit code, once it ended with one.
     pub exit_code: Option<i32>,
+    /// It succeeded with an exit code its signed manifest lists as
+    /// "restart to finish": the machine awaits a restart.
+    #[serde(default)]
+    pub reboot_pending: bool,
     /// When it ended on this asset, RFC 3339.
     pub finished_at: Option<String>,
 }

@@ -135,6 +135,10 @@ pub struct JobView {
     /// Targets per state, e.g. `[["succeeded", 3], ["queued", 1]]`.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::schemas::state_counts))]
     pub states: Vec<(String, i64)>,
+    /// Of the succeeded targets, how many await a restart of their
+    /// machine (they count as succeeded in `states`).
+    #[serde(default)]
+    pub reboot_pending: i64,
 }
 
 /// One target of a job.
@@ -155,6 +159,11 @@ pub struct TargetView {
     pub finished_at: Option<String>,
     /// Exit code.
     pub exit_code: Option<i32>,
+    /// Succeeded with an exit code its signed manifest lists as "restart to
+    /// finish" (e.g. msiexec's 3010): the state stays `succeeded`, and the
+    /// machine awaits a restart.
+    #[serde(default)]
+    pub reboot_pending: bool,
     /// Why it ended as it did.
     pub message: String,
     /// For installs: the version the inventory shows afterwards.

@@ -112,6 +112,10 @@ pub struct WaveCountsView {
     pub in_flight: usize,
     /// Succeeded (and the post-install check agreed).
     pub succeeded: usize,
+    /// Of the succeeded, those whose machine awaits a restart to finish
+    /// (their job exited with a reboot code the item's manifest lists).
+    #[serde(default)]
+    pub awaiting_restart: usize,
     /// Failed.
     pub failed: usize,
     /// The deadline passed before it ran.
@@ -155,6 +159,9 @@ pub struct RolloutMachineView {
     pub sent_at: Option<String>,
     /// Its job's exit code, once finished.
     pub exit_code: Option<i32>,
+    /// Its job succeeded and the machine awaits a restart to finish.
+    #[serde(default)]
+    pub reboot_pending: bool,
     /// Why its job ended as it did.
     pub message: String,
     /// The last lines of its job's output (error output first).

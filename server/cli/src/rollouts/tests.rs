@@ -74,6 +74,7 @@ fn machine(
         },
         output_tail: tail.into(),
         installed_version: None,
+        reboot_pending: false,
     }
 }
 
@@ -315,6 +316,30 @@ fn one_failure_among_many_still_shows_in_the_bar() {
     let b = bar(&counts(999, 1, 0, 0), 30);
     assert_eq!(b.len(), 32);
     assert_eq!(b.matches('x').count(), 1);
+}
+
+/// Machines that succeeded with a restart pending count as succeeded,
+/// and the rollout says how many of them await a restart.
+#[test]
+fn machines_awaiting_a_restart_are_said_among_the_succeeded() {
+    let mut v = rollout("running");
+    v.waves[0].counts.awaiting_restart = 1;
+    v.waves[1].counts.awaiting_restart = 2;
+    v.machines[1].reboot_pending = true;
+    let text = show_lines(&v).join("\n");
+    assert!(
+        text.contains("machines: 6/23 done: 5 succeeded (3 awaiting a restart), 1 failed"),
+        "{text}"
+    );
+    let row = machines_table(&v, false).to_text();
+    assert!(row.contains("succeeded (restart pending)"), "{row}");
+    v.waves[0].counts.awaiting_restart = 0;
+    v.waves[1].counts.awaiting_restart = 0;
+    let text = show_lines(&v).join("\n");
+    assert!(
+        text.contains("machines: 6/23 done: 5 succeeded, 1 failed;"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -92,8 +92,12 @@ fn cells(counts: &[usize], total: usize, width: usize) -> Vec<usize> {
 /// `12/40 done: 10 succeeded, 2 failed; 3 running, 25 pending`: the
 /// states a wave's machines are in, those with none left out.
 pub fn counts_text(c: &WaveCountsView) -> String {
+    let succeeded = match c.awaiting_restart {
+        0 => "succeeded".to_string(),
+        n => format!("succeeded ({n} awaiting a restart)"),
+    };
     let done = [
-        (c.succeeded, "succeeded"),
+        (c.succeeded, succeeded.as_str()),
         (c.compliant, "already compliant"),
         (c.failed, "failed"),
         (c.expired, "expired"),
@@ -158,6 +162,7 @@ pub fn totals(v: &RolloutView) -> WaveCountsView {
         t.pending += c.pending;
         t.in_flight += c.in_flight;
         t.succeeded += c.succeeded;
+        t.awaiting_restart += c.awaiting_restart;
         t.failed += c.failed;
         t.expired += c.expired;
         t.skipped += c.skipped;
@@ -261,6 +266,7 @@ pub fn show_lines(v: &RolloutView) -> Vec<String> {
         format!("  targets:  {}", v.targets),
         format!("  created:  {} by {}", v.created_at, v.created_by),
         format!("  phase:    {}", phase_text(v)),
+        format!("  machines: {}", counts_text(&totals(v))),
         format!(
             "  waves:    {} (at least {} machine{} each), failures over {}% pause{}",
             pct.join(","),
@@ -346,7 +352,11 @@ pub fn machines_table(v: &RolloutView, csv: bool) -> Table {
         t.row(vec![
             m.hostname.clone(),
             wave_name(v, m.wave),
-            m.state.clone(),
+            if m.reboot_pending {
+                format!("{} (restart pending)", m.state)
+            } else {
+                m.state.clone()
+            },
             m.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
             m.installed_version.clone().unwrap_or_else(|| "-".into()),
             m.message.clone(),

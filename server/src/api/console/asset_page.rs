@@ -287,7 +287,7 @@ fn job_rows(jobs: &[AssetJobView], total: usize) -> Markup {
                         td { a href=(format!("/console/jobs/{}", j.job_id)) { (j.job_id.get(..8).unwrap_or(&j.job_id)) } }
                         td { (j.action) }
                         td { (j.item) }
-                        td { (j.state) }
+                        td { (j.state) @if j.reboot_pending { " " span.restart { "restart pending" } } }
                         td { @if let Some(c) = j.exit_code { (c) } }
                         td.wide { (j.finished_at.as_deref().unwrap_or("")) }
                     }
@@ -320,6 +320,7 @@ mod tests {
             created_at: String::new(),
             state: "succeeded".into(),
             exit_code: Some(0),
+            reboot_pending: false,
             finished_at: None,
         };
         let html = job_rows(&[job("0123456789abcdef"), job("é")], 3).into_string();
@@ -327,5 +328,13 @@ mod tests {
         assert!(html.contains(">é<"), "a short id is shown whole: {html}");
         assert!(html.contains("&lt;b&gt;pkg"), "item names are escaped");
         assert!(html.contains("The newest 2 of 3"));
+        assert!(!html.contains("restart pending"), "{html}");
+        let mut rebooting = job("fedcba9876543210");
+        rebooting.reboot_pending = true;
+        let html = job_rows(&[rebooting], 1).into_string();
+        assert!(
+            html.contains("succeeded <span class=\"restart\">restart pending</span>"),
+            "{html}"
+        );
     }
 }

@@ -68,6 +68,7 @@ pub(in crate::api) async fn job(
         html! {
             h1 { "Job " (short(&j.id)) ": " (j.action) " " (j.item) }
             p.muted { "Targets: " (j.targets) " - created " (j.created_at) " by " (j.created_by) " - deadline " (j.deadline) }
+            @if j.reboot_pending > 0 { p { span.restart { (j.reboot_pending) " awaiting a restart" } } }
             (targets(&d))
         },
     )
@@ -106,7 +107,7 @@ fn targets(d: &JobDetail) -> Markup {
             @for t in &d.targets {
                 tr {
                     td { a href=(format!("/console/assets/{}", t.asset_id)) { (t.hostname) } }
-                    td.failed[t.state == "failed"] { (t.state) }
+                    td.failed[t.state == "failed"] { (t.state) @if t.reboot_pending { " " span.restart { "restart pending" } } }
                     td { (t.exit_code.map(|c| c.to_string()).unwrap_or_default()) }
                     td { (t.message) }
                     td.wide { @if !(t.stdout.is_empty() && t.stderr.is_empty()) { pre { (t.stdout) (t.stderr) } } }
@@ -139,6 +140,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             exit_code: None,
+            reboot_pending: false,
             message: String::new(),
             installed_version: None,
             stdout: String::new(),

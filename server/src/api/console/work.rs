@@ -185,7 +185,8 @@ fn progress_body(r: &RolloutView) -> Markup {
                     td { (w.name) @if !w.started { span.muted { " (not started)" } } }
                     td { (w.counts.total) }
                     td { (counts_bar(&w.counts)) }
-                    td { (w.counts.succeeded + w.counts.compliant) }
+                    td { (w.counts.succeeded + w.counts.compliant)
+                        @if w.counts.awaiting_restart > 0 { " " span.restart { (w.counts.awaiting_restart) " awaiting a restart" } } }
                     td { (w.counts.failed) }
                     td { (w.counts.in_flight) }
                     td { (w.counts.pending) }

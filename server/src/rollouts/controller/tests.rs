@@ -3,7 +3,7 @@
 //! copied, as the store would keep it) and aborts with and without
 //! rollback.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use super::*;
 use crate::rollouts::plan::{PlannedAsset, RolloutSettings, WavePlan, joiner_wave};
@@ -108,6 +108,25 @@ fn the_canary_starts_first() {
     assert_eq!(r.phase, Phase::Running);
     assert_eq!(r.machine("c1").and_then(|m| m.sent_at), Some(T0));
     assert_eq!(state(&r, "a1"), Some(MachineState::Pending));
+}
+
+/// A machine that succeeded with a restart pending is a success (the
+/// wave soaks and the next starts); the count of those awaiting one is
+/// taken among the wave's succeeded machines only.
+#[test]
+fn machines_awaiting_a_restart_are_counted_among_the_succeeded() {
+    let (mut r, _) = start(settings(), &three_waves());
+    ev(&mut r, fin("c1", Outcome::Succeeded), T0 + 5);
+    ev(&mut r, fin("c2", Outcome::Succeeded), T0 + 5);
+    let rebooting: HashSet<String> = ["c1", "a1", "b1"].map(String::from).into();
+    assert_eq!(r.counts(0).succeeded, 2);
+    assert_eq!(r.awaiting_restart(0, &rebooting), 1);
+    let a = ev(&mut r, Event::Tick, T0 + 5 + SOAK);
+    assert_eq!(a[0], Action::WaveStarted { wave: 1 });
+    // a1 is in flight, not yet a success: not counted.
+    assert_eq!(r.awaiting_restart(1, &rebooting), 0);
+    ev(&mut r, fin("a1", Outcome::Succeeded), T0 + 6 + SOAK);
+    assert_eq!(r.awaiting_restart(1, &rebooting), 1);
 }
 
 #[test]

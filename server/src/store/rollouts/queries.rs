@@ -2,7 +2,7 @@
 //! job targets that finished, tickets opened since a mark, what inventory
 //! says is installed, and machine rows for the progress document.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::store::sql::{Conn, OptionalExtension, Row, params};
 
@@ -30,6 +30,8 @@ pub struct MachineDetail {
     pub stderr: String,
     /// The version inventory found after an install.
     pub installed_version: Option<String>,
+    /// Its job succeeded and the machine must restart to finish.
+    pub reboot_pending: bool,
 }
 
 /// A ticket linked to an asset, newer than a mark.
@@ -214,6 +216,17 @@ impl Reader<'_> {
         complete(self, rec)
     }
 
+    /// The machines whose target in `job_id` succeeded and awaits a restart.
+    pub fn reboot_pending_assets(&self, job_id: &str) -> Result<HashSet<String>> {
+        let mut st = self.prepare_cached(
+            "SELECT asset_id FROM job_targets WHERE job_id = ?1 AND reboot_pending = 1",
+        )?;
+        let rows = st
+            .query_map([job_id], |r| r.get(0))?
+            .collect::<crate::store::sql::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The machines of a rollout sent and not yet finished whose job target
     /// has ended, with how.
     pub fn finished_targets(&self, id: i64, job_id: &str) -> Result<Vec<(String, TargetState)>> {
@@ -281,7 +294,8 @@ impl Reader<'_> {
     ) -> Result<Vec<MachineDetail>> {
         let sql = format!(
             "SELECT m.asset_id, COALESCE(a.hostname, ''), t.exit_code, COALESCE(t.message, ''),
-                    COALESCE(t.stdout, ''), COALESCE(t.stderr, ''), t.installed_version
+                    COALESCE(t.stdout, ''), COALESCE(t.stderr, ''), t.installed_version,
+                    COALESCE(t.reboot_pending, 0)
              FROM rollout_machines m
              LEFT JOIN assets a ON a.id = m.asset_id
              LEFT JOIN job_targets t ON t.job_id = ?2 AND t.asset_id = m.asset_id
@@ -304,6 +318,7 @@ impl Reader<'_> {
                     stdout: r.get(4)?,
                     stderr: r.get(5)?,
                     installed_version: r.get(6)?,
+                    reboot_pending: r.get(7)?,
                 })
             })?
             .collect::<crate::store::sql::Result<_>>()?;
@@ -317,7 +332,8 @@ impl Reader<'_> {
     pub fn target_details(&self, job_id: &str, assets: &[String]) -> Result<Vec<MachineDetail>> {
         let mut st = self.prepare_cached(
             "SELECT COALESCE(a.hostname, ''), t.exit_code, COALESCE(t.message, ''),
-                    COALESCE(t.stdout, ''), COALESCE(t.stderr, ''), t.installed_version
+                    COALESCE(t.stdout, ''), COALESCE(t.stderr, ''), t.installed_version,
+                    COALESCE(t.reboot_pending, 0)
              FROM (SELECT ?2 AS id) q
              LEFT JOIN assets a ON a.id = q.id
              LEFT JOIN job_targets t ON t.job_id = ?1 AND t.asset_id = q.id",
@@ -333,6 +349,7 @@ impl Reader<'_> {
                     stdout: r.get(3)?,
                     stderr: r.get(4)?,
                     installed_version: r.get(5)?,
+                    reboot_pending: r.get(6)?,
                 })
             })?);
         }
