@@ -249,6 +249,7 @@ fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
     assert_eq!(t["exit_code"], 0, "{t}");
     assert_eq!(t["installed_version"], "1.2.3", "{t}");
+    assert_eq!(t["reboot_pending"], false, "{t}");
     assert!(
         t["message"]
             .as_str()
@@ -318,6 +319,7 @@ fn exe_installer_installs_with_a_restart_pending_and_uninstalls(b: &Bench, key: 
     let t = b.job(&["--install", "deskhand-demo-exe"]);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
     assert_eq!(t["exit_code"], 3010, "{t}");
+    assert_eq!(t["reboot_pending"], true, "{t}");
     assert_eq!(t["installed_version"], "2.0.1", "{t}");
     assert!(
         t["message"]
