@@ -226,6 +226,26 @@ fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
         text.contains(&format!("\"msiexec\",\"/x\",\"{MSI_CODE}\"")),
         "{shown}"
     );
+    // 1.2.4 built with the same ProductCode: publishable (a minor upgrade
+    // is legal) but msiexec would refuse it over 1.2.3 (1638), so the CLI
+    // warns.
+    let next = b.wine.scratch().join("demo-1.2.4.msi");
+    wine::demo_msi("1.2.4", &next);
+    let said = b.publish(&[
+        "packages",
+        "publish",
+        next.to_str().expect("utf-8"),
+        "--name",
+        "deskhand-demo-msi",
+        "--version",
+        "1.2.4",
+        "--sign-with",
+        key,
+    ]);
+    assert!(
+        said.contains("warning") && said.contains("same ProductCode") && said.contains("1638"),
+        "{said}"
+    );
     // A version the MSI does not carry would fail every install's check.
     let wrong = b.server.cli(&[
         "packages",
@@ -273,7 +293,7 @@ fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
     );
     b.wait_listed(MSI_PRODUCT, "1.2.3");
 
-    let t = b.job(&["--uninstall", "deskhand-demo-msi"]);
+    let t = b.job(&["--uninstall", "deskhand-demo-msi@1.2.3"]);
     assert_eq!(t["state"], "succeeded", "{t}\n{}", b.agent_log());
     assert_eq!(t["installed_version"], Value::Null, "{t}");
     assert!(

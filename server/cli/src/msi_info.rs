@@ -54,6 +54,25 @@ pub(crate) fn read(path: &Path) -> Result<MsiProduct> {
     })
 }
 
+/// A warning if a package of another version was published for the same
+/// ProductCode (its uninstall names it): msiexec refuses to install one
+/// version over another with the same code (1638) unless the job passes
+/// REINSTALL=ALL REINSTALLMODE=vomus, a minor upgrade.
+pub(crate) fn same_product_code(
+    published: &[deskhand_api_types::jobs::ItemView],
+    product: &MsiProduct,
+) -> Option<String> {
+    let other = published.iter().find(|item| {
+        item.format.as_deref() == Some("msi")
+            && item.version != product.version
+            && item.uninstall.iter().any(|w| w == &product.product_code)
+    })?;
+    Some(format!(
+        "{} {} was published with the same ProductCode {}: Windows will not install {} over it (msiexec exit 1638) unless run as a minor upgrade (REINSTALL=ALL REINSTALLMODE=vomus); build a major upgrade with a new ProductCode instead",
+        other.name, other.version, product.product_code, product.version
+    ))
+}
+
 fn properties(file: std::fs::File) -> Result<Vec<(String, String)>> {
     let mut package = msi::Package::open(file)?;
     if !package.has_table("Property") {
@@ -92,6 +111,48 @@ mod tests {
         assert!(!is_guid("{6F1B4D2E-8C3A-4B5F-9E21-0A7C3D9B1E4}"));
         assert!(!is_guid("{6F1B4D2E-8C3A-4B5F-9E21-0A7C3D9B1E4Z}"));
         assert!(!is_guid("{x & calc}"));
+    }
+
+    #[test]
+    fn a_new_version_with_an_old_product_code_is_warned_about() {
+        let code = "{6F1B4D2E-8C3A-4B5F-9E21-0A7C3D9B1E42}";
+        let item =
+            |version: &str, format: &str, uninstall: &[&str]| deskhand_api_types::jobs::ItemView {
+                kind: "package".into(),
+                name: "app".into(),
+                version: version.into(),
+                format: Some(format.into()),
+                sha256: None,
+                size: None,
+                install: Vec::new(),
+                uninstall: uninstall.iter().map(|w| (*w).to_string()).collect(),
+                params: Vec::new(),
+                workdir: None,
+                publisher: "k".into(),
+                published_at: String::new(),
+                published_by: String::new(),
+            };
+        let product = MsiProduct {
+            product_code: code.into(),
+            name: "App".into(),
+            version: "1.2.4".into(),
+            manufacturer: None,
+        };
+        let old = item("1.2.3", "msi", &["msiexec", "/x", code, "/qn"]);
+        let warning = same_product_code(std::slice::from_ref(&old), &product).expect("warned");
+        assert!(
+            warning.contains("app 1.2.3") && warning.contains("1638"),
+            "{warning}"
+        );
+        // The same version again, another code, or not an MSI: nothing.
+        let same = item("1.2.4", "msi", &["msiexec", "/x", code]);
+        let other = item(
+            "1.2.3",
+            "msi",
+            &["msiexec", "/x", "{00000000-0000-0000-0000-000000000000}"],
+        );
+        let exe = item("1.2.3", "exe", &[code]);
+        assert_eq!(same_product_code(&[same, other, exe], &product), None);
     }
 
     #[test]

@@ -401,6 +401,13 @@ async fn packages_publish(c: &Client, format: OutputFormat, p: Box<PublishPackag
                 product.version
             );
         }
+        // Best effort: a server that cannot list its packages still
+        // takes the publish, which says what is wrong with it.
+        if let Ok(items) = c.get::<Vec<ItemView>>("/api/v1/packages").await
+            && let Some(warning) = crate::msi_info::same_product_code(&items, product)
+        {
+            eprintln!("warning: {warning}");
+        }
     }
     let check = (!p.no_check).then(|| PresenceCheck {
         package: p

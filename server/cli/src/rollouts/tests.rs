@@ -402,6 +402,14 @@ fn the_list_sums_the_waves() {
 }
 
 #[test]
+fn the_list_says_how_many_succeeded_machines_await_a_restart() {
+    let mut v = rollout("running");
+    v.waves[0].counts.awaiting_restart = 2;
+    let text = list_table(&[v]).to_text();
+    assert!(text.contains(" 5 (2 to restart) "), "{text}");
+}
+
+#[test]
 fn a_created_rollout_says_its_wave_sizes_and_how_to_follow_it() {
     let lines = created_lines(&rollout("running"));
     assert_eq!(

@@ -172,8 +172,9 @@ pub fn totals(v: &RolloutView) -> WaveCountsView {
     })
 }
 
-/// `rollouts list`: one row per rollout. PENDING counts the machines not
-/// finished (not sent yet, or running).
+/// `rollouts list`: one row per rollout. SUCCEEDED says how many of them
+/// await a restart; PENDING counts the machines not finished (not sent
+/// yet, or running).
 pub fn list_table(vs: &[RolloutView]) -> Table {
     let mut t = Table::new(vec![
         "ID",
@@ -194,7 +195,10 @@ pub fn list_table(vs: &[RolloutView]) -> Table {
             v.item.clone(),
             v.phase.clone(),
             wave_position(v),
-            c.succeeded.to_string(),
+            match c.awaiting_restart {
+                0 => c.succeeded.to_string(),
+                n => format!("{} ({n} to restart)", c.succeeded),
+            },
             c.failed.to_string(),
             (c.pending + c.in_flight).to_string(),
             v.created_at.clone(),
