@@ -201,22 +201,29 @@ fn windows_jobs_run_under_wine() {
     a_killed_agent_leaves_no_job_process_behind(&b, &mut agent);
 }
 
+/// `packages publish MSI --name deskhand-demo-msi --version V`.
+fn msi_publish<'a>(msi: &'a Path, version: &'a str, key: &'a str) -> [&'a str; 9] {
+    let msi = msi.to_str().expect("utf-8");
+    let name = "deskhand-demo-msi";
+    [
+        "packages",
+        "publish",
+        msi,
+        "--name",
+        name,
+        "--version",
+        version,
+        "--sign-with",
+        key,
+    ]
+}
+
 fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
     let msi = b.wine.scratch().join("demo.msi");
     wine::demo_msi("1.2.3", &msi);
     // The CLI reads the MSI: the check looks for its ProductName, and the
     // uninstall names its ProductCode rather than the file.
-    let said = b.publish(&[
-        "packages",
-        "publish",
-        msi.to_str().expect("utf-8"),
-        "--name",
-        "deskhand-demo-msi",
-        "--version",
-        "1.2.3",
-        "--sign-with",
-        key,
-    ]);
+    let said = b.publish(&msi_publish(&msi, "1.2.3", key));
     assert!(said.contains(MSI_CODE), "{said}");
     let shown = b
         .server
@@ -231,33 +238,13 @@ fn msi_installs_and_uninstalls(b: &Bench, key: &str) {
     // warns.
     let next = b.wine.scratch().join("demo-1.2.4.msi");
     wine::demo_msi("1.2.4", &next);
-    let said = b.publish(&[
-        "packages",
-        "publish",
-        next.to_str().expect("utf-8"),
-        "--name",
-        "deskhand-demo-msi",
-        "--version",
-        "1.2.4",
-        "--sign-with",
-        key,
-    ]);
+    let said = b.publish(&msi_publish(&next, "1.2.4", key));
     assert!(
         said.contains("warning") && said.contains("same ProductCode") && said.contains("1638"),
         "{said}"
     );
     // A version the MSI does not carry would fail every install's check.
-    let wrong = b.server.cli(&[
-        "packages",
-        "publish",
-        msi.to_str().expect("utf-8"),
-        "--name",
-        "deskhand-demo-msi",
-        "--version",
-        "9.9.9",
-        "--sign-with",
-        key,
-    ]);
+    let wrong = b.server.cli(&msi_publish(&msi, "9.9.9", key));
     assert!(!wrong.status.success());
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("ProductVersion is 1.2.3"),
