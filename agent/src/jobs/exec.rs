@@ -1,11 +1,13 @@
 //! Running one job: verify, fetch, run, check.
 //!
 //! Nothing runs unless the manifest verifies against a pinned publisher
-//! key and the content matches the manifest's SHA-256. Commands run in
-//! their own process group (Unix) so a timeout or a cancel kills the
-//! whole tree; output is streamed to the server and kept, capped, for the
-//! result. After an install or uninstall the agent collects its software
-//! again and says whether the package is present at the expected version.
+//! key and the content matches the manifest's SHA-256 (fetched only when
+//! the command names it). The command runs through [`super::command`]
+//! (its whole tree killed on a timeout or cancel, its output streamed and
+//! kept, capped); its exit code means what the manifest's lists say
+//! (success, success with a restart pending, failure). After an install
+//! or uninstall the agent collects its software again and says whether
+//! the package is present at the expected version.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
