@@ -16,6 +16,8 @@
 //!   transfer.
 //! - [`params`]: the parameters a manifest declares, and the check of a
 //!   job's values against them.
+//! - [`remote`]: remote-access sessions (terminal, files, tunnels), the
+//!   agent's policy and the pure admission decision.
 //! - [`fingerprint`] computes and parses the SHA-256 fingerprints agents use
 //!   to pin the server's CA.
 //!
@@ -29,6 +31,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod params;
 pub mod proto;
+pub mod remote;
 
 #[cfg(test)]
 mod testkit;

@@ -28,7 +28,12 @@ pub mod node;
 /// 4: inventories are of schema 3 ([`crate::inventory::SCHEMA_VERSION`],
 /// the machine's UTC offset). An inventory is positional postcard inside
 /// the message, so a schema-2 report would not decode as one.
-pub const PROTOCOL_VERSION: u16 = 4;
+///
+/// 5: agents report their remote-access policy
+/// ([`AgentMessage::RemotePolicy`]) and serve remote sessions
+/// ([`ServerMessage::Remote`], [`crate::remote`]). A version-4 agent is
+/// still served; the server offers it no remote session.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The oldest peer protocol version this build still accepts. Version 2
 /// agents are refused ("upgrade the agent"): they would run a job with
@@ -114,6 +119,13 @@ pub enum AgentMessage {
     /// connection with [`close_code::PROTOCOL`] before answering it; the
     /// agent then reports deltas after reconnecting to it instead.
     InventoryHash(crate::inventory::ContentHash),
+    /// The agent's remote-access policy and the user's consent; on the
+    /// control stream after the welcome of a version-5 server, and again
+    /// whenever consent opens or closes.
+    RemotePolicy(crate::remote::RemotePolicy),
+    /// The answer to [`ServerMessage::Remote`], on its stream; after an
+    /// acceptance, [`crate::remote::RemoteFrame`]s follow.
+    RemoteReply(crate::remote::RemoteReply),
 }
 
 /// An end user's help request, relayed by the agent.
@@ -236,6 +248,9 @@ pub enum ServerMessage {
         /// Why there is none.
         error: Option<String>,
     },
+    /// Open a remote session; sent first on a stream the server opens.
+    /// Answered on it by [`AgentMessage::RemoteReply`].
+    Remote(crate::remote::RemoteRequest),
 }
 
 /// The server accepts an agent's session.

@@ -492,6 +492,8 @@ async fn handle(incoming: Incoming, unverified: AddressSlot, ctx: &LinkContext) 
         | AgentMessage::Fetch(_)
         | AgentMessage::HelpRequest(_)
         | AgentMessage::InventoryHash(_)
+        | AgentMessage::RemotePolicy(_)
+        | AgentMessage::RemoteReply(_)
         | AgentMessage::PortalLinkRequest { .. } => Err(protocol_error(
             &conn,
             "the first message must be a hello or an enrollment request",

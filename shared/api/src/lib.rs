@@ -5,7 +5,7 @@
 //! [`labels`], [`agents`], [`operators`], [`diag`], [`jobs`], [`tickets`] (and
 //! [`mass`]: merges, parents, bulk changes), [`kb`], [`reports`], [`goals`]
 //! (goals, the report by group, scheduled reports), [`rollouts`], [`teams`],
-//! [`shifts`], [`routing`], [`import`], [`server`], [`replies`]). These types know
+//! [`shifts`], [`routing`], [`remote`] (remote-access sessions), [`import`], [`server`], [`replies`]). These types know
 //! serde: no store, no clap, no HTTP framework. With the `openapi`
 //! feature (the server's; the CLI leaves it off) they also derive
 //! utoipa's `ToSchema` (bodies) and `IntoParams` (queries) for the
@@ -27,6 +27,7 @@ pub mod limits;
 pub mod mail;
 pub mod mass;
 pub mod operators;
+pub mod remote;
 pub mod replies;
 pub mod reports;
 pub mod rollouts;

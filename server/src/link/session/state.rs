@@ -407,9 +407,12 @@ impl State {
                     })]
                 }
             }
+            // Stored by the remote-access work (issue 38, in progress).
+            AgentMessage::RemotePolicy(_) => Vec::new(),
             AgentMessage::Hello(_)
             | AgentMessage::Enroll(_)
             | AgentMessage::Diag(_)
+            | AgentMessage::RemoteReply(_)
             | AgentMessage::Fetch(_) => {
                 vec![Effect::Close("unexpected message on the control stream")]
             }

@@ -1,0 +1,382 @@
+//! Remote access: a terminal, file transfers and port tunnels, each one
+//! session on its own QUIC stream of the agent's connection.
+//!
+//! The server opens a stream and sends [`crate::proto::ServerMessage::Remote`]
+//! with a [`RemoteRequest`]; the agent decides by its policy and the end
+//! user's consent ([`decide`], pure) and answers
+//! [`crate::proto::AgentMessage::RemoteReply`]. After an acceptance both
+//! sides send [`RemoteFrame`]s on that stream until either ends it. The
+//! operator's side (the CLI, over an HTTP upgrade of the API) speaks the
+//! same frames to the server, which forwards them, counts bytes, records
+//! terminals and ends sessions it is told to kill.
+//!
+//! Per kind, after the acceptance:
+//! - `Terminal`: operator sends `Data` (keystrokes, Ctrl-C as 0x03) and
+//!   `Resize`; the agent sends `Data` (the pseudo-terminal's output) and,
+//!   last, `Exit`.
+//! - `FileGet`: the agent sends `FileInfo` (whole size and SHA-256), then
+//!   `Data` chunks from the asked offset, then `Eof`.
+//! - `FilePut`: the agent sends `Resume` (how much of this content, by
+//!   hash, it already holds); the operator sends `Data` from there, then
+//!   `Eof`; the agent checks the hash, renames into place and sends
+//!   `Stored`.
+//! - `FileList`: the agent sends one `Listing`.
+//! - `Tunnel`: `Data` both ways; `Eof` is a half-close.
+//! - Either side may send `End` with a reason (consent expired, the
+//!   session was killed, an error) and stop.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest frame on a remote session's stream, either direction.
+pub const MAX_REMOTE_FRAME: usize = 256 * 1024;
+/// Bytes per `Data` frame for files and tunnels.
+pub const CHUNK: usize = 64 * 1024;
+
+/// The agent's remote-access policy, from its config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Access {
+    /// Refuse every session, whatever the server says.
+    Off,
+    /// Only while the end user's consent is open.
+    Ticket,
+    /// Always (the machine belongs to IT, or the user agreed in advance).
+    On,
+}
+
+impl Access {
+    /// As the config and the API spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Off => "off",
+            Access::Ticket => "ticket",
+            Access::On => "on",
+        }
+    }
+
+    /// Reads the config's spelling.
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "off" => Some(Access::Off),
+            "ticket" => Some(Access::Ticket),
+            "on" => Some(Access::On),
+            _ => None,
+        }
+    }
+}
+
+/// The end user's consent: open until `until` (Unix seconds), for
+/// `ticket` when it was given with a help request or for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// When it ends, Unix seconds.
+    pub until: u64,
+    /// The ticket it was given for.
+    pub ticket: Option<i64>,
+}
+
+/// What an agent tells the server about its policy: after the welcome
+/// and whenever consent opens or closes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemotePolicy {
+    /// The configured access.
+    pub access: Access,
+    /// The ports a tunnel may reach on the machine itself.
+    pub tunnel_ports: Vec<u16>,
+    /// The end user's open consent, if any.
+    pub consent: Option<Consent>,
+}
+
+/// What an operator asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteKind {
+    /// An interactive shell on a pseudo-terminal of this size.
+    Terminal {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+        /// In the logged-in user's session rather than as the service.
+        as_user: bool,
+    },
+    /// Read a file from `offset` (resuming an earlier transfer).
+    FileGet {
+        /// Absolute path, taken literally.
+        path: String,
+        /// Where to start.
+        offset: u64,
+    },
+    /// Write a file: `size` bytes whose SHA-256 is `sha256` (hex).
+    FilePut {
+        /// Absolute path, taken literally.
+        path: String,
+        /// The whole file's size.
+        size: u64,
+        /// The whole file's SHA-256, lowercase hex.
+        sha256: String,
+    },
+    /// List a directory.
+    FileList {
+        /// Absolute path, taken literally.
+        path: String,
+    },
+    /// A TCP connection to this port on the machine itself.
+    Tunnel {
+        /// The port.
+        port: u16,
+    },
+}
+
+impl RemoteKind {
+    /// One word for logs, audit and the API: `terminal`, `get`, `put`,
+    /// `ls`, `tunnel`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            RemoteKind::Terminal { .. } => "terminal",
+            RemoteKind::FileGet { .. } => "get",
+            RemoteKind::FilePut { .. } => "put",
+            RemoteKind::FileList { .. } => "ls",
+            RemoteKind::Tunnel { .. } => "tunnel",
+        }
+    }
+
+    /// The path or port, for the session list.
+    pub fn detail(&self) -> String {
+        match self {
+            RemoteKind::Terminal { as_user, .. } => {
+                if *as_user { "as user" } else { "" }.to_string()
+            }
+            RemoteKind::FileGet { path, .. }
+            | RemoteKind::FilePut { path, .. }
+            | RemoteKind::FileList { path } => path.clone(),
+            RemoteKind::Tunnel { port } => port.to_string(),
+        }
+    }
+}
+
+/// A session the server asks the agent to open; the first frame of the
+/// stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteRequest {
+    /// The server's id for the session (audit, logs).
+    pub session_id: i64,
+    /// The operator who asked, for the agent's log.
+    pub operator: String,
+    /// The ticket the operator named, if any.
+    pub ticket: Option<i64>,
+    /// What is asked.
+    pub kind: RemoteKind,
+}
+
+/// The agent's answer to a [`RemoteRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteReply {
+    /// Frames follow.
+    Accepted {
+        /// The ticket the session belongs to: the operator's, or the one
+        /// the user's consent was given for.
+        ticket: Option<i64>,
+        /// When the consent that admitted it ends (Unix seconds); the
+        /// session ends then.
+        until: Option<u64>,
+    },
+    /// Refused; the stream ends.
+    Refused {
+        /// A sentence for the operator.
+        message: String,
+    },
+}
+
+/// One frame of an open session, in either direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RemoteFrame {
+    /// Terminal input or output, tunnel bytes, a file's chunk.
+    Data(Vec<u8>),
+    /// The operator's terminal changed size.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// The terminal's shell ended.
+    Exit {
+        /// Its exit code, if it exited.
+        code: Option<i32>,
+        /// The signal that ended it, if one did.
+        signal: Option<i32>,
+    },
+    /// A file to get: its whole size and SHA-256, before the data from
+    /// `offset`.
+    FileInfo {
+        /// The whole file's size.
+        size: u64,
+        /// The whole file's SHA-256, lowercase hex.
+        sha256: String,
+        /// Where the data that follows starts.
+        offset: u64,
+    },
+    /// A file to put: the agent holds this many bytes of it already;
+    /// send the rest.
+    Resume {
+        /// Bytes already held.
+        offset: u64,
+    },
+    /// A file put is stored, its hash checked.
+    Stored {
+        /// Its size.
+        size: u64,
+    },
+    /// A directory's entries.
+    Listing(Vec<FileEntry>),
+    /// No more data from this side (a file's end, a tunnel's half-close).
+    Eof,
+    /// The session ends, and why; the last frame.
+    End {
+        /// A sentence for the operator.
+        reason: String,
+    },
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// The file name.
+    pub name: String,
+    /// `file`, `dir`, `link` or `other`.
+    pub kind: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modified, Unix seconds.
+    pub modified: Option<u64>,
+    /// Unix permission bits, where there are any.
+    pub mode: Option<u32>,
+}
+
+/// Whether a session may open: pure, `now` in Unix seconds.
+///
+/// `Ok(ticket, until)` as [`RemoteReply::Accepted`] carries them, or the
+/// sentence the operator reads.
+pub fn decide(
+    policy: &RemotePolicy,
+    request: &RemoteRequest,
+    now: u64,
+) -> Result<(Option<i64>, Option<u64>), String> {
+    if let RemoteKind::Tunnel { port } = request.kind
+        && !policy.tunnel_ports.contains(&port)
+        && policy.access != Access::Off
+    {
+        return Err(format!(
+            "this machine's policy allows tunnels only to ports {}; port {port} is not among them",
+            ports_text(&policy.tunnel_ports)
+        ));
+    }
+    match policy.access {
+        Access::Off => Err(
+            "remote access is off on this machine (remote_access = \"off\" in the agent's config)"
+                .into(),
+        ),
+        Access::On => Ok((request.ticket, None)),
+        Access::Ticket => {
+            let Some(consent) = policy.consent.filter(|c| c.until > now) else {
+                return Err("the user has not allowed remote access: ask them to run `deskhand-agent help --allow-remote 30m` (or `deskhand-agent allow-remote 30m` for an open ticket)".into());
+            };
+            match (request.ticket, consent.ticket) {
+                (Some(asked), Some(given)) if asked != given => Err(format!(
+                    "the user allowed remote access for ticket {given}, not ticket {asked}"
+                )),
+                (asked, given) => Ok((given.or(asked), Some(consent.until))),
+            }
+        }
+    }
+}
+
+fn ports_text(ports: &[u16]) -> String {
+    if ports.is_empty() {
+        return "(none)".into();
+    }
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(access: Access, consent: Option<Consent>) -> RemotePolicy {
+        RemotePolicy {
+            access,
+            tunnel_ports: vec![5900, 3389],
+            consent,
+        }
+    }
+
+    fn ask(kind: RemoteKind, ticket: Option<i64>) -> RemoteRequest {
+        RemoteRequest {
+            session_id: 1,
+            operator: "alice".into(),
+            ticket,
+            kind,
+        }
+    }
+
+    fn shell() -> RemoteKind {
+        RemoteKind::Terminal {
+            cols: 80,
+            rows: 24,
+            as_user: false,
+        }
+    }
+
+    #[test]
+    fn off_refuses_everything() {
+        let consent = Some(Consent {
+            until: 200,
+            ticket: None,
+        });
+        let e = decide(&policy(Access::Off, consent), &ask(shell(), None), 100).unwrap_err();
+        assert!(e.contains("off"), "{e}");
+    }
+
+    #[test]
+    fn ticket_needs_open_consent_and_ends_with_it() {
+        let asked = ask(shell(), None);
+        let e = decide(&policy(Access::Ticket, None), &asked, 100).unwrap_err();
+        assert!(e.contains("--allow-remote"), "{e}");
+        let open = Some(Consent {
+            until: 200,
+            ticket: Some(7),
+        });
+        assert_eq!(
+            decide(&policy(Access::Ticket, open), &asked, 100),
+            Ok((Some(7), Some(200)))
+        );
+        assert!(decide(&policy(Access::Ticket, open), &asked, 200).is_err());
+        let other = ask(shell(), Some(8));
+        let e = decide(&policy(Access::Ticket, open), &other, 100).unwrap_err();
+        assert!(e.contains("ticket 7, not ticket 8"), "{e}");
+    }
+
+    #[test]
+    fn on_admits_and_tunnels_keep_to_the_listed_ports() {
+        assert_eq!(
+            decide(&policy(Access::On, None), &ask(shell(), Some(3)), 0),
+            Ok((Some(3), None))
+        );
+        let vnc = ask(RemoteKind::Tunnel { port: 5900 }, None);
+        assert!(decide(&policy(Access::On, None), &vnc, 0).is_ok());
+        let ssh = ask(RemoteKind::Tunnel { port: 22 }, None);
+        let e = decide(&policy(Access::On, None), &ssh, 0).unwrap_err();
+        assert!(e.contains("5900, 3389") && e.contains("port 22"), "{e}");
+    }
+
+    #[test]
+    fn access_spellings_round_trip() {
+        for a in [Access::Off, Access::Ticket, Access::On] {
+            assert_eq!(Access::parse(a.name()), Some(a));
+        }
+        assert_eq!(Access::parse("yes"), None);
+    }
+}
