@@ -23,9 +23,12 @@ pub mod fleet;
 pub mod mounts;
 pub mod operators;
 pub mod postgres;
+#[cfg(unix)]
+pub mod pty;
 pub mod relay;
 pub mod smtp;
 pub mod storm;
+pub mod tcp_cut;
 pub mod webdriver;
 pub mod wine;
 
