@@ -475,6 +475,141 @@ fn listing_table(entries: &[FileEntry]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::fake_server::FakeServer;
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+    }
+
+    /// The `offset=` or other numeric parameter of a request target.
+    fn param(target: &str, name: &str) -> Option<u64> {
+        target
+            .split(['?', '&'])
+            .find_map(|kv| kv.strip_prefix(&format!("{name}="))?.parse().ok())
+    }
+
+    #[tokio::test]
+    async fn a_download_cut_halfway_resumes_and_is_checked() {
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let hash = sha(&content);
+        let server = FakeServer::start().await.expect("listen");
+        let c = Client::new(&server.url(), Some("t".into())).expect("client");
+        let (body, h) = (content.clone(), hash.clone());
+        let script = server.spawn(|s| async move {
+            let a = s.accept().await?;
+            assert_eq!(param(&a.target, "offset"), Some(0), "{}", a.target);
+            let (_r, mut w) = a.switch("").await?;
+            let info = RemoteFrame::FileInfo {
+                size: body.len() as u64,
+                sha256: h.clone(),
+                offset: 0,
+            };
+            w.send(&info).await?;
+            w.send(&RemoteFrame::Data(body[..CHUNK].to_vec())).await?;
+            w.close().await?;
+            let a = s.accept().await?;
+            assert_eq!(
+                param(&a.target, "offset"),
+                Some(CHUNK as u64),
+                "{}",
+                a.target
+            );
+            let (_r, mut w) = a.switch("").await?;
+            let info = RemoteFrame::FileInfo {
+                size: body.len() as u64,
+                sha256: h,
+                offset: CHUNK as u64,
+            };
+            w.send(&info).await?;
+            for chunk in body[CHUNK..].chunks(CHUNK) {
+                w.send(&RemoteFrame::Data(chunk.to_vec())).await?;
+            }
+            w.send(&RemoteFrame::Eof).await?;
+            Ok(())
+        });
+        let dir = tempfile::tempdir().expect("dir");
+        get(&c, "PC-0042", "/var/log/big.log", dir.path(), None)
+            .await
+            .expect("got");
+        script.await.expect("joins").expect("script");
+        let got = std::fs::read(dir.path().join("big.log")).expect("read");
+        assert_eq!(got, content);
+        assert!(!dir.path().join("big.log.deskhand-part").exists());
+    }
+
+    #[tokio::test]
+    async fn a_copy_whose_hash_differs_starts_again_then_gives_up() {
+        let server = FakeServer::start().await.expect("listen");
+        let c = Client::new(&server.url(), Some("t".into())).expect("client");
+        let script = server.spawn(|s| async move {
+            for _ in 0..2 {
+                let a = s.accept().await?;
+                assert_eq!(param(&a.target, "offset"), Some(0), "{}", a.target);
+                let (_r, mut w) = a.switch("").await?;
+                let info = RemoteFrame::FileInfo {
+                    size: 3,
+                    sha256: sha(b"xyz"),
+                    offset: 0,
+                };
+                w.send(&info).await?;
+                w.send(&RemoteFrame::Data(b"abc".to_vec())).await?;
+                w.send(&RemoteFrame::Eof).await?;
+            }
+            Ok(())
+        });
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("x");
+        let e = get(&c, "PC-0042", "/x", &target, None)
+            .await
+            .expect_err("mismatch twice");
+        assert!(format!("{e:#}").contains("SHA-256"), "{e:#}");
+        script.await.expect("joins").expect("script");
+        assert!(!target.exists());
+        assert!(!dir.path().join("x.deskhand-part").exists());
+    }
+
+    #[tokio::test]
+    async fn an_upload_sends_what_the_agent_lacks_and_a_refusal_is_final() {
+        let content: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
+        let dir = tempfile::tempdir().expect("dir");
+        let local = dir.path().join("fix.conf");
+        std::fs::write(&local, &content).expect("write");
+        let server = FakeServer::start().await.expect("listen");
+        let c = Client::new(&server.url(), Some("t".into())).expect("client");
+        let (body, h) = (content.clone(), sha(&content));
+        let script = server.spawn(|s| async move {
+            let a = s.accept().await?;
+            assert_eq!(param(&a.target, "size"), Some(body.len() as u64));
+            assert!(a.target.contains(&format!("sha256={h}")), "{}", a.target);
+            let (mut r, mut w) = a.switch("").await?;
+            w.send(&RemoteFrame::Resume { offset: 100_000 }).await?;
+            let mut got = body[..100_000].to_vec();
+            loop {
+                match r.recv().await? {
+                    Some(RemoteFrame::Data(d)) => got.extend_from_slice(&d),
+                    Some(RemoteFrame::Eof) => break,
+                    other => anyhow::bail!("unexpected {other:?}"),
+                }
+            }
+            assert_eq!(got, body);
+            w.send(&RemoteFrame::Stored {
+                size: body.len() as u64,
+            })
+            .await?;
+            s.accept()
+                .await?
+                .refuse("409 Conflict", "PC-0042 is offline")
+                .await
+        });
+        put(&c, "PC-0042", &local, "/etc/foo/fix.conf", None)
+            .await
+            .expect("stored");
+        let e = put(&c, "PC-0042", &local, "/etc/foo/fix.conf", None)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.to_string(), "PC-0042 is offline (HTTP 409)");
+        script.await.expect("joins").expect("script");
+    }
 
     #[test]
     fn modes_read_like_ls() {

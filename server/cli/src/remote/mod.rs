@@ -15,6 +15,8 @@
 //! writes the frames.
 
 pub(crate) mod asciicast;
+#[cfg(test)]
+mod fake_server;
 pub mod files;
 pub(crate) mod framed;
 pub mod sessions;
@@ -166,6 +168,7 @@ pub(crate) async fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use deskhand_shared::remote::RemoteFrame;
 
     /// The query string reqwest makes of `q`, as the server receives it.
     fn query_string(q: &OpenRemote) -> String {
@@ -246,6 +249,52 @@ mod tests {
         h.insert(TICKET_HEADER, "none".parse().expect("value"));
         h.remove(UNTIL_HEADER);
         assert_eq!(SessionFacts::from_headers(&h).describe(), "session 12");
+    }
+
+    #[tokio::test]
+    async fn a_session_opens_with_an_upgrade_and_a_refusal_is_the_servers_sentence() {
+        let server = fake_server::FakeServer::start().await.expect("listen");
+        let c = Client::new(&server.url(), Some("tok".into())).expect("client");
+        let script = server.spawn(|s| async move {
+            let a = s.accept().await?;
+            assert!(
+                a.target
+                    .starts_with("/api/v1/agents/PC-0042/remote?kind=ls&"),
+                "{}",
+                a.target
+            );
+            for h in [
+                "connection: upgrade",
+                "upgrade: deskhand-remote/1",
+                "authorization: bearer tok",
+            ] {
+                assert!(a.headers.iter().any(|l| l == h), "{h} in {:?}", a.headers);
+            }
+            let (mut r, mut w) = a.switch("x-deskhand-ticket: 42\r\n").await?;
+            w.send(&RemoteFrame::Listing(Vec::new())).await?;
+            assert_eq!(r.recv().await?, Some(RemoteFrame::Eof));
+            s.accept()
+                .await?
+                .refuse("403 Forbidden", "remote access is off on this machine")
+                .await
+        });
+        let kind = RemoteKind::FileList { path: "/".into() };
+        let mut session = open(&c, "PC-0042", &kind, None).await.expect("opens");
+        assert_eq!(session.facts.describe(), "session 12, ticket 42");
+        assert_eq!(
+            session.reader.recv().await.expect("recv"),
+            Some(RemoteFrame::Listing(Vec::new()))
+        );
+        session.writer.send(&RemoteFrame::Eof).await.expect("send");
+        let e = open(&c, "PC-0042", &kind, None)
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "remote access is off on this machine (HTTP 403)"
+        );
+        script.await.expect("joins").expect("script");
     }
 
     #[test]
