@@ -292,7 +292,12 @@ impl Client {
         wait: std::time::Duration,
     ) -> Result<(reqwest::header::HeaderMap, reqwest::Upgraded)> {
         use reqwest::header::{CONNECTION, UPGRADE};
-        let http = http_builder(&self.tls)
+        // The upgrade needs HTTP/1.1 end to end: say so in TLS too.
+        let tls = self.tls.clone().map(|mut config| {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config
+        });
+        let http = http_builder(&tls)
             .http1_only()
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()

@@ -105,7 +105,16 @@ async fn get(
     local: &Path,
     ticket: Option<i64>,
 ) -> Result<()> {
-    let target = local_target(remote, local, local.is_dir())?;
+    let is_dir = local.is_dir();
+    if !is_dir
+        && local
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::is_separator)
+    {
+        bail!("{} is not a directory", local.display());
+    }
+    let target = local_target(remote, local, is_dir)?;
     let part = part_path(&target);
     let mut retries = Retries::new();
     let mut restarted = false;

@@ -2,7 +2,8 @@
 //!
 //! On a terminal, stdin goes raw (every key, Ctrl-C as byte 0x03, travels
 //! to the remote shell) and is restored on every way out; the window's
-//! size goes with the request and again on each SIGWINCH. Fed by a pipe
+//! size goes with the request and again on each SIGWINCH; SIGTERM and
+//! SIGHUP close the session after restoring it. Fed by a pipe
 //! (scripts, tests), nothing is raw: the size comes from `--cols` and
 //! `--rows`, and the end of stdin sends nothing, the session lasting
 //! until the remote shell exits. The process exits with the remote
@@ -46,6 +47,17 @@ enum Ending {
     End(String),
     /// The connection closed without a word.
     Closed,
+    /// This process was told to stop by this signal.
+    Signal(i32),
+}
+
+/// What the local terminal asks for while a session runs.
+#[derive(Debug, PartialEq, Eq)]
+enum Event {
+    /// Its window is now this many columns and rows.
+    Resize(u16, u16),
+    /// A signal (SIGTERM, SIGHUP) tells the CLI to stop.
+    Stop(i32),
 }
 
 /// The exit code for a remote shell's end: its code, 128 + the signal
@@ -121,6 +133,10 @@ pub async fn run(c: &Client, args: ShellArgs) -> Result<()> {
             eprintln!("deskhand: session ended: the server closed the connection");
             1
         }
+        Ending::Signal(signal) => {
+            eprintln!("deskhand: stopped by signal {signal}; the session is closed");
+            exit_status(None, Some(signal))
+        }
     };
     if code == 0 {
         return Ok(());
@@ -162,7 +178,7 @@ where
     W: tokio::io::AsyncWrite + Unpin,
 {
     let mut keys_open = true;
-    let mut resizes = term::Resizes::new(tty)?;
+    let mut watch = term::Watch::new(tty)?;
     let mut stdout = std::io::stdout();
     let ending = loop {
         tokio::select! {
@@ -181,9 +197,10 @@ where
                 Some(bytes) => writer.send(&RemoteFrame::Data(bytes)).await?,
                 None => keys_open = false,
             },
-            Some((cols, rows)) = resizes.next() => {
-                writer.send(&RemoteFrame::Resize { cols, rows }).await?;
-            }
+            event = watch.next() => match event {
+                Event::Resize(cols, rows) => writer.send(&RemoteFrame::Resize { cols, rows }).await?,
+                Event::Stop(signal) => break Ending::Signal(signal),
+            },
         }
     };
     let _ = writer.close().await;
@@ -227,31 +244,46 @@ mod term {
         }
     }
 
-    /// The terminal's new size after each SIGWINCH.
-    pub(super) struct Resizes {
-        signals: Option<tokio::signal::unix::Signal>,
+    /// Watches the signals a terminal session answers: SIGWINCH (a new
+    /// size), SIGTERM and SIGHUP (stop, restoring the terminal first).
+    pub(super) struct Watch {
+        signals: Option<[tokio::signal::unix::Signal; 3]>,
     }
 
-    impl Resizes {
-        /// Watching when `tty`, never firing otherwise.
+    impl Watch {
+        /// Watching when `tty`, never firing otherwise (a pipe keeps the
+        /// default: a signal ends the process, there is nothing to restore).
         pub(super) fn new(tty: bool) -> Result<Self> {
-            let signals = if tty {
-                let kind = tokio::signal::unix::SignalKind::window_change();
-                Some(tokio::signal::unix::signal(kind).context("watching the window's size")?)
-            } else {
-                None
-            };
-            Ok(Self { signals })
+            use tokio::signal::unix::{SignalKind, signal};
+            if !tty {
+                return Ok(Self { signals: None });
+            }
+            let watch = |kind| signal(kind).context("watching the terminal's signals");
+            Ok(Self {
+                signals: Some([
+                    watch(SignalKind::window_change())?,
+                    watch(SignalKind::terminate())?,
+                    watch(SignalKind::hangup())?,
+                ]),
+            })
         }
 
-        /// The next size; pending for ever when not watching.
-        pub(super) async fn next(&mut self) -> Option<(u16, u16)> {
-            match &mut self.signals {
-                Some(s) => {
-                    s.recv().await?;
-                    size().filter(|(c, r)| *c > 0 && *r > 0)
+        /// The next event; pending for ever when not watching.
+        pub(super) async fn next(&mut self) -> super::Event {
+            let Some([winch, term, hup]) = &mut self.signals else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::select! {
+                    Some(()) = winch.recv() => {
+                        if let Some((cols, rows)) = size().filter(|(c, r)| *c > 0 && *r > 0) {
+                            return super::Event::Resize(cols, rows);
+                        }
+                    }
+                    Some(()) = term.recv() => return super::Event::Stop(15),
+                    Some(()) = hup.recv() => return super::Event::Stop(1),
+                    else => return std::future::pending().await,
                 }
-                None => std::future::pending().await,
             }
         }
     }
@@ -275,14 +307,14 @@ mod term {
         }
     }
 
-    pub(super) struct Resizes;
+    pub(super) struct Watch;
 
-    impl Resizes {
+    impl Watch {
         pub(super) fn new(_tty: bool) -> Result<Self> {
             Ok(Self)
         }
 
-        pub(super) async fn next(&mut self) -> Option<(u16, u16)> {
+        pub(super) async fn next(&mut self) -> super::Event {
             std::future::pending().await
         }
     }
