@@ -51,8 +51,10 @@ enum Ending {
     Signal(i32),
 }
 
-/// What the local terminal asks for while a session runs.
+/// What the local terminal asks for while a session runs (Unix only:
+/// elsewhere nothing is watched).
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))]
 enum Event {
     /// Its window is now this many columns and rows.
     Resize(u16, u16),
@@ -122,6 +124,7 @@ pub async fn run(c: &Client, args: ShellArgs) -> Result<()> {
     };
     let ending = drive(session.reader, session.writer, stdin_bytes(), tty).await;
     // Restored before anything is printed, and before exiting.
+    #[cfg_attr(not(unix), allow(clippy::drop_non_drop))]
     drop(raw);
     let code = match ending? {
         Ending::Exit(code) => code,
