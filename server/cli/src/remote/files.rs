@@ -178,7 +178,16 @@ async fn get(
                     )));
                 }
             },
-            Failure::Final(e) => return Err(e),
+            Failure::Final(e) => {
+                let kept = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
+                if kept == 0 {
+                    return Err(e);
+                }
+                return Err(anyhow!(
+                    "{e:#} ({} keeps {kept} bytes of an earlier copy, which the next attempt resumes; delete it to start over)",
+                    part.display()
+                ));
+            }
         }
     }
 }
