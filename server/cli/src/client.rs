@@ -260,6 +260,82 @@ impl Client {
         Ok(resp)
     }
 
+    /// GET a resource that is not JSON (a recording): its bytes.
+    pub(crate) async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .send(
+                self.http
+                    .get(format!("{}{path}", self.base))
+                    .timeout(std::time::Duration::from_secs(600)),
+            )
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.context("reading the server's answer")?;
+        if !status.is_success() {
+            bail!("{}", answer_error(status, &bytes));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    /// Opens an upgraded connection (a remote session): GET `path` with
+    /// `query`, `Connection: Upgrade` and `Upgrade: protocol`, on a
+    /// client of its own that speaks HTTP/1.1 only (an upgrade has no
+    /// HTTP/2 form) and has no overall timeout (a session lasts as long
+    /// as the operator wants), waiting `wait` for the answer. Anything
+    /// but `101 Switching Protocols` is the server's error, worded as for
+    /// every other call. The answer's headers and the connection.
+    pub(crate) async fn upgrade<Q: Serialize>(
+        &self,
+        path: &str,
+        query: &Q,
+        protocol: &str,
+        wait: std::time::Duration,
+    ) -> Result<(reqwest::header::HeaderMap, reqwest::Upgraded)> {
+        use reqwest::header::{CONNECTION, UPGRADE};
+        // The upgrade needs HTTP/1.1 end to end: say so in TLS too.
+        let tls = self.tls.clone().map(|mut config| {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            config
+        });
+        let http = http_builder(&tls)
+            .http1_only()
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client")?;
+        let req = http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .header(CONNECTION, "Upgrade")
+            .header(UPGRADE, protocol);
+        let resp = tokio::time::timeout(wait, self.send(req))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the deskhand server at {} did not answer in {} s",
+                    self.base,
+                    wait.as_secs()
+                )
+            })??;
+        let status = resp.status();
+        if status != reqwest::StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                bail!(
+                    "the deskhand server at {} answered HTTP {} instead of opening the session; is it older than this CLI?",
+                    self.base,
+                    status.as_u16()
+                );
+            }
+            bail!("{}", answer_error(status, &bytes));
+        }
+        let headers = resp.headers().clone();
+        let io = resp
+            .upgrade()
+            .await
+            .context("taking over the connection for the session")?;
+        Ok((headers, io))
+    }
+
     /// PATCH a JSON body.
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -282,6 +358,15 @@ impl Client {
             .await
             .map(|_| ())
     }
+}
+
+/// The text of an error answer: the JSON body's `error` sentence (or the
+/// body itself) and the status, as every call words it.
+fn answer_error(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let msg = serde_json::from_slice::<ErrorBody>(body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
+    format!("{msg} (HTTP {})", status.as_u16())
 }
 
 /// A reqwest builder with the TLS configuration of a [`ServerTrust`].

@@ -11,7 +11,8 @@
 //! [`publish`] (keys, packages, scripts; the key files themselves in
 //! [`keys`], which `server --dev` uses too), [`rollouts`] (staged jobs in
 //! waves), [`tickets`], [`replies`] (canned replies), [`kb`] (the knowledge base), [`reports`] (and
-//! scheduled reports), [`goals`].
+//! scheduled reports), [`goals`], [`remote`] (`shell`, `files`, `tunnel`,
+//! `sessions`: remote access through an agent, over an upgraded request).
 //! Output goes through [`render`] ([`Table`], [`print`]); tables more than
 //! one noun prints are in `tables`; [`progress`] draws bars on stderr when
 //! it is a terminal (uploads, `jobs run --wait`). This crate speaks to the server with
@@ -50,6 +51,7 @@ pub mod nodes;
 pub mod operators;
 pub mod progress;
 pub mod publish;
+pub mod remote;
 pub mod render;
 pub mod replies;
 pub mod reports;
@@ -178,6 +180,22 @@ pub enum Command {
     /// Rules that send new tickets to a team and pick who gets them.
     #[command(subcommand)]
     Routing(routing::RoutingCmd),
+    /// Open a shell on a machine, with the user's consent; exits with the
+    /// remote shell's code.
+    ///
+    /// Example: `deskhand shell PC-0042 --ticket 42`.
+    Shell(remote::shell::ShellArgs),
+    /// Copy files to and from a machine, and list its directories.
+    #[command(subcommand)]
+    Files(remote::files::FilesCmd),
+    /// Forward a local port to a port on a machine (VNC, RDP, a web UI).
+    ///
+    /// Example: `deskhand tunnel PC-0042 5900 --local 127.0.0.1:15900`.
+    Tunnel(remote::tunnel::TunnelArgs),
+    /// Remote sessions (shells, file copies, tunnels): who, when, and
+    /// their recordings.
+    #[command(subcommand)]
+    Sessions(remote::sessions::SessionsCmd),
 }
 
 /// Runs one client command against the server `args` names.
@@ -216,6 +234,10 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Mail(cmd) => mail::run(c, f, cmd).await,
         Command::Shifts(cmd) => shifts::run(c, f, cmd).await,
         Command::Routing(cmd) => routing::run(c, f, cmd).await,
+        Command::Shell(args) => remote::shell::run(c, args).await,
+        Command::Files(cmd) => remote::files::run(c, f, cmd).await,
+        Command::Tunnel(args) => remote::tunnel::run(c, args).await,
+        Command::Sessions(cmd) => remote::sessions::run(c, f, cmd).await,
     }
 }
 
