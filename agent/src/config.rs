@@ -58,7 +58,9 @@ impl AgentConfigFile {
         };
         let tunnel_ports = self.tunnel_ports.clone().unwrap_or(defaults.tunnel_ports);
         if tunnel_ports.contains(&0) {
-            anyhow::bail!("in the config file: tunnel_ports lists port 0, which no service listens on");
+            anyhow::bail!(
+                "in the config file: tunnel_ports lists port 0, which no service listens on"
+            );
         }
         let max_file_bytes = self.max_file_bytes.unwrap_or(defaults.max_file_bytes);
         if max_file_bytes == 0 {
@@ -110,11 +112,20 @@ mod tests {
         let err = format!("{:#}", file.remote().expect_err("bad access"));
         assert!(err.contains("remote_access"), "{err}");
         std::fs::write(&p, "tunnel_ports = [70000]\n").expect("write");
-        let err = format!("{:#}", AgentConfigFile::load(Some(&p)).expect_err("bad port"));
+        let err = format!(
+            "{:#}",
+            AgentConfigFile::load(Some(&p)).expect_err("bad port")
+        );
         assert!(err.contains("tunnel_ports"), "{err}");
-        std::fs::write(&p, "remote_access = \"on\"\ntunnel_ports = [22]\nmax_file_bytes = 10\n")
-            .expect("write");
-        let ok = AgentConfigFile::load(Some(&p)).expect("valid").remote().expect("valid");
+        std::fs::write(
+            &p,
+            "remote_access = \"on\"\ntunnel_ports = [22]\nmax_file_bytes = 10\n",
+        )
+        .expect("write");
+        let ok = AgentConfigFile::load(Some(&p))
+            .expect("valid")
+            .remote()
+            .expect("valid");
         assert_eq!(
             (ok.access, ok.tunnel_ports, ok.max_file_bytes),
             (deskhand_shared::remote::Access::On, vec![22], 10)

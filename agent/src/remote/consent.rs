@@ -96,10 +96,7 @@ mod tests {
 
     #[test]
     fn durations_between_a_minute_and_eight_hours() {
-        assert_eq!(
-            parse_consent_duration("30m"),
-            Ok(Duration::from_secs(1800))
-        );
+        assert_eq!(parse_consent_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_consent_duration("8h"), Ok(MAX_CONSENT));
         assert_eq!(parse_consent_duration("1m"), Ok(MIN_CONSENT));
         assert!(parse_consent_duration("59s").is_err());
@@ -113,7 +110,13 @@ mod tests {
         let mut book = ConsentBook::default();
         assert_eq!(book.current(0), None);
         let c = book.allow(1000, Duration::from_secs(600), None);
-        assert_eq!(c, Consent { until: 1600, ticket: None });
+        assert_eq!(
+            c,
+            Consent {
+                until: 1600,
+                ticket: None
+            }
+        );
         assert_eq!(book.current(1599), Some(c));
         assert_eq!(book.current(1600), None, "lapsed at its end");
         assert!(!book.deny(1700), "nothing open to withdraw");

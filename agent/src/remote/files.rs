@@ -196,8 +196,7 @@ pub(super) async fn prepare_put(
             "the file is {size} bytes; this machine takes files of at most {max} bytes (max_file_bytes in the agent's config)"
         ));
     }
-    let part = part_path(target, &sha256)
-        .ok_or_else(|| format!("{path} does not name a file"))?;
+    let part = part_path(target, &sha256).ok_or_else(|| format!("{path} does not name a file"))?;
     let dir = target.parent().unwrap_or(Path::new("/"));
     match tokio::fs::metadata(dir).await {
         Ok(m) if m.is_dir() => {}
@@ -276,11 +275,14 @@ where
                 if held + bytes.len() as u64 > size {
                     drop(file);
                     let _ = tokio::fs::remove_file(&part).await;
-                    let why = format!("more data than the {size} bytes announced; nothing was stored");
+                    let why =
+                        format!("more data than the {size} bytes announced; nothing was stored");
                     writer.end(&why).await;
                     return Ok(why);
                 }
-                file.write_all(&bytes).await.context("writing the part file")?;
+                file.write_all(&bytes)
+                    .await
+                    .context("writing the part file")?;
                 held += bytes.len() as u64;
             }
             Ok(Some(RemoteFrame::Eof)) => break,
@@ -295,7 +297,9 @@ where
             }
             Ok(None) | Err(_) => {
                 let _ = file.flush().await;
-                return Ok(format!("the stream ended at {held} of {size} bytes; the part is kept"));
+                return Ok(format!(
+                    "the stream ended at {held} of {size} bytes; the part is kept"
+                ));
             }
         }
     }
@@ -306,7 +310,9 @@ where
         writer.end(&why).await;
         return Ok(why);
     }
-    let (len, got) = hash_file(part.clone()).await.context("hashing the part file")?;
+    let (len, got) = hash_file(part.clone())
+        .await
+        .context("hashing the part file")?;
     if len != size || got != sha256 {
         let _ = tokio::fs::remove_file(&part).await;
         let why = format!("the file's SHA-256 is {got}, not {sha256}; nothing was stored");
@@ -314,7 +320,10 @@ where
         return Ok(why);
     }
     if let Err(e) = tokio::fs::rename(&part, &target).await {
-        let why = format!("cannot move the file into place at {}: {e}", target.display());
+        let why = format!(
+            "cannot move the file into place at {}: {e}",
+            target.display()
+        );
         writer.end(&why).await;
         return Ok(why);
     }

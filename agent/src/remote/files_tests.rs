@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use deskhand_shared::proto::AgentMessage;
-use deskhand_shared::remote::{
-    Access, CHUNK, RemoteFrame, RemoteKind, RemoteReply, RemoteRequest,
-};
+use deskhand_shared::remote::{Access, CHUNK, RemoteFrame, RemoteKind, RemoteReply, RemoteRequest};
 use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
 
 use super::super::{FrameReader, FrameWriter, Remote, RemoteSettings, serve};
@@ -87,7 +85,9 @@ fn sha(bytes: &[u8]) -> String {
 }
 
 fn content() -> Vec<u8> {
-    (0..(3 * CHUNK + 123)).map(|i| (i * 7 % 251) as u8).collect()
+    (0..(3 * CHUNK + 123))
+        .map(|i| (i * 7 % 251) as u8)
+        .collect()
 }
 
 fn put(path: &std::path::Path, data: &[u8], sha256: String) -> RemoteKind {
@@ -124,7 +124,10 @@ async fn a_put_cut_halfway_resumes_into_the_right_file() {
     }
     op.hang_up().await;
     let part = part_path(&target, &sha(&data)).expect("part");
-    assert_eq!(std::fs::metadata(&part).expect("part kept").len(), half as u64);
+    assert_eq!(
+        std::fs::metadata(&part).expect("part kept").len(),
+        half as u64
+    );
     assert!(!target.exists(), "nothing in place before the end");
 
     let mut op = start(&remote, put(&target, &data, sha(&data)));

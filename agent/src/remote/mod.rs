@@ -110,7 +110,10 @@ impl Remote {
     }
 
     fn book(&self) -> MutexGuard<'_, ConsentBook> {
-        self.inner.book.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .book
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn changed(&self) {
@@ -331,7 +334,9 @@ pub async fn serve<R, W>(
     };
     match outcome {
         Ok(Ok(how)) => info!(session, %operator, %what, %how, "remote session ended"),
-        Ok(Err(e)) => info!(session, %operator, %what, error = %format!("{e:#}"), "remote session ended"),
+        Ok(Err(e)) => {
+            info!(session, %operator, %what, error = %format!("{e:#}"), "remote session ended")
+        }
         Err(message) => {
             info!(session, %operator, %what, %message, "remote session refused");
             writer.refuse(message).await;

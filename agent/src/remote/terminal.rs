@@ -106,7 +106,11 @@ fn own_shell() -> ShellSpec {
         .ok()
         .and_then(|p| passwd_account(&p, uid))
         .unwrap_or_else(|| Account {
-            name: if uid == 0 { "root".into() } else { format!("uid{uid}") },
+            name: if uid == 0 {
+                "root".into()
+            } else {
+                format!("uid{uid}")
+            },
             home: "/".into(),
             shell: String::new(),
         });
@@ -118,7 +122,11 @@ fn own_shell() -> ShellSpec {
         program: pick_shell(&account.shell, Path::exists),
         args: Vec::new(),
         env,
-        cwd: if cwd.is_dir() { cwd } else { PathBuf::from("/") },
+        cwd: if cwd.is_dir() {
+            cwd
+        } else {
+            PathBuf::from("/")
+        },
     }
 }
 
@@ -160,8 +168,12 @@ pub(super) async fn prepare(cols: u16, rows: u16, as_user: bool) -> Result<Termi
     } else {
         own_shell()
     };
-    spawn(&spec, cols, rows)
-        .map_err(|e| format!("cannot start {} on a terminal: {e:#}", spec.program.display()))
+    spawn(&spec, cols, rows).map_err(|e| {
+        format!(
+            "cannot start {} on a terminal: {e:#}",
+            spec.program.display()
+        )
+    })
 }
 
 fn spawn(spec: &ShellSpec, cols: u16, rows: u16) -> Result<Terminal> {
@@ -192,7 +204,7 @@ fn spawn(spec: &ShellSpec, cols: u16, rows: u16) -> Result<Terminal> {
 async fn read_some(master: &AsyncFd<File>, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         let mut guard = master.readable().await?;
-        match guard.try_io(|f| (&*f.get_ref()).read(buf)) {
+        match guard.try_io(|f| f.get_ref().read(buf)) {
             Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(0),
             Ok(r) => return r,
             Err(_would_block) => continue,
@@ -205,7 +217,7 @@ fn read_ready(master: &AsyncFd<File>, buf: &mut Vec<u8>) {
     let mut chunk = [0u8; 4096];
     while buf.len() < COALESCE {
         let room = (COALESCE - buf.len()).min(chunk.len());
-        match (&*master.get_ref()).read(&mut chunk[..room]) {
+        match master.get_ref().read(&mut chunk[..room]) {
             Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
             _ => return,
         }
@@ -215,7 +227,7 @@ fn read_ready(master: &AsyncFd<File>, buf: &mut Vec<u8>) {
 async fn write_all(master: &AsyncFd<File>, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
         let mut guard = master.writable().await?;
-        match guard.try_io(|f| (&*f.get_ref()).write(bytes)) {
+        match guard.try_io(|f| f.get_ref().write(bytes)) {
             Ok(Ok(n)) => bytes = &bytes[n..],
             Ok(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
             Ok(Err(e)) => return Err(e),

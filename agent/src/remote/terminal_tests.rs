@@ -13,7 +13,10 @@ fn accounts_shells_and_logged_in_users() {
     assert_eq!(passwd_account(passwd, 5), None);
     let all = |_: &Path| true;
     assert_eq!(pick_shell("/bin/zsh", all), PathBuf::from("/bin/zsh"));
-    assert_eq!(pick_shell("/usr/sbin/nologin", all), PathBuf::from("/bin/bash"));
+    assert_eq!(
+        pick_shell("/usr/sbin/nologin", all),
+        PathBuf::from("/bin/bash")
+    );
     let no_bash = |p: &Path| p != Path::new("/bin/bash") && p != Path::new("/bin/zsh");
     assert_eq!(pick_shell("/bin/zsh", no_bash), PathBuf::from("/bin/sh"));
     let who = "root     tty1  2026-12-07 09:00\nbob      pts/0  2026-12-07 09:10 (10.0.0.2)\nalice    seat0  2026-12-07 08:00 (login screen)\n";
@@ -33,7 +36,11 @@ async fn a_shell_on_a_real_terminal_resizes_and_exits() {
         },
     );
     assert!(matches!(op.reply().await, RemoteReply::Accepted { .. }));
-    op.send(RemoteFrame::Resize { cols: 100, rows: 40 }).await;
+    op.send(RemoteFrame::Resize {
+        cols: 100,
+        rows: 40,
+    })
+    .await;
     op.send(RemoteFrame::Data(b"stty size; tty; exit\n".to_vec()))
         .await;
     let mut out = Vec::new();
@@ -72,8 +79,10 @@ async fn a_session_that_goes_away_ends_the_shell() {
         },
     );
     assert!(matches!(op.reply().await, RemoteReply::Accepted { .. }));
-    op.send(RemoteFrame::Data(b"echo $$ > /dev/null; sleep 600\n".to_vec()))
-        .await;
+    op.send(RemoteFrame::Data(
+        b"echo $$ > /dev/null; sleep 600\n".to_vec(),
+    ))
+    .await;
     // Hanging up reaps the shell within the grace period.
     tokio::time::timeout(Duration::from_secs(8), op.hang_up())
         .await
