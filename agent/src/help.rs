@@ -25,7 +25,9 @@
 //! logged as one summary line per 10 s.
 //!
 //! `deskhand-agent help --open` asks the same channel for a requester
-//! portal link instead ([`portal`]).
+//! portal link instead ([`portal`]). `help "MSG" --allow-remote 30m`,
+//! `allow-remote` and `deny-remote` open and close the user's consent to
+//! remote access ([`consent`]), held by the running agent in memory.
 
 pub mod account;
 pub mod admission;

@@ -13,7 +13,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 pub(super) fn open(cols: u16, rows: u16) -> io::Result<(File, OwnedFd)> {
     let mut master = -1;
     let mut slave = -1;
-    let size = winsize(cols, rows);
+    // `mut`: macOS declares the pointer mutable, Linux const.
+    let mut size = winsize(cols, rows);
     // SAFETY: `openpty` writes two descriptors into the two ints, alive
     // for the call; the name pointer may be null, the termios pointer is
     // null (defaults) and the winsize pointer points at a valid struct.
@@ -22,8 +23,8 @@ pub(super) fn open(cols: u16, rows: u16) -> io::Result<(File, OwnedFd)> {
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
+            std::ptr::null_mut(),
+            &mut size,
         )
     };
     if rc != 0 {
