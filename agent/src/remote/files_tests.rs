@@ -268,3 +268,35 @@ async fn a_listing_is_sorted_with_kinds_and_sizes() {
     assert_eq!(op.frame().await, None, "finished after the listing");
     op.hang_up().await;
 }
+
+#[tokio::test]
+async fn withdrawn_consent_ends_a_put_and_keeps_its_part() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("big.iso");
+    let data = content();
+    let remote = Remote::new(RemoteSettings {
+        access: Access::Ticket,
+        ..RemoteSettings::default()
+    });
+    remote.allow(super::super::unix_now(), Duration::from_secs(600), Some(5));
+    let mut op = start(&remote, put(&target, &data, sha(&data)));
+    assert_eq!(
+        op.reply().await,
+        RemoteReply::Accepted {
+            ticket: Some(5),
+            until: remote.consent(super::super::unix_now()).map(|c| c.until)
+        }
+    );
+    assert_eq!(op.frame().await, Some(RemoteFrame::Resume { offset: 0 }));
+    op.send(RemoteFrame::Data(data[..CHUNK].to_vec())).await;
+    remote.deny(super::super::unix_now());
+    assert_eq!(
+        op.frame().await,
+        Some(RemoteFrame::End {
+            reason: super::super::CONSENT_WITHDRAWN.into()
+        })
+    );
+    op.hang_up().await;
+    assert!(!target.exists());
+    assert!(part_path(&target, &sha(&data)).expect("part").exists());
+}

@@ -185,7 +185,9 @@ fn spawn(spec: &ShellSpec, cols: u16, rows: u16) -> Result<Terminal> {
         .current_dir(&spec.cwd)
         .stdin(Stdio::from(slave.try_clone()?))
         .stdout(Stdio::from(slave.try_clone()?))
-        .stderr(Stdio::from(slave));
+        .stderr(Stdio::from(slave))
+        // Dropped before it ran (the acceptance could not be sent): gone too.
+        .kill_on_drop(true);
     pty_unix::controlling_terminal(&mut cmd);
     let child = cmd.spawn()?;
     // The command holds the slave's copies: closed here, so the master
