@@ -523,14 +523,15 @@ where
             )
         })
     });
+    let mut requester = account.to_string();
     let answer = match checked {
         Err(e) => Err(e),
         Ok(message) => {
-            let requester = tokio::task::spawn_blocking(who)
+            requester = tokio::task::spawn_blocking(who)
                 .await
                 .unwrap_or_else(|_| account.to_string());
             info!(%requester, %account, "help request from a local user");
-            desk.submit(message, requester).await
+            desk.submit(message, requester.clone()).await
         }
     };
     let reply = match answer {
@@ -538,7 +539,7 @@ where
             desk.remote.help_ticket_opened(n);
             // Consent given with the request is bound to its ticket.
             let note = ask.remote.as_ref().map(|change| {
-                let r = consent::answer(&desk.remote, change, &account.to_string(), Some(n));
+                let r = consent::answer(&desk.remote, change, &requester, Some(n));
                 r.note.or(r.error).unwrap_or_default()
             });
             HelpReply {

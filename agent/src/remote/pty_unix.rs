@@ -24,7 +24,7 @@ pub(super) fn open(cols: u16, rows: u16) -> io::Result<(File, OwnedFd)> {
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
-            &mut size,
+            &raw mut size,
         )
     };
     if rc != 0 {
