@@ -197,10 +197,16 @@ pub(super) struct Reporting<'a> {
     pub(super) base_file: &'a Path,
 }
 
-/// Tells the server this agent's remote-access policy and consent.
-async fn send_policy(tx: &mut SendStream, remote: &Remote) -> Result<()> {
-    let policy = remote.policy(crate::remote::unix_now());
-    send(tx, &AgentMessage::RemotePolicy(policy)).await
+/// Tells the server this agent's remote-access policy and consent; when
+/// that consent lapses, if one is open.
+async fn send_policy(tx: &mut SendStream, remote: &Remote) -> Result<Option<Instant>> {
+    let now = crate::remote::unix_now();
+    let policy = remote.policy(now);
+    let lapse = policy
+        .consent
+        .map(|c| self::now() + Duration::from_secs(c.until.saturating_sub(now)));
+    send(tx, &AgentMessage::RemotePolicy(policy)).await?;
+    Ok(lapse)
 }
 
 /// What the machine's own users reach a session through: help requests
@@ -265,9 +271,14 @@ pub(super) async fn converse(
             return Ok(end);
         }
         let mut policy_changes = remote.subscribe();
+        // When the consent the server was last told of lapses: it hears
+        // the policy again then.
+        let mut lapse = None;
         if speaks_remote && state.is_open() {
-            send_policy(&mut io.tx, remote).await?;
+            lapse = send_policy(&mut io.tx, remote).await?;
         }
+        let mut lapse_alarm =
+            std::pin::pin!(tokio::time::sleep_until(lapse.unwrap_or_else(now).into()));
         let mut alarm = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         let mut alarm_at = None;
         loop {
@@ -305,7 +316,17 @@ pub(super) async fn converse(
                 }
                 changed = policy_changes.changed(), if speaks_remote => {
                     if changed.is_ok() {
-                        send_policy(&mut io.tx, remote).await?;
+                        lapse = send_policy(&mut io.tx, remote).await?;
+                        if let Some(at) = lapse {
+                            lapse_alarm.as_mut().reset(at.into());
+                        }
+                    }
+                    continue;
+                }
+                () = &mut lapse_alarm, if lapse.is_some() => {
+                    lapse = send_policy(&mut io.tx, remote).await?;
+                    if let Some(at) = lapse {
+                        lapse_alarm.as_mut().reset(at.into());
                     }
                     continue;
                 }
