@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket; a [watchdog] table).
+    /// TOML file with settings (keys: state_dir, server, log, inventory_interval, help_socket, remote_access, tunnel_ports, max_file_bytes; a [watchdog] table).
     #[arg(
         long,
         global = true,
@@ -125,7 +125,26 @@ pub enum Command {
         /// With --open: print the link only, do not start a browser.
         #[arg(long, requires = "open")]
         print: bool,
+        /// Also let IT reach this machine remotely (terminal, files, tunnels) for this
+        /// long, e.g. 30m or 2h (1 minute to 8 hours), for the ticket this request opens.
+        #[arg(long, value_name = "DURATION", conflicts_with = "open", value_parser = consent_duration)]
+        allow_remote: Option<std::time::Duration>,
     },
+    /// Let IT reach this machine remotely (a terminal, files, tunnels) for a while.
+    ///
+    /// Example: `deskhand-agent allow-remote 30m`. Bound to the ticket named, else to the
+    /// last ticket `help` opened from this machine. The agent keeps it in memory: it ends
+    /// at its time, with `deskhand-agent deny-remote`, or when the agent restarts.
+    AllowRemote {
+        /// How long, e.g. 30m or 2h (1 minute to 8 hours).
+        #[arg(value_parser = consent_duration)]
+        duration: std::time::Duration,
+        /// The ticket IT works on.
+        #[arg(long, value_name = "N")]
+        ticket: Option<i64>,
+    },
+    /// Withdraw remote access at once: sessions open now end.
+    DenyRemote,
     /// Show this agent's identity and enrollment.
     Status {
         /// Print JSON instead of text.
@@ -159,4 +178,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::service::ServiceCommand,
     },
+}
+
+/// Reads a consent's length for clap.
+fn consent_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::remote::consent::parse_consent_duration(text)
 }

@@ -27,12 +27,50 @@ pub struct AgentConfigFile {
     pub help_socket: Option<PathBuf>,
     /// Budgets for collectors and diagnostics (`[watchdog]`).
     pub watchdog: Option<crate::watchdog::WatchdogConfigFile>,
+    /// Remote access (terminal, files, tunnels): `"off"`, `"ticket"` (only
+    /// while the end user's consent is open: `deskhand-agent allow-remote`;
+    /// the default) or `"on"` (always: a machine IT owns).
+    pub remote_access: Option<String>,
+    /// The ports on this machine a remote tunnel may reach
+    /// [default: 5900, 3389 (VNC, RDP)].
+    pub tunnel_ports: Option<Vec<u16>>,
+    /// The largest file a remote put may write, bytes [default: 4 GiB].
+    pub max_file_bytes: Option<u64>,
 }
 
 impl AgentConfigFile {
     /// Reads a config file; `None` gives the empty config.
     pub fn load(path: Option<&Path>) -> Result<Self> {
         load_toml(path)
+    }
+
+    /// The remote-access keys, checked, with their defaults; an error
+    /// names the key.
+    pub fn remote(&self) -> Result<crate::remote::RemoteSettings> {
+        let defaults = crate::remote::RemoteSettings::default();
+        let access = match self.remote_access.as_deref() {
+            None => defaults.access,
+            Some(s) => deskhand_shared::remote::Access::parse(s).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "in the config file: remote_access must be \"off\", \"ticket\" or \"on\", not {s:?}"
+                )
+            })?,
+        };
+        let tunnel_ports = self.tunnel_ports.clone().unwrap_or(defaults.tunnel_ports);
+        if tunnel_ports.contains(&0) {
+            anyhow::bail!(
+                "in the config file: tunnel_ports lists port 0, which no service listens on"
+            );
+        }
+        let max_file_bytes = self.max_file_bytes.unwrap_or(defaults.max_file_bytes);
+        if max_file_bytes == 0 {
+            anyhow::bail!("in the config file: max_file_bytes must be more than 0");
+        }
+        Ok(crate::remote::RemoteSettings {
+            access,
+            tunnel_ports,
+            max_file_bytes,
+        })
     }
 }
 
@@ -59,5 +97,38 @@ mod tests {
         std::fs::write(&p, "state_dir = \"/x\"\nserver = \"h:1\"\n").expect("write");
         let ok = AgentConfigFile::load(Some(&p)).expect("valid");
         assert_eq!(ok.server.as_deref(), Some("h:1"));
+    }
+
+    #[test]
+    fn remote_keys_default_and_bad_values_are_named() {
+        let none = AgentConfigFile::default().remote().expect("defaults");
+        assert_eq!(none.access, deskhand_shared::remote::Access::Ticket);
+        assert_eq!(none.tunnel_ports, vec![5900, 3389]);
+        assert_eq!(none.max_file_bytes, 4 << 30);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("agent.toml");
+        std::fs::write(&p, "remote_access = \"yes\"\n").expect("write");
+        let file = AgentConfigFile::load(Some(&p)).expect("parses");
+        let err = format!("{:#}", file.remote().expect_err("bad access"));
+        assert!(err.contains("remote_access"), "{err}");
+        std::fs::write(&p, "tunnel_ports = [70000]\n").expect("write");
+        let err = format!(
+            "{:#}",
+            AgentConfigFile::load(Some(&p)).expect_err("bad port")
+        );
+        assert!(err.contains("tunnel_ports"), "{err}");
+        std::fs::write(
+            &p,
+            "remote_access = \"on\"\ntunnel_ports = [22]\nmax_file_bytes = 10\n",
+        )
+        .expect("write");
+        let ok = AgentConfigFile::load(Some(&p))
+            .expect("valid")
+            .remote()
+            .expect("valid");
+        assert_eq!(
+            (ok.access, ok.tunnel_ports, ok.max_file_bytes),
+            (deskhand_shared::remote::Access::On, vec![22], 10)
+        );
     }
 }

@@ -25,10 +25,13 @@
 //! logged as one summary line per 10 s.
 //!
 //! `deskhand-agent help --open` asks the same channel for a requester
-//! portal link instead ([`portal`]).
+//! portal link instead ([`portal`]). `help "MSG" --allow-remote 30m`,
+//! `allow-remote` and `deny-remote` open and close the user's consent to
+//! remote access ([`consent`]), held by the running agent in memory.
 
 pub mod account;
 pub mod admission;
+pub mod consent;
 #[cfg(windows)]
 mod pipe_windows;
 pub mod portal;
@@ -94,6 +97,9 @@ pub struct HelpAsk {
     pub message: String,
     /// Asks for a portal link ([`portal`]) instead of a ticket.
     pub portal: bool,
+    /// Opens or closes the user's consent to remote access ([`consent`]):
+    /// with a message, once its ticket is open; without, on its own.
+    pub remote: Option<consent::ConsentAsk>,
 }
 
 /// What the agent answers.
@@ -105,6 +111,8 @@ pub struct HelpReply {
     pub error: Option<String>,
     /// The portal link asked for.
     pub url: Option<String>,
+    /// A sentence for the user (what remote access they allowed).
+    pub note: Option<String>,
 }
 
 /// A help request for the session to forward.
@@ -124,6 +132,8 @@ pub struct HelpDesk {
     jobs: mpsc::Sender<HelpJob>,
     portal: mpsc::Sender<portal::PortalJob>,
     connected: Arc<AtomicBool>,
+    /// The consent the user opens and closes here.
+    remote: crate::remote::Remote,
 }
 
 /// The session side: takes jobs, says whether the server is reachable.
@@ -134,8 +144,14 @@ pub struct HelpInbox {
     connected: Arc<AtomicBool>,
 }
 
-/// A connected pair.
+/// A connected pair, with a remote-access policy of its own (the
+/// defaults).
 pub fn channel() -> (HelpDesk, HelpInbox) {
+    channel_for(crate::remote::Remote::default())
+}
+
+/// A connected pair whose consent commands change `remote`.
+pub fn channel_for(remote: crate::remote::Remote) -> (HelpDesk, HelpInbox) {
     let (tx, rx) = mpsc::channel(4);
     let (portal_tx, portal_rx) = mpsc::channel(4);
     let connected = Arc::new(AtomicBool::new(false));
@@ -144,6 +160,7 @@ pub fn channel() -> (HelpDesk, HelpInbox) {
             jobs: tx,
             portal: portal_tx,
             connected: connected.clone(),
+            remote,
         },
         HelpInbox {
             jobs: rx,
@@ -267,10 +284,11 @@ impl<K: Eq + Hash> HelpThrottle<K> {
 /// Starts listening for help requests on `path` (a pipe's name on
 /// Windows) and returns the session's side. Without the channel the agent
 /// still runs: the reason is logged and this returns `None`.
-pub async fn listen(path: &std::path::Path) -> Option<HelpInbox> {
+/// `remote` is the consent `allow-remote` and `deny-remote` change.
+pub async fn listen(path: &std::path::Path, remote: crate::remote::Remote) -> Option<HelpInbox> {
     #[cfg(any(unix, windows))]
     {
-        let (desk, inbox) = channel();
+        let (desk, inbox) = channel_for(remote);
         match serve(path.to_path_buf(), desk).await {
             Ok(()) => Some(inbox),
             Err(e) => {
@@ -281,7 +299,7 @@ pub async fn listen(path: &std::path::Path) -> Option<HelpInbox> {
     }
     #[cfg(not(any(unix, windows)))]
     {
-        let _ = path;
+        let _ = (path, remote);
         None
     }
 }
@@ -324,6 +342,7 @@ pub async fn ask(path: &std::path::Path, message: &str) -> Result<i64> {
     let ask = HelpAsk {
         message,
         portal: false,
+        remote: None,
     };
     reply_result(exchange(path, ask).await?)
 }
@@ -394,6 +413,7 @@ where
                 ticket: None,
                 error: Some(why.to_string()),
                 url: None,
+                note: None,
             })
             .unwrap_or_default());
         }
@@ -468,6 +488,19 @@ where
     let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
         .await
         .map_err(|_| anyhow!("the caller sent no request in time"))??;
+    if let Some(change) = ask
+        .remote
+        .as_ref()
+        .filter(|_| ask.message.trim().is_empty())
+    {
+        let user = tokio::task::spawn_blocking(who)
+            .await
+            .unwrap_or_else(|_| account.to_string());
+        let reply = consent::answer(&desk.remote, change, &user, None);
+        return tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))
+            .await
+            .map_err(|_| anyhow!("the caller did not take the answer"))?;
+    }
     if ask.portal {
         let user = tokio::task::spawn_blocking(who)
             .await
@@ -490,26 +523,37 @@ where
             )
         })
     });
+    let mut requester = account.to_string();
     let answer = match checked {
         Err(e) => Err(e),
         Ok(message) => {
-            let requester = tokio::task::spawn_blocking(who)
+            requester = tokio::task::spawn_blocking(who)
                 .await
                 .unwrap_or_else(|_| account.to_string());
             info!(%requester, %account, "help request from a local user");
-            desk.submit(message, requester).await
+            desk.submit(message, requester.clone()).await
         }
     };
     let reply = match answer {
-        Ok(n) => HelpReply {
-            ticket: Some(n),
-            error: None,
-            url: None,
-        },
+        Ok(n) => {
+            desk.remote.help_ticket_opened(n);
+            // Consent given with the request is bound to its ticket.
+            let note = ask.remote.as_ref().map(|change| {
+                let r = consent::answer(&desk.remote, change, &requester, Some(n));
+                r.note.or(r.error).unwrap_or_default()
+            });
+            HelpReply {
+                ticket: Some(n),
+                error: None,
+                url: None,
+                note,
+            }
+        }
         Err(e) => HelpReply {
             ticket: None,
             error: Some(e),
             url: None,
+            note: None,
         },
     };
     tokio::time::timeout(ANSWER_DEADLINE, write_frame(&mut stream, &reply))

@@ -30,6 +30,8 @@ fn main() -> ExitCode {
 fn real_main(cli: Cli) -> Result<()> {
     let file = AgentConfigFile::load(cli.config.as_deref())?;
     let budgets = file.watchdog.clone().unwrap_or_default().budgets()?;
+    // Checked when the agent runs, not for the user's commands.
+    let remote_settings = file.remote();
     let log = cli.log.or(file.log).unwrap_or_else(|| "info".into());
     let state_dir = cli
         .state_dir
@@ -115,11 +117,13 @@ fn real_main(cli: Cli) -> Result<()> {
                 .map(humantime::parse_duration)
                 .transpose()
                 .context("in the config file: inventory_interval must be a duration such as 1h")?;
+            let remote = deskhand_agent::remote::Remote::new(remote_settings?);
             let options = RunOptions {
                 server: server.or(file.server),
                 inventory_interval: inventory_interval
                     .or(file_interval)
                     .unwrap_or(defaults.inventory_interval),
+                remote: remote.clone(),
                 ..defaults
             };
             runtime()?.block_on(async {
@@ -127,7 +131,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 // it reconnects by itself; the watchdog proves the runtime lives.
                 deskhand_net::notify::ready();
                 let _watchdog = deskhand_net::notify::spawn_watchdog();
-                let help = deskhand_agent::help::listen(&help_socket).await;
+                let help = deskhand_agent::help::listen(&help_socket, remote).await;
                 let result = link::run_with_help(
                     &state,
                     options,
@@ -154,14 +158,16 @@ fn real_main(cli: Cli) -> Result<()> {
                     let state = load_enrolled(&state_dir).inspect_err(|err| {
                         tracing::error!(error = %format!("{err:#}"), "the service cannot start");
                     })?;
+                    let remote = deskhand_agent::remote::Remote::new(remote_settings?);
                     let options = RunOptions {
                         server: file.server,
+                        remote: remote.clone(),
                         ..RunOptions::default()
                     };
                     service::run(move |stop| {
                         let result = runtime().and_then(|rt| {
                             rt.block_on(async {
-                                let help = deskhand_agent::help::listen(&help_socket).await;
+                                let help = deskhand_agent::help::listen(&help_socket, remote).await;
                                 link::run_with_help(&state, options, help, async move {
                                     let _ = stop.await;
                                 })
@@ -205,10 +211,22 @@ fn real_main(cli: Cli) -> Result<()> {
             message,
             open,
             print,
+            allow_remote,
         } => match message {
-            Some(message) if !open => help(&help_socket, &message),
+            Some(message) if !open => help(&help_socket, &message, allow_remote),
             _ => portal(&help_socket, print),
         },
+        Command::AllowRemote { duration, ticket } => consent(
+            &help_socket,
+            deskhand_agent::help::consent::ConsentAsk::Allow {
+                secs: duration.as_secs(),
+                ticket,
+            },
+        ),
+        Command::DenyRemote => consent(
+            &help_socket,
+            deskhand_agent::help::consent::ConsentAsk::Deny,
+        ),
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -260,21 +278,54 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
-/// `deskhand-agent help MESSAGE`.
-fn help(socket: &std::path::Path, message: &str) -> Result<()> {
+/// `deskhand-agent help MESSAGE [--allow-remote DURATION]`.
+fn help(
+    socket: &std::path::Path,
+    message: &str,
+    allow_remote: Option<std::time::Duration>,
+) -> Result<()> {
     #[cfg(any(unix, windows))]
     {
-        let n = runtime()?.block_on(deskhand_agent::help::ask(socket, message))?;
+        use deskhand_agent::help::{ask, consent::ask_allowing};
+        let (n, note) = runtime()?.block_on(async {
+            match allow_remote {
+                Some(length) => ask_allowing(socket, message, length).await,
+                None => ask(socket, message).await.map(|n| (n, None)),
+            }
+        })?;
         println!(
             "ticket {n} is open: IT has your message, this machine's inventory and a system summary"
         );
+        if let Some(note) = note {
+            println!("{note}");
+        }
         Ok(())
     }
     #[cfg(not(any(unix, windows)))]
     {
-        let _ = (socket, message);
+        let _ = (socket, message, allow_remote);
         bail!(
             "help requests reach the agent over a local socket or pipe, which this platform lacks; please call your help desk"
+        )
+    }
+}
+
+/// `allow-remote` and `deny-remote`: the running agent's sentence.
+fn consent(
+    socket: &std::path::Path,
+    change: deskhand_agent::help::consent::ConsentAsk,
+) -> Result<()> {
+    #[cfg(any(unix, windows))]
+    {
+        let note = runtime()?.block_on(deskhand_agent::help::consent::change(socket, change))?;
+        println!("{note}");
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (socket, change);
+        bail!(
+            "remote access is allowed through the agent's local socket or pipe, which this platform lacks"
         )
     }
 }

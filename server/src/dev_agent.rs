@@ -49,10 +49,16 @@ pub async fn start(
             dir.join(DEV_PUBLISHER_KEY).display()
         );
     }
-    let help = help_socket(&dir.join("help.sock")).await;
+    // The developer's own machine: remote access needs no consent.
+    let remote = deskhand_agent::remote::Remote::new(deskhand_agent::remote::RemoteSettings {
+        access: deskhand_shared::remote::Access::On,
+        ..Default::default()
+    });
+    let help = help_socket(&dir.join("help.sock"), remote.clone()).await;
     let mut agent_stop = stop;
     let options = RunOptions {
         server: Some(agent_server),
+        remote,
         ..RunOptions::default()
     };
     Some(tokio::spawn(async move {
@@ -81,8 +87,11 @@ pub async fn start(
 /// The `--dev` local agent's help socket, so `deskhand-agent help` can be
 /// tried too; printed with the command that reaches it.
 #[cfg(feature = "dev-agent")]
-async fn help_socket(path: &Path) -> Option<deskhand_agent::help::HelpInbox> {
-    let inbox = deskhand_agent::help::listen(path).await?;
+async fn help_socket(
+    path: &Path,
+    remote: deskhand_agent::remote::Remote,
+) -> Option<deskhand_agent::help::HelpInbox> {
+    let inbox = deskhand_agent::help::listen(path, remote).await?;
     println!(
         "  help requests:   deskhand-agent --help-socket {} help \"MESSAGE\"",
         path.display()

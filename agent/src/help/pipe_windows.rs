@@ -152,6 +152,7 @@ fn admit(pipe: NamedPipeServer, reception: &Reception<String>, agent: Option<&st
             if let Ok(frame) = encode_frame(&HelpReply {
                 ticket: None,
                 url: None,
+                note: None,
                 error: Some(
                     "the agent could not tell which account is asking; call your help desk".into(),
                 ),

@@ -81,11 +81,13 @@ pub(super) async fn answer(desk: &HelpDesk, user: String) -> super::HelpReply {
             ticket: None,
             error: None,
             url: Some(url),
+            note: None,
         },
         Err(e) => super::HelpReply {
             ticket: None,
             error: Some(e),
             url: None,
+            note: None,
         },
     }
 }
@@ -97,6 +99,7 @@ pub async fn ask_link(path: &std::path::Path) -> anyhow::Result<String> {
         super::HelpAsk {
             message: String::new(),
             portal: true,
+            remote: None,
         },
     )
     .await?;

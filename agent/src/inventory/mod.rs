@@ -50,7 +50,7 @@ mod watched;
 mod zones;
 
 #[cfg(unix)]
-mod local_offset;
+pub(crate) mod local_offset;
 
 #[cfg(target_os = "linux")]
 mod linux;

@@ -10,7 +10,7 @@
 //! - `enroll`: a token and a CSR for a certificate.
 //! - `session`: one connection's conversation with the server (the driver).
 //! - [`state`]: the session's decisions as a pure state machine.
-//! - `request`: diagnostics on streams the server opens.
+//! - `request`: diagnostics and remote sessions on streams the server opens.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -165,6 +165,9 @@ pub struct RunOptions {
     pub backoff_cap: Duration,
     /// How often the agent reports its inventory (a delta when it can).
     pub inventory_interval: Duration,
+    /// Remote access: the config's policy and the user's consent, shared
+    /// with the help channel ([`crate::help::listen`]).
+    pub remote: crate::remote::Remote,
 }
 
 impl Default for RunOptions {
@@ -174,6 +177,7 @@ impl Default for RunOptions {
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(60),
             inventory_interval: Duration::from_secs(3600),
+            remote: crate::remote::Remote::default(),
         }
     }
 }
@@ -235,7 +239,10 @@ pub async fn run_with_help(
                 base_file: &base_file,
             },
             (&jobs, &mut job_events),
-            &mut help,
+            session::Local {
+                help: &mut help,
+                remote: &options.remote,
+            },
             shutdown.as_mut(),
         )
         .await
@@ -260,7 +267,7 @@ async fn session(
     backoff: &mut Backoff,
     reporting: session::Reporting<'_>,
     jobs: session::JobsLink<'_>,
-    help: &mut Option<HelpInbox>,
+    local: session::Local<'_>,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> SessionEnd {
     let (endpoint, conn) = tokio::select! {
@@ -271,7 +278,7 @@ async fn session(
         () = &mut shutdown => return SessionEnd::Shutdown,
     };
     let end = tokio::select! {
-        end = session::converse(&conn, backoff, reporting, jobs.0, jobs.1, help) => end,
+        end = session::converse(&conn, backoff, reporting, jobs.0, jobs.1, local) => end,
         () = &mut shutdown => SessionEnd::Shutdown,
     };
     jobs.0.set_connection(None);

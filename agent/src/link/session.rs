@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use deskhand_net::backoff::Backoff;
 use deskhand_net::stream::{recv, send};
 use deskhand_shared::frame::FrameDecoder;
-use deskhand_shared::proto::{ServerMessage, close_code};
+use deskhand_shared::proto::{AgentMessage, ServerMessage, close_code};
 use quinn::{Connection, SendStream};
 use tokio::sync::oneshot;
 use tracing::warn;
@@ -22,6 +22,7 @@ use crate::facts;
 use crate::help::HelpInbox;
 use crate::help::portal::Asked;
 use crate::jobs::{JobEvent, Jobs};
+use crate::remote::Remote;
 use crate::report::InventoryReporter;
 
 /// How long the diagnostic attached to a help request may run.
@@ -196,6 +197,27 @@ pub(super) struct Reporting<'a> {
     pub(super) base_file: &'a Path,
 }
 
+/// Tells the server this agent's remote-access policy and consent; when
+/// that consent lapses, if one is open.
+async fn send_policy(tx: &mut SendStream, remote: &Remote) -> Result<Option<Instant>> {
+    let now = crate::remote::unix_now();
+    let policy = remote.policy(now);
+    let lapse = policy
+        .consent
+        .map(|c| self::now() + Duration::from_secs(c.until.saturating_sub(now)));
+    send(tx, &AgentMessage::RemotePolicy(policy)).await?;
+    Ok(lapse)
+}
+
+/// What the machine's own users reach a session through: help requests
+/// and the consent to remote access.
+pub(super) struct Local<'a> {
+    /// Help requests, if the help channel listens.
+    pub(super) help: &'a mut Option<HelpInbox>,
+    /// The remote-access policy and consent.
+    pub(super) remote: &'a Remote,
+}
+
 /// Runs one session on `conn`.
 pub(super) async fn converse(
     conn: &Connection,
@@ -207,7 +229,7 @@ pub(super) async fn converse(
     }: Reporting<'_>,
     jobs: &Jobs,
     job_events: &mut tokio::sync::mpsc::UnboundedReceiver<JobEvent>,
-    help: &mut Option<HelpInbox>,
+    Local { help, remote }: Local<'_>,
 ) -> SessionEnd {
     let (mut state, effects) =
         State::resume(inventory_interval, facts::hello(), std::mem::take(reporter));
@@ -237,6 +259,9 @@ pub(super) async fn converse(
         let Some(answer) = answer else {
             bail!("unexpected answer to the hello: None");
         };
+        // A server that speaks remote access hears the policy now and on
+        // every change of consent.
+        let speaks_remote = matches!(&answer, ServerMessage::Welcome(w) if w.protocol_version >= 5);
         let effects = state.handle(Event::Message(answer), now());
         // Online from the server's welcome, as the server sees it: a help
         // request made while the first report is collected and sent waits
@@ -245,6 +270,15 @@ pub(super) async fn converse(
         if let Some(end) = io.carry_out(state, effects).await? {
             return Ok(end);
         }
+        let mut policy_changes = remote.subscribe();
+        // When the consent the server was last told of lapses: it hears
+        // the policy again then.
+        let mut lapse = None;
+        if speaks_remote && state.is_open() {
+            lapse = send_policy(&mut io.tx, remote).await?;
+        }
+        let mut lapse_alarm =
+            std::pin::pin!(tokio::time::sleep_until(lapse.unwrap_or_else(now).into()));
         let mut alarm = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
         let mut alarm_at = None;
         loop {
@@ -277,7 +311,23 @@ pub(super) async fn converse(
                 Some(event) = job_events.recv() => vec![Event::Job(event)],
                 stream = conn.accept_bi() => {
                     let (stx, srx) = stream?;
-                    tokio::spawn(super::request::serve_request(stx, srx));
+                    tokio::spawn(super::request::serve_request(stx, srx, remote.clone()));
+                    continue;
+                }
+                changed = policy_changes.changed(), if speaks_remote => {
+                    if changed.is_ok() {
+                        lapse = send_policy(&mut io.tx, remote).await?;
+                        if let Some(at) = lapse {
+                            lapse_alarm.as_mut().reset(at.into());
+                        }
+                    }
+                    continue;
+                }
+                () = &mut lapse_alarm, if lapse.is_some() => {
+                    lapse = send_policy(&mut io.tx, remote).await?;
+                    if let Some(at) = lapse {
+                        lapse_alarm.as_mut().reset(at.into());
+                    }
                     continue;
                 }
             };
