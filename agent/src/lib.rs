@@ -38,6 +38,7 @@ pub mod help;
 pub mod inventory;
 pub mod jobs;
 pub mod link;
+pub mod remote;
 pub mod report;
 #[cfg(windows)]
 pub mod service;

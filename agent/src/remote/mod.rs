@@ -1,0 +1,4 @@
+//! Remote-access sessions on the agent (terminal, files, tunnels).
+
+#[cfg(windows)]
+pub mod conpty_windows;
