@@ -21,6 +21,18 @@
 //!   [`ConPty::kill`] waits for it only a bounded time: a reader that is
 //!   still reading drains the pipe, a reader that was dropped makes the
 //!   console's writes fail; either way the close finishes.
+//!
+//! Input is what a terminal sends: keys as VT sequences, Enter as `\r`.
+//! The process's standard handles are the console's: it is started with
+//! `STARTF_USESTDHANDLES` and null handles so that it never inherits the
+//! agent's (a service's may be redirected).
+//!
+//! Wine 8.0 (what CI has) implements part of it: `CreatePseudoConsole`
+//! starts its `conhost.exe --headless` and the pipes carry VT output and
+//! input, but the started process gets no standard handles (its
+//! `init_console` only connects to the console) and `ResizePseudoConsole`
+//! returns E_NOTIMPL. [`available`] therefore says false under Wine; the
+//! tests still run there through a shell that opens `CONIN$`/`CONOUT$`.
 
 #![allow(unsafe_code)]
 
@@ -134,9 +146,10 @@ pub struct ConPty {
 }
 
 impl ConPty {
-    /// Starts `command_line` (e.g. `cmd.exe /q`) attached to a new pseudo
-    /// console of `cols` x `rows`, in `cwd` (the agent's if None), with
-    /// the agent's environment.
+    /// Starts `command_line` (e.g. `cmd.exe /q`; its first word is looked
+    /// up as CreateProcessW does, then the system directories and PATH)
+    /// attached to a new pseudo console of `cols` x `rows`, in `cwd` (the
+    /// agent's if None), with the agent's environment.
     pub fn spawn(command_line: &str, cwd: Option<&Path>, cols: u16, rows: u16) -> io::Result<Self> {
         Self::spawn_with_env(command_line, cwd, None, cols, rows)
     }
@@ -265,13 +278,15 @@ impl ConPty {
 
     /// Ends the process and everything it started (exit code 1), then
     /// closes the console so the output reader reaches end of file. On a
-    /// process that already ended, only closes the console.
+    /// process that already ended, ends what it left running in the
+    /// background and closes the console. Blocks up to [`CLOSE_WAIT`]
+    /// (run it where blocking is allowed).
     pub fn kill(&mut self) -> io::Result<()> {
         let mut result = Ok(());
-        if self.try_wait()?.is_none() {
-            let by_job = self.job.as_ref().is_some_and(Job::terminate);
+        let by_job = self.job.as_ref().is_some_and(Job::terminate);
+        if !by_job && !matches!(self.try_wait(), Ok(Some(_))) {
             // SAFETY: the process handle is live until drop.
-            if !by_job && unsafe { TerminateProcess(self.process.as_raw_handle(), KILLED) } == 0 {
+            if unsafe { TerminateProcess(self.process.as_raw_handle(), KILLED) } == 0 {
                 result = Err(last_error("TerminateProcess"));
             }
         }
@@ -567,6 +582,13 @@ mod tests {
             .write_all(format!("{line}\r").as_bytes())
             .expect("write");
         writer.flush().expect("flush");
+    }
+
+    #[test]
+    fn a_console_moves_between_threads() {
+        fn sendable<T: Send + Sync>() {}
+        sendable::<ConPty>();
+        assert!(CLOSE_WAIT < LIMIT);
     }
 
     #[test]
