@@ -14,7 +14,7 @@ pub mod ledger;
 pub mod orphans;
 pub mod output;
 #[cfg(windows)]
-mod win32;
+pub(crate) mod win32;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -13,17 +13,23 @@
 //! [`serve`] answers one request: [`deskhand_shared::remote::decide`],
 //! then the kind's own checks (a missing file, a closed port...) so that
 //! a refusal is a sentence, then the frames: `terminal` (Unix PTYs;
-//! `pty_unix` holds the only `unsafe`), `files` (get, put with resume,
+//! `pty_unix` holds the only `unsafe`; on Windows `terminal_windows`,
+//! cmd.exe on a pseudo console, `conpty_windows` its only `unsafe`), `files` (get, put with resume,
 //! ls), `tunnel`. Every session ends when its consent lapses or is
 //! withdrawn ([`SessionWatch`]), and closes what it started when its
 //! stream goes away.
 
+#[cfg(windows)]
+pub mod conpty_windows;
 pub mod consent;
 mod files;
 mod frames;
 #[cfg(unix)]
 mod pty_unix;
 #[cfg(unix)]
+mod terminal;
+#[cfg(windows)]
+#[path = "terminal_windows.rs"]
 mod terminal;
 mod tunnel;
 
@@ -269,7 +275,6 @@ pub async fn serve<R, W>(
     let mut watch = SessionWatch::new(remote, until);
     let accepted = AgentMessage::RemoteReply(RemoteReply::Accepted { ticket, until });
     let outcome = match req.kind {
-        #[cfg(unix)]
         RemoteKind::Terminal {
             cols,
             rows,
@@ -284,10 +289,6 @@ pub async fn serve<R, W>(
             }
             Err(message) => Err(message),
         },
-        #[cfg(not(unix))]
-        RemoteKind::Terminal { .. } => Err(
-            "terminal sessions on Windows need ConPTY, which this agent does not drive yet".into(),
-        ),
         RemoteKind::FileGet { path, offset } => match files::prepare_get(&path, offset).await {
             Ok(plan) => {
                 opened(session, &operator, &what);
