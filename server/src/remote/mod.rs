@@ -42,6 +42,46 @@ pub struct RemoteSettings {
     pub recording_max_bytes: usize,
 }
 
+/// The `[remote]` section of the server's config file.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfigFile {
+    /// Days a terminal recording is kept after its session ended (90).
+    pub recording_retention_days: Option<u64>,
+    /// Most bytes of one recording (16 MiB); the rest of a longer
+    /// session is not recorded.
+    pub recording_max_bytes: Option<u64>,
+}
+
+impl RemoteSettings {
+    /// The settings from the file's section, defaults for what it lacks;
+    /// out of range is a sentence naming the key.
+    pub fn resolve(file: Option<RemoteConfigFile>) -> Result<Self, String> {
+        let file = file.unwrap_or_default();
+        let d = Self::default();
+        let days = file
+            .recording_retention_days
+            .unwrap_or(d.recording_retention_days);
+        if !(1..=36_500).contains(&days) {
+            return Err(format!(
+                "recording_retention_days must be between 1 and 36500, not {days}"
+            ));
+        }
+        let max = file
+            .recording_max_bytes
+            .unwrap_or(d.recording_max_bytes as u64);
+        if !(4096..=1 << 30).contains(&max) {
+            return Err(format!(
+                "recording_max_bytes must be between 4096 and 1073741824 (1 GiB), not {max}"
+            ));
+        }
+        Ok(Self {
+            recording_retention_days: days,
+            recording_max_bytes: usize::try_from(max).map_err(|e| e.to_string())?,
+        })
+    }
+}
+
 impl Default for RemoteSettings {
     fn default() -> Self {
         Self {
@@ -197,7 +237,10 @@ fn is_absolute(p: &str) -> bool {
     let b = p.as_bytes();
     p.starts_with('/')
         || p.starts_with("\\\\")
-        || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/'))
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'\\' | b'/'))
 }
 
 /// The ticket timeline's line for an ended session, e.g. "Remote
@@ -321,7 +364,10 @@ pub async fn ask_agent(
 
 fn message_name(m: &AgentMessage) -> String {
     let text = format!("{m:?}");
-    text.split(['(', ' ', '{']).next().unwrap_or("a message").to_string()
+    text.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("a message")
+        .to_string()
 }
 
 /// Ends the sessions this node left open when it last stopped.
@@ -331,7 +377,10 @@ pub async fn end_abandoned(store: &Store, node: &str) {
         .await
     {
         Ok(0) => {}
-        Ok(n) => info!(sessions = n, "remote sessions left open by the last run ended"),
+        Ok(n) => info!(
+            sessions = n,
+            "remote sessions left open by the last run ended"
+        ),
         Err(e) => warn!(error = %e, "remote sessions left open by the last run were not ended"),
     }
 }

@@ -142,11 +142,17 @@ async fn frames<R: AsyncRead + Unpin>(
 ) -> Result<Option<RemoteFrame>, String> {
     let mut buf = [0u8; 16 * 1024];
     loop {
-        if let Some(frame) = decoder.next_message::<RemoteFrame>().map_err(|e| e.to_string())? {
+        if let Some(frame) = decoder
+            .next_message::<RemoteFrame>()
+            .map_err(|e| e.to_string())?
+        {
             return Ok(Some(frame));
         }
         let want = decoder.wanted().clamp(1, buf.len());
-        let n = r.read(&mut buf[..want]).await.map_err(|e| format!("read: {e}"))?;
+        let n = r
+            .read(&mut buf[..want])
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             if decoder.buffered() > 0 {
                 return Err("the connection ended inside a frame".into());
@@ -363,7 +369,10 @@ pub async fn run<O>(
             cols,
             rows,
             info.started_at,
-            &format!("{} by {}, session {}", info.hostname, info.operator, info.id),
+            &format!(
+                "{} by {}, session {}",
+                info.hostname, info.operator, info.id
+            ),
             remote.settings.recording_max_bytes,
         )),
         _ => None,

@@ -27,7 +27,10 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
     for abs in ["/etc", "C:\\Users", "\\\\server\\share"] {
         let mut ls = q("ls");
         ls.path = Some(abs.into());
-        assert_eq!(parse_kind(&ls), Ok(RemoteKind::FileList { path: abs.into() }));
+        assert_eq!(
+            parse_kind(&ls),
+            Ok(RemoteKind::FileList { path: abs.into() })
+        );
     }
     let mut get = q("get");
     get.path = Some("/var/log/syslog".into());
@@ -59,7 +62,11 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
     let mut t = q("tunnel");
     t.port = Some(5900);
     assert_eq!(parse_kind(&t), Ok(RemoteKind::Tunnel { port: 5900 }));
-    assert!(parse_kind(&q("vnc")).unwrap_err().contains("unknown kind `vnc`"));
+    assert!(
+        parse_kind(&q("vnc"))
+            .unwrap_err()
+            .contains("unknown kind `vnc`")
+    );
     assert!(parse_kind(&q("")).unwrap_err().contains("kind=terminal"));
     let mut zero = q("terminal");
     zero.cols = Some(0);
@@ -83,7 +90,14 @@ fn the_registry_kills_a_live_session_once_and_forgets_it_when_it_ends() {
 #[test]
 fn the_timeline_sentence_says_what_who_how_long_and_how_much() {
     assert_eq!(
-        summary("terminal", 12, "alice", 180, 14_000, "the shell exited with code 0"),
+        summary(
+            "terminal",
+            12,
+            "alice",
+            180,
+            14_000,
+            "the shell exited with code 0"
+        ),
         "Remote terminal session #12 by alice, 3 min, 14 KB; the shell exited with code 0"
     );
     assert_eq!(
@@ -97,5 +111,44 @@ fn the_timeline_sentence_says_what_who_how_long_and_how_much() {
     assert_eq!(
         NotOpened::TooOld.reason(),
         "the agent is too old for remote access; upgrade it"
+    );
+}
+
+#[test]
+fn the_remote_section_has_defaults_and_bounds() {
+    assert_eq!(RemoteSettings::resolve(None), Ok(RemoteSettings::default()));
+    let d = RemoteSettings::default();
+    assert_eq!(d.recording_retention_days, 90);
+    assert_eq!(d.recording_max_bytes, 16 * 1024 * 1024);
+    let file: RemoteConfigFile =
+        toml::from_str("recording_retention_days = 30\nrecording_max_bytes = 65536").expect("toml");
+    assert_eq!(
+        RemoteSettings::resolve(Some(file)),
+        Ok(RemoteSettings {
+            recording_retention_days: 30,
+            recording_max_bytes: 65536
+        })
+    );
+    let zero = RemoteConfigFile {
+        recording_retention_days: Some(0),
+        ..RemoteConfigFile::default()
+    };
+    assert!(
+        RemoteSettings::resolve(Some(zero))
+            .unwrap_err()
+            .contains("recording_retention_days")
+    );
+    let tiny = RemoteConfigFile {
+        recording_max_bytes: Some(10),
+        ..RemoteConfigFile::default()
+    };
+    assert!(
+        RemoteSettings::resolve(Some(tiny))
+            .unwrap_err()
+            .contains("recording_max_bytes")
+    );
+    assert!(
+        toml::from_str::<RemoteConfigFile>("recording_days = 3").is_err(),
+        "unknown keys"
     );
 }

@@ -179,7 +179,8 @@ pub struct StoredRemotePolicy {
     pub updated_at: i64,
 }
 
-const SESSION_SELECT: &str = "SELECT s.id, s.agent_id, coalesce(a.hostname, ''), s.operator, s.node,
+const SESSION_SELECT: &str =
+    "SELECT s.id, s.agent_id, coalesce(a.hostname, ''), s.operator, s.node,
     s.kind, s.detail, s.ticket, s.started_at, s.ended_at, s.end_reason, s.bytes_up, s.bytes_down,
     EXISTS(SELECT 1 FROM remote_recordings r WHERE r.session_id = s.id)
     FROM remote_sessions s LEFT JOIN agents a ON a.id = s.agent_id";
@@ -243,7 +244,14 @@ impl Store {
                     "UPDATE remote_sessions SET ended_at = ?2, end_reason = ?3, bytes_up = ?4,
                         bytes_down = ?5, ticket = coalesce(?6, ticket)
                      WHERE id = ?1 AND ended_at IS NULL RETURNING operator, agent_id, ticket",
-                    params![id, now, end.reason, end.bytes_up, end.bytes_down, end.ticket],
+                    params![
+                        id,
+                        now,
+                        end.reason,
+                        end.bytes_up,
+                        end.bytes_down,
+                        end.ticket
+                    ],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
@@ -328,13 +336,17 @@ impl Store {
     /// One session.
     pub async fn remote_session(&self, id: i64) -> Result<RemoteSessionRow> {
         self.read(move |c| {
-            c.query_row(&format!("{SESSION_SELECT} WHERE s.id = ?1"), [id], session_row)
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::NotFound(format!(
-                        "no remote session {id}; see `deskhand sessions list`"
-                    ))
-                })
+            c.query_row(
+                &format!("{SESSION_SELECT} WHERE s.id = ?1"),
+                [id],
+                session_row,
+            )
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "no remote session {id}; see `deskhand sessions list`"
+                ))
+            })
         })
         .await
     }
@@ -416,7 +428,10 @@ impl Store {
     }
 
     /// An agent's policy as it last told it, if it ever did.
-    pub async fn agent_remote_policy(&self, agent_id: String) -> Result<Option<StoredRemotePolicy>> {
+    pub async fn agent_remote_policy(
+        &self,
+        agent_id: String,
+    ) -> Result<Option<StoredRemotePolicy>> {
         self.read(move |c| {
             let row: Option<(String, String, Option<i64>, Option<i64>, i64)> = c
                 .query_row(

@@ -105,10 +105,7 @@ async fn outcome(run: tokio::task::JoinHandle<Outcome>) -> Outcome {
 
 #[tokio::test]
 async fn a_terminal_is_relayed_both_ways_counted_and_recorded() {
-    let mut r = rig(
-        Some(Recording::new(80, 24, 0, "t", 1 << 20)),
-        None,
-    );
+    let mut r = rig(Some(Recording::new(80, 24, 0, "t", 1 << 20)), None);
     r.operator.send(RemoteFrame::Data(b"ls\r".to_vec())).await;
     r.operator
         .send(RemoteFrame::Resize {
@@ -116,7 +113,10 @@ async fn a_terminal_is_relayed_both_ways_counted_and_recorded() {
             rows: 30,
         })
         .await;
-    assert_eq!(r.agent.next().await, Some(RemoteFrame::Data(b"ls\r".to_vec())));
+    assert_eq!(
+        r.agent.next().await,
+        Some(RemoteFrame::Data(b"ls\r".to_vec()))
+    );
     assert_eq!(
         r.agent.next().await,
         Some(RemoteFrame::Resize {
@@ -169,13 +169,25 @@ async fn garbage_from_the_operator_ends_the_session_with_a_sentence() {
         "{agent_told:?}"
     );
     let out = outcome(r.run).await;
-    assert!(matches!(out.ending, Ending::BadOperatorFrame(_)), "{:?}", out.ending);
+    assert!(
+        matches!(out.ending, Ending::BadOperatorFrame(_)),
+        "{:?}",
+        out.ending
+    );
 
     // A well-sized frame whose body is not a frame of this protocol.
     let mut r = rig(None, None);
-    r.operator.io.write_all(&[0, 0, 0, 2, 0xFF, 0xFF]).await.expect("write");
+    r.operator
+        .io
+        .write_all(&[0, 0, 0, 2, 0xFF, 0xFF])
+        .await
+        .expect("write");
     let out = outcome(r.run).await;
-    assert!(matches!(out.ending, Ending::BadOperatorFrame(_)), "{:?}", out.ending);
+    assert!(
+        matches!(out.ending, Ending::BadOperatorFrame(_)),
+        "{:?}",
+        out.ending
+    );
 }
 
 #[tokio::test]
@@ -191,7 +203,10 @@ async fn a_kill_tells_the_operator_who_and_the_agent_to_stop() {
             reason: "ended by bob with `sessions kill`".into()
         }]
     );
-    assert!(matches!(r.agent.next().await, Some(RemoteFrame::End { .. })));
+    assert!(matches!(
+        r.agent.next().await,
+        Some(RemoteFrame::End { .. })
+    ));
     let out = outcome(r.run).await;
     assert_eq!(out.ending, Ending::Killed("bob".into()));
     assert_eq!(out.up, 10);
@@ -229,5 +244,9 @@ fn every_ending_has_a_reason_and_says_who_to_tell() {
         Ending::AgentFinished(Some((None, Some(9)))).reason(),
         "the shell was ended by signal 9"
     );
-    assert_eq!(Ending::AgentEnded("x".into()).tell_operator(), None, "passed on already");
+    assert_eq!(
+        Ending::AgentEnded("x".into()).tell_operator(),
+        None,
+        "passed on already"
+    );
 }
