@@ -438,21 +438,4 @@ pub(super) async fn policy_view(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_upgrade_needs_both_headers() {
-        let mut h = HeaderMap::new();
-        assert!(!asks_upgrade(&h));
-        h.insert(
-            header::CONNECTION,
-            "keep-alive, Upgrade".parse().expect("value"),
-        );
-        assert!(!asks_upgrade(&h));
-        h.insert(header::UPGRADE, "websocket".parse().expect("value"));
-        assert!(!asks_upgrade(&h));
-        h.insert(header::UPGRADE, UPGRADE_PROTOCOL.parse().expect("value"));
-        assert!(asks_upgrade(&h));
-    }
-}
+mod tests;
