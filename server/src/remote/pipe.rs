@@ -290,7 +290,6 @@ pub struct Ends<'a> {
 /// Relays frames between the operator's `op` and the agent's streams
 /// until the session ends; tells the side still there why. Generic over
 /// both sides' byte streams so tests can pipe it in memory.
-#[allow(clippy::too_many_arguments)]
 pub async fn relay<O, AR, AW>(
     op: O,
     agent_recv: &mut AR,

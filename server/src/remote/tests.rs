@@ -19,11 +19,15 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
             as_user: false
         })
     );
-    let e = parse_kind(&q("get")).unwrap_err();
+    let e = parse_kind(&q("get")).expect_err("refused");
     assert!(e.contains("path"), "{e}");
     let mut rel = q("ls");
     rel.path = Some("etc/hosts".into());
-    assert!(parse_kind(&rel).unwrap_err().contains("not absolute"));
+    assert!(
+        parse_kind(&rel)
+            .expect_err("refused")
+            .contains("not absolute")
+    );
     for abs in ["/etc", "C:\\Users", "\\\\server\\share"] {
         let mut ls = q("ls");
         ls.path = Some(abs.into());
@@ -44,11 +48,11 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
     );
     let mut put = q("put");
     put.path = Some("/tmp/x".into());
-    assert!(parse_kind(&put).unwrap_err().contains("size"));
+    assert!(parse_kind(&put).expect_err("refused").contains("size"));
     put.size = Some(3);
-    assert!(parse_kind(&put).unwrap_err().contains("SHA-256"));
+    assert!(parse_kind(&put).expect_err("refused").contains("SHA-256"));
     put.sha256 = Some("zz".into());
-    assert!(parse_kind(&put).unwrap_err().contains("64 hex"));
+    assert!(parse_kind(&put).expect_err("refused").contains("64 hex"));
     put.sha256 = Some("AB".repeat(32));
     assert_eq!(
         parse_kind(&put),
@@ -58,16 +62,24 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
             sha256: "ab".repeat(32)
         })
     );
-    assert!(parse_kind(&q("tunnel")).unwrap_err().contains("port"));
+    assert!(
+        parse_kind(&q("tunnel"))
+            .expect_err("refused")
+            .contains("port")
+    );
     let mut t = q("tunnel");
     t.port = Some(5900);
     assert_eq!(parse_kind(&t), Ok(RemoteKind::Tunnel { port: 5900 }));
     assert!(
         parse_kind(&q("vnc"))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("unknown kind `vnc`")
     );
-    assert!(parse_kind(&q("")).unwrap_err().contains("kind=terminal"));
+    assert!(
+        parse_kind(&q(""))
+            .expect_err("refused")
+            .contains("kind=terminal")
+    );
     let mut zero = q("terminal");
     zero.cols = Some(0);
     assert!(parse_kind(&zero).is_err());
@@ -135,7 +147,7 @@ fn the_remote_section_has_defaults_and_bounds() {
     };
     assert!(
         RemoteSettings::resolve(Some(zero))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("recording_retention_days")
     );
     let tiny = RemoteConfigFile {
@@ -144,7 +156,7 @@ fn the_remote_section_has_defaults_and_bounds() {
     };
     assert!(
         RemoteSettings::resolve(Some(tiny))
-            .unwrap_err()
+            .expect_err("refused")
             .contains("recording_max_bytes")
     );
     assert!(

@@ -433,7 +433,7 @@ impl Store {
         agent_id: String,
     ) -> Result<Option<StoredRemotePolicy>> {
         self.read(move |c| {
-            let row: Option<(String, String, Option<i64>, Option<i64>, i64)> = c
+            let row: Option<PolicyRow> = c
                 .query_row(
                     "SELECT access, tunnel_ports, consent_until, consent_ticket, updated_at
                      FROM agent_remote_policy WHERE agent_id = ?1",
@@ -455,6 +455,9 @@ impl Store {
         .await
     }
 }
+
+/// `agent_remote_policy`'s columns as read.
+type PolicyRow = (String, String, Option<i64>, Option<i64>, i64);
 
 fn write_policy(tx: &Conn, agent_id: &str, p: &RemotePolicy, now: i64) -> Result<()> {
     let ports = p
