@@ -328,3 +328,41 @@ async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), api).await;
 }
+
+#[tokio::test]
+async fn the_assets_policy_hides_a_consent_that_ended() {
+    let (_dir, store) = crate::testkit::store().await;
+    crate::testkit::enroll(&store, &[("agent-1", "pc1")]).await;
+    assert_eq!(
+        policy_view(&store, "agent-1", 100).await.expect("none"),
+        None
+    );
+    let policy = deskhand_shared::remote::RemotePolicy {
+        access: deskhand_shared::remote::Access::Ticket,
+        tunnel_ports: vec![5900],
+        consent: Some(deskhand_shared::remote::Consent {
+            until: 200,
+            ticket: Some(3),
+        }),
+    };
+    store
+        .set_agent_remote_policy("agent-1".into(), policy, 50)
+        .await
+        .expect("stored");
+    let open = policy_view(&store, "agent-1", 100)
+        .await
+        .expect("read")
+        .expect("a policy");
+    assert_eq!(open.access, "ticket");
+    assert_eq!(open.tunnel_ports, vec![5900]);
+    assert_eq!(
+        (open.consent_until, open.consent_ticket),
+        (Some(200), Some(3))
+    );
+    let ended = policy_view(&store, "agent-1", 200)
+        .await
+        .expect("read")
+        .expect("a policy");
+    assert_eq!((ended.consent_until, ended.consent_ticket), (None, None));
+    assert_eq!(ended.updated_at, 50);
+}
