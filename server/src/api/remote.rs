@@ -4,10 +4,11 @@
 //!
 //! Opening checks, in order: the role (technician), the operator's
 //! permission, the agent, the ticket, the arguments, the upgrade
-//! headers, the agent being online here; then the session's row is
-//! written (so a refusal is kept too), the agent asked, and on its
-//! acceptance `101 Switching Protocols` is answered and the connection
-//! handed to `crate::remote::pipe`.
+//! headers, the agent being online (here, or on another node, which
+//! then passes the session's frames: `crate::relay`); then the session's
+//! row is written (so a refusal is kept too), the agent asked, and on
+//! its acceptance `101 Switching Protocols` is answered and the
+//! connection handed to `crate::remote::pipe`.
 
 use std::time::Duration;
 
@@ -83,7 +84,7 @@ fn asks_upgrade(headers: &HeaderMap) -> bool {
         (status = 400, description = "a missing or bad argument, or not an upgrade request", body = ErrorBody),
         (status = 403, description = "the role, the operator's remote access withdrawn, or the machine's policy (its sentence)", body = ErrorBody),
         (status = 404, description = "no such agent or ticket", body = ErrorBody),
-        (status = 409, description = "the agent is offline, on another node, revoked or too old", body = ErrorBody),
+        (status = 409, description = "the agent is offline, revoked or too old", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -123,19 +124,14 @@ pub(super) async fn open_remote(
     if agent.revoked_at.is_some() {
         return Err(conflict(format!("agent {} is revoked", agent.id)));
     }
-    let Some(conn) = s.presence.connection(&agent.id) else {
-        return Err(match s.presence.remote_node(&agent.id) {
-            Some(node) => conflict(format!(
-                "{} is connected to node `{node}`; open the session through that node's API \
-                 (remote sessions are not relayed between nodes yet)",
-                agent.hostname
-            )),
-            None => conflict(format!(
-                "{} is offline; a remote session needs its agent connected",
-                agent.hostname
-            )),
-        });
-    };
+    // Here, or through the node holding the agent's session.
+    let local = s.presence.connection(&agent.id);
+    if local.is_none() && s.presence.remote_node(&agent.id).is_none() {
+        return Err(conflict(format!(
+            "{} is offline; a remote session needs its agent connected",
+            agent.hostname
+        )));
+    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let now = unix_now();
     let id = s
@@ -158,7 +154,20 @@ pub(super) async fn open_remote(
         ticket: q.ticket,
         kind: kind.clone(),
     };
-    let side = match ask_agent(&conn, request).await {
+    let (answer, gone): (_, Gone) = match local {
+        Some(conn) => (
+            ask_agent(&conn, request).await,
+            Box::pin(async move {
+                conn.closed().await;
+            }),
+        ),
+        // The holding node tells of the agent's connection closing.
+        None => (
+            s.relay.open_remote(&agent.id, request).await,
+            Box::pin(std::future::pending()),
+        ),
+    };
+    let side = match answer {
         Ok(side) => side,
         Err(no) => {
             end_unopened(&s.store, id, no.reason()).await;
@@ -193,8 +202,9 @@ pub(super) async fn open_remote(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                crate::remote::pipe::run(TokioIo::new(upgraded), side, conn, info, store, remote)
-                    .await
+                let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+                let op = crate::remote::pipe::Side::new(read, write);
+                crate::remote::pipe::run(op, side, gone, info, store, remote).await
             }
             Err(e) => {
                 let mut side = side;
@@ -210,6 +220,9 @@ pub(super) async fn open_remote(
     });
     Ok(response)
 }
+
+/// Ready when the agent's connection closes.
+type Gone = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Ends a session that never carried a frame.
 async fn end_unopened(store: &Store, id: i64, reason: String) {

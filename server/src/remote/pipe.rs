@@ -164,14 +164,18 @@ async fn frames<R: AsyncRead + Unpin>(
 }
 
 /// The operator to the agent, until one of them ends it.
-async fn upstream<R, W>(op: &mut R, agent: &mut W, tally: &Mutex<Tally>) -> Ending
+async fn upstream<R, W>(
+    op: &mut R,
+    decoder: &mut FrameDecoder,
+    agent: &mut W,
+    tally: &Mutex<Tally>,
+) -> Ending
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut decoder = FrameDecoder::new(MAX_REMOTE_FRAME);
     loop {
-        let frame = match frames(op, &mut decoder).await {
+        let frame = match frames(op, decoder).await {
             Ok(Some(f)) => f,
             Ok(None) => return Ending::OperatorLeft,
             Err(e) if e.starts_with("read:") => return Ending::OperatorLeft,
@@ -287,23 +291,45 @@ pub struct Ends<'a> {
     pub until: Option<Duration>,
 }
 
-/// Relays frames between the operator's `op` and the agent's streams
-/// until the session ends; tells the side still there why. Generic over
-/// both sides' byte streams so tests can pipe it in memory.
-pub async fn relay<O, AR, AW>(
-    op: O,
-    agent_recv: &mut AR,
-    agent_send: &mut AW,
-    mut agent_decoder: FrameDecoder,
+/// One side's byte streams and the decoder of what it sends (holding
+/// anything already read past an earlier message).
+pub struct Side<R, W> {
+    /// What it sends.
+    pub read: R,
+    /// What it is sent.
+    pub write: W,
+    /// Frames read from `read`.
+    pub decoder: FrameDecoder,
+}
+
+impl<R, W> Side<R, W> {
+    /// A side with nothing read yet.
+    pub fn new(read: R, write: W) -> Self {
+        Self {
+            read,
+            write,
+            decoder: FrameDecoder::new(MAX_REMOTE_FRAME),
+        }
+    }
+}
+
+/// Relays frames between the operator's side and the agent's until the
+/// session ends; tells the side still there why. Generic over both
+/// sides' byte streams: the operator's is an upgraded HTTP connection
+/// or, on a node relaying for another, that node's stream; tests pipe it
+/// in memory.
+pub async fn relay<OR, OW, AR, AW>(
+    op: &mut Side<OR, OW>,
+    agent: &mut Side<AR, AW>,
     recording: Option<Recording>,
     ends: Ends<'_>,
 ) -> Outcome
 where
-    O: AsyncRead + AsyncWrite + Send,
+    OR: AsyncRead + Unpin + Send,
+    OW: AsyncWrite + Unpin + Send,
     AR: AsyncRead + Unpin + Send,
     AW: AsyncWrite + Unpin + Send,
 {
-    let (mut op_read, mut op_write) = tokio::io::split(op);
     let tally = Mutex::new(Tally {
         up: 0,
         down: 0,
@@ -319,20 +345,20 @@ where
         }
     };
     let ending = tokio::select! {
-        e = upstream(&mut op_read, agent_send, &tally) => e,
-        e = downstream(agent_recv, &mut agent_decoder, &mut op_write, &tally) => e,
+        e = upstream(&mut op.read, &mut op.decoder, &mut agent.write, &tally) => e,
+        e = downstream(&mut agent.read, &mut agent.decoder, &mut op.write, &tally) => e,
         by = kill => Ending::Killed(by.unwrap_or_else(|_| "the server".into())),
         () = gone => Ending::AgentGone,
         () = consent => Ending::ConsentEnded,
     };
     if let Some(reason) = ending.tell_operator() {
         let end = RemoteFrame::End { reason };
-        let _ = tokio::time::timeout(FAREWELL, write_frame(&mut op_write, &end)).await;
+        let _ = tokio::time::timeout(FAREWELL, write_frame(&mut op.write, &end)).await;
     }
-    let _ = tokio::time::timeout(FAREWELL, op_write.shutdown()).await;
+    let _ = tokio::time::timeout(FAREWELL, op.write.shutdown()).await;
     if let Some(reason) = ending.tell_agent() {
         let end = RemoteFrame::End { reason };
-        let _ = tokio::time::timeout(FAREWELL, write_frame(agent_send, &end)).await;
+        let _ = tokio::time::timeout(FAREWELL, write_frame(&mut agent.write, &end)).await;
     }
     let t = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     Outcome {
@@ -343,21 +369,24 @@ where
     }
 }
 
-/// Runs an accepted session to its end on `io` (the operator's upgraded
-/// connection) and records how it ended.
-pub async fn run<O>(
-    io: O,
+/// Runs an accepted session to its end between the operator's side
+/// (`op`) and the agent's (`agent`: its stream, or the stream of the
+/// node holding its session), until `gone` (the agent's connection
+/// closing) at the latest; records how it ended.
+pub async fn run<OR, OW>(
+    mut op: Side<OR, OW>,
     agent: AgentSide,
-    conn: quinn::Connection,
+    gone: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     info: SessionInfo,
     store: Store,
     remote: Arc<Remote>,
 ) where
-    O: AsyncRead + AsyncWrite + Send,
+    OR: AsyncRead + Unpin + Send,
+    OW: AsyncWrite + Unpin + Send,
 {
     let AgentSide {
-        mut send,
-        mut recv,
+        send,
+        recv,
         decoder,
         ticket,
         until,
@@ -381,19 +410,21 @@ pub async fn run<O>(
         let left = i64::try_from(u).unwrap_or(i64::MAX).saturating_sub(now);
         Duration::from_secs(u64::try_from(left).unwrap_or(0))
     });
-    let closed = conn.clone();
     let ends = Ends {
         kill,
-        gone: Box::pin(async move {
-            closed.closed().await;
-        }),
+        gone,
         until: until_in,
     };
-    let out = relay(io, &mut recv, &mut send, decoder, recording, ends).await;
+    let mut agent = Side {
+        read: recv,
+        write: send,
+        decoder,
+    };
+    let out = relay(&mut op, &mut agent, recording, ends).await;
     drop(registered);
     // The agent stops the session's work when its stream ends either way.
-    let _ = send.finish();
-    let _ = recv.stop(0u32.into());
+    let _ = agent.write.finish();
+    let _ = agent.read.stop(0u32.into());
     let reason = out.ending.reason();
     let ended = crate::unix_now();
     let ticket = ticket.or(info.ticket);
@@ -416,6 +447,39 @@ pub async fn run<O>(
     if let Err(e) = store.end_remote_session(info.id, end, ended).await {
         warn!(session = info.id, error = %e, "the remote session's end was not stored");
     }
+}
+
+/// On the node holding an agent's session, for the node an operator
+/// reached: frames between that node's stream and the agent's until
+/// either ends. That node counts, records, kills and ends the session;
+/// this one only passes frames (and tells that node when the agent's
+/// connection closes).
+pub async fn forward(
+    node_send: quinn::SendStream,
+    node_recv: quinn::RecvStream,
+    agent: AgentSide,
+    conn: quinn::Connection,
+) -> Ending {
+    // Never fired: kills are the other node's.
+    let (_kill_switch, kill) = tokio::sync::oneshot::channel();
+    let mut node = Side::new(node_recv, node_send);
+    let mut agent_side = Side {
+        read: agent.recv,
+        write: agent.send,
+        decoder: agent.decoder,
+    };
+    let ends = Ends {
+        kill,
+        gone: Box::pin(async move {
+            conn.closed().await;
+        }),
+        until: None,
+    };
+    let out = relay(&mut node, &mut agent_side, None, ends).await;
+    let _ = agent_side.write.finish();
+    let _ = agent_side.read.stop(0u32.into());
+    let _ = node.read.stop(0u32.into());
+    out.ending
 }
 
 #[cfg(test)]

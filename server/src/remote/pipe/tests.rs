@@ -72,17 +72,16 @@ fn rig(recording: Option<Recording>, until: Option<Duration>) -> Rig {
     let (agent_client, agent_server) = tokio::io::duplex(64 * 1024);
     let (kill_tx, kill_rx) = tokio::sync::oneshot::channel();
     let run = tokio::spawn(async move {
-        let (mut ar, mut aw) = tokio::io::split(agent_server);
+        let (ar, aw) = tokio::io::split(agent_server);
+        let (or, ow) = tokio::io::split(op_server);
         let ends = Ends {
             kill: kill_rx,
             gone: Box::pin(std::future::pending()),
             until,
         };
         relay(
-            op_server,
-            &mut ar,
-            &mut aw,
-            FrameDecoder::new(MAX_REMOTE_FRAME),
+            &mut Side::new(or, ow),
+            &mut Side::new(ar, aw),
             recording,
             ends,
         )
