@@ -496,3 +496,63 @@ async fn a_remote_session_is_passed_through_the_node_holding_the_agent() {
         .expect("the agent's side ends")
         .expect("no panic");
 }
+
+#[tokio::test]
+async fn the_relay_opens_a_remote_session_through_the_holding_node() {
+    use deskhand_shared::remote::{RemoteFrame, RemoteKind, RemoteRequest};
+    let b = node_b().await;
+    let store = b.ctx.store.clone();
+    if !store.is_shared() {
+        // SQLite is one node; the stream itself is tested above.
+        return;
+    }
+    let (_server, agent) = agent_session(&b, "agent-s").await;
+    let agent = tokio::spawn(echoing_agent(agent));
+    let now = crate::unix_now();
+    let beat = NodeBeat {
+        name: "node-b".into(),
+        api: String::new(),
+        agents_addr: b.addr.to_string(),
+        started_at: now,
+        lease_until: now + 15,
+    };
+    store
+        .node_heartbeat(beat, vec!["agent-s".into()], vec![], now)
+        .await
+        .expect("beat");
+    let presence_a = Arc::new(Presence::default());
+    presence_a.set_remote(vec![("agent-s".into(), "node-b".into())], now);
+    let relay = Relay::new(
+        client_endpoint(),
+        b.ca.clone(),
+        "node-a".into(),
+        store,
+        presence_a,
+    );
+    let request = RemoteRequest {
+        session_id: 7,
+        operator: "alice".into(),
+        ticket: None,
+        kind: RemoteKind::FileList { path: "/".into() },
+    };
+    let Ok(mut side) = relay.open_remote("agent-s", request).await else {
+        panic!("the session was not opened through node B");
+    };
+    assert_eq!(side.ticket, Some(3));
+    deskhand_net::stream::send(&mut side.send, &RemoteFrame::Data(b"ls".to_vec()))
+        .await
+        .expect("send");
+    let echoed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        recv::<RemoteFrame>(&mut side.recv, &mut side.decoder),
+    )
+    .await
+    .expect("in time")
+    .expect("read");
+    assert_eq!(echoed, Some(RemoteFrame::Data(b"LS".to_vec())));
+    let _ = side.send.finish();
+    tokio::time::timeout(std::time::Duration::from_secs(10), agent)
+        .await
+        .expect("the agent's side ends")
+        .expect("no panic");
+}
