@@ -103,8 +103,7 @@ pub(super) async fn open_remote(
     let agent = s.store.find_agent(key).await?;
     let q = match query {
         Ok(Query(q)) => q,
-        Err(e) if !req.uri().query().unwrap_or("").contains("kind=") => {
-            let _ = e;
+        Err(_) if !req.uri().query().unwrap_or("").contains("kind=") => {
             return Err(ApiError::bad_request(
                 "say what to open: kind=terminal, get, put, ls or tunnel",
             ));
@@ -154,6 +153,11 @@ pub(super) async fn open_remote(
         ticket: q.ticket,
         kind: kind.clone(),
     };
+    let mut unanswered = Unanswered {
+        store: s.store.clone(),
+        id,
+        armed: true,
+    };
     let (answer, gone): (_, Gone) = match local {
         Some(conn) => (
             ask_agent(&conn, request).await,
@@ -167,6 +171,7 @@ pub(super) async fn open_remote(
             Box::pin(std::future::pending()),
         ),
     };
+    unanswered.armed = false;
     let side = match answer {
         Ok(side) => side,
         Err(no) => {
@@ -223,6 +228,29 @@ pub(super) async fn open_remote(
 
 /// Ready when the agent's connection closes.
 type Gone = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Ends the session's row if the operator's request is dropped (the
+/// client left) while the agent is being asked.
+struct Unanswered {
+    store: Store,
+    id: i64,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, id) = (self.store.clone(), self.id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let why = "the operator left before the agent answered".to_string();
+                end_unopened(&store, id, why).await;
+            });
+        }
+    }
+}
 
 /// Ends a session that never carried a frame.
 async fn end_unopened(store: &Store, id: i64, reason: String) {
