@@ -52,6 +52,8 @@ pub struct ServerConfigFile {
     pub tickets: Option<crate::tickets::TicketConfigFile>,
     /// `[mail]`: SMTP, our address, unknown senders, templates.
     pub mail: Option<crate::mail::MailConfigFile>,
+    /// `[remote]`: how long terminal recordings are kept, how large.
+    pub remote: Option<crate::remote::RemoteConfigFile>,
     /// TLS on the API: `auto`, `on` or `off` (see [`ApiTlsMode`]).
     pub api_tls: Option<ApiTlsMode>,
     /// PEM certificate chain for the API (with `api_tls_key`).
@@ -120,6 +122,8 @@ pub struct ServerSettings {
     pub public_url: String,
     /// E-mail in and out; none without a `[mail]` section.
     pub mail: Option<std::sync::Arc<crate::mail::MailSettings>>,
+    /// The `[remote]` settings.
+    pub remote: crate::remote::RemoteSettings,
     /// `hello_timeout_secs`.
     pub hello_timeout: std::time::Duration,
     /// `frame_timeout_secs`.
@@ -284,8 +288,11 @@ impl ServerSettings {
         let mail = crate::mail::MailSettings::resolve(file.mail)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .map(std::sync::Arc::new);
+        let remote = crate::remote::RemoteSettings::resolve(file.remote)
+            .map_err(|e| anyhow::anyhow!("[remote]: {e}"))?;
         let s = Self {
             mail,
+            remote,
             public_url,
             api_transport,
             data_dir,

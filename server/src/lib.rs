@@ -58,6 +58,7 @@ pub mod pki;
 pub mod portal;
 pub mod presence;
 pub mod relay;
+pub mod remote;
 pub mod reports_task;
 pub mod rollouts;
 pub mod secrets;

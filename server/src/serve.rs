@@ -121,6 +121,15 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             ..Default::default()
         },
     });
+    // Sessions this node relayed when it last stopped are over.
+    crate::remote::end_abandoned(&store, &settings.node_name).await;
+    let remote = Arc::new(crate::remote::Remote::new(settings.remote));
+    tokio::spawn(crate::remote::prune_loop(
+        store.clone(),
+        settings.remote,
+        leader.clone(),
+        stop_rx.clone(),
+    ));
     let sweeper = tokio::spawn(expire_loop(store.clone(), leader.clone(), stop_rx.clone()));
     let accept = tokio::spawn(link::accept_loop(
         endpoint.clone(),
@@ -157,6 +166,7 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         None => None,
     };
     let app = api::router(Arc::new(ApiState {
+        remote,
         mail: settings.mail.clone(),
         store: store.clone(),
         presence: presence.clone(),

@@ -125,6 +125,8 @@ const API: &[(&str, &str, Need, &str, &str)] = &[
     ("POST", "/api/v1/kb", Technician, "/api/v1/kb", r#"{"title":"role test"}"#),
     ("PUT", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", r#"{"title":"renamed"}"#),
     ("DELETE", "/api/v1/kb/{id}", Technician, "/api/v1/kb/1", ""),
+    ("POST", "/api/v1/remote-sessions/{id}/kill", Technician, "/api/v1/remote-sessions/999999/kill", ""),
+    ("PUT", "/api/v1/operators/{name}/remote", Admin, "/api/v1/operators/bystander/remote", r#"{"allowed":true}"#),
 ];
 
 /// A form's fields: name, value.

@@ -125,6 +125,7 @@ pub(super) async fn show_asset(
             .collect(),
         jobs: jobs.into_iter().map(asset_job_view).collect(),
         jobs_total,
+        remote: super::remote::policy_view(&s.store, &a.id, unix_now()).await?,
     }))
 }
 

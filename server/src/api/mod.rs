@@ -9,7 +9,7 @@
 //! One file per area, each with its `routes()`, merged by [`router`]:
 //! `server`, `agents` (and enrollment tokens), `operators` (and the audit
 //! log), `diag`, `assets`, `asset_page`, `manual`, `software`, `changes`,
-//! `labels`, [`jobs`], [`tickets`], `kb` (the knowledge base), `replies` (canned replies), [`reports`], [`import`]; [`index`]
+//! `labels`, [`jobs`], [`tickets`], `kb` (the knowledge base), `replies` (canned replies), `remote` (remote sessions), [`reports`], [`import`]; [`index`]
 //! and [`openapi`] describe them all, from the handlers' annotations.
 //! Below them:
 //! `select` (which assets a query selects), [`params`] (what every
@@ -47,6 +47,7 @@ pub mod openapi;
 mod operators;
 pub mod params;
 mod portal;
+mod remote;
 mod replies;
 pub mod report_schedules;
 pub mod reports;
@@ -113,6 +114,8 @@ pub struct ApiState {
     pub relay: Arc<crate::relay::Relay>,
     /// The `[mail]` settings, when mail is on.
     pub mail: Option<Arc<crate::mail::MailSettings>>,
+    /// This node's live remote sessions and the `[remote]` settings.
+    pub remote: Arc<crate::remote::Remote>,
 }
 
 type Shared = Arc<ApiState>;
@@ -149,6 +152,7 @@ pub fn router(state: Shared) -> Router {
         .merge(import::routes())
         .merge(shifts::routes())
         .merge(routing::routes())
+        .merge(remote::routes())
         .fallback(|| async { ApiError::not_found("no such API endpoint; GET /api/v1 lists them") })
         .layer(axum::extract::DefaultBodyLimit::max(
             body_limit::DEFAULT_BODY_LIMIT,

@@ -29,8 +29,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use super::{
     agents, asset_page, assets, changes, diag, goals, import, index, jobs, kb, labels, mail,
-    manual, operators, replies, report_schedules, reports, rollouts, routing, server, shifts,
-    software, teams, ticket_files, tickets,
+    manual, operators, remote, replies, report_schedules, reports, rollouts, routing, server,
+    shifts, software, teams, ticket_files, tickets,
 };
 
 /// The name of the bearer-token security scheme the handlers require.
@@ -168,6 +168,12 @@ pub const BEARER: &str = "bearer";
         routing::remove_rule,
         routing::move_rule,
         routing::test_routing,
+        remote::open_remote,
+        remote::list_sessions,
+        remote::show_session,
+        remote::recording,
+        remote::kill_session,
+        remote::set_allowed,
     ),
     // Named by parameters, which utoipa does not collect.
     components(schemas(
@@ -193,6 +199,7 @@ pub const BEARER: &str = "bearer";
         (name = "replies", description = "canned replies for ticket comments"),
         (name = "kb", description = "the knowledge base: articles, search, suggestions for a ticket"),
         (name = "reports", description = "reports for supervisors"),
+        (name = "remote", description = "remote access: terminals, files and tunnels through the agent, recorded and audited"),
     ),
 )]
 struct ApiDoc;

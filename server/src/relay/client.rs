@@ -13,12 +13,14 @@ use deskhand_shared::diag::{DiagDone, DiagEvent, DiagRequest};
 use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::node::{MAX_NODE_REPLY, NodeReply, NodeRequest};
 use deskhand_shared::proto::{NODE_ALPN, SERVER_NAME};
+use deskhand_shared::remote::{RemoteReply, RemoteRequest};
 use quinn::{Connection, RecvStream};
 use tokio::sync::mpsc;
 
 use super::{Peer, Route, revoke_peers, route};
 use crate::pki::CertificateAuthority;
 use crate::presence::Presence;
+use crate::remote::{AgentSide, NotOpened};
 use crate::store::Store;
 
 /// How long dialling another node may take.
@@ -195,6 +197,73 @@ impl Relay {
         Ok(events_rx)
     }
 
+    /// Opens a remote session on `agent_id` through the node holding its
+    /// session: the agent's answer, and on acceptance that node's stream,
+    /// which then carries the session's frames both ways.
+    pub async fn open_remote(
+        &self,
+        agent_id: &str,
+        request: RemoteRequest,
+    ) -> Result<AgentSide, NotOpened> {
+        let failed = |e: String| NotOpened::Failed(e);
+        let peer = match self
+            .locate(agent_id)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+        {
+            Route::Node(peer) => peer,
+            Route::Local => {
+                return Err(failed(
+                    "the agent's session moved to this node meanwhile; try again".into(),
+                ));
+            }
+            Route::Offline => return Err(failed(RelayError::Offline.to_string())),
+        };
+        let ask = NodeRequest::Remote {
+            agent_id: agent_id.to_string(),
+            request,
+        };
+        let conn = self
+            .connection(&peer)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        // The node asks the agent, which has its own 10 s to answer.
+        let wait = ANSWER_TIMEOUT + crate::remote::REPLY_TIMEOUT;
+        let (send_half, recv_half, decoder, first) =
+            match tokio::time::timeout(wait, open_exchange(&conn, &ask)).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(e)) => {
+                    return Err(failed(format!(
+                        "the relay to node {} failed: {e:#}",
+                        peer.name
+                    )));
+                }
+                Err(_) => {
+                    return Err(failed(format!(
+                        "node {} did not answer within {} s",
+                        peer.name,
+                        wait.as_secs()
+                    )));
+                }
+            };
+        match first {
+            NodeReply::Remote(RemoteReply::Accepted { ticket, until }) => Ok(AgentSide {
+                send: send_half,
+                recv: recv_half,
+                decoder,
+                ticket,
+                until,
+            }),
+            NodeReply::Remote(RemoteReply::Refused { message }) => Err(NotOpened::Refused(message)),
+            NodeReply::NotHere => Err(failed(RelayError::Offline.to_string())),
+            NodeReply::Failed(error) => Err(failed(error)),
+            other => Err(failed(format!(
+                "node {} answered a remote session with {other:?}",
+                peer.name
+            ))),
+        }
+    }
+
     /// Tells every other live node that `agent_id` is revoked, so the one
     /// holding its session closes it. Returns how many had a session;
     /// a node that cannot be told is logged (the agent is refused at its
@@ -326,6 +395,21 @@ async fn exchange(
         .await?
         .context("the node ended the stream without an answer")?;
     Ok((rx, decoder, first))
+}
+
+/// Like [`exchange`], keeping the asking side open: a remote session's
+/// frames follow the answer on the same stream.
+async fn open_exchange(
+    conn: &Connection,
+    request: &NodeRequest,
+) -> anyhow::Result<(quinn::SendStream, RecvStream, FrameDecoder, NodeReply)> {
+    let (mut tx, mut rx) = conn.open_bi().await.context("opening a relay stream")?;
+    send(&mut tx, request).await?;
+    let mut decoder = FrameDecoder::new(MAX_NODE_REPLY);
+    let first = recv::<NodeReply>(&mut rx, &mut decoder)
+        .await?
+        .context("the node ended the stream without an answer")?;
+    Ok((tx, rx, decoder, first))
 }
 
 /// The first address of `addr` (`HOST:PORT`; of a list, the first) this

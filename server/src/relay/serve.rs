@@ -8,6 +8,7 @@ use std::time::Duration;
 use deskhand_net::stream::{recv, send};
 use deskhand_shared::frame::FrameDecoder;
 use deskhand_shared::proto::node::{MAX_NODE_REQUEST, NodeReply, NodeRequest};
+use deskhand_shared::remote::RemoteReply;
 use quinn::{Connection, RecvStream, SendStream};
 use tracing::{debug, info};
 
@@ -77,6 +78,40 @@ pub(super) async fn answer(
                 had_session, "agent revoked on another node's word"
             );
             finish(tx, NodeReply::Revoked { had_session }).await
+        }
+        NodeRequest::Remote { agent_id, request } => {
+            let Some(conn) = presence.connection(&agent_id) else {
+                return finish(tx, NodeReply::NotHere).await;
+            };
+            if decoder.buffered() > 0 {
+                let _ = rx.stop(0u32.into());
+                return finish(
+                    tx,
+                    NodeReply::Failed("frames came before the agent's answer".into()),
+                )
+                .await;
+            }
+            let session = request.session_id;
+            info!(
+                agent_id,
+                session, "opening a remote session for another node"
+            );
+            match crate::remote::ask_agent(&conn, request).await {
+                Ok(side) => {
+                    let accepted = RemoteReply::Accepted {
+                        ticket: side.ticket,
+                        until: side.until,
+                    };
+                    send(&mut tx, &NodeReply::Remote(accepted)).await?;
+                    let ending = crate::remote::pipe::forward(tx, rx, side, conn).await;
+                    info!(agent_id, session, reason = %ending.reason(), "a relayed remote session ended");
+                    Ok(())
+                }
+                Err(crate::remote::NotOpened::Refused(message)) => {
+                    finish(tx, NodeReply::Remote(RemoteReply::Refused { message })).await
+                }
+                Err(other) => finish(tx, NodeReply::Failed(other.reason())).await,
+            }
         }
         NodeRequest::Diag { agent_id, request } => {
             let Some(conn) = presence.connection(&agent_id) else {

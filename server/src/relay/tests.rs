@@ -390,3 +390,169 @@ async fn a_revocation_asked_by_another_node_closes_the_session_here() {
     assert_eq!(code, close_code::REVOKED);
     assert!(b.ctx.presence.connection("agent-x").is_none());
 }
+
+/// The agent's side of a remote session: accepts one, echoes `Data` in
+/// capitals until the stream ends.
+async fn echoing_agent(conn: Connection) {
+    use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame, RemoteReply};
+    let (mut tx, mut rx) = conn.accept_bi().await.expect("a session stream");
+    let mut decoder = FrameDecoder::new(MAX_REMOTE_FRAME);
+    let asked = recv::<deskhand_shared::proto::ServerMessage>(&mut rx, &mut decoder)
+        .await
+        .expect("read");
+    assert!(
+        matches!(asked, Some(deskhand_shared::proto::ServerMessage::Remote(ref r)) if r.session_id == 7),
+        "{asked:?}"
+    );
+    let accepted = deskhand_shared::proto::AgentMessage::RemoteReply(RemoteReply::Accepted {
+        ticket: Some(3),
+        until: None,
+    });
+    deskhand_net::stream::send(&mut tx, &accepted)
+        .await
+        .expect("reply");
+    for _ in 0..100 {
+        match recv::<RemoteFrame>(&mut rx, &mut decoder).await {
+            Ok(Some(RemoteFrame::Data(d))) => {
+                let echo = RemoteFrame::Data(d.to_ascii_uppercase());
+                if deskhand_net::stream::send(&mut tx, &echo).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Some(RemoteFrame::End { .. })) | Ok(None) | Err(_) => return,
+            Ok(Some(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_remote_session_is_passed_through_the_node_holding_the_agent() {
+    use deskhand_shared::remote::{
+        MAX_REMOTE_FRAME, RemoteFrame, RemoteKind, RemoteReply, RemoteRequest,
+    };
+    let b = node_b().await;
+    let (_server, agent) = agent_session(&b, "agent-r").await;
+    let agent = tokio::spawn(echoing_agent(agent));
+    let conn = dial(
+        super::client::client_config(&b.ca, "node-a").expect("config"),
+        b.addr,
+    )
+    .await;
+    let request = |agent_id: &str| NodeRequest::Remote {
+        agent_id: agent_id.into(),
+        request: RemoteRequest {
+            session_id: 7,
+            operator: "alice".into(),
+            ticket: None,
+            kind: RemoteKind::Terminal {
+                cols: 80,
+                rows: 24,
+                as_user: false,
+            },
+        },
+    };
+    // An agent B does not hold.
+    let elsewhere = deskhand_shared::frame::encode_frame(&request("agent-q")).expect("encode");
+    assert_eq!(ask_raw(&conn, &elsewhere).await, NodeReply::NotHere);
+
+    let (mut tx, mut rx) = conn.open_bi().await.expect("stream");
+    deskhand_net::stream::send(&mut tx, &request("agent-r"))
+        .await
+        .expect("ask");
+    let mut decoder = FrameDecoder::new(MAX_REMOTE_FRAME);
+    let first = recv::<NodeReply>(&mut rx, &mut decoder)
+        .await
+        .expect("read");
+    assert_eq!(
+        first,
+        Some(NodeReply::Remote(RemoteReply::Accepted {
+            ticket: Some(3),
+            until: None
+        }))
+    );
+    deskhand_net::stream::send(&mut tx, &RemoteFrame::Data(b"whoami\r".to_vec()))
+        .await
+        .expect("send");
+    let echoed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        recv::<RemoteFrame>(&mut rx, &mut decoder),
+    )
+    .await
+    .expect("in time")
+    .expect("read");
+    assert_eq!(echoed, Some(RemoteFrame::Data(b"WHOAMI\r".to_vec())));
+    // The asking node ends it: B passes the end on and the agent's side
+    // sees its stream end.
+    deskhand_net::stream::send(
+        &mut tx,
+        &RemoteFrame::End {
+            reason: "done".into(),
+        },
+    )
+    .await
+    .expect("end");
+    tokio::time::timeout(std::time::Duration::from_secs(10), agent)
+        .await
+        .expect("the agent's side ends")
+        .expect("no panic");
+}
+
+#[tokio::test]
+async fn the_relay_opens_a_remote_session_through_the_holding_node() {
+    use deskhand_shared::remote::{RemoteFrame, RemoteKind, RemoteRequest};
+    let b = node_b().await;
+    let store = b.ctx.store.clone();
+    if !store.is_shared() {
+        // SQLite is one node; the stream itself is tested above.
+        return;
+    }
+    let (_server, agent) = agent_session(&b, "agent-s").await;
+    let agent = tokio::spawn(echoing_agent(agent));
+    let now = crate::unix_now();
+    let beat = NodeBeat {
+        name: "node-b".into(),
+        api: String::new(),
+        agents_addr: b.addr.to_string(),
+        started_at: now,
+        lease_until: now + 15,
+    };
+    store
+        .node_heartbeat(beat, vec!["agent-s".into()], vec![], now)
+        .await
+        .expect("beat");
+    let presence_a = Arc::new(Presence::default());
+    presence_a.set_remote(vec![("agent-s".into(), "node-b".into())], now);
+    let relay = Relay::new(
+        client_endpoint(),
+        b.ca.clone(),
+        "node-a".into(),
+        store,
+        presence_a,
+    );
+    let request = RemoteRequest {
+        session_id: 7,
+        operator: "alice".into(),
+        ticket: None,
+        kind: RemoteKind::FileList { path: "/".into() },
+    };
+    let Ok(mut side) = relay.open_remote("agent-s", request).await else {
+        panic!("the session was not opened through node B");
+    };
+    assert_eq!(side.ticket, Some(3));
+    deskhand_net::stream::send(&mut side.send, &RemoteFrame::Data(b"ls".to_vec()))
+        .await
+        .expect("send");
+    let echoed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        recv::<RemoteFrame>(&mut side.recv, &mut side.decoder),
+    )
+    .await
+    .expect("in time")
+    .expect("read");
+    assert_eq!(echoed, Some(RemoteFrame::Data(b"LS".to_vec())));
+    let _ = side.send.finish();
+    tokio::time::timeout(std::time::Duration::from_secs(10), agent)
+        .await
+        .expect("the agent's side ends")
+        .expect("no panic");
+}

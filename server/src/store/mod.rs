@@ -66,6 +66,7 @@ mod nodes;
 mod open;
 mod portal;
 mod reader;
+mod remote;
 mod replies;
 mod report_schedules;
 mod rollouts;
@@ -104,6 +105,10 @@ pub use migrate::{CopiedTable, MigrateStep, Migration, migrate_to_postgres};
 pub use nodes::{NodeBeat, NodeRow};
 pub use portal::PortalSession;
 pub use reader::Reader;
+pub use remote::{
+    NewRemoteSession, RemoteEnd, RemoteSessionFilter, RemoteSessionRow, SERVER_STOPPED,
+    StoredRemotePolicy,
+};
 pub use replies::Reply;
 pub use report_schedules::{NewSchedule, REPORT_MAIL, ReportMail, ReportSchedule};
 pub use rollouts::{

@@ -432,6 +432,9 @@ pub(super) fn migrations() -> Vec<M> {
         M::up(super::routing::MIGRATION),
         // Job targets that succeeded with a restart pending (`store::jobs`).
         M::up(jobs::REBOOT_MIGRATION),
+        // Remote access: sessions, terminal recordings, operators'
+        // permission and agents' policies (`store::remote`).
+        M::up(super::remote::MIGRATION),
     ]
 }
 

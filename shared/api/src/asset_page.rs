@@ -99,6 +99,9 @@ pub struct AssetDetail {
     /// How many jobs it was a target of in all.
     #[serde(default)]
     pub jobs_total: usize,
+    /// Its agent's remote-access policy, once the agent told it.
+    #[serde(default)]
+    pub remote: Option<crate::remote::RemotePolicyView>,
 }
 
 /// A job an asset was a target of, and how it went there.

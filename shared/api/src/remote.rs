@@ -108,3 +108,21 @@ pub struct RemoteAllowed {
     /// Allowed.
     pub allowed: bool,
 }
+
+/// An agent's remote-access policy as it last told the server (shown on
+/// its asset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemotePolicyView {
+    /// `off`, `ticket` (only while the user's consent is open) or `on`.
+    pub access: String,
+    /// The ports a tunnel may reach on the machine.
+    pub tunnel_ports: Vec<u16>,
+    /// When the user's open consent ends, Unix seconds; none when there
+    /// is none open.
+    pub consent_until: Option<i64>,
+    /// The ticket the open consent was given for.
+    pub consent_ticket: Option<i64>,
+    /// When the agent last told it, Unix seconds.
+    pub updated_at: i64,
+}

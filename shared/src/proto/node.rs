@@ -42,6 +42,18 @@ pub enum NodeRequest {
         /// The agent.
         agent_id: String,
     },
+    /// Open a remote session on the agent for an operator of the asking
+    /// node: answered [`NodeReply::Remote`] (or `NotHere`, `Failed`);
+    /// after an acceptance both nodes send
+    /// [`crate::remote::RemoteFrame`]s on the stream, which the asking
+    /// node keeps open (it sends none before the answer), until either
+    /// ends it.
+    Remote {
+        /// The agent.
+        agent_id: String,
+        /// The session, as the agent is to be asked.
+        request: crate::remote::RemoteRequest,
+    },
 }
 
 /// A node's answer on a request's stream.
@@ -61,6 +73,8 @@ pub enum NodeReply {
     NotHere,
     /// The request could not be served; why, for the operator.
     Failed(String),
+    /// The agent's answer to [`NodeRequest::Remote`].
+    Remote(crate::remote::RemoteReply),
 }
 
 #[cfg(test)]
@@ -83,6 +97,15 @@ mod tests {
             NodeRequest::Revoke {
                 agent_id: "a-2".into(),
             },
+            NodeRequest::Remote {
+                agent_id: "a-3".into(),
+                request: crate::remote::RemoteRequest {
+                    session_id: 4,
+                    operator: "alice".into(),
+                    ticket: None,
+                    kind: crate::remote::RemoteKind::Tunnel { port: 5900 },
+                },
+            },
         ];
         let mut dec = FrameDecoder::new(MAX_NODE_REQUEST);
         for r in &requests {
@@ -104,6 +127,10 @@ mod tests {
             NodeReply::Revoked { had_session: true },
             NodeReply::NotHere,
             NodeReply::Failed("no".into()),
+            NodeReply::Remote(crate::remote::RemoteReply::Accepted {
+                ticket: Some(2),
+                until: Some(9),
+            }),
         ];
         let mut dec = FrameDecoder::new(MAX_NODE_REPLY);
         for r in &replies {

@@ -338,6 +338,18 @@ impl<'a> Io<'a> {
                 .await;
                 Some(Event::HelpAnswered(answer))
             }
+            Request::RemotePolicy(policy) => {
+                let stored = ctx
+                    .store
+                    .set_agent_remote_policy(agent_id.to_string(), policy, unix_now())
+                    .await;
+                if let Err(e) = stored {
+                    // Told again when consent opens or closes, and at the
+                    // next connection.
+                    warn!(%agent_id, error = %e, "the agent's remote-access policy was not stored");
+                }
+                None
+            }
             Request::PortalLink { request_id, user } => {
                 let link = crate::portal::mint_link(
                     &ctx.store,

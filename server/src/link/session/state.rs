@@ -158,6 +158,9 @@ pub(crate) enum Request {
         /// The OS account it vouches for.
         user: String,
     },
+    /// Store the agent's remote-access policy (shown on its asset); a
+    /// failure is logged. No answer.
+    RemotePolicy(deskhand_shared::remote::RemotePolicy),
 }
 
 /// What a session needs to decide, besides its events.
@@ -407,8 +410,9 @@ impl State {
                     })]
                 }
             }
-            // Stored by the remote-access work (issue 38, in progress).
-            AgentMessage::RemotePolicy(_) => Vec::new(),
+            AgentMessage::RemotePolicy(policy) => {
+                vec![Effect::Store(Request::RemotePolicy(policy))]
+            }
             AgentMessage::Hello(_)
             | AgentMessage::Enroll(_)
             | AgentMessage::Diag(_)

@@ -355,6 +355,7 @@ impl Pair {
                 request_id,
                 link: Ok(format!("https://h/portal/enter/for-{user}")),
             }),
+            Request::RemotePolicy(_) => None,
         }
     }
 
@@ -814,4 +815,27 @@ fn an_unexpected_message_on_the_control_stream_closes_the_session() {
         now,
     );
     assert!(matches!(effects.as_slice(), [Effect::Close(_)]));
+}
+
+#[test]
+fn the_agents_remote_policy_is_stored_not_answered() {
+    let mut p = Pair::new();
+    p.connect();
+    let now = p.now;
+    let policy = deskhand_shared::remote::RemotePolicy {
+        access: deskhand_shared::remote::Access::Ticket,
+        tunnel_ports: vec![5900],
+        consent: None,
+    };
+    let effects = p.server_mut().handle(
+        Event::Message {
+            msg: AgentMessage::RemotePolicy(policy.clone()),
+            wire_len: 10,
+        },
+        now,
+    );
+    assert!(
+        matches!(effects.as_slice(), [Effect::Store(Request::RemotePolicy(p))] if *p == policy),
+        "{effects:?}"
+    );
 }

@@ -39,6 +39,7 @@ const MIGRATIONS: &[(usize, &str)] = &[
     (36, crate::store::tickets::MASS_POSTGRES_MIGRATION),
     (37, crate::store::routing::POSTGRES_MIGRATION),
     (38, crate::store::jobs::REBOOT_POSTGRES_MIGRATION),
+    (39, crate::store::remote::POSTGRES_MIGRATION),
 ];
 
 /// Version 23: server nodes and where agents are connected (SQLite's is
