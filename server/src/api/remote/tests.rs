@@ -156,8 +156,22 @@ async fn http(addr: std::net::SocketAddr, request: String) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-#[tokio::test]
-async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
+/// What a test of the route holds: the API's address, the store, the
+/// registry, the agent's side of its connection, and what must live as
+/// long as the test.
+struct Rig {
+    addr: std::net::SocketAddr,
+    store: Store,
+    remote: Arc<crate::remote::Remote>,
+    agent: quinn::Connection,
+    stop: tokio::sync::watch::Sender<bool>,
+    api: tokio::task::JoinHandle<std::io::Result<()>>,
+    _keep: (tempfile::TempDir, Vec<quinn::Endpoint>),
+}
+
+/// The real router served on loopback, with agent `agent-1` (`pc1`)
+/// connected and operator `alice` (technician, [`TOKEN`]).
+async fn rig() -> Rig {
     let (dir, store) = crate::testkit::store().await;
     crate::testkit::enroll(&store, &[("agent-1", "pc1")]).await;
     store
@@ -171,7 +185,7 @@ async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
         .await
         .expect("alice");
     let ca = Arc::new(CertificateAuthority::load_or_create(dir.path()).expect("ca"));
-    let (server_side, agent_side, _endpoints) = agent_link(&ca).await;
+    let (server_side, agent_side, endpoints) = agent_link(&ca).await;
     let presence = Arc::new(Presence::default());
     let (control, _control_rx) = tokio::sync::mpsc::channel(1);
     let _ = presence.register(
@@ -181,7 +195,6 @@ async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
         Default::default(),
         crate::unix_now(),
     );
-    let agent = tokio::spawn(fake_agent(agent_side));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let leader = crate::nodes::Leader::new(true);
     let (conductor, _conducting) = crate::conductor::spawn(
@@ -241,17 +254,30 @@ async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
         },
     ));
 
-    // The operator upgrades.
+    Rig {
+        addr,
+        store,
+        remote,
+        agent: agent_side,
+        stop: stop_tx,
+        api,
+        _keep: (dir, endpoints),
+    }
+}
+
+/// Sends the upgrade request for `query` on a new connection: the
+/// connection and the response's head, lowercased.
+async fn upgrade(addr: std::net::SocketAddr, query: &str) -> (TcpStream, String) {
     let mut op = TcpStream::connect(addr).await.expect("connect");
     let request = format!(
-        "GET /api/v1/agents/pc1/remote?kind=terminal&cols=100&rows=30 HTTP/1.1\r\nHost: {addr}\r\n\
+        "GET /api/v1/agents/pc1/remote?{query} HTTP/1.1\r\nHost: {addr}\r\n\
          Authorization: Bearer {TOKEN}\r\nConnection: Upgrade\r\nUpgrade: {UPGRADE_PROTOCOL}\r\n\r\n"
     );
     op.write_all(request.as_bytes()).await.expect("send");
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-        let n = tokio::time::timeout(Duration::from_secs(10), op.read(&mut byte))
+        let n = tokio::time::timeout(Duration::from_secs(15), op.read(&mut byte))
             .await
             .expect("headers in time")
             .expect("read");
@@ -260,7 +286,37 @@ async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
         }
         head.push(byte[0]);
     }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
+    (op, String::from_utf8_lossy(&head).to_lowercase())
+}
+
+/// Reads the error body after a refusal's head (its length given).
+async fn error_body(op: &mut TcpStream, head: &str) -> String {
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:")?.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    tokio::time::timeout(Duration::from_secs(10), op.read_exact(&mut body))
+        .await
+        .expect("the body in time")
+        .expect("read");
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[tokio::test]
+async fn an_operator_upgrades_exchanges_frames_and_is_killed() {
+    let Rig {
+        addr,
+        store,
+        remote,
+        agent: agent_side,
+        stop: stop_tx,
+        api,
+        _keep,
+    } = rig().await;
+    let agent = tokio::spawn(fake_agent(agent_side));
+    // The operator upgrades.
+    let (mut op, head) = upgrade(addr, "kind=terminal&cols=100&rows=30").await;
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("x-deskhand-session: 1\r\n"), "{head}");
     assert!(head.contains("x-deskhand-until: 4000000000\r\n"), "{head}");
@@ -365,4 +421,61 @@ async fn the_assets_policy_hides_a_consent_that_ended() {
         .expect("a policy");
     assert_eq!((ended.consent_until, ended.consent_ticket), (None, None));
     assert_eq!(ended.updated_at, 50);
+}
+
+/// An agent that answers one session with `reply`, or resets the stream
+/// unanswered (an agent older than remote access) when there is none.
+async fn answering_agent(conn: quinn::Connection, reply: Option<RemoteReply>) {
+    let (mut tx, mut rx) = conn.accept_bi().await.expect("a session stream");
+    let mut decoder = FrameDecoder::new(MAX_REMOTE_FRAME);
+    let _ = recv::<ServerMessage>(&mut rx, &mut decoder).await;
+    match reply {
+        Some(r) => {
+            send(&mut tx, &AgentMessage::RemoteReply(r))
+                .await
+                .expect("reply");
+            let _ = tx.finish();
+        }
+        None => {
+            let _ = tx.reset(1u32.into());
+        }
+    }
+    // Until the server is done with the stream.
+    let _ = tokio::time::timeout(Duration::from_secs(5), rx.read_to_end(1024)).await;
+}
+
+#[tokio::test]
+async fn the_machines_refusal_and_an_old_agent_are_errors_and_end_the_row() {
+    let r = rig().await;
+    let refusal = RemoteReply::Refused {
+        message: "remote access is off on this machine".into(),
+    };
+    let agent = tokio::spawn(answering_agent(r.agent.clone(), Some(refusal)));
+    let (mut op, head) = upgrade(r.addr, "kind=ls&path=/tmp").await;
+    assert!(head.starts_with("http/1.1 403"), "{head}");
+    let body = error_body(&mut op, &head).await;
+    assert!(
+        body.contains("remote access is off on this machine"),
+        "{body}"
+    );
+    let _ = agent.await;
+    let row = r.store.remote_session(1).await.expect("row");
+    assert_eq!(row.kind, "ls");
+    assert_eq!(row.detail, "/tmp");
+    assert_eq!(
+        row.end_reason.as_deref(),
+        Some("refused by the machine: remote access is off on this machine")
+    );
+
+    let agent = tokio::spawn(answering_agent(r.agent.clone(), None));
+    let (mut op, head) = upgrade(r.addr, "kind=terminal").await;
+    assert!(head.starts_with("http/1.1 409"), "{head}");
+    let body = error_body(&mut op, &head).await;
+    assert!(body.contains("too old for remote access"), "{body}");
+    let _ = agent.await;
+    let row = r.store.remote_session(2).await.expect("row");
+    assert!(row.ended_at.is_some());
+    assert!(!r.remote.is_live(2));
+    let _ = r.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), r.api).await;
 }

@@ -249,3 +249,28 @@ fn every_ending_has_a_reason_and_says_who_to_tell() {
         "passed on already"
     );
 }
+
+#[tokio::test]
+async fn the_agents_connection_closing_ends_the_session_and_tells_the_operator() {
+    let (op_client, op_server) = tokio::io::duplex(1024);
+    let (_agent_client, agent_server) = tokio::io::duplex(1024);
+    let (_kill, kill) = tokio::sync::oneshot::channel();
+    let run = tokio::spawn(async move {
+        let (ar, aw) = tokio::io::split(agent_server);
+        let (or, ow) = tokio::io::split(op_server);
+        let ends = Ends {
+            kill,
+            gone: Box::pin(async {}),
+            until: None,
+        };
+        relay(&mut Side::new(or, ow), &mut Side::new(ar, aw), None, ends).await
+    });
+    let mut operator = Peer::new(op_client);
+    assert_eq!(
+        operator.rest().await,
+        vec![RemoteFrame::End {
+            reason: "the agent's connection closed".into()
+        }]
+    );
+    assert_eq!(outcome(run).await.ending, Ending::AgentGone);
+}
