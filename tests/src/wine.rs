@@ -77,6 +77,11 @@ pub fn ready(what: &str) -> Option<PathBuf> {
     None
 }
 
+/// A Unix path as Windows programs under Wine see it (`Z:` is `/`).
+pub fn windows_path(path: &Path) -> String {
+    format!("Z:{}", path.display()).replace('/', "\\")
+}
+
 /// A Wine prefix with the agent's exe in it.
 pub struct Wine {
     dir: tempfile::TempDir,
@@ -153,9 +158,16 @@ impl Wine {
 
     /// Starts `deskhand-agent run`, its log in `log`.
     pub fn run_agent(&self, log: &Path) -> Proc {
+        self.run_agent_with(log, &[])
+    }
+
+    /// [`Wine::run_agent`] with variables added to its environment
+    /// (`DESKHAND_AGENT_CONFIG`, a Windows path: see [`windows_path`]).
+    pub fn run_agent_with(&self, log: &Path, env: &[(&str, &str)]) -> Proc {
         let log = std::fs::File::create(log).expect("agent log");
         let child = self
             .command(&self.exe)
+            .envs(env.iter().copied())
             .args(["run", "--log", "debug"])
             .stdout(Stdio::null())
             .stderr(log)

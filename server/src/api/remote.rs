@@ -182,12 +182,16 @@ pub(super) async fn open_remote(
             });
         }
     };
+    let ticket = side.ticket.or(q.ticket);
+    if let Some(t) = side.ticket.filter(|t| Some(*t) != q.ticket) {
+        s.store.set_remote_session_ticket(id, t, now).await?;
+    }
     let mut response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
         .header(header::UPGRADE, UPGRADE_PROTOCOL)
         .header(SESSION_HEADER, id.to_string());
-    if let Some(t) = side.ticket.or(q.ticket) {
+    if let Some(t) = ticket {
         response = response.header(TICKET_HEADER, t.to_string());
     }
     if let Some(u) = side.until {
@@ -200,7 +204,7 @@ pub(super) async fn open_remote(
         hostname: agent.hostname,
         operator,
         kind,
-        ticket: q.ticket,
+        ticket,
         started_at: now,
     };
     let (store, remote) = (s.store.clone(), s.remote.clone());

@@ -234,6 +234,19 @@ impl Store {
         .await
     }
 
+    /// The ticket the agent admitted a session for (the user's consent's,
+    /// when the operator named none), so the live list shows it.
+    pub async fn set_remote_session_ticket(&self, id: i64, ticket: i64, now: i64) -> Result<()> {
+        self.write_at(now, move |tx| {
+            tx.execute(
+                "UPDATE remote_sessions SET ticket = ?2 WHERE id = ?1 AND ended_at IS NULL",
+                params![id, ticket],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Ends an open session: its reason, bytes, recording, a ticket
     /// timeline entry when it has a ticket, and `remote.end` in the audit
     /// log. Ending one already ended changes nothing (false).

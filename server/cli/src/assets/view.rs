@@ -187,6 +187,12 @@ pub(super) async fn assets_show(
         ("location", a.location.clone()),
         ("notes", d.notes.clone()),
         ("fqdn", d.fqdn.clone()),
+        (
+            "remote access",
+            d.remote
+                .as_ref()
+                .map_or_else(|| "-".to_string(), crate::remote::policy_text),
+        ),
         ("state", asset_state(a).into()),
         (
             "retired",

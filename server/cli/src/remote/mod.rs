@@ -83,6 +83,55 @@ impl SessionFacts {
     }
 }
 
+/// An agent's remote-access policy in one line for `assets show`:
+/// "ticket (consent until 10:42 UTC, ticket 42); tunnels to 5900, 3389".
+pub(crate) fn policy_text(p: &deskhand_api_types::remote::RemotePolicyView) -> String {
+    let consent = match (p.access.as_str(), p.consent_until) {
+        ("ticket", Some(u)) => {
+            let until = clock_utc(u64::try_from(u).unwrap_or(0));
+            match p.consent_ticket {
+                Some(t) => format!(" (consent until {until}, ticket {t})"),
+                None => format!(" (consent until {until})"),
+            }
+        }
+        ("ticket", None) => " (no consent open)".into(),
+        _ => String::new(),
+    };
+    let ports: Vec<String> = p.tunnel_ports.iter().map(u16::to_string).collect();
+    let tunnels = if ports.is_empty() {
+        "no tunnels".to_string()
+    } else {
+        format!("tunnels to {}", ports.join(", "))
+    };
+    format!("{}{consent}; {tunnels}", p.access)
+}
+
+/// Why the machine's policy, as it last told the server, would refuse a
+/// tunnel to `port`; `None` when it allows it. The agent decides again.
+pub(crate) fn tunnel_refusal(
+    p: &deskhand_api_types::remote::RemotePolicyView,
+    port: u16,
+) -> Option<String> {
+    if p.access == "off" {
+        return Some(
+            "remote access is off on this machine (remote_access = \"off\" in the agent's config)"
+                .into(),
+        );
+    }
+    if p.tunnel_ports.contains(&port) {
+        return None;
+    }
+    let ports: Vec<String> = p.tunnel_ports.iter().map(u16::to_string).collect();
+    Some(format!(
+        "this machine's policy allows tunnels only to ports {}; port {port} is not among them",
+        if ports.is_empty() {
+            "(none)".into()
+        } else {
+            ports.join(", ")
+        }
+    ))
+}
+
 /// `10:42 UTC` for a Unix time (the day is left out: consent lasts hours).
 pub(crate) fn clock_utc(secs: u64) -> String {
     let day = secs % 86_400;
@@ -302,5 +351,38 @@ mod tests {
         assert_eq!(timestamp(0), "1970-01-01 00:00:00");
         assert_eq!(timestamp(86_400 + 61), "1970-01-02 00:01:01");
         assert_eq!(timestamp(-5), "-5");
+    }
+
+    fn policy(
+        access: &str,
+        ports: Vec<u16>,
+        until: Option<i64>,
+    ) -> deskhand_api_types::remote::RemotePolicyView {
+        deskhand_api_types::remote::RemotePolicyView {
+            access: access.into(),
+            tunnel_ports: ports,
+            consent_until: until,
+            consent_ticket: until.map(|_| 42),
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_policy_reads_in_one_line_and_refuses_tunnels_as_the_agent_would() {
+        assert_eq!(
+            policy_text(&policy("ticket", vec![5900, 3389], Some(38_520))),
+            "ticket (consent until 10:42 UTC, ticket 42); tunnels to 5900, 3389"
+        );
+        assert_eq!(
+            policy_text(&policy("ticket", vec![], None)),
+            "ticket (no consent open); no tunnels"
+        );
+        assert_eq!(tunnel_refusal(&policy("on", vec![5900], None), 5900), None);
+        let why = tunnel_refusal(&policy("on", vec![5900, 3389], None), 22).expect("refused");
+        assert!(
+            why.contains("5900, 3389") && why.contains("port 22"),
+            "{why}"
+        );
+        assert!(tunnel_refusal(&policy("off", vec![22], None), 22).is_some());
     }
 }

@@ -68,6 +68,7 @@ pub(crate) fn listen_addr(port: u16, local: Option<&str>) -> Result<SocketAddr> 
 /// connection's end).
 pub async fn run(c: &Client, args: TunnelArgs) -> Result<()> {
     let addr = listen_addr(args.port, args.local.as_deref())?;
+    refuse_early(c, &args.agent, args.port).await?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -111,6 +112,26 @@ pub async fn run(c: &Client, args: TunnelArgs) -> Result<()> {
 }
 
 /// One local connection: opens its session and pipes it.
+/// Refuses at once, before listening, a port the machine's policy (as it
+/// last told the server) does not allow; an unknown policy (an older
+/// agent, a machine not yet reported) waits for the first connection.
+async fn refuse_early(c: &Client, agent: &str, port: u16) -> Result<()> {
+    let path = format!("/api/v1/assets/{}", crate::client::path_segment(agent));
+    let asked: Result<deskhand_api_types::asset_page::AssetDetail> = c
+        .get_query(&path, &deskhand_api_types::assets::ShowQuery::default())
+        .await;
+    // No asset yet, say: the session's own answer will tell.
+    let Ok(detail) = asked else { return Ok(()) };
+    if let Some(why) = detail
+        .remote
+        .as_ref()
+        .and_then(|p| super::tunnel_refusal(p, port))
+    {
+        bail!("{why}");
+    }
+    Ok(())
+}
+
 async fn serve(c: &Client, args: &TunnelArgs, tcp: TcpStream) -> Result<()> {
     let kind = RemoteKind::Tunnel { port: args.port };
     let session = super::open(c, &args.agent, &kind, args.ticket).await?;
