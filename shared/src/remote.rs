@@ -336,14 +336,15 @@ mod tests {
             until: 200,
             ticket: None,
         });
-        let e = decide(&policy(Access::Off, consent), &ask(shell(), None), 100).unwrap_err();
+        let e =
+            decide(&policy(Access::Off, consent), &ask(shell(), None), 100).expect_err("refused");
         assert!(e.contains("off"), "{e}");
     }
 
     #[test]
     fn ticket_needs_open_consent_and_ends_with_it() {
         let asked = ask(shell(), None);
-        let e = decide(&policy(Access::Ticket, None), &asked, 100).unwrap_err();
+        let e = decide(&policy(Access::Ticket, None), &asked, 100).expect_err("refused");
         assert!(e.contains("--allow-remote"), "{e}");
         let open = Some(Consent {
             until: 200,
@@ -355,7 +356,7 @@ mod tests {
         );
         assert!(decide(&policy(Access::Ticket, open), &asked, 200).is_err());
         let other = ask(shell(), Some(8));
-        let e = decide(&policy(Access::Ticket, open), &other, 100).unwrap_err();
+        let e = decide(&policy(Access::Ticket, open), &other, 100).expect_err("refused");
         assert!(e.contains("ticket 7, not ticket 8"), "{e}");
     }
 
@@ -368,7 +369,7 @@ mod tests {
         let vnc = ask(RemoteKind::Tunnel { port: 5900 }, None);
         assert!(decide(&policy(Access::On, None), &vnc, 0).is_ok());
         let ssh = ask(RemoteKind::Tunnel { port: 22 }, None);
-        let e = decide(&policy(Access::On, None), &ssh, 0).unwrap_err();
+        let e = decide(&policy(Access::On, None), &ssh, 0).expect_err("refused");
         assert!(e.contains("5900, 3389") && e.contains("port 22"), "{e}");
     }
 

@@ -7,7 +7,7 @@
 //! The three pseudo-console functions are looked up in kernel32 at run
 //! time rather than imported: they exist from Windows 10 1809 on, and an
 //! import would stop the whole agent from loading on an older Windows
-//! instead of only refusing terminals there ([`available`]).
+//! instead of only refusing terminals there (`spawn` says why).
 //!
 //! Lifetimes, in the order Windows needs them:
 //! - the process runs in a job object that kills its whole tree on
@@ -31,8 +31,9 @@
 //! starts its `conhost.exe --headless` and the pipes carry VT output and
 //! input, but the started process gets no standard handles (its
 //! `init_console` only connects to the console) and `ResizePseudoConsole`
-//! returns E_NOTIMPL. [`available`] therefore says false under Wine; the
-//! tests still run there through a shell that opens `CONIN$`/`CONOUT$`.
+//! returns E_NOTIMPL. So the agent's shell (`terminal_windows`) opens
+//! `CONIN$`/`CONOUT$` itself, as these tests' does, and a refused resize
+//! is only logged.
 
 #![allow(unsafe_code)]
 
@@ -105,32 +106,6 @@ fn api() -> Option<Api> {
     })
 }
 
-/// Whether a terminal can run here: pseudo consoles exist (Windows 10
-/// 1809 and later) and are complete. Wine (8.0 checked) has them in
-/// part: the console and its pipes work, but the process it starts gets
-/// no standard handles (a shell sees none and exits at once) and
-/// `ResizePseudoConsole` returns E_NOTIMPL; so false under Wine.
-pub fn available() -> bool {
-    api().is_some() && !is_wine()
-}
-
-/// Whether this is Wine rather than Windows (its ntdll says its version).
-fn is_wine() -> bool {
-    static WINE: OnceLock<bool> = OnceLock::new();
-    *WINE.get_or_init(|| {
-        let Ok(ntdll) = wide(OsStr::new("ntdll.dll")) else {
-            return false;
-        };
-        // SAFETY: ntdll is loaded in every process; the name is
-        // NUL-terminated; the address is only compared, never called.
-        unsafe {
-            let module = GetModuleHandleW(ntdll.as_ptr());
-            !module.is_null()
-                && GetProcAddress(module, c"wine_get_version".as_ptr().cast()).is_some()
-        }
-    })
-}
-
 /// A process attached to a pseudo console.
 pub struct ConPty {
     api: Api,
@@ -149,14 +124,9 @@ impl ConPty {
     /// Starts `command_line` (e.g. `cmd.exe /q`; its first word is looked
     /// up as CreateProcessW does, then the system directories and PATH)
     /// attached to a new pseudo console of `cols` x `rows`, in `cwd` (the
-    /// agent's if None), with the agent's environment.
-    pub fn spawn(command_line: &str, cwd: Option<&Path>, cols: u16, rows: u16) -> io::Result<Self> {
-        Self::spawn_with_env(command_line, cwd, None, cols, rows)
-    }
-
-    /// [`ConPty::spawn`] with exactly the variables `env` (the agent's if
+    /// agent's if None), with exactly the variables `env` (the agent's if
     /// None).
-    pub fn spawn_with_env(
+    pub fn spawn(
         command_line: &str,
         cwd: Option<&Path>,
         env: Option<&[(OsString, OsString)]>,
@@ -512,9 +482,26 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Instant;
 
+    /// Whether this is Wine rather than Windows (its ntdll says its version).
+    fn is_wine() -> bool {
+        static WINE: OnceLock<bool> = OnceLock::new();
+        *WINE.get_or_init(|| {
+            let Ok(ntdll) = wide(OsStr::new("ntdll.dll")) else {
+                return false;
+            };
+            // SAFETY: ntdll is loaded in every process; the name is
+            // NUL-terminated; the address is only compared, never called.
+            unsafe {
+                let module = GetModuleHandleW(ntdll.as_ptr());
+                !module.is_null()
+                    && GetProcAddress(module, c"wine_get_version".as_ptr().cast()).is_some()
+            }
+        })
+    }
+
     /// The shell the tests drive. The inner cmd opens the console's own
     /// handles because Wine 8 starts a pseudo console's process without
-    /// standard handles (see [`available`]); on Windows it changes nothing.
+    /// standard handles (see the module's header); on Windows it changes nothing.
     const SHELL: &str = r#"cmd.exe /c "cmd.exe /k <CONIN$ >CONOUT$ 2>&1""#;
     const LIMIT: Duration = Duration::from_secs(20);
 
@@ -562,7 +549,7 @@ mod tests {
     fn shell(
         env: Option<&[(OsString, OsString)]>,
     ) -> (ConPty, mpsc::Receiver<Vec<u8>>, Box<dyn Write + Send>) {
-        let mut pty = ConPty::spawn_with_env(SHELL, None, env, 80, 25).expect("spawn");
+        let mut pty = ConPty::spawn(SHELL, None, env, 80, 25).expect("spawn");
         let (reader, writer) = pty.take_io().expect("io");
         assert!(pty.take_io().is_none(), "io taken twice");
         let rx = pump(reader);
@@ -589,12 +576,6 @@ mod tests {
         fn sendable<T: Send + Sync>() {}
         sendable::<ConPty>();
         assert!(CLOSE_WAIT < LIMIT);
-    }
-
-    #[test]
-    fn available_tells_whether_a_shell_would_work() {
-        assert!(api().is_some(), "kernel32 has no CreatePseudoConsole");
-        assert_eq!(available(), !is_wine());
     }
 
     #[test]
@@ -644,7 +625,9 @@ mod tests {
         let result = pty.resize(120, 40);
         if is_wine() {
             // Wine 8: "fixme:console:ResizePseudoConsole", E_NOTIMPL.
-            let e = result.expect_err("Wine resized a pseudo console: update available()");
+            let e = result.expect_err(
+                "Wine resized a pseudo console: update the Wine note in terminal_windows.rs",
+            );
             eprintln!("SKIP resize under Wine: {e}");
             assert!(e.to_string().contains("0x80004001"), "{e}");
         } else {
@@ -658,7 +641,7 @@ mod tests {
     #[test]
     fn kill_ends_a_long_command_and_its_output() {
         let mut pty =
-            ConPty::spawn("cmd.exe /c ping -n 100 127.0.0.1", None, 80, 25).expect("spawn");
+            ConPty::spawn("cmd.exe /c ping -n 100 127.0.0.1", None, None, 80, 25).expect("spawn");
         let (reader, _writer) = pty.take_io().expect("io");
         let rx = pump(reader);
         assert_eq!(
@@ -676,7 +659,8 @@ mod tests {
 
     #[test]
     fn drop_without_taking_the_pipes_does_not_hang() {
-        let pty = ConPty::spawn("cmd.exe /c ping -n 100 127.0.0.1", None, 80, 25).expect("spawn");
+        let pty =
+            ConPty::spawn("cmd.exe /c ping -n 100 127.0.0.1", None, None, 80, 25).expect("spawn");
         let started = Instant::now();
         drop(pty);
         assert!(started.elapsed() < CLOSE_WAIT + Duration::from_secs(5));
@@ -684,7 +668,7 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_an_error() {
-        let e = ConPty::spawn("deskhand-no-such-program.exe", None, 80, 25)
+        let e = ConPty::spawn("deskhand-no-such-program.exe", None, None, 80, 25)
             .err()
             .expect("spawned");
         assert!(e.to_string().contains("CreateProcessW"), "{e}");
@@ -692,10 +676,10 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused_before_windows_sees_it() {
-        assert!(ConPty::spawn("cmd.exe\0/c", None, 80, 25).is_err());
-        assert!(ConPty::spawn("cmd.exe", None, 0, 25).is_err());
+        assert!(ConPty::spawn("cmd.exe\0/c", None, None, 80, 25).is_err());
+        assert!(ConPty::spawn("cmd.exe", None, None, 0, 25).is_err());
         let bad = [(OsString::from("A=B"), OsString::from("c"))];
-        assert!(ConPty::spawn_with_env("cmd.exe", None, Some(&bad), 80, 25).is_err());
+        assert!(ConPty::spawn("cmd.exe", None, Some(&bad), 80, 25).is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub(super) async fn prepare(cols: u16, rows: u16, as_user: bool) -> Result<Termi
     }
     let cwd = std::env::var_os("SystemDrive")
         .map(|d| std::path::PathBuf::from(format!("{}\\", d.to_string_lossy())));
-    let mut pty = ConPty::spawn(SHELL, cwd.as_deref(), cols, rows)
+    let mut pty = ConPty::spawn(SHELL, cwd.as_deref(), None, cols, rows)
         .map_err(|e| format!("cannot start cmd.exe on a pseudo console: {e}"))?;
     let (mut out, mut inp) = pty
         .take_io()
