@@ -75,6 +75,9 @@ def keys(n, label, cmd):
     try:
         time.sleep(1.0)
         os.write(fd, b"exec cat\r")
+        # Typed ahead, the next line would go to the shell's line editor,
+        # which `exec` discards.
+        time.sleep(1.0)
         os.write(fd, b"echo-ready\r")
         read_until(fd, b"echo-ready\r\necho-ready", time.monotonic() + 30)
         times = []

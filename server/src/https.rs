@@ -183,7 +183,12 @@ impl ApiListener {
 async fn accept(tcp: &TcpListener) -> (TcpStream, SocketAddr) {
     loop {
         match tcp.accept().await {
-            Ok(conn) => return conn,
+            Ok(conn) => {
+                // Small writes (a remote terminal's keystrokes and echoes)
+                // go out at once, not held back by Nagle for an ACK.
+                let _ = conn.0.set_nodelay(true);
+                return conn;
+            }
             Err(e) => {
                 if !matches!(
                     e.kind(),

@@ -90,6 +90,18 @@ pub enum FrameError {
 ///
 /// Fails only if the encoded body would exceed [`MAX_FRAME_LEN`].
 pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    encode(msg, true)
+}
+
+/// Encodes `msg` as one frame without trying to compress it: for streams
+/// whose bytes are mostly small (keystrokes) or already compressed (a
+/// tunnel's TLS, a file), where LZ4 over each chunk would cost time on
+/// every hop and save nothing. Read by the same [`FrameDecoder`].
+pub fn encode_frame_uncompressed<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+    encode(msg, false)
+}
+
+fn encode<T: Serialize>(msg: &T, compress: bool) -> Result<Vec<u8>, FrameError> {
     let mut out = vec![0u8; HEADER_LEN];
     out = postcard::to_extend(msg, out).map_err(|e| FrameError::Malformed(e.to_string()))?;
     let len = out.len() - HEADER_LEN;
@@ -100,7 +112,8 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     if len > MAX_FRAME_LEN {
         return Err(too_large);
     }
-    if len > COMPRESS_MIN
+    if compress
+        && len > COMPRESS_MIN
         && let Some(frame) = compressed_frame(&out[HEADER_LEN..])
     {
         return Ok(frame);

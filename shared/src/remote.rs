@@ -190,7 +190,7 @@ pub enum RemoteReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RemoteFrame {
     /// Terminal input or output, tunnel bytes, a file's chunk.
-    Data(Vec<u8>),
+    Data(#[serde(with = "bytes")] Vec<u8>),
     /// The operator's terminal changed size.
     Resize {
         /// Columns.
@@ -301,6 +301,48 @@ fn ports_text(ports: &[u16]) -> String {
         .join(", ")
 }
 
+/// `Data`'s bytes as one byte string rather than a sequence of `u8`s:
+/// the same postcard encoding (a length, then the bytes), copied at once
+/// instead of serialized byte by byte.
+mod bytes {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(v)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_byte_buf(Bytes)
+    }
+
+    struct Bytes;
+
+    impl<'de> Visitor<'de> for Bytes {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64 * 1024));
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +421,21 @@ mod tests {
             assert_eq!(Access::parse(a.name()), Some(a));
         }
         assert_eq!(Access::parse("yes"), None);
+    }
+
+    #[test]
+    fn data_is_encoded_as_a_sequence_of_bytes_was() {
+        // The byte-string encoding is the wire format of a `Vec<u8>`
+        // sequence: peers built before it read it, and it reads theirs.
+        #[derive(serde::Serialize)]
+        enum Old {
+            Data(Vec<u8>),
+        }
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let new = postcard::to_allocvec(&RemoteFrame::Data(bytes.clone())).expect("encode");
+        let old = postcard::to_allocvec(&Old::Data(bytes.clone())).expect("encode");
+        assert_eq!(new, old);
+        let back: RemoteFrame = postcard::from_bytes(&old).expect("decode");
+        assert_eq!(back, RemoteFrame::Data(bytes));
     }
 }

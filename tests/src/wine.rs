@@ -156,6 +156,33 @@ impl Wine {
             .expect("running the agent under Wine")
     }
 
+    /// Enrolls the agent with `server` (`extra` arguments added, e.g.
+    /// `--trust-publisher KEY`), asserting it succeeded.
+    pub fn enroll(&self, server: &crate::Server, extra: &[&str]) {
+        let token = server.token(1, "1h");
+        let agents = server.agents.to_string();
+        let mut args = vec!["enroll", "--server", &agents, "--token", &token];
+        args.extend(["--ca-fingerprint", &server.ca_fingerprint]);
+        args.extend(extra);
+        let out = self.agent(&args);
+        assert!(
+            out.status.success(),
+            "enroll under Wine: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The id of the (one) agent `server` shows online, once it does.
+    pub fn online_id(server: &crate::Server) -> String {
+        crate::wait_for(Duration::from_secs(60), "the Windows agent online", || {
+            server
+                .agents()
+                .iter()
+                .find(|a| a["online"] == true)
+                .and_then(|a| a["id"].as_str().map(str::to_string))
+        })
+    }
+
     /// Starts `deskhand-agent run`, its log in `log`.
     pub fn run_agent(&self, log: &Path) -> Proc {
         self.run_agent_with(log, &[])

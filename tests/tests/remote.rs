@@ -291,7 +291,6 @@ fn files_of_50_mb_resume_after_the_link_is_cut_and_their_hashes_match() {
         .parse()
         .expect("the API's address");
     let proxy = CutProxy::start(api).expect("proxy");
-    let via = format!("http://{}", proxy.addr());
 
     let local = tmp.path().join("big.bin");
     let data = pseudo_random(50 * 1024 * 1024);
@@ -300,57 +299,20 @@ fn files_of_50_mb_resume_after_the_link_is_cut_and_their_hashes_match() {
     std::fs::create_dir(&remote_dir).expect("dir");
     let remote = remote_dir.join("big.bin");
 
-    proxy.cut_once_after(25 * 1024 * 1024);
-    let put = site.cli_via(
-        &via,
-        &[
-            "files",
-            "put",
-            &site.id,
-            local.to_str().expect("utf-8"),
-            remote.to_str().expect("utf-8"),
-        ],
-    );
-    assert!(put.status.success(), "files put: {}", text(&put));
-    assert_eq!(proxy.cuts(), 1, "the link was cut during the put");
+    let puts = cut_halfway(&site, &proxy, "put", &local, &remote);
     assert_eq!(std::fs::read(&remote).expect("the put file"), data);
-    let puts: Vec<Value> = site
-        .sessions()
-        .into_iter()
-        .filter(|s| s["kind"] == "put")
-        .collect();
-    assert!(puts.len() >= 2, "the put took a second session: {puts:?}");
-    let resumed_bytes = puts[0]["bytes_up"].as_i64().unwrap_or(i64::MAX);
     assert!(
-        resumed_bytes < 40 * 1024 * 1024,
+        puts[0]["bytes_up"].as_i64().unwrap_or(i64::MAX) < 40 * 1024 * 1024,
         "the second session sent only the rest: {puts:?}"
     );
 
-    proxy.cut_once_after(25 * 1024 * 1024);
     let back = tmp.path().join("back");
     std::fs::create_dir(&back).expect("dir");
-    let get = site.cli_via(
-        &via,
-        &[
-            "files",
-            "get",
-            &site.id,
-            remote.to_str().expect("utf-8"),
-            back.to_str().expect("utf-8"),
-        ],
-    );
-    assert!(get.status.success(), "files get: {}", text(&get));
-    assert_eq!(proxy.cuts(), 2, "the link was cut during the get");
+    let gets = cut_halfway(&site, &proxy, "get", &remote, &back);
     assert_eq!(
         std::fs::read(back.join("big.bin")).expect("the got file"),
         data
     );
-    let gets: Vec<Value> = site
-        .sessions()
-        .into_iter()
-        .filter(|s| s["kind"] == "get")
-        .collect();
-    assert!(gets.len() >= 2, "the get took a second session: {gets:?}");
     assert!(
         gets[0]["bytes_down"].as_i64().unwrap_or(i64::MAX) < 40 * 1024 * 1024,
         "the second session got only the rest: {gets:?}"
@@ -366,7 +328,10 @@ fn files_of_50_mb_resume_after_the_link_is_cut_and_their_hashes_match() {
             .any(|e| e["name"] == "big.bin" && e["size"] == 50 * 1024 * 1024),
         "ls shows the file: {listed}"
     );
-    let missing = site.cli_via(&via, &["files", "get", &site.id, "/no/such/file", "."]);
+    let missing = site.cli_via(
+        &site.server.api,
+        &["files", "get", &site.id, "/no/such/file", "."],
+    );
     assert!(!missing.status.success());
     assert!(
         text(&missing).contains("/no/such/file"),
@@ -468,6 +433,29 @@ fn a_viewer_is_refused_and_every_session_is_audited() {
         audit.contains("remote") && audit.contains(&site.id[..8]),
         "the audit log has the session: {audit}"
     );
+}
+
+/// `deskhand files VERB AGENT FROM TO` through `proxy`, which cuts the
+/// link once halfway; asserts it succeeded all the same and returns that
+/// kind's sessions, newest first: the one that resumed, then the cut one.
+fn cut_halfway(site: &Site, proxy: &CutProxy, verb: &str, from: &Path, to: &Path) -> Vec<Value> {
+    let cuts = proxy.cuts();
+    proxy.cut_once_after(25 * 1024 * 1024);
+    let via = format!("http://{}", proxy.addr());
+    let (from, to) = (from.to_str().expect("utf-8"), to.to_str().expect("utf-8"));
+    let out = site.cli_via(&via, &["files", verb, &site.id, from, to]);
+    assert!(out.status.success(), "files {verb}: {}", text(&out));
+    assert_eq!(proxy.cuts(), cuts + 1, "the link was cut during the {verb}");
+    let sessions: Vec<Value> = site
+        .sessions()
+        .into_iter()
+        .filter(|s| s["kind"] == verb)
+        .collect();
+    assert!(
+        sessions.len() >= 2,
+        "the {verb} took a second session: {sessions:?}"
+    );
+    sessions
 }
 
 /// Deterministic bytes that do not compress.

@@ -154,33 +154,10 @@ fn windows_jobs_run_under_wine() {
     let public = generate_key(&server, &key);
     let key = key.to_str().expect("utf-8");
     let wine = Wine::new(&exe);
-    let token = server.token(1, "1h");
-    let agents = server.agents.to_string();
-    let out = wine.agent(&[
-        "enroll",
-        "--server",
-        &agents,
-        "--token",
-        &token,
-        "--ca-fingerprint",
-        &server.ca_fingerprint,
-        "--trust-publisher",
-        &public,
-    ]);
-    assert!(
-        out.status.success(),
-        "enroll under Wine: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wine.enroll(&server, &["--trust-publisher", &public]);
     let log = dir.path().join("agent.log");
     let mut agent = wine.run_agent(&log);
-    let id = wait_for(WAIT, "the Windows agent online", || {
-        server
-            .agents()
-            .iter()
-            .find(|a| a["online"] == true)
-            .and_then(|a| a["id"].as_str().map(str::to_string))
-    });
+    let id = Wine::online_id(&server);
     wait_for(WAIT, "the Windows agent's asset", || {
         server
             .cli(&["assets", "show", &id])

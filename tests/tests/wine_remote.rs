@@ -75,27 +75,10 @@ fn the_windows_agent_serves_a_terminal_files_and_a_tunnel_under_wine() {
     )
     .expect("config");
     let wine = Wine::new(&exe);
-    let token = server.token(1, "1h");
-    let agents = server.agents.to_string();
-    let out = wine.agent(&[
-        "enroll",
-        "--server",
-        &agents,
-        "--token",
-        &token,
-        "--ca-fingerprint",
-        &server.ca_fingerprint,
-    ]);
-    assert!(out.status.success(), "enroll under Wine: {}", text(&out));
+    wine.enroll(&server, &[]);
     let log = dir.path().join("agent.log");
     let _agent = wine.run_agent_with(&log, &[("DESKHAND_AGENT_CONFIG", &windows_path(&config))]);
-    let id = wait_for(WAIT, "the Windows agent online", || {
-        server
-            .agents()
-            .iter()
-            .find(|a| a["online"] == true)
-            .and_then(|a| a["id"].as_str().map(str::to_string))
-    });
+    let id = Wine::online_id(&server);
     let agent_log = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // The terminal: cmd.exe computes what it prints, and its exit code

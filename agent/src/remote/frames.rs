@@ -3,7 +3,7 @@
 //! run the same on a QUIC stream and, in tests, on a `tokio::io::duplex`.
 
 use anyhow::{Context, Result, bail};
-use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::frame::{FrameDecoder, encode_frame_uncompressed};
 use deskhand_shared::proto::AgentMessage;
 use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame, RemoteReply};
 use serde::Serialize;
@@ -67,7 +67,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
 
     /// Sends one message as a frame.
     pub async fn send<T: Serialize>(&mut self, msg: &T) -> Result<()> {
-        let frame = encode_frame(msg)?;
+        let frame = encode_frame_uncompressed(msg)?;
         self.tx
             .write_all(&frame)
             .await

@@ -299,6 +299,8 @@ impl Client {
         });
         let http = http_builder(&tls)
             .http1_only()
+            // Keystrokes go out at once (reqwest's default, said here).
+            .tcp_nodelay(true)
             .connect_timeout(std::time::Duration::from_secs(30))
             .build()
             .context("building the HTTP client")?;

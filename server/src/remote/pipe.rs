@@ -16,7 +16,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::frame::{FrameDecoder, encode_frame_uncompressed};
 use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame, RemoteKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{info, warn};
@@ -129,7 +129,7 @@ fn lock(t: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
 }
 
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &RemoteFrame) -> Result<(), String> {
-    let bytes = encode_frame(frame).map_err(|e| e.to_string())?;
+    let bytes = encode_frame_uncompressed(frame).map_err(|e| e.to_string())?;
     w.write_all(&bytes).await.map_err(|e| e.to_string())?;
     w.flush().await.map_err(|e| e.to_string())
 }

@@ -5,7 +5,7 @@
 //! write at once.
 
 use anyhow::{Context, Result, bail};
-use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use deskhand_shared::frame::{FrameDecoder, encode_frame_uncompressed};
 use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -72,7 +72,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Sends one frame and flushes it: a keystroke must not wait in a
     /// buffer.
     pub(crate) async fn send(&mut self, frame: &RemoteFrame) -> Result<()> {
-        let bytes = encode_frame(frame).context("encoding a frame")?;
+        let bytes = encode_frame_uncompressed(frame).context("encoding a frame")?;
         self.io
             .write_all(&bytes)
             .await
@@ -143,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_cut_inside_a_frame_is_an_error() {
         let (a, mut b) = tokio::io::duplex(1024);
-        let bytes = encode_frame(&RemoteFrame::Data(vec![7; 100])).expect("encode");
+        let bytes = encode_frame_uncompressed(&RemoteFrame::Data(vec![7; 100])).expect("encode");
         b.write_all(&bytes[..50]).await.expect("write");
         drop(b);
         let mut r = FrameReader::new(a);
