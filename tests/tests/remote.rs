@@ -79,6 +79,19 @@ impl Site {
         v.as_array().cloned().unwrap_or_default()
     }
 
+    /// `deskhand shell` as a script runs it: stdin a pipe, so no raw mode.
+    fn piped_shell(&self) -> std::process::Child {
+        Command::new(bin("deskhand"))
+            .args(["shell", &self.id])
+            .env("DESKHAND_SERVER", &self.server.api)
+            .env("DESKHAND_TOKEN", &self.server.admin_token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("deskhand shell")
+    }
+
     /// `deskhand shell` in a real terminal.
     fn shell(&self, extra: &[&str], cols: u16, rows: u16) -> Pty {
         let mut cmd = Command::new(bin("deskhand"));
@@ -198,15 +211,7 @@ fn consent_gates_sessions_and_withdrawing_it_ends_them() {
     });
 
     // A shell from a script: stdin is a pipe, so no raw mode.
-    let mut shell = Command::new(bin("deskhand"))
-        .args(["shell", &site.id])
-        .env("DESKHAND_SERVER", &site.server.api)
-        .env("DESKHAND_TOKEN", &site.server.admin_token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("deskhand shell");
+    let mut shell = site.piped_shell();
     let mut stdin = shell.stdin.take().expect("stdin");
     let live = wait_for(WAIT, "a live session", || {
         site.sessions().into_iter().find(|s| s["live"] == true)
@@ -255,15 +260,7 @@ fn a_session_ends_when_consent_expires() {
     let allowed = site.local(&["allow-remote", "1m"]);
     assert!(allowed.status.success(), "allow-remote: {}", text(&allowed));
     let started = std::time::Instant::now();
-    let mut shell = Command::new(bin("deskhand"))
-        .args(["shell", &site.id])
-        .env("DESKHAND_SERVER", &site.server.api)
-        .env("DESKHAND_TOKEN", &site.server.admin_token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("deskhand shell");
+    let mut shell = site.piped_shell();
     let mut stdin = shell.stdin.take().expect("stdin");
     stdin.write_all(b"sleep 1000\n").expect("typing");
     let out = wait_with_output(shell, Duration::from_secs(90));
