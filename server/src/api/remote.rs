@@ -24,10 +24,11 @@ use tracing::warn;
 
 use super::error::{ApiError, ApiResult};
 use super::{Authed, Shared};
-use crate::remote::pipe::SessionInfo;
-use crate::remote::{NotOpened, ask_agent, parse_kind};
+use crate::remote::local::{LocalReader, LocalWriter};
+use crate::remote::pipe::{Gone, SessionInfo};
+use crate::remote::{AgentSide, NotOpened, ask_agent, parse_kind};
 use crate::store::{
-    NewRemoteSession, RemoteEnd, RemoteSessionFilter, RemoteSessionRow, Role, Store,
+    AgentRecord, NewRemoteSession, RemoteEnd, RemoteSessionFilter, RemoteSessionRow, Role, Store,
 };
 use crate::unix_now;
 use deskhand_api_types::remote::{
@@ -35,7 +36,7 @@ use deskhand_api_types::remote::{
     SESSION_HEADER, TICKET_HEADER, UNTIL_HEADER, UPGRADE_PROTOCOL,
 };
 use deskhand_api_types::server::ErrorBody;
-use deskhand_shared::remote::RemoteRequest;
+use deskhand_shared::remote::{RemoteKind, RemoteRequest};
 
 /// The routes of this area.
 pub(super) fn routes() -> Router<Shared> {
@@ -95,35 +96,120 @@ pub(super) async fn open_remote(
     query: Result<Query<OpenRemote>, QueryRejection>,
     mut req: Request,
 ) -> Result<Response, ApiError> {
-    op.require(Role::Technician)?;
-    let operator = op.0.name.clone();
-    if !s.store.remote_allowed(operator.clone()).await? {
-        return Err(forbidden("an admin withdrew remote access from you"));
-    }
-    let agent = s.store.find_agent(key).await?;
     let q = match query {
-        Ok(Query(q)) => q,
-        Err(_) if !req.uri().query().unwrap_or("").contains("kind=") => {
-            return Err(ApiError::bad_request(
-                "say what to open: kind=terminal, get, put, ls or tunnel",
-            ));
-        }
-        Err(e) => return Err(ApiError::bad_request(e.body_text())),
+        Ok(Query(q)) => Ok(Some(q)),
+        Err(_) if !req.uri().query().unwrap_or("").contains("kind=") => Ok(None),
+        Err(e) => Err(ApiError::bad_request(e.body_text())),
     };
-    if let Some(t) = q.ticket {
-        s.store.get_ticket(t).await?;
-    }
-    let kind = parse_kind(&q).map_err(ApiError::bad_request)?;
+    let asked = ask(&s, &op, key, q).await?;
     if !asks_upgrade(req.headers()) {
         return Err(ApiError::bad_request(format!(
             "this route is an HTTP upgrade (Connection: Upgrade, Upgrade: {UPGRADE_PROTOCOL}); \
              use `deskhand shell` (or the CLI's file and tunnel commands), which speak it"
         )));
     }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let opened = connect(&s, asked).await?;
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, UPGRADE_PROTOCOL)
+        .header(SESSION_HEADER, opened.info.id.to_string());
+    if let Some(t) = opened.info.ticket {
+        response = response.header(TICKET_HEADER, t.to_string());
+    }
+    if let Some(u) = opened.side.until {
+        response = response.header(UNTIL_HEADER, u.to_string());
+    }
+    let response = response.body(Body::empty()).map_err(ApiError::internal)?;
+    let (store, remote) = (s.store.clone(), s.remote.clone());
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let (read, write) = tokio::io::split(TokioIo::new(upgraded));
+                let op = crate::remote::pipe::Side::new(read, write);
+                let Opened { side, gone, info } = opened;
+                crate::remote::pipe::run(op, side, gone, info, store, remote).await
+            }
+            Err(e) => {
+                let Opened { mut side, info, .. } = opened;
+                let _ = side.send.reset(0u32.into());
+                end_unopened(
+                    &store,
+                    info.id,
+                    format!("the operator's connection was lost before the session began ({e})"),
+                )
+                .await;
+            }
+        }
+    });
+    Ok(response)
+}
+
+/// A session asked for, its operator, agent and arguments checked.
+pub(super) struct Asked {
+    operator: String,
+    agent: AgentRecord,
+    kind: RemoteKind,
+    ticket: Option<i64>,
+}
+
+/// Checks a session's request, in order: the role (technician), the
+/// operator's permission, the agent, the ticket, the arguments (`None`:
+/// none were given; an error: they could not be read).
+pub(super) async fn ask(
+    s: &Shared,
+    op: &Authed,
+    key: String,
+    q: Result<Option<OpenRemote>, ApiError>,
+) -> Result<Asked, ApiError> {
+    op.require(Role::Technician)?;
+    let operator = op.0.name.clone();
+    if !s.store.remote_allowed(operator.clone()).await? {
+        return Err(forbidden("an admin withdrew remote access from you"));
+    }
+    let agent = s.store.find_agent(key).await?;
+    let Some(q) = q? else {
+        return Err(ApiError::bad_request(
+            "say what to open: kind=terminal, get, put, ls or tunnel",
+        ));
+    };
+    if let Some(t) = q.ticket {
+        s.store.get_ticket(t).await?;
+    }
+    let kind = parse_kind(&q).map_err(ApiError::bad_request)?;
+    Ok(Asked {
+        operator,
+        agent,
+        kind,
+        ticket: q.ticket,
+    })
+}
+
+/// A session the agent accepted: its stream, the end of its connection,
+/// who and what it is (with the ticket it ended up bound to).
+pub(crate) struct Opened {
+    /// The agent's side.
+    pub side: AgentSide,
+    /// Ready when the agent's connection closes.
+    pub gone: Gone,
+    /// The session.
+    pub info: SessionInfo,
+}
+
+/// Opens an asked session: the agent must be live and not revoked; the
+/// session's row is written (so a refusal is kept too), the agent asked
+/// (here, or through the node holding its session).
+pub(super) async fn connect(s: &Shared, asked: Asked) -> Result<Opened, ApiError> {
+    let Asked {
+        operator,
+        agent,
+        kind,
+        ticket: asked_ticket,
+    } = asked;
     if agent.revoked_at.is_some() {
         return Err(conflict(format!("agent {} is revoked", agent.id)));
     }
-    // Here, or through the node holding the agent's session.
     let local = s.presence.connection(&agent.id);
     if local.is_none() && s.presence.remote_node(&agent.id).is_none() {
         return Err(conflict(format!(
@@ -131,7 +217,6 @@ pub(super) async fn open_remote(
             agent.hostname
         )));
     }
-    let on_upgrade = hyper::upgrade::on(&mut req);
     let now = unix_now();
     let id = s
         .store
@@ -142,7 +227,7 @@ pub(super) async fn open_remote(
                 node: s.node_name.clone(),
                 kind: kind.word().into(),
                 detail: kind.detail(),
-                ticket: q.ticket,
+                ticket: asked_ticket,
             },
             now,
         )
@@ -150,7 +235,7 @@ pub(super) async fn open_remote(
     let request = RemoteRequest {
         session_id: id,
         operator: operator.clone(),
-        ticket: q.ticket,
+        ticket: asked_ticket,
         kind: kind.clone(),
     };
     let mut unanswered = Unanswered {
@@ -182,22 +267,10 @@ pub(super) async fn open_remote(
             });
         }
     };
-    let ticket = side.ticket.or(q.ticket);
-    if let Some(t) = side.ticket.filter(|t| Some(*t) != q.ticket) {
+    let ticket = side.ticket.or(asked_ticket);
+    if let Some(t) = side.ticket.filter(|t| Some(*t) != asked_ticket) {
         s.store.set_remote_session_ticket(id, t, now).await?;
     }
-    let mut response = Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "upgrade")
-        .header(header::UPGRADE, UPGRADE_PROTOCOL)
-        .header(SESSION_HEADER, id.to_string());
-    if let Some(t) = ticket {
-        response = response.header(TICKET_HEADER, t.to_string());
-    }
-    if let Some(u) = side.until {
-        response = response.header(UNTIL_HEADER, u.to_string());
-    }
-    let response = response.body(Body::empty()).map_err(ApiError::internal)?;
     let info = SessionInfo {
         id,
         agent_id: agent.id,
@@ -207,31 +280,24 @@ pub(super) async fn open_remote(
         ticket,
         started_at: now,
     };
-    let (store, remote) = (s.store.clone(), s.remote.clone());
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let (read, write) = tokio::io::split(TokioIo::new(upgraded));
-                let op = crate::remote::pipe::Side::new(read, write);
-                crate::remote::pipe::run(op, side, gone, info, store, remote).await
-            }
-            Err(e) => {
-                let mut side = side;
-                let _ = side.send.reset(0u32.into());
-                end_unopened(
-                    &store,
-                    info.id,
-                    format!("the operator's connection was lost before the session began ({e})"),
-                )
-                .await;
-            }
-        }
-    });
-    Ok(response)
+    Ok(Opened { side, gone, info })
 }
 
-/// Ready when the agent's connection closes.
-type Gone = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// Opens a session whose operator side is this server (the console's
+/// terminal and file pages): the same checks and row as the upgrade
+/// route, the same pump.
+pub(super) async fn open_local(
+    s: &Shared,
+    op: &Authed,
+    key: String,
+    q: OpenRemote,
+) -> Result<(LocalReader, LocalWriter, SessionInfo), ApiError> {
+    let asked = ask(s, op, key, Ok(Some(q))).await?;
+    let Opened { side, gone, info } = connect(s, asked).await?;
+    let (r, w) =
+        crate::remote::local::start(side, gone, info.clone(), s.store.clone(), s.remote.clone());
+    Ok((r, w, info))
+}
 
 /// Ends the session's row if the operator's request is dropped (the
 /// client left) while the agent is being asked.

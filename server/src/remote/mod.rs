@@ -9,6 +9,7 @@
 //! the session. Pure parts: [`parse_kind`], [`Ending`], [`summary`],
 //! [`recording::Recording`].
 
+pub mod local;
 pub mod pipe;
 pub mod recording;
 

@@ -136,7 +136,7 @@ async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &RemoteFrame) -> R
 
 /// Reads frames from `r` (continuing `decoder`) and hands each to `each`,
 /// which answers `Some(ending)` to stop; `None` from the end of `r`.
-async fn frames<R: AsyncRead + Unpin>(
+pub(super) async fn frames<R: AsyncRead + Unpin>(
     r: &mut R,
     decoder: &mut FrameDecoder,
 ) -> Result<Option<RemoteFrame>, String> {
@@ -248,6 +248,9 @@ where
         }
     }
 }
+
+/// Ready when the agent's connection closes.
+pub type Gone = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Who and what a session is, for its row and recording.
 #[derive(Debug, Clone)]
@@ -376,7 +379,7 @@ where
 pub async fn run<OR, OW>(
     mut op: Side<OR, OW>,
     agent: AgentSide,
-    gone: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    gone: Gone,
     info: SessionInfo,
     store: Store,
     remote: Arc<Remote>,
