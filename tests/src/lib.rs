@@ -920,6 +920,24 @@ pub fn server_with_agent(dir: &Path) -> (Server, Agent, String, Proc) {
     (server, agent, id, run)
 }
 
+/// As [`server_with_agent`], the agent run with `config` as its config
+/// file (`remote_access = "on"`, say).
+pub fn server_with_agent_config(dir: &Path, config: &str) -> (Server, Agent, String, Proc) {
+    let server = Server::start(&dir.join("server")).expect("server starts");
+    let token = server.token(1, "1h");
+    let agent = Agent::new(&dir.join("agent"));
+    let id = agent.enroll_ok(&server, &token);
+    let file = dir.join("agent-config.toml");
+    std::fs::write(&file, config).expect("agent config");
+    let run = agent
+        .run_with_env(&[("DESKHAND_AGENT_CONFIG", file.to_str().expect("utf-8"))])
+        .expect("agent runs");
+    wait_for(Duration::from_secs(30), "the agent online", || {
+        server.is_online(&id).then_some(())
+    });
+    (server, agent, id, run)
+}
+
 /// Runs an async block on a fresh runtime.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

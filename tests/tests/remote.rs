@@ -16,7 +16,7 @@ use std::time::Duration;
 use deskhand_tests::operators::Operator;
 use deskhand_tests::pty::Pty;
 use deskhand_tests::tcp_cut::CutProxy;
-use deskhand_tests::{Agent, Proc, Server, bin, wait_for};
+use deskhand_tests::{Agent, Proc, Server, bin, server_with_agent_config, wait_for};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -30,18 +30,7 @@ struct Site {
 }
 
 fn site(dir: &Path, config: &str) -> Site {
-    let server = Server::start(&dir.join("server")).expect("server starts");
-    let token = server.token(1, "1h");
-    let agent = Agent::new(&dir.join("agent"));
-    let id = agent.enroll_ok(&server, &token);
-    let file = dir.join("agent-config.toml");
-    std::fs::write(&file, config).expect("agent config");
-    let run = agent
-        .run_with_env(&[("DESKHAND_AGENT_CONFIG", file.to_str().expect("utf-8"))])
-        .expect("agent runs");
-    wait_for(WAIT, "the agent online", || {
-        server.is_online(&id).then_some(())
-    });
+    let (server, agent, id, run) = server_with_agent_config(dir, config);
     Site {
         server,
         agent,

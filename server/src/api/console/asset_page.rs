@@ -97,6 +97,9 @@ pub(in crate::api) async fn asset(
         ("Last inventory", a.last_inventory_at.clone()),
         ("Warranty until", a.warranty_until.clone()),
     ];
+    let remote =
+        super::remote_sessions::asset_section(&s, &user, &a.id, a.online, d.remote.as_ref())
+            .await?;
     let diag_action = format!("/console/assets/{}/diag", a.id);
     page(
         &user,
@@ -147,6 +150,7 @@ pub(in crate::api) async fn asset(
             (ticket_rows(&d.tickets))
             h2 { "Jobs" }
             (job_rows(&d.jobs, d.jobs_total))
+            (remote)
             @if user.may(Role::Technician) {
                 h2 { "Open a ticket about this machine" }
                 form method="post" action=(format!("/console/assets/{}/ticket", a.id)) {

@@ -32,6 +32,10 @@
 //! - `admin`: operators, enrollment tokens, publisher keys and the audit
 //!   log (with a CSV download); `operators`: add and remove operators,
 //!   set passwords.
+//! - `remote_term`: a machine's terminal (xterm.js) over a WebSocket
+//!   bridged to a remote session; `remote_sessions`: the session list,
+//!   kills, a recording played back, and an asset's "Remote access"
+//!   section.
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
 //!   charts drawn here, their tables and CSV.
 
@@ -50,6 +54,8 @@ pub(in crate::api) mod markdown;
 mod operators;
 mod pages;
 pub(in crate::api) use pages::enc;
+mod remote_sessions;
+mod remote_term;
 mod reports;
 mod rollout_form;
 mod teams;
@@ -82,9 +88,14 @@ pub(crate) const COOKIE: &str = "deskhand_session";
 const HTMX: &[u8] = include_bytes!("static/htmx-2.0.11.min.js");
 const HTMX_LICENSE: &[u8] = include_bytes!("static/htmx-LICENSE.txt");
 const CSS: &[u8] = include_bytes!("static/console.css");
+const XTERM: &[u8] = include_bytes!("static/xterm-6.0.0.min.js");
+const XTERM_CSS: &[u8] = include_bytes!("static/xterm-6.0.0.css");
+const XTERM_FIT: &[u8] = include_bytes!("static/xterm-addon-fit-0.11.0.min.js");
+const XTERM_LICENSE: &[u8] = include_bytes!("static/xterm-LICENSE.txt");
+const REMOTE_JS: &[u8] = include_bytes!("static/remote.js");
 
 /// The static files: (name, bytes, content type).
-const STATIC: [(&str, &[u8], &str); 3] = [
+const STATIC: [(&str, &[u8], &str); 8] = [
     ("htmx.min.js", HTMX, "text/javascript; charset=utf-8"),
     (
         "htmx-LICENSE.txt",
@@ -92,6 +103,15 @@ const STATIC: [(&str, &[u8], &str); 3] = [
         "text/plain; charset=utf-8",
     ),
     ("console.css", CSS, "text/css; charset=utf-8"),
+    ("xterm.js", XTERM, "text/javascript; charset=utf-8"),
+    ("xterm.css", XTERM_CSS, "text/css; charset=utf-8"),
+    ("addon-fit.js", XTERM_FIT, "text/javascript; charset=utf-8"),
+    (
+        "xterm-LICENSE.txt",
+        XTERM_LICENSE,
+        "text/plain; charset=utf-8",
+    ),
+    ("remote.js", REMOTE_JS, "text/javascript; charset=utf-8"),
 ];
 
 /// The content hash that prefixes every static file's path: a new build
@@ -127,6 +147,21 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/assets/{key}/diag", post(diag_live::diag))
         .route("/console/assets/{key}/diag/{run}", get(diag_live::diag_run))
         .route("/console/assets/{key}/ticket", post(pages::open_ticket))
+        .route("/console/assets/{key}/terminal", get(remote_term::terminal))
+        .route(
+            "/console/assets/{key}/terminal/ws",
+            get(remote_term::socket),
+        )
+        .route("/console/remote-sessions", get(remote_sessions::list))
+        .route("/console/remote-sessions/{id}", get(remote_sessions::show))
+        .route(
+            "/console/remote-sessions/{id}/recording",
+            get(remote_sessions::recording),
+        )
+        .route(
+            "/console/remote-sessions/{id}/kill",
+            post(remote_sessions::kill),
+        )
         .route("/console/teams", get(teams::teams))
         .route("/console/teams/{name}", get(teams::team))
         .route("/console/tickets", get(tickets::tickets))
@@ -394,6 +429,7 @@ fn page(user: &ConsoleUser, title: &str, content: Markup) -> PageResult {
         ("/console/kb", "Knowledge base"),
         ("/console/jobs", "Jobs"),
         ("/console/rollouts", "Rollouts"),
+        ("/console/remote-sessions", "Sessions"),
         ("/console/reports", "Reports"),
         ("/console/admin", "Admin"),
     ];

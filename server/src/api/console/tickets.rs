@@ -155,7 +155,7 @@ pub(in crate::api) async fn ticket(
             (super::ticket_files::section(&user, t.number, &files))
             h2 { "Linked assets" }
             @if d.linked_assets.is_empty() { p.muted { "None." } }
-            @for l in &d.linked_assets { (linked_asset(&user, &url, l)) }
+            @for l in &d.linked_assets { (linked_asset(&user, &url, t.number, l)) }
             @if user.may(Role::Technician) {
                 form.inline method="post" action=(format!("{url}/link")) {
                     (csrf_field(&user))
@@ -250,7 +250,7 @@ fn clock(c: &deskhand_api_types::tickets::SlaClockView) -> Markup {
 }
 
 /// A linked asset: its recent changes and, for technicians, unlink.
-fn linked_asset(user: &ConsoleUser, url: &str, l: &LinkedAssetView) -> Markup {
+fn linked_asset(user: &ConsoleUser, url: &str, number: i64, l: &LinkedAssetView) -> Markup {
     html! {
         section.linked {
             h3 {
@@ -274,6 +274,10 @@ fn linked_asset(user: &ConsoleUser, url: &str, l: &LinkedAssetView) -> Markup {
                 }
             }
             @if user.may(Role::Technician) {
+                @if l.asset.online {
+                    a.button.secondary href=(format!("/console/assets/{}/terminal?ticket={number}", l.asset.id)) { "Terminal" } " "
+                    a.button.secondary href=(format!("/console/assets/{}/files?ticket={number}", l.asset.id)) { "Files" } " "
+                }
                 form.inline method="post" action=(format!("{url}/unlink")) {
                     (csrf_field(user))
                     input type="hidden" name="asset" value=(l.asset.id);
