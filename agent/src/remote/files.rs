@@ -66,8 +66,7 @@ async fn hash_file(path: PathBuf) -> std::io::Result<(u64, String)> {
 #[derive(Debug)]
 pub(super) struct GetPlan {
     file: File,
-    size: u64,
-    sha256: String,
+    path: std::path::PathBuf,
     offset: u64,
 }
 
@@ -83,24 +82,18 @@ pub(super) async fn prepare_get(path: &str, offset: u64) -> Result<GetPlan, Stri
     if !meta.is_file() {
         return Err(format!("{path} is not a regular file"));
     }
-    let mut file = File::open(p)
-        .await
-        .map_err(|e| io_refusal(path, &e, "reading"))?;
-    let (size, sha256) = hash_file(p.to_path_buf())
-        .await
-        .map_err(|e| io_refusal(path, &e, "reading"))?;
+    let size = meta.len();
     if offset > size {
         return Err(format!(
             "the offset {offset} is past the end of {path} ({size} bytes)"
         ));
     }
-    file.seek(std::io::SeekFrom::Start(offset))
+    let file = File::open(p)
         .await
         .map_err(|e| io_refusal(path, &e, "reading"))?;
     Ok(GetPlan {
         file,
-        size,
-        sha256,
+        path: p.to_path_buf(),
         offset,
     })
 }
@@ -112,11 +105,27 @@ pub(super) async fn run_get<W: AsyncWrite + Unpin>(
     watch: &mut SessionWatch,
 ) -> Result<String> {
     let GetPlan {
-        file,
-        size,
-        sha256,
+        mut file,
+        path,
         offset,
     } = plan;
+    // Hashed after the acceptance, not before: a large file on a slow
+    // disk takes longer than the server waits for an answer.
+    let (size, sha256) = tokio::select! {
+        why = watch.ended() => {
+            writer.end(why).await;
+            return Ok(format!("{why} while hashing"));
+        }
+        hashed = hash_file(path) => hashed.context("hashing the file")?,
+    };
+    if offset > size {
+        let reason = format!("the file shrank to {size} bytes, before the offset {offset}");
+        writer.end(&reason).await;
+        return Ok(reason);
+    }
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .context("seeking in the file")?;
     writer
         .frame(RemoteFrame::FileInfo {
             size,
