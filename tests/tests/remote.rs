@@ -70,10 +70,15 @@ impl Site {
 
     /// `deskhand shell` as a script runs it: stdin a pipe, so no raw mode.
     fn piped_shell(&self) -> std::process::Child {
+        self.piped_shell_as(&self.server.admin_token)
+    }
+
+    /// `deskhand shell` with a pipe as stdin, as the operator of `token`.
+    fn piped_shell_as(&self, token: &str) -> std::process::Child {
         Command::new(bin("deskhand"))
             .args(["shell", &self.id])
             .env("DESKHAND_SERVER", &self.server.api)
-            .env("DESKHAND_TOKEN", &self.server.admin_token)
+            .env("DESKHAND_TOKEN", token)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -393,6 +398,56 @@ fn a_tunnel_carries_a_megabyte_both_ways_only_to_listed_ports() {
         "a port outside the policy is refused, naming the allowed ones: {}",
         text(&refused)
     );
+}
+
+#[test]
+fn withdrawing_an_operators_remote_access_ends_their_session_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = site(tmp.path(), OPEN);
+    let tom = Operator::add(&site.server, "tom", "technician");
+    let mut shell = site.piped_shell_as(&tom.token);
+    let mut stdin = shell.stdin.take().expect("stdin");
+    wait_for(WAIT, "tom's live session", || {
+        site.sessions()
+            .into_iter()
+            .find(|s| s["live"] == true && s["operator"] == "tom")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    stdin.write_all(b"sleep 1000\n").expect("typing");
+
+    let out = site.cli_via(&site.server.api, &["operators", "remote", "tom", "deny"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = wait_with_output(shell, WAIT);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("withdrew tom's remote access"),
+        "the session's end says why: {}",
+        text(&out)
+    );
+    let ops = site.server.json(&["operators", "list"]);
+    let row = ops
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["name"] == "tom"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(row["remote_allowed"], false, "{ops}");
+    let refused = site
+        .server
+        .cli_as(&tom.token, &["files", "ls", &site.id, "/"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("withdrew remote access"),
+        "{}",
+        text(&refused)
+    );
+
+    let out = site.cli_via(&site.server.api, &["operators", "remote", "tom", "allow"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = site
+        .server
+        .cli_as(&tom.token, &["files", "ls", &site.id, "/"]);
+    assert!(listed.status.success(), "allowed again: {}", text(&listed));
+    drop(stdin);
 }
 
 #[test]

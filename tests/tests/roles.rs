@@ -164,6 +164,7 @@ const CONSOLE: &[(&str, Need, &str, Fields)] = &[
     ("/console/admin/operators", Admin, "/console/admin/operators", &[("name", "newcomer"), ("role", "viewer")]),
     ("/console/admin/operators/password", Admin, "/console/admin/operators/password", &[("name", "bystander"), ("password", "")]),
     ("/console/admin/operators/remove", Admin, "/console/admin/operators/remove", &[("name", "leaver")]),
+    ("/console/admin/operators/remote", Admin, "/console/admin/operators/remote", &[("name", "bystander"), ("allowed", "1")]),
     ("/console/remote-sessions/{id}/kill", Technician, "/console/remote-sessions/999999/kill", &[]),
 ];
 

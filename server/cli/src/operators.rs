@@ -8,6 +8,8 @@ use deskhand_api_types::operators::{
 };
 use deskhand_api_types::server::ServerInfo;
 
+use deskhand_api_types::remote::RemoteAllowed;
+
 use crate::client::{Client, path_segment};
 use crate::render::{OutputFormat, Table, print};
 
@@ -50,6 +52,17 @@ pub enum OperatorsCmd {
         /// Read the password (at least 12 characters) from standard input.
         #[arg(long)]
         stdin: bool,
+    },
+    /// Allow or withdraw an operator's remote access (terminal, files,
+    /// tunnels); their role must allow it too (technician or admin).
+    ///
+    /// Example: `deskhand operators remote tess deny`.
+    Remote {
+        /// Name.
+        name: String,
+        /// allow or deny.
+        #[arg(value_parser = ["allow", "deny"])]
+        setting: String,
     },
 }
 
@@ -104,9 +117,21 @@ async fn set_email(c: &Client, name: &str, email: Option<String>) -> Result<()> 
 pub async fn operators_list(c: &Client, format: OutputFormat) -> Result<()> {
     let ops: Vec<OperatorView> = c.get("/api/v1/operators").await?;
     print(format, &ops, || {
-        let mut t = Table::new(vec!["NAME", "ROLE", "CREATED"]);
+        let mut t = Table::new(vec!["NAME", "ROLE", "REMOTE", "CREATED"]);
         for o in &ops {
-            t.row(vec![o.name.clone(), o.role.clone(), o.created_at.clone()]);
+            let remote = if o.role == "viewer" {
+                "no (role)"
+            } else if o.remote_allowed {
+                "yes"
+            } else {
+                "withdrawn"
+            };
+            t.row(vec![
+                o.name.clone(),
+                o.role.clone(),
+                remote.into(),
+                o.created_at.clone(),
+            ]);
         }
         t
     })
@@ -221,6 +246,23 @@ pub async fn run(c: &Client, f: OutputFormat, cmd: OperatorsCmd) -> Result<()> {
         OperatorsCmd::List => operators_list(c, f).await,
         OperatorsCmd::Remove { name } => operators_remove(c, &name).await,
         OperatorsCmd::Passwd { name, stdin } => operators_passwd(c, f, name, stdin).await,
+        OperatorsCmd::Remote { name, setting } => {
+            let allowed = setting == "allow";
+            let _: RemoteAllowed = c
+                .put(
+                    &format!("/api/v1/operators/{}/remote", path_segment(&name)),
+                    &RemoteAllowed { allowed },
+                )
+                .await?;
+            if allowed {
+                outln!("{name} may open remote sessions again (as their role allows)");
+            } else {
+                outln!(
+                    "{name} may no longer open remote sessions; their live sessions on this server node were ended"
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -76,8 +76,9 @@ pub(super) async fn set_password(
     }))
 }
 
-fn operator_view(o: Operator) -> OperatorView {
+fn operator_view(o: Operator, withdrawn: &[String]) -> OperatorView {
     OperatorView {
+        remote_allowed: !withdrawn.contains(&o.name),
         name: o.name,
         role: o.role.as_str().into(),
         created_at: rfc3339(o.created_at),
@@ -145,7 +146,12 @@ pub(super) async fn list_operators(
     _: Authed,
 ) -> ApiResult<Vec<OperatorView>> {
     let ops = s.store.list_operators().await?;
-    Ok(Json(ops.into_iter().map(operator_view).collect()))
+    let withdrawn = s.store.remote_withdrawn().await?;
+    Ok(Json(
+        ops.into_iter()
+            .map(|o| operator_view(o, &withdrawn))
+            .collect(),
+    ))
 }
 
 #[utoipa::path(

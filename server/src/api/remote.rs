@@ -505,7 +505,7 @@ pub(super) async fn kill_session(
     put,
     path = "/api/v1/operators/{name}/remote",
     tag = "operators",
-    summary = "allow or withdraw an operator's remote access (admin)",
+    summary = "allow or withdraw an operator's remote access (admin); withdrawing ends their live sessions on this node",
     params(("name" = String, Path, description = "operator name")),
     request_body = RemoteAllowed,
     responses(
@@ -523,8 +523,19 @@ pub(super) async fn set_allowed(
 ) -> ApiResult<RemoteAllowed> {
     op.require(Role::Admin)?;
     s.store
-        .set_remote_allowed(name, body.allowed, op.0.name, unix_now())
+        .set_remote_allowed(name.clone(), body.allowed, op.0.name.clone(), unix_now())
         .await?;
+    if !body.allowed {
+        // Withdrawn means now: their live sessions on this node end.
+        for (id, _, operator) in s.remote.live() {
+            let by = format!("{}, who withdrew {name}'s remote access", op.0.name);
+            if operator == name && s.remote.kill(id, &by) {
+                s.store
+                    .note_remote_kill(id, op.0.name.clone(), unix_now())
+                    .await?;
+            }
+        }
+    }
     Ok(Json(body))
 }
 

@@ -47,7 +47,8 @@ pub enum Ending {
     AgentFailed(String),
     /// The agent sent bytes that are not a frame.
     BadAgentFrame(String),
-    /// Killed by this operator with `sessions kill`.
+    /// Killed by this operator (`sessions kill`, the console, or an admin
+    /// withdrawing the operator's remote access).
     Killed(String),
     /// The agent's connection closed (revoked, or gone).
     AgentGone,
@@ -77,7 +78,7 @@ impl Ending {
             Ending::BadAgentFrame(e) => {
                 format!("the agent sent something that is not a frame ({e})")
             }
-            Ending::Killed(by) => format!("ended by {by} with `sessions kill`"),
+            Ending::Killed(by) => format!("killed by {by}"),
             Ending::AgentGone => "the agent's connection closed".into(),
             Ending::ConsentEnded => "the user's consent for remote access ended".into(),
         }

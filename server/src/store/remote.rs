@@ -429,6 +429,17 @@ impl Store {
         .await
     }
 
+    /// The operators whose remote access an admin withdrew.
+    pub async fn remote_withdrawn(&self) -> Result<Vec<String>> {
+        self.read(move |c| {
+            let mut st =
+                c.prepare("SELECT name FROM operators WHERE remote_allowed = 0 ORDER BY name")?;
+            let names = st.query_map([], |r| r.get::<String>(0))?;
+            Ok(names.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// Stores what an agent said of its policy.
     pub async fn set_agent_remote_policy(
         &self,

@@ -23,6 +23,14 @@ pub struct OperatorView {
     pub role: String,
     /// Creation time, RFC 3339.
     pub created_at: String,
+    /// Whether they may open remote sessions (an admin withdraws it;
+    /// their role must allow it too).
+    #[serde(default = "allowed_by_default")]
+    pub remote_allowed: bool,
+}
+
+fn allowed_by_default() -> bool {
+    true
 }
 
 /// A new operator with their API token, shown once.

@@ -33,9 +33,11 @@ pub(in crate::api) async fn admin(State(s): State<Shared>, user: ConsoleUser) ->
         html! {
             h1 { "Operators" }
             table {
-                tr { th { "Name" } th { "Role" } th { "Since" } th { } }
+                tr { th { "Name" } th { "Role" } th { "Remote access" } th { "Since" } th { } }
                 @for o in &ops {
-                    tr { td { (o.name) } td { (o.role) } td { (o.created_at) }
+                    tr { td { (o.name) } td { (o.role) }
+                         td { (super::operators::remote_cell(&user, o)) }
+                         td { (o.created_at) }
                          td { (super::operators::forms(&user, &o.name)) } }
                 }
             }

@@ -234,6 +234,7 @@ pub(super) fn routes() -> Router<Shared> {
             post(operators::password),
         )
         .route("/console/admin/operators/remove", post(operators::remove))
+        .route("/console/admin/operators/remote", post(operators::remote))
         .route("/console/admin/audit", get(admin::audit))
         .route("/console/static/{hash}/{name}", get(static_file))
 }

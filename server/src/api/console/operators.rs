@@ -2,11 +2,13 @@
 //! password, each shown once), give one a new password, remove one; and
 //! any operator's own password. Each form goes through the API's own
 //! handler, so its role checks and refusals (the last admin, a short
-//! password) are the API's.
+//! password) are the API's. An admin withdraws or gives back an
+//! operator's remote access (which ends their live sessions).
 
 use axum::extract::State;
 use axum::{Form, Json};
-use deskhand_api_types::operators::{AddOperator, SetPassword};
+use deskhand_api_types::operators::{AddOperator, OperatorView, SetPassword};
+use deskhand_api_types::remote::RemoteAllowed;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -59,6 +61,56 @@ pub(super) fn add_form(user: &ConsoleUser) -> Markup {
             }
         }
     }
+}
+
+/// Whether an operator may open remote sessions and, for an admin, the
+/// button that changes it.
+pub(super) fn remote_cell(user: &ConsoleUser, o: &OperatorView) -> Markup {
+    html! {
+        @if o.role == "viewer" { span.muted { "no (role)" } }
+        @else {
+            @if o.remote_allowed { "yes" } @else { span.at-risk { "withdrawn" } }
+            @if user.may(Role::Admin) {
+                " "
+                form.inline method="post" action="/console/admin/operators/remote" {
+                    (csrf_field(user))
+                    input type="hidden" name="name" value=(o.name);
+                    input type="hidden" name="allowed" value=(if o.remote_allowed { "0" } else { "1" });
+                    button.secondary type="submit" { @if o.remote_allowed { "Withdraw" } @else { "Allow" } }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(in crate::api) struct RemoteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// `1` allows, anything else withdraws.
+    #[serde(default)]
+    allowed: String,
+}
+
+/// Allows or withdraws an operator's remote access.
+pub(in crate::api) async fn remote(
+    State(s): State<Shared>,
+    user: ConsoleUser,
+    Form(f): Form<RemoteForm>,
+) -> PageResult {
+    user.check(&f.csrf)?;
+    let Json(_set) = crate::api::remote::set_allowed(
+        State(s),
+        user.authed(),
+        axum::extract::Path(f.name.trim().to_string()),
+        Json(RemoteAllowed {
+            allowed: f.allowed == "1",
+        }),
+    )
+    .await?;
+    back("/console/admin")
 }
 
 #[derive(Deserialize)]

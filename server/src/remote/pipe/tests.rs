@@ -199,7 +199,7 @@ async fn a_kill_tells_the_operator_who_and_the_agent_to_stop() {
     assert_eq!(
         told,
         vec![RemoteFrame::End {
-            reason: "ended by bob with `sessions kill`".into()
+            reason: "killed by bob".into()
         }]
     );
     assert!(matches!(
@@ -234,7 +234,7 @@ async fn the_session_ends_with_the_users_consent_and_when_the_operator_leaves() 
 #[test]
 fn every_ending_has_a_reason_and_says_who_to_tell() {
     let killed = Ending::Killed("alice".into());
-    assert_eq!(killed.reason(), "ended by alice with `sessions kill`");
+    assert_eq!(killed.reason(), "killed by alice");
     assert!(killed.tell_operator().is_some() && killed.tell_agent().is_some());
     assert_eq!(Ending::OperatorLeft.tell_operator(), None);
     assert_eq!(Ending::AgentGone.tell_agent(), None);
