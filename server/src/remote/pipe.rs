@@ -429,7 +429,10 @@ pub async fn run<OR, OW>(
     // The agent stops the session's work when its stream ends either way.
     let _ = agent.write.finish();
     let _ = agent.read.stop(0u32.into());
-    let reason = out.ending.reason();
+    let reason = match (&out.ending, &info.kind) {
+        (Ending::AgentFinished(None), kind) => finished(kind).to_string(),
+        (ending, _) => ending.reason(),
+    };
     let ended = crate::unix_now();
     let ticket = ticket.or(info.ticket);
     let end = RemoteEnd {
@@ -450,6 +453,18 @@ pub async fn run<OR, OW>(
     info!(session = info.id, agent = %info.agent_id, operator = %info.operator, %reason, "remote session ended");
     if let Err(e) = store.end_remote_session(info.id, end, ended).await {
         warn!(session = info.id, error = %e, "the remote session's end was not stored");
+    }
+}
+
+/// How a session the machine finished without a shell's exit ended: a
+/// file's or a listing's end is its work done, not a cut.
+pub fn finished(kind: &RemoteKind) -> &'static str {
+    match kind {
+        RemoteKind::Terminal { .. } => "the machine ended the session",
+        RemoteKind::FileGet { .. } => "the file was sent",
+        RemoteKind::FilePut { .. } => "the file was stored",
+        RemoteKind::FileList { .. } => "the listing was sent",
+        RemoteKind::Tunnel { .. } => "the machine closed the tunnel",
     }
 }
 

@@ -250,6 +250,23 @@ fn every_ending_has_a_reason_and_says_who_to_tell() {
     );
 }
 
+#[test]
+fn a_finished_transfer_says_its_work_was_done() {
+    let get = RemoteKind::FileGet {
+        path: "/x".into(),
+        offset: 0,
+    };
+    assert_eq!(super::finished(&get), "the file was sent");
+    let ls = RemoteKind::FileList { path: "/".into() };
+    assert_eq!(super::finished(&ls), "the listing was sent");
+    let term = RemoteKind::Terminal {
+        cols: 80,
+        rows: 24,
+        as_user: false,
+    };
+    assert_eq!(super::finished(&term), "the machine ended the session");
+}
+
 #[tokio::test]
 async fn the_agents_connection_closing_ends_the_session_and_tells_the_operator() {
     let (op_client, op_server) = tokio::io::duplex(1024);
