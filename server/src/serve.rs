@@ -101,7 +101,11 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
         },
         stop_rx.clone(),
     );
+    // Sessions this node relayed when it last stopped are over.
+    crate::remote::end_abandoned(&store, &settings.node_name).await;
+    let remote = Arc::new(crate::remote::Remote::new(settings.remote));
     let ctx = Arc::new(LinkContext {
+        remote: remote.clone(),
         store: store.clone(),
         ca: ca.clone(),
         presence: presence.clone(),
@@ -121,9 +125,6 @@ pub async fn run(settings: ServerSettings, shutdown: impl Future<Output = ()>) -
             ..Default::default()
         },
     });
-    // Sessions this node relayed when it last stopped are over.
-    crate::remote::end_abandoned(&store, &settings.node_name).await;
-    let remote = Arc::new(crate::remote::Remote::new(settings.remote));
     tokio::spawn(crate::remote::prune_loop(
         store.clone(),
         settings.remote,

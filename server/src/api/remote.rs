@@ -462,7 +462,7 @@ pub(super) async fn recording(
         (status = 200, description = "the session, ended", body = RemoteSessionView),
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
         (status = 404, description = "no such session", body = ErrorBody),
-        (status = 409, description = "the session is not live here", body = ErrorBody),
+        (status = 409, description = "the session is not live (here, or on the node its operator reached)", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -477,13 +477,16 @@ pub(super) async fn kill_session(
         let reason = row.end_reason.unwrap_or_default();
         return Err(conflict(format!("session {id} already ended: {reason}")));
     }
-    if row.node != s.node_name {
-        return Err(conflict(format!(
-            "session {id} is relayed by node `{}`; kill it through that node's API",
-            row.node
-        )));
-    }
-    if !s.remote.kill(id, &op.0.name) {
+    let live = if row.node == s.node_name {
+        s.remote.kill(id, &op.0.name)
+    } else {
+        // Its pump runs on the node its operator reached.
+        s.relay
+            .kill_remote(&row.node, id, &op.0.name)
+            .await
+            .map_err(|e| conflict(e.to_string()))?
+    };
+    if !live {
         return Err(conflict(format!("session {id} is not live")));
     }
     s.store

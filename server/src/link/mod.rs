@@ -107,6 +107,9 @@ pub struct LinkContext {
     pub public_url: String,
     /// Deadlines and caps for slow and greedy connections.
     pub limits: LinkLimits,
+    /// This node's live remote sessions, which another node may ask it
+    /// to kill.
+    pub remote: Arc<crate::remote::Remote>,
 }
 
 /// Limits on slow and greedy agent connections (`hello_timeout_secs`,
@@ -445,7 +448,13 @@ async fn handle(incoming: Incoming, unverified: AddressSlot, ctx: &LinkContext) 
         crate::relay::Admission::Node(peer) => {
             drop(unverified);
             // Boxed: the relay's future stays out of every agent session's.
-            return Box::pin(crate::relay::serve::serve(conn, peer, ctx.presence.clone())).await;
+            return Box::pin(crate::relay::serve::serve(
+                conn,
+                peer,
+                ctx.presence.clone(),
+                ctx.remote.clone(),
+            ))
+            .await;
         }
         crate::relay::Admission::Refuse(why) => {
             warn!(remote = %conn.remote_address(), reason = why, "refusing connection");

@@ -301,6 +301,48 @@ impl Relay {
         closed
     }
 
+    /// Asks node `node`, which pumps remote session `session_id` (its
+    /// operator reached it), to kill it; whether it was live there.
+    pub async fn kill_remote(
+        &self,
+        node: &str,
+        session_id: i64,
+        by: &str,
+    ) -> Result<bool, RelayError> {
+        let nodes = self
+            .store
+            .list_nodes(crate::unix_now())
+            .await
+            .map_err(|e| RelayError::Failed {
+                node: self.me.clone(),
+                error: format!("reading the nodes failed: {e}"),
+            })?;
+        let Some(peer) = revoke_peers(&nodes, &self.me)
+            .into_iter()
+            .find(|p| p.name == node)
+        else {
+            return Err(RelayError::Failed {
+                node: node.to_string(),
+                error: "that node is not live; the session ended with it".into(),
+            });
+        };
+        let ask = NodeRequest::KillRemote {
+            session_id,
+            by: by.to_string(),
+        };
+        match self.ask(&peer, &ask).await? {
+            (_, _, NodeReply::Killed { live }) => Ok(live),
+            (_, _, NodeReply::Failed(error)) => Err(RelayError::Failed {
+                node: peer.name,
+                error,
+            }),
+            (_, _, other) => Err(RelayError::Failed {
+                node: peer.name,
+                error: format!("answered {other:?} to a kill; do both nodes run the same release?"),
+            }),
+        }
+    }
+
     /// Sends `request` to `peer` on a new stream and reads the first
     /// reply; dials again once if the connection it had is gone.
     async fn ask(

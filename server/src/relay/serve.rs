@@ -13,6 +13,7 @@ use quinn::{Connection, RecvStream, SendStream};
 use tracing::{debug, info};
 
 use crate::presence::Presence;
+use crate::remote::Remote;
 
 /// How long a new stream has to carry its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,7 +22,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_STREAMS: u32 = 1024;
 
 /// Serves the relay connection of node `peer` until it ends.
-pub async fn serve(conn: Connection, peer: String, presence: Arc<Presence>) -> anyhow::Result<()> {
+pub async fn serve(
+    conn: Connection,
+    peer: String,
+    presence: Arc<Presence>,
+    remote: Arc<Remote>,
+) -> anyhow::Result<()> {
     info!(node = %peer, remote = %conn.remote_address(), "relay connection from a node");
     conn.set_max_concurrent_bi_streams(MAX_STREAMS.into());
     loop {
@@ -32,10 +38,10 @@ pub async fn serve(conn: Connection, peer: String, presence: Arc<Presence>) -> a
                 return Ok(());
             }
         };
-        let presence = presence.clone();
+        let (presence, remote) = (presence.clone(), remote.clone());
         let peer = peer.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(tx, rx, &presence).await {
+            if let Err(e) = answer(tx, rx, &presence, &remote).await {
                 debug!(node = %peer, error = %format!("{e:#}"), "a relayed request ended early");
             }
         });
@@ -47,6 +53,7 @@ pub(super) async fn answer(
     mut tx: SendStream,
     mut rx: RecvStream,
     presence: &Presence,
+    remote: &Remote,
 ) -> anyhow::Result<()> {
     let mut decoder = FrameDecoder::new(MAX_NODE_REQUEST);
     let request = match tokio::time::timeout(REQUEST_TIMEOUT, recv(&mut rx, &mut decoder)).await {
@@ -71,6 +78,14 @@ pub(super) async fn answer(
         Err(_) => return finish(tx, NodeReply::Failed("no request in time".into())).await,
     };
     match request {
+        NodeRequest::KillRemote { session_id, by } => {
+            let live = remote.kill(session_id, &by);
+            info!(
+                session = session_id,
+                by, live, "remote session kill asked by another node"
+            );
+            finish(tx, NodeReply::Killed { live }).await
+        }
         NodeRequest::Revoke { agent_id } => {
             let had_session = presence.revoke(&agent_id);
             info!(

@@ -130,6 +130,7 @@ async fn node_b() -> NodeB {
         node_name: "node-b".into(),
         public_url: "https://node-b".into(),
         limits: Default::default(),
+        remote: Arc::new(crate::remote::Remote::new(Default::default())),
     });
     tokio::spawn(crate::link::accept_loop(endpoint.clone(), ctx.clone(), 16));
     NodeB {
@@ -555,4 +556,40 @@ async fn the_relay_opens_a_remote_session_through_the_holding_node() {
         .await
         .expect("the agent's side ends")
         .expect("no panic");
+}
+
+#[tokio::test]
+async fn a_node_kills_a_session_it_pumps_when_another_node_asks() {
+    let b = node_b().await;
+    let (registered, killed) = b.ctx.remote.register(41, "agent-x", "tom");
+    let conn = dial(
+        super::client::client_config(&b.ca, "node-a").expect("config"),
+        b.addr,
+    )
+    .await;
+    let kill = deskhand_shared::frame::encode_frame(&NodeRequest::KillRemote {
+        session_id: 41,
+        by: "alice".into(),
+    })
+    .expect("encode");
+    assert_eq!(
+        ask_raw(&conn, &kill).await,
+        NodeReply::Killed { live: true }
+    );
+    assert_eq!(killed.await.expect("the kill switch fired"), "alice");
+    // Once killed, or never there: not live.
+    assert_eq!(
+        ask_raw(&conn, &kill).await,
+        NodeReply::Killed { live: false }
+    );
+    drop(registered);
+    let other = deskhand_shared::frame::encode_frame(&NodeRequest::KillRemote {
+        session_id: 999,
+        by: "alice".into(),
+    })
+    .expect("encode");
+    assert_eq!(
+        ask_raw(&conn, &other).await,
+        NodeReply::Killed { live: false }
+    );
 }

@@ -54,6 +54,14 @@ pub enum NodeRequest {
         /// The session, as the agent is to be asked.
         request: crate::remote::RemoteRequest,
     },
+    /// End a remote session the answering node pumps (its operator
+    /// reached that node): answered [`NodeReply::Killed`].
+    KillRemote {
+        /// The session.
+        session_id: i64,
+        /// Who ends it, for its end reason.
+        by: String,
+    },
 }
 
 /// A node's answer on a request's stream.
@@ -75,6 +83,12 @@ pub enum NodeReply {
     Failed(String),
     /// The agent's answer to [`NodeRequest::Remote`].
     Remote(crate::remote::RemoteReply),
+    /// The answer to [`NodeRequest::KillRemote`]: whether the session was
+    /// live there (and is now ending).
+    Killed {
+        /// Whether it was live.
+        live: bool,
+    },
 }
 
 #[cfg(test)]
@@ -105,6 +119,10 @@ mod tests {
                     ticket: None,
                     kind: crate::remote::RemoteKind::Tunnel { port: 5900 },
                 },
+            },
+            NodeRequest::KillRemote {
+                session_id: 9,
+                by: "alice".into(),
             },
         ];
         let mut dec = FrameDecoder::new(MAX_NODE_REQUEST);
