@@ -18,6 +18,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use deskhand_api_types::limits::CONSOLE_UPLOAD_BODY_LIMIT;
 use deskhand_api_types::remote::OpenRemote;
 use deskhand_shared::remote::{FileEntry, RemoteFrame};
 use maud::{Markup, html};
@@ -26,6 +27,8 @@ use serde::Deserialize;
 use super::{ConsoleError, ConsoleUser, PageResult, csrf_field, enc, page};
 use crate::api::Shared;
 use crate::api::error::ApiError;
+use crate::remote::local::{LocalReader, LocalWriter};
+use crate::remote::pipe::SessionInfo;
 use crate::store::Role;
 
 /// How long the machine may take to answer a session's first frame (a
@@ -42,7 +45,7 @@ pub(super) fn routes() -> Router<Shared> {
         )
         .route(
             "/console/assets/{key}/files/upload",
-            post(transfer::upload).layer(DefaultBodyLimit::max(transfer::UPLOAD_BODY_LIMIT)),
+            post(transfer::upload).layer(DefaultBodyLimit::max(CONSOLE_UPLOAD_BODY_LIMIT)),
         )
 }
 
@@ -136,8 +139,7 @@ async fn list(
         ticket,
         ..Default::default()
     };
-    let (mut reader, writer, _) =
-        crate::api::remote::open_local(s, &user.authed(), agent.to_string(), q).await?;
+    let (mut reader, writer, _) = open(s, user, agent, q).await?;
     let answer = first_frame(&mut reader).await;
     writer.close().await;
     match answer? {
@@ -149,11 +151,28 @@ async fn list(
     }
 }
 
+/// Opens a session as the API does. The agent checks a path before it
+/// accepts, and a refusal is a 403 whatever its reason; one that says the
+/// path is missing is the 404 it is.
+async fn open(
+    s: &Shared,
+    user: &ConsoleUser,
+    agent: &str,
+    q: OpenRemote,
+) -> Result<(LocalReader, LocalWriter, SessionInfo), ApiError> {
+    crate::api::remote::open_local(s, &user.authed(), agent.to_string(), q)
+        .await
+        .map_err(|e| match end_status(&e.message) {
+            StatusCode::NOT_FOUND if e.status == StatusCode::FORBIDDEN => {
+                ApiError::new(StatusCode::NOT_FOUND, e.message)
+            }
+            _ => e,
+        })
+}
+
 /// A session's first frame from the machine; its `End` as the error it
 /// describes.
-async fn first_frame(
-    reader: &mut crate::remote::local::LocalReader,
-) -> Result<RemoteFrame, ApiError> {
+async fn first_frame(reader: &mut LocalReader) -> Result<RemoteFrame, ApiError> {
     let got = tokio::time::timeout(ANSWER_WAIT, reader.recv())
         .await
         .map_err(|_| conflict("the machine did not answer within a minute; try again"))?;

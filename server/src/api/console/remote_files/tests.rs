@@ -131,3 +131,16 @@ fn windows_agents_start_at_the_system_drive() {
     assert_eq!(default_root("Debian GNU/Linux"), "/");
     assert_eq!(default_root(""), "/");
 }
+
+#[test]
+fn the_upload_route_s_body_limit_holds_a_whole_file_and_its_form() {
+    use deskhand_api_types::limits::{CONSOLE_UPLOAD_BODY_LIMIT, body_limit};
+    let limit = body_limit("/console/assets/PC-0042/files/upload").expect("a limit");
+    assert_eq!(limit.bytes, CONSOLE_UPLOAD_BODY_LIMIT);
+    assert!(limit.bytes as u64 > super::transfer::MAX_UPLOAD_BYTES);
+    assert!(
+        limit.message().contains("deskhand files put"),
+        "{}",
+        limit.message()
+    );
+}

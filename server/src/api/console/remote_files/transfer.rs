@@ -27,7 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tracing::warn;
 
 use super::{
-    FilesQuery, FilesView, base_name, conflict, end_status, first_frame, join, listing_url,
+    FilesQuery, FilesView, base_name, conflict, end_status, first_frame, join, listing_url, open,
     out_of_turn, ticket_of,
 };
 use crate::api::Shared;
@@ -39,9 +39,6 @@ use crate::store::Role;
 /// The largest file the console uploads: the whole file is spooled on
 /// the server first; the CLI, which resumes, is the way for more.
 pub(super) const MAX_UPLOAD_BYTES: u64 = 1 << 30;
-/// The upload route's body limit: the file's cap plus room for the
-/// form's other fields and the multipart framing.
-pub(super) const UPLOAD_BODY_LIMIT: usize = (1 << 30) + (1 << 20);
 /// How long the machine may take to check and store a whole upload.
 const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// The longest text field of the upload form.
@@ -65,8 +62,7 @@ pub(super) async fn download(
         ticket,
         ..Default::default()
     };
-    let (mut reader, writer, info) =
-        crate::api::remote::open_local(&s, &user.authed(), key, ask).await?;
+    let (mut reader, writer, info) = open(&s, &user, &key, ask).await?;
     let (size, sha256) = match first_frame(&mut reader).await {
         Ok(RemoteFrame::FileInfo {
             size,
@@ -396,8 +392,7 @@ async fn put(
         sha256: Some(sha256.to_string()),
         ..Default::default()
     };
-    let (mut reader, mut writer, _) =
-        crate::api::remote::open_local(s, &user.authed(), agent.to_string(), ask).await?;
+    let (mut reader, mut writer, _) = open(s, user, agent, ask).await?;
     let offset = match first_frame(&mut reader).await? {
         RemoteFrame::Resume { offset } if offset <= size => offset,
         RemoteFrame::Resume { offset } => {
