@@ -6,13 +6,18 @@
 //! user's consent) and its sessions are pumped, counted, audited and
 //! listed as the CLI's are.
 //!
-//! This file holds the routes, the listing page and the pure path and
-//! text helpers; `transfer` streams downloads and spools uploads. Paths
+//! This file holds the routes and the listing page; `paths` reads the
+//! machine's paths, `download` streams a file to the browser, `upload`
+//! spools one and sends it. Paths
 //! are the agent's: taken literally, Unix (`/var/log`) or Windows
 //! (`C:\Users`), so the helpers work on text rather than `std::path`,
 //! which only knows this server's own platform.
 
-mod transfer;
+mod download;
+mod paths;
+mod upload;
+
+use paths::{base_name, default_root, join, parent};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -41,11 +46,11 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/assets/{key}/files", get(listing))
         .route(
             "/console/assets/{key}/files/download",
-            get(transfer::download),
+            get(download::download),
         )
         .route(
             "/console/assets/{key}/files/upload",
-            post(transfer::upload).layer(DefaultBodyLimit::max(CONSOLE_UPLOAD_BODY_LIMIT)),
+            post(upload::upload).layer(DefaultBodyLimit::max(CONSOLE_UPLOAD_BODY_LIMIT)),
         )
 }
 
@@ -208,16 +213,6 @@ fn end_status(reason: &str) -> StatusCode {
     }
 }
 
-/// Where a listing starts when no path is asked: the system drive on
-/// Windows, the root elsewhere.
-fn default_root(os_name: &str) -> &'static str {
-    if os_name.to_ascii_lowercase().contains("windows") {
-        "C:\\"
-    } else {
-        "/"
-    }
-}
-
 /// What the listing page shows about its machine and directory.
 struct FilesView<'a> {
     agent: &'a str,
@@ -315,72 +310,13 @@ impl FilesView<'_> {
                 @if let Some(t) = self.ticket { input type="hidden" name="ticket" value=(t); }
                 label { "Name (empty: the file's own) " input type="text" name="name"; }
                 label {
-                    "File (at most " (size_text(transfer::MAX_UPLOAD_BYTES)) ") "
+                    "File (at most " (size_text(upload::MAX_UPLOAD_BYTES)) ") "
                     input type="file" name="file" required;
                 }
                 button.secondary type="submit" { "Upload" }
             }
         }
     }
-}
-
-/// The separator a path of the machine's uses: `\` for a Windows path
-/// (one with a backslash and no slash), `/` otherwise.
-fn separator(path: &str) -> char {
-    if path.contains('\\') && !path.contains('/') {
-        '\\'
-    } else {
-        '/'
-    }
-}
-
-/// `C:`: a drive with no directory.
-fn is_drive(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
-}
-
-/// The directory above `path`, or `None` at a root (`/`, `C:\`, a share
-/// `\\server\share`).
-pub(super) fn parent(path: &str) -> Option<String> {
-    let sep = separator(path);
-    let trimmed = path.trim_end_matches(sep);
-    if trimmed.is_empty() || is_drive(trimmed) {
-        return None;
-    }
-    let cut = trimmed.rfind(sep)?;
-    let head = &trimmed[..cut];
-    if sep == '\\' && path.starts_with("\\\\") {
-        // A share's root is `\\server\share`: above it is no directory.
-        let rest = head.trim_start_matches('\\');
-        return rest.contains('\\').then(|| head.to_string());
-    }
-    if head.is_empty() {
-        return Some(sep.to_string());
-    }
-    if is_drive(head) {
-        return Some(format!("{head}{sep}"));
-    }
-    Some(head.to_string())
-}
-
-/// `name` in directory `dir`, with the separator `dir` uses.
-pub(super) fn join(dir: &str, name: &str) -> String {
-    let sep = separator(dir);
-    if dir.ends_with(sep) {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}{sep}{name}")
-    }
-}
-
-/// The last part of a path: a download's file name.
-pub(super) fn base_name(path: &str) -> &str {
-    let sep = separator(path);
-    path.trim_end_matches(sep)
-        .rsplit(sep)
-        .next()
-        .unwrap_or_default()
 }
 
 /// `drwxr-xr-x`: the entry's kind and permission bits; the kind alone

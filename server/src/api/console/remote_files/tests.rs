@@ -1,7 +1,9 @@
 use axum::http::StatusCode;
 
-use super::transfer::{check_name, check_whole, content_disposition};
-use super::{base_name, default_root, end_status, join, mode_text, parent, size_text, utc_text};
+use super::download::{check_whole, content_disposition};
+use super::paths::{base_name, default_root, join, parent};
+use super::upload::check_name;
+use super::{end_status, mode_text, size_text, utc_text};
 
 #[test]
 fn parents_of_unix_paths_stop_at_the_root() {
@@ -137,10 +139,69 @@ fn the_upload_route_s_body_limit_holds_a_whole_file_and_its_form() {
     use deskhand_api_types::limits::{CONSOLE_UPLOAD_BODY_LIMIT, body_limit};
     let limit = body_limit("/console/assets/PC-0042/files/upload").expect("a limit");
     assert_eq!(limit.bytes, CONSOLE_UPLOAD_BODY_LIMIT);
-    assert!(limit.bytes as u64 > super::transfer::MAX_UPLOAD_BYTES);
+    assert!(limit.bytes as u64 > super::upload::MAX_UPLOAD_BYTES);
     assert!(
         limit.message().contains("deskhand files put"),
         "{}",
         limit.message()
     );
+}
+
+mod body {
+    use deskhand_shared::fingerprint::sha256_hex;
+    use deskhand_shared::remote::RemoteFrame;
+
+    use super::super::download::{BodyCheck, Step};
+
+    fn data(b: &[u8]) -> RemoteFrame {
+        RemoteFrame::Data(b.to_vec())
+    }
+
+    #[test]
+    fn the_last_chunk_waits_for_the_hash() {
+        let mut c = BodyCheck::new(6, sha256_hex(b"abcdef"));
+        assert_eq!(c.on_frame(data(b"abc")), Step::Wait);
+        assert_eq!(c.on_frame(data(b"de")), Step::Send(b"abc".to_vec()));
+        assert_eq!(c.on_frame(data(b"f")), Step::Send(b"de".to_vec()));
+        assert_eq!(
+            c.on_frame(RemoteFrame::Eof),
+            Step::Done(Some(b"f".to_vec()))
+        );
+    }
+
+    #[test]
+    fn an_empty_file_ends_at_once() {
+        let mut c = BodyCheck::new(0, sha256_hex(b""));
+        assert_eq!(c.on_frame(RemoteFrame::Eof), Step::Done(None));
+    }
+
+    #[test]
+    fn a_wrong_hash_keeps_the_last_chunk_back() {
+        let mut c = BodyCheck::new(6, sha256_hex(b"abcdeX"));
+        assert_eq!(c.on_frame(data(b"abc")), Step::Wait);
+        assert_eq!(c.on_frame(data(b"def")), Step::Send(b"abc".to_vec()));
+        let Step::Fail(why) = c.on_frame(RemoteFrame::Eof) else {
+            panic!("a wrong hash passed");
+        };
+        assert!(why.contains("SHA-256"), "{why}");
+    }
+
+    #[test]
+    fn short_long_and_ended_files_fail() {
+        let mut c = BodyCheck::new(6, sha256_hex(b"abcdef"));
+        c.on_frame(data(b"abc"));
+        assert!(matches!(c.on_frame(RemoteFrame::Eof), Step::Fail(w) if w.contains("3 of its 6")));
+        let mut c = BodyCheck::new(2, sha256_hex(b"ab"));
+        assert!(matches!(c.on_frame(data(b"abc")), Step::Fail(w) if w.contains("more than")));
+        let mut c = BodyCheck::new(6, sha256_hex(b"abcdef"));
+        c.on_frame(data(b"abc"));
+        let end = RemoteFrame::End {
+            reason: "consent ended".into(),
+        };
+        assert_eq!(c.on_frame(end), Step::Fail("consent ended".into()));
+        let mut c = BodyCheck::new(6, sha256_hex(b"abcdef"));
+        assert!(
+            matches!(c.on_frame(RemoteFrame::Stored { size: 1 }), Step::Fail(w) if w.contains("out of turn"))
+        );
+    }
 }

@@ -1,14 +1,6 @@
-//! A file's download and upload through the console, each one remote
-//! session.
+//! A file's upload through the console.
 //!
-//! A download streams the machine's `Data` frames as the response body
-//! (never the whole file in memory) while computing its SHA-256, and
-//! keeps the last chunk back until `Eof` proves the whole file arrived
-//! with the hash the machine announced: a short file, a wrong hash or an
-//! `End` mid-way ends the body early, so the browser's download fails
-//! instead of saving a wrong file.
-//!
-//! An upload is spooled to a temporary file while it is hashed and
+//! The upload is spooled to a temporary file while it is hashed and
 //! counted (the machine needs the size and hash before any data, and the
 //! browser's request is not something to resume from), capped at
 //! [`MAX_UPLOAD_BYTES`]; only then is the `put` session opened and the
@@ -16,24 +8,21 @@
 
 use std::path::PathBuf;
 
-use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
 use deskhand_api_types::remote::OpenRemote;
 use deskhand_shared::remote::{CHUNK, RemoteFrame};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tracing::warn;
 
 use super::{
-    FilesQuery, FilesView, base_name, conflict, end_status, first_frame, join, listing_url, open,
-    out_of_turn, ticket_of,
+    FilesView, conflict, end_status, first_frame, join, listing_url, open, out_of_turn, ticket_of,
 };
 use crate::api::Shared;
 use crate::api::console::{ConsoleError, ConsoleUser, PageResult, back, page};
 use crate::api::error::ApiError;
-use crate::remote::local::{LocalReader, LocalWriter};
+use crate::remote::local::LocalReader;
 use crate::store::Role;
 
 /// The largest file the console uploads: the whole file is spooled on
@@ -43,184 +32,6 @@ pub(super) const MAX_UPLOAD_BYTES: u64 = 1 << 30;
 const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// The longest text field of the upload form.
 const MAX_FIELD_BYTES: usize = 4096;
-
-/// `GET /console/assets/{key}/files/download?path=...`: the file as an
-/// attachment, streamed from the machine.
-pub(super) async fn download(
-    State(s): State<Shared>,
-    user: ConsoleUser,
-    Path(key): Path<String>,
-    Query(q): Query<FilesQuery>,
-) -> PageResult {
-    let Some(path) = q.path.filter(|p| !p.is_empty()) else {
-        return Err(ApiError::bad_request("say which file to download: path=...").into());
-    };
-    let ticket = ticket_of(q.ticket.as_deref())?;
-    let ask = OpenRemote {
-        kind: "get".into(),
-        path: Some(path.clone()),
-        ticket,
-        ..Default::default()
-    };
-    let (mut reader, writer, info) = open(&s, &user, &key, ask).await?;
-    let (size, sha256) = match first_frame(&mut reader).await {
-        Ok(RemoteFrame::FileInfo {
-            size,
-            sha256,
-            offset: 0,
-        }) => (size, sha256),
-        Ok(RemoteFrame::FileInfo { offset, .. }) => {
-            writer.close().await;
-            return Err(conflict(format!(
-                "the machine sent the file from byte {offset}, not 0"
-            ))
-            .into());
-        }
-        Ok(other) => {
-            writer.close().await;
-            return Err(out_of_turn(&other).into());
-        }
-        Err(e) => {
-            writer.close().await;
-            return Err(e.into());
-        }
-    };
-    let disposition = HeaderValue::from_str(&content_disposition(base_name(&path)))
-        .map_err(ApiError::internal)?;
-    let state = Download {
-        reader,
-        writer: Some(writer),
-        ctx: ring::digest::Context::new(&ring::digest::SHA256),
-        have: 0,
-        size,
-        sha256,
-        held: None,
-        session: info.id,
-        path,
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(state, |mut d| async move {
-        d.next().await.map(|item| (item, d))
-    });
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    h.insert(header::CONTENT_DISPOSITION, disposition);
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(resp)
-}
-
-/// A download in progress: the session and what has passed so far.
-struct Download {
-    reader: LocalReader,
-    writer: Option<LocalWriter>,
-    ctx: ring::digest::Context,
-    have: u64,
-    size: u64,
-    sha256: String,
-    /// The last chunk, sent only once the next frame shows it is not the
-    /// end of a wrong file.
-    held: Option<Vec<u8>>,
-    session: i64,
-    path: String,
-    done: bool,
-}
-
-impl Download {
-    /// The body's next piece, `None` at its end, an error to cut it short.
-    async fn next(&mut self) -> Option<Result<Vec<u8>, std::io::Error>> {
-        if self.done {
-            return None;
-        }
-        loop {
-            let frame = match self.reader.recv().await {
-                Ok(Some(frame)) => frame,
-                Ok(None) => return self.fail("the session ended before the file did".into()),
-                Err(e) => return self.fail(e),
-            };
-            match frame {
-                RemoteFrame::Data(bytes) => {
-                    self.have += bytes.len() as u64;
-                    if self.have > self.size {
-                        let why =
-                            format!("the machine sent more than the file's {} bytes", self.size);
-                        return self.fail(why);
-                    }
-                    self.ctx.update(&bytes);
-                    if let Some(before) = self.held.replace(bytes) {
-                        return Some(Ok(before));
-                    }
-                }
-                RemoteFrame::Eof => {
-                    let got = hex::encode(self.ctx.clone().finish());
-                    if let Err(why) = check_whole(self.have, self.size, &got, &self.sha256) {
-                        return self.fail(why);
-                    }
-                    self.done = true;
-                    if let Some(w) = self.writer.take() {
-                        w.close().await;
-                    }
-                    return self.held.take().map(Ok);
-                }
-                RemoteFrame::End { reason } => return self.fail(reason),
-                other => return self.fail(out_of_turn(&other).message),
-            }
-        }
-    }
-
-    fn fail(&mut self, why: String) -> Option<Result<Vec<u8>, std::io::Error>> {
-        self.done = true;
-        warn!(session = self.session, path = %self.path, reason = %why, "a console download was cut short");
-        Some(Err(std::io::Error::other(why)))
-    }
-}
-
-/// Whether a download that reached `Eof` is the machine's whole file.
-pub(super) fn check_whole(have: u64, size: u64, got: &str, want: &str) -> Result<(), String> {
-    if have != size {
-        return Err(format!("the file ended at {have} of its {size} bytes"));
-    }
-    if !got.eq_ignore_ascii_case(want) {
-        return Err(format!(
-            "the copy's SHA-256 is {got}, the machine's file's {want}"
-        ));
-    }
-    Ok(())
-}
-
-/// `attachment; filename="..."; filename*=UTF-8''...`: an ASCII name
-/// every browser reads (anything else replaced by `_`) and the exact
-/// name, percent-encoded, for those that read RFC 5987.
-pub(super) fn content_disposition(name: &str) -> String {
-    let name = if name.is_empty() { "download" } else { name };
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut exact = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            exact.push(char::from(b));
-        } else {
-            exact.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
-}
 
 /// Refuses a name an upload cannot be stored under: it must name a file
 /// in the shown directory, not a path, so no separator and not `.` or
