@@ -2,10 +2,11 @@
 //! agents on loopback and a temporary directory on this machine. The
 //! listing shows a known file and directory; a 3 MB download arrives
 //! byte for byte as an attachment; a 2 MB upload lands on disk with the
-//! same hash and the listing says it was stored; a missing path shows
-//! the agent's sentence; an agent whose user has not allowed remote
-//! access shows its refusal; a viewer is refused; and every session is
-//! in the server's list of remote sessions with its kind.
+//! same hash and the listing says it was stored; a file over the limit
+//! is refused before it is read; a missing path shows the agent's
+//! sentence; an agent whose user has not allowed remote access shows its
+//! refusal; a viewer is refused; and every session is in the server's
+//! list of remote sessions with its kind.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -205,6 +206,22 @@ fn files_are_listed_downloaded_and_uploaded_and_refusals_shown() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(!tmp.path().join("escape.bin").exists());
+
+    // A file over the console's limit is refused before any of it is read.
+    let addr = server.api.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "POST /console/assets/{open}/files/upload HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n--x\r\n",
+        2u64 << 30
+    )
+    .expect("send");
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("deskhand files put"), "{reply}");
 
     // A path that does not exist: the agent's sentence, on the page.
     let missing = format!("{dir}/no-such-dir");
