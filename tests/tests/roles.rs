@@ -152,6 +152,7 @@ const CONSOLE: &[(&str, Need, &str, Fields)] = &[
     ("/console/tickets/{number}/unlink", Technician, "/console/tickets/1/unlink", &[("asset", "{asset}")]),
     ("/console/tickets/{number}/diag", Technician, "/console/tickets/1/diag", &[("check", "system-summary"), ("asset", "{asset}")]),
     ("/console/tickets/{number}/attachments", Technician, "/console/tickets/1/attachments", &[("internal", "1")]),
+    ("/console/assets/{key}/files/upload", Technician, "/console/assets/{asset}/files/upload", &[("dir", "/tmp"), ("name", "../not-a-name")]),
     ("/console/kb/new", Technician, "/console/kb/new", &[("title", "role test"), ("action", "save")]),
     ("/console/kb/{id}/edit", Technician, "/console/kb/1/edit", &[("title", "renamed"), ("visibility", "technicians"), ("action", "save")]),
     ("/console/kb/{id}/delete", Technician, "/console/kb/1/delete", &[]),
@@ -304,14 +305,27 @@ fn every_state_changing_api_route_checks_the_role() {
     assert!(ops.contains("newcomer") && !ops.contains("leaver"), "{ops}");
 }
 
+/// Every Rust source under `dir`, one after another.
+fn sources(dir: &std::path::Path, out: &mut String) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            *out += &std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
 /// The paths of the console router's routes that take a POST, read from
-/// its source: each `.route(` whose arguments hold `post(`.
+/// its source: each `.route(` whose arguments hold `post(`, in `mod.rs`
+/// or a module that merges routes of its own (`remote_files`).
 fn console_post_routes() -> BTreeSet<String> {
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../server/src/api/console/mod.rs"
-    );
-    let src = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/src/api/console");
+    let mut src = String::new();
+    sources(std::path::Path::new(dir), &mut src);
     let mut out = BTreeSet::new();
     for (i, _) in src.match_indices(".route(") {
         let args = &src[i + ".route(".len()..];
@@ -383,7 +397,7 @@ fn state(server: &Server, path: &str) -> Option<String> {
 fn posted(b: &mut Browser, path: &str, csrf: Option<&str>, fields: &[(&str, &str)]) -> Reply {
     let mut all: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
     all.extend_from_slice(fields);
-    if path.ends_with("/attachments") {
+    if path.ends_with("/attachments") || path.ends_with("/files/upload") {
         return b.post_multipart(path, &all, ("file", "roles.txt", b"a role test"));
     }
     b.post(path, &all)

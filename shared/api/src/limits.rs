@@ -23,6 +23,11 @@ pub const ATTACHMENT_BODY_LIMIT: usize = 12 * MIB;
 /// the attachments' base64 encoding.
 pub const EMAIL_BODY_LIMIT: usize = 32 * MIB;
 
+/// The largest body of a file upload through the console's file pages:
+/// a file of up to 1 GiB (spooled by the server before it goes to the
+/// machine) and room for the form around it.
+pub const CONSOLE_UPLOAD_BODY_LIMIT: usize = 1025 * MIB;
+
 /// The path of the e-mail gateway.
 pub const EMAIL_PATH: &str = "/api/v1/tickets/email";
 
@@ -78,6 +83,12 @@ pub fn body_limit(path: &str) -> Option<BodyLimit> {
             bytes: EMAIL_BODY_LIMIT,
             what: "e-mails",
             advice: "the message is refused; ask its sender for smaller attachments",
+        })
+    } else if path.starts_with("/console/assets/") && path.ends_with("/files/upload") {
+        Some(BodyLimit {
+            bytes: CONSOLE_UPLOAD_BODY_LIMIT,
+            what: "the console's file uploads",
+            advice: "copy a file over 1 GiB with `deskhand files put`",
         })
     } else if path == PORTAL_TICKET_PATH
         || ((path.starts_with("/api/v1/tickets/") || path.starts_with("/console/tickets/"))

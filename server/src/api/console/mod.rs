@@ -17,6 +17,8 @@
 //!   and its actions (comment, assign, escalate, status, link an asset,
 //!   attach a diagnostic); `ticket_files`: its attachments, downloaded
 //!   through the API's handler and uploaded by technicians.
+//! - `remote_files`: a machine's files (a directory's listing, a file's
+//!   download and an upload), each a remote session like the CLI's.
 //! - `kb` and `markdown`: the knowledge base's articles, a search, an
 //!   article's page (its Markdown rendered with everything escaped), and
 //!   the articles a ticket's page suggests; `kb_edit`: the new, edit
@@ -53,6 +55,7 @@ mod login;
 pub(in crate::api) mod markdown;
 mod operators;
 mod pages;
+mod remote_files;
 pub(in crate::api) use pages::enc;
 mod remote_sessions;
 mod remote_term;
@@ -237,6 +240,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/admin/operators/remote", post(operators::remote))
         .route("/console/admin/audit", get(admin::audit))
         .route("/console/static/{hash}/{name}", get(static_file))
+        .merge(remote_files::routes())
 }
 
 async fn static_file(Path((hash, name)): Path<(String, String)>) -> Response {
