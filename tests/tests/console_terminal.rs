@@ -6,7 +6,9 @@
 //! WebSocket) that runs `tty`, follows a window resize in `stty size`,
 //! takes Ctrl-C and ends with the shell's exit code; a socket without
 //! the session's CSRF token is refused; the session list shows the
-//! session and its page plays the recording back in xterm.js.
+//! session and its page plays the recording back in xterm.js. The
+//! machine's files page lists a folder, takes a file chosen in the
+//! browser and downloads it back the same.
 
 use std::process::Command;
 use std::time::Duration;
@@ -160,6 +162,46 @@ fn a_technician_uses_a_terminal_in_the_console_with_the_users_consent() {
     wait_text(&b, "exited with code 3");
     b.screenshot("3-exited").expect("shot");
 
+    // Files: the asset's page leads to a listing; a file chosen in the
+    // browser is uploaded into it and downloads back the same.
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).expect("files dir");
+    let source = dir.path().join("fix.conf");
+    std::fs::write(&source, "setting = 42\n").expect("source");
+    b.go(&format!("{}/console/assets/{id}", server.api))
+        .expect("asset");
+    wait_text(&b, "Remote access");
+    b.click(&format!("a[href='/console/assets/{id}/files']"))
+        .expect("files");
+    let text = wait_text(&b, "Files on");
+    assert!(text.contains("etc/"), "the root is listed: {text}");
+    let folder = files.to_str().expect("utf-8");
+    b.eval(&format!(
+        "document.querySelector('input[name=path]').value = {};",
+        Value::from(folder)
+    ))
+    .expect("path");
+    b.click("form[method=get] button").expect("go");
+    wait_text(&b, "Upload into");
+    b.type_into("input[type=file]", source.to_str().expect("utf-8"))
+        .expect("choose the file");
+    b.click("form[enctype='multipart/form-data'] button")
+        .expect("upload");
+    wait_text(&b, "Stored fix.conf");
+    assert_eq!(
+        std::fs::read_to_string(files.join("fix.conf")).expect("uploaded"),
+        "setting = 42\n"
+    );
+    b.screenshot("4-files").expect("shot");
+    let got = b
+        .eval(
+            "const a = document.querySelector('a[download]'); \
+             const x = new XMLHttpRequest(); x.open('GET', a.href, false); x.send(); \
+             return x.status + ' ' + x.responseText;",
+        )
+        .expect("download");
+    assert_eq!(got, "200 setting = 42\n", "the download is the file");
+
     // The session is listed, audited and its recording plays back.
     let sessions = server.json(&["sessions", "list"]);
     let s = sessions
@@ -188,7 +230,7 @@ fn a_technician_uses_a_terminal_in_the_console_with_the_users_consent() {
             "the recording shows {seen}: {played}"
         );
     }
-    b.screenshot("4-playback").expect("shot");
+    b.screenshot("5-playback").expect("shot");
     let overflow = b
         .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         .expect("measure");

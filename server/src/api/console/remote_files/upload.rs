@@ -76,6 +76,15 @@ pub(super) async fn upload(
     Path(key): Path<String>,
     m: Multipart,
 ) -> PageResult {
+    // An operator whose remote access was withdrawn is told before their
+    // file is read, not after.
+    if user.may(Role::Technician) && !s.store.remote_allowed(user.op.name.clone()).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "an admin withdrew remote access from you",
+        )
+        .into());
+    }
     let form = read_form(&user, m).await?;
     user.check(&form.csrf)?;
     user.authed().require(Role::Technician)?;
