@@ -252,6 +252,34 @@ pub struct FileEntry {
     pub mode: Option<u32>,
 }
 
+impl FileEntry {
+    /// `drwxr-xr-x`: the kind and permission bits as `ls -l` shows them;
+    /// the kind alone where there are no bits (Windows).
+    pub fn mode_text(&self) -> String {
+        mode_text(&self.kind, self.mode)
+    }
+}
+
+fn mode_text(kind: &str, mode: Option<u32>) -> String {
+    let first = match kind {
+        "dir" => 'd',
+        "link" => 'l',
+        "file" => '-',
+        _ => '?',
+    };
+    let Some(mode) = mode else {
+        return first.to_string();
+    };
+    let mut s = String::from(first);
+    for shift in [6u32, 3, 0] {
+        let bits = (mode >> shift) & 0o7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
 /// Whether a session may open: pure, `now` in Unix seconds.
 ///
 /// `Ok(ticket, until)` as [`RemoteReply::Accepted`] carries them, or the
@@ -346,6 +374,22 @@ mod bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_read_as_ls_prints_them() {
+        let entry = |kind: &str, mode| FileEntry {
+            name: "x".into(),
+            kind: kind.into(),
+            size: 0,
+            modified: None,
+            mode,
+        };
+        assert_eq!(entry("dir", Some(0o40755)).mode_text(), "drwxr-xr-x");
+        assert_eq!(entry("file", Some(0o100640)).mode_text(), "-rw-r-----");
+        assert_eq!(entry("link", Some(0o777)).mode_text(), "lrwxrwxrwx");
+        assert_eq!(entry("file", None).mode_text(), "-");
+        assert_eq!(entry("other", None).mode_text(), "?");
+    }
 
     fn policy(access: Access, consent: Option<Consent>) -> RemotePolicy {
         RemotePolicy {

@@ -73,6 +73,28 @@ impl Browser {
     }
 
     fn request_as(&mut self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        let (status, headers, body) = self.exchange(method, path, content_type, body);
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// GET `path` for a body that need not be text (a download): status,
+    /// headers (lower-case names) and the body's bytes.
+    pub fn get_bytes(&mut self, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        self.exchange("GET", path, "application/x-www-form-urlencoded", b"")
+    }
+
+    /// One request on a connection of its own; takes any cookie set.
+    fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut s = std::net::TcpStream::connect(&self.addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");
@@ -88,9 +110,13 @@ impl Browser {
         )
         .expect("send");
         s.write_all(body).expect("send the body");
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).expect("read");
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let at = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        let (head, body) = match at {
+            Some(at) => (String::from_utf8_lossy(&raw[..at]), raw[at + 4..].to_vec()),
+            None => (String::from_utf8_lossy(&raw), Vec::new()),
+        };
         let mut lines = head.lines();
         let status = lines
             .next()
@@ -111,11 +137,7 @@ impl Browser {
                 };
             }
         }
-        Reply {
-            status,
-            headers,
-            body: body.to_string(),
-        }
+        (status, headers, body)
     }
 
     /// GET `path`.

@@ -49,37 +49,6 @@ fn noise(len: usize, mut seed: u64) -> Vec<u8> {
     out
 }
 
-/// A raw GET with the browser's session: status, headers (lower-case
-/// names) and the body's bytes, which need not be text.
-fn get_bytes(api: &str, cookie: &str, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let addr = api.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let at = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header block");
-    let head = String::from_utf8_lossy(&raw[..at]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, raw[at + 4..].to_vec())
-}
-
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers
         .iter()
@@ -153,14 +122,10 @@ fn files_are_listed_downloaded_and_uploaded_and_refusals_shown() {
     // The download: every byte, as an attachment, hashed the same.
     let started = std::time::Instant::now();
     let big_path = format!("{dir}/big.bin");
-    let (status, headers, body) = get_bytes(
-        &server.api,
-        &cookie,
-        &format!(
-            "/console/assets/{open}/files/download?path={}",
-            enc(&big_path)
-        ),
-    );
+    let (status, headers, body) = b.get_bytes(&format!(
+        "/console/assets/{open}/files/download?path={}",
+        enc(&big_path)
+    ));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body.len(), big.len());
     assert_eq!(sha256_hex(&body), sha256_hex(&big));
@@ -235,14 +200,10 @@ fn files_are_listed_downloaded_and_uploaded_and_refusals_shown() {
         r.body
     );
 
-    let (status, _, body) = get_bytes(
-        &server.api,
-        &cookie,
-        &format!(
-            "/console/assets/{open}/files/download?path={}",
-            enc(&format!("{dir}/gone.bin"))
-        ),
-    );
+    let (status, _, body) = b.get_bytes(&format!(
+        "/console/assets/{open}/files/download?path={}",
+        enc(&format!("{dir}/gone.bin"))
+    ));
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("no such file"), "{body}");
@@ -263,14 +224,10 @@ fn files_are_listed_downloaded_and_uploaded_and_refusals_shown() {
     let r = v.get(&listing(&open, &dir));
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("needs the technician role"), "{}", r.body);
-    let (status, _, _) = get_bytes(
-        &server.api,
-        &v.cookie.clone().expect("a session"),
-        &format!(
-            "/console/assets/{open}/files/download?path={}",
-            enc(&big_path)
-        ),
-    );
+    let (status, _, _) = v.get_bytes(&format!(
+        "/console/assets/{open}/files/download?path={}",
+        enc(&big_path)
+    ));
     assert_eq!(status, 403);
 
     // Every session the agents were asked for is listed, with its kind.

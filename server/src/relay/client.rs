@@ -100,6 +100,17 @@ impl Relay {
         }
     }
 
+    /// The nodes the store knows, live or not.
+    async fn nodes(&self) -> Result<Vec<crate::store::NodeRow>, RelayError> {
+        self.store
+            .list_nodes(crate::unix_now())
+            .await
+            .map_err(|e| RelayError::Failed {
+                node: self.me.clone(),
+                error: format!("reading the nodes failed: {e}"),
+            })
+    }
+
     /// Where `agent_id`'s session is now.
     async fn locate(&self, agent_id: &str) -> Result<Route, RelayError> {
         let local = self.presence.connection(agent_id).is_some();
@@ -107,14 +118,7 @@ impl Relay {
         if local || holder.is_none() {
             return Ok(route(local, None, &[], &self.me));
         }
-        let nodes = self
-            .store
-            .list_nodes(crate::unix_now())
-            .await
-            .map_err(|e| RelayError::Failed {
-                node: self.me.clone(),
-                error: format!("reading the nodes failed: {e}"),
-            })?;
+        let nodes = self.nodes().await?;
         Ok(route(local, holder.as_deref(), &nodes, &self.me))
     }
 
@@ -309,14 +313,7 @@ impl Relay {
         session_id: i64,
         by: &str,
     ) -> Result<bool, RelayError> {
-        let nodes = self
-            .store
-            .list_nodes(crate::unix_now())
-            .await
-            .map_err(|e| RelayError::Failed {
-                node: self.me.clone(),
-                error: format!("reading the nodes failed: {e}"),
-            })?;
+        let nodes = self.nodes().await?;
         let Some(peer) = revoke_peers(&nodes, &self.me)
             .into_iter()
             .find(|p| p.name == node)

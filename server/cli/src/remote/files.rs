@@ -448,28 +448,6 @@ async fn ls(
     print(format, &entries, || listing_table(&entries))
 }
 
-/// `drwxr-xr-x`: the entry's kind and permission bits; the kind alone
-/// where there are no bits (Windows).
-pub(crate) fn mode_text(kind: &str, mode: Option<u32>) -> String {
-    let first = match kind {
-        "dir" => 'd',
-        "link" => 'l',
-        "file" => '-',
-        _ => '?',
-    };
-    let Some(mode) = mode else {
-        return first.to_string();
-    };
-    let mut s = String::from(first);
-    for shift in [6u32, 3, 0] {
-        let bits = (mode >> shift) & 0o7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    s
-}
-
 fn listing_table(entries: &[FileEntry]) -> Table {
     let mut t = Table::new(vec!["MODE", "SIZE", "MODIFIED", "NAME"]);
     for e in entries {
@@ -479,7 +457,7 @@ fn listing_table(entries: &[FileEntry]) -> Table {
             e.name.clone()
         };
         t.row(vec![
-            mode_text(&e.kind, e.mode),
+            e.mode_text(),
             e.size.to_string(),
             e.modified
                 .and_then(|m| i64::try_from(m).ok())
@@ -627,15 +605,6 @@ mod tests {
             .expect_err("refused");
         assert_eq!(e.to_string(), "PC-0042 is offline (HTTP 409)");
         script.await.expect("joins").expect("script");
-    }
-
-    #[test]
-    fn modes_read_like_ls() {
-        assert_eq!(mode_text("dir", Some(0o40755)), "drwxr-xr-x");
-        assert_eq!(mode_text("file", Some(0o100640)), "-rw-r-----");
-        assert_eq!(mode_text("link", Some(0o777)), "lrwxrwxrwx");
-        assert_eq!(mode_text("file", None), "-");
-        assert_eq!(mode_text("other", None), "?");
     }
 
     #[test]

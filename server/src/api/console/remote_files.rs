@@ -269,7 +269,7 @@ impl FilesView<'_> {
                     @for e in entries {
                         tr {
                             td { (self.name_cell(e)) }
-                            td { code { (mode_text(&e.kind, e.mode)) } }
+                            td { code { (e.mode_text()) } }
                             td { @if e.kind == "file" { (size_text(e.size)) } @else { "-" } }
                             td { (e.modified.map_or_else(|| "-".to_string(), utc_text)) }
                         }
@@ -317,28 +317,6 @@ impl FilesView<'_> {
             }
         }
     }
-}
-
-/// `drwxr-xr-x`: the entry's kind and permission bits; the kind alone
-/// where there are no bits (Windows). As `deskhand files ls` prints it.
-pub(super) fn mode_text(kind: &str, mode: Option<u32>) -> String {
-    let first = match kind {
-        "dir" => 'd',
-        "link" => 'l',
-        "file" => '-',
-        _ => '?',
-    };
-    let Some(mode) = mode else {
-        return first.to_string();
-    };
-    let mut s = String::from(first);
-    for shift in [6u32, 3, 0] {
-        let bits = (mode >> shift) & 0o7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    s
 }
 
 /// `512 B`, `12 KiB`, `3.4 MiB`, `1.2 GiB`.

@@ -3,7 +3,7 @@ use axum::http::StatusCode;
 use super::download::{check_whole, content_disposition};
 use super::paths::{base_name, default_root, join, parent};
 use super::upload::check_name;
-use super::{end_status, mode_text, size_text, utc_text};
+use super::{end_status, size_text, utc_text};
 
 #[test]
 fn parents_of_unix_paths_stop_at_the_root() {
@@ -86,15 +86,6 @@ fn a_download_is_whole_only_with_its_size_and_hash() {
     assert!(short.contains("2 of its 3"), "{short}");
     let wrong = check_whole(3, 3, "abc", "abd").expect_err("hash");
     assert!(wrong.contains("SHA-256"), "{wrong}");
-}
-
-#[test]
-fn modes_read_as_ls_prints_them() {
-    assert_eq!(mode_text("dir", Some(0o755)), "drwxr-xr-x");
-    assert_eq!(mode_text("file", Some(0o640)), "-rw-r-----");
-    assert_eq!(mode_text("link", Some(0o777)), "lrwxrwxrwx");
-    assert_eq!(mode_text("file", None), "-");
-    assert_eq!(mode_text("other", None), "?");
 }
 
 #[test]
