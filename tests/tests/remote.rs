@@ -451,6 +451,48 @@ fn withdrawing_an_operators_remote_access_ends_their_session_at_once() {
 }
 
 #[test]
+fn as_user_runs_as_the_logged_in_user_or_says_there_is_none() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = site(tmp.path(), OPEN);
+    let who = Command::new("who").output().expect("who");
+    let users: Vec<String> = String::from_utf8_lossy(&who.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|u| u != "root")
+        .collect();
+    let mut shell = Command::new(bin("deskhand"))
+        .args(["shell", &site.id, "--as-user"])
+        .env("DESKHAND_SERVER", &site.server.api)
+        .env("DESKHAND_TOKEN", &site.server.admin_token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("deskhand shell --as-user");
+    let mut stdin = shell.stdin.take().expect("stdin");
+    let _ = stdin.write_all(b"id -un; exit\n");
+    drop(stdin);
+    let out = wait_with_output(shell, WAIT);
+    if users.is_empty() {
+        // Nobody is logged in on this machine (a CI runner): refused,
+        // with the reason.
+        assert!(!out.status.success());
+        assert!(
+            text(&out).contains("no user is logged in"),
+            "{}",
+            text(&out)
+        );
+    } else {
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            users.iter().any(|u| said.contains(u.as_str())),
+            "the shell runs as one of {users:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
 fn a_viewer_is_refused_and_every_session_is_audited() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let site = site(tmp.path(), OPEN);
