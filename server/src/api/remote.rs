@@ -438,7 +438,7 @@ pub(super) async fn recording(
     let row = s.store.remote_session(id).await?;
     let Some(cast) = s.store.remote_recording(id).await? else {
         return Err(ApiError::not_found(if row.ended_at.is_none() {
-            format!("session {id} is still open; its recording is stored when it ends")
+            format!("session {id} is still open; its recording is kept every 30 s, and none is yet")
         } else if row.kind == "terminal" {
             format!("session {id}'s recording is gone (older than recording_retention_days)")
         } else {

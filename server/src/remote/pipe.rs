@@ -27,6 +27,24 @@ use crate::store::{RemoteEnd, Store};
 
 /// How long the side still there gets to take the last frame.
 const FAREWELL: Duration = Duration::from_secs(2);
+/// How often a live terminal's recording is kept so far, so a server
+/// that stops without ending the session loses at most this much of it.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+
+/// Keeps a live recording's bytes so far (the store, in [`run`]).
+pub type Checkpoint = Box<
+    dyn Fn(Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A terminal's recording and where its checkpoints go.
+pub struct Recorder {
+    /// The recording.
+    pub recording: Recording,
+    /// Called every [`CHECKPOINT_EVERY`] when it grew.
+    pub checkpoint: Option<Checkpoint>,
+}
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,7 +343,7 @@ impl<R, W> Side<R, W> {
 pub async fn relay<OR, OW, AR, AW>(
     op: &mut Side<OR, OW>,
     agent: &mut Side<AR, AW>,
-    recording: Option<Recording>,
+    recorder: Option<Recorder>,
     ends: Ends<'_>,
 ) -> Outcome
 where
@@ -334,6 +352,10 @@ where
     AR: AsyncRead + Unpin + Send,
     AW: AsyncWrite + Unpin + Send,
 {
+    let (recording, checkpoint) = match recorder {
+        Some(r) => (Some(r.recording), r.checkpoint),
+        None => (None, None),
+    };
     let tally = Mutex::new(Tally {
         up: 0,
         down: 0,
@@ -348,12 +370,33 @@ where
             None => std::future::pending().await,
         }
     };
+    let checkpoints = async {
+        match checkpoint {
+            Some(save) => {
+                let mut saved = 0;
+                loop {
+                    tokio::time::sleep(CHECKPOINT_EVERY).await;
+                    let grown = lock(&tally)
+                        .recording
+                        .as_ref()
+                        .filter(|r| r.len() > saved)
+                        .map(Recording::snapshot);
+                    if let Some(bytes) = grown {
+                        saved = bytes.len();
+                        save(bytes).await;
+                    }
+                }
+            }
+            None => std::future::pending::<Ending>().await,
+        }
+    };
     let ending = tokio::select! {
         e = upstream(&mut op.read, &mut op.decoder, &mut agent.write, &tally) => e,
         e = downstream(&mut agent.read, &mut agent.decoder, &mut op.write, &tally) => e,
         by = kill => Ending::Killed(by.unwrap_or_else(|_| "the server".into())),
         () = gone => Ending::AgentGone,
         () = consent => Ending::ConsentEnded,
+        e = checkpoints => e,
     };
     if let Some(reason) = ending.tell_operator() {
         let end = RemoteFrame::End { reason };
@@ -396,17 +439,20 @@ pub async fn run<OR, OW>(
         until,
     } = agent;
     let (registered, kill) = remote.register(info.id, &info.agent_id, &info.operator);
-    let recording = match info.kind {
-        RemoteKind::Terminal { cols, rows, .. } => Some(Recording::new(
-            cols,
-            rows,
-            info.started_at,
-            &format!(
-                "{} by {}, session {}",
-                info.hostname, info.operator, info.id
+    let recorder = match info.kind {
+        RemoteKind::Terminal { cols, rows, .. } => Some(Recorder {
+            recording: Recording::new(
+                cols,
+                rows,
+                info.started_at,
+                &format!(
+                    "{} by {}, session {}",
+                    info.hostname, info.operator, info.id
+                ),
+                remote.settings.recording_max_bytes,
             ),
-            remote.settings.recording_max_bytes,
-        )),
+            checkpoint: Some(checkpoint_to(store.clone(), info.id)),
+        }),
         _ => None,
     };
     let now = crate::unix_now();
@@ -424,7 +470,7 @@ pub async fn run<OR, OW>(
         write: send,
         decoder,
     };
-    let out = relay(&mut op, &mut agent, recording, ends).await;
+    let out = relay(&mut op, &mut agent, recorder, ends).await;
     drop(registered);
     // The agent stops the session's work when its stream ends either way.
     let _ = agent.write.finish();
@@ -454,6 +500,21 @@ pub async fn run<OR, OW>(
     if let Err(e) = store.end_remote_session(info.id, end, ended).await {
         warn!(session = info.id, error = %e, "the remote session's end was not stored");
     }
+}
+
+/// Checkpoints of session `id`'s recording, into `store`.
+fn checkpoint_to(store: Store, id: i64) -> Checkpoint {
+    Box::new(move |bytes| {
+        let store = store.clone();
+        Box::pin(async move {
+            if let Err(e) = store
+                .checkpoint_remote_recording(id, bytes, crate::unix_now())
+                .await
+            {
+                warn!(session = id, error = %e, "a live recording's checkpoint was not stored");
+            }
+        })
+    })
 }
 
 /// How a session the machine finished without a shell's exit ended: a

@@ -105,6 +105,21 @@ impl Recording {
         self.buf
     }
 
+    /// Its bytes so far (a checkpoint of a live session's recording).
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.buf.clone()
+    }
+
+    /// How many bytes it holds.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether it holds nothing (it always holds its header).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     fn line(&mut self, secs: f64, code: &str, text: &str) {
         if self.cut || text.is_empty() {
             return;

@@ -274,7 +274,8 @@ impl Store {
             if let Some(cast) = &end.recording {
                 let bytes = i64::try_from(cast.len()).unwrap_or(i64::MAX);
                 tx.execute(
-                    "INSERT INTO remote_recordings (session_id, data, bytes) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO remote_recordings (session_id, data, bytes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (session_id) DO UPDATE SET data = excluded.data, bytes = excluded.bytes",
                     params![id, cast, bytes],
                 )?;
             }
@@ -386,6 +387,28 @@ impl Store {
                     (SELECT id FROM remote_sessions WHERE ended_at IS NOT NULL AND ended_at < ?1)",
                 [before],
             )?)
+        })
+        .await
+    }
+
+    /// Keeps a live session's recording so far, so a server that stops
+    /// without ending it loses at most the last checkpoint's interval.
+    pub async fn checkpoint_remote_recording(
+        &self,
+        id: i64,
+        cast: Vec<u8>,
+        now: i64,
+    ) -> Result<()> {
+        let bytes = i64::try_from(cast.len()).unwrap_or(i64::MAX);
+        self.write_at(now, move |tx| {
+            tx.execute(
+                "INSERT INTO remote_recordings (session_id, data, bytes)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS
+                   (SELECT 1 FROM remote_sessions WHERE id = ?1 AND ended_at IS NULL)
+                 ON CONFLICT (session_id) DO UPDATE SET data = excluded.data, bytes = excluded.bytes",
+                params![id, cast, bytes],
+            )?;
+            Ok(())
         })
         .await
     }

@@ -79,10 +79,14 @@ fn rig(recording: Option<Recording>, until: Option<Duration>) -> Rig {
             gone: Box::pin(std::future::pending()),
             until,
         };
+        let recorder = recording.map(|recording| Recorder {
+            recording,
+            checkpoint: None,
+        });
         relay(
             &mut Side::new(or, ow),
             &mut Side::new(ar, aw),
-            recording,
+            recorder,
             ends,
         )
         .await
@@ -290,4 +294,67 @@ async fn the_agents_connection_closing_ends_the_session_and_tells_the_operator()
         }]
     );
     assert_eq!(outcome(run).await.ending, Ending::AgentGone);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_recording_is_checkpointed_when_it_grew() {
+    let (op_client, op_server) = tokio::io::duplex(1024);
+    let (agent_client, agent_server) = tokio::io::duplex(1024);
+    let (_kill, kill) = tokio::sync::oneshot::channel();
+    let (saved_tx, mut saved) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let checkpoint: Checkpoint = Box::new(move |bytes| {
+        let tx = saved_tx.clone();
+        Box::pin(async move {
+            let _ = tx.send(bytes);
+        })
+    });
+    let run = tokio::spawn(async move {
+        let (ar, aw) = tokio::io::split(agent_server);
+        let (or, ow) = tokio::io::split(op_server);
+        let ends = Ends {
+            kill,
+            gone: Box::pin(std::future::pending()),
+            until: None,
+        };
+        let recorder = Recorder {
+            recording: Recording::new(80, 24, 0, "t", 1 << 20),
+            checkpoint: Some(checkpoint),
+        };
+        relay(
+            &mut Side::new(or, ow),
+            &mut Side::new(ar, aw),
+            Some(recorder),
+            ends,
+        )
+        .await
+    });
+    let mut agent = Peer::new(agent_client);
+    let mut operator = Peer::new(op_client);
+    agent.send(RemoteFrame::Data(b"first\r\n".to_vec())).await;
+    assert_eq!(
+        operator.next().await,
+        Some(RemoteFrame::Data(b"first\r\n".to_vec()))
+    );
+    let first = tokio::time::timeout(Duration::from_secs(40), saved.recv())
+        .await
+        .expect("a checkpoint within 40 s")
+        .expect("bytes");
+    assert!(String::from_utf8_lossy(&first).contains("first"));
+    // Nothing new: no checkpoint; then more output: a longer one.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(40), saved.recv())
+            .await
+            .is_err(),
+        "an unchanged recording is not written again"
+    );
+    agent.send(RemoteFrame::Data(b"second\r\n".to_vec())).await;
+    assert!(operator.next().await.is_some());
+    let second = tokio::time::timeout(Duration::from_secs(40), saved.recv())
+        .await
+        .expect("a second checkpoint")
+        .expect("bytes");
+    assert!(second.len() > first.len());
+    assert!(String::from_utf8_lossy(&second).contains("second"));
+    drop(operator);
+    assert_eq!(outcome(run).await.ending, Ending::OperatorLeft);
 }

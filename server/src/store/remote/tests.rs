@@ -193,6 +193,10 @@ async fn an_admin_withdraws_remote_access_and_policies_are_kept() {
         .await
         .expect("withdraw");
     assert!(!s.remote_allowed("alice".into()).await.expect("withdrawn"));
+    assert_eq!(
+        s.remote_withdrawn().await.expect("withdrawn list"),
+        vec!["alice".to_string()]
+    );
     let nobody = s
         .set_remote_allowed("nobody".into(), true, "admin".into(), 5)
         .await;
@@ -243,4 +247,43 @@ async fn an_admin_withdraws_remote_access_and_policies_are_kept() {
     assert_eq!(second.consent_until, None);
     assert!(second.tunnel_ports.is_empty());
     assert_eq!(second.updated_at, 20);
+}
+
+#[tokio::test]
+async fn a_live_recording_is_checkpointed_and_its_end_replaces_it() {
+    let (_d, s) = store().await;
+    let id = s
+        .open_remote_session(session(None), 10)
+        .await
+        .expect("open");
+    s.checkpoint_remote_recording(id, b"so far\n".to_vec(), 40)
+        .await
+        .expect("checkpoint");
+    assert!(s.remote_session(id).await.expect("row").recorded);
+    assert_eq!(
+        s.remote_recording(id).await.expect("rec").as_deref(),
+        Some(&b"so far\n"[..])
+    );
+    s.checkpoint_remote_recording(id, b"so far\nmore\n".to_vec(), 70)
+        .await
+        .expect("again");
+    let end = RemoteEnd {
+        reason: "the shell exited with code 0".into(),
+        recording: Some(b"whole\n".to_vec()),
+        ..RemoteEnd::default()
+    };
+    assert!(s.end_remote_session(id, end, 90).await.expect("end"));
+    assert_eq!(
+        s.remote_recording(id).await.expect("rec").as_deref(),
+        Some(&b"whole\n"[..]),
+        "the end's recording replaces the checkpoint"
+    );
+    // An ended session's recording is not overwritten by a late one.
+    s.checkpoint_remote_recording(id, b"late\n".to_vec(), 95)
+        .await
+        .expect("late checkpoint");
+    assert_eq!(
+        s.remote_recording(id).await.expect("rec").as_deref(),
+        Some(&b"whole\n"[..])
+    );
 }
