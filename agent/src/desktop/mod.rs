@@ -15,7 +15,11 @@
 //! Security is RFB's None on purpose: the session carrying these bytes is
 //! already authenticated and consented to by the agent's link.
 
+pub mod encode;
 pub mod frame;
 pub mod rfb;
+pub mod server;
+mod zrle;
 
 pub use frame::{Frame, Rect};
+pub use server::{Event, Server};
