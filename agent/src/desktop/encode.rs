@@ -186,8 +186,9 @@ impl Encoder {
         self.desktop_size
     }
 
-    /// Appends `r` of `frame`: its header, then its body.
+    /// Appends `r` of `frame` (clipped to it): its header, then its body.
     pub fn rect(&mut self, out: &mut Vec<u8>, frame: &Frame, r: Rect) -> Result<(), EncodeError> {
+        let r = r.intersect(frame.bounds());
         match self.body {
             Body::Raw => {
                 header(out, r, ENC_RAW);

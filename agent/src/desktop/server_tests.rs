@@ -284,3 +284,71 @@ fn bandwidth_1080p_idle_and_scrolling() {
         );
     }
 }
+
+/// Random client messages (valid and not, any pixel format, any request
+/// rectangle) between random frames, including resizes: the server
+/// either answers or ends with an error, never panics.
+#[test]
+fn random_clients_never_panic() {
+    use crate::desktop::rfb::tests::Rng;
+    let mut rng = Rng(0x5eed);
+    for _ in 0..300 {
+        let mut s = connected((64, 48), &[]);
+        let mut frame = Frame::test_pattern(64, 48);
+        for _ in 0..20 {
+            let mut msg = match rng.below(5) {
+                0 => {
+                    // SetPixelFormat with random fields, true colour.
+                    let mut m = vec![0, 0, 0, 0];
+                    m.extend((0..16).map(|_| rng.next() as u8));
+                    m[4] = [8, 16, 32][rng.below(3)];
+                    m[7] = 1;
+                    m
+                }
+                1 => {
+                    let all = [
+                        ENC_RAW,
+                        ENC_COPY_RECT,
+                        ENC_ZLIB,
+                        ENC_ZRLE,
+                        ENC_DESKTOP_SIZE,
+                        7,
+                        -239,
+                    ];
+                    let n = rng.below(5);
+                    let mut m = vec![2, 0, 0, n as u8];
+                    (0..n).for_each(|_| {
+                        m.extend_from_slice(&all[rng.below(all.len())].to_be_bytes())
+                    });
+                    m
+                }
+                2 => {
+                    let mut m = vec![3, rng.below(2) as u8];
+                    m.extend((0..8).map(|_| {
+                        if rng.below(3) == 0 {
+                            rng.next() as u8
+                        } else {
+                            rng.below(40) as u8
+                        }
+                    }));
+                    m
+                }
+                3 => (0..rng.below(12)).map(|_| rng.next() as u8).collect(),
+                _ => vec![5, 0, 0, 1, 0, 2],
+            };
+            if rng.below(4) == 0 {
+                let (w, h) = (1 + rng.below(90) as u16, 1 + rng.below(70) as u16);
+                frame = Frame::test_pattern(w, h);
+            } else if rng.below(2) == 0 {
+                let n = frame.pixels.len();
+                frame.pixels[rng.below(n)] = rng.next() as u32;
+            }
+            let split = rng.below(msg.len() + 1);
+            let rest = msg.split_off(split);
+            if s.on_bytes(&msg).is_err() || s.on_bytes(&rest).is_err() {
+                break;
+            }
+            let _ = s.on_frame(&frame).expect("encoding never fails");
+        }
+    }
+}
