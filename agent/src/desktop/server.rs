@@ -204,13 +204,20 @@ impl Server {
         } else {
             vec![area]
         };
-        if req.incremental
-            && self.encoder.copy_rect()
-            && let Some((dst, src_y)) = self.scroll(&mut view, frame, &rects)
-        {
-            self.encoder.copy(&mut body, dst, dst.x, src_y);
-            count += 1;
-            rects = frame::damage_in(&view, frame, area);
+        if req.incremental && self.encoder.copy_rect() && rects.len() <= MAX_RECTS {
+            // Each changed region on its own: a scrolling window beside a
+            // ticking clock is still a scroll.
+            let mut scrolled = false;
+            for r in &rects {
+                if let Some((dst, src_y)) = scroll(&mut view, frame, *r) {
+                    self.encoder.copy(&mut body, dst, dst.x, src_y);
+                    count += 1;
+                    scrolled = true;
+                }
+            }
+            if scrolled {
+                rects = frame::damage_in(&view, frame, area);
+            }
         }
         if rects.len() > MAX_RECTS {
             rects = vec![rects.iter().fold(Rect::default(), |a, r| a.union(*r))];
@@ -230,33 +237,24 @@ impl Server {
         out.append(&mut body);
         Ok(Some(out))
     }
+}
 
-    /// A vertical scroll inside the changed region: applies it to `view`
-    /// (as the client will apply the CopyRect) and returns the CopyRect's
-    /// destination and source row.
-    fn scroll(&self, view: &mut Frame, frame: &Frame, rects: &[Rect]) -> Option<(Rect, u16)> {
-        let bbox = rects.iter().fold(Rect::default(), |a, r| a.union(*r));
-        if bbox.area() < SCROLL_MIN_AREA {
-            return None;
-        }
-        let dy = frame::scroll(view, frame, bbox)?;
-        let shift = u16::try_from(dy.unsigned_abs())
-            .ok()
-            .filter(|s| *s < bbox.h)?;
-        let (dst, src_y) = if dy > 0 {
-            (
-                Rect::new(bbox.x, bbox.y + shift, bbox.w, bbox.h - shift),
-                bbox.y,
-            )
-        } else {
-            (
-                Rect::new(bbox.x, bbox.y, bbox.w, bbox.h - shift),
-                bbox.y + shift,
-            )
-        };
-        view.shift_rows(bbox, dy);
-        Some((dst, src_y))
+/// A vertical scroll inside the changed region `r`: applies it to `view`
+/// (as the client will apply the CopyRect) and returns the CopyRect's
+/// destination and source row.
+fn scroll(view: &mut Frame, frame: &Frame, r: Rect) -> Option<(Rect, u16)> {
+    if r.area() < SCROLL_MIN_AREA {
+        return None;
     }
+    let dy = frame::scroll(view, frame, r)?;
+    let shift = u16::try_from(dy.unsigned_abs()).ok().filter(|s| *s < r.h)?;
+    let (dst, src_y) = if dy > 0 {
+        (Rect::new(r.x, r.y + shift, r.w, r.h - shift), r.y)
+    } else {
+        (Rect::new(r.x, r.y, r.w, r.h - shift), r.y + shift)
+    };
+    view.shift_rows(r, dy);
+    Some((dst, src_y))
 }
 
 #[cfg(test)]

@@ -235,7 +235,8 @@ fn a_resize_is_followed_when_the_client_can() {
 
 /// Bytes on the wire for a 1080p screen: idle for a second at 30 frames
 /// a second, then a window scrolling 10 lines of text (16 rows each),
-/// one line per frame. Printed for the benchmark (`--nocapture`).
+/// one line per frame, while a clock in a corner ticks. Printed for the
+/// benchmark (`--nocapture`; the times mean something in `--release`).
 #[test]
 fn bandwidth_1080p_idle_and_scrolling() {
     let size = (1920, 1080);
@@ -252,14 +253,26 @@ fn bandwidth_1080p_idle_and_scrolling() {
         let first = s.on_frame(&f).expect("no error").expect("an update");
         v.apply(&first);
         let mut idle = 0;
+        let started = std::time::Instant::now();
         for _ in 0..30 {
             request(&mut s, true, size);
             idle += s.on_frame(&f).expect("no error").map_or(0, |u| u.len());
         }
         assert_eq!(idle, 0);
+        let idle_frame = started.elapsed() / 30;
         let window = Rect::new(300, 150, 1200, 800);
         let mut scrolled = 0;
-        for _ in 0..10 {
+        let started = std::time::Instant::now();
+        for tick in 0..10u32 {
+            for y in 1050..1062 {
+                for x in 1850..1900 {
+                    f.pixels[y * 1920 + x] = if (x as u32 + tick) % 7 < 3 {
+                        0
+                    } else {
+                        0x00_ff_ff_ff
+                    };
+                }
+            }
             f.shift_rows(window, -16);
             // The newly exposed line at the window's bottom.
             for y in window.y + window.h - 16..window.y + window.h {
@@ -278,8 +291,10 @@ fn bandwidth_1080p_idle_and_scrolling() {
             scrolled += u.len();
         }
         assert_eq!(v.screen, f);
+        let scroll_frame = started.elapsed() / 10;
         println!(
-            "bandwidth {label}: first frame {} B, idle second {idle} B, 10-line scroll {scrolled} B",
+            "bandwidth {label}: first frame {} B, idle second {idle} B ({idle_frame:?} a frame), \
+             10-line scroll {scrolled} B ({scroll_frame:?} a frame)",
             first.len()
         );
     }
