@@ -8,9 +8,10 @@
 //! challenge would add nothing but a weak password. Versions 3.3 and 3.7
 //! are accepted too (their handshakes differ only in the security step).
 //!
-//! Invariant: the decoder never panics and never buffers more than one
-//! message (bounded by [`MAX_CUT_TEXT`]); bad input is a [`ProtocolError`],
-//! after which it yields nothing more.
+//! Invariant: the decoder never panics; it holds only bytes pushed and
+//! not yet decoded, and waits for no message longer than [`MAX_CUT_TEXT`]
+//! (clipboard text; SetEncodings is at most 256 KiB); bad input is a
+//! [`ProtocolError`], after which it yields nothing more.
 
 use thiserror::Error;
 
@@ -124,6 +125,10 @@ enum Stage {
 #[derive(Debug)]
 pub struct ClientDecoder {
     buf: Vec<u8>,
+    /// Where the undecoded bytes start: consumed bytes are dropped once
+    /// per [`ClientDecoder::push`], not once per message (a read full of
+    /// pointer events must not cost a copy of the rest for each).
+    start: usize,
     stage: Stage,
 }
 
@@ -131,6 +136,7 @@ impl Default for ClientDecoder {
     fn default() -> Self {
         ClientDecoder {
             buf: Vec::new(),
+            start: 0,
             stage: Stage::Version,
         }
     }
@@ -145,6 +151,8 @@ impl ClientDecoder {
     /// Appends bytes read from the client.
     pub fn push(&mut self, bytes: &[u8]) {
         if self.stage != Stage::Failed {
+            self.buf.drain(..self.start.min(self.buf.len()));
+            self.start = 0;
             self.buf.extend_from_slice(bytes);
         }
     }
@@ -154,7 +162,7 @@ impl ClientDecoder {
     pub fn next_message(&mut self) -> Result<Option<ClientMessage>, ProtocolError> {
         match self.decode() {
             Ok(Some((msg, used))) => {
-                self.buf.drain(..used);
+                self.start += used;
                 self.stage = match (&msg, self.stage) {
                     (ClientMessage::Version(Version::V3_3), _) => Stage::ClientInit,
                     (ClientMessage::Version(_), _) => Stage::Security,
@@ -167,6 +175,7 @@ impl ClientDecoder {
             Err(e) => {
                 self.stage = Stage::Failed;
                 self.buf = Vec::new();
+                self.start = 0;
                 Err(e)
             }
         }
@@ -174,7 +183,7 @@ impl ClientDecoder {
 
     /// The message at the start of the buffer and its length.
     fn decode(&self) -> Result<Option<(ClientMessage, usize)>, ProtocolError> {
-        let b = &self.buf[..];
+        let b = self.buf.get(self.start..).unwrap_or_default();
         match self.stage {
             Stage::Failed => Err(ProtocolError::Failed),
             Stage::Version => {
