@@ -2,7 +2,8 @@
 //! (`pip install vncdotool`): a synthetic screen served over TCP on
 //! loopback must come back pixel for pixel in its screenshot, through
 //! Raw and through ZRLE, and its key and mouse commands must arrive as
-//! input events.
+//! input events. zlib, which vncdotool lacks, is read by a bare client
+//! on Python's own zlib.
 //!
 //! Skips with a note when `vncdo` is missing, unless `CI` is set (CI
 //! installs it, so it never skips there silently).
@@ -160,6 +161,43 @@ fn assert_same(what: &str, (w, h, got): (u32, u32, Vec<u32>), want: &Frame) {
     }
 }
 
+/// A bare RFB 3.8 client in Python asking for zlib (6), which vncdotool
+/// does not decode: two full updates through one stream, inflated by
+/// Python's zlib (C zlib, not the crate that deflated them). Prints the
+/// screen as the server's own pixels, B G R X.
+const ZLIB_CLIENT: &str = r#"
+import socket, struct, sys, zlib
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+def rd(n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit('the server closed the connection')
+        b += c
+    return b
+rd(12); s.sendall(b'RFB 003.008\n')
+rd(rd(1)[0]); s.sendall(b'\x01')
+assert rd(4) == b'\0\0\0\0'
+s.sendall(b'\x01')
+w, h = struct.unpack('>HH', rd(4)); rd(16); rd(struct.unpack('>I', rd(4))[0])
+s.sendall(struct.pack('>BBHi', 2, 0, 1, 6))
+z = zlib.decompressobj()
+fb = bytearray(w * h * 4)
+for _ in range(2):
+    s.sendall(struct.pack('>BBHHHH', 3, 0, 0, 0, w, h))
+    _, _, n = struct.unpack('>BBH', rd(4))
+    for _ in range(n):
+        x, y, rw, rh, enc = struct.unpack('>HHHHi', rd(12))
+        assert enc == 6, enc
+        data = z.decompress(rd(struct.unpack('>I', rd(4))[0]))
+        assert len(data) == rw * rh * 4, len(data)
+        for row in range(rh):
+            o = ((y + row) * w + x) * 4
+            fb[o:o + rw * 4] = data[row * rw * 4:(row + 1) * rw * 4]
+sys.stdout.buffer.write(bytes(fb))
+"#;
+
 #[test]
 fn vncdotool_sees_the_screen_and_sends_input() {
     let Some(python) = vncdo_python() else {
@@ -230,6 +268,13 @@ fn vncdotool_sees_the_screen_and_sends_input() {
         zrle_sent < raw_size / 10,
         "zrle: {zrle_sent} bytes is not compressed"
     );
+
+    let bgrx = run(&python, &["-c", ZLIB_CLIENT, &port.to_string()]);
+    let zlib: Vec<u32> = bgrx
+        .chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], 0]))
+        .collect();
+    assert_same("zlib updates", (320, 240, zlib), &frame);
 
     run("vncdo", &["-s", &target, "key", "a"]);
     run("vncdo", &["-s", &target, "move", "10", "10", "click", "1"]);
