@@ -27,8 +27,17 @@ impl Inflater {
 }
 
 /// Decodes the ZRLE tiles of a `w` x `h` rectangle in 32-bit,
-/// little-endian, three-byte-cpixel form back to values.
+/// little-endian, three-byte-cpixel form back to pixel values.
 pub(crate) fn unzrle(data: &[u8], w: usize, h: usize) -> Vec<u32> {
+    unzrle_cpixels(data, w, h, 3)
+        .into_iter()
+        .map(|v| v.swap_bytes() >> 8)
+        .collect()
+}
+
+/// Decodes ZRLE tiles whose compressed pixels take `cp_len` bytes; each
+/// pixel comes back as its bytes read as a big-endian number.
+fn unzrle_cpixels(data: &[u8], w: usize, h: usize, cp_len: usize) -> Vec<u32> {
     let mut px = vec![0u32; w * h];
     let mut i = 0;
     let mut byte = || {
@@ -38,7 +47,8 @@ pub(crate) fn unzrle(data: &[u8], w: usize, h: usize) -> Vec<u32> {
     for ty in (0..h).step_by(64) {
         for tx in (0..w).step_by(64) {
             let (tw, th) = (64.min(w - tx), 64.min(h - ty));
-            let cp = |b: &mut dyn FnMut() -> u8| u32::from_le_bytes([b(), b(), b(), 0]);
+            let cp =
+                |b: &mut dyn FnMut() -> u8| (0..cp_len).fold(0u32, |v, _| v << 8 | u32::from(b()));
             let mut tile = Vec::with_capacity(tw * th);
             let sub = byte();
             let run = |b: &mut dyn FnMut() -> u8| {
@@ -257,4 +267,83 @@ fn copy_rect_and_desktop_size_wire_forms() {
     desktop_size(&mut out, 800, 600);
     assert_eq!(out, [0, 0, 0, 0, 3, 32, 2, 88, 255, 255, 255, 33]);
     assert_eq!(update_header(258), [0, 0, 1, 2]);
+}
+
+#[test]
+fn zrle_compressed_pixels_follow_the_format() {
+    // (format, which bytes of a full pixel a compressed one keeps)
+    let high = PixelFormat {
+        depth: 24,
+        red_shift: 24,
+        green_shift: 16,
+        blue_shift: 8,
+        ..PixelFormat::RGB888
+    };
+    let bgr16 = PixelFormat {
+        bits_per_pixel: 16,
+        depth: 16,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
+        ..PixelFormat::RGB888
+    };
+    let cases = [
+        (PixelFormat::RGB888, 0..3),
+        (
+            PixelFormat {
+                big_endian: true,
+                ..PixelFormat::RGB888
+            },
+            1..4,
+        ),
+        (high, 1..4),
+        (
+            PixelFormat {
+                big_endian: true,
+                ..high
+            },
+            0..3,
+        ),
+        (
+            PixelFormat {
+                depth: 32,
+                ..PixelFormat::RGB888
+            },
+            0..4,
+        ),
+        (bgr16, 0..2),
+        (
+            PixelFormat {
+                big_endian: true,
+                ..bgr16
+            },
+            0..2,
+        ),
+    ];
+    let f = Frame::test_pattern(100, 70);
+    for (pf, keep) in cases {
+        let mut e = Encoder::new();
+        e.set_encodings(&[16]);
+        e.set_pixel_format(pf);
+        let mut out = Vec::new();
+        e.rect(&mut out, &f, f.bounds()).expect("no error");
+        let tiles = Inflater::new().inflate(&out[16..]);
+        let got = unzrle_cpixels(&tiles, 100, 70, keep.len());
+        let writer = PixelWriter::new(pf);
+        let want: Vec<u32> = f
+            .pixels
+            .iter()
+            .map(|&p| {
+                let mut full = Vec::new();
+                writer.put(&mut full, p);
+                full[keep.clone()]
+                    .iter()
+                    .fold(0u32, |v, b| v << 8 | u32::from(*b))
+            })
+            .collect();
+        assert_eq!(got, want, "{pf:?}");
+    }
 }
