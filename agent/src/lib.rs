@@ -32,6 +32,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod desktop;
 pub mod diag;
 pub mod facts;
 pub mod help;

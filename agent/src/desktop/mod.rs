@@ -1,0 +1,25 @@
+//! Remote desktop's protocol core (issue 44): RFB (RFC 6143, the VNC
+//! protocol), so any VNC viewer, and noVNC in the console, can show and
+//! drive the user's screen through the agent's remote session.
+//!
+//! - [`frame`]: a captured screen and what changed between two of them
+//!   (damaged tiles, vertical scrolls).
+//! - [`rfb`]: the handshake and a sans-I/O decoder of client messages.
+//! - [`encode`]: pixel formats and the Raw, CopyRect, zlib and ZRLE
+//!   encodings.
+//! - [`server`]: one connection's state machine: bytes and frames in,
+//!   bytes to send and input to inject out.
+//!
+//! Architecture invariant: nothing here captures, injects or touches a
+//! socket; a capture source and a byte stream plug into [`server::Server`].
+//! Security is RFB's None on purpose: the session carrying these bytes is
+//! already authenticated and consented to by the agent's link.
+
+pub mod encode;
+pub mod frame;
+pub mod rfb;
+pub mod server;
+mod zrle;
+
+pub use frame::{Frame, Rect};
+pub use server::{Event, Server};
