@@ -22,6 +22,8 @@
 //!   goes over.
 //! - [`jobs`]: the job ledger and outbox (pure), and the executor that
 //!   verifies, fetches, runs and checks a job.
+//! - [`desktop`]: remote desktop's RFB (VNC) protocol core, pure; not
+//!   yet wired to a screen or the session.
 //! - `fuzzing` (feature `fuzzing`, for `agent/fuzz` only): the inventory
 //!   parsers on arbitrary bytes, each checked against what it promises.
 //!
