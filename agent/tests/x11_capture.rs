@@ -160,7 +160,7 @@ fn capture_matches_the_servers_own_screenshot() {
     };
     let conn = xvfb.connect();
     let root = conn.setup().roots[0].root;
-    // A window of known colours over the root's default weave.
+    // A window of known colours over the root (black in today's Xvfb).
     let win = conn.generate_id().expect("an id");
     let aux = CreateWindowAux::new()
         .background_pixel(0x12_3456)
@@ -316,6 +316,7 @@ fn injected_keys_and_pointer_reach_the_windows() {
         _ => None,
     });
     assert!(keysym_at(code).contains(&0x20ac), "keycode {code} types €");
+    let euro_code = code;
 
     let to = |x, y, buttons| Event::Pointer { x, y, buttons };
     screen.inject(&to(100, 50, 0)).expect("move");
@@ -346,4 +347,13 @@ fn injected_keys_and_pointer_reach_the_windows() {
         _ => None,
     });
     assert_eq!(button, 5);
+
+    // Ending the session unbinds the spare key, leaving the user's
+    // keyboard as it was.
+    drop(screen);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while keysym_at(euro_code).iter().any(|&s| s != 0) {
+        assert!(Instant::now() < deadline, "€ still bound after 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -47,6 +47,9 @@ pub struct X11Screen {
     /// Keycodes pressed and not yet released, let go when the session
     /// ends so a viewer that vanishes mid-key leaves no key stuck.
     held: Vec<u8>,
+    /// Spare keycodes this connection bound to a keysym, unbound again
+    /// when the session ends so the user's keyboard is left as it was.
+    bound: Vec<u8>,
 }
 
 impl X11Screen {
@@ -123,6 +126,7 @@ impl X11Screen {
             xtest,
             buttons: 0,
             held: Vec::new(),
+            bound: Vec::new(),
         };
         screen.load_keymap(max_keycode)?;
         Ok(screen)
@@ -173,6 +177,7 @@ impl X11Screen {
                     self.conn
                         .change_keyboard_mapping(1, code, self.keysyms_per_keycode.max(1), &syms)
                         .map_err(lost)?;
+                    self.bound.push(code);
                     debug!(keysym, code, "keysym bound to a spare keycode");
                     code
                 }
@@ -276,12 +281,10 @@ impl X11Screen {
 }
 
 impl Drop for X11Screen {
-    /// Lets go of what the viewer still holds: a session cut mid-drag
-    /// must not leave the user's mouse button or a key pressed.
+    /// Lets go of what the viewer still holds, since a session cut
+    /// mid-drag must not leave the user's mouse button or a key pressed,
+    /// and unbinds the spare keycodes it bound.
     fn drop(&mut self) {
-        if !self.xtest || (self.held.is_empty() && self.buttons == 0) {
-            return;
-        }
         for code in std::mem::take(&mut self.held) {
             let _ = self.fake(xproto::KEY_RELEASE_EVENT, code, 0, 0);
         }
@@ -289,6 +292,11 @@ impl Drop for X11Screen {
             if self.buttons & (1 << bit) != 0 {
                 let _ = self.fake(xproto::BUTTON_RELEASE_EVENT, bit + 1, 0, 0);
             }
+        }
+        let per = self.keysyms_per_keycode.max(1);
+        for code in std::mem::take(&mut self.bound) {
+            let none = vec![x11rb::NO_SYMBOL; usize::from(per)];
+            let _ = self.conn.change_keyboard_mapping(1, code, per, &none);
         }
         let _ = self.conn.flush();
     }
