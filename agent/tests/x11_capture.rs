@@ -320,12 +320,24 @@ fn injected_keys_and_pointer_reach_the_windows() {
 
     let to = |x, y, buttons| Event::Pointer { x, y, buttons };
     screen.inject(&to(100, 50, 0)).expect("move");
-    let at = conn
-        .query_pointer(root)
-        .expect("ask")
-        .reply()
-        .expect("pointer");
-    assert_eq!((at.root_x, at.root_y), (100, 50));
+    // The move travels on the screen's connection: ask until it landed.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let at = conn
+            .query_pointer(root)
+            .expect("ask")
+            .reply()
+            .expect("pointer");
+        if (at.root_x, at.root_y) == (100, 50) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pointer at {:?}",
+            (at.root_x, at.root_y)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     screen.inject(&to(60, 70, 1)).expect("press");
     screen.inject(&to(60, 70, 0)).expect("release");

@@ -298,7 +298,11 @@ impl Drop for X11Screen {
             let none = vec![x11rb::NO_SYMBOL; usize::from(per)];
             let _ = self.conn.change_keyboard_mapping(1, code, per, &none);
         }
-        let _ = self.conn.flush();
+        // A round trip, not just a flush: a server may drop the requests
+        // still queued from a client whose socket already closed.
+        if let Ok(cookie) = self.conn.get_input_focus() {
+            let _ = cookie.reply();
+        }
     }
 }
 
