@@ -236,6 +236,37 @@ fn capture_matches_the_servers_own_screenshot() {
     assert_eq!(pixels.len(), frame.pixels.len());
 }
 
+#[test]
+fn a_16_bit_screen_converts_to_full_intensity() {
+    let Some(xvfb) = Xvfb::start("320x240x16") else {
+        return;
+    };
+    let conn = xvfb.connect();
+    let root = conn.setup().roots[0].root;
+    let gc = conn.generate_id().expect("an id");
+    conn.create_gc(gc, root, &CreateGCAux::new()).expect("gc");
+    // RGB565 pixel values: red, green, blue, white, mid grey.
+    let colours = [0xf800, 0x07e0, 0x001f, 0xffff, 0x8410];
+    for (i, colour) in colours.iter().enumerate() {
+        conn.change_gc(gc, &ChangeGCAux::new().foreground(*colour))
+            .expect("colour");
+        let r = Rectangle {
+            x: i as i16 * 20,
+            y: 0,
+            width: 20,
+            height: 20,
+        };
+        conn.poly_fill_rectangle(root, gc, &[r]).expect("fill");
+    }
+    conn.get_input_focus().expect("sync").reply().expect("sync");
+    let frame = X11Screen::open(Some(&xvfb.display()))
+        .expect("opens")
+        .capture()
+        .expect("captures");
+    let got: Vec<u32> = (0..5).map(|i| frame.pixel(i * 20 + 5, 5)).collect();
+    assert_eq!(got, [0xff_0000, 0x00_ff00, 0x00_00ff, 0xff_ffff, 0x84_8284]);
+}
+
 /// The next event of the wanted kind within 5 s.
 fn wait_for<T>(conn: &RustConnection, mut pick: impl FnMut(XEvent) -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -12,6 +12,8 @@
 //!
 //! Wayland has no protocol for this short of the desktop portal, so a
 //! Wayland-only session is refused with a sentence, not an error code.
+//! A Wayland session running XWayland sets `DISPLAY` too; there the root
+//! shows only X11 windows, which is not detected yet.
 
 mod keymap;
 mod pixels;
@@ -31,8 +33,8 @@ pub use pixels::PixelLayout;
 
 use super::{Event, Frame};
 
-/// A connection to one X display's first-chosen screen, capturing it and
-/// injecting input into it.
+/// A connection to the screen an X display name chooses (`:0` is
+/// screen 0), capturing it and injecting input into it.
 pub struct X11Screen {
     conn: RustConnection,
     root: Window,
