@@ -9,9 +9,12 @@
 //!   encodings.
 //! - [`server`]: one connection's state machine: bytes and frames in,
 //!   bytes to send and input to inject out.
+//! - `x11` (Linux): the X11 screen as a capture source and input sink
+//!   for the server, over the X protocol in pure Rust.
 //!
-//! Architecture invariant: nothing here captures, injects or touches a
-//! socket; a capture source and a byte stream plug into [`server::Server`].
+//! Architecture invariant: outside the capture sources (`x11`), nothing
+//! here captures, injects or touches a socket; a capture source and a
+//! byte stream plug into [`server::Server`].
 //! Security is RFB's None on purpose: the session carrying these bytes is
 //! already authenticated and consented to by the agent's link.
 
@@ -19,6 +22,8 @@ pub mod encode;
 pub mod frame;
 pub mod rfb;
 pub mod server;
+#[cfg(target_os = "linux")]
+pub mod x11;
 mod zrle;
 
 pub use frame::{Frame, Rect};
