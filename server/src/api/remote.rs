@@ -503,12 +503,13 @@ pub(super) async fn kill_session(
     Ok(Json(session_view(&s, s.store.remote_session(id).await?)))
 }
 
-/// Allows or withdraws an operator's remote access.
+/// Allows or withdraws an operator's remote access; withdrawing ends
+/// their live sessions on this node at once.
 #[utoipa::path(
     put,
     path = "/api/v1/operators/{name}/remote",
     tag = "operators",
-    summary = "allow or withdraw an operator's remote access (admin); withdrawing ends their live sessions on this node",
+    summary = "allow or withdraw an operator's remote access (admin), which ends their live sessions",
     params(("name" = String, Path, description = "operator name")),
     request_body = RemoteAllowed,
     responses(
