@@ -119,17 +119,7 @@ fn be32(b: &[u8]) -> u32 {
 #[test]
 fn pixels_convert_to_any_true_colour_format() {
     let px = 0x00_ff_80_00; // orange
-    let bgr16 = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
-        big_endian: false,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
-    };
+    let bgr16 = PixelFormat::RGB565;
     let mut out = Vec::new();
     PixelWriter::new(bgr16).put(&mut out, px);
     assert_eq!(out, ((31u16 << 11) | (32 << 5)).to_le_bytes());
@@ -279,17 +269,7 @@ fn zrle_compressed_pixels_follow_the_format() {
         blue_shift: 8,
         ..PixelFormat::RGB888
     };
-    let bgr16 = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
-        ..PixelFormat::RGB888
-    };
+    let bgr16 = PixelFormat::RGB565;
     let cases = [
         (PixelFormat::RGB888, 0..3),
         (

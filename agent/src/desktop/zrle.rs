@@ -112,6 +112,21 @@ fn length_bytes(len: usize) -> usize {
     (len - 1) / 255 + 1
 }
 
+/// A tile in a form without a palette: plain RLE (128) when `rle` (it
+/// is smaller), else raw pixels (0).
+fn plain(out: &mut Out<'_>, px: &[u32], runs: Vec<(u32, usize)>, rle: bool) {
+    if rle {
+        out.buf.push(128);
+        for (v, n) in runs {
+            out.cpixel(v);
+            out.run_length(n);
+        }
+    } else {
+        out.buf.push(0);
+        px.iter().for_each(|&v| out.cpixel(v));
+    }
+}
+
 /// One tile, `px` row-major with `width` pixels a row.
 fn tile(out: &mut Out<'_>, px: &[u32], width: usize) {
     let cp = out.cpixel_len();
@@ -133,16 +148,7 @@ fn tile(out: &mut Out<'_>, px: &[u32], width: usize) {
     let raw = px.len() * cp;
     let plain_rle: usize = runs.iter().map(|&(_, n)| cp + length_bytes(n)).sum();
     if palette.len() > 16 {
-        if plain_rle < raw {
-            out.buf.push(128);
-            for (v, n) in runs {
-                out.cpixel(v);
-                out.run_length(n);
-            }
-        } else {
-            out.buf.push(0);
-            px.iter().for_each(|&v| out.cpixel(v));
-        }
+        plain(out, px, runs, plain_rle < raw);
         return;
     }
     let bits = match palette.len() {
@@ -160,16 +166,7 @@ fn tile(out: &mut Out<'_>, px: &[u32], width: usize) {
     let index = |v: u32| palette.iter().position(|&p| p == v).unwrap_or(0) as u8;
     if packed.min(palette_rle) >= raw.min(plain_rle) {
         // Rare (a palette costs more than the pixels): plain forms.
-        if plain_rle < raw {
-            out.buf.push(128);
-            for (v, n) in runs {
-                out.cpixel(v);
-                out.run_length(n);
-            }
-        } else {
-            out.buf.push(0);
-            px.iter().for_each(|&v| out.cpixel(v));
-        }
+        plain(out, px, runs, plain_rle < raw);
     } else if packed <= palette_rle {
         out.buf.push(palette.len() as u8);
         palette.iter().for_each(|&v| out.cpixel(v));

@@ -41,6 +41,21 @@ impl PixelFormat {
         blue_shift: 0,
     };
 
+    /// 16 bpp, 5-6-5, little-endian: the common low-bandwidth format, in
+    /// tests of the conversions.
+    #[cfg(test)]
+    pub const RGB565: PixelFormat = PixelFormat {
+        bits_per_pixel: 16,
+        depth: 16,
+        big_endian: false,
+        red_max: 31,
+        green_max: 63,
+        blue_max: 31,
+        red_shift: 11,
+        green_shift: 5,
+        blue_shift: 0,
+    };
+
     /// The 16 bytes of the wire form (true colour).
     pub fn to_bytes(&self) -> [u8; 16] {
         let mut b = [0u8; 16];

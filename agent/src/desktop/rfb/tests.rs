@@ -32,15 +32,8 @@ fn session_bytes() -> (Vec<u8>, Vec<ClientMessage>) {
     b.push(1); // shared
     b.extend_from_slice(&[0, 0, 0, 0]);
     let pf = PixelFormat {
-        bits_per_pixel: 16,
-        depth: 16,
         big_endian: true,
-        red_max: 31,
-        green_max: 63,
-        blue_max: 31,
-        red_shift: 11,
-        green_shift: 5,
-        blue_shift: 0,
+        ..PixelFormat::RGB565
     };
     b.extend_from_slice(&pf.to_bytes());
     b.extend_from_slice(&[2, 0, 0, 3]);
