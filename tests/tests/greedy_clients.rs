@@ -289,7 +289,9 @@ async fn trickle(conn: &quinn::Connection, first: Option<Vec<u8>>, len: u32) -> 
     let sending = async {
         for byte in std::iter::repeat_n(0u8, len as usize) {
             if tx.write_all(&[byte]).await.is_err() {
-                break;
+                // Cut off: the connection's close (the other branch)
+                // says why; finishing here would race it.
+                std::future::pending::<()>().await;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
