@@ -22,6 +22,10 @@
 //!   `Stored`.
 //! - `FileList`: the agent sends one `Listing`.
 //! - `Tunnel`: `Data` both ways; `Eof` is a half-close.
+//! - `Desktop`: `Data` both ways carries RFB (RFC 6143, the VNC
+//!   protocol) between the operator's viewer and the agent's per-user
+//!   helper, which accepted only after the user clicked Allow on its
+//!   prompt; the agent sends `End` when the user ends it.
 //! - Either side may send `End` with a reason (consent expired, the
 //!   session was killed, an error) and stop.
 
@@ -124,6 +128,13 @@ pub enum RemoteKind {
         /// The port.
         port: u16,
     },
+    /// The logged-in user's screen, over RFB, once they allow it on a
+    /// prompt: seen only, or also driven with the operator's keyboard and
+    /// pointer.
+    Desktop {
+        /// Keyboard and pointer too, not only the picture.
+        control: bool,
+    },
 }
 
 impl RemoteKind {
@@ -136,6 +147,7 @@ impl RemoteKind {
             RemoteKind::FilePut { .. } => "put",
             RemoteKind::FileList { .. } => "ls",
             RemoteKind::Tunnel { .. } => "tunnel",
+            RemoteKind::Desktop { .. } => "desktop",
         }
     }
 
@@ -149,6 +161,9 @@ impl RemoteKind {
             | RemoteKind::FilePut { path, .. }
             | RemoteKind::FileList { path } => path.clone(),
             RemoteKind::Tunnel { port } => port.to_string(),
+            RemoteKind::Desktop { control } => {
+                if *control { "control" } else { "view" }.to_string()
+            }
         }
     }
 }
@@ -283,7 +298,10 @@ fn mode_text(kind: &str, mode: Option<u32>) -> String {
 /// Whether a session may open: pure, `now` in Unix seconds.
 ///
 /// `Ok(ticket, until)` as [`RemoteReply::Accepted`] carries them, or the
-/// sentence the operator reads.
+/// sentence the operator reads. A desktop is admitted here under
+/// `ticket` and `on` without an open consent: the user's click on the
+/// helper's prompt is its consent, asked for every session, and the
+/// session lasts until either side ends it.
 pub fn decide(
     policy: &RemotePolicy,
     request: &RemoteRequest,
@@ -304,6 +322,10 @@ pub fn decide(
                 .into(),
         ),
         Access::On => Ok((request.ticket, None)),
+        Access::Ticket if matches!(request.kind, RemoteKind::Desktop { .. }) => {
+            let given = policy.consent.filter(|c| c.until > now).and_then(|c| c.ticket);
+            Ok((request.ticket.or(given), None))
+        }
         Access::Ticket => {
             let Some(consent) = policy.consent.filter(|c| c.until > now) else {
                 return Err("the user has not allowed remote access: ask them to run `deskhand-agent help --allow-remote 30m` (or `deskhand-agent allow-remote 30m` for an open ticket)".into());
@@ -457,6 +479,28 @@ mod tests {
         let ssh = ask(RemoteKind::Tunnel { port: 22 }, None);
         let e = decide(&policy(Access::On, None), &ssh, 0).expect_err("refused");
         assert!(e.contains("5900, 3389") && e.contains("port 22"), "{e}");
+    }
+
+    #[test]
+    fn a_desktop_waits_for_the_prompt_not_for_a_consent_but_off_still_refuses() {
+        let view = ask(RemoteKind::Desktop { control: false }, Some(4));
+        assert_eq!(
+            decide(&policy(Access::Ticket, None), &view, 100),
+            Ok((Some(4), None))
+        );
+        let open = Some(Consent {
+            until: 200,
+            ticket: Some(9),
+        });
+        let unnamed = ask(RemoteKind::Desktop { control: true }, None);
+        assert_eq!(
+            decide(&policy(Access::Ticket, open), &unnamed, 100),
+            Ok((Some(9), None))
+        );
+        let e = decide(&policy(Access::Off, open), &view, 100).expect_err("refused");
+        assert!(e.contains("off"), "{e}");
+        assert_eq!(view.kind.word(), "desktop");
+        assert_eq!(unnamed.kind.detail(), "control");
     }
 
     #[test]

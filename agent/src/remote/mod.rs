@@ -332,6 +332,9 @@ pub async fn serve<R, W>(
             }
             Err(message) => Err(message),
         },
+        RemoteKind::Desktop { .. } => {
+            Err("this agent cannot show the user's screen yet".to_string())
+        }
     };
     match outcome {
         Ok(Ok(how)) => info!(session, %operator, %what, %how, "remote session ended"),

@@ -226,9 +226,10 @@ pub fn parse_kind(q: &OpenRemote) -> Result<RemoteKind, String> {
             Some(port) => Ok(RemoteKind::Tunnel { port }),
             None => Err("`tunnel` needs a port (port=...)".into()),
         },
-        "" => Err("say what to open: kind=terminal, get, put, ls or tunnel".into()),
+        "desktop" => Ok(RemoteKind::Desktop { control: q.control }),
+        "" => Err("say what to open: kind=terminal, get, put, ls, tunnel or desktop".into()),
         other => Err(format!(
-            "unknown kind `{other}`: use terminal, get, put, ls or tunnel"
+            "unknown kind `{other}`: use terminal, get, put, ls, tunnel or desktop"
         )),
     }
 }
@@ -253,6 +254,7 @@ pub fn summary(kind: &str, id: i64, operator: &str, secs: i64, bytes: i64, reaso
         "put" => "Remote file upload",
         "ls" => "Remote directory listing",
         "tunnel" => "Remote tunnel",
+        "desktop" => "Remote desktop session",
         _ => "Remote session",
     };
     format!(

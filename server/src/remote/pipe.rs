@@ -526,6 +526,7 @@ pub fn finished(kind: &RemoteKind) -> &'static str {
         RemoteKind::FilePut { .. } => "the file was stored",
         RemoteKind::FileList { .. } => "the listing was sent",
         RemoteKind::Tunnel { .. } => "the machine closed the tunnel",
+        RemoteKind::Desktop { .. } => "the user's screen session ended",
     }
 }
 

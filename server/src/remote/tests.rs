@@ -70,6 +70,10 @@ fn a_query_becomes_a_kind_or_a_sentence_saying_what_is_missing() {
     let mut t = q("tunnel");
     t.port = Some(5900);
     assert_eq!(parse_kind(&t), Ok(RemoteKind::Tunnel { port: 5900 }));
+    let mut d = q("desktop");
+    assert_eq!(parse_kind(&d), Ok(RemoteKind::Desktop { control: false }));
+    d.control = true;
+    assert_eq!(parse_kind(&d), Ok(RemoteKind::Desktop { control: true }));
     assert!(
         parse_kind(&q("vnc"))
             .expect_err("refused")

@@ -28,7 +28,7 @@ pub const UNTIL_HEADER: &str = "x-deskhand-until";
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct OpenRemote {
-    /// `terminal`, `get`, `put`, `ls` or `tunnel`.
+    /// `terminal`, `get`, `put`, `ls`, `tunnel` or `desktop`.
     pub kind: String,
     /// The ticket the session is for; it appears in its timeline.
     pub ticket: Option<i64>,
@@ -49,6 +49,9 @@ pub struct OpenRemote {
     pub sha256: Option<String>,
     /// tunnel: the port on the machine.
     pub port: Option<u16>,
+    /// desktop: keyboard and pointer too, not only the picture.
+    #[serde(default)]
+    pub control: bool,
 }
 
 /// One remote session, live or ended.

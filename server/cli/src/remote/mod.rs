@@ -180,6 +180,7 @@ pub(crate) fn open_query(kind: &RemoteKind, ticket: Option<i64>) -> OpenRemote {
         }
         RemoteKind::FileList { path } => q.path = Some(path.clone()),
         RemoteKind::Tunnel { port } => q.port = Some(*port),
+        RemoteKind::Desktop { control } => q.control = *control,
     }
     q
 }
