@@ -86,6 +86,7 @@ pub fn ask(
     ui.conn.flush().map_err(lost)?;
 
     let draw = || -> Result<(), String> {
+        win.outline(layout.window, ink)?;
         win.text(&layout.text, ink, background)?;
         win.button(layout.allow, ALLOW, ink, face)?;
         win.button(layout.deny, DENY, ink, face)

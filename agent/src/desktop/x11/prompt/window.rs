@@ -108,6 +108,23 @@ impl Win<'_> {
         Ok(())
     }
 
+    /// Draws a line in `ink` around the inside of the window's edge,
+    /// which sets it apart from whatever is behind it.
+    pub(super) fn outline(&self, size: Rect, ink: u32) -> Result<(), String> {
+        let conn = &self.ui.conn;
+        conn.change_gc(self.gc, &ChangeGCAux::new().foreground(ink))
+            .map_err(lost)?;
+        let edge = Rectangle {
+            x: 0,
+            y: 0,
+            width: size.width.saturating_sub(1),
+            height: size.height.saturating_sub(1),
+        };
+        conn.poly_rectangle(self.id, self.gc, &[edge])
+            .map_err(lost)?;
+        Ok(())
+    }
+
     /// Draws a button: a `face` rectangle with an `ink` border and its
     /// label centred in `ink`.
     pub(super) fn button(
