@@ -8,12 +8,13 @@
 //! linked. Only pointer clicks answer: the windows ask for no key
 //! events, so an Enter typed elsewhere can never allow a session. A
 //! click is a press and a release of the first button on the same
-//! button. The geometry is in [`layout`], pure and tested.
+//! button. The geometry comes from pure functions ([`prompt_layout`],
+//! [`banner_layout`]), public so a test can click the buttons.
 
 mod layout;
 mod window;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection;
@@ -65,12 +66,16 @@ const FONTS: [&str; 2] = ["fixed", "6x13"];
 /// (`_NET_WM_STATE_ABOVE`), with the buttons "Allow" and "Deny"; blocks
 /// until a button is clicked (`Some(true)` or `Some(false)`), the window
 /// manager closes the window (`Some(false)`), or `cancel` is set (None;
-/// looked at every 20 ms). The window is gone when this returns.
+/// looked at every 20 ms). Keystrokes never answer it. The window is
+/// gone when this returns.
 pub fn ask(
     display: Option<&str>,
     text: &PromptText,
     cancel: &AtomicBool,
 ) -> Result<Option<bool>, String> {
+    if cancel.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
     let ui = Ui::open(display)?;
     let layout = prompt_layout(
         ui.screen_w,
