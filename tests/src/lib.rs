@@ -31,6 +31,8 @@ pub mod storm;
 pub mod tcp_cut;
 pub mod webdriver;
 pub mod wine;
+#[cfg(unix)]
+pub mod xvfb;
 
 pub use deb::{PurgeOnDrop, build_deb, dpkg, dpkg_installed};
 
