@@ -53,6 +53,12 @@ where
                         break why;
                     }
                 }
+                // The viewer closed its connection: there is no half of
+                // a screen session to keep.
+                Some(RemoteFrame::Eof) => {
+                    guard.set_reason("IT closed the viewer");
+                    break "the operator's viewer closed".into();
+                }
                 Some(RemoteFrame::End { reason }) => {
                     guard.set_reason(&format!("IT ended the session: {reason}"));
                     break format!("the operator ended it: {reason}");
