@@ -50,10 +50,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
-use deskhand_shared::frame::{FrameDecoder, encode_frame};
+use anyhow::{Result, anyhow};
+use deskhand_shared::frame::encode_frame;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -318,25 +318,6 @@ where
     s.write_all(&encode_frame(msg)?).await?;
     s.flush().await?;
     Ok(())
-}
-
-async fn read_frame<S, T>(s: &mut S) -> Result<T>
-where
-    S: AsyncRead + Unpin,
-    T: serde::de::DeserializeOwned,
-{
-    let mut decoder = FrameDecoder::new(MAX_FRAME);
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(msg) = decoder.next_message()? {
-            return Ok(msg);
-        }
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            bail!("the other side closed the connection");
-        }
-        decoder.push(&buf[..n])?;
-    }
 }
 
 /// The answer the `help` command turns into its result.

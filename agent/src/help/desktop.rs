@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::info;
 
 use super::{HelpAsk, HelpReply, exchange, write_frame};
-use crate::desktop::broker::{Broker, DesktopAsk, HelperCall};
+use crate::desktop::broker::{Broker, DesktopAsk};
 
 fn reply(result: std::result::Result<String, String>) -> HelpReply {
     let (note, error) = match result {
@@ -135,7 +135,7 @@ impl HelperLink {
     }
 
     /// The next call; `None` when the agent closed the link.
-    pub async fn next(&mut self) -> Result<Option<HelperCall>> {
+    pub async fn next(&mut self) -> Result<Option<crate::desktop::broker::HelperCall>> {
         use tokio::io::AsyncReadExt;
         let mut buf = [0u8; 4096];
         loop {

@@ -4,12 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use deskhand_shared::frame::FrameDecoder;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{UnixListener, UnixStream};
 use tracing::info;
 
 use super::admission::ACCEPT_BACKOFF;
 use super::{
-    ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, Reception, read_frame, user_name, write_frame,
+    ANSWER_TIMEOUT, HelpAsk, HelpDesk, HelpReply, MAX_FRAME, Reception, user_name, write_frame,
 };
 
 /// What to do when accepts keep failing here.
@@ -137,5 +139,25 @@ pub(super) async fn exchange(path: &Path, ask: HelpAsk) -> Result<HelpReply> {
         )),
         (Ok(()), Err(e)) => Err(e),
         (Ok(()), Ok(Err(e))) => Err(e.context("reading the agent's answer")),
+    }
+}
+
+/// One frame from the agent.
+async fn read_frame<S, T>(s: &mut S) -> Result<T>
+where
+    S: AsyncRead + Unpin,
+    T: serde::de::DeserializeOwned,
+{
+    let mut decoder = FrameDecoder::new(MAX_FRAME);
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(msg) = decoder.next_message()? {
+            return Ok(msg);
+        }
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the other side closed the connection");
+        }
+        decoder.push(&buf[..n])?;
     }
 }
