@@ -5,12 +5,14 @@
 //! ```text
 //! cargo run --release -p deskhand-agent --example rfb_x11 -- serve 5901 [:1]
 //! cargo run --release -p deskhand-agent --example rfb_x11 -- bench idle|scroll SECONDS [:1]
+//! cargo run --release -p deskhand-agent --example rfb_x11 -- scroll SECONDS [:1]
 //! ```
 //!
 //! `bench` measures updates per second and bytes on the wire with an
 //! in-process viewer that asks for the next update as soon as one
 //! arrives (what viewers do): `idle` leaves the screen alone, `scroll`
 //! opens a window that scrolls a line of text-like blocks every 50 ms.
+//! `scroll` only opens that window (bench/desktop.sh's load).
 
 #[cfg(target_os = "linux")]
 fn main() -> Result<(), String> {
@@ -41,12 +43,16 @@ mod linux {
         let arg = |i: usize| args.get(i).map(String::as_str);
         match (arg(0), arg(1)) {
             (Some("serve"), Some(port)) => serve(port, arg(2)),
+            (Some("scroll"), Some(secs)) => {
+                let secs = secs.parse().map_err(|_| format!("{secs} is not seconds"))?;
+                scroll_window(arg(2), secs)
+            }
             (Some("bench"), Some(mode @ ("idle" | "scroll"))) => {
                 let secs = arg(2).and_then(|s| s.parse().ok()).unwrap_or(10);
                 bench(mode == "scroll", secs, arg(3))
             }
             _ => Err(
-                "usage: rfb_x11 serve PORT [DISPLAY] | bench idle|scroll SECONDS [DISPLAY]"
+                "usage: rfb_x11 serve PORT [DISPLAY] | bench idle|scroll SECONDS [DISPLAY] | scroll SECONDS [DISPLAY]"
                     .to_owned(),
             ),
         }
