@@ -423,10 +423,9 @@ where
         let (desk, throttle) = (self.desk.clone(), self.throttle.clone());
         tokio::spawn(async move {
             let account = slot.account.clone();
-            if let Err(e) = handle(stream, account.clone(), who, desk, throttle).await {
+            if let Err(e) = handle(stream, account.clone(), who, desk, throttle, slot).await {
                 debug!(error = %format!("{e:#}"), %account, "help request failed");
             }
-            drop(slot);
         });
     }
 }
@@ -467,6 +466,7 @@ async fn handle<S, K, W>(
     who: W,
     desk: HelpDesk,
     throttle: Arc<Mutex<HelpThrottle<K>>>,
+    slot: Slot<K>,
 ) -> Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -477,6 +477,9 @@ where
         .await
         .map_err(|_| anyhow!("the caller sent no request in time"))??;
     if let Some(d) = ask.desktop {
+        // A helper stays connected for the whole login: it does not hold
+        // one of the caps' places (the broker bounds helpers per account).
+        drop(slot);
         let user = tokio::task::spawn_blocking(who)
             .await
             .unwrap_or_else(|_| account.to_string());

@@ -150,9 +150,17 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.broker.state().helpers.retain(|h| h.id != self.id);
+        let mut state = self.broker.state();
+        state.helpers.retain(|h| h.id != self.id);
+        // Its sessions' waits and ends fire now: the helper is gone.
+        state.sessions.retain(|_, p| p.helper != self.id);
     }
 }
+
+/// Helpers one account may have registered at once; a newer one
+/// replaces the oldest (a user logged in twice, or a helper restarted
+/// before its old connection was noticed closed).
+pub const HELPERS_PER_ACCOUNT: usize = 2;
 
 /// An accepted session: the helper's stream and the user's "End session".
 pub struct Opened {
@@ -204,6 +212,17 @@ impl Broker {
     pub fn register(&self, account: &str, user: &str) -> Registration {
         let (tx, rx) = mpsc::channel(8);
         let mut state = self.state();
+        let mine = state
+            .helpers
+            .iter()
+            .filter(|h| h.account == account)
+            .count();
+        if mine >= HELPERS_PER_ACCOUNT
+            && let Some(oldest) = state.helpers.iter().position(|h| h.account == account)
+        {
+            // Dropping its sender ends its connection's loop.
+            state.helpers.remove(oldest);
+        }
         state.next_helper += 1;
         let id = state.next_helper;
         state.helpers.push(Helper {

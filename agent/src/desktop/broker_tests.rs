@@ -117,3 +117,37 @@ async fn an_unanswered_prompt_times_out_and_no_helper_is_said_plainly() {
     drop(reg);
     assert_eq!(broker.helpers(), 0);
 }
+
+#[tokio::test]
+async fn a_helper_that_leaves_refuses_its_waiting_session_at_once() {
+    let broker = Broker::default();
+    let mut reg = broker.register("1000", "carol");
+    let opener = broker.clone();
+    let opening = tokio::spawn(async move { opener.open(5, "alice", None, false).await });
+    assert!(matches!(next(&mut reg).await, HelperCall::Prompt { .. }));
+    drop(reg);
+    let e = tokio::time::timeout(Duration::from_secs(5), opening)
+        .await
+        .expect("at once, not after the prompt's minute")
+        .expect("task")
+        .err()
+        .expect("refused");
+    assert!(e.contains("went away"), "{e}");
+}
+
+#[tokio::test]
+async fn an_account_keeps_at_most_two_helpers_and_the_newest_is_asked() {
+    let broker = Broker::default();
+    let mut first = broker.register("1000", "carol");
+    let _second = broker.register("1000", "carol");
+    let mut third = broker.register("1000", "carol");
+    assert_eq!(broker.helpers(), HELPERS_PER_ACCOUNT);
+    // The oldest was let go: its calls end.
+    assert!(first.calls.recv().await.is_none());
+    let opener = broker.clone();
+    let _opening = tokio::spawn(async move { opener.open(6, "alice", None, false).await });
+    assert!(matches!(
+        next(&mut third).await,
+        HelperCall::Prompt { session: 6, .. }
+    ));
+}
