@@ -163,12 +163,9 @@ async fn a_desktop_records_the_machines_rfb_stream_alone_as_fbs() {
     let down: [&[u8]; 3] = [b"RFB 003.008\n", &[1], b"\x00\x00\x00\x01server-init"];
     let up: [&[u8]; 2] = [b"RFB 003.008\n", &[3, 0, 0, 0, 0, 0, 4, 0, 3]];
     // Interleaved: the server's version, the viewer's, and so on.
-    for i in 0..3 {
-        r.agent.send(RemoteFrame::Data(down[i].to_vec())).await;
-        assert_eq!(
-            r.operator.next().await,
-            Some(RemoteFrame::Data(down[i].to_vec()))
-        );
+    for (i, d) in down.iter().enumerate() {
+        r.agent.send(RemoteFrame::Data(d.to_vec())).await;
+        assert_eq!(r.operator.next().await, Some(RemoteFrame::Data(d.to_vec())));
         if let Some(u) = up.get(i) {
             r.operator.send(RemoteFrame::Data(u.to_vec())).await;
             assert_eq!(r.agent.next().await, Some(RemoteFrame::Data(u.to_vec())));
