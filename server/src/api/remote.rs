@@ -415,15 +415,23 @@ pub(super) async fn show_session(
     Ok(Json(session_view(&s, row)))
 }
 
-/// A terminal session's recording.
+/// A session's recording: a terminal's asciicast, a desktop's FBS file.
 #[utoipa::path(
     get,
     path = "/api/v1/remote-sessions/{id}/recording",
     tag = "remote",
-    summary = "a terminal session's recording, asciicast v2 (technician)",
+    summary = "a session's recording, asciicast v2 for a terminal or FBS for a desktop (technician)",
+    description = "A terminal's recording is asciicast v2 (`application/x-asciicast`). A desktop's \
+        is an FBS 1.0 screen recording of the machine's RFB stream (`application/octet-stream`, \
+        sent as an attachment named `session-N.fbs`), which VNC recording players replay.",
     params(("id" = i64, Path, description = "session id")),
     responses(
-        (status = 200, description = "the recording", content_type = "application/x-asciicast"),
+        (status = 200, description = "the recording", content(
+            ("application/x-asciicast"),
+            ("application/octet-stream"),
+        ), headers(
+            ("Content-Disposition" = String, description = "a desktop's only: `attachment; filename=\"session-N.fbs\"`"),
+        )),
         (status = 403, description = "the operator's role does not allow it", body = ErrorBody),
         (status = 404, description = "no such session, or no recording kept", body = ErrorBody),
     ),
@@ -436,19 +444,43 @@ pub(super) async fn recording(
 ) -> Result<Response, ApiError> {
     op.require(Role::Technician)?;
     let row = s.store.remote_session(id).await?;
-    let Some(cast) = s.store.remote_recording(id).await? else {
+    let Some(bytes) = s.store.remote_recording(id).await? else {
         return Err(ApiError::not_found(if row.ended_at.is_none() {
             format!("session {id} is still open; its recording is kept every 30 s, and none is yet")
-        } else if row.kind == "terminal" {
+        } else if recorded_kind(&row.kind) {
             format!("session {id}'s recording is gone (older than recording_retention_days)")
         } else {
             format!(
-                "session {id} is a {} session; only terminals are recorded",
+                "session {id} is a {} session; only terminals and desktops are recorded",
                 row.kind
             )
         }));
     };
-    Ok(([(header::CONTENT_TYPE, "application/x-asciicast")], cast).into_response())
+    let (content_type, disposition) = recording_headers(&row.kind, id);
+    let mut resp = ([(header::CONTENT_TYPE, content_type)], bytes).into_response();
+    if let Some(d) = disposition.and_then(|d| header::HeaderValue::from_str(&d).ok()) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, d);
+    }
+    Ok(resp)
+}
+
+/// Whether sessions of `kind` (its word) are recorded.
+fn recorded_kind(kind: &str) -> bool {
+    matches!(kind, "terminal" | "desktop")
+}
+
+/// How session `id`'s recording is served, by its kind: the content type
+/// and, for a desktop's FBS file, the `Content-Disposition` that saves it
+/// as `session-N.fbs`.
+fn recording_headers(kind: &str, id: i64) -> (&'static str, Option<String>) {
+    if kind == "desktop" {
+        (
+            "application/octet-stream",
+            Some(format!("attachment; filename=\"session-{id}.fbs\"")),
+        )
+    } else {
+        ("application/x-asciicast", None)
+    }
 }
 
 /// Kills a live session.

@@ -7,10 +7,13 @@
 //! the session (`store::remote`), calls [`ask_agent`], and on acceptance
 //! hands both ends to [`pipe`], which relays, counts, records and ends
 //! the session. Pure parts: [`parse_kind`], [`Ending`], [`summary`],
-//! [`recording::Recording`].
+//! [`recording::Recording`] (a terminal's asciicast),
+//! [`fbs::FbsRecording`] (a desktop's FBS), [`recorder`]'s choice.
 
+pub mod fbs;
 pub mod local;
 pub mod pipe;
+pub mod recorder;
 pub mod recording;
 
 use std::collections::HashMap;

@@ -9,9 +9,10 @@
 //! side still there is told why, and the session's row is completed
 //! (bytes, reason, recording, the ticket's timeline entry, audit).
 //!
-//! `Data` bytes are counted each way; a terminal's are recorded
-//! ([`Recording`]). A frame that cannot be read ends the session with a
-//! sentence, never a panic.
+//! `Data` bytes are counted each way; a terminal's and a desktop's are
+//! recorded ([`SessionRecording`], chosen in [`super::recorder`]). A
+//! frame that cannot be read ends the session with a sentence, never a
+//! panic.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,30 +22,15 @@ use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame, RemoteKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{info, warn};
 
-use super::recording::Recording;
+use super::recorder::{Recorder, SessionRecording, for_session};
 use super::{AgentSide, Remote};
 use crate::store::{RemoteEnd, Store};
 
 /// How long the side still there gets to take the last frame.
 const FAREWELL: Duration = Duration::from_secs(2);
-/// How often a live terminal's recording is kept so far, so a server
+/// How often a live session's recording is kept so far, so a server
 /// that stops without ending the session loses at most this much of it.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
-
-/// Keeps a live recording's bytes so far (the store, in [`run`]).
-pub type Checkpoint = Box<
-    dyn Fn(Vec<u8>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        + Send
-        + Sync,
->;
-
-/// A terminal's recording and where its checkpoints go.
-pub struct Recorder {
-    /// The recording.
-    pub recording: Recording,
-    /// Called every [`CHECKPOINT_EVERY`] when it grew.
-    pub checkpoint: Option<Checkpoint>,
-}
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +118,7 @@ impl Ending {
 struct Tally {
     up: u64,
     down: u64,
-    recording: Option<Recording>,
+    recording: Option<SessionRecording>,
     exit: Option<(Option<i32>, Option<i32>)>,
     started: Instant,
 }
@@ -299,7 +285,7 @@ pub struct Outcome {
     pub up: u64,
     /// Machine to operator `Data` bytes.
     pub down: u64,
-    /// The terminal's recording.
+    /// The recording (a terminal's asciicast, a desktop's FBS).
     pub recording: Option<Vec<u8>>,
 }
 
@@ -380,7 +366,7 @@ where
                         .recording
                         .as_ref()
                         .filter(|r| r.len() > saved)
-                        .map(Recording::snapshot);
+                        .map(SessionRecording::snapshot);
                     if let Some(bytes) = grown {
                         saved = bytes.len();
                         save(bytes).await;
@@ -412,7 +398,7 @@ where
         ending,
         up: t.up,
         down: t.down,
-        recording: t.recording.map(Recording::finish),
+        recording: t.recording.map(SessionRecording::finish),
     }
 }
 
@@ -439,22 +425,7 @@ pub async fn run<OR, OW>(
         until,
     } = agent;
     let (registered, kill) = remote.register(info.id, &info.agent_id, &info.operator);
-    let recorder = match info.kind {
-        RemoteKind::Terminal { cols, rows, .. } => Some(Recorder {
-            recording: Recording::new(
-                cols,
-                rows,
-                info.started_at,
-                &format!(
-                    "{} by {}, session {}",
-                    info.hostname, info.operator, info.id
-                ),
-                remote.settings.recording_max_bytes,
-            ),
-            checkpoint: Some(checkpoint_to(store.clone(), info.id)),
-        }),
-        _ => None,
-    };
+    let recorder = for_session(&info, remote.settings.recording_max_bytes, &store);
     let now = crate::unix_now();
     let until_in = until.map(|u| {
         let left = i64::try_from(u).unwrap_or(i64::MAX).saturating_sub(now);
@@ -500,21 +471,6 @@ pub async fn run<OR, OW>(
     if let Err(e) = store.end_remote_session(info.id, end, ended).await {
         warn!(session = info.id, error = %e, "the remote session's end was not stored");
     }
-}
-
-/// Checkpoints of session `id`'s recording, into `store`.
-fn checkpoint_to(store: Store, id: i64) -> Checkpoint {
-    Box::new(move |bytes| {
-        let store = store.clone();
-        Box::pin(async move {
-            if let Err(e) = store
-                .checkpoint_remote_recording(id, bytes, crate::unix_now())
-                .await
-            {
-                warn!(session = id, error = %e, "a live recording's checkpoint was not stored");
-            }
-        })
-    })
 }
 
 /// How a session the machine finished without a shell's exit ended: a

@@ -1,9 +1,12 @@
 //! `deskhand sessions list|show|kill`: remote sessions, live and past,
-//! and replaying a terminal's recording on the operator's terminal.
+//! replaying a terminal's recording on the operator's terminal, and
+//! saving a recording (a terminal's asciicast, a desktop's FBS screen
+//! recording) to a file.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use deskhand_api_types::remote::{RemoteSessionQuery, RemoteSessionView};
 use deskhand_shared::diag::render::human_bytes;
@@ -30,17 +33,23 @@ pub enum SessionsCmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
-    /// Show one session; with --play, replay its terminal recording.
+    /// Show one session; with --play, replay its terminal recording;
+    /// with --save, write its recording to a file.
     Show {
         /// The session's id.
         session: i64,
-        /// Replay the recording on this terminal, with its timing.
-        #[arg(long)]
+        /// Replay the recording on this terminal, with its timing (a
+        /// terminal's only).
+        #[arg(long, conflicts_with = "save")]
         play: bool,
         /// Replay this many times faster (pauses never last over 2 s; 0:
         /// no pauses at all).
         #[arg(long, default_value_t = 1.0, requires = "play")]
         speed: f64,
+        /// Write the recording to FILE: a terminal's as asciicast v2, a
+        /// desktop's as an FBS screen recording for a VNC player.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
     },
     /// End a live session: the operator's connection and the machine's
     /// side close.
@@ -73,11 +82,18 @@ pub async fn run(c: &Client, format: OutputFormat, cmd: SessionsCmd) -> Result<(
             session,
             play,
             speed,
+            save,
         } => {
-            if play {
-                return play_recording(c, session, speed).await;
+            if let Some(file) = save {
+                return save_recording(c, session, &file).await;
             }
             let s: RemoteSessionView = c.get(&format!("/api/v1/remote-sessions/{session}")).await?;
+            if play {
+                if let Some(why) = play_refusal(&s) {
+                    bail!("{why}");
+                }
+                return play_recording(c, session, speed).await;
+            }
             print(format, &s, || session_card(&s))
         }
         SessionsCmd::Kill { session } => {
@@ -145,19 +161,77 @@ fn session_card(s: &RemoteSessionView) -> Table {
                 human_bytes(s.bytes_down.max(0).unsigned_abs())
             ),
         ),
-        (
-            "recording",
-            if s.recorded {
-                format!("yes (`deskhand sessions show {} --play`)", s.id)
-            } else {
-                "no".into()
-            },
-        ),
+        ("recording", recording_cell(s)),
     ];
     for (k, v) in rows {
         t.row(vec![k.into(), v]);
     }
     t
+}
+
+/// Whether session `s` is a desktop's (its recording a screen's, FBS).
+fn is_desktop(s: &RemoteSessionView) -> bool {
+    s.kind == "desktop"
+}
+
+/// The card's "recording" row: whether one is kept and how to see it.
+fn recording_cell(s: &RemoteSessionView) -> String {
+    if !s.recorded {
+        "no".into()
+    } else if is_desktop(s) {
+        format!(
+            "yes, a screen recording (`deskhand sessions show {0} --save session-{0}.fbs`)",
+            s.id
+        )
+    } else {
+        format!("yes (`deskhand sessions show {} --play`)", s.id)
+    }
+}
+
+/// Why `--play` cannot replay session `s` here, if it cannot.
+fn play_refusal(s: &RemoteSessionView) -> Option<String> {
+    is_desktop(s).then(|| {
+        format!(
+            "session {0} is a desktop session: its recording is a screen recording (FBS), \
+             which a terminal cannot replay. Save it with `deskhand sessions show {0} --save \
+             session-{0}.fbs` and open it in a VNC recording player (noVNC's or TightVNC's), \
+             or download it from the session's page in the console.",
+            s.id
+        )
+    })
+}
+
+/// The FBS file's first bytes (a desktop's recording).
+const FBS_SIGNATURE: &[u8] = b"FBS 001.000\n";
+
+/// What `--save` says it wrote: how much of which recording, where.
+fn saved_message(session: i64, bytes: &[u8], file: &Path) -> String {
+    let what = if bytes.starts_with(FBS_SIGNATURE) {
+        "screen recording (FBS, for a VNC recording player)"
+    } else {
+        "terminal recording (asciicast v2, `--play` replays it)"
+    };
+    format!(
+        "Wrote session {session}'s {what} to {}: {}.",
+        file.display(),
+        human_bytes(bytes.len() as u64)
+    )
+}
+
+/// `sessions show S --save FILE`: fetches the recording, either kind,
+/// and writes it to `file` as it is.
+async fn save_recording(c: &Client, session: i64, file: &Path) -> Result<()> {
+    let bytes = c
+        .get_bytes(&format!("/api/v1/remote-sessions/{session}/recording"))
+        .await?;
+    std::fs::write(file, &bytes).with_context(|| {
+        format!(
+            "writing session {session}'s recording to {}",
+            file.display()
+        )
+    })?;
+    outln!("{}", saved_message(session, &bytes, file));
+    Ok(())
 }
 
 /// `sessions show S --play`: fetches the recording and writes its output
@@ -230,5 +304,51 @@ mod tests {
         let text = session_card(&view(false)).to_text();
         assert!(text.contains("sessions show 12 --play"), "{text}");
         assert!(text.contains("1970-01-01 00:01:00"), "{text}");
+        assert_eq!(play_refusal(&view(false)), None);
+    }
+
+    fn desktop() -> RemoteSessionView {
+        RemoteSessionView {
+            kind: "desktop".into(),
+            detail: "control".into(),
+            ..view(false)
+        }
+    }
+
+    #[test]
+    fn a_desktop_is_saved_not_played() {
+        let text = session_card(&desktop()).to_text();
+        assert!(
+            text.contains("screen recording")
+                && text.contains("sessions show 12 --save session-12.fbs"),
+            "{text}"
+        );
+        assert!(!text.contains("--play"), "{text}");
+        let why = play_refusal(&desktop()).expect("refused");
+        assert!(why.contains("is a desktop session"), "{why}");
+        assert!(why.contains("--save session-12.fbs"), "{why}");
+        let none = RemoteSessionView {
+            recorded: false,
+            ..desktop()
+        };
+        assert_eq!(recording_cell(&none), "no");
+    }
+
+    #[test]
+    fn saving_says_which_recording_and_how_much() {
+        let mut fbs = FBS_SIGNATURE.to_vec();
+        fbs.extend_from_slice(&[0; 2036]);
+        let m = saved_message(12, &fbs, Path::new("/tmp/s.fbs"));
+        assert_eq!(
+            m,
+            "Wrote session 12's screen recording (FBS, for a VNC recording player) \
+             to /tmp/s.fbs: 2.0 KiB."
+        );
+        let m = saved_message(3, b"{\"version\": 2}\n", Path::new("s.cast"));
+        assert!(
+            m.starts_with("Wrote session 3's terminal recording (asciicast v2"),
+            "{m}"
+        );
+        assert!(m.contains("to s.cast: "), "{m}");
     }
 }

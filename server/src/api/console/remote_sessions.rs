@@ -1,6 +1,7 @@
 //! Remote sessions in the console: the list (who is connected where, now
 //! and before; a live one can be killed), a session's page with its
-//! terminal recording played back in xterm.js (`static/remote.js`), and
+//! terminal recording played back in xterm.js (`static/remote.js`) or
+//! its desktop's FBS screen recording offered as a download, and
 //! the "Remote access" section of an asset's page (the agent's policy,
 //! the terminal and files, its latest sessions). All through the API's
 //! own handlers, so the same role checks apply.
@@ -135,33 +136,50 @@ pub(super) async fn show(
                     button type="submit" { "Kill session" }
                 }
             }
-            @if r.recorded {
-                h2 { "Recording" }
-                link rel="stylesheet" href=(static_path("xterm.css"));
-                p.controls {
-                    button #play-start type="button" { "Play" } " "
-                    button #play-all.secondary type="button" { "Show all at once" } " "
-                    label { "Speed "
-                        select #play-speed {
-                            @for (v, l) in [("1", "1x"), ("2", "2x"), ("4", "4x"), ("16", "16x")] { option value=(v) { (l) } }
-                        }
-                    }
-                    " "
-                    a href=(format!("/console/remote-sessions/{}/recording", r.id)) download=(format!("session-{}.cast", r.id)) { "Download (asciicast)" }
-                }
-                p #play-status role="status" aria-live="polite" {}
-                div #player data-cast=(format!("/console/remote-sessions/{}/recording", r.id)) {}
-                script src=(static_path("xterm.js")) {}
-                script src=(static_path("remote.js")) {}
-            } @else if r.kind == "terminal" && r.ended_at.is_some() {
-                p.muted { "No recording is kept (older than the retention, or the session never opened)." }
-            }
+            (recording_section(&r))
         },
     )?;
     Ok(with_inline_styles(resp))
 }
 
-/// `GET /console/remote-sessions/{id}/recording`: the asciicast, through
+/// A session page's recording: a terminal's played in xterm.js (with its
+/// asciicast to download), a desktop's FBS screen recording to download
+/// (no player here), or a note that none is kept.
+fn recording_section(r: &RemoteSessionView) -> Markup {
+    let url = format!("/console/remote-sessions/{}/recording", r.id);
+    let desktop = r.kind == "desktop";
+    html! {
+        @if r.recorded && desktop {
+            h2 { "Recording" }
+            p {
+                a href=(url) download=(format!("session-{}.fbs", r.id)) { "Download (FBS screen recording)" }
+            }
+            p.muted { "A screen recording of the machine's display, for a VNC recording player (noVNC's or TightVNC's)." }
+        } @else if r.recorded {
+            h2 { "Recording" }
+            link rel="stylesheet" href=(static_path("xterm.css"));
+            p.controls {
+                button #play-start type="button" { "Play" } " "
+                button #play-all.secondary type="button" { "Show all at once" } " "
+                label { "Speed "
+                    select #play-speed {
+                        @for (v, l) in [("1", "1x"), ("2", "2x"), ("4", "4x"), ("16", "16x")] { option value=(v) { (l) } }
+                    }
+                }
+                " "
+                a href=(url) download=(format!("session-{}.cast", r.id)) { "Download (asciicast)" }
+            }
+            p #play-status role="status" aria-live="polite" {}
+            div #player data-cast=(url) {}
+            script src=(static_path("xterm.js")) {}
+            script src=(static_path("remote.js")) {}
+        } @else if (r.kind == "terminal" || desktop) && r.ended_at.is_some() {
+            p.muted { "No recording is kept (older than the retention, or the session never opened)." }
+        }
+    }
+}
+
+/// `GET /console/remote-sessions/{id}/recording`: the recording, through
 /// the API's handler.
 pub(super) async fn recording(
     State(s): State<Shared>,
@@ -247,4 +265,54 @@ pub(super) async fn asset_section(
             p { a href=(format!("/console/remote-sessions?agent={agent_id}")) { "All of this machine's sessions" } }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(kind: &str, recorded: bool) -> RemoteSessionView {
+        RemoteSessionView {
+            id: 7,
+            agent_id: "a1".into(),
+            hostname: "pc1".into(),
+            operator: "alice".into(),
+            kind: kind.into(),
+            detail: String::new(),
+            ticket: None,
+            started_at: 0,
+            ended_at: Some(60),
+            end_reason: Some("the operator closed the session".into()),
+            bytes_up: 1,
+            bytes_down: 2,
+            recorded,
+            live: false,
+        }
+    }
+
+    #[test]
+    fn a_desktop_offers_its_fbs_file_and_a_terminal_its_player() {
+        let desk = recording_section(&session("desktop", true)).into_string();
+        assert!(desk.contains("Download (FBS screen recording)"), "{desk}");
+        assert!(desk.contains(r#"download="session-7.fbs""#), "{desk}");
+        assert!(
+            desk.contains(r#"href="/console/remote-sessions/7/recording""#),
+            "{desk}"
+        );
+        assert!(
+            !desk.contains("xterm") && !desk.contains("data-cast"),
+            "{desk}"
+        );
+
+        let term = recording_section(&session("terminal", true)).into_string();
+        assert!(
+            term.contains("data-cast=") && term.contains("xterm.js"),
+            "{term}"
+        );
+        assert!(term.contains(r#"download="session-7.cast""#), "{term}");
+
+        let gone = recording_section(&session("desktop", false)).into_string();
+        assert!(gone.contains("No recording is kept"), "{gone}");
+        assert_eq!(recording_section(&session("get", false)).into_string(), "");
+    }
 }

@@ -476,3 +476,63 @@ async fn the_machines_refusal_and_an_old_agent_are_errors_and_end_the_row() {
     let _ = r.stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), r.api).await;
 }
+
+#[tokio::test]
+async fn a_desktops_recording_is_an_fbs_download_and_a_terminals_asciicast() {
+    let r = rig().await;
+    let fbs = b"FBS 001.000\n\0\0\0\x01x\0\0\0\0\0\0\x05".to_vec();
+    let id = r
+        .store
+        .open_remote_session(
+            NewRemoteSession {
+                agent_id: "agent-1".into(),
+                operator: "alice".into(),
+                node: "n1".into(),
+                kind: "desktop".into(),
+                detail: "view".into(),
+                ticket: None,
+            },
+            10,
+        )
+        .await
+        .expect("row");
+    let end = RemoteEnd {
+        reason: "the user's screen session ended".into(),
+        recording: Some(fbs.clone()),
+        ..RemoteEnd::default()
+    };
+    r.store
+        .end_remote_session(id, end, 20)
+        .await
+        .expect("ended");
+    let reply = http(
+        r.addr,
+        format!(
+            "GET /api/v1/remote-sessions/{id}/recording HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await;
+    let (head, body) = reply.split_once("\r\n\r\n").expect("head and body");
+    let head = head.to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "content-disposition: attachment; filename=\"session-{id}.fbs\""
+        )),
+        "{head}"
+    );
+    assert_eq!(body.as_bytes(), &fbs[..]);
+
+    assert_eq!(
+        recording_headers("terminal", 3),
+        ("application/x-asciicast", None)
+    );
+    assert!(recorded_kind("desktop") && recorded_kind("terminal") && !recorded_kind("get"));
+    let _ = r.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), r.api).await;
+}

@@ -7,6 +7,10 @@ use deskhand_shared::remote::{MAX_REMOTE_FRAME, RemoteFrame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use super::*;
+use crate::remote::fbs::FbsRecording;
+use crate::remote::fbs::tests::blocks;
+use crate::remote::recorder::Checkpoint;
+use crate::remote::recording::Recording;
 
 /// One side's end in the test: writes frames, reads them.
 struct Peer {
@@ -67,7 +71,7 @@ struct Rig {
     run: tokio::task::JoinHandle<Outcome>,
 }
 
-fn rig(recording: Option<Recording>, until: Option<Duration>) -> Rig {
+fn rig(recording: Option<SessionRecording>, until: Option<Duration>) -> Rig {
     let (op_client, op_server) = tokio::io::duplex(64 * 1024);
     let (agent_client, agent_server) = tokio::io::duplex(64 * 1024);
     let (kill_tx, kill_rx) = tokio::sync::oneshot::channel();
@@ -108,7 +112,7 @@ async fn outcome(run: tokio::task::JoinHandle<Outcome>) -> Outcome {
 
 #[tokio::test]
 async fn a_terminal_is_relayed_both_ways_counted_and_recorded() {
-    let mut r = rig(Some(Recording::new(80, 24, 0, "t", 1 << 20)), None);
+    let mut r = rig(Some(Recording::new(80, 24, 0, "t", 1 << 20).into()), None);
     r.operator.send(RemoteFrame::Data(b"ls\r".to_vec())).await;
     r.operator
         .send(RemoteFrame::Resize {
@@ -151,6 +155,35 @@ async fn a_terminal_is_relayed_both_ways_counted_and_recorded() {
     assert!(cast.contains(r#""i","ls\r""#), "{cast}");
     assert!(cast.contains(r#""r","100x30""#), "{cast}");
     assert!(cast.contains(r#""o","a.txt\r\n""#), "{cast}");
+}
+
+#[tokio::test]
+async fn a_desktop_records_the_machines_rfb_stream_alone_as_fbs() {
+    let mut r = rig(Some(FbsRecording::new(1 << 20).into()), None);
+    let down: [&[u8]; 3] = [b"RFB 003.008\n", &[1], b"\x00\x00\x00\x01server-init"];
+    let up: [&[u8]; 2] = [b"RFB 003.008\n", &[3, 0, 0, 0, 0, 0, 4, 0, 3]];
+    // Interleaved: the server's version, the viewer's, and so on.
+    for (i, d) in down.iter().enumerate() {
+        r.agent.send(RemoteFrame::Data(d.to_vec())).await;
+        assert_eq!(r.operator.next().await, Some(RemoteFrame::Data(d.to_vec())));
+        if let Some(u) = up.get(i) {
+            r.operator.send(RemoteFrame::Data(u.to_vec())).await;
+            assert_eq!(r.agent.next().await, Some(RemoteFrame::Data(u.to_vec())));
+        }
+    }
+    r.agent.io.shutdown().await.expect("finish");
+    assert!(matches!(
+        r.operator.rest().await.last(),
+        Some(RemoteFrame::End { .. })
+    ));
+    let out = outcome(r.run).await;
+    assert_eq!(out.ending, Ending::AgentFinished(None));
+    assert_eq!((out.up, out.down), (21, 28));
+    let file = out.recording.expect("recorded");
+    let got: Vec<Vec<u8>> = blocks(&file).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(got, down.map(<[u8]>::to_vec).to_vec());
+    let times: Vec<u32> = blocks(&file).into_iter().map(|(ms, _)| ms).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
 
 #[tokio::test]
@@ -317,7 +350,7 @@ async fn a_live_recording_is_checkpointed_when_it_grew() {
             until: None,
         };
         let recorder = Recorder {
-            recording: Recording::new(80, 24, 0, "t", 1 << 20),
+            recording: Recording::new(80, 24, 0, "t", 1 << 20).into(),
             checkpoint: Some(checkpoint),
         };
         relay(
