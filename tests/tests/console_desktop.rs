@@ -1,0 +1,231 @@
+//! A machine's screen in the console (noVNC over the console's
+//! WebSocket), against a real server and a real agent. The page is a
+//! technician's (a viewer gets 403); it and its scripts are served from
+//! the binary (the vendored noVNC as a JavaScript module, with its
+//! licences); in headless Chromium the page shows the machine's refusal
+//! when its policy is `remote_access = "off"`, with no style or script
+//! the page's CSP blocked; a socket without the session's CSRF token is
+//! refused. With remote access on, the asset's page offers "View
+//! screen" and "Control screen" and a ticket's linked machine "Screen".
+
+use std::time::Duration;
+
+use deskhand_tests::browser::{Browser as Http, Reply};
+use deskhand_tests::operators::Operator;
+use deskhand_tests::webdriver::{self, Browser, wait_text};
+use deskhand_tests::{Agent, Proc, Server, server_with_agent_config, wait_for};
+use serde_json::Value;
+
+/// The console as the first admin, over plain HTTP.
+fn admin_http(server: &Server) -> Http {
+    let mut b = Http::new(&server.api);
+    let r = b.login("admin", &server.admin_password());
+    assert_eq!(r.status, 303, "admin logs in: {}", r.body);
+    b
+}
+
+/// The path of the static file `name` a page links to.
+fn linked(page: &Reply, name: &str) -> String {
+    let end = page
+        .body
+        .find(&format!("/{name}\""))
+        .unwrap_or_else(|| panic!("the page links {name}: {}", page.body));
+    let start = page.body[..end]
+        .rfind("\"/console/static/")
+        .expect("a static path");
+    format!("{}/{name}", &page.body[start + 1..end])
+}
+
+/// Checks a served script: 200, a JavaScript type, and its first bytes.
+fn served(b: &mut Http, path: &str, starts: &str) -> String {
+    let (status, headers, body) = b.get_bytes(path);
+    assert_eq!(status, 200, "{path}");
+    let kind = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let body = String::from_utf8(body).expect("text");
+    assert!(
+        path.ends_with(".txt") || kind.starts_with("text/javascript"),
+        "{path}: {kind}"
+    );
+    assert!(
+        body.starts_with(starts),
+        "{path}: {}",
+        &body[..80.min(body.len())]
+    );
+    body
+}
+
+/// The status line's text.
+fn status(b: &Browser) -> String {
+    b.eval("const s = document.getElementById('desk-status'); return s ? s.textContent : '';")
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Waits up to 15 s for the status line to say `want`; returns it.
+fn wait_status(b: &Browser, want: &str) -> String {
+    for _ in 0..150 {
+        let s = status(b);
+        if s.contains(want) {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shot = b.screenshot("desktop-failure").ok();
+    panic!(
+        "`{want}` never showed in the status line (screenshot {shot:?}): {}",
+        status(b)
+    );
+}
+
+/// Logs the headless browser in as the first admin.
+fn log_in(b: &Browser, server: &Server) {
+    b.go(&format!("{}/console/login", server.api))
+        .expect("open");
+    wait_text(b, "Password");
+    b.type_into("input[name=name]", "admin").expect("name");
+    b.type_into("input[name=password]", &server.admin_password())
+        .expect("password");
+    b.click("button[type=submit]").expect("log in");
+    wait_text(b, "agents online");
+}
+
+/// Starts the agent again with `config` as its configuration file.
+fn rerun(dir: &std::path::Path, agent: &Agent, config: &str) -> Proc {
+    let file = dir.join("agent-config.toml");
+    std::fs::write(&file, config).expect("agent config");
+    agent
+        .run_with_env(&[("DESKHAND_AGENT_CONFIG", file.to_str().expect("utf-8"))])
+        .expect("agent runs")
+}
+
+#[test]
+fn the_screen_page_is_a_technicians_and_shows_the_machines_refusal() {
+    if !webdriver::ready("the console desktop test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, agent, id, mut run) =
+        server_with_agent_config(dir.path(), "remote_access = \"off\"\n");
+    let page_path = format!("/console/assets/{id}/desktop?control=true");
+
+    // The page and its scripts, served from the binary.
+    let mut http = admin_http(&server);
+    let page = http.get(&page_path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Control the screen of"), "{}", page.body);
+    assert!(page.body.contains("Disconnect"), "{}", page.body);
+    assert!(
+        page.body.contains("type=\"module\""),
+        "noVNC is a module, and so is its driver: {}",
+        page.body
+    );
+    let desktop_js = linked(&page, "desktop.js");
+    let script = served(&mut http, &desktop_js, "// deskhand console");
+    assert!(script.contains("from \"./novnc.js\""), "{script}");
+    let novnc = desktop_js.replace("desktop.js", "novnc.js");
+    let bundle = served(&mut http, &novnc, "/*! noVNC 1.7.0");
+    assert!(bundle.contains("export{"), "an ES module");
+    let licence = desktop_js.replace("desktop.js", "novnc-LICENSE.txt");
+    let licence = served(&mut http, &licence, "noVNC 1.7.0");
+    for part in ["Mozilla Public License Version 2.0", "Vitaly Puzrin"] {
+        assert!(licence.contains(part), "the licences name {part}");
+    }
+
+    // A viewer may not open it, nor its socket.
+    let mut vic = Operator::add(&server, "vic", "viewer").console(&server);
+    let r = vic.get(&page_path);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("needs the technician role"), "{}", r.body);
+
+    // In a browser: the machine's refusal reaches the status line.
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-desktop");
+    let b = Browser::start(&shots).expect("headless Chromium starts");
+    b.set_window(1200, 900).expect("window");
+    log_in(&b, &server);
+    b.go(&format!("{}{page_path}", server.api)).expect("page");
+    let said = wait_status(&b, "remote access is off");
+    assert!(said.starts_with("Refused (403)"), "{said}");
+    let blocked = b
+        .eval("return window.deskhandCspViolations;")
+        .expect("read");
+    assert_eq!(blocked, Value::Array(Vec::new()), "the CSP blocked nothing");
+    b.screenshot("1-refused").expect("shot");
+
+    // A socket without this session's CSRF token is refused; the same
+    // with it opens (and is told the machine's refusal).
+    for (csrf, fate) in [("not-the-token", "refused"), ("", "opened")] {
+        let set = if csrf.is_empty() {
+            String::new()
+        } else {
+            format!("u.searchParams.set('csrf', '{csrf}');")
+        };
+        b.eval(&format!(
+            "window.probe = 'pending'; \
+             const u = new URL(document.getElementById('desktop').dataset.ws, location.href); \
+             u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'; {set} \
+             const w = new WebSocket(u.toString()); \
+             w.onopen = () => {{ window.probe = 'opened'; w.close(); }}; \
+             w.onerror = () => {{ window.probe = 'refused'; }};"
+        ))
+        .expect("probe");
+        let got = wait_for(Duration::from_secs(10), "the probe socket's fate", || {
+            let v = b.eval("return window.probe;").ok()?;
+            (v != "pending").then_some(v)
+        });
+        assert_eq!(got, fate, "csrf {csrf:?}");
+    }
+
+    // With remote access on, the asset's page offers the screen, and so
+    // does a ticket's linked machine.
+    run.stop();
+    let _run = rerun(dir.path(), &agent, "remote_access = \"on\"\n");
+    let asset = wait_for(Duration::from_secs(30), "the screen's buttons", || {
+        let r = http.get(&format!("/console/assets/{id}"));
+        r.body.contains("View screen").then_some(r)
+    });
+    for href in [
+        format!("/console/assets/{id}/desktop?control=false"),
+        format!("/console/assets/{id}/desktop?control=true"),
+    ] {
+        assert!(asset.body.contains(&href), "{href}: {}", asset.body);
+    }
+    assert!(asset.body.contains("Control screen"), "{}", asset.body);
+    let body = serde_json::json!({
+        "title": "screen flickers", "requester": "u@example.com", "assets": [id],
+    });
+    let admin = Some(server.admin_token.as_str());
+    let (code, text) = server.http("POST", "/api/v1/tickets", &body.to_string(), admin);
+    assert_eq!(code, 201, "{text}");
+    let ticket: Value = serde_json::from_str(&text).expect("JSON");
+    let number = ticket["number"].as_i64().expect("a number");
+    let t = http.get(&format!("/console/tickets/{number}"));
+    let href = format!("/console/assets/{id}/desktop?control=false&amp;ticket={number}");
+    assert!(t.body.contains(&href), "{href}: {}", t.body);
+
+    // The button leads to the page, which asks the machine at once.
+    b.go(&format!("{}/console/assets/{id}", server.api))
+        .expect("asset");
+    wait_text(&b, "View screen");
+    b.click(&format!(
+        "a[href='/console/assets/{id}/desktop?control=false']"
+    ))
+    .expect("view screen");
+    wait_text(&b, "Screen of");
+    wait_for(
+        Duration::from_secs(10),
+        "the page to reach the machine",
+        || {
+            let s = status(&b);
+            (!s.is_empty() && s != "Connecting...").then_some(())
+        },
+    );
+    b.screenshot("2-asked").expect("shot");
+    eprintln!("screenshots in {}", shots.display());
+    drop(b);
+    server.stop();
+}
