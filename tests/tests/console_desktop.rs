@@ -7,6 +7,9 @@
 //! the page's CSP blocked; a socket without the session's CSRF token is
 //! refused. With remote access on, the asset's page offers "View
 //! screen" and "Control screen" and a ticket's linked machine "Screen".
+//! Last, the page's socket is replaced in the browser by [`FAKE_RFB`], a
+//! minimal RFB server speaking the server's JSON too: noVNC, through the
+//! page's channel, paints its colour and the status line follows.
 
 use std::time::Duration;
 
@@ -15,6 +18,62 @@ use deskhand_tests::operators::Operator;
 use deskhand_tests::webdriver::{self, Browser, wait_text};
 use deskhand_tests::{Agent, Proc, Server, server_with_agent_config, wait_for};
 use serde_json::Value;
+
+/// A stand-in for the page's socket, run in the browser before the page:
+/// the server's `open` message, then RFB 3.8 with no security, a 64x48
+/// screen, and one raw update painting it all rgb(200, 40, 90) in the
+/// pixel format noVNC asks for (32 bits, red in the lowest byte), with a
+/// JSON message between. Like a real socket it delivers on a later turn,
+/// never inside `send`. Other sockets are the browser's own.
+const FAKE_RFB: &str = r#"
+(() => {
+  const Real = window.WebSocket;
+  class Fake {
+    constructor(url) {
+      this.url = url; this.readyState = 0; this.binaryType = 'blob'; this.protocol = '';
+      this.got = []; this.stage = 0; window.fakeRfb = this;
+      setTimeout(() => {
+        this.readyState = 1; if (this.onopen) this.onopen({});
+        setTimeout(() => {
+          this.text({ t: 'open', session: 7, ticket: null, host: 'fake-pc' });
+          this.bytes([...'RFB 003.008\n'].map(c => c.charCodeAt(0)));
+        }, 100);
+      }, 10);
+    }
+    deliver(data) { setTimeout(() => { if (this.onmessage) this.onmessage({ data: data }); }, 0); }
+    text(o) { this.deliver(JSON.stringify(o)); }
+    bytes(a) { this.deliver(Uint8Array.from(a).buffer); }
+    send(data) {
+      const b = data instanceof ArrayBuffer ? new Uint8Array(data)
+        : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      this.got.push(...b);
+      const take = n => this.got.length >= n ? this.got.splice(0, n) : null;
+      if (this.stage === 0 && take(12)) { this.stage = 1; this.bytes([1, 1]); }
+      if (this.stage === 1 && take(1)) { this.stage = 2; this.bytes([0, 0, 0, 0]); }
+      if (this.stage === 2 && take(1)) {
+        this.stage = 3;
+        const name = [...'fake'].map(c => c.charCodeAt(0));
+        this.bytes([0, 64, 0, 48, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0,
+          0, 0, 0, name.length, ...name]);
+        this.text({ t: 'note' });
+        const px = new Uint8Array(12 + 4 + 64 * 48 * 4);
+        px.set([0, 0, 0, 1, 0, 0, 0, 0, 0, 64, 0, 48, 0, 0, 0, 0]);
+        for (let i = 16; i < px.length; i += 4) px.set([200, 40, 90, 0], i);
+        setTimeout(() => this.bytes(px), 50);
+      }
+    }
+    close() {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      setTimeout(() => { if (this.onclose) this.onclose({ code: 1000, wasClean: true, reason: '' }); }, 0);
+    }
+  }
+  window.WebSocket = function (url, protocols) {
+    return String(url).includes('/desktop/ws') ? new Fake(url) : new Real(url, protocols);
+  };
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})();
+"#;
 
 /// The console as the first admin, over plain HTTP.
 fn admin_http(server: &Server) -> Http {
@@ -57,6 +116,10 @@ fn served(b: &mut Http, path: &str, starts: &str) -> String {
     );
     body
 }
+
+/// The colour of the screen's middle pixel, as `r,g,b,a`.
+const PIXEL: &str = "const c = document.querySelector('#desktop canvas'); if (!c || !c.width) return ''; \
+     return Array.from(c.getContext('2d').getImageData(c.width >> 1, c.height >> 1, 1, 1).data).join(',');";
 
 /// The status line's text.
 fn status(b: &Browser) -> String {
@@ -104,7 +167,7 @@ fn rerun(dir: &std::path::Path, agent: &Agent, config: &str) -> Proc {
 }
 
 #[test]
-fn the_screen_page_is_a_technicians_and_shows_the_machines_refusal() {
+fn the_screen_page_is_a_technicians_shows_refusals_and_drives_novnc() {
     if !webdriver::ready("the console desktop test") {
         return;
     }
@@ -115,7 +178,10 @@ fn the_screen_page_is_a_technicians_and_shows_the_machines_refusal() {
 
     // The page and its scripts, served from the binary.
     let mut http = admin_http(&server);
-    let page = http.get(&page_path);
+    let page = wait_for(Duration::from_secs(30), "the asset's first report", || {
+        let r = http.get(&page_path);
+        (r.status != 404).then_some(r)
+    });
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Control the screen of"), "{}", page.body);
     assert!(page.body.contains("Disconnect"), "{}", page.body);
@@ -225,6 +291,45 @@ fn the_screen_page_is_a_technicians_and_shows_the_machines_refusal() {
         },
     );
     b.screenshot("2-asked").expect("shot");
+
+    // noVNC through the page's channel: the fake's screen is painted,
+    // controlled; Disconnect ends it.
+    b.before_each_page(FAKE_RFB).expect("the fake socket");
+    b.go(&format!("{}{page_path}", server.api)).expect("page");
+    let said = wait_status(&b, "Connected (control)");
+    assert!(said.contains("fake-pc"), "{said}");
+    let pixel = wait_for(Duration::from_secs(10), "the fake's colour", || {
+        let v = b.eval(PIXEL).ok()?;
+        (v == "200,40,90,255").then_some(v)
+    });
+    assert_eq!(pixel, "200,40,90,255");
+    let view_only = b
+        .eval("return window.deskhandDesktop.viewOnly;")
+        .expect("read");
+    assert_eq!(
+        view_only,
+        Value::Bool(false),
+        "control=true drives the screen"
+    );
+    let blocked = b
+        .eval("return window.deskhandCspViolations;")
+        .expect("read");
+    assert_eq!(blocked, Value::Array(Vec::new()), "the CSP blocked nothing");
+    b.screenshot("3-fake-screen").expect("shot");
+    b.click("#desk-end").expect("disconnect");
+    wait_status(&b, "Session ended");
+    let closed = b.eval("return window.fakeRfb.readyState;").expect("read");
+    assert_eq!(closed, Value::from(3), "Disconnect closed the socket");
+
+    // The server's end of the session, mid-screen, reaches the status
+    // line with its reason.
+    b.go(&format!("{}{page_path}", server.api)).expect("page");
+    wait_status(&b, "Connected (control)");
+    b.eval(
+        "window.fakeRfb.text({ t: 'end', reason: 'the user ended it' }); window.fakeRfb.close();",
+    )
+    .expect("end");
+    wait_status(&b, "Session ended: the user ended it");
     eprintln!("screenshots in {}", shots.display());
     drop(b);
     server.stop();
