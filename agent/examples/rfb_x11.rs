@@ -24,19 +24,17 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::io::{ErrorKind, Read, Write};
     use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant};
 
+    use deskhand_agent::desktop::Server;
+    use deskhand_agent::desktop::session::{self, TICK};
     use deskhand_agent::desktop::x11::X11Screen;
-    use deskhand_agent::desktop::{Event, Server};
     use x11rb::connection::Connection;
     use x11rb::protocol::xproto::{
         ChangeGCAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, Rectangle, WindowClass,
     };
-
-    /// How often the screen is captured.
-    const TICK: Duration = Duration::from_millis(100);
 
     pub(crate) fn main() -> Result<(), String> {
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -68,43 +66,16 @@ mod linux {
         Ok(())
     }
 
-    /// One viewer: its bytes in, a capture every tick, updates out.
+    /// One viewer, with control, through the helper's own session loop.
     fn connection(screen: &mut X11Screen, mut stream: TcpStream) -> Result<(), String> {
-        let io = |e: std::io::Error| e.to_string();
-        let frame = screen.capture()?;
-        let mut server = Server::new("deskhand X11", (frame.width, frame.height));
-        stream.write_all(&server.hello()).map_err(io)?;
         stream
             .set_read_timeout(Some(Duration::from_millis(10)))
-            .map_err(io)?;
-        let (start, mut next, mut updates, mut sent) = (Instant::now(), Instant::now(), 0u64, 0);
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    for event in server.on_bytes(&buf[..n]).map_err(|e| e.to_string())? {
-                        match event {
-                            Event::Send(bytes) => stream.write_all(&bytes).map_err(io)?,
-                            input => screen.inject(&input)?,
-                        }
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            if Instant::now() >= next {
-                next = Instant::now() + TICK;
-                let frame = screen.capture()?;
-                if let Some(update) = server.on_frame(&frame).map_err(|e| e.to_string())? {
-                    stream.write_all(&update).map_err(io)?;
-                    updates += 1;
-                    sent += update.len();
-                }
-            }
-        }
+            .map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        let stop = AtomicBool::new(false);
+        let t = session::run(&mut stream, screen, "deskhand X11", true, &stop)?;
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("{updates} updates, {sent} bytes in {secs:.1} s");
+        eprintln!("{} updates, {} bytes in {secs:.1} s", t.updates, t.sent);
         Ok(())
     }
 

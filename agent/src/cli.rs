@@ -145,6 +145,20 @@ pub enum Command {
     },
     /// Withdraw remote access at once: sessions open now end.
     DenyRemote,
+    /// Run this user's remote desktop helper: when IT asks to see the screen, it asks you
+    /// first (Allow / Deny), then shares it with a banner to end the session.
+    ///
+    /// Started at login in your graphical session (XDG autostart); needs an X11 session
+    /// (Wayland is not supported yet). Runs until you log out.
+    User {
+        /// The X display to share [default: $DISPLAY].
+        #[arg(long, value_name = "DISPLAY")]
+        display: Option<String>,
+    },
+    /// Answer IT's request to see your screen, or end the session: what the prompt's and
+    /// the banner's buttons do.
+    #[command(subcommand)]
+    Desktop(DesktopAction),
     /// Show this agent's identity and enrollment.
     Status {
         /// Print JSON instead of text.
@@ -177,6 +191,29 @@ pub enum Command {
         /// What to do with the service.
         #[command(subcommand)]
         command: crate::service::ServiceCommand,
+    },
+}
+
+/// `deskhand-agent desktop`.
+#[derive(Debug, Subcommand)]
+pub enum DesktopAction {
+    /// Let IT see (or control, if they asked) your screen.
+    Allow {
+        /// The request, when several wait.
+        #[arg(long, value_name = "N")]
+        session: Option<i64>,
+    },
+    /// Refuse IT's request.
+    Deny {
+        /// The request, when several wait.
+        #[arg(long, value_name = "N")]
+        session: Option<i64>,
+    },
+    /// End the screen session now.
+    End {
+        /// The session, when several are live.
+        #[arg(long, value_name = "N")]
+        session: Option<i64>,
     },
 }
 

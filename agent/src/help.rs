@@ -28,10 +28,13 @@
 //! portal link instead ([`portal`]). `help "MSG" --allow-remote 30m`,
 //! `allow-remote` and `deny-remote` open and close the user's consent to
 //! remote access ([`consent`]), held by the running agent in memory.
+//! Users' remote desktop helpers register on it, and users answer their
+//! prompts on it ([`desktop`]).
 
 pub mod account;
 pub mod admission;
 pub mod consent;
+pub mod desktop;
 #[cfg(windows)]
 mod pipe_windows;
 pub mod portal;
@@ -100,6 +103,9 @@ pub struct HelpAsk {
     /// Opens or closes the user's consent to remote access ([`consent`]):
     /// with a message, once its ticket is open; without, on its own.
     pub remote: Option<consent::ConsentAsk>,
+    /// Remote desktop: a user's helper and the user's answers
+    /// ([`desktop`]).
+    pub desktop: Option<crate::desktop::broker::DesktopAsk>,
 }
 
 /// What the agent answers.
@@ -343,6 +349,7 @@ pub async fn ask(path: &std::path::Path, message: &str) -> Result<i64> {
         message,
         portal: false,
         remote: None,
+        desktop: None,
     };
     reply_result(exchange(path, ask).await?)
 }
@@ -481,13 +488,20 @@ async fn handle<S, K, W>(
     throttle: Arc<Mutex<HelpThrottle<K>>>,
 ) -> Result<()>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     K: Eq + Hash + Display + Clone,
     W: FnOnce() -> String + Send + 'static,
 {
-    let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, read_frame(&mut stream))
+    let ask: HelpAsk = tokio::time::timeout(REQUEST_DEADLINE, desktop::read_one(&mut stream))
         .await
         .map_err(|_| anyhow!("the caller sent no request in time"))??;
+    if let Some(d) = ask.desktop {
+        let user = tokio::task::spawn_blocking(who)
+            .await
+            .unwrap_or_else(|_| account.to_string());
+        let broker = desk.remote.desktops().clone();
+        return desktop::serve(stream, account.to_string(), user, &broker, d).await;
+    }
     if let Some(change) = ask
         .remote
         .as_ref()

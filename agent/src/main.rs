@@ -227,6 +227,8 @@ fn real_main(cli: Cli) -> Result<()> {
             &help_socket,
             deskhand_agent::help::consent::ConsentAsk::Deny,
         ),
+        Command::User { display } => user_helper(&help_socket, display),
+        Command::Desktop(action) => desktop_answer(&help_socket, action),
         Command::Status { json } => {
             let state = load_enrolled(&state_dir)?;
             let id = &state.identity;
@@ -326,6 +328,52 @@ fn consent(
         let _ = (socket, change);
         bail!(
             "remote access is allowed through the agent's local socket or pipe, which this platform lacks"
+        )
+    }
+}
+
+/// `deskhand-agent user`: the remote desktop helper, until killed.
+fn user_helper(socket: &std::path::Path, display: Option<String>) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        runtime()?.block_on(deskhand_agent::desktop::helper::run(socket, display))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, display);
+        bail!("sharing the screen works on Linux (X11) only so far")
+    }
+}
+
+/// `deskhand-agent desktop allow|deny|end`.
+fn desktop_answer(
+    socket: &std::path::Path,
+    action: deskhand_agent::cli::DesktopAction,
+) -> Result<()> {
+    use deskhand_agent::cli::DesktopAction;
+    use deskhand_agent::desktop::broker::DesktopAsk;
+    let ask = match action {
+        DesktopAction::Allow { session } => DesktopAsk::Answer {
+            session,
+            allow: true,
+        },
+        DesktopAction::Deny { session } => DesktopAsk::Answer {
+            session,
+            allow: false,
+        },
+        DesktopAction::End { session } => DesktopAsk::End { session },
+    };
+    #[cfg(any(unix, windows))]
+    {
+        let note = runtime()?.block_on(deskhand_agent::help::desktop::ask(socket, ask))?;
+        println!("{note}");
+        Ok(())
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (socket, ask);
+        bail!(
+            "remote desktop answers go through the agent's local socket or pipe, which this platform lacks"
         )
     }
 }

@@ -35,6 +35,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REMOTE_FRAME: usize = 256 * 1024;
 /// Bytes per `Data` frame for files and tunnels.
 pub const CHUNK: usize = 64 * 1024;
+/// How long the user has to answer a desktop session's prompt; the
+/// agent answers the server only then.
+pub const PROMPT_SECS: u64 = 60;
 
 /// The agent's remote-access policy, from its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,7 +326,10 @@ pub fn decide(
         ),
         Access::On => Ok((request.ticket, None)),
         Access::Ticket if matches!(request.kind, RemoteKind::Desktop { .. }) => {
-            let given = policy.consent.filter(|c| c.until > now).and_then(|c| c.ticket);
+            let given = policy
+                .consent
+                .filter(|c| c.until > now)
+                .and_then(|c| c.ticket);
             Ok((request.ticket.or(given), None))
         }
         Access::Ticket => {

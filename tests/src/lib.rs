@@ -26,11 +26,14 @@ pub mod postgres;
 #[cfg(unix)]
 pub mod pty;
 pub mod relay;
+pub mod rfb;
 pub mod smtp;
 pub mod storm;
 pub mod tcp_cut;
 pub mod webdriver;
 pub mod wine;
+#[cfg(unix)]
+pub mod xvfb;
 
 pub use deb::{PurgeOnDrop, build_deb, dpkg, dpkg_installed};
 
@@ -109,6 +112,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Takes charge of a started child: killed when dropped.
+    pub fn adopt(child: Child) -> Proc {
+        Proc { child }
+    }
+
     /// The process id (to read `/proc/PID`).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -9,6 +9,10 @@
 //!   encodings.
 //! - [`server`]: one connection's state machine: bytes and frames in,
 //!   bytes to send and input to inject out.
+//! - [`session`]: the driver of one viewer in the user's helper: a
+//!   stream, a screen, the capture clock.
+//! - [`broker`]: the agent service's side: users' helpers register,
+//!   sessions are asked of them and their streams handed over.
 //! - `x11` (Linux): the X11 screen as a capture source and input sink
 //!   for the server, over the X protocol in pure Rust.
 //!
@@ -18,10 +22,14 @@
 //! Security is RFB's None on purpose: the session carrying these bytes is
 //! already authenticated and consented to by the agent's link.
 
+pub mod broker;
 pub mod encode;
 pub mod frame;
+#[cfg(target_os = "linux")]
+pub mod helper;
 pub mod rfb;
 pub mod server;
+pub mod session;
 #[cfg(target_os = "linux")]
 pub mod x11;
 mod zrle;

@@ -107,6 +107,12 @@ impl Server {
         self.ready
     }
 
+    /// Whether the client waits for an update: a driver captures only
+    /// then.
+    pub fn wants_frame(&self) -> bool {
+        self.ready && self.request.is_some()
+    }
+
     /// Feeds bytes read from the client; returns what to send and inject,
     /// in order, or the error that ends the connection.
     pub fn on_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Event>, Error> {

@@ -17,6 +17,7 @@
 
 mod keymap;
 mod pixels;
+pub mod prompt;
 
 use std::fmt::Display;
 

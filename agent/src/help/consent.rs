@@ -102,6 +102,7 @@ pub async fn change(path: &std::path::Path, change: ConsentAsk) -> Result<String
             message: String::new(),
             portal: false,
             remote: Some(change),
+            desktop: None,
         },
     )
     .await?;
@@ -131,6 +132,7 @@ pub async fn ask_allowing(
                 secs: length.as_secs(),
                 ticket: None,
             }),
+            desktop: None,
         },
     )
     .await?;

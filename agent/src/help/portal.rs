@@ -100,6 +100,7 @@ pub async fn ask_link(path: &std::path::Path) -> anyhow::Result<String> {
             message: String::new(),
             portal: true,
             remote: None,
+            desktop: None,
         },
     )
     .await?;

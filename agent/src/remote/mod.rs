@@ -15,13 +15,15 @@
 //! a refusal is a sentence, then the frames: `terminal` (Unix PTYs;
 //! `pty_unix` holds the only `unsafe`; on Windows `terminal_windows`,
 //! cmd.exe on a pseudo console, `conpty_windows` its only `unsafe`), `files` (get, put with resume,
-//! ls), `tunnel`. Every session ends when its consent lapses or is
+//! ls), `tunnel`, `desktop` (relayed to the user's helper once they
+//! allowed it; the service itself never captures). Every session ends when its consent lapses or is
 //! withdrawn ([`SessionWatch`]), and closes what it started when its
 //! stream goes away.
 
 #[cfg(windows)]
 pub mod conpty_windows;
 pub mod consent;
+mod desktop;
 mod files;
 mod frames;
 #[cfg(unix)]
@@ -82,6 +84,8 @@ struct Inner {
     book: Mutex<ConsentBook>,
     /// Bumped whenever consent opens or closes.
     changes: watch::Sender<u64>,
+    /// The users' desktop helpers and their sessions.
+    desktops: crate::desktop::broker::Broker,
 }
 
 impl Default for Remote {
@@ -106,6 +110,7 @@ impl Remote {
                 settings,
                 book: Mutex::new(ConsentBook::default()),
                 changes: watch::channel(0).0,
+                desktops: crate::desktop::broker::Broker::default(),
             }),
         }
     }
@@ -160,6 +165,12 @@ impl Remote {
     /// A help request from this machine opened `ticket`.
     pub fn help_ticket_opened(&self, ticket: i64) {
         self.book().help_ticket_opened(ticket);
+    }
+
+    /// The users' desktop helpers, for the help channel and desktop
+    /// sessions.
+    pub fn desktops(&self) -> &crate::desktop::broker::Broker {
+        &self.inner.desktops
     }
 
     /// Tells when consent opens or closes.
@@ -332,8 +343,18 @@ pub async fn serve<R, W>(
             }
             Err(message) => Err(message),
         },
-        RemoteKind::Desktop { .. } => {
-            Err("this agent cannot show the user's screen yet".to_string())
+        RemoteKind::Desktop { control } => {
+            let desktops = remote.desktops();
+            match desktops.open(session, &operator, ticket, control).await {
+                Ok(opened) => {
+                    opened_as(session, &operator, &what, &opened.user);
+                    accept_then(&mut writer, accepted, async |w| {
+                        desktop::run(opened, &mut reader, w).await
+                    })
+                    .await
+                }
+                Err(message) => Err(message),
+            }
         }
     };
     match outcome {
@@ -350,6 +371,10 @@ pub async fn serve<R, W>(
 
 fn opened(session: i64, operator: &str, what: &str) {
     info!(session, %operator, %what, "remote session opened");
+}
+
+fn opened_as(session: i64, operator: &str, what: &str, user: &str) {
+    info!(session, %operator, %what, %user, "remote session opened; the user allowed it");
 }
 
 /// Sends the acceptance, then runs the session; the outer `Ok` says it

@@ -192,7 +192,13 @@ pub enum Command {
     ///
     /// Example: `deskhand tunnel PC-0042 5900 --local 127.0.0.1:15900`.
     Tunnel(remote::tunnel::TunnelArgs),
-    /// Remote sessions (shells, file copies, tunnels): who, when, and
+    /// See (or control) the logged-in user's screen in a VNC viewer, once
+    /// they allow it on the prompt their screen shows.
+    ///
+    /// Example: `deskhand desktop PC-0042 --ticket 42 --local 127.0.0.1:5901`, then
+    /// point any VNC viewer at 127.0.0.1:5901.
+    Desktop(remote::desktop::DesktopArgs),
+    /// Remote sessions (shells, file copies, tunnels, screens): who, when, and
     /// their recordings.
     #[command(subcommand)]
     Sessions(remote::sessions::SessionsCmd),
@@ -237,6 +243,7 @@ pub async fn run(args: GlobalArgs, command: Command) -> Result<()> {
         Command::Shell(args) => remote::shell::run(c, args).await,
         Command::Files(cmd) => remote::files::run(c, f, cmd).await,
         Command::Tunnel(args) => remote::tunnel::run(c, args).await,
+        Command::Desktop(args) => remote::desktop::run(c, args).await,
         Command::Sessions(cmd) => remote::sessions::run(c, f, cmd).await,
     }
 }

@@ -223,6 +223,8 @@ impl Relay {
             }
             Route::Offline => return Err(failed(RelayError::Offline.to_string())),
         };
+        // The node asks the agent, which has its own time to answer.
+        let wait = ANSWER_TIMEOUT + crate::remote::reply_timeout(&request.kind);
         let ask = NodeRequest::Remote {
             agent_id: agent_id.to_string(),
             request,
@@ -231,8 +233,6 @@ impl Relay {
             .connection(&peer)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        // The node asks the agent, which has its own 10 s to answer.
-        let wait = ANSWER_TIMEOUT + crate::remote::REPLY_TIMEOUT;
         let (send_half, recv_half, decoder, first) =
             match tokio::time::timeout(wait, open_exchange(&conn, &ask)).await {
                 Ok(Ok(answer)) => answer,

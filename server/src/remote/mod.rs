@@ -31,6 +31,17 @@ pub use pipe::Ending;
 
 /// How long an agent has to answer a session's request.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an agent has to answer a request of `kind`: a desktop's
+/// answer waits for the user's click on its prompt.
+pub fn reply_timeout(kind: &RemoteKind) -> Duration {
+    match kind {
+        RemoteKind::Desktop { .. } => {
+            REPLY_TIMEOUT + Duration::from_secs(deskhand_shared::remote::PROMPT_SECS)
+        }
+        _ => REPLY_TIMEOUT,
+    }
+}
 /// How often old recordings are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -326,17 +337,18 @@ pub async fn ask_agent(
         .open_bi()
         .await
         .map_err(|e| NotOpened::Failed(format!("the agent's connection is closing: {e}")))?;
+    let wait = reply_timeout(&request.kind);
     send(&mut tx, &ServerMessage::Remote(request))
         .await
         .map_err(|e| NotOpened::Failed(format!("asking the agent failed: {e:#}")))?;
     let mut decoder = FrameDecoder::new(MAX_REMOTE_FRAME);
-    let reply = tokio::time::timeout(REPLY_TIMEOUT, recv::<AgentMessage>(&mut rx, &mut decoder))
+    let reply = tokio::time::timeout(wait, recv::<AgentMessage>(&mut rx, &mut decoder))
         .await
         .map_err(|_| {
             let _ = tx.reset(0u32.into());
             NotOpened::Failed(format!(
                 "the agent did not answer within {} s",
-                REPLY_TIMEOUT.as_secs()
+                wait.as_secs()
             ))
         })?;
     match reply {

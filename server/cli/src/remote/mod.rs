@@ -15,6 +15,7 @@
 //! writes the frames.
 
 pub(crate) mod asciicast;
+pub mod desktop;
 #[cfg(test)]
 mod fake_server;
 pub mod files;
@@ -37,8 +38,8 @@ use crate::client::{Client, path_segment};
 use framed::{FrameReader, FrameWriter};
 
 /// How long the server may take to answer an upgrade: it asks the agent
-/// first, over its QUIC link.
-const OPEN_WAIT: Duration = Duration::from_secs(60);
+/// first, over its QUIC link, and a desktop's agent asks its user.
+const OPEN_WAIT: Duration = Duration::from_secs(60 + deskhand_shared::remote::PROMPT_SECS);
 
 /// The connection of an open session.
 type Io = reqwest::Upgraded;

@@ -69,42 +69,68 @@ pub(crate) fn listen_addr(port: u16, local: Option<&str>) -> Result<SocketAddr> 
 pub async fn run(c: &Client, args: TunnelArgs) -> Result<()> {
     let addr = listen_addr(args.port, args.local.as_deref())?;
     refuse_early(c, &args.agent, args.port).await?;
-    let listener = TcpListener::bind(addr)
+    let listen = Listen {
+        addr,
+        agent: &args.agent,
+        what: format!("{}:{}", args.agent, args.port),
+        kind: RemoteKind::Tunnel { port: args.port },
+        ticket: args.ticket,
+        once: args.once,
+    };
+    serve_local(c, listen).await
+}
+
+/// A local listener whose connections each open a session of `kind`.
+pub(crate) struct Listen<'a> {
+    /// Where to listen (loopback, [`listen_addr`]).
+    pub(crate) addr: SocketAddr,
+    /// The agent.
+    pub(crate) agent: &'a str,
+    /// What the connections lead to, for messages.
+    pub(crate) what: String,
+    /// The session each connection opens.
+    pub(crate) kind: RemoteKind,
+    /// The ticket the sessions are for.
+    pub(crate) ticket: Option<i64>,
+    /// One connection, then exit with its outcome.
+    pub(crate) once: bool,
+}
+
+/// Listens and pipes each connection through a session of its own until
+/// Ctrl-C (or, with `once`, one connection's end).
+pub(crate) async fn serve_local(c: &Client, l: Listen<'_>) -> Result<()> {
+    let listener = TcpListener::bind(l.addr)
         .await
-        .with_context(|| format!("listening on {addr}"))?;
+        .with_context(|| format!("listening on {}", l.addr))?;
     let bound = listener.local_addr().context("the listening address")?;
-    outln!(
-        "Forwarding {bound} -> {}:{} (Ctrl-C to stop)",
-        args.agent,
-        args.port
-    );
+    outln!("Forwarding {bound} -> {} (Ctrl-C to stop)", l.what);
     let mut conns = FuturesUnordered::new();
     let mut served = 0u64;
     let mut hinted = false;
-    let args = &args;
+    let l = &l;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            accepted = listener.accept(), if !(args.once && served > 0) => {
+            accepted = listener.accept(), if !(l.once && served > 0) => {
                 let (tcp, peer) = accepted.context("accepting a connection")?;
                 served += 1;
-                conns.push(async move { (peer, serve(c, args, tcp).await) });
+                conns.push(async move { (peer, serve(c, l, tcp).await) });
             }
             Some((peer, result)) = conns.next(), if !conns.is_empty() => {
                 if let Err(e) = &result {
-                    eprintln!("deskhand: the connection from {peer} to {}:{} failed: {e:#}", args.agent, args.port);
-                    if !hinted && !args.once {
+                    eprintln!("deskhand: the connection from {peer} to {} failed: {e:#}", l.what);
+                    if !hinted && !l.once {
                         eprintln!("deskhand: still listening on {bound}; Ctrl-C to stop");
                         hinted = true;
                     }
                 }
-                if args.once {
+                if l.once {
                     return result;
                 }
             }
             _ = &mut ctrl_c => {
-                eprintln!("deskhand: tunnel stopped");
+                eprintln!("deskhand: stopped listening on {bound}");
                 return Ok(());
             }
         }
@@ -132,9 +158,9 @@ async fn refuse_early(c: &Client, agent: &str, port: u16) -> Result<()> {
     Ok(())
 }
 
-async fn serve(c: &Client, args: &TunnelArgs, tcp: TcpStream) -> Result<()> {
-    let kind = RemoteKind::Tunnel { port: args.port };
-    let session = super::open(c, &args.agent, &kind, args.ticket).await?;
+async fn serve(c: &Client, l: &Listen<'_>, tcp: TcpStream) -> Result<()> {
+    let _ = tcp.set_nodelay(true);
+    let session = super::open(c, l.agent, &l.kind, l.ticket).await?;
     pipe(tcp, session.reader, session.writer).await
 }
 
