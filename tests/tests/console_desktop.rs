@@ -10,13 +10,23 @@
 //! Last, the page's socket is replaced in the browser by [`FAKE_RFB`], a
 //! minimal RFB server speaking the server's JSON too: noVNC, through the
 //! page's channel, paints its colour and the status line follows.
+//!
+//! The full chain, under Xvfb (SKIPPED without it outside CI): a solid
+//! rectangle on the user's screen, their helper (`deskhand-agent user`),
+//! the page asking to control it, the user's Allow (`deskhand-agent
+//! desktop allow`, the API the prompt's buttons use), the rectangle's
+//! colour read back from noVNC's canvas, a screenshot of the page, and
+//! Disconnect ending the session in the session list.
+#![cfg(target_os = "linux")]
 
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use deskhand_tests::browser::{Browser as Http, Reply};
 use deskhand_tests::operators::Operator;
 use deskhand_tests::webdriver::{self, Browser, wait_text};
-use deskhand_tests::{Agent, Proc, Server, server_with_agent_config, wait_for};
+use deskhand_tests::xvfb::Xvfb;
+use deskhand_tests::{Agent, Proc, Server, bin, server_with_agent_config, wait_for};
 use serde_json::Value;
 
 /// A stand-in for the page's socket, run in the browser before the page:
@@ -331,6 +341,135 @@ fn the_screen_page_is_a_technicians_shows_refusals_and_drives_novnc() {
     .expect("end");
     wait_status(&b, "Session ended: the user ended it");
     eprintln!("screenshots in {}", shots.display());
+    drop(b);
+    server.stop();
+}
+
+/// The solid rectangle the full-chain test draws on the user's screen:
+/// x, y, width, height, clear of the helper's banner (top) and prompt
+/// (centre) on a 1024x768 screen; and its colour, rgb(200, 40, 90).
+const RECT: (i16, i16, u16, u16) = (20, 560, 400, 180);
+const RECT_RGB: u32 = 0x00c8_285a;
+
+/// A window of one solid colour on the X server at `display`, kept while
+/// the connection lives.
+fn solid_window(display: &str) -> x11rb::rust_connection::RustConnection {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, WindowClass};
+    let (conn, n) = x11rb::connect(Some(display)).expect("connects to Xvfb");
+    let root = conn.setup().roots[n].root;
+    let win = conn.generate_id().expect("id");
+    let aux = CreateWindowAux::new()
+        .background_pixel(RECT_RGB)
+        .override_redirect(1);
+    let (x, y, w, h) = RECT;
+    conn.create_window(
+        0,
+        win,
+        root,
+        x,
+        y,
+        w,
+        h,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &aux,
+    )
+    .expect("window");
+    conn.map_window(win).expect("map");
+    conn.get_input_focus().expect("sync").reply().expect("sync");
+    conn
+}
+
+#[test]
+fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
+    if !webdriver::ready("the console desktop test") {
+        return;
+    }
+    let Some(xvfb) = Xvfb::start("1024x768x24") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The default policy: the prompt is the consent.
+    let (server, agent, id, _run) = server_with_agent_config(dir.path(), "");
+    let _window = solid_window(&xvfb.display());
+    let log = dir.path().join("helper.log");
+    let child = Command::new(bin("deskhand-agent"))
+        .arg("--help-socket")
+        .arg(agent.help_socket())
+        .args(["user", "--display", &xvfb.display()])
+        .env("DISPLAY", xvfb.display())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("helper log"))
+        .spawn()
+        .expect("deskhand-agent user");
+    let _helper = Proc::adopt(child);
+    wait_for(Duration::from_secs(30), "the helper registered", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("ready").then_some(())
+    });
+
+    let shots = dir.path().join("shots");
+    let b = Browser::start(&shots).expect("headless Chromium starts");
+    b.set_window(1200, 900).expect("window");
+    log_in(&b, &server);
+    let page = format!("{}/console/assets/{id}/desktop?control=true", server.api);
+    b.go(&page).expect("page");
+    wait_status(&b, "Waiting for the user to allow");
+    wait_for(Duration::from_secs(30), "the prompt answered", || {
+        let out = Command::new(bin("deskhand-agent"))
+            .arg("--help-socket")
+            .arg(agent.help_socket())
+            .args(["desktop", "allow"])
+            .output()
+            .expect("deskhand-agent desktop allow");
+        out.status.success().then_some(())
+    });
+    wait_status(&b, "Connected (control)");
+    let (x, y, w, h) = RECT;
+    let at = format!(
+        "const c = document.querySelector('#desktop canvas'); if (!c || c.width < {right}) return ''; \
+         return Array.from(c.getContext('2d').getImageData({cx}, {cy}, 1, 1).data).join(',');",
+        right = i32::from(x) + i32::from(w),
+        cx = i32::from(x) + i32::from(w / 2),
+        cy = i32::from(y) + i32::from(h / 2),
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "the rectangle's colour on the canvas",
+        || {
+            let v = b.eval(&at).ok()?;
+            (v == "200,40,90,255").then_some(())
+        },
+    );
+    let blocked = b
+        .eval("return window.deskhandCspViolations;")
+        .expect("read");
+    assert_eq!(blocked, Value::Array(Vec::new()), "the CSP blocked nothing");
+    let shot = b.screenshot("screen").expect("shot");
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.len() > 1000 && png.starts_with(b"\x89PNG"),
+        "a PNG of {} bytes",
+        png.len()
+    );
+
+    // Disconnect ends the session, which the session list keeps.
+    b.click("#desk-end").expect("disconnect");
+    wait_status(&b, "Session ended");
+    let sessions = wait_for(Duration::from_secs(15), "the session ended", || {
+        let list = server.json(&["sessions", "list"]);
+        let s = list
+            .as_array()?
+            .iter()
+            .find(|s| s["kind"] == "desktop")?
+            .clone();
+        (s["live"] == false).then_some(s)
+    });
+    assert_eq!(sessions["operator"], "admin", "{sessions}");
+    assert_eq!(sessions["detail"], "control", "{sessions}");
     drop(b);
     server.stop();
 }
