@@ -15,8 +15,9 @@
 //! rectangle on the user's screen, their helper (`deskhand-agent user`),
 //! the page asking to control it, the user's Allow (`deskhand-agent
 //! desktop allow`, the API the prompt's buttons use), the rectangle's
-//! colour read back from noVNC's canvas, a screenshot of the page, and
-//! Disconnect ending the session in the session list.
+//! colour read back from noVNC's canvas, a screenshot of the page, the
+//! pointer moved on the page moving the user's, and Disconnect ending
+//! the session in the session list.
 #![cfg(target_os = "linux")]
 
 use std::process::{Command, Stdio};
@@ -393,7 +394,7 @@ fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The default policy: the prompt is the consent.
     let (server, agent, id, _run) = server_with_agent_config(dir.path(), "");
-    let _window = solid_window(&xvfb.display());
+    let user_x = solid_window(&xvfb.display());
     let log = dir.path().join("helper.log");
     let child = Command::new(bin("deskhand-agent"))
         .arg("--help-socket")
@@ -454,6 +455,26 @@ fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
         png.len() > 1000 && png.starts_with(b"\x89PNG"),
         "a PNG of {} bytes",
         png.len()
+    );
+
+    // Control: the pointer moved over the canvas moves the user's.
+    b.eval(
+        "const c = document.querySelector('#desktop canvas'); const r = c.getBoundingClientRect(); \
+         const s = r.width / c.width; \
+         c.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, \
+           clientX: r.left + (100.5 * s), clientY: r.top + (70.5 * s) }));",
+    )
+    .expect("move the pointer");
+    wait_for(
+        Duration::from_secs(15),
+        "the user's pointer at 100,70",
+        || {
+            use x11rb::connection::Connection;
+            use x11rb::protocol::xproto::ConnectionExt as _;
+            let root = user_x.setup().roots.first()?.root;
+            let p = user_x.query_pointer(root).ok()?.reply().ok()?;
+            ((p.root_x - 100).abs() <= 1 && (p.root_y - 70).abs() <= 1).then_some(())
+        },
     );
 
     // Disconnect ends the session, which the session list keeps.
