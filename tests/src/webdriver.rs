@@ -310,6 +310,21 @@ impl Browser {
         Ok(())
     }
 
+    /// Runs `script` first in every document loaded from now on, before
+    /// the page's own scripts (Chromium's DevTools protocol, through
+    /// chromedriver): a test's stand-in for what the page talks to.
+    pub fn before_each_page(&self, script: &str) -> Result<()> {
+        self.call(
+            "POST",
+            &self.at("/goog/cdp/execute"),
+            Some(json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": script },
+            })),
+        )?;
+        Ok(())
+    }
+
     /// Saves a screenshot as `NAME.png`; returns its path.
     pub fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let v = self.call("GET", &self.at("/screenshot"), None)?;

@@ -37,7 +37,8 @@
 //! - `remote_term`: a machine's terminal (xterm.js) over a WebSocket
 //!   bridged to a remote session; `remote_sessions`: the session list,
 //!   kills, a recording played back, and an asset's "Remote access"
-//!   section.
+//!   section; `remote_desktop`: a machine's screen (noVNC) over the
+//!   same bridge, seen or controlled once its user allowed it.
 //! - `reports` and `charts`: the ticket and inventory reports with SVG
 //!   charts drawn here, their tables and CSV.
 
@@ -57,6 +58,7 @@ mod operators;
 mod pages;
 mod remote_files;
 pub(in crate::api) use pages::enc;
+mod remote_desktop;
 mod remote_sessions;
 mod remote_term;
 mod reports;
@@ -96,9 +98,13 @@ const XTERM_CSS: &[u8] = include_bytes!("static/xterm-6.0.0.css");
 const XTERM_FIT: &[u8] = include_bytes!("static/xterm-addon-fit-0.11.0.min.js");
 const XTERM_LICENSE: &[u8] = include_bytes!("static/xterm-LICENSE.txt");
 const REMOTE_JS: &[u8] = include_bytes!("static/remote.js");
+const NOVNC: &[u8] = include_bytes!("static/novnc-1.7.0.min.js");
+const NOVNC_LICENSE: &[u8] = include_bytes!("static/novnc-LICENSE.txt");
+const DESKTOP_JS: &[u8] = include_bytes!("static/desktop.js");
 
-/// The static files: (name, bytes, content type).
-const STATIC: [(&str, &[u8], &str); 8] = [
+/// The static files: (name, bytes, content type). `desktop.js` imports
+/// `./novnc.js` (an ES module), so the two keep these names side by side.
+const STATIC: [(&str, &[u8], &str); 11] = [
     ("htmx.min.js", HTMX, "text/javascript; charset=utf-8"),
     (
         "htmx-LICENSE.txt",
@@ -115,6 +121,13 @@ const STATIC: [(&str, &[u8], &str); 8] = [
         "text/plain; charset=utf-8",
     ),
     ("remote.js", REMOTE_JS, "text/javascript; charset=utf-8"),
+    ("novnc.js", NOVNC, "text/javascript; charset=utf-8"),
+    (
+        "novnc-LICENSE.txt",
+        NOVNC_LICENSE,
+        "text/plain; charset=utf-8",
+    ),
+    ("desktop.js", DESKTOP_JS, "text/javascript; charset=utf-8"),
 ];
 
 /// The content hash that prefixes every static file's path: a new build
@@ -154,6 +167,14 @@ pub(super) fn routes() -> Router<Shared> {
         .route(
             "/console/assets/{key}/terminal/ws",
             get(remote_term::socket),
+        )
+        .route(
+            "/console/assets/{key}/desktop",
+            get(remote_desktop::desktop),
+        )
+        .route(
+            "/console/assets/{key}/desktop/ws",
+            get(remote_desktop::socket),
         )
         .route("/console/remote-sessions", get(remote_sessions::list))
         .route("/console/remote-sessions/{id}", get(remote_sessions::show))

@@ -209,7 +209,7 @@ pub(super) async fn kill(
 }
 
 /// The "Remote access" section of an asset's page: the agent's policy,
-/// links to its terminal and files, its latest sessions. Empty for a
+/// links to its terminal, screen and files, its latest sessions. Empty for a
 /// viewer, who may open none.
 pub(super) async fn asset_section(
     s: &Shared,
@@ -255,6 +255,8 @@ pub(super) async fn asset_section(
         @if usable {
             p {
                 a.button href=(format!("/console/assets/{agent_id}/terminal")) { "Open terminal" } " "
+                a.button.secondary href=(format!("/console/assets/{agent_id}/desktop?control=false")) { "View screen" } " "
+                a.button.secondary href=(format!("/console/assets/{agent_id}/desktop?control=true")) { "Control screen" } " "
                 a.button.secondary href=(format!("/console/assets/{agent_id}/files")) { "Files" }
             }
         } @else if !online {

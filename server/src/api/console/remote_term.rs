@@ -13,6 +13,8 @@
 //! The socket's messages ([`to_frame`], [`to_socket`]): binary both ways
 //! is the terminal's bytes; text is JSON with a `t` naming it: the page
 //! sends `resize`; the server sends `open`, `exit`, `end` and `error`.
+//! The screen's page (`remote_desktop`) uses the same socket checks and
+//! [`bridge`], its binary messages RFB and no text from the page.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -127,13 +129,13 @@ pub(super) async fn socket(
     };
     Ok(ws
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| bridge(s, op, key, open, socket))
+        .on_upgrade(move |socket| bridge(s, op, key, open, Carries::Terminal, socket))
         .into_response())
 }
 
 /// Whether the request's `Origin`, when it names one, is the host it was
 /// sent to (browsers always name it on a WebSocket).
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -146,8 +148,24 @@ fn same_origin(headers: &HeaderMap) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
+/// What a page's socket carries, which decides what the page may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Carries {
+    /// A terminal: its bytes, and `resize` as text.
+    Terminal,
+    /// A screen: RFB bytes only.
+    Desktop,
+}
+
 /// Opens the session and passes messages until either side ends.
-async fn bridge(s: Shared, op: Authed, key: String, open: OpenRemote, mut socket: WebSocket) {
+pub(super) async fn bridge(
+    s: Shared,
+    op: Authed,
+    key: String,
+    open: OpenRemote,
+    carries: Carries,
+    mut socket: WebSocket,
+) {
     let (mut from, mut to, info) = match crate::api::remote::open_local(&s, &op, key, open).await {
         Ok(opened) => opened,
         Err(e) => {
@@ -170,7 +188,7 @@ async fn bridge(s: Shared, op: Authed, key: String, open: OpenRemote, mut socket
         tokio::select! {
             m = socket.recv() => match m {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(m)) => match to_frame(m) {
+                Some(Ok(m)) => match to_frame(carries, m) {
                     Ok(Some(frame)) => {
                         if to.send(&frame).await.is_err() {
                             break;
@@ -205,12 +223,16 @@ async fn bridge(s: Shared, op: Authed, key: String, open: OpenRemote, mut socket
     let _ = socket.send(Message::Close(None)).await;
 }
 
-/// What the page sends, as a frame for the machine: its keystrokes, a
-/// resize; `None` for what needs no frame (pings); an error names what
-/// could not be read.
-pub(super) fn to_frame(m: Message) -> Result<Option<RemoteFrame>, String> {
+/// What the page sends, as a frame for the machine: its bytes (a
+/// terminal's keystrokes, a viewer's RFB), a terminal's resize; `None`
+/// for what needs no frame (pings); an error names what could not be
+/// read.
+pub(super) fn to_frame(carries: Carries, m: Message) -> Result<Option<RemoteFrame>, String> {
     match m {
         Message::Binary(b) => Ok(Some(RemoteFrame::Data(b.to_vec()))),
+        Message::Text(_) if carries == Carries::Desktop => {
+            Err("the page sent text, which a screen's socket does not carry".to_string())
+        }
         Message::Text(t) => {
             #[derive(Deserialize)]
             struct Resize {
@@ -236,7 +258,7 @@ pub(super) fn to_frame(m: Message) -> Result<Option<RemoteFrame>, String> {
 }
 
 /// What the page is sent for a frame from the machine; `None` for frames
-/// a terminal does not carry.
+/// a page does not carry.
 pub(super) fn to_socket(frame: RemoteFrame) -> Option<Message> {
     let text = match frame {
         RemoteFrame::Data(bytes) => return Some(Message::Binary(bytes.into())),
@@ -253,11 +275,13 @@ mod tests {
 
     #[test]
     fn keystrokes_and_resizes_become_frames() {
-        let f = to_frame(Message::Binary(b"ls\r".to_vec().into())).expect("read");
+        let f =
+            to_frame(Carries::Terminal, Message::Binary(b"ls\r".to_vec().into())).expect("read");
         assert_eq!(f, Some(RemoteFrame::Data(b"ls\r".to_vec())));
-        let f = to_frame(Message::Text(
-            r#"{"t":"resize","cols":120,"rows":40}"#.into(),
-        ))
+        let f = to_frame(
+            Carries::Terminal,
+            Message::Text(r#"{"t":"resize","cols":120,"rows":40}"#.into()),
+        )
         .expect("read");
         assert_eq!(
             f,
@@ -267,7 +291,7 @@ mod tests {
             })
         );
         assert_eq!(
-            to_frame(Message::Ping(Vec::new().into())).expect("read"),
+            to_frame(Carries::Terminal, Message::Ping(Vec::new().into())).expect("read"),
             None
         );
     }
@@ -280,7 +304,7 @@ mod tests {
             "not json",
             r#"{"t":"resize","cols":70000,"rows":1}"#,
         ] {
-            let e = to_frame(Message::Text(bad.into())).expect_err("refused");
+            let e = to_frame(Carries::Terminal, Message::Text(bad.into())).expect_err("refused");
             assert!(e.contains("does not know"), "{bad}: {e}");
         }
     }

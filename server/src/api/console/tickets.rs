@@ -276,6 +276,7 @@ fn linked_asset(user: &ConsoleUser, url: &str, number: i64, l: &LinkedAssetView)
             @if user.may(Role::Technician) {
                 @if l.asset.online {
                     a.button.secondary href=(format!("/console/assets/{}/terminal?ticket={number}", l.asset.id)) { "Terminal" } " "
+                    a.button.secondary href=(format!("/console/assets/{}/desktop?control=false&ticket={number}", l.asset.id)) { "Screen" } " "
                     a.button.secondary href=(format!("/console/assets/{}/files?ticket={number}", l.asset.id)) { "Files" } " "
                 }
                 form.inline method="post" action=(format!("{url}/unlink")) {
