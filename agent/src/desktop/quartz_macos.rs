@@ -245,7 +245,11 @@ impl QuartzScreen {
                 match self.keyboard.key(down, keysym) {
                     Some(stroke) => post_key(stroke),
                     None => {
-                        debug!(keysym, down, "keysym with no key or character: skipped");
+                        debug!(
+                            keysym,
+                            down,
+                            "key event with nothing to post (no key or character, a lock key, or a release of a key not held)"
+                        );
                         Ok(())
                     }
                 }
