@@ -7,7 +7,7 @@
 //! Direct `extern "C"` declarations of the CoreGraphics and
 //! CoreFoundation C API, no binding crate: the handful of calls is all
 //! the agent needs. Every object a Create or Copy call returns is held by
-//! a [`Cf`] guard that releases it. The rules (pixel layouts, the keysym
+//! a `Cf` guard that releases it. The rules (pixel layouts, the keysym
 //! table, clicks and drags) are pure and tested on every platform in
 //! [`super::quartz_pixels`] and [`super::quartz_input`].
 //!
