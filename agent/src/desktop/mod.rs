@@ -15,6 +15,7 @@
 //!   sessions are asked of them and their streams handed over.
 //! - `x11` (Linux): the X11 screen as a capture source and input sink
 //!   for the server, over the X protocol in pure Rust.
+//! - `quartz_macos` (macOS): CoreGraphics capture, CGEvent input; pure rules in [`quartz_pixels`], [`quartz_input`].
 //!
 //! Architecture invariant: outside the capture sources (`x11`), nothing
 //! here captures, injects or touches a socket; a capture source and a
@@ -27,6 +28,10 @@ pub mod encode;
 pub mod frame;
 #[cfg(target_os = "linux")]
 pub mod helper;
+pub mod quartz_input;
+#[cfg(target_os = "macos")]
+pub mod quartz_macos;
+pub mod quartz_pixels;
 pub mod rfb;
 pub mod server;
 pub mod session;
