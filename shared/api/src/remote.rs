@@ -50,7 +50,7 @@ pub struct OpenRemote {
     /// tunnel: the port on the machine.
     pub port: Option<u16>,
     /// desktop: keyboard and pointer too, not only the picture.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
 }
 

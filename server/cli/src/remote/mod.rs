@@ -272,6 +272,11 @@ mod tests {
             query_string(&open_query(&ls, None)),
             "kind=ls&as_user=false&path=%2Fvar%2Flog"
         );
+        let screen = RemoteKind::Desktop { control: true };
+        assert_eq!(
+            query_string(&open_query(&screen, Some(3))),
+            "kind=desktop&ticket=3&as_user=false&control=true"
+        );
         let tunnel = RemoteKind::Tunnel { port: 5900 };
         assert_eq!(
             query_string(&open_query(&tunnel, None)),
