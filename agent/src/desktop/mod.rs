@@ -30,6 +30,7 @@ pub mod helper;
 pub mod rfb;
 pub mod server;
 pub mod session;
+pub mod winput;
 #[cfg(target_os = "linux")]
 pub mod x11;
 mod zrle;
