@@ -25,6 +25,8 @@
 pub mod broker;
 pub mod encode;
 pub mod frame;
+#[cfg(windows)]
+pub mod gdi_windows;
 #[cfg(target_os = "linux")]
 pub mod helper;
 pub mod rfb;
