@@ -17,8 +17,8 @@ use windows_sys::Win32::UI::Input::KeyboardAndMouse::{
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     CreateWindowExW, DefWindowProcW, DestroyWindow, DispatchMessageW, ES_AUTOHSCROLL, GetCursorPos,
     GetWindowRect, GetWindowTextW, MSG, PM_REMOVE, PeekMessageW, RegisterClassW,
-    SetForegroundWindow, TranslateMessage, UnregisterClassW, WM_CHAR, WM_KEYDOWN, WNDCLASSW,
-    WNDPROC, WS_BORDER, WS_EX_TOPMOST, WS_POPUP, WS_VISIBLE,
+    SetForegroundWindow, TranslateMessage, UnregisterClassW, WM_CHAR, WM_KEYDOWN, WM_MOUSEWHEEL,
+    WNDCLASSW, WNDPROC, WS_BORDER, WS_EX_TOPMOST, WS_POPUP, WS_VISIBLE,
 };
 
 use super::*;
@@ -319,23 +319,38 @@ fn a_click_moves_the_focus_and_keys_follow() {
     assert_eq!(first.text(), "");
 }
 
-thread_local! {
-    /// What [`record_keys`] saw: key downs as (virtual key, Ctrl held),
-    /// and characters.
-    static SEEN: RefCell<(Vec<(usize, bool)>, String)> = RefCell::default();
+/// What [`record_input`] saw.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// Key downs as (virtual key, Ctrl held).
+    downs: Vec<(usize, bool)>,
+    /// Characters typed.
+    chars: String,
+    /// Wheel turns.
+    wheel: Vec<i16>,
 }
 
-/// A window procedure that notes key downs and characters in [`SEEN`].
-extern "system" fn record_keys(hwnd: HWND, msg: u32, wparam: WPARAM, lparam: LPARAM) -> LRESULT {
+thread_local! {
+    static SEEN: RefCell<Seen> = RefCell::default();
+}
+
+/// A window procedure that notes key downs, characters and wheel turns
+/// in [`SEEN`].
+extern "system" fn record_input(hwnd: HWND, msg: u32, wparam: WPARAM, lparam: LPARAM) -> LRESULT {
     match msg {
         WM_KEYDOWN => {
             // SAFETY: takes a key code, reads this thread's key state.
             let ctrl = unsafe { GetKeyState(i32::from(VK_CONTROL)) } < 0;
-            SEEN.with(|s| s.borrow_mut().0.push((wparam, ctrl)));
+            SEEN.with(|s| s.borrow_mut().downs.push((wparam, ctrl)));
         }
         WM_CHAR => {
             let c = char::from_u32(wparam as u32).unwrap_or('?');
-            SEEN.with(|s| s.borrow_mut().1.push(c));
+            SEEN.with(|s| s.borrow_mut().chars.push(c));
+        }
+        WM_MOUSEWHEEL => {
+            // The delta is the high word of wparam, signed.
+            let delta = (wparam >> 16) as u16 as i16;
+            SEEN.with(|s| s.borrow_mut().wheel.push(delta));
         }
         _ => {}
     }
@@ -349,7 +364,7 @@ fn ctrl_with_a_letter_is_a_shortcut_key() {
     let window = TestWindow::of_class(
         "deskhand-gdi-keys",
         ptr::null_mut(),
-        Some(record_keys),
+        Some(record_input),
         (300, 300, 100, 100),
     );
     window.focus();
@@ -368,11 +383,11 @@ fn ctrl_with_a_letter_is_a_shortcut_key() {
     let want_a_key = (usize::from(b'A'), true);
     let seen = || SEEN.with(|s| s.borrow().clone());
     assert!(
-        wait_for(|| seen().0.contains(&want_a_key)),
+        wait_for(|| seen().downs.contains(&want_a_key)),
         "no Ctrl+A key down: {:?}",
         seen()
     );
-    let (downs, chars) = seen();
+    let Seen { downs, chars, .. } = seen();
     assert_eq!(
         chars, "a\u{1}",
         "a typed `a`, then Ctrl+A's control character"
@@ -381,6 +396,33 @@ fn ctrl_with_a_letter_is_a_shortcut_key() {
         !downs.contains(&(usize::from(b'A'), false)),
         "the plain `a` was a key, not a character: {downs:?}"
     );
+}
+
+#[test]
+fn wheel_buttons_turn_the_wheel() {
+    let mut screen = GdiScreen::open().expect("the virtual screen");
+    let area = virtual_screen().expect("the virtual screen");
+    let window = TestWindow::of_class(
+        "deskhand-gdi-wheel",
+        ptr::null_mut(),
+        Some(record_input),
+        (300, 300, 100, 100),
+    );
+    window.focus();
+    pump(Duration::from_millis(200));
+    SEEN.with(|s| *s.borrow_mut() = Default::default());
+    let (x, y) = ((350 - area.left) as u16, (350 - area.top) as u16);
+    // Button 4 (up) pressed and released, then button 5 (down).
+    for buttons in [1 << 3, 0, 1 << 4, 0] {
+        point(&mut screen, x, y, buttons);
+    }
+    let wheel = || SEEN.with(|s| s.borrow().wheel.clone());
+    assert!(
+        wait_for(|| wheel().len() >= 2),
+        "wheel turns seen: {:?}",
+        wheel()
+    );
+    assert_eq!(wheel(), vec![120, -120]);
 }
 
 fn shift_down() -> bool {
