@@ -26,6 +26,8 @@
 pub mod broker;
 pub mod encode;
 pub mod frame;
+#[cfg(windows)]
+pub mod gdi_windows;
 #[cfg(target_os = "linux")]
 pub mod helper;
 pub mod quartz_input;
@@ -35,6 +37,7 @@ pub mod quartz_pixels;
 pub mod rfb;
 pub mod server;
 pub mod session;
+pub mod winput;
 #[cfg(target_os = "linux")]
 pub mod x11;
 mod zrle;
