@@ -15,11 +15,19 @@
 //!   sessions are asked of them and their streams handed over.
 //! - `x11` (Linux): the X11 screen as a capture source and input sink
 //!   for the server, over the X protocol in pure Rust.
-//! - `quartz_macos` (macOS): CoreGraphics capture, CGEvent input; pure rules in [`quartz_pixels`], [`quartz_input`].
+//! - `gdi_windows` (Windows): GDI capture of the virtual screen,
+//!   SendInput; its pure rules in [`winput`].
+//! - `quartz_macos` (macOS): CoreGraphics capture, CGEvent input; pure
+//!   rules in [`quartz_pixels`], [`quartz_input`].
+//! - `helper` (Linux): `deskhand-agent user`, the user's process that
+//!   prompts, shows the banner and serves [`session`] over `x11`. The
+//!   Windows and macOS screens are not wired to a helper yet.
 //!
-//! Architecture invariant: outside the capture sources (`x11`), nothing
-//! here captures, injects or touches a socket; a capture source and a
-//! byte stream plug into [`server::Server`].
+//! Architecture invariant: outside the capture sources (`x11`,
+//! `gdi_windows`, `quartz_macos`), nothing here captures, injects or
+//! touches a display; they are opened only in the user's helper, never
+//! in the service. A capture source and a byte stream plug into
+//! [`session::run`].
 //! Security is RFB's None on purpose: the session carrying these bytes is
 //! already authenticated and consented to by the agent's link.
 
