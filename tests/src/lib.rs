@@ -19,6 +19,8 @@ pub mod assets;
 pub mod browser;
 pub mod crash;
 mod deb;
+#[cfg(target_os = "linux")]
+pub mod desktop;
 pub mod fleet;
 pub mod mounts;
 pub mod operators;

@@ -20,15 +20,16 @@
 //! the session in the session list.
 #![cfg(target_os = "linux")]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use deskhand_tests::browser::{Browser as Http, Reply};
+use deskhand_tests::desktop;
 use deskhand_tests::operators::Operator;
 use deskhand_tests::webdriver::{self, Browser, wait_text};
 use deskhand_tests::xvfb::Xvfb;
-use deskhand_tests::{Agent, Proc, Server, bin, server_with_agent_config, wait_for};
+use deskhand_tests::{Agent, Proc, Server, server_with_agent_config, wait_for};
 use serde_json::Value;
+use x11rb::protocol::xproto::EventMask;
 
 /// A stand-in for the page's socket, run in the browser before the page:
 /// the server's `open` message, then RFB 3.8 with no security, a 64x48
@@ -352,37 +353,6 @@ fn the_screen_page_is_a_technicians_shows_refusals_and_drives_novnc() {
 const RECT: (i16, i16, u16, u16) = (20, 560, 400, 180);
 const RECT_RGB: u32 = 0x00c8_285a;
 
-/// A window of one solid colour on the X server at `display`, kept while
-/// the connection lives.
-fn solid_window(display: &str) -> x11rb::rust_connection::RustConnection {
-    use x11rb::connection::Connection;
-    use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, WindowClass};
-    let (conn, n) = x11rb::connect(Some(display)).expect("connects to Xvfb");
-    let root = conn.setup().roots[n].root;
-    let win = conn.generate_id().expect("id");
-    let aux = CreateWindowAux::new()
-        .background_pixel(RECT_RGB)
-        .override_redirect(1);
-    let (x, y, w, h) = RECT;
-    conn.create_window(
-        0,
-        win,
-        root,
-        x,
-        y,
-        w,
-        h,
-        0,
-        WindowClass::INPUT_OUTPUT,
-        0,
-        &aux,
-    )
-    .expect("window");
-    conn.map_window(win).expect("map");
-    conn.get_input_focus().expect("sync").reply().expect("sync");
-    conn
-}
-
 #[test]
 fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
     if !webdriver::ready("the console desktop test") {
@@ -394,23 +364,8 @@ fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The default policy: the prompt is the consent.
     let (server, agent, id, _run) = server_with_agent_config(dir.path(), "");
-    let user_x = solid_window(&xvfb.display());
-    let log = dir.path().join("helper.log");
-    let child = Command::new(bin("deskhand-agent"))
-        .arg("--help-socket")
-        .arg(agent.help_socket())
-        .args(["user", "--display", &xvfb.display()])
-        .env("DISPLAY", xvfb.display())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("helper log"))
-        .spawn()
-        .expect("deskhand-agent user");
-    let _helper = Proc::adopt(child);
-    wait_for(Duration::from_secs(30), "the helper registered", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        text.contains("ready").then_some(())
-    });
+    let (user_x, _window) = desktop::window(&xvfb, RECT, RECT_RGB, EventMask::NO_EVENT);
+    let _helper = desktop::helper(&agent, &xvfb, &dir.path().join("helper.log"));
 
     let shots = dir.path().join("shots");
     let b = Browser::start(&shots).expect("headless Chromium starts");
@@ -419,15 +374,7 @@ fn a_technician_sees_and_controls_the_users_screen_once_they_allow_it() {
     let page = format!("{}/console/assets/{id}/desktop?control=true", server.api);
     b.go(&page).expect("page");
     wait_status(&b, "Waiting for the user to allow");
-    wait_for(Duration::from_secs(30), "the prompt answered", || {
-        let out = Command::new(bin("deskhand-agent"))
-            .arg("--help-socket")
-            .arg(agent.help_socket())
-            .args(["desktop", "allow"])
-            .output()
-            .expect("deskhand-agent desktop allow");
-        out.status.success().then_some(())
-    });
+    desktop::answer(&agent, "allow");
     wait_status(&b, "Connected (control)");
     let (x, y, w, h) = RECT;
     let at = format!(

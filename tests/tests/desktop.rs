@@ -15,14 +15,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use deskhand_tests::desktop;
 use deskhand_tests::operators::Operator;
 use deskhand_tests::rfb::Viewer;
 use deskhand_tests::xvfb::Xvfb;
-use deskhand_tests::{Agent, Proc, Server, bin, server_with_agent_config, wait_for};
+use deskhand_tests::{Agent, Proc, Server, bin, server_with_agent_config};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event as XEvent;
 use x11rb::protocol::xproto::{
@@ -53,28 +53,6 @@ impl Site {
             .expect("running deskhand-agent")
     }
 
-    /// The user's helper on `xvfb`, logging to `log`; ready when it
-    /// said so.
-    fn helper(&self, xvfb: &Xvfb, log: &Path) -> Proc {
-        let file = std::fs::File::create(log).expect("helper log");
-        let child = Command::new(bin("deskhand-agent"))
-            .arg("--help-socket")
-            .arg(self.agent.help_socket())
-            .args(["user", "--display", &xvfb.display()])
-            .env("DISPLAY", xvfb.display())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("deskhand-agent user");
-        let helper = Proc::adopt(child);
-        wait_for(WAIT, "the helper registered", || {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            text.contains("ready").then_some(())
-        });
-        helper
-    }
-
     /// `deskhand desktop` for one viewer, as the operator of `token`:
     /// the process and the port it listens on.
     fn desktop(&self, token: &str, extra: &[&str]) -> (Child, u16) {
@@ -100,16 +78,6 @@ impl Site {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
         (child, port)
-    }
-
-    /// Answers the prompt once it is up: `allow`, `deny`, or `end`.
-    fn answer(&self, what: &str) -> String {
-        wait_for(WAIT, &format!("desktop {what} accepted"), || {
-            let out = self.local(&["desktop", what]);
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-        })
     }
 }
 
@@ -249,7 +217,7 @@ fn the_screen_is_shared_only_once_the_user_allows_and_until_they_end_it() {
         _run: run,
     };
     let window = TextWindow::open(&xvfb);
-    let _helper = site.helper(&xvfb, &tmp.path().join("helper.log"));
+    let _helper = desktop::helper(&site.agent, &xvfb, &tmp.path().join("helper.log"));
     let asked = site.local(&["help", "my screen looks odd"]);
     assert!(asked.status.success(), "help: {asked:?}");
     let ticket = String::from_utf8_lossy(&asked.stdout)
@@ -272,7 +240,7 @@ fn the_screen_is_shared_only_once_the_user_allows_and_until_they_end_it() {
     // "Deny" refuses; the operator reads who declined.
     let (cli, port) = site.desktop(&admin, &["--ticket", &ticket]);
     let mut denied = viewer(port);
-    site.answer("deny");
+    desktop::answer(&site.agent, "deny");
     let (ok, err) = finish(cli);
     assert!(!ok && err.contains("declined"), "deny refuses: {err}");
     let mut buf = [0u8; 1];
@@ -287,7 +255,7 @@ fn the_screen_is_shared_only_once_the_user_allows_and_until_they_end_it() {
     // "Allow", view only: the picture is the X server's, keys are dropped.
     let (cli, port) = site.desktop(&admin, &["--ticket", &ticket]);
     let stream = viewer(port);
-    let note = site.answer("allow");
+    let note = desktop::answer(&site.agent, "allow");
     assert!(note.contains("allowed"), "{note}");
     let mut v = Viewer::handshake(stream, WAIT).expect("RFB handshake");
     assert_eq!((v.width, v.height), (1024, 768));
@@ -308,7 +276,7 @@ fn the_screen_is_shared_only_once_the_user_allows_and_until_they_end_it() {
     v.type_text("nope").expect("keys sent");
     assert_eq!(window.typed(Duration::from_millis(800)), "", "view only");
     // "End session" ends it for the operator too.
-    site.answer("end");
+    desktop::answer(&site.agent, "end");
     assert!(v.closed_within(WAIT), "the viewer's connection closes");
     let (_, err) = finish(cli);
     assert!(err.contains("the user ended the screen session"), "{err}");
@@ -316,7 +284,7 @@ fn the_screen_is_shared_only_once_the_user_allows_and_until_they_end_it() {
     // "Allow" with control: typed text reaches the focused window.
     let (cli, port) = site.desktop(&admin, &["--control", "--ticket", &ticket]);
     let stream = viewer(port);
-    site.answer("allow");
+    desktop::answer(&site.agent, "allow");
     let mut v = Viewer::handshake(stream, WAIT).expect("RFB handshake");
     v.refresh().expect("a whole frame");
     v.type_text("hello").expect("keys sent");
@@ -353,7 +321,7 @@ fn off_refuses_even_with_the_users_helper_ready() {
         id,
         _run: run,
     };
-    let _helper = site.helper(&xvfb, &tmp.path().join("helper.log"));
+    let _helper = desktop::helper(&site.agent, &xvfb, &tmp.path().join("helper.log"));
     let (cli, port) = site.desktop(&site.server.admin_token, &[]);
     let _v = viewer(port);
     let (ok, err) = finish(cli);
