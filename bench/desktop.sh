@@ -63,7 +63,7 @@ dport=$(free_port)
 pids+=($!)
 vport=$(free_port)
 x11vnc -display "$display" -rfbport "$vport" -localhost -forever -shared -nopw -quiet \
-  -noxdamage 2> "$OUT/x11vnc.err" &
+  -noxdamage > /dev/null 2> "$OUT/x11vnc.err" &
 pids+=($!)
 sleep 1
 
@@ -71,6 +71,8 @@ sleep 1
 measure() {
   local port=$1 allow=$2 tag=$3
   coproc VIEWER { python3 bench/desktop_viewer.py 127.0.0.1 "$port" "$SECS" "$SECS" 2>&1; }
+  # Bash unsets VIEWER_PID once the coprocess ends: keep it now.
+  local vpid=$VIEWER_PID
   if [ "$allow" = 1 ]; then
     for _ in $(seq 1 200); do
       "$bin/deskhand-agent" --help-socket "$OUT/agent.sock" desktop allow >/dev/null 2>&1 && break
@@ -86,7 +88,7 @@ measure() {
   echo go >&"${VIEWER[1]}"
   read -r line <&"${VIEWER[0]}"; echo "$line" >> "$OUT/$tag.scroll"
   wait "$scroller" || true
-  wait "$VIEWER_PID" 2>/dev/null || true
+  wait "$vpid" 2>/dev/null || true
 }
 
 for run in $(seq 1 "$RUNS"); do
@@ -102,11 +104,11 @@ out, size, secs = sys.argv[1], sys.argv[2], sys.argv[3]
 def rows(tag, phase):
     return [json.loads(l) for l in open(f"{out}/{tag}.{phase}") if l.strip()]
 print(f"remote desktop, {size}, {secs} s per phase, medians of {len(rows('deskhand', 'idle'))} runs")
-print(f"| | first frame | idle fps | idle bytes/s | scrolling fps | scrolling KB/s |")
+print(f"| | first frame (bytes) | idle updates/s | idle bytes/s | scrolling updates/s | scrolling KB/s |")
 print(f"|---|---|---|---|---|---|")
 for tag, name in [("deskhand", "deskhand (server, agent, helper)"), ("x11vnc", "x11vnc direct")]:
     idle, scroll = rows(tag, "idle"), rows(tag, "scroll")
     med = lambda rs, k: statistics.median(r[k] for r in rs)
-    print(f"| {name} | {med(idle, 'first_bytes') / 1000:.0f} KB | {med(idle, 'fps'):.1f} | {med(idle, 'bytes_per_s'):.0f} "
+    print(f"| {name} | {med(idle, 'first_bytes'):.0f} | {med(idle, 'fps'):.1f} | {med(idle, 'bytes_per_s'):.0f} "
           f"| {med(scroll, 'fps'):.1f} | {med(scroll, 'bytes_per_s') / 1000:.1f} |")
 PY
