@@ -199,6 +199,10 @@ pub fn groups(
     }
     let days = days_in(from, to, now) as f64;
     let at = to.min(now);
+    // Open at `at`: resolved after it; at the span's end, resolved at
+    // that end too (the span excludes it). Taken at `now` instead, a
+    // ticket resolved this very second is resolved.
+    let open_at = |r: i64| if now < to { r > at } else { r >= at };
     let mut rows: Vec<GroupRow> = by_key
         .into_iter()
         .map(|(group, mine)| {
@@ -219,7 +223,7 @@ pub fn groups(
             let oldest = mine
                 .iter()
                 .filter(|f| f.created_at < at)
-                .filter(|f| f.active || f.resolved_at.is_some_and(|r| r >= at))
+                .filter(|f| f.active || f.resolved_at.is_some_and(open_at))
                 .map(|f| at - f.created_at)
                 .max();
             let ratings: Vec<i64> = mine
@@ -416,6 +420,11 @@ mod tests {
         let open = ticket("alice", MON);
         let rows = groups(&[open], &[], GroupBy::Technician, &[], MON, to, MON + DAY);
         assert_eq!(rows[0].oldest_backlog.value, Some(DAY as f64));
+        // Resolved in the very second the report is made: not backlog (a
+        // loaded CI machine made this report in the resolution's second).
+        let just = resolved(ticket("bob", MON), DAY);
+        let rows = groups(&[just], &[], GroupBy::Technician, &[], MON, to, MON + DAY);
+        assert_eq!(rows[0].oldest_backlog.value, None);
     }
 
     #[test]
