@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use tracing::{info, warn};
 
 use super::broker::{DesktopAsk, HelperCall};
@@ -52,19 +52,12 @@ pub fn prompt_text(operator: &str, ticket: Option<i64>, control: bool) -> Prompt
 
 /// Runs the helper for `display` (or `$DISPLAY`) until killed.
 pub async fn run(socket: &Path, display: Option<String>) -> Result<()> {
-    let env = |n| std::env::var(n).ok().filter(|v: &String| !v.is_empty());
-    if let Some(why) = super::x11::no_display_reason(
-        display.as_deref(),
-        env("DISPLAY").as_deref(),
-        env("WAYLAND_DISPLAY").as_deref(),
-    ) {
-        bail!("{why}");
-    }
-    // Fails early, with the reason, on a display that cannot be captured.
+    // Fails early, with the reason (no display, Wayland only, no access),
+    // on a display that cannot be captured.
     X11Screen::open(display.as_deref()).map_err(|e| anyhow!(e))?;
     let name = display
         .clone()
-        .or_else(|| env("DISPLAY"))
+        .or_else(|| std::env::var("DISPLAY").ok())
         .unwrap_or_default();
     loop {
         match HelperLink::register(socket, &name).await {

@@ -58,24 +58,7 @@ pub struct X11Screen {
 impl X11Screen {
     /// Connects to `display` (`:0`), or to `$DISPLAY` when None.
     pub fn open(display: Option<&str>) -> Result<X11Screen, String> {
-        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        if let Some(why) = no_display_reason(
-            display,
-            env("DISPLAY").as_deref(),
-            env("WAYLAND_DISPLAY").as_deref(),
-        ) {
-            return Err(why);
-        }
-        let name = display
-            .map(str::to_owned)
-            .or_else(|| env("DISPLAY"))
-            .unwrap_or_default();
-        let (conn, screen_num) = x11rb::connect(display).map_err(|e| {
-            format!(
-                "cannot connect to the X display {name}: {e}; check that the session's \
-                 X server runs and that this user may use it (DISPLAY, XAUTHORITY)"
-            )
-        })?;
+        let (conn, screen_num, name) = connect(display, "")?;
         let setup = conn.setup();
         let screen = setup
             .roots
@@ -307,6 +290,34 @@ impl Drop for X11Screen {
             let _ = cookie.reply();
         }
     }
+}
+
+/// Connects to `display`, or to `$DISPLAY` when None: the connection,
+/// its screen number and the display's name; or why not, as a sentence
+/// (`purpose` says what for, e.g. " to ask the user").
+pub fn connect(
+    display: Option<&str>,
+    purpose: &str,
+) -> Result<(RustConnection, usize, String), String> {
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    if let Some(why) = no_display_reason(
+        display,
+        env("DISPLAY").as_deref(),
+        env("WAYLAND_DISPLAY").as_deref(),
+    ) {
+        return Err(why);
+    }
+    let name = display
+        .map(str::to_owned)
+        .or_else(|| env("DISPLAY"))
+        .unwrap_or_default();
+    let (conn, screen_num) = x11rb::connect(display).map_err(|e| {
+        format!(
+            "cannot connect to the X display {name}{purpose}: {e}; check that the session's \
+             X server runs and that this user may use it (DISPLAY, XAUTHORITY)"
+        )
+    })?;
+    Ok((conn, screen_num, name))
 }
 
 /// Why no X display can be reached from the environment, if so:

@@ -31,7 +31,7 @@ pub use layout::{
     label_in, latin1, prompt_layout,
 };
 
-use super::{lost, no_display_reason};
+use super::{connect, lost};
 use window::Win;
 
 /// What the prompt says.
@@ -204,24 +204,7 @@ struct Ui {
 
 impl Ui {
     fn open(display: Option<&str>) -> Result<Ui, String> {
-        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        if let Some(why) = no_display_reason(
-            display,
-            env("DISPLAY").as_deref(),
-            env("WAYLAND_DISPLAY").as_deref(),
-        ) {
-            return Err(why);
-        }
-        let name = display
-            .map(str::to_owned)
-            .or_else(|| env("DISPLAY"))
-            .unwrap_or_default();
-        let (conn, screen_num) = x11rb::connect(display).map_err(|e| {
-            format!(
-                "cannot connect to the X display {name} to ask the user: {e}; check that \
-                 the session's X server runs and that this user may use it (DISPLAY, XAUTHORITY)"
-            )
-        })?;
+        let (conn, screen_num, name) = connect(display, " to ask the user")?;
         let screen = conn
             .setup()
             .roots
